@@ -1,0 +1,41 @@
+# Facade: `make up` installs what is missing and runs the control plane; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEBS := iproute2 nftables libnftables1 iperf3 curl procps util-linux
+STAMP_DEBS := $(VENV)/.debs-ok
+STAMP_PY := $(VENV)/.deps-ok
+
+.PHONY: up test check lint bench cleanup deps
+
+deps: $(STAMP_DEBS) $(STAMP_PY)
+
+$(STAMP_DEBS):
+	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	@mkdir -p $(VENV) && touch $@
+
+$(STAMP_PY): pyproject.toml requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+up: deps
+	$(VENV)/bin/facade up
+
+test: deps
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+check: deps
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q tests/unit
+
+bench: deps
+	$(PY) bench/appliance_lifecycle.py
+	$(PY) bench/throughput.py
+
+cleanup: deps
+	$(VENV)/bin/facade cleanup

@@ -1,0 +1,73 @@
+"""The FastAPI application: routers, and the one place errors become HTTP answers.
+
+Every error has the same JSON shape, `{"error": {"code", "message", "where"}}`: rule errors
+keep their status (400/401/403/404/409), validation errors are 422 naming the field, and an
+unexpected failure is a 500 that says so without a traceback (it is logged).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from facade import __version__
+from facade.api.routes import accounts, appliances, instances, networks, services, system
+from facade.domain.errors import FacadeError
+from facade.service.context import Context
+
+log = logging.getLogger("facade.api")
+MAX_BODY = 2 * 1024 * 1024
+
+
+def _error(status: int, code: str, message: str, where: str | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status,
+                        content={"error": {"code": code, "message": message, "where": where}})
+
+
+def _loc(loc: tuple[object, ...] | list[object]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def create_app(ctx: Context) -> FastAPI:
+    app = FastAPI(title="Facade", version=__version__,
+                  description="Composed appliance services in virtual private networks.")
+    app.state.ctx = ctx
+    for module in (accounts, networks, instances, services, appliances, system):
+        app.include_router(module.router)
+
+    @app.exception_handler(FacadeError)
+    async def facade_error(_: Request, exc: FacadeError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.where)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = _loc(first.get("loc", ()))
+        return _error(422, "invalid", f"{where}: {first.get('msg', 'invalid')}", where)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return _error(500, "internal", f"internal error ({type(exc).__name__}); see the "
+                      "control plane's log")
+
+    @app.middleware("http")
+    async def limit_body(request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return _error(413, "too_large", f"request body over {MAX_BODY} bytes")
+        return await call_next(request)
+
+    return app

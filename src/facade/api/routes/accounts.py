@@ -1,0 +1,40 @@
+"""/v1/accounts: tenants and their tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from facade.api.deps import Auth, Ctx
+from facade.api.schemas import AccountCreate, AccountRead, TokenRead
+from facade.service import accounts
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+
+@router.get("", response_model=list[AccountRead], operation_id="list_accounts")
+def list_accounts(ctx: Ctx, caller: Auth) -> Any:
+    return accounts.list_(ctx, caller)
+
+
+@router.post("", status_code=201, response_model=AccountRead, operation_id="create_account")
+def create_account(body: AccountCreate, ctx: Ctx, caller: Auth) -> Any:
+    return accounts.create(ctx, caller, body.name)
+
+
+@router.get("/{name}", response_model=AccountRead, operation_id="get_account")
+def get_account(name: str, ctx: Ctx, caller: Auth) -> Any:
+    return accounts.get(ctx, caller, name)
+
+
+@router.delete("/{name}", status_code=204, operation_id="delete_account")
+def delete_account(name: str, ctx: Ctx, caller: Auth) -> Response:
+    accounts.delete(ctx, caller, name)
+    return Response(status_code=204)
+
+
+@router.post("/{name}/tokens", status_code=201, response_model=TokenRead,
+             operation_id="create_token")
+def create_token(name: str, ctx: Ctx, caller: Auth) -> Any:
+    return accounts.create_token(ctx, caller, name)

@@ -1,0 +1,41 @@
+"""/v1/appliances: a customer's instance of an appliance service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from facade.api.deps import Auth, Ctx
+from facade.api.schemas import ApplianceCreate, ApplianceRead, ApplianceUpdate
+from facade.service import appliances
+
+router = APIRouter(prefix="/v1/appliances", tags=["appliances"])
+
+
+@router.get("", response_model=list[ApplianceRead], operation_id="list_appliances")
+def list_appliances(ctx: Ctx, caller: Auth) -> Any:
+    return appliances.list_(ctx, caller)
+
+
+@router.post("", status_code=202, response_model=ApplianceRead, operation_id="create_appliance")
+def create_appliance(body: ApplianceCreate, ctx: Ctx, caller: Auth) -> Any:
+    return appliances.create(ctx, caller, name=body.name, account=body.account,
+                             service=body.service, subnet=body.subnet, backends=body.backends)
+
+
+@router.get("/{name}", response_model=ApplianceRead, operation_id="get_appliance")
+def get_appliance(name: str, ctx: Ctx, caller: Auth) -> Any:
+    return appliances.get(ctx, caller, name)
+
+
+@router.patch("/{name}", status_code=202, response_model=ApplianceRead,
+              operation_id="scale_appliance")
+def scale_appliance(name: str, body: ApplianceUpdate, ctx: Ctx, caller: Auth) -> Any:
+    return appliances.scale(ctx, caller, name, body.backends)
+
+
+@router.delete("/{name}", status_code=202, response_model=ApplianceRead,
+               operation_id="delete_appliance")
+def delete_appliance(name: str, ctx: Ctx, caller: Auth) -> Any:
+    return appliances.delete(ctx, caller, name)

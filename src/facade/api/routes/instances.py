@@ -1,0 +1,40 @@
+"""/v1/instances: customer instances, and exec inside any node its owner may reach."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from facade.api.deps import Auth, Ctx
+from facade.api.schemas import ExecCreate, ExecRead, InstanceCreate, NodeRead
+from facade.service import instances
+
+router = APIRouter(prefix="/v1/instances", tags=["instances"])
+
+
+@router.get("", response_model=list[NodeRead], operation_id="list_instances")
+def list_instances(ctx: Ctx, caller: Auth) -> Any:
+    return instances.list_(ctx, caller)
+
+
+@router.post("", status_code=201, response_model=NodeRead, operation_id="create_instance")
+def create_instance(body: InstanceCreate, ctx: Ctx, caller: Auth) -> Any:
+    return instances.create(ctx, caller, body.name, body.account,
+                            [i.model_dump() for i in body.interfaces])
+
+
+@router.get("/{name}", response_model=NodeRead, operation_id="get_instance")
+def get_instance(name: str, ctx: Ctx, caller: Auth) -> Any:
+    return instances.get(ctx, caller, name)
+
+
+@router.delete("/{name}", status_code=204, operation_id="delete_instance")
+def delete_instance(name: str, ctx: Ctx, caller: Auth) -> Response:
+    instances.delete(ctx, caller, name)
+    return Response(status_code=204)
+
+
+@router.post("/{name}/exec", response_model=ExecRead, operation_id="exec_instance")
+def exec_instance(name: str, body: ExecCreate, ctx: Ctx, caller: Auth) -> Any:
+    return instances.exec_(ctx, caller, name, body.argv, body.timeout, body.stdin)

@@ -1,0 +1,59 @@
+"""/v1/networks and /v1/subnets: private networks and their subnets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from facade.api.deps import Auth, Ctx
+from facade.api.schemas import NetworkCreate, NetworkRead, SubnetCreate, SubnetRead
+from facade.service import networks
+
+router = APIRouter(tags=["networks"])
+
+
+@router.get("/v1/networks", response_model=list[NetworkRead], operation_id="list_networks")
+def list_networks(ctx: Ctx, caller: Auth) -> Any:
+    return networks.list_networks(ctx, caller)
+
+
+@router.post("/v1/networks", status_code=201, response_model=NetworkRead,
+             operation_id="create_network")
+def create_network(body: NetworkCreate, ctx: Ctx, caller: Auth) -> Any:
+    return networks.create_network(ctx, caller, body.name, body.account, body.cidr,
+                                   [s.model_dump() for s in body.subnets])
+
+
+@router.get("/v1/networks/{name}", response_model=NetworkRead, operation_id="get_network")
+def get_network(name: str, ctx: Ctx, caller: Auth) -> Any:
+    return networks.get_network(ctx, caller, name)
+
+
+@router.delete("/v1/networks/{name}", status_code=204, operation_id="delete_network")
+def delete_network(name: str, ctx: Ctx, caller: Auth) -> Response:
+    networks.delete_network(ctx, caller, name)
+    return Response(status_code=204)
+
+
+@router.post("/v1/networks/{network}/subnets", status_code=201, response_model=SubnetRead,
+             operation_id="create_subnet")
+def create_subnet(network: str, body: SubnetCreate, ctx: Ctx, caller: Auth) -> Any:
+    return networks.create_subnet(ctx, caller, network, body.name, body.cidr)
+
+
+@router.get("/v1/subnets", response_model=list[SubnetRead], operation_id="list_subnets")
+def list_subnets(ctx: Ctx, caller: Auth) -> Any:
+    return networks.list_subnets(ctx, caller)
+
+
+@router.get("/v1/subnets/{network}/{subnet}", response_model=SubnetRead,
+            operation_id="get_subnet")
+def get_subnet(network: str, subnet: str, ctx: Ctx, caller: Auth) -> Any:
+    return networks.get_subnet(ctx, caller, f"{network}/{subnet}")
+
+
+@router.delete("/v1/subnets/{network}/{subnet}", status_code=204, operation_id="delete_subnet")
+def delete_subnet(network: str, subnet: str, ctx: Ctx, caller: Auth) -> Response:
+    networks.delete_subnet(ctx, caller, f"{network}/{subnet}")
+    return Response(status_code=204)

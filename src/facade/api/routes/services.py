@@ -1,0 +1,38 @@
+"""/v1/services: appliance services (providers' offers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from facade.api.deps import Auth, Ctx
+from facade.api.schemas import ServiceCreate, ServiceRead
+from facade.service import catalog
+
+router = APIRouter(prefix="/v1/services", tags=["services"])
+
+
+@router.get("", response_model=list[ServiceRead], operation_id="list_services")
+def list_services(ctx: Ctx, caller: Auth) -> Any:
+    return catalog.list_(ctx, caller)
+
+
+@router.post("", status_code=201, response_model=ServiceRead, operation_id="create_service")
+def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth) -> Any:
+    return catalog.create(ctx, caller, name=body.name, account=body.account,
+                          workload_name=body.workload, command=body.command, port=body.port,
+                          backend_subnet=body.backend_subnet,
+                          management_subnet=body.management_subnet,
+                          health_path=body.health_path)
+
+
+@router.get("/{name}", response_model=ServiceRead, operation_id="get_service")
+def get_service(name: str, ctx: Ctx, caller: Auth) -> Any:
+    return catalog.get(ctx, caller, name)
+
+
+@router.delete("/{name}", status_code=204, operation_id="delete_service")
+def delete_service(name: str, ctx: Ctx, caller: Auth) -> Response:
+    catalog.delete(ctx, caller, name)
+    return Response(status_code=204)

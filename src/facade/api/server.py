@@ -1,0 +1,55 @@
+"""`python -m facade.api.server`: the control plane in one process (what `facade up` runs).
+
+It opens the state folder ($FACADE_HOME, default ./.facade), migrates the database, makes the
+operator token at first start (printed once, kept in operator.token with mode 0600), starts
+the reconcile worker with the linux data plane, and serves the API with uvicorn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from facade.api.app import create_app
+from facade.dataplane.linux import LinuxDataPlane
+from facade.service import accounts
+from facade.service.context import Context
+from facade.service.worker import Worker
+
+
+def home_dir() -> Path:
+    return Path(os.environ.get("FACADE_HOME", ".facade")).absolute()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="facade up", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8470)
+    parser.add_argument("--database", default=os.environ.get("FACADE_DATABASE"),
+                        help="SQLAlchemy URL (default: SQLite in the state folder)")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        sys.exit("facade up needs root: it creates network namespaces, veths and nftables")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    home = home_dir()
+    ctx = Context.open(home, LinuxDataPlane(home), args.database)
+    token = accounts.bootstrap_operator(ctx)
+    if token:
+        print(f"operator token (shown once, also in {home / 'operator.token'}):\n{token}",
+              flush=True)
+    worker = Worker(ctx)
+    worker.start()
+    print(f"Facade control plane: http://{args.host}:{args.port} (state in {home})", flush=True)
+    try:
+        uvicorn.run(create_app(ctx), host=args.host, port=args.port, log_level="warning")
+    finally:
+        worker.stop()
+
+
+if __name__ == "__main__":
+    main()

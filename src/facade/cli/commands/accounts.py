@@ -1,0 +1,55 @@
+"""`facade account ...`: tenants and their API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from facade.cli import render
+from facade.cli.client import connect, seg
+from facade.cli.commands.options import Json
+
+app = typer.Typer(help="Accounts (tenants) and their tokens.", no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="Account name.")]
+
+
+@app.command("create")
+def create(name: Name) -> None:
+    """Create an account."""
+    with connect() as cli:
+        cli.post("/v1/accounts", {"name": name})
+    typer.echo(f"created account {name}")
+
+
+@app.command("list")
+def list_(as_json: Json = False) -> None:
+    """List accounts."""
+    with connect() as cli:
+        rows = cli.get("/v1/accounts")
+    render.output(rows, as_json, render.accounts)
+
+
+@app.command("show")
+def show(name: Name, as_json: Json = False) -> None:
+    """Show one account."""
+    with connect() as cli:
+        obj = cli.get(f"/v1/accounts/{seg(name)}")
+    render.output(obj, as_json, render.account)
+
+
+@app.command("delete")
+def delete(name: Name) -> None:
+    """Delete an account."""
+    with connect() as cli:
+        cli.delete(f"/v1/accounts/{seg(name)}")
+    typer.echo(f"deleted account {name}")
+
+
+@app.command("token")
+def token(name: Name) -> None:
+    """Make a new API token for an account and print it (alone, on stdout; it is shown once)."""
+    with connect() as cli:
+        answer = cli.post(f"/v1/accounts/{seg(name)}/tokens")
+    typer.echo(answer["token"])

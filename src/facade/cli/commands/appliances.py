@@ -1,0 +1,93 @@
+"""`facade appliance ...`: a customer's appliances; create, scale and delete wait for the kernel."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from facade.cli import render
+from facade.cli.client import connect, seg
+from facade.cli.commands.options import Account, Json, NoWait, split_subnet
+from facade.cli.wait import ready_line, wait_gone, wait_ready
+
+app = typer.Typer(help="Appliances: a service's front-end in your subnet.", no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="Appliance name.")]
+Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait.", min=0)]
+
+
+@app.command("create")
+def create(
+    name: Name,
+    account: Account,
+    service: Annotated[str, typer.Option("--service", "-s", help="The service to consume.")],
+    subnet: Annotated[
+        str,
+        typer.Option("--subnet", metavar="NETWORK/SUBNET", help="Where the endpoint appears."),
+    ],
+    backends: Annotated[int, typer.Option("--backends", help="Backend nodes.", min=0)] = 3,
+    no_wait: NoWait = False,
+    timeout: Timeout = 60.0,
+) -> None:
+    """Create an appliance and wait until it is ready."""
+    split_subnet(subnet)
+    body = {
+        "name": name,
+        "account": account,
+        "service": service,
+        "subnet": subnet,
+        "backends": backends,
+    }
+    with connect() as cli:
+        obj = cli.post("/v1/appliances", body)
+        if no_wait:
+            typer.echo(f"appliance {name}: {obj.get('status', 'provisioning')}")
+            return
+        ready = wait_ready(cli, [name], timeout)
+    typer.echo(ready_line(ready[name]))
+
+
+@app.command("list")
+def list_(as_json: Json = False) -> None:
+    """List appliances."""
+    with connect() as cli:
+        rows = cli.get("/v1/appliances")
+    render.output(rows, as_json, render.appliances)
+
+
+@app.command("show")
+def show(name: Name, as_json: Json = False) -> None:
+    """Show an appliance: status, endpoint, front-end and backends with their interfaces."""
+    with connect() as cli:
+        obj = cli.get(f"/v1/appliances/{seg(name)}")
+    render.output(obj, as_json, render.appliance)
+
+
+@app.command("scale")
+def scale(
+    name: Name,
+    backends: Annotated[int, typer.Argument(help="The number of backends wanted.", min=0)],
+    no_wait: NoWait = False,
+    timeout: Timeout = 60.0,
+) -> None:
+    """Change the number of backends and wait until the appliance has them and is ready."""
+    with connect() as cli:
+        obj = cli.patch(f"/v1/appliances/{seg(name)}", {"backends": backends})
+        if no_wait:
+            typer.echo(f"appliance {name}: {obj.get('status', 'provisioning')}")
+            return
+        ready = wait_ready(cli, [name], timeout, backends=backends)
+    typer.echo(f"{ready_line(ready[name])} with {backends} backends")
+
+
+@app.command("delete")
+def delete(name: Name, no_wait: NoWait = False, timeout: Timeout = 60.0) -> None:
+    """Delete an appliance and wait until its kernel objects are gone."""
+    with connect() as cli:
+        cli.delete(f"/v1/appliances/{seg(name)}")
+        if no_wait:
+            typer.echo(f"appliance {name}: deleting")
+            return
+        wait_gone(cli, [name], timeout)
+    typer.echo(f"deleted appliance {name}")

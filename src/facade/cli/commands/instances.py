@@ -1,0 +1,72 @@
+"""`facade instance ...`: customer instances (a namespace with one interface per subnet)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from facade.cli import render
+from facade.cli.client import connect, seg
+from facade.cli.commands.options import Account, Json, split_subnet
+
+app = typer.Typer(help="Customer instances.", no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="Instance name.")]
+
+
+def parse_iface(spec: str) -> dict[str, Any]:
+    """`acme-vpc/app=10.0.1.50` -> {"subnet": "acme-vpc/app", "ip": "10.0.1.50"}; IP optional."""
+    subnet, sep, ip = spec.partition("=")
+    split_subnet(subnet)
+    if sep and not ip:
+        raise typer.BadParameter(f"{spec!r}: give an address after '=' or leave '=' out")
+    return {"subnet": subnet, "ip": ip} if ip else {"subnet": subnet}
+
+
+@app.command("create")
+def create(
+    name: Name,
+    account: Account,
+    iface: Annotated[
+        list[str],
+        typer.Option(
+            "--iface",
+            "-i",
+            metavar="NETWORK/SUBNET[=IP]",
+            help="An interface in a subnet (repeat for more); the address is allocated unless given.",
+        ),
+    ],
+) -> None:
+    """Create an instance; answers once its namespace and interfaces exist."""
+    interfaces = [parse_iface(spec) for spec in iface]
+    with connect() as cli:
+        obj = cli.post(
+            "/v1/instances", {"name": name, "account": account, "interfaces": interfaces}
+        )
+    addrs = ", ".join(f"{i.get('ip')} in {i.get('subnet')}" for i in obj.get("interfaces") or [])
+    typer.echo(f"created instance {name}" + (f" ({addrs})" if addrs else ""))
+
+
+@app.command("list")
+def list_(as_json: Json = False) -> None:
+    """List customer instances."""
+    with connect() as cli:
+        rows = cli.get("/v1/instances")
+    render.output(rows, as_json, render.nodes)
+
+
+@app.command("show")
+def show(name: Name, as_json: Json = False) -> None:
+    """Show one instance and its interfaces."""
+    with connect() as cli:
+        obj = cli.get(f"/v1/instances/{seg(name)}")
+    render.output(obj, as_json, render.node)
+
+
+@app.command("delete")
+def delete(name: Name) -> None:
+    """Delete an instance; answers once its kernel objects are gone."""
+    with connect() as cli:
+        cli.delete(f"/v1/instances/{seg(name)}")
+    typer.echo(f"deleted instance {name}")

@@ -1,0 +1,47 @@
+"""`facade up` and `facade cleanup`: the two commands that start local programs.
+
+Both run other programs in other processes (exec or subprocess) rather than importing them, so the
+`facade` command stays an HTTP client: `up` becomes the control plane server, `cleanup` runs the
+Linux driver's cleanup module, which works even when the control plane is down.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+from facade.cli.client import connect, facade_home
+
+SERVER_MODULE = "facade.api.server"
+CLEANUP_MODULE = "facade.dataplane.linux.cleanup"
+
+
+def up(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8470,
+) -> None:
+    """Run the control plane in the foreground (API, reconciler, agents)."""
+    argv = [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+def cleanup() -> None:
+    """Remove every kernel object Facade made (works when the control plane is down)."""
+    with connect() as cli:
+        if cli.healthy():
+            typer.echo(
+                f"warning: the control plane at {cli.url} is running and will re-create what its "
+                "state asks for; stop it first (or destroy the resources) to keep things gone",
+                err=True,
+            )
+    env = dict(os.environ)
+    env["FACADE_HOME"] = str(facade_home().resolve())
+    # Inherit stdout/stderr so its output streams as it comes.
+    code = subprocess.call([sys.executable, "-m", CLEANUP_MODULE], env=env)
+    raise typer.Exit(code)

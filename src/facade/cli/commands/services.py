@@ -1,0 +1,85 @@
+"""`facade service ...`: appliance services, the offers of providers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from facade.cli import render
+from facade.cli.client import connect, seg
+from facade.cli.commands.options import Account, Json, split_subnet
+
+app = typer.Typer(help="Appliance services (a provider's offer).", no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="Service name.")]
+
+
+@app.command("create")
+def create(
+    name: Name,
+    account: Account,
+    port: Annotated[int, typer.Option("--port", help="The port the service listens on.")],
+    backend_subnet: Annotated[
+        str, typer.Option("--backend-subnet", metavar="NETWORK/SUBNET", help="Where backends run.")
+    ],
+    management_subnet: Annotated[
+        str,
+        typer.Option("--management-subnet", metavar="NETWORK/SUBNET", help="The provider's path."),
+    ],
+    workload: Annotated[
+        str | None, typer.Option("--workload", help="A built-in workload: http-echo or search.")
+    ] = None,
+    command: Annotated[
+        str | None,
+        typer.Option("--command", help='Your own program, e.g. "prog {ip} {port}".'),
+    ] = None,
+    health_path: Annotated[
+        str | None, typer.Option("--health-path", help="HTTP path of the health check.")
+    ] = None,
+) -> None:
+    """Create a service: one of --workload or --command."""
+    if (workload is None) == (command is None):
+        raise typer.BadParameter("give exactly one of --workload or --command")
+    split_subnet(backend_subnet)
+    split_subnet(management_subnet)
+    body: dict[str, Any] = {
+        "name": name,
+        "account": account,
+        "port": port,
+        "backend_subnet": backend_subnet,
+        "management_subnet": management_subnet,
+    }
+    if workload is not None:
+        body["workload"] = workload
+    if command is not None:
+        body["command"] = command
+    if health_path is not None:
+        body["health_path"] = health_path
+    with connect() as cli:
+        cli.post("/v1/services", body)
+    typer.echo(f"created service {name}")
+
+
+@app.command("list")
+def list_(as_json: Json = False) -> None:
+    """List services."""
+    with connect() as cli:
+        rows = cli.get("/v1/services")
+    render.output(rows, as_json, render.services)
+
+
+@app.command("show")
+def show(name: Name, as_json: Json = False) -> None:
+    """Show one service."""
+    with connect() as cli:
+        obj = cli.get(f"/v1/services/{seg(name)}")
+    render.output(obj, as_json, render.service)
+
+
+@app.command("delete")
+def delete(name: Name) -> None:
+    """Delete a service."""
+    with connect() as cli:
+        cli.delete(f"/v1/services/{seg(name)}")
+    typer.echo(f"deleted service {name}")

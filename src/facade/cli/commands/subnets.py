@@ -1,0 +1,58 @@
+"""`facade subnet ...`: subnets, always named NETWORK/SUBNET."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from facade.cli import render
+from facade.cli.client import connect, seg
+from facade.cli.commands.options import Json, split_subnet
+
+app = typer.Typer(help="Subnets, named NETWORK/SUBNET.", no_args_is_help=True)
+
+Ref = Annotated[str, typer.Argument(metavar="NETWORK/SUBNET", help="e.g. acme-vpc/app")]
+
+
+def _path(ref: str) -> str:
+    network, subnet = split_subnet(ref)
+    return f"/v1/subnets/{seg(network)}/{seg(subnet)}"
+
+
+@app.command("create")
+def create(
+    ref: Ref,
+    cidr: Annotated[str, typer.Option("--cidr", help="CIDR inside the network's CIDR.")],
+) -> None:
+    """Create a subnet in a network."""
+    network, subnet = split_subnet(ref)
+    with connect() as cli:
+        cli.post(f"/v1/networks/{seg(network)}/subnets", {"name": subnet, "cidr": cidr})
+    typer.echo(f"created subnet {ref}")
+
+
+@app.command("list")
+def list_(as_json: Json = False) -> None:
+    """List subnets."""
+    with connect() as cli:
+        rows = cli.get("/v1/subnets")
+    render.output(rows, as_json, render.subnets)
+
+
+@app.command("show")
+def show(ref: Ref, as_json: Json = False) -> None:
+    """Show one subnet."""
+    path = _path(ref)
+    with connect() as cli:
+        obj = cli.get(path)
+    render.output(obj, as_json, render.subnet)
+
+
+@app.command("delete")
+def delete(ref: Ref) -> None:
+    """Delete a subnet."""
+    path = _path(ref)
+    with connect() as cli:
+        cli.delete(path)
+    typer.echo(f"deleted subnet {ref}")

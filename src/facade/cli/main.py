@@ -1,0 +1,76 @@
+"""The `facade` command: one Typer app assembled from the per-noun modules in commands/.
+
+Entry point of the `facade` script (pyproject.toml). The global options `--url` and `--token`
+override FACADE_URL and FACADE_TOKEN for one invocation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from facade.cli import client
+from facade.cli.commands import (
+    accounts,
+    appliances,
+    execute,
+    instances,
+    local,
+    manifests,
+    networks,
+    services,
+    subnets,
+    views,
+)
+
+app = typer.Typer(
+    name="facade",
+    help="Facade: composed appliance services in private networks, on real Linux networking.",
+    no_args_is_help=True,
+    # A traceback's locals would print the token.
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def main(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help=f"Control plane URL (env FACADE_URL, default {client.DEFAULT_URL}).",
+            show_default=False,
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="API token (env FACADE_TOKEN, else $FACADE_HOME/operator.token).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Facade: composed appliance services in private networks, on real Linux networking."""
+    client.configure(url, token)
+
+
+app.command("up", rich_help_panel="Control plane")(local.up)
+app.command("cleanup", rich_help_panel="Control plane")(local.cleanup)
+app.command("apply", rich_help_panel="Manifests")(manifests.apply)
+app.command("destroy", rich_help_panel="Manifests")(manifests.destroy)
+app.command("exec", rich_help_panel="Inspect")(execute.exec_)
+app.command("topology", rich_help_panel="Inspect")(views.topology)
+app.command("events", rich_help_panel="Inspect")(views.events)
+
+for name, sub in [
+    ("account", accounts.app),
+    ("network", networks.app),
+    ("subnet", subnets.app),
+    ("instance", instances.app),
+    ("service", services.app),
+    ("appliance", appliances.app),
+]:
+    app.add_typer(sub, name=name, rich_help_panel="Resources")

@@ -1,0 +1,371 @@
+"""How the `facade` command shows API answers to a person: rich tables, detail views, the topology tree.
+
+Every function takes the API's JSON (docs/api.md) and prints it; `--json` bypasses this module
+(`print_json`). Output that is not a terminal gets no colour and a wide page, so that a file or a
+pipe holds plain, greppable lines. Strings from the API are never read as rich markup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+STATUS_STYLES = {
+    "ready": "green",
+    "active": "green",
+    "provisioning": "yellow",
+    "pending": "yellow",
+    "degraded": "magenta",
+    "deleting": "dim",
+    "failed": "bold red",
+}
+
+
+def console(stderr: bool = False) -> Console:
+    """A console on stdout (or stderr); plain and wide when it is not a terminal."""
+    con = Console(stderr=stderr, markup=False, highlight=False, emoji=False)
+    if not con.is_terminal and "COLUMNS" not in os.environ:
+        con = Console(stderr=stderr, markup=False, highlight=False, emoji=False, width=200)
+    return con
+
+
+def emit(renderable: RenderableType | str) -> None:
+    """Print to stdout; off a terminal, without the padding rich leaves at the end of lines."""
+    con = console()
+    if con.is_terminal:
+        con.print(renderable)
+        return
+    with con.capture() as captured:
+        con.print(renderable)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def print_json(data: Any) -> None:
+    """The API's JSON exactly, indented."""
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def output(data: Any, as_json: bool, view: Callable[[Any], None]) -> None:
+    """`--json`: the API's answer as it came; otherwise the person's view of it."""
+    if as_json:
+        print_json(data)
+    else:
+        view(data)
+
+
+def status_text(status: str | None) -> Text:
+    status = status or "-"
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def _s(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _fields(pairs: Iterable[tuple[str, RenderableType | str]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for key, value in pairs:
+        grid.add_row(key, value)
+    return grid
+
+
+def _show(*parts: RenderableType) -> None:
+    emit(Group(*parts))
+
+
+def endpoint_str(appliance: dict[str, Any]) -> str:
+    endpoint = appliance.get("endpoint") or {}
+    if not endpoint.get("ip"):
+        return "-"
+    return f"{endpoint['ip']}:{endpoint.get('port', '?')}"
+
+
+def iface_str(iface: dict[str, Any]) -> str:
+    return f"{iface.get('name', '?')} {iface.get('subnet', '?')} {iface.get('ip') or '-'}"
+
+
+# ---- lists -------------------------------------------------------------------------------------
+
+
+def _print_list(table: Table, rows: Sequence[Any], empty: str) -> None:
+    if not rows:
+        emit(empty)
+    else:
+        emit(table)
+
+
+def accounts(rows: list[dict[str, Any]]) -> None:
+    table = _table("NAME", "OPERATOR")
+    for row in rows:
+        table.add_row(row.get("name"), _s(row.get("operator")))
+    _print_list(table, rows, "no accounts")
+
+
+def networks(rows: list[dict[str, Any]]) -> None:
+    table = _table("NAME", "ACCOUNT", "CIDR", "SUBNETS")
+    for row in rows:
+        subnets = ", ".join(s.get("name", "?") for s in row.get("subnets") or [])
+        table.add_row(row.get("name"), _s(row.get("account")), _s(row.get("cidr")), _s(subnets))
+    _print_list(table, rows, "no networks")
+
+
+def subnets(rows: list[dict[str, Any]]) -> None:
+    table = _table("NAME", "ACCOUNT", "CIDR", "GATEWAY", "USED")
+    for row in rows:
+        table.add_row(
+            row.get("name"),
+            _s(row.get("account")),
+            _s(row.get("cidr")),
+            _s(row.get("gateway")),
+            f"{_s(row.get('used'))}/{_s(row.get('capacity'))}",
+        )
+    _print_list(table, rows, "no subnets")
+
+
+def nodes(rows: list[dict[str, Any]]) -> None:
+    table = _table("NAME", "ACCOUNT", "STATUS", "INTERFACES", "NETNS")
+    for row in rows:
+        ifaces = "\n".join(iface_str(i) for i in row.get("interfaces") or [])
+        table.add_row(
+            row.get("name"),
+            _s(row.get("account")),
+            status_text(row.get("status")),
+            _s(ifaces),
+            _s(row.get("netns")),
+        )
+    _print_list(table, rows, "no instances")
+
+
+def _service_program(row: dict[str, Any]) -> str:
+    return _s(row.get("workload") or row.get("command"))
+
+
+def services(rows: list[dict[str, Any]]) -> None:
+    table = _table("NAME", "ACCOUNT", "WORKLOAD", "PORT", "BACKEND SUBNET", "MANAGEMENT SUBNET")
+    for row in rows:
+        table.add_row(
+            row.get("name"),
+            _s(row.get("account")),
+            _service_program(row),
+            _s(row.get("port")),
+            _s(row.get("backend_subnet")),
+            _s(row.get("management_subnet")),
+        )
+    _print_list(table, rows, "no services")
+
+
+def appliances(rows: list[dict[str, Any]]) -> None:
+    table = _table("NAME", "ACCOUNT", "SERVICE", "SUBNET", "STATUS", "ENDPOINT", "BACKENDS")
+    for row in rows:
+        table.add_row(
+            row.get("name"),
+            _s(row.get("account")),
+            _s(row.get("service")),
+            _s(row.get("subnet")),
+            status_text(row.get("status")),
+            endpoint_str(row),
+            f"{len(row.get('backends') or [])}/{_s(row.get('desired_backends'))}",
+        )
+    _print_list(table, rows, "no appliances")
+
+
+def events(rows: list[dict[str, Any]]) -> None:
+    table = _table("TIME", "KIND", "OBJECT", "MESSAGE")
+    for row in rows:
+        table.add_row(
+            _s(row.get("time")), _s(row.get("kind")), _s(row.get("object")), _s(row.get("message"))
+        )
+    _print_list(table, rows, "no events")
+
+
+# ---- one object --------------------------------------------------------------------------------
+
+
+def account(obj: dict[str, Any]) -> None:
+    _show(_fields([("account", _s(obj.get("name"))), ("operator", _s(obj.get("operator")))]))
+
+
+def network(obj: dict[str, Any]) -> None:
+    head = _fields(
+        [
+            ("network", _s(obj.get("name"))),
+            ("account", _s(obj.get("account"))),
+            ("cidr", _s(obj.get("cidr"))),
+        ]
+    )
+    rows = obj.get("subnets") or []
+    if not rows:
+        _show(head, Text("no subnets"))
+        return
+    table = _table("SUBNET", "CIDR", "GATEWAY", "USED")
+    for row in rows:
+        used = f"{_s(row.get('used'))}/{_s(row.get('capacity'))}"
+        table.add_row(row.get("name"), _s(row.get("cidr")), _s(row.get("gateway")), used)
+    _show(head, Text(""), table)
+
+
+def subnet(obj: dict[str, Any]) -> None:
+    _show(
+        _fields(
+            [
+                ("subnet", _s(obj.get("name"))),
+                ("network", _s(obj.get("network"))),
+                ("account", _s(obj.get("account"))),
+                ("cidr", _s(obj.get("cidr"))),
+                ("gateway", _s(obj.get("gateway"))),
+                ("used", f"{_s(obj.get('used'))} of {_s(obj.get('capacity'))} addresses"),
+            ]
+        )
+    )
+
+
+def _iface_table(ifaces: list[dict[str, Any]]) -> Table:
+    table = _table("INTERFACE", "SUBNET", "IP")
+    for iface in ifaces:
+        table.add_row(_s(iface.get("name")), _s(iface.get("subnet")), _s(iface.get("ip")))
+    return table
+
+
+def node(obj: dict[str, Any]) -> None:
+    pairs: list[tuple[str, RenderableType | str]] = [
+        ("instance" if obj.get("role") in (None, "instance") else obj["role"], _s(obj.get("name"))),
+        ("account", _s(obj.get("account"))),
+        ("status", status_text(obj.get("status"))),
+        ("netns", _s(obj.get("netns"))),
+    ]
+    if obj.get("appliance"):
+        pairs.append(("appliance", obj["appliance"]))
+    _show(_fields(pairs), Text(""), _iface_table(obj.get("interfaces") or []))
+
+
+def service(obj: dict[str, Any]) -> None:
+    # The contract does not list a Service's fields; show the known ones first, then the rest.
+    known = ["name", "account", "workload", "command", "port", "health_path"]
+    known += ["backend_subnet", "management_subnet"]
+    pairs: list[tuple[str, RenderableType | str]] = [
+        ("service" if k == "name" else k.replace("_", " "), _s(obj.get(k)))
+        for k in known
+        if obj.get(k) is not None
+    ]
+    pairs += [
+        (k.replace("_", " "), _s(v if not isinstance(v, (dict, list)) else json.dumps(v)))
+        for k, v in obj.items()
+        if k not in known
+    ]
+    _show(_fields(pairs))
+
+
+def _node_branch(tree: Tree, label: str, obj: dict[str, Any] | None) -> None:
+    if not obj:
+        tree.add(Text(f"{label}: -"))
+        return
+    head = Text.assemble(
+        (f"{label} ", "bold"),
+        f"{obj.get('name', '?')}  ",
+        status_text(obj.get("status")),
+        f"  {_s(obj.get('netns'))}",
+    )
+    branch = tree.add(head)
+    for iface in obj.get("interfaces") or []:
+        branch.add(
+            f"{_s(iface.get('name')):<6} {_s(iface.get('subnet')):<24} {_s(iface.get('ip'))}"
+        )
+
+
+def appliance(obj: dict[str, Any]) -> None:
+    status = status_text(obj.get("status"))
+    if obj.get("status_detail"):
+        status.append(f"  {obj['status_detail']}")
+    backends = obj.get("backends") or []
+    head = _fields(
+        [
+            ("appliance", _s(obj.get("name"))),
+            ("account", _s(obj.get("account"))),
+            ("service", _s(obj.get("service"))),
+            ("status", status),
+            ("endpoint", f"{endpoint_str(obj)} in {_s(obj.get('subnet'))}"),
+            ("backends", f"{len(backends)} running, {_s(obj.get('desired_backends'))} desired"),
+        ]
+    )
+    tree = Tree(Text("nodes", style="bold"))
+    _node_branch(tree, "front-end", obj.get("frontend"))
+    for backend in backends:
+        _node_branch(tree, "backend", backend)
+    _show(head, Text(""), tree)
+
+
+# ---- topology ----------------------------------------------------------------------------------
+
+
+def _role_text(row: dict[str, Any]) -> str:
+    role = row.get("role") or "instance"
+    if row.get("appliance") and role in ("frontend", "backend"):
+        return f"{role} of {row['appliance']}"
+    return role
+
+
+def topology(data: dict[str, Any]) -> None:
+    """network (account, cidr, router) -> subnet (cidr, gateway, bridge) -> one line per node."""
+    nets = data.get("networks") or []
+    if not nets:
+        emit("no networks")
+        return
+    root = Tree(Text("facade", style="bold"), guide_style="dim")
+    for net in nets:
+        net_branch = root.add(
+            Text.assemble(
+                (net.get("name", "?"), "bold cyan"),
+                f"  account {_s(net.get('account'))}  {_s(net.get('cidr'))}",
+                f"  router {_s(net.get('router'))}",
+            )
+        )
+        for sub in net.get("subnets") or []:
+            sub_branch = net_branch.add(
+                Text.assemble(
+                    (sub.get("name", "?"), "bold"),
+                    f"  {_s(sub.get('cidr'))}  gateway {_s(sub.get('gateway'))}",
+                    f"  bridge {_s(sub.get('bridge'))}",
+                )
+            )
+            rows = sub.get("nodes") or []
+            cells = [
+                [
+                    _s(r.get("name")),
+                    _role_text(r),
+                    _s(r.get("ip")),
+                    _s(r.get("interface")),
+                    _s(r.get("netns")),
+                ]
+                for r in rows
+            ]
+            # Pad columns by hand so the node lines align within a subnet, in a file as on screen.
+            widths = [max((len(c[i]) for c in cells), default=0) for i in range(5)]
+            for r, c in zip(rows, cells, strict=True):
+                line = "  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)).rstrip()
+                style = "green" if r.get("role") == "instance" else ""
+                sub_branch.add(Text(line, style=style))
+            if not rows:
+                sub_branch.add(Text("no nodes", style="dim"))
+    emit(root)

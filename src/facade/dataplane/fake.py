@@ -1,0 +1,127 @@
+"""An in-memory DataPlane: the first-class fake that lets service, reconcile and API be tested
+without root. It keeps exactly the state a kernel would, and fails the way the kernel would on
+impossible requests (a port on a bridge that does not exist)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from facade.domain.specs import (
+    ExecResult,
+    NodeSpec,
+    ObservedNode,
+    ObservedProcess,
+    ObservedState,
+    ProbeResult,
+    ProcessSpec,
+    SubnetSpec,
+)
+
+
+@dataclass
+class FakeDataPlane:
+    subnets: dict[str, SubnetSpec] = field(default_factory=dict)
+    nodes: dict[str, NodeSpec] = field(default_factory=dict)
+    backends: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    processes: dict[str, tuple[ProcessSpec, int]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)
+    _pids: itertools.count = field(default_factory=lambda: itertools.count(1000))
+
+    def observe(self) -> ObservedState:
+        nodes = {
+            name: ObservedNode(
+                netns=name,
+                fingerprint=spec.fingerprint(),
+                addresses=frozenset((p.ifname, p.address) for p in spec.ports),
+                backends=tuple(sorted(self.backends.get(name, ()))) if spec.frontend else None,
+            )
+            for name, spec in self.nodes.items()
+        }
+        procs = {
+            key: ObservedProcess(key=key, netns=spec.netns, pid=pid, fingerprint=spec.fingerprint())
+            for key, (spec, pid) in self.processes.items()
+        }
+        return ObservedState(subnets=frozenset(self.subnets), nodes=nodes, processes=procs)
+
+    def ensure_subnet(self, spec: SubnetSpec) -> None:
+        self.calls.append(f"ensure_subnet {spec.bridge}")
+        self.subnets[spec.bridge] = spec
+
+    def delete_subnet(self, bridge: str) -> None:
+        self.calls.append(f"delete_subnet {bridge}")
+        users = [n for n, s in self.nodes.items() if any(p.bridge == bridge for p in s.ports)]
+        if users:
+            raise RuntimeError(f"bridge {bridge} still has ports of {users}")
+        self.subnets.pop(bridge, None)
+
+    def ensure_node(self, spec: NodeSpec) -> None:
+        self.calls.append(f"ensure_node {spec.netns}")
+        for p in spec.ports:
+            if p.bridge not in self.subnets:
+                raise RuntimeError(f"no bridge {p.bridge} for port {p.host}")
+        self.nodes[spec.netns] = spec
+        if spec.frontend:
+            self.backends.setdefault(spec.netns, ())
+
+    def delete_node(self, netns: str) -> None:
+        self.calls.append(f"delete_node {netns}")
+        self.nodes.pop(netns, None)
+        self.backends.pop(netns, None)
+        for key in [k for k, (s, _) in self.processes.items() if s.netns == netns]:
+            del self.processes[key]
+
+    def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
+        self.calls.append(f"set_backends {netns} {','.join(backends)}")
+        if netns not in self.nodes:
+            raise RuntimeError(f"no front-end {netns}")
+        self.backends[netns] = tuple(backends)
+
+    def start_process(self, spec: ProcessSpec) -> int:
+        self.calls.append(f"start_process {spec.key}")
+        if spec.netns not in self.nodes:
+            raise RuntimeError(f"no node {spec.netns} for process {spec.key}")
+        pid = next(self._pids)
+        self.processes[spec.key] = (spec, pid)
+        return pid
+
+    def stop_process(self, key: str) -> None:
+        self.calls.append(f"stop_process {key}")
+        self.processes.pop(key, None)
+
+    def exec(self, netns: str, argv: list[str], *, timeout: float = 30.0,
+             stdin: str | None = None) -> ExecResult:
+        if netns not in self.nodes:
+            return ExecResult(returncode=255, stdout="", stderr=f"no namespace {netns}")
+        return ExecResult(returncode=0, stdout=" ".join(argv) + "\n", stderr="")
+
+    def _listening(self, ip: str, port: int) -> bool:
+        for key, (spec, _) in self.processes.items():
+            node = self.nodes.get(spec.netns)
+            if node and any(p.address.split("/")[0] == ip for p in node.ports):
+                return True
+        for name, node in self.nodes.items():
+            fe = node.frontend
+            if fe and fe.endpoint == ip and fe.port == port and self.backends.get(name):
+                return True
+        return False
+
+    def tcp_probe(self, netns: str, ip: str, port: int, *, timeout: float = 1.0) -> ProbeResult:
+        ok = netns in self.nodes and self._listening(ip, port)
+        return ProbeResult(ok=ok, detail="connected" if ok else "connection refused")
+
+    def http_request(self, netns: str, ip: str, port: int, path: str = "/", *,
+                     method: str = "GET", body: bytes | None = None,
+                     timeout: float = 2.0) -> ProbeResult:
+        ok = netns in self.nodes and self._listening(ip, port)
+        if not ok:
+            return ProbeResult(ok=False, detail="connection refused")
+        return ProbeResult(ok=True, detail="HTTP 200", status=200, body="fake\n")
+
+    def cleanup(self) -> list[str]:
+        removed = [*self.processes, *self.nodes, *self.subnets]
+        self.processes.clear()
+        self.nodes.clear()
+        self.subnets.clear()
+        self.backends.clear()
+        return removed

@@ -1,0 +1,35 @@
+"""`python -m facade.dataplane.linux.cleanup [--state-dir DIR]`: remove every kernel object and
+process Facade made (fcd-* namespaces, the fabric last, their processes and pidfiles), print what
+was removed. Works with the control plane down; safe to run when nothing exists. State dir
+default: $FACADE_HOME or ./.facade."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from facade.dataplane.linux.driver import LinuxDataPlane
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("FACADE_HOME") or ".facade")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m facade.dataplane.linux.cleanup",
+                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="state directory (default: $FACADE_HOME or ./.facade)")
+    args = parser.parse_args(argv)
+    removed = LinuxDataPlane(args.state_dir or default_state_dir()).cleanup()
+    for item in removed:
+        print(f"removed {item}")
+    if not removed:
+        print("nothing to remove")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

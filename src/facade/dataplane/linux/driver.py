@@ -1,0 +1,736 @@
+"""LinuxDataPlane: the `DataPlane` protocol on real Linux networking.
+
+Layout (see docs in ARCHITECTURE.md, "The data plane on one host"):
+- one fabric namespace (names.FABRIC_NETNS) holding a bridge per subnet;
+- one namespace per node; each port is a veth pair created from the fabric with its peer placed
+  directly in the node (nothing ever appears in the host's root namespace);
+- the first port is primary (main table); port k>0 gets `noprefixroute`, table 100+k and a rule
+  `from IP lookup 100+k` (priority 1000+k); routers keep every subnet in the main table;
+- front-ends: sysctls, `fwmark 0x1 lookup <backend table>` (priority 100), and the nftables table
+  from `nft_rules`; the backend rotation lives in an nft map edited atomically;
+- the node's spec fingerprint is kept as the ifalias of its `lo` ("facade:<fp>", plus " fe" for
+  front-ends), so observe() reads everything back from the kernel.
+
+Netlink sockets for a namespace are made in a short-lived namespace thread (netns.socket_in) and
+handed to pyroute2 as a file descriptor: no fork, about 1 ms. One driver lock serializes changes;
+probes and observe() may run concurrently from other threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from facade.dataplane.linux import netns as ns
+from facade.dataplane.linux import nft_rules
+from facade.dataplane.linux.errors import DataPlaneError
+from facade.dataplane.linux.nft import Nft, NftError
+from facade.dataplane.linux.processes import Processes, starttime
+from facade.domain import names
+from facade.domain.specs import (
+    ExecResult,
+    NodeSpec,
+    ObservedNode,
+    ObservedState,
+    ProbeResult,
+    ProcessSpec,
+    SubnetSpec,
+)
+
+FABRIC = names.FABRIC_NETNS
+ALIAS_PREFIX = "facade:"
+FE_TAG = " fe"
+IFA_F_NOPREFIXROUTE = 0x200
+RT_TABLE_MAIN = 254
+RT_SCOPE_LINK = 253
+RTPROT_KERNEL = 2
+RTPROT_STATIC = 4
+RTN_UNICAST = 1
+TABLE_BASE = 100
+RULE_FROM_BASE = 1000
+RULE_FWMARK = 100
+RULE_IIF = 110
+DELETE_GROUP = 0xFCD  # link group used only to delete links in one batch
+MANAGED_RULES = range(1, 32000)  # 0, 32766, 32767 are the kernel's
+
+T = TypeVar("T")
+
+
+def _boundary(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Translate kernel errors raised by a public method into DataPlaneError once."""
+
+    def deco(fn: Callable[..., T]) -> Callable[..., T]:
+        @functools.wraps(fn)
+        def wrapper(self: LinuxDataPlane, *args: Any, **kwargs: Any) -> T:
+            try:
+                return fn(self, *args, **kwargs)
+            except DataPlaneError:
+                raise
+            except (NetlinkError, NftError, OSError, ValueError) as exc:
+                target = args[0] if args else ""
+                name = getattr(target, "netns", None) or getattr(target, "bridge", None) \
+                    or getattr(target, "key", None) or target
+                raise DataPlaneError(f"{what} {name}: {_describe(exc)}") from exc
+
+        return wrapper
+
+    return deco
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, NetlinkError):
+        return f"netlink error {exc.code} ({os.strerror(exc.code)})"
+    return str(exc) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _ipr(netns: str) -> Iterator[IPRoute]:
+    """An IPRoute whose netlink socket lives in `netns` (made in a namespace thread)."""
+    sock = ns.socket_in(netns, socket.AF_NETLINK, socket.SOCK_DGRAM, 0)
+    fd = sock.detach()
+    try:
+        ipr = IPRoute(fileno=fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+
+
+def _kind(link: Any) -> str | None:
+    return link.get(("linkinfo", "kind"))
+
+
+def _links(ipr: IPRoute) -> dict[str, Any]:
+    return {link.get("ifname"): link for link in ipr.get_links()}
+
+
+def _delete_links(ipr: IPRoute, indexes: list[int]) -> None:
+    """Delete links in one batch: tag them with a link group, then delete the group (one
+    RTM_DELLINK, one RCU grace period for all; about 16 ms per link one at a time). Deleting a
+    veth end deletes its peer (the fabric end) too."""
+    if not indexes:
+        return
+    for index in indexes:
+        ipr.link("set", index=index, group=DELETE_GROUP)
+    try:
+        ipr.link("del", index=0, group=DELETE_GROUP)
+    except NetlinkError:
+        for index in indexes:  # one at a time, as a fallback
+            with contextlib.suppress(NetlinkError):
+                ipr.link("del", index=index)
+
+
+def _list_fe_table(nft: Nft) -> list[dict[str, Any]] | None:
+    """The front-end table's listing, None if there is none (read-only: no transaction)."""
+    tables = nft.list("tables")
+    if not any(o.get("table", {}).get("name") == nft_rules.TABLE
+               and o["table"].get("family") == nft_rules.FAMILY for o in tables):
+        return None
+    return nft.list(f"table {nft_rules.FAMILY} {nft_rules.TABLE}")
+
+
+def _get_link(ipr: IPRoute, ifname: str) -> Any | None:
+    try:
+        return ipr.link("get", ifname=ifname)[0]
+    except NetlinkError as exc:
+        if exc.code == errno.ENODEV:
+            return None
+        raise
+
+
+def _ip(address: str) -> str:
+    return address.split("/")[0]
+
+
+class LinuxDataPlane:
+    """The linux driver. `state_dir` holds pidfiles (run/) and workload logs (logs/)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+        self._lock = threading.RLock()
+        self._procs = Processes(self.state_dir)
+
+    # ------------------------------------------------------------------ observe
+    @_boundary("observe")
+    def observe(self) -> ObservedState:
+        subnets: frozenset[str] = frozenset()
+        nodes: dict[str, ObservedNode] = {}
+        for name in ns.list_facade():
+            try:
+                if name == FABRIC:
+                    subnets = self._observe_fabric()
+                else:
+                    nodes[name] = self._observe_node(name)
+            except (ns.NamespaceMissing, FileNotFoundError):
+                continue  # deleted while we looked
+        return ObservedState(subnets=subnets, nodes=nodes, processes=self._procs.observe())
+
+    def _observe_fabric(self) -> frozenset[str]:
+        with _ipr(FABRIC) as fab:
+            return frozenset(
+                link.get("ifname") for link in fab.get_links()
+                if _kind(link) == "bridge" and names.is_facade_link(link.get("ifname") or ""))
+
+    def _observe_node(self, name: str) -> ObservedNode:
+        fingerprint = None
+        frontend = False
+        with _ipr(name) as ipr:
+            links = {link["index"]: link for link in ipr.get_links()}
+            addrs = ipr.get_addr(family=socket.AF_INET)
+        for link in links.values():
+            if link.get("ifname") == "lo":
+                alias = link.get("ifalias") or ""
+                if alias.startswith(ALIAS_PREFIX):
+                    frontend = alias.endswith(FE_TAG)
+                    fingerprint = alias[len(ALIAS_PREFIX):].removesuffix(FE_TAG) or None
+        addresses = frozenset(
+            (links[a["index"]].get("ifname"), f"{a.get('address')}/{a['prefixlen']}")
+            for a in addrs
+            if a["index"] in links and links[a["index"]].get("ifname") != "lo")
+        backends = self._read_backends(name) if frontend else None
+        return ObservedNode(netns=name, fingerprint=fingerprint, addresses=addresses,
+                            backends=backends)
+
+    @staticmethod
+    def _read_backends(name: str) -> tuple[str, ...] | None:
+        def read() -> tuple[str, ...] | None:
+            with Nft() as nft:
+                try:
+                    listing = nft.list(f"map {nft_rules.FAMILY} {nft_rules.TABLE} "
+                                       f"{nft_rules.MAP}")
+                except NftError:
+                    return None
+            for obj in listing:
+                if "map" in obj:
+                    return nft_rules.backends_from_elems(obj["map"].get("elem", []))
+            return None
+
+        return ns.run_in_netns(name, read)
+
+    # ------------------------------------------------------------------ subnets
+    def _ensure_fabric(self) -> None:
+        if not ns.exists(FABRIC):
+            ns.create(FABRIC, then=lambda: ns.write_sysctls(_base_sysctls()))
+
+    @_boundary("ensure_subnet")
+    def ensure_subnet(self, spec: SubnetSpec) -> None:
+        _check_ifname(spec.bridge)
+        with self._lock:
+            self._ensure_fabric()
+            with _ipr(FABRIC) as fab:
+                link = _links(fab).get(spec.bridge)
+                if link is not None and _kind(link) != "bridge":
+                    raise DataPlaneError(f"ensure_subnet {spec.bridge}: a {_kind(link)} link "
+                                         "of that name exists in the fabric")
+                if link is None:
+                    fab.link("add", ifname=spec.bridge, kind="bridge", br_stp_state=0,
+                             br_forward_delay=0)
+                    link = _links(fab)[spec.bridge]
+                if link.get("state") != "up":
+                    fab.link("set", index=link["index"], state="up")
+
+    @_boundary("delete_subnet")
+    def delete_subnet(self, bridge: str) -> None:
+        with self._lock:
+            if not ns.exists(FABRIC):
+                return
+            with _ipr(FABRIC) as fab:
+                links = _links(fab)
+                link = links.get(bridge)
+                if link is None:
+                    return
+                ports = [n for n, lk in links.items() if lk.get("master") == link["index"]]
+                if ports:
+                    raise DataPlaneError(f"delete_subnet {bridge}: bridge still has ports {ports}")
+                fab.link("del", index=link["index"])
+                rest = [n for n in _links(fab) if n != "lo"]
+            if not rest:
+                ns.remove(FABRIC)
+
+    # ------------------------------------------------------------------ nodes
+    @_boundary("ensure_node")
+    def ensure_node(self, spec: NodeSpec) -> None:
+        _check_node(spec)
+        with self._lock:
+            if not ns.exists(FABRIC):
+                raise DataPlaneError(f"ensure_node {spec.netns}: no fabric; ensure the subnets "
+                                     "first")
+            created = False
+            if not ns.exists(spec.netns):
+                ns.create(spec.netns, then=lambda: ns.write_sysctls(_base_sysctls()))
+                created = True
+            with _ipr(FABRIC) as fab, _ipr(spec.netns) as node:
+                links = self._ensure_ports(spec, fab, node)
+                self._ensure_addresses(spec, node, links)
+                self._ensure_routes(spec, node, links)
+                self._ensure_rules(spec, node)
+                ns.run_in_netns(spec.netns, lambda: self._inside_node(spec, created))
+                alias = ALIAS_PREFIX + spec.fingerprint() + (FE_TAG if spec.frontend else "")
+                lo = links["lo"]
+                if lo.get("ifalias") != alias or lo.get("state") != "up":
+                    node.link("set", index=lo["index"], ifalias=alias, state="up")
+
+    def _ensure_ports(self, spec: NodeSpec, fab: IPRoute, node: IPRoute) -> dict[str, Any]:
+        """Veth pairs for every port, nothing else in the node; returns the node's links."""
+        node_links = _links(node)
+        wanted = {p.ifname for p in spec.ports}
+        bridges: dict[str, Any] = {}
+        for port in spec.ports:
+            bridge = bridges.get(port.bridge) or _get_link(fab, port.bridge)
+            if bridge is None or _kind(bridge) != "bridge":
+                raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {port.bridge} for "
+                                     f"port {port.host}")
+            bridges[port.bridge] = bridge
+        changed = False
+        for name, link in node_links.items():
+            if name != "lo" and name not in wanted:
+                node.link("del", index=link["index"])  # its fabric peer goes with it
+                changed = True
+        hosts: dict[str, Any] = {}
+        for port in spec.ports:
+            host = _get_link(fab, port.host)
+            inner = node_links.get(port.ifname)
+            paired = (host is not None and inner is not None and _kind(host) == "veth"
+                      and host.get("link") == inner["index"]
+                      and inner.get("link") == host["index"])
+            if not paired:
+                if inner is not None:
+                    node.link("del", index=inner["index"])  # takes its peer with it
+                stale = _get_link(fab, port.host)
+                if stale is not None:
+                    fab.link("del", index=stale["index"])
+                fd = os.open(ns.path(spec.netns), os.O_RDONLY | os.O_CLOEXEC)
+                try:
+                    fab.link("add", ifname=port.host, kind="veth",
+                             peer={"ifname": port.ifname, "net_ns_fd": fd})
+                finally:
+                    os.close(fd)
+                host = _get_link(fab, port.host)
+                changed = True
+            assert host is not None
+            hosts[port.host] = host
+        if changed:
+            node_links = _links(node)
+        for port in spec.ports:
+            host = hosts[port.host]
+            br_index = bridges[port.bridge]["index"]
+            if host.get("master") != br_index or host.get("state") != "up":
+                fab.link("set", index=host["index"], master=br_index, state="up")
+            inner = node_links[port.ifname]
+            if inner.get("state") != "up":
+                node.link("set", index=inner["index"], state="up")
+        return node_links
+
+    def _ensure_addresses(self, spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> None:
+        existing: dict[int, list[Any]] = {}
+        for a in node.get_addr(family=socket.AF_INET):
+            existing.setdefault(a["index"], []).append(a)
+        for k, port in enumerate(spec.ports):
+            iface = ipaddress.ip_interface(port.address)
+            noprefix = k > 0 and spec.role != "router"
+            index = links[port.ifname]["index"]
+            present = False
+            for a in existing.get(index, []):
+                flags = a.get("IFA_FLAGS") or a["flags"]
+                same = (a.get("address") == str(iface.ip) and a["prefixlen"] ==
+                        iface.network.prefixlen
+                        and bool(flags & IFA_F_NOPREFIXROUTE) == noprefix)
+                if same and not present:
+                    present = True
+                else:
+                    node.addr("del", index=index, address=a.get("address"),
+                              prefixlen=a["prefixlen"])
+            if not present:
+                kwargs: dict[str, Any] = {}
+                if noprefix:
+                    kwargs["flags"] = IFA_F_NOPREFIXROUTE
+                node.addr("add", index=index, address=str(iface.ip),
+                          prefixlen=iface.network.prefixlen, **kwargs)
+
+    def _ensure_routes(self, spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> None:
+        desired: list[tuple[int, str | None, int, int, str | None, str | None, int]] = []
+        for k, port in enumerate(spec.ports):
+            oif = links[port.ifname]["index"]
+            iface = ipaddress.ip_interface(port.address)
+            if spec.role == "router":
+                continue
+            if k == 0:
+                if port.gateway:
+                    desired.append((RT_TABLE_MAIN, None, 0, oif, port.gateway, None, 0))
+                continue
+            table = TABLE_BASE + k
+            desired.append((table, str(iface.network.network_address), iface.network.prefixlen,
+                            oif, None, str(iface.ip), RT_SCOPE_LINK))
+            if port.gateway:
+                desired.append((table, None, 0, oif, port.gateway, None, 0))
+        existing = []
+        for r in node.route("dump", family=socket.AF_INET):
+            table = r.get("table")
+            managed = (table == RT_TABLE_MAIN and r["proto"] != RTPROT_KERNEL) or (
+                table is not None and TABLE_BASE < table < TABLE_BASE + 100)
+            if not managed:
+                continue
+            existing.append((table, r.get("dst"), r["dst_len"], r.get("oif"), r.get("gateway"),
+                             r.get("prefsrc"), r["scope"]))
+        for key in existing:
+            if key not in desired:
+                node.route("del", **_route_args(key))
+        for key in desired:  # connected routes come before the gateways that need them
+            if key not in existing:
+                node.route("add", proto=RTPROT_STATIC, **_route_args(key))
+
+    def _ensure_rules(self, spec: NodeSpec, node: IPRoute) -> None:
+        desired: list[tuple[int, str | None, int, int | None, str | None, int]] = []
+        tables: dict[str, int] = {}
+        for k, port in enumerate(spec.ports):
+            tables[port.ifname] = RT_TABLE_MAIN if (k == 0 or spec.role == "router") \
+                else TABLE_BASE + k
+            if k > 0 and spec.role != "router":
+                desired.append((RULE_FROM_BASE + k, _ip(port.address), 32, None, None,
+                                TABLE_BASE + k))
+        fe = spec.frontend
+        if fe is not None:
+            desired.append((RULE_FWMARK, None, 0, nft_rules.MARK, None, tables[fe.backend_if]))
+            if tables[fe.customer_if] != RT_TABLE_MAIN:
+                # replies coming back from the backend leg go out of the customer leg
+                desired.append((RULE_IIF, None, 0, None, fe.backend_if, tables[fe.customer_if]))
+        existing = []
+        for r in node.get_rules(family=socket.AF_INET):
+            prio = r.get("priority") or 0
+            if prio not in MANAGED_RULES:
+                continue
+            existing.append((prio, r.get("src"), r["src_len"], r.get("fwmark"), r.get("iifname"),
+                             r.get("table")))
+        for key in existing:
+            if key not in desired:
+                node.rule("del", **_rule_args(key))
+        for key in desired:
+            if key not in existing:
+                node.rule("add", **_rule_args(key))
+
+    def _inside_node(self, spec: NodeSpec, created: bool) -> None:
+        """Runs in a thread inside the node: sysctls and nftables. Only read-only nft commands
+        when nothing changes (a failed or no-op nft transaction still costs milliseconds)."""
+        ns.write_sysctls(_node_sysctls(spec))
+        fe = spec.frontend
+        if fe is not None:
+            backend_port = next(p for p in spec.ports if p.ifname == fe.backend_if)
+            source = _ip(backend_port.address)
+            with Nft() as nft:
+                listing = _list_fe_table(nft)
+                if listing is None or nft_rules.parse_table(listing)[2] is None:
+                    nft.run(nft_rules.MAP_DECLARATION)
+                    listing = []
+                if not nft_rules.is_current(listing, fe, source):
+                    nft.apply(nft_rules.table_commands(fe, source))
+        elif not created:
+            with Nft() as nft:
+                if _list_fe_table(nft) is not None:
+                    nft.run(f"delete table {nft_rules.FAMILY} {nft_rules.TABLE}")
+
+    @_boundary("delete_node")
+    def delete_node(self, netns: str) -> None:
+        with self._lock:
+            self._delete_node(netns)
+
+    def _delete_node(self, netns: str) -> list[str]:
+        removed: list[str] = []
+        if ns.exists(netns):
+            for pid in self._procs.kill_netns(netns):
+                removed.append(f"process {pid}")
+            with contextlib.suppress(ns.NamespaceMissing), _ipr(netns) as node:
+                _delete_links(node, [link["index"] for link in node.get_links()
+                                     if link.get("ifname") != "lo"])
+            ns.remove(netns)
+            removed.append(f"netns {netns}")
+        for pf in self._procs.all():
+            if pf.netns == netns:
+                self._procs.remove_pidfile(pf.key)
+        return removed
+
+    @_boundary("set_backends")
+    def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
+        for b in backends:
+            ipaddress.IPv4Address(b)
+        with self._lock:
+            if not ns.exists(netns):
+                raise DataPlaneError(f"set_backends {netns}: no front-end {netns}")
+
+            def apply() -> None:
+                with Nft() as nft:
+                    try:
+                        nft.apply(nft_rules.map_commands(tuple(backends)))
+                    except NftError as exc:
+                        raise DataPlaneError(f"set_backends {netns}: not a front-end "
+                                             f"(nft: {exc})") from exc
+
+            ns.run_in_netns(netns, apply)
+
+    # ------------------------------------------------------------------ processes
+    @_boundary("start_process")
+    def start_process(self, spec: ProcessSpec) -> int:
+        with self._lock:
+            if not ns.exists(spec.netns):
+                raise DataPlaneError(f"start_process {spec.key}: no node {spec.netns}")
+            old = self._procs.read(spec.key)
+            if old is not None and self._procs.alive(old):
+                self._procs.stop(spec.key)
+            return self._procs.start(spec)
+
+    @_boundary("stop_process")
+    def stop_process(self, key: str) -> None:
+        with self._lock:
+            self._procs.stop(key)
+
+    # ------------------------------------------------------------------ exec and probes
+    def exec(self, netns: str, argv: list[str], *, timeout: float = 30.0,
+             stdin: str | None = None) -> ExecResult:
+        if not ns.exists(netns):
+            return ExecResult(returncode=255, stdout="", stderr=f"no namespace {netns}\n")
+        try:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", netns, *argv],
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
+                start_new_session=True)
+        except OSError as exc:
+            return ExecResult(returncode=255, stdout="", stderr=f"{exc}\n")
+        try:
+            out, err = proc.communicate(stdin.encode() if stdin is not None else None,
+                                        timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                out, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = b"", b""
+                proc.wait()
+            return ExecResult(returncode=proc.returncode if proc.returncode is not None else -9,
+                              stdout=out.decode(errors="replace"),
+                              stderr=err.decode(errors="replace"), timed_out=True)
+        return ExecResult(returncode=proc.returncode, stdout=out.decode(errors="replace"),
+                          stderr=err.decode(errors="replace"))
+
+    def _connect(self, netns: str, ip: str, port: int, timeout: float
+                 ) -> tuple[socket.socket | None, ProbeResult | None]:
+        try:
+            sock = ns.socket_in(netns, socket.AF_INET, socket.SOCK_STREAM)
+        except (ns.NamespaceMissing, FileNotFoundError):
+            return None, ProbeResult(ok=False, detail=f"no namespace {netns}")
+        except OSError as exc:
+            return None, ProbeResult(ok=False, detail=f"socket: {exc.strerror or exc}")
+        sock.settimeout(timeout)
+        try:
+            sock.connect((ip, port))
+        except TimeoutError:
+            sock.close()
+            return None, ProbeResult(ok=False, detail="timed out")
+        except OSError as exc:
+            sock.close()
+            return None, ProbeResult(ok=False, detail=_net_error(exc))
+        return sock, None
+
+    def tcp_probe(self, netns: str, ip: str, port: int, *, timeout: float = 1.0) -> ProbeResult:
+        sock, failed = self._connect(netns, ip, port, timeout)
+        if sock is None:
+            assert failed is not None
+            return failed
+        sock.close()
+        return ProbeResult(ok=True, detail="connected")
+
+    def http_request(self, netns: str, ip: str, port: int, path: str = "/", *,
+                     method: str = "GET", body: bytes | None = None,
+                     timeout: float = 2.0) -> ProbeResult:
+        sock, failed = self._connect(netns, ip, port, timeout)
+        if sock is None:
+            assert failed is not None
+            return failed
+        try:
+            with sock:
+                host = f"{ip}:{port}"
+                head = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close",
+                        "User-Agent: facade-probe"]
+                if body is not None:
+                    head.append(f"Content-Length: {len(body)}")
+                sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + (body or b""))
+                chunks = []
+                while True:
+                    data = sock.recv(65536)
+                    if not data:
+                        break
+                    chunks.append(data)
+        except TimeoutError:
+            return ProbeResult(ok=False, detail="timed out")
+        except OSError as exc:
+            return ProbeResult(ok=False, detail=_net_error(exc))
+        return _parse_http(b"".join(chunks))
+
+    # ------------------------------------------------------------------ cleanup
+    def cleanup(self) -> list[str]:
+        with self._lock:
+            removed: list[str] = []
+            for name in ns.list_facade():
+                if name != FABRIC:
+                    try:
+                        removed.extend(self._delete_node(name))
+                    except (NetlinkError, OSError) as exc:
+                        raise DataPlaneError(f"cleanup {name}: {_describe(exc)}") from exc
+            if ns.exists(FABRIC):
+                for pid in self._procs.kill_netns(FABRIC):
+                    removed.append(f"process {pid}")
+                ns.remove(FABRIC)
+                removed.append(f"netns {FABRIC}")
+            for pf in self._procs.all():
+                if starttime(pf.pid) == pf.starttime:
+                    self._procs.kill_pids([pf.pid], grace=0.0, group=True)
+                    removed.append(f"process {pf.pid}")
+                self._procs.remove_pidfile(pf.key)
+                removed.append(f"pidfile {pf.key}")
+            self._procs.reap()
+            return removed
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_ifname(name: str) -> None:
+    if not name or len(name.encode()) > names.IFNAMSIZ or "/" in name or " " in name:
+        raise DataPlaneError(f"invalid interface name {name!r}")
+
+
+def _check_node(spec: NodeSpec) -> None:
+    if not names.is_facade_netns(spec.netns) or spec.netns == FABRIC or "/" in spec.netns:
+        raise DataPlaneError(f"ensure_node {spec.netns}: not a Facade node namespace name")
+    ifnames = [p.ifname for p in spec.ports]
+    if len(set(ifnames)) != len(ifnames) or "lo" in ifnames:
+        raise DataPlaneError(f"ensure_node {spec.netns}: duplicate interface names {ifnames}")
+    for p in spec.ports:
+        _check_ifname(p.ifname)
+        _check_ifname(p.host)
+        try:
+            ipaddress.IPv4Interface(p.address)
+            if p.gateway:
+                ipaddress.IPv4Address(p.gateway)
+        except ValueError as exc:
+            raise DataPlaneError(f"ensure_node {spec.netns}: port {p.ifname}: {exc}") from exc
+    fe = spec.frontend
+    if fe is not None:
+        if spec.role != "frontend":
+            raise DataPlaneError(f"ensure_node {spec.netns}: a frontend spec needs role "
+                                 "'frontend'")
+        for ifname in (fe.customer_if, fe.backend_if):
+            if ifname not in ifnames:
+                raise DataPlaneError(f"ensure_node {spec.netns}: front-end interface {ifname} "
+                                     "is not a port")
+    elif spec.role == "frontend":
+        raise DataPlaneError(f"ensure_node {spec.netns}: role 'frontend' needs a frontend spec")
+
+
+def _base_sysctls() -> dict[str, str]:
+    return {"net/ipv6/conf/all/disable_ipv6": "1", "net/ipv6/conf/default/disable_ipv6": "1"}
+
+
+def _node_sysctls(spec: NodeSpec) -> dict[str, str]:
+    values = _base_sysctls()
+    if spec.role == "frontend":
+        values["net/ipv4/ip_forward"] = "1"
+        for conf in ("all", "default", *(p.ifname for p in spec.ports)):
+            values[f"net/ipv4/conf/{conf}/rp_filter"] = "0"
+        for conf in ("all", "default"):
+            values[f"net/ipv4/conf/{conf}/arp_ignore"] = "1"
+            values[f"net/ipv4/conf/{conf}/arp_announce"] = "2"
+    elif spec.role == "router":
+        values["net/ipv4/ip_forward"] = "1"
+    else:
+        values["net/ipv4/ip_forward"] = "0"
+    return values
+
+
+def _route_args(key: tuple[int, str | None, int, int, str | None, str | None, int]
+                ) -> dict[str, Any]:
+    table, dst, dst_len, oif, gateway, prefsrc, scope = key
+    args: dict[str, Any] = {"table": table, "dst_len": dst_len, "oif": oif, "scope": scope}
+    args["dst"] = dst if dst is not None else "0.0.0.0"
+    if gateway:
+        args["gateway"] = gateway
+    if prefsrc:
+        args["prefsrc"] = prefsrc
+    return args
+
+
+def _rule_args(key: tuple[int, str | None, int, int | None, str | None, int]) -> dict[str, Any]:
+    prio, src, src_len, fwmark, iifname, table = key
+    args: dict[str, Any] = {"priority": prio, "table": table, "family": socket.AF_INET}
+    if src:
+        args["src"] = src
+        args["src_len"] = src_len
+    if fwmark is not None:
+        args["fwmark"] = fwmark
+    if iifname:
+        args["iifname"] = iifname
+    return args
+
+
+def _net_error(exc: OSError) -> str:
+    return {
+        errno.ECONNREFUSED: "connection refused",
+        errno.ECONNRESET: "connection reset",
+        errno.EHOSTUNREACH: "no route to host",
+        errno.ENETUNREACH: "network unreachable",
+        errno.ETIMEDOUT: "timed out",
+        errno.EPIPE: "connection closed",
+    }.get(exc.errno or 0, exc.strerror or str(exc))
+
+
+def _parse_http(raw: bytes) -> ProbeResult:
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, body = raw.partition(b"\n\n")
+    lines = head.decode("iso-8859-1").splitlines()
+    if not lines or not lines[0].startswith("HTTP/"):
+        return ProbeResult(ok=False, detail="bad HTTP response" if raw else "empty response")
+    parts = lines[0].split(" ", 2)
+    try:
+        status = int(parts[1])
+    except (IndexError, ValueError):
+        return ProbeResult(ok=False, detail=f"bad status line {lines[0]!r}")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        key, colon, value = line.partition(":")
+        if colon:
+            headers[key.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        body = _dechunk(body)
+    return ProbeResult(ok=200 <= status < 300, detail=f"HTTP {status}", status=status,
+                       body=body.decode(errors="replace"), headers=headers)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = []
+    while data:
+        size_line, _, rest = data.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+        except ValueError:
+            break
+        if size == 0:
+            break
+        out.append(rest[:size])
+        data = rest[size + 2:]
+    return b"".join(out)

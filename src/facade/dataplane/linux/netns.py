@@ -1,0 +1,188 @@
+"""Network namespaces: create, remove, list, and run code inside one.
+
+Namespace membership is per thread. `run_in_netns` runs a callable in a short-lived dedicated
+thread that calls libc `setns` on /run/netns/NAME; the thread ends with the call and is never
+reused, so no other code ever runs in a thread that changed namespace. Sockets (netlink for
+pyroute2, TCP for probes) keep the namespace they were made in, so `socket_in` makes a socket in a
+namespace and hands it back to the calling thread.
+
+Namespaces are created without forking (pyroute2's `netns.create` forks a helper): a dedicated
+thread unshares its network namespace and bind-mounts /proc/thread-self/ns/net on
+/run/netns/NAME, exactly what `ip netns add` does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import socket
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from pyroute2 import netns as _pyroute2_netns
+
+from facade.domain import names
+
+CLONE_NEWNET = 0x40000000
+MNT_DETACH = 2
+NETNS_RUN_DIR = "/run/netns"
+
+T = TypeVar("T")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+
+class NamespaceMissing(FileNotFoundError):
+    """The named namespace does not exist."""
+
+
+def path(name: str) -> str:
+    return os.path.join(NETNS_RUN_DIR, name)
+
+
+def exists(name: str) -> bool:
+    return os.path.exists(path(name))
+
+
+def list_all() -> list[str]:
+    try:
+        return sorted(os.listdir(NETNS_RUN_DIR))
+    except FileNotFoundError:
+        return []
+
+
+def list_facade() -> list[str]:
+    """Facade's namespaces (the fabric included)."""
+    return [n for n in list_all() if names.is_facade_netns(n)]
+
+
+def inode(name: str) -> int | None:
+    """The namespace's inode (what /proc/PID/ns/net of its members points at), None if gone."""
+    try:
+        return os.stat(path(name)).st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _in_thread(fn: Callable[[], T]) -> T:
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["value"] = fn()
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, name="facade-netns", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]  # type: ignore[misc]
+    return result["value"]  # type: ignore[return-value]
+
+
+def _enter(name: str) -> None:
+    try:
+        fd = os.open(path(name), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise NamespaceMissing(errno.ENOENT, f"no network namespace {name}") from None
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({name}): {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def run_in_netns(name: str, fn: Callable[[], T]) -> T:
+    """Run `fn()` in a fresh thread inside namespace `name`; return its result or raise."""
+
+    def inside() -> T:
+        _enter(name)
+        return fn()
+
+    return _in_thread(inside)
+
+
+def create(name: str, then: Callable[[], T] | None = None) -> T | None:
+    """Create namespace `name` (it must not exist); optionally run `then()` inside it at once."""
+
+    def make() -> T | None:
+        if _libc.unshare(CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"unshare: {os.strerror(err)}")
+        # pyroute2's helper does iproute2's dance: make /run/netns a shared mount, create the
+        # mount point, bind the namespace on it. "thread-self": this thread's new namespace.
+        try:
+            _pyroute2_netns.attach(name, "thread-self")
+        except BaseException:
+            _remove_path(name)
+            raise
+        return then() if then is not None else None
+
+    return _in_thread(make)
+
+
+def _remove_path(name: str) -> None:
+    p = path(name)
+    _libc.umount2(p.encode(), MNT_DETACH)
+    try:
+        os.unlink(p)
+    except FileNotFoundError:
+        pass
+
+
+def remove(name: str) -> bool:
+    """Remove the namespace's name; True if it existed. The kernel frees it once unused."""
+    if not exists(name):
+        return False
+    _remove_path(name)
+    return True
+
+
+def socket_in(name: str, family: int, type_: int, proto: int = 0) -> socket.socket:
+    """A socket created inside namespace `name`, usable from any thread."""
+    return run_in_netns(name, lambda: socket.socket(family, type_, proto))
+
+
+def write_sysctls(values: dict[str, str]) -> None:
+    """Write /proc/sys keys ("net/ipv4/ip_forward": "1"). Call from inside a namespace thread:
+    /proc/sys/net reflects the namespace of the thread that opens it."""
+    for key, value in values.items():
+        p = "/proc/sys/" + key
+        try:
+            with open(p) as fh:
+                if fh.read().strip() == value:
+                    continue
+        except FileNotFoundError:
+            continue  # e.g. an interface that is gone, or IPv6 disabled at boot
+        with open(p, "w") as fh:
+            fh.write(value)
+
+
+def pids_in(name: str) -> list[int]:
+    """Every process whose network namespace is `name` (scans /proc, independent of pidfiles)."""
+    st_ino = inode(name)
+    if st_ino is None:
+        return []
+    try:
+        st_dev = os.stat(path(name)).st_dev
+    except FileNotFoundError:
+        return []
+    me = os.getpid()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            st = os.stat(f"/proc/{entry}/ns/net")
+        except OSError:
+            continue
+        if st.st_ino == st_ino and st.st_dev == st_dev:
+            pids.append(int(entry))
+    return pids

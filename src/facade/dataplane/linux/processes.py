@@ -1,0 +1,182 @@
+"""Workload processes inside node namespaces, tracked by pidfiles the kernel can vouch for.
+
+A process is started as `ip netns exec NETNS argv...` (never a shell) in a new session, with its
+output in state_dir/logs/KEY.log, and recorded in state_dir/run/KEY.json as
+{key, pid, netns, fingerprint, starttime}. A pidfile counts only while its pid is alive with the
+same start time (so a reused pid is not mistaken for it) and sits in the namespace named in it
+(/proc/PID/ns/net has that namespace's inode). Children of this process are reaped on every
+`observe`/`stop`, so none stays a zombie.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from facade.dataplane.linux import netns as ns
+from facade.domain.specs import ObservedProcess, ProcessSpec
+
+
+@dataclass(frozen=True)
+class PidFile:
+    key: str
+    pid: int
+    netns: str
+    fingerprint: str
+    starttime: int
+
+
+def starttime(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (start time in clock ticks), None if the pid is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    rest = data[data.rindex(b")") + 2:].split()
+    if rest and rest[0] == b"Z":  # a zombie is not alive
+        return None
+    return int(rest[19])  # fields 3.. start at index 0; field 22 is index 19
+
+
+def netns_inode_of(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+class Processes:
+    def __init__(self, state_dir: Path) -> None:
+        self.run_dir = state_dir / "run"
+        self.log_dir = state_dir / "logs"
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    # -- pidfiles --------------------------------------------------------------------------
+    def _pidfile(self, key: str) -> Path:
+        return self.run_dir / f"{key}.json"
+
+    def read(self, key: str) -> PidFile | None:
+        try:
+            data = json.loads(self._pidfile(key).read_text())
+            return PidFile(key=key, pid=int(data["pid"]), netns=str(data["netns"]),
+                           fingerprint=str(data["fingerprint"]),
+                           starttime=int(data["starttime"]))
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return None
+
+    def all(self) -> list[PidFile]:
+        try:
+            entries = sorted(self.run_dir.glob("*.json"))
+        except FileNotFoundError:
+            return []
+        out = []
+        for p in entries:
+            pf = self.read(p.stem)
+            if pf is not None:
+                out.append(pf)
+        return out
+
+    def remove_pidfile(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._pidfile(key).unlink()
+
+    def alive(self, pf: PidFile) -> bool:
+        if starttime(pf.pid) != pf.starttime:
+            return False
+        want = ns.inode(pf.netns)
+        return want is not None and netns_inode_of(pf.pid) == want
+
+    # -- children --------------------------------------------------------------------------
+    def reap(self) -> None:
+        with self._lock:
+            for pid, popen in list(self._children.items()):
+                if popen.poll() is not None:
+                    del self._children[pid]
+
+    # -- operations ------------------------------------------------------------------------
+    def start(self, spec: ProcessSpec) -> int:
+        if not ns.exists(spec.netns):
+            raise FileNotFoundError(f"no namespace {spec.netns} for process {spec.key}")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(dict(spec.env))
+        with open(self.log_dir / f"{spec.key}.log", "ab") as log:
+            popen = subprocess.Popen(
+                ["ip", "netns", "exec", spec.netns, *spec.argv],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=env, close_fds=True, start_new_session=True)
+        st = starttime(popen.pid)
+        with self._lock:
+            self._children[popen.pid] = popen
+        record = {"key": spec.key, "pid": popen.pid, "netns": spec.netns,
+                  "fingerprint": spec.fingerprint(), "starttime": st if st is not None else -1}
+        tmp = self._pidfile(spec.key).with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        tmp.replace(self._pidfile(spec.key))
+        return popen.pid
+
+    def observe(self) -> dict[str, ObservedProcess]:
+        self.reap()
+        out = {}
+        for pf in self.all():
+            if self.alive(pf):
+                out[pf.key] = ObservedProcess(key=pf.key, netns=pf.netns, pid=pf.pid,
+                                              fingerprint=pf.fingerprint)
+        return out
+
+    def stop(self, key: str, grace: float = 1.0) -> None:
+        pf = self.read(key)
+        if pf is not None and starttime(pf.pid) == pf.starttime:
+            self.kill_pids([pf.pid], grace=grace, group=True)
+        self.remove_pidfile(key)
+        self.reap()
+
+    def kill_pids(self, pids: list[int], *, grace: float, group: bool = False) -> None:
+        """SIGTERM (the process group too if `group`), wait up to `grace`, then SIGKILL."""
+        if not pids:
+            return
+        self._signal(pids, signal.SIGTERM, group)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            self.reap()
+            if all(starttime(p) is None for p in pids):
+                break
+            time.sleep(0.01)
+        else:
+            self._signal(pids, signal.SIGKILL, group)
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                self.reap()
+                if all(starttime(p) is None for p in pids):
+                    break
+                time.sleep(0.01)
+        self.reap()
+
+    @staticmethod
+    def _signal(pids: list[int], sig: signal.Signals, group: bool) -> None:
+        for pid in pids:
+            if group:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, sig)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+
+    def kill_netns(self, netns: str) -> list[int]:
+        """Kill every process in the namespace (found by /proc scan); drop its pidfiles."""
+        pids = ns.pids_in(netns)
+        self.kill_pids(pids, grace=0.0 if not pids else 0.5)
+        for pf in self.all():
+            if pf.netns == netns:
+                self.remove_pidfile(pf.key)
+        return pids

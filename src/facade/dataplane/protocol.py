@@ -1,0 +1,61 @@
+"""The one interface through which Facade changes and reads the network.
+
+Every operation is "make it so": creating what exists already, or deleting what is gone, is
+success. Drivers: `fake.FakeDataPlane` (in memory, for tests without root) and
+`linux.LinuxDataPlane` (namespaces, veths, bridges, nftables). Names come from domain.names.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from facade.domain.specs import (
+    ExecResult,
+    NodeSpec,
+    ObservedState,
+    ProbeResult,
+    ProcessSpec,
+    SubnetSpec,
+)
+
+
+@runtime_checkable
+class DataPlane(Protocol):
+    def observe(self) -> ObservedState:
+        """Read what exists now (from the kernel, not from memory), Facade's objects only."""
+
+    def ensure_subnet(self, spec: SubnetSpec) -> None:
+        """Make the subnet's segment exist (the fabric namespace too, if needed)."""
+
+    def delete_subnet(self, bridge: str) -> None: ...
+
+    def ensure_node(self, spec: NodeSpec) -> None:
+        """Make the node exist exactly as `spec` says: namespace, ports, addresses, routes,
+        rules, sysctls, and for a front-end the load-balancing rules (its backend set is kept
+        if the node exists, empty if new). Ports not in the spec are removed."""
+
+    def delete_node(self, netns: str) -> None:
+        """Kill every process in the node, remove its ports and its namespace."""
+
+    def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
+        """Replace a front-end's rotation atomically; established connections are kept."""
+
+    def start_process(self, spec: ProcessSpec) -> int:
+        """Start the program in its node, detached from the control plane; returns its pid."""
+
+    def stop_process(self, key: str) -> None: ...
+
+    def exec(self, netns: str, argv: list[str], *, timeout: float = 30.0,
+             stdin: str | None = None) -> ExecResult:
+        """Run a command inside a node and wait for it (never through a shell)."""
+
+    def tcp_probe(self, netns: str, ip: str, port: int, *, timeout: float = 1.0) -> ProbeResult:
+        """Open (and close) a TCP connection from inside `netns`."""
+
+    def http_request(self, netns: str, ip: str, port: int, path: str = "/", *,
+                     method: str = "GET", body: bytes | None = None,
+                     timeout: float = 2.0) -> ProbeResult:
+        """One real HTTP/1.1 request from inside `netns`."""
+
+    def cleanup(self) -> list[str]:
+        """Remove every kernel object and process Facade made; returns what was removed."""

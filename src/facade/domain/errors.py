@@ -1,0 +1,56 @@
+"""The errors Facade's rules raise. The API maps each kind to one HTTP status, once, at its edge."""
+
+from __future__ import annotations
+
+
+class FacadeError(Exception):
+    """Base of every error a user can cause. `where` names the field, file line or object at fault."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class Invalid(FacadeError):
+    """The request is malformed or breaks a rule (a subnet outside its network, a bad CIDR...)."""
+
+
+class NotFound(FacadeError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(FacadeError):
+    """The request clashes with what exists: a name used twice, an address taken, overlap."""
+
+    status = 409
+    code = "conflict"
+
+
+class Exhausted(Conflict):
+    """A subnet has no free address left."""
+
+    code = "exhausted"
+
+
+class Forbidden(FacadeError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(FacadeError):
+    status = 401
+    code = "unauthorized"
+
+
+class InUse(Conflict):
+    """The object is still used by another one and cannot be deleted yet."""
+
+    code = "in_use"

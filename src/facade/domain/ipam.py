@@ -1,0 +1,113 @@
+"""IP address management: which addresses of a subnet are usable, and the next free one.
+
+Rules (as AWS VPC does, so users meet no surprise): in every subnet the network address, the
+first host (the gateway, held by the network's router) and the broadcast address are reserved.
+A /31 or /32 is too small to hold a gateway and a host and is refused.
+The walk for a free address is lazy and ordered; the caller's transaction and lock make it safe.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from facade.domain.errors import Conflict, Exhausted, Invalid
+
+MIN_PREFIX = 8
+MAX_PREFIX = 29
+
+
+def parse_cidr(text: str, *, where: str) -> ipaddress.IPv4Network:
+    """Parse an IPv4 CIDR that must be written as its network address (10.0.1.0/24, not .5/24)."""
+    try:
+        net = ipaddress.IPv4Network(text, strict=True)
+    except (ipaddress.AddressValueError, ipaddress.NetmaskValueError) as exc:
+        raise Invalid(f"{text!r} is not an IPv4 CIDR like 10.0.0.0/16", where=where) from exc
+    except ValueError as exc:
+        raise Invalid(f"{text!r} has host bits set; did you mean {ipaddress.IPv4Network(text, strict=False)}?",
+                      where=where) from exc
+    if not MIN_PREFIX <= net.prefixlen <= MAX_PREFIX:
+        raise Invalid(f"prefix /{net.prefixlen} of {text} is out of range /{MIN_PREFIX}../{MAX_PREFIX}",
+                      where=where)
+    return net
+
+
+def parse_ip(text: str, *, where: str) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError as exc:
+        raise Invalid(f"{text!r} is not an IPv4 address", where=where) from exc
+
+
+@dataclass(frozen=True)
+class SubnetRange:
+    """The address rules of one subnet."""
+
+    cidr: ipaddress.IPv4Network
+
+    @classmethod
+    def of(cls, cidr: str) -> SubnetRange:
+        return cls(ipaddress.IPv4Network(cidr))
+
+    @property
+    def gateway(self) -> ipaddress.IPv4Address:
+        return self.cidr.network_address + 1
+
+    @property
+    def reserved(self) -> frozenset[ipaddress.IPv4Address]:
+        return frozenset({self.cidr.network_address, self.gateway, self.cidr.broadcast_address})
+
+    @property
+    def capacity(self) -> int:
+        """How many addresses instances can get."""
+        return self.cidr.num_addresses - 3
+
+    def usable(self) -> Iterator[ipaddress.IPv4Address]:
+        """Addresses in order, lazily; never the reserved ones."""
+        first = int(self.cidr.network_address) + 2
+        last = int(self.cidr.broadcast_address) - 1
+        for value in range(first, last + 1):
+            yield ipaddress.IPv4Address(value)
+
+    def check_requested(self, ip: ipaddress.IPv4Address, *, where: str) -> None:
+        if ip not in self.cidr:
+            raise Invalid(f"address {ip} is outside subnet {self.cidr}", where=where)
+        if ip in self.reserved:
+            what = "the gateway" if ip == self.gateway else "reserved"
+            raise Invalid(f"address {ip} is {what} in subnet {self.cidr}", where=where)
+
+    def next_free(self, taken: Iterable[str], *, name: str) -> ipaddress.IPv4Address:
+        """The lowest usable address not in `taken`, or Exhausted naming the subnet and its size."""
+        used = {ipaddress.IPv4Address(t) for t in taken}
+        for ip in self.usable():
+            if ip not in used:
+                return ip
+        raise Exhausted(f"subnet {name} ({self.cidr}) is full: all {self.capacity} usable addresses "
+                        "are taken", where=name)
+
+    def allocate(self, taken: Iterable[str], requested: str | None, *, name: str,
+                 where: str) -> ipaddress.IPv4Address:
+        """The requested address if it is usable and free, else the next free one."""
+        taken = set(taken)
+        if requested is None:
+            return self.next_free(taken, name=name)
+        ip = parse_ip(requested, where=where)
+        self.check_requested(ip, where=where)
+        if str(ip) in taken:
+            raise Conflict(f"address {ip} is already taken in subnet {name}", where=where)
+        return ip
+
+
+def check_subnet_in_network(subnet: ipaddress.IPv4Network, network: ipaddress.IPv4Network, *,
+                            where: str) -> None:
+    if not subnet.subnet_of(network):
+        raise Invalid(f"subnet {subnet} is outside its network's {network}", where=where)
+
+
+def check_no_overlap(subnet: ipaddress.IPv4Network, others: dict[str, str], *, where: str) -> None:
+    """`others` maps sibling subnet names to CIDRs in the same network."""
+    for name, cidr in others.items():
+        if subnet.overlaps(ipaddress.IPv4Network(cidr)):
+            raise Conflict(f"subnet {subnet} overlaps subnet {name} ({cidr}) of the same network",
+                           where=where)

@@ -1,0 +1,77 @@
+"""Deterministic kernel names, made here and nowhere else.
+
+Every kernel object Facade makes carries the `fcd` prefix and is derived from a database id, so
+`ip netns` / `ip link` show what it belongs to and cleanup can find exactly what Facade made.
+Link names fit the kernel's 15-byte limit (IFNAMSIZ - 1). Resource names users choose are
+checked here too, because they end up inside namespace names and command lines.
+"""
+
+from __future__ import annotations
+
+import re
+
+from facade.domain.errors import Invalid
+
+PREFIX = "fcd"
+NETNS_PREFIX = "fcd-"
+LINK_PREFIX = "fcd"
+IFNAMSIZ = 15
+FABRIC_NETNS = "fcd-fabric"
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$")
+
+
+def check_name(name: object, *, kind: str, where: str | None = None) -> str:
+    """A user-chosen name: 1..40 chars of a-z, 0-9 and '-', starting with a letter."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise Invalid(f"{kind} name {name!r} must be 1-40 characters of a-z, 0-9 and '-', "
+                      "starting with a letter and not ending with '-'", where=where or kind)
+    return name
+
+
+def _link(kind: str, ident: int) -> str:
+    name = f"{LINK_PREFIX}{kind}{ident}"
+    if len(name) > IFNAMSIZ:
+        raise ValueError(f"link name {name} exceeds {IFNAMSIZ} bytes")
+    return name
+
+
+def bridge(subnet_id: int) -> str:
+    """The bridge of a subnet, in the fabric namespace."""
+    return _link("b", subnet_id)
+
+
+def port(interface_id: int) -> str:
+    """The fabric-side end of an interface's veth pair."""
+    return _link("v", interface_id)
+
+
+def router_port(subnet_id: int) -> str:
+    """The fabric-side end of the network router's leg in a subnet."""
+    return _link("g", subnet_id)
+
+
+def router_netns(network_id: int) -> str:
+    return f"{NETNS_PREFIX}r{network_id}"
+
+
+def node_netns(instance_id: int, name: str) -> str:
+    """The namespace of an instance, front-end or backend node: id for uniqueness, name to read."""
+    return f"{NETNS_PREFIX}i{instance_id}-{name}"
+
+
+def inner_ifname(index: int) -> str:
+    """The name of an instance's n-th interface, inside its namespace."""
+    return f"eth{index}"
+
+
+def router_ifname(subnet_id: int) -> str:
+    return f"s{subnet_id}"
+
+
+def is_facade_netns(name: str) -> bool:
+    return name.startswith(NETNS_PREFIX)
+
+
+def is_facade_link(name: str) -> bool:
+    return name.startswith(LINK_PREFIX)

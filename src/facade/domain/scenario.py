@@ -1,0 +1,745 @@
+"""The scenario file: parse and validate the YAML a user gives to `facade apply -f FILE`.
+
+A scenario declares accounts, networks (with subnets), services, instances and appliances.
+`parse_scenario` turns the file's text into a frozen `Scenario` of plain declarations, each
+carrying the 1-based line it was written on, so the service layer's apply/destroy can report
+its own errors (a reference to a missing object, a name already taken) at the right place.
+
+This module is pure: no database, no kernel, no network. It checks everything that can be
+checked from the file alone (YAML syntax, keys, types, names, CIDRs, addresses, ports, counts,
+uniqueness within the file, subnets inside and not overlapping within their network, command
+templates) and raises `Invalid` with `where` = "FILE:LINE" for the first problem it meets.
+References between objects (an appliance's service, an instance's subnet...) may name objects
+that already exist in the control plane, so resolving them is left to the service layer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import shlex
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import yaml
+
+from facade.domain.errors import Conflict, Invalid
+from facade.domain.ipam import (
+    SubnetRange,
+    check_no_overlap,
+    check_subnet_in_network,
+    parse_cidr,
+    parse_ip,
+)
+from facade.domain.names import check_name
+
+MAX_BYTES = 1024 * 1024
+MAX_BACKENDS = 64
+MAX_COMMAND = 4096
+MAX_HEALTH_PATH = 256
+WORKLOADS = ("http-echo", "search")
+PLACEHOLDERS = ("ip", "port", "name")
+TOP_LEVEL = ("accounts", "networks", "services", "instances", "appliances")
+
+# ---------------------------------------------------------------------------------------------
+# Declarations
+
+
+@dataclass(frozen=True)
+class _Decl:
+    """Shared by every declaration: `line` is where its mapping (or string) starts, 1-based."""
+
+    @property
+    def kind(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def label(self) -> str:
+        return getattr(self, "name", "")
+
+    @property
+    def where(self) -> str:
+        """"search.yaml:12 (appliance docs)": for error messages about this declaration."""
+        file = getattr(self, "file", "<scenario>")
+        line = getattr(self, "line", 0)
+        return f"{file}:{line} ({self.kind} {self.label})"
+
+
+@dataclass(frozen=True)
+class AccountDecl(_Decl):
+    name: str
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "account"
+
+
+@dataclass(frozen=True)
+class SubnetDecl(_Decl):
+    """A subnet of a network; `name` is its own name, `ref` is "network/subnet"."""
+
+    name: str
+    cidr: str
+    line: int = 0
+    network: str = ""
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "subnet"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.network}/{self.name}"
+
+    @property
+    def label(self) -> str:
+        return self.ref
+
+
+@dataclass(frozen=True)
+class NetworkDecl(_Decl):
+    name: str
+    account: str
+    cidr: str
+    subnets: tuple[SubnetDecl, ...] = ()
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "network"
+
+
+@dataclass(frozen=True)
+class ServiceDecl(_Decl):
+    """Exactly one of `workload` (a built-in: http-echo, search) and `command` is set.
+
+    `command` is a template: split it with `argv` (shlex, never a shell) and replace {ip},
+    {port} and {name} in each word; no other braces can appear in it.
+    """
+
+    name: str
+    account: str
+    workload: str | None
+    command: str | None
+    port: int
+    backend_subnet: str
+    management_subnet: str
+    health_path: str | None = None
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "service"
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        """The command's words, placeholders not yet replaced; () for a built-in workload."""
+        return tuple(shlex.split(self.command)) if self.command is not None else ()
+
+
+@dataclass(frozen=True)
+class InterfaceDecl(_Decl):
+    subnet: str  # "network/subnet"
+    ip: str | None = None
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "interface"
+
+    @property
+    def label(self) -> str:
+        return self.subnet if self.ip is None else f"{self.subnet}={self.ip}"
+
+
+@dataclass(frozen=True)
+class InstanceDecl(_Decl):
+    name: str
+    account: str
+    interfaces: tuple[InterfaceDecl, ...]
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "instance"
+
+
+@dataclass(frozen=True)
+class ApplianceDecl(_Decl):
+    name: str
+    account: str
+    service: str
+    subnet: str  # "network/subnet"
+    backends: int = 1
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "appliance"
+
+
+Decl = AccountDecl | NetworkDecl | ServiceDecl | InstanceDecl | ApplianceDecl
+
+
+@dataclass(frozen=True)
+class Scenario:
+    file: str = "<scenario>"
+    accounts: tuple[AccountDecl, ...] = ()
+    networks: tuple[NetworkDecl, ...] = ()
+    services: tuple[ServiceDecl, ...] = ()
+    instances: tuple[InstanceDecl, ...] = ()
+    appliances: tuple[ApplianceDecl, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.accounts or self.networks or self.services or self.instances
+                    or self.appliances)
+
+    def in_order(self) -> tuple[Decl, ...]:
+        """Every declaration in creation order (accounts first); destroy walks it backwards."""
+        return (*self.accounts, *self.networks, *self.services, *self.instances,
+                *self.appliances)
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML with line numbers
+
+
+class _Map(dict):
+    """A YAML mapping that remembers its line and the line of each key (1-based)."""
+
+    line: int = 1
+    key_lines: dict[Any, int]
+
+
+class _Seq(list):
+    """A YAML sequence that remembers its line and the line of each item (1-based)."""
+
+    line: int = 1
+    item_lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    """A safe loader that keeps line numbers, refuses duplicate keys, aliases and merge keys."""
+
+    filename = "<scenario>"
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not supported in scenario files",
+                event.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (yaml.YAMLError, Invalid, RecursionError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - PyYAML's own constructors, on hostile text
+            # bad values for explicit or implicit tags (!!int abc, !!bool maybe,
+            # 2001-13-45, !!timestamp 1...) raise ValueError, KeyError, AttributeError...
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            shown = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {tag} value{shown} ({exc})", node.start_mark) from exc
+
+    def _construct_map(self, node: Any) -> _Map:
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping, found {node.id}", node.start_mark)
+        data = _Map()
+        data.line = node.start_mark.line + 1
+        data.key_lines = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise Invalid("YAML merge keys (<<) are not supported in scenario files",
+                              where=f"{self.filename}:{key_line}")
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise Invalid("a mapping key must be a plain word like 'name', not a list or "
+                              "mapping", where=f"{self.filename}:{key_line}") from None
+            if key in data.key_lines:
+                raise Invalid(f"duplicate key {key!r} in this mapping (first given at line "
+                              f"{data.key_lines[key]}); give each key once",
+                              where=f"{self.filename}:{key_line}")
+            data.key_lines[key] = key_line
+            data[key] = self.construct_object(value_node, deep=True)
+        return data
+
+    def _construct_seq(self, node: Any) -> _Seq:
+        if not isinstance(node, yaml.SequenceNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a sequence, found {node.id}", node.start_mark)
+        data = _Seq(self.construct_object(child, deep=True) for child in node.value)
+        data.line = node.start_mark.line + 1
+        data.item_lines = [child.start_mark.line + 1 for child in node.value]
+        return data
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader._construct_map)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader._construct_seq)
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    position = max(0, min(position, len(text)))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return line, column
+
+
+def _load(text: str, filename: str) -> Any:
+    loader = None
+    try:
+        loader = _Loader(text)  # checks every character first (ReaderError)
+        loader.filename = filename
+        return loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_col(text, exc.position)
+        raise Invalid(f"could not parse YAML: unacceptable character #x{exc.character:04x} "
+                      "(special characters are not allowed)",
+                      where=f"{filename}:{line}:{column}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
+        if isinstance(exc, yaml.composer.ComposerError) and exc.problem == \
+                "but found another document":
+            raise Invalid("a scenario file holds one YAML document; another one ('---') starts "
+                          "here", where=where) from None
+        message = f"could not parse YAML: {exc.problem or exc.context or 'malformed'}"
+        if exc.problem and exc.context:
+            ctx = exc.context
+            if exc.context_mark is not None and exc.context_mark is not mark:
+                ctx += f" started at line {exc.context_mark.line + 1}"
+            message += f" ({ctx})"
+        raise Invalid(message, where=where) from None
+    except yaml.YAMLError as exc:
+        raise Invalid(f"could not parse YAML: {exc}", where=filename) from None
+    except RecursionError:
+        raise Invalid("could not parse YAML: the document is nested too deeply",
+                      where=filename) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return f"{value!r}"
+
+
+def _unknown_key_message(key: object, what: str, allowed: tuple[str, ...]) -> str:
+    message = f"unknown key {key!r} in {what}; allowed keys: {', '.join(allowed)}"
+    if isinstance(key, str):
+        close = difflib.get_close_matches(key, allowed, n=1)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+    return message
+
+
+class _Item:
+    """One mapping of the file being read: its keys are checked, its fields fetched by name."""
+
+    def __init__(self, data: _Map, *, kind: str, file: str, allowed: tuple[str, ...],
+                 required: tuple[str, ...]) -> None:
+        self.data = data
+        self.kind = kind
+        self.file = file
+        self.line = data.line
+        for key in data:
+            if key not in allowed:
+                raise Invalid(_unknown_key_message(key, f"{kind} (line {data.line})", allowed),
+                              where=self.at(key))
+        for key in required:
+            if key not in data:
+                raise Invalid(f"{kind} is missing the required key {key!r} "
+                              f"(required: {', '.join(required)})", where=self.here)
+
+    @property
+    def here(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def at(self, key: object) -> str:
+        return f"{self.file}:{self.data.key_lines.get(key, self.line)}"
+
+    def fail(self, key: str, message: str) -> NoReturn:
+        raise Invalid(message, where=self.at(key))
+
+    def has(self, key: str) -> bool:
+        return self.data.get(key) is not None
+
+    def name(self, key: str = "name", *, kind: str | None = None) -> str:
+        return check_name(self.data.get(key), kind=kind or self.kind, where=self.at(key))
+
+    def string(self, key: str, what: str) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str):
+            self.fail(key, f"{self.kind} {key} must be {what}, not {_describe(value)}")
+        return value
+
+    def integer(self, key: str, low: int, high: int, default: int | None = None) -> int:
+        value = self.data.get(key, default)
+        if value is None and default is not None:
+            value = default
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(key, f"{self.kind} {key} must be a whole number {low}-{high}, "
+                           f"not {_describe(value)}")
+        if not low <= value <= high:
+            self.fail(key, f"{self.kind} {key} {value} is out of range; expected {low}-{high}")
+        return value
+
+    def cidr(self, key: str = "cidr") -> ipaddress.IPv4Network:
+        text = self.string(key, "an IPv4 CIDR like 10.0.0.0/16")
+        return parse_cidr(text, where=self.at(key))
+
+    def subnet_ref(self, key: str) -> str:
+        return _subnet_ref(self.data.get(key), where=self.at(key), what=f"{self.kind} {key}")
+
+
+def _subnet_ref(value: object, *, where: str, what: str) -> str:
+    if not isinstance(value, str) or value.count("/") != 1:
+        raise Invalid(f"{what} must name a subnet as network/subnet (like acme-vpc/app), "
+                      f"not {_describe(value)}", where=where)
+    network, subnet = value.split("/")
+    check_name(network, kind="network", where=where)
+    check_name(subnet, kind="subnet", where=where)
+    return value
+
+
+def _items(top: _Map, key: str, file: str) -> Iterator[tuple[object, int]]:
+    """The items of a top-level (or nested) list with their lines; null counts as empty."""
+    value = top.get(key)
+    where = f"{file}:{top.key_lines.get(key, top.line)}"
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise Invalid(f"{key} must be a list (YAML '- item' lines or [a, b]), not "
+                      f"{_describe(value)}", where=where)
+    lines = getattr(value, "item_lines", None) or [top.key_lines.get(key, top.line)] * len(value)
+    yield from zip(value, lines, strict=True)
+
+
+def _mapping(value: object, line: int, *, kind: str, file: str, allowed: tuple[str, ...],
+             required: tuple[str, ...]) -> _Item:
+    if not isinstance(value, _Map):
+        shape = ", ".join(f"{k}: ..." for k in required)
+        raise Invalid(f"each {kind} must be a mapping like {{{shape}}}, not {_describe(value)}",
+                      where=f"{file}:{line}")
+    return _Item(value, kind=kind, file=file, allowed=allowed, required=required)
+
+
+class _Unique:
+    """Names seen so far for one kind, to refuse a second declaration with the same name."""
+
+    def __init__(self, kind: str, scope: str = "") -> None:
+        self.kind = kind
+        self.scope = scope
+        self.seen: dict[str, int] = {}
+
+    def add(self, name: str, line: int, where: str) -> None:
+        if name in self.seen:
+            rule = "within their network" if self.scope else "per kind"
+            raise Invalid(f"{self.kind} {name!r}{self.scope} is declared twice in this file "
+                          f"(first at line {self.seen[name]}); names are unique {rule}",
+                          where=where)
+        self.seen[name] = line
+
+
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _check_command(text: object, where: str) -> str:
+    if not isinstance(text, str):
+        raise Invalid(f"service command must be a string like \"prog --ip {{ip}} --port "
+                      f"{{port}}\", not {_describe(text)}", where=where)
+    if len(text) > MAX_COMMAND:
+        raise Invalid(f"service command is {len(text)} characters; at most {MAX_COMMAND}",
+                      where=where)
+    if _CONTROL.search(text.replace("\t", " ")):
+        raise Invalid("service command must be one line without control characters",
+                      where=where)
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise Invalid(f"service command {text!r} is not well formed: {exc} (it is split like a "
+                      "shell would, but never run through a shell)", where=where) from None
+    if not words:
+        raise Invalid("service command is empty; give the program to run and its arguments",
+                      where=where)
+    allowed = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+    for word in words:
+        for found in _PLACEHOLDER.findall(word):
+            if found not in PLACEHOLDERS:
+                raise Invalid(f"service command has an unknown placeholder {{{found}}}; only "
+                              f"{allowed} are replaced", where=where)
+        if "{" in _PLACEHOLDER.sub("", word) or "}" in _PLACEHOLDER.sub("", word):
+            raise Invalid(f"service command word {word!r} has a stray brace; braces may only "
+                          f"appear in the placeholders {allowed}", where=where)
+    return text
+
+
+def _check_health_path(value: object, where: str) -> str:
+    if (not isinstance(value, str) or not value.startswith("/") or len(value) > MAX_HEALTH_PATH
+            or any(c.isspace() or not c.isprintable() for c in value)):
+        raise Invalid(f"service health_path must be a URL path starting with '/' (like /health), "
+                      f"without spaces, at most {MAX_HEALTH_PATH} characters; not "
+                      f"{_describe(value)}", where=where)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The sections
+
+
+def _accounts(top: _Map, file: str) -> tuple[AccountDecl, ...]:
+    unique = _Unique("account")
+    out = []
+    for value, line in _items(top, "accounts", file):
+        item = _mapping(value, line, kind="account", file=file, allowed=("name",),
+                        required=("name",))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        out.append(AccountDecl(name=name, line=item.line, file=file))
+    return tuple(out)
+
+
+def _subnets(net: _Item, network: str, net_cidr: ipaddress.IPv4Network,
+             file: str) -> tuple[SubnetDecl, ...]:
+    unique = _Unique("subnet", f" of network {network!r}")
+    siblings: dict[str, str] = {}
+    out = []
+    for value, line in _items(net.data, "subnets", file):
+        item = _mapping(value, line, kind="subnet", file=file, allowed=("name", "cidr"),
+                        required=("name", "cidr"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        cidr = item.cidr()
+        check_subnet_in_network(cidr, net_cidr, where=item.at("cidr"))
+        try:
+            check_no_overlap(cidr, siblings, where=item.at("cidr"))
+        except Conflict as exc:
+            raise Invalid(exc.message, where=exc.where) from None
+        siblings[name] = str(cidr)
+        out.append(SubnetDecl(name=name, cidr=str(cidr), line=item.line, network=network,
+                              file=file))
+    return tuple(out)
+
+
+def _networks(top: _Map, file: str) -> tuple[NetworkDecl, ...]:
+    unique = _Unique("network")
+    out = []
+    for value, line in _items(top, "networks", file):
+        item = _mapping(value, line, kind="network", file=file,
+                        allowed=("name", "account", "cidr", "subnets"),
+                        required=("name", "account", "cidr"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        account = item.name("account", kind="account")
+        cidr = item.cidr()
+        subnets = _subnets(item, name, cidr, file)
+        out.append(NetworkDecl(name=name, account=account, cidr=str(cidr), subnets=subnets,
+                               line=item.line, file=file))
+    return tuple(out)
+
+
+def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
+    unique = _Unique("service")
+    out = []
+    allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
+               "management_subnet", "health_path")
+    for value, line in _items(top, "services", file):
+        item = _mapping(value, line, kind="service", file=file, allowed=allowed,
+                        required=("name", "account", "port", "backend_subnet",
+                                  "management_subnet"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        account = item.name("account", kind="account")
+        workload: str | None = None
+        command: str | None = None
+        raw = item.data.get("workload")
+        if isinstance(raw, _Map):
+            sub = _Item(raw, kind="service workload", file=file, allowed=("command",),
+                        required=("command",))
+            if item.has("command"):
+                item.fail("command", "service gives a command twice (under workload and as "
+                                     "command); give it once")
+            command = _check_command(sub.data["command"], sub.at("command"))
+        elif raw is not None:
+            if item.has("command"):
+                item.fail("command", f"service gives both workload and command; give either a "
+                                     f"built-in workload ({', '.join(WORKLOADS)}) or a command")
+            if raw not in WORKLOADS:
+                item.fail("workload", f"unknown workload {_describe(raw)}; built-in workloads "
+                                      f"are {', '.join(WORKLOADS)} (or give "
+                                      "command: \"prog --ip {ip} --port {port}\")")
+            workload = raw
+        elif item.has("command"):
+            command = _check_command(item.data["command"], item.at("command"))
+        else:
+            raise Invalid(f"service needs a workload ({', '.join(WORKLOADS)}) or a command like "
+                          "\"prog --ip {ip} --port {port}\"", where=item.here)
+        port = item.integer("port", 1, 65535)
+        backend = item.subnet_ref("backend_subnet")
+        management = item.subnet_ref("management_subnet")
+        health = item.data.get("health_path")
+        if health is not None:
+            health = _check_health_path(health, item.at("health_path"))
+        out.append(ServiceDecl(name=name, account=account, workload=workload, command=command,
+                               port=port, backend_subnet=backend, management_subnet=management,
+                               health_path=health, line=item.line, file=file))
+    return tuple(out)
+
+
+def _interface(value: object, line: int, file: str) -> InterfaceDecl:
+    where = f"{file}:{line}"
+    if isinstance(value, str):
+        ref, sep, ip_text = value.partition("=")
+        subnet = _subnet_ref(ref.strip(), where=where, what="interface")
+        ip = ip_text.strip() if sep else None
+        if sep and not ip:
+            raise Invalid(f"interface {value!r} has '=' but no address; write "
+                          "network/subnet=10.0.1.50 or just network/subnet", where=where)
+    elif isinstance(value, _Map):
+        item = _Item(value, kind="interface", file=file, allowed=("subnet", "ip"),
+                     required=("subnet",))
+        subnet = item.subnet_ref("subnet")
+        raw = item.data.get("ip")
+        if raw is not None and not isinstance(raw, str):
+            item.fail("ip", f"interface ip must be an IPv4 address like 10.0.1.50, not "
+                            f"{_describe(raw)}")
+        ip = raw
+        where = item.at("ip")
+        line = item.line
+    else:
+        raise Invalid("each interface must be network/subnet, network/subnet=IP or "
+                      f"{{subnet: network/subnet, ip: IP}}, not {_describe(value)}", where=where)
+    if ip is not None:
+        ip = str(parse_ip(ip, where=where))
+    return InterfaceDecl(subnet=subnet, ip=ip, line=line, file=file)
+
+
+def _instances(top: _Map, file: str,
+               subnet_cidr: Callable[[str], str | None]) -> tuple[InstanceDecl, ...]:
+    unique = _Unique("instance")
+    addresses: dict[tuple[str, str], str] = {}
+    out = []
+    for value, line in _items(top, "instances", file):
+        item = _mapping(value, line, kind="instance", file=file,
+                        allowed=("name", "account", "interfaces"),
+                        required=("name", "account", "interfaces"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        account = item.name("account", kind="account")
+        interfaces = tuple(_interface(v, n, file) for v, n in _items(item.data, "interfaces",
+                                                                      file))
+        if not interfaces:
+            item.fail("interfaces", "instance needs at least one interface, like "
+                                    "interfaces: [acme-vpc/app]")
+        for iface in interfaces:
+            if iface.ip is None:
+                continue
+            where = f"{file}:{iface.line}"
+            cidr = subnet_cidr(iface.subnet)
+            if cidr is not None:
+                SubnetRange.of(cidr).check_requested(ipaddress.IPv4Address(iface.ip),
+                                                     where=where)
+            key = (iface.subnet, iface.ip)
+            if key in addresses:
+                raise Invalid(f"address {iface.ip} in subnet {iface.subnet} is asked for twice "
+                              f"(first by {addresses[key]})", where=where)
+            addresses[key] = f"instance {name!r} at line {iface.line}"
+        out.append(InstanceDecl(name=name, account=account, interfaces=interfaces,
+                                line=item.line, file=file))
+    return tuple(out)
+
+
+def _appliances(top: _Map, file: str) -> tuple[ApplianceDecl, ...]:
+    unique = _Unique("appliance")
+    out = []
+    for value, line in _items(top, "appliances", file):
+        item = _mapping(value, line, kind="appliance", file=file,
+                        allowed=("name", "account", "service", "subnet", "backends"),
+                        required=("name", "account", "service", "subnet"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        account = item.name("account", kind="account")
+        service = item.name("service", kind="service")
+        subnet = item.subnet_ref("subnet")
+        backends = item.integer("backends", 0, MAX_BACKENDS, default=1)
+        out.append(ApplianceDecl(name=name, account=account, service=service, subnet=subnet,
+                                 backends=backends, line=item.line, file=file))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+
+
+def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
+    """Parse and validate a scenario file's text; raise `Invalid` ("FILE:LINE") on any problem."""
+    if isinstance(text, bytes | bytearray):
+        if len(text) > MAX_BYTES:
+            raise Invalid(f"the file is {len(text)} bytes; a scenario is at most 1 MiB "
+                          f"({MAX_BYTES} bytes)", where=filename)
+        try:
+            text = bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = bytes(text)[:exc.start].count(b"\n") + 1
+            raise Invalid("the file is not UTF-8 text", where=f"{filename}:{line}") from None
+    if not isinstance(text, str):
+        raise Invalid(f"a scenario must be text, not {type(text).__name__}", where=filename)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        raise Invalid(f"the file is {size} bytes; a scenario is at most 1 MiB ({MAX_BYTES} "
+                      "bytes)", where=filename)
+
+    data = _load(text, filename)
+    if data is None:
+        return Scenario(file=filename)
+    if not isinstance(data, _Map):
+        line = getattr(data, "line", 1)
+        raise Invalid(f"a scenario must be a mapping with the keys {', '.join(TOP_LEVEL)}, not "
+                      f"{_describe(data)}", where=f"{filename}:{line}")
+    for key in data:
+        if key not in TOP_LEVEL:
+            raise Invalid(_unknown_key_message(key, "the scenario", TOP_LEVEL),
+                          where=f"{filename}:{data.key_lines[key]}")
+
+    accounts = _accounts(data, filename)
+    networks = _networks(data, filename)
+    services = _services(data, filename)
+    subnets = {s.ref: s.cidr for n in networks for s in n.subnets}
+    instances = _instances(data, filename, subnets.get)
+    appliances = _appliances(data, filename)
+    return Scenario(file=filename, accounts=accounts, networks=networks, services=services,
+                    instances=instances, appliances=appliances)

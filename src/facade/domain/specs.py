@@ -1,0 +1,135 @@
+"""Desired kernel state, as plain data: what the reconciler asks a data-plane driver to make.
+
+These are the words of the `DataPlane` protocol. They say *what* must exist (a subnet segment, a
+node with interfaces, a front-end that balances a port over backends, a process in a node), not
+*how*: the linux driver turns them into bridges, veths, routes and nftables; another driver
+(OVN) could turn them into logical switches and load balancers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Role = Literal["instance", "router", "frontend", "backend"]
+
+
+@dataclass(frozen=True)
+class SubnetSpec:
+    """One L2 segment (a subnet)."""
+
+    bridge: str
+    cidr: str
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """One interface of a node: a leg in a subnet with one address.
+
+    `address` is "IP/PREFIX". `gateway` is the subnet's router address (None: no router use).
+    The first port of a node is its primary one (main routing table, default route via its
+    gateway); every other port gets a routing table of its own so replies leave by the interface
+    their request came in on, even when subnets overlap.
+    """
+
+    host: str  # fabric-side veth end, enslaved to `bridge`
+    bridge: str
+    ifname: str  # name inside the node namespace
+    address: str
+    gateway: str | None = None
+
+
+@dataclass(frozen=True)
+class FrontendSpec:
+    """Kernel L4 load balancing in a front-end node.
+
+    Connections arriving on `customer_if` for `endpoint`:`port` are spread over the backends and
+    leave by `backend_if` with the front-end's backend-side address as source. Nothing else from
+    the customer side is forwarded or answered (but ICMP echo to the endpoint).
+    """
+
+    customer_if: str
+    backend_if: str
+    endpoint: str
+    port: int
+    protocol: Literal["tcp"] = "tcp"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A network namespace with its ports: an instance, a router or an appliance node."""
+
+    netns: str
+    role: Role
+    ports: tuple[PortSpec, ...]
+    frontend: FrontendSpec | None = None
+
+    def fingerprint(self) -> str:
+        """A short hash of everything but the backend set, kept in the kernel by the driver."""
+        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """A long-running program inside a node (a workload). `key` is unique and names its files."""
+
+    key: str
+    netns: str
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
+
+    def fingerprint(self) -> str:
+        blob = json.dumps([self.netns, list(self.argv), list(self.env)]).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    subnets: tuple[SubnetSpec, ...] = ()
+    nodes: tuple[NodeSpec, ...] = ()
+    processes: tuple[ProcessSpec, ...] = ()
+    # front-end netns -> backend addresses that must be in rotation (healthy, not leaving)
+    backends: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObservedNode:
+    netns: str
+    fingerprint: str | None  # what the driver recorded when it last made the node
+    addresses: frozenset[tuple[str, str]]  # (ifname, "ip/prefix") inside the namespace
+    backends: tuple[str, ...] | None = None  # a front-end's backends in rotation, sorted
+
+
+@dataclass(frozen=True)
+class ObservedProcess:
+    key: str
+    netns: str
+    pid: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ObservedState:
+    subnets: frozenset[str] = frozenset()  # bridge names
+    nodes: dict[str, ObservedNode] = field(default_factory=dict)
+    processes: dict[str, ObservedProcess] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    detail: str  # "HTTP 200", "connection refused", "timed out"...
+    status: int | None = None
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)

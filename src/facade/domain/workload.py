@@ -1,0 +1,65 @@
+"""What runs in backend nodes: the built-in workloads and user command templates.
+
+A command template is split like a shell would split it (shlex) but never run by a shell; only
+the placeholders {ip}, {port} and {name} may appear, and they are substituted per argument.
+"""
+
+from __future__ import annotations
+
+import shlex
+import string
+
+from facade.domain.errors import Invalid
+
+BUILTINS: dict[str, str] = {
+    "http-echo": "facade.workloads.http_echo",
+    "search": "facade.workloads.search",
+}
+PLACEHOLDERS = frozenset({"ip", "port", "name"})
+
+
+def check_builtin(name: object, *, where: str) -> str:
+    if name not in BUILTINS:
+        raise Invalid(f"unknown workload {name!r}; built-in workloads are "
+                      f"{', '.join(sorted(BUILTINS))} (or give a command)", where=where)
+    return str(name)
+
+
+def check_command(template: object, *, where: str) -> list[str]:
+    """Split a command template and check its placeholders; returns the argument templates."""
+    if not isinstance(template, str) or not template.strip():
+        raise Invalid("command must be a non-empty string", where=where)
+    if len(template) > 4096:
+        raise Invalid("command is longer than 4096 characters", where=where)
+    try:
+        args = shlex.split(template)
+    except ValueError as exc:
+        raise Invalid(f"command cannot be split into arguments: {exc}", where=where) from exc
+    for arg in args:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(arg) if f is not None]
+        except ValueError as exc:
+            raise Invalid(f"bad placeholder in {arg!r}: {exc}", where=where) from exc
+        unknown = [f for f in fields if f not in PLACEHOLDERS]
+        if unknown:
+            raise Invalid(f"unknown placeholder {{{unknown[0]}}} in command; allowed: "
+                          "{ip}, {port}, {name}", where=where)
+    return args
+
+
+def render_command(template: str, *, ip: str, port: int, name: str) -> list[str]:
+    return [arg.format(ip=ip, port=port, name=name)
+            for arg in check_command(template, where="command")]
+
+
+def builtin_argv(python: str, workload: str, *, ip: str, port: int, name: str,
+                 data_dir: str, peers_file: str) -> list[str]:
+    argv = [python, "-m", BUILTINS[workload], "--name", name, "--ip", ip, "--port", str(port)]
+    if workload == "search":
+        argv += ["--data-dir", data_dir, "--peers-file", peers_file]
+    return argv
+
+
+def default_health_path(workload: str | None) -> str | None:
+    """HTTP path whose 2xx answer means healthy; None means a TCP connect is the check."""
+    return "/health" if workload in BUILTINS else None

@@ -1,0 +1,114 @@
+"""plan(): the difference between the desired state and what the kernel has, as ordered actions.
+
+Pure: no I/O, so it is unit-tested on plain data. The order is the dependency order:
+1. shrink front-end rotations (a backend leaves the rotation before its node goes away),
+2. stop processes and delete nodes and subnets that should not exist (reverse dependency order),
+3. create or repair subnets, then nodes, then processes,
+4. set every front-end's rotation to the desired one.
+Running plan() on a state that matches gives an empty plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from facade.domain.specs import DesiredState, NodeSpec, ObservedState, ProcessSpec, SubnetSpec
+
+
+@dataclass(frozen=True)
+class Action:
+    verb: str  # set_backends | stop_process | delete_node | delete_subnet | ensure_subnet |
+    #            ensure_node | start_process
+    target: str  # bridge, netns or process key
+    reason: str
+    subnet: SubnetSpec | None = None
+    node: NodeSpec | None = None
+    process: ProcessSpec | None = None
+    backends: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.target} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...] = field(default_factory=tuple)
+
+    def __bool__(self) -> bool:
+        return bool(self.actions)
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+
+def _node_differs(spec: NodeSpec, observed_fp: str | None,
+                  observed_addrs: frozenset[tuple[str, str]]) -> str | None:
+    want = frozenset((p.ifname, p.address) for p in spec.ports)
+    if observed_addrs != want:
+        return "interfaces differ"
+    if observed_fp != spec.fingerprint():
+        return "configuration changed"
+    return None
+
+
+def plan(desired: DesiredState, observed: ObservedState) -> Plan:
+    actions: list[Action] = []
+    want_nodes = {n.netns: n for n in desired.nodes}
+    want_procs = {p.key: p for p in desired.processes}
+    want_subnets = {s.bridge: s for s in desired.subnets}
+
+    # 1. backends leaving: drop them from rotations first, keep the ones that stay.
+    for netns, node in observed.nodes.items():
+        if node.backends is None or netns not in want_nodes:
+            continue
+        keep = tuple(b for b in node.backends if b in desired.backends.get(netns, ()))
+        if keep != node.backends:
+            actions.append(Action("set_backends", netns, "backends leaving", backends=keep))
+
+    # 2. removals, processes before nodes before subnets.
+    for key, proc in sorted(observed.processes.items()):
+        want = want_procs.get(key)
+        if want is None:
+            actions.append(Action("stop_process", key, "not desired"))
+        elif want.fingerprint() != proc.fingerprint or proc.netns not in want_nodes:
+            actions.append(Action("stop_process", key, "command changed"))
+    for netns in sorted(set(observed.nodes) - set(want_nodes)):
+        actions.append(Action("delete_node", netns, "not desired"))
+    for bridge in sorted(observed.subnets - set(want_subnets)):
+        actions.append(Action("delete_subnet", bridge, "not desired"))
+
+    # 3. creation and repair.
+    for bridge, sub in sorted(want_subnets.items()):
+        if bridge not in observed.subnets:
+            actions.append(Action("ensure_subnet", bridge, "missing", subnet=sub))
+    repaired: set[str] = set()
+    for netns, spec in sorted(want_nodes.items()):
+        seen = observed.nodes.get(netns)
+        if seen is None:
+            actions.append(Action("ensure_node", netns, "missing", node=spec))
+            repaired.add(netns)
+            continue
+        why = _node_differs(spec, seen.fingerprint, seen.addresses)
+        if why:
+            actions.append(Action("ensure_node", netns, why, node=spec))
+    for key, spec in sorted(want_procs.items()):
+        seen_proc = observed.processes.get(key)
+        if (seen_proc is None or seen_proc.fingerprint != spec.fingerprint()
+                or spec.netns in repaired):
+            reason = "missing" if seen_proc is None else "restart"
+            actions.append(Action("start_process", key, reason, process=spec))
+
+    # 4. rotations as desired (after the backends exist).
+    for netns, backends in sorted(desired.backends.items()):
+        if netns not in want_nodes:
+            continue
+        seen = observed.nodes.get(netns)
+        current = seen.backends if seen is not None and seen.backends is not None else ()
+        target = tuple(sorted(backends))
+        shrunk = next((a.backends for a in actions
+                       if a.verb == "set_backends" and a.target == netns), None)
+        if netns in repaired and seen is None:
+            current = ()
+        if (shrunk if shrunk is not None else current) != target:
+            actions.append(Action("set_backends", netns, "rotation", backends=target))
+    return Plan(tuple(actions))

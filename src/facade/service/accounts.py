@@ -1,0 +1,130 @@
+"""Accounts and their API tokens. Tokens are random, shown once, and stored only as a SHA-256
+digest. The operator account and its token are made at first start."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain import names
+from facade.domain.errors import Conflict, Forbidden, InUse, Unauthorized
+from facade.service import lookup, views
+from facade.service.context import Caller, Context
+from facade.store.models import Account, Appliance, Instance, Network, Service, Token
+
+OPERATOR = "operator"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token(session: Session, account: Account) -> str:
+    token = "fcd_" + secrets.token_urlsafe(32)
+    session.add(Token(account_id=account.id, digest=_digest(token)))
+    return token
+
+
+def bootstrap_operator(ctx: Context) -> str | None:
+    """Make the operator account at first start; returns its token then (else None).
+    The token is written to $FACADE_HOME/operator.token with mode 0600."""
+    with ctx.write() as session:
+        if session.scalar(select(Account).where(Account.operator.is_(True))) is not None:
+            return None
+        op = Account(name=OPERATOR, operator=True)
+        session.add(op)
+        session.flush()
+        token = _new_token(session, op)
+    path: Path = ctx.home / "operator.token"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    os.chmod(path, 0o600)
+    return token
+
+
+def authenticate(ctx: Context, token: str | None) -> Caller:
+    if not token:
+        raise Unauthorized("missing bearer token (Authorization: Bearer TOKEN)")
+    with ctx.read() as session:
+        row = session.scalar(select(Token).where(Token.digest == _digest(token)))
+        if row is None:
+            raise Unauthorized("unknown token")
+        return Caller(account_id=row.account.id, account=row.account.name,
+                      operator=row.account.operator)
+
+
+def _require_operator(caller: Caller, what: str) -> None:
+    if not caller.operator:
+        raise Forbidden(f"only the operator may {what}")
+
+
+def new_account(ctx: Context, session: Session, caller: Caller, name: str) -> Account:
+    _require_operator(caller, "create accounts")
+    names.check_name(name, kind="account", where="name")
+    if session.scalar(select(Account).where(Account.name == name)):
+        raise Conflict(f"account {name!r} already exists", where="name")
+    row = Account(name=name)
+    session.add(row)
+    ctx.event(session, "account.created", name, f"account {name} created")
+    session.flush()
+    return row
+
+
+def create(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+    with ctx.write() as session:
+        return views.account(new_account(ctx, session, caller, name))
+
+
+def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+    with ctx.read() as session:
+        rows = session.scalars(select(Account).order_by(Account.id)).all()
+        return [views.account(r) for r in rows if caller.may_see(r.id)]
+
+
+def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+    with ctx.read() as session:
+        row = lookup.account(session, name)
+        if not caller.may_see(row.id):
+            raise lookup.NotFound(f"account {name!r} does not exist", where="account")
+        return views.account(row)
+
+
+def remove(ctx: Context, session: Session, caller: Caller, row: Account) -> None:
+    _require_operator(caller, "delete accounts")
+    if row.operator:
+        raise Forbidden("the operator account cannot be deleted")
+    users = [f"network {n}" for n in session.scalars(
+        select(Network.name).where(Network.account_id == row.id))]
+    users += [f"instance {n}" for n in session.scalars(
+        select(Instance.name).where(Instance.account_id == row.id))]
+    users += [f"service {n}" for n in session.scalars(
+        select(Service.name).where(Service.account_id == row.id))]
+    users += [f"appliance {n}" for n in session.scalars(
+        select(Appliance.name).where(Appliance.account_id == row.id))]
+    if users:
+        raise InUse(f"account {row.name} still owns {', '.join(users[:5])}"
+                    + (" and more" if len(users) > 5 else ""), where="account")
+    session.delete(row)
+    ctx.event(session, "account.deleted", row.name, f"account {row.name} deleted")
+
+
+def delete(ctx: Context, caller: Caller, name: str) -> None:
+    with ctx.write() as session:
+        remove(ctx, session, caller, lookup.account(session, name))
+
+
+def create_token(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+    with ctx.write() as session:
+        row = lookup.account(session, name)
+        if not caller.may_see(row.id):
+            raise lookup.NotFound(f"account {name!r} does not exist", where="account")
+        token = _new_token(session, row)
+        ctx.event(session, "token.created", name, f"a token was created for account {name}")
+        return {"account": name, "token": token}

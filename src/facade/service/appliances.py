@@ -1,0 +1,146 @@
+"""Appliances: a customer asks for an instance of a service in one of its subnets.
+
+The customer's subnet gives exactly one address (the front-end's endpoint); every other
+address comes from the provider's backend and management subnets. Creation, scaling and
+deletion only change desired state here; the worker makes the kernel follow and decides
+`ready` after a real request through the endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain import names
+from facade.domain.errors import Conflict, Forbidden, Invalid
+from facade.service import instances, lookup, views
+from facade.service.context import Caller, Context
+from facade.store.models import Appliance, Instance
+
+MAX_BACKENDS = 64
+
+
+def _check_backends(n: object, *, where: str = "backends") -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_BACKENDS:
+        raise Invalid(f"backends {n!r} must be an integer 1-{MAX_BACKENDS}", where=where)
+    return n
+
+
+def _add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
+    svc = app.service
+    name = f"{app.name}-b{ordinal}"
+    instances.check_free_name(session, name, where="backends")
+    node = Instance(name=name, account=svc.account, role="backend",
+                    appliance=app, ordinal=ordinal, status="pending")
+    session.add(node)
+    instances.add_interfaces(session, node, [
+        (svc.backend_subnet, None, "backend_subnet"),
+        (svc.management_subnet, None, "management_subnet"),
+    ])
+    return node
+
+
+def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
+    with ctx.write() as session:
+        result = views.appliance(new_appliance(ctx, session, caller, **fields))
+    ctx.kick()
+    return result
+
+
+def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
+                  account: str | None, service: str, subnet: str, backends: int) -> Appliance:
+    names.check_name(name, kind="appliance", where="name")
+    _check_backends(backends)
+    owner = lookup.acting_account(session, caller, account)
+    if session.scalar(select(Appliance).where(Appliance.name == name)):
+        raise Conflict(f"appliance {name!r} already exists", where="name")
+    svc = lookup.service(session, service)
+    sub = lookup.visible_subnet(session, caller, subnet)
+    if sub.network.account_id != owner.id:
+        raise Forbidden(f"subnet {subnet} belongs to account {sub.network.account.name}; "
+                        f"an appliance of {owner.name} goes in one of {owner.name}'s subnets",
+                        where="subnet")
+    app = Appliance(name=name, account=owner, service=svc, subnet=sub,
+                    desired_backends=backends, status="provisioning",
+                    status_detail="creating nodes")
+    session.add(app)
+    instances.check_free_name(session, f"{name}-fe")
+    fe = Instance(name=f"{name}-fe", account=svc.account, role="frontend", appliance=app,
+                  status="pending")
+    session.add(fe)
+    instances.add_interfaces(session, fe, [
+        (sub, None, "subnet"),
+        (svc.backend_subnet, None, "service.backend_subnet"),
+        (svc.management_subnet, None, "service.management_subnet"),
+    ])
+    for ordinal in range(1, backends + 1):
+        _add_backend(session, app, ordinal)
+    ctx.event(session, "appliance.created", name,
+              f"appliance of {service} requested in {subnet} with {backends} backends; "
+              f"endpoint {fe.interfaces[0].ip}:{svc.port}")
+    session.flush()
+    return app
+
+
+def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+    with ctx.read() as session:
+        rows = session.scalars(select(Appliance).order_by(Appliance.id)).all()
+        return [views.appliance(r) for r in rows
+                if caller.may_see(r.account_id, r.service.account_id)]
+
+
+def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+    with ctx.read() as session:
+        return views.appliance(lookup.appliance(session, caller, name))
+
+
+def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> None:
+    """Grow (new backends, addresses from the provider's subnets) or shrink (the newest
+    backends leave: out of rotation first, then removed). The customer subnet never changes."""
+    _check_backends(backends)
+    if app.status == "deleting":
+        raise Conflict(f"appliance {app.name} is being deleted", where="appliance")
+    live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]
+    if backends > len(live):
+        next_ordinal = max((n.ordinal for n in app.nodes if n.role == "backend"), default=0)
+        for k in range(backends - len(live)):
+            _add_backend(session, app, next_ordinal + 1 + k)
+    else:
+        for node in sorted(live, key=lambda n: n.ordinal)[backends:]:
+            node.status = "deleting"
+    if backends != len(live):
+        ctx.event(session, "appliance.scaling", app.name,
+                  f"scaling from {len(live)} to {backends} backends")
+        app.status, app.status_detail = "scaling", f"{len(live)} -> {backends} backends"
+    app.desired_backends = backends
+    session.flush()
+
+
+def scale(ctx: Context, caller: Caller, name: str, backends: int) -> dict[str, Any]:
+    with ctx.write() as session:
+        app = lookup.appliance(session, caller, name)
+        rescale(ctx, session, app, backends)
+        result = views.appliance(app)
+    ctx.kick()
+    return result
+
+
+def mark_deleting(ctx: Context, session: Session, app: Appliance) -> None:
+    app.status, app.status_detail = "deleting", "removing nodes"
+    for node in app.nodes:
+        node.status = "deleting"
+    ctx.event(session, "appliance.deleting", app.name, "appliance deletion requested")
+
+
+def delete(ctx: Context, caller: Caller, name: str, *, wait: float = 15.0) -> dict[str, Any]:
+    with ctx.write() as session:
+        app = lookup.appliance(session, caller, name)
+        if not caller.may_see(app.account_id):
+            raise Forbidden(f"only the customer who owns appliance {name} may delete it",
+                            where="appliance")
+        mark_deleting(ctx, session, app)
+        result = views.appliance(app)
+    ctx.converge(wait)
+    return result

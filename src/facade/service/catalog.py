@@ -1,0 +1,88 @@
+"""Appliance services: the offers providers make (workload, port, backend and management
+subnets). Anyone may see and use an offer; only its provider (or the operator) changes it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain import names, workload
+from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
+from facade.service import lookup, views
+from facade.service.context import Caller, Context
+from facade.store.models import Appliance, Service
+
+
+def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
+    with ctx.write() as session:
+        return views.service(new_service(ctx, session, caller, **fields))
+
+
+def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
+                account: str | None, workload_name: str | None, command: str | None, port: int,
+                backend_subnet: str, management_subnet: str,
+                health_path: str | None = None) -> Service:
+    names.check_name(name, kind="service", where="name")
+    if (workload_name is None) == (command is None):
+        raise Invalid("give exactly one of workload (http-echo, search) or command",
+                      where="workload")
+    if workload_name is not None:
+        workload.check_builtin(workload_name, where="workload")
+    if command is not None:
+        workload.check_command(command, where="command")
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise Invalid(f"port {port!r} must be an integer 1-65535", where="port")
+    if health_path is not None and (not health_path.startswith("/") or len(health_path) > 200):
+        raise Invalid("health_path must start with '/' (200 characters at most)",
+                      where="health_path")
+    owner = lookup.acting_account(session, caller, account)
+    if session.scalar(select(Service).where(Service.name == name)):
+        raise Conflict(f"appliance service {name!r} already exists", where="name")
+    subs = {}
+    for field, path in (("backend_subnet", backend_subnet),
+                        ("management_subnet", management_subnet)):
+        sub = lookup.visible_subnet(session, caller, path, where=field)
+        if sub.network.account_id != owner.id:
+            raise Forbidden(f"{field} {path} belongs to account "
+                            f"{sub.network.account.name}, not to the provider {owner.name}",
+                            where=field)
+        subs[field] = sub
+    if subs["backend_subnet"].id == subs["management_subnet"].id:
+        raise Invalid("backend_subnet and management_subnet must be different subnets",
+                      where="management_subnet")
+    row = Service(name=name, account=owner, workload=workload_name, command=command,
+                  port=port, health_path=health_path,
+                  backend_subnet=subs["backend_subnet"],
+                  management_subnet=subs["management_subnet"])
+    session.add(row)
+    ctx.event(session, "service.created", name, f"appliance service {name} offered")
+    session.flush()
+    return row
+
+
+def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+    with ctx.read() as session:
+        return [views.service(r) for r in session.scalars(select(Service).order_by(Service.id))]
+
+
+def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+    with ctx.read() as session:
+        return views.service(lookup.service(session, name))
+
+
+def remove(ctx: Context, session: Session, caller: Caller, row: Service) -> None:
+    if not caller.may_see(row.account_id):
+        raise NotFound(f"appliance service {row.name!r} does not exist", where="service")
+    users = list(session.scalars(select(Appliance.name).where(Appliance.service_id == row.id)))
+    if users:
+        raise InUse(f"appliance service {row.name} is still used by appliances "
+                    f"{', '.join(users[:5])}", where="service")
+    session.delete(row)
+    ctx.event(session, "service.deleted", row.name, f"appliance service {row.name} withdrawn")
+
+
+def delete(ctx: Context, caller: Caller, name: str) -> None:
+    with ctx.write() as session:
+        remove(ctx, session, caller, lookup.service(session, name))

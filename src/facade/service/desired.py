@@ -1,0 +1,155 @@
+"""The desired kernel state, read from the store: what the worker hands to reconcile.plan().
+
+Per network a router (a leg at each subnet's gateway address); per subnet a segment; per
+instance and appliance node a namespace with one port per interface; a workload process per
+backend; per front-end the backends that may be in its rotation (the worker keeps only the
+healthy ones). Rows being deleted are left out, so the reconciler removes them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain import names, workload
+from facade.domain.ipam import SubnetRange
+from facade.domain.specs import (
+    DesiredState,
+    FrontendSpec,
+    NodeSpec,
+    PortSpec,
+    ProcessSpec,
+    SubnetSpec,
+)
+from facade.store.models import Appliance, Instance, Interface, Network
+
+
+@dataclass(frozen=True)
+class BackendTarget:
+    instance_id: int
+    name: str
+    netns: str
+    ip: str
+
+
+@dataclass(frozen=True)
+class ApplianceTarget:
+    """What the worker needs to check an appliance: its endpoint and its backends."""
+
+    id: int
+    name: str
+    status: str
+    frontend_netns: str | None
+    router_netns: str
+    endpoint: str | None
+    port: int
+    health_path: str | None
+    backends: tuple[BackendTarget, ...]
+    leaving: tuple[str, ...]  # netns of backends being removed
+    peers_file: Path
+    peers: tuple[str, ...]
+
+
+@dataclass
+class Desired:
+    state: DesiredState
+    appliances: list[ApplianceTarget] = field(default_factory=list)
+    # netns -> instance id, for status bookkeeping
+    instances: dict[str, int] = field(default_factory=dict)
+
+
+def appliance_dir(home: Path, appliance_id: int) -> Path:
+    return home / "appliances" / str(appliance_id)
+
+
+def _port(iface: Interface, *, gateway: bool = True) -> PortSpec:
+    sub = iface.subnet
+    rng = SubnetRange.of(sub.cidr)
+    return PortSpec(host=names.port(iface.id), bridge=names.bridge(sub.id),
+                    ifname=names.inner_ifname(iface.index),
+                    address=f"{iface.ip}/{rng.cidr.prefixlen}",
+                    gateway=str(rng.gateway) if gateway else None)
+
+
+def _router(net: Network) -> NodeSpec:
+    ports = []
+    for sub in net.subnets:
+        cidr = ipaddress.IPv4Network(sub.cidr)
+        ports.append(PortSpec(host=names.router_port(sub.id), bridge=names.bridge(sub.id),
+                              ifname=names.router_ifname(sub.id),
+                              address=f"{cidr.network_address + 1}/{cidr.prefixlen}"))
+    return NodeSpec(netns=names.router_netns(net.id), role="router", ports=tuple(ports))
+
+
+def _node(inst: Instance) -> NodeSpec:
+    netns = names.node_netns(inst.id, inst.name)
+    if inst.role == "frontend" and inst.appliance is not None:
+        customer, backend, mgmt = inst.interfaces
+        ports = (_port(customer), _port(backend, gateway=False), _port(mgmt))
+        fe = FrontendSpec(customer_if=ports[0].ifname, backend_if=ports[1].ifname,
+                          endpoint=customer.ip, port=inst.appliance.service.port)
+        return NodeSpec(netns=netns, role="frontend", ports=ports, frontend=fe)
+    role = "backend" if inst.role == "backend" else "instance"
+    return NodeSpec(netns=netns, role=role, ports=tuple(_port(i) for i in inst.interfaces))
+
+
+def _workload(home: Path, app: Appliance, node: Instance) -> ProcessSpec:
+    svc = app.service
+    ip = node.interfaces[0].ip
+    adir = appliance_dir(home, app.id)
+    if svc.workload:
+        argv = workload.builtin_argv(sys.executable, svc.workload, ip=ip, port=svc.port,
+                                     name=node.name, data_dir=str(adir / "data"),
+                                     peers_file=str(adir / "peers.json"))
+    else:
+        argv = workload.render_command(svc.command or "", ip=ip, port=svc.port, name=node.name)
+    return ProcessSpec(key=f"wl{node.id}", netns=names.node_netns(node.id, node.name),
+                       argv=tuple(argv))
+
+
+def build(session: Session, home: Path) -> Desired:
+    subnets: list[SubnetSpec] = []
+    nodes: list[NodeSpec] = []
+    procs: list[ProcessSpec] = []
+    backends: dict[str, tuple[str, ...]] = {}
+    desired = Desired(state=DesiredState())
+    for net in session.scalars(select(Network).order_by(Network.id)):
+        for sub in net.subnets:
+            subnets.append(SubnetSpec(bridge=names.bridge(sub.id), cidr=sub.cidr))
+        if net.subnets:
+            nodes.append(_router(net))
+    for inst in session.scalars(select(Instance).order_by(Instance.id)):
+        if inst.status == "deleting" or not inst.interfaces:
+            continue
+        spec = _node(inst)
+        nodes.append(spec)
+        desired.instances[spec.netns] = inst.id
+        if inst.role == "backend" and inst.appliance is not None:
+            procs.append(_workload(home, inst.appliance, inst))
+    for app in session.scalars(select(Appliance).order_by(Appliance.id)):
+        fe = next((n for n in app.nodes if n.role == "frontend"), None)
+        live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]
+        targets = tuple(BackendTarget(n.id, n.name, names.node_netns(n.id, n.name),
+                                      n.interfaces[0].ip) for n in live)
+        fe_netns = names.node_netns(fe.id, fe.name) if fe and fe.status != "deleting" else None
+        if fe_netns:
+            backends[fe_netns] = tuple(t.ip for t in targets)
+        svc = app.service
+        desired.appliances.append(ApplianceTarget(
+            id=app.id, name=app.name, status=app.status, frontend_netns=fe_netns,
+            router_netns=names.router_netns(app.subnet.network_id),
+            endpoint=fe.interfaces[0].ip if fe else None, port=svc.port,
+            health_path=svc.health_path or workload.default_health_path(svc.workload),
+            backends=targets,
+            leaving=tuple(names.node_netns(n.id, n.name) for n in app.nodes
+                          if n.role == "backend" and n.status == "deleting"),
+            peers_file=appliance_dir(home, app.id) / "peers.json",
+            peers=tuple(f"{t.ip}:{svc.port}" for t in targets)))
+    desired.state = DesiredState(subnets=tuple(subnets), nodes=tuple(nodes),
+                                 processes=tuple(procs), backends=backends)
+    return desired

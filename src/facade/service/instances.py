@@ -1,0 +1,124 @@
+"""Customer instances: allocation of their interfaces' addresses, creation, deletion, exec.
+
+Allocation is the NetBox way: the walk for a free address is domain.ipam's, the critical
+section is Context.write()'s lock, and the (subnet, ip) unique constraint is the backstop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain import names
+from facade.domain.errors import Conflict, Forbidden, Invalid
+from facade.domain.ipam import SubnetRange
+from facade.service import lookup, views
+from facade.service.context import Caller, Context
+from facade.store.models import Account, Instance, Interface, Subnet
+
+
+def taken(session: Session, subnet: Subnet) -> set[str]:
+    return set(session.scalars(select(Interface.ip).where(Interface.subnet_id == subnet.id)))
+
+
+def allocate(session: Session, subnet: Subnet, requested: str | None, *, where: str) -> str:
+    rng = SubnetRange.of(subnet.cidr)
+    ip = rng.allocate(taken(session, subnet), requested, name=subnet.path, where=where)
+    return str(ip)
+
+
+def resolve_subnet(session: Session, caller: Caller, owner: Account, path: str, *,
+                   where: str) -> Subnet:
+    """A subnet an instance of `owner` may have an interface in: one of owner's own."""
+    sub = lookup.visible_subnet(session, caller, path, where=where)
+    if sub.network.account_id != owner.id:
+        raise Forbidden(f"subnet {path} belongs to account {sub.network.account.name}, not to "
+                        f"{owner.name}; an instance can only have interfaces in its account's "
+                        "subnets", where=where)
+    return sub
+
+
+def add_interfaces(session: Session, inst: Instance,
+                   placements: list[tuple[Subnet, str | None, str]]) -> None:
+    for index, (sub, requested, where) in enumerate(placements):
+        ip = allocate(session, sub, requested, where=where)
+        inst.interfaces.append(Interface(subnet=sub, index=index, ip=ip))
+        session.flush()  # the next allocation in the same subnet must see this one
+
+
+def check_free_name(session: Session, name: str, *, where: str = "name") -> None:
+    if session.scalar(select(Instance.id).where(Instance.name == name)) is not None:
+        raise Conflict(f"instance {name!r} already exists", where=where)
+
+
+def new_instance(ctx: Context, session: Session, caller: Caller, name: str, account: str | None,
+                 interfaces: list[dict[str, Any]]) -> Instance:
+    names.check_name(name, kind="instance", where="name")
+    if not interfaces:
+        raise Invalid("an instance needs at least one interface", where="interfaces")
+    if len(interfaces) > 8:
+        raise Invalid("an instance has at most 8 interfaces", where="interfaces")
+    owner = lookup.acting_account(session, caller, account)
+    check_free_name(session, name)
+    placements = []
+    for i, spec in enumerate(interfaces):
+        where = f"interfaces[{i}]"
+        sub = resolve_subnet(session, caller, owner, spec.get("subnet", ""), where=where)
+        placements.append((sub, spec.get("ip"), where))
+    inst = Instance(name=name, account=owner, role="instance", status="pending")
+    session.add(inst)
+    add_interfaces(session, inst, placements)
+    ctx.event(session, "instance.created", name,
+              "instance created with " + ", ".join(f"{i.ip}" for i in inst.interfaces))
+    return inst
+
+
+def create(ctx: Context, caller: Caller, name: str, account: str | None,
+           interfaces: list[dict[str, Any]]) -> dict[str, Any]:
+    with ctx.write() as session:
+        inst_id = new_instance(ctx, session, caller, name, account, interfaces).id
+    ctx.converge()
+    with ctx.read() as session:
+        return views.node(session.get_one(Instance, inst_id))
+
+
+def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+    with ctx.read() as session:
+        rows = session.scalars(select(Instance).where(Instance.role == "instance")
+                               .order_by(Instance.id)).all()
+        return [views.node(r) for r in rows if caller.may_see(r.account_id)]
+
+
+def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+    with ctx.read() as session:
+        row = lookup.instance(session, caller, name)
+        return views.node(row, row.appliance.name if row.appliance else None)
+
+
+def delete(ctx: Context, caller: Caller, name: str) -> None:
+    with ctx.write() as session:
+        row = lookup.instance(session, caller, name)
+        if row.role != "instance":
+            raise Invalid(f"{name} is a {row.role} node of an appliance; delete or scale the "
+                          "appliance instead", where="instance")
+        row.status = "deleting"
+        ctx.event(session, "instance.deleting", name, "instance deletion requested")
+    ctx.converge()
+
+
+def exec_(ctx: Context, caller: Caller, name: str, argv: list[str], timeout: float,
+          stdin: str | None) -> dict[str, Any]:
+    if not argv or not all(isinstance(a, str) and a for a in argv):
+        raise Invalid("argv must be a non-empty list of non-empty strings", where="argv")
+    if not 0 < timeout <= 600:
+        raise Invalid("timeout must be between 0 and 600 seconds", where="timeout")
+    with ctx.read() as session:
+        row = lookup.instance(session, caller, name)
+        if row.status != "active":
+            raise Conflict(f"instance {name} is {row.status}, not active", where="instance")
+        netns = names.node_netns(row.id, row.name)
+    result = ctx.dataplane.exec(netns, argv, timeout=timeout, stdin=stdin)
+    return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
+            "timed_out": result.timed_out}

@@ -1,0 +1,84 @@
+"""Finding objects by the names users write, with the visibility rule: what a caller may not
+see does not exist for it (404, never 403, so names of other tenants do not leak)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain.errors import Forbidden, Invalid, NotFound
+from facade.service.context import Caller
+from facade.store.models import Account, Appliance, Instance, Network, Service, Subnet
+
+
+def account(session: Session, name: str, *, where: str = "account") -> Account:
+    row = session.scalar(select(Account).where(Account.name == name))
+    if row is None:
+        raise NotFound(f"account {name!r} does not exist", where=where)
+    return row
+
+
+def acting_account(session: Session, caller: Caller, name: str | None, *,
+                   where: str = "account") -> Account:
+    """The account a create request acts for: the caller's own, or any for the operator."""
+    if name is None:
+        return account(session, caller.account)
+    if not caller.operator and name != caller.account:
+        raise Forbidden(f"token of account {caller.account!r} cannot act for account {name!r}",
+                        where=where)
+    return account(session, name, where=where)
+
+
+def network(session: Session, caller: Caller, name: str, *, where: str = "network") -> Network:
+    row = session.scalar(select(Network).where(Network.name == name))
+    if row is None or not caller.may_see(row.account_id):
+        raise NotFound(f"network {name!r} does not exist", where=where)
+    return row
+
+
+def split_subnet_path(path: str, *, where: str) -> tuple[str, str]:
+    parts = path.split("/") if isinstance(path, str) else []
+    if len(parts) != 2 or not all(parts):
+        raise Invalid(f"subnet {path!r} must be written NETWORK/SUBNET", where=where)
+    return parts[0], parts[1]
+
+
+def subnet(session: Session, path: str, *, where: str = "subnet") -> Subnet:
+    """A subnet by `network/subnet`, whoever owns it (callers check permission themselves)."""
+    net_name, sub_name = split_subnet_path(path, where=where)
+    row = session.scalar(select(Subnet).join(Network).where(
+        Network.name == net_name, Subnet.name == sub_name))
+    if row is None:
+        raise NotFound(f"subnet {path!r} does not exist", where=where)
+    return row
+
+
+def visible_subnet(session: Session, caller: Caller, path: str, *,
+                   where: str = "subnet") -> Subnet:
+    row = subnet(session, path, where=where)
+    if not caller.may_see(row.network.account_id):
+        raise NotFound(f"subnet {path!r} does not exist", where=where)
+    return row
+
+
+def instance(session: Session, caller: Caller, name: str, *, where: str = "instance") -> Instance:
+    row = session.scalar(select(Instance).where(Instance.name == name))
+    if row is None or not caller.may_see(row.account_id):
+        raise NotFound(f"instance {name!r} does not exist", where=where)
+    return row
+
+
+def service(session: Session, name: str, *, where: str = "service") -> Service:
+    """Services are offers: every account may see and use them."""
+    row = session.scalar(select(Service).where(Service.name == name))
+    if row is None:
+        raise NotFound(f"appliance service {name!r} does not exist", where=where)
+    return row
+
+
+def appliance(session: Session, caller: Caller, name: str, *,
+              where: str = "appliance") -> Appliance:
+    row = session.scalar(select(Appliance).where(Appliance.name == name))
+    if row is None or not caller.may_see(row.account_id, row.service.account_id):
+        raise NotFound(f"appliance {name!r} does not exist", where=where)
+    return row

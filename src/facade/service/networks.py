@@ -1,0 +1,140 @@
+"""Networks (VPCs) and their subnets: creation with the CIDR rules of domain.ipam, listing
+with address usage, deletion only when nothing uses them. The kernel follows via the worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from facade.domain import ipam, names
+from facade.domain.errors import Conflict, InUse, NotFound
+from facade.service import lookup, views
+from facade.service.context import Caller, Context
+from facade.store.models import Appliance, Interface, Network, Service, Subnet
+
+
+def used_counts(session: Session) -> dict[int, int]:
+    rows = session.execute(select(Interface.subnet_id, func.count()).group_by(Interface.subnet_id))
+    return {sid: n for sid, n in rows}
+
+
+def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: str) -> Subnet:
+    names.check_name(name, kind="subnet", where=where)
+    sub = ipam.parse_cidr(cidr, where=where)
+    ipam.check_subnet_in_network(sub, ipam.parse_cidr(net.cidr, where="network"), where=where)
+    if any(s.name == name for s in net.subnets):
+        raise Conflict(f"subnet {net.name}/{name} already exists", where=where)
+    ipam.check_no_overlap(sub, {s.name: s.cidr for s in net.subnets}, where=where)
+    row = Subnet(network=net, name=name, cidr=str(sub))
+    session.add(row)
+    return row
+
+
+def new_network(ctx: Context, session: Session, caller: Caller, name: str, account: str | None,
+                cidr: str, subnets: list[dict[str, str]] | None = None) -> Network:
+    names.check_name(name, kind="network", where="name")
+    parsed = ipam.parse_cidr(cidr, where="cidr")
+    owner = lookup.acting_account(session, caller, account)
+    if session.scalar(select(Network).where(Network.name == name)):
+        raise Conflict(f"network {name!r} already exists", where="name")
+    net = Network(name=name, account=owner, cidr=str(parsed))
+    session.add(net)
+    for i, sub in enumerate(subnets or []):
+        add_subnet(session, net, sub.get("name", ""), sub.get("cidr", ""),
+                   where=f"subnets[{i}]")
+    ctx.event(session, "network.created", name, f"network {name} {parsed} created")
+    session.flush()
+    return net
+
+
+def create_network(ctx: Context, caller: Caller, name: str, account: str | None, cidr: str,
+                   subnets: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    with ctx.write() as session:
+        result = views.network(new_network(ctx, session, caller, name, account, cidr, subnets),
+                               {})
+    ctx.converge()
+    return result
+
+
+def create_subnet(ctx: Context, caller: Caller, network: str, name: str,
+                  cidr: str) -> dict[str, Any]:
+    with ctx.write() as session:
+        net = lookup.network(session, caller, network)
+        row = add_subnet(session, net, name, cidr, where="cidr")
+        ctx.event(session, "subnet.created", f"{network}/{name}", f"subnet {row.cidr} created")
+        session.flush()
+        result = views.subnet(row, 0)
+    ctx.converge()
+    return result
+
+
+def list_networks(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+    with ctx.read() as session:
+        used = used_counts(session)
+        rows = session.scalars(select(Network).order_by(Network.id)).all()
+        return [views.network(r, used) for r in rows if caller.may_see(r.account_id)]
+
+
+def get_network(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+    with ctx.read() as session:
+        return views.network(lookup.network(session, caller, name), used_counts(session))
+
+
+def list_subnets(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+    with ctx.read() as session:
+        used = used_counts(session)
+        rows = session.scalars(select(Subnet).order_by(Subnet.id)).all()
+        return [views.subnet(r, used.get(r.id, 0)) for r in rows
+                if caller.may_see(r.network.account_id)]
+
+
+def get_subnet(ctx: Context, caller: Caller, path: str) -> dict[str, Any]:
+    with ctx.read() as session:
+        row = lookup.visible_subnet(session, caller, path)
+        return views.subnet(row, used_counts(session).get(row.id, 0))
+
+
+def _subnet_users(session: Session, sub: Subnet) -> list[str]:
+    users = [f"interface of {i.instance.name}" for i in session.scalars(
+        select(Interface).where(Interface.subnet_id == sub.id))]
+    users += [f"service {s.name}" for s in session.scalars(select(Service).where(
+        (Service.backend_subnet_id == sub.id) | (Service.management_subnet_id == sub.id)))]
+    users += [f"appliance {a.name}" for a in session.scalars(
+        select(Appliance).where(Appliance.subnet_id == sub.id))]
+    return users
+
+
+def _refuse_if_used(users: list[str], what: str) -> None:
+    if users:
+        more = f" and {len(users) - 5} more" if len(users) > 5 else ""
+        raise InUse(f"{what} is still used by {', '.join(users[:5])}{more}", where=what)
+
+
+def delete_subnet(ctx: Context, caller: Caller, path: str) -> None:
+    with ctx.write() as session:
+        row = lookup.visible_subnet(session, caller, path)
+        _refuse_if_used(_subnet_users(session, row), f"subnet {path}")
+        session.delete(row)
+        ctx.event(session, "subnet.deleted", path, f"subnet {path} deleted")
+    ctx.converge()
+
+
+def remove_network(ctx: Context, session: Session, caller: Caller, net: Network) -> None:
+    if not caller.may_see(net.account_id):
+        raise NotFound(f"network {net.name!r} does not exist", where="network")
+    users: list[str] = []
+    for sub in net.subnets:
+        users += _subnet_users(session, sub)
+    _refuse_if_used(users, f"network {net.name}")
+    for sub in list(net.subnets):
+        session.delete(sub)
+    session.delete(net)
+    ctx.event(session, "network.deleted", net.name, f"network {net.name} deleted")
+
+
+def delete_network(ctx: Context, caller: Caller, name: str) -> None:
+    with ctx.write() as session:
+        remove_network(ctx, session, caller, lookup.network(session, caller, name))
+    ctx.converge()

@@ -1,0 +1,224 @@
+"""apply and destroy of a scenario file: make what the file describes exist, idempotently.
+
+The whole file is applied in ONE transaction: any error (naming the file's line) rolls back
+everything, so a bad file changes nothing. Objects that exist already and match are
+`unchanged`; an appliance whose backend count differs is scaled (`updated`); a network gains
+the subnets the file adds. Anything else that differs is a conflict, never a silent rewrite.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain.errors import Conflict, FacadeError, InUse
+from facade.domain.scenario import (
+    AccountDecl,
+    ApplianceDecl,
+    InstanceDecl,
+    NetworkDecl,
+    Scenario,
+    ServiceDecl,
+    _Decl,
+    parse_scenario,
+)
+from facade.service import accounts, appliances, catalog, instances, networks
+from facade.service.context import Caller, Context
+from facade.store.models import Account, Appliance, Instance, Network, Service
+
+
+@contextmanager
+def located(decl: _Decl) -> Iterator[None]:
+    """Re-raise a rule's error at the file line of the declaration that broke it."""
+    try:
+        yield
+    except FacadeError as exc:
+        if exc.where and exc.where.startswith(decl.file):
+            raise
+        where = decl.where + (f", {exc.where}" if exc.where else "")
+        raise type(exc)(exc.message, where=where) from exc
+
+
+def _differs(decl: _Decl, what: str, have: object, want: object) -> Conflict:
+    return Conflict(f"{decl.kind} {decl.label} exists with {what} {have}, the file says {want}; "
+                    "destroy it first to change it", where=decl.where)
+
+
+def _account(ctx: Context, session: Session, caller: Caller, acc: AccountDecl) -> str:
+    if session.scalar(select(Account).where(Account.name == acc.name)):
+        return "unchanged"
+    accounts.new_account(ctx, session, caller, acc.name)
+    return "created"
+
+
+def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -> str:
+    row = session.scalar(select(Network).where(Network.name == net.name))
+    if row is None:
+        networks.new_network(ctx, session, caller, net.name, net.account, net.cidr,
+                             [{"name": s.name, "cidr": s.cidr} for s in net.subnets])
+        return "created"
+    if row.account.name != net.account:
+        raise _differs(net, "account", row.account.name, net.account)
+    if row.cidr != net.cidr:
+        raise _differs(net, "cidr", row.cidr, net.cidr)
+    have = {s.name: s.cidr for s in row.subnets}
+    added = False
+    for sub in net.subnets:
+        if sub.name not in have:
+            with located(sub):
+                networks.add_subnet(session, row, sub.name, sub.cidr, where="cidr")
+            added = True
+        elif have[sub.name] != sub.cidr:
+            raise _differs(sub, "cidr", have[sub.name], sub.cidr)
+    return "updated" if added else "unchanged"
+
+
+def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -> str:
+    row = session.scalar(select(Service).where(Service.name == svc.name))
+    if row is None:
+        catalog.new_service(ctx, session, caller, name=svc.name, account=svc.account,
+                            workload_name=svc.workload, command=svc.command, port=svc.port,
+                            backend_subnet=svc.backend_subnet,
+                            management_subnet=svc.management_subnet,
+                            health_path=svc.health_path)
+        return "created"
+    for what, have, want in (
+            ("account", row.account.name, svc.account), ("workload", row.workload, svc.workload),
+            ("command", row.command, svc.command), ("port", row.port, svc.port),
+            ("backend_subnet", row.backend_subnet.path, svc.backend_subnet),
+            ("management_subnet", row.management_subnet.path, svc.management_subnet)):
+        if have != want:
+            raise _differs(svc, what, have, want)
+    return "unchanged"
+
+
+def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl) -> str:
+    row = session.scalar(select(Instance).where(Instance.name == inst.name))
+    if row is None:
+        instances.new_instance(ctx, session, caller, inst.name, inst.account,
+                               [{"subnet": i.subnet, "ip": i.ip} for i in inst.interfaces])
+        return "created"
+    have = [(i.subnet.path, i.ip) for i in row.interfaces]
+    same = len(have) == len(inst.interfaces) and all(
+        h[0] == w.subnet and (w.ip is None or w.ip == h[1])
+        for h, w in zip(have, inst.interfaces, strict=True))
+    if row.status == "deleting" or not same or row.account.name != inst.account:
+        raise _differs(inst, "interfaces", [f"{s}={ip}" for s, ip in have],
+                       [i.subnet + (f"={i.ip}" if i.ip else "") for i in inst.interfaces])
+    return "unchanged"
+
+
+def _appliance(ctx: Context, session: Session, caller: Caller, app: ApplianceDecl) -> str:
+    row = session.scalar(select(Appliance).where(Appliance.name == app.name))
+    if row is None:
+        appliances.new_appliance(ctx, session, caller, name=app.name, account=app.account,
+                                 service=app.service, subnet=app.subnet, backends=app.backends)
+        return "created"
+    for what, have, want in (("account", row.account.name, app.account),
+                             ("service", row.service.name, app.service),
+                             ("subnet", row.subnet.path, app.subnet)):
+        if have != want:
+            raise _differs(app, what, have, want)
+    if row.status == "deleting":
+        raise Conflict(f"appliance {app.name} is being deleted; apply again once it is gone",
+                       where=app.where)
+    if row.desired_backends != app.backends:
+        appliances.rescale(ctx, session, row, app.backends)
+        return "updated"
+    return "unchanged"
+
+
+def _apply(ctx: Context, session: Session, caller: Caller,
+           sc: Scenario) -> list[dict[str, str]]:
+    changes: list[dict[str, str]] = []
+    steps: list[tuple[Any, tuple[_Decl, ...]]] = [
+        (_account, sc.accounts), (_network, sc.networks), (_service, sc.services),
+        (_instance, sc.instances), (_appliance, sc.appliances)]
+    for step, decls in steps:
+        for decl in decls:
+            with located(decl):
+                action = step(ctx, session, caller, decl)
+            changes.append({"action": action, "kind": decl.kind, "name": decl.label})
+    return changes
+
+
+def apply(ctx: Context, caller: Caller, text: str, filename: str) -> dict[str, Any]:
+    sc = parse_scenario(text, filename)
+    with ctx.write() as session:
+        changes = _apply(ctx, session, caller, sc)
+    if any(c["action"] != "unchanged" for c in changes):
+        ctx.converge()
+    return {"changes": changes, "appliances": [a.name for a in sc.appliances]}
+
+
+def destroy(ctx: Context, caller: Caller, text: str, filename: str,
+            timeout: float = 60.0) -> dict[str, Any]:
+    """Delete what the file describes, dependents first; waits for appliances and instances to
+    leave the kernel before their subnets and networks go."""
+    sc = parse_scenario(text, filename)
+    changes: list[dict[str, str]] = []
+
+    def note(action: str, decl: _Decl) -> None:
+        changes.append({"action": action, "kind": decl.kind, "name": decl.label})
+
+    app_names = [a.name for a in sc.appliances]
+    inst_names = [i.name for i in sc.instances]
+    with ctx.write() as session:
+        for app in sc.appliances:
+            arow = session.scalar(select(Appliance).where(Appliance.name == app.name))
+            if arow is None or not caller.may_see(arow.account_id):
+                note("absent", app)
+                continue
+            appliances.mark_deleting(ctx, session, arow)
+            note("deleted", app)
+        for inst in sc.instances:
+            irow = session.scalar(select(Instance).where(Instance.name == inst.name))
+            if irow is None or not caller.may_see(irow.account_id) or irow.role != "instance":
+                note("absent", inst)
+                continue
+            irow.status = "deleting"
+            note("deleted", inst)
+    deadline = time.monotonic() + timeout
+    while True:
+        ctx.converge(min(10.0, max(0.1, deadline - time.monotonic())))
+        with ctx.read() as session:
+            left = session.scalars(select(Appliance.name).where(
+                Appliance.name.in_(app_names))).all() + session.scalars(select(
+                    Instance.name).where(Instance.name.in_(inst_names))).all()
+        if not left or time.monotonic() > deadline:
+            break
+    if left:
+        raise Conflict(f"still removing {', '.join(left)}; run destroy again", where=filename)
+    with ctx.write() as session:
+        for svc in sc.services:
+            srow = session.scalar(select(Service).where(Service.name == svc.name))
+            if srow is None:
+                note("absent", svc)
+                continue
+            catalog.remove(ctx, session, caller, srow)
+            note("deleted", svc)
+        for net in reversed(sc.networks):
+            nrow = session.scalar(select(Network).where(Network.name == net.name))
+            if nrow is None:
+                note("absent", net)
+                continue
+            networks.remove_network(ctx, session, caller, nrow)
+            note("deleted", net)
+        for acc in reversed(sc.accounts):
+            acrow = session.scalar(select(Account).where(Account.name == acc.name))
+            if acrow is None:
+                note("absent", acc)
+                continue
+            try:
+                accounts.remove(ctx, session, caller, acrow)
+            except InUse:  # it owns things this file does not describe: keep it
+                note("kept", acc)
+                continue
+            note("deleted", acc)
+    ctx.converge()
+    return {"changes": changes, "appliances": app_names}

@@ -1,0 +1,59 @@
+"""Read models: the JSON-ready dictionaries the API answers with (shapes in docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from facade.domain import names
+from facade.domain.ipam import SubnetRange
+from facade.store.models import Account, Appliance, Instance, Interface, Network, Service, Subnet
+
+
+def account(row: Account) -> dict[str, Any]:
+    return {"name": row.name, "operator": row.operator}
+
+
+def subnet(row: Subnet, used: int) -> dict[str, Any]:
+    rng = SubnetRange.of(row.cidr)
+    return {"name": row.path, "network": row.network.name, "account": row.network.account.name,
+            "cidr": row.cidr, "gateway": str(rng.gateway), "used": used,
+            "capacity": rng.capacity, "bridge": names.bridge(row.id)}
+
+
+def network(row: Network, used: dict[int, int]) -> dict[str, Any]:
+    return {"name": row.name, "account": row.account.name, "cidr": row.cidr,
+            "router": names.router_netns(row.id),
+            "subnets": [subnet(s, used.get(s.id, 0)) for s in row.subnets]}
+
+
+def interface(row: Interface) -> dict[str, Any]:
+    return {"name": names.inner_ifname(row.index), "subnet": row.subnet.path, "ip": row.ip}
+
+
+def node(row: Instance, appliance_name: str | None = None) -> dict[str, Any]:
+    return {"name": row.name, "account": row.account.name, "role": row.role,
+            "netns": names.node_netns(row.id, row.name), "status": row.status,
+            "appliance": appliance_name,
+            "interfaces": [interface(i) for i in row.interfaces]}
+
+
+def service(row: Service) -> dict[str, Any]:
+    return {"name": row.name, "account": row.account.name, "workload": row.workload,
+            "command": row.command, "port": row.port, "health_path": row.health_path,
+            "backend_subnet": row.backend_subnet.path,
+            "management_subnet": row.management_subnet.path}
+
+
+def appliance(row: Appliance) -> dict[str, Any]:
+    fe = next((n for n in row.nodes if n.role == "frontend"), None)
+    backends = [n for n in row.nodes if n.role == "backend"]
+    endpoint_ip = fe.interfaces[0].ip if fe and fe.interfaces else None
+    return {
+        "name": row.name, "account": row.account.name, "service": row.service.name,
+        "provider": row.service.account.name, "subnet": row.subnet.path,
+        "status": row.status, "status_detail": row.status_detail,
+        "desired_backends": row.desired_backends,
+        "endpoint": {"ip": endpoint_ip, "port": row.service.port},
+        "frontend": node(fe, row.name) if fe else None,
+        "backends": [node(b, row.name) for b in backends],
+    }

@@ -1,0 +1,138 @@
+"""The tables of Facade's desired state (and its events), as SQLAlchemy 2 typed models.
+
+Rows say what *should* exist; the reconciler makes the kernel agree. Unique constraints are the
+backstop of the service layer's checks: (subnet, ip) can never be allocated twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex, never the token
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    account: Mapped[Account] = relationship()
+
+
+class Network(Base):
+    __tablename__ = "networks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    cidr: Mapped[str] = mapped_column(String(18))
+    account: Mapped[Account] = relationship()
+    subnets: Mapped[list[Subnet]] = relationship(back_populates="network", order_by="Subnet.id")
+
+
+class Subnet(Base):
+    __tablename__ = "subnets"
+    __table_args__ = (UniqueConstraint("network_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"))
+    name: Mapped[str] = mapped_column(String(40))
+    cidr: Mapped[str] = mapped_column(String(18))
+    network: Mapped[Network] = relationship(back_populates="subnets")
+
+    @property
+    def path(self) -> str:
+        return f"{self.network.name}/{self.name}"
+
+
+class Instance(Base):
+    """A customer instance, or a node (front-end, backend) of an appliance."""
+
+    __tablename__ = "instances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    role: Mapped[str] = mapped_column(String(16), default="instance")
+    appliance_id: Mapped[int | None] = mapped_column(ForeignKey("appliances.id"), nullable=True)
+    ordinal: Mapped[int] = mapped_column(Integer, default=0)  # backend number within its appliance
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    account: Mapped[Account] = relationship()
+    appliance: Mapped[Appliance | None] = relationship(back_populates="nodes")
+    interfaces: Mapped[list[Interface]] = relationship(
+        back_populates="instance", order_by="Interface.index", cascade="all, delete-orphan")
+
+
+class Interface(Base):
+    __tablename__ = "interfaces"
+    __table_args__ = (UniqueConstraint("subnet_id", "ip"), UniqueConstraint("instance_id", "index"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
+    index: Mapped[int] = mapped_column(Integer)
+    ip: Mapped[str] = mapped_column(String(15))
+    instance: Mapped[Instance] = relationship(back_populates="interfaces")
+    subnet: Mapped[Subnet] = relationship()
+
+
+class Service(Base):
+    """An appliance service: a provider's offer."""
+
+    __tablename__ = "services"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    workload: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    command: Mapped[str | None] = mapped_column(Text, nullable=True)
+    port: Mapped[int] = mapped_column(Integer)
+    health_path: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    backend_subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
+    management_subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
+    account: Mapped[Account] = relationship()
+    backend_subnet: Mapped[Subnet] = relationship(foreign_keys=[backend_subnet_id])
+    management_subnet: Mapped[Subnet] = relationship(foreign_keys=[management_subnet_id])
+
+
+class Appliance(Base):
+    """One customer's instance of a service: a front-end node and backend nodes."""
+
+    __tablename__ = "appliances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
+    desired_backends: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="provisioning")
+    status_detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    account: Mapped[Account] = relationship()
+    service: Mapped[Service] = relationship()
+    subnet: Mapped[Subnet] = relationship()
+    nodes: Mapped[list[Instance]] = relationship(back_populates="appliance", order_by="Instance.id")
+
+
+class Event(Base):
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    object: Mapped[str] = mapped_column(String(120))
+    message: Mapped[str] = mapped_column(Text)

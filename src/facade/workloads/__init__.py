@@ -1,0 +1,1 @@
+"""Built-in workloads: stdlib-only HTTP services run as `python -m facade.workloads.X` in nodes."""

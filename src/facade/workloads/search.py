@@ -1,0 +1,336 @@
+"""Full-text search workload: an SQLite FTS5 index replicated synchronously across backends.
+
+    python -m facade.workloads.search --name NODE --ip IP --port PORT --data-dir DIR \
+        [--peers-file FILE]
+
+A client POSTs a document to any backend; that backend stores it and pushes it to every peer
+(POST /replicate, in parallel, ~0.5 s timeout) before answering 201, so a query served by any
+backend finds it at once. A backend started later copies a peer's /dump in the background.
+The peers file is JSON {"peers": ["IP:PORT", ...]} written by the control plane; it is re-read
+on every use. Stdlib only; every response carries `X-Backend: NODE`. See docs/workloads.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from facade.workloads._httpd import Handler, Server, log, serve
+
+MAX_ID_CHARS = 200
+MAX_TEXT_BYTES = 1024 * 1024
+MAX_BODY = 8 * MAX_TEXT_BYTES  # JSON escapes can make the body much larger than the text
+REPLICATE_TIMEOUT = 0.5  # seconds per socket operation towards one peer
+REPLICATE_DEADLINE = 0.8  # seconds a client POST waits for all peers in total
+CATCH_UP_TIMEOUT = 30.0  # seconds per /dump request
+CATCH_UP_PATIENCE = 30.0  # seconds to keep looking for a reachable peer at start
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+                                      text TEXT NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(text, content='documents', content_rowid='n');
+CREATE TRIGGER IF NOT EXISTS documents_ai AFTER INSERT ON documents BEGIN
+  INSERT INTO fts(rowid, text) VALUES (new.n, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS documents_ad AFTER DELETE ON documents BEGIN
+  INSERT INTO fts(fts, rowid, text) VALUES ('delete', old.n, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS documents_au AFTER UPDATE ON documents BEGIN
+  INSERT INTO fts(fts, rowid, text) VALUES ('delete', old.n, old.text);
+  INSERT INTO fts(rowid, text) VALUES (new.n, new.text);
+END;
+"""
+UPSERT = (
+    "INSERT INTO documents (id, text) VALUES (?, ?) ON CONFLICT (id) DO UPDATE"
+    " SET text = excluded.text WHERE documents.text <> excluded.text"
+)
+SEARCH = (
+    "SELECT d.id FROM fts JOIN documents d ON d.n = fts.rowid WHERE fts MATCH ?"
+    " ORDER BY bm25(fts), d.id LIMIT ?"
+)
+
+
+def match_expression(query: str) -> str:
+    """AND of the query's \\w+ words, each quoted so no input can be FTS5 syntax."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in re.findall(r"\w+", query))
+
+
+class Store:
+    """One SQLite connection behind a lock (WAL). Tracks ids written while catching up."""
+
+    def __init__(self, path: str) -> None:
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.executescript(SCHEMA)
+        self._fresh: set[str] | None = set()  # ids written since start; None once caught up
+
+    def put(self, doc_id: str, text: str) -> None:
+        with self.lock, self.db:
+            self.db.execute(UPSERT, (doc_id, text))
+            if self._fresh is not None:
+                self._fresh.add(doc_id)
+
+    def merge(self, docs: Iterable[tuple[str, str]]) -> int:
+        """Store catch-up documents, keeping any newer copy written since start; end tracking."""
+        with self.lock, self.db:
+            fresh = self._fresh or set()
+            stored = 0
+            for doc_id, text in docs:
+                if doc_id not in fresh:
+                    self.db.execute(UPSERT, (doc_id, text))
+                    stored += 1
+            self._fresh = None
+            return stored
+
+    def stop_tracking(self) -> None:
+        with self.lock:
+            self._fresh = None
+
+    def get(self, doc_id: str) -> str | None:
+        with self.lock:
+            row = self.db.execute("SELECT text FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def search(self, query: str, limit: int) -> list[str]:
+        expression = match_expression(query)
+        if not expression:
+            return []
+        with self.lock:
+            try:
+                rows = self.db.execute(SEARCH, (expression, limit)).fetchall()
+            except sqlite3.OperationalError:  # defensive: quoting should make this unreachable
+                return []
+        return [str(row[0]) for row in rows]
+
+    def count(self) -> int:
+        with self.lock:
+            return int(self.db.execute("SELECT count(*) FROM documents").fetchone()[0])
+
+    def dump(self) -> list[dict[str, str]]:
+        with self.lock:
+            rows = self.db.execute("SELECT id, text FROM documents ORDER BY n").fetchall()
+        return [{"id": str(doc_id), "text": str(text)} for doc_id, text in rows]
+
+    def close(self) -> None:
+        if self.lock.acquire(timeout=1.0):
+            self.db.close()
+
+
+def parse_document(body: bytes) -> tuple[str, str] | str:
+    """(id, text) from a JSON body, or a message saying what is wrong with it."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return "body is not valid JSON"
+    if not isinstance(doc, dict):
+        return 'body must be a JSON object {"id": "...", "text": "..."}'
+    doc_id, text = doc.get("id"), doc.get("text")
+    if not isinstance(doc_id, str) or not 0 < len(doc_id) <= MAX_ID_CHARS:
+        return f'"id" must be a non-empty string of at most {MAX_ID_CHARS} characters'
+    if not isinstance(text, str):
+        return '"text" must be a string'
+    try:
+        doc_id.encode()
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        return '"id" and "text" must be valid Unicode (no lone surrogates)'
+    if size > MAX_TEXT_BYTES:
+        return f'"text" is larger than {MAX_TEXT_BYTES} bytes'
+    return doc_id, text
+
+
+def split_peer(peer: str) -> tuple[str, int]:
+    """("10.0.0.5", 80) from "10.0.0.5:80" (or "[fd00::5]:80"); ValueError if malformed."""
+    host, _, port = peer.rpartition(":")
+    if not host:
+        raise ValueError(f"peer {peer!r} is not IP:PORT")
+    return host.strip("[]"), int(port)
+
+
+class Peers:
+    """The other backends, from the control plane's peers file (re-read on every use)."""
+
+    def __init__(self, path: str | None, own: tuple[str, int]) -> None:
+        self.path, self.own = path, own
+        self._last: list[str] = []
+
+    def current(self) -> list[str]:
+        if not self.path:
+            return []
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                entries = json.load(f)["peers"]
+            peers = [p for p in dict.fromkeys(entries) if split_peer(p) != self.own]
+        except FileNotFoundError:
+            peers = []
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return self._last  # half-written or broken file: keep the last good list
+        self._last = peers
+        return peers
+
+
+def post_json(peer: str, path: str, body: bytes, timeout: float) -> int:
+    host, port = split_peer(peer)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def replicate(peers: list[str], body: bytes) -> tuple[list[str], list[str]]:
+    """Push to every peer in parallel; (acknowledged, failed) within REPLICATE_DEADLINE."""
+    acked: dict[str, bool] = {}
+
+    def push(peer: str) -> None:
+        try:
+            acked[peer] = 200 <= post_json(peer, "/replicate", body, REPLICATE_TIMEOUT) < 300
+        except (OSError, ValueError, http.client.HTTPException):
+            acked[peer] = False
+
+    threads = [threading.Thread(target=push, args=(p,), daemon=True) for p in peers]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + REPLICATE_DEADLINE
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    done = dict(acked)
+    return [p for p in peers if done.get(p)], [p for p in peers if not done.get(p)]
+
+
+def fetch_dump(peer: str) -> list[tuple[str, str]]:
+    host, port = split_peer(peer)
+    conn = http.client.HTTPConnection(host, port, timeout=CATCH_UP_TIMEOUT)
+    try:
+        conn.request("GET", "/dump")
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise ValueError(f"/dump answered {response.status}")
+    return [(str(d["id"]), str(d["text"])) for d in json.loads(body)["documents"]]
+
+
+def catch_up(store: Store, peers: Peers, name: str) -> None:
+    """Copy the first reachable peer's documents; give up after CATCH_UP_PATIENCE seconds."""
+    give_up, pause = time.monotonic() + CATCH_UP_PATIENCE, 0.2
+    while True:
+        for peer in peers.current():
+            try:
+                docs = fetch_dump(peer)
+            except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException):
+                continue
+            stored = store.merge(docs)
+            log(f"{name}: caught up {stored} of {len(docs)} documents from {peer}")
+            return
+        if time.monotonic() > give_up:
+            store.stop_tracking()
+            log(f"{name}: no peer reachable for catch-up; starting with local documents only")
+            return
+        time.sleep(pause)
+        pause = min(pause * 2, 2.0)
+
+
+class SearchHandler(Handler):
+    store: Store
+    peers: Peers
+
+    def do_GET(self) -> None:
+        self.guarded(self._get)
+
+    def do_POST(self) -> None:
+        self.guarded(self._post)
+
+    def _get(self) -> None:
+        url = urlsplit(self.path)
+        backend = self.server.backend
+        if url.path == "/health":
+            self.send_json(200, {"status": "ok", "documents": self.store.count(),
+                                 "backend": backend})
+        elif url.path == "/search":
+            params = parse_qs(url.query)
+            query = params.get("q", [""])[0]
+            try:
+                limit = min(max(int(params.get("limit", [DEFAULT_LIMIT])[0]), 1), MAX_LIMIT)
+            except ValueError:
+                limit = DEFAULT_LIMIT
+            ids = self.store.search(query, limit)
+            self.send_json(200, {"query": query, "ids": ids, "backend": backend})
+        elif url.path == "/dump":
+            self.send_json(200, {"documents": self.store.dump()})
+        elif url.path.startswith("/documents/") and len(url.path) > len("/documents/"):
+            doc_id = unquote(url.path[len("/documents/"):])
+            text = self.store.get(doc_id)
+            if text is None:
+                self.send_json(404, {"error": f"no document {doc_id!r}"})
+            else:
+                self.send_json(200, {"id": doc_id, "text": text, "backend": backend})
+        else:
+            self.send_json(404, {"error": f"no route GET {url.path}"})
+
+    def _post(self) -> None:
+        path = urlsplit(self.path).path
+        if path not in ("/documents", "/replicate"):
+            self.send_json(404, {"error": f"no route POST {path}"})
+            return
+        body = self.read_body(MAX_BODY)
+        if body is None:
+            return
+        parsed = parse_document(body)
+        if isinstance(parsed, str):
+            self.send_json(400, {"error": parsed})
+            return
+        doc_id, text = parsed
+        self.store.put(doc_id, text)
+        if path == "/replicate":  # from a peer: store only, never forward
+            self.send_json(200, {"id": doc_id, "backend": self.server.backend})
+            return
+        payload = json.dumps({"id": doc_id, "text": text}).encode()
+        acked, failed = replicate(self.peers.current(), payload)
+        reply: dict[str, object] = {"id": doc_id, "backend": self.server.backend,
+                                 "replicated_to": acked, "failed": failed}
+        self.send_json(201, reply)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m facade.workloads.search")
+    parser.add_argument("--name", required=True, help="backend node name (X-Backend, file name)")
+    parser.add_argument("--ip", required=True, help="address to bind exactly")
+    parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--data-dir", required=True, help="holds NAME.sqlite (created if missing)")
+    parser.add_argument("--peers-file", help='JSON {"peers": ["IP:PORT", ...]}; may list this node')
+    args = parser.parse_args(argv)
+    os.makedirs(args.data_dir, exist_ok=True)
+    store = Store(os.path.join(args.data_dir, f"{args.name}.sqlite"))
+
+    class Bound(SearchHandler):
+        pass
+
+    server = Server(args.ip, args.port, Bound, args.name)
+    Bound.store = store
+    Bound.peers = Peers(args.peers_file, split_peer(server.label()))
+    if args.peers_file:
+        threading.Thread(target=catch_up, args=(store, Bound.peers, args.name), daemon=True).start()
+    else:
+        store.stop_tracking()
+    serve(server, on_stop=store.close)
+
+
+if __name__ == "__main__":
+    main()

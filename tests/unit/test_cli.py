@@ -1,0 +1,640 @@
+"""The `facade` command against a fake API (httpx.MockTransport): requests sent, output, exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from facade.cli import client, wait
+from facade.cli.main import app
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@dataclass
+class FakeApi:
+    """Routes (METHOD, path) to canned answers or callables; records every request."""
+
+    routes: dict[tuple[str, str], Any] = field(default_factory=dict)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def on(self, method: str, path: str, answer: Any, status: int = 200) -> None:
+        if callable(answer):
+            self.routes[(method, path)] = answer
+        else:
+            self.routes[(method, path)] = lambda req: httpx.Response(status, json=answer)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        route = self.routes.get((request.method, request.url.path))
+        if route is None:
+            body = {"error": {"code": "not_found", "message": f"no route {request.url.path}"}}
+            return httpx.Response(404, json=body)
+        response: httpx.Response = route(request)
+        return response
+
+    def body(self, index: int = -1) -> Any:
+        return json.loads(self.requests[index].content)
+
+    def sent(self) -> list[tuple[str, str]]:
+        return [(r.method, r.url.path) for r in self.requests]
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeApi]:
+    fake = FakeApi()
+    monkeypatch.setattr(client, "transport_factory", lambda: httpx.MockTransport(fake.handle))
+    monkeypatch.setattr(wait, "sleep", lambda seconds: None)
+    monkeypatch.setenv("FACADE_TOKEN", "tok-operator")
+    monkeypatch.setenv("FACADE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FACADE_URL", raising=False)
+    yield fake
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def error(code: str, message: str, status: int, where: str = "") -> Handler:
+    body = {"error": {"code": code, "message": message, "where": where}}
+    return lambda req: httpx.Response(status, json=body)
+
+
+def node(name: str, role: str, ip: str, subnet: str = "acme-vpc/app") -> dict[str, Any]:
+    return {
+        "name": name,
+        "account": "acme",
+        "role": role,
+        "netns": f"fcd-i1-{name}",
+        "status": "active",
+        "appliance": None if role == "instance" else "docs",
+        "interfaces": [{"name": "eth0", "subnet": subnet, "ip": ip}],
+    }
+
+
+def appliance(status: str = "ready", backends: int = 2, detail: str = "") -> dict[str, Any]:
+    return {
+        "name": "docs",
+        "account": "acme",
+        "service": "search",
+        "subnet": "acme-vpc/app",
+        "status": status,
+        "status_detail": detail,
+        "desired_backends": backends,
+        "endpoint": {"ip": "10.0.1.2", "port": 80},
+        "frontend": node("docs-fe", "frontend", "10.0.1.2"),
+        "backends": [
+            node(f"docs-b{i}", "backend", f"192.168.0.{10 + i}", "prov/back")
+            for i in range(backends)
+        ],
+    }
+
+
+def sequence(*answers: dict[str, Any] | None) -> Handler:
+    """Answer each call with the next item (None = 404), repeating the last one."""
+    items = list(answers)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        item = items.pop(0) if len(items) > 1 else items[0]
+        if item is None:
+            return httpx.Response(404, json={"error": {"code": "not_found", "message": "gone"}})
+        return httpx.Response(200, json=item)
+
+    return handler
+
+
+# ---- settings ----------------------------------------------------------------------------------
+
+
+def test_token_and_url_come_from_the_environment(api: FakeApi, monkeypatch: Any) -> None:
+    monkeypatch.setenv("FACADE_URL", "http://cp.example:9000/")
+    api.on("GET", "/v1/accounts", [])
+    result = run("account", "list")
+    assert result.exit_code == 0, result.output
+    request = api.requests[0]
+    assert str(request.url) == "http://cp.example:9000/v1/accounts"
+    assert request.headers["authorization"] == "Bearer tok-operator"
+
+
+def test_token_falls_back_to_the_operator_token_file(
+    api: FakeApi, monkeypatch: Any, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("FACADE_TOKEN")
+    home = tmp_path / "state"
+    home.mkdir()
+    (home / "operator.token").write_text("tok-from-file\n")
+    monkeypatch.setenv("FACADE_HOME", str(home))
+    api.on("GET", "/v1/accounts", [])
+    assert run("account", "list").exit_code == 0
+    assert api.requests[0].headers["authorization"] == "Bearer tok-from-file"
+    assert str(api.requests[0].url).startswith(client.DEFAULT_URL)
+
+
+def test_global_options_override_the_environment(api: FakeApi) -> None:
+    api.on("GET", "/v1/accounts", [])
+    result = run("--url", "http://other:1", "--token", "tok-cli", "account", "list")
+    assert result.exit_code == 0, result.output
+    assert str(api.requests[0].url) == "http://other:1/v1/accounts"
+    assert api.requests[0].headers["authorization"] == "Bearer tok-cli"
+
+
+def test_401_without_a_token_says_where_it_looked(api: FakeApi, monkeypatch: Any) -> None:
+    monkeypatch.delenv("FACADE_TOKEN")
+    api.on("GET", "/v1/networks", error("unauthorized", "missing token", 401))
+    result = run("network", "list")
+    assert result.exit_code == 1
+    assert "authorization" not in api.requests[0].headers
+    assert "FACADE_TOKEN" in result.stderr
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+
+def test_api_error_is_one_clean_line_and_exit_1(api: FakeApi) -> None:
+    api.on(
+        "POST",
+        "/v1/networks",
+        error("conflict", "network acme-vpc exists\nalready", 409, "networks/acme-vpc"),
+    )
+    result = run("network", "create", "acme-vpc", "--account", "acme", "--cidr", "10.0.0.0/16")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: conflict: network acme-vpc exists already (at networks/acme-vpc)\n"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_non_json_error_is_still_one_line(api: FakeApi) -> None:
+    api.on("GET", "/v1/accounts", lambda req: httpx.Response(502, text="bad\ngateway"))
+    result = run("account", "list")
+    assert result.exit_code == 1
+    assert result.stderr == "error: HTTP 502 Bad Gateway: bad gateway\n"
+
+
+def test_connection_refused_says_how_to_start_the_control_plane(monkeypatch: Any) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    monkeypatch.setattr(client, "transport_factory", lambda: httpx.MockTransport(refuse))
+    monkeypatch.setenv("FACADE_URL", "http://127.0.0.1:8470")
+    result = run("network", "list")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "error: the control plane is not running at http://127.0.0.1:8470; "
+        "start it with `make up`\n"
+    )
+
+
+def test_malformed_subnet_reference_is_a_usage_error(api: FakeApi) -> None:
+    result = run("subnet", "show", "no-slash")
+    assert result.exit_code == 2
+    assert api.requests == []
+
+
+# ---- resources ---------------------------------------------------------------------------------
+
+
+def test_account_commands(api: FakeApi) -> None:
+    api.on("POST", "/v1/accounts", {"name": "acme", "operator": False}, 201)
+    api.on("POST", "/v1/accounts/acme/tokens", {"account": "acme", "token": "tok-acme"}, 201)
+    api.on("DELETE", "/v1/accounts/acme", lambda req: httpx.Response(204))
+    api.on("GET", "/v1/accounts/acme", {"name": "acme", "operator": False})
+
+    assert run("account", "create", "acme").stdout == "created account acme\n"
+    assert api.body() == {"name": "acme"}
+    token = run("account", "token", "acme")
+    assert token.stdout == "tok-acme\n"
+    assert run("account", "show", "acme").exit_code == 0
+    assert run("account", "delete", "acme").stdout == "deleted account acme\n"
+    assert api.sent() == [
+        ("POST", "/v1/accounts"),
+        ("POST", "/v1/accounts/acme/tokens"),
+        ("GET", "/v1/accounts/acme"),
+        ("DELETE", "/v1/accounts/acme"),
+    ]
+
+
+def test_network_and_subnet_commands(api: FakeApi) -> None:
+    subnet = {
+        "name": "acme-vpc/app",
+        "network": "acme-vpc",
+        "account": "acme",
+        "cidr": "10.0.1.0/24",
+        "gateway": "10.0.1.1",
+        "used": 3,
+        "capacity": 251,
+    }
+    api.on("POST", "/v1/networks", {"name": "acme-vpc"}, 201)
+    api.on("POST", "/v1/networks/acme-vpc/subnets", subnet, 201)
+    api.on("GET", "/v1/subnets/acme-vpc/app", subnet)
+    api.on("DELETE", "/v1/subnets/acme-vpc/app", lambda req: httpx.Response(204))
+    api.on("GET", "/v1/subnets", [subnet])
+
+    run("network", "create", "acme-vpc", "--account", "acme", "--cidr", "10.0.0.0/16")
+    assert api.body() == {"name": "acme-vpc", "account": "acme", "cidr": "10.0.0.0/16"}
+    result = run("subnet", "create", "acme-vpc/app", "--cidr", "10.0.1.0/24")
+    assert result.stdout == "created subnet acme-vpc/app\n"
+    assert api.body() == {"name": "app", "cidr": "10.0.1.0/24"}
+    shown = run("subnet", "show", "acme-vpc/app")
+    assert "10.0.1.1" in shown.stdout and "3 of 251" in shown.stdout
+    listed = run("subnet", "list")
+    assert "acme-vpc/app" in listed.stdout and "3/251" in listed.stdout
+    run("subnet", "delete", "acme-vpc/app")
+    assert api.sent()[-1] == ("DELETE", "/v1/subnets/acme-vpc/app")
+
+
+def test_instance_create_sends_interfaces(api: FakeApi) -> None:
+    answer = node("client", "instance", "10.0.1.50")
+    api.on("POST", "/v1/instances", answer, 201)
+    result = run(
+        "instance",
+        "create",
+        "client",
+        "--account",
+        "acme",
+        "--iface",
+        "acme-vpc/app=10.0.1.50",
+        "--iface",
+        "other/db",
+    )
+    assert result.exit_code == 0, result.output
+    assert api.body() == {
+        "name": "client",
+        "account": "acme",
+        "interfaces": [{"subnet": "acme-vpc/app", "ip": "10.0.1.50"}, {"subnet": "other/db"}],
+    }
+    assert result.stdout == "created instance client (10.0.1.50 in acme-vpc/app)\n"
+
+
+def test_instance_create_needs_an_interface(api: FakeApi) -> None:
+    result = run("instance", "create", "client", "--account", "acme")
+    assert result.exit_code == 2
+    assert api.requests == []
+
+
+def test_service_create_body(api: FakeApi) -> None:
+    api.on("POST", "/v1/services", {"name": "search"}, 201)
+    args = ["service", "create", "search", "--account", "prov", "--port", "80"]
+    args += ["--backend-subnet", "prov/back", "--management-subnet", "prov/mgmt"]
+    result = run(*args, "--workload", "search", "--health-path", "/health")
+    assert result.exit_code == 0, result.output
+    assert api.body() == {
+        "name": "search",
+        "account": "prov",
+        "port": 80,
+        "backend_subnet": "prov/back",
+        "management_subnet": "prov/mgmt",
+        "workload": "search",
+        "health_path": "/health",
+    }
+    result = run(*args, "--command", "prog {ip} {port}")
+    assert api.body()["command"] == "prog {ip} {port}"
+    assert "workload" not in api.body()
+    # neither, or both, is a usage error
+    assert run(*args).exit_code == 2
+    assert run(*args, "--workload", "search", "--command", "x").exit_code == 2
+
+
+# ---- appliances and waiting --------------------------------------------------------------------
+
+
+def test_appliance_create_waits_for_ready(api: FakeApi) -> None:
+    api.on("POST", "/v1/appliances", appliance("provisioning"), 202)
+    api.on(
+        "GET",
+        "/v1/appliances/docs",
+        sequence(
+            appliance("provisioning", detail="starting backends"),
+            appliance("provisioning", detail="checking endpoint"),
+            appliance("ready"),
+        ),
+    )
+    args = ["appliance", "create", "docs", "--account", "acme", "--service", "search"]
+    result = run(*args, "--subnet", "acme-vpc/app", "--backends", "2")
+    assert result.exit_code == 0, result.output
+    assert api.body(0) == {
+        "name": "docs",
+        "account": "acme",
+        "service": "search",
+        "subnet": "acme-vpc/app",
+        "backends": 2,
+    }
+    assert api.sent().count(("GET", "/v1/appliances/docs")) == 3
+    assert result.stdout == "docs ready at 10.0.1.2:80\n"
+    assert "starting backends" in result.stderr  # progress, on stderr
+
+
+def test_appliance_create_fails_with_the_status_detail(api: FakeApi) -> None:
+    api.on("POST", "/v1/appliances", appliance("provisioning"), 202)
+    api.on(
+        "GET",
+        "/v1/appliances/docs",
+        sequence(appliance("provisioning"), appliance("failed", detail="subnet exhausted")),
+    )
+    args = ["appliance", "create", "docs", "-a", "acme", "-s", "search", "--subnet", "acme-vpc/app"]
+    result = run(*args)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "error: appliance docs failed: subnet exhausted"
+
+
+def test_appliance_wait_times_out(api: FakeApi, monkeypatch: Any) -> None:
+    ticks = iter(range(1000))
+    monkeypatch.setattr(wait, "clock", lambda: float(next(ticks)))
+    api.on("POST", "/v1/appliances", appliance("provisioning"), 202)
+    api.on("GET", "/v1/appliances/docs", appliance("provisioning", detail="booting"))
+    args = ["appliance", "create", "docs", "-a", "acme", "-s", "search", "--subnet", "acme-vpc/app"]
+    result = run(*args, "--timeout", "5")
+    assert result.exit_code == 1
+    assert "timed out after 5s" in result.stderr
+    assert "docs is provisioning (booting)" in result.stderr
+
+
+def test_appliance_scale_waits_for_the_backend_count(api: FakeApi) -> None:
+    api.on("PATCH", "/v1/appliances/docs", appliance("provisioning", backends=2), 202)
+    api.on(
+        "GET",
+        "/v1/appliances/docs",
+        sequence(appliance("ready", backends=2), appliance("ready", backends=4)),
+    )
+    result = run("appliance", "scale", "docs", "4")
+    assert result.exit_code == 0, result.output
+    assert api.body(0) == {"backends": 4}
+    assert api.sent().count(("GET", "/v1/appliances/docs")) == 2
+    assert result.stdout == "docs ready at 10.0.1.2:80 with 4 backends\n"
+
+
+def test_appliance_delete_waits_for_404(api: FakeApi) -> None:
+    api.on("DELETE", "/v1/appliances/docs", appliance("deleting"), 202)
+    api.on("GET", "/v1/appliances/docs", sequence(appliance("deleting"), None))
+    result = run("appliance", "delete", "docs")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "deleted appliance docs\n"
+    assert api.sent().count(("GET", "/v1/appliances/docs")) == 2
+
+
+def test_appliance_show_for_a_person(api: FakeApi) -> None:
+    api.on("GET", "/v1/appliances/docs", appliance("ready", backends=2))
+    out = run("appliance", "show", "docs").stdout
+    for expected in ("ready", "10.0.1.2:80", "docs-fe", "docs-b0", "docs-b1", "192.168.0.11"):
+        assert expected in out
+    assert "\x1b[" not in out  # no colour codes when not a terminal
+
+
+# ---- --json ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "path", "answer"),
+    [
+        (["account", "list"], "/v1/accounts", [{"name": "acme", "operator": False}]),
+        (["network", "show", "acme-vpc"], "/v1/networks/acme-vpc", {"name": "acme-vpc"}),
+        (["instance", "list"], "/v1/instances", [node("client", "instance", "10.0.1.4")]),
+        (["service", "show", "search"], "/v1/services/search", {"name": "search", "port": 80}),
+        (["appliance", "list"], "/v1/appliances", [appliance()]),
+        (["topology"], "/v1/topology", {"networks": []}),
+        (["events"], "/v1/events", [{"time": "t", "kind": "k", "object": "o", "message": "m"}]),
+    ],
+)
+def test_json_prints_the_api_answer(api: FakeApi, args: list[str], path: str, answer: Any) -> None:
+    api.on("GET", path, answer)
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == answer
+    assert result.stdout == json.dumps(answer, indent=2) + "\n"
+
+
+def test_events_sends_the_limit(api: FakeApi) -> None:
+    api.on(
+        "GET", "/v1/events", [{"time": "12:00", "kind": "created", "object": "x", "message": "m"}]
+    )
+    result = run("events", "--limit", "7")
+    assert result.exit_code == 0, result.output
+    assert api.requests[0].url.params["limit"] == "7"
+    assert "created" in result.stdout
+
+
+# ---- apply / destroy ---------------------------------------------------------------------------
+
+
+def test_apply_prints_changes_and_waits_for_ready(api: FakeApi, tmp_path: Path) -> None:
+    manifest = tmp_path / "acme.yaml"
+    manifest.write_text("networks: []\n")
+    api.on(
+        "POST",
+        "/v1/apply",
+        {
+            "changes": [
+                {"action": "created", "kind": "network", "name": "acme-vpc"},
+                {"action": "unchanged", "kind": "account", "name": "acme"},
+                {"action": "created", "kind": "appliance", "name": "docs"},
+            ],
+            "appliances": ["docs"],
+        },
+    )
+    api.on("GET", "/v1/appliances/docs", sequence(appliance("provisioning"), appliance("ready")))
+    result = run("apply", "-f", str(manifest))
+    assert result.exit_code == 0, result.output
+    assert api.body(0) == {"yaml": "networks: []\n", "filename": str(manifest)}
+    assert result.stdout.splitlines() == [
+        "created network acme-vpc",
+        "unchanged account acme",
+        "created appliance docs",
+        "docs ready at 10.0.1.2:80",
+    ]
+    assert api.sent().count(("GET", "/v1/appliances/docs")) == 2
+
+
+def test_apply_says_nothing_to_change(api: FakeApi, tmp_path: Path) -> None:
+    manifest = tmp_path / "acme.yaml"
+    manifest.write_text("x: 1\n")
+    api.on(
+        "POST",
+        "/v1/apply",
+        {
+            "changes": [{"action": "unchanged", "kind": "network", "name": "acme-vpc"}],
+            "appliances": [],
+        },
+    )
+    result = run("apply", "-f", str(manifest))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "nothing to change\n"
+
+
+def test_apply_no_wait_does_not_poll(api: FakeApi, tmp_path: Path) -> None:
+    manifest = tmp_path / "acme.yaml"
+    manifest.write_text("x: 1\n")
+    changes = [{"action": "created", "kind": "appliance", "name": "docs"}]
+    api.on("POST", "/v1/apply", {"changes": changes, "appliances": ["docs"]})
+    result = run("apply", "-f", str(manifest), "--no-wait")
+    assert result.exit_code == 0, result.output
+    assert api.sent() == [("POST", "/v1/apply")]
+
+
+def test_apply_unreadable_file_is_a_clear_error(api: FakeApi, tmp_path: Path) -> None:
+    result = run("apply", "-f", str(tmp_path / "missing.yaml"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot read ")
+    assert "missing.yaml" in result.stderr
+    assert api.requests == []
+
+
+def test_apply_rejected_manifest_is_one_line(api: FakeApi, tmp_path: Path) -> None:
+    manifest = tmp_path / "bad.yaml"
+    manifest.write_text("nope")
+    api.on("POST", "/v1/apply", error("invalid", "line 1: expected a mapping", 422, "bad.yaml"))
+    result = run("apply", "-f", str(manifest))
+    assert result.exit_code == 1
+    assert result.stderr == "error: invalid: line 1: expected a mapping (at bad.yaml)\n"
+
+
+def test_destroy_waits_until_appliances_are_gone(api: FakeApi, tmp_path: Path) -> None:
+    manifest = tmp_path / "acme.yaml"
+    manifest.write_text("x: 1\n")
+    api.on(
+        "POST",
+        "/v1/destroy",
+        {
+            "changes": [
+                {"action": "deleted", "kind": "appliance", "name": "docs"},
+                {"action": "absent", "kind": "network", "name": "old"},
+            ],
+            "appliances": ["docs"],
+        },
+    )
+    api.on("GET", "/v1/appliances/docs", sequence(appliance("deleting"), None))
+    result = run("destroy", "-f", str(manifest))
+    assert result.exit_code == 0, result.output
+    assert api.sent()[0] == ("POST", "/v1/destroy")
+    assert result.stdout.splitlines() == [
+        "deleted appliance docs",
+        "absent network old",
+        "appliance docs gone",
+    ]
+
+
+# ---- exec --------------------------------------------------------------------------------------
+
+
+def test_exec_passes_argv_as_a_list_and_returns_its_code(api: FakeApi) -> None:
+    api.on(
+        "POST",
+        "/v1/instances/client/exec",
+        {"returncode": 3, "stdout": "/root\n", "stderr": "warn\n", "timed_out": False},
+    )
+    result = run("exec", "client", "--", "sh", "-c", "echo $HOME")
+    assert result.exit_code == 3
+    assert api.body() == {"argv": ["sh", "-c", "echo $HOME"], "timeout": 30.0, "stdin": None}
+    assert result.stdout == "/root\n"
+    assert result.stderr == "warn\n"
+
+
+def test_exec_timeout_option(api: FakeApi) -> None:
+    api.on(
+        "POST",
+        "/v1/instances/client/exec",
+        {"returncode": -9, "stdout": "", "stderr": "", "timed_out": True},
+    )
+    result = run("exec", "--timeout", "2", "client", "--", "sleep", "10")
+    assert api.body()["timeout"] == 2.0
+    assert api.body()["argv"] == ["sleep", "10"]
+    assert result.exit_code == 124
+    assert "did not finish in 2s" in result.stderr
+
+
+# ---- topology ----------------------------------------------------------------------------------
+
+
+def test_topology_renders_names_and_ips(api: FakeApi) -> None:
+    def row(name: str, role: str, ip: str, appliance: str | None = None) -> dict[str, Any]:
+        return {
+            "name": name,
+            "role": role,
+            "appliance": appliance,
+            "netns": f"fcd-i7-{name}",
+            "interface": "eth0",
+            "ip": ip,
+        }
+
+    api.on(
+        "GET",
+        "/v1/topology",
+        {
+            "networks": [
+                {
+                    "name": "acme-vpc",
+                    "account": "acme",
+                    "cidr": "10.0.0.0/16",
+                    "router": "fcd-r1",
+                    "subnets": [
+                        {
+                            "name": "app",
+                            "cidr": "10.0.1.0/24",
+                            "gateway": "10.0.1.1",
+                            "bridge": "fcd-b1",
+                            "nodes": [
+                                row("docs-fe", "frontend", "10.0.1.2", "docs"),
+                                row("client", "instance", "10.0.1.4"),
+                            ],
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+    result = run("topology")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "\x1b[" not in out
+    for expected in ("acme-vpc", "10.0.0.0/16", "fcd-r1", "app", "10.0.1.1", "fcd-b1"):
+        assert expected in out
+    fe_line = next(line for line in out.splitlines() if "docs-fe" in line)
+    assert "frontend of docs" in fe_line and "10.0.1.2" in fe_line and "fcd-i7-docs-fe" in fe_line
+    assert "10.0.1.4" in next(line for line in out.splitlines() if "client" in line)
+
+
+# ---- local commands ----------------------------------------------------------------------------
+
+
+def test_up_execs_the_server(monkeypatch: Any) -> None:
+    calls: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr("os.execv", lambda path, argv: calls.append((path, argv)))
+    result = run("up", "--port", "9999")
+    assert result.exit_code == 0, result.output
+    ((path, argv),) = calls
+    assert argv[1:] == ["-m", "facade.api.server", "--host", "127.0.0.1", "--port", "9999"]
+    assert path == argv[0]
+
+
+def test_cleanup_warns_when_the_control_plane_runs(api: FakeApi, monkeypatch: Any) -> None:
+    api.on("GET", "/v1/health", {"status": "ok"})
+    seen: dict[str, Any] = {}
+
+    def call(argv: list[str], env: dict[str, str]) -> int:
+        seen.update(argv=argv, env=env)
+        return 4
+
+    monkeypatch.setattr("subprocess.call", call)
+    result = run("cleanup")
+    assert result.exit_code == 4
+    assert "warning" in result.stderr and "re-create" in result.stderr
+    assert seen["argv"][1:] == ["-m", "facade.dataplane.linux.cleanup"]
+    assert seen["env"]["FACADE_HOME"].endswith("home")
+
+
+def test_cleanup_runs_when_the_control_plane_is_down(monkeypatch: Any) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    monkeypatch.setattr(client, "transport_factory", lambda: httpx.MockTransport(refuse))
+    monkeypatch.setattr("subprocess.call", lambda argv, env: 0)
+    result = run("cleanup")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
