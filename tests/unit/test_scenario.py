@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -207,7 +209,7 @@ ERRORS = [
     (f"services:\n  - {{name: s, account: a, port: 80, {SVC}}}\n", 2,
      "needs a workload (http-echo, search) or a command"),
     (f"services:\n  - {{name: s, account: a, workload: nginx, port: 80, {SVC}}}\n", 2,
-     "unknown workload the string 'nginx'"),
+     "unknown workload 'nginx'"),
     (f"services:\n  - {{name: s, account: a, workload: search, command: x, port: 80, {SVC}}}\n",
      2, "both workload and command"),
     (f"services:\n  - {{name: s, account: a, command: 'prog {{addr}}', port: 80, {SVC}}}\n", 2,
@@ -282,6 +284,8 @@ ERRORS = [
     ("accounts: [{name: !!bool maybe}]\n", 1, "cannot read !!bool value 'maybe'"),
     ("accounts: [{name: !!python/object:os.system x}]\n", 1, "could not parse YAML"),
     ("accounts: [{[1]: a}]\n", 1, "mapping key must be a plain word"),
+    ("accounts:\n  - {name: !!timestamp 1}\n", 2, "cannot read !!timestamp value '1'"),
+    ("accounts:\n  - {name: 2001-13-45}\n", 2, "cannot read !!timestamp value"),
 ]
 
 
@@ -361,6 +365,22 @@ def _mutations(rng: random.Random, base: str) -> str:
     return "".join(chars)
 
 
+TAGS = ["!!int", "!!float", "!!binary", "!!set", "!!omap", "!!pairs", "!!timestamp", "!!str",
+        "!!null", "!!bool", "!!merge", "!!value", "!!map", "!!seq", "!local", "!!python/name:os.system",
+        ""]
+VALUES = ["1", "0x1f", "1:20", "1e999", ".nan", "~", "yes", "2001-13-45", "2001-12-14", "[]", "{}",
+          "[a, b]", "{a: 1}", "'x'", '"\\u0000"', "9" * 5000, "a/b=1.2.3.4", "10.0.0.0/8", "&a x"]
+
+
+def _retag(rng: random.Random, base: str) -> str:
+    """Replace a few values of the example with odd YAML: explicit tags, huge numbers, dates."""
+    parts = re.split(r"(?<=: )([^,{}\[\]\n]+)", base)
+    for _ in range(rng.randint(1, 3)):
+        j = rng.randrange(1, len(parts), 2)
+        parts[j] = f"{rng.choice(TAGS)} {rng.choice(VALUES)}".strip()
+    return "".join(parts)
+
+
 def test_random_input_gives_a_scenario_or_invalid_never_a_crash() -> None:
     rng = random.Random(20240607)
     seen_ok = seen_invalid = 0
@@ -369,6 +389,7 @@ def test_random_input_gives_a_scenario_or_invalid_never_a_crash() -> None:
     cases += [bytes(rng.randrange(256) for _ in range(rng.randint(0, 200))) for _ in range(150)]
     cases += ["".join(rng.choice("{}[]:,-\n 'ab!&*") for _ in range(rng.randint(0, 60)))
               for _ in range(150)]
+    cases += [_retag(rng, EXAMPLE) for _ in range(300)]
     for case in cases:
         try:
             result = parse_scenario(case, "fuzz.yaml")
@@ -379,3 +400,22 @@ def test_random_input_gives_a_scenario_or_invalid_never_a_crash() -> None:
             assert isinstance(result, Scenario)
             seen_ok += 1
     assert seen_ok > 10 and seen_invalid > 100
+
+
+def test_overlap_detection_agrees_with_comparing_every_pair() -> None:
+    rng = random.Random(7)
+    outcomes = set()
+    for _ in range(200):
+        nets = [ipaddress.IPv4Network((0x0A000000 | rng.randrange(1 << 16), 32))
+                .supernet(new_prefix=rng.randint(20, 29)) for _ in range(rng.randint(2, 8))]
+        first_clash = next((j for j in range(len(nets))
+                            if any(nets[j].overlaps(nets[k]) for k in range(j))), None)
+        subnets = ", ".join(f"{{name: s{i}, cidr: {n}}}" for i, n in enumerate(nets))
+        text = f"networks:\n  - {{name: n, account: a, cidr: 10.0.0.0/16, subnets: [{subnets}]}}\n"
+        outcomes.add(first_clash is None)
+        if first_clash is None:
+            assert len(parse_scenario(text).networks[0].subnets) == len(nets)
+        else:
+            with pytest.raises(Invalid, match=f"subnet {nets[first_clash]} overlaps"):
+                parse_scenario(text)
+    assert outcomes == {True, False}

@@ -18,12 +18,12 @@ LINK_PREFIX = "fcd"
 IFNAMSIZ = 15
 FABRIC_NETNS = "fcd-fabric"
 
-_NAME = re.compile(r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$|^[a-z]$")
+_NAME = re.compile(r"[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?")
 
 
 def check_name(name: object, *, kind: str, where: str | None = None) -> str:
     """A user-chosen name: 1..40 chars of a-z, 0-9 and '-', starting with a letter."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise Invalid(f"{kind} name {name!r} must be 1-40 characters of a-z, 0-9 and '-', "
                       "starting with a letter and not ending with '-'", where=where or kind)
     return name

@@ -15,6 +15,7 @@ that already exist in the control plane, so resolving them is left to the servic
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import ipaddress
 import re
@@ -247,13 +248,14 @@ class _Loader(yaml.SafeLoader):
             return super().construct_object(node, deep=deep)
         except (yaml.YAMLError, Invalid, RecursionError):
             raise
-        except Exception as exc:  # noqa: BLE001 - PyYAML's own constructors, on hostile text
+        except Exception as exc:  # PyYAML's own constructors, on hostile text
             # bad values for explicit or implicit tags (!!int abc, !!bool maybe,
             # 2001-13-45, !!timestamp 1...) raise ValueError, KeyError, AttributeError...
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             shown = f" {node.value!r}" if isinstance(node, yaml.ScalarNode) else ""
+            why = f" ({exc})" if isinstance(exc, ValueError) else ""
             raise yaml.constructor.ConstructorError(
-                None, None, f"cannot read {tag} value{shown} ({exc})", node.start_mark) from exc
+                None, None, f"cannot read {tag} value{shown}{why}", node.start_mark) from exc
 
     def _construct_map(self, node: Any) -> _Map:
         if not isinstance(node, yaml.MappingNode):
@@ -377,7 +379,7 @@ class _Item:
         self.line = data.line
         for key in data:
             if key not in allowed:
-                raise Invalid(_unknown_key_message(key, f"{kind} (line {data.line})", allowed),
+                raise Invalid(_unknown_key_message(key, kind, allowed),
                               where=self.at(key))
         for key in required:
             if key not in data:
@@ -474,6 +476,35 @@ class _Unique:
         self.seen[name] = line
 
 
+class _Siblings:
+    """The subnets of one network seen so far, to find an overlap without comparing all pairs.
+
+    CIDR blocks overlap only when one holds the other: a new block overlaps a sibling that is
+    one of its supernets, or a sibling whose first address lies inside it.
+    """
+
+    def __init__(self) -> None:
+        self.names: dict[ipaddress.IPv4Network, str] = {}
+        self.starts: list[int] = []  # sorted first addresses
+        self.by_start: dict[int, ipaddress.IPv4Network] = {}
+
+    def overlapping(self, cidr: ipaddress.IPv4Network) -> dict[str, str]:
+        for prefix in range(cidr.prefixlen, -1, -1):
+            sup = cidr.supernet(new_prefix=prefix)
+            if sup in self.names:
+                return {self.names[sup]: str(sup)}
+        i = bisect.bisect_left(self.starts, int(cidr.network_address))
+        if i < len(self.starts) and self.starts[i] <= int(cidr.broadcast_address):
+            inner = self.by_start[self.starts[i]]
+            return {self.names[inner]: str(inner)}
+        return {}
+
+    def add(self, name: str, cidr: ipaddress.IPv4Network) -> None:
+        self.names[cidr] = name
+        bisect.insort(self.starts, int(cidr.network_address))
+        self.by_start[int(cidr.network_address)] = cidr
+
+
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -536,7 +567,7 @@ def _accounts(top: _Map, file: str) -> tuple[AccountDecl, ...]:
 def _subnets(net: _Item, network: str, net_cidr: ipaddress.IPv4Network,
              file: str) -> tuple[SubnetDecl, ...]:
     unique = _Unique("subnet", f" of network {network!r}")
-    siblings: dict[str, str] = {}
+    siblings = _Siblings()
     out = []
     for value, line in _items(net.data, "subnets", file):
         item = _mapping(value, line, kind="subnet", file=file, allowed=("name", "cidr"),
@@ -546,10 +577,10 @@ def _subnets(net: _Item, network: str, net_cidr: ipaddress.IPv4Network,
         cidr = item.cidr()
         check_subnet_in_network(cidr, net_cidr, where=item.at("cidr"))
         try:
-            check_no_overlap(cidr, siblings, where=item.at("cidr"))
-        except Conflict as exc:
+            check_no_overlap(cidr, siblings.overlapping(cidr), where=item.at("cidr"))
+        except Conflict as exc:  # within one file it is a mistake in the file: Invalid
             raise Invalid(exc.message, where=exc.where) from None
-        siblings[name] = str(cidr)
+        siblings.add(name, cidr)
         out.append(SubnetDecl(name=name, cidr=str(cidr), line=item.line, network=network,
                               file=file))
     return tuple(out)
@@ -599,7 +630,7 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
                 item.fail("command", f"service gives both workload and command; give either a "
                                      f"built-in workload ({', '.join(WORKLOADS)}) or a command")
             if raw not in WORKLOADS:
-                item.fail("workload", f"unknown workload {_describe(raw)}; built-in workloads "
+                item.fail("workload", f"unknown workload {raw!r}; built-in workloads "
                                       f"are {', '.join(WORKLOADS)} (or give "
                                       "command: \"prog --ip {ip} --port {port}\")")
             workload = raw
@@ -708,13 +739,14 @@ def _appliances(top: _Map, file: str) -> tuple[ApplianceDecl, ...]:
 def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     """Parse and validate a scenario file's text; raise `Invalid` ("FILE:LINE") on any problem."""
     if isinstance(text, bytes | bytearray):
-        if len(text) > MAX_BYTES:
-            raise Invalid(f"the file is {len(text)} bytes; a scenario is at most 1 MiB "
+        raw = bytes(text)
+        if len(raw) > MAX_BYTES:
+            raise Invalid(f"the file is {len(raw)} bytes; a scenario is at most 1 MiB "
                           f"({MAX_BYTES} bytes)", where=filename)
         try:
-            text = bytes(text).decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            line = bytes(text)[:exc.start].count(b"\n") + 1
+            line = raw[:exc.start].count(b"\n") + 1
             raise Invalid("the file is not UTF-8 text", where=f"{filename}:{line}") from None
     if not isinstance(text, str):
         raise Invalid(f"a scenario must be text, not {type(text).__name__}", where=filename)

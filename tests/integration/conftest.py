@@ -1,0 +1,43 @@
+"""Fixtures of the end-to-end tests: a real control plane per test module. Teardown stops it
+and runs `facade cleanup`, then checks that no fcd-* namespace, no workload process and no new
+root-namespace link is left, even when a test failed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration import nsclient
+from tests.integration.controlplane import (
+    ControlPlane,
+    cleanup,
+    start_control_plane,
+    stop_control_plane,
+)
+
+__all__ = ["ControlPlane"]
+
+
+@pytest.fixture(scope="module")
+def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: real network namespaces")
+    before = nsclient.root_links()
+    if nsclient.facade_netns():
+        pytest.fail(f"Facade namespaces exist before the test: {nsclient.facade_netns()}")
+    home = tmp_path_factory.mktemp("cp") / "home"
+    home.mkdir()
+    plane = start_control_plane(home)
+    try:
+        yield plane
+    finally:
+        stop_control_plane(plane)
+        cleanup(home)
+        left = nsclient.facade_netns()
+        workloads = nsclient.processes_mentioning("facade.workloads")
+        after = nsclient.root_links()
+        assert not left, f"namespaces left behind: {left}"
+        assert not workloads, f"workload processes left behind: {workloads}"
+        assert after == before, f"root namespace links changed: {after ^ before}"

@@ -1,0 +1,106 @@
+"""A real control plane in a child process (`python -m facade.api.server`, as root) with its own
+state folder and port, driven through the real `facade` command and the REST API. Used by the
+end-to-end tests and by the benchmarks under bench/."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+FACADE = str(Path(sys.executable).with_name("facade"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ControlPlane:
+    home: Path
+    url: str
+    token: str
+    proc: subprocess.Popen[bytes]
+    env: dict[str, str] = field(default_factory=dict)
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120,
+            token: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = dict(self.env)
+        if token is not None:
+            env["FACADE_TOKEN"] = token
+        res = subprocess.run([FACADE, *args], env=env, capture_output=True, text=True,
+                             timeout=timeout, cwd=ROOT)
+        if check and res.returncode != 0:
+            raise AssertionError(f"facade {' '.join(args)} -> {res.returncode}\n"
+                                 f"stdout: {res.stdout}\nstderr: {res.stderr}")
+        return res
+
+    def api(self, method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return httpx.request(method, self.url + path, headers=headers, timeout=60, **kw)
+
+    def get(self, path: str, **kw: Any) -> Any:
+        r = self.api("GET", path, **kw)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            time.sleep(0.05)
+
+
+def start_control_plane(home: Path) -> ControlPlane:
+    port = _free_port()
+    env = {**os.environ, "FACADE_HOME": str(home), "FACADE_URL": f"http://127.0.0.1:{port}"}
+    env.pop("FACADE_TOKEN", None)
+    log = open(home.parent / f"{home.name}-server.log", "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "facade.api.server", "--port", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                            start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"control plane exited with {proc.returncode}; see {log.name}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    token = (home / "operator.token").read_text().strip()
+    env["FACADE_TOKEN"] = token
+    return ControlPlane(home=home, url=f"http://127.0.0.1:{port}", token=token, proc=proc,
+                        env=env)
+
+
+def stop_control_plane(cp: ControlPlane) -> None:
+    if cp.proc.poll() is None:
+        os.killpg(cp.proc.pid, signal.SIGTERM)
+        try:
+            cp.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(cp.proc.pid, signal.SIGKILL)
+            cp.proc.wait(timeout=10)
+
+
+def cleanup(home: Path) -> None:
+    """`facade cleanup` for this state folder: removes every kernel object Facade made."""
+    subprocess.run([sys.executable, "-m", "facade.dataplane.linux.cleanup"],
+                   env={**os.environ, "FACADE_HOME": str(home)}, capture_output=True,
+                   timeout=60)

@@ -1,0 +1,126 @@
+"""Fixtures and helpers for the linux driver's integration tests (names start with driver_ so
+they cannot collide with the project's conftest). Everything a test makes is removed in
+teardown, even on failure; the root namespace's links are compared before/after the module."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from facade.dataplane.linux import LinuxDataPlane
+from facade.dataplane.linux import netns as driver_netns
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
+
+# A tiny TCP server for backends: "GET ..." gets an HTTP answer "<name> <client-ip>" and the
+# connection is closed; "PING" lines get "PONG <name> <client-ip>" on a kept-open connection.
+SERVER = r"""
+import socket, sys, threading
+name, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind((ip, port)); srv.listen(64)
+def serve(conn, addr):
+    with conn:
+        f = conn.makefile("rb")
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            if line.startswith(b"GET"):
+                while f.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                body = f"{name} {addr[0]}".encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                             + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+                return
+            if line.startswith(b"PING"):
+                conn.sendall(f"PONG {name} {addr[0]}\n".encode())
+while True:
+    c, a = srv.accept()
+    threading.Thread(target=serve, args=(c, a), daemon=True).start()
+"""
+
+
+TEST_BRIDGE_PREFIX = "fcdb9"
+
+
+def driver_server_argv(name: str, ip: str, port: int) -> tuple[str, ...]:
+    return (sys.executable, "-c", SERVER, name, ip, str(port))
+
+
+def driver_run(*argv: str) -> str:
+    return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=20).stdout
+
+
+def driver_json(*argv: str) -> object:
+    out = driver_run(*argv)
+    return json.loads(out) if out.strip() else []
+
+
+def driver_netns_list() -> set[str]:
+    out = driver_run("ip", "netns", "list")
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def driver_facade_netns() -> set[str]:
+    return {n for n in driver_netns_list() if n.startswith("fcd-")}
+
+
+def driver_root_links() -> list[tuple[int, str, str]]:
+    links = driver_json("ip", "-j", "link")
+    assert isinstance(links, list)
+    return sorted((lk["ifindex"], lk["ifname"], lk.get("link_type", "")) for lk in links)
+
+
+def driver_wait(predicate, timeout: float = 5.0, step: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll `predicate` until it returns something truthy; bounded in time."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(step)
+        value = predicate()
+    return value
+
+
+@pytest.fixture(scope="module")
+def driver_host_guard() -> Iterator[set[str]]:
+    """Root links and pre-existing fcd-* namespaces before the module; checks the host after."""
+    before_links = driver_root_links()
+    before_ns = driver_facade_netns()
+    yield before_ns
+    assert driver_root_links() == before_links, "root namespace links changed"
+    assert driver_facade_netns() == before_ns, "a test left Facade namespaces behind"
+
+
+@pytest.fixture
+def driver_dp(tmp_path: Path, driver_host_guard: set[str]) -> Iterator[LinuxDataPlane]:
+    """A LinuxDataPlane whose test-made namespaces, subnets and processes are removed after."""
+    dp = LinuxDataPlane(tmp_path / "state")
+    before = driver_facade_netns()
+    try:
+        yield dp
+    finally:
+        for pf in dp._procs.all():
+            dp.stop_process(pf.key)
+        made = driver_facade_netns() - before
+        for name in sorted(made - {"fcd-fabric"}):
+            dp.delete_node(name)
+        if "fcd-fabric" not in made and driver_netns.exists("fcd-fabric"):
+            links = driver_json("ip", "-n", "fcd-fabric", "-j", "link")
+            assert isinstance(links, list)
+            for lk in links:  # test bridges are named fcdb9xxx
+                if lk["ifname"].startswith(TEST_BRIDGE_PREFIX):
+                    driver_run("ip", "-n", "fcd-fabric", "link", "del", lk["ifname"])
+        if "fcd-fabric" in made:
+            # the fabric was made by this test: remove it whole (its bridges go with it)
+            for pid in driver_netns.pids_in("fcd-fabric"):
+                os.kill(pid, 9)
+            driver_netns.remove("fcd-fabric")
+        assert driver_facade_netns() == before

@@ -1,0 +1,125 @@
+"""Test-side helpers that look at the system independently of Facade's own code: sockets made
+inside a namespace by a thread of our own (libc setns), `ip`/`nft` dumps, process scans."""
+
+from __future__ import annotations
+
+import ctypes
+import http.client
+import json
+import os
+import socket
+import subprocess
+import threading
+from typing import Any
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def ns_socket(netns: str) -> socket.socket:
+    """A TCP socket living in `netns` (made by a throwaway thread that entered it)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+            try:
+                if _libc.setns(fd, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns {netns}")
+            finally:
+                os.close(fd)
+            box["sock"] = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        except BaseException as exc:
+            box["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["sock"]
+
+
+class NsHTTPConnection(http.client.HTTPConnection):
+    """http.client over a socket made inside a namespace; keep-alive capable."""
+
+    def __init__(self, netns: str, host: str, port: int, timeout: float = 3.0) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.netns = netns
+
+    def connect(self) -> None:
+        sock = ns_socket(self.netns)
+        sock.settimeout(self.timeout)
+        sock.connect((self.host, self.port))
+        self.sock = sock
+
+
+def http(netns: str, ip: str, port: int, method: str = "GET", path: str = "/",
+         body: Any = None, timeout: float = 3.0) -> tuple[int, dict[str, str], bytes]:
+    conn = NsHTTPConnection(netns, ip, port, timeout=timeout)
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def can_connect(netns: str, ip: str, port: int, timeout: float = 0.7) -> bool:
+    sock = ns_socket(netns)
+    sock.settimeout(timeout)
+    try:
+        sock.connect((ip, port))
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.close()
+
+
+def run(*argv: str, check: bool = True) -> str:
+    return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=30).stdout
+
+
+def netns_list() -> set[str]:
+    try:
+        return set(os.listdir("/run/netns"))
+    except FileNotFoundError:
+        return set()
+
+
+def facade_netns() -> set[str]:
+    return {n for n in netns_list() if n.startswith("fcd-")}
+
+
+def addresses(netns: str) -> dict[str, list[str]]:
+    """ifname -> ["ip/prefix", ...] from `ip -j addr` inside the namespace."""
+    out = json.loads(run("ip", "-n", netns, "-j", "addr", "show"))
+    return {link["ifname"]: [f"{a['local']}/{a['prefixlen']}" for a in link.get("addr_info", [])
+                             if a.get("family") == "inet"]
+            for link in out if link["ifname"] != "lo"}
+
+
+def nft_ruleset(netns: str) -> dict[str, Any]:
+    return json.loads(run("ip", "netns", "exec", netns, "nft", "-j", "list", "ruleset"))
+
+
+def processes_mentioning(text: str) -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd and "pytest" not in cmd:
+            pids.append(int(pid))
+    return pids
+
+
+def root_links() -> set[str]:
+    return {link["ifname"] for link in json.loads(run("ip", "-j", "link", "show"))}

@@ -1,0 +1,132 @@
+"""End to end, as a user does it: `facade apply -f examples/search.yaml` on a real control
+plane, then real TCP from the customer's instance, checked against the kernel's own view.
+
+The scenario is the issue's: acme's subnet and searchco's backend subnet are both
+10.0.1.0/24, so backend addresses collide with addresses of the customer's subnet on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.integration import nsclient
+from tests.integration.controlplane import ControlPlane
+
+pytestmark = pytest.mark.root
+EXAMPLE = "examples/search.yaml"
+
+
+@pytest.fixture(scope="module")
+def docs(cp: ControlPlane) -> dict[str, Any]:
+    res = cp.cli("apply", "-f", EXAMPLE)
+    assert "created appliance docs" in res.stdout
+    assert "ready" in res.stdout + res.stderr
+    return json.loads(cp.cli("appliance", "show", "docs", "--json").stdout)
+
+
+def _client_netns(cp: ControlPlane) -> str:
+    return json.loads(cp.cli("instance", "show", "client", "--json").stdout)["netns"]
+
+
+def test_apply_is_idempotent(cp: ControlPlane, docs: dict[str, Any]) -> None:
+    kernel_before = nsclient.facade_netns()
+    res = cp.cli("apply", "-f", EXAMPLE)
+    assert "nothing to change" in res.stdout
+    assert nsclient.facade_netns() == kernel_before
+
+
+def test_appliance_shape_matches_kernel(cp: ControlPlane, docs: dict[str, Any]) -> None:
+    assert docs["status"] == "ready"
+    fe = docs["frontend"]
+    assert [i["subnet"] for i in fe["interfaces"]] == [
+        "acme-vpc/app", "search-vpc/backend", "search-vpc/mgmt"]
+    assert docs["endpoint"]["ip"] == fe["interfaces"][0]["ip"]
+    assert docs["endpoint"]["port"] == 80
+    assert len(docs["backends"]) == 3
+    for node in [fe, *docs["backends"]]:
+        kernel = nsclient.addresses(node["netns"])  # independent read: ip -j addr
+        for iface in node["interfaces"]:
+            assert any(a.startswith(iface["ip"] + "/") for a in kernel[iface["name"]]), (
+                node["name"], iface, kernel)
+    for b in docs["backends"]:
+        assert [i["subnet"] for i in b["interfaces"]] == ["search-vpc/backend", "search-vpc/mgmt"]
+    # the front-end balances with nftables inside its own namespace
+    rules = json.dumps(nsclient.nft_ruleset(fe["netns"]))
+    assert "dnat" in rules and docs["endpoint"]["ip"] in rules
+
+
+def test_customer_subnet_loses_one_address(cp: ControlPlane, docs: dict[str, Any]) -> None:
+    sub = cp.get("/v1/subnets/acme-vpc/app")
+    assert sub["used"] == 2  # the client and the endpoint, nothing for 3 backends
+
+
+def test_search_through_endpoint_and_replication(cp: ControlPlane, docs: dict[str, Any]) -> None:
+    ns, ep = _client_netns(cp), docs["endpoint"]["ip"]
+    status, headers, body = nsclient.http(ns, ep, 80, "POST", "/documents",
+                                          {"id": "patent", "text": "composed appliance services"})
+    assert status == 201, body
+    posted = time.monotonic()
+    served_by: set[str] = set()
+    while time.monotonic() - posted < 1.0 and len(served_by) < 3:
+        status, headers, body = nsclient.http(ns, ep, 80, "GET", "/search?q=appliance+composed")
+        assert status == 200
+        assert json.loads(body)["ids"] == ["patent"], (headers.get("x-backend"), body)
+        served_by.add(headers["x-backend"])
+    assert served_by == {b["name"] for b in docs["backends"]}, served_by
+
+
+def test_customer_reaches_only_the_endpoint(cp: ControlPlane, docs: dict[str, Any]) -> None:
+    ns, ep = _client_netns(cp), docs["endpoint"]["ip"]
+    assert nsclient.can_connect(ns, ep, 80)
+    customer_side = {ep, *(i["ip"] for i in
+                           json.loads(cp.cli("instance", "show", "client", "--json").stdout)
+                           ["interfaces"])}
+    fe = docs["frontend"]
+    hidden = [fe["interfaces"][1]["ip"], fe["interfaces"][2]["ip"]]
+    for b in docs["backends"]:
+        hidden += [i["ip"] for i in b["interfaces"]]
+    hidden = [ip for ip in hidden if ip not in customer_side]
+    assert hidden
+    for ip in hidden:
+        assert not nsclient.can_connect(ns, ip, 80), f"customer reached {ip}"
+    # no route to the management subnet, and the endpoint does not route there either
+    nsclient.run("ip", "-n", ns, "route", "add", "10.0.200.0/24", "via", ep)
+    try:
+        for ip in hidden:
+            if ip.startswith("10.0.200."):
+                assert not nsclient.can_connect(ns, ip, 80), f"routed via endpoint to {ip}"
+    finally:
+        nsclient.run("ip", "-n", ns, "route", "del", "10.0.200.0/24", "via", ep)
+
+
+def test_other_customer_reaches_nothing(cp: ControlPlane, docs: dict[str, Any]) -> None:
+    cp.cli("account", "create", "other")
+    cp.cli("network", "create", "other-vpc", "--account", "other", "--cidr", "10.0.0.0/16")
+    cp.cli("subnet", "create", "other-vpc/app", "--cidr", "10.0.1.0/24")
+    cp.cli("instance", "create", "intruder", "--account", "other", "--iface", "other-vpc/app")
+    try:
+        ns = json.loads(cp.cli("instance", "show", "intruder", "--json").stdout)["netns"]
+        targets = [docs["endpoint"]["ip"]]
+        for node in [docs["frontend"], *docs["backends"]]:
+            targets += [i["ip"] for i in node["interfaces"]]
+        mine = json.loads(cp.cli("instance", "show", "intruder", "--json").stdout)
+        own_ip = mine["interfaces"][0]["ip"]
+        for ip in set(targets) - {own_ip, "10.0.1.1"}:
+            assert not nsclient.can_connect(ns, ip, 80), f"other customer reached {ip}"
+    finally:
+        cp.cli("instance", "delete", "intruder")
+        cp.cli("subnet", "delete", "other-vpc/app")
+        cp.cli("network", "delete", "other-vpc")
+        cp.cli("account", "delete", "other")
+
+
+def test_topology_and_events(cp: ControlPlane, docs: dict[str, Any]) -> None:
+    out = cp.cli("topology").stdout
+    for word in ("acme-vpc", "search-vpc", "docs-fe", "docs-b1", docs["endpoint"]["ip"]):
+        assert word in out, out
+    events = json.loads(cp.cli("events", "--json", "--limit", "200").stdout)
+    assert any(e["kind"] == "appliance.ready" and e["object"] == "docs" for e in events)

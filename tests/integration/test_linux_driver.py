@@ -1,0 +1,350 @@
+"""The linux DataPlane driver against the real kernel, checked through an independent path
+(`ip -j`, `nft -j`, real TCP connections), not through the driver's own observe()."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from facade.dataplane.linux import DataPlaneError, LinuxDataPlane
+from facade.dataplane.linux import netns as driver_netns
+from facade.domain.specs import FrontendSpec, NodeSpec, PortSpec, ProcessSpec, SubnetSpec
+from tests.integration import driver_fixtures
+from tests.integration.driver_fixtures import (
+    driver_facade_netns,
+    driver_json,
+    driver_netns_list,
+    driver_run,
+    driver_server_argv,
+    driver_wait,
+    needs_root,
+)
+
+pytestmark = [pytest.mark.root, needs_root]
+driver_dp = driver_fixtures.driver_dp
+driver_host_guard = driver_fixtures.driver_host_guard
+
+FABRIC = "fcd-fabric"
+PORT = 8080
+
+
+def _addrs(ns: str) -> set[tuple[str, str]]:
+    data = driver_json("ip", "-n", ns, "-j", "addr")
+    assert isinstance(data, list)
+    return {(lk["ifname"], f"{a['local']}/{a['prefixlen']}")
+            for lk in data for a in lk.get("addr_info", []) if a["family"] == "inet"
+            and lk["ifname"] != "lo"}
+
+
+def _fabric_links() -> dict[str, dict]:
+    data = driver_json("ip", "-n", FABRIC, "-j", "-d", "link")
+    assert isinstance(data, list)
+    return {lk["ifname"]: lk for lk in data}
+
+
+def _kernel_dump(ns: str) -> dict[str, object]:
+    return {
+        "addr": driver_json("ip", "-n", ns, "-j", "addr"),
+        "route": driver_json("ip", "-n", ns, "-j", "route", "show", "table", "all"),
+        "rule": driver_json("ip", "-n", ns, "-j", "rule"),
+        "nft": driver_json("ip", "netns", "exec", ns, "nft", "-j", "list", "ruleset"),
+        "link": [{k: v for k, v in lk.items() if k != "stats64"}
+                 for lk in driver_json("ip", "-n", ns, "-j", "-d", "link")],  # type: ignore
+    }
+
+
+def _map_backends(ns: str) -> set[str]:
+    data = driver_json("ip", "netns", "exec", ns, "nft", "-j", "list", "map", "ip", "fcd_fe",
+                       "backends")
+    assert isinstance(data, dict)
+    for obj in data["nftables"]:
+        if "map" in obj:
+            return {e[1] for e in obj["map"].get("elem", [])}
+    raise AssertionError("no map")
+
+
+# --------------------------------------------------------------------------- 1
+def test_two_instances_on_one_subnet(driver_dp: LinuxDataPlane) -> None:
+    dp = driver_dp
+    dp.ensure_subnet(SubnetSpec("fcdb9001", "10.9.1.0/24"))
+    a = NodeSpec("fcd-i9001-a", "instance",
+                 (PortSpec("fcdv90011", "fcdb9001", "eth0", "10.9.1.11/24", "10.9.1.1"),))
+    b = NodeSpec("fcd-i9002-b", "instance",
+                 (PortSpec("fcdv90021", "fcdb9001", "eth0", "10.9.1.12/24", "10.9.1.1"),))
+    dp.ensure_node(a)
+    dp.ensure_node(b)
+
+    assert {"fcd-fabric", "fcd-i9001-a", "fcd-i9002-b"} <= driver_netns_list()
+    links = _fabric_links()
+    assert links["fcdb9001"]["linkinfo"]["info_kind"] == "bridge"
+    assert "UP" in links["fcdb9001"]["flags"]
+    for host in ("fcdv90011", "fcdv90021"):
+        assert links[host]["linkinfo"]["info_kind"] == "veth"
+        assert links[host]["master"] == "fcdb9001"
+        assert "UP" in links[host]["flags"]
+    assert _addrs("fcd-i9001-a") == {("eth0", "10.9.1.11/24")}
+    assert _addrs("fcd-i9002-b") == {("eth0", "10.9.1.12/24")}
+    routes = driver_json("ip", "-n", "fcd-i9001-a", "-j", "route")
+    assert {"dst": "default", "gateway": "10.9.1.1"}.items() <= routes[0].items() \
+        or any(r.get("dst") == "default" and r.get("gateway") == "10.9.1.1" for r in routes)
+
+    # (not `python3 -m http.server`: it calls getfqdn() before listening, which waits for a
+    # DNS timeout in a namespace without a resolver)
+    pid = dp.start_process(ProcessSpec("web-b", "fcd-i9002-b",
+                                       driver_server_argv("b", "10.9.1.12", PORT)))
+    assert pid > 0
+    result = driver_wait(lambda: (r := dp.http_request("fcd-i9001-a", "10.9.1.12", PORT,
+                                                       timeout=1.0)).ok and r)
+    assert result, "the server in b never answered a"
+    assert result.status == 200 and result.body == "b 10.9.1.11"
+    assert result.headers.get("content-type") == "text/plain"
+    # an independent client: curl inside a
+    out = dp.exec("fcd-i9001-a", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                  f"http://10.9.1.12:{PORT}/"], timeout=10)
+    assert out.returncode == 0 and out.stdout == "200"
+    # processes are observed, then stopped
+    assert dp.observe().processes["web-b"].pid == pid
+    dp.stop_process("web-b")
+    assert "web-b" not in dp.observe().processes
+    assert dp.tcp_probe("fcd-i9001-a", "10.9.1.12", PORT, timeout=1).detail == \
+        "connection refused"
+    # exec in a missing namespace
+    missing = dp.exec("fcd-i9999-none", ["true"])
+    assert missing.returncode == 255 and "fcd-i9999-none" in missing.stderr
+    assert not dp.tcp_probe("fcd-i9999-none", "10.9.1.12", PORT).ok
+
+
+# --------------------------------------------------------------------------- 2
+CUST, BACK, MGMT = "fcdb9101", "fcdb9102", "fcdb9103"
+FE_NS, CLIENT_NS = "fcd-i9101-fe", "fcd-i9105-cl"
+ENDPOINT, FE_BACK, FE_MGMT = "10.0.1.5", "10.0.1.200", "10.0.200.5"
+BACKENDS = {f"fcd-i910{i + 2}-be{i}": (f"10.0.1.{11 + i}", f"10.0.200.{11 + i}")
+            for i in range(3)}
+
+
+def _frontend_spec() -> NodeSpec:
+    return NodeSpec(FE_NS, "frontend", (
+        PortSpec("fcdv91011", CUST, "eth0", f"{ENDPOINT}/24", "10.0.1.1"),
+        PortSpec("fcdv91012", BACK, "eth1", f"{FE_BACK}/24"),
+        PortSpec("fcdv91013", MGMT, "eth2", f"{FE_MGMT}/24", "10.0.200.1"),
+    ), FrontendSpec(customer_if="eth0", backend_if="eth1", endpoint=ENDPOINT, port=PORT))
+
+
+def _appliance(dp: LinuxDataPlane) -> None:
+    for bridge, cidr in ((CUST, "10.0.1.0/24"), (BACK, "10.0.1.0/24"), (MGMT, "10.0.200.0/24")):
+        dp.ensure_subnet(SubnetSpec(bridge, cidr))
+    dp.ensure_node(_frontend_spec())
+    for k, (ns, (ip, mip)) in enumerate(BACKENDS.items()):
+        dp.ensure_node(NodeSpec(ns, "backend", (
+            PortSpec(f"fcdv9110{k}", BACK, "eth0", f"{ip}/24"),
+            PortSpec(f"fcdv9120{k}", MGMT, "eth1", f"{mip}/24", "10.0.200.1"))))
+    dp.ensure_node(NodeSpec(CLIENT_NS, "instance", (
+        PortSpec("fcdv91051", CUST, "eth0", "10.0.1.50/24", "10.0.1.1"),)))
+
+
+def _who(dp: LinuxDataPlane) -> tuple[str, str] | None:
+    r = dp.http_request(CLIENT_NS, ENDPOINT, PORT, timeout=1.0)
+    if not r.ok:
+        return None
+    name, client = r.body.split()
+    return name, client
+
+
+def _line_conn() -> socket.socket:
+    sock = driver_netns.socket_in(CLIENT_NS, socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(2.0)
+    sock.connect((ENDPOINT, PORT))
+    return sock
+
+
+def _ping(sock: socket.socket) -> str:
+    sock.sendall(b"PING\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = sock.recv(1024)
+        assert chunk, "connection closed"
+        data += chunk
+    return data.decode().strip()
+
+
+def test_frontend_load_balances_over_overlapping_subnets(driver_dp: LinuxDataPlane) -> None:
+    dp = driver_dp
+    t0 = time.perf_counter()
+    _appliance(dp)
+    made = time.perf_counter() - t0
+    assert made < 2.0, f"appliance took {made:.2f}s"
+
+    # kernel state, independently
+    rules = driver_run("ip", "-n", FE_NS, "rule")
+    assert "fwmark 0x1 lookup 101" in rules and f"from {FE_BACK} lookup 101" in rules
+    table101 = driver_json("ip", "-n", FE_NS, "-j", "route", "show", "table", "101")
+    assert any(r["dst"] == "10.0.1.0/24" and r["dev"] == "eth1" and r.get("prefsrc") == FE_BACK
+               for r in table101)
+    main = driver_json("ip", "-n", FE_NS, "-j", "route")
+    assert not any(r.get("dev") == "eth1" for r in main), "backend leg leaked into main table"
+    assert driver_run("ip", "netns", "exec", FE_NS, "sysctl", "-n",
+                      "net.ipv4.ip_forward").strip() == "1"
+    assert _map_backends(FE_NS) == set()
+
+    for ns in BACKENDS:
+        dp.start_process(ProcessSpec(f"srv-{ns}", ns, driver_server_argv(ns, "0.0.0.0", PORT)))
+    for ns in BACKENDS:
+        assert driver_wait(lambda ns=ns: dp.tcp_probe(ns, "127.0.0.1", PORT, timeout=0.5).ok)
+
+    # empty rotation: fast refusal, not a timeout
+    t = time.perf_counter()
+    r = dp.http_request(CLIENT_NS, ENDPOINT, PORT, timeout=2.0)
+    assert not r.ok and r.detail == "connection refused"
+    assert time.perf_counter() - t < 0.5
+
+    dp.set_backends(FE_NS, tuple(ip for ip, _ in BACKENDS.values()))
+    assert _map_backends(FE_NS) == {ip for ip, _ in BACKENDS.values()}
+    seen = [_who(dp) for _ in range(12)]
+    assert all(seen), seen
+    assert {s[0] for s in seen if s} == set(BACKENDS)
+    assert {s[1] for s in seen if s} == {FE_BACK}, "backends must see the front-end's address"
+
+    # the customer reaches nothing but the endpoint's port
+    forbidden = [ip for ip, _ in BACKENDS.values()] + [mip for _, mip in BACKENDS.values()] \
+        + [FE_BACK, FE_MGMT]
+    for ip in forbidden:
+        assert not dp.tcp_probe(CLIENT_NS, ip, PORT, timeout=0.3).ok, ip
+    assert not dp.tcp_probe(CLIENT_NS, ENDPOINT, 22, timeout=0.3).ok
+    added = dp.exec(CLIENT_NS, ["ip", "route", "add", "10.0.200.0/24", "via", ENDPOINT])
+    assert added.returncode == 0, added.stderr
+    for ip in [mip for _, mip in BACKENDS.values()] + [FE_MGMT]:
+        r = dp.tcp_probe(CLIENT_NS, ip, PORT, timeout=0.3)
+        assert not r.ok and r.detail == "timed out", (ip, r)
+
+    # a change of rotation keeps an established connection to a remaining backend
+    conn = _line_conn()
+    try:
+        first = _ping(conn).split()
+        assert first[0] == "PONG" and first[2] == FE_BACK
+        kept = first[1]
+        other = next(ns for ns in BACKENDS if ns != kept)
+        subset = {kept, other}
+        dp.set_backends(FE_NS, tuple(BACKENDS[ns][0] for ns in subset))
+        assert _map_backends(FE_NS) == {BACKENDS[ns][0] for ns in subset}
+        names = {w[0] for w in (_who(dp) for _ in range(8)) if w}
+        assert names == subset
+        assert _ping(conn).split()[1] == kept
+    finally:
+        conn.close()
+
+    # the rotation survives a re-ensure of the front-end
+    dp.ensure_node(_frontend_spec())
+    assert _map_backends(FE_NS) == {BACKENDS[ns][0] for ns in subset}
+    assert dp.observe().nodes[FE_NS].backends == tuple(sorted(BACKENDS[ns][0] for ns in subset))
+
+    dp.set_backends(FE_NS, ())
+    assert _map_backends(FE_NS) == set()
+    r = dp.http_request(CLIENT_NS, ENDPOINT, PORT, timeout=2.0)
+    assert not r.ok and r.detail == "connection refused"
+
+
+# --------------------------------------------------------------------------- 3
+def test_ensure_node_is_idempotent_and_observed(driver_dp: LinuxDataPlane) -> None:
+    dp = driver_dp
+    dp.ensure_subnet(SubnetSpec("fcdb9201", "10.9.2.0/24"))
+    dp.ensure_subnet(SubnetSpec("fcdb9202", "10.9.2.0/24"))
+    dp.ensure_subnet(SubnetSpec("fcdb9203", "10.9.3.0/24"))
+    fe = NodeSpec("fcd-i9201-fe", "frontend", (
+        PortSpec("fcdv92011", "fcdb9201", "eth0", "10.9.2.5/24", "10.9.2.1"),
+        PortSpec("fcdv92012", "fcdb9202", "eth1", "10.9.2.200/24"),
+        PortSpec("fcdv92013", "fcdb9203", "eth2", "10.9.3.5/24", "10.9.3.1"),
+    ), FrontendSpec("eth0", "eth1", "10.9.2.5", 80))
+    dp.ensure_node(fe)
+    dp.set_backends("fcd-i9201-fe", ("10.9.2.11", "10.9.2.12"))
+    before = _kernel_dump("fcd-i9201-fe")
+    fabric_before = _fabric_links()
+    dp.ensure_node(fe)
+    dp.ensure_subnet(SubnetSpec("fcdb9201", "10.9.2.0/24"))
+    assert _kernel_dump("fcd-i9201-fe") == before
+    assert _fabric_links().keys() == fabric_before.keys()
+    assert {k: v["ifindex"] for k, v in _fabric_links().items()} == \
+        {k: v["ifindex"] for k, v in fabric_before.items()}
+
+    rules = driver_run("ip", "-n", "fcd-i9201-fe", "rule")
+    assert "from 10.9.3.5 lookup 102" in rules
+    table102 = driver_json("ip", "-n", "fcd-i9201-fe", "-j", "route", "show", "table", "102")
+    assert any(r["dst"] == "default" and r["gateway"] == "10.9.3.1" for r in table102)
+
+    obs = dp.observe()
+    assert {"fcdb9201", "fcdb9202", "fcdb9203"} <= obs.subnets
+    node = obs.nodes["fcd-i9201-fe"]
+    assert node.fingerprint == fe.fingerprint()
+    assert node.addresses == {("eth0", "10.9.2.5/24"), ("eth1", "10.9.2.200/24"),
+                              ("eth2", "10.9.3.5/24")}
+    assert node.backends == ("10.9.2.11", "10.9.2.12")
+
+    # drift is repaired: an address removed behind the driver's back comes back
+    driver_run("ip", "-n", "fcd-i9201-fe", "addr", "del", "10.9.3.5/24", "dev", "eth2")
+    dp.ensure_node(fe)
+    assert ("eth2", "10.9.3.5/24") in _addrs("fcd-i9201-fe")
+
+    # a port dropped from the spec is removed, in the node and in the fabric
+    smaller = NodeSpec("fcd-i9201-fe", "frontend", fe.ports[:2], fe.frontend)
+    dp.ensure_node(smaller)
+    assert _addrs("fcd-i9201-fe") == {("eth0", "10.9.2.5/24"), ("eth1", "10.9.2.200/24")}
+    assert "fcdv92013" not in _fabric_links()
+    assert "lookup 102" not in driver_run("ip", "-n", "fcd-i9201-fe", "rule")
+    assert dp.observe().nodes["fcd-i9201-fe"].fingerprint == smaller.fingerprint()
+    assert _map_backends("fcd-i9201-fe") == {"10.9.2.11", "10.9.2.12"}
+
+    # a port on a bridge that does not exist is refused clearly
+    bad = NodeSpec("fcd-i9202-x", "instance",
+                   (PortSpec("fcdv92021", "fcdb9299", "eth0", "10.9.9.5/24"),))
+    with pytest.raises(DataPlaneError, match="fcdb9299"):
+        dp.ensure_node(bad)
+
+
+# --------------------------------------------------------------------------- 4
+def test_delete_node_subnet_and_cleanup(driver_dp: LinuxDataPlane,
+                                        driver_host_guard: set[str]) -> None:
+    dp = driver_dp
+    dp.ensure_subnet(SubnetSpec("fcdb9301", "10.9.30.0/24"))
+    dp.ensure_subnet(SubnetSpec("fcdb9302", "10.9.31.0/24"))
+    n1 = NodeSpec("fcd-i9301-a", "instance", (
+        PortSpec("fcdv93011", "fcdb9301", "eth0", "10.9.30.11/24"),
+        PortSpec("fcdv93012", "fcdb9302", "eth1", "10.9.31.11/24")))
+    n2 = NodeSpec("fcd-i9302-b", "instance", (
+        PortSpec("fcdv93021", "fcdb9301", "eth0", "10.9.30.12/24"),))
+    dp.ensure_node(n1)
+    dp.ensure_node(n2)
+    pid = dp.start_process(ProcessSpec("sleeper", "fcd-i9301-a", ("sleep", "60")))
+    assert driver_wait(lambda: "sleeper" in dp.observe().processes)
+
+    with pytest.raises(DataPlaneError, match="still has ports"):
+        dp.delete_subnet("fcdb9302")
+
+    dp.delete_node("fcd-i9301-a")
+    dp.delete_node("fcd-i9301-a")  # gone already: success
+    assert "fcd-i9301-a" not in driver_netns_list()
+    links = _fabric_links()
+    assert "fcdv93011" not in links and "fcdv93012" not in links and "fcdv93021" in links
+    assert driver_wait(lambda: not _alive(pid), timeout=3)
+    assert "sleeper" not in dp.observe().processes
+
+    dp.delete_subnet("fcdb9302")
+    dp.delete_subnet("fcdb9302")
+    assert "fcdb9302" not in _fabric_links()
+
+    if driver_host_guard:
+        pytest.skip("other Facade namespaces exist on this host: cleanup() not exercised")
+    dp.start_process(ProcessSpec("sleeper2", "fcd-i9302-b", ("sleep", "60")))
+    removed = dp.cleanup()
+    assert "netns fcd-i9302-b" in removed and "netns fcd-fabric" in removed
+    assert driver_facade_netns() == set()
+    assert dp.observe().processes == {}
+    assert dp.cleanup() == []  # safe when nothing exists
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
