@@ -33,6 +33,7 @@ class ControlPlane:
     token: str
     proc: subprocess.Popen[bytes]
     env: dict[str, str] = field(default_factory=dict)
+    log: Any = None
 
     def cli(self, *args: str, check: bool = True, timeout: float = 120,
             token: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -77,6 +78,7 @@ def start_control_plane(home: Path) -> ControlPlane:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            log.close()
             raise RuntimeError(f"control plane exited with {proc.returncode}; see {log.name}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
@@ -86,7 +88,7 @@ def start_control_plane(home: Path) -> ControlPlane:
     token = (home / "operator.token").read_text().strip()
     env["FACADE_TOKEN"] = token
     return ControlPlane(home=home, url=f"http://127.0.0.1:{port}", token=token, proc=proc,
-                        env=env)
+                        env=env, log=log)
 
 
 def stop_control_plane(cp: ControlPlane) -> None:
@@ -97,6 +99,8 @@ def stop_control_plane(cp: ControlPlane) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(cp.proc.pid, signal.SIGKILL)
             cp.proc.wait(timeout=10)
+    if cp.log is not None:
+        cp.log.close()
 
 
 def cleanup(home: Path) -> None:

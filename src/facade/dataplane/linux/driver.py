@@ -31,8 +31,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from pyroute2 import IPRoute  # type: ignore[import-untyped]
+from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux import nft_rules
@@ -62,7 +62,9 @@ RTN_UNICAST = 1
 TABLE_BASE = 100
 RULE_FROM_BASE = 1000
 RULE_FWMARK = 100
-RULE_IIF = 110
+RULE_REPLY_MARK = 101
+RULE_LOCAL = 200  # front-ends: the local table moves after the mark rules
+RT_TABLE_LOCAL = 255
 DELETE_GROUP = 0xFCD  # link group used only to delete links in one batch
 MANAGED_RULES = range(1, 32000)  # 0, 32766, 32767 are the kernel's
 
@@ -373,7 +375,8 @@ class LinuxDataPlane:
             if k == 0:
                 if port.gateway:
                     desired.append((RT_TABLE_MAIN, None, 0, oif, port.gateway, None, 0))
-                continue
+                if spec.frontend is None:
+                    continue
             table = TABLE_BASE + k
             desired.append((table, str(iface.network.network_address), iface.network.prefixlen,
                             oif, None, str(iface.ip), RT_SCOPE_LINK))
@@ -383,7 +386,7 @@ class LinuxDataPlane:
         for r in node.route("dump", family=socket.AF_INET):
             table = r.get("table")
             managed = (table == RT_TABLE_MAIN and r["proto"] != RTPROT_KERNEL) or (
-                table is not None and TABLE_BASE < table < TABLE_BASE + 100)
+                table is not None and TABLE_BASE <= table < TABLE_BASE + 100)
             if not managed:
                 continue
             existing.append((table, r.get("dst"), r["dst_len"], r.get("oif"), r.get("gateway"),
@@ -406,10 +409,14 @@ class LinuxDataPlane:
                                 TABLE_BASE + k))
         fe = spec.frontend
         if fe is not None:
+            # Marked traffic is routed before the local table is consulted: with overlapping
+            # subnets a backend may have the endpoint's address, or a client the front-end's
+            # backend-side one, and such packets must still be forwarded, not delivered here.
+            customer = next(k for k, p in enumerate(spec.ports) if p.ifname == fe.customer_if)
             desired.append((RULE_FWMARK, None, 0, nft_rules.MARK, None, tables[fe.backend_if]))
-            if tables[fe.customer_if] != RT_TABLE_MAIN:
-                # replies coming back from the backend leg go out of the customer leg
-                desired.append((RULE_IIF, None, 0, None, fe.backend_if, tables[fe.customer_if]))
+            desired.append((RULE_REPLY_MARK, None, 0, nft_rules.REPLY_MARK, None,
+                            TABLE_BASE + customer))
+            desired.append((RULE_LOCAL, None, 0, None, None, RT_TABLE_LOCAL))
         existing = []
         for r in node.get_rules(family=socket.AF_INET):
             prio = r.get("priority") or 0
@@ -423,6 +430,10 @@ class LinuxDataPlane:
         for key in desired:
             if key not in existing:
                 node.rule("add", **_rule_args(key))
+        if fe is not None:
+            for r in node.get_rules(family=socket.AF_INET):
+                if (r.get("priority") or 0) == 0 and r.get("table") == RT_TABLE_LOCAL:
+                    node.rule("del", priority=0, table=RT_TABLE_LOCAL, family=socket.AF_INET)
 
     def _inside_node(self, spec: NodeSpec, created: bool) -> None:
         """Runs in a thread inside the node: sysctls and nftables. Only read-only nft commands
@@ -434,7 +445,7 @@ class LinuxDataPlane:
             source = _ip(backend_port.address)
             with Nft() as nft:
                 listing = _list_fe_table(nft)
-                if listing is None or nft_rules.parse_table(listing)[2] is None:
+                if listing is None or not nft_rules.is_declared(listing):
                     nft.run(nft_rules.MAP_DECLARATION)
                     listing = []
                 if not nft_rules.is_current(listing, fe, source):
@@ -475,7 +486,11 @@ class LinuxDataPlane:
             def apply() -> None:
                 with Nft() as nft:
                     try:
-                        nft.apply(nft_rules.map_commands(tuple(backends)))
+                        listing = _list_fe_table(nft) or []
+                        endpoint = nft_rules.endpoint_of(listing)
+                        if endpoint is None:
+                            raise NftError("no front-end table")
+                        nft.apply(nft_rules.map_commands(tuple(backends), endpoint))
                     except NftError as exc:
                         raise DataPlaneError(f"set_backends {netns}: not a front-end "
                                              f"(nft: {exc})") from exc
@@ -652,6 +667,9 @@ def _node_sysctls(spec: NodeSpec) -> dict[str, str]:
         values["net/ipv4/ip_forward"] = "1"
         for conf in ("all", "default", *(p.ifname for p in spec.ports)):
             values[f"net/ipv4/conf/{conf}/rp_filter"] = "0"
+            # a client may use the front-end's backend-side address (and a backend the
+            # endpoint's): such sources are not martians here
+            values[f"net/ipv4/conf/{conf}/accept_local"] = "1"
         for conf in ("all", "default"):
             values[f"net/ipv4/conf/{conf}/arp_ignore"] = "1"
             values[f"net/ipv4/conf/{conf}/arp_announce"] = "2"

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from pyroute2 import netns as _pyroute2_netns
+from pyroute2 import netns as _pyroute2_netns  # type: ignore[import-untyped]
 
 from facade.domain import names
 

@@ -7,14 +7,18 @@ One table `ip fcd_fe` per front-end namespace:
   only flushes and refills the map in ONE transaction, so conntrack keeps established
   connections. nftables 1.0.6's JSON cannot declare a `typeof` map, so the map is declared with
   one line of nft syntax (`MAP_DECLARATION`); everything else is JSON.
-- chain `mark_in` (prerouting, mangle): customer -> endpoint:port gets `meta mark 0x1`, which a
-  `fwmark 0x1` rule routes out of the backend leg (subnets may overlap).
+- chain `mark_in` (prerouting, mangle): customer -> endpoint:port gets `meta mark 0x1` (and
+  `ct mark 0x1`) while the rotation is not empty (set `active` holds the endpoint then), which a `fwmark 0x1` rule routes out of the backend leg; replies of
+  such connections get `meta mark 0x2`, which a `fwmark 0x2` rule routes out of the customer leg.
+  Both rules sit before the `local` table, so the customer's and the provider's subnets may use
+  the same CIDR even when a client's address equals the front-end's backend-side address or a
+  backend's address equals the endpoint.
 - chain `dnat_in` (prerouting, dstnat): the same packets are DNATed to a backend.
 - chain `snat_out` (postrouting, srcnat): marked packets leaving the backend leg get the
   front-end's backend-side address as source.
 - chain `input` (filter): from the customer leg only replies, ping to the endpoint, and a TCP
   reset for endpoint:port (what a client gets when the map is empty); the rest is dropped.
-- chain `forward` (filter, policy drop): replies, and customer -> backend leg DNATed connections.
+- chain `forward` (filter, policy drop): replies, and customer -> backend leg marked connections.
 
 Rules are written in exactly the form `nft -j list` prints them, so the driver can compare the
 kernel's table with the desired one and leave it alone when equal (idempotent ensure).
@@ -30,11 +34,15 @@ FAMILY = "ip"
 TABLE = "fcd_fe"
 MAP = "backends"
 SLOTS = 60
-MARK = 0x1
+MARK = 0x1  # customer -> backend: routed by the backend leg's table
+REPLY_MARK = 0x2  # backend -> customer replies: routed by the customer leg's table
+
+ACTIVE = "active"  # holds the endpoint while the rotation is not empty
 
 MAP_DECLARATION = (
     f"add table {FAMILY} {TABLE}\n"
     f"add map {FAMILY} {TABLE} {MAP} {{ typeof numgen inc mod {SLOTS} : ip daddr; }}\n"
+    f"add set {FAMILY} {TABLE} {ACTIVE} {{ type ipv4_addr; }}\n"
 )
 
 # name -> (type, hook, priority, policy)
@@ -77,7 +85,17 @@ def chain_rules(fe: FrontendSpec, backend_source: str) -> dict[str, list[Expr]]:
     ]
     established = _ct("state", ["established", "related"])
     return {
-        "mark_in": [[*to_endpoint, {"mangle": {"key": {"meta": {"key": "mark"}}, "value": MARK}}]],
+        "mark_in": [
+            # only while the rotation is not empty (the endpoint is in @active): otherwise the
+            # packet stays local and meets the input chain's TCP reset. Not `ct status dnat`:
+            # DNAT to a backend whose address equals the endpoint's is an identity mapping.
+            [*to_endpoint, _payload("ip", "daddr", f"@{ACTIVE}"),
+             {"mangle": {"key": {"meta": {"key": "mark"}}, "value": MARK}},
+             {"mangle": {"key": {"ct": {"key": "mark"}}, "value": MARK}}],
+            [{"match": {"op": "==", "left": {"ct": {"key": "direction"}}, "right": "reply"}},
+             {"match": {"op": "==", "left": {"ct": {"key": "mark"}}, "right": MARK}},
+             {"mangle": {"key": {"meta": {"key": "mark"}}, "value": REPLY_MARK}}],
+        ],
         "dnat_in": [[*to_endpoint, {"dnat": {"addr": {"map": {
             "key": {"numgen": {"mode": "inc", "mod": SLOTS, "offset": 0}},
             "data": f"@{MAP}"}}}}]],
@@ -92,8 +110,9 @@ def chain_rules(fe: FrontendSpec, backend_source: str) -> dict[str, list[Expr]]:
         ],
         "forward": [
             [established, ACCEPT],
+            # by mark, not `ct status dnat`: an identity DNAT sets no status bit
             [_meta("iifname", fe.customer_if), _meta("oifname", fe.backend_if),
-             _ct("status", "dnat"), ACCEPT],
+             _meta("mark", MARK), ACCEPT],
         ],
     }
 
@@ -128,14 +147,29 @@ def slots(backends: tuple[str, ...] | list[str]) -> list[tuple[int, str]]:
     return [(i, unique[i % len(unique)]) for i in range(SLOTS)]
 
 
-def map_commands(backends: tuple[str, ...] | list[str]) -> list[dict[str, Any]]:
-    """One JSON transaction replacing the rotation: flush the map and refill it."""
+def map_commands(backends: tuple[str, ...] | list[str], endpoint: str) -> list[dict[str, Any]]:
+    """One JSON transaction replacing the rotation: flush the map and refill it, and say in
+    the `active` set whether the endpoint has any backend."""
     ref = {"family": FAMILY, "table": TABLE, "name": MAP}
-    cmds: list[dict[str, Any]] = [{"flush": {"map": dict(ref)}}]
+    active = {"family": FAMILY, "table": TABLE, "name": ACTIVE}
+    cmds: list[dict[str, Any]] = [{"flush": {"map": dict(ref)}}, {"flush": {"set": active}}]
     elems = slots(backends)
     if elems:
         cmds.append({"add": {"element": {**ref, "elem": [[i, ip] for i, ip in elems]}}})
+        cmds.append({"add": {"element": {**active, "elem": [endpoint]}}})
     return cmds
+
+
+def endpoint_of(listing: list[dict[str, Any]]) -> str | None:
+    """The endpoint address, read back from the DNAT rule of a table listing."""
+    for obj in listing:
+        rule = obj.get("rule")
+        if rule and rule.get("chain") == "dnat_in":
+            for e in rule["expr"]:
+                m = e.get("match", {})
+                if m.get("left") == {"payload": {"protocol": "ip", "field": "daddr"}}:
+                    return str(m["right"])
+    return None
 
 
 def parse_table(listing: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]],
@@ -167,10 +201,16 @@ def backends_from_elems(elems: list[Any]) -> tuple[str, ...]:
     return tuple(sorted(ips))
 
 
+def is_declared(listing: list[dict[str, Any]]) -> bool:
+    """Are the map and the `active` set there (declared by MAP_DECLARATION)?"""
+    return (parse_table(listing)[2] is not None
+            and any(o.get("set", {}).get("name") == ACTIVE for o in listing))
+
+
 def is_current(listing: list[dict[str, Any]], fe: FrontendSpec, backend_source: str) -> bool:
     """Does the kernel's table already hold exactly the desired chains and rules (and a map)?"""
     chains, rules, backends = parse_table(listing)
-    if backends is None or set(chains) != set(CHAINS):
+    if not is_declared(listing) or set(chains) != set(CHAINS):
         return False
     for name in CHAINS:
         if chains[name] != _chain_obj(name):
