@@ -306,13 +306,17 @@ def test_scale_down_then_up_reuses_addresses(world: Any) -> None:
     assert used(api, "search-vpc/backend") == 3
 
 
-def test_scale_up_while_backends_still_leaving_never_reuses_a_name(world: Any) -> None:
+def test_scale_up_while_backends_still_leaving_never_reuses_a_name(
+        world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     api = world
     create_docs(api, 3)
     wait_ready(api, "docs")
-    with api.ctx.lock:  # both requests land before the worker can finish the shrink
-        ok(api.req("PATCH", "/v1/appliances/docs", json={"backends": 1}), 202)
-        grown = ok(api.req("PATCH", "/v1/appliances/docs", json={"backends": 3}), 202)
+    # hold the worker so both requests land before the shrink is carried out
+    monkeypatch.setattr(api.ctx.worker, "run_pass", lambda: False)
+    assert api.ctx.converge(5)
+    ok(api.req("PATCH", "/v1/appliances/docs", json={"backends": 1}), 202)
+    grown = ok(api.req("PATCH", "/v1/appliances/docs", json={"backends": 3}), 202)
+    monkeypatch.undo()
     names = [b["name"] for b in grown["backends"]]
     assert len(names) == len(set(names)) == 5
     app = eventually(lambda: (lambda a: a if a["status"] == "ready"

@@ -20,12 +20,15 @@ def used_counts(session: Session) -> dict[int, int]:
     return {sid: n for sid, n in rows}
 
 
-def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: str) -> Subnet:
-    names.check_name(name, kind="subnet", where=where)
+def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: str,
+               name_where: str | None = None) -> Subnet:
+    """`where` names the subnet's CIDR in the request, `name_where` its name (default: where)."""
+    name_where = name_where or where
+    names.check_name(name, kind="subnet", where=name_where)
     sub = ipam.parse_cidr(cidr, where=where)
     ipam.check_subnet_in_network(sub, ipam.parse_cidr(net.cidr, where="network"), where=where)
     if any(s.name == name for s in net.subnets):
-        raise Conflict(f"subnet {net.name}/{name} already exists", where=where)
+        raise Conflict(f"subnet {net.name}/{name} already exists", where=name_where)
     ipam.check_no_overlap(sub, {s.name: s.cidr for s in net.subnets}, where=where)
     row = Subnet(network=net, name=name, cidr=str(sub))
     session.add(row)
@@ -62,7 +65,7 @@ def create_subnet(ctx: Context, caller: Caller, network: str, name: str,
                   cidr: str) -> dict[str, Any]:
     with ctx.write() as session:
         net = lookup.network(session, caller, network)
-        row = add_subnet(session, net, name, cidr, where="cidr")
+        row = add_subnet(session, net, name, cidr, where="cidr", name_where="name")
         ctx.event(session, "subnet.created", f"{network}/{name}", f"subnet {row.cidr} created")
         session.flush()
         result = views.subnet(row, 0)

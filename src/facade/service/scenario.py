@@ -90,6 +90,7 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
     for what, have, want in (
             ("account", row.account.name, svc.account), ("workload", row.workload, svc.workload),
             ("command", row.command, svc.command), ("port", row.port, svc.port),
+            ("health_path", row.health_path, svc.health_path),
             ("backend_subnet", row.backend_subnet.path, svc.backend_subnet),
             ("management_subnet", row.management_subnet.path, svc.management_subnet)):
         if have != want:
