@@ -153,6 +153,29 @@ def test_delete_leaves_nothing(cp: ControlPlane, scenario: Path) -> None:
     assert cp.get("/v1/subnets/echo-vpc/mgmt")["used"] == used["echo-vpc/mgmt"] - 4
 
 
+def test_recreated_appliance_reuses_addresses_and_is_ready(cp: ControlPlane,
+                                                           scenario: Path) -> None:
+    """The endpoint address comes back to a new front-end at once: neighbours' ARP caches must
+    not keep the old front-end's MAC (interfaces get MACs derived from subnet and address)."""
+    cp.cli("appliance", "create", "again", "--account", "shop", "--service", "echo",
+           "--subnet", "shop-vpc/web", "--backends", "2")
+    first = _show(cp, "again")
+    ep = first["endpoint"]["ip"]
+    assert nsclient.http(_shopper(cp), ep, 8080)[0] == 200  # the client learns the MAC
+    cp.cli("appliance", "delete", "again")
+    cp.cli("appliance", "create", "again", "--account", "shop", "--service", "echo",
+           "--subnet", "shop-vpc/web", "--backends", "2", "--timeout", "5")
+    second = _show(cp, "again")
+    assert second["endpoint"]["ip"] == ep
+    assert second["frontend"]["netns"] != first["frontend"]["netns"]  # ids are never reused
+    assert nsclient.http(_shopper(cp), ep, 8080)[0] == 200
+    links = json.loads(nsclient.run("ip", "-n", second["frontend"]["netns"], "-j", "link",
+                                    "show", "eth0"))
+    octets = [int(o) for o in ep.split(".")]
+    assert links[0]["address"].split(":")[2:] == [f"{o:02x}" for o in octets]
+    cp.cli("appliance", "delete", "again")
+
+
 def test_bad_input_is_a_clear_error(cp: ControlPlane, scenario: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("accounts: [{name: x}\nnetworks: []\n")

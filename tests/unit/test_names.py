@@ -64,3 +64,13 @@ def test_netns_names() -> None:
 def test_inner_and_router_ifnames() -> None:
     assert [names.inner_ifname(i) for i in range(3)] == ["eth0", "eth1", "eth2"]
     assert names.router_ifname(12) == "s12"
+
+
+def test_mac_is_local_unicast_and_derived_from_subnet_and_address() -> None:
+    mac = names.mac(7, "10.0.1.3")
+    assert mac == "02:07:0a:00:01:03"
+    assert int(mac.split(":")[0], 16) & 0x03 == 0x02  # locally administered, unicast
+    assert names.mac(7, "10.0.1.3") == mac  # the same address keeps its MAC
+    assert names.mac(7, "10.0.1.4") != mac and names.mac(8, "10.0.1.3") != mac
+    with pytest.raises(ValueError):
+        names.mac(1, "10.0.1")

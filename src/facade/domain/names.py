@@ -51,6 +51,17 @@ def router_port(subnet_id: int) -> str:
     return _link("g", subnet_id)
 
 
+def mac(subnet_id: int, ip: str) -> str:
+    """The MAC address of the interface holding `ip` in a subnet: locally administered, derived
+    from the subnet and the address. An address handed out again (to a new instance) keeps its
+    MAC, so neighbours' ARP caches stay right, as a cloud's virtual NIC keeps its MAC; within
+    one subnet addresses are unique, so MACs are unique on its segment."""
+    octets = [int(o) for o in ip.split(".")]
+    if len(octets) != 4 or not all(0 <= o <= 255 for o in octets):
+        raise ValueError(f"not an IPv4 address: {ip!r}")
+    return ":".join(f"{b:02x}" for b in [0x02, subnet_id & 0xFF, *octets])
+
+
 def router_netns(network_id: int) -> str:
     return f"{NETNS_PREFIX}r{network_id}"
 

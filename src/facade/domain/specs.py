@@ -39,6 +39,7 @@ class PortSpec:
     ifname: str  # name inside the node namespace
     address: str
     gateway: str | None = None
+    mac: str | None = None  # None: the driver's choice
 
 
 @dataclass(frozen=True)

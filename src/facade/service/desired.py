@@ -73,16 +73,19 @@ def _port(iface: Interface, *, gateway: bool = True) -> PortSpec:
     return PortSpec(host=names.port(iface.id), bridge=names.bridge(sub.id),
                     ifname=names.inner_ifname(iface.index),
                     address=f"{iface.ip}/{rng.cidr.prefixlen}",
-                    gateway=str(rng.gateway) if gateway else None)
+                    gateway=str(rng.gateway) if gateway else None,
+                    mac=names.mac(sub.id, iface.ip))
 
 
 def _router(net: Network) -> NodeSpec:
     ports = []
     for sub in net.subnets:
         cidr = ipaddress.IPv4Network(sub.cidr)
+        gateway = str(cidr.network_address + 1)
         ports.append(PortSpec(host=names.router_port(sub.id), bridge=names.bridge(sub.id),
                               ifname=names.router_ifname(sub.id),
-                              address=f"{cidr.network_address + 1}/{cidr.prefixlen}"))
+                              address=f"{gateway}/{cidr.prefixlen}",
+                              mac=names.mac(sub.id, gateway)))
     return NodeSpec(netns=names.router_netns(net.id), role="router", ports=tuple(ports))
 
 

@@ -20,8 +20,14 @@ class Base(DeclarativeBase):
     pass
 
 
+# Ids name kernel objects (namespaces, links, pid files): never hand one out twice, or a new
+# object could meet the leftovers of a deleted one under the same name.
+NEVER_REUSE = {"sqlite_autoincrement": True}
+
+
 class Account(Base):
     __tablename__ = "accounts"
+    __table_args__ = NEVER_REUSE
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
     operator: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -30,6 +36,7 @@ class Account(Base):
 
 class Token(Base):
     __tablename__ = "tokens"
+    __table_args__ = NEVER_REUSE
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex, never the token
@@ -39,6 +46,7 @@ class Token(Base):
 
 class Network(Base):
     __tablename__ = "networks"
+    __table_args__ = NEVER_REUSE
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -49,7 +57,7 @@ class Network(Base):
 
 class Subnet(Base):
     __tablename__ = "subnets"
-    __table_args__ = (UniqueConstraint("network_id", "name"),)
+    __table_args__ = (UniqueConstraint("network_id", "name"), NEVER_REUSE)
     id: Mapped[int] = mapped_column(primary_key=True)
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"))
     name: Mapped[str] = mapped_column(String(40))
@@ -65,6 +73,7 @@ class Instance(Base):
     """A customer instance, or a node (front-end, backend) of an appliance."""
 
     __tablename__ = "instances"
+    __table_args__ = NEVER_REUSE
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(60), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -81,7 +90,8 @@ class Instance(Base):
 
 class Interface(Base):
     __tablename__ = "interfaces"
-    __table_args__ = (UniqueConstraint("subnet_id", "ip"), UniqueConstraint("instance_id", "index"))
+    __table_args__ = (UniqueConstraint("subnet_id", "ip"), UniqueConstraint("instance_id", "index"),
+                      NEVER_REUSE)
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
     subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
@@ -95,6 +105,7 @@ class Service(Base):
     """An appliance service: a provider's offer."""
 
     __tablename__ = "services"
+    __table_args__ = NEVER_REUSE
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -113,6 +124,7 @@ class Appliance(Base):
     """One customer's instance of a service: a front-end node and backend nodes."""
 
     __tablename__ = "appliances"
+    __table_args__ = NEVER_REUSE
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(40), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
@@ -131,6 +143,7 @@ class Appliance(Base):
 
 class Event(Base):
     __tablename__ = "events"
+    __table_args__ = NEVER_REUSE
     id: Mapped[int] = mapped_column(primary_key=True)
     time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     kind: Mapped[str] = mapped_column(String(40))

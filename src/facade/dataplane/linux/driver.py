@@ -335,6 +335,8 @@ class LinuxDataPlane:
             if host.get("master") != br_index or host.get("state") != "up":
                 fab.link("set", index=host["index"], master=br_index, state="up")
             inner = node_links[port.ifname]
+            if port.mac and inner.get("address") != port.mac:
+                node.link("set", index=inner["index"], address=port.mac)
             if inner.get("state") != "up":
                 node.link("set", index=inner["index"], state="up")
         return node_links

@@ -1,11 +1,12 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-28 01:32:38.214634
+Revises: (none)
+Create Date: 2026-11-28 02:02:21.577084
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 revision = '0001'
 down_revision = None
@@ -21,7 +22,8 @@ def upgrade() -> None:
     sa.Column('operator', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     op.create_table('events',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -29,7 +31,8 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('object', sa.String(length=120), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     op.create_table('networks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -38,7 +41,8 @@ def upgrade() -> None:
     sa.Column('cidr', sa.String(length=18), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     op.create_table('tokens',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -47,7 +51,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('digest')
+    sa.UniqueConstraint('digest'),
+    sqlite_autoincrement=True
     )
     op.create_table('subnets',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -56,7 +61,8 @@ def upgrade() -> None:
     sa.Column('cidr', sa.String(length=18), nullable=False),
     sa.ForeignKeyConstraint(['network_id'], ['networks.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('network_id', 'name')
+    sa.UniqueConstraint('network_id', 'name'),
+    sqlite_autoincrement=True
     )
     op.create_table('services',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -72,7 +78,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['backend_subnet_id'], ['subnets.id'], ),
     sa.ForeignKeyConstraint(['management_subnet_id'], ['subnets.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     op.create_table('appliances',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -89,7 +96,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['service_id'], ['services.id'], ),
     sa.ForeignKeyConstraint(['subnet_id'], ['subnets.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     op.create_table('instances',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -103,7 +111,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], ),
     sa.ForeignKeyConstraint(['appliance_id'], ['appliances.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('name')
+    sa.UniqueConstraint('name'),
+    sqlite_autoincrement=True
     )
     op.create_table('interfaces',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -115,7 +124,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['subnet_id'], ['subnets.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('instance_id', 'index'),
-    sa.UniqueConstraint('subnet_id', 'ip')
+    sa.UniqueConstraint('subnet_id', 'ip'),
+    sqlite_autoincrement=True
     )
     # ### end Alembic commands ###
 
