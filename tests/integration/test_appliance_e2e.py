@@ -130,3 +130,17 @@ def test_topology_and_events(cp: ControlPlane, docs: dict[str, Any]) -> None:
         assert word in out, out
     events = json.loads(cp.cli("events", "--json", "--limit", "200").stdout)
     assert any(e["kind"] == "appliance.ready" and e["object"] == "docs" for e in events)
+
+
+def test_fabric_bridges_skip_ip_hooks_and_host_is_untouched(cp: ControlPlane,
+                                                            docs: dict[str, Any]) -> None:
+    key = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+    try:
+        with open(key) as fh:
+            host_value = fh.read().strip()
+    except FileNotFoundError:
+        pytest.skip("this kernel has no br_netfilter")
+    fabric = nsclient.run("ip", "netns", "exec", "fcd-fabric", "cat", key).strip()
+    assert fabric == "0"
+    with open(key) as fh:
+        assert fh.read().strip() == host_value  # the host's own setting is left alone
