@@ -30,6 +30,7 @@ test: deps
 
 check: deps
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy --strict src
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests/unit
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -29,7 +30,7 @@ def _error(status: int, code: str, message: str, where: str | None = None) -> JS
                         content={"error": {"code": code, "message": message, "where": where}})
 
 
-def _loc(loc: tuple[object, ...] | list[object]) -> str:
+def _loc(loc: Any) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or "body"
 

@@ -26,7 +26,7 @@ class FakeDataPlane:
     backends: dict[str, tuple[str, ...]] = field(default_factory=dict)
     processes: dict[str, tuple[ProcessSpec, int]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
-    _pids: itertools.count = field(default_factory=lambda: itertools.count(1000))
+    _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def observe(self) -> ObservedState:
         nodes = {
@@ -96,7 +96,7 @@ class FakeDataPlane:
         return ExecResult(returncode=0, stdout=" ".join(argv) + "\n", stderr="")
 
     def _listening(self, ip: str, port: int) -> bool:
-        for key, (spec, _) in self.processes.items():
+        for spec, _ in self.processes.values():
             node = self.nodes.get(spec.netns)
             if node and any(p.address.split("/")[0] == ip for p in node.ports):
                 return True

@@ -216,14 +216,14 @@ class Scenario:
 # YAML with line numbers
 
 
-class _Map(dict):
+class _Map(dict[Any, Any]):
     """A YAML mapping that remembers its line and the line of each key (1-based)."""
 
     line: int = 1
     key_lines: dict[Any, int]
 
 
-class _Seq(list):
+class _Seq(list[Any]):
     """A YAML sequence that remembers its line and the line of each item (1-based)."""
 
     line: int = 1
@@ -237,7 +237,7 @@ class _Loader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(
                 None, None, "YAML aliases (*name) are not supported in scenario files",
                 event.start_mark)

@@ -91,12 +91,12 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
         why = _node_differs(spec, seen.fingerprint, seen.addresses)
         if why:
             actions.append(Action("ensure_node", netns, why, node=spec))
-    for key, spec in sorted(want_procs.items()):
+    for key, wanted_proc in sorted(want_procs.items()):
         seen_proc = observed.processes.get(key)
-        if (seen_proc is None or seen_proc.fingerprint != spec.fingerprint()
-                or spec.netns in repaired):
+        if (seen_proc is None or seen_proc.fingerprint != wanted_proc.fingerprint()
+                or wanted_proc.netns in repaired):
             reason = "missing" if seen_proc is None else "restart"
-            actions.append(Action("start_process", key, reason, process=spec))
+            actions.append(Action("start_process", key, reason, process=wanted_proc))
 
     # 4. rotations as desired (after the backends exist).
     for netns, backends in sorted(desired.backends.items()):

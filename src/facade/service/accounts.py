@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import names
-from facade.domain.errors import Conflict, Forbidden, InUse, Unauthorized
+from facade.domain.errors import Conflict, Forbidden, InUse, NotFound, Unauthorized
 from facade.service import lookup, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, Network, Service, Token
@@ -92,7 +92,7 @@ def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.read() as session:
         row = lookup.account(session, name)
         if not caller.may_see(row.id):
-            raise lookup.NotFound(f"account {name!r} does not exist", where="account")
+            raise NotFound(f"account {name!r} does not exist", where="account")
         return views.account(row)
 
 
@@ -124,7 +124,7 @@ def create_token(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.write() as session:
         row = lookup.account(session, name)
         if not caller.may_see(row.id):
-            raise lookup.NotFound(f"account {name!r} does not exist", where="account")
+            raise NotFound(f"account {name!r} does not exist", where="account")
         token = _new_token(session, row)
         ctx.event(session, "token.created", name, f"a token was created for account {name}")
         return {"account": name, "token": token}

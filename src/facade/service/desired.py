@@ -24,6 +24,7 @@ from facade.domain.specs import (
     NodeSpec,
     PortSpec,
     ProcessSpec,
+    Role,
     SubnetSpec,
 )
 from facade.store.models import Appliance, Instance, Interface, Network
@@ -97,7 +98,7 @@ def _node(inst: Instance) -> NodeSpec:
         fe = FrontendSpec(customer_if=ports[0].ifname, backend_if=ports[1].ifname,
                           endpoint=customer.ip, port=inst.appliance.service.port)
         return NodeSpec(netns=netns, role="frontend", ports=ports, frontend=fe)
-    role = "backend" if inst.role == "backend" else "instance"
+    role: Role = "backend" if inst.role == "backend" else "instance"
     return NodeSpec(netns=netns, role=role, ports=tuple(_port(i) for i in inst.interfaces))
 
 

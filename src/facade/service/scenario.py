@@ -38,7 +38,7 @@ def located(decl: _Decl) -> Iterator[None]:
     try:
         yield
     except FacadeError as exc:
-        if exc.where and exc.where.startswith(decl.file):
+        if exc.where and exc.where.startswith(getattr(decl, "file", "<scenario>")):
             raise
         where = decl.where + (f", {exc.where}" if exc.where else "")
         raise type(exc)(exc.message, where=where) from exc
@@ -188,9 +188,9 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
     while True:
         ctx.converge(min(10.0, max(0.1, deadline - time.monotonic())))
         with ctx.read() as session:
-            left = session.scalars(select(Appliance.name).where(
-                Appliance.name.in_(app_names))).all() + session.scalars(select(
-                    Instance.name).where(Instance.name.in_(inst_names))).all()
+            left = [*session.scalars(select(Appliance.name).where(
+                Appliance.name.in_(app_names))), *session.scalars(select(
+                    Instance.name).where(Instance.name.in_(inst_names)))]
         if not left or time.monotonic() > deadline:
             break
     if left:

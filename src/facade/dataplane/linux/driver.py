@@ -115,7 +115,8 @@ def _ipr(netns: str) -> Iterator[IPRoute]:
 
 
 def _kind(link: Any) -> str | None:
-    return link.get(("linkinfo", "kind"))
+    kind = link.get(("linkinfo", "kind"))
+    return str(kind) if kind is not None else None
 
 
 def _links(ipr: IPRoute) -> dict[str, Any]:
