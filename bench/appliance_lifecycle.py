@@ -13,19 +13,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.integration.controlplane import (
-    ControlPlane,
-    cleanup,
-    start_control_plane,
-    stop_control_plane,
-)
+from common import ControlPlane, control_plane_with
 
 LAYOUT = """
 accounts: [{name: acme}, {name: benchco}]
@@ -70,29 +60,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--backends", type=int, default=3)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="facade-bench-") as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        cp = start_control_plane(home)
-        try:
-            layout = Path(tmp) / "layout.yaml"
-            layout.write_text(LAYOUT)
-            cp.cli("apply", "-f", str(layout))
-            create, delete = [], []
-            for i in range(args.rounds):
-                c, d = one_round(cp, f"bench{i}", args.backends)
-                create.append(c)
-                delete.append(d)
-            t0 = time.perf_counter()
-            cp.cli("appliance", "create", "clitime", "--account", "acme", "--service", "echo",
-                   "--subnet", "acme-vpc/app", "--backends", str(args.backends))
-            cli_create = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            cp.cli("appliance", "delete", "clitime")
-            cli_delete = time.perf_counter() - t0
-        finally:
-            stop_control_plane(cp)
-            cleanup(home)
+    with control_plane_with(LAYOUT) as cp:
+        create, delete = [], []
+        for i in range(args.rounds):
+            c, d = one_round(cp, f"bench{i}", args.backends)
+            create.append(c)
+            delete.append(d)
+        t0 = time.perf_counter()
+        cp.cli("appliance", "create", "clitime", "--account", "acme", "--service", "echo",
+               "--subnet", "acme-vpc/app", "--backends", str(args.backends))
+        cli_create = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        cp.cli("appliance", "delete", "clitime")
+        cli_delete = time.perf_counter() - t0
 
     def row(label: str, xs: list[float]) -> str:
         return (f"| {label} | {statistics.median(xs) * 1000:.0f} | {min(xs) * 1000:.0f} | "

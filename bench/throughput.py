@@ -15,18 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
-import tempfile
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.integration.controlplane import (
-    ControlPlane,
-    cleanup,
-    start_control_plane,
-    stop_control_plane,
-)
+from common import ControlPlane, control_plane_with
 
 LAYOUT = """
 accounts: [{name: acme}, {name: perfco}]
@@ -58,26 +48,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=3)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(prefix="facade-bench-") as tmp:
-        home = Path(tmp) / "home"
-        home.mkdir()
-        cp = start_control_plane(home)
-        try:
-            layout = Path(tmp) / "layout.yaml"
-            layout.write_text(LAYOUT)
-            cp.cli("apply", "-f", str(layout), "--timeout", "60")
-            server = cp.get("/v1/instances/server")
-            server_ip = server["interfaces"][0]["ip"]
-            endpoint = cp.get("/v1/appliances/perf")["endpoint"]["ip"]
-            # the direct path's server: iperf3 in the `server` instance, started detached
-            cp.cli("exec", "server", "--", "iperf3", "-s", "-D", "-B", server_ip, "-p", "5201")
-            direct, via = [], []
-            for _ in range(args.rounds):
-                direct.append(iperf(cp, server_ip, args.seconds))
-                via.append(iperf(cp, endpoint, args.seconds))
-        finally:
-            stop_control_plane(cp)
-            cleanup(home)
+    with control_plane_with(LAYOUT) as cp:
+        server_ip = cp.get("/v1/instances/server")["interfaces"][0]["ip"]
+        endpoint = cp.get("/v1/appliances/perf")["endpoint"]["ip"]
+        # the direct path's server: iperf3 in the `server` instance, started detached
+        cp.cli("exec", "server", "--", "iperf3", "-s", "-D", "-B", server_ip, "-p", "5201")
+        direct, via = [], []
+        for _ in range(args.rounds):
+            direct.append(iperf(cp, server_ip, args.seconds))
+            via.append(iperf(cp, endpoint, args.seconds))
     d, v = statistics.median(direct), statistics.median(via)
     print(f"TCP throughput, one iperf3 stream (client on CPU 0, server on CPU 1), "
           f"{args.rounds} x {args.seconds} s each, alternating (Gbit/s)\n")

@@ -103,8 +103,9 @@ def stop_control_plane(cp: ControlPlane) -> None:
         cp.log.close()
 
 
-def cleanup(home: Path) -> None:
-    """`facade cleanup` for this state folder: removes every kernel object Facade made."""
-    subprocess.run([sys.executable, "-m", "facade.dataplane.linux.cleanup"],
-                   env={**os.environ, "FACADE_HOME": str(home)}, capture_output=True,
-                   timeout=60)
+def cleanup(home: Path) -> subprocess.CompletedProcess[str]:
+    """`facade cleanup` (the user's command) for this state folder: removes every kernel object
+    Facade made. Run it once the control plane is stopped."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FACADE_URL", "FACADE_TOKEN")}
+    return subprocess.run([FACADE, "cleanup"], env={**env, "FACADE_HOME": str(home)},
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)

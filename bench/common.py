@@ -1,0 +1,37 @@
+"""What the benchmarks share: a real control plane (as root) in a temporary state folder with a
+layout applied, stopped and cleaned up afterwards whatever happens."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.integration.controlplane import (
+    ControlPlane,
+    cleanup,
+    start_control_plane,
+    stop_control_plane,
+)
+
+__all__ = ["ControlPlane", "control_plane_with"]
+
+
+@contextmanager
+def control_plane_with(layout: str) -> Iterator[ControlPlane]:
+    with tempfile.TemporaryDirectory(prefix="facade-bench-") as tmp:
+        home = Path(tmp) / "home"
+        home.mkdir()
+        cp = start_control_plane(home)
+        try:
+            path = Path(tmp) / "layout.yaml"
+            path.write_text(layout)
+            cp.cli("apply", "-f", str(path), "--timeout", "60")
+            yield cp
+        finally:
+            stop_control_plane(cp)
+            cleanup(home)

@@ -1,0 +1,126 @@
+"""The kernel state outlives the control plane and the control plane repairs the kernel:
+a restart adopts what exists (and plans nothing), a killed workload leaves the rotation and is
+restarted, a namespace deleted behind the control plane's back is rebuilt."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+
+from tests.integration import nsclient
+from tests.integration.controlplane import (
+    ControlPlane,
+    start_control_plane,
+    stop_control_plane,
+)
+
+pytestmark = pytest.mark.root
+
+SCENARIO = """
+accounts: [{name: shop}, {name: echoco}]
+networks:
+  - {name: shop-vpc, account: shop, cidr: 10.0.0.0/16, subnets: [{name: web, cidr: 10.0.1.0/24}]}
+  - {name: echo-vpc, account: echoco, cidr: 10.0.0.0/16,
+     subnets: [{name: backend, cidr: 10.0.1.0/24}, {name: mgmt, cidr: 10.0.200.0/24}]}
+services:
+  - {name: echo, account: echoco, workload: http-echo, port: 8080,
+     backend_subnet: echo-vpc/backend, management_subnet: echo-vpc/mgmt}
+instances:
+  - {name: shopper, account: shop, interfaces: [shop-vpc/web]}
+appliances:
+  - {name: echo1, account: shop, service: echo, subnet: shop-vpc/web, backends: 3}
+"""
+
+
+@pytest.fixture(scope="module")
+def echo1(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    path = tmp_path_factory.mktemp("scenario") / "echo.yaml"
+    path.write_text(SCENARIO)
+    cp.cli("apply", "-f", str(path))
+    return cp.get("/v1/appliances/echo1")
+
+
+def _rotation(fe_netns: str) -> set[str]:
+    """The front-end's rotation, read from the kernel with nft (not through Facade)."""
+    ruleset = nsclient.nft_ruleset(fe_netns)["nftables"]
+    for obj in ruleset:
+        if obj.get("map", {}).get("name") == "backends":
+            return {e[1] for e in obj["map"].get("elem", [])}
+    raise AssertionError("no backends map")
+
+
+def _workload_pid(node: str) -> int:
+    (pid,) = nsclient.processes_mentioning(f"--name {node} ")
+    return pid
+
+
+def _reconcile_events(cp: ControlPlane) -> list[dict[str, Any]]:
+    return [e for e in cp.get("/v1/events", params={"limit": 1000})
+            if e["kind"].startswith("reconcile.")]
+
+
+def test_restart_adopts_the_kernel_state(cp: ControlPlane, echo1: dict[str, Any]) -> None:
+    pids = {b["name"]: _workload_pid(b["name"]) for b in echo1["backends"]}
+    netns = nsclient.facade_netns()
+    ruleset = nsclient.nft_ruleset(echo1["frontend"]["netns"])
+    before = len(_reconcile_events(cp))
+    stop_control_plane(cp)
+    # with the control plane down, the appliance keeps serving
+    shopper_ns = next(n for n in netns if n.endswith("-shopper"))
+    assert nsclient.http(shopper_ns, echo1["endpoint"]["ip"], 8080)[0] == 200
+    fresh = start_control_plane(cp.home)
+    cp.__dict__.update(fresh.__dict__)  # later tests of this module use the new process
+    time.sleep(3)  # a kick at start and at least one idle pass
+    assert cp.get("/v1/appliances/echo1")["status"] == "ready"
+    assert len(_reconcile_events(cp)) == before, "a restart must plan nothing"
+    assert nsclient.facade_netns() == netns
+    assert {b["name"]: _workload_pid(b["name"]) for b in echo1["backends"]} == pids
+    assert nsclient.nft_ruleset(echo1["frontend"]["netns"]) == ruleset
+
+
+def test_killed_workload_leaves_rotation_and_is_restarted(cp: ControlPlane,
+                                                         echo1: dict[str, Any]) -> None:
+    fe = echo1["frontend"]["netns"]
+    victim = echo1["backends"][1]
+    ip = victim["interfaces"][0]["ip"]
+    assert ip in _rotation(fe)
+    old = _workload_pid(victim["name"])
+    os.kill(old, signal.SIGKILL)
+    killed = time.monotonic()
+    seen_out = False
+    while time.monotonic() - killed < 10:
+        if ip not in _rotation(fe):
+            seen_out = True
+        if seen_out and ip in _rotation(fe):
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("the backend did not leave and come back within 10 s")
+    assert seen_out
+    assert _workload_pid(victim["name"]) != old
+    events = json.dumps(cp.get("/v1/events", params={"limit": 200}))
+    assert "reconcile.start_process" in events
+
+
+def test_deleted_namespace_is_rebuilt(cp: ControlPlane, echo1: dict[str, Any]) -> None:
+    victim = echo1["backends"][2]
+    ip = victim["interfaces"][0]["ip"]
+    nsclient.run("ip", "netns", "delete", victim["netns"])
+
+    def rebuilt() -> bool:
+        if victim["netns"] not in nsclient.facade_netns():
+            return False
+        kernel = nsclient.addresses(victim["netns"])
+        return all(any(a.startswith(i["ip"] + "/") for a in kernel.get(i["name"], []))
+                   for i in victim["interfaces"]) and ip in _rotation(echo1["frontend"]["netns"])
+
+    cp.wait_for(rebuilt, timeout=15, what="the backend node to be rebuilt and in rotation")
+    cp.wait_for(lambda: cp.get("/v1/appliances/echo1")["status"] == "ready", timeout=10,
+                what="the appliance to be ready again")
+    events = json.dumps(cp.get("/v1/events", params={"limit": 200}))
+    assert f'"object": "{victim["netns"]}"' in events
