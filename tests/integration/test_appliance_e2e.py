@@ -144,3 +144,36 @@ def test_fabric_bridges_skip_ip_hooks_and_host_is_untouched(cp: ControlPlane,
     assert fabric == "0"
     with open(key) as fh:
         assert fh.read().strip() == host_value  # the host's own setting is left alone
+
+
+def test_operator_token_is_private_and_stored_hashed(cp: ControlPlane) -> None:
+    path = cp.home / "operator.token"
+    assert path.stat().st_mode & 0o777 == 0o600
+    token = path.read_text().strip()
+    assert token == cp.token
+    db = (cp.home / "facade.db").read_bytes()
+    assert token.encode() not in db  # only a digest is kept
+    assert cp.api("GET", "/v1/accounts", token="fcd_wrong").status_code == 401
+
+
+def test_management_agents_answer_only_the_provider(cp: ControlPlane,
+                                                    docs: dict[str, Any]) -> None:
+    def all_reachable() -> dict[str, Any] | None:
+        app = cp.get("/v1/appliances/docs")
+        nodes = [app["frontend"], *app["backends"]]
+        ok = all((n["management"] or {}).get("reachable") for n in nodes)
+        return app if ok else None
+
+    app = cp.wait_for(all_reachable, timeout=10, what="every node's agent to answer")
+    for b in app["backends"]:
+        assert b["management"]["workload"]["ok"] is True, b
+    # the agent listens on the management address, inside the node's namespace
+    mgmt_ip = app["backends"][0]["interfaces"][1]["ip"]
+    router = cp.get("/v1/networks/search-vpc")["router"]  # the provider's side of the subnet
+    assert nsclient.can_connect(router, mgmt_ip, 9700)
+    status, _, body = nsclient.http(router, mgmt_ip, 9700, "GET", "/v1/health")
+    assert status == 401, body  # unsigned: refused
+    # the customer cannot reach any agent
+    client = _client_netns(cp)
+    for node in [app["frontend"], *app["backends"]]:
+        assert not nsclient.can_connect(client, node["interfaces"][-1]["ip"], 9700)

@@ -14,15 +14,25 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facade import __version__
 from facade.api.routes import accounts, appliances, instances, networks, services, system
+from facade.api.schemas import ErrorRead
 from facade.domain.errors import FacadeError
 from facade.service.context import Context
 
 log = logging.getLogger("facade.api")
 MAX_BODY = 2 * 1024 * 1024
+# What the OpenAPI document says every route may answer besides success: the
+# error shape below (FastAPI's default 422 schema, `{"detail": [...]}`, is not what we send).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorRead, "description": text} for status, text in (
+        (400, "invalid request (code `invalid`)"), (401, "missing or unknown token"),
+        (403, "not allowed for this token"), (404, "no such object (or not visible)"),
+        (409, "conflict, exhausted or in_use"), (413, "request body too large"),
+        (422, "malformed request (code `invalid`, `where` names the field)"))}
 
 
 def _error(status: int, code: str, message: str, where: str | None = None) -> JSONResponse:
@@ -40,7 +50,7 @@ def create_app(ctx: Context) -> FastAPI:
                   description="Composed appliance services in virtual private networks.")
     app.state.ctx = ctx
     for module in (accounts, networks, instances, services, appliances, system):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERRORS)
 
     @app.exception_handler(FacadeError)
     async def facade_error(_: Request, exc: FacadeError) -> JSONResponse:
@@ -56,6 +66,14 @@ def create_app(ctx: Context) -> FastAPI:
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+        # The database's unique constraints are the backstop of the service layer's checks
+        # (another writer got there first); the transaction was rolled back.
+        log.warning("refused by a database constraint: %s", exc.orig)
+        return _error(409, "conflict", "the request clashes with a concurrent change (a name "
+                      "or an address was just taken); nothing was changed, try again")
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

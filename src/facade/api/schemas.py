@@ -5,6 +5,8 @@ Bodies forbid unknown fields so a typo is a clear 422, not a silently ignored se
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -92,6 +94,8 @@ class NodeRead(BaseModel):
     status: str
     appliance: str | None
     interfaces: list[InterfaceRead]
+    # what the node's management agent last said, for front-ends and backends
+    management: dict[str, Any] | None = None
 
 
 class ExecCreate(Body):

@@ -112,6 +112,7 @@ class FakeDataPlane:
 
     def http_request(self, netns: str, ip: str, port: int, path: str = "/", *,
                      method: str = "GET", body: bytes | None = None,
+                     headers: dict[str, str] | None = None,
                      timeout: float = 2.0) -> ProbeResult:
         ok = netns in self.nodes and self._listening(ip, port)
         if not ok:

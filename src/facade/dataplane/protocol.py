@@ -54,8 +54,9 @@ class DataPlane(Protocol):
 
     def http_request(self, netns: str, ip: str, port: int, path: str = "/", *,
                      method: str = "GET", body: bytes | None = None,
+                     headers: dict[str, str] | None = None,
                      timeout: float = 2.0) -> ProbeResult:
-        """One real HTTP/1.1 request from inside `netns`."""
+        """One real HTTP/1.1 request from inside `netns` (extra `headers` are sent as given)."""
 
     def cleanup(self) -> list[str]:
         """Remove every kernel object and process Facade made; returns what was removed."""

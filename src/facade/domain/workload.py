@@ -31,20 +31,38 @@ def check_command(template: object, *, where: str) -> list[str]:
         raise Invalid("command must be a non-empty string", where=where)
     if len(template) > 4096:
         raise Invalid("command is longer than 4096 characters", where=where)
+    if not template.isprintable():
+        # a NUL cannot reach execve(2), a newline or other control character is never meant
+        raise Invalid("command must be one line without control characters", where=where)
     try:
         args = shlex.split(template)
     except ValueError as exc:
         raise Invalid(f"command cannot be split into arguments: {exc}", where=where) from exc
     for arg in args:
         try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(arg) if f is not None]
+            parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(arg)
+                      if f is not None]
         except ValueError as exc:
             raise Invalid(f"bad placeholder in {arg!r}: {exc}", where=where) from exc
+        if any(spec or conv for _, spec, conv in parsed):
+            # {port:>999999999} would be rendered by the worker: plain placeholders only
+            raise Invalid(f"placeholder in {arg!r} has a format spec or conversion; write "
+                          "{ip}, {port} or {name} alone", where=where)
+        fields = [f for f, _, _ in parsed]
         unknown = [f for f in fields if f not in PLACEHOLDERS]
         if unknown:
             raise Invalid(f"unknown placeholder {{{unknown[0]}}} in command; allowed: "
                           "{ip}, {port}, {name}", where=where)
     return args
+
+
+def check_health_path(path: object, *, where: str, limit: int = 200) -> str:
+    """The URL path the worker's health check requests: it goes into an HTTP request line."""
+    if (not isinstance(path, str) or not path.startswith("/") or len(path) > limit
+            or any(c.isspace() or not c.isprintable() for c in path)):
+        raise Invalid(f"health_path must be a URL path starting with '/' (like /health), without "
+                      f"spaces or control characters, at most {limit} characters", where=where)
+    return path
 
 
 def render_command(template: str, *, ip: str, port: int, name: str) -> list[str]:

@@ -87,13 +87,13 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
 def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
     with ctx.read() as session:
         rows = session.scalars(select(Appliance).order_by(Appliance.id)).all()
-        return [views.appliance(r) for r in rows
+        return [views.appliance(r, ctx.management) for r in rows
                 if caller.may_see(r.account_id, r.service.account_id)]
 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.read() as session:
-        return views.appliance(lookup.appliance(session, caller, name))
+        return views.appliance(lookup.appliance(session, caller, name), ctx.management)
 
 
 def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> None:

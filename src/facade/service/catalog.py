@@ -34,9 +34,8 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
         workload.check_command(command, where="command")
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise Invalid(f"port {port!r} must be an integer 1-65535", where="port")
-    if health_path is not None and (not health_path.startswith("/") or len(health_path) > 200):
-        raise Invalid("health_path must start with '/' (200 characters at most)",
-                      where="health_path")
+    if health_path is not None:
+        workload.check_health_path(health_path, where="health_path")
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Service).where(Service.name == name)):
         raise Conflict(f"appliance service {name!r} already exists", where="name")

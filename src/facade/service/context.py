@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,6 +44,8 @@ class Context:
     # section; the unique constraint on (subnet, ip) is the backstop.
     lock: threading.RLock = field(default_factory=threading.RLock)
     worker: Worker | None = None
+    # node name -> what its management agent last said (kept by the worker, not stored)
+    management: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.sessions = db.sessions(self.engine)

@@ -12,6 +12,7 @@ import ipaddress
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from facade.domain.specs import (
     Role,
     SubnetSpec,
 )
+from facade.service import management
 from facade.store.models import Appliance, Instance, Interface, Network
 
 
@@ -62,6 +64,8 @@ class Desired:
     appliances: list[ApplianceTarget] = field(default_factory=list)
     # netns -> instance id, for status bookkeeping
     instances: dict[str, int] = field(default_factory=dict)
+    # one management agent per management network
+    agents: list[management.Agent] = field(default_factory=list)
 
 
 def appliance_dir(home: Path, appliance_id: int) -> Path:
@@ -116,6 +120,13 @@ def _workload(home: Path, app: Appliance, node: Instance) -> ProcessSpec:
                        argv=tuple(argv))
 
 
+def _workload_check(node: Instance) -> dict[str, Any]:
+    assert node.appliance is not None
+    svc = node.appliance.service
+    return {"ip": node.interfaces[0].ip, "port": svc.port,
+            "health_path": svc.health_path or workload.default_health_path(svc.workload)}
+
+
 def build(session: Session, home: Path) -> Desired:
     subnets: list[SubnetSpec] = []
     nodes: list[NodeSpec] = []
@@ -127,6 +138,7 @@ def build(session: Session, home: Path) -> Desired:
             subnets.append(SubnetSpec(bridge=names.bridge(sub.id), cidr=sub.cidr))
         if net.subnets:
             nodes.append(_router(net))
+    agents: dict[int, management.Agent] = {}
     for inst in session.scalars(select(Instance).order_by(Instance.id)):
         if inst.status == "deleting" or not inst.interfaces:
             continue
@@ -135,6 +147,15 @@ def build(session: Session, home: Path) -> Desired:
         desired.instances[spec.netns] = inst.id
         if inst.role == "backend" and inst.appliance is not None:
             procs.append(_workload(home, inst.appliance, inst))
+        if inst.appliance is not None and inst.role in ("frontend", "backend"):
+            mgmt = inst.interfaces[-1]  # front-end: eth2, backend: eth1
+            agent = agents.setdefault(mgmt.subnet.network_id,
+                                      management.Agent(mgmt.subnet.network_id))
+            agent.nodes.append(management.AgentNode(
+                name=inst.name, netns=spec.netns, mgmt_ip=mgmt.ip, role=inst.role,
+                workload=_workload_check(inst) if inst.role == "backend" else None))
+    desired.agents = list(agents.values())
+    procs += [management.process(home, agent) for agent in desired.agents]
     for app in session.scalars(select(Appliance).order_by(Appliance.id)):
         fe = next((n for n in app.nodes if n.role == "frontend"), None)
         live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]

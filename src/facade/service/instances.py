@@ -108,10 +108,23 @@ def delete(ctx: Context, caller: Caller, name: str) -> None:
     ctx.converge()
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def exec_(ctx: Context, caller: Caller, name: str, argv: list[str], timeout: float,
           stdin: str | None) -> dict[str, Any]:
     if not argv or not all(isinstance(a, str) and a for a in argv):
         raise Invalid("argv must be a non-empty list of non-empty strings", where="argv")
+    for i, arg in enumerate(argv):
+        # execve(2) takes NUL-terminated UTF-8 here: no NUL, no lone surrogate
+        if "\x00" in arg or not _utf8(arg):
+            raise Invalid("an argument must not hold a NUL character or a lone surrogate",
+                          where=f"argv[{i}]")
     if not 0 < timeout <= 600:
         raise Invalid("timeout must be between 0 and 600 seconds", where="timeout")
     with ctx.read() as session:

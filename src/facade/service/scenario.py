@@ -9,7 +9,7 @@ the subnets the file adds. Anything else that differs is a conflict, never a sil
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -157,6 +157,71 @@ def apply(ctx: Context, caller: Caller, text: str, filename: str) -> dict[str, A
     return {"changes": changes, "appliances": [a.name for a in sc.appliances]}
 
 
+def _own_appliance(session: Session, caller: Caller, name: str) -> Appliance | None:
+    row = session.scalar(select(Appliance).where(Appliance.name == name))
+    return row if row is not None and caller.may_see(row.account_id) else None
+
+
+def _own_instance(session: Session, caller: Caller, name: str) -> Instance | None:
+    row = session.scalar(select(Instance).where(Instance.name == name))
+    if row is None or not caller.may_see(row.account_id) or row.role != "instance":
+        return None
+    return row
+
+
+def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenario,
+                     note: Callable[[str, _Decl], None]) -> None:
+    """destroy's second phase: services, networks and accounts, once their users are gone."""
+    for svc in sc.services:
+        srow = session.scalar(select(Service).where(Service.name == svc.name))
+        if srow is None:
+            note("absent", svc)
+            continue
+        catalog.remove(ctx, session, caller, srow)
+        note("deleted", svc)
+    for net in reversed(sc.networks):
+        nrow = session.scalar(select(Network).where(Network.name == net.name))
+        if nrow is None:
+            note("absent", net)
+            continue
+        networks.remove_network(ctx, session, caller, nrow)
+        note("deleted", net)
+    for acc in reversed(sc.accounts):
+        acrow = session.scalar(select(Account).where(Account.name == acc.name))
+        if acrow is None:
+            note("absent", acc)
+            continue
+        try:
+            accounts.remove(ctx, session, caller, acrow)
+        except InUse:  # it owns things this file does not describe: keep it
+            note("kept", acc)
+            continue
+        note("deleted", acc)
+
+
+def _rehearse(ctx: Context, caller: Caller, sc: Scenario) -> None:
+    """Play destroy's second phase on a transaction that is always rolled back, as if the
+    worker had already removed the file's appliances and instances; raises what it would."""
+    with ctx.sessions() as session:
+        try:
+            for app in sc.appliances:
+                arow = _own_appliance(session, caller, app.name)
+                if arow is not None:
+                    for node in list(arow.nodes):
+                        session.delete(node)
+                    session.flush()
+                    session.delete(arow)
+            for inst in sc.instances:
+                irow = _own_instance(session, caller, inst.name)
+                if irow is not None:
+                    session.delete(irow)
+            session.flush()
+            _remove_declared(ctx, session, caller, sc, lambda action, decl: None)
+            session.flush()
+        finally:
+            session.rollback()
+
+
 def destroy(ctx: Context, caller: Caller, text: str, filename: str,
             timeout: float = 60.0) -> dict[str, Any]:
     """Delete what the file describes, dependents first; waits for appliances and instances to
@@ -169,21 +234,26 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
 
     app_names = [a.name for a in sc.appliances]
     inst_names = [i.name for i in sc.instances]
-    with ctx.write() as session:
-        for app in sc.appliances:
-            arow = session.scalar(select(Appliance).where(Appliance.name == app.name))
-            if arow is None or not caller.may_see(arow.account_id):
-                note("absent", app)
-                continue
-            appliances.mark_deleting(ctx, session, arow)
-            note("deleted", app)
-        for inst in sc.instances:
-            irow = session.scalar(select(Instance).where(Instance.name == inst.name))
-            if irow is None or not caller.may_see(irow.account_id) or irow.role != "instance":
-                note("absent", inst)
-                continue
-            irow.status = "deleting"
-            note("deleted", inst)
+    with ctx.lock:
+        # Refuse now, before anything is marked, what the second phase would refuse later
+        # (another tenant's network, a subnet something else still uses...): a refused destroy
+        # changes nothing.
+        _rehearse(ctx, caller, sc)
+        with ctx.write() as session:
+            for app in sc.appliances:
+                arow = _own_appliance(session, caller, app.name)
+                if arow is None:
+                    note("absent", app)
+                    continue
+                appliances.mark_deleting(ctx, session, arow)
+                note("deleted", app)
+            for inst in sc.instances:
+                irow = _own_instance(session, caller, inst.name)
+                if irow is None:
+                    note("absent", inst)
+                    continue
+                irow.status = "deleting"
+                note("deleted", inst)
     deadline = time.monotonic() + timeout
     while True:
         ctx.converge(min(10.0, max(0.1, deadline - time.monotonic())))
@@ -196,30 +266,6 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
     if left:
         raise Conflict(f"still removing {', '.join(left)}; run destroy again", where=filename)
     with ctx.write() as session:
-        for svc in sc.services:
-            srow = session.scalar(select(Service).where(Service.name == svc.name))
-            if srow is None:
-                note("absent", svc)
-                continue
-            catalog.remove(ctx, session, caller, srow)
-            note("deleted", svc)
-        for net in reversed(sc.networks):
-            nrow = session.scalar(select(Network).where(Network.name == net.name))
-            if nrow is None:
-                note("absent", net)
-                continue
-            networks.remove_network(ctx, session, caller, nrow)
-            note("deleted", net)
-        for acc in reversed(sc.accounts):
-            acrow = session.scalar(select(Account).where(Account.name == acc.name))
-            if acrow is None:
-                note("absent", acc)
-                continue
-            try:
-                accounts.remove(ctx, session, caller, acrow)
-            except InUse:  # it owns things this file does not describe: keep it
-                note("kept", acc)
-                continue
-            note("deleted", acc)
+        _remove_declared(ctx, session, caller, sc, note)
     ctx.converge()
     return {"changes": changes, "appliances": app_names}

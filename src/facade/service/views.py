@@ -30,11 +30,13 @@ def interface(row: Interface) -> dict[str, Any]:
     return {"name": names.inner_ifname(row.index), "subnet": row.subnet.path, "ip": row.ip}
 
 
-def node(row: Instance, appliance_name: str | None = None) -> dict[str, Any]:
+def node(row: Instance, appliance_name: str | None = None,
+         management: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"name": row.name, "account": row.account.name, "role": row.role,
             "netns": names.node_netns(row.id, row.name), "status": row.status,
             "appliance": appliance_name,
-            "interfaces": [interface(i) for i in row.interfaces]}
+            "interfaces": [interface(i) for i in row.interfaces],
+            "management": (management or {}).get(row.name)}
 
 
 def service(row: Service) -> dict[str, Any]:
@@ -44,7 +46,8 @@ def service(row: Service) -> dict[str, Any]:
             "management_subnet": row.management_subnet.path}
 
 
-def appliance(row: Appliance) -> dict[str, Any]:
+def appliance(row: Appliance,
+              management: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     fe = next((n for n in row.nodes if n.role == "frontend"), None)
     backends = [n for n in row.nodes if n.role == "backend"]
     endpoint_ip = fe.interfaces[0].ip if fe and fe.interfaces else None
@@ -54,6 +57,6 @@ def appliance(row: Appliance) -> dict[str, Any]:
         "status": row.status, "status_detail": row.status_detail,
         "desired_backends": row.desired_backends,
         "endpoint": {"ip": endpoint_ip, "port": row.service.port},
-        "frontend": node(fe, row.name) if fe else None,
-        "backends": [node(b, row.name) for b in backends],
+        "frontend": node(fe, row.name, management) if fe else None,
+        "backends": [node(b, row.name, management) for b in backends],
     }

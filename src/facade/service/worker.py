@@ -16,6 +16,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 
@@ -24,6 +25,7 @@ from facade.domain.specs import DesiredState, ObservedState
 from facade.reconcile.apply import apply
 from facade.reconcile.plan import Action, plan
 from facade.service import desired as desired_mod
+from facade.service import management
 from facade.service.context import Context
 from facade.store.models import Appliance, Instance
 
@@ -31,6 +33,7 @@ log = logging.getLogger("facade.worker")
 
 IDLE_INTERVAL = 2.0  # seconds between passes when everything is converged
 BUSY_INTERVAL = 0.02  # between passes while something is still converging
+MANAGEMENT_INTERVAL = 1.0  # seconds between two rounds of questions to the agents
 
 
 class Worker:
@@ -44,6 +47,7 @@ class Worker:
         self._busy = False
         self._thread: threading.Thread | None = None
         self.passes = 0
+        self._last_management = float("-inf")
         self.last_plan: list[str] = []
         ctx.worker = self
 
@@ -111,6 +115,8 @@ class Worker:
                              backends={fe: tuple(ip for ip in ips if ip in healthy)
                                        for fe, ips in want.state.backends.items()})
         self._write_peers(want)
+        for agent in want.agents:
+            management.write_config(self.ctx.home, agent)
         the_plan = plan(state, observed)
         self.last_plan = [str(a) for a in the_plan.actions]
         failures: dict[str, str] = {}
@@ -130,6 +136,7 @@ class Worker:
         result = apply(the_plan, dp, report)
         if the_plan:
             observed = dp.observe()
+        self._poll_management(want, observed, notes)
         converging = self._record(want, state, observed, failures, notes)
         # failures retry at the idle pace, not in a tight loop
         return converging and not result.failed
@@ -148,6 +155,30 @@ class Worker:
                 if res.ok:
                     healthy.add(b.ip)
         return healthy
+
+    def _poll_management(self, want: desired_mod.Desired, observed: ObservedState,
+                         notes: list[tuple[str, str, str]]) -> None:
+        """Ask every node's agent how it is, over the management subnet, at most every
+        MANAGEMENT_INTERVAL; note every change of reachability as an event."""
+        now = self.clock()
+        if now - self._last_management < MANAGEMENT_INTERVAL:
+            return
+        self._last_management = now
+        seen: dict[str, dict[str, Any]] = {}
+        for agent in want.agents:
+            if agent.key not in observed.processes:
+                continue  # not started yet: nothing to ask
+            for node in agent.nodes:
+                if node.netns not in observed.nodes:
+                    continue
+                seen[node.name] = state = management.poll(self.ctx.dataplane, self.ctx.home,
+                                                          agent, node)
+                before = self.ctx.management.get(node.name)
+                if before is None or before["reachable"] != state["reachable"]:
+                    kind = "management.reachable" if state["reachable"] else \
+                        "management.unreachable"
+                    notes.append((kind, node.name, f"agent at {node.mgmt_ip}: {state['detail']}"))
+        self.ctx.management = seen
 
     def _write_peers(self, want: desired_mod.Desired) -> None:
         for app in want.appliances:

@@ -576,6 +576,7 @@ class LinuxDataPlane:
 
     def http_request(self, netns: str, ip: str, port: int, path: str = "/", *,
                      method: str = "GET", body: bytes | None = None,
+                     headers: dict[str, str] | None = None,
                      timeout: float = 2.0) -> ProbeResult:
         sock, failed = self._connect(netns, ip, port, timeout)
         if sock is None:
@@ -586,6 +587,10 @@ class LinuxDataPlane:
                 host = f"{ip}:{port}"
                 head = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close",
                         "User-Agent: facade-probe"]
+                for name, value in (headers or {}).items():
+                    if "\r" in name + value or "\n" in name + value:
+                        return ProbeResult(ok=False, detail=f"bad header {name!r}")
+                    head.append(f"{name}: {value}")
                 if body is not None:
                     head.append(f"Content-Length: {len(body)}")
                 sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + (body or b""))

@@ -1,0 +1,205 @@
+"""Price sheets: what an appliance service, the operator and a front-end provider charge.
+
+Three price lists meet in one bill:
+- `ServicePrices`: what the appliance service costs its customer, set by the appliance provider:
+  per node-hour by role (frontend, backend), per GB through the endpoint (in + out), per
+  connection, and optionally per 1000 requests.
+- `InstancePrices`: what the operator charges whoever runs instances, per node-hour by role.
+- `FrontEndPrices`: what a front-end (load balancer) provider charges per front-end node-hour.
+
+Units: a node-hour is 3600 node-seconds; a GB is a *decimal* gigabyte, 10^9 bytes (not 2^30).
+Every price is a non-negative `Money` with at most `MAX_PRICE_PLACES` decimals and below
+`MAX_PRICE`; all prices of one sheet share one currency. Bad input raises `Invalid` naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from facade.domain.errors import Invalid
+from facade.domain.money import CURRENCY, Money, check_currency, to_decimal
+
+SECONDS_PER_HOUR = 3600
+BYTES_PER_GB = 10**9
+REQUESTS_PER_UNIT = 1000
+MAX_PRICE = Money(10**9)
+MAX_PRICE_PLACES = 10
+
+
+class Role(StrEnum):
+    FRONTEND = "frontend"
+    BACKEND = "backend"
+
+
+def parse_role(value: object, *, where: str = "role") -> Role:
+    """A node role from its name; anything but 'frontend'/'backend' is Invalid."""
+    if isinstance(value, Role):
+        return value
+    if isinstance(value, str) and value in {m.value for m in Role}:
+        return Role(value)
+    raise Invalid(f"unknown role {value!r}; expected one of "
+                  f"{', '.join(r.value for r in Role)}", where=where)
+
+
+def price(value: object, *, where: str, currency: str = CURRENCY) -> Money:
+    """A unit price from Money, str, int or Decimal: >= 0, < MAX_PRICE, <= MAX_PRICE_PLACES decimals."""
+    money = value if isinstance(value, Money) else Money(to_decimal(value, where=where), currency)
+    if money.currency != currency:
+        raise Invalid(f"price {money} is not in {currency}", where=where)
+    if money.is_negative:
+        raise Invalid(f"price {money.amount} is negative", where=where)
+    if money >= Money(MAX_PRICE.amount, currency):
+        raise Invalid(f"price {money.amount} is not below {MAX_PRICE.amount}", where=where)
+    exponent = money.amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_PRICE_PLACES:
+        raise Invalid(f"price {money.amount} has more than {MAX_PRICE_PLACES} decimal places",
+                      where=where)
+    return money
+
+
+def _set(obj: object, name: str, value: object) -> None:
+    object.__setattr__(obj, name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePrices:
+    """What the customer pays for an appliance service."""
+
+    frontend_node_hour: Money
+    backend_node_hour: Money
+    per_gb: Money
+    per_connection: Money
+    per_1000_requests: Money = field(default_factory=Money.zero)
+    currency: str = CURRENCY
+
+    def __post_init__(self) -> None:
+        cur = check_currency(self.currency, where="service.currency")
+        for name in ("frontend_node_hour", "backend_node_hour", "per_gb", "per_connection",
+                     "per_1000_requests"):
+            _set(self, name, price(getattr(self, name), where=f"service.{name}", currency=cur))
+
+    def node_hour(self, role: Role | str) -> Money:
+        r = parse_role(role, where="service.role")
+        return self.frontend_node_hour if r is Role.FRONTEND else self.backend_node_hour
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePrices:
+    """What the operator charges whoever runs instances, per node-hour by role."""
+
+    frontend_node_hour: Money
+    backend_node_hour: Money
+    currency: str = CURRENCY
+
+    def __post_init__(self) -> None:
+        cur = check_currency(self.currency, where="instances.currency")
+        for name in ("frontend_node_hour", "backend_node_hour"):
+            _set(self, name, price(getattr(self, name), where=f"instances.{name}", currency=cur))
+
+    def node_hour(self, role: Role | str) -> Money:
+        r = parse_role(role, where="instances.role")
+        return self.frontend_node_hour if r is Role.FRONTEND else self.backend_node_hour
+
+
+@dataclass(frozen=True, slots=True)
+class FrontEndPrices:
+    """What a separate front-end provider charges the appliance provider per front-end node-hour."""
+
+    node_hour: Money
+    currency: str = CURRENCY
+
+    def __post_init__(self) -> None:
+        cur = check_currency(self.currency, where="frontend.currency")
+        _set(self, "node_hour", price(self.node_hour, where="frontend.node_hour", currency=cur))
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSheet:
+    """All prices one appliance's bill needs. The front-end prices are used only when the
+    front-end provider is a separate account from the appliance provider."""
+
+    service: ServicePrices
+    instances: InstancePrices
+    frontend: FrontEndPrices
+
+    def __post_init__(self) -> None:
+        for name, kind in (("service", ServicePrices), ("instances", InstancePrices),
+                           ("frontend", FrontEndPrices)):
+            if not isinstance(getattr(self, name), kind):
+                raise Invalid(f"{name} must be {kind.__name__}", where=name)
+        currencies = {self.service.currency, self.instances.currency, self.frontend.currency}
+        if len(currencies) != 1:
+            raise Invalid(f"one price sheet mixes currencies {sorted(currencies)}",
+                          where="currency")
+
+    @property
+    def currency(self) -> str:
+        return self.service.currency
+
+    @classmethod
+    def parse(cls, data: object, *, where: str = "prices") -> PriceSheet:
+        """A sheet from plain data (JSON/YAML), amounts as strings:
+
+            {"currency": "USD",
+             "service":   {"node_hour": {"frontend": "0.10", "backend": "0.40"},
+                           "per_gb": "0.02", "per_connection": "0.000001",
+                           "per_1000_requests": "0"},          # optional
+             "instances": {"node_hour": {"frontend": "0.05", "backend": "0.20"}},
+             "frontend":  {"node_hour": "0.08"}}
+        """
+        top = _mapping(data, where, {"currency", "service", "instances", "frontend"},
+                       {"service", "instances", "frontend"})
+        cur = check_currency(top.get("currency", CURRENCY), where=f"{where}.currency")
+        svc = _mapping(top["service"], f"{where}.service",
+                       {"node_hour", "per_gb", "per_connection", "per_1000_requests"},
+                       {"node_hour", "per_gb", "per_connection"})
+        inst = _mapping(top["instances"], f"{where}.instances", {"node_hour"}, {"node_hour"})
+        fe = _mapping(top["frontend"], f"{where}.frontend", {"node_hour"}, {"node_hour"})
+        svc_nh = _roles(svc["node_hour"], f"{where}.service.node_hour")
+        inst_nh = _roles(inst["node_hour"], f"{where}.instances.node_hour")
+
+        def p(value: object, at: str) -> Money:
+            return price(value, where=f"{where}.{at}", currency=cur)
+
+        return cls(
+            service=ServicePrices(
+                frontend_node_hour=p(svc_nh[Role.FRONTEND], "service.node_hour.frontend"),
+                backend_node_hour=p(svc_nh[Role.BACKEND], "service.node_hour.backend"),
+                per_gb=p(svc["per_gb"], "service.per_gb"),
+                per_connection=p(svc["per_connection"], "service.per_connection"),
+                per_1000_requests=p(svc.get("per_1000_requests", "0"),
+                                    "service.per_1000_requests"),
+                currency=cur),
+            instances=InstancePrices(
+                frontend_node_hour=p(inst_nh[Role.FRONTEND], "instances.node_hour.frontend"),
+                backend_node_hour=p(inst_nh[Role.BACKEND], "instances.node_hour.backend"),
+                currency=cur),
+            frontend=FrontEndPrices(node_hour=p(fe["node_hour"], "frontend.node_hour"),
+                                    currency=cur),
+        )
+
+
+def _mapping(data: object, where: str, allowed: set[str], required: set[str]) -> Mapping[str, object]:
+    if not isinstance(data, Mapping):
+        raise Invalid(f"expected a mapping, got {type(data).__name__}", where=where)
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        raise Invalid(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}",
+                      where=where)
+    missing = sorted(required - set(data))
+    if missing:
+        raise Invalid(f"missing key(s) {', '.join(missing)}", where=where)
+    return data
+
+
+def _roles(data: object, where: str) -> dict[Role, object]:
+    if not isinstance(data, Mapping):
+        raise Invalid(f"expected a mapping of role to price, got {type(data).__name__}",
+                      where=where)
+    out = {parse_role(k, where=f"{where}.{k}"): v for k, v in data.items()}
+    missing = [r.value for r in Role if r not in out]
+    if missing:
+        raise Invalid(f"missing price for role(s) {', '.join(missing)}", where=where)
+    return out

@@ -1,0 +1,123 @@
+"""The management plane, control-plane side.
+
+Every appliance node has an interface on its provider's management subnet. One management
+agent (`facade.workloads.agent`) per management network serves all of that network's nodes,
+listening inside each node's namespace on its management address; it runs in the network's
+router namespace, i.e. on the provider's side of the management subnet, and so do the control
+plane's requests to it. Requests are signed (HMAC-SHA256, a secret per management network kept
+in the state folder with mode 0600), so nothing else on the subnet can read or change a node.
+The customer has no path to the management subnet at all (see docs/management.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from facade.dataplane.protocol import DataPlane
+from facade.domain import agent_auth, names
+from facade.domain.specs import ProcessSpec
+
+AGENT_PORT = 9700
+
+
+@dataclass(frozen=True)
+class AgentNode:
+    name: str
+    netns: str
+    mgmt_ip: str
+    role: str
+    workload: dict[str, Any] | None
+
+
+@dataclass
+class Agent:
+    """One management network's agent: where it runs and which nodes it serves."""
+
+    network_id: int
+    nodes: list[AgentNode] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"agent-n{self.network_id}"
+
+    @property
+    def netns(self) -> str:
+        return names.router_netns(self.network_id)
+
+
+def agents_dir(home: Path) -> Path:
+    return home / "agents"
+
+
+def config_path(home: Path, agent: Agent) -> Path:
+    return agents_dir(home) / f"{agent.key}.json"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def secret(home: Path, network_id: int) -> str:
+    """The management network's signing secret, made once and kept (mode 0600)."""
+    path = agents_dir(home) / f"n{network_id}.secret"
+    try:
+        value = path.read_text().strip()
+        if len(value) == 64:
+            return value
+    except FileNotFoundError:
+        pass
+    value = secrets.token_hex(32)
+    _write_private(path, value + "\n")
+    return value
+
+
+def process(home: Path, agent: Agent) -> ProcessSpec:
+    return ProcessSpec(key=agent.key, netns=agent.netns,
+                       argv=(sys.executable, "-m", "facade.workloads.agent", "--config",
+                             str(config_path(home, agent))))
+
+
+def write_config(home: Path, agent: Agent) -> None:
+    """The agent's configuration, rewritten only when it changes (the agent reloads it)."""
+    body = {"secret": secret(home, agent.network_id), "port": AGENT_PORT,
+            "nodes": [{"name": n.name, "netns": n.netns, "mgmt_ip": n.mgmt_ip, "role": n.role,
+                       "workload": n.workload} for n in agent.nodes]}
+    text = json.dumps(body, indent=1, sort_keys=True)
+    path = config_path(home, agent)
+    try:
+        if path.read_text() == text:
+            return
+    except FileNotFoundError:
+        pass
+    _write_private(path, text)
+
+
+def poll(dp: DataPlane, home: Path, agent: Agent, node: AgentNode,
+         timeout: float = 0.5) -> dict[str, Any]:
+    """Ask a node's agent for its health, from the provider's side of the management subnet."""
+    path = "/v1/health"
+    header = agent_auth.sign(secret(home, agent.network_id), "GET", path, node.name)
+    res = dp.http_request(agent.netns, node.mgmt_ip, AGENT_PORT, path,
+                          headers={"Authorization": header}, timeout=timeout)
+    checked = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    if not res.ok:
+        return {"reachable": False, "detail": res.detail, "workload": None, "checked": checked}
+    try:
+        answer = json.loads(res.body)
+    except ValueError:
+        return {"reachable": False, "detail": "agent answered no JSON", "workload": None,
+                "checked": checked}
+    return {"reachable": True, "detail": res.detail, "workload": answer.get("workload"),
+            "uptime_s": answer.get("uptime_s"), "checked": checked}
