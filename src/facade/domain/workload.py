@@ -60,8 +60,8 @@ def check_health_path(path: object, *, where: str, limit: int = 200) -> str:
     """The URL path the worker's health check requests: it goes into an HTTP request line."""
     if (not isinstance(path, str) or not path.startswith("/") or len(path) > limit
             or any(c.isspace() or not c.isprintable() for c in path)):
-        raise Invalid(f"health_path must be a URL path starting with '/' (like /health), without "
-                      f"spaces or control characters, at most {limit} characters", where=where)
+        raise Invalid(f"health_path must start with '/' (a URL path like /health) and hold no "
+                      f"spaces or control characters ({limit} characters at most)", where=where)
     return path
 
 
