@@ -37,6 +37,7 @@ check: deps
 bench: deps
 	$(PY) bench/appliance_lifecycle.py
 	$(PY) bench/throughput.py
+	$(PY) bench/failover.py
 
 cleanup: deps
 	$(VENV)/bin/facade cleanup

@@ -124,3 +124,25 @@ def test_deleted_namespace_is_rebuilt(cp: ControlPlane, echo1: dict[str, Any]) -
                 what="the appliance to be ready again")
     events = json.dumps(cp.get("/v1/events", params={"limit": 200}))
     assert f'"object": "{victim["netns"]}"' in events
+
+
+def test_hung_workload_leaves_rotation_and_returns(cp: ControlPlane,
+                                                   echo1: dict[str, Any]) -> None:
+    fe = echo1["frontend"]["netns"]
+    victim = echo1["backends"][0]
+    ip = victim["interfaces"][0]["ip"]
+    cp.wait_for(lambda: ip in _rotation(fe), timeout=10, what="the backend in rotation")
+    pid = _workload_pid(victim["name"])
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        cp.wait_for(lambda: ip not in _rotation(fe), timeout=10,
+                    what="a hung backend to leave the rotation")
+        # new connections never go to it: every request is answered, by the others
+        shopper = next(n for n in nsclient.facade_netns() if n.endswith("-shopper"))
+        for _ in range(6):
+            status, _, body = nsclient.http(shopper, echo1["endpoint"]["ip"], 8080, timeout=2)
+            assert status == 200 and body.decode().strip() != victim["name"]
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    cp.wait_for(lambda: ip in _rotation(fe), timeout=10, what="the backend to come back")
+    assert _workload_pid(victim["name"]) == pid  # the same process: it was only slow

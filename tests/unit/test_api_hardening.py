@@ -139,3 +139,13 @@ def test_unique_constraint_backstop_is_409_and_changes_nothing(world: Any,
         "name": "client", "account": "acme", "interfaces": [{"subnet": "acme-vpc/app"}]})
     err(resp, 409, "concurrent", code="conflict")
     assert snapshot(api) == before
+
+
+# -- numbers: no silent coercion of booleans or floats into counts and ports -----------------
+
+@pytest.mark.parametrize("value", ["true", "1e2", "3.0", "\"3\""])
+def test_backends_must_be_a_json_integer(world: Any, value: str) -> None:
+    before = snapshot(world)
+    resp = raw(world, "PATCH", "/v1/appliances/docs", '{"backends": ' + value + "}")
+    err(resp, 422, where="backends")
+    assert snapshot(world) == before

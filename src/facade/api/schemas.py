@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 
 class Body(BaseModel):
@@ -116,7 +116,7 @@ class ServiceCreate(Body):
     account: str | None = Field(default=None, max_length=40)
     workload: str | None = Field(default=None, max_length=40)
     command: str | None = Field(default=None, max_length=4096)
-    port: int
+    port: StrictInt
     backend_subnet: str = Field(max_length=81)
     management_subnet: str = Field(max_length=81)
     health_path: str | None = Field(default=None, max_length=200)
@@ -138,11 +138,11 @@ class ApplianceCreate(Body):
     account: str | None = Field(default=None, max_length=40)
     service: str = Field(max_length=40)
     subnet: str = Field(max_length=81)
-    backends: int = 1
+    backends: StrictInt = 1
 
 
 class ApplianceUpdate(Body):
-    backends: int
+    backends: StrictInt
 
 
 class Endpoint(BaseModel):

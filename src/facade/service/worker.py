@@ -31,7 +31,7 @@ from facade.store.models import Appliance, Instance
 
 log = logging.getLogger("facade.worker")
 
-IDLE_INTERVAL = 2.0  # seconds between passes when everything is converged
+IDLE_INTERVAL = 1.0  # seconds between passes when everything is converged (health checks)
 BUSY_INTERVAL = 0.02  # between passes while something is still converging
 MANAGEMENT_INTERVAL = 1.0  # seconds between two rounds of questions to the agents
 
