@@ -16,6 +16,7 @@ from tests.integration.controlplane import (
     start_control_plane,
     stop_control_plane,
 )
+from tests.integration.kernel_lock import kernel_lock
 
 __all__ = ["ControlPlane"]
 
@@ -24,20 +25,21 @@ __all__ = ["ControlPlane"]
 def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     if os.geteuid() != 0:
         pytest.skip("needs root: real network namespaces")
-    before = nsclient.root_links()
-    if nsclient.facade_netns():
-        pytest.fail(f"Facade namespaces exist before the test: {nsclient.facade_netns()}")
-    home = tmp_path_factory.mktemp("cp") / "home"
-    home.mkdir()
-    plane = start_control_plane(home)
-    try:
-        yield plane
-    finally:
-        stop_control_plane(plane)
-        cleanup(home)
-        left = nsclient.facade_netns()
-        workloads = nsclient.processes_mentioning("facade.workloads")
-        after = nsclient.root_links()
-        assert not left, f"namespaces left behind: {left}"
-        assert not workloads, f"workload processes left behind: {workloads}"
-        assert after == before, f"root namespace links changed: {after ^ before}"
+    with kernel_lock():
+        before = nsclient.root_links()
+        if nsclient.facade_netns():
+            pytest.fail(f"Facade namespaces exist before the test: {nsclient.facade_netns()}")
+        home = tmp_path_factory.mktemp("cp") / "home"
+        home.mkdir()
+        plane = start_control_plane(home)
+        try:
+            yield plane
+        finally:
+            stop_control_plane(plane)
+            cleanup(home)
+            left = nsclient.facade_netns()
+            workloads = nsclient.processes_mentioning("facade.workloads")
+            after = nsclient.root_links()
+            assert not left, f"namespaces left behind: {left}"
+            assert not workloads, f"workload processes left behind: {workloads}"
+            assert after == before, f"root namespace links changed: {after ^ before}"

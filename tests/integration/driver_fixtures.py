@@ -16,6 +16,7 @@ import pytest
 
 from facade.dataplane.linux import LinuxDataPlane
 from facade.dataplane.linux import netns as driver_netns
+from tests.integration.kernel_lock import kernel_lock
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
 
@@ -91,12 +92,14 @@ def driver_wait(predicate, timeout: float = 5.0, step: float = 0.05):  # type: i
 
 @pytest.fixture(scope="module")
 def driver_host_guard() -> Iterator[set[str]]:
-    """Root links and pre-existing fcd-* namespaces before the module; checks the host after."""
-    before_links = driver_root_links()
-    before_ns = driver_facade_netns()
-    yield before_ns
-    assert driver_root_links() == before_links, "root namespace links changed"
-    assert driver_facade_netns() == before_ns, "a test left Facade namespaces behind"
+    """Root links and pre-existing fcd-* namespaces before the module; checks the host after.
+    Holds the machine's kernel-test lock for the whole module."""
+    with kernel_lock():
+        before_links = driver_root_links()
+        before_ns = driver_facade_netns()
+        yield before_ns
+        assert driver_root_links() == before_links, "root namespace links changed"
+        assert driver_facade_netns() == before_ns, "a test left Facade namespaces behind"
 
 
 @pytest.fixture

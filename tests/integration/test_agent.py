@@ -33,6 +33,7 @@ import pytest
 
 from facade.dataplane.linux.nft_rules import MAP_DECLARATION
 from facade.domain.agent_auth import sign
+from tests.integration.kernel_lock import kernel_lock
 
 pytestmark = [
     pytest.mark.root,
@@ -266,6 +267,11 @@ def cleanup(tag: str) -> None:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with kernel_lock():  # its workload processes must not meet other runs' process checks
+        yield from _lab(tmp_path_factory)
+
+
+def _lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     workdir = tmp_path_factory.mktemp("agent")
     lab = Lab(tag=secrets.token_hex(3), config=workdir / "agent.json", workdir=workdir)
     try:
