@@ -19,6 +19,8 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[int]]] = [
     ("GET", "/v1/accounts/{name}", "/v1/accounts/acme", None, {404}),
     ("DELETE", "/v1/accounts/{name}", "/v1/accounts/acme", None, {403, 404}),
     ("POST", "/v1/accounts/{name}/tokens", "/v1/accounts/acme/tokens", None, {404}),
+    ("POST", "/v1/accounts/{name}/tokens/rotate", "/v1/accounts/acme/tokens/rotate", None,
+     {404}),
     ("GET", "/v1/networks", "/v1/networks", None, {200}),
     ("POST", "/v1/networks", "/v1/networks",
      {"name": "x2", "account": "acme", "cidr": "10.9.0.0/16"}, {403}),

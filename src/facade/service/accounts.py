@@ -41,12 +41,18 @@ def bootstrap_operator(ctx: Context) -> str | None:
         session.add(op)
         session.flush()
         token = _new_token(session, op)
-    path: Path = ctx.home / "operator.token"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    _write_operator_token(ctx.home, token)
+    return token
+
+
+def _write_operator_token(home: Path, token: str) -> None:
+    path = home / "operator.token"
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
-    os.chmod(path, 0o600)
-    return token
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
 
 
 def authenticate(ctx: Context, token: str | None) -> Caller:
@@ -127,4 +133,23 @@ def create_token(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
             raise NotFound(f"account {name!r} does not exist", where="account")
         token = _new_token(session, row)
         ctx.event(session, "token.created", name, f"a token was created for account {name}")
+        return {"account": name, "token": token}
+
+
+def rotate_tokens(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+    """Revoke every token of the account and make one new one (shown once). For the operator,
+    the new token also replaces $FACADE_HOME/operator.token."""
+    with ctx.write() as session:
+        row = lookup.account(session, name)
+        if not caller.may_see(row.id):
+            raise NotFound(f"account {name!r} does not exist", where="account")
+        old = session.scalars(select(Token).where(Token.account_id == row.id)).all()
+        for t in old:
+            session.delete(t)
+        revoked = len(old)
+        token = _new_token(session, row)
+        ctx.event(session, "token.rotated", name,
+                  f"{revoked} token(s) of account {name} revoked, a new one made")
+        if row.operator:
+            _write_operator_token(ctx.home, token)
         return {"account": name, "token": token}

@@ -38,3 +38,10 @@ def delete_account(name: str, ctx: Ctx, caller: Auth) -> Response:
              operation_id="create_token")
 def create_token(name: str, ctx: Ctx, caller: Auth) -> Any:
     return accounts.create_token(ctx, caller, name)
+
+
+@router.post("/{name}/tokens/rotate", status_code=201, response_model=TokenRead,
+             operation_id="rotate_tokens")
+def rotate_tokens(name: str, ctx: Ctx, caller: Auth) -> Any:
+    """Revoke every token of the account and return one new token (shown once)."""
+    return accounts.rotate_tokens(ctx, caller, name)

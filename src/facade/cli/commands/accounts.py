@@ -48,8 +48,10 @@ def delete(name: Name) -> None:
 
 
 @app.command("token")
-def token(name: Name) -> None:
+def token(name: Name, rotate: bool = typer.Option(
+        False, "--rotate", help="Revoke every existing token of the account first.")) -> None:
     """Make a new API token for an account and print it (alone, on stdout; it is shown once)."""
     with connect() as cli:
-        answer = cli.post(f"/v1/accounts/{seg(name)}/tokens")
+        suffix = "/tokens/rotate" if rotate else "/tokens"
+        answer = cli.post(f"/v1/accounts/{seg(name)}{suffix}")
     typer.echo(answer["token"])
