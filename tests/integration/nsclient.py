@@ -50,7 +50,11 @@ class NsHTTPConnection(http.client.HTTPConnection):
     def connect(self) -> None:
         sock = ns_socket(self.netns)
         sock.settimeout(self.timeout)
-        sock.connect((self.host, self.port))
+        try:
+            sock.connect((self.host, self.port))
+        except OSError:
+            sock.close()
+            raise
         self.sock = sock
 
 
