@@ -18,7 +18,15 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facade import __version__
-from facade.api.routes import accounts, appliances, instances, networks, services, system
+from facade.api.routes import (
+    accounts,
+    appliances,
+    instances,
+    networks,
+    rules,
+    services,
+    system,
+)
 from facade.api.schemas import ErrorRead
 from facade.domain.errors import FacadeError
 from facade.service.context import Context
@@ -49,7 +57,7 @@ def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(title="Facade", version=__version__,
                   description="Composed appliance services in virtual private networks.")
     app.state.ctx = ctx
-    for module in (accounts, networks, instances, services, appliances, system):
+    for module in (accounts, networks, instances, services, appliances, rules, system):
         app.include_router(module.router, responses=ERRORS)
 
     @app.exception_handler(FacadeError)

@@ -185,3 +185,24 @@ class EventRead(BaseModel):
     kind: str
     object: str
     message: str
+
+
+class RuleCreate(Body):
+    """A security rule (docs/security.md); values are checked by the domain (400 naming the
+    field), types and unknown fields by the schema (422)."""
+
+    direction: str = Field(max_length=16)
+    action: str = Field(max_length=16)
+    protocol: str = Field(default="any", max_length=16)
+    ports: str | None = Field(default=None, max_length=16)
+    cidr: str = Field(default="0.0.0.0/0", max_length=43)
+    priority: StrictInt
+
+
+class RuleRead(BaseModel):
+    direction: str
+    action: str
+    protocol: str
+    ports: str | None
+    cidr: str
+    priority: int

@@ -19,6 +19,7 @@ from facade.cli.commands import (
     local,
     manifests,
     networks,
+    rules,
     services,
     subnets,
     views,
@@ -72,5 +73,6 @@ for name, sub in [
     ("instance", instances.app),
     ("service", services.app),
     ("appliance", appliances.app),
+    ("rule", rules.app),
 ]:
     app.add_typer(sub, name=name, rich_help_panel="Resources")

@@ -131,6 +131,14 @@ def networks(rows: list[dict[str, Any]]) -> None:
     _print_list(table, rows, "no networks")
 
 
+def rules(rows: list[dict[str, Any]]) -> None:
+    table = _table("DIRECTION", "PRIORITY", "ACTION", "PROTOCOL", "PORTS", "CIDR")
+    for row in rows:
+        table.add_row(_s(row.get("direction")), _s(row.get("priority")), _s(row.get("action")),
+                      _s(row.get("protocol")), _s(row.get("ports") or "*"), _s(row.get("cidr")))
+    _print_list(table, rows, "no rules")
+
+
 def subnets(rows: list[dict[str, Any]]) -> None:
     table = _table("NAME", "ACCOUNT", "CIDR", "GATEWAY", "USED")
     for row in rows:

@@ -13,9 +13,11 @@ from facade.domain.specs import (
     ObservedNode,
     ObservedProcess,
     ObservedState,
+    PortRuleSpec,
     ProbeResult,
     ProcessSpec,
     SubnetSpec,
+    port_rules_fingerprint,
 )
 
 
@@ -25,6 +27,7 @@ class FakeDataPlane:
     nodes: dict[str, NodeSpec] = field(default_factory=dict)
     backends: dict[str, tuple[str, ...]] = field(default_factory=dict)
     processes: dict[str, tuple[ProcessSpec, int]] = field(default_factory=dict)
+    port_rules: dict[str, tuple[PortRuleSpec, ...]] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
@@ -42,7 +45,14 @@ class FakeDataPlane:
             key: ObservedProcess(key=key, netns=spec.netns, pid=pid, fingerprint=spec.fingerprint())
             for key, (spec, pid) in self.processes.items()
         }
-        return ObservedState(subnets=frozenset(self.subnets), nodes=nodes, processes=procs)
+        return ObservedState(subnets=frozenset(self.subnets), nodes=nodes, processes=procs,
+                             port_rules=port_rules_fingerprint(self.port_rules))
+
+    def set_port_rules(self, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
+        self.calls.append(f"set_port_rules {','.join(sorted(p for p, r in rules.items() if r))}")
+        if any(rs for rs in rules.values()) and not self.subnets:
+            raise RuntimeError("no fabric for port rules")
+        self.port_rules = {p: tuple(r) for p, r in rules.items() if r}
 
     def ensure_subnet(self, spec: SubnetSpec) -> None:
         self.calls.append(f"ensure_subnet {spec.bridge}")
@@ -125,4 +135,5 @@ class FakeDataPlane:
         self.nodes.clear()
         self.subnets.clear()
         self.backends.clear()
+        self.port_rules.clear()
         return removed

@@ -13,6 +13,7 @@ from facade.domain.specs import (
     ExecResult,
     NodeSpec,
     ObservedState,
+    PortRuleSpec,
     ProbeResult,
     ProcessSpec,
     SubnetSpec,
@@ -39,6 +40,10 @@ class DataPlane(Protocol):
 
     def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
         """Replace a front-end's rotation atomically; established connections are kept."""
+
+    def set_port_rules(self, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
+        """Replace the security rules of every fabric port at once (ports absent: no rules);
+        `observe().port_rules` then reads back `port_rules_fingerprint(rules)`."""
 
     def start_process(self, spec: ProcessSpec) -> int:
         """Start the program in its node, detached from the control plane; returns its pid."""

@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from facade.domain import security
 from facade.domain.errors import Conflict, Invalid
 from facade.domain.ipam import (
     SubnetRange,
@@ -35,6 +36,7 @@ from facade.domain.ipam import (
     parse_ip,
 )
 from facade.domain.names import check_name
+from facade.domain.specs import PortRuleSpec
 
 MAX_BYTES = 1024 * 1024
 MAX_BACKENDS = 64
@@ -42,7 +44,7 @@ MAX_COMMAND = 4096
 MAX_HEALTH_PATH = 256
 WORKLOADS = ("http-echo", "search")
 PLACEHOLDERS = ("ip", "port", "name")
-TOP_LEVEL = ("accounts", "networks", "services", "instances", "appliances")
+TOP_LEVEL = ("accounts", "networks", "services", "instances", "appliances", "rules")
 
 # ---------------------------------------------------------------------------------------------
 # Declarations
@@ -189,7 +191,28 @@ class ApplianceDecl(_Decl):
         return "appliance"
 
 
-Decl = AccountDecl | NetworkDecl | ServiceDecl | InstanceDecl | ApplianceDecl
+@dataclass(frozen=True)
+class RuleDecl(_Decl):
+    """A security rule of a subnet (`subnet: net/sub`) or of one interface (`interface:
+    instance/eth0`); `rule` holds the validated fields (domain.security)."""
+
+    subnet: str | None
+    interface: str | None
+    rule: PortRuleSpec
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "rule"
+
+    @property
+    def label(self) -> str:
+        scope = f"subnet {self.subnet}" if self.subnet else f"interface {self.interface}"
+        return f"{scope} {self.rule.direction} {self.rule.priority}"
+
+
+Decl = AccountDecl | NetworkDecl | ServiceDecl | InstanceDecl | ApplianceDecl | RuleDecl
 
 
 @dataclass(frozen=True)
@@ -200,16 +223,17 @@ class Scenario:
     services: tuple[ServiceDecl, ...] = ()
     instances: tuple[InstanceDecl, ...] = ()
     appliances: tuple[ApplianceDecl, ...] = ()
+    rules: tuple[RuleDecl, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         return not (self.accounts or self.networks or self.services or self.instances
-                    or self.appliances)
+                    or self.appliances or self.rules)
 
     def in_order(self) -> tuple[Decl, ...]:
         """Every declaration in creation order (accounts first); destroy walks it backwards."""
         return (*self.accounts, *self.networks, *self.services, *self.instances,
-                *self.appliances)
+                *self.rules, *self.appliances)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,6 +756,44 @@ def _appliances(top: _Map, file: str) -> tuple[ApplianceDecl, ...]:
     return tuple(out)
 
 
+RULE_KEYS = ("subnet", "interface", *security.FIELDS)
+
+
+def _rules(top: _Map, file: str) -> tuple[RuleDecl, ...]:
+    seen: dict[tuple[str, str, int], int] = {}
+    out = []
+    for value, line in _items(top, "rules", file):
+        item = _mapping(value, line, kind="rule", file=file, allowed=RULE_KEYS,
+                        required=("direction", "action", "priority"))
+        subnet = interface = None
+        if item.has("subnet") == item.has("interface"):
+            item.fail("subnet" if item.has("subnet") else "direction",
+                      "a rule needs exactly one of subnet: network/subnet and "
+                      "interface: instance/eth0")
+        if item.has("subnet"):
+            subnet = item.subnet_ref("subnet")
+        else:
+            interface = item.string("interface", "instance/ifname (like web/eth0)")
+            parts = interface.split("/")
+            if len(parts) != 2 or not re.fullmatch(r"eth[0-9]{1,2}", parts[1]):
+                item.fail("interface", f"rule interface must be instance/ethN (like web/eth0), "
+                                       f"not {interface!r}")
+            check_name(parts[0], kind="instance", where=item.at("interface"))
+        fields = {k: v for k, v in item.data.items() if k in security.FIELDS}
+        try:
+            rule = security.check_rule(fields)
+        except Invalid as exc:
+            raise Invalid(f"rule {exc.where}: {exc.message}", where=item.at(exc.where)) from None
+        key = (subnet or f"if:{interface}", rule.direction, rule.priority)
+        if key in seen:
+            item.fail("priority", f"{key[0].removeprefix('if:')} has two {rule.direction} rules "
+                                  f"at priority {rule.priority} (first at line {seen[key]})")
+        seen[key] = item.line
+        out.append(RuleDecl(subnet=subnet, interface=interface, rule=rule, line=item.line,
+                            file=file))
+    return tuple(out)
+
+
 # ---------------------------------------------------------------------------------------------
 # Entry point
 
@@ -773,5 +835,6 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     subnets = {s.ref: s.cidr for n in networks for s in n.subnets}
     instances = _instances(data, filename, subnets.get)
     appliances = _appliances(data, filename)
+    rules = _rules(data, filename)
     return Scenario(file=filename, accounts=accounts, networks=networks, services=services,
-                    instances=instances, appliances=appliances)
+                    instances=instances, appliances=appliances, rules=rules)

@@ -88,12 +88,36 @@ class ProcessSpec:
 
 
 @dataclass(frozen=True)
+class PortRuleSpec:
+    """One security rule on a port (see docs/security.md): relative to the node behind the port,
+    `ingress` is traffic towards it, `egress` traffic from it; `cidr` is the remote side.
+    A port's rules are evaluated in the order given, first match wins, default allow."""
+
+    direction: Literal["ingress", "egress"]
+    action: Literal["allow", "deny"]
+    protocol: Literal["tcp", "udp", "icmp", "any"]
+    ports: str | None  # "80" or "8000-8100", tcp/udp only
+    cidr: str  # IPv4 network, "0.0.0.0/0" for anywhere
+    priority: int
+
+
+def port_rules_fingerprint(rules: dict[str, tuple[PortRuleSpec, ...]]) -> str | None:
+    """A short hash of every port's rules (None when no port has any: then nothing is installed)."""
+    kept = {port: [asdict(r) for r in rs] for port, rs in sorted(rules.items()) if rs}
+    if not kept:
+        return None
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
 class DesiredState:
     subnets: tuple[SubnetSpec, ...] = ()
     nodes: tuple[NodeSpec, ...] = ()
     processes: tuple[ProcessSpec, ...] = ()
     # front-end netns -> backend addresses that must be in rotation (healthy, not leaving)
     backends: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # fabric port (host end of a veth) -> its security rules, in evaluation order
+    port_rules: dict[str, tuple[PortRuleSpec, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -117,6 +141,8 @@ class ObservedState:
     subnets: frozenset[str] = frozenset()  # bridge names
     nodes: dict[str, ObservedNode] = field(default_factory=dict)
     processes: dict[str, ObservedProcess] = field(default_factory=dict)
+    # port_rules_fingerprint() of the rules the fabric holds (None: no rules installed)
+    port_rules: str | None = None
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ def _run(action: Action, dp: DataPlane) -> None:
             assert action.process is not None
             dp.stop_process(action.target)  # a stale copy must not hold the port
             dp.start_process(action.process)
+        case "set_port_rules":
+            assert action.port_rules is not None
+            dp.set_port_rules(action.port_rules)
         case _:
             raise ValueError(f"unknown action {action.verb}")
 

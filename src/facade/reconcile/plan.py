@@ -4,7 +4,10 @@ Pure: no I/O, so it is unit-tested on plain data. The order is the dependency or
 1. shrink front-end rotations (a backend leaves the rotation before its node goes away),
 2. stop processes and delete nodes and subnets that should not exist (reverse dependency order),
 3. create or repair subnets, then nodes, then processes,
-4. set every front-end's rotation to the desired one.
+4. set every front-end's rotation to the desired one,
+5. replace the fabric ports' security rules if the kernel's differ (after the ports exist; a
+   port that disappears drops out of the rule set, and rules naming a port that is gone are
+   harmless name matches until this action removes them).
 Running plan() on a state that matches gives an empty plan.
 """
 
@@ -12,19 +15,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from facade.domain.specs import DesiredState, NodeSpec, ObservedState, ProcessSpec, SubnetSpec
+from facade.domain.specs import (
+    DesiredState,
+    NodeSpec,
+    ObservedState,
+    PortRuleSpec,
+    ProcessSpec,
+    SubnetSpec,
+    port_rules_fingerprint,
+)
 
 
 @dataclass(frozen=True)
 class Action:
     verb: str  # set_backends | stop_process | delete_node | delete_subnet | ensure_subnet |
-    #            ensure_node | start_process
+    #            ensure_node | start_process | set_port_rules
     target: str  # bridge, netns or process key
     reason: str
     subnet: SubnetSpec | None = None
     node: NodeSpec | None = None
     process: ProcessSpec | None = None
     backends: tuple[str, ...] = ()
+    port_rules: dict[str, tuple[PortRuleSpec, ...]] | None = None
 
     def __str__(self) -> str:
         return f"{self.verb} {self.target} ({self.reason})"
@@ -111,4 +123,15 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
             current = ()
         if (shrunk if shrunk is not None else current) != target:
             actions.append(Action("set_backends", netns, "rotation", backends=target))
+
+    # 5. security rules of the ports that are wanted, as one set.
+    live_ports = {p.host for n in desired.nodes for p in n.ports}
+    rules = {port: rs for port, rs in sorted(desired.port_rules.items())
+             if rs and port in live_ports}
+    want_fp = port_rules_fingerprint(rules)
+    if observed.port_rules != want_fp:
+        reason = ("drift" if observed.port_rules == "drift" else
+                  "missing" if observed.port_rules is None else
+                  "removed" if want_fp is None else "changed")
+        actions.append(Action("set_port_rules", "fabric", reason, port_rules=rules))
     return Plan(tuple(actions))

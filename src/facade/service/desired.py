@@ -23,12 +23,13 @@ from facade.domain.specs import (
     DesiredState,
     FrontendSpec,
     NodeSpec,
+    PortRuleSpec,
     PortSpec,
     ProcessSpec,
     Role,
     SubnetSpec,
 )
-from facade.service import management
+from facade.service import management, rules
 from facade.store.models import Appliance, Instance, Interface, Network
 
 
@@ -175,6 +176,14 @@ def build(session: Session, home: Path) -> Desired:
                           if n.role == "backend" and n.status == "deleting"),
             peers_file=appliance_dir(home, app.id) / "peers.json",
             peers=tuple(f"{t.ip}:{svc.port}" for t in targets)))
+    port_rules: dict[str, tuple[PortRuleSpec, ...]] = {}
+    for iface_id, (mine, shared) in rules.desired(session).items():
+        # one list per port: by priority; on a tie the interface's rule before the subnet's
+        ordered = sorted([(r.priority, 0, i, r) for i, r in enumerate(mine)]
+                         + [(r.priority, 1, i, r) for i, r in enumerate(shared)],
+                         key=lambda t: t[:3])
+        port_rules[names.port(iface_id)] = tuple(t[3] for t in ordered)
     desired.state = DesiredState(subnets=tuple(subnets), nodes=tuple(nodes),
-                                 processes=tuple(procs), backends=backends)
+                                 processes=tuple(procs), backends=backends,
+                                 port_rules=port_rules)
     return desired

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
-from facade.service import lookup, views
+from facade.service import lookup, rules, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, Subnet
 
@@ -104,6 +104,7 @@ def delete(ctx: Context, caller: Caller, name: str) -> None:
             raise Invalid(f"{name} is a {row.role} node of an appliance; delete or scale the "
                           "appliance instead", where="instance")
         row.status = "deleting"
+        rules.delete_for_instance(session, row)  # its interfaces' rules go with it
         ctx.event(session, "instance.deleting", name, "instance deletion requested")
     ctx.converge()
 

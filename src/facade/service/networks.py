@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import ipam, names
 from facade.domain.errors import Conflict, InUse, NotFound
-from facade.service import lookup, views
+from facade.service import lookup, rules, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Interface, Network, Service, Subnet
 
@@ -119,6 +119,7 @@ def delete_subnet(ctx: Context, caller: Caller, path: str) -> None:
     with ctx.write() as session:
         row = lookup.visible_subnet(session, caller, path)
         _refuse_if_used(_subnet_users(session, row), f"subnet {path}")
+        rules.delete_for_subnet(session, row)  # its rules go with it
         session.delete(row)
         ctx.event(session, "subnet.deleted", path, f"subnet {path} deleted")
     ctx.converge()
@@ -132,6 +133,7 @@ def remove_network(ctx: Context, session: Session, caller: Caller, net: Network)
         users += _subnet_users(session, sub)
     _refuse_if_used(users, f"network {net.name}")
     for sub in list(net.subnets):
+        rules.delete_for_subnet(session, sub)
         session.delete(sub)
     session.delete(net)
     ctx.event(session, "network.deleted", net.name, f"network {net.name} deleted")

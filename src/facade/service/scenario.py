@@ -22,12 +22,13 @@ from facade.domain.scenario import (
     ApplianceDecl,
     InstanceDecl,
     NetworkDecl,
+    RuleDecl,
     Scenario,
     ServiceDecl,
     _Decl,
     parse_scenario,
 )
-from facade.service import accounts, appliances, catalog, instances, networks
+from facade.service import accounts, appliances, catalog, instances, networks, rules
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, Network, Service
 
@@ -134,12 +135,48 @@ def _appliance(ctx: Context, session: Session, caller: Caller, app: ApplianceDec
     return "unchanged"
 
 
+def _rule_scope(session: Session, caller: Caller, decl: RuleDecl) -> rules.Scope:
+    if decl.subnet is not None:
+        return rules.subnet_scope(session, caller, decl.subnet)
+    instance, ifname = rules.split_interface(decl.interface or "")
+    return rules.interface_scope(session, caller, instance, ifname)
+
+
+def _rule(ctx: Context, session: Session, caller: Caller, decl: RuleDecl) -> str:
+    """Same rule at the same place: unchanged; a different rule at that priority: a conflict
+    (delete it first), as for every other declaration."""
+    session.flush()  # instances the file just declared
+    scope = _rule_scope(session, caller, decl)
+    want = decl.rule
+    row = rules.find(session, scope, want.direction, want.priority)
+    if row is None:
+        fields = {"direction": want.direction, "action": want.action, "protocol": want.protocol,
+                  "ports": want.ports, "cidr": want.cidr, "priority": want.priority}
+        rules.add(ctx, session, scope, fields)
+        return "created"
+    have = rules.spec_of(row)
+    if have != want:
+        raise _differs(decl, "rule", rules.view(row), rules.view_of(want))
+    return "unchanged"
+
+
+def _remove_rule(ctx: Context, session: Session, caller: Caller, decl: RuleDecl) -> str:
+    try:
+        scope = _rule_scope(session, caller, decl)
+    except FacadeError:
+        return "absent"  # its subnet or instance is gone (or not the caller's): so is the rule
+    if rules.find(session, scope, decl.rule.direction, decl.rule.priority) is None:
+        return "absent"
+    rules.remove(ctx, session, scope, decl.rule.direction, decl.rule.priority)
+    return "deleted"
+
+
 def _apply(ctx: Context, session: Session, caller: Caller,
            sc: Scenario) -> list[dict[str, str]]:
     changes: list[dict[str, str]] = []
     steps: list[tuple[Any, tuple[_Decl, ...]]] = [
         (_account, sc.accounts), (_network, sc.networks), (_service, sc.services),
-        (_instance, sc.instances), (_appliance, sc.appliances)]
+        (_instance, sc.instances), (_rule, sc.rules), (_appliance, sc.appliances)]
     for step, decls in steps:
         for decl in decls:
             with located(decl):
@@ -240,6 +277,9 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
         # changes nothing.
         _rehearse(ctx, caller, sc)
         with ctx.write() as session:
+            for decl in sc.rules:
+                with located(decl):
+                    note(_remove_rule(ctx, session, caller, decl), decl)
             for app in sc.appliances:
                 arow = _own_appliance(session, caller, app.name)
                 if arow is None:

@@ -113,7 +113,8 @@ class Worker:
         state = DesiredState(subnets=want.state.subnets, nodes=want.state.nodes,
                              processes=want.state.processes,
                              backends={fe: tuple(ip for ip in ips if ip in healthy)
-                                       for fe, ips in want.state.backends.items()})
+                                       for fe, ips in want.state.backends.items()},
+                             port_rules=want.state.port_rules)
         self._write_peers(want)
         for agent in want.agents:
             management.write_config(self.ctx.home, agent)

@@ -141,6 +141,30 @@ class Appliance(Base):
     nodes: Mapped[list[Instance]] = relationship(back_populates="appliance", order_by="Instance.id")
 
 
+class SecurityRule(Base):
+    """A security rule on a subnet (every interface of its owner's own instances in it) or on one
+    interface of an instance. `scope` is "subnet:<id>" or "interface:<instance id>:<ifname>": the
+    unique key (scope, direction, priority) is the backstop of the service's check."""
+
+    __tablename__ = "security_rules"
+    __table_args__ = (UniqueConstraint("scope", "direction", "priority"), NEVER_REUSE)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(80))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    subnet_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subnets.id", ondelete="CASCADE"), nullable=True)
+    instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), nullable=True)
+    ifname: Mapped[str | None] = mapped_column(String(15), nullable=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(8))
+    protocol: Mapped[str] = mapped_column(String(8))
+    ports: Mapped[str | None] = mapped_column(String(11), nullable=True)
+    cidr: Mapped[str] = mapped_column(String(18))
+    priority: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = NEVER_REUSE

@@ -35,7 +35,7 @@ from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from facade.dataplane.linux import netns as ns
-from facade.dataplane.linux import nft_rules
+from facade.dataplane.linux import nft_rules, port_rules
 from facade.dataplane.linux.errors import DataPlaneError
 from facade.dataplane.linux.nft import Nft, NftError
 from facade.dataplane.linux.processes import Processes, starttime
@@ -45,6 +45,7 @@ from facade.domain.specs import (
     NodeSpec,
     ObservedNode,
     ObservedState,
+    PortRuleSpec,
     ProbeResult,
     ProcessSpec,
     SubnetSpec,
@@ -173,16 +174,82 @@ class LinuxDataPlane:
     @_boundary("observe")
     def observe(self) -> ObservedState:
         subnets: frozenset[str] = frozenset()
+        rules_fp: str | None = None
         nodes: dict[str, ObservedNode] = {}
         for name in ns.list_facade():
             try:
                 if name == FABRIC:
                     subnets = self._observe_fabric()
+                    rules_fp = self._observe_port_rules()
                 else:
                     nodes[name] = self._observe_node(name)
             except (ns.NamespaceMissing, FileNotFoundError):
                 continue  # deleted while we looked
-        return ObservedState(subnets=subnets, nodes=nodes, processes=self._procs.observe())
+        return ObservedState(subnets=subnets, nodes=nodes, processes=self._procs.observe(),
+                             port_rules=rules_fp)
+
+    def _observe_port_rules(self) -> str | None:
+        """The fingerprint in the rules table, if the tables and the bridges' br_netfilter flags
+        agree with it; "drift" if something was changed behind Facade's back."""
+        def read() -> tuple[list[dict[str, Any]], bool]:
+            with Nft() as nft:
+                tables = nft.list("tables")
+                if not any(o.get("table", {}).get("family") == port_rules.FAMILY
+                           and o["table"].get("name") == port_rules.TABLE for o in tables):
+                    return [], port_rules.has_ct_table(tables)
+                return (nft.list(f"table {port_rules.FAMILY} {port_rules.TABLE}"),
+                        port_rules.has_ct_table(tables))
+
+        try:
+            listing, has_ct = ns.run_in_netns(FABRIC, read)
+            with _ipr(FABRIC) as fab:
+                links = _links(fab)
+        except (ns.NamespaceMissing, FileNotFoundError):
+            raise
+        except (NftError, NetlinkError, OSError):
+            # unreadable (the fabric is going away under us): no rules as far as we know; with
+            # rules desired that means one more (atomic, harmless) replacement
+            return None
+        fingerprint = port_rules.fingerprint_of(listing)
+        flagged = {n for n, lk in links.items() if _kind(lk) == "bridge" and _nf_call(lk)}
+        wanted = _bridges_of(links, port_rules.ports_of(listing))
+        if fingerprint is None:
+            return None if not listing and not has_ct and not flagged else "drift"
+        if not has_ct or flagged != wanted:
+            return "drift"
+        return fingerprint
+
+    @_boundary("set_port_rules")
+    def set_port_rules(self, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
+        """Replace every port's security rules in one nftables transaction; turn br_netfilter
+        on for the bridges that carry a port with rules (conntrack for them), off elsewhere.
+        Flags are raised before the new rules and lowered after them, so a rule never runs
+        without the connection state it relies on."""
+        rules = {port: rs for port, rs in rules.items() if rs}
+        with self._lock:
+            if not ns.exists(FABRIC):
+                if rules:
+                    raise DataPlaneError("set_port_rules: no fabric")
+                return
+            with _ipr(FABRIC) as fab:
+                links = _links(fab)
+                wanted = _bridges_of(links, set(rules))
+                bridges = {n: lk for n, lk in links.items()
+                           if _kind(lk) == "bridge" and names.is_facade_link(n)}
+                for name in sorted(wanted):
+                    if not _nf_call(bridges[name]):
+                        fab.link("set", index=bridges[name]["index"], kind="bridge",
+                                 br_nf_call_iptables=1)
+
+                def apply() -> None:
+                    with Nft() as nft:
+                        nft.apply(port_rules.table_commands(rules))
+
+                ns.run_in_netns(FABRIC, apply)
+                for name, link in sorted(bridges.items()):
+                    if name not in wanted and _nf_call(link):
+                        fab.link("set", index=link["index"], kind="bridge",
+                                 br_nf_call_iptables=0)
 
     def _observe_fabric(self) -> frozenset[str]:
         with _ipr(FABRIC) as fab:
@@ -632,6 +699,21 @@ class LinuxDataPlane:
 
 
 # ---------------------------------------------------------------------- helpers
+def _nf_call(link: Any) -> bool:
+    """Whether a bridge sends its IPv4 frames through br_netfilter (IFLA_BR_NF_CALL_IPTABLES)."""
+    info = link.get_attr("IFLA_LINKINFO")
+    data = info.get_attr("IFLA_INFO_DATA") if info is not None else None
+    value = data.get_attr("IFLA_BR_NF_CALL_IPTABLES") if data is not None else None
+    return bool(value)
+
+
+def _bridges_of(links: dict[str, Any], ports: set[str]) -> set[str]:
+    """The bridges that the given ports are enslaved to (ports that do not exist are skipped)."""
+    by_index = {lk["index"]: n for n, lk in links.items()}
+    return {by_index[lk.get("master")] for n, lk in links.items()
+            if n in ports and lk.get("master") in by_index}
+
+
 def _check_ifname(name: str) -> None:
     if not name or len(name.encode()) > names.IFNAMSIZ or "/" in name or " " in name:
         raise DataPlaneError(f"invalid interface name {name!r}")
@@ -671,8 +753,9 @@ def _base_sysctls() -> dict[str, str]:
 
 def _fabric_sysctls() -> dict[str, str]:
     """Bridged frames must not climb into the fabric's IP and ARP hooks (br_netfilter, where the
-    kernel has it, defaults to that in every namespace). The fabric has no IP rules to run, so
-    this only costs: about 6 % of the throughput through a front-end, which crosses two bridges.
+    kernel has it, defaults to that in every namespace): it costs about 6 % of the throughput
+    through a front-end, which crosses two bridges. Only bridges carrying a port with security
+    rules turn it on, per bridge (`nf_call_iptables`), for conntrack (see set_port_rules).
     Per namespace since Linux 5.3; the host's own setting is not touched."""
     values = _base_sysctls()
     for key in ("iptables", "ip6tables", "arptables"):

@@ -1,0 +1,55 @@
+"""Security rules of a subnet (/v1/subnets/{network}/{subnet}/rules) and of one interface of an
+instance (/v1/instances/{name}/interfaces/{ifname}/rules). See docs/security.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from facade.api.deps import Auth, Ctx
+from facade.api.schemas import RuleCreate, RuleRead
+from facade.service import rules
+
+router = APIRouter(tags=["rules"])
+
+SUBNET = "/v1/subnets/{network}/{subnet}/rules"
+INTERFACE = "/v1/instances/{name}/interfaces/{ifname}/rules"
+
+
+@router.get(SUBNET, response_model=list[RuleRead], operation_id="list_subnet_rules")
+def list_subnet_rules(network: str, subnet: str, ctx: Ctx, caller: Auth) -> Any:
+    return rules.list_(ctx, caller, subnet=f"{network}/{subnet}")
+
+
+@router.post(SUBNET, status_code=201, response_model=RuleRead,
+             operation_id="create_subnet_rule")
+def create_subnet_rule(network: str, subnet: str, body: RuleCreate, ctx: Ctx,
+                       caller: Auth) -> Any:
+    return rules.create(ctx, caller, body.model_dump(), subnet=f"{network}/{subnet}")
+
+
+@router.delete(SUBNET + "/{priority}", status_code=204, operation_id="delete_subnet_rule")
+def delete_subnet_rule(network: str, subnet: str, priority: int, direction: str, ctx: Ctx,
+                       caller: Auth) -> Response:
+    rules.delete_(ctx, caller, direction, priority, subnet=f"{network}/{subnet}")
+    return Response(status_code=204)
+
+
+@router.get(INTERFACE, response_model=list[RuleRead], operation_id="list_interface_rules")
+def list_interface_rules(name: str, ifname: str, ctx: Ctx, caller: Auth) -> Any:
+    return rules.list_(ctx, caller, interface=(name, ifname))
+
+
+@router.post(INTERFACE, status_code=201, response_model=RuleRead,
+             operation_id="create_interface_rule")
+def create_interface_rule(name: str, ifname: str, body: RuleCreate, ctx: Ctx,
+                          caller: Auth) -> Any:
+    return rules.create(ctx, caller, body.model_dump(), interface=(name, ifname))
+
+
+@router.delete(INTERFACE + "/{priority}", status_code=204, operation_id="delete_interface_rule")
+def delete_interface_rule(name: str, ifname: str, priority: int, direction: str, ctx: Ctx,
+                          caller: Auth) -> Response:
+    rules.delete_(ctx, caller, direction, priority, interface=(name, ifname))
+    return Response(status_code=204)

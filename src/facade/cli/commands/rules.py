@@ -1,0 +1,81 @@
+"""`facade rule ...`: security rules of a subnet (--subnet NET/SUB) or of one interface of an
+instance (--interface INSTANCE/eth0). See docs/security.md."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from facade.cli import render
+from facade.cli.client import connect, seg
+from facade.cli.commands.options import Json, split_subnet
+
+app = typer.Typer(help="Security rules of subnets and interfaces.", no_args_is_help=True)
+
+Subnet = Annotated[str | None, typer.Option("--subnet", metavar="NETWORK/SUBNET",
+                                            help="Rules of a subnet (its owner's instances).")]
+Interface = Annotated[str | None, typer.Option("--interface", metavar="INSTANCE/IFNAME",
+                                               help="Rules of one interface, e.g. web/eth0.")]
+Direction = Annotated[str, typer.Option("--direction", help="ingress or egress.")]
+Priority = Annotated[int, typer.Option("--priority", help="1..1000, lower first.")]
+
+
+def _path(subnet: str | None, interface: str | None) -> str:
+    if (subnet is None) == (interface is None):
+        raise typer.BadParameter("give exactly one of --subnet NETWORK/SUBNET and "
+                                 "--interface INSTANCE/IFNAME")
+    if subnet is not None:
+        network, name = split_subnet(subnet)
+        return f"/v1/subnets/{seg(network)}/{seg(name)}/rules"
+    assert interface is not None
+    instance, sep, ifname = interface.partition("/")
+    if not sep or not instance or not ifname or "/" in ifname:
+        raise typer.BadParameter(f"{interface!r} is not INSTANCE/IFNAME (e.g. web/eth0)")
+    return f"/v1/instances/{seg(instance)}/interfaces/{seg(ifname)}/rules"
+
+
+def _show(rows: list[dict[str, Any]]) -> None:
+    render.rules(rows)
+
+
+@app.command("add")
+def add(
+    direction: Direction,
+    action: Annotated[str, typer.Option("--action", help="allow or deny.")],
+    priority: Priority,
+    subnet: Subnet = None,
+    interface: Interface = None,
+    protocol: Annotated[str, typer.Option("--protocol", help="tcp, udp, icmp or any.")] = "any",
+    ports: Annotated[str | None, typer.Option("--ports", help="80 or 8000-8100 (tcp/udp).")]
+    = None,
+    cidr: Annotated[str, typer.Option("--cidr", help="The remote side (IPv4).")] = "0.0.0.0/0",
+) -> None:
+    """Add a rule (first match wins by priority; no match: allowed; replies always pass)."""
+    path = _path(subnet, interface)
+    body: dict[str, Any] = {"direction": direction, "action": action, "protocol": protocol,
+                            "cidr": cidr, "priority": priority}
+    if ports is not None:
+        body["ports"] = ports
+    with connect() as cli:
+        cli.post(path, body)
+    typer.echo(f"added {direction} rule at priority {priority} to {subnet or interface}")
+
+
+@app.command("list")
+def list_(subnet: Subnet = None, interface: Interface = None, as_json: Json = False) -> None:
+    """List the rules of a subnet or an interface."""
+    path = _path(subnet, interface)
+    with connect() as cli:
+        rows = cli.get(path)
+    render.output(rows, as_json, _show)
+
+
+@app.command("delete")
+def delete(direction: Direction, priority: Priority, subnet: Subnet = None,
+           interface: Interface = None) -> None:
+    """Delete the rule at a priority in one direction."""
+    path = _path(subnet, interface)
+    with connect() as cli:
+        cli.delete(f"{path}/{priority}", params={"direction": direction})
+    typer.echo(f"deleted {direction} rule at priority {priority} of {subnet or interface}")
