@@ -148,6 +148,11 @@ def test_deny_all_spares_the_management_path(cp: ControlPlane, world: dict[str, 
         assert table is not None
         chains = {o["chain"]["name"] for o in table["nftables"] if "chain" in o}
         assert {c for c in chains if c.startswith(("in_", "out_"))}, chains
+        ct = json.loads(nsclient.run("ip", "netns", "exec", "fcd-fabric", "nft", "-j", "list",
+                                     "table", "ip", "fcd_rules_ct"))
+        zoned = [o["rule"] for o in ct["nftables"]
+                 if "rule" in o and o["rule"]["chain"] == "zone"]
+        assert len(zoned) == 1, zoned  # the customer's subnet only: its own conntrack zone
         before = len(_events(cp))
         time.sleep(2.0)
         assert len(_events(cp)) == before

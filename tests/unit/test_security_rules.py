@@ -89,6 +89,12 @@ def test_builder_one_jump_per_port_and_direction() -> None:
     out7 = next(r for r in added if r["chain"] == "out_fcdv7")
     assert {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
                       "right": {"prefix": {"addr": "10.0.1.0", "len": 24}}}} in out7["expr"]
+    assert not [r for r in added if r["chain"] == "zone"]  # no bridges given
+    zoned = port_rules.table_commands(rules, {"fcdb3", "fcdb70000"})
+    zones = [c["add"]["rule"]["expr"] for c in zoned
+             if c.get("add", {}).get("rule", {}).get("chain") == "zone"]
+    assert [(z[0]["match"]["right"], z[1]["mangle"]["value"]) for z in zones] == [
+        ("fcdb3", 4), ("fcdb70000", 70000 % 65535 + 1)]
     stamp = next(r for r in added if r["chain"] == "stamp")
     assert stamp["expr"][0]["match"]["left"] == {"ct": {"key": "state"}}
 

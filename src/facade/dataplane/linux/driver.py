@@ -243,7 +243,7 @@ class LinuxDataPlane:
 
                 def apply() -> None:
                     with Nft() as nft:
-                        nft.apply(port_rules.table_commands(rules))
+                        nft.apply(port_rules.table_commands(rules, wanted))
 
                 ns.run_in_netns(FABRIC, apply)
                 for name, link in sorted(bridges.items()):

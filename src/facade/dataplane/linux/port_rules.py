@@ -12,7 +12,10 @@ Two tables in the fabric namespace, always replaced together in ONE transaction:
   of established/related connections with `STATE_MARK`. This kernel has no conntrack in the bridge
   family (CONFIG_NF_CONNTRACK_BRIDGE is off: `ct` in a bridge chain fails with EPROTO), so the
   ip family's conntrack is used through br_netfilter, enabled per bridge (`nf_call_iptables`) only
-  on bridges that carry a port with rules. See docs/security.md.
+  on bridges that carry a port with rules. Chain `zone` (ip prerouting, priority -300, before
+  conntrack) gives each such bridge its own conntrack zone (br_netfilter shows the bridge as the
+  input device there): subnets of different tenants may use the same addresses, and one
+  tenant's connection must never make another's packet look established. See docs/security.md.
 
 The fingerprint of the rule set is the comment of the forward chain's first rule (nft 1.0.6 does
 not keep table comments from JSON), read back by `observe()`.
@@ -20,6 +23,7 @@ not keep table comments from JSON), read back by `observe()`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from facade.domain.specs import PortRuleSpec, port_rules_fingerprint
@@ -30,6 +34,7 @@ CT_FAMILY = "ip"
 CT_TABLE = "fcd_rules_ct"
 STATE_MARK = 0x10000000
 COMMENT_PREFIX = "facade:"
+BRIDGE_PREFIX = "fcdb"
 
 Cmd = dict[str, Any]
 
@@ -66,8 +71,18 @@ def rule_exprs(rule: PortRuleSpec) -> list[Cmd]:
     return exprs
 
 
-def table_commands(rules: dict[str, tuple[PortRuleSpec, ...]]) -> list[Cmd]:
+def zone_of(bridge: str) -> int:
+    """The conntrack zone of a bridge: from its subnet id (`fcdb<id>`), 1..65535 (0 is the
+    default zone)."""
+    digits = bridge.removeprefix(BRIDGE_PREFIX)
+    ident = int(digits) if digits.isdigit() else sum(bridge.encode())
+    return ident % 65535 + 1
+
+
+def table_commands(rules: dict[str, tuple[PortRuleSpec, ...]],
+                   bridges: Iterable[str] = ()) -> list[Cmd]:
     """One transaction that replaces both tables (or removes them when no port has rules).
+    `bridges`: the bridges of the ports with rules (each gets its conntrack zone).
 
     `add table` before `delete table` makes the delete succeed whether or not the table exists,
     so the transaction never fails on the starting state, and there is no moment without rules.
@@ -108,6 +123,12 @@ def table_commands(rules: dict[str, tuple[PortRuleSpec, ...]]) -> list[Cmd]:
             body["comment"] = COMMENT_PREFIX + fingerprint
         cmds.append({"add": {"rule": body}})
     cmds.append({"add": {"table": {"family": CT_FAMILY, "name": CT_TABLE}}})
+    cmds.append({"add": {"chain": {**c, "name": "zone", "type": "filter", "hook": "prerouting",
+                                   "prio": -300, "policy": "accept"}}})
+    for bridge in sorted(set(bridges)):
+        cmds.append({"add": {"rule": {**c, "chain": "zone", "expr": [
+            {"match": {"op": "==", "left": {"meta": {"key": "iifname"}}, "right": bridge}},
+            {"mangle": {"key": {"ct": {"key": "zone"}}, "value": zone_of(bridge)}}]}}})
     cmds.append({"add": {"chain": {**c, "name": "stamp", "type": "filter", "hook": "prerouting",
                                    "prio": -150, "policy": "accept"}}})
     cmds.append({"add": {"rule": {**c, "chain": "stamp", "expr": [
