@@ -159,6 +159,7 @@ class ApplianceRead(BaseModel):
     status: str
     status_detail: str
     desired_backends: int
+    backend_count: int  # backends that exist and are not leaving (visible to the customer too)
     endpoint: Endpoint
     frontend: NodeRead | None
     backends: list[NodeRead]

@@ -194,7 +194,7 @@ def appliances(rows: list[dict[str, Any]]) -> None:
             _s(row.get("subnet")),
             status_text(row.get("status")),
             endpoint_str(row),
-            f"{len(row.get('backends') or [])}/{_s(row.get('desired_backends'))}",
+            f"{backend_count(row)}/{_s(row.get('desired_backends'))}",
         )
     _print_list(table, rows, "no appliances")
 
@@ -302,6 +302,12 @@ def _node_branch(tree: Tree, label: str, obj: dict[str, Any] | None) -> None:
         )
 
 
+def backend_count(obj: dict[str, Any]) -> int:
+    """Backends that exist and are not leaving; a customer sees the count, not the nodes."""
+    count = obj.get("backend_count")
+    return int(count) if isinstance(count, int) else len(obj.get("backends") or [])
+
+
 def appliance(obj: dict[str, Any]) -> None:
     status = status_text(obj.get("status"))
     if obj.get("status_detail"):
@@ -314,7 +320,8 @@ def appliance(obj: dict[str, Any]) -> None:
             ("service", _s(obj.get("service"))),
             ("status", status),
             ("endpoint", f"{endpoint_str(obj)} in {_s(obj.get('subnet'))}"),
-            ("backends", f"{len(backends)} running, {_s(obj.get('desired_backends'))} desired"),
+            ("backends",
+             f"{backend_count(obj)} running, {_s(obj.get('desired_backends'))} desired"),
         ]
     )
     tree = Tree(Text("nodes", style="bold"))

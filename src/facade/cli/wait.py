@@ -117,7 +117,7 @@ def wait_ready(
             raise _Stop(f"appliance {name} failed: {obj.get('status_detail') or 'no detail'}")
         if obj.get("status") != "ready":
             return False
-        return backends is None or len(obj.get("backends") or []) == backends
+        return backends is None or render.backend_count(obj) == backends
 
     what = "appliance " + ", ".join(names) if len(names) == 1 else "appliances"
     finished = _poll(cli, names, timeout, f"waiting for {what} to be ready", done)

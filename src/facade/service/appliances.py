@@ -22,6 +22,11 @@ from facade.store.models import Appliance, Instance
 MAX_BACKENDS = 64
 
 
+def _provider_view(caller: Caller, app: Appliance) -> bool:
+    """The operator and the appliance's provider see its nodes; its customer does not."""
+    return caller.operator or caller.account_id == app.service.account_id
+
+
 def _check_backends(n: object, *, where: str = "backends") -> int:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_BACKENDS:
         raise Invalid(f"backends {n!r} must be an integer 1-{MAX_BACKENDS}", where=where)
@@ -44,7 +49,8 @@ def _add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
 
 def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
     with ctx.write() as session:
-        result = views.appliance(new_appliance(ctx, session, caller, **fields))
+        app = new_appliance(ctx, session, caller, **fields)
+        result = views.appliance(app, provider_view=_provider_view(caller, app))
     ctx.kick()
     return result
 
@@ -87,13 +93,14 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
 def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
     with ctx.read() as session:
         rows = session.scalars(select(Appliance).order_by(Appliance.id)).all()
-        return [views.appliance(r, ctx.management) for r in rows
-                if caller.may_see(r.account_id, r.service.account_id)]
+        return [views.appliance(r, ctx.management, provider_view=_provider_view(caller, r))
+                for r in rows if caller.may_see(r.account_id, r.service.account_id)]
 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.read() as session:
-        return views.appliance(lookup.appliance(session, caller, name), ctx.management)
+        app = lookup.appliance(session, caller, name)
+        return views.appliance(app, ctx.management, provider_view=_provider_view(caller, app))
 
 
 def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> None:
@@ -122,7 +129,7 @@ def scale(ctx: Context, caller: Caller, name: str, backends: int) -> dict[str, A
     with ctx.write() as session:
         app = lookup.appliance(session, caller, name)
         rescale(ctx, session, app, backends)
-        result = views.appliance(app)
+        result = views.appliance(app, provider_view=_provider_view(caller, app))
     ctx.kick()
     return result
 
@@ -141,6 +148,6 @@ def delete(ctx: Context, caller: Caller, name: str, *, wait: float = 15.0) -> di
             raise Forbidden(f"only the customer who owns appliance {name} may delete it",
                             where="appliance")
         mark_deleting(ctx, session, app)
-        result = views.appliance(app)
+        result = views.appliance(app, provider_view=_provider_view(caller, app))
     ctx.converge(wait)
     return result

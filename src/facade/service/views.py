@@ -46,17 +46,27 @@ def service(row: Service) -> dict[str, Any]:
             "management_subnet": row.management_subnet.path}
 
 
-def appliance(row: Appliance,
-              management: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = None, *,
+              provider_view: bool = True) -> dict[str, Any]:
+    """An appliance as its provider (and the operator) see it. The customer's view
+    (`provider_view=False`) shows the endpoint and the front-end's interface in the customer's
+    own subnet, never the provider's backend nodes or the front-end's other legs: like the
+    patent's customer, it sees one appliance in its subnet, however it is built."""
     fe = next((n for n in row.nodes if n.role == "frontend"), None)
     backends = [n for n in row.nodes if n.role == "backend"]
     endpoint_ip = fe.interfaces[0].ip if fe and fe.interfaces else None
+    frontend = node(fe, row.name, management) if fe else None
+    if frontend is not None and not provider_view:
+        frontend["interfaces"] = [i for i in frontend["interfaces"]
+                                  if i["subnet"] == row.subnet.path]
+        frontend["management"] = None
     return {
         "name": row.name, "account": row.account.name, "service": row.service.name,
         "provider": row.service.account.name, "subnet": row.subnet.path,
         "status": row.status, "status_detail": row.status_detail,
         "desired_backends": row.desired_backends,
         "endpoint": {"ip": endpoint_ip, "port": row.service.port},
-        "frontend": node(fe, row.name, management) if fe else None,
-        "backends": [node(b, row.name, management) for b in backends],
+        "backend_count": sum(1 for b in backends if b.status != "deleting"),
+        "frontend": frontend,
+        "backends": [node(b, row.name, management) for b in backends] if provider_view else [],
     }
