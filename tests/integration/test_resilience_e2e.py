@@ -146,3 +146,39 @@ def test_hung_workload_leaves_rotation_and_returns(cp: ControlPlane,
         os.kill(pid, signal.SIGCONT)
     cp.wait_for(lambda: ip in _rotation(fe), timeout=10, what="the backend to come back")
     assert _workload_pid(victim["name"]) == pid  # the same process: it was only slow
+
+
+@pytest.mark.parametrize("breakage", ["bridge", "veth", "nft-table"])
+def test_drift_in_the_fabric_is_repaired(cp: ControlPlane, echo1: dict[str, Any],
+                                         breakage: str) -> None:
+    """Delete a kernel object behind the control plane's back: a subnet's bridge, an instance's
+    veth, or the front-end's nftables table. The next passes repair it and say so."""
+    fe = echo1["frontend"]["netns"]
+    shopper = cp.get("/v1/instances/shopper")
+    ep = echo1["endpoint"]["ip"]
+    bridge = cp.get("/v1/subnets/shop-vpc/web")["bridge"]
+    ports = json.loads(nsclient.run("ip", "-n", "fcd-fabric", "-j", "link", "show", "master",
+                                    bridge))
+    assert nsclient.can_connect(shopper["netns"], ep, 8080, timeout=2)
+    if breakage == "bridge":
+        nsclient.run("ip", "-n", "fcd-fabric", "link", "del", bridge)
+    elif breakage == "veth":
+        nsclient.run("ip", "-n", shopper["netns"], "link", "del", "eth0")
+    else:
+        nsclient.run("ip", "netns", "exec", fe, "nft", "delete", "table", "ip", "fcd_fe")
+
+    def repaired() -> bool:
+        now = json.loads(nsclient.run("ip", "-n", "fcd-fabric", "-j", "link", "show", "master",
+                                      bridge, check=False) or "[]")
+        return ({p["ifname"] for p in now} == {p["ifname"] for p in ports}
+                and nsclient.can_connect(shopper["netns"], ep, 8080, timeout=1))
+
+    cp.wait_for(repaired, timeout=20, what=f"the {breakage} to be repaired")
+    assert len(_rotation(fe)) == 3
+    expected = {"bridge": ("reconcile.ensure_subnet", bridge, "missing"),
+                "veth": ("reconcile.ensure_node", shopper["netns"], "interfaces differ"),
+                "nft-table": ("reconcile.ensure_node", fe, "front-end rules missing")}[breakage]
+    # the worker records its events once the pass is done, a moment after the kernel is fixed
+    cp.wait_for(lambda: any((e["kind"], e["object"], e["message"]) == expected
+                            for e in cp.get("/v1/events", params={"limit": 1000})),
+                timeout=10, what=f"an event saying {expected}")

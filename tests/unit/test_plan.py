@@ -232,3 +232,47 @@ def test_plan_is_pure() -> None:
     state = desired()
     observed = ObservedState(nodes={FE: ObservedNode(FE, None, frozenset(), ())})
     assert plan(state, observed) == plan(state, observed)
+
+
+def test_a_deleted_front_end_table_is_reinstalled_before_the_rotation() -> None:
+    dp = FakeDataPlane()
+    want = _drift_world()
+    apply(plan(want, dp.observe()), dp)
+    seen = dp.observe()
+    fe = next(n for n in want.nodes if n.frontend is not None)
+    # as the linux driver reports a front-end whose nftables table is gone
+    broken = replace(seen, nodes={**seen.nodes,
+                                  fe.netns: replace(seen.nodes[fe.netns], backends=None)})
+    actions = [(a.verb, a.target, a.reason) for a in plan(want, broken).actions]
+    repair = ("ensure_node", fe.netns, "front-end rules missing")
+    assert repair in actions
+    assert actions.index(repair) < next(
+        i for i, a in enumerate(actions) if a[0] == "set_backends")
+
+
+def test_nodes_rejoin_a_recreated_bridge() -> None:
+    dp = FakeDataPlane()
+    want = _drift_world()
+    apply(plan(want, dp.observe()), dp)
+    bridge = want.subnets[0].bridge
+    on_it = {n.netns for n in want.nodes if any(p.bridge == bridge for p in n.ports)}
+    dp.subnets.pop(bridge)  # someone deleted the bridge behind our back
+    actions = [(a.verb, a.target) for a in plan(want, dp.observe()).actions]
+    assert actions[0] == ("ensure_subnet", bridge)
+    assert {t for v, t in actions if v == "ensure_node"} == on_it
+    apply(plan(want, dp.observe()), dp)
+    assert not plan(want, dp.observe())
+
+
+def _drift_world() -> DesiredState:
+    cust, back = SubnetSpec("fcdb1", "10.0.1.0/24"), SubnetSpec("fcdb2", "10.0.1.0/24")
+    fe = NodeSpec("fcd-i1-fe", "frontend", (
+        PortSpec("fcdv1", "fcdb1", "eth0", "10.0.1.3/24", "10.0.1.1"),
+        PortSpec("fcdv2", "fcdb2", "eth1", "10.0.1.2/24")),
+        frontend=FrontendSpec("eth0", "eth1", "10.0.1.3", 80))
+    client = NodeSpec("fcd-i2-client", "instance", (
+        PortSpec("fcdv3", "fcdb1", "eth0", "10.0.1.2/24", "10.0.1.1"),))
+    backend = NodeSpec("fcd-i3-b1", "backend", (
+        PortSpec("fcdv4", "fcdb2", "eth0", "10.0.1.3/24", "10.0.1.1"),))
+    return DesiredState(subnets=(cust, back), nodes=(fe, client, backend),
+                        backends={"fcd-i1-fe": ("10.0.1.3",)})

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from facade.domain.specs import (
     DesiredState,
     NodeSpec,
+    ObservedNode,
     ObservedState,
     PortRuleSpec,
     ProcessSpec,
@@ -53,13 +54,17 @@ class Plan:
         return len(self.actions)
 
 
-def _node_differs(spec: NodeSpec, observed_fp: str | None,
-                  observed_addrs: frozenset[tuple[str, str]]) -> str | None:
+def _node_differs(spec: NodeSpec, seen: ObservedNode,
+                  recreated_bridges: set[str]) -> str | None:
     want = frozenset((p.ifname, p.address) for p in spec.ports)
-    if observed_addrs != want:
+    if seen.addresses != want:
         return "interfaces differ"
-    if observed_fp != spec.fingerprint():
+    if seen.fingerprint != spec.fingerprint():
         return "configuration changed"
+    if spec.frontend is not None and seen.backends is None:
+        return "front-end rules missing"  # e.g. its nftables table was deleted
+    if recreated_bridges & {p.bridge for p in spec.ports}:
+        return "its subnet's bridge was recreated"  # its ports must join the new bridge
     return None
 
 
@@ -90,9 +95,11 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
         actions.append(Action("delete_subnet", bridge, "not desired"))
 
     # 3. creation and repair.
+    recreated: set[str] = set()
     for bridge, sub in sorted(want_subnets.items()):
         if bridge not in observed.subnets:
             actions.append(Action("ensure_subnet", bridge, "missing", subnet=sub))
+            recreated.add(bridge)
     repaired: set[str] = set()
     for netns, spec in sorted(want_nodes.items()):
         seen = observed.nodes.get(netns)
@@ -100,7 +107,7 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
             actions.append(Action("ensure_node", netns, "missing", node=spec))
             repaired.add(netns)
             continue
-        why = _node_differs(spec, seen.fingerprint, seen.addresses)
+        why = _node_differs(spec, seen, recreated)
         if why:
             actions.append(Action("ensure_node", netns, why, node=spec))
     for key, wanted_proc in sorted(want_procs.items()):
