@@ -14,12 +14,10 @@ workload and deletes every `agtest-<tag>-*` namespace, even when a test failed.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import queue
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +32,7 @@ import pytest
 from facade.dataplane.linux.nft_rules import MAP_DECLARATION
 from facade.domain.agent_auth import sign
 from tests.integration.kernel_lock import kernel_lock
+from tests.integration.nsclient import ns_socket
 
 pytestmark = [
     pytest.mark.root,
@@ -46,36 +45,6 @@ WL_IP, WL_PORT = "10.77.1.11", 8080
 MGMT = {"n1": "10.77.0.11", "n2": "10.77.0.12", "n3": "10.77.0.13", "fe": "10.77.0.14",
         "n4": "10.77.0.15"}
 N1_OTHER = "10.77.0.111"
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNET = 0x40000000
-
-
-def ns_socket(netns: str) -> socket.socket:
-    """A TCP socket living in `netns`, made by a throwaway thread of the test's own that entered
-    it (independent of the agent's code)."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns {netns}")
-            finally:
-                os.close(fd)
-            box["sock"] = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    sock: socket.socket = box["sock"]
-    return sock
 
 
 def sh(*argv: str, check: bool = True, input: str | None = None) -> str:

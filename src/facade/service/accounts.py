@@ -4,7 +4,6 @@ digest. The operator account and its token are made at first start."""
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, InUse, NotFound, Unauthorized
-from facade.service import lookup, views
+from facade.service import files, lookup, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, Network, Service, Token
 
@@ -46,13 +45,7 @@ def bootstrap_operator(ctx: Context) -> str | None:
 
 
 def _write_operator_token(home: Path, token: str) -> None:
-    path = home / "operator.token"
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    files.write_atomically(home / "operator.token", token + "\n", private=True)
 
 
 def authenticate(ctx: Context, token: str | None) -> Caller:

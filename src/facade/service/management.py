@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 from facade.dataplane.protocol import DataPlane
 from facade.domain import agent_auth, names
 from facade.domain.specs import ProcessSpec
+from facade.service import files
 
 AGENT_PORT = 9700
 
@@ -60,15 +60,6 @@ def config_path(home: Path, agent: Agent) -> Path:
     return agents_dir(home) / f"{agent.key}.json"
 
 
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def secret(home: Path, network_id: int) -> str:
     """The management network's signing secret, made once and kept (mode 0600)."""
     path = agents_dir(home) / f"n{network_id}.secret"
@@ -79,7 +70,7 @@ def secret(home: Path, network_id: int) -> str:
     except FileNotFoundError:
         pass
     value = secrets.token_hex(32)
-    _write_private(path, value + "\n")
+    files.write_atomically(path, value + "\n", private=True)
     return value
 
 
@@ -94,14 +85,8 @@ def write_config(home: Path, agent: Agent) -> None:
     body = {"secret": secret(home, agent.network_id), "port": AGENT_PORT,
             "nodes": [{"name": n.name, "netns": n.netns, "mgmt_ip": n.mgmt_ip, "role": n.role,
                        "workload": n.workload} for n in agent.nodes]}
-    text = json.dumps(body, indent=1, sort_keys=True)
-    path = config_path(home, agent)
-    try:
-        if path.read_text() == text:
-            return
-    except FileNotFoundError:
-        pass
-    _write_private(path, text)
+    files.update(config_path(home, agent), json.dumps(body, indent=1, sort_keys=True),
+                 private=True)
 
 
 def poll(dp: DataPlane, home: Path, agent: Agent, node: AgentNode,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import shutil
 import threading
 import time
@@ -25,7 +24,7 @@ from facade.domain.specs import DesiredState, ObservedState
 from facade.reconcile.apply import apply
 from facade.reconcile.plan import Action, plan
 from facade.service import desired as desired_mod
-from facade.service import management
+from facade.service import files, management
 from facade.service.context import Context
 from facade.store.models import Appliance, Instance
 
@@ -183,17 +182,10 @@ class Worker:
 
     def _write_peers(self, want: desired_mod.Desired) -> None:
         for app in want.appliances:
-            content = json.dumps({"peers": list(app.peers)})
-            path = app.peers_file
             try:
-                if path.exists() and path.read_text() == content:
-                    continue
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(content)
-                os.replace(tmp, path)
+                files.update(app.peers_file, json.dumps({"peers": list(app.peers)}))
             except OSError as exc:
-                log.warning("cannot write %s: %s", path, exc)
+                log.warning("cannot write %s: %s", app.peers_file, exc)
 
     def _probe_endpoint(self, app: desired_mod.ApplianceTarget) -> tuple[bool, str]:
         dp = self.ctx.dataplane
