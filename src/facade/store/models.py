@@ -173,3 +173,16 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(40))
     object: Mapped[str] = mapped_column(String(120))
     message: Mapped[str] = mapped_column(Text)
+
+
+class Quota(Base):
+    """An operator-set limit on how many of one resource (domain.quotas.RESOURCES) an account may
+    hold. No row means the default of domain.quotas.DEFAULTS; the unique key is one limit per
+    (account, resource)."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (UniqueConstraint("account_id", "resource"), NEVER_REUSE)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    resource: Mapped[str] = mapped_column(String(16))
+    limit: Mapped[int] = mapped_column(Integer)
