@@ -600,6 +600,66 @@ def test_topology_renders_names_and_ips(api: FakeApi) -> None:
     assert "10.0.1.4" in next(line for line in out.splitlines() if "client" in line)
 
 
+def _chain_app(name: str, *, uses: list[str], used_by: list[str], upstream: str | None = None,
+               subnet: str = "acme-vpc/app") -> dict[str, Any]:
+    return {"name": name, "account": "acme", "service": "web", "provider": "webco",
+            "subnet": subnet, "status": "ready", "endpoint": "10.0.1.3:80",
+            "backends": [f"{name}-b1"], "backend_subnet": "web-vpc/backend",
+            "upstream": upstream, "uses": uses, "used_by": used_by}
+
+
+def test_topology_draws_chains_from_the_customer_end(api: FakeApi) -> None:
+    net = {"name": "acme-vpc", "account": "acme", "cidr": "10.0.0.0/16", "router": "fcd-r1",
+           "subnets": []}
+    api.on("GET", "/v1/topology", {"networks": [net], "appliances": [
+        _chain_app("idx", uses=[], used_by=["site"], subnet="web-vpc/backend"),
+        _chain_app("site", uses=["idx"], used_by=[], upstream="idx"),
+        _chain_app("lone", uses=[], used_by=[], upstream="gone"),
+        _chain_app("plain", uses=[], used_by=[])]})
+    out = run("topology").stdout
+    chains = out[out.index("chains"):].splitlines()
+    site = next(i for i, line in enumerate(chains) if "site  web by webco" in line)
+    assert "backends site-b1 (web-vpc/backend) call" in chains[site + 1]
+    assert "idx  web by webco  10.0.1.3:80 in web-vpc/backend" in chains[site + 2]
+    assert sum("idx  web by webco" in line for line in chains) == 1  # only under its user
+    assert any("call gone (missing)" in line for line in chains)
+    assert not any("plain" in line for line in chains)  # in no chain: not drawn there
+    # nothing chained: no chains section at all
+    api.on("GET", "/v1/topology", {"networks": [net], "appliances": [
+        _chain_app("plain", uses=[], used_by=[])]})
+    assert "chains" not in run("topology").stdout
+
+
+def test_appliance_delete_force_and_service_upstream(api: FakeApi) -> None:
+    api.on("DELETE", "/v1/appliances/idx", appliance("deleting"), 202)
+    api.on("GET", "/v1/appliances/idx", None, 404)
+    assert run("appliance", "delete", "idx", "--force").exit_code == 0
+    assert api.requests[0].url.params.get("force") == "true"
+    api.requests.clear()
+    assert run("appliance", "delete", "idx").exit_code == 0
+    assert "force" not in api.requests[0].url.params
+    api.on("DELETE", "/v1/appliances/idx", error(
+        "in_use", "appliance idx is used by site (their backends call it)", 409, "appliance"))
+    result = run("appliance", "delete", "idx")
+    assert result.exit_code == 1 and "used by site" in result.output
+    api.on("POST", "/v1/services", {"name": "web"}, 201)
+    result = run("service", "create", "web", "--account", "webco", "--port", "80",
+                 "--backend-subnet", "w/b",
+                 "--management-subnet", "w/m", "--workload", "web", "--upstream", "idx")
+    assert result.exit_code == 0, result.output
+    assert api.body()["upstream"] == "idx" and api.body()["workload"] == "web"
+
+
+def test_appliance_show_says_what_it_uses(api: FakeApi) -> None:
+    api.on("GET", "/v1/appliances/docs", {**appliance(), "upstream": "idx", "uses": ["idx"],
+                                          "used_by": ["a", "b"]})
+    out = run("appliance", "show", "docs").stdout
+    assert "uses       idx" in out and "used by    a, b" in out
+    api.on("GET", "/v1/appliances/docs", {**appliance(), "upstream": "idx", "uses": [],
+                                          "used_by": []})
+    assert "idx (missing" in run("appliance", "show", "docs").stdout
+
+
 # ---- local commands ----------------------------------------------------------------------------
 
 

@@ -207,7 +207,7 @@ ERRORS = [
      "missing the required key 'cidr'"),
     # services
     (f"services:\n  - {{name: s, account: a, port: 80, {SVC}}}\n", 2,
-     "needs a workload (http-echo, search) or a command"),
+     "needs a workload (http-echo, search, web) or a command"),
     (f"services:\n  - {{name: s, account: a, workload: nginx, port: 80, {SVC}}}\n", 2,
      "unknown workload 'nginx'"),
     (f"services:\n  - {{name: s, account: a, workload: search, command: x, port: 80, {SVC}}}\n",

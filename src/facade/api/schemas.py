@@ -120,6 +120,8 @@ class ServiceCreate(Body):
     backend_subnet: str = Field(max_length=81)
     management_subnet: str = Field(max_length=81)
     health_path: str | None = Field(default=None, max_length=200)
+    # the appliance this service's backends call (chained appliances, docs/composition.md)
+    upstream: str | None = Field(default=None, max_length=40)
 
 
 class ServiceRead(BaseModel):
@@ -131,6 +133,7 @@ class ServiceRead(BaseModel):
     health_path: str | None
     backend_subnet: str
     management_subnet: str
+    upstream: str | None = None  # shown to the provider and the operator only
 
 
 class ApplianceCreate(Body):
@@ -163,6 +166,11 @@ class ApplianceRead(BaseModel):
     endpoint: Endpoint
     frontend: NodeRead | None
     backends: list[NodeRead]
+    # chains (docs/composition.md): the upstream the service names and the live appliance it
+    # resolves to (provider's view); the appliances whose backends call this one
+    upstream: str | None = None
+    uses: list[str] = []
+    used_by: list[str] = []
 
 
 class ScenarioCreate(Body):

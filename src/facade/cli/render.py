@@ -322,6 +322,7 @@ def appliance(obj: dict[str, Any]) -> None:
             ("endpoint", f"{endpoint_str(obj)} in {_s(obj.get('subnet'))}"),
             ("backends",
              f"{backend_count(obj)} running, {_s(obj.get('desired_backends'))} desired"),
+            *_chain_fields(obj),
         ]
     )
     tree = Tree(Text("nodes", style="bold"))
@@ -329,6 +330,21 @@ def appliance(obj: dict[str, Any]) -> None:
     for backend in backends:
         _node_branch(tree, "backend", backend)
     _show(head, Text(""), tree)
+
+
+def _chain_fields(obj: dict[str, Any]) -> list[tuple[str, RenderableType | str]]:
+    """`uses` / `used by` lines of an appliance (chains); an upstream the service names but
+    that does not exist (yet, or any more) is shown as missing."""
+    pairs: list[tuple[str, RenderableType | str]] = []
+    upstream, uses = obj.get("upstream"), obj.get("uses") or []
+    if uses:
+        pairs.append(("uses", ", ".join(uses)))
+    elif upstream:
+        pairs.append(("uses", Text(f"{upstream} (missing: requests that need it fail)",
+                                   style="yellow")))
+    if obj.get("used_by"):
+        pairs.append(("used by", ", ".join(obj["used_by"])))
+    return pairs
 
 
 # ---- topology ----------------------------------------------------------------------------------
@@ -384,3 +400,47 @@ def topology(data: dict[str, Any]) -> None:
             if not rows:
                 sub_branch.add(Text("no nodes", style="dim"))
     emit(root)
+    chains_tree = _chains(data.get("appliances") or [])
+    if chains_tree is not None:
+        emit(chains_tree)
+
+
+def _chain_label(app: dict[str, Any]) -> Text:
+    return Text.assemble(
+        (app.get("name", "?"), "bold"),
+        f"  {_s(app.get('service'))} by {_s(app.get('provider'))}",
+        f"  {_s(app.get('endpoint'))} in {_s(app.get('subnet'))}  ",
+        status_text(app.get("status")),
+    )
+
+
+def _chains(apps: list[dict[str, Any]]) -> Tree | None:
+    """Appliances that use or are used by another, as trees from the customer's end: each
+    appliance, its backends, and under them the appliance they call, whose front-end sits in
+    their backend subnet."""
+    by_name = {a.get("name"): a for a in apps}
+    linked = [a for a in apps if a.get("uses") or a.get("used_by") or a.get("upstream")]
+    if not linked:
+        return None
+    root = Tree(Text("chains", style="bold"), guide_style="dim")
+    for app in linked:
+        if any(u in by_name for u in app.get("used_by") or []):
+            continue  # drawn under the appliance that uses it
+        branch, seen = root.add(_chain_label(app)), set()
+        current: dict[str, Any] | None = app
+        while current is not None and current.get("name") not in seen:
+            seen.add(current.get("name"))
+            backends = f"backends {', '.join(current.get('backends') or []) or '-'} " \
+                       f"({_s(current.get('backend_subnet'))})"
+            uses = [u for u in current.get("uses") or [] if u in by_name]
+            if uses:
+                branch = branch.add(f"{backends} call").add(_chain_label(by_name[uses[0]]))
+                current = by_name[uses[0]]
+                continue
+            if current.get("upstream"):
+                branch.add(Text(f"{backends} call {current['upstream']} (missing)",
+                                style="yellow"))
+            elif current.get("backends"):
+                branch.add(backends)
+            current = None
+    return root

@@ -42,7 +42,7 @@ MAX_BYTES = 1024 * 1024
 MAX_BACKENDS = 64
 MAX_COMMAND = 4096
 MAX_HEALTH_PATH = 256
-WORKLOADS = ("http-echo", "search")
+WORKLOADS = ("http-echo", "search", "web")
 PLACEHOLDERS = ("ip", "port", "name")
 TOP_LEVEL = ("accounts", "networks", "services", "instances", "appliances", "rules")
 
@@ -134,8 +134,10 @@ class ServiceDecl(_Decl):
     backend_subnet: str
     management_subnet: str
     health_path: str | None = None
+    upstream: str | None = None  # the appliance its backends call (docs/composition.md)
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
+    upstream_line: int = field(default=0, compare=False, repr=False)
 
     @property
     def kind(self) -> str:
@@ -631,7 +633,7 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
     unique = _Unique("service")
     out = []
     allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
-               "management_subnet", "health_path")
+               "management_subnet", "health_path", "upstream")
     for value, line in _items(top, "services", file):
         item = _mapping(value, line, kind="service", file=file, allowed=allowed,
                         required=("name", "account", "port", "backend_subnet",
@@ -669,9 +671,12 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
         health = item.data.get("health_path")
         if health is not None:
             health = _check_health_path(health, item.at("health_path"))
+        upstream = item.name("upstream", kind="upstream appliance") \
+            if item.has("upstream") else None
         out.append(ServiceDecl(name=name, account=account, workload=workload, command=command,
                                port=port, backend_subnet=backend, management_subnet=management,
-                               health_path=health, line=item.line, file=file))
+                               health_path=health, upstream=upstream, line=item.line, file=file,
+                               upstream_line=item.data.key_lines.get("upstream", item.line)))
     return tuple(out)
 
 
@@ -756,6 +761,37 @@ def _appliances(top: _Map, file: str) -> tuple[ApplianceDecl, ...]:
     return tuple(out)
 
 
+def _check_chains(services: tuple[ServiceDecl, ...], appliances: tuple[ApplianceDecl, ...],
+                  file: str) -> None:
+    """Chains the file alone shows wrong: an upstream declared in the file must be placed in
+    the service's backend subnet (where its backends reach it), and following upstreams
+    through the file's appliances must never come back to the same service."""
+    by_name = {a.name: a for a in appliances}
+    by_service = {s.name: s for s in services}
+    for svc in services:
+        if svc.upstream is None:
+            continue
+        where = f"{file}:{svc.upstream_line}"
+        up = by_name.get(svc.upstream)
+        if up is not None and up.subnet != svc.backend_subnet:
+            raise Invalid(f"service {svc.name} upstream {svc.upstream} is placed in "
+                          f"{up.subnet}; an upstream appliance must be in the service's "
+                          f"backend subnet {svc.backend_subnet}, where its backends reach it",
+                          where=where)
+        chain, current = [svc.name], svc
+        while current.upstream in by_name:
+            next_service = by_service.get(by_name[current.upstream].service)
+            chain.append(f"{current.upstream} ({by_name[current.upstream].service})")
+            if next_service is None:
+                break
+            if next_service.name == svc.name:
+                raise Invalid(f"service {svc.name} calls itself through a loop of "
+                              f"appliances: {' -> '.join(chain)}", where=where)
+            if len(chain) > len(services) + 1:
+                break  # a loop that does not pass through svc: reported at its own service
+            current = next_service
+
+
 RULE_KEYS = ("subnet", "interface", *security.FIELDS)
 
 
@@ -836,5 +872,6 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     instances = _instances(data, filename, subnets.get)
     appliances = _appliances(data, filename)
     rules = _rules(data, filename)
+    _check_chains(services, appliances, filename)
     return Scenario(file=filename, accounts=accounts, networks=networks, services=services,
                     instances=instances, appliances=appliances, rules=rules)

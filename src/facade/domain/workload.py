@@ -14,6 +14,7 @@ from facade.domain.errors import Invalid
 BUILTINS: dict[str, str] = {
     "http-echo": "facade.workloads.http_echo",
     "search": "facade.workloads.search",
+    "web": "facade.workloads.web",
 }
 PLACEHOLDERS = frozenset({"ip", "port", "name"})
 
@@ -71,10 +72,12 @@ def render_command(template: str, *, ip: str, port: int, name: str) -> list[str]
 
 
 def builtin_argv(python: str, workload: str, *, ip: str, port: int, name: str,
-                 data_dir: str, peers_file: str) -> list[str]:
+                 data_dir: str, peers_file: str, upstream_file: str = "") -> list[str]:
     argv = [python, "-m", BUILTINS[workload], "--name", name, "--ip", ip, "--port", str(port)]
     if workload == "search":
         argv += ["--data-dir", data_dir, "--peers-file", peers_file]
+    if workload == "web" and upstream_file:
+        argv += ["--upstream-file", upstream_file]
     return argv
 
 

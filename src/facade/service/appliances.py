@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, Invalid
-from facade.service import instances, lookup, views
+from facade.service import chains, instances, lookup, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance
 
@@ -47,10 +47,19 @@ def _add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
     return node
 
 
+def view(session: Session, caller: Caller, app: Appliance,
+         management: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The appliance as `caller` may see it, with what it uses and what uses it."""
+    up = chains.upstream_of(session, app.service)
+    return views.appliance(app, management, provider_view=_provider_view(caller, app),
+                           uses=[up.name] if up is not None else [],
+                           used_by=chains.visible_users(session, caller, app))
+
+
 def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
     with ctx.write() as session:
         app = new_appliance(ctx, session, caller, **fields)
-        result = views.appliance(app, provider_view=_provider_view(caller, app))
+        result = view(session, caller, app)
     ctx.kick()
     return result
 
@@ -68,6 +77,7 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
         raise Forbidden(f"subnet {subnet} belongs to account {sub.network.account.name}; "
                         f"an appliance of {owner.name} goes in one of {owner.name}'s subnets",
                         where="subnet")
+    chains.check_new_appliance(session, name, svc, sub.id, where="name")
     app = Appliance(name=name, account=owner, service=svc, subnet=sub,
                     desired_backends=backends, status="provisioning",
                     status_detail="creating nodes")
@@ -93,14 +103,14 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
 def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
     with ctx.read() as session:
         rows = session.scalars(select(Appliance).order_by(Appliance.id)).all()
-        return [views.appliance(r, ctx.management, provider_view=_provider_view(caller, r))
+        return [view(session, caller, r, ctx.management)
                 for r in rows if caller.may_see(r.account_id, r.service.account_id)]
 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.read() as session:
         app = lookup.appliance(session, caller, name)
-        return views.appliance(app, ctx.management, provider_view=_provider_view(caller, app))
+        return view(session, caller, app, ctx.management)
 
 
 def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> None:
@@ -129,7 +139,7 @@ def scale(ctx: Context, caller: Caller, name: str, backends: int) -> dict[str, A
     with ctx.write() as session:
         app = lookup.appliance(session, caller, name)
         rescale(ctx, session, app, backends)
-        result = views.appliance(app, provider_view=_provider_view(caller, app))
+        result = view(session, caller, app)
     ctx.kick()
     return result
 
@@ -141,13 +151,26 @@ def mark_deleting(ctx: Context, session: Session, app: Appliance) -> None:
     ctx.event(session, "appliance.deleting", app.name, "appliance deletion requested")
 
 
-def delete(ctx: Context, caller: Caller, name: str, *, wait: float = 15.0) -> dict[str, Any]:
+def delete(ctx: Context, caller: Caller, name: str, *, force: bool = False,
+           wait: float = 15.0) -> dict[str, Any]:
+    """Delete an appliance. While other appliances' backends call it (chains), this is refused
+    (409 naming them) unless `force`: then it goes alone, and its users stay, marked by an
+    event, answering requests that need it with an error (docs/composition.md)."""
     with ctx.write() as session:
         app = lookup.appliance(session, caller, name)
         if not caller.may_see(app.account_id):
             raise Forbidden(f"only the customer who owns appliance {name} may delete it",
                             where="appliance")
+        users = chains.users_of(session, app)
+        if not force:
+            chains.check_deletable(session, app)
+        result = view(session, caller, app)
         mark_deleting(ctx, session, app)
-        result = views.appliance(app, provider_view=_provider_view(caller, app))
+        result["status"], result["status_detail"] = app.status, app.status_detail
+        for user in users:
+            ctx.event(session, "appliance.upstream_lost", user.name,
+                      f"upstream appliance {app.name} deleted with force; requests of "
+                      f"{user.name} that need it fail until an appliance named {app.name} "
+                      f"exists again in {app.subnet.path}")
     ctx.converge(wait)
     return result

@@ -10,23 +10,23 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names, workload
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
-from facade.service import lookup, views
+from facade.service import chains, lookup, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Service
 
 
 def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
     with ctx.write() as session:
-        return views.service(new_service(ctx, session, caller, **fields))
+        return views.service(new_service(ctx, session, caller, **fields), owner_view=True)
 
 
 def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                 account: str | None, workload_name: str | None, command: str | None, port: int,
                 backend_subnet: str, management_subnet: str,
-                health_path: str | None = None) -> Service:
+                health_path: str | None = None, upstream: str | None = None) -> Service:
     names.check_name(name, kind="service", where="name")
     if (workload_name is None) == (command is None):
-        raise Invalid("give exactly one of workload (http-echo, search) or command",
+        raise Invalid("give exactly one of workload (http-echo, search, web) or command",
                       where="workload")
     if workload_name is not None:
         workload.check_builtin(workload_name, where="workload")
@@ -51,8 +51,9 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
     if subs["backend_subnet"].id == subs["management_subnet"].id:
         raise Invalid("backend_subnet and management_subnet must be different subnets",
                       where="management_subnet")
+    chains.check_upstream(session, caller, subs["backend_subnet"].id, upstream)
     row = Service(name=name, account=owner, workload=workload_name, command=command,
-                  port=port, health_path=health_path,
+                  port=port, health_path=health_path, upstream=upstream,
                   backend_subnet=subs["backend_subnet"],
                   management_subnet=subs["management_subnet"])
     session.add(row)
@@ -63,12 +64,14 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
 
 def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
     with ctx.read() as session:
-        return [views.service(r) for r in session.scalars(select(Service).order_by(Service.id))]
+        return [views.service(r, owner_view=caller.may_see(r.account_id))
+                for r in session.scalars(select(Service).order_by(Service.id))]
 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.read() as session:
-        return views.service(lookup.service(session, name))
+        row = lookup.service(session, name)
+        return views.service(row, owner_view=caller.may_see(row.account_id))
 
 
 def remove(ctx: Context, session: Session, caller: Caller, row: Service) -> None:

@@ -29,7 +29,7 @@ from facade.domain.specs import (
     Role,
     SubnetSpec,
 )
-from facade.service import management, rules
+from facade.service import chains, management, rules
 from facade.store.models import Appliance, Instance, Interface, Network
 
 
@@ -57,6 +57,9 @@ class ApplianceTarget:
     leaving: tuple[str, ...]  # netns of backends being removed
     peers_file: Path
     peers: tuple[str, ...]
+    # chaining: the file the backends read to find the appliance they call, and what it says
+    upstream_file: Path = Path()
+    upstream: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,7 +117,8 @@ def _workload(home: Path, app: Appliance, node: Instance) -> ProcessSpec:
     if svc.workload:
         argv = workload.builtin_argv(sys.executable, svc.workload, ip=ip, port=svc.port,
                                      name=node.name, data_dir=str(adir / "data"),
-                                     peers_file=str(adir / "peers.json"))
+                                     peers_file=str(adir / "peers.json"),
+                                     upstream_file=str(adir / "upstream.json"))
     else:
         argv = workload.render_command(svc.command or "", ip=ip, port=svc.port, name=node.name)
     return ProcessSpec(key=f"wl{node.id}", netns=names.node_netns(node.id, node.name),
@@ -126,6 +130,14 @@ def _workload_check(node: Instance) -> dict[str, Any]:
     svc = node.appliance.service
     return {"ip": node.interfaces[0].ip, "port": svc.port,
             "health_path": svc.health_path or workload.default_health_path(svc.workload)}
+
+
+def _upstream(session: Session, app: Appliance) -> dict[str, str | None]:
+    """What the backends of `app` call: {"appliance": NAME or None, "endpoint": IP:PORT or
+    None}; the endpoint is None while the named appliance does not exist (or is leaving)."""
+    up = chains.upstream_of(session, app.service)
+    return {"appliance": app.service.upstream,
+            "endpoint": chains.endpoint(up) if up is not None else None}
 
 
 def build(session: Session, home: Path) -> Desired:
@@ -175,7 +187,9 @@ def build(session: Session, home: Path) -> Desired:
             leaving=tuple(names.node_netns(n.id, n.name) for n in app.nodes
                           if n.role == "backend" and n.status == "deleting"),
             peers_file=appliance_dir(home, app.id) / "peers.json",
-            peers=tuple(f"{t.ip}:{svc.port}" for t in targets)))
+            peers=tuple(f"{t.ip}:{svc.port}" for t in targets),
+            upstream_file=appliance_dir(home, app.id) / "upstream.json",
+            upstream=_upstream(session, app)))
     port_rules: dict[str, tuple[PortRuleSpec, ...]] = {}
     for iface_id, (mine, shared) in rules.desired(session).items():
         # one list per port: by priority; on a tie the interface's rule before the subnet's

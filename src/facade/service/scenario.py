@@ -28,7 +28,7 @@ from facade.domain.scenario import (
     _Decl,
     parse_scenario,
 )
-from facade.service import accounts, appliances, catalog, instances, networks, rules
+from facade.service import accounts, appliances, catalog, chains, instances, networks, rules
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, Network, Service
 
@@ -86,12 +86,13 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
                             workload_name=svc.workload, command=svc.command, port=svc.port,
                             backend_subnet=svc.backend_subnet,
                             management_subnet=svc.management_subnet,
-                            health_path=svc.health_path)
+                            health_path=svc.health_path, upstream=svc.upstream)
         return "created"
     for what, have, want in (
             ("account", row.account.name, svc.account), ("workload", row.workload, svc.workload),
             ("command", row.command, svc.command), ("port", row.port, svc.port),
             ("health_path", row.health_path, svc.health_path),
+            ("upstream", row.upstream, svc.upstream),
             ("backend_subnet", row.backend_subnet.path, svc.backend_subnet),
             ("management_subnet", row.management_subnet.path, svc.management_subnet)):
         if have != want:
@@ -277,6 +278,12 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
         # changes nothing.
         _rehearse(ctx, caller, sc)
         with ctx.write() as session:
+            # an appliance that appliances outside the file still call stays (409 at its line)
+            for app in sc.appliances:
+                arow = _own_appliance(session, caller, app.name)
+                if arow is not None:
+                    chains.check_deletable(session, arow, also_deleting=set(app_names),
+                                           where=app.where)
             for decl in sc.rules:
                 with located(decl):
                     note(_remove_rule(ctx, session, caller, decl), decl)

@@ -1,16 +1,19 @@
 """The topology a person (or the dashboard) reads: networks, their subnets, and every node
-with its interface on each subnet, routers included."""
+with its interface on each subnet, routers included; and the appliances with what each uses
+and what uses it (chains, docs/composition.md), as far as the caller may see them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
+from facade.service import chains
 from facade.service.context import Caller, Context
-from facade.store.models import Instance, Interface, Network
+from facade.store.models import Appliance, Instance, Interface, Network
 
 
 def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
@@ -37,4 +40,26 @@ def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
                                 "nodes": by_subnet.get(sub.id, [])})
             networks.append({"name": net.name, "account": net.account.name, "cidr": net.cidr,
                              "router": names.router_netns(net.id), "subnets": subnets})
-        return {"networks": networks}
+        return {"networks": networks, "appliances": _appliances(session, caller)}
+
+
+def _appliances(session: Session, caller: Caller) -> list[dict[str, Any]]:
+    """Every appliance the caller may see, with the same visibility as GET /v1/appliances:
+    backends, upstream and `uses` for its provider; `used_by` for the users' provider."""
+    out = []
+    for app in session.scalars(select(Appliance).order_by(Appliance.id)):
+        if not caller.may_see(app.account_id, app.service.account_id):
+            continue
+        provider = caller.may_see(app.service.account_id)
+        up = chains.upstream_of(session, app.service) if provider else None
+        out.append({
+            "name": app.name, "account": app.account.name, "service": app.service.name,
+            "provider": app.service.account.name, "subnet": app.subnet.path,
+            "status": app.status, "endpoint": chains.endpoint(app),
+            "backends": [n.name for n in app.nodes if n.role == "backend"
+                         and n.status != "deleting"] if provider else [],
+            "backend_subnet": app.service.backend_subnet.path if provider else None,
+            "upstream": app.service.upstream if provider else None,
+            "uses": [up.name] if up is not None else [],
+            "used_by": chains.visible_users(session, caller, app)})
+    return out

@@ -39,19 +39,25 @@ def node(row: Instance, appliance_name: str | None = None,
             "management": (management or {}).get(row.name)}
 
 
-def service(row: Service) -> dict[str, Any]:
+def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
+    """A service is an offer everyone sees; which appliance its backends call (`upstream`) is
+    the provider's business, shown to the provider and the operator only."""
     return {"name": row.name, "account": row.account.name, "workload": row.workload,
             "command": row.command, "port": row.port, "health_path": row.health_path,
             "backend_subnet": row.backend_subnet.path,
-            "management_subnet": row.management_subnet.path}
+            "management_subnet": row.management_subnet.path,
+            "upstream": row.upstream if owner_view else None}
 
 
 def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = None, *,
-              provider_view: bool = True) -> dict[str, Any]:
+              provider_view: bool = True, uses: list[str] | None = None,
+              used_by: list[str] | None = None) -> dict[str, Any]:
     """An appliance as its provider (and the operator) see it. The customer's view
     (`provider_view=False`) shows the endpoint and the front-end's interface in the customer's
     own subnet, never the provider's backend nodes or the front-end's other legs: like the
-    patent's customer, it sees one appliance in its subnet, however it is built."""
+    patent's customer, it sees one appliance in its subnet, however it is built. Chaining
+    (service/chains.py): `upstream` and `uses` (what the backends call) are the provider's
+    view only; `used_by` is given already filtered to what the caller may see."""
     fe = next((n for n in row.nodes if n.role == "frontend"), None)
     backends = [n for n in row.nodes if n.role == "backend"]
     endpoint_ip = fe.interfaces[0].ip if fe and fe.interfaces else None
@@ -69,4 +75,7 @@ def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = Non
         "backend_count": sum(1 for b in backends if b.status != "deleting"),
         "frontend": frontend,
         "backends": [node(b, row.name, management) for b in backends] if provider_view else [],
+        "upstream": row.service.upstream if provider_view else None,
+        "uses": list(uses or []) if provider_view else [],
+        "used_by": list(used_by or []),
     }

@@ -181,11 +181,14 @@ class Worker:
         self.ctx.management = seen
 
     def _write_peers(self, want: desired_mod.Desired) -> None:
+        """The files backends re-read: their peers, and the appliance they call (chains)."""
         for app in want.appliances:
-            try:
-                files.update(app.peers_file, json.dumps({"peers": list(app.peers)}))
-            except OSError as exc:
-                log.warning("cannot write %s: %s", app.peers_file, exc)
+            for path, text in ((app.peers_file, json.dumps({"peers": list(app.peers)})),
+                               (app.upstream_file, json.dumps(app.upstream))):
+                try:
+                    files.update(path, text)
+                except OSError as exc:
+                    log.warning("cannot write %s: %s", path, exc)
 
     def _probe_endpoint(self, app: desired_mod.ApplianceTarget) -> tuple[bool, str]:
         dp = self.ctx.dataplane

@@ -115,6 +115,9 @@ class Service(Base):
     health_path: Mapped[str | None] = mapped_column(String(200), nullable=True)
     backend_subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
     management_subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
+    # the appliance (by name) this service's backends call: chained appliances, see
+    # docs/composition.md; resolved by service/chains.py, may name one not created yet
+    upstream: Mapped[str | None] = mapped_column(String(40), nullable=True)
     account: Mapped[Account] = relationship()
     backend_subnet: Mapped[Subnet] = relationship(foreign_keys=[backend_subnet_id])
     management_subnet: Mapped[Subnet] = relationship(foreign_keys=[management_subnet_id])

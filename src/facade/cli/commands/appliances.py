@@ -82,10 +82,20 @@ def scale(
 
 
 @app.command("delete")
-def delete(name: Name, no_wait: NoWait = False, timeout: Timeout = 60.0) -> None:
-    """Delete an appliance and wait until its kernel objects are gone."""
+def delete(
+    name: Name,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Delete it even while other appliances' backends call it; "
+                                     "they stay, failing only requests that need it."),
+    ] = False,
+    no_wait: NoWait = False,
+    timeout: Timeout = 60.0,
+) -> None:
+    """Delete an appliance and wait until its kernel objects are gone. Refused while other
+    appliances use it (chains), unless --force."""
     with connect() as cli:
-        cli.delete(f"/v1/appliances/{seg(name)}")
+        cli.delete(f"/v1/appliances/{seg(name)}", params={"force": "true"} if force else None)
         if no_wait:
             typer.echo(f"appliance {name}: deleting")
             return

@@ -28,7 +28,8 @@ def create(
         typer.Option("--management-subnet", metavar="NETWORK/SUBNET", help="The provider's path."),
     ],
     workload: Annotated[
-        str | None, typer.Option("--workload", help="A built-in workload: http-echo or search.")
+        str | None,
+        typer.Option("--workload", help="A built-in workload: http-echo, search or web."),
     ] = None,
     command: Annotated[
         str | None,
@@ -36,6 +37,12 @@ def create(
     ] = None,
     health_path: Annotated[
         str | None, typer.Option("--health-path", help="HTTP path of the health check.")
+    ] = None,
+    upstream: Annotated[
+        str | None,
+        typer.Option("--upstream", metavar="APPLIANCE",
+                     help="The appliance the backends call (yours, in the backend subnet; it "
+                          "may be created later). See docs/composition.md."),
     ] = None,
 ) -> None:
     """Create a service: one of --workload or --command."""
@@ -56,6 +63,8 @@ def create(
         body["command"] = command
     if health_path is not None:
         body["health_path"] = health_path
+    if upstream is not None:
+        body["upstream"] = upstream
     with connect() as cli:
         cli.post("/v1/services", body)
     typer.echo(f"created service {name}")

@@ -1,0 +1,117 @@
+"""Chained appliances: a service's backends call another appliance (its `upstream`).
+
+A provider names, on its service, the appliance its backends use (`upstream: NAME`). That
+appliance is an ordinary appliance whose customer is the provider itself, created in the
+service's backend subnet, so its front-end's endpoint is an address the backends reach on
+their own segment. The name may be given before the appliance exists; it is resolved here,
+on every read, to a live appliance *in the service's backend subnet* (only the subnet's owner
+can put an appliance there, so nobody else can capture the name). Called by catalog and
+appliances (checks), views and topology (uses / used_by) and desired (the upstream file the
+worker writes for the backends). docs/composition.md describes the whole design.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain import names
+from facade.domain.errors import Conflict, InUse, Invalid
+from facade.service.context import Caller
+from facade.store.models import Appliance, Service
+
+MAX_DEPTH = 32  # a chain longer than this is refused (and never walked further)
+
+
+def _named(session: Session, name: str) -> Appliance | None:
+    return session.scalar(select(Appliance).where(Appliance.name == name))
+
+
+def upstream_of(session: Session, svc: Service) -> Appliance | None:
+    """The live appliance the service's backends call, or None (none named, not created yet,
+    being deleted, or not in the service's backend subnet)."""
+    if not svc.upstream:
+        return None
+    app = _named(session, svc.upstream)
+    if app is None or app.status == "deleting" or app.subnet_id != svc.backend_subnet_id:
+        return None
+    return app
+
+
+def endpoint(app: Appliance) -> str | None:
+    """IP:PORT of an appliance's front-end in the subnet it was created in."""
+    fe = next((n for n in app.nodes if n.role == "frontend" and n.status != "deleting"), None)
+    if fe is None or not fe.interfaces:
+        return None
+    return f"{fe.interfaces[0].ip}:{app.service.port}"
+
+
+def users_of(session: Session, app: Appliance) -> list[Appliance]:
+    """Live appliances whose backends call `app` (appliances of services naming it)."""
+    if app.status == "deleting":
+        return []
+    services = session.scalars(select(Service).where(
+        Service.upstream == app.name, Service.backend_subnet_id == app.subnet_id)).all()
+    if not services:
+        return []
+    rows = session.scalars(select(Appliance).where(
+        Appliance.service_id.in_([s.id for s in services]),
+        Appliance.status != "deleting").order_by(Appliance.id)).all()
+    return list(rows)
+
+
+def visible_users(session: Session, caller: Caller, app: Appliance) -> list[str]:
+    """Names of the users of `app` the caller may know about: the operator sees all; an
+    account sees the users of which it is the provider (which is the upstream's owner)."""
+    return [u.name for u in users_of(session, app) if caller.may_see(u.service.account_id)]
+
+
+def check_upstream(session: Session, caller: Caller, backend_subnet_id: int,
+                   upstream: str | None, *, where: str = "upstream") -> None:
+    """A new service's upstream: a well-formed name; when it names an appliance the caller can
+    see already, that appliance must sit in the service's backend subnet. (An appliance the
+    caller cannot see is treated as not created yet: the answer must not reveal it, and it can
+    never be resolved, for only the backend subnet's owner can place an appliance there.)"""
+    if upstream is None:
+        return
+    names.check_name(upstream, kind="appliance", where=where)
+    app = _named(session, upstream)
+    if app is None or not caller.may_see(app.account_id, app.service.account_id):
+        return
+    if app.subnet_id != backend_subnet_id:
+        raise Invalid(f"appliance {upstream} is in subnet {app.subnet.path}; an upstream must be "
+                      "an appliance created in the service's backend subnet, where the "
+                      "backends reach its endpoint", where=where)
+
+
+def check_new_appliance(session: Session, name: str, svc: Service, subnet_id: int, *,
+                        where: str) -> None:
+    """Refuse a new appliance `name` of service `svc` in subnet `subnet_id` that would close a
+    loop: it would be the upstream of some service S (S names it, and it sits in S's backend
+    subnet) while its own backends' chain (svc's upstream, that one's service's upstream...)
+    leads to S. Only real resolutions count, so an appliance placed elsewhere never is one."""
+    chain, service, depth = [name], svc, 0
+    while service is not None and depth < MAX_DEPTH:
+        if service.upstream == name and service.backend_subnet_id == subnet_id:
+            raise Conflict(f"appliance {name} would close a loop: {' -> '.join(chain)} -> "
+                           f"{name} (service {service.name} names {name} as its upstream)",
+                           where=where)
+        app = upstream_of(session, service)
+        if app is None:
+            return
+        chain.append(app.name)
+        service, depth = app.service, depth + 1
+    if depth >= MAX_DEPTH:
+        raise Conflict(f"a chain of appliances may be at most {MAX_DEPTH} deep", where=where)
+
+
+def check_deletable(session: Session, app: Appliance, *, also_deleting: set[str] | None = None,
+                    where: str = "appliance") -> None:
+    """Refuse (409 in_use) to delete an appliance that live appliances still call, naming
+    them; `also_deleting` are users deleted in the same request (destroy of a file)."""
+    users = [u.name for u in users_of(session, app) if u.name not in (also_deleting or set())]
+    if users:
+        raise InUse(f"appliance {app.name} is used by {', '.join(users[:10])} (their backends "
+                    f"call it); delete {'them' if len(users) > 1 else 'it'} first, or delete "
+                    f"with --force (force=true): {app.name} goes and they stay, answering "
+                    f"requests that need it with an error", where=where)
