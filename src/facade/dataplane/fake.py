@@ -27,7 +27,9 @@ class FakeDataPlane:
     nodes: dict[str, NodeSpec] = field(default_factory=dict)
     backends: dict[str, tuple[str, ...]] = field(default_factory=dict)
     processes: dict[str, tuple[ProcessSpec, int]] = field(default_factory=dict)
+    # the rules "the kernel" enforces; a test may edit them behind the reconciler's back (drift)
     port_rules: dict[str, tuple[PortRuleSpec, ...]] = field(default_factory=dict)
+    port_rules_recorded: str | None = None  # the fingerprint set_port_rules recorded
     calls: list[str] = field(default_factory=list)
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
@@ -45,14 +47,17 @@ class FakeDataPlane:
             key: ObservedProcess(key=key, netns=spec.netns, pid=pid, fingerprint=spec.fingerprint())
             for key, (spec, pid) in self.processes.items()
         }
+        # like the linux driver's tables: no rules left, no recorded fingerprint either
+        recorded = self.port_rules_recorded if self.port_rules else None
         return ObservedState(subnets=frozenset(self.subnets), nodes=nodes, processes=procs,
-                             port_rules=port_rules_fingerprint(self.port_rules))
+                             port_rules=recorded, port_rules_seen=dict(self.port_rules))
 
     def set_port_rules(self, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
         self.calls.append(f"set_port_rules {','.join(sorted(p for p, r in rules.items() if r))}")
         if any(rs for rs in rules.values()) and not self.subnets:
             raise RuntimeError("no fabric for port rules")
         self.port_rules = {p: tuple(r) for p, r in rules.items() if r}
+        self.port_rules_recorded = port_rules_fingerprint(self.port_rules)
 
     def ensure_subnet(self, spec: SubnetSpec) -> None:
         self.calls.append(f"ensure_subnet {spec.bridge}")

@@ -43,7 +43,9 @@ class DataPlane(Protocol):
 
     def set_port_rules(self, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
         """Replace the security rules of every fabric port at once (ports absent: no rules);
-        `observe().port_rules` then reads back `port_rules_fingerprint(rules)`."""
+        `observe().port_rules` then reads back `port_rules_fingerprint(rules)`, and
+        `observe().port_rules_seen` the rules themselves as the kernel enforces them (so a
+        single rule changed behind Facade's back is seen)."""
 
     def start_process(self, spec: ProcessSpec) -> int:
         """Start the program in its node, detached from the control plane; returns its pid."""

@@ -100,6 +100,13 @@ class PortRuleSpec:
     cidr: str  # IPv4 network, "0.0.0.0/0" for anywhere
     priority: int
 
+    def describe(self) -> str:
+        """Short text for events: `deny tcp 8080 from 10.0.0.0/8 (priority 10)`."""
+        what = self.protocol + (f" {self.ports}" if self.ports else "")
+        side = "from" if self.direction == "ingress" else "to"
+        where = f" {side} {self.cidr}" if self.cidr != "0.0.0.0/0" else ""
+        return f"{self.action} {what}{where} (priority {self.priority})"
+
 
 def port_rules_fingerprint(rules: dict[str, tuple[PortRuleSpec, ...]]) -> str | None:
     """A short hash of every port's rules (None when no port has any: then nothing is installed)."""
@@ -126,6 +133,11 @@ class ObservedNode:
     fingerprint: str | None  # what the driver recorded when it last made the node
     addresses: frozenset[tuple[str, str]]  # (ifname, "ip/prefix") inside the namespace
     backends: tuple[str, ...] | None = None  # a front-end's backends in rotation, sorted
+    # how a front-end's rotation objects differ from what set_backends writes for `backends`
+    # (a slot of the map deleted or changed by hand...); None: they are exactly that
+    rotation_drift: str | None = None
+    # how a front-end's nftables chains differ from what the driver wrote; None: they do not
+    rules_drift: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,8 +153,15 @@ class ObservedState:
     subnets: frozenset[str] = frozenset()  # bridge names
     nodes: dict[str, ObservedNode] = field(default_factory=dict)
     processes: dict[str, ObservedProcess] = field(default_factory=dict)
-    # port_rules_fingerprint() of the rules the fabric holds (None: no rules installed)
+    # port_rules_fingerprint() that the driver recorded with the rules it last installed
+    # (None: no rules installed)
     port_rules: str | None = None
+    # the rules the kernel enforces now, read back per port (each direction's rules in order);
+    # None: the driver could not read them
+    port_rules_seen: dict[str, tuple[PortRuleSpec, ...]] | None = None
+    # anything else in the kernel's rule objects that is not what the driver writes (an extra
+    # or missing table, chain or rule, a bridge's conntrack flag), as short phrases
+    port_rules_drift: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,14 @@ Pure: no I/O, so it is unit-tested on plain data. The order is the dependency or
 1. shrink front-end rotations (a backend leaves the rotation before its node goes away),
 2. stop processes and delete nodes and subnets that should not exist (reverse dependency order),
 3. create or repair subnets, then nodes, then processes,
-4. set every front-end's rotation to the desired one,
+4. set every front-end's rotation to the desired one (again when its map or `active` set was
+   edited by hand: `drift`),
 5. replace the fabric ports' security rules if the kernel's differ (after the ports exist; a
    port that disappears drops out of the rule set, and rules naming a port that is gone are
-   harmless name matches until this action removes them).
+   harmless name matches until this action removes them). "Differ": the fingerprint the
+   driver recorded is not the desired one (`changed`, `missing`, `removed`), or it is but the
+   rules the kernel enforces, read back, are not the desired ones, or the driver saw anything
+   else in its rule objects that it did not write (`drift: <what>`).
 Running plan() on a state that matches gives an empty plan.
 """
 
@@ -63,6 +67,8 @@ def _node_differs(spec: NodeSpec, seen: ObservedNode,
         return "configuration changed"
     if spec.frontend is not None and seen.backends is None:
         return "front-end rules missing"  # e.g. its nftables table was deleted
+    if spec.frontend is not None and seen.rules_drift:
+        return f"drift: front-end {seen.rules_drift}"  # a rule deleted or added by hand
     if recreated_bridges & {p.bridge for p in spec.ports}:
         return "its subnet's bridge was recreated"  # its ports must join the new bridge
     return None
@@ -130,15 +136,51 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
             current = ()
         if (shrunk if shrunk is not None else current) != target:
             actions.append(Action("set_backends", netns, "rotation", backends=target))
+        elif shrunk is None and seen is not None and seen.rotation_drift:
+            actions.append(Action("set_backends", netns, f"drift: {seen.rotation_drift}",
+                                  backends=target))
 
     # 5. security rules of the ports that are wanted, as one set.
     live_ports = {p.host for n in desired.nodes for p in n.ports}
     rules = {port: rs for port, rs in sorted(desired.port_rules.items())
              if rs and port in live_ports}
     want_fp = port_rules_fingerprint(rules)
-    if observed.port_rules != want_fp:
-        reason = ("drift" if observed.port_rules == "drift" else
-                  "missing" if observed.port_rules is None else
-                  "removed" if want_fp is None else "changed")
-        actions.append(Action("set_port_rules", "fabric", reason, port_rules=rules))
+    seen_rules, drift = observed.port_rules_seen, list(observed.port_rules_drift)
+    if seen_rules is not None and (drift or observed.port_rules == want_fp):
+        drift = rules_drift(rules, seen_rules) + drift
+    why_rules: str | None = None
+    if drift:
+        why_rules = f"drift: {_first(drift)}"
+    elif observed.port_rules != want_fp:
+        why_rules = ("missing" if observed.port_rules is None else
+                     "removed" if want_fp is None else "changed")
+    if why_rules:
+        actions.append(Action("set_port_rules", "fabric", why_rules, port_rules=rules))
     return Plan(tuple(actions))
+
+
+def _first(phrases: list[str], limit: int = 4) -> str:
+    more = len(phrases) - limit
+    return "; ".join(phrases[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+def rules_drift(want: dict[str, tuple[PortRuleSpec, ...]],
+                seen: dict[str, tuple[PortRuleSpec, ...]]) -> list[str]:
+    """How the rules the kernel enforces differ from the desired ones, per port and direction
+    (each direction is its own ordered list; how the two interleave does not matter), as short
+    phrases for an event: `fcdv12 ingress: deny tcp 22 (priority 10) missing`."""
+    found: list[str] = []
+    for port in sorted(set(want) | set(seen)):
+        for direction in ("egress", "ingress"):
+            w = [r for r in want.get(port, ()) if r.direction == direction]
+            s = [r for r in seen.get(port, ()) if r.direction == direction]
+            if w == s:
+                continue
+            where = f"{port} {direction}"
+            missing = [r for r in w if r not in s]
+            extra = [r for r in s if r not in w]
+            found += [f"{where}: {r.describe()} missing" for r in missing]
+            found += [f"{where}: unexpected {r.describe()}" for r in extra]
+            if not missing and not extra:
+                found.append(f"{where}: rules out of order")
+    return found

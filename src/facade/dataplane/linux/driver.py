@@ -174,34 +174,40 @@ class LinuxDataPlane:
     @_boundary("observe")
     def observe(self) -> ObservedState:
         subnets: frozenset[str] = frozenset()
-        rules_fp: str | None = None
+        rules: tuple[str | None, dict[str, tuple[PortRuleSpec, ...]] | None, tuple[str, ...]] = \
+            (None, None, ())
         nodes: dict[str, ObservedNode] = {}
         for name in ns.list_facade():
             try:
                 if name == FABRIC:
                     subnets = self._observe_fabric()
-                    rules_fp = self._observe_port_rules()
+                    rules = self._observe_port_rules()
                 else:
                     nodes[name] = self._observe_node(name)
             except (ns.NamespaceMissing, FileNotFoundError):
                 continue  # deleted while we looked
         return ObservedState(subnets=subnets, nodes=nodes, processes=self._procs.observe(),
-                             port_rules=rules_fp)
+                             port_rules=rules[0], port_rules_seen=rules[1],
+                             port_rules_drift=rules[2])
 
-    def _observe_port_rules(self) -> str | None:
-        """The fingerprint in the rules table, if the tables and the bridges' br_netfilter flags
-        agree with it; "drift" if something was changed behind Facade's back."""
-        def read() -> tuple[list[dict[str, Any]], bool]:
+    def _observe_port_rules(self) -> tuple[str | None, dict[str, tuple[PortRuleSpec, ...]] | None,
+                                           tuple[str, ...]]:
+        """The rules tables read back: the fingerprint recorded in them, the rules the port
+        chains enforce, and how the tables and the bridges' br_netfilter flags differ from what
+        `set_port_rules` makes of those rules (see port_rules.read_back)."""
+        def read() -> list[dict[str, Any]]:
             with Nft() as nft:
-                tables = nft.list("tables")
-                if not any(o.get("table", {}).get("family") == port_rules.FAMILY
-                           and o["table"].get("name") == port_rules.TABLE for o in tables):
-                    return [], port_rules.has_ct_table(tables)
-                return (nft.list(f"table {port_rules.FAMILY} {port_rules.TABLE}"),
-                        port_rules.has_ct_table(tables))
+                listing: list[dict[str, Any]] = []
+                for obj in nft.list("tables"):
+                    table = obj.get("table") or {}
+                    key = (table.get("family"), table.get("name"))
+                    if key in ((port_rules.FAMILY, port_rules.TABLE),
+                               (port_rules.CT_FAMILY, port_rules.CT_TABLE)):
+                        listing += nft.list(f"table {key[0]} {key[1]}")
+                return listing
 
         try:
-            listing, has_ct = ns.run_in_netns(FABRIC, read)
+            listing = ns.run_in_netns(FABRIC, read)
             with _ipr(FABRIC) as fab:
                 links = _links(fab)
         except (ns.NamespaceMissing, FileNotFoundError):
@@ -209,15 +215,16 @@ class LinuxDataPlane:
         except (NftError, NetlinkError, OSError):
             # unreadable (the fabric is going away under us): no rules as far as we know; with
             # rules desired that means one more (atomic, harmless) replacement
-            return None
-        fingerprint = port_rules.fingerprint_of(listing)
+            return None, None, ()
+        reading = port_rules.read_back(
+            [o for o in listing if _family_of(o) == port_rules.FAMILY])
+        wanted = _bridges_of(links, set(reading.rules))
+        drift = port_rules.differences(listing, reading.rules, wanted)
         flagged = {n for n, lk in links.items() if _kind(lk) == "bridge" and _nf_call(lk)}
-        wanted = _bridges_of(links, port_rules.ports_of(listing))
-        if fingerprint is None:
-            return None if not listing and not has_ct and not flagged else "drift"
-        if not has_ct or flagged != wanted:
-            return "drift"
-        return fingerprint
+        drift += [f"conntrack (br_netfilter) off on bridge {b}" for b in sorted(wanted - flagged)]
+        drift += [f"conntrack (br_netfilter) on on bridge {b} without rules"
+                  for b in sorted(flagged - wanted)]
+        return reading.fingerprint, reading.rules, tuple(drift)
 
     @_boundary("set_port_rules")
     def set_port_rules(self, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
@@ -258,7 +265,7 @@ class LinuxDataPlane:
                 if _kind(link) == "bridge" and names.is_facade_link(link.get("ifname") or ""))
 
     def _observe_node(self, name: str) -> ObservedNode:
-        fingerprint = None
+        fingerprint = recorded = None
         frontend = False
         with _ipr(name) as ipr:
             links = {link["index"]: link for link in ipr.get_links()}
@@ -267,29 +274,58 @@ class LinuxDataPlane:
             if link.get("ifname") == "lo":
                 alias = link.get("ifalias") or ""
                 if alias.startswith(ALIAS_PREFIX):
-                    frontend = alias.endswith(FE_TAG)
-                    fingerprint = alias[len(ALIAS_PREFIX):].removesuffix(FE_TAG) or None
+                    # "facade:<fingerprint>", plus " fe:<digest of its nftables chains>"
+                    fingerprint, _, tag = alias[len(ALIAS_PREFIX):].partition(" ")
+                    frontend = tag.startswith(FE_TAG.strip())
+                    recorded = tag.partition(":")[2] or None
         addresses = frozenset(
             (links[a["index"]].get("ifname"), f"{a.get('address')}/{a['prefixlen']}")
             for a in addrs
             if a["index"] in links and links[a["index"]].get("ifname") != "lo")
-        backends = self._read_backends(name) if frontend else None
-        return ObservedNode(netns=name, fingerprint=fingerprint, addresses=addresses,
-                            backends=backends)
+        backends = rotation_drift = rules_drift = None
+        if frontend:
+            backends, rotation_drift, digest = self._read_frontend(name)
+            if backends is not None and digest != recorded:
+                rules_drift = ("a chain is missing" if digest is None else
+                               "chains not recorded yet" if recorded is None else
+                               "chains changed since Facade wrote them")
+        return ObservedNode(netns=name, fingerprint=fingerprint or None, addresses=addresses,
+                            backends=backends, rotation_drift=rotation_drift,
+                            rules_drift=rules_drift)
 
     @staticmethod
-    def _read_backends(name: str) -> tuple[str, ...] | None:
-        def read() -> tuple[str, ...] | None:
+    def _read_frontend(name: str) -> tuple[tuple[str, ...] | None, str | None, str | None]:
+        """A front-end's rotation (None: no map), how its map and `active` set differ from
+        what set_backends writes for it (nft_rules.rotation_drift), and the digest of its
+        chains (None: one is missing). Chain by chain: the meters' sets can be large."""
+        def read() -> tuple[tuple[str, ...] | None, str | None, str | None]:
+            elems: list[Any] | None = None
+            active: list[Any] = []
+            table = f"{nft_rules.FAMILY} {nft_rules.TABLE}"
             with Nft() as nft:
                 try:
-                    listing = nft.list(f"map {nft_rules.FAMILY} {nft_rules.TABLE} "
-                                       f"{nft_rules.MAP}")
+                    for obj in nft.list(f"map {table} {nft_rules.MAP}"):
+                        if "map" in obj:
+                            elems = list(obj["map"].get("elem", []))
+                    for obj in nft.list(f"set {table} {nft_rules.ACTIVE}"):
+                        if "set" in obj:
+                            active = list(obj["set"].get("elem", []))
                 except NftError:
-                    return None
-            for obj in listing:
-                if "map" in obj:
-                    return nft_rules.backends_from_elems(obj["map"].get("elem", []))
-            return None
+                    if elems is None:
+                        return None, None, None
+                    return nft_rules.backends_from_elems(elems), "set active missing", None
+                assert elems is not None
+                chains: list[dict[str, Any]] | None = []
+                for chain in nft_rules.CHAINS:
+                    try:
+                        chains = [*(chains or []), *nft.list(f"chain {table} {chain}")]
+                    except NftError:
+                        chains = None
+                        break
+            endpoint = nft_rules.endpoint_of(chains or [])
+            return (nft_rules.backends_from_elems(elems),
+                    nft_rules.rotation_drift(elems, active, endpoint),
+                    nft_rules.chains_digest(chains) if chains is not None else None)
 
         return ns.run_in_netns(name, read)
 
@@ -350,8 +386,9 @@ class LinuxDataPlane:
                 self._ensure_addresses(spec, node, links)
                 self._ensure_routes(spec, node, links)
                 self._ensure_rules(spec, node)
-                ns.run_in_netns(spec.netns, lambda: self._inside_node(spec, created))
-                alias = ALIAS_PREFIX + spec.fingerprint() + (FE_TAG if spec.frontend else "")
+                digest = ns.run_in_netns(spec.netns, lambda: self._inside_node(spec, created))
+                alias = ALIAS_PREFIX + spec.fingerprint() + (f"{FE_TAG}:{digest}" if digest
+                                                             else "")
                 lo = links["lo"]
                 if lo.get("ifalias") != alias or lo.get("state") != "up":
                     node.link("set", index=lo["index"], ifalias=alias, state="up")
@@ -505,9 +542,10 @@ class LinuxDataPlane:
                 if (r.get("priority") or 0) == 0 and r.get("table") == RT_TABLE_LOCAL:
                     node.rule("del", priority=0, table=RT_TABLE_LOCAL, family=socket.AF_INET)
 
-    def _inside_node(self, spec: NodeSpec, created: bool) -> None:
+    def _inside_node(self, spec: NodeSpec, created: bool) -> str | None:
         """Runs in a thread inside the node: sysctls and nftables. Only read-only nft commands
-        when nothing changes (a failed or no-op nft transaction still costs milliseconds)."""
+        when nothing changes (a failed or no-op nft transaction still costs milliseconds).
+        Returns a front-end's chains digest, as the kernel lists them now (for observe)."""
         ns.write_sysctls(_node_sysctls(spec))
         fe = spec.frontend
         if fe is not None:
@@ -520,10 +558,13 @@ class LinuxDataPlane:
                     listing = []
                 if not nft_rules.is_current(listing, fe, source):
                     nft.apply(nft_rules.table_commands(fe, source))
+                    listing = _list_fe_table(nft) or []
+                return nft_rules.chains_digest(listing)
         elif not created:
             with Nft() as nft:
                 if _list_fe_table(nft) is not None:
                     nft.run(f"delete table {nft_rules.FAMILY} {nft_rules.TABLE}")
+        return None
 
     @_boundary("delete_node")
     def delete_node(self, netns: str) -> None:
@@ -699,6 +740,12 @@ class LinuxDataPlane:
 
 
 # ---------------------------------------------------------------------- helpers
+def _family_of(obj: dict[str, Any]) -> str | None:
+    """The family of one object of an nft listing (its table's family)."""
+    body = next(iter(obj.values()), None)
+    return str(body.get("family")) if isinstance(body, dict) and "family" in body else None
+
+
 def _nf_call(link: Any) -> bool:
     """Whether a bridge sends its IPv4 frames through br_netfilter (IFLA_BR_NF_CALL_IPTABLES)."""
     info = link.get_attr("IFLA_LINKINFO")

@@ -26,6 +26,8 @@ kernel's table with the desired one and leave it alone when equal (idempotent en
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from facade.domain.specs import FrontendSpec
@@ -217,3 +219,33 @@ def is_current(listing: list[dict[str, Any]], fe: FrontendSpec, backend_source: 
             return False
     want = chain_rules(fe, backend_source)
     return all(rules.get(name, []) == want[name] for name in CHAINS)
+
+
+def rotation_drift(elems: list[Any], active: list[Any], endpoint: str | None) -> str | None:
+    """How a front-end's map (`elems`) and `active` set differ from what `map_commands` writes
+    for the backends the map holds; None when they are exactly that. The backend set alone
+    does not show a slot deleted (connections that draw it are dropped) or pointed at another
+    backend (the round robin is skewed), nor an `active` set edited by hand."""
+    backends = backends_from_elems(elems)
+    have = {e[0]: e[1] for e in elems
+            if isinstance(e, list) and len(e) == 2 and isinstance(e[0], int)}
+    want = dict(slots(backends))
+    wrong = sum(1 for i in set(have) | set(want) if have.get(i) != want.get(i)) \
+        + len(elems) - len(have)
+    found = [f"map {MAP}: {wrong} slot{'s differ' if wrong > 1 else ' differs'} from the "
+             "rotation"] if wrong else []
+    want_active = ({endpoint} if endpoint else set()) if backends else set()
+    if set(map(str, active)) != want_active and (endpoint or not backends):
+        found.append(f"set {ACTIVE} holds {sorted(map(str, active))}, not "
+                     f"{sorted(want_active)}")
+    return "; ".join(found) or None
+
+
+def chains_digest(listing: list[dict[str, Any]]) -> str:
+    """A short hash of the chains and rules of a table listing (sets and maps aside). The driver
+    records it when it has made the table and compares it with the kernel's later: any rule
+    deleted, added or changed by hand shows."""
+    chains, rules, _ = parse_table(listing)
+    blob = json.dumps([[name, chains[name], rules.get(name, [])] for name in sorted(chains)],
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
