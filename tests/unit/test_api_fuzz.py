@@ -42,10 +42,13 @@ from facade.service.worker import Worker
 from facade.store.models import (
     Account,
     Appliance,
+    BillingRun,
     Event,
     Instance,
     Interface,
+    LedgerTransaction,
     Network,
+    PriceList,
     Service,
     Subnet,
     Token,
@@ -68,7 +71,8 @@ STARTED = time.monotonic()
 # Events the API's writes record; the worker's own (reconcile.*, appliance.ready...) are not
 # caused by a request.
 API_EVENT_KINDS = ("account.", "token.", "network.", "subnet.", "instance.", "service.",
-                   "appliance.created", "appliance.scaling", "appliance.deleting")
+                   "appliance.created", "appliance.scaling", "appliance.deleting", "prices.",
+                   "billing.")
 
 
 class World:
@@ -136,6 +140,11 @@ def desired_state(ctx: Context) -> dict[str, Any]:
                                  if a.id not in gone_apps),
             "events": sorted((e.id, e.kind, e.object) for e in s.scalars(select(Event))
                              if e.kind.startswith(API_EVENT_KINDS)),
+            "prices": sorted((p.id, p.kind, p.subject, p.from_hour, p.currency,
+                              p.frontend_node_hour, p.backend_node_hour)
+                             for p in s.scalars(select(PriceList))),
+            "ledger": sorted((t.id, t.run_id) for t in s.scalars(select(LedgerTransaction))),
+            "runs": sorted(r.id for r in s.scalars(select(BillingRun))),
         }
 
 
@@ -215,6 +224,8 @@ KNOWN_BODY: dict[str, st.SearchStrategy[Any]] = {
     "interfaces": st.lists(st.fixed_dictionaries({"subnet": st.sampled_from(SUBNETS)}),
                            min_size=1, max_size=3),
     "argv": st.just(["echo", "hi"]),
+    "period": st.sampled_from(["2025-06", "2025-06-15", "1970-01", "2025-06-01T00:00Z/"
+                               "2025-06-02T00:00Z", "2999-01"]),
 }
 
 

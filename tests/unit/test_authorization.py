@@ -21,6 +21,8 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[int]]] = [
     ("POST", "/v1/accounts/{name}/tokens", "/v1/accounts/acme/tokens", None, {404}),
     ("POST", "/v1/accounts/{name}/tokens/rotate", "/v1/accounts/acme/tokens/rotate", None,
      {404}),
+    ("GET", "/v1/accounts/{name}/quotas", "/v1/accounts/acme/quotas", None, {404}),
+    ("PUT", "/v1/accounts/{name}/quotas", "/v1/accounts/acme/quotas", {"networks": 0}, {404}),
     ("GET", "/v1/networks", "/v1/networks", None, {200}),
     ("POST", "/v1/networks", "/v1/networks",
      {"name": "x2", "account": "acme", "cidr": "10.9.0.0/16"}, {403}),
@@ -65,11 +67,25 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[int]]] = [
      "/v1/instances/client/interfaces/eth0/rules/1?direction=ingress", None, {404}),
     ("GET", "/v1/topology", "/v1/topology", None, {200}),
     ("GET", "/v1/events", "/v1/events", None, {200}),
+    ("GET", "/v1/usage", "/v1/usage?by=node", None, {200}),  # lists only its own usage
+    ("GET", "/metrics", "/metrics", None, {200}),
     ("POST", "/v1/apply", "/v1/apply",
      {"yaml": "appliances: [{name: x7, account: acme, service: search, "
               "subnet: acme-vpc/app}]"}, {403}),
     ("POST", "/v1/destroy", "/v1/destroy",
      {"yaml": "networks: [{name: acme-vpc, account: acme, cidr: 10.0.0.0/16}]"}, {403, 404}),
+]
+MATRIX += [  # billing (docs/billing.md): prices are public, the rest the operator's or the account's
+    ("GET", "/v1/prices", "/v1/prices", None, {200}),
+    ("PUT", "/v1/prices", "/v1/prices", {"node_hour": {"backend": "1"}}, {403}),
+    ("GET", "/v1/accounts/{name}/frontend-prices", "/v1/accounts/acme/frontend-prices", None,
+     {404}),
+    ("PUT", "/v1/accounts/{name}/frontend-prices", "/v1/accounts/acme/frontend-prices",
+     {"node_hour": "1"}, {404}),
+    ("GET", "/v1/accounts/{name}/invoice", "/v1/accounts/acme/invoice?period=2025-06", None,
+     {404}),
+    ("POST", "/v1/billing/runs", "/v1/billing/runs", {"period": "2025-06"}, {403}),
+    ("GET", "/v1/billing/ledger", "/v1/billing/ledger?period=2025-06", None, {403}),
 ]
 OPEN = {("GET", "/v1/health")}
 

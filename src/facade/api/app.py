@@ -21,6 +21,7 @@ from facade import __version__
 from facade.api.routes import (
     accounts,
     appliances,
+    billing,
     instances,
     networks,
     rules,
@@ -57,7 +58,7 @@ def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(title="Facade", version=__version__,
                   description="Composed appliance services in virtual private networks.")
     app.state.ctx = ctx
-    for module in (accounts, networks, instances, services, appliances, rules, system):
+    for module in (accounts, networks, instances, services, appliances, rules, billing, system):
         app.include_router(module.router, responses=ERRORS)
 
     @app.exception_handler(FacadeError)

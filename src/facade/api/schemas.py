@@ -5,7 +5,7 @@ Bodies forbid unknown fields so a typo is a clear 422, not a silently ignored se
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -111,6 +111,143 @@ class ExecRead(BaseModel):
     timed_out: bool
 
 
+# --- prices and billing (docs/billing.md): money is always a decimal string like "0.10" -------
+
+Price = Annotated[str, Field(max_length=40)]
+
+
+class NodeHourPrices(Body):
+    frontend: Price | None = None
+    backend: Price | None = None
+
+
+class NodeHourRead(BaseModel):
+    frontend: str
+    backend: str
+
+
+class ServicePricesBody(Body):
+    """A service's prices; a price left out is 0, the currency is the operator's."""
+
+    currency: str | None = Field(default=None, max_length=8)
+    node_hour: NodeHourPrices | None = None
+    per_gb: Price | None = None
+    per_connection: Price | None = None
+    per_1000_requests: Price | None = None
+
+
+class ServicePricesRead(BaseModel):
+    currency: str
+    node_hour: NodeHourRead
+    per_gb: str
+    per_connection: str
+    per_1000_requests: str
+
+
+class InstancePricesBody(Body):
+    """The operator's instance prices per node-hour by role; a price left out is 0."""
+
+    currency: str | None = Field(default=None, max_length=8)
+    node_hour: NodeHourPrices | None = None
+
+
+class InstancePricesRead(BaseModel):
+    currency: str
+    node_hour: NodeHourRead
+
+
+class FrontEndPricesBody(Body):
+    """What an account charges per front-end node-hour it runs for another provider."""
+
+    currency: str | None = Field(default=None, max_length=8)
+    node_hour: Price | None = None
+
+
+class FrontEndPricesRead(BaseModel):
+    currency: str
+    node_hour: str
+
+
+class BillingRunCreate(Body):
+    period: str = Field(max_length=80)
+
+
+class BillingSkip(BaseModel):
+    appliance: str
+    reason: str
+
+
+class BillingRunRead(BaseModel):
+    period: str
+    run: int | None  # None: nothing new to post
+    posted: int
+    appliances: list[str]
+    skipped: list[BillingSkip]
+    currency: str
+    trial_balance: str
+
+
+class InvoiceLineRead(BaseModel):
+    transaction: str
+    description: str
+    counterparty: str
+    quantity: str
+    unit: str
+    unit_price: str
+    amount: str
+
+
+class InvoiceDocRead(BaseModel):
+    total: str
+    lines: list[InvoiceLineRead]
+
+
+class InvoiceRead(BaseModel):
+    account: str
+    period: str
+    status: str  # billed (from the ledger) | draft (computed from usage, not posted)
+    currency: str
+    invoice: InvoiceDocRead  # what the account owes
+    statement: InvoiceDocRead  # what the account is owed
+    position: str  # statement minus invoice
+    text: str
+
+
+class LedgerAccountRead(BaseModel):
+    account: str
+    debits: str
+    credits: str
+    balance: str
+
+
+class LedgerRunRead(BaseModel):
+    period: str
+    run: int
+    transactions: int
+    at: str
+
+
+class UnbilledRead(BaseModel):
+    period: str
+    appliance: str
+    frontend_node_ms: int
+    backend_node_ms: int
+    bytes_in: int
+    bytes_out: int
+    connections: int
+    requests: int
+
+
+class LedgerRead(BaseModel):
+    period: str
+    currency: str
+    trial_balance: str
+    transactions: int
+    runs: list[LedgerRunRead]
+    accounts: list[LedgerAccountRead]
+    unbilled: list[UnbilledRead]
+
+
 class ServiceCreate(Body):
     name: str = Field(max_length=40)
     account: str | None = Field(default=None, max_length=40)
@@ -122,6 +259,9 @@ class ServiceCreate(Body):
     health_path: str | None = Field(default=None, max_length=200)
     # the appliance this service's backends call (chained appliances, docs/composition.md)
     upstream: str | None = Field(default=None, max_length=40)
+    # what the customer pays, and who bills it (docs/billing.md); unset prices are 0
+    prices: ServicePricesBody | None = None
+    billing_model: str | None = Field(default=None, max_length=32)
 
 
 class ServiceRead(BaseModel):
@@ -134,6 +274,8 @@ class ServiceRead(BaseModel):
     backend_subnet: str
     management_subnet: str
     upstream: str | None = None  # shown to the provider and the operator only
+    billing_model: str
+    prices: ServicePricesRead
 
 
 class ApplianceCreate(Body):
@@ -215,3 +357,21 @@ class RuleRead(BaseModel):
     ports: str | None
     cidr: str
     priority: int
+
+
+class UsageRead(BaseModel):
+    """Metered usage of one appliance (or, with by=node, one of its nodes) over a period."""
+
+    appliance: str
+    customer: str
+    provider: str
+    service: str
+    node: str | None = None
+    role: str | None = None
+    owner: str | None = None
+    frontend_node_seconds: str = Field(description="decimal seconds, millisecond precision")
+    backend_node_seconds: str = Field(description="decimal seconds, millisecond precision")
+    bytes_in: int
+    bytes_out: int
+    connections: int
+    requests: int

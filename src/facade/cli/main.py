@@ -14,6 +14,7 @@ from facade.cli import client
 from facade.cli.commands import (
     accounts,
     appliances,
+    billing,
     execute,
     instances,
     local,
@@ -65,6 +66,11 @@ app.command("destroy", rich_help_panel="Manifests")(manifests.destroy)
 app.command("exec", rich_help_panel="Inspect")(execute.exec_)
 app.command("topology", rich_help_panel="Inspect")(views.topology)
 app.command("events", rich_help_panel="Inspect")(views.events)
+app.command("usage", rich_help_panel="Billing")(views.usage)
+app.command("bill", rich_help_panel="Billing")(billing.bill)
+app.command("invoice", rich_help_panel="Billing")(billing.invoice)
+app.command("ledger", rich_help_panel="Billing")(billing.ledger)
+app.add_typer(billing.app, name="prices", rich_help_panel="Billing")
 
 for name, sub in [
     ("account", accounts.app),

@@ -203,3 +203,79 @@ def _roles(data: object, where: str) -> dict[Role, object]:
     if missing:
         raise Invalid(f"missing price for role(s) {', '.join(missing)}", where=where)
     return out
+
+
+# --- the plain (JSON / YAML) forms the API, the CLI and scenario files use -------------------
+# Every key is optional: a price left out is 0 (free), the currency defaults to USD. Prices are
+# strings (or ints) like "0.10"; a float is refused (it cannot hold 0.10 exactly).
+
+
+def _node_hours(data: object, where: str, cur: str) -> dict[Role, Money]:
+    if data is None:
+        return {r: Money.zero(cur) for r in Role}
+    if not isinstance(data, Mapping):
+        raise Invalid(f"expected a mapping of role to price like {{frontend: '0.10', backend: "
+                      f"'0.40'}}, got {type(data).__name__}", where=where)
+    out = {r: Money.zero(cur) for r in Role}
+    for key, value in data.items():
+        role = parse_role(key, where=f"{where}.{key}")
+        out[role] = price(value, where=f"{where}.{role.value}", currency=cur)
+    return out
+
+
+def _currency(top: Mapping[str, object], where: str, default: str) -> str:
+    value = top.get("currency")
+    return check_currency(default if value is None else value, where=f"{where}.currency")
+
+
+def service_prices(data: object, *, where: str = "prices",
+                   currency: str = CURRENCY) -> ServicePrices:
+    """A service's prices from {currency, node_hour: {frontend, backend}, per_gb,
+    per_connection, per_1000_requests}; None or a missing key means 0."""
+    top = _mapping({} if data is None else data, where,
+                   {"currency", "node_hour", "per_gb", "per_connection", "per_1000_requests"},
+                   set())
+    cur = _currency(top, where, currency)
+    nh = _node_hours(top.get("node_hour"), f"{where}.node_hour", cur)
+
+    def p(key: str) -> Money:
+        value = top.get(key)
+        return Money.zero(cur) if value is None else price(value, where=f"{where}.{key}",
+                                                           currency=cur)
+
+    return ServicePrices(nh[Role.FRONTEND], nh[Role.BACKEND], p("per_gb"), p("per_connection"),
+                         p("per_1000_requests"), currency=cur)
+
+
+def instance_prices(data: object, *, where: str = "prices",
+                    currency: str = CURRENCY) -> InstancePrices:
+    """The operator's instance prices from {currency, node_hour: {frontend, backend}}."""
+    top = _mapping({} if data is None else data, where, {"currency", "node_hour"}, set())
+    cur = _currency(top, where, currency)
+    nh = _node_hours(top.get("node_hour"), f"{where}.node_hour", cur)
+    return InstancePrices(nh[Role.FRONTEND], nh[Role.BACKEND], currency=cur)
+
+
+def frontend_prices(data: object, *, where: str = "prices",
+                    currency: str = CURRENCY) -> FrontEndPrices:
+    """A front-end provider's prices from {currency, node_hour}."""
+    top = _mapping({} if data is None else data, where, {"currency", "node_hour"}, set())
+    cur = _currency(top, where, currency)
+    value = top.get("node_hour")
+    nh = Money.zero(cur) if value is None else price(value, where=f"{where}.node_hour",
+                                                     currency=cur)
+    return FrontEndPrices(nh, currency=cur)
+
+
+def plain(prices: ServicePrices | InstancePrices | FrontEndPrices) -> dict[str, object]:
+    """The plain form of a price list (amounts as strings), what the API answers with."""
+    if isinstance(prices, FrontEndPrices):
+        return {"currency": prices.currency, "node_hour": str(prices.node_hour.amount)}
+    out: dict[str, object] = {"currency": prices.currency, "node_hour": {
+        "frontend": str(prices.frontend_node_hour.amount),
+        "backend": str(prices.backend_node_hour.amount)}}
+    if isinstance(prices, ServicePrices):
+        out.update(per_gb=str(prices.per_gb.amount),
+                   per_connection=str(prices.per_connection.amount),
+                   per_1000_requests=str(prices.per_1000_requests.amount))
+    return out

@@ -21,12 +21,15 @@ import ipaddress
 import re
 import shlex
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import yaml
 
+from facade.domain import prices as pricing
 from facade.domain import security
+from facade.domain.billing import parse_model
 from facade.domain.errors import Conflict, Invalid
 from facade.domain.ipam import (
     SubnetRange,
@@ -35,6 +38,7 @@ from facade.domain.ipam import (
     parse_cidr,
     parse_ip,
 )
+from facade.domain.money import CURRENCY, check_currency
 from facade.domain.names import check_name
 from facade.domain.specs import PortRuleSpec
 
@@ -44,7 +48,7 @@ MAX_COMMAND = 4096
 MAX_HEALTH_PATH = 256
 WORKLOADS = ("http-echo", "search", "web")
 PLACEHOLDERS = ("ip", "port", "name")
-TOP_LEVEL = ("accounts", "networks", "services", "instances", "appliances", "rules")
+TOP_LEVEL = ("accounts", "prices", "networks", "services", "instances", "appliances", "rules")
 
 # ---------------------------------------------------------------------------------------------
 # Declarations
@@ -138,10 +142,17 @@ class ServiceDecl(_Decl):
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
     upstream_line: int = field(default=0, compare=False, repr=False)
+    # prices as given ("node_hour.backend", "0.40"), checked; none given: every price is 0
+    prices: tuple[tuple[str, str], ...] = ()
+    billing_model: str = "provider-bills"
 
     @property
     def kind(self) -> str:
         return "service"
+
+    @property
+    def prices_plain(self) -> dict[str, object]:
+        return _nest(self.prices)
 
     @property
     def argv(self) -> tuple[str, ...]:
@@ -214,7 +225,54 @@ class RuleDecl(_Decl):
         return f"{scope} {self.rule.direction} {self.rule.priority}"
 
 
-Decl = AccountDecl | NetworkDecl | ServiceDecl | InstanceDecl | ApplianceDecl | RuleDecl
+@dataclass(frozen=True)
+class PricesDecl(_Decl):
+    """The top-level `prices`: the operator's instance prices (`instances`, as given, checked)
+    and front-end providers' prices (`frontend`: account -> per front-end node-hour)."""
+
+    instances: tuple[tuple[str, str], ...] | None = None
+    frontend: tuple[tuple[str, str], ...] = ()
+    currency: str | None = None
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "prices"
+
+    @property
+    def label(self) -> str:
+        return "instances" if self.instances is not None else "front-end"
+
+    @property
+    def instances_plain(self) -> dict[str, object]:
+        out = _nest(self.instances or ())
+        if self.currency is not None:
+            out["currency"] = self.currency
+        return out
+
+
+def _flat(data: object, prefix: str = "") -> tuple[tuple[str, str], ...]:
+    if isinstance(data, dict):
+        return tuple(kv for k, v in data.items() for kv in _flat(v, f"{prefix}{k}."))
+    return ((prefix[:-1], str(data)),)
+
+
+def _nest(flat: tuple[tuple[str, str], ...]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for path, value in flat:
+        *parents, last = path.split(".")
+        node = out
+        for part in parents:
+            child = node.setdefault(part, {})
+            assert isinstance(child, dict)
+            node = child
+        node[last] = value
+    return out
+
+
+Decl = (AccountDecl | NetworkDecl | ServiceDecl | InstanceDecl | ApplianceDecl | RuleDecl
+        | PricesDecl)
 
 
 @dataclass(frozen=True)
@@ -226,15 +284,16 @@ class Scenario:
     instances: tuple[InstanceDecl, ...] = ()
     appliances: tuple[ApplianceDecl, ...] = ()
     rules: tuple[RuleDecl, ...] = ()
+    prices: tuple[PricesDecl, ...] = ()  # at most one
 
     @property
     def is_empty(self) -> bool:
         return not (self.accounts or self.networks or self.services or self.instances
-                    or self.appliances or self.rules)
+                    or self.appliances or self.rules or self.prices)
 
     def in_order(self) -> tuple[Decl, ...]:
         """Every declaration in creation order (accounts first); destroy walks it backwards."""
-        return (*self.accounts, *self.networks, *self.services, *self.instances,
+        return (*self.accounts, *self.prices, *self.networks, *self.services, *self.instances,
                 *self.rules, *self.appliances)
 
 
@@ -633,7 +692,7 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
     unique = _Unique("service")
     out = []
     allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
-               "management_subnet", "health_path", "upstream")
+               "management_subnet", "health_path", "upstream", "prices", "billing_model")
     for value, line in _items(top, "services", file):
         item = _mapping(value, line, kind="service", file=file, allowed=allowed,
                         required=("name", "account", "port", "backend_subnet",
@@ -673,11 +732,77 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
             health = _check_health_path(health, item.at("health_path"))
         upstream = item.name("upstream", kind="upstream appliance") \
             if item.has("upstream") else None
+        given = item.data.get("prices")
+        with _prices_at(item, "prices"):
+            pricing.service_prices(given, where="prices")
+        model = item.data.get("billing_model", "provider-bills")
+        try:
+            model = parse_model(model).value
+        except Invalid as exc:
+            item.fail("billing_model", f"service {exc.message}")
         out.append(ServiceDecl(name=name, account=account, workload=workload, command=command,
                                port=port, backend_subnet=backend, management_subnet=management,
                                health_path=health, upstream=upstream, line=item.line, file=file,
-                               upstream_line=item.data.key_lines.get("upstream", item.line)))
+                               upstream_line=item.data.key_lines.get("upstream", item.line),
+                               prices=_flat(given) if given else (), billing_model=model))
     return tuple(out)
+
+
+@contextmanager
+def _prices_at(item: _Item, key: str) -> Iterator[None]:
+    """Re-raise a price error (where = "prices.node_hour.backend") at the line of the key it
+    names inside the file's nested mapping."""
+    try:
+        yield
+    except Invalid as exc:
+        node: object = item.data.get(key)
+        line = item.data.key_lines.get(key, item.line)
+        for part in (exc.where or "").split(".")[1:]:
+            if not isinstance(node, _Map) or part not in node:
+                break
+            line, node = node.key_lines.get(part, line), node[part]
+        raise Invalid(f"{item.kind} {exc.where}: {exc.message}",
+                      where=f"{item.file}:{line}") from None
+
+
+def _prices(top: _Map, file: str) -> tuple[PricesDecl, ...]:
+    """prices: {currency, instances: {node_hour: {frontend, backend}}, frontend: {ACCOUNT:
+    per front-end node-hour}}"""
+    if top.get("prices") is None:
+        return ()
+    value = top["prices"]
+    line = top.key_lines.get("prices", top.line)
+    item = _mapping(value, line, kind="prices", file=file,
+                    allowed=("currency", "instances", "frontend"), required=())
+    try:
+        cur = check_currency(item.data.get("currency", CURRENCY), where="prices.currency")
+    except Invalid as exc:
+        item.fail("currency", f"prices {exc.message}")
+    instances = item.data.get("instances")
+    if instances is not None:
+        with _prices_at(item, "instances"):
+            if isinstance(instances, dict) and "currency" in instances:
+                raise Invalid("give the currency once, as prices.currency",
+                              where="instances.currency")
+            pricing.instance_prices(instances, where="instances", currency=cur)
+    frontend = item.data.get("frontend")
+    if frontend is None:
+        frontend = _Map()
+        frontend.key_lines = {}
+    if not isinstance(frontend, _Map):
+        item.fail("frontend", "prices frontend must be a mapping of account to its price per "
+                              f"front-end node-hour, like {{lbco: '0.08'}}, not "
+                              f"{_describe(frontend)}")
+    fe = _Item(frontend, kind="prices frontend", file=file, allowed=tuple(
+        str(k) for k in frontend), required=())
+    for account, price in frontend.items():
+        check_name(account, kind="account", where=fe.at(account))
+        with _prices_at(fe, account):
+            pricing.price(price, where=str(account), currency=cur)
+    return (PricesDecl(instances=_flat(instances) if instances else
+                       (() if instances is not None else None),
+                       frontend=tuple((str(k), str(v)) for k, v in frontend.items()),
+                       currency=item.data.get("currency"), line=item.line, file=file),)
 
 
 def _interface(value: object, line: int, file: str) -> InterfaceDecl:
@@ -866,6 +991,7 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
                           where=f"{filename}:{data.key_lines[key]}")
 
     accounts = _accounts(data, filename)
+    price_lists = _prices(data, filename)
     networks = _networks(data, filename)
     services = _services(data, filename)
     subnets = {s.ref: s.cidr for n in networks for s in n.subnets}
@@ -874,4 +1000,5 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     rules = _rules(data, filename)
     _check_chains(services, appliances, filename)
     return Scenario(file=filename, accounts=accounts, networks=networks, services=services,
-                    instances=instances, appliances=appliances, rules=rules)
+                    instances=instances, appliances=appliances, rules=rules,
+                    prices=price_lists)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names, workload
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
-from facade.service import chains, lookup, views
+from facade.service import billing, chains, lookup, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Service
 
@@ -23,7 +23,9 @@ def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
 def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                 account: str | None, workload_name: str | None, command: str | None, port: int,
                 backend_subnet: str, management_subnet: str,
-                health_path: str | None = None, upstream: str | None = None) -> Service:
+                health_path: str | None = None, upstream: str | None = None,
+                prices: dict[str, Any] | None = None,
+                billing_model: str | None = None) -> Service:
     names.check_name(name, kind="service", where="name")
     if (workload_name is None) == (command is None):
         raise Invalid("give exactly one of workload (http-echo, search, web) or command",
@@ -52,10 +54,12 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
         raise Invalid("backend_subnet and management_subnet must be different subnets",
                       where="management_subnet")
     chains.check_upstream(session, caller, subs["backend_subnet"].id, upstream)
+    sheet, model = billing.service_terms(session, prices, billing_model)
     row = Service(name=name, account=owner, workload=workload_name, command=command,
                   port=port, health_path=health_path, upstream=upstream,
                   backend_subnet=subs["backend_subnet"],
                   management_subnet=subs["management_subnet"])
+    billing.apply_terms(session, row, sheet, model)
     session.add(row)
     ctx.event(session, "service.created", name, f"appliance service {name} offered")
     session.flush()

@@ -22,13 +22,23 @@ from facade.domain.scenario import (
     ApplianceDecl,
     InstanceDecl,
     NetworkDecl,
+    PricesDecl,
     RuleDecl,
     Scenario,
     ServiceDecl,
     _Decl,
     parse_scenario,
 )
-from facade.service import accounts, appliances, catalog, chains, instances, networks, rules
+from facade.service import (
+    accounts,
+    appliances,
+    billing,
+    catalog,
+    chains,
+    instances,
+    networks,
+    rules,
+)
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, Network, Service
 
@@ -86,18 +96,38 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
                             workload_name=svc.workload, command=svc.command, port=svc.port,
                             backend_subnet=svc.backend_subnet,
                             management_subnet=svc.management_subnet,
-                            health_path=svc.health_path, upstream=svc.upstream)
+                            health_path=svc.health_path, upstream=svc.upstream,
+                            prices=svc.prices_plain or None, billing_model=svc.billing_model)
         return "created"
+    want_prices, want_model = billing.service_terms(session, svc.prices_plain or None,
+                                                    svc.billing_model)
+    have_prices, have_model = billing.terms_of(row)
     for what, have, want in (
             ("account", row.account.name, svc.account), ("workload", row.workload, svc.workload),
             ("command", row.command, svc.command), ("port", row.port, svc.port),
             ("health_path", row.health_path, svc.health_path),
             ("upstream", row.upstream, svc.upstream),
             ("backend_subnet", row.backend_subnet.path, svc.backend_subnet),
-            ("management_subnet", row.management_subnet.path, svc.management_subnet)):
+            ("management_subnet", row.management_subnet.path, svc.management_subnet),
+            ("billing_model", have_model.value, want_model.value)):
         if have != want:
             raise _differs(svc, what, have, want)
+    if have_prices != want_prices:
+        raise _differs(svc, "prices", billing.service_view_of(have_prices),
+                       billing.service_view_of(want_prices))
     return "unchanged"
+
+
+def _prices(ctx: Context, session: Session, caller: Caller, decl: PricesDecl) -> str:
+    """The operator's instance prices and front-end providers' prices: set when they differ
+    (they are settings, not objects: a new price list is in force from now on)."""
+    changed = False
+    if decl.instances is not None:
+        changed |= billing.set_instances_in(ctx, session, caller, decl.instances_plain)[1]
+    for account, price in decl.frontend:
+        data = {"node_hour": price, **({"currency": decl.currency} if decl.currency else {})}
+        changed |= billing.set_frontend_in(ctx, session, caller, account, data)[1]
+    return "updated" if changed else "unchanged"
 
 
 def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl) -> str:
@@ -176,7 +206,8 @@ def _apply(ctx: Context, session: Session, caller: Caller,
            sc: Scenario) -> list[dict[str, str]]:
     changes: list[dict[str, str]] = []
     steps: list[tuple[Any, tuple[_Decl, ...]]] = [
-        (_account, sc.accounts), (_network, sc.networks), (_service, sc.services),
+        (_account, sc.accounts), (_prices, sc.prices), (_network, sc.networks),
+        (_service, sc.services),
         (_instance, sc.instances), (_rule, sc.rules), (_appliance, sc.appliances)]
     for step, decls in steps:
         for decl in decls:

@@ -6,6 +6,7 @@ from typing import Any
 
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
+from facade.service import billing
 from facade.store.models import Account, Appliance, Instance, Interface, Network, Service, Subnet
 
 
@@ -46,7 +47,7 @@ def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
             "command": row.command, "port": row.port, "health_path": row.health_path,
             "backend_subnet": row.backend_subnet.path,
             "management_subnet": row.management_subnet.path,
-            "upstream": row.upstream if owner_view else None}
+            "upstream": row.upstream if owner_view else None, **billing.service_view(row)}
 
 
 def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = None, *,

@@ -24,7 +24,10 @@ def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth) -> Any:
                           workload_name=body.workload, command=body.command, port=body.port,
                           backend_subnet=body.backend_subnet,
                           management_subnet=body.management_subnet,
-                          health_path=body.health_path, upstream=body.upstream)
+                          health_path=body.health_path, upstream=body.upstream,
+                          prices=body.prices.model_dump(exclude_none=True)
+                          if body.prices is not None else None,
+                          billing_model=body.billing_model)
 
 
 @router.get("/{name}", response_model=ServiceRead, operation_id="get_service")

@@ -15,6 +15,11 @@ app = typer.Typer(help="Appliance services (a provider's offer).", no_args_is_he
 Name = Annotated[str, typer.Argument(help="Service name.")]
 
 
+def _price(flag: str, what: str) -> Any:
+    return typer.Option(flag, metavar="AMOUNT", show_default=False, rich_help_panel="Prices",
+                        help=f"{what} (decimal text like 0.12; left out: 0).")
+
+
 @app.command("create")
 def create(
     name: Name,
@@ -44,6 +49,22 @@ def create(
                      help="The appliance the backends call (yours, in the backend subnet; it "
                           "may be created later). See docs/composition.md."),
     ] = None,
+    price_frontend_hour: Annotated[str | None, _price("--price-frontend-hour",
+                                                      "Per front-end node-hour")] = None,
+    price_backend_hour: Annotated[str | None, _price("--price-backend-hour",
+                                                     "Per backend node-hour")] = None,
+    price_gb: Annotated[str | None, _price("--price-gb", "Per GB (10^9 bytes) in + out")
+                        ] = None,
+    price_connection: Annotated[str | None, _price("--price-connection", "Per connection")
+                                ] = None,
+    price_1000_requests: Annotated[str | None, _price("--price-1000-requests",
+                                                      "Per 1000 requests")] = None,
+    currency: Annotated[str | None, typer.Option(
+        "--currency", help="The prices' currency (the operator's, USD by default).")] = None,
+    billing_model: Annotated[str | None, typer.Option(
+        "--billing-model", metavar="MODEL",
+        help="provider-bills (default: you bill the customer) or operator-bills (the operator "
+             "bills it and pays you your share). See docs/billing.md.")] = None,
 ) -> None:
     """Create a service: one of --workload or --command."""
     if (workload is None) == (command is None):
@@ -65,6 +86,16 @@ def create(
         body["health_path"] = health_path
     if upstream is not None:
         body["upstream"] = upstream
+    node_hour = {k: v for k, v in (("frontend", price_frontend_hour),
+                                   ("backend", price_backend_hour)) if v is not None}
+    prices = {k: v for k, v in (("node_hour", node_hour or None), ("per_gb", price_gb),
+                                ("per_connection", price_connection),
+                                ("per_1000_requests", price_1000_requests),
+                                ("currency", currency)) if v is not None}
+    if prices:
+        body["prices"] = prices
+    if billing_model is not None:
+        body["billing_model"] = billing_model
     with connect() as cli:
         cli.post("/v1/services", body)
     typer.echo(f"created service {name}")

@@ -1,0 +1,147 @@
+"""`facade bill`, `facade invoice`, `facade ledger` and `facade prices ...`: prices, billing
+runs, invoices and the ledger's trial balance (docs/billing.md). Money is always shown and sent
+as decimal text, never a float."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from facade.cli import render
+from facade.cli.client import connect, seg
+from facade.cli.commands.options import Json
+
+Period = Annotated[str, typer.Option(
+    "--period", "-p", metavar="PERIOD",
+    help="2026-11 (a UTC month), 2026-11-28 (a UTC day) or START/END (ISO instants with a time "
+         "zone on whole UTC hours).")]
+app = typer.Typer(help="Prices: the operator's instance prices, a front-end provider's prices.",
+                  no_args_is_help=True)
+
+
+def _price(flag: str, what: str) -> Any:
+    return typer.Option(flag, metavar="AMOUNT", show_default=False,
+                        help=f"{what} (decimal text like 0.12; left out: 0).")
+
+
+# --- prices ---------------------------------------------------------------------------------------
+
+
+def _show_prices(obj: dict[str, Any]) -> None:
+    nh = obj.get("node_hour")
+    if isinstance(nh, dict):
+        render.emit(f"currency {obj.get('currency')}\nper node-hour: front-end "
+                    f"{nh.get('frontend')}, backend {nh.get('backend')}")
+    else:
+        render.emit(f"currency {obj.get('currency')}\nper front-end node-hour: {nh}")
+
+
+@app.command("show")
+def show(as_json: Json = False) -> None:
+    """Show the operator's instance prices (what running a node costs per hour)."""
+    with connect() as cli:
+        obj = cli.get("/v1/prices")
+    render.output(obj, as_json, _show_prices)
+
+
+@app.command("set")
+def set_(
+    frontend_hour: Annotated[str | None, _price("--frontend-hour",
+                                                "Per front-end node-hour")] = None,
+    backend_hour: Annotated[str | None, _price("--backend-hour", "Per backend node-hour")] = None,
+    currency: Annotated[str | None, typer.Option("--currency", help="e.g. USD (default).")
+                        ] = None,
+    as_json: Json = False,
+) -> None:
+    """Set the operator's instance prices (operator only); they apply to periods that end
+    after now."""
+    body: dict[str, Any] = {"node_hour": {k: v for k, v in (("frontend", frontend_hour),
+                                                            ("backend", backend_hour))
+                                          if v is not None}}
+    if currency is not None:
+        body["currency"] = currency
+    with connect() as cli:
+        obj = cli.put("/v1/prices", body)
+    render.output(obj, as_json, _show_prices)
+
+
+@app.command("frontend")
+def frontend(
+    account: Annotated[str, typer.Argument(help="The front-end provider's account.")],
+    node_hour: Annotated[str | None, _price("--node-hour", "Set: per front-end node-hour")
+                         ] = None,
+    as_json: Json = False,
+) -> None:
+    """Show (or with --node-hour, set) what ACCOUNT charges per front-end node-hour it runs for
+    another appliance provider."""
+    path = f"/v1/accounts/{seg(account)}/frontend-prices"
+    with connect() as cli:
+        obj = cli.get(path) if node_hour is None else cli.put(path, {"node_hour": node_hour})
+    render.output(obj, as_json, _show_prices)
+
+
+# --- runs, invoices, the ledger -------------------------------------------------------------------
+
+
+def bill(period: Period, as_json: Json = False) -> None:
+    """Bill a period that has ended (operator only): post every appliance's usage to the ledger.
+    Running it again posts only usage recorded since (usually nothing)."""
+    with connect() as cli:
+        obj = cli.post("/v1/billing/runs", {"period": period})
+
+    def view(o: dict[str, Any]) -> None:
+        if o.get("run") is None:
+            lines = [f"period {o.get('period')}: nothing new to bill"]
+        else:
+            lines = [f"period {o.get('period')}: run {o.get('run')} posted {o.get('posted')} "
+                     f"transactions for {', '.join(o.get('appliances') or []) or 'no appliance'}"]
+        lines += [f"skipped {s.get('appliance')}: {s.get('reason')}"
+                  for s in o.get("skipped") or []]
+        lines.append(f"trial balance {o.get('currency')} {o.get('trial_balance')}")
+        render.emit("\n".join(lines))
+
+    render.output(obj, as_json, view)
+
+
+def invoice(
+    account: Annotated[str, typer.Argument(help="The account (yours, or any for the operator).")],
+    period: Period,
+    as_json: Json = False,
+) -> None:
+    """Show ACCOUNT's invoice (what it owes) and statement (what it is owed) for a period:
+    from the ledger once billed, else a draft computed from usage."""
+    with connect() as cli:
+        obj = cli.get(f"/v1/accounts/{seg(account)}/invoice", params={"period": period})
+
+    def view(o: dict[str, Any]) -> None:
+        status = "billed" if o.get("status") == "billed" else "DRAFT (not billed yet)"
+        text = o.get("text") or f"{o.get('account')}: no charges in {o.get('period')}"
+        render.emit(f"{status}\n{text}\nnet position {o.get('currency')} {o.get('position')}")
+
+    render.output(obj, as_json, view)
+
+
+def ledger(period: Period, as_json: Json = False) -> None:
+    """Show the ledger for a period (operator only): every ledger account, the trial balance
+    (always 0.00), the runs, and usage not billed yet."""
+    with connect() as cli:
+        obj = cli.get("/v1/billing/ledger", params={"period": period})
+
+    def view(o: dict[str, Any]) -> None:
+        table = Table("LEDGER ACCOUNT", "DEBITS", "CREDITS", "BALANCE", box=box.SIMPLE_HEAD,
+                      pad_edge=False, show_edge=False)
+        for a in o.get("accounts") or []:
+            table.add_row(a.get("account"), a.get("debits"), a.get("credits"), a.get("balance"))
+        render.emit(f"period {o.get('period')}: {o.get('transactions')} transactions, runs "
+                    f"{[r.get('run') for r in o.get('runs') or []] or 'none'}")
+        render.emit(table)
+        render.emit(f"trial balance {o.get('currency')} {o.get('trial_balance')}")
+        for u in o.get("unbilled") or []:
+            render.emit(f"unbilled usage of {u.get('appliance')} in {u.get('period')}: "
+                        + ", ".join(f"{k} {v}" for k, v in u.items()
+                                    if k not in ("appliance", "period") and v))
+
+    render.output(obj, as_json, view)
