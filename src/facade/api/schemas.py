@@ -358,20 +358,3 @@ class RuleRead(BaseModel):
     cidr: str
     priority: int
 
-
-class UsageRead(BaseModel):
-    """Metered usage of one appliance (or, with by=node, one of its nodes) over a period."""
-
-    appliance: str
-    customer: str
-    provider: str
-    service: str
-    node: str | None = None
-    role: str | None = None
-    owner: str | None = None
-    frontend_node_seconds: str = Field(description="decimal seconds, millisecond precision")
-    backend_node_seconds: str = Field(description="decimal seconds, millisecond precision")
-    bytes_in: int
-    bytes_out: int
-    connections: int
-    requests: int
