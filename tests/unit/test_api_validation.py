@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 ERROR_CODES = {400: {"invalid"}, 401: {"unauthorized"}, 403: {"forbidden"},
-               404: {"not_found"}, 409: {"conflict", "exhausted", "in_use"},
+               404: {"not_found"}, 409: {"conflict", "exhausted", "in_use", "quota_exceeded"},
                413: {"too_large"}, 422: {"invalid"}}
 
 

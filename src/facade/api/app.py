@@ -24,6 +24,7 @@ from facade.api.routes import (
     billing,
     instances,
     networks,
+    quotas,
     rules,
     services,
     system,
@@ -40,7 +41,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorRead, "description": text} for status, text in (
         (400, "invalid request (code `invalid`)"), (401, "missing or unknown token"),
         (403, "not allowed for this token"), (404, "no such object (or not visible)"),
-        (409, "conflict, exhausted or in_use"), (413, "request body too large"),
+        (409, "conflict, exhausted, in_use or quota_exceeded"), (413, "request body too large"),
         (422, "malformed request (code `invalid`, `where` names the field)"))}
 
 
@@ -58,7 +59,8 @@ def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(title="Facade", version=__version__,
                   description="Composed appliance services in virtual private networks.")
     app.state.ctx = ctx
-    for module in (accounts, networks, instances, services, appliances, rules, billing, system):
+    for module in (accounts, quotas, networks, instances, services, appliances, rules, billing,
+                   system):
         app.include_router(module.router, responses=ERRORS)
 
     @app.exception_handler(FacadeError)

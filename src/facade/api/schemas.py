@@ -38,6 +38,31 @@ class TokenRead(BaseModel):
     token: str
 
 
+QuotaLimit = Annotated[StrictInt, Field(ge=0, le=100_000)]  # domain.quotas.MAX_LIMIT
+
+
+class QuotaUpdate(Body):
+    """Partial: a resource left out keeps its limit; null brings back the default."""
+
+    networks: QuotaLimit | None = None
+    subnets: QuotaLimit | None = None
+    instances: QuotaLimit | None = None
+    appliances: QuotaLimit | None = None
+    backends: QuotaLimit | None = None
+
+
+class QuotaLine(BaseModel):
+    limit: int | None  # None: not limited (the operator account)
+    used: int
+    default: bool  # the limit is the default, not one the operator set
+
+
+class QuotaRead(BaseModel):
+    account: str
+    operator: bool
+    quotas: dict[str, QuotaLine]
+
+
 class SubnetCreate(Body):
     name: str = Field(max_length=40)
     cidr: str = Field(max_length=18)

@@ -190,6 +190,9 @@ class Client:
     def patch(self, path: str, body: Any, **kw: Any) -> Any:
         return self.request("PATCH", path, body=body, **kw)
 
+    def put(self, path: str, body: Any, **kw: Any) -> Any:
+        return self.request("PUT", path, body=body, **kw)
+
     def delete(self, path: str, **kw: Any) -> Any:
         return self.request("DELETE", path, **kw)
 

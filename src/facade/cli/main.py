@@ -20,6 +20,7 @@ from facade.cli.commands import (
     local,
     manifests,
     networks,
+    quotas,
     rules,
     services,
     subnets,
@@ -79,5 +80,6 @@ for name, sub in [
     ("service", services.app),
     ("appliance", appliances.app),
     ("rule", rules.app),
+    ("quota", quotas.app),
 ]:
     app.add_typer(sub, name=name, rich_help_panel="Resources")

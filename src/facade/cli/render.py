@@ -215,6 +215,21 @@ def account(obj: dict[str, Any]) -> None:
     _show(_fields([("account", _s(obj.get("name"))), ("operator", _s(obj.get("operator")))]))
 
 
+def quotas(obj: dict[str, Any]) -> None:
+    """An account's limits and usage; `over` where a lowered limit is under current usage."""
+    head = _fields([("account", _s(obj.get("account")))])
+    table = _table("RESOURCE", "USED", "LIMIT", "")
+    for resource, line in (obj.get("quotas") or {}).items():
+        limit, used = line.get("limit"), line.get("used")
+        note = "default" if line.get("default") else "set"
+        if limit is None:
+            note = "operator: not limited"
+        elif isinstance(used, int) and used > limit:
+            note += ", over: new ones refused"
+        table.add_row(resource, _s(used), "-" if limit is None else str(limit), note)
+    _show(head, Text(""), table)
+
+
 def network(obj: dict[str, Any]) -> None:
     head = _fields(
         [

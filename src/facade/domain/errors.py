@@ -54,3 +54,11 @@ class InUse(Conflict):
     """The object is still used by another one and cannot be deleted yet."""
 
     code = "in_use"
+
+
+class QuotaExceeded(Conflict):
+    """An account holds as many of a resource as its quota allows (docs/api.md, Quotas): a 409
+    like a full subnet, because deleting something (or a higher quota) makes the same request
+    succeed; 403 stays for what a token may never do."""
+
+    code = "quota_exceeded"

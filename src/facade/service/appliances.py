@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, Invalid
-from facade.service import chains, instances, lookup, views
+from facade.service import chains, instances, lookup, quotas, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance
 
@@ -78,6 +78,8 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
                         f"an appliance of {owner.name} goes in one of {owner.name}'s subnets",
                         where="subnet")
     chains.check_new_appliance(session, name, svc, sub.id, where="name")
+    quotas.check(session, owner, "appliances", where="name")
+    quotas.check(session, owner, "backends", backends, where="backends")
     app = Appliance(name=name, account=owner, service=svc, subnet=sub,
                     desired_backends=backends, status="provisioning",
                     status_detail="creating nodes")
@@ -121,6 +123,7 @@ def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> No
         raise Conflict(f"appliance {app.name} is being deleted", where="appliance")
     live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]
     if backends > len(live):
+        quotas.check(session, app.account, "backends", backends - len(live), where="backends")
         next_ordinal = max((n.ordinal for n in app.nodes if n.role == "backend"), default=0)
         for k in range(backends - len(live)):
             _add_backend(session, app, next_ordinal + 1 + k)

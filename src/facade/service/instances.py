@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
-from facade.service import lookup, rules, views
+from facade.service import lookup, quotas, rules, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, Subnet
 
@@ -67,6 +67,7 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
         where = f"interfaces[{i}]"
         sub = resolve_subnet(session, caller, owner, spec.get("subnet", ""), where=where)
         placements.append((sub, spec.get("ip"), where))
+    quotas.check(session, owner, "instances", where="name")
     inst = Instance(name=name, account=owner, role="instance", status="pending")
     session.add(inst)
     add_interfaces(session, inst, placements)

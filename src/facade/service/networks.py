@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import ipam, names
 from facade.domain.errors import Conflict, InUse, NotFound
-from facade.service import lookup, rules, views
+from facade.service import lookup, quotas, rules, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Interface, Network, Service, Subnet
 
@@ -30,6 +30,7 @@ def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: s
     if any(s.name == name for s in net.subnets):
         raise Conflict(f"subnet {net.name}/{name} already exists", where=name_where)
     ipam.check_no_overlap(sub, {s.name: s.cidr for s in net.subnets}, where=where)
+    quotas.check(session, net.account, "subnets", where=name_where)
     row = Subnet(network=net, name=name, cidr=str(sub))
     session.add(row)
     return row
@@ -42,6 +43,8 @@ def new_network(ctx: Context, session: Session, caller: Caller, name: str, accou
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Network).where(Network.name == name)):
         raise Conflict(f"network {name!r} already exists", where="name")
+    quotas.check(session, owner, "networks", where="name")
+    quotas.check(session, owner, "subnets", len(subnets or []), where="subnets")
     net = Network(name=name, account=owner, cidr=str(parsed))
     session.add(net)
     for i, sub in enumerate(subnets or []):

@@ -37,6 +37,7 @@ from facade.service import (
     chains,
     instances,
     networks,
+    quotas,
     rules,
 )
 from facade.service.context import Caller, Context
@@ -78,6 +79,8 @@ def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -
     if row.cidr != net.cidr:
         raise _differs(net, "cidr", row.cidr, net.cidr)
     have = {s.name: s.cidr for s in row.subnets}
+    quotas.check(session, row.account, "subnets",
+                 sum(1 for s in net.subnets if s.name not in have), where="subnets")
     added = False
     for sub in net.subnets:
         if sub.name not in have:

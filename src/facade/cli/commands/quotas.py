@@ -1,0 +1,63 @@
+"""`facade quota ...`: an account's limits (networks, subnets, instances, appliances, backends)
+and how much of each it uses. Setting them is the operator's."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from facade.cli import render
+from facade.cli.client import connect, seg
+from facade.cli.commands.options import Json
+
+app = typer.Typer(help="Per-account quotas: limits and usage.", no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="Account name.")]
+RESOURCES = ("networks", "subnets", "instances", "appliances", "backends")
+
+
+def _limit(resource: str) -> Any:
+    return typer.Option(f"--{resource}", metavar="N", show_default=False,
+                        help=f"Most {resource} the account may hold (0-100000).")
+
+
+@app.command("show")
+def show(name: Name, as_json: Json = False) -> None:
+    """Show an account's limits and usage."""
+    with connect() as cli:
+        obj = cli.get(f"/v1/accounts/{seg(name)}/quotas")
+    render.output(obj, as_json, render.quotas)
+
+
+@app.command("set")
+def set_(
+    name: Name,
+    networks: Annotated[int | None, _limit("networks")] = None,
+    subnets: Annotated[int | None, _limit("subnets")] = None,
+    instances: Annotated[int | None, _limit("instances")] = None,
+    appliances: Annotated[int | None, _limit("appliances")] = None,
+    backends: Annotated[int | None, _limit("backends")] = None,
+    default: Annotated[list[str] | None, typer.Option(
+        "--default", metavar="RESOURCE", show_default=False,
+        help="Bring back the default limit of RESOURCE (repeatable).")] = None,
+    as_json: Json = False,
+) -> None:
+    """Set some limits of an account (operator only); the others keep theirs. A limit under
+    current usage removes nothing, but new ones are refused until usage is under it."""
+    given = {"networks": networks, "subnets": subnets, "instances": instances,
+             "appliances": appliances, "backends": backends}
+    body: dict[str, int | None] = {r: v for r, v in given.items() if v is not None}
+    for resource in default or []:
+        if resource not in RESOURCES:
+            raise typer.BadParameter(f"{resource!r} is not one of {', '.join(RESOURCES)}",
+                                     param_hint="--default")
+        if resource in body:
+            raise typer.BadParameter(f"--{resource} and --default {resource} contradict",
+                                     param_hint="--default")
+        body[resource] = None
+    if not body:
+        raise typer.BadParameter("nothing to set: give --networks N, ... or --default RESOURCE")
+    with connect() as cli:
+        obj = cli.put(f"/v1/accounts/{seg(name)}/quotas", body)
+    render.output(obj, as_json, render.quotas)
