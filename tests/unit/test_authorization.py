@@ -87,6 +87,22 @@ MATRIX += [  # billing (docs/billing.md): prices are public, the rest the operat
     ("POST", "/v1/billing/runs", "/v1/billing/runs", {"period": "2025-06"}, {403}),
     ("GET", "/v1/billing/ledger", "/v1/billing/ledger?period=2025-06", None, {403}),
 ]
+MATRIX += [  # subnet grants (docs/composition.md): a stranger's grant requests meet the 404
+    ("POST", "/v1/subnets/{network}/{subnet}/grants", "/v1/subnets/acme-vpc/app/grants",
+     {"account": "eve"}, {404}),
+    ("GET", "/v1/subnets/{network}/{subnet}/grants", "/v1/subnets/acme-vpc/app/grants", None,
+     {404}),
+    ("DELETE", "/v1/subnets/{network}/{subnet}/grants/{account}",
+     "/v1/subnets/acme-vpc/app/grants/eve", None, {404}),
+]
+MATRIX += [  # load-balancer offers (docs/composition.md): public offers; a stranger cannot
+    # place one in a subnet it cannot see, nor withdraw one it does not own
+    ("GET", "/v1/load-balancers", "/v1/load-balancers", None, {200}),
+    ("POST", "/v1/load-balancers", "/v1/load-balancers",
+     {"name": "lb1", "management_subnet": "search-vpc/mgmt"}, {404}),
+    ("GET", "/v1/load-balancers/{name}", "/v1/load-balancers/lb", None, {404}),
+    ("DELETE", "/v1/load-balancers/{name}", "/v1/load-balancers/lb", None, {404}),
+]
 OPEN = {("GET", "/v1/health")}
 
 

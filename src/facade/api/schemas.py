@@ -383,3 +383,20 @@ class RuleRead(BaseModel):
     cidr: str
     priority: int
 
+
+class GrantCreate(Body):
+    account: str = Field(max_length=40)
+
+
+class GrantRead(BaseModel):
+    subnet: str
+    account: str
+    created_at: str
+    used_by: list[str]  # the grantee's instances with an interface in the subnet
+
+
+class GrantRevoked(BaseModel):
+    subnet: str
+    account: str
+    still_used_by: list[str]  # they keep their interfaces until deleted
+    message: str

@@ -152,6 +152,14 @@ def subnets(rows: list[dict[str, Any]]) -> None:
     _print_list(table, rows, "no subnets")
 
 
+def grants(rows: list[dict[str, Any]]) -> None:
+    table = _table("SUBNET", "ACCOUNT", "GRANTED", "USED BY")
+    for row in rows:
+        table.add_row(_s(row.get("subnet")), _s(row.get("account")), _s(row.get("created_at")),
+                      ", ".join(row.get("used_by") or []) or "-")
+    _print_list(table, rows, "no grants")
+
+
 def nodes(rows: list[dict[str, Any]]) -> None:
     table = _table("NAME", "ACCOUNT", "STATUS", "INTERFACES", "NETNS")
     for row in rows:

@@ -48,7 +48,8 @@ MAX_COMMAND = 4096
 MAX_HEALTH_PATH = 256
 WORKLOADS = ("http-echo", "search", "web")
 PLACEHOLDERS = ("ip", "port", "name")
-TOP_LEVEL = ("accounts", "prices", "networks", "services", "instances", "appliances", "rules")
+TOP_LEVEL = ("accounts", "prices", "networks", "grants", "services", "instances", "appliances",
+             "rules")
 
 # ---------------------------------------------------------------------------------------------
 # Declarations
@@ -120,6 +121,25 @@ class NetworkDecl(_Decl):
     @property
     def kind(self) -> str:
         return "network"
+
+
+@dataclass(frozen=True)
+class GrantDecl(_Decl):
+    """`grants: [{subnet: NET/SUB, account: X}]`: the subnet's owner lets account X give its
+    instances interfaces in the subnet (service.grants)."""
+
+    subnet: str  # "network/subnet"
+    account: str
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "grant"
+
+    @property
+    def label(self) -> str:
+        return f"{self.subnet} to {self.account}"
 
 
 @dataclass(frozen=True)
@@ -271,7 +291,7 @@ def _nest(flat: tuple[tuple[str, str], ...]) -> dict[str, object]:
     return out
 
 
-Decl = (AccountDecl | NetworkDecl | ServiceDecl | InstanceDecl | ApplianceDecl | RuleDecl
+Decl = (AccountDecl | NetworkDecl | GrantDecl | ServiceDecl | InstanceDecl | ApplianceDecl | RuleDecl
         | PricesDecl)
 
 
@@ -285,15 +305,17 @@ class Scenario:
     appliances: tuple[ApplianceDecl, ...] = ()
     rules: tuple[RuleDecl, ...] = ()
     prices: tuple[PricesDecl, ...] = ()  # at most one
+    grants: tuple[GrantDecl, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         return not (self.accounts or self.networks or self.services or self.instances
-                    or self.appliances or self.rules or self.prices)
+                    or self.appliances or self.rules or self.prices or self.grants)
 
     def in_order(self) -> tuple[Decl, ...]:
         """Every declaration in creation order (accounts first); destroy walks it backwards."""
-        return (*self.accounts, *self.prices, *self.networks, *self.services, *self.instances,
+        return (*self.accounts, *self.prices, *self.networks, *self.grants, *self.services,
+                *self.instances,
                 *self.rules, *self.appliances)
 
 
@@ -805,6 +827,26 @@ def _prices(top: _Map, file: str) -> tuple[PricesDecl, ...]:
                        currency=item.data.get("currency"), line=item.line, file=file),)
 
 
+def _grants(top: _Map, file: str, networks: tuple[NetworkDecl, ...]) -> tuple[GrantDecl, ...]:
+    owners = {n.name: n.account for n in networks}
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for value, line in _items(top, "grants", file):
+        item = _mapping(value, line, kind="grant", file=file, allowed=("subnet", "account"),
+                        required=("subnet", "account"))
+        subnet = item.subnet_ref("subnet")
+        account = item.name("account", kind="account")
+        if owners.get(subnet.split("/")[0]) == account:
+            item.fail("account", f"account {account} owns subnet {subnet} (its network is "
+                                 "declared in this file); it needs no grant")
+        if (subnet, account) in seen:
+            item.fail("account", f"subnet {subnet} is granted to {account} twice (first at "
+                                 f"line {seen[(subnet, account)]})")
+        seen[(subnet, account)] = item.line
+        out.append(GrantDecl(subnet=subnet, account=account, line=item.line, file=file))
+    return tuple(out)
+
+
 def _interface(value: object, line: int, file: str) -> InterfaceDecl:
     where = f"{file}:{line}"
     if isinstance(value, str):
@@ -993,6 +1035,7 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     accounts = _accounts(data, filename)
     price_lists = _prices(data, filename)
     networks = _networks(data, filename)
+    grants = _grants(data, filename, networks)
     services = _services(data, filename)
     subnets = {s.ref: s.cidr for n in networks for s in n.subnets}
     instances = _instances(data, filename, subnets.get)
@@ -1001,4 +1044,4 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     _check_chains(services, appliances, filename)
     return Scenario(file=filename, accounts=accounts, networks=networks, services=services,
                     instances=instances, appliances=appliances, rules=rules,
-                    prices=price_lists)
+                    prices=price_lists, grants=grants)

@@ -31,12 +31,14 @@ def allocate(session: Session, subnet: Subnet, requested: str | None, *, where: 
 
 def resolve_subnet(session: Session, caller: Caller, owner: Account, path: str, *,
                    where: str) -> Subnet:
-    """A subnet an instance of `owner` may have an interface in: one of owner's own."""
-    sub = lookup.visible_subnet(session, caller, path, where=where)
-    if sub.network.account_id != owner.id:
+    """A subnet an instance of `owner` may have an interface in: one of owner's own, or one
+    whose owner granted `owner` that right (service.grants); without a grant a stranger's
+    subnet is the same 404 as one that does not exist."""
+    sub = lookup.visible_subnet(session, caller, path, where=where, grants=True)
+    if sub.network.account_id != owner.id and not lookup.granted(session, sub, owner.id):
         raise Forbidden(f"subnet {path} belongs to account {sub.network.account.name}, not to "
-                        f"{owner.name}; an instance can only have interfaces in its account's "
-                        "subnets", where=where)
+                        f"{owner.name}, and {sub.network.account.name} has not granted "
+                        f"{owner.name} interfaces in it (facade subnet grant)", where=where)
     return sub
 
 

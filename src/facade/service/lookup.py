@@ -8,7 +8,15 @@ from sqlalchemy.orm import Session
 
 from facade.domain.errors import Forbidden, Invalid, NotFound
 from facade.service.context import Caller
-from facade.store.models import Account, Appliance, Instance, Network, Service, Subnet
+from facade.store.models import (
+    Account,
+    Appliance,
+    Instance,
+    Network,
+    Service,
+    Subnet,
+    SubnetGrant,
+)
 
 
 def account(session: Session, name: str, *, where: str = "account") -> Account:
@@ -53,10 +61,19 @@ def subnet(session: Session, path: str, *, where: str = "subnet") -> Subnet:
     return row
 
 
+def granted(session: Session, sub: Subnet, account_id: int) -> bool:
+    """Whether the subnet's owner granted `account_id` interfaces in it (service.grants)."""
+    return session.scalar(select(SubnetGrant.id).where(
+        SubnetGrant.subnet_id == sub.id, SubnetGrant.account_id == account_id)) is not None
+
+
 def visible_subnet(session: Session, caller: Caller, path: str, *,
-                   where: str = "subnet") -> Subnet:
+                   where: str = "subnet", grants: bool = False) -> Subnet:
+    """A subnet the caller may see: its own (any for the operator) or, with `grants`, one
+    another account granted the caller interfaces in (placing interfaces only, never managing)."""
     row = subnet(session, path, where=where)
-    if not caller.may_see(row.network.account_id):
+    if not caller.may_see(row.network.account_id) and not (
+            grants and granted(session, row, caller.account_id)):
         raise NotFound(f"subnet {path!r} does not exist", where=where)
     return row
 

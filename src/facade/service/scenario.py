@@ -20,6 +20,7 @@ from facade.domain.errors import Conflict, FacadeError, InUse
 from facade.domain.scenario import (
     AccountDecl,
     ApplianceDecl,
+    GrantDecl,
     InstanceDecl,
     NetworkDecl,
     PricesDecl,
@@ -35,7 +36,9 @@ from facade.service import (
     billing,
     catalog,
     chains,
+    grants,
     instances,
+    lookup,
     networks,
     quotas,
     rules,
@@ -90,6 +93,26 @@ def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -
         elif have[sub.name] != sub.cidr:
             raise _differs(sub, "cidr", have[sub.name], sub.cidr)
     return "updated" if added else "unchanged"
+
+
+def _grant(ctx: Context, session: Session, caller: Caller, decl: GrantDecl) -> str:
+    sub = lookup.visible_subnet(session, caller, decl.subnet, grants=True)
+    if lookup.granted(session, sub, lookup.account(session, decl.account).id):
+        return "unchanged"
+    grants.add(ctx, session, caller, decl.subnet, decl.account)
+    return "created"
+
+
+def _remove_grant(ctx: Context, session: Session, caller: Caller, decl: GrantDecl) -> str:
+    try:
+        sub = lookup.visible_subnet(session, caller, decl.subnet)
+        grantee = lookup.account(session, decl.account)
+    except FacadeError:
+        return "absent"  # its subnet or account is gone (or not the caller's): so is the grant
+    if not lookup.granted(session, sub, grantee.id):
+        return "absent"
+    grants.remove(ctx, session, caller, decl.subnet, decl.account)
+    return "deleted"
 
 
 def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -> str:
@@ -210,7 +233,7 @@ def _apply(ctx: Context, session: Session, caller: Caller,
     changes: list[dict[str, str]] = []
     steps: list[tuple[Any, tuple[_Decl, ...]]] = [
         (_account, sc.accounts), (_prices, sc.prices), (_network, sc.networks),
-        (_service, sc.services),
+        (_grant, sc.grants), (_service, sc.services),
         (_instance, sc.instances), (_rule, sc.rules), (_appliance, sc.appliances)]
     for step, decls in steps:
         for decl in decls:
@@ -321,6 +344,9 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
             for decl in sc.rules:
                 with located(decl):
                     note(_remove_rule(ctx, session, caller, decl), decl)
+            for gdecl in sc.grants:
+                with located(gdecl):
+                    note(_remove_grant(ctx, session, caller, gdecl), gdecl)
             for app in sc.appliances:
                 arow = _own_appliance(session, caller, app.name)
                 if arow is None:

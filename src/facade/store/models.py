@@ -298,3 +298,17 @@ class Quota(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     resource: Mapped[str] = mapped_column(String(16))
     limit: Mapped[int] = mapped_column(Integer)
+
+
+class SubnetGrant(Base):
+    """The subnet's owner lets another account (the grantee) give its instances interfaces in
+    it. One grant per (subnet, grantee); revoking deletes the row (existing interfaces stay)."""
+
+    __tablename__ = "subnet_grants"
+    __table_args__ = (UniqueConstraint("subnet_id", "account_id"), NEVER_REUSE)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id", ondelete="CASCADE"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    subnet: Mapped[Subnet] = relationship()
+    account: Mapped[Account] = relationship()

@@ -1,4 +1,5 @@
-"""/v1/networks and /v1/subnets: private networks and their subnets."""
+"""/v1/networks and /v1/subnets: private networks, their subnets and the grants that let other
+accounts place interfaces in a subnet."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from facade.api.deps import Auth, Ctx
-from facade.api.schemas import NetworkCreate, NetworkRead, SubnetCreate, SubnetRead
-from facade.service import networks
+from facade.api.schemas import (
+    GrantCreate,
+    GrantRead,
+    GrantRevoked,
+    NetworkCreate,
+    NetworkRead,
+    SubnetCreate,
+    SubnetRead,
+)
+from facade.service import grants, networks
 
 router = APIRouter(tags=["networks"])
 
@@ -57,3 +66,21 @@ def get_subnet(network: str, subnet: str, ctx: Ctx, caller: Auth) -> Any:
 def delete_subnet(network: str, subnet: str, ctx: Ctx, caller: Auth) -> Response:
     networks.delete_subnet(ctx, caller, f"{network}/{subnet}")
     return Response(status_code=204)
+
+
+@router.post("/v1/subnets/{network}/{subnet}/grants", status_code=201, response_model=GrantRead,
+             operation_id="create_grant")
+def create_grant(network: str, subnet: str, body: GrantCreate, ctx: Ctx, caller: Auth) -> Any:
+    return grants.grant(ctx, caller, f"{network}/{subnet}", body.account)
+
+
+@router.get("/v1/subnets/{network}/{subnet}/grants", response_model=list[GrantRead],
+            operation_id="list_grants")
+def list_grants(network: str, subnet: str, ctx: Ctx, caller: Auth) -> Any:
+    return grants.list_(ctx, caller, f"{network}/{subnet}")
+
+
+@router.delete("/v1/subnets/{network}/{subnet}/grants/{account}", response_model=GrantRevoked,
+               operation_id="delete_grant")
+def delete_grant(network: str, subnet: str, account: str, ctx: Ctx, caller: Auth) -> Any:
+    return grants.revoke(ctx, caller, f"{network}/{subnet}", account)

@@ -56,3 +56,30 @@ def delete(ref: Ref) -> None:
     with connect() as cli:
         cli.delete(path)
     typer.echo(f"deleted subnet {ref}")
+
+
+Account = Annotated[str, typer.Argument(metavar="ACCOUNT", help="the account granted")]
+
+
+@app.command("grant")
+def grant(ref: Ref, account: Account) -> None:
+    """Let ACCOUNT give its instances interfaces in this subnet (owner or operator only)."""
+    with connect() as cli:
+        cli.post(f"{_path(ref)}/grants", {"account": account})
+    typer.echo(f"granted {account} interfaces in {ref}")
+
+
+@app.command("revoke")
+def revoke(ref: Ref, account: Account) -> None:
+    """Revoke ACCOUNT's grant: no new interfaces; existing ones keep working (listed)."""
+    with connect() as cli:
+        answer = cli.delete(f"{_path(ref)}/grants/{seg(account)}")
+    typer.echo(answer.get("message") if isinstance(answer, dict) else f"revoked {account}")
+
+
+@app.command("grants")
+def grants(ref: Ref, as_json: Json = False) -> None:
+    """List the accounts granted interfaces in this subnet."""
+    with connect() as cli:
+        rows = cli.get(f"{_path(ref)}/grants")
+    render.output(rows, as_json, render.grants)

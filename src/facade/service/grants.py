@@ -1,0 +1,96 @@
+"""Subnet grants: the owner of a subnet lets another account give its instances interfaces in
+it (docs/composition.md, "Cross-account interfaces"). Only the owner (or the operator) grants,
+lists every grant and revokes; a grantee sees its own grant; anyone else gets the 404 of a
+subnet that does not exist. Revoking blocks new interfaces; existing ones keep working, and the
+answer and the event name the instances that still use the subnet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from facade.service import lookup
+from facade.service.context import Caller, Context
+from facade.store.models import Account, Instance, Interface, Subnet, SubnetGrant
+
+
+def _owned_subnet(session: Session, caller: Caller, path: str) -> Subnet:
+    """The subnet, for its owner or the operator; a grantee is told it may not, others 404."""
+    sub = lookup.visible_subnet(session, caller, path, grants=True)
+    if not caller.may_see(sub.network.account_id):
+        raise Forbidden(f"only account {sub.network.account.name} (the owner of subnet {path}) "
+                        "grants and revokes interfaces in it", where="subnet")
+    return sub
+
+
+def users(session: Session, sub: Subnet, account_id: int) -> list[str]:
+    """Names of the grantee's instances (and nodes) with an interface in the subnet."""
+    return sorted(set(session.scalars(select(Instance.name).join(Interface).where(
+        Interface.subnet_id == sub.id, Instance.account_id == account_id))))
+
+
+def _view(session: Session, row: SubnetGrant) -> dict[str, Any]:
+    return {"subnet": row.subnet.path, "account": row.account.name,
+            "created_at": row.created_at.isoformat(),
+            "used_by": users(session, row.subnet, row.account_id)}
+
+
+def _find(session: Session, sub: Subnet, grantee: Account) -> SubnetGrant | None:
+    return session.scalar(select(SubnetGrant).where(
+        SubnetGrant.subnet_id == sub.id, SubnetGrant.account_id == grantee.id))
+
+
+def add(ctx: Context, session: Session, caller: Caller, path: str, account: str) -> SubnetGrant:
+    sub = _owned_subnet(session, caller, path)
+    grantee = lookup.account(session, account)
+    if grantee.id == sub.network.account_id:
+        raise Invalid(f"account {account} owns subnet {path}; it needs no grant",
+                      where="account")
+    if _find(session, sub, grantee) is not None:
+        raise Conflict(f"account {account} already has a grant on subnet {path}",
+                       where="account")
+    row = SubnetGrant(subnet=sub, account=grantee)
+    session.add(row)
+    session.flush()
+    ctx.event(session, "subnet.granted", path,
+              f"account {account} may now give its instances interfaces in {path}")
+    return row
+
+
+def remove(ctx: Context, session: Session, caller: Caller, path: str,
+           account: str) -> dict[str, Any]:
+    sub = _owned_subnet(session, caller, path)
+    grantee = lookup.account(session, account)
+    row = _find(session, sub, grantee)
+    if row is None:
+        raise NotFound(f"account {account} has no grant on subnet {path}", where="account")
+    still = users(session, sub, grantee.id)
+    session.delete(row)
+    message = f"grant of {path} to {account} revoked; no new interfaces"
+    if still:
+        message += (f"; still used by {', '.join(still)} (their interfaces keep working until "
+                    "they are deleted)")
+    ctx.event(session, "subnet.revoked", path, message)
+    return {"subnet": path, "account": account, "still_used_by": still, "message": message}
+
+
+def grant(ctx: Context, caller: Caller, path: str, account: str) -> dict[str, Any]:
+    with ctx.write() as session:
+        return _view(session, add(ctx, session, caller, path, account))
+
+
+def revoke(ctx: Context, caller: Caller, path: str, account: str) -> dict[str, Any]:
+    with ctx.write() as session:
+        return remove(ctx, session, caller, path, account)
+
+
+def list_(ctx: Context, caller: Caller, path: str) -> list[dict[str, Any]]:
+    with ctx.read() as session:
+        sub = lookup.visible_subnet(session, caller, path, grants=True)
+        rows = session.scalars(select(SubnetGrant).where(SubnetGrant.subnet_id == sub.id)
+                               .order_by(SubnetGrant.id)).all()
+        return [_view(session, r) for r in rows
+                if caller.may_see(sub.network.account_id, r.account_id)]
