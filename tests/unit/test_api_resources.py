@@ -203,7 +203,8 @@ def test_services_crud(world: Any) -> None:
     assert svc == {"name": "search", "account": "searchco", "workload": "http-echo",
                    "command": None, "port": 80, "health_path": None,
                    "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt",
-                   "upstream": None, "billing_model": "provider-bills",  # no prices: all free
+                   "upstream": None, "frontend": None,
+                   "billing_model": "provider-bills",  # no prices: all free
                    "prices": {"currency": "USD", "node_hour": {"frontend": "0", "backend": "0"},
                               "per_gb": "0", "per_connection": "0", "per_1000_requests": "0"}}
     ok(api.req("POST", "/v1/services", json={

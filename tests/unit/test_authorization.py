@@ -103,6 +103,14 @@ MATRIX += [  # load-balancer offers (docs/composition.md): public offers; a stra
     ("GET", "/v1/load-balancers/{name}", "/v1/load-balancers/lb", None, {404}),
     ("DELETE", "/v1/load-balancers/{name}", "/v1/load-balancers/lb", None, {404}),
 ]
+MATRIX += [  # load-balancer offers (docs/composition.md): public offers; a stranger cannot
+    # place one in a subnet it cannot see, nor withdraw one it does not own
+    ("GET", "/v1/load-balancers", "/v1/load-balancers", None, {200}),
+    ("POST", "/v1/load-balancers", "/v1/load-balancers",
+     {"name": "lb1", "management_subnet": "search-vpc/mgmt"}, {404}),
+    ("GET", "/v1/load-balancers/{name}", "/v1/load-balancers/lb", None, {404}),
+    ("DELETE", "/v1/load-balancers/{name}", "/v1/load-balancers/lb", None, {404}),
+]
 OPEN = {("GET", "/v1/health")}
 
 

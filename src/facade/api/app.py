@@ -23,6 +23,7 @@ from facade.api.routes import (
     appliances,
     billing,
     instances,
+    load_balancers,
     networks,
     quotas,
     rules,
@@ -59,8 +60,8 @@ def create_app(ctx: Context) -> FastAPI:
     app = FastAPI(title="Facade", version=__version__,
                   description="Composed appliance services in virtual private networks.")
     app.state.ctx = ctx
-    for module in (accounts, quotas, networks, instances, services, appliances, rules, billing,
-                   system):
+    for module in (accounts, quotas, networks, instances, services, load_balancers, appliances,
+                   rules, billing, system):
         app.include_router(module.router, responses=ERRORS)
 
     @app.exception_handler(FacadeError)

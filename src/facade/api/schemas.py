@@ -287,6 +287,8 @@ class ServiceCreate(Body):
     # what the customer pays, and who bills it (docs/billing.md); unset prices are 0
     prices: ServicePricesBody | None = None
     billing_model: str | None = Field(default=None, max_length=32)
+    # the load-balancer offer its front-ends come from (third-party front-ends)
+    frontend: str | None = Field(default=None, max_length=40)
 
 
 class ServiceRead(BaseModel):
@@ -299,8 +301,23 @@ class ServiceRead(BaseModel):
     backend_subnet: str
     management_subnet: str
     upstream: str | None = None  # shown to the provider and the operator only
+    frontend: str | None = None  # the load-balancer offer; provider and operator only
     billing_model: str
     prices: ServicePricesRead
+
+
+class LoadBalancerCreate(Body):
+    name: str = Field(max_length=40)
+    account: str | None = Field(default=None, max_length=40)
+    management_subnet: str = Field(max_length=81)
+
+
+class LoadBalancerRead(BaseModel):
+    name: str
+    account: str
+    management_subnet: str | None  # its owner and the operator only
+    services: list[str]  # the services that name it: its owner and the operator only
+    frontends: list[NodeRead]  # its front-end nodes: its owner and the operator only
 
 
 class ApplianceCreate(Body):

@@ -192,6 +192,27 @@ def services(rows: list[dict[str, Any]]) -> None:
     _print_list(table, rows, "no services")
 
 
+def load_balancers(rows: list[dict[str, Any]]) -> None:
+    table = _table("NAME", "ACCOUNT", "MANAGEMENT SUBNET", "SERVICES", "FRONT-ENDS")
+    for row in rows:
+        table.add_row(row.get("name"), _s(row.get("account")),
+                      _s(row.get("management_subnet")), _s(", ".join(row.get("services") or [])),
+                      _s(len(row.get("frontends") or [])))
+    _print_list(table, rows, "no load-balancer offers")
+
+
+def load_balancer(obj: dict[str, Any]) -> None:
+    pairs: list[tuple[str, RenderableType | str]] = [
+        ("load balancer", _s(obj.get("name"))), ("account", _s(obj.get("account"))),
+        ("management subnet", _s(obj.get("management_subnet"))),
+        ("services", _s(", ".join(obj.get("services") or [])))]
+    for fe in obj.get("frontends") or []:
+        legs = ", ".join(f"{i.get('subnet')} {i.get('ip')}" for i in fe.get("interfaces") or [])
+        pairs.append(("front-end", f"{fe.get('name')} ({fe.get('appliance')}, "
+                                   f"{fe.get('status')}): {legs}"))
+    _show(_fields(pairs))
+
+
 def appliances(rows: list[dict[str, Any]]) -> None:
     table = _table("NAME", "ACCOUNT", "SERVICE", "SUBNET", "STATUS", "ENDPOINT", "BACKENDS")
     for row in rows:

@@ -159,6 +159,7 @@ class ServiceDecl(_Decl):
     management_subnet: str
     health_path: str | None = None
     upstream: str | None = None  # the appliance its backends call (docs/composition.md)
+    frontend: str | None = None  # the load-balancer offer its front-ends come from
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
     upstream_line: int = field(default=0, compare=False, repr=False)
@@ -714,7 +715,8 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
     unique = _Unique("service")
     out = []
     allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
-               "management_subnet", "health_path", "upstream", "prices", "billing_model")
+               "management_subnet", "health_path", "upstream", "prices", "billing_model",
+               "frontend")
     for value, line in _items(top, "services", file):
         item = _mapping(value, line, kind="service", file=file, allowed=allowed,
                         required=("name", "account", "port", "backend_subnet",
@@ -754,6 +756,8 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
             health = _check_health_path(health, item.at("health_path"))
         upstream = item.name("upstream", kind="upstream appliance") \
             if item.has("upstream") else None
+        frontend = item.name("frontend", kind="load-balancer offer") \
+            if item.has("frontend") else None
         given = item.data.get("prices")
         with _prices_at(item, "prices"):
             pricing.service_prices(given, where="prices")
@@ -764,7 +768,8 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
             item.fail("billing_model", f"service {exc.message}")
         out.append(ServiceDecl(name=name, account=account, workload=workload, command=command,
                                port=port, backend_subnet=backend, management_subnet=management,
-                               health_path=health, upstream=upstream, line=item.line, file=file,
+                               health_path=health, upstream=upstream, frontend=frontend,
+                               line=item.line, file=file,
                                upstream_line=item.data.key_lines.get("upstream", item.line),
                                prices=_flat(given) if given else (), billing_model=model))
     return tuple(out)

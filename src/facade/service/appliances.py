@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, Invalid
-from facade.service import chains, instances, lookup, quotas, views
+from facade.service import chains, instances, load_balancers, lookup, quotas, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance
 
@@ -25,6 +25,13 @@ MAX_BACKENDS = 64
 def _provider_view(caller: Caller, app: Appliance) -> bool:
     """The operator and the appliance's provider see its nodes; its customer does not."""
     return caller.operator or caller.account_id == app.service.account_id
+
+
+def _frontend_view(caller: Caller, app: Appliance) -> bool:
+    """The front-end's management leg and state: its owner's (a third-party front-end
+    provider's, docs/composition.md) and the operator's business."""
+    fe = next((n for n in app.nodes if n.role == "frontend"), None)
+    return caller.operator or fe is None or caller.account_id == fe.account_id
 
 
 def _check_backends(n: object, *, where: str = "backends") -> int:
@@ -53,7 +60,8 @@ def view(session: Session, caller: Caller, app: Appliance,
     up = chains.upstream_of(session, app.service)
     return views.appliance(app, management, provider_view=_provider_view(caller, app),
                            uses=[up.name] if up is not None else [],
-                           used_by=chains.visible_users(session, caller, app))
+                           used_by=chains.visible_users(session, caller, app),
+                           frontend_view=_frontend_view(caller, app))
 
 
 def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
@@ -85,13 +93,16 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
                     status_detail="creating nodes")
     session.add(app)
     instances.check_free_name(session, f"{name}-fe")
-    fe = Instance(name=f"{name}-fe", account=svc.account, role="frontend", appliance=app,
+    # the front-end is the provider's own, or a load-balancer provider's (service.frontend)
+    fe_owner, fe_mgmt = load_balancers.frontend_owner_and_management(svc)
+    fe = Instance(name=f"{name}-fe", account_id=fe_owner, role="frontend", appliance=app,
                   status="pending")
     session.add(fe)
     instances.add_interfaces(session, fe, [
         (sub, None, "subnet"),
         (svc.backend_subnet, None, "service.backend_subnet"),
-        (svc.management_subnet, None, "service.management_subnet"),
+        (fe_mgmt, None, "service.frontend.management_subnet" if svc.frontend
+         else "service.management_subnet"),
     ])
     for ordinal in range(1, backends + 1):
         _add_backend(session, app, ordinal)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names, workload
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
-from facade.service import billing, chains, lookup, views
+from facade.service import billing, chains, load_balancers, lookup, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Service
 
@@ -25,7 +25,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                 backend_subnet: str, management_subnet: str,
                 health_path: str | None = None, upstream: str | None = None,
                 prices: dict[str, Any] | None = None,
-                billing_model: str | None = None) -> Service:
+                billing_model: str | None = None, frontend: str | None = None) -> Service:
     names.check_name(name, kind="service", where="name")
     if (workload_name is None) == (command is None):
         raise Invalid("give exactly one of workload (http-echo, search, web) or command",
@@ -54,9 +54,18 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
         raise Invalid("backend_subnet and management_subnet must be different subnets",
                       where="management_subnet")
     chains.check_upstream(session, caller, subs["backend_subnet"].id, upstream)
+    offer = None
+    if frontend is not None:
+        # a third-party front-end provider (docs/composition.md): its offer is public
+        offer = load_balancers.find(session, frontend)
+        if offer.management_subnet_id == subs["backend_subnet"].id:
+            raise Invalid(f"load-balancer offer {frontend} is managed from "
+                          f"{backend_subnet}, the service's backend subnet; the front-end's "
+                          "backend and management legs need different subnets",
+                          where="frontend")
     sheet, model = billing.service_terms(session, prices, billing_model)
     row = Service(name=name, account=owner, workload=workload_name, command=command,
-                  port=port, health_path=health_path, upstream=upstream,
+                  port=port, health_path=health_path, upstream=upstream, frontend=offer,
                   backend_subnet=subs["backend_subnet"],
                   management_subnet=subs["management_subnet"])
     billing.apply_terms(session, row, sheet, model)

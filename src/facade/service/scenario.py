@@ -123,7 +123,8 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
                             backend_subnet=svc.backend_subnet,
                             management_subnet=svc.management_subnet,
                             health_path=svc.health_path, upstream=svc.upstream,
-                            prices=svc.prices_plain or None, billing_model=svc.billing_model)
+                            prices=svc.prices_plain or None, billing_model=svc.billing_model,
+                            frontend=svc.frontend)
         return "created"
     want_prices, want_model = billing.service_terms(session, svc.prices_plain or None,
                                                     svc.billing_model)
@@ -133,6 +134,7 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
             ("command", row.command, svc.command), ("port", row.port, svc.port),
             ("health_path", row.health_path, svc.health_path),
             ("upstream", row.upstream, svc.upstream),
+            ("frontend", row.frontend.name if row.frontend else None, svc.frontend),
             ("backend_subnet", row.backend_subnet.path, svc.backend_subnet),
             ("management_subnet", row.management_subnet.path, svc.management_subnet),
             ("billing_model", have_model.value, want_model.value)):

@@ -47,18 +47,24 @@ def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
             "command": row.command, "port": row.port, "health_path": row.health_path,
             "backend_subnet": row.backend_subnet.path,
             "management_subnet": row.management_subnet.path,
-            "upstream": row.upstream if owner_view else None, **billing.service_view(row)}
+            "upstream": row.upstream if owner_view else None,
+            "frontend": row.frontend.name if owner_view and row.frontend else None,
+            **billing.service_view(row)}
 
 
 def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = None, *,
               provider_view: bool = True, uses: list[str] | None = None,
-              used_by: list[str] | None = None) -> dict[str, Any]:
+              used_by: list[str] | None = None,
+              frontend_view: bool = True) -> dict[str, Any]:
     """An appliance as its provider (and the operator) see it. The customer's view
     (`provider_view=False`) shows the endpoint and the front-end's interface in the customer's
     own subnet, never the provider's backend nodes or the front-end's other legs: like the
     patent's customer, it sees one appliance in its subnet, however it is built. Chaining
     (service/chains.py): `upstream` and `uses` (what the backends call) are the provider's
-    view only; `used_by` is given already filtered to what the caller may see."""
+    view only; `used_by` is given already filtered to what the caller may see. A front-end
+    owned by a load-balancer provider (third-party front-ends) shows the appliance provider
+    (`frontend_view=False`) its existence and its customer and backend legs, never its
+    management address or state, which are the load-balancer provider's."""
     fe = next((n for n in row.nodes if n.role == "frontend"), None)
     backends = [n for n in row.nodes if n.role == "backend"]
     endpoint_ip = fe.interfaces[0].ip if fe and fe.interfaces else None
@@ -66,6 +72,10 @@ def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = Non
     if frontend is not None and not provider_view:
         frontend["interfaces"] = [i for i in frontend["interfaces"]
                                   if i["subnet"] == row.subnet.path]
+        frontend["management"] = None
+    elif frontend is not None and fe is not None and not frontend_view:
+        mine = {row.subnet.path, row.service.backend_subnet.path}
+        frontend["interfaces"] = [i for i in frontend["interfaces"] if i["subnet"] in mine]
         frontend["management"] = None
     return {
         "name": row.name, "account": row.account.name, "service": row.service.name,

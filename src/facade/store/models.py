@@ -110,6 +110,21 @@ class Interface(Base):
     subnet: Mapped[Subnet] = relationship()
 
 
+class LoadBalancer(Base):
+    """A load-balancer offer: a front-end provider's management subnet, from which appliance
+    services that name it take their front-end nodes (docs/composition.md, third-party
+    front-ends)."""
+
+    __tablename__ = "load_balancers"
+    __table_args__ = NEVER_REUSE
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    management_subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
+    account: Mapped[Account] = relationship()
+    management_subnet: Mapped[Subnet] = relationship()
+
+
 class Service(Base):
     """An appliance service: a provider's offer."""
 
@@ -127,6 +142,10 @@ class Service(Base):
     # the appliance (by name) this service's backends call: chained appliances, see
     # docs/composition.md; resolved by service/chains.py, may name one not created yet
     upstream: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # the load-balancer offer its front-end nodes come from (owned by that offer's account);
+    # None: the provider runs its own front-ends (docs/composition.md)
+    frontend_id: Mapped[int | None] = mapped_column(ForeignKey("load_balancers.id"),
+                                                    nullable=True)
     # what the customer pays (docs/billing.md): exact decimal text, never float; 0 if unset
     billing_model: Mapped[str] = mapped_column(String(16), server_default="provider-bills")
     price_currency: Mapped[str] = mapped_column(String(3), server_default="USD")
@@ -138,6 +157,7 @@ class Service(Base):
     account: Mapped[Account] = relationship()
     backend_subnet: Mapped[Subnet] = relationship(foreign_keys=[backend_subnet_id])
     management_subnet: Mapped[Subnet] = relationship(foreign_keys=[management_subnet_id])
+    frontend: Mapped[LoadBalancer | None] = relationship()
 
 
 class Appliance(Base):

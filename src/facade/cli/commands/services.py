@@ -49,6 +49,12 @@ def create(
                      help="The appliance the backends call (yours, in the backend subnet; it "
                           "may be created later). See docs/composition.md."),
     ] = None,
+    frontend: Annotated[
+        str | None,
+        typer.Option("--frontend", metavar="LOAD_BALANCER",
+                     help="Take front-ends from this load-balancer offer (a third-party "
+                          "front-end provider's; see docs/composition.md)."),
+    ] = None,
     price_frontend_hour: Annotated[str | None, _price("--price-frontend-hour",
                                                       "Per front-end node-hour")] = None,
     price_backend_hour: Annotated[str | None, _price("--price-backend-hour",
@@ -86,6 +92,8 @@ def create(
         body["health_path"] = health_path
     if upstream is not None:
         body["upstream"] = upstream
+    if frontend is not None:
+        body["frontend"] = frontend
     node_hour = {k: v for k, v in (("frontend", price_frontend_hour),
                                    ("backend", price_backend_hour)) if v is not None}
     prices = {k: v for k, v in (("node_hour", node_hour or None), ("per_gb", price_gb),

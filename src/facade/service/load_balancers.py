@@ -1,0 +1,128 @@
+"""Load-balancer offers: third-party front-end providers (docs/composition.md).
+
+A front-end provider (an account that runs load balancers) offers its front-ends under a name,
+with the management subnet from which it manages them. An appliance service that names the
+offer (`frontend: NAME`) gets, for every appliance, a front-end node owned by the offer's
+account, managed from the offer's management subnet (by that network's agent), while its
+backend leg stays in the appliance provider's backend subnet. Like appliance services, an
+offer is public: any provider may name it (the front-end provider is paid per front-end hour
+through its front-end price list, docs/billing.md); only its owner (or the operator) changes
+or withdraws it, and it cannot be withdrawn while a service names it. Called by the API,
+catalog (a service's `frontend`), appliances (whose front-end node) and scenario.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain import names
+from facade.domain.errors import Conflict, Forbidden, InUse, NotFound
+from facade.service import lookup, views
+from facade.service.context import Caller, Context
+from facade.store.models import Appliance, Instance, LoadBalancer, Service, Subnet
+
+
+def find(session: Session, name: str, *, where: str = "frontend") -> LoadBalancer:
+    """An offer by name: offers are public, so any caller may find one."""
+    row = session.scalar(select(LoadBalancer).where(LoadBalancer.name == name)) \
+        if isinstance(name, str) and len(name) <= 40 else None
+    if row is None:
+        raise NotFound(f"load-balancer offer {name!r} does not exist", where=where)
+    return row
+
+
+def frontend_owner_and_management(svc: Service) -> tuple[int, Subnet]:
+    """Who owns a new front-end node of `svc` and where its management leg goes."""
+    if svc.frontend is not None:
+        return svc.frontend.account_id, svc.frontend.management_subnet
+    return svc.account_id, svc.management_subnet
+
+
+def _frontends(session: Session, row: LoadBalancer,
+               management: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The offer's front-end nodes, as their owner sees them (every leg, management state)."""
+    nodes = session.scalars(
+        select(Instance).join(Appliance, Instance.appliance_id == Appliance.id)
+        .join(Service, Appliance.service_id == Service.id)
+        .where(Service.frontend_id == row.id, Instance.role == "frontend",
+               Instance.account_id == row.account_id).order_by(Instance.id)).all()
+    return [views.node(n, n.appliance.name if n.appliance else None, management)
+            for n in nodes]
+
+
+def view(session: Session, caller: Caller, row: LoadBalancer,
+         management: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Everyone sees the offer; its owner (and the operator) its management subnet, the
+    services that name it and its front-end nodes."""
+    owner = caller.may_see(row.account_id)
+    services = session.scalars(select(Service.name).where(Service.frontend_id == row.id)
+                               .order_by(Service.id)).all() if owner else []
+    return {"name": row.name, "account": row.account.name,
+            "management_subnet": row.management_subnet.path if owner else None,
+            "services": list(services),
+            "frontends": _frontends(session, row, management) if owner else []}
+
+
+def create(ctx: Context, caller: Caller, *, name: str, account: str | None,
+           management_subnet: str) -> dict[str, Any]:
+    with ctx.write() as session:
+        row = new_offer(ctx, session, caller, name=name, account=account,
+                        management_subnet=management_subnet)
+        return view(session, caller, row)
+
+
+def new_offer(ctx: Context, session: Session, caller: Caller, *, name: str,
+              account: str | None, management_subnet: str) -> LoadBalancer:
+    names.check_name(name, kind="load-balancer offer", where="name")
+    owner = lookup.acting_account(session, caller, account)
+    if session.scalar(select(LoadBalancer).where(LoadBalancer.name == name)):
+        raise Conflict(f"load-balancer offer {name!r} already exists", where="name")
+    sub = lookup.visible_subnet(session, caller, management_subnet, where="management_subnet")
+    if sub.network.account_id != owner.id:
+        raise Forbidden(f"management_subnet {management_subnet} belongs to account "
+                       f"{sub.network.account.name}, not to the front-end provider {owner.name}",
+                       where="management_subnet")
+    used = session.scalar(select(Service.name).where(Service.backend_subnet_id == sub.id))
+    if used is not None:
+        raise Conflict(f"management_subnet {management_subnet} is the backend subnet of "
+                       f"service {used}; a management subnet carries management traffic only",
+                       where="management_subnet")
+    row = LoadBalancer(name=name, account=owner, management_subnet=sub)
+    session.add(row)
+    ctx.event(session, "load_balancer.created", name,
+              f"load-balancer offer {name} of {owner.name}, managed from {sub.path}")
+    session.flush()
+    return row
+
+
+def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+    with ctx.read() as session:
+        return [view(session, caller, r, ctx.management)
+                for r in session.scalars(select(LoadBalancer).order_by(LoadBalancer.id))]
+
+
+def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+    with ctx.read() as session:
+        return view(session, caller, find(session, name, where="load_balancer"), ctx.management)
+
+
+def remove(ctx: Context, session: Session, caller: Caller, row: LoadBalancer) -> None:
+    if not caller.may_see(row.account_id):
+        raise NotFound(f"load-balancer offer {row.name!r} does not exist",
+                       where="load_balancer")
+    users = session.scalars(select(Service.name).where(Service.frontend_id == row.id)).all()
+    if users:
+        raise InUse(f"load-balancer offer {row.name} is still named by services "
+                    f"{', '.join(users[:5])}; they must be withdrawn first",
+                    where="load_balancer")
+    session.delete(row)
+    ctx.event(session, "load_balancer.deleted", row.name,
+              f"load-balancer offer {row.name} withdrawn")
+
+
+def delete(ctx: Context, caller: Caller, name: str) -> None:
+    with ctx.write() as session:
+        remove(ctx, session, caller, find(session, name, where="load_balancer"))
