@@ -18,6 +18,9 @@ connection is made from inside X's namespace and compared with a simple model:
   - to a backend of N's own appliance (X is the provider's instance): A:8080 is that backend;
   - to another node leg in N (management, front-end's backend side): the host is reached
     (7000 refused; nothing listens there);
+  - but the service's backend and management subnets are provider internal: N's router routes
+    nothing into or out of them (docs/composition.md, "Placement"), so between one of them and
+    any other subnet of N nothing answers (as if A were in another network);
 - A does not exist in N (only in other networks): nothing answers on any port where something
   listens at A elsewhere: the connection must time out or be unreachable. A TCP reset counts
   as an answer too: it proves a packet reached a host of another network.
@@ -180,6 +183,7 @@ class Entry:
     kind: str  # instance | endpoint | backend | backend-mgmt | fe-backend | fe-mgmt
     owner: str  # instance or node name
     appliance: str | None = None
+    subnet: str = ""  # "network/subnet"
 
 
 def _network(subnet: str) -> str:
@@ -191,19 +195,23 @@ def _entries(cp: ControlPlane) -> tuple[list[Entry], list[dict[str, Any]]]:
     out = []
     for inst in instances:
         (iface,) = inst["interfaces"]
-        out.append(Entry(_network(iface["subnet"]), iface["ip"], "instance", inst["name"]))
+        out.append(Entry(_network(iface["subnet"]), iface["ip"], "instance", inst["name"],
+                         subnet=iface["subnet"]))
     for app in cp.get("/v1/appliances"):
         fe = app["frontend"]
         eth0, eth1, eth2 = fe["interfaces"]
         out.append(Entry(_network(eth0["subnet"]), eth0["ip"], "endpoint", fe["name"],
-                         app["name"]))
-        out.append(Entry(_network(eth1["subnet"]), eth1["ip"], "fe-backend", fe["name"]))
-        out.append(Entry(_network(eth2["subnet"]), eth2["ip"], "fe-mgmt", fe["name"]))
+                         app["name"], subnet=eth0["subnet"]))
+        out.append(Entry(_network(eth1["subnet"]), eth1["ip"], "fe-backend", fe["name"],
+                         subnet=eth1["subnet"]))
+        out.append(Entry(_network(eth2["subnet"]), eth2["ip"], "fe-mgmt", fe["name"],
+                         subnet=eth2["subnet"]))
         for b in app["backends"]:
             beth0, beth1 = b["interfaces"]
             out.append(Entry(_network(beth0["subnet"]), beth0["ip"], "backend", b["name"],
-                             app["name"]))
-            out.append(Entry(_network(beth1["subnet"]), beth1["ip"], "backend-mgmt", b["name"]))
+                             app["name"], subnet=beth0["subnet"]))
+            out.append(Entry(_network(beth1["subnet"]), beth1["ip"], "backend-mgmt", b["name"],
+                             subnet=beth1["subnet"]))
     return out, instances
 
 
@@ -295,13 +303,20 @@ def _model(instances: list[dict[str, Any]], entries: list[Entry]) -> list[Check]
     for e in entries:
         if e.kind == "backend" and e.appliance:
             backends.setdefault(e.appliance, []).append(e.owner)
+    # the service's backend and management subnets: provider internal, not routed
+    internal = {e.subnet for e in entries if e.kind in ("backend", "backend-mgmt")}
     checks = []
     for inst in instances:
         net = _network(inst["interfaces"][0]["subnet"])
+        mine = inst["interfaces"][0]["subnet"]
         for ip in addresses:
             here = {e.kind: e for e in entries if e.ip == ip and e.network == net}
+            walled = {e.subnet for e in here.values()} != {mine} and (
+                mine in internal or bool({e.subnet for e in here.values()} & internal))
             expects: list[tuple[int, str]]
-            if "instance" in here:
+            if here and walled:
+                expects = [(SERVICE_PORT if "backend" in here else IDENTITY_PORT, "silent")]
+            elif "instance" in here:
                 expects = [(IDENTITY_PORT, "name:" + here["instance"].owner)]
             elif "endpoint" in here:
                 app = here["endpoint"].appliance or ""

@@ -75,6 +75,11 @@ class FakeDataPlane:
         for p in spec.ports:
             if p.bridge not in self.subnets:
                 raise RuntimeError(f"no bridge {p.bridge} for port {p.host}")
+        # like the linux driver: only a router isolates legs, and only legs it has
+        if spec.isolated and (spec.role != "router" or not set(spec.isolated)
+                              <= {p.ifname for p in spec.ports}):
+            raise RuntimeError(f"{spec.netns}: isolated legs {list(spec.isolated)} are not "
+                               "router ports")
         self.nodes[spec.netns] = spec
         if spec.frontend:
             self.backends.setdefault(spec.netns, ())

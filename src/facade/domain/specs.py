@@ -66,10 +66,16 @@ class NodeSpec:
     role: Role
     ports: tuple[PortSpec, ...]
     frontend: FrontendSpec | None = None
+    # a router's legs (ifnames) in provider-internal subnets (some service's backend or
+    # management subnet): nothing is routed into or out of them (docs/composition.md)
+    isolated: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """A short hash of everything but the backend set, kept in the kernel by the driver."""
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        fields = asdict(self)
+        if not self.isolated:
+            del fields["isolated"]  # nodes without isolated legs keep their fingerprints
+        blob = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

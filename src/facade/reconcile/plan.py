@@ -69,6 +69,8 @@ def _node_differs(spec: NodeSpec, seen: ObservedNode,
         return "front-end rules missing"  # e.g. its nftables table was deleted
     if spec.frontend is not None and seen.rules_drift:
         return f"drift: front-end {seen.rules_drift}"  # a rule deleted or added by hand
+    if spec.isolated and seen.rules_drift:
+        return f"drift: {seen.rules_drift}"  # the router's filter edited by hand
     if recreated_bridges & {p.bridge for p in spec.ports}:
         return "its subnet's bridge was recreated"  # its ports must join the new bridge
     return None

@@ -17,7 +17,7 @@ from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.service import chains, instances, load_balancers, lookup, quotas, views
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Instance
+from facade.store.models import Appliance, Instance, LoadBalancer, Service, Subnet
 
 MAX_BACKENDS = 64
 
@@ -32,6 +32,25 @@ def _frontend_view(caller: Caller, app: Appliance) -> bool:
     provider's, docs/composition.md) and the operator's business."""
     fe = next((n for n in app.nodes if n.role == "frontend"), None)
     return caller.operator or fe is None or caller.account_id == fe.account_id
+
+
+def _check_placement(session: Session, sub: Subnet) -> None:
+    """The endpoint's subnet may share a network (even an account) with the backend and
+    management subnets, and may be a backend subnet (chaining), but not a management subnet:
+    that is provider internal, and its customers would sit next to every node's management
+    address (docs/composition.md, "Placement")."""
+    mgmt = session.scalar(select(Service.name).where(Service.management_subnet_id == sub.id)
+                          .order_by(Service.id).limit(1))
+    owner = f"service {mgmt}" if mgmt is not None else None
+    if owner is None:
+        lb = session.scalar(select(LoadBalancer.name)
+                            .where(LoadBalancer.management_subnet_id == sub.id)
+                            .order_by(LoadBalancer.id).limit(1))
+        owner = f"load-balancer offer {lb}" if lb is not None else None
+    if owner is not None:
+        raise Invalid(f"subnet {sub.network.name}/{sub.name} is the management subnet of "
+                      f"{owner}, which is provider internal; put the appliance in another "
+                      "subnet", where="subnet")
 
 
 def _check_backends(n: object, *, where: str = "backends") -> int:
@@ -85,6 +104,7 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
         raise Forbidden(f"subnet {subnet} belongs to account {sub.network.account.name}; "
                         f"an appliance of {owner.name} goes in one of {owner.name}'s subnets",
                         where="subnet")
+    _check_placement(session, sub)
     chains.check_new_appliance(session, name, svc, sub.id, where="name")
     quotas.check(session, owner, "appliances", where="name")
     quotas.check(session, owner, "backends", backends, where="backends")

@@ -1,6 +1,7 @@
 """The desired kernel state, read from the store: what the worker hands to reconcile.plan().
 
-Per network a router (a leg at each subnet's gateway address); per subnet a segment; per
+Per network a router (a leg at each subnet's gateway address; legs in provider-internal
+subnets isolated: nothing routed into or out of them); per subnet a segment; per
 instance and appliance node a namespace with one port per interface; a workload process per
 backend; per front-end the backends that may be in its rotation (the worker keeps only the
 healthy ones). Rows being deleted are left out, so the reconciler removes them.
@@ -30,7 +31,7 @@ from facade.domain.specs import (
     SubnetSpec,
 )
 from facade.service import chains, management, rules
-from facade.store.models import Appliance, Instance, Interface, Network
+from facade.store.models import Appliance, Instance, Interface, LoadBalancer, Network, Service
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,21 @@ def _port(iface: Interface, *, gateway: bool = True) -> PortSpec:
                     mac=names.mac(sub.id, iface.ip))
 
 
-def _router(net: Network) -> NodeSpec:
+def provider_internal(session: Session) -> set[int]:
+    """Ids of the subnets that are some service's backend or management subnet, or a
+    load-balancer offer's management subnet: the router of their network does not route into
+    or out of them (docs/composition.md, "Placement")."""
+    ids: set[int] = set()
+    for backend, mgmt in session.execute(select(Service.backend_subnet_id,
+                                                Service.management_subnet_id)):
+        ids.update((backend, mgmt))
+    ids.update(session.scalars(select(LoadBalancer.management_subnet_id)))
+    return ids
+
+
+def _router(net: Network, internal: set[int] | frozenset[int] = frozenset()) -> NodeSpec:
     ports = []
+    isolated = []
     for sub in net.subnets:
         cidr = ipaddress.IPv4Network(sub.cidr)
         gateway = str(cidr.network_address + 1)
@@ -95,7 +109,10 @@ def _router(net: Network) -> NodeSpec:
                               ifname=names.router_ifname(sub.id),
                               address=f"{gateway}/{cidr.prefixlen}",
                               mac=names.mac(sub.id, gateway)))
-    return NodeSpec(netns=names.router_netns(net.id), role="router", ports=tuple(ports))
+        if sub.id in internal:
+            isolated.append(ports[-1].ifname)
+    return NodeSpec(netns=names.router_netns(net.id), role="router", ports=tuple(ports),
+                    isolated=tuple(isolated))
 
 
 def _node(inst: Instance) -> NodeSpec:
@@ -146,11 +163,12 @@ def build(session: Session, home: Path) -> Desired:
     procs: list[ProcessSpec] = []
     backends: dict[str, tuple[str, ...]] = {}
     desired = Desired(state=DesiredState())
+    internal = provider_internal(session)
     for net in session.scalars(select(Network).order_by(Network.id)):
         for sub in net.subnets:
             subnets.append(SubnetSpec(bridge=names.bridge(sub.id), cidr=sub.cidr))
         if net.subnets:
-            nodes.append(_router(net))
+            nodes.append(_router(net, internal))
     agents: dict[int, management.Agent] = {}
     for inst in session.scalars(select(Instance).order_by(Instance.id)):
         if inst.status == "deleting" or not inst.interfaces:

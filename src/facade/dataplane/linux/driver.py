@@ -8,8 +8,11 @@ Layout (see docs in ARCHITECTURE.md, "The data plane on one host"):
   `from IP lookup 100+k` (priority 1000+k); routers keep every subnet in the main table;
 - front-ends: sysctls, `fwmark 0x1 lookup <backend table>` (priority 100), and the nftables table
   from `nft_rules`; the backend rotation lives in an nft map edited atomically;
-- the node's spec fingerprint is kept as the ifalias of its `lo` ("facade:<fp>", plus " fe" for
-  front-ends), so observe() reads everything back from the kernel.
+- routers with isolated legs: the filter table from `router_rules` (provider-internal subnets
+  are not routed);
+- the node's spec fingerprint is kept as the ifalias of its `lo` ("facade:<fp>", plus
+  " fe:<digest>" for front-ends and " rt:<digest>" for filtering routers), so observe() reads
+  everything back from the kernel.
 
 Netlink sockets for a namespace are made in a short-lived namespace thread (netns.socket_in) and
 handed to pyroute2 as a file descriptor: no fork, about 1 ms. One driver lock serializes changes;
@@ -35,7 +38,7 @@ from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from facade.dataplane.linux import netns as ns
-from facade.dataplane.linux import nft_rules, port_rules
+from facade.dataplane.linux import nft_rules, port_rules, router_rules
 from facade.dataplane.linux.errors import DataPlaneError
 from facade.dataplane.linux.nft import Nft, NftError
 from facade.dataplane.linux.processes import Processes, starttime
@@ -54,6 +57,7 @@ from facade.domain.specs import (
 FABRIC = names.FABRIC_NETNS
 ALIAS_PREFIX = "facade:"
 FE_TAG = " fe"
+RT_TAG = " rt"
 IFA_F_NOPREFIXROUTE = 0x200
 RT_TABLE_MAIN = 254
 RT_SCOPE_LINK = 253
@@ -147,6 +151,15 @@ def _list_fe_table(nft: Nft) -> list[dict[str, Any]] | None:
                and o["table"].get("family") == nft_rules.FAMILY for o in tables):
         return None
     return nft.list(f"table {nft_rules.FAMILY} {nft_rules.TABLE}")
+
+
+def _list_rt_table(nft: Nft) -> list[dict[str, Any]] | None:
+    """The router filter table's listing, None if there is none (read-only)."""
+    tables = nft.list("tables")
+    if not any(o.get("table", {}).get("name") == router_rules.TABLE
+               and o["table"].get("family") == router_rules.FAMILY for o in tables):
+        return None
+    return nft.list(f"table {router_rules.FAMILY} {router_rules.TABLE}")
 
 
 def _get_link(ipr: IPRoute, ifname: str) -> Any | None:
@@ -266,7 +279,7 @@ class LinuxDataPlane:
 
     def _observe_node(self, name: str) -> ObservedNode:
         fingerprint = recorded = None
-        frontend = False
+        frontend = router = False
         with _ipr(name) as ipr:
             links = {link["index"]: link for link in ipr.get_links()}
             addrs = ipr.get_addr(family=socket.AF_INET)
@@ -277,6 +290,7 @@ class LinuxDataPlane:
                     # "facade:<fingerprint>", plus " fe:<digest of its nftables chains>"
                     fingerprint, _, tag = alias[len(ALIAS_PREFIX):].partition(" ")
                     frontend = tag.startswith(FE_TAG.strip())
+                    router = tag.startswith(RT_TAG.strip())
                     recorded = tag.partition(":")[2] or None
         addresses = frozenset(
             (links[a["index"]].get("ifname"), f"{a.get('address')}/{a['prefixlen']}")
@@ -289,6 +303,11 @@ class LinuxDataPlane:
                 rules_drift = ("a chain is missing" if digest is None else
                                "chains not recorded yet" if recorded is None else
                                "chains changed since Facade wrote them")
+        elif router:
+            digest = ns.run_in_netns(name, _router_digest)
+            if digest != recorded:
+                rules_drift = ("router filter table missing" if digest is None else
+                               "router filter changed since Facade wrote it")
         return ObservedNode(netns=name, fingerprint=fingerprint or None, addresses=addresses,
                             backends=backends, rotation_drift=rotation_drift,
                             rules_drift=rules_drift)
@@ -387,7 +406,8 @@ class LinuxDataPlane:
                 self._ensure_routes(spec, node, links)
                 self._ensure_rules(spec, node)
                 digest = ns.run_in_netns(spec.netns, lambda: self._inside_node(spec, created))
-                alias = ALIAS_PREFIX + spec.fingerprint() + (f"{FE_TAG}:{digest}" if digest
+                tag = FE_TAG if spec.frontend is not None else RT_TAG
+                alias = ALIAS_PREFIX + spec.fingerprint() + (f"{tag}:{digest}" if digest
                                                              else "")
                 lo = links["lo"]
                 if lo.get("ifalias") != alias or lo.get("state") != "up":
@@ -545,8 +565,11 @@ class LinuxDataPlane:
     def _inside_node(self, spec: NodeSpec, created: bool) -> str | None:
         """Runs in a thread inside the node: sysctls and nftables. Only read-only nft commands
         when nothing changes (a failed or no-op nft transaction still costs milliseconds).
-        Returns a front-end's chains digest, as the kernel lists them now (for observe)."""
+        Returns a front-end's (or a filtering router's) chains digest, as the kernel lists them
+        now (for observe)."""
         ns.write_sysctls(_node_sysctls(spec))
+        if spec.role == "router":
+            return _ensure_router_filter(spec, created)
         fe = spec.frontend
         if fe is not None:
             backend_port = next(p for p in spec.ports if p.ifname == fe.backend_if)
@@ -766,6 +789,28 @@ def _check_ifname(name: str) -> None:
         raise DataPlaneError(f"invalid interface name {name!r}")
 
 
+def _router_digest() -> str | None:
+    """Inside a router: the digest of its filter table, None if there is none."""
+    with Nft() as nft:
+        listing = _list_rt_table(nft)
+    return router_rules.digest(listing) if listing is not None else None
+
+
+def _ensure_router_filter(spec: NodeSpec, created: bool) -> str | None:
+    """Inside a router: the filter table exactly as desired, or none when no leg is isolated.
+    Writes only when the kernel's table differs; returns its digest (None: no table)."""
+    with Nft() as nft:
+        listing = None if created and not spec.isolated else _list_rt_table(nft)
+        if not spec.isolated:
+            if listing is not None:
+                nft.run(router_rules.delete_command())
+            return None
+        if listing is None or not router_rules.is_current(listing, spec):
+            nft.apply(router_rules.table_commands(spec))
+            listing = _list_rt_table(nft) or []
+        return router_rules.digest(listing)
+
+
 def _check_node(spec: NodeSpec) -> None:
     if not names.is_facade_netns(spec.netns) or spec.netns == FABRIC or "/" in spec.netns:
         raise DataPlaneError(f"ensure_node {spec.netns}: not a Facade node namespace name")
@@ -792,6 +837,10 @@ def _check_node(spec: NodeSpec) -> None:
                                      "is not a port")
     elif spec.role == "frontend":
         raise DataPlaneError(f"ensure_node {spec.netns}: role 'frontend' needs a frontend spec")
+    try:
+        router_rules.isolated_legs(spec)
+    except ValueError as exc:
+        raise DataPlaneError(f"ensure_node {exc}") from exc
 
 
 def _base_sysctls() -> dict[str, str]:

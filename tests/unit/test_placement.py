@@ -1,0 +1,241 @@
+"""Subnet placement (issue 4): the router's filter for provider-internal subnets, as data
+(router_rules) and in the desired state, and which placements an appliance may take."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+
+from facade.dataplane.fake import FakeDataPlane
+from facade.dataplane.linux import router_rules
+from facade.domain import names
+from facade.domain.specs import (
+    DesiredState,
+    NodeSpec,
+    ObservedNode,
+    ObservedState,
+    PortSpec,
+    SubnetSpec,
+)
+from facade.reconcile.plan import plan
+from facade.store.models import Subnet
+from tests.unit.test_api_validation import err, ok, settle
+
+
+def _router(*isolated: str, role: Any = "router") -> NodeSpec:
+    ports = tuple(PortSpec(host=f"fcdg{k}", bridge=f"fcdb{k}", ifname=f"s{k}",
+                           address=f"10.0.{k}.1/24") for k in (1, 2, 3))
+    return NodeSpec(netns="fcd-r1", role=role, ports=ports, isolated=isolated)
+
+
+def _listing(spec: NodeSpec) -> list[dict[str, Any]]:
+    """The table as `nft -j list table ip fcd_rt` prints it after table_commands (handles and
+    all), built from the commands: what the kernel gives back."""
+    out: list[dict[str, Any]] = [{"metainfo": {"version": "1.0.6"}},
+                                 {"table": {"family": "ip", "name": "fcd_rt", "handle": 7}}]
+    handle = 1
+    for cmd in router_rules.table_commands(spec):
+        add = cmd.get("add", {})
+        for kind in ("chain", "rule"):
+            if kind in add:
+                out.append({kind: {**add[kind], "handle": handle}})
+                handle += 1
+    return out
+
+
+# --------------------------------------------------------------------------- the builder
+
+def test_isolated_legs_are_not_routed_and_keep_their_own_address() -> None:
+    rules = router_rules.chain_rules(_router("s2", "s3"))
+    iif = {"meta": {"key": "iifname"}}
+    daddr = {"payload": {"protocol": "ip", "field": "daddr"}}
+    assert rules["forward"] == [
+        [{"match": {"op": "==", "left": iif, "right": "s2"}}, {"drop": None}],
+        [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "s2"}},
+         {"drop": None}],
+        [{"match": {"op": "==", "left": iif, "right": "s3"}}, {"drop": None}],
+        [{"match": {"op": "==", "left": {"meta": {"key": "oifname"}}, "right": "s3"}},
+         {"drop": None}],
+    ]
+    # the exact form nft -j list prints (checked against nftables 1.0.6)
+    assert rules["input"][0] == [
+        {"match": {"op": "!=", "left": iif, "right": "s2"}},
+        {"match": {"op": "==", "left": daddr, "right": "10.0.2.1"}}, {"drop": None}]
+    assert rules["input"][1] == [
+        {"match": {"op": "==", "left": iif, "right": "s2"}},
+        {"match": {"op": "!=", "left": daddr, "right": "10.0.2.1"}}, {"drop": None}]
+    assert len(rules["input"]) == 4
+    # a leg that is not isolated (s1) is named by no rule
+    assert "s1" not in repr(rules)
+
+
+def test_no_isolated_leg_no_rules() -> None:
+    assert router_rules.chain_rules(_router()) == {"forward": [], "input": []}
+
+
+def test_only_a_router_isolates_and_only_its_own_legs() -> None:
+    with pytest.raises(ValueError, match="only a router"):
+        router_rules.isolated_legs(_router("s2", role="instance"))
+    with pytest.raises(ValueError, match=r"\['s9'\] are not ports"):
+        router_rules.isolated_legs(_router("s9"))
+
+
+def test_commands_replace_the_chains_in_one_transaction() -> None:
+    cmds = router_rules.table_commands(_router("s2"))
+    assert cmds[0] == {"add": {"table": {"family": "ip", "name": "fcd_rt"}}}
+    flushes = [c["flush"]["chain"]["name"] for c in cmds if "flush" in c]
+    assert flushes == ["forward", "input"]
+    chain = next(c["add"]["chain"] for c in cmds if "chain" in c.get("add", {}))
+    assert chain == {"family": "ip", "table": "fcd_rt", "name": "forward", "type": "filter",
+                     "hook": "forward", "prio": 0, "policy": "accept"}
+
+
+def test_current_table_is_left_alone_and_any_edit_is_seen() -> None:
+    spec = _router("s2")
+    listing = _listing(spec)
+    assert router_rules.is_current(listing, spec)
+    assert not router_rules.is_current(listing, _router("s2", "s3"))
+    assert not router_rules.is_current(listing, _router())
+    dropped = [o for o in listing if o.get("rule", {}).get("handle") != 3]
+    assert not router_rules.is_current(dropped, spec)
+    assert router_rules.digest(dropped) != router_rules.digest(listing)
+    policy = [{"chain": {**o["chain"], "policy": "drop"}} if "chain" in o else o
+              for o in listing]
+    assert not router_rules.is_current(policy, spec)
+    # handles do not count: a re-listing of the same table has the same digest
+    again = [{k: {**v, "handle": 99} if isinstance(v, dict) else v for k, v in o.items()}
+             for o in listing]
+    assert router_rules.digest(again) == router_rules.digest(listing)
+
+
+def test_fingerprint_covers_isolation_and_is_unchanged_without_it() -> None:
+    plain, iso = _router(), _router("s2")
+    assert plain.fingerprint() != iso.fingerprint() != _router("s3").fingerprint()
+    # a node without isolated legs hashes as before the field existed
+    fields = asdict(plain)
+    del fields["isolated"]
+    assert plain.fingerprint() == hashlib.sha256(
+        json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def test_the_fake_refuses_what_the_driver_refuses() -> None:
+    dp = FakeDataPlane()
+    for k in (1, 2, 3):
+        dp.ensure_subnet(SubnetSpec(bridge=f"fcdb{k}", cidr=f"10.0.{k}.0/24"))
+    dp.ensure_node(_router("s2"))
+    assert dp.observe().nodes["fcd-r1"].fingerprint == _router("s2").fingerprint()
+    with pytest.raises(RuntimeError, match="not router ports"):
+        dp.ensure_node(_router("s9"))
+    with pytest.raises(RuntimeError, match="not router ports"):
+        dp.ensure_node(_router("s2", role="instance"))
+
+
+def test_a_router_filter_edited_by_hand_is_repaired() -> None:
+    spec = _router("s2")
+    seen = ObservedNode(netns=spec.netns, fingerprint=spec.fingerprint(),
+                        addresses=frozenset((p.ifname, p.address) for p in spec.ports),
+                        rules_drift="router filter changed since Facade wrote it")
+    subnets = tuple(SubnetSpec(bridge=f"fcdb{k}", cidr=f"10.0.{k}.0/24") for k in (1, 2, 3))
+    observed = ObservedState(subnets=frozenset(s.bridge for s in subnets),
+                             nodes={spec.netns: seen})
+    p = plan(DesiredState(subnets=subnets, nodes=(spec,)), observed)
+    assert [(a.verb, a.target) for a in p.actions] == [("ensure_node", "fcd-r1")]
+    assert "router filter changed" in p.actions[0].reason
+    clean = ObservedState(subnets=observed.subnets,
+                          nodes={spec.netns: ObservedNode(netns=spec.netns,
+                                                          fingerprint=spec.fingerprint(),
+                                                          addresses=seen.addresses)})
+    assert not plan(DesiredState(subnets=subnets, nodes=(spec,)), clean)
+
+
+# --------------------------------------------------------------------------- desired state
+
+ONE_NETWORK = """
+accounts: [{name: acme}]
+networks:
+  - {name: vpc, account: acme, cidr: 10.0.0.0/16,
+     subnets: [{name: front, cidr: 10.0.1.0/24}, {name: back, cidr: 10.0.2.0/24},
+               {name: mgmt, cidr: 10.0.3.0/24}, {name: other, cidr: 10.0.4.0/24}]}
+services:
+  - {name: echo, account: acme, workload: http-echo, port: 8080,
+     backend_subnet: vpc/back, management_subnet: vpc/mgmt}
+instances:
+  - {name: client, account: acme, interfaces: [vpc/front]}
+appliances:
+  - {name: app, account: acme, service: echo, subnet: vpc/front, backends: 2}
+"""
+
+
+def _subnet_ids(api: Any) -> dict[str, int]:
+    with api.ctx.read() as session:
+        return {s.name: s.id for s in session.query(Subnet)}
+
+
+def test_all_three_in_one_network_isolates_backend_and_management(api: Any) -> None:
+    ok(api.req("POST", "/v1/apply", json={"yaml": ONE_NETWORK, "filename": "one.yaml"}))
+    settle(api)
+    app = ok(api.req("GET", "/v1/appliances/app"))
+    assert app["status"] == "ready"
+    ids = _subnet_ids(api)
+    routers = [n for n in api.dp.nodes.values() if n.role == "router"]
+    assert len(routers) == 1
+    assert set(routers[0].isolated) == {names.router_ifname(ids["back"]),
+                                        names.router_ifname(ids["mgmt"])}
+    assert len(routers[0].ports) == 4  # the legs stay: the agent and probes use them
+
+
+def test_isolation_follows_the_services(api: Any) -> None:
+    ok(api.req("POST", "/v1/apply", json={"yaml": ONE_NETWORK, "filename": "one.yaml"}))
+    settle(api)
+    ok(api.req("DELETE", "/v1/appliances/app"), 202)
+    deadline = time.monotonic() + 5
+    while ok(api.req("GET", "/v1/appliances")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (router,) = [n for n in api.dp.nodes.values() if n.role == "router"]
+    assert router.isolated  # the service still names the subnets
+    resp = api.req("DELETE", "/v1/services/echo")
+    assert resp.status_code in (200, 204), resp.text
+    deadline = time.monotonic() + 5
+    while _isolated(api) and time.monotonic() < deadline:
+        api.ctx.kick()
+        time.sleep(0.02)
+    assert _isolated(api) == ()
+
+
+def _isolated(api: Any) -> tuple[str, ...]:
+    (router,) = [n for n in api.dp.nodes.values() if n.role == "router"]
+    return router.isolated
+
+
+def test_an_endpoint_in_a_management_subnet_is_refused(api: Any) -> None:
+    ok(api.req("POST", "/v1/apply", json={"yaml": ONE_NETWORK, "filename": "one.yaml"}))
+    settle(api)
+    before = ok(api.req("GET", "/v1/appliances"))
+    err(api.req("POST", "/v1/appliances", json={"name": "bad", "service": "echo",
+                                                "subnet": "vpc/mgmt", "backends": 1,
+                                                "account": "acme"}),
+        400, "management subnet of service echo", "provider internal", where="subnet")
+    assert ok(api.req("GET", "/v1/appliances")) == before
+
+
+def test_a_load_balancer_offers_management_subnet_is_provider_internal(api: Any) -> None:
+    ok(api.req("POST", "/v1/apply", json={"yaml": ONE_NETWORK, "filename": "one.yaml"}))
+    settle(api)
+    ok(api.req("POST", "/v1/load-balancers", json={"name": "lb", "account": "acme",
+                                                   "management_subnet": "vpc/other"}), 201)
+    ids = _subnet_ids(api)
+    want = {names.router_ifname(ids[s]) for s in ("back", "mgmt", "other")}
+    deadline = time.monotonic() + 5
+    while set(_isolated(api)) != want and time.monotonic() < deadline:
+        api.ctx.kick()
+        time.sleep(0.02)
+    assert set(_isolated(api)) == want
+    err(api.req("POST", "/v1/appliances", json={"name": "bad", "service": "echo",
+                                                "subnet": "vpc/other", "backends": 1,
+                                                "account": "acme"}),
+        400, "management subnet of load-balancer offer lb", where="subnet")
