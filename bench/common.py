@@ -1,5 +1,7 @@
 """What the benchmarks share: a real control plane (as root) in a temporary state folder with a
-layout applied, stopped and cleaned up afterwards whatever happens."""
+layout applied, stopped and cleaned up afterwards whatever happens. Holds the kernel tests'
+machine-wide lock meanwhile, so a benchmark and a test run never tear down each other's
+namespaces."""
 
 from __future__ import annotations
 
@@ -17,13 +19,15 @@ from tests.integration.controlplane import (
     start_control_plane,
     stop_control_plane,
 )
+from tests.integration.kernel_lock import kernel_lock
 
 __all__ = ["ControlPlane", "control_plane_with"]
 
 
 @contextmanager
 def control_plane_with(layout: str) -> Iterator[ControlPlane]:
-    with tempfile.TemporaryDirectory(prefix="facade-bench-") as tmp:
+    # the machine-wide lock of the kernel tests: `facade cleanup` removes every fcd-* object
+    with kernel_lock(), tempfile.TemporaryDirectory(prefix="facade-bench-") as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
         cp = start_control_plane(home)

@@ -8,7 +8,9 @@ and times, reading the front-end's nftables map directly (`nft -j list map` in i
  - crash: the workload is killed (SIGKILL): time until it leaves the rotation, and until a
    restarted workload is back in it;
  - node loss: the backend's namespace is deleted behind the control plane's back: time until
-   the node is rebuilt and back in the rotation.
+   the node is rebuilt and back in the rotation;
+ - hung node replaced: the workload stays stopped: time until a NEW backend node replaced it
+   and the rotation is back to 3 backends (the appliance's desired size).
 Targets (issue 3): out of rotation within 3 s; back to full size within 10 s.
 
     sudo .venv/bin/python bench/failover.py [--rounds 5]
@@ -26,6 +28,8 @@ import time
 from collections.abc import Callable
 
 from common import ControlPlane, control_plane_with
+
+from facade.service.healing import STARTUP_GRACE
 
 LAYOUT = """
 accounts: [{name: acme}, {name: echoco}]
@@ -103,6 +107,22 @@ def one_round(cp: ControlPlane, k: int) -> dict[str, float]:
 
     until(rebuilt)
     times["node loss: rebuilt and back in rotation"] = time.perf_counter() - start
+    time.sleep(STARTUP_GRACE)  # nodes younger than this are never replaced
+    pid = workload_pid(victim["name"])
+    os.kill(pid, signal.SIGSTOP)
+    start = time.perf_counter()
+
+    def replaced() -> bool:
+        now = rotation(fe)
+        return len(now) == 3 and ip not in now
+
+    try:
+        until(replaced)
+        times["hung node: replaced, desired size again"] = time.perf_counter() - start
+    finally:
+        if os.path.exists(f"/proc/{pid}"):
+            os.kill(pid, signal.SIGCONT)
+    until(lambda: not os.path.exists(f"/run/netns/{victim['netns']}"))
     return times
 
 

@@ -401,7 +401,17 @@ def test_frontend_counters(lab: Lab) -> None:
 
 
 def test_backend_counters(lab: Lab) -> None:
-    assert call(lab, "n1", path="/v1/counters") == (200, {"node": "n1", "counters": {}})
+    status, body = call(lab, "n1", path="/v1/counters")
+    assert status == 200 and body["node"] == "n1" and body["counters"] == {}
+    # the built-in workload's own request count, read inside n1 (health checks not counted)
+    wl = body["workload"]
+    assert isinstance(wl["boot"], str) and len(wl["boot"]) == 16
+    sh("ip", "netns", "exec", lab.ns("n1"), "curl", "-s", "-o", "/dev/null",
+       f"http://{WL_IP}:{WL_PORT}/anything")
+    after = call(lab, "n1", path="/v1/counters")[1]["workload"]
+    assert after == {"boot": wl["boot"], "requests": wl["requests"] + 1}
+    # n2's workload address is not served in n2: no numbers, still an answer
+    assert call(lab, "n2", path="/v1/counters")[1]["workload"] is None
 
 
 # --- convergence -----------------------------------------------------------------------------

@@ -46,6 +46,10 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[int]]] = [
       "management_subnet": "search-vpc/mgmt"}, {404}),
     ("GET", "/v1/services/{name}", "/v1/services/search", None, {200}),
     ("DELETE", "/v1/services/{name}", "/v1/services/search", None, {404}),
+    ("GET", "/v1/services/{name}/autoscale", "/v1/services/search/autoscale", None, {200}),
+    ("PUT", "/v1/services/{name}/autoscale", "/v1/services/search/autoscale",
+     {"min": 1, "max": 2, "metric": "requests", "target": 5}, {403}),
+    ("DELETE", "/v1/services/{name}/autoscale", "/v1/services/search/autoscale", None, {403}),
     ("GET", "/v1/appliances", "/v1/appliances", None, {200}),
     ("POST", "/v1/appliances", "/v1/appliances",
      {"name": "x6", "service": "search", "subnet": "acme-vpc/app"}, {404}),
@@ -94,14 +98,6 @@ MATRIX += [  # subnet grants (docs/composition.md): a stranger's grant requests 
      {404}),
     ("DELETE", "/v1/subnets/{network}/{subnet}/grants/{account}",
      "/v1/subnets/acme-vpc/app/grants/eve", None, {404}),
-]
-MATRIX += [  # load-balancer offers (docs/composition.md): public offers; a stranger cannot
-    # place one in a subnet it cannot see, nor withdraw one it does not own
-    ("GET", "/v1/load-balancers", "/v1/load-balancers", None, {200}),
-    ("POST", "/v1/load-balancers", "/v1/load-balancers",
-     {"name": "lb1", "management_subnet": "search-vpc/mgmt"}, {404}),
-    ("GET", "/v1/load-balancers/{name}", "/v1/load-balancers/lb", None, {404}),
-    ("DELETE", "/v1/load-balancers/{name}", "/v1/load-balancers/lb", None, {404}),
 ]
 MATRIX += [  # load-balancer offers (docs/composition.md): public offers; a stranger cannot
     # place one in a subnet it cannot see, nor withdraw one it does not own

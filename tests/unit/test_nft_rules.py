@@ -97,8 +97,39 @@ def test_rules_match_the_endpoint_and_mark_nat_and_filter() -> None:
     ]
     assert rules["input"][2][-1] == {"reject": {"type": "tcp reset"}}
     fwd = [(_matches(r), list(r[-1])[0]) for r in rules["forward"]]
-    assert fwd == [({"state": ["established", "related"]}, "accept"),
-                   ({"iifname": "eth0", "oifname": "eth1", "mark": 1}, "accept")]
+    to_backend = {"iifname": "eth0", "oifname": "eth1", "mark": 1}
+    assert fwd == [({**to_backend, "state": "new"}, "set"),  # meters first, no verdict
+                   (to_backend, "set"),
+                   ({"iifname": "eth1", "oifname": "eth0", "mark": 2}, "set"),
+                   ({"state": ["established", "related"]}, "accept"),
+                   (to_backend, "accept")]
+    assert [r[-1]["set"]["set"] for r in rules["forward"][:3]] == ["@m_conn", "@m_in", "@m_out"]
+    assert rules["forward"][2][-1]["set"]["elem"] == {"payload": {"protocol": "ip",
+                                                                  "field": "saddr"}}
+    unmetered = R.chain_rules(FrontendSpec("eth0", "eth1", "10.0.1.5", 8080, metering=False),
+                              SRC)
+    assert unmetered["forward"] == rules["forward"][3:]
+
+
+def test_meters_are_read_per_backend_from_a_listing() -> None:
+    listing = _listing(["10.0.1.11"])
+    assert R.meters(listing) == {}
+    for obj in listing:
+        if obj.get("set", {}).get("name") == "m_in":
+            obj["set"]["elem"] = [{"elem": {"val": "10.0.1.11",
+                                            "counter": {"packets": 3, "bytes": 180}}}]
+        if obj.get("set", {}).get("name") == "m_conn":
+            obj["set"]["elem"] = [{"elem": {"val": "10.0.1.11",
+                                            "counter": {"packets": 1, "bytes": 60}}},
+                                  {"elem": {"val": "10.0.1.12",
+                                            "counter": {"packets": 2, "bytes": 120}}}]
+    assert R.meters(listing) == {
+        "10.0.1.11": {"m_in": {"packets": 3, "bytes": 180}, "m_conn": {"packets": 1, "bytes": 60}},
+        "10.0.1.12": {"m_conn": {"packets": 2, "bytes": 120}}}
+    assert R.table_handle(listing) == 1
+    assert R.is_current(listing, FE, SRC)  # counters are not part of the comparison
+    no_meters = [o for o in listing if o.get("set", {}).get("name") != "m_out"]
+    assert not R.is_declared(no_meters)
 
 
 def test_a_backend_change_leaves_the_rules_equal() -> None:
@@ -127,7 +158,11 @@ def _listing(backends: list[str]) -> list[dict]:
                                 "elem": [[i, ip] for i, ip in R.slots(backends)]}},
                        {"set": {"family": "ip", "name": "active", "table": "fcd_fe",
                                 "type": "ipv4_addr", "handle": 3}}]
-    handle = 3
+    for k, name in enumerate(R.METER_SETS):
+        out.append({"set": {"family": "ip", "name": name, "table": "fcd_fe", "type": "ipv4_addr",
+                            "handle": 4 + k, "size": R.METER_SIZE, "flags": ["dynamic"],
+                            "stmt": [{"counter": None}]}})
+    handle = 3 + len(R.METER_SETS)
     for cmd in R.table_commands(FE, SRC):
         add = cmd.get("add", {})
         if "chain" in add:

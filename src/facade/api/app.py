@@ -21,6 +21,7 @@ from facade import __version__
 from facade.api.routes import (
     accounts,
     appliances,
+    autoscale,
     billing,
     instances,
     load_balancers,
@@ -29,6 +30,7 @@ from facade.api.routes import (
     rules,
     services,
     system,
+    usage,
 )
 from facade.api.schemas import ErrorRead
 from facade.domain.errors import FacadeError
@@ -61,7 +63,7 @@ def create_app(ctx: Context) -> FastAPI:
                   description="Composed appliance services in virtual private networks.")
     app.state.ctx = ctx
     for module in (accounts, quotas, networks, instances, services, load_balancers, appliances,
-                   rules, billing, system):
+                   rules, billing, system, usage, autoscale):
         app.include_router(module.router, responses=ERRORS)
 
     @app.exception_handler(FacadeError)

@@ -5,7 +5,8 @@ Bodies forbid unknown fields so a typo is a clear 422, not a silently ignored se
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
@@ -399,6 +400,46 @@ class RuleRead(BaseModel):
     ports: str | None
     cidr: str
     priority: int
+
+
+class UsageRead(BaseModel):
+    """Metered usage of one appliance (or, with by=node, one of its nodes) over a period."""
+
+    appliance: str
+    customer: str
+    provider: str
+    service: str
+    node: str | None = None
+    role: str | None = None
+    owner: str | None = None
+    frontend_node_seconds: str = Field(description="decimal seconds, millisecond precision")
+    backend_node_seconds: str = Field(description="decimal seconds, millisecond precision")
+    bytes_in: int
+    bytes_out: int
+    connections: int
+    requests: int
+
+
+class AutoscaleWrite(BaseModel):
+    """A service's autoscaling policy (docs/autoscaling.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min: StrictInt = Field(ge=1, le=64, description="fewest backends")
+    max: StrictInt = Field(ge=1, le=64, description="most backends")
+    metric: Literal["connections", "requests"]
+    target: Decimal = Field(gt=0, le=1_000_000, max_digits=16, decimal_places=6,
+                            description="per backend per second")
+    cooldown: StrictInt = Field(30, ge=0, le=3600, description="seconds before scaling down")
+
+
+class AutoscaleRead(BaseModel):
+    service: str
+    enabled: bool
+    min: int | None = None
+    max: int | None = None
+    metric: str | None = None
+    target: str | None = None
+    cooldown: int | None = None
 
 
 class GrantCreate(Body):

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from rich import box
@@ -235,6 +236,40 @@ def events(rows: list[dict[str, Any]]) -> None:
             _s(row.get("time")), _s(row.get("kind")), _s(row.get("object")), _s(row.get("message"))
         )
     _print_list(table, rows, "no events")
+
+
+def _node_hours(seconds: object) -> str:
+    try:
+        return f"{Decimal(str(seconds)) / 3600:.4f}"
+    except (ArithmeticError, ValueError):
+        return _s(seconds)
+
+
+def usage(rows: list[dict[str, Any]]) -> None:
+    """Usage per appliance (or node): node-hours, exact byte counts, connections, requests."""
+    by_node = any("node" in r for r in rows)
+    head = ["APPLIANCE", "CUSTOMER", "PROVIDER"] + (["NODE", "ROLE"] if by_node else [])
+    table = _table(*head, "FE NODE-H", "BE NODE-H", "BYTES IN", "BYTES OUT", "CONNS", "REQUESTS")
+    for r in rows:
+        cells = [_s(r.get("appliance")), _s(r.get("customer")), _s(r.get("provider"))]
+        if by_node:
+            cells += [_s(r.get("node")), _s(r.get("role"))]
+        cells += [_node_hours(r.get("frontend_node_seconds")),
+                  _node_hours(r.get("backend_node_seconds"))]
+        cells += [f"{r.get(k, 0):,}" for k in ("bytes_in", "bytes_out", "connections",
+                                                "requests")]
+        table.add_row(*cells)
+    _print_list(table, rows, "no usage recorded")
+
+
+def autoscale(obj: dict[str, Any]) -> None:
+    if not obj.get("enabled"):
+        _show(_fields([("service", _s(obj.get("service"))), ("autoscaling", "off")]))
+        return
+    _show(_fields([("service", _s(obj.get("service"))),
+                   ("backends", f"{obj.get('min')}..{obj.get('max')}"),
+                   ("target", f"{obj.get('target')} {obj.get('metric')}/s per backend"),
+                   ("cool-down", f"{obj.get('cooldown')} s")]))
 
 
 # ---- one object --------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from facade.domain import autoscale as autoscale_mod
 from facade.domain import prices as pricing
 from facade.domain import security
 from facade.domain.billing import parse_model
@@ -166,6 +167,8 @@ class ServiceDecl(_Decl):
     # prices as given ("node_hour.backend", "0.40"), checked; none given: every price is 0
     prices: tuple[tuple[str, str], ...] = ()
     billing_model: str = "provider-bills"
+    # autoscaling policy (docs/autoscaling.md), checked; None: a fixed size per appliance
+    autoscale: autoscale_mod.Policy | None = None
 
     @property
     def kind(self) -> str:
@@ -716,7 +719,7 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
     out = []
     allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
                "management_subnet", "health_path", "upstream", "prices", "billing_model",
-               "frontend")
+               "autoscale", "frontend")
     for value, line in _items(top, "services", file):
         item = _mapping(value, line, kind="service", file=file, allowed=allowed,
                         required=("name", "account", "port", "backend_subnet",
@@ -771,8 +774,34 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
                                health_path=health, upstream=upstream, frontend=frontend,
                                line=item.line, file=file,
                                upstream_line=item.data.key_lines.get("upstream", item.line),
-                               prices=_flat(given) if given else (), billing_model=model))
+                               prices=_flat(given) if given else (), billing_model=model,
+                               autoscale=_autoscale(item, file)))
     return tuple(out)
+
+
+def _autoscale(item: _Item, file: str) -> autoscale_mod.Policy | None:
+    """services[].autoscale: {min, max, metric, target, cooldown (default 30)}."""
+    raw = item.data.get("autoscale")
+    if raw is None:
+        return None
+    if not isinstance(raw, _Map):
+        item.fail("autoscale", "service autoscale must be a mapping like {min: 1, max: 4, "
+                               "metric: requests, target: 50}")
+    sub = _Item(raw, kind="autoscale", file=file,
+                allowed=("min", "max", "metric", "target", "cooldown"),
+                required=("min", "max", "metric", "target"))
+    low = sub.integer("min", 1, 64)
+    high = sub.integer("max", 1, 64)
+    cooldown = sub.integer("cooldown", 0, autoscale_mod.MAX_COOLDOWN, default=30)
+    metric = sub.data.get("metric")
+    try:
+        return autoscale_mod.Policy(min=low, max=high, metric=str(metric),
+                                    target=autoscale_mod.target_of(sub.data.get("target")),
+                                    cooldown=cooldown)
+    except Invalid as exc:
+        key = (exc.where or "").rpartition(".")[2]
+        sub.fail(key if key in ("min", "max", "metric", "target") else "min",
+                 f"autoscale: {exc.message}")
 
 
 @contextmanager

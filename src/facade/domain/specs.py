@@ -56,6 +56,8 @@ class FrontendSpec:
     endpoint: str
     port: int
     protocol: Literal["tcp"] = "tcp"
+    metering: bool = True  # per-backend meters in the forward chain (off only for benchmarks)
+    unmetered_source: str | None = None  # not metered: the control plane's probes come from it
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,19 @@ def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> No
     session.flush()
 
 
+def replace_backend(ctx: Context, session: Session, app: Appliance, node: Instance,
+                    reason: str) -> Instance:
+    """A new backend in place of `node` (marked for deletion): same size, new name and address.
+    The quota is not consulted: the count of live backends does not change."""
+    next_ordinal = max((n.ordinal for n in app.nodes if n.role == "backend"), default=0)
+    new = _add_backend(session, app, next_ordinal + 1)
+    node.status = "deleting"
+    ctx.event(session, "appliance.node_replaced", app.name,
+              f"backend {node.name} replaced by {new.name} ({new.interfaces[0].ip}): {reason}")
+    session.flush()
+    return new
+
+
 def scale(ctx: Context, caller: Caller, name: str, backends: int) -> dict[str, Any]:
     with ctx.write() as session:
         app = lookup.appliance(session, caller, name)

@@ -30,7 +30,7 @@ from facade.domain.specs import (
     Role,
     SubnetSpec,
 )
-from facade.service import chains, management, rules
+from facade.service import chains, management, metering, rules
 from facade.store.models import Appliance, Instance, Interface, LoadBalancer, Network, Service
 
 
@@ -71,6 +71,8 @@ class Desired:
     instances: dict[str, int] = field(default_factory=dict)
     # one management agent per management network
     agents: list[management.Agent] = field(default_factory=list)
+    # every appliance node, as metering sees it (nodes being deleted included)
+    metered: list[metering.MeteredNode] = field(default_factory=list)
 
 
 def appliance_dir(home: Path, appliance_id: int) -> Path:
@@ -121,7 +123,8 @@ def _node(inst: Instance) -> NodeSpec:
         customer, backend, mgmt = inst.interfaces
         ports = (_port(customer), _port(backend, gateway=False), _port(mgmt))
         fe = FrontendSpec(customer_if=ports[0].ifname, backend_if=ports[1].ifname,
-                          endpoint=customer.ip, port=inst.appliance.service.port)
+                          endpoint=customer.ip, port=inst.appliance.service.port,
+                          unmetered_source=ports[0].gateway)
         return NodeSpec(netns=netns, role="frontend", ports=ports, frontend=fe)
     role: Role = "backend" if inst.role == "backend" else "instance"
     return NodeSpec(netns=netns, role=role, ports=tuple(_port(i) for i in inst.interfaces))
@@ -157,6 +160,17 @@ def _upstream(session: Session, app: Appliance) -> dict[str, str | None]:
             "endpoint": chains.endpoint(up) if up is not None else None}
 
 
+def _metered(inst: Instance, netns: str, agent: management.Agent,
+             mgmt_ip: str) -> metering.MeteredNode:
+    app = inst.appliance
+    assert app is not None
+    return metering.MeteredNode(
+        instance_id=inst.id, name=inst.name, netns=netns, role=inst.role,
+        ip=inst.interfaces[0].ip, appliance_id=app.id, appliance=app.name,
+        customer=app.account.name, provider=app.service.account.name, owner=inst.account.name,
+        service=app.service.name, agent=agent, mgmt_ip=mgmt_ip)
+
+
 def build(session: Session, home: Path) -> Desired:
     subnets: list[SubnetSpec] = []
     nodes: list[NodeSpec] = []
@@ -170,23 +184,34 @@ def build(session: Session, home: Path) -> Desired:
         if net.subnets:
             nodes.append(_router(net, internal))
     agents: dict[int, management.Agent] = {}
+    live_agents: set[int] = set()
     for inst in session.scalars(select(Instance).order_by(Instance.id)):
-        if inst.status == "deleting" or not inst.interfaces:
+        if not inst.interfaces:
             continue
-        spec = _node(inst)
-        nodes.append(spec)
-        desired.instances[spec.netns] = inst.id
-        if inst.role == "backend" and inst.appliance is not None:
-            procs.append(_workload(home, inst.appliance, inst))
+        netns = names.node_netns(inst.id, inst.name)
+        if inst.status != "deleting":
+            spec = _node(inst)
+            nodes.append(spec)
+            desired.instances[spec.netns] = inst.id
+            if inst.role == "backend" and inst.appliance is not None:
+                procs.append(_workload(home, inst.appliance, inst))
         if inst.appliance is not None and inst.role in ("frontend", "backend"):
+            # a node being deleted keeps its agent until it is gone: metering reads its
+            # counters one last time right before the worker deletes it
             mgmt = inst.interfaces[-1]  # front-end: eth2, backend: eth1
             agent = agents.setdefault(mgmt.subnet.network_id,
                                       management.Agent(mgmt.subnet.network_id))
+            if inst.status != "deleting":
+                live_agents.add(agent.network_id)
             agent.nodes.append(management.AgentNode(
-                name=inst.name, netns=spec.netns, mgmt_ip=mgmt.ip, role=inst.role,
+                name=inst.name, netns=netns, mgmt_ip=mgmt.ip, role=inst.role,
                 workload=_workload_check(inst) if inst.role == "backend" else None))
+            desired.metered.append(_metered(inst, netns, agent, mgmt.ip))
     desired.agents = list(agents.values())
-    procs += [management.process(home, agent) for agent in desired.agents]
+    # an agent whose nodes are all being deleted stops in the pass that deletes them (after
+    # metering read them one last time)
+    procs += [management.process(home, agent) for agent in desired.agents
+              if agent.network_id in live_agents]
     for app in session.scalars(select(Appliance).order_by(Appliance.id)):
         fe = next((n for n in app.nodes if n.role == "frontend"), None)
         live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]

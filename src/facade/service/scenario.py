@@ -33,6 +33,7 @@ from facade.domain.scenario import (
 from facade.service import (
     accounts,
     appliances,
+    autoscaler,
     billing,
     catalog,
     chains,
@@ -125,6 +126,8 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
                             health_path=svc.health_path, upstream=svc.upstream,
                             prices=svc.prices_plain or None, billing_model=svc.billing_model,
                             frontend=svc.frontend)
+        if svc.autoscale is not None:
+            _set_autoscale(ctx, session, svc)
         return "created"
     want_prices, want_model = billing.service_terms(session, svc.prices_plain or None,
                                                     svc.billing_model)
@@ -143,7 +146,24 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
     if have_prices != want_prices:
         raise _differs(svc, "prices", billing.service_view_of(have_prices),
                        billing.service_view_of(want_prices))
+    # the autoscaling policy is a setting: the file's policy replaces the current one
+    have_policy = autoscaler.current(session, row)
+    if have_policy != svc.autoscale:
+        if svc.autoscale is None:
+            autoscaler.remove(ctx, session, row)
+        else:
+            _set_autoscale(ctx, session, svc)
+        return "updated"
     return "unchanged"
+
+
+def _set_autoscale(ctx: Context, session: Session, svc: ServiceDecl) -> None:
+    p = svc.autoscale
+    assert p is not None
+    row = session.scalar(select(Service).where(Service.name == svc.name))
+    assert row is not None
+    autoscaler.put_policy(session, ctx, row, min=p.min, max=p.max, metric=p.metric,
+                          target=p.target, cooldown=p.cooldown)
 
 
 def _prices(ctx: Context, session: Session, caller: Caller, decl: PricesDecl) -> str:

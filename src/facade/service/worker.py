@@ -15,16 +15,19 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from facade.domain import names
+from facade.domain.errors import FacadeError
 from facade.domain.specs import DesiredState, ObservedState
 from facade.reconcile.apply import apply
 from facade.reconcile.plan import Action, plan
+from facade.service import appliances, autoscaler, files, healing, management, metering
 from facade.service import desired as desired_mod
-from facade.service import files, management
 from facade.service.context import Context
 from facade.store.models import Appliance, Instance
 
@@ -33,6 +36,7 @@ log = logging.getLogger("facade.worker")
 IDLE_INTERVAL = 1.0  # seconds between passes when everything is converged (health checks)
 BUSY_INTERVAL = 0.02  # between passes while something is still converging
 MANAGEMENT_INTERVAL = 1.0  # seconds between two rounds of questions to the agents
+PROBE_THREADS = 16
 
 
 class Worker:
@@ -47,6 +51,12 @@ class Worker:
         self._thread: threading.Thread | None = None
         self.passes = 0
         self._last_management = float("-inf")
+        self._last_meter = float("-inf")
+        self.healer = healing.Healer(clock)
+        self.scaler = autoscaler.Scaler(clock)
+        # the worker's network questions (health checks, agent polls) run side by side
+        self.pool = ThreadPoolExecutor(max_workers=PROBE_THREADS,
+                                       thread_name_prefix="facade-probe")
         self.last_plan: list[str] = []
         ctx.worker = self
 
@@ -61,6 +71,7 @@ class Worker:
             self._cond.notify_all()
         if self._thread:
             self._thread.join(timeout=10)
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
     def kick(self) -> int:
         with self._cond:
@@ -109,16 +120,23 @@ class Worker:
             want = desired_mod.build(session, ctx.home)
         observed = dp.observe()
         healthy = self._healthy_backends(want, observed)
+        replacements = self.healer.review(want, set(observed.nodes), healthy)
+        # backends are told apart by namespace: two appliances' backend subnets may share
+        # a CIDR, so an address alone does not name one backend
+        in_rotation = {app.frontend_netns: tuple(b.ip for b in app.backends if b.netns in healthy)
+                       for app in want.appliances if app.frontend_netns}
         state = DesiredState(subnets=want.state.subnets, nodes=want.state.nodes,
                              processes=want.state.processes,
-                             backends={fe: tuple(ip for ip in ips if ip in healthy)
-                                       for fe, ips in want.state.backends.items()},
+                             backends={fe: in_rotation.get(fe, ())
+                                       for fe in want.state.backends},
                              port_rules=want.state.port_rules)
         self._write_peers(want)
         for agent in want.agents:
             management.write_config(self.ctx.home, agent)
         the_plan = plan(state, observed)
         self.last_plan = [str(a) for a in the_plan.actions]
+        self._meter(want, observed, {a.target for a in the_plan.actions
+                                     if a.verb == "delete_node"}, healthy)
         failures: dict[str, str] = {}
         notes: list[tuple[str, str, str]] = []
 
@@ -137,24 +155,45 @@ class Worker:
         if the_plan:
             observed = dp.observe()
         self._poll_management(want, observed, notes)
-        converging = self._record(want, state, observed, failures, notes)
+        converging = self._record(want, state, observed, failures, notes, replacements)
         # failures retry at the idle pace, not in a tight loop
         return converging and not result.failed
 
     def _healthy_backends(self, want: desired_mod.Desired, observed: ObservedState) -> set[str]:
-        healthy: set[str] = set()
-        for app in want.appliances:
-            for b in app.backends:
-                if b.netns not in observed.nodes:
-                    continue
-                if app.health_path:
-                    res = self.ctx.dataplane.http_request(b.netns, b.ip, app.port,
-                                                          app.health_path, timeout=0.5)
-                else:
-                    res = self.ctx.dataplane.tcp_probe(b.netns, b.ip, app.port, timeout=0.5)
-                if res.ok:
-                    healthy.add(b.ip)
-        return healthy
+        """The namespaces of the backends whose workload answers, probed from inside each, all
+        at once (a hung backend costs one timeout, not one per backend)."""
+        dp = self.ctx.dataplane
+
+        def probe(job: tuple[desired_mod.ApplianceTarget, desired_mod.BackendTarget]
+                  ) -> str | None:
+            app, b = job
+            if app.health_path:
+                res = dp.http_request(b.netns, b.ip, app.port, app.health_path, timeout=0.5)
+            else:
+                res = dp.tcp_probe(b.netns, b.ip, app.port, timeout=0.5)
+            return b.netns if res.ok else None
+
+        jobs = [(app, b) for app in want.appliances for b in app.backends
+                if b.netns in observed.nodes]
+        return {netns for netns in self.pool.map(probe, jobs) if netns is not None}
+
+    def _meter(self, want: desired_mod.Desired, observed: ObservedState,
+               deleting: set[str], healthy: set[str]) -> None:
+        """A metering tick every METER_INTERVAL, and right before nodes are deleted on purpose
+        (their counters' last reading); a failure is logged, never fatal to the pass."""
+        now = self.clock()
+        final = any(n.netns in deleting for n in want.metered)
+        if not final and now - self._last_meter < metering.METER_INTERVAL:
+            return
+        self._last_meter = now
+        present = {n.instance_id for n in want.metered if n.netns in observed.nodes}
+        try:
+            sick = frozenset(n.instance_id for n in want.metered
+                             if n.role == "backend" and n.netns not in healthy)
+            self.scaler.observe(metering.tick(self.ctx, want.metered, present, self.pool.map,
+                                              sick))
+        except Exception:
+            log.exception("metering tick failed")
 
     def _poll_management(self, want: desired_mod.Desired, observed: ObservedState,
                          notes: list[tuple[str, str, str]]) -> None:
@@ -165,20 +204,34 @@ class Worker:
             return
         self._last_management = now
         seen: dict[str, dict[str, Any]] = {}
-        for agent in want.agents:
-            if agent.key not in observed.processes:
-                continue  # not started yet: nothing to ask
-            for node in agent.nodes:
-                if node.netns not in observed.nodes:
-                    continue
-                seen[node.name] = state = management.poll(self.ctx.dataplane, self.ctx.home,
-                                                          agent, node)
-                before = self.ctx.management.get(node.name)
-                if before is None or before["reachable"] != state["reachable"]:
-                    kind = "management.reachable" if state["reachable"] else \
-                        "management.unreachable"
-                    notes.append((kind, node.name, f"agent at {node.mgmt_ip}: {state['detail']}"))
+        jobs = [(agent, node) for agent in want.agents if agent.key in observed.processes
+                for node in agent.nodes if node.netns in observed.nodes]
+
+        def ask(job: tuple[management.Agent, management.AgentNode]) -> dict[str, Any]:
+            return management.poll(self.ctx.dataplane, self.ctx.home, job[0], job[1])
+
+        for (_agent, node), state in zip(jobs, self.pool.map(ask, jobs), strict=True):
+            seen[node.name] = state
+            before = self.ctx.management.get(node.name)
+            if before is None or before["reachable"] != state["reachable"]:
+                kind = "management.reachable" if state["reachable"] else \
+                    "management.unreachable"
+                notes.append((kind, node.name, f"agent at {node.mgmt_ip}: {state['detail']}"))
         self.ctx.management = seen
+
+    def _replace(self, session: Session, r: healing.Replacement) -> bool:
+        app = session.get(Appliance, r.appliance_id)
+        node = session.get(Instance, r.instance_id)
+        if app is None or node is None or app.status == "deleting" or node.status == "deleting":
+            return False
+        try:
+            with session.begin_nested():
+                appliances.replace_backend(self.ctx, session, app, node, r.reason)
+        except FacadeError as exc:  # e.g. the backend subnet is full: keep the old node
+            self.ctx.event(session, "appliance.replace_failed", app.name,
+                           f"cannot replace {node.name}: {exc.message}")
+            return False
+        return True
 
     def _write_peers(self, want: desired_mod.Desired) -> None:
         """The files backends re-read: their peers, and the appliance they call (chains)."""
@@ -201,7 +254,8 @@ class Worker:
         return res.ok, res.detail
 
     def _record(self, want: desired_mod.Desired, state: DesiredState, observed: ObservedState,
-                failures: dict[str, str], notes: list[tuple[str, str, str]]) -> bool:
+                failures: dict[str, str], notes: list[tuple[str, str, str]],
+                replacements: list[healing.Replacement]) -> bool:
         """Write statuses and finalise deletions; True while anything is still converging."""
         ctx = self.ctx
         converging = False
@@ -223,6 +277,8 @@ class Worker:
         with ctx.write() as session:
             for kind, obj, message in notes:
                 ctx.event(session, kind, obj, message)
+            for r in replacements:
+                converging |= self._replace(session, r)
             for inst in session.scalars(select(Instance)):
                 netns = names.node_netns(inst.id, inst.name)
                 if inst.status == "deleting":
@@ -260,4 +316,6 @@ class Worker:
                         app_row.status = "degraded"
                         ctx.event(session, "appliance.degraded", app_row.name, detail)
                     app_row.status_detail = detail
+            # after the statuses above: a resize marks its appliance "scaling" for the next pass
+            self.scaler.review(ctx, session)
         return converging

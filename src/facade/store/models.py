@@ -205,6 +205,40 @@ class SecurityRule(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class UsageRecord(Base):
+    """Metered usage: one metric of one appliance node in one UTC hour (see docs/metering.md).
+
+    Parties and names are copied in, not referenced: usage outlives the appliance, its nodes
+    and their rows. `hour` counts hours since 1970-01-01T00:00Z. Quantities only ever grow."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (UniqueConstraint("hour", "appliance_id", "node", "metric"), NEVER_REUSE)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, index=True)
+    customer: Mapped[str] = mapped_column(String(40), index=True)  # account names
+    provider: Mapped[str] = mapped_column(String(40), index=True)
+    owner: Mapped[str] = mapped_column(String(40))  # who runs the node (front-end provider)
+    service: Mapped[str] = mapped_column(String(40))
+    appliance_id: Mapped[int] = mapped_column(Integer)
+    appliance: Mapped[str] = mapped_column(String(40))
+    node: Mapped[str] = mapped_column(String(60))
+    role: Mapped[str] = mapped_column(String(16))
+    metric: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MeterReading(Base):
+    """The last reading of one counter (or a node's clock): what the next increment starts from.
+    Written in the same transaction as the usage it produced, so nothing is counted twice."""
+
+    __tablename__ = "meter_readings"
+    __table_args__ = NEVER_REUSE
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    epoch: Mapped[str] = mapped_column(String(80))
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
 class PriceList(Base):
     """One price list in force from `from_hour` (hours since the epoch) until the next one of the
     same (kind, subject): kind "service" (subject: the service's name, with its billing model),
@@ -295,6 +329,22 @@ class LedgerPosting(Base):
     side: Mapped[str] = mapped_column(String(6))
     amount: Mapped[str] = mapped_column(String(60))
     currency: Mapped[str] = mapped_column(String(3))
+
+
+class AutoscalePolicy(Base):
+    """A service's autoscaling policy (domain/autoscale.py): backends within [min, max], a
+    target of `metric` per backend per second, a cool-down before scaling down."""
+
+    __tablename__ = "autoscale_policies"
+    __table_args__ = NEVER_REUSE
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"),
+                                            unique=True)
+    min_backends: Mapped[int] = mapped_column(Integer)
+    max_backends: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(24))  # a decimal, kept exact as text
+    cooldown_s: Mapped[int] = mapped_column(Integer)
 
 
 class Event(Base):

@@ -2,20 +2,28 @@
 
 Stdlib only and cheap to import (not even `typing`): workloads start inside node namespaces
 and must be up fast.
+
+Every server counts the requests it served, except health checks and `GET /_facade/stats`
+itself, which answers {"requests": N, "boot": "<random id of this process>"}: the management
+agent reads it to meter requests (a new boot id says the count started again at 0).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import socketserver
 import sys
+import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 
 CHUNK = 64 * 1024
+STATS_PATH = "/_facade/stats"
+NOT_COUNTED = frozenset({"/health", STATS_PATH})  # the control plane's own requests
 
 
 class Server(ThreadingHTTPServer):
@@ -26,6 +34,9 @@ class Server(ThreadingHTTPServer):
     def __init__(self, ip: str, port: int, handler: Callable[..., BaseHTTPRequestHandler], backend: str) -> None:
         self.address_family = socket.AF_INET6 if ":" in ip else socket.AF_INET
         self.backend = backend
+        self.boot = os.urandom(8).hex()
+        self.requests = 0
+        self.requests_lock = threading.Lock()
         super().__init__((ip, port), handler)
 
     def server_bind(self) -> None:
@@ -47,6 +58,7 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes; avoid 40 ms stalls
     timeout = 120  # seconds an idle keep-alive connection may stay open
     server: Server
+    internal_paths: frozenset[str] = frozenset()  # the workload's own traffic (not requests)
 
     def end_headers(self) -> None:
         self.send_header("X-Backend", self.server.backend)
@@ -101,6 +113,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def guarded(self, route: Callable[[], None]) -> None:
         """Run a route; an unexpected error becomes a JSON 500 and one stderr line, no traceback."""
+        path = self.path.split("?", 1)[0]
+        if path == STATS_PATH and self.command == "GET":
+            with self.server.requests_lock:
+                count = self.server.requests
+            self.send_json(200, {"requests": count, "boot": self.server.boot})
+            return
+        if path not in NOT_COUNTED and path not in self.internal_paths:
+            with self.server.requests_lock:
+                self.server.requests += 1
         try:
             route()
         except (ConnectionError, TimeoutError):

@@ -22,7 +22,8 @@ Every request is signed (see `agent_auth`): `Authorization: Facade-HMAC <ts>:<he
 method, the path with query, and the node's name.
 
     GET /v1/health    {"node", "role", "netns", "uptime_s", "workload": {"ok", "detail"} | null}
-    GET /v1/counters  front-end: {"node", "backends", "conntrack", "counters"}; backend: {"node", "counters"}
+    GET /v1/counters  front-end: {"node", "backends", "conntrack", "counters", "meters", "epoch"};
+                      backend: {"node", "counters", "workload": {"requests", "boot"} | null}
 
 Work inside a namespace (workload probes, nftables, conntrack) runs in a fresh thread that entered
 the namespace of the node's listening socket, through a file descriptor the agent holds: the
@@ -60,6 +61,7 @@ WORKLOAD_TIMEOUT_S = 0.5
 ROLES = ("backend", "frontend")
 FE_TABLE = "table ip fcd_fe"
 FE_MAP = "backends"
+STATS_PATH = "/_facade/stats"  # the built-in workloads' own numbers (workloads._httpd)
 
 T = TypeVar("T")
 
@@ -366,40 +368,85 @@ def _error_detail(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:200]
 
 
-def check_workload(ns_fd: int, wl: Workload) -> dict[str, Any]:
-    """Probe the workload from inside the node's namespace (0.5 s in all); never raises."""
+def _http_get(ns_fd: int, ip: str, port: int, path: str,
+              limit: int = 1024) -> tuple[int, bytes]:
+    """GET ip:port/path from inside the namespace (WORKLOAD_TIMEOUT_S in all): (status, head of
+    the body, at most `limit` bytes). Raises OSError/TimeoutError/ValueError."""
     deadline = time.monotonic() + WORKLOAD_TIMEOUT_S
-    try:
-        sock = in_namespace(ns_fd, lambda: socket.socket(_family(wl.ip), socket.SOCK_STREAM))
-    except Exception as exc:
-        return {"ok": False, "detail": f"namespace: {_error_detail(exc)}"}
+    sock = in_namespace(ns_fd, lambda: socket.socket(_family(ip), socket.SOCK_STREAM))
     try:
         sock.settimeout(WORKLOAD_TIMEOUT_S)
-        sock.connect((wl.ip, wl.port))
-        if wl.health_path is None:
-            return {"ok": True, "detail": "connected"}
-        host = f"[{wl.ip}]" if ":" in wl.ip else wl.ip
-        sock.sendall(f"GET {wl.health_path} HTTP/1.1\r\nHost: {host}:{wl.port}\r\n"
+        sock.connect((ip, port))
+        host = f"[{ip}]" if ":" in ip else ip
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
                      "User-Agent: facade-agent\r\nConnection: close\r\n\r\n".encode())
         buf = b""
-        while b"\r\n" not in buf and len(buf) < 1024:
+        while len(buf) < limit + 1024:
+            head, sep, body = buf.partition(b"\r\n\r\n")
+            if sep and _content_length(head) is not None and \
+                    len(body) >= min(limit, _content_length(head) or 0):
+                break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
             sock.settimeout(remaining)
-            chunk = sock.recv(1024)
+            chunk = sock.recv(4096)
             if not chunk:
                 break
             buf += chunk
         parts = buf.split(b"\r\n", 1)[0].split(b" ")
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
-            return {"ok": False, "detail": "not an HTTP response"}
-        code = int(parts[1])
-        return {"ok": 200 <= code < 300, "detail": f"HTTP {code}"}
-    except Exception as exc:
-        return {"ok": False, "detail": _error_detail(exc)}
+            raise ValueError("not an HTTP response")
+        return int(parts[1]), buf.partition(b"\r\n\r\n")[2][:limit]
     finally:
         sock.close()
+
+
+def _content_length(head: bytes) -> int | None:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
+def check_workload(ns_fd: int, wl: Workload) -> dict[str, Any]:
+    """Probe the workload from inside the node's namespace (0.5 s in all); never raises."""
+    if wl.health_path is None:
+        try:
+            sock = in_namespace(ns_fd, lambda: socket.socket(_family(wl.ip), socket.SOCK_STREAM))
+        except Exception as exc:
+            return {"ok": False, "detail": f"namespace: {_error_detail(exc)}"}
+        try:
+            sock.settimeout(WORKLOAD_TIMEOUT_S)
+            sock.connect((wl.ip, wl.port))
+            return {"ok": True, "detail": "connected"}
+        except Exception as exc:
+            return {"ok": False, "detail": _error_detail(exc)}
+        finally:
+            sock.close()
+    try:
+        code, _ = _http_get(ns_fd, wl.ip, wl.port, wl.health_path, limit=0)
+    except ValueError as exc:
+        return {"ok": False, "detail": str(exc)}
+    except Exception as exc:
+        return {"ok": False, "detail": _error_detail(exc)}
+    return {"ok": 200 <= code < 300, "detail": f"HTTP {code}"}
+
+
+def workload_stats(ns_fd: int, wl: Workload) -> dict[str, Any] | None:
+    """The built-in workload's own numbers ({"requests", "boot"}), or None if it has none."""
+    try:
+        code, body = _http_get(ns_fd, wl.ip, wl.port, STATS_PATH)
+        if code != 200:
+            return None
+        stats = json.loads(body)
+    except Exception:
+        return None
+    if (not isinstance(stats, dict) or not isinstance(stats.get("boot"), str)
+            or not isinstance(stats.get("requests"), int) or stats["requests"] < 0):
+        return None
+    return {"requests": stats["requests"], "boot": stats["boot"][:64]}
 
 
 def _count_lines(path: str) -> int | None:
@@ -443,8 +490,11 @@ def frontend_state(ns_fd: int) -> tuple[list[dict[str, Any]], int | None]:
 
 
 def counters(node: Node, ns_fd: int) -> dict[str, Any]:
+    """A front-end's rotation, conntrack count and per-backend meters (with their epoch: the
+    namespace's inode and the table's handle); a backend's workload numbers."""
     if node.role != "frontend":
-        return {"node": node.name, "counters": {}}
+        stats = workload_stats(ns_fd, node.workload) if node.workload else None
+        return {"node": node.name, "counters": {}, "workload": stats}
     objs, conntrack = frontend_state(ns_fd)
     backends: set[str] = set()
     named: dict[str, dict[str, int]] = {}
@@ -456,7 +506,12 @@ def counters(node: Node, ns_fd: int) -> dict[str, Any]:
             named[str(c.get("name"))] = {"packets": int(c.get("packets", 0)),
                                          "bytes": int(c.get("bytes", 0))}
     ordered = sorted(backends, key=lambda ip: (":" in ip, ipaddress.ip_address(ip)))
-    return {"node": node.name, "backends": ordered, "conntrack": conntrack, "counters": named}
+    from facade.dataplane.linux import nft_rules  # pure; imported with libnftables above
+
+    handle = nft_rules.table_handle(objs)
+    return {"node": node.name, "backends": ordered, "conntrack": conntrack, "counters": named,
+            "meters": nft_rules.meters(objs),
+            "epoch": f"{os.fstat(ns_fd).st_ino}:{handle}" if handle is not None else None}
 
 
 def health(node: Node, ns_fd: int, started: float) -> dict[str, Any]:

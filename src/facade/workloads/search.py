@@ -248,6 +248,7 @@ def catch_up(store: Store, peers: Peers, name: str) -> None:
 
 
 class SearchHandler(Handler):
+    internal_paths = frozenset({"/replicate", "/dump"})  # between peers: not customer requests
     store: Store
     peers: Peers
 

@@ -131,3 +131,35 @@ def delete(name: Name) -> None:
     with connect() as cli:
         cli.delete(f"/v1/services/{seg(name)}")
     typer.echo(f"deleted service {name}")
+
+
+@app.command("autoscale")
+def autoscale(
+    name: Name,
+    min_: Annotated[int | None, typer.Option("--min", help="Fewest backends.")] = None,
+    max_: Annotated[int | None, typer.Option("--max", help="Most backends.")] = None,
+    metric: Annotated[str | None, typer.Option(
+        "--metric", help="connections or requests (per second, per backend).")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", metavar="NUMBER", help="Wanted METRIC per second per backend.")] = None,
+    cooldown: Annotated[int, typer.Option("--cooldown", help="Seconds before scaling "
+                                                             "down.")] = 30,
+    off: Annotated[bool, typer.Option("--off", help="Turn autoscaling off.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Show or set the autoscaling policy of a service (all its appliances follow it)."""
+    path = f"/v1/services/{seg(name)}/autoscale"
+    given = [v is not None for v in (min_, max_, metric, target)]
+    if off and any(given):
+        raise typer.BadParameter("--off takes no other policy option")
+    if any(given) and not all(given):
+        raise typer.BadParameter("give --min, --max, --metric and --target together")
+    with connect() as cli:
+        if off:
+            obj = cli.delete(path)
+        elif all(given):
+            obj = cli.put(path, {"min": min_, "max": max_, "metric": metric, "target": target,
+                                 "cooldown": cooldown})
+        else:
+            obj = cli.get(path)
+    render.output(obj, as_json, render.autoscale)

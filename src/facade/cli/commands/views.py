@@ -26,3 +26,23 @@ def events(
     with connect() as cli:
         rows = cli.get("/v1/events", params={"limit": limit})
     render.output(rows, as_json, render.events)
+
+
+def usage(
+    period: Annotated[str | None, typer.Option(
+        "--period", "-p", help="2026-11 (month), 2026-11-28 (day) or START/END; all time if "
+                               "omitted.")] = None,
+    account: Annotated[str | None, typer.Option("--account", help="Only this account's "
+                                                                  "appliances.")] = None,
+    appliance: Annotated[str | None, typer.Option("--appliance", help="Only this "
+                                                                      "appliance.")] = None,
+    by_node: Annotated[bool, typer.Option("--by-node", help="One line per node (providers "
+                                                            "and the operator).")] = False,
+    as_json: Json = False,
+) -> None:
+    """Show metered usage: node-hours by role, bytes in/out, connections, requests."""
+    params = {"period": period, "account": account, "appliance": appliance,
+              "by": "node" if by_node else "appliance"}
+    with connect() as cli:
+        rows = cli.get("/v1/usage", params={k: v for k, v in params.items() if v is not None})
+    render.output(rows, as_json, render.usage)

@@ -19,6 +19,12 @@ One table `ip fcd_fe` per front-end namespace:
 - chain `input` (filter): from the customer leg only replies, ping to the endpoint, and a TCP
   reset for endpoint:port (what a client gets when the map is empty); the rest is dropped.
 - chain `forward` (filter, policy drop): replies, and customer -> backend leg marked connections.
+  First, unless metering is off, three meter rules feed dynamic sets with a counter per element
+  (`METER_SETS`), keyed by backend address: `m_in` counts the packets and bytes sent to a backend
+  through the endpoint, `m_out` its replies, `m_conn` new connections to it; traffic of
+  `unmetered_source` (the customer subnet's gateway, where the control plane's readiness probes
+  come from) is not counted. The management agent
+  reads them (see docs/metering.md); they only grow until the table is made again.
 
 Rules are written in exactly the form `nft -j list` prints them, so the driver can compare the
 kernel's table with the desired one and leave it alone when equal (idempotent ensure).
@@ -41,10 +47,17 @@ REPLY_MARK = 0x2  # backend -> customer replies: routed by the customer leg's ta
 
 ACTIVE = "active"  # holds the endpoint while the rotation is not empty
 
+# per-backend meters: set name -> what its element counters count
+METER_IN, METER_OUT, METER_CONN = "m_in", "m_out", "m_conn"
+METER_SETS = (METER_IN, METER_OUT, METER_CONN)
+METER_SIZE = 4096  # addresses a front-end's meters remember (a backend subnet is at most /16)
+
 MAP_DECLARATION = (
     f"add table {FAMILY} {TABLE}\n"
     f"add map {FAMILY} {TABLE} {MAP} {{ typeof numgen inc mod {SLOTS} : ip daddr; }}\n"
     f"add set {FAMILY} {TABLE} {ACTIVE} {{ type ipv4_addr; }}\n"
+    + "".join(f"add set {FAMILY} {TABLE} {name} {{ type ipv4_addr; flags dynamic; counter; "
+              f"size {METER_SIZE}; }}\n" for name in METER_SETS)
 )
 
 # name -> (type, hook, priority, policy)
@@ -74,6 +87,35 @@ def _ct(key: str, value: Any) -> dict[str, Any]:
 
 ACCEPT = {"accept": None}
 DROP = {"drop": None}
+
+
+def _update(set_name: str, field: str) -> dict[str, Any]:
+    return {"set": {"op": "update", "elem": {"payload": {"protocol": "ip", "field": field}},
+                    "set": f"@{set_name}"}}
+
+
+def meter_rules(fe: FrontendSpec) -> list[Expr]:
+    """The forward chain's first rules: count per backend (no verdict, the packet goes on)."""
+    if not fe.metering:
+        return []
+    to_backend = [_meta("iifname", fe.customer_if), _meta("oifname", fe.backend_if),
+                  _meta("mark", MARK)]
+    from_backend = [_meta("iifname", fe.backend_if), _meta("oifname", fe.customer_if),
+                    _meta("mark", REPLY_MARK)]
+    if fe.unmetered_source:  # the control plane's own readiness probes are not the customer's
+        to_backend.append(_not_payload("saddr", fe.unmetered_source))
+        from_backend.append(_not_payload("daddr", fe.unmetered_source))
+    return [
+        [*to_backend, {"match": {"op": "in", "left": {"ct": {"key": "state"}}, "right": "new"}},
+         _update(METER_CONN, "daddr")],
+        [*to_backend, _update(METER_IN, "daddr")],
+        [*from_backend, _update(METER_OUT, "saddr")],
+    ]
+
+
+def _not_payload(field: str, value: str) -> dict[str, Any]:
+    return {"match": {"op": "!=", "left": {"payload": {"protocol": "ip", "field": field}},
+                      "right": value}}
 
 
 def chain_rules(fe: FrontendSpec, backend_source: str) -> dict[str, list[Expr]]:
@@ -111,6 +153,7 @@ def chain_rules(fe: FrontendSpec, backend_source: str) -> dict[str, list[Expr]]:
             [_meta("iifname", fe.customer_if), DROP],
         ],
         "forward": [
+            *meter_rules(fe),
             [established, ACCEPT],
             # by mark, not `ct status dnat`: an identity DNAT sets no status bit
             [_meta("iifname", fe.customer_if), _meta("oifname", fe.backend_if),
@@ -204,9 +247,35 @@ def backends_from_elems(elems: list[Any]) -> tuple[str, ...]:
 
 
 def is_declared(listing: list[dict[str, Any]]) -> bool:
-    """Are the map and the `active` set there (declared by MAP_DECLARATION)?"""
-    return (parse_table(listing)[2] is not None
-            and any(o.get("set", {}).get("name") == ACTIVE for o in listing))
+    """Are the map, the `active` set and the meters there (declared by MAP_DECLARATION)?"""
+    sets = {o["set"].get("name") for o in listing if "set" in o}
+    return parse_table(listing)[2] is not None and {ACTIVE, *METER_SETS} <= sets
+
+
+def meters(listing: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, int]]]:
+    """From a table listing: backend address -> meter set -> {"packets", "bytes"}."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for obj in listing:
+        s = obj.get("set")
+        if not s or s.get("name") not in METER_SETS:
+            continue
+        for e in s.get("elem", []):
+            elem = e.get("elem") if isinstance(e, dict) else None
+            if not isinstance(elem, dict) or not isinstance(elem.get("val"), str):
+                continue
+            counter = elem.get("counter") or {}
+            out.setdefault(elem["val"], {})[s["name"]] = {
+                "packets": int(counter.get("packets", 0)), "bytes": int(counter.get("bytes", 0))}
+    return out
+
+
+def table_handle(listing: list[dict[str, Any]]) -> int | None:
+    """The kernel's handle of the table: a table made again gets a new one."""
+    for obj in listing:
+        t = obj.get("table")
+        if t and t.get("name") == TABLE:
+            return int(t["handle"])
+    return None
 
 
 def is_current(listing: list[dict[str, Any]], fe: FrontendSpec, backend_source: str) -> bool:

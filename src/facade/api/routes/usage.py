@@ -1,0 +1,35 @@
+"""/v1/usage (metered usage per appliance or node) and /metrics (Prometheus text exposition).
+See docs/metering.md."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from facade.api.deps import Auth, Ctx
+from facade.api.schemas import UsageRead
+from facade.service import usage
+
+router = APIRouter(tags=["usage"])
+
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@router.get("/v1/usage", response_model=list[UsageRead], response_model_exclude_none=True,
+            operation_id="list_usage")
+def list_usage(ctx: Ctx, caller: Auth,
+               period: str | None = Query(None, max_length=80,
+                                          description="2026-11, 2026-11-28 or START/END"),
+               account: str | None = Query(None, max_length=40),
+               appliance: str | None = Query(None, max_length=40),
+               by: Literal["appliance", "node"] = "appliance") -> Any:
+    return usage.report(ctx, caller, period=period, account=account, appliance=appliance, by=by)
+
+
+@router.get("/metrics", operation_id="metrics", response_model=None,
+            responses={200: {"description": "Prometheus text exposition format 0.0.4",
+                             "content": {PROMETHEUS_TYPE: {"schema": {"type": "string"}}}}})
+def metrics(ctx: Ctx, caller: Auth) -> PlainTextResponse:
+    return PlainTextResponse(usage.prometheus(ctx, caller), media_type=PROMETHEUS_TYPE)

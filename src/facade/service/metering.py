@@ -1,0 +1,296 @@
+"""Metering: usage records from the management agents' counters and the nodes' clocks.
+
+The worker calls `tick` every METER_INTERVAL seconds and right before it deletes an appliance
+node on purpose. A tick asks every front-end's agent for its per-backend meters and every
+backend's agent for its workload's request count (over the management subnet, signed, like the
+health polls), then, in ONE transaction, turns each reading into an increment against the last
+stored reading (`domain.metering.increment`), adds it to the hour's usage record and stores the
+reading. Node time advances every node's clock (kept as a reading too) to now. A crash before
+the commit loses nothing: the next tick reads the same counters again and computes the same
+increment from the same stored reading. See docs/metering.md.
+
+`totals` and `by_node` sum the records of a period for the API, `facade usage`, `/metrics` and
+billing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from facade.domain import agent_auth
+from facade.domain.metering import Metric, Reading, increment, split_hours, to_ms
+from facade.domain.period import Period
+from facade.service import management
+from facade.service.context import Context
+from facade.store.models import MeterReading, UsageRecord
+
+log = logging.getLogger("facade.metering")
+
+METER_INTERVAL = 2.0  # seconds between two ticks
+PMap = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class MeteredNode:
+    """An appliance node as metering sees it: who pays for it, who runs it, how to ask it."""
+
+    instance_id: int
+    name: str
+    netns: str
+    role: str  # frontend | backend
+    ip: str  # front-end: endpoint; backend: its backend-subnet address
+    appliance_id: int
+    appliance: str
+    customer: str
+    provider: str
+    owner: str
+    service: str
+    agent: management.Agent | None
+    mgmt_ip: str | None
+
+    @property
+    def agent_node(self) -> management.AgentNode | None:
+        if self.agent is None or self.mgmt_ip is None:
+            return None
+        return management.AgentNode(name=self.name, netns=self.netns, mgmt_ip=self.mgmt_ip,
+                                    role=self.role, workload=None)
+
+
+@dataclass
+class Snapshot:
+    """What one tick read from the agents, before anything is stored."""
+
+    at_ms: int
+    present: set[int] = field(default_factory=set)  # instance ids whose namespace exists
+    # (key, reading, node it is billed to, metric)
+    counters: list[tuple[str, Reading, MeteredNode, Metric]] = field(default_factory=list)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _ask(ctx: Context, node: MeteredNode, path: str) -> dict[str, Any] | None:
+    an = node.agent_node
+    if an is None or node.agent is None:
+        return None
+    header = agent_auth.sign(management.secret(ctx.home, node.agent.network_id), "GET", path,
+                             node.name)
+    res = ctx.dataplane.http_request(node.agent.netns, an.mgmt_ip, management.AGENT_PORT, path,
+                                     headers={"Authorization": header}, timeout=1.0)
+    if not res.ok:
+        return None
+    try:
+        answer = json.loads(res.body)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
+
+
+def frontend_readings(fe: MeteredNode, answer: dict[str, Any],
+                      backends: dict[str, MeteredNode]) -> list[tuple[str, Reading, MeteredNode,
+                                                                      Metric]]:
+    """A front-end agent's /v1/counters answer as readings, each billed to the backend that
+    holds the address now (or to the front-end when no backend holds it any more)."""
+    epoch = answer.get("epoch")
+    meters = answer.get("meters")
+    if not isinstance(epoch, str) or not isinstance(meters, dict):
+        return []
+    out: list[tuple[str, Reading, MeteredNode, Metric]] = []
+    for ip, sets in sorted(meters.items()):
+        if not isinstance(sets, dict):
+            continue
+        billed = backends.get(ip, fe)
+        for set_name, metric, field_ in (("m_in", Metric.BYTES_IN, "bytes"),
+                                         ("m_out", Metric.BYTES_OUT, "bytes"),
+                                         ("m_conn", Metric.CONNECTIONS, "packets")):
+            counter = sets.get(set_name)
+            value = counter.get(field_) if isinstance(counter, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                out.append((f"fe:{fe.instance_id}:{ip}:{set_name}", Reading(epoch, value),
+                            billed, metric))
+    return out
+
+
+def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
+         pmap: PMap = map, skip: frozenset[int] = frozenset()) -> Snapshot:
+    """Ask the agents of the present nodes for their counters (network I/O, no database);
+    `pmap` may run the questions side by side; nodes in `skip` (backends whose workload does
+    not answer anyway) are not asked, their clocks still run."""
+    nodes = list(nodes)
+    snap = Snapshot(at_ms=to_ms(dt.datetime.now(dt.UTC)), present=set(present))
+    by_app: dict[int, dict[str, MeteredNode]] = {}
+    for n in nodes:
+        if n.role == "backend":
+            by_app.setdefault(n.appliance_id, {})[n.ip] = n
+    asked = [n for n in nodes if n.instance_id in present and n.instance_id not in skip]
+    answers = list(pmap(lambda n: _ask(ctx, n, "/v1/counters"), asked))
+    for n, answer in zip(asked, answers, strict=True):
+        if answer is None:
+            continue
+        if n.role == "frontend":
+            snap.counters += frontend_readings(n, answer, by_app.get(n.appliance_id, {}))
+        else:
+            wl = answer.get("workload")
+            if (isinstance(wl, dict) and isinstance(wl.get("boot"), str)
+                    and isinstance(wl.get("requests"), int) and wl["requests"] >= 0):
+                snap.counters.append((f"wl:{n.instance_id}", Reading(wl["boot"], wl["requests"]),
+                                      n, Metric.REQUESTS))
+    return snap
+
+
+# --- recording -------------------------------------------------------------------------------
+
+
+def _add(session: Session, node: MeteredNode, metric: Metric, hour: int, quantity: int) -> None:
+    if quantity <= 0:
+        return
+    row = session.scalar(select(UsageRecord).where(
+        UsageRecord.hour == hour, UsageRecord.appliance_id == node.appliance_id,
+        UsageRecord.node == node.name, UsageRecord.metric == metric.value))
+    if row is None:
+        session.add(UsageRecord(hour=hour, customer=node.customer, provider=node.provider,
+                                owner=node.owner, service=node.service,
+                                appliance_id=node.appliance_id, appliance=node.appliance,
+                                node=node.name, role=node.role, metric=metric.value,
+                                quantity=quantity))
+        session.flush()
+    else:
+        row.quantity += quantity
+
+
+def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot
+           ) -> dict[int, dict[str, int]]:
+    """Store one snapshot: counter increments and node time, with their new readings.
+    Returns the counter increments per appliance id and metric (the autoscaler's input)."""
+    readings = {r.key: r for r in session.scalars(select(MeterReading))}
+    hour = snap.at_ms // HOUR_MS
+    increments: dict[int, dict[str, int]] = {}
+    for key, now, node, metric in snap.counters:
+        row = readings.get(key)
+        last = Reading(row.epoch, row.value) if row else None
+        inc = increment(last, now)
+        _add(session, node, metric, hour, inc)
+        per_app = increments.setdefault(node.appliance_id, {})
+        per_app[metric.value] = per_app.get(metric.value, 0) + inc
+        if row is None:
+            row = readings[key] = MeterReading(key=key, epoch=now.epoch, value=now.value)
+            session.add(row)
+        else:
+            row.epoch, row.value = now.epoch, now.value
+    for node in nodes:
+        key = f"clock:{node.instance_id}"
+        row = readings.get(key)
+        if node.instance_id not in snap.present:
+            if row is not None:  # gone (or not made yet): its clock stops here
+                session.delete(row)
+            continue
+        if row is None:
+            session.add(MeterReading(key=key, epoch="ms", value=snap.at_ms))
+            continue
+        if snap.at_ms > row.value:
+            for hour_start, ms in split_hours(row.value, snap.at_ms):
+                _add(session, node, Metric.NODE_MS, to_ms(hour_start) // HOUR_MS, ms)
+            row.value = snap.at_ms
+    # readings of counters whose node no longer exists will never be read again
+    live = {n.instance_id for n in nodes}
+    for key, row in readings.items():
+        owner_id = key.split(":")[1]
+        if owner_id.isdigit() and int(owner_id) not in live and row in session:
+            session.delete(row)
+    return increments
+
+
+def tick(ctx: Context, nodes: list[MeteredNode], present: set[int], pmap: PMap = map,
+         skip: frozenset[int] = frozenset()) -> dict[int, dict[str, int]]:
+    snap = read(ctx, nodes, present, pmap, skip)
+    with ctx.write() as session:
+        return record(session, nodes, snap)
+
+
+# --- queries ---------------------------------------------------------------------------------
+
+
+COLUMNS = ("frontend_node_ms", "backend_node_ms", "bytes_in", "bytes_out", "connections",
+           "requests")
+
+
+@dataclass
+class Totals:
+    """One appliance's (or node's) usage over a period."""
+
+    appliance: str
+    appliance_id: int
+    customer: str
+    provider: str
+    service: str
+    node: str | None = None
+    owner: str | None = None
+    role: str | None = None
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COLUMNS, 0))
+
+    def add(self, role: str, metric: str, quantity: int) -> None:
+        key = f"{role}_node_ms" if metric == Metric.NODE_MS else metric
+        if key in self.values:
+            self.values[key] += quantity
+
+
+def _rows(session: Session, period: Period | None, group_node: bool,
+          where: list[Any]) -> list[Totals]:
+    cols = [UsageRecord.appliance_id, UsageRecord.appliance, UsageRecord.customer,
+            UsageRecord.provider, UsageRecord.service, UsageRecord.role, UsageRecord.metric]
+    if group_node:
+        cols += [UsageRecord.node, UsageRecord.owner]
+    q = select(*cols, func.sum(UsageRecord.quantity)).group_by(*cols)
+    if period is not None:
+        q = q.where(UsageRecord.hour >= hour_index(period.start, "period.start"),
+                    UsageRecord.hour < hour_index(period.end, "period.end"))
+    for cond in where:
+        q = q.where(cond)
+    out: dict[tuple[Any, ...], Totals] = {}
+    for result_row in session.execute(q):
+        row: tuple[Any, ...] = tuple(result_row)
+        app_id, app, customer, provider, service, role, metric = (row[0], str(row[1]),
+                                                                  str(row[2]), str(row[3]),
+                                                                  str(row[4]), str(row[5]),
+                                                                  str(row[6]))
+        node, owner = (str(row[7]), str(row[8])) if group_node else (None, None)
+        key = (app_id, node)
+        t = out.get(key)
+        if t is None:
+            t = out[key] = Totals(appliance=app, appliance_id=int(app_id), customer=customer,
+                                  provider=provider, service=service, node=node, owner=owner,
+                                  role=role if group_node else None)
+        t.add(role, metric, int(row[-1] or 0))
+    return sorted(out.values(), key=lambda t: (t.appliance, t.appliance_id, t.node or ""))
+
+
+def hour_index(at: dt.datetime, where: str) -> int:
+    """Hours since the epoch of an instant on an hour boundary (usage is kept per hour)."""
+    from facade.domain.errors import Invalid
+
+    ms = to_ms(at)
+    if ms % HOUR_MS:
+        raise Invalid(f"{at.isoformat()} is not on a whole hour; usage is kept per UTC hour",
+                      where=where)
+    return ms // HOUR_MS
+
+
+def totals(session: Session, period: Period | None = None, *, where: Iterable[Any] = ()
+           ) -> list[Totals]:
+    """Per appliance: node time by role, bytes, connections, requests over the period."""
+    return _rows(session, period, False, list(where))
+
+
+def by_node(session: Session, period: Period | None = None, *, where: Iterable[Any] = ()
+            ) -> list[Totals]:
+    """The same, per node (what its provider sees)."""
+    return _rows(session, period, True, list(where))

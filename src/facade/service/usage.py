@@ -1,0 +1,132 @@
+"""Usage as its parties read it: `GET /v1/usage`, `facade usage` and the Prometheus `/metrics`.
+
+Who sees what (the same rule as everywhere): the operator sees all usage; an account sees the
+usage of the appliances it consumes (as customer) or provides (as provider, or as the owner of
+a node such as a front-end provider). Per-node rows name the provider's nodes, so only the
+provider, the node's owner and the operator get them; a customer reads its appliances whole.
+Node time is shown in seconds with millisecond precision (as a decimal string in JSON).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from facade.domain.errors import Forbidden, Invalid
+from facade.domain.period import parse_period
+from facade.service import lookup, metering
+from facade.service.context import Caller, Context
+from facade.store.models import Appliance, UsageRecord
+
+MAX_FILTER = 40
+
+
+def _seconds(ms: int) -> str:
+    return str((Decimal(ms) / 1000).quantize(Decimal("0.001")))
+
+
+def _row(t: metering.Totals, node: bool) -> dict[str, Any]:
+    v = t.values
+    out: dict[str, Any] = {"appliance": t.appliance, "customer": t.customer,
+                           "provider": t.provider, "service": t.service}
+    if node:
+        out |= {"node": t.node, "role": t.role, "owner": t.owner}
+    out |= {"frontend_node_seconds": _seconds(v["frontend_node_ms"]),
+            "backend_node_seconds": _seconds(v["backend_node_ms"]),
+            "bytes_in": v["bytes_in"], "bytes_out": v["bytes_out"],
+            "connections": v["connections"], "requests": v["requests"]}
+    return out
+
+
+def _visible(caller: Caller, *, node: bool) -> list[Any]:
+    if caller.operator:
+        return []
+    mine = [UsageRecord.provider == caller.account, UsageRecord.owner == caller.account]
+    if not node:
+        mine.append(UsageRecord.customer == caller.account)
+    return [or_(*mine)]
+
+
+def report(ctx: Context, caller: Caller, *, period: str | None = None,
+           account: str | None = None, appliance: str | None = None,
+           by: str = "appliance") -> list[dict[str, Any]]:
+    """Usage rows over a period (all time without one), per appliance or per node."""
+    if by not in ("appliance", "node"):
+        raise Invalid(f"by={by!r}: use 'appliance' or 'node'", where="by")
+    node = by == "node"
+    where = _visible(caller, node=node)
+    when = parse_period(period) if period is not None else None
+    with ctx.read() as session:
+        if account is not None:
+            if not caller.operator and account != caller.account:
+                raise Forbidden(f"account {caller.account} may not read the usage of "
+                                f"account {account}", where="account")
+            lookup.account(session, account)
+            where.append(or_(UsageRecord.customer == account, UsageRecord.provider == account,
+                             UsageRecord.owner == account))
+        if appliance is not None:
+            if len(appliance) > MAX_FILTER:
+                raise Invalid("appliance name is longer than 40 characters", where="appliance")
+            where.append(UsageRecord.appliance == appliance)
+        rows = metering.by_node(session, when, where=where) if node else \
+            metering.totals(session, when, where=where)
+    return [_row(t, node) for t in rows]
+
+
+# --- Prometheus text exposition ---------------------------------------------------------------
+
+_HELP = {
+    "facade_usage_node_seconds_total": ("counter", "Node time of appliance nodes, by role."),
+    "facade_usage_bytes_total": ("counter", "Bytes through appliance endpoints, by direction "
+                                            "(in: customer to backends, out: replies)."),
+    "facade_usage_connections_total": ("counter", "Connections through appliance endpoints."),
+    "facade_usage_requests_total": ("counter", "Requests served by appliance workloads that "
+                                               "count them."),
+    "facade_appliance_backends": ("gauge", "Backends an appliance should have."),
+    "facade_appliance_ready": ("gauge", "1 when the appliance's endpoint answered."),
+}
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(**labels: str) -> str:
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
+
+
+def prometheus(ctx: Context, caller: Caller) -> str:
+    """All-time usage counters per appliance (labels appliance, account = the customer,
+    provider, service) and each appliance's state, in the text exposition format 0.0.4."""
+    samples: dict[str, list[str]] = {name: [] for name in _HELP}
+    with ctx.read() as session:
+        totals = metering.totals(session, None, where=_visible(caller, node=False))
+        apps = [a for a in session.scalars(select(Appliance).order_by(Appliance.id))
+                if caller.may_see(a.account_id, a.service.account_id)]
+        for t in totals:
+            base = {"appliance": t.appliance, "account": t.customer, "provider": t.provider,
+                    "service": t.service}
+            v = t.values
+            for role in ("frontend", "backend"):
+                samples["facade_usage_node_seconds_total"].append(
+                    f"{_labels(**base, role=role)} {_seconds(v[f'{role}_node_ms'])}")
+            for direction in ("in", "out"):
+                samples["facade_usage_bytes_total"].append(
+                    f"{_labels(**base, direction=direction)} {v[f'bytes_{direction}']}")
+            samples["facade_usage_connections_total"].append(f"{_labels(**base)} "
+                                                             f"{v['connections']}")
+            samples["facade_usage_requests_total"].append(f"{_labels(**base)} {v['requests']}")
+        for a in apps:
+            base = {"appliance": a.name, "account": a.account.name,
+                    "provider": a.service.account.name, "service": a.service.name}
+            samples["facade_appliance_backends"].append(f"{_labels(**base)} "
+                                                        f"{a.desired_backends}")
+            samples["facade_appliance_ready"].append(
+                f"{_labels(**base)} {1 if a.status == 'ready' else 0}")
+    lines: list[str] = []
+    for name, (kind, text) in _HELP.items():
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+        lines += [f"{name}{sample}" for sample in samples[name]]
+    return "\n".join(lines) + "\n"

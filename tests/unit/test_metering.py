@@ -1,0 +1,271 @@
+"""Metering: counter increments across resets, node time split at hours, usage records written
+exactly once per reading, and what /v1/usage and /metrics show to whom."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from facade.dataplane.fake import FakeDataPlane
+from facade.domain.metering import Metric, Reading, from_ms, increment, split_hours
+from facade.service import metering
+from facade.service.context import Context
+from facade.store.models import MeterReading, UsageRecord
+from tests.unit.test_api_validation import ok, world  # noqa: F401 - fixture
+
+HOUR = 3_600_000
+T0 = 1_795_000_000_000 - 1_795_000_000_000 % HOUR  # an hour boundary in 2026
+
+
+# --- pure arithmetic -----------------------------------------------------------------------
+
+
+def test_increment_same_epoch_reset_and_first_reading() -> None:
+    assert increment(None, Reading("a", 7)) == 7  # everything the counter counted so far
+    assert increment(Reading("a", 7), Reading("a", 10)) == 3
+    assert increment(Reading("a", 10), Reading("a", 10)) == 0  # read twice: counted once
+    assert increment(Reading("a", 10), Reading("b", 4)) == 4  # made again: counts from 0
+    assert increment(Reading("a", 10), Reading("a", 4)) == 4  # a reset we could not see
+    with pytest.raises(ValueError):
+        increment(None, Reading("a", -1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.booleans(), st.booleans()), max_size=40))
+def test_increments_sum_to_what_the_counters_counted(
+        steps: list[tuple[int, bool, bool]]) -> None:
+    """A counter grows by `amount` per step; sometimes it is made again (new epoch, from 0);
+    sometimes the step is not read. The increments of the readings sum to everything counted,
+    except what a counter counted after its last reading before it was made again."""
+    epoch, value, last = 0, 0, None
+    summed, counted, lost_unread = 0, 0, 0
+    for amount, reset, read in steps:
+        if reset:
+            lost_unread += value - (last.value if last and last.epoch == str(epoch) else 0)
+            epoch, value = epoch + 1, 0
+        value += amount
+        counted += amount
+        if read:
+            now = Reading(str(epoch), value)
+            summed += increment(last, now)
+            last = now
+    unread_tail = value - (last.value if last and last.epoch == str(epoch) else 0)
+    assert summed == counted - lost_unread - unread_tail
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10 * HOUR), st.integers(0, 5 * HOUR))
+def test_node_time_splits_exactly_at_hours(start_offset: int, length: int) -> None:
+    start = T0 + start_offset
+    parts = split_hours(start, start + length)
+    assert sum(ms for _, ms in parts) == length
+    assert all(0 < ms <= HOUR for _, ms in parts)
+    hours = [metering.to_ms(h) for h, _ in parts]
+    assert all(h % HOUR == 0 for h in hours)
+    assert hours == sorted(set(hours))
+    if parts:
+        assert hours[0] <= start < hours[0] + HOUR
+
+
+# --- recording -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Iterator[Context]:
+    c = Context.open(tmp_path / "home", FakeDataPlane())
+    try:
+        yield c
+    finally:
+        c.engine.dispose()
+
+
+def _node(iid: int, role: str, ip: str, name: str | None = None) -> metering.MeteredNode:
+    return metering.MeteredNode(
+        instance_id=iid, name=name or f"docs-{role[0]}{iid}", netns=f"fcd-i{iid}-x", role=role,
+        ip=ip, appliance_id=1, appliance="docs", customer="acme", provider="searchco",
+        owner="searchco", service="search", agent=None, mgmt_ip=None)
+
+
+FE = _node(1, "frontend", "10.0.1.5", "docs-fe")
+B1 = _node(2, "backend", "10.0.1.3", "docs-b1")
+B2 = _node(3, "backend", "10.0.1.4", "docs-b2")
+NODES = [FE, B1, B2]
+
+
+def _fe_answer(epoch: str, per_ip: dict[str, tuple[int, int, int]]) -> dict[str, Any]:
+    return {"epoch": epoch, "meters": {
+        ip: {"m_in": {"packets": 1, "bytes": i}, "m_out": {"packets": 1, "bytes": o},
+             "m_conn": {"packets": c, "bytes": 60 * c}} for ip, (i, o, c) in per_ip.items()}}
+
+
+def _snap(at_ms: int, answer: dict[str, Any], present: set[int] | None = None
+          ) -> metering.Snapshot:
+    snap = metering.Snapshot(at_ms=at_ms, present={1, 2, 3} if present is None else present)
+    snap.counters = metering.frontend_readings(FE, answer, {B1.ip: B1, B2.ip: B2})
+    return snap
+
+
+def _usage(ctx: Context) -> dict[tuple[str, str], int]:
+    with ctx.read() as s:
+        out: dict[tuple[str, str], int] = {}
+        for r in s.scalars(select(UsageRecord)):
+            out[(r.node, r.metric)] = out.get((r.node, r.metric), 0) + r.quantity
+        return out
+
+
+def _record(ctx: Context, snap: metering.Snapshot) -> None:
+    with ctx.write() as s:
+        metering.record(s, NODES, snap)
+
+
+def test_readings_become_usage_once_and_survive_a_counter_reset(ctx: Context) -> None:
+    _record(ctx, _snap(T0, _fe_answer("ns1:7", {B1.ip: (1000, 5000, 2)})))
+    assert _usage(ctx) == {("docs-b1", "bytes_in"): 1000, ("docs-b1", "bytes_out"): 5000,
+                           ("docs-b1", "connections"): 2}
+    # the same counters read again (a crash after the read, or an idle tick): nothing added
+    _record(ctx, _snap(T0 + 500, _fe_answer("ns1:7", {B1.ip: (1000, 5000, 2)})))
+    assert _usage(ctx)[("docs-b1", "bytes_in")] == 1000
+    # more traffic, to both backends
+    _record(ctx, _snap(T0 + 1000, _fe_answer("ns1:7", {B1.ip: (1500, 7000, 3),
+                                                       B2.ip: (10, 20, 1)})))
+    # the front-end's table was made again: counters restart at 0 under a new epoch
+    _record(ctx, _snap(T0 + 2000, _fe_answer("ns1:9", {B1.ip: (100, 200, 1)})))
+    u = _usage(ctx)
+    assert (u[("docs-b1", "bytes_in")], u[("docs-b1", "bytes_out")],
+            u[("docs-b1", "connections")]) == (1600, 7200, 4)
+    assert (u[("docs-b2", "bytes_in")], u[("docs-b2", "connections")]) == (10, 1)
+    # node time: clocks started at T0, so 2 s per present node
+    assert u[("docs-fe", "node_ms")] == u[("docs-b1", "node_ms")] == 2000
+
+
+def test_an_address_no_backend_holds_is_billed_to_the_front_end(ctx: Context) -> None:
+    _record(ctx, _snap(T0, _fe_answer("e", {"10.0.1.99": (300, 400, 1)})))
+    u = _usage(ctx)
+    assert u[("docs-fe", "bytes_in")] == 300 and ("docs-b1", "bytes_in") not in u
+
+
+def test_node_time_stops_while_a_node_is_missing_and_splits_at_the_hour(ctx: Context) -> None:
+    empty = {"epoch": "e", "meters": {}}
+    _record(ctx, _snap(T0 + HOUR - 1500, empty))  # clocks start
+    _record(ctx, _snap(T0 + HOUR + 500, empty))  # 2 s, across an hour boundary
+    with ctx.read() as s:
+        rows = {(r.node, r.hour): r.quantity for r in s.scalars(
+            select(UsageRecord).where(UsageRecord.metric == Metric.NODE_MS.value))}
+    h0 = T0 // HOUR
+    assert rows[("docs-b2", h0)] == 1500 and rows[("docs-b2", h0 + 1)] == 500
+    # b2's namespace is gone for a while: its clock stops, then starts again when it is back
+    _record(ctx, _snap(T0 + HOUR + 1500, empty, present={1, 2}))
+    _record(ctx, _snap(T0 + HOUR + 9500, empty, present={1, 2, 3}))
+    _record(ctx, _snap(T0 + HOUR + 10_000, empty))
+    u = _usage(ctx)
+    assert u[("docs-b1", "node_ms")] == 2000 + 1000 + 8000 + 500
+    assert u[("docs-b2", "node_ms")] == 2000 + 500
+
+
+def test_readings_of_nodes_that_are_gone_are_dropped(ctx: Context) -> None:
+    _record(ctx, _snap(T0, _fe_answer("e", {B1.ip: (1, 1, 1)})))
+    with ctx.write() as s:
+        metering.record(s, [B2], metering.Snapshot(at_ms=T0 + 10, present={3}))
+    with ctx.read() as s:
+        keys = set(s.scalars(select(MeterReading.key)))
+    assert keys == {"clock:3"}
+    assert _usage(ctx)[("docs-b1", "bytes_in")] == 1  # usage itself is never dropped
+
+
+def test_totals_per_appliance_and_period(ctx: Context) -> None:
+    _record(ctx, _snap(T0, _fe_answer("e", {B1.ip: (1000, 2000, 3)})))
+    _record(ctx, _snap(T0 + 3 * HOUR + 7, _fe_answer("e", {B1.ip: (1500, 2000, 3)})))
+    from facade.domain.period import Period
+
+    with ctx.read() as s:
+        (whole,) = metering.totals(s)
+        (first,) = metering.totals(s, Period(from_ms(T0), from_ms(T0 + HOUR)))
+        nodes = metering.by_node(s)
+    assert whole.values["bytes_in"] == 1500 and first.values["bytes_in"] == 1000
+    assert whole.values["backend_node_ms"] == 2 * (3 * HOUR + 7)
+    assert whole.values["frontend_node_ms"] == 3 * HOUR + 7
+    assert {t.node for t in nodes} == {"docs-fe", "docs-b1", "docs-b2"}
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+def _seed(api: Any) -> None:
+    """Usage of acme's appliance `docs` of searchco's service, as metering would write it."""
+    with api.ctx.write() as s:
+        for node, role, metric, q in (("docs-fe", "frontend", "node_ms", 7_200_000),
+                                      ("docs-b1", "backend", "node_ms", 3_600_500),
+                                      ("docs-b1", "backend", "bytes_in", 12_345),
+                                      ("docs-b1", "backend", "bytes_out", 99_999),
+                                      ("docs-b1", "backend", "connections", 4),
+                                      ("docs-b1", "backend", "requests", 9)):
+            s.add(UsageRecord(hour=T0 // HOUR, customer="acme", provider="searchco",
+                              owner="searchco", service="search", appliance_id=1,
+                              appliance="docs", node=node, role=role, metric=metric,
+                              quantity=q))
+    api.changed = True
+
+
+def test_usage_api_per_party(world: Any) -> None:  # noqa: F811
+    api = world
+    _seed(api)
+    (row,) = ok(api.req("GET", "/v1/usage", token=api.acme))
+    assert row == {"appliance": "docs", "customer": "acme", "provider": "searchco",
+                   "service": "search", "frontend_node_seconds": "7200.000",
+                   "backend_node_seconds": "3600.500", "bytes_in": 12_345, "bytes_out": 99_999,
+                   "connections": 4, "requests": 9}
+    # per node: the customer sees none of the provider's nodes; the provider sees them all
+    assert ok(api.req("GET", "/v1/usage?by=node", token=api.acme)) == []
+    nodes = ok(api.req("GET", "/v1/usage?by=node", token=api.searchco))
+    assert {(r["node"], r["role"]) for r in nodes} == {("docs-fe", "frontend"),
+                                                      ("docs-b1", "backend")}
+    assert ok(api.req("GET", "/v1/usage?account=acme")) == [row]  # operator
+    assert ok(api.req("GET", "/v1/usage?period=2026-10&appliance=docs")) == []
+    assert ok(api.req("GET", "/v1/usage?period=2026-11&appliance=docs")) == [row]
+    period = f"{from_ms(T0).isoformat()}/{from_ms(T0 + HOUR).isoformat()}"
+    assert ok(api.req("GET", "/v1/usage", params={"period": period})) == [row]
+    # a stranger sees nothing, and may not ask for another account
+    ok(api.req("POST", "/v1/accounts", json={"name": "stranger"}), 201)
+    tok = ok(api.req("POST", "/v1/accounts/stranger/tokens"), 201)["token"]
+    assert ok(api.req("GET", "/v1/usage", token=tok)) == []
+    bad = api.req("GET", "/v1/usage?account=acme", token=tok)
+    assert bad.status_code == 403 and bad.json()["error"]["where"] == "account"
+
+
+@pytest.mark.parametrize("query, where", [("period=2026-13", "period"),
+                                          ("period=2026-11-01T00:30Z/2026-11-02T00:00Z",
+                                           "period"),
+                                          ("account=nobody", "account")])
+def test_usage_bad_input_names_the_field(world: Any, query: str, where: str) -> None:  # noqa: F811
+    res = world.req("GET", f"/v1/usage?{query}")
+    assert res.status_code in (400, 404), res.text
+    assert res.json()["error"]["where"] == where
+
+
+def test_metrics_prometheus_text(world: Any) -> None:  # noqa: F811
+    api = world
+    _seed(api)
+    assert api.req("GET", "/metrics", token=None).status_code == 401
+    res = api.req("GET", "/metrics", token=api.acme)
+    assert res.status_code == 200
+    assert res.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = res.text
+    labels = 'appliance="docs",account="acme",provider="searchco",service="search"'
+    assert f"facade_usage_bytes_total{{{labels},direction=\"in\"}} 12345\n" in text
+    assert f"facade_usage_node_seconds_total{{{labels},role=\"frontend\"}} 7200.000\n" in text
+    assert f"facade_usage_connections_total{{{labels}}} 4\n" in text
+    assert "# TYPE facade_usage_requests_total counter\n" in text
+    # every sample line is NAME{labels} VALUE
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            assert name.startswith("facade_") and float(value) >= 0
+    ok(api.req("POST", "/v1/accounts", json={"name": "stranger"}), 201)
+    tok = ok(api.req("POST", "/v1/accounts/stranger/tokens"), 201)["token"]
+    assert 'appliance="docs"' not in api.req("GET", "/metrics", token=tok).text
