@@ -143,6 +143,19 @@ def test_deny_all_spares_the_management_path(cp: ControlPlane, world: dict[str, 
         for b in app["backends"]:
             assert b["management"]["workload"]["ok"] is True, b
 
+        # ... and metered over the same path: a request the workload serves (made here from
+        # inside the backend's own namespace) reaches the usage records through its agent
+        def requests() -> int:
+            rows = cp.get("/v1/usage", params={"appliance": "echo1"})
+            return int(rows[0]["requests"]) if rows else 0
+
+        counted = requests()
+        b0 = app["backends"][0]
+        assert nsclient.http(b0["netns"], b0["interfaces"][0]["ip"], app["endpoint"]["port"],
+                             path="/metered")[0] == 200
+        cp.wait_for(lambda: requests() == counted + 1, timeout=15,
+                    what="the request metered through the agent while the subnet denies all")
+
         # (4) the kernel holds the rules; an idle reconcile plans nothing for them
         table = _fabric_rules()
         assert table is not None
