@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from facade.domain import agent_auth
+from facade.domain.errors import Invalid
 from facade.domain.metering import Metric, Reading, increment, split_hours, to_ms
 from facade.domain.period import Period
 from facade.service import management
@@ -78,12 +79,11 @@ class Snapshot:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _ask(ctx: Context, node: MeteredNode, path: str) -> dict[str, Any] | None:
+def _ask(ctx: Context, node: MeteredNode, path: str, secret: str) -> dict[str, Any] | None:
     an = node.agent_node
     if an is None or node.agent is None:
         return None
-    header = agent_auth.sign(management.secret(ctx.home, node.agent.network_id), "GET", path,
-                             node.name)
+    header = agent_auth.sign(secret, "GET", path, node.name)
     res = ctx.dataplane.http_request(node.agent.netns, an.mgmt_ip, management.AGENT_PORT, path,
                                      headers={"Authorization": header}, timeout=1.0)
     if not res.ok:
@@ -132,7 +132,12 @@ def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
         if n.role == "backend":
             by_app.setdefault(n.appliance_id, {})[n.ip] = n
     asked = [n for n in nodes if n.instance_id in present and n.instance_id not in skip]
-    answers = list(pmap(lambda n: _ask(ctx, n, "/v1/counters"), asked))
+    # one read of each management network's secret per tick, not one per node
+    secrets = {n.agent.network_id: management.secret(ctx.home, n.agent.network_id)
+               for n in asked if n.agent is not None}
+    answers = list(pmap(lambda n: _ask(ctx, n, "/v1/counters",
+                                       secrets.get(n.agent.network_id, "") if n.agent else ""),
+                        asked))
     for n, answer in zip(asked, answers, strict=True):
         if answer is None:
             continue
@@ -275,8 +280,6 @@ def _rows(session: Session, period: Period | None, group_node: bool,
 
 def hour_index(at: dt.datetime, where: str) -> int:
     """Hours since the epoch of an instant on an hour boundary (usage is kept per hour)."""
-    from facade.domain.errors import Invalid
-
     ms = to_ms(at)
     if ms % HOUR_MS:
         raise Invalid(f"{at.isoformat()} is not on a whole hour; usage is kept per UTC hour",

@@ -25,6 +25,7 @@ import hashlib
 import json
 from typing import Any
 
+from facade.dataplane.linux import nft_rules
 from facade.domain.specs import NodeSpec
 
 FAMILY = "ip"
@@ -99,17 +100,9 @@ def delete_command() -> str:
 
 def parse_table(listing: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]],
                                                         dict[str, list[Expr]]]:
-    """From `list table ip fcd_rt` JSON: chains (name -> spec) and rules (chain -> exprs)."""
-    chains: dict[str, dict[str, Any]] = {}
-    rules: dict[str, list[Expr]] = {}
-    for obj in listing:
-        if "chain" in obj:
-            c = obj["chain"]
-            chains[c["name"]] = {k: c.get(k) for k in ("family", "table", "name", "type", "hook",
-                                                       "prio", "policy")}
-        elif "rule" in obj:
-            r = obj["rule"]
-            rules.setdefault(r["chain"], []).append(r["expr"])
+    """From `list table ip fcd_rt` JSON: chains (name -> spec) and rules (chain -> exprs), read
+    the way the front-end's table is read (the router's table has no map)."""
+    chains, rules, _ = nft_rules.parse_table(listing)
     return chains, rules
 
 
