@@ -1,6 +1,7 @@
 """The scenario file: parse and validate the YAML a user gives to `facade apply -f FILE`.
 
-A scenario declares accounts, networks (with subnets), services, instances and appliances.
+A scenario declares accounts, networks (with subnets), grants, load-balancer offers, services,
+instances, appliances and rules.
 `parse_scenario` turns the file's text into a frozen `Scenario` of plain declarations, each
 carrying the 1-based line it was written on, so the service layer's apply/destroy can report
 its own errors (a reference to a missing object, a name already taken) at the right place.
@@ -49,8 +50,8 @@ MAX_COMMAND = 4096
 MAX_HEALTH_PATH = 256
 WORKLOADS = ("http-echo", "search", "web")
 PLACEHOLDERS = ("ip", "port", "name")
-TOP_LEVEL = ("accounts", "prices", "networks", "grants", "services", "instances", "appliances",
-             "rules")
+TOP_LEVEL = ("accounts", "prices", "networks", "grants", "load_balancers", "services",
+             "instances", "appliances", "rules")
 
 # ---------------------------------------------------------------------------------------------
 # Declarations
@@ -141,6 +142,22 @@ class GrantDecl(_Decl):
     @property
     def label(self) -> str:
         return f"{self.subnet} to {self.account}"
+
+
+@dataclass(frozen=True)
+class LoadBalancerDecl(_Decl):
+    """`load_balancers: [{name, account, management_subnet: NET/SUB}]`: a front-end provider's
+    load-balancer offer (service.load_balancers), which a service names in `frontend:`."""
+
+    name: str
+    account: str
+    management_subnet: str  # "network/subnet"
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "load-balancer"
 
 
 @dataclass(frozen=True)
@@ -295,8 +312,8 @@ def _nest(flat: tuple[tuple[str, str], ...]) -> dict[str, object]:
     return out
 
 
-Decl = (AccountDecl | NetworkDecl | GrantDecl | ServiceDecl | InstanceDecl | ApplianceDecl | RuleDecl
-        | PricesDecl)
+Decl = (AccountDecl | NetworkDecl | GrantDecl | LoadBalancerDecl | ServiceDecl | InstanceDecl
+        | ApplianceDecl | RuleDecl | PricesDecl)
 
 
 @dataclass(frozen=True)
@@ -310,16 +327,18 @@ class Scenario:
     rules: tuple[RuleDecl, ...] = ()
     prices: tuple[PricesDecl, ...] = ()  # at most one
     grants: tuple[GrantDecl, ...] = ()
+    load_balancers: tuple[LoadBalancerDecl, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         return not (self.accounts or self.networks or self.services or self.instances
-                    or self.appliances or self.rules or self.prices or self.grants)
+                    or self.appliances or self.rules or self.prices or self.grants
+                    or self.load_balancers)
 
     def in_order(self) -> tuple[Decl, ...]:
         """Every declaration in creation order (accounts first); destroy walks it backwards."""
-        return (*self.accounts, *self.prices, *self.networks, *self.grants, *self.services,
-                *self.instances,
+        return (*self.accounts, *self.prices, *self.networks, *self.grants,
+                *self.load_balancers, *self.services, *self.instances,
                 *self.rules, *self.appliances)
 
 
@@ -881,6 +900,38 @@ def _grants(top: _Map, file: str, networks: tuple[NetworkDecl, ...]) -> tuple[Gr
     return tuple(out)
 
 
+def _load_balancers(top: _Map, file: str, networks: tuple[NetworkDecl, ...],
+                    services: tuple[ServiceDecl, ...]) -> tuple[LoadBalancerDecl, ...]:
+    """load_balancers: [{name, account, management_subnet}], the fields of POST
+    /v1/load-balancers (account required here, as for every declaration of a file)."""
+    owners = {n.name: n.account for n in networks}
+    backends = {s.backend_subnet: s.name for s in services}
+    unique = _Unique("load-balancer offer")
+    out = []
+    for value, line in _items(top, "load_balancers", file):
+        item = _mapping(value, line, kind="load-balancer offer", file=file,
+                        allowed=("name", "account", "management_subnet"),
+                        required=("name", "account", "management_subnet"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        account = item.name("account", kind="account")
+        management = item.subnet_ref("management_subnet")
+        owner = owners.get(management.split("/")[0])
+        if owner is not None and owner != account:
+            item.fail("management_subnet", f"load-balancer offer {name}: management_subnet "
+                                           f"{management} belongs to account {owner} (its "
+                                           "network is declared in this file), not to the "
+                                           f"front-end provider {account}")
+        if management in backends:
+            item.fail("management_subnet", f"load-balancer offer {name}: management_subnet "
+                                           f"{management} is the backend subnet of service "
+                                           f"{backends[management]}; a management subnet "
+                                           "carries management traffic only")
+        out.append(LoadBalancerDecl(name=name, account=account, management_subnet=management,
+                                    line=item.line, file=file))
+    return tuple(out)
+
+
 def _interface(value: object, line: int, file: str) -> InterfaceDecl:
     where = f"{file}:{line}"
     if isinstance(value, str):
@@ -1071,6 +1122,7 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     networks = _networks(data, filename)
     grants = _grants(data, filename, networks)
     services = _services(data, filename)
+    load_balancers = _load_balancers(data, filename, networks, services)
     subnets = {s.ref: s.cidr for n in networks for s in n.subnets}
     instances = _instances(data, filename, subnets.get)
     appliances = _appliances(data, filename)
@@ -1078,4 +1130,4 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     _check_chains(services, appliances, filename)
     return Scenario(file=filename, accounts=accounts, networks=networks, services=services,
                     instances=instances, appliances=appliances, rules=rules,
-                    prices=price_lists, grants=grants)
+                    prices=price_lists, grants=grants, load_balancers=load_balancers)

@@ -22,6 +22,7 @@ from facade.domain.scenario import (
     ApplianceDecl,
     GrantDecl,
     InstanceDecl,
+    LoadBalancerDecl,
     NetworkDecl,
     PricesDecl,
     RuleDecl,
@@ -39,13 +40,14 @@ from facade.service import (
     chains,
     grants,
     instances,
+    load_balancers,
     lookup,
     networks,
     quotas,
     rules,
 )
 from facade.service.context import Caller, Context
-from facade.store.models import Account, Appliance, Instance, Network, Service
+from facade.store.models import Account, Appliance, Instance, LoadBalancer, Network, Service
 
 
 @contextmanager
@@ -114,6 +116,25 @@ def _remove_grant(ctx: Context, session: Session, caller: Caller, decl: GrantDec
         return "absent"
     grants.remove(ctx, session, caller, decl.subnet, decl.account)
     return "deleted"
+
+
+def _load_balancer(ctx: Context, session: Session, caller: Caller,
+                   decl: LoadBalancerDecl) -> str:
+    """An offer that exists with the same account and management subnet: unchanged; with
+    other ones: a conflict (withdraw it first), as for services."""
+    row = session.scalar(select(LoadBalancer).where(LoadBalancer.name == decl.name))
+    if row is None:
+        load_balancers.new_offer(ctx, session, caller, name=decl.name, account=decl.account,
+                                 management_subnet=decl.management_subnet)
+        return "created"
+    if row.account.name != decl.account:
+        raise _differs(decl, "account", row.account.name, decl.account)
+    # its management subnet is its owner's to see: anyone else cannot act for the owner
+    lookup.acting_account(session, caller, decl.account)
+    if row.management_subnet.path != decl.management_subnet:
+        raise _differs(decl, "management_subnet", row.management_subnet.path,
+                       decl.management_subnet)
+    return "unchanged"
 
 
 def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -> str:
@@ -255,7 +276,7 @@ def _apply(ctx: Context, session: Session, caller: Caller,
     changes: list[dict[str, str]] = []
     steps: list[tuple[Any, tuple[_Decl, ...]]] = [
         (_account, sc.accounts), (_prices, sc.prices), (_network, sc.networks),
-        (_grant, sc.grants), (_service, sc.services),
+        (_grant, sc.grants), (_load_balancer, sc.load_balancers), (_service, sc.services),
         (_instance, sc.instances), (_rule, sc.rules), (_appliance, sc.appliances)]
     for step, decls in steps:
         for decl in decls:
@@ -288,7 +309,8 @@ def _own_instance(session: Session, caller: Caller, name: str) -> Instance | Non
 
 def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenario,
                      note: Callable[[str, _Decl], None]) -> None:
-    """destroy's second phase: services, networks and accounts, once their users are gone."""
+    """destroy's second phase: services, load-balancer offers, networks and accounts, once
+    their users are gone."""
     for svc in sc.services:
         srow = session.scalar(select(Service).where(Service.name == svc.name))
         if srow is None:
@@ -296,6 +318,15 @@ def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenari
             continue
         catalog.remove(ctx, session, caller, srow)
         note("deleted", svc)
+    session.flush()  # the services just removed no longer name their offers
+    for lb in reversed(sc.load_balancers):
+        lbrow = session.scalar(select(LoadBalancer).where(LoadBalancer.name == lb.name))
+        if lbrow is None:
+            note("absent", lb)
+            continue
+        with located(lb):
+            load_balancers.remove(ctx, session, caller, lbrow)
+        note("deleted", lb)
     for net in reversed(sc.networks):
         nrow = session.scalar(select(Network).where(Network.name == net.name))
         if nrow is None:
