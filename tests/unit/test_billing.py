@@ -146,12 +146,13 @@ def test_usage_validation() -> None:
         Usage("Search!", JUNE, SEPARATE)
     with pytest.raises(Invalid):
         Usage("search", "june", SEPARATE)  # type: ignore[arg-type]
-    with pytest.raises(Invalid, match="customer"):
-        Parties("acme", "acme", "acme", "op")
-    with pytest.raises(Invalid, match="customer"):
-        Parties("op", "seekr", "seekr", "op")
-    with pytest.raises(Invalid):
+    # any two parties may be one account (tests/unit/test_billing_internal.py)
+    assert Parties("acme", "acme", "acme", "op").internal
+    assert not Parties("op", "seekr", "seekr", "op").internal
+    with pytest.raises(Invalid, match="parties.frontend_provider"):
         Parties("acme", "seekr", "", "op")
+    with pytest.raises(Invalid, match="parties.customer"):
+        Parties("Acme!", "seekr", "seekr", "op")
 
 
 def test_model_names() -> None:
@@ -261,6 +262,7 @@ def test_node_hour_quantity_is_shown_to_six_places_amount_is_exact() -> None:
 # --- properties ----------------------------------------------------------------------------
 
 NAMES = st.sampled_from(["seekr", "lbco", "op"])
+CUSTOMERS = st.one_of(st.just("acme"), st.sampled_from(["acme", "seekr", "lbco", "op"]))
 counts = st.one_of(st.just(0), st.integers(0, 10**6), st.integers(0, MAX_COUNT))
 prices = st.decimals(min_value=0, max_value=Decimal("999999999.9999999999"), places=10,
                      allow_nan=False, allow_infinity=False)
@@ -280,7 +282,10 @@ def sheets(draw: st.DrawFn) -> PriceSheet:
 @st.composite
 def usages(draw: st.DrawFn) -> Usage:
     provider = draw(NAMES)
-    parties = Parties("acme", provider, draw(st.sampled_from([provider, "lbco", "op"])), "op")
+    fe = draw(st.sampled_from([provider, "lbco", "op"]))
+    customer = draw(CUSTOMERS)  # usually a customer of its own, else also another party
+    parties = Parties(customer, draw(st.sampled_from([customer, provider])) if customer == "acme"
+                      else provider, fe, "op")
     start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(hours=draw(st.integers(0, 24 * 365)))
     period = Period(start, start + timedelta(seconds=draw(st.integers(1, 10**8))))
     return Usage("app", period, parties, *(draw(counts) for _ in range(6)))
@@ -300,11 +305,18 @@ def test_every_period_balances_and_both_models_agree(u: Usage, p: PriceSheet) ->
             assert tx.line is not None and ln(tx).payer != ln(tx).payee
             assert not ln(tx).quantity.is_signed() and not ln(tx).unit_price.is_negative
     one, two = by_model[Model.PROVIDER_BILLS], by_model[Model.OPERATOR_BILLS]
-    # the customer pays exactly the same, line for line, under both models
-    assert total(one, "acme") == total(two, "acme")
-    assert sorted(tx.amount.amount for tx in one if ln(tx).payer == "acme") == \
-        sorted(tx.amount.amount for tx in two if ln(tx).payer == "acme")
-    assert all(ln(tx).payee != "acme" for tx in one + two)
+    who = u.parties
+    if who.customer not in (who.provider, who.frontend_provider, who.operator) or (
+            who.internal and who.customer != who.operator):
+        # a customer of its own pays exactly the same, line for line, under both models; so
+        # does an internal appliance's account (its costs), unless it is the operator
+        assert total(one, who.customer) == total(two, who.customer)
+        assert sorted(tx.amount.amount for tx in one if ln(tx).payer == who.customer) == \
+            sorted(tx.amount.amount for tx in two if ln(tx).payer == who.customer)
+    if who.customer not in (who.provider, who.frontend_provider, who.operator):
+        assert all(ln(tx).payee != who.customer for tx in one + two)
+    if who.internal:  # no service price and no provider's share between a party and itself
+        assert not [tx.id for tx in one + two if ":service-" in tx.id or "provider-share" in tx.id]
     # and every party ends up in the same net position
     assert positions(one, u.parties) == positions(two, u.parties)
     assert sum(positions(one, u.parties).values(), Money.zero()) == Money(0)
@@ -314,7 +326,7 @@ def test_every_period_balances_and_both_models_agree(u: Usage, p: PriceSheet) ->
 @given(usages(), sheets(), st.sampled_from(list(Model)))
 def test_invoices_add_up_and_match_the_ledger(u: Usage, p: PriceSheet, model: Model) -> None:
     ledger = Ledger(charges(u, p, model))
-    for party in {"acme", u.parties.provider, u.parties.frontend_provider, "op"}:
+    for party in {u.parties.customer, u.parties.provider, u.parties.frontend_provider, "op"}:
         inv, stm = invoice(ledger, party, u.period), statement(ledger, party, u.period)
         assert inv.total == sum((ln.amount for ln in inv.lines), Money.zero())
         assert stm.total == sum((ln.amount for ln in stm.lines), Money.zero())
@@ -325,7 +337,8 @@ def test_invoices_add_up_and_match_the_ledger(u: Usage, p: PriceSheet, model: Mo
         assert stm.total - inv.total == ledger.position(party, u.period)
     # every debit on a receivable is one line of exactly one invoice
     lines = sum(len(invoice(ledger, n, u.period).lines)
-                for n in {"acme", u.parties.provider, u.parties.frontend_provider, "op"})
+                for n in {u.parties.customer, u.parties.provider, u.parties.frontend_provider,
+                          "op"})
     assert lines == sum(1 for tx in ledger for q in tx.postings
                         if q.side is Side.DEBIT and q.account.startswith("receivable:"))
 

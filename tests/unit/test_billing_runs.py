@@ -292,12 +292,28 @@ def test_invoices_of_unbilled_and_partly_billed_periods(market: Any) -> None:
     assert ledger(market, both)["trial_balance"] == "0.00"
 
 
-def test_an_appliance_its_own_provider_uses_is_skipped_and_stays_unbilled(market: Any) -> None:
+def test_an_appliance_its_own_provider_uses_is_billed_its_costs(market: Any) -> None:
+    """An internal appliance (customer = provider) is billed, not skipped: no service lines,
+    the instances to the operator (test_billing_internal.py has the rest)."""
     add_usage(market.ctx, month_usage("mine", 3, customer="seekr", hours=2))
     run = ok(market.req("POST", "/v1/billing/runs", json={"period": "2025-06"}))
-    assert run["posted"] == 0 and [s["appliance"] for s in run["skipped"]] == ["mine"]
-    assert "customer" in run["skipped"][0]["reason"]
-    assert [u["appliance"] for u in ledger(market, "2025-06")["unbilled"]] == ["mine"]
+    assert run["skipped"] == [] and run["appliances"] == ["mine"] and run["posted"] == 2
+    seekr = invoice(market, "seekr", "2025-06")
+    assert [(ln["counterparty"], ln["amount"]) for ln in seekr["invoice"]["lines"]] == [
+        ("operator", "1.20"), ("operator", "0.10")]  # 6 h x 0.20, 2 h x 0.05
+    assert seekr["statement"]["lines"] == [] and seekr["position"] == "-1.30"
+    assert ledger(market, "2025-06")["unbilled"] == []
+
+
+def test_an_appliance_with_several_front_end_providers_is_skipped(market: Any) -> None:
+    rows = month_usage(hours=2)
+    # the first hour's front-end node was eve's, the second hour's (another node) seekr's
+    rows[0].update(owner="eve", node="docs-fe0")
+    add_usage(market.ctx, rows)
+    run = ok(market.req("POST", "/v1/billing/runs", json={"period": "2025-06"}))
+    assert run["posted"] == 0 and [s["appliance"] for s in run["skipped"]] == ["docs"]
+    assert "eve, seekr" in run["skipped"][0]["reason"]
+    assert [u["appliance"] for u in ledger(market, "2025-06")["unbilled"]] == ["docs"]
 
 
 def test_a_separate_front_end_provider_is_billed_its_prices(market: Any) -> None:

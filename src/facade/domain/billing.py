@@ -11,11 +11,18 @@ Two billing models, chosen per service (see docs/billing.md for the money-flow d
    minus the instance charges of the nodes it runs minus the front-end price (when separate); a
    separate front-end provider gets the front-end price minus its front-end instance charge.
 
-Invariants (property-tested): the customer pays the same lines and total under both models;
-every party's net position is the same under both models; every amount is >= 0 (a share that
-would be negative becomes a charge in the other direction, a "shortfall"); every transaction
-balances, so every period does. A charge between a party and itself (front-end provider == the
-operator, provider == operator) moves nothing and is not posted. Each line is rounded once.
+Any two parties may be one account. A charge between a party and itself (front-end provider
+== the operator, provider == operator, customer == operator) moves nothing and is not posted.
+An *internal appliance* (customer == provider: an account using its own service) has no service
+price, since the account would pay it to itself; what it costs is still owed: the instance
+charges to the operator and a separate front-end provider's fee, under either model (under
+`operator-bills` the operator bills them line by line and pays the front-end provider its share).
+
+Invariants (property-tested): every party's net position is the same under both models; a
+customer that is no other party pays the same lines and total under both models (an internal
+appliance's account pays the same amounts); every amount is >= 0 (a share that would be
+negative becomes a charge in the other direction, a "shortfall"); every transaction balances,
+so every period does; nobody is charged for its own account. Each line is rounded once.
 """
 
 from __future__ import annotations
@@ -61,9 +68,10 @@ def parse_model(value: object) -> Model:
 class Parties:
     """Who is who on one appliance's bill (Facade account names).
 
-    The customer must differ from every other party. The front-end provider may be the appliance
-    provider itself (then there is no front-end fee). The operator may also be the front-end or
-    appliance provider; charges between a party and itself are simply not posted.
+    Any of them may be the same account. The front-end provider may be the appliance provider
+    itself (then there is no front-end fee). The customer may be the provider (an internal
+    appliance: no service price) or the operator; charges between a party and itself are simply
+    not posted.
     """
 
     customer: str
@@ -74,13 +82,15 @@ class Parties:
     def __post_init__(self) -> None:
         for name in ("customer", "provider", "frontend_provider", "operator"):
             check_name(getattr(self, name), kind="account", where=f"parties.{name}")
-        if self.customer in (self.provider, self.frontend_provider, self.operator):
-            raise Invalid(f"the customer {self.customer} cannot also be the provider, front-end "
-                          "provider or operator of its own appliance", where="parties.customer")
 
     @property
     def separate_frontend(self) -> bool:
         return self.frontend_provider != self.provider
+
+    @property
+    def internal(self) -> bool:
+        """The customer uses its own service: no service price, only what running it costs."""
+        return self.customer == self.provider
 
 
 def _count(value: object, where: str) -> int:
@@ -237,8 +247,9 @@ def charges(usage: Usage, prices: PriceSheet, model: Model | str) -> list[Transa
     fee = _frontend_fee(usage, prices)
 
     if m is Model.PROVIDER_BILLS:
-        for c in service:
-            bill.post(who.customer, who.provider, c)
+        if not who.internal:  # an internal appliance's service price would be paid to itself
+            for c in service:
+                bill.post(who.customer, who.provider, c)
         bill.post(who.provider, who.operator, inst_be)
         if who.separate_frontend:
             bill.post(who.provider, who.frontend_provider, fee)
@@ -248,14 +259,21 @@ def charges(usage: Usage, prices: PriceSheet, model: Model | str) -> list[Transa
         return bill.txs
 
     cur = prices.currency
-    for c in service:
-        bill.post(who.customer, who.operator, c)
-    svc = _total(service, cur)
     costs = ([("backend instances", inst_be), ("front-end fee", fee)] if who.separate_frontend
              else [("backend instances", inst_be), ("front-end instances", inst_fe)])
-    parts = "".join(f" - {label} {c.amount.cents_str()}" for label, c in costs if c.quantity)
-    bill.share("provider-share", f"appliance provider's share = service {svc.cents_str()}{parts}",
-               who.operator, who.provider, svc - _total([c for _, c in costs], cur))
+    if who.internal:
+        # no service price and so no provider's share: the operator, as clearing house, bills
+        # the account its costs line by line (what it would pay under provider-bills)
+        for _, c in costs:
+            bill.post(who.provider, who.operator, c)
+    else:
+        for c in service:
+            bill.post(who.customer, who.operator, c)
+        svc = _total(service, cur)
+        parts = "".join(f" - {label} {c.amount.cents_str()}" for label, c in costs if c.quantity)
+        bill.share("provider-share", f"appliance provider's share = service "
+                   f"{svc.cents_str()}{parts}", who.operator, who.provider,
+                   svc - _total([c for _, c in costs], cur))
     if who.separate_frontend:
         bill.share("frontend-share", f"front-end provider's share = front-end fee "
                    f"{fee.amount.cents_str()} - front-end instances {inst_fe.amount.cents_str()}",
