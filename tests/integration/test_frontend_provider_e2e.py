@@ -17,12 +17,14 @@ from typing import Any
 
 import pytest
 
-from facade.domain import agent_auth
 from tests.integration import nsclient
 from tests.integration.controlplane import ControlPlane
+from tests.integration.mgmt_agent import AGENT_PORT
+from tests.integration.mgmt_agent import agent_status as _agent
+from tests.integration.mgmt_agent import secret as _secret
+from tests.integration.mgmt_agent import token as _token
 
 pytestmark = pytest.mark.root
-AGENT_PORT = 9700
 
 NETWORKS = """\
 accounts: [{name: acme}, {name: searchco}, {name: lbco}]
@@ -44,12 +46,6 @@ appliances:
 """
 
 
-def _token(cp: ControlPlane, account: str) -> str:
-    r = cp.api("POST", f"/v1/accounts/{account}/tokens")
-    assert r.status_code == 201, r.text
-    return str(r.json()["token"])
-
-
 @pytest.fixture(scope="module")
 def world(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("lb")
@@ -66,24 +62,6 @@ def world(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             "client": json.loads(cp.cli("instance", "show", "client", "--json").stdout),
             "routers": {n["name"]: n["router"] for n in cp.get("/v1/networks")},
             "networks": {n["name"]: n for n in cp.get("/v1/networks")}}
-
-
-def _secret(cp: ControlPlane, router: str) -> str:
-    """The management network's signing secret, read from the state folder (the agent's)."""
-    net_id = int(router.removeprefix("fcd-r"))  # the router namespace is fcd-r<ID>
-    return (cp.home / "agents" / f"n{net_id}.secret").read_text().strip()
-
-
-def _agent(netns: str, ip: str, node: str, secret: str) -> int:
-    conn = nsclient.NsHTTPConnection(netns, ip, AGENT_PORT, timeout=3.0)
-    try:
-        conn.request("GET", "/v1/health", headers={
-            "Authorization": agent_auth.sign(secret, "GET", "/v1/health", node)})
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status
-    finally:
-        conn.close()
 
 
 def test_a_request_through_the_endpoint_works(world: dict[str, Any]) -> None:

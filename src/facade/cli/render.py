@@ -437,7 +437,10 @@ def _role_text(row: dict[str, Any]) -> str:
 
 
 def topology(data: dict[str, Any]) -> None:
-    """network (account, cidr, router) -> subnet (cidr, gateway, bridge) -> one line per node."""
+    """network (account, cidr, router) -> subnet (cidr, gateway, bridge, what makes it provider
+    internal, the accounts granted interfaces in it) -> one line per node. A node's owner is
+    named (`owner X`) when it is not the network's account: another account's leg in this
+    network, e.g. a provider's front-end in a customer's subnet or a grantee's interface."""
     nets = data.get("networks") or []
     if not nets:
         emit("no networks")
@@ -457,6 +460,9 @@ def topology(data: dict[str, Any]) -> None:
                     (sub.get("name", "?"), "bold"),
                     f"  {_s(sub.get('cidr'))}  gateway {_s(sub.get('gateway'))}",
                     f"  bridge {_s(sub.get('bridge'))}",
+                    f"  internal: {', '.join(sub['internal'])}" if sub.get("internal") else "",
+                    f"  granted to {', '.join(sub['granted_to'])}" if sub.get("granted_to")
+                    else "",
                 )
             )
             rows = sub.get("nodes") or []
@@ -464,16 +470,20 @@ def topology(data: dict[str, Any]) -> None:
                 [
                     _s(r.get("name")),
                     _role_text(r),
+                    f"owner {r['account']}" if r.get("account") not in (None, net.get("account"))
+                    else "",
                     _s(r.get("ip")),
                     _s(r.get("interface")),
                     _s(r.get("netns")),
                 ]
                 for r in rows
             ]
-            # Pad columns by hand so the node lines align within a subnet, in a file as on screen.
-            widths = [max((len(c[i]) for c in cells), default=0) for i in range(5)]
+            # Pad columns by hand so the node lines align within a subnet, in a file as on screen;
+            # a column empty on every line of the subnet (no foreign owner) is left out.
+            widths = [max((len(c[i]) for c in cells), default=0) for i in range(6)]
             for r, c in zip(rows, cells, strict=True):
-                line = "  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)).rstrip()
+                line = "  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True) if w)
+                line = line.rstrip()
                 style = "green" if r.get("role") == "instance" else ""
                 sub_branch.add(Text(line, style=style))
             if not rows:

@@ -1,5 +1,6 @@
-"""The topology a person (or the dashboard) reads: networks, their subnets, and every node
-with its interface on each subnet, routers included; and the appliances with what each uses
+"""The topology a person (or the dashboard) reads: networks, their subnets (with what makes one
+provider internal and the accounts granted interfaces in it), and every node with its owner
+and its interface on each subnet, routers included; and the appliances with what each uses
 and what uses it (chains, docs/composition.md), as far as the caller may see them."""
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from facade.domain import names
 from facade.domain.ipam import SubnetRange
 from facade.service import chains
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Instance, Interface, Network
+from facade.store.models import (
+    Appliance,
+    Instance,
+    Interface,
+    LoadBalancer,
+    Network,
+    Service,
+    SubnetGrant,
+)
 
 
 def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
@@ -24,10 +33,14 @@ def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
             if not caller.may_see(inst.account_id, iface.subnet.network.account_id):
                 continue
             by_subnet.setdefault(iface.subnet_id, []).append({
-                "name": inst.name, "role": inst.role,
+                "name": inst.name, "account": inst.account.name, "role": inst.role,
                 "appliance": inst.appliance.name if inst.appliance else None,
                 "netns": names.node_netns(inst.id, inst.name), "status": inst.status,
                 "interface": names.inner_ifname(iface.index), "ip": iface.ip})
+        grants: dict[int, list[str]] = {}  # shown with the network: to its owner and operator
+        for grant in session.scalars(select(SubnetGrant).order_by(SubnetGrant.id)):
+            grants.setdefault(grant.subnet_id, []).append(grant.account.name)
+        internal = _internal(session)
         networks = []
         for net in session.scalars(select(Network).order_by(Network.id)):
             if not caller.may_see(net.account_id):
@@ -37,10 +50,27 @@ def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
                 rng = SubnetRange.of(sub.cidr)
                 subnets.append({"name": sub.name, "cidr": sub.cidr, "gateway": str(rng.gateway),
                                 "bridge": names.bridge(sub.id),
+                                "internal": internal.get(sub.id, []),
+                                "granted_to": grants.get(sub.id, []),
                                 "nodes": by_subnet.get(sub.id, [])})
             networks.append({"name": net.name, "account": net.account.name, "cidr": net.cidr,
                              "router": names.router_netns(net.id), "subnets": subnets})
         return {"networks": networks, "appliances": _appliances(session, caller)}
+
+
+def _internal(session: Session) -> dict[int, list[str]]:
+    """subnet id -> why it is provider internal (the router does not route into or out of it,
+    docs/composition.md, "Placement"): the services and load-balancer offers using it as their
+    backend or management subnet. They belong to the subnet's owner, who alone sees the
+    network (and the operator)."""
+    out: dict[int, list[str]] = {}
+    for svc in session.scalars(select(Service).order_by(Service.id)):
+        out.setdefault(svc.backend_subnet_id, []).append(f"backend of service {svc.name}")
+        out.setdefault(svc.management_subnet_id, []).append(f"management of service {svc.name}")
+    for lb in session.scalars(select(LoadBalancer).order_by(LoadBalancer.id)):
+        out.setdefault(lb.management_subnet_id, []).append(
+            f"management of load-balancer offer {lb.name}")
+    return out
 
 
 def _appliances(session: Session, caller: Caller) -> list[dict[str, Any]]:
