@@ -218,6 +218,7 @@ def test_deleting_a_used_appliance_is_refused(cp: ControlPlane, chain: dict[str,
     res = cp.cli("appliance", "delete", "site-index", check=False, token=chain["webco"])
     assert res.returncode != 0
     assert "used by site, portal-web" in res.stderr and "--force" in res.stderr, res.stderr
+    assert "--detach" in res.stderr
     r = cp.api("DELETE", "/v1/appliances/portal-web")
     assert r.status_code == 409 and r.json()["error"]["code"] == "in_use", r.text
     assert "portal" in r.json()["error"]["message"]
@@ -225,10 +226,10 @@ def test_deleting_a_used_appliance_is_refused(cp: ControlPlane, chain: dict[str,
     assert _show(cp, "site-index")["status"] == "ready"
 
 
-def test_force_deletes_one_link_and_the_rest_keeps_working(
+def test_detach_deletes_one_link_and_the_rest_keeps_working(
         cp: ControlPlane, chain: dict[str, Any]) -> None:
     middle = _show(cp, "portal-web")
-    res = cp.cli("appliance", "delete", "portal-web", "--force")
+    res = cp.cli("appliance", "delete", "portal-web", "--detach")
     assert "deleted appliance portal-web" in res.stdout
     gone = {middle["frontend"]["netns"], *(b["netns"] for b in middle["backends"])}
     assert not gone & nsclient.facade_netns()  # its namespaces are gone from the kernel

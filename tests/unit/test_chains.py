@@ -1,6 +1,7 @@
 """Chained appliances on the fake data plane: a service's `upstream`, its resolution to a live
 appliance in the backend subnet, the upstream file the worker writes, who sees `uses` and
-`used_by`, loops refused, and deletion refused while used unless forced."""
+`used_by`, loops refused, and deletion refused while used unless the caller chose: a cascade
+(`force`) or the appliance alone (`detach`)."""
 
 from __future__ import annotations
 
@@ -163,8 +164,8 @@ def test_a_loop_of_appliances_is_refused(chain: Any) -> None:
 def test_deleting_a_used_appliance_is_refused_and_changes_nothing(chain: Any) -> None:
     before = _get(chain, "site-index")
     e = err(chain.req("DELETE", "/v1/appliances/site-index", token=chain.webco), 409,
-            "used by site", "--force", code="in_use", where="appliance")
-    assert "force=true" in e["message"]
+            "used by site", "--force", "--detach", code="in_use", where="appliance")
+    assert "force=true" in e["message"] and "detach=true" in e["message"]
     assert _get(chain, "site-index") == before
     assert not [ev for ev in ok(chain.req("GET", "/v1/events?limit=1000"))
                 if ev["kind"] == "appliance.deleting"]
@@ -173,10 +174,10 @@ def test_deleting_a_used_appliance_is_refused_and_changes_nothing(chain: Any) ->
     ok(chain.req("DELETE", "/v1/appliances/site-index", token=chain.webco), 202)
 
 
-def test_force_deletes_the_upstream_alone_and_marks_its_users(chain: Any) -> None:
-    answer = ok(chain.req("DELETE", "/v1/appliances/site-index?force=true",
+def test_detach_deletes_the_upstream_alone_and_marks_its_users(chain: Any) -> None:
+    answer = ok(chain.req("DELETE", "/v1/appliances/site-index?detach=true",
                           token=chain.webco), 202)
-    assert answer["status"] == "deleting"
+    assert answer["status"] == "deleting" and answer["deleted_with"] == []
     deadline = time.monotonic() + 5
     while chain.req("GET", "/v1/appliances/site-index").status_code != 404:
         assert time.monotonic() < deadline, "site-index was not removed"
@@ -191,10 +192,52 @@ def test_force_deletes_the_upstream_alone_and_marks_its_users(chain: Any) -> Non
 
 
 def test_only_the_owner_may_force(chain: Any) -> None:
-    """force changes what is refused for being used, never who may delete."""
-    err(chain.req("DELETE", "/v1/appliances/site-index?force=true", token=chain.searchco),
-        403, "only the customer")
+    """force and detach change what is refused for being used, never who may delete."""
+    for how in ("force", "detach"):
+        err(chain.req("DELETE", f"/v1/appliances/site-index?{how}=true", token=chain.searchco),
+            403, "only the customer")
     assert _get(chain, "site-index")["status"] == "ready"
+    # a cascade reaches no appliance the caller may not delete: webco may not delete acme's
+    # site, so nothing changes and it is told how to delete its own appliance alone
+    before = [_get(chain, "site"), _get(chain, "site-index")]
+    err(chain.req("DELETE", "/v1/appliances/site-index?force=true", token=chain.webco), 403,
+        "site (of acme)", "--detach", where="appliance")
+    assert [_get(chain, "site"), _get(chain, "site-index")] == before
+    err(chain.req("DELETE", "/v1/appliances/site-index?force=true&detach=true"), 400,
+        "not both", where="detach")
+
+
+def test_force_cascades_to_every_user_down_the_chain(chain: Any) -> None:
+    """The operator (or a customer that owns the whole chain) deletes an upstream with its
+    users, and their users, in one request; appliances off the chain stay."""
+    # a chain of three beside site's: top (acme's portal) -> mid (webco's web, in webco's
+    # backend subnet) -> site-index
+    ok(chain.req("POST", "/v1/services", json={
+        "name": "portal", "account": "webco", "workload": "web", "port": 81,
+        "backend_subnet": "web-vpc/backend", "management_subnet": "web-vpc/mgmt",
+        "upstream": "mid"}), 201)
+    ok(chain.req("POST", "/v1/appliances", json={
+        "name": "mid", "account": "webco", "service": "web", "subnet": "web-vpc/backend",
+        "backends": 1}), 202)
+    ok(chain.req("POST", "/v1/appliances", json={
+        "name": "top", "account": "acme", "service": "portal", "subnet": "acme-vpc/app",
+        "backends": 1}), 202)
+    ok(chain.req("POST", "/v1/appliances", json={
+        "name": "aside", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
+        "backends": 1}), 202)
+    settle(chain)
+    assert _get(chain, "site-index")["used_by"] == ["site", "mid"]
+    assert _get(chain, "mid")["used_by"] == ["top"]
+    answer = ok(chain.req("DELETE", "/v1/appliances/site-index?force=true"), 202)
+    assert answer["deleted_with"] == ["site", "mid", "top"]
+    deadline = time.monotonic() + 5
+    while [a["name"] for a in ok(chain.req("GET", "/v1/appliances"))] != ["aside"]:
+        assert time.monotonic() < deadline, ok(chain.req("GET", "/v1/appliances"))
+        time.sleep(0.02)
+    events = ok(chain.req("GET", "/v1/events?limit=1000"))
+    cascaded = {ev["object"] for ev in events if ev["kind"] == "appliance.cascade"}
+    assert cascaded == {"site", "mid", "top"}
+    assert not [ev for ev in events if ev["kind"] == "appliance.upstream_lost"]
 
 
 def test_destroy_takes_the_whole_chain_or_refuses_outside_users(chain: Any) -> None:

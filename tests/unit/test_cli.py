@@ -633,11 +633,24 @@ def test_topology_draws_chains_from_the_customer_end(api: FakeApi) -> None:
 def test_appliance_delete_force_and_service_upstream(api: FakeApi) -> None:
     api.on("DELETE", "/v1/appliances/idx", appliance("deleting"), 202)
     api.on("GET", "/v1/appliances/idx", None, 404)
-    assert run("appliance", "delete", "idx", "--force").exit_code == 0
-    assert api.requests[0].url.params.get("force") == "true"
+    assert run("appliance", "delete", "idx", "--detach").exit_code == 0
+    assert api.requests[0].url.params.get("detach") == "true"
+    assert "force" not in api.requests[0].url.params
     api.requests.clear()
     assert run("appliance", "delete", "idx").exit_code == 0
     assert "force" not in api.requests[0].url.params
+    assert "detach" not in api.requests[0].url.params
+    assert run("appliance", "delete", "idx", "--force", "--detach").exit_code != 0
+    # a cascade: the answer names the users it takes along, and the CLI waits for them too
+    api.requests.clear()
+    api.on("DELETE", "/v1/appliances/idx", {**appliance("deleting"), "deleted_with": ["site"]},
+           202)
+    api.on("GET", "/v1/appliances/site", None, 404)
+    result = run("appliance", "delete", "idx", "--force")
+    assert result.exit_code == 0, result.output
+    assert api.requests[0].url.params.get("force") == "true"
+    assert "deleted appliance idx and its users site" in result.output
+    assert any(r.url.path == "/v1/appliances/site" for r in api.requests)
     api.on("DELETE", "/v1/appliances/idx", error(
         "in_use", "appliance idx is used by site (their backends call it)", 409, "appliance"))
     result = run("appliance", "delete", "idx")

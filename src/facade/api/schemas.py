@@ -290,6 +290,9 @@ class ServiceCreate(Body):
     billing_model: str | None = Field(default=None, max_length=32)
     # the load-balancer offer its front-ends come from (third-party front-ends)
     frontend: str | None = Field(default=None, max_length=40)
+    # subnets every backend also gets an interface in (eth2, eth3...), in this order
+    extra_subnets: list[Annotated[str, Field(max_length=81)]] | None = Field(
+        default=None, max_length=6)
 
 
 class ServiceRead(BaseModel):
@@ -303,6 +306,7 @@ class ServiceRead(BaseModel):
     management_subnet: str
     upstream: str | None = None  # shown to the provider and the operator only
     frontend: str | None = None  # the load-balancer offer; provider and operator only
+    extra_subnets: list[str] | None = None  # provider and operator only
     billing_model: str
     prices: ServicePricesRead
 
@@ -356,6 +360,8 @@ class ApplianceRead(BaseModel):
     upstream: str | None = None
     uses: list[str] = []
     used_by: list[str] = []
+    # the answer to DELETE ?force=true only: the users it takes with it (a cascade)
+    deleted_with: list[str] = []
 
 
 class ScenarioCreate(Body):

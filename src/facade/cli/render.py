@@ -519,8 +519,9 @@ def _chains(apps: list[dict[str, Any]]) -> Tree | None:
         current: dict[str, Any] | None = app
         while current is not None and current.get("name") not in seen:
             seen.add(current.get("name"))
+            legs = [_s(current.get("backend_subnet")), *(current.get("extra_subnets") or [])]
             backends = f"backends {', '.join(current.get('backends') or []) or '-'} " \
-                       f"({_s(current.get('backend_subnet'))})"
+                       f"({', '.join(legs)})"
             uses = [u for u in current.get("uses") or [] if u in by_name]
             if uses:
                 branch = branch.add(f"{backends} call").add(_chain_label(by_name[uses[0]]))

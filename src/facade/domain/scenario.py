@@ -178,6 +178,8 @@ class ServiceDecl(_Decl):
     health_path: str | None = None
     upstream: str | None = None  # the appliance its backends call (docs/composition.md)
     frontend: str | None = None  # the load-balancer offer its front-ends come from
+    # subnets every backend also gets a leg in (docs/composition.md), in order
+    extra_subnets: tuple[str, ...] = ()
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
     upstream_line: int = field(default=0, compare=False, repr=False)
@@ -738,7 +740,7 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
     out = []
     allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
                "management_subnet", "health_path", "upstream", "prices", "billing_model",
-               "autoscale", "frontend")
+               "autoscale", "frontend", "extra_subnets")
     for value, line in _items(top, "services", file):
         item = _mapping(value, line, kind="service", file=file, allowed=allowed,
                         required=("name", "account", "port", "backend_subnet",
@@ -780,6 +782,8 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
             if item.has("upstream") else None
         frontend = item.name("frontend", kind="load-balancer offer") \
             if item.has("frontend") else None
+        extras = tuple(_subnet_ref(v, where=f"{file}:{n}", what="service extra_subnets entry")
+                       for v, n in _items(item.data, "extra_subnets", file))
         given = item.data.get("prices")
         with _prices_at(item, "prices"):
             pricing.service_prices(given, where="prices")
@@ -791,7 +795,7 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
         out.append(ServiceDecl(name=name, account=account, workload=workload, command=command,
                                port=port, backend_subnet=backend, management_subnet=management,
                                health_path=health, upstream=upstream, frontend=frontend,
-                               line=item.line, file=file,
+                               extra_subnets=extras, line=item.line, file=file,
                                upstream_line=item.data.key_lines.get("upstream", item.line),
                                prices=_flat(given) if given else (), billing_model=model,
                                autoscale=_autoscale(item, file)))
@@ -1016,7 +1020,7 @@ def _appliances(top: _Map, file: str) -> tuple[ApplianceDecl, ...]:
 def _check_chains(services: tuple[ServiceDecl, ...], appliances: tuple[ApplianceDecl, ...],
                   file: str) -> None:
     """Chains the file alone shows wrong: an upstream declared in the file must be placed in
-    the service's backend subnet (where its backends reach it), and following upstreams
+    the service's backend subnet or one of its extra subnets (where its backends reach it), and following upstreams
     through the file's appliances must never come back to the same service."""
     by_name = {a.name: a for a in appliances}
     by_service = {s.name: s for s in services}
@@ -1025,11 +1029,11 @@ def _check_chains(services: tuple[ServiceDecl, ...], appliances: tuple[Appliance
             continue
         where = f"{file}:{svc.upstream_line}"
         up = by_name.get(svc.upstream)
-        if up is not None and up.subnet != svc.backend_subnet:
+        if up is not None and up.subnet not in (svc.backend_subnet, *svc.extra_subnets):
             raise Invalid(f"service {svc.name} upstream {svc.upstream} is placed in "
                           f"{up.subnet}; an upstream appliance must be in the service's "
-                          f"backend subnet {svc.backend_subnet}, where its backends reach it",
-                          where=where)
+                          f"backend subnet {svc.backend_subnet} (or one of its extra_subnets), "
+                          "where its backends reach it", where=where)
         chain, current = [svc.name], svc
         while current.upstream in by_name:
             next_service = by_service.get(by_name[current.upstream].service)

@@ -31,7 +31,9 @@ class PortSpec:
     `address` is "IP/PREFIX". `gateway` is the subnet's router address (None: no router use).
     The first port of a node is its primary one (main routing table, default route via its
     gateway); every other port gets a routing table of its own so replies leave by the interface
-    their request came in on, even when subnets overlap.
+    their request came in on, even when subnets overlap. A `connected` port also has its
+    subnet's route in the main table, so the node reaches that subnet from any source address
+    (a backend's extra legs, whose ranges overlap nothing else of the node's).
     """
 
     host: str  # fabric-side veth end, enslaved to `bridge`
@@ -40,6 +42,7 @@ class PortSpec:
     address: str
     gateway: str | None = None
     mac: str | None = None  # None: the driver's choice
+    connected: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,9 @@ class NodeSpec:
         fields = asdict(self)
         if not self.isolated:
             del fields["isolated"]  # nodes without isolated legs keep their fingerprints
+        for port in fields["ports"]:
+            if not port["connected"]:
+                del port["connected"]  # likewise nodes without connected secondary ports
         blob = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

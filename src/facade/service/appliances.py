@@ -17,7 +17,7 @@ from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.service import chains, instances, load_balancers, lookup, quotas, views
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Instance, LoadBalancer, Service, Subnet
+from facade.store.models import Appliance, Instance, Subnet
 
 MAX_BACKENDS = 64
 
@@ -39,14 +39,7 @@ def _check_placement(session: Session, sub: Subnet) -> None:
     management subnets, and may be a backend subnet (chaining), but not a management subnet:
     that is provider internal, and its customers would sit next to every node's management
     address (docs/composition.md, "Placement")."""
-    mgmt = session.scalar(select(Service.name).where(Service.management_subnet_id == sub.id)
-                          .order_by(Service.id).limit(1))
-    owner = f"service {mgmt}" if mgmt is not None else None
-    if owner is None:
-        lb = session.scalar(select(LoadBalancer.name)
-                            .where(LoadBalancer.management_subnet_id == sub.id)
-                            .order_by(LoadBalancer.id).limit(1))
-        owner = f"load-balancer offer {lb}" if lb is not None else None
+    owner = lookup.management_owner(session, sub)
     if owner is not None:
         raise Invalid(f"subnet {sub.network.name}/{sub.name} is the management subnet of "
                       f"{owner}, which is provider internal; put the appliance in another "
@@ -66,9 +59,20 @@ def _add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
     node = Instance(name=name, account=svc.account, role="backend",
                     appliance=app, ordinal=ordinal, status="pending")
     session.add(node)
+    extras = []
+    for k, extra in enumerate(svc.extra_subnets):
+        sub = extra.subnet
+        if sub.network.account_id != svc.account_id and not lookup.granted(session, sub,
+                                                                            svc.account_id):
+            raise Forbidden(f"account {sub.network.account.name} revoked the grant of subnet "
+                            f"{sub.path} to {svc.account.name}; a new backend of {app.name} "
+                            f"needs an interface there (service {svc.name}, extra_subnets[{k}])",
+                            where="backends")
+        extras.append((sub, None, f"service.extra_subnets[{k}]"))
     instances.add_interfaces(session, node, [
         (svc.backend_subnet, None, "backend_subnet"),
         (svc.management_subnet, None, "management_subnet"),
+        *extras,
     ])
     return node
 
@@ -199,24 +203,43 @@ def mark_deleting(ctx: Context, session: Session, app: Appliance) -> None:
 
 
 def delete(ctx: Context, caller: Caller, name: str, *, force: bool = False,
-           wait: float = 15.0) -> dict[str, Any]:
+           detach: bool = False, wait: float = 15.0) -> dict[str, Any]:
     """Delete an appliance. While other appliances' backends call it (chains), this is refused
-    (409 naming them) unless `force`: then it goes alone, and its users stay, marked by an
-    event, answering requests that need it with an error (docs/composition.md)."""
+    (409 naming them) unless the caller chose what happens to them (docs/composition.md,
+    "Deleting a link of a chain"): `force` deletes them too, and their own users, in the same
+    transaction (a cascade; 403 naming any the caller may not delete, nothing changed);
+    `detach` deletes it alone, and its users stay, marked by an event, answering requests that
+    need it with an error."""
+    if force and detach:
+        raise Invalid("give force (delete its users too) or detach (delete it alone), not both",
+                      where="detach")
     with ctx.write() as session:
         app = lookup.appliance(session, caller, name)
         if not caller.may_see(app.account_id):
             raise Forbidden(f"only the customer who owns appliance {name} may delete it",
                             where="appliance")
         users = chains.users_of(session, app)
-        if not force:
+        doomed = chains.dependents(session, app) if force else []
+        foreign = [d for d in doomed if not caller.may_see(d.account_id)]
+        if foreign:
+            raise Forbidden(f"deleting {name} with force would delete "
+                            f"{', '.join(f'{d.name} (of {d.account.name})' for d in foreign[:10])}"
+                            f", which only {'their' if len(foreign) > 1 else 'its'} customer "
+                            "or the operator may delete; delete with --detach (detach=true) to "
+                            f"delete {name} alone", where="appliance")
+        if not force and not detach:
             chains.check_deletable(session, app)
         result = view(session, caller, app)
         mark_deleting(ctx, session, app)
         result["status"], result["status_detail"] = app.status, app.status_detail
-        for user in users:
+        for user in doomed:
+            mark_deleting(ctx, session, user)
+            ctx.event(session, "appliance.cascade", user.name,
+                      f"deleted with {app.name}, which it needs (delete with force)")
+        result["deleted_with"] = [d.name for d in doomed]
+        for user in users if detach else []:
             ctx.event(session, "appliance.upstream_lost", user.name,
-                      f"upstream appliance {app.name} deleted with force; requests of "
+                      f"upstream appliance {app.name} deleted alone (detach); requests of "
                       f"{user.name} that need it fail until an appliance named {app.name} "
                       f"exists again in {app.subnet.path}")
     ctx.converge(wait)

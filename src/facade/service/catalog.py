@@ -3,6 +3,7 @@ subnets). Anyone may see and use an offer; only its provider (or the operator) c
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from sqlalchemy import select
@@ -10,9 +11,13 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names, workload
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
-from facade.service import billing, chains, load_balancers, lookup, views
+from facade.service import billing, chains, instances, load_balancers, lookup, views
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Service
+from facade.store.models import Account, Appliance, Service, ServiceSubnet, Subnet
+
+# a backend has at most 8 interfaces, like an instance: its backend and management legs and
+# up to 6 more
+MAX_EXTRA_SUBNETS = 6
 
 
 def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
@@ -25,7 +30,8 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                 backend_subnet: str, management_subnet: str,
                 health_path: str | None = None, upstream: str | None = None,
                 prices: dict[str, Any] | None = None,
-                billing_model: str | None = None, frontend: str | None = None) -> Service:
+                billing_model: str | None = None, frontend: str | None = None,
+                extra_subnets: list[str] | None = None) -> Service:
     names.check_name(name, kind="service", where="name")
     if (workload_name is None) == (command is None):
         raise Invalid("give exactly one of workload (http-echo, search, web) or command",
@@ -53,7 +59,16 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
     if subs["backend_subnet"].id == subs["management_subnet"].id:
         raise Invalid("backend_subnet and management_subnet must be different subnets",
                       where="management_subnet")
-    chains.check_upstream(session, caller, subs["backend_subnet"].id, upstream)
+    carrier = session.scalar(select(Service.name).join(ServiceSubnet).where(
+        ServiceSubnet.subnet_id == subs["management_subnet"].id).limit(1))
+    if carrier is not None:
+        raise Conflict(f"management_subnet {management_subnet} is an extra subnet of service "
+                       f"{carrier}; a management subnet carries management traffic only",
+                       where="management_subnet")
+    extras = _extra_subnets(session, caller, owner, extra_subnets or [],
+                            subs["backend_subnet"], subs["management_subnet"])
+    chains.check_upstream(session, caller, [subs["backend_subnet"].id] + [s.id for s in extras],
+                          upstream)
     offer = None
     if frontend is not None:
         # a third-party front-end provider (docs/composition.md): its offer is public
@@ -67,12 +82,47 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
     row = Service(name=name, account=owner, workload=workload_name, command=command,
                   port=port, health_path=health_path, upstream=upstream, frontend=offer,
                   backend_subnet=subs["backend_subnet"],
-                  management_subnet=subs["management_subnet"])
+                  management_subnet=subs["management_subnet"],
+                  extra_subnets=[ServiceSubnet(subnet=s, position=k)
+                                 for k, s in enumerate(extras)])
     billing.apply_terms(session, row, sheet, model)
     session.add(row)
     ctx.event(session, "service.created", name, f"appliance service {name} offered")
     session.flush()
     return row
+
+
+def _extra_subnets(session: Session, caller: Caller, owner: Account, paths: list[str],
+                   backend: Subnet, mgmt: Subnet) -> list[Subnet]:
+    """The subnets every backend also gets an interface in (docs/composition.md, "Backends
+    with extra interfaces"): the provider's own or granted to it; not its backend or
+    management subnet, no management subnet of anyone (provider internal) and no repeats.
+    Their connected routes go in the backends' main table (so the backends reach them from any
+    source address): their ranges may overlap neither the backend subnet's nor each other's."""
+    if len(paths) > MAX_EXTRA_SUBNETS:
+        raise Invalid(f"a service's backends have at most {MAX_EXTRA_SUBNETS} extra subnets "
+                      f"(got {len(paths)})", where="extra_subnets")
+    out: list[Subnet] = []
+    for k, path in enumerate(paths):
+        where = f"extra_subnets[{k}]"
+        sub = instances.resolve_subnet(session, caller, owner, path, where=where)
+        if sub.id in (backend.id, mgmt.id):
+            which = "backend" if sub.id == backend.id else "management"
+            raise Invalid(f"subnet {path} is the service's {which} subnet; every backend "
+                          "has a leg there already", where=where)
+        manager = lookup.management_owner(session, sub)
+        if manager is not None:
+            raise Invalid(f"subnet {path} is the management subnet of {manager}, which is "
+                          "provider internal", where=where)
+        for other in [backend, *out]:
+            if sub.id == other.id:
+                raise Invalid(f"subnet {path} is named twice", where=where)
+            if ipaddress.ip_network(sub.cidr).overlaps(ipaddress.ip_network(other.cidr)):
+                raise Invalid(f"subnet {path} ({sub.cidr}) overlaps {other.path} "
+                              f"({other.cidr}); a backend reaches each of its subnets "
+                              "directly, so their ranges must not overlap", where=where)
+        out.append(sub)
+    return out
 
 
 def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:

@@ -2,10 +2,11 @@
 
 A provider names, on its service, the appliance its backends use (`upstream: NAME`). That
 appliance is an ordinary appliance whose customer is the provider itself, created in the
-service's backend subnet, so its front-end's endpoint is an address the backends reach on
-their own segment. The name may be given before the appliance exists; it is resolved here,
-on every read, to a live appliance *in the service's backend subnet* (only the subnet's owner
-can put an appliance there, so nobody else can capture the name). Called by catalog and
+service's backend subnet (or in one of the service's extra subnets, where every backend has a
+leg of its own), so its front-end's endpoint is an address the backends reach on a segment
+they are on. The name may be given before the appliance exists; it is resolved here, on every
+read, to a live appliance *in one of those subnets* (only a subnet's owner can put an appliance
+there, so nobody else can capture the name). Called by catalog and
 appliances (checks), views and topology (uses / used_by) and desired (the upstream file the
 worker writes for the backends). docs/composition.md describes the whole design.
 """
@@ -27,13 +28,19 @@ def _named(session: Session, name: str) -> Appliance | None:
     return session.scalar(select(Appliance).where(Appliance.name == name))
 
 
+def reachable_subnets(svc: Service) -> set[int]:
+    """Ids of the subnets the service's backends have legs in, bar management: where an
+    appliance they call may sit."""
+    return {svc.backend_subnet_id} | {e.subnet_id for e in svc.extra_subnets}
+
+
 def upstream_of(session: Session, svc: Service) -> Appliance | None:
     """The live appliance the service's backends call, or None (none named, not created yet,
-    being deleted, or not in the service's backend subnet)."""
+    being deleted, or not in a subnet the service's backends are on)."""
     if not svc.upstream:
         return None
     app = _named(session, svc.upstream)
-    if app is None or app.status == "deleting" or app.subnet_id != svc.backend_subnet_id:
+    if app is None or app.status == "deleting" or app.subnet_id not in reachable_subnets(svc):
         return None
     return app
 
@@ -50,8 +57,8 @@ def users_of(session: Session, app: Appliance) -> list[Appliance]:
     """Live appliances whose backends call `app` (appliances of services naming it)."""
     if app.status == "deleting":
         return []
-    services = session.scalars(select(Service).where(
-        Service.upstream == app.name, Service.backend_subnet_id == app.subnet_id)).all()
+    services = [s for s in session.scalars(select(Service).where(Service.upstream == app.name))
+                if app.subnet_id in reachable_subnets(s)]
     if not services:
         return []
     rows = session.scalars(select(Appliance).where(
@@ -60,16 +67,34 @@ def users_of(session: Session, app: Appliance) -> list[Appliance]:
     return list(rows)
 
 
+def dependents(session: Session, app: Appliance) -> list[Appliance]:
+    """Every live appliance that needs `app`: its users, their users, and so on (what a
+    cascading delete takes with it), nearest first."""
+    found: list[Appliance] = []
+    seen, frontier = {app.id}, [app]
+    while frontier:
+        nxt = []
+        for current in frontier:
+            for user in users_of(session, current):
+                if user.id not in seen:
+                    seen.add(user.id)
+                    found.append(user)
+                    nxt.append(user)
+        frontier = nxt
+    return found
+
+
 def visible_users(session: Session, caller: Caller, app: Appliance) -> list[str]:
     """Names of the users of `app` the caller may know about: the operator sees all; an
     account sees the users of which it is the provider (which is the upstream's owner)."""
     return [u.name for u in users_of(session, app) if caller.may_see(u.service.account_id)]
 
 
-def check_upstream(session: Session, caller: Caller, backend_subnet_id: int,
+def check_upstream(session: Session, caller: Caller, subnet_ids: list[int],
                    upstream: str | None, *, where: str = "upstream") -> None:
     """A new service's upstream: a well-formed name; when it names an appliance the caller can
-    see already, that appliance must sit in the service's backend subnet. (An appliance the
+    see already, that appliance must sit in one of `subnet_ids` (the service's backend subnet,
+    then its extra subnets). (An appliance the
     caller cannot see is treated as not created yet: the answer must not reveal it, and it can
     never be resolved, for only the backend subnet's owner can place an appliance there.)"""
     if upstream is None:
@@ -78,10 +103,10 @@ def check_upstream(session: Session, caller: Caller, backend_subnet_id: int,
     app = _named(session, upstream)
     if app is None or not caller.may_see(app.account_id, app.service.account_id):
         return
-    if app.subnet_id != backend_subnet_id:
+    if app.subnet_id not in subnet_ids:
         raise Invalid(f"appliance {upstream} is in subnet {app.subnet.path}; an upstream must be "
-                      "an appliance created in the service's backend subnet, where the "
-                      "backends reach its endpoint", where=where)
+                      "an appliance created in the service's backend subnet (or one of its "
+                      "extra subnets), where the backends reach its endpoint", where=where)
 
 
 def check_new_appliance(session: Session, name: str, svc: Service, subnet_id: int, *,
@@ -89,10 +114,10 @@ def check_new_appliance(session: Session, name: str, svc: Service, subnet_id: in
     """Refuse a new appliance `name` of service `svc` in subnet `subnet_id` that would close a
     loop: it would be the upstream of some service S (S names it, and it sits in S's backend
     subnet) while its own backends' chain (svc's upstream, that one's service's upstream...)
-    leads to S. Only real resolutions count, so an appliance placed elsewhere never is one."""
+    leads to S (S's backend or extra subnets). Only real resolutions count, so an appliance placed elsewhere never is one."""
     chain, service, depth = [name], svc, 0
     while service is not None and depth < MAX_DEPTH:
-        if service.upstream == name and service.backend_subnet_id == subnet_id:
+        if service.upstream == name and subnet_id in reachable_subnets(service):
             raise Conflict(f"appliance {name} would close a loop: {' -> '.join(chain)} -> "
                            f"{name} (service {service.name} names {name} as its upstream)",
                            where=where)
@@ -112,6 +137,8 @@ def check_deletable(session: Session, app: Appliance, *, also_deleting: set[str]
     users = [u.name for u in users_of(session, app) if u.name not in (also_deleting or set())]
     if users:
         raise InUse(f"appliance {app.name} is used by {', '.join(users[:10])} (their backends "
-                    f"call it); delete {'them' if len(users) > 1 else 'it'} first, or delete "
-                    f"with --force (force=true): {app.name} goes and they stay, answering "
-                    f"requests that need it with an error", where=where)
+                    f"call it); delete {'them' if len(users) > 1 else 'it'} first, delete "
+                    f"with --force (force=true) to take {'them' if len(users) > 1 else 'it'} "
+                    f"along (a cascade), or with --detach (detach=true): {app.name} goes "
+                    f"and they stay, answering requests that need it with an error",
+                    where=where)

@@ -27,7 +27,6 @@ from facade.domain.specs import (
     PortRuleSpec,
     PortSpec,
     ProcessSpec,
-    Role,
     SubnetSpec,
 )
 from facade.service import chains, management, metering, rules
@@ -79,14 +78,14 @@ def appliance_dir(home: Path, appliance_id: int) -> Path:
     return home / "appliances" / str(appliance_id)
 
 
-def _port(iface: Interface, *, gateway: bool = True) -> PortSpec:
+def _port(iface: Interface, *, gateway: bool = True, connected: bool = False) -> PortSpec:
     sub = iface.subnet
     rng = SubnetRange.of(sub.cidr)
     return PortSpec(host=names.port(iface.id), bridge=names.bridge(sub.id),
                     ifname=names.inner_ifname(iface.index),
                     address=f"{iface.ip}/{rng.cidr.prefixlen}",
                     gateway=str(rng.gateway) if gateway else None,
-                    mac=names.mac(sub.id, iface.ip))
+                    mac=names.mac(sub.id, iface.ip), connected=connected)
 
 
 def provider_internal(session: Session) -> set[int]:
@@ -126,8 +125,13 @@ def _node(inst: Instance) -> NodeSpec:
                           endpoint=customer.ip, port=inst.appliance.service.port,
                           unmetered_source=ports[0].gateway)
         return NodeSpec(netns=netns, role="frontend", ports=ports, frontend=fe)
-    role: Role = "backend" if inst.role == "backend" else "instance"
-    return NodeSpec(netns=netns, role=role, ports=tuple(_port(i) for i in inst.interfaces))
+    if inst.role == "backend":
+        # eth0 backend subnet, eth1 management, eth2.. the service's extra subnets: reached
+        # from any source (connected), replies by the leg they came in on (docs/dataplane.md)
+        return NodeSpec(netns=netns, role="backend", ports=tuple(
+            _port(i, connected=i.index >= 2) for i in inst.interfaces))
+    return NodeSpec(netns=netns, role="instance",
+                    ports=tuple(_port(i) for i in inst.interfaces))
 
 
 def _workload(home: Path, app: Appliance, node: Instance) -> ProcessSpec:
@@ -198,7 +202,7 @@ def build(session: Session, home: Path) -> Desired:
         if inst.appliance is not None and inst.role in ("frontend", "backend"):
             # a node being deleted keeps its agent until it is gone: metering reads its
             # counters one last time right before the worker deletes it
-            mgmt = inst.interfaces[-1]  # front-end: eth2, backend: eth1
+            mgmt = inst.interfaces[management.LEG[inst.role]]
             agent = agents.setdefault(mgmt.subnet.network_id,
                                       management.Agent(mgmt.subnet.network_id))
             if inst.status != "deleting":

@@ -85,11 +85,10 @@ def new_offer(ctx: Context, session: Session, caller: Caller, *, name: str,
         raise Forbidden(f"management_subnet {management_subnet} belongs to account "
                        f"{sub.network.account.name}, not to the front-end provider {owner.name}",
                        where="management_subnet")
-    used = session.scalar(select(Service.name).where(Service.backend_subnet_id == sub.id))
+    used = lookup.data_user(session, sub)
     if used is not None:
-        raise Conflict(f"management_subnet {management_subnet} is the backend subnet of "
-                       f"service {used}; a management subnet carries management traffic only",
-                       where="management_subnet")
+        raise Conflict(f"management_subnet {management_subnet} is {used}; a management subnet "
+                       "carries management traffic only", where="management_subnet")
     row = LoadBalancer(name=name, account=owner, management_subnet=sub)
     session.add(row)
     ctx.event(session, "load_balancer.created", name,

@@ -12,8 +12,10 @@ from facade.store.models import (
     Account,
     Appliance,
     Instance,
+    LoadBalancer,
     Network,
     Service,
+    ServiceSubnet,
     Subnet,
     SubnetGrant,
 )
@@ -65,6 +67,31 @@ def granted(session: Session, sub: Subnet, account_id: int) -> bool:
     """Whether the subnet's owner granted `account_id` interfaces in it (service.grants)."""
     return session.scalar(select(SubnetGrant.id).where(
         SubnetGrant.subnet_id == sub.id, SubnetGrant.account_id == account_id)) is not None
+
+
+def management_owner(session: Session, sub: Subnet) -> str | None:
+    """What has `sub` as its management subnet ("service NAME" or "load-balancer offer
+    NAME"), or None. Such a subnet is provider internal: no appliance endpoint and no extra leg
+    of a backend may be put in it (docs/composition.md, "Placement")."""
+    svc = session.scalar(select(Service.name).where(Service.management_subnet_id == sub.id)
+                         .order_by(Service.id).limit(1))
+    if svc is not None:
+        return f"service {svc}"
+    lb = session.scalar(select(LoadBalancer.name).where(LoadBalancer.management_subnet_id ==
+                                                        sub.id).order_by(LoadBalancer.id).limit(1))
+    return f"load-balancer offer {lb}" if lb is not None else None
+
+
+def data_user(session: Session, sub: Subnet) -> str | None:
+    """Which service's backends carry data in `sub` ("the backend subnet of service NAME" or
+    "an extra subnet of service NAME"), or None: such a subnet cannot be a management one."""
+    svc = session.scalar(select(Service.name).where(Service.backend_subnet_id == sub.id)
+                         .order_by(Service.id).limit(1))
+    if svc is not None:
+        return f"the backend subnet of service {svc}"
+    svc = session.scalar(select(Service.name).join(ServiceSubnet)
+                         .where(ServiceSubnet.subnet_id == sub.id).order_by(Service.id).limit(1))
+    return f"an extra subnet of service {svc}" if svc is not None else None
 
 
 def visible_subnet(session: Session, caller: Caller, path: str, *,

@@ -25,6 +25,9 @@ from facade.domain.specs import ProcessSpec
 from facade.service import files
 
 AGENT_PORT = 9700
+# which of a node's interfaces is its management leg: a front-end's eth2 (after its customer and
+# backend legs), a backend's eth1 (its extra legs, if any, come after it)
+LEG = {"frontend": 2, "backend": 1}
 
 
 @dataclass(frozen=True)

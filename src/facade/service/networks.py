@@ -12,7 +12,7 @@ from facade.domain import ipam, names
 from facade.domain.errors import Conflict, InUse, NotFound
 from facade.service import lookup, quotas, rules, views
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Interface, Network, Service, Subnet
+from facade.store.models import Appliance, Interface, Network, Service, ServiceSubnet, Subnet
 
 
 def used_counts(session: Session) -> dict[int, int]:
@@ -107,6 +107,8 @@ def _subnet_users(session: Session, sub: Subnet) -> list[str]:
         select(Interface).where(Interface.subnet_id == sub.id))]
     users += [f"service {s.name}" for s in session.scalars(select(Service).where(
         (Service.backend_subnet_id == sub.id) | (Service.management_subnet_id == sub.id)))]
+    users += [f"service {s.name} (extra subnet)" for s in session.scalars(
+        select(Service).join(ServiceSubnet).where(ServiceSubnet.subnet_id == sub.id))]
     users += [f"appliance {a.name}" for a in session.scalars(
         select(Appliance).where(Appliance.subnet_id == sub.id))]
     return users

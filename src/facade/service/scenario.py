@@ -146,7 +146,7 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
                             management_subnet=svc.management_subnet,
                             health_path=svc.health_path, upstream=svc.upstream,
                             prices=svc.prices_plain or None, billing_model=svc.billing_model,
-                            frontend=svc.frontend)
+                            frontend=svc.frontend, extra_subnets=list(svc.extra_subnets))
         if svc.autoscale is not None:
             _set_autoscale(ctx, session, svc)
         return "created"
@@ -161,6 +161,8 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
             ("frontend", row.frontend.name if row.frontend else None, svc.frontend),
             ("backend_subnet", row.backend_subnet.path, svc.backend_subnet),
             ("management_subnet", row.management_subnet.path, svc.management_subnet),
+            ("extra_subnets", [e.subnet.path for e in row.extra_subnets],
+             list(svc.extra_subnets)),
             ("billing_model", have_model.value, want_model.value)):
         if have != want:
             raise _differs(svc, what, have, want)

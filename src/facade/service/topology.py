@@ -89,6 +89,8 @@ def _appliances(session: Session, caller: Caller) -> list[dict[str, Any]]:
             "backends": [n.name for n in app.nodes if n.role == "backend"
                          and n.status != "deleting"] if provider else [],
             "backend_subnet": app.service.backend_subnet.path if provider else None,
+            "extra_subnets": [e.subnet.path for e in app.service.extra_subnets]
+            if provider else [],
             "upstream": app.service.upstream if provider else None,
             "uses": [up.name] if up is not None else [],
             "used_by": chains.visible_users(session, caller, app)})

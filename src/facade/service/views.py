@@ -41,14 +41,16 @@ def node(row: Instance, appliance_name: str | None = None,
 
 
 def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
-    """A service is an offer everyone sees; which appliance its backends call (`upstream`) is
-    the provider's business, shown to the provider and the operator only."""
+    """A service is an offer everyone sees; which appliance its backends call (`upstream`),
+    its front-ends' offer and its backends' extra subnets are the provider's business, shown to
+    the provider and the operator only."""
     return {"name": row.name, "account": row.account.name, "workload": row.workload,
             "command": row.command, "port": row.port, "health_path": row.health_path,
             "backend_subnet": row.backend_subnet.path,
             "management_subnet": row.management_subnet.path,
             "upstream": row.upstream if owner_view else None,
             "frontend": row.frontend.name if owner_view and row.frontend else None,
+            "extra_subnets": [e.subnet.path for e in row.extra_subnets] if owner_view else None,
             **billing.service_view(row)}
 
 

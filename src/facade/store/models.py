@@ -158,6 +158,22 @@ class Service(Base):
     backend_subnet: Mapped[Subnet] = relationship(foreign_keys=[backend_subnet_id])
     management_subnet: Mapped[Subnet] = relationship(foreign_keys=[management_subnet_id])
     frontend: Mapped[LoadBalancer | None] = relationship()
+    # subnets every backend also gets an interface in (eth2, eth3...), in this order:
+    # backends with several interfaces (docs/composition.md, "Backends with extra interfaces")
+    extra_subnets: Mapped[list[ServiceSubnet]] = relationship(
+        order_by="ServiceSubnet.position", cascade="all, delete-orphan")
+
+
+class ServiceSubnet(Base):
+    """One extra subnet of a service's backends (besides its backend and management subnets)."""
+
+    __tablename__ = "service_subnets"
+    __table_args__ = (UniqueConstraint("service_id", "subnet_id"), NEVER_REUSE)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
+    subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    subnet: Mapped[Subnet] = relationship()
 
 
 class Appliance(Base):

@@ -37,7 +37,9 @@ def scale_appliance(name: str, body: ApplianceUpdate, ctx: Ctx, caller: Auth) ->
 
 @router.delete("/{name}", status_code=202, response_model=ApplianceRead,
                operation_id="delete_appliance")
-def delete_appliance(name: str, ctx: Ctx, caller: Auth, force: bool = False) -> Any:
-    """409 in_use while other appliances call it; `force=true` deletes it anyway and leaves
-    them running (docs/composition.md)."""
-    return appliances.delete(ctx, caller, name, force=force)
+def delete_appliance(name: str, ctx: Ctx, caller: Auth, force: bool = False,
+                     detach: bool = False) -> Any:
+    """409 in_use while other appliances call it; `force=true` deletes them too (a cascade,
+    `deleted_with` names them), `detach=true` deletes it alone and leaves them running
+    (docs/composition.md)."""
+    return appliances.delete(ctx, caller, name, force=force, detach=detach)

@@ -27,7 +27,8 @@ def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth) -> Any:
                           health_path=body.health_path, upstream=body.upstream,
                           prices=body.prices.model_dump(exclude_none=True)
                           if body.prices is not None else None,
-                          billing_model=body.billing_model, frontend=body.frontend)
+                          billing_model=body.billing_model, frontend=body.frontend,
+                          extra_subnets=body.extra_subnets)
 
 
 @router.get("/{name}", response_model=ServiceRead, operation_id="get_service")

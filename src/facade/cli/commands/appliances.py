@@ -86,18 +86,28 @@ def delete(
     name: Name,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Delete it even while other appliances' backends call it; "
-                                     "they stay, failing only requests that need it."),
+        typer.Option("--force", help="While other appliances' backends call it, delete them "
+                                     "too (and their users): a cascade."),
+    ] = False,
+    detach: Annotated[
+        bool,
+        typer.Option("--detach", help="While other appliances' backends call it, delete it "
+                                      "alone: they stay, failing only requests that need it."),
     ] = False,
     no_wait: NoWait = False,
     timeout: Timeout = 60.0,
 ) -> None:
     """Delete an appliance and wait until its kernel objects are gone. Refused while other
-    appliances use it (chains), unless --force."""
+    appliances use it (chains), unless --force (cascade) or --detach (alone)."""
+    if force and detach:
+        raise typer.BadParameter("give --force or --detach, not both")
+    params = {"force": "true"} if force else {"detach": "true"} if detach else None
     with connect() as cli:
-        cli.delete(f"/v1/appliances/{seg(name)}", params={"force": "true"} if force else None)
+        obj = cli.delete(f"/v1/appliances/{seg(name)}", params=params)
+        gone = [name, *((obj or {}).get("deleted_with") or [])]
         if no_wait:
-            typer.echo(f"appliance {name}: deleting")
+            typer.echo(f"appliance {', '.join(gone)}: deleting")
             return
-        wait_gone(cli, [name], timeout)
-    typer.echo(f"deleted appliance {name}")
+        wait_gone(cli, gone, timeout)
+    typer.echo(f"deleted appliance {name}" + (f" and its users {', '.join(gone[1:])}"
+                                              if gone[1:] else ""))

@@ -55,6 +55,12 @@ def create(
                      help="Take front-ends from this load-balancer offer (a third-party "
                           "front-end provider's; see docs/composition.md)."),
     ] = None,
+    extra_subnet: Annotated[
+        list[str] | None,
+        typer.Option("--extra-subnet", metavar="NETWORK/SUBNET",
+                     help="Give every backend one more interface in this subnet (repeatable: "
+                          "eth2, eth3...; yours or granted to you). See docs/composition.md."),
+    ] = None,
     price_frontend_hour: Annotated[str | None, _price("--price-frontend-hour",
                                                       "Per front-end node-hour")] = None,
     price_backend_hour: Annotated[str | None, _price("--price-backend-hour",
@@ -94,6 +100,10 @@ def create(
         body["upstream"] = upstream
     if frontend is not None:
         body["frontend"] = frontend
+    if extra_subnet:
+        for path in extra_subnet:
+            split_subnet(path)
+        body["extra_subnets"] = list(extra_subnet)
     node_hour = {k: v for k, v in (("frontend", price_frontend_hour),
                                    ("backend", price_backend_hour)) if v is not None}
     prices = {k: v for k, v in (("node_hour", node_hour or None), ("per_gb", price_gb),

@@ -472,7 +472,8 @@ class LinuxDataPlane:
             existing.setdefault(a["index"], []).append(a)
         for k, port in enumerate(spec.ports):
             iface = ipaddress.ip_interface(port.address)
-            noprefix = k > 0 and spec.role != "router"
+            # a secondary port's subnet route lives in its own table only, unless `connected`
+            noprefix = k > 0 and spec.role != "router" and not port.connected
             index = links[port.ifname]["index"]
             present = False
             for a in existing.get(index, []):
