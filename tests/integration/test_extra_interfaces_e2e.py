@@ -33,29 +33,7 @@ from tests.integration.controlplane import ControlPlane
 
 pytestmark = pytest.mark.root
 
-SCENARIO = """\
-accounts: [{name: acme}, {name: webco}, {name: searchco}]
-networks:
-  - {name: acme-vpc, account: acme, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.1.0/24}]}
-  - {name: web-vpc, account: webco, cidr: 10.0.0.0/16,
-     subnets: [{name: backend, cidr: 10.0.11.0/24}, {name: mgmt, cidr: 10.0.200.0/24},
-               {name: uplink, cidr: 10.0.6.0/24}, {name: storage, cidr: 10.0.5.0/24},
-               {name: vault, cidr: 10.0.7.0/24}]}
-  - {name: search-vpc, account: searchco, cidr: 10.0.0.0/16,
-     subnets: [{name: backend, cidr: 10.0.1.0/24}, {name: mgmt, cidr: 10.0.200.0/24}]}
-services:
-  - {name: search, account: searchco, workload: http-echo, port: 80,
-     backend_subnet: search-vpc/backend, management_subnet: search-vpc/mgmt}
-  - {name: web, account: webco, workload: web, port: 80, upstream: idx,
-     backend_subnet: web-vpc/backend, management_subnet: web-vpc/mgmt,
-     extra_subnets: [web-vpc/uplink, web-vpc/storage]}
-instances:
-  - {name: client, account: acme, interfaces: [acme-vpc/app]}
-  - {name: vault, account: webco, interfaces: [web-vpc/vault]}
-appliances:
-  - {name: site, account: acme, service: web, subnet: acme-vpc/app, backends: 2}
-  - {name: idx, account: webco, service: search, subnet: web-vpc/uplink, backends: 1}
-"""
+EXAMPLE = "examples/extra-interfaces.yaml"  # the layout above, shipped as an example
 PORT = 7070  # the test's own listeners
 AGENT_PORT = 9700
 
@@ -67,10 +45,8 @@ def _get(cp: ControlPlane, path: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def layout(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    path = tmp_path_factory.mktemp("extra") / "extra.yaml"
-    path.write_text(SCENARIO)
-    res = cp.cli("apply", "-f", str(path), timeout=180)
+def layout(cp: ControlPlane) -> dict[str, Any]:
+    res = cp.cli("apply", "-f", EXAMPLE, timeout=180)
     assert "site ready" in res.stdout and "idx ready" in res.stdout, res.stdout
     return {"site": _get(cp, "/v1/appliances/site"), "idx": _get(cp, "/v1/appliances/idx"),
             "client": _get(cp, "/v1/instances/client"), "vault": _get(cp, "/v1/instances/vault"),
