@@ -76,10 +76,14 @@ def start_control_plane(home: Path) -> ControlPlane:
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                             start_new_session=True)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    while True:
         if proc.poll() is not None:
             log.close()
             raise RuntimeError(f"control plane exited with {proc.returncode}; see {log.name}")
+        if time.monotonic() > deadline:  # never leave a half-started control plane behind
+            stop_control_plane(ControlPlane(home=home, url="", token="", proc=proc, env=env,
+                                            log=log))
+            raise RuntimeError(f"control plane did not answer within 30 s; see {log.name}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
                 break

@@ -126,4 +126,10 @@ def driver_dp(tmp_path: Path, driver_host_guard: set[str]) -> Iterator[LinuxData
             for pid in driver_netns.pids_in("fcd-fabric"):
                 os.kill(pid, 9)
             driver_netns.remove("fcd-fabric")
+        # every child this driver started is reaped before it is dropped (a Popen collected
+        # while its child runs is a ResourceWarning, an error here, in whichever test is next)
+        for popen in list(dp._procs._children.values()):
+            if popen.poll() is None:
+                popen.kill()
+            popen.wait(timeout=5)
         assert driver_facade_netns() == before

@@ -171,10 +171,7 @@ def _ping(sock: socket.socket) -> str:
 
 def test_frontend_load_balances_over_overlapping_subnets(driver_dp: LinuxDataPlane) -> None:
     dp = driver_dp
-    t0 = time.perf_counter()
-    _appliance(dp)
-    made = time.perf_counter() - t0
-    assert made < 2.0, f"appliance took {made:.2f}s"
+    _appliance(dp)  # how fast: bench/driver_timing.py, not a timed test (docs/benchmarks.md)
 
     # kernel state, independently
     rules = driver_run("ip", "-n", FE_NS, "rule")

@@ -1,7 +1,8 @@
 """Every subnet placement on the kernel (issue 4): the customer, backend and management subnets
-in one network of one account (an internal appliance), and customer + backend in one network
-with the management subnet in another. (Backend + management in one network, the customer
-elsewhere, is the usual case: test_appliance_e2e, test_isolation_property.)
+in one network of one account (an internal appliance), customer + backend in one network
+with the management subnet in another, and customer + management in one network with the
+backend subnet in another. (Backend + management in one network, the customer elsewhere, is
+the usual case: test_appliance_e2e, test_isolation_property.)
 
 For each placement, an isolation matrix of real TCP connections made from sockets the test
 opens inside the namespaces: the customer's instance reaches the endpoint (a real request is
@@ -33,7 +34,7 @@ PROBE_PORT = 7000  # nothing listens there: a reset proves a host was reached
 TIMEOUT = 0.4
 
 TOPOLOGY = """\
-accounts: [{name: solo}, {name: duo}]
+accounts: [{name: solo}, {name: duo}, {name: trio}]
 networks:
   # A: all three subnets in one network of one account (its own internal appliance)
   - {name: one, account: solo, cidr: 10.0.0.0/16,
@@ -44,19 +45,28 @@ networks:
      subnets: [{name: front, cidr: 10.0.1.0/24}, {name: back, cidr: 10.0.2.0/24}]}
   - {name: two-mgmt, account: duo, cidr: 10.0.0.0/16,
      subnets: [{name: mgmt, cidr: 10.0.3.0/24}]}
+  # C: customer + management in one network, backend in another
+  - {name: three, account: trio, cidr: 10.0.0.0/16,
+     subnets: [{name: front, cidr: 10.0.1.0/24}, {name: mgmt, cidr: 10.0.3.0/24}]}
+  - {name: three-back, account: trio, cidr: 10.0.0.0/16,
+     subnets: [{name: back, cidr: 10.0.2.0/24}]}
 services:
   - {name: echo-a, account: solo, workload: http-echo, port: 8080,
      backend_subnet: one/back, management_subnet: one/mgmt}
   - {name: echo-b, account: duo, workload: http-echo, port: 8080,
      backend_subnet: two/back, management_subnet: two-mgmt/mgmt}
+  - {name: echo-c, account: trio, workload: http-echo, port: 8080,
+     backend_subnet: three-back/back, management_subnet: three/mgmt}
 instances:
   - {name: a-client, account: solo, interfaces: [one/front]}
   - {name: a-peer, account: solo, interfaces: [one/other]}
   - {name: a-ops, account: solo, interfaces: [one/back]}
   - {name: b-client, account: duo, interfaces: [two/front]}
+  - {name: c-client, account: trio, interfaces: [three/front]}
 appliances:
   - {name: app-a, account: solo, service: echo-a, subnet: one/front, backends: 2}
   - {name: app-b, account: duo, service: echo-b, subnet: two/front, backends: 2}
+  - {name: app-c, account: trio, service: echo-c, subnet: three/front, backends: 2}
 """
 
 
@@ -92,7 +102,7 @@ def world(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     path = tmp_path_factory.mktemp("placement") / "placement.yaml"
     path.write_text(TOPOLOGY)
     res = cp.cli("apply", "-f", str(path), "--timeout", "60", timeout=120)
-    assert "app-a ready" in res.stdout and "app-b ready" in res.stdout, res.stdout
+    assert all(f"app-{x} ready" in res.stdout for x in "abc"), res.stdout
     insts = {i["name"]: i for i in cp.get("/v1/instances")}
     apps = {a["name"]: a for a in cp.get("/v1/appliances")}
     networks = {n["name"]: n for n in cp.get("/v1/networks")}
@@ -189,10 +199,30 @@ def test_customer_and_backend_in_one_network(cp: ControlPlane, world: dict[str, 
     _matrix(checks)
 
 
+def test_customer_and_management_in_one_network(cp: ControlPlane,
+                                                world: dict[str, Any]) -> None:
+    """The management subnet sits next to the customer's: every node's management address
+    (and the router's leg there) is one hop away through the customer's own router, and none
+    of them may answer; the agent still reaches every node (next test)."""
+    insts, app = world["insts"], world["apps"]["app-c"]
+    client = insts["c-client"]
+    assert app["frontend"]["interfaces"][2]["subnet"] == "three/mgmt"
+    assert {b["interfaces"][0]["subnet"] for b in app["backends"]} == {"three-back/back"}
+    _request_through_endpoint(client["netns"], app)
+    c = ("c-client", client["netns"])
+    mgmt_ip = app["backends"][0]["interfaces"][1]["ip"]
+    checks = [(*c, app["endpoint"]["ip"], PORT, ("connected",)),
+              (*c, _gateway(_ip(client)), PROBE_PORT, REACHED),
+              (*c, _gateway(mgmt_ip), AGENT_PORT, SILENT), (*c, _gateway(mgmt_ip), PROBE_PORT,
+                                                            SILENT)]
+    checks += [(*c, ip, port, SILENT) for _, ip, port in _hidden(app)]
+    _matrix(checks)
+
+
 def test_the_management_agent_still_answers_for_every_node(cp: ControlPlane,
                                                            world: dict[str, Any]) -> None:
     def all_reached() -> bool:
-        apps = [cp.get(f"/v1/appliances/{n}") for n in ("app-a", "app-b")]
+        apps = [cp.get(f"/v1/appliances/{n}") for n in ("app-a", "app-b", "app-c")]
         nodes = [n for a in apps for n in (a["frontend"], *a["backends"])]
         return all((n["management"] or {}).get("reachable") for n in nodes) and all(
             n["management"]["workload"]["ok"] is True for a in apps for n in a["backends"])
@@ -216,6 +246,10 @@ def test_the_router_filter_is_in_the_kernel_and_repaired(cp: ControlPlane,
     # the customer's own network of placement B: only the backend leg is isolated
     two = [o["rule"] for o in _router_table(world["networks"]["two"]["router"]) if "rule" in o]
     assert len([r for r in two if r["chain"] == "forward"]) == 2
+    # and of placement C: only the management leg
+    three = [o["rule"] for o in _router_table(world["networks"]["three"]["router"])
+             if "rule" in o]
+    assert len([r for r in three if r["chain"] == "forward"]) == 2
     nsclient.run("ip", "netns", "exec", router, "nft", "flush", "chain", "ip", "fcd_rt",
                  "forward")
     client = world["insts"]["a-client"]
