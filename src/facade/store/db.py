@@ -2,6 +2,13 @@
 
 SQLite by default (`$FACADE_HOME/facade.db`, WAL, a busy timeout so the API threads and the
 reconciler can share it); any SQLAlchemy URL can replace it.
+
+Every transaction, reads included, is a real SQLite transaction (`BEGIN` ... `COMMIT` or
+`ROLLBACK`), so a read sees one snapshot from its first statement to its end. The Python
+driver's own transaction handling would run each SELECT on its own, and a view read while the
+worker deletes a node could find an interface whose instance had vanished (SQLAlchemy's recipe
+for pysqlite, "Serializable isolation / Savepoints / Transactional DDL"). Writers never race
+for the upgrade from a read snapshot to a write: they are serialized by Context.write()'s lock.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # the driver begins nothing on its own: _begin does
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=10000")
@@ -25,10 +33,15 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
