@@ -4,6 +4,7 @@ inside a namespace by a thread of our own (libc setns), `ip`/`nft` dumps, proces
 from __future__ import annotations
 
 import ctypes
+import errno
 import http.client
 import json
 import os
@@ -79,6 +80,25 @@ def can_connect(netns: str, ip: str, port: int, timeout: float = 0.7) -> bool:
         return True
     except OSError:
         return False
+    finally:
+        sock.close()
+
+
+def connect_outcome(netns: str, ip: str, port: int, timeout: float) -> str:
+    """connected | refused | timeout | unreachable | errno name: one real TCP connect."""
+    sock = ns_socket(netns)
+    sock.settimeout(timeout)
+    try:
+        sock.connect((ip, port))
+        return "connected"
+    except TimeoutError:
+        return "timeout"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as exc:
+        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return "unreachable"
+        return errno.errorcode.get(exc.errno or 0, str(exc))
     finally:
         sock.close()
 

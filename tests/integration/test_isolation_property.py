@@ -28,7 +28,6 @@ connection is made from inside X's namespace and compared with a simple model:
 
 from __future__ import annotations
 
-import errno
 import http.client
 import json
 import sys
@@ -217,25 +216,6 @@ def _entries(cp: ControlPlane) -> tuple[list[Entry], list[dict[str, Any]]]:
 
 # --------------------------------------------------------------------------- probes
 
-def _connect(netns: str, ip: str, port: int, timeout: float) -> str:
-    """connected | refused | timeout | unreachable | errno name: one real TCP connect."""
-    sock = nsclient.ns_socket(netns)
-    sock.settimeout(timeout)
-    try:
-        sock.connect((ip, port))
-        return "connected"
-    except TimeoutError:
-        return "timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    except OSError as exc:
-        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-            return "unreachable"
-        return errno.errorcode.get(exc.errno or 0, str(exc))
-    finally:
-        sock.close()
-
-
 class _Conn(nsclient.NsHTTPConnection):
     """NsHTTPConnection that closes its socket when the connect itself fails."""
 
@@ -285,7 +265,7 @@ class Check:
             want = self.expect.split(":", 1)[1].split(",")
             got = _whoami(self.netns, self.ip, self.port)
             return got in want, got
-        got = _connect(self.netns, self.ip, self.port, NEGATIVE_TIMEOUT)
+        got = nsclient.connect_outcome(self.netns, self.ip, self.port, NEGATIVE_TIMEOUT)
         if self.expect == "reached":
             return got in ("refused", "connected"), got
         if self.expect == "no-connect":

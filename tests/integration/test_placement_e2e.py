@@ -16,7 +16,6 @@ hand edit.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -71,22 +70,7 @@ appliances:
 
 
 def _connect(netns: str, ip: str, port: int) -> str:
-    """connected | refused | timeout | unreachable: one real TCP connect from inside netns."""
-    sock = nsclient.ns_socket(netns)
-    sock.settimeout(TIMEOUT)
-    try:
-        sock.connect((ip, port))
-        return "connected"
-    except TimeoutError:
-        return "timeout"
-    except ConnectionRefusedError:
-        return "refused"
-    except OSError as exc:
-        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-            return "unreachable"
-        return errno.errorcode.get(exc.errno or 0, str(exc))
-    finally:
-        sock.close()
+    return nsclient.connect_outcome(netns, ip, port, TIMEOUT)
 
 
 REACHED = ("connected", "refused")

@@ -62,8 +62,7 @@ def _add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
     extras = []
     for k, extra in enumerate(svc.extra_subnets):
         sub = extra.subnet
-        if sub.network.account_id != svc.account_id and not lookup.granted(session, sub,
-                                                                            svc.account_id):
+        if not lookup.may_place(session, sub, svc.account_id):
             raise Forbidden(f"account {sub.network.account.name} revoked the grant of subnet "
                             f"{sub.path} to {svc.account.name}; a new backend of {app.name} "
                             f"needs an interface there (service {svc.name}, extra_subnets[{k}])",

@@ -59,8 +59,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
     if subs["backend_subnet"].id == subs["management_subnet"].id:
         raise Invalid("backend_subnet and management_subnet must be different subnets",
                       where="management_subnet")
-    carrier = session.scalar(select(Service.name).join(ServiceSubnet).where(
-        ServiceSubnet.subnet_id == subs["management_subnet"].id).limit(1))
+    carrier = lookup.extra_subnet_of(session, subs["management_subnet"])
     if carrier is not None:
         raise Conflict(f"management_subnet {management_subnet} is an extra subnet of service "
                        f"{carrier}; a management subnet carries management traffic only",

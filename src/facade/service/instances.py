@@ -35,7 +35,7 @@ def resolve_subnet(session: Session, caller: Caller, owner: Account, path: str, 
     whose owner granted `owner` that right (service.grants); without a grant a stranger's
     subnet is the same 404 as one that does not exist."""
     sub = lookup.visible_subnet(session, caller, path, where=where, grants=True)
-    if sub.network.account_id != owner.id and not lookup.granted(session, sub, owner.id):
+    if not lookup.may_place(session, sub, owner.id):
         raise Forbidden(f"subnet {path} belongs to account {sub.network.account.name}, not to "
                         f"{owner.name}, and {sub.network.account.name} has not granted "
                         f"{owner.name} interfaces in it (facade subnet grant)", where=where)

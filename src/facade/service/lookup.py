@@ -63,6 +63,11 @@ def subnet(session: Session, path: str, *, where: str = "subnet") -> Subnet:
     return row
 
 
+def may_place(session: Session, sub: Subnet, account_id: int) -> bool:
+    """Whether `account_id` may put an interface in `sub`: its own subnet, or granted."""
+    return sub.network.account_id == account_id or granted(session, sub, account_id)
+
+
 def granted(session: Session, sub: Subnet, account_id: int) -> bool:
     """Whether the subnet's owner granted `account_id` interfaces in it (service.grants)."""
     return session.scalar(select(SubnetGrant.id).where(
@@ -89,9 +94,15 @@ def data_user(session: Session, sub: Subnet) -> str | None:
                          .order_by(Service.id).limit(1))
     if svc is not None:
         return f"the backend subnet of service {svc}"
-    svc = session.scalar(select(Service.name).join(ServiceSubnet)
-                         .where(ServiceSubnet.subnet_id == sub.id).order_by(Service.id).limit(1))
+    svc = extra_subnet_of(session, sub)
     return f"an extra subnet of service {svc}" if svc is not None else None
+
+
+def extra_subnet_of(session: Session, sub: Subnet) -> str | None:
+    """The name of a service whose backends have an extra leg in `sub`, or None."""
+    return session.scalar(select(Service.name).join(ServiceSubnet)
+                          .where(ServiceSubnet.subnet_id == sub.id).order_by(Service.id)
+                          .limit(1))
 
 
 def visible_subnet(session: Session, caller: Caller, path: str, *,
