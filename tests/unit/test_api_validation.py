@@ -53,6 +53,16 @@ def settle(api: Any, timeout: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+def offers(api: Any) -> list[dict[str, Any]]:
+    """The load-balancer offers as the operator sees them, without the live observations of
+    their front-ends' agents (what they last said, and when: not state)."""
+    lbs: list[dict[str, Any]] = ok(api.req("GET", "/v1/load-balancers"))
+    for lb in lbs:
+        for node in lb.get("frontends") or []:
+            node.pop("management", None)
+    return lbs
+
+
 def snapshot(api: Any) -> dict[str, Any]:
     """Everything a rejected request must leave as it was."""
     settle(api)

@@ -12,13 +12,13 @@ from sqlalchemy import select
 
 from facade.service import desired
 from facade.store.models import Network
-from tests.unit.test_api_validation import err, ok, snapshot, world  # noqa: F401 - fixture
+from tests.unit.test_api_validation import err, offers, ok, snapshot, world  # noqa: F401 - fixture
 
 LB_MGMT = "lb-vpc/mgmt"
 
 
 def _state(api: Any) -> dict[str, Any]:
-    return {**snapshot(api), "lbs": ok(api.req("GET", "/v1/load-balancers"))}
+    return {**snapshot(api), "lbs": offers(api)}
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from facade.domain.errors import Invalid
 from facade.domain.scenario import LoadBalancerDecl, parse_scenario
 from facade.service import desired
 from facade.store.models import Network
-from tests.unit.test_api_validation import settle, snapshot
+from tests.unit.test_api_validation import offers, settle, snapshot
 from tests.unit.test_apply import apply, created_events, destroy, err, line_of, ok, wait_app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -26,11 +26,7 @@ FILE = "lb.yaml"
 
 def state(api: Any) -> dict[str, Any]:
     """snapshot() (objects and their events) plus the offers, as the operator sees them."""
-    lbs = ok(api.req("GET", "/v1/load-balancers"))
-    for lb in lbs:  # what the agents last said (and when) is live observation, not state
-        for node in lb.get("frontends") or []:
-            node.pop("management", None)
-    return {**snapshot(api), "lbs": lbs}
+    return {**snapshot(api), "lbs": offers(api)}
 
 
 def test_parse_offers_with_their_lines_in_creation_order() -> None:
