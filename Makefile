@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEBS := iproute2 nftables libnftables1 iperf3 curl procps util-linux
+DEBS := iproute2 nftables libnftables1 iperf3 curl procps util-linux bubblewrap catatonit libseccomp2
 STAMP_DEBS := $(VENV)/.debs-ok
 STAMP_PY := $(VENV)/.deps-ok
 
@@ -25,8 +25,13 @@ $(STAMP_PY): pyproject.toml requirements.lock
 up: deps
 	$(VENV)/bin/facade up
 
+# The unit tests run on both cores (file by file); the API fuzzing on its own (schemathesis's
+# cases are not collected by parallel workers); the kernel tests one module at a time.
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 test: deps
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PYTEST) -n 2 --dist loadfile tests/unit --ignore=tests/unit/test_api_fuzz.py
+	$(PYTEST) tests/unit/test_api_fuzz.py
+	$(PYTEST) tests/integration
 
 check: deps
 	$(VENV)/bin/ruff check src tests bench

@@ -38,8 +38,10 @@ def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
             stop_control_plane(plane)
             cleanup(home)
             left = nsclient.facade_netns()
-            workloads = nsclient.processes_mentioning("facade.workloads")
+            workloads = nsclient.processes_mentioning("facade.workloads", wrappers=True)
+            sandboxes = nsclient.sandbox_leftovers(home)
             after = nsclient.root_links()
             assert not left, f"namespaces left behind: {left}"
             assert not workloads, f"workload processes left behind: {workloads}"
+            assert not sandboxes, f"sandbox leftovers: {sandboxes}"
             assert after == before, f"root namespace links changed: {after ^ before}"

@@ -115,6 +115,7 @@ def driver_dp(tmp_path: Path, driver_host_guard: set[str]) -> Iterator[LinuxData
         made = driver_facade_netns() - before
         for name in sorted(made - {"fcd-fabric"}):
             dp.delete_node(name)
+        dp._sandboxes.bridge.remove()  # this driver's bridges (sandbox.py)
         if "fcd-fabric" not in made and driver_netns.exists("fcd-fabric"):
             links = driver_json("ip", "-n", "fcd-fabric", "-j", "link")
             assert isinstance(links, list)

@@ -11,6 +11,7 @@ import os
 import socket
 import subprocess
 import threading
+from pathlib import Path
 from typing import Any
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -130,20 +131,44 @@ def nft_ruleset(netns: str) -> dict[str, Any]:
     return json.loads(run("ip", "netns", "exec", netns, "nft", "-j", "list", "ruleset"))
 
 
-def processes_mentioning(text: str) -> list[int]:
+SANDBOX_WRAPPERS = ("bwrap", "nsenter")  # their command lines carry the program's
+
+
+def processes_mentioning(text: str, *, wrappers: bool = False) -> list[int]:
+    """Processes whose command line holds `text`: the programs themselves, not the sandbox's
+    bwrap monitor that started one (unless `wrappers`)."""
     pids = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+                raw = fh.read()
         except OSError:
             continue
-        if text in cmd and "pytest" not in cmd:
+        argv0 = os.path.basename(raw.split(b"\0", 1)[0].decode(errors="replace"))
+        cmd = raw.replace(b"\0", b" ").decode(errors="replace")
+        if text in cmd and "pytest" not in cmd and (wrappers or argv0 not in SANDBOX_WRAPPERS):
             pids.append(int(pid))
     return pids
 
 
 def root_links() -> set[str]:
     return {link["ifname"] for link in json.loads(run("ip", "-j", "link", "show"))}
+
+
+def sandbox_leftovers(home: Path) -> list[str]:
+    """What a control plane's sandboxes could leave on the host: its nodes' control groups,
+    bridge mounts under /run/facade, sandbox processes (bwrap monitors, node inits)."""
+    from facade.dataplane.linux import cgroups
+    from facade.dataplane.linux.sandbox import BRIDGE_ROOT, plane_of
+
+    plane = plane_of(home)
+    left = [f"cgroup {m}/{cgroups.TOP}/{plane}"
+            for m, _ in cgroups.Hierarchies.discover().mounts()
+            if (m / cgroups.TOP / plane).exists()]
+    left += [f"mount {line.split()[4]}" for line in Path("/proc/self/mountinfo").read_text()
+             .splitlines() if line.split()[4].startswith(str(BRIDGE_ROOT / plane))]
+    left += [f"process {pid}" for pid in processes_mentioning("catatonit", wrappers=True)]
+    left += [f"process {pid}" for pid in processes_mentioning(str(home), wrappers=True)]
+    return left

@@ -101,8 +101,9 @@ def test_two_instances_on_one_subnet(driver_dp: LinuxDataPlane) -> None:
     assert result.status == 200 and result.body == "b 10.9.1.11"
     assert result.headers.get("content-type") == "text/plain"
     # an independent client: curl inside a
+    # (these nodes have no sandbox: the host's root runs it, in the node's network only)
     out = dp.exec("fcd-i9001-a", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                  f"http://10.9.1.12:{PORT}/"], timeout=10)
+                                  f"http://10.9.1.12:{PORT}/"], timeout=10, host=True)
     assert out.returncode == 0 and out.stdout == "200"
     # processes are observed, then stopped
     assert dp.observe().processes["web-b"].pid == pid
@@ -209,7 +210,8 @@ def test_frontend_load_balances_over_overlapping_subnets(driver_dp: LinuxDataPla
     for ip in forbidden:
         assert not dp.tcp_probe(CLIENT_NS, ip, PORT, timeout=0.3).ok, ip
     assert not dp.tcp_probe(CLIENT_NS, ENDPOINT, 22, timeout=0.3).ok
-    added = dp.exec(CLIENT_NS, ["ip", "route", "add", "10.0.200.0/24", "via", ENDPOINT])
+    added = dp.exec(CLIENT_NS, ["ip", "route", "add", "10.0.200.0/24", "via", ENDPOINT],
+                    host=True)
     assert added.returncode == 0, added.stderr
     for ip in [mip for _, mip in BACKENDS.values()] + [FE_MGMT]:
         r = dp.tcp_probe(CLIENT_NS, ip, PORT, timeout=0.3)
@@ -345,3 +347,131 @@ def _alive(pid: int) -> bool:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+# --------------------------------------------------------------------------- 5
+def test_a_node_made_before_sandboxes_is_made_again_in_one(driver_dp: LinuxDataPlane) -> None:
+    """An upgrade: a node whose network namespace Facade made for itself (no sandbox) is asked
+    for with a sandbox. Its network then belongs to the sandbox's user namespace (the tenant
+    is root there), its address is back, its port is guarded, and a process runs as the
+    node's uid in the node's cgroups."""
+    from facade.domain.specs import SandboxSpec
+
+    dp = driver_dp
+    dp.ensure_subnet(SubnetSpec("fcdb9401", "10.9.40.0/24"))
+    port = PortSpec("fcdv94011", "fcdb9401", "eth0", "10.9.40.11/24", "10.9.40.1",
+                    mac="02:94:0a:09:28:0b")
+    old = NodeSpec("fcd-i9401-up", "instance", (port,))
+    dp.ensure_node(old)
+    assert not dp.observe().nodes["fcd-i9401-up"].own_network
+    uid = 0x10000000 + 7 * 65536
+    box = SandboxSpec(uid=uid, hostname="up", memory=64 << 20, pids=32, cpu_weight=100)
+    new = NodeSpec("fcd-i9401-up", "instance", (port,), sandbox=box)
+    dp.ensure_node(new)
+    seen = dp.observe().nodes["fcd-i9401-up"]
+    assert seen.own_network and seen.guarded and ("eth0", "10.9.40.11/24") in seen.addresses
+    out = dp.exec("fcd-i9401-up", ["sh", "-c", "id -u; ip route add 192.0.2.0/24 dev eth0 "
+                                               "&& echo routed"])
+    assert out.stdout.split() == ["0", "routed"], out
+    pid = dp.start_process(ProcessSpec("up-sleeper", "fcd-i9401-up", ("sleep", "30"),
+                                       sandboxed=True))
+    with open(f"/proc/{pid}/status") as fh:
+        assert f"Uid:\t{uid}\t" in fh.read()
+    with open(f"/proc/{pid}/cgroup") as fh:
+        assert "/fcd-i9401-up" in fh.read()
+    assert ("fcdv94011", "02:94:0a:09:28:0b", "10.9.40.11") in {
+        tuple(e.split(" . ")) for e in _guard_elements()}
+    dp.delete_node("fcd-i9401-up")
+    assert driver_wait(lambda: not _alive(pid), timeout=3)
+    assert not _guard_elements()
+
+
+def _guard_elements() -> list[str]:
+    import json
+
+    listing = json.loads(driver_fixtures.driver_run("ip", "netns", "exec", "fcd-fabric", "nft", "-j",
+                                             "list", "set", "bridge", "fcd_guard", "addrs"))
+    out = []
+    for obj in listing["nftables"]:
+        for elem in obj.get("set", {}).get("elem", []):
+            out.append(" . ".join(str(v) for v in elem["concat"]))
+    return out
+
+
+# --------------------------------------------------------------------------- 6
+def test_a_name_left_without_its_namespace_is_made_again(driver_dp: LinuxDataPlane) -> None:
+    """A control plane killed between making /run/netns/NAME and binding the new namespace
+    on it leaves an empty file: not a namespace (observe skips it), and neither ensure_node nor
+    cleanup trips over it."""
+    dp = driver_dp
+    dp.ensure_subnet(SubnetSpec("fcdb9501", "10.9.50.0/24"))
+    stale = "/run/netns/fcd-i9501-stale"
+    open(stale, "w").close()
+    assert not driver_netns.exists("fcd-i9501-stale")
+    assert "fcd-i9501-stale" not in dp.observe().nodes
+    node = NodeSpec("fcd-i9501-stale", "instance",
+                    (PortSpec("fcdv95011", "fcdb9501", "eth0", "10.9.50.11/24"),))
+    dp.ensure_node(node)
+    assert dp.observe().nodes["fcd-i9501-stale"].addresses == {("eth0", "10.9.50.11/24")}
+    dp.delete_node("fcd-i9501-stale")
+    open(stale, "w").close()
+    dp.delete_node("fcd-i9501-stale")  # a name alone is removed too
+    assert not __import__("os").path.lexists(stale)
+
+
+# --------------------------------------------------------------------------- 7
+def test_a_sandbox_a_crash_left_without_a_name_is_collected(driver_dp: LinuxDataPlane) -> None:
+    """A control plane killed while a node's init was starting leaves a bwrap (and its init)
+    whose network namespace never got its name: nothing else leads to it. The next control
+    plane collects it at start (`adopt`); a node's sandbox that has its name is left alone."""
+    import subprocess
+
+    from facade.domain.specs import SandboxSpec
+
+    dp = driver_dp
+    dp.ensure_subnet(SubnetSpec("fcdb9601", "10.9.60.0/24"))
+    box = SandboxSpec(uid=0x10000000 + 8 * 65536, hostname="kept", memory=64 << 20, pids=32,
+                      cpu_weight=100)
+    dp.ensure_node(NodeSpec("fcd-i9601-kept", "instance", (
+        PortSpec("fcdv96011", "fcdb9601", "eth0", "10.9.60.11/24", mac="02:96:0a:09:3c:0b"),),
+        sandbox=box))
+    kept = dp._sandboxes._init_pid("fcd-i9601-kept")
+    assert kept is not None
+    bridge = dp._sandboxes.bridge.path(dp._sandboxes.nodes_dir / "fcd-i9601-kept" / "fs",
+                                       readonly=False)
+    orphan = subprocess.Popen(["bwrap", "--unshare-net", "--unshare-pid", "--ro-bind", "/", "/",
+                               "--ro-bind", bridge, "/mnt", "--", "sleep", "60"],
+                              start_new_session=True)
+    try:
+        assert driver_wait(lambda: any("sleep" in _cmdline(p) for p in _children_of(orphan.pid)))
+        removed = dp.adopt()
+        assert f"process {orphan.pid}" in removed
+        assert orphan.wait(timeout=5) != 0
+        assert _alive(kept)  # the named node's init is not an orphan
+    finally:
+        if orphan.poll() is None:
+            orphan.kill()
+            orphan.wait()
+
+
+def _children_of(pid: int) -> list[int]:
+    import os
+
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline") as fh:
+            return fh.read()
+    except OSError:
+        return ""

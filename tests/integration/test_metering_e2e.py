@@ -155,6 +155,13 @@ def test_counters_made_again_are_counted_from_zero(cp: ControlPlane,
     cp.wait_for(lambda: len(nsclient.processes_mentioning(
         f"--name {app['backends'][0]['name']} ")) == 1 and cp.get(
         "/v1/appliances/meter1")["status"] == "ready", timeout=15, what="the workload back")
+    # "ready" may still be the verdict from before the kill: wait until the new workload
+    # listens (a bare connection from inside its own node, as the health check makes: no
+    # request, nothing metered)
+    backend = app["backends"][0]
+    cp.wait_for(lambda: nsclient.can_connect(backend["netns"], backend["interfaces"][0]["ip"],
+                                             8080), timeout=10,
+                what="the restarted workload to listen")
     _traffic(app, 6)
     cp.wait_for(lambda: _usage(cp)["requests"] == requests + 6, timeout=TICK_WAIT,
                 what="6 more requests")

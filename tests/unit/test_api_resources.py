@@ -204,6 +204,7 @@ def test_services_crud(world: Any) -> None:
                    "command": None, "port": 80, "health_path": None,
                    "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt",
                    "upstream": None, "frontend": None, "extra_subnets": [],
+                   "limits": {"memory_mb": 512, "pids": 512, "cpu_weight": 100},
                    "billing_model": "provider-bills",  # no prices: all free
                    "prices": {"currency": "USD", "node_hour": {"frontend": "0", "backend": "0"},
                               "per_gb": "0", "per_connection": "0", "per_1000_requests": "0"}}

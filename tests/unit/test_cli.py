@@ -549,6 +549,37 @@ def test_exec_timeout_option(api: FakeApi) -> None:
     assert "did not finish in 2s" in result.stderr
 
 
+def test_exec_host_is_asked_for_only_when_given(api: FakeApi) -> None:
+    api.on("POST", "/v1/instances/client/exec",
+           {"returncode": 0, "stdout": "", "stderr": "", "timed_out": False})
+    assert run("exec", "--host", "client", "--", "id").exit_code == 0
+    assert api.body()["host"] is True
+    assert run("exec", "client", "--", "id").exit_code == 0
+    assert "host" not in api.body()
+
+
+def test_limits_on_create_and_later(api: FakeApi) -> None:
+    node = {"name": "client", "interfaces": [], "limits": {"memory_mb": 64, "pids": 512,
+                                                            "cpu_weight": 100}}
+    api.on("POST", "/v1/instances", node, status=201)
+    result = run("instance", "create", "client", "-a", "acme", "-i", "acme-vpc/app",
+                 "--memory", "64")
+    assert result.exit_code == 0, result.output
+    assert api.body()["limits"] == {"memory_mb": 64}
+    api.on("PUT", "/v1/instances/client/limits", {"memory_mb": 64, "pids": 32,
+                                                  "cpu_weight": 300})
+    result = run("instance", "limits", "client", "--pids", "32", "--cpu-weight", "300")
+    assert result.exit_code == 0 and api.body() == {"pids": 32, "cpu_weight": 300}
+    assert "32" in result.stdout and "300" in result.stdout
+    api.on("GET", "/v1/instances/client", node)
+    shown = run("instance", "limits", "client", "--json")
+    assert json.loads(shown.stdout) == node["limits"]
+    api.on("PUT", "/v1/services/search/limits", {"memory_mb": 512, "pids": 512,
+                                                 "cpu_weight": 50})
+    assert run("service", "limits", "search", "--cpu-weight", "50").exit_code == 0
+    assert api.body() == {"cpu_weight": 50}
+
+
 # ---- topology ----------------------------------------------------------------------------------
 
 

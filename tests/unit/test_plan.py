@@ -276,3 +276,55 @@ def _drift_world() -> DesiredState:
         PortSpec("fcdv4", "fcdb2", "eth0", "10.0.1.3/24", "10.0.1.1"),))
     return DesiredState(subnets=(cust, back), nodes=(fe, client, backend),
                         backends={"fcd-i1-fe": ("10.0.1.3",)})
+
+
+def test_apply_runs_a_run_of_node_actions_side_by_side_and_reports_in_order() -> None:
+    import threading
+    import time
+
+    from facade.reconcile.apply import _batches
+
+    state = desired(3)
+    actions = plan(state, ObservedState()).actions
+    batches = _batches(actions)
+    # subnets one by one; the nodes together; the processes together; then the rotation
+    verbs = [(b[0].verb, len(b)) for b in batches]
+    assert ("ensure_node", 4) in verbs and ("start_process", 3) in verbs
+    assert all(len(b) == 1 for b in batches if b[0].verb == "ensure_subnet")
+
+    class Slow(FakeDataPlane):
+        """Records how many node operations overlapped."""
+
+        at_once = 0
+        most = 0
+        lock = threading.Lock()
+
+        def ensure_node(self, spec: NodeSpec) -> None:
+            with self.lock:
+                self.at_once += 1
+                self.most = max(self.most, self.at_once)
+            time.sleep(0.05)
+            with self.lock:
+                self.at_once -= 1
+                super().ensure_node(spec)
+
+    dp = Slow(concurrency=4)
+    seen: list[str] = []
+    result = apply(plan(state, dp.observe()), dp, lambda a, e: seen.append(a.target))
+    assert result.ok and dp.most > 1
+    assert seen == [a.target for a in plan(state, ObservedState()).actions]
+
+
+def test_a_node_that_failed_keeps_its_processes_from_starting_side_by_side_too() -> None:
+    state = desired(2)
+
+    class Broken(FakeDataPlane):
+        def ensure_node(self, spec: NodeSpec) -> None:
+            if spec.netns == B[1]:
+                raise RuntimeError("no room")
+            super().ensure_node(spec)
+
+    dp = Broken(concurrency=4)
+    result = apply(plan(state, dp.observe()), dp)
+    assert [a.target for a, _ in result.failed] == [B[1]]
+    assert "start_process wl1" not in dp.calls and "start_process wl0" in dp.calls

@@ -17,6 +17,13 @@ from tests.unit.test_frontend_providers import lb  # noqa: F401 - fixture
 GRANTS = "/v1/subnets/search-vpc/backend/grants"
 
 
+@pytest.fixture(autouse=True)
+def _off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree as a pipe gets it (200 columns): a COLUMNS of the runner's (a parallel
+    worker's) would wrap its lines."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 def _rows(topo: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     """(network/subnet, node) -> the node's row."""
     return {(f"{net['name']}/{sub['name']}", n["name"]): n

@@ -106,10 +106,26 @@ class InterfaceRead(BaseModel):
     ip: str
 
 
+class LimitsBody(Body):
+    """A node's sandbox limits (docs/security.md); a field left out keeps its value, null
+    resets it to the default."""
+
+    memory_mb: StrictInt | None = None
+    pids: StrictInt | None = None
+    cpu_weight: StrictInt | None = None
+
+
+class LimitsRead(BaseModel):
+    memory_mb: int
+    pids: int
+    cpu_weight: int
+
+
 class InstanceCreate(Body):
     name: str = Field(max_length=40)
     account: str | None = Field(default=None, max_length=40)
     interfaces: list[InterfaceCreate] = Field(max_length=8)
+    limits: LimitsBody | None = None
 
 
 class NodeRead(BaseModel):
@@ -120,6 +136,7 @@ class NodeRead(BaseModel):
     status: str
     appliance: str | None
     interfaces: list[InterfaceRead]
+    limits: LimitsRead
     # what the node's management agent last said, for front-ends and backends
     management: dict[str, Any] | None = None
 
@@ -128,6 +145,8 @@ class ExecCreate(Body):
     argv: list[str] = Field(min_length=1, max_length=256)
     timeout: float = 30.0
     stdin: str | None = Field(default=None, max_length=1_000_000)
+    # run as the host's root, outside the node's sandbox: the operator only
+    host: bool = False
 
 
 class ExecRead(BaseModel):
@@ -293,6 +312,8 @@ class ServiceCreate(Body):
     # subnets every backend also gets an interface in (eth2, eth3...), in this order
     extra_subnets: list[Annotated[str, Field(max_length=81)]] | None = Field(
         default=None, max_length=6)
+    # each backend's sandbox limits (docs/security.md)
+    limits: LimitsBody | None = None
 
 
 class ServiceRead(BaseModel):
@@ -307,6 +328,7 @@ class ServiceRead(BaseModel):
     upstream: str | None = None  # shown to the provider and the operator only
     frontend: str | None = None  # the load-balancer offer; provider and operator only
     extra_subnets: list[str] | None = None  # provider and operator only
+    limits: LimitsRead  # each backend's sandbox limits
     billing_model: str
     prices: ServicePricesRead
 

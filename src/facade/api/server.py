@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("facade up needs root: it creates network namespaces, veths and nftables")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     home = home_dir()
-    ctx = Context.open(home, LinuxDataPlane(home), args.database)
+    dataplane = LinuxDataPlane(home)
+    for what in dataplane.adopt():  # what a crash of the previous run left unfindable
+        logging.getLogger("facade").info("removed %s left by a crash", what)
+    ctx = Context.open(home, dataplane, args.database)
     token = accounts.bootstrap_operator(ctx)
     if token:
         print(f"operator token (shown once, also in {home / 'operator.token'}):\n{token}",

@@ -344,7 +344,17 @@ def node(obj: dict[str, Any]) -> None:
     ]
     if obj.get("appliance"):
         pairs.append(("appliance", obj["appliance"]))
+    lim = obj.get("limits")
+    if isinstance(lim, dict):
+        pairs.append(("limits", f"{lim.get('memory_mb')} MiB, {lim.get('pids')} processes, "
+                                f"CPU weight {lim.get('cpu_weight')}"))
     _show(_fields(pairs), Text(""), _iface_table(obj.get("interfaces") or []))
+
+
+def limits(obj: dict[str, Any]) -> None:
+    _show(_fields([("memory", f"{obj.get('memory_mb')} MiB"),
+                   ("processes", _s(obj.get("pids"))),
+                   ("cpu weight", _s(obj.get("cpu_weight")))]))
 
 
 def service(obj: dict[str, Any]) -> None:

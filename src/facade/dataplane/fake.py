@@ -31,6 +31,7 @@ class FakeDataPlane:
     port_rules: dict[str, tuple[PortRuleSpec, ...]] = field(default_factory=dict)
     port_rules_recorded: str | None = None  # the fingerprint set_port_rules recorded
     calls: list[str] = field(default_factory=list)
+    concurrency: int = 1  # one at a time: `calls` keeps the plan's order
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def observe(self) -> ObservedState:
@@ -40,6 +41,8 @@ class FakeDataPlane:
                 fingerprint=spec.fingerprint(),
                 addresses=frozenset((p.ifname, p.address) for p in spec.ports),
                 backends=tuple(sorted(self.backends.get(name, ()))) if spec.frontend else None,
+                own_network=spec.sandbox is not None and spec.sandbox.own_network,
+                guarded=spec.sandbox is not None and spec.sandbox.own_network,
             )
             for name, spec in self.nodes.items()
         }
@@ -101,6 +104,8 @@ class FakeDataPlane:
         self.calls.append(f"start_process {spec.key}")
         if spec.netns not in self.nodes:
             raise RuntimeError(f"no node {spec.netns} for process {spec.key}")
+        if spec.sandboxed and self.nodes[spec.netns].sandbox is None:
+            raise RuntimeError(f"node {spec.netns} has no sandbox for process {spec.key}")
         pid = next(self._pids)
         self.processes[spec.key] = (spec, pid)
         return pid
@@ -110,9 +115,13 @@ class FakeDataPlane:
         self.processes.pop(key, None)
 
     def exec(self, netns: str, argv: list[str], *, timeout: float = 30.0,
-             stdin: str | None = None) -> ExecResult:
+             stdin: str | None = None, host: bool = False) -> ExecResult:
         if netns not in self.nodes:
             return ExecResult(returncode=255, stdout="", stderr=f"no namespace {netns}")
+        node = self.nodes[netns]
+        if not host and node.sandbox is None:  # the linux driver has nowhere to run it
+            return ExecResult(returncode=255, stdout="", stderr=f"node {netns} has no sandbox")
+        self.calls.append(f"exec {netns} {'host' if host else 'sandbox'} {' '.join(argv)}")
         return ExecResult(returncode=0, stdout=" ".join(argv) + "\n", stderr="")
 
     def _listening(self, ip: str, port: int) -> bool:

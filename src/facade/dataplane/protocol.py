@@ -22,6 +22,10 @@ from facade.domain.specs import (
 
 @runtime_checkable
 class DataPlane(Protocol):
+    # how many node operations (ensure_node, delete_node, start_process, on different nodes)
+    # the reconciler may run at once
+    concurrency: int
+
     def observe(self) -> ObservedState:
         """Read what exists now (from the kernel, not from memory), Facade's objects only."""
 
@@ -48,13 +52,16 @@ class DataPlane(Protocol):
         single rule changed behind Facade's back is seen)."""
 
     def start_process(self, spec: ProcessSpec) -> int:
-        """Start the program in its node, detached from the control plane; returns its pid."""
+        """Start the program in its node (in the node's sandbox if `spec.sandboxed`), detached
+        from the control plane; returns its pid."""
 
     def stop_process(self, key: str) -> None: ...
 
     def exec(self, netns: str, argv: list[str], *, timeout: float = 30.0,
-             stdin: str | None = None) -> ExecResult:
-        """Run a command inside a node and wait for it (never through a shell)."""
+             stdin: str | None = None, host: bool = False) -> ExecResult:
+        """Run a command inside a node and wait for it (never through a shell): in the node's
+        sandbox, as the node's root (SandboxSpec), or with `host` as the host's root with only
+        the network namespace changed (the operator's escape hatch)."""
 
     def tcp_probe(self, netns: str, ip: str, port: int, *, timeout: float = 1.0) -> ProbeResult:
         """Open (and close) a TCP connection from inside `netns`."""

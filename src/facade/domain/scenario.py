@@ -30,7 +30,7 @@ import yaml
 
 from facade.domain import autoscale as autoscale_mod
 from facade.domain import prices as pricing
-from facade.domain import security
+from facade.domain import sandbox, security
 from facade.domain.billing import parse_model
 from facade.domain.errors import Conflict, Invalid
 from facade.domain.ipam import (
@@ -188,6 +188,8 @@ class ServiceDecl(_Decl):
     billing_model: str = "provider-bills"
     # autoscaling policy (docs/autoscaling.md), checked; None: a fixed size per appliance
     autoscale: autoscale_mod.Policy | None = None
+    # each backend's sandbox limits as given (("memory_mb", 256), ...), checked
+    limits: tuple[tuple[str, int], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -226,6 +228,8 @@ class InstanceDecl(_Decl):
     interfaces: tuple[InterfaceDecl, ...]
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
+    # its sandbox limits as given (("memory_mb", 256), ...), checked
+    limits: tuple[tuple[str, int], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -740,7 +744,7 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
     out = []
     allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
                "management_subnet", "health_path", "upstream", "prices", "billing_model",
-               "autoscale", "frontend", "extra_subnets")
+               "autoscale", "frontend", "extra_subnets", "limits")
     for value, line in _items(top, "services", file):
         item = _mapping(value, line, kind="service", file=file, allowed=allowed,
                         required=("name", "account", "port", "backend_subnet",
@@ -798,8 +802,26 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
                                extra_subnets=extras, line=item.line, file=file,
                                upstream_line=item.data.key_lines.get("upstream", item.line),
                                prices=_flat(given) if given else (), billing_model=model,
-                               autoscale=_autoscale(item, file)))
+                               autoscale=_autoscale(item, file), limits=_limits(item)))
     return tuple(out)
+
+
+def _limits(item: _Item) -> tuple[tuple[str, int], ...]:
+    """instances[].limits and services[].limits: {memory_mb, pids, cpu_weight}, each optional
+    (docs/security.md); an error names the line of the bad key."""
+    raw = item.data.get("limits")
+    if raw is None:
+        return ()
+    if not isinstance(raw, _Map):
+        item.fail("limits", f"{item.kind} limits must be a mapping of memory_mb, pids and "
+                            f"cpu_weight, not {_describe(raw)}")
+    for key in raw:
+        try:
+            sandbox.check_limits({key: raw[key]}, where="limits")
+        except Invalid as exc:
+            raise Invalid(f"{item.kind} {exc.message}",
+                          where=f"{item.file}:{raw.key_lines.get(key, raw.line)}") from None
+    return tuple(sorted(sandbox.check_limits(dict(raw)).items()))
 
 
 def _autoscale(item: _Item, file: str) -> autoscale_mod.Policy | None:
@@ -971,7 +993,7 @@ def _instances(top: _Map, file: str,
     out = []
     for value, line in _items(top, "instances", file):
         item = _mapping(value, line, kind="instance", file=file,
-                        allowed=("name", "account", "interfaces"),
+                        allowed=("name", "account", "interfaces", "limits"),
                         required=("name", "account", "interfaces"))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
@@ -995,7 +1017,7 @@ def _instances(top: _Map, file: str,
                               f"(first by {addresses[key]})", where=where)
             addresses[key] = f"instance {name!r} at line {iface.line}"
         out.append(InstanceDecl(name=name, account=account, interfaces=interfaces,
-                                line=item.line, file=file))
+                                line=item.line, file=file, limits=_limits(item)))
     return tuple(out)
 
 

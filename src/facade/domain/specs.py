@@ -64,6 +64,28 @@ class FrontendSpec:
 
 
 @dataclass(frozen=True)
+class SandboxSpec:
+    """Where a tenant's processes run in a node (docs/security.md, "Sandboxes").
+
+    Every process started in the node (its workload, `facade exec`) runs as root of the node's
+    own user namespace, `uid` being the host uid that root maps to (the first of a range of
+    `domain.sandbox.UID_RANGE`), with the node's own view of the file system, PID, IPC and UTS
+    namespaces (`hostname`), and the node's limits. `own_network`: the node's network namespace
+    belongs to that user namespace, so its root may change its own routes, addresses and
+    firewall (an instance or a backend, as in a VM); a front-end's stays Facade's.
+    `binds`: (host directory, path inside) pairs shown read-only (an appliance's configuration).
+    """
+
+    uid: int
+    hostname: str
+    memory: int  # bytes
+    pids: int
+    cpu_weight: int  # 1..10000, 100 = normal
+    own_network: bool = True
+    binds: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     """A network namespace with its ports: an instance, a router or an appliance node."""
 
@@ -74,12 +96,16 @@ class NodeSpec:
     # a router's legs (ifnames) in provider-internal subnets (some service's backend or
     # management subnet): nothing is routed into or out of them (docs/composition.md)
     isolated: tuple[str, ...] = ()
+    # where the tenant's processes run; None: no tenant process ever runs here (a router)
+    sandbox: SandboxSpec | None = None
 
     def fingerprint(self) -> str:
         """A short hash of everything but the backend set, kept in the kernel by the driver."""
         fields = asdict(self)
         if not self.isolated:
             del fields["isolated"]  # nodes without isolated legs keep their fingerprints
+        if self.sandbox is None:
+            del fields["sandbox"]  # likewise routers
         for port in fields["ports"]:
             if not port["connected"]:
                 del port["connected"]  # likewise nodes without connected secondary ports
@@ -89,15 +115,23 @@ class NodeSpec:
 
 @dataclass(frozen=True)
 class ProcessSpec:
-    """A long-running program inside a node (a workload). `key` is unique and names its files."""
+    """A long-running program inside a node. `key` is unique and names its files.
+
+    `sandboxed`: a tenant's program (a backend's workload), run in its node's sandbox (the
+    node's SandboxSpec); otherwise one of Facade's own (a management agent), run as the host's
+    root with only its network namespace changed."""
 
     key: str
     netns: str
     argv: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
+    sandboxed: bool = False
 
     def fingerprint(self) -> str:
-        blob = json.dumps([self.netns, list(self.argv), list(self.env)]).encode()
+        parts: list[object] = [self.netns, list(self.argv), list(self.env)]
+        if self.sandboxed:
+            parts.append("sandboxed")  # unsandboxed processes keep their fingerprints
+        blob = json.dumps(parts).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
@@ -152,6 +186,12 @@ class ObservedNode:
     rotation_drift: str | None = None
     # how a front-end's nftables chains differ from what the driver wrote; None: they do not
     rules_drift: str | None = None
+    # the network namespace belongs to a sandbox's user namespace (SandboxSpec.own_network)
+    own_network: bool = False
+    # the node's links that face the fabric (its ports); None: not read (the fake)
+    ports: frozenset[str] | None = None
+    # a tenant's network: the fabric guards its ports (port security) as recorded
+    guarded: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,17 @@
-"""apply(): carry out a plan through a DataPlane, one action at a time, reporting each.
+"""apply(): carry out a plan through a DataPlane in its order, reporting each action.
 
 A failing action does not stop the others that do not depend on it: the error is reported
 (to the caller's `report` callback, which turns it into an event) and the next pass retries,
-as a level-based reconciler should.
+as a level-based reconciler should. A run of consecutive actions of one kind on different
+nodes (making, deleting nodes, starting processes: they depend on what came before, not on
+each other) runs side by side, up to the driver's `concurrency`; a node made in such a run
+starts its processes as soon as it is ready (`_chains`). Reports keep the plan's order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from facade.dataplane.protocol import DataPlane
@@ -51,25 +55,93 @@ def _run(action: Action, dp: DataPlane) -> None:
             raise ValueError(f"unknown action {action.verb}")
 
 
+SIDE_BY_SIDE = frozenset({"ensure_node", "delete_node", "start_process"})
+
+
+def _node_of(action: Action) -> str:
+    return action.process.netns if action.process else action.target
+
+
+def _batches(actions: tuple[Action, ...]) -> list[list[Action]]:
+    """The plan cut into runs that may go side by side: consecutive actions of one kind in
+    SIDE_BY_SIDE, on different nodes; every other action is a run of its own."""
+    out: list[list[Action]] = []
+    for action in actions:
+        last = out[-1] if out else None
+        if (last is not None and action.verb in SIDE_BY_SIDE and last[0].verb == action.verb
+                and _node_of(action) not in {_node_of(a) for a in last}):
+            last.append(action)
+        else:
+            out.append([action])
+    return out
+
+
+def _chains(batches: list[list[Action]]) -> list[list[list[Action]]]:
+    """Runs of chains: a run of nodes to make followed by a run of processes becomes one run
+    of chains, one per node (make it, then start its processes), so a node's workload starts
+    as soon as its node is ready rather than when the slowest node is. Every other run is a
+    run of one-action chains."""
+    out: list[list[list[Action]]] = []
+    i = 0
+    while i < len(batches):
+        batch = batches[i]
+        after = batches[i + 1] if i + 1 < len(batches) else []
+        if batch[0].verb == "ensure_node" and after and after[0].verb == "start_process":
+            chains = {a.target: [a] for a in batch}
+            loose: list[list[Action]] = []
+            for proc in after:
+                if _node_of(proc) in chains:
+                    chains[_node_of(proc)].append(proc)
+                else:
+                    loose.append([proc])
+            out.append([*chains.values(), *loose])
+            i += 2
+        else:
+            out.append([[a] for a in batch])
+            i += 1
+    return out
+
+
+def _attempt(action: Action, dp: DataPlane) -> str | None:
+    try:
+        _run(action, dp)
+    except Exception as exc:  # every driver failure becomes an event
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _run_chain(chain: list[Action], dp: DataPlane) -> list[tuple[Action, str | None]]:
+    """A node's actions in order; after a failure to make the node, its processes are not
+    tried (they are left out of the answer: not done, not failed)."""
+    done: list[tuple[Action, str | None]] = []
+    for action in chain:
+        error = _attempt(action, dp)
+        done.append((action, error))
+        if error is not None and action.verb == "ensure_node":
+            break
+    return done
+
+
 def apply(plan: Plan, dp: DataPlane,
           report: Callable[[Action, str | None], None] | None = None) -> ApplyResult:
     result = ApplyResult()
-    broken: set[str] = set()  # nodes whose creation failed: skip what lives in them
-    for action in plan.actions:
-        netns = action.process.netns if action.process else None
-        if netns in broken:
-            continue
-        try:
-            _run(action, dp)
-        except Exception as exc:  # every driver failure becomes an event
-            message = f"{type(exc).__name__}: {exc}"
-            result.failed.append((action, message))
-            if action.verb == "ensure_node":
-                broken.add(action.target)
-            if report:
-                report(action, message)
-            continue
-        result.done.append(action)
-        if report:
-            report(action, None)
+    workers = max(1, getattr(dp, "concurrency", 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="facade-apply") as pool:
+        for run in _chains(_batches(plan.actions)):
+            if len(run) > 1 and workers > 1:
+                outcomes = [o for chain in pool.map(lambda c: _run_chain(c, dp), run)
+                            for o in chain]
+            else:
+                outcomes = [o for chain in run for o in _run_chain(chain, dp)]
+            by_action = {id(a): e for a, e in outcomes}
+            for action in plan.actions:  # reported in the plan's order
+                if id(action) not in by_action:
+                    continue
+                error = by_action.pop(id(action))
+                if error is not None:
+                    result.failed.append((action, error))
+                else:
+                    result.done.append(action)
+                if report:
+                    report(action, error)
     return result

@@ -61,8 +61,22 @@ class Plan:
 def _node_differs(spec: NodeSpec, seen: ObservedNode,
                   recreated_bridges: set[str]) -> str | None:
     want = frozenset((p.ifname, p.address) for p in spec.ports)
-    if seen.addresses != want:
+    tenant = spec.sandbox is not None and spec.sandbox.own_network
+    if tenant:
+        # the tenant's own network: Facade's ports and addresses must be there; what the
+        # tenant added (addresses, links) is its own (docs/security.md)
+        if not seen.own_network:  # made before it had a sandbox
+            return "its network does not belong to its sandbox"
+        if seen.ports is not None and seen.ports != {p.ifname for p in spec.ports}:
+            return "interfaces differ"
+        if not want <= seen.addresses:
+            return "interfaces differ"
+        if not seen.guarded:
+            return "port security missing"
+    elif seen.addresses != want:
         return "interfaces differ"
+    elif spec.sandbox is not None and seen.own_network:
+        return "its network belongs to a sandbox"
     if seen.fingerprint != spec.fingerprint():
         return "configuration changed"
     if spec.frontend is not None and seen.backends is None:

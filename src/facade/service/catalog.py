@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facade.domain import names, workload
+from facade.domain import names, sandbox, workload
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
-from facade.service import billing, chains, instances, load_balancers, lookup, views
+from facade.service import billing, chains, instances, load_balancers, lookup, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Service, ServiceSubnet, Subnet
 
@@ -31,8 +31,10 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                 health_path: str | None = None, upstream: str | None = None,
                 prices: dict[str, Any] | None = None,
                 billing_model: str | None = None, frontend: str | None = None,
-                extra_subnets: list[str] | None = None) -> Service:
+                extra_subnets: list[str] | None = None,
+                limits: dict[str, Any] | None = None) -> Service:
     names.check_name(name, kind="service", where="name")
+    sandbox.check_limits(limits)
     if (workload_name is None) == (command is None):
         raise Invalid("give exactly one of workload (http-echo, search, web) or command",
                       where="workload")
@@ -85,6 +87,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                   extra_subnets=[ServiceSubnet(subnet=s, position=k)
                                  for k, s in enumerate(extras)])
     billing.apply_terms(session, row, sheet, model)
+    sandboxes.store(row, limits or {})
     session.add(row)
     ctx.event(session, "service.created", name, f"appliance service {name} offered")
     session.flush()

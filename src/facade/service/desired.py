@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facade.domain import names, workload
+from facade.domain import names, sandbox, workload
 from facade.domain.ipam import SubnetRange
 from facade.domain.specs import (
     DesiredState,
@@ -27,9 +27,10 @@ from facade.domain.specs import (
     PortRuleSpec,
     PortSpec,
     ProcessSpec,
+    SandboxSpec,
     SubnetSpec,
 )
-from facade.service import chains, management, metering, rules
+from facade.service import chains, management, metering, rules, sandboxes
 from facade.store.models import Appliance, Instance, Interface, LoadBalancer, Network, Service
 
 
@@ -78,6 +79,22 @@ def appliance_dir(home: Path, appliance_id: int) -> Path:
     return home / "appliances" / str(appliance_id)
 
 
+# inside a backend's sandbox: its appliance's folder (peers, upstream), read-only, and where a
+# built-in workload keeps its data (the node's own /var)
+APPLIANCE_INSIDE = "/facade/appliance"
+DATA_INSIDE = "/var/lib/facade"
+
+
+def _sandbox(home: Path, inst: Instance) -> SandboxSpec:
+    limits = sandboxes.limits_of(inst)
+    binds: tuple[tuple[str, str], ...] = ()
+    if inst.role == "backend" and inst.appliance is not None:
+        binds = ((str(appliance_dir(home, inst.appliance.id)), APPLIANCE_INSIDE),)
+    return SandboxSpec(uid=sandbox.uid_base(inst.account_id), hostname=inst.name,
+                       memory=limits.memory, pids=limits.pids, cpu_weight=limits.cpu_weight,
+                       own_network=inst.role != "frontend", binds=binds)
+
+
 def _port(iface: Interface, *, gateway: bool = True, connected: bool = False) -> PortSpec:
     sub = iface.subnet
     rng = SubnetRange.of(sub.cidr)
@@ -116,37 +133,39 @@ def _router(net: Network, internal: set[int] | frozenset[int] = frozenset()) -> 
                     isolated=tuple(isolated))
 
 
-def _node(inst: Instance) -> NodeSpec:
+def _node(home: Path, inst: Instance) -> NodeSpec:
     netns = names.node_netns(inst.id, inst.name)
+    box = _sandbox(home, inst)
     if inst.role == "frontend" and inst.appliance is not None:
         customer, backend, mgmt = inst.interfaces
         ports = (_port(customer), _port(backend, gateway=False), _port(mgmt))
         fe = FrontendSpec(customer_if=ports[0].ifname, backend_if=ports[1].ifname,
                           endpoint=customer.ip, port=inst.appliance.service.port,
                           unmetered_source=ports[0].gateway)
-        return NodeSpec(netns=netns, role="frontend", ports=ports, frontend=fe)
+        return NodeSpec(netns=netns, role="frontend", ports=ports, frontend=fe, sandbox=box)
     if inst.role == "backend":
         # eth0 backend subnet, eth1 management, eth2.. the service's extra subnets: reached
         # from any source (connected), replies by the leg they came in on (docs/dataplane.md)
         return NodeSpec(netns=netns, role="backend", ports=tuple(
-            _port(i, connected=i.index >= 2) for i in inst.interfaces))
+            _port(i, connected=i.index >= 2) for i in inst.interfaces), sandbox=box)
     return NodeSpec(netns=netns, role="instance",
-                    ports=tuple(_port(i) for i in inst.interfaces))
+                    ports=tuple(_port(i) for i in inst.interfaces), sandbox=box)
 
 
-def _workload(home: Path, app: Appliance, node: Instance) -> ProcessSpec:
+def _workload(app: Appliance, node: Instance) -> ProcessSpec:
+    """A backend's workload, run in the backend's sandbox: it sees its appliance's folder at
+    APPLIANCE_INSIDE (read-only) and keeps its data in the node's own /var."""
     svc = app.service
     ip = node.interfaces[0].ip
-    adir = appliance_dir(home, app.id)
     if svc.workload:
         argv = workload.builtin_argv(sys.executable, svc.workload, ip=ip, port=svc.port,
-                                     name=node.name, data_dir=str(adir / "data"),
-                                     peers_file=str(adir / "peers.json"),
-                                     upstream_file=str(adir / "upstream.json"))
+                                     name=node.name, data_dir=DATA_INSIDE,
+                                     peers_file=f"{APPLIANCE_INSIDE}/peers.json",
+                                     upstream_file=f"{APPLIANCE_INSIDE}/upstream.json")
     else:
         argv = workload.render_command(svc.command or "", ip=ip, port=svc.port, name=node.name)
     return ProcessSpec(key=f"wl{node.id}", netns=names.node_netns(node.id, node.name),
-                       argv=tuple(argv))
+                       argv=tuple(argv), sandboxed=True)
 
 
 def _workload_check(node: Instance) -> dict[str, Any]:
@@ -194,11 +213,11 @@ def build(session: Session, home: Path) -> Desired:
             continue
         netns = names.node_netns(inst.id, inst.name)
         if inst.status != "deleting":
-            spec = _node(inst)
+            spec = _node(home, inst)
             nodes.append(spec)
             desired.instances[spec.netns] = inst.id
             if inst.role == "backend" and inst.appliance is not None:
-                procs.append(_workload(home, inst.appliance, inst))
+                procs.append(_workload(inst.appliance, inst))
         if inst.appliance is not None and inst.role in ("frontend", "backend"):
             # a node being deleted keeps its agent until it is gone: metering reads its
             # counters one last time right before the worker deletes it

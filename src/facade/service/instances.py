@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
-from facade.service import lookup, quotas, rules, views
+from facade.service import lookup, quotas, rules, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, Subnet
 
@@ -56,7 +56,8 @@ def check_free_name(session: Session, name: str, *, where: str = "name") -> None
 
 
 def new_instance(ctx: Context, session: Session, caller: Caller, name: str, account: str | None,
-                 interfaces: list[dict[str, Any]]) -> Instance:
+                 interfaces: list[dict[str, Any]],
+                 limits: dict[str, Any] | None = None) -> Instance:
     names.check_name(name, kind="instance", where="name")
     if not interfaces:
         raise Invalid("an instance needs at least one interface", where="interfaces")
@@ -71,6 +72,7 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
         placements.append((sub, spec.get("ip"), where))
     quotas.check(session, owner, "instances", where="name")
     inst = Instance(name=name, account=owner, role="instance", status="pending")
+    sandboxes.store(inst, limits or {})
     session.add(inst)
     add_interfaces(session, inst, placements)
     ctx.event(session, "instance.created", name,
@@ -79,9 +81,10 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
 
 
 def create(ctx: Context, caller: Caller, name: str, account: str | None,
-           interfaces: list[dict[str, Any]]) -> dict[str, Any]:
+           interfaces: list[dict[str, Any]],
+           limits: dict[str, Any] | None = None) -> dict[str, Any]:
     with ctx.write() as session:
-        inst_id = new_instance(ctx, session, caller, name, account, interfaces).id
+        inst_id = new_instance(ctx, session, caller, name, account, interfaces, limits).id
     ctx.converge()
     with ctx.read() as session:
         return views.node(session.get_one(Instance, inst_id))
@@ -121,7 +124,13 @@ def _utf8(text: str) -> bool:
 
 
 def exec_(ctx: Context, caller: Caller, name: str, argv: list[str], timeout: float,
-          stdin: str | None) -> dict[str, Any]:
+          stdin: str | None, host: bool = False) -> dict[str, Any]:
+    """Run a command in a node its caller owns (an instance, or an appliance node): in the
+    node's sandbox, as the node's root. `host` (the operator only) runs it as the host's root
+    with only the network namespace changed, for debugging Facade itself."""
+    if host and not caller.operator:
+        raise Forbidden("only the operator may run a command outside the node's sandbox "
+                        "(host); a tenant's commands run in its node's sandbox", where="host")
     if not argv or not all(isinstance(a, str) and a for a in argv):
         raise Invalid("argv must be a non-empty list of non-empty strings", where="argv")
     for i, arg in enumerate(argv):
@@ -136,6 +145,6 @@ def exec_(ctx: Context, caller: Caller, name: str, argv: list[str], timeout: flo
         if row.status != "active":
             raise Conflict(f"instance {name} is {row.status}, not active", where="instance")
         netns = names.node_netns(row.id, row.name)
-    result = ctx.dataplane.exec(netns, argv, timeout=timeout, stdin=stdin)
+    result = ctx.dataplane.exec(netns, argv, timeout=timeout, stdin=stdin, host=host)
     return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
             "timed_out": result.timed_out}

@@ -45,6 +45,7 @@ from facade.service import (
     networks,
     quotas,
     rules,
+    sandboxes,
 )
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, LoadBalancer, Network, Service
@@ -146,7 +147,8 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
                             management_subnet=svc.management_subnet,
                             health_path=svc.health_path, upstream=svc.upstream,
                             prices=svc.prices_plain or None, billing_model=svc.billing_model,
-                            frontend=svc.frontend, extra_subnets=list(svc.extra_subnets))
+                            frontend=svc.frontend, extra_subnets=list(svc.extra_subnets),
+                            limits=dict(svc.limits))
         if svc.autoscale is not None:
             _set_autoscale(ctx, session, svc)
         return "created"
@@ -169,15 +171,28 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
     if have_prices != want_prices:
         raise _differs(svc, "prices", billing.service_view_of(have_prices),
                        billing.service_view_of(want_prices))
-    # the autoscaling policy is a setting: the file's policy replaces the current one
+    # the autoscaling policy and the limits are settings: the file's replace the current ones
+    changed = _set_limits(ctx, session, row, svc.limits)
     have_policy = autoscaler.current(session, row)
     if have_policy != svc.autoscale:
         if svc.autoscale is None:
             autoscaler.remove(ctx, session, row)
         else:
             _set_autoscale(ctx, session, svc)
-        return "updated"
-    return "unchanged"
+        changed = True
+    return "updated" if changed else "unchanged"
+
+
+def _set_limits(ctx: Context, session: Session, row: Instance | Service,
+                limits: tuple[tuple[str, int], ...]) -> bool:
+    """The file's limits, the others back to their defaults; True if something changed."""
+    given = dict(limits)
+    if not sandboxes.store(row, {k: given.get(k) for k in sandboxes.COLUMNS}):
+        return False
+    kind = "instance" if isinstance(row, Instance) else "service"
+    ctx.event(session, f"{kind}.limits", row.name,
+              f"limits now {sandboxes.of_row(row).as_dict()} (from a scenario file)")
+    return True
 
 
 def _set_autoscale(ctx: Context, session: Session, svc: ServiceDecl) -> None:
@@ -205,7 +220,8 @@ def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl
     row = session.scalar(select(Instance).where(Instance.name == inst.name))
     if row is None:
         instances.new_instance(ctx, session, caller, inst.name, inst.account,
-                               [{"subnet": i.subnet, "ip": i.ip} for i in inst.interfaces])
+                               [{"subnet": i.subnet, "ip": i.ip} for i in inst.interfaces],
+                               dict(inst.limits))
         return "created"
     have = [(i.subnet.path, i.ip) for i in row.interfaces]
     same = len(have) == len(inst.interfaces) and all(
@@ -214,7 +230,7 @@ def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl
     if row.status == "deleting" or not same or row.account.name != inst.account:
         raise _differs(inst, "interfaces", [f"{s}={ip}" for s, ip in have],
                        [i.subnet + (f"={i.ip}" if i.ip else "") for i in inst.interfaces])
-    return "unchanged"
+    return "updated" if _set_limits(ctx, session, row, inst.limits) else "unchanged"
 
 
 def _appliance(ctx: Context, session: Session, caller: Caller, app: ApplianceDecl) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
-from facade.service import billing
+from facade.service import billing, sandboxes
 from facade.store.models import Account, Appliance, Instance, Interface, Network, Service, Subnet
 
 
@@ -37,6 +37,7 @@ def node(row: Instance, appliance_name: str | None = None,
             "netns": names.node_netns(row.id, row.name), "status": row.status,
             "appliance": appliance_name,
             "interfaces": [interface(i) for i in row.interfaces],
+            "limits": sandboxes.limits_of(row).as_dict(),
             "management": (management or {}).get(row.name)}
 
 
@@ -51,6 +52,7 @@ def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
             "upstream": row.upstream if owner_view else None,
             "frontend": row.frontend.name if owner_view and row.frontend else None,
             "extra_subnets": [e.subnet.path for e in row.extra_subnets] if owner_view else None,
+            "limits": sandboxes.of_row(row).as_dict(),
             **billing.service_view(row)}
 
 

@@ -90,6 +90,11 @@ class Instance(Base):
     appliance_id: Mapped[int | None] = mapped_column(ForeignKey("appliances.id"), nullable=True)
     ordinal: Mapped[int] = mapped_column(Integer, default=0)  # backend number within its appliance
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # a customer instance's sandbox limits (docs/security.md); None: the default. Appliance
+    # nodes take their service's (backends) or the front-end limits.
+    limit_memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    limit_pids: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    limit_cpu_weight: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     account: Mapped[Account] = relationship()
     appliance: Mapped[Appliance | None] = relationship(back_populates="nodes")
@@ -154,6 +159,10 @@ class Service(Base):
     price_per_gb: Mapped[str] = mapped_column(String(40), server_default="0")
     price_per_connection: Mapped[str] = mapped_column(String(40), server_default="0")
     price_per_1000_requests: Mapped[str] = mapped_column(String(40), server_default="0")
+    # the sandbox limits of each backend (docs/security.md); None: the default
+    limit_memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    limit_pids: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    limit_cpu_weight: Mapped[int | None] = mapped_column(Integer, nullable=True)
     account: Mapped[Account] = relationship()
     backend_subnet: Mapped[Subnet] = relationship(foreign_keys=[backend_subnet_id])
     management_subnet: Mapped[Subnet] = relationship(foreign_keys=[management_subnet_id])

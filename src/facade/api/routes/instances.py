@@ -7,8 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from facade.api.deps import Auth, Ctx
-from facade.api.schemas import ExecCreate, ExecRead, InstanceCreate, NodeRead
-from facade.service import instances
+from facade.api.schemas import (
+    ExecCreate,
+    ExecRead,
+    InstanceCreate,
+    LimitsBody,
+    LimitsRead,
+    NodeRead,
+)
+from facade.service import instances, sandboxes
 
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 
@@ -21,7 +28,8 @@ def list_instances(ctx: Ctx, caller: Auth) -> Any:
 @router.post("", status_code=201, response_model=NodeRead, operation_id="create_instance")
 def create_instance(body: InstanceCreate, ctx: Ctx, caller: Auth) -> Any:
     return instances.create(ctx, caller, body.name, body.account,
-                            [i.model_dump() for i in body.interfaces])
+                            [i.model_dump() for i in body.interfaces],
+                            body.limits.model_dump(exclude_unset=True) if body.limits else None)
 
 
 @router.get("/{name}", response_model=NodeRead, operation_id="get_instance")
@@ -37,4 +45,9 @@ def delete_instance(name: str, ctx: Ctx, caller: Auth) -> Response:
 
 @router.post("/{name}/exec", response_model=ExecRead, operation_id="exec_instance")
 def exec_instance(name: str, body: ExecCreate, ctx: Ctx, caller: Auth) -> Any:
-    return instances.exec_(ctx, caller, name, body.argv, body.timeout, body.stdin)
+    return instances.exec_(ctx, caller, name, body.argv, body.timeout, body.stdin, body.host)
+
+
+@router.put("/{name}/limits", response_model=LimitsRead, operation_id="set_instance_limits")
+def set_instance_limits(name: str, body: LimitsBody, ctx: Ctx, caller: Auth) -> Any:
+    return sandboxes.set_instance(ctx, caller, name, body.model_dump(exclude_unset=True))

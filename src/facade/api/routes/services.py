@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from facade.api.deps import Auth, Ctx
-from facade.api.schemas import ServiceCreate, ServiceRead
-from facade.service import catalog
+from facade.api.schemas import LimitsBody, LimitsRead, ServiceCreate, ServiceRead
+from facade.service import catalog, sandboxes
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
@@ -28,7 +28,9 @@ def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth) -> Any:
                           prices=body.prices.model_dump(exclude_none=True)
                           if body.prices is not None else None,
                           billing_model=body.billing_model, frontend=body.frontend,
-                          extra_subnets=body.extra_subnets)
+                          extra_subnets=body.extra_subnets,
+                          limits=body.limits.model_dump(exclude_unset=True)
+                          if body.limits else None)
 
 
 @router.get("/{name}", response_model=ServiceRead, operation_id="get_service")
@@ -40,3 +42,8 @@ def get_service(name: str, ctx: Ctx, caller: Auth) -> Any:
 def delete_service(name: str, ctx: Ctx, caller: Auth) -> Response:
     catalog.delete(ctx, caller, name)
     return Response(status_code=204)
+
+
+@router.put("/{name}/limits", response_model=LimitsRead, operation_id="set_service_limits")
+def set_service_limits(name: str, body: LimitsBody, ctx: Ctx, caller: Auth) -> Any:
+    return sandboxes.set_service(ctx, caller, name, body.model_dump(exclude_unset=True))

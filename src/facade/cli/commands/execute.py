@@ -22,13 +22,19 @@ def exec_(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds before the program is killed.", min=0)
     ] = 30.0,
+    host: Annotated[
+        bool, typer.Option("--host", help="Operator only: run as the host's root, outside the "
+                                          "node's sandbox (only the network is the node's).")
+    ] = False,
 ) -> None:
-    """Run CMD in INSTANCE's namespace; its output and exit code become ours.
+    """Run CMD in INSTANCE's sandbox, as its root; its output and exit code become ours.
 
     The arguments travel as a list and are never joined into a shell string:
     `facade exec client -- sh -c 'echo $HOME'` runs sh with two arguments.
     """
-    body = {"argv": argv, "timeout": timeout, "stdin": None}
+    body: dict[str, object] = {"argv": argv, "timeout": timeout, "stdin": None}
+    if host:
+        body["host"] = True
     with connect() as cli:
         # Give the server time to kill the program and answer before we give up on it.
         result = cli.post(f"/v1/instances/{seg(instance)}/exec", body, timeout=timeout + 30.0)

@@ -8,7 +8,16 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json, split_subnet
+from facade.cli.commands.options import (
+    Account,
+    CpuWeight,
+    Json,
+    Memory,
+    Pids,
+    limits_body,
+    show_or_set_limits,
+    split_subnet,
+)
 
 app = typer.Typer(help="Customer instances.", no_args_is_help=True)
 
@@ -37,13 +46,18 @@ def create(
             help="An interface in a subnet (repeat for more); the address is allocated unless given.",
         ),
     ],
+    memory: Memory = None,
+    pids: Pids = None,
+    cpu_weight: CpuWeight = None,
 ) -> None:
     """Create an instance; answers once its namespace and interfaces exist."""
     interfaces = [parse_iface(spec) for spec in iface]
+    body: dict[str, Any] = {"name": name, "account": account, "interfaces": interfaces}
+    limits = limits_body(memory, pids, cpu_weight)
+    if limits:
+        body["limits"] = limits
     with connect() as cli:
-        obj = cli.post(
-            "/v1/instances", {"name": name, "account": account, "interfaces": interfaces}
-        )
+        obj = cli.post("/v1/instances", body)
     addrs = ", ".join(f"{i.get('ip')} in {i.get('subnet')}" for i in obj.get("interfaces") or [])
     typer.echo(f"created instance {name}" + (f" ({addrs})" if addrs else ""))
 
@@ -70,3 +84,11 @@ def delete(name: Name) -> None:
     with connect() as cli:
         cli.delete(f"/v1/instances/{seg(name)}")
     typer.echo(f"deleted instance {name}")
+
+
+@app.command("limits")
+def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: CpuWeight = None,
+           as_json: Json = False) -> None:
+    """Show or change an instance's sandbox limits (applied to it while it runs)."""
+    obj = show_or_set_limits(f"/v1/instances/{seg(name)}", memory, pids, cpu_weight)
+    render.output(obj, as_json, render.limits)

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from facade.cli.client import connect
+
 Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Return once the API accepted it.")]
 Account = Annotated[str, typer.Option("--account", "-a", help="The owning account.")]
@@ -17,3 +19,31 @@ def split_subnet(ref: str) -> tuple[str, str]:
     if not sep or not network or not subnet or "/" in subnet:
         raise typer.BadParameter(f"{ref!r} is not NETWORK/SUBNET (e.g. acme-vpc/app)")
     return network, subnet
+
+
+Memory = Annotated[int | None, typer.Option(
+    "--memory", metavar="MB", rich_help_panel="Sandbox limits",
+    help="Memory of each node, in MiB (default 512).")]
+Pids = Annotated[int | None, typer.Option(
+    "--pids", metavar="N", rich_help_panel="Sandbox limits",
+    help="Processes and threads of each node (default 512).")]
+CpuWeight = Annotated[int | None, typer.Option(
+    "--cpu-weight", metavar="W", rich_help_panel="Sandbox limits",
+    help="CPU weight of each node, 1-10000 (default 100: an ordinary share).")]
+
+
+def limits_body(memory: int | None, pids: int | None, cpu_weight: int | None
+                ) -> dict[str, int]:
+    """The limits given on the command line (the API checks them)."""
+    return {k: v for k, v in (("memory_mb", memory), ("pids", pids),
+                              ("cpu_weight", cpu_weight)) if v is not None}
+
+
+def show_or_set_limits(path: str, memory: int | None, pids: int | None,
+                       cpu_weight: int | None) -> dict[str, int]:
+    """`facade instance|service limits NAME [...]`: PUT the limits given, or read them."""
+    with connect() as cli:
+        given = limits_body(memory, pids, cpu_weight)
+        answer: dict[str, int] = cli.put(f"{path}/limits", given) if given else \
+            cli.get(path)["limits"]
+    return answer

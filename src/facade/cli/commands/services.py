@@ -8,7 +8,16 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json, split_subnet
+from facade.cli.commands.options import (
+    Account,
+    CpuWeight,
+    Json,
+    Memory,
+    Pids,
+    limits_body,
+    show_or_set_limits,
+    split_subnet,
+)
 
 app = typer.Typer(help="Appliance services (a provider's offer).", no_args_is_help=True)
 
@@ -77,6 +86,9 @@ def create(
         "--billing-model", metavar="MODEL",
         help="provider-bills (default: you bill the customer) or operator-bills (the operator "
              "bills it and pays you your share). See docs/billing.md.")] = None,
+    memory: Memory = None,
+    pids: Pids = None,
+    cpu_weight: CpuWeight = None,
 ) -> None:
     """Create a service: one of --workload or --command."""
     if (workload is None) == (command is None):
@@ -114,6 +126,8 @@ def create(
         body["prices"] = prices
     if billing_model is not None:
         body["billing_model"] = billing_model
+    if limits_body(memory, pids, cpu_weight):
+        body["limits"] = limits_body(memory, pids, cpu_weight)
     with connect() as cli:
         cli.post("/v1/services", body)
     typer.echo(f"created service {name}")
@@ -173,3 +187,11 @@ def autoscale(
         else:
             obj = cli.get(path)
     render.output(obj, as_json, render.autoscale)
+
+
+@app.command("limits")
+def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: CpuWeight = None,
+           as_json: Json = False) -> None:
+    """Show or change the sandbox limits of a service's backends (applied while they run)."""
+    obj = show_or_set_limits(f"/v1/services/{seg(name)}", memory, pids, cpu_weight)
+    render.output(obj, as_json, render.limits)

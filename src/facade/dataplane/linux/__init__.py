@@ -2,8 +2,11 @@
 policy routing and nftables load balancing, driven through netlink (pyroute2) and libnftables.
 
 Modules: `netns` (namespaces and namespace threads), `nft` (libnftables via ctypes), `nft_rules`
-(the front-end ruleset, pure), `processes` (workloads and pidfiles), `driver` (LinuxDataPlane),
-`cleanup` (`python -m facade.dataplane.linux.cleanup`).
+(the front-end ruleset, pure), `router_rules` and `port_rules` (a router's and the fabric's
+filters, pure), `port_guard` (port security in the fabric), `processes` (long-running
+processes and pidfiles), `procfs` (what /proc says of a pid), `sandbox` (tenant sandboxes:
+bubblewrap), `seccomp` (their filter), `cgroups` (their limits), `locks` (node operations side
+by side), `driver` (LinuxDataPlane), `cleanup` (`python -m facade.dataplane.linux.cleanup`).
 """
 
 from facade.dataplane.linux.driver import LinuxDataPlane

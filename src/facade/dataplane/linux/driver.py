@@ -15,16 +15,19 @@ Layout (see docs in ARCHITECTURE.md, "The data plane on one host"):
   everything back from the kernel.
 
 Netlink sockets for a namespace are made in a short-lived namespace thread (netns.socket_in) and
-handed to pyroute2 as a file descriptor: no fork, about 1 ms. One driver lock serializes changes;
-probes and observe() may run concurrently from other threads.
+handed to pyroute2 as a file descriptor: no fork, about 1 ms. Changes to different nodes may
+run side by side (locks.py: a lock per node, the fabric's shared by node operations and held
+alone by subnet, rule and cleanup operations); probes and observe() run beside anything.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import functools
 import ipaddress
+import json
 import os
 import signal
 import socket
@@ -38,10 +41,12 @@ from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from facade.dataplane.linux import netns as ns
-from facade.dataplane.linux import nft_rules, port_rules, router_rules
+from facade.dataplane.linux import nft_rules, port_guard, port_rules, router_rules
 from facade.dataplane.linux.errors import DataPlaneError
+from facade.dataplane.linux.locks import NodeLocks, SharedLock
 from facade.dataplane.linux.nft import Nft, NftError
 from facade.dataplane.linux.processes import Processes, starttime
+from facade.dataplane.linux.sandbox import NoSandbox, Sandboxes
 from facade.domain import names
 from facade.domain.specs import (
     ExecResult,
@@ -63,6 +68,7 @@ RT_TABLE_MAIN = 254
 RT_SCOPE_LINK = 253
 RTPROT_KERNEL = 2
 RTPROT_STATIC = 4
+RTPROT_FACADE = 252  # the routes Facade adds in a tenant's own network (its own are others)
 RTN_UNICAST = 1
 TABLE_BASE = 100
 RULE_FROM_BASE = 1000
@@ -72,6 +78,8 @@ RULE_LOCAL = 200  # front-ends: the local table moves after the mark rules
 RT_TABLE_LOCAL = 255
 DELETE_GROUP = 0xFCD  # link group used only to delete links in one batch
 MANAGED_RULES = range(1, 32000)  # 0, 32766, 32767 are the kernel's
+# in a tenant's own network, the rule priorities Facade keeps for itself (the per-leg rules)
+TENANT_RESERVED = range(RULE_FROM_BASE, RULE_FROM_BASE + 100)
 
 T = TypeVar("T")
 
@@ -176,12 +184,26 @@ def _ip(address: str) -> str:
 
 
 class LinuxDataPlane:
-    """The linux driver. `state_dir` holds pidfiles (run/) and workload logs (logs/)."""
+    """The linux driver. `state_dir` holds pidfiles (run/), workload logs (logs/) and the
+    sandboxed nodes' records and files (nodes/)."""
+
+    # node operations at once: making a node mostly waits for the kernel (namespaces, bwrap,
+    # cgroup migrations), and a few side by side fill two cores
+    concurrency = 4
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir)
-        self._lock = threading.RLock()
-        self._procs = Processes(self.state_dir)
+        self._fabric = SharedLock()  # see locks.py
+        self._nodes = NodeLocks()
+        self._guard_lock = threading.Lock()  # the guard table is declared once
+        self._sandboxes = Sandboxes(self.state_dir)
+        self._procs = Processes(self.state_dir, self._sandboxes)
+
+    def adopt(self) -> list[str]:
+        """At the start of a control plane: kill what a crash of the previous one left that
+        nothing can find again (a sandbox whose namespace never got its name)."""
+        with self._fabric.exclusive():
+            return self._sandboxes.collect_orphans()
 
     # ------------------------------------------------------------------ observe
     @_boundary("observe")
@@ -190,25 +212,29 @@ class LinuxDataPlane:
         rules: tuple[str | None, dict[str, tuple[PortRuleSpec, ...]] | None, tuple[str, ...]] = \
             (None, None, ())
         nodes: dict[str, ObservedNode] = {}
+        guarded: set[port_guard.Entry] = set()
         for name in ns.list_facade():
             try:
                 if name == FABRIC:
-                    subnets = self._observe_fabric()
-                    rules = self._observe_port_rules()
+                    subnets, rules, guarded = self._observe_fabric()
                 else:
                     nodes[name] = self._observe_node(name)
             except (ns.NamespaceMissing, FileNotFoundError):
                 continue  # deleted while we looked
+        for name, node in nodes.items():
+            if node.own_network:
+                want = self._guard_record(name)
+                nodes[name] = dataclasses.replace(
+                    node, guarded=want is not None and set(want) <= guarded)
         return ObservedState(subnets=subnets, nodes=nodes, processes=self._procs.observe(),
                              port_rules=rules[0], port_rules_seen=rules[1],
                              port_rules_drift=rules[2])
 
-    def _observe_port_rules(self) -> tuple[str | None, dict[str, tuple[PortRuleSpec, ...]] | None,
-                                           tuple[str, ...]]:
-        """The rules tables read back: the fingerprint recorded in them, the rules the port
-        chains enforce, and how the tables and the bridges' br_netfilter flags differ from what
-        `set_port_rules` makes of those rules (see port_rules.read_back)."""
-        def read() -> list[dict[str, Any]]:
+    def _observe_fabric(self) -> tuple[frozenset[str], tuple[str | None, dict[str, tuple[
+            PortRuleSpec, ...]] | None, tuple[str, ...]], set[port_guard.Entry]]:
+        """The fabric in one look (its links once, one nftables context): its bridges, the
+        security rules read back (`_port_rules_of`) and the port guard's entries."""
+        def read() -> tuple[list[dict[str, Any]], set[port_guard.Entry]]:
             with Nft() as nft:
                 listing: list[dict[str, Any]] = []
                 for obj in nft.list("tables"):
@@ -217,18 +243,29 @@ class LinuxDataPlane:
                     if key in ((port_rules.FAMILY, port_rules.TABLE),
                                (port_rules.CT_FAMILY, port_rules.CT_TABLE)):
                         listing += nft.list(f"table {key[0]} {key[1]}")
-                return listing
+                return listing, _read_guard(nft)
 
+        with _ipr(FABRIC) as fab:
+            links = _links(fab)
+        bridges = frozenset(n for n, lk in links.items()
+                            if _kind(lk) == "bridge" and names.is_facade_link(n))
         try:
-            listing = ns.run_in_netns(FABRIC, read)
-            with _ipr(FABRIC) as fab:
-                links = _links(fab)
+            listing, guarded = ns.run_in_netns(FABRIC, read)
         except (ns.NamespaceMissing, FileNotFoundError):
             raise
-        except (NftError, NetlinkError, OSError):
+        except (NftError, OSError):
             # unreadable (the fabric is going away under us): no rules as far as we know; with
             # rules desired that means one more (atomic, harmless) replacement
-            return None, None, ()
+            return bridges, (None, None, ()), set()
+        return bridges, self._port_rules_of(listing, links), guarded
+
+    @staticmethod
+    def _port_rules_of(listing: list[dict[str, Any]], links: dict[str, Any]
+                       ) -> tuple[str | None, dict[str, tuple[PortRuleSpec, ...]] | None,
+                                  tuple[str, ...]]:
+        """The rules tables read back: the fingerprint recorded in them, the rules the port
+        chains enforce, and how the tables and the bridges' br_netfilter flags differ from what
+        `set_port_rules` makes of those rules (see port_rules.read_back)."""
         reading = port_rules.read_back(
             [o for o in listing if _family_of(o) == port_rules.FAMILY])
         wanted = _bridges_of(links, set(reading.rules))
@@ -246,7 +283,7 @@ class LinuxDataPlane:
         Flags are raised before the new rules and lowered after them, so a rule never runs
         without the connection state it relies on."""
         rules = {port: rs for port, rs in rules.items() if rs}
-        with self._lock:
+        with self._fabric.exclusive():
             if not ns.exists(FABRIC):
                 if rules:
                     raise DataPlaneError("set_port_rules: no fabric")
@@ -271,18 +308,13 @@ class LinuxDataPlane:
                         fab.link("set", index=link["index"], kind="bridge",
                                  br_nf_call_iptables=0)
 
-    def _observe_fabric(self) -> frozenset[str]:
-        with _ipr(FABRIC) as fab:
-            return frozenset(
-                link.get("ifname") for link in fab.get_links()
-                if _kind(link) == "bridge" and names.is_facade_link(link.get("ifname") or ""))
-
     def _observe_node(self, name: str) -> ObservedNode:
         fingerprint = recorded = None
         frontend = router = False
         with _ipr(name) as ipr:
             links = {link["index"]: link for link in ipr.get_links()}
             addrs = ipr.get_addr(family=socket.AF_INET)
+        ports = frozenset(link.get("ifname") for link in links.values() if _fabric_port(link))
         for link in links.values():
             if link.get("ifname") == "lo":
                 alias = link.get("ifalias") or ""
@@ -310,7 +342,9 @@ class LinuxDataPlane:
                                "router filter changed since Facade wrote it")
         return ObservedNode(netns=name, fingerprint=fingerprint or None, addresses=addresses,
                             backends=backends, rotation_drift=rotation_drift,
-                            rules_drift=rules_drift)
+                            rules_drift=rules_drift,
+                            own_network=not router and ns.owned_by_child_userns(name),
+                            ports=ports)
 
     @staticmethod
     def _read_frontend(name: str) -> tuple[tuple[str, ...] | None, str | None, str | None]:
@@ -348,6 +382,37 @@ class LinuxDataPlane:
 
         return ns.run_in_netns(name, read)
 
+    # ------------------------------------------------------------------ port security
+    def _guard_record(self, netns: str) -> list[port_guard.Entry] | None:
+        try:
+            raw = json.loads((self._sandboxes.node_dir(netns) / "guard.json").read_text())
+            return [port_guard.Entry(**e) for e in raw]
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+
+    def _guard(self, netns: str, entries: list[port_guard.Entry]) -> None:
+        """Make the fabric guard exactly `entries` for this node's ports (port_guard.py),
+        then record them with the node."""
+        stale = [e for e in self._guard_record(netns) or [] if e not in entries]
+        text = port_guard.remove_commands(stale) + port_guard.add_commands(entries)
+
+        def apply() -> None:
+            with Nft() as nft:
+                with self._guard_lock:
+                    try:
+                        nft.list(f"chain {port_guard.FAMILY} {port_guard.TABLE} forward")
+                    except NftError:
+                        nft.run(port_guard.DECLARATION)
+                if text:
+                    nft.run(text)
+
+        ns.run_in_netns(FABRIC, apply)
+        record = self._sandboxes.node_dir(netns) / "guard.json"
+        if entries:
+            record.write_text(json.dumps([dataclasses.asdict(e) for e in entries]))
+        else:
+            record.unlink(missing_ok=True)
+
     # ------------------------------------------------------------------ subnets
     def _ensure_fabric(self) -> None:
         if not ns.exists(FABRIC):
@@ -356,7 +421,7 @@ class LinuxDataPlane:
     @_boundary("ensure_subnet")
     def ensure_subnet(self, spec: SubnetSpec) -> None:
         _check_ifname(spec.bridge)
-        with self._lock:
+        with self._fabric.exclusive():
             self._ensure_fabric()
             with _ipr(FABRIC) as fab:
                 link = _links(fab).get(spec.bridge)
@@ -372,7 +437,7 @@ class LinuxDataPlane:
 
     @_boundary("delete_subnet")
     def delete_subnet(self, bridge: str) -> None:
-        with self._lock:
+        with self._fabric.exclusive():
             if not ns.exists(FABRIC):
                 return
             with _ipr(FABRIC) as fab:
@@ -392,14 +457,23 @@ class LinuxDataPlane:
     @_boundary("ensure_node")
     def ensure_node(self, spec: NodeSpec) -> None:
         _check_node(spec)
-        with self._lock:
+        with self._fabric.shared(), self._nodes.hold(spec.netns):
             if not ns.exists(FABRIC):
                 raise DataPlaneError(f"ensure_node {spec.netns}: no fabric; ensure the subnets "
                                      "first")
-            created = False
-            if not ns.exists(spec.netns):
+            box = spec.sandbox
+            if box is not None and box.own_network and ns.exists(spec.netns) \
+                    and not ns.owned_by_child_userns(spec.netns):
+                self._delete_node(spec.netns)  # made before it had a sandbox: made again
+            created = box is not None and self._sandboxes.prepare(spec.netns, box)
+            if created:
+                ns.run_in_netns(spec.netns, lambda: ns.write_sysctls(_base_sysctls()))
+            elif not ns.exists(spec.netns):
                 ns.create(spec.netns, then=lambda: ns.write_sysctls(_base_sysctls()))
                 created = True
+            if box is not None and box.own_network:
+                # before its ports join their bridges: a tenant's port is never unguarded
+                self._guard(spec.netns, _guard_entries(spec))
             with _ipr(FABRIC) as fab, _ipr(spec.netns) as node:
                 links = self._ensure_ports(spec, fab, node)
                 self._ensure_addresses(spec, node, links)
@@ -425,8 +499,10 @@ class LinuxDataPlane:
                                      f"port {port.host}")
             bridges[port.bridge] = bridge
         changed = False
+        tenant = _tenant_network(spec)
         for name, link in node_links.items():
-            if name != "lo" and name not in wanted:
+            if name != "lo" and name not in wanted and (not tenant or _fabric_port(link)):
+                # a tenant's own network keeps the links it made (not facing the fabric)
                 node.link("del", index=link["index"])  # its fabric peer goes with it
                 changed = True
         hosts: dict[str, Any] = {}
@@ -483,7 +559,8 @@ class LinuxDataPlane:
                         and bool(flags & IFA_F_NOPREFIXROUTE) == noprefix)
                 if same and not present:
                     present = True
-                else:
+                elif not _tenant_network(spec) or a.get("address") == str(iface.ip):
+                    # in a tenant's own network only a wrong copy of Facade's address goes
                     node.addr("del", index=index, address=a.get("address"),
                               prefixlen=a["prefixlen"])
             if not present:
@@ -511,10 +588,14 @@ class LinuxDataPlane:
             if port.gateway:
                 desired.append((table, None, 0, oif, port.gateway, None, 0))
         existing = []
+        tenant = _tenant_network(spec)
+        proto = RTPROT_FACADE if tenant else RTPROT_STATIC
         for r in node.route("dump", family=socket.AF_INET):
             table = r.get("table")
             managed = (table == RT_TABLE_MAIN and r["proto"] != RTPROT_KERNEL) or (
                 table is not None and TABLE_BASE <= table < TABLE_BASE + 100)
+            if tenant:  # the tenant's own routes are its business
+                managed = r["proto"] == RTPROT_FACADE
             if not managed:
                 continue
             existing.append((table, r.get("dst"), r["dst_len"], r.get("oif"), r.get("gateway"),
@@ -524,7 +605,7 @@ class LinuxDataPlane:
                 node.route("del", **_route_args(key))
         for key in desired:  # connected routes come before the gateways that need them
             if key not in existing:
-                node.route("add", proto=RTPROT_STATIC, **_route_args(key))
+                node.route("add", proto=proto, **_route_args(key))
 
     def _ensure_rules(self, spec: NodeSpec, node: IPRoute) -> None:
         desired: list[tuple[int, str | None, int, int | None, str | None, int]] = []
@@ -546,10 +627,13 @@ class LinuxDataPlane:
                             TABLE_BASE + customer))
             desired.append((RULE_LOCAL, None, 0, None, None, RT_TABLE_LOCAL))
         existing = []
+        ours = {key[0] for key in desired}
         for r in node.get_rules(family=socket.AF_INET):
             prio = r.get("priority") or 0
             if prio not in MANAGED_RULES:
                 continue
+            if _tenant_network(spec) and prio not in ours and prio not in TENANT_RESERVED:
+                continue  # a rule the tenant added to its own network
             existing.append((prio, r.get("src"), r["src_len"], r.get("fwmark"), r.get("iifname"),
                              r.get("table")))
         for key in existing:
@@ -592,29 +676,35 @@ class LinuxDataPlane:
 
     @_boundary("delete_node")
     def delete_node(self, netns: str) -> None:
-        with self._lock:
+        with self._fabric.shared(), self._nodes.hold(netns):
             self._delete_node(netns)
 
     def _delete_node(self, netns: str) -> list[str]:
         removed: list[str] = []
+        entries = self._guard_record(netns)
+        if entries and ns.exists(FABRIC):
+            self._guard(netns, [])
+            removed.append(f"port guard of {netns}")
         if ns.exists(netns):
             for pid in self._procs.kill_netns(netns):
                 removed.append(f"process {pid}")
             with contextlib.suppress(ns.NamespaceMissing), _ipr(netns) as node:
                 _delete_links(node, [link["index"] for link in node.get_links()
                                      if link.get("ifname") != "lo"])
-            ns.remove(netns)
+        if ns.remove(netns):  # the namespace's name, or a name left without one
             removed.append(f"netns {netns}")
         for pf in self._procs.all():
             if pf.netns == netns:
                 self._procs.remove_pidfile(pf.key)
+        self._procs.reap()
+        removed += self._sandboxes.remove(netns)
         return removed
 
     @_boundary("set_backends")
     def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
         for b in backends:
             ipaddress.IPv4Address(b)
-        with self._lock:
+        with self._fabric.shared(), self._nodes.hold(netns):
             if not ns.exists(netns):
                 raise DataPlaneError(f"set_backends {netns}: no front-end {netns}")
 
@@ -635,7 +725,7 @@ class LinuxDataPlane:
     # ------------------------------------------------------------------ processes
     @_boundary("start_process")
     def start_process(self, spec: ProcessSpec) -> int:
-        with self._lock:
+        with self._fabric.shared(), self._nodes.hold(spec.netns):
             if not ns.exists(spec.netns):
                 raise DataPlaneError(f"start_process {spec.key}: no node {spec.netns}")
             old = self._procs.read(spec.key)
@@ -645,28 +735,42 @@ class LinuxDataPlane:
 
     @_boundary("stop_process")
     def stop_process(self, key: str) -> None:
-        with self._lock:
+        with self._fabric.shared():
             self._procs.stop(key)
 
     # ------------------------------------------------------------------ exec and probes
     def exec(self, netns: str, argv: list[str], *, timeout: float = 30.0,
-             stdin: str | None = None) -> ExecResult:
+             stdin: str | None = None, host: bool = False) -> ExecResult:
         if not ns.exists(netns):
             return ExecResult(returncode=255, stdout="", stderr=f"no namespace {netns}\n")
+        stdin_mode = subprocess.PIPE if stdin is not None else subprocess.DEVNULL
+        victim: int | None = None  # the process group to kill on a timeout
         try:
-            proc = subprocess.Popen(
-                ["ip", "netns", "exec", netns, *argv],
-                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
-                start_new_session=True)
-        except OSError as exc:
+            if host:
+                proc = subprocess.Popen(
+                    ["ip", "netns", "exec", netns, *argv], stdin=stdin_mode,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
+                    start_new_session=True)
+                victim = proc.pid
+            else:
+                # the node's init may have to be started
+                with self._fabric.shared(), self._nodes.hold(netns):
+                    launched = self._sandboxes.launch(
+                        netns, argv, stdin=stdin_mode, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, die_with_parent=True)
+                proc, victim = launched.monitor, launched.pid
+        except NoSandbox:
+            return ExecResult(returncode=255, stdout="", stderr=f"node {netns} has no sandbox "
+                              "yet; try again in a moment\n")
+        except (OSError, DataPlaneError) as exc:
             return ExecResult(returncode=255, stdout="", stderr=f"{exc}\n")
         try:
             out, err = proc.communicate(stdin.encode() if stdin is not None else None,
                                         timeout=timeout)
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            for pgid in {proc.pid} | ({victim} if victim is not None else set()):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pgid, signal.SIGKILL)
             try:
                 out, err = proc.communicate(timeout=5)
             except subprocess.TimeoutExpired:
@@ -740,7 +844,7 @@ class LinuxDataPlane:
 
     # ------------------------------------------------------------------ cleanup
     def cleanup(self) -> list[str]:
-        with self._lock:
+        with self._fabric.exclusive():
             removed: list[str] = []
             for name in ns.list_facade():
                 if name != FABRIC:
@@ -751,7 +855,7 @@ class LinuxDataPlane:
             if ns.exists(FABRIC):
                 for pid in self._procs.kill_netns(FABRIC):
                     removed.append(f"process {pid}")
-                ns.remove(FABRIC)
+            if ns.remove(FABRIC):
                 removed.append(f"netns {FABRIC}")
             for pf in self._procs.all():
                 if starttime(pf.pid) == pf.starttime:
@@ -760,10 +864,37 @@ class LinuxDataPlane:
                 self._procs.remove_pidfile(pf.key)
                 removed.append(f"pidfile {pf.key}")
             self._procs.reap()
+            removed += self._sandboxes.cleanup()
             return removed
 
 
 # ---------------------------------------------------------------------- helpers
+def _tenant_network(spec: NodeSpec) -> bool:
+    """The node's network belongs to its tenant (SandboxSpec.own_network): Facade keeps its
+    own ports, addresses, routes and rules there and leaves the tenant's alone."""
+    return spec.sandbox is not None and spec.sandbox.own_network
+
+
+def _fabric_port(link: Any) -> bool:
+    """A veth whose other end is in another namespace: one of Facade's ports (a tenant can
+    make links only inside its own namespace)."""
+    return _kind(link) == "veth" and link.get_attr("IFLA_LINK_NETNSID") is not None
+
+
+def _guard_entries(spec: NodeSpec) -> list[port_guard.Entry]:
+    return [port_guard.Entry(port=p.host, mac=p.mac or "", ip=_ip(p.address))
+            for p in spec.ports if p.mac]
+
+
+def _read_guard(nft: Nft) -> set[port_guard.Entry]:
+    """In the fabric: the guard's `addrs` elements (none if the table is missing)."""
+    try:
+        return port_guard.read_entries(
+            nft.list(f"set {port_guard.FAMILY} {port_guard.TABLE} {port_guard.ADDRS}"))
+    except NftError:
+        return set()
+
+
 def _family_of(obj: dict[str, Any]) -> str | None:
     """The family of one object of an nft listing (its table's family)."""
     body = next(iter(obj.values()), None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import os
 import socket
 import threading
@@ -31,6 +32,10 @@ NETNS_RUN_DIR = "/run/netns"
 
 T = TypeVar("T")
 
+# iproute2's dance on first use (make /run/netns a shared mount of itself) must not run twice
+# at once, or /run/netns is mounted on itself twice
+_ATTACH = threading.Lock()
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
@@ -45,8 +50,22 @@ def path(name: str) -> str:
     return os.path.join(NETNS_RUN_DIR, name)
 
 
+_NSFS_DEV = os.stat("/proc/self/ns/net").st_dev  # every namespace file lives on nsfs
+
+
 def exists(name: str) -> bool:
-    return os.path.exists(path(name))
+    """A namespace by that name. A name whose bind mount is missing (the empty mount point
+    left when a process died between making it and binding the namespace on it) is not."""
+    try:
+        return os.stat(path(name)).st_dev == _NSFS_DEV
+    except FileNotFoundError:
+        return False
+
+
+def _clear_stale(name: str) -> None:
+    """Remove a mount point that holds no namespace, so the name can be used again."""
+    if os.path.lexists(path(name)) and not exists(name):
+        _remove_path(name)
 
 
 def list_all() -> list[str]:
@@ -94,6 +113,8 @@ def _enter(name: str) -> None:
     try:
         if _libc.setns(fd, CLONE_NEWNET) != 0:
             err = ctypes.get_errno()
+            if err == errno.EINVAL:  # a name without a namespace (see exists)
+                raise NamespaceMissing(err, f"no network namespace {name} (only its name)")
             raise OSError(err, f"setns({name}): {os.strerror(err)}")
     finally:
         os.close(fd)
@@ -119,13 +140,47 @@ def create(name: str, then: Callable[[], T] | None = None) -> T | None:
         # pyroute2's helper does iproute2's dance: make /run/netns a shared mount, create the
         # mount point, bind the namespace on it. "thread-self": this thread's new namespace.
         try:
-            _pyroute2_netns.attach(name, "thread-self")
+            with _ATTACH:
+                _clear_stale(name)
+                _pyroute2_netns.attach(name, "thread-self")
         except BaseException:
             _remove_path(name)
             raise
         return then() if then is not None else None
 
     return _in_thread(make)
+
+
+def attach(name: str, pid: int) -> None:
+    """Give the network namespace of process `pid` the name `name` (bind it on
+    /run/netns/NAME, as `ip netns attach` does): it then outlives the process."""
+    _pyroute2_netns.attach(name, pid)
+
+
+NS_GET_USERNS = 0xB701  # ioctl_ns(2): _IO(0xb7, 0x1)
+
+
+def owner_userns(name: str) -> int:
+    """A new descriptor of the user namespace that owns network namespace `name` (the
+    caller closes it)."""
+    fd = os.open(path(name), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return fcntl.ioctl(fd, NS_GET_USERNS)
+    finally:
+        os.close(fd)
+
+
+def owned_by_child_userns(name: str) -> bool:
+    """True when `name` belongs to a user namespace other than ours (a tenant sandbox's): its
+    root has powers over that network and over nothing else."""
+    try:
+        fd = owner_userns(name)
+    except OSError:
+        return False
+    try:
+        return os.fstat(fd).st_ino != os.stat("/proc/self/ns/user").st_ino
+    finally:
+        os.close(fd)
 
 
 def _remove_path(name: str) -> None:
@@ -138,8 +193,9 @@ def _remove_path(name: str) -> None:
 
 
 def remove(name: str) -> bool:
-    """Remove the namespace's name; True if it existed. The kernel frees it once unused."""
-    if not exists(name):
+    """Remove the namespace's name (or a stale one: see exists); True if there was one. The
+    kernel frees the namespace once unused."""
+    if not os.path.lexists(path(name)):
         return False
     _remove_path(name)
     return True

@@ -1,8 +1,10 @@
-"""Workload processes inside node namespaces, tracked by pidfiles the kernel can vouch for.
+"""Long-running processes inside node namespaces, tracked by pidfiles the kernel can vouch for.
 
-A process is started as `ip netns exec NETNS argv...` (never a shell) in a new session, with its
-output in state_dir/logs/KEY.log, and recorded in state_dir/run/KEY.json as
-{key, pid, netns, fingerprint, starttime}. A pidfile counts only while its pid is alive with the
+A tenant's program (ProcessSpec.sandboxed: a backend's workload) starts in its node's sandbox
+(sandbox.py); one of Facade's own (a management agent) as `ip netns exec NETNS argv...`. Never
+through a shell, in a new session, with its output in state_dir/logs/KEY.log, and recorded in
+state_dir/run/KEY.json as {key, pid, netns, fingerprint, starttime}, the pid being the
+program's own as the host sees it (not bwrap's). A pidfile counts only while its pid is alive with the
 same start time (so a reused pid is not mistaken for it) and sits in the namespace named in it
 (/proc/PID/ns/net has that namespace's inode). Children of this process are reaped on every
 `observe`/`stop`, so none stays a zombie.
@@ -21,7 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facade.dataplane.linux import netns as ns
+from facade.dataplane.linux.errors import DataPlaneError
+from facade.dataplane.linux.procfs import netns_inode_of, pidns_inode_of, starttime
+from facade.dataplane.linux.sandbox import Sandboxes, last_line
 from facade.domain.specs import ObservedProcess, ProcessSpec
+
+__all__ = ["PidFile", "Processes", "netns_inode_of", "starttime"]
 
 
 @dataclass(frozen=True)
@@ -33,31 +40,11 @@ class PidFile:
     starttime: int
 
 
-def starttime(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (start time in clock ticks), None if the pid is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
-    rest = data[data.rindex(b")") + 2:].split()
-    if rest and rest[0] == b"Z":  # a zombie is not alive
-        return None
-    return int(rest[19])  # fields 3.. start at index 0; field 22 is index 19
-
-
-def netns_inode_of(pid: int) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return None
-
-
 class Processes:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, sandboxes: Sandboxes) -> None:
         self.run_dir = state_dir / "run"
         self.log_dir = state_dir / "logs"
+        self.sandboxes = sandboxes
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
 
@@ -102,6 +89,12 @@ class Processes:
             for pid, popen in list(self._children.items()):
                 if popen.poll() is not None:
                     del self._children[pid]
+        self.sandboxes.reap()
+
+    def adopt(self, popen: subprocess.Popen[bytes]) -> None:
+        """Reap this child (a sandbox's monitor) on a later `reap`."""
+        with self._lock:
+            self._children[popen.pid] = popen
 
     # -- operations ------------------------------------------------------------------------
     def start(self, spec: ProcessSpec) -> int:
@@ -109,22 +102,35 @@ class Processes:
             raise FileNotFoundError(f"no namespace {spec.netns} for process {spec.key}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
-        env.update(dict(spec.env))
-        with open(self.log_dir / f"{spec.key}.log", "ab") as log:
-            popen = subprocess.Popen(
-                ["ip", "netns", "exec", spec.netns, *spec.argv],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                env=env, close_fds=True, start_new_session=True)
-        st = starttime(popen.pid)
-        with self._lock:
-            self._children[popen.pid] = popen
-        record = {"key": spec.key, "pid": popen.pid, "netns": spec.netns,
+        log_path = self.log_dir / f"{spec.key}.log"
+        with open(log_path, "ab") as log:
+            if spec.sandboxed:
+                launched = self.sandboxes.launch(spec.netns, spec.argv, env=spec.env,
+                                                 stdin=subprocess.DEVNULL, stdout=log,
+                                                 stderr=subprocess.STDOUT,
+                                                 die_with_parent=False)
+                popen, pid = launched.monitor, launched.pid
+            else:
+                env = dict(os.environ)
+                env.update(dict(spec.env))
+                popen = subprocess.Popen(
+                    ["ip", "netns", "exec", spec.netns, *spec.argv],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=env, close_fds=True, start_new_session=True)
+                pid = popen.pid
+        self.adopt(popen)
+        if pid is None:
+            popen.wait()
+            self.reap()
+            raise DataPlaneError(f"start_process {spec.key}: the sandbox did not start: "
+                                 f"{last_line(log_path)}")
+        st = starttime(pid)
+        record = {"key": spec.key, "pid": pid, "netns": spec.netns,
                   "fingerprint": spec.fingerprint(), "starttime": st if st is not None else -1}
         tmp = self._pidfile(spec.key).with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(self._pidfile(spec.key))
-        return popen.pid
+        return pid
 
     def observe(self) -> dict[str, ObservedProcess]:
         self.reap()
@@ -173,9 +179,18 @@ class Processes:
                 os.kill(pid, sig)
 
     def kill_netns(self, netns: str) -> list[int]:
-        """Kill every process in the namespace (found by /proc scan); drop its pidfiles."""
+        """Kill every process in the namespace (found by /proc scan) at once, as a machine
+        being switched off: a sandboxed node's init ignores SIGTERM (the PID 1 of a namespace
+        takes only the signals it handles), and its death takes the whole PID namespace
+        with it. Drops the namespace's pidfiles."""
         pids = ns.pids_in(netns)
-        self.kill_pids(pids, grace=0.0 if not pids else 0.5)
+        # the sandboxed processes first (their own PID namespace), while their bwrap monitors
+        # live to reap them: a monitor killed first would leave them to the host's init, and a
+        # namespace's init does not finish dying before all of its namespace is reaped
+        own = pidns_inode_of(os.getpid())
+        inner = [p for p in pids if pidns_inode_of(p) not in (own, None)]
+        self.kill_pids(inner, grace=0.0)
+        self.kill_pids([p for p in pids if p not in inner], grace=0.0)
         for pf in self.all():
             if pf.netns == netns:
                 self.remove_pidfile(pf.key)

@@ -1,0 +1,38 @@
+"""What /proc says about a process: when it started, which network namespace it is in.
+
+A pid alone names a process only until it exits and the number is handed out again; its start
+time (field 22 of /proc/PID/stat) makes the pair unique, so a pidfile can tell its process from
+a newcomer with the same pid.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def starttime(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (start time in clock ticks), None if the pid is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ')'
+    rest = data[data.rindex(b")") + 2:].split()
+    if rest and rest[0] == b"Z":  # a zombie is not alive
+        return None
+    return int(rest[19])  # fields 3.. start at index 0; field 22 is index 19
+
+
+def netns_inode_of(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def pidns_inode_of(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except OSError:
+        return None

@@ -1,0 +1,89 @@
+"""Sandbox limits of nodes (docs/security.md, "Sandboxes"): what a node gets, and changing them.
+
+An instance's limits are its own, a backend's its service's, a front-end's fixed
+(domain.sandbox.FRONTEND_LIMITS). A change applies to running nodes: the node's control groups
+are rewritten on the worker's next pass, nothing restarts. Only the owner (or the operator)
+changes them: an instance of someone else is the same 404 as one that does not exist; a
+service, being a public offer, answers another account 403.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from facade.domain import sandbox
+from facade.domain.errors import Forbidden, Invalid
+from facade.service import lookup
+from facade.service.context import Caller, Context
+from facade.store.models import Instance, Service
+
+COLUMNS = {"memory_mb": "limit_memory_mb", "pids": "limit_pids",
+           "cpu_weight": "limit_cpu_weight"}
+
+
+def limits_of(inst: Instance) -> sandbox.Limits:
+    """A node's sandbox limits: an instance's own, a backend's service's, a front-end's."""
+    if inst.role == "frontend":
+        return sandbox.FRONTEND_LIMITS
+    if inst.role == "backend" and inst.appliance is not None:
+        return of_row(inst.appliance.service)
+    return of_row(inst)
+
+
+def of_row(row: Instance | Service) -> sandbox.Limits:
+    return sandbox.effective(row.limit_memory_mb, row.limit_pids, row.limit_cpu_weight)
+
+
+def store(row: Instance | Service, raw: object, *, where: str = "limits") -> bool:
+    """Check a partial limits mapping and store it on the row (a null value resets that limit
+    to the default); True if something changed."""
+    checked = sandbox.check_limits(raw, where=where)
+    changed = False
+    for key, column in COLUMNS.items():
+        if isinstance(raw, dict) and key in raw:
+            value = checked.get(key)
+            if getattr(row, column) != value:
+                setattr(row, column, value)
+                changed = True
+    return changed
+
+
+def set_instance(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    with ctx.write() as session:
+        row = lookup.instance(session, caller, name)
+        if row.role != "instance":
+            raise Invalid(f"{name} is a {row.role} node of an appliance; its limits are its "
+                          "service's (facade service limits)", where="instance")
+        if store(row, raw):
+            ctx.event(session, "instance.limits", name, f"limits now {_describe(of_row(row))}")
+        out = of_row(row).as_dict()
+    ctx.kick()
+    return out
+
+
+def set_service(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    with ctx.write() as session:
+        row = _own_service(session, caller, name)
+        if store(row, raw):
+            ctx.event(session, "service.limits", name,
+                      f"backend limits now {_describe(of_row(row))}")
+        out = of_row(row).as_dict()
+    ctx.kick()
+    return out
+
+
+def _own_service(session: Session, caller: Caller, name: str) -> Service:
+    """Offers are public: another provider's service exists, but only its provider changes it
+    (403, as for its autoscaling)."""
+    row = lookup.service(session, name)
+    if not caller.may_see(row.account_id):
+        raise Forbidden(f"only the provider of service {name} may change its limits",
+                        where="service")
+    return row
+
+
+def _describe(limits: sandbox.Limits) -> str:
+    return (f"memory {limits.memory_mb} MiB, {limits.pids} processes, "
+            f"CPU weight {limits.cpu_weight}")
