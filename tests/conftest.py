@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from facade.api.app import create_app
+from facade.controller import Controller
 from facade.dataplane.fake import FakeDataPlane
 from facade.service import accounts
 from facade.service.context import Context
-from facade.service.worker import Worker
 
 
 @dataclass
@@ -37,7 +37,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     ctx = Context.open(tmp_path / "home", dp)
     token = accounts.bootstrap_operator(ctx)
     assert token
-    worker = Worker(ctx)
+    worker = Controller(ctx)
     worker.start()
     try:
         with TestClient(create_app(ctx)) as client:

@@ -35,10 +35,10 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import select
 
 from facade.api.app import create_app
+from facade.controller import Controller
 from facade.dataplane.fake import FakeDataPlane
 from facade.service import accounts
 from facade.service.context import Context
-from facade.service.worker import Worker
 from facade.store.models import (
     Account,
     Appliance,
@@ -153,8 +153,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     ctx = Context.open(tmp_path / "home", FakeDataPlane())
     token = accounts.bootstrap_operator(ctx)
     assert token
-    worker = Worker(ctx)
-    ctx.worker = worker
+    worker = Controller(ctx)
     worker.start()
     try:
         APP.state.ctx = ctx

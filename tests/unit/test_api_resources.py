@@ -316,12 +316,10 @@ def test_scale_up_while_backends_still_leaving_never_reuses_a_name(
     api = world
     create_docs(api, 3)
     wait_ready(api, "docs")
-    # hold the worker so both requests land before the shrink is carried out
-    monkeypatch.setattr(api.ctx.worker, "run_pass", lambda: False)
-    assert api.ctx.converge(5)
-    ok(api.req("PATCH", "/v1/appliances/docs", json={"backends": 1}), 202)
-    grown = ok(api.req("PATCH", "/v1/appliances/docs", json={"backends": 3}), 202)
-    monkeypatch.undo()
+    # hold the controller so both requests land before the shrink is carried out
+    with api.ctx.kicker.held():
+        ok(api.req("PATCH", "/v1/appliances/docs", json={"backends": 1}), 202)
+        grown = ok(api.req("PATCH", "/v1/appliances/docs", json={"backends": 3}), 202)
     names = [b["name"] for b in grown["backends"]]
     assert len(names) == len(set(names)) == 5
     app = eventually(lambda: (lambda a: a if a["status"] == "ready"

@@ -2,7 +2,7 @@
 
 It opens the state folder ($FACADE_HOME, default ./.facade), migrates the database, makes the
 operator token at first start (printed once, kept in operator.token with mode 0600), starts
-the reconcile worker with the linux data plane, and serves the API with uvicorn.
+the controller with the linux data plane, and serves the API with uvicorn.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from pathlib import Path
 import uvicorn
 
 from facade.api.app import create_app
+from facade.controller import Controller
 from facade.dataplane.linux import LinuxDataPlane
 from facade.service import accounts
 from facade.service.context import Context
-from facade.service.worker import Worker
 
 
 def home_dir() -> Path:
@@ -45,13 +45,13 @@ def main(argv: list[str] | None = None) -> None:
     if token:
         print(f"operator token (shown once, also in {home / 'operator.token'}):\n{token}",
               flush=True)
-    worker = Worker(ctx)
-    worker.start()
+    controller = Controller(ctx)
+    controller.start()
     print(f"Facade control plane: http://{args.host}:{args.port} (state in {home})", flush=True)
     try:
         uvicorn.run(create_app(ctx), host=args.host, port=args.port, log_level="warning")
     finally:
-        worker.stop()
+        controller.stop()
 
 
 if __name__ == "__main__":

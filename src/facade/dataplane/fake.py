@@ -1,14 +1,17 @@
 """An in-memory DataPlane: the first-class fake that lets service, reconcile and API be tested
-without root. It keeps exactly the state a kernel would, and fails the way the kernel would on
-impossible requests (a port on a bridge that does not exist)."""
+without root. It keeps exactly the state a kernel would, and fails the way the linux driver does
+on impossible requests (a port on a bridge that does not exist), with the same errors
+(facade.dataplane.errors: Retry or Fatal)."""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
 
+from facade.dataplane.errors import DataPlaneError, fatal
 from facade.domain.specs import (
     ExecResult,
+    Inventory,
     NodeSpec,
     ObservedNode,
     ObservedProcess,
@@ -16,6 +19,7 @@ from facade.domain.specs import (
     PortRuleSpec,
     ProbeResult,
     ProcessSpec,
+    RulesObservation,
     SubnetSpec,
     port_rules_fingerprint,
 )
@@ -34,31 +38,52 @@ class FakeDataPlane:
     concurrency: int = 1  # one at a time: `calls` keeps the plan's order
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
-    def observe(self) -> ObservedState:
-        nodes = {
-            name: ObservedNode(
-                netns=name,
-                fingerprint=spec.fingerprint(),
-                addresses=frozenset((p.ifname, p.address) for p in spec.ports),
-                backends=tuple(sorted(self.backends.get(name, ()))) if spec.frontend else None,
-                own_network=spec.sandbox is not None and spec.sandbox.own_network,
-                guarded=spec.sandbox is not None and spec.sandbox.own_network,
-            )
-            for name, spec in self.nodes.items()
-        }
-        procs = {
-            key: ObservedProcess(key=key, netns=spec.netns, pid=pid, fingerprint=spec.fingerprint())
-            for key, (spec, pid) in self.processes.items()
-        }
+    def observe_node(self, netns: str) -> ObservedNode | None:
+        spec = self.nodes.get(netns)
+        if spec is None:
+            return None
+        return ObservedNode(
+            netns=netns,
+            fingerprint=spec.fingerprint(),
+            addresses=frozenset((p.ifname, p.address) for p in spec.ports),
+            backends=tuple(sorted(self.backends.get(netns, ()))) if spec.frontend else None,
+            own_network=spec.sandbox is not None and spec.sandbox.own_network,
+            guarded=spec.sandbox is not None and spec.sandbox.own_network)
+
+    def observe_process(self, key: str) -> ObservedProcess | None:
+        got = self.processes.get(key)
+        if got is None:
+            return None
+        spec, pid = got
+        return ObservedProcess(key=key, netns=spec.netns, pid=pid, fingerprint=spec.fingerprint())
+
+    def observe_subnet(self, bridge: str) -> int | None:
+        if bridge not in self.subnets:
+            return None
+        return sum(1 for s in self.nodes.values() for p in s.ports if p.bridge == bridge)
+
+    def observe_rules(self) -> RulesObservation:
         # like the linux driver's tables: no rules left, no recorded fingerprint either
         recorded = self.port_rules_recorded if self.port_rules else None
+        return RulesObservation(fingerprint=recorded, seen=dict(self.port_rules))
+
+    def inventory(self) -> Inventory:
+        return Inventory(namespaces=frozenset(self.nodes), subnets=frozenset(self.subnets),
+                         processes=frozenset(self.processes))
+
+    def observe(self) -> ObservedState:
+        nodes = {name: node for name in list(self.nodes)
+                 if (node := self.observe_node(name)) is not None}
+        procs = {key: proc for key in list(self.processes)
+                 if (proc := self.observe_process(key)) is not None}
+        rules = self.observe_rules()
         return ObservedState(subnets=frozenset(self.subnets), nodes=nodes, processes=procs,
-                             port_rules=recorded, port_rules_seen=dict(self.port_rules))
+                             port_rules=rules.fingerprint, port_rules_seen=rules.seen)
 
     def set_port_rules(self, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
         self.calls.append(f"set_port_rules {','.join(sorted(p for p, r in rules.items() if r))}")
         if any(rs for rs in rules.values()) and not self.subnets:
-            raise RuntimeError("no fabric for port rules")
+            raise DataPlaneError("no fabric for port rules")
         self.port_rules = {p: tuple(r) for p, r in rules.items() if r}
         self.port_rules_recorded = port_rules_fingerprint(self.port_rules)
 
@@ -70,18 +95,18 @@ class FakeDataPlane:
         self.calls.append(f"delete_subnet {bridge}")
         users = [n for n, s in self.nodes.items() if any(p.bridge == bridge for p in s.ports)]
         if users:
-            raise RuntimeError(f"bridge {bridge} still has ports of {users}")
+            raise DataPlaneError(f"bridge {bridge} still has ports of {users}")
         self.subnets.pop(bridge, None)
 
     def ensure_node(self, spec: NodeSpec) -> None:
         self.calls.append(f"ensure_node {spec.netns}")
         for p in spec.ports:
             if p.bridge not in self.subnets:
-                raise RuntimeError(f"no bridge {p.bridge} for port {p.host}")
+                raise DataPlaneError(f"no bridge {p.bridge} for port {p.host}")
         # like the linux driver: only a router isolates legs, and only legs it has
         if spec.isolated and (spec.role != "router" or not set(spec.isolated)
                               <= {p.ifname for p in spec.ports}):
-            raise RuntimeError(f"{spec.netns}: isolated legs {list(spec.isolated)} are not "
+            raise fatal(f"{spec.netns}: isolated legs {list(spec.isolated)} are not "
                                "router ports")
         self.nodes[spec.netns] = spec
         if spec.frontend:
@@ -97,15 +122,15 @@ class FakeDataPlane:
     def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
         self.calls.append(f"set_backends {netns} {','.join(backends)}")
         if netns not in self.nodes:
-            raise RuntimeError(f"no front-end {netns}")
+            raise DataPlaneError(f"no front-end {netns}")
         self.backends[netns] = tuple(backends)
 
     def start_process(self, spec: ProcessSpec) -> int:
         self.calls.append(f"start_process {spec.key}")
         if spec.netns not in self.nodes:
-            raise RuntimeError(f"no node {spec.netns} for process {spec.key}")
+            raise DataPlaneError(f"no node {spec.netns} for process {spec.key}")
         if spec.sandboxed and self.nodes[spec.netns].sandbox is None:
-            raise RuntimeError(f"node {spec.netns} has no sandbox for process {spec.key}")
+            raise fatal(f"node {spec.netns} has no sandbox for process {spec.key}")
         pid = next(self._pids)
         self.processes[spec.key] = (spec, pid)
         return pid
@@ -124,7 +149,11 @@ class FakeDataPlane:
         self.calls.append(f"exec {netns} {'host' if host else 'sandbox'} {' '.join(argv)}")
         return ExecResult(returncode=0, stdout=" ".join(argv) + "\n", stderr="")
 
-    def _listening(self, ip: str, port: int) -> bool:
+    def _listening(self, ip: str, port: int, netns: str | None = None) -> bool:
+        here = self.nodes.get(netns or "")
+        if here is not None and any(p.address.split("/")[0] == ip for p in here.ports):
+            # its own address (a health check from inside the node): its own process only
+            return any(spec.netns == netns for spec, _ in self.processes.values())
         for spec, _ in self.processes.values():
             node = self.nodes.get(spec.netns)
             if node and any(p.address.split("/")[0] == ip for p in node.ports):
@@ -136,15 +165,18 @@ class FakeDataPlane:
         return False
 
     def tcp_probe(self, netns: str, ip: str, port: int, *, timeout: float = 1.0) -> ProbeResult:
-        ok = netns in self.nodes and self._listening(ip, port)
+        if netns not in self.nodes:
+            return ProbeResult(ok=False, detail=f"no namespace {netns}")
+        ok = self._listening(ip, port, netns)
         return ProbeResult(ok=ok, detail="connected" if ok else "connection refused")
 
     def http_request(self, netns: str, ip: str, port: int, path: str = "/", *,
                      method: str = "GET", body: bytes | None = None,
                      headers: dict[str, str] | None = None,
                      timeout: float = 2.0) -> ProbeResult:
-        ok = netns in self.nodes and self._listening(ip, port)
-        if not ok:
+        if netns not in self.nodes:
+            return ProbeResult(ok=False, detail=f"no namespace {netns}")
+        if not self._listening(ip, port, netns):
             return ProbeResult(ok=False, detail="connection refused")
         return ProbeResult(ok=True, detail="HTTP 200", status=200, body="fake\n")
 

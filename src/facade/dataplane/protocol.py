@@ -1,7 +1,7 @@
 """The one interface through which Facade changes and reads the network.
 
 Every operation is "make it so": creating what exists already, or deleting what is gone, is
-success. Drivers: `fake.FakeDataPlane` (in memory, for tests without root) and
+success. A failure is a `facade.dataplane.errors.DataPlaneError`, Retry or Fatal. Drivers: `fake.FakeDataPlane` (in memory, for tests without root) and
 `linux.LinuxDataPlane` (namespaces, veths, bridges, nftables). Names come from domain.names.
 """
 
@@ -11,11 +11,15 @@ from typing import Protocol, runtime_checkable
 
 from facade.domain.specs import (
     ExecResult,
+    Inventory,
     NodeSpec,
+    ObservedNode,
+    ObservedProcess,
     ObservedState,
     PortRuleSpec,
     ProbeResult,
     ProcessSpec,
+    RulesObservation,
     SubnetSpec,
 )
 
@@ -28,6 +32,23 @@ class DataPlane(Protocol):
 
     def observe(self) -> ObservedState:
         """Read what exists now (from the kernel, not from memory), Facade's objects only."""
+
+    # One object at a time: what the controller reads for the key it reconciles (its cost is
+    # the object's, not the world's).
+    def observe_node(self, netns: str) -> ObservedNode | None:
+        """One node (or router) as `observe()` would report it; None if it does not exist."""
+
+    def observe_process(self, key: str) -> ObservedProcess | None:
+        """One long-running process, if it runs."""
+
+    def observe_subnet(self, bridge: str) -> int | None:
+        """How many ports the subnet's segment has (None: it does not exist)."""
+
+    def observe_rules(self) -> RulesObservation:
+        """The fabric's security rules, read back (as `observe()` reports them)."""
+
+    def inventory(self) -> Inventory:
+        """The names of every node, segment and process Facade has in the kernel."""
 
     def ensure_subnet(self, spec: SubnetSpec) -> None:
         """Make the subnet's segment exist (the fabric namespace too, if needed)."""

@@ -86,3 +86,42 @@ def is_facade_netns(name: str) -> bool:
 
 def is_facade_link(name: str) -> bool:
     return name.startswith(LINK_PREFIX)
+
+
+# -- reading names back (the resync maps what the kernel has to the store's ids) -------------
+
+_BRIDGE = re.compile(r"fcdb(\d+)")
+_ROUTER = re.compile(r"fcd-r(\d+)")
+_NODE = re.compile(r"fcd-i(\d+)-(.+)")
+_WORKLOAD = re.compile(r"wl(\d+)")
+_AGENT = re.compile(r"agent-n(\d+)")
+
+
+def _id(pattern: re.Pattern[str], name: str) -> int | None:
+    m = pattern.fullmatch(name)
+    return int(m.group(1)) if m else None
+
+
+def bridge_id(name: str) -> int | None:
+    """The subnet id of a bridge name (`fcdb7` -> 7), None if it is not one."""
+    return _id(_BRIDGE, name)
+
+
+def router_id(netns: str) -> int | None:
+    return _id(_ROUTER, netns)
+
+
+def node_id(netns: str) -> tuple[int, str] | None:
+    """(instance id, instance name) of a node namespace name, None if it is not one."""
+    m = _NODE.fullmatch(netns)
+    return (int(m.group(1)), m.group(2)) if m else None
+
+
+def workload_id(key: str) -> int | None:
+    """The instance id of a workload's process key (`wl12` -> 12)."""
+    return _id(_WORKLOAD, key)
+
+
+def agent_network_id(key: str) -> int | None:
+    """The management network id of an agent's process key (`agent-n3` -> 3)."""
+    return _id(_AGENT, key)

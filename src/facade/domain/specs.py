@@ -219,6 +219,26 @@ class ObservedState:
 
 
 @dataclass(frozen=True)
+class RulesObservation:
+    """The fabric's security rules as the kernel has them (see ObservedState's fields)."""
+
+    fingerprint: str | None = None
+    seen: dict[str, tuple[PortRuleSpec, ...]] | None = None
+    drift: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """The names of everything Facade has in the kernel: node and router namespaces, subnet
+    bridges and process keys. Cheap to read (no object is inspected): the slow resync compares
+    it with the store to find what nothing asks for any more."""
+
+    namespaces: frozenset[str] = frozenset()
+    subnets: frozenset[str] = frozenset()
+    processes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class ExecResult:
     returncode: int
     stdout: str

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from facade.dataplane.errors import DataPlaneError
 from facade.dataplane.protocol import DataPlane
 from facade.reconcile.plan import Action, Plan
 
@@ -102,28 +103,36 @@ def _chains(batches: list[list[Action]]) -> list[list[list[Action]]]:
     return out
 
 
-def _attempt(action: Action, dp: DataPlane) -> str | None:
+Outcome = tuple[Action, str | None, bool]  # the action, its error, whether that is Fatal
+
+
+def _attempt(action: Action, dp: DataPlane) -> tuple[str | None, bool]:
     try:
         _run(action, dp)
+    except DataPlaneError as exc:
+        return f"{type(exc).__name__}: {exc}", exc.fatal
     except Exception as exc:  # every driver failure becomes an event
-        return f"{type(exc).__name__}: {exc}"
-    return None
+        return f"{type(exc).__name__}: {exc}", False
+    return None, False
 
 
-def _run_chain(chain: list[Action], dp: DataPlane) -> list[tuple[Action, str | None]]:
+def _run_chain(chain: list[Action], dp: DataPlane) -> list[Outcome]:
     """A node's actions in order; after a failure to make the node, its processes are not
     tried (they are left out of the answer: not done, not failed)."""
-    done: list[tuple[Action, str | None]] = []
+    done: list[Outcome] = []
     for action in chain:
-        error = _attempt(action, dp)
-        done.append((action, error))
+        error, fatal = _attempt(action, dp)
+        done.append((action, error, fatal))
         if error is not None and action.verb == "ensure_node":
             break
     return done
 
 
 def apply(plan: Plan, dp: DataPlane,
-          report: Callable[[Action, str | None], None] | None = None) -> ApplyResult:
+          report: Callable[[Action, str | None], None] | None = None,
+          errors: list[tuple[Action, str, bool]] | None = None) -> ApplyResult:
+    """`errors`, when given, receives each failure with whether it is Fatal (the driver says
+    so: facade.dataplane.errors)."""
     result = ApplyResult()
     workers = max(1, getattr(dp, "concurrency", 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="facade-apply") as pool:
@@ -133,13 +142,15 @@ def apply(plan: Plan, dp: DataPlane,
                             for o in chain]
             else:
                 outcomes = [o for chain in run for o in _run_chain(chain, dp)]
-            by_action = {id(a): e for a, e in outcomes}
+            by_action = {id(a): (e, f) for a, e, f in outcomes}
             for action in plan.actions:  # reported in the plan's order
                 if id(action) not in by_action:
                     continue
-                error = by_action.pop(id(action))
+                error, fatal = by_action.pop(id(action))
                 if error is not None:
                     result.failed.append((action, error))
+                    if errors is not None:
+                        errors.append((action, error, fatal))
                 else:
                     result.done.append(action)
                 if report:

@@ -23,9 +23,11 @@ from facade.domain.specs import (
     DesiredState,
     NodeSpec,
     ObservedNode,
+    ObservedProcess,
     ObservedState,
     PortRuleSpec,
     ProcessSpec,
+    RulesObservation,
     SubnetSpec,
     port_rules_fingerprint,
 )
@@ -89,6 +91,86 @@ def _node_differs(spec: NodeSpec, seen: ObservedNode,
         return "its subnet's bridge was recreated"  # its ports must join the new bridge
     return None
 
+
+# -- one object at a time (what the controller reconciles for one key) -----------------------
+
+def plan_subnet(bridge: str, want: SubnetSpec | None, present: bool) -> list[Action]:
+    """A subnet's segment: made when missing, removed when no longer wanted."""
+    if want is None:
+        return [Action("delete_subnet", bridge, "not desired")] if present else []
+    return [] if present else [Action("ensure_subnet", bridge, "missing", subnet=want)]
+
+
+def plan_node(netns: str, want: NodeSpec | None, seen: ObservedNode | None,
+              procs: tuple[ProcessSpec, ...], seen_procs: dict[str, ObservedProcess | None],
+              recreated_bridges: set[str] | frozenset[str] = frozenset()) -> list[Action]:
+    """One node and the processes that live in it, in dependency order: processes that must
+    not run stop, the node is made, repaired or deleted, then its processes start (again,
+    when the node was made anew). `seen_procs`: what runs now under the keys concerned."""
+    actions: list[Action] = []
+    wanted = {p.key: p for p in procs}
+    for key, proc in sorted(seen_procs.items()):
+        if proc is None:
+            continue
+        if key not in wanted or want is None:
+            actions.append(Action("stop_process", key, "not desired"))
+        elif wanted[key].fingerprint() != proc.fingerprint:
+            actions.append(Action("stop_process", key, "command changed"))
+    if want is None:
+        if seen is not None:
+            actions.append(Action("delete_node", netns, "not desired"))
+        return actions
+    made = seen is None
+    if made:
+        actions.append(Action("ensure_node", netns, "missing", node=want))
+    else:
+        assert seen is not None
+        why = _node_differs(want, seen, set(recreated_bridges))
+        if why:
+            actions.append(Action("ensure_node", netns, why, node=want))
+    for key, proc_spec in sorted(wanted.items()):
+        running = seen_procs.get(key)
+        if running is None or running.fingerprint != proc_spec.fingerprint() or made:
+            actions.append(Action("start_process", key,
+                                  "missing" if running is None else "restart",
+                                  process=proc_spec))
+    return actions
+
+
+def plan_rotation(netns: str, backends: tuple[str, ...], seen: ObservedNode | None
+                  ) -> list[Action]:
+    """A front-end's rotation: exactly `backends` (in any order), and again when its map or
+    `active` set was edited by hand."""
+    if seen is None:
+        return []
+    current = seen.backends if seen.backends is not None else ()
+    target = tuple(sorted(backends))
+    if current != target:
+        return [Action("set_backends", netns, "rotation", backends=target)]
+    if seen.rotation_drift:
+        return [Action("set_backends", netns, f"drift: {seen.rotation_drift}", backends=target)]
+    return []
+
+
+def plan_rules(rules: dict[str, tuple[PortRuleSpec, ...]], live_ports: set[str],
+               observed: RulesObservation) -> list[Action]:
+    """The fabric's security rules as one set: replaced when the kernel's differ (see the
+    module doc, step 5)."""
+    rules = {port: rs for port, rs in sorted(rules.items()) if rs and port in live_ports}
+    want_fp = port_rules_fingerprint(rules)
+    seen_rules, drift = observed.seen, list(observed.drift)
+    if seen_rules is not None and (drift or observed.fingerprint == want_fp):
+        drift = rules_drift(rules, seen_rules) + drift
+    why: str | None = None
+    if drift:
+        why = f"drift: {_first(drift)}"
+    elif observed.fingerprint != want_fp:
+        why = ("missing" if observed.fingerprint is None else
+               "removed" if want_fp is None else "changed")
+    return [Action("set_port_rules", "fabric", why, port_rules=rules)] if why else []
+
+
+# -- the whole world at once ------------------------------------------------------------------
 
 def plan(desired: DesiredState, observed: ObservedState) -> Plan:
     actions: list[Action] = []
@@ -157,21 +239,10 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
                                   backends=target))
 
     # 5. security rules of the ports that are wanted, as one set.
-    live_ports = {p.host for n in desired.nodes for p in n.ports}
-    rules = {port: rs for port, rs in sorted(desired.port_rules.items())
-             if rs and port in live_ports}
-    want_fp = port_rules_fingerprint(rules)
-    seen_rules, drift = observed.port_rules_seen, list(observed.port_rules_drift)
-    if seen_rules is not None and (drift or observed.port_rules == want_fp):
-        drift = rules_drift(rules, seen_rules) + drift
-    why_rules: str | None = None
-    if drift:
-        why_rules = f"drift: {_first(drift)}"
-    elif observed.port_rules != want_fp:
-        why_rules = ("missing" if observed.port_rules is None else
-                     "removed" if want_fp is None else "changed")
-    if why_rules:
-        actions.append(Action("set_port_rules", "fabric", why_rules, port_rules=rules))
+    actions += plan_rules(desired.port_rules, {p.host for n in desired.nodes for p in n.ports},
+                          RulesObservation(fingerprint=observed.port_rules,
+                                           seen=observed.port_rules_seen,
+                                           drift=observed.port_rules_drift))
     return Plan(tuple(actions))
 
 

@@ -1,2 +1,2 @@
 """Use cases: accounts, networks, instances, appliance services, appliances, apply/destroy,
-and the reconcile worker. This layer owns transactions and the allocation lock."""
+and the controller, reached through the Kicker protocol (context.py). This layer owns transactions and the allocation lock."""

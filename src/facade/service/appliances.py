@@ -2,7 +2,7 @@
 
 The customer's subnet gives exactly one address (the front-end's endpoint); every other
 address comes from the provider's backend and management subnets. Creation, scaling and
-deletion only change desired state here; the worker makes the kernel follow and decides
+deletion only change desired state here; the controller makes the kernel follow and decides
 `ready` after a real request through the endpoint.
 """
 

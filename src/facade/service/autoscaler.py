@@ -1,13 +1,13 @@
-"""Autoscaling: services' policies (API) and the worker's scaler that applies them.
+"""Autoscaling: services' policies (API) and the scaler the controller's metering engine feeds.
 
 A policy belongs to a service (`PUT /v1/services/{name}/autoscale`, the provider or the
-operator) and applies to every appliance of it. The worker feeds the scaler each metering tick's
+operator) and applies to every appliance of it. The controller feeds the scaler each metering tick's
 increments (new connections through each appliance's endpoint, requests served by its
 backends); the scaler turns the last RATE_WINDOW seconds into a rate per second and, once per
 pass, asks `domain.autoscale.decide` for each appliance's size. A change goes through
 `appliances.rescale`, exactly like `facade appliance scale`: new backends get addresses in the
 provider's subnets, leaving ones drain out of the rotation first, and the customer's subnet never
-changes. Rates and decisions live in the worker's memory: after a restart the scaler starts from
+changes. Rates and decisions live in the controller's memory: after a restart the scaler starts from
 an empty window (it waits for the rate before scaling down).
 """
 
@@ -106,7 +106,7 @@ def delete_policy(ctx: Context, caller: Caller, service: str) -> dict[str, Any]:
         return view(None, svc.name)
 
 
-# --- the worker's scaler -----------------------------------------------------------------------
+# --- the controller's scaler -----------------------------------------------------------------------
 
 
 class Scaler:

@@ -8,7 +8,7 @@ they are on. The name may be given before the appliance exists; it is resolved h
 read, to a live appliance *in one of those subnets* (only a subnet's owner can put an appliance
 there, so nobody else can capture the name). Called by catalog and
 appliances (checks), views and topology (uses / used_by) and desired (the upstream file the
-worker writes for the backends). docs/composition.md describes the whole design.
+controller writes for the backends). docs/composition.md describes the whole design.
 """
 
 from __future__ import annotations

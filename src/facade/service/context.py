@@ -1,25 +1,39 @@
 """The control plane's shared context: state folder, database, data plane, the write lock,
-and the reconcile worker. One is made by the server at start (or by tests, with a fake driver).
+and the controller, reached only through the small `Kicker` protocol (the controller lives
+above this layer). One is made by the server at start (or by tests, with a fake driver).
+
+Every write transaction records what it touched (service/changes.py); once committed, the
+keys of those objects go to the kicker, and `converge()` waits until they were reconciled.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from facade.dataplane.protocol import DataPlane
+from facade.domain.keys import Key
+from facade.service import changes
 from facade.store import db
 from facade.store.models import Event
 
-if TYPE_CHECKING:
-    from facade.service.worker import Worker
+
+class Kicker(Protocol):
+    """What the service layer may ask of the controller."""
+
+    def touch(self, keys: Iterable[Key]) -> int:
+        """Reconcile these objects soon; returns a ticket for `wait`."""
+
+    def wait(self, ticket: int, timeout: float) -> bool:
+        """Wait until every key touched up to `ticket` was reconciled once since; False on
+        timeout (or when nothing runs the controller)."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +57,10 @@ class Context:
     # One writer at a time: allocation reads the taken addresses and inserts in one critical
     # section; the unique constraint on (subnet, ip) is the backstop.
     lock: threading.RLock = field(default_factory=threading.RLock)
-    worker: Worker | None = None
-    # node name -> what its management agent last said (kept by the worker, not stored)
+    kicker: Kicker | None = None
+    # node name -> what its management agent last said (kept by the controller, not stored)
     management: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _last: threading.local = field(default_factory=threading.local)
 
     def __post_init__(self) -> None:
         self.sessions = db.sessions(self.engine)
@@ -58,10 +73,18 @@ class Context:
         return cls(home=home, engine=engine, dataplane=dataplane)
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A transaction under the write lock; commits on success, rolls back on error."""
-        with self.lock, self.sessions.begin() as session:
-            yield session
+    def write(self, *, track: bool = True) -> Iterator[Session]:
+        """A transaction under the write lock; commits on success, rolls back on error. With
+        `track`, what it touched goes to the controller once it committed (the controller
+        writes its own bookkeeping untracked)."""
+        with self.lock:
+            with self.sessions.begin() as session:
+                touched = changes.track(session)
+                yield session
+            if track and (touched.rows or touched.keys) and self.kicker is not None:
+                with self.sessions() as fresh:
+                    found = changes.keys_of(fresh, touched)
+                self._last.ticket = self.kicker.touch(found)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -72,11 +95,13 @@ class Context:
         session.add(Event(kind=kind, object=obj, message=message))
 
     def converge(self, timeout: float = 30.0) -> bool:
-        """Ask the worker for a pass and wait for it; True when a whole pass ran after the ask."""
-        if self.worker is None:
+        """Wait until what this thread's last write touched was reconciled; True when it was
+        (at once when nothing runs the controller)."""
+        if self.kicker is None:
             return True
-        return self.worker.kick_and_wait(timeout)
+        ticket = getattr(self._last, "ticket", 0)
+        return self.kicker.wait(ticket, timeout)
 
     def kick(self) -> None:
-        if self.worker is not None:
-            self.worker.kick()
+        """Nothing to do: a write hands what it touched to the controller by itself (kept for
+        callers that only want the change to be picked up, without waiting)."""

@@ -1,9 +1,11 @@
-"""The desired kernel state, read from the store: what the worker hands to reconcile.plan().
+"""The desired kernel state, read from the store: per object, what the controller's reconcilers
+compare with the kernel (`node_spec`, `router_spec`, `agent_of`, `appliance_target`...), and
+the whole world at once (`build`, for tools and tests).
 
 Per network a router (a leg at each subnet's gateway address; legs in provider-internal
 subnets isolated: nothing routed into or out of them); per subnet a segment; per
 instance and appliance node a namespace with one port per interface; a workload process per
-backend; per front-end the backends that may be in its rotation (the worker keeps only the
+backend; per front-end the backends that may be in its rotation (the controller keeps only the
 healthy ones). Rows being deleted are left out, so the reconciler removes them.
 """
 
@@ -31,7 +33,15 @@ from facade.domain.specs import (
     SubnetSpec,
 )
 from facade.service import chains, management, metering, rules, sandboxes
-from facade.store.models import Appliance, Instance, Interface, LoadBalancer, Network, Service
+from facade.store.models import (
+    Appliance,
+    Instance,
+    Interface,
+    LoadBalancer,
+    Network,
+    Service,
+    Subnet,
+)
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,7 @@ class BackendTarget:
 
 @dataclass(frozen=True)
 class ApplianceTarget:
-    """What the worker needs to check an appliance: its endpoint and its backends."""
+    """What the controller needs to check an appliance: its endpoint and its backends."""
 
     id: int
     name: str
@@ -61,6 +71,7 @@ class ApplianceTarget:
     # chaining: the file the backends read to find the appliance they call, and what it says
     upstream_file: Path = Path()
     upstream: dict[str, str | None] = field(default_factory=dict)
+    frontend_id: int | None = None  # the front-end's instance id (its node key)
 
 
 @dataclass
@@ -194,6 +205,141 @@ def _metered(inst: Instance, netns: str, agent: management.Agent,
         service=app.service.name, agent=agent, mgmt_ip=mgmt_ip)
 
 
+# -- one object at a time (what the controller reconciles for one key) -----------------------
+
+def subnet_spec(sub: Subnet) -> SubnetSpec:
+    return SubnetSpec(bridge=names.bridge(sub.id), cidr=sub.cidr)
+
+
+def router_spec(session: Session, net: Network) -> NodeSpec | None:
+    """A network's router; None when it has no subnet (then it has no router)."""
+    if not net.subnets:
+        return None
+    return _router(net, provider_internal(session))
+
+
+def node_spec(home: Path, inst: Instance) -> NodeSpec | None:
+    """The node of an instance or appliance node; None while it is being deleted (or has no
+    interface yet)."""
+    if inst.status == "deleting" or not inst.interfaces:
+        return None
+    return _node(home, inst)
+
+
+def node_processes(inst: Instance) -> tuple[ProcessSpec, ...]:
+    """The programs that live in a node: a backend's workload."""
+    if inst.status == "deleting" or inst.role != "backend" or inst.appliance is None \
+            or not inst.interfaces:
+        return ()
+    return (_workload(inst.appliance, inst),)
+
+
+def workload_key(instance_id: int) -> str:
+    return f"wl{instance_id}"
+
+
+def management_network(inst: Instance) -> int | None:
+    """The network of an appliance node's management leg (its agent's)."""
+    if inst.appliance is None or inst.role not in management.LEG \
+            or len(inst.interfaces) <= management.LEG[inst.role]:
+        return None
+    return inst.interfaces[management.LEG[inst.role]].subnet.network_id
+
+
+def agent_of(session: Session, network_id: int) -> management.Agent:
+    """The management agent of one network and the nodes it serves (those being deleted
+    included: metering reads them one last time before they go)."""
+    agent = management.Agent(network_id)
+    rows = session.scalars(
+        select(Instance).join(Interface, Interface.instance_id == Instance.id)
+        .join(Subnet, Subnet.id == Interface.subnet_id)
+        .where(Subnet.network_id == network_id, Instance.appliance_id.is_not(None))
+        .distinct().order_by(Instance.id))
+    for inst in rows:
+        if management_network(inst) != network_id:
+            continue
+        mgmt = inst.interfaces[management.LEG[inst.role]]
+        agent.nodes.append(management.AgentNode(
+            name=inst.name, netns=names.node_netns(inst.id, inst.name), mgmt_ip=mgmt.ip,
+            role=inst.role, workload=_workload_check(inst) if inst.role == "backend" else None))
+        agent.live = agent.live or inst.status != "deleting"
+    return agent
+
+
+def metered_node(session: Session, inst: Instance,
+                 agents: dict[int, management.Agent] | None = None
+                 ) -> metering.MeteredNode | None:
+    """An appliance node as metering sees it (`agents`: those already read, by network)."""
+    net = management_network(inst)
+    if net is None:
+        return None
+    agent = agents.get(net) if agents is not None else None
+    if agent is None:
+        agent = agent_of(session, net)
+        if agents is not None:
+            agents[net] = agent
+    mgmt = inst.interfaces[management.LEG[inst.role]]
+    return _metered(inst, names.node_netns(inst.id, inst.name), agent, mgmt.ip)
+
+
+def metered_nodes(session: Session) -> list[metering.MeteredNode]:
+    """Every appliance node, as metering sees it (being deleted included)."""
+    agents: dict[int, management.Agent] = {}
+    rows = session.scalars(select(Instance).where(Instance.appliance_id.is_not(None))
+                           .order_by(Instance.id))
+    return [m for inst in rows if (m := metered_node(session, inst, agents)) is not None]
+
+
+def management_networks(session: Session) -> list[int]:
+    """The networks that hold some appliance node's management leg (each has an agent)."""
+    rows = session.scalars(select(Instance).where(Instance.appliance_id.is_not(None)))
+    return sorted({n for inst in rows if (n := management_network(inst)) is not None})
+
+
+def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceTarget:
+    fe = next((n for n in app.nodes if n.role == "frontend"), None)
+    live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]
+    targets = tuple(BackendTarget(n.id, n.name, names.node_netns(n.id, n.name),
+                                  n.interfaces[0].ip) for n in live if n.interfaces)
+    fe_netns = names.node_netns(fe.id, fe.name) if fe and fe.status != "deleting" else None
+    svc = app.service
+    return ApplianceTarget(
+        id=app.id, name=app.name, status=app.status, frontend_netns=fe_netns,
+        router_netns=names.router_netns(app.subnet.network_id),
+        endpoint=fe.interfaces[0].ip if fe and fe.interfaces else None, port=svc.port,
+        health_path=svc.health_path or workload.default_health_path(svc.workload),
+        backends=targets,
+        leaving=tuple(names.node_netns(n.id, n.name) for n in app.nodes
+                      if n.role == "backend" and n.status == "deleting"),
+        peers_file=appliance_dir(home, app.id) / "peers.json",
+        peers=tuple(f"{t.ip}:{svc.port}" for t in targets),
+        upstream_file=appliance_dir(home, app.id) / "upstream.json",
+        upstream=_upstream(session, app),
+        frontend_id=fe.id if fe else None)
+
+
+def port_rules(session: Session) -> dict[str, tuple[PortRuleSpec, ...]]:
+    """Every fabric port's security rules, in evaluation order."""
+    out: dict[str, tuple[PortRuleSpec, ...]] = {}
+    for iface_id, (mine, shared) in rules.desired(session).items():
+        # one list per port: by priority; on a tie the interface's rule before the subnet's
+        ordered = sorted([(r.priority, 0, i, r) for i, r in enumerate(mine)]
+                         + [(r.priority, 1, i, r) for i, r in enumerate(shared)],
+                         key=lambda t: t[:3])
+        out[names.port(iface_id)] = tuple(t[3] for t in ordered)
+    return out
+
+
+def live_ports(session: Session) -> set[str]:
+    """The fabric ports of every node that is wanted (rules on other ports are left out)."""
+    rows = session.execute(select(Interface.id).join(Instance, Instance.id ==
+                                                     Interface.instance_id)
+                           .where(Instance.status != "deleting"))
+    return {names.port(i) for (i,) in rows}
+
+
+# -- the whole world at once -------------------------------------------------------------------
+
 def build(session: Session, home: Path) -> Desired:
     subnets: list[SubnetSpec] = []
     nodes: list[NodeSpec] = []
@@ -220,7 +366,7 @@ def build(session: Session, home: Path) -> Desired:
                 procs.append(_workload(inst.appliance, inst))
         if inst.appliance is not None and inst.role in ("frontend", "backend"):
             # a node being deleted keeps its agent until it is gone: metering reads its
-            # counters one last time right before the worker deletes it
+            # counters one last time right before the controller deletes it
             mgmt = inst.interfaces[management.LEG[inst.role]]
             agent = agents.setdefault(mgmt.subnet.network_id,
                                       management.Agent(mgmt.subnet.network_id))

@@ -4,14 +4,14 @@ Short failures are the reconciler's: a killed workload is restarted, a deleted n
 veth rebuilt, and the health checks keep the backend out of the rotation meanwhile. A backend
 whose health check still fails REPLACE_AFTER seconds later (a hung workload, a node that
 cannot be repaired in place) is *replaced*: a new backend node, with a new name and address
-from the provider's subnets, is added, and the old one is marked for deletion; the worker makes
-both happen in its next pass, and the appliance is back to its desired size as soon as the new
+from the provider's subnets, is added, and the old one is marked for deletion; the controller makes
+both happen, and the appliance is back to its desired size as soon as the new
 node answers its health check. The customer's subnet never changes.
 
 Guards: a node younger than STARTUP_GRACE (its workload may still be starting) is never
 replaced, and an appliance gets at most one replacement per REPLACE_COOLDOWN, so a workload
 that can never become healthy costs one node every REPLACE_COOLDOWN, not a storm. The state is
-the worker's memory: after a restart every node starts a new grace period.
+the controller's memory: after a restart every node starts a new grace period.
 """
 
 from __future__ import annotations

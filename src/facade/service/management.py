@@ -45,6 +45,7 @@ class Agent:
 
     network_id: int
     nodes: list[AgentNode] = field(default_factory=list)
+    live: bool = False  # serves a node that is not being deleted (else it stops)
 
     @property
     def key(self) -> str:

@@ -1,7 +1,7 @@
 """Metering: usage records from the management agents' counters and the nodes' clocks.
 
-The worker calls `tick` every METER_INTERVAL seconds and right before it deletes an appliance
-node on purpose. A tick asks every front-end's agent for its per-backend meters and every
+The controller calls `tick` every METER_INTERVAL seconds, and for one node right before it
+deletes that node on purpose. A tick asks every front-end's agent for its per-backend meters and every
 backend's agent for its workload's request count (over the management subnet, signed, like the
 health polls), then, in ONE transaction, turns each reading into an increment against the last
 stored reading (`domain.metering.increment`), adds it to the hour's usage record and stores the
@@ -172,8 +172,8 @@ def _add(session: Session, node: MeteredNode, metric: Metric, hour: int, quantit
         row.quantity += quantity
 
 
-def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot
-           ) -> dict[int, dict[str, int]]:
+def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot, *,
+           prune: bool = True) -> dict[int, dict[str, int]]:
     """Store one snapshot: counter increments and node time, with their new readings.
     Returns the counter increments per appliance id and metric (the autoscaler's input)."""
     readings = {r.key: r for r in session.scalars(select(MeterReading))}
@@ -205,6 +205,8 @@ def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot
             for hour_start, ms in split_hours(row.value, snap.at_ms):
                 _add(session, node, Metric.NODE_MS, to_ms(hour_start) // HOUR_MS, ms)
             row.value = snap.at_ms
+    if not prune:
+        return increments
     # readings of counters whose node no longer exists will never be read again
     live = {n.instance_id for n in nodes}
     for key, row in readings.items():
@@ -215,10 +217,13 @@ def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot
 
 
 def tick(ctx: Context, nodes: list[MeteredNode], present: set[int], pmap: PMap = map,
-         skip: frozenset[int] = frozenset()) -> dict[int, dict[str, int]]:
+         skip: frozenset[int] = frozenset(), *, prune: bool = True
+         ) -> dict[int, dict[str, int]]:
+    """Read and record `nodes`. `prune`: `nodes` is every metered node, and the readings of
+    any other are dropped (False for a last reading of one node before it goes)."""
     snap = read(ctx, nodes, present, pmap, skip)
     with ctx.write() as session:
-        return record(session, nodes, snap)
+        return record(session, nodes, snap, prune=prune)
 
 
 # --- queries ---------------------------------------------------------------------------------

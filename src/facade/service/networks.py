@@ -1,5 +1,5 @@
 """Networks (VPCs) and their subnets: creation with the CIDR rules of domain.ipam, listing
-with address usage, deletion only when nothing uses them. The kernel follows via the worker."""
+with address usage, deletion only when nothing uses them. The kernel follows via the controller."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 An instance's limits are its own, a backend's its service's, a front-end's fixed
 (domain.sandbox.FRONTEND_LIMITS). A change applies to running nodes: the node's control groups
-are rewritten on the worker's next pass, nothing restarts. Only the owner (or the operator)
+are rewritten by the controller at once, nothing restarts. Only the owner (or the operator)
 changes them: an instance of someone else is the same 404 as one that does not exist; a
 service, being a public offer, answers another account 403.
 """

@@ -367,7 +367,7 @@ def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenari
 
 def _rehearse(ctx: Context, caller: Caller, sc: Scenario) -> None:
     """Play destroy's second phase on a transaction that is always rolled back, as if the
-    worker had already removed the file's appliances and instances; raises what it would."""
+    controller had already removed the file's appliances and instances; raises what it would."""
     with ctx.sessions() as session:
         try:
             for app in sc.appliances:

@@ -6,7 +6,7 @@ reconciler can share it); any SQLAlchemy URL can replace it.
 Every transaction, reads included, is a real SQLite transaction (`BEGIN` ... `COMMIT` or
 `ROLLBACK`), so a read sees one snapshot from its first statement to its end. The Python
 driver's own transaction handling would run each SELECT on its own, and a view read while the
-worker deletes a node could find an interface whose instance had vanished (SQLAlchemy's recipe
+controller deletes a node could find an interface whose instance had vanished (SQLAlchemy's recipe
 for pysqlite, "Serializable isolation / Savepoints / Transactional DDL"). Writers never race
 for the upgrade from a read snapshot to a write: they are serialized by Context.write()'s lock.
 """

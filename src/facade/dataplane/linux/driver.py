@@ -35,14 +35,14 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux import nft_rules, port_guard, port_rules, router_rules
-from facade.dataplane.linux.errors import DataPlaneError
+from facade.dataplane.linux.errors import DataPlaneError, fatal
 from facade.dataplane.linux.locks import NodeLocks, SharedLock
 from facade.dataplane.linux.nft import Nft, NftError
 from facade.dataplane.linux.processes import Processes, starttime
@@ -50,12 +50,15 @@ from facade.dataplane.linux.sandbox import NoSandbox, Sandboxes
 from facade.domain import names
 from facade.domain.specs import (
     ExecResult,
+    Inventory,
     NodeSpec,
     ObservedNode,
+    ObservedProcess,
     ObservedState,
     PortRuleSpec,
     ProbeResult,
     ProcessSpec,
+    RulesObservation,
     SubnetSpec,
 )
 
@@ -82,14 +85,18 @@ MANAGED_RULES = range(1, 32000)  # 0, 32766, 32767 are the kernel's
 TENANT_RESERVED = range(RULE_FROM_BASE, RULE_FROM_BASE + 100)
 
 T = TypeVar("T")
+P = ParamSpec("P")
+Method = Callable[Concatenate["LinuxDataPlane", P], T]
 
 
-def _boundary(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-    """Translate kernel errors raised by a public method into DataPlaneError once."""
+def _boundary(what: str) -> Callable[[Method[P, T]], Method[P, T]]:
+    """Translate kernel errors raised by a public method into DataPlaneError once: a value
+    the kernel or a parser refuses (ValueError) is Fatal, anything else (netlink, nftables, OS)
+    is worth a retry. The method keeps its signature."""
 
-    def deco(fn: Callable[..., T]) -> Callable[..., T]:
+    def deco(fn: Method[P, T]) -> Method[P, T]:
         @functools.wraps(fn)
-        def wrapper(self: LinuxDataPlane, *args: Any, **kwargs: Any) -> T:
+        def wrapper(self: LinuxDataPlane, /, *args: P.args, **kwargs: P.kwargs) -> T:
             try:
                 return fn(self, *args, **kwargs)
             except DataPlaneError:
@@ -98,7 +105,10 @@ def _boundary(what: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
                 target = args[0] if args else ""
                 name = getattr(target, "netns", None) or getattr(target, "bridge", None) \
                     or getattr(target, "key", None) or target
-                raise DataPlaneError(f"{what} {name}: {_describe(exc)}") from exc
+                message = f"{what} {name}: {_describe(exc)}"
+                if isinstance(exc, ValueError):
+                    raise fatal(message) from exc
+                raise DataPlaneError(message) from exc
 
         return wrapper
 
@@ -205,7 +215,64 @@ class LinuxDataPlane:
         with self._fabric.exclusive():
             return self._sandboxes.collect_orphans()
 
-    # ------------------------------------------------------------------ observe
+    # ------------------------------------------------------------------ observe one object
+    @_boundary("observe_node")
+    def observe_node(self, netns: str) -> ObservedNode | None:
+        if not ns.exists(netns) or netns == FABRIC:
+            return None
+        try:
+            node = self._observe_node(netns)
+        except (ns.NamespaceMissing, FileNotFoundError):
+            return None  # deleted while we looked
+        if node.own_network:
+            want = self._guard_record(netns)
+            node = dataclasses.replace(node, guarded=want is not None and (
+                not want or ns.exists(FABRIC) and ns.run_in_netns(
+                    FABRIC, lambda: _has_guard(want))))
+        return node
+
+    @_boundary("observe_process")
+    def observe_process(self, key: str) -> ObservedProcess | None:
+        return self._procs.observe_one(key)
+
+    @_boundary("observe_subnet")
+    def observe_subnet(self, bridge: str) -> int | None:
+        if not ns.exists(FABRIC):
+            return None
+        try:
+            with _ipr(FABRIC) as fab:
+                link = _get_link(fab, bridge)
+                if link is None or _kind(link) != "bridge":
+                    return None
+                return len(fab.link("dump", master=link["index"]))
+        except (ns.NamespaceMissing, FileNotFoundError):
+            return None
+
+    @_boundary("observe_rules")
+    def observe_rules(self) -> RulesObservation:
+        if not ns.exists(FABRIC):
+            return RulesObservation()
+        try:
+            _bridges, (fingerprint, seen, drift), _guard = self._observe_fabric()
+        except (ns.NamespaceMissing, FileNotFoundError):
+            return RulesObservation()
+        return RulesObservation(fingerprint=fingerprint, seen=seen, drift=drift)
+
+    @_boundary("inventory")
+    def inventory(self) -> Inventory:
+        """Names only: the namespaces' list, the fabric's links (one dump), the pidfiles."""
+        namespaces = frozenset(n for n in ns.list_facade() if n != FABRIC)
+        subnets: frozenset[str] = frozenset()
+        if ns.exists(FABRIC):
+            try:
+                with _ipr(FABRIC) as fab:
+                    subnets = frozenset(n for n, lk in _links(fab).items()
+                                        if _kind(lk) == "bridge" and names.is_facade_link(n))
+            except (ns.NamespaceMissing, FileNotFoundError):
+                pass
+        return Inventory(namespaces=namespaces, subnets=subnets, processes=self._procs.keys())
+
+    # ------------------------------------------------------------------ observe the world
     @_boundary("observe")
     def observe(self) -> ObservedState:
         subnets: frozenset[str] = frozenset()
@@ -717,8 +784,8 @@ class LinuxDataPlane:
                             raise NftError("no front-end table")
                         nft.apply(nft_rules.map_commands(tuple(backends), endpoint))
                     except NftError as exc:
-                        raise DataPlaneError(f"set_backends {netns}: not a front-end "
-                                             f"(nft: {exc})") from exc
+                        raise fatal(f"set_backends {netns}: not a front-end "
+                                    f"(nft: {exc})") from exc
 
             ns.run_in_netns(netns, apply)
 
@@ -886,6 +953,19 @@ def _guard_entries(spec: NodeSpec) -> list[port_guard.Entry]:
             for p in spec.ports if p.mac]
 
 
+def _has_guard(entries: list[port_guard.Entry]) -> bool:
+    """In the fabric: whether every one of a node's guard entries is in the set (one lookup
+    each, not a listing of the whole set)."""
+    with Nft() as nft:
+        for e in entries:
+            try:
+                nft.run(f"get element {port_guard.FAMILY} {port_guard.TABLE} {port_guard.ADDRS}"
+                        f" {{ {e.key()} }}")
+            except NftError:
+                return False
+    return True
+
+
 def _read_guard(nft: Nft) -> set[port_guard.Entry]:
     """In the fabric: the guard's `addrs` elements (none if the table is missing)."""
     try:
@@ -918,7 +998,7 @@ def _bridges_of(links: dict[str, Any], ports: set[str]) -> set[str]:
 
 def _check_ifname(name: str) -> None:
     if not name or len(name.encode()) > names.IFNAMSIZ or "/" in name or " " in name:
-        raise DataPlaneError(f"invalid interface name {name!r}")
+        raise fatal(f"invalid interface name {name!r}")
 
 
 def _router_digest() -> str | None:
@@ -945,10 +1025,10 @@ def _ensure_router_filter(spec: NodeSpec, created: bool) -> str | None:
 
 def _check_node(spec: NodeSpec) -> None:
     if not names.is_facade_netns(spec.netns) or spec.netns == FABRIC or "/" in spec.netns:
-        raise DataPlaneError(f"ensure_node {spec.netns}: not a Facade node namespace name")
+        raise fatal(f"ensure_node {spec.netns}: not a Facade node namespace name")
     ifnames = [p.ifname for p in spec.ports]
     if len(set(ifnames)) != len(ifnames) or "lo" in ifnames:
-        raise DataPlaneError(f"ensure_node {spec.netns}: duplicate interface names {ifnames}")
+        raise fatal(f"ensure_node {spec.netns}: duplicate interface names {ifnames}")
     for p in spec.ports:
         _check_ifname(p.ifname)
         _check_ifname(p.host)
@@ -957,22 +1037,22 @@ def _check_node(spec: NodeSpec) -> None:
             if p.gateway:
                 ipaddress.IPv4Address(p.gateway)
         except ValueError as exc:
-            raise DataPlaneError(f"ensure_node {spec.netns}: port {p.ifname}: {exc}") from exc
+            raise fatal(f"ensure_node {spec.netns}: port {p.ifname}: {exc}") from exc
     fe = spec.frontend
     if fe is not None:
         if spec.role != "frontend":
-            raise DataPlaneError(f"ensure_node {spec.netns}: a frontend spec needs role "
-                                 "'frontend'")
+            raise fatal(f"ensure_node {spec.netns}: a frontend spec needs role "
+                          "'frontend'")
         for ifname in (fe.customer_if, fe.backend_if):
             if ifname not in ifnames:
-                raise DataPlaneError(f"ensure_node {spec.netns}: front-end interface {ifname} "
-                                     "is not a port")
+                raise fatal(f"ensure_node {spec.netns}: front-end interface {ifname} "
+                              "is not a port")
     elif spec.role == "frontend":
-        raise DataPlaneError(f"ensure_node {spec.netns}: role 'frontend' needs a frontend spec")
+        raise fatal(f"ensure_node {spec.netns}: role 'frontend' needs a frontend spec")
     try:
         router_rules.isolated_legs(spec)
     except ValueError as exc:
-        raise DataPlaneError(f"ensure_node {exc}") from exc
+        raise fatal(f"ensure_node {exc}") from exc
 
 
 def _base_sysctls() -> dict[str, str]:

@@ -1,8 +1,9 @@
-"""The one exception the linux driver raises: kernel (netlink, nftables, OS) errors are translated
-once, at the driver's boundary, into a DataPlaneError naming the object concerned."""
+"""The linux driver raises the data-plane seam's errors (facade.dataplane.errors): kernel
+(netlink, nftables, OS) errors are translated once, at the driver's boundary, into a
+DataPlaneError naming the object concerned."""
 
 from __future__ import annotations
 
+from facade.dataplane.errors import DataPlaneError, Kind, fatal
 
-class DataPlaneError(RuntimeError):
-    """A data-plane operation failed; the message says on what and why."""
+__all__ = ["DataPlaneError", "Kind", "fatal"]

@@ -1,10 +1,10 @@
 """Network namespaces: create, remove, list, and run code inside one.
 
-Namespace membership is per thread. `run_in_netns` runs a callable in a short-lived dedicated
-thread that calls libc `setns` on /run/netns/NAME; the thread ends with the call and is never
-reused, so no other code ever runs in a thread that changed namespace. Sockets (netlink for
-pyroute2, TCP for probes) keep the namespace they were made in, so `socket_in` makes a socket in a
-namespace and hands it back to the calling thread.
+Namespace membership is per thread. `run_in_netns` enters /run/netns/NAME with libc `setns`
+in the calling thread, runs the callable, and always returns the thread to the namespace it
+was in (the process stops if that ever failed), so no code ever runs in a namespace it did not
+ask for. Sockets (netlink for pyroute2, TCP for probes) keep the namespace they were made in, so
+`socket_in` makes a socket in a namespace and hands it back to the calling thread.
 
 Namespaces are created without forking (pyroute2's `netns.create` forks a helper): a dedicated
 thread unshares its network namespace and bind-mounts /proc/thread-self/ns/net on
@@ -121,13 +121,28 @@ def _enter(name: str) -> None:
 
 
 def run_in_netns(name: str, fn: Callable[[], T]) -> T:
-    """Run `fn()` in a fresh thread inside namespace `name`; return its result or raise."""
+    """Run `fn()` inside namespace `name`, in the calling thread, and come back to the
+    thread's own namespace after it, whatever happens; return its result or raise.
 
-    def inside() -> T:
+    No thread hop: a hop costs two hand-overs of the interpreter lock, each up to its switch
+    interval (5 ms) when other threads are busy, and a reconcile makes several such calls.
+    Coming back is what makes this safe in a shared thread (an API worker, a controller
+    worker): if the return ever failed, the thread would go on in a node's namespace, so the
+    process stops at once instead (it never happens: root may always go back to a namespace
+    it holds an open descriptor of)."""
+    back = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
         _enter(name)
-        return fn()
-
-    return _in_thread(inside)
+        try:
+            return fn()
+        finally:
+            if _libc.setns(back, CLONE_NEWNET) != 0:  # pragma: no cover - never expected
+                err = ctypes.get_errno()
+                os.write(2, f"facade: cannot return from namespace {name}: "
+                            f"{os.strerror(err)}\n".encode())
+                os._exit(70)
+    finally:
+        os.close(back)
 
 
 def create(name: str, then: Callable[[], T] | None = None) -> T | None:

@@ -132,6 +132,19 @@ class Processes:
         tmp.replace(self._pidfile(spec.key))
         return pid
 
+    def observe_one(self, key: str) -> ObservedProcess | None:
+        pf = self.read(key)
+        if pf is None or not self.alive(pf):
+            return None
+        return ObservedProcess(key=pf.key, netns=pf.netns, pid=pf.pid,
+                               fingerprint=pf.fingerprint)
+
+    def keys(self) -> frozenset[str]:
+        try:
+            return frozenset(p.stem for p in self.run_dir.glob("*.json"))
+        except FileNotFoundError:
+            return frozenset()
+
     def observe(self) -> dict[str, ObservedProcess]:
         self.reap()
         out = {}

@@ -1,0 +1,144 @@
+"""The appliance reconciler: its files, its front-end's rotation, its readiness, its end.
+
+- The files its backends re-read (peers, the upstream it calls) are rewritten when they change.
+- Its backends are registered with the health engine; the front-end's rotation becomes exactly
+  the healthy ones among its live backends (a backend being deleted leaves it first: its node
+  waits for that).
+- `ready` only when every live backend is in the rotation, none is still leaving, and a real
+  request through the endpoint succeeded (from the customer network's router); `degraded`
+  when a ready appliance stops being so; the detail says why.
+- Being deleted: once its last node is gone, its row and folder go, with an event.
+
+It runs when the appliance or one of its nodes changes, when the health engine sees a backend
+change, and at the resync; while it is not ready with its rotation complete (the endpoint
+still starting, say), it looks again shortly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+
+from facade.controller.runtime import Later, Runtime
+from facade.domain import keys
+from facade.domain.keys import Key
+from facade.reconcile.plan import plan_rotation
+from facade.service import desired, files
+from facade.store.models import Appliance
+
+log = logging.getLogger("facade.controller")
+
+RECHECK = 0.2  # seconds before looking again at an appliance whose endpoint did not answer
+
+
+def reconcile_appliance(rt: Runtime, key: Key) -> None:
+    assert isinstance(key.ident, int)
+    with rt.ctx.read() as session:
+        app = session.get(Appliance, key.ident)
+        if app is None:
+            _forget(rt, key.ident)
+            return
+        if app.status == "deleting":
+            if app.nodes:
+                rt.touch(keys.node(n.id) for n in app.nodes)
+                _forget(rt, key.ident)
+                return
+            target = None
+        else:
+            target = desired.appliance_target(session, rt.home, app)
+    if target is None:
+        _finish(rt, key.ident)
+        return
+    _write_files(target)
+    if rt.health is not None:
+        rt.health.register(target)
+    dp = rt.dp
+    fe = target.frontend_netns
+    seen_fe = dp.observe_node(fe) if fe is not None else None
+    rotation: set[str] = set()
+    if seen_fe is not None and seen_fe.backends is not None:
+        # a backend never checked yet (a restart) keeps its place, in or out, until it is
+        healthy = tuple(b.ip for b in target.backends
+                        if _verdict(rt, b.netns, b.ip in seen_fe.backends))
+        done = rt.act(plan_rotation(seen_fe.netns, healthy, seen_fe))
+        rotation = set(healthy) if done else set(seen_fe.backends)
+    wanted = {b.ip for b in target.backends}
+    leaving = [n for n in target.leaving if dp.observe_node(n) is not None]
+    complete = False
+    if fe is None or seen_fe is None or seen_fe.backends is None:
+        ok, detail = False, "front-end not created yet"
+    elif rotation != wanted or leaving:
+        ok = False
+        detail = f"{len(rotation & wanted)}/{len(wanted)} backends in rotation" + (
+            f", {len(leaving)} leaving" if leaving else "")
+    else:
+        complete = True
+        ok, detail = _probe(rt, target)
+    _record(rt, key.ident, ok, detail)
+    if not ok and complete:
+        raise Later(RECHECK, f"{target.name}: {detail}")
+
+
+def _verdict(rt: Runtime, netns: str, in_rotation: bool) -> bool:
+    if rt.health is None:
+        return False
+    verdict = rt.health.healthy(netns)
+    return in_rotation if verdict is None else verdict
+
+
+def _forget(rt: Runtime, appliance_id: int) -> None:
+    if rt.health is not None:
+        rt.health.forget(appliance_id)
+
+
+def _write_files(target: desired.ApplianceTarget) -> None:
+    """The files backends re-read: their peers, and the appliance they call (chains)."""
+    for path, text in ((target.peers_file, json.dumps({"peers": list(target.peers)})),
+                       (target.upstream_file, json.dumps(target.upstream))):
+        try:
+            files.update(path, text)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
+
+
+def _probe(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
+    assert target.endpoint is not None
+    if target.health_path:
+        res = rt.dp.http_request(target.router_netns, target.endpoint, target.port,
+                                 target.health_path, timeout=1.0)
+    else:
+        res = rt.dp.tcp_probe(target.router_netns, target.endpoint, target.port, timeout=1.0)
+    return res.ok, res.detail
+
+
+def _record(rt: Runtime, appliance_id: int, ok: bool, detail: str) -> None:
+    ctx = rt.ctx
+    with ctx.write(track=False) as session:
+        row = session.get(Appliance, appliance_id)
+        if row is None or row.status == "deleting":
+            return
+        if ok and row.status != "ready":
+            row.status, row.status_detail = "ready", f"endpoint answered: {detail}"
+            row.ready_at = dt.datetime.now(dt.UTC)
+            ctx.event(session, "appliance.ready", row.name,
+                      f"a request through the endpoint succeeded ({detail})")
+        elif not ok:
+            if row.status == "ready":
+                row.status = "degraded"
+                ctx.event(session, "appliance.degraded", row.name, detail)
+            if row.status_detail != detail:
+                row.status_detail = detail
+
+
+def _finish(rt: Runtime, appliance_id: int) -> None:
+    ctx = rt.ctx
+    with ctx.write(track=False) as session:
+        row = session.get(Appliance, appliance_id)
+        if row is None or row.nodes:
+            return
+        ctx.event(session, "appliance.deleted", row.name, "appliance and all its nodes removed")
+        session.delete(row)
+    shutil.rmtree(desired.appliance_dir(ctx.home, appliance_id), ignore_errors=True)
+    _forget(rt, appliance_id)

@@ -1,0 +1,123 @@
+"""Periodic engines beside the work queue, each on its own timer and thread, none a step of a
+reconcile: the management poll (what each node's agent says, for the views and events) and the
+metering tick (usage records), which feeds the autoscaler.
+
+Each reads the nodes concerned from the store when it runs and asks them side by side through a
+small pool of its own; a slow agent delays its own engine's round, never a reconcile or a
+health check.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from facade.service import autoscaler, desired, management, metering
+from facade.service.context import Context
+
+log = logging.getLogger("facade.engines")
+
+MANAGEMENT_INTERVAL = 1.0  # seconds between two rounds of questions to the agents
+POOL = 8
+
+
+class Periodic:
+    """A function run every `interval` seconds on its own thread until stopped."""
+
+    def __init__(self, name: str, interval: float, fn: Callable[[], None]) -> None:
+        self.name, self.interval, self.fn = name, interval, fn
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=f"facade-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.fn()
+            except Exception:  # an engine must survive anything
+                log.exception("%s round failed", self.name)
+
+
+class ManagementEngine:
+    """Every MANAGEMENT_INTERVAL: each appliance node's agent, asked how the node is."""
+
+    def __init__(self, ctx: Context, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ctx = ctx
+        self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-mgmt")
+        self.periodic = Periodic("management", MANAGEMENT_INTERVAL, self.round)
+
+    def round(self) -> None:
+        ctx = self.ctx
+        with ctx.read() as session:
+            agents = [desired.agent_of(session, n) for n in desired.management_networks(session)]
+        jobs = [(a, node) for a in agents if ctx.dataplane.observe_process(a.key) is not None
+                for node in a.nodes]
+
+        def ask(job: tuple[management.Agent, management.AgentNode]) -> dict[str, Any]:
+            return management.poll(ctx.dataplane, ctx.home, job[0], job[1])
+
+        notes: list[tuple[str, str, str]] = []
+        seen: dict[str, dict[str, Any]] = {}
+        for (_agent, node), state in zip(jobs, self.pool.map(ask, jobs), strict=True):
+            seen[node.name] = state
+            before = ctx.management.get(node.name)
+            if before is None or before["reachable"] != state["reachable"]:
+                kind = "management.reachable" if state["reachable"] else \
+                    "management.unreachable"
+                notes.append((kind, node.name, f"agent at {node.mgmt_ip}: {state['detail']}"))
+        ctx.management = seen
+        if notes:
+            with ctx.write(track=False) as session:
+                for kind, obj, message in notes:
+                    ctx.event(session, kind, obj, message)
+
+    def start(self) -> None:
+        self.periodic.start()
+
+    def stop(self) -> None:
+        self.periodic.stop()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class MeteringEngine:
+    """Every METER_INTERVAL: a metering tick over every appliance node, whose increments feed
+    the autoscaler, which then reviews the appliances with a policy."""
+
+    def __init__(self, ctx: Context, unhealthy: Callable[[], frozenset[int]],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ctx = ctx
+        self.unhealthy = unhealthy
+        self.scaler = autoscaler.Scaler(clock)
+        self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-meter")
+        self.periodic = Periodic("metering", metering.METER_INTERVAL, self.round)
+
+    def round(self) -> None:
+        ctx = self.ctx
+        with ctx.read() as session:
+            nodes = desired.metered_nodes(session)
+        present = {n.instance_id for n in nodes
+                   if ctx.dataplane.observe_node(n.netns) is not None}
+        increments = metering.tick(ctx, nodes, present, self.pool.map, self.unhealthy())
+        self.scaler.observe(increments)
+        with ctx.write() as session:
+            self.scaler.review(ctx, session)
+
+    def start(self) -> None:
+        self.periodic.start()
+
+    def stop(self) -> None:
+        self.periodic.stop()
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,242 @@
+"""The health engine: every backend's check on its own timer, never a step of a reconcile.
+
+Each backend the appliance reconciler registers is checked every `interval` from inside its own
+namespace (HTTP GET of the service's health path, or a TCP connection), at most
+MAX_IN_FLIGHT checks at once, each bounded by its timeout, so a slow check never delays or
+fails another. A backend becomes healthy after `rise` checks in a row succeed and unhealthy
+after `fall` fail; only a change queues its appliance (its rotation) and, when it turns
+unhealthy, its node (a dead workload or a deleted namespace is repaired at once instead of at
+the next resync). A check whose namespace is gone says so (`present`), for the healer.
+
+The healer (service/healing.py) reviews the registered backends every second: one that stays
+unhealthy is replaced by a new node, through the service layer (a tracked write: the new node
+and the old one's deletion reach the queue as any write does).
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from facade.domain import keys
+from facade.domain.errors import FacadeError
+from facade.domain.keys import Key
+from facade.domain.specs import DesiredState
+from facade.service import appliances, healing
+from facade.service import desired as desired_mod
+from facade.service.context import Context
+from facade.store.models import Appliance, Instance
+
+log = logging.getLogger("facade.health")
+
+INTERVAL = 1.0  # seconds between two checks of one backend
+TIMEOUT = 0.5
+# a backend just made (or whose workload was just started) is checked this often until it
+# first answers, for at most STARTING seconds: it joins the rotation as soon as it listens
+STARTING_INTERVAL = 0.05
+STARTING = 10.0
+RISE = 1  # checks in a row to become healthy
+FALL = 1  # to become unhealthy
+MAX_IN_FLIGHT = 16
+REVIEW_EVERY = 1.0
+
+
+@dataclass
+class _State:
+    target: desired_mod.BackendTarget
+    appliance_id: int
+    port: int
+    path: str | None
+    healthy: bool = False
+    checked: bool = False  # at least one check came back (before, its health is unknown)
+    present: bool = False
+    streak: int = 0  # checks in a row that disagree with `healthy`
+    in_flight: bool = False
+    due: float = 0.0
+    detail: str = "not checked yet"
+    starting_until: float = 0.0  # checked at STARTING_INTERVAL until then, or until healthy
+
+
+class HealthEngine:
+    def __init__(self, ctx: Context, touch: Callable[[Iterable[Key]], object],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ctx = ctx
+        self.touch = touch
+        self.clock = clock
+        self.healer = healing.Healer(clock)
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._states: dict[str, _State] = {}  # backend netns -> state
+        self._apps: dict[int, desired_mod.ApplianceTarget] = {}
+        self._heap: list[tuple[float, str]] = []
+        self._pool = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT,
+                                        thread_name_prefix="facade-health")
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._last_review = float("-inf")
+
+    # -- what the reconcilers tell it --------------------------------------------------------
+    def register(self, app: desired_mod.ApplianceTarget) -> None:
+        """An appliance's backends to check (replacing what it registered before)."""
+        appliance_id = app.id
+        with self._lock:
+            self._apps[appliance_id] = app
+            keep = {b.netns for b in app.backends}
+            for netns in [n for n, s in self._states.items()
+                          if s.appliance_id == appliance_id and n not in keep]:
+                del self._states[netns]
+            now = self.clock()
+            for b in app.backends:
+                state = self._states.get(b.netns)
+                if state is None:
+                    self._states[b.netns] = state = _State(
+                        target=b, appliance_id=appliance_id, port=app.port,
+                        path=app.health_path, due=now, starting_until=now + STARTING)
+                    heapq.heappush(self._heap, (now, b.netns))
+                else:
+                    state.target, state.port, state.path = b, app.port, app.health_path
+            self._wake.notify_all()
+
+    def forget(self, appliance_id: int) -> None:
+        with self._lock:
+            self._forget(appliance_id)
+
+    def _forget(self, appliance_id: int) -> None:
+        self._apps.pop(appliance_id, None)
+        for netns in [n for n, s in self._states.items() if s.appliance_id == appliance_id]:
+            del self._states[netns]
+
+    def healthy(self, netns: str) -> bool | None:
+        """Whether this backend passes its check; None while it was never checked (just
+        registered: after a restart the rotation keeps it until its first check says)."""
+        with self._lock:
+            state = self._states.get(netns)
+            if state is None or not state.checked:
+                return None
+            return state.healthy
+
+    def detail(self, netns: str) -> str:
+        with self._lock:
+            state = self._states.get(netns)
+            return state.detail if state is not None else "not checked"
+
+    def poke(self, netns: str) -> None:
+        """Check this backend now (its node or workload was just made)."""
+        with self._lock:
+            state = self._states.get(netns)
+            if state is not None:
+                state.starting_until = self.clock() + STARTING
+                if not state.in_flight:
+                    state.due = self.clock()
+                    heapq.heappush(self._heap, (state.due, netns))
+                    self._wake.notify_all()
+
+    # -- running -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="facade-health", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stop = True
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._stop:
+                    return
+                now = self.clock()
+                due: list[_State] = []
+                in_flight = sum(1 for s in self._states.values() if s.in_flight)
+                while self._heap and self._heap[0][0] <= now and in_flight < MAX_IN_FLIGHT:
+                    when, netns = heapq.heappop(self._heap)
+                    state = self._states.get(netns)
+                    if state is None or state.in_flight or state.due != when:
+                        continue  # forgotten, or a newer entry stands for it
+                    state.in_flight = True
+                    in_flight += 1
+                    due.append(state)
+                wait = (self._heap[0][0] - now) if self._heap else 1.0
+            for state in due:
+                self._pool.submit(self._check, state)
+            try:
+                if now - self._last_review >= REVIEW_EVERY:
+                    self._last_review = now
+                    self._review()
+            except Exception:  # the engine must survive anything
+                log.exception("healing review failed")
+            with self._lock:
+                if not self._stop:
+                    self._wake.wait(max(0.005, min(wait, 0.2)))
+
+    def _check(self, state: _State) -> None:
+        dp = self.ctx.dataplane
+        b = state.target
+        try:
+            if state.path:
+                res = dp.http_request(b.netns, b.ip, state.port, state.path, timeout=TIMEOUT)
+            else:
+                res = dp.tcp_probe(b.netns, b.ip, state.port, timeout=TIMEOUT)
+            ok, detail = res.ok, res.detail
+        except Exception as exc:  # a probe never takes the engine down
+            ok, detail = False, f"{type(exc).__name__}: {exc}"
+        changed = False
+        with self._lock:
+            state.in_flight = False
+            state.detail = detail
+            state.present = not detail.startswith("no namespace")
+            if not state.checked:  # the first verdict: its appliance was waiting for it
+                state.checked, changed = True, True
+                state.healthy, state.streak = ok, 0
+            elif ok != state.healthy:
+                state.streak += 1
+                if state.streak >= (RISE if ok else FALL):
+                    state.healthy, state.streak, changed = ok, 0, True
+            else:
+                state.streak = 0
+            if b.netns in self._states:
+                now = self.clock()
+                if state.healthy or not state.present:
+                    state.starting_until = 0.0  # started; or no node yet (it pokes when made)
+                starting = not state.healthy and now < state.starting_until
+                state.due = now + (STARTING_INTERVAL if starting else INTERVAL)
+                heapq.heappush(self._heap, (state.due, b.netns))
+            self._wake.notify_all()
+        if changed:
+            touched = [keys.appliance(state.appliance_id)]
+            if not ok:
+                touched.append(keys.node(b.instance_id))  # repair a dead workload at once
+            self.touch(touched)
+
+    # -- healing -----------------------------------------------------------------------------
+    def _review(self) -> None:
+        with self._lock:
+            want = desired_mod.Desired(state=DesiredState())
+            want.appliances = list(self._apps.values())
+            present = {n for n, s in self._states.items() if s.present}
+            healthy = {n for n, s in self._states.items() if s.healthy}
+        for r in self.healer.review(want, present, healthy):
+            self._replace(r)
+
+    def _replace(self, r: healing.Replacement) -> None:
+        with self.ctx.write() as session:
+            app = session.get(Appliance, r.appliance_id)
+            node = session.get(Instance, r.instance_id)
+            if app is None or node is None or app.status == "deleting" \
+                    or node.status == "deleting":
+                return
+            try:
+                with session.begin_nested():
+                    appliances.replace_backend(self.ctx, session, app, node, r.reason)
+            except FacadeError as exc:  # e.g. the backend subnet is full: keep the old node
+                self.ctx.event(session, "appliance.replace_failed", app.name,
+                               f"cannot replace {node.name}: {exc.message}")

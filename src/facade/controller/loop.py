@@ -1,0 +1,221 @@
+"""The controller: a work queue of keys, workers reconciling one key at a time, the slow resync,
+the health engine and the periodic engines (management polls, metering and autoscaling).
+
+The service layer reaches it only as `ctx.kicker` (service/context.py's Kicker): a committed
+write hands over the keys it touched (service/changes.py) and may wait for them. Workers (as
+many as the driver's `concurrency`) take a key, run its kind's reconciler, and then forget its
+failures, bring it back later (`Later`), retry it with backoff (a Retry failure) or leave it
+(a Fatal one, reported as an event and in the object's status) until it changes again.
+
+The resync is the safety net for drift, not the engine: every `resync` seconds (60 by
+default; FACADE_RESYNC) every key of the store, and every kernel object the store does not
+explain (an orphan, found by its name), is queued, spread evenly over the period rather than
+in one burst. At start, everything is queued at once: a restarted control plane adopts what
+exists and repairs what drifted while it was down.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import select
+
+from facade.controller.agents import reconcile_agent
+from facade.controller.appliances import reconcile_appliance
+from facade.controller.engines import ManagementEngine, MeteringEngine
+from facade.controller.fabric import (
+    reconcile_orphan,
+    reconcile_router,
+    reconcile_rules,
+    reconcile_subnet,
+)
+from facade.controller.health import HealthEngine
+from facade.controller.nodes import reconcile_node
+from facade.controller.queue import WorkQueue
+from facade.controller.runtime import Failed, Later, Runtime
+from facade.dataplane.errors import DataPlaneError
+from facade.domain import keys, names
+from facade.domain.keys import Key
+from facade.service.context import Context
+from facade.store.models import Appliance, Instance, Network, Subnet
+
+log = logging.getLogger("facade.controller")
+
+RESYNC = 60.0  # seconds: every object is looked at once per period
+RESYNC_SLICES = 30  # the period's keys are queued in this many slices
+
+Reconciler = Callable[[Runtime, Key], None]
+RECONCILERS: dict[str, Reconciler] = {
+    "subnet": reconcile_subnet, "router": reconcile_router, "node": reconcile_node,
+    "agent": reconcile_agent, "appliance": reconcile_appliance, "rules": reconcile_rules,
+    "orphan-netns": reconcile_orphan, "orphan-bridge": reconcile_orphan,
+    "orphan-process": reconcile_orphan,
+}
+
+
+def resync_period() -> float:
+    try:
+        return max(0.5, float(os.environ.get("FACADE_RESYNC", RESYNC)))
+    except ValueError:
+        return RESYNC
+
+
+class Controller:
+    def __init__(self, ctx: Context, *, workers: int | None = None,
+                 resync: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ctx = ctx
+        self.clock = clock
+        self.queue = WorkQueue(clock)
+        self.health = HealthEngine(ctx, self.touch, clock)
+        self.rt = Runtime(ctx=ctx, queue=self.queue, clock=clock, health=self.health)
+        self.management = ManagementEngine(ctx, clock)
+        self.metering = MeteringEngine(ctx, self._unhealthy, clock)
+        self.workers = workers or max(1, getattr(ctx.dataplane, "concurrency", 1))
+        self.resync = resync if resync is not None else resync_period()
+        self.reconciled = 0  # keys handed out and finished (a figure for benchmarks)
+        self._threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._gate = threading.Event()  # cleared: workers hold (tests only)
+        self._gate.set()
+        ctx.kicker = self
+
+    # -- Kicker (what the service layer sees) --------------------------------------------
+    def touch(self, keys: Iterable[Key]) -> int:
+        return self.queue.add(keys)
+
+    def wait(self, ticket: int, timeout: float) -> bool:
+        if not self._threads:
+            return False
+        return self.queue.wait(ticket, timeout)
+
+    # -- running -------------------------------------------------------------------------
+    def start(self) -> None:
+        self.touch(self.all_keys())  # adopt what exists, repair what drifted meanwhile
+        for i in range(self.workers):
+            t = threading.Thread(target=self._work, name=f"facade-controller-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        resync = threading.Thread(target=self._resync, name="facade-resync", daemon=True)
+        resync.start()
+        self._threads.append(resync)
+        self.health.start()
+        self.management.start()
+        self.metering.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._gate.set()
+        self.queue.close()
+        self.metering.stop()
+        self.management.stop()
+        self.health.stop()
+        for t in self._threads:
+            t.join(timeout=10)
+        self._threads.clear()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Workers take no key meanwhile (tests that must land writes before any runs)."""
+        self._gate.clear()
+        try:
+            yield
+        finally:
+            self._gate.set()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            self._gate.wait()
+            key = self.queue.get(timeout=0.5)
+            if key is None:
+                continue
+            try:
+                self._reconcile(key)
+            finally:
+                self.queue.done(key)
+                self.reconciled += 1
+
+    def _reconcile(self, key: Key) -> None:
+        try:
+            RECONCILERS[key.kind](self.rt, key)
+        except Later as later:
+            self.queue.add_after(key, later.delay, keep_waiters=True)
+        except Failed as exc:
+            if not exc.fatal:
+                self.queue.retry(key)
+        except DataPlaneError as exc:  # from an observation
+            log.warning("%s: %s", key, exc)
+            if not exc.fatal:
+                self.queue.retry(key)
+        except Exception:  # a reconciler must never take a worker down
+            log.exception("reconcile %s failed", key)
+            self.queue.retry(key)
+        else:
+            self.queue.forget(key)
+
+    # -- the resync ----------------------------------------------------------------------
+    def all_keys(self) -> list[Key]:
+        """Every key of the store, in dependency order, and one per orphan in the kernel."""
+        with self.ctx.read() as session:
+            subnets = [keys.subnet(i) for i in session.scalars(select(Subnet.id))]
+            networks = list(session.scalars(select(Network.id)))
+            nodes = {i: n for i, n in session.execute(select(Instance.id, Instance.name))}
+            apps = [keys.appliance(i) for i in session.scalars(select(Appliance.id))]
+        out = [*subnets, *(keys.router(n) for n in networks),
+               *(keys.node(i) for i in nodes), *(keys.agent(n) for n in networks),
+               *apps, keys.RULES]
+        try:
+            inventory = self.ctx.dataplane.inventory()
+        except DataPlaneError as exc:
+            log.warning("resync: %s", exc)
+            return out
+        known_bridges = {names.bridge(k.ident) for k in subnets if isinstance(k.ident, int)}
+        for bridge in sorted(inventory.subnets - known_bridges):
+            sub = names.bridge_id(bridge)
+            out.append(keys.subnet(sub) if sub is not None else Key("orphan-bridge", bridge))
+        for netns in sorted(inventory.namespaces):
+            router = names.router_id(netns)
+            node = names.node_id(netns)
+            if router is not None:
+                if router not in networks:
+                    out.append(keys.router(router))
+            elif node is None or nodes.get(node[0]) != node[1]:
+                out.append(Key("orphan-netns", netns))
+        for proc in sorted(inventory.processes):
+            wl, agent = names.workload_id(proc), names.agent_network_id(proc)
+            if agent is not None:
+                out.append(keys.agent(agent))
+            elif wl is None or wl not in nodes:
+                out.append(Key("orphan-process", proc))
+        return out
+
+    def _resync(self) -> None:
+        """Every period, every key once, in RESYNC_SLICES slices spread over the period."""
+        while not self._stop.wait(self.resync / RESYNC_SLICES):
+            pass_start = self.clock()
+            try:
+                pending = self.all_keys()
+            except Exception:
+                log.exception("resync failed")
+                continue
+            per_slice = max(1, -(-len(pending) // RESYNC_SLICES))
+            for i in range(0, len(pending), per_slice):
+                self.queue.add(pending[i:i + per_slice])
+                if self._stop.wait(self.resync / RESYNC_SLICES):
+                    return
+            left = self.resync - (self.clock() - pass_start)
+            if left > 0 and self._stop.wait(left):
+                return
+
+    def _unhealthy(self) -> frozenset[int]:
+        """Backends whose check fails (metering does not wait for their workloads)."""
+        with self.ctx.read() as session:
+            rows = session.execute(select(Instance.id, Instance.name)
+                                   .where(Instance.role == "backend"))
+            return frozenset(i for i, n in rows
+                             if self.health.healthy(names.node_netns(i, n)) is not True)

@@ -1,0 +1,109 @@
+"""The node reconciler: one instance, front-end or backend, with the processes living in it.
+
+Wanted: the node made (or repaired) as its spec says, its processes running with their
+commands, its status `active`. Being deleted: a backend first leaves its front-end's rotation
+(the appliance's reconciler takes it out; this one waits for that), its counters are read one
+last time (metering), its processes stop and its node goes; then its row is removed and the
+objects that depended on it (its appliance, its agent, the security rules) are queued.
+
+A node that is made (anew) tells whoever needs to know: its appliance (a front-end's rotation,
+readiness), the health engine (a backend's check, at once).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from facade.controller.fabric import require_bridges
+from facade.controller.runtime import Failed, Later, Runtime
+from facade.domain import keys, names
+from facade.domain.keys import Key
+from facade.domain.specs import ObservedNode, ObservedProcess
+from facade.reconcile.plan import plan_node
+from facade.service import desired, metering
+from facade.store.models import Instance
+
+log = logging.getLogger("facade.controller")
+
+
+def reconcile_node(rt: Runtime, key: Key) -> None:
+    assert isinstance(key.ident, int)
+    with rt.ctx.read() as session:
+        inst = session.get(Instance, key.ident)
+        if inst is None:
+            return  # gone from the store; the kernel's leftovers are the resync's (orphans)
+        netns = names.node_netns(inst.id, inst.name)
+        spec = desired.node_spec(rt.home, inst)
+        procs = desired.node_processes(inst)
+        role, appliance_id, status = inst.role, inst.appliance_id, inst.status
+        deleting = status == "deleting"
+        backend_ip = inst.interfaces[0].ip if role == "backend" and inst.interfaces else None
+        fe = next((n for n in inst.appliance.nodes if n.role == "frontend"), None) \
+            if inst.appliance is not None else None
+        # a backend leaves a rotation that stays; one going with its front-end need not
+        fe_netns = names.node_netns(fe.id, fe.name) \
+            if fe is not None and fe.status != "deleting" else None
+        agent_net = desired.management_network(inst)
+        final = desired.metered_node(session, inst) if deleting else None
+    dp = rt.dp
+    proc_keys = {desired.workload_key(key.ident)} if role == "backend" else set()
+    seen_procs = {k: dp.observe_process(k) for k in proc_keys}
+    seen = dp.observe_node(netns)
+    related = [*([keys.appliance(appliance_id)] if appliance_id is not None else []),
+               *([keys.agent(agent_net)] if agent_net is not None else [])]
+    if deleting:
+        _delete(rt, key.ident, netns, seen, seen_procs, backend_ip, fe_netns, final, related)
+        return
+    assert spec is not None
+    bridges = {p.bridge for p in spec.ports}
+    require_bridges(rt, netns, bridges)
+    actions = plan_node(netns, spec, seen, procs, seen_procs,
+                        rt.recreated_since(netns, bridges))
+    try:
+        done = rt.act(actions)
+    except Failed as exc:
+        if exc.fatal:
+            _set_status(rt, key.ident, "failed")
+        raise
+    made = any(a.verb == "ensure_node" for a in done)
+    if made:
+        rt.note_made(netns)
+    if made or any(a.verb == "start_process" for a in done):
+        if role == "backend" and rt.health is not None:
+            rt.health.poke(netns)
+    if _set_status(rt, key.ident, "active") or made:
+        rt.touch(related)
+
+
+def _set_status(rt: Runtime, instance_id: int, status: str) -> bool:
+    """Record a node's status; True when it changed."""
+    with rt.ctx.write(track=False) as session:
+        row = session.get(Instance, instance_id)
+        if row is None or row.status in (status, "deleting"):
+            return False
+        row.status = status
+        return True
+
+
+def _delete(rt: Runtime, instance_id: int, netns: str, seen: ObservedNode | None,
+            seen_procs: dict[str, ObservedProcess | None], backend_ip: str | None,
+            fe_netns: str | None,
+            final: metering.MeteredNode | None, related: list[Key]) -> None:
+    if seen is not None and backend_ip is not None and fe_netns is not None:
+        fe = rt.dp.observe_node(fe_netns)
+        if fe is not None and fe.backends and backend_ip in fe.backends:
+            rt.touch(related[:1])
+            raise Later(0.05, f"{netns} waits to leave the rotation of {fe_netns}")
+    if seen is not None and final is not None:
+        try:  # the node's counters, one last time: what it served is billed
+            metering.tick(rt.ctx, [final], {instance_id}, prune=False)
+        except Exception:
+            log.exception("last metering read of %s failed", netns)
+    rt.act(plan_node(netns, None, seen, (), seen_procs))
+    with rt.ctx.write(track=False) as session:
+        row = session.get(Instance, instance_id)
+        if row is not None:
+            session.delete(row)
+    with rt.lock:
+        rt.ensured.pop(netns, None)
+    rt.touch([*related, keys.RULES])

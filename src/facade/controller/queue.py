@@ -1,0 +1,150 @@
+"""The work queue: keys in, one worker per key at a time, retries with backoff per key.
+
+The pattern is controller-runtime's (client-go's workqueue): a key added while it waits is
+added once; a key added while a worker holds it is marked dirty and handed out again when the
+worker is done, never to two workers at once. A key whose reconcile failed comes back after its
+own delay, doubling from RETRY_FIRST to RETRY_MAX per failure in a row, forgotten on success.
+
+Tickets: every `add` of keys gets the next number; `wait(ticket)` returns once every key added
+with a number up to it has been handed out and finished since (a failed attempt counts: the
+answer is the event it records, not its retries).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from facade.domain.keys import Key
+
+RETRY_FIRST = 0.05
+RETRY_MAX = 30.0
+
+
+class WorkQueue:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._cond = threading.Condition()
+        self._ready: list[Key] = []  # FIFO of keys to hand out
+        self._queued: set[Key] = set()  # in _ready
+        self._active: set[Key] = set()  # held by a worker
+        self._dirty: set[Key] = set()  # added again while held
+        self._later: list[tuple[float, int, Key]] = []  # (due, tie, key): delayed adds
+        self._tie = itertools.count()
+        self._failures: dict[Key, int] = {}
+        self._seq = 0
+        self._pending: dict[Key, int] = {}  # key -> the newest ticket not yet finished
+        self._taken: dict[Key, int] = {}  # key -> the ticket it had when handed out
+        self._held: set[Key] = set()  # finished for now, but its waiters keep waiting
+        self._closed = False
+
+    # -- adding ------------------------------------------------------------------------------
+    def add(self, keys: Iterable[Key]) -> int:
+        """Queue keys now; returns the ticket of this addition."""
+        with self._cond:
+            self._seq += 1
+            for key in keys:
+                self._pending[key] = self._seq
+                self._push(key)
+            self._cond.notify_all()
+            return self._seq
+
+    def add_after(self, key: Key, delay: float, *, keep_waiters: bool = False) -> None:
+        """Queue a key after `delay` seconds. `keep_waiters`: it waits for something that is
+        under way (a dependency), and whoever waits for the key keeps waiting; otherwise (a
+        retry after a failure) its attempt counts as done for them."""
+        with self._cond:
+            if keep_waiters and key in self._active:
+                self._held.add(key)
+            heapq.heappush(self._later, (self.clock() + delay, next(self._tie), key))
+            self._cond.notify_all()
+
+    def retry(self, key: Key) -> float:
+        """Queue a key that failed again after its backoff; returns the delay."""
+        with self._cond:
+            n = self._failures.get(key, 0)
+            self._failures[key] = n + 1
+            delay = float(min(RETRY_MAX, RETRY_FIRST * (2 ** n)))
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: Key) -> None:
+        """The key's reconcile succeeded: its next failure starts a new backoff."""
+        with self._cond:
+            self._failures.pop(key, None)
+
+    def failures(self, key: Key) -> int:
+        with self._cond:
+            return self._failures.get(key, 0)
+
+    def _push(self, key: Key) -> None:
+        if key in self._active:
+            self._dirty.add(key)
+        elif key not in self._queued:
+            self._queued.add(key)
+            self._ready.append(key)
+
+    def _promote(self) -> None:
+        now = self.clock()
+        while self._later and self._later[0][0] <= now:
+            _, _, key = heapq.heappop(self._later)
+            self._push(key)
+
+    # -- taking ------------------------------------------------------------------------------
+    def get(self, timeout: float = 1.0) -> Key | None:
+        """The next key to reconcile (held until `done`), or None on timeout or close."""
+        deadline = self.clock() + timeout
+        with self._cond:
+            while True:
+                self._promote()
+                if self._closed:
+                    return None
+                if self._ready:
+                    key = self._ready.pop(0)
+                    self._queued.discard(key)
+                    self._active.add(key)
+                    self._taken[key] = self._pending.get(key, 0)
+                    return key
+                now = self.clock()
+                if now >= deadline:
+                    return None
+                wait = deadline - now
+                if self._later:
+                    wait = min(wait, self._later[0][0] - now)
+                self._cond.wait(max(0.001, wait))
+
+    def done(self, key: Key) -> None:
+        with self._cond:
+            self._active.discard(key)
+            taken = self._taken.pop(key, 0)
+            if key in self._held:
+                self._held.discard(key)
+            elif self._pending.get(key) == taken:
+                del self._pending[key]
+            if key in self._dirty:
+                self._dirty.discard(key)
+                self._push(key)
+            self._cond.notify_all()
+
+    # -- waiting -----------------------------------------------------------------------------
+    def wait(self, ticket: int, timeout: float) -> bool:
+        deadline = self.clock() + timeout
+        with self._cond:
+            while any(seq <= ticket for seq in self._pending.values()):
+                left = deadline - self.clock()
+                if left <= 0 or self._closed:
+                    return False
+                self._cond.wait(min(left, 0.5))
+            return True
+
+    def depth(self) -> int:
+        with self._cond:
+            return len(self._ready) + len(self._active) + len(self._later)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()

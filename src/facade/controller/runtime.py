@@ -1,0 +1,134 @@
+"""What every reconciler works with: the context, the queue, the health engine's verdicts, and
+the small memory the controller keeps between keys (which bridges were made anew, when each
+node was last made).
+
+Reconcilers (nodes.py, fabric.py, agents.py, appliances.py) take one key, read that object's
+desired state from the store and its actual state from the kernel, carry out the difference
+through the driver (`act`: one event per action, as the old pass-based worker wrote them) and
+finish by returning, or raise:
+- `DataPlaneError` (Retry): tried again after the key's backoff;
+- `DataPlaneError` (Fatal): reported, not retried until the object changes or the resync;
+- `Later(delay, why)`: something else must happen first (a bridge to be made, a backend to
+  leave its rotation); the key comes back after `delay`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from facade.controller.queue import WorkQueue
+from facade.dataplane.protocol import DataPlane
+from facade.domain.keys import Key
+from facade.reconcile.apply import apply
+from facade.reconcile.plan import Action, Plan
+from facade.service.context import Context
+from facade.service.desired import ApplianceTarget
+
+
+class Later(Exception):
+    """Come back to this key after `delay` seconds: `why` has to happen first."""
+
+    def __init__(self, delay: float, why: str) -> None:
+        super().__init__(why)
+        self.delay = delay
+        self.why = why
+
+
+class Failed(Exception):
+    """Some of a key's actions failed (their events are recorded); retry with backoff, or not
+    at all when every failure is Fatal."""
+
+    def __init__(self, message: str, *, fatal: bool) -> None:
+        super().__init__(message)
+        self.fatal = fatal
+
+
+class Health(Protocol):
+    """The health engine as reconcilers see it (health.py)."""
+
+    def register(self, app: ApplianceTarget) -> None: ...
+
+    def forget(self, appliance_id: int) -> None: ...
+
+    def healthy(self, netns: str) -> bool | None: ...
+
+    def poke(self, netns: str) -> None: ...
+
+
+@dataclass
+class Runtime:
+    ctx: Context
+    queue: WorkQueue
+    clock: Callable[[], float] = time.monotonic
+    health: Health | None = None
+    # bridge -> when it was made (anew); netns -> when the node was last made: a node made
+    # before its bridge was recreated must join the new bridge
+    recreated: dict[str, float] = field(default_factory=dict)
+    ensured: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def dp(self) -> DataPlane:
+        return self.ctx.dataplane
+
+    @property
+    def home(self) -> Path:
+        return self.ctx.home
+
+    def touch(self, keys: Iterable[Key]) -> None:
+        wanted = list(keys)
+        if wanted:
+            self.queue.add(wanted)
+
+    def note_made(self, netns: str) -> None:
+        with self.lock:
+            self.ensured[netns] = self.clock()
+
+    def note_bridge_made(self, bridge: str) -> None:
+        with self.lock:
+            self.recreated[bridge] = self.clock()
+
+    def recreated_since(self, netns: str, bridges: Iterable[str]) -> set[str]:
+        with self.lock:
+            since = self.ensured.get(netns, float("-inf"))
+            return {b for b in bridges if self.recreated.get(b, float("-inf")) > since}
+
+    def event(self, kind: str, obj: str, message: str) -> None:
+        self.events([(kind, obj, message)])
+
+    def events(self, notes: list[tuple[str, str, str]]) -> None:
+        if not notes:
+            return
+        with self.ctx.write(track=False) as session:
+            for kind, obj, message in notes:
+                self.ctx.event(session, kind, obj, message)
+
+    def act(self, actions: list[Action]) -> list[Action]:
+        """Carry out one key's actions in order, one event each; returns those done. Raises
+        Failed when one failed (after recording it)."""
+        if not actions:
+            return []
+        notes: list[tuple[str, str, str]] = []
+        failures: list[tuple[Action, str, bool]] = []
+
+        def report(action: Action, error: str | None) -> None:
+            if error:
+                notes.append(("reconcile.failed", action.target, f"{action}: {error}"))
+            elif action.verb == "set_backends" and action.reason == "rotation":
+                notes.append(("reconcile.rotation", action.target,
+                              "in rotation: " + (", ".join(action.backends) or "none")))
+            else:
+                notes.append(("reconcile." + action.verb, action.target, action.reason))
+
+        result = apply(Plan(tuple(actions)), self.dp, report, errors=failures)
+        self.events(notes)
+        if result.failed:
+            fatal = all(is_fatal for _, _, is_fatal in failures)
+            first = result.failed[0]
+            raise Failed(f"{first[0]}: {first[1]}", fatal=fatal)
+        return result.done
