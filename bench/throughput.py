@@ -25,8 +25,10 @@ networks:
   - {name: perf-vpc, account: perfco, cidr: 10.0.0.0/16,
      subnets: [{name: backend, cidr: 10.0.1.0/24}, {name: mgmt, cidr: 10.0.200.0/24}]}
 services:
+  # iperf3 serves one client at a time: checked through the agent, never connected to
   - {name: iperf, account: perfco, port: 5201, command: "iperf3 -s -B {ip} -p {port}",
-     backend_subnet: perf-vpc/backend, management_subnet: perf-vpc/mgmt}
+     backend_subnet: perf-vpc/backend, management_subnet: perf-vpc/mgmt,
+     health_check: {type: agent}}
 instances:
   - {name: client, account: acme, interfaces: [acme-vpc/app]}
   - {name: server, account: acme, interfaces: [acme-vpc/app]}

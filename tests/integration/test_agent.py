@@ -262,9 +262,9 @@ def _lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         lab.start_workload()
         lab.write_config({
             "n1": lab.node_entry("n1", workload={"ip": WL_IP, "port": WL_PORT,
-                                                 "health_path": "/health"}),
+                                                 "health_path": "/health", "stats": True}),
             "n2": lab.node_entry("n2", workload={"ip": WL_IP, "port": WL_PORT,
-                                                 "health_path": None}),
+                                                 "health_path": None, "stats": True}),
             "fe": lab.node_entry("fe", role="frontend"),
         })
         lab.start_agent()

@@ -205,6 +205,9 @@ def test_services_crud(world: Any) -> None:
                    "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt",
                    "upstream": None, "frontend": None, "extra_subnets": [],
                    "limits": {"memory_mb": 512, "pids": 512, "cpu_weight": 100},
+                   # a built-in workload: GET /health (docs/health.md), the defaults
+                   "health_check": {"type": "http", "path": "/health", "codes": "200-299",
+                                    "interval": 1.0, "timeout": 0.5, "rise": 1, "fall": 2},
                    "billing_model": "provider-bills",  # no prices: all free
                    "prices": {"currency": "USD", "node_hour": {"frontend": "0", "backend": "0"},
                               "per_gb": "0", "per_connection": "0", "per_1000_requests": "0"}}

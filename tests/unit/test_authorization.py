@@ -51,6 +51,8 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[int]]] = [
      {"min": 1, "max": 2, "metric": "requests", "target": 5}, {403}),
     ("DELETE", "/v1/services/{name}/autoscale", "/v1/services/search/autoscale", None, {403}),
     ("PUT", "/v1/services/{name}/limits", "/v1/services/search/limits", {"pids": 64}, {403}),
+    ("PUT", "/v1/services/{name}/health_check", "/v1/services/search/health_check",
+     {"fall": 3}, {403}),
     ("PUT", "/v1/instances/{name}/limits", "/v1/instances/client/limits", {"pids": 64},
      {404}),
     ("GET", "/v1/appliances", "/v1/appliances", None, {200}),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from facade.domain.health import HealthCheck
 from facade.service import desired as desired_mod
 from facade.service.healing import REPLACE_AFTER, REPLACE_COOLDOWN, STARTUP_GRACE, Healer
 from tests.unit.test_api_validation import appliance_body, ok, world  # noqa: F401 - fixture
@@ -25,7 +26,8 @@ def _want(status: str = "ready") -> desired_mod.Desired:
                      for i in (1, 2))
     app = desired_mod.ApplianceTarget(
         id=7, name="a", status=status, frontend_netns="fcd-i9-a-fe", router_netns="fcd-r1",
-        endpoint="10.0.1.50", port=80, health_path="/health", backends=backends, leaving=(),
+        endpoint="10.0.1.50", port=80, health=HealthCheck(type="http", path="/health"),
+        backends=backends, leaving=(),
         peers_file=Path("/nonexistent"), peers=())
     want = desired_mod.Desired(state=desired_mod.DesiredState())
     want.appliances = [app]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 
 class Body(BaseModel):
@@ -293,6 +293,29 @@ class LedgerRead(BaseModel):
     unbilled: list[UnbilledRead]
 
 
+class HealthCheckBody(Body):
+    """A service's health check, partial: an unset field keeps its value, null resets it to
+    the default (docs/health.md)."""
+
+    type: str | None = Field(default=None, max_length=8)
+    path: str | None = Field(default=None, max_length=200)
+    codes: str | None = Field(default=None, max_length=64)
+    interval: StrictFloat | StrictInt | None = None
+    timeout: StrictFloat | StrictInt | None = None
+    rise: StrictInt | None = None
+    fall: StrictInt | None = None
+
+
+class HealthCheckRead(BaseModel):
+    type: str
+    path: str | None
+    codes: str | None
+    interval: float
+    timeout: float
+    rise: int
+    fall: int
+
+
 class ServiceCreate(Body):
     name: str = Field(max_length=40)
     account: str | None = Field(default=None, max_length=40)
@@ -314,6 +337,8 @@ class ServiceCreate(Body):
         default=None, max_length=6)
     # each backend's sandbox limits (docs/security.md)
     limits: LimitsBody | None = None
+    # how its backends are checked (docs/health.md); health_path above is its path
+    health_check: HealthCheckBody | None = None
 
 
 class ServiceRead(BaseModel):
@@ -329,6 +354,7 @@ class ServiceRead(BaseModel):
     frontend: str | None = None  # the load-balancer offer; provider and operator only
     extra_subnets: list[str] | None = None  # provider and operator only
     limits: LimitsRead  # each backend's sandbox limits
+    health_check: HealthCheckRead
     billing_model: str
     prices: ServicePricesRead
 

@@ -357,6 +357,14 @@ def limits(obj: dict[str, Any]) -> None:
                    ("cpu weight", _s(obj.get("cpu_weight")))]))
 
 
+def health_check(obj: dict[str, Any]) -> None:
+    what = f"GET {obj.get('path')}, expects {obj.get('codes')}" if obj.get("type") == "http" \
+        else _s(obj.get("type"))
+    _show(_fields([("check", what), ("interval", f"{obj.get('interval')} s"),
+                   ("timeout", f"{obj.get('timeout')} s"), ("rise", _s(obj.get("rise"))),
+                   ("fall", _s(obj.get("fall")))]))
+
+
 def service(obj: dict[str, Any]) -> None:
     # The contract does not list a Service's fields; show the known ones first, then the rest.
     known = ["name", "account", "workload", "command", "port", "health_path"]

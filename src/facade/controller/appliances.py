@@ -31,6 +31,7 @@ from facade.store.models import Appliance
 log = logging.getLogger("facade.controller")
 
 RECHECK = 0.2  # seconds before looking again at an appliance whose endpoint did not answer
+PROBE_TIMEOUT = 1.0
 
 
 def reconcile_appliance(rt: Runtime, key: Key) -> None:
@@ -104,12 +105,22 @@ def _write_files(target: desired.ApplianceTarget) -> None:
 
 
 def _probe(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
+    """A real request through the endpoint, as the service's check makes it. A service checked
+    through its agents (servers that serve one client at a time) gets one TCP connection on
+    its way to `ready` and none once there: its agents' reports stand for it."""
     assert target.endpoint is not None
-    if target.health_path:
-        res = rt.dp.http_request(target.router_netns, target.endpoint, target.port,
-                                 target.health_path, timeout=1.0)
-    else:
-        res = rt.dp.tcp_probe(target.router_netns, target.endpoint, target.port, timeout=1.0)
+    hc = target.health
+    if hc.type == "http":
+        assert hc.path is not None
+        res = rt.dp.http_request(target.router_netns, target.endpoint, target.port, hc.path,
+                                 timeout=PROBE_TIMEOUT)
+        if not hc.accepts(res.status) and res.status is not None:
+            return False, f"{res.detail} (expected {hc.codes})"
+        return res.status is not None, res.detail
+    if hc.type == "agent" and target.status == "ready":
+        return True, "every backend's agent reports its workload listening"
+    res = rt.dp.tcp_probe(target.router_netns, target.endpoint, target.port,
+                          timeout=PROBE_TIMEOUT)
     return res.ok, res.detail
 
 

@@ -1,12 +1,14 @@
 """The health engine: every backend's check on its own timer, never a step of a reconcile.
 
-Each backend the appliance reconciler registers is checked every `interval` from inside its own
-namespace (HTTP GET of the service's health path, or a TCP connection), at most
-MAX_IN_FLIGHT checks at once, each bounded by its timeout, so a slow check never delays or
-fails another. A backend becomes healthy after `rise` checks in a row succeed and unhealthy
-after `fall` fail; only a change queues its appliance (its rotation) and, when it turns
-unhealthy, its node (a dead workload or a deleted namespace is repaired at once instead of at
-the next resync). A check whose namespace is gone says so (`present`), for the healer.
+Each backend the appliance reconciler registers is checked as its service's health check says
+(domain/health.py: every `interval`, each check bounded by its `timeout`): an HTTP GET or a TCP
+connection from inside the backend's own namespace, or a question to its management agent
+(signed, over the management subnet) whether a process listens on the service port. At most
+MAX_IN_FLIGHT checks run at once, so a slow check never delays or fails another. A backend
+becomes healthy after `rise` checks in a row succeed and unhealthy after `fall` fail (checked
+at the fast interval meanwhile); only a change queues its appliance (its rotation) and, when it
+turns unhealthy, its node (a dead workload or a deleted namespace is repaired at once instead
+of at the next resync). A check whose namespace is gone says so (`present`), for the healer.
 
 The healer (service/healing.py) reviews the registered backends every second: one that stays
 unhealthy is replaced by a new node, through the service layer (a tracked write: the new node
@@ -25,23 +27,20 @@ from dataclasses import dataclass
 
 from facade.domain import keys
 from facade.domain.errors import FacadeError
+from facade.domain.health import HealthCheck
 from facade.domain.keys import Key
 from facade.domain.specs import DesiredState
-from facade.service import appliances, healing
+from facade.service import appliances, healing, management
 from facade.service import desired as desired_mod
 from facade.service.context import Context
 from facade.store.models import Appliance, Instance
 
 log = logging.getLogger("facade.health")
 
-INTERVAL = 1.0  # seconds between two checks of one backend
-TIMEOUT = 0.5
 # a backend just made (or whose workload was just started) is checked this often until it
 # first answers, for at most STARTING seconds: it joins the rotation as soon as it listens
 STARTING_INTERVAL = 0.05
 STARTING = 10.0
-RISE = 1  # checks in a row to become healthy
-FALL = 1  # to become unhealthy
 MAX_IN_FLIGHT = 16
 REVIEW_EVERY = 1.0
 
@@ -51,7 +50,7 @@ class _State:
     target: desired_mod.BackendTarget
     appliance_id: int
     port: int
-    path: str | None
+    check: HealthCheck
     healthy: bool = False
     checked: bool = False  # at least one check came back (before, its health is unknown)
     present: bool = False
@@ -96,10 +95,10 @@ class HealthEngine:
                 if state is None:
                     self._states[b.netns] = state = _State(
                         target=b, appliance_id=appliance_id, port=app.port,
-                        path=app.health_path, due=now, starting_until=now + STARTING)
+                        check=app.health, due=now, starting_until=now + STARTING)
                     heapq.heappush(self._heap, (now, b.netns))
                 else:
-                    state.target, state.port, state.path = b, app.port, app.health_path
+                    state.target, state.port, state.check = b, app.port, app.health
             self._wake.notify_all()
 
     def forget(self, appliance_id: int) -> None:
@@ -179,27 +178,23 @@ class HealthEngine:
                     self._wake.wait(max(0.005, min(wait, 0.2)))
 
     def _check(self, state: _State) -> None:
-        dp = self.ctx.dataplane
-        b = state.target
+        b, hc = state.target, state.check
         try:
-            if state.path:
-                res = dp.http_request(b.netns, b.ip, state.port, state.path, timeout=TIMEOUT)
-            else:
-                res = dp.tcp_probe(b.netns, b.ip, state.port, timeout=TIMEOUT)
-            ok, detail = res.ok, res.detail
+            ok, detail, present = self._probe(b, hc, state.port)
         except Exception as exc:  # a probe never takes the engine down
-            ok, detail = False, f"{type(exc).__name__}: {exc}"
+            ok, detail, present = False, f"{type(exc).__name__}: {exc}", None
         changed = False
         with self._lock:
             state.in_flight = False
             state.detail = detail
-            state.present = not detail.startswith("no namespace")
+            if present is not None:
+                state.present = present
             if not state.checked:  # the first verdict: its appliance was waiting for it
                 state.checked, changed = True, True
                 state.healthy, state.streak = ok, 0
             elif ok != state.healthy:
                 state.streak += 1
-                if state.streak >= (RISE if ok else FALL):
+                if state.streak >= (hc.rise if ok else hc.fall):
                     state.healthy, state.streak, changed = ok, 0, True
             else:
                 state.streak = 0
@@ -208,7 +203,8 @@ class HealthEngine:
                 if state.healthy or not state.present:
                     state.starting_until = 0.0  # started; or no node yet (it pokes when made)
                 starting = not state.healthy and now < state.starting_until
-                state.due = now + (STARTING_INTERVAL if starting else INTERVAL)
+                state.due = now + (STARTING_INTERVAL if starting
+                                   else hc.fast_interval if state.streak else hc.interval)
                 heapq.heappush(self._heap, (state.due, b.netns))
             self._wake.notify_all()
         if changed:
@@ -216,6 +212,28 @@ class HealthEngine:
             if not ok:
                 touched.append(keys.node(b.instance_id))  # repair a dead workload at once
             self.touch(touched)
+
+    def _probe(self, b: desired_mod.BackendTarget, hc: HealthCheck,
+               port: int) -> tuple[bool, str, bool | None]:
+        """One check: (passed, what it saw, whether the backend's namespace exists: None if
+        this check cannot tell)."""
+        dp = self.ctx.dataplane
+        if hc.type == "agent":
+            if b.mgmt is None:
+                return False, "no management leg to ask its agent through", None
+            ok, detail, answered = management.workload_health(
+                dp, self.ctx.home, b.mgmt[0], b.name, b.mgmt[1], timeout=hc.timeout)
+            return ok, detail, True if answered else None  # it answers from inside the node
+        if hc.type == "http":
+            assert hc.path is not None
+            res = dp.http_request(b.netns, b.ip, port, hc.path, timeout=hc.timeout)
+            ok = hc.accepts(res.status)
+            detail = res.detail if ok or res.status is None \
+                else f"{res.detail} (expected {hc.codes})"
+        else:
+            res = dp.tcp_probe(b.netns, b.ip, port, timeout=hc.timeout)
+            ok, detail = res.ok, res.detail
+        return ok, detail, not detail.startswith("no namespace")
 
     # -- healing -----------------------------------------------------------------------------
     def _review(self) -> None:

@@ -29,8 +29,10 @@ from typing import Any, NoReturn
 import yaml
 
 from facade.domain import autoscale as autoscale_mod
+from facade.domain import health as health_mod
 from facade.domain import prices as pricing
 from facade.domain import sandbox, security
+from facade.domain import workload as workload_mod
 from facade.domain.billing import parse_model
 from facade.domain.errors import Conflict, Invalid
 from facade.domain.ipam import (
@@ -190,6 +192,8 @@ class ServiceDecl(_Decl):
     autoscale: autoscale_mod.Policy | None = None
     # each backend's sandbox limits as given (("memory_mb", 256), ...), checked
     limits: tuple[tuple[str, int], ...] = ()
+    # its health check as given (("interval", 2.0), ...), health_path as its path; checked
+    health_check: tuple[tuple[str, Any], ...] = ()
 
     @property
     def kind(self) -> str:
@@ -744,7 +748,7 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
     out = []
     allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
                "management_subnet", "health_path", "upstream", "prices", "billing_model",
-               "autoscale", "frontend", "extra_subnets", "limits")
+               "autoscale", "frontend", "extra_subnets", "limits", "health_check")
     for value, line in _items(top, "services", file):
         item = _mapping(value, line, kind="service", file=file, allowed=allowed,
                         required=("name", "account", "port", "backend_subnet",
@@ -802,8 +806,38 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
                                extra_subnets=extras, line=item.line, file=file,
                                upstream_line=item.data.key_lines.get("upstream", item.line),
                                prices=_flat(given) if given else (), billing_model=model,
-                               autoscale=_autoscale(item, file), limits=_limits(item)))
+                               autoscale=_autoscale(item, file), limits=_limits(item),
+                               health_check=_health_check(item, health, workload)))
     return tuple(out)
+
+
+def _health_check(item: _Item, path: str | None,
+                  workload: str | None) -> tuple[tuple[str, Any], ...]:
+    """services[].health_check: {type, path, codes, interval, timeout, rise, fall}, each
+    optional (docs/health.md); the service's health_path is its path. An error names the line
+    of the bad key."""
+    raw = item.data.get("health_check")
+    given: dict[str, Any] = {}
+    if raw is not None:
+        if not isinstance(raw, _Map):
+            item.fail("health_check", "service health_check must be a mapping of "
+                                      f"{', '.join(health_mod.FIELDS)}, not {_describe(raw)}")
+        for key in raw:
+            try:
+                given.update(health_mod.check({key: raw[key]}, where="health_check"))
+            except Invalid as exc:
+                raise Invalid(f"service {exc.message}",
+                              where=f"{item.file}:{raw.key_lines.get(key, raw.line)}") from None
+    if path is not None:
+        if given.get("path") not in (None, path):
+            item.fail("health_check", "service health_path and health_check.path differ; "
+                                      "give the path once")
+        given["path"] = path
+    try:
+        health_mod.effective(given, workload_mod.default_health_path(workload))
+    except Invalid as exc:
+        item.fail("health_check" if raw is not None else "health_path", f"service {exc.message}")
+    return tuple(sorted(given.items()))
 
 
 def _limits(item: _Item) -> tuple[tuple[str, int], ...]:

@@ -9,9 +9,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facade.domain import names, sandbox, workload
+from facade.domain import health, names, sandbox, workload
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
-from facade.service import billing, chains, instances, load_balancers, lookup, sandboxes, views
+from facade.service import (
+    billing,
+    chains,
+    health_checks,
+    instances,
+    load_balancers,
+    lookup,
+    sandboxes,
+    views,
+)
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Service, ServiceSubnet, Subnet
 
@@ -32,7 +41,8 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                 prices: dict[str, Any] | None = None,
                 billing_model: str | None = None, frontend: str | None = None,
                 extra_subnets: list[str] | None = None,
-                limits: dict[str, Any] | None = None) -> Service:
+                limits: dict[str, Any] | None = None,
+                health_check: dict[str, Any] | None = None) -> Service:
     names.check_name(name, kind="service", where="name")
     sandbox.check_limits(limits)
     if (workload_name is None) == (command is None):
@@ -46,6 +56,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
         raise Invalid(f"port {port!r} must be an integer 1-65535", where="port")
     if health_path is not None:
         workload.check_health_path(health_path, where="health_path")
+    check = health_checks.combine(health_path, health.check(health_check))
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Service).where(Service.name == name)):
         raise Conflict(f"appliance service {name!r} already exists", where="name")
@@ -88,6 +99,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                                  for k, s in enumerate(extras)])
     billing.apply_terms(session, row, sheet, model)
     sandboxes.store(row, limits or {})
+    health_checks.store(row, check or {})
     session.add(row)
     ctx.event(session, "service.created", name, f"appliance service {name} offered")
     session.flush()

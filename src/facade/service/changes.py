@@ -11,7 +11,7 @@ the keys of the kernel-facing objects they concern, reading what it needs in a f
 | instance (any node) | its node, its appliance, its management network's agent; a customer instance the security rules |
 | interface | its instance's node |
 | appliance | the appliance and its nodes; the appliances that call it (chains) |
-| service, its extra subnets | its appliances, their nodes; the routers of its backend and management subnets |
+| service, its extra subnets | its appliances, their nodes and agents; the routers of its backend and management subnets |
 | load-balancer offer | the router of its management subnet |
 | security rule | the security rules |
 
@@ -137,4 +137,7 @@ def keys_of(session: Session, touched: Touched) -> set[Key]:
             for app in session.scalars(select(Appliance).where(Appliance.service_id == ident)):
                 out.add(keys.appliance(app.id))
                 out |= {keys.node(n.id) for n in app.nodes}
+                # its agents report the workload as the service's check says
+                out |= {keys.agent(net) for n in app.nodes
+                        if (net := _agent_network(n)) is not None}
     return out

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import names, sandbox, workload
+from facade.domain.health import HealthCheck
 from facade.domain.ipam import SubnetRange
 from facade.domain.specs import (
     DesiredState,
@@ -32,7 +33,7 @@ from facade.domain.specs import (
     SandboxSpec,
     SubnetSpec,
 )
-from facade.service import chains, management, metering, rules, sandboxes
+from facade.service import chains, health_checks, management, metering, rules, sandboxes
 from facade.store.models import (
     Appliance,
     Instance,
@@ -50,6 +51,8 @@ class BackendTarget:
     name: str
     netns: str
     ip: str
+    # its management leg, for checks through its agent: (management network, address)
+    mgmt: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class ApplianceTarget:
     router_netns: str
     endpoint: str | None
     port: int
-    health_path: str | None
+    health: HealthCheck
     backends: tuple[BackendTarget, ...]
     leaving: tuple[str, ...]  # netns of backends being removed
     peers_file: Path
@@ -180,10 +183,14 @@ def _workload(app: Appliance, node: Instance) -> ProcessSpec:
 
 
 def _workload_check(node: Instance) -> dict[str, Any]:
+    """What the node's agent reports of its workload: its service's check, in the agent's
+    terms (`check`: listen, tcp or http; see workloads/agent.py)."""
     assert node.appliance is not None
     svc = node.appliance.service
-    return {"ip": node.interfaces[0].ip, "port": svc.port,
-            "health_path": svc.health_path or workload.default_health_path(svc.workload)}
+    hc = health_checks.of_row(svc)
+    return {"ip": node.interfaces[0].ip, "port": svc.port, "health_path": hc.path,
+            "check": "listen" if hc.type == "agent" else hc.type, "codes": hc.codes,
+            "stats": svc.workload is not None}
 
 
 def _upstream(session: Session, app: Appliance) -> dict[str, str | None]:
@@ -246,6 +253,11 @@ def management_network(inst: Instance) -> int | None:
     return inst.interfaces[management.LEG[inst.role]].subnet.network_id
 
 
+def _mgmt(inst: Instance) -> tuple[int, str] | None:
+    net = management_network(inst)
+    return (net, inst.interfaces[management.LEG[inst.role]].ip) if net is not None else None
+
+
 def agent_of(session: Session, network_id: int) -> management.Agent:
     """The management agent of one network and the nodes it serves (those being deleted
     included: metering reads them one last time before they go)."""
@@ -300,14 +312,14 @@ def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceT
     fe = next((n for n in app.nodes if n.role == "frontend"), None)
     live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]
     targets = tuple(BackendTarget(n.id, n.name, names.node_netns(n.id, n.name),
-                                  n.interfaces[0].ip) for n in live if n.interfaces)
+                                  n.interfaces[0].ip, _mgmt(n)) for n in live if n.interfaces)
     fe_netns = names.node_netns(fe.id, fe.name) if fe and fe.status != "deleting" else None
     svc = app.service
     return ApplianceTarget(
         id=app.id, name=app.name, status=app.status, frontend_netns=fe_netns,
         router_netns=names.router_netns(app.subnet.network_id),
         endpoint=fe.interfaces[0].ip if fe and fe.interfaces else None, port=svc.port,
-        health_path=svc.health_path or workload.default_health_path(svc.workload),
+        health=health_checks.of_row(svc),
         backends=targets,
         leaving=tuple(names.node_netns(n.id, n.name) for n in app.nodes
                       if n.role == "backend" and n.status == "deleting"),
@@ -382,26 +394,10 @@ def build(session: Session, home: Path) -> Desired:
     procs += [management.process(home, agent) for agent in desired.agents
               if agent.network_id in live_agents]
     for app in session.scalars(select(Appliance).order_by(Appliance.id)):
-        fe = next((n for n in app.nodes if n.role == "frontend"), None)
-        live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]
-        targets = tuple(BackendTarget(n.id, n.name, names.node_netns(n.id, n.name),
-                                      n.interfaces[0].ip) for n in live)
-        fe_netns = names.node_netns(fe.id, fe.name) if fe and fe.status != "deleting" else None
-        if fe_netns:
-            backends[fe_netns] = tuple(t.ip for t in targets)
-        svc = app.service
-        desired.appliances.append(ApplianceTarget(
-            id=app.id, name=app.name, status=app.status, frontend_netns=fe_netns,
-            router_netns=names.router_netns(app.subnet.network_id),
-            endpoint=fe.interfaces[0].ip if fe else None, port=svc.port,
-            health_path=svc.health_path or workload.default_health_path(svc.workload),
-            backends=targets,
-            leaving=tuple(names.node_netns(n.id, n.name) for n in app.nodes
-                          if n.role == "backend" and n.status == "deleting"),
-            peers_file=appliance_dir(home, app.id) / "peers.json",
-            peers=tuple(f"{t.ip}:{svc.port}" for t in targets),
-            upstream_file=appliance_dir(home, app.id) / "upstream.json",
-            upstream=_upstream(session, app)))
+        target = appliance_target(session, home, app)
+        if target.frontend_netns:
+            backends[target.frontend_netns] = tuple(t.ip for t in target.backends)
+        desired.appliances.append(target)
     port_rules: dict[str, tuple[PortRuleSpec, ...]] = {}
     for iface_id, (mine, shared) in rules.desired(session).items():
         # one list per port: by priority; on a tie the interface's rule before the subnet's

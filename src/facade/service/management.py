@@ -21,7 +21,7 @@ from typing import Any
 
 from facade.dataplane.protocol import DataPlane
 from facade.domain import agent_auth, names
-from facade.domain.specs import ProcessSpec
+from facade.domain.specs import ProbeResult, ProcessSpec
 from facade.service import files
 
 AGENT_PORT = 9700
@@ -93,13 +93,36 @@ def write_config(home: Path, agent: Agent) -> None:
                  private=True)
 
 
+def ask(dp: DataPlane, home: Path, network_id: int, node: str, mgmt_ip: str,
+        timeout: float = 0.5) -> ProbeResult:
+    """GET a node's /v1/health from its agent, from the provider's side of the management
+    subnet (the network's router namespace), signed."""
+    path = "/v1/health"
+    header = agent_auth.sign(secret(home, network_id), "GET", path, node)
+    return dp.http_request(names.router_netns(network_id), mgmt_ip, AGENT_PORT, path,
+                           headers={"Authorization": header}, timeout=timeout)
+
+
+def workload_health(dp: DataPlane, home: Path, network_id: int, node: str, mgmt_ip: str, *,
+                    timeout: float) -> tuple[bool, str, bool]:
+    """A health check through the node's agent: (passed, detail, whether the agent answered).
+    An agent that does not answer cannot vouch for its node: the check fails."""
+    res = ask(dp, home, network_id, node, mgmt_ip, timeout)
+    if not res.ok:
+        return False, f"agent: {res.detail}", False
+    try:
+        workload = json.loads(res.body).get("workload")
+    except (ValueError, AttributeError):
+        return False, "agent answered no JSON object", True
+    if not isinstance(workload, dict) or not isinstance(workload.get("ok"), bool):
+        return False, "agent reports no workload check", True
+    return workload["ok"], f"agent: {workload.get('detail', '')}"[:200], True
+
+
 def poll(dp: DataPlane, home: Path, agent: Agent, node: AgentNode,
          timeout: float = 0.5) -> dict[str, Any]:
     """Ask a node's agent for its health, from the provider's side of the management subnet."""
-    path = "/v1/health"
-    header = agent_auth.sign(secret(home, agent.network_id), "GET", path, node.name)
-    res = dp.http_request(agent.netns, node.mgmt_ip, AGENT_PORT, path,
-                          headers={"Authorization": header}, timeout=timeout)
+    res = ask(dp, home, agent.network_id, node.name, node.mgmt_ip, timeout)
     checked = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     if not res.ok:
         return {"reachable": False, "detail": res.detail, "workload": None, "checked": checked}

@@ -39,6 +39,7 @@ from facade.service import (
     catalog,
     chains,
     grants,
+    health_checks,
     instances,
     load_balancers,
     lookup,
@@ -148,7 +149,7 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
                             health_path=svc.health_path, upstream=svc.upstream,
                             prices=svc.prices_plain or None, billing_model=svc.billing_model,
                             frontend=svc.frontend, extra_subnets=list(svc.extra_subnets),
-                            limits=dict(svc.limits))
+                            limits=dict(svc.limits), health_check=dict(svc.health_check))
         if svc.autoscale is not None:
             _set_autoscale(ctx, session, svc)
         return "created"
@@ -158,7 +159,6 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
     for what, have, want in (
             ("account", row.account.name, svc.account), ("workload", row.workload, svc.workload),
             ("command", row.command, svc.command), ("port", row.port, svc.port),
-            ("health_path", row.health_path, svc.health_path),
             ("upstream", row.upstream, svc.upstream),
             ("frontend", row.frontend.name if row.frontend else None, svc.frontend),
             ("backend_subnet", row.backend_subnet.path, svc.backend_subnet),
@@ -173,6 +173,7 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
                        billing.service_view_of(want_prices))
     # the autoscaling policy and the limits are settings: the file's replace the current ones
     changed = _set_limits(ctx, session, row, svc.limits)
+    changed |= _set_health_check(ctx, session, row, svc.health_check)
     have_policy = autoscaler.current(session, row)
     if have_policy != svc.autoscale:
         if svc.autoscale is None:
@@ -192,6 +193,19 @@ def _set_limits(ctx: Context, session: Session, row: Instance | Service,
     kind = "instance" if isinstance(row, Instance) else "service"
     ctx.event(session, f"{kind}.limits", row.name,
               f"limits now {sandboxes.of_row(row).as_dict()} (from a scenario file)")
+    return True
+
+
+def _set_health_check(ctx: Context, session: Session, row: Service,
+                      given: tuple[tuple[str, Any], ...]) -> bool:
+    """The file's health check (its health_path the path), the rest back to the defaults;
+    True if something changed."""
+    settings = dict(given)
+    if not health_checks.store(row, {k: settings.get(k) for k in health_checks.COLUMNS}):
+        return False
+    ctx.event(session, "service.health_check", row.name,
+              f"health check now {health_checks.describe(health_checks.of_row(row))} "
+              "(from a scenario file)")
     return True
 
 

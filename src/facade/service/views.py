@@ -6,7 +6,7 @@ from typing import Any
 
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
-from facade.service import billing, sandboxes
+from facade.service import billing, health_checks, sandboxes
 from facade.store.models import Account, Appliance, Instance, Interface, Network, Service, Subnet
 
 
@@ -53,6 +53,7 @@ def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
             "frontend": row.frontend.name if owner_view and row.frontend else None,
             "extra_subnets": [e.subnet.path for e in row.extra_subnets] if owner_view else None,
             "limits": sandboxes.of_row(row).as_dict(),
+            "health_check": health_checks.of_row(row).as_dict(),
             **billing.service_view(row)}
 
 

@@ -142,6 +142,13 @@ class Service(Base):
     command: Mapped[str | None] = mapped_column(Text, nullable=True)
     port: Mapped[int] = mapped_column(Integer)
     health_path: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # the rest of its backends' health check (domain/health.py); None: the default
+    health_type: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    health_codes: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    health_interval_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    health_timeout_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    health_rise: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    health_fall: Mapped[int | None] = mapped_column(Integer, nullable=True)
     backend_subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
     management_subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
     # the appliance (by name) this service's backends call: chained appliances, see

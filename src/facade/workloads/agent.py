@@ -7,7 +7,15 @@ FILE (JSON, written atomically by the control plane, mode 0600):
     {"secret": "<64 hex chars>", "port": 9700,
      "nodes": [{"name": "docs-b1", "netns": "fcd-i3-docs-b1", "mgmt_ip": "10.0.200.3",
                 "role": "backend" | "frontend",
-                "workload": {"ip": "10.0.1.3", "port": 80, "health_path": "/health" | null} | null}]}
+                "workload": {"ip": "10.0.1.3", "port": 80, "health_path": "/health" | null,
+                             "check": "http" | "tcp" | "listen", "codes": "200-299",
+                             "stats": true | false} | null}]}
+
+A workload is checked as its service says (domain/health.py): `http` GETs health_path and
+expects one of `codes`, `tcp` connects, `listen` connects to nothing and reads the node's
+socket table (/proc/thread-self/net/tcp and tcp6, in the node's namespace) for a socket
+listening on the workload's address and port: for servers that serve one client at a time,
+which a probe would occupy. Without `check`, health_path decides (http, or else tcp).
 
 For every node the agent listens on mgmt_ip:port INSIDE the node's namespace: the listening socket
 is made by a short-lived thread that entered the namespace (the thread ends at once and is never
@@ -50,6 +58,8 @@ from types import FrameType
 from typing import Any, TypeVar
 
 from facade.domain import agent_auth
+from facade.domain import health as checks
+from facade.domain.errors import Invalid
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -84,11 +94,18 @@ def log(line: str) -> None:
 # --- configuration ---------------------------------------------------------------------------
 
 
+CHECKS = ("http", "tcp", "listen")
+TCP_LISTEN = "0A"  # a socket's state in /proc/net/tcp
+
+
 @dataclass(frozen=True)
 class Workload:
     ip: str
     port: int
     health_path: str | None
+    check: str = "tcp"
+    codes: str = "200-299"
+    stats: bool = False  # a built-in workload: it serves STATS_PATH (a program may not)
 
 
 @dataclass(frozen=True)
@@ -141,8 +158,18 @@ def _node(raw: object) -> Node:
         if hp is not None and (not isinstance(hp, str) or not hp.startswith("/")
                                or any(c in hp for c in " \r\n")):
             raise ValueError(f"node {name}: health_path must be a path or null")
+        check = wl_raw.get("check") or ("http" if hp else "tcp")
+        if check not in CHECKS or (check == "http" and hp is None):
+            raise ValueError(f"node {name}: check must be one of {CHECKS} (http with a "
+                             "health_path)")
+        codes = wl_raw.get("codes") or "200-299"
+        try:
+            checks.check({"codes": codes})
+        except Invalid as exc:
+            raise ValueError(f"node {name}: {exc.message}") from None
         workload = Workload(_ip(wl_raw.get("ip"), f"node {name}: workload ip", True),
-                            _port(wl_raw.get("port"), f"node {name}: workload port"), hp)
+                            _port(wl_raw.get("port"), f"node {name}: workload port"), hp,
+                            check, codes, wl_raw.get("stats") is True)
     return Node(name, ns, _ip(raw.get("mgmt_ip"), f"node {name}: mgmt_ip", True), str(role),
                 workload)
 
@@ -410,9 +437,48 @@ def _content_length(head: bytes) -> int | None:
     return None
 
 
+def _proc_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address as /proc/net/tcp{,6} prints it: 32-bit words in the host's byte order."""
+    raw = b"".join(int(text[i:i + 8], 16).to_bytes(4, sys.byteorder)
+                   for i in range(0, len(text), 8))
+    return ipaddress.ip_address(raw)
+
+
+def listening(ip: str, port: int) -> bool:
+    """Whether a socket of the calling thread's network namespace listens on ip:port (or on
+    the wildcard address of its family, or IPv6's for IPv4)."""
+    want = ipaddress.ip_address(ip)
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/thread-self/net/{table}", encoding="ascii") as f:
+                lines = f.read(1 << 20).splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or fields[3] != TCP_LISTEN:
+                continue
+            addr_text, _, port_text = fields[1].partition(":")
+            if int(port_text, 16) != port:
+                continue
+            addr = _proc_address(addr_text)
+            mapped = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
+            if addr == want or mapped == want or addr.is_unspecified:
+                return True
+    return False
+
+
 def check_workload(ns_fd: int, wl: Workload) -> dict[str, Any]:
     """Probe the workload from inside the node's namespace (0.5 s in all); never raises."""
-    if wl.health_path is None:
+    if wl.check == "listen":
+        try:
+            up = in_namespace(ns_fd, lambda: listening(wl.ip, wl.port))
+        except Exception as exc:
+            return {"ok": False, "detail": f"namespace: {_error_detail(exc)}"}
+        where = f"{wl.ip}:{wl.port}"
+        return {"ok": up, "detail": f"listening on {where}" if up
+                else f"nothing listens on {where}"}
+    if wl.check == "tcp" or wl.health_path is None:
         try:
             sock = in_namespace(ns_fd, lambda: socket.socket(_family(wl.ip), socket.SOCK_STREAM))
         except Exception as exc:
@@ -431,7 +497,7 @@ def check_workload(ns_fd: int, wl: Workload) -> dict[str, Any]:
         return {"ok": False, "detail": str(exc)}
     except Exception as exc:
         return {"ok": False, "detail": _error_detail(exc)}
-    return {"ok": 200 <= code < 300, "detail": f"HTTP {code}"}
+    return {"ok": checks.HealthCheck(codes=wl.codes).accepts(code), "detail": f"HTTP {code}"}
 
 
 def workload_stats(ns_fd: int, wl: Workload) -> dict[str, Any] | None:
@@ -493,7 +559,9 @@ def counters(node: Node, ns_fd: int) -> dict[str, Any]:
     """A front-end's rotation, conntrack count and per-backend meters (with their epoch: the
     namespace's inode and the table's handle); a backend's workload numbers."""
     if node.role != "frontend":
-        stats = workload_stats(ns_fd, node.workload) if node.workload else None
+        wl = node.workload
+        # only a built-in workload is asked: to a program, the request would be a client
+        stats = workload_stats(ns_fd, wl) if wl is not None and wl.stats else None
         return {"node": node.name, "counters": {}, "workload": stats}
     objs, conntrack = frontend_state(ns_fd)
     backends: set[str] = set()

@@ -7,8 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from facade.api.deps import Auth, Ctx
-from facade.api.schemas import LimitsBody, LimitsRead, ServiceCreate, ServiceRead
-from facade.service import catalog, sandboxes
+from facade.api.schemas import (
+    HealthCheckBody,
+    HealthCheckRead,
+    LimitsBody,
+    LimitsRead,
+    ServiceCreate,
+    ServiceRead,
+)
+from facade.service import catalog, health_checks, sandboxes
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
@@ -30,7 +37,9 @@ def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth) -> Any:
                           billing_model=body.billing_model, frontend=body.frontend,
                           extra_subnets=body.extra_subnets,
                           limits=body.limits.model_dump(exclude_unset=True)
-                          if body.limits else None)
+                          if body.limits else None,
+                          health_check=body.health_check.model_dump(exclude_unset=True)
+                          if body.health_check else None)
 
 
 @router.get("/{name}", response_model=ServiceRead, operation_id="get_service")
@@ -47,3 +56,10 @@ def delete_service(name: str, ctx: Ctx, caller: Auth) -> Response:
 @router.put("/{name}/limits", response_model=LimitsRead, operation_id="set_service_limits")
 def set_service_limits(name: str, body: LimitsBody, ctx: Ctx, caller: Auth) -> Any:
     return sandboxes.set_service(ctx, caller, name, body.model_dump(exclude_unset=True))
+
+
+@router.put("/{name}/health_check", response_model=HealthCheckRead,
+            operation_id="set_service_health_check")
+def set_service_health_check(name: str, body: HealthCheckBody, ctx: Ctx, caller: Auth) -> Any:
+    """Change how the service's backends are checked; running appliances follow at once."""
+    return health_checks.set_service(ctx, caller, name, body.model_dump(exclude_unset=True))

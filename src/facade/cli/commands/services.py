@@ -24,6 +24,37 @@ app = typer.Typer(help="Appliance services (a provider's offer).", no_args_is_he
 Name = Annotated[str, typer.Argument(help="Service name.")]
 
 
+def _check(flag: str, what: str, metavar: str) -> Any:
+    return typer.Option(flag, metavar=metavar, show_default=False,
+                        rich_help_panel="Health check", help=what)
+
+
+HealthType = Annotated[str | None, _check(
+    "--health-type", "tcp (connect), http (GET the health path, expect --health-codes) or agent "
+    "(the management agent sees a process listening; for one-client-at-a-time servers). "
+    "See docs/health.md.", "TYPE")]
+HealthCodes = Annotated[str | None, _check(
+    "--health-codes", "HTTP codes that mean healthy, like 200-399 or 200,204 (default 200-299).",
+    "CODES")]
+HealthInterval = Annotated[float | None, _check(
+    "--health-interval", "Seconds between two checks of a backend (default 1).", "SECONDS")]
+HealthTimeout = Annotated[float | None, _check(
+    "--health-timeout", "Seconds a check may take (default 0.5).", "SECONDS")]
+HealthRise = Annotated[int | None, _check(
+    "--health-rise", "Passed checks in a row that make a backend healthy (default 1).", "N")]
+HealthFall = Annotated[int | None, _check(
+    "--health-fall", "Failed checks in a row that make it unhealthy (default 2).", "N")]
+
+
+def _health_body(type_: str | None, codes: str | None, interval: float | None,
+                 timeout: float | None, rise: int | None, fall: int | None,
+                 path: str | None = None) -> dict[str, Any]:
+    """The health-check settings given on the command line (the API checks them)."""
+    return {k: v for k, v in (("type", type_), ("path", path), ("codes", codes),
+                              ("interval", interval), ("timeout", timeout), ("rise", rise),
+                              ("fall", fall)) if v is not None}
+
+
 def _price(flag: str, what: str) -> Any:
     return typer.Option(flag, metavar="AMOUNT", show_default=False, rich_help_panel="Prices",
                         help=f"{what} (decimal text like 0.12; left out: 0).")
@@ -89,6 +120,12 @@ def create(
     memory: Memory = None,
     pids: Pids = None,
     cpu_weight: CpuWeight = None,
+    health_type: HealthType = None,
+    health_codes: HealthCodes = None,
+    health_interval: HealthInterval = None,
+    health_timeout: HealthTimeout = None,
+    health_rise: HealthRise = None,
+    health_fall: HealthFall = None,
 ) -> None:
     """Create a service: one of --workload or --command."""
     if (workload is None) == (command is None):
@@ -128,6 +165,10 @@ def create(
         body["billing_model"] = billing_model
     if limits_body(memory, pids, cpu_weight):
         body["limits"] = limits_body(memory, pids, cpu_weight)
+    check = _health_body(health_type, health_codes, health_interval, health_timeout,
+                         health_rise, health_fall)
+    if check:
+        body["health_check"] = check
     with connect() as cli:
         cli.post("/v1/services", body)
     typer.echo(f"created service {name}")
@@ -195,3 +236,20 @@ def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: Cpu
     """Show or change the sandbox limits of a service's backends (applied while they run)."""
     obj = show_or_set_limits(f"/v1/services/{seg(name)}", memory, pids, cpu_weight)
     render.output(obj, as_json, render.limits)
+
+
+@app.command("health-check")
+def health_check(name: Name,
+                 type_: HealthType = None,
+                 path: Annotated[str | None, _check(
+                     "--health-path", "The HTTP path an http check GETs.", "PATH")] = None,
+                 codes: HealthCodes = None, interval: HealthInterval = None,
+                 timeout: HealthTimeout = None, rise: HealthRise = None,
+                 fall: HealthFall = None, as_json: Json = False) -> None:
+    """Show or change how a service's backends are checked (running appliances follow at
+    once). Options left out keep their value."""
+    given = _health_body(type_, codes, interval, timeout, rise, fall, path)
+    with connect() as cli:
+        obj = cli.put(f"/v1/services/{seg(name)}/health_check", given) if given else \
+            cli.get(f"/v1/services/{seg(name)}")["health_check"]
+    render.output(obj, as_json, render.health_check)

@@ -1,0 +1,272 @@
+"""Tunable health checks (docs/health.md): the rules, the API, the engine's thresholds and
+codes, and the agent's "is something listening" check read from the kernel's socket table."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from facade.controller.health import HealthEngine
+from facade.dataplane.fake import FakeDataPlane
+from facade.domain import health
+from facade.domain.errors import Invalid
+from facade.domain.keys import Key
+from facade.domain.specs import ProbeResult
+from facade.service import desired
+from facade.service.context import Context
+from facade.workloads import agent
+from tests.unit.test_api_resources import eventually, ok, provider_and_customer, wait_ready
+
+# -- the rules ---------------------------------------------------------------------------------
+
+
+def test_defaults_detect_a_failure_within_three_seconds() -> None:
+    builtin = health.effective({}, "/health")
+    assert (builtin.type, builtin.path, builtin.codes) == ("http", "/health", "200-299")
+    assert health.effective({}, None).type == "tcp"
+    assert health.detection_bound(builtin) == pytest.approx(2.25)
+
+
+@pytest.mark.parametrize(("raw", "where", "words"), [
+    ({"kind": "tcp"}, "health_check.kind", "unknown health check setting 'kind'"),
+    ({"type": "icmp"}, "health_check.type", "must be one of http, tcp, agent"),
+    ({"codes": "2xx"}, "health_check.codes", "like 200-399 or 200,204"),
+    ({"codes": "399-200"}, "health_check.codes", "like 200-399"),
+    ({"interval": 0.01}, "health_check.interval", "from 0.2 to 60"),
+    ({"timeout": True}, "health_check.timeout", "a number of seconds"),
+    ({"rise": 0}, "health_check.rise", "from 1 to 10"),
+    ({"fall": 2.5}, "health_check.fall", "whole number"),
+    ({"path": "health"}, "health_check.path", "must start with '/'"),
+])
+def test_each_bad_setting_says_what_and_where(raw: dict[str, Any], where: str,
+                                             words: str) -> None:
+    with pytest.raises(Invalid) as info:
+        health.check(raw)
+    assert info.value.where == where and words in info.value.message
+
+
+def test_settings_that_do_not_fit_together() -> None:
+    with pytest.raises(Invalid, match="type http needs a path"):
+        health.effective({"type": "http"}, None)
+    with pytest.raises(Invalid, match=r"timeout \(2 s\) must not exceed its interval \(1 s\)"):
+        health.effective({"timeout": 2.0}, "/health")
+
+
+def test_codes_match_ranges_and_lists() -> None:
+    hc = health.HealthCheck(codes="200-204,301,400-401")
+    assert [c for c in (200, 204, 205, 301, 302, 400, 401, 402) if hc.accepts(c)] == [
+        200, 204, 301, 400, 401]
+    assert not hc.accepts(None)
+
+
+# -- the API -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(api: Any) -> Any:
+    provider_and_customer(api)
+    return api
+
+
+def test_a_service_is_created_with_a_check_and_changed_later(world: Any) -> None:
+    api = world
+    made = ok(api.req("POST", "/v1/services", json={
+        "name": "perf", "account": "searchco", "command": "iperf3 -s -B {ip} -p {port}",
+        "port": 5201, "backend_subnet": "search-vpc/backend",
+        "management_subnet": "search-vpc/mgmt",
+        "health_check": {"type": "agent", "interval": 2, "fall": 3}}), 201)
+    assert made["health_check"] == {"type": "agent", "path": None, "codes": None,
+                                    "interval": 2.0, "timeout": 0.5, "rise": 1, "fall": 3}
+    changed = ok(api.req("PUT", "/v1/services/perf/health_check", json={
+        "type": "http", "path": "/ready", "codes": "200-399", "interval": None}))
+    assert changed == {"type": "http", "path": "/ready", "codes": "200-399", "interval": 1.0,
+                       "timeout": 0.5, "rise": 1, "fall": 3}
+    assert ok(api.req("GET", "/v1/services/perf"))["health_check"] == changed
+    events = ok(api.req("GET", "/v1/events?limit=1000"))
+    assert any(e["kind"] == "service.health_check" and "GET /ready answers 200-399"
+               in e["message"] for e in events)
+
+
+def test_bad_checks_are_400_and_change_nothing(world: Any) -> None:
+    api = world
+    before = ok(api.req("GET", "/v1/services/search"))
+    for body, where in (({"timeout": 5}, "health_check.timeout"),
+                        ({"type": "bogus"}, "health_check.type"),
+                        ({"codes": "200-"}, "health_check.codes")):
+        resp = api.req("PUT", "/v1/services/search/health_check", json=body)
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["error"]["where"] == where
+    assert api.req("PUT", "/v1/services/search/health_check",
+                   json={"interval": "1s"}).status_code == 422
+    assert ok(api.req("GET", "/v1/services/search")) == before
+    resp = api.req("POST", "/v1/services", json={
+        "name": "echo", "account": "searchco", "command": "prog {ip} {port}", "port": 80,
+        "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt",
+        "health_path": "/a", "health_check": {"path": "/b"}})
+    assert resp.status_code == 400 and resp.json()["error"]["where"] == "health_check.path"
+    assert api.req("GET", "/v1/services/echo").status_code == 404
+
+
+def test_only_the_provider_changes_a_check(world: Any) -> None:
+    api = world
+    acme = ok(api.req("POST", "/v1/accounts/acme/tokens"), 201)["token"]
+    resp = api.req("PUT", "/v1/services/search/health_check", json={"fall": 5}, token=acme)
+    assert resp.status_code == 403
+    assert ok(api.req("GET", "/v1/services/search"))["health_check"]["fall"] == 2
+
+
+def test_a_running_appliance_and_its_agent_follow_a_change(world: Any) -> None:
+    api = world
+    ok(api.req("POST", "/v1/appliances", json={
+        "name": "docs", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
+        "backends": 1}), 202)
+    wait_ready(api, "docs")
+    ok(api.req("PUT", "/v1/services/search/health_check", json={"type": "agent"}))
+    config = next((api.ctx.home / "agents").glob("*.json"))
+
+    def agent_checks_listen() -> bool:
+        nodes = json.loads(config.read_text())["nodes"]
+        return any((n.get("workload") or {}).get("check") == "listen" for n in nodes)
+
+    eventually(agent_checks_listen)
+
+
+# -- the engine --------------------------------------------------------------------------------
+
+
+class Scripted(FakeDataPlane):
+    """Answers each http check with the next status of a script (None: refused)."""
+
+    def __init__(self, statuses: list[int | None]) -> None:
+        super().__init__()
+        self.statuses = statuses
+        self.asked: list[tuple[str, str, dict[str, str] | None]] = []
+
+    def http_request(self, netns: str, ip: str, port: int, path: str = "/", *,
+                     method: str = "GET", body: bytes | None = None,
+                     headers: dict[str, str] | None = None,
+                     timeout: float = 2.0) -> ProbeResult:
+        self.asked.append((netns, path, headers))
+        status = self.statuses.pop(0)
+        if status is None:
+            return ProbeResult(ok=False, detail="connection refused")
+        if path == "/v1/health":  # the agent's answer: status 200 = listening, else not
+            up = status == 200
+            return ProbeResult(ok=True, detail="HTTP 200", status=200, body=json.dumps(
+                {"workload": {"ok": up, "detail": "listening" if up else "nothing listens"}}))
+        return ProbeResult(ok=200 <= status < 300, detail=f"HTTP {status}", status=status)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _engine(tmp_path: Path, dp: FakeDataPlane, hc: health.HealthCheck
+            ) -> tuple[HealthEngine, list[list[Key]], Clock, str]:
+    ctx = cast(Context, SimpleNamespace(dataplane=dp, home=tmp_path))
+    touched: list[list[Key]] = []
+    clock = Clock()
+    engine = HealthEngine(ctx, lambda keys: touched.append(list(keys)), clock)
+    backend = desired.BackendTarget(7, "docs-b1", "fcd-i7-docs-b1", "10.0.1.3", (3, "10.0.200.3"))
+    engine.register(desired.ApplianceTarget(
+        id=1, name="docs", status="ready", frontend_netns=None, router_netns="fcd-r1",
+        endpoint=None, port=80, health=hc, backends=(backend,), leaving=(),
+        peers_file=tmp_path / "p", peers=()))
+    return engine, touched, clock, backend.netns
+
+
+def _check(engine: HealthEngine, netns: str) -> float:
+    """Run the backend's next check now; how long until the one after."""
+    state = engine._states[netns]
+    engine._check(state)
+    return state.due - engine.clock()
+
+
+def test_codes_rise_and_fall_decide_and_a_disagreeing_check_comes_sooner(
+        tmp_path: Path) -> None:
+    dp = Scripted([302, 500, 302, 500, 500, 200, 200])
+    hc = health.HealthCheck(type="http", path="/h", codes="200-399", interval=2.0, rise=2,
+                            fall=2)
+    engine, touched, _clock, netns = _engine(tmp_path, dp, hc)
+    _check(engine, netns)
+    assert engine.healthy(netns) is True and len(touched) == 1  # the first verdict counts
+    assert _check(engine, netns) == pytest.approx(0.5)  # 500 once: checked again sooner
+    assert engine.healthy(netns) is True
+    assert _check(engine, netns) == pytest.approx(2.0)  # 302: agrees again
+    _check(engine, netns)
+    _check(engine, netns)
+    assert engine.healthy(netns) is False and len(touched) == 2  # two 500s in a row
+    assert {k.kind for k in touched[1]} == {"appliance", "node"}
+    _check(engine, netns)
+    assert engine.healthy(netns) is False  # rise 2: one pass is not enough
+    _check(engine, netns)
+    assert engine.healthy(netns) is True and len(touched) == 3
+    assert [p for _, p, _ in dp.asked] == ["/h"] * 7
+
+
+def test_an_agent_check_asks_the_nodes_agent_signed_and_never_the_workload(
+        tmp_path: Path) -> None:
+    dp = Scripted([200, 404, 404, None])
+    engine, _touched, _clock, netns = _engine(tmp_path, dp, health.HealthCheck(type="agent"))
+    _check(engine, netns)
+    assert engine.healthy(netns) is True
+    _check(engine, netns)
+    _check(engine, netns)
+    assert engine.healthy(netns) is False and engine.detail(netns) == "agent: nothing listens"
+    _check(engine, netns)
+    assert engine.detail(netns) == "agent: connection refused"  # no agent: no vouching
+    assert {(ns, path) for ns, path, _ in dp.asked} == {("fcd-r3", "/v1/health")}
+    assert all(h and h["Authorization"].startswith("Facade-HMAC ") for _, _, h in dp.asked)
+
+
+# -- the agent's listening check ---------------------------------------------------------------
+
+
+def test_the_agent_sees_a_listening_socket_without_connecting() -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    try:
+        assert not agent.listening("127.0.0.1", port)  # bound, not listening
+        server.listen(1)
+        assert agent.listening("127.0.0.1", port)
+        assert not agent.listening("127.0.0.2", port)  # another address
+        server.settimeout(0.05)
+        with pytest.raises(TimeoutError):
+            server.accept()  # nobody connected to it
+    finally:
+        server.close()
+    assert not agent.listening("127.0.0.1", port)
+    wildcard = socket.socket()
+    wildcard.bind(("0.0.0.0", 0))
+    wildcard.listen(1)
+    try:
+        assert agent.listening("10.0.1.3", wildcard.getsockname()[1])  # any address
+    finally:
+        wildcard.close()
+
+
+def test_the_agent_reads_kernel_addresses_in_host_byte_order() -> None:
+    assert str(agent._proc_address("0100007F")) == "127.0.0.1"
+    assert str(agent._proc_address("00000000000000000000000001000000")) == "::1"
+
+
+def test_the_agent_config_takes_the_check_and_refuses_a_bad_one() -> None:
+    base = {"secret": "ab" * 32, "port": 9700, "nodes": [{
+        "name": "b1", "netns": "fcd-i1-b1", "mgmt_ip": "10.0.200.3", "role": "backend",
+        "workload": {"ip": "10.0.1.3", "port": 5201, "health_path": None, "check": "listen"}}]}
+    config, skipped = agent.parse_config(base)
+    wl = config.nodes["b1"].workload
+    assert wl is not None and wl.check == "listen" and not skipped
+    base["nodes"][0]["workload"]["check"] = "http"  # type: ignore[index]
+    config, skipped = agent.parse_config(base)
+    assert not config.nodes and "check must be one of" in skipped[0]
