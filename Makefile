@@ -6,7 +6,7 @@ DEBS := iproute2 nftables libnftables1 iperf3 curl procps util-linux bubblewrap 
 STAMP_DEBS := $(VENV)/.debs-ok
 STAMP_PY := $(VENV)/.deps-ok
 
-.PHONY: up test check lint bench cleanup deps
+.PHONY: up test check lint bench bench-scale cleanup deps
 
 deps: $(STAMP_DEBS) $(STAMP_PY)
 
@@ -43,6 +43,10 @@ bench: deps
 	$(PY) bench/appliance_lifecycle.py
 	$(PY) bench/throughput.py
 	$(PY) bench/failover.py
+
+# issue 11's targets: one more appliance at 10, 100 and 500 (about 15 minutes on 2 cores)
+bench-scale: deps
+	$(PY) bench/scale.py --counts 10,100,500
 
 cleanup: deps
 	$(VENV)/bin/facade cleanup

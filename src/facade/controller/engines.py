@@ -2,9 +2,12 @@
 reconcile: the management poll (what each node's agent says, for the views and events) and the
 metering tick (usage records), which feeds the autoscaler.
 
-Each reads the nodes concerned from the store when it runs and asks them side by side through a
-small pool of its own; a slow agent delays its own engine's round, never a reconcile or a
-health check.
+Each keeps its view of the nodes concerned and reads it again from the store only after a write
+changed something (Context.generation), and asks them side by side through a small pool of its
+own; a slow agent delays its own engine's round, never a reconcile or a health check. Their
+cost grows with the number of nodes, so their period does too: a round asks at most
+MANAGEMENT_RATE (or METER_RATE) nodes per second of its period, i.e. every node once a second
+(metering: every two seconds) up to that many nodes, then more slowly (docs/management.md).
 """
 
 from __future__ import annotations
@@ -21,8 +24,32 @@ from facade.service.context import Context
 
 log = logging.getLogger("facade.engines")
 
-MANAGEMENT_INTERVAL = 1.0  # seconds between two rounds of questions to the agents
+MANAGEMENT_INTERVAL = 1.0  # seconds between two rounds of questions to the agents, at least
+MANAGEMENT_RATE = 50  # nodes asked per second of a round's period, at most
+METER_RATE = 100
 POOL = 8
+
+
+def period(base: float, nodes: int, rate: float) -> float:
+    """A round's period: `base`, or longer so that it asks at most `rate` nodes a second."""
+    return max(base, nodes / rate)
+
+
+class StoreView:
+    """What `read(session)` returns, read again only after a write changed the store."""
+
+    def __init__(self, ctx: Context, read: Callable[[Any], Any]) -> None:
+        self.ctx, self.read = ctx, read
+        self._generation = -1
+        self._value: Any = None
+
+    def get(self) -> Any:
+        generation = self.ctx.generation
+        if generation != self._generation:
+            with self.ctx.read() as session:
+                self._value = self.read(session)
+            self._generation = generation
+        return self._value
 
 
 class Periodic:
@@ -58,13 +85,15 @@ class ManagementEngine:
         self.ctx = ctx
         self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-mgmt")
         self.periodic = Periodic("management", MANAGEMENT_INTERVAL, self.round)
+        self.agents = StoreView(ctx, lambda session: [
+            desired.agent_of(session, n) for n in desired.management_networks(session)])
 
     def round(self) -> None:
         ctx = self.ctx
-        with ctx.read() as session:
-            agents = [desired.agent_of(session, n) for n in desired.management_networks(session)]
+        agents: list[management.Agent] = self.agents.get()
         jobs = [(a, node) for a in agents if ctx.dataplane.observe_process(a.key) is not None
                 for node in a.nodes]
+        self.periodic.interval = period(MANAGEMENT_INTERVAL, len(jobs), MANAGEMENT_RATE)
 
         def ask(job: tuple[management.Agent, management.AgentNode]) -> dict[str, Any]:
             return management.poll(ctx.dataplane, ctx.home, job[0], job[1])
@@ -103,13 +132,14 @@ class MeteringEngine:
         self.scaler = autoscaler.Scaler(clock)
         self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-meter")
         self.periodic = Periodic("metering", metering.METER_INTERVAL, self.round)
+        self.nodes = StoreView(ctx, desired.metered_nodes)
 
     def round(self) -> None:
         ctx = self.ctx
-        with ctx.read() as session:
-            nodes = desired.metered_nodes(session)
-        present = {n.instance_id for n in nodes
-                   if ctx.dataplane.observe_node(n.netns) is not None}
+        nodes: list[metering.MeteredNode] = self.nodes.get()
+        self.periodic.interval = period(metering.METER_INTERVAL, len(nodes), METER_RATE)
+        namespaces = ctx.dataplane.inventory().namespaces  # names only: one directory read
+        present = {n.instance_id for n in nodes if n.netns in namespaces}
         increments = metering.tick(ctx, nodes, present, self.pool.map, self.unhealthy())
         self.scaler.observe(increments)
         with ctx.write() as session:

@@ -119,6 +119,12 @@ class HealthEngine:
                 return None
             return state.healthy
 
+    def failing(self) -> frozenset[int]:
+        """Instance ids of the registered backends not (yet) healthy."""
+        with self._lock:
+            return frozenset(s.target.instance_id for s in self._states.values()
+                             if not s.healthy)
+
     def detail(self, netns: str) -> str:
         with self._lock:
             state = self._states.get(netns)

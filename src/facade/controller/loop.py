@@ -213,9 +213,6 @@ class Controller:
                 return
 
     def _unhealthy(self) -> frozenset[int]:
-        """Backends whose check fails (metering does not wait for their workloads)."""
-        with self.ctx.read() as session:
-            rows = session.execute(select(Instance.id, Instance.name)
-                                   .where(Instance.role == "backend"))
-            return frozenset(i for i, n in rows
-                             if self.health.healthy(names.node_netns(i, n)) is not True)
+        """Backends whose check fails or has not passed yet (metering does not wait for their
+        workloads)."""
+        return self.health.failing()

@@ -60,6 +60,9 @@ class Context:
     kicker: Kicker | None = None
     # node name -> what its management agent last said (kept by the controller, not stored)
     management: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # how many committed writes changed something: readers that keep a view of the store
+    # (the controller's engines) read it again only when this moved
+    generation: int = 0
     _last: threading.local = field(default_factory=threading.local)
 
     def __post_init__(self) -> None:
@@ -81,6 +84,8 @@ class Context:
             with self.sessions.begin() as session:
                 touched = changes.track(session)
                 yield session
+            if touched.rows or touched.keys:
+                self.generation += 1
             if track and (touched.rows or touched.keys) and self.kicker is not None:
                 with self.sessions() as fresh:
                     found = changes.keys_of(fresh, touched)

@@ -1,0 +1,281 @@
+"""Benchmark: what one more appliance costs as the world grows (issue 11's targets).
+
+One real control plane (as root, the product's default 60 s resync) with one customer subnet
+and one http-echo service. Appliances are created through the API in batches, each batch
+waited until every new one is `ready`, up to each count in --counts. At each count:
+
+- create->ready of --sample new appliances, one after the other (median), and deleting one;
+- the control plane's CPU while idle for --idle seconds (share of one core, from
+  /proc/PID/stat), the management agents' and the workloads' CPU, the control plane's RSS;
+- GET /v1/appliances?limit=100 and GET /v1/appliances/NAME (median of 20, in-process client);
+
+and throughout: a client loop (curl every 0.2 s from a customer instance to the first
+appliance's endpoint, 2 s timeout each) whose failures are counted, and every
+`appliance.degraded` event of an appliance that had been `ready` (a false degradation: nothing
+was broken on purpose). At the end every appliance is deleted at once (time until all are gone,
+and what is left in the kernel). With --profile, py-spy (if installed) samples the control
+plane for --idle seconds at the largest count and the top functions are printed.
+
+    sudo .venv/bin/python bench/scale.py [--counts 10,100,500] [--backends 1] [--batch 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("FACADE_RESYNC", "60")  # the product's default, not the tests' 2 s
+
+from common import ControlPlane, control_plane_with
+
+LAYOUT = """
+accounts: [{name: acme}, {name: benchco}]
+networks:
+  - {name: acme-vpc, account: acme, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.0.0/20}]}
+  - {name: bench-vpc, account: benchco, cidr: 10.0.0.0/16,
+     subnets: [{name: backend, cidr: 10.0.16.0/20}, {name: mgmt, cidr: 10.0.32.0/20}]}
+services:
+  - {name: echo, account: benchco, workload: http-echo, port: 80,
+     backend_subnet: bench-vpc/backend, management_subnet: bench-vpc/mgmt}
+instances:
+  - {name: client, account: acme, interfaces: [acme-vpc/app]}
+"""
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def _ready_all(cp: ControlPlane, names: list[str], timeout: float) -> None:
+    left = set(names)
+    deadline = time.monotonic() + timeout
+    while left:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(left)} appliances not ready after {timeout} s")
+        for name in list(left):
+            r = cp.api("GET", f"/v1/appliances/{name}")
+            if r.status_code == 200 and r.json()["status"] == "ready":
+                left.discard(name)
+        time.sleep(0.05)
+
+
+def _create(cp: ControlPlane, name: str, backends: int) -> None:
+    r = cp.api("POST", "/v1/appliances", json={"name": name, "account": "acme",
+                                               "service": "echo", "subnet": "acme-vpc/app",
+                                               "backends": backends})
+    assert r.status_code == 202, r.text
+
+
+def _until(cp: ControlPlane, name: str, gone: bool, timeout: float = 60) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        r = cp.api("GET", f"/v1/appliances/{name}")
+        if gone and r.status_code == 404:
+            return time.perf_counter() - start
+        if not gone and r.status_code == 200 and r.json()["status"] == "ready":
+            return time.perf_counter() - start
+        time.sleep(0.005)
+    raise TimeoutError(name)
+
+
+def _cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def _pids(pattern: str) -> list[int]:
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _idle(cp: ControlPlane, seconds: float) -> dict[str, float]:
+    groups = {"control plane": [cp.proc.pid], "agents": _pids("facade.workloads.agent"),
+              "workloads": _pids("facade.workloads.http_echo")}
+    before = {k: _cpu_ticks(v) for k, v in groups.items()}
+    time.sleep(seconds)
+    return {k: (_cpu_ticks(v) - before[k]) / CLK / seconds * 100 for k, v in groups.items()}
+
+
+def _reads(cp: ControlPlane, name: str) -> tuple[float, float]:
+    import httpx
+
+    with httpx.Client(base_url=cp.url, headers={"Authorization": f"Bearer {cp.token}"},
+                      timeout=30) as client:
+        lists, ones = [], []
+        for _ in range(20):
+            t = time.perf_counter()
+            client.get("/v1/appliances", params={"limit": 100}).raise_for_status()
+            lists.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            client.get(f"/v1/appliances/{name}").raise_for_status()
+            ones.append(time.perf_counter() - t)
+    return statistics.median(lists) * 1000, statistics.median(ones) * 1000
+
+
+class ClientLoop:
+    """curl from the customer's instance to one endpoint every 0.2 s until stopped."""
+
+    def __init__(self, netns: str, url: str) -> None:
+        self.netns, self.url = netns, url
+        self.ok = self.failed = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            res = subprocess.run(["ip", "netns", "exec", self.netns, "curl", "-s", "-o",
+                                  "/dev/null", "-w", "%{http_code}", "-m", "2", self.url],
+                                 capture_output=True, text=True)
+            if res.stdout == "200":
+                self.ok += 1
+            else:
+                self.failed += 1
+                self.failures.append(f"{time.strftime('%H:%M:%S')} {res.stdout or res.stderr}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def _false_degradations(cp: ControlPlane) -> list[str]:
+    events = cp.get("/v1/events", params={"limit": 1000})
+    events = events["items"] if isinstance(events, dict) else events
+    return [f"{e['object']}: {e['message']}" for e in events
+            if e["kind"] == "appliance.degraded"]
+
+
+def _profile(cp: ControlPlane, seconds: float) -> str:
+    spy = shutil.which("py-spy")
+    if spy is None:
+        return "(py-spy not installed: pip install py-spy==0.4.1 to profile)"
+    out = Path("/tmp/facade-scale-profile.txt")
+    subprocess.run([spy, "record", "--pid", str(cp.proc.pid), "--duration", str(int(seconds)),
+                    "--format", "raw", "--output", str(out), "--nonblocking"],
+                   capture_output=True, text=True, timeout=seconds + 30)
+    counts: dict[str, int] = {}
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, n = line.rpartition(" ")
+        frames = stack.split(";")
+        total += int(n)
+        for frame in {f.split(" (")[0] for f in frames if "facade" in f}:
+            counts[frame] = counts.get(frame, 0) + int(n)
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:15]
+    return "\n".join(f"{100 * n / max(total, 1):5.1f} %  {f}" for f, n in top)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--counts", default="10,100,500")
+    ap.add_argument("--backends", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=20)
+    ap.add_argument("--sample", type=int, default=5)
+    ap.add_argument("--idle", type=float, default=20.0)
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    counts = [int(c) for c in args.counts.split(",")]
+    rows: list[dict[str, Any]] = []
+    with control_plane_with(LAYOUT) as cp:
+        client = cp.get("/v1/instances/client")["netns"]
+        names: list[str] = []
+        loop: ClientLoop | None = None
+        build_times: list[tuple[int, float]] = []
+        profile = ""
+        for target in counts:
+            while len(names) < target:
+                batch = [f"a{len(names) + i}" for i in range(min(args.batch,
+                                                                 target - len(names)))]
+                t = time.perf_counter()
+                for name in batch:
+                    _create(cp, name, args.backends)
+                _ready_all(cp, batch, timeout=60 + 5 * len(batch))
+                build_times.append((len(names), (time.perf_counter() - t) / len(batch)))
+                names += batch
+                if loop is None:
+                    ep = cp.get(f"/v1/appliances/{names[0]}")["endpoint"]["ip"]
+                    loop = ClientLoop(client, f"http://{ep}/")
+                    loop.start()
+            time.sleep(2)
+            samples = []
+            for i in range(args.sample):
+                name = f"s{target}-{i}"
+                t = time.perf_counter()
+                _create(cp, name, args.backends)
+                _until(cp, name, gone=False)
+                samples.append(time.perf_counter() - t)
+            deletes = []
+            for i in range(args.sample):
+                name = f"s{target}-{i}"
+                cp.api("DELETE", f"/v1/appliances/{name}")
+                deletes.append(_until(cp, name, gone=True))
+            time.sleep(3)
+            idle = _idle(cp, args.idle)
+            list_ms, one_ms = _reads(cp, names[0])
+            rows.append({"n": len(names), "ready": statistics.median(samples),
+                         "delete": statistics.median(deletes), **idle,
+                         "rss": _rss_mb(cp.proc.pid), "list": list_ms, "one": one_ms})
+            print(f"... {rows[-1]}", flush=True)
+            if args.profile and target == counts[-1]:
+                profile = _profile(cp, args.idle)
+        t = time.perf_counter()
+        for name in names:
+            cp.api("DELETE", f"/v1/appliances/{name}")
+        for name in names:
+            _until(cp, name, gone=True, timeout=300)
+        delete_all = time.perf_counter() - t
+        if loop is not None:
+            loop.stop()
+        left = [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                          text=True).stdout.split() if n.startswith("fcd-i")
+                and not n.endswith("-client")]
+        degraded = _false_degradations(cp)
+    print(f"\nscale: http-echo appliances of {args.backends} backend(s), created through the "
+          f"API in batches of {args.batch}; {args.sample} timed at each count; idle "
+          f"{args.idle:g} s\n")
+    print("| appliances | create->ready (median) | delete one | control plane CPU idle "
+          "| agents CPU | workloads CPU | control plane RSS | GET list?limit=100 | GET one |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['n']} | {r['ready']:.3f} s | {r['delete']:.3f} s "
+              f"| {r['control plane']:.1f} % | {r['agents']:.1f} % | {r['workloads']:.1f} % "
+              f"| {r['rss']:.0f} MB | {r['list']:.1f} ms | {r['one']:.1f} ms |")
+    if len(rows) >= 2:
+        print(f"\ncreate->ready at {rows[-1]['n']} / at {rows[0]['n']}: "
+              f"**{rows[-1]['ready'] / rows[0]['ready']:.2f}** (target <= 1.2, and <= 0.5 s)")
+    per_batch = ", ".join(f"{n}: {s:.2f}" for n, s in build_times[:: max(1, len(build_times)
+                                                                           // 10)])
+    print(f"build-up, seconds per appliance by count before the batch: {per_batch}")
+    print(f"delete all {len(names)}: {delete_all:.1f} s; namespaces left: {len(left)}")
+    if loop is not None:
+        print(f"client loop against {names[0]}: {loop.ok} ok, {loop.failed} failed "
+              f"{loop.failures[:5]}")
+    print(f"appliance.degraded events (nothing was broken on purpose): {len(degraded)} "
+          f"{degraded[:5]}")
+    if profile:
+        print(f"\nwhere the control plane's time goes while idle at {rows[-1]['n']} "
+              f"(py-spy, share of samples in which each function is on the stack):\n{profile}")
+
+
+if __name__ == "__main__":
+    main()
