@@ -26,7 +26,8 @@ up: deps
 	$(VENV)/bin/facade up
 
 # The unit tests run on both cores (file by file); the API fuzzing on its own (schemathesis's
-# cases are not collected by parallel workers); the kernel tests one module at a time.
+# cases are not collected by parallel workers); the kernel tests one module at a time (the
+# data-plane contract suite among them: its fake half runs there too, and in `make check`).
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 test: deps
 	$(PYTEST) -n 2 --dist loadfile tests/unit --ignore=tests/unit/test_api_fuzz.py
@@ -38,6 +39,7 @@ check: deps
 	$(VENV)/bin/mypy --strict src
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/integration/test_driver_contract.py -m "not root"
 
 bench: deps
 	$(PY) bench/appliance_lifecycle.py

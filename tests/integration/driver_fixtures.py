@@ -4,6 +4,7 @@ teardown, even on failure; the root namespace's links are compared before/after 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from facade.dataplane.linux import LinuxDataPlane
+from facade.dataplane.linux import LinuxDataPlane, cgroups
 from facade.dataplane.linux import netns as driver_netns
 from tests.integration.kernel_lock import kernel_lock
 
@@ -133,4 +134,7 @@ def driver_dp(tmp_path: Path, driver_host_guard: set[str]) -> Iterator[LinuxData
             if popen.poll() is None:
                 popen.kill()
             popen.wait(timeout=5)
+        for mount, _ in cgroups.Hierarchies.discover().mounts():  # this plane's folder, if empty
+            with contextlib.suppress(OSError):
+                (mount / cgroups.TOP / dp._sandboxes.plane).rmdir()
         assert driver_facade_netns() == before

@@ -1,14 +1,20 @@
 """An in-memory DataPlane: the first-class fake that lets service, reconcile and API be tested
 without root. It keeps exactly the state a kernel would, and fails the way the linux driver does
 on impossible requests (a port on a bridge that does not exist), with the same errors
-(facade.dataplane.errors: Retry or Fatal)."""
+(facade.dataplane.errors: Retry or Fatal). tests/integration/test_driver_contract.py runs one
+suite against both drivers and holds this fake to the linux driver's observable behaviour.
+
+Not modelled: ports (a node with a process "listens" on every port of its addresses), reachability
+(any node reaches any address), processes that end by themselves, what `exec` prints."""
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 from dataclasses import dataclass, field
 
 from facade.dataplane.errors import DataPlaneError, fatal
+from facade.domain import names
 from facade.domain.specs import (
     ExecResult,
     Inventory,
@@ -46,9 +52,13 @@ class FakeDataPlane:
             netns=netns,
             fingerprint=spec.fingerprint(),
             addresses=frozenset((p.ifname, p.address) for p in spec.ports),
-            backends=tuple(sorted(self.backends.get(netns, ()))) if spec.frontend else None,
+            backends=tuple(sorted(set(self.backends.get(netns, ())))) if spec.frontend else None,
             own_network=spec.sandbox is not None and spec.sandbox.own_network,
-            guarded=spec.sandbox is not None and spec.sandbox.own_network)
+            ports=frozenset(p.ifname for p in spec.ports),
+            # like the linux driver: the guard knows a port by its MAC, and a tenant's node
+            # none of whose ports has one is reported unguarded
+            guarded=spec.sandbox is not None and spec.sandbox.own_network
+            and any(p.mac for p in spec.ports))
 
     def observe_process(self, key: str) -> ObservedProcess | None:
         got = self.processes.get(key)
@@ -63,6 +73,8 @@ class FakeDataPlane:
         return sum(1 for s in self.nodes.values() for p in s.ports if p.bridge == bridge)
 
     def observe_rules(self) -> RulesObservation:
+        if not self.subnets:
+            return RulesObservation()  # no fabric: nothing read
         # like the linux driver's tables: no rules left, no recorded fingerprint either
         recorded = self.port_rules_recorded if self.port_rules else None
         return RulesObservation(fingerprint=recorded, seen=dict(self.port_rules))
@@ -89,28 +101,33 @@ class FakeDataPlane:
 
     def ensure_subnet(self, spec: SubnetSpec) -> None:
         self.calls.append(f"ensure_subnet {spec.bridge}")
+        _check_ifname(spec.bridge)
         self.subnets[spec.bridge] = spec
 
     def delete_subnet(self, bridge: str) -> None:
         self.calls.append(f"delete_subnet {bridge}")
         users = [n for n, s in self.nodes.items() if any(p.bridge == bridge for p in s.ports)]
         if users:
-            raise DataPlaneError(f"bridge {bridge} still has ports of {users}")
+            raise DataPlaneError(f"delete_subnet {bridge}: bridge still has ports of {users}")
         self.subnets.pop(bridge, None)
+        if not self.subnets:  # the last bridge takes the fabric, and its rules, with it
+            self.port_rules.clear()
+            self.port_rules_recorded = None
 
     def ensure_node(self, spec: NodeSpec) -> None:
         self.calls.append(f"ensure_node {spec.netns}")
+        _check_node(spec)  # a request that can never be carried out, before anything else
+        if not self.subnets:
+            raise DataPlaneError(f"ensure_node {spec.netns}: no fabric; ensure the subnets first")
         for p in spec.ports:
             if p.bridge not in self.subnets:
-                raise DataPlaneError(f"no bridge {p.bridge} for port {p.host}")
-        # like the linux driver: only a router isolates legs, and only legs it has
-        if spec.isolated and (spec.role != "router" or not set(spec.isolated)
-                              <= {p.ifname for p in spec.ports}):
-            raise fatal(f"{spec.netns}: isolated legs {list(spec.isolated)} are not "
-                               "router ports")
+                raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {p.bridge} for port "
+                                     f"{p.host}")
         self.nodes[spec.netns] = spec
         if spec.frontend:
             self.backends.setdefault(spec.netns, ())
+        else:  # no longer a front-end: its rotation goes with its rules
+            self.backends.pop(spec.netns, None)
 
     def delete_node(self, netns: str) -> None:
         self.calls.append(f"delete_node {netns}")
@@ -121,14 +138,21 @@ class FakeDataPlane:
 
     def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
         self.calls.append(f"set_backends {netns} {','.join(backends)}")
+        for b in backends:
+            try:
+                ipaddress.IPv4Address(b)
+            except ValueError as exc:
+                raise fatal(f"set_backends {netns}: {exc}") from exc
         if netns not in self.nodes:
-            raise DataPlaneError(f"no front-end {netns}")
+            raise DataPlaneError(f"set_backends {netns}: no front-end {netns}")
+        if self.nodes[netns].frontend is None:
+            raise fatal(f"set_backends {netns}: not a front-end")
         self.backends[netns] = tuple(backends)
 
     def start_process(self, spec: ProcessSpec) -> int:
         self.calls.append(f"start_process {spec.key}")
         if spec.netns not in self.nodes:
-            raise DataPlaneError(f"no node {spec.netns} for process {spec.key}")
+            raise DataPlaneError(f"start_process {spec.key}: no node {spec.netns}")
         if spec.sandboxed and self.nodes[spec.netns].sandbox is None:
             raise fatal(f"node {spec.netns} has no sandbox for process {spec.key}")
         pid = next(self._pids)
@@ -160,9 +184,17 @@ class FakeDataPlane:
                 return True
         for name, node in self.nodes.items():
             fe = node.frontend
-            if fe and fe.endpoint == ip and fe.port == port and self.backends.get(name):
-                return True
+            if fe and fe.endpoint == ip and fe.port == port:
+                # the endpoint answers through a backend of its rotation that serves
+                bridge = next(p.bridge for p in node.ports if p.ifname == fe.backend_if)
+                return any(self._serves(bridge, b) for b in self.backends.get(name, ()))
         return False
+
+    def _serves(self, bridge: str, ip: str) -> bool:
+        """A node with address `ip` on `bridge` runs a process."""
+        return any(any(p.bridge == bridge and p.address.split("/")[0] == ip
+                       for p in self.nodes[spec.netns].ports)
+                   for spec, _ in self.processes.values() if spec.netns in self.nodes)
 
     def tcp_probe(self, netns: str, ip: str, port: int, *, timeout: float = 1.0) -> ProbeResult:
         if netns not in self.nodes:
@@ -181,10 +213,52 @@ class FakeDataPlane:
         return ProbeResult(ok=True, detail="HTTP 200", status=200, body="fake\n")
 
     def cleanup(self) -> list[str]:
-        removed = [*self.processes, *self.nodes, *self.subnets]
+        # reported as the linux driver reports it
+        removed = [*(f"process {pid}" for _, pid in self.processes.values()),
+                   *(f"netns {n}" for n in self.nodes),
+                   *([f"netns {names.FABRIC_NETNS}"] if self.subnets else [])]
         self.processes.clear()
         self.nodes.clear()
         self.subnets.clear()
         self.backends.clear()
         self.port_rules.clear()
+        self.port_rules_recorded = None
         return removed
+
+
+def _check_ifname(name: str) -> None:
+    if not name or len(name.encode()) > names.IFNAMSIZ or "/" in name or " " in name:
+        raise fatal(f"invalid interface name {name!r}")
+
+
+def _check_node(spec: NodeSpec) -> None:
+    """What the linux driver refuses as Fatal before it touches the kernel (its _check_node)."""
+    if not names.is_facade_netns(spec.netns) or spec.netns == names.FABRIC_NETNS \
+            or "/" in spec.netns:
+        raise fatal(f"ensure_node {spec.netns}: not a Facade node namespace name")
+    ifnames = [p.ifname for p in spec.ports]
+    if len(set(ifnames)) != len(ifnames) or "lo" in ifnames:
+        raise fatal(f"ensure_node {spec.netns}: duplicate interface names {ifnames}")
+    for p in spec.ports:
+        _check_ifname(p.ifname)
+        _check_ifname(p.host)
+        try:
+            ipaddress.IPv4Interface(p.address)
+            if p.gateway:
+                ipaddress.IPv4Address(p.gateway)
+        except ValueError as exc:
+            raise fatal(f"ensure_node {spec.netns}: port {p.ifname}: {exc}") from exc
+    fe = spec.frontend
+    if fe is not None:
+        if spec.role != "frontend":
+            raise fatal(f"ensure_node {spec.netns}: a frontend spec needs role 'frontend'")
+        for ifname in (fe.customer_if, fe.backend_if):
+            if ifname not in ifnames:
+                raise fatal(f"ensure_node {spec.netns}: front-end interface {ifname} is not a "
+                            "port")
+    elif spec.role == "frontend":
+        raise fatal(f"ensure_node {spec.netns}: role 'frontend' needs a frontend spec")
+    # only a router isolates legs, and only legs it has
+    if spec.isolated and (spec.role != "router" or not set(spec.isolated) <= set(ifnames)):
+        raise fatal(f"ensure_node {spec.netns}: isolated legs {list(spec.isolated)} are not "
+                    "router ports")

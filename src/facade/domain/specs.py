@@ -188,7 +188,7 @@ class ObservedNode:
     rules_drift: str | None = None
     # the network namespace belongs to a sandbox's user namespace (SandboxSpec.own_network)
     own_network: bool = False
-    # the node's links that face the fabric (its ports); None: not read (the fake)
+    # the node's links that face the fabric (its ports); None: not read
     ports: frozenset[str] | None = None
     # a tenant's network: the fabric guards its ports (port security) as recorded
     guarded: bool = False

@@ -524,10 +524,17 @@ class LinuxDataPlane:
     @_boundary("ensure_node")
     def ensure_node(self, spec: NodeSpec) -> None:
         _check_node(spec)
-        with self._fabric.shared(), self._nodes.hold(spec.netns):
+        with self._fabric.shared(), self._nodes.hold(spec.netns), \
+                contextlib.ExitStack() as stack:
             if not ns.exists(FABRIC):
                 raise DataPlaneError(f"ensure_node {spec.netns}: no fabric; ensure the subnets "
                                      "first")
+            fab = stack.enter_context(_ipr(FABRIC))
+            for port in spec.ports:  # before anything is made: a missing bridge leaves nothing
+                bridge = _get_link(fab, port.bridge)
+                if bridge is None or _kind(bridge) != "bridge":
+                    raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {port.bridge} "
+                                         f"for port {port.host}")
             box = spec.sandbox
             if box is not None and box.own_network and ns.exists(spec.netns) \
                     and not ns.owned_by_child_userns(spec.netns):
@@ -541,7 +548,7 @@ class LinuxDataPlane:
             if box is not None and box.own_network:
                 # before its ports join their bridges: a tenant's port is never unguarded
                 self._guard(spec.netns, _guard_entries(spec))
-            with _ipr(FABRIC) as fab, _ipr(spec.netns) as node:
+            with _ipr(spec.netns) as node:
                 links = self._ensure_ports(spec, fab, node)
                 self._ensure_addresses(spec, node, links)
                 self._ensure_routes(spec, node, links)
@@ -798,7 +805,10 @@ class LinuxDataPlane:
             old = self._procs.read(spec.key)
             if old is not None and self._procs.alive(old):
                 self._procs.stop(spec.key)
-            return self._procs.start(spec)
+            try:
+                return self._procs.start(spec)
+            except NoSandbox as exc:  # the node was made without one: only a change helps
+                raise fatal(f"start_process {spec.key}: {exc}") from exc
 
     @_boundary("stop_process")
     def stop_process(self, key: str) -> None:

@@ -118,6 +118,7 @@ class Processes:
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     env=env, close_fds=True, start_new_session=True)
                 pid = popen.pid
+                _wait_entered(pid, spec.netns)
         self.adopt(popen)
         if pid is None:
             popen.wait()
@@ -208,3 +209,16 @@ class Processes:
             if pf.netns == netns:
                 self.remove_pidfile(pf.key)
         return pids
+
+
+def _wait_entered(pid: int, netns: str, timeout: float = 2.0) -> None:
+    """Wait until `ip netns exec` has moved `pid` into `netns` (milliseconds): before that its
+    pidfile does not count (`alive`), and whoever observed the process at once would find it
+    not running and start it again. Returns early if the process is gone."""
+    want = ns.inode(netns)
+    deadline = time.monotonic() + timeout
+    while want is not None and time.monotonic() < deadline:
+        got = netns_inode_of(pid)
+        if got is None or got == want:
+            return
+        time.sleep(0.002)

@@ -19,9 +19,19 @@ def starttime(pid: int) -> int | None:
         return None
     # the command name (field 2) may hold spaces and parentheses: split after the last ')'
     rest = data[data.rindex(b")") + 2:].split()
-    if rest and rest[0] == b"Z":  # a zombie is not alive
+    if rest and rest[0] == b"Z" and not _threads_left(pid):  # a zombie is not alive
         return None
     return int(rest[19])  # fields 3.. start at index 0; field 22 is index 19
+
+
+def _threads_left(pid: int) -> bool:
+    """A thread group's leader that has exited is a zombie while its other threads still run,
+    and they hold the process's files (a listening socket stays open until the last one ends):
+    that process is not gone yet."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except OSError:
+        return False
 
 
 def netns_inode_of(pid: int) -> int | None:
