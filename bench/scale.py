@@ -136,6 +136,7 @@ class ClientLoop:
         self.netns, self.url = netns, url
         self.ok = self.failed = 0
         self.failures: list[str] = []
+        self.phase = "build-up"  # what the benchmark does meanwhile, for the failures' record
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -148,7 +149,8 @@ class ClientLoop:
                 self.ok += 1
             else:
                 self.failed += 1
-                self.failures.append(f"{time.strftime('%H:%M:%S')} {res.stdout or res.stderr}")
+                self.failures.append(f"{time.strftime('%H:%M:%S')} during {self.phase}: "
+                                     f"{res.stdout or res.stderr}")
 
     def start(self) -> None:
         self._thread.start()
@@ -156,6 +158,11 @@ class ClientLoop:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
+
+
+def _phase(loop: ClientLoop | None, what: str) -> None:
+    if loop is not None:
+        loop.phase = what
 
 
 def _false_degradations(cp: ControlPlane) -> list[str]:
@@ -216,6 +223,7 @@ def main() -> None:
                     ep = cp.get(f"/v1/appliances/{names[0]}")["endpoint"]["ip"]
                     loop = ClientLoop(client, f"http://{ep}/")
                     loop.start()
+            _phase(loop, f"samples at {target}")
             time.sleep(2)
             samples = []
             for i in range(args.sample):
@@ -230,6 +238,7 @@ def main() -> None:
                 cp.api("DELETE", f"/v1/appliances/{name}")
                 deletes.append(_until(cp, name, gone=True))
             time.sleep(3)
+            _phase(loop, f"idle at {target}")
             idle = _idle(cp, args.idle)
             list_ms, one_ms = _reads(cp, names[0])
             rows.append({"n": len(names), "ready": statistics.median(samples),
@@ -238,14 +247,15 @@ def main() -> None:
             print(f"... {rows[-1]}", flush=True)
             if args.profile and target == counts[-1]:
                 profile = _profile(cp, args.idle)
+            _phase(loop, "build-up")
+        if loop is not None:
+            loop.stop()  # its appliance goes too
         t = time.perf_counter()
         for name in names:
             cp.api("DELETE", f"/v1/appliances/{name}")
         for name in names:
             _until(cp, name, gone=True, timeout=300)
         delete_all = time.perf_counter() - t
-        if loop is not None:
-            loop.stop()
         left = [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                           text=True).stdout.split() if n.startswith("fcd-i")
                 and not n.endswith("-client")]

@@ -184,6 +184,9 @@ def test_a_node_is_observed_as_specified(dp: DataPlane, look: Look, kind: str) -
         _check_node(dp, look, spec)
         assert mine(dp.inventory()) == Inventory(namespaces=frozenset({spec.netns}),
                                                  subnets=frozenset({B1, B2, B3}))
+        # without segments: the same names, the segments left out
+        assert mine(dp.inventory(segments=False)) == Inventory(
+            namespaces=frozenset({spec.netns}))
         assert look.namespaces() == {spec.netns}
 
     # a port left out of the spec is removed, in the node and from its segment

@@ -138,7 +138,7 @@ class MeteringEngine:
         ctx = self.ctx
         nodes: list[metering.MeteredNode] = self.nodes.get()
         self.periodic.interval = period(metering.METER_INTERVAL, len(nodes), METER_RATE)
-        namespaces = ctx.dataplane.inventory().namespaces  # names only: one directory read
+        namespaces = ctx.dataplane.inventory(segments=False).namespaces  # a directory read
         present = {n.instance_id for n in nodes if n.netns in namespaces}
         increments = metering.tick(ctx, nodes, present, self.pool.map, self.unhealthy())
         self.scaler.observe(increments)

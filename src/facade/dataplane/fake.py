@@ -79,8 +79,9 @@ class FakeDataPlane:
         recorded = self.port_rules_recorded if self.port_rules else None
         return RulesObservation(fingerprint=recorded, seen=dict(self.port_rules))
 
-    def inventory(self) -> Inventory:
-        return Inventory(namespaces=frozenset(self.nodes), subnets=frozenset(self.subnets),
+    def inventory(self, *, segments: bool = True) -> Inventory:
+        return Inventory(namespaces=frozenset(self.nodes),
+                         subnets=frozenset(self.subnets) if segments else frozenset(),
                          processes=frozenset(self.processes))
 
     def observe(self) -> ObservedState:

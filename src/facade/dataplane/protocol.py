@@ -47,8 +47,10 @@ class DataPlane(Protocol):
     def observe_rules(self) -> RulesObservation:
         """The fabric's security rules, read back (as `observe()` reports them)."""
 
-    def inventory(self) -> Inventory:
-        """The names of every node, segment and process Facade has in the kernel."""
+    def inventory(self, *, segments: bool = True) -> Inventory:
+        """The names of every node, segment and process Facade has in the kernel (without
+        `segments`: the segments left out, which spares the linux driver a dump of the
+        fabric's links)."""
 
     def ensure_subnet(self, spec: SubnetSpec) -> None:
         """Make the subnet's segment exist (the fabric namespace too, if needed)."""

@@ -259,11 +259,11 @@ class LinuxDataPlane:
         return RulesObservation(fingerprint=fingerprint, seen=seen, drift=drift)
 
     @_boundary("inventory")
-    def inventory(self) -> Inventory:
+    def inventory(self, *, segments: bool = True) -> Inventory:
         """Names only: the namespaces' list, the fabric's links (one dump), the pidfiles."""
         namespaces = frozenset(n for n in ns.list_facade() if n != FABRIC)
         subnets: frozenset[str] = frozenset()
-        if ns.exists(FABRIC):
+        if segments and ns.exists(FABRIC):
             try:
                 with _ipr(FABRIC) as fab:
                     subnets = frozenset(n for n, lk in _links(fab).items()
