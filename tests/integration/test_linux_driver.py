@@ -9,6 +9,7 @@ import time
 import pytest
 
 from facade.dataplane.linux import DataPlaneError, LinuxDataPlane
+from facade.dataplane.linux import linkcount
 from facade.dataplane.linux import netns as driver_netns
 from facade.domain.specs import FrontendSpec, NodeSpec, PortSpec, ProcessSpec, SubnetSpec
 from tests.integration import driver_fixtures
@@ -79,6 +80,10 @@ def test_two_instances_on_one_subnet(driver_dp: LinuxDataPlane) -> None:
 
     assert {"fcd-fabric", "fcd-i9001-a", "fcd-i9002-b"} <= driver_netns_list()
     links = _fabric_links()
+    # the segment's ports, counted without parsing (linkcount), as iproute2 lists them
+    assert dp.observe_subnet("fcdb9001") == 2 == sum(
+        1 for lk in links.values() if lk.get("master") == "fcdb9001")
+    assert linkcount.count("fcd-fabric") == len(links)
     assert links["fcdb9001"]["linkinfo"]["info_kind"] == "bridge"
     assert "UP" in links["fcdb9001"]["flags"]
     for host in ("fcdv90011", "fcdv90021"):

@@ -40,8 +40,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
+from facade.dataplane.linux import linkcount, nft_rules, port_guard, port_rules, router_rules
 from facade.dataplane.linux import netns as ns
-from facade.dataplane.linux import nft_rules, port_guard, port_rules, router_rules
 from facade.dataplane.linux.errors import DataPlaneError, fatal
 from facade.dataplane.linux.locks import NodeLocks, SharedLock
 from facade.dataplane.linux.nft import Nft, NftError
@@ -242,9 +242,9 @@ class LinuxDataPlane:
         try:
             with _ipr(FABRIC) as fab:
                 link = _get_link(fab, bridge)
-                if link is None or _kind(link) != "bridge":
-                    return None
-                return len(fab.link("dump", master=link["index"]))
+            if link is None or _kind(link) != "bridge":
+                return None
+            return linkcount.count(FABRIC, master=link["index"])  # without parsing them
         except (ns.NamespaceMissing, FileNotFoundError):
             return None
 
@@ -491,14 +491,15 @@ class LinuxDataPlane:
         with self._fabric.exclusive():
             self._ensure_fabric()
             with _ipr(FABRIC) as fab:
-                link = _links(fab).get(spec.bridge)
+                link = _get_link(fab, spec.bridge)
                 if link is not None and _kind(link) != "bridge":
                     raise DataPlaneError(f"ensure_subnet {spec.bridge}: a {_kind(link)} link "
                                          "of that name exists in the fabric")
                 if link is None:
                     fab.link("add", ifname=spec.bridge, kind="bridge", br_stp_state=0,
                              br_forward_delay=0)
-                    link = _links(fab)[spec.bridge]
+                    link = _get_link(fab, spec.bridge)
+                    assert link is not None
                 if link.get("state") != "up":
                     fab.link("set", index=link["index"], state="up")
 
@@ -508,16 +509,15 @@ class LinuxDataPlane:
             if not ns.exists(FABRIC):
                 return
             with _ipr(FABRIC) as fab:
-                links = _links(fab)
-                link = links.get(bridge)
+                link = _get_link(fab, bridge)
                 if link is None:
                     return
-                ports = [n for n, lk in links.items() if lk.get("master") == link["index"]]
+                ports = linkcount.count(FABRIC, master=link["index"])
                 if ports:
-                    raise DataPlaneError(f"delete_subnet {bridge}: bridge still has ports {ports}")
+                    raise DataPlaneError(f"delete_subnet {bridge}: bridge still has ports "
+                                         f"({ports})")
                 fab.link("del", index=link["index"])
-                rest = [n for n in _links(fab) if n != "lo"]
-            if not rest:
+            if linkcount.count(FABRIC) <= 1:  # lo alone: the last segment went
                 ns.remove(FABRIC)
 
     # ------------------------------------------------------------------ nodes
