@@ -306,6 +306,32 @@ def test_concurrent_clients_are_served_in_parallel() -> None:
     assert errors == []
 
 
+def test_health_checks_and_internal_requests_do_not_wait_behind_busy_workers() -> None:
+    release = threading.Event()
+
+    def slow(req: Request) -> Response:
+        if req.path == "/slow":
+            release.wait(TIMEOUT)
+        return text(200, req.path + "\n")
+
+    with running(slow, max_workers=2) as server:
+        busy = [Raw(server) for _ in range(3)]  # two workers held, one request queued
+        try:
+            for client in busy:
+                client.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
+            time.sleep(0.2)
+            started = time.monotonic()
+            for path in (b"/health", b"/internal", b"/_facade/stats"):
+                assert exchange(server, b"GET " + path + b" HTTP/1.1\r\n\r\n")[0] == 200
+            assert time.monotonic() - started < TIMEOUT / 2  # the slow ones wait TIMEOUT
+            release.set()
+            assert [c.answer()[2] for c in busy] == [b"/slow\n"] * 3
+        finally:
+            release.set()
+            for client in busy:
+                client.close()
+
+
 def test_past_max_connections_the_longest_idle_one_is_closed() -> None:
     with running(max_connections=2) as server:
         first, second = Raw(server), Raw(server)

@@ -65,6 +65,15 @@ def oversized(buf: bytes | bytearray) -> HttpError | None:
     return None
 
 
+def request_path(buf: bytes | bytearray) -> str | None:
+    """The path (without query) of the request line at the start of buf, if it has one."""
+    end = buf.find(b"\n", 0, MAX_REQUEST_LINE + 2)
+    parts = bytes(buf[:end]).rstrip(b"\r").split(b" ") if end >= 0 else []
+    if len(parts) != 3:
+        return None
+    return parts[1].split(b"?", 1)[0].decode("latin-1")
+
+
 def _line(raw: bytes) -> bytes:
     return raw[:-1] if raw.endswith(b"\r") else raw
 

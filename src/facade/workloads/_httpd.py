@@ -9,10 +9,11 @@ How it serves. The thread that calls `serve()` runs an epoll loop: it accepts co
 reads request heads without blocking, and closes a connection that stays idle
 (`idle_timeout`, 120 s) or takes too long to send a complete head (`head_timeout`, 10 s: a
 slow client holds no thread). A complete head goes to a pool of worker threads (started on
-demand, at most `max_workers`, each ending after 10 s without work); a worker reads the body,
-runs the workload's handler and writes the answer, then hands a keep-alive connection back to
-the loop. A handler may block (web and search call other nodes, a web may even call itself)
-without holding up other clients.
+demand, at most `max_workers`, each ending after 10 s without work; health checks, stats and
+internal requests go first and may use a few more); a worker reads the body, runs the
+workload's handler and writes the answer, then hands a keep-alive connection back to the loop.
+A handler may block (web and search call other nodes, a web may even call itself) without
+holding up other clients.
 
 Limits: request line 16 KiB (414), head 32 KiB or 100 fields (431), body the workload's
 `max_body` from Content-Length (413; a request with Transfer-Encoding gets 411), a malformed
@@ -49,6 +50,7 @@ from facade.workloads._http1 import (
     http_date,
     oversized,
     parse_request_head,
+    request_path,
     response_head,
     wants_close,
 )
@@ -62,10 +64,12 @@ BODY_TIMEOUT = 10.0  # seconds to read a body or write an answer, plus 1 s per M
 MIN_RATE = 64 * 1024
 MAX_CONNECTIONS = 512
 MAX_WORKERS = 32  # a web chain of 16 hops through one server needs 17 at once
+RESERVED_WORKERS = 16  # more, for health checks, stats and peers' requests only
 WORKER_IDLE = 10.0  # seconds a worker thread without work stays
 LINGER, LINGER_BYTES = 1.0, 1024 * 1024  # after a refusal; see Server._refuse
 SEND_IN_ONE = 64 * 1024  # answers up to this size go out in one write with their head
 M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # glibc's mallopt parameters (malloc.h)
+_trim: Callable[[int], int] | None = None  # glibc's malloc_trim, once lean_malloc() found it
 JSON = "application/json"
 TEXT = "text/plain; charset=utf-8"
 
@@ -346,29 +350,45 @@ class Server:
 
     # ------------------------------------------------------------------ the workers
     def _dispatch(self, conn: _Conn) -> None:
+        """Queue a connection with a complete head (or an oversized one) for a worker.
+
+        The control plane's requests (health checks, stats) and the workload's internal ones
+        (search's replication between peers) never wait behind customers' requests: they go
+        first in the queue and may use RESERVED_WORKERS more threads. Otherwise a backend
+        whose workers all wait (on a slow upstream, on peers that wait on it in turn) would
+        fail its health checks, or its peers' replication, for being busy."""
+        urgent = request_path(conn.buf) in self.not_counted
+        limit = self.max_workers + (RESERVED_WORKERS if urgent else 0)
         with self._jobs_cv:
-            self._jobs.append(conn)
-            if len(self._jobs) > self._idle_workers and self._workers < self.max_workers:
-                self._workers += 1
-                threading.Thread(target=self._worker, name="httpd-worker", daemon=True).start()
+            if urgent:
+                self._jobs.appendleft(conn)
             else:
-                self._jobs_cv.notify()
+                self._jobs.append(conn)
+            if len(self._jobs) > self._idle_workers and self._workers < limit:
+                try:
+                    threading.Thread(target=self._worker, name="httpd-worker",
+                                     daemon=True).start()
+                    self._workers += 1
+                    return
+                except RuntimeError as exc:  # no thread to be had: a running worker takes it
+                    log(f"worker thread: {exc}")
+            self._jobs_cv.notify()
 
     def _worker(self) -> None:
         while True:
             with self._jobs_cv:
-                while not self._jobs:
-                    if self._closed:
-                        self._workers -= 1
-                        return
+                if not self._jobs and not self._closed:
                     self._idle_workers += 1
-                    woken = self._jobs_cv.wait(WORKER_IDLE)
+                    self._jobs_cv.wait(WORKER_IDLE)
                     self._idle_workers -= 1
-                    if not woken and not self._jobs:
-                        self._workers -= 1
-                        return
+                if not self._jobs:  # no work for a while (or another worker took it): end
+                    self._workers -= 1
+                    last = self._workers == 0
+                    break
                 conn = self._jobs.popleft()
             self._work(conn)
+        if last and _trim is not None:
+            _trim(0)  # a burst is over: give back what it left free
 
     def _work(self, conn: _Conn) -> None:
         """Answer every complete request in the connection's buffer; then hand it back to the
@@ -491,18 +511,21 @@ def lean_malloc() -> None:
       otherwise raises that threshold after the first large free, and a large body's memory
       stays in the heap for good.
     - Give back now what compiling the modules left free in the heap (about 1 MB when the
-      bytecode is not cached, e.g. a read-only source tree without __pycache__).
+      bytecode is not cached, e.g. a read-only source tree without __pycache__), and again
+      whenever the last worker thread ends, i.e. after a burst of requests.
 
     Costs the ctypes import (about 0.2 MB); does nothing where there is no glibc."""
     import ctypes
 
+    global _trim
     try:
         libc = ctypes.CDLL(None)
         libc.mallopt(M_ARENA_MAX, 1)
         libc.mallopt(M_MMAP_THRESHOLD, 128 * 1024)
-        libc.malloc_trim(0)
+        _trim = libc.malloc_trim
     except (OSError, AttributeError):
-        pass
+        return
+    _trim(0)
 
 
 def log(line: str) -> None:

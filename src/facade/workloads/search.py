@@ -44,6 +44,7 @@ CATCH_UP_PATIENCE = 30.0  # seconds to keep looking for a reachable peer at star
 MAX_DUMP = 512 * 1024 * 1024  # bytes of a peer's /dump answer at catch-up
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 INTERNAL_PATHS = frozenset({"/replicate", "/dump"})  # between peers: not customer requests
+MAX_WORKERS = 16  # requests in progress at once (a thread each); replication has its own lane
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
@@ -84,7 +85,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
-        self.db.execute("PRAGMA cache_size=-256")
+        self.db.execute("PRAGMA cache_size=-256")  # KiB, not 2 MB: the kernel caches the file
         self.db.executescript(SCHEMA)
         self._fresh: set[str] | None = set()  # ids written since start; None once caught up
 
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     store = Store(os.path.join(args["data-dir"], f"{name}.sqlite"))
     peers = Peers(peers_file, (args["ip"], int(args["port"])))
     server = Server(args["ip"], int(args["port"]), handler(name, store, peers), name,
-                    max_body=MAX_BODY, internal_paths=INTERNAL_PATHS)
+                    max_body=MAX_BODY, internal_paths=INTERNAL_PATHS, max_workers=MAX_WORKERS)
     peers.own = server.address  # the bound port, if --port was 0
     if peers_file:
         threading.Thread(target=catch_up, args=(store, peers, name), daemon=True).start()
