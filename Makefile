@@ -45,6 +45,7 @@ bench: deps
 	$(PY) bench/appliance_lifecycle.py
 	$(PY) bench/throughput.py
 	$(PY) bench/failover.py
+	$(PY) bench/workload_memory.py
 
 # issue 11's targets: one more appliance at 10, 100 and 500 (about 15 minutes on 2 cores)
 bench-scale: deps

@@ -9,54 +9,48 @@ Stdlib only; HTTP/1.1 keep-alive; every response carries `X-Backend: NODE`.
 
 from __future__ import annotations
 
-import argparse
-from urllib.parse import urlsplit
-
-from facade.workloads._httpd import Handler, Server, serve
+from facade.workloads._httpd import (
+    Handler,
+    Request,
+    Response,
+    Server,
+    json_response,
+    lean_malloc,
+    options,
+    serve,
+    text,
+)
 
 MAX_BODY = 16 * 1024 * 1024
 
 
-def _label(address: tuple[object, ...]) -> str:
+def _label(address: tuple[str, int]) -> str:
     return f"{address[0]}:{address[1]}"
 
 
-class EchoHandler(Handler):
-    def do_GET(self) -> None:
-        self.guarded(lambda: self._answer(head=False))
+def handler(backend: str) -> Handler:
+    """The echo's routes for node `backend`."""
+    answer = text(200, f"{backend}\n")
+    ok = text(200, "ok\n")
 
-    def do_HEAD(self) -> None:
-        self.guarded(lambda: self._answer(head=True))
+    def handle(req: Request) -> Response:
+        if req.method == "POST":
+            return answer  # the body is read and dropped by the server
+        if req.path == "/health":
+            return ok
+        if req.path == "/whoami":
+            return json_response(200, {"node": backend, "client": _label(req.client),
+                                       "server": _label(req.local())})
+        return answer
 
-    def do_POST(self) -> None:
-        self.guarded(self._post)
-
-    def _post(self) -> None:
-        if self.read_body(MAX_BODY) is not None:
-            self.send_text(200, f"{self.server.backend}\n")
-
-    def _answer(self, head: bool) -> None:
-        path = urlsplit(self.path).path
-        if path == "/health":
-            self.send_text(200, "ok\n", head)
-        elif path == "/whoami":
-            who = {
-                "node": self.server.backend,
-                "client": _label(self.client_address),
-                "server": _label(self.connection.getsockname()),
-            }
-            self.send_json(200, who, head)
-        else:
-            self.send_text(200, f"{self.server.backend}\n", head)
+    return handle
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m facade.workloads.http_echo")
-    parser.add_argument("--name", required=True, help="backend node name (X-Backend, body)")
-    parser.add_argument("--ip", required=True, help="address to bind exactly")
-    parser.add_argument("--port", required=True, type=int)
-    args = parser.parse_args(argv)
-    serve(Server(args.ip, args.port, EchoHandler, args.name))
+    args = options(argv, "python -m facade.workloads.http_echo", ("name", "ip", "port"))
+    lean_malloc()
+    serve(Server(args["ip"], int(args["port"]), handler(args["name"]), args["name"],
+                 methods=("GET", "POST", "HEAD"), max_body=MAX_BODY))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ on every use. Stdlib only; every response carries `X-Backend: NODE`. See docs/wo
 
 from __future__ import annotations
 
-import argparse
-import http.client
 import json
 import os
 import re
@@ -21,9 +19,20 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from facade.workloads._httpd import Handler, Server, log, serve
+from facade.workloads._http1 import parse_query, unquote
+from facade.workloads._httpc import BadResponse, request
+from facade.workloads._httpd import (
+    Handler,
+    Request,
+    Response,
+    Server,
+    json_response,
+    lean_malloc,
+    log,
+    options,
+    serve,
+)
 
 MAX_ID_CHARS = 200
 MAX_TEXT_BYTES = 1024 * 1024
@@ -32,7 +41,10 @@ REPLICATE_TIMEOUT = 0.5  # seconds per socket operation towards one peer
 REPLICATE_DEADLINE = 0.8  # seconds a client POST waits for all peers in total
 CATCH_UP_TIMEOUT = 30.0  # seconds per /dump request
 CATCH_UP_PATIENCE = 30.0  # seconds to keep looking for a reachable peer at start
+MAX_DUMP = 512 * 1024 * 1024  # bytes of a peer's /dump answer at catch-up
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+INTERNAL_PATHS = frozenset({"/replicate", "/dump"})  # between peers: not customer requests
+MAX_WORKERS = 16  # requests in progress at once (a thread each); replication has its own lane
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
@@ -73,6 +85,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute("PRAGMA cache_size=-256")  # KiB, not 2 MB: the kernel caches the file
         self.db.executescript(SCHEMA)
         self._fresh: set[str] | None = set()  # ids written since start; None once caught up
 
@@ -183,14 +196,9 @@ class Peers:
 
 def post_json(peer: str, path: str, body: bytes, timeout: float) -> int:
     host, port = split_peer(peer)
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request("POST", path, body, {"Content-Type": "application/json"})
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
+    status, _, _ = request(host, port, "POST", path, body,
+                           {"Content-Type": "application/json"}, timeout=timeout)
+    return status
 
 
 def replicate(peers: list[str], body: bytes) -> tuple[list[str], list[str]]:
@@ -200,7 +208,7 @@ def replicate(peers: list[str], body: bytes) -> tuple[list[str], list[str]]:
     def push(peer: str) -> None:
         try:
             acked[peer] = 200 <= post_json(peer, "/replicate", body, REPLICATE_TIMEOUT) < 300
-        except (OSError, ValueError, http.client.HTTPException):
+        except (OSError, ValueError, BadResponse):
             acked[peer] = False
 
     threads = [threading.Thread(target=push, args=(p,), daemon=True) for p in peers]
@@ -215,15 +223,10 @@ def replicate(peers: list[str], body: bytes) -> tuple[list[str], list[str]]:
 
 def fetch_dump(peer: str) -> list[tuple[str, str]]:
     host, port = split_peer(peer)
-    conn = http.client.HTTPConnection(host, port, timeout=CATCH_UP_TIMEOUT)
-    try:
-        conn.request("GET", "/dump")
-        response = conn.getresponse()
-        body = response.read()
-    finally:
-        conn.close()
-    if response.status != 200:
-        raise ValueError(f"/dump answered {response.status}")
+    status, _, body = request(host, port, "GET", "/dump", timeout=CATCH_UP_TIMEOUT,
+                              limit=MAX_DUMP)
+    if status != 200:
+        raise ValueError(f"/dump answered {status}")
     return [(str(d["id"]), str(d["text"])) for d in json.loads(body)["documents"]]
 
 
@@ -234,7 +237,7 @@ def catch_up(store: Store, peers: Peers, name: str) -> None:
         for peer in peers.current():
             try:
                 docs = fetch_dump(peer)
-            except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException):
+            except (OSError, ValueError, KeyError, TypeError, BadResponse):
                 continue
             stored = store.merge(docs)
             log(f"{name}: caught up {stored} of {len(docs)} documents from {peer}")
@@ -247,87 +250,69 @@ def catch_up(store: Store, peers: Peers, name: str) -> None:
         pause = min(pause * 2, 2.0)
 
 
-class SearchHandler(Handler):
-    internal_paths = frozenset({"/replicate", "/dump"})  # between peers: not customer requests
-    store: Store
-    peers: Peers
+def handler(backend: str, store: Store, peers: Peers) -> Handler:
+    """The search routes of node `backend` over its store, replicating to its peers."""
 
-    def do_GET(self) -> None:
-        self.guarded(self._get)
+    def handle(req: Request) -> Response:
+        return get(req) if req.method == "GET" else post(req)
 
-    def do_POST(self) -> None:
-        self.guarded(self._post)
-
-    def _get(self) -> None:
-        url = urlsplit(self.path)
-        backend = self.server.backend
-        if url.path == "/health":
-            self.send_json(200, {"status": "ok", "documents": self.store.count(),
-                                 "backend": backend})
-        elif url.path == "/search":
-            params = parse_qs(url.query)
+    def get(req: Request) -> Response:
+        path = req.path
+        if path == "/health":
+            return json_response(200, {"status": "ok", "documents": store.count(),
+                                       "backend": backend})
+        if path == "/search":
+            params = parse_query(req.query)
             query = params.get("q", [""])[0]
             try:
-                limit = min(max(int(params.get("limit", [DEFAULT_LIMIT])[0]), 1), MAX_LIMIT)
+                limit = min(max(int(params.get("limit", [str(DEFAULT_LIMIT)])[0]), 1),
+                            MAX_LIMIT)
             except ValueError:
                 limit = DEFAULT_LIMIT
-            ids = self.store.search(query, limit)
-            self.send_json(200, {"query": query, "ids": ids, "backend": backend})
-        elif url.path == "/dump":
-            self.send_json(200, {"documents": self.store.dump()})
-        elif url.path.startswith("/documents/") and len(url.path) > len("/documents/"):
-            doc_id = unquote(url.path[len("/documents/"):])
-            text = self.store.get(doc_id)
+            ids = store.search(query, limit)
+            return json_response(200, {"query": query, "ids": ids, "backend": backend})
+        if path == "/dump":
+            return json_response(200, {"documents": store.dump()})
+        if path.startswith("/documents/") and len(path) > len("/documents/"):
+            doc_id = unquote(path[len("/documents/"):])
+            text = store.get(doc_id)
             if text is None:
-                self.send_json(404, {"error": f"no document {doc_id!r}"})
-            else:
-                self.send_json(200, {"id": doc_id, "text": text, "backend": backend})
-        else:
-            self.send_json(404, {"error": f"no route GET {url.path}"})
+                return json_response(404, {"error": f"no document {doc_id!r}"})
+            return json_response(200, {"id": doc_id, "text": text, "backend": backend})
+        return json_response(404, {"error": f"no route GET {path}"})
 
-    def _post(self) -> None:
-        path = urlsplit(self.path).path
+    def post(req: Request) -> Response:
+        path = req.path
         if path not in ("/documents", "/replicate"):
-            self.send_json(404, {"error": f"no route POST {path}"})
-            return
-        body = self.read_body(MAX_BODY)
-        if body is None:
-            return
-        parsed = parse_document(body)
+            return json_response(404, {"error": f"no route POST {path}"})
+        parsed = parse_document(req.body())
         if isinstance(parsed, str):
-            self.send_json(400, {"error": parsed})
-            return
+            return json_response(400, {"error": parsed})
         doc_id, text = parsed
-        self.store.put(doc_id, text)
+        store.put(doc_id, text)
         if path == "/replicate":  # from a peer: store only, never forward
-            self.send_json(200, {"id": doc_id, "backend": self.server.backend})
-            return
+            return json_response(200, {"id": doc_id, "backend": backend})
         payload = json.dumps({"id": doc_id, "text": text}).encode()
-        acked, failed = replicate(self.peers.current(), payload)
-        reply: dict[str, object] = {"id": doc_id, "backend": self.server.backend,
-                                 "replicated_to": acked, "failed": failed}
-        self.send_json(201, reply)
+        acked, failed = replicate(peers.current(), payload)
+        return json_response(201, {"id": doc_id, "backend": backend,
+                                   "replicated_to": acked, "failed": failed})
+
+    return handle
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m facade.workloads.search")
-    parser.add_argument("--name", required=True, help="backend node name (X-Backend, file name)")
-    parser.add_argument("--ip", required=True, help="address to bind exactly")
-    parser.add_argument("--port", required=True, type=int)
-    parser.add_argument("--data-dir", required=True, help="holds NAME.sqlite (created if missing)")
-    parser.add_argument("--peers-file", help='JSON {"peers": ["IP:PORT", ...]}; may list this node')
-    args = parser.parse_args(argv)
-    os.makedirs(args.data_dir, exist_ok=True)
-    store = Store(os.path.join(args.data_dir, f"{args.name}.sqlite"))
-
-    class Bound(SearchHandler):
-        pass
-
-    server = Server(args.ip, args.port, Bound, args.name)
-    Bound.store = store
-    Bound.peers = Peers(args.peers_file, split_peer(server.label()))
-    if args.peers_file:
-        threading.Thread(target=catch_up, args=(store, Bound.peers, args.name), daemon=True).start()
+    args = options(argv, "python -m facade.workloads.search",
+                   ("name", "ip", "port", "data-dir"), ("peers-file",))
+    lean_malloc()
+    name, peers_file = args["name"], args.get("peers-file")
+    os.makedirs(args["data-dir"], exist_ok=True)
+    store = Store(os.path.join(args["data-dir"], f"{name}.sqlite"))
+    peers = Peers(peers_file, (args["ip"], int(args["port"])))
+    server = Server(args["ip"], int(args["port"]), handler(name, store, peers), name,
+                    max_body=MAX_BODY, internal_paths=INTERNAL_PATHS, max_workers=MAX_WORKERS)
+    peers.own = server.address  # the bound port, if --port was 0
+    if peers_file:
+        threading.Thread(target=catch_up, args=(store, peers, name), daemon=True).start()
     else:
         store.stop_tracking()
     serve(server, on_stop=store.close)

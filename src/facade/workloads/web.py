@@ -20,14 +20,22 @@ request that would go round a loop of appliances.
 
 from __future__ import annotations
 
-import argparse
-import http.client
 import json
-from urllib.parse import urlsplit
 
-from facade.workloads._httpd import Handler, Server, serve
+from facade.workloads._httpc import BadResponse, request
+from facade.workloads._httpd import (
+    Handler,
+    Request,
+    Response,
+    Server,
+    json_response,
+    lean_malloc,
+    options,
+    serve,
+)
 
 MAX_BODY = 8 * 1024 * 1024
+MAX_ANSWER = 16 * 1024 * 1024  # bytes of an upstream's answer; a larger one is a 502
 UPSTREAM_TIMEOUT = 5.0  # seconds per socket operation towards the upstream
 MAX_HOPS = 16
 HOPS_HEADER = "X-Facade-Hops"
@@ -66,83 +74,56 @@ def path_of(answer: object, backend: str | None) -> list[str]:
     return [backend] if backend else []
 
 
-class WebHandler(Handler):
-    upstream_file: str | None
+def handler(backend: str, upstream_file: str | None) -> Handler:
+    """The web tier's routes for node `backend`, forwarding to the upstream in the file."""
 
-    def do_GET(self) -> None:
-        self.guarded(self._get)
+    def handle(req: Request) -> Response:
+        if req.method == "GET" and req.path == "/health":
+            return json_response(200, {"status": "ok", "backend": backend})
+        if req.method == "GET" and req.path == "/":
+            name, endpoint = read_upstream(upstream_file)
+            return json_response(200, {"backend": backend, "upstream": name,
+                                       "endpoint": endpoint})
+        return forward(req, req.body() if req.method == "POST" else None)
 
-    def do_POST(self) -> None:
-        self.guarded(self._post)
-
-    def _get(self) -> None:
-        path = urlsplit(self.path).path
-        me = self.server.backend
-        if path == "/health":
-            self.send_json(200, {"status": "ok", "backend": me})
-        elif path == "/":
-            name, endpoint = read_upstream(self.upstream_file)
-            self.send_json(200, {"backend": me, "upstream": name, "endpoint": endpoint})
-        else:
-            self._forward(None)
-
-    def _post(self) -> None:
-        body = self.read_body(MAX_BODY)
-        if body is not None:
-            self._forward(body)
-
-    def _forward(self, body: bytes | None) -> None:
-        me = self.server.backend
-        name, endpoint = read_upstream(self.upstream_file)
-        hops = hops_of(self.headers.get(HOPS_HEADER)) + 1
-        base = {"backend": me, "upstream": name, "endpoint": endpoint}
+    def forward(req: Request, body: bytes | None) -> Response:
+        name, endpoint = read_upstream(upstream_file)
+        hops = hops_of(req.header(HOPS_HEADER)) + 1
+        base = {"backend": backend, "upstream": name, "endpoint": endpoint}
         if hops > MAX_HOPS:
-            self.send_json(508, {**base, "error": f"more than {MAX_HOPS} hops: a loop of "
-                                 "appliances?", "path": [me]})
-            return
+            return json_response(508, {**base, "error": f"more than {MAX_HOPS} hops: a loop of "
+                                       "appliances?", "path": [backend]})
         if endpoint is None:
             why = (f"upstream appliance {name} does not exist (yet)" if name
                    else "this service has no upstream appliance")
-            self.send_json(503, {**base, "error": why, "path": [me]})
-            return
-        host, _, port = endpoint.rpartition(":")
-        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=UPSTREAM_TIMEOUT)
-        headers = {HOPS_HEADER: str(hops)}
+            return json_response(503, {**base, "error": why, "path": [backend]})
+        fields = {HOPS_HEADER: str(hops)}
         if body is not None:
-            headers["Content-Type"] = self.headers.get("Content-Type", "application/json")
+            fields["Content-Type"] = req.header("Content-Type", "application/json")
         try:
-            conn.request(self.command, self.path, body, headers)
-            response = conn.getresponse()
-            raw = response.read()
-            status, upstream_backend = response.status, response.getheader("X-Backend")
-        except (OSError, http.client.HTTPException) as exc:
-            self.send_json(502, {**base, "error": f"upstream {name} at {endpoint} did not "
-                                 f"answer: {exc}", "path": [me]})
-            return
-        finally:
-            conn.close()
+            host, _, port = endpoint.rpartition(":")
+            status, answer_fields, raw = request(
+                host.strip("[]"), int(port), req.method, req.target, body, fields,
+                timeout=UPSTREAM_TIMEOUT, limit=MAX_ANSWER)
+        except (OSError, ValueError, BadResponse) as exc:
+            return json_response(502, {**base, "error": f"upstream {name} at {endpoint} did "
+                                       f"not answer: {exc}", "path": [backend]})
         try:
             answer: object = json.loads(raw)
         except ValueError:
             answer = raw.decode("utf-8", errors="replace")
-        self.send_json(status, {**base, "status": status,
-                                "path": [me, *path_of(answer, upstream_backend)],
-                                "answer": answer})
+        path = [backend, *path_of(answer, answer_fields.get("x-backend"))]
+        return json_response(status, {**base, "status": status, "path": path, "answer": answer})
+
+    return handle
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m facade.workloads.web")
-    parser.add_argument("--name", required=True, help="backend node name (X-Backend, path)")
-    parser.add_argument("--ip", required=True, help="address to bind exactly")
-    parser.add_argument("--port", required=True, type=int)
-    parser.add_argument("--upstream-file",
-                        help='JSON {"appliance": NAME, "endpoint": "IP:PORT"} (re-read per request)')
-    args = parser.parse_args(argv)
-
-    class Bound(WebHandler):
-        upstream_file = args.upstream_file
-
-    serve(Server(args.ip, args.port, Bound, args.name))
+    args = options(argv, "python -m facade.workloads.web", ("name", "ip", "port"),
+                   ("upstream-file",))
+    lean_malloc()
+    serve(Server(args["ip"], int(args["port"]), handler(args["name"], args.get("upstream-file")),
+                 args["name"], max_body=MAX_BODY))
 
 
 if __name__ == "__main__":
