@@ -204,6 +204,10 @@ def main() -> None:
     counts = [int(c) for c in args.counts.split(",")]
     rows: list[dict[str, Any]] = []
     with control_plane_with(LAYOUT) as cp:
+        top = counts[-1] + args.sample
+        r = cp.api("PUT", "/v1/accounts/acme/quotas",
+                   json={"appliances": top, "backends": top * args.backends})
+        assert r.status_code == 200, r.text
         client = cp.get("/v1/instances/client")["netns"]
         names: list[str] = []
         loop: ClientLoop | None = None

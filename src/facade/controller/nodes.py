@@ -56,9 +56,10 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
         return
     assert spec is not None
     bridges = {p.bridge for p in spec.ports}
-    require_bridges(rt, netns, bridges)
     actions = plan_node(netns, spec, seen, procs, seen_procs,
                         rt.recreated_since(netns, bridges))
+    if any(a.verb == "ensure_node" for a in actions):
+        require_bridges(rt, netns, bridges)  # only a node to (re)make needs its segments
     try:
         done = rt.act(actions)
     except Failed as exc:

@@ -155,19 +155,37 @@ def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
 # --- recording -------------------------------------------------------------------------------
 
 
-def _add(session: Session, node: MeteredNode, metric: Metric, hour: int, quantity: int) -> None:
+class _Records:
+    """The usage records of the hours a snapshot touches, read once per hour (a tick adds to
+    every node's row of the current hour: one query, not one per node)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.rows: dict[tuple[int, int, str, str], UsageRecord] = {}
+        self.hours: set[int] = set()
+
+    def get(self, hour: int, appliance_id: int, node: str, metric: str) -> UsageRecord | None:
+        if hour not in self.hours:
+            self.hours.add(hour)
+            for row in self.session.scalars(select(UsageRecord).where(UsageRecord.hour == hour)):
+                self.rows[(row.hour, row.appliance_id, row.node, row.metric)] = row
+        return self.rows.get((hour, appliance_id, node, metric))
+
+
+def _add(records: _Records, node: MeteredNode, metric: Metric, hour: int,
+         quantity: int) -> None:
     if quantity <= 0:
         return
-    row = session.scalar(select(UsageRecord).where(
-        UsageRecord.hour == hour, UsageRecord.appliance_id == node.appliance_id,
-        UsageRecord.node == node.name, UsageRecord.metric == metric.value))
+    session = records.session
+    row = records.get(hour, node.appliance_id, node.name, metric.value)
     if row is None:
-        session.add(UsageRecord(hour=hour, customer=node.customer, provider=node.provider,
-                                owner=node.owner, service=node.service,
-                                appliance_id=node.appliance_id, appliance=node.appliance,
-                                node=node.name, role=node.role, metric=metric.value,
-                                quantity=quantity))
-        session.flush()
+        row = UsageRecord(hour=hour, customer=node.customer, provider=node.provider,
+                          owner=node.owner, service=node.service,
+                          appliance_id=node.appliance_id, appliance=node.appliance,
+                          node=node.name, role=node.role, metric=metric.value,
+                          quantity=quantity)
+        session.add(row)
+        records.rows[(hour, node.appliance_id, node.name, metric.value)] = row
     else:
         row.quantity += quantity
 
@@ -177,13 +195,14 @@ def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot, *,
     """Store one snapshot: counter increments and node time, with their new readings.
     Returns the counter increments per appliance id and metric (the autoscaler's input)."""
     readings = {r.key: r for r in session.scalars(select(MeterReading))}
+    records = _Records(session)
     hour = snap.at_ms // HOUR_MS
     increments: dict[int, dict[str, int]] = {}
     for key, now, node, metric in snap.counters:
         row = readings.get(key)
         last = Reading(row.epoch, row.value) if row else None
         inc = increment(last, now)
-        _add(session, node, metric, hour, inc)
+        _add(records, node, metric, hour, inc)
         per_app = increments.setdefault(node.appliance_id, {})
         per_app[metric.value] = per_app.get(metric.value, 0) + inc
         if row is None:
@@ -203,7 +222,7 @@ def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot, *,
             continue
         if snap.at_ms > row.value:
             for hour_start, ms in split_hours(row.value, snap.at_ms):
-                _add(session, node, Metric.NODE_MS, to_ms(hour_start) // HOUR_MS, ms)
+                _add(records, node, Metric.NODE_MS, to_ms(hour_start) // HOUR_MS, ms)
             row.value = snap.at_ms
     if not prune:
         return increments
