@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from facade.domain import names, sandbox, workload
 from facade.domain.health import HealthCheck
@@ -258,6 +258,13 @@ def _mgmt(inst: Instance) -> tuple[int, str] | None:
     return (net, inst.interfaces[management.LEG[inst.role]].ip) if net is not None else None
 
 
+# what a node's agent entry and metering read of it, loaded with the node in a few queries for
+# all nodes at once (not one query per node)
+NODE_LOAD = (selectinload(Instance.interfaces).joinedload(Interface.subnet),
+             selectinload(Instance.appliance).joinedload(Appliance.service),
+             joinedload(Instance.account))
+
+
 def agent_of(session: Session, network_id: int) -> management.Agent:
     """The management agent of one network and the nodes it serves (those being deleted
     included: metering reads them one last time before they go)."""
@@ -266,7 +273,7 @@ def agent_of(session: Session, network_id: int) -> management.Agent:
         select(Instance).join(Interface, Interface.instance_id == Instance.id)
         .join(Subnet, Subnet.id == Interface.subnet_id)
         .where(Subnet.network_id == network_id, Instance.appliance_id.is_not(None))
-        .distinct().order_by(Instance.id))
+        .distinct().order_by(Instance.id).options(*NODE_LOAD))
     for inst in rows:
         if management_network(inst) != network_id:
             continue
@@ -298,13 +305,14 @@ def metered_nodes(session: Session) -> list[metering.MeteredNode]:
     """Every appliance node, as metering sees it (being deleted included)."""
     agents: dict[int, management.Agent] = {}
     rows = session.scalars(select(Instance).where(Instance.appliance_id.is_not(None))
-                           .order_by(Instance.id))
+                           .order_by(Instance.id).options(*NODE_LOAD))
     return [m for inst in rows if (m := metered_node(session, inst, agents)) is not None]
 
 
 def management_networks(session: Session) -> list[int]:
     """The networks that hold some appliance node's management leg (each has an agent)."""
-    rows = session.scalars(select(Instance).where(Instance.appliance_id.is_not(None)))
+    rows = session.scalars(select(Instance).where(Instance.appliance_id.is_not(None))
+                           .options(*NODE_LOAD))
     return sorted({n for inst in rows if (n := management_network(inst)) is not None})
 
 
