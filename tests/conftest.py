@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,14 @@ class Api:
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
+    with running_api(tmp_path) as made:
+        yield made
+
+
+@contextmanager
+def running_api(tmp_path: Path) -> Iterator[Api]:
+    """A control plane on the fake driver in `tmp_path`, stopped afterwards (for fixtures of
+    any scope)."""
     dp = FakeDataPlane()
     ctx = Context.open(tmp_path / "home", dp)
     token = accounts.bootstrap_operator(ctx)

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from facade.dataplane.linux import DataPlaneError, LinuxDataPlane
-from facade.dataplane.linux import linkcount
+from facade.dataplane.linux import DataPlaneError, LinuxDataPlane, linkcount
 from facade.dataplane.linux import netns as driver_netns
 from facade.domain.specs import FrontendSpec, NodeSpec, PortSpec, ProcessSpec, SubnetSpec
 from tests.integration import driver_fixtures

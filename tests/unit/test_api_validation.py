@@ -81,6 +81,16 @@ def snapshot(api: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def world(api: Any) -> Iterator[Any]:
+    build_world(api)
+    before = snapshot(api)
+    yield api
+    # no test in this module may leave a trace of a refused request
+    if getattr(api, "changed", False) is False:
+        assert snapshot(api) == before
+
+
+def build_world(api: Any) -> None:
+    """Two accounts, their networks, a service, an instance and a token each."""
     for name in ("acme", "searchco"):
         ok(api.req("POST", "/v1/accounts", json={"name": name}), 201)
     ok(api.req("POST", "/v1/networks", json={
@@ -98,11 +108,6 @@ def world(api: Any) -> Iterator[Any]:
         "name": "client", "account": "acme", "interfaces": [{"subnet": "acme-vpc/app"}]}), 201)
     api.acme = ok(api.req("POST", "/v1/accounts/acme/tokens"), 201)["token"]
     api.searchco = ok(api.req("POST", "/v1/accounts/searchco/tokens"), 201)["token"]
-    before = snapshot(api)
-    yield api
-    # no test in this module may leave a trace of a refused request
-    if getattr(api, "changed", False) is False:
-        assert snapshot(api) == before
 
 
 def appliance_body(**over: Any) -> dict[str, Any]:

@@ -6,11 +6,13 @@ matrix below, so a new route cannot skip this test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.unit.test_api_validation import ok, snapshot, world  # noqa: F401 - fixture
+from tests.conftest import running_api
+from tests.unit.test_api_validation import build_world, ok, snapshot
 
 # (method, path template, concrete path, body) -> statuses the stranger may get
 MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[int]]] = [
@@ -115,8 +117,16 @@ MATRIX += [  # load-balancer offers (docs/composition.md): public offers; a stra
 OPEN = {("GET", "/v1/health")}
 
 
-@pytest.fixture
-def stranger(world: Any) -> Any:  # noqa: F811 - the fixture imported above
+@pytest.fixture(scope="module")
+def stranger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One world for the whole matrix (each case asserts that it changed nothing, so they can
+    share it): building one per case was most of this module's time."""
+    with running_api(tmp_path_factory.mktemp("authz")) as world:
+        yield _populate(world)
+
+
+def _populate(world: Any) -> Any:
+    build_world(world)
     ok(world.req("POST", "/v1/appliances", json={
         "name": "docs", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
         "backends": 2}), 202)
