@@ -6,8 +6,8 @@ Each keeps its view of the nodes concerned and reads it again from the store onl
 changed something (Context.generation), and asks them side by side through a small pool of its
 own; a slow agent delays its own engine's round, never a reconcile or a health check. Their
 cost grows with the number of nodes, so their period does too: a round asks at most
-MANAGEMENT_RATE (or METER_RATE) nodes per second of its period, i.e. every node once a second
-(metering: every two seconds) up to that many nodes, then more slowly (docs/management.md).
+MANAGEMENT_RATE (or METER_RATE) nodes per second of its period, i.e. every node every two
+seconds up to 100 (200) nodes, then more slowly (docs/management.md).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from facade.service.context import Context
 
 log = logging.getLogger("facade.engines")
 
-MANAGEMENT_INTERVAL = 1.0  # seconds between two rounds of questions to the agents, at least
+# seconds between two rounds of questions to the agents, at least: what they say is for the
+# views and reachability events (health and rotation are the health engine's, not theirs)
+MANAGEMENT_INTERVAL = 2.0
 MANAGEMENT_RATE = 50  # nodes asked per second of a round's period, at most
 METER_RATE = 100
 POOL = 8
