@@ -43,6 +43,7 @@ bench: deps
 	$(PY) bench/appliance_lifecycle.py
 	$(PY) bench/throughput.py
 	$(PY) bench/failover.py
+	$(PY) bench/reads.py
 
 cleanup: deps
 	$(VENV)/bin/facade cleanup
