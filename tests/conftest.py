@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +17,7 @@ from facade.controller import Controller
 from facade.dataplane.fake import FakeDataPlane
 from facade.service import accounts
 from facade.service.context import Context
+from tests.pages import follow
 
 
 @dataclass
@@ -30,6 +33,14 @@ class Api:
     def req(self, method: str, path: str, token: str | None = "op", **kw: object):
         tok = self.token if token == "op" else token
         return self.client.request(method, path, headers=self.as_(tok), **kw)
+
+    def items(self, path: str, token: str | None = "op", *,
+              params: dict[str, Any] | None = None) -> list[Any]:
+        """Every item of a list route: each page a 200 envelope, next_cursor followed to the
+        end. A query in `path` (`/v1/usage?by=node`) is kept on every page."""
+        return follow(lambda query: self.req("GET", path.partition("?")[0], token=token,
+                                             params=query),
+                      {**dict(parse_qsl(path.partition("?")[2])), **(params or {})})
 
 
 @pytest.fixture

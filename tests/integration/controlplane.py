@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx
 
+from tests.pages import follow
+
 ROOT = Path(__file__).resolve().parents[2]
 FACADE = str(Path(sys.executable).with_name("facade"))
 
@@ -55,6 +57,16 @@ class ControlPlane:
         r = self.api("GET", path, **kw)
         assert r.status_code == 200, r.text
         return r.json()
+
+    def items(self, path: str, token: str | None = None,
+              params: dict[str, Any] | None = None) -> list[Any]:
+        """Every item of a list route, following next_cursor (docs/api.md, "Paging")."""
+        return follow(lambda query: self.api("GET", path, token=token, params=query),
+                      {"limit": 1000, **(params or {})})
+
+    def events(self, token: str | None = None) -> list[dict[str, Any]]:
+        """The whole event log, oldest first (the API pages it newest first)."""
+        return self.items("/v1/events", token=token)[::-1]
 
     def wait_for(self, predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout

@@ -60,7 +60,7 @@ def test_grows_under_load_and_shrinks_after(cp: ControlPlane, app: dict[str, Any
                 timeout=40, what="the appliance back at its minimum")
     shrunk_after = time.monotonic() - stopped
     assert _customer_subnet(cp) == customer_side
-    events = [e for e in cp.get("/v1/events", params={"limit": 500})
+    events = [e for e in cp.events()
               if e["kind"] == "appliance.autoscaled"]
     assert any("-> 3 backends" in e["message"] for e in events)
     assert any("-> 1 backends" in e["message"] for e in events)

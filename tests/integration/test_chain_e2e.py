@@ -131,7 +131,7 @@ def test_only_the_chain_reaches_the_next_link(cp: ControlPlane, chain: dict[str,
     backend_ns = site["backends"][0]["netns"]
     status, _, body = nsclient.http(backend_ns, index_ip, 80, "GET", "/health")
     assert status == 200 and json.loads(body)["backend"].startswith("site-index-b")
-    routers = {n["name"]: n["router"] for n in cp.get("/v1/networks")}
+    routers = {n["name"]: n["router"] for n in cp.items("/v1/networks")}
     listening: list[tuple[str, str, int]] = [(backend_ns, index_ip, 80)]
     for app in (site, index):
         first, second = app["backends"]
@@ -257,7 +257,7 @@ def test_destroy_takes_a_chain_down_users_first(cp: ControlPlane, chain: dict[st
     cp.cli("destroy", "-f", str(f), timeout=180)
     res = cp.cli("destroy", "-f", EXAMPLE, timeout=180)
     assert "deleted appliance site-index" in res.stdout, res.stdout
-    assert cp.get("/v1/appliances") == []
+    assert cp.items("/v1/appliances") == []
     assert not any(n.startswith("fcd-n") for n in nsclient.facade_netns())
 
 

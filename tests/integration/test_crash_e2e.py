@@ -46,17 +46,17 @@ def _restart(cp: ControlPlane) -> None:
 
 
 def _converged(cp: ControlPlane) -> bool:
-    apps = cp.get("/v1/appliances")
+    apps = cp.items("/v1/appliances")
     return all(a["status"] == "ready" and len(a["backends"]) == a["desired_backends"]
                for a in apps)
 
 
 def _check_invariants(cp: ControlPlane) -> None:
-    apps = cp.get("/v1/appliances")
+    apps = cp.items("/v1/appliances")
     nodes = [n for a in apps for n in [a["frontend"], *a["backends"]]]
-    nodes += cp.get("/v1/instances")
+    nodes += cp.items("/v1/instances")
     wanted = {n["netns"] for n in nodes}
-    routers = {net["router"] for net in cp.get("/v1/networks")}
+    routers = {net["router"] for net in cp.items("/v1/networks")}
     kernel = nsclient.facade_netns()
     assert kernel == wanted | routers | {"fcd-fabric"}, (
         f"unexplained: {kernel - wanted - routers - {'fcd-fabric'}}, missing: {wanted - kernel}")
@@ -77,7 +77,7 @@ def _check_invariants(cp: ControlPlane) -> None:
     fabric = json.loads(nsclient.run("ip", "-n", "fcd-fabric", "-j", "link", "show"))
     ports = [lk for lk in fabric if lk.get("linkinfo", {}).get("info_kind") == "veth"
              or lk["ifname"].startswith(("fcdv", "fcdg"))]
-    legs = sum(len(net["subnets"]) for net in cp.get("/v1/networks"))
+    legs = sum(len(net["subnets"]) for net in cp.items("/v1/networks"))
     assert len(ports) == sum(len(n["interfaces"]) for n in nodes) + legs
     # one workload process per backend, none for anything else
     for a in apps:
@@ -122,10 +122,10 @@ def test_sigkill_at_random_points_converges(cp: ControlPlane,
         _kill(cp)
         survived += 1
         _restart(cp)
-        for app in cp.get("/v1/appliances"):  # a delete the kill cut short: ask again
+        for app in cp.items("/v1/appliances"):  # a delete the kill cut short: ask again
             if app["name"] not in alive and app["status"] != "deleting":
                 assert cp.api("DELETE", f"/v1/appliances/{app['name']}").status_code == 202
-        cp.wait_for(lambda: _converged(cp) and {a["name"] for a in cp.get("/v1/appliances")}
+        cp.wait_for(lambda: _converged(cp) and {a["name"] for a in cp.items("/v1/appliances")}
                     == set(alive), timeout=30, what=f"convergence after kill {k + 1} ({op})")
         _check_invariants(cp)
     print(f"\ncontrol plane SIGKILLed {survived} times at random points; converged every time")

@@ -50,7 +50,7 @@ def layout(cp: ControlPlane) -> dict[str, Any]:
     assert "site ready" in res.stdout and "idx ready" in res.stdout, res.stdout
     return {"site": _get(cp, "/v1/appliances/site"), "idx": _get(cp, "/v1/appliances/idx"),
             "client": _get(cp, "/v1/instances/client"), "vault": _get(cp, "/v1/instances/vault"),
-            "networks": _get(cp, "/v1/networks")}
+            "networks": cp.items("/v1/networks")}
 
 
 class _Listener:
@@ -200,5 +200,5 @@ def test_force_deletes_the_upstream_with_its_users(cp: ControlPlane,
     assert "deleted appliance idx and its users site" in res.stdout, res.stdout
     nodes = [site["frontend"], *site["backends"], idx["frontend"], *idx["backends"]]
     assert not {n["netns"] for n in nodes} & nsclient.facade_netns()
-    assert cp.get("/v1/appliances") == []
+    assert cp.items("/v1/appliances") == []
     assert {layout["client"]["netns"], layout["vault"]["netns"]} <= nsclient.facade_netns()

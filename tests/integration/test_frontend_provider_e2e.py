@@ -60,8 +60,8 @@ def world(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     assert "docs ready" in res.stdout, res.stdout
     return {"app": cp.get("/v1/appliances/docs"), "tokens": tokens,
             "client": json.loads(cp.cli("instance", "show", "client", "--json").stdout),
-            "routers": {n["name"]: n["router"] for n in cp.get("/v1/networks")},
-            "networks": {n["name"]: n for n in cp.get("/v1/networks")}}
+            "routers": {n["name"]: n["router"] for n in cp.items("/v1/networks")},
+            "networks": {n["name"]: n for n in cp.items("/v1/networks")}}
 
 
 def test_a_request_through_the_endpoint_works(world: dict[str, Any]) -> None:
@@ -130,13 +130,13 @@ def test_metering_records_the_front_end_as_the_lb_providers(
     lb = world["tokens"]["lbco"]
 
     def rows() -> Any:
-        got = cp.get("/v1/usage", params={"by": "node"}, token=lb)
+        got = cp.items("/v1/usage", params={"by": "node"}, token=lb)
         return got if got and float(got[0]["frontend_node_seconds"]) > 0 else None
 
     (row,) = cp.wait_for(rows, timeout=15, what="a usage record of the front-end")
     assert (row["node"], row["role"], row["owner"], row["provider"], row["customer"]) == (
         "docs-fe", "frontend", "lbco", "searchco", "acme")
-    mine = cp.get("/v1/usage", params={"by": "node"}, token=world["tokens"]["searchco"])
+    mine = cp.items("/v1/usage", params={"by": "node"}, token=world["tokens"]["searchco"])
     owners = {r["node"]: r["owner"] for r in mine}
     assert owners["docs-b1"] == owners["docs-b2"] == "searchco"
     assert owners.get("docs-fe") in (None, "lbco")

@@ -110,4 +110,4 @@ def test_cli_grant_by_a_non_owner_is_refused(cp: ControlPlane, world: dict[str, 
     res = cp.cli("subnet", "grant", "y-vpc/shared", "xco", token=world["tokens"]["xco"],
                  check=False)
     assert res.returncode != 0 and "does not exist" in res.stderr, res.stderr
-    assert cp.get("/v1/subnets/y-vpc/shared/grants") == []
+    assert cp.items("/v1/subnets/y-vpc/shared/grants") == []

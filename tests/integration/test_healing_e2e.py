@@ -62,7 +62,7 @@ def test_a_hung_backend_is_replaced(cp: ControlPlane, app: dict[str, Any]) -> No
     cp.wait_for(lambda: hung["netns"] not in nsclient.facade_netns()
                 and not nsclient.processes_mentioning(f"--name {hung['name']} "),
                 timeout=10, what="the hung node gone")
-    events = [e for e in cp.get("/v1/events", params={"limit": 200})
+    events = [e for e in cp.events()
               if e["kind"] == "appliance.node_replaced"]
     assert any(hung["name"] in e["message"] and new["name"] in e["message"] for e in events)
     # the customer's requests reach both backends

@@ -190,13 +190,13 @@ def _network(subnet: str) -> str:
 
 
 def _entries(cp: ControlPlane) -> tuple[list[Entry], list[dict[str, Any]]]:
-    instances = cp.get("/v1/instances")
+    instances = cp.items("/v1/instances")
     out = []
     for inst in instances:
         (iface,) = inst["interfaces"]
         out.append(Entry(_network(iface["subnet"]), iface["ip"], "instance", inst["name"],
                          subnet=iface["subnet"]))
-    for app in cp.get("/v1/appliances"):
+    for app in cp.items("/v1/appliances"):
         fe = app["frontend"]
         eth0, eth1, eth2 = fe["interfaces"]
         out.append(Entry(_network(eth0["subnet"]), eth0["ip"], "endpoint", fe["name"],

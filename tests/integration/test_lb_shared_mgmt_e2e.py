@@ -73,7 +73,7 @@ def world(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[st
                  for n in ("client", "probe")}
     return {"site": cp.get("/v1/appliances/site"), "index": cp.get("/v1/appliances/site-index"),
             "tokens": tokens, "instances": instances,
-            "routers": {n["name"]: n["router"] for n in cp.get("/v1/networks")}}
+            "routers": {n["name"]: n["router"] for n in cp.items("/v1/networks")}}
 
 
 def _ep(app: dict[str, Any]) -> tuple[str, int]:
@@ -151,7 +151,7 @@ def test_each_provider_sees_only_its_own_nodes(cp: ControlPlane, world: dict[str
     assert sorted(lb["services"]) == ["search", "web"]
     assert {f["name"]: f["account"] for f in lb["frontends"]} == {
         "site-fe": "lbco", "site-index-fe": "lbco"}
-    assert cp.get("/v1/appliances", token=t["lbco"]) == []
+    assert cp.items("/v1/appliances", token=t["lbco"]) == []
     assert status("/v1/instances/site-fe", "lbco") == 200
     for node in ("site-b1", "site-index-b1"):
         assert status(f"/v1/instances/{node}", "lbco") == 404
@@ -202,7 +202,7 @@ def test_deleting_a_leaves_b_working(cp: ControlPlane, world: dict[str, Any]) ->
     assert "deleted appliance site" in res.stdout, res.stdout
     gone = {site["frontend"]["netns"], site["backends"][0]["netns"]}
     assert not gone & nsclient.facade_netns()  # its namespaces are gone from the kernel
-    assert [a["name"] for a in cp.get("/v1/appliances")] == ["site-index"]
+    assert [a["name"] for a in cp.items("/v1/appliances")] == ["site-index"]
     for _ in range(2):  # a real request from webco's instance in web's backend subnet
         status, headers, body = nsclient.http(probe["netns"], *_ep(index), "GET", "/")
         assert (status, body) == (200, b"site-index-b1\n"), (status, body)

@@ -201,5 +201,5 @@ def test_destroy_leaves_nothing(cp: ControlPlane, scenario: Path) -> None:
     cp.cli("destroy", "-f", str(scenario))
     assert nsclient.facade_netns() <= {"fcd-fabric"}
     assert not nsclient.processes_mentioning("facade.workloads")
-    assert cp.get("/v1/appliances") == []
-    assert [a["name"] for a in cp.get("/v1/accounts")] == ["operator"]
+    assert cp.items("/v1/appliances") == []
+    assert [a["name"] for a in cp.items("/v1/accounts")] == ["operator"]

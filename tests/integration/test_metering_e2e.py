@@ -42,7 +42,7 @@ def _kernel_meters(fe_netns: str) -> dict[str, int]:
 
 
 def _usage(cp: ControlPlane, **params: str) -> dict[str, Any]:
-    rows = cp.get("/v1/usage", params={"appliance": "meter1", **params})
+    rows = cp.items("/v1/usage", params={"appliance": "meter1", **params})
     if not rows:
         return {"bytes_in": 0, "bytes_out": 0, "connections": 0, "requests": 0,
                 "frontend_node_seconds": "0", "backend_node_seconds": "0"}
@@ -127,7 +127,7 @@ def test_node_time_follows_the_clock(cp: ControlPlane, app: dict[str, Any]) -> N
     t1, u1 = time.monotonic(), float(_usage(cp)["frontend_node_seconds"])
     # ticks every 2 s: the recorded time lags the wall clock by at most a tick or two
     assert abs((u1 - u0) - (t1 - t0)) < 4.5, (u1 - u0, t1 - t0)
-    nodes = cp.get("/v1/usage", params={"appliance": "meter1", "by": "node"})
+    nodes = cp.items("/v1/usage", params={"appliance": "meter1", "by": "node"})
     assert {r["role"] for r in nodes} == {"frontend", "backend"} and len(nodes) == 3
 
 

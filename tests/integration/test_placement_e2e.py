@@ -87,9 +87,9 @@ def world(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     path.write_text(TOPOLOGY)
     res = cp.cli("apply", "-f", str(path), "--timeout", "60", timeout=120)
     assert all(f"app-{x} ready" in res.stdout for x in "abc"), res.stdout
-    insts = {i["name"]: i for i in cp.get("/v1/instances")}
-    apps = {a["name"]: a for a in cp.get("/v1/appliances")}
-    networks = {n["name"]: n for n in cp.get("/v1/networks")}
+    insts = {i["name"]: i for i in cp.items("/v1/instances")}
+    apps = {a["name"]: a for a in cp.items("/v1/appliances")}
+    networks = {n["name"]: n for n in cp.items("/v1/networks")}
     return {"insts": insts, "apps": apps, "networks": networks}
 
 

@@ -69,7 +69,7 @@ def _workload_pid(node: str) -> int:
 
 
 def _reconcile_events(cp: ControlPlane) -> list[dict[str, Any]]:
-    return [e for e in cp.get("/v1/events", params={"limit": 1000})
+    return [e for e in cp.events()
             if e["kind"].startswith("reconcile.")]
 
 
@@ -113,7 +113,7 @@ def test_killed_workload_leaves_rotation_and_is_restarted(cp: ControlPlane,
         raise AssertionError("the backend did not leave and come back within 10 s")
     assert seen_out
     assert _workload_pid(victim["name"]) != old
-    events = json.dumps(cp.get("/v1/events", params={"limit": 200}))
+    events = json.dumps(cp.events())
     assert "reconcile.start_process" in events
 
 
@@ -132,7 +132,7 @@ def test_deleted_namespace_is_rebuilt(cp: ControlPlane, echo1: dict[str, Any]) -
     cp.wait_for(rebuilt, timeout=15, what="the backend node to be rebuilt and in rotation")
     cp.wait_for(lambda: cp.get("/v1/appliances/echo1")["status"] == "ready", timeout=10,
                 what="the appliance to be ready again")
-    events = json.dumps(cp.get("/v1/events", params={"limit": 200}))
+    events = json.dumps(cp.events())
     assert f'"object": "{victim["netns"]}"' in events
 
 
@@ -190,5 +190,5 @@ def test_drift_in_the_fabric_is_repaired(cp: ControlPlane, echo1: dict[str, Any]
                 "nft-table": ("reconcile.ensure_node", fe, "front-end rules missing")}[breakage]
     # the worker records its events once the pass is done, a moment after the kernel is fixed
     cp.wait_for(lambda: any((e["kind"], e["object"], e["message"]) == expected
-                            for e in cp.get("/v1/events", params={"limit": 1000})),
+                            for e in cp.events()),
                 timeout=10, what=f"an event saying {expected}")

@@ -98,14 +98,14 @@ def _port_chain(table: list[dict[str, Any]], prefix: str) -> str:
 
 
 def _event_count(cp: ControlPlane) -> int:
-    return len([e for e in cp.get("/v1/events", params={"limit": 1000})
+    return len([e for e in cp.events()
                 if e["kind"].startswith("reconcile.")])
 
 
 def _wait_for_event(cp: ControlPlane, kind: str, after: int, *words: str) -> dict[str, Any]:
     """The first reconcile event after `after` of them, of `kind`, naming every word."""
     def found() -> dict[str, Any] | None:
-        events = [e for e in cp.get("/v1/events", params={"limit": 1000})
+        events = [e for e in cp.events()
                   if e["kind"].startswith("reconcile.")]  # oldest first
         for e in events[after:]:
             if e["kind"] == kind and all(w in e["message"] for w in words):

@@ -105,7 +105,7 @@ def world(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     app = cp.wait_for(lambda: (lambda a: a if a["status"] == "ready" else None)(
         cp.get("/v1/appliances/web")), timeout=30, what="web ready")
     yield {"tokens": tokens, "app": app, "accounts": {a["name"]: a for a in
-                                                      cp.get("/v1/accounts")}}
+                                                      cp.items("/v1/accounts")}}
 
 
 def _escape_report(cp: ControlPlane, node: str, token: str) -> dict[str, str]:

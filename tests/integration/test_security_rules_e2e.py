@@ -105,7 +105,7 @@ def test_interface_rule_is_stateful_and_per_port(cp: ControlPlane, world: dict[s
 
 
 def _events(cp: ControlPlane) -> list[dict[str, Any]]:
-    return [e for e in cp.get("/v1/events", params={"limit": 1000})
+    return [e for e in cp.events()
             if e["kind"] == "reconcile.set_port_rules"]
 
 
@@ -146,7 +146,7 @@ def test_deny_all_spares_the_management_path(cp: ControlPlane, world: dict[str, 
         # ... and metered over the same path: a request the workload serves (made here from
         # inside the backend's own namespace) reaches the usage records through its agent
         def requests() -> int:
-            rows = cp.get("/v1/usage", params={"appliance": "echo1"})
+            rows = cp.items("/v1/usage", params={"appliance": "echo1"})
             return int(rows[0]["requests"]) if rows else 0
 
         counted = requests()

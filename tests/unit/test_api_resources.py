@@ -77,14 +77,14 @@ def test_health_needs_no_token(api: Any) -> None:
 
 
 def test_accounts_crud_and_tokens(api: Any) -> None:
-    assert ok(api.req("GET", "/v1/accounts")) == [{"name": "operator", "operator": True}]
+    assert api.items("/v1/accounts") == [{"name": "operator", "operator": True}]
     assert ok(api.req("POST", "/v1/accounts", json={"name": "acme"}), 201) == {
         "name": "acme", "operator": False}
     assert ok(api.req("GET", "/v1/accounts/acme")) == {"name": "acme", "operator": False}
     tok = ok(api.req("POST", "/v1/accounts/acme/tokens"), 201)
     assert tok["account"] == "acme" and tok["token"].startswith("fcd_")
     # the new token works and sees only its own account
-    assert ok(api.req("GET", "/v1/accounts", token=tok["token"])) == [
+    assert api.items("/v1/accounts", token=tok["token"]) == [
         {"name": "acme", "operator": False}]
     assert api.req("DELETE", "/v1/accounts/acme").status_code == 204
     assert api.req("GET", "/v1/accounts/acme").status_code == 404
@@ -105,16 +105,16 @@ def test_networks_and_subnets_crud(api: Any) -> None:
                      json={"name": "db", "cidr": "10.0.2.0/29"}), 201)
     assert sub == {**sub, "name": "vpc/db", "network": "vpc", "account": "acme",
                    "cidr": "10.0.2.0/29", "gateway": "10.0.2.1", "used": 0, "capacity": 5}
-    assert [s["name"] for s in ok(api.req("GET", "/v1/subnets"))] == ["vpc/app", "vpc/db"]
+    assert [s["name"] for s in api.items("/v1/subnets")] == ["vpc/app", "vpc/db"]
     assert ok(api.req("GET", "/v1/subnets/vpc/app"))["capacity"] == 253
     got = ok(api.req("GET", "/v1/networks/vpc"))
     assert [s["name"] for s in got["subnets"]] == ["vpc/app", "vpc/db"]
-    assert [n["name"] for n in ok(api.req("GET", "/v1/networks"))] == ["vpc"]
+    assert [n["name"] for n in api.items("/v1/networks")] == ["vpc"]
     assert api.req("DELETE", "/v1/subnets/vpc/db").status_code == 204
     assert api.req("GET", "/v1/subnets/vpc/db").status_code == 404
     assert api.req("DELETE", "/v1/networks/vpc").status_code == 204
     assert api.req("GET", "/v1/networks/vpc").status_code == 404
-    assert ok(api.req("GET", "/v1/subnets")) == []
+    assert api.items("/v1/subnets") == []
 
 
 def test_network_kernel_objects_follow(api: Any) -> None:
@@ -139,7 +139,7 @@ def test_instance_lifecycle(world: Any) -> None:
     assert inst["interfaces"] == [{"name": "eth0", "subnet": "acme-vpc/app", "ip": "10.0.1.2"}]
     assert inst["netns"] in api.dp.nodes
     assert used(api, "acme-vpc/app") == 1
-    assert [i["name"] for i in ok(api.req("GET", "/v1/instances"))] == ["client"]
+    assert [i["name"] for i in api.items("/v1/instances")] == ["client"]
     assert ok(api.req("GET", "/v1/instances/client"))["interfaces"] == inst["interfaces"]
     res = ok(api.req("POST", "/v1/instances/client/exec", json={"argv": ["echo", "hi"]}))
     assert res["returncode"] == 0 and res["timed_out"] is False
@@ -147,7 +147,7 @@ def test_instance_lifecycle(world: Any) -> None:
     wait_gone(api, "/v1/instances/client")
     assert inst["netns"] not in api.dp.nodes
     assert used(api, "acme-vpc/app") == 0
-    assert ok(api.req("GET", "/v1/instances")) == []
+    assert api.items("/v1/instances") == []
 
 
 def test_instance_with_requested_ip(world: Any) -> None:
@@ -215,10 +215,10 @@ def test_services_crud(world: Any) -> None:
         "name": "echo", "account": "searchco", "command": "prog --ip {ip} --port {port}",
         "port": 9000, "backend_subnet": "search-vpc/backend",
         "management_subnet": "search-vpc/mgmt", "health_path": "/ping"}), 201)
-    assert [s["name"] for s in ok(api.req("GET", "/v1/services"))] == ["search", "echo"]
+    assert [s["name"] for s in api.items("/v1/services")] == ["search", "echo"]
     # services are offers: every account sees them
     tok = ok(api.req("POST", "/v1/accounts/acme/tokens"), 201)["token"]
-    assert [s["name"] for s in ok(api.req("GET", "/v1/services", token=tok))] == [
+    assert [s["name"] for s in api.items("/v1/services", token=tok)] == [
         "search", "echo"]
     assert api.req("DELETE", "/v1/services/echo").status_code == 204
     assert api.req("GET", "/v1/services/echo").status_code == 404
@@ -258,9 +258,9 @@ def test_appliance_shape_and_ready(world: Any) -> None:
     ips = [b["interfaces"][0]["ip"] for b in app["backends"]]
     assert len(set(ips)) == 3
     assert api.dp.backends[fe["netns"]] == tuple(sorted(ips))
-    assert [a["name"] for a in ok(api.req("GET", "/v1/appliances"))] == ["docs"]
+    assert [a["name"] for a in api.items("/v1/appliances")] == ["docs"]
     # appliance nodes are not customer instances
-    assert ok(api.req("GET", "/v1/instances")) == []
+    assert api.items("/v1/instances") == []
     # the provider sees the appliance too
     tok = ok(api.req("POST", "/v1/accounts/searchco/tokens"), 201)["token"]
     assert ok(api.req("GET", "/v1/appliances/docs", token=tok))["name"] == "docs"
@@ -340,7 +340,7 @@ def test_delete_appliance_frees_everything(world: Any) -> None:
     assert gone.status_code == 202
     assert gone.json()["status"] == "deleting"
     wait_gone(api, "/v1/appliances/docs")
-    assert ok(api.req("GET", "/v1/appliances")) == []
+    assert api.items("/v1/appliances") == []
     for path in ("acme-vpc/app", "search-vpc/backend", "search-vpc/mgmt"):
         assert used(api, path) == 0
     assert not set(netns) & set(api.dp.nodes)
@@ -362,5 +362,5 @@ def test_topology_and_events(world: Any) -> None:
     app_nodes = nets["acme-vpc"]["subnets"][0]["nodes"]
     assert [(n["name"], n["role"], n["ip"]) for n in app_nodes] == [
         ("docs-fe", "frontend", "10.0.1.2")]
-    kinds = [e["kind"] for e in ok(api.req("GET", "/v1/events?limit=1000"))]
+    kinds = [e["kind"] for e in api.items("/v1/events?limit=1000")]
     assert "appliance.created" in kinds and "appliance.ready" in kinds

@@ -43,8 +43,8 @@ def settle(api: Any, timeout: float = 5.0) -> None:
     node active, so statuses do not change under a before/after comparison."""
     deadline = time.monotonic() + timeout
     while True:
-        apps = ok(api.req("GET", "/v1/appliances"))
-        insts = ok(api.req("GET", "/v1/instances"))
+        apps = api.items("/v1/appliances")
+        insts = api.items("/v1/instances")
         if all(a["status"] == "ready" and all(n["status"] == "active" for n in
                                               [a["frontend"], *a["backends"]]) for a in apps) \
                 and all(i["status"] == "active" for i in insts):
@@ -56,7 +56,7 @@ def settle(api: Any, timeout: float = 5.0) -> None:
 def offers(api: Any) -> list[dict[str, Any]]:
     """The load-balancer offers as the operator sees them, without the live observations of
     their front-ends' agents (what they last said, and when: not state)."""
-    lbs: list[dict[str, Any]] = ok(api.req("GET", "/v1/load-balancers"))
+    lbs: list[dict[str, Any]] = api.items("/v1/load-balancers")
     for lb in lbs:
         for node in lb.get("frontends") or []:
             node.pop("management", None)
@@ -66,14 +66,14 @@ def offers(api: Any) -> list[dict[str, Any]]:
 def snapshot(api: Any) -> dict[str, Any]:
     """Everything a rejected request must leave as it was."""
     settle(api)
-    state = {path: ok(api.req("GET", path)) for path in (
+    state = {path: api.items(path) for path in (
         "/v1/accounts", "/v1/networks", "/v1/subnets", "/v1/instances", "/v1/services",
         "/v1/appliances")}
     # what the agents last said (and when) is live observation, not desired state
     for app in state["/v1/appliances"]:
         for node in [app.get("frontend") or {}, *app.get("backends", [])]:
             node.pop("management", None)
-    events = ok(api.req("GET", "/v1/events?limit=1000"))
+    events = api.items("/v1/events?limit=1000")
     state["created"] = [e for e in events if e["kind"].endswith(
         (".created", ".deleted", ".deleting", ".scaling"))]
     return state
@@ -420,16 +420,16 @@ def test_account_token_cannot_see_other_tenants(world: Any) -> None:
     err(api.req("DELETE", "/v1/networks/search-vpc", token=api.acme), 404)
     err(api.req("DELETE", "/v1/subnets/search-vpc/mgmt", token=api.acme), 404)
     err(api.req("POST", "/v1/accounts/searchco/tokens", token=api.acme), 404)
-    assert [a["name"] for a in ok(api.req("GET", "/v1/accounts", token=api.acme))] == ["acme"]
-    assert [n["name"] for n in ok(api.req("GET", "/v1/networks", token=api.acme))] == [
+    assert [a["name"] for a in api.items("/v1/accounts", token=api.acme)] == ["acme"]
+    assert [n["name"] for n in api.items("/v1/networks", token=api.acme)] == [
         "acme-vpc"]
-    assert {s["network"] for s in ok(api.req("GET", "/v1/subnets", token=api.acme))} == {
+    assert {s["network"] for s in api.items("/v1/subnets", token=api.acme)} == {
         "acme-vpc"}
-    assert ok(api.req("GET", "/v1/instances", token=api.searchco)) == []
+    assert api.items("/v1/instances", token=api.searchco) == []
     topo = ok(api.req("GET", "/v1/topology", token=api.acme))
     assert [n["name"] for n in topo["networks"]] == ["acme-vpc"]
     # its own events only: nothing about searchco's network, service or nodes
-    objects = {e["object"] for e in ok(api.req("GET", "/v1/events", token=api.acme))}
+    objects = {e["object"] for e in api.items("/v1/events", token=api.acme)}
     assert "acme" in objects and not objects & {"searchco", "search-vpc", "search"}
     assert not any(o.startswith("search-vpc") for o in objects)
 
@@ -443,7 +443,7 @@ def test_other_customer_cannot_see_or_delete_an_appliance(world: Any) -> None:
     err(api.req("GET", "/v1/appliances/docs", token=third), 404, "docs")
     err(api.req("DELETE", "/v1/appliances/docs", token=third), 404, "docs")
     err(api.req("PATCH", "/v1/appliances/docs", token=third, json={"backends": 3}), 404)
-    assert ok(api.req("GET", "/v1/appliances", token=third)) == []
+    assert api.items("/v1/appliances", token=third) == []
     # the provider sees it but may not delete its customer's appliance
     err(api.req("DELETE", "/v1/appliances/docs", token=api.searchco), 403, "docs")
     # appliance nodes are deleted through their appliance only

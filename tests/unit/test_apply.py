@@ -44,11 +44,11 @@ def _settled(obj: Any) -> Any:
 
 
 def lists(api: Any, paths: tuple[str, ...] = LISTS) -> dict[str, Any]:
-    return {p: _settled(ok(api.req("GET", p))) for p in paths}
+    return {p: _settled(api.items(p)) for p in paths}
 
 
 def created_events(api: Any) -> list[dict[str, Any]]:
-    return [e for e in ok(api.req("GET", "/v1/events?limit=1000"))
+    return [e for e in api.items("/v1/events?limit=1000")
             if e["kind"].endswith(".created")]
 
 
@@ -150,7 +150,7 @@ def test_invalid_value_is_400_at_its_line(api: Any) -> None:
     text = EXAMPLE.replace("backends: 3", "backends: 65")
     e = err(apply(api, text), 400, "invalid")
     assert e["where"].startswith(f"{FILE}:{line_of(text, 'name: docs')}")
-    assert ok(api.req("GET", "/v1/networks")) == []
+    assert api.items("/v1/networks") == []
 
 
 def test_unknown_service_fails_at_appliance_line_and_nothing_is_created(api: Any) -> None:
@@ -161,8 +161,8 @@ def test_unknown_service_fails_at_appliance_line_and_nothing_is_created(api: Any
     assert e["where"].startswith(f"{FILE}:{line_of(text, 'name: docs')}")
     assert "serch" in e["message"]
     assert lists(api) == before
-    assert ok(api.req("GET", "/v1/accounts")) == [{"name": "operator", "operator": True}]
-    assert ok(api.req("GET", "/v1/networks")) == []
+    assert api.items("/v1/accounts") == [{"name": "operator", "operator": True}]
+    assert api.items("/v1/networks") == []
     assert created_events(api) == events
     assert not api.dp.nodes and not api.dp.subnets
 
@@ -174,7 +174,7 @@ def test_apply_needs_a_token_and_accounts_need_the_operator(api: Any) -> None:
     e = err(api.req("POST", "/v1/apply", token=tok, json={"yaml": EXAMPLE, "filename": FILE}),
             403, "forbidden")
     assert e["where"].startswith(f"{FILE}:")
-    assert [n["name"] for n in ok(api.req("GET", "/v1/accounts"))] == ["operator", "acme"]
+    assert [n["name"] for n in api.items("/v1/accounts")] == ["operator", "acme"]
 
 
 def test_destroy_removes_everything_then_reports_absent(api: Any) -> None:
@@ -204,7 +204,7 @@ def test_destroy_keeps_an_account_that_owns_other_things(api: Any) -> None:
     actions = {(c["kind"], c["name"]): c["action"] for c in out["changes"]}
     assert actions[("account", "acme")] == "kept"
     assert actions[("account", "searchco")] == "deleted"
-    assert [n["name"] for n in ok(api.req("GET", "/v1/networks"))] == ["other"]
+    assert [n["name"] for n in api.items("/v1/networks")] == ["other"]
 
 
 def test_changed_service_setting_is_a_conflict_not_silently_ignored(api: Any) -> None:

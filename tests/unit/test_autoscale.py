@@ -109,8 +109,8 @@ def test_policy_api_and_the_scaler(world: Any) -> None:  # noqa: F811
         scaler.review(api.ctx, s)
     view = ok(api.req("GET", "/v1/appliances/docs"))
     assert view["desired_backends"] == 3 and view["endpoint"]["ip"] == "10.0.1.3"
-    kinds = {e["kind"]: e["message"] for e in ok(api.req("GET", "/v1/events", params={
-        "limit": 1000}))}
+    kinds = {e["kind"]: e["message"] for e in api.items("/v1/events", params={
+        "limit": 1000})}
     assert "1 -> 3 backends" in kinds["appliance.autoscaled"]
     # quiet: down to 1 only after the cool-down
     for _ in range(8):

@@ -154,7 +154,7 @@ def test_service_prices_are_stored_shown_and_checked(market: Any) -> None:
     plain = ok(market.req("POST", "/v1/services", json=service_body(
         "free", "provider-bills", prices=None, billing_model=None)), 201)
     assert plain["billing_model"] == "provider-bills" and plain["prices"]["per_gb"] == "0"
-    services = ok(market.req("GET", "/v1/services"))
+    services = market.items("/v1/services")
     for body, status, where in (
             (service_body("x1", "customer-bills"), 400, "billing_model"),
             (service_body("x2", "provider-bills", prices={"per_gb": "0.1.2"}), 400,
@@ -166,7 +166,7 @@ def test_service_prices_are_stored_shown_and_checked(market: Any) -> None:
             (service_body("x5", "provider-bills", prices={"per_gb": 1}), 422, "per_gb"),
             (service_body("x6", "provider-bills", prices={"per_byte": "1"}), 422, "per_byte")):
         err(market.req("POST", "/v1/services", json=body), status, where=where)
-    assert ok(market.req("GET", "/v1/services")) == services
+    assert market.items("/v1/services") == services
 
 
 def test_front_end_prices_per_account(market: Any) -> None:
@@ -613,7 +613,7 @@ def test_bad_prices_in_a_scenario_name_the_line(api: Any, old: str, new: str, li
     assert text != SCENARIO
     e = err(apply(api, text), 400, words)
     assert e["where"] == f"b.yaml:{line}", e
-    assert ok(api.req("GET", "/v1/services")) == []
+    assert api.items("/v1/services") == []
     assert ok(api.req("GET", "/v1/prices"))["node_hour"]["backend"] == "0"
 
 

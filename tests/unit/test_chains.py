@@ -167,7 +167,7 @@ def test_deleting_a_used_appliance_is_refused_and_changes_nothing(chain: Any) ->
             "used by site", "--force", "--detach", code="in_use", where="appliance")
     assert "force=true" in e["message"] and "detach=true" in e["message"]
     assert _get(chain, "site-index") == before
-    assert not [ev for ev in ok(chain.req("GET", "/v1/events?limit=1000"))
+    assert not [ev for ev in chain.items("/v1/events?limit=1000")
                 if ev["kind"] == "appliance.deleting"]
     # the user itself goes without ceremony; then its upstream is free to go too
     ok(chain.req("DELETE", "/v1/appliances/site"), 202)
@@ -186,7 +186,7 @@ def test_detach_deletes_the_upstream_alone_and_marks_its_users(chain: Any) -> No
     assert site["status"] == "ready" and len(site["backends"]) == 2
     assert site["uses"] == [] and site["upstream"] == "site-index"
     assert _upstream_file(chain, "site") == {"appliance": "site-index", "endpoint": None}
-    events = ok(chain.req("GET", "/v1/events?limit=1000"))
+    events = chain.items("/v1/events?limit=1000")
     lost = [ev for ev in events if ev["kind"] == "appliance.upstream_lost"]
     assert [ev["object"] for ev in lost] == ["site"] and "site-index" in lost[0]["message"]
 
@@ -231,10 +231,10 @@ def test_force_cascades_to_every_user_down_the_chain(chain: Any) -> None:
     answer = ok(chain.req("DELETE", "/v1/appliances/site-index?force=true"), 202)
     assert answer["deleted_with"] == ["site", "mid", "top"]
     deadline = time.monotonic() + 5
-    while [a["name"] for a in ok(chain.req("GET", "/v1/appliances"))] != ["aside"]:
-        assert time.monotonic() < deadline, ok(chain.req("GET", "/v1/appliances"))
+    while [a["name"] for a in chain.items("/v1/appliances")] != ["aside"]:
+        assert time.monotonic() < deadline, chain.items("/v1/appliances")
         time.sleep(0.02)
-    events = ok(chain.req("GET", "/v1/events?limit=1000"))
+    events = chain.items("/v1/events?limit=1000")
     cascaded = {ev["object"] for ev in events if ev["kind"] == "appliance.cascade"}
     assert cascaded == {"site", "mid", "top"}
     assert not [ev for ev in events if ev["kind"] == "appliance.upstream_lost"]
@@ -251,7 +251,7 @@ def test_destroy_takes_the_whole_chain_or_refuses_outside_users(chain: Any) -> N
     done = ok(chain.req("POST", "/v1/destroy", json={"yaml": EXAMPLE.read_text(),
                                                      "filename": "chain.yaml"}))
     assert {"action": "deleted", "kind": "appliance", "name": "site-index"} in done["changes"]
-    assert ok(chain.req("GET", "/v1/appliances")) == []
+    assert chain.items("/v1/appliances") == []
 
 
 # -- the scenario file ------------------------------------------------------------------------

@@ -97,6 +97,25 @@ def appliance(status: str = "ready", backends: int = 2, detail: str = "") -> dic
     }
 
 
+def page(items: list[Any], next_cursor: str | None = None) -> dict[str, Any]:
+    """A list route's answer (docs/api.md, "Paging")."""
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def pager(items: list[Any]) -> Handler:
+    """A list route over `items` that pages as the API does: `limit`, then an opaque cursor
+    (here the index to go on from)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        limit = int(request.url.params.get("limit", "100"))
+        start = int(request.url.params.get("cursor", "0"))
+        end = start + limit
+        return httpx.Response(200, json=page(items[start:end],
+                                             str(end) if end < len(items) else None))
+
+    return handler
+
+
 def sequence(*answers: dict[str, Any] | None) -> Handler:
     """Answer each call with the next item (None = 404), repeating the last one."""
     items = list(answers)
@@ -115,11 +134,11 @@ def sequence(*answers: dict[str, Any] | None) -> Handler:
 
 def test_token_and_url_come_from_the_environment(api: FakeApi, monkeypatch: Any) -> None:
     monkeypatch.setenv("FACADE_URL", "http://cp.example:9000/")
-    api.on("GET", "/v1/accounts", [])
+    api.on("GET", "/v1/accounts", page([]))
     result = run("account", "list")
     assert result.exit_code == 0, result.output
     request = api.requests[0]
-    assert str(request.url) == "http://cp.example:9000/v1/accounts"
+    assert str(request.url) == "http://cp.example:9000/v1/accounts?limit=1000"
     assert request.headers["authorization"] == "Bearer tok-operator"
 
 
@@ -131,17 +150,17 @@ def test_token_falls_back_to_the_operator_token_file(
     home.mkdir()
     (home / "operator.token").write_text("tok-from-file\n")
     monkeypatch.setenv("FACADE_HOME", str(home))
-    api.on("GET", "/v1/accounts", [])
+    api.on("GET", "/v1/accounts", page([]))
     assert run("account", "list").exit_code == 0
     assert api.requests[0].headers["authorization"] == "Bearer tok-from-file"
     assert str(api.requests[0].url).startswith(client.DEFAULT_URL)
 
 
 def test_global_options_override_the_environment(api: FakeApi) -> None:
-    api.on("GET", "/v1/accounts", [])
+    api.on("GET", "/v1/accounts", page([]))
     result = run("--url", "http://other:1", "--token", "tok-cli", "account", "list")
     assert result.exit_code == 0, result.output
-    assert str(api.requests[0].url) == "http://other:1/v1/accounts"
+    assert str(api.requests[0].url) == "http://other:1/v1/accounts?limit=1000"
     assert api.requests[0].headers["authorization"] == "Bearer tok-cli"
 
 
@@ -236,7 +255,7 @@ def test_network_and_subnet_commands(api: FakeApi) -> None:
     api.on("POST", "/v1/networks/acme-vpc/subnets", subnet, 201)
     api.on("GET", "/v1/subnets/acme-vpc/app", subnet)
     api.on("DELETE", "/v1/subnets/acme-vpc/app", lambda req: httpx.Response(204))
-    api.on("GET", "/v1/subnets", [subnet])
+    api.on("GET", "/v1/subnets", page([subnet]))
 
     run("network", "create", "acme-vpc", "--account", "acme", "--cidr", "10.0.0.0/16")
     assert api.body() == {"name": "acme-vpc", "account": "acme", "cidr": "10.0.0.0/16"}
@@ -404,7 +423,8 @@ def test_appliance_show_for_a_person(api: FakeApi) -> None:
     ],
 )
 def test_json_prints_the_api_answer(api: FakeApi, args: list[str], path: str, answer: Any) -> None:
-    api.on("GET", path, answer)
+    # a list route answers pages; the command prints the list
+    api.on("GET", path, page(answer) if isinstance(answer, list) else answer)
     result = run(*args, "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == answer
@@ -412,13 +432,64 @@ def test_json_prints_the_api_answer(api: FakeApi, args: list[str], path: str, an
 
 
 def test_events_sends_the_limit(api: FakeApi) -> None:
-    api.on(
-        "GET", "/v1/events", [{"time": "12:00", "kind": "created", "object": "x", "message": "m"}]
-    )
+    api.on("GET", "/v1/events",
+           page([{"time": "12:00", "kind": "created", "object": "x", "message": "m"}]))
     result = run("events", "--limit", "7")
     assert result.exit_code == 0, result.output
     assert api.requests[0].url.params["limit"] == "7"
     assert "created" in result.stdout
+
+
+# ---- paging ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "path"),
+    [(["account", "list"], "/v1/accounts"), (["network", "list"], "/v1/networks"),
+     (["subnet", "list"], "/v1/subnets"), (["instance", "list"], "/v1/instances"),
+     (["service", "list"], "/v1/services"), (["lb", "list"], "/v1/load-balancers"),
+     (["appliance", "list"], "/v1/appliances"), (["usage"], "/v1/usage"),
+     (["subnet", "grants", "acme-vpc/app"], "/v1/subnets/acme-vpc/app/grants"),
+     (["rule", "list", "--subnet", "acme-vpc/app"], "/v1/subnets/acme-vpc/app/rules")],
+)
+def test_list_commands_follow_every_page(api: FakeApi, args: list[str], path: str) -> None:
+    items = [{"name": f"x{i}", "direction": "ingress", "priority": i, "appliance": f"x{i}"}
+             for i in range(2345)]
+    api.on("GET", path, pager(items))
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == items  # each once, in the API's order
+    assert [r.url.params.get("cursor") for r in api.requests] == [None, "1000", "2000"]
+    assert {r.url.params["limit"] for r in api.requests} == {str(client.PAGE_LIMIT)}
+
+
+def test_events_read_back_from_the_newest_and_print_newest_last(api: FakeApi) -> None:
+    newest_first = [{"time": f"t{i}", "kind": "k", "object": "o", "message": f"m{i}"}
+                    for i in range(2500, 0, -1)]
+    api.on("GET", "/v1/events", pager(newest_first))
+    result = run("events", "--limit", "1500", "--json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert [e["message"] for e in shown] == [f"m{i}" for i in range(1001, 2501)]
+    assert [r.url.params.get("cursor") for r in api.requests] == [None, "1000"]
+    assert len(api.requests) == 2  # no page past what was asked for
+
+
+def test_a_list_answer_that_is_not_a_page_is_one_clean_line(api: FakeApi) -> None:
+    api.on("GET", "/v1/appliances", [appliance()])  # an older control plane's bare list
+    result = run("appliance", "list")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: GET /v1/appliances: the control plane answered "
+                                    "something that is not a page")
+    assert "Traceback" not in result.output
+
+
+def test_a_server_paging_in_a_circle_is_stopped(api: FakeApi) -> None:
+    api.on("GET", "/v1/instances", page([node("client", "instance", "10.0.1.4")], "again"))
+    result = run("instance", "list")
+    assert result.exit_code == 1
+    assert "the same page twice" in result.stderr
+    assert len(api.requests) == 2
 
 
 # ---- apply / destroy ---------------------------------------------------------------------------

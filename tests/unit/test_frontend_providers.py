@@ -86,7 +86,7 @@ def test_the_lb_provider_sees_only_its_front_ends(lb: Any) -> None:
     assert ok(lb.req("GET", "/v1/instances/docs-fe", token=t))["account"] == "lbco"
     for hidden in ("/v1/instances/docs-b1", "/v1/appliances/docs", "/v1/instances/client"):
         err(lb.req("GET", hidden, token=t), 404)
-    assert ok(lb.req("GET", "/v1/appliances", token=t)) == []
+    assert lb.items("/v1/appliances", token=t) == []
     topo = ok(lb.req("GET", "/v1/topology", token=t))
     assert [n["name"] for n in topo["networks"]] == ["lb-vpc"]
     assert [n["name"] for n in topo["networks"][0]["subnets"][0]["nodes"]] == ["docs-fe"]
@@ -176,7 +176,7 @@ def test_withdrawn_after_its_services(lb: Any) -> None:
             break
         time.sleep(0.05)
     assert lb.req("DELETE", "/v1/load-balancers/edge", token=lb.lbco).status_code == 204
-    assert ok(lb.req("GET", "/v1/load-balancers")) == []
+    assert lb.items("/v1/load-balancers") == []
 
 
 YAML = """\

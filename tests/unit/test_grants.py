@@ -58,8 +58,8 @@ def test_grant_gives_the_grantee_a_leg_in_the_other_accounts_subnet(w: Any) -> N
     assert _bridge_of(w, "search-vpc/backend") in _bridges(w, "leg")
     assert ok(w.req("GET", "/v1/subnets/search-vpc/backend"))["used"] == 1
     # the grantee sees its own grant; the owner sees who uses it
-    assert [r["account"] for r in ok(w.req("GET", GRANTS, token=w.acme))] == ["acme"]
-    assert ok(w.req("GET", GRANTS, token=w.searchco))[0]["used_by"] == ["leg"]
+    assert [r["account"] for r in w.items(GRANTS, token=w.acme)] == ["acme"]
+    assert w.items(GRANTS, token=w.searchco)[0]["used_by"] == ["leg"]
     # a grant to use is not a right to manage: the subnet itself stays the owner's
     err(w.req("GET", "/v1/subnets/search-vpc/backend", token=w.acme), 404)
     err(w.req("DELETE", "/v1/subnets/search-vpc/backend", token=w.acme), 404)
@@ -75,7 +75,7 @@ def test_revoke_blocks_new_interfaces_and_names_the_users(w: Any) -> None:
     out = ok(w.req("DELETE", f"{GRANTS}/acme", token=w.searchco))
     assert out["still_used_by"] == ["leg1", "leg2"]
     assert "leg1, leg2" in out["message"] and "keep working" in out["message"]
-    events = ok(w.req("GET", "/v1/events?limit=1000"))
+    events = w.items("/v1/events?limit=1000")
     assert any(e["kind"] == "subnet.revoked" and "leg1, leg2" in e["message"] for e in events)
     before = snapshot(w)
     err(_inst(w, "leg3", "search-vpc/backend", w.acme), 404, "search-vpc/backend")
@@ -83,7 +83,7 @@ def test_revoke_blocks_new_interfaces_and_names_the_users(w: Any) -> None:
     # the existing legs are untouched
     assert _bridge_of(w, "search-vpc/backend") in _bridges(w, "leg1")
     err(w.req("DELETE", f"{GRANTS}/acme", token=w.searchco), 404, "no grant")
-    assert ok(w.req("GET", GRANTS, token=w.searchco)) == []
+    assert w.items(GRANTS, token=w.searchco) == []
 
 
 def test_grant_errors_change_nothing(w: Any) -> None:
@@ -129,12 +129,12 @@ def test_yaml_grants_apply_before_instances_and_are_destroyed(w: Any) -> None:
     out = ok(w.req("POST", "/v1/apply", json={"yaml": YAML, "filename": "g.yaml"}))
     kinds = [(c["kind"], c["action"]) for c in out["changes"]]
     assert kinds == [("grant", "created"), ("instance", "created")]
-    assert ok(w.req("GET", GRANTS))[0]["used_by"] == ["yleg"]
+    assert w.items(GRANTS)[0]["used_by"] == ["yleg"]
     again = ok(w.req("POST", "/v1/apply", json={"yaml": YAML, "filename": "g.yaml"}))
     assert {c["action"] for c in again["changes"]} == {"unchanged"}
     out = ok(w.req("POST", "/v1/destroy", json={"yaml": YAML, "filename": "g.yaml"}))
     assert ("grant", "deleted") in [(c["kind"], c["action"]) for c in out["changes"]]
-    assert ok(w.req("GET", GRANTS)) == []
+    assert w.items(GRANTS) == []
 
 
 def test_yaml_grant_errors_name_the_line(w: Any) -> None:

@@ -103,5 +103,5 @@ def test_replace_backend_keeps_size_and_endpoint(world: Any) -> None:  # noqa: F
     after = ok(api.req("GET", "/v1/appliances/docs"))
     assert after["endpoint"] == before["endpoint"]
     assert sorted(b["name"] for b in after["backends"]) == ["docs-b2", "docs-b3"]
-    kinds = [e["kind"] for e in ok(api.req("GET", "/v1/events"))]
+    kinds = [e["kind"] for e in api.items("/v1/events")]
     assert "appliance.node_replaced" in kinds

@@ -87,7 +87,7 @@ def test_a_service_is_created_with_a_check_and_changed_later(world: Any) -> None
     assert changed == {"type": "http", "path": "/ready", "codes": "200-399", "interval": 1.0,
                        "timeout": 0.5, "rise": 1, "fall": 3}
     assert ok(api.req("GET", "/v1/services/perf"))["health_check"] == changed
-    events = ok(api.req("GET", "/v1/events?limit=1000"))
+    events = api.items("/v1/events")
     assert any(e["kind"] == "service.health_check" and "GET /ready answers 200-399"
                in e["message"] for e in events)
 

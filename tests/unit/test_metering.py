@@ -215,25 +215,25 @@ def _seed(api: Any) -> None:
 def test_usage_api_per_party(world: Any) -> None:  # noqa: F811
     api = world
     _seed(api)
-    (row,) = ok(api.req("GET", "/v1/usage", token=api.acme))
+    (row,) = api.items("/v1/usage", token=api.acme)
     assert row == {"appliance": "docs", "customer": "acme", "provider": "searchco",
                    "service": "search", "frontend_node_seconds": "7200.000",
                    "backend_node_seconds": "3600.500", "bytes_in": 12_345, "bytes_out": 99_999,
                    "connections": 4, "requests": 9}
     # per node: the customer sees none of the provider's nodes; the provider sees them all
-    assert ok(api.req("GET", "/v1/usage?by=node", token=api.acme)) == []
-    nodes = ok(api.req("GET", "/v1/usage?by=node", token=api.searchco))
+    assert api.items("/v1/usage?by=node", token=api.acme) == []
+    nodes = api.items("/v1/usage?by=node", token=api.searchco)
     assert {(r["node"], r["role"]) for r in nodes} == {("docs-fe", "frontend"),
                                                       ("docs-b1", "backend")}
-    assert ok(api.req("GET", "/v1/usage?account=acme")) == [row]  # operator
-    assert ok(api.req("GET", "/v1/usage?period=2026-10&appliance=docs")) == []
-    assert ok(api.req("GET", "/v1/usage?period=2026-11&appliance=docs")) == [row]
+    assert api.items("/v1/usage?account=acme") == [row]  # operator
+    assert api.items("/v1/usage?period=2026-10&appliance=docs") == []
+    assert api.items("/v1/usage?period=2026-11&appliance=docs") == [row]
     period = f"{from_ms(T0).isoformat()}/{from_ms(T0 + HOUR).isoformat()}"
-    assert ok(api.req("GET", "/v1/usage", params={"period": period})) == [row]
+    assert api.items("/v1/usage", params={"period": period}) == [row]
     # a stranger sees nothing, and may not ask for another account
     ok(api.req("POST", "/v1/accounts", json={"name": "stranger"}), 201)
     tok = ok(api.req("POST", "/v1/accounts/stranger/tokens"), 201)["token"]
-    assert ok(api.req("GET", "/v1/usage", token=tok)) == []
+    assert api.items("/v1/usage", token=tok) == []
     bad = api.req("GET", "/v1/usage?account=acme", token=tok)
     assert bad.status_code == 403 and bad.json()["error"]["where"] == "account"
 

@@ -197,7 +197,7 @@ def test_isolation_follows_the_services(api: Any) -> None:
     settle(api)
     ok(api.req("DELETE", "/v1/appliances/app"), 202)
     deadline = time.monotonic() + 5
-    while ok(api.req("GET", "/v1/appliances")) and time.monotonic() < deadline:
+    while api.items("/v1/appliances") and time.monotonic() < deadline:
         time.sleep(0.02)
     (router,) = [n for n in api.dp.nodes.values() if n.role == "router"]
     assert router.isolated  # the service still names the subnets
@@ -218,12 +218,12 @@ def _isolated(api: Any) -> tuple[str, ...]:
 def test_an_endpoint_in_a_management_subnet_is_refused(api: Any) -> None:
     ok(api.req("POST", "/v1/apply", json={"yaml": ONE_NETWORK, "filename": "one.yaml"}))
     settle(api)
-    before = ok(api.req("GET", "/v1/appliances"))
+    before = api.items("/v1/appliances")
     err(api.req("POST", "/v1/appliances", json={"name": "bad", "service": "echo",
                                                 "subnet": "vpc/mgmt", "backends": 1,
                                                 "account": "acme"}),
         400, "management subnet of service echo", "provider internal", where="subnet")
-    assert ok(api.req("GET", "/v1/appliances")) == before
+    assert api.items("/v1/appliances") == before
 
 
 def test_a_load_balancer_offers_management_subnet_is_provider_internal(api: Any) -> None:

@@ -199,7 +199,7 @@ def test_every_tenant_node_gets_a_sandbox_and_workloads_run_in_it(
     api.changed = True  # type: ignore[attr-defined]
     with api.ctx.read() as session:  # type: ignore[attr-defined]
         want = desired.build(session, api.ctx.home).state  # type: ignore[attr-defined]
-    accounts = {a["name"]: a for a in ok(api.req("GET", "/v1/accounts"))}  # type: ignore
+    accounts = {a["name"]: a for a in api.items("/v1/accounts")}  # type: ignore
     assert accounts
     by_role: dict[str, list[object]] = {}
     for node in want.nodes:

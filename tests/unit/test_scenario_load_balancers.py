@@ -101,9 +101,9 @@ def test_apply_reapply_and_destroy(api: Any) -> None:
     assert done.index(("service", "search", "deleted")) < \
         done.index(("load-balancer", "edge", "deleted")) < \
         done.index(("network", "lb-vpc", "deleted"))
-    assert ok(api.req("GET", "/v1/load-balancers")) == []
+    assert api.items("/v1/load-balancers") == []
     err(api.req("GET", "/v1/load-balancers/edge"), 404, "not_found")
-    assert [a["name"] for a in ok(api.req("GET", "/v1/accounts"))] == ["operator"]
+    assert [a["name"] for a in api.items("/v1/accounts")] == ["operator"]
     assert not api.dp.nodes and not api.dp.subnets
     again = ok(destroy(api, EXAMPLE, FILE))
     assert {c["action"] for c in again["changes"]} == {"absent"}
@@ -240,6 +240,6 @@ def test_every_example_applies_cleanly_again_unchanged_and_destroys(api: Any,
     assert {c["action"] for c in again["changes"]} == {"unchanged"}, again
     gone = ok(destroy(api, text, path.name))
     assert {c["action"] for c in gone["changes"]} == {"deleted"}, gone
-    assert [a["name"] for a in ok(api.req("GET", "/v1/accounts"))] == ["operator"]
-    assert ok(api.req("GET", "/v1/load-balancers")) == []
+    assert [a["name"] for a in api.items("/v1/accounts")] == ["operator"]
+    assert api.items("/v1/load-balancers") == []
     assert not api.dp.nodes and not api.dp.subnets

@@ -165,7 +165,7 @@ def test_api_rules_reach_the_fabric(world: Any) -> None:  # noqa: F811
         "direction": "egress", "action": "deny", "priority": 10}), 201)
     ok(world.req("POST", SUBNET, token=world.acme, json={
         "direction": "ingress", "action": "deny", "priority": 10}), 201)
-    assert len(ok(world.req("GET", SUBNET, token=world.acme), 200)) == 2
+    assert len(world.items(SUBNET, token=world.acme)) == 2
     world.ctx.converge(5.0)
     (port, rules), = world.dp.port_rules.items()
     # on a tie the interface's rule comes before the subnet's
@@ -274,4 +274,4 @@ def test_yaml_apply_is_idempotent_and_destroy_removes(world: Any) -> None:  # no
     assert resp.status_code == 409 and "r.yaml:2" in resp.json()["error"]["where"]
     gone = ok(world.req("POST", "/v1/destroy", json={"yaml": YAML, "filename": "r.yaml"}), 200)
     assert [c["action"] for c in gone["changes"]] == ["deleted", "deleted"]
-    assert ok(world.req("GET", SUBNET), 200) == []
+    assert world.items(SUBNET) == []

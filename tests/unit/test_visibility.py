@@ -22,7 +22,7 @@ def docs(world: Any) -> Any:  # noqa: F811 - the fixture imported above
 
 def test_the_customer_sees_one_appliance_in_its_subnet(docs: Any) -> None:
     for app in (ok(docs.req("GET", "/v1/appliances/docs", token=docs.acme)),
-                ok(docs.req("GET", "/v1/appliances", token=docs.acme))[0]):
+                docs.items("/v1/appliances", token=docs.acme)[0]):
         assert app["backends"] == [] and app["backend_count"] == 2
         assert [i["subnet"] for i in app["frontend"]["interfaces"]] == ["acme-vpc/app"]
         assert app["frontend"]["interfaces"][0]["ip"] == app["endpoint"]["ip"]
@@ -40,7 +40,7 @@ def test_the_provider_sees_its_nodes_not_the_customers_instances(docs: Any) -> N
     assert len(app["backends"]) == 2 and app["backend_count"] == 2
     assert len(app["frontend"]["interfaces"]) == 3
     assert docs.req("GET", "/v1/instances/client", token=docs.searchco).status_code == 404
-    assert ok(docs.req("GET", "/v1/instances", token=docs.searchco)) == []
+    assert docs.items("/v1/instances", token=docs.searchco) == []
     assert "client" not in str(ok(docs.req("GET", "/v1/topology", token=docs.searchco)))
     node = ok(docs.req("GET", "/v1/instances/docs-b1", token=docs.searchco))
     assert node["role"] == "backend"
@@ -69,7 +69,7 @@ def test_events_each_party_sees_its_own(world: Any) -> None:  # noqa: F811
     api.ctx.converge(10)
 
     def events(token: str | None) -> list[dict[str, Any]]:
-        return ok(api.req("GET", "/v1/events", params={"limit": 1000}, token=token))
+        return api.items("/v1/events", params={"limit": 1000}, token=token)
 
     everything = events("op")
     provider = events(api.searchco)

@@ -6,13 +6,23 @@ Bodies forbid unknown fields so a typo is a clear 422, not a silently ignored se
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+T = TypeVar("T")
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list route (docs/api.md, "Paging")."""
+
+    items: list[T]
+    next_cursor: str | None = Field(description=(
+        "opaque: give it as `cursor` to get the next page; null on the last page"))
 
 
 class ErrorDetail(BaseModel):

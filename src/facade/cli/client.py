@@ -3,14 +3,16 @@
 Every command talks to the control plane through `connect()`. Settings come from the global
 `--url`/`--token` options, then `FACADE_URL`/`FACADE_TOKEN`, then `$FACADE_HOME/operator.token`.
 API errors, refused connections and timeouts become one line on stderr and exit code 1 (`fail`),
-never a traceback. Tests replace `transport_factory` with one returning an `httpx.MockTransport`.
+never a traceback. List routes answer pages; `Client.list_all` follows their cursors, so every
+command shows the whole list (docs/api.md, "Paging"). Tests replace `transport_factory` with one
+returning an `httpx.MockTransport`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, Self
 from urllib.parse import quote
@@ -24,6 +26,8 @@ TOKEN_FILE = "operator.token"
 
 # Requests that change the kernel (instance create/delete) answer only when the work is done.
 REQUEST_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
+# Items per page when reading a whole list: the API's largest page, the fewest round trips.
+PAGE_LIMIT = 1000
 
 
 def _no_transport() -> httpx.BaseTransport | None:
@@ -195,6 +199,37 @@ class Client:
 
     def delete(self, path: str, **kw: Any) -> Any:
         return self.request("DELETE", path, **kw)
+
+    def pages(self, path: str, params: dict[str, Any] | None = None, *,
+              limit: int = PAGE_LIMIT) -> Iterator[list[Any]]:
+        """The items of a list route, page after page, following `next_cursor` to the end."""
+        query = {**(params or {}), "limit": limit}
+        seen: set[str] = set()
+        while True:
+            body = self.get(path, params=query)
+            items = body.get("items") if isinstance(body, dict) else None
+            cursor = body.get("next_cursor") if isinstance(body, dict) else None
+            if not isinstance(items, list) or not (cursor is None or isinstance(cursor, str)):
+                fail(f"GET {path}: the control plane answered something that is not a page "
+                     "of a list (is it an older version?)")
+            yield items
+            if cursor is None:
+                return
+            if cursor in seen:  # a server that pages in a circle must not keep us forever
+                fail(f"GET {path}: the control plane answered the same page twice")
+            seen.add(cursor)
+            query["cursor"] = cursor
+
+    def list_all(self, path: str, params: dict[str, Any] | None = None, *,
+                 most: int | None = None) -> list[Any]:
+        """Every item of a list route, in the API's order (at most `most` of them)."""
+        limit = PAGE_LIMIT if most is None else max(1, min(most, PAGE_LIMIT))
+        items: list[Any] = []
+        for page in self.pages(path, params, limit=limit):
+            items.extend(page)
+            if most is not None and len(items) >= most:
+                return items[:most]
+        return items
 
     def healthy(self, timeout: float = 1.0) -> bool:
         """True when GET /v1/health answers; never fails (used where the server may be down)."""

@@ -175,15 +175,17 @@ class FakeDataPlane:
         return ExecResult(returncode=0, stdout=" ".join(argv) + "\n", stderr="")
 
     def _listening(self, ip: str, port: int, netns: str | None = None) -> bool:
+        # copies: the controller's probes (threads) ask while its workers change the maps
+        processes, nodes = list(self.processes.values()), list(self.nodes.items())
         here = self.nodes.get(netns or "")
         if here is not None and any(p.address.split("/")[0] == ip for p in here.ports):
             # its own address (a health check from inside the node): its own process only
-            return any(spec.netns == netns for spec, _ in self.processes.values())
-        for spec, _ in self.processes.values():
+            return any(spec.netns == netns for spec, _ in processes)
+        for spec, _ in processes:
             node = self.nodes.get(spec.netns)
             if node and any(p.address.split("/")[0] == ip for p in node.ports):
                 return True
-        for name, node in self.nodes.items():
+        for name, node in nodes:
             fe = node.frontend
             if fe and fe.endpoint == ip and fe.port == port:
                 # the endpoint answers through a backend of its rotation that serves

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, InUse, NotFound, Unauthorized
-from facade.service import files, lookup, views
+from facade.domain.paging import FIRST, PageRequest
+from facade.service import files, lookup, paging, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, Network, Service, Token
 
@@ -81,10 +82,15 @@ def create(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
         return views.account(new_account(ctx, session, caller, name))
 
 
-def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+ORDER = paging.by_id("accounts", Account.id)
+
+
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of the accounts the caller sees (all for the operator, else its own)."""
     with ctx.read() as session:
-        rows = session.scalars(select(Account).order_by(Account.id)).all()
-        return [views.account(r) for r in rows if caller.may_see(r.id)]
+        query = select(Account).where(*paging.seen_by(caller, Account.id))
+        rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
+        return paging.answer([views.account(r) for r in rows], cursor)
 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:

@@ -7,10 +7,11 @@ import ipaddress
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from facade.domain import health, names, sandbox, workload
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
+from facade.domain.paging import FIRST, PageRequest
 from facade.service import (
     billing,
     chains,
@@ -18,6 +19,7 @@ from facade.service import (
     instances,
     load_balancers,
     lookup,
+    paging,
     sandboxes,
     views,
 )
@@ -139,10 +141,17 @@ def _extra_subnets(session: Session, caller: Caller, owner: Account, paths: list
     return out
 
 
-def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+ORDER = paging.by_id("services", Service.id)
+
+
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of the services (offers are public)."""
     with ctx.read() as session:
-        return [views.service(r, owner_view=caller.may_see(r.account_id))
-                for r in session.scalars(select(Service).order_by(Service.id))]
+        query = select(Service).options(
+            selectinload(Service.extra_subnets).joinedload(ServiceSubnet.subnet))
+        rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
+        return paging.answer([views.service(r, owner_view=caller.may_see(r.account_id))
+                              for r in rows], cursor)
 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:

@@ -13,8 +13,10 @@ controller writes for the backends). docs/composition.md describes the whole des
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from facade.domain import names
 from facade.domain.errors import Conflict, InUse, Invalid
@@ -37,12 +39,23 @@ def reachable_subnets(svc: Service) -> set[int]:
 def upstream_of(session: Session, svc: Service) -> Appliance | None:
     """The live appliance the service's backends call, or None (none named, not created yet,
     being deleted, or not in a subnet the service's backends are on)."""
-    if not svc.upstream:
-        return None
-    app = _named(session, svc.upstream)
-    if app is None or app.status == "deleting" or app.subnet_id not in reachable_subnets(svc):
-        return None
-    return app
+    return upstreams_of(session, [svc])[svc.id]
+
+
+def upstreams_of(session: Session, services: Iterable[Service]) -> dict[int, Appliance | None]:
+    """`upstream_of` for many services (by id) in one query, whatever their number: what the
+    list views use."""
+    services = list(services)
+    wanted = {s.upstream for s in services if s.upstream}
+    named = {a.name: a for a in session.scalars(
+        select(Appliance).where(Appliance.name.in_(sorted(wanted))))} if wanted else {}
+    found: dict[int, Appliance | None] = {}
+    for svc in services:
+        app = named.get(svc.upstream) if svc.upstream else None
+        live = app is not None and app.status != "deleting" and \
+            app.subnet_id in reachable_subnets(svc)
+        found[svc.id] = app if live else None
+    return found
 
 
 def endpoint(app: Appliance) -> str | None:
@@ -55,16 +68,28 @@ def endpoint(app: Appliance) -> str | None:
 
 def users_of(session: Session, app: Appliance) -> list[Appliance]:
     """Live appliances whose backends call `app` (appliances of services naming it)."""
-    if app.status == "deleting":
-        return []
-    services = [s for s in session.scalars(select(Service).where(Service.upstream == app.name))
-                if app.subnet_id in reachable_subnets(s)]
-    if not services:
-        return []
-    rows = session.scalars(select(Appliance).where(
-        Appliance.service_id.in_([s.id for s in services]),
-        Appliance.status != "deleting").order_by(Appliance.id)).all()
-    return list(rows)
+    return users_of_many(session, [app])[app.id]
+
+
+def users_of_many(session: Session, apps: Sequence[Appliance]) -> dict[int, list[Appliance]]:
+    """`users_of` for many appliances (by id) in two queries, whatever their number: what the
+    list views use."""
+    users: dict[int, list[Appliance]] = {a.id: [] for a in apps}
+    live = {a.name: a for a in apps if a.status != "deleting"}
+    if not live:
+        return users
+    services = session.scalars(select(Service).where(Service.upstream.in_(list(live)))
+                               .options(selectinload(Service.extra_subnets))).all()
+    # the service's id -> the appliance it calls (only where its backends reach it)
+    calls = {s.id: live[s.upstream] for s in services
+             if s.upstream is not None and live[s.upstream].subnet_id in reachable_subnets(s)}
+    if not calls:
+        return users
+    for user in session.scalars(select(Appliance).where(
+            Appliance.service_id.in_(list(calls)), Appliance.status != "deleting")
+            .order_by(Appliance.id)):
+        users[calls[user.service_id].id].append(user)
+    return users
 
 
 def dependents(session: Session, app: Appliance) -> list[Appliance]:
@@ -87,7 +112,12 @@ def dependents(session: Session, app: Appliance) -> list[Appliance]:
 def visible_users(session: Session, caller: Caller, app: Appliance) -> list[str]:
     """Names of the users of `app` the caller may know about: the operator sees all; an
     account sees the users of which it is the provider (which is the upstream's owner)."""
-    return [u.name for u in users_of(session, app) if caller.may_see(u.service.account_id)]
+    return visible(caller, users_of(session, app))
+
+
+def visible(caller: Caller, users: Iterable[Appliance]) -> list[str]:
+    """The names of `users` (of some appliance) the caller may know about."""
+    return [u.name for u in users if caller.may_see(u.service.account_id)]
 
 
 def check_upstream(session: Session, caller: Caller, subnet_ids: list[int],

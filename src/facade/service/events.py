@@ -1,17 +1,18 @@
-"""The event log: what Facade did and why, newest last; each account sees its own part."""
+"""The event log: what Facade did and why, read newest first; each account sees its own part."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, String, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from facade.domain import names
-from facade.domain.errors import Invalid
+from facade.domain.paging import FIRST, PageRequest
+from facade.service import paging
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Event, Instance, Network, Service
+from facade.store.models import Appliance, Event, Instance, Network, Service, Subnet
 
 
 def _utc(t: dt.datetime) -> dt.datetime:
@@ -19,9 +20,10 @@ def _utc(t: dt.datetime) -> dt.datetime:
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
-SCAN = 10_000  # events looked at, newest first, to find a tenant's `limit` events
 # events about an appliance that name its provider's nodes: not for its customer's eyes
 NODE_DETAIL = frozenset({"appliance.node_replaced", "appliance.replace_failed"})
+# newest first: the first page is the latest events, next_cursor goes back in time
+ORDER = paging.Order(kind="events", columns=(Event.id,), shape=(int,), descending=True)
 
 
 def _visible_objects(session: Session, caller: Caller) -> tuple[set[str], set[str]]:
@@ -30,41 +32,51 @@ def _visible_objects(session: Session, caller: Caller) -> tuple[set[str], set[st
     networks, its workload processes and agents."""
     mine: set[str] = {caller.account}
     as_customer: set[str] = set()
-    for net in session.scalars(select(Network).where(Network.account_id == caller.account_id)):
-        mine |= {net.name, names.router_netns(net.id), f"agent-n{net.id}"}
-        for sub in net.subnets:
-            mine |= {sub.path, names.bridge(sub.id)}
-    for inst in session.scalars(select(Instance).where(Instance.account_id == caller.account_id)):
-        mine |= {inst.name, names.node_netns(inst.id, inst.name), f"wl{inst.id}"}
-    for svc in session.scalars(select(Service).where(Service.account_id == caller.account_id)):
-        mine.add(svc.name)
-    for app in session.scalars(select(Appliance)):
-        if app.service.account_id == caller.account_id:
-            mine.add(app.name)
-        elif app.account_id == caller.account_id:
-            as_customer.add(app.name)
+    for net_id, net in session.execute(select(Network.id, Network.name)
+                                       .where(Network.account_id == caller.account_id)):
+        mine |= {net, names.router_netns(net_id), f"agent-n{net_id}"}
+    for sub_id, sub, net in session.execute(
+            select(Subnet.id, Subnet.name, Network.name).join(Network)
+            .where(Network.account_id == caller.account_id)):
+        mine |= {f"{net}/{sub}", names.bridge(sub_id)}
+    for inst_id, inst in session.execute(select(Instance.id, Instance.name)
+                                         .where(Instance.account_id == caller.account_id)):
+        mine |= {inst, names.node_netns(inst_id, inst), f"wl{inst_id}"}
+    mine |= set(session.scalars(select(Service.name)
+                                .where(Service.account_id == caller.account_id)))
+    for app, customer, provider in session.execute(
+            select(Appliance.name, Appliance.account_id, Service.account_id)
+            .join(Service, Appliance.service_id == Service.id)
+            .where(or_(Appliance.account_id == caller.account_id,
+                       Service.account_id == caller.account_id))):
+        if provider == caller.account_id:
+            mine.add(app)
+        elif customer == caller.account_id:
+            as_customer.add(app)
     return mine, as_customer
 
 
-def list_(ctx: Context, caller: Caller, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest `limit` events, oldest first. The operator sees all; an account the events
-    of its own objects (its networks, subnets, instances and nodes, services, the appliances it
-    provides) and of the appliances it consumes, except those naming the provider's nodes.
-    Objects are matched by their current names, so events of deleted objects are the
-    operator's."""
-    if not 1 <= limit <= 1000:
-        raise Invalid("limit must be 1-1000", where="limit")
+def _one_of(names_: set[str]) -> BindParameter[Any]:
+    # rendered into the statement as literals: a tenant with many objects is no limit to the
+    # database's number of bound parameters
+    return bindparam(None, sorted(names_), expanding=True, literal_execute=True,
+                     type_=String())
+
+
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of events, newest first. The operator sees all; an account the events of its own
+    objects (its networks, subnets, instances and nodes, services, the appliances it provides)
+    and of the appliances it consumes, except those naming the provider's nodes. Objects are
+    matched by their current names, so events of deleted objects are the operator's. The match
+    is part of the query, so a page is full until the caller's own events run out."""
     with ctx.read() as session:
-        if caller.operator:
-            rows = list(session.scalars(select(Event).order_by(Event.id.desc()).limit(limit)))
-        else:
+        query = select(Event)
+        if not caller.operator:
             mine, as_customer = _visible_objects(session, caller)
-            rows = []
-            for r in session.scalars(select(Event).order_by(Event.id.desc()).limit(SCAN)):
-                if r.object in mine or (r.object in as_customer
-                                        and r.kind not in NODE_DETAIL):
-                    rows.append(r)
-                    if len(rows) == limit:
-                        break
-        return [{"time": _utc(r.time).isoformat(timespec="milliseconds"), "kind": r.kind,
-                 "object": r.object, "message": r.message} for r in reversed(rows)]
+            query = query.where(or_(
+                Event.object.in_(_one_of(mine)),
+                and_(Event.object.in_(_one_of(as_customer)), Event.kind.not_in(NODE_DETAIL))))
+        rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
+        return paging.answer([{"time": _utc(r.time).isoformat(timespec="milliseconds"),
+                               "kind": r.kind, "object": r.object, "message": r.message}
+                              for r in rows], cursor)

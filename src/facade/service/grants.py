@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from facade.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from facade.service import lookup
+from facade.domain.paging import FIRST, PageRequest
+from facade.service import lookup, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, Subnet, SubnetGrant
 
@@ -32,10 +33,12 @@ def users(session: Session, sub: Subnet, account_id: int) -> list[str]:
         Interface.subnet_id == sub.id, Instance.account_id == account_id))))
 
 
-def _view(session: Session, row: SubnetGrant) -> dict[str, Any]:
+def _view(session: Session, row: SubnetGrant, used_by: list[str] | None = None) -> dict[str, Any]:
+    """A grant; `used_by` when the caller read it already (a page of grants)."""
     return {"subnet": row.subnet.path, "account": row.account.name,
             "created_at": row.created_at.isoformat(),
-            "used_by": users(session, row.subnet, row.account_id)}
+            "used_by": users(session, row.subnet, row.account_id) if used_by is None
+            else used_by}
 
 
 def _find(session: Session, sub: Subnet, grantee: Account) -> SubnetGrant | None:
@@ -87,10 +90,24 @@ def revoke(ctx: Context, caller: Caller, path: str, account: str) -> dict[str, A
         return remove(ctx, session, caller, path, account)
 
 
-def list_(ctx: Context, caller: Caller, path: str) -> list[dict[str, Any]]:
+ORDER = paging.by_id("grants", SubnetGrant.id)
+
+
+def list_(ctx: Context, caller: Caller, path: str,
+          page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of the subnet's grants: all for its owner and the operator, a grantee's own."""
     with ctx.read() as session:
         sub = lookup.visible_subnet(session, caller, path, grants=True)
-        rows = session.scalars(select(SubnetGrant).where(SubnetGrant.subnet_id == sub.id)
-                               .order_by(SubnetGrant.id)).all()
-        return [_view(session, r) for r in rows
-                if caller.may_see(sub.network.account_id, r.account_id)]
+        query = (select(SubnetGrant).where(SubnetGrant.subnet_id == sub.id)
+                 .options(joinedload(SubnetGrant.account)))
+        if not caller.may_see(sub.network.account_id):
+            query = query.where(SubnetGrant.account_id == caller.account_id)
+        rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
+        using: dict[int, set[str]] = {r.account_id: set() for r in rows}
+        if using:  # the grantees' instances in the subnet, for every grant of the page at once
+            for name, account_id in session.execute(
+                    select(Instance.name, Instance.account_id).join(Interface).where(
+                        Interface.subnet_id == sub.id, Instance.account_id.in_(list(using)))):
+                using[account_id].add(name)
+        return paging.answer([_view(session, r, sorted(using[r.account_id])) for r in rows],
+                             cursor)

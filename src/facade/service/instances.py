@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
-from facade.service import lookup, quotas, rules, sandboxes, views
+from facade.domain.paging import FIRST, PageRequest
+from facade.service import lookup, paging, quotas, rules, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, Subnet
 
@@ -90,11 +91,19 @@ def create(ctx: Context, caller: Caller, name: str, account: str | None,
         return views.node(session.get_one(Instance, inst_id))
 
 
-def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+ORDER = paging.by_id("instances", Instance.id)
+
+
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of the customer instances the caller sees (appliance nodes are not listed)."""
     with ctx.read() as session:
-        rows = session.scalars(select(Instance).where(Instance.role == "instance")
-                               .order_by(Instance.id)).all()
-        return [views.node(r) for r in rows if caller.may_see(r.account_id)]
+        query = (select(Instance).where(Instance.role == "instance",
+                                        *paging.seen_by(caller, Instance.account_id))
+                 .options(joinedload(Instance.account),
+                          selectinload(Instance.interfaces).joinedload(Interface.subnet)
+                          .joinedload(Subnet.network)))
+        rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
+        return paging.answer([views.node(r) for r in rows], cursor)
 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:

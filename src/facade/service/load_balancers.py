@@ -16,13 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, InUse, NotFound
-from facade.service import lookup, views
+from facade.domain.paging import FIRST, PageRequest
+from facade.service import lookup, paging, views
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Instance, LoadBalancer, Service, Subnet
+from facade.store.models import Appliance, Instance, Interface, LoadBalancer, Service, Subnet
 
 
 def find(session: Session, name: str, *, where: str = "frontend") -> LoadBalancer:
@@ -41,29 +42,41 @@ def frontend_owner_and_management(svc: Service) -> tuple[int, Subnet]:
     return svc.account_id, svc.management_subnet
 
 
-def _frontends(session: Session, row: LoadBalancer,
-               management: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """The offer's front-end nodes, as their owner sees them (every leg, management state)."""
-    nodes = session.scalars(
-        select(Instance).join(Appliance, Instance.appliance_id == Appliance.id)
-        .join(Service, Appliance.service_id == Service.id)
-        .where(Service.frontend_id == row.id, Instance.role == "frontend",
-               Instance.account_id == row.account_id).order_by(Instance.id)).all()
-    return [views.node(n, n.appliance.name if n.appliance else None, management)
-            for n in nodes]
-
-
 def view(session: Session, caller: Caller, row: LoadBalancer,
          management: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everyone sees the offer; its owner (and the operator) its management subnet, the
-    services that name it and its front-end nodes."""
-    owner = caller.may_see(row.account_id)
-    services = session.scalars(select(Service.name).where(Service.frontend_id == row.id)
-                               .order_by(Service.id)).all() if owner else []
-    return {"name": row.name, "account": row.account.name,
-            "management_subnet": row.management_subnet.path if owner else None,
-            "services": list(services),
-            "frontends": _frontends(session, row, management) if owner else []}
+    services that name it and its front-end nodes (every leg, management state)."""
+    return view_all(session, caller, [row], management)[0]
+
+
+def view_all(session: Session, caller: Caller, rows: list[LoadBalancer],
+             management: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """`view` of many offers: the services naming them and their front-ends in two queries."""
+    owned = {r.id: r for r in rows if caller.may_see(r.account_id)}
+    services: dict[int, list[str]] = {i: [] for i in owned}
+    frontends: dict[int, list[dict[str, Any]]] = {i: [] for i in owned}
+    if owned:
+        for offer, name in session.execute(
+                select(Service.frontend_id, Service.name)
+                .where(Service.frontend_id.in_(list(owned))).order_by(Service.id)):
+            if offer is not None:  # always: the query asks for these offers
+                services[offer].append(name)
+        nodes = session.execute(
+            select(Service.frontend_id, Instance, Appliance.name)
+            .join(Appliance, Instance.appliance_id == Appliance.id)
+            .join(Service, Appliance.service_id == Service.id)
+            .join(LoadBalancer, Service.frontend_id == LoadBalancer.id)
+            .where(LoadBalancer.id.in_(list(owned)), Instance.role == "frontend",
+                   Instance.account_id == LoadBalancer.account_id)
+            .options(selectinload(Instance.interfaces).joinedload(Interface.subnet))
+            .order_by(Instance.id)).all()
+        for offer, node, appliance in nodes:
+            if offer is not None:  # always: the query asks for these offers
+                frontends[offer].append(views.node(node, appliance, management))
+    return [{"name": r.name, "account": r.account.name,
+             "management_subnet": r.management_subnet.path if r.id in owned else None,
+             "services": services.get(r.id, []), "frontends": frontends.get(r.id, [])}
+            for r in rows]
 
 
 def create(ctx: Context, caller: Caller, *, name: str, account: str | None,
@@ -97,10 +110,15 @@ def new_offer(ctx: Context, session: Session, caller: Caller, *, name: str,
     return row
 
 
-def list_(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+ORDER = paging.by_id("load-balancers", LoadBalancer.id)
+
+
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of the load-balancer offers (public; the owner's details to the owner)."""
     with ctx.read() as session:
-        return [view(session, caller, r, ctx.management)
-                for r in session.scalars(select(LoadBalancer).order_by(LoadBalancer.id))]
+        rows, cursor = paging.objects(session, select(LoadBalancer), ORDER, page,
+                                      lambda r: (r.id,))
+        return paging.answer(view_all(session, caller, rows, ctx.management), cursor)
 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:

@@ -6,18 +6,22 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from facade.domain import ipam, names
 from facade.domain.errors import Conflict, InUse, NotFound
-from facade.service import lookup, quotas, rules, views
+from facade.domain.paging import FIRST, PageRequest
+from facade.service import lookup, paging, quotas, rules, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Interface, Network, Service, ServiceSubnet, Subnet
 
 
-def used_counts(session: Session) -> dict[int, int]:
-    rows = session.execute(select(Interface.subnet_id, func.count()).group_by(Interface.subnet_id))
-    return {sid: n for sid, n in rows}
+def used_counts(session: Session, subnet_ids: list[int] | None = None) -> dict[int, int]:
+    """Addresses in use per subnet id (of these subnets only, when given)."""
+    query = select(Interface.subnet_id, func.count()).group_by(Interface.subnet_id)
+    if subnet_ids is not None:
+        query = query.where(Interface.subnet_id.in_(subnet_ids))
+    return {sid: n for sid, n in session.execute(query)}
 
 
 def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: str,
@@ -76,11 +80,18 @@ def create_subnet(ctx: Context, caller: Caller, network: str, name: str,
     return result
 
 
-def list_networks(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+NETWORKS = paging.by_id("networks", Network.id)
+SUBNETS = paging.by_id("subnets", Subnet.id)
+
+
+def list_networks(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of the networks the caller sees, each with its subnets and their usage."""
     with ctx.read() as session:
-        used = used_counts(session)
-        rows = session.scalars(select(Network).order_by(Network.id)).all()
-        return [views.network(r, used) for r in rows if caller.may_see(r.account_id)]
+        query = (select(Network).where(*paging.seen_by(caller, Network.account_id))
+                 .options(joinedload(Network.account), selectinload(Network.subnets)))
+        rows, cursor = paging.objects(session, query, NETWORKS, page, lambda r: (r.id,))
+        used = used_counts(session, [s.id for r in rows for s in r.subnets])
+        return paging.answer([views.network(r, used) for r in rows], cursor)
 
 
 def get_network(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
@@ -88,12 +99,15 @@ def get_network(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
         return views.network(lookup.network(session, caller, name), used_counts(session))
 
 
-def list_subnets(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+def list_subnets(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of the subnets of the networks the caller sees."""
     with ctx.read() as session:
-        used = used_counts(session)
-        rows = session.scalars(select(Subnet).order_by(Subnet.id)).all()
-        return [views.subnet(r, used.get(r.id, 0)) for r in rows
-                if caller.may_see(r.network.account_id)]
+        query = (select(Subnet).join(Network, Subnet.network_id == Network.id)
+                 .where(*paging.seen_by(caller, Network.account_id))
+                 .options(joinedload(Subnet.network).joinedload(Network.account)))
+        rows, cursor = paging.objects(session, query, SUBNETS, page, lambda r: (r.id,))
+        used = used_counts(session, [r.id for r in rows])
+        return paging.answer([views.subnet(r, used.get(r.id, 0)) for r in rows], cursor)
 
 
 def get_subnet(ctx: Context, caller: Caller, path: str) -> dict[str, Any]:

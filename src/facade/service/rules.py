@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names, security
 from facade.domain.errors import Conflict, Invalid, NotFound
+from facade.domain.paging import FIRST, PageRequest
 from facade.domain.specs import PortRuleSpec
-from facade.service import lookup
+from facade.service import lookup, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Instance, SecurityRule, Subnet
 
@@ -143,10 +144,21 @@ def create(ctx: Context, caller: Caller, fields: dict[str, Any], *, subnet: str 
     return result
 
 
+# a scope's rules are unique by (direction, priority): egress before ingress, by priority
+ORDER = paging.Order(kind="rules", columns=(SecurityRule.direction, SecurityRule.priority),
+                     shape=(str, int))
+
+
 def list_(ctx: Context, caller: Caller, *, subnet: str | None = None,
-          interface: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+          interface: tuple[str, str] | None = None,
+          page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of the rules of a subnet or an interface, by direction then priority."""
     with ctx.read() as session:
-        return [view(r) for r in rows(session, _scope(session, caller, subnet, interface))]
+        scope = _scope(session, caller, subnet, interface)
+        found, cursor = paging.objects(
+            session, select(SecurityRule).where(SecurityRule.scope == scope.key), ORDER, page,
+            lambda r: (r.direction, r.priority))
+        return paging.answer([view(r) for r in found], cursor)
 
 
 def delete_(ctx: Context, caller: Caller, direction: str, priority: int, *,

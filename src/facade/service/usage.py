@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from facade.domain.errors import Forbidden, Invalid
+from facade.domain.paging import FIRST, PageRequest
 from facade.domain.period import parse_period
-from facade.service import lookup, metering
+from facade.service import lookup, metering, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, UsageRecord
 
@@ -49,13 +50,29 @@ def _visible(caller: Caller, *, node: bool) -> list[Any]:
     return [or_(*mine)]
 
 
+# rows are ordered by appliance name, then appliance id (a name may come back), then node
+ORDERS = {
+    "appliance": paging.Order(kind="usage", columns=(UsageRecord.appliance,
+                                                     UsageRecord.appliance_id),
+                              shape=(str, int)),
+    "node": paging.Order(kind="usage-by-node", columns=(UsageRecord.appliance,
+                                                        UsageRecord.appliance_id,
+                                                        UsageRecord.node),
+                         shape=(str, int, str)),
+}
+
+
 def report(ctx: Context, caller: Caller, *, period: str | None = None,
            account: str | None = None, appliance: str | None = None,
-           by: str = "appliance") -> list[dict[str, Any]]:
-    """Usage rows over a period (all time without one), per appliance or per node."""
+           by: str = "appliance", page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of usage rows over a period (all time without one), per appliance or per node.
+
+    Two queries: the page's keys (appliances, or nodes) in order, then the sums of the
+    records between the first key and the last."""
     if by not in ("appliance", "node"):
         raise Invalid(f"by={by!r}: use 'appliance' or 'node'", where="by")
     node = by == "node"
+    order = ORDERS[by]
     where = _visible(caller, node=node)
     when = parse_period(period) if period is not None else None
     with ctx.read() as session:
@@ -70,9 +87,22 @@ def report(ctx: Context, caller: Caller, *, period: str | None = None,
             if len(appliance) > MAX_FILTER:
                 raise Invalid("appliance name is longer than 40 characters", where="appliance")
             where.append(UsageRecord.appliance == appliance)
+        span: list[Any] = [] if when is None else [
+            UsageRecord.hour >= metering.hour_index(when.start, "period.start"),
+            UsageRecord.hour < metering.hour_index(when.end, "period.end")]
+        keys, cursor = paging.rows(
+            session, select(*order.columns).where(*where, *span).group_by(*order.columns),
+            order, page)
+        if not keys:
+            return paging.answer([], None)
+        start = page.after(order.kind, order.shape)
+        if start is not None:
+            where.append(paging.after(order, start))
+        # up to the page's last key: NOT (key > last)
+        where.append(~paging.after(order, tuple(keys[-1])))
         rows = metering.by_node(session, when, where=where) if node else \
             metering.totals(session, when, where=where)
-    return [_row(t, node) for t in rows]
+    return paging.answer([_row(t, node) for t in rows], cursor)
 
 
 # --- Prometheus text exposition ---------------------------------------------------------------

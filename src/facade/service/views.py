@@ -1,8 +1,12 @@
-"""Read models: the JSON-ready dictionaries the API answers with (shapes in docs/api.md)."""
+"""Read models: the JSON-ready dictionaries the API answers with (shapes in docs/api.md), from
+rows the caller loaded; `interfaces_of` reads many nodes' interfaces at once for list pages."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
@@ -31,12 +35,33 @@ def interface(row: Interface) -> dict[str, Any]:
     return {"name": names.inner_ifname(row.index), "subnet": row.subnet.path, "ip": row.ip}
 
 
+def interfaces_of(session: Session, node_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The interfaces of many nodes (by id), read as plain rows in one query: what a page of
+    appliances shows costs a fraction of loading each interface as an object."""
+    found: dict[int, list[dict[str, Any]]] = {i: [] for i in node_ids}
+    if not node_ids:
+        return found
+    rows = session.execute(
+        select(Interface.instance_id, Interface.index, Interface.ip, Network.name, Subnet.name)
+        .join(Subnet, Interface.subnet_id == Subnet.id)
+        .join(Network, Subnet.network_id == Network.id)
+        .where(Interface.instance_id.in_(node_ids))
+        .order_by(Interface.instance_id, Interface.index))
+    for node_id, index, ip, network_name, subnet_name in rows:
+        found[node_id].append({"name": names.inner_ifname(index),
+                               "subnet": f"{network_name}/{subnet_name}", "ip": ip})
+    return found
+
+
 def node(row: Instance, appliance_name: str | None = None,
-         management: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+         management: dict[str, dict[str, Any]] | None = None,
+         interfaces: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A node; `interfaces` as `interfaces_of` read them, else from the row."""
     return {"name": row.name, "account": row.account.name, "role": row.role,
             "netns": names.node_netns(row.id, row.name), "status": row.status,
             "appliance": appliance_name,
-            "interfaces": [interface(i) for i in row.interfaces],
+            "interfaces": [interface(i) for i in row.interfaces] if interfaces is None
+            else list(interfaces),
             "limits": sandboxes.limits_of(row).as_dict(),
             "management": (management or {}).get(row.name)}
 
@@ -59,8 +84,8 @@ def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
 
 def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = None, *,
               provider_view: bool = True, uses: list[str] | None = None,
-              used_by: list[str] | None = None,
-              frontend_view: bool = True) -> dict[str, Any]:
+              used_by: list[str] | None = None, frontend_view: bool = True,
+              interfaces: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """An appliance as its provider (and the operator) see it. The customer's view
     (`provider_view=False`) shows the endpoint and the front-end's interface in the customer's
     own subnet, never the provider's backend nodes or the front-end's other legs: like the
@@ -69,11 +94,17 @@ def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = Non
     view only; `used_by` is given already filtered to what the caller may see. A front-end
     owned by a load-balancer provider (third-party front-ends) shows the appliance provider
     (`frontend_view=False`) its existence and its customer and backend legs, never its
-    management address or state, which are the load-balancer provider's."""
+    management address or state, which are the load-balancer provider's. `interfaces`: its
+    nodes' (`interfaces_of`), else read from the rows."""
     fe = next((n for n in row.nodes if n.role == "frontend"), None)
     backends = [n for n in row.nodes if n.role == "backend"]
-    endpoint_ip = fe.interfaces[0].ip if fe and fe.interfaces else None
-    frontend = node(fe, row.name, management) if fe else None
+
+    def legs(n: Instance) -> list[dict[str, Any]] | None:
+        return None if interfaces is None else interfaces[n.id]
+
+    frontend = node(fe, row.name, management, legs(fe)) if fe else None
+    endpoint_ip = frontend["interfaces"][0]["ip"] if frontend and frontend["interfaces"] \
+        else None
     if frontend is not None and not provider_view:
         frontend["interfaces"] = [i for i in frontend["interfaces"]
                                   if i["subnet"] == row.subnet.path]
@@ -90,7 +121,8 @@ def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = Non
         "endpoint": {"ip": endpoint_ip, "port": row.service.port},
         "backend_count": sum(1 for b in backends if b.status != "deleting"),
         "frontend": frontend,
-        "backends": [node(b, row.name, management) for b in backends] if provider_view else [],
+        "backends": [node(b, row.name, management, legs(b)) for b in backends]
+        if provider_view else [],
         "upstream": row.service.upstream if provider_view else None,
         "uses": list(uses or []) if provider_view else [],
         "used_by": list(used_by or []),

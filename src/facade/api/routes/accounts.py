@@ -6,16 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx
-from facade.api.schemas import AccountCreate, AccountRead, TokenRead
+from facade.api.deps import Auth, Ctx, Paging
+from facade.api.schemas import AccountCreate, AccountRead, Page, TokenRead
 from facade.service import accounts
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
-@router.get("", response_model=list[AccountRead], operation_id="list_accounts")
-def list_accounts(ctx: Ctx, caller: Auth) -> Any:
-    return accounts.list_(ctx, caller)
+@router.get("", response_model=Page[AccountRead], operation_id="list_accounts")
+def list_accounts(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return accounts.list_(ctx, caller, page)
 
 
 @router.post("", status_code=201, response_model=AccountRead, operation_id="create_account")

@@ -6,16 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from facade.api.deps import Auth, Ctx
-from facade.api.schemas import ApplianceCreate, ApplianceRead, ApplianceUpdate
+from facade.api.deps import Auth, Ctx, Paging
+from facade.api.schemas import ApplianceCreate, ApplianceRead, ApplianceUpdate, Page
 from facade.service import appliances
 
 router = APIRouter(prefix="/v1/appliances", tags=["appliances"])
 
 
-@router.get("", response_model=list[ApplianceRead], operation_id="list_appliances")
-def list_appliances(ctx: Ctx, caller: Auth) -> Any:
-    return appliances.list_(ctx, caller)
+@router.get("", response_model=Page[ApplianceRead], operation_id="list_appliances")
+def list_appliances(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return appliances.list_(ctx, caller, page)
 
 
 @router.post("", status_code=202, response_model=ApplianceRead, operation_id="create_appliance")

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx
+from facade.api.deps import Auth, Ctx, Paging
 from facade.api.schemas import (
     ExecCreate,
     ExecRead,
@@ -14,15 +14,16 @@ from facade.api.schemas import (
     LimitsBody,
     LimitsRead,
     NodeRead,
+    Page,
 )
 from facade.service import instances, sandboxes
 
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 
 
-@router.get("", response_model=list[NodeRead], operation_id="list_instances")
-def list_instances(ctx: Ctx, caller: Auth) -> Any:
-    return instances.list_(ctx, caller)
+@router.get("", response_model=Page[NodeRead], operation_id="list_instances")
+def list_instances(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return instances.list_(ctx, caller, page)
 
 
 @router.post("", status_code=201, response_model=NodeRead, operation_id="create_instance")

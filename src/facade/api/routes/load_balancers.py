@@ -7,16 +7,16 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx
-from facade.api.schemas import LoadBalancerCreate, LoadBalancerRead
+from facade.api.deps import Auth, Ctx, Paging
+from facade.api.schemas import LoadBalancerCreate, LoadBalancerRead, Page
 from facade.service import load_balancers
 
 router = APIRouter(prefix="/v1/load-balancers", tags=["load-balancers"])
 
 
-@router.get("", response_model=list[LoadBalancerRead], operation_id="list_load_balancers")
-def list_load_balancers(ctx: Ctx, caller: Auth) -> Any:
-    return load_balancers.list_(ctx, caller)
+@router.get("", response_model=Page[LoadBalancerRead], operation_id="list_load_balancers")
+def list_load_balancers(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return load_balancers.list_(ctx, caller, page)
 
 
 @router.post("", status_code=201, response_model=LoadBalancerRead,

@@ -7,13 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx
+from facade.api.deps import Auth, Ctx, Paging
 from facade.api.schemas import (
     GrantCreate,
     GrantRead,
     GrantRevoked,
     NetworkCreate,
     NetworkRead,
+    Page,
     SubnetCreate,
     SubnetRead,
 )
@@ -22,9 +23,9 @@ from facade.service import grants, networks
 router = APIRouter(tags=["networks"])
 
 
-@router.get("/v1/networks", response_model=list[NetworkRead], operation_id="list_networks")
-def list_networks(ctx: Ctx, caller: Auth) -> Any:
-    return networks.list_networks(ctx, caller)
+@router.get("/v1/networks", response_model=Page[NetworkRead], operation_id="list_networks")
+def list_networks(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return networks.list_networks(ctx, caller, page)
 
 
 @router.post("/v1/networks", status_code=201, response_model=NetworkRead,
@@ -51,9 +52,9 @@ def create_subnet(network: str, body: SubnetCreate, ctx: Ctx, caller: Auth) -> A
     return networks.create_subnet(ctx, caller, network, body.name, body.cidr)
 
 
-@router.get("/v1/subnets", response_model=list[SubnetRead], operation_id="list_subnets")
-def list_subnets(ctx: Ctx, caller: Auth) -> Any:
-    return networks.list_subnets(ctx, caller)
+@router.get("/v1/subnets", response_model=Page[SubnetRead], operation_id="list_subnets")
+def list_subnets(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return networks.list_subnets(ctx, caller, page)
 
 
 @router.get("/v1/subnets/{network}/{subnet}", response_model=SubnetRead,
@@ -74,10 +75,10 @@ def create_grant(network: str, subnet: str, body: GrantCreate, ctx: Ctx, caller:
     return grants.grant(ctx, caller, f"{network}/{subnet}", body.account)
 
 
-@router.get("/v1/subnets/{network}/{subnet}/grants", response_model=list[GrantRead],
+@router.get("/v1/subnets/{network}/{subnet}/grants", response_model=Page[GrantRead],
             operation_id="list_grants")
-def list_grants(network: str, subnet: str, ctx: Ctx, caller: Auth) -> Any:
-    return grants.list_(ctx, caller, f"{network}/{subnet}")
+def list_grants(network: str, subnet: str, ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return grants.list_(ctx, caller, f"{network}/{subnet}", page)
 
 
 @router.delete("/v1/subnets/{network}/{subnet}/grants/{account}", response_model=GrantRevoked,

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx
-from facade.api.schemas import RuleCreate, RuleRead
+from facade.api.deps import Auth, Ctx, Paging
+from facade.api.schemas import Page, RuleCreate, RuleRead
 from facade.service import rules
 
 router = APIRouter(tags=["rules"])
@@ -17,9 +17,9 @@ SUBNET = "/v1/subnets/{network}/{subnet}/rules"
 INTERFACE = "/v1/instances/{name}/interfaces/{ifname}/rules"
 
 
-@router.get(SUBNET, response_model=list[RuleRead], operation_id="list_subnet_rules")
-def list_subnet_rules(network: str, subnet: str, ctx: Ctx, caller: Auth) -> Any:
-    return rules.list_(ctx, caller, subnet=f"{network}/{subnet}")
+@router.get(SUBNET, response_model=Page[RuleRead], operation_id="list_subnet_rules")
+def list_subnet_rules(network: str, subnet: str, ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return rules.list_(ctx, caller, subnet=f"{network}/{subnet}", page=page)
 
 
 @router.post(SUBNET, status_code=201, response_model=RuleRead,
@@ -36,9 +36,9 @@ def delete_subnet_rule(network: str, subnet: str, priority: int, direction: str,
     return Response(status_code=204)
 
 
-@router.get(INTERFACE, response_model=list[RuleRead], operation_id="list_interface_rules")
-def list_interface_rules(name: str, ifname: str, ctx: Ctx, caller: Auth) -> Any:
-    return rules.list_(ctx, caller, interface=(name, ifname))
+@router.get(INTERFACE, response_model=Page[RuleRead], operation_id="list_interface_rules")
+def list_interface_rules(name: str, ifname: str, ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return rules.list_(ctx, caller, interface=(name, ifname), page=page)
 
 
 @router.post(INTERFACE, status_code=201, response_model=RuleRead,

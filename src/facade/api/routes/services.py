@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx
+from facade.api.deps import Auth, Ctx, Paging
 from facade.api.schemas import (
     HealthCheckBody,
     HealthCheckRead,
     LimitsBody,
     LimitsRead,
+    Page,
     ServiceCreate,
     ServiceRead,
 )
@@ -20,9 +21,9 @@ from facade.service import catalog, health_checks, sandboxes
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
 
-@router.get("", response_model=list[ServiceRead], operation_id="list_services")
-def list_services(ctx: Ctx, caller: Auth) -> Any:
-    return catalog.list_(ctx, caller)
+@router.get("", response_model=Page[ServiceRead], operation_id="list_services")
+def list_services(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return catalog.list_(ctx, caller, page)
 
 
 @router.post("", status_code=201, response_model=ServiceRead, operation_id="create_service")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
-from facade.api.deps import Auth, Ctx
-from facade.api.schemas import EventRead, ScenarioCreate, ScenarioRead
+from facade.api.deps import Auth, Ctx, Paging
+from facade.api.schemas import EventRead, Page, ScenarioCreate, ScenarioRead
 from facade.service import events, scenario, topology
 
 router = APIRouter(prefix="/v1", tags=["system"])
@@ -23,9 +23,10 @@ def get_topology(ctx: Ctx, caller: Auth) -> dict[str, Any]:
     return topology.topology(ctx, caller)
 
 
-@router.get("/events", response_model=list[EventRead], operation_id="list_events")
-def list_events(ctx: Ctx, caller: Auth, limit: int = Query(50, ge=1, le=1000)) -> Any:
-    return events.list_(ctx, caller, limit)
+@router.get("/events", response_model=Page[EventRead], operation_id="list_events")
+def list_events(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    """Newest first; `next_cursor` goes back in time."""
+    return events.list_(ctx, caller, page)
 
 
 @router.post("/apply", response_model=ScenarioRead, operation_id="apply")

@@ -8,8 +8,8 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
-from facade.api.deps import Auth, Ctx
-from facade.api.schemas import UsageRead
+from facade.api.deps import Auth, Ctx, Paging
+from facade.api.schemas import Page, UsageRead
 from facade.service import usage
 
 router = APIRouter(tags=["usage"])
@@ -17,15 +17,17 @@ router = APIRouter(tags=["usage"])
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@router.get("/v1/usage", response_model=list[UsageRead], response_model_exclude_none=True,
+# exclude_unset: per-appliance rows have no node, role and owner (not even null)
+@router.get("/v1/usage", response_model=Page[UsageRead], response_model_exclude_unset=True,
             operation_id="list_usage")
-def list_usage(ctx: Ctx, caller: Auth,
+def list_usage(ctx: Ctx, caller: Auth, page: Paging,
                period: str | None = Query(None, max_length=80,
                                           description="2026-11, 2026-11-28 or START/END"),
                account: str | None = Query(None, max_length=40),
                appliance: str | None = Query(None, max_length=40),
                by: Literal["appliance", "node"] = "appliance") -> Any:
-    return usage.report(ctx, caller, period=period, account=account, appliance=appliance, by=by)
+    return usage.report(ctx, caller, period=period, account=account, appliance=appliance, by=by,
+                        page=page)
 
 
 @router.get("/metrics", operation_id="metrics", response_model=None,

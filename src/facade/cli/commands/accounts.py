@@ -27,7 +27,7 @@ def create(name: Name) -> None:
 def list_(as_json: Json = False) -> None:
     """List accounts."""
     with connect() as cli:
-        rows = cli.get("/v1/accounts")
+        rows = cli.list_all("/v1/accounts")
     render.output(rows, as_json, render.accounts)
 
 

@@ -52,7 +52,7 @@ def create(
 def list_(as_json: Json = False) -> None:
     """List appliances."""
     with connect() as cli:
-        rows = cli.get("/v1/appliances")
+        rows = cli.list_all("/v1/appliances")
     render.output(rows, as_json, render.appliances)
 
 

@@ -66,7 +66,7 @@ def create(
 def list_(as_json: Json = False) -> None:
     """List customer instances."""
     with connect() as cli:
-        rows = cli.get("/v1/instances")
+        rows = cli.list_all("/v1/instances")
     render.output(rows, as_json, render.nodes)
 
 

@@ -36,7 +36,7 @@ def create(
 def list_(as_json: Json = False) -> None:
     """List load-balancer offers."""
     with connect() as cli:
-        rows = cli.get("/v1/load-balancers")
+        rows = cli.list_all("/v1/load-balancers")
     render.output(rows, as_json, render.load_balancers)
 
 

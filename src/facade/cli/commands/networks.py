@@ -31,7 +31,7 @@ def create(
 def list_(as_json: Json = False) -> None:
     """List networks."""
     with connect() as cli:
-        rows = cli.get("/v1/networks")
+        rows = cli.list_all("/v1/networks")
     render.output(rows, as_json, render.networks)
 
 

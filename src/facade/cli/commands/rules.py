@@ -67,7 +67,7 @@ def list_(subnet: Subnet = None, interface: Interface = None, as_json: Json = Fa
     """List the rules of a subnet or an interface."""
     path = _path(subnet, interface)
     with connect() as cli:
-        rows = cli.get(path)
+        rows = cli.list_all(path)
     render.output(rows, as_json, _show)
 
 

@@ -178,7 +178,7 @@ def create(
 def list_(as_json: Json = False) -> None:
     """List services."""
     with connect() as cli:
-        rows = cli.get("/v1/services")
+        rows = cli.list_all("/v1/services")
     render.output(rows, as_json, render.services)
 
 

@@ -36,7 +36,7 @@ def create(
 def list_(as_json: Json = False) -> None:
     """List subnets."""
     with connect() as cli:
-        rows = cli.get("/v1/subnets")
+        rows = cli.list_all("/v1/subnets")
     render.output(rows, as_json, render.subnets)
 
 
@@ -81,5 +81,5 @@ def revoke(ref: Ref, account: Account) -> None:
 def grants(ref: Ref, as_json: Json = False) -> None:
     """List the accounts granted interfaces in this subnet."""
     with connect() as cli:
-        rows = cli.get(f"{_path(ref)}/grants")
+        rows = cli.list_all(f"{_path(ref)}/grants")
     render.output(rows, as_json, render.grants)

@@ -24,8 +24,8 @@ def events(
 ) -> None:
     """Show the latest events."""
     with connect() as cli:
-        rows = cli.get("/v1/events", params={"limit": limit})
-    render.output(rows, as_json, render.events)
+        newest_first = cli.list_all("/v1/events", most=limit)
+    render.output(newest_first[::-1], as_json, render.events)
 
 
 def usage(
@@ -44,5 +44,6 @@ def usage(
     params = {"period": period, "account": account, "appliance": appliance,
               "by": "node" if by_node else "appliance"}
     with connect() as cli:
-        rows = cli.get("/v1/usage", params={k: v for k, v in params.items() if v is not None})
+        rows = cli.list_all("/v1/usage",
+                            {k: v for k, v in params.items() if v is not None})
     render.output(rows, as_json, render.usage)
