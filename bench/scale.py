@@ -160,6 +160,17 @@ class ClientLoop:
         self._thread.join(timeout=10)
 
 
+def _explain(cp: ControlPlane, batch: list[str]) -> None:
+    """What the appliances that did not become ready say, and the control plane's log."""
+    for name in batch:
+        app = cp.get(f"/v1/appliances/{name}")
+        if app["status"] != "ready":
+            print(f"{name}: {app['status']}: {app.get('status_detail')}", flush=True)
+    print(f"control plane: {len(os.listdir(f'/proc/{cp.proc.pid}/fd'))} open files", flush=True)
+    log = Path(cp.log.name).read_text(errors="replace").splitlines()
+    print("\n".join(log[-40:]), flush=True)
+
+
 def _phase(loop: ClientLoop | None, what: str) -> None:
     if loop is not None:
         loop.phase = what
@@ -220,7 +231,11 @@ def main() -> None:
                 t = time.perf_counter()
                 for name in batch:
                     _create(cp, name, args.backends)
-                _ready_all(cp, batch, timeout=60 + 5 * len(batch))
+                try:
+                    _ready_all(cp, batch, timeout=60 + 5 * len(batch))
+                except TimeoutError:
+                    _explain(cp, batch)
+                    raise
                 build_times.append((len(names), (time.perf_counter() - t) / len(batch)))
                 names += batch
                 if loop is None:
