@@ -13,6 +13,7 @@ import ipaddress
 import itertools
 from dataclasses import dataclass, field
 
+from facade.dataplane import checks
 from facade.dataplane.errors import DataPlaneError, fatal
 from facade.domain import names
 from facade.domain.specs import (
@@ -102,7 +103,7 @@ class FakeDataPlane:
 
     def ensure_subnet(self, spec: SubnetSpec) -> None:
         self.calls.append(f"ensure_subnet {spec.bridge}")
-        _check_ifname(spec.bridge)
+        checks.check_ifname(spec.bridge)
         self.subnets[spec.bridge] = spec
 
     def delete_subnet(self, bridge: str) -> None:
@@ -229,38 +230,10 @@ class FakeDataPlane:
         return removed
 
 
-def _check_ifname(name: str) -> None:
-    if not name or len(name.encode()) > names.IFNAMSIZ or "/" in name or " " in name:
-        raise fatal(f"invalid interface name {name!r}")
-
-
 def _check_node(spec: NodeSpec) -> None:
-    """What the linux driver refuses as Fatal before it touches the kernel (its _check_node)."""
-    if not names.is_facade_netns(spec.netns) or spec.netns == names.FABRIC_NETNS \
-            or "/" in spec.netns:
-        raise fatal(f"ensure_node {spec.netns}: not a Facade node namespace name")
-    ifnames = [p.ifname for p in spec.ports]
-    if len(set(ifnames)) != len(ifnames) or "lo" in ifnames:
-        raise fatal(f"ensure_node {spec.netns}: duplicate interface names {ifnames}")
-    for p in spec.ports:
-        _check_ifname(p.ifname)
-        _check_ifname(p.host)
-        try:
-            ipaddress.IPv4Interface(p.address)
-            if p.gateway:
-                ipaddress.IPv4Address(p.gateway)
-        except ValueError as exc:
-            raise fatal(f"ensure_node {spec.netns}: port {p.ifname}: {exc}") from exc
-    fe = spec.frontend
-    if fe is not None:
-        if spec.role != "frontend":
-            raise fatal(f"ensure_node {spec.netns}: a frontend spec needs role 'frontend'")
-        for ifname in (fe.customer_if, fe.backend_if):
-            if ifname not in ifnames:
-                raise fatal(f"ensure_node {spec.netns}: front-end interface {ifname} is not a "
-                            "port")
-    elif spec.role == "frontend":
-        raise fatal(f"ensure_node {spec.netns}: role 'frontend' needs a frontend spec")
+    """What the linux driver refuses as Fatal before it touches the kernel: the shared checks,
+    and a router's isolated legs (the driver's router_rules says the same)."""
+    ifnames = checks.check_node(spec)
     # only a router isolates legs, and only legs it has
     if spec.isolated and (spec.role != "router" or not set(spec.isolated) <= set(ifnames)):
         raise fatal(f"ensure_node {spec.netns}: isolated legs {list(spec.isolated)} are not "

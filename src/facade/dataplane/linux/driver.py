@@ -40,6 +40,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
+from facade.dataplane import checks
 from facade.dataplane.linux import linkcount, nft_rules, port_guard, port_rules, router_rules
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError, fatal
@@ -487,7 +488,7 @@ class LinuxDataPlane:
 
     @_boundary("ensure_subnet")
     def ensure_subnet(self, spec: SubnetSpec) -> None:
-        _check_ifname(spec.bridge)
+        checks.check_ifname(spec.bridge)
         with self._fabric.exclusive():
             self._ensure_fabric()
             with _ipr(FABRIC) as fab:
@@ -1006,11 +1007,6 @@ def _bridges_of(links: dict[str, Any], ports: set[str]) -> set[str]:
             if n in ports and lk.get("master") in by_index}
 
 
-def _check_ifname(name: str) -> None:
-    if not name or len(name.encode()) > names.IFNAMSIZ or "/" in name or " " in name:
-        raise fatal(f"invalid interface name {name!r}")
-
-
 def _router_digest() -> str | None:
     """Inside a router: the digest of its filter table, None if there is none."""
     with Nft() as nft:
@@ -1034,31 +1030,7 @@ def _ensure_router_filter(spec: NodeSpec, created: bool) -> str | None:
 
 
 def _check_node(spec: NodeSpec) -> None:
-    if not names.is_facade_netns(spec.netns) or spec.netns == FABRIC or "/" in spec.netns:
-        raise fatal(f"ensure_node {spec.netns}: not a Facade node namespace name")
-    ifnames = [p.ifname for p in spec.ports]
-    if len(set(ifnames)) != len(ifnames) or "lo" in ifnames:
-        raise fatal(f"ensure_node {spec.netns}: duplicate interface names {ifnames}")
-    for p in spec.ports:
-        _check_ifname(p.ifname)
-        _check_ifname(p.host)
-        try:
-            ipaddress.IPv4Interface(p.address)
-            if p.gateway:
-                ipaddress.IPv4Address(p.gateway)
-        except ValueError as exc:
-            raise fatal(f"ensure_node {spec.netns}: port {p.ifname}: {exc}") from exc
-    fe = spec.frontend
-    if fe is not None:
-        if spec.role != "frontend":
-            raise fatal(f"ensure_node {spec.netns}: a frontend spec needs role "
-                          "'frontend'")
-        for ifname in (fe.customer_if, fe.backend_if):
-            if ifname not in ifnames:
-                raise fatal(f"ensure_node {spec.netns}: front-end interface {ifname} "
-                              "is not a port")
-    elif spec.role == "frontend":
-        raise fatal(f"ensure_node {spec.netns}: role 'frontend' needs a frontend spec")
+    checks.check_node(spec)
     try:
         router_rules.isolated_legs(spec)
     except ValueError as exc:

@@ -1,0 +1,46 @@
+"""What every data-plane driver refuses as Fatal before it touches anything: names and node
+specs that can never be carried out. Pure; the fake and the linux driver both call it, so they
+refuse the same requests with the same words (the contract suite holds them to it)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from facade.dataplane.errors import fatal
+from facade.domain import names
+from facade.domain.specs import NodeSpec
+
+
+def check_ifname(name: str) -> None:
+    if not name or len(name.encode()) > names.IFNAMSIZ or "/" in name or " " in name:
+        raise fatal(f"invalid interface name {name!r}")
+
+
+def check_node(spec: NodeSpec) -> list[str]:
+    """The spec's names, addresses and front-end legs; returns its interface names."""
+    if not names.is_facade_netns(spec.netns) or spec.netns == names.FABRIC_NETNS \
+            or "/" in spec.netns:
+        raise fatal(f"ensure_node {spec.netns}: not a Facade node namespace name")
+    ifnames = [p.ifname for p in spec.ports]
+    if len(set(ifnames)) != len(ifnames) or "lo" in ifnames:
+        raise fatal(f"ensure_node {spec.netns}: duplicate interface names {ifnames}")
+    for p in spec.ports:
+        check_ifname(p.ifname)
+        check_ifname(p.host)
+        try:
+            ipaddress.IPv4Interface(p.address)
+            if p.gateway:
+                ipaddress.IPv4Address(p.gateway)
+        except ValueError as exc:
+            raise fatal(f"ensure_node {spec.netns}: port {p.ifname}: {exc}") from exc
+    fe = spec.frontend
+    if fe is not None:
+        if spec.role != "frontend":
+            raise fatal(f"ensure_node {spec.netns}: a frontend spec needs role 'frontend'")
+        for ifname in (fe.customer_if, fe.backend_if):
+            if ifname not in ifnames:
+                raise fatal(f"ensure_node {spec.netns}: front-end interface {ifname} is not a "
+                            "port")
+    elif spec.role == "frontend":
+        raise fatal(f"ensure_node {spec.netns}: role 'frontend' needs a frontend spec")
+    return ifnames
