@@ -114,9 +114,7 @@ def _probe(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
         assert hc.path is not None
         res = rt.dp.http_request(target.router_netns, target.endpoint, target.port, hc.path,
                                  timeout=PROBE_TIMEOUT)
-        if not hc.accepts(res.status) and res.status is not None:
-            return False, f"{res.detail} (expected {hc.codes})"
-        return res.status is not None, res.detail
+        return hc.judge(res.status, res.detail)
     if hc.type == "agent" and target.status == "ready":
         return True, "every backend's agent reports its workload listening"
     res = rt.dp.tcp_probe(target.router_netns, target.endpoint, target.port,

@@ -90,8 +90,7 @@ class ManagementEngine:
         self.ctx = ctx
         self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-mgmt")
         self.periodic = Periodic("management", MANAGEMENT_INTERVAL, self.round)
-        self.agents = StoreView(ctx, lambda session: [
-            desired.agent_of(session, n) for n in desired.management_networks(session)])
+        self.agents = StoreView(ctx, desired.agents)
 
     def round(self) -> None:
         ctx = self.ctx

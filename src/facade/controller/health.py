@@ -233,9 +233,7 @@ class HealthEngine:
         if hc.type == "http":
             assert hc.path is not None
             res = dp.http_request(b.netns, b.ip, port, hc.path, timeout=hc.timeout)
-            ok = hc.accepts(res.status)
-            detail = res.detail if ok or res.status is None \
-                else f"{res.detail} (expected {hc.codes})"
+            ok, detail = hc.judge(res.status, res.detail)
         else:
             res = dp.tcp_probe(b.netns, b.ip, port, timeout=hc.timeout)
             ok, detail = res.ok, res.detail

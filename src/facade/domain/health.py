@@ -52,6 +52,12 @@ class HealthCheck:
         """Whether an HTTP status counts as healthy."""
         return status is not None and any(lo <= status <= hi for lo, hi in _ranges(self.codes))
 
+    def judge(self, status: int | None, detail: str) -> tuple[bool, str]:
+        """An http check's answer (its status, None without one): passed, and what it saw."""
+        if self.accepts(status) or status is None:
+            return self.accepts(status), detail
+        return False, f"{detail} (expected {self.codes})"
+
     @property
     def fast_interval(self) -> float:
         """How soon a backend whose check just disagreed with its state is checked again."""

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import autoscale
-from facade.domain.errors import FacadeError, Forbidden
+from facade.domain.errors import FacadeError
 from facade.service import appliances, lookup
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, AutoscalePolicy, Service
@@ -40,14 +40,6 @@ def view(row: AutoscalePolicy | None, service: str) -> dict[str, Any]:
     return {"service": service, "enabled": True, "min": row.min_backends,
             "max": row.max_backends, "metric": row.metric, "target": row.target,
             "cooldown": row.cooldown_s}
-
-
-def _own_service(session: Session, caller: Caller, name: str) -> Service:
-    svc = lookup.service(session, name)
-    if not caller.may_see(svc.account_id):
-        raise Forbidden(f"only the provider of service {name} may change its autoscaling",
-                        where="service")
-    return svc
 
 
 def _row(session: Session, svc: Service) -> AutoscalePolicy | None:
@@ -73,7 +65,7 @@ def put_policy(session: Session, ctx: Context, svc: Service, *, min: int, max: i
 
 def set_policy(ctx: Context, caller: Caller, service: str, **fields: Any) -> dict[str, Any]:
     with ctx.write() as session:
-        svc = _own_service(session, caller, service)
+        svc = lookup.own_service(session, caller, service, "its autoscaling")
         row = put_policy(session, ctx, svc, **fields)
         result = view(row, svc.name)
     ctx.kick()
@@ -101,7 +93,7 @@ def remove(ctx: Context, session: Session, svc: Service) -> None:
 
 def delete_policy(ctx: Context, caller: Caller, service: str) -> dict[str, Any]:
     with ctx.write() as session:
-        svc = _own_service(session, caller, service)
+        svc = lookup.own_service(session, caller, service, "its autoscaling")
         remove(ctx, session, svc)
         return view(None, svc.name)
 

@@ -265,6 +265,14 @@ NODE_LOAD = (selectinload(Instance.interfaces).joinedload(Interface.subnet),
              joinedload(Instance.account))
 
 
+def _serve(agent: management.Agent, inst: Instance, mgmt_ip: str) -> None:
+    """Add a node to what its network's agent serves."""
+    agent.nodes.append(management.AgentNode(
+        name=inst.name, netns=names.node_netns(inst.id, inst.name), mgmt_ip=mgmt_ip,
+        role=inst.role, workload=_workload_check(inst) if inst.role == "backend" else None))
+    agent.live = agent.live or inst.status != "deleting"
+
+
 def agent_of(session: Session, network_id: int) -> management.Agent:
     """The management agent of one network and the nodes it serves (those being deleted
     included: metering reads them one last time before they go)."""
@@ -275,45 +283,46 @@ def agent_of(session: Session, network_id: int) -> management.Agent:
         .where(Subnet.network_id == network_id, Instance.appliance_id.is_not(None))
         .distinct().order_by(Instance.id).options(*NODE_LOAD))
     for inst in rows:
-        if management_network(inst) != network_id:
-            continue
-        mgmt = inst.interfaces[management.LEG[inst.role]]
-        agent.nodes.append(management.AgentNode(
-            name=inst.name, netns=names.node_netns(inst.id, inst.name), mgmt_ip=mgmt.ip,
-            role=inst.role, workload=_workload_check(inst) if inst.role == "backend" else None))
-        agent.live = agent.live or inst.status != "deleting"
+        leg = _mgmt(inst)
+        if leg is not None and leg[0] == network_id:
+            _serve(agent, inst, leg[1])
     return agent
 
 
-def metered_node(session: Session, inst: Instance,
-                 agents: dict[int, management.Agent] | None = None
-                 ) -> metering.MeteredNode | None:
-    """An appliance node as metering sees it (`agents`: those already read, by network)."""
-    net = management_network(inst)
-    if net is None:
+def _appliance_nodes(session: Session) -> list[tuple[Instance, int, str]]:
+    """Every appliance node with its management leg (network, address), in one read."""
+    rows = session.scalars(select(Instance).where(Instance.appliance_id.is_not(None))
+                           .order_by(Instance.id).options(*NODE_LOAD))
+    return [(inst, *leg) for inst in rows if (leg := _mgmt(inst)) is not None]
+
+
+def _agents(nodes: list[tuple[Instance, int, str]]) -> dict[int, management.Agent]:
+    out: dict[int, management.Agent] = {}
+    for inst, net, ip in nodes:
+        _serve(out.setdefault(net, management.Agent(net)), inst, ip)
+    return out
+
+
+def agents(session: Session) -> list[management.Agent]:
+    """Every management network's agent and the nodes it serves, by network."""
+    return [a for _, a in sorted(_agents(_appliance_nodes(session)).items())]
+
+
+def metered_node(session: Session, inst: Instance) -> metering.MeteredNode | None:
+    """An appliance node as metering sees it."""
+    leg = _mgmt(inst)
+    if leg is None:
         return None
-    agent = agents.get(net) if agents is not None else None
-    if agent is None:
-        agent = agent_of(session, net)
-        if agents is not None:
-            agents[net] = agent
-    mgmt = inst.interfaces[management.LEG[inst.role]]
-    return _metered(inst, names.node_netns(inst.id, inst.name), agent, mgmt.ip)
+    return _metered(inst, names.node_netns(inst.id, inst.name), agent_of(session, leg[0]),
+                    leg[1])
 
 
 def metered_nodes(session: Session) -> list[metering.MeteredNode]:
     """Every appliance node, as metering sees it (being deleted included)."""
-    agents: dict[int, management.Agent] = {}
-    rows = session.scalars(select(Instance).where(Instance.appliance_id.is_not(None))
-                           .order_by(Instance.id).options(*NODE_LOAD))
-    return [m for inst in rows if (m := metered_node(session, inst, agents)) is not None]
-
-
-def management_networks(session: Session) -> list[int]:
-    """The networks that hold some appliance node's management leg (each has an agent)."""
-    rows = session.scalars(select(Instance).where(Instance.appliance_id.is_not(None))
-                           .options(*NODE_LOAD))
-    return sorted({n for inst in rows if (n := management_network(inst)) is not None})
+    nodes = _appliance_nodes(session)
+    agents = _agents(nodes)
+    return [_metered(inst, names.node_netns(inst.id, inst.name), agents[net], ip)
+            for inst, net, ip in nodes]
 
 
 def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceTarget:

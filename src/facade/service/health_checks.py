@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from facade.domain import health, workload
-from facade.domain.errors import Forbidden, Invalid
+from facade.domain.errors import Invalid
 from facade.service import lookup
 from facade.service.context import Caller, Context
 from facade.store.models import Service
@@ -68,10 +68,7 @@ def combine(health_path: str | None, raw: dict[str, Any] | None) -> dict[str, An
 
 def set_service(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> dict[str, Any]:
     with ctx.write() as session:
-        row = lookup.service(session, name)
-        if not caller.may_see(row.account_id):
-            raise Forbidden(f"only the provider of service {name} may change its health check",
-                            where="service")
+        row = lookup.own_service(session, caller, name, "its health check")
         if store(row, raw):
             ctx.event(session, "service.health_check", name,
                       f"health check now {describe(of_row(row))}")

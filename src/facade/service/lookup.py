@@ -131,6 +131,16 @@ def service(session: Session, name: str, *, where: str = "service") -> Service:
     return row
 
 
+def own_service(session: Session, caller: Caller, name: str, what: str) -> Service:
+    """A service the caller may change `what` of. Offers are public: another provider's
+    service exists, but only its provider (or the operator) changes it (403, not 404)."""
+    row = service(session, name)
+    if not caller.may_see(row.account_id):
+        raise Forbidden(f"only the provider of service {name} may change {what}",
+                        where="service")
+    return row
+
+
 def appliance(session: Session, caller: Caller, name: str, *,
               where: str = "appliance") -> Appliance:
     row = session.scalar(select(Appliance).where(Appliance.name == name))

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from facade.domain import sandbox
-from facade.domain.errors import Forbidden, Invalid
+from facade.domain.errors import Invalid
 from facade.service import lookup
 from facade.service.context import Caller, Context
 from facade.store.models import Instance, Service
@@ -65,23 +63,13 @@ def set_instance(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -
 
 def set_service(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> dict[str, Any]:
     with ctx.write() as session:
-        row = _own_service(session, caller, name)
+        row = lookup.own_service(session, caller, name, "its limits")
         if store(row, raw):
             ctx.event(session, "service.limits", name,
                       f"backend limits now {_describe(of_row(row))}")
         out = of_row(row).as_dict()
     ctx.kick()
     return out
-
-
-def _own_service(session: Session, caller: Caller, name: str) -> Service:
-    """Offers are public: another provider's service exists, but only its provider changes it
-    (403, as for its autoscaling)."""
-    row = lookup.service(session, name)
-    if not caller.may_see(row.account_id):
-        raise Forbidden(f"only the provider of service {name} may change its limits",
-                        where="service")
-    return row
 
 
 def _describe(limits: sandbox.Limits) -> str:
