@@ -382,7 +382,6 @@ def build(session: Session, home: Path) -> Desired:
         if net.subnets:
             nodes.append(_router(net, internal))
     agents: dict[int, management.Agent] = {}
-    live_agents: set[int] = set()
     for inst in session.scalars(select(Instance).order_by(Instance.id)):
         if not inst.interfaces:
             continue
@@ -399,17 +398,13 @@ def build(session: Session, home: Path) -> Desired:
             mgmt = inst.interfaces[management.LEG[inst.role]]
             agent = agents.setdefault(mgmt.subnet.network_id,
                                       management.Agent(mgmt.subnet.network_id))
-            if inst.status != "deleting":
-                live_agents.add(agent.network_id)
-            agent.nodes.append(management.AgentNode(
-                name=inst.name, netns=netns, mgmt_ip=mgmt.ip, role=inst.role,
-                workload=_workload_check(inst) if inst.role == "backend" else None))
+            _serve(agent, inst, mgmt.ip)
             desired.metered.append(_metered(inst, netns, agent, mgmt.ip))
     desired.agents = list(agents.values())
     # an agent whose nodes are all being deleted stops in the pass that deletes them (after
     # metering read them one last time)
     procs += [management.process(home, agent) for agent in desired.agents
-              if agent.network_id in live_agents]
+              if agent.live]
     for app in session.scalars(select(Appliance).order_by(Appliance.id)):
         target = appliance_target(session, home, app)
         if target.frontend_netns:
