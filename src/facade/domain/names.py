@@ -62,6 +62,20 @@ def mac(subnet_id: int, ip: str) -> str:
     return ":".join(f"{b:02x}" for b in [0x02, subnet_id & 0xFF, *octets])
 
 
+def made_by_mac(value: str) -> bool:
+    """Whether a MAC has the form `mac` gives (locally administered, 02:...)."""
+    parts = value.lower().split(":")
+    return len(parts) == 6 and parts[0] == "02" and all(len(p) == 2 for p in parts)
+
+
+def mac_on_segment(port_mac: str, ip: str) -> str:
+    """The MAC of `ip` on the segment of a port whose MAC is `port_mac` (both made by `mac`):
+    what lets a node resolve a neighbour without ARP, knowing only its address."""
+    if not made_by_mac(port_mac):
+        raise ValueError(f"not a MAC made by names.mac: {port_mac!r}")
+    return mac(int(port_mac.split(":")[1], 16), ip)
+
+
 def router_netns(network_id: int) -> str:
     return f"{NETNS_PREFIX}r{network_id}"
 

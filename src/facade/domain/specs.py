@@ -25,6 +25,14 @@ class SubnetSpec:
 
 
 @dataclass(frozen=True)
+class Leg:
+    """One interface of a router (or any namespace) on a segment, by name."""
+
+    netns: str
+    ifname: str
+
+
+@dataclass(frozen=True)
 class PortSpec:
     """One interface of a node: a leg in a subnet with one address.
 
@@ -43,6 +51,11 @@ class PortSpec:
     gateway: str | None = None
     mac: str | None = None  # None: the driver's choice
     connected: bool = False
+    # addresses on this port's segment the node resolves without ARP (its gateway, a backend's
+    # front-end): permanent neighbour entries, their MACs by names.mac's rule (needs `mac`)
+    neighbours: tuple[str, ...] = ()
+    # the router leg that learns this port's address without ARP (withdrawn with the node)
+    announce: Leg | None = None
 
 
 @dataclass(frozen=True)
@@ -107,8 +120,9 @@ class NodeSpec:
         if self.sandbox is None:
             del fields["sandbox"]  # likewise routers
         for port in fields["ports"]:
-            if not port["connected"]:
-                del port["connected"]  # likewise nodes without connected secondary ports
+            for key, empty in (("connected", False), ("neighbours", ()), ("announce", None)):
+                if port[key] == empty:
+                    del port[key]  # likewise ports without these
         blob = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -26,6 +26,7 @@ from facade.domain.ipam import SubnetRange
 from facade.domain.specs import (
     DesiredState,
     FrontendSpec,
+    Leg,
     NodeSpec,
     PortRuleSpec,
     PortSpec,
@@ -109,14 +110,21 @@ def _sandbox(home: Path, inst: Instance) -> SandboxSpec:
                        own_network=inst.role != "frontend", binds=binds)
 
 
-def _port(iface: Interface, *, gateway: bool = True, connected: bool = False) -> PortSpec:
+def _port(iface: Interface, *, gateway: bool = True, connected: bool = False,
+          peers: tuple[str, ...] = ()) -> PortSpec:
+    """One leg of a node. With a gateway, the node resolves it without ARP and the router
+    learns the leg's address likewise; `peers`: other addresses on the segment the node
+    resolves without ARP (dataplane/linux/neighbours.py)."""
     sub = iface.subnet
     rng = SubnetRange.of(sub.cidr)
+    router = str(rng.gateway) if gateway else None
     return PortSpec(host=names.port(iface.id), bridge=names.bridge(sub.id),
                     ifname=names.inner_ifname(iface.index),
-                    address=f"{iface.ip}/{rng.cidr.prefixlen}",
-                    gateway=str(rng.gateway) if gateway else None,
-                    mac=names.mac(sub.id, iface.ip), connected=connected)
+                    address=f"{iface.ip}/{rng.cidr.prefixlen}", gateway=router,
+                    mac=names.mac(sub.id, iface.ip), connected=connected,
+                    neighbours=((router,) if router else ()) + peers,
+                    announce=Leg(names.router_netns(sub.network_id), names.router_ifname(sub.id))
+                    if router else None)
 
 
 def provider_internal(session: Session) -> set[int]:
@@ -160,8 +168,13 @@ def _node(home: Path, inst: Instance) -> NodeSpec:
     if inst.role == "backend":
         # eth0 backend subnet, eth1 management, eth2.. the service's extra subnets: reached
         # from any source (connected), replies by the leg they came in on (docs/dataplane.md)
+        front = next((n for n in inst.appliance.nodes if n.role == "frontend"), None) \
+            if inst.appliance is not None else None
+        fe_ip = (front.interfaces[1].ip,) if front is not None and len(front.interfaces) > 1 \
+            else ()
         return NodeSpec(netns=netns, role="backend", ports=tuple(
-            _port(i, connected=i.index >= 2) for i in inst.interfaces), sandbox=box)
+            _port(i, connected=i.index >= 2, peers=fe_ip if i.index == 0 else ())
+            for i in inst.interfaces), sandbox=box)
     return NodeSpec(netns=netns, role="instance",
                     ports=tuple(_port(i) for i in inst.interfaces), sandbox=box)
 

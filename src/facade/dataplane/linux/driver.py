@@ -41,7 +41,14 @@ from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from facade.dataplane import checks
-from facade.dataplane.linux import linkcount, nft_rules, port_guard, port_rules, router_rules
+from facade.dataplane.linux import (
+    linkcount,
+    neighbours,
+    nft_rules,
+    port_guard,
+    port_rules,
+    router_rules,
+)
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError, fatal
 from facade.dataplane.linux.locks import NodeLocks, SharedLock
@@ -550,10 +557,16 @@ class LinuxDataPlane:
                 # before its ports join their bridges: a tenant's port is never unguarded
                 self._guard(spec.netns, _guard_entries(spec))
             with _ipr(spec.netns) as node:
-                links = self._ensure_ports(spec, fab, node)
+                links, made = self._ensure_ports(spec, fab, node)
+                if spec.role == "router":
+                    _relearn(spec, fab, node, links, made)
                 self._ensure_addresses(spec, node, links)
                 self._ensure_routes(spec, node, links)
                 self._ensure_rules(spec, node)
+                for port in spec.ports:
+                    if port.neighbours and port.mac:
+                        neighbours.resolve(node, links[port.ifname]["index"], port.mac,
+                                           port.neighbours)
                 digest = ns.run_in_netns(spec.netns, lambda: self._inside_node(spec, created))
                 tag = FE_TAG if spec.frontend is not None else RT_TAG
                 alias = ALIAS_PREFIX + spec.fingerprint() + (f"{tag}:{digest}" if digest
@@ -561,9 +574,35 @@ class LinuxDataPlane:
                 lo = links["lo"]
                 if lo.get("ifalias") != alias or lo.get("state") != "up":
                     node.link("set", index=lo["index"], ifalias=alias, state="up")
+            self._announce(spec)
 
-    def _ensure_ports(self, spec: NodeSpec, fab: IPRoute, node: IPRoute) -> dict[str, Any]:
-        """Veth pairs for every port, nothing else in the node; returns the node's links."""
+    @staticmethod
+    def _announce(spec: NodeSpec) -> None:
+        """Tell the routers on the node's segments its addresses (neighbours.py)."""
+        for port in spec.ports:
+            if port.announce is None or not port.mac:
+                continue
+            with contextlib.suppress(ns.NamespaceMissing), _ipr(port.announce.netns) as ipr:
+                neighbours.announce(ipr, port.announce, _ip(port.address), port.mac)
+
+    @staticmethod
+    def _withdraw(netns: str) -> None:
+        """Take back what the node's ports announced (their fabric ends' aliases say what)."""
+        with contextlib.suppress(ns.NamespaceMissing), _ipr(netns) as node, \
+                _ipr(FABRIC) as fab:
+            ends = []
+            for link in node.get_links():
+                if _fabric_port(link) and link.get("link"):
+                    with contextlib.suppress(NetlinkError):
+                        ends.extend(fab.link("get", index=link.get("link")))
+        for leg, ip in neighbours.announced(ends):
+            with contextlib.suppress(ns.NamespaceMissing), _ipr(leg.netns) as ipr:
+                neighbours.withdraw(ipr, leg, ip)
+
+    def _ensure_ports(self, spec: NodeSpec, fab: IPRoute, node: IPRoute
+                      ) -> tuple[dict[str, Any], set[str]]:
+        """Veth pairs for every port, nothing else in the node; returns the node's links and
+        the ports made now."""
         node_links = _links(node)
         wanted = {p.ifname for p in spec.ports}
         bridges: dict[str, Any] = {}
@@ -581,6 +620,7 @@ class LinuxDataPlane:
                 node.link("del", index=link["index"])  # its fabric peer goes with it
                 changed = True
         hosts: dict[str, Any] = {}
+        made: set[str] = set()
         for port in spec.ports:
             host = _get_link(fab, port.host)
             inner = node_links.get(port.ifname)
@@ -600,6 +640,7 @@ class LinuxDataPlane:
                 finally:
                     os.close(fd)
                 host = _get_link(fab, port.host)
+                made.add(port.ifname)
                 changed = True
             assert host is not None
             hosts[port.host] = host
@@ -610,12 +651,16 @@ class LinuxDataPlane:
             br_index = bridges[port.bridge]["index"]
             if host.get("master") != br_index or host.get("state") != "up":
                 fab.link("set", index=host["index"], master=br_index, state="up")
+            announced = neighbours.alias(port.announce, _ip(port.address)) \
+                if port.announce is not None else None
+            if host.get("ifalias") != announced and (announced or host.get("ifalias")):
+                fab.link("set", index=host["index"], ifalias=announced or "")
             inner = node_links[port.ifname]
             if port.mac and inner.get("address") != port.mac:
                 node.link("set", index=inner["index"], address=port.mac)
             if inner.get("state") != "up":
                 node.link("set", index=inner["index"], state="up")
-        return node_links
+        return node_links, made
 
     def _ensure_addresses(self, spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> None:
         existing: dict[int, list[Any]] = {}
@@ -761,6 +806,8 @@ class LinuxDataPlane:
             self._guard(netns, [])
             removed.append(f"port guard of {netns}")
         if ns.exists(netns):
+            if ns.exists(FABRIC):
+                self._withdraw(netns)
             for pid in self._procs.kill_netns(netns):
                 removed.append(f"process {pid}")
             with contextlib.suppress(ns.NamespaceMissing), _ipr(netns) as node:
@@ -783,7 +830,8 @@ class LinuxDataPlane:
             if not ns.exists(netns):
                 raise DataPlaneError(f"set_backends {netns}: no front-end {netns}")
 
-            def apply() -> None:
+            def apply() -> tuple[str, str] | None:
+                """The map replaced; returns the front-end's backend leg and address."""
                 with Nft() as nft:
                     try:
                         listing = _list_fe_table(nft) or []
@@ -794,8 +842,14 @@ class LinuxDataPlane:
                     except NftError as exc:
                         raise fatal(f"set_backends {netns}: not a front-end "
                                     f"(nft: {exc})") from exc
+                return nft_rules.backend_leg_of(listing)
 
-            ns.run_in_netns(netns, apply)
+            leg = ns.run_in_netns(netns, apply)
+            with _ipr(netns) as fe:  # the rotation resolves without ARP (neighbours.py)
+                link = _get_link(fe, leg[0]) if leg else None
+                mac = link.get("address") if link is not None else None
+                if link is not None and leg and mac and neighbours.on_segment(mac, leg[1]):
+                    neighbours.resolve(fe, link["index"], mac, backends, exactly=True)
 
     # ------------------------------------------------------------------ processes
     @_boundary("start_process")
@@ -947,6 +1001,24 @@ class LinuxDataPlane:
 
 
 # ---------------------------------------------------------------------- helpers
+def _relearn(spec: NodeSpec, fab: IPRoute, router: IPRoute, links: dict[str, Any],
+             made: set[str]) -> None:
+    """A router leg made now (a new subnet, or the router made again after drift) learns what
+    the ports already on its segment announce (neighbours.py): their fabric ends' aliases say.
+    A new subnet's bridge has no other port, and is not dumped."""
+    for port in spec.ports:
+        if port.ifname not in made or not port.mac:
+            continue
+        bridge = _get_link(fab, port.bridge)
+        if bridge is None or linkcount.count(FABRIC, master=bridge["index"]) <= 1:
+            continue
+        ends = [link for link in fab.link("dump", master=bridge["index"])
+                if link.get("master") == bridge["index"]]
+        ips = [ip for leg, ip in neighbours.announced(ends) if leg.ifname == port.ifname
+               and leg.netns == spec.netns]
+        neighbours.resolve(router, links[port.ifname]["index"], port.mac, ips)
+
+
 def _tenant_network(spec: NodeSpec) -> bool:
     """The node's network belongs to its tenant (SandboxSpec.own_network): Facade keeps its
     own ports, addresses, routes and rules there and leaves the tenant's alone."""

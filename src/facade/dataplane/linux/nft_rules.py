@@ -217,6 +217,24 @@ def endpoint_of(listing: list[dict[str, Any]]) -> str | None:
     return None
 
 
+def backend_leg_of(listing: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """The front-end's backend interface and its address there, read back from the SNAT rule
+    of a table listing."""
+    for obj in listing:
+        rule = obj.get("rule")
+        if rule and rule.get("chain") == "snat_out":
+            ifname = source = None
+            for e in rule["expr"]:
+                m = e.get("match", {})
+                if m.get("left") == {"meta": {"key": "oifname"}}:
+                    ifname = str(m["right"])
+                if "snat" in e:
+                    source = str(e["snat"].get("addr"))
+            if ifname and source:
+                return ifname, source
+    return None
+
+
 def parse_table(listing: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]],
                                                         dict[str, list[Expr]],
                                                         tuple[str, ...] | None]:
