@@ -36,12 +36,15 @@ def serve(conn, addr):
             if not line:
                 return
             if line.startswith(b"GET"):
-                while f.readline() not in (b"\r\n", b"\n", b""):
-                    pass
+                keep = False
+                while (h := f.readline()) not in (b"\r\n", b"\n", b""):
+                    keep = keep or h.lower() == b"connection: keep-alive\r\n"
                 body = f"{name} {addr[0]}".encode()
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
-                             + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
-                return
+                             + str(len(body)).encode() + b"\r\nConnection: "
+                             + (b"keep-alive" if keep else b"close") + b"\r\n\r\n" + body)
+                if not keep:
+                    return
             if line.startswith(b"PING"):
                 conn.sendall(f"PONG {name} {addr[0]}\n".encode())
 while True:

@@ -29,6 +29,7 @@ from facade.domain.specs import (
     ObservedProcess,
     PortRuleSpec,
     PortSpec,
+    Probe,
     ProcessSpec,
     RulesObservation,
     SandboxSpec,
@@ -406,9 +407,13 @@ def test_a_tenants_program_runs_in_its_nodes_sandbox(dp: DataPlane, look: Look) 
 
 
 # --------------------------------------------------------------------------- probes
+def _both(netns: str, ip: str) -> list[Probe]:
+    return [Probe(netns, ip, PORT, 1.0), Probe(netns, ip, PORT, 1.0, path="/")]
+
+
 def _refused(dp: DataPlane, netns: str, ip: str) -> None:
     for r in (dp.tcp_probe(netns, ip, PORT, timeout=1.0),
-              dp.http_request(netns, ip, PORT, timeout=1.0)):
+              dp.http_request(netns, ip, PORT, timeout=1.0), *dp.probe_many(_both(netns, ip))):
         assert not r.ok and r.detail == "connection refused", r
 
 
@@ -418,6 +423,10 @@ def _answers(dp: DataPlane, netns: str, ip: str) -> None:
     assert dp.tcp_probe(netns, ip, PORT, timeout=1.0).detail == "connected"
     r = dp.http_request(netns, ip, PORT, timeout=1.0)
     assert r.ok and r.status == 200 and r.detail == "HTTP 200", r
+    for _ in range(2):  # the second HTTP check may use the connection the first one kept
+        tcp, http = dp.probe_many(_both(netns, ip))
+        assert tcp.ok and tcp.detail == "connected", tcp
+        assert http.ok and http.status == 200 and http.detail == "HTTP 200", http
 
 
 def test_probes_see_a_listening_and_a_closed_port(dp: DataPlane, look: Look) -> None:
@@ -437,7 +446,8 @@ def test_probes_see_a_listening_and_a_closed_port(dp: DataPlane, look: Look) -> 
     _refused(dp, client.netns, ip)
     _refused(dp, server.netns, ip)
     for r in (dp.tcp_probe("fcd-i9743-none", ip, PORT),
-              dp.http_request("fcd-i9743-none", ip, PORT)):
+              dp.http_request("fcd-i9743-none", ip, PORT),
+              *dp.probe_many(_both("fcd-i9743-none", ip))):
         assert not r.ok and r.detail == "no namespace fcd-i9743-none", r
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from facade.dataplane.linux import DataPlaneError, LinuxDataPlane, linkcount
 from facade.dataplane.linux import netns as driver_netns
-from facade.domain.specs import FrontendSpec, NodeSpec, PortSpec, ProcessSpec, SubnetSpec
+from facade.domain.specs import FrontendSpec, NodeSpec, PortSpec, Probe, ProcessSpec, SubnetSpec
 from tests.integration import driver_fixtures
 from tests.integration.driver_fixtures import (
     driver_facade_netns,
@@ -110,6 +110,19 @@ def test_two_instances_on_one_subnet(driver_dp: LinuxDataPlane) -> None:
     out = dp.exec("fcd-i9001-a", ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                                   f"http://10.9.1.12:{PORT}/"], timeout=10, host=True)
     assert out.returncode == 0 and out.stdout == "200"
+    # batched HTTP checks keep their connection: three checks, one connection (ss in a)
+    check = Probe("fcd-i9001-a", "10.9.1.12", PORT, 1.0, path="/")
+    for _ in range(3):
+        assert dp.probe_many([check])[0].detail == "HTTP 200"
+    assert _established("fcd-i9001-a", PORT) == 1
+    # the server restarted: the kept connection is dead, the check makes a new one and passes
+    dp.stop_process("web-b")
+    dp.start_process(ProcessSpec("web-b", "fcd-i9002-b", driver_server_argv("b", "10.9.1.12",
+                                                                             PORT)))
+    assert driver_wait(lambda: dp.tcp_probe("fcd-i9001-a", "10.9.1.12", PORT, timeout=1).ok)
+    assert dp.probe_many([check])[0].detail == "HTTP 200"
+    assert _established("fcd-i9001-a", PORT) == 1
+    pid = dp.observe().processes["web-b"].pid
     # processes are observed, then stopped
     assert dp.observe().processes["web-b"].pid == pid
     dp.stop_process("web-b")
@@ -120,6 +133,13 @@ def test_two_instances_on_one_subnet(driver_dp: LinuxDataPlane) -> None:
     missing = dp.exec("fcd-i9999-none", ["true"])
     assert missing.returncode == 255 and "fcd-i9999-none" in missing.stderr
     assert not dp.tcp_probe("fcd-i9999-none", "10.9.1.12", PORT).ok
+
+
+def _established(netns: str, port: int) -> int:
+    """Established TCP connections to `port` seen from inside `netns` (`ss`)."""
+    out = driver_run("ip", "netns", "exec", netns, "ss", "-Htn", "state", "established",
+                     "dst", f":{port}")
+    return len([line for line in out.splitlines() if line.strip()])
 
 
 # --------------------------------------------------------------------------- 2

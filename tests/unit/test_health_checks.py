@@ -187,7 +187,13 @@ def _engine(tmp_path: Path, dp: FakeDataPlane, hc: health.HealthCheck
 def _check(engine: HealthEngine, netns: str) -> float:
     """Run the backend's next check now; how long until the one after."""
     state = engine._states[netns]
-    engine._check(state)
+    state.in_flight = True  # as the engine's loop hands it out
+    engine._in_flight += 1
+    if state.check.type == "agent":
+        engine._check(state)
+    else:
+        engine._check_batch([state])
+    assert engine._in_flight == 0
     return state.due - engine.clock()
 
 

@@ -3,8 +3,11 @@
 Each backend the appliance reconciler registers is checked as its service's health check says
 (domain/health.py: every `interval`, each check bounded by its `timeout`): an HTTP GET or a TCP
 connection from inside the backend's own namespace, or a question to its management agent
-(signed, over the management subnet) whether a process listens on the service port. At most
-MAX_IN_FLIGHT checks run at once, so a slow check never delays or fails another. A backend
+(signed, over the management subnet) whether a process listens on the service port. TCP and
+HTTP checks that fall due together run side by side in batches (the data plane's probe_many:
+one thread, non-blocking sockets, HTTP connections kept alive), each within its own timeout;
+agent checks run one per pool thread. At most MAX_IN_FLIGHT checks run at once, and a slow
+check never delays or fails another beyond its own timeout. A backend
 becomes healthy after `rise` checks in a row succeed and unhealthy after `fall` fail (checked
 at the fast interval meanwhile); only a change queues its appliance (its rotation) and, when it
 turns unhealthy, its node (a dead workload or a deleted namespace is repaired at once instead
@@ -29,7 +32,7 @@ from facade.domain import keys
 from facade.domain.errors import FacadeError
 from facade.domain.health import HealthCheck
 from facade.domain.keys import Key
-from facade.domain.specs import DesiredState
+from facade.domain.specs import DesiredState, Probe
 from facade.service import appliances, healing, management
 from facade.service import desired as desired_mod
 from facade.service.context import Context
@@ -41,7 +44,9 @@ log = logging.getLogger("facade.health")
 # first answers, for at most STARTING seconds: it joins the rotation as soon as it listens
 STARTING_INTERVAL = 0.05
 STARTING = 10.0
-MAX_IN_FLIGHT = 16
+MAX_IN_FLIGHT = 256  # checks at once
+BATCH = 64  # TCP and HTTP checks run side by side in batches of this many (probe_many)
+THREADS = 16  # batches and agent checks at once
 REVIEW_EVERY = 1.0
 
 
@@ -73,7 +78,8 @@ class HealthEngine:
         self._states: dict[str, _State] = {}  # backend netns -> state
         self._apps: dict[int, desired_mod.ApplianceTarget] = {}
         self._heap: list[tuple[float, str]] = []
-        self._pool = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT,
+        self._in_flight = 0
+        self._pool = ThreadPoolExecutor(max_workers=THREADS,
                                         thread_name_prefix="facade-health")
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -161,18 +167,22 @@ class HealthEngine:
                     return
                 now = self.clock()
                 due: list[_State] = []
-                in_flight = sum(1 for s in self._states.values() if s.in_flight)
-                while self._heap and self._heap[0][0] <= now and in_flight < MAX_IN_FLIGHT:
+                while self._heap and self._heap[0][0] <= now \
+                        and self._in_flight < MAX_IN_FLIGHT:
                     when, netns = heapq.heappop(self._heap)
                     state = self._states.get(netns)
                     if state is None or state.in_flight or state.due != when:
                         continue  # forgotten, or a newer entry stands for it
                     state.in_flight = True
-                    in_flight += 1
+                    self._in_flight += 1
                     due.append(state)
                 wait = (self._heap[0][0] - now) if self._heap else 1.0
+            direct = [s for s in due if s.check.type != "agent"]
+            for i in range(0, len(direct), BATCH):
+                self._pool.submit(self._check_batch, direct[i:i + BATCH])
             for state in due:
-                self._pool.submit(self._check, state)
+                if state.check.type == "agent":
+                    self._pool.submit(self._check, state)
             try:
                 if now - self._last_review >= REVIEW_EVERY:
                     self._last_review = now
@@ -184,60 +194,82 @@ class HealthEngine:
                     self._wake.wait(max(0.005, min(wait, 0.2)))
 
     def _check(self, state: _State) -> None:
-        b, hc = state.target, state.check
+        """A check through the backend's management agent, alone."""
         try:
-            ok, detail, present = self._probe(b, hc, state.port)
+            ok, detail, present = self._ask_agent(state.target, state.check)
         except Exception as exc:  # a probe never takes the engine down
             ok, detail, present = False, f"{type(exc).__name__}: {exc}", None
-        changed = False
+        self._record([(state, ok, detail, present)])
+
+    def _check_batch(self, states: list[_State]) -> None:
+        """TCP and HTTP checks side by side (the data plane's probe_many)."""
+        probes = [Probe(netns=s.target.netns, ip=s.target.ip, port=s.port,
+                        timeout=s.check.timeout,
+                        path=s.check.path if s.check.type == "http" else None) for s in states]
+        try:
+            results = self.ctx.dataplane.probe_many(probes)
+        except Exception as exc:  # a probe never takes the engine down
+            failed = f"{type(exc).__name__}: {exc}"
+            self._record([(s, False, failed, None) for s in states])
+            return
+        verdicts: list[tuple[_State, bool, str, bool | None]] = []
+        for state, res in zip(states, results, strict=True):
+            ok, detail = (state.check.judge(res.status, res.detail)
+                          if state.check.type == "http" else (res.ok, res.detail))
+            verdicts.append((state, ok, detail, not res.detail.startswith("no namespace")))
+        self._record(verdicts)
+
+    def _record(self, verdicts: list[tuple[_State, bool, str, bool | None]]) -> None:
+        """Checks came back: (state, passed, what it saw, whether its namespace exists: None
+        if the check cannot tell)."""
+        touched: list[Key] = []
         with self._lock:
-            state.in_flight = False
-            state.detail = detail
-            if present is not None:
-                state.present = present
-            if not state.checked:  # the first verdict: its appliance was waiting for it
-                state.checked, changed = True, True
-                state.healthy, state.streak = ok, 0
-            elif ok != state.healthy:
-                state.streak += 1
-                if state.streak >= (hc.rise if ok else hc.fall):
-                    state.healthy, state.streak, changed = ok, 0, True
-            else:
-                state.streak = 0
-            if b.netns in self._states:
-                now = self.clock()
-                if state.healthy or not state.present:
-                    state.starting_until = 0.0  # started; or no node yet (it pokes when made)
-                starting = not state.healthy and now < state.starting_until
-                state.due = now + (STARTING_INTERVAL if starting
-                                   else hc.fast_interval if state.streak else hc.interval)
-                heapq.heappush(self._heap, (state.due, b.netns))
+            for state, ok, detail, present in verdicts:
+                if self._record_one(state, ok, detail, present):
+                    touched.append(keys.appliance(state.appliance_id))
+                    if not ok:  # repair a dead workload at once
+                        touched.append(keys.node(state.target.instance_id))
             self._wake.notify_all()
-        if changed:
-            touched = [keys.appliance(state.appliance_id)]
-            if not ok:
-                touched.append(keys.node(b.instance_id))  # repair a dead workload at once
+        if touched:
             self.touch(touched)
 
-    def _probe(self, b: desired_mod.BackendTarget, hc: HealthCheck,
-               port: int) -> tuple[bool, str, bool | None]:
-        """One check: (passed, what it saw, whether the backend's namespace exists: None if
-        this check cannot tell)."""
-        dp = self.ctx.dataplane
-        if hc.type == "agent":
-            if b.mgmt is None:
-                return False, "no management leg to ask its agent through", None
-            ok, detail, answered = management.workload_health(
-                dp, self.ctx.home, b.mgmt[0], b.name, b.mgmt[1], timeout=hc.timeout)
-            return ok, detail, True if answered else None  # it answers from inside the node
-        if hc.type == "http":
-            assert hc.path is not None
-            res = dp.http_request(b.netns, b.ip, port, hc.path, timeout=hc.timeout)
-            ok, detail = hc.judge(res.status, res.detail)
+    def _record_one(self, state: _State, ok: bool, detail: str, present: bool | None) -> bool:
+        """One verdict (under the lock); True if the backend's health changed."""
+        b, hc = state.target, state.check
+        changed = False
+        state.in_flight = False
+        self._in_flight -= 1
+        state.detail = detail
+        if present is not None:
+            state.present = present
+        if not state.checked:  # the first verdict: its appliance was waiting for it
+            state.checked, changed = True, True
+            state.healthy, state.streak = ok, 0
+        elif ok != state.healthy:
+            state.streak += 1
+            if state.streak >= (hc.rise if ok else hc.fall):
+                state.healthy, state.streak, changed = ok, 0, True
         else:
-            res = dp.tcp_probe(b.netns, b.ip, port, timeout=hc.timeout)
-            ok, detail = res.ok, res.detail
-        return ok, detail, not detail.startswith("no namespace")
+            state.streak = 0
+        if self._states.get(b.netns) is state:
+            now = self.clock()
+            if state.healthy or not state.present:
+                state.starting_until = 0.0  # started; or no node yet (it pokes when made)
+            starting = not state.healthy and now < state.starting_until
+            state.due = now + (STARTING_INTERVAL if starting
+                               else hc.fast_interval if state.streak else hc.interval)
+            heapq.heappush(self._heap, (state.due, b.netns))
+        return changed
+
+    def _ask_agent(self, b: desired_mod.BackendTarget, hc: HealthCheck
+                   ) -> tuple[bool, str, bool | None]:
+        """A check through the backend's management agent: (passed, what it saw, whether the
+        backend's namespace exists: None if the agent did not answer)."""
+        if b.mgmt is None:
+            return False, "no management leg to ask its agent through", None
+        ok, detail, answered = management.workload_health(
+            self.ctx.dataplane, self.ctx.home, b.mgmt[0], b.name, b.mgmt[1], timeout=hc.timeout)
+        return ok, detail, True if answered else None  # it answers from inside the node
 
     # -- healing -----------------------------------------------------------------------------
     def _review(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from facade.dataplane import checks
@@ -24,6 +25,7 @@ from facade.domain.specs import (
     ObservedProcess,
     ObservedState,
     PortRuleSpec,
+    Probe,
     ProbeResult,
     ProcessSpec,
     RulesObservation,
@@ -215,6 +217,11 @@ class FakeDataPlane:
         if not self._listening(ip, port, netns):
             return ProbeResult(ok=False, detail="connection refused")
         return ProbeResult(ok=True, detail="HTTP 200", status=200, body="fake\n")
+
+    def probe_many(self, probes: Sequence[Probe]) -> list[ProbeResult]:
+        return [self.http_request(p.netns, p.ip, p.port, p.path, timeout=p.timeout)
+                if p.path is not None else
+                self.tcp_probe(p.netns, p.ip, p.port, timeout=p.timeout) for p in probes]
 
     def cleanup(self) -> list[str]:
         # reported as the linux driver reports it

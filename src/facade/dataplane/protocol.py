@@ -7,6 +7,7 @@ success. A failure is a `facade.dataplane.errors.DataPlaneError`, Retry or Fatal
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from facade.domain.specs import (
@@ -17,6 +18,7 @@ from facade.domain.specs import (
     ObservedProcess,
     ObservedState,
     PortRuleSpec,
+    Probe,
     ProbeResult,
     ProcessSpec,
     RulesObservation,
@@ -94,6 +96,12 @@ class DataPlane(Protocol):
                      headers: dict[str, str] | None = None,
                      timeout: float = 2.0) -> ProbeResult:
         """One real HTTP/1.1 request from inside `netns` (extra `headers` are sent as given)."""
+
+    def probe_many(self, probes: Sequence[Probe]) -> list[ProbeResult]:
+        """Health checks side by side, each within its own timeout (one slow target costs only
+        its own); results in the order given. An HTTP check may reuse the connection the last
+        check of its target left open; a kept connection the server has closed is replaced in
+        the same check. A check whose namespace is missing says `no namespace NETNS`."""
 
     def cleanup(self) -> list[str]:
         """Remove every kernel object and process Facade made; returns what was removed."""

@@ -261,6 +261,18 @@ class ExecResult:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """One health check of a target, made from inside `netns`: a TCP connect, or (with a
+    `path`) an HTTP GET judged by its status."""
+
+    netns: str
+    ip: str
+    port: int
+    timeout: float
+    path: str | None = None
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     ok: bool
     detail: str  # "HTTP 200", "connection refused", "timed out"...

@@ -33,7 +33,7 @@ import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -53,6 +53,7 @@ from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError, fatal
 from facade.dataplane.linux.locks import NodeLocks, SharedLock
 from facade.dataplane.linux.nft import Nft, NftError
+from facade.dataplane.linux.prober import Prober
 from facade.dataplane.linux.processes import Processes, starttime
 from facade.dataplane.linux.sandbox import NoSandbox, Sandboxes
 from facade.domain import names
@@ -64,6 +65,7 @@ from facade.domain.specs import (
     ObservedProcess,
     ObservedState,
     PortRuleSpec,
+    Probe,
     ProbeResult,
     ProcessSpec,
     RulesObservation,
@@ -197,6 +199,24 @@ def _get_link(ipr: IPRoute, ifname: str) -> Any | None:
         raise
 
 
+def _fabric_links(fab: IPRoute, ports: set[str] | frozenset[str] = frozenset()
+                  ) -> dict[str, Any]:
+    """The fabric's bridges and the named ports (those that exist), by name: the kernel lists
+    the bridges alone (linkcount), so this costs the segments and the ports asked for, not
+    the whole fabric."""
+    out: dict[str, Any] = {}
+    for index in linkcount.indexes(FABRIC, kind="bridge"):
+        with contextlib.suppress(NetlinkError):
+            for link in fab.link("get", index=index):
+                if _kind(link) == "bridge":
+                    out[link.get("ifname")] = link
+    for name in ports:
+        link = _get_link(fab, name)
+        if link is not None:
+            out[name] = link
+    return out
+
+
 def _ip(address: str) -> str:
     return address.split("/")[0]
 
@@ -216,6 +236,7 @@ class LinuxDataPlane:
         self._guard_lock = threading.Lock()  # the guard table is declared once
         self._sandboxes = Sandboxes(self.state_dir)
         self._procs = Processes(self.state_dir, self._sandboxes)
+        self._prober = Prober()  # health checks in batches, HTTP connections kept (prober.py)
 
     def adopt(self) -> list[str]:
         """At the start of a control plane: kill what a crash of the previous one left that
@@ -274,8 +295,8 @@ class LinuxDataPlane:
         if segments and ns.exists(FABRIC):
             try:
                 with _ipr(FABRIC) as fab:
-                    subnets = frozenset(n for n, lk in _links(fab).items()
-                                        if _kind(lk) == "bridge" and names.is_facade_link(n))
+                    subnets = frozenset(n for n in _fabric_links(fab)
+                                        if names.is_facade_link(n))
             except (ns.NamespaceMissing, FileNotFoundError):
                 pass
         return Inventory(namespaces=namespaces, subnets=subnets, processes=self._procs.keys())
@@ -320,29 +341,33 @@ class LinuxDataPlane:
                         listing += nft.list(f"table {key[0]} {key[1]}")
                 return listing, _read_guard(nft)
 
-        with _ipr(FABRIC) as fab:
-            links = _links(fab)
-        bridges = frozenset(n for n, lk in links.items()
-                            if _kind(lk) == "bridge" and names.is_facade_link(n))
         try:
             listing, guarded = ns.run_in_netns(FABRIC, read)
         except (ns.NamespaceMissing, FileNotFoundError):
             raise
         except (NftError, OSError):
+            listing, guarded = None, set()
+        reading = port_rules.read_back(
+            [o for o in listing or [] if _family_of(o) == port_rules.FAMILY])
+        with _ipr(FABRIC) as fab:  # the bridges, and the ports that have rules
+            links = _fabric_links(fab, set(reading.rules))
+        bridges = frozenset(n for n, lk in links.items()
+                            if _kind(lk) == "bridge" and names.is_facade_link(n))
+        if listing is None:
             # unreadable (the fabric is going away under us): no rules as far as we know; with
             # rules desired that means one more (atomic, harmless) replacement
             return bridges, (None, None, ()), set()
-        return bridges, self._port_rules_of(listing, links), guarded
+        return bridges, self._port_rules_of(listing, reading, links), guarded
 
     @staticmethod
-    def _port_rules_of(listing: list[dict[str, Any]], links: dict[str, Any]
+    def _port_rules_of(listing: list[dict[str, Any]], reading: port_rules.Reading,
+                       links: dict[str, Any]
                        ) -> tuple[str | None, dict[str, tuple[PortRuleSpec, ...]] | None,
                                   tuple[str, ...]]:
-        """The rules tables read back: the fingerprint recorded in them, the rules the port
-        chains enforce, and how the tables and the bridges' br_netfilter flags differ from what
-        `set_port_rules` makes of those rules (see port_rules.read_back)."""
-        reading = port_rules.read_back(
-            [o for o in listing if _family_of(o) == port_rules.FAMILY])
+        """The rules tables read back (`reading`, of `listing`): the fingerprint recorded in
+        them, the rules the port chains enforce, and how the tables and the bridges'
+        br_netfilter flags differ from what `set_port_rules` makes of those rules (`links`: the
+        bridges and the ports with rules)."""
         wanted = _bridges_of(links, set(reading.rules))
         drift = port_rules.differences(listing, reading.rules, wanted)
         flagged = {n for n, lk in links.items() if _kind(lk) == "bridge" and _nf_call(lk)}
@@ -364,7 +389,7 @@ class LinuxDataPlane:
                     raise DataPlaneError("set_port_rules: no fabric")
                 return
             with _ipr(FABRIC) as fab:
-                links = _links(fab)
+                links = _fabric_links(fab, set(rules))
                 wanted = _bridges_of(links, set(rules))
                 bridges = {n: lk for n, lk in links.items()
                            if _kind(lk) == "bridge" and names.is_facade_link(n)}
@@ -801,6 +826,7 @@ class LinuxDataPlane:
 
     def _delete_node(self, netns: str) -> list[str]:
         removed: list[str] = []
+        self._prober.forget(netns)  # a kept probe connection would keep the namespace alive
         entries = self._guard_record(netns)
         if entries and ns.exists(FABRIC):
             self._guard(netns, [])
@@ -974,8 +1000,12 @@ class LinuxDataPlane:
             return ProbeResult(ok=False, detail=_net_error(exc))
         return _parse_http(b"".join(chunks))
 
+    def probe_many(self, probes: Sequence[Probe]) -> list[ProbeResult]:
+        return self._prober.run(probes)
+
     # ------------------------------------------------------------------ cleanup
     def cleanup(self) -> list[str]:
+        self._prober.close()
         with self._fabric.exclusive():
             removed: list[str] = []
             for name in ns.list_facade():
