@@ -84,7 +84,8 @@ def start_control_plane(home: Path) -> ControlPlane:
     # the resync (the drift safety net, 60 s by default) runs every 2 s here, so that the
     # drift tests see a repair in seconds (docs/guarantees.md states both)
     env = {**os.environ, "FACADE_HOME": str(home), "FACADE_URL": f"http://127.0.0.1:{port}",
-           "FACADE_RESYNC": os.environ.get("FACADE_RESYNC", "2")}
+           "FACADE_RESYNC": os.environ.get("FACADE_RESYNC", "2"),
+           "FACADE_RESYNC_RATE": os.environ.get("FACADE_RESYNC_RATE", "1000")}
     env.pop("FACADE_TOKEN", None)
     log = open(home.parent / f"{home.name}-server.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "facade.api.server", "--port", str(port)],

@@ -10,7 +10,10 @@ failures, bring it back later (`Later`), retry it with backoff (a Retry failure)
 The resync is the safety net for drift, not the engine: every `resync` seconds (60 by
 default; FACADE_RESYNC) every key of the store, and every kernel object the store does not
 explain (an orphan, found by its name), is queued, spread evenly over the period rather than
-in one burst. At start, everything is queued at once: a restarted control plane adopts what
+in one burst, and never faster than `resync_rate` keys a second (5 by default;
+FACADE_RESYNC_RATE): a key's look costs 10-20 ms of CPU, so with about 100 appliances or more
+the pass takes longer than the period (at 500 appliances, about 300 s) instead of taking a
+growing share of a core (docs/guarantees.md states the repair times). At start, everything is queued at once: a restarted control plane adopts what
 exists and repairs what drifted while it was down.
 """
 
@@ -48,6 +51,7 @@ log = logging.getLogger("facade.controller")
 
 RESYNC = 60.0  # seconds: every object is looked at once per period
 RESYNC_SLICES = 30  # the period's keys are queued in this many slices
+RESYNC_RATE = 5.0  # keys a second at most
 
 Reconciler = Callable[[Runtime, Key], None]
 RECONCILERS: dict[str, Reconciler] = {
@@ -65,6 +69,13 @@ def resync_period() -> float:
         return RESYNC
 
 
+def resync_rate() -> float:
+    try:
+        return max(0.1, float(os.environ.get("FACADE_RESYNC_RATE", RESYNC_RATE)))
+    except ValueError:
+        return RESYNC_RATE
+
+
 class Controller:
     def __init__(self, ctx: Context, *, workers: int | None = None,
                  resync: float | None = None,
@@ -78,6 +89,7 @@ class Controller:
         self.metering = MeteringEngine(ctx, self._unhealthy, clock)
         self.workers = workers or max(1, getattr(ctx.dataplane, "concurrency", 1))
         self.resync = resync if resync is not None else resync_period()
+        self.resync_rate = resync_rate()
         self.reconciled = 0  # keys handed out and finished (a figure for benchmarks)
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -195,7 +207,8 @@ class Controller:
         return out
 
     def _resync(self) -> None:
-        """Every period, every key once, in RESYNC_SLICES slices spread over the period."""
+        """Every period, every key once, in RESYNC_SLICES slices spread over the period (or
+        further apart, when the keys are more than the rate allows in a period)."""
         while not self._stop.wait(self.resync / RESYNC_SLICES):
             pass_start = self.clock()
             try:
@@ -204,9 +217,10 @@ class Controller:
                 log.exception("resync failed")
                 continue
             per_slice = max(1, -(-len(pending) // RESYNC_SLICES))
+            gap = max(self.resync / RESYNC_SLICES, per_slice / self.resync_rate)
             for i in range(0, len(pending), per_slice):
                 self.queue.add(pending[i:i + per_slice])
-                if self._stop.wait(self.resync / RESYNC_SLICES):
+                if self._stop.wait(gap):
                     return
             left = self.resync - (self.clock() - pass_start)
             if left > 0 and self._stop.wait(left):
