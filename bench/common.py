@@ -38,4 +38,4 @@ def control_plane_with(layout: str) -> Iterator[ControlPlane]:
             yield cp
         finally:
             stop_control_plane(cp)
-            cleanup(home)
+            cleanup(home, timeout=900)  # a benchmark may leave hundreds of appliances

@@ -31,7 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("FACADE_RESYNC", "60")  # the product's default, not the tests' 2 s
+# the product's defaults, not the tests' (a 2 s resync at any rate)
+os.environ.setdefault("FACADE_RESYNC", "60")
+os.environ.setdefault("FACADE_RESYNC_RATE", "5")
 
 from common import ControlPlane, control_plane_with
 
@@ -195,6 +197,8 @@ def _profile(cp: ControlPlane, seconds: float) -> str:
     total = 0
     for line in out.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
+        if not n.isdigit():
+            continue  # not a sample (py-spy's own remarks)
         frames = stack.split(";")
         total += int(n)
         for frame in {f.split(" (")[0] for f in frames if "facade" in f}:

@@ -123,9 +123,9 @@ def stop_control_plane(cp: ControlPlane) -> None:
         cp.log.close()
 
 
-def cleanup(home: Path) -> subprocess.CompletedProcess[str]:
+def cleanup(home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """`facade cleanup` (the user's command) for this state folder: removes every kernel object
     Facade made. Run it once the control plane is stopped."""
     env = {k: v for k, v in os.environ.items() if k not in ("FACADE_URL", "FACADE_TOKEN")}
     return subprocess.run([FACADE, "cleanup"], env={**env, "FACADE_HOME": str(home)},
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)

@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -52,6 +53,7 @@ log = logging.getLogger("facade.controller")
 RESYNC = 60.0  # seconds: every object is looked at once per period
 RESYNC_SLICES = 30  # the period's keys are queued in this many slices
 RESYNC_RATE = 5.0  # keys a second at most
+REPORT_EVERY = 60.0  # seconds between two logs of what was reconciled
 
 Reconciler = Callable[[Runtime, Key], None]
 RECONCILERS: dict[str, Reconciler] = {
@@ -91,6 +93,9 @@ class Controller:
         self.resync = resync if resync is not None else resync_period()
         self.resync_rate = resync_rate()
         self.reconciled = 0  # keys handed out and finished (a figure for benchmarks)
+        self._kinds: Counter[str] = Counter()  # since the last report (REPORT_EVERY)
+        self._kinds_lock = threading.Lock()
+        self._reported = self.clock()
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._gate = threading.Event()  # cleared: workers hold (tests only)
@@ -151,6 +156,8 @@ class Controller:
             finally:
                 self.queue.done(key)
                 self.reconciled += 1
+                with self._kinds_lock:
+                    self._kinds[key.kind] += 1
 
     def _reconcile(self, key: Key) -> None:
         try:
@@ -206,6 +213,19 @@ class Controller:
                 out.append(Key("orphan-process", proc))
         return out
 
+    def _report(self) -> None:
+        """Log how many keys of each kind were reconciled since the last report (what the
+        controller spends its time on, at rest too), at most every REPORT_EVERY seconds."""
+        now = self.clock()
+        if now - self._reported < REPORT_EVERY:
+            return
+        with self._kinds_lock:
+            kinds, self._kinds = self._kinds, Counter()
+        seconds, self._reported = now - self._reported, now
+        if kinds:
+            log.info("reconciled in the last %.0f s: %s", seconds,
+                     ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
+
     def _resync(self) -> None:
         """Every period, every key once, in RESYNC_SLICES slices spread over the period (or
         further apart, when the keys are more than the rate allows in a period)."""
@@ -220,6 +240,7 @@ class Controller:
             gap = max(self.resync / RESYNC_SLICES, per_slice / self.resync_rate)
             for i in range(0, len(pending), per_slice):
                 self.queue.add(pending[i:i + per_slice])
+                self._report()
                 if self._stop.wait(gap):
                     return
             left = self.resync - (self.clock() - pass_start)

@@ -199,9 +199,12 @@ def _workload_check(node: Instance) -> dict[str, Any]:
     """What the node's agent reports of its workload: its service's check, in the agent's
     terms (`check`: listen, tcp or http; see workloads/agent.py)."""
     assert node.appliance is not None
-    svc = node.appliance.service
+    return _check_of(node.appliance.service, node.interfaces[0].ip)
+
+
+def _check_of(svc: Service, ip: str) -> dict[str, Any]:
     hc = health_checks.of_row(svc)
-    return {"ip": node.interfaces[0].ip, "port": svc.port, "health_path": hc.path,
+    return {"ip": ip, "port": svc.port, "health_path": hc.path,
             "check": "listen" if hc.type == "agent" else hc.type, "codes": hc.codes,
             "stats": svc.workload is not None}
 
@@ -288,17 +291,37 @@ def _serve(agent: management.Agent, inst: Instance, mgmt_ip: str) -> None:
 
 def agent_of(session: Session, network_id: int) -> management.Agent:
     """The management agent of one network and the nodes it serves (those being deleted
-    included: metering reads them one last time before they go)."""
+    included: metering reads them one last time before they go). Read as plain rows (a
+    node's name, role, status and legs; its service's check): the agent is reconciled whenever
+    one of its nodes comes or goes, and loading each node as an object cost about 0.1-0.2 ms a
+    node (200 ms with 1,000 nodes) on every such change."""
     agent = management.Agent(network_id)
-    rows = session.scalars(
-        select(Instance).join(Interface, Interface.instance_id == Instance.id)
+    serving = select(Interface.instance_id).join(Subnet, Subnet.id == Interface.subnet_id) \
+        .where(Subnet.network_id == network_id)
+    rows = session.execute(
+        select(Instance.id, Instance.name, Instance.role, Instance.status,
+               Appliance.service_id, Interface.index, Interface.ip, Subnet.network_id)
+        .join(Appliance, Appliance.id == Instance.appliance_id)
+        .join(Interface, Interface.instance_id == Instance.id)
         .join(Subnet, Subnet.id == Interface.subnet_id)
-        .where(Subnet.network_id == network_id, Instance.appliance_id.is_not(None))
-        .distinct().order_by(Instance.id).options(*NODE_LOAD))
-    for inst in rows:
-        leg = _mgmt(inst)
-        if leg is not None and leg[0] == network_id:
-            _serve(agent, inst, leg[1])
+        .where(Instance.id.in_(serving)).order_by(Instance.id, Interface.index))
+    legs: dict[int, dict[int, tuple[str, int]]] = {}
+    about: dict[int, tuple[str, str, str, int]] = {}
+    for iid, name, role, status, service_id, index, ip, net in rows:
+        about[iid] = (name, role, status, service_id)
+        legs.setdefault(iid, {})[index] = (ip, net)
+    services = {svc.id: svc for svc in session.scalars(
+        select(Service).where(Service.id.in_({a[3] for a in about.values()})))}
+    for iid, (name, role, status, service_id) in about.items():
+        leg = legs[iid].get(management.LEG.get(role, -1))
+        if leg is None or leg[1] != network_id:
+            continue
+        check = _check_of(services[service_id], legs[iid][0][0]) \
+            if role == "backend" and 0 in legs[iid] else None
+        agent.nodes.append(management.AgentNode(
+            name=name, netns=names.node_netns(iid, name), mgmt_ip=leg[0], role=role,
+            workload=check))
+        agent.live = agent.live or status != "deleting"
     return agent
 
 
@@ -326,7 +349,8 @@ def metered_node(session: Session, inst: Instance) -> metering.MeteredNode | Non
     leg = _mgmt(inst)
     if leg is None:
         return None
-    return _metered(inst, names.node_netns(inst.id, inst.name), agent_of(session, leg[0]),
+    # metering asks the node through its network's agent: which network, not whom it serves
+    return _metered(inst, names.node_netns(inst.id, inst.name), management.Agent(leg[0]),
                     leg[1])
 
 

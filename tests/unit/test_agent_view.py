@@ -1,0 +1,66 @@
+"""What a management network's agent serves, read as rows for one network (desired.agent_of,
+on every change of one of its nodes), is what the object-by-object read of every agent says
+(desired.agents, which the engines use): the same nodes in the same order, their legs, their
+services' checks and whether the agent still serves a live node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from facade.dataplane.fake import FakeDataPlane
+from facade.service import accounts, appliances, catalog, desired, networks, quotas
+from facade.service.context import Context
+from facade.store.models import Instance, Network
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Iterator[Context]:
+    c = Context.open(tmp_path / "home", FakeDataPlane())
+    try:
+        yield c
+    finally:
+        c.engine.dispose()
+
+
+def test_one_networks_agent_read_as_rows_is_the_agent_read_as_objects(ctx: Context) -> None:
+    op = accounts.authenticate(ctx, accounts.bootstrap_operator(ctx) or "")
+    for name in ("acme", "searchco", "cacheco"):
+        accounts.create(ctx, op, name)
+    quotas.set_(ctx, op, "acme", {"appliances": 20, "backends": 40})
+    networks.create_network(ctx, op, "acme-vpc", "acme", "10.0.0.0/16",
+                            [{"name": "app", "cidr": "10.0.1.0/24"}])
+    for provider, cidr in (("searchco", "10.1.0.0/16"), ("cacheco", "10.2.0.0/16")):
+        base = cidr.rsplit(".", 2)[0]
+        networks.create_network(ctx, op, f"{provider}-vpc", provider, cidr,
+                                [{"name": "backend", "cidr": f"{base}.1.0/24"},
+                                 {"name": "mgmt", "cidr": f"{base}.200.0/24"}])
+    catalog.create(ctx, op, name="search", account="searchco", workload_name="http-echo",
+                   command=None, port=80, backend_subnet="searchco-vpc/backend",
+                   management_subnet="searchco-vpc/mgmt")
+    catalog.create(ctx, op, name="cache", account="cacheco", workload_name=None,
+                   command="sleep 1000 {ip} {port}", port=6379,
+                   backend_subnet="cacheco-vpc/backend", management_subnet="cacheco-vpc/mgmt",
+                   health_check={"type": "agent"})
+    with ctx.write() as session:
+        for i, (service, n) in enumerate((("search", 2), ("cache", 1), ("search", 3))):
+            appliances.new_appliance(ctx, session, op, name=f"a{i}", account="acme",
+                                     service=service, subnet="acme-vpc/app", backends=n)
+    with ctx.write() as session:  # one node on its way out: still served, not live
+        victim = session.scalars(select(Instance).where(Instance.role == "backend")).first()
+        assert victim is not None
+        victim.status = "deleting"
+    with ctx.read() as session:
+        by_objects = {a.network_id: a for a in desired.agents(session)}
+        nets = list(session.scalars(select(Network.id)))
+        by_rows = {n: desired.agent_of(session, n) for n in nets}
+    assert set(by_objects) == {n for n, a in by_rows.items() if a.nodes}
+    assert len(by_objects) == 2
+    for net, agent in by_objects.items():
+        assert by_rows[net] == agent
+        assert agent.live and len(agent.nodes) >= 2
+    checks = {n.workload["check"] for a in by_objects.values() for n in a.nodes if n.workload}
+    assert checks == {"http", "listen"}
