@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from common import ControlPlane, control_plane_with
 
-from facade.service.healing import STARTUP_GRACE
+from facade.controller.healing import STARTUP_GRACE
 
 LAYOUT = """
 accounts: [{name: acme}, {name: echoco}]

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from facade.controller.autoscaling import Scaler
 from facade.domain import autoscale as A
 from facade.domain.errors import Invalid
 from facade.domain.scenario import parse_scenario
-from facade.service.autoscaler import Scaler
 from facade.store.models import Appliance
 from tests.unit.test_api_validation import appliance_body, ok, world  # noqa: F401 - fixture
 

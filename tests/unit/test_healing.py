@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from facade.controller.healing import REPLACE_AFTER, REPLACE_COOLDOWN, STARTUP_GRACE, Healer
 from facade.domain.health import HealthCheck
 from facade.service import desired as desired_mod
-from facade.service.healing import REPLACE_AFTER, REPLACE_COOLDOWN, STARTUP_GRACE, Healer
 from tests.unit.test_api_validation import appliance_body, ok, world  # noqa: F401 - fixture
 
 

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from facade.service import autoscaler, desired, management, metering
+from facade.controller.autoscaling import Scaler
+from facade.service import desired, management, metering
 from facade.service.context import Context
 
 log = logging.getLogger("facade.engines")
@@ -133,7 +134,7 @@ class MeteringEngine:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ctx = ctx
         self.unhealthy = unhealthy
-        self.scaler = autoscaler.Scaler(clock)
+        self.scaler = Scaler(clock)
         self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-meter")
         self.periodic = Periodic("metering", metering.METER_INTERVAL, self.round)
         self.nodes = StoreView(ctx, desired.metered_nodes)

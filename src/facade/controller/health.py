@@ -13,7 +13,7 @@ at the fast interval meanwhile); only a change queues its appliance (its rotatio
 turns unhealthy, its node (a dead workload or a deleted namespace is repaired at once instead
 of at the next resync). A check whose namespace is gone says so (`present`), for the healer.
 
-The healer (service/healing.py) reviews the registered backends every second: one that stays
+The healer (controller/healing.py) reviews the registered backends every second: one that stays
 unhealthy is replaced by a new node, through the service layer (a tracked write: the new node
 and the old one's deletion reach the queue as any write does).
 """
@@ -28,12 +28,13 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from facade.controller import healing
 from facade.domain import keys
 from facade.domain.errors import FacadeError
 from facade.domain.health import HealthCheck
 from facade.domain.keys import Key
 from facade.domain.specs import DesiredState, Probe
-from facade.service import appliances, healing, management
+from facade.service import appliances, management
 from facade.service import desired as desired_mod
 from facade.service.context import Context
 from facade.store.models import Appliance, Instance
