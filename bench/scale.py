@@ -178,11 +178,31 @@ def _phase(loop: ClientLoop | None, what: str) -> None:
         loop.phase = what
 
 
-def _false_degradations(cp: ControlPlane) -> list[str]:
-    events = cp.get("/v1/events", params={"limit": 1000})
-    events = events["items"] if isinstance(events, dict) else events
-    return [f"{e['object']}: {e['message']}" for e in events
-            if e["kind"] == "appliance.degraded"]
+def _all_events(cp: ControlPlane) -> list[dict[str, Any]]:
+    """Every event of the run (newest first), page after page."""
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        page = cp.get("/v1/events", params=params)
+        out += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return out
+
+
+def _false_degradations(events: list[dict[str, Any]]) -> list[str]:
+    return [f"{e['object']}: {e['message']}" for e in events if e["kind"] == "appliance.degraded"]
+
+
+def _made_again(events: list[dict[str, Any]]) -> dict[str, int]:
+    """Nodes made again after they were first made, by reason (nothing was broken on purpose:
+    a quiet world should have none)."""
+    out: dict[str, int] = {}
+    for e in events:
+        if e["kind"] == "reconcile.ensure_node" and e["message"] != "missing":
+            out[e["message"]] = out.get(e["message"], 0) + 1
+    return out
 
 
 def _profile(cp: ControlPlane, seconds: float) -> str:
@@ -282,7 +302,8 @@ def main() -> None:
         left = [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                           text=True).stdout.split() if n.startswith("fcd-i")
                 and not n.endswith("-client")]
-        degraded = _false_degradations(cp)
+        events = _all_events(cp)
+        degraded, again = _false_degradations(events), _made_again(events)
     print(f"\nscale: http-echo appliances of {args.backends} backend(s), created through the "
           f"API in batches of {args.batch}; {args.sample} timed at each count; idle "
           f"{args.idle:g} s\n")
@@ -305,6 +326,7 @@ def main() -> None:
               f"{loop.failures[:5]}")
     print(f"appliance.degraded events (nothing was broken on purpose): {len(degraded)} "
           f"{degraded[:5]}")
+    print(f"nodes made again (by reason): {sum(again.values())} {again}")
     if profile:
         print(f"\nwhere the control plane's time goes while idle at {rows[-1]['n']} "
               f"(py-spy, share of samples in which each function is on the stack):\n{profile}")
