@@ -131,6 +131,22 @@ def test_with_no_arp_on_the_provider_segments_the_appliance_serves_and_is_manage
     assert cp.get("/v1/appliances/docs")["status"] == "ready"
 
 
+def test_a_router_made_again_learns_the_legs_already_on_its_segments(
+        cp: ControlPlane, docs: dict[str, Any]) -> None:
+    search = _network(cp, "search-vpc")
+    before = _permanent(search["router"])
+    assert len(before) >= 1 + 2 * len(docs["backends"])  # management legs, backend legs
+    nsclient.run("ip", "netns", "del", search["router"])  # drift: the router is gone
+    assert search["router"] not in nsclient.facade_netns()
+    # the resync (every 2 s in these tests) makes it again, and its new legs learn from the
+    # fabric which ports are on their segments: the same entries as before, none by ARP
+    cp.wait_for(lambda: search["router"] in nsclient.facade_netns()
+                and _permanent(search["router"]) == before, timeout=20,
+                what="the router made again, with its permanent entries")
+    cp.wait_for(lambda: cp.get("/v1/appliances/docs")["status"] == "ready", timeout=20,
+                what="docs ready again")
+
+
 def test_the_rotation_entries_follow_the_rotation_and_go_with_the_appliance(
         cp: ControlPlane, docs: dict[str, Any]) -> None:
     cp.cli("appliance", "scale", "docs", "2")

@@ -90,6 +90,7 @@ RULE_REPLY_MARK = 101
 RULE_LOCAL = 200  # front-ends: the local table moves after the mark rules
 RT_TABLE_LOCAL = 255
 DELETE_GROUP = 0xFCD  # link group used only to delete links in one batch
+GUARD_READS = 3  # tries of one port guard lookup before it counts as missing
 MANAGED_RULES = range(1, 32000)  # 0, 32766, 32767 are the kernel's
 # in a tenant's own network, the rule priorities Facade keeps for itself (the per-leg rules)
 TENANT_RESERVED = range(RULE_FROM_BASE, RULE_FROM_BASE + 100)
@@ -1035,15 +1036,17 @@ def _relearn(spec: NodeSpec, fab: IPRoute, router: IPRoute, links: dict[str, Any
              made: set[str]) -> None:
     """A router leg made now (a new subnet, or the router made again after drift) learns what
     the ports already on its segment announce (neighbours.py): their fabric ends' aliases say.
-    A new subnet's bridge has no other port, and is not dumped."""
+    Only that segment's ports are read (the kernel filters the dump by master)."""
     for port in spec.ports:
         if port.ifname not in made or not port.mac:
             continue
         bridge = _get_link(fab, port.bridge)
-        if bridge is None or linkcount.count(FABRIC, master=bridge["index"]) <= 1:
+        if bridge is None:
             continue
-        ends = [link for link in fab.link("dump", master=bridge["index"])
-                if link.get("master") == bridge["index"]]
+        ends = []
+        for index in linkcount.indexes(FABRIC, master=bridge["index"]):  # its ports alone
+            with contextlib.suppress(NetlinkError):
+                ends.extend(fab.link("get", index=index))
         ips = [ip for leg, ip in neighbours.announced(ends) if leg.ifname == port.ifname
                and leg.netns == spec.netns]
         neighbours.resolve(router, links[port.ifname]["index"], port.mac, ips)
@@ -1071,11 +1074,17 @@ def _has_guard(entries: list[port_guard.Entry]) -> bool:
     each, not a listing of the whole set)."""
     with Nft() as nft:
         for e in entries:
-            try:
-                nft.run(f"get element {port_guard.FAMILY} {port_guard.TABLE} {port_guard.ADDRS}"
-                        f" {{ {e.key()} }}")
-            except NftError:
-                return False
+            for attempt in range(GUARD_READS):
+                try:
+                    nft.run(f"get element {port_guard.FAMILY} {port_guard.TABLE} "
+                            f"{port_guard.ADDRS} {{ {e.key()} }}")
+                    break
+                except NftError as exc:
+                    # missing says so; anything else (a lookup that met a change of the set
+                    # made beside it, under load) is asked again, not taken for missing: a
+                    # node made again for nothing, and a false "port security missing"
+                    if "No such file or directory" in str(exc) or attempt == GUARD_READS - 1:
+                        return False
     return True
 
 
