@@ -14,7 +14,9 @@ appliance's endpoint, 2 s timeout each) whose failures are counted, and every
 `appliance.degraded` event of an appliance that had been `ready` (a false degradation: nothing
 was broken on purpose). At the end every appliance is deleted at once (time until all are gone,
 and what is left in the kernel). With --profile, py-spy (if installed) samples the control
-plane for --idle seconds at the largest count and the top functions are printed.
+plane for --idle seconds at the largest count and the top functions are printed; with
+--profile-create N, it samples the control plane while N more appliances are created one after
+the other at the largest count.
 
     sudo .venv/bin/python bench/scale.py [--counts 10,100,500] [--backends 1] [--batch 20]
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import threading
@@ -205,17 +208,26 @@ def _made_again(events: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
-def _profile(cp: ControlPlane, seconds: float) -> str:
+def _profile(cp: ControlPlane, seconds: float, during: Any = None) -> str:
+    """py-spy on the control plane for `seconds`, or while `during()` runs; the top frames."""
     spy = shutil.which("py-spy")
     if spy is None:
         return "(py-spy not installed: pip install py-spy==0.4.1 to profile)"
     out = Path("/tmp/facade-scale-profile.txt")
-    subprocess.run([spy, "record", "--pid", str(cp.proc.pid), "--duration", str(int(seconds)),
-                    "--format", "raw", "--output", str(out), "--nonblocking"],
-                   capture_output=True, text=True, timeout=seconds + 30)
+    out.unlink(missing_ok=True)
+    cmd = [spy, "record", "--pid", str(cp.proc.pid), "--format", "raw", "--output", str(out),
+           "--nonblocking", "--duration", str(int(seconds))]
+    if during is None:
+        subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+    else:
+        spy_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)  # attached
+        during()
+        spy_proc.send_signal(signal.SIGINT)  # py-spy writes what it has and stops
+        spy_proc.wait(timeout=30)
     counts: dict[str, int] = {}
     total = 0
-    for line in out.read_text().splitlines():
+    for line in out.read_text().splitlines() if out.exists() else []:
         stack, _, n = line.rpartition(" ")
         if not n.isdigit():
             continue  # not a sample (py-spy's own remarks)
@@ -223,7 +235,7 @@ def _profile(cp: ControlPlane, seconds: float) -> str:
         total += int(n)
         for frame in {f.split(" (")[0] for f in frames if "facade" in f}:
             counts[frame] = counts.get(frame, 0) + int(n)
-    top = sorted(counts.items(), key=lambda kv: -kv[1])[:15]
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:20]
     return "\n".join(f"{100 * n / max(total, 1):5.1f} %  {f}" for f, n in top)
 
 
@@ -235,11 +247,13 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=5)
     ap.add_argument("--idle", type=float, default=20.0)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile-create", type=int, default=0, metavar="N",
+                    help="at the largest count, profile N creations one after the other")
     args = ap.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     rows: list[dict[str, Any]] = []
     with control_plane_with(LAYOUT) as cp:
-        top = counts[-1] + args.sample
+        top = counts[-1] + args.sample + args.profile_create
         r = cp.api("PUT", "/v1/accounts/acme/quotas",
                    json={"appliances": top, "backends": top * args.backends})
         assert r.status_code == 200, r.text
@@ -247,7 +261,7 @@ def main() -> None:
         names: list[str] = []
         loop: ClientLoop | None = None
         build_times: list[tuple[int, float]] = []
-        profile = ""
+        profile = created_profile = ""
         for target in counts:
             while len(names) < target:
                 batch = [f"a{len(names) + i}" for i in range(min(args.batch,
@@ -290,6 +304,13 @@ def main() -> None:
             print(f"... {rows[-1]}", flush=True)
             if args.profile and target == counts[-1]:
                 profile = _profile(cp, args.idle)
+            if args.profile_create and target == counts[-1]:
+                def create_some(n: int = args.profile_create) -> None:
+                    for i in range(n):
+                        _create(cp, f"p{i}", args.backends)
+                        _until(cp, f"p{i}", gone=False)
+                created_profile = _profile(cp, 600, during=create_some)
+                names += [f"p{i}" for i in range(args.profile_create)]
             _phase(loop, "build-up")
         if loop is not None:
             loop.stop()  # its appliance goes too
@@ -330,6 +351,9 @@ def main() -> None:
     if profile:
         print(f"\nwhere the control plane's time goes while idle at {rows[-1]['n']} "
               f"(py-spy, share of samples in which each function is on the stack):\n{profile}")
+    if created_profile:
+        print(f"\nwhere the control plane's time goes while {args.profile_create} appliances "
+              f"are created one after the other at {rows[-1]['n']}:\n{created_profile}")
 
 
 if __name__ == "__main__":

@@ -827,7 +827,6 @@ class LinuxDataPlane:
 
     def _delete_node(self, netns: str) -> list[str]:
         removed: list[str] = []
-        self._prober.forget(netns)  # a kept probe connection would keep the namespace alive
         entries = self._guard_record(netns)
         if entries and ns.exists(FABRIC):
             self._guard(netns, [])
@@ -842,6 +841,7 @@ class LinuxDataPlane:
                                      if link.get("ifname") != "lo"])
         if ns.remove(netns):  # the namespace's name, or a name left without one
             removed.append(f"netns {netns}")
+        self._prober.forget(netns)  # a kept probe connection would keep the namespace alive
         for pf in self._procs.all():
             if pf.netns == netns:
                 self._procs.remove_pidfile(pf.key)

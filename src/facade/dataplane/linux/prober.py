@@ -240,7 +240,9 @@ class Prober:
 
     def _finish(self, c: _Check, sel: selectors.BaseSelector, result: ProbeResult) -> None:
         c.result = result
-        if c.keep and c.sock is not None:
+        # kept only while its namespace has its name: a socket kept into a node being deleted
+        # (forget() came first) would keep the namespace alive
+        if c.keep and c.sock is not None and ns.exists(c.probe.netns):
             with contextlib.suppress(KeyError, ValueError):
                 sel.unregister(c.sock)
             with self._lock:
