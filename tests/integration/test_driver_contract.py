@@ -94,17 +94,17 @@ def _subnets(dp: DataPlane, *bridges: tuple[str, str]) -> None:
 # --------------------------------------------------------------------------- subnets
 def test_a_subnet_is_made_once_observed_and_deleted(dp: DataPlane, look: Look) -> None:
     bridge = "fcdb9701"
-    assert dp.observe_subnet(bridge) is None
+    assert dp.observe_subnet(bridge) is None and not dp.has_subnet(bridge)
     dp.delete_subnet(bridge)  # nothing to delete: success
     for _ in range(2):  # twice is once
         dp.ensure_subnet(SubnetSpec(bridge, "10.97.1.0/24"))
-        assert dp.observe_subnet(bridge) == 0
+        assert dp.observe_subnet(bridge) == 0 and dp.has_subnet(bridge)
         assert mine(dp.inventory()) == Inventory(subnets=frozenset({bridge}))
         assert bridge in dp.observe().subnets
         assert look.bridges() == {bridge} and look.bridge_ports(bridge) == set()
     for _ in range(2):  # deleting what is gone is success
         dp.delete_subnet(bridge)
-        assert dp.observe_subnet(bridge) is None
+        assert dp.observe_subnet(bridge) is None and not dp.has_subnet(bridge)
         assert mine(dp.inventory()) == Inventory()
         assert look.bridges() == set()
 
@@ -114,6 +114,7 @@ def test_a_subnet_with_ports_is_not_deleted(dp: DataPlane, look: Look) -> None:
     dp.ensure_node(_instance(2, _port(2, 0, "fcdb9702", "10.97.2.11/24")))
     _raises(Kind.RETRY, lambda: dp.delete_subnet("fcdb9702"), "still has ports")
     assert dp.observe_subnet("fcdb9702") == 1 and look.bridges() == {"fcdb9702"}
+    assert dp.has_subnet("fcdb9702")
     dp.delete_node("fcd-i9702-n")
     dp.delete_subnet("fcdb9702")
     assert mine(dp.inventory()) == Inventory() and look.bridges() == set()

@@ -41,7 +41,8 @@ def reconcile_subnet(rt: Runtime, key: Key) -> None:
 
 def require_bridges(rt: Runtime, netns: str, bridges: set[str]) -> None:
     """Wait (Later) until every segment a node has a leg in exists; queue the missing ones."""
-    missing = sorted(b for b in bridges if rt.dp.observe_subnet(b) is None)
+    # one lookup each: counting a segment's ports costs a dump of them (hundreds, at scale)
+    missing = sorted(b for b in bridges if not rt.dp.has_subnet(b))
     if missing:
         rt.touch(keys.subnet(i) for b in missing if (i := names.bridge_id(b)) is not None)
         raise Later(0.05, f"{netns} waits for its subnets' segments {', '.join(missing)}")

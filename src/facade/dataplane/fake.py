@@ -75,6 +75,9 @@ class FakeDataPlane:
             return None
         return sum(1 for s in self.nodes.values() for p in s.ports if p.bridge == bridge)
 
+    def has_subnet(self, bridge: str) -> bool:
+        return bridge in self.subnets
+
     def observe_rules(self) -> RulesObservation:
         if not self.subnets:
             return RulesObservation()  # no fabric: nothing read

@@ -46,6 +46,9 @@ class DataPlane(Protocol):
     def observe_subnet(self, bridge: str) -> int | None:
         """How many ports the subnet's segment has (None: it does not exist)."""
 
+    def has_subnet(self, bridge: str) -> bool:
+        """Whether the subnet's segment exists (its ports not counted: one lookup)."""
+
     def observe_rules(self) -> RulesObservation:
         """The fabric's security rules, read back (as `observe()` reports them)."""
 

@@ -278,6 +278,17 @@ class LinuxDataPlane:
         except (ns.NamespaceMissing, FileNotFoundError):
             return None
 
+    @_boundary("has_subnet")
+    def has_subnet(self, bridge: str) -> bool:
+        if not ns.exists(FABRIC):
+            return False
+        try:
+            with _ipr(FABRIC) as fab:
+                link = _get_link(fab, bridge)
+        except (ns.NamespaceMissing, FileNotFoundError):
+            return False
+        return link is not None and _kind(link) == "bridge"
+
     @_boundary("observe_rules")
     def observe_rules(self) -> RulesObservation:
         if not ns.exists(FABRIC):
