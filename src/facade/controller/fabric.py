@@ -32,9 +32,10 @@ def reconcile_subnet(rt: Runtime, key: Key) -> None:
     if spec is None and ports:
         # the router's leg (and any node's port) goes first: their keys are queued already
         raise Later(0.05, f"{bridge} waits for its {ports} ports to go")
+    started = rt.clock()
     done = rt.act(plan_subnet(bridge, spec, ports is not None))
     if any(a.verb == "ensure_subnet" for a in done):
-        rt.note_bridge_made(bridge)
+        rt.note_bridge_made(bridge, started)
         rt.touch([*(keys.node(i) for i in set(users)),
                   *([keys.router(network_id)] if network_id is not None else [])])
 

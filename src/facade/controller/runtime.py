@@ -89,9 +89,11 @@ class Runtime:
         with self.lock:
             self.ensured[netns] = self.clock()
 
-    def note_bridge_made(self, bridge: str) -> None:
+    def note_bridge_made(self, bridge: str, at: float) -> None:
+        """The bridge was made at `at`: the moment its making began, so a node made beside it
+        (once it existed) does not count as made before it and is not made again."""
         with self.lock:
-            self.recreated[bridge] = self.clock()
+            self.recreated[bridge] = at
 
     def recreated_since(self, netns: str, bridges: Iterable[str]) -> set[str]:
         with self.lock:
