@@ -5,28 +5,16 @@ services' checks and whether the agent still serves a live node."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
-from facade.dataplane.fake import FakeDataPlane
 from facade.service import accounts, appliances, catalog, desired, networks, quotas
 from facade.service.context import Context
 from facade.store.models import Instance, Network
+from tests.unit.test_metering import ctx  # noqa: F401 - fixture
 
 
-@pytest.fixture
-def ctx(tmp_path: Path) -> Iterator[Context]:
-    c = Context.open(tmp_path / "home", FakeDataPlane())
-    try:
-        yield c
-    finally:
-        c.engine.dispose()
-
-
-def test_one_networks_agent_read_as_rows_is_the_agent_read_as_objects(ctx: Context) -> None:
+def test_one_networks_agent_read_as_rows_is_the_agent_read_as_objects(
+        ctx: Context) -> None:  # noqa: F811 - the fixture
     op = accounts.authenticate(ctx, accounts.bootstrap_operator(ctx) or "")
     for name in ("acme", "searchco", "cacheco"):
         accounts.create(ctx, op, name)

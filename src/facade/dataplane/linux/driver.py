@@ -53,7 +53,7 @@ from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError, fatal
 from facade.dataplane.linux.locks import NodeLocks, SharedLock
 from facade.dataplane.linux.nft import Nft, NftError
-from facade.dataplane.linux.prober import Prober
+from facade.dataplane.linux.prober import Prober, net_error
 from facade.dataplane.linux.processes import Processes, starttime
 from facade.dataplane.linux.sandbox import NoSandbox, Sandboxes
 from facade.domain import names
@@ -65,6 +65,7 @@ from facade.domain.specs import (
     ObservedProcess,
     ObservedState,
     PortRuleSpec,
+    PortSpec,
     Probe,
     ProbeResult,
     ProcessSpec,
@@ -615,12 +616,17 @@ class LinuxDataPlane:
 
     @staticmethod
     def _announce(spec: NodeSpec) -> None:
-        """Tell the routers on the node's segments its addresses (neighbours.py)."""
+        """Tell the routers on the node's segments its addresses (neighbours.py): one socket
+        per router, however many of the node's legs it has."""
+        by_router: dict[str, list[PortSpec]] = {}
         for port in spec.ports:
-            if port.announce is None or not port.mac:
-                continue
-            with contextlib.suppress(ns.NamespaceMissing), _ipr(port.announce.netns) as ipr:
-                neighbours.announce(ipr, port.announce, _ip(port.address), port.mac)
+            if port.announce is not None and port.mac:
+                by_router.setdefault(port.announce.netns, []).append(port)
+        for netns, ports in by_router.items():
+            with contextlib.suppress(ns.NamespaceMissing), _ipr(netns) as ipr:
+                for port in ports:
+                    assert port.announce is not None and port.mac
+                    neighbours.announce(ipr, port.announce, _ip(port.address), port.mac)
 
     @staticmethod
     def _withdraw(netns: str) -> None:
@@ -1220,14 +1226,7 @@ def _rule_args(key: tuple[int, str | None, int, int | None, str | None, int]) ->
 
 
 def _net_error(exc: OSError) -> str:
-    return {
-        errno.ECONNREFUSED: "connection refused",
-        errno.ECONNRESET: "connection reset",
-        errno.EHOSTUNREACH: "no route to host",
-        errno.ENETUNREACH: "network unreachable",
-        errno.ETIMEDOUT: "timed out",
-        errno.EPIPE: "connection closed",
-    }.get(exc.errno or 0, exc.strerror or str(exc))
+    return net_error(exc.errno or 0, exc.strerror or str(exc))
 
 
 def _parse_http(raw: bytes) -> ProbeResult:

@@ -55,7 +55,9 @@ def _request(probe: Probe) -> bytes:
             "User-Agent: facade-probe\r\nConnection: keep-alive\r\n\r\n").encode()
 
 
-def _net_error(code: int) -> str:
+def net_error(code: int, otherwise: str | None = None) -> str:
+    """What a failed connection saw, in a probe's words (`otherwise`, or the errno's name, for
+    an error without them)."""
     return {
         errno.ECONNREFUSED: "connection refused",
         errno.ECONNRESET: "connection reset",
@@ -63,7 +65,7 @@ def _net_error(code: int) -> str:
         errno.ENETUNREACH: "network unreachable",
         errno.ETIMEDOUT: "timed out",
         errno.EPIPE: "connection closed",
-    }.get(code, errno.errorcode.get(code, str(code)))
+    }.get(code) or otherwise or errno.errorcode.get(code, str(code))
 
 
 def parse_head(data: bytes) -> tuple[int, dict[str, str], int] | None:
@@ -151,7 +153,7 @@ class Prober:
         c.sock, c.reused, c.connected = sock, False, False
         code = sock.connect_ex((c.probe.ip, c.probe.port))
         if code not in (0, errno.EINPROGRESS):
-            self._finish(c, sel, ProbeResult(ok=False, detail=_net_error(code)))
+            self._finish(c, sel, ProbeResult(ok=False, detail=net_error(code)))
             return
         sel.register(sock, selectors.EVENT_WRITE, c)
 
@@ -175,7 +177,7 @@ class Prober:
         if not c.connected:
             code = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
-                self._finish(c, sel, ProbeResult(ok=False, detail=_net_error(code)))
+                self._finish(c, sel, ProbeResult(ok=False, detail=net_error(code)))
                 return
             c.connected = True
             if c.probe.path is None:
@@ -229,7 +231,7 @@ class Prober:
             self._drop(c, sel)
             self._open(c, sel, reuse=False)
             return
-        self._finish(c, sel, ProbeResult(ok=False, detail=_net_error(code)))
+        self._finish(c, sel, ProbeResult(ok=False, detail=net_error(code)))
 
     def _drop(self, c: _Check, sel: selectors.BaseSelector) -> None:
         if c.sock is not None:
