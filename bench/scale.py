@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -37,6 +38,7 @@ from typing import Any
 # the product's defaults, not the tests' (a 2 s resync at any rate)
 os.environ.setdefault("FACADE_RESYNC", "60")
 os.environ.setdefault("FACADE_RESYNC_RATE", "5")
+os.environ.setdefault("FACADE_REPORT", "5")  # the controller's CPU by activity, every 5 s
 
 from common import ControlPlane, control_plane_with
 
@@ -116,6 +118,54 @@ def _idle(cp: ControlPlane, seconds: float) -> dict[str, float]:
     before = {k: _cpu_ticks(v) for k, v in groups.items()}
     time.sleep(seconds)
     return {k: (_cpu_ticks(v) - before[k]) / CLK / seconds * 100 for k, v in groups.items()}
+
+
+REPORT = re.compile(r" in the last (\d+) s: (.*)$")
+ITEM = re.compile(r"^(.+) (\d+) in ([\d.]+) s CPU$")
+
+
+class Costs:
+    """The controller's own account of its CPU by activity (controller/costs.py: it logs one
+    line every FACADE_REPORT seconds), summed over the lines logged between start and stop."""
+
+    def __init__(self, cp: ControlPlane) -> None:
+        self.path = Path(cp.log.name)
+        self.offset = 0
+        self.seconds = 0.0
+        self.cpu: dict[str, float] = {}
+        self.count: dict[str, int] = {}
+
+    def start(self) -> None:
+        self.offset = self.path.stat().st_size
+
+    def stop(self) -> None:
+        time.sleep(float(os.environ["FACADE_REPORT"]) + 0.5)  # the window's last report
+        with self.path.open("rb") as fh:
+            fh.seek(self.offset)
+            lines = fh.read().decode(errors="replace").splitlines()
+        for line in lines:
+            m = REPORT.search(line)
+            if m is None:
+                continue
+            self.seconds += float(m.group(1))
+            for item in m.group(2).split(", "):
+                it = ITEM.match(item)
+                if it is not None:
+                    self.cpu[it.group(1)] = self.cpu.get(it.group(1), 0.0) + float(it.group(3))
+                    self.count[it.group(1)] = self.count.get(it.group(1), 0) + int(it.group(2))
+
+    def table(self, what: str) -> str:
+        """Share of one core and CPU per item, by activity, the costliest first."""
+        if not self.seconds:
+            return f"(no controller report while {what})"
+        rows = [f"| {a} | {self.count[a]} | {100 * cpu / self.seconds:.1f} % | "
+                f"{1000 * cpu / max(self.count[a], 1):.2f} ms |"
+                for a, cpu in sorted(self.cpu.items(), key=lambda kv: -kv[1])]
+        total = 100 * sum(self.cpu.values()) / self.seconds
+        return (f"the controller's CPU by activity while {what} ({self.seconds:.0f} s of "
+                f"reports, {total:.1f} % of a core in all):\n"
+                "| activity | count | share of one core | CPU each |\n|---|---|---|---|\n"
+                + "\n".join(rows))
 
 
 def _reads(cp: ControlPlane, name: str) -> tuple[float, float]:
@@ -262,6 +312,7 @@ def main() -> None:
         loop: ClientLoop | None = None
         build_times: list[tuple[int, float]] = []
         profile = created_profile = ""
+        costs_tables: list[str] = []
         for target in counts:
             while len(names) < target:
                 batch = [f"a{len(names) + i}" for i in range(min(args.batch,
@@ -283,12 +334,17 @@ def main() -> None:
             _phase(loop, f"samples at {target}")
             time.sleep(2)
             samples = []
+            create_costs = Costs(cp)
+            create_costs.start()
             for i in range(args.sample):
                 name = f"s{target}-{i}"
                 t = time.perf_counter()
                 _create(cp, name, args.backends)
                 _until(cp, name, gone=False)
                 samples.append(time.perf_counter() - t)
+            create_costs.stop()
+            costs_tables.append(create_costs.table(
+                f"{args.sample} appliances are created one after the other at {len(names)}"))
             deletes = []
             for i in range(args.sample):
                 name = f"s{target}-{i}"
@@ -296,7 +352,11 @@ def main() -> None:
                 deletes.append(_until(cp, name, gone=True))
             time.sleep(3)
             _phase(loop, f"idle at {target}")
+            idle_costs = Costs(cp)
+            idle_costs.start()
             idle = _idle(cp, args.idle)
+            idle_costs.stop()
+            costs_tables.append(idle_costs.table(f"idle at {len(names)}"))
             list_ms, one_ms = _reads(cp, names[0])
             rows.append({"n": len(names), "ready": statistics.median(samples),
                          "delete": statistics.median(deletes), **idle,
@@ -315,11 +375,15 @@ def main() -> None:
         if loop is not None:
             loop.stop()  # its appliance goes too
         t = time.perf_counter()
+        delete_costs = Costs(cp)
+        delete_costs.start()
         for name in names:
             cp.api("DELETE", f"/v1/appliances/{name}")
         for name in names:
             _until(cp, name, gone=True, timeout=300)
         delete_all = time.perf_counter() - t
+        delete_costs.stop()
+        costs_tables.append(delete_costs.table(f"all {len(names)} are deleted"))
         left = [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                           text=True).stdout.split() if n.startswith("fcd-i")
                 and not n.endswith("-client")]
@@ -348,6 +412,8 @@ def main() -> None:
     print(f"appliance.degraded events (nothing was broken on purpose): {len(degraded)} "
           f"{degraded[:5]}")
     print(f"nodes made again (by reason): {sum(again.values())} {again}")
+    for table in costs_tables:
+        print(f"\n{table}")
     if profile:
         print(f"\nwhere the control plane's time goes while idle at {rows[-1]['n']} "
               f"(py-spy, share of samples in which each function is on the stack):\n{profile}")

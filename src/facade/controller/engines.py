@@ -15,15 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from facade.controller.autoscaling import Scaler
+from facade.controller.costs import Costs
 from facade.service import desired, management, metering
 from facade.service.context import Context
 
 log = logging.getLogger("facade.engines")
+T = TypeVar("T")
+R = TypeVar("R")
 
 # seconds between two rounds of questions to the agents, at least: what they say is for the
 # views and reachability events (health and rotation are the health engine's, not theirs)
@@ -87,11 +90,17 @@ class Periodic:
 class ManagementEngine:
     """Every MANAGEMENT_INTERVAL: each appliance node's agent, asked how the node is."""
 
-    def __init__(self, ctx: Context, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ctx: Context, clock: Callable[[], float] = time.monotonic, *,
+                 costs: Costs | None = None) -> None:
         self.ctx = ctx
+        self.costs = costs or Costs()
         self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-mgmt")
-        self.periodic = Periodic("management", MANAGEMENT_INTERVAL, self.round)
+        self.periodic = Periodic("management", MANAGEMENT_INTERVAL, self._round)
         self.agents = StoreView(ctx, desired.agents)
+
+    def _round(self) -> None:
+        with self.costs.measure("management round"):
+            self.round()
 
     def round(self) -> None:
         ctx = self.ctx
@@ -105,7 +114,8 @@ class ManagementEngine:
 
         notes: list[tuple[str, str, str]] = []
         seen: dict[str, dict[str, Any]] = {}
-        for (_agent, node), state in zip(jobs, self.pool.map(ask, jobs), strict=True):
+        asked = self.pool.map(self.costs.wrap("management polls", ask), jobs)
+        for (_agent, node), state in zip(jobs, asked, strict=True):
             seen[node.name] = state
             before = ctx.management.get(node.name)
             if before is None or before["reachable"] != state["reachable"]:
@@ -131,13 +141,23 @@ class MeteringEngine:
     the autoscaler, which then reviews the appliances with a policy."""
 
     def __init__(self, ctx: Context, unhealthy: Callable[[], frozenset[int]],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *,
+                 costs: Costs | None = None) -> None:
         self.ctx = ctx
+        self.costs = costs or Costs()
         self.unhealthy = unhealthy
         self.scaler = Scaler(clock)
         self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-meter")
-        self.periodic = Periodic("metering", metering.METER_INTERVAL, self.round)
+        self.periodic = Periodic("metering", metering.METER_INTERVAL, self._round)
         self.nodes = StoreView(ctx, desired.metered_nodes)
+
+    def _round(self) -> None:
+        with self.costs.measure("metering round"):
+            self.round()
+
+    def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """The pool's map, each read measured on the pool thread that makes it."""
+        return self.pool.map(self.costs.wrap("metering reads", fn), items)
 
     def round(self) -> None:
         ctx = self.ctx
@@ -145,7 +165,7 @@ class MeteringEngine:
         self.periodic.interval = period(metering.METER_INTERVAL, len(nodes), METER_RATE)
         namespaces = ctx.dataplane.inventory(segments=False).namespaces  # a directory read
         present = {n.instance_id for n in nodes if n.netns in namespaces}
-        increments = metering.tick(ctx, nodes, present, self.pool.map, self.unhealthy())
+        increments = metering.tick(ctx, nodes, present, self._map, self.unhealthy())
         self.scaler.observe(increments)
         with ctx.write() as session:
             self.scaler.review(ctx, session)

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from facade.controller import healing
+from facade.controller.costs import Costs
 from facade.domain import keys
 from facade.domain.errors import FacadeError
 from facade.domain.health import HealthCheck
@@ -69,10 +70,12 @@ class _State:
 
 class HealthEngine:
     def __init__(self, ctx: Context, touch: Callable[[Iterable[Key]], object],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *,
+                 costs: Costs | None = None) -> None:
         self.ctx = ctx
         self.touch = touch
         self.clock = clock
+        self.costs = costs or Costs()
         self.healer = healing.Healer(clock)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -187,7 +190,8 @@ class HealthEngine:
             try:
                 if now - self._last_review >= REVIEW_EVERY:
                     self._last_review = now
-                    self._review()
+                    with self.costs.measure("healing review"):
+                        self._review()
             except Exception:  # the engine must survive anything
                 log.exception("healing review failed")
             with self._lock:
@@ -196,6 +200,10 @@ class HealthEngine:
 
     def _check(self, state: _State) -> None:
         """A check through the backend's management agent, alone."""
+        with self.costs.measure("agent checks"):
+            self._check_agent(state)
+
+    def _check_agent(self, state: _State) -> None:
         try:
             ok, detail, present = self._ask_agent(state.target, state.check)
         except Exception as exc:  # a probe never takes the engine down
@@ -204,6 +212,10 @@ class HealthEngine:
 
     def _check_batch(self, states: list[_State]) -> None:
         """TCP and HTTP checks side by side (the data plane's probe_many)."""
+        with self.costs.measure("health checks", len(states)):
+            self._run_batch(states)
+
+    def _run_batch(self, states: list[_State]) -> None:
         probes = [Probe(netns=s.target.netns, ip=s.target.ip, port=s.port,
                         timeout=s.check.timeout,
                         path=s.check.path if s.check.type == "http" else None) for s in states]

@@ -23,7 +23,6 @@ import logging
 import os
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
@@ -31,6 +30,7 @@ from sqlalchemy import select
 
 from facade.controller.agents import reconcile_agent
 from facade.controller.appliances import reconcile_appliance
+from facade.controller.costs import Costs, describe
 from facade.controller.engines import ManagementEngine, MeteringEngine
 from facade.controller.fabric import (
     reconcile_orphan,
@@ -53,7 +53,7 @@ log = logging.getLogger("facade.controller")
 RESYNC = 60.0  # seconds: every object is looked at once per period
 RESYNC_SLICES = 30  # the period's keys are queued in this many slices
 RESYNC_RATE = 5.0  # keys a second at most
-REPORT_EVERY = 60.0  # seconds between two logs of what was reconciled
+REPORT_EVERY = 60.0  # seconds between two logs of what was done, and its CPU (FACADE_REPORT)
 
 Reconciler = Callable[[Runtime, Key], None]
 RECONCILERS: dict[str, Reconciler] = {
@@ -71,6 +71,13 @@ def resync_period() -> float:
         return RESYNC
 
 
+def report_every() -> float:
+    try:
+        return max(1.0, float(os.environ.get("FACADE_REPORT", REPORT_EVERY)))
+    except ValueError:
+        return REPORT_EVERY
+
+
 def resync_rate() -> float:
     try:
         return max(0.1, float(os.environ.get("FACADE_RESYNC_RATE", RESYNC_RATE)))
@@ -85,16 +92,16 @@ class Controller:
         self.ctx = ctx
         self.clock = clock
         self.queue = WorkQueue(clock)
-        self.health = HealthEngine(ctx, self.touch, clock)
+        self.costs = Costs()
+        self.health = HealthEngine(ctx, self.touch, clock, costs=self.costs)
         self.rt = Runtime(ctx=ctx, queue=self.queue, clock=clock, health=self.health)
-        self.management = ManagementEngine(ctx, clock)
-        self.metering = MeteringEngine(ctx, self._unhealthy, clock)
+        self.management = ManagementEngine(ctx, clock, costs=self.costs)
+        self.metering = MeteringEngine(ctx, self._unhealthy, clock, costs=self.costs)
         self.workers = workers or max(1, getattr(ctx.dataplane, "concurrency", 1))
         self.resync = resync if resync is not None else resync_period()
         self.resync_rate = resync_rate()
         self.reconciled = 0  # keys handed out and finished (a figure for benchmarks)
-        self._kinds: Counter[str] = Counter()  # since the last report (REPORT_EVERY)
-        self._kinds_lock = threading.Lock()
+        self.report_every = report_every()
         self._reported = self.clock()
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -118,9 +125,10 @@ class Controller:
             t = threading.Thread(target=self._work, name=f"facade-controller-{i}", daemon=True)
             t.start()
             self._threads.append(t)
-        resync = threading.Thread(target=self._resync, name="facade-resync", daemon=True)
-        resync.start()
-        self._threads.append(resync)
+        for name, fn in (("resync", self._resync), ("report", self._report)):
+            t = threading.Thread(target=fn, name=f"facade-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
         self.health.start()
         self.management.start()
         self.metering.start()
@@ -152,12 +160,11 @@ class Controller:
             if key is None:
                 continue
             try:
-                self._reconcile(key)
+                with self.costs.measure(key.kind):
+                    self._reconcile(key)
             finally:
                 self.queue.done(key)
                 self.reconciled += 1
-                with self._kinds_lock:
-                    self._kinds[key.kind] += 1
 
     def _reconcile(self, key: Key) -> None:
         try:
@@ -214,17 +221,15 @@ class Controller:
         return out
 
     def _report(self) -> None:
-        """Log how many keys of each kind were reconciled since the last report (what the
-        controller spends its time on, at rest too), at most every REPORT_EVERY seconds."""
-        now = self.clock()
-        if now - self._reported < REPORT_EVERY:
-            return
-        with self._kinds_lock:
-            kinds, self._kinds = self._kinds, Counter()
-        seconds, self._reported = now - self._reported, now
-        if kinds:
-            log.info("reconciled in the last %.0f s: %s", seconds,
-                     ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
+        """Every `report_every` seconds, log what the controller did since the last report
+        and the CPU it took (each kind of key reconciled, health checks, management polls,
+        metering, the resync's listing: controller/costs.py)."""
+        while not self._stop.wait(self.report_every):
+            now = self.clock()
+            seconds, self._reported = now - self._reported, now
+            costs = self.costs.take()
+            if costs:
+                log.info("in the last %.0f s: %s", seconds, describe(costs))
 
     def _resync(self) -> None:
         """Every period, every key once, in RESYNC_SLICES slices spread over the period (or
@@ -232,7 +237,8 @@ class Controller:
         while not self._stop.wait(self.resync / RESYNC_SLICES):
             pass_start = self.clock()
             try:
-                pending = self.all_keys()
+                with self.costs.measure("resync listing"):
+                    pending = self.all_keys()
             except Exception:
                 log.exception("resync failed")
                 continue
@@ -240,7 +246,6 @@ class Controller:
             gap = max(self.resync / RESYNC_SLICES, per_slice / self.resync_rate)
             for i in range(0, len(pending), per_slice):
                 self.queue.add(pending[i:i + per_slice])
-                self._report()
                 if self._stop.wait(gap):
                     return
             left = self.resync - (self.clock() - pass_start)

@@ -1,0 +1,63 @@
+"""What the controller spends its CPU on: thread CPU seconds and counts per activity.
+
+Each activity (a kind of key reconciled, a batch of health checks, a management poll, a metering
+round, the resync's listing) measures the CPU time of the thread that runs it
+(`time.thread_time`, so waiting on the network or a lock costs nothing) and adds it here under
+its name. The controller logs the totals with its periodic report ("in the last 60 s: node 12 in
+0.08 s CPU, ..."), which is how an operator (and bench/scale.py) sees where an idle or busy control plane's
+CPU goes without a profiler: a sampling profiler counts a thread blocked in a system call as
+busy, this does not.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class Costs:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cpu: dict[str, float] = {}
+        self._count: Counter[str] = Counter()
+
+    def add(self, activity: str, cpu: float, count: int = 1) -> None:
+        with self._lock:
+            self._cpu[activity] = self._cpu.get(activity, 0.0) + cpu
+            self._count[activity] += count
+
+    @contextmanager
+    def measure(self, activity: str, count: int = 1) -> Iterator[None]:
+        start = time.thread_time()
+        try:
+            yield
+        finally:
+            self.add(activity, time.thread_time() - start, count)
+
+    def wrap(self, activity: str, fn: Callable[[T], R]) -> Callable[[T], R]:
+        """`fn`, measured under `activity` on whichever thread runs it (a pool's)."""
+
+        def measured(arg: T) -> R:
+            with self.measure(activity):
+                return fn(arg)
+
+        return measured
+
+    def take(self) -> list[tuple[str, int, float]]:
+        """(activity, count, CPU seconds) since the last take, the costliest first."""
+        with self._lock:
+            cpu, count = self._cpu, self._count
+            self._cpu, self._count = {}, Counter()
+        return sorted(((a, count[a], cpu[a]) for a in count), key=lambda t: -t[2])
+
+
+def describe(costs: list[tuple[str, int, float]]) -> str:
+    """"appliance 120 in 1.52 s CPU, health 400 in 0.31 s CPU, ..." (the report's words)."""
+    return ", ".join(f"{a} {n} in {cpu:.2f} s CPU" for a, n, cpu in costs)
