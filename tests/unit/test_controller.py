@@ -59,6 +59,23 @@ def test_failures_back_off_per_key_and_success_forgets() -> None:
     assert q.retry(A) == RETRY_FIRST
 
 
+def test_a_deferred_key_comes_once_for_every_touch_of_its_period() -> None:
+    clock = Clock()
+    q = WorkQueue(clock)
+    for _ in range(50):  # fifty nodes went within the period: one reconcile of their agent
+        q.defer(A, 0.5)
+        clock.t += 0.005
+    assert q.get(0) is None  # not due yet
+    clock.t += 0.5
+    assert q.get(0) == A and q.get(0) is None
+    q.done(A)
+    q.defer(A, 0.5)  # a touch after it was handed out starts a new period
+    clock.t += 0.5
+    assert q.get(0) == A
+    q.done(A)
+    assert q.get(0) is None
+
+
 def test_a_ticket_waits_for_its_keys_not_for_retries() -> None:
     q = WorkQueue()
     ticket = q.add([A])
@@ -238,3 +255,48 @@ def test_a_backend_that_fails_its_check_leaves_the_rotation_and_comes_back(
     while time.monotonic() < deadline and len(api.dp.backends.get(fe, ())) != 2:
         time.sleep(0.01)
     assert key in api.dp.processes and len(api.dp.backends[fe]) == 2  # ... restarted, back in
+
+
+# -- what it spends its CPU on -------------------------------------------------------------------
+
+
+def test_costs_add_thread_cpu_per_activity_and_start_again_after_a_take() -> None:
+    from facade.controller.costs import Costs, describe
+
+    costs = Costs()
+    with costs.measure("busy"):
+        end = time.thread_time() + 0.03
+        while time.thread_time() < end:
+            pass
+    with costs.measure("asleep"):
+        time.sleep(0.05)  # waiting costs no CPU
+    double = costs.wrap("pooled", lambda x: 2 * x)
+    assert [double(1), double(2)] == [2, 4]
+    taken = {a: (n, cpu) for a, n, cpu in costs.take()}
+    assert taken["busy"][0] == 1 and taken["busy"][1] >= 0.02
+    assert taken["asleep"][0] == 1 and taken["asleep"][1] < taken["busy"][1]
+    assert taken["pooled"][0] == 2
+    assert costs.take() == []
+    assert describe([("node", 12, 0.08)]) == "node 12 in 0.08 s CPU"
+
+
+def test_the_controller_reports_the_cpu_of_each_kind_of_key_it_reconciled(
+        tmp_path: Any, caplog: Any, monkeypatch: Any) -> None:
+    import logging
+    import re
+
+    monkeypatch.setenv("FACADE_REPORT", "1")
+    caplog.set_level(logging.INFO, logger="facade.controller")
+    ctx, controller = _plane(tmp_path, FakeDataPlane())
+    try:
+        _instance(ctx, "first")
+        reported = re.compile(r"^in the last \d+ s: .*\bnode \d+ in \d+\.\d\d s CPU")
+        deadline = time.monotonic() + 5
+        while not any(reported.search(r.message) for r in caplog.records) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(reported.search(r.message) for r in caplog.records), \
+            [r.message for r in caplog.records]
+    finally:
+        controller.stop()
+        ctx.engine.dispose()

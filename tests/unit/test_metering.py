@@ -178,6 +178,29 @@ def test_readings_of_nodes_that_are_gone_are_dropped(ctx: Context) -> None:
     assert _usage(ctx)[("docs-b1", "bytes_in")] == 1  # usage itself is never dropped
 
 
+def test_a_last_reading_of_one_node_adds_to_its_rows_and_leaves_the_others_alone(
+        ctx: Context) -> None:
+    _record(ctx, _snap(T0, _fe_answer("e", {B1.ip: (100, 100, 1), B2.ip: (7, 7, 1)})))
+    before = _usage(ctx)
+    # the front-end's last reading before it goes, alone (prune=False): its counters and
+    # clock advance on the rows it already has; nobody else's readings or rows change
+    last = metering.Snapshot(at_ms=T0 + 1000, present={1})
+    last.counters = metering.frontend_readings(FE, _fe_answer("e", {"10.0.1.99": (5, 6, 1)}),
+                                               {})
+    with ctx.write() as s:
+        metering.record(s, [FE], last, prune=False)
+    after = _usage(ctx)
+    assert after[("docs-fe", "node_ms")] == before.get(("docs-fe", "node_ms"), 0) + 1000
+    assert after[("docs-fe", "bytes_in")] == 5
+    assert {k: v for k, v in after.items() if k[0] != "docs-fe"} == \
+        {k: v for k, v in before.items() if k[0] != "docs-fe"}
+    with ctx.read() as s:
+        rows = list(s.scalars(select(UsageRecord).where(UsageRecord.node == "docs-fe")))
+        keys = set(s.scalars(select(MeterReading.key)))
+    assert len(rows) == len({(r.hour, r.metric) for r in rows})  # added to, not duplicated
+    assert {"clock:2", "clock:3"} <= keys  # the others' readings are kept
+
+
 def test_totals_per_appliance_and_period(ctx: Context) -> None:
     _record(ctx, _snap(T0, _fe_answer("e", {B1.ip: (1000, 2000, 3)})))
     _record(ctx, _snap(T0 + 3 * HOUR + 7, _fe_answer("e", {B1.ip: (1500, 2000, 3)})))

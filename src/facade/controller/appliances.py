@@ -77,7 +77,8 @@ def reconcile_appliance(rt: Runtime, key: Key) -> None:
     else:
         complete = True
         ok, detail = _probe(rt, target)
-    _record(rt, key.ident, ok, detail)
+    if not (ok and target.status == "ready"):  # ready and still so: nothing to write
+        _record(rt, key.ident, ok, detail)
     if not ok and complete:
         raise Later(RECHECK, f"{target.name}: {detail}")
 

@@ -4,7 +4,8 @@ Wanted: the node made (or repaired) as its spec says, its processes running with
 commands, its status `active`. Being deleted: a backend first leaves its front-end's rotation
 (the appliance's reconciler takes it out; this one waits for that), its counters are read one
 last time (metering), its processes stop and its node goes; then its row is removed and the
-objects that depended on it (its appliance, its agent, the security rules) are queued.
+objects that depended on it are queued: its appliance at once, its agent and the security rules
+within SETTLE seconds, once for all the nodes that went meanwhile.
 
 A node that is made (anew) tells whoever needs to know: its appliance (a front-end's rotation,
 readiness), the health engine (a backend's check, at once).
@@ -24,6 +25,9 @@ from facade.service import desired, metering
 from facade.store.models import Instance
 
 log = logging.getLogger("facade.controller")
+
+# seconds within which the nodes that go share one reconcile of their agent and of the rules
+SETTLE = 0.5
 
 
 def reconcile_node(rt: Runtime, key: Key) -> None:
@@ -49,10 +53,11 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
     proc_keys = {desired.workload_key(key.ident)} if role == "backend" else set()
     seen_procs = {k: dp.observe_process(k) for k in proc_keys}
     seen = dp.observe_node(netns)
-    related = [*([keys.appliance(appliance_id)] if appliance_id is not None else []),
-               *([keys.agent(agent_net)] if agent_net is not None else [])]
+    appliance = [keys.appliance(appliance_id)] if appliance_id is not None else []
+    agent = [keys.agent(agent_net)] if agent_net is not None else []
     if deleting:
-        _delete(rt, key.ident, netns, seen, seen_procs, backend_ip, fe_netns, final, related)
+        _delete(rt, key.ident, netns, seen, seen_procs, backend_ip, fe_netns, final,
+                appliance, agent)
         return
     assert spec is not None
     bridges = {p.bridge for p in spec.ports}
@@ -72,8 +77,9 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
     if made or any(a.verb == "start_process" for a in done):
         if role == "backend" and rt.health is not None:
             rt.health.poke(netns)
-    if _set_status(rt, key.ident, "active") or made:
-        rt.touch(related)
+    # (no write when it was active already: the resync looks at every node)
+    if (status != "active" and _set_status(rt, key.ident, "active")) or made:
+        rt.touch([*appliance, *agent])
 
 
 def _set_status(rt: Runtime, instance_id: int, status: str) -> bool:
@@ -89,11 +95,12 @@ def _set_status(rt: Runtime, instance_id: int, status: str) -> bool:
 def _delete(rt: Runtime, instance_id: int, netns: str, seen: ObservedNode | None,
             seen_procs: dict[str, ObservedProcess | None], backend_ip: str | None,
             fe_netns: str | None,
-            final: metering.MeteredNode | None, related: list[Key]) -> None:
+            final: metering.MeteredNode | None, appliance: list[Key], agent: list[Key]
+            ) -> None:
     if seen is not None and backend_ip is not None and fe_netns is not None:
         fe = rt.dp.observe_node(fe_netns)
         if fe is not None and fe.backends and backend_ip in fe.backends:
-            rt.touch(related[:1])
+            rt.touch(appliance)
             raise Later(0.05, f"{netns} waits to leave the rotation of {fe_netns}")
     if seen is not None and final is not None:
         try:  # the node's counters, one last time: what it served is billed
@@ -107,4 +114,7 @@ def _delete(rt: Runtime, instance_id: int, netns: str, seen: ObservedNode | None
             session.delete(row)
     with rt.lock:
         rt.ensured.pop(netns, None)
-    rt.touch([*related, keys.RULES])
+    # its appliance at once (it finishes with its last node); its agent's configuration and
+    # the fabric's rules together with the other nodes that go meanwhile
+    rt.touch(appliance)
+    rt.touch_soon([*agent, keys.RULES], SETTLE)

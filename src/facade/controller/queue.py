@@ -33,6 +33,7 @@ class WorkQueue:
         self._active: set[Key] = set()  # held by a worker
         self._dirty: set[Key] = set()  # added again while held
         self._later: list[tuple[float, int, Key]] = []  # (due, tie, key): delayed adds
+        self._deferred: set[Key] = set()  # in _later through `defer`: added once
         self._tie = itertools.count()
         self._failures: dict[Key, int] = {}
         self._seq = 0
@@ -59,6 +60,17 @@ class WorkQueue:
         with self._cond:
             if keep_waiters and key in self._active:
                 self._held.add(key)
+            heapq.heappush(self._later, (self.clock() + delay, next(self._tie), key))
+            self._cond.notify_all()
+
+    def defer(self, key: Key, delay: float) -> None:
+        """Queue a key in `delay` seconds, unless it is deferred already: the changes of the
+        next `delay` seconds are reconciled together (a management agent's configuration,
+        the fabric's rules: while hundreds of nodes go, once per period, not once per node)."""
+        with self._cond:
+            if key in self._deferred:
+                return
+            self._deferred.add(key)
             heapq.heappush(self._later, (self.clock() + delay, next(self._tie), key))
             self._cond.notify_all()
 
@@ -91,6 +103,7 @@ class WorkQueue:
         now = self.clock()
         while self._later and self._later[0][0] <= now:
             _, _, key = heapq.heappop(self._later)
+            self._deferred.discard(key)
             self._push(key)
 
     # -- taking ------------------------------------------------------------------------------

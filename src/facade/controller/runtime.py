@@ -85,6 +85,12 @@ class Runtime:
         if wanted:
             self.queue.add(wanted)
 
+    def touch_soon(self, keys: Iterable[Key], delay: float) -> None:
+        """Queue keys in `delay` seconds, together with whatever else touches them meanwhile
+        (WorkQueue.defer)."""
+        for key in keys:
+            self.queue.defer(key, delay)
+
     def note_made(self, netns: str) -> None:
         with self.lock:
             self.ensured[netns] = self.clock()

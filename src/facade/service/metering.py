@@ -157,17 +157,22 @@ def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
 
 class _Records:
     """The usage records of the hours a snapshot touches, read once per hour (a tick adds to
-    every node's row of the current hour: one query, not one per node)."""
+    every node's row of the current hour: one query, not one per node); only those of `nodes`
+    when given (a last reading of one node: not every node's rows)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, nodes: frozenset[str] | None = None) -> None:
         self.session = session
+        self.nodes = nodes
         self.rows: dict[tuple[int, int, str, str], UsageRecord] = {}
         self.hours: set[int] = set()
 
     def get(self, hour: int, appliance_id: int, node: str, metric: str) -> UsageRecord | None:
         if hour not in self.hours:
             self.hours.add(hour)
-            for row in self.session.scalars(select(UsageRecord).where(UsageRecord.hour == hour)):
+            query = select(UsageRecord).where(UsageRecord.hour == hour)
+            if self.nodes is not None:
+                query = query.where(UsageRecord.node.in_(self.nodes))
+            for row in self.session.scalars(query):
                 self.rows[(row.hour, row.appliance_id, row.node, row.metric)] = row
         return self.rows.get((hour, appliance_id, node, metric))
 
@@ -193,9 +198,18 @@ def _add(records: _Records, node: MeteredNode, metric: Metric, hour: int,
 def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot, *,
            prune: bool = True) -> dict[int, dict[str, int]]:
     """Store one snapshot: counter increments and node time, with their new readings.
-    Returns the counter increments per appliance id and metric (the autoscaler's input)."""
-    readings = {r.key: r for r in session.scalars(select(MeterReading))}
-    records = _Records(session)
+    Returns the counter increments per appliance id and metric (the autoscaler's input).
+    Without `prune`, only the readings and records of `nodes` are read: a last reading of the
+    one node being deleted costs the same whatever the number of nodes."""
+    nodes = list(nodes)
+    query = select(MeterReading)
+    if not prune:
+        query = query.where(MeterReading.key.in_(
+            {key for key, _now, _node, _metric in snap.counters}
+            | {f"clock:{n.instance_id}" for n in nodes}))
+    readings = {r.key: r for r in session.scalars(query)}
+    records = _Records(session, None if prune else frozenset(
+        {n.name for n in nodes} | {billed.name for _key, _now, billed, _m in snap.counters}))
     hour = snap.at_ms // HOUR_MS
     increments: dict[int, dict[str, int]] = {}
     for key, now, node, metric in snap.counters:

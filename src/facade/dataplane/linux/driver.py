@@ -91,7 +91,7 @@ RULE_REPLY_MARK = 101
 RULE_LOCAL = 200  # front-ends: the local table moves after the mark rules
 RT_TABLE_LOCAL = 255
 DELETE_GROUP = 0xFCD  # link group used only to delete links in one batch
-GUARD_READS = 3  # tries of one port guard lookup before it counts as missing
+GUARD_READS = 3  # tries of one listing of the port guard before it is an error
 MANAGED_RULES = range(1, 32000)  # 0, 32766, 32767 are the kernel's
 # in a tenant's own network, the rule priorities Facade keeps for itself (the per-leg rules)
 TENANT_RESERVED = range(RULE_FROM_BASE, RULE_FROM_BASE + 100)
@@ -236,6 +236,8 @@ class LinuxDataPlane:
         self._fabric = SharedLock()  # see locks.py
         self._nodes = NodeLocks()
         self._guard_lock = threading.Lock()  # the guard table is declared once
+        # the guard's elements as last listed, shared by observations (port_guard.Listing)
+        self._guard_listing = port_guard.Listing(self._list_guard)
         self._sandboxes = Sandboxes(self.state_dir)
         self._procs = Processes(self.state_dir, self._sandboxes)
         self._prober = Prober()  # health checks in batches, HTTP connections kept (prober.py)
@@ -258,8 +260,7 @@ class LinuxDataPlane:
         if node.own_network:
             want = self._guard_record(netns)
             node = dataclasses.replace(node, guarded=want is not None and (
-                not want or ns.exists(FABRIC) and ns.run_in_netns(
-                    FABRIC, lambda: _has_guard(want))))
+                not want or ns.exists(FABRIC) and self._guard_listing.has(want)))
         return node
 
     @_boundary("observe_process")
@@ -519,12 +520,41 @@ class LinuxDataPlane:
                 if text:
                     nft.run(text)
 
-        ns.run_in_netns(FABRIC, apply)
+        try:
+            ns.run_in_netns(FABRIC, apply)
+        finally:
+            self._guard_listing.changed()
         record = self._sandboxes.node_dir(netns) / "guard.json"
         if entries:
             record.write_text(json.dumps([dataclasses.asdict(e) for e in entries]))
         else:
             record.unlink(missing_ok=True)
+
+    def _list_guard(self) -> set[port_guard.Entry]:
+        """The guard's `addrs` elements, as the fabric has them now (none without a fabric or
+        a table). A listing that fails otherwise (one that met a change of the set made beside
+        it, under load) is asked again; one that keeps failing is an error, never "missing":
+        a node made again for nothing, and a false "port security missing"."""
+        def read() -> set[port_guard.Entry]:
+            with Nft() as nft:
+                for attempt in range(GUARD_READS):
+                    try:
+                        return port_guard.read_entries(nft.list(
+                            f"set {port_guard.FAMILY} {port_guard.TABLE} {port_guard.ADDRS}"))
+                    except NftError as exc:
+                        if "No such file or directory" in str(exc):
+                            return set()
+                        if attempt == GUARD_READS - 1:
+                            raise DataPlaneError(f"port guard: cannot list its elements: "
+                                                 f"{exc}") from exc
+            return set()  # pragma: no cover - the loop returns or raises
+
+        if not ns.exists(FABRIC):
+            return set()
+        try:
+            return ns.run_in_netns(FABRIC, read)
+        except ns.NamespaceMissing:
+            return set()
 
     # ------------------------------------------------------------------ subnets
     def _ensure_fabric(self) -> None:
@@ -859,9 +889,8 @@ class LinuxDataPlane:
         if ns.remove(netns):  # the namespace's name, or a name left without one
             removed.append(f"netns {netns}")
         self._prober.forget(netns)  # a kept probe connection would keep the namespace alive
-        for pf in self._procs.all():
-            if pf.netns == netns:
-                self._procs.remove_pidfile(pf.key)
+        for pf in self._procs.in_netns(netns):
+            self._procs.remove_pidfile(pf.key)
         self._procs.reap()
         removed += self._sandboxes.remove(netns)
         return removed
@@ -1024,6 +1053,7 @@ class LinuxDataPlane:
     # ------------------------------------------------------------------ cleanup
     def cleanup(self) -> list[str]:
         self._prober.close()
+        self._guard_listing.changed()
         with self._fabric.exclusive():
             removed: list[str] = []
             for name in ns.list_facade():
@@ -1043,8 +1073,10 @@ class LinuxDataPlane:
                     removed.append(f"process {pf.pid}")
                 self._procs.remove_pidfile(pf.key)
                 removed.append(f"pidfile {pf.key}")
+            self._procs.drop_index()
             self._procs.reap()
             removed += self._sandboxes.cleanup()
+            self._guard_listing.changed()
             return removed
 
 
@@ -1084,25 +1116,6 @@ def _fabric_port(link: Any) -> bool:
 def _guard_entries(spec: NodeSpec) -> list[port_guard.Entry]:
     return [port_guard.Entry(port=p.host, mac=p.mac or "", ip=_ip(p.address))
             for p in spec.ports if p.mac]
-
-
-def _has_guard(entries: list[port_guard.Entry]) -> bool:
-    """In the fabric: whether every one of a node's guard entries is in the set (one lookup
-    each, not a listing of the whole set)."""
-    with Nft() as nft:
-        for e in entries:
-            for attempt in range(GUARD_READS):
-                try:
-                    nft.run(f"get element {port_guard.FAMILY} {port_guard.TABLE} "
-                            f"{port_guard.ADDRS} {{ {e.key()} }}")
-                    break
-                except NftError as exc:
-                    # missing says so; anything else (a lookup that met a change of the set
-                    # made beside it, under load) is asked again, not taken for missing: a
-                    # node made again for nothing, and a false "port security missing"
-                    if "No such file or directory" in str(exc) or attempt == GUARD_READS - 1:
-                        return False
-    return True
 
 
 def _read_guard(nft: Nft) -> set[port_guard.Entry]:

@@ -22,10 +22,18 @@ One table in the fabric namespace, made once:
 Priority -300 runs before the security rules' chain (-200). Elements are added and removed per
 node, so a change costs the node's ports, not the world: `add` of an element that exists is a
 no-op, so removal is written "add, then delete" and never fails on a missing element.
+
+Whether a node's entries are in place is answered from one listing of the set shared by the
+observations of a few seconds (`Listing`): libnftables answers `get element` by reading the
+whole set first, so one lookup costs as much as a third of a listing (measured: 10 ms per
+lookup, 25 ms per listing at 3,000 elements), and the resync asked it for every node.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 FAMILY = "bridge"
@@ -97,3 +105,35 @@ def read_entries(listing: list[dict[str, object]]) -> set[Entry]:
             if isinstance(concat, list) and len(concat) == 3:
                 out.add(Entry(port=str(concat[0]), mac=str(concat[1]), ip=str(concat[2])))
     return out
+
+
+class Listing:
+    """The `addrs` set as last read, shared by observations for at most `ttl` seconds and
+    dropped whenever this driver changes the set (`changed`), so it never hides the driver's
+    own writes; a change made by someone else shows within `ttl`. A read that began before a
+    change is used by its caller but not kept (it may predate the change)."""
+
+    def __init__(self, read: Callable[[], set[Entry]], ttl: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.read, self.ttl, self.clock = read, ttl, clock
+        self._lock = threading.Lock()
+        self._entries: frozenset[Entry] | None = None
+        self._at = 0.0
+        self._generation = 0
+
+    def changed(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries = None
+
+    def has(self, entries: Iterable[Entry]) -> bool:
+        with self._lock:
+            current = self._entries if self.clock() - self._at < self.ttl else None
+            generation = self._generation
+        if current is None:
+            started = self.clock()
+            current = frozenset(self.read())
+            with self._lock:
+                if self._generation == generation:
+                    self._entries, self._at = current, started
+        return set(entries) <= current

@@ -4,7 +4,9 @@ A tenant's program (ProcessSpec.sandboxed: a backend's workload) starts in its n
 (sandbox.py); one of Facade's own (a management agent) as `ip netns exec NETNS argv...`. Never
 through a shell, in a new session, with its output in state_dir/logs/KEY.log, and recorded in
 state_dir/run/KEY.json as {key, pid, netns, fingerprint, starttime}, the pid being the
-program's own as the host sees it (not bwrap's). A pidfile counts only while its pid is alive with the
+program's own as the host sees it (not bwrap's), and indexed by namespace as the empty file
+state_dir/run/by-netns/NETNS/KEY (a node's deletion finds its pidfiles without reading every
+other node's: at 1,000 nodes that was two reads of 1,000 files per deletion). A pidfile counts only while its pid is alive with the
 same start time (so a reused pid is not mistaken for it) and sits in the namespace named in it
 (/proc/PID/ns/net has that namespace's inode). Children of this process are reaped on every
 `observe`/`stop`, so none stays a zombie.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -45,8 +48,10 @@ class Processes:
         self.run_dir = state_dir / "run"
         self.log_dir = state_dir / "logs"
         self.sandboxes = sandboxes
+        self.index_dir = self.run_dir / "by-netns"
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
+        self._indexed = False  # pidfiles written before the index existed are indexed once
 
     # -- pidfiles --------------------------------------------------------------------------
     def _pidfile(self, key: str) -> Path:
@@ -73,9 +78,47 @@ class Processes:
                 out.append(pf)
         return out
 
+    def in_netns(self, netns: str) -> list[PidFile]:
+        """The pidfiles naming `netns`, found through its index (no other pidfile is read)."""
+        self._index_all_once()
+        try:
+            keys = os.listdir(self.index_dir / netns)
+        except FileNotFoundError:
+            return []
+        return [pf for key in sorted(keys)
+                if (pf := self.read(key)) is not None and pf.netns == netns]
+
     def remove_pidfile(self, key: str) -> None:
+        pf = self.read(key)
         with contextlib.suppress(FileNotFoundError):
             self._pidfile(key).unlink()
+        if pf is not None:
+            self._unindex(pf.netns, key)
+
+    def _index(self, netns: str, key: str) -> None:
+        folder = self.index_dir / netns
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / key).touch()
+
+    def _unindex(self, netns: str, key: str) -> None:
+        folder = self.index_dir / netns
+        with contextlib.suppress(FileNotFoundError):
+            (folder / key).unlink()
+        with contextlib.suppress(OSError):  # not empty: another process of that namespace
+            folder.rmdir()
+
+    def drop_index(self) -> None:
+        """After every pidfile went (cleanup): the index's folders too."""
+        shutil.rmtree(self.index_dir, ignore_errors=True)
+        self._indexed = False
+
+    def _index_all_once(self) -> None:
+        if self._indexed:
+            return
+        self._indexed = True
+        for pf in self.all():
+            if not (self.index_dir / pf.netns / pf.key).exists():
+                self._index(pf.netns, pf.key)
 
     def alive(self, pf: PidFile) -> bool:
         if starttime(pf.pid) != pf.starttime:
@@ -128,6 +171,10 @@ class Processes:
         st = starttime(pid)
         record = {"key": spec.key, "pid": pid, "netns": spec.netns,
                   "fingerprint": spec.fingerprint(), "starttime": st if st is not None else -1}
+        before = self.read(spec.key)
+        if before is not None and before.netns != spec.netns:
+            self._unindex(before.netns, spec.key)
+        self._index(spec.netns, spec.key)
         tmp = self._pidfile(spec.key).with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(self._pidfile(spec.key))
@@ -205,9 +252,8 @@ class Processes:
         inner = [p for p in pids if pidns_inode_of(p) not in (own, None)]
         self.kill_pids(inner, grace=0.0)
         self.kill_pids([p for p in pids if p not in inner], grace=0.0)
-        for pf in self.all():
-            if pf.netns == netns:
-                self.remove_pidfile(pf.key)
+        for pf in self.in_netns(netns):
+            self.remove_pidfile(pf.key)
         return pids
 
 
