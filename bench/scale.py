@@ -16,7 +16,10 @@ was broken on purpose). At the end every appliance is deleted at once (time unti
 and what is left in the kernel). With --profile, py-spy (if installed) samples the control
 plane for --idle seconds at the largest count and the top functions are printed; with
 --profile-create N, it samples the control plane while N more appliances are created one after
-the other at the largest count.
+the other at the largest count; with --profile-delete, while every appliance is deleted. The
+controller's own account of its CPU by activity (its FACADE_REPORT log lines, every 5 s here)
+is printed for the idle periods, the timed creations and the delete of all, and the events of
+the median creation at each count as a timeline.
 
     sudo .venv/bin/python bench/scale.py [--counts 10,100,500] [--backends 1] [--batch 20]
 """
@@ -244,6 +247,23 @@ def _all_events(cp: ControlPlane) -> list[dict[str, Any]]:
             return out
 
 
+def _timeline(cp: ControlPlane, name: str, created: float, count: int) -> str:
+    """What happened to one appliance from its creation to `ready`, from its events (each
+    stamped when its transaction committed), as seconds after the API call."""
+    import datetime as dt
+
+    page = cp.get("/v1/events", params={"limit": 400})["items"]
+    lines = []
+    for e in reversed(page):
+        if name not in e["object"]:
+            continue
+        at = dt.datetime.fromisoformat(e["time"]).timestamp() - created
+        lines.append(f"  +{at:6.3f} s  {e['kind']:<24} {e['object']}: {e['message'][:70]}")
+        if e["kind"] == "appliance.ready":
+            break
+    return f"the median creation at {count} ({name}), its events:\n" + "\n".join(lines)
+
+
 def _false_degradations(events: list[dict[str, Any]]) -> list[str]:
     return [f"{e['object']}: {e['message']}" for e in events if e["kind"] == "appliance.degraded"]
 
@@ -299,6 +319,8 @@ def main() -> None:
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--profile-create", type=int, default=0, metavar="N",
                     help="at the largest count, profile N creations one after the other")
+    ap.add_argument("--profile-delete", action="store_true",
+                    help="profile the control plane while every appliance is deleted")
     args = ap.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     rows: list[dict[str, Any]] = []
@@ -311,8 +333,9 @@ def main() -> None:
         names: list[str] = []
         loop: ClientLoop | None = None
         build_times: list[tuple[int, float]] = []
-        profile = created_profile = ""
+        profile = created_profile = deleted_profile = ""
         costs_tables: list[str] = []
+        timelines: list[str] = []
         for target in counts:
             while len(names) < target:
                 batch = [f"a{len(names) + i}" for i in range(min(args.batch,
@@ -334,17 +357,22 @@ def main() -> None:
             _phase(loop, f"samples at {target}")
             time.sleep(2)
             samples = []
+            started: dict[str, float] = {}
             create_costs = Costs(cp)
             create_costs.start()
             for i in range(args.sample):
                 name = f"s{target}-{i}"
                 t = time.perf_counter()
+                started[name] = time.time()
                 _create(cp, name, args.backends)
                 _until(cp, name, gone=False)
                 samples.append(time.perf_counter() - t)
             create_costs.stop()
             costs_tables.append(create_costs.table(
                 f"{args.sample} appliances are created one after the other at {len(names)}"))
+            median = sorted(started, key=lambda n: samples[list(started).index(n)])[
+                len(samples) // 2]
+            timelines.append(_timeline(cp, median, started[median], len(names)))
             deletes = []
             for i in range(args.sample):
                 name = f"s{target}-{i}"
@@ -377,10 +405,17 @@ def main() -> None:
         t = time.perf_counter()
         delete_costs = Costs(cp)
         delete_costs.start()
-        for name in names:
-            cp.api("DELETE", f"/v1/appliances/{name}")
-        for name in names:
-            _until(cp, name, gone=True, timeout=300)
+
+        def delete_every() -> None:
+            for name in names:
+                cp.api("DELETE", f"/v1/appliances/{name}")
+            for name in names:
+                _until(cp, name, gone=True, timeout=300)
+
+        if args.profile_delete:
+            deleted_profile = _profile(cp, 900, during=delete_every)
+        else:
+            delete_every()
         delete_all = time.perf_counter() - t
         delete_costs.stop()
         costs_tables.append(delete_costs.table(f"all {len(names)} are deleted"))
@@ -412,11 +447,16 @@ def main() -> None:
     print(f"appliance.degraded events (nothing was broken on purpose): {len(degraded)} "
           f"{degraded[:5]}")
     print(f"nodes made again (by reason): {sum(again.values())} {again}")
+    for timeline in timelines:
+        print(f"\n{timeline}")
     for table in costs_tables:
         print(f"\n{table}")
     if profile:
         print(f"\nwhere the control plane's time goes while idle at {rows[-1]['n']} "
               f"(py-spy, share of samples in which each function is on the stack):\n{profile}")
+    if deleted_profile:
+        print(f"\nwhere the control plane's time goes while all {len(names)} are deleted:\n"
+              f"{deleted_profile}")
     if created_profile:
         print(f"\nwhere the control plane's time goes while {args.profile_create} appliances "
               f"are created one after the other at {rows[-1]['n']}:\n{created_profile}")

@@ -180,10 +180,11 @@ def _check_node(dp: DataPlane, look: Look, spec: NodeSpec) -> None:
 def test_a_node_is_observed_as_specified(dp: DataPlane, look: Look, kind: str) -> None:
     spec = _kinds()[kind]
     _subnets(dp, (B1, "10.97.11.0/24"), (B2, "10.97.11.0/24"), (B3, "10.97.13.0/24"))
-    assert dp.observe_node(spec.netns) is None
+    assert dp.observe_node(spec.netns) is None and not dp.has_node(spec.netns)
     for _ in range(2):  # twice is once: the same node, nothing more
         dp.ensure_node(spec)
         _check_node(dp, look, spec)
+        assert dp.has_node(spec.netns)
         assert mine(dp.inventory()) == Inventory(namespaces=frozenset({spec.netns}),
                                                  subnets=frozenset({B1, B2, B3}))
         # without segments: the same names, the segments left out
@@ -199,7 +200,7 @@ def test_a_node_is_observed_as_specified(dp: DataPlane, look: Look, kind: str) -
 
     for _ in range(2):  # deleting what is gone is success
         dp.delete_node(spec.netns)
-        assert dp.observe_node(spec.netns) is None
+        assert dp.observe_node(spec.netns) is None and not dp.has_node(spec.netns)
         assert spec.netns not in dp.observe().nodes
         assert mine(dp.inventory()) == Inventory(subnets=frozenset({B1, B2, B3}))
         assert look.namespaces() == set()

@@ -8,7 +8,9 @@ objects that depended on it are queued: its appliance at once, its agent and the
 within SETTLE seconds, once for all the nodes that went meanwhile.
 
 A node that is made (anew) tells whoever needs to know: its appliance (a front-end's rotation,
-readiness), the health engine (a backend's check, at once).
+readiness) and the health engine (a backend's check) at once, its management agent within
+SETTLE seconds, once for all the nodes made meanwhile (at once for a backend checked through
+its agent: it cannot pass before its agent serves it).
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from facade.controller.fabric import require_bridges
 from facade.controller.runtime import Failed, Later, Runtime
 from facade.domain import keys, names
 from facade.domain.keys import Key
-from facade.domain.specs import ObservedNode, ObservedProcess
-from facade.reconcile.plan import plan_node
-from facade.service import desired, metering
+from facade.domain.specs import ObservedProcess
+from facade.reconcile.plan import plan_node, plan_node_removal
+from facade.service import desired, health_checks, metering
 from facade.store.models import Instance
 
 log = logging.getLogger("facade.controller")
 
-# seconds within which the nodes that go share one reconcile of their agent and of the rules
+# seconds within which the nodes made or deleted share one reconcile of their agent (and the
+# nodes deleted one of the rules)
 SETTLE = 0.5
 
 
@@ -48,17 +51,21 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
         fe_netns = names.node_netns(fe.id, fe.name) \
             if fe is not None and fe.status != "deleting" else None
         agent_net = desired.management_network(inst)
+        # a backend checked through its agent needs the agent to serve it before it can
+        # pass: its agent is told at once; otherwise with the nodes made meanwhile (SETTLE)
+        agent_checked = role == "backend" and inst.appliance is not None and \
+            health_checks.of_row(inst.appliance.service).type == "agent"
         final = desired.metered_node(session, inst) if deleting else None
     dp = rt.dp
     proc_keys = {desired.workload_key(key.ident)} if role == "backend" else set()
     seen_procs = {k: dp.observe_process(k) for k in proc_keys}
-    seen = dp.observe_node(netns)
     appliance = [keys.appliance(appliance_id)] if appliance_id is not None else []
     agent = [keys.agent(agent_net)] if agent_net is not None else []
-    if deleting:
-        _delete(rt, key.ident, netns, seen, seen_procs, backend_ip, fe_netns, final,
-                appliance, agent)
+    if deleting:  # whether it exists is all a deletion needs to know of it
+        _delete(rt, key.ident, netns, dp.has_node(netns), seen_procs, backend_ip, fe_netns,
+                final, appliance, agent)
         return
+    seen = dp.observe_node(netns)
     assert spec is not None
     bridges = {p.bridge for p in spec.ports}
     actions = plan_node(netns, spec, seen, procs, seen_procs,
@@ -79,7 +86,9 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
             rt.health.poke(netns)
     # (no write when it was active already: the resync looks at every node)
     if (status != "active" and _set_status(rt, key.ident, "active")) or made:
-        rt.touch([*appliance, *agent])
+        rt.touch([*appliance, *(agent if agent_checked else [])])
+        if not agent_checked:
+            rt.touch_soon(agent, SETTLE)
 
 
 def _set_status(rt: Runtime, instance_id: int, status: str) -> bool:
@@ -92,22 +101,22 @@ def _set_status(rt: Runtime, instance_id: int, status: str) -> bool:
         return True
 
 
-def _delete(rt: Runtime, instance_id: int, netns: str, seen: ObservedNode | None,
+def _delete(rt: Runtime, instance_id: int, netns: str, exists: bool,
             seen_procs: dict[str, ObservedProcess | None], backend_ip: str | None,
             fe_netns: str | None,
             final: metering.MeteredNode | None, appliance: list[Key], agent: list[Key]
             ) -> None:
-    if seen is not None and backend_ip is not None and fe_netns is not None:
+    if exists and backend_ip is not None and fe_netns is not None:
         fe = rt.dp.observe_node(fe_netns)
         if fe is not None and fe.backends and backend_ip in fe.backends:
             rt.touch(appliance)
             raise Later(0.05, f"{netns} waits to leave the rotation of {fe_netns}")
-    if seen is not None and final is not None:
+    if exists and final is not None:
         try:  # the node's counters, one last time: what it served is billed
             metering.tick(rt.ctx, [final], {instance_id}, prune=False)
         except Exception:
             log.exception("last metering read of %s failed", netns)
-    rt.act(plan_node(netns, None, seen, (), seen_procs))
+    rt.act(plan_node_removal(netns, exists, seen_procs))
     with rt.ctx.write(track=False) as session:
         row = session.get(Instance, instance_id)
         if row is not None:

@@ -47,6 +47,9 @@ class FakeDataPlane:
     concurrency: int = 1  # one at a time: `calls` keeps the plan's order
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
+    def has_node(self, netns: str) -> bool:
+        return netns in self.nodes
+
     def observe_node(self, netns: str) -> ObservedNode | None:
         spec = self.nodes.get(netns)
         if spec is None:

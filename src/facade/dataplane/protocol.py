@@ -40,6 +40,9 @@ class DataPlane(Protocol):
     def observe_node(self, netns: str) -> ObservedNode | None:
         """One node (or router) as `observe()` would report it; None if it does not exist."""
 
+    def has_node(self, netns: str) -> bool:
+        """Whether the node (or router) exists, nothing of it read (a node being deleted)."""
+
     def observe_process(self, key: str) -> ObservedProcess | None:
         """One long-running process, if it runs."""
 

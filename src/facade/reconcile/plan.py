@@ -107,19 +107,17 @@ def plan_node(netns: str, want: NodeSpec | None, seen: ObservedNode | None,
     """One node and the processes that live in it, in dependency order: processes that must
     not run stop, the node is made, repaired or deleted, then its processes start (again,
     when the node was made anew). `seen_procs`: what runs now under the keys concerned."""
+    if want is None:
+        return plan_node_removal(netns, seen is not None, seen_procs)
     actions: list[Action] = []
     wanted = {p.key: p for p in procs}
     for key, proc in sorted(seen_procs.items()):
         if proc is None:
             continue
-        if key not in wanted or want is None:
+        if key not in wanted:
             actions.append(Action("stop_process", key, "not desired"))
         elif wanted[key].fingerprint() != proc.fingerprint:
             actions.append(Action("stop_process", key, "command changed"))
-    if want is None:
-        if seen is not None:
-            actions.append(Action("delete_node", netns, "not desired"))
-        return actions
     made = seen is None
     if made:
         actions.append(Action("ensure_node", netns, "missing", node=want))
@@ -134,6 +132,16 @@ def plan_node(netns: str, want: NodeSpec | None, seen: ObservedNode | None,
             actions.append(Action("start_process", key,
                                   "missing" if running is None else "restart",
                                   process=proc_spec))
+    return actions
+
+
+def plan_node_removal(netns: str, exists: bool,
+                      seen_procs: dict[str, ObservedProcess | None]) -> list[Action]:
+    """A node that is not desired: its processes stop, then it goes (if it exists)."""
+    actions = [Action("stop_process", key, "not desired")
+               for key, proc in sorted(seen_procs.items()) if proc is not None]
+    if exists:
+        actions.append(Action("delete_node", netns, "not desired"))
     return actions
 
 

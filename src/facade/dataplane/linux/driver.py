@@ -263,6 +263,10 @@ class LinuxDataPlane:
                 not want or ns.exists(FABRIC) and self._guard_listing.has(want)))
         return node
 
+    @_boundary("has_node")
+    def has_node(self, netns: str) -> bool:
+        return netns != FABRIC and ns.exists(netns)
+
     @_boundary("observe_process")
     def observe_process(self, key: str) -> ObservedProcess | None:
         return self._procs.observe_one(key)
