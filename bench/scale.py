@@ -225,8 +225,9 @@ def _explain(cp: ControlPlane, batch: list[str]) -> None:
         if app["status"] != "ready":
             print(f"{name}: {app['status']}: {app.get('status_detail')}", flush=True)
     print(f"control plane: {len(os.listdir(f'/proc/{cp.proc.pid}/fd'))} open files", flush=True)
-    log = Path(cp.log.name).read_text(errors="replace").splitlines()
-    print("\n".join(log[-40:]), flush=True)
+    log = [line for line in Path(cp.log.name).read_text(errors="replace").splitlines()
+           if " in the last " not in line]  # not the CPU reports
+    print("\n".join(log[-60:]), flush=True)
 
 
 def _phase(loop: ClientLoop | None, what: str) -> None:
@@ -365,7 +366,12 @@ def main() -> None:
                 t = time.perf_counter()
                 started[name] = time.time()
                 _create(cp, name, args.backends)
-                _until(cp, name, gone=False)
+                try:
+                    _until(cp, name, gone=False)
+                except TimeoutError:
+                    _explain(cp, [name])
+                    print(_timeline(cp, name, started[name], len(names)), flush=True)
+                    raise
                 samples.append(time.perf_counter() - t)
             create_costs.stop()
             costs_tables.append(create_costs.table(
@@ -396,7 +402,12 @@ def main() -> None:
                 def create_some(n: int = args.profile_create) -> None:
                     for i in range(n):
                         _create(cp, f"p{i}", args.backends)
-                        _until(cp, f"p{i}", gone=False)
+                        try:
+                            _until(cp, f"p{i}", gone=False)
+                        except TimeoutError:
+                            _explain(cp, [f"p{i}"])
+                            print(_timeline(cp, f"p{i}", time.time(), len(names)), flush=True)
+                            raise
                 created_profile = _profile(cp, 600, during=create_some)
                 names += [f"p{i}" for i in range(args.profile_create)]
             _phase(loop, "build-up")

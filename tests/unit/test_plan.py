@@ -10,6 +10,7 @@ from facade.domain.specs import (
     FrontendSpec,
     NodeSpec,
     ObservedNode,
+    ObservedProcess,
     ObservedState,
     PortSpec,
     ProcessSpec,
@@ -328,3 +329,20 @@ def test_a_node_that_failed_keeps_its_processes_from_starting_side_by_side_too()
     result = apply(plan(state, dp.observe()), dp)
     assert [a.target for a, _ in result.failed] == [B[1]]
     assert "start_process wl1" not in dp.calls and "start_process wl0" in dp.calls
+
+
+def test_a_node_that_is_not_desired_stops_its_processes_then_goes() -> None:
+    from facade.reconcile.plan import plan_node, plan_node_removal
+
+    running = {"wl7": ObservedProcess(key="wl7", netns="fcd-i7-b", pid=70, fingerprint="f"),
+               "wl8": None}
+    removal = plan_node_removal("fcd-i7-b", True, running)
+    assert [(a.verb, a.target) for a in removal] == [("stop_process", "wl7"),
+                                                     ("delete_node", "fcd-i7-b")]
+    # already gone: only what still runs under its keys stops
+    assert [(a.verb, a.target) for a in plan_node_removal("fcd-i7-b", False, running)] == \
+        [("stop_process", "wl7")]
+    assert plan_node_removal("fcd-i7-b", False, {"wl7": None}) == []
+    # plan_node without a spec is the same plan
+    seen = ObservedNode(netns="fcd-i7-b", fingerprint="x", addresses=frozenset())
+    assert plan_node("fcd-i7-b", None, seen, (), running) == removal
