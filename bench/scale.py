@@ -399,14 +399,14 @@ def main() -> None:
             if args.profile and target == counts[-1]:
                 profile = _profile(cp, args.idle)
             if args.profile_create and target == counts[-1]:
-                def create_some(n: int = args.profile_create) -> None:
+                def create_some(n: int = args.profile_create, count: int = len(names)) -> None:
                     for i in range(n):
                         _create(cp, f"p{i}", args.backends)
                         try:
                             _until(cp, f"p{i}", gone=False)
                         except TimeoutError:
                             _explain(cp, [f"p{i}"])
-                            print(_timeline(cp, f"p{i}", time.time(), len(names)), flush=True)
+                            print(_timeline(cp, f"p{i}", time.time(), count), flush=True)
                             raise
                 created_profile = _profile(cp, 600, during=create_some)
                 names += [f"p{i}" for i in range(args.profile_create)]
