@@ -30,12 +30,29 @@ def test_reserved_are_network_gateway_and_broadcast() -> None:
 
 
 @pytest.mark.parametrize(("cidr", "capacity"), [
-    ("10.0.0.0/29", 5), ("10.0.0.0/28", 13), ("10.0.0.0/24", 253), ("10.0.0.0/16", 65533)])
-def test_capacity_is_addresses_minus_three(cidr: str, capacity: int) -> None:
+    ("10.0.0.0/29", 5), ("10.0.0.0/28", 13), ("10.0.0.0/24", 253), ("10.0.0.0/22", 1021),
+    ("10.0.0.0/21", 1022), ("10.0.0.0/16", 1022)])
+def test_capacity_is_addresses_minus_three_and_a_segments_ports_but_its_routers(
+        cidr: str, capacity: int) -> None:
     rng = SubnetRange.of(cidr)
     assert rng.capacity == capacity
     if capacity < 1000:
         assert len(list(rng.usable())) == capacity
+
+
+def test_a_subnet_larger_than_its_segment_is_full_at_the_segments_ports() -> None:
+    from facade.domain.ipam import SEGMENT_PORTS
+
+    rng = SubnetRange.of("10.0.32.0/20")  # 4,093 usable addresses, one bridge of 1,023 ports
+    taken = [str(ip) for ip in itertools.islice(rng.usable(), SEGMENT_PORTS - 2)]
+    last = rng.allocate(taken, None, name="net/mgmt", where="subnet")
+    assert str(last) == "10.0.35.255"  # the 1,022nd interface: an address ending in .255
+    taken.append(str(last))
+    for requested in (None, "10.0.40.7"):
+        with pytest.raises(Exhausted) as exc:
+            rng.allocate(taken, requested, name="net/mgmt", where="subnet")
+        assert exc.value.status == 409 and "net/mgmt" in exc.value.message
+        assert "1023 ports" in exc.value.message and "Linux bridge" in exc.value.message
 
 
 def test_usable_is_lazy_and_ordered() -> None:

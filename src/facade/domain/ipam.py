@@ -2,7 +2,9 @@
 
 Rules (as AWS VPC does, so users meet no surprise): in every subnet the network address, the
 first host (the gateway, held by the network's router) and the broadcast address are reserved.
-A /31 or /32 is too small to hold a gateway and a host and is refused.
+A /31 or /32 is too small to hold a gateway and a host and is refused. A subnet is one Linux
+bridge in the fabric, and a bridge holds at most SEGMENT_PORTS ports: a subnet larger than that
+(a /21 or more) still has at most SEGMENT_PORTS - 1 interfaces, its router holding the last port.
 The walk for a free address is lazy and ordered; the caller's transaction and lock make it safe.
 """
 
@@ -16,6 +18,9 @@ from facade.domain.errors import Conflict, Exhausted, Invalid
 
 MIN_PREFIX = 8
 MAX_PREFIX = 29
+# the kernel's BR_MAX_PORTS (1,024) less port 0, which it never hands out: a 1,024th port is
+# refused (EXFULL), measured as ensure_node failing for every node of a /20 past 1,022
+SEGMENT_PORTS = 1023
 
 
 def parse_cidr(text: str, *, where: str) -> ipaddress.IPv4Network:
@@ -60,8 +65,9 @@ class SubnetRange:
 
     @property
     def capacity(self) -> int:
-        """How many addresses instances can get."""
-        return self.cidr.num_addresses - 3
+        """How many addresses instances can get: the usable ones, at most one per port of the
+        subnet's segment but its router's."""
+        return min(self.cidr.num_addresses - 3, SEGMENT_PORTS - 1)
 
     def usable(self) -> Iterator[ipaddress.IPv4Address]:
         """Addresses in order, lazily; never the reserved ones."""
@@ -90,6 +96,10 @@ class SubnetRange:
                  where: str) -> ipaddress.IPv4Address:
         """The requested address if it is usable and free, else the next free one."""
         taken = set(taken)
+        if len(taken) >= SEGMENT_PORTS - 1:
+            raise Exhausted(f"subnet {name} ({self.cidr}) is full: its segment (a Linux bridge) "
+                            f"holds {SEGMENT_PORTS} ports at most, its router's and "
+                            f"{SEGMENT_PORTS - 1} interfaces", where=where)
         if requested is None:
             return self.next_free(taken, name=name)
         ip = parse_ip(requested, where=where)
