@@ -298,7 +298,7 @@ def _profile(cp: ControlPlane, seconds: float, during: Any = None) -> str:
         spy_proc.wait(timeout=30)
     counts: dict[str, int] = {}
     total = 0
-    for line in out.read_text().splitlines() if out.exists() else []:
+    for line in out.read_text(errors="replace").splitlines() if out.exists() else []:
         stack, _, n = line.rpartition(" ")
         if not n.isdigit():
             continue  # not a sample (py-spy's own remarks)
