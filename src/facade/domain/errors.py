@@ -62,3 +62,20 @@ class QuotaExceeded(Conflict):
     succeed; 403 stays for what a token may never do."""
 
     code = "quota_exceeded"
+
+
+def describe(value: object) -> str:
+    """A value as an error message shows what was given instead: "the string 'x'", "a list"."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return f"{value!r}"

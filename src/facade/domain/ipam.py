@@ -16,6 +16,10 @@ from facade.domain.errors import Conflict, Exhausted, Invalid
 
 MIN_PREFIX = 8
 MAX_PREFIX = 29
+# the longest text a CIDR or an address may be given as: "255.255.255.255/255.255.255.255"
+# (a netmask is accepted, and stored as its prefix length)
+MAX_CIDR_TEXT = 31
+MAX_IP_TEXT = 15
 
 
 def parse_cidr(text: str, *, where: str) -> ipaddress.IPv4Network:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from facade.domain import health, names, sandbox, workload
+from facade.domain import counts, health, names, sandbox, workload
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import (
@@ -25,10 +25,6 @@ from facade.service import (
 )
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Service, ServiceSubnet, Subnet
-
-# a backend has at most 8 interfaces, like an instance: its backend and management legs and
-# up to 6 more
-MAX_EXTRA_SUBNETS = 6
 
 
 def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
@@ -47,15 +43,12 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                 health_check: dict[str, Any] | None = None) -> Service:
     names.check_name(name, kind="service", where="name")
     sandbox.check_limits(limits)
-    if (workload_name is None) == (command is None):
-        raise Invalid("give exactly one of workload (http-echo, search, web) or command",
-                      where="workload")
+    workload.check_source(workload_name, command, where="workload")
     if workload_name is not None:
         workload.check_builtin(workload_name, where="workload")
     if command is not None:
         workload.check_command(command, where="command")
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise Invalid(f"port {port!r} must be an integer 1-65535", where="port")
+    workload.check_port(port, where="port")
     if health_path is not None:
         workload.check_health_path(health_path, where="health_path")
     check = health_checks.combine(health_path, health.check(health_check))
@@ -115,9 +108,7 @@ def _extra_subnets(session: Session, caller: Caller, owner: Account, paths: list
     management subnet, no management subnet of anyone (provider internal) and no repeats.
     Their connected routes go in the backends' main table (so the backends reach them from any
     source address): their ranges may overlap neither the backend subnet's nor each other's."""
-    if len(paths) > MAX_EXTRA_SUBNETS:
-        raise Invalid(f"a service's backends have at most {MAX_EXTRA_SUBNETS} extra subnets "
-                      f"(got {len(paths)})", where="extra_subnets")
+    counts.check_extra_subnets(len(paths), where="extra_subnets")
     out: list[Subnet] = []
     for k, path in enumerate(paths):
         where = f"extra_subnets[{k}]"

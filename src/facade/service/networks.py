@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from facade.domain import ipam, names
+from facade.domain import counts, ipam, names
 from facade.domain.errors import Conflict, InUse, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import lookup, paging, quotas, rules, views
@@ -44,6 +44,7 @@ def new_network(ctx: Context, session: Session, caller: Caller, name: str, accou
                 cidr: str, subnets: list[dict[str, str]] | None = None) -> Network:
     names.check_name(name, kind="network", where="name")
     parsed = ipam.parse_cidr(cidr, where="cidr")
+    counts.check_subnets(len(subnets or []), where="subnets")
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Network).where(Network.name == name)):
         raise Conflict(f"network {name!r} already exists", where="name")
