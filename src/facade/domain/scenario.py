@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import ipaddress
+import re
 import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,11 +29,8 @@ from typing import Any, NoReturn
 import yaml
 
 from facade.domain import autoscale as autoscale_mod
-from facade.domain import counts, sandbox, security
-from facade.domain import health as health_mod
+from facade.domain import commands, counts, security
 from facade.domain import prices as pricing
-from facade.domain import workload as workload_mod
-from facade.domain.billing import parse_model
 from facade.domain.errors import Conflict, Invalid
 from facade.domain.errors import describe as _describe
 from facade.domain.ipam import (
@@ -640,7 +638,8 @@ def _subnets(net: _Item, network: str, net_cidr: ipaddress.IPv4Network,
         siblings.add(name, cidr)
         out.append(SubnetDecl(name=name, cidr=str(cidr), line=item.line, network=network,
                               file=file))
-    counts.check_subnets(len(out), where=net.at("subnets"))
+    with _fields_at(net):
+        counts.check_subnets(len(out), where="subnets")
     return tuple(out)
 
 
@@ -662,6 +661,8 @@ def _networks(top: _Map, file: str) -> tuple[NetworkDecl, ...]:
 
 
 def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
+    """services: the fields of POST /v1/services (account required, and `autoscale`), checked
+    by commands.new_service like an API body."""
     unique = _Unique("service")
     out = []
     allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
@@ -674,13 +675,9 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
-        workload, command = _source(item, file)
-        port = workload_mod.check_port(item.data.get("port"), where=item.at("port"))
+        workload, command, moved = _source(item, file)
         backend = item.subnet_ref("backend_subnet")
         management = item.subnet_ref("management_subnet")
-        health = item.data.get("health_path")
-        if health is not None:
-            health = workload_mod.check_health_path(health, where=item.at("health_path"))
         upstream = item.name("upstream", kind="upstream appliance") \
             if item.has("upstream") else None
         frontend = item.name("frontend", kind="load-balancer offer") \
@@ -688,94 +685,70 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
         extras = tuple(check_subnet_ref(v, where=f"{file}:{n}",
                                         what="service extra_subnets entry")
                        for v, n in _items(item.data, "extra_subnets", file))
-        counts.check_extra_subnets(len(extras), where=item.at("extra_subnets"))
+        with _fields_at(item, moved):
+            cmd = commands.new_service(
+                name=name, workload_name=workload, command=command,
+                port=item.data.get("port"), backend_subnet=backend,
+                management_subnet=management, health_path=item.data.get("health_path"),
+                health_check=item.data.get("health_check"), limits=item.data.get("limits"),
+                extra_subnets=extras, billing_model=item.data.get("billing_model"))
         given = item.data.get("prices")
         with _prices_at(item, "prices"):
             pricing.service_prices(given, where="prices")
-        model = item.data.get("billing_model", "provider-bills")
-        try:
-            model = parse_model(model).value
-        except Invalid as exc:
-            item.fail("billing_model", f"service {exc.message}")
-        out.append(ServiceDecl(name=name, account=account, workload=workload, command=command,
-                               port=port, backend_subnet=backend, management_subnet=management,
-                               health_path=health, upstream=upstream, frontend=frontend,
+        out.append(ServiceDecl(name=name, account=account, workload=cmd.workload,
+                               command=cmd.command, port=cmd.port, backend_subnet=backend,
+                               management_subnet=management, health_path=cmd.health_path,
+                               upstream=upstream, frontend=frontend,
                                extra_subnets=extras, line=item.line, file=file,
                                upstream_line=item.data.key_lines.get("upstream", item.line),
-                               prices=_flat(given) if given else (), billing_model=model,
-                               autoscale=_autoscale(item, file), limits=_limits(item),
-                               health_check=_health_check(item, health, workload)))
+                               prices=_flat(given) if given else (),
+                               billing_model=cmd.billing_model,
+                               autoscale=_autoscale(item, file),
+                               limits=tuple(sorted(cmd.limits.items())),
+                               health_check=tuple(sorted(cmd.health_check.items()))))
     return tuple(out)
 
 
-def _source(item: _Item, file: str) -> tuple[str | None, str | None]:
-    """What a service runs, (workload, command): `workload: search`, `command: "prog ..."`,
-    or `workload: {command: "prog ..."}`; the rules are domain.workload's."""
+def _source(item: _Item, file: str) -> tuple[object, object, dict[str, int]]:
+    """What a service runs as given, (workload, command, lines): `workload: search`,
+    `command: "prog ..."`, or `workload: {command: "prog ..."}`, whose command's line is not
+    the line of a `command` key of the service (`lines` says where it is)."""
     raw = item.data.get("workload")
-    if isinstance(raw, _Map):
-        sub = _Item(raw, kind="service workload", file=file, allowed=("command",),
-                    required=("command",))
-        if item.has("command"):
-            item.fail("command", "service gives a command twice (under workload and as "
-                                 "command); give it once")
-        command = sub.data["command"]
-        workload_mod.check_command(command, where=sub.at("command"))
-        return None, command
-    command = item.data.get("command")
-    where = item.at("command") if raw is not None and command is not None else item.here
-    workload_mod.check_source(raw, command, where=where)
-    if raw is not None:
-        return workload_mod.check_builtin(raw, where=item.at("workload")), None
-    workload_mod.check_command(command, where=item.at("command"))
-    assert isinstance(command, str)
-    return None, command
-
-
-def _health_check(item: _Item, path: str | None,
-                  workload: str | None) -> tuple[tuple[str, Any], ...]:
-    """services[].health_check: {type, path, codes, interval, timeout, rise, fall}, each
-    optional (docs/health.md); the service's health_path is its path. An error names the line
-    of the bad key."""
-    raw = item.data.get("health_check")
-    given: dict[str, Any] = {}
-    if raw is not None:
-        if not isinstance(raw, _Map):
-            item.fail("health_check", "service health_check must be a mapping of "
-                                      f"{', '.join(health_mod.FIELDS)}, not {_describe(raw)}")
-        for key in raw:
-            try:
-                given.update(health_mod.check({key: raw[key]}, where="health_check"))
-            except Invalid as exc:
-                raise Invalid(f"service {exc.message}",
-                              where=f"{item.file}:{raw.key_lines.get(key, raw.line)}") from None
-    if path is not None:
-        if given.get("path") not in (None, path):
-            item.fail("health_check", "service health_path and health_check.path differ; "
-                                      "give the path once")
-        given["path"] = path
-    try:
-        health_mod.effective(given, workload_mod.default_health_path(workload))
-    except Invalid as exc:
-        item.fail("health_check" if raw is not None else "health_path", f"service {exc.message}")
-    return tuple(sorted(given.items()))
-
-
-def _limits(item: _Item) -> tuple[tuple[str, int], ...]:
-    """instances[].limits and services[].limits: {memory_mb, pids, cpu_weight}, each optional
-    (docs/security.md); an error names the line of the bad key."""
-    raw = item.data.get("limits")
-    if raw is None:
-        return ()
     if not isinstance(raw, _Map):
-        item.fail("limits", f"{item.kind} limits must be a mapping of memory_mb, pids and "
-                            f"cpu_weight, not {_describe(raw)}")
-    for key in raw:
-        try:
-            sandbox.check_limits({key: raw[key]}, where="limits")
-        except Invalid as exc:
-            raise Invalid(f"{item.kind} {exc.message}",
-                          where=f"{item.file}:{raw.key_lines.get(key, raw.line)}") from None
-    return tuple(sorted(sandbox.check_limits(dict(raw)).items()))
+        return raw, item.data.get("command"), {}
+    sub = _Item(raw, kind="service workload", file=file, allowed=("command",),
+                required=("command",))
+    if item.has("command"):
+        item.fail("command", "service gives a command twice (under workload and as "
+                             "command); give it once")
+    return None, sub.data["command"], {"command": sub.data.key_lines["command"]}
+
+
+def _line_of(data: _Map, path: str, line: int) -> int:
+    """The line of the key a field path names ("health_check.timeout", "interfaces[2]"):
+    the deepest part of it the file has; `line` when it has none of it."""
+    node: object = data
+    for part in re.findall(r"[^.\[\]]+", path):
+        if isinstance(node, _Map) and part in node:
+            line, node = node.key_lines.get(part, line), node[part]
+        elif isinstance(node, _Seq) and part.isdigit() and int(part) < len(node):
+            line, node = node.item_lines[int(part)], node[int(part)]
+        else:
+            break
+    return line
+
+
+@contextmanager
+def _fields_at(item: _Item, lines: dict[str, int] | None = None) -> Iterator[None]:
+    """Re-raise a create command's error (where = the field path an API body would name) at
+    the file line of that key; a nested field's message names the declaration's kind."""
+    try:
+        yield
+    except Invalid as exc:
+        path = exc.where or ""
+        line = (lines or {}).get(path) or _line_of(item.data, path, item.line)
+        message = f"{item.kind} {exc.message}" if "." in path else exc.message
+        raise Invalid(message, where=f"{item.file}:{line}") from None
 
 
 def _autoscale(item: _Item, file: str) -> autoscale_mod.Policy | None:
@@ -951,7 +924,9 @@ def _instances(top: _Map, file: str,
         account = item.name("account", kind="account")
         interfaces = tuple(_interface(v, n, file) for v, n in _items(item.data, "interfaces",
                                                                       file))
-        counts.check_interfaces(len(interfaces), where=item.at("interfaces"))
+        with _fields_at(item):
+            cmd = commands.new_instance(name=name, interfaces=interfaces,
+                                        limits=item.data.get("limits"))
         for iface in interfaces:
             if iface.ip is None:
                 continue
@@ -966,7 +941,8 @@ def _instances(top: _Map, file: str,
                               f"(first by {addresses[key]})", where=where)
             addresses[key] = f"instance {name!r} at line {iface.line}"
         out.append(InstanceDecl(name=name, account=account, interfaces=interfaces,
-                                line=item.line, file=file, limits=_limits(item)))
+                                line=item.line, file=file,
+                                limits=tuple(sorted(cmd.limits.items()))))
     return tuple(out)
 
 
@@ -983,9 +959,10 @@ def _appliances(top: _Map, file: str) -> tuple[ApplianceDecl, ...]:
         service = item.name("service", kind="service")
         subnet = item.subnet_ref("subnet")
         raw = item.data.get("backends")
-        backends = counts.check_backends(1 if raw is None else raw, where=item.at("backends"))
+        with _fields_at(item):
+            cmd = commands.new_appliance(name=name, backends=1 if raw is None else raw)
         out.append(ApplianceDecl(name=name, account=account, service=service, subnet=subnet,
-                                 backends=backends, line=item.line, file=file))
+                                 backends=cmd.backends, line=item.line, file=file))
     return tuple(out)
 
 

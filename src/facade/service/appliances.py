@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from facade.domain import counts, names
+from facade.domain import commands, counts
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import chains, instances, load_balancers, lookup, paging, quotas, views
@@ -112,8 +112,7 @@ def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
 
 def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
                   account: str | None, service: str, subnet: str, backends: int) -> Appliance:
-    names.check_name(name, kind="appliance", where="name")
-    counts.check_backends(backends)
+    commands.new_appliance(name=name, backends=backends)
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Appliance).where(Appliance.name == name)):
         raise Conflict(f"appliance {name!r} already exists", where="name")

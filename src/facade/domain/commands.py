@@ -1,0 +1,97 @@
+"""Create commands: what a request to make a service, an appliance or an instance says, checked
+by every rule its fields alone can tell.
+
+Both ways of asking read into these: an API body (the service layer calls `new_service`...
+before it looks anything up) and a scenario file's declaration (domain/scenario.py maps its
+YAML onto the same fields and moves an error's `where`, a field path like "health_check.timeout",
+to the file line of that key). So a field is accepted or refused the same way, with the same
+words, whichever way it came. What needs the store (a subnet that exists, a name not taken, a
+quota, the operator's currency) is the service layer's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from facade.domain import counts, health, names, sandbox, workload
+from facade.domain.billing import parse_model
+from facade.domain.errors import Invalid, describe
+
+DEFAULT_BILLING_MODEL = "provider-bills"
+
+
+@dataclass(frozen=True)
+class NewService:
+    """`health_check` is the service's own settings with `health_path` folded in as its path."""
+
+    name: str
+    workload: str | None
+    command: str | None
+    port: int
+    health_path: str | None
+    health_check: Mapping[str, Any]
+    limits: Mapping[str, int]
+    extra_subnets: int
+    billing_model: str
+
+
+def new_service(*, name: object, workload_name: object, command: object, port: object,
+                backend_subnet: object = None, management_subnet: object = None,
+                health_path: object = None, health_check: object = None,
+                limits: object = None, extra_subnets: Sequence[object] = (),
+                billing_model: object = None) -> NewService:
+    """A new service's own fields, checked in the order a reader meets them."""
+    checked_name = names.check_name(name, kind="service", where="name")
+    checked_limits = sandbox.check_limits(limits)
+    workload.check_source(workload_name, command, where="workload")
+    if workload_name is not None:
+        workload.check_builtin(workload_name, where="workload")
+    if command is not None:
+        workload.check_command(command, where="command")
+    checked_port = workload.check_port(port, where="port")
+    path = None if health_path is None else workload.check_health_path(health_path,
+                                                                        where="health_path")
+    check = health.combine(path, health.check(health_check))
+    builtin = workload_name if isinstance(workload_name, str) else None
+    health.effective(check, workload.default_health_path(builtin))
+    if backend_subnet is not None and backend_subnet == management_subnet:
+        raise Invalid("backend_subnet and management_subnet must be different subnets",
+                      where="management_subnet")
+    counts.check_extra_subnets(len(extra_subnets), where="extra_subnets")
+    model = parse_model(DEFAULT_BILLING_MODEL if billing_model is None else billing_model)
+    return NewService(name=checked_name, workload=builtin,
+                      command=command if isinstance(command, str) else None,
+                      port=checked_port,
+                      health_path=path,
+                      health_check=check, limits=checked_limits,
+                      extra_subnets=len(extra_subnets), billing_model=model.value)
+
+
+@dataclass(frozen=True)
+class NewAppliance:
+    name: str
+    backends: int
+
+
+def new_appliance(*, name: object, backends: object = counts.MIN_BACKENDS) -> NewAppliance:
+    return NewAppliance(name=names.check_name(name, kind="appliance", where="name"),
+                        backends=counts.check_backends(backends, where="backends"))
+
+
+@dataclass(frozen=True)
+class NewInstance:
+    name: str
+    interfaces: int
+    limits: Mapping[str, int]
+
+
+def new_instance(*, name: object, interfaces: Sequence[object],
+                 limits: object = None) -> NewInstance:
+    checked_name = names.check_name(name, kind="instance", where="name")
+    if not isinstance(interfaces, Sequence) or isinstance(interfaces, str):
+        raise Invalid(f"interfaces must be a list, not {describe(interfaces)}",
+                      where="interfaces")
+    count = counts.check_interfaces(len(interfaces), where="interfaces")
+    return NewInstance(name=checked_name, interfaces=count, limits=sandbox.check_limits(limits))
