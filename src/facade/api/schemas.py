@@ -120,7 +120,7 @@ class NetworkCreate(Body):
     name: str = Field(max_length=MAX_NAME)
     account: str | None = Field(default=None, max_length=MAX_NAME)
     cidr: str = Field(max_length=MAX_CIDR_TEXT)
-    subnets: list[SubnetCreate] = Field(default_factory=list, max_length=MAX_SUBNETS)
+    subnets: list[SubnetCreate] | None = Field(default=None, max_length=MAX_SUBNETS)
 
 
 class NetworkRead(BaseModel):
@@ -415,7 +415,7 @@ class ApplianceCreate(Body):
     account: str | None = Field(default=None, max_length=MAX_NAME)
     service: str = Field(max_length=MAX_NAME)
     subnet: str = Field(max_length=MAX_SUBNET_REF)
-    backends: StrictInt = 1
+    backends: StrictInt | None = None  # null or left out: 1
 
 
 class ApplianceUpdate(Body):
@@ -480,7 +480,7 @@ class RuleCreate(Body):
     action: str = Field(max_length=16)
     protocol: str = Field(default="any", max_length=16)
     ports: Annotated[str, Field(max_length=16)] | StrictInt | None = None  # "80", 80, "80-90"
-    cidr: str = Field(default="0.0.0.0/0", max_length=43)
+    cidr: str | None = Field(default="0.0.0.0/0", max_length=43)  # null: 0.0.0.0/0
     priority: StrictInt
 
 
@@ -523,7 +523,7 @@ class AutoscaleWrite(BaseModel):
     target: StrictInt | StrictFloat | Annotated[str, Field(max_length=40)] = Field(
         description=f"per backend per second: above 0, at most {MAX_TARGET}, at most "
                     f"{TARGET_PLACES} decimal places")
-    cooldown: StrictInt = Field(DEFAULT_COOLDOWN, description=(
+    cooldown: StrictInt | None = Field(DEFAULT_COOLDOWN, description=(
         f"seconds before scaling down, 0-{MAX_COOLDOWN}"))
 
 

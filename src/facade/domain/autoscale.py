@@ -85,9 +85,10 @@ def _places(value: Decimal) -> int:
 
 
 def requested(*, min: object, max: object, metric: object, target: object,
-              cooldown: object = DEFAULT_COOLDOWN) -> Policy:
+              cooldown: object = None) -> Policy:
     """A policy as a user asks for it (an API body or a scenario file), checked field by field;
-    `where` names the field ("autoscale.max")."""
+    `where` names the field ("autoscale.max"). `cooldown` None: DEFAULT_COOLDOWN."""
+    cooldown = DEFAULT_COOLDOWN if cooldown is None else cooldown
     for name, value, low, high in (("min", min, MIN_BACKENDS, MAX_BACKENDS),
                                    ("max", max, MIN_BACKENDS, MAX_BACKENDS),
                                    ("cooldown", cooldown, 0, MAX_COOLDOWN)):

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from facade.domain import counts, health, names, sandbox, workload
+from facade.domain import counts, health, ipam, names, sandbox, workload
 from facade.domain.billing import parse_model
-from facade.domain.errors import Invalid, describe
+from facade.domain.errors import Conflict, Invalid, describe
 
 DEFAULT_BILLING_MODEL = "provider-bills"
 
@@ -56,10 +56,16 @@ def new_service(*, name: object, workload_name: object, command: object, port: o
     check = health.combine(path, health.check(health_check))
     builtin = workload_name if isinstance(workload_name, str) else None
     health.effective(check, workload.default_health_path(builtin))
+    for field, ref in (("backend_subnet", backend_subnet),
+                       ("management_subnet", management_subnet)):
+        if ref is not None:
+            names.check_subnet_ref(ref, where=field, what=field)
     if backend_subnet is not None and backend_subnet == management_subnet:
         raise Invalid("backend_subnet and management_subnet must be different subnets",
                       where="management_subnet")
     counts.check_extra_subnets(len(extra_subnets), where="extra_subnets")
+    for k, ref in enumerate(extra_subnets):
+        names.check_subnet_ref(ref, where=f"extra_subnets[{k}]", what="extra_subnets entry")
     model = parse_model(DEFAULT_BILLING_MODEL if billing_model is None else billing_model)
     return NewService(name=checked_name, workload=builtin,
                       command=command if isinstance(command, str) else None,
@@ -75,9 +81,12 @@ class NewAppliance:
     backends: int
 
 
-def new_appliance(*, name: object, backends: object = counts.MIN_BACKENDS) -> NewAppliance:
+def new_appliance(*, name: object, backends: object = None) -> NewAppliance:
+    """`backends` None: one."""
     return NewAppliance(name=names.check_name(name, kind="appliance", where="name"),
-                        backends=counts.check_backends(backends, where="backends"))
+                        backends=counts.check_backends(
+                            counts.MIN_BACKENDS if backends is None else backends,
+                            where="backends"))
 
 
 @dataclass(frozen=True)
@@ -87,11 +96,48 @@ class NewInstance:
     limits: Mapping[str, int]
 
 
-def new_instance(*, name: object, interfaces: Sequence[object],
+def new_instance(*, name: object, interfaces: Sequence[Mapping[str, object]],
                  limits: object = None) -> NewInstance:
+    """`interfaces`: {subnet: "network/subnet", ip: an address or None} each."""
     checked_name = names.check_name(name, kind="instance", where="name")
-    if not isinstance(interfaces, Sequence) or isinstance(interfaces, str):
-        raise Invalid(f"interfaces must be a list, not {describe(interfaces)}",
-                      where="interfaces")
     count = counts.check_interfaces(len(interfaces), where="interfaces")
+    for i, iface in enumerate(interfaces):
+        where = f"interfaces[{i}]"
+        names.check_subnet_ref(iface.get("subnet"), where=where, what="interface subnet")
+        ip = iface.get("ip")
+        if ip is not None:
+            ipam.parse_ip(_text(ip, where, "an IPv4 address like 10.0.1.50"), where=where)
     return NewInstance(name=checked_name, interfaces=count, limits=sandbox.check_limits(limits))
+
+
+@dataclass(frozen=True)
+class NewNetwork:
+    name: str
+    cidr: str
+    subnets: tuple[tuple[str, str], ...]  # (name, cidr) as stored
+
+
+def new_network(*, name: object, cidr: object,
+                subnets: Sequence[Mapping[str, object]] = ()) -> NewNetwork:
+    """A new network and the subnets it is made with: each inside it, none named twice, none
+    overlapping another (a Conflict, as a subnet added later to an existing network would be)."""
+    checked_name = names.check_name(name, kind="network", where="name")
+    net = ipam.parse_cidr(_text(cidr, "cidr"), where="cidr")
+    counts.check_subnets(len(subnets), where="subnets")
+    made: dict[str, str] = {}
+    for i, sub in enumerate(subnets):
+        where = f"subnets[{i}]"
+        sub_name = names.check_name(sub.get("name", ""), kind="subnet", where=where)
+        sub_cidr = ipam.parse_cidr(_text(sub.get("cidr", ""), where), where=where)
+        ipam.check_subnet_in_network(sub_cidr, net, where=where)
+        if sub_name in made:
+            raise Conflict(f"subnet {checked_name}/{sub_name} already exists", where=where)
+        ipam.check_no_overlap(sub_cidr, made, where=where)
+        made[sub_name] = str(sub_cidr)
+    return NewNetwork(name=checked_name, cidr=str(net), subnets=tuple(made.items()))
+
+
+def _text(value: object, where: str, what: str = "an IPv4 CIDR like 10.0.0.0/16") -> str:
+    if not isinstance(value, str):
+        raise Invalid(f"{where} must be {what}, not {describe(value)}", where=where)
+    return value

@@ -36,8 +36,8 @@ def check_name(name: object, *, kind: str, where: str | None = None) -> str:
 def check_subnet_ref(value: object, *, where: str, what: str = "subnet") -> str:
     """A subnet named as "network/subnet" (both parts names), in a body or a scenario file."""
     if not isinstance(value, str) or value.count("/") != 1:
-        raise Invalid(f"{what} must name a subnet as network/subnet (like acme-vpc/app), "
-                      f"not {describe(value)}", where=where)
+        raise Invalid(f"{what} must name a subnet as network/subnet (NETWORK/SUBNET, like "
+                      f"acme-vpc/app), not {describe(value)}", where=where)
     network, subnet = value.split("/")
     check_name(network, kind="network", where=where)
     check_name(subnet, kind="subnet", where=where)

@@ -762,12 +762,10 @@ def _autoscale(item: _Item, file: str) -> autoscale_mod.Policy | None:
     fields = ("min", "max", "metric", "target", "cooldown")
     sub = _Item(raw, kind="autoscale", file=file, allowed=fields,
                 required=("min", "max", "metric", "target"))
-    cooldown = sub.data.get("cooldown")
     try:
         return autoscale_mod.requested(
             min=sub.data.get("min"), max=sub.data.get("max"), metric=sub.data.get("metric"),
-            target=sub.data.get("target"),
-            cooldown=autoscale_mod.DEFAULT_COOLDOWN if cooldown is None else cooldown)
+            target=sub.data.get("target"), cooldown=sub.data.get("cooldown"))
     except Invalid as exc:
         key = (exc.where or "").rpartition(".")[2]
         sub.fail(key if key in fields else "min", f"autoscale {exc.message}")
@@ -925,8 +923,9 @@ def _instances(top: _Map, file: str,
         interfaces = tuple(_interface(v, n, file) for v, n in _items(item.data, "interfaces",
                                                                       file))
         with _fields_at(item):
-            cmd = commands.new_instance(name=name, interfaces=interfaces,
-                                        limits=item.data.get("limits"))
+            cmd = commands.new_instance(
+                name=name, interfaces=[{"subnet": i.subnet, "ip": i.ip} for i in interfaces],
+                limits=item.data.get("limits"))
         for iface in interfaces:
             if iface.ip is None:
                 continue
@@ -958,9 +957,8 @@ def _appliances(top: _Map, file: str) -> tuple[ApplianceDecl, ...]:
         account = item.name("account", kind="account")
         service = item.name("service", kind="service")
         subnet = item.subnet_ref("subnet")
-        raw = item.data.get("backends")
         with _fields_at(item):
-            cmd = commands.new_appliance(name=name, backends=1 if raw is None else raw)
+            cmd = commands.new_appliance(name=name, backends=item.data.get("backends"))
         out.append(ApplianceDecl(name=name, account=account, service=service, subnet=subnet,
                                  backends=cmd.backends, line=item.line, file=file))
     return tuple(out)

@@ -111,8 +111,9 @@ def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
 
 
 def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
-                  account: str | None, service: str, subnet: str, backends: int) -> Appliance:
-    commands.new_appliance(name=name, backends=backends)
+                  account: str | None, service: str, subnet: str,
+                  backends: int | None = None) -> Appliance:
+    backends = commands.new_appliance(name=name, backends=backends).backends
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Appliance).where(Appliance.name == name)):
         raise Conflict(f"appliance {name!r} already exists", where="name")
