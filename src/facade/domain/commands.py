@@ -35,13 +35,16 @@ class NewService:
     limits: Mapping[str, int]
     extra_subnets: int
     billing_model: str
+    upstream: str | None
+    frontend: str | None
 
 
 def new_service(*, name: object, workload_name: object, command: object, port: object,
                 backend_subnet: object = None, management_subnet: object = None,
                 health_path: object = None, health_check: object = None,
                 limits: object = None, extra_subnets: Sequence[object] = (),
-                billing_model: object = None) -> NewService:
+                billing_model: object = None, upstream: object = None,
+                frontend: object = None) -> NewService:
     """A new service's own fields, checked in the order a reader meets them."""
     checked_name = names.check_name(name, kind="service", where="name")
     checked_limits = sandbox.check_limits(limits)
@@ -63,6 +66,10 @@ def new_service(*, name: object, workload_name: object, command: object, port: o
     if backend_subnet is not None and backend_subnet == management_subnet:
         raise Invalid("backend_subnet and management_subnet must be different subnets",
                       where="management_subnet")
+    if upstream is not None:
+        names.check_name(upstream, kind="upstream appliance", where="upstream")
+    if frontend is not None:
+        names.check_name(frontend, kind="load-balancer offer", where="frontend")
     counts.check_extra_subnets(len(extra_subnets), where="extra_subnets")
     for k, ref in enumerate(extra_subnets):
         names.check_subnet_ref(ref, where=f"extra_subnets[{k}]", what="extra_subnets entry")
@@ -72,7 +79,9 @@ def new_service(*, name: object, workload_name: object, command: object, port: o
                       port=checked_port,
                       health_path=path,
                       health_check=check, limits=checked_limits,
-                      extra_subnets=len(extra_subnets), billing_model=model.value)
+                      extra_subnets=len(extra_subnets), billing_model=model.value,
+                      upstream=upstream if isinstance(upstream, str) else None,
+                      frontend=frontend if isinstance(frontend, str) else None)
 
 
 @dataclass(frozen=True)

@@ -678,10 +678,6 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
         workload, command, moved = _source(item, file)
         backend = item.subnet_ref("backend_subnet")
         management = item.subnet_ref("management_subnet")
-        upstream = item.name("upstream", kind="upstream appliance") \
-            if item.has("upstream") else None
-        frontend = item.name("frontend", kind="load-balancer offer") \
-            if item.has("frontend") else None
         extras = tuple(check_subnet_ref(v, where=f"{file}:{n}",
                                         what="service extra_subnets entry")
                        for v, n in _items(item.data, "extra_subnets", file))
@@ -691,14 +687,15 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
                 port=item.data.get("port"), backend_subnet=backend,
                 management_subnet=management, health_path=item.data.get("health_path"),
                 health_check=item.data.get("health_check"), limits=item.data.get("limits"),
-                extra_subnets=extras, billing_model=item.data.get("billing_model"))
+                extra_subnets=extras, billing_model=item.data.get("billing_model"),
+                upstream=item.data.get("upstream"), frontend=item.data.get("frontend"))
         given = item.data.get("prices")
         with _prices_at(item, "prices"):
             pricing.service_prices(given, where="prices")
         out.append(ServiceDecl(name=name, account=account, workload=cmd.workload,
                                command=cmd.command, port=cmd.port, backend_subnet=backend,
                                management_subnet=management, health_path=cmd.health_path,
-                               upstream=upstream, frontend=frontend,
+                               upstream=cmd.upstream, frontend=cmd.frontend,
                                extra_subnets=extras, line=item.line, file=file,
                                upstream_line=item.data.key_lines.get("upstream", item.line),
                                prices=_flat(given) if given else (),

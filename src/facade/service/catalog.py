@@ -45,7 +45,8 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                                port=port, backend_subnet=backend_subnet,
                                management_subnet=management_subnet, health_path=health_path,
                                health_check=health_check, limits=limits,
-                               extra_subnets=extra_subnets or (), billing_model=billing_model)
+                               extra_subnets=extra_subnets or (), billing_model=billing_model,
+                               upstream=upstream, frontend=frontend)
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Service).where(Service.name == name)):
         raise Conflict(f"appliance service {name!r} already exists", where="name")
