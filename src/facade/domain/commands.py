@@ -1,5 +1,5 @@
-"""Create commands: what a request to make a service, an appliance or an instance says, checked
-by every rule its fields alone can tell.
+"""Create commands: what a request to make a network, a service, an instance or an appliance
+says, checked by every rule its fields alone can tell.
 
 Both ways of asking read into these: an API body (the service layer calls `new_service`...
 before it looks anything up) and a scenario file's declaration (domain/scenario.py maps its
