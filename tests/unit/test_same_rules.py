@@ -382,8 +382,15 @@ NAMED = [
     ("rules", {"subnet": "n/a", "direction": "ingress", "action": "allow", "priority": 1,
                "protocol": "tcp", "ports": 80}, True),
 ]
+def service_and_policy_api(body: dict[str, Any]) -> None:
+    """A service, and its autoscaling policy (a separate request to the API)."""
+    service_api({k: v for k, v in body.items() if k != "autoscale"})
+    if body.get("autoscale") is not None:
+        autoscale_api(body["autoscale"])
+
+
 API: dict[str, Callable[[dict[str, Any]], None]] = {
-    "services": service_api, "appliances": appliance_api, "networks": network_api,
+    "services": service_and_policy_api, "appliances": appliance_api, "networks": network_api,
     "instances": instance_api,
     "rules": lambda d: rule_api({k: v for k, v in d.items() if k != "subnet"})}
 
@@ -437,6 +444,9 @@ LIMITS: list[tuple[str, dict[str, Any], str, Callable[[int], Any], int]] = [
      lambda n: [{"name": f"s{k}", "cidr": f"10.0.{k // 32}.{k % 32 * 8}/29"}
                 for k in range(n)], 256),
     ("rules", RULE, "priority", lambda n: n, 1000),
+    ("services", {**SERVICE, "workload": "search", "autoscale": {
+        "min": 1, "max": 2, "metric": "requests", "target": "5"}}, "autoscale.target",
+     lambda n: "0" * (n - 1) + "5", 40),
 ]
 
 

@@ -16,6 +16,7 @@ from facade.domain.autoscale import (
     DEFAULT_COOLDOWN,
     MAX_COOLDOWN,
     MAX_TARGET,
+    MAX_TARGET_TEXT,
     METRICS,
     TARGET_PLACES,
 )
@@ -520,7 +521,7 @@ class AutoscaleWrite(BaseModel):
     min: StrictInt = Field(description=f"fewest backends, {MIN_BACKENDS}-{MAX_BACKENDS}")
     max: StrictInt = Field(description=f"most backends, min-{MAX_BACKENDS}")
     metric: str = Field(max_length=16, description=" or ".join(METRICS))
-    target: StrictInt | StrictFloat | Annotated[str, Field(max_length=40)] = Field(
+    target: StrictInt | StrictFloat | Annotated[str, Field(max_length=MAX_TARGET_TEXT)] = Field(
         description=f"per backend per second: above 0, at most {MAX_TARGET}, at most "
                     f"{TARGET_PLACES} decimal places")
     cooldown: StrictInt | None = Field(DEFAULT_COOLDOWN, description=(

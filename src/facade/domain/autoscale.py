@@ -32,6 +32,7 @@ MAX_TARGET = Decimal(10**6)
 # a target a user gives has at most this many decimal places: with MAX_TARGET, it fits the
 # store's 24 characters of exact text
 TARGET_PLACES = 6
+MAX_TARGET_TEXT = 40  # characters of a target given as text
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ def requested(*, min: object, max: object, metric: object, target: object,
     if not isinstance(metric, str):
         raise Invalid(f"metric must be one of {', '.join(METRICS)}, not {describe(metric)}",
                       where="autoscale.metric")
+    if isinstance(target, str) and len(target) > MAX_TARGET_TEXT:
+        raise Invalid(f"target {target[:20]!r}... is longer than {MAX_TARGET_TEXT} characters",
+                      where="autoscale.target")
     wanted_target = target_of(target)
     if _places(wanted_target) > TARGET_PLACES:
         raise Invalid(f"target {target!r} has more than {TARGET_PLACES} decimal places",

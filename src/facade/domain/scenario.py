@@ -775,14 +775,9 @@ def _prices_at(item: _Item, key: str) -> Iterator[None]:
     try:
         yield
     except Invalid as exc:
-        node: object = item.data.get(key)
-        line = item.data.key_lines.get(key, item.line)
-        for part in (exc.where or "").split(".")[1:]:
-            if not isinstance(node, _Map) or part not in node:
-                break
-            line, node = node.key_lines.get(part, line), node[part]
+        path = ".".join([key, *(exc.where or "").split(".")[1:]])
         raise Invalid(f"{item.kind} {exc.where}: {exc.message}",
-                      where=f"{item.file}:{line}") from None
+                      where=f"{item.file}:{_line_of(item.data, path, item.line)}") from None
 
 
 def _prices(top: _Map, file: str) -> tuple[PricesDecl, ...]:
