@@ -389,6 +389,19 @@ def service_and_policy_api(body: dict[str, Any]) -> None:
         autoscale_api(body["autoscale"])
 
 
+def load_balancer_api(body: dict[str, Any]) -> None:
+    b = schemas.LoadBalancerCreate.model_validate(body)
+    commands.new_load_balancer(name=b.name, management_subnet=b.management_subnet)
+
+
+@SAME
+@given(around(valid={"name": good_names, "management_subnet": st.just("lb/m")},
+              edges={"name": maybe(names), "management_subnet": maybe(subnet_refs)}))
+def test_a_load_balancer_offer(fields: dict[str, Any]) -> None:
+    decl = {"account": ACCOUNT, **fields}
+    same(via_file("load_balancers", decl), via_api(lambda: load_balancer_api(decl)), decl)
+
+
 API: dict[str, Callable[[dict[str, Any]], None]] = {
     "services": service_and_policy_api, "appliances": appliance_api, "networks": network_api,
     "instances": instance_api,

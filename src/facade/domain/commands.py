@@ -1,5 +1,5 @@
-"""Create commands: what a request to make a network, a service, an instance or an appliance
-says, checked by every rule its fields alone can tell.
+"""Create commands: what a request to make a network, a service, an instance, an appliance or
+a load-balancer offer says, checked by every rule its fields alone can tell.
 
 Both ways of asking read into these: an API body (the service layer calls `new_service`...
 before it looks anything up) and a scenario file's declaration (domain/scenario.py maps its
@@ -117,6 +117,19 @@ def new_instance(*, name: object, interfaces: Sequence[Mapping[str, object]],
         if ip is not None:
             ipam.parse_ip(_text(ip, where, "an IPv4 address like 10.0.1.50"), where=where)
     return NewInstance(name=checked_name, interfaces=count, limits=sandbox.check_limits(limits))
+
+
+@dataclass(frozen=True)
+class NewLoadBalancer:
+    name: str
+    management_subnet: str
+
+
+def new_load_balancer(*, name: object, management_subnet: object) -> NewLoadBalancer:
+    return NewLoadBalancer(
+        name=names.check_name(name, kind="load-balancer offer", where="name"),
+        management_subnet=names.check_subnet_ref(management_subnet, where="management_subnet",
+                                                 what="management_subnet"))
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ def describe(value: object) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
+        if len(value) > 60:  # an error message quotes the start of a long string only
+            return f"a string of {len(value)} characters ({value[:20]!r}...)"
         return f"the string {value!r}"
     if isinstance(value, int | float):
         return f"the number {value!r}"

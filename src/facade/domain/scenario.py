@@ -852,10 +852,13 @@ def _load_balancers(top: _Map, file: str, networks: tuple[NetworkDecl, ...],
         item = _mapping(value, line, kind="load-balancer offer", file=file,
                         allowed=("name", "account", "management_subnet"),
                         required=("name", "account", "management_subnet"))
-        name = item.name()
+        with _fields_at(item):
+            cmd = commands.new_load_balancer(
+                name=item.data.get("name"),
+                management_subnet=item.data.get("management_subnet"))
+        name, management = cmd.name, cmd.management_subnet
         unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
-        management = item.subnet_ref("management_subnet")
         owner = owners.get(management.split("/")[0])
         if owner is not None and owner != account:
             item.fail("management_subnet", f"load-balancer offer {name}: management_subnet "
