@@ -544,7 +544,7 @@ def test_backend_and_management_subnets_must_differ(world: Any) -> None:
 
 def test_bad_health_path_is_400(world: Any) -> None:
     err(world.req("POST", "/v1/services", json=service_body(health_path="health")), 400,
-        "start with '/'", where="health_path")
+        "starting with '/'", where="health_path")
 
 
 def test_bad_exec_is_400(world: Any) -> None:

@@ -266,11 +266,14 @@ ERRORS = [
      "     interfaces: [n/a=10.0.1.1]}\n", 4, "is the gateway"),
     # appliances
     ("appliances:\n  - {name: d, account: a, service: s, subnet: n/a, backends: 65}\n", 2,
-     "backends 65 is out of range; expected 0-64"),
+     "backends 65 is out of range; expected 1-64"),
+    # 0 was let through here before and refused at apply (the API's and the service's 1-64)
+    ("appliances:\n  - {name: d, account: a, service: s, subnet: n/a, backends: 0}\n", 2,
+     "backends 0 is out of range; expected 1-64"),
     ("appliances:\n  - {name: d, account: a, service: s, subnet: n/a, backends: -1}\n", 2,
      "out of range"),
     ("appliances:\n  - {name: d, account: a, service: s, subnet: n/a, backends: 2.5}\n", 2,
-     "backends must be a whole number 0-64, not the number 2.5"),
+     "backends must be a whole number 1-64, not the number 2.5"),
     ("appliances:\n  - {name: d, account: a, service: S, subnet: n/a}\n", 2,
      "service name 'S'"),
     ("appliances:\n  - {name: d, account: a, service: s, subnets: n/a}\n", 2,

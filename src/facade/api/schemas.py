@@ -1,14 +1,41 @@
 """Request and answer schemas (pydantic): `XCreate` for bodies, `XRead` for answers.
 
-Bodies forbid unknown fields so a typo is a clear 422, not a silently ignored setting.
+Bodies forbid unknown fields so a typo is a clear 422, not a silently ignored setting. A body
+checks types and sizes only, with the domain's own limits (a field longer than the domain
+allows is refused early, with the same answer the domain would give); the rules themselves are
+the domain's, shared with the scenario file (domain/names, ipam, workload, counts, health...).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+from facade.domain.autoscale import (
+    DEFAULT_COOLDOWN,
+    MAX_COOLDOWN,
+    MAX_TARGET,
+    MAX_TARGET_TEXT,
+    METRICS,
+    TARGET_PLACES,
+)
+from facade.domain.counts import (
+    MAX_BACKENDS,
+    MAX_EXTRA_SUBNETS,
+    MAX_INTERFACES,
+    MAX_SUBNETS,
+    MIN_BACKENDS,
+)
+from facade.domain.health import MAX_CODES
+from facade.domain.health import MAX_PATH as MAX_CHECK_PATH
+from facade.domain.ipam import MAX_CIDR_TEXT, MAX_IP_TEXT
+from facade.domain.names import MAX_NAME, MAX_SUBNET_REF
+from facade.domain.prices import MAX_PRICE_TEXT
+from facade.domain.quotas import MAX_LIMIT as MAX_QUOTA
+from facade.domain.scenario import MAX_BYTES as MAX_SCENARIO_BYTES
+from facade.domain.workload import MAX_COMMAND, MAX_WORKLOAD
+from facade.domain.workload import MAX_PATH as MAX_HEALTH_PATH
 
 T = TypeVar("T")
 
@@ -36,7 +63,7 @@ class ErrorRead(BaseModel):
 
 
 class AccountCreate(Body):
-    name: str = Field(max_length=40)
+    name: str = Field(max_length=MAX_NAME)
 
 
 class AccountRead(BaseModel):
@@ -49,7 +76,7 @@ class TokenRead(BaseModel):
     token: str
 
 
-QuotaLimit = Annotated[StrictInt, Field(ge=0, le=100_000)]  # domain.quotas.MAX_LIMIT
+QuotaLimit = Annotated[StrictInt, Field(ge=0, le=MAX_QUOTA)]
 
 
 class QuotaUpdate(Body):
@@ -75,8 +102,8 @@ class QuotaRead(BaseModel):
 
 
 class SubnetCreate(Body):
-    name: str = Field(max_length=40)
-    cidr: str = Field(max_length=18)
+    name: str = Field(max_length=MAX_NAME)
+    cidr: str = Field(max_length=MAX_CIDR_TEXT)
 
 
 class SubnetRead(BaseModel):
@@ -91,10 +118,10 @@ class SubnetRead(BaseModel):
 
 
 class NetworkCreate(Body):
-    name: str = Field(max_length=40)
-    account: str | None = Field(default=None, max_length=40)
-    cidr: str = Field(max_length=18)
-    subnets: list[SubnetCreate] = Field(default_factory=list, max_length=256)
+    name: str = Field(max_length=MAX_NAME)
+    account: str | None = Field(default=None, max_length=MAX_NAME)
+    cidr: str = Field(max_length=MAX_CIDR_TEXT)
+    subnets: list[SubnetCreate] | None = Field(default=None, max_length=MAX_SUBNETS)
 
 
 class NetworkRead(BaseModel):
@@ -106,8 +133,8 @@ class NetworkRead(BaseModel):
 
 
 class InterfaceCreate(Body):
-    subnet: str = Field(max_length=81)
-    ip: str | None = Field(default=None, max_length=15)
+    subnet: str = Field(max_length=MAX_SUBNET_REF)
+    ip: str | None = Field(default=None, max_length=MAX_IP_TEXT)
 
 
 class InterfaceRead(BaseModel):
@@ -132,9 +159,9 @@ class LimitsRead(BaseModel):
 
 
 class InstanceCreate(Body):
-    name: str = Field(max_length=40)
-    account: str | None = Field(default=None, max_length=40)
-    interfaces: list[InterfaceCreate] = Field(max_length=8)
+    name: str = Field(max_length=MAX_NAME)
+    account: str | None = Field(default=None, max_length=MAX_NAME)
+    interfaces: list[InterfaceCreate] = Field(max_length=MAX_INTERFACES)
     limits: LimitsBody | None = None
 
 
@@ -168,7 +195,8 @@ class ExecRead(BaseModel):
 
 # --- prices and billing (docs/billing.md): money is always a decimal string like "0.10" -------
 
-Price = Annotated[str, Field(max_length=40)]
+# a decimal string, or a whole number (as a scenario file may give it); domain.prices checks it
+Price = Annotated[str, Field(max_length=MAX_PRICE_TEXT)] | StrictInt
 
 
 class NodeHourPrices(Body):
@@ -308,8 +336,8 @@ class HealthCheckBody(Body):
     the default (docs/health.md)."""
 
     type: str | None = Field(default=None, max_length=8)
-    path: str | None = Field(default=None, max_length=200)
-    codes: str | None = Field(default=None, max_length=64)
+    path: str | None = Field(default=None, max_length=MAX_CHECK_PATH)
+    codes: str | None = Field(default=None, max_length=MAX_CODES)
     interval: StrictFloat | StrictInt | None = None
     timeout: StrictFloat | StrictInt | None = None
     rise: StrictInt | None = None
@@ -327,24 +355,24 @@ class HealthCheckRead(BaseModel):
 
 
 class ServiceCreate(Body):
-    name: str = Field(max_length=40)
-    account: str | None = Field(default=None, max_length=40)
-    workload: str | None = Field(default=None, max_length=40)
-    command: str | None = Field(default=None, max_length=4096)
+    name: str = Field(max_length=MAX_NAME)
+    account: str | None = Field(default=None, max_length=MAX_NAME)
+    workload: str | None = Field(default=None, max_length=MAX_WORKLOAD)
+    command: str | None = Field(default=None, max_length=MAX_COMMAND)
     port: StrictInt
-    backend_subnet: str = Field(max_length=81)
-    management_subnet: str = Field(max_length=81)
-    health_path: str | None = Field(default=None, max_length=200)
+    backend_subnet: str = Field(max_length=MAX_SUBNET_REF)
+    management_subnet: str = Field(max_length=MAX_SUBNET_REF)
+    health_path: str | None = Field(default=None, max_length=MAX_HEALTH_PATH)
     # the appliance this service's backends call (chained appliances, docs/composition.md)
-    upstream: str | None = Field(default=None, max_length=40)
+    upstream: str | None = Field(default=None, max_length=MAX_NAME)
     # what the customer pays, and who bills it (docs/billing.md); unset prices are 0
     prices: ServicePricesBody | None = None
     billing_model: str | None = Field(default=None, max_length=32)
     # the load-balancer offer its front-ends come from (third-party front-ends)
-    frontend: str | None = Field(default=None, max_length=40)
+    frontend: str | None = Field(default=None, max_length=MAX_NAME)
     # subnets every backend also gets an interface in (eth2, eth3...), in this order
-    extra_subnets: list[Annotated[str, Field(max_length=81)]] | None = Field(
-        default=None, max_length=6)
+    extra_subnets: list[Annotated[str, Field(max_length=MAX_SUBNET_REF)]] | None = Field(
+        default=None, max_length=MAX_EXTRA_SUBNETS)
     # each backend's sandbox limits (docs/security.md)
     limits: LimitsBody | None = None
     # how its backends are checked (docs/health.md); health_path above is its path
@@ -370,9 +398,9 @@ class ServiceRead(BaseModel):
 
 
 class LoadBalancerCreate(Body):
-    name: str = Field(max_length=40)
-    account: str | None = Field(default=None, max_length=40)
-    management_subnet: str = Field(max_length=81)
+    name: str = Field(max_length=MAX_NAME)
+    account: str | None = Field(default=None, max_length=MAX_NAME)
+    management_subnet: str = Field(max_length=MAX_SUBNET_REF)
 
 
 class LoadBalancerRead(BaseModel):
@@ -384,11 +412,11 @@ class LoadBalancerRead(BaseModel):
 
 
 class ApplianceCreate(Body):
-    name: str = Field(max_length=40)
-    account: str | None = Field(default=None, max_length=40)
-    service: str = Field(max_length=40)
-    subnet: str = Field(max_length=81)
-    backends: StrictInt = 1
+    name: str = Field(max_length=MAX_NAME)
+    account: str | None = Field(default=None, max_length=MAX_NAME)
+    service: str = Field(max_length=MAX_NAME)
+    subnet: str = Field(max_length=MAX_SUBNET_REF)
+    backends: StrictInt | None = None  # null or left out: 1
 
 
 class ApplianceUpdate(Body):
@@ -423,7 +451,7 @@ class ApplianceRead(BaseModel):
 
 
 class ScenarioCreate(Body):
-    yaml: str = Field(max_length=1_048_576)
+    yaml: str = Field(max_length=MAX_SCENARIO_BYTES)  # characters; the file's rule is bytes
     filename: str = Field(default="<scenario>", max_length=255)
 
 
@@ -452,8 +480,8 @@ class RuleCreate(Body):
     direction: str = Field(max_length=16)
     action: str = Field(max_length=16)
     protocol: str = Field(default="any", max_length=16)
-    ports: str | None = Field(default=None, max_length=16)
-    cidr: str = Field(default="0.0.0.0/0", max_length=43)
+    ports: Annotated[str, Field(max_length=16)] | StrictInt | None = None  # "80", 80, "80-90"
+    cidr: str | None = Field(default="0.0.0.0/0", max_length=43)  # null: 0.0.0.0/0
     priority: StrictInt
 
 
@@ -488,12 +516,16 @@ class AutoscaleWrite(BaseModel):
     """A service's autoscaling policy (docs/autoscaling.md)."""
 
     model_config = ConfigDict(extra="forbid")
-    min: StrictInt = Field(ge=1, le=64, description="fewest backends")
-    max: StrictInt = Field(ge=1, le=64, description="most backends")
-    metric: Literal["connections", "requests"]
-    target: Decimal = Field(gt=0, le=1_000_000, max_digits=16, decimal_places=6,
-                            description="per backend per second")
-    cooldown: StrictInt = Field(30, ge=0, le=3600, description="seconds before scaling down")
+    # the values are checked by domain.autoscale.requested (400 naming the field), as for a
+    # scenario file's `autoscale:`
+    min: StrictInt = Field(description=f"fewest backends, {MIN_BACKENDS}-{MAX_BACKENDS}")
+    max: StrictInt = Field(description=f"most backends, min-{MAX_BACKENDS}")
+    metric: str = Field(max_length=16, description=" or ".join(METRICS))
+    target: StrictInt | StrictFloat | Annotated[str, Field(max_length=MAX_TARGET_TEXT)] = Field(
+        description=f"per backend per second: above 0, at most {MAX_TARGET}, at most "
+                    f"{TARGET_PLACES} decimal places")
+    cooldown: StrictInt | None = Field(DEFAULT_COOLDOWN, description=(
+        f"seconds before scaling down, 0-{MAX_COOLDOWN}"))
 
 
 class AutoscaleRead(BaseModel):
@@ -507,7 +539,7 @@ class AutoscaleRead(BaseModel):
 
 
 class GrantCreate(Body):
-    account: str = Field(max_length=40)
+    account: str = Field(max_length=MAX_NAME)
 
 
 class GrantRead(BaseModel):

@@ -21,12 +21,18 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from facade.domain.errors import Invalid
+from facade.domain.counts import MAX_BACKENDS, MIN_BACKENDS
+from facade.domain.errors import Invalid, describe
 
 METRICS = ("connections", "requests")
 UP_COOLDOWN = 3.0
+DEFAULT_COOLDOWN = 30
 MAX_COOLDOWN = 3600
 MAX_TARGET = Decimal(10**6)
+# a target a user gives has at most this many decimal places: with MAX_TARGET, it fits the
+# store's 24 characters of exact text
+TARGET_PLACES = 6
+MAX_TARGET_TEXT = 40  # characters of a target given as text
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,45 @@ def target_of(value: object) -> Decimal:
         return Decimal(str(value))
     except InvalidOperation:
         raise Invalid(f"target {value!r} must be a number", where="autoscale.target") from None
+
+
+def _places(value: Decimal) -> int:
+    """Decimal places of an exact value, trailing zeros aside (50.000 has none)."""
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        return 0  # not finite: Policy refuses it
+    kept = len(digits)
+    while exponent < 0 and kept > 1 and digits[kept - 1] == 0:
+        kept, exponent = kept - 1, exponent + 1
+    return max(0, -exponent)
+
+
+def requested(*, min: object, max: object, metric: object, target: object,
+              cooldown: object = None) -> Policy:
+    """A policy as a user asks for it (an API body or a scenario file), checked field by field;
+    `where` names the field ("autoscale.max"). `cooldown` None: DEFAULT_COOLDOWN."""
+    cooldown = DEFAULT_COOLDOWN if cooldown is None else cooldown
+    for name, value, low, high in (("min", min, MIN_BACKENDS, MAX_BACKENDS),
+                                   ("max", max, MIN_BACKENDS, MAX_BACKENDS),
+                                   ("cooldown", cooldown, 0, MAX_COOLDOWN)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Invalid(f"{name} must be a whole number {low}-{high}, not {describe(value)}",
+                          where=f"autoscale.{name}")
+        if not low <= value <= high:
+            raise Invalid(f"{name} {value} is out of range; expected {low}-{high}",
+                          where=f"autoscale.{name}")
+    if not isinstance(metric, str):
+        raise Invalid(f"metric must be one of {', '.join(METRICS)}, not {describe(metric)}",
+                      where="autoscale.metric")
+    if isinstance(target, str) and len(target) > MAX_TARGET_TEXT:
+        raise Invalid(f"target {target[:20]!r}... is longer than {MAX_TARGET_TEXT} characters",
+                      where="autoscale.target")
+    wanted_target = target_of(target)
+    if _places(wanted_target) > TARGET_PLACES:
+        raise Invalid(f"target {target!r} has more than {TARGET_PLACES} decimal places",
+                      where="autoscale.target")
+    assert isinstance(min, int) and isinstance(max, int) and isinstance(cooldown, int)
+    return Policy(min=min, max=max, metric=metric, target=wanted_target, cooldown=cooldown)
 
 
 def wanted(policy: Policy, rate: float) -> int:

@@ -62,3 +62,22 @@ class QuotaExceeded(Conflict):
     succeed; 403 stays for what a token may never do."""
 
     code = "quota_exceeded"
+
+
+def describe(value: object) -> str:
+    """A value as an error message shows what was given instead: "the string 'x'", "a list"."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        if len(value) > 60:  # an error message quotes the start of a long string only
+            return f"a string of {len(value)} characters ({value[:20]!r}...)"
+        return f"the string {value!r}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    return f"{value!r}"

@@ -139,6 +139,17 @@ def check(raw: object, *, where: str = "health_check") -> dict[str, Any]:
     return out
 
 
+def combine(health_path: str | None, raw: dict[str, Any] | None) -> dict[str, Any]:
+    """A service's top-level `health_path` (the older way to give the path) and its checked
+    `health_check` settings as one mapping: both may name the path only if they agree."""
+    if health_path is None:
+        return raw or {}
+    if raw is not None and raw.get("path") not in (None, health_path):
+        raise Invalid("health_path and health_check.path differ; give the path once",
+                      where="health_check.path")
+    return {**(raw or {}), "path": health_path}
+
+
 def effective(stored: dict[str, Any], default_path: str | None, *,
               where: str = "health_check") -> HealthCheck:
     """The check that applies: what a service set (None: not set) over the defaults. A built-in

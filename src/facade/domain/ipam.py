@@ -21,6 +21,10 @@ MAX_PREFIX = 29
 # the kernel's BR_MAX_PORTS (1,024) less port 0, which it never hands out: a 1,024th port is
 # refused (EXFULL), measured as ensure_node failing for every node of a /20 past 1,022
 SEGMENT_PORTS = 1023
+# the longest text a CIDR or an address may be given as: "255.255.255.255/255.255.255.255"
+# (a netmask is accepted, and stored as its prefix length)
+MAX_CIDR_TEXT = 31
+MAX_IP_TEXT = 15
 
 
 def parse_cidr(text: str, *, where: str) -> ipaddress.IPv4Network:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from facade.domain.errors import Invalid
+from facade.domain.errors import Invalid, describe
 
 PREFIX = "fcd"
 NETNS_PREFIX = "fcd-"
@@ -18,15 +18,40 @@ LINK_PREFIX = "fcd"
 IFNAMSIZ = 15
 FABRIC_NETNS = "fcd-fabric"
 
-_NAME = re.compile(r"[a-z](?:[a-z0-9-]{0,38}[a-z0-9])?")
+MAX_NAME = 40  # characters of a user-chosen name (the store's columns are this wide)
+MAX_SUBNET_REF = 2 * MAX_NAME + 1  # "network/subnet"
+MAX_INTERFACE_REF = MAX_NAME + 1 + 4  # "instance/eth7"
+_NAME = re.compile(rf"[a-z](?:[a-z0-9-]{{0,{MAX_NAME - 2}}}[a-z0-9])?")
+_IFNAME = re.compile(r"eth[0-9]{1,2}")
 
 
 def check_name(name: object, *, kind: str, where: str | None = None) -> str:
     """A user-chosen name: 1..40 chars of a-z, 0-9 and '-', starting with a letter."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise Invalid(f"{kind} name {name!r} must be 1-40 characters of a-z, 0-9 and '-', "
-                      "starting with a letter and not ending with '-'", where=where or kind)
+        raise Invalid(f"{kind} name {name!r} must be 1-{MAX_NAME} characters of a-z, 0-9 and "
+                      "'-', starting with a letter and not ending with '-'", where=where or kind)
     return name
+
+
+def check_subnet_ref(value: object, *, where: str, what: str = "subnet") -> str:
+    """A subnet named as "network/subnet" (both parts names), in a body or a scenario file."""
+    if not isinstance(value, str) or value.count("/") != 1:
+        raise Invalid(f"{what} must name a subnet as network/subnet (NETWORK/SUBNET, like "
+                      f"acme-vpc/app), not {describe(value)}", where=where)
+    network, subnet = value.split("/")
+    check_name(network, kind="network", where=where)
+    check_name(subnet, kind="subnet", where=where)
+    return value
+
+
+def check_interface_ref(value: object, *, where: str, what: str = "interface") -> str:
+    """One interface of an instance named as "instance/ethN" (a rule's scope)."""
+    parts = value.split("/") if isinstance(value, str) else []
+    if len(parts) != 2 or not _IFNAME.fullmatch(parts[1]):
+        raise Invalid(f"{what} must be instance/ethN (like web/eth0), not {describe(value)}",
+                      where=where)
+    check_name(parts[0], kind="instance", where=where)
+    return str(value)
 
 
 def _link(kind: str, ident: int) -> str:

@@ -26,6 +26,7 @@ BYTES_PER_GB = 10**9
 REQUESTS_PER_UNIT = 1000
 MAX_PRICE = Money(10**9)
 MAX_PRICE_PLACES = 10
+MAX_PRICE_TEXT = 40  # characters of a price given as text ("999999999.9999999999" is 20)
 
 
 class Role(StrEnum):
@@ -45,6 +46,9 @@ def parse_role(value: object, *, where: str = "role") -> Role:
 
 def price(value: object, *, where: str, currency: str = CURRENCY) -> Money:
     """A unit price from Money, str, int or Decimal: >= 0, < MAX_PRICE, <= MAX_PRICE_PLACES decimals."""
+    if isinstance(value, str) and len(value) > MAX_PRICE_TEXT:
+        raise Invalid(f"price {value[:20]!r}... is longer than {MAX_PRICE_TEXT} characters",
+                      where=where)
     money = value if isinstance(value, Money) else Money(to_decimal(value, where=where), currency)
     if money.currency != currency:
         raise Invalid(f"price {money} is not in {currency}", where=where)

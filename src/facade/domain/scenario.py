@@ -29,12 +29,10 @@ from typing import Any, NoReturn
 import yaml
 
 from facade.domain import autoscale as autoscale_mod
-from facade.domain import health as health_mod
+from facade.domain import commands, counts, security
 from facade.domain import prices as pricing
-from facade.domain import sandbox, security
-from facade.domain import workload as workload_mod
-from facade.domain.billing import parse_model
 from facade.domain.errors import Conflict, Invalid
+from facade.domain.errors import describe as _describe
 from facade.domain.ipam import (
     SubnetRange,
     check_no_overlap,
@@ -43,15 +41,10 @@ from facade.domain.ipam import (
     parse_ip,
 )
 from facade.domain.money import CURRENCY, check_currency
-from facade.domain.names import check_name
+from facade.domain.names import check_interface_ref, check_name, check_subnet_ref
 from facade.domain.specs import PortRuleSpec
 
 MAX_BYTES = 1024 * 1024
-MAX_BACKENDS = 64
-MAX_COMMAND = 4096
-MAX_HEALTH_PATH = 256
-WORKLOADS = ("http-echo", "search", "web")
-PLACEHOLDERS = ("ip", "port", "name")
 TOP_LEVEL = ("accounts", "prices", "networks", "grants", "load_balancers", "services",
              "instances", "appliances", "rules")
 
@@ -60,8 +53,9 @@ TOP_LEVEL = ("accounts", "prices", "networks", "grants", "load_balancers", "serv
 
 
 @dataclass(frozen=True)
-class _Decl:
-    """Shared by every declaration: `line` is where its mapping (or string) starts, 1-based."""
+class Declaration:
+    """Shared by every declaration: `line` is where its mapping (or string) starts, 1-based.
+    The service layer's apply and destroy report their errors at `where`."""
 
     @property
     def kind(self) -> str:
@@ -80,7 +74,7 @@ class _Decl:
 
 
 @dataclass(frozen=True)
-class AccountDecl(_Decl):
+class AccountDecl(Declaration):
     name: str
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
@@ -91,7 +85,7 @@ class AccountDecl(_Decl):
 
 
 @dataclass(frozen=True)
-class SubnetDecl(_Decl):
+class SubnetDecl(Declaration):
     """A subnet of a network; `name` is its own name, `ref` is "network/subnet"."""
 
     name: str
@@ -114,7 +108,7 @@ class SubnetDecl(_Decl):
 
 
 @dataclass(frozen=True)
-class NetworkDecl(_Decl):
+class NetworkDecl(Declaration):
     name: str
     account: str
     cidr: str
@@ -128,7 +122,7 @@ class NetworkDecl(_Decl):
 
 
 @dataclass(frozen=True)
-class GrantDecl(_Decl):
+class GrantDecl(Declaration):
     """`grants: [{subnet: NET/SUB, account: X}]`: the subnet's owner lets account X give its
     instances interfaces in the subnet (service.grants)."""
 
@@ -147,7 +141,7 @@ class GrantDecl(_Decl):
 
 
 @dataclass(frozen=True)
-class LoadBalancerDecl(_Decl):
+class LoadBalancerDecl(Declaration):
     """`load_balancers: [{name, account, management_subnet: NET/SUB}]`: a front-end provider's
     load-balancer offer (service.load_balancers), which a service names in `frontend:`."""
 
@@ -163,7 +157,7 @@ class LoadBalancerDecl(_Decl):
 
 
 @dataclass(frozen=True)
-class ServiceDecl(_Decl):
+class ServiceDecl(Declaration):
     """Exactly one of `workload` (a built-in: http-echo, search) and `command` is set.
 
     `command` is a template: split it with `argv` (shlex, never a shell) and replace {ip},
@@ -210,7 +204,7 @@ class ServiceDecl(_Decl):
 
 
 @dataclass(frozen=True)
-class InterfaceDecl(_Decl):
+class InterfaceDecl(Declaration):
     subnet: str  # "network/subnet"
     ip: str | None = None
     line: int = 0
@@ -226,7 +220,7 @@ class InterfaceDecl(_Decl):
 
 
 @dataclass(frozen=True)
-class InstanceDecl(_Decl):
+class InstanceDecl(Declaration):
     name: str
     account: str
     interfaces: tuple[InterfaceDecl, ...]
@@ -241,7 +235,7 @@ class InstanceDecl(_Decl):
 
 
 @dataclass(frozen=True)
-class ApplianceDecl(_Decl):
+class ApplianceDecl(Declaration):
     name: str
     account: str
     service: str
@@ -256,7 +250,7 @@ class ApplianceDecl(_Decl):
 
 
 @dataclass(frozen=True)
-class RuleDecl(_Decl):
+class RuleDecl(Declaration):
     """A security rule of a subnet (`subnet: net/sub`) or of one interface (`interface:
     instance/eth0`); `rule` holds the validated fields (domain.security)."""
 
@@ -277,7 +271,7 @@ class RuleDecl(_Decl):
 
 
 @dataclass(frozen=True)
-class PricesDecl(_Decl):
+class PricesDecl(Declaration):
     """The top-level `prices`: the operator's instance prices (`instances`, as given, checked)
     and front-end providers' prices (`frontend`: account -> per front-end node-hour)."""
 
@@ -483,22 +477,6 @@ def _load(text: str, filename: str) -> Any:
 # Validation helpers
 
 
-def _describe(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return f"the string {value!r}"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    return f"{value!r}"
-
-
 def _unknown_key_message(key: object, what: str, allowed: tuple[str, ...]) -> str:
     message = f"unknown key {key!r} in {what}; allowed keys: {', '.join(allowed)}"
     if isinstance(key, str):
@@ -548,33 +526,13 @@ class _Item:
             self.fail(key, f"{self.kind} {key} must be {what}, not {_describe(value)}")
         return value
 
-    def integer(self, key: str, low: int, high: int, default: int | None = None) -> int:
-        value = self.data.get(key, default)
-        if value is None and default is not None:
-            value = default
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"{self.kind} {key} must be a whole number {low}-{high}, "
-                           f"not {_describe(value)}")
-        if not low <= value <= high:
-            self.fail(key, f"{self.kind} {key} {value} is out of range; expected {low}-{high}")
-        return value
-
     def cidr(self, key: str = "cidr") -> ipaddress.IPv4Network:
         text = self.string(key, "an IPv4 CIDR like 10.0.0.0/16")
         return parse_cidr(text, where=self.at(key))
 
     def subnet_ref(self, key: str) -> str:
-        return _subnet_ref(self.data.get(key), where=self.at(key), what=f"{self.kind} {key}")
-
-
-def _subnet_ref(value: object, *, where: str, what: str) -> str:
-    if not isinstance(value, str) or value.count("/") != 1:
-        raise Invalid(f"{what} must name a subnet as network/subnet (like acme-vpc/app), "
-                      f"not {_describe(value)}", where=where)
-    network, subnet = value.split("/")
-    check_name(network, kind="network", where=where)
-    check_name(subnet, kind="subnet", where=where)
-    return value
+        return check_subnet_ref(self.data.get(key), where=self.at(key),
+                                what=f"{self.kind} {key}")
 
 
 def _items(top: _Map, key: str, file: str) -> Iterator[tuple[object, int]]:
@@ -645,49 +603,6 @@ class _Siblings:
         self.by_start[int(cidr.network_address)] = cidr
 
 
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _check_command(text: object, where: str) -> str:
-    if not isinstance(text, str):
-        raise Invalid(f"service command must be a string like \"prog --ip {{ip}} --port "
-                      f"{{port}}\", not {_describe(text)}", where=where)
-    if len(text) > MAX_COMMAND:
-        raise Invalid(f"service command is {len(text)} characters; at most {MAX_COMMAND}",
-                      where=where)
-    if _CONTROL.search(text.replace("\t", " ")):
-        raise Invalid("service command must be one line without control characters",
-                      where=where)
-    try:
-        words = shlex.split(text)
-    except ValueError as exc:
-        raise Invalid(f"service command {text!r} is not well formed: {exc} (it is split like a "
-                      "shell would, but never run through a shell)", where=where) from None
-    if not words:
-        raise Invalid("service command is empty; give the program to run and its arguments",
-                      where=where)
-    allowed = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
-    for word in words:
-        for found in _PLACEHOLDER.findall(word):
-            if found not in PLACEHOLDERS:
-                raise Invalid(f"service command has an unknown placeholder {{{found}}}; only "
-                              f"{allowed} are replaced", where=where)
-        if "{" in _PLACEHOLDER.sub("", word) or "}" in _PLACEHOLDER.sub("", word):
-            raise Invalid(f"service command word {word!r} has a stray brace; braces may only "
-                          f"appear in the placeholders {allowed}", where=where)
-    return text
-
-
-def _check_health_path(value: object, where: str) -> str:
-    if (not isinstance(value, str) or not value.startswith("/") or len(value) > MAX_HEALTH_PATH
-            or any(c.isspace() or not c.isprintable() for c in value)):
-        raise Invalid(f"service health_path must be a URL path starting with '/' (like /health), "
-                      f"without spaces, at most {MAX_HEALTH_PATH} characters; not "
-                      f"{_describe(value)}", where=where)
-    return value
-
-
 # ---------------------------------------------------------------------------------------------
 # The sections
 
@@ -723,6 +638,8 @@ def _subnets(net: _Item, network: str, net_cidr: ipaddress.IPv4Network,
         siblings.add(name, cidr)
         out.append(SubnetDecl(name=name, cidr=str(cidr), line=item.line, network=network,
                               file=file))
+    with _fields_at(net):
+        counts.check_subnets(len(out), where="subnets")
     return tuple(out)
 
 
@@ -744,6 +661,8 @@ def _networks(top: _Map, file: str) -> tuple[NetworkDecl, ...]:
 
 
 def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
+    """services: the fields of POST /v1/services (account required, and `autoscale`), checked
+    by commands.new_service like an API body."""
     unique = _Unique("service")
     out = []
     allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
@@ -756,106 +675,77 @@ def _services(top: _Map, file: str) -> tuple[ServiceDecl, ...]:
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
-        workload: str | None = None
-        command: str | None = None
-        raw = item.data.get("workload")
-        if isinstance(raw, _Map):
-            sub = _Item(raw, kind="service workload", file=file, allowed=("command",),
-                        required=("command",))
-            if item.has("command"):
-                item.fail("command", "service gives a command twice (under workload and as "
-                                     "command); give it once")
-            command = _check_command(sub.data["command"], sub.at("command"))
-        elif raw is not None:
-            if item.has("command"):
-                item.fail("command", f"service gives both workload and command; give either a "
-                                     f"built-in workload ({', '.join(WORKLOADS)}) or a command")
-            if raw not in WORKLOADS:
-                item.fail("workload", f"unknown workload {raw!r}; built-in workloads "
-                                      f"are {', '.join(WORKLOADS)} (or give "
-                                      "command: \"prog --ip {ip} --port {port}\")")
-            workload = raw
-        elif item.has("command"):
-            command = _check_command(item.data["command"], item.at("command"))
-        else:
-            raise Invalid(f"service needs a workload ({', '.join(WORKLOADS)}) or a command like "
-                          "\"prog --ip {ip} --port {port}\"", where=item.here)
-        port = item.integer("port", 1, 65535)
+        workload, command, moved = _source(item, file)
         backend = item.subnet_ref("backend_subnet")
         management = item.subnet_ref("management_subnet")
-        health = item.data.get("health_path")
-        if health is not None:
-            health = _check_health_path(health, item.at("health_path"))
-        upstream = item.name("upstream", kind="upstream appliance") \
-            if item.has("upstream") else None
-        frontend = item.name("frontend", kind="load-balancer offer") \
-            if item.has("frontend") else None
-        extras = tuple(_subnet_ref(v, where=f"{file}:{n}", what="service extra_subnets entry")
+        extras = tuple(check_subnet_ref(v, where=f"{file}:{n}",
+                                        what="service extra_subnets entry")
                        for v, n in _items(item.data, "extra_subnets", file))
+        with _fields_at(item, moved):
+            cmd = commands.new_service(
+                name=name, workload_name=workload, command=command,
+                port=item.data.get("port"), backend_subnet=backend,
+                management_subnet=management, health_path=item.data.get("health_path"),
+                health_check=item.data.get("health_check"), limits=item.data.get("limits"),
+                extra_subnets=extras, billing_model=item.data.get("billing_model"),
+                upstream=item.data.get("upstream"), frontend=item.data.get("frontend"))
         given = item.data.get("prices")
         with _prices_at(item, "prices"):
             pricing.service_prices(given, where="prices")
-        model = item.data.get("billing_model", "provider-bills")
-        try:
-            model = parse_model(model).value
-        except Invalid as exc:
-            item.fail("billing_model", f"service {exc.message}")
-        out.append(ServiceDecl(name=name, account=account, workload=workload, command=command,
-                               port=port, backend_subnet=backend, management_subnet=management,
-                               health_path=health, upstream=upstream, frontend=frontend,
+        out.append(ServiceDecl(name=name, account=account, workload=cmd.workload,
+                               command=cmd.command, port=cmd.port, backend_subnet=backend,
+                               management_subnet=management, health_path=cmd.health_path,
+                               upstream=cmd.upstream, frontend=cmd.frontend,
                                extra_subnets=extras, line=item.line, file=file,
                                upstream_line=item.data.key_lines.get("upstream", item.line),
-                               prices=_flat(given) if given else (), billing_model=model,
-                               autoscale=_autoscale(item, file), limits=_limits(item),
-                               health_check=_health_check(item, health, workload)))
+                               prices=_flat(given) if given else (),
+                               billing_model=cmd.billing_model,
+                               autoscale=_autoscale(item, file),
+                               limits=tuple(sorted(cmd.limits.items())),
+                               health_check=tuple(sorted(cmd.health_check.items()))))
     return tuple(out)
 
 
-def _health_check(item: _Item, path: str | None,
-                  workload: str | None) -> tuple[tuple[str, Any], ...]:
-    """services[].health_check: {type, path, codes, interval, timeout, rise, fall}, each
-    optional (docs/health.md); the service's health_path is its path. An error names the line
-    of the bad key."""
-    raw = item.data.get("health_check")
-    given: dict[str, Any] = {}
-    if raw is not None:
-        if not isinstance(raw, _Map):
-            item.fail("health_check", "service health_check must be a mapping of "
-                                      f"{', '.join(health_mod.FIELDS)}, not {_describe(raw)}")
-        for key in raw:
-            try:
-                given.update(health_mod.check({key: raw[key]}, where="health_check"))
-            except Invalid as exc:
-                raise Invalid(f"service {exc.message}",
-                              where=f"{item.file}:{raw.key_lines.get(key, raw.line)}") from None
-    if path is not None:
-        if given.get("path") not in (None, path):
-            item.fail("health_check", "service health_path and health_check.path differ; "
-                                      "give the path once")
-        given["path"] = path
-    try:
-        health_mod.effective(given, workload_mod.default_health_path(workload))
-    except Invalid as exc:
-        item.fail("health_check" if raw is not None else "health_path", f"service {exc.message}")
-    return tuple(sorted(given.items()))
-
-
-def _limits(item: _Item) -> tuple[tuple[str, int], ...]:
-    """instances[].limits and services[].limits: {memory_mb, pids, cpu_weight}, each optional
-    (docs/security.md); an error names the line of the bad key."""
-    raw = item.data.get("limits")
-    if raw is None:
-        return ()
+def _source(item: _Item, file: str) -> tuple[object, object, dict[str, int]]:
+    """What a service runs as given, (workload, command, lines): `workload: search`,
+    `command: "prog ..."`, or `workload: {command: "prog ..."}`, whose command's line is not
+    the line of a `command` key of the service (`lines` says where it is)."""
+    raw = item.data.get("workload")
     if not isinstance(raw, _Map):
-        item.fail("limits", f"{item.kind} limits must be a mapping of memory_mb, pids and "
-                            f"cpu_weight, not {_describe(raw)}")
-    for key in raw:
-        try:
-            sandbox.check_limits({key: raw[key]}, where="limits")
-        except Invalid as exc:
-            raise Invalid(f"{item.kind} {exc.message}",
-                          where=f"{item.file}:{raw.key_lines.get(key, raw.line)}") from None
-    return tuple(sorted(sandbox.check_limits(dict(raw)).items()))
+        return raw, item.data.get("command"), {}
+    sub = _Item(raw, kind="service workload", file=file, allowed=("command",),
+                required=("command",))
+    if item.has("command"):
+        item.fail("command", "service gives a command twice (under workload and as "
+                             "command); give it once")
+    return None, sub.data["command"], {"command": sub.data.key_lines["command"]}
+
+
+def _line_of(data: _Map, path: str, line: int) -> int:
+    """The line of the key a field path names ("health_check.timeout", "interfaces[2]"):
+    the deepest part of it the file has; `line` when it has none of it."""
+    node: object = data
+    for part in re.findall(r"[^.\[\]]+", path):
+        if isinstance(node, _Map) and part in node:
+            line, node = node.key_lines.get(part, line), node[part]
+        elif isinstance(node, _Seq) and part.isdigit() and int(part) < len(node):
+            line, node = node.item_lines[int(part)], node[int(part)]
+        else:
+            break
+    return line
+
+
+@contextmanager
+def _fields_at(item: _Item, lines: dict[str, int] | None = None) -> Iterator[None]:
+    """Re-raise a create command's error (where = the field path an API body would name) at
+    the file line of that key; a nested field's message names the declaration's kind."""
+    try:
+        yield
+    except Invalid as exc:
+        path = exc.where or ""
+        line = (lines or {}).get(path) or _line_of(item.data, path, item.line)
+        message = f"{item.kind} {exc.message}" if "." in path else exc.message
+        raise Invalid(message, where=f"{item.file}:{line}") from None
 
 
 def _autoscale(item: _Item, file: str) -> autoscale_mod.Policy | None:
@@ -866,21 +756,16 @@ def _autoscale(item: _Item, file: str) -> autoscale_mod.Policy | None:
     if not isinstance(raw, _Map):
         item.fail("autoscale", "service autoscale must be a mapping like {min: 1, max: 4, "
                                "metric: requests, target: 50}")
-    sub = _Item(raw, kind="autoscale", file=file,
-                allowed=("min", "max", "metric", "target", "cooldown"),
+    fields = ("min", "max", "metric", "target", "cooldown")
+    sub = _Item(raw, kind="autoscale", file=file, allowed=fields,
                 required=("min", "max", "metric", "target"))
-    low = sub.integer("min", 1, 64)
-    high = sub.integer("max", 1, 64)
-    cooldown = sub.integer("cooldown", 0, autoscale_mod.MAX_COOLDOWN, default=30)
-    metric = sub.data.get("metric")
     try:
-        return autoscale_mod.Policy(min=low, max=high, metric=str(metric),
-                                    target=autoscale_mod.target_of(sub.data.get("target")),
-                                    cooldown=cooldown)
+        return autoscale_mod.requested(
+            min=sub.data.get("min"), max=sub.data.get("max"), metric=sub.data.get("metric"),
+            target=sub.data.get("target"), cooldown=sub.data.get("cooldown"))
     except Invalid as exc:
         key = (exc.where or "").rpartition(".")[2]
-        sub.fail(key if key in ("min", "max", "metric", "target") else "min",
-                 f"autoscale: {exc.message}")
+        sub.fail(key if key in fields else "min", f"autoscale {exc.message}")
 
 
 @contextmanager
@@ -890,14 +775,9 @@ def _prices_at(item: _Item, key: str) -> Iterator[None]:
     try:
         yield
     except Invalid as exc:
-        node: object = item.data.get(key)
-        line = item.data.key_lines.get(key, item.line)
-        for part in (exc.where or "").split(".")[1:]:
-            if not isinstance(node, _Map) or part not in node:
-                break
-            line, node = node.key_lines.get(part, line), node[part]
+        path = ".".join([key, *(exc.where or "").split(".")[1:]])
         raise Invalid(f"{item.kind} {exc.where}: {exc.message}",
-                      where=f"{item.file}:{line}") from None
+                      where=f"{item.file}:{_line_of(item.data, path, item.line)}") from None
 
 
 def _prices(top: _Map, file: str) -> tuple[PricesDecl, ...]:
@@ -972,10 +852,13 @@ def _load_balancers(top: _Map, file: str, networks: tuple[NetworkDecl, ...],
         item = _mapping(value, line, kind="load-balancer offer", file=file,
                         allowed=("name", "account", "management_subnet"),
                         required=("name", "account", "management_subnet"))
-        name = item.name()
+        with _fields_at(item):
+            cmd = commands.new_load_balancer(
+                name=item.data.get("name"),
+                management_subnet=item.data.get("management_subnet"))
+        name, management = cmd.name, cmd.management_subnet
         unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
-        management = item.subnet_ref("management_subnet")
         owner = owners.get(management.split("/")[0])
         if owner is not None and owner != account:
             item.fail("management_subnet", f"load-balancer offer {name}: management_subnet "
@@ -996,7 +879,7 @@ def _interface(value: object, line: int, file: str) -> InterfaceDecl:
     where = f"{file}:{line}"
     if isinstance(value, str):
         ref, sep, ip_text = value.partition("=")
-        subnet = _subnet_ref(ref.strip(), where=where, what="interface")
+        subnet = check_subnet_ref(ref.strip(), where=where, what="interface")
         ip = ip_text.strip() if sep else None
         if sep and not ip:
             raise Invalid(f"interface {value!r} has '=' but no address; write "
@@ -1034,9 +917,10 @@ def _instances(top: _Map, file: str,
         account = item.name("account", kind="account")
         interfaces = tuple(_interface(v, n, file) for v, n in _items(item.data, "interfaces",
                                                                       file))
-        if not interfaces:
-            item.fail("interfaces", "instance needs at least one interface, like "
-                                    "interfaces: [acme-vpc/app]")
+        with _fields_at(item):
+            cmd = commands.new_instance(
+                name=name, interfaces=[{"subnet": i.subnet, "ip": i.ip} for i in interfaces],
+                limits=item.data.get("limits"))
         for iface in interfaces:
             if iface.ip is None:
                 continue
@@ -1051,7 +935,8 @@ def _instances(top: _Map, file: str,
                               f"(first by {addresses[key]})", where=where)
             addresses[key] = f"instance {name!r} at line {iface.line}"
         out.append(InstanceDecl(name=name, account=account, interfaces=interfaces,
-                                line=item.line, file=file, limits=_limits(item)))
+                                line=item.line, file=file,
+                                limits=tuple(sorted(cmd.limits.items()))))
     return tuple(out)
 
 
@@ -1067,9 +952,10 @@ def _appliances(top: _Map, file: str) -> tuple[ApplianceDecl, ...]:
         account = item.name("account", kind="account")
         service = item.name("service", kind="service")
         subnet = item.subnet_ref("subnet")
-        backends = item.integer("backends", 0, MAX_BACKENDS, default=1)
+        with _fields_at(item):
+            cmd = commands.new_appliance(name=name, backends=item.data.get("backends"))
         out.append(ApplianceDecl(name=name, account=account, service=service, subnet=subnet,
-                                 backends=backends, line=item.line, file=file))
+                                 backends=cmd.backends, line=item.line, file=file))
     return tuple(out)
 
 
@@ -1121,12 +1007,8 @@ def _rules(top: _Map, file: str) -> tuple[RuleDecl, ...]:
         if item.has("subnet"):
             subnet = item.subnet_ref("subnet")
         else:
-            interface = item.string("interface", "instance/ifname (like web/eth0)")
-            parts = interface.split("/")
-            if len(parts) != 2 or not re.fullmatch(r"eth[0-9]{1,2}", parts[1]):
-                item.fail("interface", f"rule interface must be instance/ethN (like web/eth0), "
-                                       f"not {interface!r}")
-            check_name(parts[0], kind="instance", where=item.at("interface"))
+            interface = check_interface_ref(item.data.get("interface"),
+                                            where=item.at("interface"), what="rule interface")
         fields = {k: v for k, v in item.data.items() if k in security.FIELDS}
         try:
             rule = security.check_rule(fields)

@@ -15,6 +15,7 @@ from typing import Any, Literal, cast
 
 from facade.domain.errors import Invalid
 from facade.domain.specs import PortRuleSpec
+from facade.domain.workload import PORTS
 
 DIRECTIONS = ("ingress", "egress")
 ACTIONS = ("allow", "deny")
@@ -62,8 +63,8 @@ def check_ports(value: object, protocol: str, *, where: str | None = None) -> st
                       where=field)
     low = int(match.group(1))
     high = int(match.group(2)) if match.group(2) else low
-    if not 1 <= low <= 65535 or not 1 <= high <= 65535:
-        raise Invalid(f"ports {value!r}: ports are 1 to 65535", where=field)
+    if not PORTS[0] <= low <= PORTS[1] or not PORTS[0] <= high <= PORTS[1]:
+        raise Invalid(f"ports {value!r}: ports are {PORTS[0]} to {PORTS[1]}", where=field)
     if high < low:
         raise Invalid(f"ports {value!r}: the range ends before it starts", where=field)
     return str(low) if low == high else f"{low}-{high}"

@@ -9,61 +9,103 @@ from __future__ import annotations
 import shlex
 import string
 
-from facade.domain.errors import Invalid
+from facade.domain import health
+from facade.domain.errors import Invalid, describe
 
 BUILTINS: dict[str, str] = {
     "http-echo": "facade.workloads.http_echo",
     "search": "facade.workloads.search",
     "web": "facade.workloads.web",
 }
-PLACEHOLDERS = frozenset({"ip", "port", "name"})
+WORKLOADS = tuple(sorted(BUILTINS))
+PLACEHOLDERS = ("ip", "port", "name")
+MAX_WORKLOAD = 40  # characters of a workload's name as a body gives it (the store's column)
+MAX_COMMAND = 4096  # characters of a command template
+MAX_PATH = health.MAX_PATH  # a service's health_path is its health check's path
+PORTS = (1, 65535)
+_ALLOWED = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
 
 
 def check_builtin(name: object, *, where: str) -> str:
-    if name not in BUILTINS:
+    if not isinstance(name, str) or name not in BUILTINS:
         raise Invalid(f"unknown workload {name!r}; built-in workloads are "
-                      f"{', '.join(sorted(BUILTINS))} (or give a command)", where=where)
-    return str(name)
+                      f"{', '.join(WORKLOADS)} (or give command: \"prog --ip {{ip}} --port "
+                      "{port}\")", where=where)
+    return name
+
+
+def check_source(workload: object, command: object, *, where: str = "workload") -> None:
+    """A service runs exactly one of a built-in workload and a command."""
+    if workload is not None and command is not None:
+        raise Invalid(f"a service gives both workload and command; give exactly one: a "
+                      f"built-in workload ({', '.join(WORKLOADS)}) or a command", where=where)
+    if workload is None and command is None:
+        raise Invalid(f"a service needs a workload ({', '.join(WORKLOADS)}) or a command like "
+                      "\"prog --ip {ip} --port {port}\" (give exactly one)", where=where)
 
 
 def check_command(template: object, *, where: str) -> list[str]:
-    """Split a command template and check its placeholders; returns the argument templates."""
-    if not isinstance(template, str) or not template.strip():
-        raise Invalid("command must be a non-empty string", where=where)
-    if len(template) > 4096:
-        raise Invalid("command is longer than 4096 characters", where=where)
+    """Split a command template and check its placeholders; returns the argument templates.
+
+    Braces are read as `str.format` reads them, which is how the worker renders each word:
+    {ip}, {port} and {name} are replaced, {{ and }} are a literal brace, anything else is
+    refused (so rendering can never fail or do more than substitute)."""
+    if not isinstance(template, str):
+        raise Invalid("command must be a non-empty string like \"prog --ip {ip} --port "
+                      f"{{port}}\", not {describe(template)}", where=where)
+    if len(template) > MAX_COMMAND:
+        raise Invalid(f"command is {len(template)} characters; it is longer than {MAX_COMMAND} "
+                      "characters", where=where)
     if not template.isprintable():
         # a NUL cannot reach execve(2), a newline or other control character is never meant
         raise Invalid("command must be one line without control characters", where=where)
     try:
         args = shlex.split(template)
     except ValueError as exc:
-        raise Invalid(f"command cannot be split into arguments: {exc}", where=where) from exc
+        raise Invalid(f"command {template!r} is not well formed and cannot be split into "
+                      f"arguments: {exc} (it is split like a shell would, but never run "
+                      "through a shell)", where=where) from None
+    if not args:
+        raise Invalid("command is empty: it must be a non-empty string, the program to run "
+                      "and its arguments", where=where)
     for arg in args:
         try:
             parsed = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(arg)
                       if f is not None]
         except ValueError as exc:
-            raise Invalid(f"bad placeholder in {arg!r}: {exc}", where=where) from exc
+            raise Invalid(f"bad placeholder in {arg!r}: {exc}; a stray brace may only appear "
+                          f"as {{{{ or }}}} (braces are for the placeholders {_ALLOWED})",
+                          where=where) from None
+        unknown = [f for f, _, _ in parsed if f not in PLACEHOLDERS]
+        if unknown:
+            raise Invalid(f"unknown placeholder {{{unknown[0]}}} in command; only {_ALLOWED} "
+                          "are replaced", where=where)
         if any(spec or conv for _, spec, conv in parsed):
             # {port:>999999999} would be rendered by the worker: plain placeholders only
             raise Invalid(f"placeholder in {arg!r} has a format spec or conversion; write "
-                          "{ip}, {port} or {name} alone", where=where)
-        fields = [f for f, _, _ in parsed]
-        unknown = [f for f in fields if f not in PLACEHOLDERS]
-        if unknown:
-            raise Invalid(f"unknown placeholder {{{unknown[0]}}} in command; allowed: "
-                          "{ip}, {port}, {name}", where=where)
+                          f"{_ALLOWED} alone", where=where)
     return args
 
 
-def check_health_path(path: object, *, where: str, limit: int = 200) -> str:
-    """The URL path the worker's health check requests: it goes into an HTTP request line."""
-    if (not isinstance(path, str) or not path.startswith("/") or len(path) > limit
-            or any(c.isspace() or not c.isprintable() for c in path)):
-        raise Invalid(f"health_path must start with '/' (a URL path like /health) and hold no "
-                      f"spaces or control characters ({limit} characters at most)", where=where)
-    return path
+def check_health_path(path: object, *, where: str) -> str:
+    """A service's health_path: the URL path its health check requests (docs/health.md)."""
+    try:
+        return health.check_path(path, where=where)
+    except Invalid as exc:
+        raise Invalid(f"health_path must be a URL path starting with '/' (like /health), "
+                      f"without spaces or control characters, at most {MAX_PATH} characters; "
+                      f"not {describe(path)}", where=exc.where) from None
+
+
+def check_port(port: object, *, where: str = "port") -> int:
+    """The port a service's backends listen on (and its endpoint answers on)."""
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise Invalid(f"port must be a whole number {PORTS[0]}-{PORTS[1]}, not "
+                      f"{describe(port)}", where=where)
+    if not PORTS[0] <= port <= PORTS[1]:
+        raise Invalid(f"port {port} is out of range; expected {PORTS[0]}-{PORTS[1]}",
+                      where=where)
+    return port
 
 
 def render_command(template: str, *, ip: str, port: int, name: str) -> list[str]:

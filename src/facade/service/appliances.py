@@ -14,14 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from facade.domain import names
+from facade.domain import commands, counts
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import chains, instances, load_balancers, lookup, paging, quotas, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Service, Subnet
-
-MAX_BACKENDS = 64
 
 
 def _provider_view(caller: Caller, app: Appliance) -> bool:
@@ -46,12 +44,6 @@ def _check_placement(session: Session, sub: Subnet) -> None:
         raise Invalid(f"subnet {sub.network.name}/{sub.name} is the management subnet of "
                       f"{owner}, which is provider internal; put the appliance in another "
                       "subnet", where="subnet")
-
-
-def _check_backends(n: object, *, where: str = "backends") -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_BACKENDS:
-        raise Invalid(f"backends {n!r} must be an integer 1-{MAX_BACKENDS}", where=where)
-    return n
 
 
 def _add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
@@ -119,9 +111,9 @@ def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
 
 
 def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
-                  account: str | None, service: str, subnet: str, backends: int) -> Appliance:
-    names.check_name(name, kind="appliance", where="name")
-    _check_backends(backends)
+                  account: str | None, service: str, subnet: str,
+                  backends: int | None = None) -> Appliance:
+    backends = commands.new_appliance(name=name, backends=backends).backends
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Appliance).where(Appliance.name == name)):
         raise Conflict(f"appliance {name!r} already exists", where="name")
@@ -183,7 +175,7 @@ def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
 def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> None:
     """Grow (new backends, addresses from the provider's subnets) or shrink (the newest
     backends leave: out of rotation first, then removed). The customer subnet never changes."""
-    _check_backends(backends)
+    counts.check_backends(backends)
     if app.status == "deleting":
         raise Conflict(f"appliance {app.name} is being deleted", where="appliance")
     live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]

@@ -33,10 +33,11 @@ def _row(session: Session, svc: Service) -> AutoscalePolicy | None:
     return session.scalar(select(AutoscalePolicy).where(AutoscalePolicy.service_id == svc.id))
 
 
-def put_policy(session: Session, ctx: Context, svc: Service, *, min: int, max: int,
-               metric: str, target: object, cooldown: int = 30) -> AutoscalePolicy:
-    policy = autoscale.Policy(min=min, max=max, metric=metric,
-                              target=autoscale.target_of(target), cooldown=cooldown)
+def put_policy(session: Session, ctx: Context, svc: Service, *, min: object, max: object,
+               metric: object, target: object,
+               cooldown: object = autoscale.DEFAULT_COOLDOWN) -> AutoscalePolicy:
+    policy = autoscale.requested(min=min, max=max, metric=metric, target=target,
+                                 cooldown=cooldown)
     row = _row(session, svc)
     if row is None:
         row = AutoscalePolicy(service_id=svc.id)

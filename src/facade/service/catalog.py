@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from facade.domain import health, names, sandbox, workload
+from facade.domain import commands
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import (
@@ -26,10 +26,6 @@ from facade.service import (
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Service, ServiceSubnet, Subnet
 
-# a backend has at most 8 interfaces, like an instance: its backend and management legs and
-# up to 6 more
-MAX_EXTRA_SUBNETS = 6
-
 
 def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
     with ctx.write() as session:
@@ -45,20 +41,12 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                 extra_subnets: list[str] | None = None,
                 limits: dict[str, Any] | None = None,
                 health_check: dict[str, Any] | None = None) -> Service:
-    names.check_name(name, kind="service", where="name")
-    sandbox.check_limits(limits)
-    if (workload_name is None) == (command is None):
-        raise Invalid("give exactly one of workload (http-echo, search, web) or command",
-                      where="workload")
-    if workload_name is not None:
-        workload.check_builtin(workload_name, where="workload")
-    if command is not None:
-        workload.check_command(command, where="command")
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise Invalid(f"port {port!r} must be an integer 1-65535", where="port")
-    if health_path is not None:
-        workload.check_health_path(health_path, where="health_path")
-    check = health_checks.combine(health_path, health.check(health_check))
+    cmd = commands.new_service(name=name, workload_name=workload_name, command=command,
+                               port=port, backend_subnet=backend_subnet,
+                               management_subnet=management_subnet, health_path=health_path,
+                               health_check=health_check, limits=limits,
+                               extra_subnets=extra_subnets or (), billing_model=billing_model,
+                               upstream=upstream, frontend=frontend)
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Service).where(Service.name == name)):
         raise Conflict(f"appliance service {name!r} already exists", where="name")
@@ -71,9 +59,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                             f"{sub.network.account.name}, not to the provider {owner.name}",
                             where=field)
         subs[field] = sub
-    if subs["backend_subnet"].id == subs["management_subnet"].id:
-        raise Invalid("backend_subnet and management_subnet must be different subnets",
-                      where="management_subnet")
+    # (two different subnets: commands.new_service; a path names one subnet)
     carrier = lookup.extra_subnet_of(session, subs["management_subnet"])
     if carrier is not None:
         raise Conflict(f"management_subnet {management_subnet} is an extra subnet of service "
@@ -101,7 +87,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                                  for k, s in enumerate(extras)])
     billing.apply_terms(session, row, sheet, model)
     sandboxes.store(row, limits or {})
-    health_checks.store(row, check or {})
+    health_checks.store(row, dict(cmd.health_check))
     session.add(row)
     ctx.event(session, "service.created", name, f"appliance service {name} offered")
     session.flush()
@@ -115,10 +101,7 @@ def _extra_subnets(session: Session, caller: Caller, owner: Account, paths: list
     management subnet, no management subnet of anyone (provider internal) and no repeats.
     Their connected routes go in the backends' main table (so the backends reach them from any
     source address): their ranges may overlap neither the backend subnet's nor each other's."""
-    if len(paths) > MAX_EXTRA_SUBNETS:
-        raise Invalid(f"a service's backends have at most {MAX_EXTRA_SUBNETS} extra subnets "
-                      f"(got {len(paths)})", where="extra_subnets")
-    out: list[Subnet] = []
+    out: list[Subnet] = []  # (how many: commands.new_service)
     for k, path in enumerate(paths):
         where = f"extra_subnets[{k}]"
         sub = instances.resolve_subnet(session, caller, owner, path, where=where)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from facade.domain import health, workload
-from facade.domain.errors import Invalid
 from facade.service import lookup
 from facade.service.context import Caller, Context
 from facade.store.models import Service
@@ -53,17 +52,6 @@ def store(row: Service, raw: object, *, where: str = "health_check") -> bool:
             setattr(row, column, value)
             changed = True
     return changed
-
-
-def combine(health_path: str | None, raw: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The older top-level `health_path` and a `health_check` mapping as one mapping: both
-    may name the path only if they agree."""
-    if health_path is None:
-        return raw
-    if raw is not None and raw.get("path") not in (None, health_path):
-        raise Invalid("health_path and health_check.path differ; give the path once",
-                      where="health_check.path")
-    return {**(raw or {}), "path": health_path}
 
 
 def set_service(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> dict[str, Any]:

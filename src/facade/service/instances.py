@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from facade.domain import names
+from facade.domain import commands, names
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
 from facade.domain.paging import FIRST, PageRequest
@@ -59,11 +59,7 @@ def check_free_name(session: Session, name: str, *, where: str = "name") -> None
 def new_instance(ctx: Context, session: Session, caller: Caller, name: str, account: str | None,
                  interfaces: list[dict[str, Any]],
                  limits: dict[str, Any] | None = None) -> Instance:
-    names.check_name(name, kind="instance", where="name")
-    if not interfaces:
-        raise Invalid("an instance needs at least one interface", where="interfaces")
-    if len(interfaces) > 8:
-        raise Invalid("an instance has at most 8 interfaces", where="interfaces")
+    commands.new_instance(name=name, interfaces=interfaces, limits=limits)
     owner = lookup.acting_account(session, caller, account)
     check_free_name(session, name)
     placements = []

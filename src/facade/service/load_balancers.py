@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from facade.domain import names
+from facade.domain import commands
 from facade.domain.errors import Conflict, Forbidden, InUse, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import lookup, paging, views
@@ -89,7 +89,7 @@ def create(ctx: Context, caller: Caller, *, name: str, account: str | None,
 
 def new_offer(ctx: Context, session: Session, caller: Caller, *, name: str,
               account: str | None, management_subnet: str) -> LoadBalancer:
-    names.check_name(name, kind="load-balancer offer", where="name")
+    commands.new_load_balancer(name=name, management_subnet=management_subnet)
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(LoadBalancer).where(LoadBalancer.name == name)):
         raise Conflict(f"load-balancer offer {name!r} already exists", where="name")

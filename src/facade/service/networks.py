@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from facade.domain import ipam, names
+from facade.domain import commands, ipam, names
 from facade.domain.errors import Conflict, InUse, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import lookup, paging, quotas, rules, views
@@ -42,19 +42,18 @@ def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: s
 
 def new_network(ctx: Context, session: Session, caller: Caller, name: str, account: str | None,
                 cidr: str, subnets: list[dict[str, str]] | None = None) -> Network:
-    names.check_name(name, kind="network", where="name")
-    parsed = ipam.parse_cidr(cidr, where="cidr")
+    cmd = commands.new_network(name=name, cidr=cidr, subnets=subnets or [])
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Network).where(Network.name == name)):
         raise Conflict(f"network {name!r} already exists", where="name")
     quotas.check(session, owner, "networks", where="name")
     quotas.check(session, owner, "subnets", len(subnets or []), where="subnets")
-    net = Network(name=name, account=owner, cidr=str(parsed))
+    net = Network(name=name, account=owner, cidr=cmd.cidr)
     session.add(net)
     for i, sub in enumerate(subnets or []):
         add_subnet(session, net, sub.get("name", ""), sub.get("cidr", ""),
                    where=f"subnets[{i}]")
-    ctx.event(session, "network.created", name, f"network {name} {parsed} created")
+    ctx.event(session, "network.created", name, f"network {name} {cmd.cidr} created")
     session.flush()
     return net
 

@@ -20,6 +20,7 @@ from facade.domain.errors import Conflict, FacadeError, InUse
 from facade.domain.scenario import (
     AccountDecl,
     ApplianceDecl,
+    Declaration,
     GrantDecl,
     InstanceDecl,
     LoadBalancerDecl,
@@ -28,7 +29,6 @@ from facade.domain.scenario import (
     RuleDecl,
     Scenario,
     ServiceDecl,
-    _Decl,
     parse_scenario,
 )
 from facade.service import (
@@ -53,7 +53,7 @@ from facade.store.models import Account, Appliance, Instance, LoadBalancer, Netw
 
 
 @contextmanager
-def located(decl: _Decl) -> Iterator[None]:
+def located(decl: Declaration) -> Iterator[None]:
     """Re-raise a rule's error at the file line of the declaration that broke it."""
     try:
         yield
@@ -64,7 +64,7 @@ def located(decl: _Decl) -> Iterator[None]:
         raise type(exc)(exc.message, where=where) from exc
 
 
-def _differs(decl: _Decl, what: str, have: object, want: object) -> Conflict:
+def _differs(decl: Declaration, what: str, have: object, want: object) -> Conflict:
     return Conflict(f"{decl.kind} {decl.label} exists with {what} {have}, the file says {want}; "
                     "destroy it first to change it", where=decl.where)
 
@@ -306,7 +306,7 @@ def _remove_rule(ctx: Context, session: Session, caller: Caller, decl: RuleDecl)
 def _apply(ctx: Context, session: Session, caller: Caller,
            sc: Scenario) -> list[dict[str, str]]:
     changes: list[dict[str, str]] = []
-    steps: list[tuple[Any, tuple[_Decl, ...]]] = [
+    steps: list[tuple[Any, tuple[Declaration, ...]]] = [
         (_account, sc.accounts), (_prices, sc.prices), (_network, sc.networks),
         (_grant, sc.grants), (_load_balancer, sc.load_balancers), (_service, sc.services),
         (_instance, sc.instances), (_rule, sc.rules), (_appliance, sc.appliances)]
@@ -340,7 +340,7 @@ def _own_instance(session: Session, caller: Caller, name: str) -> Instance | Non
 
 
 def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenario,
-                     note: Callable[[str, _Decl], None]) -> None:
+                     note: Callable[[str, Declaration], None]) -> None:
     """destroy's second phase: services, load-balancer offers, networks and accounts, once
     their users are gone."""
     for svc in sc.services:
@@ -409,7 +409,7 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
     sc = parse_scenario(text, filename)
     changes: list[dict[str, str]] = []
 
-    def note(action: str, decl: _Decl) -> None:
+    def note(action: str, decl: Declaration) -> None:
         changes.append({"action": action, "kind": decl.kind, "name": decl.label})
 
     app_names = [a.name for a in sc.appliances]

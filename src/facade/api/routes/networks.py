@@ -32,7 +32,7 @@ def list_networks(ctx: Ctx, caller: Auth, page: Paging) -> Any:
              operation_id="create_network")
 def create_network(body: NetworkCreate, ctx: Ctx, caller: Auth) -> Any:
     return networks.create_network(ctx, caller, body.name, body.account, body.cidr,
-                                   [s.model_dump() for s in body.subnets])
+                                   [s.model_dump() for s in body.subnets or []])
 
 
 @router.get("/v1/networks/{name}", response_model=NetworkRead, operation_id="get_network")
