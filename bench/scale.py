@@ -279,6 +279,16 @@ def _made_again(events: list[dict[str, Any]]) -> dict[str, int]:
     return out
 
 
+def _failures(events: list[dict[str, Any]]) -> dict[str, int]:
+    """Reconcile failures by what failed (nothing was broken on purpose either)."""
+    out: dict[str, int] = {}
+    for e in events:
+        if e["kind"] == "reconcile.failed":
+            what = re.sub(r"\d+", "N", e["message"])[:160]  # alike once ids are left out
+            out[what] = out.get(what, 0) + 1
+    return out
+
+
 def _profile(cp: ControlPlane, seconds: float, during: Any = None) -> str:
     """py-spy on the control plane for `seconds`, or while `during()` runs; the top frames."""
     spy = shutil.which("py-spy")
@@ -435,6 +445,7 @@ def main() -> None:
                 and not n.endswith("-client")]
         events = _all_events(cp)
         degraded, again = _false_degradations(events), _made_again(events)
+        failed = _failures(events)
     print(f"\nscale: http-echo appliances of {args.backends} backend(s), created through the "
           f"API in batches of {args.batch}; {args.sample} timed at each count; idle "
           f"{args.idle:g} s\n")
@@ -458,6 +469,7 @@ def main() -> None:
     print(f"appliance.degraded events (nothing was broken on purpose): {len(degraded)} "
           f"{degraded[:5]}")
     print(f"nodes made again (by reason): {sum(again.values())} {again}")
+    print(f"reconcile failures (by action): {sum(failed.values())} {failed}")
     for timeline in timelines:
         print(f"\n{timeline}")
     for table in costs_tables:

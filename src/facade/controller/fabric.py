@@ -61,8 +61,7 @@ def reconcile_router(rt: Runtime, key: Key) -> None:
         require_bridges(rt, netns, bridges)
     actions = plan_node(netns, spec, seen, (), {}, rt.recreated_since(netns, bridges))
     done = rt.act(actions)
-    if any(a.verb == "ensure_node" for a in done):
-        rt.note_made(netns)
+    if any(a.verb == "ensure_node" for a in done):  # noted as made by rt.act
         rt.touch([keys.agent(key.ident)])  # the agent lives in the router's namespace
 
 

@@ -78,9 +78,7 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
         if exc.fatal:
             _set_status(rt, key.ident, "failed")
         raise
-    made = any(a.verb == "ensure_node" for a in done)
-    if made:
-        rt.note_made(netns)
+    made = any(a.verb == "ensure_node" for a in done)  # noted by rt.act
     if made or any(a.verb == "start_process" for a in done):
         if role == "backend" and rt.health is not None:
             rt.health.poke(netns)

@@ -118,7 +118,9 @@ class Runtime:
 
     def act(self, actions: list[Action]) -> list[Action]:
         """Carry out one key's actions in order, one event each; returns those done. Raises
-        Failed when one failed (after recording it)."""
+        Failed when one failed (after recording it). A node made is noted as made even when a
+        later action failed (its workload's start, say): else its next look would take it for
+        one made before its bridge and make it again."""
         if not actions:
             return []
         notes: list[tuple[str, str, str]] = []
@@ -134,6 +136,9 @@ class Runtime:
                 notes.append(("reconcile." + action.verb, action.target, action.reason))
 
         result = apply(Plan(tuple(actions)), self.dp, report, errors=failures)
+        for action in result.done:  # made, even if a later action of the key failed
+            if action.verb == "ensure_node":
+                self.note_made(action.target)
         self.events(notes)
         if result.failed:
             fatal = all(is_fatal for _, _, is_fatal in failures)
