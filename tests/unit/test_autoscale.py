@@ -15,6 +15,7 @@ from facade.domain import autoscale as A
 from facade.domain.errors import Invalid
 from facade.domain.scenario import parse_scenario
 from facade.store.models import Appliance
+from tests.unit.clock import Clock
 from tests.unit.test_api_validation import appliance_body, ok, world  # noqa: F401 - fixture
 
 P = A.Policy(min=1, max=4, metric="requests", target=Decimal(10), cooldown=30)
@@ -76,11 +77,6 @@ def test_bad_policies_name_the_field(kw: dict[str, Any], where: str) -> None:
     assert err.value.where == where
 
 
-class Clock:
-    t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_policy_api_and_the_scaler(world: Any) -> None:  # noqa: F811

@@ -17,17 +17,12 @@ from facade.domain import keys
 from facade.domain.keys import Key
 from facade.domain.specs import NodeSpec, PortSpec, ProcessSpec, SubnetSpec
 from facade.service.context import Context
+from tests.unit.clock import Clock
 from tests.unit.test_api_validation import ok, world  # noqa: F401 - fixture
 
 A, B = keys.node(1), keys.node(2)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 # -- the queue -----------------------------------------------------------------------------------

@@ -10,15 +10,8 @@ from typing import Any
 from facade.controller.healing import REPLACE_AFTER, REPLACE_COOLDOWN, STARTUP_GRACE, Healer
 from facade.domain.health import HealthCheck
 from facade.service import desired as desired_mod
+from tests.unit.clock import Clock
 from tests.unit.test_api_validation import appliance_body, ok, world  # noqa: F401 - fixture
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def _want(status: str = "ready") -> desired_mod.Desired:
@@ -38,7 +31,7 @@ PRESENT = {"fcd-i1-a-b1", "fcd-i2-a-b2"}
 
 
 def test_only_a_backend_failing_past_grace_and_delay_is_replaced() -> None:
-    clock, want = Clock(), _want()
+    clock, want = Clock(1000.0), _want()
     h = Healer(clock)
     assert h.review(want, PRESENT, {"fcd-i2-a-b2"}) == []  # b1 failing, but just born
     clock.t += STARTUP_GRACE - 1
@@ -50,7 +43,7 @@ def test_only_a_backend_failing_past_grace_and_delay_is_replaced() -> None:
 
 
 def test_a_recovered_backend_starts_counting_again() -> None:
-    clock, want = Clock(), _want()
+    clock, want = Clock(1000.0), _want()
     h = Healer(clock)
     h.review(want, PRESENT, {"fcd-i1-a-b1", "fcd-i2-a-b2"})
     clock.t += STARTUP_GRACE
@@ -64,7 +57,7 @@ def test_a_recovered_backend_starts_counting_again() -> None:
 
 
 def test_one_replacement_per_appliance_per_cooldown_and_none_while_deleting() -> None:
-    clock, want = Clock(), _want()
+    clock, want = Clock(1000.0), _want()
     h = Healer(clock)
     h.review(want, PRESENT, set())
     clock.t += STARTUP_GRACE + REPLACE_AFTER
@@ -80,7 +73,7 @@ def test_one_replacement_per_appliance_per_cooldown_and_none_while_deleting() ->
 
 
 def test_a_node_never_seen_is_not_replaced() -> None:
-    clock, want = Clock(), _want()
+    clock, want = Clock(1000.0), _want()
     h = Healer(clock)
     h.review(want, set(), set())  # namespaces not made yet
     clock.t += 100

@@ -20,6 +20,7 @@ from facade.domain.specs import ProbeResult
 from facade.service import desired
 from facade.service.context import Context
 from facade.workloads import agent
+from tests.unit.clock import Clock
 from tests.unit.test_api_resources import eventually, ok, provider_and_customer, wait_ready
 
 # -- the rules ---------------------------------------------------------------------------------
@@ -162,12 +163,6 @@ class Scripted(FakeDataPlane):
         return ProbeResult(ok=200 <= status < 300, detail=f"HTTP {status}", status=status)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _engine(tmp_path: Path, dp: FakeDataPlane, hc: health.HealthCheck

@@ -7,21 +7,16 @@ from __future__ import annotations
 import threading
 
 from facade.dataplane.linux.port_guard import Entry, Listing
+from tests.unit.clock import Clock
 
 A = Entry(port="fcdv3", mac="02:01:0a:00:01:02", ip="10.0.1.2")
 B = Entry(port="fcdv4", mac="02:02:0a:00:02:02", ip="10.0.2.2")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_observations_share_one_read_until_it_is_old_or_the_driver_changed_the_set() -> None:
-    clock = Clock()
+    clock = Clock(0.0)
     kernel = {A}
     reads: list[int] = []
 

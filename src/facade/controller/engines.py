@@ -62,10 +62,13 @@ class StoreView:
 
 
 class Periodic:
-    """A function run every `interval` seconds on its own thread until stopped."""
+    """A function run every `interval` seconds on its own thread until stopped, its CPU
+    counted as "NAME round" in `costs`."""
 
-    def __init__(self, name: str, interval: float, fn: Callable[[], None]) -> None:
+    def __init__(self, name: str, interval: float, fn: Callable[[], None],
+                 costs: Costs | None = None) -> None:
         self.name, self.interval, self.fn = name, interval, fn
+        self.costs = costs or Costs()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -82,7 +85,8 @@ class Periodic:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                self.fn()
+                with self.costs.measure(f"{self.name} round"):
+                    self.fn()
             except Exception:  # an engine must survive anything
                 log.exception("%s round failed", self.name)
 
@@ -95,12 +99,8 @@ class ManagementEngine:
         self.ctx = ctx
         self.costs = costs or Costs()
         self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-mgmt")
-        self.periodic = Periodic("management", MANAGEMENT_INTERVAL, self._round)
+        self.periodic = Periodic("management", MANAGEMENT_INTERVAL, self.round, self.costs)
         self.agents = StoreView(ctx, desired.agents)
-
-    def _round(self) -> None:
-        with self.costs.measure("management round"):
-            self.round()
 
     def round(self) -> None:
         ctx = self.ctx
@@ -148,12 +148,8 @@ class MeteringEngine:
         self.unhealthy = unhealthy
         self.scaler = Scaler(clock)
         self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-meter")
-        self.periodic = Periodic("metering", metering.METER_INTERVAL, self._round)
+        self.periodic = Periodic("metering", metering.METER_INTERVAL, self.round, self.costs)
         self.nodes = StoreView(ctx, desired.metered_nodes)
-
-    def _round(self) -> None:
-        with self.costs.measure("metering round"):
-            self.round()
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """The pool's map, each read measured on the pool thread that makes it."""

@@ -894,7 +894,7 @@ class LinuxDataPlane:
             removed.append(f"netns {netns}")
         self._prober.forget(netns)  # a kept probe connection would keep the namespace alive
         for pf in self._procs.in_netns(netns):
-            self._procs.remove_pidfile(pf.key)
+            self._procs.remove_pidfile(pf.key, pf.netns)
         self._procs.reap()
         removed += self._sandboxes.remove(netns)
         return removed
@@ -1057,7 +1057,6 @@ class LinuxDataPlane:
     # ------------------------------------------------------------------ cleanup
     def cleanup(self) -> list[str]:
         self._prober.close()
-        self._guard_listing.changed()
         with self._fabric.exclusive():
             removed: list[str] = []
             for name in ns.list_facade():
@@ -1075,7 +1074,7 @@ class LinuxDataPlane:
                 if starttime(pf.pid) == pf.starttime:
                     self._procs.kill_pids([pf.pid], grace=0.0, group=True)
                     removed.append(f"process {pf.pid}")
-                self._procs.remove_pidfile(pf.key)
+                self._procs.remove_pidfile(pf.key, pf.netns)
                 removed.append(f"pidfile {pf.key}")
             self._procs.drop_index()
             self._procs.reap()

@@ -88,12 +88,16 @@ class Processes:
         return [pf for key in sorted(keys)
                 if (pf := self.read(key)) is not None and pf.netns == netns]
 
-    def remove_pidfile(self, key: str) -> None:
-        pf = self.read(key)
+    def remove_pidfile(self, key: str, netns: str | None = None) -> None:
+        """Remove a pidfile and its index entry; `netns`: the namespace it names, when the
+        caller read it already (else it is read here)."""
+        if netns is None:
+            pf = self.read(key)
+            netns = pf.netns if pf is not None else None
         with contextlib.suppress(FileNotFoundError):
             self._pidfile(key).unlink()
-        if pf is not None:
-            self._unindex(pf.netns, key)
+        if netns is not None:
+            self._unindex(netns, key)
 
     def _index(self, netns: str, key: str) -> None:
         folder = self.index_dir / netns
@@ -206,7 +210,7 @@ class Processes:
         pf = self.read(key)
         if pf is not None and starttime(pf.pid) == pf.starttime:
             self.kill_pids([pf.pid], grace=grace, group=True)
-        self.remove_pidfile(key)
+        self.remove_pidfile(key, pf.netns if pf is not None else None)
         self.reap()
 
     def kill_pids(self, pids: list[int], *, grace: float, group: bool = False) -> None:
@@ -253,7 +257,7 @@ class Processes:
         self.kill_pids(inner, grace=0.0)
         self.kill_pids([p for p in pids if p not in inner], grace=0.0)
         for pf in self.in_netns(netns):
-            self.remove_pidfile(pf.key)
+            self.remove_pidfile(pf.key, pf.netns)
         return pids
 
 
