@@ -18,8 +18,9 @@ plane for --idle seconds at the largest count and the top functions are printed;
 --profile-create N, it samples the control plane while N more appliances are created one after
 the other at the largest count; with --profile-delete, while every appliance is deleted. The
 controller's own account of its CPU by activity (its FACADE_REPORT log lines, every 5 s here)
-is printed for the idle periods, the timed creations and the delete of all, and the events of
-the median creation at each count as a timeline.
+is printed for the idle periods, the timed creations and the delete of all, with how long the
+changes' keys waited for a worker, and the events of the median creation at each count as a
+timeline, followed by every key and action the controller handled meanwhile (FACADE_TRACE).
 
     sudo .venv/bin/python bench/scale.py [--counts 10,100,500] [--backends 1] [--batch 20]
 """
@@ -42,6 +43,7 @@ from typing import Any
 os.environ.setdefault("FACADE_RESYNC", "60")
 os.environ.setdefault("FACADE_RESYNC_RATE", "5")
 os.environ.setdefault("FACADE_REPORT", "5")  # the controller's CPU by activity, every 5 s
+os.environ.setdefault("FACADE_TRACE", "1")  # every key and action, timed (the median's trace)
 
 from common import ControlPlane, control_plane_with
 
@@ -125,6 +127,8 @@ def _idle(cp: ControlPlane, seconds: float) -> dict[str, float]:
 
 REPORT = re.compile(r" in the last (\d+) s: (.*)$")
 ITEM = re.compile(r"^(.+) (\d+) in ([\d.]+) s CPU$")
+WAITS = re.compile(r" queue waits in the last \d+ s: (.*)$")
+WAIT = re.compile(r"^(.+) (\d+), (\d+) ms on average, (\d+) ms at most$")
 
 
 class Costs:
@@ -137,6 +141,7 @@ class Costs:
         self.seconds = 0.0
         self.cpu: dict[str, float] = {}
         self.count: dict[str, int] = {}
+        self.waits: dict[str, list[float]] = {}  # kind -> [count, total ms, longest ms]
 
     def start(self) -> None:
         self.offset = self.path.stat().st_size
@@ -147,6 +152,15 @@ class Costs:
             fh.seek(self.offset)
             lines = fh.read().decode(errors="replace").splitlines()
         for line in lines:
+            w = WAITS.search(line)
+            for item in w.group(1).split(", ") if w else []:
+                it = WAIT.match(item)
+                if it is not None:
+                    kind, n = it.group(1), int(it.group(2))
+                    acc = self.waits.setdefault(kind, [0, 0.0, 0.0])
+                    acc[0] += n
+                    acc[1] += n * float(it.group(3))
+                    acc[2] = max(acc[2], float(it.group(4)))
             m = REPORT.search(line)
             if m is None:
                 continue
@@ -165,10 +179,15 @@ class Costs:
                 f"{1000 * cpu / max(self.count[a], 1):.2f} ms |"
                 for a, cpu in sorted(self.cpu.items(), key=lambda kv: -kv[1])]
         total = 100 * sum(self.cpu.values()) / self.seconds
+        waits = [f"| {k} | {int(n)} | {total / n:.0f} ms | {most:.0f} ms |"
+                 for k, (n, total, most) in sorted(self.waits.items(), key=lambda kv: -kv[1][2])]
         return (f"the controller's CPU by activity while {what} ({self.seconds:.0f} s of "
                 f"reports, {total:.1f} % of a core in all):\n"
                 "| activity | count | share of one core | CPU each |\n|---|---|---|---|\n"
-                + "\n".join(rows))
+                + "\n".join(rows)
+                + ("\nhow long changes waited for a worker, by kind of key:\n"
+                   "| key | count | on average | at most |\n|---|---|---|---|\n"
+                   + "\n".join(waits) if waits else ""))
 
 
 def _reads(cp: ControlPlane, name: str) -> tuple[float, float]:
@@ -262,7 +281,28 @@ def _timeline(cp: ControlPlane, name: str, created: float, count: int) -> str:
         lines.append(f"  +{at:6.3f} s  {e['kind']:<24} {e['object']}: {e['message'][:70]}")
         if e["kind"] == "appliance.ready":
             break
-    return f"the median creation at {count} ({name}), its events:\n" + "\n".join(lines)
+    return (f"the median creation at {count} ({name}), its events:\n" + "\n".join(lines)
+            + _trace(cp, created, at if lines else 5.0))
+
+
+LOGGED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) facade\.trace (.*)$")
+
+
+def _trace(cp: ControlPlane, created: float, seconds: float) -> str:
+    """Every key and action the controller logged (FACADE_TRACE) within `seconds` of
+    `created`: what the workers did while the appliance was being made."""
+    import datetime as dt
+
+    out = []
+    for line in Path(cp.log.name).read_text(errors="replace").splitlines():
+        m = LOGGED.match(line)
+        if m is None:
+            continue
+        at = dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() - created
+        if -0.05 <= at <= seconds + 0.05:
+            out.append(f"  +{at:6.3f} s  {m.group(2)}")
+    return ("\nevery key and action logged meanwhile (at its end):\n" + "\n".join(out)
+            if out else "")
 
 
 def _false_degradations(events: list[dict[str, Any]]) -> list[str]:

@@ -87,6 +87,27 @@ def test_a_ticket_waits_for_its_keys_not_for_retries() -> None:
     assert not q.wait(later, 0.05)
 
 
+def test_changes_go_before_the_resync_and_say_how_long_they_waited() -> None:
+    clock = Clock()
+    q = WorkQueue(clock)
+    C = keys.node(3)
+    q.add([A, B], background=True)  # the resync's looks
+    clock.t += 2.0
+    q.add([C])  # a user's change: first, though queued last
+    q.add([B])  # a change to what the resync queued: moves to the front, once
+    clock.t += 0.5
+    assert q.get(0) == C and q.waited(C) == (0.5, False)
+    assert q.get(0) == B and q.waited(B) == (2.5, False)
+    assert q.get(0) == A and q.waited(A) == (2.5, True)
+    assert q.get(0) is None  # B's entry in the background lane is not handed out again
+    for key in (A, B, C):
+        q.done(key)
+    assert q.waited(A) == (0.0, False) and q.depth() == 0
+    q.add([A], background=True)
+    q.add([A], background=True)
+    assert q.get(0) == A and q.get(0) is None
+
+
 # -- what a write hands over -----------------------------------------------------------------------
 
 
@@ -273,6 +294,20 @@ def test_costs_add_thread_cpu_per_activity_and_start_again_after_a_take() -> Non
     assert taken["pooled"][0] == 2
     assert costs.take() == []
     assert describe([("node", 12, 0.08)]) == "node 12 in 0.08 s CPU"
+
+
+def test_costs_keep_the_waits_of_each_kind_until_taken() -> None:
+    from facade.controller.costs import Costs, describe_waits
+
+    costs = Costs()
+    for seconds in (0.002, 0.004, 0.040):
+        costs.waited("node", seconds)
+    costs.waited("agent", 0.001)
+    waits = costs.take_waits()
+    assert [(k, n) for k, n, _, _ in waits] == [("node", 3), ("agent", 1)]  # longest first
+    assert abs(waits[0][2] - 0.0153) < 1e-3 and waits[0][3] == 0.040
+    assert costs.take_waits() == []
+    assert describe_waits(waits[:1]) == "node 3, 15 ms on average, 40 ms at most"
 
 
 def test_the_controller_reports_the_cpu_of_each_kind_of_key_it_reconciled(

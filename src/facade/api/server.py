@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     if os.geteuid() != 0:
         sys.exit("facade up needs root: it creates network namespaces, veths and nftables")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if os.environ.get("FACADE_TRACE"):  # every key and action the controller handles, timed
+        logging.getLogger("facade.trace").setLevel(logging.DEBUG)
     home = home_dir()
     dataplane = LinuxDataPlane(home)
     for what in dataplane.adopt():  # what a crash of the previous run left unfindable

@@ -9,11 +9,13 @@ failures, bring it back later (`Later`), retry it with backoff (a Retry failure)
 
 The resync is the safety net for drift, not the engine: every `resync` seconds (60 by
 default; FACADE_RESYNC) every key of the store, and every kernel object the store does not
-explain (an orphan, found by its name), is queued, spread evenly over the period rather than
-in one burst, and never faster than `resync_rate` keys a second (5 by default;
-FACADE_RESYNC_RATE): a key's look costs 10-20 ms of CPU, so with about 100 appliances or more
-the pass takes longer than the period (at 500 appliances, about 300 s) instead of taking a
-growing share of a core (docs/guarantees.md states the repair times). At start, everything is queued at once: a restarted control plane adopts what
+explain (an orphan, found by its name), is queued, one key at a time spread evenly over the
+period rather than in a burst, never faster than `resync_rate` keys a second (5 by default;
+FACADE_RESYNC_RATE), and in the queue's background lane: a change a user makes never waits
+behind the resync's looks. A key's look costs about 10 ms of CPU, so with about 100 appliances
+or more the pass takes longer than the period (at 500 appliances, about 300 s) instead of
+taking a growing share of a core (docs/guarantees.md states the repair times). At start,
+everything is queued at once (in the background lane): a restarted control plane adopts what
 exists and repairs what drifted while it was down.
 """
 
@@ -30,7 +32,7 @@ from sqlalchemy import select
 
 from facade.controller.agents import reconcile_agent
 from facade.controller.appliances import reconcile_appliance
-from facade.controller.costs import Costs, describe
+from facade.controller.costs import Costs, describe, describe_waits
 from facade.controller.engines import ManagementEngine, MeteringEngine
 from facade.controller.fabric import (
     reconcile_orphan,
@@ -49,9 +51,9 @@ from facade.service.context import Context
 from facade.store.models import Appliance, Instance, Network, Subnet
 
 log = logging.getLogger("facade.controller")
+trace = logging.getLogger("facade.trace")  # every key and action, with FACADE_TRACE
 
 RESYNC = 60.0  # seconds: every object is looked at once per period
-RESYNC_SLICES = 30  # the period's keys are queued in this many slices
 RESYNC_RATE = 5.0  # keys a second at most
 REPORT_EVERY = 60.0  # seconds between two logs of what was done, and its CPU (FACADE_REPORT)
 
@@ -120,7 +122,8 @@ class Controller:
 
     # -- running -------------------------------------------------------------------------
     def start(self) -> None:
-        self.touch(self.all_keys())  # adopt what exists, repair what drifted meanwhile
+        # adopt what exists, repair what drifted meanwhile (behind any change made meanwhile)
+        self.queue.add(self.all_keys(), background=True)
         for i in range(self.workers):
             t = threading.Thread(target=self._work, name=f"facade-controller-{i}", daemon=True)
             t.start()
@@ -159,10 +162,17 @@ class Controller:
             key = self.queue.get(timeout=0.5)
             if key is None:
                 continue
+            waited, background = self.queue.waited(key)
+            if not background:
+                self.costs.waited(key.kind, waited)
+            start = time.perf_counter()
             try:
                 with self.costs.measure(key.kind):
                     self._reconcile(key)
             finally:
+                if trace.isEnabledFor(logging.DEBUG):
+                    trace.debug("%s waited %.3f s%s, reconciled in %.3f s", key, waited,
+                                " (resync)" if background else "", time.perf_counter() - start)
                 self.queue.done(key)
                 self.reconciled += 1
 
@@ -227,14 +237,19 @@ class Controller:
         while not self._stop.wait(self.report_every):
             now = self.clock()
             seconds, self._reported = now - self._reported, now
-            costs = self.costs.take()
+            costs, waits = self.costs.take(), self.costs.take_waits()
             if costs:
                 log.info("in the last %.0f s: %s", seconds, describe(costs))
+            if waits:
+                log.info("queue waits in the last %.0f s: %s", seconds, describe_waits(waits))
 
     def _resync(self) -> None:
-        """Every period, every key once, in RESYNC_SLICES slices spread over the period (or
-        further apart, when the keys are more than the rate allows in a period)."""
-        while not self._stop.wait(self.resync / RESYNC_SLICES):
+        """Every period, every key once, one at a time and evenly spread over the period (or
+        further apart, when the keys are more than the rate allows in a period). The first
+        pass begins a period after the start (which queued every key)."""
+        wait = self.resync
+        while not self._stop.wait(wait):
+            wait = 0.0
             pass_start = self.clock()
             try:
                 with self.costs.measure("resync listing"):
@@ -242,10 +257,9 @@ class Controller:
             except Exception:
                 log.exception("resync failed")
                 continue
-            per_slice = max(1, -(-len(pending) // RESYNC_SLICES))
-            gap = max(self.resync / RESYNC_SLICES, per_slice / self.resync_rate)
-            for i in range(0, len(pending), per_slice):
-                self.queue.add(pending[i:i + per_slice])
+            gap = max(self.resync / max(len(pending), 1), 1.0 / self.resync_rate)
+            for key in pending:
+                self.queue.add([key], background=True)
                 if self._stop.wait(gap):
                     return
             left = self.resync - (self.clock() - pass_start)

@@ -5,9 +5,17 @@ added once; a key added while a worker holds it is marked dirty and handed out a
 worker is done, never to two workers at once. A key whose reconcile failed comes back after its
 own delay, doubling from RETRY_FIRST to RETRY_MAX per failure in a row, forgotten on success.
 
+Two lanes: keys added by a write, an event or a retry are handed out before the resync's
+(`add(..., background=True)`): the slow look at every object never makes a user's change wait
+behind it. A background key added again in the front lane moves to the front.
+
 Tickets: every `add` of keys gets the next number; `wait(ticket)` returns once every key added
 with a number up to it has been handed out and finished since (a failed attempt counts: the
 answer is the event it records, not its retries).
+
+`waited(key)`: how long the key now held waited from its queueing to its handing out, and in
+which lane (the controller reports the front lane's per kind: how long a change waits for a
+worker).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import heapq
 import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from facade.domain.keys import Key
@@ -28,8 +37,11 @@ class WorkQueue:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._cond = threading.Condition()
-        self._ready: list[Key] = []  # FIFO of keys to hand out
-        self._queued: set[Key] = set()  # in _ready
+        self._front: deque[Key] = deque()  # FIFO of keys to hand out first
+        self._back: deque[Key] = deque()  # FIFO of the resync's keys (stale entries skipped)
+        self._queued: dict[Key, bool] = {}  # waiting -> in the background lane
+        self._since: dict[Key, float] = {}  # waiting -> queued at
+        self._waited: dict[Key, tuple[float, bool]] = {}  # held -> waited, in the background
         self._active: set[Key] = set()  # held by a worker
         self._dirty: set[Key] = set()  # added again while held
         self._later: list[tuple[float, int, Key]] = []  # (due, tie, key): delayed adds
@@ -43,13 +55,14 @@ class WorkQueue:
         self._closed = False
 
     # -- adding ------------------------------------------------------------------------------
-    def add(self, keys: Iterable[Key]) -> int:
-        """Queue keys now; returns the ticket of this addition."""
+    def add(self, keys: Iterable[Key], *, background: bool = False) -> int:
+        """Queue keys now; returns the ticket of this addition. `background`: behind every
+        key of the front lane (the resync's)."""
         with self._cond:
             self._seq += 1
             for key in keys:
                 self._pending[key] = self._seq
-                self._push(key)
+                self._push(key, background)
             self._cond.notify_all()
             return self._seq
 
@@ -92,12 +105,27 @@ class WorkQueue:
         with self._cond:
             return self._failures.get(key, 0)
 
-    def _push(self, key: Key) -> None:
+    def _push(self, key: Key, background: bool = False) -> None:
         if key in self._active:
             self._dirty.add(key)
-        elif key not in self._queued:
-            self._queued.add(key)
-            self._ready.append(key)
+            return
+        lane = self._queued.get(key)
+        if lane is None:
+            self._queued[key] = background
+            self._since[key] = self.clock()
+            (self._back if background else self._front).append(key)
+        elif lane and not background:  # to the front; its entry behind is skipped
+            self._queued[key] = False
+            self._front.append(key)
+
+    def _next(self) -> Key | None:
+        if self._front:
+            return self._front.popleft()
+        while self._back:
+            key = self._back.popleft()
+            if self._queued.get(key):  # else it moved to the front and went from there
+                return key
+        return None
 
     def _promote(self) -> None:
         now = self.clock()
@@ -115,9 +143,10 @@ class WorkQueue:
                 self._promote()
                 if self._closed:
                     return None
-                if self._ready:
-                    key = self._ready.pop(0)
-                    self._queued.discard(key)
+                key = self._next()
+                if key is not None:
+                    self._waited[key] = (self.clock() - self._since.pop(key),
+                                         self._queued.pop(key))
                     self._active.add(key)
                     self._taken[key] = self._pending.get(key, 0)
                     return key
@@ -129,9 +158,15 @@ class WorkQueue:
                     wait = min(wait, self._later[0][0] - now)
                 self._cond.wait(max(0.001, wait))
 
+    def waited(self, key: Key) -> tuple[float, bool]:
+        """Seconds the held key waited to be handed out, and whether in the background."""
+        with self._cond:
+            return self._waited.get(key, (0.0, False))
+
     def done(self, key: Key) -> None:
         with self._cond:
             self._active.discard(key)
+            self._waited.pop(key, None)
             taken = self._taken.pop(key, 0)
             if key in self._held:
                 self._held.discard(key)
@@ -155,7 +190,7 @@ class WorkQueue:
 
     def depth(self) -> int:
         with self._cond:
-            return len(self._ready) + len(self._active) + len(self._later)
+            return len(self._queued) + len(self._active) + len(self._later)
 
     def close(self) -> None:
         with self._cond:

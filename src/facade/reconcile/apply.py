@@ -10,6 +10,8 @@ starts its processes as soon as it is ready (`_chains`). Reports keep the plan's
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from facade.dataplane.errors import DataPlaneError
 from facade.dataplane.protocol import DataPlane
 from facade.reconcile.plan import Action, Plan
+
+trace = logging.getLogger("facade.trace")  # each action's time, with FACADE_TRACE
 
 
 @dataclass
@@ -107,12 +111,17 @@ Outcome = tuple[Action, str | None, bool]  # the action, its error, whether that
 
 
 def _attempt(action: Action, dp: DataPlane) -> tuple[str | None, bool]:
+    start = time.perf_counter()
     try:
         _run(action, dp)
     except DataPlaneError as exc:
         return f"{type(exc).__name__}: {exc}", exc.fatal
     except Exception as exc:  # every driver failure becomes an event
         return f"{type(exc).__name__}: {exc}", False
+    finally:
+        if trace.isEnabledFor(logging.DEBUG):
+            trace.debug("%s %s took %.3f s", action.verb, action.target,
+                        time.perf_counter() - start)
     return None, False
 
 
