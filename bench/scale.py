@@ -153,7 +153,7 @@ class Costs:
             lines = fh.read().decode(errors="replace").splitlines()
         for line in lines:
             w = WAITS.search(line)
-            for item in w.group(1).split(", ") if w else []:
+            for item in w.group(1).split("; ") if w else []:
                 it = WAIT.match(item)
                 if it is not None:
                     kind, n = it.group(1), int(it.group(2))

@@ -10,7 +10,7 @@ busy, this does not.
 
 It also keeps how long the keys of the queue's front lane (changes, not the resync's looks)
 waited for a worker, per kind: the report's second line ("queue waits in the last 60 s:
-node 12, 3 ms on average, 40 ms at most, ...").
+node 12, 3 ms on average, 40 ms at most; ...").
 
 With FACADE_TRACE set, the controller logs every key it reconciles (how long it waited, how
 long it took) and every action it carries out (how long it took) on the `facade.trace` logger:
@@ -87,6 +87,6 @@ def describe(costs: list[tuple[str, int, float]]) -> str:
 
 
 def describe_waits(waits: list[tuple[str, int, float, float]]) -> str:
-    """"node 12, 3 ms on average, 40 ms at most, ..." (the report's second line)."""
-    return ", ".join(f"{k} {n}, {1000 * mean:.0f} ms on average, {1000 * most:.0f} ms at most"
+    """"node 12, 3 ms on average, 40 ms at most; agent 2, ..." (the report's second line)."""
+    return "; ".join(f"{k} {n}, {1000 * mean:.0f} ms on average, {1000 * most:.0f} ms at most"
                      for k, n, mean, most in waits)
