@@ -174,20 +174,28 @@ def _delete_links(ipr: IPRoute, indexes: list[int]) -> None:
                 ipr.link("del", index=index)
 
 
+def _tables(nft: Nft) -> set[tuple[str, str]]:
+    """(family, name) of every table that has a chain (each of Facade's has). Not `list
+    tables`: libnftables fills its cache whole for it, every set's elements included (7 ms at
+    1,000 port guard entries, 19 ms at 3,000); `list chains` reads no element (0.15 ms)."""
+    out: set[tuple[str, str]] = set()
+    for obj in nft.list("chains"):
+        chain = obj.get("chain")
+        if chain:
+            out.add((str(chain.get("family")), str(chain.get("table"))))
+    return out
+
+
 def _list_fe_table(nft: Nft) -> list[dict[str, Any]] | None:
     """The front-end table's listing, None if there is none (read-only: no transaction)."""
-    tables = nft.list("tables")
-    if not any(o.get("table", {}).get("name") == nft_rules.TABLE
-               and o["table"].get("family") == nft_rules.FAMILY for o in tables):
+    if (nft_rules.FAMILY, nft_rules.TABLE) not in _tables(nft):
         return None
     return nft.list(f"table {nft_rules.FAMILY} {nft_rules.TABLE}")
 
 
 def _list_rt_table(nft: Nft) -> list[dict[str, Any]] | None:
     """The router filter table's listing, None if there is none (read-only)."""
-    tables = nft.list("tables")
-    if not any(o.get("table", {}).get("name") == router_rules.TABLE
-               and o["table"].get("family") == router_rules.FAMILY for o in tables):
+    if (router_rules.FAMILY, router_rules.TABLE) not in _tables(nft):
         return None
     return nft.list(f"table {router_rules.FAMILY} {router_rules.TABLE}")
 
@@ -351,9 +359,7 @@ class LinuxDataPlane:
         def read() -> tuple[list[dict[str, Any]], set[port_guard.Entry]]:
             with Nft() as nft:
                 listing: list[dict[str, Any]] = []
-                for obj in nft.list("tables"):
-                    table = obj.get("table") or {}
-                    key = (table.get("family"), table.get("name"))
+                for key in sorted(_tables(nft)):
                     if key in ((port_rules.FAMILY, port_rules.TABLE),
                                (port_rules.CT_FAMILY, port_rules.CT_TABLE)):
                         listing += nft.list(f"table {key[0]} {key[1]}")
@@ -516,10 +522,10 @@ class LinuxDataPlane:
 
         def apply() -> None:
             with Nft() as nft:
-                with self._guard_lock:
-                    try:
-                        nft.list(f"chain {port_guard.FAMILY} {port_guard.TABLE} forward")
-                    except NftError:
+                with self._guard_lock:  # (its chain's listing would read the sets whole)
+                    if not any(c.get("chain", {}).get("name") == "forward"
+                               for c in nft.list(f"chains {port_guard.FAMILY}")
+                               if c.get("chain", {}).get("table") == port_guard.TABLE):
                         nft.run(port_guard.DECLARATION)
                 if text:
                     nft.run(text)
