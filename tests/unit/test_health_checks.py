@@ -128,7 +128,8 @@ def test_a_running_appliance_and_its_agent_follow_a_change(world: Any) -> None:
         "backends": 1}), 202)
     wait_ready(api, "docs")
     ok(api.req("PUT", "/v1/services/search/health_check", json={"type": "agent"}))
-    config = next((api.ctx.home / "agents").glob("*.json"))
+    # (the agent's configuration follows its nodes within the controller's SETTLE)
+    config = eventually(lambda: next((api.ctx.home / "agents").glob("*.json"), None))
 
     def agent_checks_listen() -> bool:
         nodes = json.loads(config.read_text())["nodes"]
