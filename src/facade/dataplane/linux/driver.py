@@ -54,7 +54,7 @@ from facade.dataplane.linux.errors import DataPlaneError, fatal
 from facade.dataplane.linux.locks import NodeLocks, SharedLock
 from facade.dataplane.linux.nft import Nft, NftError
 from facade.dataplane.linux.prober import Prober, net_error
-from facade.dataplane.linux.processes import Processes, starttime
+from facade.dataplane.linux.processes import Processes, starttime, wait_entered
 from facade.dataplane.linux.sandbox import NoSandbox, Sandboxes
 from facade.domain import names
 from facade.domain.specs import (
@@ -967,6 +967,8 @@ class LinuxDataPlane:
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
                     start_new_session=True)
                 victim = proc.pid
+                wait_entered(proc.pid, netns)
+                ns.SCAN.spawned()
             else:
                 # the node's init may have to be started
                 with self._fabric.shared(), self._nodes.hold(netns):

@@ -165,7 +165,8 @@ class Processes:
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     env=env, close_fds=True, start_new_session=True)
                 pid = popen.pid
-                _wait_entered(pid, spec.netns)
+                wait_entered(pid, spec.netns)
+                ns.SCAN.spawned()
         self.adopt(popen)
         if pid is None:
             popen.wait()
@@ -243,12 +244,21 @@ class Processes:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
+    def _in_netns_now(self, netns: str) -> list[int]:
+        """The processes in the namespace: a /proc scan shared with the other deletions of
+        the moment (netns.ProcessScan), and, read now, the node's cgroup (what its sandboxed
+        processes forked meanwhile) and its pidfiles; each checked to be in it still."""
+        want = ns.inode(netns)
+        candidates = set(ns.SCAN.pids_in(netns)) | set(self.sandboxes.groups.pids(netns)) \
+            | {pf.pid for pf in self.in_netns(netns)}
+        return sorted(p for p in candidates if want is not None and netns_inode_of(p) == want)
+
     def kill_netns(self, netns: str) -> list[int]:
-        """Kill every process in the namespace (found by /proc scan) at once, as a machine
+        """Kill every process in the namespace (_in_netns_now) at once, as a machine
         being switched off: a sandboxed node's init ignores SIGTERM (the PID 1 of a namespace
         takes only the signals it handles), and its death takes the whole PID namespace
         with it. Drops the namespace's pidfiles."""
-        pids = ns.pids_in(netns)
+        pids = self._in_netns_now(netns)
         # the sandboxed processes first (their own PID namespace), while their bwrap monitors
         # live to reap them: a monitor killed first would leave them to the host's init, and a
         # namespace's init does not finish dying before all of its namespace is reaped
@@ -261,7 +271,7 @@ class Processes:
         return pids
 
 
-def _wait_entered(pid: int, netns: str, timeout: float = 2.0) -> None:
+def wait_entered(pid: int, netns: str, timeout: float = 2.0) -> None:
     """Wait until `ip netns exec` has moved `pid` into `netns` (milliseconds): before that its
     pidfile does not count (`alive`), and whoever observed the process at once would find it
     not running and start it again. Returns early if the process is gone."""

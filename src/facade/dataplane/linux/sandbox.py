@@ -478,6 +478,7 @@ class Sandboxes:
             if create:
                 ns.remove(netns)
             raise
+        ns.SCAN.spawned()
         if pid is None:
             popen.wait()
             raise DataPlaneError(f"sandbox {netns}: bwrap could not start the node's init: "
@@ -528,6 +529,7 @@ class Sandboxes:
                                                        seccomp_fd],
                             stdin=stdin, stdout=stdout, stderr=stderr, as_uid=False)
         pid = self._handshake(popen, info_r, block_w, lambda p: self.groups.add(netns, p))
+        ns.SCAN.spawned()
         return Launched(monitor=popen, pid=pid)
 
     # -- observing and removing ------------------------------------------------------------
