@@ -2,7 +2,7 @@
 fields are both accepted or both refused.
 
 `via_file` writes the fields as the one declaration of a scenario file and parses it
-(domain.scenario); `via_api` checks them as the API does before it looks anything up: the
+(facade.scenario); `via_api` checks them as the API does before it looks anything up: the
 request schema (api.schemas, a 422) and then what the service layer calls first (the create
 commands of domain.commands, security.check_rule, autoscale.requested, prices.service_prices;
 a 400). Three parts:
@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from facade.api import schemas
 from facade.domain import autoscale, commands, prices, security
 from facade.domain.errors import FacadeError, Invalid
-from facade.domain.scenario import parse_scenario
+from facade.scenario import parse_scenario
 
 SAME = settings(max_examples=1000, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])

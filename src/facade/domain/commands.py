@@ -2,9 +2,9 @@
 a load-balancer offer says, checked by every rule its fields alone can tell.
 
 Both ways of asking read into these: an API body (the service layer calls `new_service`...
-before it looks anything up) and a scenario file's declaration (domain/scenario.py maps its
-YAML onto the same fields and moves an error's `where`, a field path like "health_check.timeout",
-to the file line of that key). So a field is accepted or refused the same way, with the same
+before it looks anything up) and a scenario file's declaration (facade/scenario/ maps its YAML
+onto the same fields and moves an error's `where`, a field path like "health_check.timeout", to
+the file line of that key). So a field is accepted or refused the same way, with the same
 words, whichever way it came. What needs the store (a subnet that exists, a name not taken, a
 quota, the operator's currency) is the service layer's.
 """

@@ -29,8 +29,8 @@ from facade.domain.scenario import (
     RuleDecl,
     Scenario,
     ServiceDecl,
-    parse_scenario,
 )
+from facade.scenario import parse_scenario
 from facade.service import (
     accounts,
     appliances,
