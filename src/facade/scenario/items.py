@@ -92,7 +92,7 @@ def items(top: Map, key: str, file: str) -> Iterator[tuple[object, int]]:
 
 
 def mapping(value: object, line: int, *, kind: str, file: str, allowed: tuple[str, ...],
-             required: tuple[str, ...]) -> Item:
+            required: tuple[str, ...]) -> Item:
     if not isinstance(value, Map):
         shape = ", ".join(f"{k}: ..." for k in required)
         raise Invalid(f"each {kind} must be a mapping like {{{shape}}}, not {describe(value)}",

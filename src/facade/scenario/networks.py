@@ -59,7 +59,7 @@ def read_accounts(top: Map, file: str) -> tuple[AccountDecl, ...]:
     out = []
     for value, line in items(top, "accounts", file):
         item = mapping(value, line, kind="account", file=file, allowed=("name",),
-                        required=("name",))
+                       required=("name",))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         out.append(AccountDecl(name=name, line=item.line, file=file))
@@ -73,7 +73,7 @@ def _subnets(net: Item, network: str, net_cidr: ipaddress.IPv4Network,
     out = []
     for value, line in items(net.data, "subnets", file):
         item = mapping(value, line, kind="subnet", file=file, allowed=("name", "cidr"),
-                        required=("name", "cidr"))
+                       required=("name", "cidr"))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         cidr = item.cidr()
@@ -95,8 +95,8 @@ def read_networks(top: Map, file: str) -> tuple[NetworkDecl, ...]:
     out = []
     for value, line in items(top, "networks", file):
         item = mapping(value, line, kind="network", file=file,
-                        allowed=("name", "account", "cidr", "subnets"),
-                        required=("name", "account", "cidr"))
+                       allowed=("name", "account", "cidr", "subnets"),
+                       required=("name", "account", "cidr"))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
@@ -113,7 +113,7 @@ def read_grants(top: Map, file: str, networks: tuple[NetworkDecl, ...]) -> tuple
     out = []
     for value, line in items(top, "grants", file):
         item = mapping(value, line, kind="grant", file=file, allowed=("subnet", "account"),
-                        required=("subnet", "account"))
+                       required=("subnet", "account"))
         subnet = item.subnet_ref("subnet")
         account = item.name("account", kind="account")
         if owners.get(subnet.split("/")[0]) == account:
@@ -128,7 +128,7 @@ def read_grants(top: Map, file: str, networks: tuple[NetworkDecl, ...]) -> tuple
 
 
 def read_load_balancers(top: Map, file: str, networks: tuple[NetworkDecl, ...],
-                    services: tuple[ServiceDecl, ...]) -> tuple[LoadBalancerDecl, ...]:
+                        services: tuple[ServiceDecl, ...]) -> tuple[LoadBalancerDecl, ...]:
     """load_balancers: [{name, account, management_subnet}], the fields of POST
     /v1/load-balancers (account required here, as for every declaration of a file)."""
     owners = {n.name: n.account for n in networks}
@@ -137,8 +137,8 @@ def read_load_balancers(top: Map, file: str, networks: tuple[NetworkDecl, ...],
     out = []
     for value, line in items(top, "load_balancers", file):
         item = mapping(value, line, kind="load-balancer offer", file=file,
-                        allowed=("name", "account", "management_subnet"),
-                        required=("name", "account", "management_subnet"))
+                       allowed=("name", "account", "management_subnet"),
+                       required=("name", "account", "management_subnet"))
         with fields_at(item):
             cmd = commands.new_load_balancer(
                 name=item.data.get("name"),

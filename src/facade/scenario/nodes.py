@@ -29,7 +29,7 @@ def _interface(value: object, line: int, file: str) -> InterfaceDecl:
                           "network/subnet=10.0.1.50 or just network/subnet", where=where)
     elif isinstance(value, Map):
         item = Item(value, kind="interface", file=file, allowed=("subnet", "ip"),
-                     required=("subnet",))
+                    required=("subnet",))
         subnet = item.subnet_ref("subnet")
         raw = item.data.get("ip")
         if raw is not None and not isinstance(raw, str):
@@ -47,19 +47,18 @@ def _interface(value: object, line: int, file: str) -> InterfaceDecl:
 
 
 def read_instances(top: Map, file: str,
-               subnet_cidr: Callable[[str], str | None]) -> tuple[InstanceDecl, ...]:
+                   subnet_cidr: Callable[[str], str | None]) -> tuple[InstanceDecl, ...]:
     unique = Unique("instance")
     addresses: dict[tuple[str, str], str] = {}
     out = []
     for value, line in items(top, "instances", file):
         item = mapping(value, line, kind="instance", file=file,
-                        allowed=("name", "account", "interfaces", "limits"),
-                        required=("name", "account", "interfaces"))
+                       allowed=("name", "account", "interfaces", "limits"),
+                       required=("name", "account", "interfaces"))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
-        interfaces = tuple(_interface(v, n, file) for v, n in items(item.data, "interfaces",
-                                                                      file))
+        interfaces = tuple(_interface(v, n, file) for v, n in items(item.data, "interfaces", file))
         with fields_at(item):
             cmd = commands.new_instance(
                 name=name, interfaces=[{"subnet": i.subnet, "ip": i.ip} for i in interfaces],
@@ -88,8 +87,8 @@ def read_appliances(top: Map, file: str) -> tuple[ApplianceDecl, ...]:
     out = []
     for value, line in items(top, "appliances", file):
         item = mapping(value, line, kind="appliance", file=file,
-                        allowed=("name", "account", "service", "subnet", "backends"),
-                        required=("name", "account", "service", "subnet"))
+                       allowed=("name", "account", "service", "subnet", "backends"),
+                       required=("name", "account", "service", "subnet"))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")

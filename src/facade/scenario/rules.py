@@ -21,7 +21,7 @@ def read_rules(top: Map, file: str) -> tuple[RuleDecl, ...]:
     out = []
     for value, line in items(top, "rules", file):
         item = mapping(value, line, kind="rule", file=file, allowed=RULE_KEYS,
-                        required=("direction", "action", "priority"))
+                       required=("direction", "action", "priority"))
         subnet = interface = None
         if item.has("subnet") == item.has("interface"):
             item.fail("subnet" if item.has("subnet") else "direction",

@@ -29,8 +29,8 @@ def read_services(top: Map, file: str) -> tuple[ServiceDecl, ...]:
                "autoscale", "frontend", "extra_subnets", "limits", "health_check")
     for value, line in items(top, "services", file):
         item = mapping(value, line, kind="service", file=file, allowed=allowed,
-                        required=("name", "account", "port", "backend_subnet",
-                                  "management_subnet"))
+                       required=("name", "account", "port", "backend_subnet",
+                                 "management_subnet"))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
@@ -73,7 +73,7 @@ def _source(item: Item, file: str) -> tuple[object, object, dict[str, int]]:
     if not isinstance(raw, Map):
         return raw, item.data.get("command"), {}
     sub = Item(raw, kind="service workload", file=file, allowed=("command",),
-                required=("command",))
+               required=("command",))
     if item.has("command"):
         item.fail("command", "service gives a command twice (under workload and as "
                              "command); give it once")
@@ -90,7 +90,7 @@ def _autoscale(item: Item, file: str) -> autoscale_mod.Policy | None:
                                "metric: requests, target: 50}")
     fields = ("min", "max", "metric", "target", "cooldown")
     sub = Item(raw, kind="autoscale", file=file, allowed=fields,
-                required=("min", "max", "metric", "target"))
+               required=("min", "max", "metric", "target"))
     try:
         return autoscale_mod.requested(
             min=sub.data.get("min"), max=sub.data.get("max"), metric=sub.data.get("metric"),
@@ -108,7 +108,7 @@ def read_prices(top: Map, file: str) -> tuple[PricesDecl, ...]:
     value = top["prices"]
     line = top.key_lines.get("prices", top.line)
     item = mapping(value, line, kind="prices", file=file,
-                    allowed=("currency", "instances", "frontend"), required=())
+                   allowed=("currency", "instances", "frontend"), required=())
     try:
         cur = check_currency(item.data.get("currency", CURRENCY), where="prices.currency")
     except Invalid as exc:
@@ -141,10 +141,10 @@ def read_prices(top: Map, file: str) -> tuple[PricesDecl, ...]:
 
 
 def check_chains(services: tuple[ServiceDecl, ...], appliances: tuple[ApplianceDecl, ...],
-                  file: str) -> None:
+                 file: str) -> None:
     """Chains the file alone shows wrong: an upstream declared in the file must be placed in
-    the service's backend subnet or one of its extra subnets (where its backends reach it), and following upstreams
-    through the file's appliances must never come back to the same service."""
+    the service's backend subnet or one of its extra subnets (where its backends reach it), and
+    following upstreams through the file's appliances must never come back to the same service."""
     by_name = {a.name: a for a in appliances}
     by_service = {s.name: s for s in services}
     for svc in services:
