@@ -147,6 +147,7 @@ def new_network(*, name: object, cidr: object,
     net = ipam.parse_cidr(_text(cidr, "cidr"), where="cidr")
     counts.check_subnets(len(subnets), where="subnets")
     made: dict[str, str] = {}
+    siblings = ipam.Siblings()
     for i, sub in enumerate(subnets):
         where = f"subnets[{i}]"
         sub_name = names.check_name(sub.get("name", ""), kind="subnet", where=where)
@@ -154,7 +155,9 @@ def new_network(*, name: object, cidr: object,
         ipam.check_subnet_in_network(sub_cidr, net, where=where)
         if sub_name in made:
             raise Conflict(f"subnet {checked_name}/{sub_name} already exists", where=where)
-        ipam.check_no_overlap(sub_cidr, made, where=where)
+        if siblings.overlapping(sub_cidr):  # name the first one given that it overlaps
+            ipam.check_no_overlap(sub_cidr, made, where=where)
+        siblings.add(sub_name, sub_cidr)
         made[sub_name] = str(sub_cidr)
     return NewNetwork(name=checked_name, cidr=str(net), subnets=tuple(made.items()))
 

@@ -7,12 +7,11 @@ networks the file declares.
 
 from __future__ import annotations
 
-import bisect
 import ipaddress
 
 from facade.domain import commands, counts
 from facade.domain.errors import Conflict, Invalid
-from facade.domain.ipam import check_no_overlap, check_subnet_in_network
+from facade.domain.ipam import Siblings, check_no_overlap, check_subnet_in_network
 from facade.domain.scenario import (
     AccountDecl,
     GrantDecl,
@@ -23,35 +22,6 @@ from facade.domain.scenario import (
 )
 from facade.scenario.items import Item, Unique, fields_at, items, mapping
 from facade.scenario.yaml_lines import Map
-
-
-class Siblings:
-    """The subnets of one network seen so far, to find an overlap without comparing all pairs.
-
-    CIDR blocks overlap only when one holds the other: a new block overlaps a sibling that is
-    one of its supernets, or a sibling whose first address lies inside it.
-    """
-
-    def __init__(self) -> None:
-        self.names: dict[ipaddress.IPv4Network, str] = {}
-        self.starts: list[int] = []  # sorted first addresses
-        self.by_start: dict[int, ipaddress.IPv4Network] = {}
-
-    def overlapping(self, cidr: ipaddress.IPv4Network) -> dict[str, str]:
-        for prefix in range(cidr.prefixlen, -1, -1):
-            sup = cidr.supernet(new_prefix=prefix)
-            if sup in self.names:
-                return {self.names[sup]: str(sup)}
-        i = bisect.bisect_left(self.starts, int(cidr.network_address))
-        if i < len(self.starts) and self.starts[i] <= int(cidr.broadcast_address):
-            inner = self.by_start[self.starts[i]]
-            return {self.names[inner]: str(inner)}
-        return {}
-
-    def add(self, name: str, cidr: ipaddress.IPv4Network) -> None:
-        self.names[cidr] = name
-        bisect.insort(self.starts, int(cidr.network_address))
-        self.by_start[int(cidr.network_address)] = cidr
 
 
 def read_accounts(top: Map, file: str) -> tuple[AccountDecl, ...]:
@@ -100,9 +70,13 @@ def read_networks(top: Map, file: str) -> tuple[NetworkDecl, ...]:
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
-        cidr = item.cidr()
-        subnets = _subnets(item, name, cidr, file)
-        out.append(NetworkDecl(name=name, account=account, cidr=str(cidr), subnets=subnets,
+        subnets = _subnets(item, name, item.cidr(), file)
+        with fields_at(item):  # the API's rules, after the file's own words for the same ones
+            cmd = commands.new_network(
+                name=name, cidr=item.data.get("cidr"),
+                subnets=[{"name": v.get("name"), "cidr": v.get("cidr")}
+                         for v in item.data.get("subnets") or ()])
+        out.append(NetworkDecl(name=cmd.name, account=account, cidr=cmd.cidr, subnets=subnets,
                                line=item.line, file=file))
     return tuple(out)
 
