@@ -1,5 +1,6 @@
 """The scenario file's accounts, networks (with their subnets), grants and load-balancer offers,
-read into declarations (domain.scenario) at their lines.
+read into declarations (domain.scenario) at their lines; a network and an offer through their
+create commands (domain.commands), as an API body is.
 
 Called by the reader (reader.py) in that order: grants and offers are checked against the
 networks the file declares.
