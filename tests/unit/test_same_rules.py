@@ -327,8 +327,18 @@ subnets = st.fixed_dictionaries({"name": names, "cidr": cidrs})
                "cidr": st.sampled_from(["10.0.1.0/24", "10.0.1.0/25", "10.0.0.0/16",
                                         "10.1.0.0/24", "10.0.2.0/24"])})), max_size=4))}))
 def test_a_network(fields: dict[str, Any]) -> None:
+    """Accepted, the file's declaration holds what the create command makes of the same fields
+    (a netmask, a subnet's CIDR: as stored)."""
     decl = {"account": ACCOUNT, **fields}
-    same(via_file("networks", decl), via_api(lambda: network_api(decl)), decl)
+    file_error = via_file("networks", decl)
+    same(file_error, via_api(lambda: network_api(decl)), decl)
+    if file_error is None:
+        text = yaml.safe_dump({"networks": [decl]}, sort_keys=False)
+        (net,) = parse_scenario(text, "same.yaml").networks
+        made = commands.new_network(name=decl["name"], cidr=decl["cidr"],
+                                    subnets=decl.get("subnets") or ())
+        assert (net.name, net.cidr, tuple((s.name, s.cidr) for s in net.subnets)) == (
+            made.name, made.cidr, made.subnets)
 
 
 # -- security rules -------------------------------------------------------------------------------
