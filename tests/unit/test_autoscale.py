@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from facade.controller.autoscaling import Scaler
 from facade.domain import autoscale as A
 from facade.domain.errors import Invalid
-from facade.domain.scenario import parse_scenario
+from facade.scenario import parse_scenario
 from facade.store.models import Appliance
 from tests.unit.clock import Clock
 from tests.unit.test_api_validation import appliance_body, ok, world  # noqa: F401 - fixture

@@ -1,4 +1,4 @@
-"""Billing wired to metering (service/billing.py) through the API: prices on services and the
+"""Billing wired to metering (service/billing/) through the API: prices on services and the
 operator's instance prices, billing runs over usage rows inserted straight into the store,
 the stored ledger, invoices, drafts, late usage, and a property test of the stored ledger.
 
@@ -23,7 +23,8 @@ from sqlalchemy import func, select, update
 from facade.dataplane.fake import FakeDataPlane
 from facade.domain.errors import Conflict, Forbidden
 from facade.domain.metering import to_ms
-from facade.service import accounts, billing, catalog, networks
+from facade.service import accounts, catalog, networks
+from facade.service.billing import price_lists, runs, statements
 from facade.service.context import Caller, Context
 from facade.store.models import LedgerPosting, LedgerTransaction, PriceList, UsageRecord
 from tests.unit.test_api_validation import err, ok
@@ -399,7 +400,7 @@ def _world() -> tuple[tempfile.TemporaryDirectory[str], Context]:
         networks.new_network(ctx, s, op, "seekr-vpc", "seekr", "10.0.0.0/16",
                              [{"name": "backend", "cidr": "10.0.1.0/24"},
                               {"name": "mgmt", "cidr": "10.0.200.0/24"}])
-    billing.set_instance_prices(ctx, op, INSTANCE_PRICES)
+    price_lists.set_instance_prices(ctx, op, INSTANCE_PRICES)
     for name, model in (("search", "provider-bills"), ("search2", "operator-bills")):
         body = service_body(name, model)
         catalog.create(ctx, op, name=name, account="seekr", workload_name="http-echo",
@@ -446,13 +447,13 @@ def test_stored_ledger_balances_and_invoices_add_up(usage: list[Any], days_per_p
                     else:
                         have.quantity += r["quantity"]
             for p in periods:
-                billing.run(ctx, op, p)
+                runs.run(ctx, op, p)
         for p in periods:
-            book = billing.ledger_view(ctx, op, p)
+            book = statements.ledger_view(ctx, op, p)
             assert book["trial_balance"] == "0.00" and book["unbilled"] == []
             debits = sum((Decimal(a["debits"]) for a in book["accounts"]
                           if a["account"].startswith("receivable:")), Decimal(0))
-            docs = {who: billing.invoice(ctx, op, who, p)
+            docs = {who: statements.invoice(ctx, op, who, p)
                     for who in ("acme", "beta", "seekr", "operator")}
             assert all(d["status"] == "billed" for d in docs.values())
             assert sum((Decimal(d["invoice"]["total"]) for d in docs.values()),
@@ -461,7 +462,7 @@ def test_stored_ledger_balances_and_invoices_add_up(usage: list[Any], days_per_p
             assert docs["acme"]["invoice"]["total"] == docs["beta"]["invoice"]["total"]
             assert docs["acme"]["statement"]["total"] == "0.00"
         whole = f"{_iso(DAYS[0])}/{_iso(DAYS[0] + dt.timedelta(days=4))}"
-        assert billing.ledger_view(ctx, op, whole)["trial_balance"] == "0.00"
+        assert statements.ledger_view(ctx, op, whole)["trial_balance"] == "0.00"
     finally:
         ctx.engine.dispose()
         tmp.cleanup()
@@ -472,11 +473,11 @@ def test_service_layer_refuses_non_operators() -> None:
     try:
         acme = Caller(2, "acme")
         with pytest.raises(Forbidden):
-            billing.run(ctx, acme, "2025-06")
+            runs.run(ctx, acme, "2025-06")
         with pytest.raises(Forbidden):
-            billing.ledger_view(ctx, acme, "2025-06")
+            statements.ledger_view(ctx, acme, "2025-06")
         with pytest.raises(Conflict):
-            billing.run(ctx, Caller(1, "operator", operator=True), "2025-06",
+            runs.run(ctx, Caller(1, "operator", operator=True), "2025-06",
                         now=dt.datetime(2025, 6, 30, 23, tzinfo=dt.UTC))
     finally:
         ctx.engine.dispose()

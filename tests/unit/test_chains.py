@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from facade.domain.errors import Invalid
-from facade.domain.scenario import parse_scenario
+from facade.scenario import parse_scenario
 from facade.store.models import Appliance
 from tests.unit.test_api_validation import err, ok, settle
 

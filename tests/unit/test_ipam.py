@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import random
 
 import pytest
 
+from facade.domain import commands
 from facade.domain.errors import Conflict, Exhausted, Invalid
 from facade.domain.ipam import (
+    Siblings,
     SubnetRange,
     check_no_overlap,
     check_subnet_in_network,
@@ -161,3 +164,31 @@ def test_no_overlap() -> None:
         with pytest.raises(Conflict, match="overlaps subnet") as exc:
             check_no_overlap(ipaddress.IPv4Network(cidr), others, where="w")
         assert exc.value.status == 409
+
+
+def test_siblings_find_an_overlap_exactly_when_a_pair_overlaps() -> None:
+    """The index (supernets of the prefix lengths it holds, then the next first address) finds
+    an overlapping sibling whenever comparing every pair would, and only a real one."""
+    rng = random.Random(16)
+    for _ in range(300):
+        siblings, held = Siblings(), []
+        for _ in range(rng.randint(1, 12)):
+            cidr = ipaddress.IPv4Network((0x0A000000 | rng.randrange(1 << 16), 32)).supernet(
+                new_prefix=rng.randint(16, 30))
+            found = siblings.overlapping(cidr)
+            assert bool(found) == any(cidr.overlaps(h) for h in held), (cidr, held)
+            for cidr_text in found.values():
+                assert cidr.overlaps(ipaddress.IPv4Network(cidr_text))
+            if not found:
+                siblings.add(f"s{len(held)}", cidr)
+                held.append(cidr)
+
+
+def test_a_new_network_names_the_first_subnet_given_that_a_subnet_overlaps() -> None:
+    """The index only finds that there is an overlap; the message names the first sibling in the
+    order given, as comparing in that order always has."""
+    subnets = [{"name": "a", "cidr": "10.0.2.0/24"}, {"name": "b", "cidr": "10.0.1.0/24"},
+               {"name": "c", "cidr": "10.0.0.0/22"}]
+    with pytest.raises(Conflict, match=r"overlaps subnet a \(10.0.2.0/24\)") as exc:
+        commands.new_network(name="n", cidr="10.0.0.0/16", subnets=subnets)
+    assert exc.value.where == "subnets[2]"

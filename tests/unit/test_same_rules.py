@@ -2,7 +2,7 @@
 fields are both accepted or both refused.
 
 `via_file` writes the fields as the one declaration of a scenario file and parses it
-(domain.scenario); `via_api` checks them as the API does before it looks anything up: the
+(facade.scenario); `via_api` checks them as the API does before it looks anything up: the
 request schema (api.schemas, a 422) and then what the service layer calls first (the create
 commands of domain.commands, security.check_rule, autoscale.requested, prices.service_prices;
 a 400). Three parts:
@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from facade.api import schemas
 from facade.domain import autoscale, commands, prices, security
 from facade.domain.errors import FacadeError, Invalid
-from facade.domain.scenario import parse_scenario
+from facade.scenario import parse_scenario
 
 SAME = settings(max_examples=1000, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -327,8 +327,18 @@ subnets = st.fixed_dictionaries({"name": names, "cidr": cidrs})
                "cidr": st.sampled_from(["10.0.1.0/24", "10.0.1.0/25", "10.0.0.0/16",
                                         "10.1.0.0/24", "10.0.2.0/24"])})), max_size=4))}))
 def test_a_network(fields: dict[str, Any]) -> None:
+    """Accepted, the file's declaration holds what the create command makes of the same fields
+    (a netmask, a subnet's CIDR: as stored)."""
     decl = {"account": ACCOUNT, **fields}
-    same(via_file("networks", decl), via_api(lambda: network_api(decl)), decl)
+    file_error = via_file("networks", decl)
+    same(file_error, via_api(lambda: network_api(decl)), decl)
+    if file_error is None:
+        text = yaml.safe_dump({"networks": [decl]}, sort_keys=False)
+        (net,) = parse_scenario(text, "same.yaml").networks
+        made = commands.new_network(name=decl["name"], cidr=decl["cidr"],
+                                    subnets=decl.get("subnets") or ())
+        assert (net.name, net.cidr, tuple((s.name, s.cidr) for s in net.subnets)) == (
+            made.name, made.cidr, made.subnets)
 
 
 # -- security rules -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from facade.domain.errors import Invalid
-from facade.domain.scenario import parse_scenario
+from facade.scenario import parse_scenario
 from tests.unit.test_api_validation import err, ok, world  # noqa: F401 - fixture
 
 DEFAULT = {"memory_mb": 512, "pids": 512, "cpu_weight": 100}

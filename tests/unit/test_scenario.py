@@ -19,8 +19,8 @@ from facade.domain.scenario import (
     Scenario,
     ServiceDecl,
     SubnetDecl,
-    parse_scenario,
 )
+from facade.scenario import parse_scenario
 
 EXAMPLE = """\
 accounts: [{name: acme}, {name: searchco}]

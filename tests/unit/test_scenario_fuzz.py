@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from facade.domain.errors import Invalid
-from facade.domain.scenario import Scenario, parse_scenario
+from facade.domain.scenario import Scenario
+from facade.scenario import parse_scenario
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "search.yaml").read_text()
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True,

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from facade.domain.errors import Invalid
-from facade.domain.scenario import LoadBalancerDecl, parse_scenario
+from facade.domain.scenario import LoadBalancerDecl
+from facade.scenario import parse_scenario
 from facade.service import desired
 from facade.store.models import Network
 from tests.unit.test_api_validation import offers, settle, snapshot

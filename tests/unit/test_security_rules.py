@@ -11,7 +11,6 @@ from facade.dataplane.fake import FakeDataPlane
 from facade.dataplane.linux import port_rules
 from facade.domain import security
 from facade.domain.errors import Invalid
-from facade.domain.scenario import parse_scenario
 from facade.domain.specs import (
     DesiredState,
     NodeSpec,
@@ -22,6 +21,7 @@ from facade.domain.specs import (
 )
 from facade.reconcile.apply import apply
 from facade.reconcile.plan import plan
+from facade.scenario import parse_scenario
 from tests.unit.test_api_validation import ok, world  # noqa: F401 - fixture
 
 DENY_ALL_IN = PortRuleSpec("ingress", "deny", "any", None, "0.0.0.0/0", 100)

@@ -2,9 +2,9 @@
 a load-balancer offer says, checked by every rule its fields alone can tell.
 
 Both ways of asking read into these: an API body (the service layer calls `new_service`...
-before it looks anything up) and a scenario file's declaration (domain/scenario.py maps its
-YAML onto the same fields and moves an error's `where`, a field path like "health_check.timeout",
-to the file line of that key). So a field is accepted or refused the same way, with the same
+before it looks anything up) and a scenario file's declaration (facade/scenario/ maps its YAML
+onto the same fields and moves an error's `where`, a field path like "health_check.timeout", to
+the file line of that key). So a field is accepted or refused the same way, with the same
 words, whichever way it came. What needs the store (a subnet that exists, a name not taken, a
 quota, the operator's currency) is the service layer's.
 """
@@ -147,6 +147,7 @@ def new_network(*, name: object, cidr: object,
     net = ipam.parse_cidr(_text(cidr, "cidr"), where="cidr")
     counts.check_subnets(len(subnets), where="subnets")
     made: dict[str, str] = {}
+    siblings = ipam.Siblings()
     for i, sub in enumerate(subnets):
         where = f"subnets[{i}]"
         sub_name = names.check_name(sub.get("name", ""), kind="subnet", where=where)
@@ -154,7 +155,9 @@ def new_network(*, name: object, cidr: object,
         ipam.check_subnet_in_network(sub_cidr, net, where=where)
         if sub_name in made:
             raise Conflict(f"subnet {checked_name}/{sub_name} already exists", where=where)
-        ipam.check_no_overlap(sub_cidr, made, where=where)
+        if siblings.overlapping(sub_cidr):  # name the first one given that it overlaps
+            ipam.check_no_overlap(sub_cidr, made, where=where)
+        siblings.add(sub_name, sub_cidr)
         made[sub_name] = str(sub_cidr)
     return NewNetwork(name=checked_name, cidr=str(net), subnets=tuple(made.items()))
 

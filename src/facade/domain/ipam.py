@@ -10,6 +10,7 @@ The walk for a free address is lazy and ordered; the caller's transaction and lo
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -125,3 +126,35 @@ def check_no_overlap(subnet: ipaddress.IPv4Network, others: dict[str, str], *, w
         if subnet.overlaps(ipaddress.IPv4Network(cidr)):
             raise Conflict(f"subnet {subnet} overlaps subnet {name} ({cidr}) of the same network",
                            where=where)
+
+
+class Siblings:
+    """The subnets of one network seen so far, to find an overlap without comparing all pairs
+    (a network's create command and a scenario file's network ask it of each new subnet).
+
+    CIDR blocks overlap only when one holds the other: a new block overlaps a sibling that is
+    one of its supernets, or a sibling whose first address lies inside it.
+    """
+
+    def __init__(self) -> None:
+        self.names: dict[ipaddress.IPv4Network, str] = {}
+        self.starts: list[int] = []  # sorted first addresses
+        self.by_start: dict[int, ipaddress.IPv4Network] = {}
+        self.prefixes: set[int] = set()  # the prefix lengths held: the only supernets to try
+
+    def overlapping(self, cidr: ipaddress.IPv4Network) -> dict[str, str]:
+        for prefix in sorted((p for p in self.prefixes if p <= cidr.prefixlen), reverse=True):
+            sup = cidr.supernet(new_prefix=prefix)
+            if sup in self.names:
+                return {self.names[sup]: str(sup)}
+        i = bisect.bisect_left(self.starts, int(cidr.network_address))
+        if i < len(self.starts) and self.starts[i] <= int(cidr.broadcast_address):
+            inner = self.by_start[self.starts[i]]
+            return {self.names[inner]: str(inner)}
+        return {}
+
+    def add(self, name: str, cidr: ipaddress.IPv4Network) -> None:
+        self.names[cidr] = name
+        self.prefixes.add(cidr.prefixlen)
+        bisect.insort(self.starts, int(cidr.network_address))
+        self.by_start[int(cidr.network_address)] = cidr

@@ -13,7 +13,6 @@ from facade.domain import commands
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import (
-    billing,
     chains,
     health_checks,
     instances,
@@ -23,6 +22,7 @@ from facade.service import (
     sandboxes,
     views,
 )
+from facade.service.billing import price_lists
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Service, ServiceSubnet, Subnet
 
@@ -78,14 +78,14 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                           f"{backend_subnet}, the service's backend subnet; the front-end's "
                           "backend and management legs need different subnets",
                           where="frontend")
-    sheet, model = billing.service_terms(session, prices, billing_model)
+    sheet, model = price_lists.service_terms(session, prices, billing_model)
     row = Service(name=name, account=owner, workload=workload_name, command=command,
                   port=port, health_path=health_path, upstream=upstream, frontend=offer,
                   backend_subnet=subs["backend_subnet"],
                   management_subnet=subs["management_subnet"],
                   extra_subnets=[ServiceSubnet(subnet=s, position=k)
                                  for k, s in enumerate(extras)])
-    billing.apply_terms(session, row, sheet, model)
+    price_lists.apply_terms(session, row, sheet, model)
     sandboxes.store(row, limits or {})
     health_checks.store(row, dict(cmd.health_check))
     session.add(row)

@@ -29,13 +29,12 @@ from facade.domain.scenario import (
     RuleDecl,
     Scenario,
     ServiceDecl,
-    parse_scenario,
 )
+from facade.scenario import parse_scenario
 from facade.service import (
     accounts,
     appliances,
     autoscaler,
-    billing,
     catalog,
     chains,
     grants,
@@ -48,6 +47,7 @@ from facade.service import (
     rules,
     sandboxes,
 )
+from facade.service.billing import price_lists
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, LoadBalancer, Network, Service
 
@@ -153,9 +153,9 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
         if svc.autoscale is not None:
             _set_autoscale(ctx, session, svc)
         return "created"
-    want_prices, want_model = billing.service_terms(session, svc.prices_plain or None,
-                                                    svc.billing_model)
-    have_prices, have_model = billing.terms_of(row)
+    want_prices, want_model = price_lists.service_terms(session, svc.prices_plain or None,
+                                                        svc.billing_model)
+    have_prices, have_model = price_lists.terms_of(row)
     for what, have, want in (
             ("account", row.account.name, svc.account), ("workload", row.workload, svc.workload),
             ("command", row.command, svc.command), ("port", row.port, svc.port),
@@ -169,8 +169,8 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
         if have != want:
             raise _differs(svc, what, have, want)
     if have_prices != want_prices:
-        raise _differs(svc, "prices", billing.service_view_of(have_prices),
-                       billing.service_view_of(want_prices))
+        raise _differs(svc, "prices", price_lists.service_view_of(have_prices),
+                       price_lists.service_view_of(want_prices))
     # the autoscaling policy and the limits are settings: the file's replace the current ones
     changed = _set_limits(ctx, session, row, svc.limits)
     changed |= _set_health_check(ctx, session, row, svc.health_check)
@@ -223,10 +223,10 @@ def _prices(ctx: Context, session: Session, caller: Caller, decl: PricesDecl) ->
     (they are settings, not objects: a new price list is in force from now on)."""
     changed = False
     if decl.instances is not None:
-        changed |= billing.set_instances_in(ctx, session, caller, decl.instances_plain)[1]
+        changed |= price_lists.set_instances_in(ctx, session, caller, decl.instances_plain)[1]
     for account, price in decl.frontend:
         data = {"node_hour": price, **({"currency": decl.currency} if decl.currency else {})}
-        changed |= billing.set_frontend_in(ctx, session, caller, account, data)[1]
+        changed |= price_lists.set_frontend_in(ctx, session, caller, account, data)[1]
     return "updated" if changed else "unchanged"
 
 

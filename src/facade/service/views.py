@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
-from facade.service import billing, health_checks, sandboxes
+from facade.service import health_checks, sandboxes
+from facade.service.billing import price_lists
 from facade.store.models import Account, Appliance, Instance, Interface, Network, Service, Subnet
 
 
@@ -79,7 +80,7 @@ def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
             "extra_subnets": [e.subnet.path for e in row.extra_subnets] if owner_view else None,
             "limits": sandboxes.of_row(row).as_dict(),
             "health_check": health_checks.of_row(row).as_dict(),
-            **billing.service_view(row)}
+            **price_lists.service_view(row)}
 
 
 def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = None, *,

@@ -276,7 +276,8 @@ class PriceList(Base):
     same (kind, subject): kind "service" (subject: the service's name, with its billing model),
     "instances" (the operator's, subject ""), "frontend" (subject: the front-end provider's
     account). Never deleted: usage outlives a service, and a billing run prices a period with
-    the lists set before it ended (service/billing.py). Amounts are exact decimal text."""
+    the lists set before it ended (service/billing/price_lists.py). Amounts are exact decimal
+    text."""
 
     __tablename__ = "price_lists"
     __table_args__ = (UniqueConstraint("kind", "subject", "from_hour"), NEVER_REUSE)

@@ -21,7 +21,7 @@ from facade.api.schemas import (
     InvoiceRead,
     LedgerRead,
 )
-from facade.service import billing
+from facade.service.billing import price_lists, runs, statements
 
 router = APIRouter(tags=["billing"])
 PeriodQuery = Annotated[str, Query(max_length=80, description=(
@@ -32,26 +32,26 @@ PeriodQuery = Annotated[str, Query(max_length=80, description=(
 @router.get("/v1/prices", response_model=InstancePricesRead, operation_id="get_prices")
 def get_prices(ctx: Ctx, caller: Auth) -> Any:
     """The operator's instance prices per node-hour by role (0 when unset)."""
-    return billing.get_instance_prices(ctx, caller)
+    return price_lists.get_instance_prices(ctx, caller)
 
 
 @router.put("/v1/prices", response_model=InstancePricesRead, operation_id="set_prices")
 def set_prices(body: InstancePricesBody, ctx: Ctx, caller: Auth) -> Any:
     """Operator only. Prices left out are 0; they apply to periods that end after now."""
-    return billing.set_instance_prices(ctx, caller, body.model_dump(exclude_none=True))
+    return price_lists.set_instance_prices(ctx, caller, body.model_dump(exclude_none=True))
 
 
 @router.get("/v1/accounts/{name}/frontend-prices", response_model=FrontEndPricesRead,
             operation_id="get_frontend_prices")
 def get_frontend_prices(name: str, ctx: Ctx, caller: Auth) -> Any:
-    return billing.get_frontend_prices(ctx, caller, name)
+    return price_lists.get_frontend_prices(ctx, caller, name)
 
 
 @router.put("/v1/accounts/{name}/frontend-prices", response_model=FrontEndPricesRead,
             operation_id="set_frontend_prices")
 def set_frontend_prices(name: str, body: FrontEndPricesBody, ctx: Ctx, caller: Auth) -> Any:
     """What the account charges an appliance provider per front-end node-hour it runs."""
-    return billing.set_frontend_prices(ctx, caller, name, body.model_dump(exclude_none=True))
+    return price_lists.set_frontend_prices(ctx, caller, name, body.model_dump(exclude_none=True))
 
 
 @router.get("/v1/accounts/{name}/invoice", response_model=InvoiceRead,
@@ -59,7 +59,7 @@ def set_frontend_prices(name: str, body: FrontEndPricesBody, ctx: Ctx, caller: A
 def get_invoice(name: str, period: PeriodQuery, ctx: Ctx, caller: Auth) -> Any:
     """The account's invoice and statement for a period: `billed` from the ledger, or a
     `draft` from usage when no part of the period is billed."""
-    return billing.invoice(ctx, caller, name, period)
+    return statements.invoice(ctx, caller, name, period)
 
 
 @router.post("/v1/billing/runs", response_model=BillingRunRead,
@@ -67,10 +67,10 @@ def get_invoice(name: str, period: PeriodQuery, ctx: Ctx, caller: Auth) -> Any:
 def create_billing_run(body: BillingRunCreate, ctx: Ctx, caller: Auth) -> Any:
     """Operator only: bill a period that has ended. Running it again posts only usage
     recorded since (nothing, usually)."""
-    return billing.run(ctx, caller, body.period)
+    return runs.run(ctx, caller, body.period)
 
 
 @router.get("/v1/billing/ledger", response_model=LedgerRead, operation_id="get_ledger")
 def get_ledger(period: PeriodQuery, ctx: Ctx, caller: Auth) -> Any:
     """Operator only: ledger accounts, trial balance (always 0.00), runs, unbilled usage."""
-    return billing.ledger_view(ctx, caller, period)
+    return statements.ledger_view(ctx, caller, period)

@@ -1,0 +1,156 @@
+"""Reading one mapping of a scenario file at its lines: its keys checked against the allowed
+and required ones, its fields fetched by name, and a rule's error (whose `where` is a field
+path, as an API body would name it) moved to the file line of the key it names.
+
+Shared by the section readers (networks.py, services.py, nodes.py, rules.py).
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+from facade.domain.errors import Invalid, describe
+from facade.domain.ipam import parse_cidr
+from facade.domain.names import check_name, check_subnet_ref
+from facade.scenario.yaml_lines import Map, Seq
+
+
+def unknown_key_message(key: object, what: str, allowed: tuple[str, ...]) -> str:
+    message = f"unknown key {key!r} in {what}; allowed keys: {', '.join(allowed)}"
+    if isinstance(key, str):
+        close = difflib.get_close_matches(key, allowed, n=1)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+    return message
+
+
+class Item:
+    """One mapping of the file being read: its keys are checked, its fields fetched by name."""
+
+    def __init__(self, data: Map, *, kind: str, file: str, allowed: tuple[str, ...],
+                 required: tuple[str, ...]) -> None:
+        self.data = data
+        self.kind = kind
+        self.file = file
+        self.line = data.line
+        for key in data:
+            if key not in allowed:
+                raise Invalid(unknown_key_message(key, kind, allowed),
+                              where=self.at(key))
+        for key in required:
+            if key not in data:
+                raise Invalid(f"{kind} is missing the required key {key!r} "
+                              f"(required: {', '.join(required)})", where=self.here)
+
+    @property
+    def here(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    def at(self, key: object) -> str:
+        return f"{self.file}:{self.data.key_lines.get(key, self.line)}"
+
+    def fail(self, key: str, message: str) -> NoReturn:
+        raise Invalid(message, where=self.at(key))
+
+    def has(self, key: str) -> bool:
+        return self.data.get(key) is not None
+
+    def name(self, key: str = "name", *, kind: str | None = None) -> str:
+        return check_name(self.data.get(key), kind=kind or self.kind, where=self.at(key))
+
+    def string(self, key: str, what: str) -> str:
+        value = self.data.get(key)
+        if not isinstance(value, str):
+            self.fail(key, f"{self.kind} {key} must be {what}, not {describe(value)}")
+        return value
+
+    def cidr(self, key: str = "cidr") -> ipaddress.IPv4Network:
+        text = self.string(key, "an IPv4 CIDR like 10.0.0.0/16")
+        return parse_cidr(text, where=self.at(key))
+
+    def subnet_ref(self, key: str) -> str:
+        return check_subnet_ref(self.data.get(key), where=self.at(key),
+                                what=f"{self.kind} {key}")
+
+
+def items(top: Map, key: str, file: str) -> Iterator[tuple[object, int]]:
+    """The items of a top-level (or nested) list with their lines; null counts as empty."""
+    value = top.get(key)
+    where = f"{file}:{top.key_lines.get(key, top.line)}"
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise Invalid(f"{key} must be a list (YAML '- item' lines or [a, b]), not "
+                      f"{describe(value)}", where=where)
+    lines = getattr(value, "item_lines", None) or [top.key_lines.get(key, top.line)] * len(value)
+    yield from zip(value, lines, strict=True)
+
+
+def mapping(value: object, line: int, *, kind: str, file: str, allowed: tuple[str, ...],
+            required: tuple[str, ...]) -> Item:
+    if not isinstance(value, Map):
+        shape = ", ".join(f"{k}: ..." for k in required)
+        raise Invalid(f"each {kind} must be a mapping like {{{shape}}}, not {describe(value)}",
+                      where=f"{file}:{line}")
+    return Item(value, kind=kind, file=file, allowed=allowed, required=required)
+
+
+class Unique:
+    """Names seen so far for one kind, to refuse a second declaration with the same name."""
+
+    def __init__(self, kind: str, scope: str = "") -> None:
+        self.kind = kind
+        self.scope = scope
+        self.seen: dict[str, int] = {}
+
+    def add(self, name: str, line: int, where: str) -> None:
+        if name in self.seen:
+            rule = "within their network" if self.scope else "per kind"
+            raise Invalid(f"{self.kind} {name!r}{self.scope} is declared twice in this file "
+                          f"(first at line {self.seen[name]}); names are unique {rule}",
+                          where=where)
+        self.seen[name] = line
+
+
+def line_of(data: Map, path: str, line: int) -> int:
+    """The line of the key a field path names ("health_check.timeout", "interfaces[2]"):
+    the deepest part of it the file has; `line` when it has none of it."""
+    node: object = data
+    for part in re.findall(r"[^.\[\]]+", path):
+        if isinstance(node, Map) and part in node:
+            line, node = node.key_lines.get(part, line), node[part]
+        elif isinstance(node, Seq) and part.isdigit() and int(part) < len(node):
+            line, node = node.item_lines[int(part)], node[int(part)]
+        else:
+            break
+    return line
+
+
+@contextmanager
+def fields_at(item: Item, lines: dict[str, int] | None = None) -> Iterator[None]:
+    """Re-raise a create command's error (where = the field path an API body would name) at
+    the file line of that key; a nested field's message names the declaration's kind."""
+    try:
+        yield
+    except Invalid as exc:
+        path = exc.where or ""
+        line = (lines or {}).get(path) or line_of(item.data, path, item.line)
+        message = f"{item.kind} {exc.message}" if "." in path else exc.message
+        raise Invalid(message, where=f"{item.file}:{line}") from None
+
+
+@contextmanager
+def prices_at(item: Item, key: str) -> Iterator[None]:
+    """Re-raise a price error (where = "prices.node_hour.backend") at the line of the key it
+    names inside the file's nested mapping."""
+    try:
+        yield
+    except Invalid as exc:
+        path = ".".join([key, *(exc.where or "").split(".")[1:]])
+        raise Invalid(f"{item.kind} {exc.where}: {exc.message}",
+                      where=f"{item.file}:{line_of(item.data, path, item.line)}") from None

@@ -1,0 +1,137 @@
+"""The scenario file's accounts, networks (with their subnets), grants and load-balancer offers,
+read into declarations (domain.scenario) at their lines; a network and an offer through their
+create commands (domain.commands), as an API body is.
+
+Called by the reader (reader.py) in that order: grants and offers are checked against the
+networks the file declares.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from facade.domain import commands, counts
+from facade.domain.errors import Conflict, Invalid
+from facade.domain.ipam import Siblings, check_no_overlap, check_subnet_in_network
+from facade.domain.scenario import (
+    AccountDecl,
+    GrantDecl,
+    LoadBalancerDecl,
+    NetworkDecl,
+    ServiceDecl,
+    SubnetDecl,
+)
+from facade.scenario.items import Item, Unique, fields_at, items, mapping
+from facade.scenario.yaml_lines import Map
+
+
+def read_accounts(top: Map, file: str) -> tuple[AccountDecl, ...]:
+    unique = Unique("account")
+    out = []
+    for value, line in items(top, "accounts", file):
+        item = mapping(value, line, kind="account", file=file, allowed=("name",),
+                       required=("name",))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        out.append(AccountDecl(name=name, line=item.line, file=file))
+    return tuple(out)
+
+
+def _subnets(net: Item, network: str, net_cidr: ipaddress.IPv4Network,
+             file: str) -> tuple[SubnetDecl, ...]:
+    unique = Unique("subnet", f" of network {network!r}")
+    siblings = Siblings()
+    out = []
+    for value, line in items(net.data, "subnets", file):
+        item = mapping(value, line, kind="subnet", file=file, allowed=("name", "cidr"),
+                       required=("name", "cidr"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        cidr = item.cidr()
+        check_subnet_in_network(cidr, net_cidr, where=item.at("cidr"))
+        try:
+            check_no_overlap(cidr, siblings.overlapping(cidr), where=item.at("cidr"))
+        except Conflict as exc:  # within one file it is a mistake in the file: Invalid
+            raise Invalid(exc.message, where=exc.where) from None
+        siblings.add(name, cidr)
+        out.append(SubnetDecl(name=name, cidr=str(cidr), line=item.line, network=network,
+                              file=file))
+    with fields_at(net):
+        counts.check_subnets(len(out), where="subnets")
+    return tuple(out)
+
+
+def read_networks(top: Map, file: str) -> tuple[NetworkDecl, ...]:
+    unique = Unique("network")
+    out = []
+    for value, line in items(top, "networks", file):
+        item = mapping(value, line, kind="network", file=file,
+                       allowed=("name", "account", "cidr", "subnets"),
+                       required=("name", "account", "cidr"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        account = item.name("account", kind="account")
+        subnets = _subnets(item, name, item.cidr(), file)
+        with fields_at(item):  # the API's rules, after the file's own words for the same ones
+            cmd = commands.new_network(
+                name=name, cidr=item.data.get("cidr"),
+                subnets=[{"name": v.get("name"), "cidr": v.get("cidr")}
+                         for v in item.data.get("subnets") or ()])
+        out.append(NetworkDecl(name=cmd.name, account=account, cidr=cmd.cidr, subnets=subnets,
+                               line=item.line, file=file))
+    return tuple(out)
+
+
+def read_grants(top: Map, file: str, networks: tuple[NetworkDecl, ...]) -> tuple[GrantDecl, ...]:
+    owners = {n.name: n.account for n in networks}
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for value, line in items(top, "grants", file):
+        item = mapping(value, line, kind="grant", file=file, allowed=("subnet", "account"),
+                       required=("subnet", "account"))
+        subnet = item.subnet_ref("subnet")
+        account = item.name("account", kind="account")
+        if owners.get(subnet.split("/")[0]) == account:
+            item.fail("account", f"account {account} owns subnet {subnet} (its network is "
+                                 "declared in this file); it needs no grant")
+        if (subnet, account) in seen:
+            item.fail("account", f"subnet {subnet} is granted to {account} twice (first at "
+                                 f"line {seen[(subnet, account)]})")
+        seen[(subnet, account)] = item.line
+        out.append(GrantDecl(subnet=subnet, account=account, line=item.line, file=file))
+    return tuple(out)
+
+
+def read_load_balancers(top: Map, file: str, networks: tuple[NetworkDecl, ...],
+                        services: tuple[ServiceDecl, ...]) -> tuple[LoadBalancerDecl, ...]:
+    """load_balancers: [{name, account, management_subnet}], the fields of POST
+    /v1/load-balancers (account required here, as for every declaration of a file)."""
+    owners = {n.name: n.account for n in networks}
+    backends = {s.backend_subnet: s.name for s in services}
+    unique = Unique("load-balancer offer")
+    out = []
+    for value, line in items(top, "load_balancers", file):
+        item = mapping(value, line, kind="load-balancer offer", file=file,
+                       allowed=("name", "account", "management_subnet"),
+                       required=("name", "account", "management_subnet"))
+        with fields_at(item):
+            cmd = commands.new_load_balancer(
+                name=item.data.get("name"),
+                management_subnet=item.data.get("management_subnet"))
+        name, management = cmd.name, cmd.management_subnet
+        unique.add(name, item.line, item.at("name"))
+        account = item.name("account", kind="account")
+        owner = owners.get(management.split("/")[0])
+        if owner is not None and owner != account:
+            item.fail("management_subnet", f"load-balancer offer {name}: management_subnet "
+                                           f"{management} belongs to account {owner} (its "
+                                           "network is declared in this file), not to the "
+                                           f"front-end provider {account}")
+        if management in backends:
+            item.fail("management_subnet", f"load-balancer offer {name}: management_subnet "
+                                           f"{management} is the backend subnet of service "
+                                           f"{backends[management]}; a management subnet "
+                                           "carries management traffic only")
+        out.append(LoadBalancerDecl(name=name, account=account, management_subnet=management,
+                                    line=item.line, file=file))
+    return tuple(out)

@@ -1,0 +1,101 @@
+"""The scenario file's instances (with their interfaces) and appliances, read into declarations
+(domain.scenario) at their lines, through the create commands of domain.commands.
+
+Called by the reader (reader.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+from facade.domain import commands
+from facade.domain.errors import Invalid, describe
+from facade.domain.ipam import SubnetRange, parse_ip
+from facade.domain.names import check_subnet_ref
+from facade.domain.scenario import ApplianceDecl, InstanceDecl, InterfaceDecl
+from facade.scenario.items import Item, Unique, fields_at, items, mapping
+from facade.scenario.yaml_lines import Map
+
+
+def _interface(value: object, line: int, file: str) -> InterfaceDecl:
+    where = f"{file}:{line}"
+    if isinstance(value, str):
+        ref, sep, ip_text = value.partition("=")
+        subnet = check_subnet_ref(ref.strip(), where=where, what="interface")
+        ip = ip_text.strip() if sep else None
+        if sep and not ip:
+            raise Invalid(f"interface {value!r} has '=' but no address; write "
+                          "network/subnet=10.0.1.50 or just network/subnet", where=where)
+    elif isinstance(value, Map):
+        item = Item(value, kind="interface", file=file, allowed=("subnet", "ip"),
+                    required=("subnet",))
+        subnet = item.subnet_ref("subnet")
+        raw = item.data.get("ip")
+        if raw is not None and not isinstance(raw, str):
+            item.fail("ip", f"interface ip must be an IPv4 address like 10.0.1.50, not "
+                            f"{describe(raw)}")
+        ip = raw
+        where = item.at("ip")
+        line = item.line
+    else:
+        raise Invalid("each interface must be network/subnet, network/subnet=IP or "
+                      f"{{subnet: network/subnet, ip: IP}}, not {describe(value)}", where=where)
+    if ip is not None:
+        ip = str(parse_ip(ip, where=where))
+    return InterfaceDecl(subnet=subnet, ip=ip, line=line, file=file)
+
+
+def read_instances(top: Map, file: str,
+                   subnet_cidr: Callable[[str], str | None]) -> tuple[InstanceDecl, ...]:
+    unique = Unique("instance")
+    addresses: dict[tuple[str, str], str] = {}
+    out = []
+    for value, line in items(top, "instances", file):
+        item = mapping(value, line, kind="instance", file=file,
+                       allowed=("name", "account", "interfaces", "limits"),
+                       required=("name", "account", "interfaces"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        account = item.name("account", kind="account")
+        interfaces = tuple(_interface(v, n, file) for v, n in items(item.data, "interfaces", file))
+        with fields_at(item):
+            cmd = commands.new_instance(
+                name=name, interfaces=[{"subnet": i.subnet, "ip": i.ip} for i in interfaces],
+                limits=item.data.get("limits"))
+        for iface in interfaces:
+            if iface.ip is None:
+                continue
+            where = f"{file}:{iface.line}"
+            cidr = subnet_cidr(iface.subnet)
+            if cidr is not None:
+                SubnetRange.of(cidr).check_requested(ipaddress.IPv4Address(iface.ip),
+                                                     where=where)
+            key = (iface.subnet, iface.ip)
+            if key in addresses:
+                raise Invalid(f"address {iface.ip} in subnet {iface.subnet} is asked for twice "
+                              f"(first by {addresses[key]})", where=where)
+            addresses[key] = f"instance {name!r} at line {iface.line}"
+        out.append(InstanceDecl(name=name, account=account, interfaces=interfaces,
+                                line=item.line, file=file,
+                                limits=tuple(sorted(cmd.limits.items()))))
+    return tuple(out)
+
+
+def read_appliances(top: Map, file: str) -> tuple[ApplianceDecl, ...]:
+    unique = Unique("appliance")
+    out = []
+    for value, line in items(top, "appliances", file):
+        item = mapping(value, line, kind="appliance", file=file,
+                       allowed=("name", "account", "service", "subnet", "backends"),
+                       required=("name", "account", "service", "subnet"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        account = item.name("account", kind="account")
+        service = item.name("service", kind="service")
+        subnet = item.subnet_ref("subnet")
+        with fields_at(item):
+            cmd = commands.new_appliance(name=name, backends=item.data.get("backends"))
+        out.append(ApplianceDecl(name=name, account=account, service=service, subnet=subnet,
+                                 backends=cmd.backends, line=item.line, file=file))
+    return tuple(out)
