@@ -288,3 +288,14 @@ def test_what_a_tenant_adds_to_its_own_network_is_not_drift() -> None:
     assert _why(spec, _tenant(guarded=False)[1]) == ["port security missing"]
     assert _why(spec, _tenant(own_network=False)[1]) == [
         "its network does not belong to its sandbox"]
+
+
+def test_a_bind_whose_folder_is_not_there_yet_gets_it_empty(tmp_path: Path) -> None:
+    """An appliance's folder is written by its reconciler, which may run after its backends'
+    nodes are made: bwrap refuses a missing source, and the node's init failed to start."""
+    from facade.dataplane.linux.sandbox import _folder
+
+    folder = tmp_path / "appliances" / "13"
+    assert _folder(folder) == folder and folder.is_dir() and not any(folder.iterdir())
+    (folder / "peers.json").write_text("{}")
+    assert _folder(folder) == folder and (folder / "peers.json").read_text() == "{}"

@@ -201,6 +201,15 @@ def caps_args() -> list[str]:
     return [a for cap in CAPABILITIES for a in ("--cap-add", cap)]
 
 
+def _folder(path: Path) -> Path:
+    """A bind's source folder, made (empty) if it is not there yet: its owner fills it later
+    (an appliance's files are written by its reconciler, which may run after its backends'
+    nodes are made), and bwrap refuses a missing source: the node's init failed to start
+    (about one backend in ten when 20 appliances of 3 were created at once)."""
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 class Bridge:
     """Host directories made reachable for bwrap under /run/facade/PLANE (see module doc)."""
 
@@ -380,7 +389,8 @@ class Sandboxes:
     def _view(self, netns: str, spec: SandboxSpec) -> list[str]:
         fs = Path(self.bridge.path(self._dir(netns) / "fs", readonly=False))
         runtime = [(self.bridge.path(p, readonly=True), str(p)) for p in runtime_paths()]
-        binds = [(self.bridge.path(Path(src), readonly=True), dst) for src, dst in spec.binds]
+        binds = [(self.bridge.path(_folder(Path(src)), readonly=True), dst)
+                 for src, dst in spec.binds]
         state = str(self.state_dir.resolve())
         hide = [state for _, target in runtime
                 if state == target or state.startswith(target.rstrip("/") + "/")]
