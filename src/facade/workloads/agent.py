@@ -41,7 +41,6 @@ namespace probed is always the one served, even when a namespace of the same nam
 from __future__ import annotations
 
 import argparse
-import ctypes
 import ipaddress
 import json
 import os
@@ -57,12 +56,12 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, TypeVar
 
+from facade import nsenter
 from facade.domain import agent_auth
 from facade.domain import health as checks
 from facade.domain.errors import Invalid
 
 NETNS_DIR = "/run/netns"
-CLONE_NEWNET = 0x40000000
 POLL_S = 0.3
 CONN_TIMEOUT_S = 2.0
 MAX_REQUEST = 8 * 1024
@@ -75,8 +74,6 @@ STATS_PATH = "/_facade/stats"  # the built-in workloads' own numbers (workloads.
 
 T = TypeVar("T")
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _nft_lock = threading.Lock()  # one libnftables call at a time: the calls are rare and cheap
 
 REASONS = {
@@ -205,30 +202,8 @@ def parse_config(raw: object) -> tuple[Config, list[str]]:
 # --- namespaces ------------------------------------------------------------------------------
 
 
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
-
-
-def in_namespace(ns_fd: int, fn: Callable[[], T]) -> T:
-    """Run `fn()` in a fresh thread that entered the namespace `ns_fd`; the thread then ends."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            _setns(ns_fd)
-            box["value"] = fn()
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="agent-netns", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
+def _in_namespace(ns_fd: int, fn: Callable[[], T]) -> T:
+    return nsenter.in_namespace(ns_fd, fn, "agent-netns")
 
 
 def _family(ip: str) -> socket.AddressFamily:
@@ -256,7 +231,7 @@ class Listener:
         def inside() -> tuple[socket.socket, int]:
             ns_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             try:
-                _setns(ns_fd)
+                nsenter.setns(ns_fd)
                 sock = socket.socket(_family(node.mgmt_ip), socket.SOCK_STREAM)
                 try:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -271,20 +246,7 @@ class Listener:
                 os.close(ns_fd)
                 raise
 
-        box: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                box["value"] = inside()
-            except BaseException as exc:
-                box["error"] = exc
-
-        thread = threading.Thread(target=run, name="agent-listen", daemon=True)
-        thread.start()
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        sock, ns_fd = box["value"]
+        sock, ns_fd = nsenter.in_new_thread(inside, "agent-listen")
         return cls(node, port, sock, ns_fd)
 
     def namespace_current(self) -> bool:
@@ -400,7 +362,7 @@ def _http_get(ns_fd: int, ip: str, port: int, path: str,
     """GET ip:port/path from inside the namespace (WORKLOAD_TIMEOUT_S in all): (status, head of
     the body, at most `limit` bytes). Raises OSError/TimeoutError/ValueError."""
     deadline = time.monotonic() + WORKLOAD_TIMEOUT_S
-    sock = in_namespace(ns_fd, lambda: socket.socket(_family(ip), socket.SOCK_STREAM))
+    sock = _in_namespace(ns_fd, lambda: socket.socket(_family(ip), socket.SOCK_STREAM))
     try:
         sock.settimeout(WORKLOAD_TIMEOUT_S)
         sock.connect((ip, port))
@@ -472,7 +434,7 @@ def check_workload(ns_fd: int, wl: Workload) -> dict[str, Any]:
     """Probe the workload from inside the node's namespace (0.5 s in all); never raises."""
     if wl.check == "listen":
         try:
-            up = in_namespace(ns_fd, lambda: listening(wl.ip, wl.port))
+            up = _in_namespace(ns_fd, lambda: listening(wl.ip, wl.port))
         except Exception as exc:
             return {"ok": False, "detail": f"namespace: {_error_detail(exc)}"}
         where = f"{wl.ip}:{wl.port}"
@@ -480,7 +442,7 @@ def check_workload(ns_fd: int, wl: Workload) -> dict[str, Any]:
                 else f"nothing listens on {where}"}
     if wl.check == "tcp" or wl.health_path is None:
         try:
-            sock = in_namespace(ns_fd, lambda: socket.socket(_family(wl.ip), socket.SOCK_STREAM))
+            sock = _in_namespace(ns_fd, lambda: socket.socket(_family(wl.ip), socket.SOCK_STREAM))
         except Exception as exc:
             return {"ok": False, "detail": f"namespace: {_error_detail(exc)}"}
         try:
@@ -552,7 +514,7 @@ def frontend_state(ns_fd: int) -> tuple[list[dict[str, Any]], int | None]:
             objs = []
         return objs, conntrack
 
-    return in_namespace(ns_fd, inside)
+    return _in_namespace(ns_fd, inside)
 
 
 def counters(node: Node, ns_fd: int) -> dict[str, Any]:
