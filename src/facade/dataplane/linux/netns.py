@@ -1,10 +1,11 @@
 """Network namespaces: create, remove, list, and run code inside one.
 
 Namespace membership is per thread. `run_in_netns` enters /run/netns/NAME with libc `setns`
-(`facade.nsenter`, shared with the management agent) in the calling thread, runs the callable, and always returns the thread to the namespace it
-was in (the process stops if that ever failed), so no code ever runs in a namespace it did not
-ask for. Sockets (netlink for pyroute2, TCP for probes) keep the namespace they were made in, so
-`socket_in` makes a socket in a namespace and hands it back to the calling thread.
+(`facade.nsenter`, shared with the management agent) in the calling thread, runs the callable,
+and always returns the thread to the namespace it was in (the process stops if that ever
+failed), so no code ever runs in a namespace it did not ask for. Sockets (netlink for pyroute2,
+TCP for probes) keep the namespace they were made in, so `socket_in` makes a socket in a
+namespace and hands it back to the calling thread.
 
 Namespaces are created without forking (pyroute2's `netns.create` forks a helper): a dedicated
 thread unshares its network namespace and bind-mounts /proc/thread-self/ns/net on
