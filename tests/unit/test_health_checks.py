@@ -19,7 +19,8 @@ from facade.domain.keys import Key
 from facade.domain.specs import ProbeResult
 from facade.service import desired
 from facade.service.context import Context
-from facade.workloads import agent
+from facade.workloads.agent import config as agent_config
+from facade.workloads.agent import probes as agent_probes
 from tests.unit.clock import Clock
 from tests.unit.test_api_resources import eventually, ok, provider_and_customer, wait_ready
 
@@ -238,37 +239,37 @@ def test_the_agent_sees_a_listening_socket_without_connecting() -> None:
     server.bind(("127.0.0.1", 0))
     port = server.getsockname()[1]
     try:
-        assert not agent.listening("127.0.0.1", port)  # bound, not listening
+        assert not agent_probes.listening("127.0.0.1", port)  # bound, not listening
         server.listen(1)
-        assert agent.listening("127.0.0.1", port)
-        assert not agent.listening("127.0.0.2", port)  # another address
+        assert agent_probes.listening("127.0.0.1", port)
+        assert not agent_probes.listening("127.0.0.2", port)  # another address
         server.settimeout(0.05)
         with pytest.raises(TimeoutError):
             server.accept()  # nobody connected to it
     finally:
         server.close()
-    assert not agent.listening("127.0.0.1", port)
+    assert not agent_probes.listening("127.0.0.1", port)
     wildcard = socket.socket()
     wildcard.bind(("0.0.0.0", 0))
     wildcard.listen(1)
     try:
-        assert agent.listening("10.0.1.3", wildcard.getsockname()[1])  # any address
+        assert agent_probes.listening("10.0.1.3", wildcard.getsockname()[1])  # any address
     finally:
         wildcard.close()
 
 
 def test_the_agent_reads_kernel_addresses_in_host_byte_order() -> None:
-    assert str(agent._proc_address("0100007F")) == "127.0.0.1"
-    assert str(agent._proc_address("00000000000000000000000001000000")) == "::1"
+    assert str(agent_probes._proc_address("0100007F")) == "127.0.0.1"
+    assert str(agent_probes._proc_address("00000000000000000000000001000000")) == "::1"
 
 
 def test_the_agent_config_takes_the_check_and_refuses_a_bad_one() -> None:
     base = {"secret": "ab" * 32, "port": 9700, "nodes": [{
         "name": "b1", "netns": "fcd-i1-b1", "mgmt_ip": "10.0.200.3", "role": "backend",
         "workload": {"ip": "10.0.1.3", "port": 5201, "health_path": None, "check": "listen"}}]}
-    config, skipped = agent.parse_config(base)
+    config, skipped = agent_config.parse_config(base)
     wl = config.nodes["b1"].workload
     assert wl is not None and wl.check == "listen" and not skipped
     base["nodes"][0]["workload"]["check"] = "http"  # type: ignore[index]
-    config, skipped = agent.parse_config(base)
+    config, skipped = agent_config.parse_config(base)
     assert not config.nodes and "check must be one of" in skipped[0]

@@ -197,7 +197,7 @@ def _workload(app: Appliance, node: Instance) -> ProcessSpec:
 
 def _workload_check(node: Instance) -> dict[str, Any]:
     """What the node's agent reports of its workload: its service's check, in the agent's
-    terms (`check`: listen, tcp or http; see workloads/agent.py)."""
+    terms (`check`: listen, tcp or http; see workloads/agent/)."""
     assert node.appliance is not None
     return _check_of(node.appliance.service, node.interfaces[0].ip)
 

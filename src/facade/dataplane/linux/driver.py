@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import errno
 import functools
+import http.client
 import ipaddress
 import json
 import os
@@ -40,6 +41,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
+from facade import bounded_http
 from facade.dataplane import checks
 from facade.dataplane.linux import (
     linkcount,
@@ -1017,29 +1019,8 @@ class LinuxDataPlane:
         if sock is None:
             assert failed is not None
             return failed
-        try:
-            with sock:
-                host = f"{ip}:{port}"
-                head = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: close",
-                        "User-Agent: facade-probe"]
-                for name, value in (headers or {}).items():
-                    if "\r" in name + value or "\n" in name + value:
-                        return ProbeResult(ok=False, detail=f"bad header {name!r}")
-                    head.append(f"{name}: {value}")
-                if body is not None:
-                    head.append(f"Content-Length: {len(body)}")
-                sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + (body or b""))
-                chunks = []
-                while True:
-                    data = sock.recv(65536)
-                    if not data:
-                        break
-                    chunks.append(data)
-        except TimeoutError:
-            return ProbeResult(ok=False, detail="timed out")
-        except OSError as exc:
-            return ProbeResult(ok=False, detail=_net_error(exc))
-        return _parse_http(b"".join(chunks))
+        with sock:
+            return _http_exchange(sock, ip, port, path, method, body, headers or {})
 
     def probe_many(self, probes: Sequence[Probe]) -> list[ProbeResult]:
         return self._prober.run(probes)
@@ -1235,39 +1216,38 @@ def _net_error(exc: OSError) -> str:
     return net_error(exc.errno or 0, exc.strerror or str(exc))
 
 
-def _parse_http(raw: bytes) -> ProbeResult:
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
-        head, sep, body = raw.partition(b"\n\n")
-    lines = head.decode("iso-8859-1").splitlines()
-    if not lines or not lines[0].startswith("HTTP/"):
-        return ProbeResult(ok=False, detail="bad HTTP response" if raw else "empty response")
-    parts = lines[0].split(" ", 2)
+def _http_exchange(sock: socket.socket, ip: str, port: int, path: str, method: str,
+                   body: bytes | None, headers: dict[str, str]) -> ProbeResult:
+    """One request on a connected socket and its answer, on http.client with caps
+    (`facade.bounded_http`: head 64 KiB, body 1 MiB); every failure is a ProbeResult."""
+    fields = [("Host", f"{ip}:{port}"), ("Connection", "close"), ("User-Agent", "facade-probe")]
+    for name, value in headers.items():
+        if "\r" in name + value or "\n" in name + value:
+            return ProbeResult(ok=False, detail=f"bad header {name!r}")
+        fields.append((name, value))
+    status: int | None = None
+    answer_headers: dict[str, str] = {}
     try:
-        status = int(parts[1])
-    except (IndexError, ValueError):
-        return ProbeResult(ok=False, detail=f"bad status line {lines[0]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        key, colon, value = line.partition(":")
-        if colon:
-            headers[key.strip().lower()] = value.strip()
-    if headers.get("transfer-encoding", "").lower() == "chunked":
-        body = _dechunk(body)
+        answer = bounded_http.exchange(sock, ip, port, method, path, fields, body)
+        status = answer.status
+        answer_headers = {k.lower(): v.strip() for k, v in answer.getheaders()}
+        data = bounded_http.read_body(answer)
+    except ValueError as exc:  # before sending: a method, path or field http.client refuses
+        return ProbeResult(ok=False, detail=f"cannot send the request: {exc}")
+    except bounded_http.TooLarge as exc:
+        return ProbeResult(ok=False, detail=f"{exc}" if status is None
+                           else f"HTTP {status}, {exc}", status=status, headers=answer_headers)
+    except http.client.RemoteDisconnected:
+        return ProbeResult(ok=False, detail="empty response")
+    except http.client.BadStatusLine as exc:
+        line = str(exc.args[0] if exc.args else "").rstrip("\r\n")
+        return ProbeResult(ok=False, detail=f"bad status line {line!r}"
+                           if line.startswith("HTTP/") else "bad HTTP response")
+    except http.client.HTTPException as exc:
+        return ProbeResult(ok=False, detail=f"bad HTTP response: {exc}")
+    except TimeoutError:
+        return ProbeResult(ok=False, detail="timed out")
+    except OSError as exc:
+        return ProbeResult(ok=False, detail=_net_error(exc))
     return ProbeResult(ok=200 <= status < 300, detail=f"HTTP {status}", status=status,
-                       body=body.decode(errors="replace"), headers=headers)
-
-
-def _dechunk(data: bytes) -> bytes:
-    out = []
-    while data:
-        size_line, _, rest = data.partition(b"\r\n")
-        try:
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
-        except ValueError:
-            break
-        if size == 0:
-            break
-        out.append(rest[:size])
-        data = rest[size + 2:]
-    return b"".join(out)
+                       body=data.decode(errors="replace"), headers=answer_headers)

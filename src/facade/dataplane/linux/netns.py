@@ -1,10 +1,11 @@
 """Network namespaces: create, remove, list, and run code inside one.
 
 Namespace membership is per thread. `run_in_netns` enters /run/netns/NAME with libc `setns`
-in the calling thread, runs the callable, and always returns the thread to the namespace it
-was in (the process stops if that ever failed), so no code ever runs in a namespace it did not
-ask for. Sockets (netlink for pyroute2, TCP for probes) keep the namespace they were made in, so
-`socket_in` makes a socket in a namespace and hands it back to the calling thread.
+(`facade.nsenter`, shared with the management agent) in the calling thread, runs the callable,
+and always returns the thread to the namespace it was in (the process stops if that ever
+failed), so no code ever runs in a namespace it did not ask for. Sockets (netlink for pyroute2,
+TCP for probes) keep the namespace they were made in, so `socket_in` makes a socket in a
+namespace and hands it back to the calling thread.
 
 Namespaces are created without forking (pyroute2's `netns.create` forks a helper): a dedicated
 thread unshares its network namespace and bind-mounts /proc/thread-self/ns/net on
@@ -25,9 +26,10 @@ from typing import TypeVar
 
 from pyroute2 import netns as _pyroute2_netns  # type: ignore[import-untyped]
 
+from facade import nsenter
 from facade.domain import names
+from facade.nsenter import CLONE_NEWNET
 
-CLONE_NEWNET = 0x40000000
 MNT_DETACH = 2
 NETNS_RUN_DIR = "/run/netns"
 
@@ -38,7 +40,6 @@ T = TypeVar("T")
 _ATTACH = threading.Lock()
 
 _libc = ctypes.CDLL(None, use_errno=True)
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
@@ -89,34 +90,18 @@ def inode(name: str) -> int | None:
         return None
 
 
-def _in_thread(fn: Callable[[], T]) -> T:
-    result: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            result["value"] = fn()
-        except BaseException as exc:
-            result["error"] = exc
-
-    thread = threading.Thread(target=run, name="facade-netns", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in result:
-        raise result["error"]  # type: ignore[misc]
-    return result["value"]  # type: ignore[return-value]
-
-
 def _enter(name: str) -> None:
     try:
         fd = os.open(path(name), os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise NamespaceMissing(errno.ENOENT, f"no network namespace {name}") from None
     try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            if err == errno.EINVAL:  # a name without a namespace (see exists)
-                raise NamespaceMissing(err, f"no network namespace {name} (only its name)")
-            raise OSError(err, f"setns({name}): {os.strerror(err)}")
+        nsenter.setns(fd)
+    except OSError as exc:
+        err = exc.errno or 0
+        if err == errno.EINVAL:  # a name without a namespace (see exists)
+            raise NamespaceMissing(err, f"no network namespace {name} (only its name)") from None
+        raise OSError(err, f"setns({name}): {os.strerror(err)}") from None
     finally:
         os.close(fd)
 
@@ -137,10 +122,11 @@ def run_in_netns(name: str, fn: Callable[[], T]) -> T:
         try:
             return fn()
         finally:
-            if _libc.setns(back, CLONE_NEWNET) != 0:  # pragma: no cover - never expected
-                err = ctypes.get_errno()
+            try:
+                nsenter.setns(back)
+            except OSError as exc:  # pragma: no cover - never expected
                 os.write(2, f"facade: cannot return from namespace {name}: "
-                            f"{os.strerror(err)}\n".encode())
+                            f"{os.strerror(exc.errno or 0)}\n".encode())
                 os._exit(70)
     finally:
         os.close(back)
@@ -164,7 +150,7 @@ def create(name: str, then: Callable[[], T] | None = None) -> T | None:
             raise
         return then() if then is not None else None
 
-    return _in_thread(make)
+    return nsenter.in_new_thread(make)
 
 
 def attach(name: str, pid: int) -> None:

@@ -1,0 +1,52 @@
+"""The management agent: one process that serves every node over the provider's management subnet.
+
+    python -m facade.workloads.agent --config FILE
+
+FILE (JSON, written atomically by the control plane, mode 0600):
+
+    {"secret": "<64 hex chars>", "port": 9700,
+     "nodes": [{"name": "docs-b1", "netns": "fcd-i3-docs-b1", "mgmt_ip": "10.0.200.3",
+                "role": "backend" | "frontend",
+                "workload": {"ip": "10.0.1.3", "port": 80, "health_path": "/health" | null,
+                             "check": "http" | "tcp" | "listen", "codes": "200-299",
+                             "stats": true | false} | null}]}
+
+A workload is checked as its service says (domain/health.py): `http` GETs health_path and
+expects one of `codes`, `tcp` connects, `listen` connects to nothing and reads the node's
+socket table (/proc/thread-self/net/tcp and tcp6, in the node's namespace) for a socket
+listening on the workload's address and port: for servers that serve one client at a time,
+which a probe would occupy. Without `check`, health_path decides (http, or else tcp).
+
+For every node the agent listens on mgmt_ip:port INSIDE the node's namespace: the listening socket
+is made by a short-lived thread that entered the namespace (the thread ends at once and is never
+reused); the main thread serves all of them with one selector and hands each accepted connection
+to a thread of its own (one request, `Connection: close`, 8 KiB, 2 s). The agent re-reads FILE
+when it changes (polled every 0.3 s) and converges; a node whose namespace or address is missing
+is retried on the next poll; a listener whose namespace is deleted or replaced is dropped (so the
+agent never keeps a deleted namespace alive) and retried. It prints "agent serving N nodes" after
+every convergence that changed something and exits on SIGTERM/SIGINT.
+
+Every request is signed (see `agent_auth`): `Authorization: Facade-HMAC <ts>:<hex>`, bound to the
+method, the path with query, and the node's name.
+
+    GET /v1/health    {"node", "role", "netns", "uptime_s", "workload": {"ok", "detail"} | null}
+    GET /v1/counters  front-end: {"node", "backends", "conntrack", "counters", "meters", "epoch"};
+                      backend: {"node", "counters", "workload": {"requests", "boot"} | null}
+
+Work inside a namespace (workload probes, nftables, conntrack) runs in a fresh thread that entered
+the namespace of the node's listening socket, through a file descriptor the agent holds: the
+namespace probed is always the one served, even when a namespace of the same name replaced it.
+
+The package, by role (each module's docstring says more):
+
+    config       the config file: its nodes and their workloads, checked
+    listeners    a node's listening socket, made inside its namespace
+    wire         HTTP on the wire: one bounded request read, one answer written
+    probes       a workload's health and numbers, seen from inside its node
+    counters     a front-end's rotation, meters and conntrack count
+    routes       one connection: its request authenticated and answered
+    loop         the process: the config poll, the selector, the accepts; `main`
+    diagnostics  the agent's stderr lines and an OS error in a probe's words
+
+`python -m facade.workloads.agent` runs `loop.main` (`__main__`).
+"""

@@ -1,0 +1,77 @@
+"""A node's listening socket: made on mgmt_ip:port inside the node's namespace by a short-lived
+thread (`facade.nsenter`), kept with a descriptor of that namespace, which the agent's work
+for the node enters later. Made and dropped by the loop; a connection holds a count of it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+from facade import nsenter
+from facade.workloads.agent.config import Node
+
+NETNS_DIR = "/run/netns"
+
+
+def family(ip: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in ip else socket.AF_INET
+
+
+class Listener:
+    """A node's listening socket, made inside its namespace, and an fd of that namespace."""
+
+    def __init__(self, node: Node, port: int, sock: socket.socket, ns_fd: int) -> None:
+        self.node = node
+        self.port = port
+        self.sock = sock
+        self.ns_fd = ns_fd
+        st = os.fstat(ns_fd)
+        self.ns_id = (st.st_dev, st.st_ino)
+        self.started = time.monotonic()
+        self.active = 0
+        self.lock = threading.Lock()
+
+    @classmethod
+    def open(cls, node: Node, port: int) -> Listener:
+        path = os.path.join(NETNS_DIR, node.netns)
+
+        def inside() -> tuple[socket.socket, int]:
+            ns_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                nsenter.setns(ns_fd)
+                sock = socket.socket(family(node.mgmt_ip), socket.SOCK_STREAM)
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    sock.bind((node.mgmt_ip, port))
+                    sock.listen(64)
+                    sock.setblocking(False)
+                except BaseException:
+                    sock.close()
+                    raise
+                return sock, ns_fd
+            except BaseException:
+                os.close(ns_fd)
+                raise
+
+        sock, ns_fd = nsenter.in_new_thread(inside, "agent-listen")
+        return cls(node, port, sock, ns_fd)
+
+    def namespace_current(self) -> bool:
+        """True while /run/netns/NAME still names the namespace this listener lives in."""
+        try:
+            st = os.stat(os.path.join(NETNS_DIR, self.node.netns))
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self.ns_id
+
+    def close(self) -> None:
+        self.sock.close()
+        os.close(self.ns_fd)
+
+    def release(self) -> None:
+        with self.lock:
+            self.active -= 1
+

@@ -1,0 +1,200 @@
+"""The agent's process: it polls the config file (every POLL_S), converges its listeners to it,
+serves every listener with one selector, and hands each accepted connection to a thread of its
+own (`routes.serve_connection`, at most MAX_CONNS_PER_NODE per node). `main` is what
+`python -m facade.workloads.agent --config FILE` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import signal
+import socket
+import stat
+import threading
+import time
+from types import FrameType
+
+from facade.workloads.agent.config import Config, Node, parse_config
+from facade.workloads.agent.diagnostics import error_detail, log
+from facade.workloads.agent.listeners import NETNS_DIR, Listener
+from facade.workloads.agent.routes import serve_connection
+
+POLL_S = 0.3
+MAX_CONNS_PER_NODE = 32
+
+
+class Agent:
+    def __init__(self, config_path: str) -> None:
+        self.config_path = config_path
+        self.config: Config | None = None
+        self.stamp: tuple[int, int, int] | None = None
+        self.listeners: dict[str, Listener] = {}
+        self.failures: dict[str, str] = {}  # node -> last failure logged (log each once)
+        self.sel = selectors.DefaultSelector()
+        self.stopping = False
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.wake_r.setblocking(False)
+        self.wake_w.setblocking(False)
+        self.sel.register(self.wake_r, selectors.EVENT_READ, None)
+
+    # config
+
+    def _reload(self) -> bool:
+        """Re-read the config if the file changed; True if the desired state changed."""
+        try:
+            st = os.stat(self.config_path)
+            stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_ino, st.st_size)
+        except OSError:
+            stamp = None
+        if stamp == self.stamp:
+            return False
+        self.stamp = stamp
+        if stamp is None:
+            log(f"config {self.config_path}: not found; keeping current state")
+            return False
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log(f"config {self.config_path}: readable by others (mode {st.st_mode & 0o777:o})")
+        try:
+            with open(self.config_path, "rb") as fh:
+                config, skipped = parse_config(json.loads(fh.read()))
+        except (OSError, ValueError) as exc:
+            log(f"config {self.config_path}: {exc}; keeping current state")
+            return False
+        for line in skipped:
+            log(line)
+        changed = config != self.config
+        self.config = config
+        return changed
+
+    def _fail(self, node: Node, message: str) -> None:
+        if self.failures.get(node.name) != message:
+            self.failures[node.name] = message
+            log(f"node {node.name}: {message}; retrying")
+
+    def _drop(self, name: str, why: str) -> None:
+        listener = self.listeners.pop(name)
+        self.sel.unregister(listener.sock)
+        listener.close()
+        log(f"node {name}: stopped listening on {listener.node.mgmt_ip}:{listener.port} ({why})")
+
+    def converge(self) -> bool:
+        """Bring the listeners to the config; True if anything changed."""
+        changed = self._reload()
+        config = self.config
+        desired = config.nodes if config else {}
+        port = config.port if config else 0
+        for name, listener in list(self.listeners.items()):
+            want = desired.get(name)
+            if want is None:
+                self._drop(name, "removed")
+            elif (want.netns, want.mgmt_ip, port) != (listener.node.netns, listener.node.mgmt_ip,
+                                                      listener.port):
+                self._drop(name, "moved")
+            elif not listener.namespace_current():
+                self._drop(name, f"namespace {want.netns} is gone")
+            else:
+                listener.node = want
+                continue
+            changed = True
+        for name in list(self.failures):
+            if name not in desired:
+                del self.failures[name]
+        for name, node in desired.items():
+            if name in self.listeners:
+                continue
+            if not os.path.exists(os.path.join(NETNS_DIR, node.netns)):
+                self._fail(node, f"namespace {node.netns} does not exist")
+                continue
+            try:
+                listener = Listener.open(node, port)
+            except OSError as exc:
+                self._fail(node, f"cannot listen on {node.mgmt_ip}:{port} in {node.netns}: "
+                                 f"{error_detail(exc)}")
+                continue
+            self.failures.pop(name, None)
+            self.listeners[name] = listener
+            self.sel.register(listener.sock, selectors.EVENT_READ, listener)
+            log(f"node {name}: listening on {node.mgmt_ip}:{port} in {node.netns}")
+            changed = True
+        return changed
+
+    # serving
+
+    def _accept(self, listener: Listener) -> None:
+        assert self.config is not None
+        for _ in range(64):
+            try:
+                conn, _addr = listener.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log(f"node {listener.node.name}: accept: {exc}")
+                return
+            with listener.lock:
+                full = listener.active >= MAX_CONNS_PER_NODE
+                if not full:
+                    listener.active += 1
+            if full:
+                conn.close()
+                continue
+            try:
+                ns_fd = os.dup(listener.ns_fd)  # the connection's own: the listener may close first
+            except OSError:
+                listener.release()
+                conn.close()
+                continue
+            conn.setblocking(True)
+            try:
+                threading.Thread(
+                    target=serve_connection, name=f"agent-conn-{listener.node.name}", daemon=True,
+                    args=(conn, listener, listener.node, self.config.secret, ns_fd)).start()
+            except RuntimeError:  # cannot start a thread: shed this connection, keep serving
+                os.close(ns_fd)
+                listener.release()
+                conn.close()
+
+    def stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        signal.set_wakeup_fd(self.wake_w.fileno(), warn_on_full_buffer=False)
+        try:
+            first = True
+            next_poll = 0.0
+            while not self.stopping:
+                now = time.monotonic()
+                if now >= next_poll:
+                    if self.converge() or first:
+                        print(f"agent serving {len(self.listeners)} nodes", flush=True)
+                    first = False
+                    next_poll = time.monotonic() + POLL_S
+                for key, _events in self.sel.select(max(0.0, next_poll - time.monotonic())):
+                    if key.data is None:
+                        try:
+                            self.wake_r.recv(4096)
+                        except OSError:
+                            pass
+                    elif not self.stopping:
+                        self._accept(key.data)
+        finally:
+            signal.set_wakeup_fd(-1)
+            for name in list(self.listeners):
+                listener = self.listeners.pop(name)
+                listener.close()
+            self.sel.close()
+            self.wake_r.close()
+            self.wake_w.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m facade.workloads.agent")
+    parser.add_argument("--config", required=True, help="JSON config written by the control plane")
+    args = parser.parse_args(argv)
+    Agent(args.config).run()
+    log("stopped")
+
