@@ -177,28 +177,3 @@ def test_unsupported_protocol_is_refused() -> None:
     with pytest.raises(ValueError):
         udp = FrontendSpec("eth0", "eth1", "10.0.1.5", 53, protocol="udp")  # type: ignore[arg-type]
         R.chain_rules(udp, SRC)
-
-
-def test_a_front_end_is_read_from_one_listing_of_its_table() -> None:
-    """What observe_node reads of a front-end (one `list table`): the rotation, how its map
-    and `active` set differ from what map_commands writes, and the chains' digest."""
-    backends = ["10.0.1.11", "10.0.1.12"]
-    listing = _listing(backends)
-    for obj in listing:  # the map as set_backends writes it: `active` holds the endpoint
-        if obj.get("set", {}).get("name") == "active":
-            obj["set"]["elem"] = [FE.endpoint]
-    rotation, drift, digest = R.read_frontend(listing)
-    assert rotation == tuple(backends) and drift is None
-    assert digest == R.chains_digest(listing)  # what the driver records when it makes it
-    skewed = [{"map": {**o["map"], "elem": o["map"]["elem"][1:]}} if "map" in o else o
-              for o in listing]
-    assert R.read_frontend(skewed)[1] is not None  # a slot gone shows
-    no_active = [o for o in listing if o.get("set", {}).get("name") != "active"]
-    assert R.read_frontend(no_active) == (tuple(backends), "set active missing", None)
-    no_chain = [o for o in listing if o.get("chain", {}).get("name") != "dnat_in"
-                and o.get("rule", {}).get("chain") != "dnat_in"]
-    assert R.read_frontend(no_chain)[2] is None  # a chain deleted by hand: no digest
-    edited = [o for o in listing if o.get("rule", {}).get("chain") != "dnat_in"] + \
-        [o for o in listing if o.get("rule", {}).get("chain") == "dnat_in"][:-1]
-    assert R.read_frontend(edited)[2] not in (None, digest)  # a rule deleted shows
-    assert R.read_frontend([o for o in listing if "map" not in o]) == (None, None, None)

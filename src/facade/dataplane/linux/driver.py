@@ -476,17 +476,35 @@ class LinuxDataPlane:
     def _read_frontend(name: str) -> tuple[tuple[str, ...] | None, str | None, str | None]:
         """A front-end's rotation (None: no map), how its map and `active` set differ from
         what set_backends writes for it (nft_rules.rotation_drift), and the digest of its
-        chains (None: one is missing). The table in one listing: libnftables reads the
-        kernel's state again for each command (about 0.8 ms each; its map, set and five
-        chains one by one cost 8.5 ms a look); its meters hold one element per backend
-        address, at most METER_SIZE."""
+        chains (None: one is missing). Chain by chain: the meters' sets can be large."""
         def read() -> tuple[tuple[str, ...] | None, str | None, str | None]:
-            try:
-                with Nft() as nft:
-                    listing = nft.list(f"table {nft_rules.FAMILY} {nft_rules.TABLE}")
-            except NftError:
-                return None, None, None
-            return nft_rules.read_frontend(listing)
+            elems: list[Any] | None = None
+            active: list[Any] = []
+            table = f"{nft_rules.FAMILY} {nft_rules.TABLE}"
+            with Nft() as nft:
+                try:
+                    for obj in nft.list(f"map {table} {nft_rules.MAP}"):
+                        if "map" in obj:
+                            elems = list(obj["map"].get("elem", []))
+                    for obj in nft.list(f"set {table} {nft_rules.ACTIVE}"):
+                        if "set" in obj:
+                            active = list(obj["set"].get("elem", []))
+                except NftError:
+                    if elems is None:
+                        return None, None, None
+                    return nft_rules.backends_from_elems(elems), "set active missing", None
+                assert elems is not None
+                chains: list[dict[str, Any]] | None = []
+                for chain in nft_rules.CHAINS:
+                    try:
+                        chains = [*(chains or []), *nft.list(f"chain {table} {chain}")]
+                    except NftError:
+                        chains = None
+                        break
+            endpoint = nft_rules.endpoint_of(chains or [])
+            return (nft_rules.backends_from_elems(elems),
+                    nft_rules.rotation_drift(elems, active, endpoint),
+                    nft_rules.chains_digest(chains) if chains is not None else None)
 
         return ns.run_in_netns(name, read)
 

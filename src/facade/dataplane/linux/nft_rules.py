@@ -328,30 +328,6 @@ def rotation_drift(elems: list[Any], active: list[Any], endpoint: str | None) ->
     return "; ".join(found) or None
 
 
-def read_frontend(listing: list[dict[str, Any]]
-                  ) -> tuple[tuple[str, ...] | None, str | None, str | None]:
-    """From a front-end table's listing: its rotation (None: no map), how its map and `active`
-    set differ from what map_commands writes (rotation_drift; "set active missing"), and the
-    digest of its chains (None: one of CHAINS is missing)."""
-    elems: list[Any] | None = None
-    active: list[Any] | None = None
-    for obj in listing:
-        if obj.get("map", {}).get("name") == MAP:
-            elems = list(obj["map"].get("elem", []))
-        elif obj.get("set", {}).get("name") == ACTIVE:
-            active = list(obj["set"].get("elem", []))
-    if elems is None:
-        return None, None, None
-    if active is None:
-        return backends_from_elems(elems), f"set {ACTIVE} missing", None
-    chains = [o for o in listing if o.get("chain", {}).get("name") in CHAINS
-              or o.get("rule", {}).get("chain") in CHAINS]
-    complete = {o["chain"]["name"] for o in chains if "chain" in o} == set(CHAINS)
-    endpoint = endpoint_of(chains) if complete else None
-    return (backends_from_elems(elems), rotation_drift(elems, active, endpoint),
-            chains_digest(chains) if complete else None)
-
-
 def chains_digest(listing: list[dict[str, Any]]) -> str:
     """A short hash of the chains and rules of a table listing (sets and maps aside). The driver
     records it when it has made the table and compares it with the kernel's later: any rule
