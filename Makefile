@@ -25,22 +25,16 @@ $(STAMP_PY): pyproject.toml requirements.lock
 up: deps
 	$(VENV)/bin/facade up
 
-# The unit tests run on both cores (file by file); the API fuzzing in one process (schemathesis's
-# cases are not collected by parallel workers) beside the kernel tests, which run one module at
-# a time (the data-plane contract suite among them: its fake half runs there too, and in `make
-# check`) and mostly wait on the kernel and their processes (about 0.6 of a core): the fuzzing
-# takes the other core (in a temporary folder of its own), its output printed when both are done.
+# The unit tests run on both cores (file by file); the API fuzzing on its own (schemathesis's
+# cases are not collected by parallel workers); the kernel tests one module at a time (the
+# data-plane contract suite among them: its fake half runs there too, and in `make check`).
+# (The fuzzing beside the kernel tests saves about 3 minutes but its load made a probe of a
+# just-made node time out once: not until the kernel tests tolerate a busy machine.)
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 test: deps
 	$(PYTEST) -n 2 --dist loadfile tests/unit --ignore=tests/unit/test_api_fuzz.py
-	@fuzzlog=$$(mktemp); fuzztmp=$$(mktemp -d); \
-	echo "$(PYTEST) tests/unit/test_api_fuzz.py (beside the kernel tests)"; \
-	$(PYTEST) --basetemp=$$fuzztmp tests/unit/test_api_fuzz.py >$$fuzzlog 2>&1 & fuzz=$$!; \
-	echo "$(PYTEST) tests/integration"; \
-	$(PYTEST) tests/integration; kernel=$$?; \
-	wait $$fuzz; fuzzed=$$?; \
-	echo "--- the API fuzzing:"; cat $$fuzzlog; rm -rf $$fuzzlog $$fuzztmp; \
-	test $$kernel -eq 0 && test $$fuzzed -eq 0
+	$(PYTEST) tests/unit/test_api_fuzz.py
+	$(PYTEST) tests/integration
 
 check: deps
 	$(VENV)/bin/ruff check src tests bench
