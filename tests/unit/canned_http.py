@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -22,6 +23,22 @@ def endless(head: bytes, piece: bytes) -> Callable[[socket.socket], None]:
         conn.sendall(head)
         try:
             while True:
+                conn.sendall(piece)
+        except OSError:
+            pass
+
+    return send
+
+
+def trickle(head: bytes, piece: bytes, times: int, gap: float) -> Callable[[socket.socket], None]:
+    """An answer that sends `head`, then `piece` every `gap` seconds, `times` times (a workload
+    that answers too slowly), until the client goes."""
+
+    def send(conn: socket.socket) -> None:
+        conn.sendall(head)
+        try:
+            for _ in range(times):
+                time.sleep(gap)
                 conn.sendall(piece)
         except OSError:
             pass

@@ -5,7 +5,6 @@ too slow is a detail, never an exception."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,7 +13,7 @@ import pytest
 
 from facade.workloads.agent import probes
 from facade.workloads.agent.config import Workload
-from tests.unit.canned_http import IP, canned, endless
+from tests.unit.canned_http import IP, canned, endless, trickle
 
 T = TypeVar("T")
 
@@ -62,17 +61,9 @@ def test_what_is_not_an_answer_is_a_detail(answer: Any, detail: str) -> None:
 
 
 def test_a_trickling_workload_times_out_within_the_probe_time() -> None:
-    def trickle(conn: socket.socket) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\n")
-        try:
-            for _ in range(40):
-                time.sleep(0.05)
-                conn.sendall(b"X: y\r\n")
-        except OSError:
-            pass
-
+    slow = trickle(b"HTTP/1.1 200 OK\r\n", b"X: y\r\n", times=40, gap=0.05)
     start = time.monotonic()
-    assert _check(trickle)[0] == {"ok": False, "detail": "timed out"}
+    assert _check(slow)[0] == {"ok": False, "detail": "timed out"}
     assert time.monotonic() - start < 2 * probes.WORKLOAD_TIMEOUT_S
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from facade import bounded_http
 from facade.bounded_http import MAX_BODY, MAX_FRAMING, MAX_HEAD, TooLarge, exchange, read_body
-from tests.unit.canned_http import IP, canned, connected, endless
+from tests.unit.canned_http import IP, canned, connected, endless, trickle
 
 
 def _get(port: int, **kw: object) -> tuple[bounded_http.Response, socket.socket]:
@@ -110,16 +110,8 @@ def test_tiny_chunks_meet_the_framing_cap() -> None:
 
 
 def test_a_deadline_bounds_all_reads_together() -> None:
-    def trickle(conn: socket.socket) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\n")
-        try:
-            for _ in range(50):
-                time.sleep(0.05)
-                conn.sendall(b"X: y\r\n")
-        except OSError:
-            pass
-
-    with canned(trickle) as (port, _), connected(port, timeout=1.0) as sock:
+    slow = trickle(b"HTTP/1.1 200 OK\r\n", b"X: y\r\n", times=50, gap=0.05)
+    with canned(slow) as (port, _), connected(port, timeout=1.0) as sock:
         start = time.monotonic()
         with pytest.raises(TimeoutError):
             exchange(sock, IP, port, "GET", "/", [], deadline=time.monotonic() + 0.3)

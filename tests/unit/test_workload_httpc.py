@@ -4,46 +4,11 @@ socket on loopback: every framing it reads, the bounds it keeps, what it sends."
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 
 from facade.workloads._httpc import BadResponse, request
-
-IP = "127.0.0.1"
-TIMEOUT = 5.0
-
-
-@contextmanager
-def canned(answer: bytes) -> Iterator[tuple[int, list[bytes]]]:
-    """A one-connection server that reads a request head (and a short body), writes `answer`
-    and closes; yields its port and, afterwards, what it received."""
-    received: list[bytes] = []
-    with socket.socket() as listener:
-        listener.bind((IP, 0))
-        listener.listen(1)
-        listener.settimeout(TIMEOUT)
-
-        def serve() -> None:
-            conn, _ = listener.accept()
-            with conn:
-                conn.settimeout(TIMEOUT)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                while b"Content-Length: 4\r\n" in data and not data.endswith(b"data"):
-                    data += conn.recv(4)
-                received.append(data)
-                conn.sendall(answer)
-
-        thread = threading.Thread(target=serve)
-        thread.start()
-        try:
-            yield listener.getsockname()[1], received
-        finally:
-            thread.join(TIMEOUT)
+from tests.unit.canned_http import IP, TIMEOUT, canned
 
 
 def test_content_length_answer_and_the_request_sent() -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import names
-from facade.domain.errors import Conflict, Forbidden, InUse, NotFound, Unauthorized
+from facade.domain.errors import Conflict, Forbidden, InUse, Unauthorized
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import files, lookup, paging, views
 from facade.service.context import Caller, Context
@@ -95,9 +95,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.read() as session:
-        row = lookup.account(session, name)
-        if not caller.may_see(row.id):
-            raise NotFound(f"account {name!r} does not exist", where="account")
+        row = lookup.visible_account(session, caller, name)
         return views.account(row)
 
 
@@ -127,9 +125,7 @@ def delete(ctx: Context, caller: Caller, name: str) -> None:
 
 def create_token(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.write() as session:
-        row = lookup.account(session, name)
-        if not caller.may_see(row.id):
-            raise NotFound(f"account {name!r} does not exist", where="account")
+        row = lookup.visible_account(session, caller, name)
         token = _new_token(session, row)
         ctx.event(session, "token.created", name, f"a token was created for account {name}")
         return {"account": name, "token": token}
@@ -139,9 +135,7 @@ def rotate_tokens(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     """Revoke every token of the account and make one new one (shown once). For the operator,
     the new token also replaces $FACADE_HOME/operator.token."""
     with ctx.write() as session:
-        row = lookup.account(session, name)
-        if not caller.may_see(row.id):
-            raise NotFound(f"account {name!r} does not exist", where="account")
+        row = lookup.visible_account(session, caller, name)
         old = session.scalars(select(Token).where(Token.account_id == row.id)).all()
         for t in old:
             session.delete(t)

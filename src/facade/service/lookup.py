@@ -28,6 +28,15 @@ def account(session: Session, name: str, *, where: str = "account") -> Account:
     return row
 
 
+def visible_account(session: Session, caller: Caller, name: str) -> Account:
+    """An account the caller may see (itself, or any for the operator); another's is as
+    unknown as one that does not exist."""
+    row = account(session, name)
+    if not caller.may_see(row.id):
+        raise NotFound(f"account {name!r} does not exist", where="account")
+    return row
+
+
 def acting_account(session: Session, caller: Caller, name: str | None, *,
                    where: str = "account") -> Account:
     """The account a create request acts for: the caller's own, or any for the operator."""

@@ -14,7 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from facade.domain import quotas
-from facade.domain.errors import Forbidden, Invalid, NotFound
+from facade.domain.errors import Forbidden, Invalid
 from facade.service import lookup
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, Network, Quota, Subnet
@@ -79,17 +79,10 @@ def _view(session: Session, account: Account) -> dict[str, Any]:
         for resource, limit in limits(session, account).items()}}
 
 
-def _visible(session: Session, caller: Caller, name: str) -> Account:
-    row = lookup.account(session, name)
-    if not caller.may_see(row.id):
-        raise NotFound(f"account {name!r} does not exist", where="account")
-    return row
-
-
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     """Limits and usage of an account; the account itself and the operator may read them."""
     with ctx.read() as session:
-        return _view(session, _visible(session, caller, name))
+        return _view(session, lookup.visible_account(session, caller, name))
 
 
 def set_(ctx: Context, caller: Caller, name: str,
@@ -98,7 +91,7 @@ def set_(ctx: Context, caller: Caller, name: str,
     brings back the default. A limit below what the account holds is allowed: nothing is
     removed, but new allocations of that resource are refused until usage is under it."""
     with ctx.write() as session:
-        account = _visible(session, caller, name)
+        account = lookup.visible_account(session, caller, name)
         if not caller.operator:
             raise Forbidden("only the operator may set quotas", where="account")
         if account.operator:

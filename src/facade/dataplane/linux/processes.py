@@ -244,13 +244,13 @@ class Processes:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
 
-    def _in_netns_now(self, netns: str) -> list[int]:
+    def _in_netns_now(self, netns: str, known: set[int]) -> list[int]:
         """The processes in the namespace: a /proc scan shared with the other deletions of
         the moment (netns.ProcessScan), and, read now, the node's cgroup (what its sandboxed
-        processes forked meanwhile) and its pidfiles; each checked to be in it still."""
+        processes forked meanwhile) and `known` (its pidfiles'); each checked to be in it
+        still."""
         want = ns.inode(netns)
-        candidates = set(ns.SCAN.pids_in(netns)) | set(self.sandboxes.groups.pids(netns)) \
-            | {pf.pid for pf in self.in_netns(netns)}
+        candidates = set(ns.SCAN.pids_in(netns)) | set(self.sandboxes.groups.pids(netns)) | known
         return sorted(p for p in candidates if want is not None and netns_inode_of(p) == want)
 
     def kill_netns(self, netns: str) -> list[int]:
@@ -258,7 +258,8 @@ class Processes:
         being switched off: a sandboxed node's init ignores SIGTERM (the PID 1 of a namespace
         takes only the signals it handles), and its death takes the whole PID namespace
         with it. Drops the namespace's pidfiles."""
-        pids = self._in_netns_now(netns)
+        pidfiles = self.in_netns(netns)
+        pids = self._in_netns_now(netns, {pf.pid for pf in pidfiles})
         # the sandboxed processes first (their own PID namespace), while their bwrap monitors
         # live to reap them: a monitor killed first would leave them to the host's init, and a
         # namespace's init does not finish dying before all of its namespace is reaped
@@ -266,7 +267,7 @@ class Processes:
         inner = [p for p in pids if pidns_inode_of(p) not in (own, None)]
         self.kill_pids(inner, grace=0.0)
         self.kill_pids([p for p in pids if p not in inner], grace=0.0)
-        for pf in self.in_netns(netns):
+        for pf in pidfiles:
             self.remove_pidfile(pf.key, pf.netns)
         return pids
 

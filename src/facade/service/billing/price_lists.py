@@ -19,13 +19,12 @@ from sqlalchemy.orm import Session
 
 from facade.domain import billing as bill
 from facade.domain import prices
-from facade.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.money import CURRENCY, Money
 from facade.service import lookup
 from facade.service.billing.periods import hour_of, utc_now
 from facade.service.context import Caller, Context
 from facade.store.models import (
-    Account,
     LedgerTransaction,
     PriceList,
     Service,
@@ -134,18 +133,11 @@ def set_instances_in(ctx: Context, session: Session, caller: Caller, data: objec
     return sheet, True
 
 
-def visible_account(session: Session, caller: Caller, name: str) -> Account:
-    row = lookup.account(session, name)
-    if not caller.may_see(row.id):
-        raise NotFound(f"account {name!r} does not exist", where="account")
-    return row
-
-
 def get_frontend_prices(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     """What account `name` charges per front-end node-hour when it runs an appliance's front-end
     for another provider (the account itself and the operator may read it)."""
     with ctx.read() as session:
-        account = visible_account(session, caller, name)
+        account = lookup.visible_account(session, caller, name)
         return prices.plain(frontend_of(latest(session, FRONTEND, account.name),
                                         currency(session)))
 
@@ -161,7 +153,7 @@ def set_frontend_prices(ctx: Context, caller: Caller, name: str,
 def set_frontend_in(ctx: Context, session: Session, caller: Caller, name: str, data: object
                     ) -> tuple[prices.FrontEndPrices, bool]:
     """set_frontend_prices inside the caller's transaction; True when they changed."""
-    account = visible_account(session, caller, name)
+    account = lookup.visible_account(session, caller, name)
     cur = currency(session)
     sheet = prices.frontend_prices(data, where="prices", currency=cur)
     _same_currency(sheet.currency, cur)

@@ -18,6 +18,7 @@ from facade.domain import invoices
 from facade.domain.errors import Conflict, Forbidden
 from facade.domain.ledger import Ledger
 from facade.domain.period import Period
+from facade.service import lookup
 from facade.service.billing.books import amount, ledger
 from facade.service.billing.charges import USAGE, operator_of, price, usage_of
 from facade.service.billing.periods import (
@@ -27,7 +28,7 @@ from facade.service.billing.periods import (
     made_of_billed,
     period_of,
 )
-from facade.service.billing.price_lists import currency, visible_account
+from facade.service.billing.price_lists import currency
 from facade.service.context import Caller, Context
 from facade.store.models import (
     BilledUsage,
@@ -57,7 +58,7 @@ def invoice(ctx: Context, caller: Caller, name: str, period_text: object) -> dic
     billed; a period that is only partly billed is a Conflict naming the billed periods."""
     period = period_of(period_text)
     with ctx.read() as session:
-        account = visible_account(session, caller, name)
+        account = lookup.visible_account(session, caller, name)
         billed = billed_periods(session, period)
         if not billed:
             book, status = _draft(session, period), "draft"
