@@ -19,6 +19,14 @@ _NFT_CTX_OUTPUT_JSON = 1 << 4
 
 _lib: ctypes.CDLL | None = None
 _lib_lock = threading.Lock()
+# One libnftables command at a time in this process: the library is not thread-safe. Debian's
+# 1.0.6 prints a set's type in JSON by splitting its name with strtok(), whose state is
+# process-wide (upstream moved to strtok_r in 2023, "libnftables shouldn't make assumptions
+# about what other threads of the process are doing"): two threads listing sets at once (the
+# workers looking at front-ends, the port guard's listing) corrupted each other's tokens and
+# the control plane died on libnftables' assertion (json.c:71: set_dtype_json: Assertion
+# `__out' failed), twice in a day of suite runs.
+_run_lock = threading.Lock()
 
 
 class NftError(RuntimeError):
@@ -90,9 +98,12 @@ class Nft:
         """Run one buffer (JSON or nft syntax); return the output text; raise NftError."""
         if self._ctx is None:
             raise NftError("nft context is closed")
-        rc = self._lib.nft_run_cmd_from_buffer(self._ctx, cmd.encode())
-        out = (self._lib.nft_ctx_get_output_buffer(self._ctx) or b"").decode(errors="replace")
-        err = (self._lib.nft_ctx_get_error_buffer(self._ctx) or b"").decode(errors="replace")
+        with _run_lock:
+            rc = self._lib.nft_run_cmd_from_buffer(self._ctx, cmd.encode())
+            out = (self._lib.nft_ctx_get_output_buffer(self._ctx) or b"").decode(
+                errors="replace")
+            err = (self._lib.nft_ctx_get_error_buffer(self._ctx) or b"").decode(
+                errors="replace")
         if rc != 0:
             raise NftError(err.strip() or f"nft failed (rc={rc})")
         return out
