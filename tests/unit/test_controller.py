@@ -273,6 +273,40 @@ def test_a_backend_that_fails_its_check_leaves_the_rotation_and_comes_back(
     assert key in api.dp.processes and len(api.dp.backends[fe]) == 2  # ... restarted, back in
 
 
+def test_an_appliance_is_not_ready_before_its_agent_answers_for_every_node(
+        world: Any, monkeypatch: Any) -> None:  # noqa: F811
+    api = world
+    api.changed = True
+    start = api.dp.start_process
+    released = threading.Event()
+
+    def held(spec: ProcessSpec) -> int:  # the management agent cannot start until released
+        if spec.key.startswith("agent-") and not released.is_set():
+            raise DataPlaneError(f"{spec.key}: held by the test")
+        return start(spec)
+
+    monkeypatch.setattr(api.dp, "start_process", held)
+    ok(api.req("POST", "/v1/appliances", json={
+        "name": "docs", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
+        "backends": 1}), 202)
+    deadline = time.monotonic() + 5
+    app: dict[str, Any] = {}
+    while time.monotonic() < deadline:  # rotation complete and endpoint answering ...
+        app = ok(api.req("GET", "/v1/appliances/docs"))
+        if app["status_detail"].startswith("management path"):
+            break
+        time.sleep(0.02)
+    # ... but its provider cannot reach its front-end: not ready, and the detail says why
+    assert app["status"] == "provisioning", app
+    assert app["status_detail"].startswith("management path: docs-fe's agent: "), app
+    assert api.dp.backends[app["frontend"]["netns"]]  # the rotation was complete
+    released.set()
+    while time.monotonic() < deadline + 5 and app["status"] != "ready":
+        app = ok(api.req("GET", "/v1/appliances/docs"))
+        time.sleep(0.02)
+    assert app["status"] == "ready", app
+
+
 # -- what it spends its CPU on -------------------------------------------------------------------
 
 

@@ -4,9 +4,11 @@
 - Its backends are registered with the health engine; the front-end's rotation becomes exactly
   the healthy ones among its live backends (a backend being deleted leaves it first: its node
   waits for that).
-- `ready` only when every live backend is in the rotation, none is still leaving, and a real
-  request through the endpoint succeeded (from the customer network's router); `degraded`
-  when a ready appliance stops being so; the detail says why.
+- `ready` only when every live backend is in the rotation, none is still leaving, a real
+  request through the endpoint succeeded (from the customer network's router), and every node
+  answers its provider's management agent (a signed request over the management path, from
+  the management network's router: the provider can monitor and meter it from the first
+  moment); `degraded` when a ready appliance stops being so; the detail says why.
 - Being deleted: once its last node is gone, its row and folder go, with an event.
 
 It runs when the appliance or one of its nodes changes, when the health engine sees a backend
@@ -25,7 +27,7 @@ from facade.controller.runtime import Later, Runtime
 from facade.domain import keys
 from facade.domain.keys import Key
 from facade.reconcile.plan import plan_rotation
-from facade.service import desired, files
+from facade.service import desired, files, management
 from facade.store.models import Appliance
 
 log = logging.getLogger("facade.controller")
@@ -77,6 +79,9 @@ def reconcile_appliance(rt: Runtime, key: Key) -> None:
     else:
         complete = True
         ok, detail = _probe(rt, target)
+        if ok and target.status != "ready":
+            ok, why = _managed(rt, target)
+            detail = why or detail
     if not (ok and target.status == "ready"):  # ready and still so: nothing to write
         _record(rt, key.ident, ok, detail)
     if not ok and complete:
@@ -121,6 +126,23 @@ def _probe(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
     res = rt.dp.tcp_probe(target.router_netns, target.endpoint, target.port,
                           timeout=PROBE_TIMEOUT)
     return res.ok, res.detail
+
+
+def _managed(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
+    """Every node answers its agent over the management path, on the appliance's way to
+    `ready` (its backends once checked through their agents need no second ask). An agent not
+    serving a node yet is told at once rather than with the nodes made meanwhile."""
+    nodes = [(target.frontend_name, target.frontend_mgmt)]
+    if target.health.type != "agent":
+        nodes += [(b.name, b.mgmt) for b in target.backends]
+    for name, mgmt in nodes:
+        if mgmt is None:
+            continue
+        res = management.ask(rt.dp, rt.home, mgmt[0], name, mgmt[1])
+        if not res.ok:
+            rt.touch([keys.agent(mgmt[0])])
+            return False, f"management path: {name}'s agent: {res.detail}"
+    return True, ""
 
 
 def _record(rt: Runtime, appliance_id: int, ok: bool, detail: str) -> None:

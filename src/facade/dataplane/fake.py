@@ -5,12 +5,15 @@ on impossible requests (a port on a bridge that does not exist), with the same e
 suite against both drivers and holds this fake to the linux driver's observable behaviour.
 
 Not modelled: ports (a node with a process "listens" on every port of its addresses), reachability
-(any node reaches any address), processes that end by themselves, what `exec` prints."""
+(any node reaches any address), processes that end by themselves, what `exec` prints. A
+management agent (a process started with `--config FILE`) answers on the management addresses
+its configuration lists, as the real one does once it has read it."""
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -186,6 +189,9 @@ class FakeDataPlane:
     def _listening(self, ip: str, port: int, netns: str | None = None) -> bool:
         # copies: the controller's probes (threads) ask while its workers change the maps
         processes, nodes = list(self.processes.values()), list(self.nodes.items())
+        if any(self._agent_serves(spec, ip, port) for spec, _ in processes
+               if spec.netns == netns):
+            return True
         here = self.nodes.get(netns or "")
         if here is not None and any(p.address.split("/")[0] == ip for p in here.ports):
             # its own address (a health check from inside the node): its own process only
@@ -201,6 +207,21 @@ class FakeDataPlane:
                 bridge = next(p.bridge for p in node.ports if p.ifname == fe.backend_if)
                 return any(self._serves(bridge, b) for b in self.backends.get(name, ()))
         return False
+
+    def _agent_serves(self, spec: ProcessSpec, ip: str, port: int) -> bool:
+        """A management agent's process serves `ip`:`port` when its configuration file lists
+        a node of that management address whose namespace exists."""
+        argv = list(spec.argv)
+        if "--config" not in argv or argv.index("--config") + 1 >= len(argv):
+            return False
+        try:
+            with open(argv[argv.index("--config") + 1], encoding="utf-8") as fh:
+                config = json.load(fh)
+        except (OSError, ValueError):
+            return False
+        return config.get("port") == port and any(
+            n.get("mgmt_ip") == ip and n.get("netns") in self.nodes
+            for n in config.get("nodes", ()))
 
     def _serves(self, bridge: str, ip: str) -> bool:
         """A node with address `ip` on `bridge` runs a process."""

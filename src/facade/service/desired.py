@@ -76,6 +76,8 @@ class ApplianceTarget:
     upstream_file: Path = Path()
     upstream: dict[str, str | None] = field(default_factory=dict)
     frontend_id: int | None = None  # the front-end's instance id (its node key)
+    frontend_name: str = ""
+    frontend_mgmt: tuple[int, str] | None = None  # (management network, address)
 
 
 @dataclass
@@ -381,7 +383,8 @@ def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceT
         peers=tuple(f"{t.ip}:{svc.port}" for t in targets),
         upstream_file=appliance_dir(home, app.id) / "upstream.json",
         upstream=_upstream(session, app),
-        frontend_id=fe.id if fe else None)
+        frontend_id=fe.id if fe else None, frontend_name=fe.name if fe else "",
+        frontend_mgmt=_mgmt(fe) if fe else None)
 
 
 def port_rules(session: Session) -> dict[str, tuple[PortRuleSpec, ...]]:

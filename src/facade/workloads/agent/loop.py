@@ -22,7 +22,7 @@ from facade.workloads.agent.diagnostics import error_detail, log
 from facade.workloads.agent.listeners import NETNS_DIR, Listener
 from facade.workloads.agent.routes import serve_connection
 
-POLL_S = 0.3
+POLL_S = 0.1
 MAX_CONNS_PER_NODE = 32
 
 
