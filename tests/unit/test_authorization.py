@@ -114,6 +114,25 @@ MATRIX += [  # load-balancer offers (docs/composition.md): public offers; a stra
     ("GET", "/v1/load-balancers/{name}", "/v1/load-balancers/lb", None, {404}),
     ("DELETE", "/v1/load-balancers/{name}", "/v1/load-balancers/lb", None, {404}),
 ]
+MATRIX += [  # the edge (docs/edge.md): a stranger's addresses and hosts meet the 404; pools
+    # are the operator's
+    ("PATCH", "/v1/networks/{name}", "/v1/networks/acme-vpc", {"public_gateway": True},
+     {404}),
+    ("GET", "/v1/public-ips", "/v1/public-ips", None, {200}),
+    ("POST", "/v1/public-ips", "/v1/public-ips", {"account": "acme"}, {403}),
+    ("GET", "/v1/public-ips/{address}", "/v1/public-ips/203.0.113.1", None, {404}),
+    ("POST", "/v1/public-ips/{address}/associate", "/v1/public-ips/203.0.113.1/associate",
+     {"instance": "client"}, {404}),
+    ("POST", "/v1/public-ips/{address}/disassociate",
+     "/v1/public-ips/203.0.113.1/disassociate", None, {404}),
+    ("DELETE", "/v1/public-ips/{address}", "/v1/public-ips/203.0.113.1", None, {404}),
+    ("GET", "/v1/ip-pools", "/v1/ip-pools", None, {403}),
+    ("POST", "/v1/ip-pools", "/v1/ip-pools", {"cidr": "198.51.100.0/24"}, {403}),
+    ("GET", "/v1/externals", "/v1/externals", None, {200}),
+    ("POST", "/v1/externals", "/v1/externals", {"name": "x8", "account": "acme"}, {403}),
+    ("GET", "/v1/externals/{name}", "/v1/externals/acme-laptop", None, {404}),
+    ("DELETE", "/v1/externals/{name}", "/v1/externals/acme-laptop", None, {404}),
+]
 OPEN = {("GET", "/v1/health")}
 
 
@@ -130,6 +149,9 @@ def _populate(world: Any) -> Any:
     ok(world.req("POST", "/v1/appliances", json={
         "name": "docs", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
         "backends": 2}), 202)
+    assert ok(world.req("POST", "/v1/public-ips", json={"account": "acme"}), 201)["address"] \
+        == "203.0.113.1"
+    ok(world.req("POST", "/v1/externals", json={"name": "acme-laptop", "account": "acme"}), 201)
     ok(world.req("POST", "/v1/accounts", json={"name": "eve"}), 201)
     ok(world.req("POST", "/v1/networks", json={
         "name": "eve-vpc", "account": "eve", "cidr": "10.0.0.0/16",

@@ -23,6 +23,7 @@ from facade.api.routes import (
     appliances,
     autoscale,
     billing,
+    edge,
     instances,
     load_balancers,
     networks,
@@ -63,7 +64,7 @@ def create_app(ctx: Context) -> FastAPI:
                   description="Composed appliance services in virtual private networks.")
     app.state.ctx = ctx
     for module in (accounts, quotas, networks, instances, services, load_balancers, appliances,
-                   rules, billing, system, usage, autoscale):
+                   rules, billing, system, usage, autoscale, edge):
         app.include_router(module.router, responses=ERRORS)
 
     @app.exception_handler(FacadeError)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from facade.domain.autoscale import (
     DEFAULT_COOLDOWN,
@@ -122,6 +122,15 @@ class NetworkCreate(Body):
     account: str | None = Field(default=None, max_length=MAX_NAME)
     cidr: str = Field(max_length=MAX_CIDR_TEXT)
     subnets: list[SubnetCreate] | None = Field(default=None, max_length=MAX_SUBNETS)
+    public_gateway: StrictBool = Field(default=False, description=(
+        "its router connects it to the intermediate network (docs/edge.md)"))
+    outbound_nat: StrictBool = Field(default=False, description=(
+        "instances without a public address reach out with the gateway's"))
+
+
+class NetworkUpdate(Body):
+    public_gateway: StrictBool | None = None
+    outbound_nat: StrictBool | None = None
 
 
 class NetworkRead(BaseModel):
@@ -129,6 +138,10 @@ class NetworkRead(BaseModel):
     account: str
     cidr: str
     router: str
+    kind: str = "private"
+    public_gateway: bool = False
+    outbound_nat: bool = False
+    gateway_ip: str | None = None
     subnets: list[SubnetRead]
 
 
@@ -163,6 +176,9 @@ class InstanceCreate(Body):
     account: str | None = Field(default=None, max_length=MAX_NAME)
     interfaces: list[InterfaceCreate] = Field(max_length=MAX_INTERFACES)
     limits: LimitsBody | None = None
+    public_ip: StrictBool = Field(default=False, description=(
+        "a standard public address for eth0, released with the instance; its network needs "
+        "a public gateway"))
 
 
 class NodeRead(BaseModel):
@@ -176,6 +192,51 @@ class NodeRead(BaseModel):
     limits: LimitsRead
     # what the node's management agent last said, for front-ends and backends
     management: dict[str, Any] | None = None
+    # the public addresses translated to its interfaces (an instance's)
+    public_ips: list[str] = Field(default_factory=list)
+
+
+class ExternalCreate(Body):
+    name: str = Field(max_length=MAX_NAME)
+    account: str | None = Field(default=None, max_length=MAX_NAME)
+    ip: str | None = Field(default=None, max_length=MAX_IP_TEXT)
+
+
+class ExternalRead(NodeRead):
+    ip: str | None
+    gateway: str
+
+
+class PoolCreate(Body):
+    cidr: str = Field(max_length=MAX_CIDR_TEXT)
+
+
+class PoolRead(BaseModel):
+    cidr: str
+    used: int
+    capacity: int
+
+
+class PublicIpCreate(Body):
+    account: str | None = Field(default=None, max_length=MAX_NAME)
+
+
+class Association(BaseModel):
+    instance: str
+    interface: str
+    private_ip: str | None
+
+
+class PublicIpAssociate(Body):
+    instance: str = Field(max_length=MAX_NAME)
+    iface: str = Field(default="eth0", max_length=5)
+
+
+class PublicIpRead(BaseModel):
+    address: str
+    account: str
+    kind: str
+    associated: Association | None
 
 
 class ExecCreate(Body):

@@ -15,6 +15,7 @@ from facade.cli.commands import (
     accounts,
     appliances,
     billing,
+    edge,
     execute,
     instances,
     load_balancers,
@@ -84,5 +85,7 @@ for name, sub in [
     ("appliance", appliances.app),
     ("rule", rules.app),
     ("quota", quotas.app),
+    ("ip", edge.app),
+    ("external", edge.externals),
 ]:
     app.add_typer(sub, name=name, rich_help_panel="Resources")

@@ -300,6 +300,9 @@ def network(obj: dict[str, Any]) -> None:
             ("network", _s(obj.get("name"))),
             ("account", _s(obj.get("account"))),
             ("cidr", _s(obj.get("cidr"))),
+            *([("public gateway", _s(obj.get("gateway_ip")) + (
+                ", outbound NAT" if obj.get("outbound_nat") else ""))]
+              if obj.get("public_gateway") else []),
         ]
     )
     rows = obj.get("subnets") or []

@@ -33,6 +33,19 @@ def check_node(spec: NodeSpec) -> list[str]:
                 ipaddress.IPv4Address(p.gateway)
         except ValueError as exc:
             raise fatal(f"ensure_node {spec.netns}: port {p.ifname}: {exc}") from exc
+    if (spec.gateway is not None or spec.routes) and spec.role != "router":
+        raise fatal(f"ensure_node {spec.netns}: only a router has a gateway or static routes")
+    if spec.gateway is not None and spec.gateway.ifname not in ifnames:
+        raise fatal(f"ensure_node {spec.netns}: gateway leg {spec.gateway.ifname} is not a port")
+    try:
+        for prefix, via in spec.routes:
+            ipaddress.IPv4Network(prefix)
+            ipaddress.IPv4Address(via)
+        for public, private in spec.gateway.nat if spec.gateway is not None else ():
+            ipaddress.IPv4Address(public)
+            ipaddress.IPv4Address(private)
+    except ValueError as exc:
+        raise fatal(f"ensure_node {spec.netns}: {exc}") from exc
     fe = spec.frontend
     if fe is not None:
         if spec.role != "frontend":

@@ -76,6 +76,11 @@ def router_port(subnet_id: int) -> str:
     return _link("g", subnet_id)
 
 
+def gateway_port(network_id: int) -> str:
+    """The fabric-side end of a network's public gateway leg on the intermediate network."""
+    return _link("p", network_id)
+
+
 def mac(subnet_id: int, ip: str) -> str:
     """The MAC address of the interface holding `ip` in a subnet: locally administered, derived
     from the subnet and the address. An address handed out again (to a new instance) keeps its

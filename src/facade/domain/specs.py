@@ -77,6 +77,20 @@ class FrontendSpec:
 
 
 @dataclass(frozen=True)
+class GatewaySpec:
+    """A network router's public gateway (docs/edge.md): its leg `ifname` on the intermediate
+    network, the Internet core `via` as its default route, 1:1 NAT for each (public, private)
+    pair in `nat`, and, when `outbound`, every other source of its (not provider-internal)
+    subnets reaching out with the leg's own address. Nothing enters from the intermediate
+    network but to a translated address (and the replies of what went out)."""
+
+    ifname: str
+    via: str
+    nat: tuple[tuple[str, str], ...] = ()
+    outbound: bool = False
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     """Where a tenant's processes run in a node (docs/security.md, "Sandboxes").
 
@@ -111,6 +125,10 @@ class NodeSpec:
     isolated: tuple[str, ...] = ()
     # where the tenant's processes run; None: no tenant process ever runs here (a router)
     sandbox: SandboxSpec | None = None
+    # a router that is its network's public gateway (docs/edge.md)
+    gateway: GatewaySpec | None = None
+    # a router's static routes, (prefix, next hop): the Internet core's public addresses
+    routes: tuple[tuple[str, str], ...] = ()
 
     def fingerprint(self) -> str:
         """A short hash of everything but the backend set, kept in the kernel by the driver."""
@@ -119,6 +137,10 @@ class NodeSpec:
             del fields["isolated"]  # nodes without isolated legs keep their fingerprints
         if self.sandbox is None:
             del fields["sandbox"]  # likewise routers
+        if self.gateway is None:
+            del fields["gateway"]  # likewise routers at no edge
+        if not self.routes:
+            del fields["routes"]
         for port in fields["ports"]:
             for key, empty in (("connected", False), ("neighbours", ()), ("announce", None)):
                 if port[key] == empty:

@@ -14,6 +14,8 @@ the keys of the kernel-facing objects they concern, reading what it needs in a f
 | service, its extra subnets | its appliances, their nodes and agents; the routers of its backend and management subnets |
 | load-balancer offer | the router of its management subnet |
 | security rule | the security rules |
+| public IP | the routers (public gateways) of the networks it leaves and joins; the Internet core |
+| network | (besides) the Internet core, whose routes name public gateways |
 
 Rows the controller writes itself (statuses, finished deletions) are written untracked: its
 bookkeeping never feeds its own queue.
@@ -24,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from facade.domain import keys
@@ -35,6 +37,7 @@ from facade.store.models import (
     Interface,
     LoadBalancer,
     Network,
+    PublicIp,
     SecurityRule,
     Service,
     ServiceSubnet,
@@ -52,7 +55,14 @@ class Touched:
 
 def _note(touched: Touched, obj: Any) -> None:
     if isinstance(obj, Network):
-        touched.rows.add(("network", obj.id))
+        touched.rows |= {("network", obj.id), ("edge", 0)}
+    elif isinstance(obj, PublicIp):
+        touched.rows.add(("edge", 0))
+        # the gateway it leaves (a remap, a disassociation) as well as the one it joins
+        history = inspect(obj).attrs.network_id.history
+        for net_id in (*history.added, *history.unchanged, *history.deleted):
+            if net_id is not None:
+                touched.keys.add(keys.router(net_id))
     elif isinstance(obj, Subnet):
         touched.rows.add(("subnet", obj.id))
         touched.keys |= {keys.subnet(obj.id), keys.router(obj.network_id), keys.RULES}
@@ -107,6 +117,11 @@ def keys_of(session: Session, touched: Touched) -> set[Key]:
                     select(Appliance.id).join(Service, Service.id == Appliance.service_id)
                     .where(Service.upstream == ident)):
                 out.add(keys.appliance(app_id))
+            continue
+        if kind == "edge":
+            core = session.scalar(select(Network.id).where(Network.kind == "intermediate"))
+            if core is not None:
+                out.add(keys.router(core))
             continue
         assert isinstance(ident, int)
         if kind == "network":

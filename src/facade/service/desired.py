@@ -34,7 +34,15 @@ from facade.domain.specs import (
     SandboxSpec,
     SubnetSpec,
 )
-from facade.service import chains, health_checks, management, metering, rules, sandboxes
+from facade.service import (
+    chains,
+    gateways,
+    health_checks,
+    management,
+    metering,
+    rules,
+    sandboxes,
+)
 from facade.store.models import (
     Appliance,
     Instance,
@@ -240,7 +248,7 @@ def router_spec(session: Session, net: Network) -> NodeSpec | None:
     """A network's router; None when it has no subnet (then it has no router)."""
     if not net.subnets:
         return None
-    return _router(net, provider_internal(session))
+    return gateways.with_edge(session, net, _router(net, provider_internal(session)))
 
 
 def node_spec(home: Path, inst: Instance) -> NodeSpec | None:
@@ -420,7 +428,7 @@ def build(session: Session, home: Path) -> Desired:
         for sub in net.subnets:
             subnets.append(SubnetSpec(bridge=names.bridge(sub.id), cidr=sub.cidr))
         if net.subnets:
-            nodes.append(_router(net, internal))
+            nodes.append(gateways.with_edge(session, net, _router(net, internal)))
     agents: dict[int, management.Agent] = {}
     for inst in session.scalars(select(Instance).order_by(Instance.id)):
         if not inst.interfaces:

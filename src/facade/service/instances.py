@@ -15,9 +15,9 @@ from facade.domain import commands, names
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
 from facade.domain.paging import FIRST, PageRequest
-from facade.service import lookup, paging, quotas, rules, sandboxes, views
+from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes, views
 from facade.service.context import Caller, Context
-from facade.store.models import Account, Instance, Interface, Subnet
+from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
 
 
 def taken(session: Session, subnet: Subnet) -> set[str]:
@@ -58,7 +58,7 @@ def check_free_name(session: Session, name: str, *, where: str = "name") -> None
 
 def new_instance(ctx: Context, session: Session, caller: Caller, name: str, account: str | None,
                  interfaces: list[dict[str, Any]],
-                 limits: dict[str, Any] | None = None) -> Instance:
+                 limits: dict[str, Any] | None = None, *, public_ip: bool = False) -> Instance:
     commands.new_instance(name=name, interfaces=interfaces, limits=limits)
     owner = lookup.acting_account(session, caller, account)
     check_free_name(session, name)
@@ -74,17 +74,27 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
     add_interfaces(session, inst, placements)
     ctx.event(session, "instance.created", name,
               "instance created with " + ", ".join(f"{i.ip}" for i in inst.interfaces))
+    if public_ip:
+        public_ips.add_standard(ctx, session, inst)
     return inst
 
 
 def create(ctx: Context, caller: Caller, name: str, account: str | None,
            interfaces: list[dict[str, Any]],
-           limits: dict[str, Any] | None = None) -> dict[str, Any]:
+           limits: dict[str, Any] | None = None, *, public_ip: bool = False) -> dict[str, Any]:
     with ctx.write() as session:
-        inst_id = new_instance(ctx, session, caller, name, account, interfaces, limits).id
+        inst_id = new_instance(ctx, session, caller, name, account, interfaces, limits,
+                               public_ip=public_ip).id
     ctx.converge()
     with ctx.read() as session:
-        return views.node(session.get_one(Instance, inst_id))
+        return _with_public(session, views.node(session.get_one(Instance, inst_id)), inst_id)
+
+
+def _with_public(session: Session, view: dict[str, Any], inst_id: int) -> dict[str, Any]:
+    view["public_ips"] = list(session.scalars(
+        select(PublicIp.address).where(PublicIp.instance_id == inst_id)
+        .order_by(PublicIp.iface_index)))
+    return view
 
 
 ORDER = paging.by_id("instances", Instance.id)
@@ -105,7 +115,8 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.read() as session:
         row = lookup.instance(session, caller, name)
-        return views.node(row, row.appliance.name if row.appliance else None)
+        return _with_public(session, views.node(row, row.appliance.name if row.appliance
+                                                else None), row.id)
 
 
 def delete(ctx: Context, caller: Caller, name: str) -> None:
@@ -116,6 +127,7 @@ def delete(ctx: Context, caller: Caller, name: str) -> None:
                           "appliance instead", where="instance")
         row.status = "deleting"
         rules.delete_for_instance(session, row)  # its interfaces' rules go with it
+        public_ips.release_for_instance(ctx, session, row)
         ctx.event(session, "instance.deleting", name, "instance deletion requested")
     ctx.converge()
 

@@ -9,11 +9,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from facade.domain import commands, ipam, names
-from facade.domain.errors import Conflict, InUse, NotFound
+from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
-from facade.service import lookup, paging, quotas, rules, views
+from facade.service import lookup, paging, public_ips, quotas, rules, views
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Interface, Network, Service, ServiceSubnet, Subnet
+from facade.store.models import (
+    Appliance,
+    Interface,
+    Network,
+    PublicIp,
+    Service,
+    ServiceSubnet,
+    Subnet,
+)
 
 
 def used_counts(session: Session, subnet_ids: list[int] | None = None) -> dict[int, int]:
@@ -41,7 +49,8 @@ def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: s
 
 
 def new_network(ctx: Context, session: Session, caller: Caller, name: str, account: str | None,
-                cidr: str, subnets: list[dict[str, str]] | None = None) -> Network:
+                cidr: str, subnets: list[dict[str, str]] | None = None, *,
+                public_gateway: bool = False, outbound_nat: bool = False) -> Network:
     cmd = commands.new_network(name=name, cidr=cidr, subnets=subnets or [])
     owner = lookup.acting_account(session, caller, account)
     if session.scalar(select(Network).where(Network.name == name)):
@@ -55,14 +64,33 @@ def new_network(ctx: Context, session: Session, caller: Caller, name: str, accou
                    where=f"subnets[{i}]")
     ctx.event(session, "network.created", name, f"network {name} {cmd.cidr} created")
     session.flush()
+    if public_gateway or outbound_nat:
+        public_ips.set_gateway(ctx, session, net, public_gateway, outbound_nat)
     return net
 
 
 def create_network(ctx: Context, caller: Caller, name: str, account: str | None, cidr: str,
-                   subnets: list[dict[str, str]] | None = None) -> dict[str, Any]:
+                   subnets: list[dict[str, str]] | None = None, *,
+                   public_gateway: bool = False, outbound_nat: bool = False) -> dict[str, Any]:
     with ctx.write() as session:
-        result = views.network(new_network(ctx, session, caller, name, account, cidr, subnets),
-                               {})
+        result = views.network(new_network(ctx, session, caller, name, account, cidr, subnets,
+                                           public_gateway=public_gateway,
+                                           outbound_nat=outbound_nat), {})
+    ctx.converge()
+    return result
+
+
+def update_network(ctx: Context, caller: Caller, name: str, *, public_gateway: bool | None,
+                   outbound_nat: bool | None) -> dict[str, Any]:
+    """A network's public gateway on or off, with or without outbound NAT (what is not given
+    stays as it is)."""
+    with ctx.write() as session:
+        net = lookup.network(session, caller, name)
+        gateway = net.public_gateway if public_gateway is None else public_gateway
+        outbound = (net.outbound_nat and gateway) if outbound_nat is None else outbound_nat
+        public_ips.set_gateway(ctx, session, net, gateway, outbound)
+        session.flush()
+        result = views.network(net, used_counts(session, [s.id for s in net.subnets]))
     ctx.converge()
     return result
 
@@ -71,6 +99,9 @@ def create_subnet(ctx: Context, caller: Caller, network: str, name: str,
                   cidr: str) -> dict[str, Any]:
     with ctx.write() as session:
         net = lookup.network(session, caller, network)
+        if net.kind != "private":
+            raise Invalid(f"network {network} is the intermediate network; its one subnet "
+                          "is all it has", where="network")
         row = add_subnet(session, net, name, cidr, where="cidr", name_where="name")
         ctx.event(session, "subnet.created", f"{network}/{name}", f"subnet {row.cidr} created")
         session.flush()
@@ -149,6 +180,11 @@ def remove_network(ctx: Context, session: Session, caller: Caller, net: Network)
     users: list[str] = []
     for sub in net.subnets:
         users += _subnet_users(session, sub)
+    if net.kind == "intermediate":
+        users += [f"the public gateway of {n}" for n in session.scalars(
+            select(Network.name).where(Network.gateway_ip.is_not(None)))]
+    users += [f"public IP {a}" for a in session.scalars(
+        select(PublicIp.address).where(PublicIp.network_id == net.id))]
     _refuse_if_used(users, f"network {net.name}")
     for sub in list(net.subnets):
         rules.delete_for_subnet(session, sub)

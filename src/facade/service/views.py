@@ -28,7 +28,9 @@ def subnet(row: Subnet, used: int) -> dict[str, Any]:
 
 def network(row: Network, used: dict[int, int]) -> dict[str, Any]:
     return {"name": row.name, "account": row.account.name, "cidr": row.cidr,
-            "router": names.router_netns(row.id),
+            "router": names.router_netns(row.id), "kind": row.kind,
+            "public_gateway": row.public_gateway, "outbound_nat": row.outbound_nat,
+            "gateway_ip": row.gateway_ip,
             "subnets": [subnet(s, used.get(s.id, 0)) for s in row.subnets]}
 
 

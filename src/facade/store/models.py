@@ -60,6 +60,15 @@ class Network(Base):
     name: Mapped[str] = mapped_column(String(40), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     cidr: Mapped[str] = mapped_column(String(18))
+    # "private" (a tenant's VPC) or "intermediate" (the stand-in for the Internet: one, the
+    # operator's, made when first needed; docs/edge.md)
+    kind: Mapped[str] = mapped_column(String(16), server_default="private")
+    # its router is a public gateway: a leg on the intermediate network at `gateway_ip`, 1:1
+    # NAT for the public addresses associated with its instances; `outbound_nat`: instances
+    # without one reach out with the gateway's address
+    public_gateway: Mapped[bool] = mapped_column(Boolean, server_default="0")
+    outbound_nat: Mapped[bool] = mapped_column(Boolean, server_default="0")
+    gateway_ip: Mapped[str | None] = mapped_column(String(15), nullable=True, unique=True)
     account: Mapped[Account] = relationship()
     subnets: Mapped[list[Subnet]] = relationship(back_populates="network", order_by="Subnet.id")
 
@@ -113,6 +122,40 @@ class Interface(Base):
     ip: Mapped[str] = mapped_column(String(15))
     instance: Mapped[Instance] = relationship(back_populates="interfaces")
     subnet: Mapped[Subnet] = relationship()
+
+
+class IpPool(Base):
+    """An operator's range of public addresses (docs/edge.md): standard and customer public
+    addresses are handed out from the pools, in the order they were added."""
+
+    __tablename__ = "ip_pools"
+    __table_args__ = NEVER_REUSE
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cidr: Mapped[str] = mapped_column(String(18), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PublicIp(Base):
+    """One public address in use: a standard one (an instance's, made and released with it) or
+    a customer's (allocated by its account, associated with one of its instances' interfaces
+    and remapped at will, kept until released). `network_id` is the network whose public
+    gateway translates it while it is associated (the instance's), kept here so a remap knows
+    which gateways to tell."""
+
+    __tablename__ = "public_ips"
+    __table_args__ = NEVER_REUSE
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(15), unique=True)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("ip_pools.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    standard: Mapped[bool] = mapped_column(Boolean, default=False)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id"), nullable=True)
+    iface_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    account: Mapped[Account] = relationship()
+    pool: Mapped[IpPool] = relationship()
+    instance: Mapped[Instance | None] = relationship()
 
 
 class LoadBalancer(Base):

@@ -30,7 +30,8 @@ def list_instances(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 def create_instance(body: InstanceCreate, ctx: Ctx, caller: Auth) -> Any:
     return instances.create(ctx, caller, body.name, body.account,
                             [i.model_dump() for i in body.interfaces],
-                            body.limits.model_dump(exclude_unset=True) if body.limits else None)
+                            body.limits.model_dump(exclude_unset=True) if body.limits else None,
+                            public_ip=body.public_ip)
 
 
 @router.get("/{name}", response_model=NodeRead, operation_id="get_instance")

@@ -14,6 +14,7 @@ from facade.api.schemas import (
     GrantRevoked,
     NetworkCreate,
     NetworkRead,
+    NetworkUpdate,
     Page,
     SubnetCreate,
     SubnetRead,
@@ -32,7 +33,15 @@ def list_networks(ctx: Ctx, caller: Auth, page: Paging) -> Any:
              operation_id="create_network")
 def create_network(body: NetworkCreate, ctx: Ctx, caller: Auth) -> Any:
     return networks.create_network(ctx, caller, body.name, body.account, body.cidr,
-                                   [s.model_dump() for s in body.subnets or []])
+                                   [s.model_dump() for s in body.subnets or []],
+                                   public_gateway=body.public_gateway,
+                                   outbound_nat=body.outbound_nat)
+
+
+@router.patch("/v1/networks/{name}", response_model=NetworkRead, operation_id="update_network")
+def update_network(name: str, body: NetworkUpdate, ctx: Ctx, caller: Auth) -> Any:
+    return networks.update_network(ctx, caller, name, public_gateway=body.public_gateway,
+                                   outbound_nat=body.outbound_nat)
 
 
 @router.get("/v1/networks/{name}", response_model=NetworkRead, operation_id="get_network")

@@ -49,17 +49,23 @@ def create(
     memory: Memory = None,
     pids: Pids = None,
     cpu_weight: CpuWeight = None,
+    public_ip: Annotated[bool, typer.Option(
+        "--public-ip", help="A standard public address for eth0 (its network needs a public "
+        "gateway), released with the instance.")] = False,
 ) -> None:
     """Create an instance; answers once its namespace and interfaces exist."""
     interfaces = [parse_iface(spec) for spec in iface]
     body: dict[str, Any] = {"name": name, "account": account, "interfaces": interfaces}
+    if public_ip:
+        body["public_ip"] = True
     limits = limits_body(memory, pids, cpu_weight)
     if limits:
         body["limits"] = limits
     with connect() as cli:
         obj = cli.post("/v1/instances", body)
     addrs = ", ".join(f"{i.get('ip')} in {i.get('subnet')}" for i in obj.get("interfaces") or [])
-    typer.echo(f"created instance {name}" + (f" ({addrs})" if addrs else ""))
+    public = ", public " + ", ".join(obj["public_ips"]) if obj.get("public_ips") else ""
+    typer.echo(f"created instance {name}" + (f" ({addrs}{public})" if addrs else ""))
 
 
 @app.command("list")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,6 +13,10 @@ from facade.cli.commands.options import Account, Json
 app = typer.Typer(help="Private networks (VPCs).", no_args_is_help=True)
 
 Name = Annotated[str, typer.Argument(help="Network name.")]
+PublicGateway = Annotated[bool, typer.Option(
+    "--public-gateway", help="Its router connects it to the intermediate network (docs/edge.md).")]
+OutboundNat = Annotated[bool, typer.Option(
+    "--outbound-nat", help="Instances without a public address reach out with the gateway's.")]
 
 
 @app.command("create")
@@ -20,11 +24,41 @@ def create(
     name: Name,
     account: Account,
     cidr: Annotated[str, typer.Option("--cidr", help="The network's CIDR, e.g. 10.0.0.0/16.")],
+    public_gateway: PublicGateway = False,
+    outbound_nat: OutboundNat = False,
 ) -> None:
     """Create a network."""
+    body: dict[str, Any] = {"name": name, "account": account, "cidr": cidr}
+    if public_gateway or outbound_nat:
+        body |= {"public_gateway": public_gateway, "outbound_nat": outbound_nat}
     with connect() as cli:
-        cli.post("/v1/networks", {"name": name, "account": account, "cidr": cidr})
-    typer.echo(f"created network {name}")
+        obj = cli.post("/v1/networks", body)
+    gateway = f" (public gateway {obj.get('gateway_ip')})" if obj.get("public_gateway") else ""
+    typer.echo(f"created network {name}{gateway}")
+
+
+@app.command("update")
+def update(
+    name: Name,
+    public_gateway: Annotated[bool | None, typer.Option(
+        "--public-gateway/--no-public-gateway",
+        help="Connect the network to the intermediate network (or not).",
+        show_default=False)] = None,
+    outbound_nat: Annotated[bool | None, typer.Option(
+        "--outbound-nat/--no-outbound-nat",
+        help="Instances without a public address reach out with the gateway's.",
+        show_default=False)] = None,
+    as_json: Json = False,
+) -> None:
+    """Change a network's public gateway."""
+    body: dict[str, bool] = {}
+    if public_gateway is not None:
+        body["public_gateway"] = public_gateway
+    if outbound_nat is not None:
+        body["outbound_nat"] = outbound_nat
+    with connect() as cli:
+        obj = cli.patch(f"/v1/networks/{seg(name)}", body)
+    render.output(obj, as_json, render.network)
 
 
 @app.command("list")

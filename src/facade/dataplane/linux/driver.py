@@ -44,6 +44,7 @@ from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-unty
 from facade import bounded_http
 from facade.dataplane import checks
 from facade.dataplane.linux import (
+    conntrack,
     linkcount,
     neighbours,
     nft_rules,
@@ -781,6 +782,7 @@ class LinuxDataPlane:
             oif = links[port.ifname]["index"]
             iface = ipaddress.ip_interface(port.address)
             if spec.role == "router":
+                desired += _router_routes(spec, port, oif)
                 continue
             if k == 0:
                 if port.gateway:
@@ -1150,16 +1152,28 @@ def _router_digest() -> str | None:
 def _ensure_router_filter(spec: NodeSpec, created: bool) -> str | None:
     """Inside a router: the filter table exactly as desired, or none when no leg is isolated.
     Writes only when the kernel's table differs; returns its digest (None: no table)."""
+    wanted = router_rules.wanted(spec)
     with Nft() as nft:
-        listing = None if created and not spec.isolated else _list_rt_table(nft)
-        if not spec.isolated:
+        listing = None if created and not wanted else _list_rt_table(nft)
+        if not wanted:
             if listing is not None:
                 nft.run(router_rules.delete_command())
+                if "prerouting" in router_rules.parse_table(listing)[0]:
+                    conntrack.forget_stale(None, None)  # a gateway no more
             return None
         if listing is None or not router_rules.is_current(listing, spec):
-            nft.apply(router_rules.table_commands(spec))
+            present = router_rules.parse_table(listing)[0] if listing is not None else {}
+            nft.apply(router_rules.table_commands(spec, present))
+            if spec.gateway is not None or "prerouting" in present:
+                conntrack.forget_stale(spec.gateway, _gateway_leg_ip(spec))
             listing = _list_rt_table(nft) or []
         return router_rules.digest(listing)
+
+
+def _gateway_leg_ip(spec: NodeSpec) -> str | None:
+    gw = spec.gateway
+    leg = next((p for p in spec.ports if gw is not None and p.ifname == gw.ifname), None)
+    return _ip(leg.address) if leg is not None else None
 
 
 def _check_node(spec: NodeSpec) -> None:
@@ -1200,9 +1214,31 @@ def _node_sysctls(spec: NodeSpec) -> dict[str, str]:
             values[f"net/ipv4/conf/{conf}/arp_announce"] = "2"
     elif spec.role == "router":
         values["net/ipv4/ip_forward"] = "1"
+        # the Internet core forwards back out of the leg a packet came in by: it must not
+        # teach external hosts a shortcut (a remapped address would keep the old one)
+        for conf in ("all", "default", *(p.ifname for p in spec.ports)):
+            values[f"net/ipv4/conf/{conf}/send_redirects"] = "0"
     else:
         values["net/ipv4/ip_forward"] = "0"
     return values
+
+
+def _router_routes(spec: NodeSpec, port: PortSpec, oif: int
+                   ) -> list[tuple[int, str | None, int, int, str | None, str | None, int]]:
+    """A router's routes by one of its legs: a public gateway's default route (by its leg on
+    the intermediate network) and the static routes whose next hop is on the leg's segment
+    (the Internet core's public addresses)."""
+    out: list[tuple[int, str | None, int, int, str | None, str | None, int]] = []
+    gw = spec.gateway
+    if gw is not None and gw.ifname == port.ifname:
+        out.append((RT_TABLE_MAIN, None, 0, oif, gw.via, None, 0))
+    segment = ipaddress.ip_interface(port.address).network
+    for prefix, via in spec.routes:
+        if ipaddress.ip_address(via) in segment:
+            net = ipaddress.ip_network(prefix)
+            out.append((RT_TABLE_MAIN, str(net.network_address), net.prefixlen, oif, via, None,
+                        0))
+    return out
 
 
 def _route_args(key: tuple[int, str | None, int, int, str | None, str | None, int]

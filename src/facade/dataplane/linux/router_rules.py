@@ -5,13 +5,23 @@ A subnet that is some service's backend or management subnet is *provider intern
 (`NodeSpec.isolated` names the router's legs in such subnets): the router must not be a path
 into or out of it, so that a customer subnet of the same network reaches only its appliance's
 endpoint (docs/composition.md, "Placement"). One table `ip fcd_rt` in the router namespace,
-present only while some leg is isolated:
+present only while some leg is isolated (or the router is a public gateway, below):
 
 - chain `forward` (filter, policy accept): packets coming in by or going out of an isolated leg
   are dropped: no routed path between an internal subnet and any other subnet;
 - chain `input` (filter, policy accept): an isolated leg's address answers only on that leg, and
   an isolated leg delivers locally only what is addressed to its own address (a Linux router
   would otherwise accept a packet for any of its addresses on any leg).
+
+A router that is its network's public gateway (`NodeSpec.gateway`, docs/edge.md) has the table
+too, with two more chains, and rules on its leg on the intermediate network (`inet0`):
+
+- chain `prerouting` (nat): each public address associated with an instance is translated to
+  the instance's address (DNAT) as it comes in by that leg;
+- chain `postrouting` (nat): the instance's address leaves by that leg as its public address
+  (SNAT); with `outbound`, every other source as the leg's address (masquerade);
+- `forward`: by that leg come in only replies and translated connections; out go only the
+  associated instances (or everyone, with `outbound`); `input`: the leg answers nothing new.
 
 The router's own traffic (the management agent, the control plane's probes) leaves by the leg of
 the subnet it targets and its replies come back on that leg: untouched. Rules are written in
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from facade.dataplane.linux import nft_rules
@@ -35,6 +46,11 @@ TABLE = "fcd_rt"
 CHAINS: dict[str, tuple[str, str, int, str]] = {
     "forward": ("filter", "forward", 0, "accept"),
     "input": ("filter", "input", 0, "accept"),
+}
+# a public gateway's, besides
+NAT_CHAINS: dict[str, tuple[str, str, int, str]] = {
+    "prerouting": ("nat", "prerouting", -100, "accept"),
+    "postrouting": ("nat", "postrouting", 100, "accept"),
 }
 
 Expr = list[dict[str, Any]]
@@ -50,6 +66,18 @@ def _meta(key: str) -> dict[str, Any]:
 
 
 DADDR = {"payload": {"protocol": "ip", "field": "daddr"}}
+SADDR = {"payload": {"protocol": "ip", "field": "saddr"}}
+ACCEPT = {"accept": None}
+
+
+def chains(spec: NodeSpec) -> dict[str, tuple[str, str, int, str]]:
+    """The chains the router's table holds (None of it when `wanted` says so)."""
+    return {**CHAINS, **(NAT_CHAINS if spec.gateway is not None else {})}
+
+
+def wanted(spec: NodeSpec) -> bool:
+    """Whether the router needs its table: an isolated leg or a public gateway."""
+    return bool(spec.isolated) or spec.gateway is not None
 
 
 def isolated_legs(spec: NodeSpec) -> list[tuple[str, str]]:
@@ -72,20 +100,46 @@ def chain_rules(spec: NodeSpec) -> dict[str, list[Expr]]:
         forward.append([_match(_meta("oifname"), ifname), DROP])
         local.append([_match(_meta("iifname"), ifname, "!="), _match(DADDR, address), DROP])
         local.append([_match(_meta("iifname"), ifname), _match(DADDR, address, "!="), DROP])
-    return {"forward": forward, "input": local}
+    out: dict[str, list[Expr]] = {"forward": forward, "input": local}
+    if spec.gateway is not None:
+        out.update(_gateway_rules(spec.gateway.ifname, spec.gateway.nat, spec.gateway.outbound,
+                                  forward, local))
+    return out
+
+
+def _gateway_rules(leg: str, nat: tuple[tuple[str, str], ...], outbound: bool,
+                   forward: list[Expr], local: list[Expr]) -> dict[str, list[Expr]]:
+    """The public gateway's rules (after the isolated legs' drops, which still win)."""
+    iif, oif = _match(_meta("iifname"), leg), _match(_meta("oifname"), leg)
+    state = {"match": {"op": "in", "left": {"ct": {"key": "state"}},
+                       "right": ["established", "related"]}}
+    translated = {"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}
+    forward += [[iif, state, ACCEPT], [iif, translated, ACCEPT], [iif, DROP]]
+    forward += [[oif, _match(SADDR, private), ACCEPT] for _, private in nat]
+    forward.append([oif, ACCEPT] if outbound else [oif, DROP])
+    local += [[iif, state, ACCEPT], [iif, DROP]]
+    pre = [[iif, _match(DADDR, public), {"dnat": {"addr": private}}] for public, private in nat]
+    post = [[oif, _match(SADDR, private), {"snat": {"addr": public}}] for public, private in nat]
+    if outbound:
+        post.append([oif, {"masquerade": None}])
+    return {"prerouting": pre, "postrouting": post}
 
 
 def _chain_obj(name: str) -> dict[str, Any]:
-    type_, hook, prio, policy = CHAINS[name]
+    type_, hook, prio, policy = {**CHAINS, **NAT_CHAINS}[name]
     return {"family": FAMILY, "table": TABLE, "name": name, "type": type_, "hook": hook,
             "prio": prio, "policy": policy}
 
 
-def table_commands(spec: NodeSpec) -> list[dict[str, Any]]:
-    """One JSON transaction that makes the table hold exactly the desired chains and rules."""
+def table_commands(spec: NodeSpec, present: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """One JSON transaction that makes the table hold exactly the desired chains and rules;
+    `present`: the chains the kernel's table has now."""
     cmds: list[dict[str, Any]] = [{"add": {"table": {"family": FAMILY, "name": TABLE}}}]
     rules = chain_rules(spec)
-    for name in CHAINS:
+    if spec.gateway is None:  # a gateway no more: its chains go
+        cmds += [{"delete": {"chain": {"family": FAMILY, "table": TABLE, "name": name}}}
+                 for name in NAT_CHAINS if name in present]
+    for name in chains(spec):
         cmds.append({"add": {"chain": _chain_obj(name)}})
         cmds.append({"flush": {"chain": {"family": FAMILY, "table": TABLE, "name": name}}})
         for expr in rules[name]:
@@ -108,17 +162,18 @@ def parse_table(listing: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]
 
 def is_current(listing: list[dict[str, Any]], spec: NodeSpec) -> bool:
     """Does the kernel's table hold exactly the desired chains and rules?"""
-    chains, rules = parse_table(listing)
-    if set(chains) != set(CHAINS) or any(chains[n] != _chain_obj(n) for n in CHAINS):
+    have, rules = parse_table(listing)
+    names = chains(spec)
+    if set(have) != set(names) or any(have[n] != _chain_obj(n) for n in names):
         return False
     want = chain_rules(spec)
-    return all(rules.get(name, []) == want[name] for name in CHAINS)
+    return all(rules.get(name, []) == want[name] for name in names)
 
 
 def digest(listing: list[dict[str, Any]]) -> str:
     """A short hash of the chains and rules of a table listing; the driver records it after
     writing the table and compares it with the kernel's later (a rule changed by hand shows)."""
-    chains, rules = parse_table(listing)
-    blob = json.dumps([[name, chains[name], rules.get(name, [])] for name in sorted(chains)],
+    have, rules = parse_table(listing)
+    blob = json.dumps([[name, have[name], rules.get(name, [])] for name in sorted(have)],
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]

@@ -1,0 +1,156 @@
+"""`facade ip ...` and `facade external ...`: the provider network's edge (docs/edge.md).
+
+Public addresses: the operator's pools, a customer's addresses (allocate, associate or remap,
+disassociate, release); external hosts on the intermediate network (the stand-in for the
+Internet), where `facade exec` runs commands as in an instance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+import typer
+
+from facade.cli import render
+from facade.cli.client import connect, seg
+from facade.cli.commands.options import Json
+
+app = typer.Typer(help="Public addresses: pools, allocation, association.", no_args_is_help=True)
+pools = typer.Typer(help="The operator's pools of public addresses.", no_args_is_help=True)
+app.add_typer(pools, name="pool")
+externals = typer.Typer(help="External hosts on the intermediate network (the Internet).",
+                        no_args_is_help=True)
+
+Address = Annotated[str, typer.Argument(help="A public address, e.g. 203.0.113.5.")]
+Account = Annotated[str | None, typer.Option("--account", "-a", help="The owning account "
+                                             "(default: the caller's).")]
+
+
+def _lines(lines: Iterable[str]) -> None:
+    for line in lines:
+        typer.echo(line)
+
+
+def _line(obj: dict[str, Any]) -> str:
+    target = obj.get("associated")
+    where = (f"{target['instance']}/{target['interface']} ({target['private_ip']})"
+             if target else "not associated")
+    return f"{obj['address']}  {obj['account']}  {obj['kind']}  {where}"
+
+
+@pools.command("add")
+def pool_add(cidr: Annotated[str, typer.Argument(help="e.g. 198.51.100.0/24")]) -> None:
+    """Add a pool of public addresses (the operator)."""
+    with connect() as cli:
+        obj = cli.post("/v1/ip-pools", {"cidr": cidr})
+    typer.echo(f"added pool {obj['cidr']} ({obj['capacity']} addresses)")
+
+
+@pools.command("list")
+def pool_list(as_json: Json = False) -> None:
+    """List the pools and how many of their addresses are in use."""
+    with connect() as cli:
+        rows = cli.list_all("/v1/ip-pools")
+    render.output(rows, as_json, lambda rs: _lines(f"{r['cidr']}  {r['used']}/{r['capacity']}"
+                                                   for r in rs))
+
+
+@app.command("allocate")
+def allocate(account: Account = None, as_json: Json = False) -> None:
+    """Allocate a customer public address to an account; prints it."""
+    with connect() as cli:
+        obj = cli.post("/v1/public-ips", {"account": account} if account else {})
+    render.output(obj, as_json, lambda o: typer.echo(o["address"]))
+
+
+@app.command("associate")
+def associate(
+    address: Address,
+    instance: Annotated[str, typer.Option("--instance", help="An instance of the address's "
+                                          "account.")],
+    iface: Annotated[str, typer.Option("--iface", help="Its interface.")] = "eth0",
+    as_json: Json = False,
+) -> None:
+    """Associate an address with an instance's interface; an associated one moves (remap)."""
+    with connect() as cli:
+        obj = cli.post(f"/v1/public-ips/{seg(address)}/associate",
+                       {"instance": instance, "iface": iface})
+    render.output(obj, as_json, lambda o: typer.echo(_line(o)))
+
+
+@app.command("disassociate")
+def disassociate(address: Address) -> None:
+    """Take an address off its instance (it stays the account's)."""
+    with connect() as cli:
+        cli.post(f"/v1/public-ips/{seg(address)}/disassociate")
+    typer.echo(f"disassociated {address}")
+
+
+@app.command("release")
+def release(address: Address) -> None:
+    """Give an unassociated address back to the pool."""
+    with connect() as cli:
+        cli.delete(f"/v1/public-ips/{seg(address)}")
+    typer.echo(f"released {address}")
+
+
+@app.command("list")
+def list_(as_json: Json = False) -> None:
+    """List the public addresses the caller sees."""
+    with connect() as cli:
+        rows = cli.list_all("/v1/public-ips")
+    render.output(rows, as_json, lambda rs: _lines(_line(r) for r in rs))
+
+
+@app.command("show")
+def show(address: Address, as_json: Json = False) -> None:
+    """Show one public address."""
+    with connect() as cli:
+        obj = cli.get(f"/v1/public-ips/{seg(address)}")
+    render.output(obj, as_json, lambda o: typer.echo(_line(o)))
+
+
+Name = Annotated[str, typer.Argument(help="External host name.")]
+
+
+@externals.command("create")
+def external_create(
+    name: Name,
+    account: Account = None,
+    ip: Annotated[str | None, typer.Option("--ip", help="Its address on the intermediate "
+                                           "network (allocated unless given).")] = None,
+) -> None:
+    """Create an external host on the intermediate network."""
+    body: dict[str, Any] = {"name": name}
+    if account:
+        body["account"] = account
+    if ip:
+        body["ip"] = ip
+    with connect() as cli:
+        obj = cli.post("/v1/externals", body)
+    typer.echo(f"created external host {name} ({obj.get('ip')})")
+
+
+@externals.command("list")
+def external_list(as_json: Json = False) -> None:
+    """List external hosts."""
+    with connect() as cli:
+        rows = cli.list_all("/v1/externals")
+    render.output(rows, as_json, lambda rs: _lines(
+        f"{r['name']}  {r['account']}  {r.get('ip')}  {r['status']}" for r in rs))
+
+
+@externals.command("show")
+def external_show(name: Name, as_json: Json = False) -> None:
+    """Show one external host."""
+    with connect() as cli:
+        obj = cli.get(f"/v1/externals/{seg(name)}")
+    render.output(obj, as_json, render.node)
+
+
+@externals.command("delete")
+def external_delete(name: Name) -> None:
+    """Delete an external host."""
+    with connect() as cli:
+        cli.delete(f"/v1/externals/{seg(name)}")
+    typer.echo(f"deleted external host {name}")

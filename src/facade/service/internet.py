@@ -1,0 +1,124 @@
+"""The intermediate network (the stand-in for the Internet) and its external hosts
+(docs/edge.md).
+
+The intermediate network is one network of the operator's, kind "intermediate", named
+`internet`, with one subnet `hosts` spanning its range: its router is the Internet's core. It is
+made the first time something needs it (an external host, a public gateway) and is never routed
+to the host's own interfaces. External hosts are instances of role "external" with one
+interface in it, owned by the account that made them: a laptop on the Internet, with a shell
+(`facade exec`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from facade.domain import edge, names
+from facade.domain.errors import Conflict, Invalid, NotFound
+from facade.domain.ipam import parse_ip
+from facade.domain.paging import FIRST, PageRequest
+from facade.service import gateways, instances, lookup, paging, quotas, sandboxes, views
+from facade.service.context import Caller, Context
+from facade.store.models import Account, Instance, Interface, Network, Subnet
+
+ROLE = "external"
+
+
+def ensure(ctx: Context, session: Session) -> Network:
+    """The intermediate network, made now if it does not exist yet."""
+    net = gateways.find(session)
+    if net is not None:
+        return net
+    if session.scalar(select(Network.id).where(Network.name == edge.INTERNET)) is not None:
+        raise Invalid(f"a tenant's network is named {edge.INTERNET!r}, the intermediate "
+                      "network's name; rename it first", where="network")
+    operator = session.scalar(select(Account).where(Account.operator.is_(True)))
+    assert operator is not None, "the operator account exists from the first start"
+    net = Network(name=edge.INTERNET, account=operator, cidr=edge.INTERMEDIATE_CIDR,
+                  kind="intermediate")
+    session.add(net)
+    session.add(Subnet(network=net, name=edge.HOSTS, cidr=edge.INTERMEDIATE_CIDR))
+    ctx.event(session, "network.created", edge.INTERNET,
+              f"the intermediate network {edge.INTERMEDIATE_CIDR} created (the Internet's core "
+              f"at {edge.core_address()})")
+    session.flush()
+    return net
+
+
+def create(ctx: Context, caller: Caller, name: str, account: str | None,
+           ip: str | None = None) -> dict[str, Any]:
+    """An external host: an address of the intermediate network (the next free one from the
+    bottom, or `ip`), a sandbox like an instance's."""
+    names.check_name(name, kind="external host", where="name")
+    if ip is not None:
+        parse_ip(ip, where="ip")
+    with ctx.write() as session:
+        owner = lookup.acting_account(session, caller, account)
+        instances.check_free_name(session, name)
+        quotas.check(session, owner, "instances", where="name")
+        sub = gateways.hosts_subnet(ensure(ctx, session))
+        inst = Instance(name=name, account=owner, role=ROLE, status="pending")
+        sandboxes.store(inst, {})
+        session.add(inst)
+        taken = {n.gateway_ip for n in session.scalars(
+            select(Network).where(Network.gateway_ip.is_not(None)))}
+        if ip is not None and ip in taken:
+            raise Conflict(f"{ip} is a public gateway's address on the intermediate network",
+                           where="ip")
+        instances.add_interfaces(session, inst, [(sub, ip, "ip")])
+        if inst.interfaces[0].ip in taken:  # the gateways are numbered from the top
+            raise Conflict("the intermediate network has no address left", where="ip")
+        ctx.event(session, "external.created", name,
+                  f"external host {name} at {inst.interfaces[0].ip}")
+        inst_id = inst.id
+    ctx.converge()
+    return get_by_id(ctx, inst_id)
+
+
+def get_by_id(ctx: Context, inst_id: int) -> dict[str, Any]:
+    with ctx.read() as session:
+        return view(session.get_one(Instance, inst_id))
+
+
+def view(row: Instance) -> dict[str, Any]:
+    out = views.node(row)
+    out["ip"] = row.interfaces[0].ip if row.interfaces else None
+    out["gateway"] = edge.core_address()
+    return out
+
+
+def _lookup(session: Session, caller: Caller, name: str) -> Instance:
+    row = session.scalar(select(Instance).where(Instance.name == name, Instance.role == ROLE))
+    if row is None or not caller.may_see(row.account_id):
+        raise NotFound(f"external host {name!r} does not exist", where="external")
+    return row
+
+
+def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+    with ctx.read() as session:
+        return view(_lookup(session, caller, name))
+
+
+ORDER = paging.by_id("externals", Instance.id)
+
+
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+    with ctx.read() as session:
+        query = (select(Instance).where(Instance.role == ROLE,
+                                        *paging.seen_by(caller, Instance.account_id))
+                 .options(joinedload(Instance.account),
+                          selectinload(Instance.interfaces).joinedload(Interface.subnet)
+                          .joinedload(Subnet.network)))
+        rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
+        return paging.answer([view(r) for r in rows], cursor)
+
+
+def delete(ctx: Context, caller: Caller, name: str) -> None:
+    with ctx.write() as session:
+        row = _lookup(session, caller, name)
+        row.status = "deleting"
+        ctx.event(session, "external.deleting", name, "external host deletion requested")
+    ctx.converge()

@@ -1,0 +1,283 @@
+"""Public addresses (docs/edge.md): the operator's pools, public gateways on networks, standard
+public IPs (an instance's, made and released with it) and customer public IPs (allocated by an
+account, associated with one of its instances, remapped in one call, released).
+
+An address is translated 1:1 by the public gateway of the network its instance's interface is
+in; the Internet core routes it to that gateway. Every change here is a change of those two
+routers' specs (service/gateways.py), which the controller carries out (service/changes.py
+queues them: the gateways of the networks the address leaves and joins, and the core).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain import edge, names
+from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
+from facade.domain.paging import FIRST, PageRequest
+from facade.service import gateways, internet, lookup, paging
+from facade.service.context import Caller, Context
+from facade.store.models import Instance, Interface, IpPool, Network, PublicIp
+
+# -- pools (the operator's) ----------------------------------------------------------------------
+
+
+def _pools(session: Session) -> list[IpPool]:
+    return list(session.scalars(select(IpPool).order_by(IpPool.id)))
+
+
+def _ensure_default_pool(session: Session) -> None:
+    if session.scalar(select(IpPool.id).limit(1)) is None:
+        session.add(IpPool(cidr=edge.DEFAULT_POOL))
+        session.flush()
+
+
+def pool_view(row: IpPool, used: int) -> dict[str, Any]:
+    size = ipaddress.IPv4Network(row.cidr).num_addresses - 2
+    return {"cidr": row.cidr, "used": used, "capacity": size}
+
+
+def _used(session: Session) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for pool_id in session.scalars(select(PublicIp.pool_id)):
+        counts[pool_id] = counts.get(pool_id, 0) + 1
+    return counts
+
+
+def add_pool(ctx: Context, caller: Caller, cidr: str) -> dict[str, Any]:
+    if not caller.operator:
+        raise Forbidden("only the operator adds public address pools", where="cidr")
+    with ctx.write() as session:
+        _ensure_default_pool(session)
+        text = edge.check_pool(cidr, [p.cidr for p in _pools(session)])
+        row = IpPool(cidr=text)
+        session.add(row)
+        ctx.event(session, "pool.added", text, f"public address pool {text} added")
+        session.flush()
+        return pool_view(row, 0)
+
+
+POOLS = paging.by_id("ip-pools", IpPool.id)
+
+
+def list_pools(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+    if not caller.operator:
+        raise Forbidden("only the operator sees the public address pools", where="pools")
+    with ctx.write() as session:
+        _ensure_default_pool(session)
+    with ctx.read() as session:
+        rows, cursor = paging.objects(session, select(IpPool), POOLS, page, lambda r: (r.id,))
+        used = _used(session)
+        return paging.answer([pool_view(p, used.get(p.id, 0)) for p in rows], cursor)
+
+
+def _take(session: Session) -> tuple[str, IpPool]:
+    _ensure_default_pool(session)
+    pools = _pools(session)
+    taken = set(session.scalars(select(PublicIp.address)))
+    address = edge.next_public([p.cidr for p in pools], taken)
+    pool = next(p for p in pools if _in(address, p.cidr))
+    return address, pool
+
+
+def _in(address: str, cidr: str) -> bool:
+    return ipaddress.IPv4Address(address) in ipaddress.IPv4Network(cidr)
+
+
+# -- public gateways -----------------------------------------------------------------------------
+
+
+def set_gateway(ctx: Context, session: Session, net: Network, public_gateway: bool,
+                outbound_nat: bool) -> None:
+    """Make (or stop) `net`'s router a public gateway, with or without outbound NAT."""
+    if outbound_nat and not public_gateway:
+        raise Invalid("outbound_nat needs public_gateway: instances reach out through the "
+                      "network's public gateway", where="outbound_nat")
+    if net.kind != "private":
+        raise Invalid(f"network {net.name} is the intermediate network", where="network")
+    if not public_gateway and net.public_gateway:
+        bound = list(session.scalars(select(PublicIp.address)
+                                     .where(PublicIp.network_id == net.id)))
+        if bound:
+            raise InUse(f"network {net.name}'s public gateway still translates "
+                        f"{', '.join(bound)}; disassociate or release them first",
+                        where="public_gateway")
+    if public_gateway and net.gateway_ip is None:
+        inet = internet.ensure(ctx, session)
+        taken = {ip for (ip,) in session.execute(
+            select(Interface.ip).where(Interface.subnet_id == gateways.hosts_subnet(inet).id))}
+        taken |= {ip for ip in session.scalars(select(Network.gateway_ip)) if ip}
+        net.gateway_ip = edge.next_gateway(inet.cidr, taken)
+    if not public_gateway:
+        net.gateway_ip = None
+    if (net.public_gateway, net.outbound_nat) != (public_gateway, outbound_nat):
+        net.public_gateway, net.outbound_nat = public_gateway, outbound_nat
+        ctx.event(session, "network.gateway", net.name,
+                  f"public gateway at {net.gateway_ip}" + (" with outbound NAT"
+                                                          if outbound_nat else "")
+                  if public_gateway else "no public gateway")
+
+
+def gateway_view(net: Network) -> dict[str, Any]:
+    return {"public_gateway": net.public_gateway, "outbound_nat": net.outbound_nat,
+            "gateway_ip": net.gateway_ip}
+
+
+# -- addresses ----------------------------------------------------------------------------------
+
+
+def view(row: PublicIp) -> dict[str, Any]:
+    target = None
+    if row.instance is not None and row.iface_index is not None:
+        iface = next((i for i in row.instance.interfaces if i.index == row.iface_index), None)
+        target = {"instance": row.instance.name, "interface": names.inner_ifname(row.iface_index),
+                  "private_ip": iface.ip if iface is not None else None}
+    return {"address": row.address, "account": row.account.name,
+            "kind": "standard" if row.standard else "customer", "associated": target}
+
+
+def _target(session: Session, inst: Instance, iface: str, *, where: str) -> tuple[int, Network]:
+    """The interface index of `iface` on `inst` and the network whose gateway would translate
+    it; 409 when that network has no public gateway."""
+    if inst.role != "instance":
+        raise Invalid(f"{inst.name} is a {inst.role} node, not an instance", where=where)
+    if inst.status == "deleting":
+        raise Conflict(f"instance {inst.name} is being deleted", where=where)
+    if not iface.startswith("eth") or not iface[3:].isdigit():
+        raise Invalid(f"an interface is named ethN, not {iface!r}", where="iface")
+    index = int(iface[3:])
+    found = next((i for i in inst.interfaces if i.index == index), None)
+    if found is None:
+        raise Invalid(f"instance {inst.name} has no interface {iface}", where="iface")
+    net = found.subnet.network
+    if not net.public_gateway:
+        raise Conflict(f"network {net.name} has no public gateway (facade network update "
+                       f"{net.name} --public-gateway)", where=where)
+    return index, net
+
+
+def _bound(session: Session, inst: Instance, index: int) -> PublicIp | None:
+    return session.scalar(select(PublicIp).where(PublicIp.instance_id == inst.id,
+                                                 PublicIp.iface_index == index))
+
+
+def add_standard(ctx: Context, session: Session, inst: Instance) -> str:
+    """An instance's standard public address (its eth0's), made with it."""
+    index, net = _target(session, inst, "eth0", where="public_ip")
+    address, pool = _take(session)
+    session.add(PublicIp(address=address, pool=pool, account_id=inst.account_id, standard=True,
+                         instance_id=inst.id, iface_index=index, network_id=net.id))
+    ctx.event(session, "public-ip.associated", address,
+              f"standard public address of {inst.name}/eth0")
+    return address
+
+
+def release_for_instance(ctx: Context, session: Session, inst: Instance) -> None:
+    """An instance being deleted: its standard address goes, its customer addresses stay the
+    account's, unassociated."""
+    for row in session.scalars(select(PublicIp).where(PublicIp.instance_id == inst.id)):
+        if row.standard:
+            session.delete(row)
+            ctx.event(session, "public-ip.released", row.address,
+                      f"standard public address of {inst.name} released with it")
+        else:
+            row.instance_id = row.iface_index = row.network_id = None
+            ctx.event(session, "public-ip.disassociated", row.address,
+                      f"{inst.name} is being deleted")
+
+
+def _lookup(session: Session, caller: Caller, address: str) -> PublicIp:
+    text = edge.check_public(address)
+    row = session.scalar(select(PublicIp).where(PublicIp.address == text))
+    if row is None or not caller.may_see(row.account_id):
+        raise NotFound(f"public IP {text} does not exist", where="address")
+    return row
+
+
+def allocate(ctx: Context, caller: Caller, account: str | None) -> dict[str, Any]:
+    with ctx.write() as session:
+        owner = lookup.acting_account(session, caller, account)
+        address, pool = _take(session)
+        row = PublicIp(address=address, pool=pool, account=owner, standard=False)
+        session.add(row)
+        ctx.event(session, "public-ip.allocated", address, f"allocated to {owner.name}")
+        session.flush()
+        return view(row)
+
+
+def associate(ctx: Context, caller: Caller, address: str, instance: str,
+              iface: str = "eth0") -> dict[str, Any]:
+    """Associate a customer address with an instance of its account; an associated one moves
+    (a remap): one change of the gateways concerned."""
+    with ctx.write() as session:
+        row = _lookup(session, caller, address)
+        if row.standard:
+            raise Conflict(f"{row.address} is the standard public address of "
+                           f"{row.instance.name if row.instance else 'an instance'}; it cannot "
+                           "be moved", where="address")
+        inst = session.scalar(select(Instance).where(Instance.name == instance))
+        if inst is None or inst.account_id != row.account_id \
+                or not caller.may_see(inst.account_id):
+            raise NotFound(f"instance {instance!r} does not exist", where="instance")
+        index, net = _target(session, inst, iface, where="instance")
+        other = _bound(session, inst, index)
+        if other is not None and other.id != row.id:
+            raise Conflict(f"{inst.name}/{iface} already has public address {other.address}",
+                           where="instance")
+        before = row.instance.name if row.instance is not None else None
+        row.instance_id, row.iface_index, row.network_id = inst.id, index, net.id
+        ctx.event(session, "public-ip.associated", row.address,
+                  f"{inst.name}/{iface}" + (f" (remapped from {before})" if before else ""))
+        session.flush()
+        session.refresh(row)
+        result = view(row)
+    ctx.converge()
+    return result
+
+
+def disassociate(ctx: Context, caller: Caller, address: str) -> dict[str, Any]:
+    with ctx.write() as session:
+        row = _lookup(session, caller, address)
+        if row.standard:
+            raise Conflict(f"{row.address} is a standard public address; it goes with its "
+                           "instance", where="address")
+        if row.instance_id is not None:
+            row.instance_id = row.iface_index = row.network_id = None
+            ctx.event(session, "public-ip.disassociated", row.address, "disassociated")
+        session.flush()
+        session.refresh(row)
+        result = view(row)
+    ctx.converge()
+    return result
+
+
+def release(ctx: Context, caller: Caller, address: str) -> None:
+    with ctx.write() as session:
+        row = _lookup(session, caller, address)
+        if row.standard:
+            raise Conflict(f"{row.address} is a standard public address; it goes with its "
+                           "instance", where="address")
+        if row.instance is not None:
+            raise InUse(f"{row.address} is associated with {row.instance.name}; disassociate "
+                        "it first", where="address")
+        session.delete(row)
+        ctx.event(session, "public-ip.released", row.address, "released")
+
+
+def get(ctx: Context, caller: Caller, address: str) -> dict[str, Any]:
+    with ctx.read() as session:
+        return view(_lookup(session, caller, address))
+
+
+ORDER = paging.by_id("public-ips", PublicIp.id)
+
+
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+    with ctx.read() as session:
+        query = select(PublicIp).where(*paging.seen_by(caller, PublicIp.account_id))
+        rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
+        return paging.answer([view(r) for r in rows], cursor)

@@ -1,0 +1,277 @@
+"""The provider network's edge on the kernel (docs/edge.md): external hosts on the intermediate
+network, public gateways, standard and customer public addresses, a remap, outbound NAT.
+
+Two tenants with the same private ranges (acme and evil, both 10.0.0.0/16 with 10.0.1.0/24);
+acme's and evil's networks are public gateways, quiet-vpc (acme's) is not. Every check is a
+real TCP connection: test-side servers listen inside the instances' and external hosts'
+namespaces and answer with their name and the address they saw the client come from, so both
+directions of the NAT are read on the far side. What must not be reachable is tried too: a
+private address from the Internet, an instance without a public address, the gateway itself,
+an address after it was disassociated.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration import nsclient
+from tests.integration.controlplane import ControlPlane
+from tests.integration.mgmt_agent import token
+
+pytestmark = pytest.mark.root
+
+PORT = 8080
+
+
+class Server:
+    """A TCP server in a namespace: each connection gets "NAME PEER-IP\\n", then an echo of
+    what it sends until it closes (so a connection can be held open across a remap)."""
+
+    def __init__(self, netns: str, name: str) -> None:
+        self.name = name
+        self.sock = nsclient.ns_socket(netns)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("0.0.0.0", PORT))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, (peer, _) = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._serve, args=(conn, peer), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, peer: str) -> None:
+        with conn:
+            conn.settimeout(10)
+            try:
+                conn.sendall(f"{self.name} {peer}\n".encode())
+                for _ in range(100):
+                    data = conn.recv(1024)
+                    if not data:
+                        return
+                    conn.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+def hello(netns: str, ip: str, timeout: float = 1.0) -> tuple[str, str] | None:
+    """(server name, the client address it saw) over a new connection, or None."""
+    s = nsclient.ns_socket(netns)
+    s.settimeout(timeout)
+    try:
+        s.connect((ip, PORT))
+        name, peer = s.recv(200).decode().split()
+        return name, peer
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+NETWORKS = [
+    {"name": "acme-vpc", "account": "acme", "cidr": "10.0.0.0/16", "public_gateway": True,
+     "subnets": [{"name": "app", "cidr": "10.0.1.0/24"}]},
+    {"name": "evil-vpc", "account": "evil", "cidr": "10.0.0.0/16", "public_gateway": True,
+     "subnets": [{"name": "app", "cidr": "10.0.1.0/24"}]},
+    {"name": "quiet-vpc", "account": "acme", "cidr": "10.9.0.0/16",
+     "subnets": [{"name": "app", "cidr": "10.9.1.0/24"}]},
+]
+
+
+@pytest.fixture(scope="module")
+def world(cp: ControlPlane) -> Iterator[dict[str, Any]]:
+    for account in ("acme", "evil"):
+        assert cp.api("POST", "/v1/accounts", json={"name": account}).status_code == 201
+    for body in NETWORKS:
+        r = cp.api("POST", "/v1/networks", json=body)
+        assert r.status_code == 201, r.text
+    out = cp.cli("instance", "create", "web", "-a", "acme", "-i", "acme-vpc/app",
+                 "--public-ip").stdout
+    assert "public 203.0.113." in out, out
+    for name, account, subnet in (("db", "acme", "acme-vpc/app"), ("spare", "acme", "acme-vpc/app"),
+                                  ("hidden", "acme", "quiet-vpc/app")):
+        cp.cli("instance", "create", name, "-a", account, "-i", subnet)
+    r = cp.api("POST", "/v1/instances", json={
+        "name": "evil-web", "account": "evil", "interfaces": [{"subnet": "evil-vpc/app"}],
+        "public_ip": True})
+    assert r.status_code == 201, r.text
+    out = cp.cli("external", "create", "laptop", "-a", "acme").stdout
+    assert "created external host laptop (198.18.0.2)" in out, out
+    tokens = {a: token(cp, a) for a in ("acme", "evil")}
+    nodes = {n: cp.get(f"/v1/instances/{n}") for n in ("web", "db", "spare", "hidden",
+                                                       "evil-web")}
+    nodes["laptop"] = cp.get("/v1/externals/laptop")
+    servers = [Server(node["netns"], name) for name, node in nodes.items()]
+    try:
+        yield {"nodes": nodes, "tokens": tokens,
+               "networks": {n["name"]: cp.get(f"/v1/networks/{n['name']}") for n in NETWORKS}}
+    finally:
+        for server in servers:
+            server.close()
+
+
+def _ns(world: dict[str, Any], name: str) -> str:
+    return str(world["nodes"][name]["netns"])
+
+
+def _private(world: dict[str, Any], name: str) -> str:
+    return str(world["nodes"][name]["interfaces"][0]["ip"])
+
+
+def test_a_standard_public_address_reaches_its_instance_from_the_internet(
+        world: dict[str, Any]) -> None:
+    laptop = _ns(world, "laptop")
+    web_pub = world["nodes"]["web"]["public_ips"][0]
+    evil_pub = world["nodes"]["evil-web"]["public_ips"][0]
+    assert web_pub != evil_pub
+    # the same private address in two tenants, told apart by their public ones
+    assert _private(world, "web") == _private(world, "evil-web")
+    assert hello(laptop, web_pub) == ("web", "198.18.0.2")  # the client's own address
+    assert hello(laptop, evil_pub) == ("evil-web", "198.18.0.2")
+
+
+def test_an_instance_reaches_out_with_its_public_address(world: dict[str, Any]) -> None:
+    web_pub = world["nodes"]["web"]["public_ips"][0]
+    assert hello(_ns(world, "web"), "198.18.0.2") == ("laptop", web_pub)
+
+
+def test_nothing_private_is_reachable_from_the_internet(world: dict[str, Any]) -> None:
+    laptop = _ns(world, "laptop")
+    for name in ("web", "db", "hidden"):
+        assert hello(laptop, _private(world, name), timeout=0.5) is None, name
+    gateway_ip = world["networks"]["acme-vpc"]["gateway_ip"]
+    assert not nsclient.can_connect(laptop, gateway_ip, PORT)
+    assert not nsclient.can_connect(laptop, gateway_ip, 9700)  # the agent's port
+    # an instance without a public address cannot reach out: no outbound NAT asked for
+    assert hello(_ns(world, "db"), "198.18.0.2", timeout=0.5) is None
+    assert hello(_ns(world, "hidden"), "198.18.0.2", timeout=0.5) is None  # no gateway at all
+
+
+def test_outbound_nat_lets_the_others_out_with_the_gateways_address(
+        cp: ControlPlane, world: dict[str, Any]) -> None:
+    r = cp.api("PATCH", "/v1/networks/acme-vpc", json={"outbound_nat": True},
+               token=world["tokens"]["acme"])
+    assert r.status_code == 200 and r.json()["outbound_nat"] is True, r.text
+    gateway_ip = r.json()["gateway_ip"]
+    try:
+        got = cp.wait_for(lambda: hello(_ns(world, "db"), "198.18.0.2", timeout=0.3), 5,
+                          "db reaching out")
+        assert got == ("laptop", gateway_ip)
+        # still nothing in: outbound NAT opens no inbound path
+        assert hello(_ns(world, "laptop"), _private(world, "db"), timeout=0.5) is None
+    finally:
+        r = cp.api("PATCH", "/v1/networks/acme-vpc", json={"outbound_nat": False})
+        assert r.status_code == 200, r.text
+    cp.wait_for(lambda: hello(_ns(world, "db"), "198.18.0.2", timeout=0.3) is None, 5,
+                "db cut off again")
+
+
+def test_a_customer_address_is_allocated_associated_remapped_and_released(
+        cp: ControlPlane, world: dict[str, Any]) -> None:
+    acme = world["tokens"]["acme"]
+    laptop = _ns(world, "laptop")
+    address = cp.cli("ip", "allocate", token=acme).stdout.strip()
+    assert address.startswith("203.0.113."), address
+    assert hello(laptop, address, timeout=0.5) is None  # not associated yet
+    cp.cli("ip", "associate", address, "--instance", "spare", token=acme)
+    assert hello(laptop, address) == ("spare", "198.18.0.2")
+    held = nsclient.ns_socket(laptop)  # a connection open across the remap
+    held.settimeout(2)
+    held.connect((address, PORT))
+    assert held.recv(100).startswith(b"spare ")
+    started = time.monotonic()
+    cp.cli("ip", "associate", address, "--instance", "db", token=acme)  # the remap
+    returned = time.monotonic()
+    got = cp.wait_for(lambda: hello(laptop, address, timeout=0.3), 5, "the remap")
+    assert got == ("db", "198.18.0.2")
+    print(f"remap: call {returned - started:.3f} s, new target answering "
+          f"{time.monotonic() - returned:.3f} s after it returned")
+    # the old connection ends cleanly: its next packet reaches db, which resets it
+    with pytest.raises(ConnectionResetError):
+        held.sendall(b"still there?")
+        for _ in range(10):
+            if not held.recv(100):
+                raise ConnectionResetError("closed")
+    held.close()
+    r = cp.api("DELETE", f"/v1/public-ips/{address}", token=acme)
+    assert r.status_code == 409 and "disassociate it first" in r.json()["error"]["message"], r.text
+    cp.cli("ip", "disassociate", address, token=acme)
+    cp.wait_for(lambda: hello(laptop, address, timeout=0.3) is None, 5, "disassociation")
+    cp.cli("ip", "release", address, token=acme)
+    assert address not in cp.cli("ip", "list", token=acme).stdout
+
+
+def test_bad_requests_are_refused_with_nothing_changed(
+        cp: ControlPlane, world: dict[str, Any]) -> None:
+    acme, evil = world["tokens"]["acme"], world["tokens"]["evil"]
+    mine = cp.api("POST", "/v1/public-ips", json={}, token=acme).json()["address"]
+    before = cp.items("/v1/public-ips")
+    try:
+        # another account's address: the same 404 as one that does not exist
+        for addr in (mine, "203.0.113.250", "8.8.8.8"):
+            r = cp.api("POST", f"/v1/public-ips/{addr}/associate",
+                       json={"instance": "evil-web"}, token=evil)
+            assert r.status_code == 404 and r.json()["error"]["where"] == "address", r.text
+        r = cp.api("POST", f"/v1/public-ips/{mine}/associate", json={"instance": "evil-web"},
+                   token=acme)  # an instance of another account
+        assert r.status_code == 404 and r.json()["error"]["where"] == "instance", r.text
+        r = cp.api("POST", f"/v1/public-ips/{mine}/associate", json={"instance": "hidden"},
+                   token=acme)  # in a network without a public gateway
+        assert r.status_code == 409 and "quiet-vpc" in r.json()["error"]["message"], r.text
+        r = cp.api("POST", f"/v1/public-ips/{mine}/associate", json={"instance": "web"},
+                   token=acme)  # web's eth0 has its standard address
+        assert r.status_code == 409 and "already has public address" in r.json()["error"]["message"]
+        r = cp.api("POST", f"/v1/public-ips/{mine}/associate",
+                   json={"instance": "db", "iface": "eth3"}, token=acme)
+        assert r.status_code == 400 and r.json()["error"]["where"] == "iface", r.text
+        r = cp.api("POST", "/v1/ip-pools", json={"cidr": "198.18.4.0/24"})
+        assert r.status_code == 409 and "intermediate network" in r.json()["error"]["message"], r.text
+        r = cp.api("POST", "/v1/ip-pools", json={"cidr": "198.51.100.0/24"}, token=acme)
+        assert r.status_code == 403, r.text
+        r = cp.api("POST", "/v1/instances", json={
+            "name": "nope", "account": "acme", "interfaces": [{"subnet": "quiet-vpc/app"}],
+            "public_ip": True}, token=acme)
+        assert r.status_code == 409 and "quiet-vpc" in r.json()["error"]["message"], r.text
+        assert cp.items("/v1/public-ips") == before
+        assert cp.api("GET", "/v1/instances/nope").status_code == 404
+    finally:
+        assert cp.api("DELETE", f"/v1/public-ips/{mine}", token=acme).status_code == 204
+
+
+def test_an_external_host_runs_commands_and_sees_only_its_own(
+        cp: ControlPlane, world: dict[str, Any]) -> None:
+    res = cp.cli("exec", "laptop", "--", "ip", "-4", "-o", "addr", "show", "eth0",
+                 token=world["tokens"]["acme"])
+    assert "198.18.0.2/15" in res.stdout, res.stdout
+    r = cp.api("GET", "/v1/externals/laptop", token=world["tokens"]["evil"])
+    assert r.status_code == 404, r.text
+    assert [x["name"] for x in cp.items("/v1/externals", token=world["tokens"]["evil"])] == []
+
+
+def test_a_standard_address_goes_with_its_instance(
+        cp: ControlPlane, world: dict[str, Any]) -> None:
+    laptop = _ns(world, "laptop")
+    evil_pub = world["nodes"]["evil-web"]["public_ips"][0]
+    assert hello(laptop, evil_pub) is not None
+    cp.cli("instance", "delete", "evil-web")
+    assert evil_pub not in [p["address"] for p in cp.items("/v1/public-ips")]
+    cp.wait_for(lambda: hello(laptop, evil_pub, timeout=0.3) is None, 5, "evil-web's address gone")
+    r = cp.api("PATCH", "/v1/networks/acme-vpc", json={"public_gateway": False})
+    assert r.status_code == 409 and world["nodes"]["web"]["public_ips"][0] in r.json()["error"]["message"]

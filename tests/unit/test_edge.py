@@ -1,0 +1,167 @@
+"""The edge's pure parts (docs/edge.md): pools and which address comes next (domain.edge), a
+public gateway's nftables rules as data (router_rules), the routers' specs and what a public
+address's change queues (service.gateways, service.changes) on the fake data plane."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from facade.dataplane.fake import FakeDataPlane
+from facade.dataplane.linux import router_rules
+from facade.domain import edge
+from facade.domain.errors import Conflict, Invalid
+from facade.domain.specs import GatewaySpec, NodeSpec, PortSpec
+from tests.unit.test_api_validation import err, ok, world  # noqa: F401 - fixture
+from tests.unit.test_placement import _listing
+
+# --------------------------------------------------------------------------- domain.edge
+
+
+def test_pools_are_checked_against_each_other_and_the_intermediate_network() -> None:
+    assert edge.check_pool("198.51.100.0/24", [edge.DEFAULT_POOL]) == "198.51.100.0/24"
+    with pytest.raises(Conflict, match="overlaps pool 203.0.113.0/24"):
+        edge.check_pool("203.0.113.128/25", [edge.DEFAULT_POOL])
+    with pytest.raises(Conflict, match="intermediate network"):
+        edge.check_pool("198.19.0.0/24", [])
+    for bad in ("203.0.113.1/24", "10.0.0.0/8", "10.0.0.0/31", "nope", 7):
+        with pytest.raises(Invalid):
+            edge.check_pool(bad, [])
+
+
+def test_addresses_come_from_the_pools_in_order_until_none_is_left() -> None:
+    pools = ["192.0.2.0/30", "198.51.100.0/30"]  # two usable addresses each
+    taken: set[str] = set()
+    for want in ("192.0.2.1", "192.0.2.2", "198.51.100.1", "198.51.100.2"):
+        got = edge.next_public(pools, taken)
+        assert got == want
+        taken.add(got)
+    with pytest.raises(Conflict, match="every public address is in use"):
+        edge.next_public(pools, taken)
+    taken.discard("192.0.2.2")  # released: handed out again
+    assert edge.next_public(pools, taken) == "192.0.2.2"
+
+
+def test_gateways_are_numbered_from_the_top_of_the_intermediate_network() -> None:
+    assert edge.core_address() == "198.18.0.1"
+    assert edge.next_gateway(edge.INTERMEDIATE_CIDR, set()) == "198.19.255.254"
+    assert edge.next_gateway(edge.INTERMEDIATE_CIDR, {"198.19.255.254"}) == "198.19.255.253"
+    with pytest.raises(Conflict):
+        edge.next_gateway("198.18.0.0/30", {"198.18.0.2"})
+
+
+def test_public_addresses_are_plain_ipv4() -> None:
+    assert edge.check_public("203.0.113.9") == "203.0.113.9"
+    for bad in ("203.0.113.300", "::1", "", None, "a.b.c.d"):
+        with pytest.raises(Invalid):
+            edge.check_public(bad)
+
+
+# --------------------------------------------------------------------------- router_rules
+
+
+def _gateway(nat: tuple[tuple[str, str], ...] = (), outbound: bool = False,
+             isolated: tuple[str, ...] = ()) -> NodeSpec:
+    ports = (PortSpec(host="fcdg1", bridge="fcdb1", ifname="s1", address="10.0.1.1/24"),
+             PortSpec(host="fcdg2", bridge="fcdb2", ifname="s2", address="10.0.2.1/24"),
+             PortSpec(host="fcdp1", bridge="fcdb9", ifname="inet0",
+                      address="198.19.255.254/15"))
+    return NodeSpec(netns="fcd-r1", role="router", ports=ports, isolated=isolated,
+                    gateway=GatewaySpec("inet0", "198.18.0.1", nat, outbound))
+
+
+def _m(key: str, value: Any, op: str = "==") -> dict[str, Any]:
+    left = {"meta": {"key": key}} if key.endswith("ifname") else \
+        {"payload": {"protocol": "ip", "field": key}}
+    return {"match": {"op": op, "left": left, "right": value}}
+
+
+def test_a_gateway_translates_each_pair_and_lets_in_only_what_it_translates() -> None:
+    rules = router_rules.chain_rules(_gateway(nat=(("203.0.113.5", "10.0.1.5"),)))
+    assert rules["prerouting"] == [
+        [_m("iifname", "inet0"), _m("daddr", "203.0.113.5"), {"dnat": {"addr": "10.0.1.5"}}]]
+    assert rules["postrouting"] == [
+        [_m("oifname", "inet0"), _m("saddr", "10.0.1.5"), {"snat": {"addr": "203.0.113.5"}}]]
+    forward = rules["forward"]
+    assert forward[-1] == [_m("oifname", "inet0"), {"drop": None}]  # no outbound NAT
+    assert [_m("iifname", "inet0"), {"drop": None}] in forward
+    assert [_m("oifname", "inet0"), _m("saddr", "10.0.1.5"), {"accept": None}] in forward
+    assert rules["input"][-1] == [_m("iifname", "inet0"), {"drop": None}]
+
+
+def test_outbound_nat_masquerades_the_rest_and_isolated_legs_still_win() -> None:
+    rules = router_rules.chain_rules(_gateway(outbound=True, isolated=("s2",)))
+    assert rules["postrouting"] == [[_m("oifname", "inet0"), {"masquerade": None}]]
+    forward = rules["forward"]
+    assert forward[-1] == [_m("oifname", "inet0"), {"accept": None}]
+    drops = forward.index([_m("iifname", "s2"), {"drop": None}])
+    assert drops < forward.index([_m("oifname", "inet0"), {"accept": None}])
+
+
+def test_the_gateways_table_is_compared_and_its_nat_chains_go_with_the_gateway() -> None:
+    spec = _gateway(nat=(("203.0.113.5", "10.0.1.5"),))
+    listing = _listing(spec)
+    assert router_rules.is_current(listing, spec)
+    remapped = _gateway(nat=(("203.0.113.5", "10.0.1.6"),))
+    assert not router_rules.is_current(listing, remapped)
+    assert router_rules.digest(_listing(remapped)) != router_rules.digest(listing)
+    plain = dataclasses.replace(spec, gateway=None, isolated=("s2",))
+    assert not router_rules.is_current(listing, plain)
+    cmds = router_rules.table_commands(plain, present={"prerouting": {}, "postrouting": {}})
+    deleted = [c["delete"]["chain"]["name"] for c in cmds if "delete" in c]
+    assert deleted == ["prerouting", "postrouting"]
+    assert router_rules.wanted(spec) and router_rules.wanted(plain)
+    assert not router_rules.wanted(dataclasses.replace(plain, isolated=()))
+
+
+def test_the_fake_refuses_edge_fields_where_the_driver_does() -> None:
+    dp = FakeDataPlane()
+    spec = _gateway()
+    with pytest.raises(Exception, match="only a router"):
+        dp.ensure_node(dataclasses.replace(spec, role="instance"))
+    with pytest.raises(Exception, match="is not a port"):
+        dp.ensure_node(dataclasses.replace(spec, gateway=GatewaySpec("eth9", "198.18.0.1")))
+    with pytest.raises(Exception, match="not permitted"):
+        dp.ensure_node(dataclasses.replace(spec, routes=(("203.0.113.300/32", "198.18.0.9"),)))
+
+
+# --------------------------------------------------------------------------- the service
+
+
+def test_a_remap_changes_both_gateways_and_the_cores_route(world: Any) -> None:  # noqa: F811
+    api = world
+    api.changed = True
+    for name, cidr in (("one", "10.1.0.0/16"), ("two", "10.2.0.0/16")):
+        ok(api.req("POST", "/v1/networks", json={
+            "name": name, "account": "acme", "cidr": cidr, "public_gateway": True,
+            "subnets": [{"name": "app", "cidr": cidr.replace("0.0/16", "1.0/24")}]}), 201)
+        ok(api.req("POST", "/v1/instances", json={
+            "name": f"vm-{name}", "account": "acme", "interfaces": [{"subnet": f"{name}/app"}]}),
+           201)
+    nets = {n["name"]: n for n in ok(api.req("GET", "/v1/networks"))["items"]}
+    assert nets["internet"]["kind"] == "intermediate"
+    assert nets["one"]["gateway_ip"] == "198.19.255.254"
+    assert nets["two"]["gateway_ip"] == "198.19.255.253"
+    address = ok(api.req("POST", "/v1/public-ips", json={"account": "acme"}), 201)["address"]
+    ok(api.req("POST", f"/v1/public-ips/{address}/associate", json={"instance": "vm-one"}))
+
+    def gateway(name: str) -> GatewaySpec | None:
+        return api.dp.nodes[nets[name]["router"]].gateway
+
+    def core() -> tuple[tuple[str, str], ...]:
+        return api.dp.nodes[nets["internet"]["router"]].routes
+
+    assert gateway("one") is not None and gateway("one").nat == ((address, "10.1.1.2"),)
+    assert core() == ((f"{address}/32", "198.19.255.254"),)
+    ok(api.req("POST", f"/v1/public-ips/{address}/associate", json={"instance": "vm-two"}))
+    assert gateway("one").nat == () and gateway("two").nat == ((address, "10.2.1.2"),)
+    assert core() == ((f"{address}/32", "198.19.255.253"),)
+    ok(api.req("POST", f"/v1/public-ips/{address}/disassociate"))
+    assert gateway("two").nat == () and core() == ()
+    assert err(api.req("PATCH", "/v1/networks/one", json={"outbound_nat": True,
+                                                          "public_gateway": False}), 400)
+    ok(api.req("PATCH", "/v1/networks/one", json={"public_gateway": False}))
+    assert gateway("one") is None
+    assert not any(p.ifname == "inet0" for p in api.dp.nodes[nets["one"]["router"]].ports)
