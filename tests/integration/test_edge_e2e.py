@@ -92,12 +92,15 @@ NETWORKS = [
      "subnets": [{"name": "app", "cidr": "10.0.1.0/24"}]},
     {"name": "quiet-vpc", "account": "acme", "cidr": "10.9.0.0/16",
      "subnets": [{"name": "app", "cidr": "10.9.1.0/24"}]},
+    {"name": "search-vpc", "account": "searchco", "cidr": "10.0.0.0/16", "public_gateway": True,
+     "subnets": [{"name": "backend", "cidr": "10.0.1.0/24"},
+                 {"name": "mgmt", "cidr": "10.0.200.0/24"}]},
 ]
 
 
 @pytest.fixture(scope="module")
 def world(cp: ControlPlane) -> Iterator[dict[str, Any]]:
-    for account in ("acme", "evil"):
+    for account in ("acme", "evil", "searchco"):
         assert cp.api("POST", "/v1/accounts", json={"name": account}).status_code == 201
     for body in NETWORKS:
         r = cp.api("POST", "/v1/networks", json=body)
@@ -112,6 +115,13 @@ def world(cp: ControlPlane) -> Iterator[dict[str, Any]]:
         "name": "evil-web", "account": "evil", "interfaces": [{"subnet": "evil-vpc/app"}],
         "public_ip": True})
     assert r.status_code == 201, r.text
+    r = cp.api("POST", "/v1/services", json={
+        "name": "search", "account": "searchco", "workload": "http-echo", "port": 80,
+        "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt"})
+    assert r.status_code == 201, r.text
+    out = cp.cli("appliance", "create", "docs", "-a", "acme", "--service", "search",
+                 "--subnet", "acme-vpc/app", "--backends", "1").stdout
+    assert "ready" in out, out
     out = cp.cli("external", "create", "laptop", "-a", "acme").stdout
     assert "created external host laptop (198.18.0.2)" in out, out
     tokens = {a: token(cp, a) for a in ("acme", "evil")}
@@ -275,3 +285,26 @@ def test_a_standard_address_goes_with_its_instance(
     cp.wait_for(lambda: hello(laptop, evil_pub, timeout=0.3) is None, 5, "evil-web's address gone")
     r = cp.api("PATCH", "/v1/networks/acme-vpc", json={"public_gateway": False})
     assert r.status_code == 409 and world["nodes"]["web"]["public_ips"][0] in r.json()["error"]["message"]
+
+
+def test_an_appliances_endpoint_gets_a_public_face_and_its_backends_stay_private(
+        cp: ControlPlane, world: dict[str, Any]) -> None:
+    acme = world["tokens"]["acme"]
+    laptop = _ns(world, "laptop")
+    address = cp.cli("ip", "allocate", token=acme).stdout.strip()
+    out = cp.cli("ip", "associate", address, "--appliance", "docs", token=acme).stdout
+    app = cp.get("/v1/appliances/docs")
+    assert f"appliance docs ({app['endpoint']['ip']})" in out, out
+    status, _, body = nsclient.http(laptop, address, 80, "GET", "/")
+    assert (status, body) == (200, b"docs-b1\n")  # http-echo answers with its node's name
+    backend = app["backends"][0]
+    for leg in backend["interfaces"]:  # no path to a backend, not even through the gateway
+        assert not nsclient.can_connect(laptop, leg["ip"], 80)
+    # searchco's gateway translates nothing of docs: its backends have no public face
+    search_gw = world["networks"]["search-vpc"]["gateway_ip"]
+    assert not nsclient.can_connect(laptop, search_gw, 80)
+    cp.cli("appliance", "delete", "docs", token=acme)
+    row = cp.get(f"/v1/public-ips/{address}")
+    assert row["associated"] is None and row["account"] == "acme"  # the customer keeps it
+    cp.wait_for(lambda: not nsclient.can_connect(laptop, address, 80), 5, "docs gone")
+    cp.cli("ip", "release", address, token=acme)

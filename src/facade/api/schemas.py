@@ -222,14 +222,17 @@ class PublicIpCreate(Body):
 
 
 class Association(BaseModel):
-    instance: str
+    instance: str | None
+    appliance: str | None = None
     interface: str
     private_ip: str | None
 
 
 class PublicIpAssociate(Body):
-    instance: str = Field(max_length=MAX_NAME)
+    instance: str | None = Field(default=None, max_length=MAX_NAME)
     iface: str = Field(default="eth0", max_length=5)
+    appliance: str | None = Field(default=None, max_length=MAX_NAME, description=(
+        "instead of an instance: the appliance whose endpoint gets the address"))
 
 
 class PublicIpRead(BaseModel):

@@ -17,7 +17,16 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from facade.domain import commands, counts
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.paging import FIRST, PageRequest
-from facade.service import chains, instances, load_balancers, lookup, paging, quotas, views
+from facade.service import (
+    chains,
+    instances,
+    load_balancers,
+    lookup,
+    paging,
+    public_ips,
+    quotas,
+    views,
+)
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Service, Subnet
 
@@ -221,6 +230,8 @@ def mark_deleting(ctx: Context, session: Session, app: Appliance) -> None:
     app.status, app.status_detail = "deleting", "removing nodes"
     for node in app.nodes:
         node.status = "deleting"
+        if node.role == "frontend":  # its endpoint's public address stays the customer's
+            public_ips.release_for_instance(ctx, session, node)
     ctx.event(session, "appliance.deleting", app.name, "appliance deletion requested")
 
 

@@ -21,7 +21,7 @@ from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import gateways, internet, lookup, paging
 from facade.service.context import Caller, Context
-from facade.store.models import Instance, Interface, IpPool, Network, PublicIp
+from facade.store.models import Appliance, Instance, Interface, IpPool, Network, PublicIp
 
 # -- pools (the operator's) ----------------------------------------------------------------------
 
@@ -134,16 +134,20 @@ def view(row: PublicIp) -> dict[str, Any]:
     target = None
     if row.instance is not None and row.iface_index is not None:
         iface = next((i for i in row.instance.interfaces if i.index == row.iface_index), None)
-        target = {"instance": row.instance.name, "interface": names.inner_ifname(row.iface_index),
+        app = row.instance.appliance
+        target = {"instance": None if app is not None else row.instance.name,
+                  "appliance": app.name if app is not None else None,
+                  "interface": names.inner_ifname(row.iface_index),
                   "private_ip": iface.ip if iface is not None else None}
     return {"address": row.address, "account": row.account.name,
             "kind": "standard" if row.standard else "customer", "associated": target}
 
 
 def _target(session: Session, inst: Instance, iface: str, *, where: str) -> tuple[int, Network]:
-    """The interface index of `iface` on `inst` and the network whose gateway would translate
-    it; 409 when that network has no public gateway."""
-    if inst.role != "instance":
+    """The interface index of `iface` on `inst` (an instance, or an appliance's front-end: its
+    endpoint) and the network whose gateway would translate it; 409 when that network has no
+    public gateway."""
+    if inst.role not in ("instance", "frontend"):
         raise Invalid(f"{inst.name} is a {inst.role} node, not an instance", where=where)
     if inst.status == "deleting":
         raise Conflict(f"instance {inst.name} is being deleted", where=where)
@@ -209,29 +213,52 @@ def allocate(ctx: Context, caller: Caller, account: str | None) -> dict[str, Any
         return view(row)
 
 
-def associate(ctx: Context, caller: Caller, address: str, instance: str,
-              iface: str = "eth0") -> dict[str, Any]:
-    """Associate a customer address with an instance of its account; an associated one moves
-    (a remap): one change of the gateways concerned."""
+def _endpoint_of(session: Session, caller: Caller, row: PublicIp, name: str) -> Instance:
+    """The front-end of an appliance of the address's account: its endpoint gets the address
+    (the backends stay private)."""
+    app = session.scalar(select(Appliance).where(Appliance.name == name))
+    if app is None or app.account_id != row.account_id or not caller.may_see(app.account_id):
+        raise NotFound(f"appliance {name!r} does not exist", where="appliance")
+    fe = next((n for n in app.nodes if n.role == "frontend"), None)
+    if app.status == "deleting" or fe is None:
+        raise Conflict(f"appliance {name} is {app.status}; it has no endpoint to associate",
+                       where="appliance")
+    return fe
+
+
+def associate(ctx: Context, caller: Caller, address: str, instance: str | None,
+              iface: str = "eth0", appliance: str | None = None) -> dict[str, Any]:
+    """Associate a customer address with an instance of its account, or with the endpoint of
+    one of its appliances; an associated one moves (a remap): one change of the gateways
+    concerned."""
+    if (instance is None) == (appliance is None):
+        raise Invalid("give an instance or an appliance to associate the address with",
+                      where="instance")
     with ctx.write() as session:
         row = _lookup(session, caller, address)
         if row.standard:
             raise Conflict(f"{row.address} is the standard public address of "
                            f"{row.instance.name if row.instance else 'an instance'}; it cannot "
                            "be moved", where="address")
-        inst = session.scalar(select(Instance).where(Instance.name == instance))
-        if inst is None or inst.account_id != row.account_id \
-                or not caller.may_see(inst.account_id):
-            raise NotFound(f"instance {instance!r} does not exist", where="instance")
-        index, net = _target(session, inst, iface, where="instance")
+        if appliance is not None:
+            inst = _endpoint_of(session, caller, row, appliance)
+            where, iface = "appliance", "eth0"
+        else:
+            found = session.scalar(select(Instance).where(Instance.name == instance,
+                                                          Instance.role == "instance"))
+            if found is None or found.account_id != row.account_id \
+                    or not caller.may_see(found.account_id):
+                raise NotFound(f"instance {instance!r} does not exist", where="instance")
+            inst, where = found, "instance"
+        index, net = _target(session, inst, iface, where=where)
+        label = f"appliance {appliance}" if appliance is not None else f"{inst.name}/{iface}"
         other = _bound(session, inst, index)
         if other is not None and other.id != row.id:
-            raise Conflict(f"{inst.name}/{iface} already has public address {other.address}",
-                           where="instance")
+            raise Conflict(f"{label} already has public address {other.address}", where=where)
         before = row.instance.name if row.instance is not None else None
         row.instance_id, row.iface_index, row.network_id = inst.id, index, net.id
         ctx.event(session, "public-ip.associated", row.address,
-                  f"{inst.name}/{iface}" + (f" (remapped from {before})" if before else ""))
+                  label + (f" (remapped from {before})" if before else ""))
         session.flush()
         session.refresh(row)
         result = view(row)

@@ -44,7 +44,8 @@ def get_public_ip(address: str, ctx: Ctx, caller: Auth) -> Any:
 @router.post("/v1/public-ips/{address}/associate", response_model=PublicIpRead,
              operation_id="associate_public_ip")
 def associate_public_ip(address: str, body: PublicIpAssociate, ctx: Ctx, caller: Auth) -> Any:
-    return public_ips.associate(ctx, caller, address, body.instance, body.iface)
+    return public_ips.associate(ctx, caller, address, body.instance, body.iface,
+                                body.appliance)
 
 
 @router.post("/v1/public-ips/{address}/disassociate", response_model=PublicIpRead,

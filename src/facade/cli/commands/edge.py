@@ -33,8 +33,11 @@ def _lines(lines: Iterable[str]) -> None:
 
 def _line(obj: dict[str, Any]) -> str:
     target = obj.get("associated")
-    where = (f"{target['instance']}/{target['interface']} ({target['private_ip']})"
-             if target else "not associated")
+    where = "not associated"
+    if target and target.get("appliance"):
+        where = f"appliance {target['appliance']} ({target['private_ip']})"
+    elif target:
+        where = f"{target['instance']}/{target['interface']} ({target['private_ip']})"
     return f"{obj['address']}  {obj['account']}  {obj['kind']}  {where}"
 
 
@@ -66,15 +69,22 @@ def allocate(account: Account = None, as_json: Json = False) -> None:
 @app.command("associate")
 def associate(
     address: Address,
-    instance: Annotated[str, typer.Option("--instance", help="An instance of the address's "
-                                          "account.")],
+    instance: Annotated[str | None, typer.Option("--instance", help="An instance of the "
+                                                 "address's account.")] = None,
     iface: Annotated[str, typer.Option("--iface", help="Its interface.")] = "eth0",
+    appliance: Annotated[str | None, typer.Option("--appliance", help="Or an appliance of the "
+                                                  "account: its endpoint.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Associate an address with an instance's interface; an associated one moves (remap)."""
+    """Associate an address with an instance's interface or an appliance's endpoint; an
+    associated one moves (remap)."""
+    body: dict[str, Any] = {"iface": iface}
+    if instance is not None:
+        body["instance"] = instance
+    if appliance is not None:
+        body["appliance"] = appliance
     with connect() as cli:
-        obj = cli.post(f"/v1/public-ips/{seg(address)}/associate",
-                       {"instance": instance, "iface": iface})
+        obj = cli.post(f"/v1/public-ips/{seg(address)}/associate", body)
     render.output(obj, as_json, lambda o: typer.echo(_line(o)))
 
 
