@@ -157,6 +157,15 @@ def test_a_standard_public_address_reaches_its_instance_from_the_internet(
     assert hello(laptop, evil_pub) == ("evil-web", "198.18.0.2")
 
 
+def test_the_topology_shows_gateways_public_addresses_and_external_hosts(
+        cp: ControlPlane, world: dict[str, Any]) -> None:
+    out = cp.cli("topology", token=world["tokens"]["acme"]).stdout
+    gateway_ip = world["networks"]["acme-vpc"]["gateway_ip"]
+    assert f"public gateway {gateway_ip}" in out, out
+    assert f"public {world['nodes']['web']['public_ips'][0]}" in out, out
+    assert "laptop  198.18.0.2" in out and "evil-web" not in out, out
+
+
 def test_an_instance_reaches_out_with_its_public_address(world: dict[str, Any]) -> None:
     web_pub = world["nodes"]["web"]["public_ips"][0]
     assert hello(_ns(world, "web"), "198.18.0.2") == ("laptop", web_pub)

@@ -155,6 +155,11 @@ def test_a_remap_changes_both_gateways_and_the_cores_route(world: Any) -> None: 
 
     assert gateway("one") is not None and gateway("one").nat == ((address, "10.1.1.2"),)
     assert core() == ((f"{address}/32", "198.19.255.254"),)
+    topo = ok(api.req("GET", "/v1/topology", token=api.acme))
+    one = next(n for n in topo["networks"] if n["name"] == "one")
+    assert one["gateway_ip"] == "198.19.255.254"
+    assert one["subnets"][0]["nodes"][0]["public_ip"] == address
+    assert "internet" not in [n["name"] for n in topo["networks"]]  # the operator's
     ok(api.req("POST", f"/v1/public-ips/{address}/associate", json={"instance": "vm-two"}))
     assert gateway("one").nat == () and gateway("two").nat == ((address, "10.2.1.2"),)
     assert core() == ((f"{address}/32", "198.19.255.253"),)

@@ -473,6 +473,10 @@ def topology(data: dict[str, Any]) -> None:
                 (net.get("name", "?"), "bold cyan"),
                 f"  account {_s(net.get('account'))}  {_s(net.get('cidr'))}",
                 f"  router {_s(net.get('router'))}",
+                "  the intermediate network (the Internet)" if net.get("kind") == "intermediate"
+                else "",
+                f"  public gateway {net['gateway_ip']}" if net.get("gateway_ip") else "",
+                ", outbound NAT" if net.get("gateway_ip") and net.get("outbound_nat") else "",
             )
         )
         for sub in net.get("subnets") or []:
@@ -494,6 +498,7 @@ def topology(data: dict[str, Any]) -> None:
                     f"owner {r['account']}" if r.get("account") not in (None, net.get("account"))
                     else "",
                     _s(r.get("ip")),
+                    f"public {r['public_ip']}" if r.get("public_ip") else "",
                     _s(r.get("interface")),
                     _s(r.get("netns")),
                 ]
@@ -501,7 +506,7 @@ def topology(data: dict[str, Any]) -> None:
             ]
             # Pad columns by hand so the node lines align within a subnet, in a file as on screen;
             # a column empty on every line of the subnet (no foreign owner) is left out.
-            widths = [max((len(c[i]) for c in cells), default=0) for i in range(6)]
+            widths = [max((len(c[i]) for c in cells), default=0) for i in range(7)]
             for r, c in zip(rows, cells, strict=True):
                 line = "  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True) if w)
                 line = line.rstrip()
@@ -509,6 +514,11 @@ def topology(data: dict[str, Any]) -> None:
                 sub_branch.add(Text(line, style=style))
             if not rows:
                 sub_branch.add(Text("no nodes", style="dim"))
+    externals = data.get("externals") or []
+    if externals:
+        inet = root.add(Text("external hosts on the intermediate network", style="bold"))
+        for r in externals:
+            inet.add(f"{_s(r.get('name'))}  {_s(r.get('ip'))}  {_s(r.get('netns'))}")
     emit(root)
     chains_tree = _chains(data.get("appliances") or [])
     if chains_tree is not None:

@@ -1,6 +1,7 @@
-"""The topology a person (or the dashboard) reads: networks, their subnets (with what makes one
-provider internal and the accounts granted interfaces in it), and every node with its owner
-and its interface on each subnet, routers included; and the appliances with what each uses
+"""The topology a person (or the dashboard) reads: networks (with their public gateway), their
+subnets (with what makes one provider internal and the accounts granted interfaces in it), and
+every node with its owner, its interface on each subnet and the public address translated to
+it, routers included; the caller's external hosts (docs/edge.md); and the appliances with what each uses
 and what uses it (chains, docs/composition.md), as far as the caller may see them."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from facade.store.models import (
     Interface,
     LoadBalancer,
     Network,
+    PublicIp,
     Service,
     SubnetGrant,
 )
@@ -27,6 +29,8 @@ from facade.store.models import (
 
 def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
     with ctx.read() as session:
+        public = {(row.instance_id, row.iface_index): row.address
+                  for row in session.scalars(select(PublicIp))}
         by_subnet: dict[int, list[dict[str, Any]]] = {}
         for iface in session.scalars(select(Interface).join(Instance).order_by(Interface.id)):
             inst = iface.instance
@@ -36,7 +40,8 @@ def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
                 "name": inst.name, "account": inst.account.name, "role": inst.role,
                 "appliance": inst.appliance.name if inst.appliance else None,
                 "netns": names.node_netns(inst.id, inst.name), "status": inst.status,
-                "interface": names.inner_ifname(iface.index), "ip": iface.ip})
+                "interface": names.inner_ifname(iface.index), "ip": iface.ip,
+                "public_ip": public.get((inst.id, iface.index))})
         grants: dict[int, list[str]] = {}  # shown with the network: to its owner and operator
         for grant in session.scalars(select(SubnetGrant).order_by(SubnetGrant.id)):
             grants.setdefault(grant.subnet_id, []).append(grant.account.name)
@@ -54,8 +59,16 @@ def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
                                 "granted_to": grants.get(sub.id, []),
                                 "nodes": by_subnet.get(sub.id, [])})
             networks.append({"name": net.name, "account": net.account.name, "cidr": net.cidr,
-                             "router": names.router_netns(net.id), "subnets": subnets})
-        return {"networks": networks, "appliances": _appliances(session, caller)}
+                             "router": names.router_netns(net.id), "kind": net.kind,
+                             "gateway_ip": net.gateway_ip, "outbound_nat": net.outbound_nat,
+                             "subnets": subnets})
+        # the caller's external hosts, wherever it cannot see the intermediate network itself
+        externals = [n for net in session.scalars(select(Network)
+                                                  .where(Network.kind == "intermediate"))
+                     if not caller.may_see(net.account_id)
+                     for sub in net.subnets for n in by_subnet.get(sub.id, [])]
+        return {"networks": networks, "externals": externals,
+                "appliances": _appliances(session, caller)}
 
 
 def _internal(session: Session) -> dict[int, list[str]]:
