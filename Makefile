@@ -49,6 +49,7 @@ bench: deps
 	$(PY) bench/failover.py
 	$(PY) bench/workload_memory.py
 	$(PY) bench/reads.py
+	$(PY) bench/edge.py
 
 # issue 11's targets: one more appliance at 10, 100 and 500 (about 15 minutes on 2 cores)
 bench-scale: deps
