@@ -161,7 +161,8 @@ def sandbox_leftovers(home: Path) -> list[str]:
     """What a control plane's sandboxes could leave on the host: its nodes' control groups,
     bridge mounts under /run/facade, sandbox processes (bwrap monitors, node inits)."""
     from facade.dataplane.linux import cgroups
-    from facade.dataplane.linux.sandbox import BRIDGE_ROOT, plane_of
+    from facade.dataplane.linux.sandbox import plane_of
+    from facade.dataplane.linux.sandbox_bridge import BRIDGE_ROOT
 
     plane = plane_of(home)
     left = [f"cgroup {m}/{cgroups.TOP}/{plane}"

@@ -1,5 +1,5 @@
 """The linux driver's HTTP client (`http_request` once its socket is connected in the
-namespace: driver._http_exchange) against canned answers on loopback: normal and chunked
+namespace: probes.http_exchange) against canned answers on loopback: normal and chunked
 answers parse as before, an oversized one is refused with a clear error, not read whole, and
 every failure is a ProbeResult."""
 
@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from facade.bounded_http import MAX_BODY, MAX_HEAD
-from facade.dataplane.linux.driver import _http_exchange
+from facade.dataplane.linux.probes import http_exchange
 from facade.domain.specs import ProbeResult
 from tests.unit.canned_http import IP, canned, connected, endless
 
@@ -20,7 +20,7 @@ def _ask(answer: bytes | object, *, body: bytes | None = None,
          method: str = "GET") -> tuple[ProbeResult, list[bytes]]:
     with canned(answer) as (port, received):  # type: ignore[arg-type]
         with connected(port, timeout) as sock:
-            res = _http_exchange(sock, IP, port, "/v1/health", method, body, headers or {})
+            res = http_exchange(sock, IP, port, "/v1/health", method, body, headers or {})
     return res, received
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from facade.dataplane.linux import cgroups, seccomp
-from facade.dataplane.linux.sandbox import (
+from facade.dataplane.linux.sandbox_view import (
     CAPABILITIES,
     caps_args,
     env_args,
@@ -293,7 +293,7 @@ def test_what_a_tenant_adds_to_its_own_network_is_not_drift() -> None:
 def test_a_bind_whose_folder_is_not_there_yet_gets_it_empty(tmp_path: Path) -> None:
     """An appliance's folder is written by its reconciler, which may run after its backends'
     nodes are made: bwrap refuses a missing source, and the node's init failed to start."""
-    from facade.dataplane.linux.sandbox import _folder
+    from facade.dataplane.linux.sandbox_view import folder as _folder
 
     folder = tmp_path / "appliances" / "13"
     assert _folder(folder) == folder and folder.is_dir() and not any(folder.iterdir())

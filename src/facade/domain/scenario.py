@@ -3,7 +3,7 @@
 A scenario declares accounts, networks (with subnets), grants, load-balancer offers, services,
 instances, appliances and rules. The file's reader (`facade.scenario`, which holds the YAML and
 its line marks) turns the text into a `Scenario` of these declarations, each carrying the file
-and 1-based line it was written on, so the service layer's apply/destroy (service/scenario.py)
+and 1-based line it was written on, so the service layer's apply/destroy (service/scenario/)
 can report its own errors (a reference to a missing object, a name already taken) at the right
 place. Nothing here reads YAML or checks a field: the rules are those of domain/commands.py
 and the modules it calls.

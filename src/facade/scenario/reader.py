@@ -8,7 +8,7 @@ and not overlapping within their network, command templates, chains of appliance
 are checked by the same rules as an API body (domain.commands and the modules it calls).
 References between objects (an appliance's service, an instance's subnet...) may name objects
 that already exist in the control plane, so resolving them is left to the service layer's
-apply (service/scenario.py), which calls this.
+apply (service/scenario/), which calls this.
 """
 
 from __future__ import annotations

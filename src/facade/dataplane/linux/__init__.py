@@ -5,8 +5,15 @@ Modules: `netns` (namespaces and namespace threads), `nft` (libnftables via ctyp
 (the front-end ruleset, pure), `router_rules` and `port_rules` (a router's and the fabric's
 filters, pure), `port_guard` (port security in the fabric), `processes` (long-running
 processes and pidfiles), `procfs` (what /proc says of a pid), `sandbox` (tenant sandboxes:
-bubblewrap), `seccomp` (their filter), `cgroups` (their limits), `locks` (node operations side
-by side), `driver` (LinuxDataPlane), `cleanup` (`python -m facade.dataplane.linux.cleanup`).
+bubblewrap; its parts `sandbox_view`, `sandbox_bridge`, `sandbox_launch`, `sandbox_orphans`),
+`seccomp` (their filter), `cgroups` (their limits), `locks` (node operations side by side),
+`driver` (LinuxDataPlane), `cleanup` (`python -m facade.dataplane.linux.cleanup`).
+
+The driver is a thin facade over its role modules: `links` (netlink, bridges, veth ports),
+`routes` (addresses, routes, policy rules), `sysctls`, `node_tables` (a front-end's and a
+router's nftables), `fabric_rules` (security rules in the fabric), `fabric_guard` (port
+security), `nodes` (making and deleting a node), `observe` (reading it back), `commands`
+(`exec`), `probes` (one TCP or HTTP probe).
 """
 
 from facade.dataplane.linux.driver import LinuxDataPlane

@@ -3,7 +3,7 @@ prices, stored as lists (store.models.PriceList) in force from the hour they wer
 (docs/billing.md, "Billing runs").
 
 Called by api/routes/billing.py, service/catalog.py (a service's prices, when it is created),
-service/views.py and service/scenario.py; charges.py reads the lists a run prices with.
+service/views.py and service/scenario/; charges.py reads the lists a run prices with.
 
 Rules: a billing run prices a whole period with the lists last set *before the period ended*; an
 unset price is 0. A service's prices are fixed when it is created (and kept after it is deleted:

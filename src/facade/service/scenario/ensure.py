@@ -1,22 +1,19 @@
-"""apply and destroy of a scenario file: make what the file describes exist, idempotently.
-
-The whole file is applied in ONE transaction: any error (naming the file's line) rolls back
-everything, so a bad file changes nothing. Objects that exist already and match are
-`unchanged`; an appliance whose backend count differs is scaled (`updated`); a network gains
-the subnets the file adds. Anything else that differs is a conflict, never a silent rewrite.
+"""apply of a scenario file: each declaration made so, in one transaction, in dependency order
+(accounts, prices, networks, grants, load-balancer offers, services, instances, rules,
+appliances). What exists and matches is `unchanged`; settings (limits, health check,
+autoscaling, prices) and an appliance's backend count are brought to what the file says
+(`updated`); anything else that differs is a conflict (common.differs). Called through
+facade.service.scenario.apply (the API's POST /v1/apply).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facade.domain.errors import Conflict, FacadeError, InUse
+from facade.domain.errors import Conflict
 from facade.domain.scenario import (
     AccountDecl,
     ApplianceDecl,
@@ -36,7 +33,6 @@ from facade.service import (
     appliances,
     autoscaler,
     catalog,
-    chains,
     grants,
     health_checks,
     instances,
@@ -49,24 +45,8 @@ from facade.service import (
 )
 from facade.service.billing import price_lists
 from facade.service.context import Caller, Context
+from facade.service.scenario.common import differs, located, rule_scope
 from facade.store.models import Account, Appliance, Instance, LoadBalancer, Network, Service
-
-
-@contextmanager
-def located(decl: Declaration) -> Iterator[None]:
-    """Re-raise a rule's error at the file line of the declaration that broke it."""
-    try:
-        yield
-    except FacadeError as exc:
-        if exc.where and exc.where.startswith(getattr(decl, "file", "<scenario>")):
-            raise
-        where = decl.where + (f", {exc.where}" if exc.where else "")
-        raise type(exc)(exc.message, where=where) from exc
-
-
-def _differs(decl: Declaration, what: str, have: object, want: object) -> Conflict:
-    return Conflict(f"{decl.kind} {decl.label} exists with {what} {have}, the file says {want}; "
-                    "destroy it first to change it", where=decl.where)
 
 
 def _account(ctx: Context, session: Session, caller: Caller, acc: AccountDecl) -> str:
@@ -83,9 +63,9 @@ def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -
                              [{"name": s.name, "cidr": s.cidr} for s in net.subnets])
         return "created"
     if row.account.name != net.account:
-        raise _differs(net, "account", row.account.name, net.account)
+        raise differs(net, "account", row.account.name, net.account)
     if row.cidr != net.cidr:
-        raise _differs(net, "cidr", row.cidr, net.cidr)
+        raise differs(net, "cidr", row.cidr, net.cidr)
     have = {s.name: s.cidr for s in row.subnets}
     quotas.check(session, row.account, "subnets",
                  sum(1 for s in net.subnets if s.name not in have), where="subnets")
@@ -96,7 +76,7 @@ def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -
                 networks.add_subnet(session, row, sub.name, sub.cidr, where="cidr")
             added = True
         elif have[sub.name] != sub.cidr:
-            raise _differs(sub, "cidr", have[sub.name], sub.cidr)
+            raise differs(sub, "cidr", have[sub.name], sub.cidr)
     return "updated" if added else "unchanged"
 
 
@@ -106,18 +86,6 @@ def _grant(ctx: Context, session: Session, caller: Caller, decl: GrantDecl) -> s
         return "unchanged"
     grants.add(ctx, session, caller, decl.subnet, decl.account)
     return "created"
-
-
-def _remove_grant(ctx: Context, session: Session, caller: Caller, decl: GrantDecl) -> str:
-    try:
-        sub = lookup.visible_subnet(session, caller, decl.subnet)
-        grantee = lookup.account(session, decl.account)
-    except FacadeError:
-        return "absent"  # its subnet or account is gone (or not the caller's): so is the grant
-    if not lookup.granted(session, sub, grantee.id):
-        return "absent"
-    grants.remove(ctx, session, caller, decl.subnet, decl.account)
-    return "deleted"
 
 
 def _load_balancer(ctx: Context, session: Session, caller: Caller,
@@ -130,11 +98,11 @@ def _load_balancer(ctx: Context, session: Session, caller: Caller,
                                  management_subnet=decl.management_subnet)
         return "created"
     if row.account.name != decl.account:
-        raise _differs(decl, "account", row.account.name, decl.account)
+        raise differs(decl, "account", row.account.name, decl.account)
     # its management subnet is its owner's to see: anyone else cannot act for the owner
     lookup.acting_account(session, caller, decl.account)
     if row.management_subnet.path != decl.management_subnet:
-        raise _differs(decl, "management_subnet", row.management_subnet.path,
+        raise differs(decl, "management_subnet", row.management_subnet.path,
                        decl.management_subnet)
     return "unchanged"
 
@@ -167,9 +135,9 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
              list(svc.extra_subnets)),
             ("billing_model", have_model.value, want_model.value)):
         if have != want:
-            raise _differs(svc, what, have, want)
+            raise differs(svc, what, have, want)
     if have_prices != want_prices:
-        raise _differs(svc, "prices", price_lists.service_view_of(have_prices),
+        raise differs(svc, "prices", price_lists.service_view_of(have_prices),
                        price_lists.service_view_of(want_prices))
     # the autoscaling policy and the limits are settings: the file's replace the current ones
     changed = _set_limits(ctx, session, row, svc.limits)
@@ -242,7 +210,7 @@ def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl
         h[0] == w.subnet and (w.ip is None or w.ip == h[1])
         for h, w in zip(have, inst.interfaces, strict=True))
     if row.status == "deleting" or not same or row.account.name != inst.account:
-        raise _differs(inst, "interfaces", [f"{s}={ip}" for s, ip in have],
+        raise differs(inst, "interfaces", [f"{s}={ip}" for s, ip in have],
                        [i.subnet + (f"={i.ip}" if i.ip else "") for i in inst.interfaces])
     return "updated" if _set_limits(ctx, session, row, inst.limits) else "unchanged"
 
@@ -257,7 +225,7 @@ def _appliance(ctx: Context, session: Session, caller: Caller, app: ApplianceDec
                              ("service", row.service.name, app.service),
                              ("subnet", row.subnet.path, app.subnet)):
         if have != want:
-            raise _differs(app, what, have, want)
+            raise differs(app, what, have, want)
     if row.status == "deleting":
         raise Conflict(f"appliance {app.name} is being deleted; apply again once it is gone",
                        where=app.where)
@@ -267,18 +235,11 @@ def _appliance(ctx: Context, session: Session, caller: Caller, app: ApplianceDec
     return "unchanged"
 
 
-def _rule_scope(session: Session, caller: Caller, decl: RuleDecl) -> rules.Scope:
-    if decl.subnet is not None:
-        return rules.subnet_scope(session, caller, decl.subnet)
-    instance, ifname = rules.split_interface(decl.interface or "")
-    return rules.interface_scope(session, caller, instance, ifname)
-
-
 def _rule(ctx: Context, session: Session, caller: Caller, decl: RuleDecl) -> str:
     """Same rule at the same place: unchanged; a different rule at that priority: a conflict
     (delete it first), as for every other declaration."""
     session.flush()  # instances the file just declared
-    scope = _rule_scope(session, caller, decl)
+    scope = rule_scope(session, caller, decl)
     want = decl.rule
     row = rules.find(session, scope, want.direction, want.priority)
     if row is None:
@@ -288,19 +249,8 @@ def _rule(ctx: Context, session: Session, caller: Caller, decl: RuleDecl) -> str
         return "created"
     have = rules.spec_of(row)
     if have != want:
-        raise _differs(decl, "rule", rules.view(row), rules.view_of(want))
+        raise differs(decl, "rule", rules.view(row), rules.view_of(want))
     return "unchanged"
-
-
-def _remove_rule(ctx: Context, session: Session, caller: Caller, decl: RuleDecl) -> str:
-    try:
-        scope = _rule_scope(session, caller, decl)
-    except FacadeError:
-        return "absent"  # its subnet or instance is gone (or not the caller's): so is the rule
-    if rules.find(session, scope, decl.rule.direction, decl.rule.priority) is None:
-        return "absent"
-    rules.remove(ctx, session, scope, decl.rule.direction, decl.rule.priority)
-    return "deleted"
 
 
 def _apply(ctx: Context, session: Session, caller: Caller,
@@ -325,139 +275,3 @@ def apply(ctx: Context, caller: Caller, text: str, filename: str) -> dict[str, A
     if any(c["action"] != "unchanged" for c in changes):
         ctx.converge()
     return {"changes": changes, "appliances": [a.name for a in sc.appliances]}
-
-
-def _own_appliance(session: Session, caller: Caller, name: str) -> Appliance | None:
-    row = session.scalar(select(Appliance).where(Appliance.name == name))
-    return row if row is not None and caller.may_see(row.account_id) else None
-
-
-def _own_instance(session: Session, caller: Caller, name: str) -> Instance | None:
-    row = session.scalar(select(Instance).where(Instance.name == name))
-    if row is None or not caller.may_see(row.account_id) or row.role != "instance":
-        return None
-    return row
-
-
-def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenario,
-                     note: Callable[[str, Declaration], None]) -> None:
-    """destroy's second phase: services, load-balancer offers, networks and accounts, once
-    their users are gone."""
-    for svc in sc.services:
-        srow = session.scalar(select(Service).where(Service.name == svc.name))
-        if srow is None:
-            note("absent", svc)
-            continue
-        catalog.remove(ctx, session, caller, srow)
-        note("deleted", svc)
-    session.flush()  # the services just removed no longer name their offers
-    for lb in reversed(sc.load_balancers):
-        lbrow = session.scalar(select(LoadBalancer).where(LoadBalancer.name == lb.name))
-        if lbrow is None:
-            note("absent", lb)
-            continue
-        with located(lb):
-            load_balancers.remove(ctx, session, caller, lbrow)
-        note("deleted", lb)
-    for net in reversed(sc.networks):
-        nrow = session.scalar(select(Network).where(Network.name == net.name))
-        if nrow is None:
-            note("absent", net)
-            continue
-        networks.remove_network(ctx, session, caller, nrow)
-        note("deleted", net)
-    for acc in reversed(sc.accounts):
-        acrow = session.scalar(select(Account).where(Account.name == acc.name))
-        if acrow is None:
-            note("absent", acc)
-            continue
-        try:
-            accounts.remove(ctx, session, caller, acrow)
-        except InUse:  # it owns things this file does not describe: keep it
-            note("kept", acc)
-            continue
-        note("deleted", acc)
-
-
-def _rehearse(ctx: Context, caller: Caller, sc: Scenario) -> None:
-    """Play destroy's second phase on a transaction that is always rolled back, as if the
-    controller had already removed the file's appliances and instances; raises what it would."""
-    with ctx.sessions() as session:
-        try:
-            for app in sc.appliances:
-                arow = _own_appliance(session, caller, app.name)
-                if arow is not None:
-                    for node in list(arow.nodes):
-                        session.delete(node)
-                    session.flush()
-                    session.delete(arow)
-            for inst in sc.instances:
-                irow = _own_instance(session, caller, inst.name)
-                if irow is not None:
-                    session.delete(irow)
-            session.flush()
-            _remove_declared(ctx, session, caller, sc, lambda action, decl: None)
-            session.flush()
-        finally:
-            session.rollback()
-
-
-def destroy(ctx: Context, caller: Caller, text: str, filename: str,
-            timeout: float = 60.0) -> dict[str, Any]:
-    """Delete what the file describes, dependents first; waits for appliances and instances to
-    leave the kernel before their subnets and networks go."""
-    sc = parse_scenario(text, filename)
-    changes: list[dict[str, str]] = []
-
-    def note(action: str, decl: Declaration) -> None:
-        changes.append({"action": action, "kind": decl.kind, "name": decl.label})
-
-    app_names = [a.name for a in sc.appliances]
-    inst_names = [i.name for i in sc.instances]
-    with ctx.lock:
-        # Refuse now, before anything is marked, what the second phase would refuse later
-        # (another tenant's network, a subnet something else still uses...): a refused destroy
-        # changes nothing.
-        _rehearse(ctx, caller, sc)
-        with ctx.write() as session:
-            # an appliance that appliances outside the file still call stays (409 at its line)
-            for app in sc.appliances:
-                arow = _own_appliance(session, caller, app.name)
-                if arow is not None:
-                    chains.check_deletable(session, arow, also_deleting=set(app_names),
-                                           where=app.where)
-            for decl in sc.rules:
-                with located(decl):
-                    note(_remove_rule(ctx, session, caller, decl), decl)
-            for gdecl in sc.grants:
-                with located(gdecl):
-                    note(_remove_grant(ctx, session, caller, gdecl), gdecl)
-            for app in sc.appliances:
-                arow = _own_appliance(session, caller, app.name)
-                if arow is None:
-                    note("absent", app)
-                    continue
-                appliances.mark_deleting(ctx, session, arow)
-                note("deleted", app)
-            for inst in sc.instances:
-                irow = _own_instance(session, caller, inst.name)
-                if irow is None:
-                    note("absent", inst)
-                    continue
-                irow.status = "deleting"
-                note("deleted", inst)
-    deadline = time.monotonic() + timeout
-    while True:
-        ctx.converge(min(10.0, max(0.1, deadline - time.monotonic())))
-        with ctx.read() as session:
-            left = [*session.scalars(select(Appliance.name).where(
-                Appliance.name.in_(app_names))), *session.scalars(select(
-                    Instance.name).where(Instance.name.in_(inst_names)))]
-        if not left or time.monotonic() > deadline:
-            break
-    if left:
-        raise Conflict(f"still removing {', '.join(left)}; run destroy again", where=filename)
-    with ctx.write() as session:
-        _remove_declared(ctx, session, caller, sc, note)
-    ctx.converge()
-    return {"changes": changes, "appliances": app_names}

@@ -1,0 +1,201 @@
+"""Making and deleting a node: its sandbox and namespace, the port guard, its ports (links.py),
+addresses, routes and rules (routes.py), sysctls and tables inside it (sysctls.py,
+node_tables.py), the neighbour entries it announces to routers and learns from its segments
+(neighbours.py), and its spec fingerprint on its `lo` alias. The driver (driver.py) calls
+`ensure_node` and `delete_node` under the fabric's lock shared and the node's own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from pyroute2 import IPRoute  # type: ignore[import-untyped]
+from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
+
+from facade.dataplane import checks
+from facade.dataplane.linux import linkcount, neighbours, nft_rules, router_rules
+from facade.dataplane.linux import netns as ns
+from facade.dataplane.linux.errors import DataPlaneError, fatal
+from facade.dataplane.linux.fabric_guard import FabricGuard, entries_of
+from facade.dataplane.linux.links import (
+    ALIAS_PREFIX,
+    FABRIC,
+    FE_TAG,
+    RT_TAG,
+    delete_links,
+    ensure_ports,
+    fabric_port,
+    get_link,
+    ip_of,
+    ipr_in,
+    link_kind,
+)
+from facade.dataplane.linux.nft import Nft
+from facade.dataplane.linux.node_tables import ensure_router_filter, list_fe_table
+from facade.dataplane.linux.prober import Prober
+from facade.dataplane.linux.processes import Processes
+from facade.dataplane.linux.routes import ensure_addresses, ensure_routes, ensure_rules
+from facade.dataplane.linux.sandbox import Sandboxes
+from facade.dataplane.linux.sysctls import base_sysctls, node_sysctls
+from facade.domain.specs import NodeSpec, PortSpec
+
+
+def check_node(spec: NodeSpec) -> None:
+    checks.check_node(spec)
+    try:
+        router_rules.isolated_legs(spec)
+    except ValueError as exc:
+        raise fatal(f"ensure_node {exc}") from exc
+
+
+def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
+                prober: Prober) -> None:
+    """Make the node exactly as `spec` says (the driver calls check_node first), under the
+    fabric's lock shared and the node's own."""
+    with contextlib.ExitStack() as stack:
+        if not ns.exists(FABRIC):
+            raise DataPlaneError(f"ensure_node {spec.netns}: no fabric; ensure the subnets "
+                                 "first")
+        fab = stack.enter_context(ipr_in(FABRIC))
+        for port in spec.ports:  # before anything is made: a missing bridge leaves nothing
+            bridge = get_link(fab, port.bridge)
+            if bridge is None or link_kind(bridge) != "bridge":
+                raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {port.bridge} "
+                                     f"for port {port.host}")
+        box = spec.sandbox
+        if box is not None and box.own_network and ns.exists(spec.netns) \
+                and not ns.owned_by_child_userns(spec.netns):
+            delete_node(spec.netns, sandboxes=sandboxes, guard=guard, procs=procs,
+                        prober=prober)  # made before it had a sandbox: made again
+        created = box is not None and sandboxes.prepare(spec.netns, box)
+        if created:
+            ns.run_in_netns(spec.netns, lambda: ns.write_sysctls(base_sysctls()))
+        elif not ns.exists(spec.netns):
+            ns.create(spec.netns, then=lambda: ns.write_sysctls(base_sysctls()))
+            created = True
+        if box is not None and box.own_network:
+            # before its ports join their bridges: a tenant's port is never unguarded
+            guard.ensure(spec.netns, entries_of(spec))
+        with ipr_in(spec.netns) as node:
+            links, made = ensure_ports(spec, fab, node)
+            if spec.role == "router":
+                _relearn(spec, fab, node, links, made)
+            ensure_addresses(spec, node, links)
+            ensure_routes(spec, node, links)
+            ensure_rules(spec, node)
+            for port in spec.ports:
+                if port.neighbours and port.mac:
+                    neighbours.resolve(node, links[port.ifname]["index"], port.mac,
+                                       port.neighbours)
+            digest = ns.run_in_netns(spec.netns, lambda: _inside_node(spec, created))
+            tag = FE_TAG if spec.frontend is not None else RT_TAG
+            alias = ALIAS_PREFIX + spec.fingerprint() + (f"{tag}:{digest}" if digest
+                                                         else "")
+            lo = links["lo"]
+            if lo.get("ifalias") != alias or lo.get("state") != "up":
+                node.link("set", index=lo["index"], ifalias=alias, state="up")
+        _announce(spec)
+
+
+def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
+                prober: Prober) -> list[str]:
+    """Delete the node and everything of it (its guard entries, announcements, processes,
+    links, namespace, pidfiles and sandbox); returns what was removed."""
+    removed: list[str] = []
+    entries = guard.record(netns)
+    if entries and ns.exists(FABRIC):
+        guard.ensure(netns, [])
+        removed.append(f"port guard of {netns}")
+    if ns.exists(netns):
+        if ns.exists(FABRIC):
+            _withdraw(netns)
+        for pid in procs.kill_netns(netns):
+            removed.append(f"process {pid}")
+        with contextlib.suppress(ns.NamespaceMissing), ipr_in(netns) as node:
+            delete_links(node, [link["index"] for link in node.get_links()
+                                 if link.get("ifname") != "lo"])
+    if ns.remove(netns):  # the namespace's name, or a name left without one
+        removed.append(f"netns {netns}")
+    prober.forget(netns)  # a kept probe connection would keep the namespace alive
+    for pf in procs.in_netns(netns):
+        procs.remove_pidfile(pf.key, pf.netns)
+    procs.reap()
+    removed += sandboxes.remove(netns)
+    return removed
+
+
+def _inside_node(spec: NodeSpec, created: bool) -> str | None:
+    """Runs in a thread inside the node: sysctls and nftables. Only read-only nft commands
+    when nothing changes (a failed or no-op nft transaction still costs milliseconds).
+    Returns a front-end's (or a filtering router's) chains digest, as the kernel lists them
+    now (for observe)."""
+    ns.write_sysctls(node_sysctls(spec))
+    if spec.role == "router":
+        return ensure_router_filter(spec, created)
+    fe = spec.frontend
+    if fe is not None:
+        backend_port = next(p for p in spec.ports if p.ifname == fe.backend_if)
+        source = ip_of(backend_port.address)
+        with Nft() as nft:
+            listing = list_fe_table(nft)
+            if listing is None or not nft_rules.is_declared(listing):
+                nft.run(nft_rules.MAP_DECLARATION)
+                listing = []
+            if not nft_rules.is_current(listing, fe, source):
+                nft.apply(nft_rules.table_commands(fe, source))
+                listing = list_fe_table(nft) or []
+            return nft_rules.chains_digest(listing)
+    elif not created:
+        with Nft() as nft:
+            if list_fe_table(nft) is not None:
+                nft.run(f"delete table {nft_rules.FAMILY} {nft_rules.TABLE}")
+    return None
+
+
+def _relearn(spec: NodeSpec, fab: IPRoute, router: IPRoute, links: dict[str, Any],
+             made: set[str]) -> None:
+    """A router leg made now (a new subnet, or the router made again after drift) learns what
+    the ports already on its segment announce (neighbours.py): their fabric ends' aliases say.
+    Only that segment's ports are read (the kernel filters the dump by master)."""
+    for port in spec.ports:
+        if port.ifname not in made or not port.mac:
+            continue
+        bridge = get_link(fab, port.bridge)
+        if bridge is None:
+            continue
+        ends = []
+        for index in linkcount.indexes(FABRIC, master=bridge["index"]):  # its ports alone
+            with contextlib.suppress(NetlinkError):
+                ends.extend(fab.link("get", index=index))
+        ips = [ip for leg, ip in neighbours.announced(ends) if leg.ifname == port.ifname
+               and leg.netns == spec.netns]
+        neighbours.resolve(router, links[port.ifname]["index"], port.mac, ips)
+
+
+def _announce(spec: NodeSpec) -> None:
+    """Tell the routers on the node's segments its addresses (neighbours.py): one socket
+    per router, however many of the node's legs it has."""
+    by_router: dict[str, list[PortSpec]] = {}
+    for port in spec.ports:
+        if port.announce is not None and port.mac:
+            by_router.setdefault(port.announce.netns, []).append(port)
+    for netns, ports in by_router.items():
+        with contextlib.suppress(ns.NamespaceMissing), ipr_in(netns) as ipr:
+            for port in ports:
+                assert port.announce is not None and port.mac
+                neighbours.announce(ipr, port.announce, ip_of(port.address), port.mac)
+
+
+def _withdraw(netns: str) -> None:
+    """Take back what the node's ports announced (their fabric ends' aliases say what)."""
+    with contextlib.suppress(ns.NamespaceMissing), ipr_in(netns) as node, \
+            ipr_in(FABRIC) as fab:
+        ends = []
+        for link in node.get_links():
+            if fabric_port(link) and link.get("link"):
+                with contextlib.suppress(NetlinkError):
+                    ends.extend(fab.link("get", index=link.get("link")))
+    for leg, ip in neighbours.announced(ends):
+        with contextlib.suppress(ns.NamespaceMissing), ipr_in(leg.netns) as ipr:
+            neighbours.withdraw(ipr, leg, ip)

@@ -1,0 +1,169 @@
+"""Reading the kernel back for the driver's observations: one node (its links, addresses, lo
+alias and tables), a subnet's bridge, the security rules, the whole world, and the names-only
+inventory. Read-only, and beside anything: a namespace deleted while it is read is simply gone.
+The driver (driver.py) calls these without taking its locks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+
+from facade.dataplane.linux import linkcount, port_guard
+from facade.dataplane.linux import netns as ns
+from facade.dataplane.linux.fabric_guard import FabricGuard
+from facade.dataplane.linux.fabric_rules import observe_fabric
+from facade.dataplane.linux.links import (
+    ALIAS_PREFIX,
+    FABRIC,
+    FE_TAG,
+    RT_TAG,
+    fabric_links,
+    fabric_port,
+    get_link,
+    ipr_in,
+    link_kind,
+)
+from facade.dataplane.linux.node_tables import read_frontend, router_digest
+from facade.dataplane.linux.processes import Processes
+from facade.domain import names
+from facade.domain.specs import (
+    Inventory,
+    ObservedNode,
+    ObservedState,
+    PortRuleSpec,
+    RulesObservation,
+)
+
+
+def observe_node(netns: str, guard: FabricGuard) -> ObservedNode | None:
+    """One node as the kernel has it (None: no such namespace); a tenant's node says whether
+    the port guard holds what was recorded for it."""
+    if not ns.exists(netns) or netns == FABRIC:
+        return None
+    try:
+        node = read_node(netns)
+    except (ns.NamespaceMissing, FileNotFoundError):
+        return None  # deleted while we looked
+    if node.own_network:
+        want = guard.record(netns)
+        node = dataclasses.replace(node, guarded=want is not None and (
+            not want or ns.exists(FABRIC) and guard.listing.has(want)))
+    return node
+
+
+def has_node(netns: str) -> bool:
+    return netns != FABRIC and ns.exists(netns)
+
+
+def observe_subnet(bridge: str) -> int | None:
+    if not ns.exists(FABRIC):
+        return None
+    try:
+        with ipr_in(FABRIC) as fab:
+            link = get_link(fab, bridge)
+        if link is None or link_kind(link) != "bridge":
+            return None
+        return linkcount.count(FABRIC, master=link["index"])  # without parsing them
+    except (ns.NamespaceMissing, FileNotFoundError):
+        return None
+
+
+def has_subnet(bridge: str) -> bool:
+    if not ns.exists(FABRIC):
+        return False
+    try:
+        with ipr_in(FABRIC) as fab:
+            link = get_link(fab, bridge)
+    except (ns.NamespaceMissing, FileNotFoundError):
+        return False
+    return link is not None and link_kind(link) == "bridge"
+
+
+def observe_rules() -> RulesObservation:
+    if not ns.exists(FABRIC):
+        return RulesObservation()
+    try:
+        _bridges, (fingerprint, seen, drift), _guard = observe_fabric()
+    except (ns.NamespaceMissing, FileNotFoundError):
+        return RulesObservation()
+    return RulesObservation(fingerprint=fingerprint, seen=seen, drift=drift)
+
+
+def inventory(procs: Processes, *, segments: bool = True) -> Inventory:
+    """Names only: the namespaces' list, the fabric's links (one dump), the pidfiles."""
+    namespaces = frozenset(n for n in ns.list_facade() if n != FABRIC)
+    subnets: frozenset[str] = frozenset()
+    if segments and ns.exists(FABRIC):
+        try:
+            with ipr_in(FABRIC) as fab:
+                subnets = frozenset(n for n in fabric_links(fab)
+                                    if names.is_facade_link(n))
+        except (ns.NamespaceMissing, FileNotFoundError):
+            pass
+    return Inventory(namespaces=namespaces, subnets=subnets, processes=procs.keys())
+
+
+def observe(procs: Processes, guard: FabricGuard) -> ObservedState:
+    """The whole world: every namespace of Facade's, the fabric in one look, the processes."""
+    subnets: frozenset[str] = frozenset()
+    rules: tuple[str | None, dict[str, tuple[PortRuleSpec, ...]] | None, tuple[str, ...]] = \
+        (None, None, ())
+    nodes: dict[str, ObservedNode] = {}
+    guarded: set[port_guard.Entry] = set()
+    for name in ns.list_facade():
+        try:
+            if name == FABRIC:
+                subnets, rules, guarded = observe_fabric()
+            else:
+                nodes[name] = read_node(name)
+        except (ns.NamespaceMissing, FileNotFoundError):
+            continue  # deleted while we looked
+    for name, node in nodes.items():
+        if node.own_network:
+            want = guard.record(name)
+            nodes[name] = dataclasses.replace(
+                node, guarded=want is not None and set(want) <= guarded)
+    return ObservedState(subnets=subnets, nodes=nodes, processes=procs.observe(),
+                         port_rules=rules[0], port_rules_seen=rules[1],
+                         port_rules_drift=rules[2])
+
+
+def read_node(name: str) -> ObservedNode:
+    """One node's links, addresses, lo alias and tables (the port guard aside)."""
+    fingerprint = recorded = None
+    frontend = router = False
+    with ipr_in(name) as ipr:
+        links = {link["index"]: link for link in ipr.get_links()}
+        addrs = ipr.get_addr(family=socket.AF_INET)
+    ports = frozenset(link.get("ifname") for link in links.values() if fabric_port(link))
+    for link in links.values():
+        if link.get("ifname") == "lo":
+            alias = link.get("ifalias") or ""
+            if alias.startswith(ALIAS_PREFIX):
+                # "facade:<fingerprint>", plus " fe:<digest of its nftables chains>"
+                fingerprint, _, tag = alias[len(ALIAS_PREFIX):].partition(" ")
+                frontend = tag.startswith(FE_TAG.strip())
+                router = tag.startswith(RT_TAG.strip())
+                recorded = tag.partition(":")[2] or None
+    addresses = frozenset(
+        (links[a["index"]].get("ifname"), f"{a.get('address')}/{a['prefixlen']}")
+        for a in addrs
+        if a["index"] in links and links[a["index"]].get("ifname") != "lo")
+    backends = rotation_drift = rules_drift = None
+    if frontend:
+        backends, rotation_drift, digest = read_frontend(name)
+        if backends is not None and digest != recorded:
+            rules_drift = ("a chain is missing" if digest is None else
+                           "chains not recorded yet" if recorded is None else
+                           "chains changed since Facade wrote them")
+    elif router:
+        digest = ns.run_in_netns(name, router_digest)
+        if digest != recorded:
+            rules_drift = ("router filter table missing" if digest is None else
+                           "router filter changed since Facade wrote it")
+    return ObservedNode(netns=name, fingerprint=fingerprint or None, addresses=addresses,
+                        backends=backends, rotation_drift=rotation_drift,
+                        rules_drift=rules_drift,
+                        own_network=not router and ns.owned_by_child_userns(name),
+                        ports=ports)

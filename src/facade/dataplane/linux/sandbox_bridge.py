@@ -1,0 +1,145 @@
+"""Host directories made reachable for bwrap: bind mounts on a "bridge" under /run/facade/PLANE
+(sandbox.py's Sandboxes binds the node's files, the Python and the node's binds through one).
+
+bwrap runs unprivileged (as the node's host uid), so every path it binds must be reachable
+by that uid. A directory below one the uid cannot search (the state folder may sit in a 0700
+home, the Python in /root/.pyenv) is first bound, once, on a "bridge" under
+/run/facade/PLANE/ (mode 0711: entered, not listed); bwrap binds it from there. PLANE names
+this control plane (a hash of its state folder), so two planes on one host keep apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import stat
+import threading
+from pathlib import Path
+
+BRIDGE_ROOT = Path("/run/facade")
+MS_BIND = 0x1000
+MS_RDONLY = 0x1
+MS_REMOUNT = 0x20
+MS_REC = 0x4000
+MNT_DETACH = 2
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                        ctypes.c_void_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+
+def _bind(source: str, target: str, *, readonly: bool) -> None:
+    if _libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"bind {source} on {target}: {os.strerror(err)}")
+    if readonly and _libc.mount(None, target.encode(), None,
+                                MS_BIND | MS_REMOUNT | MS_RDONLY, None) != 0:
+        err = ctypes.get_errno()
+        _libc.umount2(target.encode(), MNT_DETACH)
+        raise OSError(err, f"read-only {target}: {os.strerror(err)}")
+
+
+def _unmount(target: Path) -> bool:
+    return bool(_libc.umount2(str(target).encode(), MNT_DETACH) == 0)
+
+
+def _searchable_by_all(path: Path) -> bool:
+    """Every directory from / down to `path` may be entered by any uid."""
+    for p in (path, *path.parents):
+        try:
+            if not os.stat(p).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _mounted_below(root: Path) -> list[Path]:
+    """Mount points under `root` (deepest first; a point mounted twice is listed twice), from
+    the kernel's mount table (os.path.ismount cannot tell a bind mount from the same file
+    system)."""
+    found = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            point = Path(fields[4].encode().decode("unicode_escape"))
+            if point == root or root in point.parents:
+                found.append(point)
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+class Bridge:
+    """Host directories made reachable for bwrap under /run/facade/PLANE (see module doc)."""
+
+    def __init__(self, state_dir: Path, plane: str) -> None:
+        self.state_dir = state_dir.resolve()
+        self.root = BRIDGE_ROOT / plane
+        self._known: dict[Path, Path] = {}
+        self._lock = threading.Lock()
+
+    def _entry(self, host: Path) -> Path:
+        """The top directory to bind for `host`: for the state folder's children the child
+        (one bridge for all nodes, one for all appliances), else the path itself."""
+        if self.state_dir in host.parents:
+            return self.state_dir / host.relative_to(self.state_dir).parts[0]
+        return host
+
+    def path(self, host: Path, *, readonly: bool) -> str:
+        host = host.resolve()
+        if _searchable_by_all(host.parent) and self.state_dir not in host.parents:
+            return str(host)
+        top = self._entry(host)
+        with self._lock:
+            point = self._known.get(top)
+            if point is None:
+                point = self.root / hashlib.sha256(str(top).encode()).hexdigest()[:12]
+                if point not in _mounted_below(point):
+                    for d in (BRIDGE_ROOT, self.root):
+                        d.mkdir(mode=0o711, exist_ok=True)
+                        os.chmod(d, 0o711)
+                    point.mkdir(exist_ok=True)
+                    top.mkdir(parents=True, exist_ok=True)
+                    if self.state_dir in top.parents:
+                        os.chmod(top, 0o711)  # entered by the nodes' uids, never listed
+                    _bind(str(top), str(point), readonly=readonly)
+                self._known[top] = point
+        return str(point / host.relative_to(top)) if host != top else str(point)
+
+    @staticmethod
+    def remove_all() -> list[str]:
+        """Unmount every bridge on this host (of any control plane) and remove their folders."""
+        removed = []
+        for point in _mounted_below(BRIDGE_ROOT):
+            if _unmount(point):
+                removed.append(f"mount {point}")
+        for top, dirs, _ in os.walk(BRIDGE_ROOT, topdown=False):
+            for d in dirs:
+                with contextlib.suppress(OSError):
+                    os.rmdir(os.path.join(top, d))
+        with contextlib.suppress(OSError):
+            BRIDGE_ROOT.rmdir()
+        return removed
+
+    def remove(self) -> list[str]:
+        """Unmount this plane's bridges (a driver used on its own, as in tests)."""
+        removed = []
+        for point in _mounted_below(self.root):
+            if _unmount(point):
+                removed.append(f"mount {point}")
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(self.root):
+                with contextlib.suppress(OSError):
+                    os.rmdir(entry.path)
+            self.root.rmdir()
+        self._known.clear()
+        return removed
+
+    def forget(self) -> None:
+        self._known.clear()

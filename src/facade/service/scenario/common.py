@@ -1,0 +1,40 @@
+"""What apply and destroy of a scenario file share: an error raised at the file line of the
+declaration that broke it (`located`), a conflict that names what differs (`differs`), and
+where a rule declaration applies (`rule_scope`). ensure.py and remove.py call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
+from facade.domain.errors import Conflict, FacadeError
+from facade.domain.scenario import Declaration, RuleDecl
+from facade.service import rules
+from facade.service.context import Caller
+
+
+@contextmanager
+def located(decl: Declaration) -> Iterator[None]:
+    """Re-raise a rule's error at the file line of the declaration that broke it."""
+    try:
+        yield
+    except FacadeError as exc:
+        if exc.where and exc.where.startswith(getattr(decl, "file", "<scenario>")):
+            raise
+        where = decl.where + (f", {exc.where}" if exc.where else "")
+        raise type(exc)(exc.message, where=where) from exc
+
+
+def differs(decl: Declaration, what: str, have: object, want: object) -> Conflict:
+    return Conflict(f"{decl.kind} {decl.label} exists with {what} {have}, the file says {want}; "
+                    "destroy it first to change it", where=decl.where)
+
+
+def rule_scope(session: Session, caller: Caller, decl: RuleDecl) -> rules.Scope:
+    if decl.subnet is not None:
+        return rules.subnet_scope(session, caller, decl.subnet)
+    instance, ifname = rules.split_interface(decl.interface or "")
+    return rules.interface_scope(session, caller, instance, ifname)

@@ -1,0 +1,193 @@
+"""destroy of a scenario file: what the file describes deleted, dependents first. Rules, grants,
+appliances and instances go first (the appliances and instances marked `deleting`, and waited
+for until the controller has seen their kernel objects gone); then services, load-balancer
+offers, networks and accounts. A rehearsal on a rolled-back transaction refuses, before
+anything is marked, what the second phase would refuse. Called through
+facade.service.scenario.destroy (the API's POST /v1/destroy).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain.errors import Conflict, FacadeError, InUse
+from facade.domain.scenario import Declaration, GrantDecl, RuleDecl, Scenario
+from facade.scenario import parse_scenario
+from facade.service import (
+    accounts,
+    appliances,
+    catalog,
+    chains,
+    grants,
+    load_balancers,
+    lookup,
+    networks,
+    rules,
+)
+from facade.service.context import Caller, Context
+from facade.service.scenario.common import located, rule_scope
+from facade.store.models import Account, Appliance, Instance, LoadBalancer, Network, Service
+
+
+def _remove_grant(ctx: Context, session: Session, caller: Caller, decl: GrantDecl) -> str:
+    try:
+        sub = lookup.visible_subnet(session, caller, decl.subnet)
+        grantee = lookup.account(session, decl.account)
+    except FacadeError:
+        return "absent"  # its subnet or account is gone (or not the caller's): so is the grant
+    if not lookup.granted(session, sub, grantee.id):
+        return "absent"
+    grants.remove(ctx, session, caller, decl.subnet, decl.account)
+    return "deleted"
+
+
+def _remove_rule(ctx: Context, session: Session, caller: Caller, decl: RuleDecl) -> str:
+    try:
+        scope = rule_scope(session, caller, decl)
+    except FacadeError:
+        return "absent"  # its subnet or instance is gone (or not the caller's): so is the rule
+    if rules.find(session, scope, decl.rule.direction, decl.rule.priority) is None:
+        return "absent"
+    rules.remove(ctx, session, scope, decl.rule.direction, decl.rule.priority)
+    return "deleted"
+
+
+def _own_appliance(session: Session, caller: Caller, name: str) -> Appliance | None:
+    row = session.scalar(select(Appliance).where(Appliance.name == name))
+    return row if row is not None and caller.may_see(row.account_id) else None
+
+
+def _own_instance(session: Session, caller: Caller, name: str) -> Instance | None:
+    row = session.scalar(select(Instance).where(Instance.name == name))
+    if row is None or not caller.may_see(row.account_id) or row.role != "instance":
+        return None
+    return row
+
+
+def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenario,
+                     note: Callable[[str, Declaration], None]) -> None:
+    """destroy's second phase: services, load-balancer offers, networks and accounts, once
+    their users are gone."""
+    for svc in sc.services:
+        srow = session.scalar(select(Service).where(Service.name == svc.name))
+        if srow is None:
+            note("absent", svc)
+            continue
+        catalog.remove(ctx, session, caller, srow)
+        note("deleted", svc)
+    session.flush()  # the services just removed no longer name their offers
+    for lb in reversed(sc.load_balancers):
+        lbrow = session.scalar(select(LoadBalancer).where(LoadBalancer.name == lb.name))
+        if lbrow is None:
+            note("absent", lb)
+            continue
+        with located(lb):
+            load_balancers.remove(ctx, session, caller, lbrow)
+        note("deleted", lb)
+    for net in reversed(sc.networks):
+        nrow = session.scalar(select(Network).where(Network.name == net.name))
+        if nrow is None:
+            note("absent", net)
+            continue
+        networks.remove_network(ctx, session, caller, nrow)
+        note("deleted", net)
+    for acc in reversed(sc.accounts):
+        acrow = session.scalar(select(Account).where(Account.name == acc.name))
+        if acrow is None:
+            note("absent", acc)
+            continue
+        try:
+            accounts.remove(ctx, session, caller, acrow)
+        except InUse:  # it owns things this file does not describe: keep it
+            note("kept", acc)
+            continue
+        note("deleted", acc)
+
+
+def _rehearse(ctx: Context, caller: Caller, sc: Scenario) -> None:
+    """Play destroy's second phase on a transaction that is always rolled back, as if the
+    controller had already removed the file's appliances and instances; raises what it would."""
+    with ctx.sessions() as session:
+        try:
+            for app in sc.appliances:
+                arow = _own_appliance(session, caller, app.name)
+                if arow is not None:
+                    for node in list(arow.nodes):
+                        session.delete(node)
+                    session.flush()
+                    session.delete(arow)
+            for inst in sc.instances:
+                irow = _own_instance(session, caller, inst.name)
+                if irow is not None:
+                    session.delete(irow)
+            session.flush()
+            _remove_declared(ctx, session, caller, sc, lambda action, decl: None)
+            session.flush()
+        finally:
+            session.rollback()
+
+
+def destroy(ctx: Context, caller: Caller, text: str, filename: str,
+            timeout: float = 60.0) -> dict[str, Any]:
+    """Delete what the file describes, dependents first; waits for appliances and instances to
+    leave the kernel before their subnets and networks go."""
+    sc = parse_scenario(text, filename)
+    changes: list[dict[str, str]] = []
+
+    def note(action: str, decl: Declaration) -> None:
+        changes.append({"action": action, "kind": decl.kind, "name": decl.label})
+
+    app_names = [a.name for a in sc.appliances]
+    inst_names = [i.name for i in sc.instances]
+    with ctx.lock:
+        # Refuse now, before anything is marked, what the second phase would refuse later
+        # (another tenant's network, a subnet something else still uses...): a refused destroy
+        # changes nothing.
+        _rehearse(ctx, caller, sc)
+        with ctx.write() as session:
+            # an appliance that appliances outside the file still call stays (409 at its line)
+            for app in sc.appliances:
+                arow = _own_appliance(session, caller, app.name)
+                if arow is not None:
+                    chains.check_deletable(session, arow, also_deleting=set(app_names),
+                                           where=app.where)
+            for decl in sc.rules:
+                with located(decl):
+                    note(_remove_rule(ctx, session, caller, decl), decl)
+            for gdecl in sc.grants:
+                with located(gdecl):
+                    note(_remove_grant(ctx, session, caller, gdecl), gdecl)
+            for app in sc.appliances:
+                arow = _own_appliance(session, caller, app.name)
+                if arow is None:
+                    note("absent", app)
+                    continue
+                appliances.mark_deleting(ctx, session, arow)
+                note("deleted", app)
+            for inst in sc.instances:
+                irow = _own_instance(session, caller, inst.name)
+                if irow is None:
+                    note("absent", inst)
+                    continue
+                irow.status = "deleting"
+                note("deleted", inst)
+    deadline = time.monotonic() + timeout
+    while True:
+        ctx.converge(min(10.0, max(0.1, deadline - time.monotonic())))
+        with ctx.read() as session:
+            left = [*session.scalars(select(Appliance.name).where(
+                Appliance.name.in_(app_names))), *session.scalars(select(
+                    Instance.name).where(Instance.name.in_(inst_names)))]
+        if not left or time.monotonic() > deadline:
+            break
+    if left:
+        raise Conflict(f"still removing {', '.join(left)}; run destroy again", where=filename)
+    with ctx.write() as session:
+        _remove_declared(ctx, session, caller, sc, note)
+    ctx.converge()
+    return {"changes": changes, "appliances": app_names}
