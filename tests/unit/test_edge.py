@@ -170,3 +170,72 @@ def test_a_remap_changes_both_gateways_and_the_cores_route(world: Any) -> None: 
     ok(api.req("PATCH", "/v1/networks/one", json={"public_gateway": False}))
     assert gateway("one") is None
     assert not any(p.ifname == "inet0" for p in api.dp.nodes[nets["one"]["router"]].ports)
+
+
+# --------------------------------------------------------------------------- the scenario file
+
+EDGE_YAML = """
+accounts: [{name: acme}]
+networks:
+  - {name: edge-vpc, account: acme, cidr: 10.7.0.0/16, public_gateway: true,
+     subnets: [{name: app, cidr: 10.7.1.0/24}]}
+instances:
+  - {name: web, account: acme, interfaces: [edge-vpc/app], public_ip: true}
+  - {name: db, account: acme, interfaces: [edge-vpc/app]}
+external_hosts:
+  - {name: laptop, account: acme}
+public_ips:
+  - {account: acme, instance: db}
+"""
+
+
+def test_the_edge_in_a_scenario_file_applies_reapplies_and_destroys(api: Any) -> None:
+    changes = ok(api.req("POST", "/v1/apply", json={"yaml": EDGE_YAML}))["changes"]
+    assert {(c["kind"], c["name"], c["action"]) for c in changes} >= {
+        ("network", "edge-vpc", "created"), ("instance", "web", "created"),
+        ("external host", "laptop", "created"), ("public IP", "db/eth0", "created")}
+    net = ok(api.req("GET", "/v1/networks/edge-vpc"))
+    assert net["public_gateway"] and net["gateway_ip"] == "198.19.255.254"
+    addresses = {p["associated"]["instance"]: (p["kind"], p["address"])
+                 for p in ok(api.req("GET", "/v1/public-ips"))["items"]}
+    assert addresses == {"web": ("standard", "203.0.113.1"), "db": ("customer", "203.0.113.2")}
+    assert ok(api.req("GET", "/v1/externals/laptop"))["ip"] == "198.18.0.2"
+    again = ok(api.req("POST", "/v1/apply", json={"yaml": EDGE_YAML}))["changes"]
+    assert {c["action"] for c in again} == {"unchanged"}
+    # outbound NAT is a setting: a changed file updates it
+    changed = EDGE_YAML.replace("public_gateway: true,", "public_gateway: true, "
+                                                          "outbound_nat: true,")
+    again = ok(api.req("POST", "/v1/apply", json={"yaml": changed}))["changes"]
+    assert ("network", "edge-vpc", "updated") in {(c["kind"], c["name"], c["action"])
+                                                  for c in again}
+    # a standard address is made with its instance or not at all
+    refused = EDGE_YAML.replace("edge-vpc/app], public_ip: true}", "edge-vpc/app]}")
+    err(api.req("POST", "/v1/apply", json={"yaml": refused}), 409, "public_ip")
+    done = ok(api.req("POST", "/v1/destroy", json={"yaml": changed}))["changes"]
+    assert ("public IP", "db/eth0", "deleted") in {(c["kind"], c["name"], c["action"])
+                                                   for c in done}
+    assert ok(api.req("GET", "/v1/public-ips"))["items"] == []
+    assert ok(api.req("GET", "/v1/externals"))["items"] == []
+    assert api.req("GET", "/v1/networks/edge-vpc").status_code == 404
+
+
+def test_the_edge_keys_are_checked_at_their_lines() -> None:
+    from facade.scenario import parse_scenario
+
+    cases = {
+        "networks: [{name: n, account: a, cidr: 10.0.0.0/16, outbound_nat: true}]":
+            "outbound_nat needs public_gateway",
+        "networks: [{name: n, account: a, cidr: 10.0.0.0/16, public_gateway: yes please}]":
+            "must be true or false",
+        "public_ips: [{account: a}]": "names the instance or the appliance",
+        "public_ips: [{account: a, instance: w, appliance: d}]": "one of them",
+        "public_ips: [{account: a, instance: w, iface: wlan0}]": "ethN",
+        "public_ips:\n  - {account: a, instance: w}\n  - {account: a, instance: w}": "twice",
+        "external_hosts: [{name: x, account: a, ip: nope}]": "IPv4",
+        "instances: [{name: x, account: a, interfaces: [n/s]}]\n"
+        "external_hosts: [{name: x, account: a}]": "share their names",
+    }
+    for text, words in cases.items():
+        with pytest.raises(Invalid, match=words) as exc:
+            parse_scenario(text, "edge.yaml")
+        assert (exc.value.where or "").startswith("edge.yaml:"), exc.value.where

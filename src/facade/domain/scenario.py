@@ -84,6 +84,8 @@ class NetworkDecl(Declaration):
     subnets: tuple[SubnetDecl, ...] = ()
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
+    public_gateway: bool = False  # docs/edge.md
+    outbound_nat: bool = False
 
     @property
     def kind(self) -> str:
@@ -197,10 +199,48 @@ class InstanceDecl(Declaration):
     file: str = field(default="<scenario>", compare=False, repr=False)
     # its sandbox limits as given (("memory_mb", 256), ...), checked
     limits: tuple[tuple[str, int], ...] = ()
+    public_ip: bool = False  # a standard public address for eth0 (docs/edge.md)
 
     @property
     def kind(self) -> str:
         return "instance"
+
+
+@dataclass(frozen=True)
+class ExternalDecl(Declaration):
+    """`external_hosts: [{name, account, ip}]`: a host on the intermediate network."""
+
+    name: str
+    account: str
+    ip: str | None = None
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "external host"
+
+
+@dataclass(frozen=True)
+class PublicIpDecl(Declaration):
+    """`public_ips: [{account, instance, iface} | {account, appliance}]`: a customer public
+    address of the account, associated with that target; the target names it (an address is
+    handed out, not chosen)."""
+
+    account: str
+    instance: str | None = None
+    iface: str = "eth0"
+    appliance: str | None = None
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "public IP"
+
+    @property
+    def label(self) -> str:
+        return f"appliance {self.appliance}" if self.appliance else f"{self.instance}/{self.iface}"
 
 
 @dataclass(frozen=True)
@@ -287,7 +327,7 @@ def _nest(pairs: tuple[tuple[str, str], ...]) -> dict[str, object]:
 
 
 Decl = (AccountDecl | NetworkDecl | GrantDecl | LoadBalancerDecl | ServiceDecl | InstanceDecl
-        | ApplianceDecl | RuleDecl | PricesDecl)
+        | ApplianceDecl | RuleDecl | PricesDecl | ExternalDecl | PublicIpDecl)
 
 
 @dataclass(frozen=True)
@@ -302,15 +342,17 @@ class Scenario:
     prices: tuple[PricesDecl, ...] = ()  # at most one
     grants: tuple[GrantDecl, ...] = ()
     load_balancers: tuple[LoadBalancerDecl, ...] = ()
+    external_hosts: tuple[ExternalDecl, ...] = ()
+    public_ips: tuple[PublicIpDecl, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         return not (self.accounts or self.networks or self.services or self.instances
                     or self.appliances or self.rules or self.prices or self.grants
-                    or self.load_balancers)
+                    or self.load_balancers or self.external_hosts or self.public_ips)
 
     def in_order(self) -> tuple[Decl, ...]:
         """Every declaration in creation order (accounts first); destroy walks it backwards."""
         return (*self.accounts, *self.prices, *self.networks, *self.grants,
-                *self.load_balancers, *self.services, *self.instances,
-                *self.rules, *self.appliances)
+                *self.load_balancers, *self.services, *self.instances, *self.external_hosts,
+                *self.rules, *self.appliances, *self.public_ips)

@@ -69,6 +69,15 @@ class Item:
             self.fail(key, f"{self.kind} {key} must be {what}, not {describe(value)}")
         return value
 
+    def flag(self, key: str) -> bool:
+        """A yes/no setting (YAML true or false); absent is false."""
+        value = self.data.get(key)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            self.fail(key, f"{self.kind} {key} must be true or false, not {describe(value)}")
+        return value
+
     def cidr(self, key: str = "cidr") -> ipaddress.IPv4Network:
         text = self.string(key, "an IPv4 CIDR like 10.0.0.0/16")
         return parse_cidr(text, where=self.at(key))

@@ -66,7 +66,8 @@ def read_networks(top: Map, file: str) -> tuple[NetworkDecl, ...]:
     out = []
     for value, line in items(top, "networks", file):
         item = mapping(value, line, kind="network", file=file,
-                       allowed=("name", "account", "cidr", "subnets"),
+                       allowed=("name", "account", "cidr", "subnets", "public_gateway",
+                                "outbound_nat"),
                        required=("name", "account", "cidr"))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
@@ -77,8 +78,13 @@ def read_networks(top: Map, file: str) -> tuple[NetworkDecl, ...]:
                 name=name, cidr=item.data.get("cidr"),
                 subnets=[{"name": v.get("name"), "cidr": v.get("cidr")}
                          for v in item.data.get("subnets") or ()])
+        gateway, outbound = item.flag("public_gateway"), item.flag("outbound_nat")
+        if outbound and not gateway:
+            item.fail("outbound_nat", "outbound_nat needs public_gateway: instances reach out "
+                                      "through the network's public gateway")
         out.append(NetworkDecl(name=cmd.name, account=account, cidr=cmd.cidr, subnets=subnets,
-                               line=item.line, file=file))
+                               line=item.line, file=file, public_gateway=gateway,
+                               outbound_nat=outbound))
     return tuple(out)
 
 

@@ -13,7 +13,13 @@ from facade.domain import commands
 from facade.domain.errors import Invalid, describe
 from facade.domain.ipam import SubnetRange, parse_ip
 from facade.domain.names import check_subnet_ref
-from facade.domain.scenario import ApplianceDecl, InstanceDecl, InterfaceDecl
+from facade.domain.scenario import (
+    ApplianceDecl,
+    ExternalDecl,
+    InstanceDecl,
+    InterfaceDecl,
+    PublicIpDecl,
+)
 from facade.scenario.items import Item, Unique, fields_at, items, mapping
 from facade.scenario.yaml_lines import Map
 
@@ -53,7 +59,7 @@ def read_instances(top: Map, file: str,
     out = []
     for value, line in items(top, "instances", file):
         item = mapping(value, line, kind="instance", file=file,
-                       allowed=("name", "account", "interfaces", "limits"),
+                       allowed=("name", "account", "interfaces", "limits", "public_ip"),
                        required=("name", "account", "interfaces"))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
@@ -78,7 +84,59 @@ def read_instances(top: Map, file: str,
             addresses[key] = f"instance {name!r} at line {iface.line}"
         out.append(InstanceDecl(name=name, account=account, interfaces=interfaces,
                                 line=item.line, file=file,
-                                limits=tuple(sorted(cmd.limits.items()))))
+                                limits=tuple(sorted(cmd.limits.items())),
+                                public_ip=item.flag("public_ip")))
+    return tuple(out)
+
+
+def read_external_hosts(top: Map, file: str, instances: tuple[InstanceDecl, ...]
+                        ) -> tuple[ExternalDecl, ...]:
+    """external_hosts: [{name, account, ip}], the fields of POST /v1/externals (docs/edge.md);
+    their names share the instances' (an external host is an instance of the Internet)."""
+    unique = Unique("external host")
+    taken = {i.name: i.line for i in instances}
+    out = []
+    for value, line in items(top, "external_hosts", file):
+        item = mapping(value, line, kind="external host", file=file,
+                       allowed=("name", "account", "ip"), required=("name", "account"))
+        name = item.name()
+        unique.add(name, item.line, item.at("name"))
+        if name in taken:
+            item.fail("name", f"{name!r} is also an instance of this file (line {taken[name]}); "
+                              "external hosts and instances share their names")
+        account = item.name("account", kind="account")
+        ip = str(parse_ip(item.string("ip", "an IPv4 address like 198.18.0.9"),
+                          where=item.at("ip"))) if item.has("ip") else None
+        out.append(ExternalDecl(name=name, account=account, ip=ip, line=item.line, file=file))
+    return tuple(out)
+
+
+def read_public_ips(top: Map, file: str) -> tuple[PublicIpDecl, ...]:
+    """public_ips: [{account, instance, iface} | {account, appliance}]: one customer address
+    per target, associated with it."""
+    seen: dict[str, int] = {}
+    out = []
+    for value, line in items(top, "public_ips", file):
+        item = mapping(value, line, kind="public IP", file=file,
+                       allowed=("account", "instance", "iface", "appliance"),
+                       required=("account",))
+        account = item.name("account", kind="account")
+        if item.has("instance") == item.has("appliance"):
+            item.fail("instance", "a public IP names the instance or the appliance it is "
+                                  "associated with (one of them)")
+        instance = item.name("instance", kind="instance") if item.has("instance") else None
+        appliance = item.name("appliance", kind="appliance") if item.has("appliance") else None
+        iface = item.string("iface", "an interface name like eth0") if item.has("iface") \
+            else "eth0"
+        if not iface.startswith("eth") or not iface[3:].isdigit() or len(iface) > 5:
+            item.fail("iface", f"an interface is named ethN, not {iface!r}")
+        decl = PublicIpDecl(account=account, instance=instance, iface=iface,
+                            appliance=appliance, line=item.line, file=file)
+        if decl.label in seen:
+            item.fail("instance", f"{decl.label} is given a public IP twice (first at line "
+                                  f"{seen[decl.label]})")
+        seen[decl.label] = item.line
+        out.append(decl)
     return tuple(out)
 
 

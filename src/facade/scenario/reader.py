@@ -22,13 +22,18 @@ from facade.scenario.networks import (
     read_load_balancers,
     read_networks,
 )
-from facade.scenario.nodes import read_appliances, read_instances
+from facade.scenario.nodes import (
+    read_appliances,
+    read_external_hosts,
+    read_instances,
+    read_public_ips,
+)
 from facade.scenario.rules import read_rules
 from facade.scenario.services import check_chains, read_prices, read_services
 from facade.scenario.yaml_lines import Map, load
 
 TOP_LEVEL = ("accounts", "prices", "networks", "grants", "load_balancers", "services",
-             "instances", "appliances", "rules")
+             "instances", "external_hosts", "appliances", "rules", "public_ips")
 
 
 def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
@@ -75,4 +80,6 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     check_chains(services, appliances, filename)
     return Scenario(file=filename, accounts=accounts, networks=networks, services=services,
                     instances=instances, appliances=appliances, rules=rules,
-                    prices=price_lists, grants=grants, load_balancers=load_balancers)
+                    prices=price_lists, grants=grants, load_balancers=load_balancers,
+                    external_hosts=read_external_hosts(data, filename, instances),
+                    public_ips=read_public_ips(data, filename))

@@ -16,7 +16,7 @@ from facade.domain.errors import Conflict, Forbidden, InUse, Unauthorized
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import files, lookup, paging, views
 from facade.service.context import Caller, Context
-from facade.store.models import Account, Appliance, Instance, Network, Service, Token
+from facade.store.models import Account, Appliance, Instance, Network, PublicIp, Service, Token
 
 OPERATOR = "operator"
 
@@ -111,6 +111,8 @@ def remove(ctx: Context, session: Session, caller: Caller, row: Account) -> None
         select(Service.name).where(Service.account_id == row.id))]
     users += [f"appliance {n}" for n in session.scalars(
         select(Appliance.name).where(Appliance.account_id == row.id))]
+    users += [f"public IP {a}" for a in session.scalars(
+        select(PublicIp.address).where(PublicIp.account_id == row.id))]
     if users:
         raise InUse(f"account {row.name} still owns {', '.join(users[:5])}"
                     + (" and more" if len(users) > 5 else ""), where="account")

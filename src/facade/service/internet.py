@@ -48,32 +48,37 @@ def ensure(ctx: Context, session: Session) -> Network:
     return net
 
 
-def create(ctx: Context, caller: Caller, name: str, account: str | None,
-           ip: str | None = None) -> dict[str, Any]:
+def new_external(ctx: Context, session: Session, caller: Caller, name: str,
+                 account: str | None, ip: str | None = None) -> Instance:
     """An external host: an address of the intermediate network (the next free one from the
     bottom, or `ip`), a sandbox like an instance's."""
     names.check_name(name, kind="external host", where="name")
     if ip is not None:
         parse_ip(ip, where="ip")
+    owner = lookup.acting_account(session, caller, account)
+    instances.check_free_name(session, name)
+    quotas.check(session, owner, "instances", where="name")
+    sub = gateways.hosts_subnet(ensure(ctx, session))
+    inst = Instance(name=name, account=owner, role=ROLE, status="pending")
+    sandboxes.store(inst, {})
+    session.add(inst)
+    taken = {n.gateway_ip for n in session.scalars(
+        select(Network).where(Network.gateway_ip.is_not(None)))}
+    if ip is not None and ip in taken:
+        raise Conflict(f"{ip} is a public gateway's address on the intermediate network",
+                       where="ip")
+    instances.add_interfaces(session, inst, [(sub, ip, "ip")])
+    if inst.interfaces[0].ip in taken:  # the gateways are numbered from the top
+        raise Conflict("the intermediate network has no address left", where="ip")
+    ctx.event(session, "external.created", name,
+              f"external host {name} at {inst.interfaces[0].ip}")
+    return inst
+
+
+def create(ctx: Context, caller: Caller, name: str, account: str | None,
+           ip: str | None = None) -> dict[str, Any]:
     with ctx.write() as session:
-        owner = lookup.acting_account(session, caller, account)
-        instances.check_free_name(session, name)
-        quotas.check(session, owner, "instances", where="name")
-        sub = gateways.hosts_subnet(ensure(ctx, session))
-        inst = Instance(name=name, account=owner, role=ROLE, status="pending")
-        sandboxes.store(inst, {})
-        session.add(inst)
-        taken = {n.gateway_ip for n in session.scalars(
-            select(Network).where(Network.gateway_ip.is_not(None)))}
-        if ip is not None and ip in taken:
-            raise Conflict(f"{ip} is a public gateway's address on the intermediate network",
-                           where="ip")
-        instances.add_interfaces(session, inst, [(sub, ip, "ip")])
-        if inst.interfaces[0].ip in taken:  # the gateways are numbered from the top
-            raise Conflict("the intermediate network has no address left", where="ip")
-        ctx.event(session, "external.created", name,
-                  f"external host {name} at {inst.interfaces[0].ip}")
-        inst_id = inst.id
+        inst_id = new_external(ctx, session, caller, name, account, ip).id
     ctx.converge()
     return get_by_id(ctx, inst_id)
 
@@ -88,6 +93,12 @@ def view(row: Instance) -> dict[str, Any]:
     out["ip"] = row.interfaces[0].ip if row.interfaces else None
     out["gateway"] = edge.core_address()
     return out
+
+
+def find_own(session: Session, caller: Caller, name: str) -> Instance | None:
+    """The caller's external host of that name, if any."""
+    row = session.scalar(select(Instance).where(Instance.name == name, Instance.role == ROLE))
+    return row if row is not None and caller.may_see(row.account_id) else None
 
 
 def _lookup(session: Session, caller: Caller, name: str) -> Instance:

@@ -164,7 +164,8 @@ def _target(session: Session, inst: Instance, iface: str, *, where: str) -> tupl
     return index, net
 
 
-def _bound(session: Session, inst: Instance, index: int) -> PublicIp | None:
+def bound_to(session: Session, inst: Instance, index: int) -> PublicIp | None:
+    """The public address translated to a node's interface, if any."""
     return session.scalar(select(PublicIp).where(PublicIp.instance_id == inst.id,
                                                  PublicIp.iface_index == index))
 
@@ -202,28 +203,68 @@ def _lookup(session: Session, caller: Caller, address: str) -> PublicIp:
     return row
 
 
+def new_address(ctx: Context, session: Session, caller: Caller, account: str | None
+                ) -> PublicIp:
+    """A customer address allocated to `account` (the caller's by default)."""
+    owner = lookup.acting_account(session, caller, account)
+    address, pool = _take(session)
+    row = PublicIp(address=address, pool=pool, account=owner, standard=False)
+    session.add(row)
+    ctx.event(session, "public-ip.allocated", address, f"allocated to {owner.name}")
+    session.flush()
+    return row
+
+
 def allocate(ctx: Context, caller: Caller, account: str | None) -> dict[str, Any]:
     with ctx.write() as session:
-        owner = lookup.acting_account(session, caller, account)
-        address, pool = _take(session)
-        row = PublicIp(address=address, pool=pool, account=owner, standard=False)
-        session.add(row)
-        ctx.event(session, "public-ip.allocated", address, f"allocated to {owner.name}")
-        session.flush()
-        return view(row)
+        return view(new_address(ctx, session, caller, account))
 
 
-def _endpoint_of(session: Session, caller: Caller, row: PublicIp, name: str) -> Instance:
-    """The front-end of an appliance of the address's account: its endpoint gets the address
-    (the backends stay private)."""
-    app = session.scalar(select(Appliance).where(Appliance.name == name))
-    if app is None or app.account_id != row.account_id or not caller.may_see(app.account_id):
-        raise NotFound(f"appliance {name!r} does not exist", where="appliance")
-    fe = next((n for n in app.nodes if n.role == "frontend"), None)
-    if app.status == "deleting" or fe is None:
-        raise Conflict(f"appliance {name} is {app.status}; it has no endpoint to associate",
-                       where="appliance")
-    return fe
+def target_of(session: Session, caller: Caller, account_id: int, instance: str | None,
+              appliance: str | None, iface: str = "eth0") -> tuple[Instance, int, Network, str]:
+    """What an address of `account_id` would be associated with: (node, interface index,
+    the network whose gateway translates it, how to name it); 404 for what the account does
+    not own, 409 where no public gateway is."""
+    if (instance is None) == (appliance is None):
+        raise Invalid("give an instance or an appliance to associate the address with",
+                      where="instance")
+    if appliance is not None:
+        app = session.scalar(select(Appliance).where(Appliance.name == appliance))
+        if app is None or app.account_id != account_id or not caller.may_see(app.account_id):
+            raise NotFound(f"appliance {appliance!r} does not exist", where="appliance")
+        fe = next((n for n in app.nodes if n.role == "frontend"), None)
+        if app.status == "deleting" or fe is None:
+            raise Conflict(f"appliance {appliance} is {app.status}; it has no endpoint to "
+                           "associate", where="appliance")
+        index, net = _target(session, fe, "eth0", where="appliance")
+        return fe, index, net, f"appliance {appliance}"
+    found = session.scalar(select(Instance).where(Instance.name == instance,
+                                                  Instance.role == "instance"))
+    if found is None or found.account_id != account_id or not caller.may_see(found.account_id):
+        raise NotFound(f"instance {instance!r} does not exist", where="instance")
+    index, net = _target(session, found, iface, where="instance")
+    return found, index, net, f"{found.name}/{iface}"
+
+
+def bind(ctx: Context, session: Session, caller: Caller, row: PublicIp, instance: str | None,
+         iface: str = "eth0", appliance: str | None = None) -> None:
+    """Associate `row` (a customer address) with its target; an associated one moves."""
+    if row.standard:
+        raise Conflict(f"{row.address} is the standard public address of "
+                       f"{row.instance.name if row.instance else 'an instance'}; it cannot "
+                       "be moved", where="address")
+    inst, index, net, label = target_of(session, caller, row.account_id, instance, appliance,
+                                        iface)
+    where = "appliance" if appliance is not None else "instance"
+    other = bound_to(session, inst, index)
+    if other is not None and other.id != row.id:
+        raise Conflict(f"{label} already has public address {other.address}", where=where)
+    before = row.instance.name if row.instance is not None else None
+    row.instance_id, row.iface_index, row.network_id = inst.id, index, net.id
+    ctx.event(session, "public-ip.associated", row.address,
+              label + (f" (remapped from {before})" if before else ""))
+    session.flush()
+    session.refresh(row)
 
 
 def associate(ctx: Context, caller: Caller, address: str, instance: str | None,
@@ -231,39 +272,24 @@ def associate(ctx: Context, caller: Caller, address: str, instance: str | None,
     """Associate a customer address with an instance of its account, or with the endpoint of
     one of its appliances; an associated one moves (a remap): one change of the gateways
     concerned."""
-    if (instance is None) == (appliance is None):
-        raise Invalid("give an instance or an appliance to associate the address with",
-                      where="instance")
     with ctx.write() as session:
         row = _lookup(session, caller, address)
-        if row.standard:
-            raise Conflict(f"{row.address} is the standard public address of "
-                           f"{row.instance.name if row.instance else 'an instance'}; it cannot "
-                           "be moved", where="address")
-        if appliance is not None:
-            inst = _endpoint_of(session, caller, row, appliance)
-            where, iface = "appliance", "eth0"
-        else:
-            found = session.scalar(select(Instance).where(Instance.name == instance,
-                                                          Instance.role == "instance"))
-            if found is None or found.account_id != row.account_id \
-                    or not caller.may_see(found.account_id):
-                raise NotFound(f"instance {instance!r} does not exist", where="instance")
-            inst, where = found, "instance"
-        index, net = _target(session, inst, iface, where=where)
-        label = f"appliance {appliance}" if appliance is not None else f"{inst.name}/{iface}"
-        other = _bound(session, inst, index)
-        if other is not None and other.id != row.id:
-            raise Conflict(f"{label} already has public address {other.address}", where=where)
-        before = row.instance.name if row.instance is not None else None
-        row.instance_id, row.iface_index, row.network_id = inst.id, index, net.id
-        ctx.event(session, "public-ip.associated", row.address,
-                  label + (f" (remapped from {before})" if before else ""))
-        session.flush()
-        session.refresh(row)
+        bind(ctx, session, caller, row, instance, iface, appliance)
         result = view(row)
     ctx.converge()
     return result
+
+
+def unbind(ctx: Context, session: Session, row: PublicIp, why: str = "disassociated") -> None:
+    if row.instance_id is not None:
+        row.instance_id = row.iface_index = row.network_id = None
+        ctx.event(session, "public-ip.disassociated", row.address, why)
+
+
+def drop(ctx: Context, session: Session, row: PublicIp) -> None:
+    """Release an unassociated customer address."""
+    session.delete(row)
+    ctx.event(session, "public-ip.released", row.address, "released")
 
 
 def disassociate(ctx: Context, caller: Caller, address: str) -> dict[str, Any]:
@@ -272,9 +298,7 @@ def disassociate(ctx: Context, caller: Caller, address: str) -> dict[str, Any]:
         if row.standard:
             raise Conflict(f"{row.address} is a standard public address; it goes with its "
                            "instance", where="address")
-        if row.instance_id is not None:
-            row.instance_id = row.iface_index = row.network_id = None
-            ctx.event(session, "public-ip.disassociated", row.address, "disassociated")
+        unbind(ctx, session, row)
         session.flush()
         session.refresh(row)
         result = view(row)
@@ -291,8 +315,7 @@ def release(ctx: Context, caller: Caller, address: str) -> None:
         if row.instance is not None:
             raise InUse(f"{row.address} is associated with {row.instance.name}; disassociate "
                         "it first", where="address")
-        session.delete(row)
-        ctx.event(session, "public-ip.released", row.address, "released")
+        drop(ctx, session, row)
 
 
 def get(ctx: Context, caller: Caller, address: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """apply of a scenario file: each declaration made so, in one transaction, in dependency order
-(accounts, prices, networks, grants, load-balancer offers, services, instances, rules,
-appliances). What exists and matches is `unchanged`; settings (limits, health check,
+(accounts, prices, networks, grants, load-balancer offers, services, instances, external
+hosts, rules, appliances, public IPs). What exists and matches is `unchanged`; settings (limits, health check,
 autoscaling, prices) and an appliance's backend count are brought to what the file says
 (`updated`); anything else that differs is a conflict (common.differs). Called through
 facade.service.scenario.apply (the API's POST /v1/apply).
@@ -18,11 +18,13 @@ from facade.domain.scenario import (
     AccountDecl,
     ApplianceDecl,
     Declaration,
+    ExternalDecl,
     GrantDecl,
     InstanceDecl,
     LoadBalancerDecl,
     NetworkDecl,
     PricesDecl,
+    PublicIpDecl,
     RuleDecl,
     Scenario,
     ServiceDecl,
@@ -36,9 +38,11 @@ from facade.service import (
     grants,
     health_checks,
     instances,
+    internet,
     load_balancers,
     lookup,
     networks,
+    public_ips,
     quotas,
     rules,
     sandboxes,
@@ -46,7 +50,15 @@ from facade.service import (
 from facade.service.billing import price_lists
 from facade.service.context import Caller, Context
 from facade.service.scenario.common import differs, located, rule_scope
-from facade.store.models import Account, Appliance, Instance, LoadBalancer, Network, Service
+from facade.store.models import (
+    Account,
+    Appliance,
+    Instance,
+    LoadBalancer,
+    Network,
+    PublicIp,
+    Service,
+)
 
 
 def _account(ctx: Context, session: Session, caller: Caller, acc: AccountDecl) -> str:
@@ -60,7 +72,8 @@ def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -
     row = session.scalar(select(Network).where(Network.name == net.name))
     if row is None:
         networks.new_network(ctx, session, caller, net.name, net.account, net.cidr,
-                             [{"name": s.name, "cidr": s.cidr} for s in net.subnets])
+                             [{"name": s.name, "cidr": s.cidr} for s in net.subnets],
+                             public_gateway=net.public_gateway, outbound_nat=net.outbound_nat)
         return "created"
     if row.account.name != net.account:
         raise differs(net, "account", row.account.name, net.account)
@@ -77,6 +90,10 @@ def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -
             added = True
         elif have[sub.name] != sub.cidr:
             raise differs(sub, "cidr", have[sub.name], sub.cidr)
+    if (row.public_gateway, row.outbound_nat) != (net.public_gateway, net.outbound_nat):
+        # the public gateway is a setting: the file's replaces the current one
+        public_ips.set_gateway(ctx, session, row, net.public_gateway, net.outbound_nat)
+        added = True
     return "updated" if added else "unchanged"
 
 
@@ -203,7 +220,7 @@ def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl
     if row is None:
         instances.new_instance(ctx, session, caller, inst.name, inst.account,
                                [{"subnet": i.subnet, "ip": i.ip} for i in inst.interfaces],
-                               dict(inst.limits))
+                               dict(inst.limits), public_ip=inst.public_ip)
         return "created"
     have = [(i.subnet.path, i.ip) for i in row.interfaces]
     same = len(have) == len(inst.interfaces) and all(
@@ -212,7 +229,40 @@ def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl
     if row.status == "deleting" or not same or row.account.name != inst.account:
         raise differs(inst, "interfaces", [f"{s}={ip}" for s, ip in have],
                        [i.subnet + (f"={i.ip}" if i.ip else "") for i in inst.interfaces])
+    standard = session.scalar(select(PublicIp.address).where(
+        PublicIp.instance_id == row.id, PublicIp.standard.is_(True))) is not None
+    if standard != inst.public_ip:  # made with the instance, or not: not a setting
+        raise differs(inst, "public_ip", standard, inst.public_ip)
     return "updated" if _set_limits(ctx, session, row, inst.limits) else "unchanged"
+
+
+def _external(ctx: Context, session: Session, caller: Caller, decl: ExternalDecl) -> str:
+    row = session.scalar(select(Instance).where(Instance.name == decl.name))
+    if row is None:
+        internet.new_external(ctx, session, caller, decl.name, decl.account, decl.ip)
+        return "created"
+    if row.role != internet.ROLE or row.account.name != decl.account:
+        raise differs(decl, "account", f"{row.account.name}'s {row.role}",
+                       f"{decl.account}'s external host")
+    have = row.interfaces[0].ip if row.interfaces else None
+    if row.status == "deleting" or (decl.ip is not None and decl.ip != have):
+        raise differs(decl, "ip", have, decl.ip)
+    return "unchanged"
+
+
+def _public_ip(ctx: Context, session: Session, caller: Caller, decl: PublicIpDecl) -> str:
+    """The target's customer address: one exists already (of the account), unchanged;
+    else one is allocated and associated."""
+    session.flush()  # the instances and appliances the file just declared
+    owner = lookup.acting_account(session, caller, decl.account)
+    inst, index, _, _ = public_ips.target_of(session, caller, owner.id, decl.instance,
+                                             decl.appliance, decl.iface)
+    have = public_ips.bound_to(session, inst, index)
+    if have is not None and not have.standard and have.account_id == owner.id:
+        return "unchanged"
+    row = public_ips.new_address(ctx, session, caller, decl.account)
+    public_ips.bind(ctx, session, caller, row, decl.instance, decl.iface, decl.appliance)
+    return "created"
 
 
 def _appliance(ctx: Context, session: Session, caller: Caller, app: ApplianceDecl) -> str:
@@ -259,7 +309,8 @@ def _apply(ctx: Context, session: Session, caller: Caller,
     steps: list[tuple[Any, tuple[Declaration, ...]]] = [
         (_account, sc.accounts), (_prices, sc.prices), (_network, sc.networks),
         (_grant, sc.grants), (_load_balancer, sc.load_balancers), (_service, sc.services),
-        (_instance, sc.instances), (_rule, sc.rules), (_appliance, sc.appliances)]
+        (_instance, sc.instances), (_external, sc.external_hosts), (_rule, sc.rules),
+        (_appliance, sc.appliances), (_public_ip, sc.public_ips)]
     for step, decls in steps:
         for decl in decls:
             with located(decl):

@@ -1,5 +1,5 @@
-"""destroy of a scenario file: what the file describes deleted, dependents first. Rules, grants,
-appliances and instances go first (the appliances and instances marked `deleting`, and waited
+"""destroy of a scenario file: what the file describes deleted, dependents first. Public IPs,
+rules, grants, appliances, instances and external hosts go first (the appliances and instances marked `deleting`, and waited
 for until the controller has seen their kernel objects gone); then services, load-balancer
 offers, networks and accounts. A rehearsal on a rolled-back transaction refuses, before
 anything is marked, what the second phase would refuse. Called through
@@ -16,7 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain.errors import Conflict, FacadeError, InUse
-from facade.domain.scenario import Declaration, GrantDecl, RuleDecl, Scenario
+from facade.domain.scenario import (
+    Declaration,
+    ExternalDecl,
+    GrantDecl,
+    InstanceDecl,
+    PublicIpDecl,
+    RuleDecl,
+    Scenario,
+)
 from facade.scenario import parse_scenario
 from facade.service import (
     accounts,
@@ -24,9 +32,11 @@ from facade.service import (
     catalog,
     chains,
     grants,
+    internet,
     load_balancers,
     lookup,
     networks,
+    public_ips,
     rules,
 )
 from facade.service.context import Caller, Context
@@ -62,11 +72,38 @@ def _own_appliance(session: Session, caller: Caller, name: str) -> Appliance | N
     return row if row is not None and caller.may_see(row.account_id) else None
 
 
-def _own_instance(session: Session, caller: Caller, name: str) -> Instance | None:
+def _own_instance(session: Session, caller: Caller, name: str,
+                  role: str = "instance") -> Instance | None:
     row = session.scalar(select(Instance).where(Instance.name == name))
-    if row is None or not caller.may_see(row.account_id) or row.role != "instance":
+    if row is None or not caller.may_see(row.account_id) or row.role != role:
         return None
     return row
+
+
+def _remove_public_ip(ctx: Context, session: Session, caller: Caller,
+                      decl: PublicIpDecl) -> str:
+    """The customer address of the declared target goes (disassociated and released)."""
+    try:
+        owner = lookup.account(session, decl.account)
+        inst, index, _, _ = public_ips.target_of(session, caller, owner.id, decl.instance,
+                                                 decl.appliance, decl.iface)
+    except FacadeError:
+        return "absent"  # its target is gone (or not the caller's): its address went with it
+    row = public_ips.bound_to(session, inst, index)
+    if row is None or row.standard or row.account_id != owner.id:
+        return "absent"
+    public_ips.unbind(ctx, session, row, "its scenario was destroyed")
+    public_ips.drop(ctx, session, row)
+    return "deleted"
+
+
+def _nodes(sc: Scenario) -> list[InstanceDecl | ExternalDecl]:
+    """The file's instances and external hosts: marked and waited for alike."""
+    return [*sc.instances, *sc.external_hosts]
+
+
+def _role(decl: InstanceDecl | ExternalDecl) -> str:
+    return internet.ROLE if isinstance(decl, ExternalDecl) else "instance"
 
 
 def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenario,
@@ -114,16 +151,20 @@ def _rehearse(ctx: Context, caller: Caller, sc: Scenario) -> None:
     controller had already removed the file's appliances and instances; raises what it would."""
     with ctx.sessions() as session:
         try:
+            for ipdecl in sc.public_ips:
+                _remove_public_ip(ctx, session, caller, ipdecl)
             for app in sc.appliances:
                 arow = _own_appliance(session, caller, app.name)
                 if arow is not None:
                     for node in list(arow.nodes):
+                        public_ips.release_for_instance(ctx, session, node)
                         session.delete(node)
                     session.flush()
                     session.delete(arow)
-            for inst in sc.instances:
-                irow = _own_instance(session, caller, inst.name)
+            for inst in _nodes(sc):
+                irow = _own_instance(session, caller, inst.name, _role(inst))
                 if irow is not None:
+                    public_ips.release_for_instance(ctx, session, irow)
                     session.delete(irow)
             session.flush()
             _remove_declared(ctx, session, caller, sc, lambda action, decl: None)
@@ -143,7 +184,7 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
         changes.append({"action": action, "kind": decl.kind, "name": decl.label})
 
     app_names = [a.name for a in sc.appliances]
-    inst_names = [i.name for i in sc.instances]
+    inst_names = [i.name for i in _nodes(sc)]
     with ctx.lock:
         # Refuse now, before anything is marked, what the second phase would refuse later
         # (another tenant's network, a subnet something else still uses...): a refused destroy
@@ -156,6 +197,9 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
                 if arow is not None:
                     chains.check_deletable(session, arow, also_deleting=set(app_names),
                                            where=app.where)
+            for ipdecl in sc.public_ips:
+                with located(ipdecl):
+                    note(_remove_public_ip(ctx, session, caller, ipdecl), ipdecl)
             for decl in sc.rules:
                 with located(decl):
                     note(_remove_rule(ctx, session, caller, decl), decl)
@@ -169,12 +213,13 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
                     continue
                 appliances.mark_deleting(ctx, session, arow)
                 note("deleted", app)
-            for inst in sc.instances:
-                irow = _own_instance(session, caller, inst.name)
+            for inst in _nodes(sc):
+                irow = _own_instance(session, caller, inst.name, _role(inst))
                 if irow is None:
                     note("absent", inst)
                     continue
                 irow.status = "deleting"
+                public_ips.release_for_instance(ctx, session, irow)  # its standard one goes
                 note("deleted", inst)
     deadline = time.monotonic() + timeout
     while True:
