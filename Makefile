@@ -6,7 +6,7 @@ DEBS := iproute2 nftables libnftables1 iperf3 curl procps util-linux bubblewrap 
 STAMP_DEBS := $(VENV)/.debs-ok
 STAMP_PY := $(VENV)/.deps-ok
 
-.PHONY: up test check lint bench bench-scale cleanup deps
+.PHONY: up test soak check lint bench bench-scale cleanup deps
 
 deps: $(STAMP_DEBS) $(STAMP_PY)
 
@@ -35,6 +35,15 @@ test: deps
 	$(PYTEST) -n 2 --dist loadfile tests/unit --ignore=tests/unit/test_api_fuzz.py
 	$(PYTEST) tests/unit/test_api_fuzz.py
 	$(PYTEST) tests/integration
+
+# issue 16: the isolation property test and the SIGKILL convergence test at scale (10,000
+# pairs over topologies of 3-4 tenants, 100 kills, from a fresh seed), as root, beyond CI's
+# budget: each test stops at its count or its time (30 and 22 minutes), and `timeout` stops the
+# run at an hour whatever happens (SIGINT, so the fixtures still clean up). `make test` runs the
+# same two tests at CI's fixed size. Figures and a shorter trial run: docs/guarantees.md, "Soak".
+soak: deps
+	FACADE_SOAK=1 timeout -s INT -k 120 3600 $(PYTEST) -s -o faulthandler_timeout=0 \
+	  tests/integration/test_isolation_property.py tests/integration/test_crash_e2e.py
 
 check: deps
 	$(VENV)/bin/ruff check src tests bench

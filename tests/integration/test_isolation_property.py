@@ -4,7 +4,9 @@ Hypothesis generates small topologies: 2-3 accounts, one network each, all of th
 (overlapping on purpose), 1-2 subnets per network, 1-3 single-interface instances per account
 (sometimes at an address that also exists in another network), and sometimes one http-echo
 appliance of one account's service placed in a subnet of another account. Each topology is built
-with ONE `facade apply -f` and removed with `facade destroy -f`.
+with ONE `facade apply -f` and removed with `facade destroy -f`. Under `make soak`
+(tests/integration/soak.py) the topologies have 3-4 tenants of 1-4 instances each, and
+hypothesis draws them from a fresh seed until 10,000 pairs were checked.
 
 Every instance runs an identity server on port 7000 (http-echo answering its own name). Then,
 for every pair (instance X, address A) over all addresses Facade handed out, a real TCP
@@ -39,11 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import HealthCheck, Phase, example, given, seed, settings
 from hypothesis import strategies as st
 
 from tests.integration import nsclient
 from tests.integration.controlplane import ControlPlane
+from tests.integration.soak import SOAK, Budget
 
 pytestmark = pytest.mark.root
 
@@ -55,6 +58,14 @@ MGMT_CIDR = "10.0.200.0/24"
 REQUESTABLE_HOSTS = (10, 11)  # small pool: requested addresses collide across networks often
 
 TOTAL = {"pairs": 0, "examples": 0}
+TENANTS_SEEN: list[int] = []  # per topology checked
+
+# CI: 6 generated topologies of 2-3 tenants and 1-3 instances each, always the same ones
+# (derandomized). The soak: 3-4 tenants of 1-4 instances, drawn from its seed, until its pairs
+# are checked or its time is spent (the examples left over return at once), at most EXAMPLES.
+TENANTS, INSTANCES = ((3, 4), (1, 4)) if SOAK.on else ((2, 3), (1, 3))
+EXAMPLES = max(10, SOAK.pairs // 20) if SOAK.on else 6
+BUDGET = Budget(SOAK.isolation_s)
 
 
 # --------------------------------------------------------------------------- topologies
@@ -133,12 +144,13 @@ def _inst(i: int, j: int) -> str:
 
 
 @st.composite
-def topologies(draw: st.DrawFn) -> Topology:
-    n = draw(st.integers(2, 3))
+def topologies(draw: st.DrawFn, tenants: tuple[int, int] = (2, 3),
+               instances: tuple[int, int] = (1, 3)) -> Topology:
+    n = draw(st.integers(*tenants))
     accounts = []
     for _ in range(n):
         subnets = draw(st.integers(1, 2))
-        count = draw(st.integers(1, 3))
+        count = draw(st.integers(*instances))
         seen: set[tuple[int, int]] = set()
         insts = []
         for _ in range(count):
@@ -345,7 +357,10 @@ def _wait_clean(cp: ControlPlane) -> None:
 
 
 def check_isolation(cp: ControlPlane, topo: Topology, tmp: Path) -> int:
-    """Build topo, check every (instance, address) pair, tear down; returns pairs checked."""
+    """Build topo, check every (instance, address) pair, tear down; returns pairs checked
+    (0 without building anything once a soak has checked its pairs or spent its time)."""
+    if SOAK.on and (TOTAL["pairs"] >= SOAK.pairs or BUDGET.spent()):
+        return 0
     _wait_clean(cp)
     path = tmp / "isolation.yaml"
     path.write_text(topo.yaml())
@@ -376,6 +391,7 @@ def check_isolation(cp: ControlPlane, topo: Topology, tmp: Path) -> int:
     _wait_clean(cp)
     TOTAL["pairs"] += pairs
     TOTAL["examples"] += 1
+    TENANTS_SEEN.append(len(topo.accounts))
     print(f"isolation: {pairs} pairs checked, 0 violations"
           f" ({len(instances)} instances, {len({e.ip for e in entries})} addresses,"
           f" {len(checks)} connections, silent probes {dict(silent)},"
@@ -392,11 +408,18 @@ def test_yaml_of_the_hard_topology() -> None:
     assert "subnet: iso0-vpc/s1, backends: 2" in text
 
 
-@settings(max_examples=6, deadline=None, derandomize=True, database=None,
+def _seeded(test: Any) -> Any:
+    return seed(SOAK.seed)(test) if SOAK.on else test
+
+
+# Only the decorators may change here: the derandomized seed of CI's run is a digest of this
+# function's name, signature and body, which keep it drawing the same topologies.
+@_seeded
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=not SOAK.on, database=None,
           phases=(Phase.explicit, Phase.generate),  # a shrink would rebuild kernels for minutes
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @example(topo=HARD)
-@given(topo=topologies())
+@given(topo=topologies(TENANTS, INSTANCES))
 def test_isolation_property(cp: ControlPlane, tmp_path_factory: pytest.TempPathFactory,
                             topo: Topology) -> None:
     check_isolation(cp, topo, tmp_path_factory.mktemp("iso"))
@@ -407,4 +430,13 @@ def test_isolation_total(capsys: pytest.CaptureFixture[str]) -> None:
         pytest.skip("the property test did not run")
     with capsys.disabled():
         print(f"\nisolation: {TOTAL['pairs']} pairs checked over {TOTAL['examples']}"
-              " topologies, 0 violations")
+              f" topologies of {min(TENANTS_SEEN)} tenants or more, 0 violations")
+        if SOAK.on:
+            print(f"isolation soak: seed {SOAK.seed} (FACADE_SOAK_SEED), target {SOAK.pairs}"
+                  f" pairs, {BUDGET.elapsed() / 60:.1f} of {SOAK.isolation_s / 60:.0f} minutes")
+    if SOAK.on:
+        assert min(TENANTS_SEEN) >= 3
+        assert TOTAL["pairs"] >= SOAK.pairs, (
+            f"the soak checked {TOTAL['pairs']} pairs of its {SOAK.pairs} in"
+            f" {BUDGET.elapsed() / 60:.1f} minutes (budget {SOAK.isolation_s / 60:.0f},"
+            f" at most {EXAMPLES} topologies)")
