@@ -4,7 +4,7 @@ property test and the SIGKILL convergence test run at scale instead of at CI's s
 Unset (`make test`, CI), nothing here changes what those tests run: their counts and seeds are
 CI's, fixed. Set, a run draws a fresh seed (printed; FACADE_SOAK_SEED repeats it), and each of
 the two tests stops at its count or at its time budget, whichever comes first, then fails
-unless it reached its count. The targets (10,000 pairs, 100 kills, 30 + 22 minutes) can be
+unless it reached its count. The targets (10,000 pairs, 100 kills, 35 + 20 minutes) can be
 lowered for a short trial run with FACADE_SOAK_PAIRS, FACADE_SOAK_KILLS and
 FACADE_SOAK_MINUTES (one budget for each test); docs/guarantees.md, "Soak", has the figures.
 """
@@ -34,8 +34,8 @@ def _read(env: dict[str, str]) -> Soak:
         seed=int(env.get("FACADE_SOAK_SEED") or random.SystemRandom().randrange(2**32)),
         pairs=int(env.get("FACADE_SOAK_PAIRS") or 10_000),
         kills=int(env.get("FACADE_SOAK_KILLS") or 100),
-        isolation_s=60 * float(minutes or 30),
-        crash_s=60 * float(minutes or 22),
+        isolation_s=60 * float(minutes or 35),
+        crash_s=60 * float(minutes or 20),
     )
 
 
