@@ -239,3 +239,22 @@ def test_the_edge_keys_are_checked_at_their_lines() -> None:
         with pytest.raises(Invalid, match=words) as exc:
             parse_scenario(text, "edge.yaml")
         assert (exc.value.where or "").startswith("edge.yaml:"), exc.value.where
+
+
+def test_customer_addresses_count_against_a_quota_and_standard_ones_do_not(api: Any) -> None:
+    ok(api.req("POST", "/v1/accounts", json={"name": "acme"}), 201)
+    ok(api.req("PUT", "/v1/accounts/acme/quotas", json={"public_ips": 2}))
+    for _ in range(2):
+        ok(api.req("POST", "/v1/public-ips", json={"account": "acme"}), 201)
+    e = err(api.req("POST", "/v1/public-ips", json={"account": "acme"}), 409,
+            "at most 2 public ips")
+    assert e["where"] == "account"
+    ok(api.req("POST", "/v1/networks", json={
+        "name": "q-vpc", "account": "acme", "cidr": "10.8.0.0/16", "public_gateway": True,
+        "subnets": [{"name": "app", "cidr": "10.8.1.0/24"}]}), 201)
+    made = ok(api.req("POST", "/v1/instances", json={
+        "name": "vm", "account": "acme", "interfaces": [{"subnet": "q-vpc/app"}],
+        "public_ip": True}), 201)
+    assert made["public_ips"] == ["203.0.113.3"]  # a standard one: not counted
+    used = ok(api.req("GET", "/v1/accounts/acme/quotas"))["quotas"]["public_ips"]
+    assert (used["limit"], used["used"]) == (2, 2)

@@ -80,7 +80,8 @@ def test_defaults_and_usage(world: Any) -> None:
         r: (limit, True) for r, limit in rules.DEFAULTS.items()}
     # the world: acme owns acme-vpc with app and tiny, and the instance client
     assert {r: line["used"] for r, line in q.items()} == {
-        "networks": 1, "subnets": 2, "instances": 1, "appliances": 0, "backends": 0}
+        "networks": 1, "subnets": 2, "instances": 1, "appliances": 0, "backends": 0,
+        "public_ips": 0}
     assert quota(world, token=world.acme) == q  # the account reads its own
     op = ok(world.req("GET", "/v1/accounts/operator/quotas"))
     assert op["operator"] is True

@@ -87,6 +87,7 @@ class QuotaUpdate(Body):
     instances: QuotaLimit | None = None
     appliances: QuotaLimit | None = None
     backends: QuotaLimit | None = None
+    public_ips: QuotaLimit | None = None
 
 
 class QuotaLine(BaseModel):

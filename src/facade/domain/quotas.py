@@ -14,6 +14,7 @@ RESOURCES: dict[str, str] = {
     "instances": "the account's own instances (not appliance nodes)",
     "appliances": "appliances the account owns as customer",
     "backends": "backend nodes of the appliances the account owns as customer",
+    "public_ips": "customer public IPs the account holds (allocated, associated or not)",
 }
 
 # Generous but finite: a runaway script stops long before it exhausts the host.
@@ -23,6 +24,7 @@ DEFAULTS: dict[str, int] = {
     "instances": 200,
     "appliances": 50,
     "backends": 256,
+    "public_ips": 10,  # as a cloud's elastic addresses: few, asked for, released when idle
 }
 
 MAX_LIMIT = 100_000
@@ -46,6 +48,7 @@ def check(account: str, resource: str, limit: int | None, used: int, adding: int
     if limit is None or used + adding <= limit:
         return
     asks = "" if adding == 1 else f" and asks for {adding} more"
-    noun = resource[:-1] if limit == 1 else resource  # every resource name is a plain plural
+    noun = resource.replace("_", " ")
+    noun = noun[:-1] if limit == 1 else noun  # every resource name is a plain plural
     raise QuotaExceeded(f"account {account} may have at most {limit} {noun} (quota); "
                         f"it has {used}{asks}", where=where)

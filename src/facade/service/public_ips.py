@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from facade.domain import edge, names
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
-from facade.service import gateways, internet, lookup, paging
+from facade.service import gateways, internet, lookup, paging, quotas
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Interface, IpPool, Network, PublicIp
 
@@ -207,6 +207,7 @@ def new_address(ctx: Context, session: Session, caller: Caller, account: str | N
                 ) -> PublicIp:
     """A customer address allocated to `account` (the caller's by default)."""
     owner = lookup.acting_account(session, caller, account)
+    quotas.check(session, owner, "public_ips", where="account")
     address, pool = _take(session)
     row = PublicIp(address=address, pool=pool, account=owner, standard=False)
     session.add(row)

@@ -2,7 +2,7 @@
 limit, and reading and setting the limits (operator only).
 
 `check` is called by the create and grow paths (networks, subnets, instances, appliances,
-rescale) inside the same `Context.write()` transaction that then allocates: the write lock
+rescale, public IP allocation) inside the same `Context.write()` transaction that then allocates: the write lock
 serialises the count and the insert, so parallel requests cannot overshoot. Objects on their way
 out (status "deleting") no longer count. The operator account is never limited."""
 
@@ -17,7 +17,7 @@ from facade.domain import quotas
 from facade.domain.errors import Forbidden, Invalid
 from facade.service import lookup
 from facade.service.context import Caller, Context
-from facade.store.models import Account, Appliance, Instance, Network, Quota, Subnet
+from facade.store.models import Account, Appliance, Instance, Network, PublicIp, Quota, Subnet
 
 
 def _counter(resource: str, account_id: int) -> Select[int]:
@@ -38,6 +38,9 @@ def _counter(resource: str, account_id: int) -> Select[int]:
             Appliance, Instance.appliance_id == Appliance.id).where(
             Appliance.account_id == account_id, Instance.role == "backend",
             Instance.status != "deleting")
+    if resource == "public_ips":  # standard addresses come with instances: not counted
+        return count.select_from(PublicIp).where(PublicIp.account_id == account_id,
+                                                 PublicIp.standard.is_(False))
     raise ValueError(resource)
 
 

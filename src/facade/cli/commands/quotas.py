@@ -1,5 +1,5 @@
-"""`facade quota ...`: an account's limits (networks, subnets, instances, appliances, backends)
-and how much of each it uses. Setting them is the operator's."""
+"""`facade quota ...`: an account's limits (networks, subnets, instances, appliances, backends,
+public IPs) and how much of each it uses. Setting them is the operator's."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from facade.cli.commands.options import Json
 app = typer.Typer(help="Per-account quotas: limits and usage.", no_args_is_help=True)
 
 Name = Annotated[str, typer.Argument(help="Account name.")]
-RESOURCES = ("networks", "subnets", "instances", "appliances", "backends")
+RESOURCES = ("networks", "subnets", "instances", "appliances", "backends", "public_ips")
 
 
 def _limit(resource: str) -> Any:
-    return typer.Option(f"--{resource}", metavar="N", show_default=False,
-                        help=f"Most {resource} the account may hold (0-100000).")
+    flag = resource.replace("_", "-")
+    return typer.Option(f"--{flag}", metavar="N", show_default=False,
+                        help=f"Most {resource.replace('_', ' ')} the account may hold "
+                             "(0-100000).")
 
 
 @app.command("show")
@@ -38,6 +40,7 @@ def set_(
     instances: Annotated[int | None, _limit("instances")] = None,
     appliances: Annotated[int | None, _limit("appliances")] = None,
     backends: Annotated[int | None, _limit("backends")] = None,
+    public_ips: Annotated[int | None, _limit("public_ips")] = None,
     default: Annotated[list[str] | None, typer.Option(
         "--default", metavar="RESOURCE", show_default=False,
         help="Bring back the default limit of RESOURCE (repeatable).")] = None,
@@ -46,7 +49,7 @@ def set_(
     """Set some limits of an account (operator only); the others keep theirs. A limit under
     current usage removes nothing, but new ones are refused until usage is under it."""
     given = {"networks": networks, "subnets": subnets, "instances": instances,
-             "appliances": appliances, "backends": backends}
+             "appliances": appliances, "backends": backends, "public_ips": public_ips}
     body: dict[str, int | None] = {r: v for r, v in given.items() if v is not None}
     for resource in default or []:
         if resource not in RESOURCES:
