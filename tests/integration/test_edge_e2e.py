@@ -87,7 +87,8 @@ def hello(netns: str, ip: str, timeout: float = 1.0) -> tuple[str, str] | None:
 
 NETWORKS = [
     {"name": "acme-vpc", "account": "acme", "cidr": "10.0.0.0/16", "public_gateway": True,
-     "subnets": [{"name": "app", "cidr": "10.0.1.0/24"}]},
+     "subnets": [{"name": "app", "cidr": "10.0.1.0/24"},
+                 {"name": "vault", "cidr": "10.0.9.0/24", "internet": False}]},
     {"name": "evil-vpc", "account": "evil", "cidr": "10.0.0.0/16", "public_gateway": True,
      "subnets": [{"name": "app", "cidr": "10.0.1.0/24"}]},
     {"name": "quiet-vpc", "account": "acme", "cidr": "10.9.0.0/16",
@@ -109,7 +110,8 @@ def world(cp: ControlPlane) -> Iterator[dict[str, Any]]:
                  "--public-ip").stdout
     assert "public 203.0.113." in out, out
     for name, account, subnet in (("db", "acme", "acme-vpc/app"), ("spare", "acme", "acme-vpc/app"),
-                                  ("hidden", "acme", "quiet-vpc/app")):
+                                  ("hidden", "acme", "quiet-vpc/app"),
+                                  ("safe", "acme", "acme-vpc/vault")):
         cp.cli("instance", "create", name, "-a", account, "-i", subnet)
     r = cp.api("POST", "/v1/instances", json={
         "name": "evil-web", "account": "evil", "interfaces": [{"subnet": "evil-vpc/app"}],
@@ -126,7 +128,7 @@ def world(cp: ControlPlane) -> Iterator[dict[str, Any]]:
     assert "created external host laptop (198.18.0.2)" in out, out
     tokens = {a: token(cp, a) for a in ("acme", "evil")}
     nodes = {n: cp.get(f"/v1/instances/{n}") for n in ("web", "db", "spare", "hidden",
-                                                       "evil-web")}
+                                                       "evil-web", "safe")}
     nodes["laptop"] = cp.get("/v1/externals/laptop")
     servers = [Server(node["netns"], name) for name, node in nodes.items()]
     try:
@@ -195,6 +197,10 @@ def test_outbound_nat_lets_the_others_out_with_the_gateways_address(
         assert got == ("laptop", gateway_ip)
         # still nothing in: outbound NAT opens no inbound path
         assert hello(_ns(world, "laptop"), _private(world, "db"), timeout=0.5) is None
+        # a private subnet of the same network has no route to the Internet at all
+        assert hello(_ns(world, "safe"), "198.18.0.2", timeout=0.5) is None
+        # ... but reaches its network's other subnet, through the same router
+        assert hello(_ns(world, "safe"), _private(world, "db")) == ("db", _private(world, "safe"))
     finally:
         r = cp.api("PATCH", "/v1/networks/acme-vpc", json={"outbound_nat": False})
         assert r.status_code == 200, r.text

@@ -118,6 +118,8 @@ MATRIX += [  # the edge (docs/edge.md): a stranger's addresses and hosts meet th
     # are the operator's
     ("PATCH", "/v1/networks/{name}", "/v1/networks/acme-vpc", {"public_gateway": True},
      {404}),
+    ("PATCH", "/v1/subnets/{network}/{subnet}", "/v1/subnets/acme-vpc/app", {"internet": False},
+     {404}),
     ("GET", "/v1/public-ips", "/v1/public-ips", None, {200}),
     ("POST", "/v1/public-ips", "/v1/public-ips", {"account": "acme"}, {403}),
     ("GET", "/v1/public-ips/{address}", "/v1/public-ips/203.0.113.1", None, {404}),

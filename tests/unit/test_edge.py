@@ -100,6 +100,16 @@ def test_outbound_nat_masquerades_the_rest_and_isolated_legs_still_win() -> None
     assert drops < forward.index([_m("oifname", "inet0"), {"accept": None}])
 
 
+def test_a_private_subnets_leg_never_passes_to_or_from_the_internet() -> None:
+    spec = _gateway(outbound=True)
+    spec = dataclasses.replace(spec, gateway=dataclasses.replace(spec.gateway, private=("s2",)))
+    forward = router_rules.chain_rules(spec)["forward"]
+    out = [_m("iifname", "s2"), _m("oifname", "inet0"), {"drop": None}]
+    back = [_m("iifname", "inet0"), _m("oifname", "s2"), {"drop": None}]
+    first_accept = next(i for i, r in enumerate(forward) if r[-1] == {"accept": None})
+    assert forward.index(out) < first_accept and forward.index(back) < first_accept
+
+
 def test_the_gateways_table_is_compared_and_its_nat_chains_go_with_the_gateway() -> None:
     spec = _gateway(nat=(("203.0.113.5", "10.0.1.5"),))
     listing = _listing(spec)
@@ -167,6 +177,21 @@ def test_a_remap_changes_both_gateways_and_the_cores_route(world: Any) -> None: 
     assert gateway("two").nat == () and core() == ()
     assert err(api.req("PATCH", "/v1/networks/one", json={"outbound_nat": True,
                                                           "public_gateway": False}), 400)
+    # a private subnet: its leg is named to the gateway, its instances get no public address
+    ok(api.req("POST", "/v1/networks/two/subnets", json={
+        "name": "vault", "cidr": "10.2.9.0/24", "internet": False}), 201)
+    ok(api.req("POST", "/v1/instances", json={
+        "name": "safe", "account": "acme", "interfaces": [{"subnet": "two/vault"}]}), 201)
+    vault = ok(api.req("GET", "/v1/subnets/two/vault"))
+    assert vault["internet"] is False
+    assert gateway("two").private == (f"s{vault['bridge'].removeprefix('fcdb')}",)
+    err(api.req("POST", f"/v1/public-ips/{address}/associate", json={"instance": "safe"}), 409,
+        "private")
+    ok(api.req("POST", f"/v1/public-ips/{address}/associate", json={"instance": "vm-two"}))
+    err(api.req("PATCH", "/v1/subnets/two/app", json={"internet": False}), 409, address)
+    assert ok(api.req("PATCH", "/v1/subnets/two/vault", json={"internet": True}))["internet"]
+    assert gateway("two").private == ()
+    ok(api.req("POST", f"/v1/public-ips/{address}/disassociate"))
     ok(api.req("PATCH", "/v1/networks/one", json={"public_gateway": False}))
     assert gateway("one") is None
     assert not any(p.ifname == "inet0" for p in api.dp.nodes[nets["one"]["router"]].ports)
@@ -178,7 +203,7 @@ EDGE_YAML = """
 accounts: [{name: acme}]
 networks:
   - {name: edge-vpc, account: acme, cidr: 10.7.0.0/16, public_gateway: true,
-     subnets: [{name: app, cidr: 10.7.1.0/24}]}
+     subnets: [{name: app, cidr: 10.7.1.0/24}, {name: vault, cidr: 10.7.9.0/24, internet: false}]}
 instances:
   - {name: web, account: acme, interfaces: [edge-vpc/app], public_ip: true}
   - {name: db, account: acme, interfaces: [edge-vpc/app]}
@@ -200,6 +225,7 @@ def test_the_edge_in_a_scenario_file_applies_reapplies_and_destroys(api: Any) ->
                  for p in ok(api.req("GET", "/v1/public-ips"))["items"]}
     assert addresses == {"web": ("standard", "203.0.113.1"), "db": ("customer", "203.0.113.2")}
     assert ok(api.req("GET", "/v1/externals/laptop"))["ip"] == "198.18.0.2"
+    assert ok(api.req("GET", "/v1/subnets/edge-vpc/vault"))["internet"] is False
     again = ok(api.req("POST", "/v1/apply", json={"yaml": EDGE_YAML}))["changes"]
     assert {c["action"] for c in again} == {"unchanged"}
     # outbound NAT is a setting: a changed file updates it

@@ -105,6 +105,13 @@ class QuotaRead(BaseModel):
 class SubnetCreate(Body):
     name: str = Field(max_length=MAX_NAME)
     cidr: str = Field(max_length=MAX_CIDR_TEXT)
+    internet: StrictBool = Field(default=True, description=(
+        "routed to the Internet through the network's public gateway; false: a private "
+        "subnet (docs/edge.md)"))
+
+
+class SubnetUpdate(Body):
+    internet: StrictBool | None = None
 
 
 class SubnetRead(BaseModel):
@@ -116,6 +123,7 @@ class SubnetRead(BaseModel):
     used: int
     capacity: int
     bridge: str
+    internet: bool = True
 
 
 class NetworkCreate(Body):

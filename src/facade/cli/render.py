@@ -326,6 +326,8 @@ def subnet(obj: dict[str, Any]) -> None:
                 ("cidr", _s(obj.get("cidr"))),
                 ("gateway", _s(obj.get("gateway"))),
                 ("used", f"{_s(obj.get('used'))} of {_s(obj.get('capacity'))} addresses"),
+                *([("routes", "private: no route to the Internet")]
+                  if obj.get("internet") is False else []),
             ]
         )
     )

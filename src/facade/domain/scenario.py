@@ -62,6 +62,7 @@ class SubnetDecl(Declaration):
     line: int = 0
     network: str = ""
     file: str = field(default="<scenario>", compare=False, repr=False)
+    internet: bool = True  # routed to the Internet by the public gateway (docs/edge.md)
 
     @property
     def kind(self) -> str:

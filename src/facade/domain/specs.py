@@ -88,6 +88,9 @@ class GatewaySpec:
     via: str
     nat: tuple[tuple[str, str], ...] = ()
     outbound: bool = False
+    # the router's legs in private subnets (no route to the Internet): nothing passes between
+    # them and `ifname`
+    private: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 
 from facade.domain import commands, counts
-from facade.domain.errors import Conflict, Invalid
+from facade.domain.errors import Conflict, Invalid, describe
 from facade.domain.ipam import Siblings, check_no_overlap, check_subnet_in_network
 from facade.domain.scenario import (
     AccountDecl,
@@ -43,8 +43,8 @@ def _subnets(net: Item, network: str, net_cidr: ipaddress.IPv4Network,
     siblings = Siblings()
     out = []
     for value, line in items(net.data, "subnets", file):
-        item = mapping(value, line, kind="subnet", file=file, allowed=("name", "cidr"),
-                       required=("name", "cidr"))
+        item = mapping(value, line, kind="subnet", file=file,
+                       allowed=("name", "cidr", "internet"), required=("name", "cidr"))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         cidr = item.cidr()
@@ -54,8 +54,12 @@ def _subnets(net: Item, network: str, net_cidr: ipaddress.IPv4Network,
         except Conflict as exc:  # within one file it is a mistake in the file: Invalid
             raise Invalid(exc.message, where=exc.where) from None
         siblings.add(name, cidr)
+        internet = item.data.get("internet", True)
+        if not isinstance(internet, bool):
+            item.fail("internet", f"subnet internet must be true or false, not "
+                                  f"{describe(internet)}")
         out.append(SubnetDecl(name=name, cidr=str(cidr), line=item.line, network=network,
-                              file=file))
+                              file=file, internet=internet))
     with fields_at(net):
         counts.check_subnets(len(out), where="subnets")
     return tuple(out)

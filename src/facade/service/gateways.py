@@ -42,7 +42,9 @@ def with_edge(session: Session, net: Network, spec: NodeSpec) -> NodeSpec:
                    address=f"{net.gateway_ip}/{rng.cidr.prefixlen}",
                    mac=names.mac(hosts.id, net.gateway_ip))
     gateway = GatewaySpec(ifname=leg.ifname, via=str(rng.gateway), nat=_nat(session, net.id),
-                          outbound=net.outbound_nat)
+                          outbound=net.outbound_nat,
+                          private=tuple(names.router_ifname(s.id) for s in net.subnets
+                                        if not s.internet))
     return dataclasses.replace(spec, ports=(*spec.ports, leg), gateway=gateway)
 
 

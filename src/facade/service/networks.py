@@ -33,7 +33,7 @@ def used_counts(session: Session, subnet_ids: list[int] | None = None) -> dict[i
 
 
 def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: str,
-               name_where: str | None = None) -> Subnet:
+               name_where: str | None = None, internet: bool = True) -> Subnet:
     """`where` names the subnet's CIDR in the request, `name_where` its name (default: where)."""
     name_where = name_where or where
     names.check_name(name, kind="subnet", where=name_where)
@@ -43,13 +43,13 @@ def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: s
         raise Conflict(f"subnet {net.name}/{name} already exists", where=name_where)
     ipam.check_no_overlap(sub, {s.name: s.cidr for s in net.subnets}, where=where)
     quotas.check(session, net.account, "subnets", where=name_where)
-    row = Subnet(network=net, name=name, cidr=str(sub))
+    row = Subnet(network=net, name=name, cidr=str(sub), internet=internet)
     session.add(row)
     return row
 
 
 def new_network(ctx: Context, session: Session, caller: Caller, name: str, account: str | None,
-                cidr: str, subnets: list[dict[str, str]] | None = None, *,
+                cidr: str, subnets: list[dict[str, Any]] | None = None, *,
                 public_gateway: bool = False, outbound_nat: bool = False) -> Network:
     cmd = commands.new_network(name=name, cidr=cidr, subnets=subnets or [])
     owner = lookup.acting_account(session, caller, account)
@@ -61,7 +61,7 @@ def new_network(ctx: Context, session: Session, caller: Caller, name: str, accou
     session.add(net)
     for i, sub in enumerate(subnets or []):
         add_subnet(session, net, sub.get("name", ""), sub.get("cidr", ""),
-                   where=f"subnets[{i}]")
+                   where=f"subnets[{i}]", internet=sub.get("internet", True) is not False)
     ctx.event(session, "network.created", name, f"network {name} {cmd.cidr} created")
     session.flush()
     if public_gateway or outbound_nat:
@@ -70,7 +70,7 @@ def new_network(ctx: Context, session: Session, caller: Caller, name: str, accou
 
 
 def create_network(ctx: Context, caller: Caller, name: str, account: str | None, cidr: str,
-                   subnets: list[dict[str, str]] | None = None, *,
+                   subnets: list[dict[str, Any]] | None = None, *,
                    public_gateway: bool = False, outbound_nat: bool = False) -> dict[str, Any]:
     with ctx.write() as session:
         result = views.network(new_network(ctx, session, caller, name, account, cidr, subnets,
@@ -96,13 +96,14 @@ def update_network(ctx: Context, caller: Caller, name: str, *, public_gateway: b
 
 
 def create_subnet(ctx: Context, caller: Caller, network: str, name: str,
-                  cidr: str) -> dict[str, Any]:
+                  cidr: str, internet: bool = True) -> dict[str, Any]:
     with ctx.write() as session:
         net = lookup.network(session, caller, network)
         if net.kind != "private":
             raise Invalid(f"network {network} is the intermediate network; its one subnet "
                           "is all it has", where="network")
-        row = add_subnet(session, net, name, cidr, where="cidr", name_where="name")
+        row = add_subnet(session, net, name, cidr, where="cidr", name_where="name",
+                         internet=internet)
         ctx.event(session, "subnet.created", f"{network}/{name}", f"subnet {row.cidr} created")
         session.flush()
         result = views.subnet(row, 0)
@@ -144,6 +145,39 @@ def get_subnet(ctx: Context, caller: Caller, path: str) -> dict[str, Any]:
     with ctx.read() as session:
         row = lookup.visible_subnet(session, caller, path)
         return views.subnet(row, used_counts(session).get(row.id, 0))
+
+
+def set_internet(ctx: Context, session: Session, sub: Subnet, internet: bool) -> bool:
+    """A subnet's route to the Internet on or off; True if it changed. Off is refused while an
+    address there has a public address (disassociate or release it first)."""
+    if sub.internet == internet:
+        return False
+    if not internet:
+        bound = list(session.scalars(
+            select(PublicIp.address).join(Interface, (Interface.instance_id
+                                                      == PublicIp.instance_id)
+                                          & (Interface.index == PublicIp.iface_index))
+            .where(Interface.subnet_id == sub.id)))
+        if bound:
+            raise InUse(f"subnet {sub.path} has public addresses ({', '.join(bound)}); "
+                        "disassociate or release them first", where="internet")
+    sub.internet = internet
+    ctx.event(session, "subnet.routes", sub.path,
+              "routed to the Internet through the public gateway" if internet
+              else "private: no route to the Internet")
+    return True
+
+
+def update_subnet(ctx: Context, caller: Caller, path: str, *, internet: bool | None
+                  ) -> dict[str, Any]:
+    with ctx.write() as session:
+        row = lookup.visible_subnet(session, caller, path)
+        if internet is not None:
+            set_internet(ctx, session, row, internet)
+        session.flush()
+        result = views.subnet(row, used_counts(session, [row.id]).get(row.id, 0))
+    ctx.converge()
+    return result
 
 
 def _subnet_users(session: Session, sub: Subnet) -> list[str]:

@@ -158,6 +158,9 @@ def _target(session: Session, inst: Instance, iface: str, *, where: str) -> tupl
     if found is None:
         raise Invalid(f"instance {inst.name} has no interface {iface}", where="iface")
     net = found.subnet.network
+    if not found.subnet.internet:
+        raise Conflict(f"subnet {found.subnet.path} is private (no route to the Internet); "
+                       f"{inst.name}/{iface} cannot have a public address", where=where)
     if not net.public_gateway:
         raise Conflict(f"network {net.name} has no public gateway (facade network update "
                        f"{net.name} --public-gateway)", where=where)

@@ -80,6 +80,10 @@ class Subnet(Base):
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id"))
     name: Mapped[str] = mapped_column(String(40))
     cidr: Mapped[str] = mapped_column(String(18))
+    # its route to the intermediate network through the network's public gateway (when it
+    # has one; docs/edge.md): False makes it a private subnet, never reached from or reaching
+    # the Internet
+    internet: Mapped[bool] = mapped_column(Boolean, server_default="1", default=True)
     network: Mapped[Network] = relationship(back_populates="subnets")
 
     @property

@@ -18,6 +18,7 @@ from facade.api.schemas import (
     Page,
     SubnetCreate,
     SubnetRead,
+    SubnetUpdate,
 )
 from facade.service import grants, networks
 
@@ -58,12 +59,19 @@ def delete_network(name: str, ctx: Ctx, caller: Auth) -> Response:
 @router.post("/v1/networks/{network}/subnets", status_code=201, response_model=SubnetRead,
              operation_id="create_subnet")
 def create_subnet(network: str, body: SubnetCreate, ctx: Ctx, caller: Auth) -> Any:
-    return networks.create_subnet(ctx, caller, network, body.name, body.cidr)
+    return networks.create_subnet(ctx, caller, network, body.name, body.cidr, body.internet)
 
 
 @router.get("/v1/subnets", response_model=Page[SubnetRead], operation_id="list_subnets")
 def list_subnets(ctx: Ctx, caller: Auth, page: Paging) -> Any:
     return networks.list_subnets(ctx, caller, page)
+
+
+@router.patch("/v1/subnets/{network}/{subnet}", response_model=SubnetRead,
+              operation_id="update_subnet")
+def update_subnet(network: str, subnet: str, body: SubnetUpdate, ctx: Ctx,
+                  caller: Auth) -> Any:
+    return networks.update_subnet(ctx, caller, f"{network}/{subnet}", internet=body.internet)
 
 
 @router.get("/v1/subnets/{network}/{subnet}", response_model=SubnetRead,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,12 +24,32 @@ def _path(ref: str) -> str:
 def create(
     ref: Ref,
     cidr: Annotated[str, typer.Option("--cidr", help="CIDR inside the network's CIDR.")],
+    private: Annotated[bool, typer.Option(
+        "--private", help="No route to the Internet through the network's public gateway.")]
+    = False,
 ) -> None:
     """Create a subnet in a network."""
     network, subnet = split_subnet(ref)
+    body: dict[str, Any] = {"name": subnet, "cidr": cidr}
+    if private:
+        body["internet"] = False
     with connect() as cli:
-        cli.post(f"/v1/networks/{seg(network)}/subnets", {"name": subnet, "cidr": cidr})
-    typer.echo(f"created subnet {ref}")
+        cli.post(f"/v1/networks/{seg(network)}/subnets", body)
+    typer.echo(f"created subnet {ref}" + (" (private)" if private else ""))
+
+
+@app.command("update")
+def update(
+    ref: Ref,
+    internet: Annotated[bool, typer.Option(
+        "--internet/--private",
+        help="Route it to the Internet through the network's public gateway, or not.")],
+    as_json: Json = False,
+) -> None:
+    """Change a subnet's route to the Internet."""
+    with connect() as cli:
+        obj = cli.patch(_path(ref), {"internet": internet})
+    render.output(obj, as_json, render.subnet)
 
 
 @app.command("list")

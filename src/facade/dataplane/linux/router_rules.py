@@ -103,14 +103,19 @@ def chain_rules(spec: NodeSpec) -> dict[str, list[Expr]]:
     out: dict[str, list[Expr]] = {"forward": forward, "input": local}
     if spec.gateway is not None:
         out.update(_gateway_rules(spec.gateway.ifname, spec.gateway.nat, spec.gateway.outbound,
-                                  forward, local))
+                                  forward, local, spec.gateway.private))
     return out
 
 
 def _gateway_rules(leg: str, nat: tuple[tuple[str, str], ...], outbound: bool,
-                   forward: list[Expr], local: list[Expr]) -> dict[str, list[Expr]]:
-    """The public gateway's rules (after the isolated legs' drops, which still win)."""
+                   forward: list[Expr], local: list[Expr],
+                   private: tuple[str, ...] = ()) -> dict[str, list[Expr]]:
+    """The public gateway's rules (after the isolated legs' drops, which still win; then the
+    private subnets' legs, which nothing passes between and the Internet)."""
     iif, oif = _match(_meta("iifname"), leg), _match(_meta("oifname"), leg)
+    for other in private:
+        forward.append([_match(_meta("iifname"), other), oif, DROP])
+        forward.append([iif, _match(_meta("oifname"), other), DROP])
     state = {"match": {"op": "in", "left": {"ct": {"key": "state"}},
                        "right": ["established", "related"]}}
     translated = {"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}}

@@ -72,7 +72,8 @@ def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -
     row = session.scalar(select(Network).where(Network.name == net.name))
     if row is None:
         networks.new_network(ctx, session, caller, net.name, net.account, net.cidr,
-                             [{"name": s.name, "cidr": s.cidr} for s in net.subnets],
+                             [{"name": s.name, "cidr": s.cidr, "internet": s.internet}
+                              for s in net.subnets],
                              public_gateway=net.public_gateway, outbound_nat=net.outbound_nat)
         return "created"
     if row.account.name != net.account:
@@ -80,16 +81,21 @@ def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -
     if row.cidr != net.cidr:
         raise differs(net, "cidr", row.cidr, net.cidr)
     have = {s.name: s.cidr for s in row.subnets}
+    rows = {s.name: s for s in row.subnets}
     quotas.check(session, row.account, "subnets",
                  sum(1 for s in net.subnets if s.name not in have), where="subnets")
     added = False
     for sub in net.subnets:
         if sub.name not in have:
             with located(sub):
-                networks.add_subnet(session, row, sub.name, sub.cidr, where="cidr")
+                networks.add_subnet(session, row, sub.name, sub.cidr, where="cidr",
+                                    internet=sub.internet)
             added = True
         elif have[sub.name] != sub.cidr:
             raise differs(sub, "cidr", have[sub.name], sub.cidr)
+        else:
+            with located(sub):  # its route to the Internet is a setting
+                added |= networks.set_internet(ctx, session, rows[sub.name], sub.internet)
     if (row.public_gateway, row.outbound_nat) != (net.public_gateway, net.outbound_nat):
         # the public gateway is a setting: the file's replaces the current one
         public_ips.set_gateway(ctx, session, row, net.public_gateway, net.outbound_nat)
