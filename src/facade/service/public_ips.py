@@ -1,5 +1,4 @@
-"""Public addresses (docs/edge.md): the operator's pools, public gateways on networks, standard
-public IPs (an instance's, made and released with it) and customer public IPs (allocated by an
+"""Public addresses (docs/edge.md): public gateways on networks, standard public IPs (an instance's, made and released with it) and customer public IPs (allocated by an
 account, associated with one of its instances, remapped in one call, released).
 
 An address is translated 1:1 by the public gateway of the network its instance's interface is
@@ -10,83 +9,17 @@ queues them: the gateways of the networks the address leaves and joins, and the 
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import edge, names
-from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
+from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
-from facade.service import gateways, internet, lookup, paging, quotas
+from facade.service import gateways, internet, ip_pools, lookup, paging, quotas
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Instance, Interface, IpPool, Network, PublicIp
-
-# -- pools (the operator's) ----------------------------------------------------------------------
-
-
-def _pools(session: Session) -> list[IpPool]:
-    return list(session.scalars(select(IpPool).order_by(IpPool.id)))
-
-
-def _ensure_default_pool(session: Session) -> None:
-    if session.scalar(select(IpPool.id).limit(1)) is None:
-        session.add(IpPool(cidr=edge.DEFAULT_POOL))
-        session.flush()
-
-
-def pool_view(row: IpPool, used: int) -> dict[str, Any]:
-    size = ipaddress.IPv4Network(row.cidr).num_addresses - 2
-    return {"cidr": row.cidr, "used": used, "capacity": size}
-
-
-def _used(session: Session) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    for pool_id in session.scalars(select(PublicIp.pool_id)):
-        counts[pool_id] = counts.get(pool_id, 0) + 1
-    return counts
-
-
-def add_pool(ctx: Context, caller: Caller, cidr: str) -> dict[str, Any]:
-    if not caller.operator:
-        raise Forbidden("only the operator adds public address pools", where="cidr")
-    with ctx.write() as session:
-        _ensure_default_pool(session)
-        text = edge.check_pool(cidr, [p.cidr for p in _pools(session)])
-        row = IpPool(cidr=text)
-        session.add(row)
-        ctx.event(session, "pool.added", text, f"public address pool {text} added")
-        session.flush()
-        return pool_view(row, 0)
-
-
-POOLS = paging.by_id("ip-pools", IpPool.id)
-
-
-def list_pools(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
-    if not caller.operator:
-        raise Forbidden("only the operator sees the public address pools", where="pools")
-    with ctx.write() as session:
-        _ensure_default_pool(session)
-    with ctx.read() as session:
-        rows, cursor = paging.objects(session, select(IpPool), POOLS, page, lambda r: (r.id,))
-        used = _used(session)
-        return paging.answer([pool_view(p, used.get(p.id, 0)) for p in rows], cursor)
-
-
-def _take(session: Session) -> tuple[str, IpPool]:
-    _ensure_default_pool(session)
-    pools = _pools(session)
-    taken = set(session.scalars(select(PublicIp.address)))
-    address = edge.next_public([p.cidr for p in pools], taken)
-    pool = next(p for p in pools if _in(address, p.cidr))
-    return address, pool
-
-
-def _in(address: str, cidr: str) -> bool:
-    return ipaddress.IPv4Address(address) in ipaddress.IPv4Network(cidr)
-
+from facade.store.models import Appliance, Instance, Interface, Network, PublicIp
 
 # -- public gateways -----------------------------------------------------------------------------
 
@@ -120,11 +53,6 @@ def set_gateway(ctx: Context, session: Session, net: Network, public_gateway: bo
                   f"public gateway at {net.gateway_ip}" + (" with outbound NAT"
                                                           if outbound_nat else "")
                   if public_gateway else "no public gateway")
-
-
-def gateway_view(net: Network) -> dict[str, Any]:
-    return {"public_gateway": net.public_gateway, "outbound_nat": net.outbound_nat,
-            "gateway_ip": net.gateway_ip}
 
 
 # -- addresses ----------------------------------------------------------------------------------
@@ -176,7 +104,7 @@ def bound_to(session: Session, inst: Instance, index: int) -> PublicIp | None:
 def add_standard(ctx: Context, session: Session, inst: Instance) -> str:
     """An instance's standard public address (its eth0's), made with it."""
     index, net = _target(session, inst, "eth0", where="public_ip")
-    address, pool = _take(session)
+    address, pool = ip_pools.take(session)
     session.add(PublicIp(address=address, pool=pool, account_id=inst.account_id, standard=True,
                          instance_id=inst.id, iface_index=index, network_id=net.id))
     ctx.event(session, "public-ip.associated", address,
@@ -211,7 +139,7 @@ def new_address(ctx: Context, session: Session, caller: Caller, account: str | N
     """A customer address allocated to `account` (the caller's by default)."""
     owner = lookup.acting_account(session, caller, account)
     quotas.check(session, owner, "public_ips", where="account")
-    address, pool = _take(session)
+    address, pool = ip_pools.take(session)
     row = PublicIp(address=address, pool=pool, account=owner, standard=False)
     session.add(row)
     ctx.event(session, "public-ip.allocated", address, f"allocated to {owner.name}")

@@ -19,7 +19,7 @@ from facade.api.schemas import (
     PublicIpCreate,
     PublicIpRead,
 )
-from facade.service import internet, public_ips
+from facade.service import internet, ip_pools, public_ips
 
 router = APIRouter(tags=["edge"])
 
@@ -62,13 +62,13 @@ def release_public_ip(address: str, ctx: Ctx, caller: Auth) -> Response:
 
 @router.get("/v1/ip-pools", response_model=Page[PoolRead], operation_id="list_ip_pools")
 def list_ip_pools(ctx: Ctx, caller: Auth, page: Paging) -> Any:
-    return public_ips.list_pools(ctx, caller, page)
+    return ip_pools.list_pools(ctx, caller, page)
 
 
 @router.post("/v1/ip-pools", status_code=201, response_model=PoolRead,
              operation_id="add_ip_pool")
 def add_ip_pool(body: PoolCreate, ctx: Ctx, caller: Auth) -> Any:
-    return public_ips.add_pool(ctx, caller, body.cidr)
+    return ip_pools.add_pool(ctx, caller, body.cidr)
 
 
 @router.get("/v1/externals", response_model=Page[ExternalRead], operation_id="list_externals")
