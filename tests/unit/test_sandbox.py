@@ -181,6 +181,20 @@ def test_v2_is_used_for_what_the_root_hands_down(tmp_path: Path) -> None:
     assert (node / "cpu.weight").read_text() == "300"
 
 
+def test_a_process_another_pid_namespace_holds_is_never_listed_as_0(tmp_path: Path) -> None:
+    """cgroup.procs lists, as 0, what the reader's PID namespace cannot see (a control plane
+    in another sandbox): cleanup must not hand 0 to kill(), "my own process group"."""
+    h = _tree(tmp_path, V2, {"sys/fs/cgroup": "cpu memory pids"})
+    groups = cgroups.NodeGroups("plane", h)
+    for plane, node, procs in (("plane", "fcd-i1-a", "0\n4242\n0\n"),
+                               ("other", "fcd-i9-z", "0\n")):
+        d = tmp_path / "sys/fs/cgroup/facade" / plane / node
+        d.mkdir(parents=True)
+        (d / "cgroup.procs").write_text(procs)
+    assert groups.pids("fcd-i1-a") == [4242]
+    assert groups.all_pids() == [4242]
+
+
 def test_a_v2_root_that_hands_nothing_down_is_not_used(tmp_path: Path) -> None:
     h = _tree(tmp_path, V2, {"sys/fs/cgroup": ""})
     assert h.where == {}

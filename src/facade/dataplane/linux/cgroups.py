@@ -180,8 +180,7 @@ class NodeGroups:
     def pids(self, netns: str) -> list[int]:
         out: set[int] = set()
         for mount, _ in self.h.mounts():
-            for line in _read(self._dir(mount, netns) / "cgroup.procs").split():
-                out.add(int(line))
+            out.update(_procs(self._dir(mount, netns)))
         return sorted(out)
 
     def remove(self, netns: str, wait: float = 1.0) -> bool | None:
@@ -211,8 +210,7 @@ class NodeGroups:
                         continue
                     for node in os.scandir(plane.path):
                         if node.is_dir():
-                            for line in _read(Path(node.path) / "cgroup.procs").split():
-                                out.add(int(line))
+                            out.update(_procs(Path(node.path)))
         return sorted(out)
 
     def remove_all(self) -> list[str]:
@@ -233,6 +231,14 @@ class NodeGroups:
             with contextlib.suppress(OSError):
                 top.rmdir()
         return sorted(set(removed))
+
+
+def _procs(group: Path) -> set[int]:
+    """The processes of a group, as this PID namespace numbers them. One that this namespace
+    cannot see is listed as 0 (another PID namespace's: a control plane in another sandbox on
+    the same host): it is left out, never handed to kill(), where 0 would mean "my own process
+    group"."""
+    return {pid for line in _read(group / "cgroup.procs").split() if (pid := int(line)) > 0}
 
 
 def _rmdir_settled(group: Path, wait: float = 0.5) -> bool | None:
