@@ -25,15 +25,17 @@ $(STAMP_PY): pyproject.toml requirements.lock
 up: deps
 	$(VENV)/bin/facade up
 
-# The unit tests run on both cores (file by file); the API fuzzing on its own (schemathesis's
-# cases are not collected by parallel workers); the kernel tests one module at a time (the
-# data-plane contract suite among them: its fake half runs there too, and in `make check`).
+# The unit tests (pure and fast, no controller thread) and the service tests (the API with its
+# controller running on the fake driver) run on both cores (file by file); the API fuzzing on
+# its own (schemathesis's cases are not collected by parallel workers); the kernel tests one
+# module at a time (the data-plane contract suite among them: its fake half runs there too, and
+# in `make check`).
 # (The fuzzing beside the kernel tests saves about 3 minutes but its load made a probe of a
 # just-made node time out once: not until the kernel tests tolerate a busy machine.)
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 test: deps
-	$(PYTEST) -n 2 --dist loadfile tests/unit --ignore=tests/unit/test_api_fuzz.py
-	$(PYTEST) tests/unit/test_api_fuzz.py
+	$(PYTEST) -n 2 --dist loadfile tests/unit tests/service --ignore=tests/service/test_api_fuzz.py
+	$(PYTEST) tests/service/test_api_fuzz.py
 	$(PYTEST) tests/integration
 
 # issue 16: the isolation property test and the SIGKILL convergence test at scale (10,000
@@ -49,7 +51,7 @@ check: deps
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy --strict src
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/unit tests/service
 	$(PY) -m pytest -q tests/integration/test_driver_contract.py -m "not root"
 
 bench: deps

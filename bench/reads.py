@@ -1,7 +1,7 @@
 """Benchmark: list and show reads with 1,000 appliances in the store (issue 11, "Reads that stay
 fast": `GET /v1/appliances?limit=100` at most 50 ms, `GET /v1/appliances/{name}` at most 10 ms).
 
-No root needed: the API app in-process (Starlette's TestClient, as the unit tests use it) on
+No root needed: the API app in-process (Starlette's TestClient, as the service tests use it) on
 the fake data plane. The store is filled through the service layer, 100 appliances (1 backend
 each) per write transaction. Then the state the controller would reach is written directly:
 every appliance `ready`, every node `active`, and what each node's agent says (the shape of

@@ -10,11 +10,10 @@ from sqlalchemy import select
 from facade.service import accounts, appliances, catalog, desired, networks, quotas
 from facade.service.context import Context
 from facade.store.models import Instance, Network
-from tests.unit.test_metering import ctx  # noqa: F401 - fixture
 
 
 def test_one_networks_agent_read_as_rows_is_the_agent_read_as_objects(
-        ctx: Context) -> None:  # noqa: F811 - the fixture
+        ctx: Context) -> None:
     op = accounts.authenticate(ctx, accounts.bootstrap_operator(ctx) or "")
     for name in ("acme", "searchco", "cacheco"):
         accounts.create(ctx, op, name)

@@ -1,17 +1,15 @@
 """Node replacement decisions (pure, with a fake clock): only a backend that keeps failing after
-its start-up grace is replaced, at most one per appliance per cool-down; and on the fake data
-plane, a replacement keeps the appliance's size and customer address."""
+its start-up grace is replaced, at most one per appliance per cool-down (a replacement on the
+fake data plane: tests/service/test_healing.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from facade.controller.healing import REPLACE_AFTER, REPLACE_COOLDOWN, STARTUP_GRACE, Healer
 from facade.domain.health import HealthCheck
 from facade.service import desired as desired_mod
 from tests.unit.clock import Clock
-from tests.unit.test_api_validation import appliance_body, ok, world  # noqa: F401 - fixture
 
 
 def _want(status: str = "ready") -> desired_mod.Desired:
@@ -78,23 +76,3 @@ def test_a_node_never_seen_is_not_replaced() -> None:
     h.review(want, set(), set())  # namespaces not made yet
     clock.t += 100
     assert h.review(want, set(), set()) == []
-
-
-def test_replace_backend_keeps_size_and_endpoint(world: Any) -> None:  # noqa: F811
-    from facade.service import appliances
-    from facade.store.models import Appliance
-
-    api = world
-    api.changed = True
-    before = ok(api.req("POST", "/v1/appliances", json=appliance_body()), 202)
-    with api.ctx.write() as s:
-        app = s.query(Appliance).filter_by(name="docs").one()
-        old = next(n for n in app.nodes if n.name == "docs-b1")
-        new = appliances.replace_backend(api.ctx, s, app, old, "test")
-        assert new.name == "docs-b3" and old.status == "deleting"
-    api.ctx.converge(10)
-    after = ok(api.req("GET", "/v1/appliances/docs"))
-    assert after["endpoint"] == before["endpoint"]
-    assert sorted(b["name"] for b in after["backends"]) == ["docs-b2", "docs-b3"]
-    kinds = [e["kind"] for e in api.items("/v1/events")]
-    assert "appliance.node_replaced" in kinds

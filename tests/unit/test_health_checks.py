@@ -1,5 +1,6 @@
-"""Tunable health checks (docs/health.md): the rules, the API, the engine's thresholds and
-codes, and the agent's "is something listening" check read from the kernel's socket table."""
+"""Tunable health checks (docs/health.md): the rules, the engine's thresholds and codes (a
+scripted driver, a fake clock), and the agent's "is something listening" check read from the
+kernel's socket table (the API: tests/service/test_health_checks.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from facade.service.context import Context
 from facade.workloads.agent import config as agent_config
 from facade.workloads.agent import probes as agent_probes
 from tests.unit.clock import Clock
-from tests.unit.test_api_resources import eventually, ok, provider_and_customer, wait_ready
 
 # -- the rules ---------------------------------------------------------------------------------
 
@@ -66,79 +66,6 @@ def test_codes_match_ranges_and_lists() -> None:
     assert not hc.accepts(None)
 
 
-# -- the API -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def world(api: Any) -> Any:
-    provider_and_customer(api)
-    return api
-
-
-def test_a_service_is_created_with_a_check_and_changed_later(world: Any) -> None:
-    api = world
-    made = ok(api.req("POST", "/v1/services", json={
-        "name": "perf", "account": "searchco", "command": "iperf3 -s -B {ip} -p {port}",
-        "port": 5201, "backend_subnet": "search-vpc/backend",
-        "management_subnet": "search-vpc/mgmt",
-        "health_check": {"type": "agent", "interval": 2, "fall": 3}}), 201)
-    assert made["health_check"] == {"type": "agent", "path": None, "codes": None,
-                                    "interval": 2.0, "timeout": 0.5, "rise": 1, "fall": 3}
-    changed = ok(api.req("PUT", "/v1/services/perf/health_check", json={
-        "type": "http", "path": "/ready", "codes": "200-399", "interval": None}))
-    assert changed == {"type": "http", "path": "/ready", "codes": "200-399", "interval": 1.0,
-                       "timeout": 0.5, "rise": 1, "fall": 3}
-    assert ok(api.req("GET", "/v1/services/perf"))["health_check"] == changed
-    events = api.items("/v1/events")
-    assert any(e["kind"] == "service.health_check" and "GET /ready answers 200-399"
-               in e["message"] for e in events)
-
-
-def test_bad_checks_are_400_and_change_nothing(world: Any) -> None:
-    api = world
-    before = ok(api.req("GET", "/v1/services/search"))
-    for body, where in (({"timeout": 5}, "health_check.timeout"),
-                        ({"type": "bogus"}, "health_check.type"),
-                        ({"codes": "200-"}, "health_check.codes")):
-        resp = api.req("PUT", "/v1/services/search/health_check", json=body)
-        assert resp.status_code == 400, resp.text
-        assert resp.json()["error"]["where"] == where
-    assert api.req("PUT", "/v1/services/search/health_check",
-                   json={"interval": "1s"}).status_code == 422
-    assert ok(api.req("GET", "/v1/services/search")) == before
-    resp = api.req("POST", "/v1/services", json={
-        "name": "echo", "account": "searchco", "command": "prog {ip} {port}", "port": 80,
-        "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt",
-        "health_path": "/a", "health_check": {"path": "/b"}})
-    assert resp.status_code == 400 and resp.json()["error"]["where"] == "health_check.path"
-    assert api.req("GET", "/v1/services/echo").status_code == 404
-
-
-def test_only_the_provider_changes_a_check(world: Any) -> None:
-    api = world
-    acme = ok(api.req("POST", "/v1/accounts/acme/tokens"), 201)["token"]
-    resp = api.req("PUT", "/v1/services/search/health_check", json={"fall": 5}, token=acme)
-    assert resp.status_code == 403
-    assert ok(api.req("GET", "/v1/services/search"))["health_check"]["fall"] == 2
-
-
-def test_a_running_appliance_and_its_agent_follow_a_change(world: Any) -> None:
-    api = world
-    ok(api.req("POST", "/v1/appliances", json={
-        "name": "docs", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
-        "backends": 1}), 202)
-    wait_ready(api, "docs")
-    ok(api.req("PUT", "/v1/services/search/health_check", json={"type": "agent"}))
-    # (the agent's configuration follows its nodes within the controller's SETTLE)
-    config = eventually(lambda: next((api.ctx.home / "agents").glob("*.json"), None))
-
-    def agent_checks_listen() -> bool:
-        nodes = json.loads(config.read_text())["nodes"]
-        return any((n.get("workload") or {}).get("check") == "listen" for n in nodes)
-
-    eventually(agent_checks_listen)
-
-
 # -- the engine --------------------------------------------------------------------------------
 
 
@@ -163,8 +90,6 @@ class Scripted(FakeDataPlane):
             return ProbeResult(ok=True, detail="HTTP 200", status=200, body=json.dumps(
                 {"workload": {"ok": up, "detail": "listening" if up else "nothing listens"}}))
         return ProbeResult(ok=200 <= status < 300, detail=f"HTTP {status}", status=status)
-
-
 
 
 def _engine(tmp_path: Path, dp: FakeDataPlane, hc: health.HealthCheck

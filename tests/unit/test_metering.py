@@ -1,10 +1,9 @@
-"""Metering: counter increments across resets, node time split at hours, usage records written
-exactly once per reading, and what /v1/usage and /metrics show to whom."""
+"""Metering: counter increments across resets, node time split at hours, and usage records
+written exactly once per reading (in a store on the fake driver, no controller; what /v1/usage
+and /metrics show to whom: tests/service/test_metering.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from facade.dataplane.fake import FakeDataPlane
 from facade.domain.metering import Metric, Reading, from_ms, increment, split_hours
 from facade.service import metering
 from facade.service.context import Context
 from facade.store.models import MeterReading, UsageRecord
-from tests.unit.test_api_validation import ok, world  # noqa: F401 - fixture
 
 HOUR = 3_600_000
 T0 = 1_795_000_000_000 - 1_795_000_000_000 % HOUR  # an hour boundary in 2026
@@ -74,15 +71,6 @@ def test_node_time_splits_exactly_at_hours(start_offset: int, length: int) -> No
 
 
 # --- recording -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def ctx(tmp_path: Path) -> Iterator[Context]:
-    c = Context.open(tmp_path / "home", FakeDataPlane())
-    try:
-        yield c
-    finally:
-        c.engine.dispose()
 
 
 def _node(iid: int, role: str, ip: str, name: str | None = None) -> metering.MeteredNode:
@@ -214,81 +202,3 @@ def test_totals_per_appliance_and_period(ctx: Context) -> None:
     assert whole.values["backend_node_ms"] == 2 * (3 * HOUR + 7)
     assert whole.values["frontend_node_ms"] == 3 * HOUR + 7
     assert {t.node for t in nodes} == {"docs-fe", "docs-b1", "docs-b2"}
-
-
-# --- API -----------------------------------------------------------------------------------
-
-
-def _seed(api: Any) -> None:
-    """Usage of acme's appliance `docs` of searchco's service, as metering would write it."""
-    with api.ctx.write() as s:
-        for node, role, metric, q in (("docs-fe", "frontend", "node_ms", 7_200_000),
-                                      ("docs-b1", "backend", "node_ms", 3_600_500),
-                                      ("docs-b1", "backend", "bytes_in", 12_345),
-                                      ("docs-b1", "backend", "bytes_out", 99_999),
-                                      ("docs-b1", "backend", "connections", 4),
-                                      ("docs-b1", "backend", "requests", 9)):
-            s.add(UsageRecord(hour=T0 // HOUR, customer="acme", provider="searchco",
-                              owner="searchco", service="search", appliance_id=1,
-                              appliance="docs", node=node, role=role, metric=metric,
-                              quantity=q))
-    api.changed = True
-
-
-def test_usage_api_per_party(world: Any) -> None:  # noqa: F811
-    api = world
-    _seed(api)
-    (row,) = api.items("/v1/usage", token=api.acme)
-    assert row == {"appliance": "docs", "customer": "acme", "provider": "searchco",
-                   "service": "search", "frontend_node_seconds": "7200.000",
-                   "backend_node_seconds": "3600.500", "bytes_in": 12_345, "bytes_out": 99_999,
-                   "connections": 4, "requests": 9}
-    # per node: the customer sees none of the provider's nodes; the provider sees them all
-    assert api.items("/v1/usage?by=node", token=api.acme) == []
-    nodes = api.items("/v1/usage?by=node", token=api.searchco)
-    assert {(r["node"], r["role"]) for r in nodes} == {("docs-fe", "frontend"),
-                                                      ("docs-b1", "backend")}
-    assert api.items("/v1/usage?account=acme") == [row]  # operator
-    assert api.items("/v1/usage?period=2026-10&appliance=docs") == []
-    assert api.items("/v1/usage?period=2026-11&appliance=docs") == [row]
-    period = f"{from_ms(T0).isoformat()}/{from_ms(T0 + HOUR).isoformat()}"
-    assert api.items("/v1/usage", params={"period": period}) == [row]
-    # a stranger sees nothing, and may not ask for another account
-    ok(api.req("POST", "/v1/accounts", json={"name": "stranger"}), 201)
-    tok = ok(api.req("POST", "/v1/accounts/stranger/tokens"), 201)["token"]
-    assert api.items("/v1/usage", token=tok) == []
-    bad = api.req("GET", "/v1/usage?account=acme", token=tok)
-    assert bad.status_code == 403 and bad.json()["error"]["where"] == "account"
-
-
-@pytest.mark.parametrize("query, where", [("period=2026-13", "period"),
-                                          ("period=2026-11-01T00:30Z/2026-11-02T00:00Z",
-                                           "period"),
-                                          ("account=nobody", "account")])
-def test_usage_bad_input_names_the_field(world: Any, query: str, where: str) -> None:  # noqa: F811
-    res = world.req("GET", f"/v1/usage?{query}")
-    assert res.status_code in (400, 404), res.text
-    assert res.json()["error"]["where"] == where
-
-
-def test_metrics_prometheus_text(world: Any) -> None:  # noqa: F811
-    api = world
-    _seed(api)
-    assert api.req("GET", "/metrics", token=None).status_code == 401
-    res = api.req("GET", "/metrics", token=api.acme)
-    assert res.status_code == 200
-    assert res.headers["content-type"].startswith("text/plain; version=0.0.4")
-    text = res.text
-    labels = 'appliance="docs",account="acme",provider="searchco",service="search"'
-    assert f"facade_usage_bytes_total{{{labels},direction=\"in\"}} 12345\n" in text
-    assert f"facade_usage_node_seconds_total{{{labels},role=\"frontend\"}} 7200.000\n" in text
-    assert f"facade_usage_connections_total{{{labels}}} 4\n" in text
-    assert "# TYPE facade_usage_requests_total counter\n" in text
-    # every sample line is NAME{labels} VALUE
-    for line in text.splitlines():
-        if not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            assert name.startswith("facade_") and float(value) >= 0
-    ok(api.req("POST", "/v1/accounts", json={"name": "stranger"}), 201)
-    tok = ok(api.req("POST", "/v1/accounts/stranger/tokens"), 201)["token"]
-    assert 'appliance="docs"' not in api.req("GET", "/metrics", token=tok).text

@@ -1,6 +1,7 @@
 """Tenant sandboxes without root: the rules (uid ranges, limits), what the sandbox is told to
 show (bwrap's arguments), where limits are written (cgroup v1 and v2 trees laid out in a
-temporary folder), the seccomp filter's compilation, and what the desired state asks for."""
+temporary folder), the seccomp filter's compilation, port security and a tenant's own network in
+the plan, and limits in a scenario file (through the API: tests/service/test_sandbox_api.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ from facade.dataplane.linux.sandbox_view import (
 )
 from facade.domain import sandbox
 from facade.domain.errors import Invalid
-from facade.service import desired
-from tests.unit.test_api_validation import ok, world  # noqa: F401 - fixture
+from facade.scenario import parse_scenario
 
 # -- rules -----------------------------------------------------------------------------------
 
@@ -201,44 +201,6 @@ def test_a_v2_root_that_hands_nothing_down_is_not_used(tmp_path: Path) -> None:
     assert "not enforced" in h.describe()
 
 
-# -- what the control plane asks for -------------------------------------------------------------
-
-
-def test_every_tenant_node_gets_a_sandbox_and_workloads_run_in_it(
-        world: object) -> None:  # noqa: F811 - the fixture
-    api = world
-    ok(api.req("POST", "/v1/appliances", json={  # type: ignore[attr-defined]
-        "name": "docs", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
-        "backends": 2}), 202)
-    api.changed = True  # type: ignore[attr-defined]
-    with api.ctx.read() as session:  # type: ignore[attr-defined]
-        want = desired.build(session, api.ctx.home).state  # type: ignore[attr-defined]
-    accounts = {a["name"]: a for a in api.items("/v1/accounts")}  # type: ignore
-    assert accounts
-    by_role: dict[str, list[object]] = {}
-    for node in want.nodes:
-        by_role.setdefault(node.role, []).append(node)
-    assert all(n.sandbox is None for n in by_role["router"])  # type: ignore[attr-defined]
-    (client,) = by_role["instance"]
-    (fe,) = by_role["frontend"]
-    backends = by_role["backend"]
-    assert client.sandbox.own_network and client.sandbox.hostname == "client"  # type: ignore
-    assert not fe.sandbox.own_network  # type: ignore[attr-defined]
-    assert fe.sandbox.memory == sandbox.FRONTEND_LIMITS.memory  # type: ignore[attr-defined]
-    uids = {n.sandbox.uid for n in backends}  # type: ignore[attr-defined]
-    assert len(uids) == 1 and uids != {client.sandbox.uid}  # type: ignore[attr-defined]
-    assert fe.sandbox.uid in uids  # type: ignore[attr-defined]
-    for b in backends:
-        (bind,) = b.sandbox.binds  # type: ignore[attr-defined]
-        assert bind[1] == desired.APPLIANCE_INSIDE and bind[0].endswith("/appliances/1")
-    assert len(want.processes) == 3  # two workloads and the management agent
-    for proc in want.processes:
-        assert proc.sandboxed == ("facade.workloads.agent" not in proc.argv)
-        if proc.sandboxed:
-            assert f"{desired.APPLIANCE_INSIDE}/peers.json" not in proc.argv  # http-echo
-            assert not any(str(api.ctx.home) in a for a in proc.argv)  # type: ignore
-
-
 # -- port security and a tenant's own network in the plan -----------------------------------------
 
 
@@ -313,3 +275,45 @@ def test_a_bind_whose_folder_is_not_there_yet_gets_it_empty(tmp_path: Path) -> N
     assert _folder(folder) == folder and folder.is_dir() and not any(folder.iterdir())
     (folder / "peers.json").write_text("{}")
     assert _folder(folder) == folder and (folder / "peers.json").read_text() == "{}"
+
+
+# -- limits in a scenario file ---------------------------------------------------------------
+
+SCENARIO = """\
+accounts: [{name: acme}, {name: echoco}]
+networks:
+  - {name: acme-vpc, account: acme, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.1.0/24}]}
+  - {name: echo-vpc, account: echoco, cidr: 10.0.0.0/16,
+     subnets: [{name: backend, cidr: 10.0.1.0/24}, {name: mgmt, cidr: 10.0.200.0/24}]}
+services:
+  - name: echo
+    account: echoco
+    workload: http-echo
+    port: 80
+    backend_subnet: echo-vpc/backend
+    management_subnet: echo-vpc/mgmt
+    limits: {memory_mb: 96}
+instances:
+  - name: client
+    account: acme
+    interfaces: [acme-vpc/app]
+    limits:
+      pids: 64
+      cpu_weight: 200
+"""
+
+
+def test_limits_in_a_scenario_file_parse_with_their_lines() -> None:
+    s = parse_scenario(SCENARIO, "s.yaml")
+    assert s.services[0].limits == (("memory_mb", 96),)
+    assert s.instances[0].limits == (("cpu_weight", 200), ("pids", 64))
+    for bad, line, words in ((SCENARIO.replace("pids: 64", "pids: 7"), 19, "pids"),
+                             (SCENARIO.replace("cpu_weight: 200", "cpu: 200"), 20, "unknown"),
+                             (SCENARIO.replace("limits: {memory_mb: 96}", "limits: 96"), 13,
+                              "mapping")):
+        try:
+            parse_scenario(bad, "s.yaml")
+        except Invalid as exc:
+            assert exc.where == f"s.yaml:{line}" and words in exc.message, exc
+        else:
+            raise AssertionError(f"accepted: {words}")

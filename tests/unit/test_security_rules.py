@@ -1,5 +1,5 @@
-"""Security rules without root: validation, the pure nftables builder, plan() with rules, the
-API (fake driver) and the YAML file."""
+"""Security rules without the API: validation, the pure nftables builder, plan() with rules and
+the YAML file (the API on the fake driver: tests/service/test_security_rules.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from facade.domain.specs import (
 from facade.reconcile.apply import apply
 from facade.reconcile.plan import plan
 from facade.scenario import parse_scenario
-from tests.unit.test_api_validation import ok, world  # noqa: F401 - fixture
 
 DENY_ALL_IN = PortRuleSpec("ingress", "deny", "any", None, "0.0.0.0/0", 100)
 DENY_8080 = PortRuleSpec("ingress", "deny", "tcp", "8080", "0.0.0.0/0", 10)
@@ -152,72 +151,6 @@ def test_plan_repairs_drift_and_removes_rules() -> None:
 # -- API -----------------------------------------------------------------------------------
 
 SUBNET = "/v1/subnets/acme-vpc/app/rules"
-IFACE = "/v1/instances/client/interfaces/eth0/rules"
-
-
-def test_api_rules_reach_the_fabric(world: Any) -> None:  # noqa: F811
-    world.changed = True
-    body = {"direction": "ingress", "action": "deny", "protocol": "tcp", "ports": "8080",
-            "priority": 10}
-    got = ok(world.req("POST", IFACE, token=world.acme, json=body), 201)
-    assert got == {**body, "cidr": "0.0.0.0/0"}
-    ok(world.req("POST", SUBNET, token=world.acme, json={
-        "direction": "egress", "action": "deny", "priority": 10}), 201)
-    ok(world.req("POST", SUBNET, token=world.acme, json={
-        "direction": "ingress", "action": "deny", "priority": 10}), 201)
-    assert len(world.items(SUBNET, token=world.acme)) == 2
-    world.ctx.converge(5.0)
-    (port, rules), = world.dp.port_rules.items()
-    # on a tie the interface's rule comes before the subnet's
-    assert [(r.direction, r.protocol) for r in rules] == [("ingress", "tcp"),
-                                                          ("egress", "any"), ("ingress", "any")]
-    ok(world.req("DELETE", f"{IFACE}/10?direction=ingress", token=world.acme), 204)
-    ok(world.req("DELETE", f"{SUBNET}/10?direction=ingress", token=world.acme), 204)
-    ok(world.req("DELETE", f"{SUBNET}/10?direction=egress", token=world.acme), 204)
-    world.ctx.converge(5.0)
-    assert world.dp.port_rules == {}
-
-
-def test_api_rule_errors(world: Any) -> None:  # noqa: F811
-    world.changed = True
-    good = {"direction": "ingress", "action": "deny", "priority": 10}
-    ok(world.req("POST", SUBNET, token=world.acme, json=good), 201)
-    resp = world.req("POST", SUBNET, token=world.acme, json={**good, "action": "allow"})
-    assert resp.status_code == 409 and resp.json()["error"]["where"] == "priority"
-    resp = world.req("POST", SUBNET, token=world.acme, json={**good, "ports": "80"})
-    assert resp.status_code == 400 and resp.json()["error"]["where"] == "ports"
-    resp = world.req("POST", SUBNET, token=world.acme, json={**good, "priority": "10"})
-    assert resp.status_code == 422
-    resp = world.req("POST", SUBNET, token=world.acme, json={**good, "extra": 1})
-    assert resp.status_code == 422
-    resp = world.req("POST", "/v1/instances/client/interfaces/eth7/rules", token=world.acme,
-                     json=good)
-    assert resp.status_code == 404
-    # another tenant's subnet and instance do not exist for the provider
-    for path in (SUBNET, IFACE):
-        assert world.req("GET", path, token=world.searchco).status_code == 404
-    # the provider's backend subnet is not acme's either
-    resp = world.req("POST", "/v1/subnets/search-vpc/backend/rules", token=world.acme,
-                     json=good)
-    assert resp.status_code == 404
-    resp = world.req("DELETE", f"{SUBNET}/11?direction=ingress", token=world.acme)
-    assert resp.status_code == 404
-    resp = world.req("DELETE", f"{SUBNET}/10?direction=sideways", token=world.acme)
-    assert resp.status_code == 400
-
-
-def test_rules_go_with_their_instance_and_subnet(world: Any) -> None:  # noqa: F811
-    world.changed = True
-    ok(world.req("POST", IFACE, json={"direction": "egress", "action": "deny",
-                                      "priority": 1}), 201)
-    ok(world.req("POST", "/v1/subnets/acme-vpc/tiny/rules", json={
-        "direction": "egress", "action": "deny", "priority": 1}), 201)
-    ok(world.req("DELETE", "/v1/instances/client"), 204)
-    ok(world.req("DELETE", "/v1/subnets/acme-vpc/tiny"), 204)
-    world.ctx.converge(5.0)
-    from facade.store.models import SecurityRule
-    with world.ctx.read() as session:
-        assert session.query(SecurityRule).count() == 0
 
 
 # -- YAML ------------------------------------------------------------------------------------
@@ -261,17 +194,3 @@ def test_yaml_rule_errors_name_the_line(text: str, where: str) -> None:
     with pytest.raises(Invalid) as err:
         parse_scenario(text, "r.yaml")
     assert err.value.where == where, err.value
-
-
-def test_yaml_apply_is_idempotent_and_destroy_removes(world: Any) -> None:  # noqa: F811
-    world.changed = True
-    first = ok(world.req("POST", "/v1/apply", json={"yaml": YAML, "filename": "r.yaml"}), 200)
-    assert [c["action"] for c in first["changes"]] == ["created", "created"]
-    again = ok(world.req("POST", "/v1/apply", json={"yaml": YAML, "filename": "r.yaml"}), 200)
-    assert [c["action"] for c in again["changes"]] == ["unchanged", "unchanged"]
-    changed = YAML.replace("action: deny", "action: allow")
-    resp = world.req("POST", "/v1/apply", json={"yaml": changed, "filename": "r.yaml"})
-    assert resp.status_code == 409 and "r.yaml:2" in resp.json()["error"]["where"]
-    gone = ok(world.req("POST", "/v1/destroy", json={"yaml": YAML, "filename": "r.yaml"}), 200)
-    assert [c["action"] for c in gone["changes"]] == ["deleted", "deleted"]
-    assert world.items(SUBNET) == []

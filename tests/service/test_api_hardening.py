@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_api_validation import err, ok, service_body, snapshot, world
-
-__all__ = ["world"]  # the fixture, shared with test_api_validation
+from tests.service.helpers import err, ok, service_body, snapshot
 
 DOCS_APPLIANCE = {"name": "docs", "account": "acme", "service": "search",
                   "subnet": "acme-vpc/app", "backends": 1}

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from facade.cli import render
-from tests.unit.test_api_validation import ok, world  # noqa: F401 - fixture
-from tests.unit.test_frontend_providers import lb  # noqa: F401 - fixture
+from tests.service.helpers import ok
 
 GRANTS = "/v1/subnets/search-vpc/backend/grants"
 
@@ -47,7 +46,7 @@ def _line(lines: list[str], *words: str) -> str:
 
 
 def test_a_third_party_front_end_is_drawn_with_its_owner(
-        lb: Any, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811 - the fixture
+        lb: Any, capsys: pytest.CaptureFixture[str]) -> None:
     topo = ok(lb.req("GET", "/v1/topology"))
     rows = _rows(topo)
     for subnet in ("acme-vpc/app", "search-vpc/backend", "lb-vpc/mgmt"):
@@ -67,7 +66,7 @@ def test_a_third_party_front_end_is_drawn_with_its_owner(
 
 
 def test_a_granted_subnet_and_the_grantees_leg(
-        world: Any, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811 - the fixture
+        world: Any, capsys: pytest.CaptureFixture[str]) -> None:
     world.changed = True
     assert _subnets(ok(world.req("GET", "/v1/topology")))["search-vpc/backend"][
         "granted_to"] == []
@@ -98,7 +97,7 @@ def test_a_granted_subnet_and_the_grantees_leg(
 
 
 def test_provider_internal_subnets_say_why(
-        lb: Any, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811 - the fixture
+        lb: Any, capsys: pytest.CaptureFixture[str]) -> None:
     topo = ok(lb.req("GET", "/v1/topology"))
     internal = {path: sub["internal"] for path, sub in _subnets(topo).items()}
     assert internal == {

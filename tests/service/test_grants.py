@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_api_validation import err, ok, snapshot, world  # noqa: F401 - fixture
+from tests.service.helpers import err, ok, snapshot
 
 GRANTS = "/v1/subnets/search-vpc/backend/grants"
 
 
 @pytest.fixture
-def w(world: Any) -> Any:  # noqa: F811 - the fixture imported above
+def w(world: Any) -> Any:
     return world
 
 

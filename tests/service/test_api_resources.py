@@ -3,31 +3,11 @@ readiness and deletion, address accounting."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-WAIT = 5.0
-STEP = 0.02
-
-
-def eventually(check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    """Poll `check` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(STEP)
-
-
-def ok(resp: Any, status: int = 200) -> Any:
-    assert resp.status_code == status, resp.text
-    return resp.json() if resp.content else None
+from tests.service.helpers import eventually, ok, wait_gone, wait_ready
 
 
 def subnet(api: Any, path: str) -> dict[str, Any]:
@@ -36,38 +16,6 @@ def subnet(api: Any, path: str) -> dict[str, Any]:
 
 def used(api: Any, path: str) -> int:
     return subnet(api, path)["used"]
-
-
-def provider_and_customer(api: Any, *, backend_cidr: str = "10.0.1.0/24") -> None:
-    for name in ("acme", "searchco"):
-        ok(api.req("POST", "/v1/accounts", json={"name": name}), 201)
-    ok(api.req("POST", "/v1/networks", json={
-        "name": "acme-vpc", "account": "acme", "cidr": "10.0.0.0/16",
-        "subnets": [{"name": "app", "cidr": "10.0.1.0/24"}]}), 201)
-    ok(api.req("POST", "/v1/networks", json={
-        "name": "search-vpc", "account": "searchco", "cidr": "10.0.0.0/16",
-        "subnets": [{"name": "backend", "cidr": backend_cidr},
-                    {"name": "mgmt", "cidr": "10.0.200.0/24"}]}), 201)
-    ok(api.req("POST", "/v1/services", json={
-        "name": "search", "account": "searchco", "workload": "http-echo", "port": 80,
-        "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt"}), 201)
-
-
-def wait_ready(api: Any, name: str) -> dict[str, Any]:
-    def ready() -> dict[str, Any] | None:
-        app = ok(api.req("GET", f"/v1/appliances/{name}"))
-        return app if app["status"] == "ready" else None
-    return eventually(ready)
-
-
-def wait_gone(api: Any, path: str) -> None:
-    eventually(lambda: api.req("GET", path).status_code == 404)
-
-
-@pytest.fixture
-def world(api: Any) -> Any:
-    provider_and_customer(api)
-    return api
 
 
 # -- accounts ------------------------------------------------------------------------------
@@ -130,8 +78,8 @@ def test_network_kernel_objects_follow(api: Any) -> None:
 
 # -- instances -----------------------------------------------------------------------------
 
-def test_instance_lifecycle(world: Any) -> None:
-    api = world
+def test_instance_lifecycle(bare_world: Any) -> None:
+    api = bare_world
     inst = ok(api.req("POST", "/v1/instances", json={
         "name": "client", "account": "acme", "interfaces": [{"subnet": "acme-vpc/app"}]}), 201)
     assert inst["role"] == "instance" and inst["account"] == "acme"
@@ -150,8 +98,8 @@ def test_instance_lifecycle(world: Any) -> None:
     assert api.items("/v1/instances") == []
 
 
-def test_instance_with_requested_ip(world: Any) -> None:
-    api = world
+def test_instance_with_requested_ip(bare_world: Any) -> None:
+    api = bare_world
     inst = ok(api.req("POST", "/v1/instances", json={
         "name": "db", "account": "acme",
         "interfaces": [{"subnet": "acme-vpc/app", "ip": "10.0.1.77"}]}), 201)
@@ -162,8 +110,8 @@ def test_instance_with_requested_ip(world: Any) -> None:
     assert other["interfaces"][0]["ip"] == "10.0.1.2"
 
 
-def test_instance_with_two_interfaces_in_two_subnets(world: Any) -> None:
-    api = world
+def test_instance_with_two_interfaces_in_two_subnets(bare_world: Any) -> None:
+    api = bare_world
     ok(api.req("POST", "/v1/networks/acme-vpc/subnets",
                json={"name": "data", "cidr": "10.0.2.0/24"}), 201)
     inst = ok(api.req("POST", "/v1/instances", json={
@@ -179,16 +127,16 @@ def test_instance_with_two_interfaces_in_two_subnets(world: Any) -> None:
     assert used(api, "acme-vpc/app") == 1 and used(api, "acme-vpc/data") == 1
 
 
-def test_two_interfaces_in_one_subnet_get_distinct_addresses(world: Any) -> None:
-    api = world
+def test_two_interfaces_in_one_subnet_get_distinct_addresses(bare_world: Any) -> None:
+    api = bare_world
     inst = ok(api.req("POST", "/v1/instances", json={
         "name": "multi", "account": "acme",
         "interfaces": [{"subnet": "acme-vpc/app"}, {"subnet": "acme-vpc/app"}]}), 201)
     assert [i["ip"] for i in inst["interfaces"]] == ["10.0.1.2", "10.0.1.3"]
 
 
-def test_account_token_creates_in_its_own_account(world: Any) -> None:
-    api = world
+def test_account_token_creates_in_its_own_account(bare_world: Any) -> None:
+    api = bare_world
     tok = ok(api.req("POST", "/v1/accounts/acme/tokens"), 201)["token"]
     inst = ok(api.req("POST", "/v1/instances", token=tok, json={
         "name": "mine", "interfaces": [{"subnet": "acme-vpc/app"}]}), 201)
@@ -197,8 +145,8 @@ def test_account_token_creates_in_its_own_account(world: Any) -> None:
 
 # -- services ------------------------------------------------------------------------------
 
-def test_services_crud(world: Any) -> None:
-    api = world
+def test_services_crud(bare_world: Any) -> None:
+    api = bare_world
     svc = ok(api.req("GET", "/v1/services/search"))
     assert svc == {"name": "search", "account": "searchco", "workload": "http-echo",
                    "command": None, "port": 80, "health_path": None,
@@ -233,8 +181,8 @@ def create_docs(api: Any, backends: int = 3, name: str = "docs") -> dict[str, An
     return app
 
 
-def test_appliance_shape_and_ready(world: Any) -> None:
-    api = world
+def test_appliance_shape_and_ready(bare_world: Any) -> None:
+    api = bare_world
     app = create_docs(api)
     assert app["status"] == "provisioning"
     assert app["name"] == "docs" and app["account"] == "acme" and app["service"] == "search"
@@ -267,16 +215,16 @@ def test_appliance_shape_and_ready(world: Any) -> None:
 
 
 @pytest.mark.parametrize("backends", [1, 3, 7])
-def test_customer_subnet_gives_exactly_one_address(world: Any, backends: int) -> None:
-    api = world
+def test_customer_subnet_gives_exactly_one_address(bare_world: Any, backends: int) -> None:
+    api = bare_world
     create_docs(api, backends)
     assert used(api, "acme-vpc/app") == 1
     assert used(api, "search-vpc/backend") == backends + 1
     assert used(api, "search-vpc/mgmt") == backends + 1
 
 
-def test_scale_keeps_endpoint_and_customer_address(world: Any) -> None:
-    api = world
+def test_scale_keeps_endpoint_and_customer_address(bare_world: Any) -> None:
+    api = bare_world
     app = create_docs(api, 3)
     endpoint = app["endpoint"]
     wait_ready(api, "docs")
@@ -299,8 +247,8 @@ def test_scale_keeps_endpoint_and_customer_address(world: Any) -> None:
     assert [b["name"] for b in got["backends"]] == ["docs-b1"]
 
 
-def test_scale_down_then_up_reuses_addresses(world: Any) -> None:
-    api = world
+def test_scale_down_then_up_reuses_addresses(bare_world: Any) -> None:
+    api = bare_world
     create_docs(api, 3)
     wait_ready(api, "docs")
     ok(api.req("PATCH", "/v1/appliances/docs", json={"backends": 1}), 202)
@@ -315,8 +263,8 @@ def test_scale_down_then_up_reuses_addresses(world: Any) -> None:
 
 
 def test_scale_up_while_backends_still_leaving_never_reuses_a_name(
-        world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    api = world
+        bare_world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = bare_world
     create_docs(api, 3)
     wait_ready(api, "docs")
     # hold the controller so both requests land before the shrink is carried out
@@ -332,8 +280,8 @@ def test_scale_up_while_backends_still_leaving_never_reuses_a_name(
     assert used(api, "search-vpc/backend") == 4
 
 
-def test_delete_appliance_frees_everything(world: Any) -> None:
-    api = world
+def test_delete_appliance_frees_everything(bare_world: Any) -> None:
+    api = bare_world
     app = wait_ready(api, create_docs(api)["name"])
     netns = [app["frontend"]["netns"], *(b["netns"] for b in app["backends"])]
     gone = api.req("DELETE", "/v1/appliances/docs")
@@ -356,8 +304,8 @@ def test_delete_appliance_frees_everything(world: Any) -> None:
     eventually(lambda: not api.dp.nodes and not api.dp.subnets)
 
 
-def test_topology_and_events(world: Any) -> None:
-    api = world
+def test_topology_and_events(bare_world: Any) -> None:
+    api = bare_world
     create_docs(api, 2)
     wait_ready(api, "docs")
     topo = ok(api.req("GET", "/v1/topology"))

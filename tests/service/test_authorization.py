@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import running_api
-from tests.unit.test_api_validation import build_world, ok, snapshot
+from tests.service.helpers import build_world, ok, running_api, snapshot
 
 # (method, path template, concrete path, body) -> statuses the stranger may get
 MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[int]]] = [

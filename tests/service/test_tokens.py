@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tests.unit.test_api_validation import ok
+from tests.service.helpers import ok
 
 
 def test_rotation_revokes_every_old_token(api: Any) -> None:

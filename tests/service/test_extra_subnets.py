@@ -13,13 +13,13 @@ from sqlalchemy import select
 
 from facade.service import desired
 from facade.store.models import Network
-from tests.unit.test_api_validation import err, ok, service_body, snapshot, world  # noqa: F401
+from tests.service.helpers import err, ok, service_body, snapshot
 
 STORAGE = "search-vpc/storage"
 
 
 @pytest.fixture
-def w(world: Any) -> Any:  # noqa: F811 - the fixture imported above
+def w(world: Any) -> Any:
     ok(world.req("POST", "/v1/networks/search-vpc/subnets",
                  json={"name": "storage", "cidr": "10.0.5.0/24"}), 201)
     ok(world.req("POST", "/v1/networks/search-vpc/subnets",

@@ -6,23 +6,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.lines import line_of
+from tests.service.helpers import err, ok
+
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "search.yaml").read_text()
 FILE = "search.yaml"
 LISTS = ("/v1/accounts", "/v1/networks", "/v1/subnets", "/v1/instances", "/v1/services",
          "/v1/appliances")
 STABLE = ("/v1/accounts", "/v1/networks", "/v1/subnets", "/v1/services")
-
-
-def ok(resp: Any, status: int = 200) -> Any:
-    assert resp.status_code == status, resp.text
-    return resp.json()
-
-
-def err(resp: Any, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.text
-    e = resp.json()["error"]
-    assert set(e) == {"code", "message", "where"} and e["code"] == code and e["message"], e
-    return e
 
 
 def apply(api: Any, text: str = EXAMPLE, filename: str = FILE) -> Any:
@@ -50,10 +41,6 @@ def lists(api: Any, paths: tuple[str, ...] = LISTS) -> dict[str, Any]:
 def created_events(api: Any) -> list[dict[str, Any]]:
     return [e for e in api.items("/v1/events?limit=1000")
             if e["kind"].endswith(".created")]
-
-
-def line_of(text: str, needle: str) -> int:
-    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
 
 
 def wait_app(api: Any, name: str, backends: int, timeout: float = 5.0) -> dict[str, Any]:
@@ -130,7 +117,7 @@ def test_conflicting_network_cidr_is_409_at_its_line(api: Any) -> None:
     text = EXAMPLE.replace("name: acme-vpc, account: acme, cidr: 10.0.0.0/16",
                            "name: acme-vpc, account: acme, cidr: 10.0.0.0/12")
     assert text != EXAMPLE
-    e = err(apply(api, text), 409, "conflict")
+    e = err(apply(api, text), 409, code="conflict")
     assert e["where"].startswith(f"{FILE}:{line_of(text, 'name: acme-vpc')}")
     assert "10.0.0.0/16" in e["message"] and "10.0.0.0/12" in e["message"]
     assert lists(api) == before
@@ -139,7 +126,7 @@ def test_conflicting_network_cidr_is_409_at_its_line(api: Any) -> None:
 
 def test_malformed_yaml_is_400_with_line(api: Any) -> None:
     text = "accounts: [{name: acme}]\nnetworks:\n  - {name: x, cidr: [\n"
-    e = err(apply(api, text, "bad.yaml"), 400, "invalid")
+    e = err(apply(api, text, "bad.yaml"), 400, code="invalid")
     assert e["where"].startswith("bad.yaml:")
     assert int(e["where"].split(":")[1]) >= 3
     assert lists(api, ("/v1/accounts",))["/v1/accounts"] == [
@@ -148,7 +135,7 @@ def test_malformed_yaml_is_400_with_line(api: Any) -> None:
 
 def test_invalid_value_is_400_at_its_line(api: Any) -> None:
     text = EXAMPLE.replace("backends: 3", "backends: 65")
-    e = err(apply(api, text), 400, "invalid")
+    e = err(apply(api, text), 400, code="invalid")
     assert e["where"].startswith(f"{FILE}:{line_of(text, 'name: docs')}")
     assert api.items("/v1/networks") == []
 
@@ -157,7 +144,7 @@ def test_unknown_service_fails_at_appliance_line_and_nothing_is_created(api: Any
     before, events = lists(api), created_events(api)
     text = EXAMPLE.replace("service: search,", "service: serch,")
     assert text != EXAMPLE
-    e = err(apply(api, text), 404, "not_found")
+    e = err(apply(api, text), 404, code="not_found")
     assert e["where"].startswith(f"{FILE}:{line_of(text, 'name: docs')}")
     assert "serch" in e["message"]
     assert lists(api) == before
@@ -168,11 +155,12 @@ def test_unknown_service_fails_at_appliance_line_and_nothing_is_created(api: Any
 
 
 def test_apply_needs_a_token_and_accounts_need_the_operator(api: Any) -> None:
-    err(api.req("POST", "/v1/apply", token=None, json={"yaml": EXAMPLE}), 401, "unauthorized")
+    err(api.req("POST", "/v1/apply", token=None, json={"yaml": EXAMPLE}), 401,
+        code="unauthorized")
     ok(api.req("POST", "/v1/accounts", json={"name": "acme"}), 201)
     tok = ok(api.req("POST", "/v1/accounts/acme/tokens"), 201)["token"]
     e = err(api.req("POST", "/v1/apply", token=tok, json={"yaml": EXAMPLE, "filename": FILE}),
-            403, "forbidden")
+            403, code="forbidden")
     assert e["where"].startswith(f"{FILE}:")
     assert [n["name"] for n in api.items("/v1/accounts")] == ["operator", "acme"]
 
@@ -214,7 +202,7 @@ def test_changed_service_setting_is_a_conflict_not_silently_ignored(api: Any) ->
                      ("workload: search,", "workload: web,")):
         text = EXAMPLE.replace(old, new)
         assert text != EXAMPLE
-        e = err(apply(api, text), 409, "conflict")
+        e = err(apply(api, text), 409, code="conflict")
         assert e["where"].startswith(f"{FILE}:{line_of(text, 'name: search,')}")
         assert lists(api, STABLE) == before
 
@@ -239,6 +227,6 @@ def test_health_check_in_a_file_is_a_setting_the_file_replaces(api: Any) -> None
     assert svc["health_check"]["path"] == "/health" and svc["health_check"]["fall"] == 2
     bad = EXAMPLE.replace("workload: search, port: 80,", "workload: search, port: 80,\n"
                           "      health_check: {interval: 0.5, timeout: 2},")
-    e = err(apply(api, bad), 400, "invalid")
+    e = err(apply(api, bad), 400, code="invalid")
     assert "timeout (2 s) must not exceed its interval" in e["message"]
     assert e["where"].startswith(f"{FILE}:")

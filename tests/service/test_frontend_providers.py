@@ -7,41 +7,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from facade.service import desired
 from facade.store.models import Network
-from tests.unit.test_api_validation import err, offers, ok, snapshot, world  # noqa: F401 - fixture
-
-LB_MGMT = "lb-vpc/mgmt"
+from tests.service.helpers import LB_MGMT, err, offers, ok, snapshot
 
 
 def _state(api: Any) -> dict[str, Any]:
     return {**snapshot(api), "lbs": offers(api)}
-
-
-@pytest.fixture
-def lb(world: Any) -> Any:  # noqa: F811 - the fixture imported above
-    """acme (customer), searchco (appliance provider), lbco (front-end provider, offer `edge`);
-    searchco's service `search-lb` takes its front-ends from `edge`; acme's appliance `docs`."""
-    ok(world.req("POST", "/v1/accounts", json={"name": "lbco"}), 201)
-    ok(world.req("POST", "/v1/networks", json={
-        "name": "lb-vpc", "account": "lbco", "cidr": "10.0.0.0/16",  # overlaps on purpose
-        "subnets": [{"name": "mgmt", "cidr": "10.0.200.0/24"}]}), 201)
-    world.lbco = ok(world.req("POST", "/v1/accounts/lbco/tokens"), 201)["token"]
-    offer = ok(world.req("POST", "/v1/load-balancers", token=world.lbco, json={
-        "name": "edge", "management_subnet": LB_MGMT}), 201)
-    assert offer == {"name": "edge", "account": "lbco", "management_subnet": LB_MGMT,
-                     "services": [], "frontends": []}
-    svc = ok(world.req("POST", "/v1/services", token=world.searchco, json={
-        "name": "search-lb", "workload": "http-echo", "port": 80, "frontend": "edge",
-        "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt"}), 201)
-    assert svc["frontend"] == "edge"
-    ok(world.req("POST", "/v1/appliances", token=world.acme, json={
-        "name": "docs", "service": "search-lb", "subnet": "acme-vpc/app", "backends": 2}), 202)
-    world.changed = True
-    return world
 
 
 def _legs(node: dict[str, Any]) -> list[str]:

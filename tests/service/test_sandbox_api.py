@@ -1,19 +1,21 @@
 """Sandbox settings through the API, the CLI's body and scenario files: limits per instance and
-per service (checked, stored, shown, changed while running), and `exec` outside the sandbox for
-the operator only."""
+per service (checked, stored, shown, changed while running), `exec` outside the sandbox for
+the operator only, and the sandbox the desired state asks for every tenant node (the rules:
+tests/unit/test_sandbox.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from facade.domain.errors import Invalid
-from facade.scenario import parse_scenario
-from tests.unit.test_api_validation import err, ok, world  # noqa: F401 - fixture
+from facade.domain import sandbox
+from facade.service import desired
+from tests.service.helpers import err, ok
+from tests.unit.test_sandbox import SCENARIO
 
 DEFAULT = {"memory_mb": 512, "pids": 512, "cpu_weight": 100}
 
 
-def test_an_instance_takes_limits_and_shows_them(world: Any) -> None:  # noqa: F811 - the fixture
+def test_an_instance_takes_limits_and_shows_them(world: Any) -> None:
     api = world
     api.changed = True
     got = ok(api.req("POST", "/v1/instances", json={
@@ -34,7 +36,7 @@ def test_an_instance_takes_limits_and_shows_them(world: Any) -> None:  # noqa: F
     assert box is not None and (box.memory, box.pids, box.cpu_weight) == (64 << 20, 512, 500)
 
 
-def test_bad_limits_are_refused_where_they_are_wrong(world: Any) -> None:  # noqa: F811 - the fixture
+def test_bad_limits_are_refused_where_they_are_wrong(world: Any) -> None:
     api = world
     body = {"name": "small", "account": "acme", "interfaces": [{"subnet": "acme-vpc/app"}]}
     err(api.req("POST", "/v1/instances", json={**body, "limits": {"memory_mb": 1}}), 400,
@@ -55,7 +57,7 @@ def test_bad_limits_are_refused_where_they_are_wrong(world: Any) -> None:  # noq
                 json={"pids": 64}), 400, "service limits")
 
 
-def test_a_service_s_limits_are_its_backends(world: Any) -> None:  # noqa: F811 - the fixture
+def test_a_service_s_limits_are_its_backends(world: Any) -> None:
     api = world
     api.changed = True
     ok(api.req("POST", "/v1/appliances", json={"name": "docs", "account": "acme",
@@ -73,7 +75,7 @@ def test_a_service_s_limits_are_its_backends(world: Any) -> None:  # noqa: F811 
     assert ok(api.req("GET", "/v1/services/search"))["limits"]["memory_mb"] == 128
 
 
-def test_only_the_operator_runs_outside_the_sandbox(world: Any) -> None:  # noqa: F811 - the fixture
+def test_only_the_operator_runs_outside_the_sandbox(world: Any) -> None:
     api = world
     err(api.req("POST", "/v1/instances/client/exec", token=api.acme,
                 json={"argv": ["id"], "host": True}), 403, "operator", where="host")
@@ -82,46 +84,6 @@ def test_only_the_operator_runs_outside_the_sandbox(world: Any) -> None:  # noqa
     ok(api.req("POST", "/v1/instances/client/exec", json={"argv": ["id"], "host": True}))
     execs = [c for c in api.dp.calls if c.startswith("exec ")]
     assert [c.split()[2] for c in execs] == ["sandbox", "host"]
-
-
-SCENARIO = """\
-accounts: [{name: acme}, {name: echoco}]
-networks:
-  - {name: acme-vpc, account: acme, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.1.0/24}]}
-  - {name: echo-vpc, account: echoco, cidr: 10.0.0.0/16,
-     subnets: [{name: backend, cidr: 10.0.1.0/24}, {name: mgmt, cidr: 10.0.200.0/24}]}
-services:
-  - name: echo
-    account: echoco
-    workload: http-echo
-    port: 80
-    backend_subnet: echo-vpc/backend
-    management_subnet: echo-vpc/mgmt
-    limits: {memory_mb: 96}
-instances:
-  - name: client
-    account: acme
-    interfaces: [acme-vpc/app]
-    limits:
-      pids: 64
-      cpu_weight: 200
-"""
-
-
-def test_limits_in_a_scenario_file_parse_with_their_lines() -> None:
-    s = parse_scenario(SCENARIO, "s.yaml")
-    assert s.services[0].limits == (("memory_mb", 96),)
-    assert s.instances[0].limits == (("cpu_weight", 200), ("pids", 64))
-    for bad, line, words in ((SCENARIO.replace("pids: 64", "pids: 7"), 19, "pids"),
-                             (SCENARIO.replace("cpu_weight: 200", "cpu: 200"), 20, "unknown"),
-                             (SCENARIO.replace("limits: {memory_mb: 96}", "limits: 96"), 13,
-                              "mapping")):
-        try:
-            parse_scenario(bad, "s.yaml")
-        except Invalid as exc:
-            assert exc.where == f"s.yaml:{line}" and words in exc.message, exc
-        else:
-            raise AssertionError(f"accepted: {words}")
 
 
 def test_applying_a_file_sets_limits_and_re_applying_changes_them(api: Any) -> None:
@@ -141,3 +103,38 @@ def test_applying_a_file_sets_limits_and_re_applying_changes_them(api: Any) -> N
     assert actions[("service", "echo")] == "updated"
     assert ok(api.req("GET", "/v1/instances/client"))["limits"]["pids"] == 128
     assert ok(api.req("GET", "/v1/services/echo"))["limits"] == DEFAULT
+
+
+def test_every_tenant_node_gets_a_sandbox_and_workloads_run_in_it(
+        world: Any) -> None:
+    api = world
+    ok(api.req("POST", "/v1/appliances", json={
+        "name": "docs", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
+        "backends": 2}), 202)
+    api.changed = True
+    with api.ctx.read() as session:
+        want = desired.build(session, api.ctx.home).state
+    accounts = {a["name"]: a for a in api.items("/v1/accounts")}
+    assert accounts
+    by_role: dict[str, list[object]] = {}
+    for node in want.nodes:
+        by_role.setdefault(node.role, []).append(node)
+    assert all(n.sandbox is None for n in by_role["router"])
+    (client,) = by_role["instance"]
+    (fe,) = by_role["frontend"]
+    backends = by_role["backend"]
+    assert client.sandbox.own_network and client.sandbox.hostname == "client"
+    assert not fe.sandbox.own_network
+    assert fe.sandbox.memory == sandbox.FRONTEND_LIMITS.memory
+    uids = {n.sandbox.uid for n in backends}
+    assert len(uids) == 1 and uids != {client.sandbox.uid}
+    assert fe.sandbox.uid in uids
+    for b in backends:
+        (bind,) = b.sandbox.binds
+        assert bind[1] == desired.APPLIANCE_INSIDE and bind[0].endswith("/appliances/1")
+    assert len(want.processes) == 3  # two workloads and the management agent
+    for proc in want.processes:
+        assert proc.sandboxed == ("facade.workloads.agent" not in proc.argv)
+        if proc.sandboxed:
+            assert f"{desired.APPLIANCE_INSIDE}/peers.json" not in proc.argv  # http-echo
+            assert not any(str(api.ctx.home) in a for a in proc.argv)

@@ -9,32 +9,13 @@ database directly, not only the answers.
 from __future__ import annotations
 
 import ipaddress
-import threading
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import func, select
 
 from facade.store.models import Instance, Interface, Network, Subnet
-
-
-def ok(resp: Any, status: int) -> Any:
-    assert resp.status_code == status, resp.text
-    return resp.json()
-
-
-def parallel(n: int, call: Callable[[int], Any]) -> list[Any]:
-    """Run call(0..n-1) on n threads released together; the answers in index order."""
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> Any:
-        barrier.wait(timeout=30)
-        return call(i)
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n), timeout=120))
+from tests.service.helpers import ok, parallel
 
 
 def subnet_rows(api: Any, path: str) -> list[tuple[str, str]]:

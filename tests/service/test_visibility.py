@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from tests.unit.test_api_validation import ok, world  # noqa: F401 - fixture
+from tests.service.helpers import ok
 
 
 @pytest.fixture
-def docs(world: Any) -> Any:  # noqa: F811 - the fixture imported above
+def docs(world: Any) -> Any:
     ok(world.req("POST", "/v1/appliances", json={
         "name": "docs", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
         "backends": 2}), 202)
@@ -51,7 +51,7 @@ def test_the_operator_sees_everything(docs: Any) -> None:
     assert len(app["backends"]) == 2 and len(app["frontend"]["interfaces"]) == 3
 
 
-def test_events_each_party_sees_its_own(world: Any) -> None:  # noqa: F811
+def test_events_each_party_sees_its_own(world: Any) -> None:
     """The provider sees its appliance's node events, the customer its appliance's events but
     none naming the provider's nodes, a stranger nothing of either."""
     from facade.service import appliances

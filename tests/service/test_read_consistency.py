@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from facade.store.models import Instance
-from tests.unit.test_api_validation import ok, world  # noqa: F401 - fixture
+from tests.service.helpers import ok
 
 ROUNDS = 40  # scale steps, each 1 -> 4 or 4 -> 1 backends
 SECONDS = 20.0
 
 
-def test_reads_never_see_half_deleted_rows(world: Any) -> None:  # noqa: F811
+def test_reads_never_see_half_deleted_rows(world: Any) -> None:
     api = world
     api.changed = True
     ok(api.req("POST", "/v1/appliances", json={
@@ -57,7 +57,7 @@ def test_reads_never_see_half_deleted_rows(world: Any) -> None:  # noqa: F811
     assert reads > 50
 
 
-def test_a_read_is_one_snapshot(world: Any) -> None:  # noqa: F811
+def test_a_read_is_one_snapshot(world: Any) -> None:
     """The property itself: what another transaction commits while a read is under way is not
     seen by that read (SQLite WAL snapshot from BEGIN to its end), and is seen by the next."""
     api = world

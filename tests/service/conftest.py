@@ -1,0 +1,70 @@
+"""Fixtures of the service tests: a control plane on the fake driver (no root needed), its
+controller running, driven through the API; and the worlds the tests start from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.service.helpers import (
+    LB_MGMT,
+    Api,
+    build_world,
+    ok,
+    provider_and_customer,
+    running_api,
+    snapshot,
+)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    with running_api(tmp_path) as made:
+        yield made
+
+
+@pytest.fixture
+def world(api: Api) -> Iterator[Api]:
+    """Two tenants (helpers.build_world: acme with an instance, searchco with its service
+    `search`, a token each as `api.acme` and `api.searchco`), and a guard: a test that does not
+    set `api.changed` must leave everything as it found it (helpers.snapshot)."""
+    build_world(api)
+    before = snapshot(api)
+    yield api
+    if not api.changed:
+        assert snapshot(api) == before
+
+
+@pytest.fixture
+def bare_world(api: Api) -> Api:
+    """Only a customer and a provider (helpers.provider_and_customer): no instance, no tokens
+    and no guard, so that a test counts every address it takes from the start."""
+    provider_and_customer(api)
+    return api
+
+
+@pytest.fixture
+def lb(world: Any) -> Any:
+    """The `world` and a third party: lbco, a front-end provider (offer `edge`, token
+    `api.lbco`); searchco's service `search-lb` takes its front-ends from `edge`; acme's
+    appliance `docs`."""
+    ok(world.req("POST", "/v1/accounts", json={"name": "lbco"}), 201)
+    ok(world.req("POST", "/v1/networks", json={
+        "name": "lb-vpc", "account": "lbco", "cidr": "10.0.0.0/16",  # overlaps on purpose
+        "subnets": [{"name": "mgmt", "cidr": "10.0.200.0/24"}]}), 201)
+    world.lbco = ok(world.req("POST", "/v1/accounts/lbco/tokens"), 201)["token"]
+    offer = ok(world.req("POST", "/v1/load-balancers", token=world.lbco, json={
+        "name": "edge", "management_subnet": LB_MGMT}), 201)
+    assert offer == {"name": "edge", "account": "lbco", "management_subnet": LB_MGMT,
+                     "services": [], "frontends": []}
+    svc = ok(world.req("POST", "/v1/services", token=world.searchco, json={
+        "name": "search-lb", "workload": "http-echo", "port": 80, "frontend": "edge",
+        "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt"}), 201)
+    assert svc["frontend"] == "edge"
+    ok(world.req("POST", "/v1/appliances", token=world.acme, json={
+        "name": "docs", "service": "search-lb", "subnet": "acme-vpc/app", "backends": 2}), 202)
+    world.changed = True
+    return world

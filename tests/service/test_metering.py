@@ -1,0 +1,109 @@
+"""Metering through the API: what /v1/usage and /metrics show to whom, and bad queries (the
+counters and the records: tests/unit/test_metering.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from facade.domain.metering import from_ms
+from facade.service import metering
+from facade.store.models import UsageRecord
+from tests.service.helpers import ok
+
+HOUR = 3_600_000
+T0 = 1_795_000_000_000 - 1_795_000_000_000 % HOUR  # an hour boundary in 2026
+
+
+# --- recording -----------------------------------------------------------------------------
+
+
+def _node(iid: int, role: str, ip: str, name: str | None = None) -> metering.MeteredNode:
+    return metering.MeteredNode(
+        instance_id=iid, name=name or f"docs-{role[0]}{iid}", netns=f"fcd-i{iid}-x", role=role,
+        ip=ip, appliance_id=1, appliance="docs", customer="acme", provider="searchco",
+        owner="searchco", service="search", agent=None, mgmt_ip=None)
+
+
+FE = _node(1, "frontend", "10.0.1.5", "docs-fe")
+B1 = _node(2, "backend", "10.0.1.3", "docs-b1")
+B2 = _node(3, "backend", "10.0.1.4", "docs-b2")
+
+
+# --- API -----------------------------------------------------------------------------------
+
+
+def _seed(api: Any) -> None:
+    """Usage of acme's appliance `docs` of searchco's service, as metering would write it."""
+    with api.ctx.write() as s:
+        for node, role, metric, q in (("docs-fe", "frontend", "node_ms", 7_200_000),
+                                      ("docs-b1", "backend", "node_ms", 3_600_500),
+                                      ("docs-b1", "backend", "bytes_in", 12_345),
+                                      ("docs-b1", "backend", "bytes_out", 99_999),
+                                      ("docs-b1", "backend", "connections", 4),
+                                      ("docs-b1", "backend", "requests", 9)):
+            s.add(UsageRecord(hour=T0 // HOUR, customer="acme", provider="searchco",
+                              owner="searchco", service="search", appliance_id=1,
+                              appliance="docs", node=node, role=role, metric=metric,
+                              quantity=q))
+    api.changed = True
+
+
+def test_usage_api_per_party(world: Any) -> None:
+    api = world
+    _seed(api)
+    (row,) = api.items("/v1/usage", token=api.acme)
+    assert row == {"appliance": "docs", "customer": "acme", "provider": "searchco",
+                   "service": "search", "frontend_node_seconds": "7200.000",
+                   "backend_node_seconds": "3600.500", "bytes_in": 12_345, "bytes_out": 99_999,
+                   "connections": 4, "requests": 9}
+    # per node: the customer sees none of the provider's nodes; the provider sees them all
+    assert api.items("/v1/usage?by=node", token=api.acme) == []
+    nodes = api.items("/v1/usage?by=node", token=api.searchco)
+    assert {(r["node"], r["role"]) for r in nodes} == {("docs-fe", "frontend"),
+                                                      ("docs-b1", "backend")}
+    assert api.items("/v1/usage?account=acme") == [row]  # operator
+    assert api.items("/v1/usage?period=2026-10&appliance=docs") == []
+    assert api.items("/v1/usage?period=2026-11&appliance=docs") == [row]
+    period = f"{from_ms(T0).isoformat()}/{from_ms(T0 + HOUR).isoformat()}"
+    assert api.items("/v1/usage", params={"period": period}) == [row]
+    # a stranger sees nothing, and may not ask for another account
+    ok(api.req("POST", "/v1/accounts", json={"name": "stranger"}), 201)
+    tok = ok(api.req("POST", "/v1/accounts/stranger/tokens"), 201)["token"]
+    assert api.items("/v1/usage", token=tok) == []
+    bad = api.req("GET", "/v1/usage?account=acme", token=tok)
+    assert bad.status_code == 403 and bad.json()["error"]["where"] == "account"
+
+
+@pytest.mark.parametrize("query, where", [("period=2026-13", "period"),
+                                          ("period=2026-11-01T00:30Z/2026-11-02T00:00Z",
+                                           "period"),
+                                          ("account=nobody", "account")])
+def test_usage_bad_input_names_the_field(world: Any, query: str, where: str) -> None:
+    res = world.req("GET", f"/v1/usage?{query}")
+    assert res.status_code in (400, 404), res.text
+    assert res.json()["error"]["where"] == where
+
+
+def test_metrics_prometheus_text(world: Any) -> None:
+    api = world
+    _seed(api)
+    assert api.req("GET", "/metrics", token=None).status_code == 401
+    res = api.req("GET", "/metrics", token=api.acme)
+    assert res.status_code == 200
+    assert res.headers["content-type"].startswith("text/plain; version=0.0.4")
+    text = res.text
+    labels = 'appliance="docs",account="acme",provider="searchco",service="search"'
+    assert f"facade_usage_bytes_total{{{labels},direction=\"in\"}} 12345\n" in text
+    assert f"facade_usage_node_seconds_total{{{labels},role=\"frontend\"}} 7200.000\n" in text
+    assert f"facade_usage_connections_total{{{labels}}} 4\n" in text
+    assert "# TYPE facade_usage_requests_total counter\n" in text
+    # every sample line is NAME{labels} VALUE
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            assert name.startswith("facade_") and float(value) >= 0
+    ok(api.req("POST", "/v1/accounts", json={"name": "stranger"}), 201)
+    tok = ok(api.req("POST", "/v1/accounts/stranger/tokens"), 201)["token"]
+    assert 'appliance="docs"' not in api.req("GET", "/metrics", token=tok).text
