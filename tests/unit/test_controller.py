@@ -75,6 +75,31 @@ def test_a_ticket_waits_for_its_keys_not_for_retries() -> None:
     assert not q.wait(later, 0.05)
 
 
+def test_a_key_that_comes_back_later_is_waited_for_even_when_touched_meanwhile() -> None:
+    """`facade apply` returned before every node existed: a node waiting for its bridge
+    (Later) was touched again by the bridge's reconciler meanwhile, and the newer ticket hid
+    the older one from its waiters."""
+    q = WorkQueue()
+    ticket = q.add([A])
+    assert q.get(0) == A
+    q.add_after(A, 60, keep_waiters=True)  # its bridge is not there yet
+    q.done(A)
+    q.add([A])  # the bridge was made: its reconciler touches the node
+    assert not q.wait(ticket, 0.01)  # A has still not been made
+    assert q.get(0) == A
+    q.done(A)  # now it was
+    assert q.wait(ticket, 0.01)
+    # touched while it runs: the change after it began is still owed to whoever waits for it
+    first = q.add([B])
+    assert q.get(0) == B
+    second = q.add([B])
+    q.done(B)
+    assert q.wait(first, 0.01) and not q.wait(second, 0.01)
+    assert q.get(0) == B
+    q.done(B)
+    assert q.wait(second, 0.01)
+
+
 def test_changes_go_before_the_resync_and_say_how_long_they_waited() -> None:
     clock = Clock()
     q = WorkQueue(clock)

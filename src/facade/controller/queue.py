@@ -50,6 +50,10 @@ class WorkQueue:
         self._failures: dict[Key, int] = {}
         self._seq = 0
         self._pending: dict[Key, int] = {}  # key -> the newest ticket not yet finished
+        # key -> the oldest ticket not yet finished: what waiters compare with. A key whose run
+        # had to come back later (Later) keeps its oldest ticket even when it is touched again
+        # meanwhile (a bridge made by another key touches the nodes waiting for it)
+        self._oldest: dict[Key, int] = {}
         self._taken: dict[Key, int] = {}  # key -> the ticket it had when handed out
         self._held: set[Key] = set()  # finished for now, but its waiters keep waiting
         self._closed = False
@@ -62,6 +66,7 @@ class WorkQueue:
             self._seq += 1
             for key in keys:
                 self._pending[key] = self._seq
+                self._oldest.setdefault(key, self._seq)
                 self._push(key, background)
             self._cond.notify_all()
             return self._seq
@@ -172,6 +177,9 @@ class WorkQueue:
                 self._held.discard(key)
             elif self._pending.get(key) == taken:
                 del self._pending[key]
+                self._oldest.pop(key, None)
+            elif key in self._pending:  # touched again while it ran: the rest is still owed
+                self._oldest[key] = taken + 1
             if key in self._dirty:
                 self._dirty.discard(key)
                 self._push(key)
@@ -181,7 +189,7 @@ class WorkQueue:
     def wait(self, ticket: int, timeout: float) -> bool:
         deadline = self.clock() + timeout
         with self._cond:
-            while any(seq <= ticket for seq in self._pending.values()):
+            while any(seq <= ticket for seq in self._oldest.values()):
                 left = deadline - self.clock()
                 if left <= 0 or self._closed:
                     return False
