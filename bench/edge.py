@@ -21,10 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
-import threading
 import time
 from typing import Any
 
@@ -78,48 +76,9 @@ def ns_run(netns: str, *argv: str) -> None:
     subprocess.run(["ip", "netns", "exec", netns, *argv], check=True, capture_output=True)
 
 
-class NameServer:
-    """In a namespace: each connection gets the server's name, then is closed."""
-
-    def __init__(self, netns: str, name: str) -> None:
-        self.sock = nsclient.ns_socket(netns)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", NAME_PORT))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.name = name.encode()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                try:
-                    conn.sendall(self.name)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
-
-
 def who(netns: str, ip: str) -> str | None:
-    s = nsclient.ns_socket(netns)
-    s.settimeout(0.2)
-    try:
-        s.connect((ip, NAME_PORT))
-        return s.recv(64).decode() or None
-    except OSError:
-        return None
-    finally:
-        s.close()
+    said = nsclient.greeting(netns, ip, NAME_PORT, 0.2)
+    return said[0] if isinstance(said, tuple) else None
 
 
 def remaps(cp: ControlPlane, laptop: str, address: str, count: int) -> list[float]:
@@ -167,7 +126,7 @@ def main() -> None:
         for _ in range(args.rounds):
             nat.append(iperf(cp, address, args.seconds))
             plain.append(iperf(cp, private, args.seconds))
-        servers = [NameServer(nodes[n]["netns"], n) for n in ("web", "db")]
+        servers = [nsclient.Greeter(nodes[n]["netns"], n, NAME_PORT) for n in ("web", "db")]
         try:
             remap = remaps(cp, laptop, address, args.remaps)
         finally:

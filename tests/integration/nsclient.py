@@ -173,3 +173,63 @@ def sandbox_leftovers(home: Path) -> list[str]:
     left += [f"process {pid}" for pid in processes_mentioning("catatonit", wrappers=True)]
     left += [f"process {pid}" for pid in processes_mentioning(str(home), wrappers=True)]
     return left
+
+
+class Greeter:
+    """A TCP server in a namespace: each connection gets "NAME PEER-IP\n" (its name and the
+    address it saw the client come from: both sides of a NAT read at once), then an echo of
+    what it sends until it closes (a connection can be held open, across a remap say)."""
+
+    def __init__(self, netns: str, name: str, port: int) -> None:
+        self.name = name
+        self.sock = ns_socket(netns)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("0.0.0.0", port))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, (peer, _) = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._serve, args=(conn, peer), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, peer: str) -> None:
+        with conn:
+            conn.settimeout(10)
+            try:
+                conn.sendall(f"{self.name} {peer}\n".encode())
+                for _ in range(100):
+                    data = conn.recv(1024)
+                    if not data:
+                        return
+                    conn.sendall(data)
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=2)
+        self.sock.close()
+
+
+def greeting(netns: str, ip: str, port: int, timeout: float) -> tuple[str, str] | str:
+    """What a Greeter at `ip` says over a new connection from `netns`: (name, the client
+    address it saw); "reset" when a host refused the connection, "none" when nothing came."""
+    s = ns_socket(netns)
+    s.settimeout(timeout)
+    try:
+        s.connect((ip, port))
+        name, peer = s.recv(200).decode().split()
+        return name, peer
+    except ConnectionRefusedError:
+        return "reset"
+    except OSError:
+        return "none"
+    finally:
+        s.close()

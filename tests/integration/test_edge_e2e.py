@@ -12,8 +12,6 @@ an address after it was disassociated.
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -29,60 +27,10 @@ pytestmark = pytest.mark.root
 PORT = 8080
 
 
-class Server:
-    """A TCP server in a namespace: each connection gets "NAME PEER-IP\\n", then an echo of
-    what it sends until it closes (so a connection can be held open across a remap)."""
-
-    def __init__(self, netns: str, name: str) -> None:
-        self.name = name
-        self.sock = nsclient.ns_socket(netns)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", PORT))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, (peer, _) = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=self._serve, args=(conn, peer), daemon=True).start()
-
-    def _serve(self, conn: socket.socket, peer: str) -> None:
-        with conn:
-            conn.settimeout(10)
-            try:
-                conn.sendall(f"{self.name} {peer}\n".encode())
-                for _ in range(100):
-                    data = conn.recv(1024)
-                    if not data:
-                        return
-                    conn.sendall(data)
-            except OSError:
-                return
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
-
-
 def hello(netns: str, ip: str, timeout: float = 1.0) -> tuple[str, str] | None:
     """(server name, the client address it saw) over a new connection, or None."""
-    s = nsclient.ns_socket(netns)
-    s.settimeout(timeout)
-    try:
-        s.connect((ip, PORT))
-        name, peer = s.recv(200).decode().split()
-        return name, peer
-    except OSError:
-        return None
-    finally:
-        s.close()
+    said = nsclient.greeting(netns, ip, PORT, timeout)
+    return said if isinstance(said, tuple) else None
 
 
 NETWORKS = [
@@ -130,7 +78,7 @@ def world(cp: ControlPlane) -> Iterator[dict[str, Any]]:
     nodes = {n: cp.get(f"/v1/instances/{n}") for n in ("web", "db", "spare", "hidden",
                                                        "evil-web", "safe")}
     nodes["laptop"] = cp.get("/v1/externals/laptop")
-    servers = [Server(node["netns"], name) for name, node in nodes.items()]
+    servers = [nsclient.Greeter(node["netns"], name, PORT) for name, node in nodes.items()]
     try:
         yield {"nodes": nodes, "tokens": tokens,
                "networks": {n["name"]: cp.get(f"/v1/networks/{n['name']}") for n in NETWORKS}}

@@ -26,8 +26,6 @@ connections are compared with this model:
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -104,52 +102,8 @@ HARD = Topology((Tenant(True, True, ("standard", "none", "customer")),
                  Tenant(False, False, ("none",))), 2)
 
 
-class Identity:
-    """A TCP server in a namespace: each connection gets "NAME PEER", then is closed."""
-
-    def __init__(self, netns: str, name: str) -> None:
-        self.sock = nsclient.ns_socket(netns)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("0.0.0.0", PORT))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.name = name
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, (peer, _) = self.sock.accept()
-            except OSError:
-                continue
-            with conn:
-                try:
-                    conn.sendall(f"{self.name} {peer}".encode())
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=2)
-        self.sock.close()
-
-
 def outcome(netns: str, ip: str) -> tuple[str, str] | str:
-    """(name, peer) of what answered, "reset" when a host refused, "none" when nothing came."""
-    s = nsclient.ns_socket(netns)
-    s.settimeout(TIMEOUT)
-    try:
-        s.connect((ip, PORT))
-        name, peer = s.recv(200).decode().split()
-        return name, peer
-    except ConnectionRefusedError:
-        return "reset"
-    except OSError:
-        return "none"
-    finally:
-        s.close()
+    return nsclient.greeting(netns, ip, PORT, TIMEOUT)
 
 
 def _observe(cp: ControlPlane) -> dict[str, Any]:
@@ -193,13 +147,14 @@ def check(cp: ControlPlane, topo: Topology, folder: Path) -> None:
     path = folder / "edge.yaml"
     path.write_text(topo.yaml())
     cp.cli("apply", "-f", str(path), timeout=120)
-    servers: list[Identity] = []
+    servers: list[nsclient.Greeter] = []
     try:
         seen = _observe(cp)
         instances, externals, public = seen["instances"], seen["externals"], seen["public"]
         assert len(instances) == sum(len(t.addresses) for t in topo.tenants)
         assert len(externals) == topo.externals
-        servers = [Identity(n["netns"], name) for name, n in {**instances, **externals}.items()]
+        servers = [nsclient.Greeter(n["netns"], name, PORT)
+                   for name, n in {**instances, **externals}.items()]
         face = {name: addr for addr, name in public.items()}  # instance -> its public address
         network_of = {name: i["interfaces"][0]["subnet"].split("/")[0]
                       for name, i in instances.items()}

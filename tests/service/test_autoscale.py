@@ -4,16 +4,12 @@ tests/unit/test_autoscale.py)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from facade.controller.autoscaling import Scaler
-from facade.domain import autoscale as A
 from facade.store.models import Appliance
 from tests.service.helpers import appliance_body, ok
 from tests.unit.clock import Clock
-
-P = A.Policy(min=1, max=4, metric="requests", target=Decimal(10), cooldown=30)
 
 
 def test_policy_api_and_the_scaler(world: Any) -> None:

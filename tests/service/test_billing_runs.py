@@ -371,7 +371,6 @@ def test_bad_periods_are_400_naming_the_period(market: Any, period: str) -> None
 # model, each for another customer; so acme and beta must be billed exactly the same.
 PAIRS = [(("a1", 1, "acme", "search"), ("a2", 2, "beta", "search2")),
          (("a3", 3, "acme", "search2"), ("a4", 4, "beta", "search"))]
-DAYS = [JUNE + dt.timedelta(days=d) for d in range(4)]
 rows = st.lists(st.tuples(
     st.integers(0, len(PAIRS) - 1), st.integers(0, 4 * 24 - 1),
     st.sampled_from([("frontend", "node_ms"), ("backend", "node_ms"), ("backend", "bytes_in"),

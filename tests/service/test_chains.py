@@ -255,24 +255,6 @@ def test_destroy_takes_the_whole_chain_or_refuses_outside_users(chain: Any) -> N
 # -- the scenario file ------------------------------------------------------------------------
 
 
-BASE = """\
-networks:
-  - {name: n, account: a, cidr: 10.0.0.0/16,
-     subnets: [{name: b, cidr: 10.0.1.0/24}, {name: m, cidr: 10.0.2.0/24},
-               {name: c, cidr: 10.0.3.0/24}]}
-services:
-  - name: s
-    account: a
-    workload: web
-    port: 80
-    backend_subnet: n/b
-    management_subnet: n/m
-    upstream: UP
-  - {name: t, account: a, workload: web, port: 80, backend_subnet: n/b, management_subnet: n/m,
-     upstream: s-1}
-appliances:
-  - {name: x, account: a, service: s, subnet: n/c}
-"""
 
 
 def test_applying_again_compares_the_upstream(chain: Any) -> None:

@@ -26,9 +26,6 @@ def _node(iid: int, role: str, ip: str, name: str | None = None) -> metering.Met
         owner="searchco", service="search", agent=None, mgmt_ip=None)
 
 
-FE = _node(1, "frontend", "10.0.1.5", "docs-fe")
-B1 = _node(2, "backend", "10.0.1.3", "docs-b1")
-B2 = _node(3, "backend", "10.0.1.4", "docs-b2")
 
 
 # --- API -----------------------------------------------------------------------------------

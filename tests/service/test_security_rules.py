@@ -6,14 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from facade.domain.specs import (
-    PortRuleSpec,
-)
 from tests.service.helpers import ok
-
-DENY_ALL_IN = PortRuleSpec("ingress", "deny", "any", None, "0.0.0.0/0", 100)
-DENY_8080 = PortRuleSpec("ingress", "deny", "tcp", "8080", "0.0.0.0/0", 10)
-
 
 # -- API -----------------------------------------------------------------------------------
 

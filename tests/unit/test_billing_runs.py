@@ -164,26 +164,3 @@ def test_service_layer_refuses_non_operators() -> None:
 
 # --- scenario files ------------------------------------------------------------------------------
 
-SCENARIO = """\
-accounts:
-  - name: seekr
-  - name: lbco
-prices:
-  currency: USD
-  instances: {node_hour: {frontend: "0.05", backend: "0.20"}}
-  frontend: {lbco: "0.08"}
-networks:
-  - {name: seekr-vpc, account: seekr, cidr: 10.0.0.0/16,
-     subnets: [{name: backend, cidr: 10.0.1.0/24}, {name: mgmt, cidr: 10.0.200.0/24}]}
-services:
-  - name: search
-    account: seekr
-    workload: http-echo
-    port: 80
-    backend_subnet: seekr-vpc/backend
-    management_subnet: seekr-vpc/mgmt
-    billing_model: operator-bills
-    prices:
-      node_hour: {frontend: "0.10", backend: "0.40"}
-      per_gb: "0.0123456"
-"""

@@ -30,14 +30,3 @@ def test_the_rule_and_its_message() -> None:
 
 # -- scenario files ------------------------------------------------------------------------
 
-SCENARIO = """\
-networks:
-  - {name: acme-vpc2, account: acme, cidr: 172.16.0.0/16,
-     subnets: [{name: app, cidr: 172.16.1.0/24}]}
-instances:
-  - {name: web1, account: acme, interfaces: [acme-vpc2/app]}
-  - {name: web2, account: acme, interfaces: [acme-vpc2/app]}
-  - {name: web3, account: acme, interfaces: [acme-vpc2/app]}
-appliances:
-  - {name: docs, account: acme, service: search, subnet: acme-vpc2/app, backends: BACKENDS}
-"""

@@ -57,13 +57,3 @@ def test_a_bad_offer_is_invalid_at_its_line(text: str, line: int, words: str) ->
     assert words in info.value.message, info.value
 
 
-BASE = """\
-accounts: [{name: acme}, {name: searchco}, {name: lbco}]
-networks:
-  - {name: acme-vpc, account: acme, cidr: 10.0.0.0/16,
-     subnets: [{name: app, cidr: 10.0.1.0/24}]}
-  - {name: search-vpc, account: searchco, cidr: 10.0.0.0/16,
-     subnets: [{name: backend, cidr: 10.0.1.0/24}, {name: mgmt, cidr: 10.0.200.0/24}]}
-  - {name: lb-vpc, account: lbco, cidr: 10.0.0.0/16,
-     subnets: [{name: mgmt, cidr: 10.0.200.0/24}]}
-"""
