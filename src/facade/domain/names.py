@@ -54,6 +54,14 @@ def check_interface_ref(value: object, *, where: str, what: str = "interface") -
     return str(value)
 
 
+def iface_index(value: object, *, where: str) -> int:
+    """The index of an interface named as inside its node (eth0 -> 0)."""
+    if not isinstance(value, str) or not _IFNAME.fullmatch(value):
+        raise Invalid(f"an interface is named ethN (eth0-eth99), not {describe(value)}",
+                      where=where)
+    return int(value[3:])
+
+
 def _link(kind: str, ident: int) -> str:
     name = f"{LINK_PREFIX}{kind}{ident}"
     if len(name) > IFNAMSIZ:

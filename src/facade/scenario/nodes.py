@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from facade.domain import commands
+from facade.domain import commands, names
 from facade.domain.errors import Invalid, describe
 from facade.domain.ipam import SubnetRange, parse_ip
 from facade.domain.names import check_subnet_ref
@@ -128,8 +128,7 @@ def read_public_ips(top: Map, file: str) -> tuple[PublicIpDecl, ...]:
         appliance = item.name("appliance", kind="appliance") if item.has("appliance") else None
         iface = item.string("iface", "an interface name like eth0") if item.has("iface") \
             else "eth0"
-        if not iface.startswith("eth") or not iface[3:].isdigit() or len(iface) > 5:
-            item.fail("iface", f"an interface is named ethN, not {iface!r}")
+        names.iface_index(iface, where=item.at("iface"))
         decl = PublicIpDecl(account=account, instance=instance, iface=iface,
                             appliance=appliance, line=item.line, file=file)
         if decl.label in seen:

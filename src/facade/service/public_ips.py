@@ -79,9 +79,7 @@ def _target(session: Session, inst: Instance, iface: str, *, where: str) -> tupl
         raise Invalid(f"{inst.name} is a {inst.role} node, not an instance", where=where)
     if inst.status == "deleting":
         raise Conflict(f"instance {inst.name} is being deleted", where=where)
-    if not iface.startswith("eth") or not iface[3:].isdigit():
-        raise Invalid(f"an interface is named ethN, not {iface!r}", where="iface")
-    index = int(iface[3:])
+    index = names.iface_index(iface, where="iface")
     found = next((i for i in inst.interfaces if i.index == index), None)
     if found is None:
         raise Invalid(f"instance {inst.name} has no interface {iface}", where="iface")
