@@ -116,9 +116,10 @@ def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: 
             ends = _withdraw(netns)
         for pid in procs.kill_netns(netns):
             removed.append(f"process {pid}")
-    prober.forget(netns)  # a kept probe connection would keep the namespace alive
     if ns.remove(netns):  # the namespace's name, or a name left without one
         removed.append(f"netns {netns}")
+    # then: a check finishing meanwhile keeps no connection into a namespace without a name
+    prober.forget(netns)  # a kept probe connection would keep the namespace alive
     for pf in procs.in_netns(netns):
         procs.remove_pidfile(pf.key, pf.netns)
     procs.reap()
