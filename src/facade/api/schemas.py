@@ -585,6 +585,25 @@ class UsageRead(BaseModel):
     requests: int
 
 
+class PublicIpUsageRead(BaseModel):
+    """One public address's usage over a period (docs/metering.md, "The edge")."""
+
+    address: str
+    account: str
+    kind: str = Field(description="standard or customer")
+    held_from: str | None = Field(description="when it was allocated (ISO 8601, UTC)")
+    held_until: str | None = Field(description="when it was released; null: still held")
+    ip_hours: str = Field(description="decimal hours held (allocated to released, associated "
+                                      "or not), 6 decimals")
+    bytes_in: int = Field(description="IP bytes through the public gateway to the address")
+    bytes_out: int = Field(description="IP bytes through the public gateway from the address")
+
+
+class PublicIpUsageList(BaseModel):
+    period: str
+    items: list[PublicIpUsageRead]
+
+
 class AutoscaleWrite(BaseModel):
     """A service's autoscaling policy (docs/autoscaling.md)."""
 

@@ -84,6 +84,10 @@ class EdgeUse:
     held_ms: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    # when it was held (ms since the epoch; None: not known, or still held): for the views,
+    # which tell two holdings of one address apart
+    start_ms: int | None = None
+    end_ms: int | None = None
 
     def __post_init__(self) -> None:
         kind_of(self.kind)

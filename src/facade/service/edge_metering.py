@@ -220,7 +220,8 @@ def by_subject(session: Session, period: Period, now: int | None = None,
         uses[(h.kind, h.subject_id)] = {
             "kind": h.kind, "subject_id": h.subject_id, "subject": h.subject,
             "account": h.account, "detail": h.detail,
-            "held_ms": held_ms(h.start_ms, h.end_ms, start, end, now)}
+            "held_ms": held_ms(h.start_ms, h.end_ms, start, end, now),
+            "start_ms": h.start_ms, "end_ms": h.end_ms}
     bq = select(EdgeUsage).where(EdgeUsage.hour >= _hour(period.start),
                                  EdgeUsage.hour < _hour(period.end))
     if accounts is not None:
@@ -238,6 +239,7 @@ def by_subject(session: Session, period: Period, now: int | None = None,
         for h in session.scalars(select(EdgeHolding).where(
                 EdgeHolding.subject_id.in_(missing))):
             if (h.kind, h.subject_id) in uses:
-                uses[(h.kind, h.subject_id)]["detail"] = h.detail
+                uses[(h.kind, h.subject_id)] |= {"detail": h.detail, "start_ms": h.start_ms,
+                                                 "end_ms": h.end_ms}
     return [EdgeUse(**u) for _, u in sorted(uses.items(), key=lambda kv: (
         kv[1]["account"], kv[1]["subject"], kv[0]))]

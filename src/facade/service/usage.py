@@ -1,4 +1,5 @@
-"""Usage as its parties read it: `GET /v1/usage`, `facade usage` and the Prometheus `/metrics`.
+"""Usage as its parties read it: `GET /v1/usage`, `facade usage` and the Prometheus `/metrics`;
+the edge's, per public address: `GET /v1/usage/public-ips`, `facade usage --public-ips`.
 
 Who sees what (the same rule as everywhere): the operator sees all usage; an account sees the
 usage of the appliances it consumes (as customer) or provides (as provider, or as the owner of
@@ -9,15 +10,20 @@ Node time is shown in seconds with millisecond precision (as a decimal string in
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import or_, select
 
+from facade.domain import edge
+from facade.domain.edge_billing import PUBLIC_IP
 from facade.domain.errors import Forbidden, Invalid
+from facade.domain.metering import from_ms
+from facade.domain.metering import to_ms as metering_ms
 from facade.domain.paging import FIRST, PageRequest
-from facade.domain.period import parse_period
-from facade.service import lookup, metering, paging
+from facade.domain.period import Period, parse_period
+from facade.service import edge_metering, lookup, metering, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, UsageRecord
 
@@ -103,6 +109,52 @@ def report(ctx: Context, caller: Caller, *, period: str | None = None,
         rows = metering.by_node(session, when, where=where) if node else \
             metering.totals(session, when, where=where)
     return paging.answer([_row(t, node) for t in rows], cursor)
+
+
+# --- the edge: public addresses ----------------------------------------------------------------
+
+
+ALL_TIME_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _hours(ms: int) -> str:
+    return str((Decimal(ms) / 3_600_000).quantize(Decimal("0.000001")))
+
+
+def _instant(ms: int | None) -> str | None:
+    return None if ms is None else from_ms(ms).isoformat(timespec="milliseconds")
+
+
+def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
+               account: str | None = None, address: str | None = None) -> dict[str, Any]:
+    """Each public address's usage over a period (all time without one): hours held
+    (allocated to released, associated or not; up to now while still held) and bytes through
+    its public gateway, in and out; one row per allocation (an address released and allocated
+    again is two, told apart by `held_from`). An account sees its own addresses, the operator all.
+    Every address of the period in one answer: an account holds few (its quota)."""
+    when = parse_period(period, where="period") if period is not None else None
+    now = dt.datetime.now(dt.UTC)
+    if when is not None:
+        metering.hour_index(when.start, "period")
+        metering.hour_index(when.end, "period")
+    span = when or Period(ALL_TIME_START, now.replace(minute=0, second=0, microsecond=0)
+                          + dt.timedelta(hours=1))
+    with ctx.read() as session:
+        accounts: set[str] | None = None if caller.operator else {caller.account}
+        if account is not None:
+            if not caller.operator and account != caller.account:
+                raise Forbidden(f"account {caller.account} may not read the usage of "
+                                f"account {account}", where="account")
+            lookup.account(session, account)
+            accounts = {account}
+        if address is not None:
+            address = edge.check_public(address, where="address")
+        uses = edge_metering.by_subject(session, span, metering_ms(now), accounts)
+    rows = [{"address": u.subject, "account": u.account, "kind": u.detail or "customer",
+             "held_from": _instant(u.start_ms), "held_until": _instant(u.end_ms),
+             "ip_hours": _hours(u.held_ms), "bytes_in": u.bytes_in, "bytes_out": u.bytes_out}
+            for u in uses if u.kind == PUBLIC_IP and (address is None or u.subject == address)]
+    return {"period": str(when) if when is not None else "all time", "items": rows}
 
 
 # --- Prometheus text exposition ---------------------------------------------------------------
