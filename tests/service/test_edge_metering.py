@@ -219,3 +219,25 @@ def test_a_months_addresses_are_billed_to_their_holders_once_and_late_bytes_afte
         "public IP 203.0.113.202 (standard): data through the public gateway (in + out) "
         "(late usage, run 2)")
     assert final["invoice"]["total"] == "5.48"
+
+
+def test_two_readers_that_overlap_count_nothing_twice(world: Any) -> None:
+    """The engine's round and a reconcile's last read may write in either order: an older
+    snapshot (same epoch, smaller value) adds nothing and moves no reading back; a new epoch
+    is counted whole; a counter gone is forgotten only when its reader saw it go."""
+    api = world
+    api.changed = True
+    with api.ctx.write() as s:
+        edge_metering.hold(s, "public-ip", 77, "203.0.113.77", "acme", "customer")
+
+    def rec(value: int, epoch: str = "e1", stale: frozenset[str] = frozenset()) -> int:
+        read = edge_metering.GatewayRead(5, {"pip77_in": (epoch, value)})
+        with api.ctx.write() as s:
+            return edge_metering.record(s, [read], edge_metering.now_ms(), stale)
+
+    assert rec(150) == 150  # the reconcile's last read, taken later, written first
+    assert rec(100) == 0  # the round's older snapshot, written after it
+    assert rec(160) == 10
+    assert rec(40, epoch="e2") == 40  # the counter made again
+    assert rec(40, epoch="e2", stale=frozenset({"gw:n5:pip77_out"})) == 0
+    assert _usage(api, "203.0.113.77")["bytes_in"] == 200

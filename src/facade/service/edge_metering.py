@@ -116,10 +116,15 @@ def read(ctx: Context, gws: list[Gateway]) -> list[GatewayRead]:
 
 
 def record(session: Session, reads: list[GatewayRead], at_ms: int,
-           gone: frozenset[int] = frozenset()) -> int:
+           stale: frozenset[str] = frozenset(), gone: frozenset[int] = frozenset()) -> int:
     """Store the increments of `reads` (each added to the hour `at_ms` falls in) with their
-    new readings; the readings of counters a read gateway no longer has, and of networks in
-    `gone` (no longer gateways), are dropped. Returns the bytes recorded."""
+    new readings; the readings in `stale` (counters seen before and gone since) and of the
+    networks in `gone` (no longer gateways) are dropped. Returns the bytes recorded.
+
+    Two readers may overlap (the engine's round and a reconcile's last read): a reading is
+    never moved back. Under one epoch a smaller value can only be an older snapshot (a count
+    that starts again has a new epoch: another counter, table or namespace), so it adds
+    nothing and the stored reading stays."""
     read_nets = {r.network_id for r in reads}
     readings = {r.key: r for r in session.scalars(select(MeterReading).where(
         MeterReading.key.like(f"{KEY_PREFIX}%")))
@@ -141,6 +146,8 @@ def record(session: Session, reads: list[GatewayRead], at_ms: int,
     total = 0
     for key, now, pip, metric in wanted:
         row = readings.pop(key, None)
+        if row is not None and row.epoch == now.epoch and now.value <= row.value:
+            continue  # nothing new, or an older snapshot than the stored reading
         inc = increment(Reading(row.epoch, row.value) if row is not None else None, now)
         holder = holders.get(pip)
         if inc > 0 and holder is None:
@@ -158,8 +165,9 @@ def record(session: Session, reads: list[GatewayRead], at_ms: int,
             session.add(MeterReading(key=key, epoch=now.epoch, value=now.value))
         else:
             row.epoch, row.value = now.epoch, now.value
-    for row in readings.values():  # counters gone: they will never be read again
-        session.delete(row)
+    for key, row in readings.items():  # counters gone: they will never be read again
+        if key in stale or _network_of(key) in gone:
+            session.delete(row)
     return total
 
 
@@ -182,7 +190,7 @@ class GatewayMeter:
         total = 0
         if moved or stale or gone:
             with ctx.write(track=False) as session:
-                total = record(session, reads, now_ms(), frozenset(gone))
+                total = record(session, reads, now_ms(), frozenset(stale), frozenset(gone))
             for k in stale:
                 self.seen.pop(k, None)
             self.seen.update(now)
