@@ -241,3 +241,19 @@ def test_two_readers_that_overlap_count_nothing_twice(world: Any) -> None:
     assert rec(40, epoch="e2") == 40  # the counter made again
     assert rec(40, epoch="e2", stale=frozenset({"gw:n5:pip77_out"})) == 0
     assert _usage(api, "203.0.113.77")["bytes_in"] == 200
+
+
+def test_the_edge_prices_from_a_scenario_file(world: Any) -> None:
+    api = world
+    api.changed = True
+    text = 'prices: {edge: {public_ip_hour: "0.005", gateway_per_gb: "0.09"}}\n'
+    err(api.req("POST", "/v1/apply", json={"yaml": text}, token=api.acme), 403)
+    got = ok(api.req("POST", "/v1/apply", json={"yaml": text}))
+    assert [c["action"] for c in got["changes"]] == ["updated"]
+    assert ok(api.req("GET", "/v1/prices"))["edge"] == {"public_ip_hour": "0.005",
+                                                        "gateway_per_gb": "0.09"}
+    again = ok(api.req("POST", "/v1/apply", json={"yaml": text}))
+    assert [c["action"] for c in again["changes"]] == ["unchanged"]
+    bad = err(api.req("POST", "/v1/apply", json={
+        "yaml": 'prices:\n  edge: {public_ip_hour: "-1"}\n'}), 400, "negative")
+    assert bad["where"] == "<scenario>:2" and "edge.public_ip_hour" in bad["message"]
