@@ -257,3 +257,21 @@ def test_the_edge_prices_from_a_scenario_file(world: Any) -> None:
     bad = err(api.req("POST", "/v1/apply", json={
         "yaml": 'prices:\n  edge: {public_ip_hour: "-1"}\n'}), 400, "negative")
     assert bad["where"] == "<scenario>:2" and "edge.public_ip_hour" in bad["message"]
+
+
+def test_addresses_held_now_are_in_the_prometheus_text(world: Any) -> None:
+    api = world
+    api.changed = True
+    with api.ctx.write() as s:
+        edge_metering.hold(s, "public-ip", 51, "203.0.113.51", "acme", "customer", at_ms=0)
+        edge_metering.hold(s, "public-ip", 52, "203.0.113.52", "acme", "standard", at_ms=0)
+        edge_metering.let_go(s, "public-ip", 52, at_ms=H)
+        s.add(EdgeUsage(hour=1, kind="public-ip", subject_id=51, subject="203.0.113.51",
+                        account="acme", metric="bytes_in", quantity=4321))
+    text = api.req("GET", "/metrics", token=api.acme).text
+    labels = 'address="203.0.113.51",account="acme",kind="customer"'
+    assert f'facade_public_ip_bytes_total{{{labels},direction="in"}} 4321\n' in text
+    assert f'facade_public_ip_bytes_total{{{labels},direction="out"}} 0\n' in text
+    assert f"facade_public_ip_held_seconds_total{{{labels}}} " in text
+    assert "203.0.113.52" not in text  # released
+    assert "203.0.113.51" not in api.req("GET", "/metrics", token=api.searchco).text

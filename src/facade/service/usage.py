@@ -166,6 +166,12 @@ _HELP = {
     "facade_usage_connections_total": ("counter", "Connections through appliance endpoints."),
     "facade_usage_requests_total": ("counter", "Requests served by appliance workloads that "
                                                "count them."),
+    "facade_public_ip_bytes_total": ("counter", "Bytes through the public gateway per public "
+                                                "address held now, by direction (in: to the "
+                                                "address, out: from it)."),
+    "facade_public_ip_held_seconds_total": ("counter", "Time a public address held now has "
+                                                       "been held (allocated, associated or "
+                                                       "not)."),
     "facade_appliance_backends": ("gauge", "Backends an appliance should have."),
     "facade_appliance_ready": ("gauge", "1 when the appliance's endpoint answered."),
 }
@@ -181,7 +187,8 @@ def _labels(**labels: str) -> str:
 
 def prometheus(ctx: Context, caller: Caller) -> str:
     """All-time usage counters per appliance (labels appliance, account = the customer,
-    provider, service) and each appliance's state, in the text exposition format 0.0.4."""
+    provider, service), each appliance's state, and each public address held now (labels
+    address, account, kind), in the text exposition format 0.0.4."""
     samples: dict[str, list[str]] = {name: [] for name in _HELP}
     with ctx.read() as session:
         totals = metering.totals(session, None, where=_visible(caller, node=False))
@@ -200,6 +207,20 @@ def prometheus(ctx: Context, caller: Caller) -> str:
             samples["facade_usage_connections_total"].append(f"{_labels(**base)} "
                                                              f"{v['connections']}")
             samples["facade_usage_requests_total"].append(f"{_labels(**base)} {v['requests']}")
+        held = edge_metering.by_subject(
+            session, Period(ALL_TIME_START, dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)),
+            metering_ms(dt.datetime.now(dt.UTC)),
+            None if caller.operator else {caller.account})
+        for u in held:
+            if u.end_ms is not None:  # released: its counters end with it
+                continue
+            base = {"address": u.subject, "account": u.account, "kind": u.detail or "customer"}
+            for direction in ("in", "out"):
+                samples["facade_public_ip_bytes_total"].append(
+                    f"{_labels(**base, direction=direction)} "
+                    f"{u.bytes_in if direction == 'in' else u.bytes_out}")
+            samples["facade_public_ip_held_seconds_total"].append(
+                f"{_labels(**base)} {_seconds(u.held_ms)}")
         for a in apps:
             base = {"appliance": a.name, "account": a.account.name,
                     "provider": a.service.account.name, "service": a.service.name}
