@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from facade.domain.edge_billing import EdgeUse
+from facade.domain.edge_billing import PUBLIC_IP, EdgeUse
 from facade.domain.errors import Conflict, Forbidden
 from facade.domain.ledger import Ledger, Transaction
 from facade.service.billing.books import amount, ledger, store
@@ -120,7 +120,8 @@ def run(ctx: Context, caller: Caller, period_text: object,
                 "posted": posted,
                 "appliances": sorted({p.appliance for _, p in priced
                                       if p.skipped is None and p.transactions}),
-                "public_ips": sorted({u.subject for u, _, e in edge_priced if e}),
+                "public_ips": sorted({u.subject for u, _, e in edge_priced
+                                      if e and u.kind == PUBLIC_IP}),
                 "skipped": [{"appliance": p.appliance, "reason": p.skipped}
                             for _, p in priced if p.skipped is not None],
                 "currency": book.currency,

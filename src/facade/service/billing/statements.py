@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import invoices
+from facade.domain.edge_billing import PUBLIC_IP
 from facade.domain.errors import Conflict, Forbidden
 from facade.domain.ledger import Ledger
 from facade.domain.metering import to_ms
@@ -111,7 +112,8 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
             unbilled_edge = [{"period": str(period), "address": u.subject,
                               "account": u.account, **values}
                              for u, values in edge_usage_of(session, period,
-                                                            to_ms(utc_now()))]
+                                                            to_ms(utc_now()))
+                             if u.kind == PUBLIC_IP]
         for start, end in inside:
             p = hours_period(start, end)
             done = {r.appliance_id: r for r in session.scalars(select(BilledUsage).where(
@@ -127,7 +129,7 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
             for eu, values in edge_usage_of(session, p):
                 late = {m: values[m] - edge_done.get((eu.kind, eu.subject_id, m), 0)
                         for m in EDGE_USAGE}
-                if any(late.values()):
+                if any(late.values()) and eu.kind == PUBLIC_IP:
                     unbilled_edge.append({"period": str(p), "address": eu.subject,
                                           "account": eu.account, **late})
         runs = session.scalars(select(BillingRun).where(
