@@ -165,7 +165,10 @@ class MeteringEngine:
         gateways: list[edge_metering.Gateway] = self.gateways.get()
         self.periodic.interval = period(metering.METER_INTERVAL, len(nodes) + len(gateways),
                                         METER_RATE)
-        self.gateway_meter.round(ctx, gateways)
+        try:  # the gateways' counters never hold up the nodes' metering or the autoscaler
+            self.gateway_meter.round(ctx, gateways)
+        except Exception:
+            log.exception("metering the public gateways failed")
         namespaces = ctx.dataplane.inventory(segments=False).namespaces  # a directory read
         present = {n.instance_id for n in nodes if n.netns in namespaces}
         increments = metering.tick(ctx, nodes, present, self._map, self.unhealthy())
