@@ -1,6 +1,6 @@
 """The edge's part of the routers' specs (docs/edge.md): a private network's public gateway (its
 leg on the intermediate network, its default route to the Internet core, the 1:1 NAT of the
-public addresses associated with its instances) and the core's routes (each associated public
+public addresses associated with its instances and their byte counters) and the core's routes (each associated public
 address to the gateway that translates it)."""
 
 from __future__ import annotations
@@ -41,22 +41,28 @@ def with_edge(session: Session, net: Network, spec: NodeSpec) -> NodeSpec:
                    ifname=edge.GATEWAY_IFNAME,
                    address=f"{net.gateway_ip}/{rng.cidr.prefixlen}",
                    mac=names.mac(hosts.id, net.gateway_ip))
-    gateway = GatewaySpec(ifname=leg.ifname, via=str(rng.gateway), nat=_nat(session, net.id),
+    translated = _nat(session, net.id)
+    gateway = GatewaySpec(ifname=leg.ifname, via=str(rng.gateway),
+                          nat=tuple((public, private) for public, private, _ in translated),
                           outbound=net.outbound_nat,
                           private=tuple(names.router_ifname(s.id) for s in net.subnets
-                                        if not s.internet))
+                                        if not s.internet),
+                          meters=tuple((public, names.public_ip_meter(ident))
+                                       for public, _, ident in translated))
     return dataclasses.replace(spec, ports=(*spec.ports, leg), gateway=gateway)
 
 
-def _nat(session: Session, network_id: int) -> tuple[tuple[str, str], ...]:
+def _nat(session: Session, network_id: int) -> tuple[tuple[str, str, int], ...]:
+    """(public address, private address, the public address's id) of each address the
+    network's gateway translates."""
     rows = session.execute(
-        select(PublicIp.address, Interface.ip)
+        select(PublicIp.address, Interface.ip, PublicIp.id)
         .join(Instance, Instance.id == PublicIp.instance_id)
         .join(Interface, (Interface.instance_id == Instance.id)
               & (Interface.index == PublicIp.iface_index))
         .where(PublicIp.network_id == network_id, Instance.status != "deleting")
         .order_by(PublicIp.address))
-    return tuple((public, private) for public, private in rows)
+    return tuple((public, private, int(ident)) for public, private, ident in rows)
 
 
 def _core_routes(session: Session) -> tuple[tuple[str, str], ...]:
