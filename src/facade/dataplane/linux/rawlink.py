@@ -4,8 +4,8 @@ pyroute2 parses every attribute of every message and runs each request through a
 loop: about 1 ms of CPU to open a socket in a namespace and 0.3-1 ms a request here, which made
 a node's look (its links and addresses, every resync) and withdrawing a deleted node's
 announcements (its links, their fabric ends, the routers' entries) cost 5-10 ms of CPU each.
-These requests read only the attributes asked for (linkcount.py does the same for counting
-links); making links stays with pyroute2. One `Netlink` is one socket in one namespace.
+These requests read only the attributes asked for (and linkcount.py's, counting links, none);
+making links stays with pyroute2. One `Netlink` is one socket in one namespace.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from facade.dataplane.linux import netns as ns
 RTM_NEWLINK, RTM_GETLINK, RTM_NEWADDR, RTM_GETADDR, RTM_DELNEIGH = 16, 18, 20, 22, 29
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
-IFLA_IFNAME, IFLA_LINK, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_LINK_NETNSID = 3, 5, 18, 20, 37
+IFLA_IFNAME, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS, IFLA_LINK_NETNSID = \
+    3, 5, 10, 18, 20, 37
 IFLA_INFO_KIND = 1
 IFA_ADDRESS = 1
 NDA_DST = 1
@@ -123,6 +124,30 @@ class Netlink:
         body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
         return [_link(data, off, length) for kind, data, off, length
                 in self._request(RTM_GETLINK, NLM_F_DUMP, body) if kind == RTM_NEWLINK]
+
+    def indexes(self, master: int | None = None, kind: str | None = None) -> list[int]:
+        """The links' indexes, nothing else read: only the ports of the bridge whose index is
+        `master`, or only the links of `kind`, if given (the kernel filters)."""
+        body = _IFINFO.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        if master is not None:
+            body += _attr(IFLA_MASTER, struct.pack("=I", master))
+        if kind is not None:
+            body += _attr(IFLA_LINKINFO, _attr(IFLA_INFO_KIND, kind.encode() + b"\0"))
+        out = []
+        for msg_kind, data, off, length in self._request(RTM_GETLINK, NLM_F_DUMP, body):
+            if msg_kind != RTM_NEWLINK:
+                continue
+            if master is not None:  # to be sure: the kernel filtered by it
+                own = _attrs(data, off + _HDR.size + _IFINFO.size, off + length).get(IFLA_MASTER)
+                if own is None or struct.unpack("=I", own[:4])[0] != master:
+                    continue
+            out.append(_IFINFO.unpack_from(data, off + _HDR.size)[2])
+        return out
+
+    def has_link(self, index: int) -> bool:
+        """Whether the link of that index exists (its answer not parsed)."""
+        body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0)
+        return any(kind == RTM_NEWLINK for kind, *_ in self._request(RTM_GETLINK, 0, body))
 
     def link(self, index: int = 0, name: str | None = None) -> Link | None:
         """The link of that index (or name); None when there is none."""
