@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from facade.domain import commands, ipam, names
 from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
-from facade.service import lookup, paging, public_ips, quotas, rules, views
+from facade.service import gateways, lookup, paging, public_ips, quotas, rules, views
 from facade.service.context import Caller, Context
 from facade.store.models import (
     Appliance,
@@ -21,6 +21,7 @@ from facade.store.models import (
     Service,
     ServiceSubnet,
     Subnet,
+    Vpn,
 )
 
 
@@ -118,7 +119,8 @@ SUBNETS = paging.by_id("subnets", Subnet.id)
 def list_networks(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
     """A page of the networks the caller sees, each with its subnets and their usage."""
     with ctx.read() as session:
-        query = (select(Network).where(*paging.seen_by(caller, Network.account_id))
+        query = (select(Network).where(Network.kind != "site",
+                                       *paging.seen_by(caller, Network.account_id))
                  .options(joinedload(Network.account), selectinload(Network.subnets)))
         rows, cursor = paging.objects(session, query, NETWORKS, page, lambda r: (r.id,))
         used = used_counts(session, [s.id for r in rows for s in r.subnets])
@@ -134,7 +136,7 @@ def list_subnets(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dic
     """A page of the subnets of the networks the caller sees."""
     with ctx.read() as session:
         query = (select(Subnet).join(Network, Subnet.network_id == Network.id)
-                 .where(*paging.seen_by(caller, Network.account_id))
+                 .where(Network.kind != "site", *paging.seen_by(caller, Network.account_id))
                  .options(joinedload(Subnet.network).joinedload(Network.account)))
         rows, cursor = paging.objects(session, query, SUBNETS, page, lambda r: (r.id,))
         used = used_counts(session, [r.id for r in rows])
@@ -219,7 +221,10 @@ def remove_network(ctx: Context, session: Session, caller: Caller, net: Network)
             select(Network.name).where(Network.gateway_ip.is_not(None)))]
     users += [f"public IP {a}" for a in session.scalars(
         select(PublicIp.address).where(PublicIp.network_id == net.id))]
+    users += [f"vpn {v.name}" for v in gateways.channels(session, net.id)]
     _refuse_if_used(users, f"network {net.name}")
+    for v in session.scalars(select(Vpn).where(Vpn.network_id == net.id)):
+        v.network_id = None  # a deleted channel's row outlives its network (a meter reads it)
     for sub in list(net.subnets):
         rules.delete_for_subnet(session, sub)
         session.delete(sub)

@@ -14,7 +14,7 @@ from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from facade.dataplane import checks
-from facade.dataplane.linux import linkcount, neighbours, nft_rules, router_rules
+from facade.dataplane.linux import linkcount, neighbours, nft_rules, router_rules, tunnels
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError, fatal
 from facade.dataplane.linux.fabric_guard import FabricGuard, entries_of
@@ -81,6 +81,8 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             links, made = ensure_ports(spec, fab, node)
             if spec.role == "router":
                 _relearn(spec, fab, node, links, made)
+                if spec.tunnels:
+                    links = tunnels.ensure(spec, node, links)
             ensure_addresses(spec, node, links)
             ensure_routes(spec, node, links)
             ensure_rules(spec, node)

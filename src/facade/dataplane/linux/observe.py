@@ -166,4 +166,7 @@ def read_node(name: str) -> ObservedNode:
                         backends=backends, rotation_drift=rotation_drift,
                         rules_drift=rules_drift,
                         own_network=not router and ns.owned_by_child_userns(name),
-                        ports=ports)
+                        ports=ports,
+                        tunnels=frozenset(n for link in links.values()
+                                          if names.TUNNEL.fullmatch(n := link.get("ifname")
+                                                                    or "")))
