@@ -108,10 +108,14 @@ class SubnetCreate(Body):
     internet: StrictBool = Field(default=True, description=(
         "routed to the Internet through the network's public gateway; false: a private "
         "subnet (docs/edge.md)"))
+    sites: StrictBool = Field(default=True, description=(
+        "routed to the customer sites the network's private gateway reaches (its vpns); "
+        "false: kept off every channel (docs/edge.md)"))
 
 
 class SubnetUpdate(Body):
     internet: StrictBool | None = None
+    sites: StrictBool | None = None
 
 
 class SubnetRead(BaseModel):
@@ -124,6 +128,7 @@ class SubnetRead(BaseModel):
     capacity: int
     bridge: str
     internet: bool = True
+    sites: bool = True
 
 
 class NetworkCreate(Body):

@@ -34,7 +34,8 @@ def used_counts(session: Session, subnet_ids: list[int] | None = None) -> dict[i
 
 
 def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: str,
-               name_where: str | None = None, internet: bool = True) -> Subnet:
+               name_where: str | None = None, internet: bool = True,
+               sites: bool = True) -> Subnet:
     """`where` names the subnet's CIDR in the request, `name_where` its name (default: where)."""
     name_where = name_where or where
     names.check_name(name, kind="subnet", where=name_where)
@@ -44,7 +45,7 @@ def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: s
         raise Conflict(f"subnet {net.name}/{name} already exists", where=name_where)
     ipam.check_no_overlap(sub, {s.name: s.cidr for s in net.subnets}, where=where)
     quotas.check(session, net.account, "subnets", where=name_where)
-    row = Subnet(network=net, name=name, cidr=str(sub), internet=internet)
+    row = Subnet(network=net, name=name, cidr=str(sub), internet=internet, sites=sites)
     session.add(row)
     return row
 
@@ -62,7 +63,8 @@ def new_network(ctx: Context, session: Session, caller: Caller, name: str, accou
     session.add(net)
     for i, sub in enumerate(subnets or []):
         add_subnet(session, net, sub.get("name", ""), sub.get("cidr", ""),
-                   where=f"subnets[{i}]", internet=sub.get("internet", True) is not False)
+                   where=f"subnets[{i}]", internet=sub.get("internet", True) is not False,
+                   sites=sub.get("sites", True) is not False)
     ctx.event(session, "network.created", name, f"network {name} {cmd.cidr} created")
     session.flush()
     if public_gateway or outbound_nat:
@@ -97,14 +99,14 @@ def update_network(ctx: Context, caller: Caller, name: str, *, public_gateway: b
 
 
 def create_subnet(ctx: Context, caller: Caller, network: str, name: str,
-                  cidr: str, internet: bool = True) -> dict[str, Any]:
+                  cidr: str, internet: bool = True, sites: bool = True) -> dict[str, Any]:
     with ctx.write() as session:
         net = lookup.network(session, caller, network)
         if net.kind != "private":
             raise Invalid(f"network {network} is the intermediate network; its one subnet "
                           "is all it has", where="network")
         row = add_subnet(session, net, name, cidr, where="cidr", name_where="name",
-                         internet=internet)
+                         internet=internet, sites=sites)
         ctx.event(session, "subnet.created", f"{network}/{name}", f"subnet {row.cidr} created")
         session.flush()
         result = views.subnet(row, 0)
@@ -170,12 +172,26 @@ def set_internet(ctx: Context, session: Session, sub: Subnet, internet: bool) ->
     return True
 
 
-def update_subnet(ctx: Context, caller: Caller, path: str, *, internet: bool | None
-                  ) -> dict[str, Any]:
+def set_sites(ctx: Context, session: Session, sub: Subnet, sites: bool) -> bool:
+    """A subnet's route to the network's customer sites (over its channels) on or off; True
+    if it changed. The routers at both ends of the network's channels follow."""
+    if sub.sites == sites:
+        return False
+    sub.sites = sites
+    ctx.event(session, "subnet.routes", sub.path,
+              "routed to the network's sites through its private gateway" if sites
+              else "kept off the network's sites (no route through its private gateway)")
+    return True
+
+
+def update_subnet(ctx: Context, caller: Caller, path: str, *, internet: bool | None,
+                  sites: bool | None = None) -> dict[str, Any]:
     with ctx.write() as session:
         row = lookup.visible_subnet(session, caller, path)
         if internet is not None:
             set_internet(ctx, session, row, internet)
+        if sites is not None:
+            set_sites(ctx, session, row, sites)
         session.flush()
         result = views.subnet(row, used_counts(session, [row.id]).get(row.id, 0))
     ctx.converge()
