@@ -157,11 +157,11 @@ def _settle(pairs: list[tuple[str, str, Any]], bound: float = 10.0) -> float:
 def _routers(seen: dict[str, Any]) -> str:
     """What the gateways hold, read from the kernel (for a failure's message)."""
     out = []
-    for net in seen["networks"].values():
+    for net in [*seen["networks"].values(), *seen["sites"].values()]:
         netns = net["router"]
         out.append(f"--- {net['name']} {netns}: " + nsclient.run(
             "ip", "netns", "exec", netns, "sh", "-c",
-            "ip -4 -o addr; ip -4 route; nft list ruleset", check=False))
+            "ip -4 -o addr; ip -4 route; nft list ruleset; wg show", check=False))
     return "\n".join(out)
 
 

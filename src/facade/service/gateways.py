@@ -49,16 +49,20 @@ def with_edge(session: Session, net: Network, spec: NodeSpec) -> NodeSpec:
         return spec
     hosts = hosts_subnet(inet)
     rng = SubnetRange.of(hosts.cidr)
+    tunnels = tuple(t for v in chans if (t := tunnel(v, net)) is not None)
+    # the channels' far ends resolved without ARP (their legs' MACs follow names.mac): a
+    # handshake sent while the far router is still being made would otherwise wait for a
+    # failed resolution to expire (seconds)
+    peers = tuple(t.endpoint.rpartition(":")[0] for t in tunnels)
     leg = PortSpec(host=names.gateway_port(net.id), bridge=names.bridge(hosts.id),
                    ifname=edge.GATEWAY_IFNAME,
                    address=f"{net.gateway_ip}/{rng.cidr.prefixlen}",
-                   mac=names.mac(hosts.id, net.gateway_ip))
+                   mac=names.mac(hosts.id, net.gateway_ip), neighbours=peers)
     gateway = GatewaySpec(ifname=leg.ifname, via=str(rng.gateway), nat=_nat(session, net.id),
                           outbound=net.outbound_nat or site,
                           private=tuple(names.router_ifname(s.id) for s in net.subnets
                                         if not s.internet),
                           public=net.public_gateway or site)
-    tunnels = tuple(t for v in chans if (t := tunnel(v, net)) is not None)
     return dataclasses.replace(spec, ports=(*spec.ports, leg), gateway=gateway,
                                tunnels=tunnels)
 

@@ -82,7 +82,7 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             if spec.role == "router":
                 _relearn(spec, fab, node, links, made)
                 if spec.tunnels:
-                    links = tunnels.ensure(spec, node, links)
+                    links = tunnels.make(spec, node, links)
             ensure_addresses(spec, node, links)
             ensure_routes(spec, node, links)
             ensure_rules(spec, node)
@@ -91,6 +91,8 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
                     neighbours.resolve(node, links[port.ifname]["index"], port.mac,
                                        port.neighbours)
             digest = ns.run_in_netns(spec.netns, lambda: _inside_node(spec, created))
+            if spec.tunnels:
+                tunnels.configure(spec)
             tag = FE_TAG if spec.frontend is not None else RT_TAG
             alias = ALIAS_PREFIX + spec.fingerprint() + (f"{tag}:{digest}" if digest
                                                          else "")

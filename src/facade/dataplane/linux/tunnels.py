@@ -1,7 +1,8 @@
 """A router's ends of private channels (docs/edge.md): WireGuard interfaces, made and configured
-as `NodeSpec.tunnels` says. nodes.py calls `ensure` inside the router after its ports exist
+as `NodeSpec.tunnels` says. nodes.py calls these inside the router after its ports exist
 (links.ensure_ports keeps these interfaces, and deletes those of channels no longer wanted:
-a userspace engine exits with its interface).
+a userspace engine exits with its interface): `make` before the routes, `configure` after
+the filter.
 
 The engine is the kernel's WireGuard where the host has it (`ip link add ... type wireguard`),
 else wireguard-go, the reference userspace implementation, started inside the router's
@@ -75,18 +76,24 @@ def _make(netns: str, ifname: str, node: IPRoute) -> str:
     return USERSPACE
 
 
-def ensure(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> dict[str, Any]:
-    """Every tunnel of `spec` made, configured and up; returns the node's links (read again
-    when one was made)."""
+def make(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> dict[str, Any]:
+    """Every tunnel of `spec` made and up (routes need the interface); returns the node's
+    links (read again when one was made). No key yet: nothing passes."""
     made = False
     for t in spec.tunnels:
         if t.ifname not in links:
             _make(spec.netns, t.ifname, node)
             made = True
-        _run(spec.netns, ["wg", "syncconf", t.ifname, "/dev/stdin"], stdin=config(t))
     if made:
         links = links_by_name(node)
     for t in spec.tunnels:
         if not int(links[t.ifname].get("flags") or 0) & IFF_UP:
             node.link("set", index=links[t.ifname]["index"], state="up")
     return links
+
+
+def configure(spec: NodeSpec) -> None:
+    """Keys, port and peer of every tunnel: after the router's filter admits the peer, so
+    the handshake this starts (the keepalive) is answered at once, not 5 s later."""
+    for t in spec.tunnels:
+        _run(spec.netns, ["wg", "syncconf", t.ifname, "/dev/stdin"], stdin=config(t))
