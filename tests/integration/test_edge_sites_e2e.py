@@ -55,7 +55,9 @@ def world(cp: ControlPlane) -> Iterator[dict[str, Any]]:
                                   ("keeper", "acme", "acme-vpc/vault"),
                                   ("front", "acme", "acme-vpc/dmz"),
                                   ("evil-web", "evil", "evil-vpc/app")):
-        cp.cli("instance", "create", name, "-a", account, "-i", subnet)
+        r = cp.api("POST", "/v1/instances", json={"name": name, "account": account,
+                                                  "interfaces": [{"subnet": subnet}]})
+        assert r.status_code == 201, r.text
     out = cp.cli("site", "create", "hq", "--account", "acme", "--cidr", "192.168.0.0/16").stdout
     assert "created site hq" in out, out
     r = cp.api("POST", "/v1/sites", json={"name": "evil-hq", "account": "evil",
@@ -70,7 +72,8 @@ def world(cp: ControlPlane) -> Iterator[dict[str, Any]]:
     r = cp.api("POST", "/v1/vpns", json={"name": "evil-link", "network": "evil-vpc",
                                          "site": "evil-hq"})
     assert r.status_code == 201, r.text
-    cp.cli("external", "create", "laptop", "-a", "acme")
+    r = cp.api("POST", "/v1/externals", json={"name": "laptop", "account": "acme"})
+    assert r.status_code == 201, r.text
     nodes = {n: cp.get(f"/v1/instances/{n}") for n in ("web", "keeper", "front", "evil-web",
                                                        "desk", "evil-desk")}
     nodes["laptop"] = cp.get("/v1/externals/laptop")
@@ -154,24 +157,34 @@ def test_the_channel_is_wireguard_with_its_own_keys(cp: ControlPlane,
 def test_a_public_address_is_remapped_to_a_site_host(cp: ControlPlane,
                                                      world: dict[str, Any]) -> None:
     acme = world["tokens"]["acme"]
-    address = cp.cli("ip", "allocate", token=acme).stdout.strip()
+    address = cp.api("POST", "/v1/public-ips", json={}, token=acme).json()["address"]
+    at = f"/v1/public-ips/{address}"
+    to_desk = {"site": "hq", "site_address": DESK}
     try:
         out = cp.cli("ip", "associate", address, "--site", "hq", "--address", DESK,
                      token=acme).stdout
         assert f"site hq host {DESK}" in out, out
-        # the request goes over the channel; the reply comes back over it (from the network
-        # router's address in its first subnet) and leaves by the public gateway
+        # the request goes over the channel; the reply comes back over it (to the network
+        # router's address in its first subnet, which the request came from) and leaves by
+        # the public gateway
         assert hello(_ns(world, "laptop"), address) == ("desk", "10.0.1.1")
-        # remapped back to an instance in one call
-        cp.cli("ip", "associate", address, "--instance", "web", token=acme)
+        # remapped to an instance and back, one call each
+        r = cp.api("POST", f"{at}/associate", json={"instance": "web"}, token=acme)
+        assert r.status_code == 200, r.text
         assert hello(_ns(world, "laptop"), address) == ("web", "198.18.0.2")
-        cp.cli("ip", "associate", address, "--site", "hq", "--address", DESK, token=acme)
+        r = cp.api("POST", f"{at}/associate", json=to_desk, token=acme)
+        assert r.status_code == 200 and r.json()["associated"]["site"] == "hq", r.text
         assert hello(_ns(world, "laptop"), address) == ("desk", "10.0.1.1")
+        # the channel carries it: it cannot go while the address is there
         r = cp.api("DELETE", "/v1/vpns/acme-hq", token=acme)
         assert r.status_code == 409 and address in r.json()["error"]["message"], r.text
+        # another account's site: the same 404 as none
+        r = cp.api("POST", f"{at}/associate", json={"site": "evil-hq", "site_address": DESK},
+                   token=acme)
+        assert r.status_code == 404 and r.json()["error"]["where"] == "site", r.text
     finally:
-        cp.cli("ip", "disassociate", address, token=acme)
-        cp.cli("ip", "release", address, token=acme)
+        cp.api("POST", f"{at}/disassociate", token=acme)
+        cp.api("DELETE", at, token=acme)
     assert hello(_ns(world, "laptop"), address, timeout=0.5) is None
 
 
