@@ -224,6 +224,10 @@ def test_the_topology_and_events_show_sites_and_channels(cp: ControlPlane,
     assert "evil-hq" not in out, out
     kinds = {e["kind"] for e in cp.items("/v1/events")}
     assert {"site.created", "vpn.created", "site.host-added"} <= kinds
+    # a site host is a shell like an instance
+    out = cp.cli("exec", "desk", "--", "ip", "-4", "-o", "addr", "show", "eth0",
+                 token=world["tokens"]["acme"]).stdout
+    assert f"inet {DESK}/16" in out, out
 
 
 def test_deleting_the_channel_takes_both_ends_away(cp: ControlPlane,

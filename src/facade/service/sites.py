@@ -165,7 +165,14 @@ def find_host(session: Session, caller: Caller, site: Network, name: str) -> Ins
 
 def delete_host(ctx: Context, caller: Caller, site: str, name: str) -> None:
     with ctx.write() as session:
-        row = find_host(session, caller, find(session, caller, site), name)
+        place = find(session, caller, site)
+        row = find_host(session, caller, place, name)
+        ip = row.interfaces[0].ip if row.interfaces else None
+        bound = session.scalar(select(PublicIp.address).where(
+            PublicIp.site_id == place.id, PublicIp.site_address == ip))
+        if bound is not None:
+            raise InUse(f"host {name} ({ip}) has public IP {bound}; disassociate it first",
+                        where="host")
         row.status = "deleting"
         ctx.event(session, "site.host-deleting", name, "site host deletion requested")
     ctx.converge()
