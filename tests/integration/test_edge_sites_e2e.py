@@ -14,6 +14,7 @@ who it is and which client address it saw.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -241,4 +242,6 @@ def test_deleting_the_channel_takes_both_ends_away(cp: ControlPlane,
         links = nsclient.run("ip", "-n", netns, "-o", "link")
         assert chan["interfaces"]["network"] not in links
         assert chan["interfaces"]["site"] not in links
-    assert not nsclient.processes_mentioning(chan["interfaces"]["network"])
+    for end in chan["interfaces"].values():  # the engines exited with their interfaces
+        assert not nsclient.processes_mentioning(end)
+        assert not os.path.exists(f"/run/wireguard/{end}.sock")

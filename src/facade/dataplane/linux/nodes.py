@@ -116,6 +116,7 @@ def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: 
             _withdraw(netns)
         for pid in procs.kill_netns(netns):
             removed.append(f"process {pid}")
+        removed += tunnels.forget(netns)  # a channel's engine killed with its router
         with contextlib.suppress(ns.NamespaceMissing), ipr_in(netns) as node:
             delete_links(node, [link["index"] for link in node.get_links()
                                  if link.get("ifname") != "lo"])

@@ -14,10 +14,12 @@ routes.py's (`TunnelSpec.allowed`), their filter router_rules.py's.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
@@ -25,7 +27,8 @@ from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-unty
 
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError
-from facade.dataplane.linux.links import links_by_name
+from facade.dataplane.linux.links import ipr_in, links_by_name
+from facade.domain import names
 from facade.domain.specs import NodeSpec, TunnelSpec
 
 USERSPACE = "wireguard-go"
@@ -97,3 +100,20 @@ def configure(spec: NodeSpec) -> None:
     the handshake this starts (the keepalive) is answered at once, not 5 s later."""
     for t in spec.tunnels:
         _run(spec.netns, ["wg", "syncconf", t.ifname, "/dev/stdin"], stdin=config(t))
+
+
+SOCKETS = Path("/run/wireguard")  # wireguard-go's control sockets, one per interface
+
+
+def forget(netns: str) -> list[str]:
+    """The control sockets of the namespace's tunnels, once their engines were killed with
+    the router (a killed wireguard-go leaves its socket behind); returns what was removed."""
+    removed = []
+    with contextlib.suppress(ns.NamespaceMissing, FileNotFoundError), ipr_in(netns) as ipr:
+        for link in ipr.get_links():
+            name = link.get("ifname") or ""
+            if names.TUNNEL.fullmatch(name):
+                with contextlib.suppress(FileNotFoundError):
+                    (SOCKETS / f"{name}.sock").unlink()
+                    removed.append(f"socket {name}.sock")
+    return removed
