@@ -85,6 +85,15 @@ def test_the_networks_end_admits_its_peer_and_cuts_subnets_kept_off_the_sites() 
     assert router_rules.is_current(_listing(spec), spec)
 
 
+def test_one_site_is_no_path_to_another_of_the_same_network() -> None:
+    spec = _router(_tunnel())
+    spec = dataclasses.replace(spec, tunnels=(*spec.tunnels, _tunnel(
+        ifname="fcdw2n", endpoint="198.19.255.252:20002", allowed=("172.16.0.0/16",))))
+    forward = router_rules.chain_rules(spec)["forward"]
+    assert [_m("iifname", "fcdw1n"), _m("oifname", "fcdw2n"), {"drop": None}] in forward
+    assert [_m("iifname", "fcdw2n"), _m("oifname", "fcdw1n"), {"drop": None}] in forward
+
+
 def test_the_sites_end_passes_nothing_between_the_tunnel_and_the_internet() -> None:
     forward = router_rules.chain_rules(_router(_tunnel(site=True)))["forward"]
     assert forward[:2] == [[_m("iifname", "fcdw1n"), _m("oifname", "inet0"), {"drop": None}],

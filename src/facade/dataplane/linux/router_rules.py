@@ -81,8 +81,9 @@ def _tunnel_rules(spec: NodeSpec) -> tuple[list[Expr], list[Expr], list[Expr]]:
     The WireGuard port of each tunnel answers its peer's endpoint alone on the intermediate
     leg. On a network's side, subnets that do not reach the site (`legs_out`) are cut from the
     tunnel, the site passes on to the intermediate network only answers (of what the public
-    gateway translated to a site host, which enters the tunnel from `snat`). On a site's
-    side, nothing passes between the tunnel and the intermediate network."""
+    gateway translated to a site host, which enters the tunnel from `snat`), and never to
+    another site's tunnel. On a site's side, nothing passes between the tunnel and the
+    intermediate network."""
     forward: list[Expr] = []
     local: list[Expr] = []
     post: list[Expr] = []
@@ -103,6 +104,9 @@ def _tunnel_rules(spec: NodeSpec) -> tuple[list[Expr], list[Expr], list[Expr]]:
         if t.site:
             forward += [[t_in, oif, DROP], [iif, t_out, DROP]]
             continue
+        # one site is no path to another joined to the same network
+        forward += [[t_in, _match(_meta("oifname"), other.ifname), DROP]
+                    for other in spec.tunnels if other.ifname != t.ifname]
         state = {"match": {"op": "in", "left": {"ct": {"key": "state"}},
                            "right": ["established", "related"]}}
         forward += [[t_in, oif, state, ACCEPT], [t_in, oif, DROP]]
