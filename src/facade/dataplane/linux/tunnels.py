@@ -40,11 +40,15 @@ IFF_UP = 0x1
 
 
 def config(t: TunnelSpec) -> str:
-    """The `wg` configuration of one end (keys never reach a command line)."""
+    """The `wg` configuration of one end (keys never reach a command line). No persistent
+    keepalive: it would start a handshake as soon as one end is configured, which is lost
+    while the other end is still being made, and WireGuard waits 5 s before trying again
+    (the first packets with it). Without it the first packet starts the handshake, once both
+    ends exist (a write returns once both routers were reconciled); nothing between the two
+    gateways forgets an idle flow (their filters admit the peer's port, not a connection)."""
     return (f"[Interface]\nPrivateKey = {t.private_key}\nListenPort = {t.listen_port}\n\n"
             f"[Peer]\nPublicKey = {t.peer_key}\nPresharedKey = {t.preshared_key}\n"
-            f"Endpoint = {t.endpoint}\nAllowedIPs = {', '.join(t.allowed)}\n"
-            "PersistentKeepalive = 25\n")
+            f"Endpoint = {t.endpoint}\nAllowedIPs = {', '.join(t.allowed)}\n")
 
 
 def _run(netns: str, argv: list[str], *, stdin: str | None = None,
@@ -96,8 +100,8 @@ def make(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> dict[str, Any]
 
 
 def configure(spec: NodeSpec) -> None:
-    """Keys, port and peer of every tunnel: after the router's filter admits the peer, so
-    the handshake this starts (the keepalive) is answered at once, not 5 s later."""
+    """Keys, port and peer of every tunnel: after the router's filter admits the peer, so a
+    handshake the peer starts meanwhile is answered at once, not 5 s later."""
     for t in spec.tunnels:
         _run(spec.netns, ["wg", "syncconf", t.ifname, "/dev/stdin"], stdin=config(t))
 
