@@ -12,8 +12,8 @@ waited until every new one is `ready`, up to each count in --counts. At each cou
 and throughout: a client loop (curl every 0.2 s from a customer instance to the first
 appliance's endpoint, 2 s timeout each) whose failures are counted, and every
 `appliance.degraded` event of an appliance that had been `ready` (a false degradation: nothing
-was broken on purpose). At the end every appliance is deleted at once (time until all are gone,
-and what is left in the kernel). With --profile, py-spy (if installed) samples the control
+was broken on purpose). At the end every appliance is deleted at once, by 16 clients side by side
+(time until none is listed, and what is left in the kernel). With --profile, py-spy (if installed) samples the control
 plane for --idle seconds at the largest count and the top functions are printed; with
 --profile-create N, it samples the control plane while N more appliances are created one after
 the other at the largest count; with --profile-delete, while every appliance is deleted. The
@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ instances:
   - {name: client, account: acme, interfaces: [acme-vpc/app]}
 """
 CLK = os.sysconf("SC_CLK_TCK")
+DELETERS = 16  # clients deleting side by side at the end
 
 
 def _ready_all(cp: ControlPlane, names: list[str], timeout: float) -> None:
@@ -92,6 +94,15 @@ def _until(cp: ControlPlane, name: str, gone: bool, timeout: float = 60) -> floa
             return time.perf_counter() - start
         time.sleep(0.005)
     raise TimeoutError(name)
+
+
+def _all_gone(cp: ControlPlane, names: set[str], timeout: float) -> None:
+    """Until no appliance of `names` is listed any more (the list, followed page by page)."""
+    deadline = time.perf_counter() + timeout
+    while {a["name"] for a in cp.items("/v1/appliances")} & names:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("appliances still listed")
+        time.sleep(0.1)
 
 
 def _cpu_ticks(pids: list[int]) -> int:
@@ -468,10 +479,14 @@ def main() -> None:
         delete_costs.start()
 
         def delete_every() -> None:
-            for name in names:
-                cp.api("DELETE", f"/v1/appliances/{name}")
-            for name in names:
-                _until(cp, name, gone=True, timeout=300)
+            # every DELETE waits until its appliance is gone (up to 15 s): DELETERS clients
+            # side by side, as a script deleting many would be, then the list until empty
+            with ThreadPoolExecutor(DELETERS) as pool:
+                codes = list(pool.map(
+                    lambda name: cp.api("DELETE", f"/v1/appliances/{name}").status_code,
+                    names))
+            assert set(codes) == {202}, sorted(set(codes))
+            _all_gone(cp, set(names), timeout=300)
 
         if args.profile_delete:
             deleted_profile = _profile(cp, 900, during=delete_every)

@@ -12,8 +12,11 @@ an address after it was disassociated.
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -271,3 +274,87 @@ def test_an_appliances_endpoint_gets_a_public_face_and_its_backends_stay_private
     assert row["associated"] is None and row["account"] == "acme"  # the customer keeps it
     cp.wait_for(lambda: not nsclient.can_connect(laptop, address, 80), 5, "docs gone")
     cp.cli("ip", "release", address, token=acme)
+
+
+def _sink(netns: str, port: int, answer: int) -> tuple[threading.Thread, dict[str, int]]:
+    """A server in `netns` that reads one connection to its end, then sends `answer` bytes."""
+    srv = nsclient.ns_socket(netns)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("0.0.0.0", port))
+    srv.listen(1)
+    srv.settimeout(5)
+    got = {"bytes": 0}
+
+    def serve() -> None:
+        with srv:
+            conn, _ = srv.accept()
+            with conn:
+                conn.settimeout(5)
+                while chunk := conn.recv(1 << 16):
+                    got["bytes"] += len(chunk)
+                conn.sendall(b"y" * answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread, got
+
+
+def _transfer(client_ns: str, server_ns: str, ip: str, up: int, down: int) -> None:
+    """`up` bytes of payload from client_ns to ip:9090 (served in server_ns), `down` back."""
+    thread, got = _sink(server_ns, 9090, down)
+    sock = nsclient.ns_socket(client_ns)
+    sock.settimeout(5)
+    with sock:
+        sock.connect((ip, 9090))
+        sock.sendall(b"x" * up)
+        sock.shutdown(socket.SHUT_WR)
+        back = 0
+        while chunk := sock.recv(1 << 16):
+            back += len(chunk)
+    thread.join(5)
+    assert (got["bytes"], back) == (up, down)
+
+
+def _usage(cp: ControlPlane, address: str, token: str) -> dict[str, Any]:
+    """The usage of the address's last allocation (an address released by an earlier test
+    may come back)."""
+    rows = cp.get(f"/v1/usage/public-ips?address={address}", token=token)["items"]
+    assert rows and all(r["held_until"] for r in rows[:-1]), rows
+    return dict(rows[-1])
+
+
+def test_bytes_through_the_gateway_are_metered_per_address_across_a_remap(
+        cp: ControlPlane, world: dict[str, Any]) -> None:
+    """Real traffic from an external host through a customer address, before and after a
+    remap: the gateway's counters (read in the kernel) and the metered usage (the API) both
+    count it, in and out, within a few % of the payload (IP and TCP headers, ACKs); the
+    address's hours run from allocation to release."""
+    acme = world["tokens"]["acme"]
+    laptop = _ns(world, "laptop")
+    address = cp.cli("ip", "allocate", token=acme).stdout.strip()
+    cp.cli("ip", "associate", address, "--instance", "spare", token=acme)
+    up, down = 3_000_000, 1_000_000
+    _transfer(laptop, _ns(world, "spare"), address, up, down)
+    router = world['networks']['acme-vpc']['router']
+    counters = {c["counter"]["name"]: c["counter"]["bytes"]
+                for c in nsclient.nft_ruleset(router)["nftables"] if "counter" in c}
+    mine = {name: n for name, n in counters.items() if name.startswith("pip")
+            and n >= up // 3}  # this address's pair (the others carried only greetings)
+    inbound = [n for name, n in mine.items() if name.endswith("_in")]
+    outbound = [n for name, n in mine.items() if name.endswith("_out")]
+    assert len(inbound) == 1 and up <= inbound[0] <= up * 1.05, counters
+    assert len(outbound) == 1 and down <= outbound[0] <= down * 1.05 + 20_000, counters
+    cp.cli("ip", "associate", address, "--instance", "db", token=acme)  # the remap
+    _transfer(laptop, _ns(world, "db"), address, up, down)
+    use = cp.wait_for(lambda: (u := _usage(cp, address, acme))["bytes_in"] >= 2 * up and u,
+                      10, "the metered bytes of both targets")
+    assert 2 * up <= use["bytes_in"] <= 2 * up * 1.05, use
+    assert 2 * down <= use["bytes_out"] <= 2 * down * 1.05 + 40_000, use
+    assert use["account"] == "acme" and use["kind"] == "customer"
+    cp.cli("ip", "disassociate", address, token=acme)
+    cp.cli("ip", "release", address, token=acme)
+    held = Decimal(_usage(cp, address, "")["ip_hours"])  # the operator sees it after release
+    time.sleep(0.05)
+    assert held == Decimal(_usage(cp, address, "")["ip_hours"]) > 0  # it stopped at release
+    print(f"metered {use['bytes_in']:,} B in / {use['bytes_out']:,} B out for "
+          f"{2 * up:,} / {2 * down:,} B of payload; held {held} h")

@@ -78,6 +78,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[int]]] = [
     ("GET", "/v1/topology", "/v1/topology", None, {200}),
     ("GET", "/v1/events", "/v1/events", None, {200}),
     ("GET", "/v1/usage", "/v1/usage?by=node", None, {200}),  # lists only its own usage
+    ("GET", "/v1/usage/public-ips", "/v1/usage/public-ips", None, {200}),  # its own only
     ("GET", "/metrics", "/metrics", None, {200}),
     ("POST", "/v1/apply", "/v1/apply",
      {"yaml": "appliances: [{name: x7, account: acme, service: search, "
@@ -88,6 +89,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[int]]] = [
 MATRIX += [  # billing (docs/billing.md): prices are public, the rest the operator's or the account's
     ("GET", "/v1/prices", "/v1/prices", None, {200}),
     ("PUT", "/v1/prices", "/v1/prices", {"node_hour": {"backend": "1"}}, {403}),
+    ("PUT", "/v1/prices/edge", "/v1/prices/edge", {"public_ip_hour": "1"}, {403}),
     ("GET", "/v1/accounts/{name}/frontend-prices", "/v1/accounts/acme/frontend-prices", None,
      {404}),
     ("PUT", "/v1/accounts/{name}/frontend-prices", "/v1/accounts/acme/frontend-prices",

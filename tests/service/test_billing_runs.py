@@ -119,13 +119,14 @@ def posted(ctx: Context) -> tuple[int, int]:
 
 
 def test_prices_default_to_zero_and_only_the_operator_sets_instance_prices(api: Any) -> None:
+    free_edge = {"public_ip_hour": "0", "gateway_per_gb": "0"}
     assert ok(api.req("GET", "/v1/prices")) == {
-        "currency": "USD", "node_hour": {"frontend": "0", "backend": "0"}}
+        "currency": "USD", "node_hour": {"frontend": "0", "backend": "0"}, "edge": free_edge}
     ok(api.req("POST", "/v1/accounts", json={"name": "acme"}), 201)
     acme = ok(api.req("POST", "/v1/accounts/acme/tokens"), 201)["token"]
     err(api.req("PUT", "/v1/prices", token=acme, json=INSTANCE_PRICES), 403, code="forbidden")
     assert ok(api.req("PUT", "/v1/prices", json={"node_hour": {"backend": "0.20"}})) == {
-        "currency": "USD", "node_hour": {"frontend": "0", "backend": "0.20"}}
+        "currency": "USD", "node_hour": {"frontend": "0", "backend": "0.20"}, "edge": free_edge}
     assert ok(api.req("GET", "/v1/prices", token=acme))["node_hour"]["backend"] == "0.20"
     before = ok(api.req("GET", "/v1/prices"))
     err(api.req("PUT", "/v1/prices", json={"node_hour": {"backend": "-1"}}), 400, "negative",

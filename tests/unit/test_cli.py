@@ -813,3 +813,24 @@ def test_cleanup_runs_when_the_control_plane_is_down(monkeypatch: Any) -> None:
     result = run("cleanup")
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
+
+
+def test_usage_of_public_ips_and_the_edge_prices(api: FakeApi) -> None:
+    row = {"address": "203.0.113.9", "account": "acme", "kind": "customer",
+           "held_from": "2026-12-06T10:00:00.000+00:00", "held_until": None,
+           "ip_hours": "1.500000", "bytes_in": 6_007_972, "bytes_out": 2_006_568}
+    api.on("GET", "/v1/usage/public-ips", {"period": "2026-12", "items": [row]})
+    out = run("usage", "--public-ips", "--period", "2026-12", "--account", "acme")
+    assert out.exit_code == 0, out.stdout
+    assert "203.0.113.9" in out.stdout and "6,007,972" in out.stdout
+    assert "1.500000" in out.stdout
+    assert run("usage", "--public-ips", "--by-node").exit_code == 2  # not for addresses
+    price_list = {"currency": "USD", "node_hour": {"frontend": "0", "backend": "0"},
+                  "edge": {"public_ip_hour": "0.005", "gateway_per_gb": "0.09"}}
+    api.on("PUT", "/v1/prices/edge", price_list)
+    api.on("GET", "/v1/prices", price_list)
+    out = run("prices", "edge", "--ip-hour", "0.005", "--gateway-gb", "0.09")
+    assert api.body() == {"public_ip_hour": "0.005", "gateway_per_gb": "0.09"}
+    assert "per public address-hour: 0.005" in out.stdout
+    assert "per GB through a public gateway: 0.09" in run("prices", "show").stdout
+    assert api.sent()[0] == ("GET", "/v1/usage/public-ips")

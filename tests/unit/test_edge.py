@@ -1,5 +1,6 @@
 """The edge's pure parts (docs/edge.md): pools and which address comes next (domain.edge), a
-public gateway's nftables rules as data (router_rules), what the fake driver refuses, and the
+public gateway's nftables rules as data (router_rules: its NAT and its per-address byte
+counters), what the fake driver refuses and how it keeps the counters, and the
 edge's keys of a scenario file checked at their lines (through the API:
 tests/service/test_edge.py)."""
 
@@ -14,7 +15,7 @@ from facade.dataplane.fake import FakeDataPlane
 from facade.dataplane.linux import router_rules
 from facade.domain import edge
 from facade.domain.errors import Conflict, Invalid
-from facade.domain.specs import GatewaySpec, NodeSpec, PortSpec
+from facade.domain.specs import GatewaySpec, NodeSpec, PortSpec, SubnetSpec
 from tests.unit.test_placement import _listing
 
 # --------------------------------------------------------------------------- domain.edge
@@ -124,6 +125,86 @@ def test_the_gateways_table_is_compared_and_its_nat_chains_go_with_the_gateway()
     assert deleted == ["prerouting", "postrouting"]
     assert router_rules.wanted(spec) and router_rules.wanted(plain)
     assert not router_rules.wanted(dataclasses.replace(plain, isolated=()))
+
+
+def _metered(*pairs: tuple[str, str, str]) -> NodeSpec:
+    spec = _gateway(nat=tuple((public, private) for public, private, _ in pairs))
+    assert spec.gateway is not None
+    return dataclasses.replace(spec, gateway=dataclasses.replace(
+        spec.gateway, meters=tuple((public, stem) for public, _, stem in pairs)))
+
+
+def test_a_gateway_counts_each_addresss_bytes_in_named_counters_around_the_nat() -> None:
+    spec = _metered(("203.0.113.5", "10.0.1.5", "pip7"))
+    rules = router_rules.chain_rules(spec)
+    # in: before the DNAT (prerouting at -150 < -100), the public address is the destination
+    assert rules["meter_in"] == [[_m("iifname", "inet0"), _m("daddr", "203.0.113.5"),
+                                  {"counter": "pip7_in"}]]
+    # out: after the SNAT (postrouting at 150 > 100), the public address is the source
+    assert rules["meter_out"] == [[_m("oifname", "inet0"), _m("saddr", "203.0.113.5"),
+                                   {"counter": "pip7_out"}]]
+    chains = router_rules.chains(spec)
+    assert chains["meter_in"][1:3] == ("prerouting", -150) and chains["prerouting"][2] == -100
+    assert chains["meter_out"][1:3] == ("postrouting", 150) and chains["postrouting"][2] == 100
+    assert router_rules.counters(spec) == ["pip7_in", "pip7_out"]
+    cmds = router_rules.table_commands(spec)
+    added = [c["add"]["counter"]["name"] for c in cmds if "counter" in c.get("add", {})]
+    first_rule = next(i for i, c in enumerate(cmds) if "rule" in c.get("add", {}))
+    assert added == ["pip7_in", "pip7_out"]
+    assert all(i < first_rule for i, c in enumerate(cmds) if "counter" in c.get("add", {}))
+
+
+def test_a_remap_keeps_the_counters_and_an_address_leaving_takes_its_own() -> None:
+    one = _metered(("203.0.113.5", "10.0.1.5", "pip7"))
+    listing = _listing(one)
+    assert router_rules.is_current(listing, one)
+    assert router_rules.counters_of(listing) == {"pip7_in": (1, 0), "pip7_out": (2, 0)}
+    # a remap inside the network: other rules, the same counters, none deleted
+    remapped = _metered(("203.0.113.5", "10.0.1.6", "pip7"))
+    assert not router_rules.is_current(listing, remapped)
+    cmds = router_rules.table_commands(remapped, {"meter_in": {}}, ["pip7_in", "pip7_out"])
+    assert not [c for c in cmds if "counter" in c.get("delete", {})]
+    # the address leaves, another comes: its counters go, after the rules that used them
+    other = _metered(("203.0.113.9", "10.0.1.5", "pip8"))
+    assert not router_rules.is_current(listing, other)
+    cmds = router_rules.table_commands(other, {"meter_in": {}}, ["pip7_in", "pip7_out"])
+    deleted = [i for i, c in enumerate(cmds) if "counter" in c.get("delete", {})]
+    assert [cmds[i]["delete"]["counter"]["name"] for i in deleted] == ["pip7_in", "pip7_out"]
+    last_rule = max(i for i, c in enumerate(cmds) if "rule" in c.get("add", {}))
+    assert min(deleted) > last_rule
+    # a counter deleted by hand is drift; its values are not (the digest ignores them)
+    assert router_rules.digest(listing[:-1]) != router_rules.digest(listing)
+    counted = [{"counter": {**o["counter"], "bytes": 99}} if "counter" in o else o
+               for o in listing]
+    assert router_rules.digest(counted) == router_rules.digest(listing)
+    assert not router_rules.is_current([o for o in listing if "counter" not in o], one)
+    # no longer a gateway: its chains and counters go
+    plain = dataclasses.replace(one, gateway=None, isolated=("s2",))
+    cmds = router_rules.table_commands(plain, router_rules.parse_table(listing)[0],
+                                       router_rules.counters_of(listing))
+    assert {c["delete"].get("counter", {}).get("name") or c["delete"]["chain"]["name"]
+            for c in cmds if "delete" in c} == {"prerouting", "postrouting", "meter_in",
+                                                "meter_out", "pip7_in", "pip7_out"}
+
+
+def test_the_fake_keeps_a_gateways_counters_as_the_kernel_does() -> None:
+    dp = FakeDataPlane()
+    dp.ensure_subnet(SubnetSpec(bridge="fcdb1", cidr="10.0.1.0/24"))
+    for bridge in ("fcdb2", "fcdb9"):
+        dp.ensure_subnet(SubnetSpec(bridge=bridge, cidr="10.9.0.0/24"))
+    dp.ensure_node(_metered(("203.0.113.5", "10.0.1.5", "pip7")))
+    dp.count_bytes("fcd-r1", "pip7_in", 1000)
+    first = dp.gateway_counters("fcd-r1")
+    assert first is not None and first["pip7_in"][1] == 1000 and first["pip7_out"][1] == 0
+    dp.ensure_node(_metered(("203.0.113.5", "10.0.1.6", "pip7")))  # a remap: kept
+    assert dp.gateway_counters("fcd-r1") == first
+    dp.ensure_node(_metered(("203.0.113.9", "10.0.1.5", "pip8")))  # gone, and a new one
+    assert set(dp.gateway_counters("fcd-r1") or {}) == {"pip8_in", "pip8_out"}
+    dp.ensure_node(_metered(("203.0.113.5", "10.0.1.5", "pip7")))  # back: a new epoch, at 0
+    again = dp.gateway_counters("fcd-r1") or {}
+    assert again["pip7_in"][1] == 0 and again["pip7_in"][0] != first["pip7_in"][0]
+    dp.delete_node("fcd-r1")
+    assert dp.gateway_counters("fcd-r1") is None
 
 
 def test_the_fake_refuses_edge_fields_where_the_driver_does() -> None:

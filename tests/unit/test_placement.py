@@ -38,9 +38,10 @@ def _listing(spec: NodeSpec) -> list[dict[str, Any]]:
     handle = 1
     for cmd in router_rules.table_commands(spec):
         add = cmd.get("add", {})
-        for kind in ("chain", "rule"):
+        for kind in ("counter", "chain", "rule"):
             if kind in add:
-                out.append({kind: {**add[kind], "handle": handle}})
+                extra = {"packets": 0, "bytes": 0} if kind == "counter" else {}
+                out.append({kind: {**add[kind], "handle": handle, **extra}})
                 handle += 1
     return out
 

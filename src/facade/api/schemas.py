@@ -380,9 +380,26 @@ class InstancePricesBody(Body):
     node_hour: NodeHourPrices | None = None
 
 
+class EdgePricesBody(Body):
+    """The operator's edge prices: per public address-hour, per GB through a public gateway;
+    a price left out is 0."""
+
+    currency: str | None = Field(default=None, max_length=8)
+    public_ip_hour: Price | None = None
+    gateway_per_gb: Price | None = None
+
+
+class EdgePricesRead(BaseModel):
+    public_ip_hour: str
+    gateway_per_gb: str
+
+
 class InstancePricesRead(BaseModel):
+    """The operator's price list: instances per node-hour by role, and the edge."""
+
     currency: str
     node_hour: NodeHourRead
+    edge: EdgePricesRead
 
 
 class FrontEndPricesBody(Body):
@@ -411,6 +428,8 @@ class BillingRunRead(BaseModel):
     run: int | None  # None: nothing new to post
     posted: int
     appliances: list[str]
+    public_ips: list[str] = Field(default_factory=list,
+                                  description="the public addresses charged by this run")
     skipped: list[BillingSkip]
     currency: str
     trial_balance: str
@@ -467,6 +486,17 @@ class UnbilledRead(BaseModel):
     requests: int
 
 
+class UnbilledEdgeRead(BaseModel):
+    """A public address's usage in a period not billed yet (docs/billing.md, "The edge")."""
+
+    period: str
+    address: str
+    account: str
+    held_ms: int
+    bytes_in: int
+    bytes_out: int
+
+
 class LedgerRead(BaseModel):
     period: str
     currency: str
@@ -475,6 +505,7 @@ class LedgerRead(BaseModel):
     runs: list[LedgerRunRead]
     accounts: list[LedgerAccountRead]
     unbilled: list[UnbilledRead]
+    unbilled_public_ips: list[UnbilledEdgeRead] = Field(default_factory=list)
 
 
 class HealthCheckBody(Body):
@@ -656,6 +687,25 @@ class UsageRead(BaseModel):
     bytes_out: int
     connections: int
     requests: int
+
+
+class PublicIpUsageRead(BaseModel):
+    """One public address's usage over a period (docs/metering.md, "The edge")."""
+
+    address: str
+    account: str
+    kind: str = Field(description="standard or customer")
+    held_from: str | None = Field(description="when it was allocated (ISO 8601, UTC)")
+    held_until: str | None = Field(description="when it was released; null: still held")
+    ip_hours: str = Field(description="decimal hours held (allocated to released, associated "
+                                      "or not), 6 decimals")
+    bytes_in: int = Field(description="IP bytes through the public gateway to the address")
+    bytes_out: int = Field(description="IP bytes through the public gateway from the address")
+
+
+class PublicIpUsageList(BaseModel):
+    period: str
+    items: list[PublicIpUsageRead]
 
 
 class AutoscaleWrite(BaseModel):

@@ -262,6 +262,16 @@ def usage(rows: list[dict[str, Any]]) -> None:
     _print_list(table, rows, "no usage recorded")
 
 
+def public_ip_usage(rows: list[dict[str, Any]]) -> None:
+    """Usage per public address: hours held, exact bytes through its gateway."""
+    table = _table("ADDRESS", "ACCOUNT", "KIND", "IP-H", "BYTES IN", "BYTES OUT")
+    for r in rows:
+        table.add_row(_s(r.get("address")), _s(r.get("account")), _s(r.get("kind")),
+                      _s(r.get("ip_hours")), f"{r.get('bytes_in', 0):,}",
+                      f"{r.get('bytes_out', 0):,}")
+    _print_list(table, rows, "no public address held")
+
+
 def autoscale(obj: dict[str, Any]) -> None:
     if not obj.get("enabled"):
         _show(_fields([("service", _s(obj.get("service"))), ("autoscaling", "off")]))

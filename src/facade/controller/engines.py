@@ -1,6 +1,7 @@
 """Periodic engines beside the work queue, each on its own timer and thread, none a step of a
 reconcile: the management poll (what each node's agent says, for the views and events) and the
-metering tick (usage records), which feeds the autoscaler.
+metering tick (usage records, and the public gateways' byte counters), which feeds the
+autoscaler.
 
 Each keeps its view of the nodes concerned and reads it again from the store only after a write
 changed something (Context.generation), and asks them side by side through a small pool of its
@@ -21,7 +22,7 @@ from typing import Any, TypeVar
 
 from facade.controller.autoscaling import Scaler
 from facade.controller.costs import Costs
-from facade.service import desired, management, metering
+from facade.service import desired, edge_metering, management, metering
 from facade.service.context import Context
 
 log = logging.getLogger("facade.engines")
@@ -150,6 +151,9 @@ class MeteringEngine:
         self.pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="facade-meter")
         self.periodic = Periodic("metering", metering.METER_INTERVAL, self.round, self.costs)
         self.nodes = StoreView(ctx, desired.metered_nodes)
+        # the public gateways' byte counters per address (docs/metering.md, "The edge")
+        self.gateways = StoreView(ctx, edge_metering.gateways)
+        self.gateway_meter = edge_metering.GatewayMeter()
 
     def _map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """The pool's map, each read measured on the pool thread that makes it."""
@@ -158,7 +162,13 @@ class MeteringEngine:
     def round(self) -> None:
         ctx = self.ctx
         nodes: list[metering.MeteredNode] = self.nodes.get()
-        self.periodic.interval = period(metering.METER_INTERVAL, len(nodes), METER_RATE)
+        gateways: list[edge_metering.Gateway] = self.gateways.get()
+        self.periodic.interval = period(metering.METER_INTERVAL, len(nodes) + len(gateways),
+                                        METER_RATE)
+        try:  # the gateways' counters never hold up the nodes' metering or the autoscaler
+            self.gateway_meter.round(ctx, gateways)
+        except Exception:
+            log.exception("metering the public gateways failed")
         namespaces = ctx.dataplane.inventory(segments=False).namespaces  # a directory read
         present = {n.instance_id for n in nodes if n.netns in namespaces}
         increments = metering.tick(ctx, nodes, present, self._map, self.unhealthy())

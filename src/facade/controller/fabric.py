@@ -8,14 +8,18 @@ is left on it (until then the driver refuses: a Retry, tried again after a backo
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 
 from facade.controller.runtime import Later, Runtime
-from facade.domain import keys, names
+from facade.domain import edge, keys, names
 from facade.domain.keys import Key
 from facade.reconcile.plan import Action, plan_node, plan_rules, plan_subnet
-from facade.service import desired
+from facade.service import desired, edge_metering
 from facade.store.models import Interface, Network, Subnet
+
+log = logging.getLogger("facade.controller")
 
 
 def reconcile_subnet(rt: Runtime, key: Key) -> None:
@@ -60,6 +64,13 @@ def reconcile_router(rt: Runtime, key: Key) -> None:
     if spec is not None:
         require_bridges(rt, netns, bridges)
     actions = plan_node(netns, spec, seen, (), {}, rt.recreated_since(netns, bridges))
+    if actions and seen is not None and edge.GATEWAY_IFNAME in (seen.ports or ()):
+        # a gateway's byte counters, read before its table changes: an address leaving it
+        # takes its counters along (docs/metering.md, "The edge")
+        try:
+            edge_metering.last_read(rt.ctx, key.ident)
+        except Exception:
+            log.exception("last metering read of %s failed", netns)
     done = rt.act(actions)
     if any(a.verb == "ensure_node" for a in done):  # noted as made by rt.act
         rt.touch([keys.agent(key.ident)])  # the agent lives in the router's namespace

@@ -47,6 +47,10 @@ class FakeDataPlane:
     port_rules: dict[str, tuple[PortRuleSpec, ...]] = field(default_factory=dict)
     port_rules_recorded: str | None = None  # the fingerprint set_port_rules recorded
     calls: list[str] = field(default_factory=list)
+    # a gateway's named byte counters: netns -> name -> [epoch, bytes]; a test counts traffic
+    # with `count_bytes`, as the kernel would count packets through the gateway's leg
+    counters: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    _epochs: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     concurrency: int = 1  # one at a time: `calls` keeps the plan's order
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
@@ -68,6 +72,25 @@ class FakeDataPlane:
             # none of whose ports has one is reported unguarded
             guarded=spec.sandbox is not None and spec.sandbox.own_network
             and any(p.mac for p in spec.ports))
+
+    def gateway_counters(self, netns: str) -> dict[str, tuple[str, int]] | None:
+        if netns not in self.nodes:
+            return None
+        return {name: (f"fake:{epoch}", value)
+                for name, (epoch, value) in self.counters.get(netns, {}).items()}
+
+    def count_bytes(self, netns: str, counter: str, n: int) -> None:
+        """Traffic through a gateway: `n` bytes more on one of its counters (a test's)."""
+        self.counters[netns][counter][1] += n
+
+    def _sync_counters(self, spec: NodeSpec) -> None:
+        """Like the kernel's table: a wanted counter kept (its value too), a new one at 0 with
+        a new epoch, one no longer wanted gone."""
+        wanted = [f"{stem}_{way}" for _, stem in (spec.gateway.meters if spec.gateway else ())
+                  for way in ("in", "out")]
+        have = self.counters.get(spec.netns, {})
+        self.counters[spec.netns] = {name: have.get(name) or [next(self._epochs), 0]
+                                     for name in wanted}
 
     def observe_process(self, key: str) -> ObservedProcess | None:
         got = self.processes.get(key)
@@ -137,6 +160,7 @@ class FakeDataPlane:
                 raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {p.bridge} for port "
                                      f"{p.host}")
         self.nodes[spec.netns] = spec
+        self._sync_counters(spec)
         if spec.frontend:
             self.backends.setdefault(spec.netns, ())
         else:  # no longer a front-end: its rotation goes with its rules
@@ -146,6 +170,7 @@ class FakeDataPlane:
         self.calls.append(f"delete_node {netns}")
         self.nodes.pop(netns, None)
         self.backends.pop(netns, None)
+        self.counters.pop(netns, None)
         for key in [k for k, (s, _) in self.processes.items() if s.netns == netns]:
             del self.processes[key]
 
@@ -259,6 +284,7 @@ class FakeDataPlane:
         self.nodes.clear()
         self.subnets.clear()
         self.backends.clear()
+        self.counters.clear()
         self.port_rules.clear()
         self.port_rules_recorded = None
         return removed

@@ -43,6 +43,12 @@ class DataPlane(Protocol):
     def has_node(self, netns: str) -> bool:
         """Whether the node (or router) exists, nothing of it read (a node being deleted)."""
 
+    def gateway_counters(self, netns: str) -> dict[str, tuple[str, int]] | None:
+        """A router's named byte counters (a public gateway's meters, one pair per public
+        address: names.public_ip_meter): name -> (epoch, bytes), the epoch changing exactly
+        when the count starts again from 0; {} for a router without them, None when there is
+        no such router. One read of the router's table (metering, docs/metering.md)."""
+
     def observe_process(self, key: str) -> ObservedProcess | None:
         """One long-running process, if it runs."""
 

@@ -187,3 +187,19 @@ def workload_id(key: str) -> int | None:
 def agent_network_id(key: str) -> int | None:
     """The management network id of an agent's process key (`agent-n3` -> 3)."""
     return _id(_AGENT, key)
+
+
+_PUBLIC_IP_METER = re.compile(r"pip(\d+)_(in|out)")
+
+
+def public_ip_meter(public_ip_id: int) -> str:
+    """The stem of a public address's byte counters in its gateway (`pip12`: counters
+    `pip12_in` and `pip12_out`); the id is the address's allocation (never reused), so a
+    released and re-allocated address never continues another's count."""
+    return f"pip{public_ip_id}"
+
+
+def public_ip_meter_of(counter: str) -> tuple[int, str] | None:
+    """(public IP id, "in" | "out") of a gateway counter's name, None if it is not one."""
+    m = _PUBLIC_IP_METER.fullmatch(counter)
+    return (int(m.group(1)), m.group(2)) if m else None

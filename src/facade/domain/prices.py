@@ -6,6 +6,8 @@ Three price lists meet in one bill:
   connection, and optionally per 1000 requests.
 - `InstancePrices`: what the operator charges whoever runs instances, per node-hour by role.
 - `FrontEndPrices`: what a front-end (load balancer) provider charges per front-end node-hour.
+Besides, `EdgePrices`: what the operator charges an account for its public addresses (per
+address-hour) and their traffic through a public gateway (per GB); no appliance's bill.
 
 Units: a node-hour is 3600 node-seconds; a GB is a *decimal* gigabyte, 10^9 bytes (not 2^30).
 Every price is a non-negative `Money` with at most `MAX_PRICE_PLACES` decimals and below
@@ -117,6 +119,22 @@ class FrontEndPrices:
     def __post_init__(self) -> None:
         cur = check_currency(self.currency, where="frontend.currency")
         _set(self, "node_hour", price(self.node_hour, where="frontend.node_hour", currency=cur))
+
+
+@dataclass(frozen=True, slots=True)
+class EdgePrices:
+    """What the operator charges an account at the edge of the provider network: per public
+    address-hour (held, associated or not; standard and customer addresses alike) and per GB
+    through a public gateway (in + out, per address). docs/billing.md, "The edge"."""
+
+    public_ip_hour: Money = field(default_factory=Money.zero)
+    gateway_per_gb: Money = field(default_factory=Money.zero)
+    currency: str = CURRENCY
+
+    def __post_init__(self) -> None:
+        cur = check_currency(self.currency, where="edge.currency")
+        for name in ("public_ip_hour", "gateway_per_gb"):
+            _set(self, name, price(getattr(self, name), where=f"edge.{name}", currency=cur))
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,8 +289,29 @@ def frontend_prices(data: object, *, where: str = "prices",
     return FrontEndPrices(nh, currency=cur)
 
 
-def plain(prices: ServicePrices | InstancePrices | FrontEndPrices) -> dict[str, object]:
+def edge_prices(data: object, *, where: str = "prices",
+                currency: str = CURRENCY) -> EdgePrices:
+    """The operator's edge prices from {currency, public_ip_hour, gateway_per_gb}; None or a
+    missing key means 0."""
+    top = _mapping({} if data is None else data, where,
+                   {"currency", "public_ip_hour", "gateway_per_gb"}, set())
+    cur = _currency(top, where, currency)
+
+    def p(key: str) -> Money:
+        value = top.get(key)
+        return Money.zero(cur) if value is None else price(value, where=f"{where}.{key}",
+                                                           currency=cur)
+
+    return EdgePrices(p("public_ip_hour"), p("gateway_per_gb"), currency=cur)
+
+
+def plain(prices: ServicePrices | InstancePrices | FrontEndPrices | EdgePrices
+          ) -> dict[str, object]:
     """The plain form of a price list (amounts as strings), what the API answers with."""
+    if isinstance(prices, EdgePrices):
+        return {"currency": prices.currency,
+                "public_ip_hour": str(prices.public_ip_hour.amount),
+                "gateway_per_gb": str(prices.gateway_per_gb.amount)}
     if isinstance(prices, FrontEndPrices):
         return {"currency": prices.currency, "node_hour": str(prices.node_hour.amount)}
     out: dict[str, object] = {"currency": prices.currency, "node_hour": {

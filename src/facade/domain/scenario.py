@@ -333,11 +333,13 @@ class RuleDecl(Declaration):
 
 @dataclass(frozen=True)
 class PricesDecl(Declaration):
-    """The top-level `prices`: the operator's instance prices (`instances`, as given, checked)
-    and front-end providers' prices (`frontend`: account -> per front-end node-hour)."""
+    """The top-level `prices`: the operator's instance prices (`instances`, as given, checked),
+    its edge prices (`edge`: per public address-hour, per GB through a public gateway) and
+    front-end providers' prices (`frontend`: account -> per front-end node-hour)."""
 
     instances: tuple[tuple[str, str], ...] | None = None
     frontend: tuple[tuple[str, str], ...] = ()
+    edge: tuple[tuple[str, str], ...] | None = None
     currency: str | None = None
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
@@ -348,11 +350,19 @@ class PricesDecl(Declaration):
 
     @property
     def label(self) -> str:
-        return "instances" if self.instances is not None else "front-end"
+        return "instances" if self.instances is not None else \
+            "edge" if self.edge is not None else "front-end"
 
     @property
     def instances_plain(self) -> dict[str, object]:
         out = _nest(self.instances or ())
+        if self.currency is not None:
+            out["currency"] = self.currency
+        return out
+
+    @property
+    def edge_plain(self) -> dict[str, object]:
+        out = _nest(self.edge or ())
         if self.currency is not None:
             out["currency"] = self.currency
         return out

@@ -91,6 +91,10 @@ class GatewaySpec:
     # the router's legs in private subnets (no route to the Internet): nothing passes between
     # them and `ifname`
     private: tuple[str, ...] = ()
+    # (public address, counter stem) of each translated address: the bytes that pass `ifname`
+    # to and from it are counted in the kernel, in named counters STEM_in and STEM_out
+    # (metering, docs/metering.md "The edge")
+    meters: tuple[tuple[str, str], ...] = ()
     # False: the leg is there only for private channels' tunnels (a private gateway without a
     # public one): no default route through it, nothing forwarded by it
     public: bool = True

@@ -101,14 +101,14 @@ def _autoscale(item: Item, file: str) -> autoscale_mod.Policy | None:
 
 
 def read_prices(top: Map, file: str) -> tuple[PricesDecl, ...]:
-    """prices: {currency, instances: {node_hour: {frontend, backend}}, frontend: {ACCOUNT:
-    per front-end node-hour}}"""
+    """prices: {currency, instances: {node_hour: {frontend, backend}}, edge: {public_ip_hour,
+    gateway_per_gb}, frontend: {ACCOUNT: per front-end node-hour}}"""
     if top.get("prices") is None:
         return ()
     value = top["prices"]
     line = top.key_lines.get("prices", top.line)
     item = mapping(value, line, kind="prices", file=file,
-                   allowed=("currency", "instances", "frontend"), required=())
+                   allowed=("currency", "instances", "edge", "frontend"), required=())
     try:
         cur = check_currency(item.data.get("currency", CURRENCY), where="prices.currency")
     except Invalid as exc:
@@ -120,6 +120,13 @@ def read_prices(top: Map, file: str) -> tuple[PricesDecl, ...]:
                 raise Invalid("give the currency once, as prices.currency",
                               where="instances.currency")
             pricing.instance_prices(instances, where="instances", currency=cur)
+    edge = item.data.get("edge")
+    if edge is not None:
+        with prices_at(item, "edge"):
+            if isinstance(edge, dict) and "currency" in edge:
+                raise Invalid("give the currency once, as prices.currency",
+                              where="edge.currency")
+            pricing.edge_prices(edge, where="edge", currency=cur)
     frontend = item.data.get("frontend")
     if frontend is None:
         frontend = Map()
@@ -137,6 +144,7 @@ def read_prices(top: Map, file: str) -> tuple[PricesDecl, ...]:
     return (PricesDecl(instances=flat(instances) if instances else
                        (() if instances is not None else None),
                        frontend=tuple((str(k), str(v)) for k, v in frontend.items()),
+                       edge=flat(edge) if edge else (() if edge is not None else None),
                        currency=item.data.get("currency"), line=item.line, file=file),)
 
 

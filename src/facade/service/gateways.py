@@ -1,9 +1,9 @@
 """The edge's part of the routers' specs (docs/edge.md): a private network's public gateway (its
 leg on the intermediate network, its default route to the Internet core, the 1:1 NAT of the
-public addresses associated with its instances or its sites' hosts), its private gateway (the
-network's ends of its channels), a customer site's gateway (its leg, its outbound NAT, its
-channel's end) and the core's routes (each associated public address to the gateway that
-translates it)."""
+public addresses associated with its instances or its sites' hosts, and their byte counters),
+its private gateway (the network's ends of its channels), a customer site's gateway (its leg,
+its outbound NAT, its channel's end) and the core's routes (each associated public address to
+the gateway that translates it)."""
 
 from __future__ import annotations
 
@@ -58,10 +58,14 @@ def with_edge(session: Session, net: Network, spec: NodeSpec) -> NodeSpec:
                    ifname=edge.GATEWAY_IFNAME,
                    address=f"{net.gateway_ip}/{rng.cidr.prefixlen}",
                    mac=names.mac(hosts.id, net.gateway_ip), neighbours=peers)
-    gateway = GatewaySpec(ifname=leg.ifname, via=str(rng.gateway), nat=_nat(session, net.id),
+    translated = _nat(session, net.id)
+    gateway = GatewaySpec(ifname=leg.ifname, via=str(rng.gateway),
+                          nat=tuple((public, private) for public, private, _ in translated),
                           outbound=net.outbound_nat or site,
                           private=tuple(names.router_ifname(s.id) for s in net.subnets
                                         if not s.internet),
+                          meters=tuple((public, names.public_ip_meter(ident))
+                                       for public, _, ident in translated),
                           public=net.public_gateway or site)
     return dataclasses.replace(spec, ports=(*spec.ports, leg), gateway=gateway,
                                tunnels=tunnels)
@@ -103,17 +107,20 @@ def site_routes(net: Network) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _nat(session: Session, network_id: int) -> tuple[tuple[str, str], ...]:
+def _nat(session: Session, network_id: int) -> tuple[tuple[str, str, int], ...]:
+    """(public address, private address, the public address's id) of each address the
+    network's gateway translates: to an instance's interface, or to a host of a site over its
+    channel."""
     rows = list(session.execute(
-        select(PublicIp.address, Interface.ip)
+        select(PublicIp.address, Interface.ip, PublicIp.id)
         .join(Instance, Instance.id == PublicIp.instance_id)
         .join(Interface, (Interface.instance_id == Instance.id)
               & (Interface.index == PublicIp.iface_index))
         .where(PublicIp.network_id == network_id, Instance.status != "deleting")))
     rows += session.execute(  # addresses associated with a site's hosts, over its channel
-        select(PublicIp.address, PublicIp.site_address)
+        select(PublicIp.address, PublicIp.site_address, PublicIp.id)
         .where(PublicIp.network_id == network_id, PublicIp.site_id.is_not(None)))
-    return tuple(sorted((public, str(private)) for public, private in rows))
+    return tuple(sorted((public, str(private), int(ident)) for public, private, ident in rows))
 
 
 def _core_routes(session: Session) -> tuple[tuple[str, str], ...]:

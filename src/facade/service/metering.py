@@ -240,11 +240,14 @@ def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot, *,
             row.value = snap.at_ms
     if not prune:
         return increments
-    # readings of counters whose node no longer exists will never be read again
+    # readings of counters whose node no longer exists will never be read again (the edge's
+    # gateway counters, gw:..., are service/edge_metering.py's)
     live = {n.instance_id for n in nodes}
     for key, row in readings.items():
-        owner_id = key.split(":")[1]
-        if owner_id.isdigit() and int(owner_id) not in live and row in session:
+        prefix, _, rest = key.partition(":")
+        owner_id = rest.split(":")[0]
+        if prefix in ("fe", "wl", "clock") and owner_id.isdigit() and \
+                int(owner_id) not in live and row in session:
             session.delete(row)
     return increments
 

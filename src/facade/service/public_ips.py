@@ -1,8 +1,9 @@
 """Public addresses (docs/edge.md): public gateways on networks, standard public IPs (an instance's, made and released with it) and customer public IPs (allocated by an
 account, associated with one of its instances, remapped in one call, released).
 
-An address is translated 1:1 by the public gateway of the network its instance's interface is
-in; the Internet core routes it to that gateway. Every change here is a change of those two
+An address is held by its account (edge_metering.hold/let_go: billed by the hour) from its
+allocation, or its instance's creation, to its release. It is translated 1:1 by the public
+gateway of the network its instance's interface is in; the Internet core routes it to that gateway. Every change here is a change of those two
 routers' specs (service/gateways.py), which the controller carries out (service/changes.py
 queues them: the gateways of the networks the address leaves and joins, and the core).
 """
@@ -16,9 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import edge, names
+from facade.domain.edge_billing import PUBLIC_IP
 from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
-from facade.service import gateways, internet, ip_pools, lookup, paging, quotas
+from facade.service import edge_metering, gateways, internet, ip_pools, lookup, paging, quotas
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Network, PublicIp, Vpn
 
@@ -103,8 +105,13 @@ def add_standard(ctx: Context, session: Session, inst: Instance) -> str:
     """An instance's standard public address (its eth0's), made with it."""
     index, net = _target(session, inst, "eth0", where="public_ip")
     address, pool = ip_pools.take(session)
-    session.add(PublicIp(address=address, pool=pool, account_id=inst.account_id, standard=True,
-                         instance_id=inst.id, iface_index=index, network_id=net.id))
+    row = PublicIp(address=address, pool=pool, account_id=inst.account_id, standard=True,
+                   instance_id=inst.id, iface_index=index, network_id=net.id)
+    session.add(row)
+    session.flush()
+    # held (and billed by the hour, as a cloud bills every public IPv4 address) while it is
+    # the instance's: docs/billing.md, "The edge"
+    edge_metering.hold(session, PUBLIC_IP, row.id, address, inst.account.name, "standard")
     ctx.event(session, "public-ip.associated", address,
               f"standard public address of {inst.name}/eth0")
     return address
@@ -115,6 +122,7 @@ def release_for_instance(ctx: Context, session: Session, inst: Instance) -> None
     account's, unassociated."""
     for row in session.scalars(select(PublicIp).where(PublicIp.instance_id == inst.id)):
         if row.standard:
+            edge_metering.let_go(session, PUBLIC_IP, row.id)
             session.delete(row)
             ctx.event(session, "public-ip.released", row.address,
                       f"standard public address of {inst.name} released with it")
@@ -142,6 +150,7 @@ def new_address(ctx: Context, session: Session, caller: Caller, account: str | N
     session.add(row)
     ctx.event(session, "public-ip.allocated", address, f"allocated to {owner.name}")
     session.flush()
+    edge_metering.hold(session, PUBLIC_IP, row.id, address, owner.name, "customer")
     return row
 
 
@@ -272,6 +281,7 @@ def unbind(ctx: Context, session: Session, row: PublicIp, why: str = "disassocia
 
 def drop(ctx: Context, session: Session, row: PublicIp) -> None:
     """Release an unassociated customer address."""
+    edge_metering.let_go(session, PUBLIC_IP, row.id)
     session.delete(row)
     ctx.event(session, "public-ip.released", row.address, "released")
 

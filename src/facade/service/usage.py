@@ -1,4 +1,5 @@
-"""Usage as its parties read it: `GET /v1/usage`, `facade usage` and the Prometheus `/metrics`.
+"""Usage as its parties read it: `GET /v1/usage`, `facade usage` and the Prometheus `/metrics`;
+the edge's, per public address: `GET /v1/usage/public-ips`, `facade usage --public-ips`.
 
 Who sees what (the same rule as everywhere): the operator sees all usage; an account sees the
 usage of the appliances it consumes (as customer) or provides (as provider, or as the owner of
@@ -9,15 +10,20 @@ Node time is shown in seconds with millisecond precision (as a decimal string in
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import or_, select
 
+from facade.domain import edge
+from facade.domain.edge_billing import PUBLIC_IP
 from facade.domain.errors import Forbidden, Invalid
+from facade.domain.metering import from_ms
+from facade.domain.metering import to_ms as metering_ms
 from facade.domain.paging import FIRST, PageRequest
-from facade.domain.period import parse_period
-from facade.service import lookup, metering, paging
+from facade.domain.period import Period, parse_period
+from facade.service import edge_metering, lookup, metering, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, UsageRecord
 
@@ -105,6 +111,52 @@ def report(ctx: Context, caller: Caller, *, period: str | None = None,
     return paging.answer([_row(t, node) for t in rows], cursor)
 
 
+# --- the edge: public addresses ----------------------------------------------------------------
+
+
+ALL_TIME_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _hours(ms: int) -> str:
+    return str((Decimal(ms) / 3_600_000).quantize(Decimal("0.000001")))
+
+
+def _instant(ms: int | None) -> str | None:
+    return None if ms is None else from_ms(ms).isoformat(timespec="milliseconds")
+
+
+def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
+               account: str | None = None, address: str | None = None) -> dict[str, Any]:
+    """Each public address's usage over a period (all time without one): hours held
+    (allocated to released, associated or not; up to now while still held) and bytes through
+    its public gateway, in and out; one row per allocation (an address released and allocated
+    again is two, told apart by `held_from`). An account sees its own addresses, the operator all.
+    Every address of the period in one answer: an account holds few (its quota)."""
+    when = parse_period(period, where="period") if period is not None else None
+    now = dt.datetime.now(dt.UTC)
+    if when is not None:
+        metering.hour_index(when.start, "period")
+        metering.hour_index(when.end, "period")
+    span = when or Period(ALL_TIME_START, now.replace(minute=0, second=0, microsecond=0)
+                          + dt.timedelta(hours=1))
+    with ctx.read() as session:
+        accounts: set[str] | None = None if caller.operator else {caller.account}
+        if account is not None:
+            if not caller.operator and account != caller.account:
+                raise Forbidden(f"account {caller.account} may not read the usage of "
+                                f"account {account}", where="account")
+            lookup.account(session, account)
+            accounts = {account}
+        if address is not None:
+            address = edge.check_public(address, where="address")
+        uses = edge_metering.by_subject(session, span, metering_ms(now), accounts)
+    rows = [{"address": u.subject, "account": u.account, "kind": u.detail or "customer",
+             "held_from": _instant(u.start_ms), "held_until": _instant(u.end_ms),
+             "ip_hours": _hours(u.held_ms), "bytes_in": u.bytes_in, "bytes_out": u.bytes_out}
+            for u in uses if u.kind == PUBLIC_IP and (address is None or u.subject == address)]
+    return {"period": str(when) if when is not None else "all time", "items": rows}
+
+
 # --- Prometheus text exposition ---------------------------------------------------------------
 
 _HELP = {
@@ -114,6 +166,12 @@ _HELP = {
     "facade_usage_connections_total": ("counter", "Connections through appliance endpoints."),
     "facade_usage_requests_total": ("counter", "Requests served by appliance workloads that "
                                                "count them."),
+    "facade_public_ip_bytes_total": ("counter", "Bytes through the public gateway per public "
+                                                "address held now, by direction (in: to the "
+                                                "address, out: from it)."),
+    "facade_public_ip_held_seconds_total": ("counter", "Time a public address held now has "
+                                                       "been held (allocated, associated or "
+                                                       "not)."),
     "facade_appliance_backends": ("gauge", "Backends an appliance should have."),
     "facade_appliance_ready": ("gauge", "1 when the appliance's endpoint answered."),
 }
@@ -129,7 +187,8 @@ def _labels(**labels: str) -> str:
 
 def prometheus(ctx: Context, caller: Caller) -> str:
     """All-time usage counters per appliance (labels appliance, account = the customer,
-    provider, service) and each appliance's state, in the text exposition format 0.0.4."""
+    provider, service), each appliance's state, and each public address held now (labels
+    address, account, kind), in the text exposition format 0.0.4."""
     samples: dict[str, list[str]] = {name: [] for name in _HELP}
     with ctx.read() as session:
         totals = metering.totals(session, None, where=_visible(caller, node=False))
@@ -148,6 +207,20 @@ def prometheus(ctx: Context, caller: Caller) -> str:
             samples["facade_usage_connections_total"].append(f"{_labels(**base)} "
                                                              f"{v['connections']}")
             samples["facade_usage_requests_total"].append(f"{_labels(**base)} {v['requests']}")
+        held = edge_metering.by_subject(
+            session, Period(ALL_TIME_START, dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)),
+            metering_ms(dt.datetime.now(dt.UTC)),
+            None if caller.operator else {caller.account})
+        for u in held:
+            if u.end_ms is not None:  # released: its counters end with it
+                continue
+            base = {"address": u.subject, "account": u.account, "kind": u.detail or "customer"}
+            for direction in ("in", "out"):
+                samples["facade_public_ip_bytes_total"].append(
+                    f"{_labels(**base, direction=direction)} "
+                    f"{u.bytes_in if direction == 'in' else u.bytes_out}")
+            samples["facade_public_ip_held_seconds_total"].append(
+                f"{_labels(**base)} {_seconds(u.held_ms)}")
         for a in apps:
             base = {"appliance": a.name, "account": a.account.name,
                     "provider": a.service.account.name, "service": a.service.name}

@@ -352,11 +352,64 @@ class MeterReading(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
+class EdgeHolding(Base):
+    """Something an account holds at the edge, from `start_ms` to `end_ms` (ms since the epoch;
+    None: still held), billed by the hour it is held (docs/metering.md, "The edge"). `kind`
+    "public-ip": a public address from its allocation (a standard one: from its instance's
+    creation) to its release, associated or not; `subject_id` is the address's row id (never
+    reused), `subject` the address, `detail` "standard" or "customer". Copied, not referenced:
+    it outlives the address's row. Another kind (a VPN's channel) is a row of its own kind."""
+
+    __tablename__ = "edge_holdings"
+    __table_args__ = (UniqueConstraint("kind", "subject_id"), NEVER_REUSE)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(60))
+    account: Mapped[str] = mapped_column(String(40), index=True)
+    detail: Mapped[str] = mapped_column(String(16), default="")
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+
+
+class EdgeUsage(Base):
+    """Metered traffic at the edge: one metric (bytes_in, bytes_out) of one held thing (a
+    public address: through its public gateway) in one UTC hour, billed to `account`, the
+    thing's holder. Like usage_records: hours since the epoch, quantities only grow."""
+
+    __tablename__ = "edge_usage"
+    __table_args__ = (UniqueConstraint("hour", "kind", "subject_id", "metric"), NEVER_REUSE)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(60))
+    account: Mapped[str] = mapped_column(String(40), index=True)
+    metric: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class EdgeBilled(Base):
+    """What the billing runs of one period billed so far of one held thing's metric
+    (held_ms, bytes_in, bytes_out): the next run of the period bills only what came since."""
+
+    __tablename__ = "edge_billed"
+    __table_args__ = (UniqueConstraint("period_start", "period_end", "kind", "subject_id",
+                                       "metric"), NEVER_REUSE)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_start: Mapped[int] = mapped_column(Integer)
+    period_end: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class PriceList(Base):
     """One price list in force from `from_hour` (hours since the epoch) until the next one of the
     same (kind, subject): kind "service" (subject: the service's name, with its billing model),
-    "instances" (the operator's, subject ""), "frontend" (subject: the front-end provider's
-    account). Never deleted: usage outlives a service, and a billing run prices a period with
+    "instances" (the operator's, subject ""), "edge" (the operator's public addresses and
+    gateway traffic, subject ""), "frontend" (subject: the front-end provider's account). Never deleted: usage outlives a service, and a billing run prices a period with
     the lists set before it ended (service/billing/price_lists.py). Amounts are exact decimal
     text."""
 
@@ -373,6 +426,9 @@ class PriceList(Base):
     per_gb: Mapped[str] = mapped_column(String(40), default="0")
     per_connection: Mapped[str] = mapped_column(String(40), default="0")
     per_1000_requests: Mapped[str] = mapped_column(String(40), default="0")
+    # kind "edge" (the operator's, subject ""): per public address-hour; its per_gb is per GB
+    # through a public gateway (docs/billing.md, "The edge")
+    public_ip_hour: Mapped[str] = mapped_column(String(40), default="0", server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

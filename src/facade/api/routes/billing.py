@@ -1,6 +1,7 @@
 """/v1/prices, /v1/billing and an account's front-end prices and invoice (docs/billing.md).
 
-Instance prices are public and the operator's to set; a front-end provider's prices and an
+The operator's price list (instances, and the edge: /v1/prices/edge) is public and the
+operator's to set; a front-end provider's prices and an
 account's invoice are visible to the account itself and the operator; billing runs and the
 ledger are the operator's."""
 
@@ -14,6 +15,7 @@ from facade.api.deps import Auth, Ctx
 from facade.api.schemas import (
     BillingRunCreate,
     BillingRunRead,
+    EdgePricesBody,
     FrontEndPricesBody,
     FrontEndPricesRead,
     InstancePricesBody,
@@ -39,6 +41,13 @@ def get_prices(ctx: Ctx, caller: Auth) -> Any:
 def set_prices(body: InstancePricesBody, ctx: Ctx, caller: Auth) -> Any:
     """Operator only. Prices left out are 0; they apply to periods that end after now."""
     return price_lists.set_instance_prices(ctx, caller, body.model_dump(exclude_none=True))
+
+
+@router.put("/v1/prices/edge", response_model=InstancePricesRead, operation_id="set_edge_prices")
+def set_edge_prices(body: EdgePricesBody, ctx: Ctx, caller: Auth) -> Any:
+    """Operator only: per public address-hour (standard and customer addresses, associated or
+    not) and per GB through a public gateway; left out: 0. Answers the whole price list."""
+    return price_lists.set_edge_prices(ctx, caller, body.model_dump(exclude_none=True))
 
 
 @router.get("/v1/accounts/{name}/frontend-prices", response_model=FrontEndPricesRead,

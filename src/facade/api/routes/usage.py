@@ -1,4 +1,5 @@
-"""/v1/usage (metered usage per appliance or node) and /metrics (Prometheus text exposition).
+"""/v1/usage (metered usage per appliance or node), /v1/usage/public-ips (per public
+address) and /metrics (Prometheus text exposition).
 See docs/metering.md."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from facade.api.deps import Auth, Ctx, Paging
-from facade.api.schemas import Page, UsageRead
+from facade.api.schemas import Page, PublicIpUsageList, UsageRead
 from facade.service import usage
 
 router = APIRouter(tags=["usage"])
@@ -28,6 +29,19 @@ def list_usage(ctx: Ctx, caller: Auth, page: Paging,
                by: Literal["appliance", "node"] = "appliance") -> Any:
     return usage.report(ctx, caller, period=period, account=account, appliance=appliance, by=by,
                         page=page)
+
+
+@router.get("/v1/usage/public-ips", response_model=PublicIpUsageList,
+            operation_id="list_public_ip_usage")
+def list_public_ip_usage(ctx: Ctx, caller: Auth,
+                         period: str | None = Query(None, max_length=80,
+                                                    description="2026-11, 2026-11-28 or "
+                                                                "START/END"),
+                         account: str | None = Query(None, max_length=40),
+                         address: str | None = Query(None, max_length=40)) -> Any:
+    """Each public address's hours held and bytes through its public gateway over a period
+    (all time without one): your own, or every account's for the operator."""
+    return usage.public_ips(ctx, caller, period=period, account=account, address=address)
 
 
 @router.get("/metrics", operation_id="metrics", response_model=None,

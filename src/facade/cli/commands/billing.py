@@ -18,7 +18,8 @@ Period = Annotated[str, typer.Option(
     "--period", "-p", metavar="PERIOD",
     help="2026-11 (a UTC month), 2026-11-28 (a UTC day) or START/END (ISO instants with a time "
          "zone on whole UTC hours).")]
-app = typer.Typer(help="Prices: the operator's instance prices, a front-end provider's prices.",
+app = typer.Typer(help="Prices: the operator's price list (instances, the edge), a front-end "
+                       "provider's prices.",
                   no_args_is_help=True)
 
 
@@ -32,16 +33,22 @@ def _price(flag: str, what: str) -> Any:
 
 def _show_prices(obj: dict[str, Any]) -> None:
     nh = obj.get("node_hour")
+    edge = obj.get("edge")
     if isinstance(nh, dict):
-        render.emit(f"currency {obj.get('currency')}\nper node-hour: front-end "
-                    f"{nh.get('frontend')}, backend {nh.get('backend')}")
+        text = (f"currency {obj.get('currency')}\nper node-hour: front-end "
+                f"{nh.get('frontend')}, backend {nh.get('backend')}")
+        if isinstance(edge, dict):
+            text += (f"\nper public address-hour: {edge.get('public_ip_hour')}"
+                     f"\nper GB through a public gateway: {edge.get('gateway_per_gb')}")
+        render.emit(text)
     else:
         render.emit(f"currency {obj.get('currency')}\nper front-end node-hour: {nh}")
 
 
 @app.command("show")
 def show(as_json: Json = False) -> None:
-    """Show the operator's instance prices (what running a node costs per hour)."""
+    """Show the operator's price list: instances (what running a node costs per hour) and the
+    edge (public addresses, traffic through a public gateway)."""
     with connect() as cli:
         obj = cli.get("/v1/prices")
     render.output(obj, as_json, _show_prices)
@@ -65,6 +72,27 @@ def set_(
         body["currency"] = currency
     with connect() as cli:
         obj = cli.put("/v1/prices", body)
+    render.output(obj, as_json, _show_prices)
+
+
+@app.command("edge")
+def edge(
+    ip_hour: Annotated[str | None, _price("--ip-hour", "Per public address-hour, standard "
+                                                        "and customer, associated or not")
+                       ] = None,
+    gateway_gb: Annotated[str | None, _price("--gateway-gb", "Per GB through a public "
+                                                             "gateway (in + out)")] = None,
+    as_json: Json = False,
+) -> None:
+    """Show (or with --ip-hour / --gateway-gb, set: operator only) the operator's edge prices;
+    a price left out when setting is 0."""
+    with connect() as cli:
+        if ip_hour is None and gateway_gb is None:
+            obj = cli.get("/v1/prices")
+        else:
+            obj = cli.put("/v1/prices/edge", {k: v for k, v in (("public_ip_hour", ip_hour),
+                                                                ("gateway_per_gb", gateway_gb))
+                                              if v is not None})
     render.output(obj, as_json, _show_prices)
 
 
@@ -98,6 +126,8 @@ def bill(period: Period, as_json: Json = False) -> None:
         else:
             lines = [f"period {o.get('period')}: run {o.get('run')} posted {o.get('posted')} "
                      f"transactions for {', '.join(o.get('appliances') or []) or 'no appliance'}"]
+            if o.get("public_ips"):
+                lines.append(f"and public IPs {', '.join(o['public_ips'])}")
         lines += [f"skipped {s.get('appliance')}: {s.get('reason')}"
                   for s in o.get("skipped") or []]
         lines.append(f"trial balance {o.get('currency')} {o.get('trial_balance')}")
@@ -143,5 +173,10 @@ def ledger(period: Period, as_json: Json = False) -> None:
             render.emit(f"unbilled usage of {u.get('appliance')} in {u.get('period')}: "
                         + ", ".join(f"{k} {v}" for k, v in u.items()
                                     if k not in ("appliance", "period") and v))
+        for u in o.get("unbilled_public_ips") or []:
+            render.emit(f"unbilled usage of public IP {u.get('address')} ({u.get('account')}) "
+                        f"in {u.get('period')}: "
+                        + ", ".join(f"{k} {v}" for k, v in u.items()
+                                    if k not in ("address", "account", "period") and v))
 
     render.output(obj, as_json, view)

@@ -38,9 +38,22 @@ def usage(
                                                                       "appliance.")] = None,
     by_node: Annotated[bool, typer.Option("--by-node", help="One line per node (providers "
                                                             "and the operator).")] = False,
+    public_ips: Annotated[bool, typer.Option(
+        "--public-ips", help="One line per public address: hours held, bytes through its "
+                             "public gateway.")] = False,
     as_json: Json = False,
 ) -> None:
-    """Show metered usage: node-hours by role, bytes in/out, connections, requests."""
+    """Show metered usage: node-hours by role, bytes in/out, connections, requests; with
+    --public-ips, each public address's hours and bytes through its gateway."""
+    if public_ips:
+        if appliance is not None or by_node:
+            raise typer.BadParameter("--public-ips takes --period and --account only",
+                                     param_hint="--public-ips")
+        with connect() as cli:
+            obj = cli.get("/v1/usage/public-ips", params={
+                k: v for k, v in (("period", period), ("account", account)) if v is not None})
+        render.output(obj.get("items") or [], as_json, render.public_ip_usage)
+        return
     params = {"period": period, "account": account, "appliance": appliance,
               "by": "node" if by_node else "appliance"}
     with connect() as cli:

@@ -142,6 +142,10 @@ class LinuxDataPlane:
     def has_node(self, netns: str) -> bool:
         return observe.has_node(netns)
 
+    @_boundary("gateway_counters")
+    def gateway_counters(self, netns: str) -> dict[str, tuple[str, int]] | None:
+        return node_tables.read_gateway_counters(netns)
+
     @_boundary("observe_process")
     def observe_process(self, key: str) -> ObservedProcess | None:
         return self._procs.observe_one(key)

@@ -1,4 +1,5 @@
-"""Which links a namespace holds (or a bridge has as ports, or of one kind), without parsing them.
+"""Which links a namespace holds (or a bridge has as ports, or of one kind), and whether some are
+gone yet, without parsing them.
 
 pyroute2 parses every attribute of every link it dumps, about 0.2-2 ms a link here, and filters
 a dump by master or kind on its side: a dump of the fabric, which holds one port per node leg,
@@ -10,8 +11,10 @@ links) and reads only the header of each RTM_NEWLINK message (and its master, to
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
+import time
 
 from facade.dataplane.linux import netns as ns
 
@@ -85,3 +88,49 @@ def indexes(netns: str, master: int | None = None, kind: str | None = None) -> l
 def count(netns: str, master: int | None = None) -> int:
     """How many links `netns` has, or how many ports the bridge whose index is `master`."""
     return len(indexes(netns, master))
+
+
+def outliving(netns: str, wanted: list[int], timeout: float) -> list[int]:
+    """Wait up to `timeout` seconds for the links `wanted` (indexes) of `netns` to be gone
+    (checked every few milliseconds, one RTM_GETLINK each, nothing parsed); returns those
+    still there."""
+    sock = ns.socket_in(netns, socket.AF_NETLINK, socket.SOCK_DGRAM, 0)
+    try:
+        deadline = time.monotonic() + timeout
+        pause = 0.005
+        left = list(wanted)
+        seq = 0
+        while True:
+            still = []
+            for index in left:
+                seq += 1
+                if _present(sock, index, seq):
+                    still.append(index)
+            left = still
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+    finally:
+        sock.close()
+
+
+def _present(sock: socket.socket, index: int, seq: int) -> bool:
+    body = _IFINFO.pack(socket.AF_UNSPEC, 0, index, 0, 0)
+    sock.send(_HDR.pack(_HDR.size + len(body), RTM_GETLINK, NLM_F_REQUEST, seq, 0) + body)
+    while True:
+        data = sock.recv(1 << 16)
+        off = 0
+        while off + _HDR.size <= len(data):
+            length, msg_kind, _flags, got_seq, _pid = _HDR.unpack_from(data, off)
+            if length < _HDR.size:
+                raise OSError("netlink: malformed message in a link answer")
+            if got_seq == seq:
+                if msg_kind == RTM_NEWLINK:
+                    return True
+                if msg_kind == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", data, off + _HDR.size)[0]
+                    if code == errno.ENODEV:
+                        return False
+                    raise OSError(code, f"netlink link get: error {code}")
+            off += (length + 3) & ~3

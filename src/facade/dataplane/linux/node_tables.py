@@ -6,6 +6,7 @@ back, and the driver's `set_backends` replaces a front-end's rotation here.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from facade.dataplane.linux import conntrack, neighbours, nft_rules, router_rules
@@ -65,11 +66,36 @@ def ensure_router_filter(spec: NodeSpec, created: bool) -> str | None:
             return None
         if listing is None or not router_rules.is_current(listing, spec):
             present = router_rules.parse_table(listing)[0] if listing is not None else {}
-            nft.apply(router_rules.table_commands(spec, present))
+            nft.apply(router_rules.table_commands(
+                spec, present, router_rules.counters_of(listing) if listing else ()))
             if spec.gateway is not None or "prerouting" in present:
                 conntrack.forget_stale(spec.gateway, _gateway_leg_ip(spec))
             listing = list_rt_table(nft) or []
         return router_rules.digest(listing)
+
+
+def read_gateway_counters(netns: str) -> dict[str, tuple[str, int]] | None:
+    """A router's named counters (its public addresses' meters): name -> (epoch, bytes),
+    None when there is no such router. The epoch is the namespace's inode, the table's handle
+    and the counter's: it changes exactly when the count starts again from 0 (the router or
+    its table made again, the counter deleted and made again)."""
+    if not ns.exists(netns):
+        return None
+
+    def read() -> dict[str, tuple[str, int]]:
+        inode = os.stat("/proc/thread-self/ns/net").st_ino
+        with Nft() as nft:
+            listing = list_rt_table(nft)
+        if listing is None:
+            return {}
+        table = router_rules.table_handle(listing)
+        return {name: (f"{inode}:{table}:{handle}", value)
+                for name, (handle, value) in router_rules.counters_of(listing).items()}
+
+    try:
+        return ns.run_in_netns(netns, read)
+    except FileNotFoundError:  # gone meanwhile
+        return None
 
 
 def _gateway_leg_ip(spec: NodeSpec) -> str | None:

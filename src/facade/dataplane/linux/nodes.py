@@ -8,13 +8,21 @@ node_tables.py), the neighbour entries it announces to routers and learns from i
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from facade.dataplane import checks
-from facade.dataplane.linux import linkcount, neighbours, nft_rules, router_rules, tunnels
+from facade.dataplane.linux import (
+    linkcount,
+    neighbours,
+    nft_rules,
+    rawlink,
+    router_rules,
+    tunnels,
+)
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError, fatal
 from facade.dataplane.linux.fabric_guard import FabricGuard, entries_of
@@ -25,7 +33,6 @@ from facade.dataplane.linux.links import (
     RT_TAG,
     delete_links,
     ensure_ports,
-    fabric_port,
     get_link,
     ip_of,
     ipr_in,
@@ -38,7 +45,10 @@ from facade.dataplane.linux.processes import Processes
 from facade.dataplane.linux.routes import ensure_addresses, ensure_routes, ensure_rules
 from facade.dataplane.linux.sandbox import Sandboxes
 from facade.dataplane.linux.sysctls import base_sysctls, node_sysctls
-from facade.domain.specs import NodeSpec, PortSpec
+from facade.domain.specs import Leg, NodeSpec, PortSpec
+
+log = logging.getLogger("facade.dataplane")
+TEARDOWN_S = 2.0  # seconds a deleted node's namespace has to go, with its ports
 
 
 def check_node(spec: NodeSpec) -> None:
@@ -111,23 +121,39 @@ def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: 
     if entries and ns.exists(FABRIC):
         guard.ensure(netns, [])
         removed.append(f"port guard of {netns}")
+    ends: list[int] = []
     if ns.exists(netns):
         if ns.exists(FABRIC):
-            _withdraw(netns)
+            ends = _withdraw(netns)
         for pid in procs.kill_netns(netns):
             removed.append(f"process {pid}")
         removed += tunnels.forget(netns)  # a channel's engine killed with its router
-        with contextlib.suppress(ns.NamespaceMissing), ipr_in(netns) as node:
-            delete_links(node, [link["index"] for link in node.get_links()
-                                 if link.get("ifname") != "lo"])
     if ns.remove(netns):  # the namespace's name, or a name left without one
         removed.append(f"netns {netns}")
+    # then: a check finishing meanwhile keeps no connection into a namespace without a name
     prober.forget(netns)  # a kept probe connection would keep the namespace alive
     for pf in procs.in_netns(netns):
         procs.remove_pidfile(pf.key, pf.netns)
     procs.reap()
     removed += sandboxes.remove(netns)
+    if ends:
+        _await_teardown(netns, ends)
     return removed
+
+
+def _await_teardown(netns: str, ends: list[int]) -> None:
+    """The node's ports go with its namespace: once nothing holds the namespace (its name
+    removed, its processes killed) the kernel destroys it with its devices, the veths' fabric
+    ends included, many namespaces in one batch (one RTNL hold and RCU grace period for all,
+    where deleting each node's links itself costs one of each per node). Wait for the fabric
+    ends to go (tens of milliseconds), and delete any still there after TEARDOWN_S: something
+    still holds the namespace, and its links must not outlive the node."""
+    with contextlib.suppress(ns.NamespaceMissing):
+        left = linkcount.outliving(FABRIC, ends, TEARDOWN_S)
+        if left:
+            log.warning("%s: its namespace outlived it; deleting its ports", netns)
+            with ipr_in(FABRIC) as fab:
+                delete_links(fab, left)
 
 
 def _inside_node(spec: NodeSpec, created: bool) -> str | None:
@@ -192,15 +218,26 @@ def _announce(spec: NodeSpec) -> None:
                 neighbours.announce(ipr, port.announce, ip_of(port.address), port.mac)
 
 
-def _withdraw(netns: str) -> None:
-    """Take back what the node's ports announced (their fabric ends' aliases say what)."""
-    with contextlib.suppress(ns.NamespaceMissing), ipr_in(netns) as node, \
-            ipr_in(FABRIC) as fab:
-        ends = []
-        for link in node.get_links():
-            if fabric_port(link) and link.get("link"):
-                with contextlib.suppress(NetlinkError):
-                    ends.extend(fab.link("get", index=link.get("link")))
-    for leg, ip in neighbours.announced(ends):
-        with contextlib.suppress(ns.NamespaceMissing), ipr_in(leg.netns) as ipr:
-            neighbours.withdraw(ipr, leg, ip)
+def _withdraw(netns: str) -> list[int]:
+    """Take back what the node's ports announced (their fabric ends' aliases say what);
+    returns the fabric ends' indexes. Raw netlink (rawlink.py): this is most of a deletion's
+    CPU through pyroute2."""
+    ends: list[rawlink.Link] = []
+    with contextlib.suppress(ns.NamespaceMissing):
+        with rawlink.Netlink(netns) as node:
+            peers = [link.peer for link in node.links()
+                     if link.kind == "veth" and link.peer_elsewhere and link.peer]
+        with rawlink.Netlink(FABRIC) as fab:
+            ends = [end for end in map(fab.link, peers) if end is not None]
+    by_router: dict[str, list[tuple[Leg, str]]] = {}
+    for end in ends:
+        parsed = neighbours.parse_alias(end.alias)
+        if parsed is not None:
+            by_router.setdefault(parsed[0].netns, []).append(parsed)
+    for router, legs in by_router.items():
+        with contextlib.suppress(ns.NamespaceMissing), rawlink.Netlink(router) as nl:
+            for leg, ip in legs:
+                link = nl.link(name=leg.ifname)
+                if link is not None:
+                    nl.delete_neighbour(link.index, ip)
+    return [end.index for end in ends]

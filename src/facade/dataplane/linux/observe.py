@@ -7,9 +7,8 @@ The driver (driver.py) calls these without taking its locks.
 from __future__ import annotations
 
 import dataclasses
-import socket
 
-from facade.dataplane.linux import linkcount, port_guard
+from facade.dataplane.linux import linkcount, port_guard, rawlink
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.fabric_guard import FabricGuard
 from facade.dataplane.linux.fabric_rules import observe_fabric
@@ -19,7 +18,6 @@ from facade.dataplane.linux.links import (
     FE_TAG,
     RT_TAG,
     fabric_links,
-    fabric_port,
     get_link,
     ipr_in,
     link_kind,
@@ -133,23 +131,22 @@ def read_node(name: str) -> ObservedNode:
     """One node's links, addresses, lo alias and tables (the port guard aside)."""
     fingerprint = recorded = None
     frontend = router = False
-    with ipr_in(name) as ipr:
-        links = {link["index"]: link for link in ipr.get_links()}
-        addrs = ipr.get_addr(family=socket.AF_INET)
-    ports = frozenset(link.get("ifname") for link in links.values() if fabric_port(link))
+    with rawlink.Netlink(name) as nl:
+        links = {link.index: link for link in nl.links()}
+        addrs = nl.addresses()
+    ports = frozenset(link.name for link in links.values()
+                      if link.kind == "veth" and link.peer_elsewhere)  # links.fabric_port
     for link in links.values():
-        if link.get("ifname") == "lo":
-            alias = link.get("ifalias") or ""
+        if link.name == "lo":
+            alias = link.alias or ""
             if alias.startswith(ALIAS_PREFIX):
                 # "facade:<fingerprint>", plus " fe:<digest of its nftables chains>"
                 fingerprint, _, tag = alias[len(ALIAS_PREFIX):].partition(" ")
                 frontend = tag.startswith(FE_TAG.strip())
                 router = tag.startswith(RT_TAG.strip())
                 recorded = tag.partition(":")[2] or None
-    addresses = frozenset(
-        (links[a["index"]].get("ifname"), f"{a.get('address')}/{a['prefixlen']}")
-        for a in addrs
-        if a["index"] in links and links[a["index"]].get("ifname") != "lo")
+    addresses = frozenset((links[index].name, address) for index, address in addrs
+                          if index in links and links[index].name != "lo")
     backends = rotation_drift = rules_drift = None
     if frontend:
         backends, rotation_drift, digest = read_frontend(name)
@@ -167,6 +164,5 @@ def read_node(name: str) -> ObservedNode:
                         rules_drift=rules_drift,
                         own_network=not router and ns.owned_by_child_userns(name),
                         ports=ports,
-                        tunnels=frozenset(n for link in links.values()
-                                          if names.TUNNEL.fullmatch(n := link.get("ifname")
-                                                                    or "")))
+                        tunnels=frozenset(link.name for link in links.values()
+                                          if names.TUNNEL.fullmatch(link.name or "")))

@@ -21,7 +21,13 @@ too, with two more chains, and rules on its leg on the intermediate network (`in
 - chain `postrouting` (nat): the instance's address leaves by that leg as its public address
   (SNAT); with `outbound`, every other source as the leg's address (masquerade);
 - `forward`: by that leg come in only replies and translated connections; out go only the
-  associated instances (or everyone, with `outbound`); `input`: the leg answers nothing new.
+  associated instances (or everyone, with `outbound`); `input`: the leg answers nothing new;
+- chains `meter_in` (filter, prerouting, before the DNAT) and `meter_out` (filter,
+  postrouting, after the SNAT): each public address's bytes through that leg, counted in two
+  named counters (`NodeSpec.gateway.meters`: STEM_in for what comes in to the address,
+  STEM_out for what leaves from it). Named counters are table objects: rewriting the chains
+  (a remap, another address) keeps their values; one goes only when its address leaves the
+  gateway. Metering reads them (`counters`), docs/metering.md "The edge".
 
 The router's own traffic (the management agent, the control plane's probes) leaves by the leg of
 the subnet it targets and its replies come back on that leg: untouched. Rules are written in
@@ -47,10 +53,13 @@ CHAINS: dict[str, tuple[str, str, int, str]] = {
     "forward": ("filter", "forward", 0, "accept"),
     "input": ("filter", "input", 0, "accept"),
 }
-# a public gateway's, besides
+# a public gateway's, besides: its NAT, and its meters (before the DNAT, the packet still
+# has the public address as destination; after the SNAT, as source)
 NAT_CHAINS: dict[str, tuple[str, str, int, str]] = {
     "prerouting": ("nat", "prerouting", -100, "accept"),
     "postrouting": ("nat", "postrouting", 100, "accept"),
+    "meter_in": ("filter", "prerouting", -150, "accept"),
+    "meter_out": ("filter", "postrouting", 150, "accept"),
 }
 
 Expr = list[dict[str, Any]]
@@ -150,7 +159,23 @@ def chain_rules(spec: NodeSpec) -> dict[str, list[Expr]]:
         out.update(_gateway_rules(spec.gateway.ifname, spec.gateway.nat, spec.gateway.outbound,
                                   forward, local, spec.gateway.private))
         out["postrouting"] = t_post + out["postrouting"]
+        out.update(_meter_rules(spec.gateway.ifname, spec.gateway.meters))
     return out
+
+
+def counters(spec: NodeSpec) -> list[str]:
+    """The named counters the router's table holds: two per metered public address."""
+    if spec.gateway is None:
+        return []
+    return [f"{stem}_{way}" for _, stem in spec.gateway.meters for way in ("in", "out")]
+
+
+def _meter_rules(leg: str, meters: tuple[tuple[str, str], ...]) -> dict[str, list[Expr]]:
+    iif, oif = _match(_meta("iifname"), leg), _match(_meta("oifname"), leg)
+    return {"meter_in": [[iif, _match(DADDR, public), {"counter": f"{stem}_in"}]
+                         for public, stem in meters],
+            "meter_out": [[oif, _match(SADDR, public), {"counter": f"{stem}_out"}]
+                          for public, stem in meters]}
 
 
 def _gateway_rules(leg: str, nat: tuple[tuple[str, str], ...], outbound: bool,
@@ -182,10 +207,19 @@ def _chain_obj(name: str) -> dict[str, Any]:
             "prio": prio, "policy": policy}
 
 
-def table_commands(spec: NodeSpec, present: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """One JSON transaction that makes the table hold exactly the desired chains and rules;
-    `present`: the chains the kernel's table has now."""
+def _counter_obj(name: str) -> dict[str, Any]:
+    return {"family": FAMILY, "table": TABLE, "name": name}
+
+
+def table_commands(spec: NodeSpec, present: Iterable[str] = (),
+                   present_counters: Iterable[str] = ()) -> list[dict[str, Any]]:
+    """One JSON transaction that makes the table hold exactly the desired chains, rules and
+    counters; `present`: the chains the kernel's table has now, `present_counters` its
+    counters. Adding a counter that exists keeps its value; a counter no longer wanted goes
+    after the rules that used it."""
     cmds: list[dict[str, Any]] = [{"add": {"table": {"family": FAMILY, "name": TABLE}}}]
+    wanted_counters = counters(spec)
+    cmds += [{"add": {"counter": _counter_obj(name)}} for name in wanted_counters]
     rules = chain_rules(spec)
     if spec.gateway is None:  # a gateway no more: its chains go
         cmds += [{"delete": {"chain": {"family": FAMILY, "table": TABLE, "name": name}}}
@@ -196,6 +230,8 @@ def table_commands(spec: NodeSpec, present: Iterable[str] = ()) -> list[dict[str
         for expr in rules[name]:
             cmds.append({"add": {"rule": {"family": FAMILY, "table": TABLE, "chain": name,
                                           "expr": expr}}})
+    cmds += [{"delete": {"counter": _counter_obj(name)}}
+             for name in sorted(set(present_counters) - set(wanted_counters))]
     return cmds
 
 
@@ -211,8 +247,30 @@ def parse_table(listing: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]
     return chains, rules
 
 
+def counters_of(listing: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """The table's named counters: name -> (its kernel handle, bytes). The handle changes
+    exactly when the counter is made again (its count starting from 0)."""
+    out: dict[str, tuple[int, int]] = {}
+    for obj in listing:
+        c = obj.get("counter")
+        if isinstance(c, dict) and isinstance(c.get("name"), str):
+            out[c["name"]] = (int(c.get("handle", 0)), int(c.get("bytes", 0)))
+    return out
+
+
+def table_handle(listing: list[dict[str, Any]]) -> int | None:
+    """The kernel's handle of the table: a table made again gets a new one."""
+    for obj in listing:
+        t = obj.get("table")
+        if isinstance(t, dict) and t.get("name") == TABLE:
+            return int(t["handle"])
+    return None
+
+
 def is_current(listing: list[dict[str, Any]], spec: NodeSpec) -> bool:
-    """Does the kernel's table hold exactly the desired chains and rules?"""
+    """Does the kernel's table hold exactly the desired chains, rules and counters?"""
+    if set(counters_of(listing)) != set(counters(spec)):
+        return False
     have, rules = parse_table(listing)
     names = chains(spec)
     if set(have) != set(names) or any(have[n] != _chain_obj(n) for n in names):
@@ -225,6 +283,6 @@ def digest(listing: list[dict[str, Any]]) -> str:
     """A short hash of the chains and rules of a table listing; the driver records it after
     writing the table and compares it with the kernel's later (a rule changed by hand shows)."""
     have, rules = parse_table(listing)
-    blob = json.dumps([[name, have[name], rules.get(name, [])] for name in sorted(have)],
-                      sort_keys=True)
+    blob = json.dumps([[name, have[name], rules.get(name, [])] for name in sorted(have)]
+                      + sorted(counters_of(listing)), sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]

@@ -1,6 +1,7 @@
 """Metered usage priced into ledger transactions: each appliance's usage over a period
 (service/metering.py `totals`, plus who ran its front-end), priced by domain/billing.py's
-`charges()` with the price lists in force at the period's end (price_lists.py). Nothing is stored
+`charges()` with the price lists in force at the period's end (price_lists.py); and each public
+address's (service/edge_metering.py), priced by domain/edge_billing.py's `charges()`. Nothing is stored
 here; runs.py posts what it returns, statements.py drafts from it.
 """
 
@@ -12,17 +13,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import billing as bill
-from facade.domain import prices
+from facade.domain import edge_billing, prices
+from facade.domain.edge_billing import EdgeUse
 from facade.domain.errors import Conflict, FacadeError, Invalid
 from facade.domain.ledger import Line, Transaction
 from facade.domain.period import Period
-from facade.service import metering
+from facade.service import edge_metering, metering
 from facade.service.billing.periods import hour_of
 from facade.service.billing.price_lists import (
+    EDGE,
     FRONTEND,
     INSTANCES,
     SERVICE,
     currency,
+    edge_of,
     frontend_of,
     instances_of,
     latest,
@@ -130,3 +134,37 @@ def price(session: Session, period: Period, use: AppUsage, operator: str,
         # stored ids carry the appliance's id (a name can be reused) and the run: unique
         out.append(Transaction(key + tx.id[len(prefix):], tx.at, tx.postings, line))
     return Priced(use.appliance, out)
+
+
+# --- the edge: the operator's charges to an account for what it holds there ----------------------
+
+EDGE_USAGE = ("held_ms", "bytes_in", "bytes_out")
+
+
+def edge_usage_of(session: Session, period: Period, now_ms: int | None = None
+                  ) -> list[tuple[EdgeUse, dict[str, int]]]:
+    """Every public address's usage over the period (service/edge_metering.py), with its
+    values by EDGE_USAGE name; `now_ms`: a draft's, held time counted up to now."""
+    return [(u, {"held_ms": u.held_ms, "bytes_in": u.bytes_in, "bytes_out": u.bytes_out})
+            for u in edge_metering.by_subject(session, period, now_ms)]
+
+
+def price_edge(session: Session, period: Period, use: EdgeUse, values: dict[str, int],
+               operator: str, already: dict[str, int] | None, seq: int) -> list[Transaction]:
+    """Bill `values` of `use` minus what was billed of them already, as run `seq` of
+    `period`: the holder pays the operator, under either billing model, at the edge prices
+    last set before the period ended (docs/billing.md, "The edge")."""
+    done = already or dict.fromkeys(EDGE_USAGE, 0)
+    # held time is billed in whole seconds of the period's total, never rounded up
+    seconds = values["held_ms"] // 1000 - done["held_ms"] // 1000
+    rest = EdgeUse(use.kind, use.subject_id, use.subject, use.account, use.detail,
+                   held_ms=max(0, values["held_ms"] - done["held_ms"]),
+                   bytes_in=max(0, values["bytes_in"] - done["bytes_in"]),
+                   bytes_out=max(0, values["bytes_out"] - done["bytes_out"]))
+    cur = currency(session)
+    sheet = edge_of(latest(session, EDGE, "", hour_of(period.end)), cur)
+    prefix = (f"bill:{use.kind}-{use.subject_id}:{hour_of(period.start)}-"
+              f"{hour_of(period.end)}:{seq}:")
+    note = f" (late usage, run {seq})" if seq > 1 else ""
+    return edge_billing.charges(rest, sheet, operator, period.start, prefix,
+                                seconds=max(0, seconds), note=note)

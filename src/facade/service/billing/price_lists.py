@@ -30,8 +30,9 @@ from facade.store.models import (
     Service,
 )
 
-SERVICE, INSTANCES, FRONTEND = "service", "instances", "frontend"
-AnyPrices = prices.ServicePrices | prices.InstancePrices | prices.FrontEndPrices
+SERVICE, INSTANCES, FRONTEND, EDGE = "service", "instances", "frontend", "edge"
+AnyPrices = (prices.ServicePrices | prices.InstancePrices | prices.FrontEndPrices
+             | prices.EdgePrices)
 
 
 def latest(session: Session, kind: str, subject: str,
@@ -52,8 +53,15 @@ def _save(session: Session, kind: str, subject: str, sheet: AnyPrices,
     if row is None:
         row = PriceList(kind=kind, subject=subject, from_hour=hour)
         session.add(row)
-    plain = prices.plain(sheet)
     row.currency, row.billing_model = sheet.currency, model
+    if isinstance(sheet, prices.EdgePrices):
+        row.frontend_node_hour = row.backend_node_hour = "0"
+        row.per_connection = row.per_1000_requests = "0"
+        row.public_ip_hour = str(sheet.public_ip_hour.amount)
+        row.per_gb = str(sheet.gateway_per_gb.amount)
+        session.flush()
+        return
+    plain = prices.plain(sheet)
     node_hour = plain["node_hour"]
     if isinstance(node_hour, dict):
         row.frontend_node_hour, row.backend_node_hour = node_hour["frontend"], node_hour["backend"]
@@ -63,6 +71,14 @@ def _save(session: Session, kind: str, subject: str, sheet: AnyPrices,
     row.per_connection = str(plain.get("per_connection", "0"))
     row.per_1000_requests = str(plain.get("per_1000_requests", "0"))
     session.flush()
+
+
+def edge_of(row: PriceList | None, currency: str) -> prices.EdgePrices:
+    """The operator's edge prices (its public addresses and gateway traffic); 0 when unset."""
+    if row is None:
+        return prices.EdgePrices(Money.zero(currency), Money.zero(currency), currency)
+    return prices.EdgePrices(Money(row.public_ip_hour, row.currency),
+                             Money(row.per_gb, row.currency), row.currency)
 
 
 def instances_of(row: PriceList | None) -> prices.InstancePrices:
@@ -91,17 +107,54 @@ def currency(session: Session) -> str:
     return row.currency if row is not None else CURRENCY
 
 
+def _operator_list(session: Session) -> dict[str, Any]:
+    """The operator's price list: its instance prices and, under `edge`, its prices for
+    public addresses and gateway traffic."""
+    out = prices.plain(instances_of(latest(session, INSTANCES, "")))
+    edge = prices.plain(edge_of(latest(session, EDGE, ""), currency(session)))
+    return out | {"edge": {k: v for k, v in edge.items() if k != "currency"}}
+
+
 def get_instance_prices(ctx: Context, caller: Caller) -> dict[str, Any]:
-    """The operator's instance prices in force now: public, every account may read them."""
+    """The operator's price list in force now (instances, and the edge): public, every
+    account may read it."""
     with ctx.read() as session:
-        return prices.plain(instances_of(latest(session, INSTANCES, "")))
+        return _operator_list(session)
 
 
 def set_instance_prices(ctx: Context, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
-    """Operator only. Every price not given is 0. Changing the currency is refused while a
-    service, a front-end price list or the ledger uses the old one."""
+    """Operator only. Every instance price not given is 0 (the edge prices stay: they are set
+    on their own, set_edge_prices). Changing the currency is refused while a service, a
+    front-end or edge price list or the ledger uses the old one."""
     with ctx.write() as session:
-        return prices.plain(set_instances_in(ctx, session, caller, data)[0])
+        set_instances_in(ctx, session, caller, data)
+        return _operator_list(session)
+
+
+def set_edge_prices(ctx: Context, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
+    """Operator only: the price per public address-hour and per GB through a public gateway
+    (left out: 0), in the operator's currency. Answers the operator's whole list."""
+    with ctx.write() as session:
+        set_edge_in(ctx, session, caller, data)
+        return _operator_list(session)
+
+
+def set_edge_in(ctx: Context, session: Session, caller: Caller, data: object
+                ) -> tuple[prices.EdgePrices, bool]:
+    """set_edge_prices inside the caller's transaction; True when they changed."""
+    if not caller.operator:
+        raise Forbidden("only the operator sets edge prices", where="prices")
+    cur = currency(session)
+    sheet = prices.edge_prices(data, where="prices", currency=cur)
+    _same_currency(sheet.currency, cur)
+    current = latest(session, EDGE, "")
+    if current is not None and edge_of(current, cur) == sheet:
+        return sheet, False
+    _save(session, EDGE, "", sheet)
+    ctx.event(session, "prices.updated", "edge",
+              f"edge prices set: {sheet.public_ip_hour} per public address-hour, "
+              f"{sheet.gateway_per_gb} per GB through a public gateway")
+    return sheet, True
 
 
 def set_instances_in(ctx: Context, session: Session, caller: Caller, data: object
@@ -114,9 +167,10 @@ def set_instances_in(ctx: Context, session: Session, caller: Caller, data: objec
     if sheet.currency != old:
         users = [*session.scalars(select(Service.name).where(
             Service.price_currency != sheet.currency).limit(5)),
-            *(f"front-end prices of {r.subject}" for r in session.scalars(select(
-                PriceList).where(PriceList.kind == FRONTEND,
-                                 PriceList.currency != sheet.currency).limit(5)))]
+            *(f"front-end prices of {r.subject}" if r.kind == FRONTEND else "edge prices"
+              for r in session.scalars(select(PriceList).where(
+                  PriceList.kind.in_((FRONTEND, EDGE)),
+                  PriceList.currency != sheet.currency).limit(5)))]
         posted = session.scalar(select(LedgerTransaction.id).where(
             LedgerTransaction.currency != sheet.currency).limit(1))
         if users or posted:

@@ -1,7 +1,8 @@
 """Billing runs: bill a period that has ended, posting its transactions to the stored ledger
 (docs/billing.md, "Billing runs"). Called by api/routes/billing.py (operator only).
 
-Rules: the first run of a period posts every appliance's usage; a later run of the same period
+Rules: the first run of a period posts every appliance's usage and every public address's
+(hours held, bytes through its gateway: the operator's charges to its holder); a later run of the same period
 posts only usage recorded into it since (late usage, e.g. when metering was stopped across the
 period's end) as adjustment transactions; when there is none it posts nothing. A period must
 equal a billed period or overlap none (no hour is billed by two periods).
@@ -14,16 +15,28 @@ from typing import Any
 
 from sqlalchemy import select
 
+from facade.domain.edge_billing import PUBLIC_IP, EdgeUse
 from facade.domain.errors import Conflict, Forbidden
-from facade.domain.ledger import Ledger
+from facade.domain.ledger import Ledger, Transaction
 from facade.service.billing.books import amount, ledger, store
-from facade.service.billing.charges import USAGE, AppUsage, Priced, operator_of, price, usage_of
+from facade.service.billing.charges import (
+    EDGE_USAGE,
+    USAGE,
+    AppUsage,
+    Priced,
+    edge_usage_of,
+    operator_of,
+    price,
+    price_edge,
+    usage_of,
+)
 from facade.service.billing.periods import billed_periods, hour_of, hours_period, period_of, utc_now
 from facade.service.billing.price_lists import currency
 from facade.service.context import Caller, Context
 from facade.store.models import (
     BilledUsage,
     BillingRun,
+    EdgeBilled,
 )
 
 
@@ -56,7 +69,21 @@ def run(ctx: Context, caller: Caller, period_text: object,
             if done == use.values:
                 continue
             priced.append((use, price(session, period, use, operator, done, seq)))
-        txs = [tx for _, p in priced for tx in p.transactions]
+        # the edge: each public address's hours and gateway bytes, owed to the operator
+        edge_done = {(r.kind, r.subject_id, r.metric): r for r in session.scalars(
+            select(EdgeBilled).where(EdgeBilled.period_start == start,
+                                     EdgeBilled.period_end == end))}
+        edge_priced: list[tuple[EdgeUse, dict[str, int], list[Transaction]]] = []
+        for edge_use, values in edge_usage_of(session, period):
+            done_edge = {m: r.quantity for m in EDGE_USAGE
+                         if (r := edge_done.get((edge_use.kind, edge_use.subject_id, m)))}
+            if all(values[m] == done_edge.get(m, 0) for m in EDGE_USAGE):
+                continue
+            edge_priced.append((edge_use, values, price_edge(
+                session, period, edge_use, values, operator,
+                {m: done_edge.get(m, 0) for m in EDGE_USAGE} if done_edge else None, seq)))
+        txs = [tx for _, p in priced for tx in p.transactions] + \
+            [tx for _, _, e in edge_priced for tx in e]
         Ledger(txs, currency=currency(session))  # all balanced, one currency, ids unique
         posted = 0
         if seq == 1 or txs:
@@ -78,11 +105,23 @@ def run(ctx: Context, caller: Caller, period_text: object,
                 session.add(row)
             for k in USAGE:
                 setattr(row, k, use.values[k])
+        for edge_use, values, _ in edge_priced:
+            for m in EDGE_USAGE:
+                key = (edge_use.kind, edge_use.subject_id, m)
+                billed_row = edge_done.get(key)
+                if billed_row is None:
+                    billed_row = edge_done[key] = EdgeBilled(
+                        period_start=start, period_end=end, kind=edge_use.kind,
+                        subject_id=edge_use.subject_id, metric=m, quantity=0)
+                    session.add(billed_row)
+                billed_row.quantity = values[m]
         book = ledger(session, period)
         return {"period": str(period), "run": seq if posted or seq == 1 else None,
                 "posted": posted,
                 "appliances": sorted({p.appliance for _, p in priced
                                       if p.skipped is None and p.transactions}),
+                "public_ips": sorted({u.subject for u, _, e in edge_priced
+                                      if e and u.kind == PUBLIC_IP}),
                 "skipped": [{"appliance": p.appliance, "reason": p.skipped}
                             for _, p in priced if p.skipped is not None],
                 "currency": book.currency,

@@ -15,24 +15,36 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import invoices
+from facade.domain.edge_billing import PUBLIC_IP
 from facade.domain.errors import Conflict, Forbidden
 from facade.domain.ledger import Ledger
+from facade.domain.metering import to_ms
 from facade.domain.period import Period
 from facade.service import lookup
 from facade.service.billing.books import amount, ledger
-from facade.service.billing.charges import USAGE, operator_of, price, usage_of
+from facade.service.billing.charges import (
+    EDGE_USAGE,
+    USAGE,
+    edge_usage_of,
+    operator_of,
+    price,
+    price_edge,
+    usage_of,
+)
 from facade.service.billing.periods import (
     billed_periods,
     hour_of,
     hours_period,
     made_of_billed,
     period_of,
+    utc_now,
 )
 from facade.service.billing.price_lists import currency
 from facade.service.context import Caller, Context
 from facade.store.models import (
     BilledUsage,
     BillingRun,
+    EdgeBilled,
 )
 
 
@@ -45,10 +57,14 @@ def _doc(doc: invoices.Invoice) -> dict[str, Any]:
 
 
 def _draft(session: Session, period: Period) -> Ledger:
-    """The ledger a first run of `period` would post now (nothing is stored)."""
+    """The ledger a first run of `period` would post now (nothing is stored); a public
+    address still held counts its hours up to now."""
     operator = operator_of(session)
     txs = [tx for use in usage_of(session, period)
            for tx in price(session, period, use, operator, None, 1).transactions]
+    now = min(to_ms(utc_now()), to_ms(period.end))
+    txs += [tx for use, values in edge_usage_of(session, period, now)
+            for tx in price_edge(session, period, use, values, operator, None, 1)]
     return Ledger(txs, currency=currency(session))
 
 
@@ -89,9 +105,15 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
         inside = [b for b in billed
                   if b[0] >= hour_of(period.start) and b[1] <= hour_of(period.end)]
         unbilled: list[dict[str, Any]] = []
+        unbilled_edge: list[dict[str, Any]] = []
         if not billed:
             unbilled = [{"period": str(period), "appliance": u.appliance, **u.values}
                         for u in usage_of(session, period)]
+            unbilled_edge = [{"period": str(period), "address": u.subject,
+                              "account": u.account, **values}
+                             for u, values in edge_usage_of(session, period,
+                                                            to_ms(utc_now()))
+                             if u.kind == PUBLIC_IP]
         for start, end in inside:
             p = hours_period(start, end)
             done = {r.appliance_id: r for r in session.scalars(select(BilledUsage).where(
@@ -101,6 +123,15 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
                 late = {k: u.values[k] - (getattr(row, k) if row else 0) for k in USAGE}
                 if any(late.values()):
                     unbilled.append({"period": str(p), "appliance": u.appliance, **late})
+            edge_done = {(r.kind, r.subject_id, r.metric): r.quantity
+                         for r in session.scalars(select(EdgeBilled).where(
+                             EdgeBilled.period_start == start, EdgeBilled.period_end == end))}
+            for eu, values in edge_usage_of(session, p):
+                late = {m: values[m] - edge_done.get((eu.kind, eu.subject_id, m), 0)
+                        for m in EDGE_USAGE}
+                if any(late.values()) and eu.kind == PUBLIC_IP:
+                    unbilled_edge.append({"period": str(p), "address": eu.subject,
+                                          "account": eu.account, **late})
         runs = session.scalars(select(BillingRun).where(
             BillingRun.period_start >= hour_of(period.start),
             BillingRun.period_end <= hour_of(period.end)).order_by(BillingRun.id))
@@ -117,4 +148,5 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
                           "balance": amount(book.balance(a, period))}
                          for a in book.accounts(period)],
             "unbilled": unbilled,
+            "unbilled_public_ips": unbilled_edge,
         }

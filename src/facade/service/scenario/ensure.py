@@ -222,6 +222,8 @@ def _prices(ctx: Context, session: Session, caller: Caller, decl: PricesDecl) ->
     changed = False
     if decl.instances is not None:
         changed |= price_lists.set_instances_in(ctx, session, caller, decl.instances_plain)[1]
+    if decl.edge is not None:
+        changed |= price_lists.set_edge_in(ctx, session, caller, decl.edge_plain)[1]
     for account, price in decl.frontend:
         data = {"node_hour": price, **({"currency": decl.currency} if decl.currency else {})}
         changed |= price_lists.set_frontend_in(ctx, session, caller, account, data)[1]
