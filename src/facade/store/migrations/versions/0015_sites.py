@@ -17,10 +17,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("subnets") as batch:
         batch.add_column(sa.Column("sites", sa.Boolean(), nullable=False, server_default="1"))
-    with op.batch_alter_table("public_ips") as batch:
-        batch.add_column(sa.Column("site_id", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("site_address", sa.String(length=15), nullable=True))
-        batch.create_foreign_key("fk_public_ips_site_id", "networks", ["site_id"], ["id"])
+    # columns added in place: a batch copy of the table would lose its AUTOINCREMENT (ids of
+    # public addresses are never handed out twice: metering keys its holdings by them)
+    op.execute("ALTER TABLE public_ips ADD COLUMN site_id INTEGER REFERENCES networks (id)")
+    op.add_column("public_ips", sa.Column("site_address", sa.String(length=15), nullable=True))
     op.create_table(
         "vpns",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -43,8 +43,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("vpns")
-    with op.batch_alter_table("public_ips") as batch:
-        batch.drop_constraint("fk_public_ips_site_id", type_="foreignkey")
+    with op.batch_alter_table("public_ips", table_kwargs={"sqlite_autoincrement": True}) \
+            as batch:
         batch.drop_column("site_address")
         batch.drop_column("site_id")
     with op.batch_alter_table("subnets") as batch:
