@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -237,6 +238,23 @@ def test_the_topology_and_events_show_sites_and_channels(cp: ControlPlane,
     out = cp.cli("exec", "desk", "--", "ip", "-4", "-o", "addr", "show", "eth0",
                  token=world["tokens"]["acme"]).stdout
     assert f"inet {DESK}/16" in out, out
+
+
+def test_a_channels_engine_that_dies_is_made_again(cp: ControlPlane,
+                                                   world: dict[str, Any]) -> None:
+    """Drift: the site end's engine killed (its interface goes with it); the resync sees the
+    router's tunnel missing and makes it again, with the same keys."""
+    end = cp.get("/v1/vpns/evil-link")["interfaces"]["site"]
+    pids = nsclient.processes_mentioning(end)
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    desk, web = _ns(world, "evil-desk"), _ip(world, "evil-web")
+    deadline = time.monotonic() + 10  # the resync runs every 2 s here
+    while hello(desk, web, 0.3) != ("evil-web", DESK) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert hello(desk, web) == ("evil-web", DESK)
+    assert set(nsclient.processes_mentioning(end)).isdisjoint(pids)
 
 
 def test_deleting_the_channel_takes_both_ends_away(cp: ControlPlane,
