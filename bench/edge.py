@@ -12,6 +12,13 @@ is an external host on the intermediate network.
  - Remap: a loop in `laptop` opens a connection to the address every few ms (bounded in count
    and time); the address is remapped web <-> db through the API, REMAPS times; the figure is
    the time from the call's return to the first answer from the new target (target <= 1 s).
+ - The private channel: site `hq` (192.168.0.0/16) with host `desk`, joined to acme-vpc by vpn
+   `hq-link` (WireGuard; wireguard-go here). iperf3 desk -> web over the channel, and over the
+   same hops without it (the bench replaces, in the two gateways only, the tunnel's routes by
+   routes via the other gateway's address on the intermediate network, with accept rules and
+   no NAT: the same namespaces and links, no encryption), alternately, ROUNDS times each; and
+   the round trip of a TCP connection with a greeting (median of PINGS), both ways: the
+   channel's added latency.
 
     sudo .venv/bin/python bench/edge.py [--rounds 5] [--seconds 3] [--remaps 6]
 """
@@ -66,8 +73,8 @@ def api_rounds(cp: ControlPlane, rounds: int) -> dict[str, list[float]]:
     return out
 
 
-def iperf(cp: ControlPlane, target: str, seconds: int) -> float:
-    res = cp.cli("exec", "laptop", "--timeout", str(seconds + 20), "--", "iperf3", "-c",
+def iperf(cp: ControlPlane, target: str, seconds: int, client: str = "laptop") -> float:
+    res = cp.cli("exec", client, "--timeout", str(seconds + 20), "--", "iperf3", "-c",
                  target, "-p", "5201", "-t", str(seconds), "-A", "0,1", "-J")
     return float(json.loads(res.stdout)["end"]["sum_received"]["bits_per_second"]) / 1e9
 
@@ -99,11 +106,82 @@ def remaps(cp: ControlPlane, laptop: str, address: str, count: int) -> list[floa
     return out
 
 
+def rtt(netns: str, ip: str, count: int) -> float:
+    """Median seconds for a new TCP connection and the server's greeting (bounded)."""
+    out = []
+    for _ in range(count):
+        start = time.perf_counter()
+        said = nsclient.greeting(netns, ip, NAME_PORT, 1.0)
+        if isinstance(said, tuple):
+            out.append(time.perf_counter() - start)
+    assert out, f"{ip} never answered from {netns}"
+    return statistics.median(out)
+
+
+def channel_paths(net: dict[str, Any], site: dict[str, Any], vpn: dict[str, Any]
+                  ) -> tuple[Any, Any]:
+    """Two switches between the channel and the same hops without it (bench only)."""
+    net_gw, site_gw = net["gateway_ip"], site["gateway_ip"]
+    wg_n, wg_s = vpn["interfaces"]["network"], vpn["interfaces"]["site"]
+    subnet, site_cidr = "10.50.1.0/24", site["cidr"]
+    for netns, peer_side in ((net["router"], site_cidr), (site["router"], subnet)):
+        # accepted before the gateways' own rules, not translated by the site's outbound NAT
+        ns_run(netns, "nft", "insert", "rule", "ip", "fcd_rt", "forward", "iifname", "inet0",
+               "ip", "saddr", peer_side, "accept")
+        ns_run(netns, "nft", "insert", "rule", "ip", "fcd_rt", "forward", "oifname", "inet0",
+               "ip", "daddr", peer_side, "accept")
+        ns_run(netns, "nft", "insert", "rule", "ip", "fcd_rt", "postrouting", "oifname",
+               "inet0", "ip", "daddr", peer_side, "accept")
+
+    def direct() -> None:
+        ns_run(net["router"], "ip", "route", "replace", site_cidr, "via", site_gw)
+        ns_run(site["router"], "ip", "route", "replace", subnet, "via", net_gw)
+
+    def tunnel() -> None:
+        ns_run(net["router"], "ip", "route", "replace", site_cidr, "dev", wg_n, "scope", "link")
+        ns_run(site["router"], "ip", "route", "replace", subnet, "dev", wg_s, "scope", "link")
+
+    return direct, tunnel
+
+
+def channel(cp: ControlPlane, rounds: int, seconds: int, pings: int,
+            web: dict[str, Any]) -> dict[str, Any]:
+    timed(cp, "POST", "/v1/sites", json={"name": "hq", "account": "acme",
+                                         "cidr": "192.168.0.0/16"})
+    timed(cp, "POST", "/v1/sites/hq/hosts", json={"name": "desk", "ip": "192.168.1.10"})
+    took, vpn = timed(cp, "POST", "/v1/vpns", json={"name": "hq-link", "network": "acme-vpc",
+                                                   "site": "hq"})
+    net, site = cp.get("/v1/networks/acme-vpc"), cp.get("/v1/sites/hq")
+    desk = cp.get("/v1/instances/desk")["netns"]
+    private = web["interfaces"][0]["ip"]
+    server = nsclient.Greeter(web["netns"], "web", NAME_PORT)
+    try:
+        first = time.perf_counter()
+        while who(desk, private) != "web" and time.perf_counter() - first < 10:
+            time.sleep(0.002)
+        first = time.perf_counter() - first
+        direct, tunnel = channel_paths(net, site, vpn)
+        wg, plain, wg_rtt, plain_rtt = [], [], [], []
+        for _ in range(rounds):
+            tunnel()
+            wg.append(iperf(cp, private, seconds, client="desk"))
+            wg_rtt.append(rtt(desk, private, pings))
+            direct()
+            plain.append(iperf(cp, private, seconds, client="desk"))
+            plain_rtt.append(rtt(desk, private, pings))
+        tunnel()
+    finally:
+        server.close()
+    return {"create": took, "first": first, "wg": wg, "plain": plain,
+            "wg_rtt": statistics.median(wg_rtt), "plain_rtt": statistics.median(plain_rtt)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--remaps", type=int, default=6)
+    ap.add_argument("--pings", type=int, default=200)
     args = ap.parse_args()
     os.environ["FACADE_RESYNC"] = "3600"  # the no-NAT path's two hand-made entries must stay
     with control_plane_with(LAYOUT) as cp:
@@ -132,6 +210,7 @@ def main() -> None:
         finally:
             for s in servers:
                 s.close()
+        chan = channel(cp, args.rounds, args.seconds, args.pings, nodes["web"])
     print(f"API, {args.rounds * 4} rounds each (ms): median / longest\n")
     print("| call | median | longest |\n|---|---|---|")
     for call, xs in api.items():
@@ -148,6 +227,22 @@ def main() -> None:
     print(f"\nremap, {args.remaps} times web <-> db: new target answering after the call "
           f"returned (ms): {', '.join(f'{x * 1e3:.0f}' for x in remap)}; "
           f"longest **{max(remap) * 1e3:.0f} ms** (target <= 1 s)")
+    w, d = statistics.median(chan["wg"]), statistics.median(chan["plain"])
+    print(f"\nthe private channel: `vpn create` {chan['create'] * 1e3:.0f} ms through the API; "
+          f"desk answered by web {chan['first'] * 1e3:.0f} ms after it returned")
+    print(f"\nTCP throughput, site host desk -> web, one iperf3 stream, {args.rounds} x "
+          f"{args.seconds} s each, alternating (Gbit/s)\n")
+    print("| path | median | all runs |\n|---|---|---|")
+    print(f"| the same hops without the channel (site gateway, network gateway, routed) | "
+          f"{d:.2f} | {', '.join(f'{x:.2f}' for x in chan['plain'])} |")
+    print(f"| over the channel (WireGuard) | {w:.2f} | "
+          f"{', '.join(f'{x:.2f}' for x in chan['wg'])} |")
+    print(f"\nratio channel / without: **{w / d:.2f}**")
+    added = (chan["wg_rtt"] - chan["plain_rtt"]) * 1e3
+    print(f"\nround trip of a new TCP connection and a greeting, desk -> web, median of "
+          f"{args.pings} x {args.rounds}: without the channel {chan['plain_rtt'] * 1e3:.3f} "
+          f"ms, over it {chan['wg_rtt'] * 1e3:.3f} ms: **+{added:.3f} ms** added by the "
+          "channel")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@ test_isolation_property.py, docs/edge.md).
 
 Hypothesis generates small topologies: 2-3 tenants, each with one network 10.0.0.0/16 and one
 subnet 10.0.1.0/24 (overlapping on purpose), a public gateway or not, outbound NAT or not, 1-3
-instances each with a standard public address, a customer public address or none, and 1-2
-external hosts on the intermediate network. Each topology is built with ONE `facade apply -f`
+instances each with a standard public address, a customer public address or none, a customer
+site or not (192.168.0.0/16 for every tenant, one host at 192.168.1.10, joined to the tenant's
+network by a vpn), and 1-2 external hosts on the intermediate network. Each topology is built with ONE `facade apply -f`
 (the scenario file's edge keys) and removed with `facade destroy -f`.
 
 Every instance and external host runs an identity server (test-side, in its namespace) that
@@ -21,7 +22,14 @@ connections are compared with this model:
   outbound NAT, seen as its gateway's address) and the target answers from the Internet (an
   external host, or an associated public address: a hairpin through the core), except one
   case the gateway does not do: through outbound NAT to an address its own gateway
-  translates (the answer is addressed to the gateway itself; docs/edge.md).
+  translates (the answer is addressed to the gateway itself; docs/edge.md);
+- from a site's host, to every private address of the topology (the same addresses in every
+  tenant): only its own tenant's instance answers, seeing the host's own address; to every
+  external host and public address: it reaches out through its site's gateway (seen as that
+  gateway's address), as an office does;
+- from an instance, to the site host's address: its own tenant's site host answers (seeing
+  the instance's own address) iff the tenant has a site; never another tenant's;
+- from an external host, to a site host's address or a site's gateway: nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from tests.integration.controlplane import ControlPlane
 pytestmark = pytest.mark.root
 
 PORT = 7000
+DESK = "192.168.1.10"
 TIMEOUT = 0.4
 TOTAL = {"pairs": 0, "topologies": 0}
 SETTLED: list[float] = []  # per topology: seconds until its positive pairs first answered
@@ -52,6 +61,7 @@ class Tenant:
     gateway: bool
     outbound: bool
     addresses: tuple[str, ...]  # per instance: "standard" | "customer" | "none"
+    site: bool = False  # a customer site joined to the network by a vpn
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,13 @@ class Topology:
                     public.append(f"  - {{account: {acct[i]}, instance: {acct[i]}-x{j}}}")
         lines += ["external_hosts:", *(f"  - {{name: edge-ext{k}, account: {acct[0]}}}"
                                        for k in range(self.externals))]
+        with_site = [a for a, t in zip(acct, self.tenants, strict=True) if t.site]
+        if with_site:
+            lines += ["sites:", *(f"  - {{name: {a}-hq, account: {a}, cidr: 192.168.0.0/16, "
+                                  f"hosts: [{{name: {a}-desk, ip: {DESK}}}]}}"
+                                  for a in with_site)]
+            lines += ["vpns:", *(f"  - {{name: {a}-link, network: {a}-vpc, site: {a}-hq}}"
+                                 for a in with_site)]
         if public:
             lines += ["public_ips:", *public]
         return "\n".join(lines) + "\n"
@@ -92,14 +109,16 @@ def topologies(draw: st.DrawFn) -> Topology:
         kinds = st.sampled_from(("standard", "customer", "none")) if gateway \
             else st.just("none")
         tenants.append(Tenant(gateway, outbound,
-                              tuple(draw(kinds) for _ in range(draw(st.integers(1, 3))))))
+                              tuple(draw(kinds) for _ in range(draw(st.integers(1, 3)))),
+                              draw(st.booleans())))
     return Topology(tuple(tenants), draw(st.integers(1, 2)))
 
 
 # always run: every kind of address in one topology, the same private addresses in all three
-HARD = Topology((Tenant(True, True, ("standard", "none", "customer")),
+# and sites with the same range: one behind a public gateway, one behind none
+HARD = Topology((Tenant(True, True, ("standard", "none", "customer"), True),
                  Tenant(True, False, ("standard", "none")),
-                 Tenant(False, False, ("none",))), 2)
+                 Tenant(False, False, ("none",), True)), 2)
 
 
 def outcome(netns: str, ip: str) -> tuple[str, str] | str:
@@ -112,8 +131,11 @@ def _observe(cp: ControlPlane) -> dict[str, Any]:
     public = {p["address"]: p["associated"]["instance"] for p in cp.items("/v1/public-ips")
               if p["associated"]}
     networks = {n["name"]: n for n in cp.items("/v1/networks")}
+    sites = {s["account"]: s for s in cp.items("/v1/sites")}
+    desks = {h["name"]: cp.get(f"/v1/instances/{h['name']}") for s in sites.values()
+             for h in s["hosts"]}
     return {"instances": instances, "externals": externals, "public": public,
-            "networks": networks}
+            "networks": networks, "sites": sites, "desks": desks}
 
 
 def _settle(pairs: list[tuple[str, str, Any]], bound: float = 10.0) -> float:
@@ -135,11 +157,11 @@ def _settle(pairs: list[tuple[str, str, Any]], bound: float = 10.0) -> float:
 def _routers(seen: dict[str, Any]) -> str:
     """What the gateways hold, read from the kernel (for a failure's message)."""
     out = []
-    for net in seen["networks"].values():
+    for net in [*seen["networks"].values(), *seen["sites"].values()]:
         netns = net["router"]
         out.append(f"--- {net['name']} {netns}: " + nsclient.run(
             "ip", "netns", "exec", netns, "sh", "-c",
-            "ip -4 -o addr; ip -4 route; nft list ruleset", check=False))
+            "ip -4 -o addr; ip -4 route; nft list ruleset; wg show", check=False))
     return "\n".join(out)
 
 
@@ -153,8 +175,10 @@ def check(cp: ControlPlane, topo: Topology, folder: Path) -> None:
         instances, externals, public = seen["instances"], seen["externals"], seen["public"]
         assert len(instances) == sum(len(t.addresses) for t in topo.tenants)
         assert len(externals) == topo.externals
+        sites, desks = seen["sites"], seen["desks"]
+        assert len(sites) == sum(t.site for t in topo.tenants)
         servers = [nsclient.Greeter(n["netns"], name, PORT)
-                   for name, n in {**instances, **externals}.items()]
+                   for name, n in {**instances, **externals, **desks}.items()]
         face = {name: addr for addr, name in public.items()}  # instance -> its public address
         network_of = {name: i["interfaces"][0]["subnet"].split("/")[0]
                       for name, i in instances.items()}
@@ -167,7 +191,8 @@ def check(cp: ControlPlane, topo: Topology, folder: Path) -> None:
                 gateway[name] = net["gateway_ip"]
         targets = {*public, *(e["ip"] for e in externals.values()),
                    *(i["interfaces"][0]["ip"] for i in instances.values()),
-                   *(n["gateway_ip"] for n in seen["networks"].values() if n["gateway_ip"])}
+                   *(n["gateway_ip"] for n in seen["networks"].values() if n["gateway_ip"]),
+                   *(s["gateway_ip"] for s in sites.values()), DESK}
         ext_ip = {e["ip"]: name for name, e in externals.items()}
         pairs: list[tuple[str, str, Any]] = []
         for ext in externals.values():
@@ -190,6 +215,20 @@ def check(cp: ControlPlane, topo: Topology, folder: Path) -> None:
                     # answer would come back to the gateway's own address (docs/edge.md)
                     want = "none"
                 pairs.append((inst["netns"], ip, want))
+            # the site host's address: its own tenant's host, over its vpn, or nobody
+            own = sites.get(inst["account"])
+            pairs.append((inst["netns"], DESK, (own["hosts"][0]["name"],
+                                                inst["interfaces"][0]["ip"]) if own else "none"))
+        private = {i["interfaces"][0]["ip"] for i in instances.values()}
+        for account, site in sites.items():
+            desk = desks[site["hosts"][0]["name"]]
+            mine = {i["interfaces"][0]["ip"]: name for name, i in instances.items()
+                    if i["account"] == account}
+            for ip in sorted(private):
+                pairs.append((desk["netns"], ip, (mine[ip], DESK) if ip in mine else "none"))
+            for ip in sorted({*public, *ext_ip}):
+                pairs.append((desk["netns"], ip, (public.get(ip) or ext_ip[ip],
+                                                  site["gateway_ip"])))
         SETTLED.append(_settle(pairs))
         with ThreadPoolExecutor(max_workers=16) as pool:
             got = list(pool.map(lambda p: outcome(p[0], p[1]), pairs))
@@ -204,6 +243,7 @@ def check(cp: ControlPlane, topo: Topology, folder: Path) -> None:
             server.close()
         cp.cli("destroy", "-f", str(path), timeout=120)
     assert not cp.items("/v1/public-ips") and not cp.items("/v1/externals")
+    assert not cp.items("/v1/sites") and not cp.items("/v1/vpns")
 
 
 def test_the_edge_isolates_as_the_model_says(cp: ControlPlane,

@@ -135,6 +135,20 @@ MATRIX += [  # the edge (docs/edge.md): a stranger's addresses and hosts meet th
     ("POST", "/v1/externals", "/v1/externals", {"name": "x8", "account": "acme"}, {403}),
     ("GET", "/v1/externals/{name}", "/v1/externals/acme-laptop", None, {404}),
     ("DELETE", "/v1/externals/{name}", "/v1/externals/acme-laptop", None, {404}),
+    # customer sites and channels: another account's are the same 404 as none
+    ("GET", "/v1/sites", "/v1/sites", None, {200}),
+    ("POST", "/v1/sites", "/v1/sites", {"name": "x9", "account": "acme",
+                                        "cidr": "172.16.0.0/16"}, {403}),
+    ("GET", "/v1/sites/{name}", "/v1/sites/acme-hq", None, {404}),
+    ("DELETE", "/v1/sites/{name}", "/v1/sites/acme-hq", None, {404}),
+    ("POST", "/v1/sites/{name}/hosts", "/v1/sites/acme-hq/hosts", {"name": "x10"}, {404}),
+    ("DELETE", "/v1/sites/{name}/hosts/{host}", "/v1/sites/acme-hq/hosts/acme-desk", None,
+     {404}),
+    ("GET", "/v1/vpns", "/v1/vpns", None, {200}),
+    ("POST", "/v1/vpns", "/v1/vpns", {"name": "x11", "network": "acme-vpc",
+                                      "site": "acme-hq"}, {404}),
+    ("GET", "/v1/vpns/{name}", "/v1/vpns/acme-link", None, {404}),
+    ("DELETE", "/v1/vpns/{name}", "/v1/vpns/acme-link", None, {404}),
 ]
 OPEN = {("GET", "/v1/health")}
 
@@ -155,6 +169,11 @@ def _populate(world: Any) -> Any:
     assert ok(world.req("POST", "/v1/public-ips", json={"account": "acme"}), 201)["address"] \
         == "203.0.113.1"
     ok(world.req("POST", "/v1/externals", json={"name": "acme-laptop", "account": "acme"}), 201)
+    ok(world.req("POST", "/v1/sites", json={"name": "acme-hq", "account": "acme",
+                                            "cidr": "192.168.0.0/16"}), 201)
+    ok(world.req("POST", "/v1/sites/acme-hq/hosts", json={"name": "acme-desk"}), 201)
+    ok(world.req("POST", "/v1/vpns", json={"name": "acme-link", "network": "acme-vpc",
+                                           "site": "acme-hq"}), 201)
     ok(world.req("POST", "/v1/accounts", json={"name": "eve"}), 201)
     ok(world.req("POST", "/v1/networks", json={
         "name": "eve-vpc", "account": "eve", "cidr": "10.0.0.0/16",

@@ -229,7 +229,7 @@ def test_the_edge_keys_are_checked_at_their_lines() -> None:
             "outbound_nat needs public_gateway",
         "networks: [{name: n, account: a, cidr: 10.0.0.0/16, public_gateway: yes please}]":
             "must be true or false",
-        "public_ips: [{account: a}]": "names the instance or the appliance",
+        "public_ips: [{account: a}]": "names the instance, the appliance or the site",
         "public_ips: [{account: a, instance: w, appliance: d}]": "one of them",
         "public_ips: [{account: a, instance: w, iface: wlan0}]": "ethN",
         "public_ips:\n  - {account: a, instance: w}\n  - {account: a, instance: w}": "twice",

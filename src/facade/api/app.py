@@ -30,6 +30,7 @@ from facade.api.routes import (
     quotas,
     rules,
     services,
+    sites,
     system,
     usage,
 )
@@ -64,7 +65,7 @@ def create_app(ctx: Context) -> FastAPI:
                   description="Composed appliance services in virtual private networks.")
     app.state.ctx = ctx
     for module in (accounts, quotas, networks, instances, services, load_balancers, appliances,
-                   rules, billing, system, usage, autoscale, edge):
+                   rules, billing, system, usage, autoscale, edge, sites):
         app.include_router(module.router, responses=ERRORS)
 
     @app.exception_handler(FacadeError)

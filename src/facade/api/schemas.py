@@ -108,10 +108,14 @@ class SubnetCreate(Body):
     internet: StrictBool = Field(default=True, description=(
         "routed to the Internet through the network's public gateway; false: a private "
         "subnet (docs/edge.md)"))
+    sites: StrictBool = Field(default=True, description=(
+        "routed to the customer sites the network's private gateway reaches (its vpns); "
+        "false: kept off every channel (docs/edge.md)"))
 
 
 class SubnetUpdate(Body):
     internet: StrictBool | None = None
+    sites: StrictBool | None = None
 
 
 class SubnetRead(BaseModel):
@@ -124,6 +128,7 @@ class SubnetRead(BaseModel):
     capacity: int
     bridge: str
     internet: bool = True
+    sites: bool = True
 
 
 class NetworkCreate(Body):
@@ -233,7 +238,8 @@ class PublicIpCreate(Body):
 class Association(BaseModel):
     instance: str | None
     appliance: str | None = None
-    interface: str
+    interface: str | None
+    site: str | None = None
     private_ip: str | None
 
 
@@ -242,6 +248,10 @@ class PublicIpAssociate(Body):
     iface: str = Field(default="eth0", max_length=5)
     appliance: str | None = Field(default=None, max_length=MAX_NAME, description=(
         "instead of an instance: the appliance whose endpoint gets the address"))
+    site: str | None = Field(default=None, max_length=MAX_NAME, description=(
+        "instead of an instance: a customer site, reached over its channel"))
+    site_address: str | None = Field(default=None, max_length=MAX_IP_TEXT, description=(
+        "with site: the address of the site's host"))
 
 
 class PublicIpRead(BaseModel):
@@ -249,6 +259,69 @@ class PublicIpRead(BaseModel):
     account: str
     kind: str
     associated: Association | None
+
+
+class SiteCreate(Body):
+    name: str = Field(max_length=MAX_NAME)
+    account: str | None = Field(default=None, max_length=MAX_NAME)
+    cidr: str = Field(max_length=MAX_CIDR_TEXT)
+
+
+class SiteHostRef(BaseModel):
+    name: str
+    ip: str | None
+    status: str
+
+
+class SiteRead(BaseModel):
+    name: str
+    account: str
+    cidr: str
+    router: str
+    gateway_ip: str | None
+    vpn: str | None
+    network: str | None
+    hosts: list[SiteHostRef]
+
+
+class SiteHostCreate(Body):
+    name: str = Field(max_length=MAX_NAME)
+    ip: str | None = Field(default=None, max_length=MAX_IP_TEXT)
+
+
+class SiteHostRead(NodeRead):
+    ip: str | None
+    site: str | None
+
+
+class VpnCreate(Body):
+    name: str = Field(max_length=MAX_NAME)
+    network: str = Field(max_length=MAX_NAME)
+    site: str = Field(max_length=MAX_NAME)
+
+
+class VpnEnds(BaseModel):
+    network: str
+    site: str
+
+
+class VpnRead(BaseModel):
+    name: str
+    account: str
+    network: str | None
+    site: str | None
+    status: str
+    engine: str
+    port: int
+    network_gateway: str | None
+    site_gateway: str | None
+    network_public_key: str
+    site_public_key: str
+    network_routes: list[str]
+    site_routes: list[str]
+    interfaces: VpnEnds
+    created_at: str
+    deleted_at: str | None
 
 
 class ExecCreate(Body):

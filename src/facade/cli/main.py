@@ -25,6 +25,7 @@ from facade.cli.commands import (
     quotas,
     rules,
     services,
+    sites,
     subnets,
     views,
 )
@@ -87,5 +88,7 @@ for name, sub in [
     ("quota", quotas.app),
     ("ip", edge.app),
     ("external", edge.externals),
+    ("site", sites.sites),
+    ("vpn", sites.vpns),
 ]:
     app.add_typer(sub, name=name, rich_help_panel="Resources")

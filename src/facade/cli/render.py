@@ -338,6 +338,8 @@ def subnet(obj: dict[str, Any]) -> None:
                 ("used", f"{_s(obj.get('used'))} of {_s(obj.get('capacity'))} addresses"),
                 *([("routes", "private: no route to the Internet")]
                   if obj.get("internet") is False else []),
+                *([("sites", "kept off the network's sites (vpns)")]
+                  if obj.get("sites") is False else []),
             ]
         )
     )
@@ -480,17 +482,28 @@ def topology(data: dict[str, Any]) -> None:
         return
     root = Tree(Text("facade", style="bold"), guide_style="dim")
     for net in nets:
+        site = net.get("kind") == "site"
+        public = net.get("gateway_ip") and net.get("public_gateway", True) and not site
         net_branch = root.add(
             Text.assemble(
+                ("site " if site else "", "bold cyan"),
                 (net.get("name", "?"), "bold cyan"),
-                f"  account {_s(net.get('account'))}  {_s(net.get('cidr'))}",
+                f" {_s(net.get('cidr'))}" if site else "",
+                f"  account {_s(net.get('account'))}",
+                "" if site else f"  {_s(net.get('cidr'))}",
                 f"  router {_s(net.get('router'))}",
                 "  the intermediate network (the Internet)" if net.get("kind") == "intermediate"
                 else "",
-                f"  public gateway {net['gateway_ip']}" if net.get("gateway_ip") else "",
-                ", outbound NAT" if net.get("gateway_ip") and net.get("outbound_nat") else "",
+                f"  public gateway {net['gateway_ip']}" if public else "",
+                ", outbound NAT" if public and net.get("outbound_nat") else "",
+                f"  site gateway {net['gateway_ip']}" if site and net.get("gateway_ip") else "",
             )
         )
+        for chan in net.get("vpns") or []:
+            net_branch.add(Text(
+                f"vpn {chan['name']} ({chan.get('engine', '?')}) to "
+                f"{'site' if chan.get('peer_kind') == 'site' else 'network'} {chan['peer']} "
+                f"{_s(chan.get('peer_cidr'))}", style="magenta"))
         for sub in net.get("subnets") or []:
             sub_branch = net_branch.add(
                 Text.assemble(

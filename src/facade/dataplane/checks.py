@@ -37,6 +37,22 @@ def check_node(spec: NodeSpec) -> list[str]:
         raise fatal(f"ensure_node {spec.netns}: only a router has a gateway or static routes")
     if spec.gateway is not None and spec.gateway.ifname not in ifnames:
         raise fatal(f"ensure_node {spec.netns}: gateway leg {spec.gateway.ifname} is not a port")
+    if spec.tunnels and spec.gateway is None:
+        raise fatal(f"ensure_node {spec.netns}: a tunnel needs a leg on the intermediate "
+                    "network (a gateway)")
+    for t in spec.tunnels:
+        check_ifname(t.ifname)
+        if t.ifname in ifnames:
+            raise fatal(f"ensure_node {spec.netns}: tunnel {t.ifname} is also a port")
+        try:
+            for prefix in t.allowed:
+                ipaddress.IPv4Network(prefix)
+            host, _, port = t.endpoint.rpartition(":")
+            ipaddress.IPv4Address(host)
+            if not 0 < int(port) < 65536 or not 0 < t.listen_port < 65536:
+                raise ValueError(f"port out of range in {t.endpoint} or {t.listen_port}")
+        except ValueError as exc:
+            raise fatal(f"ensure_node {spec.netns}: tunnel {t.ifname}: {exc}") from exc
     try:
         for prefix, via in spec.routes:
             ipaddress.IPv4Network(prefix)

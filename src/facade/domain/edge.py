@@ -22,6 +22,8 @@ INTERMEDIATE_CIDR = "198.18.0.0/15"
 DEFAULT_POOL = "203.0.113.0/24"
 MIN_POOL_PREFIX, MAX_POOL_PREFIX = 16, 30
 GATEWAY_IFNAME = "inet0"  # a public gateway's leg, inside its router
+CHANNEL_PORT_BASE, CHANNEL_PORTS = 20000, 40000  # a channel's WireGuard UDP port, both ends
+SITE_LAN = "lan"  # a customer site's one subnet, spanning its CIDR
 
 
 def core_address(cidr: str = INTERMEDIATE_CIDR) -> str:
@@ -91,3 +93,29 @@ def next_gateway(cidr: str, taken: set[str]) -> str:
         ip -= 1
     raise Conflict(f"the intermediate network {cidr} has no address left for a public gateway",
                    where="public_gateway")
+
+
+def channel_port(vpn_id: int) -> int:
+    """The UDP port both ends of a private channel listen on (unique among a network's
+    channels: one router holds them all)."""
+    return CHANNEL_PORT_BASE + vpn_id % CHANNEL_PORTS
+
+
+def contains(cidr: str, ip: str) -> bool:
+    return ipaddress.IPv4Address(ip) in ipaddress.IPv4Network(cidr)
+
+
+def check_site_cidr(cidr: str, network: str, network_cidr: str, *, site: str,
+                    where: str = "site") -> None:
+    """A site joined to a network: their ranges may not overlap (409 naming both)."""
+    if ipaddress.IPv4Network(cidr).overlaps(ipaddress.IPv4Network(network_cidr)):
+        raise Conflict(f"site {site} ({cidr}) overlaps network {network} ({network_cidr}); "
+                       "a channel routes each side's range to the other", where=where)
+
+
+def check_site_range(cidr: str, *, where: str = "cidr") -> None:
+    """A site's own range may not overlap the intermediate network (its router has a leg
+    there)."""
+    if ipaddress.IPv4Network(cidr).overlaps(ipaddress.IPv4Network(INTERMEDIATE_CIDR)):
+        raise Conflict(f"site range {cidr} overlaps the intermediate network "
+                       f"{INTERMEDIATE_CIDR}", where=where)

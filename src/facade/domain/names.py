@@ -89,6 +89,15 @@ def gateway_port(network_id: int) -> str:
     return _link("p", network_id)
 
 
+def tunnel(vpn_id: int, side: str) -> str:
+    """A private channel's WireGuard interface, inside the router of its network (side "n") or
+    of its site (side "s"). Unique on the host, not only in its namespace: wireguard-go's
+    control socket is /run/wireguard/NAME.sock."""
+    if side not in ("n", "s"):
+        raise ValueError(f"a tunnel's side is n or s, not {side!r}")
+    return _link("w", vpn_id) + side
+
+
 def mac(subnet_id: int, ip: str) -> str:
     """The MAC address of the interface holding `ip` in a subnet: locally administered, derived
     from the subnet and the address. An address handed out again (to a new instance) keeps its
@@ -145,6 +154,7 @@ def is_facade_link(name: str) -> bool:
 _BRIDGE = re.compile(r"fcdb(\d+)")
 _ROUTER = re.compile(r"fcd-r(\d+)")
 _NODE = re.compile(r"fcd-i(\d+)-(.+)")
+TUNNEL = re.compile(r"fcdw(\d+)([ns])")
 _WORKLOAD = re.compile(r"wl(\d+)")
 _AGENT = re.compile(r"agent-n(\d+)")
 

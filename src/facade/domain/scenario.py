@@ -63,6 +63,7 @@ class SubnetDecl(Declaration):
     network: str = ""
     file: str = field(default="<scenario>", compare=False, repr=False)
     internet: bool = True  # routed to the Internet by the public gateway (docs/edge.md)
+    sites: bool = True  # routed to the network's sites by its private gateway (docs/edge.md)
 
     @property
     def kind(self) -> str:
@@ -223,10 +224,56 @@ class ExternalDecl(Declaration):
 
 
 @dataclass(frozen=True)
+class SiteDecl(Declaration):
+    """`sites: [{name, account, cidr, hosts: [{name, ip}]}]`: a customer's own network
+    (docs/edge.md); its hosts are `SiteHostDecl`s of their own."""
+
+    name: str
+    account: str
+    cidr: str
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "site"
+
+
+@dataclass(frozen=True)
+class SiteHostDecl(Declaration):
+    """One of a site's `hosts`: an instance of the site's range."""
+
+    name: str
+    site: str
+    ip: str | None = None
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "site host"
+
+
+@dataclass(frozen=True)
+class VpnDecl(Declaration):
+    """`vpns: [{name, network, site}]`: a private channel between a network and a site."""
+
+    name: str
+    network: str
+    site: str
+    line: int = 0
+    file: str = field(default="<scenario>", compare=False, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "vpn"
+
+
+@dataclass(frozen=True)
 class PublicIpDecl(Declaration):
-    """`public_ips: [{account, instance, iface} | {account, appliance}]`: a customer public
-    address of the account, associated with that target; the target names it (an address is
-    handed out, not chosen)."""
+    """`public_ips: [{account, instance, iface} | {account, appliance} | {account, site,
+    address}]`: a customer public address of the account, associated with that target; the
+    target names it (an address is handed out, not chosen)."""
 
     account: str
     instance: str | None = None
@@ -234,6 +281,8 @@ class PublicIpDecl(Declaration):
     appliance: str | None = None
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
+    site: str | None = None
+    address: str | None = None  # with site: the site host's address
 
     @property
     def kind(self) -> str:
@@ -241,6 +290,8 @@ class PublicIpDecl(Declaration):
 
     @property
     def label(self) -> str:
+        if self.site:
+            return f"site {self.site} host {self.address}"
         return f"appliance {self.appliance}" if self.appliance else f"{self.instance}/{self.iface}"
 
 
@@ -338,7 +389,8 @@ def _nest(pairs: tuple[tuple[str, str], ...]) -> dict[str, object]:
 
 
 Decl = (AccountDecl | NetworkDecl | GrantDecl | LoadBalancerDecl | ServiceDecl | InstanceDecl
-        | ApplianceDecl | RuleDecl | PricesDecl | ExternalDecl | PublicIpDecl)
+        | ApplianceDecl | RuleDecl | PricesDecl | ExternalDecl | PublicIpDecl | SiteDecl
+        | SiteHostDecl | VpnDecl)
 
 
 @dataclass(frozen=True)
@@ -355,15 +407,20 @@ class Scenario:
     load_balancers: tuple[LoadBalancerDecl, ...] = ()
     external_hosts: tuple[ExternalDecl, ...] = ()
     public_ips: tuple[PublicIpDecl, ...] = ()
+    sites: tuple[SiteDecl, ...] = ()
+    site_hosts: tuple[SiteHostDecl, ...] = ()  # the sites' `hosts`, in file order
+    vpns: tuple[VpnDecl, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         return not (self.accounts or self.networks or self.services or self.instances
                     or self.appliances or self.rules or self.prices or self.grants
-                    or self.load_balancers or self.external_hosts or self.public_ips)
+                    or self.load_balancers or self.external_hosts or self.public_ips
+                    or self.sites or self.vpns)
 
     def in_order(self) -> tuple[Decl, ...]:
         """Every declaration in creation order (accounts first); destroy walks it backwards."""
-        return (*self.accounts, *self.prices, *self.networks, *self.grants,
-                *self.load_balancers, *self.services, *self.instances, *self.external_hosts,
-                *self.rules, *self.appliances, *self.public_ips)
+        return (*self.accounts, *self.prices, *self.networks, *self.sites, *self.vpns,
+                *self.grants, *self.load_balancers, *self.services, *self.instances,
+                *self.external_hosts, *self.site_hosts, *self.rules, *self.appliances,
+                *self.public_ips)

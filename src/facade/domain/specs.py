@@ -95,6 +95,35 @@ class GatewaySpec:
     # to and from it are counted in the kernel, in named counters STEM_in and STEM_out
     # (metering, docs/metering.md "The edge")
     meters: tuple[tuple[str, str], ...] = ()
+    # False: the leg is there only for private channels' tunnels (a private gateway without a
+    # public one): no default route through it, nothing forwarded by it
+    public: bool = True
+
+
+@dataclass(frozen=True)
+class TunnelSpec:
+    """One end of a private channel (docs/edge.md): a WireGuard interface `ifname` in a router,
+    listening on `listen_port` of its leg on the intermediate network, with its own key pair,
+    one peer (its public key, the channel's preshared key, its `endpoint` "IP:PORT"), the
+    prefixes the peer may send from and is sent (`allowed`), routed into the tunnel.
+
+    On a network's side, `legs_out`: the router's legs in subnets that do not reach the site
+    (nothing passes between them and the tunnel); `snat`: connections translated by the public
+    gateway (a public address associated with a site host) enter the tunnel from this address
+    of the router's, so the site's answer comes back the same way. On a site's side, `site`:
+    the tunnel delivers to the site and nothing from it passes on to the intermediate
+    network."""
+
+    ifname: str
+    private_key: str
+    listen_port: int
+    peer_key: str
+    preshared_key: str
+    endpoint: str
+    allowed: tuple[str, ...]
+    legs_out: tuple[str, ...] = ()
+    snat: str | None = None
+    site: bool = False
 
 
 @dataclass(frozen=True)
@@ -136,6 +165,8 @@ class NodeSpec:
     gateway: GatewaySpec | None = None
     # a router's static routes, (prefix, next hop): the Internet core's public addresses
     routes: tuple[tuple[str, str], ...] = ()
+    # a router's ends of private channels (docs/edge.md)
+    tunnels: tuple[TunnelSpec, ...] = ()
 
     def fingerprint(self) -> str:
         """A short hash of everything but the backend set, kept in the kernel by the driver."""
@@ -146,6 +177,10 @@ class NodeSpec:
             del fields["sandbox"]  # likewise routers
         if self.gateway is None:
             del fields["gateway"]  # likewise routers at no edge
+        elif self.gateway.public:
+            del fields["gateway"]["public"]  # and public gateways made before channels
+        if not self.tunnels:
+            del fields["tunnels"]
         if not self.routes:
             del fields["routes"]
         for port in fields["ports"]:
@@ -235,6 +270,8 @@ class ObservedNode:
     ports: frozenset[str] | None = None
     # a tenant's network: the fabric guards its ports (port security) as recorded
     guarded: bool = False
+    # a router's private channels' interfaces present (names.TUNNEL); None: not read
+    tunnels: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

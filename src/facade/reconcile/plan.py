@@ -81,6 +81,8 @@ def _node_differs(spec: NodeSpec, seen: ObservedNode,
         return "its network belongs to a sandbox"
     if seen.fingerprint != spec.fingerprint():
         return "configuration changed"
+    if seen.tunnels is not None and seen.tunnels != {t.ifname for t in spec.tunnels}:
+        return "tunnels differ"  # a channel's engine died, or an interface was deleted
     if spec.frontend is not None and seen.backends is None:
         return "front-end rules missing"  # e.g. its nftables table was deleted
     if spec.frontend is not None and seen.rules_drift:

@@ -44,7 +44,7 @@ def _subnets(net: Item, network: str, net_cidr: ipaddress.IPv4Network,
     out = []
     for value, line in items(net.data, "subnets", file):
         item = mapping(value, line, kind="subnet", file=file,
-                       allowed=("name", "cidr", "internet"), required=("name", "cidr"))
+                       allowed=("name", "cidr", "internet", "sites"), required=("name", "cidr"))
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         cidr = item.cidr()
@@ -58,8 +58,11 @@ def _subnets(net: Item, network: str, net_cidr: ipaddress.IPv4Network,
         if not isinstance(internet, bool):
             item.fail("internet", f"subnet internet must be true or false, not "
                                   f"{describe(internet)}")
+        sites = item.data.get("sites", True)
+        if not isinstance(sites, bool):
+            item.fail("sites", f"subnet sites must be true or false, not {describe(sites)}")
         out.append(SubnetDecl(name=name, cidr=str(cidr), line=item.line, network=network,
-                              file=file, internet=internet))
+                              file=file, internet=internet, sites=sites))
     with fields_at(net):
         counts.check_subnets(len(out), where="subnets")
     return tuple(out)

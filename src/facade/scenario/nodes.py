@@ -118,19 +118,27 @@ def read_public_ips(top: Map, file: str) -> tuple[PublicIpDecl, ...]:
     out = []
     for value, line in items(top, "public_ips", file):
         item = mapping(value, line, kind="public IP", file=file,
-                       allowed=("account", "instance", "iface", "appliance"),
+                       allowed=("account", "instance", "iface", "appliance", "site",
+                                "address"),
                        required=("account",))
         account = item.name("account", kind="account")
-        if item.has("instance") == item.has("appliance"):
-            item.fail("instance", "a public IP names the instance or the appliance it is "
-                                  "associated with (one of them)")
+        if sum(item.has(k) for k in ("instance", "appliance", "site")) != 1:
+            item.fail("instance", "a public IP names the instance, the appliance or the site "
+                                  "it is associated with (one of them)")
+        if item.has("site") != item.has("address"):
+            item.fail("address", "a public IP on a site names the site and its host's "
+                                 "address (site and address)")
+        site = item.name("site", kind="site") if item.has("site") else None
+        address = str(parse_ip(item.string("address", "an IPv4 address like 192.168.1.10"),
+                               where=item.at("address"))) if item.has("address") else None
         instance = item.name("instance", kind="instance") if item.has("instance") else None
         appliance = item.name("appliance", kind="appliance") if item.has("appliance") else None
         iface = item.string("iface", "an interface name like eth0") if item.has("iface") \
             else "eth0"
         names.iface_index(iface, where=item.at("iface"))
         decl = PublicIpDecl(account=account, instance=instance, iface=iface,
-                            appliance=appliance, line=item.line, file=file)
+                            appliance=appliance, line=item.line, file=file, site=site,
+                            address=address)
         if decl.label in seen:
             item.fail("instance", f"{decl.label} is given a public IP twice (first at line "
                                   f"{seen[decl.label]})")

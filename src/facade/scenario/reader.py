@@ -30,10 +30,12 @@ from facade.scenario.nodes import (
 )
 from facade.scenario.rules import read_rules
 from facade.scenario.services import check_chains, read_prices, read_services
+from facade.scenario.sites import read_sites, read_vpns
 from facade.scenario.yaml_lines import Map, load
 
 TOP_LEVEL = ("accounts", "prices", "networks", "grants", "load_balancers", "services",
-             "instances", "external_hosts", "appliances", "rules", "public_ips")
+             "instances", "external_hosts", "appliances", "rules", "public_ips", "sites",
+             "vpns")
 
 
 def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
@@ -78,7 +80,9 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     appliances = read_appliances(data, filename)
     rules = read_rules(data, filename)
     check_chains(services, appliances, filename)
-    return Scenario(file=filename, accounts=accounts, networks=networks, services=services,
+    sites, site_hosts = read_sites(data, filename, instances)
+    return Scenario(sites=sites, site_hosts=site_hosts, vpns=read_vpns(data, filename),
+                    file=filename, accounts=accounts, networks=networks, services=services,
                     instances=instances, appliances=appliances, rules=rules,
                     prices=price_lists, grants=grants, load_balancers=load_balancers,
                     external_hosts=read_external_hosts(data, filename, instances),

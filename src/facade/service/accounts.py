@@ -16,7 +16,16 @@ from facade.domain.errors import Conflict, Forbidden, InUse, Unauthorized
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import files, lookup, paging, views
 from facade.service.context import Caller, Context
-from facade.store.models import Account, Appliance, Instance, Network, PublicIp, Service, Token
+from facade.store.models import (
+    Account,
+    Appliance,
+    Instance,
+    Network,
+    PublicIp,
+    Service,
+    Token,
+    Vpn,
+)
 
 OPERATOR = "operator"
 
@@ -116,6 +125,11 @@ def remove(ctx: Context, session: Session, caller: Caller, row: Account) -> None
     if users:
         raise InUse(f"account {row.name} still owns {', '.join(users[:5])}"
                     + (" and more" if len(users) > 5 else ""), where="account")
+    # its ended private channels' rows (kept for a meter of channel hours) go with it: a live
+    # one would have kept its network, above
+    for vpn in session.scalars(select(Vpn).where(Vpn.account_id == row.id)):
+        session.delete(vpn)
+    session.flush()
     session.delete(row)
     ctx.event(session, "account.deleted", row.name, f"account {row.name} deleted")
 

@@ -15,7 +15,9 @@ the keys of the kernel-facing objects they concern, reading what it needs in a f
 | load-balancer offer | the router of its management subnet |
 | security rule | the security rules |
 | public IP | the routers (public gateways) of the networks it leaves and joins; the Internet core |
-| network | (besides) the Internet core, whose routes name public gateways |
+| network | (besides) the Internet core, whose routes name public gateways; the routers at the other ends of its (or its site's) channels |
+| subnet | (besides) the routers of the sites its network has channels to (their routes follow) |
+| vpn | the routers of its network and of its site |
 
 Rows the controller writes itself (statuses, finished deletions) are written untracked: its
 bookkeeping never feeds its own queue.
@@ -42,6 +44,7 @@ from facade.store.models import (
     Service,
     ServiceSubnet,
     Subnet,
+    Vpn,
 )
 
 
@@ -55,7 +58,12 @@ class Touched:
 
 def _note(touched: Touched, obj: Any) -> None:
     if isinstance(obj, Network):
-        touched.rows |= {("network", obj.id), ("edge", 0)}
+        touched.rows |= {("network", obj.id), ("edge", 0), ("peers", obj.id)}
+    elif isinstance(obj, Vpn):
+        for attr in ("network_id", "site_id"):
+            history = getattr(inspect(obj).attrs, attr).history
+            touched.keys |= {keys.router(i) for i in (*history.added, *history.unchanged,
+                                                      *history.deleted) if i is not None}
     elif isinstance(obj, PublicIp):
         touched.rows.add(("edge", 0))
         # the gateway it leaves (a remap, a disassociation) as well as the one it joins
@@ -66,6 +74,7 @@ def _note(touched: Touched, obj: Any) -> None:
     elif isinstance(obj, Subnet):
         touched.rows.add(("subnet", obj.id))
         touched.keys |= {keys.subnet(obj.id), keys.router(obj.network_id), keys.RULES}
+        touched.rows.add(("peers", obj.network_id))
     elif isinstance(obj, Instance):
         touched.rows.add(("instance", obj.id))
         touched.keys.add(keys.node(obj.id))
@@ -124,7 +133,11 @@ def keys_of(session: Session, touched: Touched) -> set[Key]:
                 out.add(keys.router(core))
             continue
         assert isinstance(ident, int)
-        if kind == "network":
+        if kind == "peers":  # the other ends of a network's (or a site's) channels
+            for v in session.scalars(select(Vpn).where(
+                    Vpn.deleted_at.is_(None), (Vpn.network_id == ident) | (Vpn.site_id == ident))):
+                out |= {keys.router(i) for i in (v.network_id, v.site_id) if i is not None}
+        elif kind == "network":
             out |= {keys.router(ident), keys.agent(ident)}
         elif kind in ("subnet", "internal"):
             # a subnet's router; for "internal": a subnet that became (or stopped being) a

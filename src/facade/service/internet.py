@@ -48,6 +48,19 @@ def ensure(ctx: Context, session: Session) -> Network:
     return net
 
 
+def give_leg(ctx: Context, session: Session, net: Network) -> None:
+    """`net`'s router (a public or private gateway, a site's) a leg on the intermediate
+    network: its address, the highest free one (external hosts are numbered from the
+    bottom)."""
+    if net.gateway_ip is not None:
+        return
+    inet = ensure(ctx, session)
+    taken = {ip for (ip,) in session.execute(
+        select(Interface.ip).where(Interface.subnet_id == gateways.hosts_subnet(inet).id))}
+    taken |= {ip for ip in session.scalars(select(Network.gateway_ip)) if ip}
+    net.gateway_ip = edge.next_gateway(inet.cidr, taken)
+
+
 def new_external(ctx: Context, session: Session, caller: Caller, name: str,
                  account: str | None, ip: str | None = None) -> Instance:
     """An external host: an address of the intermediate network (the next free one from the

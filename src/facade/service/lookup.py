@@ -50,7 +50,8 @@ def acting_account(session: Session, caller: Caller, name: str | None, *,
 
 def network(session: Session, caller: Caller, name: str, *, where: str = "network") -> Network:
     row = session.scalar(select(Network).where(Network.name == name))
-    if row is None or not caller.may_see(row.account_id):
+    if row is None or not caller.may_see(row.account_id) or row.kind == "site":
+        # a customer site is a network of its own kind, reached as a site (service/sites.py)
         raise NotFound(f"network {name!r} does not exist", where=where)
     return row
 
@@ -66,7 +67,7 @@ def subnet(session: Session, path: str, *, where: str = "subnet") -> Subnet:
     """A subnet by `network/subnet`, whoever owns it (callers check permission themselves)."""
     net_name, sub_name = split_subnet_path(path, where=where)
     row = session.scalar(select(Subnet).join(Network).where(
-        Network.name == net_name, Subnet.name == sub_name))
+        Network.name == net_name, Subnet.name == sub_name, Network.kind != "site"))
     if row is None:
         raise NotFound(f"subnet {path!r} does not exist", where=where)
     return row

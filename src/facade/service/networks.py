@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from facade.domain import commands, ipam, names
 from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
-from facade.service import lookup, paging, public_ips, quotas, rules, views
+from facade.service import gateways, lookup, paging, public_ips, quotas, rules, views
 from facade.service.context import Caller, Context
 from facade.store.models import (
     Appliance,
@@ -21,6 +21,7 @@ from facade.store.models import (
     Service,
     ServiceSubnet,
     Subnet,
+    Vpn,
 )
 
 
@@ -33,7 +34,8 @@ def used_counts(session: Session, subnet_ids: list[int] | None = None) -> dict[i
 
 
 def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: str,
-               name_where: str | None = None, internet: bool = True) -> Subnet:
+               name_where: str | None = None, internet: bool = True,
+               sites: bool = True) -> Subnet:
     """`where` names the subnet's CIDR in the request, `name_where` its name (default: where)."""
     name_where = name_where or where
     names.check_name(name, kind="subnet", where=name_where)
@@ -43,7 +45,7 @@ def add_subnet(session: Session, net: Network, name: str, cidr: str, *, where: s
         raise Conflict(f"subnet {net.name}/{name} already exists", where=name_where)
     ipam.check_no_overlap(sub, {s.name: s.cidr for s in net.subnets}, where=where)
     quotas.check(session, net.account, "subnets", where=name_where)
-    row = Subnet(network=net, name=name, cidr=str(sub), internet=internet)
+    row = Subnet(network=net, name=name, cidr=str(sub), internet=internet, sites=sites)
     session.add(row)
     return row
 
@@ -61,7 +63,8 @@ def new_network(ctx: Context, session: Session, caller: Caller, name: str, accou
     session.add(net)
     for i, sub in enumerate(subnets or []):
         add_subnet(session, net, sub.get("name", ""), sub.get("cidr", ""),
-                   where=f"subnets[{i}]", internet=sub.get("internet", True) is not False)
+                   where=f"subnets[{i}]", internet=sub.get("internet", True) is not False,
+                   sites=sub.get("sites", True) is not False)
     ctx.event(session, "network.created", name, f"network {name} {cmd.cidr} created")
     session.flush()
     if public_gateway or outbound_nat:
@@ -96,14 +99,14 @@ def update_network(ctx: Context, caller: Caller, name: str, *, public_gateway: b
 
 
 def create_subnet(ctx: Context, caller: Caller, network: str, name: str,
-                  cidr: str, internet: bool = True) -> dict[str, Any]:
+                  cidr: str, internet: bool = True, sites: bool = True) -> dict[str, Any]:
     with ctx.write() as session:
         net = lookup.network(session, caller, network)
         if net.kind != "private":
             raise Invalid(f"network {network} is the intermediate network; its one subnet "
                           "is all it has", where="network")
         row = add_subnet(session, net, name, cidr, where="cidr", name_where="name",
-                         internet=internet)
+                         internet=internet, sites=sites)
         ctx.event(session, "subnet.created", f"{network}/{name}", f"subnet {row.cidr} created")
         session.flush()
         result = views.subnet(row, 0)
@@ -118,7 +121,8 @@ SUBNETS = paging.by_id("subnets", Subnet.id)
 def list_networks(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
     """A page of the networks the caller sees, each with its subnets and their usage."""
     with ctx.read() as session:
-        query = (select(Network).where(*paging.seen_by(caller, Network.account_id))
+        query = (select(Network).where(Network.kind != "site",
+                                       *paging.seen_by(caller, Network.account_id))
                  .options(joinedload(Network.account), selectinload(Network.subnets)))
         rows, cursor = paging.objects(session, query, NETWORKS, page, lambda r: (r.id,))
         used = used_counts(session, [s.id for r in rows for s in r.subnets])
@@ -134,7 +138,7 @@ def list_subnets(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dic
     """A page of the subnets of the networks the caller sees."""
     with ctx.read() as session:
         query = (select(Subnet).join(Network, Subnet.network_id == Network.id)
-                 .where(*paging.seen_by(caller, Network.account_id))
+                 .where(Network.kind != "site", *paging.seen_by(caller, Network.account_id))
                  .options(joinedload(Subnet.network).joinedload(Network.account)))
         rows, cursor = paging.objects(session, query, SUBNETS, page, lambda r: (r.id,))
         used = used_counts(session, [r.id for r in rows])
@@ -168,12 +172,26 @@ def set_internet(ctx: Context, session: Session, sub: Subnet, internet: bool) ->
     return True
 
 
-def update_subnet(ctx: Context, caller: Caller, path: str, *, internet: bool | None
-                  ) -> dict[str, Any]:
+def set_sites(ctx: Context, session: Session, sub: Subnet, sites: bool) -> bool:
+    """A subnet's route to the network's customer sites (over its channels) on or off; True
+    if it changed. The routers at both ends of the network's channels follow."""
+    if sub.sites == sites:
+        return False
+    sub.sites = sites
+    ctx.event(session, "subnet.routes", sub.path,
+              "routed to the network's sites through its private gateway" if sites
+              else "kept off the network's sites (no route through its private gateway)")
+    return True
+
+
+def update_subnet(ctx: Context, caller: Caller, path: str, *, internet: bool | None,
+                  sites: bool | None = None) -> dict[str, Any]:
     with ctx.write() as session:
         row = lookup.visible_subnet(session, caller, path)
         if internet is not None:
             set_internet(ctx, session, row, internet)
+        if sites is not None:
+            set_sites(ctx, session, row, sites)
         session.flush()
         result = views.subnet(row, used_counts(session, [row.id]).get(row.id, 0))
     ctx.converge()
@@ -219,7 +237,10 @@ def remove_network(ctx: Context, session: Session, caller: Caller, net: Network)
             select(Network.name).where(Network.gateway_ip.is_not(None)))]
     users += [f"public IP {a}" for a in session.scalars(
         select(PublicIp.address).where(PublicIp.network_id == net.id))]
+    users += [f"vpn {v.name}" for v in gateways.channels(session, net.id)]
     _refuse_if_used(users, f"network {net.name}")
+    for v in session.scalars(select(Vpn).where(Vpn.network_id == net.id)):
+        v.network_id = None  # a deleted channel's row outlives its network (a meter reads it)
     for sub in list(net.subnets):
         rules.delete_for_subnet(session, sub)
         session.delete(sub)

@@ -10,6 +10,7 @@ queues them: the gateways of the networks the address leaves and joins, and the 
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import edge_metering, gateways, internet, ip_pools, lookup, paging, quotas
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Instance, Interface, Network, PublicIp
+from facade.store.models import Appliance, Instance, Network, PublicIp, Vpn
 
 # -- public gateways -----------------------------------------------------------------------------
 
@@ -41,13 +42,9 @@ def set_gateway(ctx: Context, session: Session, net: Network, public_gateway: bo
             raise InUse(f"network {net.name}'s public gateway still translates "
                         f"{', '.join(bound)}; disassociate or release them first",
                         where="public_gateway")
-    if public_gateway and net.gateway_ip is None:
-        inet = internet.ensure(ctx, session)
-        taken = {ip for (ip,) in session.execute(
-            select(Interface.ip).where(Interface.subnet_id == gateways.hosts_subnet(inet).id))}
-        taken |= {ip for ip in session.scalars(select(Network.gateway_ip)) if ip}
-        net.gateway_ip = edge.next_gateway(inet.cidr, taken)
-    if not public_gateway:
+    if public_gateway:
+        internet.give_leg(ctx, session, net)
+    elif not gateways.channels(session, net.id):  # a private gateway keeps the leg
         net.gateway_ip = None
     if (net.public_gateway, net.outbound_nat) != (public_gateway, outbound_nat):
         net.public_gateway, net.outbound_nat = public_gateway, outbound_nat
@@ -62,7 +59,10 @@ def set_gateway(ctx: Context, session: Session, net: Network, public_gateway: bo
 
 def view(row: PublicIp) -> dict[str, Any]:
     target = None
-    if row.instance is not None and row.iface_index is not None:
+    if row.site is not None:
+        target = {"instance": None, "appliance": None, "interface": None,
+                  "site": row.site.name, "private_ip": row.site_address}
+    elif row.instance is not None and row.iface_index is not None:
         iface = next((i for i in row.instance.interfaces if i.index == row.iface_index), None)
         app = row.instance.appliance
         target = {"instance": None if app is not None else row.instance.name,
@@ -198,7 +198,9 @@ def bind(ctx: Context, session: Session, caller: Caller, row: PublicIp, instance
     other = bound_to(session, inst, index)
     if other is not None and other.id != row.id:
         raise Conflict(f"{label} already has public address {other.address}", where=where)
-    before = row.instance.name if row.instance is not None else None
+    before = row.instance.name if row.instance is not None else (
+        f"{row.site.name}/{row.site_address}" if row.site is not None else None)
+    row.site_id = row.site_address = None
     row.instance_id, row.iface_index, row.network_id = inst.id, index, net.id
     ctx.event(session, "public-ip.associated", row.address,
               label + (f" (remapped from {before})" if before else ""))
@@ -206,22 +208,74 @@ def bind(ctx: Context, session: Session, caller: Caller, row: PublicIp, instance
     session.refresh(row)
 
 
+def bind_site(ctx: Context, session: Session, caller: Caller, row: PublicIp, site: str,
+              private: str | None) -> None:
+    """Associate `row` with a host of one of its account's sites: the public gateway of the
+    network the site's channel joins translates it, and sends it over the channel."""
+    if row.standard:
+        raise Conflict(f"{row.address} is a standard public address; it cannot be moved",
+                       where="address")
+    place = session.scalar(select(Network).where(Network.name == site, Network.kind == "site"))
+    if place is None or place.account_id != row.account_id or not caller.may_see(
+            place.account_id):
+        raise NotFound(f"site {site!r} does not exist", where="site")
+    if private is None:
+        raise Invalid("give the address of the site's host (--address 192.168.1.10)",
+                      where="site_address")
+    text = edge.check_public(private, where="site_address")
+    if not edge.contains(place.cidr, text) or text == str(
+            ipaddress.IPv4Network(place.cidr).network_address):
+        raise Invalid(f"{text} is not a host address of site {site} ({place.cidr})",
+                      where="site_address")
+    chan = session.scalar(select(Vpn).where(Vpn.site_id == place.id, Vpn.deleted_at.is_(None)))
+    if chan is None or chan.network is None:
+        raise Conflict(f"site {site} has no channel to a network (facade vpn create NAME "
+                       f"--network NET --site {site})", where="site")
+    net = chan.network
+    if not net.public_gateway:
+        raise Conflict(f"network {net.name}, which site {site}'s channel joins, has no public "
+                       f"gateway (facade network update {net.name} --public-gateway)",
+                       where="site")
+    other = session.scalar(select(PublicIp).where(PublicIp.site_id == place.id,
+                                                  PublicIp.site_address == text,
+                                                  PublicIp.id != row.id))
+    if other is not None:
+        raise Conflict(f"{text} of site {site} already has public address {other.address}",
+                       where="site_address")
+    before = row.instance.name if row.instance is not None else (
+        f"{row.site.name}/{row.site_address}" if row.site is not None else None)
+    row.instance_id = row.iface_index = None
+    row.site_id, row.site_address, row.network_id = place.id, text, net.id
+    ctx.event(session, "public-ip.associated", row.address,
+              f"site {site} host {text} over vpn {chan.name}"
+              + (f" (remapped from {before})" if before else ""))
+    session.flush()
+    session.refresh(row)
+
+
 def associate(ctx: Context, caller: Caller, address: str, instance: str | None,
-              iface: str = "eth0", appliance: str | None = None) -> dict[str, Any]:
-    """Associate a customer address with an instance of its account, or with the endpoint of
-    one of its appliances; an associated one moves (a remap): one change of the gateways
-    concerned."""
+              iface: str = "eth0", appliance: str | None = None, site: str | None = None,
+              site_address: str | None = None) -> dict[str, Any]:
+    """Associate a customer address with an instance of its account, with the endpoint of
+    one of its appliances, or with a host of one of its sites; an associated one moves (a
+    remap): one change of the gateways concerned."""
     with ctx.write() as session:
         row = _lookup(session, caller, address)
-        bind(ctx, session, caller, row, instance, iface, appliance)
+        if site is not None:
+            if instance is not None or appliance is not None:
+                raise Invalid("give one of instance, appliance or site", where="site")
+            bind_site(ctx, session, caller, row, site, site_address)
+        else:
+            bind(ctx, session, caller, row, instance, iface, appliance)
         result = view(row)
     ctx.converge()
     return result
 
 
 def unbind(ctx: Context, session: Session, row: PublicIp, why: str = "disassociated") -> None:
-    if row.instance_id is not None:
+    if row.instance_id is not None or row.site_id is not None:
         row.instance_id = row.iface_index = row.network_id = None
+        row.site_id = row.site_address = None
         ctx.event(session, "public-ip.disassociated", row.address, why)
 
 
@@ -252,8 +306,10 @@ def release(ctx: Context, caller: Caller, address: str) -> None:
         if row.standard:
             raise Conflict(f"{row.address} is a standard public address; it goes with its "
                            "instance", where="address")
-        if row.instance is not None:
-            raise InUse(f"{row.address} is associated with {row.instance.name}; disassociate "
+        if row.instance is not None or row.site is not None:
+            target = row.instance.name if row.instance is not None else \
+                f"site {row.site.name if row.site else ''} host {row.site_address}"
+            raise InUse(f"{row.address} is associated with {target}; disassociate "
                         "it first", where="address")
         drop(ctx, session, row)
 

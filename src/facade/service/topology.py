@@ -1,7 +1,9 @@
 """The topology a person (or the dashboard) reads: networks (with their public gateway), their
 subnets (with what makes one provider internal and the accounts granted interfaces in it), and
 every node with its owner, its interface on each subnet and the public address translated to
-it, routers included; the caller's external hosts (docs/edge.md); and the appliances with what each uses
+it, routers included; the caller's external hosts, its customer sites (networks of kind
+"site", with their hosts) and the private channels between them and its networks
+(docs/edge.md); and the appliances with what each uses
 and what uses it (chains, docs/composition.md), as far as the caller may see them."""
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
-from facade.service import chains
+from facade.service import chains, gateways
 from facade.service.context import Caller, Context
 from facade.store.models import (
     Appliance,
@@ -61,7 +63,8 @@ def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
             networks.append({"name": net.name, "account": net.account.name, "cidr": net.cidr,
                              "router": names.router_netns(net.id), "kind": net.kind,
                              "gateway_ip": net.gateway_ip, "outbound_nat": net.outbound_nat,
-                             "subnets": subnets})
+                             "public_gateway": net.public_gateway,
+                             "vpns": _channels(session, net), "subnets": subnets})
         # the caller's external hosts, wherever it cannot see the intermediate network itself
         externals = [n for net in session.scalars(select(Network)
                                                   .where(Network.kind == "intermediate"))
@@ -69,6 +72,17 @@ def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
                      for sub in net.subnets for n in by_subnet.get(sub.id, [])]
         return {"networks": networks, "externals": externals,
                 "appliances": _appliances(session, caller)}
+
+
+def _channels(session: Session, net: Network) -> list[dict[str, Any]]:
+    """A network's (or a site's) private channels, each with the other end."""
+    out = []
+    for v in gateways.channels(session, net.id):
+        peer = v.site if v.network_id == net.id else v.network
+        if peer is not None:
+            out.append({"name": v.name, "peer": peer.name, "peer_kind": peer.kind,
+                        "peer_cidr": peer.cidr, "engine": "wireguard"})
+    return out
 
 
 def _internal(session: Session) -> dict[int, list[str]]:

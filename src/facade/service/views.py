@@ -23,7 +23,8 @@ def subnet(row: Subnet, used: int) -> dict[str, Any]:
     rng = SubnetRange.of(row.cidr)
     return {"name": row.path, "network": row.network.name, "account": row.network.account.name,
             "cidr": row.cidr, "gateway": str(rng.gateway), "used": used,
-            "capacity": rng.capacity, "bridge": names.bridge(row.id), "internet": row.internet}
+            "capacity": rng.capacity, "bridge": names.bridge(row.id), "internet": row.internet,
+            "sites": row.sites}
 
 
 def network(row: Network, used: dict[int, int]) -> dict[str, Any]:

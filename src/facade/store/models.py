@@ -60,8 +60,9 @@ class Network(Base):
     name: Mapped[str] = mapped_column(String(40), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     cidr: Mapped[str] = mapped_column(String(18))
-    # "private" (a tenant's VPC) or "intermediate" (the stand-in for the Internet: one, the
-    # operator's, made when first needed; docs/edge.md)
+    # "private" (a tenant's VPC), "intermediate" (the stand-in for the Internet: one, the
+    # operator's, made when first needed) or "site" (a customer's own network, outside the
+    # provider's: its router is the site's gateway; docs/edge.md)
     kind: Mapped[str] = mapped_column(String(16), server_default="private")
     # its router is a public gateway: a leg on the intermediate network at `gateway_ip`, 1:1
     # NAT for the public addresses associated with its instances; `outbound_nat`: instances
@@ -84,6 +85,9 @@ class Subnet(Base):
     # has one; docs/edge.md): False makes it a private subnet, never reached from or reaching
     # the Internet
     internet: Mapped[bool] = mapped_column(Boolean, server_default="1", default=True)
+    # its route to the customer sites its network's private gateway reaches (docs/edge.md):
+    # False keeps it off every channel of the network
+    sites: Mapped[bool] = mapped_column(Boolean, server_default="1", default=True)
     network: Mapped[Network] = relationship(back_populates="subnets")
 
     @property
@@ -156,10 +160,40 @@ class PublicIp(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id"), nullable=True)
     iface_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
     network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"), nullable=True)
+    # or associated with a host of a customer site, reached over the site's private channel
+    # from `network_id`'s public gateway (docs/edge.md)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"), nullable=True)
+    site_address: Mapped[str | None] = mapped_column(String(15), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     account: Mapped[Account] = relationship()
     pool: Mapped[IpPool] = relationship()
     instance: Mapped[Instance | None] = relationship()
+    site: Mapped[Network | None] = relationship(foreign_keys=[site_id])
+
+
+class Vpn(Base):
+    """A private channel (docs/edge.md): a private gateway on `network`'s router, the gateway of
+    `site` (a network of kind "site"), and a WireGuard tunnel between them with its own keys.
+    Rows outlive the channel (`deleted_at`): created and deleted times are what a meter of
+    channel hours reads; names and sites are unique among live channels."""
+
+    __tablename__ = "vpns"
+    __table_args__ = NEVER_REUSE
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    # None once the channel is gone and its network (or site) was deleted after it
+    network_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"), nullable=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("networks.id"), nullable=True)
+    network_key: Mapped[str] = mapped_column(String(44))  # private keys, base64
+    site_key: Mapped[str] = mapped_column(String(44))
+    preshared_key: Mapped[str] = mapped_column(String(44))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                           nullable=True)
+    account: Mapped[Account] = relationship()
+    network: Mapped[Network | None] = relationship(foreign_keys=[network_id])
+    site: Mapped[Network | None] = relationship(foreign_keys=[site_id])
 
 
 class LoadBalancer(Base):

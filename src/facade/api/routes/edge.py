@@ -45,7 +45,7 @@ def get_public_ip(address: str, ctx: Ctx, caller: Auth) -> Any:
              operation_id="associate_public_ip")
 def associate_public_ip(address: str, body: PublicIpAssociate, ctx: Ctx, caller: Auth) -> Any:
     return public_ips.associate(ctx, caller, address, body.instance, body.iface,
-                                body.appliance)
+                                body.appliance, body.site, body.site_address)
 
 
 @router.post("/v1/public-ips/{address}/disassociate", response_model=PublicIpRead,

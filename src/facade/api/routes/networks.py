@@ -59,7 +59,8 @@ def delete_network(name: str, ctx: Ctx, caller: Auth) -> Response:
 @router.post("/v1/networks/{network}/subnets", status_code=201, response_model=SubnetRead,
              operation_id="create_subnet")
 def create_subnet(network: str, body: SubnetCreate, ctx: Ctx, caller: Auth) -> Any:
-    return networks.create_subnet(ctx, caller, network, body.name, body.cidr, body.internet)
+    return networks.create_subnet(ctx, caller, network, body.name, body.cidr, body.internet,
+                                  body.sites)
 
 
 @router.get("/v1/subnets", response_model=Page[SubnetRead], operation_id="list_subnets")
@@ -71,7 +72,8 @@ def list_subnets(ctx: Ctx, caller: Auth, page: Paging) -> Any:
               operation_id="update_subnet")
 def update_subnet(network: str, subnet: str, body: SubnetUpdate, ctx: Ctx,
                   caller: Auth) -> Any:
-    return networks.update_subnet(ctx, caller, f"{network}/{subnet}", internet=body.internet)
+    return networks.update_subnet(ctx, caller, f"{network}/{subnet}", internet=body.internet,
+                                  sites=body.sites)
 
 
 @router.get("/v1/subnets/{network}/{subnet}", response_model=SubnetRead,

@@ -36,6 +36,8 @@ def _line(obj: dict[str, Any]) -> str:
     where = "not associated"
     if target and target.get("appliance"):
         where = f"appliance {target['appliance']} ({target['private_ip']})"
+    elif target and target.get("site"):
+        where = f"site {target['site']} host {target['private_ip']} (over its vpn)"
     elif target:
         where = f"{target['instance']}/{target['interface']} ({target['private_ip']})"
     return f"{obj['address']}  {obj['account']}  {obj['kind']}  {where}"
@@ -74,15 +76,23 @@ def associate(
     iface: Annotated[str, typer.Option("--iface", help="Its interface.")] = "eth0",
     appliance: Annotated[str | None, typer.Option("--appliance", help="Or an appliance of the "
                                                   "account: its endpoint.")] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Or a site of the account, "
+                                             "reached over its vpn...")] = None,
+    site_address: Annotated[str | None, typer.Option("--address", help="...and the address "
+                                                     "of its host there.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Associate an address with an instance's interface or an appliance's endpoint; an
-    associated one moves (remap)."""
+    """Associate an address with an instance's interface, an appliance's endpoint or a site's
+    host; an associated one moves (remap)."""
     body: dict[str, Any] = {"iface": iface}
     if instance is not None:
         body["instance"] = instance
     if appliance is not None:
         body["appliance"] = appliance
+    if site is not None:
+        body["site"] = site
+    if site_address is not None:
+        body["site_address"] = site_address
     with connect() as cli:
         obj = cli.post(f"/v1/public-ips/{seg(address)}/associate", body)
     render.output(obj, as_json, lambda o: typer.echo(_line(o)))

@@ -27,12 +27,16 @@ def create(
     private: Annotated[bool, typer.Option(
         "--private", help="No route to the Internet through the network's public gateway.")]
     = False,
+    no_sites: Annotated[bool, typer.Option(
+        "--no-sites", help="No route to the network's customer sites (its vpns).")] = False,
 ) -> None:
     """Create a subnet in a network."""
     network, subnet = split_subnet(ref)
     body: dict[str, Any] = {"name": subnet, "cidr": cidr}
     if private:
         body["internet"] = False
+    if no_sites:
+        body["sites"] = False
     with connect() as cli:
         cli.post(f"/v1/networks/{seg(network)}/subnets", body)
     typer.echo(f"created subnet {ref}" + (" (private)" if private else ""))
@@ -41,14 +45,22 @@ def create(
 @app.command("update")
 def update(
     ref: Ref,
-    internet: Annotated[bool, typer.Option(
+    internet: Annotated[bool | None, typer.Option(
         "--internet/--private",
-        help="Route it to the Internet through the network's public gateway, or not.")],
+        help="Route it to the Internet through the network's public gateway, or not.")]
+    = None,
+    sites: Annotated[bool | None, typer.Option(
+        "--sites/--no-sites",
+        help="Route it to the network's customer sites through its private gateway, or "
+             "not.")] = None,
     as_json: Json = False,
 ) -> None:
-    """Change a subnet's route to the Internet."""
+    """Change a subnet's routes: to the Internet, to the network's sites."""
+    body = {k: v for k, v in (("internet", internet), ("sites", sites)) if v is not None}
+    if not body:
+        raise typer.BadParameter("give --internet/--private or --sites/--no-sites")
     with connect() as cli:
-        obj = cli.patch(_path(ref), {"internet": internet})
+        obj = cli.patch(_path(ref), body)
     render.output(obj, as_json, render.subnet)
 
 

@@ -127,7 +127,8 @@ def ensure_ports(spec: NodeSpec, fab: IPRoute, node: IPRoute
     """Veth pairs for every port, nothing else in the node; returns the node's links and
     the ports made now."""
     node_links = links_by_name(node)
-    wanted = {p.ifname for p in spec.ports}
+    # a router's tunnels are kept (tunnels.py makes them); a deleted channel's goes here
+    wanted = {p.ifname for p in spec.ports} | {t.ifname for t in spec.tunnels}
     bridges: dict[str, Any] = {}
     for port in spec.ports:
         bridge = bridges.get(port.bridge) or get_link(fab, port.bridge)

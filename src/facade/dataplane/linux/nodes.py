@@ -15,7 +15,14 @@ from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from facade.dataplane import checks
-from facade.dataplane.linux import linkcount, neighbours, nft_rules, rawlink, router_rules
+from facade.dataplane.linux import (
+    linkcount,
+    neighbours,
+    nft_rules,
+    rawlink,
+    router_rules,
+    tunnels,
+)
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError, fatal
 from facade.dataplane.linux.fabric_guard import FabricGuard, entries_of
@@ -84,6 +91,8 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             links, made = ensure_ports(spec, fab, node)
             if spec.role == "router":
                 _relearn(spec, fab, node, links, made)
+                if spec.tunnels:
+                    links = tunnels.make(spec, node, links)
             ensure_addresses(spec, node, links)
             ensure_routes(spec, node, links)
             ensure_rules(spec, node)
@@ -92,6 +101,8 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
                     neighbours.resolve(node, links[port.ifname]["index"], port.mac,
                                        port.neighbours)
             digest = ns.run_in_netns(spec.netns, lambda: _inside_node(spec, created))
+            if spec.tunnels:
+                tunnels.configure(spec)
             tag = FE_TAG if spec.frontend is not None else RT_TAG
             alias = ALIAS_PREFIX + spec.fingerprint() + (f"{tag}:{digest}" if digest
                                                          else "")
@@ -116,6 +127,7 @@ def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: 
             ends = _withdraw(netns)
         for pid in procs.kill_netns(netns):
             removed.append(f"process {pid}")
+        removed += tunnels.forget(netns)  # a channel's engine killed with its router
     if ns.remove(netns):  # the namespace's name, or a name left without one
         removed.append(f"netns {netns}")
     # then: a check finishing meanwhile keeps no connection into a namespace without a name

@@ -163,4 +163,6 @@ def read_node(name: str) -> ObservedNode:
                         backends=backends, rotation_drift=rotation_drift,
                         rules_drift=rules_drift,
                         own_network=not router and ns.owned_by_child_userns(name),
-                        ports=ports)
+                        ports=ports,
+                        tunnels=frozenset(link.name for link in links.values()
+                                          if names.TUNNEL.fullmatch(link.name or "")))

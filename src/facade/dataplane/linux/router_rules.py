@@ -66,7 +66,7 @@ Expr = list[dict[str, Any]]
 DROP = {"drop": None}
 
 
-def _match(left: dict[str, Any], value: str, op: str = "==") -> dict[str, Any]:
+def _match(left: dict[str, Any], value: str | int, op: str = "==") -> dict[str, Any]:
     return {"match": {"op": op, "left": left, "right": value}}
 
 
@@ -82,6 +82,48 @@ ACCEPT = {"accept": None}
 def chains(spec: NodeSpec) -> dict[str, tuple[str, str, int, str]]:
     """The chains the router's table holds (None of it when `wanted` says so)."""
     return {**CHAINS, **(NAT_CHAINS if spec.gateway is not None else {})}
+
+
+def _tunnel_rules(spec: NodeSpec) -> tuple[list[Expr], list[Expr], list[Expr]]:
+    """A router's private channels (docs/edge.md): forward, input and postrouting rules.
+
+    The WireGuard port of each tunnel answers its peer's endpoint alone on the intermediate
+    leg. On a network's side, subnets that do not reach the site (`legs_out`) are cut from the
+    tunnel, the site passes on to the intermediate network only answers (of what the public
+    gateway translated to a site host, which enters the tunnel from `snat`), and never to
+    another site's tunnel. On a site's side, nothing passes between the tunnel and the
+    intermediate network."""
+    forward: list[Expr] = []
+    local: list[Expr] = []
+    post: list[Expr] = []
+    gw = spec.gateway
+    if gw is None:
+        return forward, local, post
+    iif, oif = _match(_meta("iifname"), gw.ifname), _match(_meta("oifname"), gw.ifname)
+    for t in spec.tunnels:
+        t_in, t_out = _match(_meta("iifname"), t.ifname), _match(_meta("oifname"), t.ifname)
+        peer = t.endpoint.rpartition(":")[0]
+        local.append([iif, _match(SADDR, peer),
+                      _match({"payload": {"protocol": "udp", "field": "dport"}},
+                             t.listen_port),
+                      ACCEPT])
+        for leg in t.legs_out:
+            forward.append([_match(_meta("iifname"), leg), t_out, DROP])
+            forward.append([t_in, _match(_meta("oifname"), leg), DROP])
+        if t.site:
+            forward += [[t_in, oif, DROP], [iif, t_out, DROP]]
+            continue
+        # one site is no path to another joined to the same network
+        forward += [[t_in, _match(_meta("oifname"), other.ifname), DROP]
+                    for other in spec.tunnels if other.ifname != t.ifname]
+        state = {"match": {"op": "in", "left": {"ct": {"key": "state"}},
+                           "right": ["established", "related"]}}
+        forward += [[t_in, oif, state, ACCEPT], [t_in, oif, DROP]]
+        if t.snat is not None:
+            translated = {"match": {"op": "in", "left": {"ct": {"key": "status"}},
+                                    "right": "dnat"}}
+            post.append([t_out, translated, {"snat": {"addr": t.snat}}])
+    return forward, local, post
 
 
 def wanted(spec: NodeSpec) -> bool:
@@ -111,8 +153,12 @@ def chain_rules(spec: NodeSpec) -> dict[str, list[Expr]]:
         local.append([_match(_meta("iifname"), ifname), _match(DADDR, address, "!="), DROP])
     out: dict[str, list[Expr]] = {"forward": forward, "input": local}
     if spec.gateway is not None:
+        t_forward, t_local, t_post = _tunnel_rules(spec)
+        forward += t_forward
+        local += t_local
         out.update(_gateway_rules(spec.gateway.ifname, spec.gateway.nat, spec.gateway.outbound,
                                   forward, local, spec.gateway.private))
+        out["postrouting"] = t_post + out["postrouting"]
         out.update(_meter_rules(spec.gateway.ifname, spec.gateway.meters))
     return out
 

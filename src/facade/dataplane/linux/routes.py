@@ -73,7 +73,7 @@ def _router_routes(spec: NodeSpec, port: PortSpec, oif: int
     (the Internet core's public addresses, docs/edge.md)."""
     out: list[tuple[int, str | None, int, int, str | None, str | None, int]] = []
     gw = spec.gateway
-    if gw is not None and gw.ifname == port.ifname:
+    if gw is not None and gw.ifname == port.ifname and gw.public:
         out.append((RT_TABLE_MAIN, None, 0, oif, gw.via, None, 0))
     segment = ipaddress.ip_interface(port.address).network
     for prefix, via in spec.routes:
@@ -102,6 +102,12 @@ def ensure_routes(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> None:
                         oif, None, str(iface.ip), RT_SCOPE_LINK))
         if port.gateway:
             desired.append((table, None, 0, oif, port.gateway, None, 0))
+    for t in spec.tunnels:  # a private channel's prefixes, into its tunnel (docs/edge.md)
+        if t.ifname in links:
+            for prefix in t.allowed:
+                net = ipaddress.ip_network(prefix)
+                desired.append((RT_TABLE_MAIN, str(net.network_address), net.prefixlen,
+                                links[t.ifname]["index"], None, None, RT_SCOPE_LINK))
     existing = []
     tenant = tenant_network(spec)
     proto = RTPROT_FACADE if tenant else RTPROT_STATIC

@@ -1,6 +1,6 @@
 """apply of a scenario file: each declaration made so, in one transaction, in dependency order
-(accounts, prices, networks, grants, load-balancer offers, services, instances, external
-hosts, rules, appliances, public IPs). What exists and matches is `unchanged`; settings (limits, health check,
+(accounts, prices, networks, sites, vpns, grants, load-balancer offers, services, instances,
+external hosts, site hosts, rules, appliances, public IPs). What exists and matches is `unchanged`; settings (limits, health check,
 autoscaling, prices) and an appliance's backend count are brought to what the file says
 (`updated`); anything else that differs is a conflict (common.differs). Called through
 facade.service.scenario.apply (the API's POST /v1/apply).
@@ -28,6 +28,9 @@ from facade.domain.scenario import (
     RuleDecl,
     Scenario,
     ServiceDecl,
+    SiteDecl,
+    SiteHostDecl,
+    VpnDecl,
 )
 from facade.scenario import parse_scenario
 from facade.service import (
@@ -46,6 +49,8 @@ from facade.service import (
     quotas,
     rules,
     sandboxes,
+    sites,
+    vpns,
 )
 from facade.service.billing import price_lists
 from facade.service.context import Caller, Context
@@ -58,6 +63,7 @@ from facade.store.models import (
     Network,
     PublicIp,
     Service,
+    Vpn,
 )
 
 
@@ -72,8 +78,8 @@ def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -
     row = session.scalar(select(Network).where(Network.name == net.name))
     if row is None:
         networks.new_network(ctx, session, caller, net.name, net.account, net.cidr,
-                             [{"name": s.name, "cidr": s.cidr, "internet": s.internet}
-                              for s in net.subnets],
+                             [{"name": s.name, "cidr": s.cidr, "internet": s.internet,
+                               "sites": s.sites} for s in net.subnets],
                              public_gateway=net.public_gateway, outbound_nat=net.outbound_nat)
         return "created"
     if row.account.name != net.account:
@@ -89,13 +95,14 @@ def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -
         if sub.name not in have:
             with located(sub):
                 networks.add_subnet(session, row, sub.name, sub.cidr, where="cidr",
-                                    internet=sub.internet)
+                                    internet=sub.internet, sites=sub.sites)
             added = True
         elif have[sub.name] != sub.cidr:
             raise differs(sub, "cidr", have[sub.name], sub.cidr)
         else:
-            with located(sub):  # its route to the Internet is a setting
+            with located(sub):  # its routes to the Internet and to the sites are settings
                 added |= networks.set_internet(ctx, session, rows[sub.name], sub.internet)
+                added |= networks.set_sites(ctx, session, rows[sub.name], sub.sites)
     if (row.public_gateway, row.outbound_nat) != (net.public_gateway, net.outbound_nat):
         # the public gateway is a setting: the file's replaces the current one
         public_ips.set_gateway(ctx, session, row, net.public_gateway, net.outbound_nat)
@@ -258,10 +265,66 @@ def _external(ctx: Context, session: Session, caller: Caller, decl: ExternalDecl
     return "unchanged"
 
 
+def _site(ctx: Context, session: Session, caller: Caller, decl: SiteDecl) -> str:
+    row = session.scalar(select(Network).where(Network.name == decl.name))
+    if row is None:
+        sites.new_site(ctx, session, caller, decl.name, decl.account, decl.cidr)
+        return "created"
+    if row.kind != sites.KIND or row.account.name != decl.account:
+        raise differs(decl, "account", f"{row.account.name}'s {row.kind} network",
+                       f"{decl.account}'s site")
+    if row.cidr != decl.cidr:
+        raise differs(decl, "cidr", row.cidr, decl.cidr)
+    return "unchanged"
+
+
+def _site_host(ctx: Context, session: Session, caller: Caller, decl: SiteHostDecl) -> str:
+    session.flush()  # the sites the file just declared
+    row = session.scalar(select(Instance).where(Instance.name == decl.name))
+    if row is None:
+        sites.new_host(ctx, session, caller, decl.site, decl.name, decl.ip)
+        return "created"
+    site = row.interfaces[0].subnet.network.name if row.interfaces else None
+    if row.role != sites.HOST_ROLE or site != decl.site:
+        raise differs(decl, "site", f"{row.role} of {site}", f"site host of {decl.site}")
+    have = row.interfaces[0].ip if row.interfaces else None
+    if row.status == "deleting" or (decl.ip is not None and decl.ip != have):
+        raise differs(decl, "ip", have, decl.ip)
+    return "unchanged"
+
+
+def _vpn(ctx: Context, session: Session, caller: Caller, decl: VpnDecl) -> str:
+    session.flush()
+    row = session.scalar(select(Vpn).where(Vpn.name == decl.name, Vpn.deleted_at.is_(None)))
+    if row is None:
+        vpns.new_vpn(ctx, session, caller, decl.name, decl.network, decl.site)
+        return "created"
+    for what, have, want in (("network", row.network.name if row.network else None,
+                              decl.network),
+                             ("site", row.site.name if row.site else None, decl.site)):
+        if have != want:
+            raise differs(decl, what, have, want)
+    return "unchanged"
+
+
+def _site_ip(ctx: Context, session: Session, caller: Caller, decl: PublicIpDecl) -> str:
+    owner = lookup.acting_account(session, caller, decl.account)
+    site = sites.find(session, caller, decl.site or "")
+    have = session.scalar(select(PublicIp).where(PublicIp.site_id == site.id,
+                                                 PublicIp.site_address == decl.address))
+    if have is not None and have.account_id == owner.id:
+        return "unchanged"
+    row = public_ips.new_address(ctx, session, caller, decl.account)
+    public_ips.bind_site(ctx, session, caller, row, decl.site or "", decl.address)
+    return "created"
+
+
 def _public_ip(ctx: Context, session: Session, caller: Caller, decl: PublicIpDecl) -> str:
     """The target's customer address: one exists already (of the account), unchanged;
     else one is allocated and associated."""
     session.flush()  # the instances and appliances the file just declared
+    if decl.site is not None:
+        return _site_ip(ctx, session, caller, decl)
     owner = lookup.acting_account(session, caller, decl.account)
     inst, index, _, _ = public_ips.target_of(session, caller, owner.id, decl.instance,
                                              decl.appliance, decl.iface)
@@ -316,9 +379,10 @@ def _apply(ctx: Context, session: Session, caller: Caller,
     changes: list[dict[str, str]] = []
     steps: list[tuple[Any, tuple[Declaration, ...]]] = [
         (_account, sc.accounts), (_prices, sc.prices), (_network, sc.networks),
+        (_site, sc.sites), (_vpn, sc.vpns),
         (_grant, sc.grants), (_load_balancer, sc.load_balancers), (_service, sc.services),
-        (_instance, sc.instances), (_external, sc.external_hosts), (_rule, sc.rules),
-        (_appliance, sc.appliances), (_public_ip, sc.public_ips)]
+        (_instance, sc.instances), (_external, sc.external_hosts), (_site_host, sc.site_hosts),
+        (_rule, sc.rules), (_appliance, sc.appliances), (_public_ip, sc.public_ips)]
     for step, decls in steps:
         for decl in decls:
             with located(decl):

@@ -1,7 +1,7 @@
 """destroy of a scenario file: what the file describes deleted, dependents first. Public IPs,
-rules, grants, appliances, instances and external hosts go first (the appliances and instances marked `deleting`, and waited
-for until the controller has seen their kernel objects gone); then services, load-balancer
-offers, networks and accounts. A rehearsal on a rolled-back transaction refuses, before
+rules, grants, appliances, instances, external hosts and site hosts go first (the appliances and instances marked `deleting`, and waited
+for until the controller has seen their kernel objects gone); then vpns, services,
+load-balancer offers, networks, sites and accounts. A rehearsal on a rolled-back transaction refuses, before
 anything is marked, what the second phase would refuse. Called through
 facade.service.scenario.destroy (the API's POST /v1/destroy).
 """
@@ -24,6 +24,7 @@ from facade.domain.scenario import (
     PublicIpDecl,
     RuleDecl,
     Scenario,
+    SiteHostDecl,
 )
 from facade.scenario import parse_scenario
 from facade.service import (
@@ -38,10 +39,21 @@ from facade.service import (
     networks,
     public_ips,
     rules,
+    sites,
+    vpns,
 )
 from facade.service.context import Caller, Context
 from facade.service.scenario.common import located, rule_scope
-from facade.store.models import Account, Appliance, Instance, LoadBalancer, Network, Service
+from facade.store.models import (
+    Account,
+    Appliance,
+    Instance,
+    LoadBalancer,
+    Network,
+    PublicIp,
+    Service,
+    Vpn,
+)
 
 
 def _remove_grant(ctx: Context, session: Session, caller: Caller, decl: GrantDecl) -> str:
@@ -83,6 +95,17 @@ def _own_instance(session: Session, caller: Caller, name: str,
 def _remove_public_ip(ctx: Context, session: Session, caller: Caller,
                       decl: PublicIpDecl) -> str:
     """The customer address of the declared target goes (disassociated and released)."""
+    if decl.site is not None:
+        site = session.scalar(select(Network).where(Network.name == decl.site,
+                                                    Network.kind == sites.KIND))
+        found = session.scalar(select(PublicIp).where(
+            PublicIp.site_id == site.id, PublicIp.site_address == decl.address)) \
+            if site is not None and caller.may_see(site.account_id) else None
+        if found is None:
+            return "absent"
+        public_ips.unbind(ctx, session, found, "its scenario was destroyed")
+        public_ips.drop(ctx, session, found)
+        return "deleted"
     try:
         owner = lookup.account(session, decl.account)
         inst, index, _, _ = public_ips.target_of(session, caller, owner.id, decl.instance,
@@ -97,12 +120,14 @@ def _remove_public_ip(ctx: Context, session: Session, caller: Caller,
     return "deleted"
 
 
-def _nodes(sc: Scenario) -> list[InstanceDecl | ExternalDecl]:
-    """The file's instances and external hosts: marked and waited for alike."""
-    return [*sc.instances, *sc.external_hosts]
+def _nodes(sc: Scenario) -> list[InstanceDecl | ExternalDecl | SiteHostDecl]:
+    """The file's instances, external hosts and site hosts: marked and waited for alike."""
+    return [*sc.instances, *sc.external_hosts, *sc.site_hosts]
 
 
-def _role(decl: InstanceDecl | ExternalDecl) -> str:
+def _role(decl: InstanceDecl | ExternalDecl | SiteHostDecl) -> str:
+    if isinstance(decl, SiteHostDecl):
+        return sites.HOST_ROLE
     return internet.ROLE if isinstance(decl, ExternalDecl) else "instance"
 
 
@@ -110,6 +135,16 @@ def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenari
                      note: Callable[[str, Declaration], None]) -> None:
     """destroy's second phase: services, load-balancer offers, networks and accounts, once
     their users are gone."""
+    for vdecl in reversed(sc.vpns):
+        vrow = session.scalar(select(Vpn).where(Vpn.name == vdecl.name,
+                                                Vpn.deleted_at.is_(None)))
+        if vrow is None or not caller.may_see(vrow.account_id):
+            note("absent", vdecl)
+            continue
+        with located(vdecl):
+            vpns.remove(ctx, session, vrow)
+        note("deleted", vdecl)
+    session.flush()
     for svc in sc.services:
         srow = session.scalar(select(Service).where(Service.name == svc.name))
         if srow is None:
@@ -133,6 +168,15 @@ def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenari
             continue
         networks.remove_network(ctx, session, caller, nrow)
         note("deleted", net)
+    for sdecl in reversed(sc.sites):
+        siterow = session.scalar(select(Network).where(Network.name == sdecl.name,
+                                                       Network.kind == sites.KIND))
+        if siterow is None:
+            note("absent", sdecl)
+            continue
+        with located(sdecl):
+            sites.remove(ctx, session, sites.find(session, caller, sdecl.name))
+        note("deleted", sdecl)
     for acc in reversed(sc.accounts):
         acrow = session.scalar(select(Account).where(Account.name == acc.name))
         if acrow is None:

@@ -3,7 +3,7 @@ bytes through the public gateways per address, what the runs billed of them, and
 operator's price per public address-hour
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-06 18:10:00.000000
 """
 import datetime as dt
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0016'
-down_revision = '0014'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

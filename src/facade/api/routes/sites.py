@@ -1,0 +1,77 @@
+"""/v1/sites and /v1/vpns: customer sites, their hosts, and the private channels that join a
+site to a network (docs/edge.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from facade.api.deps import Auth, Ctx, Paging
+from facade.api.schemas import (
+    Page,
+    SiteCreate,
+    SiteHostCreate,
+    SiteHostRead,
+    SiteRead,
+    VpnCreate,
+    VpnRead,
+)
+from facade.service import sites, vpns
+
+router = APIRouter(tags=["edge"])
+
+
+@router.get("/v1/sites", response_model=Page[SiteRead], operation_id="list_sites")
+def list_sites(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return sites.list_(ctx, caller, page)
+
+
+@router.post("/v1/sites", status_code=201, response_model=SiteRead, operation_id="create_site")
+def create_site(body: SiteCreate, ctx: Ctx, caller: Auth) -> Any:
+    return sites.create(ctx, caller, body.name, body.account, body.cidr)
+
+
+@router.get("/v1/sites/{name}", response_model=SiteRead, operation_id="get_site")
+def get_site(name: str, ctx: Ctx, caller: Auth) -> Any:
+    return sites.get(ctx, caller, name)
+
+
+@router.delete("/v1/sites/{name}", status_code=204, operation_id="delete_site")
+def delete_site(name: str, ctx: Ctx, caller: Auth) -> Response:
+    sites.delete(ctx, caller, name)
+    return Response(status_code=204)
+
+
+@router.post("/v1/sites/{name}/hosts", status_code=201, response_model=SiteHostRead,
+             operation_id="add_site_host")
+def add_site_host(name: str, body: SiteHostCreate, ctx: Ctx, caller: Auth) -> Any:
+    return sites.add_host(ctx, caller, name, body.name, body.ip)
+
+
+@router.delete("/v1/sites/{name}/hosts/{host}", status_code=204,
+               operation_id="delete_site_host")
+def delete_site_host(name: str, host: str, ctx: Ctx, caller: Auth) -> Response:
+    sites.delete_host(ctx, caller, name, host)
+    return Response(status_code=204)
+
+
+@router.get("/v1/vpns", response_model=Page[VpnRead], operation_id="list_vpns")
+def list_vpns(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+    return vpns.list_(ctx, caller, page)
+
+
+@router.post("/v1/vpns", status_code=201, response_model=VpnRead, operation_id="create_vpn")
+def create_vpn(body: VpnCreate, ctx: Ctx, caller: Auth) -> Any:
+    return vpns.create(ctx, caller, body.name, body.network, body.site)
+
+
+@router.get("/v1/vpns/{name}", response_model=VpnRead, operation_id="get_vpn")
+def get_vpn(name: str, ctx: Ctx, caller: Auth) -> Any:
+    return vpns.get(ctx, caller, name)
+
+
+@router.delete("/v1/vpns/{name}", status_code=204, operation_id="delete_vpn")
+def delete_vpn(name: str, ctx: Ctx, caller: Auth) -> Response:
+    vpns.delete(ctx, caller, name)
+    return Response(status_code=204)
