@@ -1,8 +1,9 @@
 """The edge's usage and its charges (pure): how long an account held something at the edge of
 the provider network (a public address: from its allocation to its release, associated or
 not; a private channel, a VPN: from its creation to its deletion), what passed its public
-gateway (bytes in and out, per address), and the operator's charges for them. The service layer (service/edge_metering.py, service/billing/) feeds it
-stored holdings and metered bytes; docs/billing.md, "The edge", says how it is billed.
+gateway (bytes in and out, per address), and the operator's charges for them. The service
+layer (service/edge_metering.py, service/billing/) feeds it stored holdings and metered
+bytes; docs/billing.md, "The edge", says how it is billed.
 
 Rules:
 - A holding is the half-open interval [start, end) in milliseconds since the epoch (end None:
