@@ -79,6 +79,7 @@ MATRIX: list[tuple[str, str, str, dict[str, Any] | None, set[int]]] = [
     ("GET", "/v1/events", "/v1/events", None, {200}),
     ("GET", "/v1/usage", "/v1/usage?by=node", None, {200}),  # lists only its own usage
     ("GET", "/v1/usage/public-ips", "/v1/usage/public-ips", None, {200}),  # its own only
+    ("GET", "/v1/usage/channels", "/v1/usage/channels", None, {200}),  # its own only
     ("GET", "/metrics", "/metrics", None, {200}),
     ("POST", "/v1/apply", "/v1/apply",
      {"yaml": "appliances: [{name: x7, account: acme, service: search, "

@@ -119,7 +119,7 @@ def posted(ctx: Context) -> tuple[int, int]:
 
 
 def test_prices_default_to_zero_and_only_the_operator_sets_instance_prices(api: Any) -> None:
-    free_edge = {"public_ip_hour": "0", "gateway_per_gb": "0"}
+    free_edge = {"public_ip_hour": "0", "gateway_per_gb": "0", "channel_hour": "0"}
     assert ok(api.req("GET", "/v1/prices")) == {
         "currency": "USD", "node_hour": {"frontend": "0", "backend": "0"}, "edge": free_edge}
     ok(api.req("POST", "/v1/accounts", json={"name": "acme"}), 201)

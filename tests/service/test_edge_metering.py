@@ -123,6 +123,7 @@ def test_the_edge_prices_are_on_the_operators_price_list(world: Any) -> None:
     api.changed = True
     body = {"public_ip_hour": "0.005", "gateway_per_gb": "0.09"}
     got = ok(api.req("PUT", "/v1/prices/edge", json=body))
+    body["channel_hour"] = "0"  # left out: 0
     assert got["edge"] == body and got["node_hour"] == {"frontend": "0", "backend": "0"}
     assert ok(api.req("GET", "/v1/prices", token=api.acme))["edge"] == body
     # instance prices set after: the edge prices stay
@@ -251,7 +252,8 @@ def test_the_edge_prices_from_a_scenario_file(world: Any) -> None:
     got = ok(api.req("POST", "/v1/apply", json={"yaml": text}))
     assert [c["action"] for c in got["changes"]] == ["updated"]
     assert ok(api.req("GET", "/v1/prices"))["edge"] == {"public_ip_hour": "0.005",
-                                                        "gateway_per_gb": "0.09"}
+                                                        "gateway_per_gb": "0.09",
+                                                        "channel_hour": "0"}
     again = ok(api.req("POST", "/v1/apply", json={"yaml": text}))
     assert [c["action"] for c in again["changes"]] == ["unchanged"]
     bad = err(api.req("POST", "/v1/apply", json={

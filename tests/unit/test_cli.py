@@ -834,3 +834,25 @@ def test_usage_of_public_ips_and_the_edge_prices(api: FakeApi) -> None:
     assert "per public address-hour: 0.005" in out.stdout
     assert "per GB through a public gateway: 0.09" in run("prices", "show").stdout
     assert api.sent()[0] == ("GET", "/v1/usage/public-ips")
+
+
+def test_usage_of_channels_and_the_channel_price(api: FakeApi) -> None:
+    row = {"channel": "link", "account": "acme", "held_from": "2026-12-06T10:00:00.000+00:00",
+           "held_until": None, "channel_hours": "2.500000"}
+    api.on("GET", "/v1/usage/channels", {"period": "2026-12", "items": [row]})
+    out = run("usage", "--channels", "--period", "2026-12", "--account", "acme")
+    assert out.exit_code == 0, out.stdout
+    assert "link" in out.stdout and "2.500000" in out.stdout
+    assert api.sent()[0] == ("GET", "/v1/usage/channels")
+    assert run("usage", "--channels", "--by-node").exit_code == 2  # not for channels
+    assert run("usage", "--channels", "--public-ips").exit_code == 2
+    price_list = {"currency": "USD", "node_hour": {"frontend": "0", "backend": "0"},
+                  "edge": {"public_ip_hour": "0", "gateway_per_gb": "0",
+                           "channel_hour": "0.05"}}
+    api.on("PUT", "/v1/prices/edge", price_list)
+    api.on("GET", "/v1/prices", price_list)
+    out = run("prices", "edge", "--channel-hour", "0.05")
+    assert out.exit_code == 0, out.stdout
+    assert api.body() == {"channel_hour": "0.05"}
+    assert "per channel-hour (VPN): 0.05" in out.stdout
+    assert "per channel-hour (VPN): 0.05" in run("prices", "show").stdout

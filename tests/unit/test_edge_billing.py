@@ -1,7 +1,8 @@
 """The edge's hours and charges, pure (domain/edge_billing.py): a holding's time in a period at
 its boundaries, allocate and release within one period, a remap (nothing of the hours moves),
-and the operator's charges for an address's hours and gateway bytes (the service through the
-API: tests/service/test_edge_metering.py)."""
+and the operator's charges for an address's hours and gateway bytes, and for a channel's hours
+(the service through the API: tests/service/test_edge_metering.py,
+tests/service/test_channel_hours.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from facade.domain.edge_billing import PUBLIC_IP, EdgeUse, charges, held_ms
+from facade.domain.edge_billing import PUBLIC_IP, VPN, EdgeUse, charges, held_ms, kind_of
 from facade.domain.errors import Invalid
 from facade.domain.ledger import Ledger
 from facade.domain.money import Money
-from facade.domain.prices import EdgePrices, edge_prices
+from facade.domain.prices import EdgePrices, edge_prices, plain
 
 H = 3_600_000
 P0, P1 = 100 * H, 200 * H  # a period of 100 hours
@@ -119,3 +120,68 @@ def test_bad_usage_and_prices_are_refused_naming_the_field() -> None:
         edge_prices({"per_ip": "1"})
     assert exc.value.where == "prices"
     assert edge_prices(None) == EdgePrices()
+
+
+# --- channel hours (a VPN: held from its creation to its deletion, hours only) ---------------
+
+
+CHANNEL_PRICES = EdgePrices(Money("0.005"), Money("0.09"), channel_hour=Money("0.05"))
+
+
+def _channel(**over: object) -> EdgeUse:
+    return _use(**{"kind": VPN, "subject_id": 7, "subject": "link", "detail": "",
+                   "held_ms": 252 * H, "bytes_in": 0, "bytes_out": 0, **over})
+
+
+@pytest.mark.parametrize(("created", "deleted", "expected"), [
+    (P0 + 10 * H, P0 + 62 * H + H // 2, 52 * H + H // 2),  # made and deleted inside
+    (P0 - H, None, P1 - P0),  # made before, still there: the whole period
+    (P0 + H, P0 + H, 0),  # deleted as it was made
+    (P1 - 1, P1 + H, 1),  # made a millisecond before the end
+])
+def test_a_channels_hours_in_a_period(created: int, deleted: int | None,
+                                      expected: int) -> None:
+    assert held_ms(created, deleted, P0, P1) == expected
+
+
+def test_channel_hours_are_charged_to_its_owner_at_the_channel_price() -> None:
+    (hours,) = charges(_channel(), CHANNEL_PRICES, "op", AT, "bill:vpn-7:1-2:1:")
+    assert hours.line is not None
+    assert (hours.line.description, hours.line.quantity, hours.line.unit,
+            hours.line.unit_price, hours.line.payer, hours.line.payee) == (
+        "VPN channel link: channel-hours", Decimal(252), "channel-hour", Money("0.05"),
+        "acme", "op")
+    assert hours.postings[0].amount == Money("12.60")  # 252 x 0.05
+    assert hours.id == "bill:vpn-7:1-2:1:hours:acme>op"
+    # the address price is not the channel's: a channel at 0.005 would be 1.26
+    assert Ledger([hours]).position("acme") == Money("-12.60")
+    # 90 min and 1.9 s: 5401 whole seconds, 1.500278 h shown; 5401/3600 x 0.05 = 0.0750139,
+    # to the cent 0.08
+    (odd,) = charges(_channel(held_ms=5_401_900), CHANNEL_PRICES, "op", AT, "x:")
+    assert odd.line is not None and odd.line.quantity == Decimal("1.500278")
+    assert odd.postings[0].amount == Money("0.08")
+
+
+def test_a_channel_has_no_data_line_not_even_a_free_one() -> None:
+    assert [t.line.unit for t in charges(_channel(), EdgePrices(), "op", AT, "x:")
+            if t.line is not None] == ["channel-hour"]  # free, kept, and alone
+    # bytes never reach a channel's usage; if they did they would not be billed
+    (only,) = charges(_channel(bytes_in=10**9), CHANNEL_PRICES, "op", AT, "x:")
+    assert only.line is not None and only.line.unit == "channel-hour"
+    assert charges(_channel(held_ms=999), CHANNEL_PRICES, "op", AT, "x:") == []
+    assert charges(_channel(account="op"), CHANNEL_PRICES, "op", AT, "x:") == []
+    assert kind_of(VPN).traffic is None and kind_of(PUBLIC_IP).traffic is not None
+
+
+def test_the_channel_price_is_checked_and_in_the_plain_form() -> None:
+    got = edge_prices({"channel_hour": "0.05"})
+    assert got.channel_hour == Money("0.05") and got.public_ip_hour == Money(0)
+    assert plain(got) == {"currency": "USD", "public_ip_hour": "0", "gateway_per_gb": "0",
+                          "channel_hour": "0.05"}
+    for bad in ("-0.05", "0.12345678901", "a lot", 0.05):
+        with pytest.raises(Invalid) as exc:
+            edge_prices({"channel_hour": bad})
+        assert exc.value.where == "prices.channel_hour"
+    with pytest.raises(Invalid) as exc:
+        EdgePrices(channel_hour=Money("1", "EUR"))
+    assert exc.value.where == "edge.channel_hour"

@@ -72,3 +72,52 @@ def test_a_store_with_networks_from_before_the_edge_upgrades_keeping_its_rows(
     assert networks == [(1, "vpc", "private")]
     assert subnets == [(1, "app")]
     assert again == 2  # a deleted network's id is not given again
+
+
+def test_0018_holds_every_channel_from_its_creation_to_its_deletion(tmp_path: Path) -> None:
+    """Channels made before channel hours were metered: each vpns row (live, or kept after
+    its deletion) becomes a holding of its account from created_at to deleted_at."""
+    import sqlalchemy as sa
+    from alembic import command
+
+    engine = db.make_engine(db.sqlite_url(tmp_path))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0017")
+        conn.execute(sa.text("INSERT INTO accounts (id, name, operator, created_at) VALUES "
+                             "(1, 'acme', 0, '2025-05-01 00:00:00.000000')"))
+        conn.execute(sa.text("INSERT INTO price_lists (kind, subject, from_hour, currency, "
+                             "frontend_node_hour, backend_node_hour, per_gb, per_connection, "
+                             "per_1000_requests, public_ip_hour, created_at) VALUES ('edge', "
+                             "'', 1, 'USD', '0', '0', '0.09', '0', '0', '0.005', "
+                             "'2025-05-01 00:00:00.000000')"))
+        for vid, name, created, deleted in (
+                (1, "old", "'2025-06-10 00:00:00.000000'", "'2025-06-20 12:00:00.000000'"),
+                (2, "link", "'2025-06-01 00:00:00.500000'", "NULL")):
+            conn.execute(sa.text(
+                "INSERT INTO vpns (id, name, account_id, network_id, site_id, network_key, "
+                f"site_key, preshared_key, created_at, deleted_at) VALUES ({vid}, '{name}', 1, "
+                f"NULL, NULL, 'k', 'k', 'k', {created}, {deleted})"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        rows = conn.execute(sa.text(
+            "SELECT kind, subject_id, subject, account, detail, start_ms, end_ms "
+            "FROM edge_holdings ORDER BY subject_id")).fetchall()
+        prices = conn.execute(sa.text(
+            "SELECT public_ip_hour, per_gb, channel_hour FROM price_lists")).fetchall()
+    with engine.begin() as conn:  # and back: the holdings and the column go
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0017")
+        assert conn.execute(sa.text("SELECT count(*) FROM edge_holdings")).scalar() == 0
+        assert "channel_hour" not in {c["name"] for c in sa.inspect(conn).get_columns(
+            "price_lists")}
+    engine.dispose()
+    june = 1_748_736_000_000  # 2025-06-01T00:00Z in ms
+    day = 86_400_000
+    assert [tuple(r) for r in rows] == [
+        ("vpn", 1, "old", "acme", "", june + 9 * day, june + 19 * day + day // 2),
+        ("vpn", 2, "link", "acme", "", june + 500, None)]
+    assert [tuple(p) for p in prices] == [("0.005", "0.09", "0")]  # the price backfilled 0

@@ -381,17 +381,19 @@ class InstancePricesBody(Body):
 
 
 class EdgePricesBody(Body):
-    """The operator's edge prices: per public address-hour, per GB through a public gateway;
-    a price left out is 0."""
+    """The operator's edge prices: per public address-hour, per GB through a public gateway,
+    per channel-hour (a VPN); a price left out is 0."""
 
     currency: str | None = Field(default=None, max_length=8)
     public_ip_hour: Price | None = None
     gateway_per_gb: Price | None = None
+    channel_hour: Price | None = None
 
 
 class EdgePricesRead(BaseModel):
     public_ip_hour: str
     gateway_per_gb: str
+    channel_hour: str
 
 
 class InstancePricesRead(BaseModel):
@@ -430,6 +432,8 @@ class BillingRunRead(BaseModel):
     appliances: list[str]
     public_ips: list[str] = Field(default_factory=list,
                                   description="the public addresses charged by this run")
+    channels: list[str] = Field(default_factory=list,
+                                description="the private channels (VPNs) charged by this run")
     skipped: list[BillingSkip]
     currency: str
     trial_balance: str
@@ -497,6 +501,16 @@ class UnbilledEdgeRead(BaseModel):
     bytes_out: int
 
 
+class UnbilledChannelRead(BaseModel):
+    """A private channel's (VPN's) hours in a period not billed yet (docs/billing.md, "The
+    edge")."""
+
+    period: str
+    channel: str
+    account: str
+    held_ms: int
+
+
 class LedgerRead(BaseModel):
     period: str
     currency: str
@@ -506,6 +520,7 @@ class LedgerRead(BaseModel):
     accounts: list[LedgerAccountRead]
     unbilled: list[UnbilledRead]
     unbilled_public_ips: list[UnbilledEdgeRead] = Field(default_factory=list)
+    unbilled_channels: list[UnbilledChannelRead] = Field(default_factory=list)
 
 
 class HealthCheckBody(Body):
@@ -706,6 +721,22 @@ class PublicIpUsageRead(BaseModel):
 class PublicIpUsageList(BaseModel):
     period: str
     items: list[PublicIpUsageRead]
+
+
+class ChannelUsageRead(BaseModel):
+    """One private channel's (VPN's) hours over a period (docs/metering.md, "The edge")."""
+
+    channel: str
+    account: str
+    held_from: str | None = Field(description="when it was created (ISO 8601, UTC)")
+    held_until: str | None = Field(description="when it was deleted; null: still there")
+    channel_hours: str = Field(description="decimal hours held (created to deleted), "
+                                           "6 decimals")
+
+
+class ChannelUsageList(BaseModel):
+    period: str
+    items: list[ChannelUsageRead]
 
 
 class AutoscaleWrite(BaseModel):

@@ -272,6 +272,16 @@ def public_ip_usage(rows: list[dict[str, Any]]) -> None:
     _print_list(table, rows, "no public address held")
 
 
+def channel_usage(rows: list[dict[str, Any]]) -> None:
+    """Usage per private channel (VPN): hours held, from its creation to its deletion."""
+    table = _table("CHANNEL", "ACCOUNT", "FROM", "UNTIL", "CHANNEL-H")
+    for r in rows:
+        table.add_row(_s(r.get("channel")), _s(r.get("account")), _s(r.get("held_from")),
+                      _s(r.get("held_until")) if r.get("held_until") else "-",
+                      _s(r.get("channel_hours")))
+    _print_list(table, rows, "no private channel held")
+
+
 def autoscale(obj: dict[str, Any]) -> None:
     if not obj.get("enabled"):
         _show(_fields([("service", _s(obj.get("service"))), ("autoscaling", "off")]))

@@ -1,8 +1,9 @@
 """The edge's usage and its charges (pure): how long an account held something at the edge of
 the provider network (a public address: from its allocation to its release, associated or
-not), what passed its public gateway (bytes in and out, per address), and the operator's
-charges for them. The service layer (service/edge_metering.py, service/billing/) feeds it
-stored holdings and metered bytes; docs/billing.md, "The edge", says how it is billed.
+not; a private channel, a VPN: from its creation to its deletion), what passed its public
+gateway (bytes in and out, per address), and the operator's charges for them. The service
+layer (service/edge_metering.py, service/billing/) feeds it stored holdings and metered
+bytes; docs/billing.md, "The edge", says how it is billed.
 
 Rules:
 - A holding is the half-open interval [start, end) in milliseconds since the epoch (end None:
@@ -15,8 +16,10 @@ Rules:
   model (a service's model decides who bills an appliance's usage; an address belongs to no
   service). The operator's own addresses are charged to no one.
 - Each kind of holding is a row of KINDS: its label and unit, and which price it takes. Adding
-  a kind (a VPN's channel: channel-hours) is a row here, a price, and the holdings the service
-  opens and closes.
+  a kind is a row here, a price, and the holdings the service opens and closes. A kind with
+  no `traffic` (a VPN's channel: channel-hours only) is billed no bytes: it has no data line,
+  not even a zero one (its packets cross the intermediate network, not a public gateway's
+  NAT, and nothing counts them).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from facade.domain.prices import BYTES_PER_GB, SECONDS_PER_HOUR, EdgePrices
 
 QUANTITY_PLACES = 6
 PUBLIC_IP = "public-ip"
+VPN = "vpn"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +46,12 @@ class Kind:
     label: str  # "public IP"
     unit: str  # "address-hour"
     hour_price: str  # the EdgePrices field per hour held
-    traffic: str  # what its bytes went through, for the line
+    traffic: str | None  # what its bytes went through, for the line; None: no bytes billed
 
 
 KINDS: dict[str, Kind] = {
     PUBLIC_IP: Kind("public IP", "address-hour", "public_ip_hour", "the public gateway"),
+    VPN: Kind("VPN channel", "channel-hour", "channel_hour", None),
 }
 
 
@@ -78,9 +83,9 @@ class EdgeUse:
 
     kind: str
     subject_id: int
-    subject: str  # the address
+    subject: str  # the address; the channel's name
     account: str  # who holds it: the payer
-    detail: str = ""  # "standard" | "customer" for an address
+    detail: str = ""  # "standard" | "customer" for an address; "" for a channel
     held_ms: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
@@ -111,8 +116,8 @@ def charges(use: EdgeUse, prices: EdgePrices, operator: str, at: datetime, id_pr
             seconds: int | None = None, note: str = "") -> list[Transaction]:
     """The holder's charges for `use`, payable to the operator, booked at `at`: hours held
     (`seconds`: the whole seconds to bill, when the caller cut them from a running total;
-    else the use's whole seconds) and GB through its gateway. Ids are
-    `<id_prefix><item>:<payer>><operator>`; a line with no quantity is left out, a free one
+    else the use's whole seconds) and GB through its gateway (a kind without traffic: none).
+    Ids are `<id_prefix><item>:<payer>><operator>`; a line with no quantity is left out, a free one
     is kept; nothing when the holder is the operator."""
     if use.account == operator:
         return []
@@ -122,9 +127,11 @@ def charges(use: EdgeUse, prices: EdgePrices, operator: str, at: datetime, id_pr
     items = [
         ("hours", f"{use.label}: {kind.unit}s", Fraction(secs, SECONDS_PER_HOUR), kind.unit,
          hour_price),
-        ("data", f"{use.label}: data through {kind.traffic} (in + out)",
-         Fraction(use.bytes_in + use.bytes_out, BYTES_PER_GB), "GB", prices.gateway_per_gb),
     ]
+    if kind.traffic is not None:
+        items.append(("data", f"{use.label}: data through {kind.traffic} (in + out)",
+                      Fraction(use.bytes_in + use.bytes_out, BYTES_PER_GB), "GB",
+                      prices.gateway_per_gb))
     out = []
     for item, description, quantity, unit, unit_price in items:
         if not quantity:

@@ -7,7 +7,8 @@ Three price lists meet in one bill:
 - `InstancePrices`: what the operator charges whoever runs instances, per node-hour by role.
 - `FrontEndPrices`: what a front-end (load balancer) provider charges per front-end node-hour.
 Besides, `EdgePrices`: what the operator charges an account for its public addresses (per
-address-hour) and their traffic through a public gateway (per GB); no appliance's bill.
+address-hour), their traffic through a public gateway (per GB) and its private channels (per
+channel-hour); no appliance's bill.
 
 Units: a node-hour is 3600 node-seconds; a GB is a *decimal* gigabyte, 10^9 bytes (not 2^30).
 Every price is a non-negative `Money` with at most `MAX_PRICE_PLACES` decimals and below
@@ -121,19 +122,24 @@ class FrontEndPrices:
         _set(self, "node_hour", price(self.node_hour, where="frontend.node_hour", currency=cur))
 
 
+EDGE_PRICES = ("public_ip_hour", "gateway_per_gb", "channel_hour")
+
+
 @dataclass(frozen=True, slots=True)
 class EdgePrices:
     """What the operator charges an account at the edge of the provider network: per public
     address-hour (held, associated or not; standard and customer addresses alike) and per GB
-    through a public gateway (in + out, per address). docs/billing.md, "The edge"."""
+    through a public gateway (in + out, per address) and per channel-hour (a VPN, from its
+    creation to its deletion). docs/billing.md, "The edge"."""
 
     public_ip_hour: Money = field(default_factory=Money.zero)
     gateway_per_gb: Money = field(default_factory=Money.zero)
     currency: str = CURRENCY
+    channel_hour: Money = field(default_factory=Money.zero)
 
     def __post_init__(self) -> None:
         cur = check_currency(self.currency, where="edge.currency")
-        for name in ("public_ip_hour", "gateway_per_gb"):
+        for name in EDGE_PRICES:
             _set(self, name, price(getattr(self, name), where=f"edge.{name}", currency=cur))
 
 
@@ -291,10 +297,9 @@ def frontend_prices(data: object, *, where: str = "prices",
 
 def edge_prices(data: object, *, where: str = "prices",
                 currency: str = CURRENCY) -> EdgePrices:
-    """The operator's edge prices from {currency, public_ip_hour, gateway_per_gb}; None or a
-    missing key means 0."""
-    top = _mapping({} if data is None else data, where,
-                   {"currency", "public_ip_hour", "gateway_per_gb"}, set())
+    """The operator's edge prices from {currency, public_ip_hour, gateway_per_gb,
+    channel_hour}; None or a missing key means 0."""
+    top = _mapping({} if data is None else data, where, {"currency", *EDGE_PRICES}, set())
     cur = _currency(top, where, currency)
 
     def p(key: str) -> Money:
@@ -302,7 +307,8 @@ def edge_prices(data: object, *, where: str = "prices",
         return Money.zero(cur) if value is None else price(value, where=f"{where}.{key}",
                                                            currency=cur)
 
-    return EdgePrices(p("public_ip_hour"), p("gateway_per_gb"), currency=cur)
+    return EdgePrices(p("public_ip_hour"), p("gateway_per_gb"), currency=cur,
+                      channel_hour=p("channel_hour"))
 
 
 def plain(prices: ServicePrices | InstancePrices | FrontEndPrices | EdgePrices
@@ -311,7 +317,8 @@ def plain(prices: ServicePrices | InstancePrices | FrontEndPrices | EdgePrices
     if isinstance(prices, EdgePrices):
         return {"currency": prices.currency,
                 "public_ip_hour": str(prices.public_ip_hour.amount),
-                "gateway_per_gb": str(prices.gateway_per_gb.amount)}
+                "gateway_per_gb": str(prices.gateway_per_gb.amount),
+                "channel_hour": str(prices.channel_hour.amount)}
     if isinstance(prices, FrontEndPrices):
         return {"currency": prices.currency, "node_hour": str(prices.node_hour.amount)}
     out: dict[str, object] = {"currency": prices.currency, "node_hour": {

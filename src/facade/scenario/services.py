@@ -102,7 +102,7 @@ def _autoscale(item: Item, file: str) -> autoscale_mod.Policy | None:
 
 def read_prices(top: Map, file: str) -> tuple[PricesDecl, ...]:
     """prices: {currency, instances: {node_hour: {frontend, backend}}, edge: {public_ip_hour,
-    gateway_per_gb}, frontend: {ACCOUNT: per front-end node-hour}}"""
+    gateway_per_gb, channel_hour}, frontend: {ACCOUNT: per front-end node-hour}}"""
     if top.get("prices") is None:
         return ()
     value = top["prices"]

@@ -19,7 +19,11 @@ passes their public gateways.
   release) is billed, not lost. Bytes go to the address's holder (its holding, which outlives
   the address's row): a remap moves the address, not whose it is.
 
-`by_subject` sums a period for the API (`facade usage --public-ips`) and billing.
+- **Channels** (kind "vpn"): a private channel is held by its account from its creation to its
+  deletion (service/vpns.py opens and closes the row); hours only, no bytes.
+
+`by_subject` sums a period for the API (`facade usage --public-ips`, `facade usage
+--channels`) and billing.
 """
 
 from __future__ import annotations
@@ -234,19 +238,19 @@ def by_subject(session: Session, period: Period, now: int | None = None,
                                  EdgeUsage.hour < _hour(period.end))
     if accounts is not None:
         bq = bq.where(EdgeUsage.account.in_(accounts))
-    missing: set[int] = set()
+    missing: set[tuple[str, int]] = set()
     for u in session.scalars(bq):
         entry = uses.get((u.kind, u.subject_id))
         if entry is None:  # bytes read in this period of an address let go before it
             entry = uses[(u.kind, u.subject_id)] = {
                 "kind": u.kind, "subject_id": u.subject_id, "subject": u.subject,
                 "account": u.account, "detail": "", "held_ms": 0}
-            missing.add(u.subject_id)
+            missing.add((u.kind, u.subject_id))
         entry[u.metric] = entry.get(u.metric, 0) + int(u.quantity)
     if missing:
         for h in session.scalars(select(EdgeHolding).where(
-                EdgeHolding.subject_id.in_(missing))):
-            if (h.kind, h.subject_id) in uses:
+                EdgeHolding.subject_id.in_({i for _, i in missing}))):
+            if (h.kind, h.subject_id) in missing:
                 uses[(h.kind, h.subject_id)] |= {"detail": h.detail, "start_ms": h.start_ms,
                                                  "end_ms": h.end_ms}
     return [EdgeUse(**u) for _, u in sorted(uses.items(), key=lambda kv: (

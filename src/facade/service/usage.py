@@ -1,5 +1,6 @@
 """Usage as its parties read it: `GET /v1/usage`, `facade usage` and the Prometheus `/metrics`;
-the edge's, per public address: `GET /v1/usage/public-ips`, `facade usage --public-ips`.
+the edge's, per public address: `GET /v1/usage/public-ips`, `facade usage --public-ips`, and
+per private channel: `GET /v1/usage/channels`, `facade usage --channels`.
 
 Who sees what (the same rule as everywhere): the operator sees all usage; an account sees the
 usage of the appliances it consumes (as customer) or provides (as provider, or as the owner of
@@ -16,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from facade.domain import edge
-from facade.domain.edge_billing import PUBLIC_IP
+from facade.domain import edge, names
+from facade.domain.edge_billing import PUBLIC_IP, VPN, EdgeUse
 from facade.domain.errors import Forbidden, Invalid
 from facade.domain.metering import from_ms
 from facade.domain.metering import to_ms as metering_ms
@@ -125,13 +126,10 @@ def _instant(ms: int | None) -> str | None:
     return None if ms is None else from_ms(ms).isoformat(timespec="milliseconds")
 
 
-def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
-               account: str | None = None, address: str | None = None) -> dict[str, Any]:
-    """Each public address's usage over a period (all time without one): hours held
-    (allocated to released, associated or not; up to now while still held) and bytes through
-    its public gateway, in and out; one row per allocation (an address released and allocated
-    again is two, told apart by `held_from`). An account sees its own addresses, the operator all.
-    Every address of the period in one answer: an account holds few (its quota)."""
+def _held(ctx: Context, caller: Caller, period: str | None, account: str | None
+          ) -> tuple[Period | None, list[EdgeUse]]:
+    """What the caller may see held at the edge over a period (all time without one), up to
+    now: its own holdings, every account's for the operator (or `account`'s)."""
     when = parse_period(period, where="period") if period is not None else None
     now = dt.datetime.now(dt.UTC)
     if when is not None:
@@ -147,13 +145,38 @@ def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
                                 f"account {account}", where="account")
             lookup.account(session, account)
             accounts = {account}
-        if address is not None:
-            address = edge.check_public(address, where="address")
-        uses = edge_metering.by_subject(session, span, metering_ms(now), accounts)
+        return when, edge_metering.by_subject(session, span, metering_ms(now), accounts)
+
+
+def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
+               account: str | None = None, address: str | None = None) -> dict[str, Any]:
+    """Each public address's usage over a period (all time without one): hours held
+    (allocated to released, associated or not; up to now while still held) and bytes through
+    its public gateway, in and out; one row per allocation (an address released and allocated
+    again is two, told apart by `held_from`). An account sees its own addresses, the operator all.
+    Every address of the period in one answer: an account holds few (its quota)."""
+    if address is not None:
+        address = edge.check_public(address, where="address")
+    when, uses = _held(ctx, caller, period, account)
     rows = [{"address": u.subject, "account": u.account, "kind": u.detail or "customer",
              "held_from": _instant(u.start_ms), "held_until": _instant(u.end_ms),
              "ip_hours": _hours(u.held_ms), "bytes_in": u.bytes_in, "bytes_out": u.bytes_out}
             for u in uses if u.kind == PUBLIC_IP and (address is None or u.subject == address)]
+    return {"period": str(when) if when is not None else "all time", "items": rows}
+
+
+def channels(ctx: Context, caller: Caller, *, period: str | None = None,
+             account: str | None = None, channel: str | None = None) -> dict[str, Any]:
+    """Each private channel's (VPN's) hours over a period (all time without one): created to
+    deleted, up to now while it lives; one row per channel (a name used again is another
+    channel, told apart by `held_from`). An account sees its own channels, the operator all.
+    A channel carries no billed bytes (docs/billing.md, "The edge")."""
+    if channel is not None:
+        names.check_name(channel, kind="vpn", where="channel")
+    when, uses = _held(ctx, caller, period, account)
+    rows = [{"channel": u.subject, "account": u.account, "held_from": _instant(u.start_ms),
+             "held_until": _instant(u.end_ms), "channel_hours": _hours(u.held_ms)}
+            for u in uses if u.kind == VPN and (channel is None or u.subject == channel)]
     return {"period": str(when) if when is not None else "all time", "items": rows}
 
 
@@ -212,7 +235,9 @@ def prometheus(ctx: Context, caller: Caller) -> str:
             metering_ms(dt.datetime.now(dt.UTC)),
             None if caller.operator else {caller.account})
         for u in held:
-            if u.end_ms is not None:  # released: its counters end with it
+            # an address only (a channel has no counters), and only while held: released,
+            # its counters end with it
+            if u.kind != PUBLIC_IP or u.end_ms is not None:
                 continue
             base = {"address": u.subject, "account": u.account, "kind": u.detail or "customer"}
             for direction in ("in", "out"):

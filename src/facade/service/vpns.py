@@ -6,7 +6,9 @@ A channel is one change of the two routers' specs (service/gateways.py: the netw
 the site's range into the tunnel, the site the network's subnets that reach sites); the
 controller carries it out (service/changes.py queues both routers). A site has at most one
 channel; its range may overlap neither the network's nor another site's of the same network.
-Rows are kept once the channel is gone (`deleted_at`): what a meter of channel hours reads.
+Rows are kept once the channel is gone (`deleted_at`). Its owner holds it (channel-hours,
+service/edge_metering.py) from the transaction that creates it to the one that deletes it;
+a network, site or account goes only once its channels are gone, so that is the only end.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import edge, names, wgkeys
+from facade.domain.edge_billing import VPN
 from facade.domain.errors import Conflict, InUse, NotFound
+from facade.domain.metering import to_ms
 from facade.domain.paging import FIRST, PageRequest
-from facade.service import gateways, internet, lookup, paging, sites
+from facade.service import edge_metering, gateways, internet, lookup, paging, sites
 from facade.service.context import Caller, Context
 from facade.store.models import PublicIp, Vpn
 
@@ -73,6 +77,8 @@ def new_vpn(ctx: Context, session: Session, caller: Caller, name: str, network: 
                   os.urandom(wgkeys.KEY_BYTES)))
     session.add(row)
     session.flush()
+    edge_metering.hold(session, VPN, row.id, row.name, net.account.name,
+                       at_ms=to_ms(row.created_at))
     ctx.event(session, "vpn.created", name,
               f"channel between network {net.name} ({net.gateway_ip}) and site {site} "
               f"({place.gateway_ip}), UDP {edge.channel_port(row.id)}")
@@ -131,6 +137,7 @@ def remove(ctx: Context, session: Session, row: Vpn) -> None:
                     f"{row.site.name if row.site else '?'}; disassociate it first",
                     where="vpn")
     row.deleted_at = dt.datetime.now(dt.UTC)
+    edge_metering.let_go(session, VPN, row.id, at_ms=to_ms(row.deleted_at))
     net = row.network
     session.flush()
     if net is not None and not net.public_gateway and not gateways.channels(session, net.id):

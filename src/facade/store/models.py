@@ -358,7 +358,8 @@ class EdgeHolding(Base):
     "public-ip": a public address from its allocation (a standard one: from its instance's
     creation) to its release, associated or not; `subject_id` is the address's row id (never
     reused), `subject` the address, `detail` "standard" or "customer". Copied, not referenced:
-    it outlives the address's row. Another kind (a VPN's channel) is a row of its own kind."""
+    it outlives the address's row. `kind` "vpn": a private channel from its creation to its
+    deletion; `subject_id` is the vpns row's id, `subject` its name, `detail` ""."""
 
     __tablename__ = "edge_holdings"
     __table_args__ = (UniqueConstraint("kind", "subject_id"), NEVER_REUSE)
@@ -409,7 +410,7 @@ class PriceList(Base):
     """One price list in force from `from_hour` (hours since the epoch) until the next one of the
     same (kind, subject): kind "service" (subject: the service's name, with its billing model),
     "instances" (the operator's, subject ""), "edge" (the operator's public addresses and
-    gateway traffic, subject ""), "frontend" (subject: the front-end provider's account). Never deleted: usage outlives a service, and a billing run prices a period with
+    gateway traffic and private channels, subject ""), "frontend" (subject: the front-end provider's account). Never deleted: usage outlives a service, and a billing run prices a period with
     the lists set before it ended (service/billing/price_lists.py). Amounts are exact decimal
     text."""
 
@@ -426,9 +427,10 @@ class PriceList(Base):
     per_gb: Mapped[str] = mapped_column(String(40), default="0")
     per_connection: Mapped[str] = mapped_column(String(40), default="0")
     per_1000_requests: Mapped[str] = mapped_column(String(40), default="0")
-    # kind "edge" (the operator's, subject ""): per public address-hour; its per_gb is per GB
-    # through a public gateway (docs/billing.md, "The edge")
+    # kind "edge" (the operator's, subject ""): per public address-hour and per channel-hour
+    # (a VPN); its per_gb is per GB through a public gateway (docs/billing.md, "The edge")
     public_ip_hour: Mapped[str] = mapped_column(String(40), default="0", server_default="0")
+    channel_hour: Mapped[str] = mapped_column(String(40), default="0", server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

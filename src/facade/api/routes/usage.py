@@ -1,5 +1,5 @@
 """/v1/usage (metered usage per appliance or node), /v1/usage/public-ips (per public
-address) and /metrics (Prometheus text exposition).
+address), /v1/usage/channels (per private channel) and /metrics (Prometheus text exposition).
 See docs/metering.md."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from facade.api.deps import Auth, Ctx, Paging
-from facade.api.schemas import Page, PublicIpUsageList, UsageRead
+from facade.api.schemas import ChannelUsageList, Page, PublicIpUsageList, UsageRead
 from facade.service import usage
 
 router = APIRouter(tags=["usage"])
@@ -42,6 +42,20 @@ def list_public_ip_usage(ctx: Ctx, caller: Auth,
     """Each public address's hours held and bytes through its public gateway over a period
     (all time without one): your own, or every account's for the operator."""
     return usage.public_ips(ctx, caller, period=period, account=account, address=address)
+
+
+@router.get("/v1/usage/channels", response_model=ChannelUsageList,
+            operation_id="list_channel_usage")
+def list_channel_usage(ctx: Ctx, caller: Auth,
+                       period: str | None = Query(None, max_length=80,
+                                                  description="2026-11, 2026-11-28 or "
+                                                              "START/END"),
+                       account: str | None = Query(None, max_length=40),
+                       channel: str | None = Query(None, max_length=40,
+                                                   description="a VPN's name")) -> Any:
+    """Each private channel's (VPN's) hours over a period (all time without one): your own,
+    or every account's for the operator."""
+    return usage.channels(ctx, caller, period=period, account=account, channel=channel)
 
 
 @router.get("/metrics", operation_id="metrics", response_model=None,

@@ -39,7 +39,8 @@ def _show_prices(obj: dict[str, Any]) -> None:
                 f"{nh.get('frontend')}, backend {nh.get('backend')}")
         if isinstance(edge, dict):
             text += (f"\nper public address-hour: {edge.get('public_ip_hour')}"
-                     f"\nper GB through a public gateway: {edge.get('gateway_per_gb')}")
+                     f"\nper GB through a public gateway: {edge.get('gateway_per_gb')}"
+                     f"\nper channel-hour (VPN): {edge.get('channel_hour')}")
         render.emit(text)
     else:
         render.emit(f"currency {obj.get('currency')}\nper front-end node-hour: {nh}")
@@ -82,17 +83,17 @@ def edge(
                        ] = None,
     gateway_gb: Annotated[str | None, _price("--gateway-gb", "Per GB through a public "
                                                              "gateway (in + out)")] = None,
+    channel_hour: Annotated[str | None, _price("--channel-hour", "Per private channel-hour "
+                                                                 "(a VPN, created to deleted)")
+                            ] = None,
     as_json: Json = False,
 ) -> None:
-    """Show (or with --ip-hour / --gateway-gb, set: operator only) the operator's edge prices;
-    a price left out when setting is 0."""
+    """Show (or with --ip-hour / --gateway-gb / --channel-hour, set: operator only) the
+    operator's edge prices; a price left out when setting is 0."""
+    given = {k: v for k, v in (("public_ip_hour", ip_hour), ("gateway_per_gb", gateway_gb),
+                               ("channel_hour", channel_hour)) if v is not None}
     with connect() as cli:
-        if ip_hour is None and gateway_gb is None:
-            obj = cli.get("/v1/prices")
-        else:
-            obj = cli.put("/v1/prices/edge", {k: v for k, v in (("public_ip_hour", ip_hour),
-                                                                ("gateway_per_gb", gateway_gb))
-                                              if v is not None})
+        obj = cli.put("/v1/prices/edge", given) if given else cli.get("/v1/prices")
     render.output(obj, as_json, _show_prices)
 
 
@@ -128,6 +129,8 @@ def bill(period: Period, as_json: Json = False) -> None:
                      f"transactions for {', '.join(o.get('appliances') or []) or 'no appliance'}"]
             if o.get("public_ips"):
                 lines.append(f"and public IPs {', '.join(o['public_ips'])}")
+            if o.get("channels"):
+                lines.append(f"and channels {', '.join(o['channels'])}")
         lines += [f"skipped {s.get('appliance')}: {s.get('reason')}"
                   for s in o.get("skipped") or []]
         lines.append(f"trial balance {o.get('currency')} {o.get('trial_balance')}")
@@ -178,5 +181,8 @@ def ledger(period: Period, as_json: Json = False) -> None:
                         f"in {u.get('period')}: "
                         + ", ".join(f"{k} {v}" for k, v in u.items()
                                     if k not in ("address", "account", "period") and v))
+        for u in o.get("unbilled_channels") or []:
+            render.emit(f"unbilled hours of channel {u.get('channel')} ({u.get('account')}) "
+                        f"in {u.get('period')}: held_ms {u.get('held_ms')}")
 
     render.output(obj, as_json, view)

@@ -41,10 +41,22 @@ def usage(
     public_ips: Annotated[bool, typer.Option(
         "--public-ips", help="One line per public address: hours held, bytes through its "
                              "public gateway.")] = False,
+    channels: Annotated[bool, typer.Option(
+        "--channels", help="One line per private channel (VPN): hours held.")] = False,
     as_json: Json = False,
 ) -> None:
     """Show metered usage: node-hours by role, bytes in/out, connections, requests; with
-    --public-ips, each public address's hours and bytes through its gateway."""
+    --public-ips, each public address's hours and bytes through its gateway; with --channels,
+    each private channel's hours."""
+    if channels:
+        if appliance is not None or by_node or public_ips:
+            raise typer.BadParameter("--channels takes --period and --account only",
+                                     param_hint="--channels")
+        with connect() as cli:
+            obj = cli.get("/v1/usage/channels", params={
+                k: v for k, v in (("period", period), ("account", account)) if v is not None})
+        render.output(obj.get("items") or [], as_json, render.channel_usage)
+        return
     if public_ips:
         if appliance is not None or by_node:
             raise typer.BadParameter("--public-ips takes --period and --account only",

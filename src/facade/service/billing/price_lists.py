@@ -59,6 +59,7 @@ def _save(session: Session, kind: str, subject: str, sheet: AnyPrices,
         row.per_connection = row.per_1000_requests = "0"
         row.public_ip_hour = str(sheet.public_ip_hour.amount)
         row.per_gb = str(sheet.gateway_per_gb.amount)
+        row.channel_hour = str(sheet.channel_hour.amount)
         session.flush()
         return
     plain = prices.plain(sheet)
@@ -74,11 +75,14 @@ def _save(session: Session, kind: str, subject: str, sheet: AnyPrices,
 
 
 def edge_of(row: PriceList | None, currency: str) -> prices.EdgePrices:
-    """The operator's edge prices (its public addresses and gateway traffic); 0 when unset."""
+    """The operator's edge prices (its public addresses, gateway traffic and private
+    channels); 0 when unset."""
     if row is None:
-        return prices.EdgePrices(Money.zero(currency), Money.zero(currency), currency)
+        return prices.EdgePrices(Money.zero(currency), Money.zero(currency), currency,
+                                 Money.zero(currency))
     return prices.EdgePrices(Money(row.public_ip_hour, row.currency),
-                             Money(row.per_gb, row.currency), row.currency)
+                             Money(row.per_gb, row.currency), row.currency,
+                             Money(row.channel_hour, row.currency))
 
 
 def instances_of(row: PriceList | None) -> prices.InstancePrices:
@@ -109,7 +113,7 @@ def currency(session: Session) -> str:
 
 def _operator_list(session: Session) -> dict[str, Any]:
     """The operator's price list: its instance prices and, under `edge`, its prices for
-    public addresses and gateway traffic."""
+    public addresses, gateway traffic and private channels."""
     out = prices.plain(instances_of(latest(session, INSTANCES, "")))
     edge = prices.plain(edge_of(latest(session, EDGE, ""), currency(session)))
     return out | {"edge": {k: v for k, v in edge.items() if k != "currency"}}
@@ -132,8 +136,8 @@ def set_instance_prices(ctx: Context, caller: Caller, data: dict[str, Any]) -> d
 
 
 def set_edge_prices(ctx: Context, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
-    """Operator only: the price per public address-hour and per GB through a public gateway
-    (left out: 0), in the operator's currency. Answers the operator's whole list."""
+    """Operator only: the price per public address-hour, per GB through a public gateway and
+    per channel-hour (left out: 0), in the operator's currency. Answers the operator's whole list."""
     with ctx.write() as session:
         set_edge_in(ctx, session, caller, data)
         return _operator_list(session)
@@ -153,7 +157,8 @@ def set_edge_in(ctx: Context, session: Session, caller: Caller, data: object
     _save(session, EDGE, "", sheet)
     ctx.event(session, "prices.updated", "edge",
               f"edge prices set: {sheet.public_ip_hour} per public address-hour, "
-              f"{sheet.gateway_per_gb} per GB through a public gateway")
+              f"{sheet.gateway_per_gb} per GB through a public gateway, "
+              f"{sheet.channel_hour} per channel-hour")
     return sheet, True
 
 

@@ -1,8 +1,9 @@
 """Billing runs: bill a period that has ended, posting its transactions to the stored ledger
 (docs/billing.md, "Billing runs"). Called by api/routes/billing.py (operator only).
 
-Rules: the first run of a period posts every appliance's usage and every public address's
-(hours held, bytes through its gateway: the operator's charges to its holder); a later run of the same period
+Rules: the first run of a period posts every appliance's usage, every public address's
+(hours held, bytes through its gateway) and every private channel's (hours held): the
+operator's charges to its holder; a later run of the same period
 posts only usage recorded into it since (late usage, e.g. when metering was stopped across the
 period's end) as adjustment transactions; when there is none it posts nothing. A period must
 equal a billed period or overlap none (no hour is billed by two periods).
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from facade.domain.edge_billing import PUBLIC_IP, EdgeUse
+from facade.domain.edge_billing import PUBLIC_IP, VPN, EdgeUse
 from facade.domain.errors import Conflict, Forbidden
 from facade.domain.ledger import Ledger, Transaction
 from facade.service.billing.books import amount, ledger, store
@@ -69,7 +70,8 @@ def run(ctx: Context, caller: Caller, period_text: object,
             if done == use.values:
                 continue
             priced.append((use, price(session, period, use, operator, done, seq)))
-        # the edge: each public address's hours and gateway bytes, owed to the operator
+        # the edge: each public address's hours and gateway bytes, each channel's hours, owed
+        # to the operator
         edge_done = {(r.kind, r.subject_id, r.metric): r for r in session.scalars(
             select(EdgeBilled).where(EdgeBilled.period_start == start,
                                      EdgeBilled.period_end == end))}
@@ -122,6 +124,8 @@ def run(ctx: Context, caller: Caller, period_text: object,
                                       if p.skipped is None and p.transactions}),
                 "public_ips": sorted({u.subject for u, _, e in edge_priced
                                       if e and u.kind == PUBLIC_IP}),
+                "channels": sorted({u.subject for u, _, e in edge_priced
+                                    if e and u.kind == VPN}),
                 "skipped": [{"appliance": p.appliance, "reason": p.skipped}
                             for _, p in priced if p.skipped is not None],
                 "currency": book.currency,

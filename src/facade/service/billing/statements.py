@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import invoices
-from facade.domain.edge_billing import PUBLIC_IP
+from facade.domain.edge_billing import PUBLIC_IP, VPN, EdgeUse
 from facade.domain.errors import Conflict, Forbidden
 from facade.domain.ledger import Ledger
 from facade.domain.metering import to_ms
@@ -106,14 +106,22 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
                   if b[0] >= hour_of(period.start) and b[1] <= hour_of(period.end)]
         unbilled: list[dict[str, Any]] = []
         unbilled_edge: list[dict[str, Any]] = []
+        unbilled_channels: list[dict[str, Any]] = []
+
+        def late_edge(when: Period, use: EdgeUse, values: dict[str, int]) -> None:
+            if use.kind == PUBLIC_IP:
+                unbilled_edge.append({"period": str(when), "address": use.subject,
+                                      "account": use.account, **values})
+            elif use.kind == VPN:
+                unbilled_channels.append({"period": str(when), "channel": use.subject,
+                                          "account": use.account,
+                                          "held_ms": values["held_ms"]})
+
         if not billed:
             unbilled = [{"period": str(period), "appliance": u.appliance, **u.values}
                         for u in usage_of(session, period)]
-            unbilled_edge = [{"period": str(period), "address": u.subject,
-                              "account": u.account, **values}
-                             for u, values in edge_usage_of(session, period,
-                                                            to_ms(utc_now()))
-                             if u.kind == PUBLIC_IP]
+            for held, values in edge_usage_of(session, period, to_ms(utc_now())):
+                late_edge(period, held, values)
         for start, end in inside:
             p = hours_period(start, end)
             done = {r.appliance_id: r for r in session.scalars(select(BilledUsage).where(
@@ -129,9 +137,8 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
             for eu, values in edge_usage_of(session, p):
                 late = {m: values[m] - edge_done.get((eu.kind, eu.subject_id, m), 0)
                         for m in EDGE_USAGE}
-                if any(late.values()) and eu.kind == PUBLIC_IP:
-                    unbilled_edge.append({"period": str(p), "address": eu.subject,
-                                          "account": eu.account, **late})
+                if any(late.values()):
+                    late_edge(p, eu, late)
         runs = session.scalars(select(BillingRun).where(
             BillingRun.period_start >= hour_of(period.start),
             BillingRun.period_end <= hour_of(period.end)).order_by(BillingRun.id))
@@ -149,4 +156,5 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
                          for a in book.accounts(period)],
             "unbilled": unbilled,
             "unbilled_public_ips": unbilled_edge,
+            "unbilled_channels": unbilled_channels,
         }
