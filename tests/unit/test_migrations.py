@@ -78,7 +78,6 @@ def test_0018_holds_every_channel_from_its_creation_to_its_deletion(tmp_path: Pa
     """Channels made before channel hours were metered: each vpns row (live, or kept after
     its deletion) becomes a holding of its account from created_at to deleted_at."""
     import sqlalchemy as sa
-    from alembic import command
 
     engine = db.make_engine(db.sqlite_url(tmp_path))
     cfg = Config()
