@@ -124,8 +124,12 @@ def stop_control_plane(cp: ControlPlane) -> None:
 
 
 def cleanup(home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`facade cleanup` (the user's command) for this state folder: removes every kernel object
-    Facade made. Run it once the control plane is stopped."""
+    """`facade cleanup --this-plane` (the user's command) for this state folder: removes every
+    kernel object Facade made, and of the host's control groups, sandbox processes and bridges
+    this plane's only (another test run may have its own beside this one, in a sandbox of its
+    own whose namespaces this one cannot see; the cgroup hierarchies are the host's). Run it
+    once the control plane is stopped."""
     env = {k: v for k, v in os.environ.items() if k not in ("FACADE_URL", "FACADE_TOKEN")}
-    return subprocess.run([FACADE, "cleanup"], env={**env, "FACADE_HOME": str(home)},
+    return subprocess.run([FACADE, "cleanup", "--this-plane"],
+                          env={**env, "FACADE_HOME": str(home)},
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)
