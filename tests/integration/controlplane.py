@@ -87,6 +87,10 @@ def start_control_plane(home: Path) -> ControlPlane:
            "FACADE_RESYNC": os.environ.get("FACADE_RESYNC", "2"),
            "FACADE_RESYNC_RATE": os.environ.get("FACADE_RESYNC_RATE", "1000")}
     env.pop("FACADE_TOKEN", None)
+    # the CLI's tables and trees as a pipe gets them (200 columns), not at a test runner's
+    # width (a pytest-xdist worker has COLUMNS=80, which wraps their lines)
+    for key in ("COLUMNS", "LINES"):
+        env.pop(key, None)
     log = open(home.parent / f"{home.name}-server.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "facade.api.server", "--port", str(port)],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
