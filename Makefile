@@ -33,10 +33,15 @@ up: deps
 # /run), a module at a time, the slowest first (tests/integration/conftest.py); a test run's
 # cleanup touches only its own control plane's control groups (`facade cleanup --this-plane`).
 # The data-plane contract suite runs there too (its fake half also in `make check`).
+# Measured on 2026-12-06 (docs/guarantees.md, "Time"): 9 min 2 s in a quiet hour (unit and
+# service 162 s, fuzzing 118 s, kernel tests 261 s, where one fuzzing process took 270 s and the
+# kernel tests one module at a time 444 s in the same hour), 11-12 min with other engineers'
+# kernel tests and benchmarks beside it. The kernel tests use about 340 s of CPU: two workers
+# fill the two cores, a third would mostly wait.
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 FUZZ := tests/service/test_api_fuzz.py
-# about half the cases (3,090 of 6,309; the other half: the operator's invalid requests and an
-# account's, 3,219, and any test added to the file); each half counts its own (test_zz)
+# about half the cases (3,190 of 6,518 on 2026-12-06; the other half: the operator's invalid
+# requests and an account's, 3,328, and any test added to the file); each half counts its own
 FUZZ_HALF := test_operator_requests or test_anonymous_requests
 KERNEL_WORKERS := --tx '2*popen//python=tests/integration/sandbox $(PY)' --dist loadfile \
   --no-loadscope-reorder
