@@ -87,6 +87,10 @@ def start_control_plane(home: Path) -> ControlPlane:
            "FACADE_RESYNC": os.environ.get("FACADE_RESYNC", "2"),
            "FACADE_RESYNC_RATE": os.environ.get("FACADE_RESYNC_RATE", "1000")}
     env.pop("FACADE_TOKEN", None)
+    # the CLI's tables and trees as a pipe gets them (200 columns), not at a test runner's
+    # width (a pytest-xdist worker has COLUMNS=80, which wraps their lines)
+    for key in ("COLUMNS", "LINES"):
+        env.pop(key, None)
     log = open(home.parent / f"{home.name}-server.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "facade.api.server", "--port", str(port)],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
@@ -124,8 +128,12 @@ def stop_control_plane(cp: ControlPlane) -> None:
 
 
 def cleanup(home: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`facade cleanup` (the user's command) for this state folder: removes every kernel object
-    Facade made. Run it once the control plane is stopped."""
+    """`facade cleanup --this-plane` (the user's command) for this state folder: removes every
+    kernel object Facade made, and of the host's control groups, sandbox processes and bridges
+    this plane's only (another test run may have its own beside this one, in a sandbox of its
+    own whose namespaces this one cannot see; the cgroup hierarchies are the host's). Run it
+    once the control plane is stopped."""
     env = {k: v for k, v in os.environ.items() if k not in ("FACADE_URL", "FACADE_TOKEN")}
-    return subprocess.run([FACADE, "cleanup"], env={**env, "FACADE_HOME": str(home)},
+    return subprocess.run([FACADE, "cleanup", "--this-plane"],
+                          env={**env, "FACADE_HOME": str(home)},
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT)

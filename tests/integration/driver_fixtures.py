@@ -108,8 +108,11 @@ def driver_host_guard() -> Iterator[set[str]]:
 
 @pytest.fixture
 def driver_dp(tmp_path: Path, driver_host_guard: set[str]) -> Iterator[LinuxDataPlane]:
-    """A LinuxDataPlane whose test-made namespaces, subnets and processes are removed after."""
-    dp = LinuxDataPlane(tmp_path / "state")
+    """A LinuxDataPlane whose test-made namespaces, subnets and processes are removed after.
+    Its cleanup() touches only its own plane's control groups, sandbox processes and bridges:
+    the cgroup hierarchies are the host's even in a sandbox, where another run may have its
+    own beside this one (`make test` runs the kernel tests in two sandboxes at once)."""
+    dp = LinuxDataPlane(tmp_path / "state", this_plane_only=True)
     before = driver_facade_netns()
     try:
         yield dp

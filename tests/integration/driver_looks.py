@@ -9,13 +9,11 @@ that exist already on the host are left out of every answer.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from facade.dataplane.fake import FakeDataPlane
-from facade.dataplane.linux import cgroups, nft_rules, port_rules
+from facade.dataplane.linux import nft_rules, port_rules
 from facade.domain.names import FABRIC_NETNS
 from facade.domain.specs import Inventory
 from tests.integration.driver_fixtures import driver_json, driver_netns_list
@@ -34,23 +32,9 @@ def mine(inv: Inventory) -> Inventory:
         processes=frozenset(k for k in inv.processes if k.startswith(PROCESS_PREFIX)))
 
 
-def foreign_node_groups(plane: str) -> set[str]:
-    """The node control groups of other control planes on this host ("cgroup PLANE/NODE").
-    The cgroup hierarchies are the host's, even inside /work/shared/tools/sandbox: the linux
-    driver's cleanup() would remove the empty ones and wait for each busy one."""
-    found: set[str] = set()
-    for mount, _ in cgroups.Hierarchies.discover().mounts():
-        with contextlib.suppress(OSError):
-            for other in os.scandir(mount / cgroups.TOP):
-                if other.is_dir() and other.name != plane:
-                    found |= {f"cgroup {other.name}/{node.name}"
-                              for node in os.scandir(other.path) if node.is_dir()}
-    return found
-
-
 class Look(Protocol):
-    # Facade objects of others (not the fake's) that existed before the test: a test that
-    # would touch them (cleanup() removes everything on the host) skips instead
+    # Facade namespaces of others (not the fake's) that existed before the test: a test that
+    # would touch them (cleanup() removes every namespace it can see) skips instead
     others: set[str]
 
     def namespaces(self) -> set[str]:

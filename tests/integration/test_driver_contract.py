@@ -42,7 +42,6 @@ from tests.integration.driver_looks import (
     FakeLook,
     KernelLook,
     Look,
-    foreign_node_groups,
     mine,
 )
 
@@ -65,8 +64,7 @@ def look(dp: DataPlane, request: pytest.FixtureRequest) -> Look:
     if isinstance(dp, FakeDataPlane):
         return FakeLook(dp, others=set())
     assert isinstance(dp, LinuxDataPlane)
-    return KernelLook(others=set(request.getfixturevalue("driver_host_guard"))
-                      | foreign_node_groups(dp._sandboxes.plane))
+    return KernelLook(others=set(request.getfixturevalue("driver_host_guard")))
 
 
 def _raises(kind: Kind, call: Callable[[], object], match: str | None = None

@@ -802,6 +802,8 @@ def test_cleanup_warns_when_the_control_plane_runs(api: FakeApi, monkeypatch: An
     assert "warning" in result.stderr and "re-create" in result.stderr
     assert seen["argv"][1:] == ["-m", "facade.dataplane.linux.cleanup"]
     assert seen["env"]["FACADE_HOME"].endswith("home")
+    result = run("cleanup", "--this-plane")  # a test run's: this plane's host-wide objects only
+    assert seen["argv"][1:] == ["-m", "facade.dataplane.linux.cleanup", "--this-plane"]
 
 
 def test_cleanup_runs_when_the_control_plane_is_down(monkeypatch: Any) -> None:

@@ -195,6 +195,51 @@ def test_a_process_another_pid_namespace_holds_is_never_listed_as_0(tmp_path: Pa
     assert groups.all_pids() == [4242]
 
 
+def test_a_planes_cleanup_removes_its_own_groups_only(tmp_path: Path) -> None:
+    """Two control planes on one host (two test runs side by side, each in a sandbox of its
+    own): the cgroup hierarchies are shared, so one plane's cleanup leaves the other's groups
+    (one it made and has not put a process in yet, say); the user's cleanup removes all."""
+    h = _tree(tmp_path, V1, {})
+    base = tmp_path / "sys/fs/cgroup"
+    for c in ("memory", "pids", "cpu"):
+        for plane, node in (("plane", "fcd-i1-a"), ("plane", "fcd-i2-b"), ("other", "fcd-i9-z")):
+            (base / c / "facade" / plane / node).mkdir(parents=True)
+    mine, other = cgroups.NodeGroups("plane", h), cgroups.NodeGroups("other", h)
+    assert mine.plane_pids() == []
+    assert mine.remove_plane() == ["cgroup fcd-i1-a", "cgroup fcd-i2-b"]
+    assert other.node_groups() == {"fcd-i9-z"} and mine.node_groups() == set()
+    assert all(not (base / c / "facade/plane").exists() for c in ("memory", "pids", "cpu"))
+    assert other.remove_plane() == ["cgroup fcd-i9-z"]
+    assert all(not (base / c / "facade").exists() for c in ("memory", "pids", "cpu"))
+    for c in ("memory", "pids", "cpu"):
+        (base / c / "facade/plane/fcd-i1-a").mkdir(parents=True)
+        (base / c / "facade/other/fcd-i9-z").mkdir(parents=True)
+    assert mine.remove_all() == ["cgroup fcd-i1-a", "cgroup fcd-i9-z"]
+    assert all(not (base / c / "facade").exists() for c in ("memory", "pids", "cpu"))
+
+
+def test_a_group_is_made_again_when_another_planes_cleanup_took_facades(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another plane's cleanup removes facade/ once empty: between this plane making it and
+    making its own group in it, the group's parent is gone (FileNotFoundError); ensure makes
+    both again."""
+    h = _tree(tmp_path, V2, {"sys/fs/cgroup": "cpu memory pids"})
+    groups = cgroups.NodeGroups("plane", h)
+    real = cgroups.NodeGroups._enable_v2
+    calls = []
+
+    def racing(self: cgroups.NodeGroups, mount: Path) -> None:
+        calls.append(mount)
+        if len(calls) == 1:
+            raise FileNotFoundError(2, "No such file or directory", str(mount / "facade"))
+        real(self, mount)
+
+    monkeypatch.setattr(cgroups.NodeGroups, "_enable_v2", racing)
+    groups.ensure("fcd-i1-a", cgroups.Limits(memory=64 << 20, pids=32, cpu_weight=100))
+    assert len(calls) == 2
+    assert groups.node_groups() == {"fcd-i1-a"}
+
+
 def test_a_v2_root_that_hands_nothing_down_is_not_used(tmp_path: Path) -> None:
     h = _tree(tmp_path, V2, {"sys/fs/cgroup": ""})
     assert h.where == {}

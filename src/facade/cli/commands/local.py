@@ -31,7 +31,11 @@ def up(
     os.execv(sys.executable, argv)
 
 
-def cleanup() -> None:
+def cleanup(
+    this_plane: Annotated[bool, typer.Option(
+        "--this-plane", help="Of the host's control groups, sandbox processes and bridges, "
+        "remove this state folder's control plane's only (a test run beside others).")] = False,
+) -> None:
     """Remove every kernel object Facade made (works when the control plane is down)."""
     with connect() as cli:
         if cli.healthy():
@@ -43,5 +47,6 @@ def cleanup() -> None:
     env = dict(os.environ)
     env["FACADE_HOME"] = str(facade_home().resolve())
     # Inherit stdout/stderr so its output streams as it comes.
-    code = subprocess.call([sys.executable, "-m", CLEANUP_MODULE], env=env)
+    argv = [sys.executable, "-m", CLEANUP_MODULE, *(["--this-plane"] if this_plane else [])]
+    code = subprocess.call(argv, env=env)
     raise typer.Exit(code)

@@ -29,6 +29,7 @@ from pathlib import Path
 CONTROLLERS = ("memory", "pids", "cpu")
 MOUNTINFO = "/proc/self/mountinfo"
 TOP = "facade"
+MAKE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,17 @@ class NodeGroups:
     def ensure(self, netns: str, limits: Limits) -> None:
         """Make the node's groups exist with these limits (idempotent)."""
         for mount, v2 in self.h.mounts():
-            if v2:
-                self._enable_v2(mount)
-            self._dir(mount, netns).mkdir(parents=True, exist_ok=True)
+            # another plane's cleanup removes facade/ once it is empty: that may happen
+            # between making it and making this plane's group in it, so make them again
+            for attempt in range(MAKE_ATTEMPTS):
+                try:
+                    if v2:
+                        self._enable_v2(mount)
+                    self._dir(mount, netns).mkdir(parents=True, exist_ok=True)
+                    break
+                except FileNotFoundError:
+                    if attempt == MAKE_ATTEMPTS - 1:
+                        raise
         for controller, (mount, v2) in self.h.where.items():
             values = (_v2_values if v2 else _v1_values)(controller, limits)
             self._apply(self._dir(mount, netns), values)
@@ -213,21 +222,41 @@ class NodeGroups:
                             out.update(_procs(Path(node.path)))
         return sorted(out)
 
+    def plane_pids(self) -> list[int]:
+        """Every process in this control plane's node groups."""
+        out: set[int] = set()
+        for mount, _ in self.h.mounts():
+            with contextlib.suppress(OSError):
+                for node in os.scandir(self._dir(mount)):
+                    if node.is_dir():
+                        out.update(_procs(Path(node.path)))
+        return sorted(out)
+
     def remove_all(self) -> list[str]:
         """Every Facade group on this host (of any control plane) that has no process left,
         then the planes' groups and Facade's own when empty. Returns the node groups removed."""
+        return self._remove(every_plane=True)
+
+    def remove_plane(self) -> list[str]:
+        """This control plane's node groups that have no process left, then its own group and
+        Facade's when empty; other planes' groups are left alone (two planes may share a host,
+        e.g. two test runs side by side). Returns the node groups removed."""
+        return self._remove(every_plane=False)
+
+    def _remove(self, *, every_plane: bool) -> list[str]:
         removed = []
         for mount, _ in self.h.mounts():
             top = mount / TOP
             with contextlib.suppress(OSError):
-                for plane in os.scandir(top):
-                    if not plane.is_dir():
-                        continue
-                    for node in os.scandir(plane.path):
-                        if node.is_dir() and _rmdir_settled(Path(node.path)):
-                            removed.append(f"cgroup {node.name}")
+                planes = ([Path(e.path) for e in os.scandir(top) if e.is_dir()] if every_plane
+                          else [self._dir(mount)])
+                for plane in planes:
                     with contextlib.suppress(OSError):
-                        os.rmdir(plane.path)
+                        for node in os.scandir(plane):
+                            if node.is_dir() and _rmdir_settled(Path(node.path)):
+                                removed.append(f"cgroup {node.name}")
+                    with contextlib.suppress(OSError):
+                        plane.rmdir()
             with contextlib.suppress(OSError):
                 top.rmdir()
         return sorted(set(removed))

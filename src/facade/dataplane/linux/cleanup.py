@@ -1,7 +1,8 @@
 """`python -m facade.dataplane.linux.cleanup [--state-dir DIR]`: remove every kernel object and
 process Facade made (fcd-* namespaces, the fabric last, their processes and pidfiles), print what
 was removed. Works with the control plane down; safe to run when nothing exists. State dir
-default: $FACADE_HOME or ./.facade."""
+default: $FACADE_HOME or ./.facade. `--this-plane`: of the host-wide objects (control groups,
+sandbox processes, bridges), this state folder's control plane's only."""
 
 from __future__ import annotations
 
@@ -22,8 +23,12 @@ def main(argv: list[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--state-dir", type=Path, default=None,
                         help="state directory (default: $FACADE_HOME or ./.facade)")
+    parser.add_argument("--this-plane", action="store_true",
+                        help="control groups, sandbox processes and bridges of this state "
+                             "folder's control plane only, not every plane's on the host")
     args = parser.parse_args(argv)
-    removed = LinuxDataPlane(args.state_dir or default_state_dir()).cleanup()
+    removed = LinuxDataPlane(args.state_dir or default_state_dir(),
+                             this_plane_only=args.this_plane).cleanup()
     for item in removed:
         print(f"removed {item}")
     if not removed:

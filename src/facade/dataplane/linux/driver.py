@@ -112,14 +112,19 @@ def _describe(exc: BaseException) -> str:
 
 class LinuxDataPlane:
     """The linux driver. `state_dir` holds pidfiles (run/), workload logs (logs/) and the
-    sandboxed nodes' records and files (nodes/)."""
+    sandboxed nodes' records and files (nodes/). `cleanup()` removes every control plane's
+    control groups, sandbox processes and bridges on the host; with `this_plane_only`, this
+    plane's only (the namespaces it can see are all removed either way): for a control plane
+    beside others on one host, in a network, mount and PID namespace of its own (a test run
+    in a sandbox), whose neighbours' groups are in the host's cgroup hierarchies."""
 
     # node operations at once: making a node mostly waits for the kernel (namespaces, bwrap,
     # cgroup migrations), and a few side by side fill two cores
     concurrency = 4
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, this_plane_only: bool = False) -> None:
         self.state_dir = Path(state_dir)
+        self.this_plane_only = this_plane_only
         self._fabric = SharedLock()  # see locks.py
         self._nodes = NodeLocks()
         self._sandboxes = Sandboxes(self.state_dir)
@@ -277,6 +282,6 @@ class LinuxDataPlane:
                 removed.append(f"pidfile {pf.key}")
             self._procs.drop_index()
             self._procs.reap()
-            removed += self._sandboxes.cleanup()
+            removed += self._sandboxes.cleanup(every_plane=not self.this_plane_only)
             self._guard.listing.changed()
             return removed

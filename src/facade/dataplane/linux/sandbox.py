@@ -313,18 +313,24 @@ class Sandboxes:
         root = str(BRIDGE_ROOT if every_plane else self.bridge.root).encode()
         return sandbox_orphans.collect(root, every_plane=every_plane)
 
-    def cleanup(self) -> list[str]:
+    def cleanup(self, *, every_plane: bool = True) -> list[str]:
         """Everything sandboxes leave on the host once every node is gone: processes still in
         a node's control group or under a sandbox's bwrap, control groups and bridges (of every
-        control plane, as cleanup removes every plane's namespaces), and this plane's node
-        folders."""
-        removed = self.collect_orphans(every_plane=True)
-        for pid in self.groups.all_pids():
+        control plane, as cleanup removes every plane's namespaces; with `every_plane` False
+        this plane's only, for a control plane beside others on one host whose namespaces are
+        its own, such as a test run in a sandbox), and this plane's node folders."""
+        removed = self.collect_orphans(every_plane=every_plane)
+        pids = self.groups.all_pids() if every_plane else self.groups.plane_pids()
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
                 removed.append(f"process {pid}")
-        removed += self.groups.remove_all()
-        removed += Bridge.remove_all()
+        if every_plane:
+            removed += self.groups.remove_all()
+            removed += Bridge.remove_all()
+        else:
+            removed += self.groups.remove_plane()
+            removed += self.bridge.remove()
         self.bridge.forget()
         if self.nodes_dir.exists():
             for entry in sorted(os.scandir(self.nodes_dir), key=lambda e: e.name):
