@@ -277,3 +277,20 @@ def test_addresses_held_now_are_in_the_prometheus_text(world: Any) -> None:
     assert f"facade_public_ip_held_seconds_total{{{labels}}} " in text
     assert "203.0.113.52" not in text  # released
     assert "203.0.113.51" not in api.req("GET", "/metrics", token=api.searchco).text
+
+
+def test_public_ip_usage_pages_oldest_allocation_first(world: Any) -> None:
+    api = world
+    held = [ok(api.req("POST", "/v1/public-ips", json={}, token=api.acme), 201)["address"]
+            for _ in range(3)]
+    assert api.req("DELETE", f"/v1/public-ips/{held[1]}", token=api.acme).status_code == 204
+    whole = ok(api.req("GET", "/v1/usage/public-ips?limit=1000", token=api.acme))
+    assert [r["address"] for r in whole["items"]] == held and whole["next_cursor"] is None
+    first = ok(api.req("GET", "/v1/usage/public-ips?limit=2", token=api.acme))
+    assert [r["address"] for r in first["items"]] == held[:2]
+    assert all(r["period"] == "all time" for r in first["items"])
+    rest = ok(api.req("GET", f"/v1/usage/public-ips?limit=2&cursor={first['next_cursor']}",
+                      token=api.acme))
+    assert [r["address"] for r in rest["items"]] == held[2:] and rest["next_cursor"] is None
+    err(api.req("GET", "/v1/usage/channels?cursor=" + first["next_cursor"], token=api.acme),
+        400, "cursor")  # a cursor of another list

@@ -323,7 +323,8 @@ def test_every_list_route_documents_limit_cursor_and_the_envelope(world: Any) ->
         assert set(body["properties"]) == {"items", "next_cursor"}, path
         assert body["properties"]["items"]["type"] == "array"
         assert "400" in get["responses"] and "422" in get["responses"]
-    assert len(listed) == 15, listed  # 12, and the edge's public IPs, pools and externals
+    # 12; the edge's public IPs, pools, externals, sites and channels, and their usage
+    assert len(listed) == 19, listed
 
 
 # --- the CLI follows the pages of the real API --------------------------------------------------

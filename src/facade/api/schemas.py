@@ -710,6 +710,7 @@ class PublicIpUsageRead(BaseModel):
     address: str
     account: str
     kind: str = Field(description="standard or customer")
+    period: str = Field(description="the period asked for, or \"all time\"")
     held_from: str | None = Field(description="when it was allocated (ISO 8601, UTC)")
     held_until: str | None = Field(description="when it was released; null: still held")
     ip_hours: str = Field(description="decimal hours held (allocated to released, associated "
@@ -718,25 +719,16 @@ class PublicIpUsageRead(BaseModel):
     bytes_out: int = Field(description="IP bytes through the public gateway from the address")
 
 
-class PublicIpUsageList(BaseModel):
-    period: str
-    items: list[PublicIpUsageRead]
-
-
 class ChannelUsageRead(BaseModel):
     """One private channel's (VPN's) hours over a period (docs/metering.md, "The edge")."""
 
     channel: str
     account: str
+    period: str = Field(description="the period asked for, or \"all time\"")
     held_from: str | None = Field(description="when it was created (ISO 8601, UTC)")
     held_until: str | None = Field(description="when it was deleted; null: still there")
     channel_hours: str = Field(description="decimal hours held (created to deleted), "
                                            "6 decimals")
-
-
-class ChannelUsageList(BaseModel):
-    period: str
-    items: list[ChannelUsageRead]
 
 
 class AutoscaleWrite(BaseModel):

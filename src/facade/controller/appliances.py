@@ -33,6 +33,8 @@ from facade.store.models import Appliance
 log = logging.getLogger("facade.controller")
 
 RECHECK = 0.2  # seconds before looking again at an appliance whose endpoint did not answer
+# ... and at one whose endpoint answered but a node's agent did not know it yet (told at once)
+AGENT_RECHECK = 0.05
 PROBE_TIMEOUT = 1.0
 
 
@@ -69,7 +71,7 @@ def reconcile_appliance(rt: Runtime, key: Key) -> None:
         rotation = set(healthy) if done else set(seen_fe.backends)
     wanted = {b.ip for b in target.backends}
     leaving = [n for n in target.leaving if dp.observe_node(n) is not None]
-    complete = False
+    complete = agent_told = False
     if fe is None or seen_fe is None or seen_fe.backends is None:
         ok, detail = False, "front-end not created yet"
     elif rotation != wanted or leaving:
@@ -82,10 +84,12 @@ def reconcile_appliance(rt: Runtime, key: Key) -> None:
         if ok and target.status != "ready":
             ok, why = _managed(rt, target)
             detail = why or detail
+            if not ok:  # its agent was told just now: it reads its configuration in 0.1 s
+                complete, agent_told = False, True
     if not (ok and target.status == "ready"):  # ready and still so: nothing to write
         _record(rt, key.ident, ok, detail)
-    if not ok and complete:
-        raise Later(RECHECK, f"{target.name}: {detail}")
+    if not ok and (complete or agent_told):
+        raise Later(RECHECK if complete else AGENT_RECHECK, f"{target.name}: {detail}")
 
 
 def _verdict(rt: Runtime, netns: str, in_rotation: bool) -> bool:

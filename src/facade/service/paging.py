@@ -76,6 +76,18 @@ def rows(session: Session, query: Select[Any], order: Order,
     return _cut(found, order, req, lambda r: tuple(r[:len(order.columns)]))
 
 
+def computed(items: Sequence[T], order: Order, req: PageRequest,
+             key_of: Callable[[T], Key]) -> tuple[list[T], str | None]:
+    """One page of items computed in memory (not one query's rows; e.g. usage summed over a
+    period), ordered by `key_of` as `order` says, and the cursor of the next (None: last)."""
+    start = req.after(order.kind, order.shape)
+    ordered = sorted(items, key=key_of, reverse=order.descending)
+    if start is not None:
+        ordered = [i for i in ordered
+                   if (key_of(i) < start if order.descending else key_of(i) > start)]
+    return _cut(ordered[:req.limit + 1], order, req, key_of)
+
+
 def by_id(kind: str, id_column: Any) -> Order:
     """The usual order: by primary key, oldest first."""
     return Order(kind=kind, columns=(id_column,), shape=(int,))

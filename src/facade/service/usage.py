@@ -149,35 +149,54 @@ def _held(ctx: Context, caller: Caller, period: str | None, account: str | None
 
 
 def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
-               account: str | None = None, address: str | None = None) -> dict[str, Any]:
-    """Each public address's usage over a period (all time without one): hours held
+               account: str | None = None, address: str | None = None,
+               page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of each public address's usage over a period (all time without one): hours held
     (allocated to released, associated or not; up to now while still held) and bytes through
     its public gateway, in and out; one row per allocation (an address released and allocated
-    again is two, told apart by `held_from`). An account sees its own addresses, the operator all.
-    Every address of the period in one answer: an account holds few (its quota)."""
+    again is two, told apart by `held_from`), oldest allocation first. An account sees its own
+    addresses, the operator all."""
     if address is not None:
         address = edge.check_public(address, where="address")
     when, uses = _held(ctx, caller, period, account)
-    rows = [{"address": u.subject, "account": u.account, "kind": u.detail or "customer",
-             "held_from": _instant(u.start_ms), "held_until": _instant(u.end_ms),
-             "ip_hours": _hours(u.held_ms), "bytes_in": u.bytes_in, "bytes_out": u.bytes_out}
-            for u in uses if u.kind == PUBLIC_IP and (address is None or u.subject == address)]
-    return {"period": str(when) if when is not None else "all time", "items": rows}
+    mine = [u for u in uses
+            if u.kind == PUBLIC_IP and (address is None or u.subject == address)]
+    shown, after = paging.computed(mine, HELD_ORDER["public-ips"], page, _held_key)
+    label = str(when) if when is not None else "all time"
+    return paging.answer([{
+        "address": u.subject, "account": u.account, "kind": u.detail or "customer",
+        "period": label, "held_from": _instant(u.start_ms), "held_until": _instant(u.end_ms),
+        "ip_hours": _hours(u.held_ms), "bytes_in": u.bytes_in, "bytes_out": u.bytes_out}
+        for u in shown], after)
 
 
 def channels(ctx: Context, caller: Caller, *, period: str | None = None,
-             account: str | None = None, channel: str | None = None) -> dict[str, Any]:
-    """Each private channel's (VPN's) hours over a period (all time without one): created to
-    deleted, up to now while it lives; one row per channel (a name used again is another
-    channel, told apart by `held_from`). An account sees its own channels, the operator all.
-    A channel carries no billed bytes (docs/billing.md, "The edge")."""
+             account: str | None = None, channel: str | None = None,
+             page: PageRequest = FIRST) -> dict[str, Any]:
+    """A page of each private channel's (VPN's) hours over a period (all time without one):
+    created to deleted, up to now while it lives; one row per channel (a name used again is
+    another channel, told apart by `held_from`), oldest first. An account sees its own
+    channels, the operator all. A channel carries no billed bytes (docs/billing.md, "The
+    edge")."""
     if channel is not None:
         names.check_name(channel, kind="vpn", where="channel")
     when, uses = _held(ctx, caller, period, account)
-    rows = [{"channel": u.subject, "account": u.account, "held_from": _instant(u.start_ms),
-             "held_until": _instant(u.end_ms), "channel_hours": _hours(u.held_ms)}
-            for u in uses if u.kind == VPN and (channel is None or u.subject == channel)]
-    return {"period": str(when) if when is not None else "all time", "items": rows}
+    mine = [u for u in uses if u.kind == VPN and (channel is None or u.subject == channel)]
+    shown, after = paging.computed(mine, HELD_ORDER["channels"], page, _held_key)
+    label = str(when) if when is not None else "all time"
+    return paging.answer([{
+        "channel": u.subject, "account": u.account, "period": label,
+        "held_from": _instant(u.start_ms), "held_until": _instant(u.end_ms),
+        "channel_hours": _hours(u.held_ms)} for u in shown], after)
+
+
+# each held thing's rows in the order of their holding: when it began, then which it is
+HELD_ORDER = {kind: paging.Order(kind=f"usage-{kind}", columns=(), shape=(int, int))
+              for kind in ("public-ips", "channels")}
+
+
+def _held_key(use: EdgeUse) -> tuple[int, int]:
+    return (use.start_ms if use.start_ms is not None else -1), use.subject_id
 
 
 # --- Prometheus text exposition ---------------------------------------------------------------

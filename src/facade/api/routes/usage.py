@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
 
 from facade.api.deps import Auth, Ctx, Paging
-from facade.api.schemas import ChannelUsageList, Page, PublicIpUsageList, UsageRead
+from facade.api.schemas import ChannelUsageRead, Page, PublicIpUsageRead, UsageRead
 from facade.service import usage
 
 router = APIRouter(tags=["usage"])
@@ -31,9 +31,9 @@ def list_usage(ctx: Ctx, caller: Auth, page: Paging,
                         page=page)
 
 
-@router.get("/v1/usage/public-ips", response_model=PublicIpUsageList,
+@router.get("/v1/usage/public-ips", response_model=Page[PublicIpUsageRead],
             operation_id="list_public_ip_usage")
-def list_public_ip_usage(ctx: Ctx, caller: Auth,
+def list_public_ip_usage(ctx: Ctx, caller: Auth, page: Paging,
                          period: str | None = Query(None, max_length=80,
                                                     description="2026-11, 2026-11-28 or "
                                                                 "START/END"),
@@ -41,12 +41,13 @@ def list_public_ip_usage(ctx: Ctx, caller: Auth,
                          address: str | None = Query(None, max_length=40)) -> Any:
     """Each public address's hours held and bytes through its public gateway over a period
     (all time without one): your own, or every account's for the operator."""
-    return usage.public_ips(ctx, caller, period=period, account=account, address=address)
+    return usage.public_ips(ctx, caller, period=period, account=account, address=address,
+                            page=page)
 
 
-@router.get("/v1/usage/channels", response_model=ChannelUsageList,
+@router.get("/v1/usage/channels", response_model=Page[ChannelUsageRead],
             operation_id="list_channel_usage")
-def list_channel_usage(ctx: Ctx, caller: Auth,
+def list_channel_usage(ctx: Ctx, caller: Auth, page: Paging,
                        period: str | None = Query(None, max_length=80,
                                                   description="2026-11, 2026-11-28 or "
                                                               "START/END"),
@@ -55,7 +56,8 @@ def list_channel_usage(ctx: Ctx, caller: Auth,
                                                    description="a VPN's name")) -> Any:
     """Each private channel's (VPN's) hours over a period (all time without one): your own,
     or every account's for the operator."""
-    return usage.channels(ctx, caller, period=period, account=account, channel=channel)
+    return usage.channels(ctx, caller, period=period, account=account, channel=channel,
+                          page=page)
 
 
 @router.get("/metrics", operation_id="metrics", response_model=None,

@@ -53,18 +53,18 @@ def usage(
             raise typer.BadParameter("--channels takes --period and --account only",
                                      param_hint="--channels")
         with connect() as cli:
-            obj = cli.get("/v1/usage/channels", params={
+            rows = cli.list_all("/v1/usage/channels", {
                 k: v for k, v in (("period", period), ("account", account)) if v is not None})
-        render.output(obj.get("items") or [], as_json, render.channel_usage)
+        render.output(rows, as_json, render.channel_usage)
         return
     if public_ips:
         if appliance is not None or by_node:
             raise typer.BadParameter("--public-ips takes --period and --account only",
                                      param_hint="--public-ips")
         with connect() as cli:
-            obj = cli.get("/v1/usage/public-ips", params={
+            rows = cli.list_all("/v1/usage/public-ips", {
                 k: v for k, v in (("period", period), ("account", account)) if v is not None})
-        render.output(obj.get("items") or [], as_json, render.public_ip_usage)
+        render.output(rows, as_json, render.public_ip_usage)
         return
     params = {"period": period, "account": account, "appliance": appliance,
               "by": "node" if by_node else "appliance"}
