@@ -158,7 +158,8 @@ def _expected(spec: NodeSpec, backends: tuple[str, ...] = ()) -> ObservedNode:
         addresses=frozenset((p.ifname, p.address) for p in spec.ports),
         backends=backends if spec.frontend is not None else None,
         own_network=tenant, ports=frozenset(p.ifname for p in spec.ports),
-        guarded=tenant and any(p.mac for p in spec.ports))
+        guarded=tenant and any(p.mac for p in spec.ports),
+        tunnels=frozenset(t.ifname for t in spec.tunnels))
 
 
 def _check_node(dp: DataPlane, look: Look, spec: NodeSpec) -> None:

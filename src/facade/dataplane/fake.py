@@ -71,7 +71,9 @@ class FakeDataPlane:
             # like the linux driver: the guard knows a port by its MAC, and a tenant's node
             # none of whose ports has one is reported unguarded
             guarded=spec.sandbox is not None and spec.sandbox.own_network
-            and any(p.mac for p in spec.ports))
+            and any(p.mac for p in spec.ports),
+            # like the linux driver: the node's tunnel interfaces (a router's), as made
+            tunnels=frozenset(t.ifname for t in spec.tunnels))
 
     def gateway_counters(self, netns: str) -> dict[str, tuple[str, int]] | None:
         if netns not in self.nodes:

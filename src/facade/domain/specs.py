@@ -270,7 +270,8 @@ class ObservedNode:
     ports: frozenset[str] | None = None
     # a tenant's network: the fabric guards its ports (port security) as recorded
     guarded: bool = False
-    # a router's private channels' interfaces present (names.TUNNEL); None: not read
+    # the private channels' interfaces present (names.TUNNEL; only a router has any); None:
+    # not read
     tunnels: frozenset[str] | None = None
 
 
