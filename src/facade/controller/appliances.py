@@ -71,7 +71,7 @@ def reconcile_appliance(rt: Runtime, key: Key) -> None:
         rotation = set(healthy) if done else set(seen_fe.backends)
     wanted = {b.ip for b in target.backends}
     leaving = [n for n in target.leaving if dp.observe_node(n) is not None]
-    complete = agent_told = False
+    recheck = None  # seconds before looking again, when it can only be waited for
     if fe is None or seen_fe is None or seen_fe.backends is None:
         ok, detail = False, "front-end not created yet"
     elif rotation != wanted or leaving:
@@ -79,17 +79,16 @@ def reconcile_appliance(rt: Runtime, key: Key) -> None:
         detail = f"{len(rotation & wanted)}/{len(wanted)} backends in rotation" + (
             f", {len(leaving)} leaving" if leaving else "")
     else:
-        complete = True
         ok, detail = _probe(rt, target)
+        recheck = RECHECK
         if ok and target.status != "ready":
             ok, why = _managed(rt, target)
             detail = why or detail
-            if not ok:  # its agent was told just now: it reads its configuration in 0.1 s
-                complete, agent_told = False, True
+            recheck = AGENT_RECHECK  # its agent was told just now: it reads it every 0.1 s
     if not (ok and target.status == "ready"):  # ready and still so: nothing to write
         _record(rt, key.ident, ok, detail)
-    if not ok and (complete or agent_told):
-        raise Later(RECHECK if complete else AGENT_RECHECK, f"{target.name}: {detail}")
+    if not ok and recheck is not None:
+        raise Later(recheck, f"{target.name}: {detail}")
 
 
 def _verdict(rt: Runtime, netns: str, in_rotation: bool) -> bool:

@@ -158,11 +158,7 @@ def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
     addresses, the operator all."""
     if address is not None:
         address = edge.check_public(address, where="address")
-    when, uses = _held(ctx, caller, period, account)
-    mine = [u for u in uses
-            if u.kind == PUBLIC_IP and (address is None or u.subject == address)]
-    shown, after = paging.computed(mine, HELD_ORDER["public-ips"], page, _held_key)
-    label = str(when) if when is not None else "all time"
+    label, shown, after = _held_page(ctx, caller, period, account, PUBLIC_IP, address, page)
     return paging.answer([{
         "address": u.subject, "account": u.account, "kind": u.detail or "customer",
         "period": label, "held_from": _instant(u.start_ms), "held_until": _instant(u.end_ms),
@@ -180,10 +176,7 @@ def channels(ctx: Context, caller: Caller, *, period: str | None = None,
     edge")."""
     if channel is not None:
         names.check_name(channel, kind="vpn", where="channel")
-    when, uses = _held(ctx, caller, period, account)
-    mine = [u for u in uses if u.kind == VPN and (channel is None or u.subject == channel)]
-    shown, after = paging.computed(mine, HELD_ORDER["channels"], page, _held_key)
-    label = str(when) if when is not None else "all time"
+    label, shown, after = _held_page(ctx, caller, period, account, VPN, channel, page)
     return paging.answer([{
         "channel": u.subject, "account": u.account, "period": label,
         "held_from": _instant(u.start_ms), "held_until": _instant(u.end_ms),
@@ -191,8 +184,19 @@ def channels(ctx: Context, caller: Caller, *, period: str | None = None,
 
 
 # each held thing's rows in the order of their holding: when it began, then which it is
-HELD_ORDER = {kind: paging.Order(kind=f"usage-{kind}", columns=(), shape=(int, int))
-              for kind in ("public-ips", "channels")}
+HELD_ORDER = {PUBLIC_IP: paging.Order(kind="usage-public-ips", columns=(), shape=(int, int)),
+              VPN: paging.Order(kind="usage-channels", columns=(), shape=(int, int))}
+
+
+def _held_page(ctx: Context, caller: Caller, period: str | None, account: str | None,
+               kind: str, subject: str | None, page: PageRequest
+               ) -> tuple[str, list[EdgeUse], str | None]:
+    """The period's label, a page of the holdings of `kind` (of `subject` only, if given) and
+    the next page's cursor."""
+    when, uses = _held(ctx, caller, period, account)
+    mine = [u for u in uses if u.kind == kind and (subject is None or u.subject == subject)]
+    shown, after = paging.computed(mine, HELD_ORDER[kind], page, _held_key)
+    return (str(when) if when is not None else "all time"), shown, after
 
 
 def _held_key(use: EdgeUse) -> tuple[int, int]:

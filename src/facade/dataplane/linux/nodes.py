@@ -226,7 +226,7 @@ def _withdraw(netns: str) -> list[int]:
     with contextlib.suppress(ns.NamespaceMissing):
         with rawlink.Netlink(netns) as node:
             peers = [link.peer for link in node.links()
-                     if link.kind == "veth" and link.peer_elsewhere and link.peer]
+                     if link.fabric_port and link.peer]
         with rawlink.Netlink(FABRIC) as fab:
             ends = [end for end in map(fab.link, peers) if end is not None]
     by_router: dict[str, list[tuple[Leg, str]]] = {}

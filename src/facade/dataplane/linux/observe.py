@@ -134,8 +134,7 @@ def read_node(name: str) -> ObservedNode:
     with rawlink.Netlink(name) as nl:
         links = {link.index: link for link in nl.links()}
         addrs = nl.addresses()
-    ports = frozenset(link.name for link in links.values()
-                      if link.kind == "veth" and link.peer_elsewhere)  # links.fabric_port
+    ports = frozenset(link.name for link in links.values() if link.fabric_port)
     for link in links.values():
         if link.name == "lo":
             alias = link.alias or ""

@@ -44,6 +44,12 @@ class Link:
     peer_elsewhere: bool  # IFLA_LINK_NETNSID: that end is in another namespace
     alias: str | None
 
+    @property
+    def fabric_port(self) -> bool:
+        """A veth whose other end is in another namespace: one of Facade's ports (as
+        links.fabric_port says of a pyroute2 link)."""
+        return self.kind == "veth" and self.peer_elsewhere
+
 
 def _attr(kind: int, payload: bytes) -> bytes:
     length = _ATTR.size + len(payload)
