@@ -17,6 +17,7 @@ import pytest
 
 from facade.dataplane.linux import LinuxDataPlane, cgroups
 from facade.dataplane.linux import netns as driver_netns
+from facade.dataplane.protocol import DataPlane
 from tests.integration.kernel_lock import kernel_lock
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces)")
@@ -94,6 +95,14 @@ def driver_wait(predicate, timeout: float = 5.0, step: float = 0.05):  # type: i
     return value
 
 
+def driver_delete_node(dp: DataPlane, netns: str, timeout: float = 5.0) -> None:
+    """delete_node, then until node_gone says its ports have gone with its namespace (the
+    kernel tears it down a moment after the call); bounded in time."""
+    dp.delete_node(netns)
+    assert driver_wait(lambda: dp.node_gone(netns), timeout=timeout), \
+        f"{netns}: node_gone still False {timeout} s after delete_node"
+
+
 @pytest.fixture(scope="module")
 def driver_host_guard() -> Iterator[set[str]]:
     """Root links and pre-existing fcd-* namespaces before the module; checks the host after.
@@ -121,7 +130,7 @@ def driver_dp(tmp_path: Path, driver_host_guard: set[str]) -> Iterator[LinuxData
             dp.stop_process(pf.key)
         made = driver_facade_netns() - before
         for name in sorted(made - {"fcd-fabric"}):
-            dp.delete_node(name)
+            driver_delete_node(dp, name)
         dp._sandboxes.bridge.remove()  # this driver's bridges (sandbox.py)
         if "fcd-fabric" not in made and driver_netns.exists("fcd-fabric"):
             links = driver_json("ip", "-n", "fcd-fabric", "-j", "link")

@@ -37,7 +37,12 @@ from facade.domain.specs import (
     port_rules_fingerprint,
 )
 from tests.integration import driver_fixtures
-from tests.integration.driver_fixtures import driver_server_argv, driver_wait, needs_root
+from tests.integration.driver_fixtures import (
+    driver_delete_node,
+    driver_server_argv,
+    driver_wait,
+    needs_root,
+)
 from tests.integration.driver_looks import (
     FakeLook,
     KernelLook,
@@ -113,7 +118,7 @@ def test_a_subnet_with_ports_is_not_deleted(dp: DataPlane, look: Look) -> None:
     _raises(Kind.RETRY, lambda: dp.delete_subnet("fcdb9702"), "still has ports")
     assert dp.observe_subnet("fcdb9702") == 1 and look.bridges() == {"fcdb9702"}
     assert dp.has_subnet("fcdb9702")
-    dp.delete_node("fcd-i9702-n")
+    driver_delete_node(dp, "fcd-i9702-n")
     dp.delete_subnet("fcdb9702")
     assert mine(dp.inventory()) == Inventory() and look.bridges() == set()
 
@@ -200,12 +205,15 @@ def test_a_node_is_observed_as_specified(dp: DataPlane, look: Look, kind: str) -
     for _ in range(2):  # deleting what is gone is success
         dp.delete_node(spec.netns)
         assert dp.observe_node(spec.netns) is None and not dp.has_node(spec.netns)
+        # its ports go with its namespace a moment later: node_gone says when
+        assert driver_wait(lambda: dp.node_gone(spec.netns))
         assert spec.netns not in dp.observe().nodes
         assert mine(dp.inventory()) == Inventory(subnets=frozenset({B1, B2, B3}))
         assert look.namespaces() == set()
         assert all(dp.observe_subnet(b) == 0 and look.bridge_ports(b) == set()
                    for b in (B1, B2, B3))
     dp.delete_node("fcd-i9799-never")
+    assert dp.node_gone("fcd-i9799-never")
 
 
 # --------------------------------------------------------------------------- front-ends

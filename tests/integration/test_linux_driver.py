@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -343,7 +344,7 @@ def test_delete_node_subnet_and_cleanup(driver_dp: LinuxDataPlane,
     with pytest.raises(DataPlaneError, match="still has ports"):
         dp.delete_subnet("fcdb9302")
 
-    dp.delete_node("fcd-i9301-a")
+    driver_fixtures.driver_delete_node(dp, "fcd-i9301-a")
     dp.delete_node("fcd-i9301-a")  # gone already: success
     assert "fcd-i9301-a" not in driver_netns_list()
     links = _fabric_links()
@@ -410,6 +411,37 @@ def test_a_node_made_before_sandboxes_is_made_again_in_one(driver_dp: LinuxDataP
     assert not _guard_elements()
 
 
+def test_a_deleted_nodes_ports_go_with_its_namespace_or_after_a_while(
+        driver_dp: LinuxDataPlane, monkeypatch: pytest.MonkeyPatch) -> None:
+    """delete_node leaves the ports to the kernel's teardown of the namespace and node_gone
+    says when they have gone; a namespace something still holds (here an open descriptor)
+    keeps its ports, which node_gone deletes itself once TEARDOWN_S has passed."""
+    from facade.dataplane.linux import nodes
+
+    dp = driver_dp
+    dp.ensure_subnet(SubnetSpec("fcdb9601", "10.9.60.0/24"))
+    for n in (1, 2):
+        dp.ensure_node(NodeSpec(f"fcd-i960{n}-t", "instance",
+                                (PortSpec(f"fcdv960{n}1", "fcdb9601", "eth0", f"10.9.60.1{n}/24"),)))
+    # nothing holds the first: its port goes with it, without anyone deleting the port
+    dp.delete_node("fcd-i9601-t")
+    assert driver_wait(lambda: dp.node_gone("fcd-i9601-t"), timeout=5)
+    assert "fcdv96011" not in _fabric_links()
+    # the second is held open: its port outlives the deletion until TEARDOWN_S has passed
+    monkeypatch.setattr(nodes, "TEARDOWN_S", 0.5)
+    held = os.open("/run/netns/fcd-i9602-t", os.O_RDONLY)
+    try:
+        dp.delete_node("fcd-i9602-t")
+        assert not dp.node_gone("fcd-i9602-t")
+        assert "fcdv96021" in _fabric_links()  # the namespace lives on: so does its port
+        assert driver_wait(lambda: dp.node_gone("fcd-i9602-t"), timeout=3)
+        assert "fcdv96021" not in _fabric_links()  # deleted by node_gone
+        assert dp.node_gone("fcd-i9602-t")  # and forgotten
+    finally:
+        os.close(held)
+    dp.delete_subnet("fcdb9601")
+
+
 def _guard_elements() -> list[str]:
     import json
 
@@ -440,7 +472,7 @@ def test_a_name_left_without_its_namespace_is_made_again(driver_dp: LinuxDataPla
     dp.delete_node("fcd-i9501-stale")
     open(stale, "w").close()
     dp.delete_node("fcd-i9501-stale")  # a name alone is removed too
-    assert not __import__("os").path.lexists(stale)
+    assert not os.path.lexists(stale)
 
 
 # --------------------------------------------------------------------------- 7

@@ -19,6 +19,9 @@ from facade.reconcile.plan import Action, plan_node, plan_rules, plan_subnet
 from facade.service import desired, edge_metering
 from facade.store.models import Interface, Network, Subnet
 
+# seconds between two looks at whether a deleted node's namespace has gone
+TEARDOWN_RECHECK = 0.05
+
 log = logging.getLogger("facade.controller")
 
 
@@ -74,6 +77,7 @@ def reconcile_router(rt: Runtime, key: Key) -> None:
     done = rt.act(actions)
     if any(a.verb == "ensure_node" for a in done):  # noted as made by rt.act
         rt.touch([keys.agent(key.ident)])  # the agent lives in the router's namespace
+    await_teardown(rt, netns)
 
 
 def reconcile_rules(rt: Runtime, key: Key) -> None:
@@ -90,8 +94,17 @@ def reconcile_orphan(rt: Runtime, key: Key) -> None:
     if key.kind == "orphan-netns":
         if rt.dp.observe_node(name) is not None:
             rt.act([Action("delete_node", name, "not desired")])
+        await_teardown(rt, name)
     elif key.kind == "orphan-bridge":
         if rt.dp.observe_subnet(name):
             rt.act([Action("delete_subnet", name, "not desired")])
     elif key.kind == "orphan-process" and rt.dp.observe_process(name) is not None:
         rt.act([Action("stop_process", name, "not desired")])
+
+
+def await_teardown(rt: Runtime, netns: str) -> None:
+    """A deleted node's (or router's, or orphan's) ports go with its namespace a moment after
+    (the kernel tears namespaces down in batches, in tens of milliseconds): its key comes back
+    until they have; no worker waits meanwhile."""
+    if not rt.dp.node_gone(netns):
+        raise Later(TEARDOWN_RECHECK, f"{netns}: the kernel tears its namespace down")

@@ -41,6 +41,7 @@ from facade.controller.fabric import (
     reconcile_subnet,
 )
 from facade.controller.health import HealthEngine
+from facade.controller.node_views import NodeViews
 from facade.controller.nodes import SETTLE, reconcile_node
 from facade.controller.queue import WorkQueue
 from facade.controller.runtime import Failed, Later, Runtime
@@ -96,7 +97,8 @@ class Controller:
         self.queue = WorkQueue(clock)
         self.costs = Costs()
         self.health = HealthEngine(ctx, self.touch, clock, costs=self.costs)
-        self.rt = Runtime(ctx=ctx, queue=self.queue, clock=clock, health=self.health)
+        self.rt = Runtime(ctx=ctx, queue=self.queue, clock=clock, health=self.health,
+                          node_views=NodeViews(ctx, clock))
         self.management = ManagementEngine(ctx, clock, costs=self.costs)
         self.metering = MeteringEngine(ctx, self._unhealthy, clock, costs=self.costs)
         self.workers = workers or max(1, getattr(ctx.dataplane, "concurrency", 1))

@@ -3,7 +3,8 @@
 Wanted: the node made (or repaired) as its spec says, its processes running with their
 commands, its status `active`. Being deleted: a backend first leaves its front-end's rotation
 (the appliance's reconciler takes it out; this one waits for that), its counters are read one
-last time (metering), its processes stop and its node goes; then its row is removed and the
+last time (metering), its processes stop and its node goes, and once the kernel has torn its
+namespace down (its key comes back until then, no worker waits for it) its row is removed and the
 objects that depended on it are queued: its appliance at once, its agent and the security rules
 within SETTLE seconds, once for all the nodes that went meanwhile.
 
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 import logging
 
-from facade.controller.fabric import require_bridges
+from facade.controller import node_views
+from facade.controller.fabric import await_teardown, require_bridges
 from facade.controller.runtime import Failed, Later, Runtime
-from facade.domain import keys, names
+from facade.domain import keys
 from facade.domain.keys import Key
 from facade.domain.specs import ObservedProcess
 from facade.reconcile.plan import plan_node, plan_node_removal
-from facade.service import desired, health_checks, metering
+from facade.service import desired, metering
 from facade.store.models import Instance
 
 log = logging.getLogger("facade.controller")
@@ -35,35 +37,28 @@ SETTLE = 0.5
 
 def reconcile_node(rt: Runtime, key: Key) -> None:
     assert isinstance(key.ident, int)
-    with rt.ctx.read() as session:
-        inst = session.get(Instance, key.ident)
-        if inst is None:
-            return  # gone from the store; the kernel's leftovers are the resync's (orphans)
-        netns = names.node_netns(inst.id, inst.name)
-        spec = desired.node_spec(rt.home, inst)
-        procs = desired.node_processes(inst)
-        role, appliance_id, status = inst.role, inst.appliance_id, inst.status
-        deleting = status == "deleting"
-        backend_ip = inst.interfaces[0].ip if role == "backend" and inst.interfaces else None
-        fe = next((n for n in inst.appliance.nodes if n.role == "frontend"), None) \
-            if inst.appliance is not None else None
-        # a backend leaves a rotation that stays; one going with its front-end need not
-        fe_netns = names.node_netns(fe.id, fe.name) \
-            if fe is not None and fe.status != "deleting" else None
-        agent_net = desired.management_network(inst)
-        # a backend checked through its agent needs the agent to serve it before it can
-        # pass: its agent is told at once; otherwise with the nodes made meanwhile (SETTLE)
-        agent_checked = role == "backend" and inst.appliance is not None and \
-            health_checks.of_row(inst.appliance.service).type == "agent"
-        final = desired.metered_node(session, inst) if deleting else None
+    view = rt.node_views.get(key.ident) if rt.node_views is not None else None
+    final = None
+    if view is None or view.status == "deleting":
+        with rt.ctx.read() as session:
+            view = node_views.read_one(session, rt.home, key.ident)
+            if view is None:
+                return  # gone from the store; the kernel's leftovers are the resync's
+            if view.status == "deleting":
+                inst = session.get(Instance, key.ident)
+                final = desired.metered_node(session, inst) if inst is not None else None
+    netns, role, status = view.netns, view.role, view.status
+    spec, procs, appliance_id = view.spec, view.procs, view.appliance_id
+    deleting = status == "deleting"
+    agent_net, agent_checked = view.agent_net, view.agent_checked
     dp = rt.dp
     proc_keys = {desired.workload_key(key.ident)} if role == "backend" else set()
     seen_procs = {k: dp.observe_process(k) for k in proc_keys}
     appliance = [keys.appliance(appliance_id)] if appliance_id is not None else []
     agent = [keys.agent(agent_net)] if agent_net is not None else []
     if deleting:  # whether it exists is all a deletion needs to know of it
-        _delete(rt, key.ident, netns, dp.has_node(netns), seen_procs, backend_ip, fe_netns,
-                final, appliance, agent)
+        _delete(rt, key.ident, netns, dp.has_node(netns), seen_procs, view.backend_ip,
+                view.fe_netns, final, appliance, agent)
         return
     seen = dp.observe_node(netns)
     assert spec is not None
@@ -115,6 +110,7 @@ def _delete(rt: Runtime, instance_id: int, netns: str, exists: bool,
         except Exception:
             log.exception("last metering read of %s failed", netns)
     rt.act(plan_node_removal(netns, exists, seen_procs))
+    await_teardown(rt, netns)  # its ports go with its namespace, a moment later
     with rt.ctx.write(track=False) as session:
         row = session.get(Instance, instance_id)
         if row is not None:

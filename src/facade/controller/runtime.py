@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from facade.controller.node_views import NodeViews
 from facade.controller.queue import WorkQueue
 from facade.dataplane.protocol import DataPlane
 from facade.domain.keys import Key
@@ -66,6 +67,7 @@ class Runtime:
     queue: WorkQueue
     clock: Callable[[], float] = time.monotonic
     health: Health | None = None
+    node_views: NodeViews | None = None  # every node's view while the store is quiet
     # bridge -> when it was made (anew); netns -> when the node was last made: a node made
     # before its bridge was recreated must join the new bridge
     recreated: dict[str, float] = field(default_factory=dict)

@@ -176,6 +176,9 @@ class FakeDataPlane:
         for key in [k for k, (s, _) in self.processes.items() if s.netns == netns]:
             del self.processes[key]
 
+    def node_gone(self, netns: str) -> bool:
+        return True  # the fake's deletion is whole at once
+
     def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
         self.calls.append(f"set_backends {netns} {','.join(backends)}")
         for b in backends:

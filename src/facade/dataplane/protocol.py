@@ -77,7 +77,13 @@ class DataPlane(Protocol):
         if the node exists, empty if new). Ports not in the spec are removed."""
 
     def delete_node(self, netns: str) -> None:
-        """Kill every process in the node, remove its ports and its namespace."""
+        """Kill every process in the node, remove its ports and its namespace. What the
+        kernel tears down after the call (its ports go with its namespace) may still be
+        there when it returns: node_gone says when it has gone."""
+
+    def node_gone(self, netns: str) -> bool:
+        """Whether nothing is left of a node deleted by delete_node (True for a node never
+        deleted here); ports still there a few seconds after the deletion are deleted now."""
 
     def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
         """Replace a front-end's rotation atomically; established connections are kept."""

@@ -131,6 +131,7 @@ class LinuxDataPlane:
         self._guard = FabricGuard(self._sandboxes)  # port security in the fabric
         self._procs = Processes(self.state_dir, self._sandboxes)
         self._prober = Prober()  # health checks in batches, HTTP connections kept (prober.py)
+        self._teardowns = nodes.Teardowns()  # deleted nodes whose ports are still going
 
     def adopt(self) -> list[str]:
         """At the start of a control plane: kill what a crash of the previous one left that
@@ -207,9 +208,15 @@ class LinuxDataPlane:
     @_boundary("delete_node")
     def delete_node(self, netns: str) -> None:
         with self._fabric.shared(), self._nodes.hold(netns):
-            self._delete_node(netns)
+            _, ends = self._delete_node(netns)
+            self._teardowns.add(netns, ends)
 
-    def _delete_node(self, netns: str) -> list[str]:
+    @_boundary("node_gone")
+    def node_gone(self, netns: str) -> bool:
+        with self._fabric.shared():
+            return self._teardowns.gone(netns)
+
+    def _delete_node(self, netns: str) -> tuple[list[str], list[int]]:
         return nodes.delete_node(netns, sandboxes=self._sandboxes, guard=self._guard,
                                  procs=self._procs, prober=self._prober)
 
@@ -266,7 +273,9 @@ class LinuxDataPlane:
             for name in ns.list_facade():
                 if name != FABRIC:
                     try:
-                        removed.extend(self._delete_node(name))
+                        gone, ends = self._delete_node(name)
+                        self._teardowns.wait(name, ends)
+                        removed.extend(gone)
                     except (NetlinkError, OSError) as exc:
                         raise DataPlaneError(f"cleanup {name}: {_describe(exc)}") from exc
             if ns.exists(FABRIC):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
+import time
 from typing import Any
 
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
@@ -113,9 +115,10 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
 
 
 def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
-                prober: Prober) -> list[str]:
+                prober: Prober) -> tuple[list[str], list[int]]:
     """Delete the node and everything of it (its guard entries, announcements, processes,
-    links, namespace, pidfiles and sandbox); returns what was removed."""
+    namespace, pidfiles and sandbox); returns what was removed, and the indexes of its ports'
+    fabric ends, which go with its namespace a moment later (Teardowns)."""
     removed: list[str] = []
     entries = guard.record(netns)
     if entries and ns.exists(FABRIC):
@@ -136,24 +139,56 @@ def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: 
         procs.remove_pidfile(pf.key, pf.netns)
     procs.reap()
     removed += sandboxes.remove(netns)
-    if ends:
-        _await_teardown(netns, ends)
-    return removed
+    return removed, ends
 
 
-def _await_teardown(netns: str, ends: list[int]) -> None:
-    """The node's ports go with its namespace: once nothing holds the namespace (its name
-    removed, its processes killed) the kernel destroys it with its devices, the veths' fabric
-    ends included, many namespaces in one batch (one RTNL hold and RCU grace period for all,
-    where deleting each node's links itself costs one of each per node). Wait for the fabric
-    ends to go (tens of milliseconds), and delete any still there after TEARDOWN_S: something
-    still holds the namespace, and its links must not outlive the node."""
+class Teardowns:
+    """The deleted nodes whose ports have not gone yet. Once nothing holds a namespace (its
+    name removed, its processes killed) the kernel destroys it with its devices, the veths'
+    fabric ends included, many namespaces in one batch (one RTNL hold and RCU grace period for
+    all, where deleting each node's links itself costs one of each per node). That takes tens
+    of milliseconds, more when hundreds go at once; nobody waits for it (a worker waiting
+    would keep the batches small): `gone` says whether it has happened, and deletes the
+    ports still there TEARDOWN_S after the node: something still holds its namespace, and its
+    links must not outlive the node."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, tuple[list[int], float]] = {}  # netns -> ends, deadline
+
+    def add(self, netns: str, ends: list[int]) -> None:
+        if ends:
+            with self._lock:
+                self._pending[netns] = (ends, time.monotonic() + TEARDOWN_S)
+
+    def gone(self, netns: str) -> bool:
+        with self._lock:
+            pending = self._pending.get(netns)
+        if pending is None:
+            return True
+        ends, deadline = pending
+        late = time.monotonic() >= deadline
+        if _outliving(netns, ends, 0.0, delete=late) and not late:
+            return False
+        with self._lock:
+            self._pending.pop(netns, None)
+        return True
+
+    def wait(self, netns: str, ends: list[int]) -> None:
+        """The teardown of `ends`, waited for here (cleanup: everything at once)."""
+        _outliving(netns, ends, TEARDOWN_S, delete=True)
+
+
+def _outliving(netns: str, ends: list[int], timeout: float, *, delete: bool) -> list[int]:
+    """The ends still there after `timeout` seconds (0: one look), deleted with `delete`."""
     with contextlib.suppress(ns.NamespaceMissing):
-        left = linkcount.outliving(FABRIC, ends, TEARDOWN_S)
-        if left:
+        left = linkcount.outliving(FABRIC, ends, timeout)
+        if left and delete:
             log.warning("%s: its namespace outlived it; deleting its ports", netns)
             with ipr_in(FABRIC) as fab:
                 delete_links(fab, left)
+        return left
+    return []
 
 
 def _inside_node(spec: NodeSpec, created: bool) -> str | None:

@@ -1,0 +1,51 @@
+"""The node reconciler's views of every node (controller/node_views.py): read at once once the
+store has been quiet for QUIET seconds, the same as a node's own read, and never served after a
+write that touched a row the controller keys on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from facade.controller.node_views import QUIET, NodeViews, read_one
+from facade.store.models import Instance
+from tests.service.helpers import appliance_body, ok, settle
+
+
+def test_views_are_read_at_once_while_quiet_and_never_after_a_write(world: Any) -> None:
+    world.changed = True
+    ok(world.req("POST", "/v1/appliances", token=world.acme, json=appliance_body()), 202)
+    settle(world)
+    ctx = world.ctx
+    now = [1000.0]
+    views = NodeViews(ctx, clock=lambda: now[0])
+    with ctx.read() as s:
+        ids = list(s.scalars(select(Instance.id)))
+        expected = {i: read_one(s, ctx.home, i) for i in ids}
+    assert len(ids) == 4 and all(v is not None for v in expected.values())  # client, fe, 2 b
+    assert views.get(ids[0]) is None  # the store's generation just seen: not quiet yet
+    now[0] += QUIET
+    assert {i: views.get(i) for i in ids} == expected  # read at once: the same views
+    assert views.get(max(ids) + 100) is None  # no such node
+
+    # an event is no row the controller keys on: the views stay
+    with ctx.write() as s:
+        ctx.event(s, "test.note", "docs", "nothing that matters to a node")
+    assert views.get(ids[0]) == expected[ids[0]]
+
+    # a node's status written: its view is not served again, not even after QUIET...
+    backend = next(i for i, v in expected.items() if v is not None and v.role == "backend")
+    with ctx.write(track=False) as s:
+        row = s.get(Instance, backend)
+        assert row is not None
+        row.status = "failed"
+    assert views.get(backend) is None
+    # ...until all are read again, once quiet: with the new status
+    now[0] += QUIET
+    fresh = views.get(backend)
+    assert fresh is not None and fresh.status == "failed"
+    with ctx.write(track=False) as s:  # as it was (the guard of the world compares nothing)
+        row = s.get(Instance, backend)
+        assert row is not None
+        row.status = "active"
