@@ -48,8 +48,9 @@ STARTING_INTERVAL = 0.05
 STARTING = 10.0
 MAX_IN_FLIGHT = 256  # checks at once
 # checks due within this many seconds of the first one due are run with it, in one batch: at
-# 500 backends on their own timers, batches of one or two cost their batch's overhead each
-GATHER = 0.025
+# 500 backends on their own timers, batches of a few cost their batch's overhead each
+# (measured at 150 backends: 99 us of CPU a check in batches of 12, 80 us in batches of 48)
+GATHER = 0.1
 BATCH = 64  # TCP and HTTP checks run side by side in batches of this many (probe_many)
 THREADS = 16  # batches and agent checks at once
 REVIEW_EVERY = 1.0
