@@ -1,12 +1,13 @@
 """Metering: usage records from the management agents' counters and the nodes' clocks.
 
 The controller calls `tick` every METER_INTERVAL seconds, and for one node right before it
-deletes that node on purpose. A tick asks every front-end's agent for its per-backend meters and every
-backend's agent for its workload's request count (over the management subnet, signed, like the
-health polls), then, in ONE transaction, turns each reading into an increment against the last
-stored reading (`domain.metering.increment`), adds it to the hour's usage record and stores the
-reading. Node time advances every node's clock (kept as a reading too) to now. A crash before
-the commit loses nothing: the next tick reads the same counters again and computes the same
+deletes that node on purpose. A tick asks each management network's agent once, at its hub
+(127.0.0.1 in the router namespace, signed: `management.hub_counters`), for its front-ends'
+per-backend meters and its backends' workload request counts (node by node, over the
+management subnet, for an agent without a hub), then, in ONE transaction, turns each reading
+into an increment against the last stored reading (`domain.metering.increment`), adds it to
+the hour's usage record and stores the reading. Node time advances every node's clock (kept
+as a reading too) to now. A crash before the commit loses nothing: the next tick reads the same counters again and computes the same
 increment from the same stored reading. See docs/metering.md.
 
 `totals` and `by_node` sum the records of a period for the API, `facade usage`, `/metrics` and
@@ -120,25 +121,82 @@ def frontend_readings(fe: MeteredNode, answer: dict[str, Any],
     return out
 
 
+@dataclass(frozen=True)
+class _HubAsk:
+    """One request to an agent's hub: which agent, which path, for which of its nodes."""
+
+    agent: management.Agent
+    path: str
+    nodes: dict[str, MeteredNode]  # by name: the hub answers by name
+
+
+def _hub_asks(agent: management.Agent, nodes: list[MeteredNode]) -> list[_HubAsk]:
+    by_name = {n.name: n for n in nodes}
+    # every node the agent serves: ask for all, without a list of names to send and check
+    every = set(by_name) == {n.name for n in agent.nodes}
+    return [_HubAsk(agent, path, by_name)
+            for path in management.hub_paths(None if every else sorted(by_name))]
+
+
+def _ask_hubs(ctx: Context, asks: list[_HubAsk], secrets: dict[int, str], pmap: PMap,
+              answers: dict[int, dict[str, Any]]) -> list[MeteredNode]:
+    """Ask the hubs (side by side, and again for what they left for another request); their
+    answers go into `answers` by instance id. Returns the nodes to ask one by one: those of an
+    agent without a hub."""
+    per_node: list[MeteredNode] = []
+    while asks:
+        got = list(pmap(lambda a: management.hub_counters(
+            ctx.dataplane, a.agent.network_id, secrets[a.agent.network_id], a.path), asks))
+        again: list[_HubAsk] = []
+        for ask, hub in zip(asks, got, strict=True):
+            if hub.absent:
+                log.debug("agent-n%d: no hub (%s); asking its nodes one by one",
+                          ask.agent.network_id, hub.failed)
+                per_node += ask.nodes.values()
+                continue
+            for name, answer in hub.nodes.items():
+                if name in ask.nodes:
+                    answers[ask.nodes[name].instance_id] = answer
+            left = [ask.nodes[n] for n in dict.fromkeys(hub.more)
+                    if n in ask.nodes and ask.nodes[n].instance_id not in answers]
+            # asked again only for fewer nodes than this time, so the asking ends; an agent too
+            # busy to read any of them this time is asked at the next tick
+            if 0 < len(left) < len(ask.nodes):
+                again += _hub_asks(management.Agent(ask.agent.network_id), left)
+        asks = again
+    return per_node
+
+
 def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
          pmap: PMap = map, skip: frozenset[int] = frozenset()) -> Snapshot:
-    """Ask the agents of the present nodes for their counters (network I/O, no database);
-    `pmap` may run the questions side by side; nodes in `skip` (backends whose workload does
-    not answer anyway) are not asked, their clocks still run."""
+    """Ask the agents of the present nodes for their counters (network I/O, no database):
+    one request to each agent's hub for all its nodes, or one per node to an agent without
+    one; `pmap` may run the questions side by side; nodes in `skip` (backends whose workload
+    does not answer anyway) are not asked, their clocks still run."""
     nodes = list(nodes)
     snap = Snapshot(at_ms=to_ms(dt.datetime.now(dt.UTC)), present=set(present))
     by_app: dict[int, dict[str, MeteredNode]] = {}
     for n in nodes:
         if n.role == "backend":
             by_app.setdefault(n.appliance_id, {})[n.ip] = n
-    asked = [n for n in nodes if n.instance_id in present and n.instance_id not in skip]
+    asked = [n for n in nodes if n.instance_id in present and n.instance_id not in skip
+             and n.agent_node is not None]
+    groups: dict[int, tuple[management.Agent, list[MeteredNode]]] = {}
+    for n in asked:
+        assert n.agent is not None
+        groups.setdefault(n.agent.network_id, (n.agent, []))[1].append(n)
     # one read of each management network's secret per tick, not one per node
-    secrets = {n.agent.network_id: management.secret(ctx.home, n.agent.network_id)
-               for n in asked if n.agent is not None}
-    answers = list(pmap(lambda n: _ask(ctx, n, "/v1/counters",
-                                       secrets.get(n.agent.network_id, "") if n.agent else ""),
-                        asked))
-    for n, answer in zip(asked, answers, strict=True):
+    secrets = {net: management.secret(ctx.home, net) for net in groups}
+    answers: dict[int, dict[str, Any]] = {}
+    per_node = _ask_hubs(ctx, [ask for agent, group in groups.values()
+                               for ask in _hub_asks(agent, group)], secrets, pmap, answers)
+    for n, answer in zip(per_node, pmap(lambda n: _ask(
+            ctx, n, "/v1/counters", secrets[n.agent.network_id] if n.agent else ""),
+            per_node), strict=True):
+        if answer is not None:
+            answers[n.instance_id] = answer
+    for n in asked:
+        answer = answers.get(n.instance_id)
         if answer is None:
             continue
         if n.role == "frontend":
