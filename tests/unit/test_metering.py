@@ -1,8 +1,8 @@
 """Metering: counter increments across resets, node time split at hours, usage records
-written exactly once per reading (in a store
-on the fake driver, no controller; what /v1/usage and /metrics show to whom:
-tests/service/test_metering.py); the agents read one request per agent (their hubs), node by
-node from an agent without one."""
+written exactly once per reading, readings that did not move not written again (in a store on
+the fake driver, no controller; what /v1/usage and /metrics show to whom:
+tests/service/test_metering.py); the agents read with one request per agent (their hubs), node
+by node from an agent without one."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from facade.domain import agent_auth
 from facade.domain.metering import Metric, Reading, from_ms, increment, split_hours
@@ -160,6 +160,30 @@ def test_node_time_stops_while_a_node_is_missing_and_splits_at_the_hour(ctx: Con
     u = _usage(ctx)
     assert u[("docs-b1", "node_ms")] == 2000 + 1000 + 8000 + 500
     assert u[("docs-b2", "node_ms")] == 2000 + 500
+
+
+def test_a_tick_at_rest_writes_node_time_only(ctx: Context) -> None:
+    """Counters that did not move cost no write; node time moves, so every present node's
+    clock and its hour's record are written, in one statement each."""
+    answer = _fe_answer("ns1:7", {B1.ip: (1000, 5000, 2), B2.ip: (10, 20, 1)})
+    _record(ctx, _snap(T0, answer))
+    _record(ctx, _snap(T0 + 500, answer))
+    written: list[tuple[str, int]] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any,
+                   many: bool) -> None:
+        if statement.split()[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            written.append((" ".join(statement.split()[:3]), len(params) if many else 1))
+
+    event.listen(ctx.engine, "before_cursor_execute", on_execute)
+    try:
+        _record(ctx, _snap(T0 + 1500, answer))
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", on_execute)
+    assert sorted(written) == [("UPDATE meter_readings SET", 3),  # the three clocks
+                               ("UPDATE usage_records SET", 3)]  # their hour's node time
+    u = _usage(ctx)
+    assert u[("docs-b1", "bytes_in")] == 1000 and u[("docs-fe", "node_ms")] == 1500
 
 
 def test_readings_of_nodes_that_are_gone_are_dropped(ctx: Context) -> None:

@@ -6,8 +6,9 @@ deletes that node on purpose. A tick asks each management network's agent once, 
 per-backend meters and its backends' workload request counts (node by node, over the
 management subnet, for an agent without a hub), then, in ONE transaction, turns each reading
 into an increment against the last stored reading (`domain.metering.increment`), adds it to
-the hour's usage record and stores the reading. Node time advances every node's clock (kept
-as a reading too) to now. A crash before the commit loses nothing: the next tick reads the same counters again and computes the same
+the hour's usage record and stores the reading (a reading equal to the stored one is not
+written again). Node time advances every node's clock (kept as a reading too) to now. A crash
+before the commit loses nothing: the next tick reads the same counters again and computes the same
 increment from the same stored reading. See docs/metering.md.
 
 `totals` and `by_node` sum the records of a period for the API, `facade usage`, `/metrics` and
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from facade.domain import agent_auth
@@ -216,41 +217,132 @@ def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
 class _Records:
     """The usage records of the hours a snapshot touches, read once per hour (a tick adds to
     every node's row of the current hour: one query, not one per node); only those of `nodes`
-    when given (a last reading of one node: not every node's rows)."""
+    when given (a last reading of one node: not every node's rows). Read and written as plain
+    rows, not objects: a round at 1,000 nodes adds to 1,000 rows, and loading and flushing
+    them as ORM objects cost most of the round. What is added is kept here and written by
+    `write`, one statement for the rows added to and one for the new ones."""
 
     def __init__(self, session: Session, nodes: frozenset[str] | None = None) -> None:
         self.session = session
         self.nodes = nodes
-        self.rows: dict[tuple[int, int, str, str], UsageRecord] = {}
+        self.rows: dict[tuple[int, int, str, str], list[int]] = {}  # key -> [id, quantity]
         self.hours: set[int] = set()
+        self.changed: dict[int, int] = {}  # id -> new quantity
+        self.new: dict[tuple[int, int, str, str], dict[str, Any]] = {}
 
-    def get(self, hour: int, appliance_id: int, node: str, metric: str) -> UsageRecord | None:
+    def _load(self, hour: int) -> None:
+        self.hours.add(hour)
+        query = select(UsageRecord.id, UsageRecord.appliance_id, UsageRecord.node,
+                       UsageRecord.metric, UsageRecord.quantity).where(UsageRecord.hour == hour)
+        if self.nodes is not None:
+            query = query.where(UsageRecord.node.in_(self.nodes))
+        for row_id, app_id, node, metric, quantity in self.session.execute(query):
+            self.rows[(hour, app_id, node, metric)] = [row_id, quantity]
+
+    def add(self, node: MeteredNode, metric: Metric, hour: int, quantity: int) -> None:
+        if quantity <= 0:
+            return
         if hour not in self.hours:
-            self.hours.add(hour)
-            query = select(UsageRecord).where(UsageRecord.hour == hour)
-            if self.nodes is not None:
-                query = query.where(UsageRecord.node.in_(self.nodes))
-            for row in self.session.scalars(query):
-                self.rows[(row.hour, row.appliance_id, row.node, row.metric)] = row
-        return self.rows.get((hour, appliance_id, node, metric))
+            self._load(hour)
+        key = (hour, node.appliance_id, node.name, metric.value)
+        row = self.rows.get(key)
+        if row is not None:
+            row[1] += quantity
+            self.changed[row[0]] = row[1]
+        elif key in self.new:
+            self.new[key]["quantity"] += quantity
+        else:
+            self.new[key] = dict(hour=hour, customer=node.customer, provider=node.provider,
+                                 owner=node.owner, service=node.service,
+                                 appliance_id=node.appliance_id, appliance=node.appliance,
+                                 node=node.name, role=node.role, metric=metric.value,
+                                 quantity=quantity)
+
+    def write(self) -> None:
+        if self.changed:
+            self.session.execute(update(UsageRecord), [
+                {"id": i, "quantity": q} for i, q in self.changed.items()])
+        if self.new:
+            self.session.execute(insert(UsageRecord), list(self.new.values()))
 
 
-def _add(records: _Records, node: MeteredNode, metric: Metric, hour: int,
-         quantity: int) -> None:
-    if quantity <= 0:
-        return
-    session = records.session
-    row = records.get(hour, node.appliance_id, node.name, metric.value)
-    if row is None:
-        row = UsageRecord(hour=hour, customer=node.customer, provider=node.provider,
-                          owner=node.owner, service=node.service,
-                          appliance_id=node.appliance_id, appliance=node.appliance,
-                          node=node.name, role=node.role, metric=metric.value,
-                          quantity=quantity)
-        session.add(row)
-        records.rows[(hour, node.appliance_id, node.name, metric.value)] = row
-    else:
-        row.quantity += quantity
+@dataclass(slots=True)
+class _Stored:
+    id: int  # 0: not stored yet
+    epoch: str
+    value: int
+
+
+class _Readings:
+    """The stored readings and what a snapshot changes in them, written by `write`: a reading
+    equal to the stored one is not written again."""
+
+    def __init__(self, session: Session, keys: set[str] | None) -> None:
+        self.session = session
+        query = select(MeterReading.key, MeterReading.id, MeterReading.epoch,
+                       MeterReading.value)
+        if keys is not None:
+            query = query.where(MeterReading.key.in_(keys))
+        self.rows = {key: _Stored(row_id, epoch, value)
+                     for key, row_id, epoch, value in session.execute(query)}
+        self.changed: set[str] = set()  # keys of stored readings that changed
+        self.gone: set[int] = set()
+
+    def last(self, key: str) -> Reading | None:
+        row = self.rows.get(key)
+        return Reading(row.epoch, row.value) if row is not None else None
+
+    def set(self, key: str, epoch: str, value: int) -> None:
+        row = self.rows.get(key)
+        if row is None:
+            self.rows[key] = _Stored(0, epoch, value)
+            self.changed.add(key)
+        elif (row.epoch, row.value) != (epoch, value):
+            row.epoch, row.value = epoch, value
+            self.changed.add(key)
+
+    def drop(self, key: str) -> None:
+        row = self.rows.pop(key, None)
+        self.changed.discard(key)
+        if row is not None and row.id:
+            self.gone.add(row.id)
+
+    def write(self) -> None:
+        if self.gone:
+            self.session.execute(delete(MeterReading).where(MeterReading.id.in_(self.gone)))
+        rows = [(key, self.rows[key]) for key in self.changed]
+        if stored := [{"id": r.id, "epoch": r.epoch, "value": r.value} for _, r in rows if r.id]:
+            self.session.execute(update(MeterReading), stored)
+        if new := [{"key": k, "epoch": r.epoch, "value": r.value} for k, r in rows if not r.id]:
+            self.session.execute(insert(MeterReading), new)
+
+
+def _clocks(readings: _Readings, records: _Records, nodes: list[MeteredNode],
+            snap: Snapshot) -> None:
+    """Node time: every present node's clock advanced to the snapshot's time, the time split
+    at hours into its records; a missing node's clock stops (its reading goes)."""
+    for node in nodes:
+        key = f"clock:{node.instance_id}"
+        last = readings.last(key)
+        if node.instance_id not in snap.present:
+            readings.drop(key)  # gone (or not made yet): its clock stops here
+        elif last is None:
+            readings.set(key, "ms", snap.at_ms)
+        elif snap.at_ms > last.value:
+            for hour_start, ms in split_hours(last.value, snap.at_ms):
+                records.add(node, Metric.NODE_MS, to_ms(hour_start) // HOUR_MS, ms)
+            readings.set(key, last.epoch, snap.at_ms)
+
+
+def _prune(readings: _Readings, nodes: list[MeteredNode]) -> None:
+    """Drop the readings of counters whose node no longer exists: never read again (the
+    edge's gateway counters, gw:..., are service/edge_metering.py's)."""
+    live = {n.instance_id for n in nodes}
+    for key in list(readings.rows):
+        prefix, _, rest = key.partition(":")
+        owner_id = rest.split(":")[0]
+        if prefix in ("fe", "wl", "clock") and owner_id.isdigit() and int(owner_id) not in live:
+            readings.drop(key)
 
 
 def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot, *,
@@ -258,55 +350,28 @@ def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot, *,
     """Store one snapshot: counter increments and node time, with their new readings.
     Returns the counter increments per appliance id and metric (the autoscaler's input).
     Without `prune`, only the readings and records of `nodes` are read: a last reading of the
-    one node being deleted costs the same whatever the number of nodes."""
+    one node being deleted costs the same whatever the number of nodes. A counter that did
+    not move is not written; node time moves at every tick, so every present node's clock
+    and its hour's record are (two statements for all of them)."""
     nodes = list(nodes)
-    query = select(MeterReading)
-    if not prune:
-        query = query.where(MeterReading.key.in_(
-            {key for key, _now, _node, _metric in snap.counters}
-            | {f"clock:{n.instance_id}" for n in nodes}))
-    readings = {r.key: r for r in session.scalars(query)}
+    readings = _Readings(session, None if prune else (
+        {key for key, _now, _node, _metric in snap.counters}
+        | {f"clock:{n.instance_id}" for n in nodes}))
     records = _Records(session, None if prune else frozenset(
         {n.name for n in nodes} | {billed.name for _key, _now, billed, _m in snap.counters}))
     hour = snap.at_ms // HOUR_MS
     increments: dict[int, dict[str, int]] = {}
     for key, now, node, metric in snap.counters:
-        row = readings.get(key)
-        last = Reading(row.epoch, row.value) if row else None
-        inc = increment(last, now)
-        _add(records, node, metric, hour, inc)
+        inc = increment(readings.last(key), now)
+        records.add(node, metric, hour, inc)
         per_app = increments.setdefault(node.appliance_id, {})
         per_app[metric.value] = per_app.get(metric.value, 0) + inc
-        if row is None:
-            row = readings[key] = MeterReading(key=key, epoch=now.epoch, value=now.value)
-            session.add(row)
-        else:
-            row.epoch, row.value = now.epoch, now.value
-    for node in nodes:
-        key = f"clock:{node.instance_id}"
-        row = readings.get(key)
-        if node.instance_id not in snap.present:
-            if row is not None:  # gone (or not made yet): its clock stops here
-                session.delete(row)
-            continue
-        if row is None:
-            session.add(MeterReading(key=key, epoch="ms", value=snap.at_ms))
-            continue
-        if snap.at_ms > row.value:
-            for hour_start, ms in split_hours(row.value, snap.at_ms):
-                _add(records, node, Metric.NODE_MS, to_ms(hour_start) // HOUR_MS, ms)
-            row.value = snap.at_ms
-    if not prune:
-        return increments
-    # readings of counters whose node no longer exists will never be read again (the edge's
-    # gateway counters, gw:..., are service/edge_metering.py's)
-    live = {n.instance_id for n in nodes}
-    for key, row in readings.items():
-        prefix, _, rest = key.partition(":")
-        owner_id = rest.split(":")[0]
-        if prefix in ("fe", "wl", "clock") and owner_id.isdigit() and \
-                int(owner_id) not in live and row in session:
-            session.delete(row)
+        readings.set(key, now.epoch, now.value)
+    _clocks(readings, records, nodes, snap)
+    if prune:
+        _prune(readings, nodes)
+    records.write()
+    readings.write()
     return increments
 
 
