@@ -7,8 +7,9 @@ Topology, all in namespaces of our own named `agtest-<tag>-*` (never `fcd-*`):
     agtest-<tag>-n2 (10.77.0.12)  ------------------------+
     agtest-<tag>-fe (10.77.0.14, a fake front-end)  ------+
 
-n1 runs the http_echo workload on 10.77.1.11:8080 (an address on its loopback). Every request is
-made from a socket created inside the provider namespace. Teardown kills the agent and the
+n1 runs the http_echo workload on 10.77.1.11:8080 (an address on its loopback). The agent runs
+in the provider namespace (the control plane runs it in the router's), where its hub listens on
+127.0.0.1. Every request is made from a socket created inside the provider namespace. Teardown kills the agent and the
 workload and deletes every `agtest-<tag>-*` namespace, even when a test failed.
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 import pytest
 
 from facade.dataplane.linux.nft_rules import MAP_DECLARATION
-from facade.domain.agent_auth import sign
+from facade.domain.agent_auth import HUB, sign
 from tests.integration.kernel_lock import kernel_lock
 from tests.integration.nsclient import ns_socket
 
@@ -121,8 +122,11 @@ class Lab:
 
     def start_agent(self) -> None:
         errlog = open(self.workdir / "agent.stderr", "w")
+        # in the provider's namespace, as the control plane runs it in the router's: its hub
+        # listens on that namespace's loopback
         self.agent = subprocess.Popen(
-            [sys.executable, "-m", "facade.workloads.agent", "--config", str(self.config)],
+            ["ip", "netns", "exec", self.prov, sys.executable, "-m", "facade.workloads.agent",
+             "--config", str(self.config)],
             stdout=subprocess.PIPE, stderr=errlog, text=True)
         errlog.close()
         out = self.agent.stdout
@@ -412,6 +416,49 @@ def test_backend_counters(lab: Lab) -> None:
     assert after == {"boot": wl["boot"], "requests": wl["requests"] + 1}
     # n2's workload address is not served in n2: no numbers, still an answer
     assert call(lab, "n2", path="/v1/counters")[1]["workload"] is None
+
+
+# --- the hub: every node in one request -----------------------------------------------------
+
+
+def hub(lab: Lab, path: str = "/v1/counters", **kw: Any) -> tuple[int, dict[str, Any]]:
+    """A request to the agent's hub, 127.0.0.1 in the provider namespace, signed for it."""
+    return call(lab, "n1", path=path, sign_as=HUB, ip="127.0.0.1", **kw)
+
+
+def test_the_hub_answers_for_every_node(lab: Lab) -> None:
+    status, body = hub(lab)
+    assert status == 200, body
+    assert {"n1", "n2", "fe"} <= set(body["nodes"]) and body["more"] == []
+    # each node's answer is the one its own listener gives
+    fe = body["nodes"]["fe"]
+    assert fe["backends"] == ["10.0.1.3", "10.0.1.4"] and fe["counters"] == \
+        call(lab, "fe", path="/v1/counters")[1]["counters"]
+    assert body["nodes"]["n1"]["workload"]["boot"] == \
+        call(lab, "n1", path="/v1/counters")[1]["workload"]["boot"]
+    assert body["nodes"]["n2"]["workload"] is None
+
+
+def test_the_hub_answers_for_the_nodes_named(lab: Lab) -> None:
+    status, body = hub(lab, "/v1/counters?nodes=n2,ghost")
+    assert status == 200
+    assert list(body["nodes"]) == ["n2"] and body["missing"] == {"ghost": "not served"}
+    status, body = hub(lab, "/v1/counters?nodes=n2,../x")
+    assert status == 400 and "bad node name '../x'" in body["error"]
+
+
+def test_the_hub_wants_a_signature_for_itself(lab: Lab) -> None:
+    assert hub(lab, auth=None)[0] == 401
+    assert call(lab, "n1", path="/v1/counters", ip="127.0.0.1")[0] == 401  # signed for n1
+    # and a node's listener refuses a signature for the hub
+    assert call(lab, "n1", path="/v1/counters", sign_as=HUB)[0] == 401
+
+
+def test_the_hub_is_on_the_agents_loopback_only(lab: Lab) -> None:
+    assert connects(lab.prov, "127.0.0.1", PORT)
+    for short in ("n1", "fe"):  # a node's namespace has a loopback of its own
+        assert not connects(lab.ns(short), "127.0.0.1", PORT)
+    assert not connects(lab.prov, "10.77.0.1", PORT)  # not on the provider's address
 
 
 # --- convergence -----------------------------------------------------------------------------

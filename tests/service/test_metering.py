@@ -1,5 +1,6 @@
-"""Metering through the API: what /v1/usage and /metrics show to whom, and bad queries (the
-counters and the records: tests/unit/test_metering.py)."""
+"""Metering through the API: an appliance metered by the controller through its agent's hub
+(and node by node through an older agent), what /v1/usage and /metrics show to whom, and bad
+queries (the counters and the records: tests/unit/test_metering.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 import pytest
 
 from facade.domain.metering import from_ms
-from facade.service import metering
+from facade.service import desired, metering
 from facade.store.models import UsageRecord
-from tests.service.helpers import ok
+from tests.service.helpers import appliance_body, eventually, ok, wait_gone, wait_ready
 
 HOUR = 3_600_000
 T0 = 1_795_000_000_000 - 1_795_000_000_000 % HOUR  # an hour boundary in 2026
@@ -26,6 +27,54 @@ def _node(iid: int, role: str, ip: str, name: str | None = None) -> metering.Met
         owner="searchco", service="search", agent=None, mgmt_ip=None)
 
 
+
+
+def _bytes_in(api: Any) -> int:
+    rows = api.items("/v1/usage?appliance=docs")
+    return int(rows[0]["bytes_in"]) if rows else 0
+
+
+def test_an_appliance_metered_through_its_agents_hub(world: Any) -> None:
+    """On the fake data plane, whose agents answer as the real one does: the controller's
+    metering reads the agent's hub (one request for every node), an agent started by an
+    older release node by node, and the last reading of a node being deleted counts what it
+    counted up to then."""
+    api = world
+    api.changed = True
+    ok(api.req("POST", "/v1/appliances", token=api.acme, json=appliance_body(backends=1)), 202)
+    wait_ready(api, "docs")
+    dp = api.ctx.dataplane
+    with api.ctx.read() as session:
+        nodes = {n.role: n for n in desired.metered_nodes(session)}
+    fe, backend = nodes["frontend"], nodes["backend"]
+    asked: list[str] = []
+    real = dp.http_request
+
+    def counted(netns: str, ip: str, port: int, path: str = "/", **kw: Any) -> Any:
+        if path.startswith("/v1/counters"):
+            asked.append(ip)
+        return real(netns, ip, port, path, **kw)
+
+    dp.http_request = counted
+    dp.meters.traffic[fe.netns] = {backend.ip: [1000, 2000, 3]}
+    dp.meters.requests[backend.netns] = 5
+    eventually(lambda: _bytes_in(api) == 1000)
+    (row,) = api.items("/v1/usage?appliance=docs")
+    assert (row["bytes_out"], row["connections"], row["requests"]) == (2000, 3, 5)
+    assert set(asked) == {"127.0.0.1"}  # the hub only: no question per node
+    # an agent of an older release (no hub): node by node, nothing lost
+    assert backend.agent is not None
+    dp.meters.old.add(backend.agent.key)
+    asked.clear()
+    dp.meters.traffic[fe.netns][backend.ip][0] = 1500
+    eventually(lambda: _bytes_in(api) == 1500)
+    assert {fe.mgmt_ip, backend.mgmt_ip} <= set(asked)
+    # counted right before the deletion: billed (the last reading before the nodes go)
+    dp.meters.old.clear()
+    dp.meters.traffic[fe.netns][backend.ip][0] = 1800
+    ok(api.req("DELETE", "/v1/appliances/docs", token=api.acme), 202)
+    wait_gone(api, "/v1/appliances/docs")
+    assert _bytes_in(api) == 1800
 
 
 # --- API -----------------------------------------------------------------------------------

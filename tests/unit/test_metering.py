@@ -1,18 +1,24 @@
-"""Metering: counter increments across resets, node time split at hours, and usage records
-written exactly once per reading (in a store on the fake driver, no controller; what /v1/usage
-and /metrics show to whom: tests/service/test_metering.py)."""
+"""Metering: counter increments across resets, node time split at hours, usage records
+written exactly once per reading, readings that did not move not written again (in a store on
+the fake driver, no controller; what /v1/usage and /metrics show to whom:
+tests/service/test_metering.py); the agents read with one request per agent (their hubs), node
+by node from an agent without one."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from facade.domain import agent_auth
 from facade.domain.metering import Metric, Reading, from_ms, increment, split_hours
-from facade.service import metering
+from facade.domain.specs import ProbeResult
+from facade.service import management, metering
 from facade.service.context import Context
 from facade.store.models import MeterReading, UsageRecord
 
@@ -156,6 +162,30 @@ def test_node_time_stops_while_a_node_is_missing_and_splits_at_the_hour(ctx: Con
     assert u[("docs-b2", "node_ms")] == 2000 + 500
 
 
+def test_a_tick_at_rest_writes_node_time_only(ctx: Context) -> None:
+    """Counters that did not move cost no write; node time moves, so every present node's
+    clock and its hour's record are written, in one statement each."""
+    answer = _fe_answer("ns1:7", {B1.ip: (1000, 5000, 2), B2.ip: (10, 20, 1)})
+    _record(ctx, _snap(T0, answer))
+    _record(ctx, _snap(T0 + 500, answer))
+    written: list[tuple[str, int]] = []
+
+    def on_execute(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any,
+                   many: bool) -> None:
+        if statement.split()[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            written.append((" ".join(statement.split()[:3]), len(params) if many else 1))
+
+    event.listen(ctx.engine, "before_cursor_execute", on_execute)
+    try:
+        _record(ctx, _snap(T0 + 1500, answer))
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", on_execute)
+    assert sorted(written) == [("UPDATE meter_readings SET", 3),  # the three clocks
+                               ("UPDATE usage_records SET", 3)]  # their hour's node time
+    u = _usage(ctx)
+    assert u[("docs-b1", "bytes_in")] == 1000 and u[("docs-fe", "node_ms")] == 1500
+
+
 def test_readings_of_nodes_that_are_gone_are_dropped(ctx: Context) -> None:
     _record(ctx, _snap(T0, _fe_answer("e", {B1.ip: (1, 1, 1)})))
     with ctx.write() as s:
@@ -202,3 +232,121 @@ def test_totals_per_appliance_and_period(ctx: Context) -> None:
     assert whole.values["backend_node_ms"] == 2 * (3 * HOUR + 7)
     assert whole.values["frontend_node_ms"] == 3 * HOUR + 7
     assert {t.node for t in nodes} == {"docs-fe", "docs-b1", "docs-b2"}
+
+
+# --- reading: one request per agent ------------------------------------------------------------
+
+
+class Agents:
+    """Management agents as the control plane meets them through the data plane: each
+    network's hub on 127.0.0.1 in its router namespace answers for the nodes `served`
+    (checking the signature), an agent of network in `old` has no hub (refused, or 404 with
+    `old_404`), one in `slow` does not answer in time; each node answers on its management
+    address. `asked` is every request: (netns, ip, path)."""
+
+    def __init__(self, ctx: Context, served: list[metering.MeteredNode]) -> None:
+        self.ctx, self.served = ctx, served
+        self.old: set[int] = set()
+        self.slow: set[int] = set()
+        self.old_404 = False
+        self.per_answer = 0  # nodes a hub answer holds at most (0: all), the rest in `more`
+        self.asked: list[tuple[str, str, str]] = []
+
+    def answer(self, node: metering.MeteredNode) -> dict[str, Any]:
+        if node.role == "frontend":
+            return _fe_answer("e", {B1.ip: (100 * node.instance_id, 7, 1)})
+        return {"node": node.name, "counters": {},
+                "workload": {"requests": node.instance_id, "boot": "b"}}
+
+    def http_request(self, netns: str, ip: str, port: int, path: str = "/", *,
+                     method: str = "GET", body: bytes | None = None,
+                     headers: dict[str, str] | None = None,
+                     timeout: float = 2.0) -> ProbeResult:
+        self.asked.append((netns, ip, path))
+        net = int(netns.removeprefix("fcd-r"))
+        secret = management.secret(self.ctx.home, net)
+        auth = (headers or {}).get("Authorization")
+        if ip == management.HUB_HOST:
+            if net in self.old:
+                return (ProbeResult(ok=False, detail="HTTP 404", status=404, body="{}")
+                        if self.old_404 else ProbeResult(ok=False, detail="connection refused"))
+            if net in self.slow:
+                return ProbeResult(ok=False, detail="timed out")
+            assert agent_auth.verify(secret, auth, "GET", path, agent_auth.HUB)
+            _, _, query = path.partition("?")
+            mine = {n.name: n for n in self.served if n.agent and n.agent.network_id == net}
+            names = query.removeprefix("nodes=").split(",") if query else sorted(mine)
+            limit = self.per_answer or len(names)
+            answer = {"nodes": {n: self.answer(mine[n]) for n in names[:limit]},
+                      "missing": {}, "more": names[limit:]}
+            return ProbeResult(ok=True, detail="HTTP 200", status=200, body=json.dumps(answer))
+        (node,) = [n for n in self.served if n.mgmt_ip == ip]
+        assert agent_auth.verify(secret, auth, "GET", path, node.name)
+        return ProbeResult(ok=True, detail="HTTP 200", status=200,
+                           body=json.dumps(self.answer(node)))
+
+
+def _served(ctx: Context) -> tuple[list[metering.MeteredNode], Agents]:
+    """FE and B1 served by network 7's agent, B2 by network 8's; the agents answering."""
+    agents = {7: management.Agent(7), 8: management.Agent(8)}
+    nodes = []
+    for node, net, ip in ((FE, 7, "10.0.200.5"), (B1, 7, "10.0.200.3"), (B2, 8, "10.0.201.4")):
+        agents[net].nodes.append(management.AgentNode(node.name, node.netns, ip, node.role,
+                                                      None))
+        nodes.append(replace(node, agent=agents[net], mgmt_ip=ip))
+    fake = Agents(ctx, nodes)
+    ctx.dataplane = fake  # type: ignore[assignment]
+    return nodes, fake
+
+
+def _read_keys(ctx: Context, nodes: list[metering.MeteredNode],
+               skip: frozenset[int] = frozenset()) -> set[str]:
+    snap = metering.read(ctx, nodes, {n.instance_id for n in nodes}, skip=skip)
+    return {key for key, _now, _node, _metric in snap.counters}
+
+
+EVERY = {f"fe:1:{B1.ip}:m_in", f"fe:1:{B1.ip}:m_out", f"fe:1:{B1.ip}:m_conn", "wl:2", "wl:3"}
+
+
+def test_each_agent_is_asked_once_for_all_its_nodes(ctx: Context) -> None:
+    nodes, agents = _served(ctx)
+    assert _read_keys(ctx, nodes) == EVERY
+    assert sorted(agents.asked) == [("fcd-r7", "127.0.0.1", "/v1/counters"),
+                                    ("fcd-r8", "127.0.0.1", "/v1/counters")]
+
+
+def test_an_agent_is_asked_for_the_nodes_asked_only_when_not_all(ctx: Context) -> None:
+    nodes, agents = _served(ctx)
+    assert _read_keys(ctx, nodes, skip=frozenset({2})) == EVERY - {"wl:2"}
+    assert ("fcd-r7", "127.0.0.1", "/v1/counters?nodes=docs-fe") in agents.asked
+    # the last reading of one node before it goes: its agent is asked for it alone
+    agents.asked.clear()
+    alone = replace(nodes[2], agent=management.Agent(8))
+    assert _read_keys(ctx, [alone]) == {"wl:3"}
+    assert agents.asked == [("fcd-r8", "127.0.0.1", "/v1/counters?nodes=docs-b2")]
+
+
+@pytest.mark.parametrize("status_404", [False, True])
+def test_an_agent_without_a_hub_is_asked_node_by_node(ctx: Context, status_404: bool) -> None:
+    nodes, agents = _served(ctx)
+    agents.old, agents.old_404 = {7}, status_404
+    assert _read_keys(ctx, nodes) == EVERY  # metering never stops across an upgrade
+    assert sorted(agents.asked) == [("fcd-r7", "10.0.200.3", "/v1/counters"),
+                                    ("fcd-r7", "10.0.200.5", "/v1/counters"),
+                                    ("fcd-r7", "127.0.0.1", "/v1/counters"),
+                                    ("fcd-r8", "127.0.0.1", "/v1/counters")]
+
+
+def test_an_agent_that_does_not_answer_in_time_is_read_next_tick(ctx: Context) -> None:
+    nodes, agents = _served(ctx)
+    agents.slow = {7}
+    # its nodes are not asked one by one (each would cost a timeout); the others are read
+    assert _read_keys(ctx, nodes) == {"wl:3"}
+    assert len(agents.asked) == 2
+
+
+def test_what_a_hub_leaves_for_another_request_is_asked_again(ctx: Context) -> None:
+    nodes, agents = _served(ctx)
+    agents.per_answer = 1
+    assert _read_keys(ctx, nodes) == EVERY
+    assert ("fcd-r7", "127.0.0.1", "/v1/counters?nodes=docs-fe") in agents.asked

@@ -7,18 +7,19 @@ suite against both drivers and holds this fake to the linux driver's observable 
 Not modelled: ports (a node with a process "listens" on every port of its addresses), reachability
 (any node reaches any address), processes that end by themselves, what `exec` prints. A
 management agent (a process started with `--config FILE`) answers on the management addresses
-its configuration lists, as the real one does once it has read it."""
+its configuration lists, as the real one does once it has read it; its `GET /v1/counters`,
+per node and on its hub, answers with the numbers a test counts in `meters` (fake_agents.py)."""
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from facade.dataplane import checks
+from facade.dataplane import checks, fake_agents
 from facade.dataplane.errors import DataPlaneError, fatal
+from facade.dataplane.fake_agents import FakeMeters
 from facade.domain import names
 from facade.domain.specs import (
     ExecResult,
@@ -51,6 +52,8 @@ class FakeDataPlane:
     # with `count_bytes`, as the kernel would count packets through the gateway's leg
     counters: dict[str, dict[str, list[int]]] = field(default_factory=dict)
     _epochs: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # what the management agents' /v1/counters report (a test counts traffic and requests)
+    meters: FakeMeters = field(default_factory=FakeMeters)
     concurrency: int = 1  # one at a time: `calls` keeps the plan's order
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
@@ -163,6 +166,7 @@ class FakeDataPlane:
                                      f"{p.host}")
         self.nodes[spec.netns] = spec
         self._sync_counters(spec)
+        self.meters.made_node(spec.netns)
         if spec.frontend:
             self.backends.setdefault(spec.netns, ())
         else:  # no longer a front-end: its rotation goes with its rules
@@ -173,6 +177,7 @@ class FakeDataPlane:
         self.nodes.pop(netns, None)
         self.backends.pop(netns, None)
         self.counters.pop(netns, None)
+        self.meters.deleted_node(netns)
         for key in [k for k, (s, _) in self.processes.items() if s.netns == netns]:
             del self.processes[key]
 
@@ -241,13 +246,8 @@ class FakeDataPlane:
     def _agent_serves(self, spec: ProcessSpec, ip: str, port: int) -> bool:
         """A management agent's process serves `ip`:`port` when its configuration file lists
         a node of that management address whose namespace exists."""
-        argv = list(spec.argv)
-        if "--config" not in argv or argv.index("--config") + 1 >= len(argv):
-            return False
-        try:
-            with open(argv[argv.index("--config") + 1], encoding="utf-8") as fh:
-                config = json.load(fh)
-        except (OSError, ValueError):
+        config = fake_agents.agent_config(self.meters, spec)
+        if config is None:
             return False
         return config.get("port") == port and any(
             n.get("mgmt_ip") == ip and n.get("netns") in self.nodes
@@ -271,6 +271,12 @@ class FakeDataPlane:
                      timeout: float = 2.0) -> ProbeResult:
         if netns not in self.nodes:
             return ProbeResult(ok=False, detail=f"no namespace {netns}")
+        if method == "GET":
+            agents = [spec for spec, _ in list(self.processes.values())]
+            answer = fake_agents.answer(self.meters, self.nodes, self.backends, agents, netns,
+                                        ip, port, path, headers)
+            if answer is not None:
+                return answer
         if not self._listening(ip, port, netns):
             return ProbeResult(ok=False, detail="connection refused")
         return ProbeResult(ok=True, detail="HTTP 200", status=200, body="fake\n")
@@ -290,6 +296,7 @@ class FakeDataPlane:
         self.subnets.clear()
         self.backends.clear()
         self.counters.clear()
+        self.meters = FakeMeters()
         self.port_rules.clear()
         self.port_rules_recorded = None
         return removed

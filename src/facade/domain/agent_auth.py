@@ -5,7 +5,9 @@ both sides import it, so it lives in the domain layer).
 
 hex = HMAC-SHA256(bytes.fromhex(secret), f"{unix_ts}\\n{METHOD}\\n{PATH_WITH_QUERY}\\n{node}").
 The node name binds a signature to the node it is meant for; a signature is accepted while
-|now - unix_ts| <= WINDOW_S seconds.
+|now - unix_ts| <= WINDOW_S seconds. A request to the agent's own listener (the hub: many of
+its nodes in one answer, see facade.workloads.agent) is signed for the name HUB, which no node
+may have.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 
 SCHEME = "Facade-HMAC"
 WINDOW_S = 30
+HUB = "*"
 _HEX = frozenset("0123456789abcdef")
 
 

@@ -7,6 +7,10 @@ router namespace, i.e. on the provider's side of the management subnet, and so d
 plane's requests to it. Requests are signed (HMAC-SHA256, a secret per management network kept
 in the state folder with mode 0600), so nothing else on the subnet can read or change a node.
 The customer has no path to the management subnet at all (see docs/management.md).
+
+The agent also listens on 127.0.0.1 in the router namespace (its hub): metering reads all of
+an agent's nodes' counters there with one request (`hub_counters`), not one per node; health
+and the management polls keep asking each node over the management subnet.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ from facade.domain.specs import ProbeResult, ProcessSpec
 from facade.service import files
 
 AGENT_PORT = 9700
+HUB_HOST = "127.0.0.1"  # the agent's own listener, in the router namespace it runs in
+# the agent answers within 2 s of reading the request (workloads/agent/hub.py HUB_DEADLINE_S)
+HUB_TIMEOUT = 5.0
+# node names in one hub request: the agent reads at most 8 KiB of request, 512 names
+MAX_QUERY, MAX_NAMES = 6000, 512
 # which of a node's interfaces is its management leg: a front-end's eth2 (after its customer and
 # backend legs), a backend's eth1 (its extra legs, if any, come after it)
 LEG = {"frontend": 2, "backend": 1}
@@ -133,3 +142,57 @@ def poll(dp: DataPlane, home: Path, agent: Agent, node: AgentNode,
                 "checked": checked}
     return {"reachable": True, "detail": res.detail, "workload": answer.get("workload"),
             "uptime_s": answer.get("uptime_s"), "checked": checked}
+
+
+@dataclass
+class HubAnswer:
+    """What an agent's hub said: each node's /v1/counters answer by name, and the names it
+    left for another request (`more`). `absent`: no hub (an agent started by an older
+    release, or a failure of the hub itself): ask each node instead. `failed`: no answer this
+    time (the agent did not answer in time; asking each node would cost a timeout each)."""
+
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    more: list[str] = field(default_factory=list)
+    absent: bool = False
+    failed: str = ""
+
+
+def hub_paths(names: list[str] | None) -> list[str]:
+    """The hub requests for `names` (None: every node the agent serves), each within the
+    agent's bounds on names."""
+    if names is None:
+        return ["/v1/counters"]
+    paths: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for name in names:
+        if chunk and (size + len(name) + 1 > MAX_QUERY or len(chunk) >= MAX_NAMES):
+            paths.append("/v1/counters?nodes=" + ",".join(chunk))
+            chunk, size = [], 0
+        chunk.append(name)
+        size += len(name) + 1
+    if chunk:
+        paths.append("/v1/counters?nodes=" + ",".join(chunk))
+    return paths
+
+
+def hub_counters(dp: DataPlane, network_id: int, secret_hex: str, path: str) -> HubAnswer:
+    """GET `path` (hub_paths) from a management network's agent's hub, signed."""
+    header = agent_auth.sign(secret_hex, "GET", path, agent_auth.HUB)
+    res = dp.http_request(names.router_netns(network_id), HUB_HOST, AGENT_PORT, path,
+                          headers={"Authorization": header}, timeout=HUB_TIMEOUT)
+    if not res.ok:
+        if res.status is None and res.detail == "timed out":
+            return HubAnswer(failed=res.detail)
+        # refused (no hub), 404 (a hub without this route), or any other failure: the
+        # nodes' own routes still answer
+        return HubAnswer(absent=True, failed=res.detail)
+    try:
+        answer = json.loads(res.body)
+        nodes, more = answer["nodes"], answer.get("more", [])
+        if not isinstance(nodes, dict) or not isinstance(more, list):
+            raise ValueError("not a hub answer")
+    except (ValueError, KeyError, TypeError):
+        return HubAnswer(absent=True, failed="the hub answered no counters")
+    return HubAnswer(nodes={k: v for k, v in nodes.items() if isinstance(v, dict)},
+                     more=[n for n in more if isinstance(n, str)])

@@ -1,12 +1,14 @@
 """Metering: usage records from the management agents' counters and the nodes' clocks.
 
 The controller calls `tick` every METER_INTERVAL seconds, and for one node right before it
-deletes that node on purpose. A tick asks every front-end's agent for its per-backend meters and every
-backend's agent for its workload's request count (over the management subnet, signed, like the
-health polls), then, in ONE transaction, turns each reading into an increment against the last
-stored reading (`domain.metering.increment`), adds it to the hour's usage record and stores the
-reading. Node time advances every node's clock (kept as a reading too) to now. A crash before
-the commit loses nothing: the next tick reads the same counters again and computes the same
+deletes that node on purpose. A tick asks each management network's agent once, at its hub
+(127.0.0.1 in the router namespace, signed: `management.hub_counters`), for its front-ends'
+per-backend meters and its backends' workload request counts (node by node, over the
+management subnet, for an agent without a hub), then, in ONE transaction, turns each reading
+into an increment against the last stored reading (`domain.metering.increment`), adds it to
+the hour's usage record and stores the reading (a reading equal to the stored one is not
+written again). Node time advances every node's clock (kept as a reading too) to now. A crash
+before the commit loses nothing: the next tick reads the same counters again and computes the same
 increment from the same stored reading. See docs/metering.md.
 
 `totals` and `by_node` sum the records of a period for the API, `facade usage`, `/metrics` and
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from facade.domain import agent_auth
@@ -120,25 +122,82 @@ def frontend_readings(fe: MeteredNode, answer: dict[str, Any],
     return out
 
 
+@dataclass(frozen=True)
+class _HubAsk:
+    """One request to an agent's hub: which agent, which path, for which of its nodes."""
+
+    agent: management.Agent
+    path: str
+    nodes: dict[str, MeteredNode]  # by name: the hub answers by name
+
+
+def _hub_asks(agent: management.Agent, nodes: list[MeteredNode]) -> list[_HubAsk]:
+    by_name = {n.name: n for n in nodes}
+    # every node the agent serves: ask for all, without a list of names to send and check
+    every = set(by_name) == {n.name for n in agent.nodes}
+    return [_HubAsk(agent, path, by_name)
+            for path in management.hub_paths(None if every else sorted(by_name))]
+
+
+def _ask_hubs(ctx: Context, asks: list[_HubAsk], secrets: dict[int, str], pmap: PMap,
+              answers: dict[int, dict[str, Any]]) -> list[MeteredNode]:
+    """Ask the hubs (side by side, and again for what they left for another request); their
+    answers go into `answers` by instance id. Returns the nodes to ask one by one: those of an
+    agent without a hub."""
+    per_node: list[MeteredNode] = []
+    while asks:
+        got = list(pmap(lambda a: management.hub_counters(
+            ctx.dataplane, a.agent.network_id, secrets[a.agent.network_id], a.path), asks))
+        again: list[_HubAsk] = []
+        for ask, hub in zip(asks, got, strict=True):
+            if hub.absent:
+                log.debug("agent-n%d: no hub (%s); asking its nodes one by one",
+                          ask.agent.network_id, hub.failed)
+                per_node += ask.nodes.values()
+                continue
+            for name, answer in hub.nodes.items():
+                if name in ask.nodes:
+                    answers[ask.nodes[name].instance_id] = answer
+            left = [ask.nodes[n] for n in dict.fromkeys(hub.more)
+                    if n in ask.nodes and ask.nodes[n].instance_id not in answers]
+            # asked again only for fewer nodes than this time, so the asking ends; an agent too
+            # busy to read any of them this time is asked at the next tick
+            if 0 < len(left) < len(ask.nodes):
+                again += _hub_asks(management.Agent(ask.agent.network_id), left)
+        asks = again
+    return per_node
+
+
 def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
          pmap: PMap = map, skip: frozenset[int] = frozenset()) -> Snapshot:
-    """Ask the agents of the present nodes for their counters (network I/O, no database);
-    `pmap` may run the questions side by side; nodes in `skip` (backends whose workload does
-    not answer anyway) are not asked, their clocks still run."""
+    """Ask the agents of the present nodes for their counters (network I/O, no database):
+    one request to each agent's hub for all its nodes, or one per node to an agent without
+    one; `pmap` may run the questions side by side; nodes in `skip` (backends whose workload
+    does not answer anyway) are not asked, their clocks still run."""
     nodes = list(nodes)
     snap = Snapshot(at_ms=to_ms(dt.datetime.now(dt.UTC)), present=set(present))
     by_app: dict[int, dict[str, MeteredNode]] = {}
     for n in nodes:
         if n.role == "backend":
             by_app.setdefault(n.appliance_id, {})[n.ip] = n
-    asked = [n for n in nodes if n.instance_id in present and n.instance_id not in skip]
+    asked = [n for n in nodes if n.instance_id in present and n.instance_id not in skip
+             and n.agent_node is not None]
+    groups: dict[int, tuple[management.Agent, list[MeteredNode]]] = {}
+    for n in asked:
+        assert n.agent is not None
+        groups.setdefault(n.agent.network_id, (n.agent, []))[1].append(n)
     # one read of each management network's secret per tick, not one per node
-    secrets = {n.agent.network_id: management.secret(ctx.home, n.agent.network_id)
-               for n in asked if n.agent is not None}
-    answers = list(pmap(lambda n: _ask(ctx, n, "/v1/counters",
-                                       secrets.get(n.agent.network_id, "") if n.agent else ""),
-                        asked))
-    for n, answer in zip(asked, answers, strict=True):
+    secrets = {net: management.secret(ctx.home, net) for net in groups}
+    answers: dict[int, dict[str, Any]] = {}
+    per_node = _ask_hubs(ctx, [ask for agent, group in groups.values()
+                               for ask in _hub_asks(agent, group)], secrets, pmap, answers)
+    for n, answer in zip(per_node, pmap(lambda n: _ask(
+            ctx, n, "/v1/counters", secrets[n.agent.network_id] if n.agent else ""),
+            per_node), strict=True):
+        if answer is not None:
+            answers[n.instance_id] = answer
+    for n in asked:
+        answer = answers.get(n.instance_id)
         if answer is None:
             continue
         if n.role == "frontend":
@@ -158,41 +217,132 @@ def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
 class _Records:
     """The usage records of the hours a snapshot touches, read once per hour (a tick adds to
     every node's row of the current hour: one query, not one per node); only those of `nodes`
-    when given (a last reading of one node: not every node's rows)."""
+    when given (a last reading of one node: not every node's rows). Read and written as plain
+    rows, not objects: a round at 1,000 nodes adds to 1,000 rows, and loading and flushing
+    them as ORM objects cost most of the round. What is added is kept here and written by
+    `write`, one statement for the rows added to and one for the new ones."""
 
     def __init__(self, session: Session, nodes: frozenset[str] | None = None) -> None:
         self.session = session
         self.nodes = nodes
-        self.rows: dict[tuple[int, int, str, str], UsageRecord] = {}
+        self.rows: dict[tuple[int, int, str, str], list[int]] = {}  # key -> [id, quantity]
         self.hours: set[int] = set()
+        self.changed: dict[int, int] = {}  # id -> new quantity
+        self.new: dict[tuple[int, int, str, str], dict[str, Any]] = {}
 
-    def get(self, hour: int, appliance_id: int, node: str, metric: str) -> UsageRecord | None:
+    def _load(self, hour: int) -> None:
+        self.hours.add(hour)
+        query = select(UsageRecord.id, UsageRecord.appliance_id, UsageRecord.node,
+                       UsageRecord.metric, UsageRecord.quantity).where(UsageRecord.hour == hour)
+        if self.nodes is not None:
+            query = query.where(UsageRecord.node.in_(self.nodes))
+        for row_id, app_id, node, metric, quantity in self.session.execute(query):
+            self.rows[(hour, app_id, node, metric)] = [row_id, quantity]
+
+    def add(self, node: MeteredNode, metric: Metric, hour: int, quantity: int) -> None:
+        if quantity <= 0:
+            return
         if hour not in self.hours:
-            self.hours.add(hour)
-            query = select(UsageRecord).where(UsageRecord.hour == hour)
-            if self.nodes is not None:
-                query = query.where(UsageRecord.node.in_(self.nodes))
-            for row in self.session.scalars(query):
-                self.rows[(row.hour, row.appliance_id, row.node, row.metric)] = row
-        return self.rows.get((hour, appliance_id, node, metric))
+            self._load(hour)
+        key = (hour, node.appliance_id, node.name, metric.value)
+        row = self.rows.get(key)
+        if row is not None:
+            row[1] += quantity
+            self.changed[row[0]] = row[1]
+        elif key in self.new:
+            self.new[key]["quantity"] += quantity
+        else:
+            self.new[key] = dict(hour=hour, customer=node.customer, provider=node.provider,
+                                 owner=node.owner, service=node.service,
+                                 appliance_id=node.appliance_id, appliance=node.appliance,
+                                 node=node.name, role=node.role, metric=metric.value,
+                                 quantity=quantity)
+
+    def write(self) -> None:
+        if self.changed:
+            self.session.execute(update(UsageRecord), [
+                {"id": i, "quantity": q} for i, q in self.changed.items()])
+        if self.new:
+            self.session.execute(insert(UsageRecord), list(self.new.values()))
 
 
-def _add(records: _Records, node: MeteredNode, metric: Metric, hour: int,
-         quantity: int) -> None:
-    if quantity <= 0:
-        return
-    session = records.session
-    row = records.get(hour, node.appliance_id, node.name, metric.value)
-    if row is None:
-        row = UsageRecord(hour=hour, customer=node.customer, provider=node.provider,
-                          owner=node.owner, service=node.service,
-                          appliance_id=node.appliance_id, appliance=node.appliance,
-                          node=node.name, role=node.role, metric=metric.value,
-                          quantity=quantity)
-        session.add(row)
-        records.rows[(hour, node.appliance_id, node.name, metric.value)] = row
-    else:
-        row.quantity += quantity
+@dataclass(slots=True)
+class _Stored:
+    id: int  # 0: not stored yet
+    epoch: str
+    value: int
+
+
+class _Readings:
+    """The stored readings and what a snapshot changes in them, written by `write`: a reading
+    equal to the stored one is not written again."""
+
+    def __init__(self, session: Session, keys: set[str] | None) -> None:
+        self.session = session
+        query = select(MeterReading.key, MeterReading.id, MeterReading.epoch,
+                       MeterReading.value)
+        if keys is not None:
+            query = query.where(MeterReading.key.in_(keys))
+        self.rows = {key: _Stored(row_id, epoch, value)
+                     for key, row_id, epoch, value in session.execute(query)}
+        self.changed: set[str] = set()  # keys of stored readings that changed
+        self.gone: set[int] = set()
+
+    def last(self, key: str) -> Reading | None:
+        row = self.rows.get(key)
+        return Reading(row.epoch, row.value) if row is not None else None
+
+    def set(self, key: str, epoch: str, value: int) -> None:
+        row = self.rows.get(key)
+        if row is None:
+            self.rows[key] = _Stored(0, epoch, value)
+            self.changed.add(key)
+        elif (row.epoch, row.value) != (epoch, value):
+            row.epoch, row.value = epoch, value
+            self.changed.add(key)
+
+    def drop(self, key: str) -> None:
+        row = self.rows.pop(key, None)
+        self.changed.discard(key)
+        if row is not None and row.id:
+            self.gone.add(row.id)
+
+    def write(self) -> None:
+        if self.gone:
+            self.session.execute(delete(MeterReading).where(MeterReading.id.in_(self.gone)))
+        rows = [(key, self.rows[key]) for key in self.changed]
+        if stored := [{"id": r.id, "epoch": r.epoch, "value": r.value} for _, r in rows if r.id]:
+            self.session.execute(update(MeterReading), stored)
+        if new := [{"key": k, "epoch": r.epoch, "value": r.value} for k, r in rows if not r.id]:
+            self.session.execute(insert(MeterReading), new)
+
+
+def _clocks(readings: _Readings, records: _Records, nodes: list[MeteredNode],
+            snap: Snapshot) -> None:
+    """Node time: every present node's clock advanced to the snapshot's time, the time split
+    at hours into its records; a missing node's clock stops (its reading goes)."""
+    for node in nodes:
+        key = f"clock:{node.instance_id}"
+        last = readings.last(key)
+        if node.instance_id not in snap.present:
+            readings.drop(key)  # gone (or not made yet): its clock stops here
+        elif last is None:
+            readings.set(key, "ms", snap.at_ms)
+        elif snap.at_ms > last.value:
+            for hour_start, ms in split_hours(last.value, snap.at_ms):
+                records.add(node, Metric.NODE_MS, to_ms(hour_start) // HOUR_MS, ms)
+            readings.set(key, last.epoch, snap.at_ms)
+
+
+def _prune(readings: _Readings, nodes: list[MeteredNode]) -> None:
+    """Drop the readings of counters whose node no longer exists: never read again (the
+    edge's gateway counters, gw:..., are service/edge_metering.py's)."""
+    live = {n.instance_id for n in nodes}
+    for key in list(readings.rows):
+        prefix, _, rest = key.partition(":")
+        owner_id = rest.split(":")[0]
+        if prefix in ("fe", "wl", "clock") and owner_id.isdigit() and int(owner_id) not in live:
+            readings.drop(key)
 
 
 def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot, *,
@@ -200,55 +350,28 @@ def record(session: Session, nodes: Iterable[MeteredNode], snap: Snapshot, *,
     """Store one snapshot: counter increments and node time, with their new readings.
     Returns the counter increments per appliance id and metric (the autoscaler's input).
     Without `prune`, only the readings and records of `nodes` are read: a last reading of the
-    one node being deleted costs the same whatever the number of nodes."""
+    one node being deleted costs the same whatever the number of nodes. A counter that did
+    not move is not written; node time moves at every tick, so every present node's clock
+    and its hour's record are (two statements for all of them)."""
     nodes = list(nodes)
-    query = select(MeterReading)
-    if not prune:
-        query = query.where(MeterReading.key.in_(
-            {key for key, _now, _node, _metric in snap.counters}
-            | {f"clock:{n.instance_id}" for n in nodes}))
-    readings = {r.key: r for r in session.scalars(query)}
+    readings = _Readings(session, None if prune else (
+        {key for key, _now, _node, _metric in snap.counters}
+        | {f"clock:{n.instance_id}" for n in nodes}))
     records = _Records(session, None if prune else frozenset(
         {n.name for n in nodes} | {billed.name for _key, _now, billed, _m in snap.counters}))
     hour = snap.at_ms // HOUR_MS
     increments: dict[int, dict[str, int]] = {}
     for key, now, node, metric in snap.counters:
-        row = readings.get(key)
-        last = Reading(row.epoch, row.value) if row else None
-        inc = increment(last, now)
-        _add(records, node, metric, hour, inc)
+        inc = increment(readings.last(key), now)
+        records.add(node, metric, hour, inc)
         per_app = increments.setdefault(node.appliance_id, {})
         per_app[metric.value] = per_app.get(metric.value, 0) + inc
-        if row is None:
-            row = readings[key] = MeterReading(key=key, epoch=now.epoch, value=now.value)
-            session.add(row)
-        else:
-            row.epoch, row.value = now.epoch, now.value
-    for node in nodes:
-        key = f"clock:{node.instance_id}"
-        row = readings.get(key)
-        if node.instance_id not in snap.present:
-            if row is not None:  # gone (or not made yet): its clock stops here
-                session.delete(row)
-            continue
-        if row is None:
-            session.add(MeterReading(key=key, epoch="ms", value=snap.at_ms))
-            continue
-        if snap.at_ms > row.value:
-            for hour_start, ms in split_hours(row.value, snap.at_ms):
-                _add(records, node, Metric.NODE_MS, to_ms(hour_start) // HOUR_MS, ms)
-            row.value = snap.at_ms
-    if not prune:
-        return increments
-    # readings of counters whose node no longer exists will never be read again (the edge's
-    # gateway counters, gw:..., are service/edge_metering.py's)
-    live = {n.instance_id for n in nodes}
-    for key, row in readings.items():
-        prefix, _, rest = key.partition(":")
-        owner_id = rest.split(":")[0]
-        if prefix in ("fe", "wl", "clock") and owner_id.isdigit() and \
-                int(owner_id) not in live and row in session:
-            session.delete(row)
+        readings.set(key, now.epoch, now.value)
+    _clocks(readings, records, nodes, snap)
+    if prune:
+        _prune(readings, nodes)
+    records.write()
+    readings.write()
     return increments
 
 

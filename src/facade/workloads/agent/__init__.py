@@ -33,6 +33,15 @@ method, the path with query, and the node's name.
     GET /v1/counters  front-end: {"node", "backends", "conntrack", "counters", "meters", "epoch"};
                       backend: {"node", "counters", "workload": {"requests", "boot"} | null}
 
+The hub: the agent also listens on 127.0.0.1:port in its own namespace (the router namespace
+it runs in: only the control plane's requests reach it), where
+
+    GET /v1/counters[?nodes=NAME,...]  {"nodes": {NAME: <that node's /v1/counters answer>},
+                                        "missing": {NAME: why}, "more": [NAME, ...]}
+
+is signed for the node name "*" (`agent_auth.HUB`, which no node may have) and answers for all
+its nodes, or those named, read side by side by a small pool, bounded in time and size (`hub`).
+
 Work inside a namespace (workload probes, nftables, conntrack) runs in a fresh thread that entered
 the namespace of the node's listening socket, through a file descriptor the agent holds: the
 namespace probed is always the one served, even when a namespace of the same name replaced it.
@@ -45,6 +54,7 @@ The package, by role (each module's docstring says more):
     probes       a workload's health and numbers, seen from inside its node
     counters     a front-end's rotation, meters and conntrack count
     routes       one connection: its request authenticated and answered
+    hub          the agent's own listener: many nodes' counters in one answer
     loop         the process: the config poll, the selector, the accepts; `main`
     diagnostics  the agent's stderr lines and an OS error in a probe's words
 

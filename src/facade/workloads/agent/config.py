@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from facade.domain import agent_auth
 from facade.domain import health as checks
 from facade.domain.errors import Invalid
 
@@ -64,6 +65,8 @@ def _node(raw: object) -> Node:
     name, ns, role = raw.get("name"), raw.get("netns"), raw.get("role")
     if not isinstance(name, str) or not name:
         raise ValueError("node name must be a non-empty string")
+    if name == agent_auth.HUB:  # a signature for the hub must open no node's listener
+        raise ValueError(f"node name {name!r} is the hub's")
     if not isinstance(ns, str) or not ns or "/" in ns or ns in (".", ".."):
         raise ValueError(f"node {name}: netns must be a namespace name")
     if role not in ROLES:

@@ -1,6 +1,7 @@
 """A node's listening socket: made on mgmt_ip:port inside the node's namespace by a short-lived
 thread (`facade.nsenter`), kept with a descriptor of that namespace, which the agent's work
-for the node enters later. Made and dropped by the loop; a connection holds a count of it.
+for the node enters later. Made and dropped by the loop; a connection holds a count of it, and
+the hub (`hub`) borrows a descriptor of its namespace for each read.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Listener:
         self.ns_id = (st.st_dev, st.st_ino)
         self.started = time.monotonic()
         self.active = 0
+        self.closed = False
         self.lock = threading.Lock()
 
     @classmethod
@@ -67,9 +69,18 @@ class Listener:
             return False
         return (st.st_dev, st.st_ino) == self.ns_id
 
+    def borrow(self) -> int | None:
+        """A descriptor of the listener's namespace of the caller's own (to close), None once
+        the listener is closed. Under the lock: the loop may close the listener meanwhile, and
+        a number closed there could name another file by the time it is duplicated."""
+        with self.lock:
+            return None if self.closed else os.dup(self.ns_fd)
+
     def close(self) -> None:
-        self.sock.close()
-        os.close(self.ns_fd)
+        with self.lock:
+            self.closed = True
+            self.sock.close()
+            os.close(self.ns_fd)
 
     def release(self) -> None:
         with self.lock:

@@ -1,7 +1,8 @@
 """The agent's process: it polls the config file (every POLL_S), converges its listeners to it,
 serves every listener with one selector, and hands each accepted connection to a thread of its
-own (`routes.serve_connection`, at most MAX_CONNS_PER_NODE per node). `main` is what
-`python -m facade.workloads.agent --config FILE` runs.
+own (`routes.serve_connection`, at most MAX_CONNS_PER_NODE per node). The same selector serves
+the hub (`hub`: the agent's own listener on 127.0.0.1, for many nodes in one request). `main` is
+what `python -m facade.workloads.agent --config FILE` runs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import FrameType
 
 from facade.workloads.agent.config import Config, Node, parse_config
 from facade.workloads.agent.diagnostics import error_detail, log
+from facade.workloads.agent.hub import HOST, Hub
 from facade.workloads.agent.listeners import NETNS_DIR, Listener
 from facade.workloads.agent.routes import serve_connection
 
@@ -33,6 +35,8 @@ class Agent:
         self.stamp: tuple[int, int, int] | None = None
         self.listeners: dict[str, Listener] = {}
         self.failures: dict[str, str] = {}  # node -> last failure logged (log each once)
+        self.hub: Hub | None = None
+        self.hub_failure = ""  # the last failure to open the hub, logged once
         self.sel = selectors.DefaultSelector()
         self.stopping = False
         self.wake_r, self.wake_w = socket.socketpair()
@@ -119,7 +123,29 @@ class Agent:
             self.sel.register(listener.sock, selectors.EVENT_READ, listener)
             log(f"node {name}: listening on {node.mgmt_ip}:{port} in {node.netns}")
             changed = True
+        if config is not None:
+            self._converge_hub(port)
         return changed
+
+    def _converge_hub(self, port: int) -> None:
+        """The hub listening on the config's port (it does not count as a node)."""
+        if self.hub is not None and self.hub.port == port:
+            return
+        if self.hub is not None:
+            self.sel.unregister(self.hub.sock)
+            self.hub.close()
+            self.hub = None
+        try:
+            self.hub = Hub.open(port)
+        except OSError as exc:
+            failure = f"hub: cannot listen on {HOST}:{port}: {error_detail(exc)}; retrying"
+            if failure != self.hub_failure:
+                self.hub_failure = failure
+                log(failure)
+            return
+        self.hub_failure = ""
+        self.sel.register(self.hub.sock, selectors.EVENT_READ, self.hub)
+        log(f"hub: listening on {HOST}:{port}")
 
     # serving
 
@@ -179,13 +205,20 @@ class Agent:
                             self.wake_r.recv(4096)
                         except OSError:
                             pass
-                    elif not self.stopping:
+                    elif self.stopping:
+                        continue
+                    elif isinstance(key.data, Hub):
+                        assert self.config is not None
+                        key.data.accept(dict(self.listeners), self.config.secret)
+                    else:
                         self._accept(key.data)
         finally:
             signal.set_wakeup_fd(-1)
             for name in list(self.listeners):
                 listener = self.listeners.pop(name)
                 listener.close()
+            if self.hub is not None:
+                self.hub.close()
             self.sel.close()
             self.wake_r.close()
             self.wake_w.close()
