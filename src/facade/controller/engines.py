@@ -36,6 +36,9 @@ MANAGEMENT_INTERVAL = 2.0
 # a namespace switch and (a front-end's) an nftables listing; measured at 100 appliances, 100
 # a second kept the agents at 19 % of a core and the control plane at 21 % while idle
 MANAGEMENT_RATE = 25
+# questions asked side by side in one thread (the data plane's probe_many), each over its
+# node's own path: 0.55 ms of CPU a question asked alone, on a pool thread, at 500 appliances
+POLL_BATCH = 64
 METER_RATE = 25
 POOL = 8
 
@@ -110,12 +113,15 @@ class ManagementEngine:
                 for node in a.nodes]
         self.periodic.interval = period(MANAGEMENT_INTERVAL, len(jobs), MANAGEMENT_RATE)
 
-        def ask(job: tuple[management.Agent, management.AgentNode]) -> dict[str, Any]:
-            return management.poll(ctx.dataplane, ctx.home, job[0], job[1])
+        def ask(batch: list[tuple[management.Agent, management.AgentNode]]
+                ) -> list[dict[str, Any]]:
+            with self.costs.measure("management polls", len(batch)):
+                return management.poll_many(ctx.dataplane, ctx.home, batch)
 
         notes: list[tuple[str, str, str]] = []
         seen: dict[str, dict[str, Any]] = {}
-        asked = self.pool.map(self.costs.wrap("management polls", ask), jobs)
+        batches = [jobs[i:i + POLL_BATCH] for i in range(0, len(jobs), POLL_BATCH)]
+        asked = [state for states in self.pool.map(ask, batches) for state in states]
         for (_agent, node), state in zip(jobs, asked, strict=True):
             seen[node.name] = state
             before = ctx.management.get(node.name)

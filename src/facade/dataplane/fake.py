@@ -282,7 +282,8 @@ class FakeDataPlane:
         return ProbeResult(ok=True, detail="HTTP 200", status=200, body="fake\n")
 
     def probe_many(self, probes: Sequence[Probe]) -> list[ProbeResult]:
-        return [self.http_request(p.netns, p.ip, p.port, p.path, timeout=p.timeout)
+        return [self.http_request(p.netns, p.ip, p.port, p.path, headers=dict(p.headers),
+                                  timeout=p.timeout)
                 if p.path is not None else
                 self.tcp_probe(p.netns, p.ip, p.port, timeout=p.timeout) for p in probes]
 

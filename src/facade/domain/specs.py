@@ -330,13 +330,14 @@ class ExecResult:
 @dataclass(frozen=True)
 class Probe:
     """One health check of a target, made from inside `netns`: a TCP connect, or (with a
-    `path`) an HTTP GET judged by its status."""
+    `path`) an HTTP GET judged by its status (its answer's body returned too)."""
 
     netns: str
     ip: str
     port: int
     timeout: float
     path: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()  # sent with the GET (an agent's signature)
 
 
 @dataclass(frozen=True)

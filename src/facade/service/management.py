@@ -19,13 +19,14 @@ import datetime as dt
 import json
 import secrets
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from facade.dataplane.protocol import DataPlane
 from facade.domain import agent_auth, names
-from facade.domain.specs import ProbeResult, ProcessSpec
+from facade.domain.specs import Probe, ProbeResult, ProcessSpec
 from facade.service import files
 
 AGENT_PORT = 9700
@@ -128,10 +129,21 @@ def workload_health(dp: DataPlane, home: Path, network_id: int, node: str, mgmt_
     return workload["ok"], f"agent: {workload.get('detail', '')}"[:200], True
 
 
-def poll(dp: DataPlane, home: Path, agent: Agent, node: AgentNode,
-         timeout: float = 0.5) -> dict[str, Any]:
-    """Ask a node's agent for its health, from the provider's side of the management subnet."""
-    res = ask(dp, home, agent.network_id, node.name, node.mgmt_ip, timeout)
+def poll_many(dp: DataPlane, home: Path, jobs: Sequence[tuple[Agent, AgentNode]],
+              timeout: float = 0.5) -> list[dict[str, Any]]:
+    """Ask each node's agent for its health (/v1/health), side by side (the data plane's
+    probe_many: one thread, each question within its own timeout), each over the node's own
+    path on the management subnet, from the provider's side of it (the router's namespace)."""
+    keys = {a.network_id: secret(home, a.network_id) for a, _ in jobs}
+    path = "/v1/health"
+    probes = [Probe(netns=names.router_netns(a.network_id), ip=n.mgmt_ip, port=AGENT_PORT,
+                    timeout=timeout, path=path, headers=(("Authorization", agent_auth.sign(
+                        keys[a.network_id], "GET", path, n.name)),)) for a, n in jobs]
+    return [_polled(res) for res in dp.probe_many(probes)]
+
+
+def _polled(res: ProbeResult) -> dict[str, Any]:
+    """What the management view keeps of an agent's /v1/health answer."""
     checked = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     if not res.ok:
         return {"reachable": False, "detail": res.detail, "workload": None, "checked": checked}
@@ -140,6 +152,9 @@ def poll(dp: DataPlane, home: Path, agent: Agent, node: AgentNode,
     except ValueError:
         return {"reachable": False, "detail": "agent answered no JSON", "workload": None,
                 "checked": checked}
+    if not isinstance(answer, dict):
+        return {"reachable": False, "detail": "agent answered no JSON object",
+                "workload": None, "checked": checked}
     return {"reachable": True, "detail": res.detail, "workload": answer.get("workload"),
             "uptime_s": answer.get("uptime_s"), "checked": checked}
 

@@ -51,8 +51,9 @@ class _Check:
 
 
 def _request(probe: Probe) -> bytes:
+    extra = "".join(f"{k}: {v}\r\n" for k, v in probe.headers)
     return (f"GET {probe.path} HTTP/1.1\r\nHost: {probe.ip}:{probe.port}\r\n"
-            "User-Agent: facade-probe\r\nConnection: keep-alive\r\n\r\n").encode()
+            f"User-Agent: facade-probe\r\n{extra}Connection: keep-alive\r\n\r\n").encode()
 
 
 def net_error(code: int, otherwise: str | None = None) -> str:
@@ -222,8 +223,10 @@ class Prober:
         c.keep = (complete and not eof and not too_long
                   and "close" not in headers.get("connection", "").lower()
                   and bytes(c.data[:8]) == b"HTTP/1.1")
+        body = bytes(c.data[start:start + int(length)] if complete else c.data[start:])
         self._finish(c, sel, ProbeResult(ok=200 <= status < 300, detail=f"HTTP {status}",
-                                         status=status, headers=headers))
+                                         status=status, headers=headers,
+                                         body=body.decode("utf-8", "replace")))
 
     def _again_or_fail(self, c: _Check, sel: selectors.BaseSelector, code: int) -> None:
         """A kept connection the server closed: the check starts over on a new one."""
