@@ -186,8 +186,14 @@ class HealthEngine:
                     due.append(state)
                 wait = (self._heap[0][0] - now) if self._heap else 1.0
             direct = [s for s in due if s.check.type != "agent"]
-            for i in range(0, len(direct), BATCH):
-                self._pool.submit(self._check_batch, direct[i:i + BATCH])
+            # a backend still starting is checked apart from the steady ones: a batch's
+            # verdicts come back when its slowest check is done (up to its timeout), and a
+            # new backend's first passing check is what its appliance waits for
+            starting = [s for s in direct if not s.healthy and now < s.starting_until]
+            steady = [s for s in direct if s.healthy or now >= s.starting_until]
+            for batch in (starting, steady):
+                for i in range(0, len(batch), BATCH):
+                    self._pool.submit(self._check_batch, batch[i:i + BATCH])
             for state in due:
                 if state.check.type == "agent":
                     self._pool.submit(self._check, state)

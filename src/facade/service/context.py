@@ -8,6 +8,7 @@ keys of those objects go to the kicker, and `converge()` waits until they were r
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from facade.domain.keys import Key
 from facade.service import changes
 from facade.store import db
 from facade.store.models import Event
+
+trace = logging.getLogger("facade.trace")  # every write that moved the generation
 
 
 class Kicker(Protocol):
@@ -86,6 +89,9 @@ class Context:
                 yield session
             if touched.rows or touched.keys:
                 self.generation += 1
+                if trace.isEnabledFor(logging.DEBUG):
+                    trace.debug("write %d touched %s", self.generation,
+                                sorted(map(str, [*touched.rows, *touched.keys]))[:8])
             if track and (touched.rows or touched.keys) and self.kicker is not None:
                 with self.sessions() as fresh:
                     found = changes.keys_of(fresh, touched)
