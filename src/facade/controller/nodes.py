@@ -38,15 +38,11 @@ SETTLE = 0.5
 def reconcile_node(rt: Runtime, key: Key) -> None:
     assert isinstance(key.ident, int)
     view = rt.node_views.get(key.ident) if rt.node_views is not None else None
-    final = None
     if view is None or view.status == "deleting":
         with rt.ctx.read() as session:
             view = node_views.read_one(session, rt.home, key.ident)
-            if view is None:
-                return  # gone from the store; the kernel's leftovers are the resync's
-            if view.status == "deleting":
-                inst = session.get(Instance, key.ident)
-                final = desired.metered_node(session, inst) if inst is not None else None
+        if view is None:
+            return  # gone from the store; the kernel's leftovers are the resync's
     netns, role, status = view.netns, view.role, view.status
     spec, procs, appliance_id = view.spec, view.procs, view.appliance_id
     deleting = status == "deleting"
@@ -57,8 +53,14 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
     appliance = [keys.appliance(appliance_id)] if appliance_id is not None else []
     agent = [keys.agent(agent_net)] if agent_net is not None else []
     if deleting:  # whether it exists is all a deletion needs to know of it
-        _delete(rt, key.ident, netns, dp.has_node(netns), seen_procs, view.backend_ip,
-                view.fe_netns, final, appliance, agent)
+        exists = dp.has_node(netns)
+        final = None
+        if exists:  # its counters are read one last time: what it served is billed
+            with rt.ctx.read() as session:
+                inst = session.get(Instance, key.ident)
+                final = desired.metered_node(session, inst) if inst is not None else None
+        _delete(rt, key.ident, netns, exists, seen_procs, view.backend_ip, view.fe_netns,
+                final, appliance, agent)
         return
     seen = dp.observe_node(netns)
     assert spec is not None
@@ -104,7 +106,7 @@ def _delete(rt: Runtime, instance_id: int, netns: str, exists: bool,
         if fe is not None and fe.backends and backend_ip in fe.backends:
             rt.touch(appliance)
             raise Later(0.05, f"{netns} waits to leave the rotation of {fe_netns}")
-    if exists and final is not None:
+    if final is not None:
         try:  # the node's counters, one last time: what it served is billed
             metering.tick(rt.ctx, [final], {instance_id}, prune=False)
         except Exception:

@@ -112,7 +112,9 @@ SOCKETS = Path("/run/wireguard")  # wireguard-go's control sockets, one per inte
 def forget(netns: str) -> list[str]:
     """The control sockets of the namespace's tunnels, once their engines were killed with
     the router (a killed wireguard-go leaves its socket behind); returns what was removed."""
-    removed = []
+    removed: list[str] = []
+    if names.router_id(netns) is None:
+        return removed  # only a router has tunnels (its links are not listed for any other)
     with contextlib.suppress(ns.NamespaceMissing, FileNotFoundError), ipr_in(netns) as ipr:
         for link in ipr.get_links():
             name = link.get("ifname") or ""
