@@ -1,6 +1,6 @@
-"""The node reconciler's views of every node (controller/node_views.py): read at once once the
-store has been quiet for QUIET seconds, the same as a node's own read, and never served after a
-write that touched a row the controller keys on."""
+"""Views of every node and appliance (controller/quiet_views.py): read at once once the store has
+been quiet for QUIET seconds, the same as each one's own read, and never served after a write
+that touched a row the controller keys on."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from facade.controller.node_views import QUIET, NodeViews, read_one
-from facade.store.models import Instance
+from facade.controller.node_views import read_all, read_one
+from facade.controller.quiet_views import QUIET, QuietViews
+from facade.service import desired
+from facade.store.models import Appliance, Instance
 from tests.service.helpers import appliance_body, ok, settle
 
 
@@ -19,7 +21,7 @@ def test_views_are_read_at_once_while_quiet_and_never_after_a_write(world: Any) 
     settle(world)
     ctx = world.ctx
     now = [1000.0]
-    views = NodeViews(ctx, clock=lambda: now[0])
+    views = QuietViews(ctx, lambda s: read_all(s, ctx.home), clock=lambda: now[0])
     with ctx.read() as s:
         ids = list(s.scalars(select(Instance.id)))
         expected = {i: read_one(s, ctx.home, i) for i in ids}
@@ -49,3 +51,23 @@ def test_views_are_read_at_once_while_quiet_and_never_after_a_write(world: Any) 
         row = s.get(Instance, backend)
         assert row is not None
         row.status = "active"
+
+
+def test_appliance_views_are_each_appliances_own_target(world: Any) -> None:
+    world.changed = True
+    for name in ("docs", "wiki"):
+        ok(world.req("POST", "/v1/appliances", token=world.acme,
+                     json=appliance_body(name=name, backends=1)), 202)
+    settle(world)
+    ctx = world.ctx
+    now = [1000.0]
+    views = QuietViews(ctx, lambda s: desired.appliance_targets(s, ctx.home),
+                       clock=lambda: now[0])
+    with ctx.read() as s:
+        apps = list(s.scalars(select(Appliance)))
+        expected = {a.id: desired.appliance_target(s, ctx.home, a) for a in apps}
+    assert views.get(apps[0].id) is None
+    now[0] += QUIET
+    assert {i: views.get(i) for i in expected} == expected and len(expected) == 2
+    ok(world.req("DELETE", "/v1/appliances/wiki", token=world.acme), 202)
+    assert all(views.get(i) is None for i in expected)  # a write: read each yourself

@@ -40,22 +40,38 @@ PROBE_TIMEOUT = 1.0
 
 def reconcile_appliance(rt: Runtime, key: Key) -> None:
     assert isinstance(key.ident, int)
+    target = rt.appliance_views.get(key.ident) if rt.appliance_views is not None else None
+    if target is None:
+        target = _read(rt, key)
+        if target is None:
+            return
+    _reconcile(rt, key, target)
+
+
+def _read(rt: Runtime, key: Key) -> desired.ApplianceTarget | None:
+    """The appliance's target, read from the store; None when there is nothing to look at
+    (gone, or being deleted: its nodes are queued, or it is finished)."""
+    assert isinstance(key.ident, int)
     with rt.ctx.read() as session:
         app = session.get(Appliance, key.ident)
         if app is None:
             _forget(rt, key.ident)
-            return
+            return None
         if app.status == "deleting":
             if app.nodes:
                 rt.touch(keys.node(n.id) for n in app.nodes)
                 _forget(rt, key.ident)
-                return
+                return None
             target = None
         else:
             target = desired.appliance_target(session, rt.home, app)
     if target is None:
         _finish(rt, key.ident)
-        return
+    return target
+
+
+def _reconcile(rt: Runtime, key: Key, target: desired.ApplianceTarget) -> None:
+    assert isinstance(key.ident, int)
     _write_files(target)
     if rt.health is not None:
         rt.health.register(target)

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import select
 
+from facade.controller import node_views
 from facade.controller.agents import reconcile_agent
 from facade.controller.appliances import reconcile_appliance
 from facade.controller.costs import Costs, describe, describe_waits
@@ -41,13 +42,14 @@ from facade.controller.fabric import (
     reconcile_subnet,
 )
 from facade.controller.health import HealthEngine
-from facade.controller.node_views import NodeViews
 from facade.controller.nodes import SETTLE, reconcile_node
 from facade.controller.queue import WorkQueue
+from facade.controller.quiet_views import QuietViews
 from facade.controller.runtime import Failed, Later, Runtime
 from facade.dataplane.errors import DataPlaneError
 from facade.domain import keys, names
 from facade.domain.keys import Key
+from facade.service import desired
 from facade.service.context import Context
 from facade.store.models import Appliance, Instance, Network, Subnet
 
@@ -97,8 +99,11 @@ class Controller:
         self.queue = WorkQueue(clock)
         self.costs = Costs()
         self.health = HealthEngine(ctx, self.touch, clock, costs=self.costs)
-        self.rt = Runtime(ctx=ctx, queue=self.queue, clock=clock, health=self.health,
-                          node_views=NodeViews(ctx, clock))
+        self.rt = Runtime(
+            ctx=ctx, queue=self.queue, clock=clock, health=self.health,
+            node_views=QuietViews(ctx, lambda s: node_views.read_all(s, ctx.home), clock),
+            appliance_views=QuietViews(
+                ctx, lambda s: desired.appliance_targets(s, ctx.home), clock))
         self.management = ManagementEngine(ctx, clock, costs=self.costs)
         self.metering = MeteringEngine(ctx, self._unhealthy, clock, costs=self.costs)
         self.workers = workers or max(1, getattr(ctx.dataplane, "concurrency", 1))

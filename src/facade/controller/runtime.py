@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from facade.controller.node_views import NodeViews
+from facade.controller.node_views import NodeView
 from facade.controller.queue import WorkQueue
+from facade.controller.quiet_views import QuietViews
 from facade.dataplane.protocol import DataPlane
 from facade.domain.keys import Key
 from facade.reconcile.apply import apply
@@ -67,7 +68,9 @@ class Runtime:
     queue: WorkQueue
     clock: Callable[[], float] = time.monotonic
     health: Health | None = None
-    node_views: NodeViews | None = None  # every node's view while the store is quiet
+    # every node's and appliance's view while the store is quiet (quiet_views.py)
+    node_views: QuietViews[NodeView] | None = None
+    appliance_views: QuietViews[ApplianceTarget] | None = None
     # bridge -> when it was made (anew); netns -> when the node was last made: a node made
     # before its bridge was recreated must join the new bridge
     recreated: dict[str, float] = field(default_factory=dict)

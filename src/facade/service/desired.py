@@ -395,6 +395,16 @@ def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceT
         frontend_mgmt=_mgmt(fe) if fe else None)
 
 
+def appliance_targets(session: Session, home: Path) -> dict[int, ApplianceTarget]:
+    """Every appliance's target but those being deleted, read together (a few queries)."""
+    apps = session.scalars(
+        select(Appliance).where(Appliance.status != "deleting").options(
+            selectinload(Appliance.nodes).selectinload(Instance.interfaces)
+            .joinedload(Interface.subnet),
+            joinedload(Appliance.service), joinedload(Appliance.subnet)))
+    return {app.id: appliance_target(session, home, app) for app in apps}
+
+
 def port_rules(session: Session) -> dict[str, tuple[PortRuleSpec, ...]]:
     """Every fabric port's security rules, in evaluation order."""
     out: dict[str, tuple[PortRuleSpec, ...]] = {}
