@@ -106,15 +106,15 @@ class Prober:
                 waiting = [c for c in checks if c.result is None]
                 if not waiting:
                     break
+                # what has arrived is read before anything times out: after this thread
+                # stalled (a busy control plane), an answer waiting in its socket counts
                 now = time.monotonic()
-                for c in waiting:
-                    if now >= c.deadline:
-                        self._finish(c, sel, ProbeResult(ok=False, detail="timed out"))
-                waiting = [c for c in waiting if c.result is None]
-                if not waiting:
-                    break
                 for key, events in sel.select(max(0.0, min(c.deadline for c in waiting) - now)):
                     self._step(key.data, sel, events)
+                now = time.monotonic()
+                for c in waiting:
+                    if c.result is None and now >= c.deadline:
+                        self._finish(c, sel, ProbeResult(ok=False, detail="timed out"))
         return [c.result or ProbeResult(ok=False, detail="not run") for c in checks]
 
     def forget(self, netns: str) -> None:

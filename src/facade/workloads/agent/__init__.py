@@ -21,10 +21,11 @@ For every node the agent listens on mgmt_ip:port INSIDE the node's namespace: th
 is made by a short-lived thread that entered the namespace (the thread ends at once and is never
 reused); the main thread serves all of them with one selector and hands each accepted connection
 to a thread of its own (one request, `Connection: close`, 8 KiB, 2 s). The agent re-reads FILE
-when it changes (polled every 0.3 s) and converges; a node whose namespace or address is missing
-is retried on the next poll; a listener whose namespace is deleted or replaced is dropped (so the
-agent never keeps a deleted namespace alive) and retried. It prints "agent serving N nodes" after
-every convergence that changed something and exits on SIGTERM/SIGINT.
+when it changes (polled every 0.1 s) and converges; a node whose namespace or address is missing
+is retried on the next poll; a listener whose namespace is deleted or replaced (looked at when
+/run/netns changed) is dropped (so the agent never keeps a deleted namespace alive) and
+retried. It prints "agent serving N nodes" after every convergence that changed something and
+exits on SIGTERM/SIGINT.
 
 Every request is signed (see `agent_auth`): `Authorization: Facade-HMAC <ts>:<hex>`, bound to the
 method, the path with query, and the node's name.
