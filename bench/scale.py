@@ -28,6 +28,7 @@ timeline, followed by every key and action the controller handled meanwhile (FAC
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import re
 import shutil
@@ -281,7 +282,6 @@ def _all_events(cp: ControlPlane) -> list[dict[str, Any]]:
 def _timeline(cp: ControlPlane, name: str, created: float, count: int) -> str:
     """What happened to one appliance from its creation to `ready`, from its events (each
     stamped when its transaction committed), as seconds after the API call."""
-    import datetime as dt
 
     page = cp.get("/v1/events", params={"limit": 400})["items"]
     lines = []
@@ -302,7 +302,6 @@ LOGGED = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) facade\.trace (.*)
 def _trace(cp: ControlPlane, created: float, seconds: float) -> str:
     """Every key and action the controller logged (FACADE_TRACE) within `seconds` of
     `created`: what the workers did while the appliance was being made."""
-    import datetime as dt
 
     out = []
     for line in Path(cp.log.name).read_text(errors="replace").splitlines():
@@ -316,8 +315,16 @@ def _trace(cp: ControlPlane, created: float, seconds: float) -> str:
             if out else "")
 
 
-def _false_degradations(events: list[dict[str, Any]]) -> list[str]:
-    return [f"{e['object']}: {e['message']}" for e in events if e["kind"] == "appliance.degraded"]
+def _false_degradations(events: list[dict[str, Any]], delete_all: float) -> list[str]:
+    """Each `appliance.degraded` event, and whether it came while everything was being
+    deleted (`delete_all`: when that began, epoch seconds)."""
+    out = []
+    for e in events:
+        if e["kind"] == "appliance.degraded":
+            at = dt.datetime.fromisoformat(e["time"]).timestamp()
+            when = "during delete all" if at >= delete_all else "before delete all"
+            out.append(f"{e['object']}: {e['message']} ({when})")
+    return out
 
 
 def _made_again(events: list[dict[str, Any]]) -> dict[str, int]:
@@ -477,6 +484,7 @@ def main() -> None:
         if loop is not None:
             loop.stop()  # its appliance goes too
         t = time.perf_counter()
+        delete_all_at = time.time()
         delete_costs = Costs(cp)
         delete_costs.start()
 
@@ -501,7 +509,8 @@ def main() -> None:
                                           text=True).stdout.split() if n.startswith("fcd-i")
                 and not n.endswith("-client")]
         events = _all_events(cp)
-        degraded, again = _false_degradations(events), _made_again(events)
+        degraded = _false_degradations(events, delete_all_at)
+        again = _made_again(events)
         failed = _failures(events)
     print(f"\nscale: http-echo appliances of {args.backends} backend(s), created through the "
           f"API in batches of {args.batch}; {args.sample} timed at each count; idle "
