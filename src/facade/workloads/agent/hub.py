@@ -36,8 +36,8 @@ from typing import Any
 
 from facade.domain import agent_auth
 from facade.workloads.agent.counters import counters
-from facade.workloads.agent.diagnostics import error_detail, log
-from facade.workloads.agent.listeners import Listener
+from facade.workloads.agent.diagnostics import error_detail
+from facade.workloads.agent.listeners import Listener, Slots, accepted
 from facade.workloads.agent.routes import Answer, authenticate, exchange
 from facade.workloads.agent.wire import Request
 
@@ -144,8 +144,7 @@ class Hub:
         self.port = port
         self.sock = sock
         self.pool = ThreadPoolExecutor(max_workers=HUB_WORKERS, thread_name_prefix="agent-hub")
-        self.active = 0
-        self.lock = threading.Lock()
+        self.slots = Slots(MAX_HUB_CONNS)
 
     @classmethod
     def open(cls, port: int) -> Hub:
@@ -164,27 +163,12 @@ class Hub:
     def accept(self, listeners: dict[str, Listener], secret: str) -> None:
         """The connections waiting, each in a thread of its own (`listeners`: the loop's, a
         copy: the loop changes its own meanwhile)."""
-        for _ in range(MAX_HUB_CONNS):
-            try:
-                conn, _addr = self.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                log(f"hub: accept: {exc}")
-                return
-            with self.lock:
-                full = self.active >= MAX_HUB_CONNS
-                if not full:
-                    self.active += 1
-            if full:
-                conn.close()
-                continue
-            conn.setblocking(True)
+        for conn in accepted(self.sock, self.slots, "hub", MAX_HUB_CONNS):
             try:
                 threading.Thread(target=self._serve, name="agent-hub-conn", daemon=True,
                                  args=(conn, listeners, secret)).start()
             except RuntimeError:  # cannot start a thread: shed this connection, keep serving
-                self._release()
+                self.slots.release()
                 conn.close()
 
     def _serve(self, conn: socket.socket, listeners: dict[str, Listener], secret: str) -> None:
@@ -192,11 +176,7 @@ class Hub:
             exchange(conn, "hub", lambda req: route(req, secret, listeners, self.pool))
         finally:
             conn.close()
-            self._release()
-
-    def _release(self) -> None:
-        with self.lock:
-            self.active -= 1
+            self.slots.release()
 
     def close(self) -> None:
         self.sock.close()

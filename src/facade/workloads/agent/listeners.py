@@ -1,7 +1,8 @@
 """A node's listening socket: made on mgmt_ip:port inside the node's namespace by a short-lived
 thread (`facade.nsenter`), kept with a descriptor of that namespace, which the agent's work
-for the node enters later. Made and dropped by the loop; a connection holds a count of it, and
-the hub (`hub`) borrows a descriptor of its namespace for each read.
+for the node enters later. Made and dropped by the loop; a connection holds one of its slots,
+and the hub (`hub`) borrows a descriptor of its namespace for each read. `accepted` takes the
+waiting connections of a listening socket within its slots (a node's here, the hub's).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 from facade import nsenter
 from facade.workloads.agent.config import Node
+from facade.workloads.agent.diagnostics import log
 
 NETNS_DIR = "/run/netns"
+MAX_CONNS_PER_NODE = 32  # connections served at once on a node's listener
 
 
 def family(ip: str) -> socket.AddressFamily:
@@ -32,7 +36,7 @@ class Listener:
         st = os.fstat(ns_fd)
         self.ns_id = (st.st_dev, st.st_ino)
         self.started = time.monotonic()
-        self.active = 0
+        self.slots = Slots(MAX_CONNS_PER_NODE)
         self.closed = False
         self.lock = threading.Lock()
 
@@ -83,6 +87,44 @@ class Listener:
             os.close(self.ns_fd)
 
     def release(self) -> None:
-        with self.lock:
+        self.slots.release()
+
+
+class Slots:
+    """How many connections of one listening socket are being served, at most `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.active = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.active >= self.limit:
+                return False
+            self.active += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
             self.active -= 1
+
+
+def accepted(sock: socket.socket, slots: Slots, what: str,
+             burst: int) -> Iterator[socket.socket]:
+    """The connections waiting on `sock` (at most `burst` at a time), blocking, each holding
+    one of `slots` (the caller releases it); one beyond the limit is closed at once."""
+    for _ in range(burst):
+        try:
+            conn, _addr = sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log(f"{what}: accept: {exc}")
+            return
+        if not slots.take():
+            conn.close()
+            continue
+        conn.setblocking(True)
+        yield conn
 

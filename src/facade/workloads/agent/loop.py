@@ -1,8 +1,8 @@
 """The agent's process: it polls the config file (every POLL_S), converges its listeners to it,
 serves every listener with one selector, and hands each accepted connection to a thread of its
-own (`routes.serve_connection`, at most MAX_CONNS_PER_NODE per node). The same selector serves
-the hub (`hub`: the agent's own listener on 127.0.0.1, for many nodes in one request). `main` is
-what `python -m facade.workloads.agent --config FILE` runs.
+own (`routes.serve_connection`, at most MAX_CONNS_PER_NODE per node: listeners.py). The same
+selector serves the hub (`hub`: the agent's own listener on 127.0.0.1, for many nodes in one
+request). `main` is what `python -m facade.workloads.agent --config FILE` runs.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from types import FrameType
 from facade.workloads.agent.config import Config, Node, parse_config
 from facade.workloads.agent.diagnostics import error_detail, log
 from facade.workloads.agent.hub import HOST, Hub
-from facade.workloads.agent.listeners import NETNS_DIR, Listener
+from facade.workloads.agent.listeners import NETNS_DIR, Listener, accepted
 from facade.workloads.agent.routes import serve_connection
 
 POLL_S = 0.1
-MAX_CONNS_PER_NODE = 32
 
 
 class Agent:
@@ -157,28 +156,13 @@ class Agent:
 
     def _accept(self, listener: Listener) -> None:
         assert self.config is not None
-        for _ in range(64):
-            try:
-                conn, _addr = listener.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                log(f"node {listener.node.name}: accept: {exc}")
-                return
-            with listener.lock:
-                full = listener.active >= MAX_CONNS_PER_NODE
-                if not full:
-                    listener.active += 1
-            if full:
-                conn.close()
-                continue
+        for conn in accepted(listener.sock, listener.slots, f"node {listener.node.name}", 64):
             try:
                 ns_fd = os.dup(listener.ns_fd)  # the connection's own: the listener may close first
             except OSError:
                 listener.release()
                 conn.close()
                 continue
-            conn.setblocking(True)
             try:
                 threading.Thread(
                     target=serve_connection, name=f"agent-conn-{listener.node.name}", daemon=True,
