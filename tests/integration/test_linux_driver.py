@@ -526,6 +526,54 @@ def test_a_sandbox_a_crash_left_without_a_name_is_collected(driver_dp: LinuxData
             orphan.wait()
 
 
+def test_a_program_a_crash_left_unrecorded_is_collected(driver_dp: LinuxDataPlane) -> None:
+    """A control plane killed between starting a program and writing its pidfile leaves it
+    running with nothing that records it; the next would start a second one (a backend
+    then ran two workloads). `adopt` kills it: a sandboxed one found through its bwrap, one
+    of Facade's own through the intent file written before it starts. Recorded programs and
+    the node's init stay."""
+    import json
+    import subprocess
+
+    from facade.domain.specs import SandboxSpec
+
+    dp = driver_dp
+    dp.ensure_subnet(SubnetSpec("fcdb9701", "10.9.70.0/24"))
+    box = SandboxSpec(uid=0x10000000 + 9 * 65536, hostname="crashy", memory=64 << 20,
+                      pids=32, cpu_weight=100)
+    dp.ensure_node(NodeSpec("fcd-i9701-crashy", "instance", (
+        PortSpec("fcdv97011", "fcdb9701", "eth0", "10.9.70.11/24", mac="02:97:0a:09:46:0b"),),
+        sandbox=box))
+    init = dp._sandboxes._init_pid("fcd-i9701-crashy")
+    kept = dp.start_process(ProcessSpec("crashy-kept", "fcd-i9701-crashy", ("sleep", "61"),
+                                        sandboxed=True))
+    own = dp.start_process(ProcessSpec("crashy-own", "fcd-i9701-crashy", ("sleep", "62")))
+    assert not list(dp._procs.run_dir.glob("*.starting"))  # removed once recorded
+    # the starts a crash cut short: launched, never recorded
+    lost = dp._sandboxes.launch("fcd-i9701-crashy", ["sleep", "63"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                die_with_parent=False)
+    (dp._procs.run_dir / "crashy-lost.starting").write_text(
+        json.dumps({"netns": "fcd-i9701-crashy", "argv": ["sleep", "64"]}))
+    lost_own = subprocess.Popen(["ip", "netns", "exec", "fcd-i9701-crashy", "sleep", "64"],
+                                start_new_session=True)
+    try:
+        assert lost.pid is not None
+        assert driver_wait(lambda: _cmdline(lost_own.pid).startswith("sleep"))
+        removed = dp.adopt()
+        assert f"process {lost.pid}" in removed and f"process {lost_own.pid}" in removed
+        assert driver_wait(lambda: not _alive(lost.pid), timeout=3)
+        assert lost_own.wait(timeout=5) != 0
+        assert _alive(kept) and _alive(own) and init is not None and _alive(init)
+        assert not list(dp._procs.run_dir.glob("*.starting"))
+        assert dp.adopt() == []  # nothing else was unknown
+    finally:
+        for popen in (lost.monitor, lost_own):
+            if popen.poll() is None:
+                popen.kill()
+            popen.wait()
+
+
 def _children_of(pid: int) -> list[int]:
     import os
 

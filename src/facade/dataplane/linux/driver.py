@@ -135,9 +135,10 @@ class LinuxDataPlane:
 
     def adopt(self) -> list[str]:
         """At the start of a control plane: kill what a crash of the previous one left that
-        nothing can find again (a sandbox whose namespace never got its name)."""
+        nothing can find again (a sandbox whose namespace never got its name, a program
+        started but not recorded)."""
         with self._fabric.exclusive():
-            return self._sandboxes.collect_orphans()
+            return self._procs.collect_unrecorded()
 
     # ------------------------------------------------------------------ observe one object
     @_boundary("observe_node")
@@ -289,6 +290,7 @@ class LinuxDataPlane:
                     removed.append(f"process {pf.pid}")
                 self._procs.remove_pidfile(pf.key, pf.netns)
                 removed.append(f"pidfile {pf.key}")
+            removed += self._procs.sweep_intents()
             self._procs.drop_index()
             self._procs.reap()
             removed += self._sandboxes.cleanup(every_plane=not self.this_plane_only)

@@ -10,6 +10,12 @@ other node's: at 1,000 nodes that was two reads of 1,000 files per deletion). A 
 same start time (so a reused pid is not mistaken for it) and sits in the namespace named in it
 (/proc/PID/ns/net has that namespace's inode). Children of this process are reaped on every
 `observe`/`stop`, so none stays a zombie.
+
+A control plane killed between starting a program and writing its pidfile would leave it
+running unrecorded, and the next would start a second one. `collect_unrecorded`, at the next
+start, finds such programs: a sandboxed one through its bwrap (sandbox_orphans.py), one of
+Facade's own through the intent file state_dir/run/KEY.starting ({netns, argv}) written
+before it starts and removed once its pidfile is there.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pathlib import Path
 
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError
-from facade.dataplane.linux.procfs import netns_inode_of, pidns_inode_of, starttime
+from facade.dataplane.linux.procfs import netns_inode_of, pidns_inode_of, pids_running, starttime
 from facade.dataplane.linux.sandbox import Sandboxes, last_line
 from facade.domain.specs import ObservedProcess, ProcessSpec
 
@@ -87,6 +93,9 @@ class Processes:
             return []
         return [pf for key in sorted(keys)
                 if (pf := self.read(key)) is not None and pf.netns == netns]
+
+    def _intent(self, key: str) -> Path:
+        return self.run_dir / f"{key}.starting"
 
     def remove_pidfile(self, key: str, netns: str | None = None) -> None:
         """Remove a pidfile and its index entry; `netns`: the namespace it names, when the
@@ -160,6 +169,9 @@ class Processes:
             else:
                 env = dict(os.environ)
                 env.update(dict(spec.env))
+                intent = self._intent(spec.key).with_suffix(".tmp")
+                intent.write_text(json.dumps({"netns": spec.netns, "argv": spec.argv}))
+                intent.replace(self._intent(spec.key))
                 popen = subprocess.Popen(
                     ["ip", "netns", "exec", spec.netns, *spec.argv],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -183,7 +195,36 @@ class Processes:
         tmp = self._pidfile(spec.key).with_suffix(".tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(self._pidfile(spec.key))
+        with contextlib.suppress(FileNotFoundError):
+            self._intent(spec.key).unlink()
         return pid
+
+    def collect_unrecorded(self) -> list[str]:
+        """At a control plane's start: kill the programs a crash of the previous one left
+        started but not recorded (see the module's docstring); a pidfile's program stays."""
+        recorded = frozenset(pf.pid for pf in self.all())
+        return self.sandboxes.collect_orphans(recorded=recorded) + self.sweep_intents(recorded)
+
+    def sweep_intents(self, recorded: frozenset[int] = frozenset()) -> list[str]:
+        """Kill what each intent file's start left running that is not `recorded`; remove
+        the intent files."""
+        removed = []
+        try:
+            intents = sorted(self.run_dir.glob("*.starting"))
+        except FileNotFoundError:
+            return []
+        for path in intents:
+            with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
+                intent = json.loads(path.read_text())
+                argv = [str(a) for a in intent["argv"]]
+                head = ["ip", "netns", "exec", str(intent["netns"])]  # until it runs argv
+                for pid in pids_running(argv) + pids_running(head + argv):
+                    if pid not in recorded:
+                        self.kill_pids([pid], grace=0.0, group=True)
+                        removed.append(f"process {pid}")
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        return removed
 
     def observe_one(self, key: str) -> ObservedProcess | None:
         pf = self.read(key)

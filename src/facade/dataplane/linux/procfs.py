@@ -46,3 +46,18 @@ def pidns_inode_of(pid: int) -> int | None:
         return os.stat(f"/proc/{pid}/ns/pid").st_ino
     except OSError:
         return None
+
+
+def pids_running(argv: list[str]) -> list[int]:
+    """The processes whose command line is exactly `argv` (one pass over /proc)."""
+    want = b"\0".join(a.encode() for a in argv) + b"\0"
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    if fh.read() == want:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out

@@ -307,11 +307,13 @@ class Sandboxes:
             removed.append(f"files {top}")
         return removed
 
-    def collect_orphans(self, *, every_plane: bool = False) -> list[str]:
-        """Kill sandboxes nothing knows of (sandbox_orphans.py): this plane's, or with
-        `every_plane` any plane's bwrap, named or not (cleanup removes everything)."""
+    def collect_orphans(self, *, every_plane: bool = False,
+                        recorded: frozenset[int] = frozenset()) -> list[str]:
+        """Kill sandboxes nothing knows of (sandbox_orphans.py): this plane's (a launch is
+        known when one of its processes is `recorded` in a pidfile), or with `every_plane`
+        any plane's bwrap, named or not (cleanup removes everything)."""
         root = str(BRIDGE_ROOT if every_plane else self.bridge.root).encode()
-        return sandbox_orphans.collect(root, every_plane=every_plane)
+        return sandbox_orphans.collect(root, every_plane=every_plane, recorded=recorded)
 
     def cleanup(self, *, every_plane: bool = True) -> list[str]:
         """Everything sandboxes leave on the host once every node is gone: processes still in
