@@ -293,7 +293,7 @@ def test_delete_appliance_frees_everything(bare_world: Any) -> None:
         assert used(api, path) == 0
     assert not set(netns) & set(api.dp.nodes)
     # the workloads went with their nodes; the management network's agent stops once it
-    # serves nothing, with the other changes of its next SETTLE seconds (controller/nodes.py)
+    # serves nothing, with the other changes of its next SETTLE seconds (controller/runtime.py)
     assert not {k for k in api.dp.processes if not k.startswith("agent-")}
     eventually(lambda: not api.dp.processes or None)
     # now the service, subnets and networks can go

@@ -59,6 +59,31 @@ def test_a_deferred_key_comes_once_for_every_touch_of_its_period() -> None:
     assert q.get(0) is None
 
 
+def test_a_throttled_key_comes_at_once_then_once_a_period() -> None:
+    clock = Clock()
+    q = WorkQueue(clock)
+    start = clock.t
+    q.throttle(A, 0.5)  # one new node: its agent at once
+    assert q.get(0) == A
+    q.done(A)
+    for _ in range(50):  # fifty more within the period: one reconcile, at its end
+        clock.t += 0.005
+        q.throttle(A, 0.5)
+    assert q.get(0) is None
+    clock.t = start + 0.5
+    assert q.get(0) == A and q.get(0) is None
+    q.done(A)
+    clock.t = start + 0.6
+    q.throttle(A, 0.5)  # released 0.1 s ago: at the end of its period again
+    assert q.get(0) is None
+    clock.t = start + 1.0
+    assert q.get(0) == A
+    q.done(A)
+    clock.t += 5
+    q.throttle(A, 0.5)  # quiet for a while: at once
+    assert q.get(0) == A
+
+
 def test_a_ticket_waits_for_its_keys_not_for_retries() -> None:
     q = WorkQueue()
     ticket = q.add([A])

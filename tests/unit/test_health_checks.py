@@ -141,6 +141,42 @@ def test_codes_rise_and_fall_decide_and_a_disagreeing_check_comes_sooner(
     assert [p for _, p, _ in dp.asked] == ["/h"] * 7
 
 
+def test_a_starting_backend_is_checked_at_its_interval_not_back_to_back(
+        tmp_path: Path) -> None:
+    """Checks due close together run as one batch (due within GATHER of now), but a starting
+    backend, rechecked every STARTING_INTERVAL (below GATHER), is not taken before its time:
+    gathered early it was checked back to back, a thousand refused connections a second
+    while its workload started (found in a trace at 300 appliances)."""
+    from facade.controller import health as engine_mod
+
+    assert engine_mod.STARTING_INTERVAL < engine_mod.GATHER
+    dp = Scripted([None, None, 200])
+    engine, _touched, clock, netns = _engine(tmp_path, dp,
+                                             health.HealthCheck(type="http", path="/h"))
+    taken, _ = engine._take_due(clock())
+    assert [s.target.netns for s in taken] == [netns]  # registered: due at once
+    engine._in_flight -= 1
+    engine._states[netns].in_flight = False
+    _check(engine, netns)  # refused: it is starting
+    taken, wait = engine._take_due(clock())
+    assert taken == [] and wait == pytest.approx(engine_mod.STARTING_INTERVAL)
+    clock.t += engine_mod.STARTING_INTERVAL / 2
+    assert engine._take_due(clock())[0] == []  # still early, though within GATHER
+    clock.t += engine_mod.STARTING_INTERVAL / 2
+    taken, _ = engine._take_due(clock())
+    assert [s.target.netns for s in taken] == [netns]
+    engine._in_flight -= 1
+    engine._states[netns].in_flight = False
+    _check(engine, netns)  # refused again
+    clock.t += engine_mod.STARTING_INTERVAL
+    _check(engine, netns)  # 200: healthy, on its steady interval from now
+    assert engine.healthy(netns) is True
+    clock.t += engine._states[netns].check.interval - engine_mod.GATHER / 2
+    taken, _ = engine._take_due(clock())  # a steady check is gathered early
+    assert [s.target.netns for s in taken] == [netns]
+    assert len(dp.asked) == 3
+
+
 def test_an_agent_check_asks_the_nodes_agent_signed_and_never_the_workload(
         tmp_path: Path) -> None:
     dp = Scripted([200, 404, 404, None])

@@ -23,7 +23,7 @@ import json
 import logging
 import shutil
 
-from facade.controller.runtime import Later, Runtime
+from facade.controller.runtime import SETTLE, Later, Runtime
 from facade.domain import keys
 from facade.domain.keys import Key
 from facade.reconcile.plan import plan_rotation
@@ -150,7 +150,8 @@ def _probe(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
 def _managed(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
     """Every node answers its agent over the management path, on the appliance's way to
     `ready` (its backends once checked through their agents need no second ask). An agent not
-    serving a node yet is told at once rather than with the nodes made meanwhile."""
+    serving a node yet is queued again (at once, unless it was within SETTLE seconds: it
+    learns of a node when the node is created, and listens once the node exists)."""
     nodes = [(target.frontend_name, target.frontend_mgmt)]
     if target.health.type != "agent":
         nodes += [(b.name, b.mgmt) for b in target.backends]
@@ -159,7 +160,7 @@ def _managed(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
             continue
         res = management.ask(rt.dp, rt.home, mgmt[0], name, mgmt[1])
         if not res.ok:
-            rt.touch([keys.agent(mgmt[0])])
+            rt.touch_throttled([keys.agent(mgmt[0])], SETTLE)
             return False, f"management path: {name}'s agent: {res.detail}"
     return True, ""
 

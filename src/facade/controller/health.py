@@ -41,10 +41,11 @@ from facade.service.context import Context
 from facade.store.models import Appliance, Instance
 
 log = logging.getLogger("facade.health")
+trace = logging.getLogger("facade.trace")  # a starting backend's checks, with FACADE_TRACE
 
 # a backend just made (or whose workload was just started) is checked this often until it
 # first answers, for at most STARTING seconds: it joins the rotation as soon as it listens
-STARTING_INTERVAL = 0.05
+STARTING_INTERVAL = 0.025
 STARTING = 10.0
 MAX_IN_FLIGHT = 256  # checks at once
 # checks due within this many seconds of the first one due are run with it, in one batch: at
@@ -174,23 +175,16 @@ class HealthEngine:
                 if self._stop:
                     return
                 now = self.clock()
-                due: list[_State] = []
-                while self._heap and self._heap[0][0] <= now + GATHER \
-                        and self._in_flight < MAX_IN_FLIGHT:
-                    when, netns = heapq.heappop(self._heap)
-                    state = self._states.get(netns)
-                    if state is None or state.in_flight or state.due != when:
-                        continue  # forgotten, or a newer entry stands for it
-                    state.in_flight = True
-                    self._in_flight += 1
-                    due.append(state)
-                wait = (self._heap[0][0] - now) if self._heap else 1.0
+                due, wait = self._take_due(now)
             direct = [s for s in due if s.check.type != "agent"]
             # a backend still starting is checked apart from the steady ones: a batch's
             # verdicts come back when its slowest check is done (up to its timeout), and a
             # new backend's first passing check is what its appliance waits for
             starting = [s for s in direct if not s.healthy and now < s.starting_until]
             steady = [s for s in direct if s.healthy or now >= s.starting_until]
+            if starting:
+                trace.debug("health: checking %d starting (%s)", len(starting),
+                            " ".join(s.target.netns for s in starting))
             for batch in (starting, steady):
                 for i in range(0, len(batch), BATCH):
                     self._pool.submit(self._check_batch, batch[i:i + BATCH])
@@ -207,6 +201,30 @@ class HealthEngine:
             with self._lock:
                 if not self._stop:
                     self._wake.wait(max(0.005, min(wait, 0.2)))
+
+    def _take_due(self, now: float) -> tuple[list[_State], float]:
+        """(Under the lock.) The checks to run now: those due, with those due within GATHER
+        of now (one batch for checks due close together), except a starting backend's before
+        its time (its interval is below GATHER: gathered early, it would be checked back to
+        back, a thousand refused connections a second while its workload starts); and how
+        long until the next is due."""
+        due: list[_State] = []
+        early: list[tuple[float, str]] = []
+        while self._heap and self._heap[0][0] <= now + GATHER \
+                and self._in_flight < MAX_IN_FLIGHT:
+            when, netns = heapq.heappop(self._heap)
+            state = self._states.get(netns)
+            if state is None or state.in_flight or state.due != when:
+                continue  # forgotten, or a newer entry stands for it
+            if when > now and not state.healthy and now < state.starting_until:
+                early.append((when, netns))
+                continue
+            state.in_flight = True
+            self._in_flight += 1
+            due.append(state)
+        for entry in early:
+            heapq.heappush(self._heap, entry)
+        return due, (self._heap[0][0] - now) if self._heap else 1.0
 
     def _check(self, state: _State) -> None:
         """A check through the backend's management agent, alone."""
@@ -260,6 +278,9 @@ class HealthEngine:
         """One verdict (under the lock); True if the backend's health changed."""
         b, hc = state.target, state.check
         changed = False
+        if not state.healthy and state.starting_until:
+            trace.debug("health %s: starting, %s (%s)", b.netns,
+                        "passed" if ok else "failed", detail)
         state.in_flight = False
         self._in_flight -= 1
         state.detail = detail

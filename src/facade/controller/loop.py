@@ -42,10 +42,10 @@ from facade.controller.fabric import (
     reconcile_subnet,
 )
 from facade.controller.health import HealthEngine
-from facade.controller.nodes import SETTLE, reconcile_node
+from facade.controller.nodes import reconcile_node
 from facade.controller.queue import WorkQueue
 from facade.controller.quiet_views import QuietViews
-from facade.controller.runtime import Failed, Later, Runtime
+from facade.controller.runtime import SETTLE, Failed, Later, Runtime
 from facade.dataplane.errors import DataPlaneError
 from facade.domain import keys, names
 from facade.domain.keys import Key
@@ -120,14 +120,16 @@ class Controller:
 
     # -- Kicker (what the service layer sees) --------------------------------------------
     def touch(self, keys: Iterable[Key]) -> int:
-        """A write's keys, at once; but a management agent's within SETTLE seconds, once for
-        every write meanwhile: its nodes' reconcilers tell it when they are made or gone (at
-        once where it matters), and it rewrites the configuration of every node it serves
-        (30 ms of CPU at 1,000 nodes) which a batch of creations would otherwise repeat."""
+        """A write's keys, at once; but a management agent's at most once every SETTLE
+        seconds (at once if it was not queued so in the last SETTLE seconds; else at the end of
+        that period, once for every write meanwhile): it rewrites the configuration of every
+        node it serves (30-100 ms of CPU at 1,000 nodes), which a batch of creations would
+        otherwise repeat; one creation alone has its node in the configuration before the
+        node exists (the agent listens once it does), not SETTLE seconds after."""
         now: list[Key] = []
         for key in keys:
             if key.kind == "agent":
-                self.queue.defer(key, SETTLE)
+                self.queue.throttle(key, SETTLE)
             else:
                 now.append(key)
         return self.queue.add(now)

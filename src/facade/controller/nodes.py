@@ -5,13 +5,14 @@ commands, its status `active`. Being deleted: a backend first leaves its front-e
 (the appliance's reconciler takes it out; this one waits for that), its counters are read one
 last time (metering), its processes stop and its node goes, and once the kernel has torn its
 namespace down (its key comes back until then, no worker waits for it) its row is removed and the
-objects that depended on it are queued: its appliance at once, its agent and the security rules
-within SETTLE seconds, once for all the nodes that went meanwhile.
+objects that depended on it are queued: its appliance at once, its agent at most once every
+SETTLE seconds and the security rules within SETTLE seconds, once for all the nodes that went
+meanwhile.
 
 A node that is made (anew) tells whoever needs to know: its appliance (a front-end's rotation,
-readiness) and the health engine (a backend's check) at once, its management agent within
-SETTLE seconds, once for all the nodes made meanwhile (at once for a backend checked through
-its agent: it cannot pass before its agent serves it).
+readiness) and the health engine (a backend's check) at once, its management agent at most
+once every SETTLE seconds, once for all the nodes made meanwhile (at once for a backend checked
+through its agent: it cannot pass before its agent serves it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 
 from facade.controller import node_views
 from facade.controller.fabric import await_teardown, require_bridges
-from facade.controller.runtime import Failed, Later, Runtime
+from facade.controller.runtime import SETTLE, Failed, Later, Runtime
 from facade.domain import keys
 from facade.domain.keys import Key
 from facade.domain.specs import ObservedProcess
@@ -30,9 +31,6 @@ from facade.store.models import Instance
 
 log = logging.getLogger("facade.controller")
 
-# seconds within which the nodes made or deleted share one reconcile of their agent (and the
-# nodes deleted one of the rules)
-SETTLE = 0.5
 
 
 def reconcile_node(rt: Runtime, key: Key) -> None:
@@ -83,7 +81,7 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
     if (status != "active" and _set_status(rt, key.ident, "active")) or made:
         rt.touch([*appliance, *(agent if agent_checked else [])])
         if not agent_checked:
-            rt.touch_soon(agent, SETTLE)
+            rt.touch_throttled(agent, SETTLE)
 
 
 def _set_status(rt: Runtime, instance_id: int, status: str) -> bool:
@@ -122,4 +120,5 @@ def _delete(rt: Runtime, instance_id: int, netns: str, exists: bool,
     # its appliance at once (it finishes with its last node); its agent's configuration and
     # the fabric's rules together with the other nodes that go meanwhile
     rt.touch(appliance)
-    rt.touch_soon([*agent, keys.RULES], SETTLE)
+    rt.touch_throttled(agent, SETTLE)
+    rt.touch_soon([keys.RULES], SETTLE)

@@ -46,6 +46,7 @@ class WorkQueue:
         self._dirty: set[Key] = set()  # added again while held
         self._later: list[tuple[float, int, Key]] = []  # (due, tie, key): delayed adds
         self._deferred: set[Key] = set()  # in _later through `defer`: added once
+        self._released: dict[Key, float] = {}  # key -> when `throttle` last released it
         self._tie = itertools.count()
         self._failures: dict[Key, int] = {}
         self._seq = 0
@@ -90,6 +91,20 @@ class WorkQueue:
                 return
             self._deferred.add(key)
             heapq.heappush(self._later, (self.clock() + delay, next(self._tie), key))
+            self._cond.notify_all()
+
+    def throttle(self, key: Key, period: float) -> None:
+        """Queue a key at once when `throttle` did not release it within the last `period`
+        seconds, else at the end of that period with whatever else touches it meanwhile:
+        one release a period at most, the first without delay (a management agent's
+        configuration: at once for one new node, once a period while hundreds come or go)."""
+        with self._cond:
+            if key in self._deferred:
+                return
+            due = max(self.clock(), self._released.get(key, float("-inf")) + period)
+            self._released[key] = due
+            self._deferred.add(key)
+            heapq.heappush(self._later, (due, next(self._tie), key))
             self._cond.notify_all()
 
     def retry(self, key: Key) -> float:

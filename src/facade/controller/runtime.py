@@ -31,6 +31,9 @@ from facade.reconcile.plan import Action, Plan
 from facade.service.context import Context
 from facade.service.desired import ApplianceTarget
 
+# seconds within which the nodes made or deleted share one reconcile of their agent (at most one
+# a period: Runtime.touch_throttled) and the nodes deleted one of the rules (touch_soon)
+SETTLE = 0.5
 
 class Later(Exception):
     """Come back to this key after `delay` seconds: `why` has to happen first."""
@@ -95,6 +98,12 @@ class Runtime:
         (WorkQueue.defer)."""
         for key in keys:
             self.queue.defer(key, delay)
+
+    def touch_throttled(self, keys: Iterable[Key], period: float) -> None:
+        """Queue keys at once, or at the end of `period` when they went less than `period`
+        ago (WorkQueue.throttle)."""
+        for key in keys:
+            self.queue.throttle(key, period)
 
     def note_made(self, netns: str) -> None:
         with self.lock:
