@@ -322,12 +322,16 @@ def agent_of(session: Session, network_id: int) -> management.Agent:
         legs.setdefault(iid, {})[index] = (ip, net)
     services = {svc.id: svc for svc in session.scalars(
         select(Service).where(Service.id.in_({a[3] for a in about.values()})))}
+    checks: dict[int, dict[str, Any]] = {}  # a service's check, without the node's address
     for iid, (name, role, status, service_id) in about.items():
         leg = legs[iid].get(management.LEG.get(role, -1))
         if leg is None or leg[1] != network_id:
             continue
-        check = _check_of(services[service_id], legs[iid][0][0]) \
-            if role == "backend" and 0 in legs[iid] else None
+        check = None
+        if role == "backend" and 0 in legs[iid]:
+            if service_id not in checks:
+                checks[service_id] = _check_of(services[service_id], "")
+            check = {**checks[service_id], "ip": legs[iid][0][0]}
         agent.nodes.append(management.AgentNode(
             name=name, netns=names.node_netns(iid, name), mgmt_ip=leg[0], role=role,
             workload=check))

@@ -95,11 +95,13 @@ def process(home: Path, agent: Agent) -> ProcessSpec:
 
 
 def write_config(home: Path, agent: Agent) -> None:
-    """The agent's configuration, rewritten only when it changes (the agent reloads it)."""
+    """The agent's configuration, rewritten only when it changes (the agent reloads it).
+    Compact JSON: with an indent, `json.dumps` takes its pure-Python encoder, two thirds of
+    the 22 ms of CPU that reading and writing a 1,000-node configuration took."""
     body = {"secret": secret(home, agent.network_id), "port": AGENT_PORT,
             "nodes": [{"name": n.name, "netns": n.netns, "mgmt_ip": n.mgmt_ip, "role": n.role,
                        "workload": n.workload} for n in agent.nodes]}
-    files.update(config_path(home, agent), json.dumps(body, indent=1, sort_keys=True),
+    files.update(config_path(home, agent), json.dumps(body, sort_keys=True, separators=(",", ":")),
                  private=True)
 
 
