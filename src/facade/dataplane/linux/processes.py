@@ -169,7 +169,7 @@ class Processes:
             else:
                 env = dict(os.environ)
                 env.update(dict(spec.env))
-                intent = self._intent(spec.key).with_suffix(".tmp")
+                intent = self.run_dir / f"{spec.key}.starting.tmp"
                 intent.write_text(json.dumps({"netns": spec.netns, "argv": spec.argv}))
                 intent.replace(self._intent(spec.key))
                 popen = subprocess.Popen(

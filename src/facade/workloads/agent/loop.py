@@ -25,6 +25,10 @@ from facade.workloads.agent.listeners import NETNS_DIR, Listener, accepted
 from facade.workloads.agent.routes import serve_connection
 
 POLL_S = 0.1
+# a node the config names before its namespace exists (the control plane writes it when the node
+# is created, a few tenths of a second before it is made) or has its address: what keeps it from
+# being served is logged only once it lasted this long
+GRACE_S = 5.0
 
 
 class Agent:
@@ -34,6 +38,7 @@ class Agent:
         self.stamp: tuple[int, int, int] | None = None
         self.listeners: dict[str, Listener] = {}
         self.failures: dict[str, str] = {}  # node -> last failure logged (log each once)
+        self.waiting: dict[str, float] = {}  # node -> since when it is named but not served
         self.hub: Hub | None = None
         self.hub_failure = ""  # the last failure to open the hub, logged once
         self.netns_stamp: tuple[int, int] | None = None  # of NETNS_DIR when last looked at
@@ -74,6 +79,10 @@ class Agent:
         return changed
 
     def _fail(self, node: Node, message: str) -> None:
+        """Log why `node` is not served (each message once), once it lasted GRACE_S."""
+        since = self.waiting.setdefault(node.name, time.monotonic())
+        if time.monotonic() - since < GRACE_S:
+            return
         if self.failures.get(node.name) != message:
             self.failures[node.name] = message
             log(f"node {node.name}: {message}; retrying")
@@ -111,6 +120,9 @@ class Agent:
         for name in list(self.failures):
             if name not in desired:
                 del self.failures[name]
+        for name in list(self.waiting):
+            if name not in desired or name in self.listeners:
+                del self.waiting[name]
         for name, node in desired.items():
             if name in self.listeners:
                 continue
