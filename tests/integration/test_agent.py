@@ -473,13 +473,16 @@ def test_added_node_is_served_within_a_second(lab: Lab) -> None:
 
 
 def test_node_whose_namespace_comes_later(lab: Lab) -> None:
+    """The control plane names a node when it is created, before the node is made: the agent
+    waits for its namespace quietly (a failure is logged once it lasted GRACE_S: the unit test
+    tests/unit/test_agent_loop.py) and serves it as soon as it exists."""
     lab.write_config({**lab.nodes, "n4": lab.node_entry("n4")})
     time.sleep(1.0)  # several polls with the namespace missing: no crash, others served
     assert lab.agent is not None and lab.agent.poll() is None
     assert serving(lab, "n1")
     lab.add_netns("n4", MGMT["n4"])
     wait_until(lambda: serving(lab, "n4"), 1.5)
-    assert "n4: namespace" in lab.stderr() and lab.stderr().count("n4: namespace") == 1
+    assert "n4: namespace" not in lab.stderr()  # within the grace: being made, most likely
 
 
 def test_invalid_config_keeps_the_current_state(lab: Lab) -> None:
