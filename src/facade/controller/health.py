@@ -72,6 +72,10 @@ class _State:
     detail: str = "not checked yet"
     starting_until: float = 0.0  # checked at STARTING_INTERVAL until then, or until healthy
 
+    def starting(self, now: float) -> bool:
+        """Not healthy yet, and checked at STARTING_INTERVAL."""
+        return not self.healthy and now < self.starting_until
+
 
 class HealthEngine:
     def __init__(self, ctx: Context, touch: Callable[[Iterable[Key]], object],
@@ -180,8 +184,8 @@ class HealthEngine:
             # a backend still starting is checked apart from the steady ones: a batch's
             # verdicts come back when its slowest check is done (up to its timeout), and a
             # new backend's first passing check is what its appliance waits for
-            starting = [s for s in direct if not s.healthy and now < s.starting_until]
-            steady = [s for s in direct if s.healthy or now >= s.starting_until]
+            starting = [s for s in direct if s.starting(now)]
+            steady = [s for s in direct if not s.starting(now)]
             if starting:
                 trace.debug("health: checking %d starting (%s)", len(starting),
                             " ".join(s.target.netns for s in starting))
@@ -216,7 +220,7 @@ class HealthEngine:
             state = self._states.get(netns)
             if state is None or state.in_flight or state.due != when:
                 continue  # forgotten, or a newer entry stands for it
-            if when > now and not state.healthy and now < state.starting_until:
+            if when > now and state.starting(now):
                 early.append((when, netns))
                 continue
             state.in_flight = True
@@ -278,7 +282,7 @@ class HealthEngine:
         """One verdict (under the lock); True if the backend's health changed."""
         b, hc = state.target, state.check
         changed = False
-        if not state.healthy and state.starting_until:
+        if state.starting(self.clock()):
             trace.debug("health %s: starting, %s (%s)", b.netns,
                         "passed" if ok else "failed", detail)
         state.in_flight = False
@@ -299,8 +303,7 @@ class HealthEngine:
             now = self.clock()
             if state.healthy or not state.present:
                 state.starting_until = 0.0  # started; or no node yet (it pokes when made)
-            starting = not state.healthy and now < state.starting_until
-            state.due = now + (STARTING_INTERVAL if starting
+            state.due = now + (STARTING_INTERVAL if state.starting(now)
                                else hc.fast_interval if state.streak else hc.interval)
             heapq.heappush(self._heap, (state.due, b.netns))
         return changed

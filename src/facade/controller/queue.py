@@ -87,11 +87,7 @@ class WorkQueue:
         next `delay` seconds are reconciled together (a management agent's configuration,
         the fabric's rules: while hundreds of nodes go, once per period, not once per node)."""
         with self._cond:
-            if key in self._deferred:
-                return
-            self._deferred.add(key)
-            heapq.heappush(self._later, (self.clock() + delay, next(self._tie), key))
-            self._cond.notify_all()
+            self._defer_until(key, self.clock() + delay)
 
     def throttle(self, key: Key, period: float) -> None:
         """Queue a key at once when `throttle` did not release it within the last `period`
@@ -99,13 +95,18 @@ class WorkQueue:
         one release a period at most, the first without delay (a management agent's
         configuration: at once for one new node, once a period while hundreds come or go)."""
         with self._cond:
-            if key in self._deferred:
-                return
-            due = max(self.clock(), self._released.get(key, float("-inf")) + period)
-            self._released[key] = due
-            self._deferred.add(key)
-            heapq.heappush(self._later, (due, next(self._tie), key))
-            self._cond.notify_all()
+            if key not in self._deferred:
+                due = max(self.clock(), self._released.get(key, float("-inf")) + period)
+                self._released[key] = due
+                self._defer_until(key, due)
+
+    def _defer_until(self, key: Key, due: float) -> None:
+        """(Under the lock.) The key queued at `due`, unless it is deferred already."""
+        if key in self._deferred:
+            return
+        self._deferred.add(key)
+        heapq.heappush(self._later, (due, next(self._tie), key))
+        self._cond.notify_all()
 
     def retry(self, key: Key) -> float:
         """Queue a key that failed again after its backoff; returns the delay."""

@@ -35,6 +35,7 @@ from facade.service.desired import ApplianceTarget
 # a period: Runtime.touch_throttled) and the nodes deleted one of the rules (touch_soon)
 SETTLE = 0.5
 
+
 class Later(Exception):
     """Come back to this key after `delay` seconds: `why` has to happen first."""
 

@@ -169,9 +169,7 @@ class Processes:
             else:
                 env = dict(os.environ)
                 env.update(dict(spec.env))
-                intent = self.run_dir / f"{spec.key}.starting.tmp"
-                intent.write_text(json.dumps({"netns": spec.netns, "argv": spec.argv}))
-                intent.replace(self._intent(spec.key))
+                _write_json(self._intent(spec.key), {"netns": spec.netns, "argv": spec.argv})
                 popen = subprocess.Popen(
                     ["ip", "netns", "exec", spec.netns, *spec.argv],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -192,9 +190,7 @@ class Processes:
         if before is not None and before.netns != spec.netns:
             self._unindex(before.netns, spec.key)
         self._index(spec.netns, spec.key)
-        tmp = self._pidfile(spec.key).with_suffix(".tmp")
-        tmp.write_text(json.dumps(record))
-        tmp.replace(self._pidfile(spec.key))
+        _write_json(self._pidfile(spec.key), record)
         with contextlib.suppress(FileNotFoundError):
             self._intent(spec.key).unlink()
         return pid
@@ -218,7 +214,7 @@ class Processes:
                 intent = json.loads(path.read_text())
                 argv = [str(a) for a in intent["argv"]]
                 head = ["ip", "netns", "exec", str(intent["netns"])]  # until it runs argv
-                for pid in pids_running(argv) + pids_running(head + argv):
+                for pid in pids_running(argv, head + argv):
                     if pid not in recorded:
                         self.kill_pids([pid], grace=0.0, group=True)
                         removed.append(f"process {pid}")
@@ -311,6 +307,13 @@ class Processes:
         for pf in pidfiles:
             self.remove_pidfile(pf.key, pf.netns)
         return pids
+
+
+def _write_json(path: Path, data: object) -> None:
+    """`data` as JSON in `path`, whole or not at all (a file beside it, renamed)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
 
 
 def wait_entered(pid: int, netns: str, timeout: float = 2.0) -> None:

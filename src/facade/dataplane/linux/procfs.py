@@ -48,15 +48,15 @@ def pidns_inode_of(pid: int) -> int | None:
         return None
 
 
-def pids_running(argv: list[str]) -> list[int]:
-    """The processes whose command line is exactly `argv` (one pass over /proc)."""
-    want = b"\0".join(a.encode() for a in argv) + b"\0"
+def pids_running(*argvs: list[str]) -> list[int]:
+    """The processes whose command line is exactly one of `argvs` (one pass over /proc)."""
+    wanted = {b"\0".join(a.encode() for a in argv) + b"\0" for argv in argvs}
     out = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                    if fh.read() == want:
+                    if fh.read() in wanted:
                         out.append(int(entry))
             except OSError:
                 continue
