@@ -145,7 +145,7 @@ def driver_dp(tmp_path: Path, driver_host_guard: set[str]) -> Iterator[LinuxData
             driver_netns.remove("fcd-fabric")
         # every child this driver started is reaped before it is dropped (a Popen collected
         # while its child runs is a ResourceWarning, an error here, in whichever test is next)
-        for popen in list(dp._procs._children.values()):
+        for popen in [*dp._procs._children.values(), *dp._sandboxes._inits.values()]:
             if popen.poll() is None:
                 popen.kill()
             popen.wait(timeout=5)

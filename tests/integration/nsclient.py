@@ -159,7 +159,8 @@ def root_links() -> set[str]:
 
 def sandbox_leftovers(home: Path) -> list[str]:
     """What a control plane's sandboxes could leave on the host: its nodes' control groups,
-    bridge mounts under /run/facade, sandbox processes (bwrap monitors, node inits)."""
+    bridge mounts (and the launch namespace's pin) under /run/facade and the plane's folder
+    there, sandbox processes (bwrap monitors, node inits)."""
     from facade.dataplane.linux import cgroups
     from facade.dataplane.linux.sandbox import plane_of
     from facade.dataplane.linux.sandbox_bridge import BRIDGE_ROOT
@@ -170,6 +171,7 @@ def sandbox_leftovers(home: Path) -> list[str]:
             if (m / cgroups.TOP / plane).exists()]
     left += [f"mount {line.split()[4]}" for line in Path("/proc/self/mountinfo").read_text()
              .splitlines() if line.split()[4].startswith(str(BRIDGE_ROOT / plane))]
+    left += [f"folder {BRIDGE_ROOT / plane}"] if (BRIDGE_ROOT / plane).exists() else []
     left += [f"process {pid}" for pid in processes_mentioning("catatonit", wrappers=True)]
     left += [f"process {pid}" for pid in processes_mentioning(str(home), wrappers=True)]
     return left

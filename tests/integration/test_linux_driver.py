@@ -595,3 +595,46 @@ def _cmdline(pid: int) -> str:
             return fh.read()
     except OSError:
         return ""
+
+
+def test_a_sandbox_starts_from_a_mount_namespace_without_the_named_namespaces(
+        driver_dp: LinuxDataPlane) -> None:
+    """Every bwrap starts in the plane's launch namespace (sandbox_mounts.py): the host's
+    mounts without /run/netns, where each named namespace is a mount that bwrap would copy.
+    A namespace named after it was made does not reach it either; the bridge mounts do, and
+    the plane's cleanup unmounts it and removes its folder."""
+    from facade.dataplane.linux.sandbox_bridge import mounted_below
+    from facade.domain.specs import SandboxSpec
+
+    dp = driver_dp
+    dp.ensure_subnet(SubnetSpec("fcdb9801", "10.9.80.0/24"))
+    box = SandboxSpec(uid=0x10000000 + 10 * 65536, hostname="lean", memory=64 << 20,
+                      pids=32, cpu_weight=100)
+    dp.ensure_node(NodeSpec("fcd-i9801-lean", "instance", (
+        PortSpec("fcdv98011", "fcdb9801", "eth0", "10.9.80.11/24", mac="02:98:0a:09:50:0b"),),
+        sandbox=box))
+    pin = dp._sandboxes.mounts.pin
+    later = "fcd-i9802-later"
+    driver_netns.create(later)
+    try:
+        pid = dp.start_process(ProcessSpec("lean-sleeper", "fcd-i9801-lean", ("sleep", "30"),
+                                           sandboxed=True))
+        host = _mount_points("/proc/self/mountinfo")
+        assert {"/run/netns/fcd-i9801-lean", f"/run/netns/{later}"} <= host
+        seen = driver_run("nsenter", f"--mount={pin}", "cat", "/proc/self/mountinfo")
+        inside = {line.split()[4] for line in seen.splitlines()}
+        assert not {p for p in inside if p.startswith("/run/netns")}, inside
+        assert str(dp._sandboxes.bridge.root / "launch") in inside  # the host's others are
+        assert len(inside) < len(host)
+        assert driver_wait(lambda: _cmdline(pid).startswith("sleep"))  # and it runs
+    finally:
+        driver_netns.remove(later)
+    dp.stop_process("lean-sleeper")
+    dp.delete_node("fcd-i9801-lean")
+    dp._sandboxes.bridge.remove()
+    assert pin not in mounted_below(pin) and not pin.parent.exists()
+
+
+def _mount_points(path: str) -> set[str]:
+    with open(path) as fh:
+        return {line.split()[4] for line in fh}

@@ -42,6 +42,9 @@ _ATTACH = threading.Lock()
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                        ctypes.c_void_p]
+MS_BIND, MS_REC, MS_SHARED = 0x1000, 0x4000, 1 << 20
 
 
 class NamespaceMissing(FileNotFoundError):
@@ -151,6 +154,21 @@ def create(name: str, then: Callable[[], T] | None = None) -> T | None:
         return then() if then is not None else None
 
     return nsenter.in_new_thread(make)
+
+
+def share_run_dir() -> None:
+    """Make /run/netns a shared mount of itself if it is not one yet: the dance iproute2 (and
+    pyroute2's attach) does on first use, done ahead of it where it must have happened before
+    something else (the sandboxes' launch namespace: sandbox_mounts.py)."""
+    os.makedirs(NETNS_RUN_DIR, exist_ok=True)
+    run = NETNS_RUN_DIR.encode()
+    with _ATTACH:
+        if _libc.mount(b"", run, b"none", MS_SHARED | MS_REC, None) == 0:
+            return
+        if _libc.mount(run, run, b"none", MS_BIND | MS_REC, None) != 0 \
+                or _libc.mount(b"", run, b"none", MS_SHARED | MS_REC, None) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"make {NETNS_RUN_DIR} a shared mount: {os.strerror(err)}")
 
 
 def attach(name: str, pid: int) -> None:

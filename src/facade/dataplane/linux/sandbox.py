@@ -49,8 +49,10 @@ from facade.dataplane.linux.errors import DataPlaneError
 from facade.dataplane.linux.procfs import netns_inode_of, starttime
 from facade.dataplane.linux.sandbox_bridge import BRIDGE_ROOT, Bridge
 from facade.dataplane.linux.sandbox_launch import handshake, nsenter_argv, spawn
+from facade.dataplane.linux.sandbox_mounts import LaunchMounts
 from facade.dataplane.linux.sandbox_view import (
     caps_args,
+    compile_package,
     env_args,
     folder,
     runtime_paths,
@@ -96,6 +98,8 @@ class Sandboxes:
         self.plane = plane_of(state_dir)
         self.groups = cgroups.NodeGroups(self.plane)
         self.bridge = Bridge(state_dir, self.plane)
+        self.mounts = LaunchMounts(self.bridge)
+        compile_package()
         self._filter: bytes | None = None
         self._inits: dict[int, subprocess.Popen[bytes]] = {}  # monitors of node inits
         self._inits_lock = threading.Lock()
@@ -194,6 +198,7 @@ class Sandboxes:
         bwrap makes the user and network namespaces, which the driver names and maps; (b) an
         own-network node whose network exists: join the user namespace that owns it; (c) a
         front-end: a new user namespace in Facade's network namespace."""
+        view = self._view(netns, spec)  # first: it may bind a bridge the launch namespace needs
         info_r, info_w = os.pipe()
         block_r, block_w = os.pipe()
         fds = [info_w, block_r, self._seccomp_fd()]
@@ -201,20 +206,20 @@ class Sandboxes:
         if spec.own_network and not create:
             user_fd = ns.owner_userns(netns)
             fds.append(user_fd)
-            head = [*nsenter_argv(netns, spec), "--userns", str(user_fd),
+            head = [*nsenter_argv(netns, spec, self.mounts.path()), "--userns", str(user_fd),
                     "--block-fd", str(block_r)]
         else:
-            head = ["bwrap"] if create else nsenter_argv(netns, spec)
-            head += ["--unshare-user", "--userns-block-fd", str(block_r)]
+            head = [*nsenter_argv(None if create else netns, spec, self.mounts.path()),
+                    "--unshare-user", "--userns-block-fd", str(block_r)]
             if create:
                 head.append("--unshare-net")
         args = [*head, "--uid", "0", "--gid", "0", "--info-fd", str(info_w), "--unshare-pid",
-                *self._view(netns, spec), *env_args(spec.hostname, ()), *caps_args(),
+                *view, *env_args(spec.hostname, ()), *caps_args(),
                 "--as-pid-1", "--new-session", "--seccomp", str(fds[2]), "--", *INIT_ARGV]
         log = open(self._dir(netns) / "init.log", "ab")
         try:
-            popen = spawn(args, spec=spec, pass_fds=fds, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=log, as_uid=create)
+            popen = spawn(args, pass_fds=fds, stdin=subprocess.DEVNULL, stdout=log,
+                          stderr=log)
         finally:
             log.close()
 
@@ -269,20 +274,20 @@ class Sandboxes:
         if spec is None:
             raise NoSandbox(f"node {netns} has no sandbox")
         init = self._ensure_init(netns, spec)
+        view = self._view(netns, spec)  # first: it may bind a bridge the launch namespace needs
         info_r, info_w = os.pipe()
         block_r, block_w = os.pipe()
         user_fd = os.open(f"/proc/{init}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         pid_fd = os.open(f"/proc/{init}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         seccomp_fd = self._seccomp_fd()
-        args = [*nsenter_argv(netns, spec), "--userns", str(user_fd), "--pidns", str(pid_fd),
-                "--uid", "0", "--gid", "0", "--info-fd", str(info_w), "--block-fd",
-                str(block_r), *self._view(netns, spec), *env_args(spec.hostname, env),
+        args = [*nsenter_argv(netns, spec, self.mounts.path()), "--userns", str(user_fd),
+                "--pidns", str(pid_fd), "--uid", "0", "--gid", "0", "--info-fd", str(info_w),
+                "--block-fd", str(block_r), *view, *env_args(spec.hostname, env),
                 *caps_args(), "--new-session", "--chdir", "/root",
                 *(["--die-with-parent"] if die_with_parent else []),
                 "--seccomp", str(seccomp_fd), "--", *argv]
-        popen = spawn(args, spec=spec, pass_fds=[info_w, block_r, user_fd, pid_fd,
-                                                       seccomp_fd],
-                            stdin=stdin, stdout=stdout, stderr=stderr, as_uid=False)
+        popen = spawn(args, pass_fds=[info_w, block_r, user_fd, pid_fd, seccomp_fd],
+                      stdin=stdin, stdout=stdout, stderr=stderr)
         pid = handshake(popen, info_r, block_w, lambda p: self.groups.add(netns, p))
         ns.SCAN.spawned()
         return Launched(monitor=popen, pid=pid)

@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 BRIDGE_ROOT = Path("/run/facade")
+LAUNCH = "launch"  # a plane's launch namespace's folder (sandbox_mounts.py)
 MS_BIND = 0x1000
 MS_RDONLY = 0x1
 MS_REMOUNT = 0x20
@@ -31,7 +32,7 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctype
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
 
-def _bind(source: str, target: str, *, readonly: bool) -> None:
+def bind(source: str, target: str, *, readonly: bool) -> None:
     if _libc.mount(source.encode(), target.encode(), None, MS_BIND | MS_REC, None) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"bind {source} on {target}: {os.strerror(err)}")
@@ -42,7 +43,7 @@ def _bind(source: str, target: str, *, readonly: bool) -> None:
         raise OSError(err, f"read-only {target}: {os.strerror(err)}")
 
 
-def _unmount(target: Path) -> bool:
+def unmount(target: Path) -> bool:
     return bool(_libc.umount2(str(target).encode(), MNT_DETACH) == 0)
 
 
@@ -57,7 +58,7 @@ def _searchable_by_all(path: Path) -> bool:
     return True
 
 
-def _mounted_below(root: Path) -> list[Path]:
+def mounted_below(root: Path) -> list[Path]:
     """Mount points under `root` (deepest first; a point mounted twice is listed twice), from
     the kernel's mount table (os.path.ismount cannot tell a bind mount from the same file
     system)."""
@@ -75,6 +76,29 @@ def _mounted_below(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
 
 
+def _remove_tree(root: Path, planes: list[Path]) -> list[str]:
+    """Unmount everything mounted under `root` (deepest first), then remove the launch
+    namespaces' pins of `planes` (sandbox_mounts.py) and the empty folders, `root` too. Only
+    folders and those pins: a bridge that did not unmount shows a host folder's files."""
+    removed = []
+    for point in mounted_below(root):
+        if unmount(point):
+            removed.append(f"mount {point}")
+    for plane in planes:
+        pin = plane / LAUNCH / "mnt"
+        if pin.is_file() and pin not in mounted_below(pin):
+            pin.unlink()
+    still = set(mounted_below(root))
+    found = []
+    for top, dirs, _ in os.walk(root):
+        dirs[:] = [d for d in dirs if Path(top, d) not in still]  # never into a host folder
+        found += [Path(top, d) for d in dirs]
+    for d in [*reversed(found), root]:
+        with contextlib.suppress(OSError):
+            d.rmdir()
+    return removed
+
+
 class Bridge:
     """Host directories made reachable for bwrap under /run/facade/PLANE (see module doc)."""
 
@@ -83,6 +107,7 @@ class Bridge:
         self.root = BRIDGE_ROOT / plane
         self._known: dict[Path, Path] = {}
         self._lock = threading.Lock()
+        self.generation = 0  # moves whenever a bridge is bound or the known ones forgotten
 
     def _entry(self, host: Path) -> Path:
         """The top directory to bind for `host`: for the state folder's children the child
@@ -90,6 +115,12 @@ class Bridge:
         if self.state_dir in host.parents:
             return self.state_dir / host.relative_to(self.state_dir).parts[0]
         return host
+
+    def make_root(self) -> None:
+        """BRIDGE_ROOT and this plane's folder in it (entered by the nodes' uids, not listed)."""
+        for d in (BRIDGE_ROOT, self.root):
+            d.mkdir(mode=0o711, exist_ok=True)
+            os.chmod(d, 0o711)
 
     def path(self, host: Path, *, readonly: bool) -> str:
         host = host.resolve()
@@ -100,46 +131,29 @@ class Bridge:
             point = self._known.get(top)
             if point is None:
                 point = self.root / hashlib.sha256(str(top).encode()).hexdigest()[:12]
-                if point not in _mounted_below(point):
-                    for d in (BRIDGE_ROOT, self.root):
-                        d.mkdir(mode=0o711, exist_ok=True)
-                        os.chmod(d, 0o711)
+                if point not in mounted_below(point):
+                    self.make_root()
                     point.mkdir(exist_ok=True)
                     top.mkdir(parents=True, exist_ok=True)
                     if self.state_dir in top.parents:
                         os.chmod(top, 0o711)  # entered by the nodes' uids, never listed
-                    _bind(str(top), str(point), readonly=readonly)
+                    bind(str(top), str(point), readonly=readonly)
+                    self.generation += 1
                 self._known[top] = point
         return str(point / host.relative_to(top)) if host != top else str(point)
 
     @staticmethod
     def remove_all() -> list[str]:
         """Unmount every bridge on this host (of any control plane) and remove their folders."""
-        removed = []
-        for point in _mounted_below(BRIDGE_ROOT):
-            if _unmount(point):
-                removed.append(f"mount {point}")
-        for top, dirs, _ in os.walk(BRIDGE_ROOT, topdown=False):
-            for d in dirs:
-                with contextlib.suppress(OSError):
-                    os.rmdir(os.path.join(top, d))
-        with contextlib.suppress(OSError):
-            BRIDGE_ROOT.rmdir()
-        return removed
+        planes = [p for p in BRIDGE_ROOT.iterdir() if p.is_dir()] if BRIDGE_ROOT.is_dir() else []
+        return _remove_tree(BRIDGE_ROOT, planes)
 
     def remove(self) -> list[str]:
         """Unmount this plane's bridges (a driver used on its own, as in tests)."""
-        removed = []
-        for point in _mounted_below(self.root):
-            if _unmount(point):
-                removed.append(f"mount {point}")
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(self.root):
-                with contextlib.suppress(OSError):
-                    os.rmdir(entry.path)
-            self.root.rmdir()
+        removed = _remove_tree(self.root, [self.root])
         self._known.clear()
         return removed
 
     def forget(self) -> None:
         self._known.clear()
+        self.generation += 1

@@ -40,15 +40,11 @@ def read_info(fd: int, popen: subprocess.Popen[bytes]) -> int | None:
             return int(json.loads(data)["child-pid"])
 
 
-def spawn(args: list[str], *, spec: SandboxSpec, pass_fds: list[int],
+def spawn(args: list[str], *, pass_fds: list[int],
           stdin: int | IO[bytes] | None, stdout: int | IO[bytes] | None,
-          stderr: int | IO[bytes] | None, as_uid: bool) -> subprocess.Popen[bytes]:
-    """Start `args` (with `as_uid`: as the node's host uid and gid, no supplementary
-    group, through setpriv: Python forks a large process more slowly when it changes
-    the uid itself than when it may vfork)."""
-    if as_uid:
-        args = ["setpriv", f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups",
-                "--", *args]
+          stderr: int | IO[bytes] | None) -> subprocess.Popen[bytes]:
+    """Start `args` (nsenter_argv's head: it changes to the node's uid itself, so Python
+    may vfork)."""
     try:
         return subprocess.Popen(
             args, stdin=stdin, stdout=stdout, stderr=stderr, pass_fds=pass_fds,
@@ -82,8 +78,10 @@ def handshake(popen: subprocess.Popen[bytes], info_r: int, block_w: int,
         os.close(block_w)
 
 
-def nsenter_argv(netns: str, spec: SandboxSpec) -> list[str]:
-    """Into the node's network namespace, then the node's host uid and gid (nsenter drops
-    the supplementary groups)."""
-    return ["nsenter", f"--net={ns.path(netns)}", "-S", str(spec.uid), "-G", str(spec.uid),
+def nsenter_argv(netns: str | None, spec: SandboxSpec, mounts: str) -> list[str]:
+    """Into the plane's launch mount namespace (`mounts`, sandbox_mounts.py) and the node's
+    network namespace (None: stay in the host's, for an init that makes the node's own), then
+    the node's host uid and gid (nsenter drops the supplementary groups)."""
+    net = [f"--net={ns.path(netns)}"] if netns is not None else []
+    return ["nsenter", f"--mount={mounts}", *net, "-S", str(spec.uid), "-G", str(spec.uid),
             "--", "bwrap"]
