@@ -5,7 +5,8 @@ Modules: `netns` (namespaces and namespace threads), `nft` (libnftables via ctyp
 (the front-end ruleset, pure), `router_rules` and `port_rules` (a router's and the fabric's
 filters, pure), `port_guard` (port security in the fabric), `processes` (long-running
 processes and pidfiles), `procfs` (what /proc says of a pid), `sandbox` (tenant sandboxes:
-bubblewrap; its parts `sandbox_view`, `sandbox_bridge`, `sandbox_launch`, `sandbox_orphans`),
+bubblewrap; its parts `sandbox_view`, `sandbox_bridge`, `sandbox_mounts`, `sandbox_launch`,
+`sandbox_orphans`),
 `seccomp` (their filter), `cgroups` (their limits), `locks` (node operations side by side),
 `driver` (LinuxDataPlane), `cleanup` (`python -m facade.dataplane.linux.cleanup`).
 

@@ -8,8 +8,8 @@ A sandboxed node has (docs/security.md, "Sandboxes"):
 - an **init** (catatonit, PID 1 of the node's PID namespace) that holds the PID namespace and
   reaps orphans, started with the node (own-network nodes: it creates both namespaces) or on a
   front-end's first `exec`; if it dies, the next launch starts another;
-- per launched process (a workload, an `exec`): `nsenter` puts bwrap in the node's network
-  namespace as the node's host uid (no supplementary group), bwrap joins the node's user and
+- per launched process (a workload, an `exec`): `nsenter` puts bwrap in the plane's launch
+  mount namespace and the node's network namespace as the node's host uid (no supplementary group), bwrap joins the node's user and
   PID namespaces, makes a new mount, IPC and UTS namespace (the node's name as hostname) with
   the node's view of the file system, keeps a fixed set of capabilities (namespaced: they
   reach the node's own objects only), sets no_new_privs and loads the seccomp filter
@@ -24,6 +24,7 @@ A sandboxed node has (docs/security.md, "Sandboxes"):
 
 The parts, by role: sandbox_view.py (bwrap's arguments for the node's view, environment and
 capabilities), sandbox_bridge.py (host folders made reachable for bwrap under /run/facade),
+sandbox_mounts.py (the mount namespace every bwrap starts in: the host's without /run/netns),
 sandbox_launch.py (spawning bwrap and the handshake that holds the child until the driver has
 placed it), sandbox_orphans.py (bwraps nothing knows of); this module holds the nodes'
 sandboxes: their records and files, their inits, launches and removal.
