@@ -11,7 +11,7 @@ from __future__ import annotations
 from facade.controller.runtime import Later, Runtime
 from facade.domain import keys, names
 from facade.domain.keys import Key
-from facade.reconcile.plan import Action
+from facade.reconcile.plan import Action, StartProcess, StopProcess
 from facade.service import desired, management
 
 
@@ -29,11 +29,10 @@ def reconcile_agent(rt: Runtime, key: Key) -> None:
     actions: list[Action] = []
     if want is None:
         if seen is not None:
-            actions.append(Action("stop_process", agent.key, "not desired"))
+            actions.append(StopProcess(agent.key, "not desired"))
     elif seen is None or seen.fingerprint != want.fingerprint():
         if rt.dp.observe_node(names.router_netns(key.ident)) is None:
             rt.touch([keys.router(key.ident)])
             raise Later(0.05, f"agent {agent.key} waits for its router")
-        actions.append(Action("start_process", agent.key,
-                              "missing" if seen is None else "restart", process=want))
+        actions.append(StartProcess(want, "missing" if seen is None else "restart"))
     rt.act(actions)

@@ -15,7 +15,16 @@ from sqlalchemy import select
 from facade.controller.runtime import Later, Runtime
 from facade.domain import edge, keys, names
 from facade.domain.keys import Key
-from facade.reconcile.plan import Action, plan_node, plan_rules, plan_subnet
+from facade.reconcile.plan import (
+    DeleteNode,
+    DeleteSubnet,
+    EnsureNode,
+    EnsureSubnet,
+    StopProcess,
+    plan_node,
+    plan_rules,
+    plan_subnet,
+)
 from facade.service import desired, edge_metering
 from facade.store.models import Interface, Network, Subnet
 
@@ -41,7 +50,7 @@ def reconcile_subnet(rt: Runtime, key: Key) -> None:
         raise Later(0.05, f"{bridge} waits for its {ports} ports to go")
     started = rt.clock()
     done = rt.act(plan_subnet(bridge, spec, ports is not None))
-    if any(a.verb == "ensure_subnet" for a in done):
+    if any(isinstance(a, EnsureSubnet) for a in done):
         rt.note_bridge_made(bridge, started)
         rt.touch([*(keys.node(i) for i in set(users)),
                   *([keys.router(network_id)] if network_id is not None else [])])
@@ -75,7 +84,7 @@ def reconcile_router(rt: Runtime, key: Key) -> None:
         except Exception:
             log.exception("last metering read of %s failed", netns)
     done = rt.act(actions)
-    if any(a.verb == "ensure_node" for a in done):  # noted as made by rt.act
+    if any(isinstance(a, EnsureNode) for a in done):  # noted as made by rt.act
         rt.touch([keys.agent(key.ident)])  # the agent lives in the router's namespace
     await_teardown(rt, netns)
 
@@ -93,13 +102,13 @@ def reconcile_orphan(rt: Runtime, key: Key) -> None:
     name = str(key.ident)
     if key.kind == "orphan-netns":
         if rt.dp.observe_node(name) is not None:
-            rt.act([Action("delete_node", name, "not desired")])
+            rt.act([DeleteNode(name, "not desired")])
         await_teardown(rt, name)
     elif key.kind == "orphan-bridge":
         if rt.dp.observe_subnet(name):
-            rt.act([Action("delete_subnet", name, "not desired")])
+            rt.act([DeleteSubnet(name, "not desired")])
     elif key.kind == "orphan-process" and rt.dp.observe_process(name) is not None:
-        rt.act([Action("stop_process", name, "not desired")])
+        rt.act([StopProcess(name, "not desired")])
 
 
 def await_teardown(rt: Runtime, netns: str) -> None:

@@ -25,7 +25,7 @@ from facade.controller.runtime import SETTLE, Failed, Later, Runtime
 from facade.domain import keys
 from facade.domain.keys import Key
 from facade.domain.specs import ObservedProcess
-from facade.reconcile.plan import plan_node, plan_node_removal
+from facade.reconcile.plan import EnsureNode, StartProcess, plan_node, plan_node_removal
 from facade.service import desired, metering
 from facade.store.models import Instance
 
@@ -65,7 +65,7 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
     bridges = {p.bridge for p in spec.ports}
     actions = plan_node(netns, spec, seen, procs, seen_procs,
                         rt.recreated_since(netns, bridges))
-    if any(a.verb == "ensure_node" for a in actions):
+    if any(isinstance(a, EnsureNode) for a in actions):
         require_bridges(rt, netns, bridges)  # only a node to (re)make needs its segments
     try:
         done = rt.act(actions)
@@ -73,8 +73,8 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
         if exc.fatal:
             _set_status(rt, key.ident, "failed")
         raise
-    made = any(a.verb == "ensure_node" for a in done)  # noted by rt.act
-    if made or any(a.verb == "start_process" for a in done):
+    made = any(isinstance(a, EnsureNode) for a in done)  # noted by rt.act
+    if made or any(isinstance(a, StartProcess) for a in done):
         if role == "backend" and rt.health is not None:
             rt.health.poke(netns)
     # (no write when it was active already: the resync looks at every node)

@@ -27,7 +27,7 @@ from facade.controller.quiet_views import QuietViews
 from facade.dataplane.protocol import DataPlane
 from facade.domain.keys import Key
 from facade.reconcile.apply import apply
-from facade.reconcile.plan import Action, Plan
+from facade.reconcile.plan import Action, EnsureNode, Plan, SetBackends
 from facade.service.context import Context
 from facade.service.desired import ApplianceTarget
 
@@ -144,7 +144,7 @@ class Runtime:
         def report(action: Action, error: str | None) -> None:
             if error:
                 notes.append(("reconcile.failed", action.target, f"{action}: {error}"))
-            elif action.verb == "set_backends" and action.reason == "rotation":
+            elif isinstance(action, SetBackends) and action.reason == "rotation":
                 notes.append(("reconcile.rotation", action.target,
                               "in rotation: " + (", ".join(action.backends) or "none")))
             else:
@@ -152,7 +152,7 @@ class Runtime:
 
         result = apply(Plan(tuple(actions)), self.dp, report, errors=failures)
         for action in result.done:  # made, even if a later action of the key failed
-            if action.verb == "ensure_node":
+            if isinstance(action, EnsureNode):
                 self.note_made(action.target)
         self.events(notes)
         if result.failed:

@@ -18,7 +18,18 @@ from dataclasses import dataclass, field
 
 from facade.dataplane.errors import DataPlaneError
 from facade.dataplane.protocol import DataPlane
-from facade.reconcile.plan import Action, Plan
+from facade.reconcile.plan import (
+    Action,
+    DeleteNode,
+    DeleteSubnet,
+    EnsureNode,
+    EnsureSubnet,
+    Plan,
+    SetBackends,
+    SetPortRules,
+    StartProcess,
+    StopProcess,
+)
 
 trace = logging.getLogger("facade.trace")  # each action's time, with FACADE_TRACE
 
@@ -34,37 +45,31 @@ class ApplyResult:
 
 
 def _run(action: Action, dp: DataPlane) -> None:
-    match action.verb:
-        case "set_backends":
-            dp.set_backends(action.target, action.backends)
-        case "stop_process":
-            dp.stop_process(action.target)
-        case "delete_node":
-            dp.delete_node(action.target)
-        case "delete_subnet":
-            dp.delete_subnet(action.target)
-        case "ensure_subnet":
-            assert action.subnet is not None
-            dp.ensure_subnet(action.subnet)
-        case "ensure_node":
-            assert action.node is not None
-            dp.ensure_node(action.node)
-        case "start_process":
-            assert action.process is not None
-            dp.stop_process(action.target)  # a stale copy must not hold the port
-            dp.start_process(action.process)
-        case "set_port_rules":
-            assert action.port_rules is not None
-            dp.set_port_rules(action.port_rules)
-        case _:
-            raise ValueError(f"unknown action {action.verb}")
+    match action:
+        case SetBackends(netns=netns, backends=backends):
+            dp.set_backends(netns, backends)
+        case StopProcess(key=key):
+            dp.stop_process(key)
+        case DeleteNode(netns=netns):
+            dp.delete_node(netns)
+        case DeleteSubnet(bridge=bridge):
+            dp.delete_subnet(bridge)
+        case EnsureSubnet(subnet=subnet):
+            dp.ensure_subnet(subnet)
+        case EnsureNode(node=node):
+            dp.ensure_node(node)
+        case StartProcess(process=process):
+            dp.stop_process(process.key)  # a stale copy must not hold the port
+            dp.start_process(process)
+        case SetPortRules(port_rules=rules):
+            dp.set_port_rules(rules)
 
 
 SIDE_BY_SIDE = frozenset({"ensure_node", "delete_node", "start_process"})
 
 
 def _node_of(action: Action) -> str:
-    return action.process.netns if action.process else action.target
+    return action.process.netns if isinstance(action, StartProcess) else action.target
 
 
 def _batches(actions: tuple[Action, ...]) -> list[list[Action]]:
@@ -91,7 +96,7 @@ def _chains(batches: list[list[Action]]) -> list[list[list[Action]]]:
     while i < len(batches):
         batch = batches[i]
         after = batches[i + 1] if i + 1 < len(batches) else []
-        if batch[0].verb == "ensure_node" and after and after[0].verb == "start_process":
+        if isinstance(batch[0], EnsureNode) and after and isinstance(after[0], StartProcess):
             chains = {a.target: [a] for a in batch}
             loose: list[list[Action]] = []
             for proc in after:
@@ -132,7 +137,7 @@ def _run_chain(chain: list[Action], dp: DataPlane) -> list[Outcome]:
     for action in chain:
         error, fatal = _attempt(action, dp)
         done.append((action, error, fatal))
-        if error is not None and action.verb == "ensure_node":
+        if error is not None and isinstance(action, EnsureNode):
             break
     return done
 

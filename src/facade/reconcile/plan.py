@@ -18,6 +18,7 @@ Running plan() on a state that matches gives an empty plan.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from facade.domain.specs import (
     DesiredState,
@@ -33,20 +34,113 @@ from facade.domain.specs import (
 )
 
 
-@dataclass(frozen=True)
-class Action:
-    verb: str  # set_backends | stop_process | delete_node | delete_subnet | ensure_subnet |
-    #            ensure_node | start_process | set_port_rules
-    target: str  # bridge, netns or process key
+class _Step:
+    """What every action has: its verb (the driver method it runs, in events and traces), its
+    target (a bridge, netns or process key) and why it is needed."""
+
+    verb: ClassVar[str]
     reason: str
-    subnet: SubnetSpec | None = None
-    node: NodeSpec | None = None
-    process: ProcessSpec | None = None
-    backends: tuple[str, ...] = ()
-    port_rules: dict[str, tuple[PortRuleSpec, ...]] | None = None
+
+    @property
+    def target(self) -> str:
+        raise NotImplementedError
 
     def __str__(self) -> str:
         return f"{self.verb} {self.target} ({self.reason})"
+
+
+@dataclass(frozen=True)
+class EnsureSubnet(_Step):
+    subnet: SubnetSpec
+    reason: str
+    verb: ClassVar[str] = "ensure_subnet"
+
+    @property
+    def target(self) -> str:
+        return self.subnet.bridge
+
+
+@dataclass(frozen=True)
+class DeleteSubnet(_Step):
+    bridge: str
+    reason: str
+    verb: ClassVar[str] = "delete_subnet"
+
+    @property
+    def target(self) -> str:
+        return self.bridge
+
+
+@dataclass(frozen=True)
+class EnsureNode(_Step):
+    node: NodeSpec
+    reason: str
+    verb: ClassVar[str] = "ensure_node"
+
+    @property
+    def target(self) -> str:
+        return self.node.netns
+
+
+@dataclass(frozen=True)
+class DeleteNode(_Step):
+    netns: str
+    reason: str
+    verb: ClassVar[str] = "delete_node"
+
+    @property
+    def target(self) -> str:
+        return self.netns
+
+
+@dataclass(frozen=True)
+class StartProcess(_Step):
+    process: ProcessSpec
+    reason: str
+    verb: ClassVar[str] = "start_process"
+
+    @property
+    def target(self) -> str:
+        return self.process.key
+
+
+@dataclass(frozen=True)
+class StopProcess(_Step):
+    key: str
+    reason: str
+    verb: ClassVar[str] = "stop_process"
+
+    @property
+    def target(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True)
+class SetBackends(_Step):
+    netns: str
+    backends: tuple[str, ...]
+    reason: str
+    verb: ClassVar[str] = "set_backends"
+
+    @property
+    def target(self) -> str:
+        return self.netns
+
+
+@dataclass(frozen=True)
+class SetPortRules(_Step):
+    port_rules: dict[str, tuple[PortRuleSpec, ...]]
+    reason: str
+    verb: ClassVar[str] = "set_port_rules"
+
+    @property
+    def target(self) -> str:
+        return "fabric"
+
+
+# One step of a plan: each kind carries exactly what its driver method needs.
+Action = (EnsureSubnet | DeleteSubnet | EnsureNode | DeleteNode | StartProcess | StopProcess
+          | SetBackends | SetPortRules)
 
 
 @dataclass(frozen=True)
@@ -99,8 +193,8 @@ def _node_differs(spec: NodeSpec, seen: ObservedNode,
 def plan_subnet(bridge: str, want: SubnetSpec | None, present: bool) -> list[Action]:
     """A subnet's segment: made when missing, removed when no longer wanted."""
     if want is None:
-        return [Action("delete_subnet", bridge, "not desired")] if present else []
-    return [] if present else [Action("ensure_subnet", bridge, "missing", subnet=want)]
+        return [DeleteSubnet(bridge, "not desired")] if present else []
+    return [] if present else [EnsureSubnet(want, "missing")]
 
 
 def plan_node(netns: str, want: NodeSpec | None, seen: ObservedNode | None,
@@ -117,33 +211,31 @@ def plan_node(netns: str, want: NodeSpec | None, seen: ObservedNode | None,
         if proc is None:
             continue
         if key not in wanted:
-            actions.append(Action("stop_process", key, "not desired"))
+            actions.append(StopProcess(key, "not desired"))
         elif wanted[key].fingerprint() != proc.fingerprint:
-            actions.append(Action("stop_process", key, "command changed"))
+            actions.append(StopProcess(key, "command changed"))
     made = seen is None
     if made:
-        actions.append(Action("ensure_node", netns, "missing", node=want))
+        actions.append(EnsureNode(want, "missing"))
     else:
         assert seen is not None
         why = _node_differs(want, seen, set(recreated_bridges))
         if why:
-            actions.append(Action("ensure_node", netns, why, node=want))
+            actions.append(EnsureNode(want, why))
     for key, proc_spec in sorted(wanted.items()):
         running = seen_procs.get(key)
         if running is None or running.fingerprint != proc_spec.fingerprint() or made:
-            actions.append(Action("start_process", key,
-                                  "missing" if running is None else "restart",
-                                  process=proc_spec))
+            actions.append(StartProcess(proc_spec, "missing" if running is None else "restart"))
     return actions
 
 
 def plan_node_removal(netns: str, exists: bool,
                       seen_procs: dict[str, ObservedProcess | None]) -> list[Action]:
     """A node that is not desired: its processes stop, then it goes (if it exists)."""
-    actions = [Action("stop_process", key, "not desired")
-               for key, proc in sorted(seen_procs.items()) if proc is not None]
+    actions: list[Action] = [StopProcess(key, "not desired")
+                             for key, proc in sorted(seen_procs.items()) if proc is not None]
     if exists:
-        actions.append(Action("delete_node", netns, "not desired"))
+        actions.append(DeleteNode(netns, "not desired"))
     return actions
 
 
@@ -156,9 +248,9 @@ def plan_rotation(netns: str, backends: tuple[str, ...], seen: ObservedNode | No
     current = seen.backends if seen.backends is not None else ()
     target = tuple(sorted(backends))
     if current != target:
-        return [Action("set_backends", netns, "rotation", backends=target)]
+        return [SetBackends(netns, target, "rotation")]
     if seen.rotation_drift:
-        return [Action("set_backends", netns, f"drift: {seen.rotation_drift}", backends=target)]
+        return [SetBackends(netns, target, f"drift: {seen.rotation_drift}")]
     return []
 
 
@@ -177,7 +269,7 @@ def plan_rules(rules: dict[str, tuple[PortRuleSpec, ...]], live_ports: set[str],
     elif observed.fingerprint != want_fp:
         why = ("missing" if observed.fingerprint is None else
                "removed" if want_fp is None else "changed")
-    return [Action("set_port_rules", "fabric", why, port_rules=rules)] if why else []
+    return [SetPortRules(rules, why)] if why else []
 
 
 # -- the whole world at once ------------------------------------------------------------------
@@ -194,42 +286,42 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
             continue
         keep = tuple(b for b in node.backends if b in desired.backends.get(netns, ()))
         if keep != node.backends:
-            actions.append(Action("set_backends", netns, "backends leaving", backends=keep))
+            actions.append(SetBackends(netns, keep, "backends leaving"))
 
     # 2. removals, processes before nodes before subnets.
     for key, proc in sorted(observed.processes.items()):
         want = want_procs.get(key)
         if want is None:
-            actions.append(Action("stop_process", key, "not desired"))
+            actions.append(StopProcess(key, "not desired"))
         elif want.fingerprint() != proc.fingerprint or proc.netns not in want_nodes:
-            actions.append(Action("stop_process", key, "command changed"))
+            actions.append(StopProcess(key, "command changed"))
     for netns in sorted(set(observed.nodes) - set(want_nodes)):
-        actions.append(Action("delete_node", netns, "not desired"))
+        actions.append(DeleteNode(netns, "not desired"))
     for bridge in sorted(observed.subnets - set(want_subnets)):
-        actions.append(Action("delete_subnet", bridge, "not desired"))
+        actions.append(DeleteSubnet(bridge, "not desired"))
 
     # 3. creation and repair.
     recreated: set[str] = set()
     for bridge, sub in sorted(want_subnets.items()):
         if bridge not in observed.subnets:
-            actions.append(Action("ensure_subnet", bridge, "missing", subnet=sub))
+            actions.append(EnsureSubnet(sub, "missing"))
             recreated.add(bridge)
     repaired: set[str] = set()
     for netns, spec in sorted(want_nodes.items()):
         seen = observed.nodes.get(netns)
         if seen is None:
-            actions.append(Action("ensure_node", netns, "missing", node=spec))
+            actions.append(EnsureNode(spec, "missing"))
             repaired.add(netns)
             continue
         why = _node_differs(spec, seen, recreated)
         if why:
-            actions.append(Action("ensure_node", netns, why, node=spec))
+            actions.append(EnsureNode(spec, why))
     for key, wanted_proc in sorted(want_procs.items()):
         seen_proc = observed.processes.get(key)
         if (seen_proc is None or seen_proc.fingerprint != wanted_proc.fingerprint()
                 or wanted_proc.netns in repaired):
             reason = "missing" if seen_proc is None else "restart"
-            actions.append(Action("start_process", key, reason, process=wanted_proc))
+            actions.append(StartProcess(wanted_proc, reason))
 
     # 4. rotations as desired (after the backends exist).
     for netns, backends in sorted(desired.backends.items()):
@@ -239,14 +331,13 @@ def plan(desired: DesiredState, observed: ObservedState) -> Plan:
         current = seen.backends if seen is not None and seen.backends is not None else ()
         target = tuple(sorted(backends))
         shrunk = next((a.backends for a in actions
-                       if a.verb == "set_backends" and a.target == netns), None)
+                       if isinstance(a, SetBackends) and a.netns == netns), None)
         if netns in repaired and seen is None:
             current = ()
         if (shrunk if shrunk is not None else current) != target:
-            actions.append(Action("set_backends", netns, "rotation", backends=target))
+            actions.append(SetBackends(netns, target, "rotation"))
         elif shrunk is None and seen is not None and seen.rotation_drift:
-            actions.append(Action("set_backends", netns, f"drift: {seen.rotation_drift}",
-                                  backends=target))
+            actions.append(SetBackends(netns, target, f"drift: {seen.rotation_drift}"))
 
     # 5. security rules of the ports that are wanted, as one set.
     actions += plan_rules(desired.port_rules, {p.host for n in desired.nodes for p in n.ports},
