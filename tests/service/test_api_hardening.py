@@ -121,6 +121,28 @@ def test_openapi_declares_the_error_shape(world: Any) -> None:
         assert ref.endswith("/ErrorRead"), (status, ref)
 
 
+def test_openapi_declares_the_bearer_scheme_on_every_authenticated_route(world: Any) -> None:
+    """Generated clients learn how to authenticate from the document: one bearer scheme, on
+    every operation that needs a token and on none that does not (the health check)."""
+    doc = ok(world.client.get("/openapi.json"))
+    assert doc["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": doc["components"][
+            "securitySchemes"]["bearer"]["description"]}
+    secured = {(path, verb) for path, ops in doc["paths"].items() for verb, op in ops.items()
+               if op.get("security") == [{"bearer": []}]}
+    assert ("/v1/appliances", "post") in secured and ("/v1/networks", "get") in secured
+    assert ("/v1/health", "get") not in secured
+    every = {(path, verb) for path, ops in doc["paths"].items() for verb in ops}
+    assert every - secured == {("/v1/health", "get")}, every - secured
+    # a token sent as the scheme says is accepted, any other way is the API's own 401
+    assert world.client.get("/v1/networks", headers={
+        "Authorization": f"bearer  {world.token}"}).status_code == 200
+    for header in ({}, {"Authorization": f"Basic {world.token}"},
+                   {"Authorization": "Bearer nope"}):
+        r = world.client.get("/v1/networks", headers=header)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", r.text
+
+
 # -- the database's unique constraints are a backstop: a clean 409, never a 500 --------------
 
 def test_unique_constraint_backstop_is_409_and_changes_nothing(world: Any,

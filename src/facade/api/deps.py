@@ -3,9 +3,10 @@ paging parameters of list routes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from facade.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from facade.service import accounts
@@ -17,13 +18,18 @@ def get_ctx(request: Request) -> Context:
     return ctx
 
 
+# The API's one security scheme, declared in the OpenAPI document (components.securitySchemes)
+# so that generated clients send the token; the answer to a missing or unknown one stays the
+# API's own 401 (accounts.authenticate), hence auto_error=False.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description=(
+    "An account's token (`facade account token ACCOUNT`, or the operator's from "
+    "`operator.token`), sent as `Authorization: Bearer TOKEN`."))
+
+
 def get_caller(ctx: Annotated[Context, Depends(get_ctx)],
-               authorization: Annotated[str | None, Header()] = None) -> Caller:
-    token = None
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() == "bearer":
-            token = value.strip()
+               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+               ) -> Caller:
+    token = credentials.credentials.strip() if credentials is not None else None
     return accounts.authenticate(ctx, token)
 
 
@@ -35,6 +41,13 @@ def get_page(
 ) -> PageRequest:
     # the cursor's length and content are checked by PageRequest: one 400 for any bad cursor
     return PageRequest(limit=limit, cursor=cursor)
+
+
+def located(response: Response, template: str, view: dict[str, Any]) -> dict[str, Any]:
+    """`view` (a 201's or 202's answer), with `Location` naming where it is read: `template`
+    filled from the view's own fields ("/v1/networks/{name}")."""
+    response.headers["Location"] = template.format(**view)
+    return view
 
 
 Ctx = Annotated[Context, Depends(get_ctx)]

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging
+from facade.api.deps import Auth, Ctx, Paging, located
 from facade.api.schemas import AccountCreate, AccountRead, Page, TokenRead
 from facade.service import accounts
 
@@ -19,8 +19,9 @@ def list_accounts(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 
 
 @router.post("", status_code=201, response_model=AccountRead, operation_id="create_account")
-def create_account(body: AccountCreate, ctx: Ctx, caller: Auth) -> Any:
-    return accounts.create(ctx, caller, body.name)
+def create_account(body: AccountCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    view = accounts.create(ctx, caller, body.name)
+    return located(response, "/v1/accounts/{name}", view)
 
 
 @router.get("/{name}", response_model=AccountRead, operation_id="get_account")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging
+from facade.api.deps import Auth, Ctx, Paging, located
 from facade.api.schemas import ApplianceCreate, ApplianceRead, ApplianceUpdate, Page
 from facade.service import appliances
 
@@ -19,9 +19,10 @@ def list_appliances(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 
 
 @router.post("", status_code=202, response_model=ApplianceRead, operation_id="create_appliance")
-def create_appliance(body: ApplianceCreate, ctx: Ctx, caller: Auth) -> Any:
-    return appliances.create(ctx, caller, name=body.name, account=body.account,
+def create_appliance(body: ApplianceCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    view = appliances.create(ctx, caller, name=body.name, account=body.account,
                              service=body.service, subnet=body.subnet, backends=body.backends)
+    return located(response, "/v1/appliances/{name}", view)
 
 
 @router.get("/{name}", response_model=ApplianceRead, operation_id="get_appliance")
@@ -31,15 +32,18 @@ def get_appliance(name: str, ctx: Ctx, caller: Auth) -> Any:
 
 @router.patch("/{name}", status_code=202, response_model=ApplianceRead,
               operation_id="scale_appliance")
-def scale_appliance(name: str, body: ApplianceUpdate, ctx: Ctx, caller: Auth) -> Any:
-    return appliances.scale(ctx, caller, name, body.backends)
+def scale_appliance(name: str, body: ApplianceUpdate, ctx: Ctx, caller: Auth,
+                    response: Response) -> Any:
+    view = appliances.scale(ctx, caller, name, body.backends)
+    return located(response, "/v1/appliances/{name}", view)
 
 
 @router.delete("/{name}", status_code=202, response_model=ApplianceRead,
                operation_id="delete_appliance")
-def delete_appliance(name: str, ctx: Ctx, caller: Auth, force: bool = False,
-                     detach: bool = False) -> Any:
+def delete_appliance(name: str, ctx: Ctx, caller: Auth, response: Response,
+                     force: bool = False, detach: bool = False) -> Any:
     """409 in_use while other appliances call it; `force=true` deletes them too (a cascade,
     `deleted_with` names them), `detach=true` deletes it alone and leaves them running
     (docs/composition.md)."""
-    return appliances.delete(ctx, caller, name, force=force, detach=detach)
+    view = appliances.delete(ctx, caller, name, force=force, detach=detach)
+    return located(response, "/v1/appliances/{name}", view)

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging
+from facade.api.deps import Auth, Ctx, Paging, located
 from facade.api.schemas import (
     ExternalCreate,
     ExternalRead,
@@ -31,8 +31,9 @@ def list_public_ips(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 
 @router.post("/v1/public-ips", status_code=201, response_model=PublicIpRead,
              operation_id="allocate_public_ip")
-def allocate_public_ip(body: PublicIpCreate, ctx: Ctx, caller: Auth) -> Any:
-    return public_ips.allocate(ctx, caller, body.account)
+def allocate_public_ip(body: PublicIpCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    view = public_ips.allocate(ctx, caller, body.account)
+    return located(response, "/v1/public-ips/{address}", view)
 
 
 @router.get("/v1/public-ips/{address}", response_model=PublicIpRead,
@@ -78,8 +79,9 @@ def list_externals(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 
 @router.post("/v1/externals", status_code=201, response_model=ExternalRead,
              operation_id="create_external")
-def create_external(body: ExternalCreate, ctx: Ctx, caller: Auth) -> Any:
-    return internet.create(ctx, caller, body.name, body.account, body.ip)
+def create_external(body: ExternalCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    view = internet.create(ctx, caller, body.name, body.account, body.ip)
+    return located(response, "/v1/externals/{name}", view)
 
 
 @router.get("/v1/externals/{name}", response_model=ExternalRead, operation_id="get_external")

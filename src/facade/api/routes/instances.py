@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging
+from facade.api.deps import Auth, Ctx, Paging, located
 from facade.api.schemas import (
     ExecCreate,
     ExecRead,
@@ -27,11 +27,12 @@ def list_instances(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 
 
 @router.post("", status_code=201, response_model=NodeRead, operation_id="create_instance")
-def create_instance(body: InstanceCreate, ctx: Ctx, caller: Auth) -> Any:
-    return instances.create(ctx, caller, body.name, body.account,
+def create_instance(body: InstanceCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    view = instances.create(ctx, caller, body.name, body.account,
                             [i.model_dump() for i in body.interfaces],
                             body.limits.model_dump(exclude_unset=True) if body.limits else None,
                             public_ip=body.public_ip)
+    return located(response, "/v1/instances/{name}", view)
 
 
 @router.get("/{name}", response_model=NodeRead, operation_id="get_instance")

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging
+from facade.api.deps import Auth, Ctx, Paging, located
 from facade.api.schemas import LoadBalancerCreate, LoadBalancerRead, Page
 from facade.service import load_balancers
 
@@ -21,9 +21,11 @@ def list_load_balancers(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 
 @router.post("", status_code=201, response_model=LoadBalancerRead,
              operation_id="create_load_balancer")
-def create_load_balancer(body: LoadBalancerCreate, ctx: Ctx, caller: Auth) -> Any:
-    return load_balancers.create(ctx, caller, name=body.name, account=body.account,
+def create_load_balancer(body: LoadBalancerCreate, ctx: Ctx, caller: Auth,
+                         response: Response) -> Any:
+    view = load_balancers.create(ctx, caller, name=body.name, account=body.account,
                                  management_subnet=body.management_subnet)
+    return located(response, "/v1/load-balancers/{name}", view)
 
 
 @router.get("/{name}", response_model=LoadBalancerRead, operation_id="get_load_balancer")

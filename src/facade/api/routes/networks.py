@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging
+from facade.api.deps import Auth, Ctx, Paging, located
 from facade.api.schemas import (
     GrantCreate,
     GrantRead,
@@ -32,11 +32,12 @@ def list_networks(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 
 @router.post("/v1/networks", status_code=201, response_model=NetworkRead,
              operation_id="create_network")
-def create_network(body: NetworkCreate, ctx: Ctx, caller: Auth) -> Any:
-    return networks.create_network(ctx, caller, body.name, body.account, body.cidr,
+def create_network(body: NetworkCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    view = networks.create_network(ctx, caller, body.name, body.account, body.cidr,
                                    [s.model_dump() for s in body.subnets or []],
                                    public_gateway=body.public_gateway,
                                    outbound_nat=body.outbound_nat)
+    return located(response, "/v1/networks/{name}", view)
 
 
 @router.patch("/v1/networks/{name}", response_model=NetworkRead, operation_id="update_network")
@@ -58,9 +59,11 @@ def delete_network(name: str, ctx: Ctx, caller: Auth) -> Response:
 
 @router.post("/v1/networks/{network}/subnets", status_code=201, response_model=SubnetRead,
              operation_id="create_subnet")
-def create_subnet(network: str, body: SubnetCreate, ctx: Ctx, caller: Auth) -> Any:
-    return networks.create_subnet(ctx, caller, network, body.name, body.cidr, body.internet,
+def create_subnet(network: str, body: SubnetCreate, ctx: Ctx, caller: Auth,
+                  response: Response) -> Any:
+    view = networks.create_subnet(ctx, caller, network, body.name, body.cidr, body.internet,
                                   body.sites)
+    return located(response, "/v1/subnets/{name}", view)
 
 
 @router.get("/v1/subnets", response_model=Page[SubnetRead], operation_id="list_subnets")

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging
+from facade.api.deps import Auth, Ctx, Paging, located
 from facade.api.schemas import (
     HealthCheckBody,
     HealthCheckRead,
@@ -27,8 +27,8 @@ def list_services(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 
 
 @router.post("", status_code=201, response_model=ServiceRead, operation_id="create_service")
-def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth) -> Any:
-    return catalog.create(ctx, caller, name=body.name, account=body.account,
+def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    view = catalog.create(ctx, caller, name=body.name, account=body.account,
                           workload_name=body.workload, command=body.command, port=body.port,
                           backend_subnet=body.backend_subnet,
                           management_subnet=body.management_subnet,
@@ -41,6 +41,7 @@ def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth) -> Any:
                           if body.limits else None,
                           health_check=body.health_check.model_dump(exclude_unset=True)
                           if body.health_check else None)
+    return located(response, "/v1/services/{name}", view)
 
 
 @router.get("/{name}", response_model=ServiceRead, operation_id="get_service")
