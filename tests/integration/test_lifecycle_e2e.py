@@ -187,14 +187,14 @@ def test_bad_input_is_a_clear_error(cp: ControlPlane, scenario: Path, tmp_path: 
     bad = tmp_path / "bad.yaml"
     bad.write_text("accounts: [{name: x}\nnetworks: []\n")
     res = cp.cli("apply", "-f", str(bad), check=False)
-    assert res.returncode == 1
+    assert res.returncode == 2  # invalid (docs/operations.md, the exit codes)
     assert "bad.yaml:" in res.stderr and "Traceback" not in res.stderr
     res = cp.cli("instance", "create", "dup", "--account", "shop", "--iface",
                  "shop-vpc/web=10.0.9.9", check=False)
-    assert res.returncode == 1 and "outside subnet" in res.stderr
+    assert res.returncode == 2 and "outside subnet" in res.stderr
     res = cp.cli("appliance", "create", "echo1", "--account", "shop", "--service", "echo",
                  "--subnet", "shop-vpc/web", check=False)
-    assert res.returncode == 1 and "already exists" in res.stderr
+    assert res.returncode == 4 and "already exists" in res.stderr  # a conflict
 
 
 def test_destroy_leaves_nothing(cp: ControlPlane, scenario: Path) -> None:

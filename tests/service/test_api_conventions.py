@@ -79,3 +79,95 @@ def test_what_has_no_address_of_its_own_gets_no_location(world: Any) -> None:
     resp = world.req("POST", "/v1/subnets/acme-vpc/app/grants", json={"account": "searchco"})
     ok(resp, 201)
     assert "location" not in resp.headers
+
+
+def test_the_appliance_list_filters_by_account_status_and_service(world: Any) -> None:
+    """Each filter narrows the list as the caller sees it; a name nothing matches is an empty
+    page (never a hint of another account's), a status that is none is a 400 naming it, and
+    the filters hold on every page."""
+    for name, backends in (("f1", 1), ("f2", 1), ("f3", 1)):
+        ok(world.req("POST", "/v1/appliances", json={
+            "name": name, "account": "acme", "service": "search", "subnet": "acme-vpc/app",
+            "backends": backends}), 202)
+
+    def names(query: str, token: str | None = "op") -> set[str]:
+        return {a["name"] for a in world.items(f"/v1/appliances?{query}", token=token)}
+
+    every = names("")
+    assert {"f1", "f2", "f3"} <= every
+    assert names("account=acme") == every  # acme is every appliance's customer here
+    assert names("account=searchco") == set() and names("account=nobody") == set()
+    assert names("service=search") == every and names("service=nothing") == set()
+    # (their statuses move while the worker runs: each answer is checked against itself)
+    seen = 0
+    for status in ("provisioning", "ready", "degraded", "failed", "deleting"):
+        items = world.items(f"/v1/appliances?status={status}")
+        assert all(a["status"] == status for a in items), (status, items)
+        seen += len(items)
+    assert seen >= 3
+    assert names("status=ready&service=nothing") == set()
+    # the customer's and the provider's tokens see their own, filtered the same way
+    assert names("account=acme", token=world.acme) == every
+    assert names("account=acme", token=world.searchco) == every
+    # page by page, the filter holds
+    page = ok(world.req("GET", "/v1/appliances?service=search&limit=1"))
+    assert len(page["items"]) == 1 and page["next_cursor"]
+    rest = ok(world.req("GET", "/v1/appliances",
+                        params={"service": "search", "limit": 100,
+                                "cursor": page["next_cursor"]}))
+    assert {a["name"] for a in page["items"] + rest["items"]} == every
+    for query, where in (("status=sleeping", "status"), ("account=Not_A_Name", "account"),
+                         ("service=-x", "service")):
+        err = world.req("GET", f"/v1/appliances?{query}")
+        assert err.status_code == 400, err.text
+        assert err.json()["error"]["where"] == where, err.text
+    too_long = world.req("GET", "/v1/appliances?account=" + "a" * 41)
+    assert too_long.status_code in (400, 422), too_long.text
+
+
+def test_another_accounts_filter_reveals_nothing(world: Any) -> None:
+    """A stranger filtering by acme's account or its service gets the same empty page as for
+    names that do not exist."""
+    eve = ok(world.req("POST", "/v1/accounts", json={"name": "eve"}), 201)
+    assert eve["name"] == "eve"
+    token = ok(world.req("POST", "/v1/accounts/eve/tokens"), 201)["token"]
+    for query in ("account=acme", "service=search", "status=provisioning", ""):
+        assert world.items(f"/v1/appliances?{query}", token=token) == []
+
+
+def test_the_cli_lists_with_the_same_filters(world: Any, monkeypatch: pytest.MonkeyPatch
+                                             ) -> None:
+    """`facade appliance list --status/--account/--service` sends the API's filters (through
+    the CLI's HTTP seam, forwarded to this control plane) and shows what the API answered."""
+    import json
+
+    import httpx
+    from typer.testing import CliRunner
+
+    from facade.cli import client
+    from facade.cli.main import app
+
+    sent: list[str] = []
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        sent.append(request.url.query.decode())
+        keep = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
+        resp = world.client.request(request.method, str(request.url.copy_with(
+            scheme="http", netloc=b"testserver")), headers=keep)
+        return httpx.Response(resp.status_code, content=resp.content,
+                              headers={"content-type": resp.headers.get("content-type", "")})
+
+    monkeypatch.setattr(client, "transport_factory", lambda: httpx.MockTransport(forward))
+    monkeypatch.setenv("FACADE_TOKEN", world.token)
+    monkeypatch.delenv("FACADE_URL", raising=False)
+    want = {a["name"] for a in world.items("/v1/appliances?account=acme&service=search")}
+    out = CliRunner().invoke(app, ["appliance", "list", "--account", "acme",
+                                   "--service", "search", "--json"])
+    assert out.exit_code == 0, out.output
+    assert {a["name"] for a in json.loads(out.output)} == want != set()
+    assert any("account=acme" in q and "service=search" in q for q in sent), sent
+    out = CliRunner().invoke(app, ["appliance", "list", "--status", "failed", "--json"])
+    assert out.exit_code == 0 and json.loads(out.output) == [], out.output  # none failed
+    assert any(q.startswith("status=failed") or "&status=failed" in q for q in sent), sent
+    bad = CliRunner().invoke(app, ["appliance", "list", "--status", "sleeping"])
+    assert bad.exit_code != 0 and "status" in bad.output and "Traceback" not in bad.output

@@ -1,5 +1,6 @@
 """`facade quota show|set` against the real API on the fake data plane: the request the command
-sends, what it prints for a person and with --json, and its errors (one line, exit 1)."""
+sends, what it prints for a person and with --json, and its errors (one line, the exit code of
+their kind)."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def test_set_sends_only_what_is_given_and_default_restores(cli: Any) -> None:
     assert (q["networks"]["limit"], q["backends"]["limit"]) == (0, 8)
     # the limit is enforced: the next network is refused, with the API's message
     out = run("network", "create", "vpc2", "--account", "acme", "--cidr", "172.16.0.0/16")
-    assert out.exit_code == 1
+    assert out.exit_code == 4  # a 409: a conflict with the quota
     assert "quota_exceeded: account acme may have at most 0 networks (quota); it has 1" \
         in out.output
     out = run("quota", "set", "acme", "--default", "networks", "--json")
@@ -85,7 +86,7 @@ def test_set_sends_only_what_is_given_and_default_restores(cli: Any) -> None:
 def test_errors_are_one_line_and_nothing_changes(cli: Any, monkeypatch: Any) -> None:
     before = cli.req("GET", "/v1/accounts/acme/quotas").json()
     out = run("quota", "set", "acme", "--subnets", "100001")
-    assert out.exit_code == 1
+    assert out.exit_code == 2
     assert "invalid: subnets: Input should be less than or equal to 100000 (at subnets)" \
         in out.output
     out = run("quota", "set", "acme")
@@ -95,11 +96,11 @@ def test_errors_are_one_line_and_nothing_changes(cli: Any, monkeypatch: Any) -> 
     out = run("quota", "set", "acme", "--networks", "3", "--default", "networks")
     assert out.exit_code == 2 and "contradict" in out.output
     out = run("quota", "show", "nobody")
-    assert out.exit_code == 1 and "not_found: account 'nobody' does not exist" in out.output
+    assert out.exit_code == 3 and "not_found: account 'nobody' does not exist" in out.output
     # an account's own token reads its quotas but may not set them
     token = cli.req("POST", "/v1/accounts/acme/tokens").json()["token"]
     monkeypatch.setenv("FACADE_TOKEN", token)
     assert run("quota", "show", "acme").exit_code == 0
     out = run("quota", "set", "acme", "--networks", "99")
-    assert out.exit_code == 1 and "forbidden: only the operator may set quotas" in out.output
+    assert out.exit_code == 5 and "forbidden: only the operator may set quotas" in out.output
     assert cli.req("GET", "/v1/accounts/acme/quotas").json() == before

@@ -168,7 +168,7 @@ def test_401_without_a_token_says_where_it_looked(api: FakeApi, monkeypatch: Any
     monkeypatch.delenv("FACADE_TOKEN")
     api.on("GET", "/v1/networks", error("unauthorized", "missing token", 401))
     result = run("network", "list")
-    assert result.exit_code == 1
+    assert result.exit_code == 5  # auth
     assert "authorization" not in api.requests[0].headers
     assert "FACADE_TOKEN" in result.stderr
 
@@ -176,19 +176,32 @@ def test_401_without_a_token_says_where_it_looked(api: FakeApi, monkeypatch: Any
 # ---- errors ------------------------------------------------------------------------------------
 
 
-def test_api_error_is_one_clean_line_and_exit_1(api: FakeApi) -> None:
+def test_api_error_is_one_clean_line_and_its_exit_code(api: FakeApi) -> None:
     api.on(
         "POST",
         "/v1/networks",
         error("conflict", "network acme-vpc exists\nalready", 409, "networks/acme-vpc"),
     )
     result = run("network", "create", "acme-vpc", "--account", "acme", "--cidr", "10.0.0.0/16")
-    assert result.exit_code == 1
+    assert result.exit_code == 4  # conflict
     assert result.stdout == ""
     assert result.stderr == (
         "error: conflict: network acme-vpc exists already (at networks/acme-vpc)\n"
     )
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("status", "code", "kind"), [
+    (400, 2, "invalid"), (422, 2, "invalid"), (404, 3, "not_found"), (409, 4, "conflict"),
+    (401, 5, "unauthorized"), (403, 5, "forbidden"), (429, 1, "rate_limited"),
+    (500, 1, "internal"), (503, 1, "unavailable")])
+def test_the_exit_code_tells_the_kind_of_error(api: FakeApi, status: int, code: int,
+                                               kind: str) -> None:
+    """invalid 2, not found 3, conflict 4, auth 5, anything else 1 (docs/operations.md)."""
+    api.on("GET", "/v1/networks/x", error(kind, "said so", status))
+    result = run("network", "show", "x")
+    assert result.exit_code == code, result.output
+    assert result.stderr == f"error: {kind}: said so\n"
 
 
 def test_non_json_error_is_still_one_line(api: FakeApi) -> None:
@@ -562,7 +575,7 @@ def test_apply_rejected_manifest_is_one_line(api: FakeApi, tmp_path: Path) -> No
     manifest.write_text("nope")
     api.on("POST", "/v1/apply", error("invalid", "line 1: expected a mapping", 422, "bad.yaml"))
     result = run("apply", "-f", str(manifest))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # invalid
     assert result.stderr == "error: invalid: line 1: expected a mapping (at bad.yaml)\n"
 
 
@@ -756,7 +769,7 @@ def test_appliance_delete_force_and_service_upstream(api: FakeApi) -> None:
     api.on("DELETE", "/v1/appliances/idx", error(
         "in_use", "appliance idx is used by site (their backends call it)", 409, "appliance"))
     result = run("appliance", "delete", "idx")
-    assert result.exit_code == 1 and "used by site" in result.output
+    assert result.exit_code == 4 and "used by site" in result.output  # in use: a conflict
     api.on("POST", "/v1/services", {"name": "web"}, 201)
     result = run("service", "create", "web", "--account", "webco", "--port", "80",
                  "--backend-subnet", "w/b",

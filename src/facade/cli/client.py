@@ -2,8 +2,9 @@
 
 Every command talks to the control plane through `connect()`. Settings come from the global
 `--url`/`--token` options, then `FACADE_URL`/`FACADE_TOKEN`, then `$FACADE_HOME/operator.token`.
-API errors, refused connections and timeouts become one line on stderr and exit code 1 (`fail`),
-never a traceback. List routes answer pages; `Client.list_all` follows their cursors, so every
+API errors, refused connections and timeouts become one line on stderr and an exit code that
+tells them apart (`fail`, EXIT_CODES; docs/operations.md, "The facade command"), never a
+traceback. List routes answer pages; `Client.list_all` follows their cursors, so every
 command shows the whole list (docs/api.md, "Paging"). Tests replace `transport_factory` with one
 returning an `httpx.MockTransport`.
 """
@@ -47,6 +48,15 @@ def configure(url: str | None, token: str | None) -> None:
     global _url_option, _token_option
     _url_option = url
     _token_option = token
+
+
+# The exit code of an API error, by its HTTP status (as kubectl and the AWS CLI tell failures
+# apart): a request the API found invalid 2 (the code click gives a bad command line too), an
+# object not found 3, a conflict 4 (it exists, it is in use, a quota or a range is exhausted),
+# no or a refused token 5; anything else (the control plane unreachable, a 5xx) 1.
+EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_AUTH = 2, 3, 4, 5
+EXIT_CODES = {400: EXIT_INVALID, 413: EXIT_INVALID, 422: EXIT_INVALID, 404: EXIT_NOT_FOUND,
+              409: EXIT_CONFLICT, 401: EXIT_AUTH, 403: EXIT_AUTH}
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -177,7 +187,7 @@ class Client:
             line = _error_line(response)
             if response.status_code == 401 and self._token_hint:
                 line += f"; {self._token_hint}"
-            fail(line)
+            fail(line, EXIT_CODES.get(response.status_code, 1))
         if response.status_code == 204 or not response.content:
             return None
         try:

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from facade.domain import commands, counts
+from facade.domain import commands, counts, names, states
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import (
@@ -28,7 +28,7 @@ from facade.service import (
     views,
 )
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Instance, Service, Subnet
+from facade.store.models import Account, Appliance, Instance, Service, Subnet
 
 
 def _provider_view(caller: Caller, app: Appliance) -> bool:
@@ -164,12 +164,26 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
 ORDER = paging.by_id("appliances", Appliance.id)
 
 
-def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
+          account: str | None = None, status: str | None = None,
+          service: str | None = None) -> dict[str, Any]:
     """A page of the appliances the caller sees: as their customer or their provider (all
-    for the operator)."""
+    for the operator); of those, only the customer `account`'s, in `status`, of `service` when
+    given (a name nothing the caller sees has matches nothing: an empty page, never a hint)."""
+    conditions: list[ColumnElement[bool]] = []
+    if account is not None:
+        names.check_name(account, kind="account", where="account")
+        conditions.append(Appliance.account_id.in_(
+            select(Account.id).where(Account.name == account)))
+    if status is not None:
+        conditions.append(Appliance.status == states.appliance_status(status))
+    if service is not None:
+        names.check_name(service, kind="service", where="service")
+        conditions.append(Service.name == service)
     with ctx.read() as session:
         query = (select(Appliance).join(Service, Appliance.service_id == Service.id)
-                 .where(*paging.seen_by(caller, Appliance.account_id, Service.account_id))
+                 .where(*paging.seen_by(caller, Appliance.account_id, Service.account_id),
+                        *conditions)
                  .options(*VIEWED))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
         return paging.answer(view_all(session, caller, rows, ctx.management), cursor)

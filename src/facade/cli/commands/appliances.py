@@ -49,10 +49,17 @@ def create(
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
-    """List appliances."""
+def list_(as_json: Json = False,
+          account: str | None = typer.Option(None, help="only this customer account's"),
+          status: str | None = typer.Option(
+              None, help="only those in this status (provisioning, ready, degraded, failed, "
+                         "deleting)"),
+          service: str | None = typer.Option(None, help="only this service's")) -> None:
+    """List appliances (those you see as their customer or provider), filtered by the API."""
+    params = {k: v for k, v in (("account", account), ("status", status),
+                                ("service", service)) if v is not None}
     with connect() as cli:
-        rows = cli.list_all("/v1/appliances")
+        rows = cli.list_all("/v1/appliances", params or None)
     render.output(rows, as_json, render.appliances)
 
 
