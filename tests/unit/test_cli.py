@@ -444,6 +444,50 @@ def test_json_prints_the_api_answer(api: FakeApi, args: list[str], path: str, an
     assert result.stdout == json.dumps(answer, indent=2) + "\n"
 
 
+@pytest.mark.parametrize(
+    ("args", "path", "answer", "names"),
+    [
+        (["account", "list"], "/v1/accounts", [{"name": "acme", "operator": False},
+                                               {"name": "zed", "operator": False}],
+         ["acme", "zed"]),
+        (["network", "show", "acme-vpc"], "/v1/networks/acme-vpc", {"name": "acme-vpc"},
+         ["acme-vpc"]),
+        (["appliance", "list"], "/v1/appliances", [appliance()], [appliance()["name"]]),
+        (["ip", "list"], "/v1/public-ips", [{"address": "203.0.113.5"}],
+         ["203.0.113.5"]),
+        (["events"], "/v1/events", [{"time": "t", "kind": "k", "object": "o", "message": "m"}],
+         ["o"]),
+    ],
+)
+def test_output_formats(api: FakeApi, args: list[str], path: str, answer: Any,
+                        names: list[str]) -> None:
+    """-o json is --json; -o yaml the same answer as YAML; -o name one name per line; -o table
+    the person's view, as without -o."""
+    import yaml
+
+    api.on("GET", path, page(answer) if isinstance(answer, list) else answer)
+    as_json = run(*args, "--json")
+    assert run(*args, "-o", "json").stdout == as_json.stdout != ""
+    assert run(*args, "--output", "JSON").stdout == as_json.stdout  # any case
+    out = run(*args, "-o", "yaml")
+    assert out.exit_code == 0, out.output
+    assert yaml.safe_load(out.stdout) == answer
+    out = run(*args, "-o", "name")
+    assert out.exit_code == 0, out.output
+    assert out.stdout.splitlines() == names
+    assert run(*args, "-o", "table").stdout == run(*args).stdout
+
+
+def test_output_format_errors_are_usage_errors(api: FakeApi) -> None:
+    api.on("GET", "/v1/accounts/acme/quotas", {"account": "acme", "quotas": {}})
+    out = run("quota", "show", "acme", "-o", "name")  # quotas have no names
+    assert out.exit_code == 2 and "no names" in out.output and "Traceback" not in out.output
+    out = run("quota", "show", "acme", "--json", "-o", "yaml")
+    assert out.exit_code == 2 and "two formats" in out.output
+    out = run("quota", "show", "acme", "-o", "xml")
+    assert out.exit_code == 2 and "xml" in out.output
+
+
 def test_events_sends_the_limit(api: FakeApi) -> None:
     api.on("GET", "/v1/events",
            page([{"time": "12:00", "kind": "created", "object": "x", "message": "m"}]))

@@ -20,6 +20,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from facade.cli import formats
+
 STATUS_STYLES = {
     "ready": "green",
     "active": "green",
@@ -55,12 +57,11 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def output(data: Any, as_json: bool, view: Callable[[Any], None]) -> None:
-    """`--json`: the API's answer as it came; otherwise the person's view of it."""
-    if as_json:
-        print_json(data)
-    else:
-        view(data)
+def output(data: Any, as_json: bool, view: Callable[[Any], None],
+           form: formats.Format | None = None) -> None:
+    """`--json` or `-o json`: the API's answer as it came; `-o yaml`, `-o name` (formats.py);
+    otherwise the person's view of it."""
+    formats.emit(data, formats.choose(as_json, form), view)
 
 
 def status_text(status: str | None) -> Text:

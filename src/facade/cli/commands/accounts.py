@@ -8,7 +8,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json
+from facade.cli.commands.options import Json, Output
 
 app = typer.Typer(help="Accounts (tenants) and their tokens.", no_args_is_help=True)
 
@@ -24,19 +24,19 @@ def create(name: Name) -> None:
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: Json = False, form: Output = None) -> None:
     """List accounts."""
     with connect() as cli:
         rows = cli.list_all("/v1/accounts")
-    render.output(rows, as_json, render.accounts)
+    render.output(rows, as_json, render.accounts, form)
 
 
 @app.command("show")
-def show(name: Name, as_json: Json = False) -> None:
+def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one account."""
     with connect() as cli:
         obj = cli.get(f"/v1/accounts/{seg(name)}")
-    render.output(obj, as_json, render.account)
+    render.output(obj, as_json, render.account, form)
 
 
 @app.command("delete")

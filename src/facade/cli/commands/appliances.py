@@ -8,7 +8,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json, NoWait, split_subnet
+from facade.cli.commands.options import Account, Json, NoWait, Output, split_subnet
 from facade.cli.wait import ready_line, wait_gone, wait_ready
 
 app = typer.Typer(help="Appliances: a service's front-end in your subnet.", no_args_is_help=True)
@@ -49,7 +49,7 @@ def create(
 
 
 @app.command("list")
-def list_(as_json: Json = False,
+def list_(as_json: Json = False, form: Output = None,
           account: str | None = typer.Option(None, help="only this customer account's"),
           status: str | None = typer.Option(
               None, help="only those in this status (provisioning, ready, degraded, failed, "
@@ -60,15 +60,15 @@ def list_(as_json: Json = False,
                                 ("service", service)) if v is not None}
     with connect() as cli:
         rows = cli.list_all("/v1/appliances", params or None)
-    render.output(rows, as_json, render.appliances)
+    render.output(rows, as_json, render.appliances, form)
 
 
 @app.command("show")
-def show(name: Name, as_json: Json = False) -> None:
+def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show an appliance: status, endpoint, front-end and backends with their interfaces."""
     with connect() as cli:
         obj = cli.get(f"/v1/appliances/{seg(name)}")
-    render.output(obj, as_json, render.appliance)
+    render.output(obj, as_json, render.appliance, form)
 
 
 @app.command("scale")

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json
+from facade.cli.commands.options import Json, Output
 
 Period = Annotated[str, typer.Option(
     "--period", "-p", metavar="PERIOD",
@@ -47,12 +47,12 @@ def _show_prices(obj: dict[str, Any]) -> None:
 
 
 @app.command("show")
-def show(as_json: Json = False) -> None:
+def show(as_json: Json = False, form: Output = None) -> None:
     """Show the operator's price list: instances (what running a node costs per hour) and the
     edge (public addresses, traffic through a public gateway)."""
     with connect() as cli:
         obj = cli.get("/v1/prices")
-    render.output(obj, as_json, _show_prices)
+    render.output(obj, as_json, _show_prices, form)
 
 
 @app.command("set")
@@ -62,7 +62,7 @@ def set_(
     backend_hour: Annotated[str | None, _price("--backend-hour", "Per backend node-hour")] = None,
     currency: Annotated[str | None, typer.Option("--currency", help="e.g. USD (default).")
                         ] = None,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Set the operator's instance prices (operator only); they apply to periods that end
     after now."""
@@ -73,7 +73,7 @@ def set_(
         body["currency"] = currency
     with connect() as cli:
         obj = cli.put("/v1/prices", body)
-    render.output(obj, as_json, _show_prices)
+    render.output(obj, as_json, _show_prices, form)
 
 
 @app.command("edge")
@@ -86,7 +86,7 @@ def edge(
     channel_hour: Annotated[str | None, _price("--channel-hour", "Per private channel-hour "
                                                                  "(a VPN, created to deleted)")
                             ] = None,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Show (or with --ip-hour / --gateway-gb / --channel-hour, set: operator only) the
     operator's edge prices; a price left out when setting is 0."""
@@ -94,7 +94,7 @@ def edge(
                                ("channel_hour", channel_hour)) if v is not None}
     with connect() as cli:
         obj = cli.put("/v1/prices/edge", given) if given else cli.get("/v1/prices")
-    render.output(obj, as_json, _show_prices)
+    render.output(obj, as_json, _show_prices, form)
 
 
 @app.command("frontend")
@@ -102,20 +102,20 @@ def frontend(
     account: Annotated[str, typer.Argument(help="The front-end provider's account.")],
     node_hour: Annotated[str | None, _price("--node-hour", "Set: per front-end node-hour")
                          ] = None,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Show (or with --node-hour, set) what ACCOUNT charges per front-end node-hour it runs for
     another appliance provider."""
     path = f"/v1/accounts/{seg(account)}/frontend-prices"
     with connect() as cli:
         obj = cli.get(path) if node_hour is None else cli.put(path, {"node_hour": node_hour})
-    render.output(obj, as_json, _show_prices)
+    render.output(obj, as_json, _show_prices, form)
 
 
 # --- runs, invoices, the ledger -------------------------------------------------------------------
 
 
-def bill(period: Period, as_json: Json = False) -> None:
+def bill(period: Period, as_json: Json = False, form: Output = None) -> None:
     """Bill a period that has ended (operator only): post every appliance's usage to the ledger.
     Running it again posts only usage recorded since (usually nothing)."""
     with connect() as cli:
@@ -136,13 +136,13 @@ def bill(period: Period, as_json: Json = False) -> None:
         lines.append(f"trial balance {o.get('currency')} {o.get('trial_balance')}")
         render.emit("\n".join(lines))
 
-    render.output(obj, as_json, view)
+    render.output(obj, as_json, view, form)
 
 
 def invoice(
     account: Annotated[str, typer.Argument(help="The account (yours, or any for the operator).")],
     period: Period,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Show ACCOUNT's invoice (what it owes) and statement (what it is owed) for a period:
     from the ledger once billed, else a draft computed from usage."""
@@ -154,10 +154,10 @@ def invoice(
         text = o.get("text") or f"{o.get('account')}: no charges in {o.get('period')}"
         render.emit(f"{status}\n{text}\nnet position {o.get('currency')} {o.get('position')}")
 
-    render.output(obj, as_json, view)
+    render.output(obj, as_json, view, form)
 
 
-def ledger(period: Period, as_json: Json = False) -> None:
+def ledger(period: Period, as_json: Json = False, form: Output = None) -> None:
     """Show the ledger for a period (operator only): every ledger account, the trial balance
     (always 0.00), the runs, and usage not billed yet."""
     with connect() as cli:
@@ -185,4 +185,4 @@ def ledger(period: Period, as_json: Json = False) -> None:
             render.emit(f"unbilled hours of channel {u.get('channel')} ({u.get('account')}) "
                         f"in {u.get('period')}: held_ms {u.get('held_ms')}")
 
-    render.output(obj, as_json, view)
+    render.output(obj, as_json, view, form)

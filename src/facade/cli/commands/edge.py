@@ -13,7 +13,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json
+from facade.cli.commands.options import Json, Output
 
 app = typer.Typer(help="Public addresses: pools, allocation, association.", no_args_is_help=True)
 pools = typer.Typer(help="The operator's pools of public addresses.", no_args_is_help=True)
@@ -52,20 +52,20 @@ def pool_add(cidr: Annotated[str, typer.Argument(help="e.g. 198.51.100.0/24")]) 
 
 
 @pools.command("list")
-def pool_list(as_json: Json = False) -> None:
+def pool_list(as_json: Json = False, form: Output = None) -> None:
     """List the pools and how many of their addresses are in use."""
     with connect() as cli:
         rows = cli.list_all("/v1/ip-pools")
     render.output(rows, as_json, lambda rs: _lines(f"{r['cidr']}  {r['used']}/{r['capacity']}"
-                                                   for r in rs))
+                                                   for r in rs), form)
 
 
 @app.command("allocate")
-def allocate(account: Account = None, as_json: Json = False) -> None:
+def allocate(account: Account = None, as_json: Json = False, form: Output = None) -> None:
     """Allocate a customer public address to an account; prints it."""
     with connect() as cli:
         obj = cli.post("/v1/public-ips", {"account": account} if account else {})
-    render.output(obj, as_json, lambda o: typer.echo(o["address"]))
+    render.output(obj, as_json, lambda o: typer.echo(o["address"]), form)
 
 
 @app.command("associate")
@@ -80,7 +80,7 @@ def associate(
                                              "reached over its vpn...")] = None,
     site_address: Annotated[str | None, typer.Option("--address", help="...and the address "
                                                      "of its host there.")] = None,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Associate an address with an instance's interface, an appliance's endpoint or a site's
     host; an associated one moves (remap)."""
@@ -95,7 +95,7 @@ def associate(
         body["site_address"] = site_address
     with connect() as cli:
         obj = cli.post(f"/v1/public-ips/{seg(address)}/associate", body)
-    render.output(obj, as_json, lambda o: typer.echo(_line(o)))
+    render.output(obj, as_json, lambda o: typer.echo(_line(o)), form)
 
 
 @app.command("disassociate")
@@ -115,19 +115,19 @@ def release(address: Address) -> None:
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: Json = False, form: Output = None) -> None:
     """List the public addresses the caller sees."""
     with connect() as cli:
         rows = cli.list_all("/v1/public-ips")
-    render.output(rows, as_json, lambda rs: _lines(_line(r) for r in rs))
+    render.output(rows, as_json, lambda rs: _lines(_line(r) for r in rs), form)
 
 
 @app.command("show")
-def show(address: Address, as_json: Json = False) -> None:
+def show(address: Address, as_json: Json = False, form: Output = None) -> None:
     """Show one public address."""
     with connect() as cli:
         obj = cli.get(f"/v1/public-ips/{seg(address)}")
-    render.output(obj, as_json, lambda o: typer.echo(_line(o)))
+    render.output(obj, as_json, lambda o: typer.echo(_line(o)), form)
 
 
 Name = Annotated[str, typer.Argument(help="External host name.")]
@@ -152,20 +152,20 @@ def external_create(
 
 
 @externals.command("list")
-def external_list(as_json: Json = False) -> None:
+def external_list(as_json: Json = False, form: Output = None) -> None:
     """List external hosts."""
     with connect() as cli:
         rows = cli.list_all("/v1/externals")
     render.output(rows, as_json, lambda rs: _lines(
-        f"{r['name']}  {r['account']}  {r.get('ip')}  {r['status']}" for r in rs))
+        f"{r['name']}  {r['account']}  {r.get('ip')}  {r['status']}" for r in rs), form)
 
 
 @externals.command("show")
-def external_show(name: Name, as_json: Json = False) -> None:
+def external_show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one external host."""
     with connect() as cli:
         obj = cli.get(f"/v1/externals/{seg(name)}")
-    render.output(obj, as_json, render.node)
+    render.output(obj, as_json, render.node, form)
 
 
 @externals.command("delete")

@@ -13,6 +13,7 @@ from facade.cli.commands.options import (
     CpuWeight,
     Json,
     Memory,
+    Output,
     Pids,
     limits_body,
     show_or_set_limits,
@@ -69,19 +70,19 @@ def create(
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: Json = False, form: Output = None) -> None:
     """List customer instances."""
     with connect() as cli:
         rows = cli.list_all("/v1/instances")
-    render.output(rows, as_json, render.nodes)
+    render.output(rows, as_json, render.nodes, form)
 
 
 @app.command("show")
-def show(name: Name, as_json: Json = False) -> None:
+def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one instance and its interfaces."""
     with connect() as cli:
         obj = cli.get(f"/v1/instances/{seg(name)}")
-    render.output(obj, as_json, render.node)
+    render.output(obj, as_json, render.node, form)
 
 
 @app.command("delete")
@@ -94,7 +95,7 @@ def delete(name: Name) -> None:
 
 @app.command("limits")
 def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: CpuWeight = None,
-           as_json: Json = False) -> None:
+           as_json: Json = False, form: Output = None) -> None:
     """Show or change an instance's sandbox limits (applied to it while it runs)."""
     obj = show_or_set_limits(f"/v1/instances/{seg(name)}", memory, pids, cpu_weight)
-    render.output(obj, as_json, render.limits)
+    render.output(obj, as_json, render.limits, form)

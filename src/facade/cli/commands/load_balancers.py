@@ -9,7 +9,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json, split_subnet
+from facade.cli.commands.options import Account, Json, Output, split_subnet
 
 app = typer.Typer(help="Load-balancer offers (a front-end provider's).", no_args_is_help=True)
 
@@ -33,19 +33,19 @@ def create(
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: Json = False, form: Output = None) -> None:
     """List load-balancer offers."""
     with connect() as cli:
         rows = cli.list_all("/v1/load-balancers")
-    render.output(rows, as_json, render.load_balancers)
+    render.output(rows, as_json, render.load_balancers, form)
 
 
 @app.command("show")
-def show(name: Name, as_json: Json = False) -> None:
+def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one offer (its owner sees its front-end nodes)."""
     with connect() as cli:
         obj = cli.get(f"/v1/load-balancers/{seg(name)}")
-    render.output(obj, as_json, render.load_balancer)
+    render.output(obj, as_json, render.load_balancer, form)
 
 
 @app.command("delete")

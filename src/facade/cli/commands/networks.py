@@ -8,7 +8,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json
+from facade.cli.commands.options import Account, Json, Output
 
 app = typer.Typer(help="Private networks (VPCs).", no_args_is_help=True)
 
@@ -48,7 +48,7 @@ def update(
         "--outbound-nat/--no-outbound-nat",
         help="Instances without a public address reach out with the gateway's.",
         show_default=False)] = None,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Change a network's public gateway."""
     body: dict[str, bool] = {}
@@ -58,23 +58,23 @@ def update(
         body["outbound_nat"] = outbound_nat
     with connect() as cli:
         obj = cli.patch(f"/v1/networks/{seg(name)}", body)
-    render.output(obj, as_json, render.network)
+    render.output(obj, as_json, render.network, form)
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: Json = False, form: Output = None) -> None:
     """List networks."""
     with connect() as cli:
         rows = cli.list_all("/v1/networks")
-    render.output(rows, as_json, render.networks)
+    render.output(rows, as_json, render.networks, form)
 
 
 @app.command("show")
-def show(name: Name, as_json: Json = False) -> None:
+def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one network and its subnets."""
     with connect() as cli:
         obj = cli.get(f"/v1/networks/{seg(name)}")
-    render.output(obj, as_json, render.network)
+    render.output(obj, as_json, render.network, form)
 
 
 @app.command("delete")

@@ -7,8 +7,12 @@ from typing import Annotated
 import typer
 
 from facade.cli.client import connect
+from facade.cli.formats import Format
 
-Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer.")]
+Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer (-o json).")]
+Output = Annotated[Format | None, typer.Option(
+    "-o", "--output", case_sensitive=False,
+    help="table (the default), json (the API's answer), yaml, or name (one per line).")]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Return once the API accepted it.")]
 Account = Annotated[str, typer.Option("--account", "-a", help="The owning account.")]
 

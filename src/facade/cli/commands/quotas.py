@@ -9,7 +9,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json
+from facade.cli.commands.options import Json, Output
 
 app = typer.Typer(help="Per-account quotas: limits and usage.", no_args_is_help=True)
 
@@ -25,11 +25,11 @@ def _limit(resource: str) -> Any:
 
 
 @app.command("show")
-def show(name: Name, as_json: Json = False) -> None:
+def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show an account's limits and usage."""
     with connect() as cli:
         obj = cli.get(f"/v1/accounts/{seg(name)}/quotas")
-    render.output(obj, as_json, render.quotas)
+    render.output(obj, as_json, render.quotas, form)
 
 
 @app.command("set")
@@ -44,7 +44,7 @@ def set_(
     default: Annotated[list[str] | None, typer.Option(
         "--default", metavar="RESOURCE", show_default=False,
         help="Bring back the default limit of RESOURCE (repeatable).")] = None,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Set some limits of an account (operator only); the others keep theirs. A limit under
     current usage removes nothing, but new ones are refused until usage is under it."""
@@ -63,4 +63,4 @@ def set_(
         raise typer.BadParameter("nothing to set: give --networks N, ... or --default RESOURCE")
     with connect() as cli:
         obj = cli.put(f"/v1/accounts/{seg(name)}/quotas", body)
-    render.output(obj, as_json, render.quotas)
+    render.output(obj, as_json, render.quotas, form)

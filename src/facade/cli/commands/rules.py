@@ -9,7 +9,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json, split_subnet
+from facade.cli.commands.options import Json, Output, split_subnet
 
 app = typer.Typer(help="Security rules of subnets and interfaces.", no_args_is_help=True)
 
@@ -63,12 +63,12 @@ def add(
 
 
 @app.command("list")
-def list_(subnet: Subnet = None, interface: Interface = None, as_json: Json = False) -> None:
+def list_(subnet: Subnet = None, interface: Interface = None, as_json: Json = False, form: Output = None) -> None:
     """List the rules of a subnet or an interface."""
     path = _path(subnet, interface)
     with connect() as cli:
         rows = cli.list_all(path)
-    render.output(rows, as_json, _show)
+    render.output(rows, as_json, _show, form)
 
 
 @app.command("delete")

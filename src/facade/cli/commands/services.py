@@ -13,6 +13,7 @@ from facade.cli.commands.options import (
     CpuWeight,
     Json,
     Memory,
+    Output,
     Pids,
     limits_body,
     show_or_set_limits,
@@ -175,19 +176,19 @@ def create(
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: Json = False, form: Output = None) -> None:
     """List services."""
     with connect() as cli:
         rows = cli.list_all("/v1/services")
-    render.output(rows, as_json, render.services)
+    render.output(rows, as_json, render.services, form)
 
 
 @app.command("show")
-def show(name: Name, as_json: Json = False) -> None:
+def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one service."""
     with connect() as cli:
         obj = cli.get(f"/v1/services/{seg(name)}")
-    render.output(obj, as_json, render.service)
+    render.output(obj, as_json, render.service, form)
 
 
 @app.command("delete")
@@ -210,7 +211,7 @@ def autoscale(
     cooldown: Annotated[int, typer.Option("--cooldown", help="Seconds before scaling "
                                                              "down.")] = 30,
     off: Annotated[bool, typer.Option("--off", help="Turn autoscaling off.")] = False,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Show or set the autoscaling policy of a service (all its appliances follow it)."""
     path = f"/v1/services/{seg(name)}/autoscale"
@@ -227,15 +228,15 @@ def autoscale(
                                  "cooldown": cooldown})
         else:
             obj = cli.get(path)
-    render.output(obj, as_json, render.autoscale)
+    render.output(obj, as_json, render.autoscale, form)
 
 
 @app.command("limits")
 def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: CpuWeight = None,
-           as_json: Json = False) -> None:
+           as_json: Json = False, form: Output = None) -> None:
     """Show or change the sandbox limits of a service's backends (applied while they run)."""
     obj = show_or_set_limits(f"/v1/services/{seg(name)}", memory, pids, cpu_weight)
-    render.output(obj, as_json, render.limits)
+    render.output(obj, as_json, render.limits, form)
 
 
 @app.command("health-check")
@@ -245,11 +246,11 @@ def health_check(name: Name,
                      "--health-path", "The HTTP path an http check GETs.", "PATH")] = None,
                  codes: HealthCodes = None, interval: HealthInterval = None,
                  timeout: HealthTimeout = None, rise: HealthRise = None,
-                 fall: HealthFall = None, as_json: Json = False) -> None:
+                 fall: HealthFall = None, as_json: Json = False, form: Output = None) -> None:
     """Show or change how a service's backends are checked (running appliances follow at
     once). Options left out keep their value."""
     given = _health_body(type_, codes, interval, timeout, rise, fall, path)
     with connect() as cli:
         obj = cli.put(f"/v1/services/{seg(name)}/health_check", given) if given else \
             cli.get(f"/v1/services/{seg(name)}")["health_check"]
-    render.output(obj, as_json, render.health_check)
+    render.output(obj, as_json, render.health_check, form)

@@ -11,7 +11,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json
+from facade.cli.commands.options import Json, Output
 
 sites = typer.Typer(help="Customer sites: a customer's own network and hosts.",
                     no_args_is_help=True)
@@ -60,7 +60,7 @@ def site_create(
     cidr: Annotated[str, typer.Option("--cidr", help="The site's range, e.g. 192.168.0.0/16.")],
     account: Annotated[str | None, typer.Option("--account", "-a", help="The owning account "
                                                 "(default: the caller's).")] = None,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Create a customer site: its gateway on the intermediate network, its own range."""
     body: dict[str, Any] = {"name": name, "cidr": cidr}
@@ -68,23 +68,23 @@ def site_create(
         body["account"] = account
     with connect() as cli:
         obj = cli.post("/v1/sites", body)
-    render.output(obj, as_json, lambda o: typer.echo(f"created site {_site(o)}"))
+    render.output(obj, as_json, lambda o: typer.echo(f"created site {_site(o)}"), form)
 
 
 @sites.command("list")
-def site_list(as_json: Json = False) -> None:
+def site_list(as_json: Json = False, form: Output = None) -> None:
     """List the sites the caller sees."""
     with connect() as cli:
         rows = cli.list_all("/v1/sites")
-    render.output(rows, as_json, lambda rs: _lines(_site(r) for r in rs))
+    render.output(rows, as_json, lambda rs: _lines(_site(r) for r in rs), form)
 
 
 @sites.command("show")
-def site_show(name: Site, as_json: Json = False) -> None:
+def site_show(name: Site, as_json: Json = False, form: Output = None) -> None:
     """Show a site, its channel and its hosts."""
     with connect() as cli:
         obj = cli.get(f"/v1/sites/{seg(name)}")
-    render.output(obj, as_json, _site_detail)
+    render.output(obj, as_json, _site_detail, form)
 
 
 @sites.command("delete")
@@ -101,7 +101,7 @@ def host_add(
     name: Annotated[str, typer.Argument(help="Host name (unique among instances).")],
     ip: Annotated[str | None, typer.Option("--ip", help="Its address in the site (the next "
                                            "free one unless given).")] = None,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Add a host to a site (`facade exec NAME -- CMD` runs commands in it)."""
     body: dict[str, Any] = {"name": name}
@@ -110,7 +110,7 @@ def host_add(
     with connect() as cli:
         obj = cli.post(f"/v1/sites/{seg(site)}/hosts", body)
     render.output(obj, as_json, lambda o: typer.echo(f"added host {name} ({o['ip']}) to "
-                                                     f"site {site}"))
+                                                     f"site {site}"), form)
 
 
 @hosts.command("delete")
@@ -127,28 +127,28 @@ def vpn_create(
     network: Annotated[str, typer.Option("--network", help="The network (its private "
                                          "gateway).")],
     site: Annotated[str, typer.Option("--site", help="The site (its gateway).")],
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Join a site to a network by an encrypted, authenticated channel (own keys)."""
     with connect() as cli:
         obj = cli.post("/v1/vpns", {"name": name, "network": network, "site": site})
-    render.output(obj, as_json, lambda o: typer.echo(f"created vpn {_vpn(o)}"))
+    render.output(obj, as_json, lambda o: typer.echo(f"created vpn {_vpn(o)}"), form)
 
 
 @vpns.command("list")
-def vpn_list(as_json: Json = False) -> None:
+def vpn_list(as_json: Json = False, form: Output = None) -> None:
     """List the channels the caller sees."""
     with connect() as cli:
         rows = cli.list_all("/v1/vpns")
-    render.output(rows, as_json, lambda rs: _lines(_vpn(r) for r in rs))
+    render.output(rows, as_json, lambda rs: _lines(_vpn(r) for r in rs), form)
 
 
 @vpns.command("show")
-def vpn_show(name: Vpn, as_json: Json = False) -> None:
+def vpn_show(name: Vpn, as_json: Json = False, form: Output = None) -> None:
     """Show a channel: its ends, public keys and routes."""
     with connect() as cli:
         obj = cli.get(f"/v1/vpns/{seg(name)}")
-    render.output(obj, as_json, _vpn_detail)
+    render.output(obj, as_json, _vpn_detail, form)
 
 
 @vpns.command("delete")

@@ -8,7 +8,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json, split_subnet
+from facade.cli.commands.options import Json, Output, split_subnet
 
 app = typer.Typer(help="Subnets, named NETWORK/SUBNET.", no_args_is_help=True)
 
@@ -53,7 +53,7 @@ def update(
         "--sites/--no-sites",
         help="Route it to the network's customer sites through its private gateway, or "
              "not.")] = None,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Change a subnet's routes: to the Internet, to the network's sites."""
     body = {k: v for k, v in (("internet", internet), ("sites", sites)) if v is not None}
@@ -61,24 +61,24 @@ def update(
         raise typer.BadParameter("give --internet/--private or --sites/--no-sites")
     with connect() as cli:
         obj = cli.patch(_path(ref), body)
-    render.output(obj, as_json, render.subnet)
+    render.output(obj, as_json, render.subnet, form)
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: Json = False, form: Output = None) -> None:
     """List subnets."""
     with connect() as cli:
         rows = cli.list_all("/v1/subnets")
-    render.output(rows, as_json, render.subnets)
+    render.output(rows, as_json, render.subnets, form)
 
 
 @app.command("show")
-def show(ref: Ref, as_json: Json = False) -> None:
+def show(ref: Ref, as_json: Json = False, form: Output = None) -> None:
     """Show one subnet."""
     path = _path(ref)
     with connect() as cli:
         obj = cli.get(path)
-    render.output(obj, as_json, render.subnet)
+    render.output(obj, as_json, render.subnet, form)
 
 
 @app.command("delete")
@@ -110,8 +110,8 @@ def revoke(ref: Ref, account: Account) -> None:
 
 
 @app.command("grants")
-def grants(ref: Ref, as_json: Json = False) -> None:
+def grants(ref: Ref, as_json: Json = False, form: Output = None) -> None:
     """List the accounts granted interfaces in this subnet."""
     with connect() as cli:
         rows = cli.list_all(f"{_path(ref)}/grants")
-    render.output(rows, as_json, render.grants)
+    render.output(rows, as_json, render.grants, form)

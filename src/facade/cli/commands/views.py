@@ -8,24 +8,24 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect
-from facade.cli.commands.options import Json
+from facade.cli.commands.options import Json, Output
 
 
-def topology(as_json: Json = False) -> None:
+def topology(as_json: Json = False, form: Output = None) -> None:
     """Draw networks -> subnets -> nodes, with addresses and kernel names."""
     with connect() as cli:
         data = cli.get("/v1/topology")
-    render.output(data, as_json, render.topology)
+    render.output(data, as_json, render.topology, form)
 
 
 def events(
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest last.", min=1)] = 50,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Show the latest events."""
     with connect() as cli:
         newest_first = cli.list_all("/v1/events", most=limit)
-    render.output(newest_first[::-1], as_json, render.events)
+    render.output(newest_first[::-1], as_json, render.events, form)
 
 
 def usage(
@@ -43,7 +43,7 @@ def usage(
                              "public gateway.")] = False,
     channels: Annotated[bool, typer.Option(
         "--channels", help="One line per private channel (VPN): hours held.")] = False,
-    as_json: Json = False,
+    as_json: Json = False, form: Output = None,
 ) -> None:
     """Show metered usage: node-hours by role, bytes in/out, connections, requests; with
     --public-ips, each public address's hours and bytes through its gateway; with --channels,
@@ -55,7 +55,7 @@ def usage(
         with connect() as cli:
             rows = cli.list_all("/v1/usage/channels", {
                 k: v for k, v in (("period", period), ("account", account)) if v is not None})
-        render.output(rows, as_json, render.channel_usage)
+        render.output(rows, as_json, render.channel_usage, form)
         return
     if public_ips:
         if appliance is not None or by_node:
@@ -64,11 +64,11 @@ def usage(
         with connect() as cli:
             rows = cli.list_all("/v1/usage/public-ips", {
                 k: v for k, v in (("period", period), ("account", account)) if v is not None})
-        render.output(rows, as_json, render.public_ip_usage)
+        render.output(rows, as_json, render.public_ip_usage, form)
         return
     params = {"period": period, "account": account, "appliance": appliance,
               "by": "node" if by_node else "appliance"}
     with connect() as cli:
         rows = cli.list_all("/v1/usage",
                             {k: v for k, v in params.items() if v is not None})
-    render.output(rows, as_json, render.usage)
+    render.output(rows, as_json, render.usage, form)
