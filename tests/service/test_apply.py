@@ -230,3 +230,35 @@ def test_health_check_in_a_file_is_a_setting_the_file_replaces(api: Any) -> None
     e = err(apply(api, bad), 400, code="invalid")
     assert "timeout (2 s) must not exceed its interval" in e["message"]
     assert e["where"].startswith(f"{FILE}:")
+
+
+def dry_run(api: Any, text: str = EXAMPLE, filename: str = FILE) -> Any:
+    return api.req("POST", "/v1/apply?dry_run=true", json={"yaml": text, "filename": filename})
+
+
+def test_a_dry_run_answers_what_apply_would_do_and_changes_nothing(api: Any) -> None:
+    """The same changes as the apply that follows, with nothing stored, no event and nothing
+    queued; once applied, a dry run finds everything unchanged; an error is the same error at
+    the same line."""
+    before, events = lists(api), api.items("/v1/events?limit=1000")
+    rehearsed = ok(dry_run(api))
+    assert rehearsed["dry_run"] is True and rehearsed["appliances"] == ["docs"]
+    assert {c["action"] for c in rehearsed["changes"]} == {"created"}
+    assert lists(api) == before and api.items("/v1/events?limit=1000") == events
+    err(api.req("GET", "/v1/networks/acme-vpc"), 404)
+    done = ok(apply(api))
+    assert done["dry_run"] is False and done["changes"] == rehearsed["changes"]
+    wait_app(api, "docs", 3)
+    again = ok(dry_run(api))
+    assert {c["action"] for c in again["changes"]} == {"unchanged"}
+    scaled = EXAMPLE.replace("backends: 3}", "backends: 4}")
+    assert scaled != EXAMPLE
+    plan = ok(dry_run(api, scaled))
+    assert ("updated", "appliance", "docs") in {(c["action"], c["kind"], c["name"])
+                                                 for c in plan["changes"]}
+    assert len(ok(api.req("GET", "/v1/appliances/docs"))["backends"]) == 3  # not scaled
+    broken = EXAMPLE.replace("backends: 3}", "backends: 0}")
+    real, rehearsal = apply(api, broken), dry_run(api, broken)
+    assert (real.status_code, real.json()) == (rehearsal.status_code, rehearsal.json())
+    assert real.status_code == 400
+    api.changed = True

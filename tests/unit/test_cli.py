@@ -596,6 +596,21 @@ def test_apply_says_nothing_to_change(api: FakeApi, tmp_path: Path) -> None:
     assert result.stdout == "nothing to change\n"
 
 
+def test_apply_dry_run_from_stdin_prints_the_plan_and_waits_for_nothing(api: FakeApi) -> None:
+    """`apply -f - --dry-run`: the file from standard input, the API asked for a dry run, its
+    changes printed as what would happen, no polling (nothing was made)."""
+    changes = [{"action": "created", "kind": "network", "name": "acme-vpc"},
+               {"action": "unchanged", "kind": "account", "name": "acme"}]
+    api.on("POST", "/v1/apply", {"changes": changes, "appliances": ["docs"], "dry_run": True})
+    result = CliRunner().invoke(app, ["apply", "-f", "-", "--dry-run"],
+                                input="networks: []\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "create network acme-vpc\nunchanged account acme\n"
+    assert api.sent() == [("POST", "/v1/apply")]
+    assert api.requests[0].url.params["dry_run"] == "true"
+    assert api.body() == {"yaml": "networks: []\n", "filename": "<stdin>"}
+
+
 def test_apply_no_wait_does_not_poll(api: FakeApi, tmp_path: Path) -> None:
     manifest = tmp_path / "acme.yaml"
     manifest.write_text("x: 1\n")

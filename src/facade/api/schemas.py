@@ -656,6 +656,7 @@ class Change(BaseModel):
 class ScenarioRead(BaseModel):
     changes: list[Change]
     appliances: list[str]
+    dry_run: bool = False  # the changes are what apply would make; nothing was
 
 
 class EventRead(BaseModel):

@@ -30,8 +30,10 @@ def list_events(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 
 
 @router.post("/apply", response_model=ScenarioRead, operation_id="apply")
-def apply(body: ScenarioCreate, ctx: Ctx, caller: Auth) -> Any:
-    return scenario.apply(ctx, caller, body.yaml, body.filename)
+def apply(body: ScenarioCreate, ctx: Ctx, caller: Auth, dry_run: bool = False) -> Any:
+    """`dry_run=true`: the changes apply would make (or the error it would meet), made in a
+    transaction that is rolled back: nothing changes."""
+    return scenario.apply(ctx, caller, body.yaml, body.filename, dry_run=dry_run)
 
 
 @router.post("/destroy", response_model=ScenarioRead, operation_id="destroy")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,32 +12,50 @@ from facade.cli.client import Client, connect, fail
 from facade.cli.commands.options import NoWait
 from facade.cli.wait import ready_line, wait_gone, wait_ready
 
-File = Annotated[Path, typer.Option("--file", "-f", help="The YAML file describing what to build.")]
+File = Annotated[Path, typer.Option("--file", "-f", help=(
+    "The YAML file describing what to build; - reads it from standard input."))]
+DryRun = Annotated[bool, typer.Option("--dry-run", help=(
+    "Print what would change (create, update, unchanged) and change nothing."))]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait.", min=0)]
 
 
-def _send(route: str, path: Path) -> tuple[Client, dict[str, Any]]:
+WOULD = {"created": "create", "updated": "update", "deleted": "delete"}
+
+
+def _read(path: Path) -> tuple[str, str]:
+    """The file's text and the name errors cite; `-` is standard input."""
+    if str(path) == "-":
+        return sys.stdin.read(), "<stdin>"
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8"), str(path)
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         fail(f"cannot read {path}: {reason}")
+
+
+def _send(route: str, path: Path, params: dict[str, Any] | None = None
+          ) -> tuple[Client, dict[str, Any]]:
+    text, name = _read(path)
     cli = connect()
-    return cli, cli.post(route, {"yaml": text, "filename": str(path)})
+    return cli, cli.post(route, {"yaml": text, "filename": name}, params=params)
 
 
-def apply(file: File, no_wait: NoWait = False, timeout: Timeout = 120.0) -> None:
+def apply(file: File, no_wait: NoWait = False, timeout: Timeout = 120.0,
+          dry_run: DryRun = False) -> None:
     """Make what FILE describes exist, then wait until its appliances are ready."""
-    cli, answer = _send("/v1/apply", file)
+    cli, answer = _send("/v1/apply", file, {"dry_run": "true"} if dry_run else None)
     with cli:
         changes = answer.get("changes") or []
         if all(c.get("action") == "unchanged" for c in changes):
             typer.echo("nothing to change")
         else:
             for c in changes:
-                typer.echo(f"{c.get('action')} {c.get('kind')} {c.get('name')}")
+                action = str(c.get("action"))
+                if dry_run:  # what would be done: create, update, unchanged
+                    action = WOULD.get(action, action)
+                typer.echo(f"{action} {c.get('kind')} {c.get('name')}")
         names = list(answer.get("appliances") or [])
-        if no_wait or not names:
+        if no_wait or dry_run or not names:
             return
         ready = wait_ready(cli, names, timeout)
     for name in names:

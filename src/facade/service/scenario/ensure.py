@@ -391,10 +391,28 @@ def _apply(ctx: Context, session: Session, caller: Caller,
     return changes
 
 
-def apply(ctx: Context, caller: Caller, text: str, filename: str) -> dict[str, Any]:
+class _Rehearsed(Exception):
+    """Leaves a dry run's transaction, which rolls it back, with what it would have done."""
+
+    def __init__(self, changes: list[dict[str, str]]) -> None:
+        super().__init__("dry run")
+        self.changes = changes
+
+
+def apply(ctx: Context, caller: Caller, text: str, filename: str, *,
+          dry_run: bool = False) -> dict[str, Any]:
+    """With `dry_run`, the same transaction, checks and answer (each change it would make, or
+    the error at the file's line), rolled back: nothing is stored, nothing reaches the kernel."""
     sc = parse_scenario(text, filename)
-    with ctx.write() as session:
-        changes = _apply(ctx, session, caller, sc)
+    try:
+        with ctx.write() as session:
+            changes = _apply(ctx, session, caller, sc)
+            if dry_run:
+                raise _Rehearsed(changes)
+    except _Rehearsed as rehearsal:
+        return {"changes": rehearsal.changes, "appliances": [a.name for a in sc.appliances],
+                "dry_run": True}
     if any(c["action"] != "unchanged" for c in changes):
         ctx.converge()
-    return {"changes": changes, "appliances": [a.name for a in sc.appliances]}
+    return {"changes": changes, "appliances": [a.name for a in sc.appliances],
+            "dry_run": False}
