@@ -171,3 +171,56 @@ def test_the_cli_lists_with_the_same_filters(world: Any, monkeypatch: pytest.Mon
     assert any(q.startswith("status=failed") or "&status=failed" in q for q in sent), sent
     bad = CliRunner().invoke(app, ["appliance", "list", "--status", "sleeping"])
     assert bad.exit_code != 0 and "status" in bad.output and "Traceback" not in bad.output
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_flooding_token_gets_429_and_nothing_it_asked_for(world: Any) -> None:
+    """A token past its burst is refused with 429, `Retry-After` and the API's error shape,
+    before the request did anything (a create refused so creates nothing); another account's
+    token and the operator's are served meanwhile; once the bucket refilled, the token is
+    served again."""
+    from facade.service.rate_limits import RateLimits
+
+    clock = _Clock()
+    saved = world.ctx.rate_limits
+    world.ctx.rate_limits = RateLimits(rate=2.0, burst=3.0, clock=clock)
+    try:
+        for _ in range(3):
+            ok(world.req("GET", "/v1/networks", token=world.acme))
+        refused = world.req("POST", "/v1/networks", token=world.acme, json={
+            "name": "flood-vpc", "account": "acme", "cidr": "10.77.0.0/16"})
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert refused.headers["retry-after"] == "1"  # 0.5 s, in whole seconds
+        assert world.req("GET", "/v1/networks/flood-vpc").status_code == 404  # not made
+        ok(world.req("GET", "/v1/networks", token=world.searchco))  # another token: served
+        for _ in range(10):
+            ok(world.req("GET", "/v1/networks"))  # the operator: not limited
+        clock.now += 0.5  # one request's worth
+        ok(world.req("GET", "/v1/networks", token=world.acme))
+        assert world.req("GET", "/v1/networks", token=world.acme).status_code == 429
+        clock.now += 60  # refilled to its burst, no more
+        for _ in range(3):
+            ok(world.req("GET", "/v1/networks", token=world.acme))
+        assert world.req("GET", "/v1/networks", token=world.acme).status_code == 429
+    finally:
+        world.ctx.rate_limits = saved
+
+
+def test_the_rate_limit_setting_is_checked() -> None:
+    from facade.service.rate_limits import from_env
+
+    limits = from_env("5/20")
+    assert (limits.rate, limits.burst) == (5.0, 20.0)
+    assert from_env("0/0").rate == 0  # off
+    assert (from_env("7").rate, from_env("7").burst) == (7.0, 7.0)  # a burst of one second
+    for bad in ("fast", "-1/5", "5/0", "0/5", "a/b", "5/x"):
+        with pytest.raises(SystemExit, match="FACADE_RATE_LIMIT"):
+            from_env(bad)

@@ -35,7 +35,8 @@ from facade.api.routes import (
     usage,
 )
 from facade.api.schemas import ErrorRead
-from facade.domain.errors import FacadeError
+from facade.domain.errors import FacadeError, RateLimited
+from facade.service import rate_limits
 from facade.service.context import Context
 
 log = logging.getLogger("facade.api")
@@ -47,7 +48,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "invalid request (code `invalid`)"), (401, "missing or unknown token"),
         (403, "not allowed for this token"), (404, "no such object (or not visible)"),
         (409, "conflict, exhausted, in_use or quota_exceeded"), (413, "request body too large"),
-        (422, "malformed request (code `invalid`, `where` names the field)"))}
+        (422, "malformed request (code `invalid`, `where` names the field)"),
+        (429, "too many requests from this token (code `rate_limited`; `Retry-After` says "
+              "when to come back)"))}
 
 
 def _error(status: int, code: str, message: str, where: str | None = None) -> JSONResponse:
@@ -70,7 +73,10 @@ def create_app(ctx: Context) -> FastAPI:
 
     @app.exception_handler(FacadeError)
     async def facade_error(_: Request, exc: FacadeError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.where)
+        answer = _error(exc.status, exc.code, exc.message, exc.where)
+        if isinstance(exc, RateLimited):
+            answer.headers["Retry-After"] = rate_limits.retry_after(exc.retry_after)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -64,6 +64,18 @@ class QuotaExceeded(Conflict):
     code = "quota_exceeded"
 
 
+class RateLimited(FacadeError):
+    """A token sent more requests than its rate allows (service/rate_limits.py): nothing was
+    done; `retry_after` seconds from now the next one may come."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message, where="Authorization")
+        self.retry_after = retry_after
+
+
 def describe(value: object) -> str:
     """A value as an error message shows what was given instead: "the string 'x'", "a list"."""
     if value is None:

@@ -62,11 +62,15 @@ def authenticate(ctx: Context, token: str | None) -> Caller:
     if not token:
         raise Unauthorized("missing bearer token (Authorization: Bearer TOKEN)")
     with ctx.read() as session:
-        row = session.scalar(select(Token).where(Token.digest == _digest(token)))
+        digest = _digest(token)
+        row = session.scalar(select(Token).where(Token.digest == digest))
         if row is None:
             raise Unauthorized("unknown token")
-        return Caller(account_id=row.account.id, account=row.account.name,
-                      operator=row.account.operator)
+        caller = Caller(account_id=row.account.id, account=row.account.name,
+                        operator=row.account.operator)
+    if not caller.operator:  # before the request does anything
+        ctx.rate_limits.take(digest)
+    return caller
 
 
 def _require_operator(caller: Caller, what: str) -> None:

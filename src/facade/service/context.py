@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facade.dataplane.protocol import DataPlane
 from facade.domain.keys import Key
-from facade.service import changes
+from facade.service import changes, rate_limits
+from facade.service.rate_limits import RateLimits
 from facade.store import db
 from facade.store.models import Event
 
@@ -66,6 +67,8 @@ class Context:
     # how many committed writes changed something: readers that keep a view of the store
     # (the controller's engines) read it again only when this moved
     generation: int = 0
+    # requests per account token (rate_limits.py); FACADE_RATE_LIMIT, read once at start
+    rate_limits: RateLimits = field(default_factory=rate_limits.from_env)
     _last: threading.local = field(default_factory=threading.local)
 
     def __post_init__(self) -> None:
