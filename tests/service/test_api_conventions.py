@@ -224,3 +224,72 @@ def test_the_rate_limit_setting_is_checked() -> None:
     for bad in ("fast", "-1/5", "5/0", "0/5", "a/b", "5/x"):
         with pytest.raises(SystemExit, match="FACADE_RATE_LIMIT"):
             from_env(bad)
+
+
+def _post(world: Any, path: str, body: dict[str, Any], key: str, token: str | None = "op"
+          ) -> Any:
+    tok = world.token if token == "op" else token
+    return world.client.post(path, json=body, headers={
+        "Authorization": f"Bearer {tok}", "Idempotency-Key": key})
+
+
+def test_a_retried_create_with_its_key_is_done_once(world: Any) -> None:
+    """The first answer again, flagged as a replay, the object made once (one creation event);
+    the same key for another body is a conflict; another token's same key is its own."""
+    body = {"name": "idem-vpc", "account": "acme", "cidr": "10.88.0.0/16"}
+    first = _post(world, "/v1/networks", body, "k-1")
+    assert first.status_code == 201, first.text
+    again = _post(world, "/v1/networks", body, "k-1")
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"] == "/v1/networks/idem-vpc"
+    assert "idempotent-replayed" not in first.headers
+    created = [e for e in world.items("/v1/events?limit=1000")
+               if e["kind"] == "network.created" and e["object"] == "idem-vpc"]
+    assert len(created) == 1
+    other = _post(world, "/v1/networks", {**body, "name": "idem-two"}, "k-1")
+    assert other.status_code == 409, other.text
+    assert other.json()["error"]["where"] == "Idempotency-Key"
+    assert world.req("GET", "/v1/networks/idem-two").status_code == 404
+    # the key is the token's: another token may use the same one for its own request
+    theirs = _post(world, "/v1/networks", {"name": "idem-search", "account": "searchco",
+                                           "cidr": "10.89.0.0/16"}, "k-1", world.searchco)
+    assert theirs.status_code == 201 and "idempotent-replayed" not in theirs.headers, theirs.text
+    # an appliance's 202 is replayed as well
+    app_body = {"name": "idem-app", "account": "acme", "service": "search",
+                "subnet": "acme-vpc/app", "backends": 1}
+    made = _post(world, "/v1/appliances", app_body, "k-app")
+    replay = _post(world, "/v1/appliances", app_body, "k-app")
+    assert made.status_code == replay.status_code == 202, replay.text
+    assert replay.headers["idempotent-replayed"] == "true"
+
+
+def test_a_failed_request_gives_its_key_back_and_bad_keys_are_refused(world: Any) -> None:
+    """Nothing was done, so the same key runs the request again (no replay of the error); a
+    key that is not printable ASCII is a 400 naming the header, with nothing done; a retry
+    while the first still runs is a conflict."""
+    from facade.service import idempotency
+
+    taken = {"name": "acme-vpc", "account": "acme", "cidr": "10.90.0.0/16"}  # exists
+    for _ in range(2):
+        resp = _post(world, "/v1/networks", taken, "k-fail")
+        assert resp.status_code == 409 and "idempotent-replayed" not in resp.headers
+        assert resp.json()["error"]["where"] != "Idempotency-Key", resp.text
+    for bad in (b"has space", b"", b"x" * 256, "é".encode()):
+        resp = world.client.post("/v1/networks", json={
+            "name": "idem-bad", "account": "acme", "cidr": "10.91.0.0/16"},
+            headers=[(b"authorization", f"Bearer {world.token}".encode()),
+                     (b"idempotency-key", bad)])
+        assert resp.status_code == 400, (bad, resp.text)
+        assert resp.json()["error"]["where"] == "Idempotency-Key"
+    assert world.req("GET", "/v1/networks/idem-bad").status_code == 404
+    # a first request still running (its key taken a moment ago)
+    import hashlib
+
+    body = {"name": "idem-slow", "account": "acme", "cidr": "10.92.0.0/16"}
+    scope = hashlib.sha256(len(world.token.encode()).to_bytes(8, "big")
+                           + world.token.encode()).hexdigest()
+    assert idempotency.begin(world.ctx, scope, "k-slow", "a fingerprint") is None
+    resp = _post(world, "/v1/networks", body, "k-slow")
+    assert resp.status_code == 409 and resp.json()["error"]["where"] == "Idempotency-Key"
+    assert world.req("GET", "/v1/networks/idem-slow").status_code == 404

@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facade import __version__
+from facade.api.answers import error, error_answer
+from facade.api.idempotency import idempotent
 from facade.api.routes import (
     accounts,
     appliances,
@@ -35,8 +37,7 @@ from facade.api.routes import (
     usage,
 )
 from facade.api.schemas import ErrorRead
-from facade.domain.errors import FacadeError, RateLimited
-from facade.service import rate_limits
+from facade.domain.errors import FacadeError
 from facade.service.context import Context
 
 log = logging.getLogger("facade.api")
@@ -53,11 +54,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
               "when to come back)"))}
 
 
-def _error(status: int, code: str, message: str, where: str | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status,
-                        content={"error": {"code": code, "message": message, "where": where}})
-
-
 def _loc(loc: Any) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or "body"
@@ -72,43 +68,42 @@ def create_app(ctx: Context) -> FastAPI:
         app.include_router(module.router, responses=ERRORS)
 
     @app.exception_handler(FacadeError)
-    async def facade_error(_: Request, exc: FacadeError) -> JSONResponse:
-        answer = _error(exc.status, exc.code, exc.message, exc.where)
-        if isinstance(exc, RateLimited):
-            answer.headers["Retry-After"] = rate_limits.retry_after(exc.retry_after)
-        return answer
+    async def facadeerror(_: Request, exc: FacadeError) -> JSONResponse:
+        return error_answer(exc)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validationerror(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = _loc(first.get("loc", ()))
-        return _error(422, "invalid", f"{where}: {first.get('msg', 'invalid')}", where)
+        return error(422, "invalid", f"{where}: {first.get('msg', 'invalid')}", where)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def httperror(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail))
+        return error(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(IntegrityError)
-    async def integrity_error(_: Request, exc: IntegrityError) -> JSONResponse:
+    async def integrityerror(_: Request, exc: IntegrityError) -> JSONResponse:
         # The database's unique constraints are the backstop of the service layer's checks
         # (another writer got there first); the transaction was rolled back.
         log.warning("refused by a database constraint: %s", exc.orig)
-        return _error(409, "conflict", "the request clashes with a concurrent change (a name "
+        return error(409, "conflict", "the request clashes with a concurrent change (a name "
                       "or an address was just taken); nothing was changed, try again")
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
-        return _error(500, "internal", f"internal error ({type(exc).__name__}); see the "
+        return error(500, "internal", f"internal error ({type(exc).__name__}); see the "
                       "control plane's log")
+
+    app.middleware("http")(idempotent)  # inside limit_body: the last added runs first
 
     @app.middleware("http")
     async def limit_body(request: Request,
                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return _error(413, "too_large", f"request body over {MAX_BODY} bytes")
+            return error(413, "too_large", f"request body over {MAX_BODY} bytes")
         return await call_next(request)
 
     return app

@@ -529,6 +529,23 @@ class Event(Base):
     message: Mapped[str] = mapped_column(Text)
 
 
+class IdempotentRequest(Base):
+    """A POST sent with an `Idempotency-Key` (api/idempotency.py): the request's fingerprint
+    and, once it succeeded, its answer, replayed to a retry with the same key for a day.
+    `status` None: the first request is still running."""
+
+    __tablename__ = "idempotent_requests"
+    __table_args__ = (UniqueConstraint("scope", "key"), NEVER_REUSE)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))  # sha256 hex of the token that sent it
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of method, path, query, body
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    location: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Quota(Base):
     """An operator-set limit on how many of one resource (domain.quotas.RESOURCES) an account may
     hold. No row means the default of domain.quotas.DEFAULTS; the unique key is one limit per
