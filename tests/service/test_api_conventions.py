@@ -293,3 +293,68 @@ def test_a_failed_request_gives_its_key_back_and_bad_keys_are_refused(world: Any
     resp = _post(world, "/v1/networks", body, "k-slow")
     assert resp.status_code == 409 and resp.json()["error"]["where"] == "Idempotency-Key"
     assert world.req("GET", "/v1/networks/idem-slow").status_code == 404
+
+
+def test_an_update_with_a_stale_if_match_is_refused_and_changes_nothing(world: Any) -> None:
+    """A GET's ETag names the version; an update sent with it goes through (and answers the
+    new version), one sent with an older one is a 412 that changed nothing; `*` is any."""
+    auth = {"Authorization": f"Bearer {world.token}"}
+    got = world.client.get("/v1/accounts/acme/quotas", headers=auth)
+    v1 = got.headers["etag"]
+    assert v1.startswith('"') and world.client.get(
+        "/v1/accounts/acme/quotas", headers=auth).headers["etag"] == v1  # stable
+    done = world.client.put("/v1/accounts/acme/quotas", json={"networks": 7},
+                            headers={**auth, "If-Match": v1})
+    assert done.status_code == 200, done.text
+    v2 = done.headers["etag"]
+    assert v2 != v1 and world.client.get("/v1/accounts/acme/quotas",
+                                         headers=auth).headers["etag"] == v2
+    stale = world.client.put("/v1/accounts/acme/quotas", json={"networks": 9},
+                             headers={**auth, "If-Match": v1})
+    assert stale.status_code == 412, stale.text
+    assert stale.json()["error"]["code"] == "precondition_failed"
+    assert stale.json()["error"]["where"] == "If-Match"
+    assert ok(world.req("GET", "/v1/accounts/acme/quotas"))["quotas"]["networks"]["limit"] == 7
+    anyway = world.client.put("/v1/accounts/acme/quotas", json={"networks": None},
+                              headers={**auth, "If-Match": "*"})
+    assert anyway.status_code == 200, anyway.text
+    # a subnet and a network the same way
+    sub = world.client.get("/v1/subnets/acme-vpc/tiny", headers=auth)
+    tag, internet = sub.headers["etag"], sub.json()["internet"]
+    changed = world.client.patch("/v1/subnets/acme-vpc/tiny", json={"internet": not internet},
+                                 headers={**auth, "If-Match": tag})
+    assert changed.status_code == 200 and changed.headers["etag"] != tag, changed.text
+    again = world.client.patch("/v1/subnets/acme-vpc/tiny", json={"internet": internet},
+                               headers={**auth, "If-Match": tag})
+    assert again.status_code == 412, again.text
+    assert ok(world.req("GET", "/v1/subnets/acme-vpc/tiny"))["internet"] is (not internet)
+    net = world.client.get("/v1/networks/acme-vpc", headers=auth)
+    wrong = world.client.patch("/v1/networks/acme-vpc", json={"outbound_nat": False},
+                               headers={**auth, "If-Match": '"not-a-version"'})
+    assert wrong.status_code == 412, wrong.text
+    assert world.client.get("/v1/networks/acme-vpc", headers=auth).headers["etag"] == \
+        net.headers["etag"]
+
+
+def test_scaling_against_a_version_of_the_appliance(world: Any) -> None:
+    """Two clients read the appliance and both scale it against what they read: the first
+    goes through, the second is told the appliance changed. (Its version moves with its status
+    too: read once it is ready, the two reads are the same version.)"""
+    import time
+
+    ok(world.req("POST", "/v1/appliances", json={
+        "name": "etagged", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
+        "backends": 1}), 202)
+    deadline = time.monotonic() + 10
+    while ok(world.req("GET", "/v1/appliances/etagged"))["status"] != "ready":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    auth = {"Authorization": f"Bearer {world.token}"}
+    read = world.client.get("/v1/appliances/etagged", headers=auth).headers["etag"]
+    first = world.client.patch("/v1/appliances/etagged", json={"backends": 2},
+                               headers={**auth, "If-Match": read})
+    assert first.status_code == 202, first.text
+    second = world.client.patch("/v1/appliances/etagged", json={"backends": 3},
+                                headers={**auth, "If-Match": read})
+    assert second.status_code == 412, second.text
+    assert ok(world.req("GET", "/v1/appliances/etagged"))["desired_backends"] == 2

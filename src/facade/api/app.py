@@ -48,7 +48,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorRead, "description": text} for status, text in (
         (400, "invalid request (code `invalid`)"), (401, "missing or unknown token"),
         (403, "not allowed for this token"), (404, "no such object (or not visible)"),
-        (409, "conflict, exhausted, in_use or quota_exceeded"), (413, "request body too large"),
+        (409, "conflict, exhausted, in_use or quota_exceeded"),
+        (412, "the object changed since the version If-Match names (code "
+              "`precondition_failed`)"), (413, "request body too large"),
         (422, "malformed request (code `invalid`, `where` names the field)"),
         (429, "too many requests from this token (code `rate_limited`; `Retry-After` says "
               "when to come back)"))}

@@ -64,6 +64,13 @@ class QuotaExceeded(Conflict):
     code = "quota_exceeded"
 
 
+class PreconditionFailed(FacadeError):
+    """An update sent with `If-Match` met an object that changed since (api/etags.py)."""
+
+    status = 412
+    code = "precondition_failed"
+
+
 class RateLimited(FacadeError):
     """A token sent more requests than its rate allows (service/rate_limits.py): nothing was
     done; `retry_after` seconds from now the next one may come."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +87,10 @@ class Context:
         `track`, what it touched goes to the controller once it committed (the controller
         writes its own bookkeeping untracked)."""
         with self.lock:
+            before = getattr(self._last, "before", None)
+            if before is not None:  # a precondition of this thread's next write (expect())
+                self._last.before = None
+                before()
             with self.sessions.begin() as session:
                 touched = changes.track(session)
                 yield session
@@ -99,6 +103,12 @@ class Context:
                 with self.sessions() as fresh:
                     found = changes.keys_of(fresh, touched)
                 self._last.ticket = self.kicker.touch(found)
+
+    def expect(self, check: Callable[[], None] | None) -> None:
+        """Run `check` at the start of this thread's next write transaction, under the write
+        lock (None: no longer): a precondition nothing can change before that write commits
+        (an update's If-Match: api/etags.py). It raises to refuse the write."""
+        self._last.before = check
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from facade.api.deps import Auth, Ctx, Paging, located
+from facade.api.etags import IfMatch, guarded, tagged
 from facade.api.schemas import ApplianceCreate, ApplianceRead, ApplianceUpdate, Page
 from facade.domain.names import MAX_NAME
 from facade.domain.states import ApplianceStatus
@@ -38,16 +39,17 @@ def create_appliance(body: ApplianceCreate, ctx: Ctx, caller: Auth, response: Re
 
 
 @router.get("/{name}", response_model=ApplianceRead, operation_id="get_appliance")
-def get_appliance(name: str, ctx: Ctx, caller: Auth) -> Any:
-    return appliances.get(ctx, caller, name)
+def get_appliance(name: str, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    return tagged(response, appliances.get(ctx, caller, name))
 
 
 @router.patch("/{name}", status_code=202, response_model=ApplianceRead,
               operation_id="scale_appliance")
 def scale_appliance(name: str, body: ApplianceUpdate, ctx: Ctx, caller: Auth,
-                    response: Response) -> Any:
-    view = appliances.scale(ctx, caller, name, body.backends)
-    return located(response, "/v1/appliances/{name}", view)
+                    response: Response, if_match: IfMatch = None) -> Any:
+    view = guarded(ctx, if_match, lambda: appliances.get(ctx, caller, name),
+                   lambda: appliances.scale(ctx, caller, name, body.backends))
+    return located(response, "/v1/appliances/{name}", tagged(response, view))
 
 
 @router.delete("/{name}", status_code=202, response_model=ApplianceRead,

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from facade.api.deps import Auth, Ctx, Paging, located
+from facade.api.etags import IfMatch, guarded, tagged
 from facade.api.schemas import (
     GrantCreate,
     GrantRead,
@@ -41,14 +42,17 @@ def create_network(body: NetworkCreate, ctx: Ctx, caller: Auth, response: Respon
 
 
 @router.patch("/v1/networks/{name}", response_model=NetworkRead, operation_id="update_network")
-def update_network(name: str, body: NetworkUpdate, ctx: Ctx, caller: Auth) -> Any:
-    return networks.update_network(ctx, caller, name, public_gateway=body.public_gateway,
-                                   outbound_nat=body.outbound_nat)
+def update_network(name: str, body: NetworkUpdate, ctx: Ctx, caller: Auth, response: Response,
+                   if_match: IfMatch = None) -> Any:
+    return tagged(response, guarded(
+        ctx, if_match, lambda: networks.get_network(ctx, caller, name),
+        lambda: networks.update_network(ctx, caller, name, public_gateway=body.public_gateway,
+                                        outbound_nat=body.outbound_nat)))
 
 
 @router.get("/v1/networks/{name}", response_model=NetworkRead, operation_id="get_network")
-def get_network(name: str, ctx: Ctx, caller: Auth) -> Any:
-    return networks.get_network(ctx, caller, name)
+def get_network(name: str, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    return tagged(response, networks.get_network(ctx, caller, name))
 
 
 @router.delete("/v1/networks/{name}", status_code=204, operation_id="delete_network")
@@ -74,15 +78,18 @@ def list_subnets(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 @router.patch("/v1/subnets/{network}/{subnet}", response_model=SubnetRead,
               operation_id="update_subnet")
 def update_subnet(network: str, subnet: str, body: SubnetUpdate, ctx: Ctx,
-                  caller: Auth) -> Any:
-    return networks.update_subnet(ctx, caller, f"{network}/{subnet}", internet=body.internet,
-                                  sites=body.sites)
+                  caller: Auth, response: Response, if_match: IfMatch = None) -> Any:
+    path = f"{network}/{subnet}"
+    return tagged(response, guarded(
+        ctx, if_match, lambda: networks.get_subnet(ctx, caller, path),
+        lambda: networks.update_subnet(ctx, caller, path, internet=body.internet,
+                                       sites=body.sites)))
 
 
 @router.get("/v1/subnets/{network}/{subnet}", response_model=SubnetRead,
             operation_id="get_subnet")
-def get_subnet(network: str, subnet: str, ctx: Ctx, caller: Auth) -> Any:
-    return networks.get_subnet(ctx, caller, f"{network}/{subnet}")
+def get_subnet(network: str, subnet: str, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    return tagged(response, networks.get_subnet(ctx, caller, f"{network}/{subnet}"))
 
 
 @router.delete("/v1/subnets/{network}/{subnet}", status_code=204, operation_id="delete_subnet")
