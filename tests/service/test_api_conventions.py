@@ -358,3 +358,30 @@ def test_scaling_against_a_version_of_the_appliance(world: Any) -> None:
                                 headers={**auth, "If-Match": read})
     assert second.status_code == 412, second.text
     assert ok(world.req("GET", "/v1/appliances/etagged"))["desired_backends"] == 2
+
+
+@pytest.mark.parametrize(("path", "account", "key"), [
+    ("/v1/networks", "acme", "account"), ("/v1/networks", "searchco", "account"),
+    ("/v1/subnets", "acme", "account"), ("/v1/instances", "acme", "account"),
+    ("/v1/services", "searchco", "account"),
+])
+def test_lists_filter_by_account(world: Any, path: str, account: str, key: str) -> None:
+    """`?account=` narrows a list to that account's objects, on every page; a name with none
+    is an empty page; a name no account could have is a 400 naming `account`."""
+    every = world.items(path)
+    want = [o for o in every if o[key] == account]
+    assert want, (path, every)
+    assert world.items(f"{path}?account={account}") == want
+    assert [o["name"] for o in world.items(path, params={"account": account, "limit": 1})] \
+        == [o["name"] for o in want]
+    assert world.items(f"{path}?account=nobody") == []
+    bad = world.req("GET", f"{path}?account=No_Such")
+    assert bad.status_code == 400 and bad.json()["error"]["where"] == "account", bad.text
+
+
+def test_instances_filter_by_status(world: Any) -> None:
+    for status in ("pending", "active", "failed", "deleting"):
+        assert all(i["status"] == status for i in world.items(f"/v1/instances?status={status}"))
+    assert "client" in {i["name"] for i in world.items("/v1/instances?account=acme")}
+    bad = world.req("GET", "/v1/instances?status=ready")  # an appliance's, not a node's
+    assert bad.status_code == 400 and bad.json()["error"]["where"] == "status", bad.text

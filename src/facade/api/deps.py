@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from facade.domain.names import MAX_NAME
 from facade.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from facade.service import accounts
 from facade.service.context import Caller, Context
@@ -49,6 +50,11 @@ def located(response: Response, template: str, view: dict[str, Any]) -> dict[str
     response.headers["Location"] = template.format(**view)
     return view
 
+
+# a list's filters (each narrows the list; docs/api.md)
+AccountFilter = Annotated[str | None, Query(max_length=MAX_NAME, description=(
+    "only those of this account (an appliance: its customer; a service: its provider)"))]
+StatusFilter = Annotated[str | None, Query(max_length=20, description="only those in this status")]
 
 Ctx = Annotated[Context, Depends(get_ctx)]
 Auth = Annotated[Caller, Depends(get_caller)]

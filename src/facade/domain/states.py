@@ -21,10 +21,29 @@ class ApplianceStatus(StrEnum):
     DELETING = "deleting"
 
 
-def appliance_status(value: str, *, where: str = "status") -> ApplianceStatus:
-    """A status a caller wrote (a list filter), checked."""
+class NodeStatus(StrEnum):
+    """A node's (an instance, a front-end, a backend): `pending` until the kernel has it,
+    `active`, `failed` when it cannot be made, `deleting` on its way out."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    FAILED = "failed"
+    DELETING = "deleting"
+
+
+def _checked(kind: type[StrEnum], value: str, where: str) -> StrEnum:
     try:
-        return ApplianceStatus(value)
+        return kind(value)
     except ValueError:
         raise Invalid(f"status {value!r} must be one of "
-                      f"{', '.join(s.value for s in ApplianceStatus)}", where=where) from None
+                      f"{', '.join(s.value for s in kind)}", where=where) from None
+
+
+def appliance_status(value: str, *, where: str = "status") -> StrEnum:
+    """An appliance status a caller wrote (a list filter), checked."""
+    return _checked(ApplianceStatus, value, where)
+
+
+def node_status(value: str, *, where: str = "status") -> StrEnum:
+    """A node status a caller wrote (a list filter), checked."""
+    return _checked(NodeStatus, value, where)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from facade.domain import commands, counts, names, states
@@ -28,7 +28,7 @@ from facade.service import (
     views,
 )
 from facade.service.context import Caller, Context
-from facade.store.models import Account, Appliance, Instance, Service, Subnet
+from facade.store.models import Appliance, Instance, Service, Subnet
 
 
 def _provider_view(caller: Caller, app: Appliance) -> bool:
@@ -170,11 +170,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
     """A page of the appliances the caller sees: as their customer or their provider (all
     for the operator); of those, only the customer `account`'s, in `status`, of `service` when
     given (a name nothing the caller sees has matches nothing: an empty page, never a hint)."""
-    conditions: list[ColumnElement[bool]] = []
-    if account is not None:
-        names.check_name(account, kind="account", where="account")
-        conditions.append(Appliance.account_id.in_(
-            select(Account.id).where(Account.name == account)))
+    conditions = paging.owned_by(Appliance.account_id, account)
     if status is not None:
         conditions.append(Appliance.status == states.appliance_status(status))
     if service is not None:

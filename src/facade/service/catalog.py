@@ -127,10 +127,12 @@ def _extra_subnets(session: Session, caller: Caller, owner: Account, paths: list
 ORDER = paging.by_id("services", Service.id)
 
 
-def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
-    """A page of the services (offers are public)."""
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
+          account: str | None = None) -> dict[str, Any]:
+    """A page of the services (offers are public); the provider `account`'s, when given."""
+    owned = paging.owned_by(Service.account_id, account)
     with ctx.read() as session:
-        query = select(Service).options(
+        query = select(Service).where(*owned).options(
             selectinload(Service.extra_subnets).joinedload(ServiceSubnet.subnet))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
         return paging.answer([views.service(r, owner_view=caller.may_see(r.account_id))

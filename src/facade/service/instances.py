@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from facade.domain import commands, names
+from facade.domain import commands, names, states
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
 from facade.domain.paging import FIRST, PageRequest
@@ -100,11 +100,17 @@ def _with_public(session: Session, view: dict[str, Any], inst_id: int) -> dict[s
 ORDER = paging.by_id("instances", Instance.id)
 
 
-def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
-    """A page of the customer instances the caller sees (appliance nodes are not listed)."""
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
+          account: str | None = None, status: str | None = None) -> dict[str, Any]:
+    """A page of the customer instances the caller sees (appliance nodes are not listed); of
+    `account`, in `status`, when given."""
+    conditions = paging.owned_by(Instance.account_id, account)
+    if status is not None:
+        conditions.append(Instance.status == states.node_status(status))
     with ctx.read() as session:
         query = (select(Instance).where(Instance.role == "instance",
-                                        *paging.seen_by(caller, Instance.account_id))
+                                        *paging.seen_by(caller, Instance.account_id),
+                                        *conditions)
                  .options(joinedload(Instance.account),
                           selectinload(Instance.interfaces).joinedload(Interface.subnet)
                           .joinedload(Subnet.network)))

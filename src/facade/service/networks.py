@@ -118,11 +118,14 @@ NETWORKS = paging.by_id("networks", Network.id)
 SUBNETS = paging.by_id("subnets", Subnet.id)
 
 
-def list_networks(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
-    """A page of the networks the caller sees, each with its subnets and their usage."""
+def list_networks(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
+                  account: str | None = None) -> dict[str, Any]:
+    """A page of the networks the caller sees (`account`'s only, when given), each with its
+    subnets and their usage."""
+    owned = paging.owned_by(Network.account_id, account)
     with ctx.read() as session:
         query = (select(Network).where(Network.kind != "site",
-                                       *paging.seen_by(caller, Network.account_id))
+                                       *paging.seen_by(caller, Network.account_id), *owned)
                  .options(joinedload(Network.account), selectinload(Network.subnets)))
         rows, cursor = paging.objects(session, query, NETWORKS, page, lambda r: (r.id,))
         used = used_counts(session, [s.id for r in rows for s in r.subnets])
@@ -134,11 +137,14 @@ def get_network(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
         return views.network(lookup.network(session, caller, name), used_counts(session))
 
 
-def list_subnets(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
-    """A page of the subnets of the networks the caller sees."""
+def list_subnets(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
+                 account: str | None = None) -> dict[str, Any]:
+    """A page of the subnets of the networks the caller sees (`account`'s, when given)."""
+    owned = paging.owned_by(Network.account_id, account)
     with ctx.read() as session:
         query = (select(Subnet).join(Network, Subnet.network_id == Network.id)
-                 .where(Network.kind != "site", *paging.seen_by(caller, Network.account_id))
+                 .where(Network.kind != "site", *paging.seen_by(caller, Network.account_id),
+                        *owned)
                  .options(joinedload(Subnet.network).joinedload(Network.account)))
         rows, cursor = paging.objects(session, query, SUBNETS, page, lambda r: (r.id,))
         used = used_counts(session, [r.id for r in rows])

@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
-from facade.domain import paging
+from facade.domain import names, paging
 from facade.domain.paging import Key, KeyPart, PageRequest
 from facade.service.context import Caller
+from facade.store.models import Account
 
 T = TypeVar("T")
 
@@ -99,6 +100,16 @@ def seen_by(caller: Caller, *account_ids: Any) -> list[ColumnElement[bool]]:
     if caller.operator:
         return []
     return [or_(*(column == caller.account_id for column in account_ids))]
+
+
+def owned_by(column: Any, account: str | None) -> list[ColumnElement[bool]]:
+    """A list's `?account=` filter as SQL: rows of that account (a name nothing has, or one
+    the caller cannot see, matches nothing the caller would see anyway: an empty page, never a
+    hint); no condition without it. A name no account could have is a 400 naming `account`."""
+    if account is None:
+        return []
+    names.check_name(account, kind="account", where="account")
+    return [column.in_(select(Account.id).where(Account.name == account))]
 
 
 def answer(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:

@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from facade.api.deps import Auth, Ctx, Paging, located
+from facade.api.deps import AccountFilter, Auth, Ctx, Paging, StatusFilter, located
 from facade.api.etags import IfMatch, guarded, tagged
 from facade.api.schemas import ApplianceCreate, ApplianceRead, ApplianceUpdate, Page
 from facade.domain.names import MAX_NAME
-from facade.domain.states import ApplianceStatus
 from facade.service import appliances
 
 router = APIRouter(prefix="/v1/appliances", tags=["appliances"])
@@ -18,15 +17,13 @@ router = APIRouter(prefix="/v1/appliances", tags=["appliances"])
 
 @router.get("", response_model=Page[ApplianceRead], operation_id="list_appliances")
 def list_appliances(
-    ctx: Ctx, caller: Auth, page: Paging,
-    account: Annotated[str | None, Query(max_length=MAX_NAME, description=(
-        "only the appliances of this customer account"))] = None,
-    status: Annotated[str | None, Query(max_length=20, description=(
-        "only those in this status: " + ", ".join(s.value for s in ApplianceStatus)))] = None,
+    ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None,
+    status: StatusFilter = None,
     service: Annotated[str | None, Query(max_length=MAX_NAME, description=(
         "only those of this service"))] = None,
 ) -> Any:
-    """Each filter given narrows the list (the same filters on every page of it)."""
+    """Each filter given narrows the list (the same filters on every page of it); `status`
+    one of provisioning, ready, degraded, failed, deleting."""
     return appliances.list_(ctx, caller, page, account=account, status=status,
                             service=service)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging, located
+from facade.api.deps import AccountFilter, Auth, Ctx, Paging, StatusFilter, located
 from facade.api.schemas import (
     ExecCreate,
     ExecRead,
@@ -22,8 +22,10 @@ router = APIRouter(prefix="/v1/instances", tags=["instances"])
 
 
 @router.get("", response_model=Page[NodeRead], operation_id="list_instances")
-def list_instances(ctx: Ctx, caller: Auth, page: Paging) -> Any:
-    return instances.list_(ctx, caller, page)
+def list_instances(ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None,
+                   status: StatusFilter = None) -> Any:
+    """`status` one of pending, active, failed, deleting."""
+    return instances.list_(ctx, caller, page, account=account, status=status)
 
 
 @router.post("", status_code=201, response_model=NodeRead, operation_id="create_instance")

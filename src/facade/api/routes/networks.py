@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging, located
+from facade.api.deps import AccountFilter, Auth, Ctx, Paging, located
 from facade.api.etags import IfMatch, guarded, tagged
 from facade.api.schemas import (
     GrantCreate,
@@ -27,8 +27,8 @@ router = APIRouter(tags=["networks"])
 
 
 @router.get("/v1/networks", response_model=Page[NetworkRead], operation_id="list_networks")
-def list_networks(ctx: Ctx, caller: Auth, page: Paging) -> Any:
-    return networks.list_networks(ctx, caller, page)
+def list_networks(ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None) -> Any:
+    return networks.list_networks(ctx, caller, page, account=account)
 
 
 @router.post("/v1/networks", status_code=201, response_model=NetworkRead,
@@ -71,8 +71,8 @@ def create_subnet(network: str, body: SubnetCreate, ctx: Ctx, caller: Auth,
 
 
 @router.get("/v1/subnets", response_model=Page[SubnetRead], operation_id="list_subnets")
-def list_subnets(ctx: Ctx, caller: Auth, page: Paging) -> Any:
-    return networks.list_subnets(ctx, caller, page)
+def list_subnets(ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None) -> Any:
+    return networks.list_subnets(ctx, caller, page, account=account)
 
 
 @router.patch("/v1/subnets/{network}/{subnet}", response_model=SubnetRead,

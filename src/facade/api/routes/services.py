@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging, located
+from facade.api.deps import AccountFilter, Auth, Ctx, Paging, located
 from facade.api.schemas import (
     HealthCheckBody,
     HealthCheckRead,
@@ -22,8 +22,8 @@ router = APIRouter(prefix="/v1/services", tags=["services"])
 
 
 @router.get("", response_model=Page[ServiceRead], operation_id="list_services")
-def list_services(ctx: Ctx, caller: Auth, page: Paging) -> Any:
-    return catalog.list_(ctx, caller, page)
+def list_services(ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None) -> Any:
+    return catalog.list_(ctx, caller, page, account=account)
 
 
 @router.post("", status_code=201, response_model=ServiceRead, operation_id="create_service")
