@@ -55,6 +55,8 @@ def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeApi]:
     monkeypatch.setenv("FACADE_TOKEN", "tok-operator")
     monkeypatch.setenv("FACADE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("FACADE_URL", raising=False)
+    monkeypatch.delenv("FACADE_PROFILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no profiles of the host
     yield fake
 
 
@@ -930,3 +932,85 @@ def test_usage_of_channels_and_the_channel_price(api: FakeApi) -> None:
     assert api.body() == {"channel_hour": "0.05"}
     assert "per channel-hour (VPN): 0.05" in out.stdout
     assert "per channel-hour (VPN): 0.05" in run("prices", "show").stdout
+
+
+# ---- profiles ----------------------------------------------------------------------------------
+
+
+def _profiles(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
+    path = tmp_path / "config" / "facade" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_a_profile_gives_the_url_and_token_the_environment_did_not(
+        api: FakeApi, tmp_path: Path, monkeypatch: Any) -> None:
+    """--profile, else FACADE_PROFILE, else `default`; the command line and the environment
+    still win over a profile."""
+    (tmp_path / "prod.token").write_text("tok-from-file\n")
+    _profiles(tmp_path, f"""
+[profiles.default]
+url = "http://default.example:8470"
+token = "tok-default"
+
+[profiles.prod]
+url = "http://prod.example:8470"
+token_file = "{tmp_path / 'prod.token'}"
+""")
+    monkeypatch.delenv("FACADE_TOKEN")
+    api.on("GET", "/v1/accounts", page([]))
+
+    def sent_with(*args: str) -> tuple[str, str]:
+        api.requests.clear()
+        result = run(*args, "account", "list")
+        assert result.exit_code == 0, result.output
+        request = api.requests[0]
+        return request.url.host, request.headers["authorization"]
+
+    assert sent_with() == ("default.example", "Bearer tok-default")
+    assert sent_with("--profile", "prod") == ("prod.example", "Bearer tok-from-file")
+    monkeypatch.setenv("FACADE_PROFILE", "prod")
+    assert sent_with() == ("prod.example", "Bearer tok-from-file")
+    assert sent_with("--url", "http://cli.example:1", "--token", "tok-cli") == (
+        "cli.example", "Bearer tok-cli")
+    monkeypatch.setenv("FACADE_TOKEN", "tok-env")
+    monkeypatch.setenv("FACADE_URL", "http://env.example:2")
+    assert sent_with() == ("env.example", "Bearer tok-env")
+
+
+@pytest.mark.parametrize(("text", "args", "words"), [
+    ("[profiles.prod]\nurl = 'http://p:1'\n", ["--profile", "dev"], ["no profile 'dev'", "prod"]),
+    ("[profiles.prod\n", [], ["not TOML"]),
+    ("[profiles.prod]\nurl = 'http://p:1'\npassword = 'x'\n", ["--profile", "prod"],
+     ["unknown key 'password'"]),
+    ("[profiles.prod]\ntoken = 't'\ntoken_file = '/x'\n", ["--profile", "prod"],
+     ["contradict"]),
+    ("[profiles.prod]\nurl = 5\n", ["--profile", "prod"], ["url must be a non-empty string"]),
+])
+def test_a_bad_profile_is_a_usage_error_naming_the_file(
+        api: FakeApi, tmp_path: Path, text: str, args: list[str], words: list[str]) -> None:
+    path = _profiles(tmp_path, text)
+    result = run(*args, "account", "list")
+    assert result.exit_code == 2, result.output
+    assert "config.toml" in result.output and "Traceback" not in result.output
+    for word in words:
+        assert word in " ".join(result.output.split()), result.output
+    assert api.requests == [] and path.exists()
+
+
+def test_no_file_and_no_profile_asked_is_fine_but_one_asked_for_is_not(api: FakeApi) -> None:
+    api.on("GET", "/v1/accounts", page([]))
+    assert run("account", "list").exit_code == 0
+    result = run("--profile", "prod", "account", "list")
+    assert result.exit_code == 2 and "no such file" in " ".join(result.output.split())
+
+
+def test_a_token_others_may_read_is_warned_of(api: FakeApi, tmp_path: Path,
+                                              monkeypatch: Any) -> None:
+    _profiles(tmp_path, "[profiles.default]\ntoken = 'tok'\n", mode=0o644)
+    monkeypatch.delenv("FACADE_TOKEN")
+    api.on("GET", "/v1/accounts", page([]))
+    result = run("account", "list")
+    assert result.exit_code == 0 and "others may read it" in result.stderr

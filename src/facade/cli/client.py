@@ -1,7 +1,8 @@
 """The one HTTP seam of the `facade` command: settings, requests, and error translation.
 
 Every command talks to the control plane through `connect()`. Settings come from the global
-`--url`/`--token` options, then `FACADE_URL`/`FACADE_TOKEN`, then `$FACADE_HOME/operator.token`.
+`--url`/`--token` options, then `FACADE_URL`/`FACADE_TOKEN`, then the profile (`--profile`,
+`FACADE_PROFILE` or `default`: profiles.py), then `$FACADE_HOME/operator.token`.
 API errors, refused connections and timeouts become one line on stderr and an exit code that
 tells them apart (`fail`, EXIT_CODES; docs/operations.md, "The facade command"), never a
 traceback. List routes answer pages; `Client.list_all` follows their cursors, so every
@@ -21,6 +22,8 @@ from urllib.parse import quote
 import httpx
 import typer
 
+from facade.cli import profiles
+
 DEFAULT_URL = "http://127.0.0.1:8470"
 DEFAULT_HOME = ".facade"
 TOKEN_FILE = "operator.token"
@@ -38,16 +41,20 @@ def _no_transport() -> httpx.BaseTransport | None:
 # Tests swap this for a factory returning an httpx.MockTransport; None means "real network".
 transport_factory: Callable[[], httpx.BaseTransport | None] = _no_transport
 
-# Set by the global `--url` / `--token` options (main.py); None means "use the environment".
+# Set by the global `--url` / `--token` / `--profile` options (main.py); None means "use the
+# environment".
 _url_option: str | None = None
 _token_option: str | None = None
+_profile: profiles.Profile | None = None
 
 
-def configure(url: str | None, token: str | None) -> None:
-    """Remember the global options of this invocation."""
-    global _url_option, _token_option
+def configure(url: str | None, token: str | None, profile: str | None = None) -> None:
+    """Remember the global options of this invocation (and the profile they name, or
+    FACADE_PROFILE, or `default`: profiles.py)."""
+    global _url_option, _token_option, _profile
     _url_option = url
     _token_option = token
+    _profile = profiles.load(profile or os.environ.get("FACADE_PROFILE") or None)
 
 
 # The exit code of an API error, by its HTTP status (as kubectl and the AWS CLI tell failures
@@ -75,7 +82,9 @@ def facade_home() -> Path:
 
 
 def base_url() -> str:
-    return (_url_option or os.environ.get("FACADE_URL") or DEFAULT_URL).rstrip("/")
+    from_profile = _profile.url if _profile is not None else None
+    return (_url_option or os.environ.get("FACADE_URL") or from_profile
+            or DEFAULT_URL).rstrip("/")
 
 
 def _find_token() -> tuple[str | None, str]:
@@ -85,6 +94,8 @@ def _find_token() -> tuple[str | None, str]:
     env = os.environ.get("FACADE_TOKEN")
     if env:
         return env.strip(), ""
+    if _profile is not None and _profile.token:
+        return _profile.token, ""
     path = facade_home() / TOKEN_FILE
     try:
         token = path.read_text().strip()

@@ -54,13 +54,23 @@ def main(
         str | None,
         typer.Option(
             "--token",
-            help="API token (env FACADE_TOKEN, else $FACADE_HOME/operator.token).",
+            help="API token (env FACADE_TOKEN, else the profile's, else "
+                 "$FACADE_HOME/operator.token).",
+            show_default=False,
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="A profile of ~/.config/facade/config.toml (env FACADE_PROFILE; else the "
+                 "one named default, if any).",
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Facade: composed appliance services in private networks, on real Linux networking."""
-    client.configure(url, token)
+    client.configure(url, token, profile)
 
 
 app.command("up", rich_help_panel="Control plane")(local.up)
