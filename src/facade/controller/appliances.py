@@ -26,6 +26,7 @@ import shutil
 from facade.controller.runtime import SETTLE, Later, Runtime
 from facade.domain import keys
 from facade.domain.keys import Key
+from facade.domain.states import ApplianceStatus
 from facade.reconcile.plan import plan_rotation
 from facade.service import desired, files, management
 from facade.store.models import Appliance
@@ -57,7 +58,7 @@ def _read(rt: Runtime, key: Key) -> desired.ApplianceTarget | None:
         if app is None:
             _forget(rt, key.ident)
             return None
-        if app.status == "deleting":
+        if app.status == ApplianceStatus.DELETING:
             if app.nodes:
                 rt.touch(keys.node(n.id) for n in app.nodes)
                 _forget(rt, key.ident)
@@ -97,11 +98,11 @@ def _reconcile(rt: Runtime, key: Key, target: desired.ApplianceTarget) -> None:
     else:
         ok, detail = _probe(rt, target)
         recheck = RECHECK
-        if ok and target.status != "ready":
+        if ok and target.status != ApplianceStatus.READY:
             ok, why = _managed(rt, target)
             detail = why or detail
             recheck = AGENT_RECHECK  # its agent was told just now: it reads it every 0.1 s
-    if not (ok and target.status == "ready"):  # ready and still so: nothing to write
+    if not (ok and target.status == ApplianceStatus.READY):  # ready and still so: nothing to write
         _record(rt, key.ident, ok, detail)
     if not ok and recheck is not None:
         raise Later(recheck, f"{target.name}: {detail}")
@@ -140,7 +141,7 @@ def _probe(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
         res = rt.dp.http_request(target.router_netns, target.endpoint, target.port, hc.path,
                                  timeout=PROBE_TIMEOUT)
         return hc.judge(res.status, res.detail)
-    if hc.type == "agent" and target.status == "ready":
+    if hc.type == "agent" and target.status == ApplianceStatus.READY:
         return True, "every backend's agent reports its workload listening"
     res = rt.dp.tcp_probe(target.router_netns, target.endpoint, target.port,
                           timeout=PROBE_TIMEOUT)
@@ -169,16 +170,16 @@ def _record(rt: Runtime, appliance_id: int, ok: bool, detail: str) -> None:
     ctx = rt.ctx
     with ctx.write(track=False) as session:
         row = session.get(Appliance, appliance_id)
-        if row is None or row.status == "deleting":
+        if row is None or row.status == ApplianceStatus.DELETING:
             return
-        if ok and row.status != "ready":
-            row.status, row.status_detail = "ready", f"endpoint answered: {detail}"
+        if ok and row.status != ApplianceStatus.READY:
+            row.status, row.status_detail = ApplianceStatus.READY, f"endpoint answered: {detail}"
             row.ready_at = dt.datetime.now(dt.UTC)
             ctx.event(session, "appliance.ready", row.name,
                       f"a request through the endpoint succeeded ({detail})")
         elif not ok:
-            if row.status == "ready":
-                row.status = "degraded"
+            if row.status == ApplianceStatus.READY:
+                row.status = ApplianceStatus.DEGRADED
                 ctx.event(session, "appliance.degraded", row.name, detail)
             if row.status_detail != detail:
                 row.status_detail = detail

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import autoscale
 from facade.domain.errors import FacadeError
+from facade.domain.states import ApplianceStatus
 from facade.service import appliances
 from facade.service.autoscaler import policy_of
 from facade.service.context import Context
@@ -64,7 +65,7 @@ class Scaler:
         seen: set[int] = set()
         for app, row in rows:
             seen.add(app.id)
-            if app.status == "deleting":
+            if app.status == ApplianceStatus.DELETING:
                 continue
             policy = policy_of(row)
             rate = self.rate(app.id, policy.metric)

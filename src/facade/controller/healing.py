@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from facade.domain.states import ApplianceStatus
 from facade.service import desired as desired_mod
 
 REPLACE_AFTER = 3.0  # seconds of failed health checks before a backend is replaced
@@ -49,7 +50,7 @@ class Healer:
         out: list[Replacement] = []
         seen: set[int] = set()
         for app in want.appliances:
-            if app.status == "deleting":
+            if app.status == ApplianceStatus.DELETING:
                 continue
             for b in app.backends:
                 seen.add(b.instance_id)

@@ -35,6 +35,7 @@ from facade.domain.errors import FacadeError
 from facade.domain.health import HealthCheck
 from facade.domain.keys import Key
 from facade.domain.specs import DesiredState, Probe
+from facade.domain.states import ApplianceStatus, NodeStatus
 from facade.service import appliances, management
 from facade.service import desired as desired_mod
 from facade.service.context import Context
@@ -332,8 +333,8 @@ class HealthEngine:
         with self.ctx.write() as session:
             app = session.get(Appliance, r.appliance_id)
             node = session.get(Instance, r.instance_id)
-            if app is None or node is None or app.status == "deleting" \
-                    or node.status == "deleting":
+            if app is None or node is None or app.status == ApplianceStatus.DELETING \
+                    or node.status == NodeStatus.DELETING:
                 return
             try:
                 with session.begin_nested():

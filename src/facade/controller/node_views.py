@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from facade.domain import names
 from facade.domain.specs import NodeSpec, ProcessSpec
+from facade.domain.states import NodeStatus
 from facade.service import desired, health_checks
 from facade.store.models import Appliance, Instance, Interface
 
@@ -52,7 +53,7 @@ def view_of(home: Path, inst: Instance) -> NodeView:
         backend_ip=inst.interfaces[0].ip if role == "backend" and inst.interfaces else None,
         # a backend leaves a rotation that stays; one going with its front-end need not
         fe_netns=names.node_netns(fe.id, fe.name)
-        if fe is not None and fe.status != "deleting" else None,
+        if fe is not None and fe.status != NodeStatus.DELETING else None,
         agent_net=desired.management_network(inst),
         agent_checked=role == "backend" and inst.appliance is not None
         and health_checks.of_row(inst.appliance.service).type == "agent")

@@ -25,6 +25,7 @@ from facade.controller.runtime import SETTLE, Failed, Later, Runtime
 from facade.domain import keys
 from facade.domain.keys import Key
 from facade.domain.specs import ObservedProcess
+from facade.domain.states import NodeStatus
 from facade.reconcile.plan import EnsureNode, StartProcess, plan_node, plan_node_removal
 from facade.service import desired, metering
 from facade.store.models import Instance
@@ -36,14 +37,14 @@ log = logging.getLogger("facade.controller")
 def reconcile_node(rt: Runtime, key: Key) -> None:
     assert isinstance(key.ident, int)
     view = rt.node_views.get(key.ident) if rt.node_views is not None else None
-    if view is None or view.status == "deleting":
+    if view is None or view.status == NodeStatus.DELETING:
         with rt.ctx.read() as session:
             view = node_views.read_one(session, rt.home, key.ident)
         if view is None:
             return  # gone from the store; the kernel's leftovers are the resync's
     netns, role, status = view.netns, view.role, view.status
     spec, procs, appliance_id = view.spec, view.procs, view.appliance_id
-    deleting = status == "deleting"
+    deleting = status == NodeStatus.DELETING
     agent_net, agent_checked = view.agent_net, view.agent_checked
     dp = rt.dp
     proc_keys = {desired.workload_key(key.ident)} if role == "backend" else set()
@@ -71,14 +72,14 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
         done = rt.act(actions)
     except Failed as exc:
         if exc.fatal:
-            _set_status(rt, key.ident, "failed")
+            _set_status(rt, key.ident, NodeStatus.FAILED)
         raise
     made = any(isinstance(a, EnsureNode) for a in done)  # noted by rt.act
     if made or any(isinstance(a, StartProcess) for a in done):
         if role == "backend" and rt.health is not None:
             rt.health.poke(netns)
     # (no write when it was active already: the resync looks at every node)
-    if (status != "active" and _set_status(rt, key.ident, "active")) or made:
+    if (status != NodeStatus.ACTIVE and _set_status(rt, key.ident, NodeStatus.ACTIVE)) or made:
         rt.touch([*appliance, *(agent if agent_checked else [])])
         if not agent_checked:
             rt.touch_throttled(agent, SETTLE)
@@ -88,7 +89,7 @@ def _set_status(rt: Runtime, instance_id: int, status: str) -> bool:
     """Record a node's status; True when it changed."""
     with rt.ctx.write(track=False) as session:
         row = session.get(Instance, instance_id)
-        if row is None or row.status in (status, "deleting"):
+        if row is None or row.status in (status, NodeStatus.DELETING):
             return False
         row.status = status
         return True

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from facade.domain import commands, counts, names, states
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.paging import FIRST, PageRequest
+from facade.domain.states import ApplianceStatus, NodeStatus
 from facade.service import (
     chains,
     instances,
@@ -60,7 +61,7 @@ def _add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
     name = f"{app.name}-b{ordinal}"
     instances.check_free_name(session, name, where="backends")
     node = Instance(name=name, account=svc.account, role="backend",
-                    appliance=app, ordinal=ordinal, status="pending")
+                    appliance=app, ordinal=ordinal, status=NodeStatus.PENDING)
     session.add(node)
     extras = []
     for k, extra in enumerate(svc.extra_subnets):
@@ -137,14 +138,14 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
     quotas.check(session, owner, "appliances", where="name")
     quotas.check(session, owner, "backends", backends, where="backends")
     app = Appliance(name=name, account=owner, service=svc, subnet=sub,
-                    desired_backends=backends, status="provisioning",
+                    desired_backends=backends, status=ApplianceStatus.PROVISIONING,
                     status_detail="creating nodes")
     session.add(app)
     instances.check_free_name(session, f"{name}-fe")
     # the front-end is the provider's own, or a load-balancer provider's (service.frontend)
     fe_owner, fe_mgmt = load_balancers.frontend_owner_and_management(svc)
     fe = Instance(name=f"{name}-fe", account_id=fe_owner, role="frontend", appliance=app,
-                  status="pending")
+                  status=NodeStatus.PENDING)
     session.add(fe)
     instances.add_interfaces(session, fe, [
         (sub, None, "subnet"),
@@ -195,9 +196,9 @@ def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> No
     """Grow (new backends, addresses from the provider's subnets) or shrink (the newest
     backends leave: out of rotation first, then removed). The customer subnet never changes."""
     counts.check_backends(backends)
-    if app.status == "deleting":
+    if app.status == ApplianceStatus.DELETING:
         raise Conflict(f"appliance {app.name} is being deleted", where="appliance")
-    live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]
+    live = [n for n in app.nodes if n.role == "backend" and n.status != NodeStatus.DELETING]
     if backends > len(live):
         quotas.check(session, app.account, "backends", backends - len(live), where="backends")
         next_ordinal = max((n.ordinal for n in app.nodes if n.role == "backend"), default=0)
@@ -205,7 +206,7 @@ def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> No
             _add_backend(session, app, next_ordinal + 1 + k)
     else:
         for node in sorted(live, key=lambda n: n.ordinal)[backends:]:
-            node.status = "deleting"
+            node.status = NodeStatus.DELETING
     if backends != len(live):
         ctx.event(session, "appliance.scaling", app.name,
                   f"scaling from {len(live)} to {backends} backends")
@@ -220,7 +221,7 @@ def replace_backend(ctx: Context, session: Session, app: Appliance, node: Instan
     The quota is not consulted: the count of live backends does not change."""
     next_ordinal = max((n.ordinal for n in app.nodes if n.role == "backend"), default=0)
     new = _add_backend(session, app, next_ordinal + 1)
-    node.status = "deleting"
+    node.status = NodeStatus.DELETING
     ctx.event(session, "appliance.node_replaced", app.name,
               f"backend {node.name} replaced by {new.name} ({new.interfaces[0].ip}): {reason}")
     session.flush()
@@ -237,9 +238,9 @@ def scale(ctx: Context, caller: Caller, name: str, backends: int) -> dict[str, A
 
 
 def mark_deleting(ctx: Context, session: Session, app: Appliance) -> None:
-    app.status, app.status_detail = "deleting", "removing nodes"
+    app.status, app.status_detail = ApplianceStatus.DELETING, "removing nodes"
     for node in app.nodes:
-        node.status = "deleting"
+        node.status = NodeStatus.DELETING
         if node.role == "frontend":  # its endpoint's public address stays the customer's
             public_ips.release_for_instance(ctx, session, node)
     ctx.event(session, "appliance.deleting", app.name, "appliance deletion requested")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from facade.domain import names
 from facade.domain.errors import Conflict, InUse, Invalid
+from facade.domain.states import ApplianceStatus, NodeStatus
 from facade.service.context import Caller
 from facade.store.models import Appliance, Service
 
@@ -52,7 +53,7 @@ def upstreams_of(session: Session, services: Iterable[Service]) -> dict[int, App
     found: dict[int, Appliance | None] = {}
     for svc in services:
         app = named.get(svc.upstream) if svc.upstream else None
-        live = app is not None and app.status != "deleting" and \
+        live = app is not None and app.status != ApplianceStatus.DELETING and \
             app.subnet_id in reachable_subnets(svc)
         found[svc.id] = app if live else None
     return found
@@ -60,7 +61,7 @@ def upstreams_of(session: Session, services: Iterable[Service]) -> dict[int, App
 
 def endpoint(app: Appliance) -> str | None:
     """IP:PORT of an appliance's front-end in the subnet it was created in."""
-    fe = next((n for n in app.nodes if n.role == "frontend" and n.status != "deleting"), None)
+    fe = next((n for n in app.nodes if n.role == "frontend" and n.status != NodeStatus.DELETING), None)
     if fe is None or not fe.interfaces:
         return None
     return f"{fe.interfaces[0].ip}:{app.service.port}"
@@ -75,7 +76,7 @@ def users_of_many(session: Session, apps: Sequence[Appliance]) -> dict[int, list
     """`users_of` for many appliances (by id) in two queries, whatever their number: what the
     list views use."""
     users: dict[int, list[Appliance]] = {a.id: [] for a in apps}
-    live = {a.name: a for a in apps if a.status != "deleting"}
+    live = {a.name: a for a in apps if a.status != ApplianceStatus.DELETING}
     if not live:
         return users
     services = session.scalars(select(Service).where(Service.upstream.in_(list(live)))
@@ -86,7 +87,7 @@ def users_of_many(session: Session, apps: Sequence[Appliance]) -> dict[int, list
     if not calls:
         return users
     for user in session.scalars(select(Appliance).where(
-            Appliance.service_id.in_(list(calls)), Appliance.status != "deleting")
+            Appliance.service_id.in_(list(calls)), Appliance.status != ApplianceStatus.DELETING)
             .order_by(Appliance.id)):
         users[calls[user.service_id].id].append(user)
     return users

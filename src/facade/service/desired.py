@@ -34,6 +34,7 @@ from facade.domain.specs import (
     SandboxSpec,
     SubnetSpec,
 )
+from facade.domain.states import ApplianceStatus, NodeStatus
 from facade.service import (
     chains,
     gateways,
@@ -254,14 +255,14 @@ def router_spec(session: Session, net: Network) -> NodeSpec | None:
 def node_spec(home: Path, inst: Instance) -> NodeSpec | None:
     """The node of an instance or appliance node; None while it is being deleted (or has no
     interface yet)."""
-    if inst.status == "deleting" or not inst.interfaces:
+    if inst.status == NodeStatus.DELETING or not inst.interfaces:
         return None
     return _node(home, inst)
 
 
 def node_processes(inst: Instance) -> tuple[ProcessSpec, ...]:
     """The programs that live in a node: a backend's workload."""
-    if inst.status == "deleting" or inst.role != "backend" or inst.appliance is None \
+    if inst.status == NodeStatus.DELETING or inst.role != "backend" or inst.appliance is None \
             or not inst.interfaces:
         return ()
     return (_workload(inst.appliance, inst),)
@@ -296,7 +297,7 @@ def _serve(agent: management.Agent, inst: Instance, mgmt_ip: str) -> None:
     agent.nodes.append(management.AgentNode(
         name=inst.name, netns=names.node_netns(inst.id, inst.name), mgmt_ip=mgmt_ip,
         role=inst.role, workload=_workload_check(inst) if inst.role == "backend" else None))
-    agent.live = agent.live or inst.status != "deleting"
+    agent.live = agent.live or inst.status != NodeStatus.DELETING
 
 
 def agent_of(session: Session, network_id: int) -> management.Agent:
@@ -335,7 +336,7 @@ def agent_of(session: Session, network_id: int) -> management.Agent:
         agent.nodes.append(management.AgentNode(
             name=name, netns=names.node_netns(iid, name), mgmt_ip=leg[0], role=role,
             workload=check))
-        agent.live = agent.live or status != "deleting"
+        agent.live = agent.live or status != NodeStatus.DELETING
     return agent
 
 
@@ -378,10 +379,10 @@ def metered_nodes(session: Session) -> list[metering.MeteredNode]:
 
 def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceTarget:
     fe = next((n for n in app.nodes if n.role == "frontend"), None)
-    live = [n for n in app.nodes if n.role == "backend" and n.status != "deleting"]
+    live = [n for n in app.nodes if n.role == "backend" and n.status != NodeStatus.DELETING]
     targets = tuple(BackendTarget(n.id, n.name, names.node_netns(n.id, n.name),
                                   n.interfaces[0].ip, _mgmt(n)) for n in live if n.interfaces)
-    fe_netns = names.node_netns(fe.id, fe.name) if fe and fe.status != "deleting" else None
+    fe_netns = names.node_netns(fe.id, fe.name) if fe and fe.status != NodeStatus.DELETING else None
     svc = app.service
     return ApplianceTarget(
         id=app.id, name=app.name, status=app.status, frontend_netns=fe_netns,
@@ -390,7 +391,7 @@ def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceT
         health=health_checks.of_row(svc),
         backends=targets,
         leaving=tuple(names.node_netns(n.id, n.name) for n in app.nodes
-                      if n.role == "backend" and n.status == "deleting"),
+                      if n.role == "backend" and n.status == NodeStatus.DELETING),
         peers_file=appliance_dir(home, app.id) / "peers.json",
         peers=tuple(f"{t.ip}:{svc.port}" for t in targets),
         upstream_file=appliance_dir(home, app.id) / "upstream.json",
@@ -402,7 +403,7 @@ def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceT
 def appliance_targets(session: Session, home: Path) -> dict[int, ApplianceTarget]:
     """Every appliance's target but those being deleted, read together (a few queries)."""
     apps = session.scalars(
-        select(Appliance).where(Appliance.status != "deleting").options(
+        select(Appliance).where(Appliance.status != ApplianceStatus.DELETING).options(
             selectinload(Appliance.nodes).selectinload(Instance.interfaces)
             .joinedload(Interface.subnet),
             joinedload(Appliance.service), joinedload(Appliance.subnet)))
@@ -425,7 +426,7 @@ def live_ports(session: Session) -> set[str]:
     """The fabric ports of every node that is wanted (rules on other ports are left out)."""
     rows = session.execute(select(Interface.id).join(Instance, Instance.id ==
                                                      Interface.instance_id)
-                           .where(Instance.status != "deleting"))
+                           .where(Instance.status != NodeStatus.DELETING))
     return {names.port(i) for (i,) in rows}
 
 
@@ -448,7 +449,7 @@ def build(session: Session, home: Path) -> Desired:
         if not inst.interfaces:
             continue
         netns = names.node_netns(inst.id, inst.name)
-        if inst.status != "deleting":
+        if inst.status != NodeStatus.DELETING:
             spec = _node(home, inst)
             nodes.append(spec)
             desired.instances[spec.netns] = inst.id

@@ -15,6 +15,7 @@ from facade.domain import commands, names, states
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
 from facade.domain.paging import FIRST, PageRequest
+from facade.domain.states import NodeStatus
 from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
@@ -68,7 +69,7 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
         sub = resolve_subnet(session, caller, owner, spec.get("subnet", ""), where=where)
         placements.append((sub, spec.get("ip"), where))
     quotas.check(session, owner, "instances", where="name")
-    inst = Instance(name=name, account=owner, role="instance", status="pending")
+    inst = Instance(name=name, account=owner, role="instance", status=NodeStatus.PENDING)
     sandboxes.store(inst, limits or {})
     session.add(inst)
     add_interfaces(session, inst, placements)
@@ -131,7 +132,7 @@ def delete(ctx: Context, caller: Caller, name: str) -> None:
         if row.role != "instance":
             raise Invalid(f"{name} is a {row.role} node of an appliance; delete or scale the "
                           "appliance instead", where="instance")
-        row.status = "deleting"
+        row.status = NodeStatus.DELETING
         rules.delete_for_instance(session, row)  # its interfaces' rules go with it
         public_ips.release_for_instance(ctx, session, row)
         ctx.event(session, "instance.deleting", name, "instance deletion requested")
@@ -165,7 +166,7 @@ def exec_(ctx: Context, caller: Caller, name: str, argv: list[str], timeout: flo
         raise Invalid("timeout must be between 0 and 600 seconds", where="timeout")
     with ctx.read() as session:
         row = lookup.instance(session, caller, name)
-        if row.status != "active":
+        if row.status != NodeStatus.ACTIVE:
             raise Conflict(f"instance {name} is {row.status}, not active", where="instance")
         netns = names.node_netns(row.id, row.name)
     result = ctx.dataplane.exec(netns, argv, timeout=timeout, stdin=stdin, host=host)
