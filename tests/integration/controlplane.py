@@ -79,11 +79,14 @@ class ControlPlane:
             time.sleep(0.05)
 
 
-def start_control_plane(home: Path) -> ControlPlane:
+def start_control_plane(home: Path, *, args: tuple[str, ...] = (), scheme: str = "http",
+                        verify: str | bool = True) -> ControlPlane:
+    """`args`: more of the server's options (`--tls-cert ...`: then `scheme` https and
+    `verify` the certificate to trust)."""
     port = _free_port()
     # the resync (the drift safety net, 60 s by default) runs every 2 s here, so that the
     # drift tests see a repair in seconds (docs/guarantees.md states both)
-    env = {**os.environ, "FACADE_HOME": str(home), "FACADE_URL": f"http://127.0.0.1:{port}",
+    env = {**os.environ, "FACADE_HOME": str(home), "FACADE_URL": f"{scheme}://127.0.0.1:{port}",
            "FACADE_RESYNC": os.environ.get("FACADE_RESYNC", "2"),
            "FACADE_RESYNC_RATE": os.environ.get("FACADE_RESYNC_RATE", "1000")}
     env.pop("FACADE_TOKEN", None)
@@ -92,7 +95,8 @@ def start_control_plane(home: Path) -> ControlPlane:
     for key in ("COLUMNS", "LINES"):
         env.pop(key, None)
     log = open(home.parent / f"{home.name}-server.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "facade.api.server", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "facade.api.server", "--port", str(port),
+                             *args],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                             start_new_session=True)
     deadline = time.monotonic() + 30
@@ -105,13 +109,14 @@ def start_control_plane(home: Path) -> ControlPlane:
                                             log=log))
             raise RuntimeError(f"control plane did not answer within 30 s; see {log.name}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+            if httpx.get(f"{scheme}://127.0.0.1:{port}/v1/health", timeout=1,
+                         verify=verify).status_code == 200:
                 break
         except httpx.HTTPError:
             time.sleep(0.05)
     token = (home / "operator.token").read_text().strip()
     env["FACADE_TOKEN"] = token
-    return ControlPlane(home=home, url=f"http://127.0.0.1:{port}", token=token, proc=proc,
+    return ControlPlane(home=home, url=f"{scheme}://127.0.0.1:{port}", token=token, proc=proc,
                         env=env, log=log)
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import ipaddress
 import logging
 import os
+import ssl
 import sys
 from pathlib import Path
 
@@ -27,13 +29,42 @@ def home_dir() -> Path:
     return Path(os.environ.get("FACADE_HOME", ".facade")).absolute()
 
 
+def _tls(parser: argparse.ArgumentParser, cert: str | None, key: str | None
+         ) -> tuple[str, str] | None:
+    """The certificate and key to serve HTTPS with (both, or neither), checked before anything
+    starts: a pair that does not load is an error naming the file."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        parser.error("--tls-cert and --tls-key go together")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        parser.error(f"cannot serve TLS with --tls-cert {cert} and --tls-key {key}: "
+                     f"{getattr(exc, 'strerror', None) or exc}")
+    return cert, key
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="facade up", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8470)
     parser.add_argument("--database", default=os.environ.get("FACADE_DATABASE"),
                         help="SQLAlchemy URL (default: SQLite in the state folder)")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="... and this private key (PEM)")
     args = parser.parse_args(argv)
+    tls = _tls(parser, args.tls_cert, args.tls_key)
+    if tls is None and not _loopback(args.host):
+        print(f"warning: serving {args.host}:{args.port} without TLS: tokens cross the network "
+              "in clear; give --tls-cert and --tls-key", file=sys.stderr, flush=True)
     if os.geteuid() != 0:
         sys.exit("facade up needs root: it creates network namespaces, veths and nftables")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -56,9 +87,12 @@ def main(argv: list[str] | None = None) -> None:
     gc.freeze()
     controller = Controller(ctx)
     controller.start()
-    print(f"Facade control plane: http://{args.host}:{args.port} (state in {home})", flush=True)
+    scheme = "https" if tls else "http"
+    print(f"Facade control plane: {scheme}://{args.host}:{args.port} (state in {home})",
+          flush=True)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
+                    ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None)
     finally:
         controller.stop()
 

@@ -23,9 +23,15 @@ CLEANUP_MODULE = "facade.dataplane.linux.cleanup"
 def up(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8470,
+    tls_cert: Annotated[str | None, typer.Option(
+        "--tls-cert", help="Serve HTTPS with this certificate (PEM); with --tls-key.")] = None,
+    tls_key: Annotated[str | None, typer.Option(
+        "--tls-key", help="The certificate's private key (PEM).")] = None,
 ) -> None:
     """Run the control plane in the foreground (API, reconciler, agents)."""
     argv = [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port)]
+    argv += ["--tls-cert", tls_cert] if tls_cert is not None else []
+    argv += ["--tls-key", tls_key] if tls_key is not None else []
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)
