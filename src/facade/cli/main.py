@@ -75,6 +75,8 @@ def main(
 
 app.command("up", rich_help_panel="Control plane")(local.up)
 app.command("cleanup", rich_help_panel="Control plane")(local.cleanup)
+app.command("backup", rich_help_panel="Control plane")(local.backup)
+app.command("restore", rich_help_panel="Control plane")(local.restore)
 app.command("apply", rich_help_panel="Manifests")(manifests.apply)
 app.command("destroy", rich_help_panel="Manifests")(manifests.destroy)
 app.command("exec", rich_help_panel="Inspect")(execute.exec_)

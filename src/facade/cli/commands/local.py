@@ -1,4 +1,5 @@
-"""`facade up` and `facade cleanup`: the two commands that start local programs.
+"""`facade up`, `facade cleanup`, `facade backup` and `facade restore`: the commands that start
+local programs.
 
 Both run other programs in other processes (exec or subprocess) rather than importing them, so the
 `facade` command stays an HTTP client: `up` becomes the control plane server, `cleanup` runs the
@@ -10,14 +11,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from facade.cli.client import connect, facade_home
+from facade.cli.client import connect, facade_home, fail
 
 SERVER_MODULE = "facade.api.server"
 CLEANUP_MODULE = "facade.dataplane.linux.cleanup"
+BACKUP_MODULE = "facade.store.backup"
 
 
 def up(
@@ -56,3 +59,28 @@ def cleanup(
     argv = [sys.executable, "-m", CLEANUP_MODULE, *(["--this-plane"] if this_plane else [])]
     code = subprocess.call(argv, env=env)
     raise typer.Exit(code)
+
+
+BackupFile = Annotated[Path, typer.Argument(help="The backup file (a gzipped tar).")]
+
+
+def _store_tool(action: str, file: Path) -> None:
+    env = dict(os.environ)
+    env["FACADE_HOME"] = str(facade_home().resolve())
+    code = subprocess.call([sys.executable, "-m", BACKUP_MODULE, action, str(file)], env=env)
+    raise typer.Exit(code)
+
+
+def backup(file: BackupFile) -> None:
+    """Write the store, the operator token and the management secrets of $FACADE_HOME to FILE
+    (while the control plane runs or not)."""
+    _store_tool("create", file)
+
+
+def restore(file: BackupFile) -> None:
+    """Replace the store and secrets of $FACADE_HOME with FILE's (the control plane stopped;
+    at its next start it brings the kernel to the restored store)."""
+    with connect() as cli:
+        if cli.healthy():
+            fail(f"the control plane at {cli.url} is running: stop it, then restore", 4)
+    _store_tool("restore", file)
