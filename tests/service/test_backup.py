@@ -19,7 +19,6 @@ from facade.service.context import Caller, Context
 from facade.store import backup
 from tests.service.helpers import ok, running_api
 
-
 OPERATOR = Caller(account_id=1, account="operator", operator=True)
 
 
