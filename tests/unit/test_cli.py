@@ -1014,3 +1014,24 @@ def test_a_token_others_may_read_is_warned_of(api: FakeApi, tmp_path: Path,
     api.on("GET", "/v1/accounts", page([]))
     result = run("account", "list")
     assert result.exit_code == 0 and "others may read it" in result.stderr
+
+
+# ---- completion --------------------------------------------------------------------------------
+
+
+def test_names_complete_from_the_api(api: FakeApi) -> None:
+    """`facade appliance show d<TAB>`: the names the caller's token sees that start so; when
+    the control plane cannot be asked, nothing (and no message in the shell)."""
+    from facade.cli.commands.options import names_of
+
+    api.on("GET", "/v1/appliances", page([{**appliance(), "name": n}
+                                          for n in ("docs", "db", "web")]))
+    assert names_of("/v1/appliances")("d") == ["db", "docs"]
+    assert names_of("/v1/appliances")("") == ["db", "docs", "web"]
+    # through the shell's protocol (click's bash completion), as the shell asks it
+    result = CliRunner().invoke(app, [], prog_name="facade", env={
+        "_FACADE_COMPLETE": "complete_bash", "COMP_WORDS": "facade appliance show do",
+        "COMP_CWORD": "3"})
+    assert "docs" in result.output and "web" not in result.output, result.output
+    api.on("GET", "/v1/appliances", error("internal", "down", 500))
+    assert names_of("/v1/appliances")("d") == []

@@ -8,11 +8,12 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json, Output
+from facade.cli.commands.options import Json, Output, names_of
 
 app = typer.Typer(help="Accounts (tenants) and their tokens.", no_args_is_help=True)
 
-Name = Annotated[str, typer.Argument(help="Account name.")]
+Name = Annotated[str, typer.Argument(help="Account name.",
+                                      autocompletion=names_of("/v1/accounts"))]
 
 
 @app.command("create")

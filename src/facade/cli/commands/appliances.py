@@ -8,12 +8,13 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json, NoWait, Output, split_subnet
+from facade.cli.commands.options import Account, Json, NoWait, Output, names_of, split_subnet
 from facade.cli.wait import ready_line, wait_gone, wait_ready
 
 app = typer.Typer(help="Appliances: a service's front-end in your subnet.", no_args_is_help=True)
 
-Name = Annotated[str, typer.Argument(help="Appliance name.")]
+Name = Annotated[str, typer.Argument(help="Appliance name.",
+                                      autocompletion=names_of("/v1/appliances"))]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait.", min=0)]
 
 

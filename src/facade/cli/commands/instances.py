@@ -16,13 +16,15 @@ from facade.cli.commands.options import (
     Output,
     Pids,
     limits_body,
+    names_of,
     show_or_set_limits,
     split_subnet,
 )
 
 app = typer.Typer(help="Customer instances.", no_args_is_help=True)
 
-Name = Annotated[str, typer.Argument(help="Instance name.")]
+Name = Annotated[str, typer.Argument(help="Instance name.",
+                                      autocompletion=names_of("/v1/instances"))]
 
 
 def parse_iface(spec: str) -> dict[str, Any]:

@@ -9,11 +9,12 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json, Output, split_subnet
+from facade.cli.commands.options import Account, Json, Output, names_of, split_subnet
 
 app = typer.Typer(help="Load-balancer offers (a front-end provider's).", no_args_is_help=True)
 
-Name = Annotated[str, typer.Argument(help="Load-balancer offer name.")]
+Name = Annotated[str, typer.Argument(help="Load-balancer offer name.",
+                                      autocompletion=names_of("/v1/load-balancers"))]
 
 
 @app.command("create")

@@ -8,11 +8,12 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json, Output
+from facade.cli.commands.options import Account, Json, Output, names_of
 
 app = typer.Typer(help="Private networks (VPCs).", no_args_is_help=True)
 
-Name = Annotated[str, typer.Argument(help="Network name.")]
+Name = Annotated[str, typer.Argument(help="Network name.",
+                                      autocompletion=names_of("/v1/networks"))]
 PublicGateway = Annotated[bool, typer.Option(
     "--public-gateway", help="Its router connects it to the intermediate network (docs/edge.md).")]
 OutboundNat = Annotated[bool, typer.Option(

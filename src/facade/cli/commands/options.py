@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -15,6 +18,23 @@ Output = Annotated[Format | None, typer.Option(
     help="table (the default), json (the API's answer), yaml, or name (one per line).")]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Return once the API accepted it.")]
 Account = Annotated[str, typer.Option("--account", "-a", help="The owning account.")]
+
+
+def names_of(path: str) -> Callable[[str], list[str]]:
+    """Shell completion of an argument: the names of `path`'s list that start with what was
+    typed (`facade appliance show d<TAB>`), as the caller's token sees them; nothing (and no
+    message) when the control plane cannot be asked."""
+
+    def complete(incomplete: str) -> list[str]:
+        try:
+            with contextlib.redirect_stderr(io.StringIO()), connect() as cli:
+                rows = cli.list_all(path)
+        except (typer.Exit, OSError):
+            return []
+        return sorted(str(r["name"]) for r in rows
+                      if isinstance(r, dict) and str(r.get("name", "")).startswith(incomplete))
+
+    return complete
 
 
 def split_subnet(ref: str) -> tuple[str, str]:

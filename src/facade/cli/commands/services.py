@@ -16,13 +16,15 @@ from facade.cli.commands.options import (
     Output,
     Pids,
     limits_body,
+    names_of,
     show_or_set_limits,
     split_subnet,
 )
 
 app = typer.Typer(help="Appliance services (a provider's offer).", no_args_is_help=True)
 
-Name = Annotated[str, typer.Argument(help="Service name.")]
+Name = Annotated[str, typer.Argument(help="Service name.",
+                                      autocompletion=names_of("/v1/services"))]
 
 
 def _check(flag: str, what: str, metavar: str) -> Any:
