@@ -18,6 +18,7 @@ Running plan() on a state that matches gives an empty plan.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import ClassVar
 
 from facade.domain.specs import (
@@ -36,14 +37,16 @@ from facade.domain.specs import (
 
 class _Step:
     """What every action has: its verb (the driver method it runs, in events and traces), its
-    target (a bridge, netns or process key) and why it is needed."""
+    target (a bridge, netns or process key: the field `target_field` names, dotted) and why it
+    is needed."""
 
     verb: ClassVar[str]
+    target_field: ClassVar[str]
     reason: str
 
     @property
     def target(self) -> str:
-        raise NotImplementedError
+        return str(attrgetter(self.target_field)(self))
 
     def __str__(self) -> str:
         return f"{self.verb} {self.target} ({self.reason})"
@@ -54,10 +57,7 @@ class EnsureSubnet(_Step):
     subnet: SubnetSpec
     reason: str
     verb: ClassVar[str] = "ensure_subnet"
-
-    @property
-    def target(self) -> str:
-        return self.subnet.bridge
+    target_field: ClassVar[str] = "subnet.bridge"
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,7 @@ class DeleteSubnet(_Step):
     bridge: str
     reason: str
     verb: ClassVar[str] = "delete_subnet"
-
-    @property
-    def target(self) -> str:
-        return self.bridge
+    target_field: ClassVar[str] = "bridge"
 
 
 @dataclass(frozen=True)
@@ -76,10 +73,7 @@ class EnsureNode(_Step):
     node: NodeSpec
     reason: str
     verb: ClassVar[str] = "ensure_node"
-
-    @property
-    def target(self) -> str:
-        return self.node.netns
+    target_field: ClassVar[str] = "node.netns"
 
 
 @dataclass(frozen=True)
@@ -87,10 +81,7 @@ class DeleteNode(_Step):
     netns: str
     reason: str
     verb: ClassVar[str] = "delete_node"
-
-    @property
-    def target(self) -> str:
-        return self.netns
+    target_field: ClassVar[str] = "netns"
 
 
 @dataclass(frozen=True)
@@ -98,10 +89,7 @@ class StartProcess(_Step):
     process: ProcessSpec
     reason: str
     verb: ClassVar[str] = "start_process"
-
-    @property
-    def target(self) -> str:
-        return self.process.key
+    target_field: ClassVar[str] = "process.key"
 
 
 @dataclass(frozen=True)
@@ -109,10 +97,7 @@ class StopProcess(_Step):
     key: str
     reason: str
     verb: ClassVar[str] = "stop_process"
-
-    @property
-    def target(self) -> str:
-        return self.key
+    target_field: ClassVar[str] = "key"
 
 
 @dataclass(frozen=True)
@@ -121,14 +106,13 @@ class SetBackends(_Step):
     backends: tuple[str, ...]
     reason: str
     verb: ClassVar[str] = "set_backends"
-
-    @property
-    def target(self) -> str:
-        return self.netns
+    target_field: ClassVar[str] = "netns"
 
 
 @dataclass(frozen=True)
 class SetPortRules(_Step):
+    """The fabric's security rules, replaced as one set."""
+
     port_rules: dict[str, tuple[PortRuleSpec, ...]]
     reason: str
     verb: ClassVar[str] = "set_port_rules"
