@@ -535,15 +535,8 @@ def test_a_program_a_crash_left_unrecorded_is_collected(driver_dp: LinuxDataPlan
     import json
     import subprocess
 
-    from facade.domain.specs import SandboxSpec
-
     dp = driver_dp
-    dp.ensure_subnet(SubnetSpec("fcdb9701", "10.9.70.0/24"))
-    box = SandboxSpec(uid=0x10000000 + 9 * 65536, hostname="crashy", memory=64 << 20,
-                      pids=32, cpu_weight=100)
-    dp.ensure_node(NodeSpec("fcd-i9701-crashy", "instance", (
-        PortSpec("fcdv97011", "fcdb9701", "eth0", "10.9.70.11/24", mac="02:97:0a:09:46:0b"),),
-        sandbox=box))
+    _sandboxed_instance(dp, 97, "crashy")
     init = dp._sandboxes._init_pid("fcd-i9701-crashy")
     kept = dp.start_process(ProcessSpec("crashy-kept", "fcd-i9701-crashy", ("sleep", "61"),
                                         sandboxed=True))
@@ -604,15 +597,8 @@ def test_a_sandbox_starts_from_a_mount_namespace_without_the_named_namespaces(
     A namespace named after it was made does not reach it either; the bridge mounts do, and
     the plane's cleanup unmounts it and removes its folder."""
     from facade.dataplane.linux.sandbox_bridge import mounted_below
-    from facade.domain.specs import SandboxSpec
-
     dp = driver_dp
-    dp.ensure_subnet(SubnetSpec("fcdb9801", "10.9.80.0/24"))
-    box = SandboxSpec(uid=0x10000000 + 10 * 65536, hostname="lean", memory=64 << 20,
-                      pids=32, cpu_weight=100)
-    dp.ensure_node(NodeSpec("fcd-i9801-lean", "instance", (
-        PortSpec("fcdv98011", "fcdb9801", "eth0", "10.9.80.11/24", mac="02:98:0a:09:50:0b"),),
-        sandbox=box))
+    _sandboxed_instance(dp, 98, "lean")
     pin = dp._sandboxes.mounts.pin
     later = "fcd-i9802-later"
     driver_netns.create(later)
@@ -638,3 +624,18 @@ def test_a_sandbox_starts_from_a_mount_namespace_without_the_named_namespaces(
 def _mount_points(path: str) -> set[str]:
     with open(path) as fh:
         return {line.split()[4] for line in fh}
+
+
+def _sandboxed_instance(dp: LinuxDataPlane, n: int, name: str) -> str:
+    """An instance in a sandbox of its own on a subnet of its own (fcdb9N01, 10.9.N0.0/24;
+    its uid range the (N - 88)th), as the control plane makes one; its namespace's name."""
+    from facade.domain.specs import SandboxSpec
+
+    dp.ensure_subnet(SubnetSpec(f"fcdb{n}01", f"10.9.{n - 90}0.0/24"))
+    box = SandboxSpec(uid=0x10000000 + (n - 88) * 65536, hostname=name, memory=64 << 20,
+                      pids=32, cpu_weight=100)
+    netns = f"fcd-i{n}01-{name}"
+    dp.ensure_node(NodeSpec(netns, "instance", (
+        PortSpec(f"fcdv{n}011", f"fcdb{n}01", "eth0", f"10.9.{n - 90}0.11/24",
+                 mac=f"02:{n}:0a:09:{(n - 90) * 10:02x}:0b"),), sandbox=box))
+    return netns

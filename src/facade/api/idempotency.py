@@ -13,9 +13,9 @@ from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from facade.api.answers import error_answer
+from facade.api.deps import get_ctx
 from facade.domain.errors import FacadeError
 from facade.service import idempotency
-from facade.service.context import Context
 
 
 def _sha(*parts: bytes) -> str:
@@ -33,7 +33,7 @@ async def idempotent(request: Request,
     if key is None or request.method != "POST" or scheme.lower() != "bearer" \
             or not token.strip():
         return await call_next(request)  # (a request without a token gets the route's 401)
-    ctx: Context = request.app.state.ctx
+    ctx = get_ctx(request)
     body = await request.body()
     scope = _sha(token.strip().encode())
     fingerprint = _sha(request.method.encode(), request.url.path.encode(),

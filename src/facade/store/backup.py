@@ -79,6 +79,7 @@ def create(home: Path, out: Path) -> str:
         manifest = {"format": FORMAT, "schema": schema,
                     "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         secrets = sorted((home / "agents").glob("n*.secret"))
+        token = (home / TOKEN).is_file()
         partial = out.with_name(out.name + ".partial")
         with tarfile.open(partial, "w:gz") as tar:
             data = json.dumps(manifest, indent=1).encode()
@@ -86,14 +87,14 @@ def create(home: Path, out: Path) -> str:
             info.size, info.mode = len(data), 0o600
             tar.addfile(info, io.BytesIO(data))
             tar.add(copy, STORE)
-            if (home / TOKEN).is_file():
+            if token:
                 tar.add(home / TOKEN, TOKEN)
             for path in secrets:
                 tar.add(path, f"agents/{path.name}")
         os.chmod(partial, 0o600)  # it holds the operator's token and the agents' secrets
         partial.replace(out)
     return (f"backed up {home} to {out}: the store (schema {schema}), "
-            f"{'the operator token, ' if (home / TOKEN).is_file() else ''}"
+            f"{'the operator token, ' if token else ''}"
             f"{len(secrets)} management secret(s)")
 
 

@@ -24,6 +24,7 @@ MS_BIND = 0x1000
 MS_RDONLY = 0x1
 MS_REMOUNT = 0x20
 MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -41,6 +42,13 @@ def bind(source: str, target: str, *, readonly: bool) -> None:
         err = ctypes.get_errno()
         _libc.umount2(target.encode(), MNT_DETACH)
         raise OSError(err, f"read-only {target}: {os.strerror(err)}")
+
+
+def make_private(target: Path) -> None:
+    """Mounts made on or under `target` propagate nowhere (it must be a mount point)."""
+    if _libc.mount(None, str(target).encode(), None, MS_PRIVATE, None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"make {target} private: {os.strerror(err)}")
 
 
 def unmount(target: Path) -> bool:
@@ -84,11 +92,11 @@ def _remove_tree(root: Path, planes: list[Path]) -> list[str]:
     for point in mounted_below(root):
         if unmount(point):
             removed.append(f"mount {point}")
+    still = set(mounted_below(root))  # what did not unmount
     for plane in planes:
         pin = plane / LAUNCH / "mnt"
-        if pin.is_file() and pin not in mounted_below(pin):
+        if pin.is_file() and pin not in still:
             pin.unlink()
-    still = set(mounted_below(root))
     found = []
     for top, dirs, _ in os.walk(root):
         dirs[:] = [d for d in dirs if Path(top, d) not in still]  # never into a host folder

@@ -18,7 +18,6 @@ such as a test sandbox, would not show it there), and unmounted with the bridges
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import subprocess
@@ -26,15 +25,17 @@ import threading
 
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError
-from facade.dataplane.linux.sandbox_bridge import LAUNCH, Bridge, bind, mounted_below, unmount
+from facade.dataplane.linux.sandbox_bridge import (
+    LAUNCH,
+    Bridge,
+    bind,
+    make_private,
+    mounted_below,
+    unmount,
+)
 
-MS_PRIVATE = 1 << 18
 # unmount /run/netns (one mount, or several if something mounted it twice) in the new namespace
 EMPTY_NETNS = f"while umount --lazy {ns.NETNS_RUN_DIR} 2>/dev/null; do :; done"
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
-                        ctypes.c_void_p]
 
 
 class LaunchMounts:
@@ -65,11 +66,11 @@ class LaunchMounts:
             unmount(self.pin)  # the namespace lives on while a bwrap started in it runs
         if self.folder not in mounted:
             bind(str(self.folder), str(self.folder), readonly=False)
-            if _libc.mount(None, str(self.folder).encode(), None, MS_PRIVATE, None) != 0:
-                err = ctypes.get_errno()
+            try:
+                make_private(self.folder)
+            except OSError as exc:
                 unmount(self.folder)
-                raise DataPlaneError(f"sandbox: cannot make {self.folder} private: "
-                                     f"{os.strerror(err)}")
+                raise DataPlaneError(f"sandbox: {exc}") from exc
         self.pin.touch(mode=0o600)
         # The namespace's first process empties /run/netns, says so and waits while its
         # namespace is bound on the pin from here. The kernel binds a mount namespace's file

@@ -7,6 +7,7 @@ builds every launch's arguments from these.
 from __future__ import annotations
 
 import compileall
+import functools
 import os
 import sys
 from pathlib import Path
@@ -39,6 +40,7 @@ def runtime_paths() -> list[Path]:
     return out
 
 
+@functools.cache  # once per process, however many drivers it makes
 def compile_package() -> None:
     """Write the bytecode of Facade's own package where Python looks for it (__pycache__).
     Nodes see the package read-only, and a control plane run with PYTHONDONTWRITEBYTECODE
