@@ -1,4 +1,5 @@
-"""How the `facade` command shows API answers to a person: rich tables, detail views, the topology tree.
+"""How the `facade` command shows API answers to a person: rich tables and detail views (the
+topology tree: render_topology.py).
 
 Every function takes the API's JSON (docs/api.md) and prints it; `--json` bypasses this module
 (`print_json`). Output that is not a terminal gets no colour and a wide page, so that a file or a
@@ -69,7 +70,8 @@ def status_text(status: str | None) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
 
-def _s(value: Any) -> str:
+def dash(value: Any) -> str:
+    """A value as a cell shows it: `-` for nothing."""
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
@@ -121,7 +123,7 @@ def _print_list(table: Table, rows: Sequence[Any], empty: str) -> None:
 def accounts(rows: list[dict[str, Any]]) -> None:
     table = _table("NAME", "OPERATOR")
     for row in rows:
-        table.add_row(row.get("name"), _s(row.get("operator")))
+        table.add_row(row.get("name"), dash(row.get("operator")))
     _print_list(table, rows, "no accounts")
 
 
@@ -129,15 +131,15 @@ def networks(rows: list[dict[str, Any]]) -> None:
     table = _table("NAME", "ACCOUNT", "CIDR", "SUBNETS")
     for row in rows:
         subnets = ", ".join(s.get("name", "?") for s in row.get("subnets") or [])
-        table.add_row(row.get("name"), _s(row.get("account")), _s(row.get("cidr")), _s(subnets))
+        table.add_row(row.get("name"), dash(row.get("account")), dash(row.get("cidr")), dash(subnets))
     _print_list(table, rows, "no networks")
 
 
 def rules(rows: list[dict[str, Any]]) -> None:
     table = _table("DIRECTION", "PRIORITY", "ACTION", "PROTOCOL", "PORTS", "CIDR")
     for row in rows:
-        table.add_row(_s(row.get("direction")), _s(row.get("priority")), _s(row.get("action")),
-                      _s(row.get("protocol")), _s(row.get("ports") or "*"), _s(row.get("cidr")))
+        table.add_row(dash(row.get("direction")), dash(row.get("priority")), dash(row.get("action")),
+                      dash(row.get("protocol")), dash(row.get("ports") or "*"), dash(row.get("cidr")))
     _print_list(table, rows, "no rules")
 
 
@@ -146,10 +148,10 @@ def subnets(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(
             row.get("name"),
-            _s(row.get("account")),
-            _s(row.get("cidr")),
-            _s(row.get("gateway")),
-            f"{_s(row.get('used'))}/{_s(row.get('capacity'))}",
+            dash(row.get("account")),
+            dash(row.get("cidr")),
+            dash(row.get("gateway")),
+            f"{dash(row.get('used'))}/{dash(row.get('capacity'))}",
         )
     _print_list(table, rows, "no subnets")
 
@@ -157,7 +159,7 @@ def subnets(rows: list[dict[str, Any]]) -> None:
 def grants(rows: list[dict[str, Any]]) -> None:
     table = _table("SUBNET", "ACCOUNT", "GRANTED", "USED BY")
     for row in rows:
-        table.add_row(_s(row.get("subnet")), _s(row.get("account")), _s(row.get("created_at")),
+        table.add_row(dash(row.get("subnet")), dash(row.get("account")), dash(row.get("created_at")),
                       ", ".join(row.get("used_by") or []) or "-")
     _print_list(table, rows, "no grants")
 
@@ -168,16 +170,16 @@ def nodes(rows: list[dict[str, Any]]) -> None:
         ifaces = "\n".join(iface_str(i) for i in row.get("interfaces") or [])
         table.add_row(
             row.get("name"),
-            _s(row.get("account")),
+            dash(row.get("account")),
             status_text(row.get("status")),
-            _s(ifaces),
-            _s(row.get("netns")),
+            dash(ifaces),
+            dash(row.get("netns")),
         )
     _print_list(table, rows, "no instances")
 
 
 def _service_program(row: dict[str, Any]) -> str:
-    return _s(row.get("workload") or row.get("command"))
+    return dash(row.get("workload") or row.get("command"))
 
 
 def services(rows: list[dict[str, Any]]) -> None:
@@ -185,11 +187,11 @@ def services(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(
             row.get("name"),
-            _s(row.get("account")),
+            dash(row.get("account")),
             _service_program(row),
-            _s(row.get("port")),
-            _s(row.get("backend_subnet")),
-            _s(row.get("management_subnet")),
+            dash(row.get("port")),
+            dash(row.get("backend_subnet")),
+            dash(row.get("management_subnet")),
         )
     _print_list(table, rows, "no services")
 
@@ -197,17 +199,17 @@ def services(rows: list[dict[str, Any]]) -> None:
 def load_balancers(rows: list[dict[str, Any]]) -> None:
     table = _table("NAME", "ACCOUNT", "MANAGEMENT SUBNET", "SERVICES", "FRONT-ENDS")
     for row in rows:
-        table.add_row(row.get("name"), _s(row.get("account")),
-                      _s(row.get("management_subnet")), _s(", ".join(row.get("services") or [])),
-                      _s(len(row.get("frontends") or [])))
+        table.add_row(row.get("name"), dash(row.get("account")),
+                      dash(row.get("management_subnet")), dash(", ".join(row.get("services") or [])),
+                      dash(len(row.get("frontends") or [])))
     _print_list(table, rows, "no load-balancer offers")
 
 
 def load_balancer(obj: dict[str, Any]) -> None:
     pairs: list[tuple[str, RenderableType | str]] = [
-        ("load balancer", _s(obj.get("name"))), ("account", _s(obj.get("account"))),
-        ("management subnet", _s(obj.get("management_subnet"))),
-        ("services", _s(", ".join(obj.get("services") or [])))]
+        ("load balancer", dash(obj.get("name"))), ("account", dash(obj.get("account"))),
+        ("management subnet", dash(obj.get("management_subnet"))),
+        ("services", dash(", ".join(obj.get("services") or [])))]
     for fe in obj.get("frontends") or []:
         legs = ", ".join(f"{i.get('subnet')} {i.get('ip')}" for i in fe.get("interfaces") or [])
         pairs.append(("front-end", f"{fe.get('name')} ({fe.get('appliance')}, "
@@ -220,12 +222,12 @@ def appliances(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(
             row.get("name"),
-            _s(row.get("account")),
-            _s(row.get("service")),
-            _s(row.get("subnet")),
+            dash(row.get("account")),
+            dash(row.get("service")),
+            dash(row.get("subnet")),
             status_text(row.get("status")),
             endpoint_str(row),
-            f"{backend_count(row)}/{_s(row.get('desired_backends'))}",
+            f"{backend_count(row)}/{dash(row.get('desired_backends'))}",
         )
     _print_list(table, rows, "no appliances")
 
@@ -234,7 +236,7 @@ def events(rows: list[dict[str, Any]]) -> None:
     table = _table("TIME", "KIND", "OBJECT", "MESSAGE")
     for row in rows:
         table.add_row(
-            _s(row.get("time")), _s(row.get("kind")), _s(row.get("object")), _s(row.get("message"))
+            dash(row.get("time")), dash(row.get("kind")), dash(row.get("object")), dash(row.get("message"))
         )
     _print_list(table, rows, "no events")
 
@@ -243,7 +245,7 @@ def _node_hours(seconds: object) -> str:
     try:
         return f"{Decimal(str(seconds)) / 3600:.4f}"
     except (ArithmeticError, ValueError):
-        return _s(seconds)
+        return dash(seconds)
 
 
 def usage(rows: list[dict[str, Any]]) -> None:
@@ -252,9 +254,9 @@ def usage(rows: list[dict[str, Any]]) -> None:
     head = ["APPLIANCE", "CUSTOMER", "PROVIDER"] + (["NODE", "ROLE"] if by_node else [])
     table = _table(*head, "FE NODE-H", "BE NODE-H", "BYTES IN", "BYTES OUT", "CONNS", "REQUESTS")
     for r in rows:
-        cells = [_s(r.get("appliance")), _s(r.get("customer")), _s(r.get("provider"))]
+        cells = [dash(r.get("appliance")), dash(r.get("customer")), dash(r.get("provider"))]
         if by_node:
-            cells += [_s(r.get("node")), _s(r.get("role"))]
+            cells += [dash(r.get("node")), dash(r.get("role"))]
         cells += [_node_hours(r.get("frontend_node_seconds")),
                   _node_hours(r.get("backend_node_seconds"))]
         cells += [f"{r.get(k, 0):,}" for k in ("bytes_in", "bytes_out", "connections",
@@ -267,8 +269,8 @@ def public_ip_usage(rows: list[dict[str, Any]]) -> None:
     """Usage per public address: hours held, exact bytes through its gateway."""
     table = _table("ADDRESS", "ACCOUNT", "KIND", "IP-H", "BYTES IN", "BYTES OUT")
     for r in rows:
-        table.add_row(_s(r.get("address")), _s(r.get("account")), _s(r.get("kind")),
-                      _s(r.get("ip_hours")), f"{r.get('bytes_in', 0):,}",
+        table.add_row(dash(r.get("address")), dash(r.get("account")), dash(r.get("kind")),
+                      dash(r.get("ip_hours")), f"{r.get('bytes_in', 0):,}",
                       f"{r.get('bytes_out', 0):,}")
     _print_list(table, rows, "no public address held")
 
@@ -277,17 +279,17 @@ def channel_usage(rows: list[dict[str, Any]]) -> None:
     """Usage per private channel (VPN): hours held, from its creation to its deletion."""
     table = _table("CHANNEL", "ACCOUNT", "FROM", "UNTIL", "CHANNEL-H")
     for r in rows:
-        table.add_row(_s(r.get("channel")), _s(r.get("account")), _s(r.get("held_from")),
-                      _s(r.get("held_until")) if r.get("held_until") else "-",
-                      _s(r.get("channel_hours")))
+        table.add_row(dash(r.get("channel")), dash(r.get("account")), dash(r.get("held_from")),
+                      dash(r.get("held_until")) if r.get("held_until") else "-",
+                      dash(r.get("channel_hours")))
     _print_list(table, rows, "no private channel held")
 
 
 def autoscale(obj: dict[str, Any]) -> None:
     if not obj.get("enabled"):
-        _show(_fields([("service", _s(obj.get("service"))), ("autoscaling", "off")]))
+        _show(_fields([("service", dash(obj.get("service"))), ("autoscaling", "off")]))
         return
-    _show(_fields([("service", _s(obj.get("service"))),
+    _show(_fields([("service", dash(obj.get("service"))),
                    ("backends", f"{obj.get('min')}..{obj.get('max')}"),
                    ("target", f"{obj.get('target')} {obj.get('metric')}/s per backend"),
                    ("cool-down", f"{obj.get('cooldown')} s")]))
@@ -297,12 +299,12 @@ def autoscale(obj: dict[str, Any]) -> None:
 
 
 def account(obj: dict[str, Any]) -> None:
-    _show(_fields([("account", _s(obj.get("name"))), ("operator", _s(obj.get("operator")))]))
+    _show(_fields([("account", dash(obj.get("name"))), ("operator", dash(obj.get("operator")))]))
 
 
 def quotas(obj: dict[str, Any]) -> None:
     """An account's limits and usage; `over` where a lowered limit is under current usage."""
-    head = _fields([("account", _s(obj.get("account")))])
+    head = _fields([("account", dash(obj.get("account")))])
     table = _table("RESOURCE", "USED", "LIMIT", "")
     for resource, line in (obj.get("quotas") or {}).items():
         limit, used = line.get("limit"), line.get("used")
@@ -311,17 +313,17 @@ def quotas(obj: dict[str, Any]) -> None:
             note = "operator: not limited"
         elif isinstance(used, int) and used > limit:
             note += ", over: new ones refused"
-        table.add_row(resource, _s(used), "-" if limit is None else str(limit), note)
+        table.add_row(resource, dash(used), "-" if limit is None else str(limit), note)
     _show(head, Text(""), table)
 
 
 def network(obj: dict[str, Any]) -> None:
     head = _fields(
         [
-            ("network", _s(obj.get("name"))),
-            ("account", _s(obj.get("account"))),
-            ("cidr", _s(obj.get("cidr"))),
-            *([("public gateway", _s(obj.get("gateway_ip")) + (
+            ("network", dash(obj.get("name"))),
+            ("account", dash(obj.get("account"))),
+            ("cidr", dash(obj.get("cidr"))),
+            *([("public gateway", dash(obj.get("gateway_ip")) + (
                 ", outbound NAT" if obj.get("outbound_nat") else ""))]
               if obj.get("public_gateway") else []),
         ]
@@ -332,8 +334,8 @@ def network(obj: dict[str, Any]) -> None:
         return
     table = _table("SUBNET", "CIDR", "GATEWAY", "USED")
     for row in rows:
-        used = f"{_s(row.get('used'))}/{_s(row.get('capacity'))}"
-        table.add_row(row.get("name"), _s(row.get("cidr")), _s(row.get("gateway")), used)
+        used = f"{dash(row.get('used'))}/{dash(row.get('capacity'))}"
+        table.add_row(row.get("name"), dash(row.get("cidr")), dash(row.get("gateway")), used)
     _show(head, Text(""), table)
 
 
@@ -341,12 +343,12 @@ def subnet(obj: dict[str, Any]) -> None:
     _show(
         _fields(
             [
-                ("subnet", _s(obj.get("name"))),
-                ("network", _s(obj.get("network"))),
-                ("account", _s(obj.get("account"))),
-                ("cidr", _s(obj.get("cidr"))),
-                ("gateway", _s(obj.get("gateway"))),
-                ("used", f"{_s(obj.get('used'))} of {_s(obj.get('capacity'))} addresses"),
+                ("subnet", dash(obj.get("name"))),
+                ("network", dash(obj.get("network"))),
+                ("account", dash(obj.get("account"))),
+                ("cidr", dash(obj.get("cidr"))),
+                ("gateway", dash(obj.get("gateway"))),
+                ("used", f"{dash(obj.get('used'))} of {dash(obj.get('capacity'))} addresses"),
                 *([("routes", "private: no route to the Internet")]
                   if obj.get("internet") is False else []),
                 *([("sites", "kept off the network's sites (vpns)")]
@@ -359,16 +361,16 @@ def subnet(obj: dict[str, Any]) -> None:
 def _iface_table(ifaces: list[dict[str, Any]]) -> Table:
     table = _table("INTERFACE", "SUBNET", "IP")
     for iface in ifaces:
-        table.add_row(_s(iface.get("name")), _s(iface.get("subnet")), _s(iface.get("ip")))
+        table.add_row(dash(iface.get("name")), dash(iface.get("subnet")), dash(iface.get("ip")))
     return table
 
 
 def node(obj: dict[str, Any]) -> None:
     pairs: list[tuple[str, RenderableType | str]] = [
-        ("instance" if obj.get("role") in (None, "instance") else obj["role"], _s(obj.get("name"))),
-        ("account", _s(obj.get("account"))),
+        ("instance" if obj.get("role") in (None, "instance") else obj["role"], dash(obj.get("name"))),
+        ("account", dash(obj.get("account"))),
         ("status", status_text(obj.get("status"))),
-        ("netns", _s(obj.get("netns"))),
+        ("netns", dash(obj.get("netns"))),
     ]
     if obj.get("appliance"):
         pairs.append(("appliance", obj["appliance"]))
@@ -381,16 +383,16 @@ def node(obj: dict[str, Any]) -> None:
 
 def limits(obj: dict[str, Any]) -> None:
     _show(_fields([("memory", f"{obj.get('memory_mb')} MiB"),
-                   ("processes", _s(obj.get("pids"))),
-                   ("cpu weight", _s(obj.get("cpu_weight")))]))
+                   ("processes", dash(obj.get("pids"))),
+                   ("cpu weight", dash(obj.get("cpu_weight")))]))
 
 
 def health_check(obj: dict[str, Any]) -> None:
     what = f"GET {obj.get('path')}, expects {obj.get('codes')}" if obj.get("type") == "http" \
-        else _s(obj.get("type"))
+        else dash(obj.get("type"))
     _show(_fields([("check", what), ("interval", f"{obj.get('interval')} s"),
-                   ("timeout", f"{obj.get('timeout')} s"), ("rise", _s(obj.get("rise"))),
-                   ("fall", _s(obj.get("fall")))]))
+                   ("timeout", f"{obj.get('timeout')} s"), ("rise", dash(obj.get("rise"))),
+                   ("fall", dash(obj.get("fall")))]))
 
 
 def service(obj: dict[str, Any]) -> None:
@@ -398,12 +400,12 @@ def service(obj: dict[str, Any]) -> None:
     known = ["name", "account", "workload", "command", "port", "health_path"]
     known += ["backend_subnet", "management_subnet"]
     pairs: list[tuple[str, RenderableType | str]] = [
-        ("service" if k == "name" else k.replace("_", " "), _s(obj.get(k)))
+        ("service" if k == "name" else k.replace("_", " "), dash(obj.get(k)))
         for k in known
         if obj.get(k) is not None
     ]
     pairs += [
-        (k.replace("_", " "), _s(v if not isinstance(v, (dict, list)) else json.dumps(v)))
+        (k.replace("_", " "), dash(v if not isinstance(v, (dict, list)) else json.dumps(v)))
         for k, v in obj.items()
         if k not in known
     ]
@@ -418,12 +420,12 @@ def _node_branch(tree: Tree, label: str, obj: dict[str, Any] | None) -> None:
         (f"{label} ", "bold"),
         f"{obj.get('name', '?')}  ",
         status_text(obj.get("status")),
-        f"  {_s(obj.get('netns'))}",
+        f"  {dash(obj.get('netns'))}",
     )
     branch = tree.add(head)
     for iface in obj.get("interfaces") or []:
         branch.add(
-            f"{_s(iface.get('name')):<6} {_s(iface.get('subnet')):<24} {_s(iface.get('ip'))}"
+            f"{dash(iface.get('name')):<6} {dash(iface.get('subnet')):<24} {dash(iface.get('ip'))}"
         )
 
 
@@ -440,13 +442,13 @@ def appliance(obj: dict[str, Any]) -> None:
     backends = obj.get("backends") or []
     head = _fields(
         [
-            ("appliance", _s(obj.get("name"))),
-            ("account", _s(obj.get("account"))),
-            ("service", _s(obj.get("service"))),
+            ("appliance", dash(obj.get("name"))),
+            ("account", dash(obj.get("account"))),
+            ("service", dash(obj.get("service"))),
             ("status", status),
-            ("endpoint", f"{endpoint_str(obj)} in {_s(obj.get('subnet'))}"),
+            ("endpoint", f"{endpoint_str(obj)} in {dash(obj.get('subnet'))}"),
             ("backends",
-             f"{backend_count(obj)} running, {_s(obj.get('desired_backends'))} desired"),
+             f"{backend_count(obj)} running, {dash(obj.get('desired_backends'))} desired"),
             *_chain_fields(obj),
         ]
     )
@@ -470,134 +472,3 @@ def _chain_fields(obj: dict[str, Any]) -> list[tuple[str, RenderableType | str]]
     if obj.get("used_by"):
         pairs.append(("used by", ", ".join(obj["used_by"])))
     return pairs
-
-
-# ---- topology ----------------------------------------------------------------------------------
-
-
-def _role_text(row: dict[str, Any]) -> str:
-    role = row.get("role") or "instance"
-    if row.get("appliance") and role in ("frontend", "backend"):
-        return f"{role} of {row['appliance']}"
-    return role
-
-
-def topology(data: dict[str, Any]) -> None:
-    """network (account, cidr, router) -> subnet (cidr, gateway, bridge, what makes it provider
-    internal, the accounts granted interfaces in it) -> one line per node. A node's owner is
-    named (`owner X`) when it is not the network's account: another account's leg in this
-    network, e.g. a provider's front-end in a customer's subnet or a grantee's interface."""
-    nets = data.get("networks") or []
-    if not nets:
-        emit("no networks")
-        return
-    root = Tree(Text("facade", style="bold"), guide_style="dim")
-    for net in nets:
-        site = net.get("kind") == "site"
-        public = net.get("gateway_ip") and net.get("public_gateway", True) and not site
-        net_branch = root.add(
-            Text.assemble(
-                ("site " if site else "", "bold cyan"),
-                (net.get("name", "?"), "bold cyan"),
-                f" {_s(net.get('cidr'))}" if site else "",
-                f"  account {_s(net.get('account'))}",
-                "" if site else f"  {_s(net.get('cidr'))}",
-                f"  router {_s(net.get('router'))}",
-                "  the intermediate network (the Internet)" if net.get("kind") == "intermediate"
-                else "",
-                f"  public gateway {net['gateway_ip']}" if public else "",
-                ", outbound NAT" if public and net.get("outbound_nat") else "",
-                f"  site gateway {net['gateway_ip']}" if site and net.get("gateway_ip") else "",
-            )
-        )
-        for chan in net.get("vpns") or []:
-            net_branch.add(Text(
-                f"vpn {chan['name']} ({chan.get('engine', '?')}) to "
-                f"{'site' if chan.get('peer_kind') == 'site' else 'network'} {chan['peer']} "
-                f"{_s(chan.get('peer_cidr'))}", style="magenta"))
-        for sub in net.get("subnets") or []:
-            sub_branch = net_branch.add(
-                Text.assemble(
-                    (sub.get("name", "?"), "bold"),
-                    f"  {_s(sub.get('cidr'))}  gateway {_s(sub.get('gateway'))}",
-                    f"  bridge {_s(sub.get('bridge'))}",
-                    f"  internal: {', '.join(sub['internal'])}" if sub.get("internal") else "",
-                    f"  granted to {', '.join(sub['granted_to'])}" if sub.get("granted_to")
-                    else "",
-                )
-            )
-            rows = sub.get("nodes") or []
-            cells = [
-                [
-                    _s(r.get("name")),
-                    _role_text(r),
-                    f"owner {r['account']}" if r.get("account") not in (None, net.get("account"))
-                    else "",
-                    _s(r.get("ip")),
-                    f"public {r['public_ip']}" if r.get("public_ip") else "",
-                    _s(r.get("interface")),
-                    _s(r.get("netns")),
-                ]
-                for r in rows
-            ]
-            # Pad columns by hand so the node lines align within a subnet, in a file as on screen;
-            # a column empty on every line of the subnet (no foreign owner) is left out.
-            widths = [max((len(c[i]) for c in cells), default=0) for i in range(7)]
-            for r, c in zip(rows, cells, strict=True):
-                line = "  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True) if w)
-                line = line.rstrip()
-                style = "green" if r.get("role") == "instance" else ""
-                sub_branch.add(Text(line, style=style))
-            if not rows:
-                sub_branch.add(Text("no nodes", style="dim"))
-    externals = data.get("externals") or []
-    if externals:
-        inet = root.add(Text("external hosts on the intermediate network", style="bold"))
-        for r in externals:
-            inet.add(f"{_s(r.get('name'))}  {_s(r.get('ip'))}  {_s(r.get('netns'))}")
-    emit(root)
-    chains_tree = _chains(data.get("appliances") or [])
-    if chains_tree is not None:
-        emit(chains_tree)
-
-
-def _chain_label(app: dict[str, Any]) -> Text:
-    return Text.assemble(
-        (app.get("name", "?"), "bold"),
-        f"  {_s(app.get('service'))} by {_s(app.get('provider'))}",
-        f"  {_s(app.get('endpoint'))} in {_s(app.get('subnet'))}  ",
-        status_text(app.get("status")),
-    )
-
-
-def _chains(apps: list[dict[str, Any]]) -> Tree | None:
-    """Appliances that use or are used by another, as trees from the customer's end: each
-    appliance, its backends, and under them the appliance they call, whose front-end sits in
-    their backend subnet."""
-    by_name = {a.get("name"): a for a in apps}
-    linked = [a for a in apps if a.get("uses") or a.get("used_by") or a.get("upstream")]
-    if not linked:
-        return None
-    root = Tree(Text("chains", style="bold"), guide_style="dim")
-    for app in linked:
-        if any(u in by_name for u in app.get("used_by") or []):
-            continue  # drawn under the appliance that uses it
-        branch, seen = root.add(_chain_label(app)), set()
-        current: dict[str, Any] | None = app
-        while current is not None and current.get("name") not in seen:
-            seen.add(current.get("name"))
-            legs = [_s(current.get("backend_subnet")), *(current.get("extra_subnets") or [])]
-            backends = f"backends {', '.join(current.get('backends') or []) or '-'} " \
-                       f"({', '.join(legs)})"
-            uses = [u for u in current.get("uses") or [] if u in by_name]
-            if uses:
-                branch = branch.add(f"{backends} call").add(_chain_label(by_name[uses[0]]))
-                current = by_name[uses[0]]
-                continue
-            if current.get("upstream"):
-                branch.add(Text(f"{backends} call {current['upstream']} (missing)",
-                                style="yellow"))
-            elif current.get("backends"):
-                branch.add(backends)
-            current = None
-    return root

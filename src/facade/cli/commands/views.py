@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from facade.cli import render
+from facade.cli import render, render_topology
 from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output
 
@@ -15,7 +15,7 @@ def topology(as_json: Json = False, form: Output = None) -> None:
     """Draw networks -> subnets -> nodes, with addresses and kernel names."""
     with connect() as cli:
         data = cli.get("/v1/topology")
-    render.output(data, as_json, render.topology, form)
+    render.output(data, as_json, render_topology.topology, form)
 
 
 def events(
