@@ -19,7 +19,8 @@ IFNAMSIZ = 15
 FABRIC_NETNS = "fcd-fabric"
 
 MAX_NAME = 40  # characters of a user-chosen name (the store's columns are this wide)
-MAX_SUBNET_REF = 2 * MAX_NAME + 1  # "network/subnet"
+MAX_REF = 2 * MAX_NAME + 1  # "account/name": an object of another account (docs/api.md, Names)
+MAX_SUBNET_REF = 3 * MAX_NAME + 2  # "network/subnet" or "account/network/subnet"
 MAX_INTERFACE_REF = MAX_NAME + 1 + 4  # "instance/eth7"
 _NAME = re.compile(rf"[a-z](?:[a-z0-9-]{{0,{MAX_NAME - 2}}}[a-z0-9])?")
 _IFNAME = re.compile(r"eth[0-9]{1,2}")
@@ -33,12 +34,35 @@ def check_name(name: object, *, kind: str, where: str | None = None) -> str:
     return name
 
 
+def check_ref(value: object, *, kind: str, where: str | None = None) -> str:
+    """A reference to an object: its NAME (the caller's own, or the one it may see) or
+    ACCOUNT/NAME (that account's), both parts names (docs/api.md, "Names")."""
+    parts = value.split("/") if isinstance(value, str) else []
+    if not 1 <= len(parts) <= 2:
+        raise Invalid(f"{kind} must be NAME or ACCOUNT/NAME (like search or acme/search), not "
+                      f"{describe(value)}", where=where or kind)
+    if len(parts) == 2:
+        check_name(parts[0], kind="account", where=where or kind)
+    check_name(parts[-1], kind=kind, where=where or kind)
+    return str(value)
+
+
+def split_ref(ref: str) -> tuple[str | None, str]:
+    """(account or None, name) of a reference `check_ref` accepts."""
+    account, _, name = ref.rpartition("/")
+    return account or None, name
+
+
 def check_subnet_ref(value: object, *, where: str, what: str = "subnet") -> str:
-    """A subnet named as "network/subnet" (both parts names), in a body or a scenario file."""
-    if not isinstance(value, str) or value.count("/") != 1:
+    """A subnet named as "network/subnet" or "account/network/subnet" (each part a name), in a
+    body or a scenario file."""
+    if not isinstance(value, str) or value.count("/") not in (1, 2):
         raise Invalid(f"{what} must name a subnet as network/subnet (NETWORK/SUBNET, like "
-                      f"acme-vpc/app), not {describe(value)}", where=where)
-    network, subnet = value.split("/")
+                      f"acme-vpc/app, or ACCOUNT/NETWORK/SUBNET), not {describe(value)}",
+                      where=where)
+    *account, network, subnet = value.split("/")
+    for part in account:
+        check_name(part, kind="account", where=where)
     check_name(network, kind="network", where=where)
     check_name(subnet, kind="subnet", where=where)
     return value

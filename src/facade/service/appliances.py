@@ -59,8 +59,8 @@ def _check_placement(session: Session, sub: Subnet) -> None:
 def _add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
     svc = app.service
     name = f"{app.name}-b{ordinal}"
-    instances.check_free_name(session, name, where="backends")
-    node = Instance(name=name, account=svc.account, role="backend",
+    instances.check_free_name(session, app.account.id, name, where="backends")
+    node = Instance(name=name, account=svc.account, name_scope=app.account, role="backend",
                     appliance=app, ordinal=ordinal, status=NodeStatus.PENDING)
     session.add(node)
     extras = []
@@ -125,9 +125,9 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
                   backends: int | None = None) -> Appliance:
     backends = commands.new_appliance(name=name, backends=backends).backends
     owner = lookup.acting_account(session, caller, account)
-    if session.scalar(select(Appliance).where(Appliance.name == name)):
+    if lookup.taken(session, Appliance.name, Appliance.account_id, owner.id, name):
         raise Conflict(f"appliance {name!r} already exists", where="name")
-    svc = lookup.service(session, service)
+    svc = lookup.service(session, service, caller=caller)
     sub = lookup.visible_subnet(session, caller, subnet)
     if sub.network.account_id != owner.id:
         raise Forbidden(f"subnet {subnet} belongs to account {sub.network.account.name}; "
@@ -141,10 +141,11 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
                     desired_backends=backends, status=ApplianceStatus.PROVISIONING,
                     status_detail="creating nodes")
     session.add(app)
-    instances.check_free_name(session, f"{name}-fe")
+    instances.check_free_name(session, owner.id, f"{name}-fe")
     # the front-end is the provider's own, or a load-balancer provider's (service.frontend)
     fe_owner, fe_mgmt = load_balancers.frontend_owner_and_management(svc)
-    fe = Instance(name=f"{name}-fe", account_id=fe_owner, role="frontend", appliance=app,
+    fe = Instance(name=f"{name}-fe", account_id=fe_owner, name_scope=owner, role="frontend",
+                  appliance=app,
                   status=NodeStatus.PENDING)
     session.add(fe)
     instances.add_interfaces(session, fe, [

@@ -48,7 +48,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                                extra_subnets=extra_subnets or (), billing_model=billing_model,
                                upstream=upstream, frontend=frontend)
     owner = lookup.acting_account(session, caller, account)
-    if session.scalar(select(Service).where(Service.name == name)):
+    if lookup.taken(session, Service.name, Service.account_id, owner.id, name):
         raise Conflict(f"appliance service {name!r} already exists", where="name")
     subs = {}
     for field, path in (("backend_subnet", backend_subnet),

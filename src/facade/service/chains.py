@@ -27,8 +27,17 @@ from facade.store.models import Appliance, Service
 MAX_DEPTH = 32  # a chain longer than this is refused (and never walked further)
 
 
-def _named(session: Session, name: str) -> Appliance | None:
-    return session.scalar(select(Appliance).where(Appliance.name == name))
+def _named(session: Session, names_: Iterable[str]) -> dict[str, list[Appliance]]:
+    """The appliances of these names, by name, oldest first. Names are unique per account only
+    (docs/api.md, "Names"): a service's upstream is the one of them in a subnet its backends
+    are on, and only a subnet's owner places appliances there."""
+    found: dict[str, list[Appliance]] = {}
+    wanted = sorted(set(names_))
+    if wanted:
+        for app in session.scalars(select(Appliance).where(Appliance.name.in_(wanted))
+                                   .order_by(Appliance.id)):
+            found.setdefault(app.name, []).append(app)
+    return found
 
 
 def reachable_subnets(svc: Service) -> set[int]:
@@ -47,15 +56,12 @@ def upstreams_of(session: Session, services: Iterable[Service]) -> dict[int, App
     """`upstream_of` for many services (by id) in one query, whatever their number: what the
     list views use."""
     services = list(services)
-    wanted = {s.upstream for s in services if s.upstream}
-    named = {a.name: a for a in session.scalars(
-        select(Appliance).where(Appliance.name.in_(sorted(wanted))))} if wanted else {}
+    named = _named(session, (s.upstream for s in services if s.upstream))
     found: dict[int, Appliance | None] = {}
     for svc in services:
-        app = named.get(svc.upstream) if svc.upstream else None
-        live = app is not None and app.status != ApplianceStatus.DELETING and \
-            app.subnet_id in reachable_subnets(svc)
-        found[svc.id] = app if live else None
+        found[svc.id] = next((a for a in named.get(svc.upstream or "", [])
+                              if a.status != ApplianceStatus.DELETING
+                              and a.subnet_id in reachable_subnets(svc)), None)
     return found
 
 
@@ -76,14 +82,17 @@ def users_of_many(session: Session, apps: Sequence[Appliance]) -> dict[int, list
     """`users_of` for many appliances (by id) in two queries, whatever their number: what the
     list views use."""
     users: dict[int, list[Appliance]] = {a.id: [] for a in apps}
-    live = {a.name: a for a in apps if a.status != ApplianceStatus.DELETING}
+    live: dict[str, list[Appliance]] = {}
+    for a in apps:
+        if a.status != ApplianceStatus.DELETING:
+            live.setdefault(a.name, []).append(a)
     if not live:
         return users
     services = session.scalars(select(Service).where(Service.upstream.in_(list(live)))
                                .options(selectinload(Service.extra_subnets))).all()
     # the service's id -> the appliance it calls (only where its backends reach it)
-    calls = {s.id: live[s.upstream] for s in services
-             if s.upstream is not None and live[s.upstream].subnet_id in reachable_subnets(s)}
+    calls = {s.id: app for s in services for app in live.get(s.upstream or "", [])
+             if app.subnet_id in reachable_subnets(s)}
     if not calls:
         return users
     for user in session.scalars(select(Appliance).where(
@@ -131,8 +140,10 @@ def check_upstream(session: Session, caller: Caller, subnet_ids: list[int],
     if upstream is None:
         return
     names.check_name(upstream, kind="appliance", where=where)
-    app = _named(session, upstream)
-    if app is None or not caller.may_see(app.account_id, app.service.account_id):
+    seen = [a for a in _named(session, [upstream]).get(upstream, [])
+            if caller.may_see(a.account_id, a.service.account_id)]
+    app = next((a for a in seen if a.subnet_id in subnet_ids), seen[0] if seen else None)
+    if app is None:
         return
     if app.subnet_id not in subnet_ids:
         raise Invalid(f"appliance {upstream} is in subnet {app.subnet.path}; an upstream must be "

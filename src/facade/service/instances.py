@@ -52,8 +52,9 @@ def add_interfaces(session: Session, inst: Instance,
         session.flush()  # the next allocation in the same subnet must see this one
 
 
-def check_free_name(session: Session, name: str, *, where: str = "name") -> None:
-    if session.scalar(select(Instance.id).where(Instance.name == name)) is not None:
+def check_free_name(session: Session, scope_id: int, name: str, *, where: str = "name") -> None:
+    """An instance's (or a node's) name is free among the names of account `scope_id`."""
+    if lookup.taken(session, Instance.name, Instance.name_scope_id, scope_id, name):
         raise Conflict(f"instance {name!r} already exists", where=where)
 
 
@@ -62,14 +63,14 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
                  limits: dict[str, Any] | None = None, *, public_ip: bool = False) -> Instance:
     commands.new_instance(name=name, interfaces=interfaces, limits=limits)
     owner = lookup.acting_account(session, caller, account)
-    check_free_name(session, name)
+    check_free_name(session, owner.id, name)
     placements = []
     for i, spec in enumerate(interfaces):
         where = f"interfaces[{i}]"
         sub = resolve_subnet(session, caller, owner, spec.get("subnet", ""), where=where)
         placements.append((sub, spec.get("ip"), where))
     quotas.check(session, owner, "instances", where="name")
-    inst = Instance(name=name, account=owner, role="instance", status=NodeStatus.PENDING)
+    inst = Instance(name=name, account=owner, name_scope=owner, role="instance", status=NodeStatus.PENDING)
     sandboxes.store(inst, limits or {})
     session.add(inst)
     add_interfaces(session, inst, placements)

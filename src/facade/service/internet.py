@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from facade.domain import edge, names
-from facade.domain.errors import Conflict, Invalid, NotFound
+from facade.domain.errors import Conflict, Invalid
 from facade.domain.ipam import parse_ip
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import gateways, instances, lookup, paging, quotas, sandboxes, views
@@ -69,10 +69,10 @@ def new_external(ctx: Context, session: Session, caller: Caller, name: str,
     if ip is not None:
         parse_ip(ip, where="ip")
     owner = lookup.acting_account(session, caller, account)
-    instances.check_free_name(session, name)
+    instances.check_free_name(session, owner.id, name)
     quotas.check(session, owner, "instances", where="name")
     sub = gateways.hosts_subnet(ensure(ctx, session))
-    inst = Instance(name=name, account=owner, role=ROLE, status="pending")
+    inst = Instance(name=name, account=owner, name_scope=owner, role=ROLE, status="pending")
     sandboxes.store(inst, {})
     session.add(inst)
     taken = {n.gateway_ip for n in session.scalars(
@@ -110,15 +110,14 @@ def view(row: Instance) -> dict[str, Any]:
 
 def find_own(session: Session, caller: Caller, name: str) -> Instance | None:
     """The caller's external host of that name, if any."""
-    row = session.scalar(select(Instance).where(Instance.name == name, Instance.role == ROLE))
-    return row if row is not None and caller.may_see(row.account_id) else None
+    row = session.scalar(select(Instance).where(Instance.name == name, Instance.role == ROLE,
+                                                Instance.account_id == caller.account_id))
+    return row
 
 
 def _lookup(session: Session, caller: Caller, name: str) -> Instance:
-    row = session.scalar(select(Instance).where(Instance.name == name, Instance.role == ROLE))
-    if row is None or not caller.may_see(row.account_id):
-        raise NotFound(f"external host {name!r} does not exist", where="external")
-    return row
+    return lookup.instance(session, caller, name, where="external", role=ROLE,
+                           kind="external host")
 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from facade.domain import commands
+from facade.domain import commands, names
 from facade.domain.errors import Conflict, Forbidden, InUse, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import lookup, paging, views
@@ -26,13 +26,13 @@ from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Interface, LoadBalancer, Service, Subnet
 
 
-def find(session: Session, name: str, *, where: str = "frontend") -> LoadBalancer:
-    """An offer by name: offers are public, so any caller may find one."""
-    row = session.scalar(select(LoadBalancer).where(LoadBalancer.name == name)) \
-        if isinstance(name, str) and len(name) <= 40 else None
-    if row is None:
+def find(session: Session, name: str, *, where: str = "frontend",
+         caller: Caller | None = None) -> LoadBalancer:
+    """An offer by NAME or ACCOUNT/NAME: offers are public, so any caller may find one (a bare
+    name: the caller's own first, else the only one of that name)."""
+    if not isinstance(name, str) or len(name) > names.MAX_REF:
         raise NotFound(f"load-balancer offer {name!r} does not exist", where=where)
-    return row
+    return lookup.load_balancer(session, caller, name, where=where)
 
 
 def frontend_owner_and_management(svc: Service) -> tuple[int, Subnet]:
@@ -91,7 +91,7 @@ def new_offer(ctx: Context, session: Session, caller: Caller, *, name: str,
               account: str | None, management_subnet: str) -> LoadBalancer:
     commands.new_load_balancer(name=name, management_subnet=management_subnet)
     owner = lookup.acting_account(session, caller, account)
-    if session.scalar(select(LoadBalancer).where(LoadBalancer.name == name)):
+    if lookup.taken(session, LoadBalancer.name, LoadBalancer.account_id, owner.id, name):
         raise Conflict(f"load-balancer offer {name!r} already exists", where="name")
     sub = lookup.visible_subnet(session, caller, management_subnet, where="management_subnet")
     if sub.network.account_id != owner.id:

@@ -55,7 +55,7 @@ def new_network(ctx: Context, session: Session, caller: Caller, name: str, accou
                 public_gateway: bool = False, outbound_nat: bool = False) -> Network:
     cmd = commands.new_network(name=name, cidr=cidr, subnets=subnets or [])
     owner = lookup.acting_account(session, caller, account)
-    if session.scalar(select(Network).where(Network.name == name)):
+    if lookup.taken(session, Network.name, Network.account_id, owner.id, name):
         raise Conflict(f"network {name!r} already exists", where="name")
     quotas.check(session, owner, "networks", where="name")
     quotas.check(session, owner, "subnets", len(subnets or []), where="subnets")

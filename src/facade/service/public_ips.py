@@ -168,8 +168,9 @@ def target_of(session: Session, caller: Caller, account_id: int, instance: str |
         raise Invalid("give an instance or an appliance to associate the address with",
                       where="instance")
     if appliance is not None:
-        app = session.scalar(select(Appliance).where(Appliance.name == appliance))
-        if app is None or app.account_id != account_id or not caller.may_see(app.account_id):
+        app = session.scalar(select(Appliance).where(Appliance.name == appliance,
+                                                     Appliance.account_id == account_id))
+        if app is None or not caller.may_see(app.account_id):
             raise NotFound(f"appliance {appliance!r} does not exist", where="appliance")
         fe = next((n for n in app.nodes if n.role == "frontend"), None)
         if app.status == "deleting" or fe is None:
@@ -178,8 +179,9 @@ def target_of(session: Session, caller: Caller, account_id: int, instance: str |
         index, net = _target(session, fe, "eth0", where="appliance")
         return fe, index, net, f"appliance {appliance}"
     found = session.scalar(select(Instance).where(Instance.name == instance,
-                                                  Instance.role == "instance"))
-    if found is None or found.account_id != account_id or not caller.may_see(found.account_id):
+                                                  Instance.role == "instance",
+                                                  Instance.account_id == account_id))
+    if found is None or not caller.may_see(found.account_id):
         raise NotFound(f"instance {instance!r} does not exist", where="instance")
     index, net = _target(session, found, iface, where="instance")
     return found, index, net, f"{found.name}/{iface}"
@@ -215,8 +217,9 @@ def bind_site(ctx: Context, session: Session, caller: Caller, row: PublicIp, sit
     if row.standard:
         raise Conflict(f"{row.address} is a standard public address; it cannot be moved",
                        where="address")
-    place = session.scalar(select(Network).where(Network.name == site, Network.kind == "site"))
-    if place is None or place.account_id != row.account_id or not caller.may_see(
+    place = session.scalar(select(Network).where(Network.name == site, Network.kind == "site",
+                                                 Network.account_id == row.account_id))
+    if place is None or not caller.may_see(
             place.account_id):
         raise NotFound(f"site {site!r} does not exist", where="site")
     if private is None:

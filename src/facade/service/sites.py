@@ -29,10 +29,11 @@ HOST_ROLE = "site-host"
 
 def find(session: Session, caller: Caller, name: str, *, where: str = "site") -> Network:
     """The caller's site of that name (another account's is the same 404 as none)."""
-    row = session.scalar(select(Network).where(Network.name == name, Network.kind == KIND))
-    if row is None or not caller.may_see(row.account_id):
-        raise NotFound(f"site {name!r} does not exist", where=where)
-    return row
+    lookup.check_ref(name, "site", where)
+    return lookup.resolve(session, caller, select(Network).where(
+        Network.name == names.split_ref(name)[1], Network.kind == KIND).order_by(Network.id),
+        name, owner=lambda r: r.account_id, visible=lambda r: caller.may_see(r.account_id),
+        kind="site", where=where, account_column=Network.account_id)
 
 
 def new_site(ctx: Context, session: Session, caller: Caller, name: str, account: str | None,
@@ -40,7 +41,7 @@ def new_site(ctx: Context, session: Session, caller: Caller, name: str, account:
     cmd = commands.new_network(name=name, cidr=cidr)  # the same name and range rules
     edge.check_site_range(cmd.cidr)
     owner = lookup.acting_account(session, caller, account)
-    if session.scalar(select(Network.id).where(Network.name == name)) is not None:
+    if lookup.taken(session, Network.name, Network.account_id, owner.id, name):
         raise Conflict(f"a network or site named {name!r} already exists", where="name")
     quotas.check(session, owner, "networks", where="name")
     site = Network(name=name, account=owner, cidr=cmd.cidr, kind=KIND)
@@ -127,9 +128,9 @@ def new_host(ctx: Context, session: Session, caller: Caller, site_name: str, nam
     names.check_name(name, kind="host", where="name")
     if ip is not None:
         parse_ip(ip, where="ip")
-    instances.check_free_name(session, name)
+    instances.check_free_name(session, site.account_id, name)
     quotas.check(session, site.account, "instances", where="name")
-    inst = Instance(name=name, account=site.account, role=HOST_ROLE, status="pending")
+    inst = Instance(name=name, account=site.account, name_scope=site.account, role=HOST_ROLE, status="pending")
     sandboxes.store(inst, {})
     session.add(inst)
     instances.add_interfaces(session, inst, [(site.subnets[0], ip, "ip")])

@@ -35,15 +35,20 @@ def _key() -> str:
     return wgkeys.private_key(os.urandom(wgkeys.KEY_BYTES))
 
 
-def _live(session: Session, name: str) -> Vpn | None:
-    return session.scalar(select(Vpn).where(Vpn.name == name, Vpn.deleted_at.is_(None)))
+def _live(session: Session, account_id: int, name: str) -> Vpn | None:
+    """The account's live channel of that name (names are unique per account among live
+    channels)."""
+    return session.scalar(select(Vpn).where(Vpn.name == name, Vpn.account_id == account_id,
+                                            Vpn.deleted_at.is_(None)))
 
 
 def find(session: Session, caller: Caller, name: str) -> Vpn:
-    row = _live(session, name)
-    if row is None or not caller.may_see(row.account_id):
-        raise NotFound(f"vpn {name!r} does not exist", where="vpn")
-    return row
+    """A live channel by NAME or ACCOUNT/NAME (another's is the same 404 as none)."""
+    lookup.check_ref(name, "vpn", "vpn")
+    return lookup.resolve(session, caller, select(Vpn).where(
+        Vpn.name == names.split_ref(name)[1], Vpn.deleted_at.is_(None)).order_by(Vpn.id),
+        name, owner=lambda r: r.account_id, visible=lambda r: caller.may_see(r.account_id),
+        kind="vpn", where="vpn", account_column=Vpn.account_id)
 
 
 def new_vpn(ctx: Context, session: Session, caller: Caller, name: str, network: str,
@@ -56,7 +61,7 @@ def new_vpn(ctx: Context, session: Session, caller: Caller, name: str, network: 
     if place.account_id != net.account_id:
         raise Conflict(f"site {site} belongs to {place.account.name}, network {network} to "
                        f"{net.account.name}; a channel joins an account's own", where="site")
-    if _live(session, name) is not None:
+    if _live(session, net.account_id, name) is not None:
         raise Conflict(f"vpn {name!r} already exists", where="name")
     other = next(iter(gateways.channels(session, place.id)), None)
     if other is not None:

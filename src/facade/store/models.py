@@ -1,7 +1,8 @@
 """The tables of Facade's desired state (and its events), as SQLAlchemy 2 typed models.
 
 Rows say what *should* exist; the reconciler makes the kernel agree. Unique constraints are the
-backstop of the service layer's checks: (subnet, ip) can never be allocated twice.
+backstop of the service layer's checks: (subnet, ip) can never be allocated twice, and a name is
+taken once per account (account, name), never across accounts (docs/api.md, "Names").
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ class Token(Base):
 
 class Network(Base):
     __tablename__ = "networks"
-    __table_args__ = NEVER_REUSE
+    __table_args__ = (UniqueConstraint("account_id", "name"), NEVER_REUSE)
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     cidr: Mapped[str] = mapped_column(String(18))
     # "private" (a tenant's VPC), "intermediate" (the stand-in for the Internet: one, the
@@ -99,10 +100,14 @@ class Instance(Base):
     """A customer instance, or a node (front-end, backend) of an appliance."""
 
     __tablename__ = "instances"
-    __table_args__ = NEVER_REUSE
+    __table_args__ = (UniqueConstraint("name_scope_id", "name"), NEVER_REUSE)
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    # the account among whose names its name is: its own for an instance, the appliance's
+    # customer's for a node (two customers' appliances `docs` of one provider both have a node
+    # `docs-fe`, run by that provider)
+    name_scope_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     role: Mapped[str] = mapped_column(String(16), default="instance")
     appliance_id: Mapped[int | None] = mapped_column(ForeignKey("appliances.id"), nullable=True)
     ordinal: Mapped[int] = mapped_column(Integer, default=0)  # backend number within its appliance
@@ -113,7 +118,8 @@ class Instance(Base):
     limit_pids: Mapped[int | None] = mapped_column(Integer, nullable=True)
     limit_cpu_weight: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    account: Mapped[Account] = relationship()
+    account: Mapped[Account] = relationship(foreign_keys=[account_id])
+    name_scope: Mapped[Account] = relationship(foreign_keys=[name_scope_id])
     appliance: Mapped[Appliance | None] = relationship(back_populates="nodes")
     interfaces: Mapped[list[Interface]] = relationship(
         back_populates="instance", order_by="Interface.index", cascade="all, delete-orphan")
@@ -202,9 +208,9 @@ class LoadBalancer(Base):
     front-ends)."""
 
     __tablename__ = "load_balancers"
-    __table_args__ = NEVER_REUSE
+    __table_args__ = (UniqueConstraint("account_id", "name"), NEVER_REUSE)
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     management_subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
     account: Mapped[Account] = relationship()
@@ -215,9 +221,9 @@ class Service(Base):
     """An appliance service: a provider's offer."""
 
     __tablename__ = "services"
-    __table_args__ = NEVER_REUSE
+    __table_args__ = (UniqueConstraint("account_id", "name"), NEVER_REUSE)
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     workload: Mapped[str | None] = mapped_column(String(40), nullable=True)
     command: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -277,9 +283,9 @@ class Appliance(Base):
     """One customer's instance of a service: a front-end node and backend nodes."""
 
     __tablename__ = "appliances"
-    __table_args__ = NEVER_REUSE
+    __table_args__ = (UniqueConstraint("account_id", "name"), NEVER_REUSE)
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(40))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
     subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
@@ -408,7 +414,8 @@ class EdgeBilled(Base):
 
 class PriceList(Base):
     """One price list in force from `from_hour` (hours since the epoch) until the next one of the
-    same (kind, subject): kind "service" (subject: the service's name, with its billing model),
+    same (kind, subject): kind "service" (subject: "provider/service", with its billing model; a bare service name in
+    lists of services deleted before names were per account),
     "instances" (the operator's, subject ""), "edge" (the operator's public addresses and
     gateway traffic and private channels, subject ""), "frontend" (subject: the front-end provider's account). Never deleted: usage outlives a service, and a billing run prices a period with
     the lists set before it ended (service/billing/price_lists.py). Amounts are exact decimal
@@ -418,7 +425,7 @@ class PriceList(Base):
     __table_args__ = (UniqueConstraint("kind", "subject", "from_hour"), NEVER_REUSE)
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    subject: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(81))  # a service's: "provider/service"
     from_hour: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     billing_model: Mapped[str | None] = mapped_column(String(16), nullable=True)

@@ -24,12 +24,12 @@ from facade.service.billing.price_lists import (
     EDGE,
     FRONTEND,
     INSTANCES,
-    SERVICE,
     currency,
     edge_of,
     frontend_of,
     instances_of,
     latest,
+    latest_service,
     service_of,
     terms_of,
 )
@@ -84,13 +84,14 @@ class Priced:
     skipped: str | None = None
 
 
-def _sheet(session: Session, service: str, frontend_provider: str, end_hour: int
-           ) -> tuple[prices.PriceSheet, bill.Model]:
-    svc_row = latest(session, SERVICE, service, end_hour)
+def _sheet(session: Session, provider: str, service: str, frontend_provider: str,
+           end_hour: int) -> tuple[prices.PriceSheet, bill.Model]:
+    svc_row = latest_service(session, provider, service, end_hour)
     if svc_row is not None:
         svc, model = service_of(svc_row), bill.parse_model(svc_row.billing_model)
     else:  # a service made before price lists existed: its row's prices, else free
-        row = session.scalar(select(Service).where(Service.name == service))
+        row = session.scalar(select(Service).join(Account, Service.account_id == Account.id)
+                             .where(Service.name == service, Account.name == provider))
         svc, model = terms_of(row) if row is not None else (
             prices.service_prices(None, currency=currency(session)), bill.Model.PROVIDER_BILLS)
     instances = instances_of(latest(session, INSTANCES, "", end_hour))
@@ -118,7 +119,7 @@ def price(session: Session, period: Period, use: AppUsage, operator: str,
                                                      "requests")}
         usage = bill.Usage(use.appliance, period, parties, node["frontend"], node["backend"],
                            **rest)
-        sheet, model = _sheet(session, use.service, fe_provider, hour_of(period.end))
+        sheet, model = _sheet(session, use.provider, use.service, fe_provider, hour_of(period.end))
         txs = bill.charges(usage, sheet, model)
     except FacadeError as exc:
         return Priced(use.appliance, [], f"{exc.message}")

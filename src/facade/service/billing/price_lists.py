@@ -249,7 +249,21 @@ def apply_terms(session: Session, row: Service, sheet: prices.ServicePrices,
     row.price_per_gb = str(sheet.per_gb.amount)
     row.price_per_connection = str(sheet.per_connection.amount)
     row.price_per_1000_requests = str(sheet.per_1000_requests.amount)
-    _save(session, SERVICE, row.name, sheet, model.value)
+    _save(session, SERVICE, service_subject(row.account.name, row.name), sheet, model.value)
+
+
+def service_subject(provider: str, service: str) -> str:
+    """A service's price lists are its provider's: `provider/service` (names are unique per
+    account; lists from before that are named by the service alone, see `latest_service`)."""
+    return f"{provider}/{service}"
+
+
+def latest_service(session: Session, provider: str, service: str,
+                   before_hour: int | None = None) -> PriceList | None:
+    """The list in force of `provider`'s service: its own, or one set while service names were
+    unique across accounts (store migration 0020 renames those of live services)."""
+    return (latest(session, SERVICE, service_subject(provider, service), before_hour)
+            or latest(session, SERVICE, service, before_hour))
 
 
 def terms_of(row: Service) -> tuple[prices.ServicePrices, bill.Model]:

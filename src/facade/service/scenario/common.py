@@ -7,13 +7,34 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain.errors import Conflict, FacadeError
 from facade.domain.scenario import Declaration, RuleDecl
 from facade.service import rules
 from facade.service.context import Caller
+from facade.store.models import Account
+
+
+def owned(session: Session, model: Any, account: str, name: str, *conditions: Any,
+          scope: Any = None) -> Any:
+    """The object of `model` named `name` among account `account`'s names (names are unique
+    per account, docs/api.md "Names"): a file's declaration is about its account's object,
+    never another's of the same name. `scope`: the account column (default `account_id`)."""
+    column = scope if scope is not None else model.account_id
+    return session.scalar(select(model).join(Account, column == Account.id).where(
+        model.name == name, Account.name == account, *conditions))
+
+
+def matches(owner: str, path: str, ref: str) -> bool:
+    """Whether a file's reference (`name` or `account/name`; `net/sub` or `account/net/sub`)
+    names the object at `path` of account `owner`."""
+    if ref.count("/") == path.count("/") + 1:
+        return ref == f"{owner}/{path}"
+    return ref == path
 
 
 @contextmanager

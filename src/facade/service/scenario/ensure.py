@@ -54,7 +54,7 @@ from facade.service import (
 )
 from facade.service.billing import price_lists
 from facade.service.context import Caller, Context
-from facade.service.scenario.common import differs, located, rule_scope
+from facade.service.scenario.common import differs, located, matches, owned, rule_scope
 from facade.store.models import (
     Account,
     Appliance,
@@ -74,8 +74,22 @@ def _account(ctx: Context, session: Session, caller: Caller, acc: AccountDecl) -
     return "created"
 
 
+def _path_as(sub: Any, ref: str) -> str:
+    """A subnet's path as the file wrote it when it names that subnet (`account/net/sub` or
+    `net/sub`), else its plain `net/sub` (what `differs` shows)."""
+    return ref if matches(sub.network.account.name, sub.path, ref) else sub.path
+
+
+def _named_as(row: Any, ref: str | None) -> str | None:
+    """An object's name as the file wrote it when it names that object (`account/name` or
+    `name`), else its plain name; None for no object."""
+    if row is None:
+        return None
+    return ref if ref is not None and matches(row.account.name, row.name, ref) else row.name
+
+
 def _network(ctx: Context, session: Session, caller: Caller, net: NetworkDecl) -> str:
-    row = session.scalar(select(Network).where(Network.name == net.name))
+    row = owned(session, Network, net.account, net.name)
     if row is None:
         networks.new_network(ctx, session, caller, net.name, net.account, net.cidr,
                              [{"name": s.name, "cidr": s.cidr, "internet": s.internet,
@@ -122,7 +136,7 @@ def _load_balancer(ctx: Context, session: Session, caller: Caller,
                    decl: LoadBalancerDecl) -> str:
     """An offer that exists with the same account and management subnet: unchanged; with
     other ones: a conflict (withdraw it first), as for services."""
-    row = session.scalar(select(LoadBalancer).where(LoadBalancer.name == decl.name))
+    row = owned(session, LoadBalancer, decl.account, decl.name)
     if row is None:
         load_balancers.new_offer(ctx, session, caller, name=decl.name, account=decl.account,
                                  management_subnet=decl.management_subnet)
@@ -131,14 +145,14 @@ def _load_balancer(ctx: Context, session: Session, caller: Caller,
         raise differs(decl, "account", row.account.name, decl.account)
     # its management subnet is its owner's to see: anyone else cannot act for the owner
     lookup.acting_account(session, caller, decl.account)
-    if row.management_subnet.path != decl.management_subnet:
+    if not matches(row.account.name, row.management_subnet.path, decl.management_subnet):
         raise differs(decl, "management_subnet", row.management_subnet.path,
                        decl.management_subnet)
     return "unchanged"
 
 
 def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -> str:
-    row = session.scalar(select(Service).where(Service.name == svc.name))
+    row = owned(session, Service, svc.account, svc.name)
     if row is None:
         catalog.new_service(ctx, session, caller, name=svc.name, account=svc.account,
                             workload_name=svc.workload, command=svc.command, port=svc.port,
@@ -158,11 +172,14 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
             ("account", row.account.name, svc.account), ("workload", row.workload, svc.workload),
             ("command", row.command, svc.command), ("port", row.port, svc.port),
             ("upstream", row.upstream, svc.upstream),
-            ("frontend", row.frontend.name if row.frontend else None, svc.frontend),
-            ("backend_subnet", row.backend_subnet.path, svc.backend_subnet),
-            ("management_subnet", row.management_subnet.path, svc.management_subnet),
-            ("extra_subnets", [e.subnet.path for e in row.extra_subnets],
-             list(svc.extra_subnets)),
+            ("frontend", _named_as(row.frontend, svc.frontend), svc.frontend),
+            ("backend_subnet", _path_as(row.backend_subnet, svc.backend_subnet),
+             svc.backend_subnet),
+            ("management_subnet", _path_as(row.management_subnet, svc.management_subnet),
+             svc.management_subnet),
+            ("extra_subnets", [_path_as(e.subnet, want) for e, want in zip(
+                row.extra_subnets, [*svc.extra_subnets, *[""] * len(row.extra_subnets)],
+                strict=False)], list(svc.extra_subnets)),
             ("billing_model", have_model.value, want_model.value)):
         if have != want:
             raise differs(svc, what, have, want)
@@ -210,7 +227,7 @@ def _set_health_check(ctx: Context, session: Session, row: Service,
 def _set_autoscale(ctx: Context, session: Session, svc: ServiceDecl) -> None:
     p = svc.autoscale
     assert p is not None
-    row = session.scalar(select(Service).where(Service.name == svc.name))
+    row = owned(session, Service, svc.account, svc.name)
     assert row is not None
     autoscaler.put_policy(session, ctx, row, min=p.min, max=p.max, metric=p.metric,
                           target=p.target, cooldown=p.cooldown)
@@ -231,13 +248,15 @@ def _prices(ctx: Context, session: Session, caller: Caller, decl: PricesDecl) ->
 
 
 def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl) -> str:
-    row = session.scalar(select(Instance).where(Instance.name == inst.name))
+    row = owned(session, Instance, inst.account, inst.name, scope=Instance.name_scope_id)
     if row is None:
         instances.new_instance(ctx, session, caller, inst.name, inst.account,
                                [{"subnet": i.subnet, "ip": i.ip} for i in inst.interfaces],
                                dict(inst.limits), public_ip=inst.public_ip)
         return "created"
-    have = [(i.subnet.path, i.ip) for i in row.interfaces]
+    have = [(_path_as(i.subnet, w.subnet), i.ip)
+            for i, w in zip(row.interfaces, inst.interfaces, strict=False)]
+    have += [(i.subnet.path, i.ip) for i in row.interfaces[len(have):]]
     same = len(have) == len(inst.interfaces) and all(
         h[0] == w.subnet and (w.ip is None or w.ip == h[1])
         for h, w in zip(have, inst.interfaces, strict=True))
@@ -252,7 +271,7 @@ def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl
 
 
 def _external(ctx: Context, session: Session, caller: Caller, decl: ExternalDecl) -> str:
-    row = session.scalar(select(Instance).where(Instance.name == decl.name))
+    row = owned(session, Instance, decl.account, decl.name, scope=Instance.name_scope_id)
     if row is None:
         internet.new_external(ctx, session, caller, decl.name, decl.account, decl.ip)
         return "created"
@@ -266,7 +285,7 @@ def _external(ctx: Context, session: Session, caller: Caller, decl: ExternalDecl
 
 
 def _site(ctx: Context, session: Session, caller: Caller, decl: SiteDecl) -> str:
-    row = session.scalar(select(Network).where(Network.name == decl.name))
+    row = owned(session, Network, decl.account, decl.name)
     if row is None:
         sites.new_site(ctx, session, caller, decl.name, decl.account, decl.cidr)
         return "created"
@@ -280,7 +299,9 @@ def _site(ctx: Context, session: Session, caller: Caller, decl: SiteDecl) -> str
 
 def _site_host(ctx: Context, session: Session, caller: Caller, decl: SiteHostDecl) -> str:
     session.flush()  # the sites the file just declared
-    row = session.scalar(select(Instance).where(Instance.name == decl.name))
+    place = sites.find(session, caller, decl.site)
+    row = session.scalar(select(Instance).where(Instance.name == decl.name,
+                                                Instance.name_scope_id == place.account_id))
     if row is None:
         sites.new_host(ctx, session, caller, decl.site, decl.name, decl.ip)
         return "created"
@@ -295,7 +316,9 @@ def _site_host(ctx: Context, session: Session, caller: Caller, decl: SiteHostDec
 
 def _vpn(ctx: Context, session: Session, caller: Caller, decl: VpnDecl) -> str:
     session.flush()
-    row = session.scalar(select(Vpn).where(Vpn.name == decl.name, Vpn.deleted_at.is_(None)))
+    net = lookup.network(session, caller, decl.network)
+    row = session.scalar(select(Vpn).where(Vpn.name == decl.name, Vpn.deleted_at.is_(None),
+                                           Vpn.account_id == net.account_id))
     if row is None:
         vpns.new_vpn(ctx, session, caller, decl.name, decl.network, decl.site)
         return "created"
@@ -337,14 +360,14 @@ def _public_ip(ctx: Context, session: Session, caller: Caller, decl: PublicIpDec
 
 
 def _appliance(ctx: Context, session: Session, caller: Caller, app: ApplianceDecl) -> str:
-    row = session.scalar(select(Appliance).where(Appliance.name == app.name))
+    row = owned(session, Appliance, app.account, app.name)
     if row is None:
         appliances.new_appliance(ctx, session, caller, name=app.name, account=app.account,
                                  service=app.service, subnet=app.subnet, backends=app.backends)
         return "created"
     for what, have, want in (("account", row.account.name, app.account),
-                             ("service", row.service.name, app.service),
-                             ("subnet", row.subnet.path, app.subnet)):
+                             ("service", _named_as(row.service, app.service), app.service),
+                             ("subnet", _path_as(row.subnet, app.subnet), app.subnet)):
         if have != want:
             raise differs(app, what, have, want)
     if row.status == "deleting":

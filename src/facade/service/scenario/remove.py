@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain.errors import Conflict, FacadeError, InUse
 from facade.domain.scenario import (
+    ApplianceDecl,
     Declaration,
     ExternalDecl,
     GrantDecl,
@@ -43,7 +44,7 @@ from facade.service import (
     vpns,
 )
 from facade.service.context import Caller, Context
-from facade.service.scenario.common import located, rule_scope
+from facade.service.scenario.common import located, owned, rule_scope
 from facade.store.models import (
     Account,
     Appliance,
@@ -79,15 +80,23 @@ def _remove_rule(ctx: Context, session: Session, caller: Caller, decl: RuleDecl)
     return "deleted"
 
 
-def _own_appliance(session: Session, caller: Caller, name: str) -> Appliance | None:
-    row = session.scalar(select(Appliance).where(Appliance.name == name))
+def _own_appliance(session: Session, caller: Caller, decl: ApplianceDecl) -> Appliance | None:
+    row = owned(session, Appliance, decl.account, decl.name)
     return row if row is not None and caller.may_see(row.account_id) else None
 
 
-def _own_instance(session: Session, caller: Caller, name: str,
-                  role: str = "instance") -> Instance | None:
-    row = session.scalar(select(Instance).where(Instance.name == name))
-    if row is None or not caller.may_see(row.account_id) or row.role != role:
+def _own_instance(session: Session, caller: Caller,
+                  decl: InstanceDecl | ExternalDecl | SiteHostDecl) -> Instance | None:
+    if isinstance(decl, SiteHostDecl):
+        try:
+            account = sites.find(session, caller, decl.site).account.name
+        except FacadeError:
+            return None  # its site is gone (or not the caller's): so is the host
+    else:
+        account = decl.account
+    row: Instance | None = owned(session, Instance, account, decl.name,
+                                 scope=Instance.name_scope_id)
+    if row is None or not caller.may_see(row.account_id) or row.role != _role(decl):
         return None
     return row
 
@@ -96,8 +105,7 @@ def _remove_public_ip(ctx: Context, session: Session, caller: Caller,
                       decl: PublicIpDecl) -> str:
     """The customer address of the declared target goes (disassociated and released)."""
     if decl.site is not None:
-        site = session.scalar(select(Network).where(Network.name == decl.site,
-                                                    Network.kind == sites.KIND))
+        site = owned(session, Network, decl.account, decl.site, Network.kind == sites.KIND)
         found = session.scalar(select(PublicIp).where(
             PublicIp.site_id == site.id, PublicIp.site_address == decl.address)) \
             if site is not None and caller.may_see(site.account_id) else None
@@ -136,7 +144,11 @@ def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenari
     """destroy's second phase: services, load-balancer offers, networks and accounts, once
     their users are gone."""
     for vdecl in reversed(sc.vpns):
-        vrow = session.scalar(select(Vpn).where(Vpn.name == vdecl.name,
+        try:
+            owner = lookup.network(session, caller, vdecl.network).account_id
+        except FacadeError:
+            owner = None  # its network is gone (or not the caller's): so is the channel
+        vrow = session.scalar(select(Vpn).where(Vpn.name == vdecl.name, Vpn.account_id == owner,
                                                 Vpn.deleted_at.is_(None)))
         if vrow is None or not caller.may_see(vrow.account_id):
             note("absent", vdecl)
@@ -146,7 +158,7 @@ def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenari
         note("deleted", vdecl)
     session.flush()
     for svc in sc.services:
-        srow = session.scalar(select(Service).where(Service.name == svc.name))
+        srow = owned(session, Service, svc.account, svc.name)
         if srow is None:
             note("absent", svc)
             continue
@@ -154,7 +166,7 @@ def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenari
         note("deleted", svc)
     session.flush()  # the services just removed no longer name their offers
     for lb in reversed(sc.load_balancers):
-        lbrow = session.scalar(select(LoadBalancer).where(LoadBalancer.name == lb.name))
+        lbrow = owned(session, LoadBalancer, lb.account, lb.name)
         if lbrow is None:
             note("absent", lb)
             continue
@@ -162,20 +174,20 @@ def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenari
             load_balancers.remove(ctx, session, caller, lbrow)
         note("deleted", lb)
     for net in reversed(sc.networks):
-        nrow = session.scalar(select(Network).where(Network.name == net.name))
+        nrow = owned(session, Network, net.account, net.name)
         if nrow is None:
             note("absent", net)
             continue
         networks.remove_network(ctx, session, caller, nrow)
         note("deleted", net)
     for sdecl in reversed(sc.sites):
-        siterow = session.scalar(select(Network).where(Network.name == sdecl.name,
-                                                       Network.kind == sites.KIND))
+        siterow = owned(session, Network, sdecl.account, sdecl.name, Network.kind == sites.KIND)
         if siterow is None:
             note("absent", sdecl)
             continue
         with located(sdecl):
-            sites.remove(ctx, session, sites.find(session, caller, sdecl.name))
+            sites.remove(ctx, session, sites.find(session, caller,
+                                                  f"{sdecl.account}/{sdecl.name}"))
         note("deleted", sdecl)
     for acc in reversed(sc.accounts):
         acrow = session.scalar(select(Account).where(Account.name == acc.name))
@@ -198,7 +210,7 @@ def _rehearse(ctx: Context, caller: Caller, sc: Scenario) -> None:
             for ipdecl in sc.public_ips:
                 _remove_public_ip(ctx, session, caller, ipdecl)
             for app in sc.appliances:
-                arow = _own_appliance(session, caller, app.name)
+                arow = _own_appliance(session, caller, app)
                 if arow is not None:
                     for node in list(arow.nodes):
                         public_ips.release_for_instance(ctx, session, node)
@@ -206,7 +218,7 @@ def _rehearse(ctx: Context, caller: Caller, sc: Scenario) -> None:
                     session.flush()
                     session.delete(arow)
             for inst in _nodes(sc):
-                irow = _own_instance(session, caller, inst.name, _role(inst))
+                irow = _own_instance(session, caller, inst)
                 if irow is not None:
                     public_ips.release_for_instance(ctx, session, irow)
                     session.delete(irow)
@@ -228,7 +240,8 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
         changes.append({"action": action, "kind": decl.kind, "name": decl.label})
 
     app_names = [a.name for a in sc.appliances]
-    inst_names = [i.name for i in _nodes(sc)]
+    app_ids: list[int] = []  # what this destroy marked, waited for by id (names are per account)
+    inst_ids: list[int] = []
     with ctx.lock:
         # Refuse now, before anything is marked, what the second phase would refuse later
         # (another tenant's network, a subnet something else still uses...): a refused destroy
@@ -237,7 +250,7 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
         with ctx.write() as session:
             # an appliance that appliances outside the file still call stays (409 at its line)
             for app in sc.appliances:
-                arow = _own_appliance(session, caller, app.name)
+                arow = _own_appliance(session, caller, app)
                 if arow is not None:
                     chains.check_deletable(session, arow, also_deleting=set(app_names),
                                            where=app.where)
@@ -251,18 +264,20 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
                 with located(gdecl):
                     note(_remove_grant(ctx, session, caller, gdecl), gdecl)
             for app in sc.appliances:
-                arow = _own_appliance(session, caller, app.name)
+                arow = _own_appliance(session, caller, app)
                 if arow is None:
                     note("absent", app)
                     continue
                 appliances.mark_deleting(ctx, session, arow)
+                app_ids.append(arow.id)
                 note("deleted", app)
             for inst in _nodes(sc):
-                irow = _own_instance(session, caller, inst.name, _role(inst))
+                irow = _own_instance(session, caller, inst)
                 if irow is None:
                     note("absent", inst)
                     continue
                 irow.status = "deleting"
+                inst_ids.append(irow.id)
                 public_ips.release_for_instance(ctx, session, irow)  # its standard one goes
                 note("deleted", inst)
     deadline = time.monotonic() + timeout
@@ -270,8 +285,8 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
         ctx.converge(min(10.0, max(0.1, deadline - time.monotonic())))
         with ctx.read() as session:
             left = [*session.scalars(select(Appliance.name).where(
-                Appliance.name.in_(app_names))), *session.scalars(select(
-                    Instance.name).where(Instance.name.in_(inst_names)))]
+                Appliance.id.in_(app_ids))), *session.scalars(select(
+                    Instance.name).where(Instance.id.in_(inst_ids)))]
         if not left or time.monotonic() > deadline:
             break
     if left:
