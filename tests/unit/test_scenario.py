@@ -236,7 +236,7 @@ ERRORS = [
      "     backend_subnet: backend, management_subnet: n/m}\n", 3,
      "must name a subnet as network/subnet"),
     ("services:\n  - {name: s, account: a, workload: search, port: 80,\n"
-     "     backend_subnet: n/b/c, management_subnet: n/m}\n", 3, "network/subnet"),
+     "     backend_subnet: n/b/c/d, management_subnet: n/m}\n", 3, "network/subnet"),
     ("services:\n  - {name: s, account: a, workload: search, port: 80,\n"
      "     backend_subnet: n/b, management_subnet: n/Mgmt}\n", 3, "subnet name 'Mgmt'"),
     (f"services:\n  - {{name: s, account: a, workload: search, port: 80, {SVC},\n"

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from facade.domain import names
 from facade.domain.names import MAX_NAME
 from facade.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 from facade.service import accounts
@@ -54,6 +55,25 @@ def located(response: Response, template: str, view: dict[str, Any]) -> dict[str
 # a list's filters (each narrows the list; docs/api.md)
 AccountFilter = Annotated[str | None, Query(max_length=MAX_NAME, description=(
     "only those of this account (an appliance: its customer; a service: its provider)"))]
+# the account an item route's object is named in (docs/api.md, "Names"): names are unique per
+# account, so the operator, and anyone reading a visible object of another account (an offer),
+# says whose; without it the name is the caller's own object, else the one it may see
+Owner = Annotated[str | None, Query(alias="account", max_length=MAX_NAME, description=(
+    "the account whose object this is (default: the caller's own, else the only one of that "
+    "name the caller may see)"))]
+# the same on a grant's route, whose path names the grantee `account` already
+SubnetOwner = Annotated[str | None, Query(alias="subnet_account", max_length=MAX_NAME,
+                                          description="the account whose subnet this is")]
+
+
+def named(name: str, owner: str | None) -> str:
+    """The reference a route's path and `?account=` make: NAME, or ACCOUNT/NAME (a subnet's
+    NETWORK/SUBNET becomes ACCOUNT/NETWORK/SUBNET)."""
+    if owner is None:
+        return name
+    return f"{names.check_name(owner, kind='account', where='account')}/{name}"
+
+
 StatusFilter = Annotated[str | None, Query(max_length=20, description="only those in this status")]
 
 Ctx = Annotated[Context, Depends(get_ctx)]

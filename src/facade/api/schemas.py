@@ -30,7 +30,7 @@ from facade.domain.counts import (
 from facade.domain.health import MAX_CODES
 from facade.domain.health import MAX_PATH as MAX_CHECK_PATH
 from facade.domain.ipam import MAX_CIDR_TEXT, MAX_IP_TEXT
-from facade.domain.names import MAX_NAME, MAX_SUBNET_REF
+from facade.domain.names import MAX_NAME, MAX_REF, MAX_SUBNET_REF
 from facade.domain.prices import MAX_PRICE_TEXT
 from facade.domain.quotas import MAX_LIMIT as MAX_QUOTA
 from facade.domain.scenario import MAX_BYTES as MAX_SCENARIO_BYTES
@@ -561,7 +561,7 @@ class ServiceCreate(Body):
     prices: ServicePricesBody | None = None
     billing_model: str | None = Field(default=None, max_length=32)
     # the load-balancer offer its front-ends come from (third-party front-ends)
-    frontend: str | None = Field(default=None, max_length=MAX_NAME)
+    frontend: str | None = Field(default=None, max_length=MAX_REF)
     # subnets every backend also gets an interface in (eth2, eth3...), in this order
     extra_subnets: list[Annotated[str, Field(max_length=MAX_SUBNET_REF)]] | None = Field(
         default=None, max_length=MAX_EXTRA_SUBNETS)
@@ -606,7 +606,7 @@ class LoadBalancerRead(BaseModel):
 class ApplianceCreate(Body):
     name: str = Field(max_length=MAX_NAME)
     account: str | None = Field(default=None, max_length=MAX_NAME)
-    service: str = Field(max_length=MAX_NAME)
+    service: str = Field(max_length=MAX_REF)  # NAME or PROVIDER/NAME
     subnet: str = Field(max_length=MAX_SUBNET_REF)
     backends: StrictInt | None = None  # null or left out: 1
 

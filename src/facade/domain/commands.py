@@ -69,7 +69,7 @@ def new_service(*, name: object, workload_name: object, command: object, port: o
     if upstream is not None:
         names.check_name(upstream, kind="upstream appliance", where="upstream")
     if frontend is not None:
-        names.check_name(frontend, kind="load-balancer offer", where="frontend")
+        names.check_ref(frontend, kind="load-balancer offer", where="frontend")
     counts.check_extra_subnets(len(extra_subnets), where="extra_subnets")
     for k, ref in enumerate(extra_subnets):
         names.check_subnet_ref(ref, where=f"extra_subnets[{k}]", what="extra_subnets entry")

@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from facade.domain.errors import Invalid, describe
 from facade.domain.ipam import parse_cidr
-from facade.domain.names import check_name, check_subnet_ref
+from facade.domain.names import check_name, check_ref, check_subnet_ref
 from facade.scenario.yaml_lines import Map, Seq
 
 
@@ -62,6 +62,10 @@ class Item:
 
     def name(self, key: str = "name", *, kind: str | None = None) -> str:
         return check_name(self.data.get(key), kind=kind or self.kind, where=self.at(key))
+
+    def ref(self, key: str, *, kind: str) -> str:
+        """NAME or ACCOUNT/NAME: an object of another account (docs/api.md, "Names")."""
+        return check_ref(self.data.get(key), kind=kind, where=self.at(key))
 
     def string(self, key: str, what: str) -> str:
         value = self.data.get(key)

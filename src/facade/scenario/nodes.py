@@ -157,7 +157,7 @@ def read_appliances(top: Map, file: str) -> tuple[ApplianceDecl, ...]:
         name = item.name()
         unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
-        service = item.name("service", kind="service")
+        service = item.ref("service", kind="service")
         subnet = item.subnet_ref("subnet")
         with fields_at(item):
             cmd = commands.new_appliance(name=name, backends=item.data.get("backends"))

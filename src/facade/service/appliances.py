@@ -127,7 +127,7 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
     owner = lookup.acting_account(session, caller, account)
     if lookup.taken(session, Appliance.name, Appliance.account_id, owner.id, name):
         raise Conflict(f"appliance {name!r} already exists", where="name")
-    svc = lookup.service(session, service, caller=caller)
+    svc = lookup.service(session, service)
     sub = lookup.visible_subnet(session, caller, subnet)
     if sub.network.account_id != owner.id:
         raise Forbidden(f"subnet {subnet} belongs to account {sub.network.account.name}; "
@@ -176,8 +176,10 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
     if status is not None:
         conditions.append(Appliance.status == states.appliance_status(status))
     if service is not None:
-        names.check_name(service, kind="service", where="service")
-        conditions.append(Service.name == service)
+        names.check_ref(service, kind="service", where="service")
+        provider, service_name = names.split_ref(service)
+        conditions.append(Service.name == service_name)
+        conditions += paging.owned_by(Service.account_id, provider)
     with ctx.read() as session:
         query = (select(Appliance).join(Service, Appliance.service_id == Service.id)
                  .where(*paging.seen_by(caller, Appliance.account_id, Service.account_id),

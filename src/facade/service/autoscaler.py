@@ -62,7 +62,7 @@ def set_policy(ctx: Context, caller: Caller, service: str, **fields: Any) -> dic
 
 def get_policy(ctx: Context, caller: Caller, service: str) -> dict[str, Any]:
     with ctx.read() as session:
-        svc = lookup.service(session, service)
+        svc = lookup.service(session, service, caller=caller)
         return view(_row(session, svc), svc.name)
 
 

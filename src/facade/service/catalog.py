@@ -141,7 +141,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.read() as session:
-        row = lookup.service(session, name)
+        row = lookup.service(session, name, caller=caller)
         return views.service(row, owner_view=caller.may_see(row.account_id))
 
 
@@ -158,4 +158,4 @@ def remove(ctx: Context, session: Session, caller: Caller, row: Service) -> None
 
 def delete(ctx: Context, caller: Caller, name: str) -> None:
     with ctx.write() as session:
-        remove(ctx, session, caller, lookup.service(session, name))
+        remove(ctx, session, caller, lookup.service(session, name, caller=caller))

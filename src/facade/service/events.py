@@ -53,7 +53,36 @@ def _visible_objects(session: Session, caller: Caller) -> tuple[set[str], set[st
             mine.add(app)
         elif customer == caller.account_id:
             as_customer.add(app)
-    return mine, as_customer
+    # names are unique per account only (docs/api.md, "Names"), and an event names its object
+    # by name: one another account's object also has is nobody's but the operator's, so that
+    # no account reads another's events
+    shared = _held_by_others(session, caller, mine | as_customer)
+    return mine - shared, as_customer - shared
+
+
+def _held_by_others(session: Session, caller: Caller, names_: set[str]) -> set[str]:
+    """Which of `names_` an object the caller does not own or provide also has."""
+    if not names_:
+        return set()
+    me = caller.account_id
+    wanted = _one_of(names_)
+    found = {*session.scalars(select(Network.name).where(
+        Network.account_id != me, Network.name.in_(wanted))),
+        *session.scalars(select(Instance.name).where(
+            Instance.account_id != me, Instance.name.in_(wanted))),
+        *session.scalars(select(Service.name).where(
+            Service.account_id != me, Service.name.in_(wanted))),
+        *session.scalars(select(Appliance.name).join(
+            Service, Appliance.service_id == Service.id).where(
+            Appliance.account_id != me, Service.account_id != me,
+            Appliance.name.in_(wanted)))}
+    paths = {n for n in names_ if n.count("/") == 1}
+    if paths:
+        found |= {f"{net}/{sub}" for sub, net in session.execute(
+            select(Subnet.name, Network.name).join(Network).where(
+                Network.account_id != me, Network.name.in_(
+                    _one_of({p.split("/")[0] for p in paths}))))} & paths
+    return found
 
 
 def _one_of(names_: set[str]) -> BindParameter[Any]:

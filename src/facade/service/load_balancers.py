@@ -123,7 +123,8 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, 
 
 def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.read() as session:
-        return view(session, caller, find(session, name, where="load_balancer"), ctx.management)
+        row = find(session, name, where="load_balancer", caller=caller)
+        return view(session, caller, row, ctx.management)
 
 
 def remove(ctx: Context, session: Session, caller: Caller, row: LoadBalancer) -> None:
@@ -142,4 +143,5 @@ def remove(ctx: Context, session: Session, caller: Caller, row: LoadBalancer) ->
 
 def delete(ctx: Context, caller: Caller, name: str) -> None:
     with ctx.write() as session:
-        remove(ctx, session, caller, find(session, name, where="load_balancer"))
+        remove(ctx, session, caller, find(session, name, where="load_balancer",
+                                            caller=caller))

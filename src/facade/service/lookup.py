@@ -79,8 +79,8 @@ def resolve(session: Session, caller: Caller, query: Select[T], ref: str, *,
 
 def ambiguous(session: Session, kind: str, ref: str, owners: list[int]) -> str:
     """The 400 of a bare name several visible objects have: their ACCOUNT/NAME forms."""
-    accounts = dict(session.execute(select(Account.id, Account.name)
-                                    .where(Account.id.in_(owners))).tuples())
+    accounts = {i: n for i, n in session.execute(select(Account.id, Account.name)
+                                                 .where(Account.id.in_(owners)))}
     forms = ", ".join(sorted(f"{accounts[i]}/{ref}" for i in set(owners)))
     return f"{kind} {ref!r} is ambiguous: write ACCOUNT/NAME, one of {forms}"
 

@@ -6,10 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from facade.api.deps import AccountFilter, Auth, Ctx, Paging, StatusFilter, located
+from facade.api.deps import (
+    AccountFilter,
+    Auth,
+    Ctx,
+    Owner,
+    Paging,
+    StatusFilter,
+    located,
+    named,
+)
 from facade.api.etags import IfMatch, guarded, tagged
 from facade.api.schemas import ApplianceCreate, ApplianceRead, ApplianceUpdate, Page
-from facade.domain.names import MAX_NAME
+from facade.domain.names import MAX_REF
 from facade.service import appliances
 
 router = APIRouter(prefix="/v1/appliances", tags=["appliances"])
@@ -19,7 +28,7 @@ router = APIRouter(prefix="/v1/appliances", tags=["appliances"])
 def list_appliances(
     ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None,
     status: StatusFilter = None,
-    service: Annotated[str | None, Query(max_length=MAX_NAME, description=(
+    service: Annotated[str | None, Query(max_length=MAX_REF, description=(
         "only those of this service"))] = None,
 ) -> Any:
     """Each filter given narrows the list (the same filters on every page of it); `status`
@@ -36,25 +45,26 @@ def create_appliance(body: ApplianceCreate, ctx: Ctx, caller: Auth, response: Re
 
 
 @router.get("/{name}", response_model=ApplianceRead, operation_id="get_appliance")
-def get_appliance(name: str, ctx: Ctx, caller: Auth, response: Response) -> Any:
-    return tagged(response, appliances.get(ctx, caller, name))
+def get_appliance(name: str, ctx: Ctx, caller: Auth, response: Response,
+                  owner: Owner = None) -> Any:
+    return tagged(response, appliances.get(ctx, caller, named(name, owner)))
 
 
 @router.patch("/{name}", status_code=202, response_model=ApplianceRead,
               operation_id="scale_appliance")
 def scale_appliance(name: str, body: ApplianceUpdate, ctx: Ctx, caller: Auth,
-                    response: Response, if_match: IfMatch = None) -> Any:
-    view = guarded(ctx, if_match, lambda: appliances.get(ctx, caller, name),
-                   lambda: appliances.scale(ctx, caller, name, body.backends))
+                    response: Response, if_match: IfMatch = None, owner: Owner = None) -> Any:
+    view = guarded(ctx, if_match, lambda: appliances.get(ctx, caller, named(name, owner)),
+                   lambda: appliances.scale(ctx, caller, named(name, owner), body.backends))
     return located(response, "/v1/appliances/{name}", tagged(response, view))
 
 
 @router.delete("/{name}", status_code=202, response_model=ApplianceRead,
                operation_id="delete_appliance")
 def delete_appliance(name: str, ctx: Ctx, caller: Auth, response: Response,
-                     force: bool = False, detach: bool = False) -> Any:
+                     force: bool = False, detach: bool = False, owner: Owner = None) -> Any:
     """409 in_use while other appliances call it; `force=true` deletes them too (a cascade,
     `deleted_with` names them), `detach=true` deletes it alone and leaves them running
     (docs/composition.md)."""
-    view = appliances.delete(ctx, caller, name, force=force, detach=detach)
+    view = appliances.delete(ctx, caller, named(name, owner), force=force, detach=detach)
     return located(response, "/v1/appliances/{name}", view)

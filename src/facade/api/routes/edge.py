@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging, located
+from facade.api.deps import Auth, Ctx, Owner, Paging, located, named
 from facade.api.schemas import (
     ExternalCreate,
     ExternalRead,
@@ -85,11 +85,11 @@ def create_external(body: ExternalCreate, ctx: Ctx, caller: Auth, response: Resp
 
 
 @router.get("/v1/externals/{name}", response_model=ExternalRead, operation_id="get_external")
-def get_external(name: str, ctx: Ctx, caller: Auth) -> Any:
-    return internet.get(ctx, caller, name)
+def get_external(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Any:
+    return internet.get(ctx, caller, named(name, owner))
 
 
 @router.delete("/v1/externals/{name}", status_code=204, operation_id="delete_external")
-def delete_external(name: str, ctx: Ctx, caller: Auth) -> Response:
-    internet.delete(ctx, caller, name)
+def delete_external(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Response:
+    internet.delete(ctx, caller, named(name, owner))
     return Response(status_code=204)

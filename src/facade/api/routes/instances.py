@@ -6,7 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import AccountFilter, Auth, Ctx, Paging, StatusFilter, located
+from facade.api.deps import (
+    AccountFilter,
+    Auth,
+    Ctx,
+    Owner,
+    Paging,
+    StatusFilter,
+    located,
+    named,
+)
 from facade.api.schemas import (
     ExecCreate,
     ExecRead,
@@ -38,21 +47,24 @@ def create_instance(body: InstanceCreate, ctx: Ctx, caller: Auth, response: Resp
 
 
 @router.get("/{name}", response_model=NodeRead, operation_id="get_instance")
-def get_instance(name: str, ctx: Ctx, caller: Auth) -> Any:
-    return instances.get(ctx, caller, name)
+def get_instance(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Any:
+    return instances.get(ctx, caller, named(name, owner))
 
 
 @router.delete("/{name}", status_code=204, operation_id="delete_instance")
-def delete_instance(name: str, ctx: Ctx, caller: Auth) -> Response:
-    instances.delete(ctx, caller, name)
+def delete_instance(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Response:
+    instances.delete(ctx, caller, named(name, owner))
     return Response(status_code=204)
 
 
 @router.post("/{name}/exec", response_model=ExecRead, operation_id="exec_instance")
-def exec_instance(name: str, body: ExecCreate, ctx: Ctx, caller: Auth) -> Any:
-    return instances.exec_(ctx, caller, name, body.argv, body.timeout, body.stdin, body.host)
+def exec_instance(name: str, body: ExecCreate, ctx: Ctx, caller: Auth, owner: Owner = None) -> Any:
+    return instances.exec_(ctx, caller, named(name, owner), body.argv, body.timeout, body.stdin,
+                           body.host)
 
 
 @router.put("/{name}/limits", response_model=LimitsRead, operation_id="set_instance_limits")
-def set_instance_limits(name: str, body: LimitsBody, ctx: Ctx, caller: Auth) -> Any:
-    return sandboxes.set_instance(ctx, caller, name, body.model_dump(exclude_unset=True))
+def set_instance_limits(name: str, body: LimitsBody, ctx: Ctx, caller: Auth,
+                        owner: Owner = None) -> Any:
+    return sandboxes.set_instance(ctx, caller, named(name, owner),
+                                  body.model_dump(exclude_unset=True))

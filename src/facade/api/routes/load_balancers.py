@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging, located
+from facade.api.deps import Auth, Ctx, Owner, Paging, located, named
 from facade.api.schemas import LoadBalancerCreate, LoadBalancerRead, Page
 from facade.service import load_balancers
 
@@ -29,11 +29,11 @@ def create_load_balancer(body: LoadBalancerCreate, ctx: Ctx, caller: Auth,
 
 
 @router.get("/{name}", response_model=LoadBalancerRead, operation_id="get_load_balancer")
-def get_load_balancer(name: str, ctx: Ctx, caller: Auth) -> Any:
-    return load_balancers.get(ctx, caller, name)
+def get_load_balancer(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Any:
+    return load_balancers.get(ctx, caller, named(name, owner))
 
 
 @router.delete("/{name}", status_code=204, operation_id="delete_load_balancer")
-def delete_load_balancer(name: str, ctx: Ctx, caller: Auth) -> Response:
-    load_balancers.delete(ctx, caller, name)
+def delete_load_balancer(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Response:
+    load_balancers.delete(ctx, caller, named(name, owner))
     return Response(status_code=204)

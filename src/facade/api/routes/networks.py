@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import AccountFilter, Auth, Ctx, Paging, located
+from facade.api.deps import AccountFilter, Auth, Ctx, Owner, Paging, SubnetOwner, located, named
 from facade.api.etags import IfMatch, guarded, tagged
 from facade.api.schemas import (
     GrantCreate,
@@ -43,29 +43,31 @@ def create_network(body: NetworkCreate, ctx: Ctx, caller: Auth, response: Respon
 
 @router.patch("/v1/networks/{name}", response_model=NetworkRead, operation_id="update_network")
 def update_network(name: str, body: NetworkUpdate, ctx: Ctx, caller: Auth, response: Response,
-                   if_match: IfMatch = None) -> Any:
+                   if_match: IfMatch = None, owner: Owner = None) -> Any:
     return tagged(response, guarded(
-        ctx, if_match, lambda: networks.get_network(ctx, caller, name),
-        lambda: networks.update_network(ctx, caller, name, public_gateway=body.public_gateway,
+        ctx, if_match, lambda: networks.get_network(ctx, caller, named(name, owner)),
+        lambda: networks.update_network(ctx, caller, named(name, owner),
+                                        public_gateway=body.public_gateway,
                                         outbound_nat=body.outbound_nat)))
 
 
 @router.get("/v1/networks/{name}", response_model=NetworkRead, operation_id="get_network")
-def get_network(name: str, ctx: Ctx, caller: Auth, response: Response) -> Any:
-    return tagged(response, networks.get_network(ctx, caller, name))
+def get_network(name: str, ctx: Ctx, caller: Auth, response: Response, owner: Owner = None) -> Any:
+    return tagged(response, networks.get_network(ctx, caller, named(name, owner)))
 
 
 @router.delete("/v1/networks/{name}", status_code=204, operation_id="delete_network")
-def delete_network(name: str, ctx: Ctx, caller: Auth) -> Response:
-    networks.delete_network(ctx, caller, name)
+def delete_network(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Response:
+    networks.delete_network(ctx, caller, named(name, owner))
     return Response(status_code=204)
 
 
 @router.post("/v1/networks/{network}/subnets", status_code=201, response_model=SubnetRead,
              operation_id="create_subnet")
 def create_subnet(network: str, body: SubnetCreate, ctx: Ctx, caller: Auth,
-                  response: Response) -> Any:
-    view = networks.create_subnet(ctx, caller, network, body.name, body.cidr, body.internet,
+                  response: Response, owner: Owner = None) -> Any:
+    view = networks.create_subnet(ctx, caller, named(network, owner), body.name, body.cidr,
+                                  body.internet,
                                   body.sites)
     return located(response, "/v1/subnets/{name}", view)
 
@@ -78,8 +80,9 @@ def list_subnets(ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = 
 @router.patch("/v1/subnets/{network}/{subnet}", response_model=SubnetRead,
               operation_id="update_subnet")
 def update_subnet(network: str, subnet: str, body: SubnetUpdate, ctx: Ctx,
-                  caller: Auth, response: Response, if_match: IfMatch = None) -> Any:
-    path = f"{network}/{subnet}"
+                  caller: Auth, response: Response, if_match: IfMatch = None,
+                  owner: Owner = None) -> Any:
+    path = named(f"{network}/{subnet}", owner)
     return tagged(response, guarded(
         ctx, if_match, lambda: networks.get_subnet(ctx, caller, path),
         lambda: networks.update_subnet(ctx, caller, path, internet=body.internet,
@@ -88,29 +91,34 @@ def update_subnet(network: str, subnet: str, body: SubnetUpdate, ctx: Ctx,
 
 @router.get("/v1/subnets/{network}/{subnet}", response_model=SubnetRead,
             operation_id="get_subnet")
-def get_subnet(network: str, subnet: str, ctx: Ctx, caller: Auth, response: Response) -> Any:
-    return tagged(response, networks.get_subnet(ctx, caller, f"{network}/{subnet}"))
+def get_subnet(network: str, subnet: str, ctx: Ctx, caller: Auth, response: Response,
+               owner: Owner = None) -> Any:
+    return tagged(response, networks.get_subnet(ctx, caller, named(f"{network}/{subnet}", owner)))
 
 
 @router.delete("/v1/subnets/{network}/{subnet}", status_code=204, operation_id="delete_subnet")
-def delete_subnet(network: str, subnet: str, ctx: Ctx, caller: Auth) -> Response:
-    networks.delete_subnet(ctx, caller, f"{network}/{subnet}")
+def delete_subnet(network: str, subnet: str, ctx: Ctx, caller: Auth,
+                  owner: Owner = None) -> Response:
+    networks.delete_subnet(ctx, caller, named(f"{network}/{subnet}", owner))
     return Response(status_code=204)
 
 
 @router.post("/v1/subnets/{network}/{subnet}/grants", status_code=201, response_model=GrantRead,
              operation_id="create_grant")
-def create_grant(network: str, subnet: str, body: GrantCreate, ctx: Ctx, caller: Auth) -> Any:
-    return grants.grant(ctx, caller, f"{network}/{subnet}", body.account)
+def create_grant(network: str, subnet: str, body: GrantCreate, ctx: Ctx, caller: Auth,
+                 owner: Owner = None) -> Any:
+    return grants.grant(ctx, caller, named(f"{network}/{subnet}", owner), body.account)
 
 
 @router.get("/v1/subnets/{network}/{subnet}/grants", response_model=Page[GrantRead],
             operation_id="list_grants")
-def list_grants(network: str, subnet: str, ctx: Ctx, caller: Auth, page: Paging) -> Any:
-    return grants.list_(ctx, caller, f"{network}/{subnet}", page)
+def list_grants(network: str, subnet: str, ctx: Ctx, caller: Auth, page: Paging,
+                owner: Owner = None) -> Any:
+    return grants.list_(ctx, caller, named(f"{network}/{subnet}", owner), page)
 
 
 @router.delete("/v1/subnets/{network}/{subnet}/grants/{account}", response_model=GrantRevoked,
                operation_id="delete_grant")
-def delete_grant(network: str, subnet: str, account: str, ctx: Ctx, caller: Auth) -> Any:
-    return grants.revoke(ctx, caller, f"{network}/{subnet}", account)
+def delete_grant(network: str, subnet: str, account: str, ctx: Ctx, caller: Auth,
+                 owner: SubnetOwner = None) -> Any:
+    return grants.revoke(ctx, caller, named(f"{network}/{subnet}", owner), account)

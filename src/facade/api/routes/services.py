@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import AccountFilter, Auth, Ctx, Paging, located
+from facade.api.deps import AccountFilter, Auth, Ctx, Owner, Paging, located, named
 from facade.api.schemas import (
     HealthCheckBody,
     HealthCheckRead,
@@ -45,23 +45,27 @@ def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth, response: Respon
 
 
 @router.get("/{name}", response_model=ServiceRead, operation_id="get_service")
-def get_service(name: str, ctx: Ctx, caller: Auth) -> Any:
-    return catalog.get(ctx, caller, name)
+def get_service(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Any:
+    return catalog.get(ctx, caller, named(name, owner))
 
 
 @router.delete("/{name}", status_code=204, operation_id="delete_service")
-def delete_service(name: str, ctx: Ctx, caller: Auth) -> Response:
-    catalog.delete(ctx, caller, name)
+def delete_service(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Response:
+    catalog.delete(ctx, caller, named(name, owner))
     return Response(status_code=204)
 
 
 @router.put("/{name}/limits", response_model=LimitsRead, operation_id="set_service_limits")
-def set_service_limits(name: str, body: LimitsBody, ctx: Ctx, caller: Auth) -> Any:
-    return sandboxes.set_service(ctx, caller, name, body.model_dump(exclude_unset=True))
+def set_service_limits(name: str, body: LimitsBody, ctx: Ctx, caller: Auth,
+                       owner: Owner = None) -> Any:
+    return sandboxes.set_service(ctx, caller, named(name, owner),
+                                 body.model_dump(exclude_unset=True))
 
 
 @router.put("/{name}/health_check", response_model=HealthCheckRead,
             operation_id="set_service_health_check")
-def set_service_health_check(name: str, body: HealthCheckBody, ctx: Ctx, caller: Auth) -> Any:
+def set_service_health_check(name: str, body: HealthCheckBody, ctx: Ctx, caller: Auth,
+                             owner: Owner = None) -> Any:
     """Change how the service's backends are checked; running appliances follow at once."""
-    return health_checks.set_service(ctx, caller, name, body.model_dump(exclude_unset=True))
+    return health_checks.set_service(ctx, caller, named(name, owner),
+                                     body.model_dump(exclude_unset=True))

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from facade.api.deps import Auth, Ctx, Paging, located
+from facade.api.deps import Auth, Ctx, Owner, Paging, located, named
 from facade.api.schemas import (
     Page,
     SiteCreate,
@@ -34,26 +34,27 @@ def create_site(body: SiteCreate, ctx: Ctx, caller: Auth, response: Response) ->
 
 
 @router.get("/v1/sites/{name}", response_model=SiteRead, operation_id="get_site")
-def get_site(name: str, ctx: Ctx, caller: Auth) -> Any:
-    return sites.get(ctx, caller, name)
+def get_site(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Any:
+    return sites.get(ctx, caller, named(name, owner))
 
 
 @router.delete("/v1/sites/{name}", status_code=204, operation_id="delete_site")
-def delete_site(name: str, ctx: Ctx, caller: Auth) -> Response:
-    sites.delete(ctx, caller, name)
+def delete_site(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Response:
+    sites.delete(ctx, caller, named(name, owner))
     return Response(status_code=204)
 
 
 @router.post("/v1/sites/{name}/hosts", status_code=201, response_model=SiteHostRead,
              operation_id="add_site_host")
-def add_site_host(name: str, body: SiteHostCreate, ctx: Ctx, caller: Auth) -> Any:
-    return sites.add_host(ctx, caller, name, body.name, body.ip)
+def add_site_host(name: str, body: SiteHostCreate, ctx: Ctx, caller: Auth,
+                  owner: Owner = None) -> Any:
+    return sites.add_host(ctx, caller, named(name, owner), body.name, body.ip)
 
 
 @router.delete("/v1/sites/{name}/hosts/{host}", status_code=204,
                operation_id="delete_site_host")
-def delete_site_host(name: str, host: str, ctx: Ctx, caller: Auth) -> Response:
-    sites.delete_host(ctx, caller, name, host)
+def delete_site_host(name: str, host: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Response:
+    sites.delete_host(ctx, caller, named(name, owner), host)
     return Response(status_code=204)
 
 
@@ -69,11 +70,11 @@ def create_vpn(body: VpnCreate, ctx: Ctx, caller: Auth, response: Response) -> A
 
 
 @router.get("/v1/vpns/{name}", response_model=VpnRead, operation_id="get_vpn")
-def get_vpn(name: str, ctx: Ctx, caller: Auth) -> Any:
-    return vpns.get(ctx, caller, name)
+def get_vpn(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Any:
+    return vpns.get(ctx, caller, named(name, owner))
 
 
 @router.delete("/v1/vpns/{name}", status_code=204, operation_id="delete_vpn")
-def delete_vpn(name: str, ctx: Ctx, caller: Auth) -> Response:
-    vpns.delete(ctx, caller, name)
+def delete_vpn(name: str, ctx: Ctx, caller: Auth, owner: Owner = None) -> Response:
+    vpns.delete(ctx, caller, named(name, owner))
     return Response(status_code=204)
