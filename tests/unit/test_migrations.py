@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -120,3 +121,66 @@ def test_0018_holds_every_channel_from_its_creation_to_its_deletion(tmp_path: Pa
         ("vpn", 1, "old", "acme", "", june + 9 * day, june + 19 * day + day // 2),
         ("vpn", 2, "link", "acme", "", june + 500, None)]
     assert [tuple(p) for p in prices] == [("0.005", "0.09", "0")]  # the price backfilled 0
+
+
+def test_0020_keeps_every_row_and_lets_two_accounts_share_a_name(tmp_path: Path) -> None:
+    """A store from before names per account: its rows and names stay; each instance's name
+    scope is its own account (a node's: its appliance's customer); a service's price lists
+    become provider/service; afterwards a second account may take the same names, one account
+    still may not twice."""
+    import sqlalchemy as sa
+
+    engine = db.make_engine(db.sqlite_url(tmp_path))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    at = "'2026-01-01 00:00:00.000000'"
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0019")
+        for sql in (
+                f"INSERT INTO accounts (id, name, operator, created_at) VALUES (1, 'acme', 0, {at})",
+                f"INSERT INTO accounts (id, name, operator, created_at) VALUES (2, 'prov', 0, {at})",
+                f"INSERT INTO accounts (id, name, operator, created_at) VALUES (3, 'evil', 0, {at})",
+                "INSERT INTO networks (id, name, account_id, cidr) VALUES (1, 'prod', 1, '10.0.0.0/16')",
+                "INSERT INTO subnets (id, network_id, name, cidr) VALUES (1, 1, 'app', '10.0.1.0/24')",
+                "INSERT INTO services (id, name, account_id, port, backend_subnet_id, "
+                "management_subnet_id) VALUES (1, 'search', 2, 80, 1, 1)",
+                "INSERT INTO appliances (id, name, account_id, service_id, subnet_id, "
+                f"desired_backends, status, status_detail, created_at) VALUES (1, 'docs', 1, 1, 1, "
+                f"1, 'ready', '', {at})",
+                "INSERT INTO instances (id, name, account_id, role, ordinal, status, created_at) "
+                f"VALUES (1, 'web', 1, 'instance', 0, 'active', {at})",
+                "INSERT INTO instances (id, name, account_id, role, appliance_id, ordinal, status, "
+                f"created_at) VALUES (2, 'docs-fe', 2, 'frontend', 1, 0, 'active', {at})",
+                "INSERT INTO price_lists (kind, subject, from_hour, currency, frontend_node_hour, "
+                "backend_node_hour, per_gb, per_connection, per_1000_requests, public_ip_hour, "
+                f"channel_hour, created_at) VALUES ('service', 'search', 1, 'USD', '1', '0', '0', "
+                f"'0', '0', '0', '0', {at})",
+                "INSERT INTO price_lists (kind, subject, from_hour, currency, frontend_node_hour, "
+                "backend_node_hour, per_gb, per_connection, per_1000_requests, public_ip_hour, "
+                f"channel_hour, created_at) VALUES ('service', 'gone', 1, 'USD', '1', '0', '0', "
+                f"'0', '0', '0', '0', {at})"):
+            conn.execute(sa.text(sql))
+    db.migrate(engine)
+    with engine.connect() as conn:
+        scopes = conn.execute(sa.text(
+            "SELECT name, account_id, name_scope_id FROM instances ORDER BY id")).fetchall()
+        networks = conn.execute(sa.text("SELECT id, name, account_id FROM networks")).fetchall()
+        subjects = conn.execute(sa.text(
+            "SELECT subject FROM price_lists ORDER BY id")).fetchall()
+        conn.execute(sa.text("INSERT INTO networks (name, account_id, cidr) "
+                             "VALUES ('prod', 3, '10.0.0.0/16')"))
+        conn.execute(sa.text("INSERT INTO instances (name, account_id, name_scope_id, role, "
+                             f"ordinal, status, created_at) VALUES ('web', 3, 3, 'instance', 0, "
+                             f"'active', {at})"))
+        conn.execute(sa.text("INSERT INTO instances (name, account_id, name_scope_id, role, "
+                             "appliance_id, ordinal, status, created_at) VALUES ('docs-fe', 2, "
+                             f"3, 'frontend', NULL, 0, 'active', {at})"))
+        with pytest.raises(sa.exc.IntegrityError):
+            conn.execute(sa.text("INSERT INTO networks (name, account_id, cidr) "
+                                 "VALUES ('prod', 1, '10.1.0.0/16')"))
+        conn.rollback()
+    engine.dispose()
+    assert [tuple(r) for r in scopes] == [("web", 1, 1), ("docs-fe", 2, 1)]
+    assert [tuple(r) for r in networks] == [(1, "prod", 1)]
+    assert [r[0] for r in subjects] == ["prov/search", "gone"]
