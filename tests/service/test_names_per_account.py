@@ -6,6 +6,7 @@ operator says whose (`?account=`, `account/name`)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -190,3 +191,43 @@ def test_events_of_a_shared_name_are_nobodys_but_the_operators(twins: Any) -> No
     assert "prod" not in mine and "web" not in mine  # evil has them too
     everyone = [e["object"] for e in twins.items("/v1/events")]
     assert everyone.count("prod") == 2
+
+
+def test_the_cli_names_another_accounts_object_as_account_slash_name(
+        twins: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`facade network show acme/prod` asks for acme's prod (`?account=acme`), with the
+    operator's token; a bare name two accounts have is the API's 400, one line."""
+    import httpx
+    from typer.testing import CliRunner
+
+    from facade.cli import client
+    from facade.cli.main import app
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        keep = {k: v for k, v in request.headers.items()
+                if k.lower() in ("authorization", "content-type")}
+        resp = twins.client.request(request.method, str(request.url.copy_with(
+            scheme="http", netloc=b"testserver")), content=request.content, headers=keep)
+        return httpx.Response(resp.status_code, content=resp.content,
+                              headers={"content-type": resp.headers.get("content-type", "")})
+
+    monkeypatch.setattr(client, "transport_factory", lambda: httpx.MockTransport(forward))
+    monkeypatch.setenv("FACADE_TOKEN", twins.token)
+    monkeypatch.delenv("FACADE_URL", raising=False)
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(app, list(args))
+
+    for name in TENANTS:
+        shown = run("network", "show", f"{name}/prod", "--json")
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.output)["account"] == name
+        sub = run("subnet", "show", f"{name}/prod/app", "--json")
+        assert sub.exit_code == 0 and json.loads(sub.output)["account"] == name, sub.output
+    bare = run("network", "show", "prod")
+    assert bare.exit_code == 2 and "acme/prod" in bare.output and "evil/prod" in bare.output
+    gone = run("appliance", "delete", "evil/docs", "--no-wait")
+    assert gone.exit_code == 0, gone.output
+    assert ok(twins.req("GET", "/v1/appliances/docs?account=acme"))["status"] != "deleting"
+    left = twins.req("GET", "/v1/appliances/docs?account=evil")
+    assert left.status_code == 404 or left.json()["status"] == "deleting"

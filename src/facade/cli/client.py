@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, Self
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import httpx
 import typer
@@ -167,8 +167,10 @@ class Client:
         kwargs: dict[str, Any] = {}
         if body is not None:
             kwargs["json"] = body
-        if params:
-            kwargs["params"] = params
+        # a path may carry a query of its own (`?account=`, commands/options.item): kept
+        path, _, query = path.partition("?")
+        if query or params:
+            kwargs["params"] = {**dict(parse_qsl(query)), **(params or {})}
         if timeout is not None:
             kwargs["timeout"] = httpx.Timeout(timeout, connect=5.0)
         try:

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json, NoWait, Output, names_of, split_subnet
+from facade.cli.client import connect
+from facade.cli.commands.options import Account, Json, NoWait, Output, item, names_of, split_subnet
 from facade.cli.wait import ready_line, wait_gone, wait_ready
 
 app = typer.Typer(help="Appliances: a service's front-end in your subnet.", no_args_is_help=True)
@@ -68,7 +68,7 @@ def list_(as_json: Json = False, form: Output = None,
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show an appliance: status, endpoint, front-end and backends with their interfaces."""
     with connect() as cli:
-        obj = cli.get(f"/v1/appliances/{seg(name)}")
+        obj = cli.get(item("appliances", name))
     render.output(obj, as_json, render.appliance, form)
 
 
@@ -81,7 +81,7 @@ def scale(
 ) -> None:
     """Change the number of backends and wait until the appliance has them and is ready."""
     with connect() as cli:
-        obj = cli.patch(f"/v1/appliances/{seg(name)}", {"backends": backends})
+        obj = cli.patch(item("appliances", name), {"backends": backends})
         if no_wait:
             typer.echo(f"appliance {name}: {obj.get('status', 'provisioning')}")
             return
@@ -111,7 +111,7 @@ def delete(
         raise typer.BadParameter("give --force or --detach, not both")
     params = {"force": "true"} if force else {"detach": "true"} if detach else None
     with connect() as cli:
-        obj = cli.delete(f"/v1/appliances/{seg(name)}", params=params)
+        obj = cli.delete(item("appliances", name), params=params)
         gone = [name, *((obj or {}).get("deleted_with") or [])]
         if no_wait:
             typer.echo(f"appliance {', '.join(gone)}: deleting")

@@ -13,7 +13,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json, Output
+from facade.cli.commands.options import Json, Output, item
 
 app = typer.Typer(help="Public addresses: pools, allocation, association.", no_args_is_help=True)
 pools = typer.Typer(help="The operator's pools of public addresses.", no_args_is_help=True)
@@ -164,7 +164,7 @@ def external_list(as_json: Json = False, form: Output = None) -> None:
 def external_show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one external host."""
     with connect() as cli:
-        obj = cli.get(f"/v1/externals/{seg(name)}")
+        obj = cli.get(item("externals", name))
     render.output(obj, as_json, render.node, form)
 
 
@@ -172,5 +172,5 @@ def external_show(name: Name, as_json: Json = False, form: Output = None) -> Non
 def external_delete(name: Name) -> None:
     """Delete an external host."""
     with connect() as cli:
-        cli.delete(f"/v1/externals/{seg(name)}")
+        cli.delete(item("externals", name))
     typer.echo(f"deleted external host {name}")

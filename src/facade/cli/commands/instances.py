@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import (
     Account,
     CpuWeight,
@@ -15,6 +15,7 @@ from facade.cli.commands.options import (
     Memory,
     Output,
     Pids,
+    item,
     limits_body,
     names_of,
     show_or_set_limits,
@@ -83,7 +84,7 @@ def list_(as_json: Json = False, form: Output = None) -> None:
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one instance and its interfaces."""
     with connect() as cli:
-        obj = cli.get(f"/v1/instances/{seg(name)}")
+        obj = cli.get(item("instances", name))
     render.output(obj, as_json, render.node, form)
 
 
@@ -91,7 +92,7 @@ def show(name: Name, as_json: Json = False, form: Output = None) -> None:
 def delete(name: Name) -> None:
     """Delete an instance; answers once its kernel objects are gone."""
     with connect() as cli:
-        cli.delete(f"/v1/instances/{seg(name)}")
+        cli.delete(item("instances", name))
     typer.echo(f"deleted instance {name}")
 
 
@@ -99,5 +100,5 @@ def delete(name: Name) -> None:
 def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: CpuWeight = None,
            as_json: Json = False, form: Output = None) -> None:
     """Show or change an instance's sandbox limits (applied to it while it runs)."""
-    obj = show_or_set_limits(f"/v1/instances/{seg(name)}", memory, pids, cpu_weight)
+    obj = show_or_set_limits(item("instances", name), memory, pids, cpu_weight)
     render.output(obj, as_json, render.limits, form)

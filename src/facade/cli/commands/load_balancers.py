@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json, Output, names_of, split_subnet
+from facade.cli.client import connect
+from facade.cli.commands.options import Account, Json, Output, item, names_of, split_subnet
 
 app = typer.Typer(help="Load-balancer offers (a front-end provider's).", no_args_is_help=True)
 
@@ -45,7 +45,7 @@ def list_(as_json: Json = False, form: Output = None) -> None:
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one offer (its owner sees its front-end nodes)."""
     with connect() as cli:
-        obj = cli.get(f"/v1/load-balancers/{seg(name)}")
+        obj = cli.get(item("load-balancers", name))
     render.output(obj, as_json, render.load_balancer, form)
 
 
@@ -53,5 +53,5 @@ def show(name: Name, as_json: Json = False, form: Output = None) -> None:
 def delete(name: Name) -> None:
     """Withdraw an offer (refused while a service names it)."""
     with connect() as cli:
-        cli.delete(f"/v1/load-balancers/{seg(name)}")
+        cli.delete(item("load-balancers", name))
     typer.echo(f"deleted load-balancer offer {name}")

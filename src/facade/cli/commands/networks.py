@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
-from facade.cli.commands.options import Account, Json, Output, names_of
+from facade.cli.client import connect
+from facade.cli.commands.options import Account, Json, Output, item, names_of
 
 app = typer.Typer(help="Private networks (VPCs).", no_args_is_help=True)
 
@@ -58,7 +58,7 @@ def update(
     if outbound_nat is not None:
         body["outbound_nat"] = outbound_nat
     with connect() as cli:
-        obj = cli.patch(f"/v1/networks/{seg(name)}", body)
+        obj = cli.patch(item("networks", name), body)
     render.output(obj, as_json, render.network, form)
 
 
@@ -74,7 +74,7 @@ def list_(as_json: Json = False, form: Output = None) -> None:
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one network and its subnets."""
     with connect() as cli:
-        obj = cli.get(f"/v1/networks/{seg(name)}")
+        obj = cli.get(item("networks", name))
     render.output(obj, as_json, render.network, form)
 
 
@@ -82,5 +82,5 @@ def show(name: Name, as_json: Json = False, form: Output = None) -> None:
 def delete(name: Name) -> None:
     """Delete a network."""
     with connect() as cli:
-        cli.delete(f"/v1/networks/{seg(name)}")
+        cli.delete(item("networks", name))
     typer.echo(f"deleted network {name}")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from facade.cli.client import connect
+from facade.cli.client import connect, seg
 from facade.cli.formats import Format
 
 Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer (-o json).")]
@@ -38,11 +38,27 @@ def names_of(path: str) -> Callable[[str], list[str]]:
 
 
 def split_subnet(ref: str) -> tuple[str, str]:
-    """`acme-vpc/app` -> ("acme-vpc", "app"); anything else is a usage error."""
-    network, sep, subnet = ref.partition("/")
-    if not sep or not network or not subnet or "/" in subnet:
-        raise typer.BadParameter(f"{ref!r} is not NETWORK/SUBNET (e.g. acme-vpc/app)")
-    return network, subnet
+    """`acme-vpc/app` -> ("acme-vpc", "app"), `acme/prod/app` -> ("acme/prod", "app") (another
+    account's, or whose for the operator); anything else is a usage error."""
+    parts = ref.split("/")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise typer.BadParameter(f"{ref!r} is not NETWORK/SUBNET or ACCOUNT/NETWORK/SUBNET "
+                                 "(e.g. acme-vpc/app)")
+    return "/".join(parts[:-1]), parts[-1]
+
+
+def item(collection: str, ref: str, suffix: str = "") -> str:
+    """The API path of one object named NAME (the caller's own, or the only one it sees) or
+    ACCOUNT/NAME (that account's: `?account=`, docs/api.md "Names"), plus `suffix`."""
+    account, _, name = ref.rpartition("/")
+    path = f"/v1/{collection}/{seg(name)}{suffix}"
+    return f"{path}?account={seg(account)}" if account else path
+
+
+def subnet_item(ref: str, suffix: str = "") -> str:
+    """The API path of a subnet named [ACCOUNT/]NETWORK/SUBNET, plus `suffix`."""
+    network, subnet = split_subnet(ref)
+    return item("subnets", network, f"/{seg(subnet)}{suffix}")
 
 
 Memory = Annotated[int | None, typer.Option(

@@ -9,7 +9,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json, Output, split_subnet
+from facade.cli.commands.options import Json, Output, item, subnet_item
 
 app = typer.Typer(help="Security rules of subnets and interfaces.", no_args_is_help=True)
 
@@ -26,13 +26,12 @@ def _path(subnet: str | None, interface: str | None) -> str:
         raise typer.BadParameter("give exactly one of --subnet NETWORK/SUBNET and "
                                  "--interface INSTANCE/IFNAME")
     if subnet is not None:
-        network, name = split_subnet(subnet)
-        return f"/v1/subnets/{seg(network)}/{seg(name)}/rules"
+        return subnet_item(subnet, "/rules")
     assert interface is not None
     instance, sep, ifname = interface.partition("/")
     if not sep or not instance or not ifname or "/" in ifname:
         raise typer.BadParameter(f"{interface!r} is not INSTANCE/IFNAME (e.g. web/eth0)")
-    return f"/v1/instances/{seg(instance)}/interfaces/{seg(ifname)}/rules"
+    return item("instances", instance, f"/interfaces/{seg(ifname)}/rules")
 
 
 def _show(rows: list[dict[str, Any]]) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import (
     Account,
     CpuWeight,
@@ -15,6 +15,7 @@ from facade.cli.commands.options import (
     Memory,
     Output,
     Pids,
+    item,
     limits_body,
     names_of,
     show_or_set_limits,
@@ -189,7 +190,7 @@ def list_(as_json: Json = False, form: Output = None) -> None:
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one service."""
     with connect() as cli:
-        obj = cli.get(f"/v1/services/{seg(name)}")
+        obj = cli.get(item("services", name))
     render.output(obj, as_json, render.service, form)
 
 
@@ -197,7 +198,7 @@ def show(name: Name, as_json: Json = False, form: Output = None) -> None:
 def delete(name: Name) -> None:
     """Delete a service."""
     with connect() as cli:
-        cli.delete(f"/v1/services/{seg(name)}")
+        cli.delete(item("services", name))
     typer.echo(f"deleted service {name}")
 
 
@@ -216,7 +217,7 @@ def autoscale(
     as_json: Json = False, form: Output = None,
 ) -> None:
     """Show or set the autoscaling policy of a service (all its appliances follow it)."""
-    path = f"/v1/services/{seg(name)}/autoscale"
+    path = item("services", name, "/autoscale")
     given = [v is not None for v in (min_, max_, metric, target)]
     if off and any(given):
         raise typer.BadParameter("--off takes no other policy option")
@@ -237,7 +238,7 @@ def autoscale(
 def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: CpuWeight = None,
            as_json: Json = False, form: Output = None) -> None:
     """Show or change the sandbox limits of a service's backends (applied while they run)."""
-    obj = show_or_set_limits(f"/v1/services/{seg(name)}", memory, pids, cpu_weight)
+    obj = show_or_set_limits(item("services", name), memory, pids, cpu_weight)
     render.output(obj, as_json, render.limits, form)
 
 
@@ -253,6 +254,6 @@ def health_check(name: Name,
     once). Options left out keep their value."""
     given = _health_body(type_, codes, interval, timeout, rise, fall, path)
     with connect() as cli:
-        obj = cli.put(f"/v1/services/{seg(name)}/health_check", given) if given else \
-            cli.get(f"/v1/services/{seg(name)}")["health_check"]
+        obj = cli.put(item("services", name, "/health_check"), given) if given else \
+            cli.get(item("services", name))["health_check"]
     render.output(obj, as_json, render.health_check, form)

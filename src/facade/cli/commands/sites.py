@@ -11,7 +11,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json, Output
+from facade.cli.commands.options import Json, Output, item
 
 sites = typer.Typer(help="Customer sites: a customer's own network and hosts.",
                     no_args_is_help=True)
@@ -83,7 +83,7 @@ def site_list(as_json: Json = False, form: Output = None) -> None:
 def site_show(name: Site, as_json: Json = False, form: Output = None) -> None:
     """Show a site, its channel and its hosts."""
     with connect() as cli:
-        obj = cli.get(f"/v1/sites/{seg(name)}")
+        obj = cli.get(item("sites", name))
     render.output(obj, as_json, _site_detail, form)
 
 
@@ -91,7 +91,7 @@ def site_show(name: Site, as_json: Json = False, form: Output = None) -> None:
 def site_delete(name: Site) -> None:
     """Delete a site (once it has no host, channel or public address)."""
     with connect() as cli:
-        cli.delete(f"/v1/sites/{seg(name)}")
+        cli.delete(item("sites", name))
     typer.echo(f"deleted site {name}")
 
 
@@ -108,7 +108,7 @@ def host_add(
     if ip:
         body["ip"] = ip
     with connect() as cli:
-        obj = cli.post(f"/v1/sites/{seg(site)}/hosts", body)
+        obj = cli.post(item("sites", site, "/hosts"), body)
     render.output(obj, as_json, lambda o: typer.echo(f"added host {name} ({o['ip']}) to "
                                                      f"site {site}"), form)
 
@@ -117,7 +117,7 @@ def host_add(
 def host_delete(site: Site, name: Annotated[str, typer.Argument(help="Host name.")]) -> None:
     """Delete a site's host."""
     with connect() as cli:
-        cli.delete(f"/v1/sites/{seg(site)}/hosts/{seg(name)}")
+        cli.delete(item("sites", site, f"/hosts/{seg(name)}"))
     typer.echo(f"deleted host {name} of site {site}")
 
 
@@ -147,7 +147,7 @@ def vpn_list(as_json: Json = False, form: Output = None) -> None:
 def vpn_show(name: Vpn, as_json: Json = False, form: Output = None) -> None:
     """Show a channel: its ends, public keys and routes."""
     with connect() as cli:
-        obj = cli.get(f"/v1/vpns/{seg(name)}")
+        obj = cli.get(item("vpns", name))
     render.output(obj, as_json, _vpn_detail, form)
 
 
@@ -155,5 +155,5 @@ def vpn_show(name: Vpn, as_json: Json = False, form: Output = None) -> None:
 def vpn_delete(name: Vpn) -> None:
     """Delete a channel (both ends' tunnels go)."""
     with connect() as cli:
-        cli.delete(f"/v1/vpns/{seg(name)}")
+        cli.delete(item("vpns", name))
     typer.echo(f"deleted vpn {name}")

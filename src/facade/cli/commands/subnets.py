@@ -8,7 +8,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json, Output, split_subnet
+from facade.cli.commands.options import Json, Output, item, split_subnet, subnet_item
 
 app = typer.Typer(help="Subnets, named NETWORK/SUBNET.", no_args_is_help=True)
 
@@ -16,8 +16,7 @@ Ref = Annotated[str, typer.Argument(metavar="NETWORK/SUBNET", help="e.g. acme-vp
 
 
 def _path(ref: str) -> str:
-    network, subnet = split_subnet(ref)
-    return f"/v1/subnets/{seg(network)}/{seg(subnet)}"
+    return subnet_item(ref)
 
 
 @app.command("create")
@@ -38,7 +37,7 @@ def create(
     if no_sites:
         body["sites"] = False
     with connect() as cli:
-        cli.post(f"/v1/networks/{seg(network)}/subnets", body)
+        cli.post(item("networks", network, "/subnets"), body)
     typer.echo(f"created subnet {ref}" + (" (private)" if private else ""))
 
 
