@@ -274,14 +274,15 @@ class Agents:
                 return ProbeResult(ok=False, detail="timed out")
             assert agent_auth.verify(secret, auth, "GET", path, agent_auth.HUB)
             _, _, query = path.partition("?")
-            mine = {n.name: n for n in self.served if n.agent and n.agent.network_id == net}
+            # the agent knows a node by its namespace's name (management.AgentNode)
+            mine = {n.netns: n for n in self.served if n.agent and n.agent.network_id == net}
             names = query.removeprefix("nodes=").split(",") if query else sorted(mine)
             limit = self.per_answer or len(names)
             answer = {"nodes": {n: self.answer(mine[n]) for n in names[:limit]},
                       "missing": {}, "more": names[limit:]}
             return ProbeResult(ok=True, detail="HTTP 200", status=200, body=json.dumps(answer))
         (node,) = [n for n in self.served if n.mgmt_ip == ip]
-        assert agent_auth.verify(secret, auth, "GET", path, node.name)
+        assert agent_auth.verify(secret, auth, "GET", path, node.netns)
         return ProbeResult(ok=True, detail="HTTP 200", status=200,
                            body=json.dumps(self.answer(node)))
 
@@ -291,7 +292,7 @@ def _served(ctx: Context) -> tuple[list[metering.MeteredNode], Agents]:
     agents = {7: management.Agent(7), 8: management.Agent(8)}
     nodes = []
     for node, net, ip in ((FE, 7, "10.0.200.5"), (B1, 7, "10.0.200.3"), (B2, 8, "10.0.201.4")):
-        agents[net].nodes.append(management.AgentNode(node.name, node.netns, ip, node.role,
+        agents[net].nodes.append(management.AgentNode(node.netns, node.netns, ip, node.role,
                                                       None))
         nodes.append(replace(node, agent=agents[net], mgmt_ip=ip))
     fake = Agents(ctx, nodes)
@@ -318,12 +319,12 @@ def test_each_agent_is_asked_once_for_all_its_nodes(ctx: Context) -> None:
 def test_an_agent_is_asked_for_the_nodes_asked_only_when_not_all(ctx: Context) -> None:
     nodes, agents = _served(ctx)
     assert _read_keys(ctx, nodes, skip=frozenset({2})) == EVERY - {"wl:2"}
-    assert ("fcd-r7", "127.0.0.1", "/v1/counters?nodes=docs-fe") in agents.asked
+    assert ("fcd-r7", "127.0.0.1", "/v1/counters?nodes=fcd-i1-x") in agents.asked
     # the last reading of one node before it goes: its agent is asked for it alone
     agents.asked.clear()
     alone = replace(nodes[2], agent=management.Agent(8))
     assert _read_keys(ctx, [alone]) == {"wl:3"}
-    assert agents.asked == [("fcd-r8", "127.0.0.1", "/v1/counters?nodes=docs-b2")]
+    assert agents.asked == [("fcd-r8", "127.0.0.1", "/v1/counters?nodes=fcd-i3-x")]
 
 
 @pytest.mark.parametrize("status_404", [False, True])
@@ -349,4 +350,4 @@ def test_what_a_hub_leaves_for_another_request_is_asked_again(ctx: Context) -> N
     nodes, agents = _served(ctx)
     agents.per_answer = 1
     assert _read_keys(ctx, nodes) == EVERY
-    assert ("fcd-r7", "127.0.0.1", "/v1/counters?nodes=docs-fe") in agents.asked
+    assert ("fcd-r7", "127.0.0.1", "/v1/counters?nodes=fcd-i1-x") in agents.asked

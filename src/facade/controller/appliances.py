@@ -24,7 +24,7 @@ import logging
 import shutil
 
 from facade.controller.runtime import SETTLE, Later, Runtime
-from facade.domain import keys
+from facade.domain import keys, names
 from facade.domain.keys import Key
 from facade.domain.states import ApplianceStatus
 from facade.reconcile.plan import plan_rotation
@@ -153,13 +153,14 @@ def _managed(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
     `ready` (its backends once checked through their agents need no second ask). An agent not
     serving a node yet is queued again (at once, unless it was within SETTLE seconds: it
     learns of a node when the node is created, and listens once the node exists)."""
-    nodes = [(target.frontend_name, target.frontend_mgmt)]
+    nodes = [(target.frontend_name, target.frontend_id, target.frontend_mgmt)]
     if target.health.type != "agent":
-        nodes += [(b.name, b.mgmt) for b in target.backends]
-    for name, mgmt in nodes:
-        if mgmt is None:
+        nodes += [(b.name, b.instance_id, b.mgmt) for b in target.backends]
+    for name, node_id, mgmt in nodes:
+        if mgmt is None or node_id is None:
             continue
-        res = management.ask(rt.dp, rt.home, mgmt[0], name, mgmt[1])
+        # the agent knows a node by its namespace's name (management.AgentNode)
+        res = management.ask(rt.dp, rt.home, mgmt[0], names.node_netns(node_id, name), mgmt[1])
         if not res.ok:
             rt.touch_throttled([keys.agent(mgmt[0])], SETTLE)
             return False, f"management path: {name}'s agent: {res.detail}"

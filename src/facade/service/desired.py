@@ -295,7 +295,8 @@ NODE_LOAD = (selectinload(Instance.interfaces).joinedload(Interface.subnet),
 def _serve(agent: management.Agent, inst: Instance, mgmt_ip: str) -> None:
     """Add a node to what its network's agent serves."""
     agent.nodes.append(management.AgentNode(
-        name=inst.name, netns=names.node_netns(inst.id, inst.name), mgmt_ip=mgmt_ip,
+        name=names.node_netns(inst.id, inst.name), netns=names.node_netns(inst.id, inst.name),
+        mgmt_ip=mgmt_ip,
         role=inst.role, workload=_workload_check(inst) if inst.role == "backend" else None))
     agent.live = agent.live or inst.status != NodeStatus.DELETING
 
@@ -334,7 +335,8 @@ def agent_of(session: Session, network_id: int) -> management.Agent:
                 checks[service_id] = _check_of(services[service_id], "")
             check = {**checks[service_id], "ip": legs[iid][0][0]}
         agent.nodes.append(management.AgentNode(
-            name=name, netns=names.node_netns(iid, name), mgmt_ip=leg[0], role=role,
+            name=names.node_netns(iid, name), netns=names.node_netns(iid, name),
+            mgmt_ip=leg[0], role=role,
             workload=check))
         agent.live = agent.live or status != NodeStatus.DELETING
     return agent

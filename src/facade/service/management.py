@@ -42,6 +42,8 @@ LEG = {"frontend": 2, "backend": 1}
 
 @dataclass(frozen=True)
 class AgentNode:
+    # what the agent knows the node by: its namespace's name (unique, from its id), not the
+    # instance's name, which two customers' appliance nodes may share (docs/api.md, "Names")
     name: str
     netns: str
     mgmt_ip: str

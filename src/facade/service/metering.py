@@ -64,7 +64,7 @@ class MeteredNode:
     def agent_node(self) -> management.AgentNode | None:
         if self.agent is None or self.mgmt_ip is None:
             return None
-        return management.AgentNode(name=self.name, netns=self.netns, mgmt_ip=self.mgmt_ip,
+        return management.AgentNode(name=self.netns, netns=self.netns, mgmt_ip=self.mgmt_ip,
                                     role=self.role, workload=None)
 
 
@@ -85,7 +85,7 @@ def _ask(ctx: Context, node: MeteredNode, path: str, secret: str) -> dict[str, A
     an = node.agent_node
     if an is None or node.agent is None:
         return None
-    header = agent_auth.sign(secret, "GET", path, node.name)
+    header = agent_auth.sign(secret, "GET", path, an.name)
     res = ctx.dataplane.http_request(node.agent.netns, an.mgmt_ip, management.AGENT_PORT, path,
                                      headers={"Authorization": header}, timeout=1.0)
     if not res.ok:
@@ -132,7 +132,7 @@ class _HubAsk:
 
 
 def _hub_asks(agent: management.Agent, nodes: list[MeteredNode]) -> list[_HubAsk]:
-    by_name = {n.name: n for n in nodes}
+    by_name = {n.netns: n for n in nodes}  # the agent's names for them (AgentNode.name)
     # every node the agent serves: ask for all, without a list of names to send and check
     every = set(by_name) == {n.name for n in agent.nodes}
     return [_HubAsk(agent, path, by_name)

@@ -67,7 +67,7 @@ def node(row: Instance, appliance_name: str | None = None,
             "interfaces": [interface(i) for i in row.interfaces] if interfaces is None
             else list(interfaces),
             "limits": sandboxes.limits_of(row).as_dict(),
-            "management": (management or {}).get(row.name)}
+            "management": (management or {}).get(names.node_netns(row.id, row.name))}
 
 
 def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
