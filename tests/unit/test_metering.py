@@ -350,4 +350,4 @@ def test_what_a_hub_leaves_for_another_request_is_asked_again(ctx: Context) -> N
     nodes, agents = _served(ctx)
     agents.per_answer = 1
     assert _read_keys(ctx, nodes) == EVERY
-    assert ("fcd-r7", "127.0.0.1", "/v1/counters?nodes=fcd-i1-x") in agents.asked
+    assert ("fcd-r7", "127.0.0.1", "/v1/counters?nodes=fcd-i2-x") in agents.asked
