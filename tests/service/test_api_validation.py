@@ -132,7 +132,7 @@ def test_unknown_subnet_is_404(world: Any, path: str) -> None:
         where="backend_subnet")
 
 
-@pytest.mark.parametrize("path", ["acme-vpc", "a/b/c", ""])
+@pytest.mark.parametrize("path", ["acme-vpc", "a/b/c/d", ""])
 def test_badly_written_subnet_is_400(world: Any, path: str) -> None:
     err(world.req("POST", "/v1/instances", json={
         "name": "x", "account": "acme", "interfaces": [{"subnet": path}]}), 400,
@@ -162,11 +162,16 @@ def test_names_used_twice_are_409(world: Any) -> None:
     err(api.req("POST", "/v1/networks", json={"name": "acme-vpc", "account": "acme",
                                                 "cidr": "172.16.0.0/16"}), 409, "acme-vpc",
         "already exists", where="name")
-    # a network's name is global, even across accounts
-    err(api.req("POST", "/v1/networks", json={"name": "acme-vpc", "account": "searchco",
-                                                "cidr": "172.16.0.0/16"}), 409, "already exists")
+    # names are unique per account only (docs/api.md, "Names"): another account may take it
+    api.changed = True
+    ok(api.req("POST", "/v1/networks", json={"name": "acme-vpc", "account": "searchco",
+                                               "cidr": "172.16.0.0/16"}), 201)
+    # the operator now says whose acme-vpc (a bare name two accounts have is a 400)
     err(api.req("POST", "/v1/networks/acme-vpc/subnets", json={"name": "app",
                                                                "cidr": "10.0.50.0/24"}),
+        400, "ambiguous", "acme/acme-vpc", "searchco/acme-vpc", where="network")
+    err(api.req("POST", "/v1/networks/acme-vpc/subnets?account=acme",
+                json={"name": "app", "cidr": "10.0.50.0/24"}),
         409, "acme-vpc/app", "already exists", where="name")
     err(api.req("POST", "/v1/instances", json={
         "name": "client", "account": "acme", "interfaces": [{"subnet": "acme-vpc/app"}]}),

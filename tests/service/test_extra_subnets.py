@@ -74,7 +74,8 @@ def test_every_backend_gets_a_leg_in_each_extra_subnet(w: Any) -> None:
     agent = next(a for a in want.agents if a.network_id == net_id)
     mgmt_ips = {b["name"]: b["interfaces"][1]["ip"] for b in app["backends"]}
     mgmt_ips[app["frontend"]["name"]] = app["frontend"]["interfaces"][2]["ip"]
-    assert {n.name: n.mgmt_ip for n in agent.nodes} == mgmt_ips
+    # an agent knows each node by its namespace's name, fcd-i<id>-<name>
+    assert {n.name.split("-", 2)[2]: n.mgmt_ip for n in agent.nodes} == mgmt_ips
     # the router of the provider's network keeps routing the extra subnets (they are the
     # provider's ordinary subnets), and isolates the backend and management subnets
     router = next(s for s in want.state.nodes if s.role == "router"

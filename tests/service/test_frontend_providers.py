@@ -34,7 +34,9 @@ def test_the_front_end_belongs_to_the_lb_provider_and_is_managed_from_its_subnet
     with lb.ctx.read() as session:
         want = desired.build(session, lb.ctx.home)
         nets = {n.name: n.id for n in session.scalars(select(Network))}
-    agents = {a.network_id: sorted(n.name for n in a.nodes) for a in want.agents}
+    # an agent knows each node by its namespace's name, fcd-i<id>-<name>
+    agents = {a.network_id: sorted(n.name.split("-", 2)[2] for n in a.nodes)
+              for a in want.agents}
     assert agents == {nets["lb-vpc"]: ["docs-fe"], nets["search-vpc"]: ["docs-b1", "docs-b2"]}
     fe_mgmt = fe["interfaces"][2]["ip"]
     lb_agent = next(a for a in want.agents if a.network_id == nets["lb-vpc"])
@@ -105,7 +107,7 @@ def test_refused_requests_change_nothing(lb: Any) -> None:
            "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt"}
     err(lb.req("POST", "/v1/services", token=lb.searchco, json={**svc, "frontend": "nope"}),
         404, "nope", where="frontend")
-    err(lb.req("POST", "/v1/services", token=lb.searchco, json={**svc, "frontend": "x" * 41}),
+    err(lb.req("POST", "/v1/services", token=lb.searchco, json={**svc, "frontend": "x" * 82}),
         422, where="frontend")
     err(lb.req("POST", "/v1/services", token=lb.searchco, json={**svc, "frontend": 7}),
         422, where="frontend")
