@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from facade.cli.client import Client, connect, fail
 from facade.cli.commands.options import NoWait
 from facade.cli.wait import ready_line, wait_gone, wait_ready
+from facade.client.models import Scenario
 
 File = Annotated[Path, typer.Option("--file", "-f", help=(
     "The YAML file describing what to build; - reads it from standard input."))]
@@ -33,17 +34,18 @@ def _read(path: Path) -> tuple[str, str]:
         fail(f"cannot read {path}: {reason}")
 
 
-def _send(route: str, path: Path, params: dict[str, Any] | None = None
-          ) -> tuple[Client, dict[str, Any]]:
+def _send(route: str, path: Path, dry_run: bool = False) -> tuple[Client, Scenario]:
     text, name = _read(path)
     cli = connect()
-    return cli, cli.post(route, {"yaml": text, "filename": name}, params=params)
+    if route == "/v1/destroy":
+        return cli, cli.system.destroy(text, name)
+    return cli, cli.system.apply(text, name, dry_run=dry_run)
 
 
 def apply(file: File, no_wait: NoWait = False, timeout: Timeout = 120.0,
           dry_run: DryRun = False) -> None:
     """Make what FILE describes exist, then wait until its appliances are ready."""
-    cli, answer = _send("/v1/apply", file, {"dry_run": "true"} if dry_run else None)
+    cli, answer = _send("/v1/apply", file, dry_run)
     with cli:
         changes = answer.get("changes") or []
         if all(c.get("action") == "unchanged" for c in changes):
