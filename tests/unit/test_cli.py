@@ -58,6 +58,7 @@ def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeApi]:
     monkeypatch.delenv("FACADE_URL", raising=False)
     monkeypatch.delenv("FACADE_PROFILE", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no profiles of the host
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # apply's records
     yield fake
 
 
