@@ -27,7 +27,8 @@ PruneOpt = Annotated[bool, typer.Option("--prune", help=(
     "never anything the file did not declare."))]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Prune without asking.")]
 SetName = Annotated[str | None, typer.Option("--set", metavar="NAME", help=(
-    "The name of the file's set (default: the file's absolute path; required with -f -)."))]
+    "The name of the file's set (default: the file's absolute path; required to prune a file "
+    "read with -f -)."))]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds to wait.", min=0)]
 
 
