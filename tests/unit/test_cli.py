@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from facade.cli import client, wait
 from facade.cli.main import app
+from facade.client.http import PAGE_LIMIT
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -57,6 +58,7 @@ def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeApi]:
     monkeypatch.delenv("FACADE_URL", raising=False)
     monkeypatch.delenv("FACADE_PROFILE", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no profiles of the host
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # apply's records
     yield fake
 
 
@@ -519,7 +521,7 @@ def test_list_commands_follow_every_page(api: FakeApi, args: list[str], path: st
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == items  # each once, in the API's order
     assert [r.url.params.get("cursor") for r in api.requests] == [None, "1000", "2000"]
-    assert {r.url.params["limit"] for r in api.requests} == {str(client.PAGE_LIMIT)}
+    assert {r.url.params["limit"] for r in api.requests} == {str(PAGE_LIMIT)}
 
 
 def test_events_read_back_from_the_newest_and_print_newest_last(api: FakeApi) -> None:

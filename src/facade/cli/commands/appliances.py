@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import Account, Json, NoWait, Output, names_of, split_subnet
 from facade.cli.wait import ready_line, wait_gone, wait_ready
 
@@ -41,7 +41,7 @@ def create(
         "backends": backends,
     }
     with connect() as cli:
-        obj = cli.post("/v1/appliances", body)
+        obj = cli.appliances.create(body)
         if no_wait:
             typer.echo(f"appliance {name}: {obj.get('status', 'provisioning')}")
             return
@@ -60,7 +60,7 @@ def list_(as_json: Json = False, form: Output = None,
     params = {k: v for k, v in (("account", account), ("status", status),
                                 ("service", service)) if v is not None}
     with connect() as cli:
-        rows = cli.list_all("/v1/appliances", params or None)
+        rows = cli.appliances.list(**params)
     render.output(rows, as_json, render.appliances, form)
 
 
@@ -68,7 +68,7 @@ def list_(as_json: Json = False, form: Output = None,
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show an appliance: status, endpoint, front-end and backends with their interfaces."""
     with connect() as cli:
-        obj = cli.get(f"/v1/appliances/{seg(name)}")
+        obj = cli.appliances.get(name)
     render.output(obj, as_json, render.appliance, form)
 
 
@@ -81,7 +81,7 @@ def scale(
 ) -> None:
     """Change the number of backends and wait until the appliance has them and is ready."""
     with connect() as cli:
-        obj = cli.patch(f"/v1/appliances/{seg(name)}", {"backends": backends})
+        obj = cli.appliances.update(name, {"backends": backends})
         if no_wait:
             typer.echo(f"appliance {name}: {obj.get('status', 'provisioning')}")
             return
@@ -109,9 +109,8 @@ def delete(
     appliances use it (chains), unless --force (cascade) or --detach (alone)."""
     if force and detach:
         raise typer.BadParameter("give --force or --detach, not both")
-    params = {"force": "true"} if force else {"detach": "true"} if detach else None
     with connect() as cli:
-        obj = cli.delete(f"/v1/appliances/{seg(name)}", params=params)
+        obj = cli.appliances.remove(name, force=force, detach=detach)
         gone = [name, *((obj or {}).get("deleted_with") or [])]
         if no_wait:
             typer.echo(f"appliance {', '.join(gone)}: deleting")

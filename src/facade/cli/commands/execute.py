@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from facade.cli.client import connect, fail, seg
+from facade.cli.client import connect, fail
 
 TIMED_OUT_EXIT = 124  # what timeout(1) answers
 
@@ -37,7 +37,7 @@ def exec_(
         body["host"] = True
     with connect() as cli:
         # Give the server time to kill the program and answer before we give up on it.
-        result = cli.post(f"/v1/instances/{seg(instance)}/exec", body, timeout=timeout + 30.0)
+        result = cli.instances.exec(instance, body, timeout=timeout + 30.0)
     sys.stdout.write(result.get("stdout") or "")
     sys.stdout.flush()
     sys.stderr.write(result.get("stderr") or "")

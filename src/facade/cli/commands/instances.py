@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import (
     Account,
     CpuWeight,
@@ -65,7 +65,7 @@ def create(
     if limits:
         body["limits"] = limits
     with connect() as cli:
-        obj = cli.post("/v1/instances", body)
+        obj = cli.instances.create(body)
     addrs = ", ".join(f"{i.get('ip')} in {i.get('subnet')}" for i in obj.get("interfaces") or [])
     public = ", public " + ", ".join(obj["public_ips"]) if obj.get("public_ips") else ""
     typer.echo(f"created instance {name}" + (f" ({addrs}{public})" if addrs else ""))
@@ -75,7 +75,7 @@ def create(
 def list_(as_json: Json = False, form: Output = None) -> None:
     """List customer instances."""
     with connect() as cli:
-        rows = cli.list_all("/v1/instances")
+        rows = cli.instances.list()
     render.output(rows, as_json, render.nodes, form)
 
 
@@ -83,7 +83,7 @@ def list_(as_json: Json = False, form: Output = None) -> None:
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one instance and its interfaces."""
     with connect() as cli:
-        obj = cli.get(f"/v1/instances/{seg(name)}")
+        obj = cli.instances.get(name)
     render.output(obj, as_json, render.node, form)
 
 
@@ -91,7 +91,7 @@ def show(name: Name, as_json: Json = False, form: Output = None) -> None:
 def delete(name: Name) -> None:
     """Delete an instance; answers once its kernel objects are gone."""
     with connect() as cli:
-        cli.delete(f"/v1/instances/{seg(name)}")
+        cli.instances.delete(name)
     typer.echo(f"deleted instance {name}")
 
 
@@ -99,5 +99,5 @@ def delete(name: Name) -> None:
 def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: CpuWeight = None,
            as_json: Json = False, form: Output = None) -> None:
     """Show or change an instance's sandbox limits (applied to it while it runs)."""
-    obj = show_or_set_limits(f"/v1/instances/{seg(name)}", memory, pids, cpu_weight)
+    obj = show_or_set_limits(lambda cli: cli.instances, name, memory, pids, cpu_weight)
     render.output(obj, as_json, render.limits, form)

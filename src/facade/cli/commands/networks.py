@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import Account, Json, Output, names_of
 
 app = typer.Typer(help="Private networks (VPCs).", no_args_is_help=True)
@@ -33,7 +33,7 @@ def create(
     if public_gateway or outbound_nat:
         body |= {"public_gateway": public_gateway, "outbound_nat": outbound_nat}
     with connect() as cli:
-        obj = cli.post("/v1/networks", body)
+        obj = cli.networks.create(body)
     gateway = f" (public gateway {obj.get('gateway_ip')})" if obj.get("public_gateway") else ""
     typer.echo(f"created network {name}{gateway}")
 
@@ -58,7 +58,7 @@ def update(
     if outbound_nat is not None:
         body["outbound_nat"] = outbound_nat
     with connect() as cli:
-        obj = cli.patch(f"/v1/networks/{seg(name)}", body)
+        obj = cli.networks.update(name, body)
     render.output(obj, as_json, render.network, form)
 
 
@@ -66,7 +66,7 @@ def update(
 def list_(as_json: Json = False, form: Output = None) -> None:
     """List networks."""
     with connect() as cli:
-        rows = cli.list_all("/v1/networks")
+        rows = cli.networks.list()
     render.output(rows, as_json, render.networks, form)
 
 
@@ -74,7 +74,7 @@ def list_(as_json: Json = False, form: Output = None) -> None:
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one network and its subnets."""
     with connect() as cli:
-        obj = cli.get(f"/v1/networks/{seg(name)}")
+        obj = cli.networks.get(name)
     render.output(obj, as_json, render.network, form)
 
 
@@ -82,5 +82,5 @@ def show(name: Name, as_json: Json = False, form: Output = None) -> None:
 def delete(name: Name) -> None:
     """Delete a network."""
     with connect() as cli:
-        cli.delete(f"/v1/networks/{seg(name)}")
+        cli.networks.delete(name)
     typer.echo(f"deleted network {name}")

@@ -9,8 +9,11 @@ from typing import Annotated
 
 import typer
 
-from facade.cli.client import connect
+from facade.cli.client import Client, connect
 from facade.cli.formats import Format
+from facade.client import FacadeError
+from facade.client.models import Limits
+from facade.client.resources import Instances, Services
 
 Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer (-o json).")]
 Output = Annotated[Format | None, typer.Option(
@@ -28,8 +31,8 @@ def names_of(path: str) -> Callable[[str], list[str]]:
     def complete(incomplete: str) -> list[str]:
         try:
             with contextlib.redirect_stderr(io.StringIO()), connect() as cli:
-                rows = cli.list_all(path)
-        except (typer.Exit, OSError):
+                rows = cli.http.list_all(path)
+        except (FacadeError, OSError):
             return []
         return sorted(str(r["name"]) for r in rows
                       if isinstance(r, dict) and str(r.get("name", "")).startswith(incomplete))
@@ -63,11 +66,10 @@ def limits_body(memory: int | None, pids: int | None, cpu_weight: int | None
                               ("cpu_weight", cpu_weight)) if v is not None}
 
 
-def show_or_set_limits(path: str, memory: int | None, pids: int | None,
-                       cpu_weight: int | None) -> dict[str, int]:
+def show_or_set_limits(kind: Callable[[Client], Instances | Services], name: str,
+                       memory: int | None, pids: int | None,
+                       cpu_weight: int | None) -> Limits:
     """`facade instance|service limits NAME [...]`: PUT the limits given, or read them."""
     with connect() as cli:
         given = limits_body(memory, pids, cpu_weight)
-        answer: dict[str, int] = cli.put(f"{path}/limits", given) if given else \
-            cli.get(path)["limits"]
-    return answer
+        return kind(cli).set_limits(name, given) if given else kind(cli).get(name)["limits"]

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import Client, connect
 from facade.cli.commands.options import Json, Output, split_subnet
+from facade.client.resources import RuleSet
 
 app = typer.Typer(help="Security rules of subnets and interfaces.", no_args_is_help=True)
 
@@ -21,18 +22,24 @@ Direction = Annotated[str, typer.Option("--direction", help="ingress or egress."
 Priority = Annotated[int, typer.Option("--priority", help="1..1000, lower first.")]
 
 
-def _path(subnet: str | None, interface: str | None) -> str:
+def _checked(subnet: str | None, interface: str | None) -> tuple[str, str, str]:
+    """("subnet", NETWORK, SUBNET) or ("interface", INSTANCE, IFNAME); a usage error else."""
     if (subnet is None) == (interface is None):
         raise typer.BadParameter("give exactly one of --subnet NETWORK/SUBNET and "
                                  "--interface INSTANCE/IFNAME")
     if subnet is not None:
         network, name = split_subnet(subnet)
-        return f"/v1/subnets/{seg(network)}/{seg(name)}/rules"
+        return "subnet", network, name
     assert interface is not None
     instance, sep, ifname = interface.partition("/")
     if not sep or not instance or not ifname or "/" in ifname:
         raise typer.BadParameter(f"{interface!r} is not INSTANCE/IFNAME (e.g. web/eth0)")
-    return f"/v1/instances/{seg(instance)}/interfaces/{seg(ifname)}/rules"
+    return "interface", instance, ifname
+
+
+def _rules(cli: Client, where: tuple[str, str, str]) -> RuleSet:
+    kind, owner, name = where
+    return (cli.rules.of_subnet if kind == "subnet" else cli.rules.of_interface)(owner, name)
 
 
 def _show(rows: list[dict[str, Any]]) -> None:
@@ -52,22 +59,22 @@ def add(
     cidr: Annotated[str, typer.Option("--cidr", help="The remote side (IPv4).")] = "0.0.0.0/0",
 ) -> None:
     """Add a rule (first match wins by priority; no match: allowed; replies always pass)."""
-    path = _path(subnet, interface)
+    where = _checked(subnet, interface)
     body: dict[str, Any] = {"direction": direction, "action": action, "protocol": protocol,
                             "cidr": cidr, "priority": priority}
     if ports is not None:
         body["ports"] = ports
     with connect() as cli:
-        cli.post(path, body)
+        _rules(cli, where).add(body)
     typer.echo(f"added {direction} rule at priority {priority} to {subnet or interface}")
 
 
 @app.command("list")
 def list_(subnet: Subnet = None, interface: Interface = None, as_json: Json = False, form: Output = None) -> None:
     """List the rules of a subnet or an interface."""
-    path = _path(subnet, interface)
+    where = _checked(subnet, interface)
     with connect() as cli:
-        rows = cli.list_all(path)
+        rows = _rules(cli, where).list()
     render.output(rows, as_json, _show, form)
 
 
@@ -75,7 +82,7 @@ def list_(subnet: Subnet = None, interface: Interface = None, as_json: Json = Fa
 def delete(direction: Direction, priority: Priority, subnet: Subnet = None,
            interface: Interface = None) -> None:
     """Delete the rule at a priority in one direction."""
-    path = _path(subnet, interface)
+    where = _checked(subnet, interface)
     with connect() as cli:
-        cli.delete(f"{path}/{priority}", params={"direction": direction})
+        _rules(cli, where).delete(priority, direction)
     typer.echo(f"deleted {direction} rule at priority {priority} of {subnet or interface}")

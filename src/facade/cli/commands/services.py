@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import (
     Account,
     CpuWeight,
@@ -173,7 +173,7 @@ def create(
     if check:
         body["health_check"] = check
     with connect() as cli:
-        cli.post("/v1/services", body)
+        cli.services.create(body)
     typer.echo(f"created service {name}")
 
 
@@ -181,7 +181,7 @@ def create(
 def list_(as_json: Json = False, form: Output = None) -> None:
     """List services."""
     with connect() as cli:
-        rows = cli.list_all("/v1/services")
+        rows = cli.services.list()
     render.output(rows, as_json, render.services, form)
 
 
@@ -189,7 +189,7 @@ def list_(as_json: Json = False, form: Output = None) -> None:
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one service."""
     with connect() as cli:
-        obj = cli.get(f"/v1/services/{seg(name)}")
+        obj = cli.services.get(name)
     render.output(obj, as_json, render.service, form)
 
 
@@ -197,7 +197,7 @@ def show(name: Name, as_json: Json = False, form: Output = None) -> None:
 def delete(name: Name) -> None:
     """Delete a service."""
     with connect() as cli:
-        cli.delete(f"/v1/services/{seg(name)}")
+        cli.services.delete(name)
     typer.echo(f"deleted service {name}")
 
 
@@ -216,7 +216,6 @@ def autoscale(
     as_json: Json = False, form: Output = None,
 ) -> None:
     """Show or set the autoscaling policy of a service (all its appliances follow it)."""
-    path = f"/v1/services/{seg(name)}/autoscale"
     given = [v is not None for v in (min_, max_, metric, target)]
     if off and any(given):
         raise typer.BadParameter("--off takes no other policy option")
@@ -224,12 +223,12 @@ def autoscale(
         raise typer.BadParameter("give --min, --max, --metric and --target together")
     with connect() as cli:
         if off:
-            obj = cli.delete(path)
+            obj = cli.services.stop_autoscale(name)
         elif all(given):
-            obj = cli.put(path, {"min": min_, "max": max_, "metric": metric, "target": target,
+            obj = cli.services.set_autoscale(name, {"min": min_, "max": max_, "metric": metric, "target": target,
                                  "cooldown": cooldown})
         else:
-            obj = cli.get(path)
+            obj = cli.services.autoscale(name)
     render.output(obj, as_json, render.autoscale, form)
 
 
@@ -237,7 +236,7 @@ def autoscale(
 def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: CpuWeight = None,
            as_json: Json = False, form: Output = None) -> None:
     """Show or change the sandbox limits of a service's backends (applied while they run)."""
-    obj = show_or_set_limits(f"/v1/services/{seg(name)}", memory, pids, cpu_weight)
+    obj = show_or_set_limits(lambda cli: cli.services, name, memory, pids, cpu_weight)
     render.output(obj, as_json, render.limits, form)
 
 
@@ -253,6 +252,6 @@ def health_check(name: Name,
     once). Options left out keep their value."""
     given = _health_body(type_, codes, interval, timeout, rise, fall, path)
     with connect() as cli:
-        obj = cli.put(f"/v1/services/{seg(name)}/health_check", given) if given else \
-            cli.get(f"/v1/services/{seg(name)}")["health_check"]
+        obj = cli.services.set_health_check(name, given) if given else \
+            cli.services.get(name)["health_check"]
     render.output(obj, as_json, render.health_check, form)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output
 
 sites = typer.Typer(help="Customer sites: a customer's own network and hosts.",
@@ -67,7 +67,7 @@ def site_create(
     if account:
         body["account"] = account
     with connect() as cli:
-        obj = cli.post("/v1/sites", body)
+        obj = cli.sites.create(body)
     render.output(obj, as_json, lambda o: typer.echo(f"created site {_site(o)}"), form)
 
 
@@ -75,7 +75,7 @@ def site_create(
 def site_list(as_json: Json = False, form: Output = None) -> None:
     """List the sites the caller sees."""
     with connect() as cli:
-        rows = cli.list_all("/v1/sites")
+        rows = cli.sites.list()
     render.output(rows, as_json, lambda rs: _lines(_site(r) for r in rs), form)
 
 
@@ -83,7 +83,7 @@ def site_list(as_json: Json = False, form: Output = None) -> None:
 def site_show(name: Site, as_json: Json = False, form: Output = None) -> None:
     """Show a site, its channel and its hosts."""
     with connect() as cli:
-        obj = cli.get(f"/v1/sites/{seg(name)}")
+        obj = cli.sites.get(name)
     render.output(obj, as_json, _site_detail, form)
 
 
@@ -91,7 +91,7 @@ def site_show(name: Site, as_json: Json = False, form: Output = None) -> None:
 def site_delete(name: Site) -> None:
     """Delete a site (once it has no host, channel or public address)."""
     with connect() as cli:
-        cli.delete(f"/v1/sites/{seg(name)}")
+        cli.sites.delete(name)
     typer.echo(f"deleted site {name}")
 
 
@@ -108,7 +108,7 @@ def host_add(
     if ip:
         body["ip"] = ip
     with connect() as cli:
-        obj = cli.post(f"/v1/sites/{seg(site)}/hosts", body)
+        obj = cli.sites.add_host(site, body)
     render.output(obj, as_json, lambda o: typer.echo(f"added host {name} ({o['ip']}) to "
                                                      f"site {site}"), form)
 
@@ -117,7 +117,7 @@ def host_add(
 def host_delete(site: Site, name: Annotated[str, typer.Argument(help="Host name.")]) -> None:
     """Delete a site's host."""
     with connect() as cli:
-        cli.delete(f"/v1/sites/{seg(site)}/hosts/{seg(name)}")
+        cli.sites.remove_host(site, name)
     typer.echo(f"deleted host {name} of site {site}")
 
 
@@ -131,7 +131,7 @@ def vpn_create(
 ) -> None:
     """Join a site to a network by an encrypted, authenticated channel (own keys)."""
     with connect() as cli:
-        obj = cli.post("/v1/vpns", {"name": name, "network": network, "site": site})
+        obj = cli.vpns.create({"name": name, "network": network, "site": site})
     render.output(obj, as_json, lambda o: typer.echo(f"created vpn {_vpn(o)}"), form)
 
 
@@ -139,7 +139,7 @@ def vpn_create(
 def vpn_list(as_json: Json = False, form: Output = None) -> None:
     """List the channels the caller sees."""
     with connect() as cli:
-        rows = cli.list_all("/v1/vpns")
+        rows = cli.vpns.list()
     render.output(rows, as_json, lambda rs: _lines(_vpn(r) for r in rs), form)
 
 
@@ -147,7 +147,7 @@ def vpn_list(as_json: Json = False, form: Output = None) -> None:
 def vpn_show(name: Vpn, as_json: Json = False, form: Output = None) -> None:
     """Show a channel: its ends, public keys and routes."""
     with connect() as cli:
-        obj = cli.get(f"/v1/vpns/{seg(name)}")
+        obj = cli.vpns.get(name)
     render.output(obj, as_json, _vpn_detail, form)
 
 
@@ -155,5 +155,5 @@ def vpn_show(name: Vpn, as_json: Json = False, form: Output = None) -> None:
 def vpn_delete(name: Vpn) -> None:
     """Delete a channel (both ends' tunnels go)."""
     with connect() as cli:
-        cli.delete(f"/v1/vpns/{seg(name)}")
+        cli.vpns.delete(name)
     typer.echo(f"deleted vpn {name}")

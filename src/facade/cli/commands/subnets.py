@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output, split_subnet
 
 app = typer.Typer(help="Subnets, named NETWORK/SUBNET.", no_args_is_help=True)
@@ -15,9 +15,10 @@ app = typer.Typer(help="Subnets, named NETWORK/SUBNET.", no_args_is_help=True)
 Ref = Annotated[str, typer.Argument(metavar="NETWORK/SUBNET", help="e.g. acme-vpc/app")]
 
 
-def _path(ref: str) -> str:
+def _ref(ref: str) -> str:
+    """NETWORK/SUBNET, checked (a usage error otherwise)."""
     network, subnet = split_subnet(ref)
-    return f"/v1/subnets/{seg(network)}/{seg(subnet)}"
+    return f"{network}/{subnet}"
 
 
 @app.command("create")
@@ -38,7 +39,7 @@ def create(
     if no_sites:
         body["sites"] = False
     with connect() as cli:
-        cli.post(f"/v1/networks/{seg(network)}/subnets", body)
+        cli.subnets.create_in(network, body)
     typer.echo(f"created subnet {ref}" + (" (private)" if private else ""))
 
 
@@ -60,7 +61,7 @@ def update(
     if not body:
         raise typer.BadParameter("give --internet/--private or --sites/--no-sites")
     with connect() as cli:
-        obj = cli.patch(_path(ref), body)
+        obj = cli.subnets.update(_ref(ref), body)
     render.output(obj, as_json, render.subnet, form)
 
 
@@ -68,25 +69,25 @@ def update(
 def list_(as_json: Json = False, form: Output = None) -> None:
     """List subnets."""
     with connect() as cli:
-        rows = cli.list_all("/v1/subnets")
+        rows = cli.subnets.list()
     render.output(rows, as_json, render.subnets, form)
 
 
 @app.command("show")
 def show(ref: Ref, as_json: Json = False, form: Output = None) -> None:
     """Show one subnet."""
-    path = _path(ref)
+    checked = _ref(ref)
     with connect() as cli:
-        obj = cli.get(path)
+        obj = cli.subnets.get(checked)
     render.output(obj, as_json, render.subnet, form)
 
 
 @app.command("delete")
 def delete(ref: Ref) -> None:
     """Delete a subnet."""
-    path = _path(ref)
+    checked = _ref(ref)
     with connect() as cli:
-        cli.delete(path)
+        cli.subnets.delete(checked)
     typer.echo(f"deleted subnet {ref}")
 
 
@@ -97,7 +98,7 @@ Account = Annotated[str, typer.Argument(metavar="ACCOUNT", help="the account gra
 def grant(ref: Ref, account: Account) -> None:
     """Let ACCOUNT give its instances interfaces in this subnet (owner or operator only)."""
     with connect() as cli:
-        cli.post(f"{_path(ref)}/grants", {"account": account})
+        cli.subnets.grant(_ref(ref), account)
     typer.echo(f"granted {account} interfaces in {ref}")
 
 
@@ -105,7 +106,7 @@ def grant(ref: Ref, account: Account) -> None:
 def revoke(ref: Ref, account: Account) -> None:
     """Revoke ACCOUNT's grant: no new interfaces; existing ones keep working (listed)."""
     with connect() as cli:
-        answer = cli.delete(f"{_path(ref)}/grants/{seg(account)}")
+        answer = cli.subnets.revoke(_ref(ref), account)
     typer.echo(answer.get("message") if isinstance(answer, dict) else f"revoked {account}")
 
 
@@ -113,5 +114,5 @@ def revoke(ref: Ref, account: Account) -> None:
 def grants(ref: Ref, as_json: Json = False, form: Output = None) -> None:
     """List the accounts granted interfaces in this subnet."""
     with connect() as cli:
-        rows = cli.list_all(f"{_path(ref)}/grants")
+        rows = cli.subnets.grants(_ref(ref))
     render.output(rows, as_json, render.grants, form)
