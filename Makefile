@@ -16,9 +16,12 @@ $(STAMP_DEBS):
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@mkdir -p $(VENV) && touch $@
 
-$(STAMP_PY): pyproject.toml requirements.lock
+# requirements/dev.lock: the runtime lock and the tests' and checks' packages, every one pinned
+# with the hashes of its files (requirements/lock.py writes both locks and says how to change
+# a pin); the project itself, editable, adds nothing (--no-deps).
+$(STAMP_PY): pyproject.toml requirements/runtime.lock requirements/dev.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --require-hashes -r requirements/dev.lock
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $@
 

@@ -88,7 +88,9 @@ def start_control_plane(home: Path, *, args: tuple[str, ...] = (), scheme: str =
     # drift tests see a repair in seconds (docs/guarantees.md states both)
     env = {**os.environ, "FACADE_HOME": str(home), "FACADE_URL": f"{scheme}://127.0.0.1:{port}",
            "FACADE_RESYNC": os.environ.get("FACADE_RESYNC", "2"),
-           "FACADE_RESYNC_RATE": os.environ.get("FACADE_RESYNC_RATE", "1000")}
+           "FACADE_RESYNC_RATE": os.environ.get("FACADE_RESYNC_RATE", "1000"),
+           # what `facade apply` records of its files (cli/applied.py) stays with this plane
+           "XDG_STATE_HOME": str(home.parent / f"{home.name}-state")}
     env.pop("FACADE_TOKEN", None)
     # the CLI's tables and trees as a pipe gets them (200 columns), not at a test runner's
     # width (a pytest-xdist worker has COLUMNS=80, which wraps their lines)

@@ -31,7 +31,9 @@ from typing import Any
 import pytest
 
 from facade.dataplane.linux.nft_rules import MAP_DECLARATION
+from facade.domain import agent_layout as layout
 from facade.domain.agent_auth import HUB, sign
+from facade.service.files import update, write_atomically
 from tests.integration.kernel_lock import kernel_lock
 from tests.integration.nsclient import ns_socket
 
@@ -109,15 +111,19 @@ class Lab:
                 "workload": workload}
 
     def write_config(self, nodes: dict[str, dict[str, Any]] | None = None) -> float:
-        """Write the config atomically (mode 0600); returns the monotonic time of the write."""
+        """Write the config as the control plane does (its folder: the settings, a file per
+        node, each replaced atomically, mode 0600; the files of nodes no longer named
+        removed); returns the monotonic time of the write."""
         if nodes is not None:
             self.nodes = nodes
-        doc = {"secret": SECRET, "port": PORT, "nodes": list(self.nodes.values())}
-        tmp = self.config.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh)
-        os.replace(tmp, self.config)
+        write_atomically(self.config / layout.SETTINGS,
+                         json.dumps({"secret": SECRET, "port": PORT}), private=True)
+        folder = self.config / layout.NODES
+        for name, entry in self.nodes.items():
+            update(folder / layout.node_file(name), json.dumps(entry), private=True)
+        for path in folder.iterdir():
+            if layout.node_of(path.name) not in self.nodes:
+                path.unlink()
         return time.monotonic()
 
     def start_agent(self) -> None:
@@ -246,7 +252,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 def _lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     workdir = tmp_path_factory.mktemp("agent")
-    lab = Lab(tag=secrets.token_hex(3), config=workdir / "agent.json", workdir=workdir)
+    lab = Lab(tag=secrets.token_hex(3), config=workdir / "agent-n1", workdir=workdir)
     try:
         sh("ip", "netns", "add", lab.fabric)
         sh("ip", "-n", lab.fabric, "link", "add", "br0", "type", "bridge")
@@ -486,7 +492,7 @@ def test_node_whose_namespace_comes_later(lab: Lab) -> None:
 
 
 def test_invalid_config_keeps_the_current_state(lab: Lab) -> None:
-    lab.config.write_text("{not json")
+    (lab.config / layout.SETTINGS).write_text("{not json")
     time.sleep(0.8)
     assert lab.agent is not None and lab.agent.poll() is None
     assert serving(lab, "n1") and serving(lab, "n4")

@@ -66,11 +66,10 @@ def test_a_running_appliance_and_its_agent_follow_a_change(bare_world: Any) -> N
         "backends": 1}), 202)
     wait_ready(api, "docs")
     ok(api.req("PUT", "/v1/services/search/health_check", json={"type": "agent"}))
-    # (the agent's configuration follows its nodes within the controller's SETTLE)
-    config = eventually(lambda: next((api.ctx.home / "agents").glob("*.json"), None))
-
+    # (each node's entry in its agent's configuration follows its node's reconcile)
     def agent_checks_listen() -> bool:
-        nodes = json.loads(config.read_text())["nodes"]
+        nodes = [json.loads(p.read_text())
+                 for p in (api.ctx.home / "agents").glob("agent-n*/nodes/*.json")]
         return any((n.get("workload") or {}).get("check") == "listen" for n in nodes)
 
     eventually(agent_checks_listen)

@@ -226,6 +226,19 @@ def test_the_cli_names_another_accounts_object_as_account_slash_name(
         assert sub.exit_code == 0 and json.loads(sub.output)["account"] == name, sub.output
     bare = run("network", "show", "prod")
     assert bare.exit_code == 2 and "acme/prod" in bare.output and "evil/prod" in bare.output
+    # a grant on acme's subnet (the grantee in the body; revoke's query is ?subnet_account=)
+    granted = run("subnet", "grant", "acme/prod/app", "evil")
+    assert granted.exit_code == 0, granted.output
+    listed = run("subnet", "grants", "acme/prod/app", "--json")
+    assert [g["account"] for g in json.loads(listed.output)] == ["evil"], listed.output
+    assert [g["account"] for g in twins.items("/v1/subnets/prod/app/grants?account=acme")] \
+        == ["evil"]
+    assert twins.items("/v1/subnets/prod/app/grants?account=evil") == []
+    revoked = run("subnet", "revoke", "acme/prod/app", "evil")
+    assert revoked.exit_code == 0, revoked.output
+    assert twins.items("/v1/subnets/prod/app/grants?account=acme") == []
+    web = run("instance", "show", "evil/web", "--json")
+    assert web.exit_code == 0 and json.loads(web.output)["account"] == "evil", web.output
     gone = run("appliance", "delete", "evil/docs", "--no-wait")
     assert gone.exit_code == 0, gone.output
     assert ok(twins.req("GET", "/v1/appliances/docs?account=acme"))["status"] != "deleting"

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from facade.cli import client
 from facade.cli.main import app as cli_app
+from facade.client import http
 from facade.domain import paging
 from facade.store.models import UsageRecord
 from tests.service.helpers import err, ok, settle
@@ -333,7 +334,7 @@ def test_every_list_route_documents_limit_cursor_and_the_envelope(world: Any) ->
 def test_the_cli_lists_every_object_across_pages(many: Any, monkeypatch: Any) -> None:
     transport = many.client._transport  # the TestClient's ASGI transport: the app in-process
     monkeypatch.setattr(client, "transport_factory", lambda: transport)
-    monkeypatch.setattr(client, "PAGE_LIMIT", 3)
+    monkeypatch.setattr(http, "PAGE_LIMIT", 3)
     monkeypatch.setenv("FACADE_TOKEN", many.token)
     sent: list[httpx.Request] = []
     real = transport.handle_request

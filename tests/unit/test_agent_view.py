@@ -1,18 +1,20 @@
-"""What a management network's agent serves, read as rows for one network (desired.agent_of,
-on every change of one of its nodes), is what the object-by-object read of every agent says
-(desired.agents, which the engines use): the same nodes in the same order, their legs, their
-services' checks and whether the agent still serves a live node."""
+"""What a management network's agent serves, as its reconciler reads it (desired.agent_roll:
+plain rows, the names and whether a node is being deleted) and as each node's reconciler writes
+its own entry (desired.agent_node), is what the object-by-object read of every agent says
+(desired.agents, which the engines use): the same nodes, their legs, their services' checks
+and whether the agent still serves a live node."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from facade.service import accounts, appliances, catalog, desired, networks, quotas
+from facade.domain import names
+from facade.service import accounts, appliances, catalog, desired, management, networks, quotas
 from facade.service.context import Context
 from facade.store.models import Instance, Network
 
 
-def test_one_networks_agent_read_as_rows_is_the_agent_read_as_objects(
+def test_an_agents_roll_and_its_nodes_entries_are_the_agent_read_as_objects(
         ctx: Context) -> None:
     op = accounts.authenticate(ctx, accounts.bootstrap_operator(ctx) or "")
     for name in ("acme", "searchco", "cacheco"):
@@ -40,14 +42,24 @@ def test_one_networks_agent_read_as_rows_is_the_agent_read_as_objects(
         victim = session.scalars(select(Instance).where(Instance.role == "backend")).first()
         assert victim is not None
         victim.status = "deleting"
+        # an agent knows a node by its namespace's name (docs/api.md, "Names")
+        victim_name = names.node_netns(victim.id, victim.name)
     with ctx.read() as session:
         by_objects = {a.network_id: a for a in desired.agents(session)}
         nets = list(session.scalars(select(Network.id)))
-        by_rows = {n: desired.agent_of(session, n) for n in nets}
-    assert set(by_objects) == {n for n, a in by_rows.items() if a.nodes}
+        rolls = {n: desired.agent_roll(session, n) for n in nets}
+        entries: dict[int, list[management.AgentNode]] = {}
+        for inst in session.scalars(select(Instance).order_by(Instance.id)):
+            served = desired.agent_node(inst)
+            if served is not None:
+                entries.setdefault(served[0], []).append(served[1])
+    assert set(by_objects) == {n for n, r in rolls.items() if r.nodes} == set(entries)
     assert len(by_objects) == 2
     for net, agent in by_objects.items():
-        assert by_rows[net] == agent
+        assert entries[net] == agent.nodes
+        assert rolls[net].nodes == {n.name: (n.netns, n.name == victim_name)
+                                    for n in agent.nodes}
+        assert rolls[net].live == agent.live
         assert agent.live and len(agent.nodes) >= 2
     checks = {n.workload["check"] for a in by_objects.values() for n in a.nodes if n.workload}
     assert checks == {"http", "listen"}

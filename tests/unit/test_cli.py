@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from facade.cli import client, wait
 from facade.cli.main import app
+from facade.client.http import PAGE_LIMIT
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -57,6 +58,7 @@ def api(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeApi]:
     monkeypatch.delenv("FACADE_URL", raising=False)
     monkeypatch.delenv("FACADE_PROFILE", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no profiles of the host
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # apply's records
     yield fake
 
 
@@ -519,7 +521,7 @@ def test_list_commands_follow_every_page(api: FakeApi, args: list[str], path: st
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == items  # each once, in the API's order
     assert [r.url.params.get("cursor") for r in api.requests] == [None, "1000", "2000"]
-    assert {r.url.params["limit"] for r in api.requests} == {str(client.PAGE_LIMIT)}
+    assert {r.url.params["limit"] for r in api.requests} == {str(PAGE_LIMIT)}
 
 
 def test_events_read_back_from_the_newest_and_print_newest_last(api: FakeApi) -> None:
@@ -1035,3 +1037,60 @@ def test_names_complete_from_the_api(api: FakeApi) -> None:
     assert "docs" in result.output and "web" not in result.output, result.output
     api.on("GET", "/v1/appliances", error("internal", "down", 500))
     assert names_of("/v1/appliances")("d") == []
+
+
+def test_account_slash_name_is_sent_as_the_account_query(api: FakeApi) -> None:
+    """ACCOUNT/NAME (docs/api.md, "Names") names that account's object: `?account=` on the
+    item route (a grant's revoke: `?subnet_account=`, its path naming the grantee)."""
+    def ok(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={})
+
+    for method, path in (("GET", "/v1/networks/prod"), ("PUT", "/v1/services/search/limits"),
+                         ("DELETE", "/v1/subnets/prod/app/grants/evil"),
+                         ("POST", "/v1/subnets/prod/app/grants"),
+                         ("DELETE", "/v1/instances/web/interfaces/eth0/rules/100"),
+                         ("POST", "/v1/networks/prod/subnets"),
+                         ("PATCH", "/v1/appliances/docs")):
+        api.on(method, path, ok)
+    api.on("GET", "/v1/appliances/docs", appliance("ready", backends=3))
+    commands = [
+        ("network", "show", "acme/prod", "--json"),
+        ("service", "limits", "searchco/search", "--pids", "64", "--json"),
+        ("subnet", "revoke", "acme/prod/app", "evil"),
+        ("subnet", "grant", "acme/prod/app", "evil"),
+        ("rule", "delete", "--direction", "ingress", "--priority", "100",
+         "--interface", "acme/web/eth0"),
+        ("subnet", "create", "acme/prod/db", "--cidr", "10.0.2.0/24"),
+        ("appliance", "scale", "acme/docs", "3"),  # and its wait polls acme's docs
+    ]
+    for args in commands:
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.output)
+    sent = [(r.method, r.url.path, dict(r.url.params)) for r in api.requests]
+    assert sent == [
+        ("GET", "/v1/networks/prod", {"account": "acme"}),
+        ("PUT", "/v1/services/search/limits", {"account": "searchco"}),
+        ("DELETE", "/v1/subnets/prod/app/grants/evil", {"subnet_account": "acme"}),
+        ("POST", "/v1/subnets/prod/app/grants", {"account": "acme"}),
+        ("DELETE", "/v1/instances/web/interfaces/eth0/rules/100",
+         {"direction": "ingress", "account": "acme"}),
+        ("POST", "/v1/networks/prod/subnets", {"account": "acme"}),
+        ("PATCH", "/v1/appliances/docs", {"account": "acme"}),
+        ("GET", "/v1/appliances/docs", {"account": "acme"}),
+    ]
+    assert api.body(3) == {"account": "evil"}  # the grantee stays in the body
+    # a bare name sends no account: the caller's own, else the one it may see
+    run("network", "show", "prod", "--json")
+    assert api.requests[-1].url.query == b""
+
+
+@pytest.mark.parametrize("args", [("network", "show", "acme/"), ("network", "show", "/prod"),
+                                  ("instance", "delete", "a/b/web"),
+                                  ("subnet", "show", "a/b/c/d"),
+                                  ("rule", "list", "--interface", "a/b/web/eth0")])
+def test_a_malformed_account_reference_is_a_usage_error(api: FakeApi,
+                                                        args: tuple[str, ...]) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert "ACCOUNT/" in result.output
+    assert api.requests == []

@@ -362,3 +362,22 @@ def test_limits_in_a_scenario_file_parse_with_their_lines() -> None:
             assert exc.where == f"s.yaml:{line}" and words in exc.message, exc
         else:
             raise AssertionError(f"accepted: {words}")
+
+
+def test_a_specs_fingerprint_is_kept_and_never_seen_as_a_field() -> None:
+    """The fingerprint is computed once per (frozen) spec and kept beside its fields: equal
+    specs stay equal and hash alike, asdict does not show it, and a changed copy has its own."""
+    from dataclasses import asdict, replace
+
+    from facade.domain.specs import NodeSpec, PortSpec, ProcessSpec
+
+    node = NodeSpec("fcd-i1-web", "instance", (PortSpec("fcdv1", "fcdb1", "eth0", "10.0.1.2/24"),))
+    first = node.fingerprint()
+    twin = NodeSpec("fcd-i1-web", "instance", (PortSpec("fcdv1", "fcdb1", "eth0", "10.0.1.2/24"),))
+    assert node.fingerprint() == first == twin.fingerprint()
+    assert node == twin and hash(node) == hash(twin) and asdict(node) == asdict(twin)
+    moved = replace(node, ports=(PortSpec("fcdv1", "fcdb1", "eth0", "10.0.1.3/24"),))
+    assert moved.fingerprint() != first
+    proc = ProcessSpec("wl1", "fcd-i1-web", ("sleep", "1"))
+    assert proc.fingerprint() == ProcessSpec("wl1", "fcd-i1-web", ("sleep", "1")).fingerprint()
+    assert replace(proc, sandboxed=True).fingerprint() != proc.fingerprint()

@@ -332,6 +332,61 @@ def test_health_checks_and_internal_requests_do_not_wait_behind_busy_workers() -
                 client.close()
 
 
+def test_a_lone_health_check_is_answered_by_the_loop_itself() -> None:
+    """An at-once path alone in the buffer is answered by the loop's thread (no worker, even
+    with every worker busy and none free to start); pipelined, with a body, or a HEAD, it goes
+    to a worker as any request; the connection stays open for the next one either way."""
+    release = threading.Event()
+    threads: list[str] = []
+
+    def handler(req: Request) -> Response:
+        threads.append(threading.current_thread().name)
+        if req.path == "/slow":
+            release.wait(TIMEOUT)
+        return text(200, f"{req.method} {req.path}\n")
+
+    server = Server(IP, 0, handler, "node-1", methods=("GET", "POST", "HEAD"),
+                    max_body=MAX_BODY, at_once=frozenset({"/health", "/counted"}),
+                    max_workers=1)
+    loop = threading.Thread(target=server.serve_forever, name="the-loop", daemon=True)
+    loop.start()
+    busy = Raw(server)
+    try:
+        busy.sendall(b"GET /slow HTTP/1.1\r\n\r\n")
+        time.sleep(0.2)
+        with Raw(server) as client:
+            for _ in range(3):  # kept alive between checks
+                client.sendall(b"GET /health HTTP/1.1\r\n\r\n")
+                status, fields, body = client.answer()
+                assert (status, body, fields["x-backend"]) == (200, b"GET /health\n", "node-1")
+        assert threads == ["httpd-worker", "the-loop", "the-loop", "the-loop"]
+        release.set()
+        assert busy.answer()[2] == b"GET /slow\n"
+        del threads[:]
+        with Raw(server) as client:
+            client.sendall(b"GET /health HTTP/1.1\r\n\r\nGET /health HTTP/1.1\r\n\r\n")
+            assert [client.answer()[2] for _ in range(2)] == [b"GET /health\n"] * 2
+            client.sendall(b"HEAD /health HTTP/1.1\r\n\r\n")
+            assert client.answer(head=True)[0] == 200
+            client.sendall(b"GET /health HTTP/1.1\r\nContent-Length: 2\r\n\r\nab")
+            assert client.answer()[2] == b"GET /health\n"
+            # a path that is counted is never answered at once (at_once keeps uncounted ones)
+            client.sendall(b"GET /counted HTTP/1.1\r\n\r\n")
+            assert client.answer()[2] == b"GET /counted\n"
+            client.sendall(b"GET /health HTTP/1.1\r\nConnection: close\r\n\r\n")
+            assert client.answer()[1]["connection"] == "close"
+            assert client.closed_by_server()
+        assert "the-loop" not in threads[:5] and threads[5] == "the-loop"
+        assert json.loads(exchange(server, b"GET /_facade/stats HTTP/1.1\r\n\r\n")[2]) == {
+            "requests": 2, "boot": server.boot}  # /slow and /counted
+    finally:
+        release.set()
+        busy.close()
+        server.shutdown()
+        loop.join(TIMEOUT)
+        server.close()
+
+
 def test_past_max_connections_the_longest_idle_one_is_closed() -> None:
     with running(max_connections=2) as server:
         first, second = Raw(server), Raw(server)

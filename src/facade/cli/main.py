@@ -1,7 +1,8 @@
 """The `facade` command: one Typer app assembled from the per-noun modules in commands/.
 
 Entry point of the `facade` script (pyproject.toml). The global options `--url` and `--token`
-override FACADE_URL and FACADE_TOKEN for one invocation.
+override FACADE_URL and FACADE_TOKEN for one invocation; client.Group turns a failure of the
+typed client (facade.client) into one line on stderr and its exit code.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from facade.cli.commands import (
 
 app = typer.Typer(
     name="facade",
+    cls=client.Group,
     help="Facade: composed appliance services in private networks, on real Linux networking.",
     no_args_is_help=True,
     # A traceback's locals would print the token.

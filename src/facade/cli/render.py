@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -99,7 +99,7 @@ def _show(*parts: RenderableType) -> None:
     emit(Group(*parts))
 
 
-def endpoint_str(appliance: dict[str, Any]) -> str:
+def endpoint_str(appliance: Mapping[str, Any]) -> str:
     endpoint = appliance.get("endpoint") or {}
     if not endpoint.get("ip"):
         return "-"
@@ -429,7 +429,7 @@ def _node_branch(tree: Tree, label: str, obj: dict[str, Any] | None) -> None:
         )
 
 
-def backend_count(obj: dict[str, Any]) -> int:
+def backend_count(obj: Mapping[str, Any]) -> int:
     """Backends that exist and are not leaving; a customer sees the count, not the nodes."""
     count = obj.get("backend_count")
     return int(count) if isinstance(count, int) else len(obj.get("backends") or [])

@@ -15,7 +15,8 @@ from typing import Any, Self
 from rich.text import Text
 
 from facade.cli import render
-from facade.cli.client import Client, fail, seg
+from facade.cli.client import Client, fail
+from facade.client.models import Appliance
 
 POLL_SECONDS = 0.1
 
@@ -27,7 +28,7 @@ class _Stop(Exception):
     """Leave the polling loop (and its spinner) before printing why."""
 
 
-def _describe(obj: dict[str, Any] | None) -> str:
+def _describe(obj: Appliance | None) -> str:
     if obj is None:
         return "gone"
     text = obj.get("status") or "?"
@@ -56,7 +57,7 @@ class _Progress:
         if self._status is not None:
             self._status.__exit__(None, None, None)
 
-    def update(self, name: str, obj: dict[str, Any] | None) -> None:
+    def update(self, name: str, obj: Appliance | None) -> None:
         described = _describe(obj)
         changed = self._seen.get(name) != described
         self._seen[name] = described
@@ -72,19 +73,21 @@ def _poll(
     names: Sequence[str],
     timeout: float,
     verb: str,
-    done: Callable[[str, dict[str, Any] | None], bool],
-) -> dict[str, dict[str, Any] | None]:
+    done: Callable[[str, Appliance | None], bool],
+) -> dict[str, Appliance | None]:
     """Poll every name until `done` says so for all; `done` raises _Stop to give up."""
     pending = list(dict.fromkeys(names))
-    finished: dict[str, dict[str, Any] | None] = {}
-    last: dict[str, dict[str, Any] | None] = {}
+    finished: dict[str, Appliance | None] = {}
+    last: dict[str, Appliance | None] = {}
     deadline = clock() + timeout
     reason = ""
     try:
         with _Progress(verb) as progress:
             while pending:
                 for name in list(pending):
-                    obj = cli.get(f"/v1/appliances/{seg(name)}", missing_ok=True)
+                    # ACCOUNT/NAME (`facade appliance scale acme/docs`): that account's
+                    account, _, bare = name.rpartition("/")
+                    obj = cli.appliances.find(bare, account=account or None)
                     last[name] = obj
                     progress.update(name, obj)
                     if done(name, obj):
@@ -107,10 +110,10 @@ def _poll(
 
 def wait_ready(
     cli: Client, names: Sequence[str], timeout: float, backends: int | None = None
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Appliance]:
     """Wait until each appliance is `ready` (with `backends` backends, when given)."""
 
-    def done(name: str, obj: dict[str, Any] | None) -> bool:
+    def done(name: str, obj: Appliance | None) -> bool:
         if obj is None:
             raise _Stop(f"appliance {name} does not exist (any more)")
         if obj.get("status") == "failed":
@@ -127,7 +130,7 @@ def wait_ready(
 def wait_gone(cli: Client, names: Sequence[str], timeout: float) -> None:
     """Wait until each appliance answers 404 (its kernel objects are gone)."""
 
-    def done(name: str, obj: dict[str, Any] | None) -> bool:
+    def done(name: str, obj: Appliance | None) -> bool:
         if obj is not None and obj.get("status") == "failed":
             raise _Stop(f"deleting appliance {name} failed: {obj.get('status_detail') or '?'}")
         return obj is None
@@ -136,6 +139,6 @@ def wait_gone(cli: Client, names: Sequence[str], timeout: float) -> None:
     _poll(cli, names, timeout, f"waiting for {what} to be deleted", done)
 
 
-def ready_line(obj: dict[str, Any]) -> str:
+def ready_line(obj: Appliance) -> str:
     """`docs ready at 10.0.1.2:80`"""
     return f"{obj.get('name')} ready at {render.endpoint_str(obj)}"

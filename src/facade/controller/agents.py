@@ -1,12 +1,17 @@
 """The agent reconciler: one management network's agent, serving that network's nodes.
 
-Its configuration (the nodes, their management addresses, the secret) is rewritten when it
-changes (the agent re-reads it); its process runs in the network's router namespace while it
-serves a node that is not being deleted, and stops after the last one went (metering reads a
-node being deleted through it one last time first).
+Each node writes its own entry in the agent's configuration folder (controller/nodes.py, when
+it is made and at every look; removed once the node is gone), and the agent reads only the
+entries that changed. This reconciler keeps the rest: the agent's settings, no entry of a node
+that no longer exists (one left by a crash between a node's deletion and its entry's), and its
+process, which runs in the network's router namespace while it serves a node that is not being
+deleted, and stops after the last one went (metering reads a node being deleted through it one
+last time first).
 """
 
 from __future__ import annotations
+
+import time
 
 from facade.controller.runtime import Later, Runtime
 from facade.domain import keys, names
@@ -17,22 +22,26 @@ from facade.service import desired, management
 
 def reconcile_agent(rt: Runtime, key: Key) -> None:
     assert isinstance(key.ident, int)
+    network_id = key.ident
+    before = time.time()
     with rt.ctx.read() as session:
-        agent = desired.agent_of(session, key.ident)
-    if agent.nodes:
-        management.write_config(rt.home, agent)
+        roll = desired.agent_roll(session, network_id)
+    if roll.nodes:
+        management.write_settings(rt.home, network_id)
+    management.prune_nodes(rt.home, network_id, roll.nodes, before)
     # nodes being deleted are still served while they exist: metering reads them one last
     # time right before they go (their reconciler queues this key once they are gone)
-    live = agent.live or any(rt.dp.observe_node(n.netns) is not None for n in agent.nodes)
-    want = management.process(rt.home, agent) if live else None
+    live = roll.live or any(rt.dp.has_node(netns) for netns, _ in roll.nodes.values())
+    agent = management.Agent(network_id)
+    want = management.process(rt.home, network_id) if live else None
     seen = rt.dp.observe_process(agent.key)
     actions: list[Action] = []
     if want is None:
         if seen is not None:
             actions.append(StopProcess(agent.key, "not desired"))
     elif seen is None or seen.fingerprint != want.fingerprint():
-        if rt.dp.observe_node(names.router_netns(key.ident)) is None:
-            rt.touch([keys.router(key.ident)])
+        if rt.dp.observe_node(names.router_netns(network_id)) is None:
+            rt.touch([keys.router(network_id)])
             raise Later(0.05, f"agent {agent.key} waits for its router")
         actions.append(StartProcess(want, "missing" if seen is None else "restart"))
     rt.act(actions)

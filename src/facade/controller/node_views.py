@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from facade.domain import names
 from facade.domain.specs import NodeSpec, ProcessSpec
 from facade.domain.states import NodeStatus
-from facade.service import desired, health_checks
+from facade.service import desired, health_checks, management
 from facade.store.models import Appliance, Instance, Interface
 
 # a node with what its view needs, loaded together (its appliance's other nodes for a
@@ -39,6 +39,7 @@ class NodeView:
     backend_ip: str | None  # a backend's address in its backend subnet
     fe_netns: str | None  # its appliance's front-end, unless that is being deleted
     agent_net: int | None  # the network of its management leg (its agent's)
+    agent_node: management.AgentNode | None  # what its agent serves of it (its entry)
     agent_checked: bool  # a backend checked through its management agent
 
 
@@ -46,6 +47,7 @@ def view_of(home: Path, inst: Instance) -> NodeView:
     role = inst.role
     fe = next((n for n in inst.appliance.nodes if n.role == "frontend"), None) \
         if inst.appliance is not None else None
+    served = desired.agent_node(inst)
     return NodeView(
         netns=names.node_netns(inst.id, inst.name), role=role, status=inst.status,
         appliance_id=inst.appliance_id,
@@ -54,7 +56,8 @@ def view_of(home: Path, inst: Instance) -> NodeView:
         # a backend leaves a rotation that stays; one going with its front-end need not
         fe_netns=names.node_netns(fe.id, fe.name)
         if fe is not None and fe.status != NodeStatus.DELETING else None,
-        agent_net=desired.management_network(inst),
+        agent_net=served[0] if served is not None else None,
+        agent_node=served[1] if served is not None else None,
         agent_checked=role == "backend" and inst.appliance is not None
         and health_checks.of_row(inst.appliance.service).type == "agent")
 

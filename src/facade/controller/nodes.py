@@ -27,7 +27,7 @@ from facade.domain.keys import Key
 from facade.domain.specs import ObservedProcess
 from facade.domain.states import NodeStatus
 from facade.reconcile.plan import EnsureNode, StartProcess, plan_node, plan_node_removal
-from facade.service import desired, metering
+from facade.service import desired, management, metering
 from facade.store.models import Instance
 
 log = logging.getLogger("facade.controller")
@@ -58,9 +58,14 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
             with rt.ctx.read() as session:
                 inst = session.get(Instance, key.ident)
                 final = desired.metered_node(session, inst) if inst is not None else None
+        entry = (agent_net, view.agent_node.name) \
+            if agent_net is not None and view.agent_node is not None else None
         _delete(rt, key.ident, netns, exists, seen_procs, view.backend_ip, view.fe_netns,
-                final, appliance, agent)
+                final, appliance, agent, entry)
         return
+    if agent_net is not None and view.agent_node is not None:
+        # its agent's entry first: the agent serves it as soon as its namespace exists
+        management.write_node(rt.home, agent_net, view.agent_node)
     seen = dp.observe_node(netns)
     assert spec is not None
     bridges = {p.bridge for p in spec.ports}
@@ -98,8 +103,8 @@ def _set_status(rt: Runtime, instance_id: int, status: str) -> bool:
 def _delete(rt: Runtime, instance_id: int, netns: str, exists: bool,
             seen_procs: dict[str, ObservedProcess | None], backend_ip: str | None,
             fe_netns: str | None,
-            final: metering.MeteredNode | None, appliance: list[Key], agent: list[Key]
-            ) -> None:
+            final: metering.MeteredNode | None, appliance: list[Key], agent: list[Key],
+            entry: tuple[int, str] | None) -> None:
     if exists and backend_ip is not None and fe_netns is not None:
         fe = rt.dp.observe_node(fe_netns)
         if fe is not None and fe.backends and backend_ip in fe.backends:
@@ -112,6 +117,8 @@ def _delete(rt: Runtime, instance_id: int, netns: str, exists: bool,
             log.exception("last metering read of %s failed", netns)
     rt.act(plan_node_removal(netns, exists, seen_procs))
     await_teardown(rt, netns)  # its ports go with its namespace, a moment later
+    if entry is not None:  # its agent stops serving it (it was served to the last read)
+        management.remove_nodes(rt.home, entry[0], only=[entry[1]])
     with rt.ctx.write(track=False) as session:
         row = session.get(Instance, instance_id)
         if row is not None:

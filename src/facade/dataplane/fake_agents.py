@@ -1,4 +1,4 @@
-"""The fake data plane's management agents: what a process started with `--config FILE`
+"""The fake data plane's management agents: what a process started with `--config FOLDER`
 answers to the control plane's signed `GET /v1/counters`, as facade.workloads.agent does, on
 a node's management address (that node's counters) and on 127.0.0.1 in the agent's own
 namespace (its hub: many nodes in one answer). Called by `FakeDataPlane.http_request`; other
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from facade.domain import agent_auth
+from facade.domain import agent_layout as layout
 from facade.domain.specs import NodeSpec, ProbeResult, ProcessSpec
 
 HUB_HOST = "127.0.0.1"
@@ -48,13 +49,16 @@ class FakeMeters:
 
 
 def agent_config(meters: FakeMeters, spec: ProcessSpec) -> dict[str, Any] | None:
-    """The config of an agent's process (None: not an agent, or no readable config), read
-    again only when the file changed."""
+    """The config of an agent's process, as one dict (None: not an agent, or no readable
+    config): its folder (domain/agent_layout.py) or its one file, read again only when it
+    changed."""
     argv = list(spec.argv)
     if "--config" not in argv or argv.index("--config") + 1 >= len(argv):
         return None
     path = argv[argv.index("--config") + 1]
     try:
+        if os.path.isdir(path):
+            return _folder(meters, path)
         st = os.stat(path)
         stamp = (st.st_mtime_ns, st.st_ino, st.st_size)
         cached = meters.configs.get(path)
@@ -68,6 +72,31 @@ def agent_config(meters: FakeMeters, spec: ProcessSpec) -> dict[str, Any] | None
         return None
     meters.configs[path] = (stamp, config)
     return config
+
+
+def _folder(meters: FakeMeters, path: str) -> dict[str, Any] | None:
+    """A config folder as one config: its settings with every node's file as `nodes` (a file
+    read again only when it was replaced: a new inode)."""
+    with open(os.path.join(path, layout.SETTINGS), encoding="utf-8") as fh:
+        config = json.load(fh)
+    if not isinstance(config, dict):
+        return None
+    folder = os.path.join(path, layout.NODES)
+    nodes = []
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if layout.node_of(entry.name) is None:
+            continue
+        stamp = (0, entry.inode(), 0)
+        cached = meters.configs.get(entry.path)
+        if cached is None or cached[0] != stamp:
+            try:
+                with open(entry.path, encoding="utf-8") as fh:
+                    cached = (stamp, json.load(fh))
+            except (OSError, ValueError):
+                continue
+            meters.configs[entry.path] = cached
+        nodes.append(cached[1])
+    return {**config, "nodes": nodes}
 
 
 def _counters(meters: FakeMeters, node: dict[str, Any], spec: NodeSpec,

@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 Role = Literal["instance", "router", "frontend", "backend"]
+
+
+def _once(spec: object, compute: Callable[[], str]) -> str:
+    """A frozen spec's fingerprint, computed at its first use and kept beside its fields (not
+    one of them: equality, hashing and asdict do not see it)."""
+    kept = spec.__dict__.get("_fingerprint_kept")
+    if kept is None:
+        kept = compute()
+        object.__setattr__(spec, "_fingerprint_kept", kept)
+    return str(kept)
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,11 @@ class NodeSpec:
     tunnels: tuple[TunnelSpec, ...] = ()
 
     def fingerprint(self) -> str:
-        """A short hash of everything but the backend set, kept in the kernel by the driver."""
+        """A short hash of everything but the backend set, kept in the kernel by the driver
+        (computed once per spec: a spec is frozen, and the resync compares it at every look)."""
+        return _once(self, self._fingerprint)
+
+    def _fingerprint(self) -> str:
         fields = asdict(self)
         if not self.isolated:
             del fields["isolated"]  # nodes without isolated legs keep their fingerprints
@@ -206,6 +221,9 @@ class ProcessSpec:
     sandboxed: bool = False
 
     def fingerprint(self) -> str:
+        return _once(self, self._fingerprint)
+
+    def _fingerprint(self) -> str:
         parts: list[object] = [self.netns, list(self.argv), list(self.env)]
         if self.sandboxed:
             parts.append("sandboxed")  # unsandboxed processes keep their fingerprints

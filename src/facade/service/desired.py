@@ -301,45 +301,43 @@ def _serve(agent: management.Agent, inst: Instance, mgmt_ip: str) -> None:
     agent.live = agent.live or inst.status != NodeStatus.DELETING
 
 
-def agent_of(session: Session, network_id: int) -> management.Agent:
-    """The management agent of one network and the nodes it serves (those being deleted
-    included: metering reads them one last time before they go). Read as plain rows (a
-    node's name, role, status and legs; its service's check): the agent is reconciled whenever
-    one of its nodes comes or goes, and loading each node as an object cost about 0.1-0.2 ms a
-    node (200 ms with 1,000 nodes) on every such change."""
-    agent = management.Agent(network_id)
-    serving = select(Interface.instance_id).join(Subnet, Subnet.id == Interface.subnet_id) \
-        .where(Subnet.network_id == network_id)
+def agent_node(inst: Instance) -> tuple[int, management.AgentNode] | None:
+    """What a node's agent serves of it, with the agent's network (None: not an appliance
+    node, or no management leg); its node reconciler writes it (management.write_node)."""
+    leg = _mgmt(inst)
+    if leg is None:
+        return None
+    agent = management.Agent(leg[0])
+    _serve(agent, inst, leg[1])
+    return leg[0], agent.nodes[0]
+
+
+@dataclass(frozen=True)
+class AgentRoll:
+    """Which nodes a management network's agent serves: name -> (namespace, being deleted)."""
+
+    nodes: dict[str, tuple[str, bool]]
+
+    @property
+    def live(self) -> bool:
+        """It serves a node that is not being deleted (else it stops once they are gone)."""
+        return any(not deleting for _, deleting in self.nodes.values())
+
+
+def agent_roll(session: Session, network_id: int) -> AgentRoll:
+    """The nodes one network's agent serves, read as plain rows (a node's name, role, status
+    and its legs in this network): the agent's key comes back whenever one of its nodes comes
+    or goes, and what it needs is the roll, not each node (each node writes its own entry)."""
     rows = session.execute(
-        select(Instance.id, Instance.name, Instance.role, Instance.status,
-               Appliance.service_id, Interface.index, Interface.ip, Subnet.network_id)
-        .join(Appliance, Appliance.id == Instance.appliance_id)
+        select(Instance.id, Instance.name, Instance.role, Instance.status, Interface.index)
         .join(Interface, Interface.instance_id == Instance.id)
         .join(Subnet, Subnet.id == Interface.subnet_id)
-        .where(Instance.id.in_(serving)).order_by(Instance.id, Interface.index))
-    legs: dict[int, dict[int, tuple[str, int]]] = {}
-    about: dict[int, tuple[str, str, str, int]] = {}
-    for iid, name, role, status, service_id, index, ip, net in rows:
-        about[iid] = (name, role, status, service_id)
-        legs.setdefault(iid, {})[index] = (ip, net)
-    services = {svc.id: svc for svc in session.scalars(
-        select(Service).where(Service.id.in_({a[3] for a in about.values()})))}
-    checks: dict[int, dict[str, Any]] = {}  # a service's check, without the node's address
-    for iid, (name, role, status, service_id) in about.items():
-        leg = legs[iid].get(management.LEG.get(role, -1))
-        if leg is None or leg[1] != network_id:
-            continue
-        check = None
-        if role == "backend" and 0 in legs[iid]:
-            if service_id not in checks:
-                checks[service_id] = _check_of(services[service_id], "")
-            check = {**checks[service_id], "ip": legs[iid][0][0]}
-        agent.nodes.append(management.AgentNode(
-            name=names.node_netns(iid, name), netns=names.node_netns(iid, name),
-            mgmt_ip=leg[0], role=role,
-            workload=check))
-        agent.live = agent.live or status != NodeStatus.DELETING
-    return agent
+        .where(Subnet.network_id == network_id, Instance.appliance_id.is_not(None)))
+    # keyed by the node's agent name, its namespace's (two nodes may share an instance name)
+    return AgentRoll({names.node_netns(iid, name): (names.node_netns(iid, name),
+                                                    status == NodeStatus.DELETING)
+                      for iid, name, role, status, index in rows
+                      if management.LEG.get(role) == index})
 
 
 def _appliance_nodes(session: Session) -> list[tuple[Instance, int, str]]:
@@ -468,7 +466,7 @@ def build(session: Session, home: Path) -> Desired:
     desired.agents = list(agents.values())
     # an agent whose nodes are all being deleted stops in the pass that deletes them (after
     # metering read them one last time)
-    procs += [management.process(home, agent) for agent in desired.agents
+    procs += [management.process(home, agent.network_id) for agent in desired.agents
               if agent.live]
     for app in session.scalars(select(Appliance).order_by(Appliance.id)):
         target = appliance_target(session, home, app)

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from facade.dataplane.protocol import DataPlane
 from facade.domain import agent_auth, names
+from facade.domain import agent_layout as layout
 from facade.domain.specs import Probe, ProbeResult, ProcessSpec
 from facade.service import files
 
@@ -38,6 +40,7 @@ MAX_QUERY, MAX_NAMES = 6000, 512
 # which of a node's interfaces is its management leg: a front-end's eth2 (after its customer and
 # backend legs), a backend's eth1 (its extra legs, if any, come after it)
 LEG = {"frontend": 2, "backend": 1}
+PRUNE_MARGIN = 1.0  # seconds (prune_nodes)
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,9 @@ def agents_dir(home: Path) -> Path:
     return home / "agents"
 
 
-def config_path(home: Path, agent: Agent) -> Path:
-    return agents_dir(home) / f"{agent.key}.json"
+def config_dir(home: Path, network_id: int) -> Path:
+    """The agent's configuration folder (domain/agent_layout.py): its settings, a file a node."""
+    return agents_dir(home) / f"agent-n{network_id}"
 
 
 def secret(home: Path, network_id: int) -> str:
@@ -90,21 +94,63 @@ def secret(home: Path, network_id: int) -> str:
     return value
 
 
-def process(home: Path, agent: Agent) -> ProcessSpec:
+def process(home: Path, network_id: int) -> ProcessSpec:
+    agent = Agent(network_id)
     return ProcessSpec(key=agent.key, netns=agent.netns,
                        argv=(sys.executable, "-m", "facade.workloads.agent", "--config",
-                             str(config_path(home, agent))))
+                             str(config_dir(home, network_id))))
 
 
-def write_config(home: Path, agent: Agent) -> None:
-    """The agent's configuration, rewritten only when it changes (the agent reloads it).
-    Compact JSON: with an indent, `json.dumps` takes its pure-Python encoder, two thirds of
-    the 22 ms of CPU that reading and writing a 1,000-node configuration took."""
-    body = {"secret": secret(home, agent.network_id), "port": AGENT_PORT,
-            "nodes": [{"name": n.name, "netns": n.netns, "mgmt_ip": n.mgmt_ip, "role": n.role,
-                       "workload": n.workload} for n in agent.nodes]}
-    files.update(config_path(home, agent), json.dumps(body, sort_keys=True, separators=(",", ":")),
-                 private=True)
+def write_settings(home: Path, network_id: int) -> None:
+    """The agent's settings (its secret and port), written only when they change; and the
+    whole-file configuration of an older release gone."""
+    folder = config_dir(home, network_id)
+    files.update(folder / layout.SETTINGS, json.dumps(
+        {"secret": secret(home, network_id), "port": AGENT_PORT}, sort_keys=True), private=True)
+    (agents_dir(home) / f"agent-n{network_id}.json").unlink(missing_ok=True)
+
+
+def node_entry(node: AgentNode) -> str:
+    return json.dumps({"name": node.name, "netns": node.netns, "mgmt_ip": node.mgmt_ip,
+                       "role": node.role, "workload": node.workload},
+                      sort_keys=True, separators=(",", ":"))
+
+
+def write_node(home: Path, network_id: int, node: AgentNode) -> bool:
+    """What the agent knows of one node, written only when it changed (the agent reads that
+    file alone); True when it wrote."""
+    path = config_dir(home, network_id) / layout.NODES / layout.node_file(node.name)
+    return files.update(path, node_entry(node), private=True)
+
+
+def remove_nodes(home: Path, network_id: int, *, only: Collection[str] = ()) -> None:
+    """Remove the entries of the nodes named (the agent stops serving them)."""
+    folder = config_dir(home, network_id) / layout.NODES
+    for name in only:
+        (folder / layout.node_file(name)).unlink(missing_ok=True)
+
+
+def prune_nodes(home: Path, network_id: int, keep: Collection[str], before: float) -> list[str]:
+    """Remove the entries of nodes not in `keep` last written before `before` (a time.time()
+    taken before `keep` was read: an entry written since is a node made meanwhile), and
+    PRUNE_MARGIN seconds more (a file's mtime lags the clock); the names removed."""
+    folder = config_dir(home, network_id) / layout.NODES
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    gone = []
+    for entry in entries:
+        name = layout.node_of(entry.name)
+        if name is None or name in keep:
+            continue
+        try:
+            if entry.stat().st_mtime < before - PRUNE_MARGIN:
+                os.unlink(entry.path)
+                gone.append(name)
+        except FileNotFoundError:
+            pass
+    return gone
 
 
 def ask(dp: DataPlane, home: Path, network_id: int, node: str, mgmt_ip: str,

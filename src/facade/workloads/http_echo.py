@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     args = options(argv, "python -m facade.workloads.http_echo", ("name", "ip", "port"))
     lean_malloc()
     serve(Server(args["ip"], int(args["port"]), handler(args["name"]), args["name"],
-                 methods=("GET", "POST", "HEAD"), max_body=MAX_BODY))
+                 methods=("GET", "POST", "HEAD"), max_body=MAX_BODY,
+                 at_once=frozenset({"/health"})))
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
                    ("upstream-file",))
     lean_malloc()
     serve(Server(args["ip"], int(args["port"]), handler(args["name"], args.get("upstream-file")),
-                 args["name"], max_body=MAX_BODY))
+                 args["name"], max_body=MAX_BODY, at_once=frozenset({"/health"})))
 
 
 if __name__ == "__main__":

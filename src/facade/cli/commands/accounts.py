@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output, names_of
 
 app = typer.Typer(help="Accounts (tenants) and their tokens.", no_args_is_help=True)
@@ -20,7 +20,7 @@ Name = Annotated[str, typer.Argument(help="Account name.",
 def create(name: Name) -> None:
     """Create an account."""
     with connect() as cli:
-        cli.post("/v1/accounts", {"name": name})
+        cli.accounts.create({"name": name})
     typer.echo(f"created account {name}")
 
 
@@ -28,7 +28,7 @@ def create(name: Name) -> None:
 def list_(as_json: Json = False, form: Output = None) -> None:
     """List accounts."""
     with connect() as cli:
-        rows = cli.list_all("/v1/accounts")
+        rows = cli.accounts.list()
     render.output(rows, as_json, render.accounts, form)
 
 
@@ -36,7 +36,7 @@ def list_(as_json: Json = False, form: Output = None) -> None:
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one account."""
     with connect() as cli:
-        obj = cli.get(f"/v1/accounts/{seg(name)}")
+        obj = cli.accounts.get(name)
     render.output(obj, as_json, render.account, form)
 
 
@@ -44,7 +44,7 @@ def show(name: Name, as_json: Json = False, form: Output = None) -> None:
 def delete(name: Name) -> None:
     """Delete an account."""
     with connect() as cli:
-        cli.delete(f"/v1/accounts/{seg(name)}")
+        cli.accounts.delete(name)
     typer.echo(f"deleted account {name}")
 
 
@@ -53,6 +53,5 @@ def token(name: Name, rotate: bool = typer.Option(
         False, "--rotate", help="Revoke every existing token of the account first.")) -> None:
     """Make a new API token for an account and print it (alone, on stdout; it is shown once)."""
     with connect() as cli:
-        suffix = "/tokens/rotate" if rotate else "/tokens"
-        answer = cli.post(f"/v1/accounts/{seg(name)}{suffix}")
+        answer = cli.accounts.token(name, rotate=rotate)
     typer.echo(answer["token"])

@@ -8,7 +8,15 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect
-from facade.cli.commands.options import Account, Json, NoWait, Output, item, names_of, split_subnet
+from facade.cli.commands.options import (
+    Account,
+    Json,
+    NoWait,
+    Output,
+    names_of,
+    owned,
+    split_subnet,
+)
 from facade.cli.wait import ready_line, wait_gone, wait_ready
 
 app = typer.Typer(help="Appliances: a service's front-end in your subnet.", no_args_is_help=True)
@@ -41,7 +49,7 @@ def create(
         "backends": backends,
     }
     with connect() as cli:
-        obj = cli.post("/v1/appliances", body)
+        obj = cli.appliances.create(body)
         if no_wait:
             typer.echo(f"appliance {name}: {obj.get('status', 'provisioning')}")
             return
@@ -60,15 +68,16 @@ def list_(as_json: Json = False, form: Output = None,
     params = {k: v for k, v in (("account", account), ("status", status),
                                 ("service", service)) if v is not None}
     with connect() as cli:
-        rows = cli.list_all("/v1/appliances", params or None)
+        rows = cli.appliances.list(**params)
     render.output(rows, as_json, render.appliances, form)
 
 
 @app.command("show")
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show an appliance: status, endpoint, front-end and backends with their interfaces."""
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.get(item("appliances", name))
+        obj = cli.appliances.get(bare, account=account)
     render.output(obj, as_json, render.appliance, form)
 
 
@@ -80,8 +89,9 @@ def scale(
     timeout: Timeout = 60.0,
 ) -> None:
     """Change the number of backends and wait until the appliance has them and is ready."""
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.patch(item("appliances", name), {"backends": backends})
+        obj = cli.appliances.update(bare, {"backends": backends}, account=account)
         if no_wait:
             typer.echo(f"appliance {name}: {obj.get('status', 'provisioning')}")
             return
@@ -109,9 +119,9 @@ def delete(
     appliances use it (chains), unless --force (cascade) or --detach (alone)."""
     if force and detach:
         raise typer.BadParameter("give --force or --detach, not both")
-    params = {"force": "true"} if force else {"detach": "true"} if detach else None
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.delete(item("appliances", name), params=params)
+        obj = cli.appliances.remove(bare, force=force, detach=detach, account=account)
         gone = [name, *((obj or {}).get("deleted_with") or [])]
         if no_wait:
             typer.echo(f"appliance {', '.join(gone)}: deleting")

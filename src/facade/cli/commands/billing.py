@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output
 
 Period = Annotated[str, typer.Option(
@@ -51,7 +51,7 @@ def show(as_json: Json = False, form: Output = None) -> None:
     """Show the operator's price list: instances (what running a node costs per hour) and the
     edge (public addresses, traffic through a public gateway)."""
     with connect() as cli:
-        obj = cli.get("/v1/prices")
+        obj = cli.billing.prices()
     render.output(obj, as_json, _show_prices, form)
 
 
@@ -72,7 +72,7 @@ def set_(
     if currency is not None:
         body["currency"] = currency
     with connect() as cli:
-        obj = cli.put("/v1/prices", body)
+        obj = cli.billing.set_prices(body)
     render.output(obj, as_json, _show_prices, form)
 
 
@@ -93,7 +93,7 @@ def edge(
     given = {k: v for k, v in (("public_ip_hour", ip_hour), ("gateway_per_gb", gateway_gb),
                                ("channel_hour", channel_hour)) if v is not None}
     with connect() as cli:
-        obj = cli.put("/v1/prices/edge", given) if given else cli.get("/v1/prices")
+        obj = cli.billing.set_edge_prices(given) if given else cli.billing.prices()
     render.output(obj, as_json, _show_prices, form)
 
 
@@ -106,9 +106,9 @@ def frontend(
 ) -> None:
     """Show (or with --node-hour, set) what ACCOUNT charges per front-end node-hour it runs for
     another appliance provider."""
-    path = f"/v1/accounts/{seg(account)}/frontend-prices"
     with connect() as cli:
-        obj = cli.get(path) if node_hour is None else cli.put(path, {"node_hour": node_hour})
+        obj = (cli.accounts.frontend_prices(account) if node_hour is None else
+               cli.accounts.set_frontend_prices(account, {"node_hour": node_hour}))
     render.output(obj, as_json, _show_prices, form)
 
 
@@ -119,7 +119,7 @@ def bill(period: Period, as_json: Json = False, form: Output = None) -> None:
     """Bill a period that has ended (operator only): post every appliance's usage to the ledger.
     Running it again posts only usage recorded since (usually nothing)."""
     with connect() as cli:
-        obj = cli.post("/v1/billing/runs", {"period": period})
+        obj = cli.billing.run(period)
 
     def view(o: dict[str, Any]) -> None:
         if o.get("run") is None:
@@ -147,7 +147,7 @@ def invoice(
     """Show ACCOUNT's invoice (what it owes) and statement (what it is owed) for a period:
     from the ledger once billed, else a draft computed from usage."""
     with connect() as cli:
-        obj = cli.get(f"/v1/accounts/{seg(account)}/invoice", params={"period": period})
+        obj = cli.accounts.invoice(account, period)
 
     def view(o: dict[str, Any]) -> None:
         status = "billed" if o.get("status") == "billed" else "DRAFT (not billed yet)"
@@ -161,7 +161,7 @@ def ledger(period: Period, as_json: Json = False, form: Output = None) -> None:
     """Show the ledger for a period (operator only): every ledger account, the trial balance
     (always 0.00), the runs, and usage not billed yet."""
     with connect() as cli:
-        obj = cli.get("/v1/billing/ledger", params={"period": period})
+        obj = cli.billing.ledger(period)
 
     def view(o: dict[str, Any]) -> None:
         table = Table("LEDGER ACCOUNT", "DEBITS", "CREDITS", "BALANCE", box=box.SIMPLE_HEAD,

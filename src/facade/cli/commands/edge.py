@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json, Output, item
+from facade.cli.client import connect
+from facade.cli.commands.options import Json, Output, owned
 
 app = typer.Typer(help="Public addresses: pools, allocation, association.", no_args_is_help=True)
 pools = typer.Typer(help="The operator's pools of public addresses.", no_args_is_help=True)
@@ -47,7 +47,7 @@ def _line(obj: dict[str, Any]) -> str:
 def pool_add(cidr: Annotated[str, typer.Argument(help="e.g. 198.51.100.0/24")]) -> None:
     """Add a pool of public addresses (the operator)."""
     with connect() as cli:
-        obj = cli.post("/v1/ip-pools", {"cidr": cidr})
+        obj = cli.ip_pools.create({"cidr": cidr})
     typer.echo(f"added pool {obj['cidr']} ({obj['capacity']} addresses)")
 
 
@@ -55,7 +55,7 @@ def pool_add(cidr: Annotated[str, typer.Argument(help="e.g. 198.51.100.0/24")]) 
 def pool_list(as_json: Json = False, form: Output = None) -> None:
     """List the pools and how many of their addresses are in use."""
     with connect() as cli:
-        rows = cli.list_all("/v1/ip-pools")
+        rows = cli.ip_pools.list()
     render.output(rows, as_json, lambda rs: _lines(f"{r['cidr']}  {r['used']}/{r['capacity']}"
                                                    for r in rs), form)
 
@@ -64,7 +64,7 @@ def pool_list(as_json: Json = False, form: Output = None) -> None:
 def allocate(account: Account = None, as_json: Json = False, form: Output = None) -> None:
     """Allocate a customer public address to an account; prints it."""
     with connect() as cli:
-        obj = cli.post("/v1/public-ips", {"account": account} if account else {})
+        obj = cli.public_ips.create({"account": account} if account else {})
     render.output(obj, as_json, lambda o: typer.echo(o["address"]), form)
 
 
@@ -94,7 +94,7 @@ def associate(
     if site_address is not None:
         body["site_address"] = site_address
     with connect() as cli:
-        obj = cli.post(f"/v1/public-ips/{seg(address)}/associate", body)
+        obj = cli.public_ips.associate(address, body)
     render.output(obj, as_json, lambda o: typer.echo(_line(o)), form)
 
 
@@ -102,7 +102,7 @@ def associate(
 def disassociate(address: Address) -> None:
     """Take an address off its instance (it stays the account's)."""
     with connect() as cli:
-        cli.post(f"/v1/public-ips/{seg(address)}/disassociate")
+        cli.public_ips.disassociate(address)
     typer.echo(f"disassociated {address}")
 
 
@@ -110,7 +110,7 @@ def disassociate(address: Address) -> None:
 def release(address: Address) -> None:
     """Give an unassociated address back to the pool."""
     with connect() as cli:
-        cli.delete(f"/v1/public-ips/{seg(address)}")
+        cli.public_ips.delete(address)
     typer.echo(f"released {address}")
 
 
@@ -118,7 +118,7 @@ def release(address: Address) -> None:
 def list_(as_json: Json = False, form: Output = None) -> None:
     """List the public addresses the caller sees."""
     with connect() as cli:
-        rows = cli.list_all("/v1/public-ips")
+        rows = cli.public_ips.list()
     render.output(rows, as_json, lambda rs: _lines(_line(r) for r in rs), form)
 
 
@@ -126,7 +126,7 @@ def list_(as_json: Json = False, form: Output = None) -> None:
 def show(address: Address, as_json: Json = False, form: Output = None) -> None:
     """Show one public address."""
     with connect() as cli:
-        obj = cli.get(f"/v1/public-ips/{seg(address)}")
+        obj = cli.public_ips.get(address)
     render.output(obj, as_json, lambda o: typer.echo(_line(o)), form)
 
 
@@ -147,7 +147,7 @@ def external_create(
     if ip:
         body["ip"] = ip
     with connect() as cli:
-        obj = cli.post("/v1/externals", body)
+        obj = cli.externals.create(body)
     typer.echo(f"created external host {name} ({obj.get('ip')})")
 
 
@@ -155,7 +155,7 @@ def external_create(
 def external_list(as_json: Json = False, form: Output = None) -> None:
     """List external hosts."""
     with connect() as cli:
-        rows = cli.list_all("/v1/externals")
+        rows = cli.externals.list()
     render.output(rows, as_json, lambda rs: _lines(
         f"{r['name']}  {r['account']}  {r.get('ip')}  {r['status']}" for r in rs), form)
 
@@ -163,14 +163,16 @@ def external_list(as_json: Json = False, form: Output = None) -> None:
 @externals.command("show")
 def external_show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one external host."""
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.get(item("externals", name))
+        obj = cli.externals.get(bare, account=account)
     render.output(obj, as_json, render.node, form)
 
 
 @externals.command("delete")
 def external_delete(name: Name) -> None:
     """Delete an external host."""
+    bare, account = owned(name)
     with connect() as cli:
-        cli.delete(item("externals", name))
+        cli.externals.delete(bare, account=account)
     typer.echo(f"deleted external host {name}")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from facade.cli.client import connect, fail
-from facade.cli.commands.options import item
+from facade.cli.commands.options import owned
 
 TIMED_OUT_EXIT = 124  # what timeout(1) answers
 
@@ -36,9 +36,10 @@ def exec_(
     body: dict[str, object] = {"argv": argv, "timeout": timeout, "stdin": None}
     if host:
         body["host"] = True
+    bare, account = owned(instance)
     with connect() as cli:
         # Give the server time to kill the program and answer before we give up on it.
-        result = cli.post(item("instances", instance, "/exec"), body, timeout=timeout + 30.0)
+        result = cli.instances.exec(bare, body, timeout=timeout + 30.0, account=account)
     sys.stdout.write(result.get("stdout") or "")
     sys.stdout.flush()
     sys.stderr.write(result.get("stderr") or "")

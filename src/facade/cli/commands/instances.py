@@ -15,9 +15,9 @@ from facade.cli.commands.options import (
     Memory,
     Output,
     Pids,
-    item,
     limits_body,
     names_of,
+    owned,
     show_or_set_limits,
     split_subnet,
 )
@@ -66,7 +66,7 @@ def create(
     if limits:
         body["limits"] = limits
     with connect() as cli:
-        obj = cli.post("/v1/instances", body)
+        obj = cli.instances.create(body)
     addrs = ", ".join(f"{i.get('ip')} in {i.get('subnet')}" for i in obj.get("interfaces") or [])
     public = ", public " + ", ".join(obj["public_ips"]) if obj.get("public_ips") else ""
     typer.echo(f"created instance {name}" + (f" ({addrs}{public})" if addrs else ""))
@@ -76,23 +76,25 @@ def create(
 def list_(as_json: Json = False, form: Output = None) -> None:
     """List customer instances."""
     with connect() as cli:
-        rows = cli.list_all("/v1/instances")
+        rows = cli.instances.list()
     render.output(rows, as_json, render.nodes, form)
 
 
 @app.command("show")
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one instance and its interfaces."""
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.get(item("instances", name))
+        obj = cli.instances.get(bare, account=account)
     render.output(obj, as_json, render.node, form)
 
 
 @app.command("delete")
 def delete(name: Name) -> None:
     """Delete an instance; answers once its kernel objects are gone."""
+    bare, account = owned(name)
     with connect() as cli:
-        cli.delete(item("instances", name))
+        cli.instances.delete(bare, account=account)
     typer.echo(f"deleted instance {name}")
 
 
@@ -100,5 +102,5 @@ def delete(name: Name) -> None:
 def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: CpuWeight = None,
            as_json: Json = False, form: Output = None) -> None:
     """Show or change an instance's sandbox limits (applied to it while it runs)."""
-    obj = show_or_set_limits(item("instances", name), memory, pids, cpu_weight)
+    obj = show_or_set_limits(lambda cli: cli.instances, name, memory, pids, cpu_weight)
     render.output(obj, as_json, render.limits, form)

@@ -8,7 +8,7 @@ import typer
 
 from facade.cli import render
 from facade.cli.client import connect
-from facade.cli.commands.options import Account, Json, Output, item, names_of
+from facade.cli.commands.options import Account, Json, Output, names_of, owned
 
 app = typer.Typer(help="Private networks (VPCs).", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def create(
     if public_gateway or outbound_nat:
         body |= {"public_gateway": public_gateway, "outbound_nat": outbound_nat}
     with connect() as cli:
-        obj = cli.post("/v1/networks", body)
+        obj = cli.networks.create(body)
     gateway = f" (public gateway {obj.get('gateway_ip')})" if obj.get("public_gateway") else ""
     typer.echo(f"created network {name}{gateway}")
 
@@ -57,8 +57,9 @@ def update(
         body["public_gateway"] = public_gateway
     if outbound_nat is not None:
         body["outbound_nat"] = outbound_nat
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.patch(item("networks", name), body)
+        obj = cli.networks.update(bare, body, account=account)
     render.output(obj, as_json, render.network, form)
 
 
@@ -66,21 +67,23 @@ def update(
 def list_(as_json: Json = False, form: Output = None) -> None:
     """List networks."""
     with connect() as cli:
-        rows = cli.list_all("/v1/networks")
+        rows = cli.networks.list()
     render.output(rows, as_json, render.networks, form)
 
 
 @app.command("show")
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one network and its subnets."""
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.get(item("networks", name))
+        obj = cli.networks.get(bare, account=account)
     render.output(obj, as_json, render.network, form)
 
 
 @app.command("delete")
 def delete(name: Name) -> None:
     """Delete a network."""
+    bare, account = owned(name)
     with connect() as cli:
-        cli.delete(item("networks", name))
+        cli.networks.delete(bare, account=account)
     typer.echo(f"deleted network {name}")

@@ -9,8 +9,11 @@ from typing import Annotated
 
 import typer
 
-from facade.cli.client import connect, seg
+from facade.cli.client import Client, connect
 from facade.cli.formats import Format
+from facade.client import FacadeError
+from facade.client.models import Limits
+from facade.client.resources import Instances, Services
 
 Json = Annotated[bool, typer.Option("--json", help="Print the API's JSON answer (-o json).")]
 Output = Annotated[Format | None, typer.Option(
@@ -28,8 +31,8 @@ def names_of(path: str) -> Callable[[str], list[str]]:
     def complete(incomplete: str) -> list[str]:
         try:
             with contextlib.redirect_stderr(io.StringIO()), connect() as cli:
-                rows = cli.list_all(path)
-        except (typer.Exit, OSError):
+                rows = cli.http.list_all(path)
+        except (FacadeError, OSError):
             return []
         return sorted(str(r["name"]) for r in rows
                       if isinstance(r, dict) and str(r.get("name", "")).startswith(incomplete))
@@ -47,18 +50,20 @@ def split_subnet(ref: str) -> tuple[str, str]:
     return "/".join(parts[:-1]), parts[-1]
 
 
-def item(collection: str, ref: str, suffix: str = "") -> str:
-    """The API path of one object named NAME (the caller's own, or the only one it sees) or
-    ACCOUNT/NAME (that account's: `?account=`, docs/api.md "Names"), plus `suffix`."""
-    account, _, name = ref.rpartition("/")
-    path = f"/v1/{collection}/{seg(name)}{suffix}"
-    return f"{path}?account={seg(account)}" if account else path
+def owned(ref: str) -> tuple[str, str | None]:
+    """NAME -> (NAME, None): the caller's own, or the only one it sees; ACCOUNT/NAME ->
+    (NAME, ACCOUNT): that account's, sent as `?account=` (docs/api.md "Names")."""
+    account, sep, name = ref.rpartition("/")
+    if sep and (not account or not name or "/" in account):
+        raise typer.BadParameter(f"{ref!r} is not NAME or ACCOUNT/NAME (e.g. acme/prod)")
+    return name, account or None
 
 
-def subnet_item(ref: str, suffix: str = "") -> str:
-    """The API path of a subnet named [ACCOUNT/]NETWORK/SUBNET, plus `suffix`."""
+def owned_subnet(ref: str) -> tuple[str, str | None]:
+    """[ACCOUNT/]NETWORK/SUBNET -> ("NETWORK/SUBNET", ACCOUNT or None)."""
     network, subnet = split_subnet(ref)
-    return item("subnets", network, f"/{seg(subnet)}{suffix}")
+    name, account = owned(network)
+    return f"{name}/{subnet}", account
 
 
 Memory = Annotated[int | None, typer.Option(
@@ -79,11 +84,13 @@ def limits_body(memory: int | None, pids: int | None, cpu_weight: int | None
                               ("cpu_weight", cpu_weight)) if v is not None}
 
 
-def show_or_set_limits(path: str, memory: int | None, pids: int | None,
-                       cpu_weight: int | None) -> dict[str, int]:
-    """`facade instance|service limits NAME [...]`: PUT the limits given, or read them."""
+def show_or_set_limits(kind: Callable[[Client], Instances | Services], ref: str,
+                       memory: int | None, pids: int | None,
+                       cpu_weight: int | None) -> Limits:
+    """`facade instance|service limits [ACCOUNT/]NAME [...]`: PUT the limits given, or read
+    them."""
+    name, account = owned(ref)
     with connect() as cli:
         given = limits_body(memory, pids, cpu_weight)
-        answer: dict[str, int] = cli.put(f"{path}/limits", given) if given else \
-            cli.get(path)["limits"]
-    return answer
+        return kind(cli).set_limits(name, given, account=account) if given else \
+            kind(cli).get(name, account=account)["limits"]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
+from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output, names_of
 
 app = typer.Typer(help="Per-account quotas: limits and usage.", no_args_is_help=True)
@@ -29,7 +29,7 @@ def _limit(resource: str) -> Any:
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show an account's limits and usage."""
     with connect() as cli:
-        obj = cli.get(f"/v1/accounts/{seg(name)}/quotas")
+        obj = cli.accounts.quotas(name)
     render.output(obj, as_json, render.quotas, form)
 
 
@@ -63,5 +63,5 @@ def set_(
     if not body:
         raise typer.BadParameter("nothing to set: give --networks N, ... or --default RESOURCE")
     with connect() as cli:
-        obj = cli.put(f"/v1/accounts/{seg(name)}/quotas", body)
+        obj = cli.accounts.set_quotas(name, body)
     render.output(obj, as_json, render.quotas, form)

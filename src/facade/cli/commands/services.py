@@ -15,9 +15,9 @@ from facade.cli.commands.options import (
     Memory,
     Output,
     Pids,
-    item,
     limits_body,
     names_of,
+    owned,
     show_or_set_limits,
     split_subnet,
 )
@@ -174,7 +174,7 @@ def create(
     if check:
         body["health_check"] = check
     with connect() as cli:
-        cli.post("/v1/services", body)
+        cli.services.create(body)
     typer.echo(f"created service {name}")
 
 
@@ -182,23 +182,25 @@ def create(
 def list_(as_json: Json = False, form: Output = None) -> None:
     """List services."""
     with connect() as cli:
-        rows = cli.list_all("/v1/services")
+        rows = cli.services.list()
     render.output(rows, as_json, render.services, form)
 
 
 @app.command("show")
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one service."""
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.get(item("services", name))
+        obj = cli.services.get(bare, account=account)
     render.output(obj, as_json, render.service, form)
 
 
 @app.command("delete")
 def delete(name: Name) -> None:
     """Delete a service."""
+    bare, account = owned(name)
     with connect() as cli:
-        cli.delete(item("services", name))
+        cli.services.delete(bare, account=account)
     typer.echo(f"deleted service {name}")
 
 
@@ -217,20 +219,21 @@ def autoscale(
     as_json: Json = False, form: Output = None,
 ) -> None:
     """Show or set the autoscaling policy of a service (all its appliances follow it)."""
-    path = item("services", name, "/autoscale")
     given = [v is not None for v in (min_, max_, metric, target)]
     if off and any(given):
         raise typer.BadParameter("--off takes no other policy option")
     if any(given) and not all(given):
         raise typer.BadParameter("give --min, --max, --metric and --target together")
+    bare, account = owned(name)
     with connect() as cli:
         if off:
-            obj = cli.delete(path)
+            obj = cli.services.stop_autoscale(bare, account=account)
         elif all(given):
-            obj = cli.put(path, {"min": min_, "max": max_, "metric": metric, "target": target,
-                                 "cooldown": cooldown})
+            obj = cli.services.set_autoscale(bare, {"min": min_, "max": max_, "metric": metric,
+                                                    "target": target, "cooldown": cooldown},
+                                             account=account)
         else:
-            obj = cli.get(path)
+            obj = cli.services.autoscale(bare, account=account)
     render.output(obj, as_json, render.autoscale, form)
 
 
@@ -238,7 +241,7 @@ def autoscale(
 def limits(name: Name, memory: Memory = None, pids: Pids = None, cpu_weight: CpuWeight = None,
            as_json: Json = False, form: Output = None) -> None:
     """Show or change the sandbox limits of a service's backends (applied while they run)."""
-    obj = show_or_set_limits(item("services", name), memory, pids, cpu_weight)
+    obj = show_or_set_limits(lambda cli: cli.services, name, memory, pids, cpu_weight)
     render.output(obj, as_json, render.limits, form)
 
 
@@ -253,7 +256,8 @@ def health_check(name: Name,
     """Show or change how a service's backends are checked (running appliances follow at
     once). Options left out keep their value."""
     given = _health_body(type_, codes, interval, timeout, rise, fall, path)
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.put(item("services", name, "/health_check"), given) if given else \
-            cli.get(item("services", name))["health_check"]
+        obj = cli.services.set_health_check(bare, given, account=account) if given else \
+            cli.services.get(bare, account=account)["health_check"]
     render.output(obj, as_json, render.health_check, form)

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json, Output, item
+from facade.cli.client import connect
+from facade.cli.commands.options import Json, Output, owned
 
 sites = typer.Typer(help="Customer sites: a customer's own network and hosts.",
                     no_args_is_help=True)
@@ -67,7 +67,7 @@ def site_create(
     if account:
         body["account"] = account
     with connect() as cli:
-        obj = cli.post("/v1/sites", body)
+        obj = cli.sites.create(body)
     render.output(obj, as_json, lambda o: typer.echo(f"created site {_site(o)}"), form)
 
 
@@ -75,23 +75,25 @@ def site_create(
 def site_list(as_json: Json = False, form: Output = None) -> None:
     """List the sites the caller sees."""
     with connect() as cli:
-        rows = cli.list_all("/v1/sites")
+        rows = cli.sites.list()
     render.output(rows, as_json, lambda rs: _lines(_site(r) for r in rs), form)
 
 
 @sites.command("show")
 def site_show(name: Site, as_json: Json = False, form: Output = None) -> None:
     """Show a site, its channel and its hosts."""
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.get(item("sites", name))
+        obj = cli.sites.get(bare, account=account)
     render.output(obj, as_json, _site_detail, form)
 
 
 @sites.command("delete")
 def site_delete(name: Site) -> None:
     """Delete a site (once it has no host, channel or public address)."""
+    bare, account = owned(name)
     with connect() as cli:
-        cli.delete(item("sites", name))
+        cli.sites.delete(bare, account=account)
     typer.echo(f"deleted site {name}")
 
 
@@ -107,8 +109,9 @@ def host_add(
     body: dict[str, Any] = {"name": name}
     if ip:
         body["ip"] = ip
+    bare, account = owned(site)
     with connect() as cli:
-        obj = cli.post(item("sites", site, "/hosts"), body)
+        obj = cli.sites.add_host(bare, body, account=account)
     render.output(obj, as_json, lambda o: typer.echo(f"added host {name} ({o['ip']}) to "
                                                      f"site {site}"), form)
 
@@ -116,8 +119,9 @@ def host_add(
 @hosts.command("delete")
 def host_delete(site: Site, name: Annotated[str, typer.Argument(help="Host name.")]) -> None:
     """Delete a site's host."""
+    bare, account = owned(site)
     with connect() as cli:
-        cli.delete(item("sites", site, f"/hosts/{seg(name)}"))
+        cli.sites.remove_host(bare, name, account=account)
     typer.echo(f"deleted host {name} of site {site}")
 
 
@@ -131,7 +135,7 @@ def vpn_create(
 ) -> None:
     """Join a site to a network by an encrypted, authenticated channel (own keys)."""
     with connect() as cli:
-        obj = cli.post("/v1/vpns", {"name": name, "network": network, "site": site})
+        obj = cli.vpns.create({"name": name, "network": network, "site": site})
     render.output(obj, as_json, lambda o: typer.echo(f"created vpn {_vpn(o)}"), form)
 
 
@@ -139,21 +143,23 @@ def vpn_create(
 def vpn_list(as_json: Json = False, form: Output = None) -> None:
     """List the channels the caller sees."""
     with connect() as cli:
-        rows = cli.list_all("/v1/vpns")
+        rows = cli.vpns.list()
     render.output(rows, as_json, lambda rs: _lines(_vpn(r) for r in rs), form)
 
 
 @vpns.command("show")
 def vpn_show(name: Vpn, as_json: Json = False, form: Output = None) -> None:
     """Show a channel: its ends, public keys and routes."""
+    bare, account = owned(name)
     with connect() as cli:
-        obj = cli.get(item("vpns", name))
+        obj = cli.vpns.get(bare, account=account)
     render.output(obj, as_json, _vpn_detail, form)
 
 
 @vpns.command("delete")
 def vpn_delete(name: Vpn) -> None:
     """Delete a channel (both ends' tunnels go)."""
+    bare, account = owned(name)
     with connect() as cli:
-        cli.delete(item("vpns", name))
+        cli.vpns.delete(bare, account=account)
     typer.echo(f"deleted vpn {name}")

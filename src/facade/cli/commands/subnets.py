@@ -7,16 +7,18 @@ from typing import Annotated, Any
 import typer
 
 from facade.cli import render
-from facade.cli.client import connect, seg
-from facade.cli.commands.options import Json, Output, item, split_subnet, subnet_item
+from facade.cli.client import connect
+from facade.cli.commands.options import Json, Output, owned, owned_subnet, split_subnet
 
 app = typer.Typer(help="Subnets, named NETWORK/SUBNET.", no_args_is_help=True)
 
 Ref = Annotated[str, typer.Argument(metavar="NETWORK/SUBNET", help="e.g. acme-vpc/app")]
 
 
-def _path(ref: str) -> str:
-    return subnet_item(ref)
+def _ref(ref: str) -> tuple[str, str | None]:
+    """[ACCOUNT/]NETWORK/SUBNET, checked (a usage error otherwise): (NETWORK/SUBNET, ACCOUNT or
+    None), the account sent as `?account=` (docs/api.md "Names")."""
+    return owned_subnet(ref)
 
 
 @app.command("create")
@@ -31,13 +33,14 @@ def create(
 ) -> None:
     """Create a subnet in a network."""
     network, subnet = split_subnet(ref)
+    bare, account = owned(network)
     body: dict[str, Any] = {"name": subnet, "cidr": cidr}
     if private:
         body["internet"] = False
     if no_sites:
         body["sites"] = False
     with connect() as cli:
-        cli.post(item("networks", network, "/subnets"), body)
+        cli.subnets.create_in(bare, body, account=account)
     typer.echo(f"created subnet {ref}" + (" (private)" if private else ""))
 
 
@@ -58,8 +61,9 @@ def update(
     body = {k: v for k, v in (("internet", internet), ("sites", sites)) if v is not None}
     if not body:
         raise typer.BadParameter("give --internet/--private or --sites/--no-sites")
+    name, account = _ref(ref)
     with connect() as cli:
-        obj = cli.patch(_path(ref), body)
+        obj = cli.subnets.update(name, body, account=account)
     render.output(obj, as_json, render.subnet, form)
 
 
@@ -67,25 +71,25 @@ def update(
 def list_(as_json: Json = False, form: Output = None) -> None:
     """List subnets."""
     with connect() as cli:
-        rows = cli.list_all("/v1/subnets")
+        rows = cli.subnets.list()
     render.output(rows, as_json, render.subnets, form)
 
 
 @app.command("show")
 def show(ref: Ref, as_json: Json = False, form: Output = None) -> None:
     """Show one subnet."""
-    path = _path(ref)
+    name, account = _ref(ref)
     with connect() as cli:
-        obj = cli.get(path)
+        obj = cli.subnets.get(name, account=account)
     render.output(obj, as_json, render.subnet, form)
 
 
 @app.command("delete")
 def delete(ref: Ref) -> None:
     """Delete a subnet."""
-    path = _path(ref)
+    name, account = _ref(ref)
     with connect() as cli:
-        cli.delete(path)
+        cli.subnets.delete(name, account=account)
     typer.echo(f"deleted subnet {ref}")
 
 
@@ -95,22 +99,25 @@ Account = Annotated[str, typer.Argument(metavar="ACCOUNT", help="the account gra
 @app.command("grant")
 def grant(ref: Ref, account: Account) -> None:
     """Let ACCOUNT give its instances interfaces in this subnet (owner or operator only)."""
+    name, owner = _ref(ref)
     with connect() as cli:
-        cli.post(f"{_path(ref)}/grants", {"account": account})
+        cli.subnets.grant(name, account, subnet_account=owner)
     typer.echo(f"granted {account} interfaces in {ref}")
 
 
 @app.command("revoke")
 def revoke(ref: Ref, account: Account) -> None:
     """Revoke ACCOUNT's grant: no new interfaces; existing ones keep working (listed)."""
+    name, owner = _ref(ref)
     with connect() as cli:
-        answer = cli.delete(f"{_path(ref)}/grants/{seg(account)}")
+        answer = cli.subnets.revoke(name, account, subnet_account=owner)
     typer.echo(answer.get("message") if isinstance(answer, dict) else f"revoked {account}")
 
 
 @app.command("grants")
 def grants(ref: Ref, as_json: Json = False, form: Output = None) -> None:
     """List the accounts granted interfaces in this subnet."""
+    name, account = _ref(ref)
     with connect() as cli:
-        rows = cli.list_all(f"{_path(ref)}/grants")
+        rows = cli.subnets.grants(name, account=account)
     render.output(rows, as_json, render.grants, form)

@@ -14,7 +14,7 @@ from facade.cli.commands.options import Json, Output
 def topology(as_json: Json = False, form: Output = None) -> None:
     """Draw networks -> subnets -> nodes, with addresses and kernel names."""
     with connect() as cli:
-        data = cli.get("/v1/topology")
+        data = cli.system.topology()
     render.output(data, as_json, render_topology.topology, form)
 
 
@@ -24,7 +24,7 @@ def events(
 ) -> None:
     """Show the latest events."""
     with connect() as cli:
-        newest_first = cli.list_all("/v1/events", most=limit)
+        newest_first = cli.system.events(most=limit)
     render.output(newest_first[::-1], as_json, render.events, form)
 
 
@@ -53,22 +53,18 @@ def usage(
             raise typer.BadParameter("--channels takes --period and --account only",
                                      param_hint="--channels")
         with connect() as cli:
-            rows = cli.list_all("/v1/usage/channels", {
-                k: v for k, v in (("period", period), ("account", account)) if v is not None})
-        render.output(rows, as_json, render.channel_usage, form)
+            channel_rows = cli.usage.channels(period=period, account=account)
+        render.output(channel_rows, as_json, render.channel_usage, form)
         return
     if public_ips:
         if appliance is not None or by_node:
             raise typer.BadParameter("--public-ips takes --period and --account only",
                                      param_hint="--public-ips")
         with connect() as cli:
-            rows = cli.list_all("/v1/usage/public-ips", {
-                k: v for k, v in (("period", period), ("account", account)) if v is not None})
-        render.output(rows, as_json, render.public_ip_usage, form)
+            address_rows = cli.usage.public_ips(period=period, account=account)
+        render.output(address_rows, as_json, render.public_ip_usage, form)
         return
-    params = {"period": period, "account": account, "appliance": appliance,
-              "by": "node" if by_node else "appliance"}
     with connect() as cli:
-        rows = cli.list_all("/v1/usage",
-                            {k: v for k, v in params.items() if v is not None})
+        rows = cli.usage.list(period=period, account=account, appliance=appliance,
+                              by="node" if by_node else "appliance")
     render.output(rows, as_json, render.usage, form)

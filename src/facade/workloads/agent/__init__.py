@@ -1,15 +1,19 @@
 """The management agent: one process that serves every node over the provider's management subnet.
 
-    python -m facade.workloads.agent --config FILE
+    python -m facade.workloads.agent --config FOLDER
 
-FILE (JSON, written atomically by the control plane, mode 0600):
+FOLDER (written by the control plane, every file replaced atomically, mode 0600;
+domain/agent_layout.py):
 
-    {"secret": "<64 hex chars>", "port": 9700,
-     "nodes": [{"name": "docs-b1", "netns": "fcd-i3-docs-b1", "mgmt_ip": "10.0.200.3",
-                "role": "backend" | "frontend",
-                "workload": {"ip": "10.0.1.3", "port": 80, "health_path": "/health" | null,
-                             "check": "http" | "tcp" | "listen", "codes": "200-299",
-                             "stats": true | false} | null}]}
+    settings.json      {"secret": "<64 hex chars>", "port": 9700}
+    nodes/NAME.json    {"name": "docs-b1", "netns": "fcd-i3-docs-b1", "mgmt_ip": "10.0.200.3",
+                        "role": "backend" | "frontend",
+                        "workload": {"ip": "10.0.1.3", "port": 80,
+                                     "health_path": "/health" | null,
+                                     "check": "http" | "tcp" | "listen", "codes": "200-299",
+                                     "stats": true | false} | null}
+
+or one FILE with the settings and every node: {"secret", "port", "nodes": [NODE, ...]}.
 
 A workload is checked as its service says (domain/health.py): `http` GETs health_path and
 expects one of `codes`, `tcp` connects, `listen` connects to nothing and reads the node's
@@ -20,8 +24,8 @@ which a probe would occupy. Without `check`, health_path decides (http, or else 
 For every node the agent listens on mgmt_ip:port INSIDE the node's namespace: the listening socket
 is made by a short-lived thread that entered the namespace (the thread ends at once and is never
 reused); the main thread serves all of them with one selector and hands each accepted connection
-to a thread of its own (one request, `Connection: close`, 8 KiB, 2 s). The agent re-reads FILE
-when it changes (polled every 0.1 s) and converges; a node whose namespace or address is missing
+to a thread of its own (one request, `Connection: close`, 8 KiB, 2 s). The agent re-reads what
+changed of its config (polled every 0.1 s: a node's file, not all of them) and converges; a node whose namespace or address is missing
 is retried on the next poll; a listener whose namespace is deleted or replaced (looked at when
 /run/netns changed) is dropped (so the agent never keeps a deleted namespace alive) and
 retried. It prints "agent serving N nodes" after every convergence that changed something and
@@ -49,7 +53,8 @@ namespace probed is always the one served, even when a namespace of the same nam
 
 The package, by role (each module's docstring says more):
 
-    config       the config file: its nodes and their workloads, checked
+    config       the config: its nodes and their workloads, checked
+    sources      where the config is read: a folder of a file per node, or one file
     listeners    a node's listening socket, made inside its namespace
     wire         HTTP on the wire: one bounded request read, one answer written
     probes       a workload's health and numbers, seen from inside its node

@@ -59,7 +59,8 @@ def _ip(value: object, what: str, host_only: bool) -> str:
     return str(addr)
 
 
-def _node(raw: object) -> Node:
+def node_from(raw: object) -> Node:
+    """One node's entry, checked (ValueError says what is wrong)."""
     if not isinstance(raw, dict):
         raise ValueError("a node must be an object")
     name, ns, role = raw.get("name"), raw.get("netns"), raw.get("role")
@@ -96,16 +97,22 @@ def _node(raw: object) -> Node:
                 workload)
 
 
-def parse_config(raw: object) -> tuple[Config, list[str]]:
-    """The config, and one message per node skipped as invalid. ValueError if the file as a
-    whole is unusable (then the agent keeps its current state)."""
+def settings_from(raw: object) -> tuple[str, int]:
+    """The secret (lower-case hex) and port of a config or a settings file."""
     if not isinstance(raw, dict):
         raise ValueError("config must be a JSON object")
     secret = raw.get("secret")
     if not isinstance(secret, str) or len(secret) != 64:
         raise ValueError("secret must be 64 hex characters")
     bytes.fromhex(secret)  # ValueError if not hex
-    port = _port(raw.get("port"), "port")
+    return secret.lower(), _port(raw.get("port"), "port")
+
+
+def parse_config(raw: object) -> tuple[Config, list[str]]:
+    """The config, and one message per node skipped as invalid. ValueError if the file as a
+    whole is unusable (then the agent keeps its current state)."""
+    secret, port = settings_from(raw)
+    assert isinstance(raw, dict)
     nodes_raw = raw.get("nodes")
     if not isinstance(nodes_raw, list):
         raise ValueError("nodes must be a list")
@@ -113,7 +120,7 @@ def parse_config(raw: object) -> tuple[Config, list[str]]:
     skipped: list[str] = []
     for item in nodes_raw:
         try:
-            node = _node(item)
+            node = node_from(item)
         except ValueError as exc:
             skipped.append(f"node skipped: {exc}")
             continue
@@ -121,5 +128,4 @@ def parse_config(raw: object) -> tuple[Config, list[str]]:
             skipped.append(f"node skipped: duplicate name {node.name}")
             continue
         nodes[node.name] = node
-    return Config(secret.lower(), port, nodes), skipped
-
+    return Config(secret, port, nodes), skipped

@@ -1,28 +1,27 @@
-"""The agent's process: it polls the config file (every POLL_S), converges its listeners to it,
-serves every listener with one selector, and hands each accepted connection to a thread of its
+"""The agent's process: it polls its config (every POLL_S; sources.py), converges its listeners
+to it, serves every listener with one selector, and hands each accepted connection to a thread of its
 own (`routes.serve_connection`, at most MAX_CONNS_PER_NODE per node: listeners.py). The same
 selector serves the hub (`hub`: the agent's own listener on 127.0.0.1, for many nodes in one
-request). `main` is what `python -m facade.workloads.agent --config FILE` runs.
+request). `main` is what `python -m facade.workloads.agent --config FOLDER` runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import selectors
 import signal
 import socket
-import stat
 import threading
 import time
 from types import FrameType
 
-from facade.workloads.agent.config import Config, Node, parse_config
+from facade.workloads.agent.config import Config, Node
 from facade.workloads.agent.diagnostics import error_detail, log
 from facade.workloads.agent.hub import HOST, Hub
 from facade.workloads.agent.listeners import NETNS_DIR, Listener, accepted
 from facade.workloads.agent.routes import serve_connection
+from facade.workloads.agent.sources import source
 
 POLL_S = 0.1
 # a node the config names before its namespace exists (the control plane writes it when the node
@@ -33,9 +32,8 @@ GRACE_S = 5.0
 
 class Agent:
     def __init__(self, config_path: str) -> None:
-        self.config_path = config_path
+        self.source = source(config_path)
         self.config: Config | None = None
-        self.stamp: tuple[int, int, int] | None = None
         self.listeners: dict[str, Listener] = {}
         self.failures: dict[str, str] = {}  # node -> last failure logged (log each once)
         self.waiting: dict[str, float] = {}  # node -> since when it is named but not served
@@ -52,31 +50,12 @@ class Agent:
     # config
 
     def _reload(self) -> bool:
-        """Re-read the config if the file changed; True if the desired state changed."""
-        try:
-            st = os.stat(self.config_path)
-            stamp: tuple[int, int, int] | None = (st.st_mtime_ns, st.st_ino, st.st_size)
-        except OSError:
-            stamp = None
-        if stamp == self.stamp:
+        """Re-read what changed of the config; True if the desired state changed."""
+        changed, config = self.source.read()
+        if not changed or config == self.config:
             return False
-        self.stamp = stamp
-        if stamp is None:
-            log(f"config {self.config_path}: not found; keeping current state")
-            return False
-        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            log(f"config {self.config_path}: readable by others (mode {st.st_mode & 0o777:o})")
-        try:
-            with open(self.config_path, "rb") as fh:
-                config, skipped = parse_config(json.loads(fh.read()))
-        except (OSError, ValueError) as exc:
-            log(f"config {self.config_path}: {exc}; keeping current state")
-            return False
-        for line in skipped:
-            log(line)
-        changed = config != self.config
         self.config = config
-        return changed
+        return True
 
     def _fail(self, node: Node, message: str) -> None:
         """Log why `node` is not served (each message once), once it lasted GRACE_S."""
@@ -228,7 +207,8 @@ class Agent:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m facade.workloads.agent")
-    parser.add_argument("--config", required=True, help="JSON config written by the control plane")
+    parser.add_argument("--config", required=True,
+                        help="the config folder the control plane writes (or one JSON file)")
     args = parser.parse_args(argv)
     Agent(args.config).run()
     log("stopped")

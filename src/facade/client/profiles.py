@@ -6,23 +6,27 @@ named `default` applies if the file has one.
     [profiles.prod]
     url = "http://10.0.0.5:8470"
     token = "..."              # or token_file = "/path/to/a/file holding it"
+    ca_file = "/path/to/ca.pem"  # optional: trust this CA (a self-signed control plane)
 
 A profile gives what the command line and the environment did not: `--url`/`--token` and
 `FACADE_URL`/`FACADE_TOKEN` still win. The file holds tokens: it should be readable by its
-owner only (a warning says so otherwise).
+owner only (`warn` is told otherwise). A problem with the file is a SettingsError naming it.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import sys
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import typer
+from facade.client.errors import SettingsError
 
-KEYS = frozenset({"url", "token", "token_file"})
+KEYS = frozenset({"url", "token", "token_file", "ca_file"})
+Warn = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -30,21 +34,28 @@ class Profile:
     name: str
     url: str | None = None
     token: str | None = None
+    ca_file: str | None = None
 
 
-def config_path() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+def stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "facade" / "config.toml"
 
 
-def _bad(path: Path, message: str) -> typer.BadParameter:
-    return typer.BadParameter(f"{path}: {message}", param_hint="--profile")
+def _bad(path: Path, message: str) -> SettingsError:
+    return SettingsError(f"{path}: {message}")
 
 
-def load(name: str | None) -> Profile | None:
+def load(name: str | None, warn: Warn = stderr, env: Mapping[str, str] | None = None
+         ) -> Profile | None:
     """The profile `name` asks for (None: `default`, if there is one). A profile asked for by
     name that is not there, or a file that is not what it should be, is a usage error."""
-    path = config_path()
+    path = config_path(env)
     try:
         raw = path.read_bytes()
         mode = path.stat().st_mode
@@ -67,10 +78,10 @@ def load(name: str | None) -> Profile | None:
             return None
         known = ", ".join(sorted(profiles)) or "none"
         raise _bad(path, f"no profile {name!r} (profiles: {known})")
-    return _profile(path, wanted, profiles[wanted], mode)
+    return _profile(path, wanted, profiles[wanted], mode, warn)
 
 
-def _profile(path: Path, name: str, body: object, mode: int) -> Profile:
+def _profile(path: Path, name: str, body: object, mode: int, warn: Warn) -> Profile:
     if not isinstance(body, dict):
         raise _bad(path, f"profile {name!r} must be a table")
     unknown = sorted(set(body) - KEYS)
@@ -90,6 +101,5 @@ def _profile(path: Path, name: str, body: object, mode: int) -> Profile:
             raise _bad(path, f"profile {name!r}: token_file: "
                              f"{exc.strerror or exc}") from None
     if "token" in body and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        typer.echo(f"warning: {path} holds a token and others may read it "
-                   f"(chmod 600 {path})", err=True)
-    return Profile(name, body.get("url"), token)
+        warn(f"warning: {path} holds a token and others may read it (chmod 600 {path})")
+    return Profile(name, body.get("url"), token, body.get("ca_file"))

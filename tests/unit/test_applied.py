@@ -1,0 +1,43 @@
+"""applied.plan: what a set declared before and no longer does, by each kind's identity."""
+
+from __future__ import annotations
+
+from facade.cli import applied
+
+
+def test_identity_per_kind_and_what_is_never_pruned() -> None:
+    before = applied.load("""
+prices: {instances: {node_hour: "0.01"}}
+networks: [{name: n, account: a, cidr: 10.0.0.0/16,
+            subnets: [{name: s1, cidr: 10.0.1.0/24}, {name: s2, cidr: 10.0.2.0/24}]}]
+grants: [{subnet: n/s1, account: b}, {subnet: n/s1, account: c}]
+rules: [{subnet: n/s1, direction: ingress, action: allow, priority: 10},
+        {subnet: n/s1, direction: egress, action: deny, priority: 10}]
+public_ips: [{account: a, instance: web}]
+instances: [{name: web, account: a, interfaces: [n/s1]}]
+""")
+    after = applied.load("""
+networks: [{name: n, account: a, cidr: 10.0.0.0/16, subnets: [{name: s1, cidr: 10.0.1.0/24}]}]
+grants: [{subnet: n/s1, account: b}]
+rules: [{subnet: n/s1, direction: ingress, action: deny, priority: 10}]
+public_ips: [{account: a, instance: web, iface: eth0}]
+instances: [{name: web, account: b, interfaces: [n/s1]}]
+""")
+    assert before is not None and after is not None
+    plan = applied.plan(before, after)
+    # a changed rule at the same place, an instance moved to another account: the same
+    # declaration (apply says what conflicts); eth0 is the default interface; prices stay
+    assert plan.removed == {
+        "grants": [{"subnet": "n/s1", "account": "c"}],
+        "rules": [{"subnet": "n/s1", "direction": "egress", "action": "deny", "priority": 10}],
+    }
+    assert plan.labels() == ["grant n/s1/c", "rule n/s1/egress/10"]
+    assert plan.kept == ["subnet n/s2"]
+    assert applied.load(plan.text()) == plan.removed
+
+
+def test_a_file_that_is_not_a_mapping_plans_nothing() -> None:
+    assert applied.load("- a\n- b\n") is None
+    assert applied.load("a: [unclosed") is None
+    assert applied.load("") == {}
+    assert applied.plan({}, {}).removed == {}
