@@ -71,7 +71,10 @@ def workload_pid(node: str) -> int:
                     cmd = fh.read().replace(b"\0", b" ").decode()
             except OSError:
                 continue
-            if "facade.workloads.http_echo" in cmd and f"--name {node} " in cmd:
+            # the workload itself, not the bwrap that started it in its sandboxes (whose
+            # command line holds the workload's)
+            if "facade.workloads.http_echo" in cmd and f"--name {node} " in cmd \
+                    and not cmd.split(" ", 1)[0].endswith("bwrap"):
                 return int(pid)
     raise LookupError(node)
 

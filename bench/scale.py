@@ -8,6 +8,8 @@ waited until every new one is `ready`, up to each count in --counts. At each cou
 - the control plane's CPU while idle for --idle seconds (share of one core, from
   /proc/PID/stat), the management agents' and the workloads' CPU, the control plane's RSS;
 - GET /v1/appliances?limit=100 and GET /v1/appliances/NAME (median of 20, in-process client);
+- detection: an appliance of 2 backends made for it, one backend's workload hung (SIGSTOP),
+  then killed (SIGKILL): each time until its address left the front-end's map (nft, not Facade);
 
 and throughout: a client loop (curl every 0.2 s from a customer instance to the first
 appliance's endpoint, 2 s timeout each) whose failures are counted, and every
@@ -48,6 +50,7 @@ os.environ.setdefault("FACADE_REPORT", "5")  # the controller's CPU by activity,
 os.environ.setdefault("FACADE_TRACE", "1")  # every key and action, timed (the median's trace)
 
 from common import ControlPlane, control_plane_with
+from failover import rotation, until, workload_pid
 
 LAYOUT = """
 accounts: [{name: acme}, {name: benchco}]
@@ -218,6 +221,34 @@ def _reads(cp: ControlPlane, name: str) -> tuple[float, float]:
     return statistics.median(lists) * 1000, statistics.median(ones) * 1000
 
 
+def _detection(cp: ControlPlane, count: int) -> tuple[float, float]:
+    """Issue 11's detection at this count: an appliance of 2 backends made for it (`dN`), one
+    backend's workload hung (SIGSTOP) and then killed (SIGKILL); each time, seconds until its
+    address left the front-end's map (read with `nft -j` in the front-end's namespace, not
+    through Facade). The appliance is deleted afterwards; its events do not count as false
+    degradations."""
+    name = f"d{count}"
+    _create(cp, name, 2)
+    _until(cp, name, gone=False)
+    app = cp.get(f"/v1/appliances/{name}")
+    fe, victim = app["frontend"]["netns"], app["backends"][0]
+    ip = victim["interfaces"][0]["ip"]
+    times = []
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        until(lambda: ip in rotation(fe))
+        time.sleep(1.5)  # its checks in their steady rhythm
+        pid = workload_pid(victim["name"])
+        os.kill(pid, sig)
+        t = time.perf_counter()
+        until(lambda: ip not in rotation(fe))
+        times.append(time.perf_counter() - t)
+        if sig == signal.SIGSTOP:
+            os.kill(pid, signal.SIGCONT)
+    cp.api("DELETE", f"/v1/appliances/{name}")
+    _until(cp, name, gone=True)
+    return times[0], times[1]
+
+
 class ClientLoop:
     """curl from the customer's instance to one endpoint every 0.2 s until stopped."""
 
@@ -320,7 +351,7 @@ def _false_degradations(events: list[dict[str, Any]], delete_all: float) -> list
     deleted (`delete_all`: when that began, epoch seconds)."""
     out = []
     for e in events:
-        if e["kind"] == "appliance.degraded":
+        if e["kind"] == "appliance.degraded" and not re.fullmatch(r"d\d+", e["object"]):
             at = dt.datetime.fromisoformat(e["time"]).timestamp()
             when = "during delete all" if at >= delete_all else "before delete all"
             out.append(f"{e['object']}: {e['message']} ({when})")
@@ -394,9 +425,9 @@ def main() -> None:
     counts = [int(c) for c in args.counts.split(",")]
     rows: list[dict[str, Any]] = []
     with control_plane_with(LAYOUT) as cp:
-        top = counts[-1] + args.sample + args.profile_create
+        top = counts[-1] + args.sample + args.profile_create + 1  # + the detection's
         r = cp.api("PUT", "/v1/accounts/acme/quotas",
-                   json={"appliances": top, "backends": top * args.backends})
+                   json={"appliances": top, "backends": top * max(args.backends, 2)})
         assert r.status_code == 200, r.text
         client = cp.get("/v1/instances/client")["netns"]
         names: list[str] = []
@@ -462,9 +493,12 @@ def main() -> None:
             idle_costs.stop()
             costs_tables.append(idle_costs.table(f"idle at {len(names)}"))
             list_ms, one_ms = _reads(cp, names[0])
+            _phase(loop, f"detection at {target}")
+            hung, killed = _detection(cp, len(names))
             rows.append({"n": len(names), "ready": statistics.median(samples),
                          "delete": statistics.median(deletes), **idle,
-                         "rss": _rss_mb(cp.proc.pid), "list": list_ms, "one": one_ms})
+                         "rss": _rss_mb(cp.proc.pid), "list": list_ms, "one": one_ms,
+                         "hung": hung, "killed": killed})
             print(f"... {rows[-1]}", flush=True)
             if args.profile and target == counts[-1]:
                 profile = _profile(cp, args.idle)
@@ -516,12 +550,14 @@ def main() -> None:
           f"API in batches of {args.batch}; {args.sample} timed at each count; idle "
           f"{args.idle:g} s\n")
     print("| appliances | create->ready (median) | delete one | control plane CPU idle "
-          "| agents CPU | workloads CPU | control plane RSS | GET list?limit=100 | GET one |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| agents CPU | workloads CPU | control plane RSS | GET list?limit=100 | GET one "
+          "| out of rotation: hung, killed |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['n']} | {r['ready']:.3f} s | {r['delete']:.3f} s "
               f"| {r['control plane']:.1f} % | {r['agents']:.1f} % | {r['workloads']:.1f} % "
-              f"| {r['rss']:.0f} MB | {r['list']:.1f} ms | {r['one']:.1f} ms |")
+              f"| {r['rss']:.0f} MB | {r['list']:.1f} ms | {r['one']:.1f} ms "
+              f"| {r['hung']:.2f} s, {r['killed']:.2f} s |")
     if len(rows) >= 2:
         print(f"\ncreate->ready at {rows[-1]['n']} / at {rows[0]['n']}: "
               f"**{rows[-1]['ready'] / rows[0]['ready']:.2f}** (target <= 1.2, and <= 0.5 s)")
@@ -532,8 +568,8 @@ def main() -> None:
     if loop is not None:
         print(f"client loop against {names[0]}: {loop.ok} ok, {loop.failed} failed "
               f"{loop.failures[:5]}")
-    print(f"appliance.degraded events (nothing was broken on purpose): {len(degraded)} "
-          f"{degraded[:5]}")
+    print(f"appliance.degraded events (nothing was broken on purpose, the detection's "
+          f"appliances aside): {len(degraded)} {degraded[:5]}")
     print(f"nodes made again (by reason): {sum(again.values())} {again}")
     print(f"reconcile failures (by action): {sum(failed.values())} {failed}")
     for timeline in timelines:
