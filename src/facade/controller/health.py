@@ -39,6 +39,7 @@ from facade.domain.states import ApplianceStatus, NodeStatus
 from facade.service import appliances, management
 from facade.service import desired as desired_mod
 from facade.service.context import Context
+from facade.service.metrics import health_outcome
 from facade.store.models import Appliance, Instance
 
 log = logging.getLogger("facade.health")
@@ -269,6 +270,8 @@ class HealthEngine:
         """Checks came back: (state, passed, what it saw, whether its namespace exists: None
         if the check cannot tell)."""
         touched: list[Key] = []
+        for state, ok, detail, _ in verdicts:
+            self.ctx.metrics.health_checked(state.check.type, health_outcome(ok, detail))
         with self._lock:
             for state, ok, detail, present in verdicts:
                 if self._record_one(state, ok, detail, present):

@@ -1,4 +1,6 @@
-"""The event log: what Facade did and why, read newest first; each account sees its own part."""
+"""The event log: what Facade did and why, read newest first; each account sees its own part.
+An event names the API request that caused it (`request_id`: its X-Request-ID), or none when
+the controller acted on its own (service/request_ids.py)."""
 
 from __future__ import annotations
 
@@ -78,5 +80,6 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, 
                 and_(Event.object.in_(_one_of(as_customer)), Event.kind.not_in(NODE_DETAIL))))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
         return paging.answer([{"time": _utc(r.time).isoformat(timespec="milliseconds"),
-                               "kind": r.kind, "object": r.object, "message": r.message}
+                               "kind": r.kind, "object": r.object, "message": r.message,
+                               "request_id": r.request_id}
                               for r in rows], cursor)

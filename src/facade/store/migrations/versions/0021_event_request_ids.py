@@ -1,0 +1,24 @@
+"""event request ids: the X-Request-ID of the API request that caused an event
+
+Revision ID: 0021
+Revises: 0019
+Create Date: 2026-12-08 10:00:00.000000
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0021'
+# 0020 (names per account) is made beside this one: whichever lands second revises the other
+down_revision = '0019'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("events", sa.Column("request_id", sa.String(length=128), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("events") as batch:
+        batch.drop_column("request_id")
