@@ -98,7 +98,8 @@ class Controller:
         self.clock = clock
         self.queue = WorkQueue(clock)
         self.costs = Costs()
-        self.health = HealthEngine(ctx, self.touch, clock, costs=self.costs)
+        self.health = HealthEngine(ctx, self.touch, clock, costs=self.costs,
+                                   metrics=ctx.metrics)
         self.rt = Runtime(
             ctx=ctx, queue=self.queue, clock=clock, health=self.health,
             node_views=QuietViews(ctx, lambda s: node_views.read_all(s, ctx.home), clock),
