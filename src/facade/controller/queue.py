@@ -24,7 +24,7 @@ reconciles it, so that what the reconcile records, and the keys it queues in tur
 A key touched by two requests before a worker took it carries the later one's; a key queued
 without a request (the resync, a health change) keeps the id it had.
 
-`depth()` counts by kind: keys waiting to be handed out and keys delayed (a retry's backoff, a
+`depth_by_kind()`: keys waiting to be handed out and keys delayed (a retry's backoff, a
 deferred or throttled key, one waiting for another), kept up to date as keys come and go so
 that reading them costs nothing (the /metrics gauge).
 """

@@ -206,6 +206,8 @@ def _held_key(use: EdgeUse) -> tuple[int, int]:
 
 # --- Prometheus text exposition ---------------------------------------------------------------
 
+# a counter is named without `_total` here: prometheus_client adds it, so the series keep the
+# names they always had (facade_usage_bytes_total...)
 _HELP = {
     "facade_usage_node_seconds": ("counter", "Node time of appliance nodes, by role."),
     "facade_usage_bytes": ("counter", "Bytes through appliance endpoints, by direction "
