@@ -111,5 +111,5 @@ def create_app(ctx: Context) -> FastAPI:
         return await call_next(request)
 
     # outermost (the last added): every answer, a refused one too, is counted and has its id
-    app.add_middleware(Observe, metrics=ctx.metrics)
+    app.add_middleware(Observe)
     return app
