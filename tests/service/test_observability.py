@@ -230,9 +230,16 @@ def test_the_events_a_request_causes_carry_its_id_down_to_the_workers(world: Any
     api.dp.processes.pop(workload)  # dies: the health engine has its node repaired
     eventually(lambda: len(starts()) == 2)
     assert [e["request_id"] for e in starts()] == [None, rid]  # newest first
-    # an account sees the field too
+    # an account sees the field too, and finds what one request did
     seen = api.items("/v1/events", token=api.acme)
     assert any(e["request_id"] == rid for e in seen)
+    found = api.items(f"/v1/events?request_id={rid}", token=api.acme)
+    assert found == [e for e in seen if e["request_id"] == rid] and found
+    assert api.items("/v1/events?request_id=other-1", token=api.acme) == []  # not its own
+    assert [e["kind"] for e in api.items("/v1/events?request_id=other-1")] \
+        == ["account.created"]
+    err(api.req("GET", "/v1/events?request_id=a%20b"), 400, code="invalid", where="request_id")
+    err(api.req("GET", "/v1/events?request_id=" + "x" * 129), 422, where="request_id")
 
 
 def test_a_log_line_is_one_json_object_with_the_request_id(world: Any,

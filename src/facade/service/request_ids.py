@@ -27,16 +27,16 @@ _SAFE = re.compile(r"[A-Za-z0-9._:@+=/-]+")
 current: ContextVar[str | None] = ContextVar("facade_request_id", default=None)
 
 
-def check(value: str) -> str:
-    """An id a client sent, as it is; Invalid naming the header when it is empty, too long or
-    has a character outside letters, digits and `. _ : @ + = / -`."""
+def check(value: str, where: str = HEADER) -> str:
+    """An id a client sent, as it is; Invalid naming `where` (the header, or a filter) when it
+    is empty, too long or has a character outside letters, digits and `. _ : @ + = / -`."""
     if not value:
-        raise Invalid(f"{HEADER} is empty", where=HEADER)
+        raise Invalid(f"{where} is empty", where=where)
     if len(value) > MAX_LENGTH:
-        raise Invalid(f"{HEADER} is longer than {MAX_LENGTH} characters", where=HEADER)
+        raise Invalid(f"{where} is longer than {MAX_LENGTH} characters", where=where)
     if _SAFE.fullmatch(value) is None:
-        raise Invalid(f"{HEADER} may hold only letters, digits and . _ : @ + = / -",
-                      where=HEADER)
+        raise Invalid(f"{where} may hold only letters, digits and . _ : @ + = / -",
+                      where=where)
     return value
 
 
