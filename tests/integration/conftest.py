@@ -45,7 +45,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="module")
-def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def cp(request: pytest.FixtureRequest,
+       tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """The module's control plane; a module's SERVER_ARGS (options of the server) and
+    SERVER_ENV (more of its environment) start it otherwise."""
     if os.geteuid() != 0:
         pytest.skip("needs root: real network namespaces")
     with kernel_lock():
@@ -54,7 +57,8 @@ def cp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
             pytest.fail(f"Facade namespaces exist before the test: {nsclient.facade_netns()}")
         home = tmp_path_factory.mktemp("cp") / "home"
         home.mkdir()
-        plane = start_control_plane(home)
+        plane = start_control_plane(home, args=getattr(request.module, "SERVER_ARGS", ()),
+                                    env=getattr(request.module, "SERVER_ENV", None))
         try:
             yield plane
         finally:

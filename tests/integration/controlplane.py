@@ -80,9 +80,11 @@ class ControlPlane:
 
 
 def start_control_plane(home: Path, *, args: tuple[str, ...] = (), scheme: str = "http",
-                        verify: str | bool = True) -> ControlPlane:
+                        verify: str | bool = True,
+                        env: dict[str, str] | None = None) -> ControlPlane:
     """`args`: more of the server's options (`--tls-cert ...`: then `scheme` https and
-    `verify` the certificate to trust)."""
+    `verify` the certificate to trust); `env`: more of its environment."""
+    extra = env or {}
     port = _free_port()
     # the resync (the drift safety net, 60 s by default) runs every 2 s here, so that the
     # drift tests see a repair in seconds (docs/guarantees.md states both)
@@ -90,7 +92,7 @@ def start_control_plane(home: Path, *, args: tuple[str, ...] = (), scheme: str =
            "FACADE_RESYNC": os.environ.get("FACADE_RESYNC", "2"),
            "FACADE_RESYNC_RATE": os.environ.get("FACADE_RESYNC_RATE", "1000"),
            # what `facade apply` records of its files (cli/applied.py) stays with this plane
-           "XDG_STATE_HOME": str(home.parent / f"{home.name}-state")}
+           "XDG_STATE_HOME": str(home.parent / f"{home.name}-state"), **extra}
     env.pop("FACADE_TOKEN", None)
     # the CLI's tables and trees as a pipe gets them (200 columns), not at a test runner's
     # width (a pytest-xdist worker has COLUMNS=80, which wraps their lines)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests import prom
 from tests.integration import nsclient
 from tests.integration.controlplane import ControlPlane, start_control_plane
 from tests.integration.echo_layout import apply_echo, rotation, shopper_netns
@@ -170,9 +171,9 @@ def test_counters_made_again_are_counted_from_zero(cp: ControlPlane,
 def test_metrics_match_usage(cp: ControlPlane, app: dict[str, Any]) -> None:
     row = _usage(cp)
     text = cp.api("GET", "/metrics").text
-    line = next(s for s in text.splitlines()
-                if s.startswith("facade_usage_connections_total{appliance=\"meter1\""))
-    assert int(line.rpartition(" ")[2]) >= row["connections"]
+    (connections,) = prom.with_labels(text, "facade_usage_connections_total",
+                                      appliance="meter1").values()
+    assert connections >= row["connections"]
     assert cp.api("GET", "/metrics", token="nope").status_code == 401
 
 

@@ -499,6 +499,10 @@ def test_events_sends_the_limit(api: FakeApi) -> None:
     assert result.exit_code == 0, result.output
     assert api.requests[0].url.params["limit"] == "7"
     assert "created" in result.stdout
+    assert "request_id" not in api.requests[0].url.params
+    result = run("events", "--request-id", "req-1")
+    assert result.exit_code == 0, result.output
+    assert api.requests[1].url.params["request_id"] == "req-1"
 
 
 # ---- paging ------------------------------------------------------------------------------------

@@ -139,6 +139,11 @@ def test_codes_rise_and_fall_decide_and_a_disagreeing_check_comes_sooner(
     _check(engine, netns)
     assert engine.healthy(netns) is True and len(touched) == 3
     assert [p for _, p, _ in dp.asked] == ["/h"] * 7
+    # each check counted by its outcome (302 passes with codes 200-399)
+    registry = engine.metrics.registry
+    assert [registry.get_sample_value("facade_health_checks_total",
+                                      {"type": "http", "outcome": o})
+            for o in ("pass", "fail", "timeout")] == [4, 3, None]
 
 
 def test_a_starting_backend_is_checked_at_its_interval_not_back_to_back(

@@ -2,7 +2,8 @@
 
 Every error has the same JSON shape, `{"error": {"code", "message", "where"}}`: rule errors
 keep their status (400/401/403/404/409), validation errors are 422 naming the field, and an
-unexpected failure is a 500 that says so without a traceback (it is logged).
+unexpected failure is a 500 that says so without a traceback (it is logged; api/observe.py
+answers it, with the request's id, and the handler here is the backstop).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from facade import __version__
 from facade.api.answers import error, error_answer
 from facade.api.idempotency import idempotent
+from facade.api.observe import Observe
 from facade.api.routes import (
     accounts,
     appliances,
@@ -108,4 +110,6 @@ def create_app(ctx: Context) -> FastAPI:
             return error(413, "too_large", f"request body over {MAX_BODY} bytes")
         return await call_next(request)
 
+    # outermost (the last added): every answer, a refused one too, is counted and has its id
+    app.add_middleware(Observe)
     return app

@@ -664,6 +664,9 @@ class EventRead(BaseModel):
     kind: str
     object: str
     message: str
+    request_id: str | None = Field(None, description=(
+        "the X-Request-ID of the API request that caused it; null for what the controller "
+        "did on its own"))
 
 
 class RuleCreate(Body):

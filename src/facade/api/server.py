@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
+from facade.api import logs
 from facade.api.app import create_app
 from facade.controller import Controller
 from facade.dataplane.linux import LinuxDataPlane
@@ -60,14 +62,20 @@ def main(argv: list[str] | None = None) -> None:
                         help="SQLAlchemy URL (default: SQLite in the state folder)")
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="... and this private key (PEM)")
+    parser.add_argument("--log-format", default=None, choices=logs.FORMATS,
+                        help=f"each log line as text or one JSON object (default: "
+                             f"${logs.ENV}, else text)")
     args = parser.parse_args(argv)
     tls = _tls(parser, args.tls_cert, args.tls_key)
+    log_format = args.log_format or logs.default_format()
+    if log_format not in logs.FORMATS:
+        parser.error(f"{logs.ENV}={log_format!r}: use one of {', '.join(logs.FORMATS)}")
     if tls is None and not _loopback(args.host):
         print(f"warning: serving {args.host}:{args.port} without TLS: tokens cross the network "
               "in clear; give --tls-cert and --tls-key", file=sys.stderr, flush=True)
     if os.geteuid() != 0:
         sys.exit("facade up needs root: it creates network namespaces, veths and nftables")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logs.configure(log_format)
     if os.environ.get("FACADE_TRACE"):  # every key and action the controller handles, timed
         logging.getLogger("facade.trace").setLevel(logging.DEBUG)
     home = home_dir()
@@ -91,8 +99,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Facade control plane: {scheme}://{args.host}:{args.port} (state in {home})",
           flush=True)
     try:
+        # in JSON, uvicorn's own lines go through the root logger's handler too (its
+        # configuration, the default, would give them a text handler of their own)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                    ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None)
+                    ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None,
+                    log_config=None if log_format == "json" else LOGGING_CONFIG)
     finally:
         controller.stop()
 

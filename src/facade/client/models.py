@@ -393,6 +393,7 @@ class Event(TypedDict):
     kind: str
     object: str
     message: str
+    request_id: NotRequired[str | None]
 
 
 class Rule(TypedDict):

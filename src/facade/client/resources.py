@@ -335,9 +335,10 @@ class System:
         return cast(Scenario, self.http.post("/v1/destroy",
                                              {"yaml": yaml, "filename": filename}))
 
-    def events(self, most: int | None = None) -> list[Event]:
-        """The newest events first (at most `most`)."""
-        return cast(list[Event], self.http.list_all("/v1/events", most=most))
+    def events(self, most: int | None = None, request_id: str | None = None) -> list[Event]:
+        """The newest events first (at most `most`); those one request caused, given its id."""
+        params = {"request_id": request_id} if request_id else None
+        return cast(list[Event], self.http.list_all("/v1/events", params, most=most))
 
     def topology(self) -> dict[str, Any]:
         return cast(dict[str, Any], self.http.get("/v1/topology"))

@@ -39,6 +39,7 @@ from facade.domain.states import ApplianceStatus, NodeStatus
 from facade.service import appliances, management
 from facade.service import desired as desired_mod
 from facade.service.context import Context
+from facade.service.metrics import Metrics, health_outcome
 from facade.store.models import Appliance, Instance
 
 log = logging.getLogger("facade.health")
@@ -81,11 +82,12 @@ class _State:
 class HealthEngine:
     def __init__(self, ctx: Context, touch: Callable[[Iterable[Key]], object],
                  clock: Callable[[], float] = time.monotonic, *,
-                 costs: Costs | None = None) -> None:
+                 costs: Costs | None = None, metrics: Metrics | None = None) -> None:
         self.ctx = ctx
         self.touch = touch
         self.clock = clock
         self.costs = costs or Costs()
+        self.metrics = metrics or Metrics()  # the control plane's (ctx.metrics) when running
         self.healer = healing.Healer(clock)
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -269,6 +271,8 @@ class HealthEngine:
         """Checks came back: (state, passed, what it saw, whether its namespace exists: None
         if the check cannot tell)."""
         touched: list[Key] = []
+        for state, ok, detail, _ in verdicts:
+            self.metrics.health_checked(state.check.type, health_outcome(ok, detail))
         with self._lock:
             for state, ok, detail, present in verdicts:
                 if self._record_one(state, ok, detail, present):

@@ -49,7 +49,7 @@ from facade.controller.runtime import SETTLE, Failed, Later, Runtime
 from facade.dataplane.errors import DataPlaneError
 from facade.domain import keys, names
 from facade.domain.keys import Key
-from facade.service import desired
+from facade.service import desired, request_ids
 from facade.service.context import Context
 from facade.store.models import Appliance, Instance, Network, Subnet
 
@@ -98,7 +98,8 @@ class Controller:
         self.clock = clock
         self.queue = WorkQueue(clock)
         self.costs = Costs()
-        self.health = HealthEngine(ctx, self.touch, clock, costs=self.costs)
+        self.health = HealthEngine(ctx, self.touch, clock, costs=self.costs,
+                                   metrics=ctx.metrics)
         self.rt = Runtime(
             ctx=ctx, queue=self.queue, clock=clock, health=self.health,
             node_views=QuietViews(ctx, lambda s: node_views.read_all(s, ctx.home), clock),
@@ -117,6 +118,7 @@ class Controller:
         self._gate = threading.Event()  # cleared: workers hold (tests only)
         self._gate.set()
         ctx.kicker = self
+        ctx.metrics.watch_queue(self.queue.depth_by_kind)
 
     # -- Kicker (what the service layer sees) --------------------------------------------
     def touch(self, keys: Iterable[Key]) -> int:
@@ -184,34 +186,45 @@ class Controller:
             waited, background = self.queue.waited(key)
             if not background:
                 self.costs.waited(key.kind, waited)
+            # the request that asked for this change, for the events and keys it leads to
+            origin = request_ids.current.set(self.queue.origin(key))
             start = time.perf_counter()
+            outcome = "error"
             try:
                 with self.costs.measure(key.kind):
-                    self._reconcile(key)
+                    outcome = self._reconcile(key)
             finally:
+                took = time.perf_counter() - start
+                self.ctx.metrics.reconciled(key.kind, outcome, took)
                 if trace.isEnabledFor(logging.DEBUG):
                     trace.debug("%s waited %.3f s%s, reconciled in %.3f s", key, waited,
-                                " (resync)" if background else "", time.perf_counter() - start)
+                                " (resync)" if background else "", took)
+                request_ids.current.reset(origin)
                 self.queue.done(key)
                 self.reconciled += 1
 
-    def _reconcile(self, key: Key) -> None:
+    def _reconcile(self, key: Key) -> str:
+        """Run the key's reconciler; how it ended (service/metrics.py's OUTCOMES)."""
         try:
             RECONCILERS[key.kind](self.rt, key)
         except Later as later:
             self.queue.add_after(key, later.delay, keep_waiters=True)
+            return "later"
         except Failed as exc:
             if not exc.fatal:
                 self.queue.retry(key)
+            return "fatal" if exc.fatal else "retry"
         except DataPlaneError as exc:  # from an observation
             log.warning("%s: %s", key, exc)
             if not exc.fatal:
                 self.queue.retry(key)
+            return "fatal" if exc.fatal else "retry"
         except Exception:  # a reconciler must never take a worker down
             log.exception("reconcile %s failed", key)
             self.queue.retry(key)
-        else:
-            self.queue.forget(key)
+            return "error"
+        self.queue.forget(key)
+        return "ok"
 
     # -- the resync ----------------------------------------------------------------------
     def all_keys(self) -> list[Key]:

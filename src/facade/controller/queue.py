@@ -16,6 +16,17 @@ answer is the event it records, not its retries).
 `waited(key)`: how long the key now held waited from its queueing to its handing out, and in
 which lane (the controller reports the front lane's per kind: how long a change waits for a
 worker).
+
+Request ids: a key queued while an API request is served (service/request_ids.current, in the
+thread of the request's write or of a worker reconciling for one) remembers the request's id;
+`origin(key)` is the id the key held when it was handed out, which the worker sets while it
+reconciles it, so that what the reconcile records, and the keys it queues in turn, carry it too.
+A key touched by two requests before a worker took it carries the later one's; a key queued
+without a request (the resync, a health change) keeps the id it had.
+
+`depth_by_kind()`: keys waiting to be handed out and keys delayed (a retry's backoff, a
+deferred or throttled key, one waiting for another), kept up to date as keys come and go so
+that reading them costs nothing (the /metrics gauge).
 """
 
 from __future__ import annotations
@@ -24,10 +35,11 @@ import heapq
 import itertools
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 
 from facade.domain.keys import Key
+from facade.service import request_ids
 
 RETRY_FIRST = 0.05
 RETRY_MAX = 30.0
@@ -57,15 +69,22 @@ class WorkQueue:
         self._oldest: dict[Key, int] = {}
         self._taken: dict[Key, int] = {}  # key -> the ticket it had when handed out
         self._held: set[Key] = set()  # finished for now, but its waiters keep waiting
+        self._origins: dict[Key, str] = {}  # queued -> the request id it was queued for
+        self._taken_origins: dict[Key, str] = {}  # held -> the request id it was handed with
+        self._waiting_kinds: Counter[str] = Counter()  # kind -> keys in _queued
+        self._later_kinds: Counter[str] = Counter()  # kind -> entries in _later
         self._closed = False
 
     # -- adding ------------------------------------------------------------------------------
     def add(self, keys: Iterable[Key], *, background: bool = False) -> int:
         """Queue keys now; returns the ticket of this addition. `background`: behind every
         key of the front lane (the resync's)."""
+        origin = request_ids.current.get()
         with self._cond:
             self._seq += 1
             for key in keys:
+                if origin is not None:
+                    self._origins[key] = origin
                 self._pending[key] = self._seq
                 self._oldest.setdefault(key, self._seq)
                 self._push(key, background)
@@ -76,10 +95,13 @@ class WorkQueue:
         """Queue a key after `delay` seconds. `keep_waiters`: it waits for something that is
         under way (a dependency), and whoever waits for the key keeps waiting; otherwise (a
         retry after a failure) its attempt counts as done for them."""
+        origin = request_ids.current.get()
         with self._cond:
             if keep_waiters and key in self._active:
                 self._held.add(key)
-            heapq.heappush(self._later, (self.clock() + delay, next(self._tie), key))
+            if origin is not None:
+                self._origins[key] = origin
+            self._push_later(self.clock() + delay, key)
             self._cond.notify_all()
 
     def defer(self, key: Key, delay: float) -> None:
@@ -102,11 +124,18 @@ class WorkQueue:
 
     def _defer_until(self, key: Key, due: float) -> None:
         """(Under the lock.) The key queued at `due`, unless it is deferred already."""
+        origin = request_ids.current.get()
+        if origin is not None:
+            self._origins[key] = origin
         if key in self._deferred:
             return
         self._deferred.add(key)
-        heapq.heappush(self._later, (due, next(self._tie), key))
+        self._push_later(due, key)
         self._cond.notify_all()
+
+    def _push_later(self, due: float, key: Key) -> None:
+        heapq.heappush(self._later, (due, next(self._tie), key))
+        self._later_kinds[key.kind] += 1
 
     def retry(self, key: Key) -> float:
         """Queue a key that failed again after its backoff; returns the delay."""
@@ -133,6 +162,7 @@ class WorkQueue:
         lane = self._queued.get(key)
         if lane is None:
             self._queued[key] = background
+            self._waiting_kinds[key.kind] += 1
             self._since[key] = self.clock()
             (self._back if background else self._front).append(key)
         elif lane and not background:  # to the front; its entry behind is skipped
@@ -152,6 +182,7 @@ class WorkQueue:
         now = self.clock()
         while self._later and self._later[0][0] <= now:
             _, _, key = heapq.heappop(self._later)
+            self._later_kinds[key.kind] -= 1
             self._deferred.discard(key)
             self._push(key)
 
@@ -168,6 +199,10 @@ class WorkQueue:
                 if key is not None:
                     self._waited[key] = (self.clock() - self._since.pop(key),
                                          self._queued.pop(key))
+                    self._waiting_kinds[key.kind] -= 1
+                    origin = self._origins.pop(key, None)
+                    if origin is not None:
+                        self._taken_origins[key] = origin
                     self._active.add(key)
                     self._taken[key] = self._pending.get(key, 0)
                     return key
@@ -184,10 +219,16 @@ class WorkQueue:
         with self._cond:
             return self._waited.get(key, (0.0, False))
 
+    def origin(self, key: Key) -> str | None:
+        """The request id the held key was queued for (None: none, or the controller's own)."""
+        with self._cond:
+            return self._taken_origins.get(key)
+
     def done(self, key: Key) -> None:
         with self._cond:
             self._active.discard(key)
             self._waited.pop(key, None)
+            self._taken_origins.pop(key, None)
             taken = self._taken.pop(key, 0)
             if key in self._held:
                 self._held.discard(key)
@@ -215,6 +256,12 @@ class WorkQueue:
     def depth(self) -> int:
         with self._cond:
             return len(self._queued) + len(self._active) + len(self._later)
+
+    def depth_by_kind(self) -> dict[tuple[str, str], int]:
+        """(kind, "waiting" or "delayed") -> keys; a kind seen once stays, at 0 when none."""
+        with self._cond:
+            return {**{(kind, "waiting"): n for kind, n in self._waiting_kinds.items()},
+                    **{(kind, "delayed"): n for kind, n in self._later_kinds.items()}}
 
     def close(self) -> None:
         with self._cond:

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from facade.dataplane.protocol import DataPlane
 from facade.domain.keys import Key
-from facade.service import changes, rate_limits
+from facade.service import changes, rate_limits, request_ids
+from facade.service.metrics import Metrics
 from facade.service.rate_limits import RateLimits
 from facade.store import db
 from facade.store.models import Event
@@ -69,6 +70,8 @@ class Context:
     generation: int = 0
     # requests per account token (rate_limits.py); FACADE_RATE_LIMIT, read once at start
     rate_limits: RateLimits = field(default_factory=rate_limits.from_env)
+    # this control plane's own metrics (service/metrics.py): a registry per context
+    metrics: Metrics = field(default_factory=Metrics)
     _last: threading.local = field(default_factory=threading.local)
 
     def __post_init__(self) -> None:
@@ -116,7 +119,10 @@ class Context:
             yield session
 
     def event(self, session: Session, kind: str, obj: str, message: str) -> None:
-        session.add(Event(kind=kind, object=obj, message=message))
+        """Record an event, with the id of the request that caused it, if one did
+        (service/request_ids.py)."""
+        session.add(Event(kind=kind, object=obj, message=message,
+                          request_id=request_ids.current.get()))
 
     def converge(self, timeout: float = 30.0) -> bool:
         """Wait until what this thread's last write touched was reconciled; True when it was

@@ -1,4 +1,6 @@
-"""The event log: what Facade did and why, read newest first; each account sees its own part."""
+"""The event log: what Facade did and why, read newest first; each account sees its own part.
+An event names the API request that caused it (`request_id`: its X-Request-ID), or none when
+the controller acted on its own (service/request_ids.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.paging import FIRST, PageRequest
-from facade.service import paging
+from facade.service import paging, request_ids
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Event, Instance, Network, Service, Subnet
 
@@ -92,14 +94,18 @@ def _one_of(names_: set[str]) -> BindParameter[Any]:
                      type_=String())
 
 
-def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
-    """A page of events, newest first. The operator sees all; an account the events of its own
-    objects (its networks, subnets, instances and nodes, services, the appliances it provides)
-    and of the appliances it consumes, except those naming the provider's nodes. Objects are
-    matched by their current names, so events of deleted objects are the operator's. The match
-    is part of the query, so a page is full until the caller's own events run out."""
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
+          request_id: str | None = None) -> dict[str, Any]:
+    """A page of events, newest first (only those `request_id` caused, if given). The operator
+    sees all; an account the events of its own objects (its networks, subnets, instances and
+    nodes, services, the appliances it provides) and of the appliances it consumes, except
+    those naming the provider's nodes. Objects are matched by their current names, so events
+    of deleted objects are the operator's. The match is part of the query, so a page is full
+    until the caller's own events run out."""
+    query = select(Event)
+    if request_id is not None:
+        query = query.where(Event.request_id == request_ids.check(request_id, "request_id"))
     with ctx.read() as session:
-        query = select(Event)
         if not caller.operator:
             mine, as_customer = _visible_objects(session, caller)
             query = query.where(or_(
@@ -107,5 +113,6 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, 
                 and_(Event.object.in_(_one_of(as_customer)), Event.kind.not_in(NODE_DETAIL))))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
         return paging.answer([{"time": _utc(r.time).isoformat(timespec="milliseconds"),
-                               "kind": r.kind, "object": r.object, "message": r.message}
+                               "kind": r.kind, "object": r.object, "message": r.message,
+                               "request_id": r.request_id}
                               for r in rows], cursor)

@@ -15,6 +15,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import or_, select
 
 from facade.domain import edge, names
@@ -24,7 +25,7 @@ from facade.domain.metering import from_ms
 from facade.domain.metering import to_ms as metering_ms
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.period import Period, parse_period
-from facade.service import edge_metering, lookup, metering, paging
+from facade.service import edge_metering, lookup, metering, metrics, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, UsageRecord
 
@@ -205,54 +206,61 @@ def _held_key(use: EdgeUse) -> tuple[int, int]:
 
 # --- Prometheus text exposition ---------------------------------------------------------------
 
+# a counter is named without `_total` here: prometheus_client adds it, so the series keep the
+# names they always had (facade_usage_bytes_total...)
 _HELP = {
-    "facade_usage_node_seconds_total": ("counter", "Node time of appliance nodes, by role."),
-    "facade_usage_bytes_total": ("counter", "Bytes through appliance endpoints, by direction "
-                                            "(in: customer to backends, out: replies)."),
-    "facade_usage_connections_total": ("counter", "Connections through appliance endpoints."),
-    "facade_usage_requests_total": ("counter", "Requests served by appliance workloads that "
-                                               "count them."),
-    "facade_public_ip_bytes_total": ("counter", "Bytes through the public gateway per public "
-                                                "address held now, by direction (in: to the "
-                                                "address, out: from it)."),
-    "facade_public_ip_held_seconds_total": ("counter", "Time a public address held now has "
-                                                       "been held (allocated, associated or "
-                                                       "not)."),
+    "facade_usage_node_seconds": ("counter", "Node time of appliance nodes, by role."),
+    "facade_usage_bytes": ("counter", "Bytes through appliance endpoints, by direction "
+                                      "(in: customer to backends, out: replies)."),
+    "facade_usage_connections": ("counter", "Connections through appliance endpoints."),
+    "facade_usage_requests": ("counter", "Requests served by appliance workloads that count "
+                                         "them."),
+    "facade_public_ip_bytes": ("counter", "Bytes through the public gateway per public address "
+                                          "held now, by direction (in: to the address, out: "
+                                          "from it)."),
+    "facade_public_ip_held_seconds": ("counter", "Time a public address held now has been "
+                                                 "held (allocated, associated or not)."),
     "facade_appliance_backends": ("gauge", "Backends an appliance should have."),
     "facade_appliance_ready": ("gauge", "1 when the appliance's endpoint answered."),
 }
+APPLIANCE = ("appliance", "account", "provider", "service")
+ADDRESS = ("address", "account", "kind")
+_LABELS = {
+    "facade_usage_node_seconds": (*APPLIANCE, "role"),
+    "facade_usage_bytes": (*APPLIANCE, "direction"),
+    "facade_usage_connections": APPLIANCE, "facade_usage_requests": APPLIANCE,
+    "facade_public_ip_bytes": (*ADDRESS, "direction"), "facade_public_ip_held_seconds": ADDRESS,
+    "facade_appliance_backends": APPLIANCE, "facade_appliance_ready": APPLIANCE,
+}
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+def _families() -> dict[str, CounterMetricFamily | GaugeMetricFamily]:
+    return {name: (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(
+        name, text, labels=_LABELS[name]) for name, (kind, text) in _HELP.items()}
 
 
-def _labels(**labels: str) -> str:
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
-
-
-def prometheus(ctx: Context, caller: Caller) -> str:
+def prometheus(ctx: Context, caller: Caller) -> bytes:
     """All-time usage counters per appliance (labels appliance, account = the customer,
     provider, service), each appliance's state, and each public address held now (labels
     address, account, kind), in the text exposition format 0.0.4."""
-    samples: dict[str, list[str]] = {name: [] for name in _HELP}
+    out = _families()
+
+    def add(name: str, labels: tuple[str, ...], value: float) -> None:
+        out[name].add_metric(labels, value)
+
     with ctx.read() as session:
         totals = metering.totals(session, None, where=_visible(caller, node=False))
         apps = [a for a in session.scalars(select(Appliance).order_by(Appliance.id))
                 if caller.may_see(a.account_id, a.service.account_id)]
         for t in totals:
-            base = {"appliance": t.appliance, "account": t.customer, "provider": t.provider,
-                    "service": t.service}
+            base = (t.appliance, t.customer, t.provider, t.service)
             v = t.values
             for role in ("frontend", "backend"):
-                samples["facade_usage_node_seconds_total"].append(
-                    f"{_labels(**base, role=role)} {_seconds(v[f'{role}_node_ms'])}")
+                add("facade_usage_node_seconds", (*base, role), v[f"{role}_node_ms"] / 1000)
             for direction in ("in", "out"):
-                samples["facade_usage_bytes_total"].append(
-                    f"{_labels(**base, direction=direction)} {v[f'bytes_{direction}']}")
-            samples["facade_usage_connections_total"].append(f"{_labels(**base)} "
-                                                             f"{v['connections']}")
-            samples["facade_usage_requests_total"].append(f"{_labels(**base)} {v['requests']}")
+                add("facade_usage_bytes", (*base, direction), v[f"bytes_{direction}"])
+            add("facade_usage_connections", base, v["connections"])
+            add("facade_usage_requests", base, v["requests"])
         held = edge_metering.by_subject(
             session, Period(ALL_TIME_START, dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)),
             metering_ms(dt.datetime.now(dt.UTC)),
@@ -262,22 +270,12 @@ def prometheus(ctx: Context, caller: Caller) -> str:
             # its counters end with it
             if u.kind != PUBLIC_IP or u.end_ms is not None:
                 continue
-            base = {"address": u.subject, "account": u.account, "kind": u.detail or "customer"}
-            for direction in ("in", "out"):
-                samples["facade_public_ip_bytes_total"].append(
-                    f"{_labels(**base, direction=direction)} "
-                    f"{u.bytes_in if direction == 'in' else u.bytes_out}")
-            samples["facade_public_ip_held_seconds_total"].append(
-                f"{_labels(**base)} {_seconds(u.held_ms)}")
+            where = (u.subject, u.account, u.detail or "customer")
+            add("facade_public_ip_bytes", (*where, "in"), u.bytes_in)
+            add("facade_public_ip_bytes", (*where, "out"), u.bytes_out)
+            add("facade_public_ip_held_seconds", where, u.held_ms / 1000)
         for a in apps:
-            base = {"appliance": a.name, "account": a.account.name,
-                    "provider": a.service.account.name, "service": a.service.name}
-            samples["facade_appliance_backends"].append(f"{_labels(**base)} "
-                                                        f"{a.desired_backends}")
-            samples["facade_appliance_ready"].append(
-                f"{_labels(**base)} {1 if a.status == 'ready' else 0}")
-    lines: list[str] = []
-    for name, (kind, text) in _HELP.items():
-        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
-        lines += [f"{name}{sample}" for sample in samples[name]]
-    return "\n".join(lines) + "\n"
+            base = (a.name, a.account.name, a.service.account.name, a.service.name)
+            add("facade_appliance_backends", base, a.desired_backends)
+            add("facade_appliance_ready", base, 1 if a.status == "ready" else 0)
+    return metrics.exposition(out.values())

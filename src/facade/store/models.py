@@ -534,6 +534,8 @@ class Event(Base):
     kind: Mapped[str] = mapped_column(String(40))
     object: Mapped[str] = mapped_column(String(120))
     message: Mapped[str] = mapped_column(Text)
+    # the X-Request-ID of the API request that caused it; None for the controller's own
+    request_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
 
 
 class IdempotentRequest(Base):

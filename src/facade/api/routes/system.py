@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from facade.api.deps import Auth, Ctx, Paging
 from facade.api.schemas import EventRead, Page, ScenarioCreate, ScenarioRead
-from facade.service import events, scenario, topology
+from facade.service import events, request_ids, scenario, topology
 
 router = APIRouter(prefix="/v1", tags=["system"])
 
@@ -24,9 +24,12 @@ def get_topology(ctx: Ctx, caller: Auth) -> dict[str, Any]:
 
 
 @router.get("/events", response_model=Page[EventRead], operation_id="list_events")
-def list_events(ctx: Ctx, caller: Auth, page: Paging) -> Any:
+def list_events(ctx: Ctx, caller: Auth, page: Paging,
+                request_id: str | None = Query(None, max_length=request_ids.MAX_LENGTH,
+                                               description="only the events this request "
+                                               "(its X-Request-ID) caused")) -> Any:
     """Newest first; `next_cursor` goes back in time."""
-    return events.list_(ctx, caller, page)
+    return events.list_(ctx, caller, page, request_id=request_id)
 
 
 @router.post("/apply", response_model=ScenarioRead, operation_id="apply")

@@ -1,13 +1,13 @@
 """/v1/usage (metered usage per appliance or node), /v1/usage/public-ips (per public
-address), /v1/usage/channels (per private channel) and /metrics (Prometheus text exposition).
-See docs/metering.md."""
+address), /v1/usage/channels (per private channel) and /metrics (Prometheus text exposition:
+the caller's usage, and the control plane's own metrics for the operator). See
+docs/metering.md and docs/operations.md."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Query, Response
 
 from facade.api.deps import Auth, Ctx, Paging
 from facade.api.schemas import ChannelUsageRead, Page, PublicIpUsageRead, UsageRead
@@ -63,5 +63,10 @@ def list_channel_usage(ctx: Ctx, caller: Auth, page: Paging,
 @router.get("/metrics", operation_id="metrics", response_model=None,
             responses={200: {"description": "Prometheus text exposition format 0.0.4",
                              "content": {PROMETHEUS_TYPE: {"schema": {"type": "string"}}}}})
-def metrics(ctx: Ctx, caller: Auth) -> PlainTextResponse:
-    return PlainTextResponse(usage.prometheus(ctx, caller), media_type=PROMETHEUS_TYPE)
+def metrics(ctx: Ctx, caller: Auth) -> Response:
+    """The caller's usage; for the operator, the control plane's own metrics after it
+    (service/metrics.py)."""
+    body = usage.prometheus(ctx, caller)
+    if caller.operator:
+        body += ctx.metrics.exposition()
+    return Response(body, media_type=PROMETHEUS_TYPE)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,12 @@ import typer
 from facade.cli.client import connect, facade_home, fail
 
 SERVER_MODULE = "facade.api.server"
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
 CLEANUP_MODULE = "facade.dataplane.linux.cleanup"
 BACKUP_MODULE = "facade.store.backup"
 
@@ -30,11 +37,15 @@ def up(
         "--tls-cert", help="Serve HTTPS with this certificate (PEM); with --tls-key.")] = None,
     tls_key: Annotated[str | None, typer.Option(
         "--tls-key", help="The certificate's private key (PEM).")] = None,
+    log_format: Annotated[LogFormat | None, typer.Option(
+        "--log-format", help="Each log line as text, or as one JSON object (time, level, "
+        "logger, message, request_id); default $FACADE_LOG_FORMAT, else text.")] = None,
 ) -> None:
     """Run the control plane in the foreground (API, reconciler, agents)."""
     argv = [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port)]
     argv += ["--tls-cert", tls_cert] if tls_cert is not None else []
     argv += ["--tls-key", tls_key] if tls_key is not None else []
+    argv += ["--log-format", log_format.value] if log_format is not None else []
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)

@@ -20,11 +20,13 @@ def topology(as_json: Json = False, form: Output = None) -> None:
 
 def events(
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest last.", min=1)] = 50,
+    request_id: Annotated[str | None, typer.Option(
+        "--request-id", help="Only those this API request caused (its X-Request-ID).")] = None,
     as_json: Json = False, form: Output = None,
 ) -> None:
     """Show the latest events."""
     with connect() as cli:
-        newest_first = cli.system.events(most=limit)
+        newest_first = cli.system.events(most=limit, request_id=request_id)
     render.output(newest_first[::-1], as_json, render.events, form)
 
 
