@@ -89,13 +89,13 @@ def test_the_front_end_is_managed_from_the_lb_providers_subnet(
     fe_mgmt = fe["interfaces"][2]["ip"]
     lb_router, search_router = routers["lb-vpc"], routers["search-vpc"]
     lb_secret, search_secret = _secret(cp, lb_router), _secret(cp, search_router)
-    assert _agent(lb_router, fe_mgmt, "docs-fe", lb_secret) == 200
-    assert _agent(lb_router, fe_mgmt, "docs-fe", search_secret) == 401  # not searchco's agent
+    assert _agent(lb_router, fe_mgmt, fe["netns"], lb_secret) == 200
+    assert _agent(lb_router, fe_mgmt, fe["netns"], search_secret) == 401  # not searchco's agent
     assert not nsclient.can_connect(search_router, fe_mgmt, AGENT_PORT)
     # the backends stay searchco's: its agent answers for them, lbco's network has no path
     for b in world["app"]["backends"]:
         ip = b["interfaces"][1]["ip"]
-        assert _agent(search_router, ip, b["name"], search_secret) == 200
+        assert _agent(search_router, ip, b["netns"], search_secret) == 200
         assert not nsclient.can_connect(lb_router, ip, AGENT_PORT)
     # lbco's view of its offer carries what its agent last said of the front-end
     lb = world["tokens"]["lbco"]

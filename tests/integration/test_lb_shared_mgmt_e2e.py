@@ -117,14 +117,14 @@ def test_lbcos_agent_manages_both_front_ends(cp: ControlPlane, world: dict[str, 
     for app in (world["site"], world["index"]):
         fe = app["frontend"]
         ip = fe["interfaces"][2]["ip"]
-        assert agent_status(lb_router, ip, fe["name"], lb_key) == 200
+        assert agent_status(lb_router, ip, fe["netns"], lb_key) == 200
         for other in providers:  # neither appliance provider's secret nor path works
-            assert agent_status(lb_router, ip, fe["name"], secret(cp, other)) == 401
+            assert agent_status(lb_router, ip, fe["netns"], secret(cp, other)) == 401
             assert not nsclient.can_connect(other, ip, AGENT_PORT)
         provider_router = routers[app["backends"][0]["interfaces"][1]["subnet"].split("/")[0]]
         backend = app["backends"][0]  # the backends stay their provider's
         b_ip = backend["interfaces"][1]["ip"]
-        assert agent_status(provider_router, b_ip, backend["name"],
+        assert agent_status(provider_router, b_ip, backend["netns"],
                             secret(cp, provider_router)) == 200
         assert not nsclient.can_connect(lb_router, b_ip, AGENT_PORT)
     lb = world["tokens"]["lbco"]
@@ -209,7 +209,7 @@ def test_deleting_a_leaves_b_working(cp: ControlPlane, world: dict[str, Any]) ->
     # B's front-end is still lbco's, still managed from the same subnet by the same agent
     fe = index["frontend"]
     lb_router = world["routers"]["lb-vpc"]
-    assert agent_status(lb_router, fe["interfaces"][2]["ip"], fe["name"],
+    assert agent_status(lb_router, fe["interfaces"][2]["ip"], fe["netns"],
                         secret(cp, lb_router)) == 200
     lb = cp.get("/v1/load-balancers/edge", token=world["tokens"]["lbco"])
     assert [f["name"] for f in lb["frontends"]] == ["site-index-fe"]

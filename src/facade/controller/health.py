@@ -319,8 +319,9 @@ class HealthEngine:
         backend's namespace exists: None if the agent did not answer)."""
         if b.mgmt is None:
             return False, "no management leg to ask its agent through", None
+        # the agent knows a node by its namespace's name (two customers' nodes may share one)
         ok, detail, answered = management.workload_health(
-            self.ctx.dataplane, self.ctx.home, b.mgmt[0], b.name, b.mgmt[1], timeout=hc.timeout)
+            self.ctx.dataplane, self.ctx.home, b.mgmt[0], b.netns, b.mgmt[1], timeout=hc.timeout)
         return ok, detail, True if answered else None  # it answers from inside the node
 
     # -- healing -----------------------------------------------------------------------------
