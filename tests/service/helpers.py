@@ -24,6 +24,7 @@ from facade.dataplane.fake import FakeDataPlane
 from facade.service import accounts
 from facade.service.context import Context
 from tests.pages import follow
+from tests.stores import open_context
 
 WAIT = 5.0
 STEP = 0.02
@@ -67,7 +68,7 @@ def running_api(tmp_path: Path) -> Iterator[Api]:
     """A control plane on the fake driver in `tmp_path`, stopped afterwards (for fixtures of
     any scope)."""
     dp = FakeDataPlane()
-    ctx = Context.open(tmp_path / "home", dp)
+    ctx = open_context(tmp_path / "home", dp)
     token = accounts.bootstrap_operator(ctx)
     assert token
     worker = Controller(ctx)

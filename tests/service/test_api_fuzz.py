@@ -53,6 +53,7 @@ from facade.store.models import (
     Subnet,
     Token,
 )
+from tests.stores import open_context
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -150,7 +151,7 @@ def desired_state(ctx: Context) -> dict[str, Any]:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    ctx = Context.open(tmp_path / "home", FakeDataPlane())
+    ctx = open_context(tmp_path / "home", FakeDataPlane())
     token = accounts.bootstrap_operator(ctx)
     assert token
     worker = Controller(ctx)

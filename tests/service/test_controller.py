@@ -17,6 +17,7 @@ from facade.domain.keys import Key
 from facade.domain.specs import NodeSpec, PortSpec, ProcessSpec, SubnetSpec
 from facade.service.context import Context
 from tests.service.helpers import ok
+from tests.stores import open_context
 
 A, B = keys.node(1), keys.node(2)
 
@@ -76,7 +77,7 @@ class Flaky(FakeDataPlane):
 def _plane(tmp_path: Any, dp: FakeDataPlane) -> tuple[Context, Controller]:
     from facade.service import accounts
 
-    ctx = Context.open(tmp_path / "home", dp)
+    ctx = open_context(tmp_path / "home", dp)
     accounts.bootstrap_operator(ctx)
     controller = Controller(ctx, resync=3600)
     controller.start()

@@ -10,13 +10,14 @@ import pytest
 
 from facade.dataplane.fake import FakeDataPlane
 from facade.service.context import Context
+from tests.stores import open_context
 from tests.unit.workload_procs import Workloads
 
 
 @pytest.fixture
 def ctx(tmp_path: Path) -> Iterator[Context]:
     """A store on the fake driver: the service layer called directly, no controller."""
-    c = Context.open(tmp_path / "home", FakeDataPlane())
+    c = open_context(tmp_path / "home", FakeDataPlane())
     try:
         yield c
     finally:

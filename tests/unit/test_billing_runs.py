@@ -22,6 +22,7 @@ from facade.service import accounts, catalog, networks
 from facade.service.billing import price_lists, runs, statements
 from facade.service.context import Caller, Context
 from facade.store.models import PriceList, UsageRecord
+from tests.stores import open_context
 from tests.unit.test_billing import SHEET
 
 HOUR_MS = 3_600_000
@@ -69,7 +70,7 @@ def _iso(at: dt.datetime) -> str:
 
 def _world() -> tuple[tempfile.TemporaryDirectory[str], Context]:
     tmp = tempfile.TemporaryDirectory()
-    ctx = Context.open(Path(tmp.name) / "home", FakeDataPlane())
+    ctx = open_context(Path(tmp.name) / "home", FakeDataPlane())
     accounts.bootstrap_operator(ctx)
     op = Caller(1, "operator", operator=True)
     with ctx.write() as s:
