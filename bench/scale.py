@@ -240,8 +240,17 @@ def _detection(cp: ControlPlane, count: int) -> tuple[float, float]:
         pid = workload_pid(victim["name"])
         os.kill(pid, sig)
         t = time.perf_counter()
-        until(lambda: ip not in rotation(fe))
-        times.append(time.perf_counter() - t)
+        try:
+            until(lambda: ip not in rotation(fe))
+            times.append(time.perf_counter() - t)
+        except TimeoutError:  # say what the control plane saw, and go on
+            times.append(float("nan"))
+            seen = cp.get(f"/v1/appliances/{name}")
+            print(f"detection at {count}: {victim['name']} (pid {pid}, {sig.name}) still in "
+                  f"the rotation after 30 s; {name}: {seen['status']}: "
+                  f"{seen.get('status_detail')}; {[b['name'] for b in seen['backends']]}",
+                  flush=True)
+            _explain(cp, [])
         if sig == signal.SIGSTOP:
             os.kill(pid, signal.SIGCONT)
     cp.api("DELETE", f"/v1/appliances/{name}")
