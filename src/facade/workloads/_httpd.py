@@ -15,8 +15,8 @@ workload's handler and writes the answer, then hands a keep-alive connection bac
 A handler may block (web and search call other nodes, a web may even call itself) without
 holding up other clients. A lone GET of one of the workload's `at_once` paths (its health
 check, when answering it never blocks) and of the stats is answered by the loop itself, in one
-non-blocking write: a health check every second then costs the workload about 70 us of CPU
-instead of 165 (no thread switch, no hand-back).
+non-blocking write: a health check every second then costs the workload about 80 us of CPU
+instead of 165 (no thread switch, no hand-back; bench/health_check_cost.py).
 
 Limits: request line 16 KiB (414), head 32 KiB or 100 fields (431), body the workload's
 `max_body` from Content-Length (413; a request with Transfer-Encoding gets 411), a malformed
