@@ -25,6 +25,7 @@ from facade.store.models import (
 )
 
 T = TypeVar("T")
+Offer = TypeVar("Offer", Service, LoadBalancer)
 
 
 def account(session: Session, name: str, *, where: str = "account") -> Account:
@@ -200,12 +201,7 @@ def service(session: Session, name: str, *, where: str = "service",
             caller: Caller | None = None) -> Service:
     """Services are offers: every account may see and use them. A bare name is the caller's own
     service when it offers one of that name (with `caller`), else the only one."""
-    check_ref(name, "service", where)
-    who = caller or OPERATOR_VIEW
-    return resolve(session, who, select(Service).where(
-        Service.name == names.split_ref(name)[1]).order_by(Service.id), name,
-        owner=lambda r: r.account_id, visible=lambda r: True, kind="appliance service",
-        where=where, account_column=Service.account_id, own_first=caller is not None)
+    return _offer(session, caller, Service, name, "service", "appliance service", where)
 
 
 def own_service(session: Session, caller: Caller, name: str, what: str) -> Service:
@@ -221,12 +217,19 @@ def own_service(session: Session, caller: Caller, name: str, what: str) -> Servi
 def load_balancer(session: Session, caller: Caller | None, name: str, *,
                   where: str = "load_balancer") -> LoadBalancer:
     """A load-balancer offer: public like services; a bare name is the caller's own first."""
-    check_ref(name, "load-balancer offer", where)
-    who = caller or OPERATOR_VIEW
-    return resolve(session, who, select(LoadBalancer).where(
-        LoadBalancer.name == names.split_ref(name)[1]).order_by(LoadBalancer.id), name,
-        owner=lambda r: r.account_id, visible=lambda r: True, kind="load-balancer offer",
-        where=where, account_column=LoadBalancer.account_id, own_first=caller is not None)
+    return _offer(session, caller, LoadBalancer, name, "load-balancer offer",
+                  "load-balancer offer", where)
+
+
+def _offer(session: Session, caller: Caller | None, model: type[Offer], name: str, what: str,
+           kind: str, where: str) -> Offer:
+    """An offer (a service, a load-balancer offer): every account may see and use it; a bare
+    name is the caller's own first (with `caller`), else the only one of that name."""
+    check_ref(name, what, where)
+    return resolve(session, caller or OPERATOR_VIEW, select(model).where(
+        model.name == names.split_ref(name)[1]).order_by(model.id), name,
+        owner=lambda r: r.account_id, visible=lambda r: True, kind=kind,
+        where=where, account_column=model.account_id, own_first=caller is not None)
 
 
 def appliance(session: Session, caller: Caller, name: str, *,

@@ -349,9 +349,7 @@ class Server:
             return False
         conn.buf.clear()
         if target.partition("?")[0] == STATS_PATH:
-            with self._lock:
-                count = self.requests
-            answer = json_response(200, {"requests": count, "boot": self.boot})
+            answer = self._stats()
         else:
             try:
                 answer = self.handler(Request(method, target, fields, conn, 0, 0.0))
@@ -495,9 +493,7 @@ class Server:
                          head_only)
             return False
         if stats:
-            with self._lock:
-                count = self.requests
-            answer = json_response(200, {"requests": count, "boot": self.boot})
+            answer = self._stats()
         elif not supported:
             answer = json_response(501, {"error": f"method {method} is not supported here"})
         else:
@@ -512,6 +508,12 @@ class Server:
         close = wants_close(version, fields) or answer.close
         self._send(conn, answer, close=close, head_only=head_only)
         return not close
+
+    def _stats(self) -> Response:
+        """GET STATS_PATH: the requests counted so far and this process's boot id."""
+        with self._lock:
+            count = self.requests
+        return json_response(200, {"requests": count, "boot": self.boot})
 
     def _refuse(self, conn: _Conn, error: HttpError, head_only: bool = False) -> None:
         """Answer a request that will not be read to its end, and end the connection.
