@@ -105,6 +105,14 @@ class Sandboxes:
         self._inits: dict[int, subprocess.Popen[bytes]] = {}  # monitors of node inits
         self._inits_lock = threading.Lock()
 
+    def collect(self, pid: int) -> bool:
+        """Reap `pid` if it is the monitor of a node's init (False: it is not one)."""
+        with self._inits_lock:
+            popen = self._inits.get(pid)
+            if popen is not None and popen.poll() is not None:
+                del self._inits[pid]
+        return popen is not None
+
     def reap(self) -> None:
         """Collect the monitors of node inits that have exited (they run for a node's life)."""
         with self._inits_lock:
