@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from facade.domain import names
 from facade.domain.specs import NodeSpec, ProcessSpec
-from facade.domain.states import NodeStatus
+from facade.domain.states import NodeRole, NodeStatus
 from facade.service import desired, health_checks, management
 from facade.store.models import Appliance, Instance, Interface
 
@@ -45,20 +45,20 @@ class NodeView:
 
 def view_of(home: Path, inst: Instance) -> NodeView:
     role = inst.role
-    fe = next((n for n in inst.appliance.nodes if n.role == "frontend"), None) \
+    fe = next((n for n in inst.appliance.nodes if n.role == NodeRole.FRONTEND), None) \
         if inst.appliance is not None else None
     served = desired.agent_node(inst)
     return NodeView(
         netns=names.node_netns(inst.id, inst.name), role=role, status=inst.status,
         appliance_id=inst.appliance_id,
         spec=desired.node_spec(home, inst), procs=desired.node_processes(inst),
-        backend_ip=inst.interfaces[0].ip if role == "backend" and inst.interfaces else None,
+        backend_ip=inst.interfaces[0].ip if role == NodeRole.BACKEND and inst.interfaces else None,
         # a backend leaves a rotation that stays; one going with its front-end need not
         fe_netns=names.node_netns(fe.id, fe.name)
         if fe is not None and fe.status != NodeStatus.DELETING else None,
         agent_net=served[0] if served is not None else None,
         agent_node=served[1] if served is not None else None,
-        agent_checked=role == "backend" and inst.appliance is not None
+        agent_checked=role == NodeRole.BACKEND and inst.appliance is not None
         and health_checks.of_row(inst.appliance.service).type == "agent")
 
 

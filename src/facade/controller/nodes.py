@@ -25,7 +25,7 @@ from facade.controller.runtime import SETTLE, Failed, Later, Runtime
 from facade.domain import keys
 from facade.domain.keys import Key
 from facade.domain.specs import ObservedProcess
-from facade.domain.states import NodeStatus
+from facade.domain.states import NodeRole, NodeStatus
 from facade.reconcile.plan import EnsureNode, StartProcess, plan_node, plan_node_removal
 from facade.service import desired, management, metering
 from facade.store.models import Instance
@@ -47,7 +47,7 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
     deleting = status == NodeStatus.DELETING
     agent_net, agent_checked = view.agent_net, view.agent_checked
     dp = rt.dp
-    proc_keys = {desired.workload_key(key.ident)} if role == "backend" else set()
+    proc_keys = {desired.workload_key(key.ident)} if role == NodeRole.BACKEND else set()
     seen_procs = {k: dp.observe_process(k) for k in proc_keys}
     appliance = [keys.appliance(appliance_id)] if appliance_id is not None else []
     agent = [keys.agent(agent_net)] if agent_net is not None else []
@@ -81,7 +81,7 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
         raise
     made = any(isinstance(a, EnsureNode) for a in done)  # noted by rt.act
     if made or any(isinstance(a, StartProcess) for a in done):
-        if role == "backend" and rt.health is not None:
+        if role == NodeRole.BACKEND and rt.health is not None:
             rt.health.poke(netns)
     # (no write when it was active already: the resync looks at every node)
     if (status != NodeStatus.ACTIVE and _set_status(rt, key.ident, NodeStatus.ACTIVE)) or made:

@@ -9,6 +9,7 @@ import ipaddress
 from facade.dataplane.errors import fatal
 from facade.domain import names
 from facade.domain.specs import NodeSpec
+from facade.domain.states import NodeRole
 
 
 def check_ifname(name: str) -> None:
@@ -33,7 +34,7 @@ def check_node(spec: NodeSpec) -> list[str]:
                 ipaddress.IPv4Address(p.gateway)
         except ValueError as exc:
             raise fatal(f"ensure_node {spec.netns}: port {p.ifname}: {exc}") from exc
-    if (spec.gateway is not None or spec.routes) and spec.role != "router":
+    if (spec.gateway is not None or spec.routes) and spec.role != NodeRole.ROUTER:
         raise fatal(f"ensure_node {spec.netns}: only a router has a gateway or static routes")
     if spec.gateway is not None and spec.gateway.ifname not in ifnames:
         raise fatal(f"ensure_node {spec.netns}: gateway leg {spec.gateway.ifname} is not a port")
@@ -64,12 +65,12 @@ def check_node(spec: NodeSpec) -> list[str]:
         raise fatal(f"ensure_node {spec.netns}: {exc}") from exc
     fe = spec.frontend
     if fe is not None:
-        if spec.role != "frontend":
+        if spec.role != NodeRole.FRONTEND:
             raise fatal(f"ensure_node {spec.netns}: a frontend spec needs role 'frontend'")
         for ifname in (fe.customer_if, fe.backend_if):
             if ifname not in ifnames:
                 raise fatal(f"ensure_node {spec.netns}: front-end interface {ifname} is not a "
                             "port")
-    elif spec.role == "frontend":
+    elif spec.role == NodeRole.FRONTEND:
         raise fatal(f"ensure_node {spec.netns}: role 'frontend' needs a frontend spec")
     return ifnames

@@ -36,6 +36,7 @@ from facade.domain.specs import (
     SubnetSpec,
     port_rules_fingerprint,
 )
+from facade.domain.states import NodeRole
 
 
 @dataclass
@@ -308,6 +309,6 @@ def _check_node(spec: NodeSpec) -> None:
     and a router's isolated legs (the driver's router_rules says the same)."""
     ifnames = checks.check_node(spec)
     # only a router isolates legs, and only legs it has
-    if spec.isolated and (spec.role != "router" or not set(spec.isolated) <= set(ifnames)):
+    if spec.isolated and (spec.role != NodeRole.ROUTER or not set(spec.isolated) <= set(ifnames)):
         raise fatal(f"ensure_node {spec.netns}: isolated legs {list(spec.isolated)} are not "
                     "router ports")

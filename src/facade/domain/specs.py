@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-Role = Literal["instance", "router", "frontend", "backend"]
+from facade.domain.states import NodeRole
 
 
 def _once(spec: object, compute: Callable[[], str]) -> str:
@@ -164,7 +164,7 @@ class NodeSpec:
     """A network namespace with its ports: an instance, a router or an appliance node."""
 
     netns: str
-    role: Role
+    role: NodeRole
     ports: tuple[PortSpec, ...]
     frontend: FrontendSpec | None = None
     # a router's legs (ifnames) in provider-internal subnets (some service's backend or

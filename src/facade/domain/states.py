@@ -1,6 +1,6 @@
-"""The states objects go through, named once: what the store keeps and the API shows as
-strings (a StrEnum member is its string, so rows, JSON and comparisons with plain strings stay as
-they were)."""
+"""The states objects go through and the roles nodes play, named once: what the store keeps and
+the API shows as strings (a StrEnum member is its string, so rows, JSON and comparisons with
+plain strings stay as they were). Compare and set them through these names, never as literals."""
 
 from __future__ import annotations
 
@@ -29,6 +29,36 @@ class NodeStatus(StrEnum):
     ACTIVE = "active"
     FAILED = "failed"
     DELETING = "deleting"
+
+
+class NodeRole(StrEnum):
+    """What a node is (an Instance row's `role`, a NodeSpec's): a customer's `instance`, an
+    appliance's `frontend` or `backend`, an `external` host on the intermediate network, a
+    customer site's host (`site-host`); `router` is a network's or a site's router, a NodeSpec
+    only (no Instance row has it)."""
+
+    INSTANCE = "instance"
+    FRONTEND = "frontend"
+    BACKEND = "backend"
+    EXTERNAL = "external"
+    SITE_HOST = "site-host"
+    ROUTER = "router"
+
+
+class ChannelStatus(StrEnum):
+    """A private channel's (VPN's), as the API shows it: `active` until deleted, then
+    `deleted` (its row stays, for its hours)."""
+
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+class InvoiceStatus(StrEnum):
+    """An account's invoice for a period: `billed` (read from the ledger) or `draft` (computed
+    from usage not posted yet)."""
+
+    BILLED = "billed"
+    DRAFT = "draft"
 
 
 def _checked(kind: type[StrEnum], value: str, where: str) -> StrEnum:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from facade.domain import commands, counts, names, states
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.paging import FIRST, PageRequest
-from facade.domain.states import ApplianceStatus, NodeStatus
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.service import (
     chains,
     instances,
@@ -40,7 +40,7 @@ def _provider_view(caller: Caller, app: Appliance) -> bool:
 def _frontend_view(caller: Caller, app: Appliance) -> bool:
     """The front-end's management leg and state: its owner's (a third-party front-end
     provider's, docs/composition.md) and the operator's business."""
-    fe = next((n for n in app.nodes if n.role == "frontend"), None)
+    fe = next((n for n in app.nodes if n.role == NodeRole.FRONTEND), None)
     return caller.operator or fe is None or caller.account_id == fe.account_id
 
 
@@ -60,7 +60,7 @@ def _add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
     svc = app.service
     name = f"{app.name}-b{ordinal}"
     instances.check_free_name(session, app.account.id, name, where="backends")
-    node = Instance(name=name, account=svc.account, name_scope=app.account, role="backend",
+    node = Instance(name=name, account=svc.account, name_scope=app.account, role=NodeRole.BACKEND,
                     appliance=app, ordinal=ordinal, status=NodeStatus.PENDING)
     session.add(node)
     extras = []
@@ -144,7 +144,7 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
     instances.check_free_name(session, owner.id, f"{name}-fe")
     # the front-end is the provider's own, or a load-balancer provider's (service.frontend)
     fe_owner, fe_mgmt = load_balancers.frontend_owner_and_management(svc)
-    fe = Instance(name=f"{name}-fe", account_id=fe_owner, name_scope=owner, role="frontend",
+    fe = Instance(name=f"{name}-fe", account_id=fe_owner, name_scope=owner, role=NodeRole.FRONTEND,
                   appliance=app,
                   status=NodeStatus.PENDING)
     session.add(fe)
@@ -201,10 +201,10 @@ def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> No
     counts.check_backends(backends)
     if app.status == ApplianceStatus.DELETING:
         raise Conflict(f"appliance {app.name} is being deleted", where="appliance")
-    live = [n for n in app.nodes if n.role == "backend" and n.status != NodeStatus.DELETING]
+    live = [n for n in app.nodes if n.role == NodeRole.BACKEND and n.status != NodeStatus.DELETING]
     if backends > len(live):
         quotas.check(session, app.account, "backends", backends - len(live), where="backends")
-        next_ordinal = max((n.ordinal for n in app.nodes if n.role == "backend"), default=0)
+        next_ordinal = max((n.ordinal for n in app.nodes if n.role == NodeRole.BACKEND), default=0)
         for k in range(backends - len(live)):
             _add_backend(session, app, next_ordinal + 1 + k)
     else:
@@ -222,7 +222,7 @@ def replace_backend(ctx: Context, session: Session, app: Appliance, node: Instan
                     reason: str) -> Instance:
     """A new backend in place of `node` (marked for deletion): same size, new name and address.
     The quota is not consulted: the count of live backends does not change."""
-    next_ordinal = max((n.ordinal for n in app.nodes if n.role == "backend"), default=0)
+    next_ordinal = max((n.ordinal for n in app.nodes if n.role == NodeRole.BACKEND), default=0)
     new = _add_backend(session, app, next_ordinal + 1)
     node.status = NodeStatus.DELETING
     ctx.event(session, "appliance.node_replaced", app.name,
@@ -244,7 +244,7 @@ def mark_deleting(ctx: Context, session: Session, app: Appliance) -> None:
     app.status, app.status_detail = ApplianceStatus.DELETING, "removing nodes"
     for node in app.nodes:
         node.status = NodeStatus.DELETING
-        if node.role == "frontend":  # its endpoint's public address stays the customer's
+        if node.role == NodeRole.FRONTEND:  # its endpoint's public address stays the customer's
             public_ips.release_for_instance(ctx, session, node)
     ctx.event(session, "appliance.deleting", app.name, "appliance deletion requested")
 

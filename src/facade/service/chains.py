@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from facade.domain import names
 from facade.domain.errors import Conflict, InUse, Invalid
-from facade.domain.states import ApplianceStatus, NodeStatus
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.service.context import Caller
 from facade.store.models import Appliance, Service
 
@@ -67,7 +67,8 @@ def upstreams_of(session: Session, services: Iterable[Service]) -> dict[int, App
 
 def endpoint(app: Appliance) -> str | None:
     """IP:PORT of an appliance's front-end in the subnet it was created in."""
-    fe = next((n for n in app.nodes if n.role == "frontend" and n.status != NodeStatus.DELETING), None)
+    fe = next((n for n in app.nodes
+               if n.role == NodeRole.FRONTEND and n.status != NodeStatus.DELETING), None)
     if fe is None or not fe.interfaces:
         return None
     return f"{fe.interfaces[0].ip}:{app.service.port}"

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import keys
 from facade.domain.keys import Key
+from facade.domain.states import NodeRole
 from facade.store.models import (
     Appliance,
     Instance,
@@ -155,7 +156,7 @@ def keys_of(session: Session, touched: Touched) -> set[Key]:
             net = _agent_network(inst)
             if net is not None:
                 out.add(keys.agent(net))
-            if inst.role == "instance":
+            if inst.role == NodeRole.INSTANCE:
                 out.add(keys.RULES)
         elif kind == "appliance":
             app = session.get(Appliance, ident)

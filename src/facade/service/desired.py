@@ -34,7 +34,7 @@ from facade.domain.specs import (
     SandboxSpec,
     SubnetSpec,
 )
-from facade.domain.states import ApplianceStatus, NodeStatus
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.service import (
     chains,
     gateways,
@@ -114,11 +114,11 @@ DATA_INSIDE = "/var/lib/facade"
 def _sandbox(home: Path, inst: Instance) -> SandboxSpec:
     limits = sandboxes.limits_of(inst)
     binds: tuple[tuple[str, str], ...] = ()
-    if inst.role == "backend" and inst.appliance is not None:
+    if inst.role == NodeRole.BACKEND and inst.appliance is not None:
         binds = ((str(appliance_dir(home, inst.appliance.id)), APPLIANCE_INSIDE),)
     return SandboxSpec(uid=sandbox.uid_base(inst.account_id), hostname=inst.name,
                        memory=limits.memory, pids=limits.pids, cpu_weight=limits.cpu_weight,
-                       own_network=inst.role != "frontend", binds=binds)
+                       own_network=inst.role != NodeRole.FRONTEND, binds=binds)
 
 
 def _port(iface: Interface, *, gateway: bool = True, connected: bool = False,
@@ -162,31 +162,31 @@ def _router(net: Network, internal: set[int] | frozenset[int] = frozenset()) -> 
                               mac=names.mac(sub.id, gateway)))
         if sub.id in internal:
             isolated.append(ports[-1].ifname)
-    return NodeSpec(netns=names.router_netns(net.id), role="router", ports=tuple(ports),
+    return NodeSpec(netns=names.router_netns(net.id), role=NodeRole.ROUTER, ports=tuple(ports),
                     isolated=tuple(isolated))
 
 
 def _node(home: Path, inst: Instance) -> NodeSpec:
     netns = names.node_netns(inst.id, inst.name)
     box = _sandbox(home, inst)
-    if inst.role == "frontend" and inst.appliance is not None:
+    if inst.role == NodeRole.FRONTEND and inst.appliance is not None:
         customer, backend, mgmt = inst.interfaces
         ports = (_port(customer), _port(backend, gateway=False), _port(mgmt))
         fe = FrontendSpec(customer_if=ports[0].ifname, backend_if=ports[1].ifname,
                           endpoint=customer.ip, port=inst.appliance.service.port,
                           unmetered_source=ports[0].gateway)
-        return NodeSpec(netns=netns, role="frontend", ports=ports, frontend=fe, sandbox=box)
-    if inst.role == "backend":
+        return NodeSpec(netns=netns, role=NodeRole.FRONTEND, ports=ports, frontend=fe, sandbox=box)
+    if inst.role == NodeRole.BACKEND:
         # eth0 backend subnet, eth1 management, eth2.. the service's extra subnets: reached
         # from any source (connected), replies by the leg they came in on (docs/dataplane.md)
-        front = next((n for n in inst.appliance.nodes if n.role == "frontend"), None) \
+        front = next((n for n in inst.appliance.nodes if n.role == NodeRole.FRONTEND), None) \
             if inst.appliance is not None else None
         fe_ip = (front.interfaces[1].ip,) if front is not None and len(front.interfaces) > 1 \
             else ()
-        return NodeSpec(netns=netns, role="backend", ports=tuple(
+        return NodeSpec(netns=netns, role=NodeRole.BACKEND, ports=tuple(
             _port(i, connected=i.index >= 2, peers=fe_ip if i.index == 0 else ())
             for i in inst.interfaces), sandbox=box)
-    return NodeSpec(netns=netns, role="instance",
+    return NodeSpec(netns=netns, role=NodeRole.INSTANCE,
                     ports=tuple(_port(i) for i in inst.interfaces), sandbox=box)
 
 
@@ -262,8 +262,8 @@ def node_spec(home: Path, inst: Instance) -> NodeSpec | None:
 
 def node_processes(inst: Instance) -> tuple[ProcessSpec, ...]:
     """The programs that live in a node: a backend's workload."""
-    if inst.status == NodeStatus.DELETING or inst.role != "backend" or inst.appliance is None \
-            or not inst.interfaces:
+    if inst.status == NodeStatus.DELETING or inst.role != NodeRole.BACKEND \
+            or inst.appliance is None or not inst.interfaces:
         return ()
     return (_workload(inst.appliance, inst),)
 
@@ -297,7 +297,7 @@ def _serve(agent: management.Agent, inst: Instance, mgmt_ip: str) -> None:
     agent.nodes.append(management.AgentNode(
         name=names.node_netns(inst.id, inst.name), netns=names.node_netns(inst.id, inst.name),
         mgmt_ip=mgmt_ip,
-        role=inst.role, workload=_workload_check(inst) if inst.role == "backend" else None))
+        role=inst.role, workload=_workload_check(inst) if inst.role == NodeRole.BACKEND else None))
     agent.live = agent.live or inst.status != NodeStatus.DELETING
 
 
@@ -378,8 +378,8 @@ def metered_nodes(session: Session) -> list[metering.MeteredNode]:
 
 
 def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceTarget:
-    fe = next((n for n in app.nodes if n.role == "frontend"), None)
-    live = [n for n in app.nodes if n.role == "backend" and n.status != NodeStatus.DELETING]
+    fe = next((n for n in app.nodes if n.role == NodeRole.FRONTEND), None)
+    live = [n for n in app.nodes if n.role == NodeRole.BACKEND and n.status != NodeStatus.DELETING]
     targets = tuple(BackendTarget(n.id, n.name, names.node_netns(n.id, n.name),
                                   n.interfaces[0].ip, _mgmt(n)) for n in live if n.interfaces)
     fe_netns = names.node_netns(fe.id, fe.name) if fe and fe.status != NodeStatus.DELETING else None
@@ -391,7 +391,7 @@ def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceT
         health=health_checks.of_row(svc),
         backends=targets,
         leaving=tuple(names.node_netns(n.id, n.name) for n in app.nodes
-                      if n.role == "backend" and n.status == NodeStatus.DELETING),
+                      if n.role == NodeRole.BACKEND and n.status == NodeStatus.DELETING),
         peers_file=appliance_dir(home, app.id) / "peers.json",
         peers=tuple(f"{t.ip}:{svc.port}" for t in targets),
         upstream_file=appliance_dir(home, app.id) / "upstream.json",
@@ -453,9 +453,9 @@ def build(session: Session, home: Path) -> Desired:
             spec = _node(home, inst)
             nodes.append(spec)
             desired.instances[spec.netns] = inst.id
-            if inst.role == "backend" and inst.appliance is not None:
+            if inst.role == NodeRole.BACKEND and inst.appliance is not None:
                 procs.append(_workload(inst.appliance, inst))
-        if inst.appliance is not None and inst.role in ("frontend", "backend"):
+        if inst.appliance is not None and inst.role in (NodeRole.FRONTEND, NodeRole.BACKEND):
             # a node being deleted keeps its agent until it is gone: metering reads its
             # counters one last time right before the controller deletes it
             mgmt = inst.interfaces[management.LEG[inst.role]]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from facade.domain import edge, names, wgkeys
 from facade.domain.ipam import SubnetRange
 from facade.domain.specs import GatewaySpec, NodeSpec, PortSpec, TunnelSpec
+from facade.domain.states import NodeStatus
 from facade.store.models import Instance, Interface, Network, PublicIp, Subnet, Vpn
 
 
@@ -116,7 +117,7 @@ def _nat(session: Session, network_id: int) -> tuple[tuple[str, str, int], ...]:
         .join(Instance, Instance.id == PublicIp.instance_id)
         .join(Interface, (Interface.instance_id == Instance.id)
               & (Interface.index == PublicIp.iface_index))
-        .where(PublicIp.network_id == network_id, Instance.status != "deleting")))
+        .where(PublicIp.network_id == network_id, Instance.status != NodeStatus.DELETING)))
     rows += session.execute(  # addresses associated with a site's hosts, over its channel
         select(PublicIp.address, PublicIp.site_address, PublicIp.id)
         .where(PublicIp.network_id == network_id, PublicIp.site_id.is_not(None)))

@@ -15,7 +15,7 @@ from facade.domain import commands, names, states
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
 from facade.domain.paging import FIRST, PageRequest
-from facade.domain.states import NodeStatus
+from facade.domain.states import NodeRole, NodeStatus
 from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
@@ -70,7 +70,8 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
         sub = resolve_subnet(session, caller, owner, spec.get("subnet", ""), where=where)
         placements.append((sub, spec.get("ip"), where))
     quotas.check(session, owner, "instances", where="name")
-    inst = Instance(name=name, account=owner, name_scope=owner, role="instance", status=NodeStatus.PENDING)
+    inst = Instance(name=name, account=owner, name_scope=owner, role=NodeRole.INSTANCE,
+                    status=NodeStatus.PENDING)
     sandboxes.store(inst, limits or {})
     session.add(inst)
     add_interfaces(session, inst, placements)
@@ -110,7 +111,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
     if status is not None:
         conditions.append(Instance.status == states.node_status(status))
     with ctx.read() as session:
-        query = (select(Instance).where(Instance.role == "instance",
+        query = (select(Instance).where(Instance.role == NodeRole.INSTANCE,
                                         *paging.seen_by(caller, Instance.account_id),
                                         *conditions)
                  .options(joinedload(Instance.account),
@@ -130,7 +131,7 @@ def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
 def delete(ctx: Context, caller: Caller, name: str) -> None:
     with ctx.write() as session:
         row = lookup.instance(session, caller, name)
-        if row.role != "instance":
+        if row.role != NodeRole.INSTANCE:
             raise Invalid(f"{name} is a {row.role} node of an appliance; delete or scale the "
                           "appliance instead", where="instance")
         row.status = NodeStatus.DELETING

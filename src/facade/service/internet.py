@@ -20,11 +20,10 @@ from facade.domain import edge, names
 from facade.domain.errors import Conflict, Invalid
 from facade.domain.ipam import parse_ip
 from facade.domain.paging import FIRST, PageRequest
+from facade.domain.states import NodeRole, NodeStatus
 from facade.service import gateways, instances, lookup, paging, quotas, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, Network, Subnet
-
-ROLE = "external"
 
 
 def ensure(ctx: Context, session: Session) -> Network:
@@ -72,7 +71,8 @@ def new_external(ctx: Context, session: Session, caller: Caller, name: str,
     instances.check_free_name(session, owner.id, name)
     quotas.check(session, owner, "instances", where="name")
     sub = gateways.hosts_subnet(ensure(ctx, session))
-    inst = Instance(name=name, account=owner, name_scope=owner, role=ROLE, status="pending")
+    inst = Instance(name=name, account=owner, name_scope=owner, role=NodeRole.EXTERNAL,
+                    status=NodeStatus.PENDING)
     sandboxes.store(inst, {})
     session.add(inst)
     taken = {n.gateway_ip for n in session.scalars(
@@ -110,13 +110,14 @@ def view(row: Instance) -> dict[str, Any]:
 
 def find_own(session: Session, caller: Caller, name: str) -> Instance | None:
     """The caller's external host of that name, if any."""
-    row = session.scalar(select(Instance).where(Instance.name == name, Instance.role == ROLE,
-                                                Instance.account_id == caller.account_id))
+    row = session.scalar(select(Instance).where(
+        Instance.name == name, Instance.role == NodeRole.EXTERNAL,
+        Instance.account_id == caller.account_id))
     return row
 
 
 def _lookup(session: Session, caller: Caller, name: str) -> Instance:
-    return lookup.instance(session, caller, name, where="external", role=ROLE,
+    return lookup.instance(session, caller, name, where="external", role=NodeRole.EXTERNAL,
                            kind="external host")
 
 
@@ -130,7 +131,7 @@ ORDER = paging.by_id("externals", Instance.id)
 
 def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
     with ctx.read() as session:
-        query = (select(Instance).where(Instance.role == ROLE,
+        query = (select(Instance).where(Instance.role == NodeRole.EXTERNAL,
                                         *paging.seen_by(caller, Instance.account_id))
                  .options(joinedload(Instance.account),
                           selectinload(Instance.interfaces).joinedload(Interface.subnet)
@@ -142,6 +143,6 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, 
 def delete(ctx: Context, caller: Caller, name: str) -> None:
     with ctx.write() as session:
         row = _lookup(session, caller, name)
-        row.status = "deleting"
+        row.status = NodeStatus.DELETING
         ctx.event(session, "external.deleting", name, "external host deletion requested")
     ctx.converge()

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from facade.domain import commands, names
 from facade.domain.errors import Conflict, Forbidden, InUse, NotFound
 from facade.domain.paging import FIRST, PageRequest
+from facade.domain.states import NodeRole
 from facade.service import lookup, paging, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Interface, LoadBalancer, Service, Subnet
@@ -66,7 +67,7 @@ def view_all(session: Session, caller: Caller, rows: list[LoadBalancer],
             .join(Appliance, Instance.appliance_id == Appliance.id)
             .join(Service, Appliance.service_id == Service.id)
             .join(LoadBalancer, Service.frontend_id == LoadBalancer.id)
-            .where(LoadBalancer.id.in_(list(owned)), Instance.role == "frontend",
+            .where(LoadBalancer.id.in_(list(owned)), Instance.role == NodeRole.FRONTEND,
                    Instance.account_id == LoadBalancer.account_id)
             .options(selectinload(Instance.interfaces).joinedload(Interface.subnet))
             .order_by(Instance.id)).all()

@@ -29,6 +29,7 @@ from facade.dataplane.protocol import DataPlane
 from facade.domain import agent_auth, names
 from facade.domain import agent_layout as layout
 from facade.domain.specs import Probe, ProbeResult, ProcessSpec
+from facade.domain.states import NodeRole
 from facade.service import files
 
 AGENT_PORT = 9700
@@ -39,7 +40,7 @@ HUB_TIMEOUT = 5.0
 MAX_QUERY, MAX_NAMES = 6000, 512
 # which of a node's interfaces is its management leg: a front-end's eth2 (after its customer and
 # backend legs), a backend's eth1 (its extra legs, if any, come after it)
-LEG = {"frontend": 2, "backend": 1}
+LEG: dict[str, int] = {NodeRole.FRONTEND: 2, NodeRole.BACKEND: 1}  # by a row's role string
 PRUNE_MARGIN = 1.0  # seconds (prune_nodes)
 
 

@@ -31,6 +31,7 @@ from facade.domain import agent_auth
 from facade.domain.errors import Invalid
 from facade.domain.metering import Metric, Reading, increment, split_hours, to_ms
 from facade.domain.period import Period
+from facade.domain.states import NodeRole
 from facade.service import management
 from facade.service.context import Context
 from facade.store.models import MeterReading, UsageRecord
@@ -178,7 +179,7 @@ def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
     snap = Snapshot(at_ms=to_ms(dt.datetime.now(dt.UTC)), present=set(present))
     by_app: dict[int, dict[str, MeteredNode]] = {}
     for n in nodes:
-        if n.role == "backend":
+        if n.role == NodeRole.BACKEND:
             by_app.setdefault(n.appliance_id, {})[n.ip] = n
     asked = [n for n in nodes if n.instance_id in present and n.instance_id not in skip
              and n.agent_node is not None]
@@ -200,7 +201,7 @@ def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
         answer = answers.get(n.instance_id)
         if answer is None:
             continue
-        if n.role == "frontend":
+        if n.role == NodeRole.FRONTEND:
             snap.counters += frontend_readings(n, answer, by_app.get(n.appliance_id, {}))
         else:
             wl = answer.get("workload")

@@ -20,6 +20,7 @@ from facade.domain import edge, names
 from facade.domain.edge_billing import PUBLIC_IP
 from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.service import edge_metering, gateways, internet, ip_pools, lookup, paging, quotas
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Network, PublicIp, Vpn
@@ -77,9 +78,9 @@ def _target(session: Session, inst: Instance, iface: str, *, where: str) -> tupl
     """The interface index of `iface` on `inst` (an instance, or an appliance's front-end: its
     endpoint) and the network whose gateway would translate it; 409 when that network has no
     public gateway."""
-    if inst.role not in ("instance", "frontend"):
+    if inst.role not in (NodeRole.INSTANCE, NodeRole.FRONTEND):
         raise Invalid(f"{inst.name} is a {inst.role} node, not an instance", where=where)
-    if inst.status == "deleting":
+    if inst.status == NodeStatus.DELETING:
         raise Conflict(f"instance {inst.name} is being deleted", where=where)
     index = names.iface_index(iface, where="iface")
     found = next((i for i in inst.interfaces if i.index == index), None)
@@ -172,14 +173,14 @@ def target_of(session: Session, caller: Caller, account_id: int, instance: str |
                                                      Appliance.account_id == account_id))
         if app is None or not caller.may_see(app.account_id):
             raise NotFound(f"appliance {appliance!r} does not exist", where="appliance")
-        fe = next((n for n in app.nodes if n.role == "frontend"), None)
-        if app.status == "deleting" or fe is None:
+        fe = next((n for n in app.nodes if n.role == NodeRole.FRONTEND), None)
+        if app.status == ApplianceStatus.DELETING or fe is None:
             raise Conflict(f"appliance {appliance} is {app.status}; it has no endpoint to "
                            "associate", where="appliance")
         index, net = _target(session, fe, "eth0", where="appliance")
         return fe, index, net, f"appliance {appliance}"
     found = session.scalar(select(Instance).where(Instance.name == instance,
-                                                  Instance.role == "instance",
+                                                  Instance.role == NodeRole.INSTANCE,
                                                   Instance.account_id == account_id))
     if found is None or not caller.may_see(found.account_id):
         raise NotFound(f"instance {instance!r} does not exist", where="instance")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import quotas
 from facade.domain.errors import Forbidden, Invalid
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.service import lookup
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, Network, PublicIp, Quota, Subnet
@@ -28,16 +29,16 @@ def _counter(resource: str, account_id: int) -> Select[int]:
         return count.select_from(Subnet).join(Network).where(Network.account_id == account_id)
     if resource == "instances":
         return count.select_from(Instance).where(
-            Instance.account_id == account_id, Instance.role == "instance",
-            Instance.status != "deleting")
+            Instance.account_id == account_id, Instance.role == NodeRole.INSTANCE,
+            Instance.status != NodeStatus.DELETING)
     if resource == "appliances":
         return count.select_from(Appliance).where(
-            Appliance.account_id == account_id, Appliance.status != "deleting")
+            Appliance.account_id == account_id, Appliance.status != ApplianceStatus.DELETING)
     if resource == "backends":  # the provider's nodes, counted against their customer
         return count.select_from(Instance).join(
             Appliance, Instance.appliance_id == Appliance.id).where(
-            Appliance.account_id == account_id, Instance.role == "backend",
-            Instance.status != "deleting")
+            Appliance.account_id == account_id, Instance.role == NodeRole.BACKEND,
+            Instance.status != NodeStatus.DELETING)
     if resource == "public_ips":  # standard addresses come with instances: not counted
         return count.select_from(PublicIp).where(PublicIp.account_id == account_id,
                                                  PublicIp.standard.is_(False))

@@ -17,6 +17,7 @@ from facade.domain import names, security
 from facade.domain.errors import Conflict, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.specs import PortRuleSpec
+from facade.domain.states import NodeRole, NodeStatus
 from facade.service import lookup, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Instance, SecurityRule, Subnet
@@ -44,10 +45,10 @@ def subnet_scope(session: Session, caller: Caller, path: str, *,
 def interface_scope(session: Session, caller: Caller, instance: str, ifname: str, *,
                     where: str = "interface") -> Scope:
     inst = lookup.instance(session, caller, instance, where=where)
-    if inst.role != "instance":
+    if inst.role != NodeRole.INSTANCE:
         raise Invalid(f"{instance} is a {inst.role} node of an appliance: its interfaces are "
                       "the provider's, not subject to customer rules", where=where)
-    if inst.status == "deleting":
+    if inst.status == NodeStatus.DELETING:
         raise NotFound(f"instance {instance!r} is being deleted", where=where)
     if ifname not in {names.inner_ifname(i.index) for i in inst.interfaces}:
         raise NotFound(f"instance {instance} has no interface {ifname!r}", where=where)
@@ -178,8 +179,8 @@ def desired(session: Session) -> dict[int, tuple[list[PortRuleSpec], list[PortRu
     result: dict[int, tuple[list[PortRuleSpec], list[PortRuleSpec]]] = {}
     if not by_scope:
         return result
-    for inst in session.scalars(select(Instance).where(Instance.role == "instance")):
-        if inst.status == "deleting":
+    for inst in session.scalars(select(Instance).where(Instance.role == NodeRole.INSTANCE)):
+        if inst.status == NodeStatus.DELETING:
             continue
         for iface in inst.interfaces:
             mine = by_scope.get(f"interface:{inst.id}:{names.inner_ifname(iface.index)}", [])

@@ -13,6 +13,7 @@ from typing import Any
 
 from facade.domain import sandbox
 from facade.domain.errors import Invalid
+from facade.domain.states import NodeRole
 from facade.service import lookup
 from facade.service.context import Caller, Context
 from facade.store.models import Instance, Service
@@ -23,9 +24,9 @@ COLUMNS = {"memory_mb": "limit_memory_mb", "pids": "limit_pids",
 
 def limits_of(inst: Instance) -> sandbox.Limits:
     """A node's sandbox limits: an instance's own, a backend's service's, a front-end's."""
-    if inst.role == "frontend":
+    if inst.role == NodeRole.FRONTEND:
         return sandbox.FRONTEND_LIMITS
-    if inst.role == "backend" and inst.appliance is not None:
+    if inst.role == NodeRole.BACKEND and inst.appliance is not None:
         return of_row(inst.appliance.service)
     return of_row(inst)
 
@@ -51,7 +52,7 @@ def store(row: Instance | Service, raw: object, *, where: str = "limits") -> boo
 def set_instance(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> dict[str, Any]:
     with ctx.write() as session:
         row = lookup.instance(session, caller, name)
-        if row.role != "instance":
+        if row.role != NodeRole.INSTANCE:
             raise Invalid(f"{name} is a {row.role} node of an appliance; its limits are its "
                           "service's (facade service limits)", where="instance")
         if store(row, raw):

@@ -19,12 +19,12 @@ from facade.domain import commands, edge, names
 from facade.domain.errors import Conflict, InUse, NotFound
 from facade.domain.ipam import parse_ip
 from facade.domain.paging import FIRST, PageRequest
+from facade.domain.states import NodeRole, NodeStatus
 from facade.service import gateways, instances, internet, lookup, paging, quotas, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Instance, Interface, Network, PublicIp, Subnet, Vpn
 
 KIND = "site"
-HOST_ROLE = "site-host"
 
 
 def find(session: Session, caller: Caller, name: str, *, where: str = "site") -> Network:
@@ -66,7 +66,7 @@ def create(ctx: Context, caller: Caller, name: str, account: str | None,
 def view(session: Session, row: Network) -> dict[str, Any]:
     chan = next((v for v in gateways.channels(session, row.id)), None)
     hosts: list[Instance] = list(session.scalars(select(Instance).join(Interface).where(
-        Interface.subnet_id == row.subnets[0].id, Instance.role == HOST_ROLE)
+        Interface.subnet_id == row.subnets[0].id, Instance.role == NodeRole.SITE_HOST)
         .order_by(Instance.id))) if row.subnets else []
     return {"name": row.name, "account": row.account.name, "cidr": row.cidr,
             "router": names.router_netns(row.id), "gateway_ip": row.gateway_ip,
@@ -130,7 +130,8 @@ def new_host(ctx: Context, session: Session, caller: Caller, site_name: str, nam
         parse_ip(ip, where="ip")
     instances.check_free_name(session, site.account_id, name)
     quotas.check(session, site.account, "instances", where="name")
-    inst = Instance(name=name, account=site.account, name_scope=site.account, role=HOST_ROLE, status="pending")
+    inst = Instance(name=name, account=site.account, name_scope=site.account,
+                    role=NodeRole.SITE_HOST, status=NodeStatus.PENDING)
     sandboxes.store(inst, {})
     session.add(inst)
     instances.add_interfaces(session, inst, [(site.subnets[0], ip, "ip")])
@@ -157,7 +158,7 @@ def host_view(row: Instance) -> dict[str, Any]:
 
 def find_host(session: Session, caller: Caller, site: Network, name: str) -> Instance:
     row = session.scalar(select(Instance).join(Interface).where(
-        Instance.name == name, Instance.role == HOST_ROLE,
+        Instance.name == name, Instance.role == NodeRole.SITE_HOST,
         Interface.subnet_id == site.subnets[0].id))
     if row is None or not caller.may_see(row.account_id):
         raise NotFound(f"site {site.name} has no host {name!r}", where="host")
@@ -174,6 +175,6 @@ def delete_host(ctx: Context, caller: Caller, site: str, name: str) -> None:
         if bound is not None:
             raise InUse(f"host {name} ({ip}) has public IP {bound}; disassociate it first",
                         where="host")
-        row.status = "deleting"
+        row.status = NodeStatus.DELETING
         ctx.event(session, "site.host-deleting", name, "site host deletion requested")
     ctx.converge()

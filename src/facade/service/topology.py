@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
+from facade.domain.states import NodeRole, NodeStatus
 from facade.service import chains, gateways
 from facade.service.context import Caller, Context
 from facade.store.models import (
@@ -113,8 +114,8 @@ def _appliances(session: Session, caller: Caller) -> list[dict[str, Any]]:
             "name": app.name, "account": app.account.name, "service": app.service.name,
             "provider": app.service.account.name, "subnet": app.subnet.path,
             "status": app.status, "endpoint": chains.endpoint(app),
-            "backends": [n.name for n in app.nodes if n.role == "backend"
-                         and n.status != "deleting"] if provider else [],
+            "backends": [n.name for n in app.nodes if n.role == NodeRole.BACKEND
+                         and n.status != NodeStatus.DELETING] if provider else [],
             "backend_subnet": app.service.backend_subnet.path if provider else None,
             "extra_subnets": [e.subnet.path for e in app.service.extra_subnets]
             if provider else [],

@@ -25,6 +25,7 @@ from facade.domain.metering import from_ms
 from facade.domain.metering import to_ms as metering_ms
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.period import Period, parse_period
+from facade.domain.states import ApplianceStatus, NodeRole
 from facade.service import edge_metering, lookup, metering, metrics, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, UsageRecord
@@ -255,7 +256,7 @@ def prometheus(ctx: Context, caller: Caller) -> bytes:
         for t in totals:
             base = (t.appliance, t.customer, t.provider, t.service)
             v = t.values
-            for role in ("frontend", "backend"):
+            for role in (NodeRole.FRONTEND, NodeRole.BACKEND):
                 add("facade_usage_node_seconds", (*base, role), v[f"{role}_node_ms"] / 1000)
             for direction in ("in", "out"):
                 add("facade_usage_bytes", (*base, direction), v[f"bytes_{direction}"])
@@ -277,5 +278,5 @@ def prometheus(ctx: Context, caller: Caller) -> bytes:
         for a in apps:
             base = (a.name, a.account.name, a.service.account.name, a.service.name)
             add("facade_appliance_backends", base, a.desired_backends)
-            add("facade_appliance_ready", base, 1 if a.status == "ready" else 0)
+            add("facade_appliance_ready", base, 1 if a.status == ApplianceStatus.READY else 0)
     return metrics.exposition(out.values())

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
+from facade.domain.states import NodeRole, NodeStatus
 from facade.service import health_checks, sandboxes
 from facade.service.billing import price_lists
 from facade.store.models import Account, Appliance, Instance, Interface, Network, Service, Subnet
@@ -100,8 +101,8 @@ def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = Non
     (`frontend_view=False`) its existence and its customer and backend legs, never its
     management address or state, which are the load-balancer provider's. `interfaces`: its
     nodes' (`interfaces_of`), else read from the rows."""
-    fe = next((n for n in row.nodes if n.role == "frontend"), None)
-    backends = [n for n in row.nodes if n.role == "backend"]
+    fe = next((n for n in row.nodes if n.role == NodeRole.FRONTEND), None)
+    backends = [n for n in row.nodes if n.role == NodeRole.BACKEND]
 
     def legs(n: Instance) -> list[dict[str, Any]] | None:
         return None if interfaces is None else interfaces[n.id]
@@ -123,7 +124,7 @@ def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = Non
         "status": row.status, "status_detail": row.status_detail,
         "desired_backends": row.desired_backends,
         "endpoint": {"ip": endpoint_ip, "port": row.service.port},
-        "backend_count": sum(1 for b in backends if b.status != "deleting"),
+        "backend_count": sum(1 for b in backends if b.status != NodeStatus.DELETING),
         "frontend": frontend,
         "backends": [node(b, row.name, management, legs(b)) for b in backends]
         if provider_view else [],

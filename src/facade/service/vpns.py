@@ -26,6 +26,7 @@ from facade.domain.edge_billing import VPN
 from facade.domain.errors import Conflict, InUse, NotFound
 from facade.domain.metering import to_ms
 from facade.domain.paging import FIRST, PageRequest
+from facade.domain.states import ChannelStatus
 from facade.service import edge_metering, gateways, internet, lookup, paging, sites
 from facade.service.context import Caller, Context
 from facade.store.models import PublicIp, Vpn
@@ -102,7 +103,7 @@ def view(row: Vpn) -> dict[str, Any]:
     net, site = row.network, row.site
     return {"name": row.name, "account": row.account.name,
             "network": net.name if net else None, "site": site.name if site else None,
-            "status": "deleted" if row.deleted_at is not None else "active",
+            "status": ChannelStatus.DELETED if row.deleted_at is not None else ChannelStatus.ACTIVE,
             "engine": "wireguard", "port": edge.channel_port(row.id),
             "network_gateway": net.gateway_ip if net else None,
             "site_gateway": site.gateway_ip if site else None,

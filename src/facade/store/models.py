@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -108,10 +110,10 @@ class Instance(Base):
     # customer's for a node (two customers' appliances `docs` of one provider both have a node
     # `docs-fe`, run by that provider)
     name_scope_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    role: Mapped[str] = mapped_column(String(16), default="instance")
+    role: Mapped[str] = mapped_column(String(16), default=NodeRole.INSTANCE)
     appliance_id: Mapped[int | None] = mapped_column(ForeignKey("appliances.id"), nullable=True)
     ordinal: Mapped[int] = mapped_column(Integer, default=0)  # backend number within its appliance
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=NodeStatus.PENDING)
     # a customer instance's sandbox limits (docs/security.md); None: the default. Appliance
     # nodes take their service's (backends) or the front-end limits.
     limit_memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -290,7 +292,7 @@ class Appliance(Base):
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
     subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
     desired_backends: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="provisioning")
+    status: Mapped[str] = mapped_column(String(16), default=ApplianceStatus.PROVISIONING)
     status_detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -48,6 +48,7 @@ from facade.dataplane.linux.routes import ensure_addresses, ensure_routes, ensur
 from facade.dataplane.linux.sandbox import Sandboxes
 from facade.dataplane.linux.sysctls import base_sysctls, node_sysctls
 from facade.domain.specs import Leg, NodeSpec, PortSpec
+from facade.domain.states import NodeRole
 
 log = logging.getLogger("facade.dataplane")
 TEARDOWN_S = 2.0  # seconds a deleted node's namespace has to go, with its ports
@@ -91,7 +92,7 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             guard.ensure(spec.netns, entries_of(spec))
         with ipr_in(spec.netns) as node:
             links, made = ensure_ports(spec, fab, node)
-            if spec.role == "router":
+            if spec.role == NodeRole.ROUTER:
                 _relearn(spec, fab, node, links, made)
                 if spec.tunnels:
                     links = tunnels.make(spec, node, links)
@@ -197,7 +198,7 @@ def _inside_node(spec: NodeSpec, created: bool) -> str | None:
     Returns a front-end's (or a filtering router's) chains digest, as the kernel lists them
     now (for observe)."""
     ns.write_sysctls(node_sysctls(spec))
-    if spec.role == "router":
+    if spec.role == NodeRole.ROUTER:
         return ensure_router_filter(spec, created)
     fe = spec.frontend
     if fe is not None:

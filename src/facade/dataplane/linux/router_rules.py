@@ -44,6 +44,7 @@ from typing import Any
 
 from facade.dataplane.linux import nft_rules
 from facade.domain.specs import NodeSpec
+from facade.domain.states import NodeRole
 
 FAMILY = "ip"
 TABLE = "fcd_rt"
@@ -133,7 +134,7 @@ def wanted(spec: NodeSpec) -> bool:
 
 def isolated_legs(spec: NodeSpec) -> list[tuple[str, str]]:
     """(ifname, address without prefix) of every isolated leg, in port order."""
-    if spec.isolated and spec.role != "router":
+    if spec.isolated and spec.role != NodeRole.ROUTER:
         raise ValueError(f"{spec.netns}: only a router has isolated legs")
     ports = {p.ifname: p.address.split("/")[0] for p in spec.ports}
     unknown = [i for i in spec.isolated if i not in ports]

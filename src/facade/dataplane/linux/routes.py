@@ -19,6 +19,7 @@ from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from facade.dataplane.linux import nft_rules
 from facade.dataplane.linux.links import ip_of, tenant_network
 from facade.domain.specs import NodeSpec, PortSpec
+from facade.domain.states import NodeRole
 
 IFA_F_NOPREFIXROUTE = 0x200
 RT_TABLE_MAIN = 254
@@ -45,7 +46,7 @@ def ensure_addresses(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> No
     for k, port in enumerate(spec.ports):
         iface = ipaddress.ip_interface(port.address)
         # a secondary port's subnet route lives in its own table only, unless `connected`
-        noprefix = k > 0 and spec.role != "router" and not port.connected
+        noprefix = k > 0 and spec.role != NodeRole.ROUTER and not port.connected
         index = links[port.ifname]["index"]
         present = False
         for a in existing.get(index, []):
@@ -89,7 +90,7 @@ def ensure_routes(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> None:
     for k, port in enumerate(spec.ports):
         oif = links[port.ifname]["index"]
         iface = ipaddress.ip_interface(port.address)
-        if spec.role == "router":
+        if spec.role == NodeRole.ROUTER:
             desired += _router_routes(spec, port, oif)
             continue
         if k == 0:
@@ -132,9 +133,9 @@ def ensure_rules(spec: NodeSpec, node: IPRoute) -> None:
     desired: list[tuple[int, str | None, int, int | None, str | None, int]] = []
     tables: dict[str, int] = {}
     for k, port in enumerate(spec.ports):
-        tables[port.ifname] = RT_TABLE_MAIN if (k == 0 or spec.role == "router") \
+        tables[port.ifname] = RT_TABLE_MAIN if (k == 0 or spec.role == NodeRole.ROUTER) \
             else TABLE_BASE + k
-        if k > 0 and spec.role != "router":
+        if k > 0 and spec.role != NodeRole.ROUTER:
             desired.append((RULE_FROM_BASE + k, ip_of(port.address), 32, None, None,
                             TABLE_BASE + k))
     fe = spec.frontend

@@ -6,6 +6,7 @@ links.py (the fabric, when it is made) and nodes.py (every node, inside its name
 from __future__ import annotations
 
 from facade.domain.specs import NodeSpec
+from facade.domain.states import NodeRole
 
 
 def base_sysctls() -> dict[str, str]:
@@ -26,7 +27,7 @@ def fabric_sysctls() -> dict[str, str]:
 
 def node_sysctls(spec: NodeSpec) -> dict[str, str]:
     values = base_sysctls()
-    if spec.role == "frontend":
+    if spec.role == NodeRole.FRONTEND:
         values["net/ipv4/ip_forward"] = "1"
         for conf in ("all", "default", *(p.ifname for p in spec.ports)):
             values[f"net/ipv4/conf/{conf}/rp_filter"] = "0"
@@ -36,7 +37,7 @@ def node_sysctls(spec: NodeSpec) -> dict[str, str]:
         for conf in ("all", "default"):
             values[f"net/ipv4/conf/{conf}/arp_ignore"] = "1"
             values[f"net/ipv4/conf/{conf}/arp_announce"] = "2"
-    elif spec.role == "router":
+    elif spec.role == NodeRole.ROUTER:
         values["net/ipv4/ip_forward"] = "1"
         # the Internet core forwards back out of the leg a packet came in by: it must not
         # teach external hosts a shortcut (a remapped address would keep the old one)

@@ -18,6 +18,7 @@ from facade.domain.edge_billing import EdgeUse
 from facade.domain.errors import Conflict, FacadeError, Invalid
 from facade.domain.ledger import Line, Transaction
 from facade.domain.period import Period
+from facade.domain.states import NodeRole
 from facade.service import edge_metering, metering
 from facade.service.billing.periods import hour_of
 from facade.service.billing.price_lists import (
@@ -58,7 +59,7 @@ class AppUsage:
 
 def usage_of(session: Session, period: Period) -> list[AppUsage]:
     owners: dict[int, set[str]] = {}
-    for node in metering.by_node(session, period, where=[UsageRecord.role == "frontend"]):
+    for node in metering.by_node(session, period, where=[UsageRecord.role == NodeRole.FRONTEND]):
         if node.owner:
             owners.setdefault(node.appliance_id, set()).add(node.owner)
     return [AppUsage(t.appliance_id, t.appliance, t.customer, t.provider, t.service,
@@ -114,11 +115,11 @@ def price(session: Session, period: Period, use: AppUsage, operator: str,
         parties = bill.Parties(use.customer, use.provider, fe_provider, operator)
         # node time is billed in whole seconds of the period's total, never rounded up
         node = {role: use.values[f"{role}_node_ms"] // 1000 - done[f"{role}_node_ms"] // 1000
-                for role in ("frontend", "backend")}
+                for role in (NodeRole.FRONTEND, NodeRole.BACKEND)}
         rest = {k: use.values[k] - done[k] for k in ("bytes_in", "bytes_out", "connections",
                                                      "requests")}
-        usage = bill.Usage(use.appliance, period, parties, node["frontend"], node["backend"],
-                           **rest)
+        usage = bill.Usage(use.appliance, period, parties, node[NodeRole.FRONTEND],
+                           node[NodeRole.BACKEND], **rest)
         sheet, model = _sheet(session, use.provider, use.service, fe_provider, hour_of(period.end))
         txs = bill.charges(usage, sheet, model)
     except FacadeError as exc:

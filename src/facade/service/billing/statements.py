@@ -20,6 +20,7 @@ from facade.domain.errors import Conflict, Forbidden
 from facade.domain.ledger import Ledger
 from facade.domain.metering import to_ms
 from facade.domain.period import Period
+from facade.domain.states import InvoiceStatus
 from facade.service import lookup
 from facade.service.billing.books import amount, ledger
 from facade.service.billing.charges import (
@@ -77,9 +78,9 @@ def invoice(ctx: Context, caller: Caller, name: str, period_text: object) -> dic
         account = lookup.visible_account(session, caller, name)
         billed = billed_periods(session, period)
         if not billed:
-            book, status = _draft(session, period), "draft"
+            book, status = _draft(session, period), InvoiceStatus.DRAFT
         elif made_of_billed(period, billed):
-            book, status = ledger(session, period), "billed"
+            book, status = ledger(session, period), InvoiceStatus.BILLED
         else:
             shown = ", ".join(str(hours_period(*b)) for b in billed)
             raise Conflict(f"period {period} is only partly billed (billed: {shown}); ask for "

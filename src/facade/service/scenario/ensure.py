@@ -32,6 +32,7 @@ from facade.domain.scenario import (
     SiteHostDecl,
     VpnDecl,
 )
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.scenario import parse_scenario
 from facade.service import (
     accounts,
@@ -260,7 +261,7 @@ def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl
     same = len(have) == len(inst.interfaces) and all(
         h[0] == w.subnet and (w.ip is None or w.ip == h[1])
         for h, w in zip(have, inst.interfaces, strict=True))
-    if row.status == "deleting" or not same or row.account.name != inst.account:
+    if row.status == NodeStatus.DELETING or not same or row.account.name != inst.account:
         raise differs(inst, "interfaces", [f"{s}={ip}" for s, ip in have],
                        [i.subnet + (f"={i.ip}" if i.ip else "") for i in inst.interfaces])
     standard = session.scalar(select(PublicIp.address).where(
@@ -275,11 +276,11 @@ def _external(ctx: Context, session: Session, caller: Caller, decl: ExternalDecl
     if row is None:
         internet.new_external(ctx, session, caller, decl.name, decl.account, decl.ip)
         return "created"
-    if row.role != internet.ROLE or row.account.name != decl.account:
+    if row.role != NodeRole.EXTERNAL or row.account.name != decl.account:
         raise differs(decl, "account", f"{row.account.name}'s {row.role}",
                        f"{decl.account}'s external host")
     have = row.interfaces[0].ip if row.interfaces else None
-    if row.status == "deleting" or (decl.ip is not None and decl.ip != have):
+    if row.status == NodeStatus.DELETING or (decl.ip is not None and decl.ip != have):
         raise differs(decl, "ip", have, decl.ip)
     return "unchanged"
 
@@ -306,10 +307,10 @@ def _site_host(ctx: Context, session: Session, caller: Caller, decl: SiteHostDec
         sites.new_host(ctx, session, caller, decl.site, decl.name, decl.ip)
         return "created"
     site = row.interfaces[0].subnet.network.name if row.interfaces else None
-    if row.role != sites.HOST_ROLE or site != decl.site:
+    if row.role != NodeRole.SITE_HOST or site != decl.site:
         raise differs(decl, "site", f"{row.role} of {site}", f"site host of {decl.site}")
     have = row.interfaces[0].ip if row.interfaces else None
-    if row.status == "deleting" or (decl.ip is not None and decl.ip != have):
+    if row.status == NodeStatus.DELETING or (decl.ip is not None and decl.ip != have):
         raise differs(decl, "ip", have, decl.ip)
     return "unchanged"
 
@@ -370,7 +371,7 @@ def _appliance(ctx: Context, session: Session, caller: Caller, app: ApplianceDec
                              ("subnet", _path_as(row.subnet, app.subnet), app.subnet)):
         if have != want:
             raise differs(app, what, have, want)
-    if row.status == "deleting":
+    if row.status == ApplianceStatus.DELETING:
         raise Conflict(f"appliance {app.name} is being deleted; apply again once it is gone",
                        where=app.where)
     if row.desired_backends != app.backends:

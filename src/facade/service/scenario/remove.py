@@ -27,6 +27,7 @@ from facade.domain.scenario import (
     Scenario,
     SiteHostDecl,
 )
+from facade.domain.states import NodeRole, NodeStatus
 from facade.scenario import parse_scenario
 from facade.service import (
     accounts,
@@ -34,7 +35,6 @@ from facade.service import (
     catalog,
     chains,
     grants,
-    internet,
     load_balancers,
     lookup,
     networks,
@@ -133,10 +133,10 @@ def _nodes(sc: Scenario) -> list[InstanceDecl | ExternalDecl | SiteHostDecl]:
     return [*sc.instances, *sc.external_hosts, *sc.site_hosts]
 
 
-def _role(decl: InstanceDecl | ExternalDecl | SiteHostDecl) -> str:
+def _role(decl: InstanceDecl | ExternalDecl | SiteHostDecl) -> NodeRole:
     if isinstance(decl, SiteHostDecl):
-        return sites.HOST_ROLE
-    return internet.ROLE if isinstance(decl, ExternalDecl) else "instance"
+        return NodeRole.SITE_HOST
+    return NodeRole.EXTERNAL if isinstance(decl, ExternalDecl) else NodeRole.INSTANCE
 
 
 def _remove_declared(ctx: Context, session: Session, caller: Caller, sc: Scenario,
@@ -276,7 +276,7 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
                 if irow is None:
                     note("absent", inst)
                     continue
-                irow.status = "deleting"
+                irow.status = NodeStatus.DELETING
                 inst_ids.append(irow.id)
                 public_ips.release_for_instance(ctx, session, irow)  # its standard one goes
                 note("deleted", inst)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from facade.domain import agent_auth
 from facade.domain import health as checks
 from facade.domain.errors import Invalid
+from facade.domain.states import NodeRole
 
-ROLES = ("backend", "frontend")
+ROLES = (NodeRole.BACKEND.value, NodeRole.FRONTEND.value)  # plain strings: named in errors
 CHECKS = ("http", "tcp", "listen")
 
 

@@ -13,6 +13,7 @@ import os
 import threading
 from typing import Any
 
+from facade.domain.states import NodeRole
 from facade.workloads.agent.config import Node
 from facade.workloads.agent.probes import in_namespace, workload_stats
 
@@ -65,7 +66,7 @@ def frontend_state(ns_fd: int) -> tuple[list[dict[str, Any]], int | None]:
 def counters(node: Node, ns_fd: int) -> dict[str, Any]:
     """A front-end's rotation, conntrack count and per-backend meters (with their epoch: the
     namespace's inode and the table's handle); a backend's workload numbers."""
-    if node.role != "frontend":
+    if node.role != NodeRole.FRONTEND:
         wl = node.workload
         # only a built-in workload is asked: to a program, the request would be a client
         stats = workload_stats(ns_fd, wl) if wl is not None and wl.stats else None

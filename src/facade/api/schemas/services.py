@@ -1,0 +1,132 @@
+"""A provider's offers: appliance services (their health checks and autoscaling policies) and
+load-balancer offers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+from facade.api.schemas.billing import ServicePricesBody, ServicePricesRead
+from facade.api.schemas.common import Body
+from facade.api.schemas.instances import LimitsBody, LimitsRead, NodeRead
+from facade.domain.autoscale import (
+    DEFAULT_COOLDOWN,
+    MAX_COOLDOWN,
+    MAX_TARGET,
+    MAX_TARGET_TEXT,
+    METRICS,
+    TARGET_PLACES,
+)
+from facade.domain.counts import MAX_BACKENDS, MAX_EXTRA_SUBNETS, MIN_BACKENDS
+from facade.domain.health import MAX_CODES
+from facade.domain.health import MAX_PATH as MAX_CHECK_PATH
+from facade.domain.names import MAX_NAME, MAX_REF, MAX_SUBNET_REF
+from facade.domain.workload import MAX_COMMAND, MAX_WORKLOAD
+from facade.domain.workload import MAX_PATH as MAX_HEALTH_PATH
+
+
+class HealthCheckBody(Body):
+    """A service's health check, partial: an unset field keeps its value, null resets it to
+    the default (docs/health.md)."""
+
+    type: str | None = Field(default=None, max_length=8)
+    path: str | None = Field(default=None, max_length=MAX_CHECK_PATH)
+    codes: str | None = Field(default=None, max_length=MAX_CODES)
+    interval: StrictFloat | StrictInt | None = None
+    timeout: StrictFloat | StrictInt | None = None
+    rise: StrictInt | None = None
+    fall: StrictInt | None = None
+
+
+class HealthCheckRead(BaseModel):
+    type: str
+    path: str | None
+    codes: str | None
+    interval: float
+    timeout: float
+    rise: int
+    fall: int
+
+
+class ServiceCreate(Body):
+    name: str = Field(max_length=MAX_NAME)
+    account: str | None = Field(default=None, max_length=MAX_NAME)
+    workload: str | None = Field(default=None, max_length=MAX_WORKLOAD)
+    command: str | None = Field(default=None, max_length=MAX_COMMAND)
+    port: StrictInt
+    backend_subnet: str = Field(max_length=MAX_SUBNET_REF)
+    management_subnet: str = Field(max_length=MAX_SUBNET_REF)
+    health_path: str | None = Field(default=None, max_length=MAX_HEALTH_PATH)
+    # the appliance this service's backends call (chained appliances, docs/composition.md)
+    upstream: str | None = Field(default=None, max_length=MAX_NAME)
+    # what the customer pays, and who bills it (docs/billing.md); unset prices are 0
+    prices: ServicePricesBody | None = None
+    billing_model: str | None = Field(default=None, max_length=32)
+    # the load-balancer offer its front-ends come from (third-party front-ends)
+    frontend: str | None = Field(default=None, max_length=MAX_REF)
+    # subnets every backend also gets an interface in (eth2, eth3...), in this order
+    extra_subnets: list[Annotated[str, Field(max_length=MAX_SUBNET_REF)]] | None = Field(
+        default=None, max_length=MAX_EXTRA_SUBNETS)
+    # each backend's sandbox limits (docs/security.md)
+    limits: LimitsBody | None = None
+    # how its backends are checked (docs/health.md); health_path above is its path
+    health_check: HealthCheckBody | None = None
+
+
+class ServiceRead(BaseModel):
+    name: str
+    account: str
+    workload: str | None
+    command: str | None
+    port: int
+    health_path: str | None
+    backend_subnet: str
+    management_subnet: str
+    upstream: str | None = None  # shown to the provider and the operator only
+    frontend: str | None = None  # the load-balancer offer; provider and operator only
+    extra_subnets: list[str] | None = None  # provider and operator only
+    limits: LimitsRead  # each backend's sandbox limits
+    health_check: HealthCheckRead
+    billing_model: str
+    prices: ServicePricesRead
+
+
+class LoadBalancerCreate(Body):
+    name: str = Field(max_length=MAX_NAME)
+    account: str | None = Field(default=None, max_length=MAX_NAME)
+    management_subnet: str = Field(max_length=MAX_SUBNET_REF)
+
+
+class LoadBalancerRead(BaseModel):
+    name: str
+    account: str
+    management_subnet: str | None  # its owner and the operator only
+    services: list[str]  # the services that name it: its owner and the operator only
+    frontends: list[NodeRead]  # its front-end nodes: its owner and the operator only
+
+
+class AutoscaleWrite(BaseModel):
+    """A service's autoscaling policy (docs/autoscaling.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # the values are checked by domain.autoscale.requested (400 naming the field), as for a
+    # scenario file's `autoscale:`
+    min: StrictInt = Field(description=f"fewest backends, {MIN_BACKENDS}-{MAX_BACKENDS}")
+    max: StrictInt = Field(description=f"most backends, min-{MAX_BACKENDS}")
+    metric: str = Field(max_length=16, description=" or ".join(METRICS))
+    target: StrictInt | StrictFloat | Annotated[str, Field(max_length=MAX_TARGET_TEXT)] = Field(
+        description=f"per backend per second: above 0, at most {MAX_TARGET}, at most "
+                    f"{TARGET_PLACES} decimal places")
+    cooldown: StrictInt | None = Field(DEFAULT_COOLDOWN, description=(
+        f"seconds before scaling down, 0-{MAX_COOLDOWN}"))
+
+
+class AutoscaleRead(BaseModel):
+    service: str
+    enabled: bool
+    min: int | None = None
+    max: int | None = None
+    metric: str | None = None
+    target: str | None = None
+    cooldown: int | None = None
