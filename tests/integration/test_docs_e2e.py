@@ -75,7 +75,7 @@ def _problems(block: Block, command: Command, res: subprocess.CompletedProcess[s
     if os.environ.get("DOC_TEST_SHOW"):  # every real output (pytest -s), to fix a page from
         print(f"{at}\n{real}")
     if problems:
-        problems[-1] += (f"\n--- the page:\n" + "\n".join(command.output)
+        problems[-1] += ("\n--- the page:\n" + "\n".join(command.output)
                          + f"\n--- real (exit {res.returncode}):\n{real.rstrip()}\n")
     return problems
 
