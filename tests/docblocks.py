@@ -12,6 +12,9 @@ HTML comments just before a block (blank lines between are fine) say how to run 
     <!-- doc-test: fresh (WHY) -->      a new control plane from this block on (a new example)
     <!-- doc-test: run COMMAND -->      COMMAND runs first, its output unchecked (what the page
                                         takes as given, e.g. `facade apply -f examples/X.yaml`)
+    <!-- doc-test: plane NAME -->       from this block on, the control plane called NAME, which
+                                        the pages that name it share (in the order of docs()),
+                                        instead of the page's own: a plane costs seconds
 
 Output is compared by shape, not byte for byte (`shape_problems`): numbers, addresses, times
 and the digits of names may differ, and so may the width of columns; a line `...` stands for any
@@ -30,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHELL_BLOCKS = {"", "console", "sh", "shell", "bash"}
 FENCE = re.compile(r"^(\s*)```(\S*)")
 MARKER = re.compile(r"^\s*<!--\s*doc-test:\s*(.*?)\s*-->\s*$")
-MARKER_KINDS = re.compile(r"^(skip|fresh) \((.+)\)$|^run (.+)$")
+MARKER_KINDS = re.compile(r"^(skip|fresh) \((.+)\)$|^run (.+)$|^plane ([\w-]+)$")
 # the last line a failed command prints: the command's `error: ...`, curl's, cat's
 FAILED = re.compile(r"^(error: |curl: \(\d+\) |cat: )")
 NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
@@ -56,11 +59,12 @@ class Block:
     commands: list[Command]
     skip: str | None = None  # why it is not run
     fresh: str | None = None  # why it needs a new control plane
+    plane: str | None = None  # the shared control plane it runs on from here
     run: list[str] = field(default_factory=list)  # commands run first, unchecked
 
 
 class MarkerError(ValueError):
-    """A `doc-test:` comment that is not one of the three, or that no block follows."""
+    """A `doc-test:` comment that is not one of the four, or that no block follows."""
 
 
 def docs() -> list[Path]:
@@ -102,13 +106,15 @@ def _marked(block: Block, markers: list[tuple[int, str]]) -> Block:
         m = MARKER_KINDS.match(text)
         if not m:
             raise MarkerError(f"{block.path}:{line}: `doc-test: {text}` is none of"
-                              " `skip (WHY)`, `fresh (WHY)`, `run COMMAND`")
+                              " `skip (WHY)`, `fresh (WHY)`, `run COMMAND`, `plane NAME`")
         if m.group(1) == "skip":
             block.skip = m.group(2)
         elif m.group(1) == "fresh":
             block.fresh = m.group(2)
-        else:
+        elif m.group(3):
             block.run.append(m.group(3))
+        else:
+            block.plane = m.group(4)
     return block
 
 

@@ -2,7 +2,8 @@
 
 Every block of commands (tests/docblocks.py says what one is and how the page marks it) runs
 in document order, on a control plane of its own per document, or per part of a document that
-starts with a `doc-test: fresh` block: each command through `bash -c` in the repository (so
+starts with a `doc-test: fresh` block, or one that the pages naming it (`doc-test: plane NAME`)
+share: each command through `bash -c` in the repository (so
 `examples/...` resolves), as the operator, with the `facade` of this checkout first on PATH. A
 command exits 0, or non-zero where the page shows it failing; where the page shows its output,
 the real output has its shape. Every problem of a part is reported at once, each naming the
@@ -34,16 +35,18 @@ PROGRESS = re.compile(r"^\S+: (provisioning|ready|degraded|failed|deleting|scali
 
 
 def _parts() -> list[tuple[str, list[Block]]]:
-    """Each run of blocks that shares one control plane, named by its document and line."""
-    parts: list[tuple[str, list[Block]]] = []
+    """The blocks that share one control plane, by the name of the plane: a document's own
+    (its path), a part's that a `fresh` block starts (path:line), or a shared `plane NAME`."""
+    parts: dict[str, list[Block]] = {}
     for doc in docblocks.docs():
         path = str(doc.relative_to(docblocks.ROOT))
-        runnable = [b for b in docblocks.blocks(path, doc.read_text()) if b.skip is None]
-        for block in runnable:
-            if not parts or parts[-1][0].split(":")[0] != path or block.fresh:
-                parts.append((f"{path}:{block.line}" if block.fresh else path, []))
-            parts[-1][1].append(block)
-    return parts
+        name = path
+        for block in docblocks.blocks(path, doc.read_text()):
+            if block.plane or block.fresh:
+                name = f"plane {block.plane}" if block.plane else f"{path}:{block.line}"
+            if block.skip is None:
+                parts.setdefault(name, []).append(block)
+    return list(parts.items())
 
 
 PARTS = _parts()

@@ -35,6 +35,7 @@ $ .venv/bin/python bench/scale.py
 - indented:
 
   <!-- doc-test: fresh (another example) -->
+  <!-- doc-test: plane shared -->
   ```
   facade topology
   facade events   # both run, no output shown
@@ -48,7 +49,7 @@ facade: not a shell block
 
 def test_the_blocks_with_commands_and_their_markers() -> None:
     found = blocks("x.md", PAGE)
-    assert [b.line for b in found] == [8, 19, 26]
+    assert [b.line for b in found] == [8, 19, 27]
     scale, bench, topo = found
     assert scale.run == ["facade apply -f examples/search.yaml"]
     assert [c.text for c in scale.commands] == [
@@ -57,7 +58,7 @@ def test_the_blocks_with_commands_and_their_markers() -> None:
     assert scale.commands[0].output == ["docs ready at 10.0.1.3:80 with 5 backends"]
     assert not scale.commands[0].should_fail and scale.commands[1].should_fail
     assert bench.skip == "a benchmark of minutes" and bench.fresh is None
-    assert topo.fresh == "another example"
+    assert topo.fresh == "another example" and topo.plane == "shared" and scale.plane is None
     assert [c.text for c in topo.commands] == [
         "facade topology", "facade events   # both run, no output shown"]
     assert all(c.output == [] for c in topo.commands)
@@ -68,6 +69,8 @@ def test_the_blocks_with_commands_and_their_markers() -> None:
      "x.md:1: `doc-test: skip` is none of"),  # no reason
     ("<!-- doc-test: later (why) -->\n```\n$ facade x\n```\n",
      "x.md:1: `doc-test: later (why)` is none of"),
+    ("<!-- doc-test: plane two words -->\n```\n$ facade x\n```\n",
+     "x.md:1: `doc-test: plane two words` is none of"),
     ("text\n<!-- doc-test: skip (why) -->\nmore text\n```\n$ facade x\n```\n",
      "x.md:2: a doc-test marker not followed by a block"),
     ("<!-- doc-test: skip (why) -->\n```\na picture\n```\n",
