@@ -38,8 +38,11 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
     assert isinstance(key.ident, int)
     view = rt.node_views.get(key.ident) if rt.node_views is not None else None
     if view is None or view.status == NodeStatus.DELETING:
-        with rt.ctx.read() as session:
-            view = node_views.read_one(session, rt.home, key.ident)
+        with rt.lock:
+            view = rt.removed.get(key.ident)
+        if view is None:
+            with rt.ctx.read() as session:
+                view = node_views.read_one(session, rt.home, key.ident)
         if view is None:
             return  # gone from the store; the kernel's leftovers are the resync's
     netns, role, status = view.netns, view.role, view.status
@@ -60,8 +63,7 @@ def reconcile_node(rt: Runtime, key: Key) -> None:
                 final = desired.metered_node(session, inst) if inst is not None else None
         entry = (agent_net, view.agent_node.name) \
             if agent_net is not None and view.agent_node is not None else None
-        _delete(rt, key.ident, netns, exists, seen_procs, view.backend_ip, view.fe_netns,
-                final, appliance, agent, entry)
+        _delete(rt, key.ident, view, exists, seen_procs, final, appliance, agent, entry)
         return
     if agent_net is not None and view.agent_node is not None:
         # its agent's entry first: the agent serves it as soon as its namespace exists
@@ -100,11 +102,11 @@ def _set_status(rt: Runtime, instance_id: int, status: str) -> bool:
         return True
 
 
-def _delete(rt: Runtime, instance_id: int, netns: str, exists: bool,
-            seen_procs: dict[str, ObservedProcess | None], backend_ip: str | None,
-            fe_netns: str | None,
+def _delete(rt: Runtime, instance_id: int, view: node_views.NodeView, exists: bool,
+            seen_procs: dict[str, ObservedProcess | None],
             final: metering.MeteredNode | None, appliance: list[Key], agent: list[Key],
             entry: tuple[int, str] | None) -> None:
+    netns, backend_ip, fe_netns = view.netns, view.backend_ip, view.fe_netns
     if exists and backend_ip is not None and fe_netns is not None:
         fe = rt.dp.observe_node(fe_netns)
         if fe is not None and fe.backends and backend_ip in fe.backends:
@@ -116,6 +118,8 @@ def _delete(rt: Runtime, instance_id: int, netns: str, exists: bool,
         except Exception:
             log.exception("last metering read of %s failed", netns)
     rt.act(plan_node_removal(netns, exists, seen_procs))
+    with rt.lock:
+        rt.removed[instance_id] = view
     await_teardown(rt, netns)  # its ports go with its namespace, a moment later
     if entry is not None:  # its agent stops serving it (it was served to the last read)
         management.remove_nodes(rt.home, entry[0], only=[entry[1]])
@@ -125,6 +129,7 @@ def _delete(rt: Runtime, instance_id: int, netns: str, exists: bool,
             session.delete(row)
     with rt.lock:
         rt.ensured.pop(netns, None)
+        rt.removed.pop(instance_id, None)
     # its appliance at once (it finishes with its last node); its agent's configuration and
     # the fabric's rules together with the other nodes that go meanwhile
     rt.touch(appliance)

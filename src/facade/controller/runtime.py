@@ -79,6 +79,10 @@ class Runtime:
     # before its bridge was recreated must join the new bridge
     recreated: dict[str, float] = field(default_factory=dict)
     ensured: dict[str, float] = field(default_factory=dict)
+    # instance id -> the view of a node whose namespace is removed and whose row is not yet:
+    # what is left of its deletion (the kernel's teardown, its row) needs nothing the store
+    # could change, and its key comes back every TEARDOWN_RECHECK until then
+    removed: dict[int, NodeView] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
