@@ -207,7 +207,8 @@ def _set_limits(ctx: Context, session: Session, row: Instance | Service,
         return False
     kind = "instance" if isinstance(row, Instance) else "service"
     ctx.event(session, f"{kind}.limits", row.name,
-              f"limits now {sandboxes.of_row(row).as_dict()} (from a scenario file)")
+              f"limits now {sandboxes.of_row(row).as_dict()} (from a scenario file)",
+              account=row.name_scope_id if isinstance(row, Instance) else row.account_id)
     return True
 
 
@@ -220,7 +221,8 @@ def _set_health_check(ctx: Context, session: Session, row: Service,
         return False
     ctx.event(session, "service.health_check", row.name,
               f"health check now {health_checks.describe(health_checks.of_row(row))} "
-              "(from a scenario file)")
+              "(from a scenario file)",
+              account=row.account_id)
     return True
 
 
