@@ -2,15 +2,20 @@
 says whose object it is; a service's upstream may be ACCOUNT/NAME (a bare one several
 accounts' appliances share where the backends reach is a 400); events reach the account they
 are about, the provider of an appliance included, and `?account=` filters them for the
-operator."""
+operator; one scenario file declares the same names for two accounts."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from facade.cli import client
+from facade.cli.main import app
 from facade.store.models import Appliance
 from tests.service.helpers import err, ok, settle
 from tests.service.test_names_per_account import TENANTS, twins  # noqa: F401 (a fixture)
@@ -149,3 +154,63 @@ def test_events_reach_their_owner_and_an_appliances_provider(twins: Any) -> None
     assert twins.items("/v1/events?account=evil", token=twins.acme) == []
     assert twins.items("/v1/events?account=nobody", token=twins.acme) == []
     err(twins.req("GET", "/v1/events?account=NOT-A-NAME"), 400, where="account")
+
+
+TWO = """
+accounts: [{name: acme}, {name: evil}]
+networks:
+""" + "".join(f"""  - {{name: prod, account: {a}, cidr: 10.0.0.0/16, subnets: [{{name: app, cidr: 10.0.1.0/24}},
+      {{name: backend, cidr: 10.0.2.0/24}}, {{name: mgmt, cidr: 10.0.3.0/24}}]}}
+""" for a in TENANTS) + "services:\n" + "".join(f"""  - {{name: search, account: {a}, workload: http-echo, port: 80,
+     backend_subnet: prod/backend, management_subnet: prod/mgmt}}
+""" for a in TENANTS) + "instances:\n" + "".join(f"""  - {{name: web, account: {a}, interfaces: [prod/app=10.0.1.50]}}
+""" for a in TENANTS) + "appliances:\n" + "".join(f"""  - {{name: docs, account: {a}, service: {a}/search, subnet: prod/app}}
+""" for a in TENANTS)
+
+
+def test_one_file_declares_the_same_names_for_two_accounts(
+        api: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The operator's file gives acme and evil each a network prod, a service search, an
+    instance web (the same address, in each one's own subnet) and an appliance docs:
+    --dry-run plans each account's, apply makes both and waits for both appliances (each by
+    ACCOUNT/NAME), a second apply changes nothing, --prune deletes the one instance that
+    left the file (evil's web, not acme's), destroy removes both accounts' objects."""
+    monkeypatch.setattr(client, "transport_factory", lambda: api.client._transport)
+    monkeypatch.setenv("FACADE_TOKEN", api.token)
+    monkeypatch.delenv("FACADE_URL", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    file = tmp_path / "two.yaml"
+    file.write_text(TWO)
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(app, list(args))
+
+    planned = run("apply", "-f", str(file), "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    for a in TENANTS:
+        for line in (f"create network {a}/prod", f"create instance {a}/web",
+                     f"create appliance {a}/docs"):
+            assert line in planned.stdout.splitlines(), planned.stdout
+    assert api.items("/v1/networks") == []
+    made = run("apply", "-f", str(file), "--timeout", "30")
+    assert made.exit_code == 0, made.output
+    assert made.stdout.count("docs ready at 10.0.1.") == 2, made.stdout
+    for a in TENANTS:
+        assert ok(api.req("GET", f"/v1/appliances/docs?account={a}"))["status"] == "ready"
+        web = ok(api.req("GET", f"/v1/instances/web?account={a}"))
+        assert web["account"] == a and web["interfaces"][0]["ip"] == "10.0.1.50"
+    again = ok(api.req("POST", "/v1/apply", json={"yaml": TWO, "filename": "two.yaml"}))
+    assert {c["action"] for c in again["changes"]} == {"unchanged"}
+    assert again["appliances"] == ["acme/docs", "evil/docs"]
+    # evil's web leaves the file: only it is pruned
+    file.write_text(TWO.replace(
+        "  - {name: web, account: evil, interfaces: [prod/app=10.0.1.50]}\n", ""))
+    pruned = run("apply", "-f", str(file), "--prune", "--yes")
+    assert pruned.exit_code == 0, pruned.output
+    settle(api)
+    err(api.req("GET", "/v1/instances/web?account=evil"), 404)
+    assert ok(api.req("GET", "/v1/instances/web?account=acme"))["account"] == "acme"
+    gone = run("destroy", "-f", str(file), "--timeout", "30")
+    assert gone.exit_code == 0, gone.output
+    assert api.items("/v1/networks") == [] and api.items("/v1/appliances") == []
