@@ -211,6 +211,11 @@ def test_one_file_declares_the_same_names_for_two_accounts(
     settle(api)
     err(api.req("GET", "/v1/instances/web?account=evil"), 404)
     assert ok(api.req("GET", "/v1/instances/web?account=acme"))["account"] == "acme"
+    shown = run("events", "--account", "evil", "-n", "500", "--json")
+    assert shown.exit_code == 0, shown.output
+    events = json.loads(shown.stdout)
+    assert {e["account"] for e in events} <= {"evil", None} and \
+        any(e["object"] == "web" and e["account"] == "evil" for e in events)
     gone = run("destroy", "-f", str(file), "--timeout", "30")
     assert gone.exit_code == 0, gone.output
     assert api.items("/v1/networks") == [] and api.items("/v1/appliances") == []
