@@ -22,23 +22,30 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 @pytest.mark.parametrize(("path", "body", "where"), [
     ("/v1/accounts", {"name": "zed"}, "/v1/accounts/zed"),
     ("/v1/networks", {"name": "zed-vpc", "account": "acme", "cidr": "10.9.0.0/16"},
-     "/v1/networks/zed-vpc"),
+     "/v1/networks/zed-vpc?account=acme"),
     ("/v1/networks/zed-vpc/subnets", {"name": "web", "cidr": "10.9.1.0/24"},
-     "/v1/subnets/zed-vpc/web"),
+     "/v1/subnets/zed-vpc/web?account=acme"),
     ("/v1/instances", {"name": "box", "account": "acme",
-                       "interfaces": [{"subnet": "acme-vpc/app"}]}, "/v1/instances/box"),
+                       "interfaces": [{"subnet": "acme-vpc/app"}]},
+     "/v1/instances/box?account=acme"),
     ("/v1/services", {"name": "echo2", "account": "searchco", "workload": "http-echo",
                       "port": 8080, "backend_subnet": "search-vpc/backend",
-                      "management_subnet": "search-vpc/mgmt"}, "/v1/services/echo2"),
+                      "management_subnet": "search-vpc/mgmt"},
+     "/v1/services/echo2?account=searchco"),
     ("/v1/load-balancers", {"name": "lb9", "account": "searchco",
-                            "management_subnet": "search-vpc/mgmt"}, "/v1/load-balancers/lb9"),
-    ("/v1/externals", {"name": "laptop", "account": "acme"}, "/v1/externals/laptop"),
+                            "management_subnet": "search-vpc/mgmt"},
+     "/v1/load-balancers/lb9?account=searchco"),
+    ("/v1/externals", {"name": "laptop", "account": "acme"},
+     "/v1/externals/laptop?account=acme"),
     ("/v1/sites", {"name": "hq", "account": "acme", "cidr": "192.168.0.0/16"},
-     "/v1/sites/hq"),
-    ("/v1/vpns", {"name": "link", "network": "acme-vpc", "site": "hq"}, "/v1/vpns/link"),
+     "/v1/sites/hq?account=acme"),
+    ("/v1/vpns", {"name": "link", "network": "acme-vpc", "site": "hq"},
+     "/v1/vpns/link?account=acme"),
 ])
 def test_a_201_says_where_the_new_object_is(world: Any, path: str, body: dict[str, Any],
                                             where: str) -> None:
+    """The operator creates for an account: the Location says whose (`?account=`), so that
+    following it finds that object whatever other accounts call theirs."""
     resp = world.req("POST", path, json=body)
     ok(resp, 201)
     assert resp.headers["location"] == where
@@ -60,14 +67,14 @@ def test_an_appliance_is_followed_through_its_202s(world: Any) -> None:
         "name": "docs", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
         "backends": 1})
     ok(resp, 202)
-    assert resp.headers["location"] == "/v1/appliances/docs"
-    scaled = world.req("PATCH", "/v1/appliances/docs", json={"backends": 2})
+    assert resp.headers["location"] == "/v1/appliances/docs?account=acme"  # the operator's
+    scaled = world.req("PATCH", "/v1/appliances/docs", token=world.acme, json={"backends": 2})
     ok(scaled, 202)
-    assert scaled.headers["location"] == "/v1/appliances/docs"
+    assert scaled.headers["location"] == "/v1/appliances/docs"  # the customer's own name
     assert ok(world.req("GET", "/v1/appliances/docs"))["name"] == "docs"
     gone = world.req("DELETE", "/v1/appliances/docs")
     ok(gone, 202)
-    assert gone.headers["location"] == "/v1/appliances/docs"
+    assert gone.headers["location"] == "/v1/appliances/docs?account=acme"
 
 
 def test_what_has_no_address_of_its_own_gets_no_location(world: Any) -> None:
@@ -242,7 +249,8 @@ def test_a_retried_create_with_its_key_is_done_once(world: Any) -> None:
     again = _post(world, "/v1/networks", body, "k-1")
     assert (again.status_code, again.json()) == (201, first.json())
     assert again.headers["idempotent-replayed"] == "true"
-    assert again.headers["location"] == first.headers["location"] == "/v1/networks/idem-vpc"
+    assert again.headers["location"] == first.headers["location"] == \
+        "/v1/networks/idem-vpc?account=acme"
     assert "idempotent-replayed" not in first.headers
     created = [e for e in world.items("/v1/events?limit=1000")
                if e["kind"] == "network.created" and e["object"] == "idem-vpc"]

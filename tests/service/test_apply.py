@@ -55,7 +55,7 @@ def wait_app(api: Any, name: str, backends: int, timeout: float = 5.0) -> dict[s
 
 def test_first_apply_creates_everything(api: Any) -> None:
     out = ok(apply(api))
-    assert out["appliances"] == ["docs"]
+    assert out["appliances"] == ["acme/docs"]  # the operator says whose
     assert [(c["action"], c["kind"], c["name"]) for c in out["changes"]] == [
         ("created", "account", "acme"), ("created", "account", "searchco"),
         ("created", "network", "acme-vpc"), ("created", "network", "search-vpc"),
@@ -169,7 +169,7 @@ def test_destroy_removes_everything_then_reports_absent(api: Any) -> None:
     ok(apply(api))
     wait_app(api, "docs", 3)
     out = ok(destroy(api))
-    assert out["appliances"] == ["docs"]
+    assert out["appliances"] == ["acme/docs"]  # the operator says whose
     assert {c["action"] for c in out["changes"]} == {"deleted"}
     assert {(c["kind"], c["name"]) for c in out["changes"]} == {
         ("appliance", "docs"), ("instance", "client"), ("service", "search"),
@@ -242,7 +242,7 @@ def test_a_dry_run_answers_what_apply_would_do_and_changes_nothing(api: Any) -> 
     the same line."""
     before, events = lists(api), api.items("/v1/events?limit=1000")
     rehearsed = ok(dry_run(api))
-    assert rehearsed["dry_run"] is True and rehearsed["appliances"] == ["docs"]
+    assert rehearsed["dry_run"] is True and rehearsed["appliances"] == ["acme/docs"]
     assert {c["action"] for c in rehearsed["changes"]} == {"created"}
     assert lists(api) == before and api.items("/v1/events?limit=1000") == events
     err(api.req("GET", "/v1/networks/acme-vpc"), 404)

@@ -112,7 +112,8 @@ def test_dry_run_prune_prints_the_deletes_and_changes_nothing(cli: Any, tmp_path
     result = run("apply", "-f", file, "--dry-run", "--prune")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    for line in ("delete instance worker", "delete instance probe", "delete network lab-vpc",
+    for line in ("delete instance acme/worker", "delete instance acme/probe",
+                 "delete network acme/lab-vpc",
                  "delete rule acme-vpc/app/ingress/10"):
         assert line in lines, result.stdout
     assert (names(cli, "/v1/instances"), names(cli, "/v1/networks"), rule_count(cli)) == before
@@ -129,7 +130,7 @@ def test_prune_asks_and_refuses_without_a_terminal(cli: Any, tmp_path: Path,
     result = run("apply", "-f", file, "--prune")  # CliRunner's stdin is no terminal
     assert result.exit_code == 2, result.output
     assert "no terminal to ask on: give --yes" in result.stderr
-    assert "instance worker" in result.stderr
+    assert "instance acme/worker" in result.stderr
     monkeypatch.setattr(manifests, "_interactive", lambda: True)
     no = run("apply", "-f", file, "--prune", stdin="n\n")
     assert no.exit_code == 1 and "nothing applied, nothing deleted" in no.stderr

@@ -186,9 +186,20 @@ def test_a_granted_subnet_of_another_account_by_account_network_subnet(twins: An
     assert made["interfaces"][0]["ip"].startswith("10.0.1.")
 
 
-def test_events_of_a_shared_name_are_nobodys_but_the_operators(twins: Any) -> None:
-    mine = {e["object"] for e in twins.items("/v1/events", token=twins.acme)}
-    assert "prod" not in mine and "web" not in mine  # evil has them too
+def test_events_of_a_shared_name_are_shown_to_their_owner_only(twins: Any) -> None:
+    """Each event carries the account it is about: acme reads its own `prod` and `web`
+    events, never evil's of the same names; the operator reads both, and each one's alone
+    with `?account=`."""
+    for name in TENANTS:
+        token = getattr(twins, name)
+        mine = twins.items("/v1/events", token=token)
+        created = [e for e in mine if e["kind"] == "network.created" and e["object"] == "prod"]
+        assert len(created) == 1 and created[0]["account"] == name
+        assert {e["account"] for e in mine} <= {name, None}  # None: a kernel object's, by name
+        assert [e["kind"] for e in mine if e["object"] == "web"] == ["instance.created"]
+        only = twins.items(f"/v1/events?account={name}")
+        assert [e for e in only if e["account"] is not None] == \
+            [e for e in mine if e["account"] is not None]
     everyone = [e["object"] for e in twins.items("/v1/events")]
     assert everyone.count("prod") == 2
 

@@ -25,13 +25,15 @@ instances: [{name: web, account: b, interfaces: [n/s1]}]
 """)
     assert before is not None and after is not None
     plan = applied.plan(before, after)
-    # a changed rule at the same place, an instance moved to another account: the same
-    # declaration (apply says what conflicts); eth0 is the default interface; prices stay
+    # a changed rule at the same place: the same declaration (apply says what conflicts);
+    # an instance of another account is another object (names are per account), so a's web
+    # left the file; eth0 is the default interface; prices stay
     assert plan.removed == {
+        "instances": [{"name": "web", "account": "a", "interfaces": ["n/s1"]}],
         "grants": [{"subnet": "n/s1", "account": "c"}],
         "rules": [{"subnet": "n/s1", "direction": "egress", "action": "deny", "priority": 10}],
     }
-    assert plan.labels() == ["grant n/s1/c", "rule n/s1/egress/10"]
+    assert plan.labels() == ["instance a/web", "grant n/s1/c", "rule n/s1/egress/10"]
     assert plan.kept == ["subnet n/s2"]
     assert applied.load(plan.text()) == plan.removed
 

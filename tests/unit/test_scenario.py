@@ -279,7 +279,7 @@ ERRORS = [
     ("appliances:\n  - {name: d, account: a, service: s, subnets: n/a}\n", 2,
      "did you mean 'subnet'"),
     ("appliances:\n  - {name: d, account: a, service: s, subnet: n/a}\n"
-     "  - {name: d, account: a, service: s, subnet: n/a}\n", 3, "appliance 'd' is declared twice"),
+     "  - {name: d, account: a, service: s, subnet: n/a}\n", 3, "appliance 'd' of account a is declared twice"),
     # YAML features we refuse
     ("accounts: &x [{name: a}]\nnetworks: *x\n", 2, "aliases"),
     ("accounts:\n  - {<<: {name: a}}\n", 2, "merge keys"),

@@ -10,7 +10,8 @@ candidate. Records live in `$XDG_STATE_HOME/facade/applied/` (`~/.local/state/..
 file a set.
 
 Declarations are compared by identity, per top-level key of the scenario file
-(docs/scenario.md): a name for named objects; (subnet, account) for a grant; (subnet or
+(docs/scenario.md): an account and a name for named objects (a name alone for accounts and
+vpns); (subnet, account) for a grant; (subnet or
 interface, direction, priority) for a rule; the whole target for a public address. `prices`
 are settings, never pruned. A subnet or a site's host that leaves a network or site still in
 the file is not pruned (delete it by hand): it is reported in `kept`.
@@ -29,7 +30,9 @@ import yaml
 NAMED = ("accounts", "networks", "load_balancers", "services", "instances", "external_hosts",
          "sites", "vpns", "appliances")
 IDENTITY: dict[str, tuple[str, ...]] = {
-    **{key: ("name",) for key in NAMED},
+    # names are unique per account (docs/api.md, "Names"): a file may declare one name for two
+    **{key: ("account", "name") for key in NAMED},
+    "accounts": ("name",), "vpns": ("name",),  # a vpn is its network's account's
     "grants": ("subnet", "account"),
     "rules": ("subnet", "interface", "direction", "priority"),
     "public_ips": ("account", "instance", "iface", "appliance", "site", "address"),

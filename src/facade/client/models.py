@@ -394,6 +394,7 @@ class Event(TypedDict):
     object: str
     message: str
     request_id: NotRequired[str | None]
+    account: NotRequired[str | None]  # the account whose object it is about
 
 
 class Rule(TypedDict):

@@ -335,10 +335,12 @@ class System:
         return cast(Scenario, self.http.post("/v1/destroy",
                                              {"yaml": yaml, "filename": filename}))
 
-    def events(self, most: int | None = None, request_id: str | None = None) -> list[Event]:
-        """The newest events first (at most `most`); those one request caused, given its id."""
-        params = {"request_id": request_id} if request_id else None
-        return cast(list[Event], self.http.list_all("/v1/events", params, most=most))
+    def events(self, most: int | None = None, request_id: str | None = None,
+               account: str | None = None) -> list[Event]:
+        """The newest events first (at most `most`); those one request caused, given its id;
+        those an account is shown, given its name."""
+        params = {k: v for k, v in (("request_id", request_id), ("account", account)) if v}
+        return cast(list[Event], self.http.list_all("/v1/events", params or None, most=most))
 
     def topology(self) -> dict[str, Any]:
         return cast(dict[str, Any], self.http.get("/v1/topology"))

@@ -177,11 +177,12 @@ def _record(rt: Runtime, appliance_id: int, ok: bool, detail: str) -> None:
             row.status, row.status_detail = ApplianceStatus.READY, f"endpoint answered: {detail}"
             row.ready_at = dt.datetime.now(dt.UTC)
             ctx.event(session, "appliance.ready", row.name,
-                      f"a request through the endpoint succeeded ({detail})")
+                      f"a request through the endpoint succeeded ({detail})",
+                      account=row.account_id)
         elif not ok:
             if row.status == ApplianceStatus.READY:
                 row.status = ApplianceStatus.DEGRADED
-                ctx.event(session, "appliance.degraded", row.name, detail)
+                ctx.event(session, "appliance.degraded", row.name, detail, row.account_id)
             if row.status_detail != detail:
                 row.status_detail = detail
 
@@ -192,7 +193,8 @@ def _finish(rt: Runtime, appliance_id: int) -> None:
         row = session.get(Appliance, appliance_id)
         if row is None or row.nodes:
             return
-        ctx.event(session, "appliance.deleted", row.name, "appliance and all its nodes removed")
+        ctx.event(session, "appliance.deleted", row.name, "appliance and all its nodes removed",
+                  row.account_id)
         session.delete(row)
     shutil.rmtree(desired.appliance_dir(ctx.home, appliance_id), ignore_errors=True)
     _forget(rt, appliance_id)

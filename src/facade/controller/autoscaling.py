@@ -82,11 +82,12 @@ class Scaler:
                     appliances.rescale(ctx, session, app, size)
             except FacadeError as exc:  # e.g. a quota: say so, try again later
                 ctx.event(session, "appliance.autoscale_blocked", app.name,
-                          f"cannot scale to {size} backends: {exc.message}")
+                          f"cannot scale to {size} backends: {exc.message}",
+                          account=app.account_id)
                 continue
             what = f"{rate:.2f} {policy.metric}/s" if rate is not None else "no traffic yet"
             ctx.event(session, "appliance.autoscaled", app.name,
                       f"{current} -> {size} backends ({what}; target {policy.target}/s per "
-                      f"backend, bounds {policy.min}..{policy.max})")
+                      f"backend, bounds {policy.min}..{policy.max})", account=app.account_id)
         for app_id in [a for a in self.states if a not in seen]:
             del self.states[app_id]

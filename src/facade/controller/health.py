@@ -346,4 +346,5 @@ class HealthEngine:
                     appliances.replace_backend(self.ctx, session, app, node, r.reason)
             except FacadeError as exc:  # e.g. the backend subnet is full: keep the old node
                 self.ctx.event(session, "appliance.replace_failed", app.name,
-                               f"cannot replace {node.name}: {exc.message}")
+                               f"cannot replace {node.name}: {exc.message}",
+                               account=app.account_id)

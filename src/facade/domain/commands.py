@@ -67,7 +67,7 @@ def new_service(*, name: object, workload_name: object, command: object, port: o
         raise Invalid("backend_subnet and management_subnet must be different subnets",
                       where="management_subnet")
     if upstream is not None:
-        names.check_name(upstream, kind="upstream appliance", where="upstream")
+        names.check_ref(upstream, kind="upstream appliance", where="upstream")
     if frontend is not None:
         names.check_ref(frontend, kind="load-balancer offer", where="frontend")
     counts.check_extra_subnets(len(extra_subnets), where="extra_subnets")

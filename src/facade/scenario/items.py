@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -114,20 +114,38 @@ def mapping(value: object, line: int, *, kind: str, file: str, allowed: tuple[st
 
 
 class Unique:
-    """Names seen so far for one kind, to refuse a second declaration with the same name."""
+    """Names seen so far for one kind, to refuse a second declaration with the same name (of
+    the same account: names are unique per account, docs/api.md "Names")."""
 
     def __init__(self, kind: str, scope: str = "") -> None:
         self.kind = kind
         self.scope = scope
-        self.seen: dict[str, int] = {}
+        self.seen: dict[tuple[str, str], int] = {}
 
-    def add(self, name: str, line: int, where: str) -> None:
-        if name in self.seen:
-            rule = "within their network" if self.scope else "per kind"
-            raise Invalid(f"{self.kind} {name!r}{self.scope} is declared twice in this file "
-                          f"(first at line {self.seen[name]}); names are unique {rule}",
-                          where=where)
-        self.seen[name] = line
+    def add(self, name: str, line: int, where: str, account: str = "") -> None:
+        if (account, name) in self.seen:
+            rule = "within their network" if self.scope else \
+                "per kind and account" if account else "per kind"
+            whose = f" of account {account}" if account else ""
+            raise Invalid(f"{self.kind} {name!r}{self.scope}{whose} is declared twice in this "
+                          f"file (first at line {self.seen[(account, name)]}); names are "
+                          f"unique {rule}", where=where)
+        self.seen[(account, name)] = line
+
+
+def in_file(ref: str, account: str, declared: Iterable[str], *,
+            subnet: bool = False) -> str | None:
+    """Which of the file's `declared` objects (each ACCOUNT/NAME, or ACCOUNT/NETWORK/SUBNET)
+    a declaration of `account` means by `ref`, as the API would resolve it: written with its
+    account, that one; bare, the account's own, else the only one of that name; None when the
+    file declares none (or several: the API's answer at apply)."""
+    declared = set(declared)
+    if ref.count("/") == (2 if subnet else 1):  # written with its account
+        return ref if ref in declared else None
+    if f"{account}/{ref}" in declared:
+        return f"{account}/{ref}"
+    found = [d for d in declared if d.split("/", 1)[1] == ref]
+    return found[0] if len(found) == 1 else None
 
 
 def line_of(data: Map, path: str, line: int) -> int:

@@ -21,7 +21,7 @@ from facade.domain.scenario import (
     ServiceDecl,
     SubnetDecl,
 )
-from facade.scenario.items import Item, Unique, fields_at, items, mapping
+from facade.scenario.items import Item, Unique, fields_at, in_file, items, mapping
 from facade.scenario.yaml_lines import Map
 
 
@@ -77,8 +77,8 @@ def read_networks(top: Map, file: str) -> tuple[NetworkDecl, ...]:
                                 "outbound_nat"),
                        required=("name", "account", "cidr"))
         name = item.name()
-        unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
+        unique.add(name, item.line, item.at("name"), account)
         subnets = _subnets(item, name, item.cidr(), file)
         with fields_at(item):  # the API's rules, after the file's own words for the same ones
             cmd = commands.new_network(
@@ -95,8 +95,21 @@ def read_networks(top: Map, file: str) -> tuple[NetworkDecl, ...]:
     return tuple(out)
 
 
+def _subnet_of(ref: str, account: str, networks: tuple[NetworkDecl, ...]) -> str:
+    """ACCOUNT/NETWORK/SUBNET of a subnet the file declares that a declaration of `account`
+    means by `ref` (items.in_file), else `ref` as written."""
+    return in_file(ref, account, (f"{n.account}/{s.ref}" for n in networks for s in n.subnets),
+                   subnet=True) or ref
+
+
+def _owner(ref: str, account: str, networks: tuple[NetworkDecl, ...]) -> str | None:
+    """The account of the network the file declares that `ref` (a subnet) means, else None.
+    (A grant names the subnet's owner's subnet: without an account, the grantee's first.)"""
+    net = in_file(ref.rpartition("/")[0], account, (f"{n.account}/{n.name}" for n in networks))
+    return net.split("/")[0] if net is not None else None
+
+
 def read_grants(top: Map, file: str, networks: tuple[NetworkDecl, ...]) -> tuple[GrantDecl, ...]:
-    owners = {n.name: n.account for n in networks}
     seen: dict[tuple[str, str], int] = {}
     out = []
     for value, line in items(top, "grants", file):
@@ -104,7 +117,7 @@ def read_grants(top: Map, file: str, networks: tuple[NetworkDecl, ...]) -> tuple
                        required=("subnet", "account"))
         subnet = item.subnet_ref("subnet")
         account = item.name("account", kind="account")
-        if owners.get(subnet.split("/")[0]) == account:
+        if _owner(subnet, account, networks) == account:
             item.fail("account", f"account {account} owns subnet {subnet} (its network is "
                                  "declared in this file); it needs no grant")
         if (subnet, account) in seen:
@@ -119,8 +132,7 @@ def read_load_balancers(top: Map, file: str, networks: tuple[NetworkDecl, ...],
                         services: tuple[ServiceDecl, ...]) -> tuple[LoadBalancerDecl, ...]:
     """load_balancers: [{name, account, management_subnet}], the fields of POST
     /v1/load-balancers (account required here, as for every declaration of a file)."""
-    owners = {n.name: n.account for n in networks}
-    backends = {s.backend_subnet: s.name for s in services}
+    backends = {_subnet_of(s.backend_subnet, s.account, networks): s.name for s in services}
     unique = Unique("load-balancer offer")
     out = []
     for value, line in items(top, "load_balancers", file):
@@ -132,15 +144,15 @@ def read_load_balancers(top: Map, file: str, networks: tuple[NetworkDecl, ...],
                 name=item.data.get("name"),
                 management_subnet=item.data.get("management_subnet"))
         name, management = cmd.name, cmd.management_subnet
-        unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
-        owner = owners.get(management.split("/")[0])
+        unique.add(name, item.line, item.at("name"), account)
+        owner = _owner(management, account, networks)
         if owner is not None and owner != account:
             item.fail("management_subnet", f"load-balancer offer {name}: management_subnet "
                                            f"{management} belongs to account {owner} (its "
                                            "network is declared in this file), not to the "
                                            f"front-end provider {account}")
-        if management in backends:
+        if _subnet_of(management, account, networks) in backends:
             item.fail("management_subnet", f"load-balancer offer {name}: management_subnet "
                                            f"{management} is the backend subnet of service "
                                            f"{backends[management]}; a management subnet "

@@ -7,7 +7,6 @@ Called by the reader (reader.py).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 
 from facade.domain import commands, names
 from facade.domain.errors import Invalid, describe
@@ -20,7 +19,7 @@ from facade.domain.scenario import (
     InterfaceDecl,
     PublicIpDecl,
 )
-from facade.scenario.items import Item, Unique, fields_at, items, mapping
+from facade.scenario.items import Item, Unique, fields_at, in_file, items, mapping
 from facade.scenario.yaml_lines import Map
 
 
@@ -53,7 +52,9 @@ def _interface(value: object, line: int, file: str) -> InterfaceDecl:
 
 
 def read_instances(top: Map, file: str,
-                   subnet_cidr: Callable[[str], str | None]) -> tuple[InstanceDecl, ...]:
+                   subnets: dict[str, str]) -> tuple[InstanceDecl, ...]:
+    """instances: the fields of POST /v1/instances; `subnets`: the file's subnets'
+    ACCOUNT/NETWORK/SUBNET -> CIDR, where a requested address must fall."""
     unique = Unique("instance")
     addresses: dict[tuple[str, str], str] = {}
     out = []
@@ -62,8 +63,8 @@ def read_instances(top: Map, file: str,
                        allowed=("name", "account", "interfaces", "limits", "public_ip"),
                        required=("name", "account", "interfaces"))
         name = item.name()
-        unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
+        unique.add(name, item.line, item.at("name"), account)
         interfaces = tuple(_interface(v, n, file) for v, n in items(item.data, "interfaces", file))
         with fields_at(item):
             cmd = commands.new_instance(
@@ -73,11 +74,12 @@ def read_instances(top: Map, file: str,
             if iface.ip is None:
                 continue
             where = f"{file}:{iface.line}"
-            cidr = subnet_cidr(iface.subnet)
+            subnet = in_file(iface.subnet, account, subnets, subnet=True) or iface.subnet
+            cidr = subnets.get(subnet)
             if cidr is not None:
                 SubnetRange.of(cidr).check_requested(ipaddress.IPv4Address(iface.ip),
                                                      where=where)
-            key = (iface.subnet, iface.ip)
+            key = (subnet, iface.ip)
             if key in addresses:
                 raise Invalid(f"address {iface.ip} in subnet {iface.subnet} is asked for twice "
                               f"(first by {addresses[key]})", where=where)
@@ -94,17 +96,18 @@ def read_external_hosts(top: Map, file: str, instances: tuple[InstanceDecl, ...]
     """external_hosts: [{name, account, ip}], the fields of POST /v1/externals (docs/edge.md);
     their names share the instances' (an external host is an instance of the Internet)."""
     unique = Unique("external host")
-    taken = {i.name: i.line for i in instances}
+    taken = {(i.account, i.name): i.line for i in instances}
     out = []
     for value, line in items(top, "external_hosts", file):
         item = mapping(value, line, kind="external host", file=file,
                        allowed=("name", "account", "ip"), required=("name", "account"))
         name = item.name()
-        unique.add(name, item.line, item.at("name"))
-        if name in taken:
-            item.fail("name", f"{name!r} is also an instance of this file (line {taken[name]}); "
-                              "external hosts and instances share their names")
         account = item.name("account", kind="account")
+        unique.add(name, item.line, item.at("name"), account)
+        if (account, name) in taken:
+            item.fail("name", f"{name!r} is also an instance of account {account} in this file "
+                              f"(line {taken[(account, name)]}); external hosts and instances "
+                              "share their names")
         ip = str(parse_ip(item.string("ip", "an IPv4 address like 198.18.0.9"),
                           where=item.at("ip"))) if item.has("ip") else None
         out.append(ExternalDecl(name=name, account=account, ip=ip, line=item.line, file=file))
@@ -155,8 +158,8 @@ def read_appliances(top: Map, file: str) -> tuple[ApplianceDecl, ...]:
                        allowed=("name", "account", "service", "subnet", "backends"),
                        required=("name", "account", "service", "subnet"))
         name = item.name()
-        unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
+        unique.add(name, item.line, item.at("name"), account)
         service = item.ref("service", kind="service")
         subnet = item.subnet_ref("subnet")
         with fields_at(item):

@@ -75,8 +75,8 @@ def parse_scenario(text: str | bytes, filename: str = "<scenario>") -> Scenario:
     grants = read_grants(data, filename, networks)
     services = read_services(data, filename)
     load_balancers = read_load_balancers(data, filename, networks, services)
-    subnets = {s.ref: s.cidr for n in networks for s in n.subnets}
-    instances = read_instances(data, filename, subnets.get)
+    subnets = {f"{n.account}/{s.ref}": s.cidr for n in networks for s in n.subnets}
+    instances = read_instances(data, filename, subnets)
     appliances = read_appliances(data, filename)
     rules = read_rules(data, filename)
     check_chains(services, appliances, filename)

@@ -15,7 +15,7 @@ from facade.domain.errors import Invalid, describe
 from facade.domain.money import CURRENCY, check_currency
 from facade.domain.names import check_name, check_subnet_ref
 from facade.domain.scenario import ApplianceDecl, PricesDecl, ServiceDecl, flat
-from facade.scenario.items import Item, Unique, fields_at, items, mapping, prices_at
+from facade.scenario.items import Item, Unique, fields_at, in_file, items, mapping, prices_at
 from facade.scenario.yaml_lines import Map
 
 
@@ -32,8 +32,8 @@ def read_services(top: Map, file: str) -> tuple[ServiceDecl, ...]:
                        required=("name", "account", "port", "backend_subnet",
                                  "management_subnet"))
         name = item.name()
-        unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
+        unique.add(name, item.line, item.at("name"), account)
         workload, command, moved = _source(item, file)
         backend = item.subnet_ref("backend_subnet")
         management = item.subnet_ref("management_subnet")
@@ -152,28 +152,43 @@ def check_chains(services: tuple[ServiceDecl, ...], appliances: tuple[ApplianceD
                  file: str) -> None:
     """Chains the file alone shows wrong: an upstream declared in the file must be placed in
     the service's backend subnet or one of its extra subnets (where its backends reach it), and
-    following upstreams through the file's appliances must never come back to the same service."""
-    by_name = {a.name: a for a in appliances}
-    by_service = {s.name: s for s in services}
+    following upstreams through the file's appliances must never come back to the same service.
+    Objects are keyed ACCOUNT/NAME (a file may declare one name for two accounts); a reference
+    means what items.in_file says."""
+    by_name = {f"{a.account}/{a.name}": a for a in appliances}
+    by_service = {f"{s.account}/{s.name}": s for s in services}
+
+    def upstream(svc: ServiceDecl) -> ApplianceDecl | None:
+        ref = in_file(svc.upstream, svc.account, by_name) if svc.upstream else None
+        return by_name.get(ref or "")
+
+    def service(app: ApplianceDecl) -> ServiceDecl | None:
+        return by_service.get(in_file(app.service, app.account, by_service) or "")
+
+    def subnet(ref: str, account: str) -> str:
+        return ref if ref.count("/") == 2 else f"{account}/{ref}"
+
     for svc in services:
         if svc.upstream is None:
             continue
         where = f"{file}:{svc.upstream_line}"
-        up = by_name.get(svc.upstream)
-        if up is not None and up.subnet not in (svc.backend_subnet, *svc.extra_subnets):
+        up = upstream(svc)
+        reach = {subnet(r, svc.account) for r in (svc.backend_subnet, *svc.extra_subnets)}
+        if up is not None and subnet(up.subnet, up.account) not in reach:
             raise Invalid(f"service {svc.name} upstream {svc.upstream} is placed in "
                           f"{up.subnet}; an upstream appliance must be in the service's "
                           f"backend subnet {svc.backend_subnet} (or one of its extra_subnets), "
                           "where its backends reach it", where=where)
-        chain, current = [svc.name], svc
-        while current.upstream in by_name:
-            next_service = by_service.get(by_name[current.upstream].service)
-            chain.append(f"{current.upstream} ({by_name[current.upstream].service})")
+        chain, current, up = [svc.name], svc, upstream(svc)
+        while up is not None:
+            next_service = service(up)
+            chain.append(f"{up.name} ({up.service})")
             if next_service is None:
                 break
-            if next_service.name == svc.name:
+            if next_service is svc:
                 raise Invalid(f"service {svc.name} calls itself through a loop of "
                               f"appliances: {' -> '.join(chain)}", where=where)
             if len(chain) > len(services) + 1:
                 break  # a loop that does not pass through svc: reported at its own service
             current = next_service
+            up = upstream(current)

@@ -85,7 +85,8 @@ def new_account(ctx: Context, session: Session, caller: Caller, name: str) -> Ac
         raise Conflict(f"account {name!r} already exists", where="name")
     row = Account(name=name)
     session.add(row)
-    ctx.event(session, "account.created", name, f"account {name} created")
+    session.flush()
+    ctx.event(session, "account.created", name, f"account {name} created", row.id)
     session.flush()
     return row
 
@@ -135,7 +136,7 @@ def remove(ctx: Context, session: Session, caller: Caller, row: Account) -> None
         session.delete(vpn)
     session.flush()
     session.delete(row)
-    ctx.event(session, "account.deleted", row.name, f"account {row.name} deleted")
+    ctx.event(session, "account.deleted", row.name, f"account {row.name} deleted", row.id)
 
 
 def delete(ctx: Context, caller: Caller, name: str) -> None:
@@ -147,7 +148,8 @@ def create_token(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
     with ctx.write() as session:
         row = lookup.visible_account(session, caller, name)
         token = _new_token(session, row)
-        ctx.event(session, "token.created", name, f"a token was created for account {name}")
+        ctx.event(session, "token.created", name, f"a token was created for account {name}",
+                  row.id)
         return {"account": name, "token": token}
 
 
@@ -162,7 +164,7 @@ def rotate_tokens(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
         revoked = len(old)
         token = _new_token(session, row)
         ctx.event(session, "token.rotated", name,
-                  f"{revoked} token(s) of account {name} revoked, a new one made")
+                  f"{revoked} token(s) of account {name} revoked, a new one made", row.id)
         if row.operator:
             _write_operator_token(ctx.home, token)
         return {"account": name, "token": token}

@@ -125,6 +125,7 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
                   backends: int | None = None) -> Appliance:
     backends = commands.new_appliance(name=name, backends=backends).backends
     owner = lookup.acting_account(session, caller, account)
+    caller = caller.acting_for(owner.id)  # its bare names first (docs/api.md, Names)
     if lookup.taken(session, Appliance.name, Appliance.account_id, owner.id, name):
         raise Conflict(f"appliance {name!r} already exists", where="name")
     svc = lookup.service(session, service)
@@ -134,7 +135,7 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
                         f"an appliance of {owner.name} goes in one of {owner.name}'s subnets",
                         where="subnet")
     _check_placement(session, sub)
-    chains.check_new_appliance(session, name, svc, sub.id, where="name")
+    chains.check_new_appliance(session, name, owner.name, svc, sub.id, where="name")
     quotas.check(session, owner, "appliances", where="name")
     quotas.check(session, owner, "backends", backends, where="backends")
     app = Appliance(name=name, account=owner, service=svc, subnet=sub,
@@ -158,7 +159,8 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
         _add_backend(session, app, ordinal)
     ctx.event(session, "appliance.created", name,
               f"appliance of {service} requested in {subnet} with {backends} backends; "
-              f"endpoint {fe.interfaces[0].ip}:{svc.port}")
+              f"endpoint {fe.interfaces[0].ip}:{svc.port}",
+              account=owner.id)
     session.flush()
     return app
 
@@ -212,7 +214,8 @@ def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> No
             node.status = NodeStatus.DELETING
     if backends != len(live):
         ctx.event(session, "appliance.scaling", app.name,
-                  f"scaling from {len(live)} to {backends} backends")
+                  f"scaling from {len(live)} to {backends} backends",
+                  account=app.account_id)
         app.status, app.status_detail = "scaling", f"{len(live)} -> {backends} backends"
     app.desired_backends = backends
     session.flush()
@@ -226,7 +229,8 @@ def replace_backend(ctx: Context, session: Session, app: Appliance, node: Instan
     new = _add_backend(session, app, next_ordinal + 1)
     node.status = NodeStatus.DELETING
     ctx.event(session, "appliance.node_replaced", app.name,
-              f"backend {node.name} replaced by {new.name} ({new.interfaces[0].ip}): {reason}")
+              f"backend {node.name} replaced by {new.name} ({new.interfaces[0].ip}): {reason}",
+              account=app.account_id)
     session.flush()
     return new
 
@@ -246,7 +250,8 @@ def mark_deleting(ctx: Context, session: Session, app: Appliance) -> None:
         node.status = NodeStatus.DELETING
         if node.role == NodeRole.FRONTEND:  # its endpoint's public address stays the customer's
             public_ips.release_for_instance(ctx, session, node)
-    ctx.event(session, "appliance.deleting", app.name, "appliance deletion requested")
+    ctx.event(session, "appliance.deleting", app.name, "appliance deletion requested",
+              app.account_id)
 
 
 def delete(ctx: Context, caller: Caller, name: str, *, force: bool = False,
@@ -282,12 +287,14 @@ def delete(ctx: Context, caller: Caller, name: str, *, force: bool = False,
         for user in doomed:
             mark_deleting(ctx, session, user)
             ctx.event(session, "appliance.cascade", user.name,
-                      f"deleted with {app.name}, which it needs (delete with force)")
+                      f"deleted with {app.name}, which it needs (delete with force)",
+                      account=user.account_id)
         result["deleted_with"] = [d.name for d in doomed]
         for user in users if detach else []:
             ctx.event(session, "appliance.upstream_lost", user.name,
                       f"upstream appliance {app.name} deleted alone (detach); requests of "
                       f"{user.name} that need it fail until an appliance named {app.name} "
-                      f"exists again in {app.subnet.path}")
+                      f"exists again in {app.subnet.path}",
+                      account=user.account_id)
     ctx.converge(wait)
     return result

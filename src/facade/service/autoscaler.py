@@ -46,7 +46,8 @@ def put_policy(session: Session, ctx: Context, svc: Service, *, min: object, max
     row.target, row.cooldown_s = str(policy.target), policy.cooldown
     ctx.event(session, "service.autoscale", svc.name,
               f"autoscaling {policy.min}..{policy.max} backends, target {policy.target} "
-              f"{policy.metric}/s per backend, cool-down {policy.cooldown} s")
+              f"{policy.metric}/s per backend, cool-down {policy.cooldown} s",
+              account=svc.account_id)
     session.flush()
     return row
 
@@ -75,7 +76,8 @@ def remove(ctx: Context, session: Session, svc: Service) -> None:
     row = _row(session, svc)
     if row is not None:
         session.delete(row)
-        ctx.event(session, "service.autoscale", svc.name, "autoscaling off")
+        ctx.event(session, "service.autoscale", svc.name, "autoscaling off",
+                  svc.account_id)
         session.flush()
 
 

@@ -48,6 +48,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                                extra_subnets=extra_subnets or (), billing_model=billing_model,
                                upstream=upstream, frontend=frontend)
     owner = lookup.acting_account(session, caller, account)
+    caller = caller.acting_for(owner.id)  # its bare names first (docs/api.md, Names)
     if lookup.taken(session, Service.name, Service.account_id, owner.id, name):
         raise Conflict(f"appliance service {name!r} already exists", where="name")
     subs = {}
@@ -68,7 +69,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
     extras = _extra_subnets(session, caller, owner, extra_subnets or [],
                             subs["backend_subnet"], subs["management_subnet"])
     chains.check_upstream(session, caller, [subs["backend_subnet"].id] + [s.id for s in extras],
-                          upstream)
+                          upstream, owner.id)
     offer = None
     if frontend is not None:
         # a third-party front-end provider (docs/composition.md): its offer is public
@@ -89,7 +90,8 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
     sandboxes.store(row, limits or {})
     health_checks.store(row, dict(cmd.health_check))
     session.add(row)
-    ctx.event(session, "service.created", name, f"appliance service {name} offered")
+    ctx.event(session, "service.created", name, f"appliance service {name} offered",
+              owner.id)
     session.flush()
     return row
 
@@ -153,7 +155,8 @@ def remove(ctx: Context, session: Session, caller: Caller, row: Service) -> None
         raise InUse(f"appliance service {row.name} is still used by appliances "
                     f"{', '.join(users[:5])}", where="service")
     session.delete(row)
-    ctx.event(session, "service.deleted", row.name, f"appliance service {row.name} withdrawn")
+    ctx.event(session, "service.deleted", row.name, f"appliance service {row.name} withdrawn",
+              row.account_id)
 
 
 def delete(ctx: Context, caller: Caller, name: str) -> None:

@@ -125,7 +125,8 @@ def keys_of(session: Session, touched: Touched) -> set[Key]:
             # the appliances whose backends call this one: their upstream file follows it
             for app_id in session.scalars(
                     select(Appliance.id).join(Service, Service.id == Appliance.service_id)
-                    .where(Service.upstream == ident)):
+                    .where((Service.upstream == ident)  # NAME or ACCOUNT/NAME
+                           | Service.upstream.endswith(f"/{ident}"))):
                 out.add(keys.appliance(app_id))
             continue
         if kind == "edge":

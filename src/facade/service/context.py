@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,9 +48,24 @@ class Caller:
     account_id: int
     account: str
     operator: bool = False
+    # the account the operator acts for (a create for it, a file's declaration of it): a bare
+    # name in the request is that account's object first, as it would be for its own token
+    acting_id: int | None = None
 
     def may_see(self, *account_ids: int | None) -> bool:
         return self.operator or self.account_id in account_ids
+
+    @property
+    def prefers(self) -> int | None:
+        """Whose object a bare name several visible objects have means (lookup.resolve): the
+        caller's own; for the operator, the account it acts for, else nobody's."""
+        if self.acting_id is not None:
+            return self.acting_id
+        return None if self.operator else self.account_id
+
+    def acting_for(self, account_id: int) -> Caller:
+        """This caller acting for `account_id` (the operator's right; anyone's own)."""
+        return replace(self, acting_id=account_id)
 
 
 @dataclass
@@ -118,11 +133,13 @@ class Context:
         with self.sessions() as session:
             yield session
 
-    def event(self, session: Session, kind: str, obj: str, message: str) -> None:
+    def event(self, session: Session, kind: str, obj: str, message: str,
+              account: int | None = None) -> None:
         """Record an event, with the id of the request that caused it, if one did
-        (service/request_ids.py)."""
+        (service/request_ids.py), and `account`, the id of the account whose object it is
+        about (service/events.py shows it to that account; None: matched by name)."""
         session.add(Event(kind=kind, object=obj, message=message,
-                          request_id=request_ids.current.get()))
+                          request_id=request_ids.current.get(), account_id=account))
 
     def converge(self, timeout: float = 30.0) -> bool:
         """Wait until what this thread's last write touched was reconciled; True when it was

@@ -1,4 +1,6 @@
-"""The event log: what Facade did and why, read newest first; each account sees its own part.
+"""The event log: what Facade did and why, read newest first; each account sees its own part,
+told by the account an event is about (`Event.account_id`), so that an event about a name two
+accounts share reaches its owner.
 An event names the API request that caused it (`request_id`: its X-Request-ID), or none when
 the controller acted on its own (service/request_ids.py)."""
 
@@ -7,14 +9,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BindParameter, String, and_, bindparam, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    false,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.paging import FIRST, PageRequest
 from facade.service import paging, request_ids
 from facade.service.context import Caller, Context
-from facade.store.models import Appliance, Event, Instance, Network, Service, Subnet
+from facade.store.models import Account, Appliance, Event, Instance, Network, Service, Subnet
 
 
 def _utc(t: dt.datetime) -> dt.datetime:
@@ -94,25 +105,63 @@ def _one_of(names_: set[str]) -> BindParameter[Any]:
                      type_=String())
 
 
+def _shown_to(session: Session, viewer: Caller) -> ColumnElement[bool]:
+    """Which events `viewer` (an account, not the operator) is shown, as SQL: those of its own
+    objects (an event's `account`), but for the ones naming an appliance's nodes, which only
+    the provider sees; those of the appliances it provides; and, of events with no account
+    (older than 0022, the controller's about kernel objects), those its objects' names match,
+    as before."""
+    me = viewer.account_id
+    provided = select(Appliance.id).join(Service, Appliance.service_id == Service.id).where(
+        Service.account_id == me, Appliance.account_id == Event.account_id,
+        Appliance.name == Event.object).exists()
+    mine, as_customer = _visible_objects(session, viewer)
+    return or_(
+        and_(Event.account_id == me, Event.kind.not_in(NODE_DETAIL)),
+        and_(Event.kind.startswith("appliance."), provided),
+        and_(Event.account_id.is_(None), or_(
+            Event.object.in_(_one_of(mine)),
+            and_(Event.object.in_(_one_of(as_customer)), Event.kind.not_in(NODE_DETAIL)))))
+
+
+def _of_account(session: Session, caller: Caller, account: str | None
+                ) -> ColumnElement[bool] | None:
+    """The condition of the list: what the caller is shown (everything, for the operator),
+    narrowed by `?account=` to what that account is shown. Another account's name, or one
+    nobody has, is an empty page for an account (never a hint); a name no account could have
+    is a 400 naming `account`."""
+    if account is not None:
+        names.check_name(account, kind="account", where="account")
+        row = session.scalar(select(Account).where(Account.name == account))
+        if row is None or not caller.may_see(row.id):
+            return false()
+        if caller.operator:
+            return None if row.operator else _shown_to(session, Caller(row.id, row.name))
+    return None if caller.operator else _shown_to(session, caller)
+
+
 def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
-          request_id: str | None = None) -> dict[str, Any]:
-    """A page of events, newest first (only those `request_id` caused, if given). The operator
-    sees all; an account the events of its own objects (its networks, subnets, instances and
-    nodes, services, the appliances it provides) and of the appliances it consumes, except
-    those naming the provider's nodes. Objects are matched by their current names, so events
-    of deleted objects are the operator's. The match is part of the query, so a page is full
-    until the caller's own events run out."""
+          request_id: str | None = None, account: str | None = None) -> dict[str, Any]:
+    """A page of events, newest first (only those `request_id` caused, if given; only those
+    `account` is shown, if given). The operator sees all; an account the events of its own
+    objects (an event's account: its networks, subnets, instances and nodes, services,
+    appliances...) and of the appliances it provides, except, as a customer, those naming the
+    provider's nodes. Events without an account are matched by their objects' current names,
+    as before 0022. The match is part of the query, so a page is full until the caller's own
+    events run out."""
     query = select(Event)
     if request_id is not None:
         query = query.where(Event.request_id == request_ids.check(request_id, "request_id"))
     with ctx.read() as session:
-        if not caller.operator:
-            mine, as_customer = _visible_objects(session, caller)
-            query = query.where(or_(
-                Event.object.in_(_one_of(mine)),
-                and_(Event.object.in_(_one_of(as_customer)), Event.kind.not_in(NODE_DETAIL))))
+        shown = _of_account(session, caller, account)
+        if shown is not None:
+            query = query.where(shown)
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
+        ids = sorted({r.account_id for r in rows if r.account_id is not None})
+        owners = {i: n for i, n in session.execute(
+            select(Account.id, Account.name).where(Account.id.in_(ids)))}
         return paging.answer([{"time": _utc(r.time).isoformat(timespec="milliseconds"),
                                "kind": r.kind, "object": r.object, "message": r.message,
-                               "request_id": r.request_id}
+                               "request_id": r.request_id,
+                               "account": owners.get(r.account_id or 0)}
                               for r in rows], cursor)

@@ -59,7 +59,8 @@ def add(ctx: Context, session: Session, caller: Caller, path: str, account: str)
     session.add(row)
     session.flush()
     ctx.event(session, "subnet.granted", path,
-              f"account {account} may now give its instances interfaces in {path}")
+              f"account {account} may now give its instances interfaces in {path}",
+              account=sub.network.account_id)
     return row
 
 
@@ -76,7 +77,7 @@ def remove(ctx: Context, session: Session, caller: Caller, path: str,
     if still:
         message += (f"; still used by {', '.join(still)} (their interfaces keep working until "
                     "they are deleted)")
-    ctx.event(session, "subnet.revoked", path, message)
+    ctx.event(session, "subnet.revoked", path, message, sub.network.account_id)
     return {"subnet": path, "account": account, "still_used_by": still, "message": message}
 
 

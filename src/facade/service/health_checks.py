@@ -59,7 +59,8 @@ def set_service(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) ->
         row = lookup.own_service(session, caller, name, "its health check")
         if store(row, raw):
             ctx.event(session, "service.health_check", name,
-                      f"health check now {describe(of_row(row))}")
+                      f"health check now {describe(of_row(row))}",
+                      account=row.account_id)
         out = of_row(row).as_dict()
     ctx.kick()
     return out

@@ -63,6 +63,7 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
                  limits: dict[str, Any] | None = None, *, public_ip: bool = False) -> Instance:
     commands.new_instance(name=name, interfaces=interfaces, limits=limits)
     owner = lookup.acting_account(session, caller, account)
+    caller = caller.acting_for(owner.id)  # its bare names first (docs/api.md, Names)
     check_free_name(session, owner.id, name)
     placements = []
     for i, spec in enumerate(interfaces):
@@ -76,7 +77,8 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
     session.add(inst)
     add_interfaces(session, inst, placements)
     ctx.event(session, "instance.created", name,
-              "instance created with " + ", ".join(f"{i.ip}" for i in inst.interfaces))
+              "instance created with " + ", ".join(f"{i.ip}" for i in inst.interfaces),
+              account=owner.id)
     if public_ip:
         public_ips.add_standard(ctx, session, inst)
     return inst
@@ -137,7 +139,8 @@ def delete(ctx: Context, caller: Caller, name: str) -> None:
         row.status = NodeStatus.DELETING
         rules.delete_for_instance(session, row)  # its interfaces' rules go with it
         public_ips.release_for_instance(ctx, session, row)
-        ctx.event(session, "instance.deleting", name, "instance deletion requested")
+        ctx.event(session, "instance.deleting", row.name, "instance deletion requested",
+                  row.name_scope_id)
     ctx.converge()
 
 

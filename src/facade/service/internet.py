@@ -42,7 +42,7 @@ def ensure(ctx: Context, session: Session) -> Network:
     session.add(Subnet(network=net, name=edge.HOSTS, cidr=edge.INTERMEDIATE_CIDR))
     ctx.event(session, "network.created", edge.INTERNET,
               f"the intermediate network {edge.INTERMEDIATE_CIDR} created (the Internet's core "
-              f"at {edge.core_address()})")
+              f"at {edge.core_address()})", account=operator.id)
     session.flush()
     return net
 
@@ -84,7 +84,8 @@ def new_external(ctx: Context, session: Session, caller: Caller, name: str,
     if inst.interfaces[0].ip in taken:  # the gateways are numbered from the top
         raise Conflict("the intermediate network has no address left", where="ip")
     ctx.event(session, "external.created", name,
-              f"external host {name} at {inst.interfaces[0].ip}")
+              f"external host {name} at {inst.interfaces[0].ip}",
+              account=owner.id)
     return inst
 
 
@@ -144,5 +145,6 @@ def delete(ctx: Context, caller: Caller, name: str) -> None:
     with ctx.write() as session:
         row = _lookup(session, caller, name)
         row.status = NodeStatus.DELETING
-        ctx.event(session, "external.deleting", name, "external host deletion requested")
+        ctx.event(session, "external.deleting", row.name,
+                  "external host deletion requested", row.name_scope_id)
     ctx.converge()

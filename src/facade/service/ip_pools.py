@@ -47,7 +47,8 @@ def add_pool(ctx: Context, caller: Caller, cidr: str) -> dict[str, Any]:
         text = edge.check_pool(cidr, [p.cidr for p in _pools(session)])
         row = IpPool(cidr=text)
         session.add(row)
-        ctx.event(session, "pool.added", text, f"public address pool {text} added")
+        ctx.event(session, "pool.added", text, f"public address pool {text} added",
+                  caller.account_id)
         session.flush()
         return pool_view(row, 0)
 

@@ -92,6 +92,7 @@ def new_offer(ctx: Context, session: Session, caller: Caller, *, name: str,
               account: str | None, management_subnet: str) -> LoadBalancer:
     commands.new_load_balancer(name=name, management_subnet=management_subnet)
     owner = lookup.acting_account(session, caller, account)
+    caller = caller.acting_for(owner.id)  # its bare names first (docs/api.md, Names)
     if lookup.taken(session, LoadBalancer.name, LoadBalancer.account_id, owner.id, name):
         raise Conflict(f"load-balancer offer {name!r} already exists", where="name")
     sub = lookup.visible_subnet(session, caller, management_subnet, where="management_subnet")
@@ -106,7 +107,8 @@ def new_offer(ctx: Context, session: Session, caller: Caller, *, name: str,
     row = LoadBalancer(name=name, account=owner, management_subnet=sub)
     session.add(row)
     ctx.event(session, "load_balancer.created", name,
-              f"load-balancer offer {name} of {owner.name}, managed from {sub.path}")
+              f"load-balancer offer {name} of {owner.name}, managed from {sub.path}",
+              account=owner.id)
     session.flush()
     return row
 
@@ -139,7 +141,8 @@ def remove(ctx: Context, session: Session, caller: Caller, row: LoadBalancer) ->
                     where="load_balancer")
     session.delete(row)
     ctx.event(session, "load_balancer.deleted", row.name,
-              f"load-balancer offer {row.name} withdrawn")
+              f"load-balancer offer {row.name} withdrawn",
+              account=row.account_id)
 
 
 def delete(ctx: Context, caller: Caller, name: str) -> None:

@@ -69,8 +69,8 @@ def resolve(session: Session, caller: Caller, query: Select[T], ref: str, *,
     if acct is not None:
         query = query.where(account_column.in_(select(Account.id).where(Account.name == acct)))
     seen = [row for row in session.scalars(query) if visible(row)]
-    if len(seen) > 1 and own_first and not caller.operator:
-        seen = [row for row in seen if owner(row) == caller.account_id] or seen
+    if len(seen) > 1 and own_first and caller.prefers is not None:
+        seen = [row for row in seen if owner(row) == caller.prefers] or seen
     if not seen:
         raise NotFound(f"{kind} {ref!r} does not exist", where=where)
     if len(seen) > 1:

@@ -65,7 +65,8 @@ def new_network(ctx: Context, session: Session, caller: Caller, name: str, accou
         add_subnet(session, net, sub.get("name", ""), sub.get("cidr", ""),
                    where=f"subnets[{i}]", internet=sub.get("internet", True) is not False,
                    sites=sub.get("sites", True) is not False)
-    ctx.event(session, "network.created", name, f"network {name} {cmd.cidr} created")
+    ctx.event(session, "network.created", name, f"network {name} {cmd.cidr} created",
+              owner.id)
     session.flush()
     if public_gateway or outbound_nat:
         public_ips.set_gateway(ctx, session, net, public_gateway, outbound_nat)
@@ -107,7 +108,8 @@ def create_subnet(ctx: Context, caller: Caller, network: str, name: str,
                           "is all it has", where="network")
         row = add_subnet(session, net, name, cidr, where="cidr", name_where="name",
                          internet=internet, sites=sites)
-        ctx.event(session, "subnet.created", f"{network}/{name}", f"subnet {row.cidr} created")
+        ctx.event(session, "subnet.created", f"{network}/{name}", f"subnet {row.cidr} created",
+                  net.account_id)
         session.flush()
         result = views.subnet(row, 0)
     ctx.converge()
@@ -174,7 +176,8 @@ def set_internet(ctx: Context, session: Session, sub: Subnet, internet: bool) ->
     sub.internet = internet
     ctx.event(session, "subnet.routes", sub.path,
               "routed to the Internet through the public gateway" if internet
-              else "private: no route to the Internet")
+              else "private: no route to the Internet",
+              account=sub.network.account_id)
     return True
 
 
@@ -186,7 +189,8 @@ def set_sites(ctx: Context, session: Session, sub: Subnet, sites: bool) -> bool:
     sub.sites = sites
     ctx.event(session, "subnet.routes", sub.path,
               "routed to the network's sites through its private gateway" if sites
-              else "kept off the network's sites (no route through its private gateway)")
+              else "kept off the network's sites (no route through its private gateway)",
+              account=sub.network.account_id)
     return True
 
 
@@ -228,7 +232,8 @@ def delete_subnet(ctx: Context, caller: Caller, path: str) -> None:
         _refuse_if_used(_subnet_users(session, row), f"subnet {path}")
         rules.delete_for_subnet(session, row)  # its rules go with it
         session.delete(row)
-        ctx.event(session, "subnet.deleted", path, f"subnet {path} deleted")
+        ctx.event(session, "subnet.deleted", row.path, f"subnet {row.path} deleted",
+                  row.network.account_id)
     ctx.converge()
 
 
@@ -251,7 +256,8 @@ def remove_network(ctx: Context, session: Session, caller: Caller, net: Network)
         rules.delete_for_subnet(session, sub)
         session.delete(sub)
     session.delete(net)
-    ctx.event(session, "network.deleted", net.name, f"network {net.name} deleted")
+    ctx.event(session, "network.deleted", net.name, f"network {net.name} deleted",
+              net.account_id)
 
 
 def delete_network(ctx: Context, caller: Caller, name: str) -> None:

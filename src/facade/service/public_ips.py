@@ -52,7 +52,8 @@ def set_gateway(ctx: Context, session: Session, net: Network, public_gateway: bo
         ctx.event(session, "network.gateway", net.name,
                   f"public gateway at {net.gateway_ip}" + (" with outbound NAT"
                                                           if outbound_nat else "")
-                  if public_gateway else "no public gateway")
+                  if public_gateway else "no public gateway",
+                  account=net.account_id)
 
 
 # -- addresses ----------------------------------------------------------------------------------
@@ -114,7 +115,8 @@ def add_standard(ctx: Context, session: Session, inst: Instance) -> str:
     # the instance's: docs/billing.md, "The edge"
     edge_metering.hold(session, PUBLIC_IP, row.id, address, inst.account.name, "standard")
     ctx.event(session, "public-ip.associated", address,
-              f"standard public address of {inst.name}/eth0")
+              f"standard public address of {inst.name}/eth0",
+              account=inst.account_id)
     return address
 
 
@@ -126,11 +128,13 @@ def release_for_instance(ctx: Context, session: Session, inst: Instance) -> None
             edge_metering.let_go(session, PUBLIC_IP, row.id)
             session.delete(row)
             ctx.event(session, "public-ip.released", row.address,
-                      f"standard public address of {inst.name} released with it")
+                      f"standard public address of {inst.name} released with it",
+                      account=row.account_id)
         else:
             row.instance_id = row.iface_index = row.network_id = None
             ctx.event(session, "public-ip.disassociated", row.address,
-                      f"{inst.name} is being deleted")
+                      f"{inst.name} is being deleted",
+                      account=row.account_id)
 
 
 def _lookup(session: Session, caller: Caller, address: str) -> PublicIp:
@@ -149,7 +153,8 @@ def new_address(ctx: Context, session: Session, caller: Caller, account: str | N
     address, pool = ip_pools.take(session)
     row = PublicIp(address=address, pool=pool, account=owner, standard=False)
     session.add(row)
-    ctx.event(session, "public-ip.allocated", address, f"allocated to {owner.name}")
+    ctx.event(session, "public-ip.allocated", address, f"allocated to {owner.name}",
+              owner.id)
     session.flush()
     edge_metering.hold(session, PUBLIC_IP, row.id, address, owner.name, "customer")
     return row
@@ -206,7 +211,8 @@ def bind(ctx: Context, session: Session, caller: Caller, row: PublicIp, instance
     row.site_id = row.site_address = None
     row.instance_id, row.iface_index, row.network_id = inst.id, index, net.id
     ctx.event(session, "public-ip.associated", row.address,
-              label + (f" (remapped from {before})" if before else ""))
+              label + (f" (remapped from {before})" if before else ""),
+              account=row.account_id)
     session.flush()
     session.refresh(row)
 
@@ -252,7 +258,8 @@ def bind_site(ctx: Context, session: Session, caller: Caller, row: PublicIp, sit
     row.site_id, row.site_address, row.network_id = place.id, text, net.id
     ctx.event(session, "public-ip.associated", row.address,
               f"site {site} host {text} over vpn {chan.name}"
-              + (f" (remapped from {before})" if before else ""))
+              + (f" (remapped from {before})" if before else ""),
+              account=row.account_id)
     session.flush()
     session.refresh(row)
 
@@ -280,14 +287,14 @@ def unbind(ctx: Context, session: Session, row: PublicIp, why: str = "disassocia
     if row.instance_id is not None or row.site_id is not None:
         row.instance_id = row.iface_index = row.network_id = None
         row.site_id = row.site_address = None
-        ctx.event(session, "public-ip.disassociated", row.address, why)
+        ctx.event(session, "public-ip.disassociated", row.address, why, row.account_id)
 
 
 def drop(ctx: Context, session: Session, row: PublicIp) -> None:
     """Release an unassociated customer address."""
     edge_metering.let_go(session, PUBLIC_IP, row.id)
     session.delete(row)
-    ctx.event(session, "public-ip.released", row.address, "released")
+    ctx.event(session, "public-ip.released", row.address, "released", row.account_id)
 
 
 def disassociate(ctx: Context, caller: Caller, address: str) -> dict[str, Any]:

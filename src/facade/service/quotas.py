@@ -115,6 +115,7 @@ def set_(ctx: Context, caller: Caller, name: str,
                 row.limit = value
         if checked:
             said = ", ".join(f"{r} {'default' if v is None else v}" for r, v in checked.items())
-            ctx.event(session, "quota.set", name, f"quotas of account {name}: {said}")
+            ctx.event(session, "quota.set", name, f"quotas of account {name}: {said}",
+                      account.id)
         session.flush()
         return _view(session, account)

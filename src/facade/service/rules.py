@@ -102,7 +102,8 @@ def add(ctx: Context, session: Session, scope: Scope, fields: dict[str, Any], *,
     session.add(row)
     ctx.event(session, "rule.created", scope.label,
               f"{spec.direction} {spec.action} {spec.protocol} {spec.ports or '*'} "
-              f"{spec.cidr} at priority {spec.priority}")
+              f"{spec.cidr} at priority {spec.priority}",
+              account=scope.account_id)
     session.flush()
     return row
 
@@ -116,7 +117,8 @@ def remove(ctx: Context, session: Session, scope: Scope, direction: str, priorit
                        where="priority")
     session.delete(row)
     ctx.event(session, "rule.deleted", scope.label, f"{direction} rule at priority {priority} "
-              "deleted")
+              "deleted",
+              account=scope.account_id)
 
 
 def delete_for_subnet(session: Session, sub: Subnet) -> None:

@@ -56,7 +56,8 @@ def set_instance(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -
             raise Invalid(f"{name} is a {row.role} node of an appliance; its limits are its "
                           "service's (facade service limits)", where="instance")
         if store(row, raw):
-            ctx.event(session, "instance.limits", name, f"limits now {_describe(of_row(row))}")
+            ctx.event(session, "instance.limits", name, f"limits now {_describe(of_row(row))}",
+                      row.name_scope_id)
         out = of_row(row).as_dict()
     ctx.kick()
     return out
@@ -67,7 +68,8 @@ def set_service(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) ->
         row = lookup.own_service(session, caller, name, "its limits")
         if store(row, raw):
             ctx.event(session, "service.limits", name,
-                      f"backend limits now {_describe(of_row(row))}")
+                      f"backend limits now {_describe(of_row(row))}",
+                      account=row.account_id)
         out = of_row(row).as_dict()
     ctx.kick()
     return out

@@ -49,7 +49,8 @@ def new_site(ctx: Context, session: Session, caller: Caller, name: str, account:
     session.add(Subnet(network=site, name=edge.SITE_LAN, cidr=cmd.cidr))
     internet.give_leg(ctx, session, site)
     ctx.event(session, "site.created", name,
-              f"site {name} {cmd.cidr}, its gateway at {site.gateway_ip}")
+              f"site {name} {cmd.cidr}, its gateway at {site.gateway_ip}",
+              account=owner.id)
     session.flush()
     return site
 
@@ -108,7 +109,8 @@ def remove(ctx: Context, session: Session, site: Network) -> None:
     for sub in list(site.subnets):
         session.delete(sub)
     session.delete(site)
-    ctx.event(session, "site.deleted", site.name, f"site {site.name} deleted")
+    ctx.event(session, "site.deleted", site.name, f"site {site.name} deleted",
+              site.account_id)
 
 
 def delete(ctx: Context, caller: Caller, name: str) -> None:
@@ -136,7 +138,8 @@ def new_host(ctx: Context, session: Session, caller: Caller, site_name: str, nam
     session.add(inst)
     instances.add_interfaces(session, inst, [(site.subnets[0], ip, "ip")])
     ctx.event(session, "site.host-added", name,
-              f"host {name} of site {site.name} at {inst.interfaces[0].ip}")
+              f"host {name} of site {site.name} at {inst.interfaces[0].ip}",
+              account=site.account_id)
     return inst
 
 
@@ -176,5 +179,6 @@ def delete_host(ctx: Context, caller: Caller, site: str, name: str) -> None:
             raise InUse(f"host {name} ({ip}) has public IP {bound}; disassociate it first",
                         where="host")
         row.status = NodeStatus.DELETING
-        ctx.event(session, "site.host-deleting", name, "site host deletion requested")
+        ctx.event(session, "site.host-deleting", name, "site host deletion requested",
+                  row.name_scope_id)
     ctx.converge()

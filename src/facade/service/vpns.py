@@ -87,7 +87,8 @@ def new_vpn(ctx: Context, session: Session, caller: Caller, name: str, network: 
                        at_ms=to_ms(row.created_at))
     ctx.event(session, "vpn.created", name,
               f"channel between network {net.name} ({net.gateway_ip}) and site {site} "
-              f"({place.gateway_ip}), UDP {edge.channel_port(row.id)}")
+              f"({place.gateway_ip}), UDP {edge.channel_port(row.id)}",
+              account=net.account_id)
     return row
 
 
@@ -148,7 +149,7 @@ def remove(ctx: Context, session: Session, row: Vpn) -> None:
     session.flush()
     if net is not None and not net.public_gateway and not gateways.channels(session, net.id):
         net.gateway_ip = None
-    ctx.event(session, "vpn.deleted", row.name, "channel deleted")
+    ctx.event(session, "vpn.deleted", row.name, "channel deleted", row.account_id)
 
 
 def delete(ctx: Context, caller: Caller, name: str) -> None:

@@ -240,9 +240,9 @@ class Service(Base):
     health_fall: Mapped[int | None] = mapped_column(Integer, nullable=True)
     backend_subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
     management_subnet_id: Mapped[int] = mapped_column(ForeignKey("subnets.id"))
-    # the appliance (by name) this service's backends call: chained appliances, see
-    # docs/composition.md; resolved by service/chains.py, may name one not created yet
-    upstream: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # the appliance (NAME or ACCOUNT/NAME) this service's backends call: chained appliances,
+    # see docs/composition.md; resolved by service/chains.py, may name one not created yet
+    upstream: Mapped[str | None] = mapped_column(String(81), nullable=True)
     # the load-balancer offer its front-end nodes come from (owned by that offer's account);
     # None: the provider runs its own front-ends (docs/composition.md)
     frontend_id: Mapped[int | None] = mapped_column(ForeignKey("load_balancers.id"),
@@ -538,6 +538,11 @@ class Event(Base):
     message: Mapped[str] = mapped_column(Text)
     # the X-Request-ID of the API request that caused it; None for the controller's own
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    # the account whose object it is about (service/events.py): it is shown to that account
+    # (and an appliance's to its provider). No foreign key: the log outlives an account, and
+    # account ids are never reused. None: recorded before 0022, or by the controller about a
+    # kernel object, matched by name instead.
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class IdempotentRequest(Base):

@@ -41,7 +41,7 @@ def list_appliances(
 def create_appliance(body: ApplianceCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
     view = appliances.create(ctx, caller, name=body.name, account=body.account,
                              service=body.service, subnet=body.subnet, backends=body.backends)
-    return located(response, "/v1/appliances/{name}", view)
+    return located(response, "/v1/appliances/{name}", view, caller)
 
 
 @router.get("/{name}", response_model=ApplianceRead, operation_id="get_appliance")
@@ -56,7 +56,7 @@ def scale_appliance(name: str, body: ApplianceUpdate, ctx: Ctx, caller: Auth,
                     response: Response, if_match: IfMatch = None, owner: Owner = None) -> Any:
     view = guarded(ctx, if_match, lambda: appliances.get(ctx, caller, named(name, owner)),
                    lambda: appliances.scale(ctx, caller, named(name, owner), body.backends))
-    return located(response, "/v1/appliances/{name}", tagged(response, view))
+    return located(response, "/v1/appliances/{name}", tagged(response, view), caller)
 
 
 @router.delete("/{name}", status_code=202, response_model=ApplianceRead,
@@ -67,4 +67,4 @@ def delete_appliance(name: str, ctx: Ctx, caller: Auth, response: Response,
     `deleted_with` names them), `detach=true` deletes it alone and leaves them running
     (docs/composition.md)."""
     view = appliances.delete(ctx, caller, named(name, owner), force=force, detach=detach)
-    return located(response, "/v1/appliances/{name}", view)
+    return located(response, "/v1/appliances/{name}", view, caller)

@@ -81,7 +81,7 @@ def list_externals(ctx: Ctx, caller: Auth, page: Paging) -> Any:
              operation_id="create_external")
 def create_external(body: ExternalCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
     view = internet.create(ctx, caller, body.name, body.account, body.ip)
-    return located(response, "/v1/externals/{name}", view)
+    return located(response, "/v1/externals/{name}", view, caller)
 
 
 @router.get("/v1/externals/{name}", response_model=ExternalRead, operation_id="get_external")

@@ -43,7 +43,7 @@ def create_instance(body: InstanceCreate, ctx: Ctx, caller: Auth, response: Resp
                             [i.model_dump() for i in body.interfaces],
                             body.limits.model_dump(exclude_unset=True) if body.limits else None,
                             public_ip=body.public_ip)
-    return located(response, "/v1/instances/{name}", view)
+    return located(response, "/v1/instances/{name}", view, caller)
 
 
 @router.get("/{name}", response_model=NodeRead, operation_id="get_instance")

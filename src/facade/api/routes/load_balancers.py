@@ -25,7 +25,7 @@ def create_load_balancer(body: LoadBalancerCreate, ctx: Ctx, caller: Auth,
                          response: Response) -> Any:
     view = load_balancers.create(ctx, caller, name=body.name, account=body.account,
                                  management_subnet=body.management_subnet)
-    return located(response, "/v1/load-balancers/{name}", view)
+    return located(response, "/v1/load-balancers/{name}", view, caller)
 
 
 @router.get("/{name}", response_model=LoadBalancerRead, operation_id="get_load_balancer")

@@ -38,7 +38,7 @@ def create_network(body: NetworkCreate, ctx: Ctx, caller: Auth, response: Respon
                                    [s.model_dump() for s in body.subnets or []],
                                    public_gateway=body.public_gateway,
                                    outbound_nat=body.outbound_nat)
-    return located(response, "/v1/networks/{name}", view)
+    return located(response, "/v1/networks/{name}", view, caller)
 
 
 @router.patch("/v1/networks/{name}", response_model=NetworkRead, operation_id="update_network")
@@ -69,7 +69,7 @@ def create_subnet(network: str, body: SubnetCreate, ctx: Ctx, caller: Auth,
     view = networks.create_subnet(ctx, caller, named(network, owner), body.name, body.cidr,
                                   body.internet,
                                   body.sites)
-    return located(response, "/v1/subnets/{name}", view)
+    return located(response, "/v1/subnets/{name}", view, caller)
 
 
 @router.get("/v1/subnets", response_model=Page[SubnetRead], operation_id="list_subnets")

@@ -41,7 +41,7 @@ def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth, response: Respon
                           if body.limits else None,
                           health_check=body.health_check.model_dump(exclude_unset=True)
                           if body.health_check else None)
-    return located(response, "/v1/services/{name}", view)
+    return located(response, "/v1/services/{name}", view, caller)
 
 
 @router.get("/{name}", response_model=ServiceRead, operation_id="get_service")

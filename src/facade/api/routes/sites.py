@@ -30,7 +30,7 @@ def list_sites(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 @router.post("/v1/sites", status_code=201, response_model=SiteRead, operation_id="create_site")
 def create_site(body: SiteCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
     view = sites.create(ctx, caller, body.name, body.account, body.cidr)
-    return located(response, "/v1/sites/{name}", view)
+    return located(response, "/v1/sites/{name}", view, caller)
 
 
 @router.get("/v1/sites/{name}", response_model=SiteRead, operation_id="get_site")
@@ -66,7 +66,7 @@ def list_vpns(ctx: Ctx, caller: Auth, page: Paging) -> Any:
 @router.post("/v1/vpns", status_code=201, response_model=VpnRead, operation_id="create_vpn")
 def create_vpn(body: VpnCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
     view = vpns.create(ctx, caller, body.name, body.network, body.site)
-    return located(response, "/v1/vpns/{name}", view)
+    return located(response, "/v1/vpns/{name}", view, caller)
 
 
 @router.get("/v1/vpns/{name}", response_model=VpnRead, operation_id="get_vpn")

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from facade.api.deps import Auth, Ctx, Paging
+from facade.api.deps import AccountFilter, Auth, Ctx, Paging
 from facade.api.schemas import EventRead, Page, ScenarioCreate, ScenarioRead
 from facade.service import events, request_ids, scenario, topology
 
@@ -27,9 +27,11 @@ def get_topology(ctx: Ctx, caller: Auth) -> dict[str, Any]:
 def list_events(ctx: Ctx, caller: Auth, page: Paging,
                 request_id: str | None = Query(None, max_length=request_ids.MAX_LENGTH,
                                                description="only the events this request "
-                                               "(its X-Request-ID) caused")) -> Any:
-    """Newest first; `next_cursor` goes back in time."""
-    return events.list_(ctx, caller, page, request_id=request_id)
+                                               "(its X-Request-ID) caused"),
+                account: AccountFilter = None) -> Any:
+    """Newest first; `next_cursor` goes back in time. `?account=`: the events that account is
+    shown (its objects', the appliances it provides)."""
+    return events.list_(ctx, caller, page, request_id=request_id, account=account)
 
 
 @router.post("/apply", response_model=ScenarioRead, operation_id="apply")

@@ -59,7 +59,7 @@ class ServiceCreate(Body):
     management_subnet: str = Field(max_length=MAX_SUBNET_REF)
     health_path: str | None = Field(default=None, max_length=MAX_HEALTH_PATH)
     # the appliance this service's backends call (chained appliances, docs/composition.md)
-    upstream: str | None = Field(default=None, max_length=MAX_NAME)
+    upstream: str | None = Field(default=None, max_length=MAX_REF)  # NAME or ACCOUNT/NAME
     # what the customer pays, and who bills it (docs/billing.md); unset prices are 0
     prices: ServicePricesBody | None = None
     billing_model: str | None = Field(default=None, max_length=32)

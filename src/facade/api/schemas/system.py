@@ -33,3 +33,5 @@ class EventRead(BaseModel):
     request_id: str | None = Field(None, description=(
         "the X-Request-ID of the API request that caused it; null for what the controller "
         "did on its own"))
+    account: str | None = Field(None, description=(
+        "the account whose object it is about; null for the provider network's own events"))

@@ -22,11 +22,13 @@ def events(
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest last.", min=1)] = 50,
     request_id: Annotated[str | None, typer.Option(
         "--request-id", help="Only those this API request caused (its X-Request-ID).")] = None,
+    account: Annotated[str | None, typer.Option(
+        "--account", help="Only those this account is shown (the operator's filter).")] = None,
     as_json: Json = False, form: Output = None,
 ) -> None:
     """Show the latest events."""
     with connect() as cli:
-        newest_first = cli.system.events(most=limit, request_id=request_id)
+        newest_first = cli.system.events(most=limit, request_id=request_id, account=account)
     render.output(newest_first[::-1], as_json, render.events, form)
 
 

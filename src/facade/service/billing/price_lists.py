@@ -158,7 +158,8 @@ def set_edge_in(ctx: Context, session: Session, caller: Caller, data: object
     ctx.event(session, "prices.updated", "edge",
               f"edge prices set: {sheet.public_ip_hour} per public address-hour, "
               f"{sheet.gateway_per_gb} per GB through a public gateway, "
-              f"{sheet.channel_hour} per channel-hour")
+              f"{sheet.channel_hour} per channel-hour",
+              account=caller.account_id)
     return sheet, True
 
 
@@ -188,7 +189,8 @@ def set_instances_in(ctx: Context, session: Session, caller: Caller, data: objec
     _save(session, INSTANCES, "", sheet)
     ctx.event(session, "prices.updated", "instances",
               f"instance prices set: front-end {sheet.frontend_node_hour}, backend "
-              f"{sheet.backend_node_hour} per node-hour")
+              f"{sheet.backend_node_hour} per node-hour",
+              account=caller.account_id)
     return sheet, True
 
 
@@ -221,7 +223,8 @@ def set_frontend_in(ctx: Context, session: Session, caller: Caller, name: str, d
         return sheet, False
     _save(session, FRONTEND, account.name, sheet)
     ctx.event(session, "prices.updated", account.name,
-              f"front-end prices of {account.name}: {sheet.node_hour} per node-hour")
+              f"front-end prices of {account.name}: {sheet.node_hour} per node-hour",
+              account=account.id)
     return sheet, True
 
 

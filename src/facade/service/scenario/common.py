@@ -1,6 +1,7 @@
 """What apply and destroy of a scenario file share: an error raised at the file line of the
-declaration that broke it (`located`), a conflict that names what differs (`differs`), and
-where a rule declaration applies (`rule_scope`). ensure.py and remove.py call these.
+declaration that broke it (`located`), a conflict that names what differs (`differs`),
+where a rule declaration applies (`rule_scope`), and how the answer names what the file
+declares (`Naming`). ensure.py and remove.py call these.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain.errors import Conflict, FacadeError
-from facade.domain.scenario import Declaration, RuleDecl
+from facade.domain.scenario import Declaration, RuleDecl, Scenario
 from facade.service import rules
 from facade.service.context import Caller
 from facade.store.models import Account
@@ -59,3 +60,26 @@ def rule_scope(session: Session, caller: Caller, decl: RuleDecl) -> rules.Scope:
         return rules.subnet_scope(session, caller, decl.subnet)
     instance, ifname = rules.split_interface(decl.interface or "")
     return rules.interface_scope(session, caller, instance, ifname)
+
+
+class Naming:
+    """How an answer names the file's declarations. A change is `name`, or `ACCOUNT/name` when
+    the file declares that name of that kind for several accounts; an appliance to wait for is
+    named as the caller would ask for it: its own bare, another account's ACCOUNT/NAME (the
+    operator's always, for its bare names prefer nobody's), so `facade apply` waits for that
+    account's appliance, never a same-named one of another."""
+
+    def __init__(self, caller: Caller, sc: Scenario) -> None:
+        self.caller = caller
+        owners: dict[tuple[str, str], set[str]] = {}
+        for decl in sc.in_order():
+            owners.setdefault((decl.kind, decl.label), set()).add(getattr(decl, "account", ""))
+        self.shared = {key for key, accounts in owners.items() if len(accounts) > 1}
+        self.appliances = [a.name if a.account == caller.account and not caller.operator
+                           else f"{a.account}/{a.name}" for a in sc.appliances]
+
+    def change(self, action: str, decl: Declaration) -> dict[str, str]:
+        name = decl.label
+        if (decl.kind, name) in self.shared:
+            name = f"{getattr(decl, 'account', '')}/{name}"
+        return {"action": action, "kind": decl.kind, "name": name}

@@ -55,7 +55,14 @@ from facade.service import (
 )
 from facade.service.billing import price_lists
 from facade.service.context import Caller, Context
-from facade.service.scenario.common import differs, located, matches, owned, rule_scope
+from facade.service.scenario.common import (
+    Naming,
+    differs,
+    located,
+    matches,
+    owned,
+    rule_scope,
+)
 from facade.store.models import (
     Account,
     Appliance,
@@ -208,7 +215,8 @@ def _set_limits(ctx: Context, session: Session, row: Instance | Service,
         return False
     kind = "instance" if isinstance(row, Instance) else "service"
     ctx.event(session, f"{kind}.limits", row.name,
-              f"limits now {sandboxes.of_row(row).as_dict()} (from a scenario file)")
+              f"limits now {sandboxes.of_row(row).as_dict()} (from a scenario file)",
+              account=row.name_scope_id if isinstance(row, Instance) else row.account_id)
     return True
 
 
@@ -221,7 +229,8 @@ def _set_health_check(ctx: Context, session: Session, row: Service,
         return False
     ctx.event(session, "service.health_check", row.name,
               f"health check now {health_checks.describe(health_checks.of_row(row))} "
-              "(from a scenario file)")
+              "(from a scenario file)",
+              account=row.account_id)
     return True
 
 
@@ -399,7 +408,7 @@ def _rule(ctx: Context, session: Session, caller: Caller, decl: RuleDecl) -> str
 
 
 def _apply(ctx: Context, session: Session, caller: Caller,
-           sc: Scenario) -> list[dict[str, str]]:
+           sc: Scenario, naming: Naming) -> list[dict[str, str]]:
     changes: list[dict[str, str]] = []
     steps: list[tuple[Any, tuple[Declaration, ...]]] = [
         (_account, sc.accounts), (_prices, sc.prices), (_network, sc.networks),
@@ -411,7 +420,7 @@ def _apply(ctx: Context, session: Session, caller: Caller,
         for decl in decls:
             with located(decl):
                 action = step(ctx, session, caller, decl)
-            changes.append({"action": action, "kind": decl.kind, "name": decl.label})
+            changes.append(naming.change(action, decl))
     return changes
 
 
@@ -428,15 +437,15 @@ def apply(ctx: Context, caller: Caller, text: str, filename: str, *,
     """With `dry_run`, the same transaction, checks and answer (each change it would make, or
     the error at the file's line), rolled back: nothing is stored, nothing reaches the kernel."""
     sc = parse_scenario(text, filename)
+    naming = Naming(caller, sc)
     try:
         with ctx.write() as session:
-            changes = _apply(ctx, session, caller, sc)
+            changes = _apply(ctx, session, caller, sc, naming)
             if dry_run:
                 raise _Rehearsed(changes)
     except _Rehearsed as rehearsal:
-        return {"changes": rehearsal.changes, "appliances": [a.name for a in sc.appliances],
+        return {"changes": rehearsal.changes, "appliances": naming.appliances,
                 "dry_run": True}
     if any(c["action"] != "unchanged" for c in changes):
         ctx.converge()
-    return {"changes": changes, "appliances": [a.name for a in sc.appliances],
-            "dry_run": False}
+    return {"changes": changes, "appliances": naming.appliances, "dry_run": False}

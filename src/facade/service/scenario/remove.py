@@ -44,7 +44,7 @@ from facade.service import (
     vpns,
 )
 from facade.service.context import Caller, Context
-from facade.service.scenario.common import located, owned, rule_scope
+from facade.service.scenario.common import Naming, located, owned, rule_scope
 from facade.store.models import (
     Account,
     Appliance,
@@ -236,8 +236,10 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
     sc = parse_scenario(text, filename)
     changes: list[dict[str, str]] = []
 
+    naming = Naming(caller, sc)
+
     def note(action: str, decl: Declaration) -> None:
-        changes.append({"action": action, "kind": decl.kind, "name": decl.label})
+        changes.append(naming.change(action, decl))
 
     app_names = [a.name for a in sc.appliances]
     app_ids: list[int] = []  # what this destroy marked, waited for by id (names are per account)
@@ -294,4 +296,4 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
     with ctx.write() as session:
         _remove_declared(ctx, session, caller, sc, note)
     ctx.converge()
-    return {"changes": changes, "appliances": app_names}
+    return {"changes": changes, "appliances": naming.appliances}
