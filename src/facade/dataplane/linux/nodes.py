@@ -51,6 +51,28 @@ from facade.domain.specs import Leg, NodeSpec, PortSpec
 from facade.domain.states import NodeRole
 
 log = logging.getLogger("facade.dataplane")
+trace = logging.getLogger("facade.trace")  # a node's making, step by step, with FACADE_TRACE
+
+
+class _Steps:
+    """How long each step of a node's making took (logged with FACADE_TRACE: where a slow
+    `ensure_node` spent its time)."""
+
+    def __init__(self, netns: str) -> None:
+        self.netns = netns
+        self.on = trace.isEnabledFor(logging.DEBUG)
+        self.last = time.perf_counter()
+        self.spent: list[str] = []
+
+    def __call__(self, step: str) -> None:
+        if self.on:
+            now = time.perf_counter()
+            self.spent.append(f"{step} {(now - self.last) * 1e3:.0f}")
+            self.last = now
+
+    def log(self) -> None:
+        if self.on:
+            trace.debug("ensure_node %s steps (ms): %s", self.netns, ", ".join(self.spent))
 TEARDOWN_S = 2.0  # seconds a deleted node's namespace has to go, with its ports
 
 
@@ -66,6 +88,7 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
                 prober: Prober) -> None:
     """Make the node exactly as `spec` says (the driver calls check_node first), under the
     fabric's lock shared and the node's own."""
+    step = _Steps(spec.netns)
     with contextlib.ExitStack() as stack:
         if not ns.exists(FABRIC):
             raise DataPlaneError(f"ensure_node {spec.netns}: no fabric; ensure the subnets "
@@ -81,7 +104,9 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
                 and not ns.owned_by_child_userns(spec.netns):
             delete_node(spec.netns, sandboxes=sandboxes, guard=guard, procs=procs,
                         prober=prober)  # made before it had a sandbox: made again
+        step("fabric")
         created = box is not None and sandboxes.prepare(spec.netns, box)
+        step("sandbox")
         if created:
             ns.run_in_netns(spec.netns, lambda: ns.write_sysctls(base_sysctls()))
         elif not ns.exists(spec.netns):
@@ -90,8 +115,10 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
         if box is not None and box.own_network:
             # before its ports join their bridges: a tenant's port is never unguarded
             guard.ensure(spec.netns, entries_of(spec))
+        step("namespace and guard")
         with ipr_in(spec.netns) as node:
             links, made = ensure_ports(spec, fab, node)
+            step("ports")
             if spec.role == NodeRole.ROUTER:
                 _relearn(spec, fab, node, links, made)
                 if spec.tunnels:
@@ -103,7 +130,9 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
                 if port.neighbours and port.mac:
                     neighbours.resolve(node, links[port.ifname]["index"], port.mac,
                                        port.neighbours)
+            step("addresses, routes, rules")
             digest = ns.run_in_netns(spec.netns, lambda: _inside_node(spec, created))
+            step("sysctls, nftables")
             if spec.tunnels:
                 tunnels.configure(spec)
             tag = FE_TAG if spec.frontend is not None else RT_TAG
@@ -113,6 +142,8 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             if lo.get("ifalias") != alias or lo.get("state") != "up":
                 node.link("set", index=lo["index"], ifalias=alias, state="up")
         _announce(spec)
+        step("announce")
+    step.log()
 
 
 def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
