@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import pytest
 
-from facade.dataplane.linux import processes as processes_mod
+from facade.dataplane.linux import children
 from facade.dataplane.linux.processes import Processes
 from facade.dataplane.linux.sandbox import Sandboxes
 
@@ -129,7 +129,7 @@ def test_a_reap_with_nothing_exited_polls_no_child(tmp_path: Path,
 def test_next_exited_child_says_none_without_children_that_exited() -> None:
     child = subprocess.Popen(["sleep", "30"])
     try:
-        assert processes_mod.next_exited_child() in (None, *_other_zombies(child.pid))
+        assert children.next_exited() in (None, *_other_zombies(child.pid))
     finally:
         child.kill()
         child.wait()

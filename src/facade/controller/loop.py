@@ -102,9 +102,11 @@ class Controller:
                                    metrics=ctx.metrics)
         self.rt = Runtime(
             ctx=ctx, queue=self.queue, clock=clock, health=self.health,
-            node_views=QuietViews(ctx, lambda s: node_views.read_all(s, ctx.home), clock),
+            node_views=QuietViews(
+                ctx, lambda s, first, n: node_views.read_from(s, ctx.home, first, n), clock),
             appliance_views=QuietViews(
-                ctx, lambda s: desired.appliance_targets(s, ctx.home), clock))
+                ctx, lambda s, first, n: desired.appliance_targets(s, ctx.home, first, n),
+                clock))
         self.management = ManagementEngine(ctx, clock, costs=self.costs)
         self.metering = MeteringEngine(ctx, self._unhealthy, clock, costs=self.costs)
         self.workers = workers or max(1, getattr(ctx.dataplane, "concurrency", 1))

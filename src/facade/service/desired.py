@@ -400,13 +400,16 @@ def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceT
         frontend_mgmt=_mgmt(fe) if fe else None)
 
 
-def appliance_targets(session: Session, home: Path) -> dict[int, ApplianceTarget]:
-    """Every appliance's target but those being deleted, read together (a few queries)."""
-    apps = session.scalars(
-        select(Appliance).where(Appliance.status != ApplianceStatus.DELETING).options(
-            selectinload(Appliance.nodes).selectinload(Instance.interfaces)
-            .joinedload(Interface.subnet),
-            joinedload(Appliance.service), joinedload(Appliance.subnet)))
+def appliance_targets(session: Session, home: Path, first: int = 0,
+                      count: int | None = None) -> dict[int, ApplianceTarget]:
+    """The targets of the appliances not being deleted (of the `count` of the lowest ids from
+    `first` on; every one without `count`), read together (a few queries)."""
+    query = select(Appliance).where(Appliance.status != ApplianceStatus.DELETING,
+                                    Appliance.id >= first).order_by(Appliance.id).options(
+        selectinload(Appliance.nodes).selectinload(Instance.interfaces)
+        .joinedload(Interface.subnet),
+        joinedload(Appliance.service), joinedload(Appliance.subnet))
+    apps = session.scalars(query if count is None else query.limit(count))
     return {app.id: appliance_target(session, home, app) for app in apps}
 
 

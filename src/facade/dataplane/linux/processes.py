@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from facade.dataplane.linux import children
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError
 from facade.dataplane.linux.procfs import netns_inode_of, pidns_inode_of, pids_running, starttime
@@ -141,32 +142,17 @@ class Processes:
 
     # -- children --------------------------------------------------------------------------
     def reap(self) -> None:
-        """Collect the children that have exited, as the kernel names them one at a time (a
-        look that reaps nothing): it costs the exited ones, where a poll of every child cost
-        about 10 ms of CPU with the 1,500 children of 500 appliances, several times per node
-        deleted. A child that is not ours at the head of the line (a command another thread
-        runs, which its caller reaps): every child is polled instead, as before."""
+        """Collect the children that have exited (children.py), these and the sandboxes' node
+        inits. A child that is not ours at the head of the kernel's line (a command another
+        thread runs, which its caller reaps): every child is polled instead."""
         seen: set[int] = set()
-        while (pid := next_exited_child()) is not None and pid not in seen:
+        while (pid := children.next_exited()) is not None and pid not in seen:
             seen.add(pid)
-            if not (self._collect(pid) or self.sandboxes.collect(pid)):
-                self._poll_all()
+            if not (children.collect(self._children, self._lock, pid)
+                    or self.sandboxes.collect(pid)):
+                children.poll_all(self._children, self._lock)
                 self.sandboxes.reap()
                 return
-
-    def _collect(self, pid: int) -> bool:
-        """Reap the child `pid` if it is one of ours (False: it is not)."""
-        with self._lock:
-            popen = self._children.get(pid)
-            if popen is not None and popen.poll() is not None:
-                del self._children[pid]
-        return popen is not None
-
-    def _poll_all(self) -> None:
-        with self._lock:
-            for pid, popen in list(self._children.items()):
-                if popen.poll() is not None:
-                    del self._children[pid]
 
     def adopt(self, popen: subprocess.Popen[bytes]) -> None:
         """Reap this child (a sandbox's monitor) on a later `reap`."""
@@ -335,16 +321,6 @@ def _write_json(path: Path, data: object) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data))
     tmp.replace(path)
-
-
-def next_exited_child() -> int | None:
-    """The pid of a child of this process that has exited and is not reaped yet, left so
-    (waitid's WNOWAIT: its owner reaps it); None when there is none."""
-    try:
-        info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:  # no child at all
-        return None
-    return info.si_pid if info is not None else None
 
 
 def wait_entered(pid: int, netns: str, timeout: float = 2.0) -> None:

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-from facade.dataplane.linux import cgroups, sandbox_orphans, seccomp
+from facade.dataplane.linux import cgroups, children, sandbox_orphans, seccomp
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError
 from facade.dataplane.linux.procfs import netns_inode_of, starttime
@@ -107,18 +107,11 @@ class Sandboxes:
 
     def collect(self, pid: int) -> bool:
         """Reap `pid` if it is the monitor of a node's init (False: it is not one)."""
-        with self._inits_lock:
-            popen = self._inits.get(pid)
-            if popen is not None and popen.poll() is not None:
-                del self._inits[pid]
-        return popen is not None
+        return children.collect(self._inits, self._inits_lock, pid)
 
     def reap(self) -> None:
         """Collect the monitors of node inits that have exited (they run for a node's life)."""
-        with self._inits_lock:
-            for pid, popen in list(self._inits.items()):
-                if popen.poll() is not None:
-                    del self._inits[pid]
+        children.poll_all(self._inits, self._inits_lock)
 
     # -- records ---------------------------------------------------------------------------
     def node_dir(self, netns: str) -> Path:
