@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEBS := iproute2 nftables libnftables1 iperf3 curl procps util-linux bubblewrap catatonit libseccomp2 wireguard-go wireguard-tools openssl
+DEBS := iproute2 nftables libnftables1 iperf3 curl procps util-linux bubblewrap catatonit libseccomp2 wireguard-go wireguard-tools openssl \
+  postgresql
 STAMP_DEBS := $(VENV)/.debs-ok
 STAMP_PY := $(VENV)/.deps-ok
 
@@ -10,7 +11,7 @@ STAMP_PY := $(VENV)/.deps-ok
 
 deps: $(STAMP_DEBS) $(STAMP_PY)
 
-$(STAMP_DEBS):
+$(STAMP_DEBS): Makefile
 	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi

@@ -84,7 +84,7 @@ def start() -> Server:
     subprocess.run([*as_user, _bin("initdb"), "-D", str(data), "-U", "postgres",
                     "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"],
                    check=True, capture_output=True)
-    log = open(folder / "server.log", "ab")  # noqa: SIM115 (the server's, as long as it runs)
+    log = open(folder / "server.log", "ab")  # the server's: it keeps its own copy
     opts = [arg for s in SETTINGS for arg in ("-c", s)]
     proc = subprocess.Popen([*(as_user or ["setpriv"]), "--pdeathsig=QUIT", _bin("postgres"),
                              "-D", str(data), "-k", str(folder), *opts],

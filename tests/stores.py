@@ -63,12 +63,13 @@ def server() -> pg.Server:
     return _server
 
 
-def postgresql_url(*, migrated: bool = True) -> str:
+def postgresql_url(*, migrated: bool = True, dropped: bool = True) -> str:
     """A new PostgreSQL database, empty, at the newest revision or (not `migrated`) at none;
-    drop_made drops it."""
+    drop_made drops it (`dropped`), else it lasts as long as the server."""
     name = f"t{os.getpid()}_{next(_numbers)}"
     server().admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {TEMPLATE}" if migrated else ""))
-    _made.append(name)
+    if dropped:
+        _made.append(name)
     return server().url(name)
 
 

@@ -84,6 +84,7 @@ class Context:
     def open(cls, home: Path, dataplane: DataPlane, url: str | None = None) -> Context:
         home.mkdir(parents=True, exist_ok=True)
         engine = db.open_engine(url or db.sqlite_url(home))
+        db.record_store(home, url or db.sqlite_url(home))
         db.migrate(engine)
         return cls(home=home, engine=engine, dataplane=dataplane)
 

@@ -62,7 +62,7 @@ def shown(url: str) -> str:
     """The URL as it may be printed: its password hidden."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 (not a URL at all: SQLAlchemy says so when it is used)
+    except (exc.ArgumentError, ValueError):  # not a URL at all: open_engine says so
         return url.split("@")[-1]
 
 
@@ -112,6 +112,20 @@ def lock_writes(session: Session) -> None:
 
 def sqlite_url(home: Path) -> str:
     return f"sqlite:///{home / 'facade.db'}"
+
+
+# In a state folder whose store is a server's database: that database's URL, password hidden
+# (what `facade backup` says it does not cover; store/backup.py).
+ELSEWHERE = "database.url"
+
+
+def record_store(home: Path, url: str) -> None:
+    """Note in the state folder where its store is, when that is not its SQLite file."""
+    marker = home / ELSEWHERE
+    if url.startswith("sqlite"):
+        marker.unlink(missing_ok=True)
+    else:
+        marker.write_text(shown(url) + "\n")
 
 
 def migrate(engine: Engine) -> None:
