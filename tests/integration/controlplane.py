@@ -74,10 +74,13 @@ class ControlPlane:
         return self.items("/v1/events", token=token)[::-1]
 
     def stored(self) -> bytes:
-        """Everything the store holds, as bytes: the SQLite file, or every row of every table
-        of its PostgreSQL database as text."""
+        """Everything the store holds, as bytes: the SQLite file and its write-ahead log (what
+        was not checkpointed yet), or every row of every table of its PostgreSQL database as
+        text."""
         if self.home not in _databases:
-            return (self.home / "facade.db").read_bytes()
+            wal = self.home / "facade.db-wal"
+            return (self.home / "facade.db").read_bytes() + \
+                (wal.read_bytes() if wal.exists() else b"")
         with psycopg.connect(_databases[self.home]) as conn:
             tables = [r[0] for r in conn.execute(
                 "SELECT table_name FROM information_schema.tables "
