@@ -45,16 +45,17 @@ def pins(*paths: Path) -> dict[str, tuple[str, str]]:
 def runtime_names() -> set[str]:
     """The closure of pyproject's dependencies over the installed packages' requirements."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    todo = [Requirement(r) for r in project["dependencies"]]
+    todo = [(Requirement(r), {""}) for r in project["dependencies"]]
     seen: set[str] = set()
     while todo:
-        req = todo.pop()
+        req, extras = todo.pop()  # extras: those its dependant asked of the package it is of
         name = canonicalize_name(req.name)
-        if name in seen or (req.marker and not req.marker.evaluate({"extra": ""})):
+        if name in seen or (req.marker and not any(req.marker.evaluate({"extra": e})
+                                                   for e in extras)):
             continue
         seen.add(name)
-        for sub in metadata.requires(req.name) or []:
-            todo.append(Requirement(sub))
+        for sub in metadata.requires(req.name) or []:  # psycopg[binary]: its binary extra's
+            todo.append((Requirement(sub), {"", *req.extras}))
     return seen
 
 

@@ -15,11 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
+from tests import stores
 from tests.pages import follow
 
 ROOT = Path(__file__).resolve().parents[2]
 FACADE = str(Path(sys.executable).with_name("facade"))
+
+
+_databases: dict[Path, str] = {}  # a plane's state folder -> its PostgreSQL store
 
 
 def _free_port() -> int:
@@ -68,6 +73,21 @@ class ControlPlane:
         """The whole event log, oldest first (the API pages it newest first)."""
         return self.items("/v1/events", token=token)[::-1]
 
+    def stored(self) -> bytes:
+        """Everything the store holds, as bytes: the SQLite file and its write-ahead log (what
+        was not checkpointed yet), or every row of every table of its PostgreSQL database as
+        text."""
+        if self.home not in _databases:
+            wal = self.home / "facade.db-wal"
+            return (self.home / "facade.db").read_bytes() + \
+                (wal.read_bytes() if wal.exists() else b"")
+        with psycopg.connect(_databases[self.home]) as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = 'public'").fetchall()]
+            return "\n".join(str(row) for t in tables for row in conn.execute(
+                f'SELECT t::text FROM "{t}" t'.encode())).encode()
+
     def wait_for(self, predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
         while True:
@@ -77,6 +97,17 @@ class ControlPlane:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout}s waiting for {what}")
             time.sleep(0.05)
+
+
+def _store(home: Path) -> list[str]:
+    """The server's store option: none (SQLite in `home`), or with FACADE_TEST_STORE=postgresql
+    a database of this process's server (tests/stores.py), empty at the first start, so the
+    control plane migrates it, and the same one at every restart of the plane in `home`."""
+    if stores.STORE != "postgresql":
+        return []
+    if home not in _databases:
+        _databases[home] = stores.postgresql_url(migrated=False, dropped=False)
+    return ["--database", _databases[home]]
 
 
 def start_control_plane(home: Path, *, args: tuple[str, ...] = (), scheme: str = "http",
@@ -100,7 +131,7 @@ def start_control_plane(home: Path, *, args: tuple[str, ...] = (), scheme: str =
         env.pop(key, None)
     log = open(home.parent / f"{home.name}-server.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "facade.api.server", "--port", str(port),
-                             *args],
+                             *_store(home), *args],
                             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
                             start_new_session=True)
     deadline = time.monotonic() + 30

@@ -18,8 +18,11 @@ from facade.service import management, networks
 from facade.service.context import Caller, Context
 from facade.store import backup
 from tests.service.helpers import ok, running_api
+from tests.stores import STORE
 
 OPERATOR = Caller(account_id=1, account="operator", operator=True)
+SQLITE = pytest.mark.skipif(STORE != "sqlite", reason="facade backup covers a SQLite store; "
+                            "a PostgreSQL one is refused (the last test)")
 
 
 def _world(home_parent: Path) -> tuple[Path, str, str]:
@@ -33,6 +36,7 @@ def _world(home_parent: Path) -> tuple[Path, str, str]:
         return api.ctx.home, api.token, secret
 
 
+@SQLITE
 def test_a_backup_restores_the_store_token_and_secrets(tmp_path: Path,
                                                        monkeypatch: Any) -> None:
     home, token, secret = _world(tmp_path / "a")
@@ -63,6 +67,7 @@ def test_a_backup_restores_the_store_token_and_secrets(tmp_path: Path,
     ctx.engine.dispose()
     assert names == {"acme-vpc"}  # as it was when backed up
 
+@SQLITE
 def test_a_restore_refuses_what_it_cannot_trust_and_changes_nothing(
         tmp_path: Path, monkeypatch: Any) -> None:
     home, _, _ = _world(tmp_path / "b")
@@ -115,3 +120,28 @@ def test_a_backup_needs_a_store(tmp_path: Path) -> None:
     with pytest.raises(backup.Refused, match="nothing to back up"):
         backup.create(tmp_path / "empty", tmp_path / "x.backup")
     assert not (tmp_path / "x.backup").exists()
+
+
+def test_a_postgresql_store_is_refused_naming_its_tools(tmp_path: Path, postgresql_url: str,
+                                                        monkeypatch: Any) -> None:
+    """Its state folder knows (the note Context.open leaves), whether FACADE_DATABASE is set
+    or the store was given with `facade up --database`."""
+    home = tmp_path / "home"
+    Context.open(home, FakeDataPlane(), postgresql_url.replace("postgresql://",
+                                                               "postgresql://postgres:pw@"
+                                                               ).replace("postgres@", "")
+                 ).engine.dispose()
+    monkeypatch.delenv("FACADE_DATABASE", raising=False)
+    for action in (lambda: backup.create(home, tmp_path / "x.backup"),
+                   lambda: backup.restore(home, tmp_path / "x.backup")):
+        with pytest.raises(backup.Refused) as refused:
+            action()
+        said = str(refused.value)
+        assert "pg_dump" in said and "postgresql://postgres:***@/t" in said, said
+        assert "pw" not in said.replace("pg_", "")
+    assert not (tmp_path / "x.backup").exists()
+    monkeypatch.setenv("FACADE_DATABASE", "postgresql://facade@db.example/facade")
+    with pytest.raises(backup.Refused, match="database postgresql://facade@db.example/facade"):
+        backup.create(tmp_path / "other", tmp_path / "x.backup")
+    Context.open(home, FakeDataPlane()).engine.dispose()  # back to SQLite: the note goes
+    assert not (home / "database.url").exists()

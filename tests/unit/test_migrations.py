@@ -4,6 +4,7 @@ head has nothing left for autogenerate to add, change or drop, and there is one 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -184,3 +185,69 @@ def test_0020_keeps_every_row_and_lets_two_accounts_share_a_name(tmp_path: Path)
     assert [tuple(r) for r in scopes] == [("web", 1, 1), ("docs-fe", 2, 1)]
     assert [tuple(r) for r in networks] == [(1, "prod", 1)]
     assert [r[0] for r in subjects] == ["prov/search", "gone"]
+
+
+def _revision(engine: Any, cfg: Config, action: Any, revision: str) -> None:
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        action(cfg, revision)
+
+
+def test_on_postgresql_the_migrations_build_the_models_and_go_down_and_up_again(
+        empty_postgresql_url: str) -> None:
+    """Every revision up, none left for autogenerate to do, every one down to nothing (each
+    downgrade), and up again: the dialect's own names (a unique constraint PostgreSQL named
+    `networks_name_key`) and functions (strpos, not SQLite's instr) are found."""
+    import sqlalchemy as sa
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    engine = db.make_engine(empty_postgresql_url)
+    db.migrate(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    _revision(engine, cfg, command.downgrade, "base")
+    with engine.connect() as conn:
+        assert sa.inspect(conn).get_table_names() == ["alembic_version"]
+    db.migrate(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+    engine.dispose()
+
+
+def test_on_postgresql_0020_keeps_rows_and_lets_two_accounts_share_a_name(
+        empty_postgresql_url: str) -> None:
+    import sqlalchemy as sa
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    engine = db.make_engine(empty_postgresql_url)
+    _revision(engine, cfg, command.upgrade, "0019")
+    with engine.begin() as conn:
+        for sql in (
+                "INSERT INTO accounts (name, operator, created_at) VALUES "
+                "('acme', false, now()), ('prov', false, now()), ('evil', false, now())",
+                "INSERT INTO networks (name, account_id, cidr) VALUES ('prod', 1, '10.0.0.0/16')",
+                "INSERT INTO subnets (network_id, name, cidr) VALUES (1, 'app', '10.0.1.0/24')",
+                "INSERT INTO services (name, account_id, port, backend_subnet_id, "
+                "management_subnet_id) VALUES ('search', 2, 80, 1, 1)",
+                "INSERT INTO price_lists (kind, subject, from_hour, currency, frontend_node_hour, "
+                "backend_node_hour, per_gb, per_connection, per_1000_requests, public_ip_hour, "
+                "channel_hour, created_at) VALUES ('service', 'search', 1, 'USD', '1', '0', '0', "
+                "'0', '0', '0', '0', now())"):
+            conn.execute(sa.text(sql))
+    db.migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO networks (name, account_id, cidr) "
+                             "VALUES ('prod', 3, '10.0.0.0/16')"))
+        assert conn.execute(sa.text("SELECT subject FROM price_lists")).all() == \
+            [("prov/search",)]
+        with pytest.raises(sa.exc.IntegrityError), conn.begin_nested():
+            conn.execute(sa.text("INSERT INTO networks (name, account_id, cidr) "
+                                 "VALUES ('prod', 1, '10.1.0.0/16')"))
+        conn.execute(sa.text("DELETE FROM networks WHERE account_id = 3"))
+    _revision(engine, cfg, command.downgrade, "0019")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT subject FROM price_lists")).all() == [("search",)]
+    engine.dispose()

@@ -22,3 +22,31 @@ def test_serving_beyond_loopback_without_tls_is_warned_of(
         server.main(["--host", host, "--port", "1"])
     assert ("without TLS" in capsys.readouterr().err) is warned
     assert not (tmp_path / "home").exists()
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("postgresql://facade:s3cret@127.0.0.1:1/facade",
+     "cannot connect to the store postgresql://facade:***@127.0.0.1:1/facade: "
+     "connection failed: "),
+    ("postgresql://facade@/facade?host=/nonexistent",
+     'connection to server on socket "/nonexistent/.s.PGSQL.5432" failed'),
+    ("mysql://facade@db/facade", "the store is SQLite (the default) or PostgreSQL"),
+    ("postgresql://facade@db:notaport/facade", "is not a database URL Facade can use"),
+])
+def test_a_store_that_cannot_be_used_stops_it_at_start_naming_it_and_why(
+        url: str, said: str, monkeypatch: Any, tmp_path: Path) -> None:
+    monkeypatch.setattr(server.os, "geteuid", lambda: 0)  # it stops before needing root
+    monkeypatch.setenv("FACADE_HOME", str(tmp_path / "home"))
+    with pytest.raises(SystemExit) as stopped:
+        server.main(["--database", url, "--port", "1"])
+    message = str(stopped.value.code)
+    assert message.startswith("facade up: ") and said in message, message
+    assert "s3cret" not in message and "Traceback" not in message
+    assert not (tmp_path / "home").exists()
+
+
+def test_the_store_url_comes_from_facade_database_too(monkeypatch: Any, tmp_path: Path) -> None:
+    monkeypatch.setenv("FACADE_DATABASE", "postgresql://facade@/facade?host=/nonexistent")
+    monkeypatch.setenv("FACADE_HOME", str(tmp_path / "home"))
+    with pytest.raises(SystemExit, match="cannot connect to the store"):
+        server.main(["--port", "1"])

@@ -25,6 +25,7 @@ from facade.controller import Controller
 from facade.dataplane.linux import LinuxDataPlane
 from facade.service import accounts
 from facade.service.context import Context
+from facade.store import db
 
 
 def home_dir() -> Path:
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8470)
     parser.add_argument("--database", default=os.environ.get("FACADE_DATABASE"),
-                        help="SQLAlchemy URL (default: SQLite in the state folder)")
+                        help="the store: a PostgreSQL URL (default: SQLite in the state folder)")
     parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--tls-key", help="... and this private key (PEM)")
     parser.add_argument("--log-format", default=None, choices=logs.FORMATS,
@@ -73,6 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     if tls is None and not _loopback(args.host):
         print(f"warning: serving {args.host}:{args.port} without TLS: tokens cross the network "
               "in clear; give --tls-cert and --tls-key", file=sys.stderr, flush=True)
+    if args.database:  # before anything starts: a store that cannot be used stops it here
+        try:
+            db.open_engine(args.database).dispose()
+        except db.StoreUnavailable as exc:
+            sys.exit(f"facade up: {exc}")
     if os.geteuid() != 0:
         sys.exit("facade up needs root: it creates network namespaces, veths and nftables")
     logs.configure(log_format)

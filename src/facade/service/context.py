@@ -74,8 +74,10 @@ class Context:
     engine: Engine
     dataplane: DataPlane
     sessions: sessionmaker[Session] = field(init=False)
+    read_sessions: sessionmaker[Session] = field(init=False)
     # One writer at a time: allocation reads the taken addresses and inserts in one critical
-    # section; the unique constraint on (subnet, ip) is the backstop.
+    # section; the unique constraint on (subnet, ip) is the backstop. On PostgreSQL, where
+    # other processes may write too, each write also takes the store's lock (db.lock_writes).
     lock: threading.RLock = field(default_factory=threading.RLock)
     kicker: Kicker | None = None
     # node name -> what its management agent last said (kept by the controller, not stored)
@@ -91,11 +93,13 @@ class Context:
 
     def __post_init__(self) -> None:
         self.sessions = db.sessions(self.engine)
+        self.read_sessions = db.read_sessions(self.engine)
 
     @classmethod
     def open(cls, home: Path, dataplane: DataPlane, url: str | None = None) -> Context:
         home.mkdir(parents=True, exist_ok=True)
-        engine = db.make_engine(url or db.sqlite_url(home))
+        engine = db.open_engine(url or db.sqlite_url(home))
+        db.record_store(home, url or db.sqlite_url(home))
         db.migrate(engine)
         return cls(home=home, engine=engine, dataplane=dataplane)
 
@@ -106,10 +110,11 @@ class Context:
         writes its own bookkeeping untracked)."""
         with self.lock:
             before = getattr(self._last, "before", None)
-            if before is not None:  # a precondition of this thread's next write (expect())
-                self._last.before = None
-                before()
+            self._last.before = None
             with self.sessions.begin() as session:
+                db.lock_writes(session)
+                if before is not None:  # a precondition of this thread's next write (expect()),
+                    before()            # checked under the lock, another process's too
                 touched = changes.track(session)
                 yield session
             if touched.rows or touched.keys:
@@ -130,7 +135,7 @@ class Context:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             yield session
 
     def event(self, session: Session, kind: str, obj: str, message: str,

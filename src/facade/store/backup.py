@@ -12,7 +12,9 @@ A restore replaces the store and those secrets, keeping the store it replaces as
 facade.db.before-restore; the control plane must be stopped (the command checks), and at its
 next start migrates an older store and brings the kernel to what the restored store says. It
 refuses a file that is not such a backup, names outside its members, and a store of a schema this
-Facade does not know (a backup from a newer one), with nothing changed.
+Facade does not know (a backup from a newer one), with nothing changed. A state folder whose
+store is a PostgreSQL database (FACADE_DATABASE, or the note Context.open leaves) is refused:
+pg_dump and pg_restore back that up (docs/postgresql.md).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
-from facade.store.db import MIGRATIONS
+from facade.store.db import ELSEWHERE, MIGRATIONS, shown
 
 FORMAT = 1
 STORE = "facade.db"
@@ -62,7 +64,25 @@ def _revision(db: Path) -> str:
     return str(row[0])
 
 
+def _sqlite_only(home: Path) -> None:
+    """Refuse a state folder whose store is a PostgreSQL database: that is backed up with the
+    database's own tools, which also copy it consistently while control planes write."""
+    url = os.environ.get("FACADE_DATABASE", "")
+    marker = home / ELSEWHERE
+    if url and not url.startswith("sqlite"):
+        where = shown(url)
+    elif marker.is_file():
+        where = marker.read_text().strip()
+    else:
+        return
+    raise Refused(f"the store of {home} is the database {where}, not a SQLite file: facade "
+                  "backup and restore cover SQLite only; use pg_dump and pg_restore for it, "
+                  f"and keep {TOKEN} and agents/*.secret of {home} with that dump "
+                  "(docs/postgresql.md)")
+
+
 def create(home: Path, out: Path) -> str:
+    _sqlite_only(home)
     db = home / STORE
     if not db.is_file():
         raise Refused(f"no store in {home} ({STORE}): nothing to back up")
@@ -99,6 +119,7 @@ def create(home: Path, out: Path) -> str:
 
 
 def restore(home: Path, src: Path) -> str:
+    _sqlite_only(home)
     try:
         tar = tarfile.open(src, "r:gz")
     except (OSError, tarfile.TarError) as exc:

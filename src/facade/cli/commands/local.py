@@ -40,9 +40,13 @@ def up(
     log_format: Annotated[LogFormat | None, typer.Option(
         "--log-format", help="Each log line as text, or as one JSON object (time, level, "
         "logger, message, request_id); default $FACADE_LOG_FORMAT, else text.")] = None,
+    database: Annotated[str | None, typer.Option(
+        "--database", help="The store: a PostgreSQL URL (postgresql://USER@HOST/DB); default "
+        "$FACADE_DATABASE, else SQLite in the state folder.")] = None,
 ) -> None:
     """Run the control plane in the foreground (API, reconciler, agents)."""
     argv = [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port)]
+    argv += ["--database", database] if database is not None else []
     argv += ["--tls-cert", tls_cert] if tls_cert is not None else []
     argv += ["--tls-key", tls_key] if tls_key is not None else []
     argv += ["--log-format", log_format.value] if log_format is not None else []

@@ -18,15 +18,27 @@ branch_labels = None
 depends_on = None
 
 # the unique constraints on `name` came unnamed (0001, 0009): batch mode finds them by this
+# on SQLite; PostgreSQL named them itself (`networks_name_key`), found by _name_unique
 NAMING = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
 TABLES = ("networks", "load_balancers", "services", "appliances")
+
+
+def _name_unique(table: str) -> str:
+    """The name of `table`'s unique constraint on `name` alone, as this database knows it."""
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        return f"uq_{table}_name"
+    for found in sa.inspect(bind).get_unique_constraints(table):
+        if found["column_names"] == ["name"] and found["name"]:
+            return found["name"]
+    raise RuntimeError(f"{table} has no unique constraint on name")
 
 
 def upgrade() -> None:
     for table in TABLES:
         with op.batch_alter_table(table, naming_convention=NAMING,
                                   table_kwargs={"sqlite_autoincrement": True}) as batch:
-            batch.drop_constraint(f"uq_{table}_name", type_="unique")
+            batch.drop_constraint(_name_unique(table), type_="unique")
             batch.create_unique_constraint(f"uq_{table}_account_id_name", ["account_id", "name"])
     with op.batch_alter_table("instances", naming_convention=NAMING,
                               table_kwargs={"sqlite_autoincrement": True}) as batch:
@@ -39,7 +51,7 @@ def upgrade() -> None:
         batch.alter_column("name_scope_id", existing_type=sa.Integer(), nullable=False)
         batch.create_foreign_key("fk_instances_name_scope_id_accounts", "accounts",
                                  ["name_scope_id"], ["id"])
-        batch.drop_constraint("uq_instances_name", type_="unique")
+        batch.drop_constraint(_name_unique("instances"), type_="unique")
         batch.create_unique_constraint("uq_instances_name_scope_id_name",
                                        ["name_scope_id", "name"])
     # a service's price lists are named provider/service (two providers may both offer
@@ -55,8 +67,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # refused by the database when two accounts now share a name: nothing is renamed for it
-    op.execute("UPDATE price_lists SET subject = substr(subject, instr(subject, '/') + 1) "
-               "WHERE kind = 'service' AND instr(subject, '/') > 0")
+    find = "instr" if op.get_bind().dialect.name == "sqlite" else "strpos"
+    op.execute(f"UPDATE price_lists SET subject = substr(subject, {find}(subject, '/') + 1) "
+               f"WHERE kind = 'service' AND {find}(subject, '/') > 0")
     with op.batch_alter_table("price_lists", table_kwargs={"sqlite_autoincrement": True}) as batch:
         batch.alter_column("subject", existing_type=sa.String(length=81),
                            type_=sa.String(length=40), existing_nullable=False)
