@@ -37,13 +37,18 @@ from pathlib import Path
 from typing import Any
 
 from alembic.script import ScriptDirectory
-
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from facade.store import pgdump
-from facade.store.db import (ELSEWHERE, MIGRATIONS, StoreUnavailable, open_engine,
-                             record_store, shown)
+from facade.store.db import (
+    ELSEWHERE,
+    MIGRATIONS,
+    StoreUnavailable,
+    open_engine,
+    record_store,
+    shown,
+)
 
 FORMAT = 1
 STORE = "facade.db"  # a SQLite store, in the backup and in the state folder
@@ -90,19 +95,9 @@ def store_url(home: Path, database: str | None = None) -> str | None:
 def create(home: Path, out: Path, database: str | None = None) -> str:
     url = store_url(home, database)
     with tempfile.TemporaryDirectory() as tmp:
-        if url is None:
-            member, copy, what = STORE, Path(tmp) / STORE, "the store"
-            _copy_sqlite(home, copy)
-            schema = _revision(copy)
-        else:
-            parsed = pgdump.parse(url)
-            member, copy, what = DUMP, Path(tmp) / DUMP, f"the database {shown(url)}"
-            pgdump.dump(parsed, copy)
-            found = pgdump.revision(copy)
-            if found is None:
-                raise Refused(f"the database {shown(url)} has no schema revision: it is not a "
-                              "Facade store (or no control plane has started on it yet)")
-            schema = found
+        member = STORE if url is None else DUMP
+        copy = Path(tmp) / member
+        schema, what = _take(home, url, copy)
         manifest = {"format": FORMAT, "store": KIND[member], "schema": schema,
                     "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         secrets = sorted((home / "agents").glob("n*.secret"))
@@ -123,6 +118,19 @@ def create(home: Path, out: Path, database: str | None = None) -> str:
     return (f"backed up {home} to {out}: {what} (schema {schema}), "
             f"{'the operator token, ' if token else ''}"
             f"{len(secrets)} management secret(s)")
+
+
+def _take(home: Path, url: str | None, copy: Path) -> tuple[str, str]:
+    """A consistent copy of the store into `copy`; its schema revision, and what it is."""
+    if url is None:
+        _copy_sqlite(home, copy)
+        return _revision(copy), "the store"
+    pgdump.dump(pgdump.parse(url), copy)
+    schema = pgdump.revision(copy)
+    if schema is None:
+        raise Refused(f"the database {shown(url)} has no schema revision: it is not a "
+                      "Facade store (or no control plane has started on it yet)")
+    return schema, f"the database {shown(url)}"
 
 
 def _copy_sqlite(home: Path, copy: Path) -> None:
@@ -151,7 +159,6 @@ def restore(home: Path, src: Path, database: str | None = None) -> str:
         _same_kind(home, src, manifest["store"], url)
         staged = Path(tmp) / member
         staged.write_bytes(_read(tar, members[member]))
-        home.mkdir(parents=True, exist_ok=True)
         if url is None:
             replaced = _restore_sqlite(home, src, staged, manifest["schema"])
         else:
@@ -211,6 +218,7 @@ def _same_kind(home: Path, src: Path, kind: str, url: str | None) -> None:
 def _restore_sqlite(home: Path, src: Path, staged: Path, schema: str) -> str:
     if _revision(staged) != schema:
         raise Refused(f"{src}: its store does not have the schema its manifest names")
+    home.mkdir(parents=True, exist_ok=True)
     current = home / STORE
     if current.exists():
         current.replace(home / f"{STORE}.before-restore")
@@ -233,6 +241,7 @@ def _restore_postgresql(home: Path, src: Path, staged: Path, schema: str, url: s
     if extra:
         raise Refused(f"the database {shown(url)} has tables the backup does not "
                       f"({', '.join(extra[:6])}): restore into an empty database, or drop them")
+    home.mkdir(parents=True, exist_ok=True)
     before = home / f"{DUMP}.before-restore"
     partial = before.with_name(before.name + ".partial")
     pgdump.dump(parsed, partial)

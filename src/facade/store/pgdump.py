@@ -26,7 +26,7 @@ from facade.store.db import driver_url, shown
 # server); PATH is looked at when there is none
 PROGRAM_DIRS = "/usr/lib/postgresql/*/bin"
 HIDDEN = "***"
-TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (\S+) (\S+) ", re.M)
+TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (?!DATA )(\S+) (\S+) ", re.M)
 COPY_VERSION = re.compile(r"^COPY \S*alembic_version \(version_num\) FROM stdin;\n(.*?)\n\\\.$",
                           re.M | re.S)
 
