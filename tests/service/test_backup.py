@@ -1,5 +1,6 @@
-"""`facade backup` / `facade restore` (store/backup.py) on a real store: what is written, what
-comes back, and every refusal with nothing changed."""
+"""`facade backup` / `facade restore` (store/backup.py) on a real SQLite store: what is written,
+what comes back, and every refusal with nothing changed (a PostgreSQL store's:
+test_backup_postgresql.py)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from tests.service.helpers import ok, running_api
 from tests.stores import STORE
 
 OPERATOR = Caller(account_id=1, account="operator", operator=True)
-SQLITE = pytest.mark.skipif(STORE != "sqlite", reason="facade backup covers a SQLite store; "
-                            "a PostgreSQL one is refused (the last test)")
+SQLITE = pytest.mark.skipif(STORE != "sqlite", reason="a SQLite store's backup; a PostgreSQL "
+                            "one's: test_backup_postgresql.py")
 
 
 def _world(home_parent: Path) -> tuple[Path, str, str]:
@@ -120,28 +121,3 @@ def test_a_backup_needs_a_store(tmp_path: Path) -> None:
     with pytest.raises(backup.Refused, match="nothing to back up"):
         backup.create(tmp_path / "empty", tmp_path / "x.backup")
     assert not (tmp_path / "x.backup").exists()
-
-
-def test_a_postgresql_store_is_refused_naming_its_tools(tmp_path: Path, postgresql_url: str,
-                                                        monkeypatch: Any) -> None:
-    """Its state folder knows (the note Context.open leaves), whether FACADE_DATABASE is set
-    or the store was given with `facade up --database`."""
-    home = tmp_path / "home"
-    Context.open(home, FakeDataPlane(), postgresql_url.replace("postgresql://",
-                                                               "postgresql://postgres:pw@"
-                                                               ).replace("postgres@", "")
-                 ).engine.dispose()
-    monkeypatch.delenv("FACADE_DATABASE", raising=False)
-    for action in (lambda: backup.create(home, tmp_path / "x.backup"),
-                   lambda: backup.restore(home, tmp_path / "x.backup")):
-        with pytest.raises(backup.Refused) as refused:
-            action()
-        said = str(refused.value)
-        assert "pg_dump" in said and "postgresql://postgres:***@/t" in said, said
-        assert "pw" not in said.replace("pg_", "")
-    assert not (tmp_path / "x.backup").exists()
-    monkeypatch.setenv("FACADE_DATABASE", "postgresql://facade@db.example/facade")
-    with pytest.raises(backup.Refused, match="database postgresql://facade@db.example/facade"):
-        backup.create(tmp_path / "other", tmp_path / "x.backup")
-    Context.open(home, FakeDataPlane()).engine.dispose()  # back to SQLite: the note goes
-    assert not (home / "database.url").exists()

@@ -115,7 +115,7 @@ def sqlite_url(home: Path) -> str:
 
 
 # In a state folder whose store is a server's database: that database's URL, password hidden
-# (what `facade backup` says it does not cover; store/backup.py).
+# (the store `facade backup` and `facade restore` use when not told; store/backup.py).
 ELSEWHERE = "database.url"
 
 

@@ -79,23 +79,32 @@ def cleanup(
 BackupFile = Annotated[Path, typer.Argument(help="The backup file (a gzipped tar).")]
 
 
-def _store_tool(action: str, file: Path) -> None:
+StoreDatabase = Annotated[str | None, typer.Option(
+    "--database", help="The store's PostgreSQL URL (postgresql://USER@HOST/DB); default "
+    "$FACADE_DATABASE, else the one the state folder notes (database.url), else its SQLite "
+    "file.")]
+
+
+def _store_tool(action: str, file: Path, database: str | None) -> None:
     env = dict(os.environ)
     env["FACADE_HOME"] = str(facade_home().resolve())
-    code = subprocess.call([sys.executable, "-m", BACKUP_MODULE, action, str(file)], env=env)
+    argv = [sys.executable, "-m", BACKUP_MODULE, action, str(file)]
+    if database is not None:  # in the environment, not argv: other users' ps shows argv
+        env["FACADE_DATABASE"] = database
+    code = subprocess.call(argv, env=env)
     raise typer.Exit(code)
 
 
-def backup(file: BackupFile) -> None:
+def backup(file: BackupFile, database: StoreDatabase = None) -> None:
     """Write the store, the operator token and the management secrets of $FACADE_HOME to FILE
     (while the control plane runs or not)."""
-    _store_tool("create", file)
+    _store_tool("create", file, database)
 
 
-def restore(file: BackupFile) -> None:
+def restore(file: BackupFile, database: StoreDatabase = None) -> None:
     """Replace the store and secrets of $FACADE_HOME with FILE's (the control plane stopped;
     at its next start it brings the kernel to the restored store)."""
     with connect() as cli:
         if cli.healthy():
             fail(f"the control plane at {cli.url} is running: stop it, then restore", 4)
-    _store_tool("restore", file)
+    _store_tool("restore", file, database)
