@@ -7,6 +7,7 @@ CPU several times per node deleted). Real processes, no namespace."""
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -23,17 +24,13 @@ class _Inits:
 
     def __init__(self) -> None:
         self.inits: dict[int, subprocess.Popen[bytes]] = {}
+        self.lock = threading.Lock()
 
     def collect(self, pid: int) -> bool:
-        popen = self.inits.get(pid)
-        if popen is not None and popen.poll() is not None:
-            del self.inits[pid]
-        return popen is not None
+        return children.collect(self.inits, self.lock, pid)
 
     def reap(self) -> None:
-        for pid, popen in list(self.inits.items()):
-            if popen.poll() is not None:
-                del self.inits[pid]
+        children.poll_all(self.inits, self.lock)
 
 
 def _procs(tmp_path: Path) -> tuple[Processes, _Inits]:
