@@ -120,9 +120,16 @@ class SimulatedHosts:
         _kill_in(overlay.node_netns(name))
         overlay.detach_node(name)
 
+    def show(self, command: str, host: str | None = None) -> str:
+        """A vtysh show command on a host's FRR, or the reflector's (host None)."""
+        inst = self.hosts[host].frr if host is not None else self.reflector
+        if inst is None:
+            raise DataPlaneError("no route reflector yet")
+        return frr.vtysh(inst, command)
+
     def established(self, host: str) -> bool:
         """Whether the host's EVPN session with the reflector is up (bgpd's own word)."""
-        out = json.loads(frr.vtysh(self.hosts[host].frr, "show bgp l2vpn evpn summary json"))
+        out = json.loads(self.show("show bgp l2vpn evpn summary json", host))
         peers = out.get("peers", {})
         return any(p.get("state") == "Established" for p in peers.values())
 

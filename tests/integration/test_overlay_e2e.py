@@ -1,0 +1,227 @@
+"""Simulated hosts joined by VXLAN, BGP EVPN in FRR as the mapping service
+(dataplane/linux/simhosts.py): three hosts and a route reflector on one substrate. A subnet
+stretched over hosts 1 and 2 carries TCP between its nodes, the remote MAC sits in the VXLAN
+FDB as `extern_learn` (zebra's, from EVPN: Facade writes none), two tenants with the same CIDR
+and addresses on two VNIs stay apart, a node moved to host 3 with its MAC and address answers
+again (EVPN MAC mobility, timed), a host removed has its routes withdrawn everywhere, and
+`facade cleanup` leaves no namespace, FRR daemon or folder. Checked through the kernel
+(`bridge -j fdb`, /proc) and through sockets of the test's own.
+
+BGP timers: keepalive 1 s, hold 3 s, connect retry 1 s (frr.py); a removed host's bgpd sends its
+Cease on SIGTERM, so its routes go at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from facade.dataplane.linux.simhosts import SimulatedHosts
+from tests.integration import nsclient
+from tests.integration.nsclient import Greeter, greeting
+
+pytestmark = pytest.mark.root
+PORT = 7000
+RED, BLUE = 100, 200  # two tenants' VNIs, the same CIDR on both
+FLOOD = "00:00:00:00:00:00"
+MAC = {"a1": "02:00:00:64:00:01", "a2": "02:00:00:64:00:02",
+       "b1": "02:00:00:c8:00:01", "b2": "02:00:00:c8:00:02"}
+
+
+class Overlay:
+    """The module's world: hosts h1-h3, red a1 (h1) and a2 (h2), blue b1 (h1) and b2 (h2),
+    each node with a Greeter on PORT (b2's also on PORT + 1)."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.sim = SimulatedHosts(state)
+        self.greeters: dict[str, list[Greeter]] = {}
+        self.started = time.monotonic()
+        for host in ("h1", "h2", "h3"):
+            self.sim.add_host(host)
+        self.sim.wait_established()
+        self.established = time.monotonic() - self.started
+        for name, host, vni, ip in (("a1", "h1", RED, "10.0.0.1"), ("a2", "h2", RED, "10.0.0.2"),
+                                    ("b1", "h1", BLUE, "10.0.0.1"),
+                                    ("b2", "h2", BLUE, "10.0.0.2")):
+            self.node(name, host, vni, ip)
+        self.greeters["b2"].append(Greeter("fcd-n-b2", "b2", PORT + 1))
+
+    def node(self, name: str, host: str, vni: int, ip: str) -> None:
+        netns = self.sim.add_node(host, vni, name, MAC[name], f"{ip}/24")
+        self.greeters[name] = [Greeter(netns, name, PORT)]
+
+    def drop(self, name: str) -> None:
+        for g in self.greeters.pop(name, []):
+            g.close()  # its socket would keep the namespace (and its port) alive
+        self.sim.remove_node(name)
+
+    def close(self) -> None:
+        for name in list(self.greeters):
+            for g in self.greeters.pop(name):
+                g.close()
+        self.sim.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Overlay]:
+    w = Overlay(tmp_path_factory.mktemp("overlay"))
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+def fdb(host: str, vni: int) -> list[dict[str, object]]:
+    """The VXLAN device's forwarding entries, read from the kernel."""
+    return list(json.loads(nsclient.run("bridge", "-j", "-n", f"fcd-h-{host}", "fdb", "show",
+                                        "dev", f"vx{vni}")))
+
+
+def remote(host: str, vni: int) -> dict[str, str]:
+    """MAC -> underlay address of the remote MACs (entries with a VXLAN destination; the
+    flood list's 00:00:00:00:00:00 aside)."""
+    return {str(e["mac"]): str(e["dst"]) for e in fdb(host, vni)
+            if "dst" in e and e["mac"] != FLOOD}
+
+
+def underlay(world: Overlay, host: str) -> str:
+    return str(world.sim.hosts[host].address.ip)
+
+
+def wait_for(what: str, check: object, timeout: float = 10.0) -> float:
+    """Seconds until `check()` is true; fails naming `what` after `timeout`."""
+    start = time.monotonic()
+    while not check():  # type: ignore[operator]
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"{what}: not within {timeout} s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def test_sessions_come_up_quickly(world: Overlay) -> None:
+    assert world.established < 10, world.established
+    for host in ("h1", "h2", "h3"):
+        assert world.sim.established(host)
+
+
+def test_a_stretched_subnet_carries_tcp(world: Overlay) -> None:
+    wait_for("a1 reaches a2", lambda: greeting("fcd-n-a1", "10.0.0.2", PORT, 0.5) ==
+             ("a2", "10.0.0.1"))
+    assert greeting("fcd-n-a2", "10.0.0.1", PORT, 2) == ("a1", "10.0.0.2")
+    assert greeting("fcd-n-b1", "10.0.0.2", PORT, 2) == ("b2", "10.0.0.1")
+
+
+def test_the_remote_mac_comes_from_evpn(world: Overlay) -> None:
+    wait_for("a2's MAC on h1", lambda: MAC["a2"] in remote("h1", RED))
+    wait_for("b2's MAC on h1", lambda: MAC["b2"] in remote("h1", BLUE))
+    entry = next(e for e in fdb("h1", RED) if e["mac"] == MAC["a2"] and "dst" in e)
+    assert "extern_learn" in entry.get("flags", []), entry  # zebra's, not learnt, not by hand
+    assert entry["dst"] == underlay(world, "h2")
+    # the flood list: h2 only (h3 holds no node of the segment, so it has no VNI 100)
+    floods = {e["dst"] for e in fdb("h1", RED) if e["mac"] == FLOOD}
+    assert floods == {underlay(world, "h2")}
+    assert "vx100" not in nsclient.run("ip", "-n", "fcd-h-h3", "link", "show")
+    # no local MAC went out as a remote one, and each VNI carries its own tenant's MACs only
+    assert MAC["a1"] not in remote("h1", RED) and MAC["b2"] not in remote("h1", RED)
+    assert set(remote("h1", BLUE)) == {MAC["b2"]}
+
+
+def test_tenants_with_the_same_addresses_stay_apart(world: Overlay) -> None:
+    # 10.0.0.2 is a2 on red and b2 on blue, on the same two hosts
+    assert greeting("fcd-n-a1", "10.0.0.2", PORT, 2) == ("a2", "10.0.0.1")
+    assert greeting("fcd-n-b1", "10.0.0.2", PORT, 2) == ("b2", "10.0.0.1")
+    # only b2 listens on PORT + 1: red's 10.0.0.2 (a2) refuses, blue's b2 never answers red
+    assert greeting("fcd-n-a1", "10.0.0.2", PORT + 1, 2) == "reset"
+    assert greeting("fcd-n-b1", "10.0.0.2", PORT + 1, 2) == ("b2", "10.0.0.1")
+    # and red's neighbour table holds a2's MAC for 10.0.0.2, never b2's
+    neigh = json.loads(nsclient.run("ip", "-n", "fcd-n-a1", "-j", "neigh", "show", "10.0.0.2"))
+    assert [n["lladdr"] for n in neigh] == [MAC["a2"]]
+
+
+def test_a_node_moved_to_another_host_answers_again(world: Overlay) -> None:
+    assert greeting("fcd-n-a2", "10.0.0.1", PORT, 2) == ("a1", "10.0.0.2")
+    start = time.monotonic()
+    world.drop("a1")
+    world.node("a1", "h3", RED, "10.0.0.1")  # the same MAC and address, on host 3
+    moved = time.monotonic() - start
+    took = wait_for("a1 on h3 answers a2",
+                    lambda: greeting("fcd-n-a2", "10.0.0.1", PORT, 0.3) == ("a1", "10.0.0.2"))
+    # the first answer may come by the flood list, once h1 withdrew the MAC; EVPN's entry
+    # for h3 (a higher MAC mobility sequence number) follows
+    routed = took + wait_for("h2's entry for a1 points at h3", lambda: remote("h2", RED).get(
+        MAC["a1"]) == underlay(world, "h3"))
+    print(f"\nMAC mobility: node re-made in {moved:.2f} s; answering {took:.2f} s after, "
+          f"h2's FDB entry pointing at h3 {routed:.2f} s after")
+    wait_for("h1 forgets a1 as local", lambda: remote("h1", RED).get(MAC["a1"]) ==
+             underlay(world, "h3"))
+    assert took < 5, took
+
+
+def test_a_removed_host_has_its_routes_withdrawn(world: Overlay) -> None:
+    h3 = underlay(world, "h3")
+    wait_for("h2 knows h3", lambda: h3 in remote("h2", RED).values())
+    for g in world.greeters.pop("a1", []):  # a1 is on h3 now: its socket would pin h3
+        g.close()
+    start = time.monotonic()
+    world.sim.remove_host("h3")
+    took = wait_for("h3's entries gone from h1 and h2", lambda: h3 not in
+                    {*remote("h1", RED).values(), *remote("h2", RED).values()})
+    print(f"\nhost removed: its FDB entries gone {time.monotonic() - start:.2f} s after "
+          f"(waited {took:.2f} s past the removal)")
+    assert MAC["a1"] not in remote("h2", RED)
+    evpn = json.loads(world.sim.show("show bgp l2vpn evpn route json"))
+    hops = {hop["ip"] for rd, routes in evpn.items() if isinstance(routes, dict)
+            for route in routes.values() if isinstance(route, dict)
+            for paths in route.get("paths", []) for path in paths
+            for hop in path.get("nexthops", [])}
+    assert h3 not in hops and underlay(world, "h2") in hops
+    # the others keep forwarding between themselves
+    assert greeting("fcd-n-b1", "10.0.0.2", PORT, 2) == ("b2", "10.0.0.1")
+
+
+def frr_processes() -> list[int]:
+    """zebra and bgpd processes of Facade's (`-N fcd-...`), from /proc."""
+    pids = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if Path(argv[0].decode()).name in ("zebra", "bgpd") and b"-N" in argv \
+                and argv[argv.index(b"-N") + 1].startswith(b"fcd-"):
+            pids.append(int(entry))
+    return pids
+
+
+def cleanup(state: Path) -> str:
+    """`facade cleanup`'s module, this plane's host-wide objects only (the control groups are
+    the machine's, shared with every other control plane on it)."""
+    return subprocess.run([sys.executable, "-m", "facade.dataplane.linux.cleanup",
+                           "--state-dir", str(state), "--this-plane"], capture_output=True,
+                          text=True, timeout=60, check=True).stdout
+
+
+def test_cleanup_leaves_nothing(world: Overlay) -> None:
+    assert frr_processes() and nsclient.facade_netns()
+    sleeper = subprocess.Popen(["ip", "netns", "exec", "fcd-n-a2", "sleep", "600"])
+    for gs in world.greeters.values():
+        for g in gs:
+            g.close()
+    world.greeters.clear()
+    try:
+        out = cleanup(world.state)
+        assert "removed netns fcd-substrate" in out and "(frr)" in out
+        assert sleeper.wait(timeout=5) is not None  # the node's process was killed
+    finally:
+        sleeper.kill()
+    assert frr_processes() == []
+    assert nsclient.facade_netns() == set()
+    assert not (world.state / "overlay").exists()
+    assert cleanup(world.state) == "nothing to remove\n"
