@@ -8,7 +8,8 @@ again (EVPN MAC mobility, timed), a host removed has its routes withdrawn everyw
 (`bridge -j fdb`, /proc) and through sockets of the test's own.
 
 BGP timers: keepalive 1 s, hold 3 s, connect retry 1 s (frr.py); a removed host's bgpd sends its
-Cease on SIGTERM, so its routes go at once."""
+Cease on SIGTERM, so its routes go at once; a host cut off the underlay is withdrawn when the
+reflector's hold time ends."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from facade.dataplane.linux import frr
 from facade.dataplane.linux.simhosts import SimulatedHosts
 from tests.integration import nsclient
 from tests.integration.nsclient import Greeter, greeting
@@ -106,6 +108,7 @@ def wait_for(what: str, check: object, timeout: float = 10.0) -> float:
 
 
 def test_sessions_come_up_quickly(world: Overlay) -> None:
+    print(f"\n3 hosts made and their EVPN sessions up in {world.established:.2f} s")
     assert world.established < 10, world.established
     for host in ("h1", "h2", "h3"):
         assert world.sim.established(host)
@@ -184,6 +187,20 @@ def test_a_removed_host_has_its_routes_withdrawn(world: Overlay) -> None:
     assert h3 not in hops and underlay(world, "h2") in hops
     # the others keep forwarding between themselves
     assert greeting("fcd-n-b1", "10.0.0.2", PORT, 2) == ("b2", "10.0.0.1")
+
+
+def test_a_host_cut_off_is_withdrawn_within_the_hold_time(world: Overlay) -> None:
+    """A host that stops answering (its cable pulled: no Cease, no FIN; a killed bgpd's socket
+    would still be closed by its kernel) is withdrawn when the reflector's hold time ends."""
+    h2 = underlay(world, "h2")
+    assert h2 in remote("h1", RED).values() and h2 in remote("h1", BLUE).values()
+    nsclient.run("ip", "-n", "fcd-substrate", "link", "set", "fcduh2", "down")
+    took = wait_for("h2's entries gone from h1", lambda: h2 not in
+                    {*remote("h1", RED).values(), *remote("h1", BLUE).values()}, timeout=15)
+    print(f"\nhost cut off the underlay: its FDB entries gone from h1 {took:.2f} s after "
+          f"(hold time {frr.HOLD} s)")
+    assert frr.HOLD - 1 < took < frr.HOLD + 3, took
+    assert h2 not in {e.get("dst") for e in fdb("h1", RED)}  # its flood entry too
 
 
 def frr_processes() -> list[int]:

@@ -4,8 +4,8 @@ in FRR: the substrate (substrate.py), a route reflector, hosts each with its own
 kernel tests and bench/overlay.py drive; `cleanup` is what `facade cleanup` runs first
 (cleanup.py), for whatever a crashed run left.
 
-Nothing of the control plane uses this yet (docs/multi-host.md, "Next slices"). State: FRR's
-folders under STATE_DIR/overlay/frr/INSTANCE.
+Nothing of the control plane uses this yet (docs/multi-host.md, "Not built yet: the next
+slices"). State: FRR's folders under STATE_DIR/overlay/frr/INSTANCE.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class SimulatedHosts:
     def add_host(self, name: str) -> Host:
         """Host NAME on the substrate with the next free underlay address, its FRR peering
         with the reflector (started first if need be)."""
+        substrate.check_host_name(name)
         if name in self.hosts:
             raise ValueError(f"host {name} exists")
         self.start_reflector()
@@ -92,15 +93,21 @@ class SimulatedHosts:
     def remove_host(self, name: str) -> None:
         """The host gone as a stopped machine goes: FRR stopped (its routes withdrawn), its
         nodes and namespace removed, its folder deleted."""
-        host = self.hosts.pop(name)
+        host = self._host(name)
+        del self.hosts[name]
         frr.stop(host.frr)
         for node in [n for n, h in self.nodes.items() if h == name]:
             self.remove_node(node)
         substrate.remove_host(name)
         shutil.rmtree(host.frr.root, ignore_errors=True)
 
+    def _host(self, name: str) -> Host:
+        if name not in self.hosts:
+            raise ValueError(f"no host {name} (hosts: {', '.join(sorted(self.hosts)) or 'none'})")
+        return self.hosts[name]
+
     def add_segment(self, host: str, vni: int) -> None:
-        h = self.hosts[host]
+        h = self._host(host)
         overlay.ensure_segment(h.netns, vni, str(h.address.ip))
         h.segments.add(vni)
 
@@ -108,9 +115,9 @@ class SimulatedHosts:
         """Node NAME on the host's segment VNI (made if missing); returns its namespace."""
         if name in self.nodes:
             raise ValueError(f"node {name} exists (on host {self.nodes[name]})")
-        if vni not in self.hosts[host].segments:
+        if vni not in self._host(host).segments:
             self.add_segment(host, vni)
-        netns = overlay.attach_node(self.hosts[host].netns, vni, name, mac,
+        netns = overlay.attach_node(self._host(host).netns, vni, name, mac,
                                     ipaddress.IPv4Interface(address))
         self.nodes[name] = host
         return netns
@@ -122,7 +129,7 @@ class SimulatedHosts:
 
     def show(self, command: str, host: str | None = None) -> str:
         """A vtysh show command on a host's FRR, or the reflector's (host None)."""
-        inst = self.hosts[host].frr if host is not None else self.reflector
+        inst = self._host(host).frr if host is not None else self.reflector
         if inst is None:
             raise DataPlaneError("no route reflector yet")
         return frr.vtysh(inst, command)
