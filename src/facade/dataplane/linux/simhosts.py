@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 from facade.dataplane.linux import frr, overlay, substrate
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError
+from facade.dataplane.linux.procfs import pidns_inode_of
 from facade.domain import names
 
 UNDERLAY = ipaddress.IPv4Network("172.31.0.0/24")
@@ -151,11 +153,12 @@ class SimulatedHosts:
             time.sleep(0.1)
 
     def close(self) -> list[str]:
-        """Everything made here removed (the other runs' too: see cleanup)."""
+        """Everything made here removed: this PID namespace's FRR daemons and every overlay
+        namespace this one sees (see cleanup)."""
         self.hosts.clear()
         self.nodes.clear()
         self.reflector = None
-        return cleanup(self.root.parent.parent)
+        return cleanup(self.root.parent.parent, every_plane=False)
 
 
 def _kill_in(netns: str) -> list[int]:
@@ -163,11 +166,16 @@ def _kill_in(netns: str) -> list[int]:
     return frr.stop_pids(pids, grace=1.0) if pids else []
 
 
-def cleanup(state_dir: Path) -> list[str]:
-    """Every FRR daemon of Facade's (an `-N fcd-...` name), then every process in and every
-    namespace of the overlay (nodes, hosts, reflector, substrate), then the state's FRR
-    folders: what a crashed run can leave. Safe when nothing exists."""
-    removed = [f"process {pid} (frr)" for pid in frr.stop_pids(frr.running(names.NETNS_PREFIX))]
+def cleanup(state_dir: Path, *, every_plane: bool = True) -> list[str]:
+    """Every FRR daemon of Facade's (an `-N fcd-...` name; with `every_plane` False, only
+    those of this PID namespace: not another sandbox's, which /proc shows too), then every
+    process in and every namespace of the overlay (nodes, hosts, reflector, substrate), then
+    the state's FRR folders: what a crashed run can leave. Safe when nothing exists."""
+    daemons = frr.running(names.NETNS_PREFIX)
+    if not every_plane:
+        own = pidns_inode_of(os.getpid())
+        daemons = [pid for pid in daemons if pidns_inode_of(pid) == own]
+    removed = [f"process {pid} (frr)" for pid in frr.stop_pids(daemons)]
     mine = [n for n in ns.list_facade() if overlay.is_node_netns(n)]
     mine += [n for n in ns.list_facade() if substrate.is_overlay_netns(n)
              and n != substrate.SUBSTRATE]
