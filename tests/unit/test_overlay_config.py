@@ -65,6 +65,8 @@ def test_names_of_the_substrate_hosts_segments_and_nodes() -> None:
         "fcd-fabric")
     assert (overlay.segment_bridge(100), overlay.segment_vxlan(100)) == ("br100", "vx100")
     assert overlay.node_netns("a1") == "fcd-n-a1" and overlay.is_node_netns("fcd-n-a1")
+    assert overlay.node_netns("be-remote") == "fcd-n-be-remote"
+    assert len("n-" + "a" * overlay.MAX_NODE_NAME) == names.IFNAMSIZ
     longest = "h" * substrate.MAX_HOST_NAME
     assert len(substrate.PORT_PREFIX + longest) == names.IFNAMSIZ
     assert len(overlay.segment_vxlan(overlay.MAX_VNI)) <= names.IFNAMSIZ
@@ -82,7 +84,7 @@ def test_a_vni_out_of_range_is_refused(vni: int) -> None:
         overlay.segment_bridge(vni)
 
 
-@pytest.mark.parametrize("bad", ["", "A1", "a_1", "a" * 14])
+@pytest.mark.parametrize("bad", ["", "A1", "a_1", "1a", "a-", "é", "a" * 14])
 def test_a_bad_node_name_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="node name"):
         overlay.node_netns(bad)

@@ -126,6 +126,9 @@ def start(inst: Instance) -> None:
     """zebra, then bgpd (it connects to zebra's socket). `-d`: each returns once it has read
     its configuration and is serving, or fails with its reason on stderr."""
     for daemon in DAEMONS:
+        if not (FRR_BIN / daemon).exists():
+            raise DataPlaneError(f"FRR is not installed (no {FRR_BIN / daemon}): `make deps` "
+                                 "installs the Debian package frr")
         cmd = ["ip", "netns", "exec", inst.netns, "unshare", "--mount", "--propagation",
                "private", "sh", "-c", _LAUNCH, "frr-launch", str(inst.root / "tmp"),
                str(inst.root / "run"), *argv(inst, daemon)]

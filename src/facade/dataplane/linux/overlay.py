@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import struct
 
@@ -26,6 +27,7 @@ VXLAN_PORT = 4789  # IANA's
 NODE_IF = "eth0"
 MAX_NODE_NAME = names.IFNAMSIZ - 2  # the host's end of its veth is "n-NAME"
 MAX_VNI = 2**24 - 1
+_NODE_NAME = re.compile(rf"[a-z](?:[a-z0-9-]{{0,{MAX_NODE_NAME - 2}}}[a-z0-9])?")
 
 
 def check_vni(vni: int) -> int:
@@ -43,10 +45,9 @@ def segment_vxlan(vni: int) -> str:
 
 
 def node_netns(name: str) -> str:
-    if not name or len(name) > MAX_NODE_NAME or not name.replace("-", "").isalnum() \
-            or not name.islower():
+    if not _NODE_NAME.fullmatch(name):
         raise ValueError(f"node name {name!r} must be 1-{MAX_NODE_NAME} characters of a-z, "
-                         "0-9 and '-'")
+                         "0-9 and '-', starting with a letter and not ending with '-'")
     return NODE_PREFIX + name
 
 

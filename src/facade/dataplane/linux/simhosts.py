@@ -62,7 +62,7 @@ class SimulatedHosts:
         """The route reflector (idempotent): its namespace on the substrate, zebra + bgpd."""
         if self.reflector is None:
             netns = substrate.add_reflector(self.reflector_ip)
-            inst = frr.Instance(netns, netns, self.root / "reflector")
+            inst = frr.Instance(netns, netns, self.root / "_reflector")  # no host has "_"
             frr.write_config(inst, {
                 "zebra": frr.zebra_conf("reflector"),
                 "bgpd": frr.reflector_bgpd_conf("reflector", str(self.reflector_ip.ip),
