@@ -42,6 +42,7 @@ class Overlay:
 
     def __init__(self, state: Path) -> None:
         self.state = state
+        self.machine_files = frr_files_of_the_machine()  # the sandbox shares the file system
         self.sim = SimulatedHosts(state)
         self.greeters: dict[str, list[Greeter]] = {}
         self.started = time.monotonic()
@@ -217,6 +218,13 @@ def frr_processes() -> list[int]:
     return pids
 
 
+def frr_files_of_the_machine() -> set[str]:
+    """What FRR could leave outside Facade's folder: /etc/frr, /var/tmp/frr (crash-log
+    buffers), /var/run/frr (the `-N` run folders)."""
+    return {str(p) for root in ("/etc/frr", "/var/tmp/frr", "/var/run/frr")
+            for p in Path(root).rglob("*")} if Path("/etc/frr").exists() else set()
+
+
 def cleanup(state: Path) -> str:
     """`facade cleanup`'s module, this plane's host-wide objects only (the control groups are
     the machine's, shared with every other control plane on it)."""
@@ -242,3 +250,4 @@ def test_cleanup_leaves_nothing(world: Overlay) -> None:
     assert nsclient.facade_netns() == set()
     assert not (world.state / "overlay").exists()
     assert cleanup(world.state) == "nothing to remove\n"
+    assert frr_files_of_the_machine() == world.machine_files  # FRR wrote only in Facade's
