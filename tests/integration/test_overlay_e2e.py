@@ -236,6 +236,10 @@ def cleanup(state: Path) -> str:
 def test_cleanup_leaves_nothing(world: Overlay) -> None:
     assert frr_processes() and nsclient.facade_netns()
     sleeper = subprocess.Popen(["ip", "netns", "exec", "fcd-n-a2", "sleep", "600"])
+    # a crashed run can leave daemons whose namespace lost its name: found by their -N name
+    orphans = [frr.pid_of(world.sim.hosts["h1"].frr, d) for d in frr.DAEMONS]
+    assert None not in orphans
+    nsclient.run("ip", "netns", "delete", "fcd-h-h1")
     for gs in world.greeters.values():
         for g in gs:
             g.close()
@@ -247,6 +251,8 @@ def test_cleanup_leaves_nothing(world: Overlay) -> None:
     finally:
         sleeper.kill()
     assert frr_processes() == []
+    assert not any(Path(f"/proc/{pid}/cmdline").read_bytes() for pid in orphans
+                   if Path(f"/proc/{pid}").exists())  # gone (or a zombie, its cmdline empty)
     assert nsclient.facade_netns() == set()
     assert not (world.state / "overlay").exists()
     assert cleanup(world.state) == "nothing to remove\n"

@@ -113,3 +113,11 @@ def test_an_unknown_host_is_named_with_the_ones_there_are(tmp_path: Path) -> Non
         sim.add_node("h9", 100, "a1", "02:00:00:64:00:01", "10.0.0.1/24")
     with pytest.raises(ValueError, match="no host h9"):
         sim.remove_host("h9")
+
+
+@pytest.mark.parametrize("bad", ["", "02:00:00:00:00", "02:00:00:00:00:0g", "0200.0000.0001",
+                                 "01:00:5e:00:00:01", "02:00:00:00:00:001"])
+def test_a_bad_mac_is_refused_naming_it(bad: str) -> None:
+    with pytest.raises(ValueError, match=f"MAC {bad!r} must be six hex octets"):
+        overlay.check_mac(bad)
+    assert overlay.check_mac("02:00:00:64:00:0A") == "02:00:00:64:00:0a"

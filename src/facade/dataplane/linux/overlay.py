@@ -51,6 +51,16 @@ def node_netns(name: str) -> str:
     return NODE_PREFIX + name
 
 
+def check_mac(mac: str) -> str:
+    """A node's MAC: six octets, unicast (a multicast source would never be learnt)."""
+    parts = mac.lower().split(":")
+    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdef" for c in p)
+                                  for p in parts) or int(parts[0], 16) & 1:
+        raise ValueError(f"MAC {mac!r} must be six hex octets like 02:00:00:00:00:01, unicast "
+                         "(the first octet even)")
+    return mac.lower()
+
+
 def is_node_netns(netns: str) -> bool:
     return netns.startswith(NODE_PREFIX)
 
@@ -87,7 +97,10 @@ def attach_node(host_netns: str, vni: int, name: str, mac: str,
     segment VNI; it then announces itself (a gratuitous ARP), as a virtual machine does when it
     boots or arrives on a host, so the host's bridge learns its MAC at once and EVPN carries
     it. Returns the node's namespace."""
-    netns = node_netns(name)
+    netns, mac = node_netns(name), check_mac(mac)
+    if ns.exists(netns):
+        raise ValueError(f"node {name} exists ({netns}); `facade cleanup` removes a crashed "
+                         "run's")
     ns.create(netns, then=lambda: ns.write_sysctls(node_sysctls()))
     fd = os.open(ns.path(netns), os.O_RDONLY | os.O_CLOEXEC)
     try:

@@ -86,6 +86,8 @@ def add_reflector(address: ipaddress.IPv4Interface) -> str:
 
 def _plug(netns: str, port: str, address: ipaddress.IPv4Interface) -> None:
     """A new namespace, its underlay link a veth pair from the substrate's bridge."""
+    if ns.exists(netns):
+        raise ValueError(f"{netns} exists already; `facade cleanup` removes a crashed run's")
     ensure_substrate()
     ns.create(netns, then=lambda: ns.write_sysctls(fabric_sysctls()))
     fd = os.open(ns.path(netns), os.O_RDONLY | os.O_CLOEXEC)
