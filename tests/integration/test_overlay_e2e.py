@@ -113,6 +113,14 @@ def test_sessions_come_up_quickly(world: Overlay) -> None:
     assert world.established < 10, world.established
     for host in ("h1", "h2", "h3"):
         assert world.sim.established(host)
+    # FRR took Facade's configuration as written (it logs and skips a line it does not know)
+    host = world.sim.show("show running-config", "h1")
+    assert "advertise-all-vni" in host and "timers bgp 1 3" in host
+    reflector = world.sim.show("show running-config")
+    assert "bgp listen range 172.31.0.0/24 peer-group hosts" in reflector
+    assert "neighbor hosts route-reflector-client" in reflector
+    peers = json.loads(world.sim.show("show bgp l2vpn evpn summary json"))["peers"]
+    assert sorted(peers) == [underlay(world, h) for h in ("h1", "h2", "h3")]
 
 
 def test_a_stretched_subnet_carries_tcp(world: Overlay) -> None:
