@@ -208,7 +208,9 @@ def test_a_host_cut_off_is_withdrawn_within_the_hold_time(world: Overlay) -> Non
                     {*remote("h1", RED).values(), *remote("h1", BLUE).values()}, timeout=15)
     print(f"\nhost cut off the underlay: its FDB entries gone from h1 {took:.2f} s after "
           f"(hold time {frr.HOLD} s)")
-    assert frr.HOLD - 1 < took < frr.HOLD + 3, took
+    # not at once (no Cease came), and by the end of the hold time (the last keepalive came up
+    # to 1 s before the cut), with room for a busy machine
+    assert frr.HOLD - 1.5 < took < frr.HOLD + 5, took
     assert h2 not in {e.get("dst") for e in fdb("h1", RED)}  # its flood entry too
 
 
