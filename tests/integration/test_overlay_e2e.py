@@ -1,7 +1,8 @@
 """Simulated hosts joined by VXLAN, BGP EVPN in FRR as the mapping service
 (dataplane/linux/simhosts.py): three hosts and a route reflector on one substrate. A subnet
 stretched over hosts 1 and 2 carries TCP between its nodes, the remote MAC sits in the VXLAN
-FDB as `extern_learn` (zebra's, from EVPN: Facade writes none), two tenants with the same CIDR
+FDB as `extern_learn` (zebra's, from EVPN: Facade writes none), a segment added to a host
+is announced to the others' flood lists and withdrawn from them when removed, two tenants with the same CIDR
 and addresses on two VNIs stay apart, a node moved to host 3 with its MAC and address answers
 again (EVPN MAC mobility, timed), a host removed has its routes withdrawn everywhere, and
 `facade cleanup` leaves no namespace, FRR daemon or folder. Checked through the kernel
@@ -13,6 +14,7 @@ reflector's hold time ends."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from facade.dataplane.linux import frr
+from facade.dataplane.linux import frr, overlay
 from facade.dataplane.linux.simhosts import SimulatedHosts
 from tests.integration import nsclient
 from tests.integration.nsclient import Greeter, greeting
@@ -137,12 +139,31 @@ def test_the_remote_mac_comes_from_evpn(world: Overlay) -> None:
     assert "extern_learn" in entry.get("flags", []), entry  # zebra's, not learnt, not by hand
     assert entry["dst"] == underlay(world, "h2")
     # the flood list: h2 only (h3 holds no node of the segment, so it has no VNI 100)
-    floods = {e["dst"] for e in fdb("h1", RED) if e["mac"] == FLOOD}
-    assert floods == {underlay(world, "h2")}
+    assert floods("h1", RED) == {underlay(world, "h2")}
     assert "vx100" not in nsclient.run("ip", "-n", "fcd-h-h3", "link", "show")
     # no local MAC went out as a remote one, and each VNI carries its own tenant's MACs only
     assert MAC["a1"] not in remote("h1", RED) and MAC["b2"] not in remote("h1", RED)
     assert set(remote("h1", BLUE)) == {MAC["b2"]}
+
+
+def floods(host: str, vni: int) -> set[str]:
+    """The hosts the VXLAN device floods broadcast and unknown unicast to (from EVPN's
+    type-3 routes)."""
+    return {str(e["dst"]) for e in fdb(host, vni) if e["mac"] == FLOOD and "dst" in e}
+
+
+def test_a_segment_on_a_host_is_announced_and_withdrawn(world: Overlay) -> None:
+    h3 = underlay(world, "h3")
+    world.sim.add_segment("h3", RED)  # no node yet: the VNI alone
+    wait_for("h1 floods red to h3", lambda: h3 in floods("h1", RED))
+    assert floods("h3", RED) == {underlay(world, "h1"), underlay(world, "h2")}
+    world.sim.remove_segment("h3", RED)
+    wait_for("h1 stops flooding red to h3", lambda: h3 not in floods("h1", RED))
+    assert "vx100" not in nsclient.run("ip", "-n", "fcd-h-h3", "link", "show")
+    with pytest.raises(ValueError, match="host fcd-h-h3 has no segment 100"):
+        overlay.attach_node("fcd-h-h3", RED, "x1", MAC["a1"],
+                            ipaddress.IPv4Interface("10.0.0.9/24"))
+    assert "fcd-n-x1" not in nsclient.netns_list()  # nothing half made
 
 
 def test_tenants_with_the_same_addresses_stay_apart(world: Overlay) -> None:

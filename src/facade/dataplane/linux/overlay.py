@@ -5,8 +5,9 @@ bridge by a veth pair. Called by simhosts.py.
 The VXLAN device learns nothing from the wire (`nolearning`, and `learning off` on its bridge
 port): remote MACs come only from BGP EVPN, which zebra installs as `extern_learn` entries, and
 the flood list (00:00:00:00:00:00 per remote host) likewise. `neigh_suppress on` lets the bridge
-answer ARP for addresses EVPN knows instead of flooding it over the underlay. Facade writes no
-forwarding entry here.
+answer ARP from the neighbour entries EVPN's MAC/IP routes give, instead of flooding it over the
+underlay (this slice's routes carry MACs only: docs/multi-host.md, "Limits of this slice").
+Facade writes no forwarding entry here.
 """
 
 from __future__ import annotations
@@ -101,18 +102,30 @@ def attach_node(host_netns: str, vni: int, name: str, mac: str,
     if ns.exists(netns):
         raise ValueError(f"node {name} exists ({netns}); `facade cleanup` removes a crashed "
                          "run's")
+    with ipr_in(host_netns) as host:
+        if get_link(host, segment_bridge(vni)) is None:
+            raise ValueError(f"host {host_netns} has no segment {vni}")
     ns.create(netns, then=lambda: ns.write_sysctls(node_sysctls()))
+    try:
+        _plug_node(host_netns, vni, name, mac, address)
+    except BaseException:
+        ns.remove(netns)  # nothing half made stays (its veth goes with it)
+        raise
+    announce(netns, mac, str(address.ip))
+    return netns
+
+
+def _plug_node(host_netns: str, vni: int, name: str, mac: str,
+               address: ipaddress.IPv4Interface) -> None:
+    netns = node_netns(name)
     fd = os.open(ns.path(netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
         with ipr_in(host_netns) as host:
-            bridge = get_link(host, segment_bridge(vni))
-            if bridge is None:
-                raise ValueError(f"host {host_netns} has no segment {vni}")
             port = f"n-{name}"
             host.link("add", ifname=port, kind="veth",
                       peer={"ifname": NODE_IF, "net_ns_fd": fd, "address": mac})
-            host.link("set", index=index_of(host, port), master=bridge["index"],
-                      state="up")
+            host.link("set", index=index_of(host, port),
+                      master=index_of(host, segment_bridge(vni)), state="up")
     finally:
         os.close(fd)
     with ipr_in(netns) as node:
@@ -120,8 +133,6 @@ def attach_node(host_netns: str, vni: int, name: str, mac: str,
             node.link("set", index=index_of(node, ifname), state="up")
         node.addr("add", index=index_of(node, NODE_IF), address=str(address.ip),
                   prefixlen=address.network.prefixlen)
-    announce(netns, mac, str(address.ip))
-    return netns
 
 
 def detach_node(name: str) -> bool:

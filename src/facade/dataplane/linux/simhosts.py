@@ -113,6 +113,12 @@ class SimulatedHosts:
         overlay.ensure_segment(h.netns, vni, str(h.address.ip))
         h.segments.add(vni)
 
+    def remove_segment(self, host: str, vni: int) -> None:
+        """The segment gone from the host: zebra withdraws the VNI (its flood-list route)."""
+        h = self._host(host)
+        overlay.remove_segment(h.netns, vni)
+        h.segments.discard(vni)
+
     def add_node(self, host: str, vni: int, name: str, mac: str, address: str) -> str:
         """Node NAME on the host's segment VNI (made if missing); returns its namespace."""
         if name in self.nodes:
