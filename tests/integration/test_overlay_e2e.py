@@ -1,11 +1,11 @@
 """Simulated hosts joined by VXLAN, BGP EVPN in FRR as the mapping service
 (dataplane/linux/simhosts.py): three hosts and a route reflector on one substrate. A subnet
-stretched over hosts 1 and 2 carries TCP between its nodes, the remote MAC sits in the VXLAN
-FDB as `extern_learn` (zebra's, from EVPN: Facade writes none), a segment added to a host
-is announced to the others' flood lists and withdrawn from them when removed, two tenants with the same CIDR
-and addresses on two VNIs stay apart, a node moved to host 3 with its MAC and address answers
-again (EVPN MAC mobility, timed), a host removed has its routes withdrawn everywhere, and
-`facade cleanup` leaves no namespace, FRR daemon or folder. Checked through the kernel
+stretched over hosts 1 and 2 carries TCP between its nodes, the remote MAC sits in the VXLAN FDB
+as `extern_learn` (zebra's, from EVPN: Facade writes none), a segment added to a host is
+announced to the others' flood lists and withdrawn from them when removed, two tenants with the
+same CIDR and addresses on two VNIs stay apart, a node moved to host 3 with its MAC and address
+answers again (EVPN MAC mobility, timed), a host removed has its routes withdrawn everywhere,
+and `facade cleanup` leaves no namespace, FRR daemon or folder. Checked through the kernel
 (`bridge -j fdb`, /proc) and through sockets of the test's own.
 
 BGP timers: keepalive 1 s, hold 3 s, connect retry 1 s (frr.py); a removed host's bgpd sends its
