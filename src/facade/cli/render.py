@@ -22,15 +22,18 @@ from rich.text import Text
 from rich.tree import Tree
 
 from facade.cli import formats
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 
-STATUS_STYLES = {
-    "ready": "green",
-    "active": "green",
-    "provisioning": "yellow",
-    "pending": "yellow",
-    "degraded": "magenta",
-    "deleting": "dim",
-    "failed": "bold red",
+# an appliance's status, a node's and a channel's (ChannelStatus.ACTIVE is NodeStatus.ACTIVE's
+# string); an enum key finds the API's plain string
+STATUS_STYLES: dict[str, str] = {
+    ApplianceStatus.READY: "green",
+    NodeStatus.ACTIVE: "green",
+    ApplianceStatus.PROVISIONING: "yellow",
+    NodeStatus.PENDING: "yellow",
+    ApplianceStatus.DEGRADED: "magenta",
+    ApplianceStatus.DELETING: "dim",
+    ApplianceStatus.FAILED: "bold red",
 }
 
 
@@ -367,7 +370,7 @@ def _iface_table(ifaces: list[dict[str, Any]]) -> Table:
 
 def node(obj: dict[str, Any]) -> None:
     pairs: list[tuple[str, RenderableType | str]] = [
-        ("instance" if obj.get("role") in (None, "instance") else obj["role"], dash(obj.get("name"))),
+        (obj.get("role") or NodeRole.INSTANCE, dash(obj.get("name"))),
         ("account", dash(obj.get("account"))),
         ("status", status_text(obj.get("status"))),
         ("netns", dash(obj.get("netns"))),

@@ -17,6 +17,7 @@ from rich.text import Text
 from facade.cli import render
 from facade.cli.client import Client, fail
 from facade.client.models import Appliance
+from facade.domain.states import ApplianceStatus
 
 POLL_SECONDS = 0.1
 
@@ -116,9 +117,9 @@ def wait_ready(
     def done(name: str, obj: Appliance | None) -> bool:
         if obj is None:
             raise _Stop(f"appliance {name} does not exist (any more)")
-        if obj.get("status") == "failed":
+        if obj.get("status") == ApplianceStatus.FAILED:
             raise _Stop(f"appliance {name} failed: {obj.get('status_detail') or 'no detail'}")
-        if obj.get("status") != "ready":
+        if obj.get("status") != ApplianceStatus.READY:
             return False
         return backends is None or render.backend_count(obj) == backends
 
@@ -131,7 +132,7 @@ def wait_gone(cli: Client, names: Sequence[str], timeout: float) -> None:
     """Wait until each appliance answers 404 (its kernel objects are gone)."""
 
     def done(name: str, obj: Appliance | None) -> bool:
-        if obj is not None and obj.get("status") == "failed":
+        if obj is not None and obj.get("status") == ApplianceStatus.FAILED:
             raise _Stop(f"deleting appliance {name} failed: {obj.get('status_detail') or '?'}")
         return obj is None
 

@@ -3,7 +3,7 @@ answering the models.py object the route answers (a TypedDict: the JSON as it ca
 
 Bodies are the API's (docs/api.md), checked by the API: a mistake comes back as
 InvalidRequest naming the field. Lists are read to the end, page by page (`Http.list_all`);
-filters are the route's query parameters (`client.appliances.list(status="failed")`).
+filters are the route's query parameters (`client.appliances.list(status=ApplianceStatus.FAILED)`).
 
 Names are unique per account (docs/api.md, "Names"): an item method's `account` names the
 account whose object it is (`client.networks.get("prod", account="acme")`, sent as

@@ -13,6 +13,7 @@ from rich.table import Table
 from facade.cli import render
 from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output
+from facade.domain.states import InvoiceStatus
 
 Period = Annotated[str, typer.Option(
     "--period", "-p", metavar="PERIOD",
@@ -150,7 +151,8 @@ def invoice(
         obj = cli.accounts.invoice(account, period)
 
     def view(o: dict[str, Any]) -> None:
-        status = "billed" if o.get("status") == "billed" else "DRAFT (not billed yet)"
+        billed = o.get("status") == InvoiceStatus.BILLED
+        status = InvoiceStatus.BILLED if billed else "DRAFT (not billed yet)"
         text = o.get("text") or f"{o.get('account')}: no charges in {o.get('period')}"
         render.emit(f"{status}\n{text}\nnet position {o.get('currency')} {o.get('position')}")
 
