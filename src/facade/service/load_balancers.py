@@ -22,6 +22,7 @@ from facade.domain import commands, names
 from facade.domain.errors import Conflict, Forbidden, InUse, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole
+from facade.readmodels.nodes import NodeRead
 from facade.service import lookup, paging, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Interface, LoadBalancer, Service, Subnet
@@ -55,7 +56,7 @@ def view_all(session: Session, caller: Caller, rows: list[LoadBalancer],
     """`view` of many offers: the services naming them and their front-ends in two queries."""
     owned = {r.id: r for r in rows if caller.may_see(r.account_id)}
     services: dict[int, list[str]] = {i: [] for i in owned}
-    frontends: dict[int, list[dict[str, Any]]] = {i: [] for i in owned}
+    frontends: dict[int, list[NodeRead]] = {i: [] for i in owned}
     if owned:
         for offer, name in session.execute(
                 select(Service.frontend_id, Service.name)

@@ -20,6 +20,7 @@ from facade.domain.errors import Conflict, InUse, NotFound
 from facade.domain.ipam import parse_ip
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
+from facade.readmodels.nodes import SiteHostRead
 from facade.service import gateways, instances, internet, lookup, paging, quotas, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Instance, Interface, Network, PublicIp, Subnet, Vpn
@@ -144,7 +145,7 @@ def new_host(ctx: Context, session: Session, caller: Caller, site_name: str, nam
 
 
 def add_host(ctx: Context, caller: Caller, site: str, name: str,
-             ip: str | None = None) -> dict[str, Any]:
+             ip: str | None = None) -> SiteHostRead:
     with ctx.write() as session:
         inst_id = new_host(ctx, session, caller, site, name, ip).id
     ctx.converge()
@@ -152,11 +153,10 @@ def add_host(ctx: Context, caller: Caller, site: str, name: str,
         return host_view(session.get_one(Instance, inst_id))
 
 
-def host_view(row: Instance) -> dict[str, Any]:
-    out = views.node(row)
-    out["ip"] = row.interfaces[0].ip if row.interfaces else None
-    out["site"] = row.interfaces[0].subnet.network.name if row.interfaces else None
-    return out
+def host_view(row: Instance) -> SiteHostRead:
+    return SiteHostRead(**views.node_fields(row),
+                        ip=row.interfaces[0].ip if row.interfaces else None,
+                        site=row.interfaces[0].subnet.network.name if row.interfaces else None)
 
 
 def find_host(session: Session, caller: Caller, site: Network, name: str) -> Instance:

@@ -5,20 +5,19 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from facade.api.schemas.common import Body
-from facade.api.schemas.instances import NodeRead
 from facade.domain.ipam import MAX_CIDR_TEXT, MAX_IP_TEXT
 from facade.domain.names import MAX_NAME
+from facade.readmodels.nodes import ExternalRead, SiteHostRead
+
+__all__ = ["Association", "ExternalCreate", "ExternalRead", "PoolCreate", "PoolRead",
+           "PublicIpAssociate", "PublicIpCreate", "PublicIpRead", "SiteCreate", "SiteHostCreate",
+           "SiteHostRead", "SiteHostRef", "SiteRead", "VpnCreate", "VpnEnds", "VpnRead"]
 
 
 class ExternalCreate(Body):
     name: str = Field(max_length=MAX_NAME)
     account: str | None = Field(default=None, max_length=MAX_NAME)
     ip: str | None = Field(default=None, max_length=MAX_IP_TEXT)
-
-
-class ExternalRead(NodeRead):
-    ip: str | None
-    gateway: str
 
 
 class PoolCreate(Body):
@@ -87,11 +86,6 @@ class SiteRead(BaseModel):
 class SiteHostCreate(Body):
     name: str = Field(max_length=MAX_NAME)
     ip: str | None = Field(default=None, max_length=MAX_IP_TEXT)
-
-
-class SiteHostRead(NodeRead):
-    ip: str | None
-    site: str | None
 
 
 class VpnCreate(Body):
