@@ -1,4 +1,5 @@
-"""Read models built from rows the caller loaded: facade.readmodels' (nodes, appliances) for
+"""Read models built from rows the caller loaded: facade.readmodels' (accounts, networks and
+subnets, nodes, appliances) for
 what has one, else the JSON-ready dictionaries the API answers with (shapes in docs/api.md);
 `interfaces_of` reads many nodes' interfaces at once for list pages."""
 
@@ -12,31 +13,33 @@ from sqlalchemy.orm import Session
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
 from facade.domain.states import NodeRole, NodeStatus
+from facade.readmodels.accounts import AccountRead
 from facade.readmodels.appliances import ApplianceRead, Endpoint
+from facade.readmodels.networks import NetworkRead, SubnetRead
 from facade.readmodels.nodes import InterfaceRead, LimitsRead, NodeRead
 from facade.service import health_checks, sandboxes
 from facade.service.billing import price_lists
 from facade.store.models import Account, Appliance, Instance, Interface, Network, Service, Subnet
 
 
-def account(row: Account) -> dict[str, Any]:
-    return {"name": row.name, "operator": row.operator}
+def account(row: Account) -> AccountRead:
+    return AccountRead(name=row.name, operator=row.operator)
 
 
-def subnet(row: Subnet, used: int) -> dict[str, Any]:
+def subnet(row: Subnet, used: int) -> SubnetRead:
     rng = SubnetRange.of(row.cidr)
-    return {"name": row.path, "network": row.network.name, "account": row.network.account.name,
-            "cidr": row.cidr, "gateway": str(rng.gateway), "used": used,
-            "capacity": rng.capacity, "bridge": names.bridge(row.id), "internet": row.internet,
-            "sites": row.sites}
+    return SubnetRead(name=row.path, network=row.network.name,
+                      account=row.network.account.name, cidr=row.cidr,
+                      gateway=str(rng.gateway), used=used, capacity=rng.capacity,
+                      bridge=names.bridge(row.id), internet=row.internet, sites=row.sites)
 
 
-def network(row: Network, used: dict[int, int]) -> dict[str, Any]:
-    return {"name": row.name, "account": row.account.name, "cidr": row.cidr,
-            "router": names.router_netns(row.id), "kind": row.kind,
-            "public_gateway": row.public_gateway, "outbound_nat": row.outbound_nat,
-            "gateway_ip": row.gateway_ip,
-            "subnets": [subnet(s, used.get(s.id, 0)) for s in row.subnets]}
+def network(row: Network, used: dict[int, int]) -> NetworkRead:
+    return NetworkRead(name=row.name, account=row.account.name, cidr=row.cidr,
+                       router=names.router_netns(row.id), kind=row.kind,
+                       public_gateway=row.public_gateway, outbound_nat=row.outbound_nat,
+                       gateway_ip=row.gateway_ip,
+                       subnets=[subnet(s, used.get(s.id, 0)) for s in row.subnets])
 
 
 def interface(row: Interface) -> InterfaceRead:
