@@ -1,5 +1,5 @@
 """Read models built from rows the caller loaded: facade.readmodels' (accounts, networks and
-subnets, nodes, appliances) for
+subnets, nodes, services, appliances) for
 what has one, else the JSON-ready dictionaries the API answers with (shapes in docs/api.md);
 `interfaces_of` reads many nodes' interfaces at once for list pages."""
 
@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facade.domain import names
+from facade.domain import health, names, sandbox
 from facade.domain.ipam import SubnetRange
 from facade.domain.states import NodeRole, NodeStatus
 from facade.readmodels.accounts import AccountRead
 from facade.readmodels.appliances import ApplianceRead, Endpoint
 from facade.readmodels.networks import NetworkRead, SubnetRead
 from facade.readmodels.nodes import InterfaceRead, LimitsRead, NodeRead
+from facade.readmodels.services import HealthCheckRead, ServiceRead
 from facade.service import health_checks, sandboxes
 from facade.service.billing import price_lists
 from facade.store.models import Account, Appliance, Instance, Interface, Network, Service, Subnet
@@ -75,7 +76,7 @@ def node_fields(row: Instance, appliance_name: str | None = None,
             "appliance": appliance_name,
             "interfaces": [interface(i) for i in row.interfaces] if interfaces is None
             else list(interfaces),
-            "limits": LimitsRead(**sandboxes.limits_of(row).as_dict()),
+            "limits": limits(sandboxes.limits_of(row)),
             "management": (management or {}).get(names.node_netns(row.id, row.name))}
 
 
@@ -86,20 +87,29 @@ def node(row: Instance, appliance_name: str | None = None,
     return NodeRead(**node_fields(row, appliance_name, management, interfaces))
 
 
-def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
+def service(row: Service, *, owner_view: bool = False) -> ServiceRead:
     """A service is an offer everyone sees; which appliance its backends call (`upstream`),
     its front-ends' offer and its backends' extra subnets are the provider's business, shown to
     the provider and the operator only."""
-    return {"name": row.name, "account": row.account.name, "workload": row.workload,
-            "command": row.command, "port": row.port, "health_path": row.health_path,
-            "backend_subnet": row.backend_subnet.path,
-            "management_subnet": row.management_subnet.path,
-            "upstream": row.upstream if owner_view else None,
-            "frontend": row.frontend.name if owner_view and row.frontend else None,
-            "extra_subnets": [e.subnet.path for e in row.extra_subnets] if owner_view else None,
-            "limits": sandboxes.of_row(row).as_dict(),
-            "health_check": health_checks.of_row(row).as_dict(),
-            **price_lists.service_view(row)}
+    billing_model, prices = price_lists.service_view(row)
+    return ServiceRead(
+        name=row.name, account=row.account.name, workload=row.workload, command=row.command,
+        port=row.port, health_path=row.health_path, backend_subnet=row.backend_subnet.path,
+        management_subnet=row.management_subnet.path,
+        upstream=row.upstream if owner_view else None,
+        frontend=row.frontend.name if owner_view and row.frontend else None,
+        extra_subnets=[e.subnet.path for e in row.extra_subnets] if owner_view else None,
+        limits=limits(sandboxes.of_row(row)),
+        health_check=health_check(health_checks.of_row(row)),
+        billing_model=billing_model, prices=prices)
+
+
+def limits(of: sandbox.Limits) -> LimitsRead:
+    return LimitsRead(memory_mb=of.memory_mb, pids=of.pids, cpu_weight=of.cpu_weight)
+
+
+def health_check(of: health.HealthCheck) -> HealthCheckRead:
+    return HealthCheckRead(**of.as_dict())
 
 
 def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = None, *,
