@@ -43,3 +43,10 @@ class ExternalRead(NodeRead):
 class SiteHostRead(NodeRead):
     ip: str | None
     site: str | None
+
+
+class ExecRead(BaseModel):
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool

@@ -16,7 +16,7 @@ from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
-from facade.readmodels.nodes import NodeRead
+from facade.readmodels.nodes import ExecRead, NodeRead
 from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
@@ -154,7 +154,7 @@ def _utf8(text: str) -> bool:
 
 
 def exec_(ctx: Context, caller: Caller, name: str, argv: list[str], timeout: float,
-          stdin: str | None, host: bool = False) -> dict[str, Any]:
+          stdin: str | None, host: bool = False) -> ExecRead:
     """Run a command in a node its caller owns (an instance, or an appliance node): in the
     node's sandbox, as the node's root. `host` (the operator only) runs it as the host's root
     with only the network namespace changed, for debugging Facade itself."""
@@ -176,5 +176,5 @@ def exec_(ctx: Context, caller: Caller, name: str, argv: list[str], timeout: flo
             raise Conflict(f"instance {name} is {row.status}, not active", where="instance")
         netns = names.node_netns(row.id, row.name)
     result = ctx.dataplane.exec(netns, argv, timeout=timeout, stdin=stdin, host=host)
-    return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
-            "timed_out": result.timed_out}
+    return ExecRead(returncode=result.returncode, stdout=result.stdout, stderr=result.stderr,
+                    timed_out=result.timed_out)

@@ -1,4 +1,5 @@
-"""The edge (docs/edge.md): external hosts, public address pools and addresses, customer sites and their hosts, private channels (VPNs). The answers are the read models of
+"""The edge (docs/edge.md): external hosts, public address pools and addresses, customer
+sites and their hosts, private channels (VPNs). The answers are the read models of
 facade.readmodels.edge and .nodes."""
 
 from __future__ import annotations

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from facade.api.schemas.common import Body
 from facade.domain.counts import MAX_INTERFACES
 from facade.domain.ipam import MAX_IP_TEXT
 from facade.domain.names import MAX_NAME, MAX_SUBNET_REF
-from facade.readmodels.nodes import InterfaceRead, LimitsRead, NodeRead
+from facade.readmodels.nodes import ExecRead, InterfaceRead, LimitsRead, NodeRead
 
 __all__ = ["ExecCreate", "ExecRead", "InstanceCreate", "InterfaceCreate", "InterfaceRead",
            "LimitsBody", "LimitsRead", "NodeRead"]
@@ -47,8 +47,3 @@ class ExecCreate(Body):
     host: bool = False
 
 
-class ExecRead(BaseModel):
-    returncode: int
-    stdout: str
-    stderr: str
-    timed_out: bool
