@@ -590,6 +590,30 @@ def test_a_list_answer_that_is_not_a_page_is_one_clean_line(api: FakeApi) -> Non
     assert "Traceback" not in result.output
 
 
+def test_an_answer_that_is_not_the_object_is_one_clean_line(api: FakeApi) -> None:
+    api.on("GET", "/v1/subnets/acme-vpc/app", {**subnet(), "capacity": "lots"})
+    result = run("subnet", "show", "acme-vpc/app")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the control plane's answer does not fit "
+                                    "SubnetRead: capacity: ")
+    assert "Traceback" not in result.output
+
+
+def test_json_is_what_the_api_sent_not_the_models_defaults(api: FakeApi) -> None:
+    """An older control plane leaves out fields that came later (a subnet's internet and
+    sites): --json prints what it sent, the person's view reads the defaults."""
+    older = subnet()
+    assert "internet" not in older and "sites" not in older
+    api.on("GET", "/v1/subnets/acme-vpc/app", {**older, "later_field": 1})
+    result = run("subnet", "show", "acme-vpc/app", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == older  # nothing added; unknown fields left out
+    shown = run("subnet", "show", "acme-vpc/app")
+    assert "private" not in shown.stdout and "kept off" not in shown.stdout  # the defaults
+    api.on("GET", "/v1/subnets/acme-vpc/app", {**older, "internet": False})
+    assert "private: no route to the Internet" in run("subnet", "show", "acme-vpc/app").stdout
+
+
 def test_a_server_paging_in_a_circle_is_stopped(api: FakeApi) -> None:
     api.on("GET", "/v1/instances", page([node("client", "instance", "10.0.1.4")], "again"))
     result = run("instance", "list")
