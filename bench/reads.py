@@ -71,7 +71,7 @@ def fill(ctx: Context, operator: Caller, n: int) -> tuple[str, float]:
                 appliances.new_appliance(ctx, session, operator, name=f"app{i:04d}",
                                          account="acme", service="search",
                                          subnet="acme-vpc/app", backends=1)
-    token = accounts.create_token(ctx, operator, "acme")["token"]
+    token = accounts.create_token(ctx, operator, "acme").token
     return str(token), time.perf_counter() - t0
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from facade.client import Client, Conflict, InvalidRequest, NotFound, Settings
+from facade.client.models import Account
 from tests.service.helpers import ok
 
 
@@ -20,22 +21,21 @@ def _client(api: Any, token: str) -> Client:
 
 def test_the_client_creates_reads_and_lists_what_the_api_holds(api: Any) -> None:
     with _client(api, api.token) as facade:
-        assert facade.accounts.create({"name": "acme"}) == {"name": "acme", "operator": False}
+        assert facade.accounts.create({"name": "acme"}) == Account(name="acme", operator=False)
         net = facade.networks.create({"name": "acme-vpc", "account": "acme",
                                       "cidr": "10.0.0.0/16"})
         sub = facade.subnets.create_in("acme-vpc", {"name": "app", "cidr": "10.0.1.0/24"})
-        assert (net["name"], sub["network"], sub["cidr"]) == ("acme-vpc", "acme-vpc",
-                                                              "10.0.1.0/24")
-        # read back through the raw API: the same objects
-        assert facade.networks.get("acme-vpc")["subnets"] == ok(
-            api.req("GET", "/v1/networks/acme-vpc"))["subnets"]
-        assert facade.subnets.get("acme-vpc/app") == ok(api.req("GET",
-                                                                "/v1/subnets/acme-vpc/app"))
-        assert [a["name"] for a in facade.accounts.list()] == [
+        assert (net.name, sub.network, sub.cidr) == ("acme-vpc", "acme-vpc", "10.0.1.0/24")
+        # read back through the raw API: the same objects, every field as the API sent it
+        raw = ok(api.req("GET", "/v1/networks/acme-vpc"))
+        assert facade.networks.get("acme-vpc").model_dump(mode="json") == raw
+        assert facade.subnets.get("acme-vpc/app").model_dump(mode="json") == ok(
+            api.req("GET", "/v1/subnets/acme-vpc/app"))
+        assert [a.name for a in facade.accounts.list()] == [
             a["name"] for a in api.items("/v1/accounts")]
-        token = facade.accounts.token("acme")["token"]
+        token = facade.accounts.token("acme").token
     with _client(api, token) as acme:  # the account sees its own only
-        assert [n["name"] for n in acme.networks.list()] == ["acme-vpc"]
+        assert [n.name for n in acme.networks.list()] == ["acme-vpc"]
         with pytest.raises(NotFound) as caught:
             acme.accounts.get("operator")
         assert caught.value.exit_code == 3

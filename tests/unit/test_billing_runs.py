@@ -129,19 +129,18 @@ def test_stored_ledger_balances_and_invoices_add_up(usage: list[Any], days_per_p
                 runs.run(ctx, op, p)
         for p in periods:
             book = statements.ledger_view(ctx, op, p)
-            assert book["trial_balance"] == "0.00" and book["unbilled"] == []
-            debits = sum((Decimal(a["debits"]) for a in book["accounts"]
-                          if a["account"].startswith("receivable:")), Decimal(0))
+            assert book.trial_balance == "0.00" and book.unbilled == []
+            debits = sum((Decimal(a.debits) for a in book.accounts
+                          if a.account.startswith("receivable:")), Decimal(0))
             docs = {who: statements.invoice(ctx, op, who, p)
                     for who in ("acme", "beta", "seekr", "operator")}
-            assert all(d["status"] == "billed" for d in docs.values())
-            assert sum((Decimal(d["invoice"]["total"]) for d in docs.values()),
-                       Decimal(0)) == debits
-            assert sum((Decimal(d["position"]) for d in docs.values()), Decimal(0)) == 0
-            assert docs["acme"]["invoice"]["total"] == docs["beta"]["invoice"]["total"]
-            assert docs["acme"]["statement"]["total"] == "0.00"
+            assert all(d.status == "billed" for d in docs.values())
+            assert sum((Decimal(d.invoice.total) for d in docs.values()), Decimal(0)) == debits
+            assert sum((Decimal(d.position) for d in docs.values()), Decimal(0)) == 0
+            assert docs["acme"].invoice.total == docs["beta"].invoice.total
+            assert docs["acme"].statement.total == "0.00"
         whole = f"{_iso(DAYS[0])}/{_iso(DAYS[0] + dt.timedelta(days=4))}"
-        assert statements.ledger_view(ctx, op, whole)["trial_balance"] == "0.00"
+        assert statements.ledger_view(ctx, op, whole).trial_balance == "0.00"
     finally:
         ctx.engine.dispose()
         tmp.cleanup()

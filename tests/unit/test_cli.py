@@ -80,6 +80,7 @@ def node(name: str, role: str, ip: str, subnet: str = "acme-vpc/app") -> dict[st
         "status": "active",
         "appliance": None if role == "instance" else "docs",
         "interfaces": [{"name": "eth0", "subnet": subnet, "ip": ip}],
+        "limits": {"memory_mb": 512, "pids": 512, "cpu_weight": 100},
     }
 
 
@@ -88,10 +89,12 @@ def appliance(status: str = "ready", backends: int = 2, detail: str = "") -> dic
         "name": "docs",
         "account": "acme",
         "service": "search",
+        "provider": "searchco",
         "subnet": "acme-vpc/app",
         "status": status,
         "status_detail": detail,
         "desired_backends": backends,
+        "backend_count": backends,
         "endpoint": {"ip": "10.0.1.2", "port": 80},
         "frontend": node("docs-fe", "frontend", "10.0.1.2"),
         "backends": [
@@ -99,6 +102,55 @@ def appliance(status: str = "ready", backends: int = 2, detail: str = "") -> dic
             for i in range(backends)
         ],
     }
+
+
+def network(name: str = "acme-vpc") -> dict[str, Any]:
+    return {"name": name, "account": "acme", "cidr": "10.0.0.0/16", "router": "fcd-r1",
+            "subnets": []}
+
+
+def subnet(name: str = "acme-vpc/app") -> dict[str, Any]:
+    return {"name": name, "network": "acme-vpc", "account": "acme", "cidr": "10.0.1.0/24",
+            "gateway": "10.0.1.1", "used": 3, "capacity": 251, "bridge": "fcd-b1"}
+
+
+def service(name: str = "search", **fields: Any) -> dict[str, Any]:
+    return {"name": name, "account": "searchco", "workload": "search", "command": None,
+            "port": 80, "health_path": "/health", "backend_subnet": "prov/back",
+            "management_subnet": "prov/mgmt", **fields,
+            "limits": {"memory_mb": 512, "pids": 512, "cpu_weight": 100},
+            "health_check": {"type": "http", "path": "/health", "codes": "200-399",
+                             "interval": 2.0, "timeout": 1.0, "rise": 2, "fall": 3},
+            "billing_model": "provider-bills",
+            "prices": {"currency": "USD", "node_hour": {"frontend": "0", "backend": "0"},
+                       "per_gb": "0", "per_connection": "0", "per_1000_requests": "0"}}
+
+
+def public_ip(address: str = "203.0.113.5") -> dict[str, Any]:
+    return {"address": address, "account": "acme", "kind": "customer", "associated": None}
+
+
+# one item of each list route, the i-th (paging tests)
+ITEMS: dict[str, Callable[[int], dict[str, Any]]] = {
+    "/v1/accounts": lambda i: {"name": f"x{i}", "operator": False},
+    "/v1/networks": lambda i: network(f"x{i}"),
+    "/v1/subnets": lambda i: subnet(f"x{i}/app"),
+    "/v1/instances": lambda i: node(f"x{i}", "instance", "10.0.1.4"),
+    "/v1/services": lambda i: service(f"x{i}"),
+    "/v1/load-balancers": lambda i: {"name": f"x{i}", "account": "lbco",
+                                     "management_subnet": None, "services": [],
+                                     "frontends": []},
+    "/v1/appliances": lambda i: {**appliance(), "name": f"x{i}"},
+    "/v1/usage": lambda i: {"appliance": f"x{i}", "customer": "acme", "provider": "searchco",
+                            "service": "search", "frontend_node_seconds": "1.000",
+                            "backend_node_seconds": "2.000", "bytes_in": 1, "bytes_out": 2,
+                            "connections": 3, "requests": i},
+    "/v1/subnets/acme-vpc/app/grants": lambda i: {"subnet": "acme-vpc/app", "account": f"x{i}",
+                                                  "created_at": "t", "used_by": []},
+    "/v1/subnets/acme-vpc/app/rules": lambda i: {"direction": "ingress", "action": "allow",
+                                                 "protocol": "tcp", "ports": "80",
+                                                 "cidr": "0.0.0.0/0", "priority": i},
+}
 
 
 def page(items: list[Any], next_cursor: str | None = None) -> dict[str, Any]:
@@ -259,20 +311,11 @@ def test_account_commands(api: FakeApi) -> None:
 
 
 def test_network_and_subnet_commands(api: FakeApi) -> None:
-    subnet = {
-        "name": "acme-vpc/app",
-        "network": "acme-vpc",
-        "account": "acme",
-        "cidr": "10.0.1.0/24",
-        "gateway": "10.0.1.1",
-        "used": 3,
-        "capacity": 251,
-    }
-    api.on("POST", "/v1/networks", {"name": "acme-vpc"}, 201)
-    api.on("POST", "/v1/networks/acme-vpc/subnets", subnet, 201)
-    api.on("GET", "/v1/subnets/acme-vpc/app", subnet)
+    api.on("POST", "/v1/networks", network(), 201)
+    api.on("POST", "/v1/networks/acme-vpc/subnets", subnet(), 201)
+    api.on("GET", "/v1/subnets/acme-vpc/app", subnet())
     api.on("DELETE", "/v1/subnets/acme-vpc/app", lambda req: httpx.Response(204))
-    api.on("GET", "/v1/subnets", page([subnet]))
+    api.on("GET", "/v1/subnets", page([subnet()]))
 
     run("network", "create", "acme-vpc", "--account", "acme", "--cidr", "10.0.0.0/16")
     assert api.body() == {"name": "acme-vpc", "account": "acme", "cidr": "10.0.0.0/16"}
@@ -317,7 +360,7 @@ def test_instance_create_needs_an_interface(api: FakeApi) -> None:
 
 
 def test_service_create_body(api: FakeApi) -> None:
-    api.on("POST", "/v1/services", {"name": "search"}, 201)
+    api.on("POST", "/v1/services", service(), 201)
     args = ["service", "create", "search", "--account", "prov", "--port", "80"]
     args += ["--backend-subnet", "prov/back", "--management-subnet", "prov/mgmt"]
     result = run(*args, "--workload", "search", "--health-path", "/health")
@@ -431,9 +474,9 @@ def test_appliance_show_for_a_person(api: FakeApi) -> None:
     ("args", "path", "answer"),
     [
         (["account", "list"], "/v1/accounts", [{"name": "acme", "operator": False}]),
-        (["network", "show", "acme-vpc"], "/v1/networks/acme-vpc", {"name": "acme-vpc"}),
+        (["network", "show", "acme-vpc"], "/v1/networks/acme-vpc", network()),
         (["instance", "list"], "/v1/instances", [node("client", "instance", "10.0.1.4")]),
-        (["service", "show", "search"], "/v1/services/search", {"name": "search", "port": 80}),
+        (["service", "show", "search"], "/v1/services/search", service()),
         (["appliance", "list"], "/v1/appliances", [appliance()]),
         (["topology"], "/v1/topology", {"networks": []}),
         (["events"], "/v1/events", [{"time": "t", "kind": "k", "object": "o", "message": "m"}]),
@@ -454,11 +497,9 @@ def test_json_prints_the_api_answer(api: FakeApi, args: list[str], path: str, an
         (["account", "list"], "/v1/accounts", [{"name": "acme", "operator": False},
                                                {"name": "zed", "operator": False}],
          ["acme", "zed"]),
-        (["network", "show", "acme-vpc"], "/v1/networks/acme-vpc", {"name": "acme-vpc"},
-         ["acme-vpc"]),
+        (["network", "show", "acme-vpc"], "/v1/networks/acme-vpc", network(), ["acme-vpc"]),
         (["appliance", "list"], "/v1/appliances", [appliance()], [appliance()["name"]]),
-        (["ip", "list"], "/v1/public-ips", [{"address": "203.0.113.5"}],
-         ["203.0.113.5"]),
+        (["ip", "list"], "/v1/public-ips", [public_ip()], ["203.0.113.5"]),
         (["events"], "/v1/events", [{"time": "t", "kind": "k", "object": "o", "message": "m"}],
          ["o"]),
     ],
@@ -483,7 +524,8 @@ def test_output_formats(api: FakeApi, args: list[str], path: str, answer: Any,
 
 
 def test_output_format_errors_are_usage_errors(api: FakeApi) -> None:
-    api.on("GET", "/v1/accounts/acme/quotas", {"account": "acme", "quotas": {}})
+    api.on("GET", "/v1/accounts/acme/quotas", {"account": "acme", "operator": False,
+                                               "quotas": {}})
     out = run("quota", "show", "acme", "-o", "name")  # quotas have no names
     assert out.exit_code == 2 and "no names" in out.output and "Traceback" not in out.output
     out = run("quota", "show", "acme", "--json", "-o", "yaml")
@@ -518,8 +560,7 @@ def test_events_sends_the_limit(api: FakeApi) -> None:
      (["rule", "list", "--subnet", "acme-vpc/app"], "/v1/subnets/acme-vpc/app/rules")],
 )
 def test_list_commands_follow_every_page(api: FakeApi, args: list[str], path: str) -> None:
-    items = [{"name": f"x{i}", "direction": "ingress", "priority": i, "appliance": f"x{i}"}
-             for i in range(2345)]
+    items = [ITEMS[path](i) for i in range(2345)]
     api.on("GET", path, pager(items))
     result = run(*args, "--json")
     assert result.exit_code == 0, result.output
@@ -547,6 +588,30 @@ def test_a_list_answer_that_is_not_a_page_is_one_clean_line(api: FakeApi) -> Non
     assert result.stderr.startswith("error: GET /v1/appliances: the control plane answered "
                                     "something that is not a page")
     assert "Traceback" not in result.output
+
+
+def test_an_answer_that_is_not_the_object_is_one_clean_line(api: FakeApi) -> None:
+    api.on("GET", "/v1/subnets/acme-vpc/app", {**subnet(), "capacity": "lots"})
+    result = run("subnet", "show", "acme-vpc/app")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: the control plane's answer does not fit "
+                                    "SubnetRead: capacity: ")
+    assert "Traceback" not in result.output
+
+
+def test_json_is_what_the_api_sent_not_the_models_defaults(api: FakeApi) -> None:
+    """An older control plane leaves out fields that came later (a subnet's internet and
+    sites): --json prints what it sent, the person's view reads the defaults."""
+    older = subnet()
+    assert "internet" not in older and "sites" not in older
+    api.on("GET", "/v1/subnets/acme-vpc/app", {**older, "later_field": 1})
+    result = run("subnet", "show", "acme-vpc/app", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == older  # nothing added; unknown fields left out
+    shown = run("subnet", "show", "acme-vpc/app")
+    assert "private" not in shown.stdout and "kept off" not in shown.stdout  # the defaults
+    api.on("GET", "/v1/subnets/acme-vpc/app", {**older, "internet": False})
+    assert "private: no route to the Internet" in run("subnet", "show", "acme-vpc/app").stdout
 
 
 def test_a_server_paging_in_a_circle_is_stopped(api: FakeApi) -> None:
@@ -710,9 +775,9 @@ def test_exec_host_is_asked_for_only_when_given(api: FakeApi) -> None:
 
 
 def test_limits_on_create_and_later(api: FakeApi) -> None:
-    node = {"name": "client", "interfaces": [], "limits": {"memory_mb": 64, "pids": 512,
-                                                            "cpu_weight": 100}}
-    api.on("POST", "/v1/instances", node, status=201)
+    client = {**node("client", "instance", "10.0.1.4"),
+              "limits": {"memory_mb": 64, "pids": 512, "cpu_weight": 100}}
+    api.on("POST", "/v1/instances", client, status=201)
     result = run("instance", "create", "client", "-a", "acme", "-i", "acme-vpc/app",
                  "--memory", "64")
     assert result.exit_code == 0, result.output
@@ -722,9 +787,9 @@ def test_limits_on_create_and_later(api: FakeApi) -> None:
     result = run("instance", "limits", "client", "--pids", "32", "--cpu-weight", "300")
     assert result.exit_code == 0 and api.body() == {"pids": 32, "cpu_weight": 300}
     assert "32" in result.stdout and "300" in result.stdout
-    api.on("GET", "/v1/instances/client", node)
+    api.on("GET", "/v1/instances/client", client)
     shown = run("instance", "limits", "client", "--json")
-    assert json.loads(shown.stdout) == node["limits"]
+    assert json.loads(shown.stdout) == client["limits"]
     api.on("PUT", "/v1/services/search/limits", {"memory_mb": 512, "pids": 512,
                                                  "cpu_weight": 50})
     assert run("service", "limits", "search", "--cpu-weight", "50").exit_code == 0
@@ -837,7 +902,7 @@ def test_appliance_delete_force_and_service_upstream(api: FakeApi) -> None:
         "in_use", "appliance idx is used by site (their backends call it)", 409, "appliance"))
     result = run("appliance", "delete", "idx")
     assert result.exit_code == 4 and "used by site" in result.output  # in use: a conflict
-    api.on("POST", "/v1/services", {"name": "web"}, 201)
+    api.on("POST", "/v1/services", service("web"), 201)
     result = run("service", "create", "web", "--account", "webco", "--port", "80",
                  "--backend-subnet", "w/b",
                  "--management-subnet", "w/m", "--workload", "web", "--upstream", "idx")
@@ -898,7 +963,7 @@ def test_cleanup_runs_when_the_control_plane_is_down(monkeypatch: Any) -> None:
 
 
 def test_usage_of_public_ips_and_the_edge_prices(api: FakeApi) -> None:
-    row = {"address": "203.0.113.9", "account": "acme", "kind": "customer",
+    row = {"address": "203.0.113.9", "account": "acme", "kind": "customer", "period": "2026-12",
            "held_from": "2026-12-06T10:00:00.000+00:00", "held_until": None,
            "ip_hours": "1.500000", "bytes_in": 6_007_972, "bytes_out": 2_006_568}
     api.on("GET", "/v1/usage/public-ips", {"period": "2026-12", "items": [row]})
@@ -908,7 +973,8 @@ def test_usage_of_public_ips_and_the_edge_prices(api: FakeApi) -> None:
     assert "1.500000" in out.stdout
     assert run("usage", "--public-ips", "--by-node").exit_code == 2  # not for addresses
     price_list = {"currency": "USD", "node_hour": {"frontend": "0", "backend": "0"},
-                  "edge": {"public_ip_hour": "0.005", "gateway_per_gb": "0.09"}}
+                  "edge": {"public_ip_hour": "0.005", "gateway_per_gb": "0.09",
+                           "channel_hour": "0"}}
     api.on("PUT", "/v1/prices/edge", price_list)
     api.on("GET", "/v1/prices", price_list)
     out = run("prices", "edge", "--ip-hour", "0.005", "--gateway-gb", "0.09")
@@ -919,8 +985,9 @@ def test_usage_of_public_ips_and_the_edge_prices(api: FakeApi) -> None:
 
 
 def test_usage_of_channels_and_the_channel_price(api: FakeApi) -> None:
-    row = {"channel": "link", "account": "acme", "held_from": "2026-12-06T10:00:00.000+00:00",
-           "held_until": None, "channel_hours": "2.500000"}
+    row = {"channel": "link", "account": "acme", "period": "2026-12",
+           "held_from": "2026-12-06T10:00:00.000+00:00", "held_until": None,
+           "channel_hours": "2.500000"}
     api.on("GET", "/v1/usage/channels", {"period": "2026-12", "items": [row]})
     out = run("usage", "--channels", "--period", "2026-12", "--account", "acme")
     assert out.exit_code == 0, out.stdout
@@ -1046,16 +1113,18 @@ def test_names_complete_from_the_api(api: FakeApi) -> None:
 def test_account_slash_name_is_sent_as_the_account_query(api: FakeApi) -> None:
     """ACCOUNT/NAME (docs/api.md, "Names") names that account's object: `?account=` on the
     item route (a grant's revoke: `?subnet_account=`, its path naming the grantee)."""
-    def ok(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json={})
-
-    for method, path in (("GET", "/v1/networks/prod"), ("PUT", "/v1/services/search/limits"),
-                         ("DELETE", "/v1/subnets/prod/app/grants/evil"),
-                         ("POST", "/v1/subnets/prod/app/grants"),
-                         ("DELETE", "/v1/instances/web/interfaces/eth0/rules/100"),
-                         ("POST", "/v1/networks/prod/subnets"),
-                         ("PATCH", "/v1/appliances/docs")):
-        api.on(method, path, ok)
+    answers: list[tuple[str, str, Any]] = [
+        ("GET", "/v1/networks/prod", network("prod")),
+        ("PUT", "/v1/services/search/limits", {"memory_mb": 512, "pids": 64, "cpu_weight": 100}),
+        ("DELETE", "/v1/subnets/prod/app/grants/evil", {
+            "subnet": "prod/app", "account": "evil", "still_used_by": [], "message": "revoked"}),
+        ("POST", "/v1/subnets/prod/app/grants", {
+            "subnet": "prod/app", "account": "evil", "created_at": "t", "used_by": []}),
+        ("DELETE", "/v1/instances/web/interfaces/eth0/rules/100", {}),
+        ("POST", "/v1/networks/prod/subnets", subnet("prod/db")),
+        ("PATCH", "/v1/appliances/docs", appliance("ready", backends=3))]
+    for method, path, answer in answers:
+        api.on(method, path, answer)
     api.on("GET", "/v1/appliances/docs", appliance("ready", backends=3))
     commands = [
         ("network", "show", "acme/prod", "--json"),

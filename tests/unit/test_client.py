@@ -3,6 +3,7 @@ and the routes its typed methods send."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,8 @@ from facade.client import (
     SettingsError,
 )
 from facade.client.http import MOST_WAIT
+from facade.client.models import Account
+from facade.readmodels.networks import SubnetRead
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -66,7 +69,7 @@ def test_a_429_is_retried_after_its_retry_after_then_answers() -> None:
     fake = Fake(error(429, "rate_limited", headers={"Retry-After": "2"}),
                 error(429, "rate_limited", headers={"Retry-After": "3600"}),
                 httpx.Response(201, json=ACCOUNT))
-    assert fake.client().accounts.create({"name": "acme"}) == ACCOUNT
+    assert fake.client().accounts.create({"name": "acme"}) == Account(**ACCOUNT)
     assert fake.slept == [2.0, MOST_WAIT]  # as asked, but never an hour
     assert len(fake.requests) == 3  # a rate-limited POST changed nothing: sent again
 
@@ -83,7 +86,7 @@ def test_a_429_still_refused_after_the_retries_is_raised_exit_1() -> None:
 def test_a_lost_connection_is_retried_for_a_get_with_a_growing_pause() -> None:
     fake = Fake(httpx.ConnectError("refused"), httpx.ReadError("reset"),
                 httpx.Response(200, json=ACCOUNT))
-    assert fake.client().accounts.get("acme") == ACCOUNT
+    assert fake.client().accounts.get("acme") == Account(**ACCOUNT)
     assert len(fake.requests) == 3 and fake.slept == [0.5, 1.0]
 
 
@@ -94,7 +97,7 @@ def test_a_post_is_not_sent_twice_unless_it_has_an_idempotency_key() -> None:
     assert len(fake.requests) == 1 and fake.slept == []
     assert "not running at http://127.0.0.1:8470" in str(caught.value)
     fake = Fake(httpx.ReadError("reset"), httpx.Response(201, json=ACCOUNT))
-    assert fake.client().accounts.create({"name": "acme"}, idempotency_key="k-1") == ACCOUNT
+    assert fake.client().accounts.create({"name": "acme"}, idempotency_key="k-1") == Account(**ACCOUNT)
     assert [r.headers["idempotency-key"] for r in fake.requests] == ["k-1", "k-1"]
     assert fake.requests[0].content == fake.requests[1].content
 
@@ -159,7 +162,7 @@ def test_a_list_follows_next_cursor_to_the_end_and_not_in_circles() -> None:
     fake = Fake(httpx.Response(200, json={"items": [ACCOUNT], "next_cursor": "c1"}),
                 httpx.Response(200, json={"items": [{**ACCOUNT, "name": "b"}],
                                           "next_cursor": None}))
-    assert [a["name"] for a in fake.client().accounts.list()] == ["acme", "b"]
+    assert [a.name for a in fake.client().accounts.list()] == ["acme", "b"]
     assert [r.url.params.get("cursor") for r in fake.requests] == [None, "c1"]
     circle = Fake(httpx.Response(200, json={"items": [ACCOUNT], "next_cursor": "c1"}))
     with pytest.raises(ProtocolError, match="same page twice"):
@@ -169,19 +172,27 @@ def test_a_list_follows_next_cursor_to_the_end_and_not_in_circles() -> None:
 # ---- typed methods -----------------------------------------------------------------------------
 
 
+def sent_anyway(*calls: Callable[[], object]) -> None:
+    """Make each call; an empty answer is no read model (a ProtocolError), but the request
+    went out: what these tests look at."""
+    for call in calls:
+        with contextlib.suppress(ProtocolError):
+            call()
+
+
 def test_the_typed_methods_send_their_routes() -> None:
     fake = Fake(*[httpx.Response(200, json={})] * 4,
                 httpx.Response(200, json={"items": [], "next_cursor": None}),
                 httpx.Response(200, json={}))
     api = fake.client()
-    api.networks.get("a b/c")
-    api.subnets.update("acme-vpc/app", {"internet": False})
-    api.subnets.revoke("acme-vpc/app", "searchco")
-    api.appliances.remove("docs", force=True)
-    api.appliances.list(status="failed", account=None)
-    api.rules.of_interface("web", "eth0").delete(100, "ingress")
-    api.instances.exec("web", {"argv": ["true"]}, timeout=40.0)
-    api.system.apply("kind: x", "f.yaml", dry_run=True)
+    sent_anyway(lambda: api.networks.get("a b/c"),
+                lambda: api.subnets.update("acme-vpc/app", {"internet": False}),
+                lambda: api.subnets.revoke("acme-vpc/app", "searchco"),
+                lambda: api.appliances.remove("docs", force=True),
+                lambda: api.appliances.list(status="failed", account=None),
+                lambda: api.rules.of_interface("web", "eth0").delete(100, "ingress"),
+                lambda: api.instances.exec("web", {"argv": ["true"]}, timeout=40.0),
+                lambda: api.system.apply("kind: x", "f.yaml", dry_run=True))
     sent = [(r.method, r.url.raw_path.decode()) for r in fake.requests]
     assert sent == [
         ("GET", "/v1/networks/a%20b%2Fc"),
@@ -203,16 +214,16 @@ def test_an_item_methods_account_is_sent_as_its_query() -> None:
     fake = Fake(httpx.Response(200, json={}),
                 httpx.Response(200, json={"items": [], "next_cursor": None}))
     api = fake.client()
-    api.networks.get("prod", account="acme")
-    api.networks.get("prod")
-    api.subnets.delete("prod/app", account="acme")
-    api.subnets.grant("prod/app", "evil", subnet_account="acme")
-    api.subnets.revoke("prod/app", "evil", subnet_account="acme")
-    api.appliances.remove("docs", detach=True, account="evil")
-    api.services.set_autoscale("search", {"min": 1}, account="searchco")
-    api.rules.of_subnet("prod", "app", account="acme").list()
-    api.instances.exec("web", {"argv": ["true"]}, account="evil")
-    api.sites.remove_host("hq", "db", account="acme")
+    sent_anyway(lambda: api.networks.get("prod", account="acme"),
+                lambda: api.networks.get("prod"),
+                lambda: api.subnets.delete("prod/app", account="acme"),
+                lambda: api.subnets.grant("prod/app", "evil", subnet_account="acme"),
+                lambda: api.subnets.revoke("prod/app", "evil", subnet_account="acme"),
+                lambda: api.appliances.remove("docs", detach=True, account="evil"),
+                lambda: api.services.set_autoscale("search", {"min": 1}, account="searchco"),
+                lambda: api.rules.of_subnet("prod", "app", account="acme").list(),
+                lambda: api.instances.exec("web", {"argv": ["true"]}, account="evil"),
+                lambda: api.sites.remove_host("hq", "db", account="acme"))
     sent = [(r.method, r.url.raw_path.decode()) for r in fake.requests]
     assert sent == [
         ("GET", "/v1/networks/prod?account=acme"),
@@ -227,6 +238,25 @@ def test_an_item_methods_account_is_sent_as_its_query() -> None:
         ("DELETE", "/v1/sites/hq/hosts/db?account=acme"),
     ]
     assert json.loads(fake.requests[3].content) == {"account": "evil"}  # the grantee
+
+
+def test_an_answer_is_parsed_into_its_read_model() -> None:
+    """The client answers the read model the control plane built (facade.readmodels): its
+    attributes, the defaults of fields an older control plane leaves out, and a
+    ProtocolError naming the field when the answer is not that object."""
+    subnet = {"name": "acme-vpc/app", "network": "acme-vpc", "account": "acme",
+              "cidr": "10.0.1.0/24", "gateway": "10.0.1.1", "used": 2, "capacity": 253,
+              "bridge": "fcd-b1"}
+    got = Fake(httpx.Response(200, json={**subnet, "added_later": 1})).client().subnets.get(
+        "acme-vpc/app")
+    assert isinstance(got, SubnetRead)
+    assert (got.gateway, got.used, got.internet, got.sites) == ("10.0.1.1", 2, True, True)
+    assert got.model_fields_set == set(subnet)  # what it sent; the rest are defaults
+    with pytest.raises(ProtocolError, match=r"does not fit SubnetRead: capacity: .*integer"):
+        Fake(httpx.Response(200, json={**subnet, "capacity": "many"})).client().subnets.get(
+            "acme-vpc/app")
+    with pytest.raises(ProtocolError, match="does not fit AccountRead: operator"):
+        Fake(httpx.Response(200, json={"name": "acme"})).client().accounts.get("acme")
 
 
 def test_find_answers_none_for_a_404_only() -> None:

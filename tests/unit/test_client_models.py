@@ -1,32 +1,72 @@
-"""The client's TypedDicts (facade.client.models) say what the API answers: one per answer
-schema of facade.api.schemas (`XRead` -> `X`), with the same keys, the same required keys."""
+"""Each answer's shape is written once, as a read model (facade.readmodels): the API's answer
+schemas are those very classes (facade.api.schemas re-exports them), every route answers one
+(or a page of them), and the client's models (facade.client.models, `XRead` -> `X`) are them
+too, so the control plane, the API document and the client cannot drift apart."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
-from typing import is_typeddict
+import pkgutil
+from typing import Any, get_args
 
 import pytest
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
+import facade.api.routes
 from facade.api import schemas
+from facade.api.schemas import Body, Page
 from facade.client import models
 
-READS = {name.removesuffix("Read"): model for name, model in vars(schemas).items()
-         if inspect.isclass(model) and issubclass(model, BaseModel)
-         and model.__module__.startswith(f"{schemas.__name__}.") and name.endswith("Read")}
+READ_MODELS = "facade.readmodels."
+# what the API's answer schemas are: every model of facade.api.schemas but the bodies
+ANSWERS = {name: model for name, model in vars(schemas).items()
+           if inspect.isclass(model) and issubclass(model, BaseModel)
+           and not issubclass(model, Body | Page) and name != "AutoscaleWrite"}
 
 
-def test_every_answer_schema_has_its_typed_dict() -> None:
-    assert READS, "no answer schemas found"
-    missing = sorted(name for name in READS if not is_typeddict(getattr(models, name, None)))
-    assert missing == []
+def _routes() -> list[APIRoute]:
+    found = []
+    for info in pkgutil.iter_modules(facade.api.routes.__path__):
+        module = importlib.import_module(f"{facade.api.routes.__name__}.{info.name}")
+        router = getattr(module, "router", None)
+        found += [r for r in getattr(router, "routes", []) if isinstance(r, APIRoute)]
+    return found
 
 
-@pytest.mark.parametrize("name", sorted(READS))
-def test_a_typed_dict_has_the_schemas_keys(name: str) -> None:
-    model = READS[name]
-    typed = getattr(models, name)
-    assert set(typed.__annotations__) == set(model.model_fields)
-    required = {k for k, f in model.model_fields.items() if f.is_required()}
-    assert set(typed.__required_keys__) == required
+def _answered(model: Any) -> Any:
+    """The item model of a page (`Page[X]` -> X), else the model."""
+    if inspect.isclass(model) and issubclass(model, Page):
+        return model.model_fields["items"].annotation.__args__[0]  # list[X] -> X
+    return model
+
+
+def test_every_answer_schema_is_a_read_model() -> None:
+    assert len(ANSWERS) > 40, "answer schemas not found"
+    elsewhere = sorted(n for n, m in ANSWERS.items() if not m.__module__.startswith(READ_MODELS))
+    assert elsewhere == []
+
+
+def test_every_route_answers_a_read_model() -> None:
+    routes = _routes()
+    assert len(routes) > 60
+    answered = {(r.path, tuple(r.methods)): _answered(r.response_model) for r in routes
+                if r.response_model is not None}
+    assert len(answered) > 50
+    # free-form JSON (a plain dict), by design: the liveness answer and the topology tree
+    free = sorted(path for (path, _), m in answered.items() if not inspect.isclass(m))
+    assert free == ["/v1/health", "/v1/topology"]
+    not_read = sorted(k for k, m in answered.items()
+                      if inspect.isclass(m) and not m.__module__.startswith(READ_MODELS))
+    assert not_read == []
+
+
+@pytest.mark.parametrize("name", sorted(ANSWERS))
+def test_the_clients_model_is_the_read_model(name: str) -> None:
+    assert getattr(models, name.removesuffix("Read")) is ANSWERS[name]
+
+
+def test_a_page_is_answered_as_its_items_read_model() -> None:
+    item = get_args(Page[schemas.NetworkRead].model_fields["items"].annotation)[0]
+    assert item is _answered(Page[schemas.NetworkRead]) is models.Network

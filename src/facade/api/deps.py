@@ -3,12 +3,13 @@ paging parameters of list routes."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from facade.api.etags import V, fields
 from facade.domain import names
 from facade.domain.names import MAX_NAME
 from facade.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
@@ -46,16 +47,17 @@ def get_page(
     return PageRequest(limit=limit, cursor=cursor)
 
 
-def located(response: Response, template: str, view: dict[str, Any],
-            caller: Caller | None = None) -> dict[str, Any]:
+def located(response: Response, template: str, view: V,
+            caller: Caller | None = None) -> V:
     """`view` (a 201's or 202's answer), with `Location` naming where it is read: `template`
     filled from the view's own fields ("/v1/networks/{name}"). With `caller`, an object named
     among another account's names (the operator creating for an account, a provider deleting
     a customer's appliance) carries `?account=` (docs/api.md, "Names"): following it finds
     that object, never a same-named one of another account (the operator's bare names prefer
     nobody's, so its Location always says whose)."""
-    where = template.format(**view)
-    owner = view.get("account")
+    shown = fields(view)
+    where = template.format(**shown)
+    owner = shown.get("account")
     if caller is not None and owner and (caller.operator or owner != caller.account):
         where += "?" + urlencode({"account": owner})
     response.headers["Location"] = where

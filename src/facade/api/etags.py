@@ -14,12 +14,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Header, Response
+from pydantic import BaseModel
 
 from facade.domain.errors import PreconditionFailed
 from facade.service.context import Context
+
+# what a service answers: a read model (facade.readmodels), or the JSON-ready dictionary of an
+# object that has none yet
+View = BaseModel | dict[str, Any]
+V = TypeVar("V", bound=View)
 
 LIVE = frozenset({"management"})
 
@@ -27,20 +33,25 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=1000, descri
     "the ETag of the version this update was made against (from a GET); `*`: any"))]
 
 
-def etag(view: dict[str, Any]) -> str:
-    stable = {k: v for k, v in view.items() if k not in LIVE}
+def fields(view: View) -> dict[str, Any]:
+    """A view's fields by name, as plain values."""
+    return view.model_dump() if isinstance(view, BaseModel) else view
+
+
+def etag(view: View) -> str:
+    stable = {k: v for k, v in fields(view).items() if k not in LIVE}
     text = json.dumps(stable, sort_keys=True, default=str, separators=(",", ":"))
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:24] + '"'
 
 
-def tagged(response: Response, view: dict[str, Any]) -> dict[str, Any]:
+def tagged(response: Response, view: V) -> V:
     """`view`, with its version as `ETag`."""
     response.headers["ETag"] = etag(view)
     return view
 
 
-def guarded(ctx: Context, if_match: str | None, read: Callable[[], dict[str, Any]],
-            write: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def guarded(ctx: Context, if_match: str | None, read: Callable[[], View],
+            write: Callable[[], V]) -> V:
     """`write()` if the object (`read()`) still has a version `if_match` names; 412 if not.
     The version is checked at the start of the update's write transaction, under the write
     lock (Context.expect), so nothing can change the object in between."""

@@ -1,8 +1,8 @@
 """How the `facade` command shows API answers to a person: rich tables and detail views (the
 topology tree: render_topology.py).
 
-Every function takes the API's JSON (docs/api.md) and prints it; `--json` bypasses this module
-(`print_json`). Output that is not a terminal gets no colour and a wide page, so that a file or a
+Every function takes an API answer as the client parsed it (its read model, client/models.py)
+and prints it; `--json` bypasses this module (formats.py). Output that is not a terminal gets no colour and a wide page, so that a file or a
 pipe holds plain, greppable lines. Strings from the API are never read as rich markup.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -22,15 +22,38 @@ from rich.text import Text
 from rich.tree import Tree
 
 from facade.cli import formats
+from facade.client.models import (
+    Account,
+    Appliance,
+    Autoscale,
+    ChannelUsage,
+    Event,
+    Grant,
+    HealthCheck,
+    Interface,
+    Limits,
+    LoadBalancer,
+    Network,
+    Node,
+    PublicIpUsage,
+    Quota,
+    Rule,
+    Service,
+    Subnet,
+    Usage,
+)
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 
-STATUS_STYLES = {
-    "ready": "green",
-    "active": "green",
-    "provisioning": "yellow",
-    "pending": "yellow",
-    "degraded": "magenta",
-    "deleting": "dim",
-    "failed": "bold red",
+# an appliance's status, a node's and a channel's (ChannelStatus.ACTIVE is NodeStatus.ACTIVE's
+# string); an enum key finds the API's plain string
+STATUS_STYLES: dict[str, str] = {
+    ApplianceStatus.READY: "green",
+    NodeStatus.ACTIVE: "green",
+    ApplianceStatus.PROVISIONING: "yellow",
+    NodeStatus.PENDING: "yellow",
+    ApplianceStatus.DEGRADED: "magenta",
+    ApplianceStatus.DELETING: "dim",
+    ApplianceStatus.FAILED: "bold red",
 }
 
 
@@ -54,8 +77,8 @@ def emit(renderable: RenderableType | str) -> None:
 
 
 def print_json(data: Any) -> None:
-    """The API's JSON exactly, indented."""
-    print(json.dumps(data, indent=2, ensure_ascii=False))
+    """The API's JSON exactly (a read model: the fields the API sent), indented."""
+    print(json.dumps(formats.plain(data), indent=2, ensure_ascii=False))
 
 
 def output(data: Any, as_json: bool, view: Callable[[Any], None],
@@ -99,15 +122,15 @@ def _show(*parts: RenderableType) -> None:
     emit(Group(*parts))
 
 
-def endpoint_str(appliance: Mapping[str, Any]) -> str:
-    endpoint = appliance.get("endpoint") or {}
-    if not endpoint.get("ip"):
+def endpoint_str(appliance: Appliance) -> str:
+    endpoint = appliance.endpoint
+    if not endpoint.ip:
         return "-"
-    return f"{endpoint['ip']}:{endpoint.get('port', '?')}"
+    return f"{endpoint.ip}:{endpoint.port}"
 
 
-def iface_str(iface: dict[str, Any]) -> str:
-    return f"{iface.get('name', '?')} {iface.get('subnet', '?')} {iface.get('ip') or '-'}"
+def iface_str(iface: Interface) -> str:
+    return f"{iface.name} {iface.subnet} {iface.ip or '-'}"
 
 
 # ---- lists -------------------------------------------------------------------------------------
@@ -120,124 +143,98 @@ def _print_list(table: Table, rows: Sequence[Any], empty: str) -> None:
         emit(table)
 
 
-def accounts(rows: list[dict[str, Any]]) -> None:
+def accounts(rows: list[Account]) -> None:
     table = _table("NAME", "OPERATOR")
     for row in rows:
-        table.add_row(row.get("name"), dash(row.get("operator")))
+        table.add_row(row.name, dash(row.operator))
     _print_list(table, rows, "no accounts")
 
 
-def networks(rows: list[dict[str, Any]]) -> None:
+def networks(rows: list[Network]) -> None:
     table = _table("NAME", "ACCOUNT", "CIDR", "SUBNETS")
     for row in rows:
-        subnets = ", ".join(s.get("name", "?") for s in row.get("subnets") or [])
-        table.add_row(row.get("name"), dash(row.get("account")), dash(row.get("cidr")), dash(subnets))
+        subnets = ", ".join(s.name for s in row.subnets)
+        table.add_row(row.name, dash(row.account), dash(row.cidr), dash(subnets))
     _print_list(table, rows, "no networks")
 
 
-def rules(rows: list[dict[str, Any]]) -> None:
+def rules(rows: list[Rule]) -> None:
     table = _table("DIRECTION", "PRIORITY", "ACTION", "PROTOCOL", "PORTS", "CIDR")
     for row in rows:
-        table.add_row(dash(row.get("direction")), dash(row.get("priority")), dash(row.get("action")),
-                      dash(row.get("protocol")), dash(row.get("ports") or "*"), dash(row.get("cidr")))
+        table.add_row(dash(row.direction), dash(row.priority), dash(row.action),
+                      dash(row.protocol), dash(row.ports or "*"), dash(row.cidr))
     _print_list(table, rows, "no rules")
 
 
-def subnets(rows: list[dict[str, Any]]) -> None:
+def subnets(rows: list[Subnet]) -> None:
     table = _table("NAME", "ACCOUNT", "CIDR", "GATEWAY", "USED")
     for row in rows:
-        table.add_row(
-            row.get("name"),
-            dash(row.get("account")),
-            dash(row.get("cidr")),
-            dash(row.get("gateway")),
-            f"{dash(row.get('used'))}/{dash(row.get('capacity'))}",
-        )
+        table.add_row(row.name, dash(row.account), dash(row.cidr), dash(row.gateway),
+                      f"{dash(row.used)}/{dash(row.capacity)}")
     _print_list(table, rows, "no subnets")
 
 
-def grants(rows: list[dict[str, Any]]) -> None:
+def grants(rows: list[Grant]) -> None:
     table = _table("SUBNET", "ACCOUNT", "GRANTED", "USED BY")
     for row in rows:
-        table.add_row(dash(row.get("subnet")), dash(row.get("account")), dash(row.get("created_at")),
-                      ", ".join(row.get("used_by") or []) or "-")
+        table.add_row(dash(row.subnet), dash(row.account), dash(row.created_at),
+                      ", ".join(row.used_by) or "-")
     _print_list(table, rows, "no grants")
 
 
-def nodes(rows: list[dict[str, Any]]) -> None:
+def nodes(rows: Sequence[Node]) -> None:
     table = _table("NAME", "ACCOUNT", "STATUS", "INTERFACES", "NETNS")
     for row in rows:
-        ifaces = "\n".join(iface_str(i) for i in row.get("interfaces") or [])
-        table.add_row(
-            row.get("name"),
-            dash(row.get("account")),
-            status_text(row.get("status")),
-            dash(ifaces),
-            dash(row.get("netns")),
-        )
+        ifaces = "\n".join(iface_str(i) for i in row.interfaces)
+        table.add_row(row.name, dash(row.account), status_text(row.status), dash(ifaces),
+                      dash(row.netns))
     _print_list(table, rows, "no instances")
 
 
-def _service_program(row: dict[str, Any]) -> str:
-    return dash(row.get("workload") or row.get("command"))
+def _service_program(row: Service) -> str:
+    return dash(row.workload or row.command)
 
 
-def services(rows: list[dict[str, Any]]) -> None:
+def services(rows: list[Service]) -> None:
     table = _table("NAME", "ACCOUNT", "WORKLOAD", "PORT", "BACKEND SUBNET", "MANAGEMENT SUBNET")
     for row in rows:
-        table.add_row(
-            row.get("name"),
-            dash(row.get("account")),
-            _service_program(row),
-            dash(row.get("port")),
-            dash(row.get("backend_subnet")),
-            dash(row.get("management_subnet")),
-        )
+        table.add_row(row.name, dash(row.account), _service_program(row), dash(row.port),
+                      dash(row.backend_subnet), dash(row.management_subnet))
     _print_list(table, rows, "no services")
 
 
-def load_balancers(rows: list[dict[str, Any]]) -> None:
+def load_balancers(rows: list[LoadBalancer]) -> None:
     table = _table("NAME", "ACCOUNT", "MANAGEMENT SUBNET", "SERVICES", "FRONT-ENDS")
     for row in rows:
-        table.add_row(row.get("name"), dash(row.get("account")),
-                      dash(row.get("management_subnet")), dash(", ".join(row.get("services") or [])),
-                      dash(len(row.get("frontends") or [])))
+        table.add_row(row.name, dash(row.account), dash(row.management_subnet),
+                      dash(", ".join(row.services)), dash(len(row.frontends)))
     _print_list(table, rows, "no load-balancer offers")
 
 
-def load_balancer(obj: dict[str, Any]) -> None:
+def load_balancer(obj: LoadBalancer) -> None:
     pairs: list[tuple[str, RenderableType | str]] = [
-        ("load balancer", dash(obj.get("name"))), ("account", dash(obj.get("account"))),
-        ("management subnet", dash(obj.get("management_subnet"))),
-        ("services", dash(", ".join(obj.get("services") or [])))]
-    for fe in obj.get("frontends") or []:
-        legs = ", ".join(f"{i.get('subnet')} {i.get('ip')}" for i in fe.get("interfaces") or [])
-        pairs.append(("front-end", f"{fe.get('name')} ({fe.get('appliance')}, "
-                                   f"{fe.get('status')}): {legs}"))
+        ("load balancer", dash(obj.name)), ("account", dash(obj.account)),
+        ("management subnet", dash(obj.management_subnet)),
+        ("services", dash(", ".join(obj.services)))]
+    for fe in obj.frontends:
+        legs = ", ".join(f"{i.subnet} {i.ip}" for i in fe.interfaces)
+        pairs.append(("front-end", f"{fe.name} ({fe.appliance}, {fe.status}): {legs}"))
     _show(_fields(pairs))
 
 
-def appliances(rows: list[dict[str, Any]]) -> None:
+def appliances(rows: list[Appliance]) -> None:
     table = _table("NAME", "ACCOUNT", "SERVICE", "SUBNET", "STATUS", "ENDPOINT", "BACKENDS")
     for row in rows:
-        table.add_row(
-            row.get("name"),
-            dash(row.get("account")),
-            dash(row.get("service")),
-            dash(row.get("subnet")),
-            status_text(row.get("status")),
-            endpoint_str(row),
-            f"{backend_count(row)}/{dash(row.get('desired_backends'))}",
-        )
+        table.add_row(row.name, dash(row.account), dash(row.service), dash(row.subnet),
+                      status_text(row.status), endpoint_str(row),
+                      f"{backend_count(row)}/{dash(row.desired_backends)}")
     _print_list(table, rows, "no appliances")
 
 
-def events(rows: list[dict[str, Any]]) -> None:
+def events(rows: list[Event]) -> None:
     table = _table("TIME", "KIND", "OBJECT", "MESSAGE")
     for row in rows:
-        table.add_row(
-            dash(row.get("time")), dash(row.get("kind")), dash(row.get("object")), dash(row.get("message"))
-        )
+        table.add_row(dash(row.time), dash(row.kind), dash(row.object), dash(row.message))
     _print_list(table, rows, "no events")
 
 
@@ -248,227 +245,200 @@ def _node_hours(seconds: object) -> str:
         return dash(seconds)
 
 
-def usage(rows: list[dict[str, Any]]) -> None:
+def usage(rows: list[Usage]) -> None:
     """Usage per appliance (or node): node-hours, exact byte counts, connections, requests."""
-    by_node = any("node" in r for r in rows)
+    by_node = any("node" in r.model_fields_set for r in rows)
     head = ["APPLIANCE", "CUSTOMER", "PROVIDER"] + (["NODE", "ROLE"] if by_node else [])
     table = _table(*head, "FE NODE-H", "BE NODE-H", "BYTES IN", "BYTES OUT", "CONNS", "REQUESTS")
     for r in rows:
-        cells = [dash(r.get("appliance")), dash(r.get("customer")), dash(r.get("provider"))]
+        cells = [dash(r.appliance), dash(r.customer), dash(r.provider)]
         if by_node:
-            cells += [dash(r.get("node")), dash(r.get("role"))]
-        cells += [_node_hours(r.get("frontend_node_seconds")),
-                  _node_hours(r.get("backend_node_seconds"))]
-        cells += [f"{r.get(k, 0):,}" for k in ("bytes_in", "bytes_out", "connections",
-                                                "requests")]
+            cells += [dash(r.node), dash(r.role)]
+        cells += [_node_hours(r.frontend_node_seconds), _node_hours(r.backend_node_seconds)]
+        cells += [f"{n:,}" for n in (r.bytes_in, r.bytes_out, r.connections, r.requests)]
         table.add_row(*cells)
     _print_list(table, rows, "no usage recorded")
 
 
-def public_ip_usage(rows: list[dict[str, Any]]) -> None:
+def public_ip_usage(rows: list[PublicIpUsage]) -> None:
     """Usage per public address: hours held, exact bytes through its gateway."""
     table = _table("ADDRESS", "ACCOUNT", "KIND", "IP-H", "BYTES IN", "BYTES OUT")
     for r in rows:
-        table.add_row(dash(r.get("address")), dash(r.get("account")), dash(r.get("kind")),
-                      dash(r.get("ip_hours")), f"{r.get('bytes_in', 0):,}",
-                      f"{r.get('bytes_out', 0):,}")
+        table.add_row(dash(r.address), dash(r.account), dash(r.kind), dash(r.ip_hours),
+                      f"{r.bytes_in:,}", f"{r.bytes_out:,}")
     _print_list(table, rows, "no public address held")
 
 
-def channel_usage(rows: list[dict[str, Any]]) -> None:
+def channel_usage(rows: list[ChannelUsage]) -> None:
     """Usage per private channel (VPN): hours held, from its creation to its deletion."""
     table = _table("CHANNEL", "ACCOUNT", "FROM", "UNTIL", "CHANNEL-H")
     for r in rows:
-        table.add_row(dash(r.get("channel")), dash(r.get("account")), dash(r.get("held_from")),
-                      dash(r.get("held_until")) if r.get("held_until") else "-",
-                      dash(r.get("channel_hours")))
+        table.add_row(dash(r.channel), dash(r.account), dash(r.held_from),
+                      dash(r.held_until), dash(r.channel_hours))
     _print_list(table, rows, "no private channel held")
 
 
-def autoscale(obj: dict[str, Any]) -> None:
-    if not obj.get("enabled"):
-        _show(_fields([("service", dash(obj.get("service"))), ("autoscaling", "off")]))
+def autoscale(obj: Autoscale) -> None:
+    if not obj.enabled:
+        _show(_fields([("service", dash(obj.service)), ("autoscaling", "off")]))
         return
-    _show(_fields([("service", dash(obj.get("service"))),
-                   ("backends", f"{obj.get('min')}..{obj.get('max')}"),
-                   ("target", f"{obj.get('target')} {obj.get('metric')}/s per backend"),
-                   ("cool-down", f"{obj.get('cooldown')} s")]))
+    _show(_fields([("service", dash(obj.service)),
+                   ("backends", f"{obj.min}..{obj.max}"),
+                   ("target", f"{obj.target} {obj.metric}/s per backend"),
+                   ("cool-down", f"{obj.cooldown} s")]))
 
 
 # ---- one object --------------------------------------------------------------------------------
 
 
-def account(obj: dict[str, Any]) -> None:
-    _show(_fields([("account", dash(obj.get("name"))), ("operator", dash(obj.get("operator")))]))
+def account(obj: Account) -> None:
+    _show(_fields([("account", dash(obj.name)), ("operator", dash(obj.operator))]))
 
 
-def quotas(obj: dict[str, Any]) -> None:
+def quotas(obj: Quota) -> None:
     """An account's limits and usage; `over` where a lowered limit is under current usage."""
-    head = _fields([("account", dash(obj.get("account")))])
+    head = _fields([("account", dash(obj.account))])
     table = _table("RESOURCE", "USED", "LIMIT", "")
-    for resource, line in (obj.get("quotas") or {}).items():
-        limit, used = line.get("limit"), line.get("used")
-        note = "default" if line.get("default") else "set"
+    for resource, line in obj.quotas.items():
+        limit, used = line.limit, line.used
+        note = "default" if line.default else "set"
         if limit is None:
             note = "operator: not limited"
-        elif isinstance(used, int) and used > limit:
+        elif used > limit:
             note += ", over: new ones refused"
         table.add_row(resource, dash(used), "-" if limit is None else str(limit), note)
     _show(head, Text(""), table)
 
 
-def network(obj: dict[str, Any]) -> None:
-    head = _fields(
-        [
-            ("network", dash(obj.get("name"))),
-            ("account", dash(obj.get("account"))),
-            ("cidr", dash(obj.get("cidr"))),
-            *([("public gateway", dash(obj.get("gateway_ip")) + (
-                ", outbound NAT" if obj.get("outbound_nat") else ""))]
-              if obj.get("public_gateway") else []),
-        ]
-    )
-    rows = obj.get("subnets") or []
-    if not rows:
+def network(obj: Network) -> None:
+    head = _fields([
+        ("network", dash(obj.name)),
+        ("account", dash(obj.account)),
+        ("cidr", dash(obj.cidr)),
+        *([("public gateway", dash(obj.gateway_ip) + (
+            ", outbound NAT" if obj.outbound_nat else ""))] if obj.public_gateway else []),
+    ])
+    if not obj.subnets:
         _show(head, Text("no subnets"))
         return
     table = _table("SUBNET", "CIDR", "GATEWAY", "USED")
-    for row in rows:
-        used = f"{dash(row.get('used'))}/{dash(row.get('capacity'))}"
-        table.add_row(row.get("name"), dash(row.get("cidr")), dash(row.get("gateway")), used)
+    for row in obj.subnets:
+        table.add_row(row.name, dash(row.cidr), dash(row.gateway),
+                      f"{dash(row.used)}/{dash(row.capacity)}")
     _show(head, Text(""), table)
 
 
-def subnet(obj: dict[str, Any]) -> None:
-    _show(
-        _fields(
-            [
-                ("subnet", dash(obj.get("name"))),
-                ("network", dash(obj.get("network"))),
-                ("account", dash(obj.get("account"))),
-                ("cidr", dash(obj.get("cidr"))),
-                ("gateway", dash(obj.get("gateway"))),
-                ("used", f"{dash(obj.get('used'))} of {dash(obj.get('capacity'))} addresses"),
-                *([("routes", "private: no route to the Internet")]
-                  if obj.get("internet") is False else []),
-                *([("sites", "kept off the network's sites (vpns)")]
-                  if obj.get("sites") is False else []),
-            ]
-        )
-    )
+def subnet(obj: Subnet) -> None:
+    _show(_fields([
+        ("subnet", dash(obj.name)),
+        ("network", dash(obj.network)),
+        ("account", dash(obj.account)),
+        ("cidr", dash(obj.cidr)),
+        ("gateway", dash(obj.gateway)),
+        ("used", f"{dash(obj.used)} of {dash(obj.capacity)} addresses"),
+        *([("routes", "private: no route to the Internet")] if not obj.internet else []),
+        *([("sites", "kept off the network's sites (vpns)")] if not obj.sites else []),
+    ]))
 
 
-def _iface_table(ifaces: list[dict[str, Any]]) -> Table:
+def _iface_table(ifaces: list[Interface]) -> Table:
     table = _table("INTERFACE", "SUBNET", "IP")
     for iface in ifaces:
-        table.add_row(dash(iface.get("name")), dash(iface.get("subnet")), dash(iface.get("ip")))
+        table.add_row(dash(iface.name), dash(iface.subnet), dash(iface.ip))
     return table
 
 
-def node(obj: dict[str, Any]) -> None:
+def node(obj: Node) -> None:
     pairs: list[tuple[str, RenderableType | str]] = [
-        ("instance" if obj.get("role") in (None, "instance") else obj["role"], dash(obj.get("name"))),
-        ("account", dash(obj.get("account"))),
-        ("status", status_text(obj.get("status"))),
-        ("netns", dash(obj.get("netns"))),
+        (obj.role or NodeRole.INSTANCE, dash(obj.name)),
+        ("account", dash(obj.account)),
+        ("status", status_text(obj.status)),
+        ("netns", dash(obj.netns)),
     ]
-    if obj.get("appliance"):
-        pairs.append(("appliance", obj["appliance"]))
-    lim = obj.get("limits")
-    if isinstance(lim, dict):
-        pairs.append(("limits", f"{lim.get('memory_mb')} MiB, {lim.get('pids')} processes, "
-                                f"CPU weight {lim.get('cpu_weight')}"))
-    _show(_fields(pairs), Text(""), _iface_table(obj.get("interfaces") or []))
+    if obj.appliance:
+        pairs.append(("appliance", obj.appliance))
+    lim = obj.limits
+    pairs.append(("limits", f"{lim.memory_mb} MiB, {lim.pids} processes, "
+                            f"CPU weight {lim.cpu_weight}"))
+    _show(_fields(pairs), Text(""), _iface_table(obj.interfaces))
 
 
-def limits(obj: dict[str, Any]) -> None:
-    _show(_fields([("memory", f"{obj.get('memory_mb')} MiB"),
-                   ("processes", dash(obj.get("pids"))),
-                   ("cpu weight", dash(obj.get("cpu_weight")))]))
+def limits(obj: Limits) -> None:
+    _show(_fields([("memory", f"{obj.memory_mb} MiB"),
+                   ("processes", dash(obj.pids)),
+                   ("cpu weight", dash(obj.cpu_weight))]))
 
 
-def health_check(obj: dict[str, Any]) -> None:
-    what = f"GET {obj.get('path')}, expects {obj.get('codes')}" if obj.get("type") == "http" \
-        else dash(obj.get("type"))
-    _show(_fields([("check", what), ("interval", f"{obj.get('interval')} s"),
-                   ("timeout", f"{obj.get('timeout')} s"), ("rise", dash(obj.get("rise"))),
-                   ("fall", dash(obj.get("fall")))]))
+def health_check(obj: HealthCheck) -> None:
+    what = f"GET {obj.path}, expects {obj.codes}" if obj.type == "http" else dash(obj.type)
+    _show(_fields([("check", what), ("interval", f"{obj.interval} s"),
+                   ("timeout", f"{obj.timeout} s"), ("rise", dash(obj.rise)),
+                   ("fall", dash(obj.fall))]))
 
 
-def service(obj: dict[str, Any]) -> None:
-    # The contract does not list a Service's fields; show the known ones first, then the rest.
+def service(obj: Service) -> None:
+    # the known fields first, then the rest as the answer gave them
+    fields = obj.model_dump(mode="json", exclude_unset=True)
     known = ["name", "account", "workload", "command", "port", "health_path"]
     known += ["backend_subnet", "management_subnet"]
     pairs: list[tuple[str, RenderableType | str]] = [
-        ("service" if k == "name" else k.replace("_", " "), dash(obj.get(k)))
+        ("service" if k == "name" else k.replace("_", " "), dash(fields.get(k)))
         for k in known
-        if obj.get(k) is not None
+        if fields.get(k) is not None
     ]
     pairs += [
         (k.replace("_", " "), dash(v if not isinstance(v, (dict, list)) else json.dumps(v)))
-        for k, v in obj.items()
+        for k, v in fields.items()
         if k not in known
     ]
     _show(_fields(pairs))
 
 
-def _node_branch(tree: Tree, label: str, obj: dict[str, Any] | None) -> None:
-    if not obj:
+def _node_branch(tree: Tree, label: str, obj: Node | None) -> None:
+    if obj is None:
         tree.add(Text(f"{label}: -"))
         return
-    head = Text.assemble(
-        (f"{label} ", "bold"),
-        f"{obj.get('name', '?')}  ",
-        status_text(obj.get("status")),
-        f"  {dash(obj.get('netns'))}",
-    )
+    head = Text.assemble((f"{label} ", "bold"), f"{obj.name}  ", status_text(obj.status),
+                         f"  {dash(obj.netns)}")
     branch = tree.add(head)
-    for iface in obj.get("interfaces") or []:
-        branch.add(
-            f"{dash(iface.get('name')):<6} {dash(iface.get('subnet')):<24} {dash(iface.get('ip'))}"
-        )
+    for iface in obj.interfaces:
+        branch.add(f"{dash(iface.name):<6} {dash(iface.subnet):<24} {dash(iface.ip)}")
 
 
-def backend_count(obj: Mapping[str, Any]) -> int:
+def backend_count(obj: Appliance) -> int:
     """Backends that exist and are not leaving; a customer sees the count, not the nodes."""
-    count = obj.get("backend_count")
-    return int(count) if isinstance(count, int) else len(obj.get("backends") or [])
+    return obj.backend_count
 
 
-def appliance(obj: dict[str, Any]) -> None:
-    status = status_text(obj.get("status"))
-    if obj.get("status_detail"):
-        status.append(f"  {obj['status_detail']}")
-    backends = obj.get("backends") or []
-    head = _fields(
-        [
-            ("appliance", dash(obj.get("name"))),
-            ("account", dash(obj.get("account"))),
-            ("service", dash(obj.get("service"))),
-            ("status", status),
-            ("endpoint", f"{endpoint_str(obj)} in {dash(obj.get('subnet'))}"),
-            ("backends",
-             f"{backend_count(obj)} running, {dash(obj.get('desired_backends'))} desired"),
-            *_chain_fields(obj),
-        ]
-    )
+def appliance(obj: Appliance) -> None:
+    status = status_text(obj.status)
+    if obj.status_detail:
+        status.append(f"  {obj.status_detail}")
+    head = _fields([
+        ("appliance", dash(obj.name)),
+        ("account", dash(obj.account)),
+        ("service", dash(obj.service)),
+        ("status", status),
+        ("endpoint", f"{endpoint_str(obj)} in {dash(obj.subnet)}"),
+        ("backends", f"{backend_count(obj)} running, {dash(obj.desired_backends)} desired"),
+        *_chain_fields(obj),
+    ])
     tree = Tree(Text("nodes", style="bold"))
-    _node_branch(tree, "front-end", obj.get("frontend"))
-    for backend in backends:
+    _node_branch(tree, "front-end", obj.frontend)
+    for backend in obj.backends:
         _node_branch(tree, "backend", backend)
     _show(head, Text(""), tree)
 
 
-def _chain_fields(obj: dict[str, Any]) -> list[tuple[str, RenderableType | str]]:
+def _chain_fields(obj: Appliance) -> list[tuple[str, RenderableType | str]]:
     """`uses` / `used by` lines of an appliance (chains); an upstream the service names but
     that does not exist (yet, or any more) is shown as missing."""
     pairs: list[tuple[str, RenderableType | str]] = []
-    upstream, uses = obj.get("upstream"), obj.get("uses") or []
-    if uses:
-        pairs.append(("uses", ", ".join(uses)))
-    elif upstream:
-        pairs.append(("uses", Text(f"{upstream} (missing: requests that need it fail)",
+    if obj.uses:
+        pairs.append(("uses", ", ".join(obj.uses)))
+    elif obj.upstream:
+        pairs.append(("uses", Text(f"{obj.upstream} (missing: requests that need it fail)",
                                    style="yellow")))
-    if obj.get("used_by"):
-        pairs.append(("used by", ", ".join(obj["used_by"])))
+    if obj.used_by:
+        pairs.append(("used by", ", ".join(obj.used_by)))
     return pairs

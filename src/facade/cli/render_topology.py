@@ -9,11 +9,12 @@ from rich.text import Text
 from rich.tree import Tree
 
 from facade.cli.render import dash, emit, status_text
+from facade.domain.states import NodeRole
 
 
 def _role_text(row: dict[str, Any]) -> str:
-    role = row.get("role") or "instance"
-    if row.get("appliance") and role in ("frontend", "backend"):
+    role = str(row.get("role") or NodeRole.INSTANCE)
+    if row.get("appliance") and role in (NodeRole.FRONTEND, NodeRole.BACKEND):
         return f"{role} of {row['appliance']}"
     return role
 
@@ -82,7 +83,7 @@ def topology(data: dict[str, Any]) -> None:
             for r, c in zip(rows, cells, strict=True):
                 line = "  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True) if w)
                 line = line.rstrip()
-                style = "green" if r.get("role") == "instance" else ""
+                style = "green" if r.get("role") == NodeRole.INSTANCE else ""
                 sub_branch.add(Text(line, style=style))
             if not rows:
                 sub_branch.add(Text("no nodes", style="dim"))

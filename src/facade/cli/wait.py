@@ -17,6 +17,7 @@ from rich.text import Text
 from facade.cli import render
 from facade.cli.client import Client, fail
 from facade.client.models import Appliance
+from facade.domain.states import ApplianceStatus
 
 POLL_SECONDS = 0.1
 
@@ -31,9 +32,9 @@ class _Stop(Exception):
 def _describe(obj: Appliance | None) -> str:
     if obj is None:
         return "gone"
-    text = obj.get("status") or "?"
-    if obj.get("status_detail"):
-        text += f" ({obj['status_detail']})"
+    text = obj.status or "?"
+    if obj.status_detail:
+        text += f" ({obj.status_detail})"
     return text
 
 
@@ -116,9 +117,9 @@ def wait_ready(
     def done(name: str, obj: Appliance | None) -> bool:
         if obj is None:
             raise _Stop(f"appliance {name} does not exist (any more)")
-        if obj.get("status") == "failed":
-            raise _Stop(f"appliance {name} failed: {obj.get('status_detail') or 'no detail'}")
-        if obj.get("status") != "ready":
+        if obj.status == ApplianceStatus.FAILED:
+            raise _Stop(f"appliance {name} failed: {obj.status_detail or 'no detail'}")
+        if obj.status != ApplianceStatus.READY:
             return False
         return backends is None or render.backend_count(obj) == backends
 
@@ -131,8 +132,8 @@ def wait_gone(cli: Client, names: Sequence[str], timeout: float) -> None:
     """Wait until each appliance answers 404 (its kernel objects are gone)."""
 
     def done(name: str, obj: Appliance | None) -> bool:
-        if obj is not None and obj.get("status") == "failed":
-            raise _Stop(f"deleting appliance {name} failed: {obj.get('status_detail') or '?'}")
+        if obj is not None and obj.status == ApplianceStatus.FAILED:
+            raise _Stop(f"deleting appliance {name} failed: {obj.status_detail or '?'}")
         return obj is None
 
     what = "appliance " + ", ".join(names) if len(names) == 1 else "appliances"
@@ -141,4 +142,4 @@ def wait_gone(cli: Client, names: Sequence[str], timeout: float) -> None:
 
 def ready_line(obj: Appliance) -> str:
     """`docs ready at 10.0.1.2:80`"""
-    return f"{obj.get('name')} ready at {render.endpoint_str(obj)}"
+    return f"{obj.name} ready at {render.endpoint_str(obj)}"

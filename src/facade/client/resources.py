@@ -1,9 +1,10 @@
 """The API's resources as typed methods: one class per collection, each method one route,
-answering the models.py object the route answers (a TypedDict: the JSON as it came).
+answering the models.py object the route answers (its read model, parsed from the JSON; an
+answer that does not fit it is a ProtocolError).
 
 Bodies are the API's (docs/api.md), checked by the API: a mistake comes back as
 InvalidRequest naming the field. Lists are read to the end, page by page (`Http.list_all`);
-filters are the route's query parameters (`client.appliances.list(status="failed")`).
+filters are the route's query parameters (`client.appliances.list(status=ApplianceStatus.FAILED)`).
 
 Names are unique per account (docs/api.md, "Names"): an item method's `account` names the
 account whose object it is (`client.networks.get("prod", account="acme")`, sent as
@@ -17,6 +18,9 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar, cast
 from urllib.parse import quote
 
+from pydantic import BaseModel, ValidationError
+
+from facade.client.errors import ProtocolError
 from facade.client.http import Http
 from facade.client.models import (
     Account,
@@ -24,7 +28,6 @@ from facade.client.models import (
     Autoscale,
     BillingRun,
     ChannelUsage,
-    EdgePrices,
     Event,
     Exec,
     FrontEndPrices,
@@ -50,7 +53,8 @@ from facade.client.models import (
     Usage,
 )
 
-T = TypeVar("T")
+T = TypeVar("T", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
 Body = Mapping[str, Any]
 Query = Mapping[str, Any]
 
@@ -70,31 +74,52 @@ def _query(filters: Mapping[str, Any]) -> dict[str, Any] | None:
     return {k: v for k, v in filters.items() if v is not None} or None
 
 
+def parse(model: type[M], data: Any) -> M:
+    """An answer as its read model; one that does not fit it (a control plane that is not
+    Facade's, or a broken one) is a ProtocolError naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the answer"
+        raise ProtocolError(f"the control plane's answer does not fit {model.__name__}: "
+                            f"{where}: {first['msg']}") from None
+
+
+def parse_all(model: type[M], data: list[Any]) -> list[M]:
+    return [parse(model, item) for item in data]
+
+
 class Collection(Generic[T]):
     """A list route and its items by name: `/v1/networks`, `/v1/networks/NAME`."""
 
-    def __init__(self, http: Http, path: str) -> None:
+    def __init__(self, http: Http, path: str, model: type[T]) -> None:
         self.http = http
         self.path = path
+        self.model = model
 
     def item(self, name: str) -> str:
         return f"{self.path}/{seg(name)}"
 
+    def one(self, data: Any) -> T:
+        return parse(self.model, data)
+
     def list(self, **filters: Any) -> list[T]:
-        return cast(list[T], self.http.list_all(self.path, _query(filters)))
+        return parse_all(self.model, self.http.list_all(self.path, _query(filters)))
 
     def get(self, name: str) -> T:
-        return cast(T, self.http.get(self.item(name)))
+        return self.one(self.http.get(self.item(name)))
 
     def find(self, name: str) -> T | None:
         """The object, or None when there is none (a 404)."""
-        return cast(T | None, self.http.get(self.item(name), missing_ok=True))
+        data = self.http.get(self.item(name), missing_ok=True)
+        return None if data is None else self.one(data)
 
     def create(self, body: Body, *, idempotency_key: str | None = None) -> T:
         """POST the body; with an `idempotency_key` a retry after a lost connection is safe
         (the API does the work once, docs/api.md)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        return cast(T, self.http.post(self.path, dict(body), headers=headers))
+        return self.one(self.http.post(self.path, dict(body), headers=headers))
 
     def delete(self, name: str) -> None:
         self.http.delete(self.item(name))
@@ -105,12 +130,12 @@ class Owned(Collection[T]):
     method takes `account`, the account whose object it is (`?account=`)."""
 
     def get(self, name: str, *, account: str | None = None) -> T:
-        return cast(T, self.http.get(self.item(name), params=_owner(account)))
+        return self.one(self.http.get(self.item(name), params=_owner(account)))
 
     def find(self, name: str, *, account: str | None = None) -> T | None:
         """The object, or None when there is none (a 404)."""
-        return cast(T | None, self.http.get(self.item(name), params=_owner(account),
-                                            missing_ok=True))
+        data = self.http.get(self.item(name), params=_owner(account), missing_ok=True)
+        return None if data is None else self.one(data)
 
     def delete(self, name: str, *, account: str | None = None) -> None:
         self.http.delete(self.item(name), params=_owner(account))
@@ -119,30 +144,30 @@ class Owned(Collection[T]):
 class Accounts(Collection[Account]):
     def token(self, name: str, *, rotate: bool = False) -> Token:
         """A new token for the account (`rotate`: and every older one refused)."""
-        return cast(Token, self.http.post(self.item(name) + ("/tokens/rotate" if rotate
+        return parse(Token, self.http.post(self.item(name) + ("/tokens/rotate" if rotate
                                                              else "/tokens")))
 
     def quotas(self, name: str) -> Quota:
-        return cast(Quota, self.http.get(self.item(name) + "/quotas"))
+        return parse(Quota, self.http.get(self.item(name) + "/quotas"))
 
     def set_quotas(self, name: str, body: Body) -> Quota:
-        return cast(Quota, self.http.put(self.item(name) + "/quotas", dict(body)))
+        return parse(Quota, self.http.put(self.item(name) + "/quotas", dict(body)))
 
     def frontend_prices(self, name: str) -> FrontEndPrices:
-        return cast(FrontEndPrices, self.http.get(self.item(name) + "/frontend-prices"))
+        return parse(FrontEndPrices, self.http.get(self.item(name) + "/frontend-prices"))
 
     def set_frontend_prices(self, name: str, body: Body) -> FrontEndPrices:
-        return cast(FrontEndPrices, self.http.put(self.item(name) + "/frontend-prices",
+        return parse(FrontEndPrices, self.http.put(self.item(name) + "/frontend-prices",
                                                   dict(body)))
 
     def invoice(self, name: str, period: str) -> Invoice:
-        return cast(Invoice, self.http.get(self.item(name) + "/invoice",
+        return parse(Invoice, self.http.get(self.item(name) + "/invoice",
                                            params={"period": period}))
 
 
 class Networks(Owned[Network]):
     def update(self, name: str, body: Body, *, account: str | None = None) -> Network:
-        return cast(Network, self.http.patch(self.item(name), dict(body),
+        return parse(Network, self.http.patch(self.item(name), dict(body),
                                              params=_owner(account)))
 
 
@@ -156,26 +181,26 @@ class Subnets(Owned[Subnet]):
         return f"{self.path}/{seg(network)}/{seg(subnet)}"
 
     def create_in(self, network: str, body: Body, *, account: str | None = None) -> Subnet:
-        return cast(Subnet, self.http.post(f"/v1/networks/{seg(network)}/subnets", dict(body),
+        return parse(Subnet, self.http.post(f"/v1/networks/{seg(network)}/subnets", dict(body),
                                            params=_owner(account)))
 
     def update(self, name: str, body: Body, *, account: str | None = None) -> Subnet:
-        return cast(Subnet, self.http.patch(self.item(name), dict(body),
+        return parse(Subnet, self.http.patch(self.item(name), dict(body),
                                             params=_owner(account)))
 
     def grants(self, name: str, *, account: str | None = None) -> list[Grant]:
-        return cast(list[Grant], self.http.list_all(self.item(name) + "/grants",
+        return parse_all(Grant, self.http.list_all(self.item(name) + "/grants",
                                                     _owner(account)))
 
     def grant(self, name: str, account: str, *, subnet_account: str | None = None) -> Grant:
         # the grant's body names the grantee; the query the subnet's account
-        return cast(Grant, self.http.post(self.item(name) + "/grants", {"account": account},
+        return parse(Grant, self.http.post(self.item(name) + "/grants", {"account": account},
                                           params=_owner(subnet_account)))
 
     def revoke(self, name: str, account: str, *,
                subnet_account: str | None = None) -> GrantRevoked:
         # the route's path names the grantee `account`, so the API's query is ?subnet_account=
-        return cast(GrantRevoked, self.http.delete(
+        return parse(GrantRevoked, self.http.delete(
             f"{self.item(name)}/grants/{seg(account)}",
             params=_owner(subnet_account, "subnet_account")))
 
@@ -183,35 +208,35 @@ class Subnets(Owned[Subnet]):
 class Instances(Owned[Node]):
     def exec(self, name: str, body: Body, *, timeout: float | None = None,
              account: str | None = None) -> Exec:
-        return cast(Exec, self.http.post(self.item(name) + "/exec", dict(body),
+        return parse(Exec, self.http.post(self.item(name) + "/exec", dict(body),
                                          timeout=timeout, params=_owner(account)))
 
     def set_limits(self, name: str, body: Body, *, account: str | None = None) -> Limits:
-        return cast(Limits, self.http.put(self.item(name) + "/limits", dict(body),
+        return parse(Limits, self.http.put(self.item(name) + "/limits", dict(body),
                                           params=_owner(account)))
 
 
 class Services(Owned[Service]):
     def set_limits(self, name: str, body: Body, *, account: str | None = None) -> Limits:
-        return cast(Limits, self.http.put(self.item(name) + "/limits", dict(body),
+        return parse(Limits, self.http.put(self.item(name) + "/limits", dict(body),
                                           params=_owner(account)))
 
     def set_health_check(self, name: str, body: Body, *,
                          account: str | None = None) -> HealthCheck:
-        return cast(HealthCheck, self.http.put(self.item(name) + "/health_check", dict(body),
+        return parse(HealthCheck, self.http.put(self.item(name) + "/health_check", dict(body),
                                                params=_owner(account)))
 
     def autoscale(self, name: str, *, account: str | None = None) -> Autoscale:
-        return cast(Autoscale, self.http.get(self.item(name) + "/autoscale",
+        return parse(Autoscale, self.http.get(self.item(name) + "/autoscale",
                                              params=_owner(account)))
 
     def set_autoscale(self, name: str, body: Body, *,
                       account: str | None = None) -> Autoscale:
-        return cast(Autoscale, self.http.put(self.item(name) + "/autoscale", dict(body),
+        return parse(Autoscale, self.http.put(self.item(name) + "/autoscale", dict(body),
                                              params=_owner(account)))
 
     def stop_autoscale(self, name: str, *, account: str | None = None) -> Autoscale:
-        return cast(Autoscale, self.http.delete(self.item(name) + "/autoscale",
+        return parse(Autoscale, self.http.delete(self.item(name) + "/autoscale",
                                                 params=_owner(account)))
 
 
@@ -220,7 +245,7 @@ class Appliances(Owned[Appliance]):
     how far the change has come (client.wait's helpers poll it)."""
 
     def update(self, name: str, body: Body, *, account: str | None = None) -> Appliance:
-        return cast(Appliance, self.http.patch(self.item(name), dict(body),
+        return parse(Appliance, self.http.patch(self.item(name), dict(body),
                                                params=_owner(account)))
 
     def remove(self, name: str, *, force: bool = False, detach: bool = False,
@@ -228,22 +253,22 @@ class Appliances(Owned[Appliance]):
         """DELETE, answering the appliance as it is being deleted."""
         params = {"force": "true"} if force else {"detach": "true"} if detach else {}
         params.update(_owner(account) or {})
-        return cast(Appliance, self.http.delete(self.item(name), params=params or None))
+        return parse(Appliance, self.http.delete(self.item(name), params=params or None))
 
 
 class PublicIps(Collection[PublicIp]):
     """Public addresses, by address."""
 
     def associate(self, address: str, body: Body) -> PublicIp:
-        return cast(PublicIp, self.http.post(self.item(address) + "/associate", dict(body)))
+        return parse(PublicIp, self.http.post(self.item(address) + "/associate", dict(body)))
 
     def disassociate(self, address: str) -> PublicIp:
-        return cast(PublicIp, self.http.post(self.item(address) + "/disassociate"))
+        return parse(PublicIp, self.http.post(self.item(address) + "/disassociate"))
 
 
 class Sites(Owned[Site]):
     def add_host(self, site: str, body: Body, *, account: str | None = None) -> SiteHost:
-        return cast(SiteHost, self.http.post(self.item(site) + "/hosts", dict(body),
+        return parse(SiteHost, self.http.post(self.item(site) + "/hosts", dict(body),
                                              params=_owner(account)))
 
     def remove_host(self, site: str, host: str, *, account: str | None = None) -> None:
@@ -260,10 +285,10 @@ class RuleSet:
         self.account = account
 
     def list(self) -> list[Rule]:
-        return cast(list[Rule], self.http.list_all(self.path, _owner(self.account)))
+        return parse_all(Rule, self.http.list_all(self.path, _owner(self.account)))
 
     def add(self, body: Body) -> Rule:
-        return cast(Rule, self.http.post(self.path, dict(body), params=_owner(self.account)))
+        return parse(Rule, self.http.post(self.path, dict(body), params=_owner(self.account)))
 
     def delete(self, priority: int, direction: str) -> None:
         self.http.delete(f"{self.path}/{priority}",
@@ -288,19 +313,20 @@ class Billing:
         self.http = http
 
     def prices(self) -> InstancePrices:
-        return cast(InstancePrices, self.http.get("/v1/prices"))
+        return parse(InstancePrices, self.http.get("/v1/prices"))
 
     def set_prices(self, body: Body) -> InstancePrices:
-        return cast(InstancePrices, self.http.put("/v1/prices", dict(body)))
+        return parse(InstancePrices, self.http.put("/v1/prices", dict(body)))
 
-    def set_edge_prices(self, body: Body) -> EdgePrices:
-        return cast(EdgePrices, self.http.put("/v1/prices/edge", dict(body)))
+    def set_edge_prices(self, body: Body) -> InstancePrices:
+        """Set the edge prices; the API answers the operator's whole price list."""
+        return parse(InstancePrices, self.http.put("/v1/prices/edge", dict(body)))
 
     def run(self, period: str) -> BillingRun:
-        return cast(BillingRun, self.http.post("/v1/billing/runs", {"period": period}))
+        return parse(BillingRun, self.http.post("/v1/billing/runs", {"period": period}))
 
     def ledger(self, period: str | None = None) -> Ledger:
-        return cast(Ledger, self.http.get("/v1/billing/ledger", params={"period": period}))
+        return parse(Ledger, self.http.get("/v1/billing/ledger", params={"period": period}))
 
 
 class UsageReports:
@@ -310,14 +336,14 @@ class UsageReports:
         self.http = http
 
     def list(self, **filters: Any) -> list[Usage]:
-        return cast(list[Usage], self.http.list_all("/v1/usage", _query(filters)))
+        return parse_all(Usage, self.http.list_all("/v1/usage", _query(filters)))
 
     def public_ips(self, **filters: Any) -> builtins.list[PublicIpUsage]:
-        return cast(builtins.list[PublicIpUsage], self.http.list_all("/v1/usage/public-ips",
+        return parse_all(PublicIpUsage, self.http.list_all("/v1/usage/public-ips",
                                                             _query(filters)))
 
     def channels(self, **filters: Any) -> builtins.list[ChannelUsage]:
-        return cast(builtins.list[ChannelUsage], self.http.list_all("/v1/usage/channels",
+        return parse_all(ChannelUsage, self.http.list_all("/v1/usage/channels",
                                                            _query(filters)))
 
 
@@ -328,11 +354,11 @@ class System:
         self.http = http
 
     def apply(self, yaml: str, filename: str = "", *, dry_run: bool = False) -> Scenario:
-        return cast(Scenario, self.http.post("/v1/apply", {"yaml": yaml, "filename": filename},
+        return parse(Scenario, self.http.post("/v1/apply", {"yaml": yaml, "filename": filename},
                                              params={"dry_run": "true"} if dry_run else None))
 
     def destroy(self, yaml: str, filename: str = "") -> Scenario:
-        return cast(Scenario, self.http.post("/v1/destroy",
+        return parse(Scenario, self.http.post("/v1/destroy",
                                              {"yaml": yaml, "filename": filename}))
 
     def events(self, most: int | None = None, request_id: str | None = None,
@@ -340,7 +366,7 @@ class System:
         """The newest events first (at most `most`); those one request caused, given its id;
         those an account is shown, given its name."""
         params = {k: v for k, v in (("request_id", request_id), ("account", account)) if v}
-        return cast(list[Event], self.http.list_all("/v1/events", params or None, most=most))
+        return parse_all(Event, self.http.list_all("/v1/events", params or None, most=most))
 
     def topology(self) -> dict[str, Any]:
         return cast(dict[str, Any], self.http.get("/v1/topology"))

@@ -2,7 +2,7 @@
 
     with Client.from_settings(Settings.resolve(profile="prod")) as api:
         for net in api.networks.list(account="acme"):
-            print(net["name"], net["cidr"])
+            print(net.name, net.cidr)
 
 Every method raises a FacadeError subclass on failure (errors.py); `http` is the raw session
 for a route without a typed method.
@@ -16,7 +16,20 @@ from typing import Self
 import httpx
 
 from facade.client.http import Http
-from facade.client.models import External, LoadBalancer, Pool, Vpn
+from facade.client.models import (
+    Account,
+    Appliance,
+    External,
+    LoadBalancer,
+    Network,
+    Node,
+    Pool,
+    PublicIp,
+    Service,
+    Site,
+    Subnet,
+    Vpn,
+)
 from facade.client.resources import (
     Accounts,
     Appliances,
@@ -41,19 +54,19 @@ class Client:
 
     def __init__(self, http: Http) -> None:
         self.http = http
-        self.accounts = Accounts(http, "/v1/accounts")
-        self.networks = Networks(http, "/v1/networks")
-        self.subnets = Subnets(http, "/v1/subnets")
-        self.instances = Instances(http, "/v1/instances")
-        self.services = Services(http, "/v1/services")
-        self.load_balancers = Owned[LoadBalancer](http, "/v1/load-balancers")
-        self.appliances = Appliances(http, "/v1/appliances")
+        self.accounts = Accounts(http, "/v1/accounts", Account)
+        self.networks = Networks(http, "/v1/networks", Network)
+        self.subnets = Subnets(http, "/v1/subnets", Subnet)
+        self.instances = Instances(http, "/v1/instances", Node)
+        self.services = Services(http, "/v1/services", Service)
+        self.load_balancers = Owned(http, "/v1/load-balancers", LoadBalancer)
+        self.appliances = Appliances(http, "/v1/appliances", Appliance)
         self.rules = Rules(http)
-        self.ip_pools = Collection[Pool](http, "/v1/ip-pools")
-        self.public_ips = PublicIps(http, "/v1/public-ips")
-        self.externals = Owned[External](http, "/v1/externals")
-        self.sites = Sites(http, "/v1/sites")
-        self.vpns = Owned[Vpn](http, "/v1/vpns")
+        self.ip_pools = Collection(http, "/v1/ip-pools", Pool)
+        self.public_ips = PublicIps(http, "/v1/public-ips", PublicIp)
+        self.externals = Owned(http, "/v1/externals", External)
+        self.sites = Sites(http, "/v1/sites", Site)
+        self.vpns = Owned(http, "/v1/vpns", Vpn)
         self.billing = Billing(http)
         self.usage = UsageReports(http)
         self.system = System(http)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, InUse, Unauthorized
 from facade.domain.paging import FIRST, PageRequest
+from facade.readmodels.accounts import AccountRead, TokenRead
 from facade.service import files, lookup, paging, views
 from facade.service.context import Caller, Context
 from facade.store.models import (
@@ -91,7 +92,7 @@ def new_account(ctx: Context, session: Session, caller: Caller, name: str) -> Ac
     return row
 
 
-def create(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def create(ctx: Context, caller: Caller, name: str) -> AccountRead:
     with ctx.write() as session:
         return views.account(new_account(ctx, session, caller, name))
 
@@ -107,7 +108,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, 
         return paging.answer([views.account(r) for r in rows], cursor)
 
 
-def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get(ctx: Context, caller: Caller, name: str) -> AccountRead:
     with ctx.read() as session:
         row = lookup.visible_account(session, caller, name)
         return views.account(row)
@@ -144,16 +145,16 @@ def delete(ctx: Context, caller: Caller, name: str) -> None:
         remove(ctx, session, caller, lookup.account(session, name))
 
 
-def create_token(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def create_token(ctx: Context, caller: Caller, name: str) -> TokenRead:
     with ctx.write() as session:
         row = lookup.visible_account(session, caller, name)
         token = _new_token(session, row)
         ctx.event(session, "token.created", name, f"a token was created for account {name}",
                   row.id)
-        return {"account": name, "token": token}
+        return TokenRead(account=name, token=token)
 
 
-def rotate_tokens(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def rotate_tokens(ctx: Context, caller: Caller, name: str) -> TokenRead:
     """Revoke every token of the account and make one new one (shown once). For the operator,
     the new token also replaces $FACADE_HOME/operator.token."""
     with ctx.write() as session:
@@ -167,4 +168,4 @@ def rotate_tokens(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
                   f"{revoked} token(s) of account {name} revoked, a new one made", row.id)
         if row.operator:
             _write_operator_token(ctx.home, token)
-        return {"account": name, "token": token}
+        return TokenRead(account=name, token=token)

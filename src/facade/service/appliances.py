@@ -18,6 +18,7 @@ from facade.domain import commands, counts, names, states
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
+from facade.readmodels.appliances import ApplianceRead
 from facade.service import (
     chains,
     instances,
@@ -89,13 +90,13 @@ VIEWED = (joinedload(Appliance.service).selectinload(Service.extra_subnets),
 
 
 def view(session: Session, caller: Caller, app: Appliance,
-         management: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+         management: dict[str, dict[str, Any]] | None = None) -> ApplianceRead:
     """The appliance as `caller` may see it, with what it uses and what uses it."""
     return view_all(session, caller, [app], management)[0]
 
 
 def view_all(session: Session, caller: Caller, apps: Sequence[Appliance],
-             management: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+             management: dict[str, dict[str, Any]] | None = None) -> list[ApplianceRead]:
     """`view` of many appliances: their nodes' interfaces read in one query and their chains
     in three, for all of them."""
     ups = chains.upstreams_of(session, [a.service for a in apps])
@@ -112,7 +113,7 @@ def view_all(session: Session, caller: Caller, apps: Sequence[Appliance],
     return out
 
 
-def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
+def create(ctx: Context, caller: Caller, **fields: Any) -> ApplianceRead:
     with ctx.write() as session:
         app = new_appliance(ctx, session, caller, **fields)
         result = view(session, caller, app)
@@ -191,7 +192,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
         return paging.answer(view_all(session, caller, rows, ctx.management), cursor)
 
 
-def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get(ctx: Context, caller: Caller, name: str) -> ApplianceRead:
     with ctx.read() as session:
         # one appliance: its few rows are read as they are needed (cheaper than VIEWED here)
         return view(session, caller, lookup.appliance(session, caller, name), ctx.management)
@@ -235,7 +236,7 @@ def replace_backend(ctx: Context, session: Session, app: Appliance, node: Instan
     return new
 
 
-def scale(ctx: Context, caller: Caller, name: str, backends: int) -> dict[str, Any]:
+def scale(ctx: Context, caller: Caller, name: str, backends: int) -> ApplianceRead:
     with ctx.write() as session:
         app = lookup.appliance(session, caller, name)
         rescale(ctx, session, app, backends)
@@ -255,7 +256,7 @@ def mark_deleting(ctx: Context, session: Session, app: Appliance) -> None:
 
 
 def delete(ctx: Context, caller: Caller, name: str, *, force: bool = False,
-           detach: bool = False, wait: float = 15.0) -> dict[str, Any]:
+           detach: bool = False, wait: float = 15.0) -> ApplianceRead:
     """Delete an appliance. While other appliances' backends call it (chains), this is refused
     (409 naming them) unless the caller chose what happens to them (docs/composition.md,
     "Deleting a link of a chain"): `force` deletes them too, and their own users, in the same
@@ -283,13 +284,13 @@ def delete(ctx: Context, caller: Caller, name: str, *, force: bool = False,
             chains.check_deletable(session, app)
         result = view(session, caller, app)
         mark_deleting(ctx, session, app)
-        result["status"], result["status_detail"] = app.status, app.status_detail
+        result.status, result.status_detail = app.status, app.status_detail
         for user in doomed:
             mark_deleting(ctx, session, user)
             ctx.event(session, "appliance.cascade", user.name,
                       f"deleted with {app.name}, which it needs (delete with force)",
                       account=user.account_id)
-        result["deleted_with"] = [d.name for d in doomed]
+        result.deleted_with = [d.name for d in doomed]
         for user in users if detach else []:
             ctx.event(session, "appliance.upstream_lost", user.name,
                       f"upstream appliance {app.name} deleted alone (detach); requests of "

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facade.domain import autoscale
+from facade.readmodels.services import AutoscaleRead
 from facade.service import lookup
 from facade.service.context import Caller, Context
 from facade.store.models import AutoscalePolicy, Service
@@ -21,12 +22,12 @@ def policy_of(row: AutoscalePolicy) -> autoscale.Policy:
                             target=autoscale.target_of(row.target), cooldown=row.cooldown_s)
 
 
-def view(row: AutoscalePolicy | None, service: str) -> dict[str, Any]:
+def view(row: AutoscalePolicy | None, service: str) -> AutoscaleRead:
     if row is None:
-        return {"service": service, "enabled": False}
-    return {"service": service, "enabled": True, "min": row.min_backends,
-            "max": row.max_backends, "metric": row.metric, "target": row.target,
-            "cooldown": row.cooldown_s}
+        return AutoscaleRead(service=service, enabled=False)
+    return AutoscaleRead(service=service, enabled=True, min=row.min_backends,
+                         max=row.max_backends, metric=row.metric, target=row.target,
+                         cooldown=row.cooldown_s)
 
 
 def _row(session: Session, svc: Service) -> AutoscalePolicy | None:
@@ -52,7 +53,7 @@ def put_policy(session: Session, ctx: Context, svc: Service, *, min: object, max
     return row
 
 
-def set_policy(ctx: Context, caller: Caller, service: str, **fields: Any) -> dict[str, Any]:
+def set_policy(ctx: Context, caller: Caller, service: str, **fields: Any) -> AutoscaleRead:
     with ctx.write() as session:
         svc = lookup.own_service(session, caller, service, "its autoscaling")
         row = put_policy(session, ctx, svc, **fields)
@@ -61,7 +62,7 @@ def set_policy(ctx: Context, caller: Caller, service: str, **fields: Any) -> dic
     return result
 
 
-def get_policy(ctx: Context, caller: Caller, service: str) -> dict[str, Any]:
+def get_policy(ctx: Context, caller: Caller, service: str) -> AutoscaleRead:
     with ctx.read() as session:
         svc = lookup.service(session, service, caller=caller)
         return view(_row(session, svc), svc.name)
@@ -81,7 +82,7 @@ def remove(ctx: Context, session: Session, svc: Service) -> None:
         session.flush()
 
 
-def delete_policy(ctx: Context, caller: Caller, service: str) -> dict[str, Any]:
+def delete_policy(ctx: Context, caller: Caller, service: str) -> AutoscaleRead:
     with ctx.write() as session:
         svc = lookup.own_service(session, caller, service, "its autoscaling")
         remove(ctx, session, svc)

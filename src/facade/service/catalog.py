@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from facade.domain import commands
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
+from facade.readmodels.services import ServiceRead
 from facade.service import (
     chains,
     health_checks,
@@ -27,7 +28,7 @@ from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Service, ServiceSubnet, Subnet
 
 
-def create(ctx: Context, caller: Caller, **fields: Any) -> dict[str, Any]:
+def create(ctx: Context, caller: Caller, **fields: Any) -> ServiceRead:
     with ctx.write() as session:
         return views.service(new_service(ctx, session, caller, **fields), owner_view=True)
 
@@ -141,7 +142,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
                               for r in rows], cursor)
 
 
-def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get(ctx: Context, caller: Caller, name: str) -> ServiceRead:
     with ctx.read() as session:
         row = lookup.service(session, name, caller=caller)
         return views.service(row, owner_view=caller.may_see(row.account_id))

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.paging import FIRST, PageRequest
+from facade.readmodels.system import EventRead
 from facade.service import paging, request_ids
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Event, Instance, Network, Service, Subnet
@@ -160,8 +161,8 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
         ids = sorted({r.account_id for r in rows if r.account_id is not None})
         owners = {i: n for i, n in session.execute(
             select(Account.id, Account.name).where(Account.id.in_(ids)))}
-        return paging.answer([{"time": _utc(r.time).isoformat(timespec="milliseconds"),
-                               "kind": r.kind, "object": r.object, "message": r.message,
-                               "request_id": r.request_id,
-                               "account": owners.get(r.account_id or 0)}
+        return paging.answer([EventRead(time=_utc(r.time).isoformat(timespec="milliseconds"),
+                                        kind=r.kind, object=r.object, message=r.message,
+                                        request_id=r.request_id,
+                                        account=owners.get(r.account_id or 0))
                               for r in rows], cursor)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from facade.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
+from facade.readmodels.networks import GrantRead, GrantRevoked
 from facade.service import lookup, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, Subnet, SubnetGrant
@@ -33,12 +34,12 @@ def users(session: Session, sub: Subnet, account_id: int) -> list[str]:
         Interface.subnet_id == sub.id, Instance.account_id == account_id))))
 
 
-def _view(session: Session, row: SubnetGrant, used_by: list[str] | None = None) -> dict[str, Any]:
+def _view(session: Session, row: SubnetGrant, used_by: list[str] | None = None) -> GrantRead:
     """A grant; `used_by` when the caller read it already (a page of grants)."""
-    return {"subnet": row.subnet.path, "account": row.account.name,
-            "created_at": row.created_at.isoformat(),
-            "used_by": users(session, row.subnet, row.account_id) if used_by is None
-            else used_by}
+    return GrantRead(subnet=row.subnet.path, account=row.account.name,
+                     created_at=row.created_at.isoformat(),
+                     used_by=users(session, row.subnet, row.account_id) if used_by is None
+                     else used_by)
 
 
 def _find(session: Session, sub: Subnet, grantee: Account) -> SubnetGrant | None:
@@ -65,7 +66,7 @@ def add(ctx: Context, session: Session, caller: Caller, path: str, account: str)
 
 
 def remove(ctx: Context, session: Session, caller: Caller, path: str,
-           account: str) -> dict[str, Any]:
+           account: str) -> GrantRevoked:
     sub = _owned_subnet(session, caller, path)
     grantee = lookup.account(session, account)
     row = _find(session, sub, grantee)
@@ -78,15 +79,15 @@ def remove(ctx: Context, session: Session, caller: Caller, path: str,
         message += (f"; still used by {', '.join(still)} (their interfaces keep working until "
                     "they are deleted)")
     ctx.event(session, "subnet.revoked", path, message, sub.network.account_id)
-    return {"subnet": path, "account": account, "still_used_by": still, "message": message}
+    return GrantRevoked(subnet=path, account=account, still_used_by=still, message=message)
 
 
-def grant(ctx: Context, caller: Caller, path: str, account: str) -> dict[str, Any]:
+def grant(ctx: Context, caller: Caller, path: str, account: str) -> GrantRead:
     with ctx.write() as session:
         return _view(session, add(ctx, session, caller, path, account))
 
 
-def revoke(ctx: Context, caller: Caller, path: str, account: str) -> dict[str, Any]:
+def revoke(ctx: Context, caller: Caller, path: str, account: str) -> GrantRevoked:
     with ctx.write() as session:
         return remove(ctx, session, caller, path, account)
 

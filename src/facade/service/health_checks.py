@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from facade.domain import health, workload
+from facade.readmodels.services import HealthCheckRead
 from facade.service import lookup
 from facade.service.context import Caller, Context
 from facade.store.models import Service
@@ -54,14 +55,14 @@ def store(row: Service, raw: object, *, where: str = "health_check") -> bool:
     return changed
 
 
-def set_service(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+def set_service(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> HealthCheckRead:
     with ctx.write() as session:
         row = lookup.own_service(session, caller, name, "its health check")
         if store(row, raw):
             ctx.event(session, "service.health_check", name,
                       f"health check now {describe(of_row(row))}",
                       account=row.account_id)
-        out = of_row(row).as_dict()
+        out = HealthCheckRead(**of_row(row).as_dict())
     ctx.kick()
     return out
 

@@ -16,6 +16,7 @@ from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
+from facade.readmodels.nodes import ExecRead, NodeRead
 from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
@@ -86,7 +87,7 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
 
 def create(ctx: Context, caller: Caller, name: str, account: str | None,
            interfaces: list[dict[str, Any]],
-           limits: dict[str, Any] | None = None, *, public_ip: bool = False) -> dict[str, Any]:
+           limits: dict[str, Any] | None = None, *, public_ip: bool = False) -> NodeRead:
     with ctx.write() as session:
         inst_id = new_instance(ctx, session, caller, name, account, interfaces, limits,
                                public_ip=public_ip).id
@@ -95,8 +96,8 @@ def create(ctx: Context, caller: Caller, name: str, account: str | None,
         return _with_public(session, views.node(session.get_one(Instance, inst_id)), inst_id)
 
 
-def _with_public(session: Session, view: dict[str, Any], inst_id: int) -> dict[str, Any]:
-    view["public_ips"] = list(session.scalars(
+def _with_public(session: Session, view: NodeRead, inst_id: int) -> NodeRead:
+    view.public_ips = list(session.scalars(
         select(PublicIp.address).where(PublicIp.instance_id == inst_id)
         .order_by(PublicIp.iface_index)))
     return view
@@ -123,7 +124,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
         return paging.answer([views.node(r) for r in rows], cursor)
 
 
-def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get(ctx: Context, caller: Caller, name: str) -> NodeRead:
     with ctx.read() as session:
         row = lookup.instance(session, caller, name)
         return _with_public(session, views.node(row, row.appliance.name if row.appliance
@@ -153,7 +154,7 @@ def _utf8(text: str) -> bool:
 
 
 def exec_(ctx: Context, caller: Caller, name: str, argv: list[str], timeout: float,
-          stdin: str | None, host: bool = False) -> dict[str, Any]:
+          stdin: str | None, host: bool = False) -> ExecRead:
     """Run a command in a node its caller owns (an instance, or an appliance node): in the
     node's sandbox, as the node's root. `host` (the operator only) runs it as the host's root
     with only the network namespace changed, for debugging Facade itself."""
@@ -175,5 +176,5 @@ def exec_(ctx: Context, caller: Caller, name: str, argv: list[str], timeout: flo
             raise Conflict(f"instance {name} is {row.status}, not active", where="instance")
         netns = names.node_netns(row.id, row.name)
     result = ctx.dataplane.exec(netns, argv, timeout=timeout, stdin=stdin, host=host)
-    return {"returncode": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
-            "timed_out": result.timed_out}
+    return ExecRead(returncode=result.returncode, stdout=result.stdout, stderr=result.stderr,
+                    timed_out=result.timed_out)

@@ -21,6 +21,7 @@ from facade.domain.errors import Conflict, Invalid
 from facade.domain.ipam import parse_ip
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
+from facade.readmodels.nodes import ExternalRead
 from facade.service import gateways, instances, lookup, paging, quotas, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, Network, Subnet
@@ -90,23 +91,22 @@ def new_external(ctx: Context, session: Session, caller: Caller, name: str,
 
 
 def create(ctx: Context, caller: Caller, name: str, account: str | None,
-           ip: str | None = None) -> dict[str, Any]:
+           ip: str | None = None) -> ExternalRead:
     with ctx.write() as session:
         inst_id = new_external(ctx, session, caller, name, account, ip).id
     ctx.converge()
     return get_by_id(ctx, inst_id)
 
 
-def get_by_id(ctx: Context, inst_id: int) -> dict[str, Any]:
+def get_by_id(ctx: Context, inst_id: int) -> ExternalRead:
     with ctx.read() as session:
         return view(session.get_one(Instance, inst_id))
 
 
-def view(row: Instance) -> dict[str, Any]:
-    out = views.node(row)
-    out["ip"] = row.interfaces[0].ip if row.interfaces else None
-    out["gateway"] = edge.core_address()
-    return out
+def view(row: Instance) -> ExternalRead:
+    return ExternalRead(**views.node_fields(row),
+                        ip=row.interfaces[0].ip if row.interfaces else None,
+                        gateway=edge.core_address())
 
 
 def find_own(session: Session, caller: Caller, name: str) -> Instance | None:
@@ -122,7 +122,7 @@ def _lookup(session: Session, caller: Caller, name: str) -> Instance:
                            kind="external host")
 
 
-def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get(ctx: Context, caller: Caller, name: str) -> ExternalRead:
     with ctx.read() as session:
         return view(_lookup(session, caller, name))
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from facade.domain import edge
 from facade.domain.errors import Forbidden
 from facade.domain.paging import FIRST, PageRequest
+from facade.readmodels.edge import PoolRead
 from facade.service import paging
 from facade.service.context import Caller, Context
 from facade.store.models import IpPool, PublicIp
@@ -28,9 +29,9 @@ def _ensure_default_pool(session: Session) -> None:
         session.flush()
 
 
-def pool_view(row: IpPool, used: int) -> dict[str, Any]:
+def pool_view(row: IpPool, used: int) -> PoolRead:
     size = ipaddress.IPv4Network(row.cidr).num_addresses - 2
-    return {"cidr": row.cidr, "used": used, "capacity": size}
+    return PoolRead(cidr=row.cidr, used=used, capacity=size)
 
 
 def _used(session: Session) -> dict[int, int]:
@@ -39,7 +40,7 @@ def _used(session: Session) -> dict[int, int]:
     return {pool_id: n for pool_id, n in rows}
 
 
-def add_pool(ctx: Context, caller: Caller, cidr: str) -> dict[str, Any]:
+def add_pool(ctx: Context, caller: Caller, cidr: str) -> PoolRead:
     if not caller.operator:
         raise Forbidden("only the operator adds public address pools", where="cidr")
     with ctx.write() as session:

@@ -22,6 +22,8 @@ from facade.domain import commands, names
 from facade.domain.errors import Conflict, Forbidden, InUse, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole
+from facade.readmodels.nodes import NodeRead
+from facade.readmodels.services import LoadBalancerRead
 from facade.service import lookup, paging, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Interface, LoadBalancer, Service, Subnet
@@ -44,18 +46,18 @@ def frontend_owner_and_management(svc: Service) -> tuple[int, Subnet]:
 
 
 def view(session: Session, caller: Caller, row: LoadBalancer,
-         management: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+         management: dict[str, dict[str, Any]] | None = None) -> LoadBalancerRead:
     """Everyone sees the offer; its owner (and the operator) its management subnet, the
     services that name it and its front-end nodes (every leg, management state)."""
     return view_all(session, caller, [row], management)[0]
 
 
 def view_all(session: Session, caller: Caller, rows: list[LoadBalancer],
-             management: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+             management: dict[str, dict[str, Any]] | None = None) -> list[LoadBalancerRead]:
     """`view` of many offers: the services naming them and their front-ends in two queries."""
     owned = {r.id: r for r in rows if caller.may_see(r.account_id)}
     services: dict[int, list[str]] = {i: [] for i in owned}
-    frontends: dict[int, list[dict[str, Any]]] = {i: [] for i in owned}
+    frontends: dict[int, list[NodeRead]] = {i: [] for i in owned}
     if owned:
         for offer, name in session.execute(
                 select(Service.frontend_id, Service.name)
@@ -74,14 +76,15 @@ def view_all(session: Session, caller: Caller, rows: list[LoadBalancer],
         for offer, node, appliance in nodes:
             if offer is not None:  # always: the query asks for these offers
                 frontends[offer].append(views.node(node, appliance, management))
-    return [{"name": r.name, "account": r.account.name,
-             "management_subnet": r.management_subnet.path if r.id in owned else None,
-             "services": services.get(r.id, []), "frontends": frontends.get(r.id, [])}
+    return [LoadBalancerRead(name=r.name, account=r.account.name,
+                             management_subnet=r.management_subnet.path if r.id in owned
+                             else None,
+                             services=services.get(r.id, []), frontends=frontends.get(r.id, []))
             for r in rows]
 
 
 def create(ctx: Context, caller: Caller, *, name: str, account: str | None,
-           management_subnet: str) -> dict[str, Any]:
+           management_subnet: str) -> LoadBalancerRead:
     with ctx.write() as session:
         row = new_offer(ctx, session, caller, name=name, account=account,
                         management_subnet=management_subnet)
@@ -124,7 +127,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, 
         return paging.answer(view_all(session, caller, rows, ctx.management), cursor)
 
 
-def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get(ctx: Context, caller: Caller, name: str) -> LoadBalancerRead:
     with ctx.read() as session:
         row = find(session, name, where="load_balancer", caller=caller)
         return view(session, caller, row, ctx.management)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from facade.domain import commands, ipam, names
 from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
+from facade.readmodels.networks import NetworkRead, SubnetRead
 from facade.service import gateways, lookup, paging, public_ips, quotas, rules, views
 from facade.service.context import Caller, Context
 from facade.store.models import (
@@ -75,7 +76,7 @@ def new_network(ctx: Context, session: Session, caller: Caller, name: str, accou
 
 def create_network(ctx: Context, caller: Caller, name: str, account: str | None, cidr: str,
                    subnets: list[dict[str, Any]] | None = None, *,
-                   public_gateway: bool = False, outbound_nat: bool = False) -> dict[str, Any]:
+                   public_gateway: bool = False, outbound_nat: bool = False) -> NetworkRead:
     with ctx.write() as session:
         result = views.network(new_network(ctx, session, caller, name, account, cidr, subnets,
                                            public_gateway=public_gateway,
@@ -85,7 +86,7 @@ def create_network(ctx: Context, caller: Caller, name: str, account: str | None,
 
 
 def update_network(ctx: Context, caller: Caller, name: str, *, public_gateway: bool | None,
-                   outbound_nat: bool | None) -> dict[str, Any]:
+                   outbound_nat: bool | None) -> NetworkRead:
     """A network's public gateway on or off, with or without outbound NAT (what is not given
     stays as it is)."""
     with ctx.write() as session:
@@ -100,7 +101,7 @@ def update_network(ctx: Context, caller: Caller, name: str, *, public_gateway: b
 
 
 def create_subnet(ctx: Context, caller: Caller, network: str, name: str,
-                  cidr: str, internet: bool = True, sites: bool = True) -> dict[str, Any]:
+                  cidr: str, internet: bool = True, sites: bool = True) -> SubnetRead:
     with ctx.write() as session:
         net = lookup.network(session, caller, network)
         if net.kind != "private":
@@ -134,7 +135,7 @@ def list_networks(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
         return paging.answer([views.network(r, used) for r in rows], cursor)
 
 
-def get_network(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get_network(ctx: Context, caller: Caller, name: str) -> NetworkRead:
     with ctx.read() as session:
         return views.network(lookup.network(session, caller, name), used_counts(session))
 
@@ -153,7 +154,7 @@ def list_subnets(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
         return paging.answer([views.subnet(r, used.get(r.id, 0)) for r in rows], cursor)
 
 
-def get_subnet(ctx: Context, caller: Caller, path: str) -> dict[str, Any]:
+def get_subnet(ctx: Context, caller: Caller, path: str) -> SubnetRead:
     with ctx.read() as session:
         row = lookup.visible_subnet(session, caller, path)
         return views.subnet(row, used_counts(session).get(row.id, 0))
@@ -195,7 +196,7 @@ def set_sites(ctx: Context, session: Session, sub: Subnet, sites: bool) -> bool:
 
 
 def update_subnet(ctx: Context, caller: Caller, path: str, *, internet: bool | None,
-                  sites: bool | None = None) -> dict[str, Any]:
+                  sites: bool | None = None) -> SubnetRead:
     with ctx.write() as session:
         row = lookup.visible_subnet(session, caller, path)
         if internet is not None:

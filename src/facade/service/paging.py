@@ -112,6 +112,7 @@ def owned_by(column: Any, account: str | None) -> list[ColumnElement[bool]]:
     return [column.in_(select(Account.id).where(Account.name == account))]
 
 
-def answer(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    """The envelope every list route answers (api.schemas.Page)."""
-    return {"items": items, "next_cursor": next_cursor}
+def answer(items: Sequence[T], next_cursor: str | None) -> dict[str, Any]:
+    """The envelope every list route answers (api.schemas.Page): read models, or the
+    JSON-ready dictionaries of what has none yet."""
+    return {"items": list(items), "next_cursor": next_cursor}

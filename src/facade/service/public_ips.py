@@ -21,6 +21,7 @@ from facade.domain.edge_billing import PUBLIC_IP
 from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
+from facade.readmodels.edge import Association, PublicIpRead
 from facade.service import edge_metering, gateways, internet, ip_pools, lookup, paging, quotas
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Network, PublicIp, Vpn
@@ -59,20 +60,20 @@ def set_gateway(ctx: Context, session: Session, net: Network, public_gateway: bo
 # -- addresses ----------------------------------------------------------------------------------
 
 
-def view(row: PublicIp) -> dict[str, Any]:
+def view(row: PublicIp) -> PublicIpRead:
     target = None
     if row.site is not None:
-        target = {"instance": None, "appliance": None, "interface": None,
-                  "site": row.site.name, "private_ip": row.site_address}
+        target = Association(instance=None, appliance=None, interface=None,
+                             site=row.site.name, private_ip=row.site_address)
     elif row.instance is not None and row.iface_index is not None:
         iface = next((i for i in row.instance.interfaces if i.index == row.iface_index), None)
         app = row.instance.appliance
-        target = {"instance": None if app is not None else row.instance.name,
-                  "appliance": app.name if app is not None else None,
-                  "interface": names.inner_ifname(row.iface_index),
-                  "private_ip": iface.ip if iface is not None else None}
-    return {"address": row.address, "account": row.account.name,
-            "kind": "standard" if row.standard else "customer", "associated": target}
+        target = Association(instance=None if app is not None else row.instance.name,
+                             appliance=app.name if app is not None else None,
+                             interface=names.inner_ifname(row.iface_index),
+                             private_ip=iface.ip if iface is not None else None)
+    return PublicIpRead(address=row.address, account=row.account.name,
+                        kind="standard" if row.standard else "customer", associated=target)
 
 
 def _target(session: Session, inst: Instance, iface: str, *, where: str) -> tuple[int, Network]:
@@ -160,7 +161,7 @@ def new_address(ctx: Context, session: Session, caller: Caller, account: str | N
     return row
 
 
-def allocate(ctx: Context, caller: Caller, account: str | None) -> dict[str, Any]:
+def allocate(ctx: Context, caller: Caller, account: str | None) -> PublicIpRead:
     with ctx.write() as session:
         return view(new_address(ctx, session, caller, account))
 
@@ -266,7 +267,7 @@ def bind_site(ctx: Context, session: Session, caller: Caller, row: PublicIp, sit
 
 def associate(ctx: Context, caller: Caller, address: str, instance: str | None,
               iface: str = "eth0", appliance: str | None = None, site: str | None = None,
-              site_address: str | None = None) -> dict[str, Any]:
+              site_address: str | None = None) -> PublicIpRead:
     """Associate a customer address with an instance of its account, with the endpoint of
     one of its appliances, or with a host of one of its sites; an associated one moves (a
     remap): one change of the gateways concerned."""
@@ -297,7 +298,7 @@ def drop(ctx: Context, session: Session, row: PublicIp) -> None:
     ctx.event(session, "public-ip.released", row.address, "released", row.account_id)
 
 
-def disassociate(ctx: Context, caller: Caller, address: str) -> dict[str, Any]:
+def disassociate(ctx: Context, caller: Caller, address: str) -> PublicIpRead:
     with ctx.write() as session:
         row = _lookup(session, caller, address)
         if row.standard:
@@ -325,7 +326,7 @@ def release(ctx: Context, caller: Caller, address: str) -> None:
         drop(ctx, session, row)
 
 
-def get(ctx: Context, caller: Caller, address: str) -> dict[str, Any]:
+def get(ctx: Context, caller: Caller, address: str) -> PublicIpRead:
     with ctx.read() as session:
         return view(_lookup(session, caller, address))
 

@@ -8,14 +8,13 @@ out (status "deleting") no longer count. The operator account is never limited."
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from facade.domain import quotas
 from facade.domain.errors import Forbidden, Invalid
 from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
+from facade.readmodels.accounts import QuotaLine, QuotaRead
 from facade.service import lookup
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Instance, Network, PublicIp, Quota, Subnet
@@ -74,23 +73,23 @@ def check(session: Session, account: Account, resource: str, adding: int = 1, *,
                  where=where)
 
 
-def _view(session: Session, account: Account) -> dict[str, Any]:
+def _view(session: Session, account: Account) -> QuotaRead:
     set_here = set(session.scalars(select(Quota.resource).where(
         Quota.account_id == account.id)))
-    return {"account": account.name, "operator": account.operator, "quotas": {
-        resource: {"limit": limit, "used": used(session, account, resource),
-                   "default": resource not in set_here}
-        for resource, limit in limits(session, account).items()}}
+    return QuotaRead(account=account.name, operator=account.operator, quotas={
+        resource: QuotaLine(limit=limit, used=used(session, account, resource),
+                            default=resource not in set_here)
+        for resource, limit in limits(session, account).items()})
 
 
-def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get(ctx: Context, caller: Caller, name: str) -> QuotaRead:
     """Limits and usage of an account; the account itself and the operator may read them."""
     with ctx.read() as session:
         return _view(session, lookup.visible_account(session, caller, name))
 
 
 def set_(ctx: Context, caller: Caller, name: str,
-         values: dict[str, int | None]) -> dict[str, Any]:
+         values: dict[str, int | None]) -> QuotaRead:
     """Set some limits of an account (operator only): a resource left out keeps its limit, None
     brings back the default. A limit below what the account holds is allowed: nothing is
     removed, but new allocations of that resource are refused until usage is under it."""

@@ -18,6 +18,7 @@ from facade.domain.errors import Conflict, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.specs import PortRuleSpec
 from facade.domain.states import NodeRole, NodeStatus
+from facade.readmodels.rules import RuleRead
 from facade.service import lookup, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Instance, SecurityRule, Subnet
@@ -64,9 +65,14 @@ def split_interface(path: str, *, where: str = "interface") -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+def read(row: SecurityRule) -> RuleRead:
+    return RuleRead(direction=row.direction, action=row.action, protocol=row.protocol,
+                    ports=row.ports, cidr=row.cidr, priority=row.priority)
+
+
 def view(row: SecurityRule) -> dict[str, Any]:
-    return {"direction": row.direction, "action": row.action, "protocol": row.protocol,
-            "ports": row.ports, "cidr": row.cidr, "priority": row.priority}
+    """A rule's plain form: what the domain checks, and a conflict message shows."""
+    return read(row).model_dump()
 
 
 def view_of(spec: PortRuleSpec) -> dict[str, Any]:
@@ -139,10 +145,10 @@ def _scope(session: Session, caller: Caller, subnet: str | None,
 
 
 def create(ctx: Context, caller: Caller, fields: dict[str, Any], *, subnet: str | None = None,
-           interface: tuple[str, str] | None = None) -> dict[str, Any]:
+           interface: tuple[str, str] | None = None) -> RuleRead:
     with ctx.write() as session:
         row = add(ctx, session, _scope(session, caller, subnet, interface), fields)
-        result = view(row)
+        result = read(row)
     ctx.converge()
     return result
 
@@ -161,7 +167,7 @@ def list_(ctx: Context, caller: Caller, *, subnet: str | None = None,
         found, cursor = paging.objects(
             session, select(SecurityRule).where(SecurityRule.scope == scope.key), ORDER, page,
             lambda r: (r.direction, r.priority))
-        return paging.answer([view(r) for r in found], cursor)
+        return paging.answer([read(r) for r in found], cursor)
 
 
 def delete_(ctx: Context, caller: Caller, direction: str, priority: int, *,

@@ -14,6 +14,7 @@ from typing import Any
 from facade.domain import sandbox
 from facade.domain.errors import Invalid
 from facade.domain.states import NodeRole
+from facade.readmodels.nodes import LimitsRead
 from facade.service import lookup
 from facade.service.context import Caller, Context
 from facade.store.models import Instance, Service
@@ -49,7 +50,7 @@ def store(row: Instance | Service, raw: object, *, where: str = "limits") -> boo
     return changed
 
 
-def set_instance(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+def set_instance(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> LimitsRead:
     with ctx.write() as session:
         row = lookup.instance(session, caller, name)
         if row.role != NodeRole.INSTANCE:
@@ -58,19 +59,19 @@ def set_instance(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -
         if store(row, raw):
             ctx.event(session, "instance.limits", name, f"limits now {_describe(of_row(row))}",
                       row.name_scope_id)
-        out = of_row(row).as_dict()
+        out = LimitsRead(**of_row(row).as_dict())
     ctx.kick()
     return out
 
 
-def set_service(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> dict[str, Any]:
+def set_service(ctx: Context, caller: Caller, name: str, raw: dict[str, Any]) -> LimitsRead:
     with ctx.write() as session:
         row = lookup.own_service(session, caller, name, "its limits")
         if store(row, raw):
             ctx.event(session, "service.limits", name,
                       f"backend limits now {_describe(of_row(row))}",
                       account=row.account_id)
-        out = of_row(row).as_dict()
+        out = LimitsRead(**of_row(row).as_dict())
     ctx.kick()
     return out
 

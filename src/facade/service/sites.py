@@ -20,6 +20,8 @@ from facade.domain.errors import Conflict, InUse, NotFound
 from facade.domain.ipam import parse_ip
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
+from facade.readmodels.edge import SiteHostRef, SiteRead
+from facade.readmodels.nodes import SiteHostRead
 from facade.service import gateways, instances, internet, lookup, paging, quotas, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Instance, Interface, Network, PublicIp, Subnet, Vpn
@@ -56,7 +58,7 @@ def new_site(ctx: Context, session: Session, caller: Caller, name: str, account:
 
 
 def create(ctx: Context, caller: Caller, name: str, account: str | None,
-           cidr: str) -> dict[str, Any]:
+           cidr: str) -> SiteRead:
     with ctx.write() as session:
         site_id = new_site(ctx, session, caller, name, account, cidr).id
     ctx.converge()
@@ -64,20 +66,21 @@ def create(ctx: Context, caller: Caller, name: str, account: str | None,
         return view(session, session.get_one(Network, site_id))
 
 
-def view(session: Session, row: Network) -> dict[str, Any]:
+def view(session: Session, row: Network) -> SiteRead:
     chan = next((v for v in gateways.channels(session, row.id)), None)
     hosts: list[Instance] = list(session.scalars(select(Instance).join(Interface).where(
         Interface.subnet_id == row.subnets[0].id, Instance.role == NodeRole.SITE_HOST)
         .order_by(Instance.id))) if row.subnets else []
-    return {"name": row.name, "account": row.account.name, "cidr": row.cidr,
-            "router": names.router_netns(row.id), "gateway_ip": row.gateway_ip,
-            "vpn": chan.name if chan is not None else None,
-            "network": chan.network.name if chan is not None and chan.network else None,
-            "hosts": [{"name": h.name, "ip": h.interfaces[0].ip if h.interfaces else None,
-                       "status": h.status} for h in hosts]}
+    return SiteRead(name=row.name, account=row.account.name, cidr=row.cidr,
+                    router=names.router_netns(row.id), gateway_ip=row.gateway_ip,
+                    vpn=chan.name if chan is not None else None,
+                    network=chan.network.name if chan is not None and chan.network else None,
+                    hosts=[SiteHostRef(name=h.name,
+                                       ip=h.interfaces[0].ip if h.interfaces else None,
+                                       status=h.status) for h in hosts])
 
 
-def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get(ctx: Context, caller: Caller, name: str) -> SiteRead:
     with ctx.read() as session:
         return view(session, find(session, caller, name))
 
@@ -144,7 +147,7 @@ def new_host(ctx: Context, session: Session, caller: Caller, site_name: str, nam
 
 
 def add_host(ctx: Context, caller: Caller, site: str, name: str,
-             ip: str | None = None) -> dict[str, Any]:
+             ip: str | None = None) -> SiteHostRead:
     with ctx.write() as session:
         inst_id = new_host(ctx, session, caller, site, name, ip).id
     ctx.converge()
@@ -152,11 +155,10 @@ def add_host(ctx: Context, caller: Caller, site: str, name: str,
         return host_view(session.get_one(Instance, inst_id))
 
 
-def host_view(row: Instance) -> dict[str, Any]:
-    out = views.node(row)
-    out["ip"] = row.interfaces[0].ip if row.interfaces else None
-    out["site"] = row.interfaces[0].subnet.network.name if row.interfaces else None
-    return out
+def host_view(row: Instance) -> SiteHostRead:
+    return SiteHostRead(**views.node_fields(row),
+                        ip=row.interfaces[0].ip if row.interfaces else None,
+                        site=row.interfaces[0].subnet.network.name if row.interfaces else None)
 
 
 def find_host(session: Session, caller: Caller, site: Network, name: str) -> Instance:

@@ -26,6 +26,7 @@ from facade.domain.metering import to_ms as metering_ms
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.period import Period, parse_period
 from facade.domain.states import ApplianceStatus, NodeRole
+from facade.readmodels.usage import ChannelUsageRead, PublicIpUsageRead, UsageRead
 from facade.service import edge_metering, lookup, metering, metrics, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, UsageRecord
@@ -37,17 +38,17 @@ def _seconds(ms: int) -> str:
     return str((Decimal(ms) / 1000).quantize(Decimal("0.001")))
 
 
-def _row(t: metering.Totals, node: bool) -> dict[str, Any]:
+def _row(t: metering.Totals, node: bool) -> UsageRead:
+    """A row; a per-appliance one leaves node, role and owner unset (the route answers what
+    is set: they are not even null there)."""
     v = t.values
-    out: dict[str, Any] = {"appliance": t.appliance, "customer": t.customer,
-                           "provider": t.provider, "service": t.service}
-    if node:
-        out |= {"node": t.node, "role": t.role, "owner": t.owner}
-    out |= {"frontend_node_seconds": _seconds(v["frontend_node_ms"]),
-            "backend_node_seconds": _seconds(v["backend_node_ms"]),
-            "bytes_in": v["bytes_in"], "bytes_out": v["bytes_out"],
-            "connections": v["connections"], "requests": v["requests"]}
-    return out
+    per_node = {"node": t.node, "role": t.role, "owner": t.owner} if node else {}
+    return UsageRead(appliance=t.appliance, customer=t.customer, provider=t.provider,
+                     service=t.service, **per_node,
+                     frontend_node_seconds=_seconds(v["frontend_node_ms"]),
+                     backend_node_seconds=_seconds(v["backend_node_ms"]),
+                     bytes_in=v["bytes_in"], bytes_out=v["bytes_out"],
+                     connections=v["connections"], requests=v["requests"])
 
 
 def _visible(caller: Caller, *, node: bool) -> list[Any]:
@@ -161,10 +162,10 @@ def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
     if address is not None:
         address = edge.check_public(address, where="address")
     label, shown, after = _held_page(ctx, caller, period, account, PUBLIC_IP, address, page)
-    return paging.answer([{
-        "address": u.subject, "account": u.account, "kind": u.detail or "customer",
-        "period": label, "held_from": _instant(u.start_ms), "held_until": _instant(u.end_ms),
-        "ip_hours": _hours(u.held_ms), "bytes_in": u.bytes_in, "bytes_out": u.bytes_out}
+    return paging.answer([PublicIpUsageRead(
+        address=u.subject, account=u.account, kind=u.detail or "customer", period=label,
+        held_from=_instant(u.start_ms), held_until=_instant(u.end_ms),
+        ip_hours=_hours(u.held_ms), bytes_in=u.bytes_in, bytes_out=u.bytes_out)
         for u in shown], after)
 
 
@@ -179,10 +180,9 @@ def channels(ctx: Context, caller: Caller, *, period: str | None = None,
     if channel is not None:
         names.check_name(channel, kind="vpn", where="channel")
     label, shown, after = _held_page(ctx, caller, period, account, VPN, channel, page)
-    return paging.answer([{
-        "channel": u.subject, "account": u.account, "period": label,
-        "held_from": _instant(u.start_ms), "held_until": _instant(u.end_ms),
-        "channel_hours": _hours(u.held_ms)} for u in shown], after)
+    return paging.answer([ChannelUsageRead(
+        channel=u.subject, account=u.account, period=label, held_from=_instant(u.start_ms),
+        held_until=_instant(u.end_ms), channel_hours=_hours(u.held_ms)) for u in shown], after)
 
 
 # each held thing's rows in the order of their holding: when it began, then which it is

@@ -1,5 +1,7 @@
-"""Read models: the JSON-ready dictionaries the API answers with (shapes in docs/api.md), from
-rows the caller loaded; `interfaces_of` reads many nodes' interfaces at once for list pages."""
+"""Read models built from rows the caller loaded: facade.readmodels' (accounts, networks and
+subnets, nodes, services, appliances) for
+what has one, else the JSON-ready dictionaries the API answers with (shapes in docs/api.md);
+`interfaces_of` reads many nodes' interfaces at once for list pages."""
 
 from __future__ import annotations
 
@@ -8,42 +10,47 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facade.domain import names
+from facade.domain import health, names, sandbox
 from facade.domain.ipam import SubnetRange
 from facade.domain.states import NodeRole, NodeStatus
+from facade.readmodels.accounts import AccountRead
+from facade.readmodels.appliances import ApplianceRead, Endpoint
+from facade.readmodels.networks import NetworkRead, SubnetRead
+from facade.readmodels.nodes import InterfaceRead, LimitsRead, NodeRead
+from facade.readmodels.services import HealthCheckRead, ServiceRead
 from facade.service import health_checks, sandboxes
 from facade.service.billing import price_lists
 from facade.store.models import Account, Appliance, Instance, Interface, Network, Service, Subnet
 
 
-def account(row: Account) -> dict[str, Any]:
-    return {"name": row.name, "operator": row.operator}
+def account(row: Account) -> AccountRead:
+    return AccountRead(name=row.name, operator=row.operator)
 
 
-def subnet(row: Subnet, used: int) -> dict[str, Any]:
+def subnet(row: Subnet, used: int) -> SubnetRead:
     rng = SubnetRange.of(row.cidr)
-    return {"name": row.path, "network": row.network.name, "account": row.network.account.name,
-            "cidr": row.cidr, "gateway": str(rng.gateway), "used": used,
-            "capacity": rng.capacity, "bridge": names.bridge(row.id), "internet": row.internet,
-            "sites": row.sites}
+    return SubnetRead(name=row.path, network=row.network.name,
+                      account=row.network.account.name, cidr=row.cidr,
+                      gateway=str(rng.gateway), used=used, capacity=rng.capacity,
+                      bridge=names.bridge(row.id), internet=row.internet, sites=row.sites)
 
 
-def network(row: Network, used: dict[int, int]) -> dict[str, Any]:
-    return {"name": row.name, "account": row.account.name, "cidr": row.cidr,
-            "router": names.router_netns(row.id), "kind": row.kind,
-            "public_gateway": row.public_gateway, "outbound_nat": row.outbound_nat,
-            "gateway_ip": row.gateway_ip,
-            "subnets": [subnet(s, used.get(s.id, 0)) for s in row.subnets]}
+def network(row: Network, used: dict[int, int]) -> NetworkRead:
+    return NetworkRead(name=row.name, account=row.account.name, cidr=row.cidr,
+                       router=names.router_netns(row.id), kind=row.kind,
+                       public_gateway=row.public_gateway, outbound_nat=row.outbound_nat,
+                       gateway_ip=row.gateway_ip,
+                       subnets=[subnet(s, used.get(s.id, 0)) for s in row.subnets])
 
 
-def interface(row: Interface) -> dict[str, Any]:
-    return {"name": names.inner_ifname(row.index), "subnet": row.subnet.path, "ip": row.ip}
+def interface(row: Interface) -> InterfaceRead:
+    return InterfaceRead(name=names.inner_ifname(row.index), subnet=row.subnet.path, ip=row.ip)
 
 
-def interfaces_of(session: Session, node_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def interfaces_of(session: Session, node_ids: list[int]) -> dict[int, list[InterfaceRead]]:
     """The interfaces of many nodes (by id), read as plain rows in one query: what a page of
     appliances shows costs a fraction of loading each interface as an object."""
-    found: dict[int, list[dict[str, Any]]] = {i: [] for i in node_ids}
+    found: dict[int, list[InterfaceRead]] = {i: [] for i in node_ids}
     if not node_ids:
         return found
     rows = session.execute(
@@ -53,44 +60,62 @@ def interfaces_of(session: Session, node_ids: list[int]) -> dict[int, list[dict[
         .where(Interface.instance_id.in_(node_ids))
         .order_by(Interface.instance_id, Interface.index))
     for node_id, index, ip, network_name, subnet_name in rows:
-        found[node_id].append({"name": names.inner_ifname(index),
-                               "subnet": f"{network_name}/{subnet_name}", "ip": ip})
+        found[node_id].append(InterfaceRead(name=names.inner_ifname(index),
+                                            subnet=f"{network_name}/{subnet_name}", ip=ip))
     return found
 
 
-def node(row: Instance, appliance_name: str | None = None,
-         management: dict[str, dict[str, Any]] | None = None,
-         interfaces: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A node; `interfaces` as `interfaces_of` read them, else from the row."""
+def node_fields(row: Instance, appliance_name: str | None = None,
+                management: dict[str, dict[str, Any]] | None = None,
+                interfaces: list[InterfaceRead] | None = None) -> dict[str, Any]:
+    """A node's fields (NodeRead's), for a kind of node with fields of its own to add to (an
+    external host, a site's host); `interfaces` as `interfaces_of` read them, else from the
+    row."""
     return {"name": row.name, "account": row.account.name, "role": row.role,
             "netns": names.node_netns(row.id, row.name), "status": row.status,
             "appliance": appliance_name,
             "interfaces": [interface(i) for i in row.interfaces] if interfaces is None
             else list(interfaces),
-            "limits": sandboxes.limits_of(row).as_dict(),
+            "limits": limits(sandboxes.limits_of(row)),
             "management": (management or {}).get(names.node_netns(row.id, row.name))}
 
 
-def service(row: Service, *, owner_view: bool = False) -> dict[str, Any]:
+def node(row: Instance, appliance_name: str | None = None,
+         management: dict[str, dict[str, Any]] | None = None,
+         interfaces: list[InterfaceRead] | None = None) -> NodeRead:
+    """A node; `interfaces` as `interfaces_of` read them, else from the row."""
+    return NodeRead(**node_fields(row, appliance_name, management, interfaces))
+
+
+def service(row: Service, *, owner_view: bool = False) -> ServiceRead:
     """A service is an offer everyone sees; which appliance its backends call (`upstream`),
     its front-ends' offer and its backends' extra subnets are the provider's business, shown to
     the provider and the operator only."""
-    return {"name": row.name, "account": row.account.name, "workload": row.workload,
-            "command": row.command, "port": row.port, "health_path": row.health_path,
-            "backend_subnet": row.backend_subnet.path,
-            "management_subnet": row.management_subnet.path,
-            "upstream": row.upstream if owner_view else None,
-            "frontend": row.frontend.name if owner_view and row.frontend else None,
-            "extra_subnets": [e.subnet.path for e in row.extra_subnets] if owner_view else None,
-            "limits": sandboxes.of_row(row).as_dict(),
-            "health_check": health_checks.of_row(row).as_dict(),
-            **price_lists.service_view(row)}
+    billing_model, prices = price_lists.service_view(row)
+    return ServiceRead(
+        name=row.name, account=row.account.name, workload=row.workload, command=row.command,
+        port=row.port, health_path=row.health_path, backend_subnet=row.backend_subnet.path,
+        management_subnet=row.management_subnet.path,
+        upstream=row.upstream if owner_view else None,
+        frontend=row.frontend.name if owner_view and row.frontend else None,
+        extra_subnets=[e.subnet.path for e in row.extra_subnets] if owner_view else None,
+        limits=limits(sandboxes.of_row(row)),
+        health_check=health_check(health_checks.of_row(row)),
+        billing_model=billing_model, prices=prices)
+
+
+def limits(of: sandbox.Limits) -> LimitsRead:
+    return LimitsRead(memory_mb=of.memory_mb, pids=of.pids, cpu_weight=of.cpu_weight)
+
+
+def health_check(of: health.HealthCheck) -> HealthCheckRead:
+    return HealthCheckRead(**of.as_dict())
 
 
 def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = None, *,
               provider_view: bool = True, uses: list[str] | None = None,
               used_by: list[str] | None = None, frontend_view: bool = True,
-              interfaces: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+              interfaces: dict[int, list[InterfaceRead]] | None = None) -> ApplianceRead:
     """An appliance as its provider (and the operator) see it. The customer's view
     (`provider_view=False`) shows the endpoint and the front-end's interface in the customer's
     own subnet, never the provider's backend nodes or the front-end's other legs: like the
@@ -104,31 +129,29 @@ def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = Non
     fe = next((n for n in row.nodes if n.role == NodeRole.FRONTEND), None)
     backends = [n for n in row.nodes if n.role == NodeRole.BACKEND]
 
-    def legs(n: Instance) -> list[dict[str, Any]] | None:
+    def legs(n: Instance) -> list[InterfaceRead] | None:
         return None if interfaces is None else interfaces[n.id]
 
     frontend = node(fe, row.name, management, legs(fe)) if fe else None
-    endpoint_ip = frontend["interfaces"][0]["ip"] if frontend and frontend["interfaces"] \
-        else None
-    if frontend is not None and not provider_view:
-        frontend["interfaces"] = [i for i in frontend["interfaces"]
-                                  if i["subnet"] == row.subnet.path]
-        frontend["management"] = None
-    elif frontend is not None and fe is not None and not frontend_view:
-        mine = {row.subnet.path, row.service.backend_subnet.path}
-        frontend["interfaces"] = [i for i in frontend["interfaces"] if i["subnet"] in mine]
-        frontend["management"] = None
-    return {
-        "name": row.name, "account": row.account.name, "service": row.service.name,
-        "provider": row.service.account.name, "subnet": row.subnet.path,
-        "status": row.status, "status_detail": row.status_detail,
-        "desired_backends": row.desired_backends,
-        "endpoint": {"ip": endpoint_ip, "port": row.service.port},
-        "backend_count": sum(1 for b in backends if b.status != NodeStatus.DELETING),
-        "frontend": frontend,
-        "backends": [node(b, row.name, management, legs(b)) for b in backends]
+    endpoint_ip = frontend.interfaces[0].ip if frontend and frontend.interfaces else None
+    if frontend is not None and (not provider_view or not frontend_view):
+        # the customer sees its own leg; a provider its own two (not the front-end's owner's)
+        mine = {row.subnet.path} if not provider_view \
+            else {row.subnet.path, row.service.backend_subnet.path}
+        frontend = frontend.model_copy(update={
+            "interfaces": [i for i in frontend.interfaces if i.subnet in mine],
+            "management": None})
+    return ApplianceRead(
+        name=row.name, account=row.account.name, service=row.service.name,
+        provider=row.service.account.name, subnet=row.subnet.path,
+        status=row.status, status_detail=row.status_detail,
+        desired_backends=row.desired_backends,
+        endpoint=Endpoint(ip=endpoint_ip, port=row.service.port),
+        backend_count=sum(1 for b in backends if b.status != NodeStatus.DELETING),
+        frontend=frontend,
+        backends=[node(b, row.name, management, legs(b)) for b in backends]
         if provider_view else [],
-        "upstream": row.service.upstream if provider_view else None,
-        "uses": list(uses or []) if provider_view else [],
-        "used_by": list(used_by or []),
-    }
+        upstream=row.service.upstream if provider_view else None,
+        uses=list(uses or []) if provider_view else [],
+        used_by=list(used_by or []),
+    )

@@ -27,6 +27,7 @@ from facade.domain.errors import Conflict, InUse, NotFound
 from facade.domain.metering import to_ms
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import ChannelStatus
+from facade.readmodels.edge import VpnEnds, VpnRead
 from facade.service import edge_metering, gateways, internet, lookup, paging, sites
 from facade.service.context import Caller, Context
 from facade.store.models import PublicIp, Vpn
@@ -92,7 +93,7 @@ def new_vpn(ctx: Context, session: Session, caller: Caller, name: str, network: 
     return row
 
 
-def create(ctx: Context, caller: Caller, name: str, network: str, site: str) -> dict[str, Any]:
+def create(ctx: Context, caller: Caller, name: str, network: str, site: str) -> VpnRead:
     with ctx.write() as session:
         vpn_id = new_vpn(ctx, session, caller, name, network, site).id
     ctx.converge()
@@ -100,25 +101,25 @@ def create(ctx: Context, caller: Caller, name: str, network: str, site: str) -> 
         return view(session.get_one(Vpn, vpn_id))
 
 
-def view(row: Vpn) -> dict[str, Any]:
+def view(row: Vpn) -> VpnRead:
     net, site = row.network, row.site
-    return {"name": row.name, "account": row.account.name,
-            "network": net.name if net else None, "site": site.name if site else None,
-            "status": ChannelStatus.DELETED if row.deleted_at is not None else ChannelStatus.ACTIVE,
-            "engine": "wireguard", "port": edge.channel_port(row.id),
-            "network_gateway": net.gateway_ip if net else None,
-            "site_gateway": site.gateway_ip if site else None,
-            "network_public_key": wgkeys.public_key(row.network_key),
-            "site_public_key": wgkeys.public_key(row.site_key),
-            "network_routes": [site.cidr] if site else [],
-            "site_routes": list(gateways.site_routes(net)) if net else [],
-            "interfaces": {"network": names.tunnel(row.id, "n"),
-                           "site": names.tunnel(row.id, "s")},
-            "created_at": row.created_at.isoformat(),
-            "deleted_at": row.deleted_at.isoformat() if row.deleted_at else None}
+    return VpnRead(
+        name=row.name, account=row.account.name,
+        network=net.name if net else None, site=site.name if site else None,
+        status=ChannelStatus.DELETED if row.deleted_at is not None else ChannelStatus.ACTIVE,
+        engine="wireguard", port=edge.channel_port(row.id),
+        network_gateway=net.gateway_ip if net else None,
+        site_gateway=site.gateway_ip if site else None,
+        network_public_key=wgkeys.public_key(row.network_key),
+        site_public_key=wgkeys.public_key(row.site_key),
+        network_routes=[site.cidr] if site else [],
+        site_routes=list(gateways.site_routes(net)) if net else [],
+        interfaces=VpnEnds(network=names.tunnel(row.id, "n"), site=names.tunnel(row.id, "s")),
+        created_at=row.created_at.isoformat(),
+        deleted_at=row.deleted_at.isoformat() if row.deleted_at else None)
 
 
-def get(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get(ctx: Context, caller: Caller, name: str) -> VpnRead:
     with ctx.read() as session:
         return view(find(session, caller, name))
 

@@ -7,7 +7,9 @@ the domain's, shared with the scenario file (domain/names, ipam, workload, count
 
 One module per resource (common: the body base, a page, an error; accounts, networks, instances,
 edge, services, appliances, rules, billing, usage, system); this package re-exports every schema,
-so routes import them from `facade.api.schemas`.
+so routes import them from `facade.api.schemas`. The answers (`XRead`) are not written here:
+they are the read models of facade.readmodels, which the service layer builds and the client
+parses into, re-exported by each module for its routes.
 """
 
 from facade.api.schemas.accounts import (

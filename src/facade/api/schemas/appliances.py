@@ -1,12 +1,15 @@
-"""Appliances: a customer's instance of a service, its endpoint and nodes."""
+"""Appliances: a customer's instance of a service, its endpoint and nodes. The answer
+(ApplianceRead, Endpoint) is the read model of facade.readmodels.appliances."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import Field, StrictInt
 
 from facade.api.schemas.common import Body
-from facade.api.schemas.instances import NodeRead
 from facade.domain.names import MAX_NAME, MAX_REF, MAX_SUBNET_REF
+from facade.readmodels.appliances import ApplianceRead, Endpoint
+
+__all__ = ["ApplianceCreate", "ApplianceRead", "ApplianceUpdate", "Endpoint"]
 
 
 class ApplianceCreate(Body):
@@ -21,28 +24,3 @@ class ApplianceUpdate(Body):
     backends: StrictInt
 
 
-class Endpoint(BaseModel):
-    ip: str | None
-    port: int
-
-
-class ApplianceRead(BaseModel):
-    name: str
-    account: str
-    service: str
-    provider: str
-    subnet: str
-    status: str
-    status_detail: str
-    desired_backends: int
-    backend_count: int  # backends that exist and are not leaving (visible to the customer too)
-    endpoint: Endpoint
-    frontend: NodeRead | None
-    backends: list[NodeRead]
-    # chains (docs/composition.md): the upstream the service names and the live appliance it
-    # resolves to (provider's view); the appliances whose backends call this one
-    upstream: str | None = None
-    uses: list[str] = []
-    used_by: list[str] = []
-    # the answer to DELETE ?force=true only: the users it takes with it (a cascade)
-    deleted_with: list[str] = []

@@ -1,10 +1,15 @@
-"""What every route shares: the strict body base, a list route's page, an error answer."""
+"""What every route shares: the strict body base, a list route's page, an error answer (a
+read model, facade.readmodels.errors)."""
 
 from __future__ import annotations
 
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from facade.readmodels.errors import ErrorDetail, ErrorRead
+
+__all__ = ["Body", "ErrorDetail", "ErrorRead", "Page"]
 
 T = TypeVar("T")
 
@@ -19,13 +24,3 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = Field(description=(
         "opaque: give it as `cursor` to get the next page; null on the last page"))
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    where: str | None = None
-
-
-class ErrorRead(BaseModel):
-    error: ErrorDetail

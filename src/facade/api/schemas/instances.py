@@ -1,26 +1,23 @@
-"""Instances and the nodes of appliances: interfaces, sandbox limits, exec."""
+"""Instances and the nodes of appliances: interfaces, sandbox limits, exec. A node's answer
+(NodeRead, InterfaceRead, LimitsRead) is the read model of facade.readmodels.nodes."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from pydantic import BaseModel, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from facade.api.schemas.common import Body
 from facade.domain.counts import MAX_INTERFACES
 from facade.domain.ipam import MAX_IP_TEXT
 from facade.domain.names import MAX_NAME, MAX_SUBNET_REF
+from facade.readmodels.nodes import ExecRead, InterfaceRead, LimitsRead, NodeRead
+
+__all__ = ["ExecCreate", "ExecRead", "InstanceCreate", "InterfaceCreate", "InterfaceRead",
+           "LimitsBody", "LimitsRead", "NodeRead"]
 
 
 class InterfaceCreate(Body):
     subnet: str = Field(max_length=MAX_SUBNET_REF)
     ip: str | None = Field(default=None, max_length=MAX_IP_TEXT)
-
-
-class InterfaceRead(BaseModel):
-    name: str
-    subnet: str
-    ip: str
 
 
 class LimitsBody(Body):
@@ -30,12 +27,6 @@ class LimitsBody(Body):
     memory_mb: StrictInt | None = None
     pids: StrictInt | None = None
     cpu_weight: StrictInt | None = None
-
-
-class LimitsRead(BaseModel):
-    memory_mb: int
-    pids: int
-    cpu_weight: int
 
 
 class InstanceCreate(Body):
@@ -48,21 +39,6 @@ class InstanceCreate(Body):
         "a public gateway"))
 
 
-class NodeRead(BaseModel):
-    name: str
-    account: str
-    role: str
-    netns: str
-    status: str
-    appliance: str | None
-    interfaces: list[InterfaceRead]
-    limits: LimitsRead
-    # what the node's management agent last said, for front-ends and backends
-    management: dict[str, Any] | None = None
-    # the public addresses translated to its interfaces (an instance's)
-    public_ips: list[str] = Field(default_factory=list)
-
-
 class ExecCreate(Body):
     argv: list[str] = Field(min_length=1, max_length=256)
     timeout: float = 30.0
@@ -71,8 +47,3 @@ class ExecCreate(Body):
     host: bool = False
 
 
-class ExecRead(BaseModel):
-    returncode: int
-    stdout: str
-    stderr: str
-    timed_out: bool

@@ -1,13 +1,18 @@
-"""Networks, their subnets, and the grants that share a subnet with another account."""
+"""Networks, their subnets, and the grants that share a subnet with another account. The
+answers are the read models of facade.readmodels.networks."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import Field, StrictBool
 
 from facade.api.schemas.common import Body
 from facade.domain.counts import MAX_SUBNETS
 from facade.domain.ipam import MAX_CIDR_TEXT
 from facade.domain.names import MAX_NAME
+from facade.readmodels.networks import GrantRead, GrantRevoked, NetworkRead, SubnetRead
+
+__all__ = ["GrantCreate", "GrantRead", "GrantRevoked", "NetworkCreate", "NetworkRead",
+           "NetworkUpdate", "SubnetCreate", "SubnetRead", "SubnetUpdate"]
 
 
 class SubnetCreate(Body):
@@ -26,19 +31,6 @@ class SubnetUpdate(Body):
     sites: StrictBool | None = None
 
 
-class SubnetRead(BaseModel):
-    name: str
-    network: str
-    account: str
-    cidr: str
-    gateway: str
-    used: int
-    capacity: int
-    bridge: str
-    internet: bool = True
-    sites: bool = True
-
-
 class NetworkCreate(Body):
     name: str = Field(max_length=MAX_NAME)
     account: str | None = Field(default=None, max_length=MAX_NAME)
@@ -55,31 +47,5 @@ class NetworkUpdate(Body):
     outbound_nat: StrictBool | None = None
 
 
-class NetworkRead(BaseModel):
-    name: str
-    account: str
-    cidr: str
-    router: str
-    kind: str = "private"
-    public_gateway: bool = False
-    outbound_nat: bool = False
-    gateway_ip: str | None = None
-    subnets: list[SubnetRead]
-
-
 class GrantCreate(Body):
     account: str = Field(max_length=MAX_NAME)
-
-
-class GrantRead(BaseModel):
-    subnet: str
-    account: str
-    created_at: str
-    used_by: list[str]  # the grantee's instances with an interface in the subnet
-
-
-class GrantRevoked(BaseModel):
-    subnet: str
-    account: str
-    still_used_by: list[str]  # they keep their interfaces until deleted
-    message: str

@@ -1,12 +1,16 @@
-"""Security rules (docs/security.md)."""
+"""Security rules (docs/security.md). The answer is the read model of
+facade.readmodels.rules."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import Field, StrictInt
 
 from facade.api.schemas.common import Body
+from facade.readmodels.rules import RuleRead
+
+__all__ = ["RuleCreate", "RuleRead"]
 
 
 class RuleCreate(Body):
@@ -19,12 +23,3 @@ class RuleCreate(Body):
     ports: Annotated[str, Field(max_length=16)] | StrictInt | None = None  # "80", 80, "80-90"
     cidr: str | None = Field(default="0.0.0.0/0", max_length=43)  # null: 0.0.0.0/0
     priority: StrictInt
-
-
-class RuleRead(BaseModel):
-    direction: str
-    action: str
-    protocol: str
-    ports: str | None
-    cidr: str
-    priority: int

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
-from facade.api.schemas.billing import ServicePricesBody, ServicePricesRead
+from facade.api.schemas.billing import ServicePricesBody
 from facade.api.schemas.common import Body
-from facade.api.schemas.instances import LimitsBody, LimitsRead, NodeRead
+from facade.api.schemas.instances import LimitsBody
 from facade.domain.autoscale import (
     DEFAULT_COOLDOWN,
     MAX_COOLDOWN,
@@ -24,6 +24,15 @@ from facade.domain.health import MAX_PATH as MAX_CHECK_PATH
 from facade.domain.names import MAX_NAME, MAX_REF, MAX_SUBNET_REF
 from facade.domain.workload import MAX_COMMAND, MAX_WORKLOAD
 from facade.domain.workload import MAX_PATH as MAX_HEALTH_PATH
+from facade.readmodels.services import (
+    AutoscaleRead,
+    HealthCheckRead,
+    LoadBalancerRead,
+    ServiceRead,
+)
+
+__all__ = ["AutoscaleRead", "AutoscaleWrite", "HealthCheckBody", "HealthCheckRead",
+           "LoadBalancerCreate", "LoadBalancerRead", "ServiceCreate", "ServiceRead"]
 
 
 class HealthCheckBody(Body):
@@ -37,16 +46,6 @@ class HealthCheckBody(Body):
     timeout: StrictFloat | StrictInt | None = None
     rise: StrictInt | None = None
     fall: StrictInt | None = None
-
-
-class HealthCheckRead(BaseModel):
-    type: str
-    path: str | None
-    codes: str | None
-    interval: float
-    timeout: float
-    rise: int
-    fall: int
 
 
 class ServiceCreate(Body):
@@ -74,36 +73,10 @@ class ServiceCreate(Body):
     health_check: HealthCheckBody | None = None
 
 
-class ServiceRead(BaseModel):
-    name: str
-    account: str
-    workload: str | None
-    command: str | None
-    port: int
-    health_path: str | None
-    backend_subnet: str
-    management_subnet: str
-    upstream: str | None = None  # shown to the provider and the operator only
-    frontend: str | None = None  # the load-balancer offer; provider and operator only
-    extra_subnets: list[str] | None = None  # provider and operator only
-    limits: LimitsRead  # each backend's sandbox limits
-    health_check: HealthCheckRead
-    billing_model: str
-    prices: ServicePricesRead
-
-
 class LoadBalancerCreate(Body):
     name: str = Field(max_length=MAX_NAME)
     account: str | None = Field(default=None, max_length=MAX_NAME)
     management_subnet: str = Field(max_length=MAX_SUBNET_REF)
-
-
-class LoadBalancerRead(BaseModel):
-    name: str
-    account: str
-    management_subnet: str | None  # its owner and the operator only
-    services: list[str]  # the services that name it: its owner and the operator only
-    frontends: list[NodeRead]  # its front-end nodes: its owner and the operator only
 
 
 class AutoscaleWrite(BaseModel):
@@ -122,11 +95,3 @@ class AutoscaleWrite(BaseModel):
         f"seconds before scaling down, 0-{MAX_COOLDOWN}"))
 
 
-class AutoscaleRead(BaseModel):
-    service: str
-    enabled: bool
-    min: int | None = None
-    max: int | None = None
-    metric: str | None = None
-    target: str | None = None
-    cooldown: int | None = None

@@ -1,37 +1,17 @@
-"""Scenario files applied through the API, and the event log."""
+"""Scenario files applied through the API, and the event log. The answers are the read
+models of facade.readmodels.system."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from facade.api.schemas.common import Body
 from facade.domain.scenario import MAX_BYTES as MAX_SCENARIO_BYTES
+from facade.readmodels.system import Change, EventRead, ScenarioRead
+
+__all__ = ["Change", "EventRead", "ScenarioCreate", "ScenarioRead"]
 
 
 class ScenarioCreate(Body):
     yaml: str = Field(max_length=MAX_SCENARIO_BYTES)  # characters; the file's rule is bytes
     filename: str = Field(default="<scenario>", max_length=255)
-
-
-class Change(BaseModel):
-    action: str
-    kind: str
-    name: str
-
-
-class ScenarioRead(BaseModel):
-    changes: list[Change]
-    appliances: list[str]
-    dry_run: bool = False  # the changes are what apply would make; nothing was
-
-
-class EventRead(BaseModel):
-    time: str
-    kind: str
-    object: str
-    message: str
-    request_id: str | None = Field(None, description=(
-        "the X-Request-ID of the API request that caused it; null for what the controller "
-        "did on its own"))
-    account: str | None = Field(None, description=(
-        "the account whose object it is about; null for the provider network's own events"))

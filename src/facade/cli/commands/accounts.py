@@ -54,4 +54,4 @@ def token(name: Name, rotate: bool = typer.Option(
     """Make a new API token for an account and print it (alone, on stdout; it is shown once)."""
     with connect() as cli:
         answer = cli.accounts.token(name, rotate=rotate)
-    typer.echo(answer["token"])
+    typer.echo(answer.token)

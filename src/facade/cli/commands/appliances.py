@@ -51,7 +51,7 @@ def create(
     with connect() as cli:
         obj = cli.appliances.create(body)
         if no_wait:
-            typer.echo(f"appliance {name}: {obj.get('status', 'provisioning')}")
+            typer.echo(f"appliance {name}: {obj.status}")
             return
         ready = wait_ready(cli, [name], timeout)
     typer.echo(ready_line(ready[name]))
@@ -93,7 +93,7 @@ def scale(
     with connect() as cli:
         obj = cli.appliances.update(bare, {"backends": backends}, account=account)
         if no_wait:
-            typer.echo(f"appliance {name}: {obj.get('status', 'provisioning')}")
+            typer.echo(f"appliance {name}: {obj.status}")
             return
         ready = wait_ready(cli, [name], timeout, backends=backends)
     typer.echo(f"{ready_line(ready[name])} with {backends} backends")
@@ -122,7 +122,7 @@ def delete(
     bare, account = owned(name)
     with connect() as cli:
         obj = cli.appliances.remove(bare, force=force, detach=detach, account=account)
-        gone = [name, *((obj or {}).get("deleted_with") or [])]
+        gone = [name, *(obj.deleted_with if obj is not None else [])]
         if no_wait:
             typer.echo(f"appliance {', '.join(gone)}: deleting")
             return

@@ -13,6 +13,8 @@ from rich.table import Table
 from facade.cli import render
 from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output
+from facade.client.models import BillingRun, FrontEndPrices, InstancePrices, Invoice, Ledger
+from facade.domain.states import InvoiceStatus
 
 Period = Annotated[str, typer.Option(
     "--period", "-p", metavar="PERIOD",
@@ -31,19 +33,16 @@ def _price(flag: str, what: str) -> Any:
 # --- prices ---------------------------------------------------------------------------------------
 
 
-def _show_prices(obj: dict[str, Any]) -> None:
-    nh = obj.get("node_hour")
-    edge = obj.get("edge")
-    if isinstance(nh, dict):
-        text = (f"currency {obj.get('currency')}\nper node-hour: front-end "
-                f"{nh.get('frontend')}, backend {nh.get('backend')}")
-        if isinstance(edge, dict):
-            text += (f"\nper public address-hour: {edge.get('public_ip_hour')}"
-                     f"\nper GB through a public gateway: {edge.get('gateway_per_gb')}"
-                     f"\nper channel-hour (VPN): {edge.get('channel_hour')}")
-        render.emit(text)
-    else:
-        render.emit(f"currency {obj.get('currency')}\nper front-end node-hour: {nh}")
+def _show_prices(obj: InstancePrices | FrontEndPrices) -> None:
+    if isinstance(obj, FrontEndPrices):
+        render.emit(f"currency {obj.currency}\nper front-end node-hour: {obj.node_hour}")
+        return
+    nh, edge = obj.node_hour, obj.edge
+    render.emit(f"currency {obj.currency}\nper node-hour: front-end {nh.frontend}, backend "
+                f"{nh.backend}"
+                f"\nper public address-hour: {edge.public_ip_hour}"
+                f"\nper GB through a public gateway: {edge.gateway_per_gb}"
+                f"\nper channel-hour (VPN): {edge.channel_hour}")
 
 
 @app.command("show")
@@ -121,19 +120,18 @@ def bill(period: Period, as_json: Json = False, form: Output = None) -> None:
     with connect() as cli:
         obj = cli.billing.run(period)
 
-    def view(o: dict[str, Any]) -> None:
-        if o.get("run") is None:
-            lines = [f"period {o.get('period')}: nothing new to bill"]
+    def view(o: BillingRun) -> None:
+        if o.run is None:
+            lines = [f"period {o.period}: nothing new to bill"]
         else:
-            lines = [f"period {o.get('period')}: run {o.get('run')} posted {o.get('posted')} "
-                     f"transactions for {', '.join(o.get('appliances') or []) or 'no appliance'}"]
-            if o.get("public_ips"):
-                lines.append(f"and public IPs {', '.join(o['public_ips'])}")
-            if o.get("channels"):
-                lines.append(f"and channels {', '.join(o['channels'])}")
-        lines += [f"skipped {s.get('appliance')}: {s.get('reason')}"
-                  for s in o.get("skipped") or []]
-        lines.append(f"trial balance {o.get('currency')} {o.get('trial_balance')}")
+            lines = [f"period {o.period}: run {o.run} posted {o.posted} "
+                     f"transactions for {', '.join(o.appliances) or 'no appliance'}"]
+            if o.public_ips:
+                lines.append(f"and public IPs {', '.join(o.public_ips)}")
+            if o.channels:
+                lines.append(f"and channels {', '.join(o.channels)}")
+        lines += [f"skipped {s.appliance}: {s.reason}" for s in o.skipped]
+        lines.append(f"trial balance {o.currency} {o.trial_balance}")
         render.emit("\n".join(lines))
 
     render.output(obj, as_json, view, form)
@@ -149,10 +147,11 @@ def invoice(
     with connect() as cli:
         obj = cli.accounts.invoice(account, period)
 
-    def view(o: dict[str, Any]) -> None:
-        status = "billed" if o.get("status") == "billed" else "DRAFT (not billed yet)"
-        text = o.get("text") or f"{o.get('account')}: no charges in {o.get('period')}"
-        render.emit(f"{status}\n{text}\nnet position {o.get('currency')} {o.get('position')}")
+    def view(o: Invoice) -> None:
+        billed = o.status == InvoiceStatus.BILLED
+        status = InvoiceStatus.BILLED if billed else "DRAFT (not billed yet)"
+        text = o.text or f"{o.account}: no charges in {o.period}"
+        render.emit(f"{status}\n{text}\nnet position {o.currency} {o.position}")
 
     render.output(obj, as_json, view, form)
 
@@ -163,26 +162,26 @@ def ledger(period: Period, as_json: Json = False, form: Output = None) -> None:
     with connect() as cli:
         obj = cli.billing.ledger(period)
 
-    def view(o: dict[str, Any]) -> None:
+    def view(o: Ledger) -> None:
         table = Table("LEDGER ACCOUNT", "DEBITS", "CREDITS", "BALANCE", box=box.SIMPLE_HEAD,
                       pad_edge=False, show_edge=False)
-        for a in o.get("accounts") or []:
-            table.add_row(a.get("account"), a.get("debits"), a.get("credits"), a.get("balance"))
-        render.emit(f"period {o.get('period')}: {o.get('transactions')} transactions, runs "
-                    f"{[r.get('run') for r in o.get('runs') or []] or 'none'}")
+        for a in o.accounts:
+            table.add_row(a.account, a.debits, a.credits, a.balance)
+        render.emit(f"period {o.period}: {o.transactions} transactions, runs "
+                    f"{[r.run for r in o.runs] or 'none'}")
         render.emit(table)
-        render.emit(f"trial balance {o.get('currency')} {o.get('trial_balance')}")
-        for u in o.get("unbilled") or []:
-            render.emit(f"unbilled usage of {u.get('appliance')} in {u.get('period')}: "
-                        + ", ".join(f"{k} {v}" for k, v in u.items()
+        render.emit(f"trial balance {o.currency} {o.trial_balance}")
+        for u in o.unbilled:
+            render.emit(f"unbilled usage of {u.appliance} in {u.period}: "
+                        + ", ".join(f"{k} {v}" for k, v in u.model_dump().items()
                                     if k not in ("appliance", "period") and v))
-        for u in o.get("unbilled_public_ips") or []:
-            render.emit(f"unbilled usage of public IP {u.get('address')} ({u.get('account')}) "
-                        f"in {u.get('period')}: "
-                        + ", ".join(f"{k} {v}" for k, v in u.items()
+        for e in o.unbilled_public_ips:
+            render.emit(f"unbilled usage of public IP {e.address} ({e.account}) "
+                        f"in {e.period}: "
+                        + ", ".join(f"{k} {v}" for k, v in e.model_dump().items()
                                     if k not in ("address", "account", "period") and v))
-        for u in o.get("unbilled_channels") or []:
-            render.emit(f"unbilled hours of channel {u.get('channel')} ({u.get('account')}) "
-                        f"in {u.get('period')}: held_ms {u.get('held_ms')}")
+        for c in o.unbilled_channels:
+            render.emit(f"unbilled hours of channel {c.channel} ({c.account}) "
+                        f"in {c.period}: held_ms {c.held_ms}")
 
     render.output(obj, as_json, view, form)

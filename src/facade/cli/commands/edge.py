@@ -14,6 +14,7 @@ import typer
 from facade.cli import render
 from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output, owned
+from facade.client.models import PublicIp
 
 app = typer.Typer(help="Public addresses: pools, allocation, association.", no_args_is_help=True)
 pools = typer.Typer(help="The operator's pools of public addresses.", no_args_is_help=True)
@@ -31,16 +32,16 @@ def _lines(lines: Iterable[str]) -> None:
         typer.echo(line)
 
 
-def _line(obj: dict[str, Any]) -> str:
-    target = obj.get("associated")
+def _line(obj: PublicIp) -> str:
+    target = obj.associated
     where = "not associated"
-    if target and target.get("appliance"):
-        where = f"appliance {target['appliance']} ({target['private_ip']})"
-    elif target and target.get("site"):
-        where = f"site {target['site']} host {target['private_ip']} (over its vpn)"
+    if target and target.appliance:
+        where = f"appliance {target.appliance} ({target.private_ip})"
+    elif target and target.site:
+        where = f"site {target.site} host {target.private_ip} (over its vpn)"
     elif target:
-        where = f"{target['instance']}/{target['interface']} ({target['private_ip']})"
-    return f"{obj['address']}  {obj['account']}  {obj['kind']}  {where}"
+        where = f"{target.instance}/{target.interface} ({target.private_ip})"
+    return f"{obj.address}  {obj.account}  {obj.kind}  {where}"
 
 
 @pools.command("add")
@@ -48,7 +49,7 @@ def pool_add(cidr: Annotated[str, typer.Argument(help="e.g. 198.51.100.0/24")]) 
     """Add a pool of public addresses (the operator)."""
     with connect() as cli:
         obj = cli.ip_pools.create({"cidr": cidr})
-    typer.echo(f"added pool {obj['cidr']} ({obj['capacity']} addresses)")
+    typer.echo(f"added pool {obj.cidr} ({obj.capacity} addresses)")
 
 
 @pools.command("list")
@@ -56,7 +57,7 @@ def pool_list(as_json: Json = False, form: Output = None) -> None:
     """List the pools and how many of their addresses are in use."""
     with connect() as cli:
         rows = cli.ip_pools.list()
-    render.output(rows, as_json, lambda rs: _lines(f"{r['cidr']}  {r['used']}/{r['capacity']}"
+    render.output(rows, as_json, lambda rs: _lines(f"{r.cidr}  {r.used}/{r.capacity}"
                                                    for r in rs), form)
 
 
@@ -65,7 +66,7 @@ def allocate(account: Account = None, as_json: Json = False, form: Output = None
     """Allocate a customer public address to an account; prints it."""
     with connect() as cli:
         obj = cli.public_ips.create({"account": account} if account else {})
-    render.output(obj, as_json, lambda o: typer.echo(o["address"]), form)
+    render.output(obj, as_json, lambda o: typer.echo(o.address), form)
 
 
 @app.command("associate")
@@ -148,7 +149,7 @@ def external_create(
         body["ip"] = ip
     with connect() as cli:
         obj = cli.externals.create(body)
-    typer.echo(f"created external host {name} ({obj.get('ip')})")
+    typer.echo(f"created external host {name} ({obj.ip})")
 
 
 @externals.command("list")
@@ -157,7 +158,7 @@ def external_list(as_json: Json = False, form: Output = None) -> None:
     with connect() as cli:
         rows = cli.externals.list()
     render.output(rows, as_json, lambda rs: _lines(
-        f"{r['name']}  {r['account']}  {r.get('ip')}  {r['status']}" for r in rs), form)
+        f"{r.name}  {r.account}  {r.ip}  {r.status}" for r in rs), form)
 
 
 @externals.command("show")

@@ -40,16 +40,14 @@ def exec_(
     with connect() as cli:
         # Give the server time to kill the program and answer before we give up on it.
         result = cli.instances.exec(bare, body, timeout=timeout + 30.0, account=account)
-    sys.stdout.write(result.get("stdout") or "")
+    sys.stdout.write(result.stdout)
     sys.stdout.flush()
-    sys.stderr.write(result.get("stderr") or "")
+    sys.stderr.write(result.stderr)
     sys.stderr.flush()
-    if result.get("timed_out"):
+    if result.timed_out:
         fail(f"{argv[0]} did not finish in {timeout:g}s and was killed", TIMED_OUT_EXIT)
-    code = result.get("returncode")
-    if code is None:
-        code = 1
-    elif code < 0:  # killed by a signal: report it the way a shell does
+    code = result.returncode
+    if code < 0:  # killed by a signal: report it the way a shell does
         code = 128 - code
         try:
             typer.echo(f"{argv[0]}: killed by {signal.Signals(code - 128).name}", err=True)

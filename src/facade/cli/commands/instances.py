@@ -67,8 +67,8 @@ def create(
         body["limits"] = limits
     with connect() as cli:
         obj = cli.instances.create(body)
-    addrs = ", ".join(f"{i.get('ip')} in {i.get('subnet')}" for i in obj.get("interfaces") or [])
-    public = ", public " + ", ".join(obj["public_ips"]) if obj.get("public_ips") else ""
+    addrs = ", ".join(f"{i.ip} in {i.subnet}" for i in obj.interfaces)
+    public = ", public " + ", ".join(obj.public_ips) if obj.public_ips else ""
     typer.echo(f"created instance {name}" + (f" ({addrs}{public})" if addrs else ""))
 
 

@@ -86,15 +86,15 @@ def _confirm(labels: list[str], yes: bool) -> None:
 
 
 def _print(changes: list[Change], dry_run: bool, nothing: str) -> None:
-    if all(c.get("action") in ("unchanged", "absent") for c in changes):
+    if all(c.action in ("unchanged", "absent") for c in changes):
         if nothing:
             typer.echo(nothing)
         return
     for c in changes:
-        action = str(c.get("action"))
+        action = c.action
         if dry_run:  # what would be done: create, update, unchanged
             action = WOULD.get(action, action)
-        typer.echo(f"{action} {c.get('kind')} {c.get('name')}")
+        typer.echo(f"{action} {c.kind} {c.name}")
 
 
 def apply(file: File, no_wait: NoWait = False, timeout: Timeout = 120.0,
@@ -109,14 +109,14 @@ def apply(file: File, no_wait: NoWait = False, timeout: Timeout = 120.0,
             _confirm(fileset.prune.labels(), yes)
         answer = cli.system.apply(text, source, dry_run=dry_run)
         deletes = fileset.prune.labels() if prune and dry_run else []
-        _print(answer["changes"], dry_run, "" if deletes else "nothing to change")
+        _print(answer.changes, dry_run, "" if deletes else "nothing to change")
         for label in deletes:
             typer.echo(f"delete {label}")
         if dry_run:
             return
         if fileset.current is not None:
             _record(cli, fileset, prune, source, no_wait, timeout)
-        names = [] if no_wait else list(answer["appliances"])
+        names = [] if no_wait else list(answer.appliances)
         ready = wait_ready(cli, names, timeout) if names else {}
     for name in names:
         typer.echo(ready_line(ready[name]))
@@ -134,10 +134,10 @@ def _record(cli: Client, fileset: _Set, prune: bool, source: str, no_wait: bool,
     if not prune or not pending:
         return
     answer = cli.system.destroy(fileset.prune.text(), f"{source} (pruned)")
-    _print(answer["changes"], False, "nothing to prune")
+    _print(answer.changes, False, "nothing to prune")
     applied.record(cli.url, fileset.name, fileset.current)
-    if answer["appliances"] and not no_wait:
-        wait_gone(cli, answer["appliances"], timeout)
+    if answer.appliances and not no_wait:
+        wait_gone(cli, answer.appliances, timeout)
 
 
 def destroy(file: File, no_wait: NoWait = False, timeout: Timeout = 120.0) -> None:
@@ -145,8 +145,8 @@ def destroy(file: File, no_wait: NoWait = False, timeout: Timeout = 120.0) -> No
     text, source = _read(file)
     with connect() as cli:
         answer = cli.system.destroy(text, source)
-        _print(answer["changes"], False, "nothing to destroy")
-        names = list(answer.get("appliances") or [])
+        _print(answer.changes, False, "nothing to destroy")
+        names = list(answer.appliances)
         if no_wait or not names:
             return
         wait_gone(cli, names, timeout)

@@ -34,7 +34,7 @@ def create(
         body |= {"public_gateway": public_gateway, "outbound_nat": outbound_nat}
     with connect() as cli:
         obj = cli.networks.create(body)
-    gateway = f" (public gateway {obj.get('gateway_ip')})" if obj.get("public_gateway") else ""
+    gateway = f" (public gateway {obj.gateway_ip})" if obj.public_gateway else ""
     typer.echo(f"created network {name}{gateway}")
 
 

@@ -93,4 +93,4 @@ def show_or_set_limits(kind: Callable[[Client], Instances | Services], ref: str,
     with connect() as cli:
         given = limits_body(memory, pids, cpu_weight)
         return kind(cli).set_limits(name, given, account=account) if given else \
-            kind(cli).get(name, account=account)["limits"]
+            kind(cli).get(name, account=account).limits

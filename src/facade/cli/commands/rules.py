@@ -10,6 +10,7 @@ import typer
 from facade.cli import render
 from facade.cli.client import Client, connect
 from facade.cli.commands.options import Json, Output, owned, split_subnet
+from facade.client.models import Rule
 from facade.client.resources import RuleSet
 
 app = typer.Typer(help="Security rules of subnets and interfaces.", no_args_is_help=True)
@@ -50,7 +51,7 @@ def _rules(cli: Client, where: Where) -> RuleSet:
     return of(owner, name, account=account)
 
 
-def _show(rows: list[dict[str, Any]]) -> None:
+def _show(rows: list[Rule]) -> None:
     render.rules(rows)
 
 

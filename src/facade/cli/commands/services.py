@@ -259,5 +259,5 @@ def health_check(name: Name,
     bare, account = owned(name)
     with connect() as cli:
         obj = cli.services.set_health_check(bare, given, account=account) if given else \
-            cli.services.get(bare, account=account)["health_check"]
+            cli.services.get(bare, account=account).health_check
     render.output(obj, as_json, render.health_check, form)

@@ -12,6 +12,8 @@ import typer
 from facade.cli import render
 from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output, owned
+from facade.client.models import Site as SiteRead
+from facade.client.models import Vpn as VpnRead
 
 sites = typer.Typer(help="Customer sites: a customer's own network and hosts.",
                     no_args_is_help=True)
@@ -29,29 +31,29 @@ def _lines(lines: Iterable[str]) -> None:
         typer.echo(line)
 
 
-def _site(o: dict[str, Any]) -> str:
-    joined = f"vpn {o['vpn']} to {o['network']}" if o.get("vpn") else "no vpn"
-    return (f"{o['name']}  {o['account']}  {o['cidr']}  gateway {o['gateway_ip']}  {joined}  "
-            f"{len(o['hosts'])} host(s)")
+def _site(o: SiteRead) -> str:
+    joined = f"vpn {o.vpn} to {o.network}" if o.vpn else "no vpn"
+    return (f"{o.name}  {o.account}  {o.cidr}  gateway {o.gateway_ip}  {joined}  "
+            f"{len(o.hosts)} host(s)")
 
 
-def _site_detail(o: dict[str, Any]) -> None:
+def _site_detail(o: SiteRead) -> None:
     typer.echo(_site(o))
-    for h in o["hosts"]:
-        typer.echo(f"  {h['name']}  {h['ip']}  {h['status']}")
+    for h in o.hosts:
+        typer.echo(f"  {h.name}  {h.ip}  {h.status}")
 
 
-def _vpn(o: dict[str, Any]) -> str:
-    return (f"{o['name']}  {o['account']}  {o['network']} ({o['network_gateway']}) <-> "
-            f"{o['site']} ({o['site_gateway']})  {o['engine']} udp/{o['port']}  {o['status']}")
+def _vpn(o: VpnRead) -> str:
+    return (f"{o.name}  {o.account}  {o.network} ({o.network_gateway}) <-> "
+            f"{o.site} ({o.site_gateway})  {o.engine} udp/{o.port}  {o.status}")
 
 
-def _vpn_detail(o: dict[str, Any]) -> None:
+def _vpn_detail(o: VpnRead) -> None:
     typer.echo(_vpn(o))
-    typer.echo(f"  network side: {o['interfaces']['network']} key {o['network_public_key']} "
-               f"routes {', '.join(o['network_routes'])}")
-    typer.echo(f"  site side:    {o['interfaces']['site']} key {o['site_public_key']} "
-               f"routes {', '.join(o['site_routes'])}")
+    typer.echo(f"  network side: {o.interfaces.network} key {o.network_public_key} "
+               f"routes {', '.join(o.network_routes)}")
+    typer.echo(f"  site side:    {o.interfaces.site} key {o.site_public_key} "
+               f"routes {', '.join(o.site_routes)}")
 
 
 @sites.command("create")
@@ -112,7 +114,7 @@ def host_add(
     bare, account = owned(site)
     with connect() as cli:
         obj = cli.sites.add_host(bare, body, account=account)
-    render.output(obj, as_json, lambda o: typer.echo(f"added host {name} ({o['ip']}) to "
+    render.output(obj, as_json, lambda o: typer.echo(f"added host {name} ({o.ip}) to "
                                                      f"site {site}"), form)
 
 

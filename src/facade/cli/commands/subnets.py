@@ -111,7 +111,7 @@ def revoke(ref: Ref, account: Account) -> None:
     name, owner = _ref(ref)
     with connect() as cli:
         answer = cli.subnets.revoke(name, account, subnet_account=owner)
-    typer.echo(answer.get("message") if isinstance(answer, dict) else f"revoked {account}")
+    typer.echo(answer.message)
 
 
 @app.command("grants")

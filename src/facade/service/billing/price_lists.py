@@ -21,6 +21,13 @@ from facade.domain import billing as bill
 from facade.domain import prices
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.money import CURRENCY, Money
+from facade.readmodels.billing import (
+    EdgePricesRead,
+    FrontEndPricesRead,
+    InstancePricesRead,
+    NodeHourRead,
+    ServicePricesRead,
+)
 from facade.service import lookup
 from facade.service.billing.periods import hour_of, utc_now
 from facade.service.context import Caller, Context
@@ -111,22 +118,43 @@ def currency(session: Session) -> str:
     return row.currency if row is not None else CURRENCY
 
 
-def _operator_list(session: Session) -> dict[str, Any]:
+def node_hour_read(frontend: Money, backend: Money) -> NodeHourRead:
+    return NodeHourRead(frontend=str(frontend.amount), backend=str(backend.amount))
+
+
+def service_read(sheet: prices.ServicePrices) -> ServicePricesRead:
+    return ServicePricesRead(
+        currency=sheet.currency,
+        node_hour=node_hour_read(sheet.frontend_node_hour, sheet.backend_node_hour),
+        per_gb=str(sheet.per_gb.amount), per_connection=str(sheet.per_connection.amount),
+        per_1000_requests=str(sheet.per_1000_requests.amount))
+
+
+def frontend_read(sheet: prices.FrontEndPrices) -> FrontEndPricesRead:
+    return FrontEndPricesRead(currency=sheet.currency, node_hour=str(sheet.node_hour.amount))
+
+
+def _operator_list(session: Session) -> InstancePricesRead:
     """The operator's price list: its instance prices and, under `edge`, its prices for
-    public addresses, gateway traffic and private channels."""
-    out = prices.plain(instances_of(latest(session, INSTANCES, "")))
-    edge = prices.plain(edge_of(latest(session, EDGE, ""), currency(session)))
-    return out | {"edge": {k: v for k, v in edge.items() if k != "currency"}}
+    public addresses, gateway traffic and private channels (in the instances' currency)."""
+    sheet = instances_of(latest(session, INSTANCES, ""))
+    edge = edge_of(latest(session, EDGE, ""), currency(session))
+    return InstancePricesRead(
+        currency=sheet.currency,
+        node_hour=node_hour_read(sheet.frontend_node_hour, sheet.backend_node_hour),
+        edge=EdgePricesRead(public_ip_hour=str(edge.public_ip_hour.amount),
+                            gateway_per_gb=str(edge.gateway_per_gb.amount),
+                            channel_hour=str(edge.channel_hour.amount)))
 
 
-def get_instance_prices(ctx: Context, caller: Caller) -> dict[str, Any]:
+def get_instance_prices(ctx: Context, caller: Caller) -> InstancePricesRead:
     """The operator's price list in force now (instances, and the edge): public, every
     account may read it."""
     with ctx.read() as session:
         return _operator_list(session)
 
 
-def set_instance_prices(ctx: Context, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
+def set_instance_prices(ctx: Context, caller: Caller, data: dict[str, Any]) -> InstancePricesRead:
     """Operator only. Every instance price not given is 0 (the edge prices stay: they are set
     on their own, set_edge_prices). Changing the currency is refused while a service, a
     front-end or edge price list or the ledger uses the old one."""
@@ -135,7 +163,7 @@ def set_instance_prices(ctx: Context, caller: Caller, data: dict[str, Any]) -> d
         return _operator_list(session)
 
 
-def set_edge_prices(ctx: Context, caller: Caller, data: dict[str, Any]) -> dict[str, Any]:
+def set_edge_prices(ctx: Context, caller: Caller, data: dict[str, Any]) -> InstancePricesRead:
     """Operator only: the price per public address-hour, per GB through a public gateway and
     per channel-hour (left out: 0), in the operator's currency. Answers the operator's whole list."""
     with ctx.write() as session:
@@ -194,21 +222,21 @@ def set_instances_in(ctx: Context, session: Session, caller: Caller, data: objec
     return sheet, True
 
 
-def get_frontend_prices(ctx: Context, caller: Caller, name: str) -> dict[str, Any]:
+def get_frontend_prices(ctx: Context, caller: Caller, name: str) -> FrontEndPricesRead:
     """What account `name` charges per front-end node-hour when it runs an appliance's front-end
     for another provider (the account itself and the operator may read it)."""
     with ctx.read() as session:
         account = lookup.visible_account(session, caller, name)
-        return prices.plain(frontend_of(latest(session, FRONTEND, account.name),
-                                        currency(session)))
+        return frontend_read(frontend_of(latest(session, FRONTEND, account.name),
+                                         currency(session)))
 
 
 def set_frontend_prices(ctx: Context, caller: Caller, name: str,
-                        data: dict[str, Any]) -> dict[str, Any]:
+                        data: dict[str, Any]) -> FrontEndPricesRead:
     """The account itself (or the operator) sets its front-end prices; the currency must be the
     operator's."""
     with ctx.write() as session:
-        return prices.plain(set_frontend_in(ctx, session, caller, name, data)[0])
+        return frontend_read(set_frontend_in(ctx, session, caller, name, data)[0])
 
 
 def set_frontend_in(ctx: Context, session: Session, caller: Caller, name: str, data: object
@@ -282,7 +310,7 @@ def service_view_of(sheet: prices.ServicePrices) -> dict[str, object]:
     return prices.plain(sheet)
 
 
-def service_view(row: Service) -> dict[str, Any]:
-    """The `billing_model` and `prices` keys of a service's read model (offers are public)."""
+def service_view(row: Service) -> tuple[str, ServicePricesRead]:
+    """The `billing_model` and `prices` of a service's read model (offers are public)."""
     sheet, model = terms_of(row)
-    return {"billing_model": model.value, "prices": prices.plain(sheet)}
+    return model.value, service_read(sheet)

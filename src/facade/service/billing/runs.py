@@ -12,13 +12,13 @@ equal a billed period or overlap none (no hour is billed by two periods).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import select
 
 from facade.domain.edge_billing import PUBLIC_IP, VPN, EdgeUse
 from facade.domain.errors import Conflict, Forbidden
 from facade.domain.ledger import Ledger, Transaction
+from facade.readmodels.billing import BillingRunRead, BillingSkip
 from facade.service.billing.books import amount, ledger, store
 from facade.service.billing.charges import (
     EDGE_USAGE,
@@ -42,7 +42,7 @@ from facade.store.models import (
 
 
 def run(ctx: Context, caller: Caller, period_text: object,
-        now: dt.datetime | None = None) -> dict[str, Any]:
+        now: dt.datetime | None = None) -> BillingRunRead:
     """Bill a period that has ended (operator only); see the module docstring."""
     if not caller.operator:
         raise Forbidden("only the operator runs billing", where="period")
@@ -118,15 +118,13 @@ def run(ctx: Context, caller: Caller, period_text: object,
                     session.add(billed_row)
                 billed_row.quantity = values[m]
         book = ledger(session, period)
-        return {"period": str(period), "run": seq if posted or seq == 1 else None,
-                "posted": posted,
-                "appliances": sorted({p.appliance for _, p in priced
-                                      if p.skipped is None and p.transactions}),
-                "public_ips": sorted({u.subject for u, _, e in edge_priced
-                                      if e and u.kind == PUBLIC_IP}),
-                "channels": sorted({u.subject for u, _, e in edge_priced
-                                    if e and u.kind == VPN}),
-                "skipped": [{"appliance": p.appliance, "reason": p.skipped}
-                            for _, p in priced if p.skipped is not None],
-                "currency": book.currency,
-                "trial_balance": amount(book.trial_balance(period))}
+        return BillingRunRead(
+            period=str(period), run=seq if posted or seq == 1 else None, posted=posted,
+            appliances=sorted({p.appliance for _, p in priced
+                               if p.skipped is None and p.transactions}),
+            public_ips=sorted({u.subject for u, _, e in edge_priced
+                               if e and u.kind == PUBLIC_IP}),
+            channels=sorted({u.subject for u, _, e in edge_priced if e and u.kind == VPN}),
+            skipped=[BillingSkip(appliance=p.appliance, reason=p.skipped)
+                     for _, p in priced if p.skipped is not None],
+            currency=book.currency, trial_balance=amount(book.trial_balance(period)))

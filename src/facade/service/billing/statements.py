@@ -9,7 +9,6 @@ partly billed is a Conflict naming the billed periods.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +20,17 @@ from facade.domain.ledger import Ledger
 from facade.domain.metering import to_ms
 from facade.domain.period import Period
 from facade.domain.states import InvoiceStatus
+from facade.readmodels.billing import (
+    InvoiceDocRead,
+    InvoiceLineRead,
+    InvoiceRead,
+    LedgerAccountRead,
+    LedgerRead,
+    LedgerRunRead,
+    UnbilledChannelRead,
+    UnbilledEdgeRead,
+    UnbilledRead,
+)
 from facade.service import lookup
 from facade.service.billing.books import amount, ledger
 from facade.service.billing.charges import (
@@ -49,12 +59,12 @@ from facade.store.models import (
 )
 
 
-def _doc(doc: invoices.Invoice) -> dict[str, Any]:
-    return {"total": amount(doc.total), "lines": [
-        {"transaction": ln.transaction_id, "description": ln.description,
-         "counterparty": ln.counterparty, "quantity": str(ln.quantity), "unit": ln.unit,
-         "unit_price": str(ln.unit_price.amount), "amount": amount(ln.amount)}
-        for ln in doc.lines]}
+def _doc(doc: invoices.Invoice) -> InvoiceDocRead:
+    return InvoiceDocRead(total=amount(doc.total), lines=[
+        InvoiceLineRead(transaction=ln.transaction_id, description=ln.description,
+                        counterparty=ln.counterparty, quantity=str(ln.quantity), unit=ln.unit,
+                        unit_price=str(ln.unit_price.amount), amount=amount(ln.amount))
+        for ln in doc.lines])
 
 
 def _draft(session: Session, period: Period) -> Ledger:
@@ -69,7 +79,7 @@ def _draft(session: Session, period: Period) -> Ledger:
     return Ledger(txs, currency=currency(session))
 
 
-def invoice(ctx: Context, caller: Caller, name: str, period_text: object) -> dict[str, Any]:
+def invoice(ctx: Context, caller: Caller, name: str, period_text: object) -> InvoiceRead:
     """The account's invoice (what it owes) and statement (what it is owed) for a period: from
     the ledger when the period is made of billed periods, a draft from usage when none of it is
     billed; a period that is only partly billed is a Conflict naming the billed periods."""
@@ -88,13 +98,13 @@ def invoice(ctx: Context, caller: Caller, name: str, period_text: object) -> dic
                            where="period")
         inv = invoices.invoice(book, account.name, period)
         stm = invoices.statement(book, account.name, period)
-        return {"account": account.name, "period": str(period), "status": status,
-                "currency": book.currency, "invoice": _doc(inv), "statement": _doc(stm),
-                "position": amount(book.position(account.name, period)),
-                "text": "\n".join(d.render() for d in (inv, stm) if d.lines)}
+        return InvoiceRead(account=account.name, period=str(period), status=status,
+                           currency=book.currency, invoice=_doc(inv), statement=_doc(stm),
+                           position=amount(book.position(account.name, period)),
+                           text="\n".join(d.render() for d in (inv, stm) if d.lines))
 
 
-def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, Any]:
+def ledger_view(ctx: Context, caller: Caller, period_text: object) -> LedgerRead:
     """The operator's view of the ledger for a period: every ledger account's debits, credits
     and balance, the trial balance (zero), the runs, and the usage not billed yet."""
     if not caller.operator:
@@ -105,21 +115,26 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
         billed = billed_periods(session, period)
         inside = [b for b in billed
                   if b[0] >= hour_of(period.start) and b[1] <= hour_of(period.end)]
-        unbilled: list[dict[str, Any]] = []
-        unbilled_edge: list[dict[str, Any]] = []
-        unbilled_channels: list[dict[str, Any]] = []
+        unbilled: list[UnbilledRead] = []
+        unbilled_edge: list[UnbilledEdgeRead] = []
+        unbilled_channels: list[UnbilledChannelRead] = []
 
         def late_edge(when: Period, use: EdgeUse, values: dict[str, int]) -> None:
             if use.kind == PUBLIC_IP:
-                unbilled_edge.append({"period": str(when), "address": use.subject,
-                                      "account": use.account, **values})
+                unbilled_edge.append(UnbilledEdgeRead.model_validate(
+                    {"period": str(when), "address": use.subject, "account": use.account,
+                     **values}))
             elif use.kind == VPN:
-                unbilled_channels.append({"period": str(when), "channel": use.subject,
-                                          "account": use.account,
-                                          "held_ms": values["held_ms"]})
+                unbilled_channels.append(UnbilledChannelRead(
+                    period=str(when), channel=use.subject, account=use.account,
+                    held_ms=values["held_ms"]))
+
+        def late_usage(when: Period, appliance: str, values: dict[str, int]) -> UnbilledRead:
+            return UnbilledRead.model_validate(
+                {"period": str(when), "appliance": appliance, **values})
 
         if not billed:
-            unbilled = [{"period": str(period), "appliance": u.appliance, **u.values}
+            unbilled = [late_usage(period, u.appliance, u.values)
                         for u in usage_of(session, period)]
             for held, values in edge_usage_of(session, period, to_ms(utc_now())):
                 late_edge(period, held, values)
@@ -131,7 +146,7 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
                 row = done.get(u.appliance_id)
                 late = {k: u.values[k] - (getattr(row, k) if row else 0) for k in USAGE}
                 if any(late.values()):
-                    unbilled.append({"period": str(p), "appliance": u.appliance, **late})
+                    unbilled.append(late_usage(p, u.appliance, late))
             edge_done = {(r.kind, r.subject_id, r.metric): r.quantity
                          for r in session.scalars(select(EdgeBilled).where(
                              EdgeBilled.period_start == start, EdgeBilled.period_end == end))}
@@ -143,19 +158,17 @@ def ledger_view(ctx: Context, caller: Caller, period_text: object) -> dict[str, 
         runs = session.scalars(select(BillingRun).where(
             BillingRun.period_start >= hour_of(period.start),
             BillingRun.period_end <= hour_of(period.end)).order_by(BillingRun.id))
-        return {
-            "period": str(period), "currency": book.currency,
-            "trial_balance": amount(book.trial_balance(period)),
-            "transactions": len(book.transactions(period)),
-            "runs": [{"period": str(hours_period(r.period_start, r.period_end)), "run": r.seq,
-                      "transactions": r.transactions,
-                      "at": r.at.astimezone(dt.UTC).isoformat() if r.at.tzinfo
-                      else r.at.replace(tzinfo=dt.UTC).isoformat()} for r in runs],
-            "accounts": [{"account": a, "debits": amount(book.debits(a, period)),
-                          "credits": amount(book.credits(a, period)),
-                          "balance": amount(book.balance(a, period))}
-                         for a in book.accounts(period)],
-            "unbilled": unbilled,
-            "unbilled_public_ips": unbilled_edge,
-            "unbilled_channels": unbilled_channels,
-        }
+        return LedgerRead(
+            period=str(period), currency=book.currency,
+            trial_balance=amount(book.trial_balance(period)),
+            transactions=len(book.transactions(period)),
+            runs=[LedgerRunRead(period=str(hours_period(r.period_start, r.period_end)),
+                                run=r.seq, transactions=r.transactions,
+                                at=r.at.astimezone(dt.UTC).isoformat() if r.at.tzinfo
+                                else r.at.replace(tzinfo=dt.UTC).isoformat()) for r in runs],
+            accounts=[LedgerAccountRead(account=a, debits=amount(book.debits(a, period)),
+                                        credits=amount(book.credits(a, period)),
+                                        balance=amount(book.balance(a, period)))
+                      for a in book.accounts(period)],
+            unbilled=unbilled, unbilled_public_ips=unbilled_edge,
+            unbilled_channels=unbilled_channels)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain.errors import Conflict, FacadeError
 from facade.domain.scenario import Declaration, RuleDecl, Scenario
+from facade.readmodels.system import Change, ScenarioRead
 from facade.service import rules
 from facade.service.context import Caller
 from facade.store.models import Account
@@ -48,6 +49,13 @@ def located(decl: Declaration) -> Iterator[None]:
             raise
         where = decl.where + (f", {exc.where}" if exc.where else "")
         raise type(exc)(exc.message, where=where) from exc
+
+
+def answer(changes: list[dict[str, str]], appliances: list[str], *,
+           dry_run: bool = False) -> ScenarioRead:
+    """What apply and destroy answer: each change (Naming.change's), the file's appliances."""
+    return ScenarioRead(changes=[Change(**c) for c in changes], appliances=appliances,
+                        dry_run=dry_run)
 
 
 def differs(decl: Declaration, what: str, have: object, want: object) -> Conflict:

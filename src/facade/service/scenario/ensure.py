@@ -33,6 +33,7 @@ from facade.domain.scenario import (
     VpnDecl,
 )
 from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
+from facade.readmodels.system import ScenarioRead
 from facade.scenario import parse_scenario
 from facade.service import (
     accounts,
@@ -57,6 +58,7 @@ from facade.service.billing import price_lists
 from facade.service.context import Caller, Context
 from facade.service.scenario.common import (
     Naming,
+    answer,
     differs,
     located,
     matches,
@@ -433,7 +435,7 @@ class _Rehearsed(Exception):
 
 
 def apply(ctx: Context, caller: Caller, text: str, filename: str, *,
-          dry_run: bool = False) -> dict[str, Any]:
+          dry_run: bool = False) -> ScenarioRead:
     """With `dry_run`, the same transaction, checks and answer (each change it would make, or
     the error at the file's line), rolled back: nothing is stored, nothing reaches the kernel."""
     sc = parse_scenario(text, filename)
@@ -444,8 +446,7 @@ def apply(ctx: Context, caller: Caller, text: str, filename: str, *,
             if dry_run:
                 raise _Rehearsed(changes)
     except _Rehearsed as rehearsal:
-        return {"changes": rehearsal.changes, "appliances": naming.appliances,
-                "dry_run": True}
+        return answer(rehearsal.changes, naming.appliances, dry_run=True)
     if any(c["action"] != "unchanged" for c in changes):
         ctx.converge()
-    return {"changes": changes, "appliances": naming.appliances, "dry_run": False}
+    return answer(changes, naming.appliances)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,6 +27,7 @@ from facade.domain.scenario import (
     SiteHostDecl,
 )
 from facade.domain.states import NodeRole, NodeStatus
+from facade.readmodels.system import ScenarioRead
 from facade.scenario import parse_scenario
 from facade.service import (
     accounts,
@@ -44,7 +44,7 @@ from facade.service import (
     vpns,
 )
 from facade.service.context import Caller, Context
-from facade.service.scenario.common import Naming, located, owned, rule_scope
+from facade.service.scenario.common import Naming, answer, located, owned, rule_scope
 from facade.store.models import (
     Account,
     Appliance,
@@ -230,7 +230,7 @@ def _rehearse(ctx: Context, caller: Caller, sc: Scenario) -> None:
 
 
 def destroy(ctx: Context, caller: Caller, text: str, filename: str,
-            timeout: float = 60.0) -> dict[str, Any]:
+            timeout: float = 60.0) -> ScenarioRead:
     """Delete what the file describes, dependents first; waits for appliances and instances to
     leave the kernel before their subnets and networks go."""
     sc = parse_scenario(text, filename)
@@ -296,4 +296,4 @@ def destroy(ctx: Context, caller: Caller, text: str, filename: str,
     with ctx.write() as session:
         _remove_declared(ctx, session, caller, sc, note)
     ctx.converge()
-    return {"changes": changes, "appliances": naming.appliances}
+    return answer(changes, naming.appliances)

@@ -1,0 +1,52 @@
+"""Nodes: a customer's instance, an appliance's front-end or backend, an external host, a
+site's host; their interfaces and sandbox limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class InterfaceRead(BaseModel):
+    name: str
+    subnet: str
+    ip: str
+
+
+class LimitsRead(BaseModel):
+    memory_mb: int
+    pids: int
+    cpu_weight: int
+
+
+class NodeRead(BaseModel):
+    name: str
+    account: str
+    role: str
+    netns: str
+    status: str
+    appliance: str | None
+    interfaces: list[InterfaceRead]
+    limits: LimitsRead
+    # what the node's management agent last said, for front-ends and backends
+    management: dict[str, Any] | None = None
+    # the public addresses translated to its interfaces (an instance's)
+    public_ips: list[str] = Field(default_factory=list)
+
+
+class ExternalRead(NodeRead):
+    ip: str | None
+    gateway: str
+
+
+class SiteHostRead(NodeRead):
+    ip: str | None
+    site: str | None
+
+
+class ExecRead(BaseModel):
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool
