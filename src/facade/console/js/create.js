@@ -10,7 +10,7 @@ import { pageOf } from "./appliance.js";
 export async function show(root, me) {
   root.innerHTML = `<h1>Create an appliance</h1><p id="create-msg" role="status"></p>
     <form id="create" class="form">
-      <label>Name <input id="c-name" required pattern="[a-z][a-z0-9-]{0,39}"
+      <label>Name <input id="c-name" required pattern="[a-z][a-z0-9\\-]{0,39}"
         placeholder="docs"></label>
       <label>Service <select id="c-service" required></select></label>
       <label>Subnet <select id="c-subnet" required></select></label>
