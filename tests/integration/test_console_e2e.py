@@ -45,6 +45,7 @@ appliances:
   - {name: web1, account: shop, service: echo, subnet: shop-vpc/web, backends: 2}
 """
 HIDDEN = re.compile(r"10\.9\.\d+\.\d+|web1-b\d")
+REQUESTS = 20
 
 
 @pytest.fixture(scope="module")
@@ -83,9 +84,18 @@ def test_each_account_sees_its_own_picture_and_the_customer_no_provider_address(
     shop.page.wait_for_selector('#topo-svg .node[data-node="web1-fe"][data-health="active"],'
                                 '#topo-svg .node[data-node="web1-fe"][data-health="up"]')
     shot(shop.page, "customer-topology")
+    # traffic through the endpoint, metered from the front-end's counters, charted per hour
+    shopper = next(n for n in nsclient.facade_netns() if n.endswith("-shopper"))
+    endpoint = cp.get("/v1/appliances/web1")["endpoint"]
+    for _ in range(REQUESTS):
+        assert nsclient.http(shopper, endpoint["ip"], endpoint["port"])[0] == 200
+    cp.wait_for(lambda: sum(r["requests"] for r in cp.items("/v1/usage?appliance=web1"))
+                >= REQUESTS, timeout=10, what="the requests metered")
     shop.page.goto(cp.url + "/#/appliance/web1")
     shop.page.wait_for_selector("#endpoint")
     shop.page.wait_for_selector("text=all 2 backends")
+    shop.page.wait_for_selector(f"figcaption:has-text('requests per hour ({REQUESTS} in all)')")
+    shot(shop.page, "customer-appliance")
     dom = shop.page.content()
     assert "10.0.1." in dom and "web1-fe" in dom  # the page did show the customer's side
     leaks = HIDDEN.findall(dom) + [f"{url}: {m}" for url, body in shop.answers

@@ -52,7 +52,7 @@ export function showList(root) {
  */
 function agentSays(node) {
   const m = node.management;
-  if (!m) return `<span class="muted">not yet asked</span>`;
+  if (!m) return `<span class="muted">not reported</span>`;
   if (m.reachable === false) return `<span class="bad">agent unreachable</span>`;
   if (!m.workload) return `<span class="muted">reachable, no workload</span>`;
   return m.workload.ok ? `<span class="good">healthy</span> <span class="muted">` +
