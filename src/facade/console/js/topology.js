@@ -29,6 +29,7 @@ const view = {
   /** @type {Topology | null} */ topo: null,
   /** @type {Map<string, Management | null>} */ health: new Map(),
   seen: "",
+  seenHealth: "",
 };
 
 /** The node's health class: what its agent said of its workload, else its status.
@@ -189,26 +190,37 @@ function draw() {
     `${apps} appliances · zoom ${Math.round(ZOOMS[view.zoom] * 100)}%`;
 }
 
+/** Read the topology and the appliances' health side by side; draw the picture as soon as
+ * the topology is in (the first paint waits for nothing else), then again when the health
+ * changes it. */
 async function refresh() {
   const status = byId("topo-status");
   try {
-    /** @type {[Topology, Appliance[]]} */
-    const [topo, apps] = await Promise.all([call("GET", "/v1/topology"), all("/v1/appliances")]);
+    const apps = all("/v1/appliances");
+    apps.catch(() => {});  // awaited below; a failure there is reported there
+    /** @type {Topology} */
+    const topo = await call("GET", "/v1/topology");
+    const seenTopo = JSON.stringify(topo);
+    if (seenTopo !== view.seen) {
+      view.seen = seenTopo;
+      view.topo = topo;
+      draw();
+    }
     /** @type {Map<string, Management | null>} */
     const healthMap = new Map();
-    for (const app of apps) {
+    for (const app of /** @type {Appliance[]} */ (await apps)) {
       for (const node of [app.frontend, ...app.backends]) {
         if (node) healthMap.set(node.netns, node.management);
       }
     }
-    const seen = JSON.stringify([topo, [...healthMap]]);
+    const seenHealth = JSON.stringify([...healthMap]);
+    if (seenHealth !== view.seenHealth) {
+      view.seenHealth = seenHealth;
+      view.health = healthMap;
+      draw();
+    }
     status.textContent = `updated ${new Date().toLocaleTimeString("en-GB")}`;
     status.classList.remove("error");
-    if (seen === view.seen) return;
-    view.seen = seen;
-    view.topo = topo;
-    view.health = healthMap;
-    draw();
   } catch (err) {
     status.textContent = describe(err);
     status.classList.add("error");
@@ -221,6 +233,7 @@ async function refresh() {
  */
 export function show(root) {
   view.seen = "";
+  view.seenHealth = "";
   root.innerHTML = `<h1>Topology</h1>
     <div class="toolbar">
       <label>Search <input id="topo-search" type="search" placeholder="network, node, address"
