@@ -12,7 +12,7 @@ Contentful Paint and how long its GET /v1/topology took (the picture is drawn as
 is in; the nodes' health from GET /v1/appliances follows). Prints a Markdown table; docs/benchmarks.md
 records its output.
 
-    PYTHONPATH=. .venv/bin/python bench/console.py [--appliances 100] [--runs 10]
+    .venv/bin/python bench/console.py [--appliances 100] [--runs 10] [--screenshot FILE]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
+import os
 import platform
 import statistics
 import sys
@@ -29,9 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from facade.api import console  # noqa: E402
-from tests.browser import available, chromium, sign_in, watched_page  # noqa: E402
-from tests.console_plane import served_plane, world  # noqa: E402
+from tests.browser import available, chromium, sign_in, watched_page
+from tests.console_plane import served_plane, world
+
+from facade.api import console
 
 BACKENDS = 2
 # records when the topology's SVG first holds `window.wantChips` chips
@@ -51,7 +53,8 @@ def asset_size() -> int:
     return sum(len(gzip.compress(p.read_bytes(), 9)) for p in own)
 
 
-def first_paints(browser: object, base: str, token: str, runs: int) -> dict[str, list[float]]:
+def first_paints(browser: object, base: str, token: str, runs: int,
+                 screenshot: str | None = None) -> dict[str, list[float]]:
     seen = watched_page(browser)
     sign_in(seen, base, token)
     seen.page.wait_for_selector("#topo-svg .node")
@@ -69,6 +72,10 @@ def first_paints(browser: object, base: str, token: str, runs: int) -> dict[str,
             "performance.getEntriesByType('resource').find(e => e.name.endsWith('/v1/topology'))"
             "?.duration ?? -1"))
     assert not seen.errors, seen.errors
+    if screenshot:
+        seen.page.fill("#topo-search", "app1")  # what search does to a big picture
+        seen.page.wait_for_timeout(200)
+        seen.page.screenshot(path=screenshot)
     seen.page.context.close()
     out["chips"] = [float(chips)]
     return out
@@ -78,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--appliances", type=int, default=100)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--screenshot", help="save the provider's picture, searched, here")
     args = parser.parse_args()
     why = available()
     if why:
@@ -91,12 +99,13 @@ def main() -> None:
             for who, token in (("customer (acme)", tokens["acme"]),
                                ("provider (searchco)", tokens["searchco"]),
                                ("operator", plane.token)):
-                got = first_paints(browser, plane.base, token, args.runs)
+                got = first_paints(browser, plane.base, token, args.runs,
+                                   args.screenshot if who.startswith("provider") else None)
                 rows.append((who, int(got["chips"][0]), got))
     print(f"{dt.date.today()} · {platform.python_version()} · {args.appliances} appliances of "
           f"{BACKENDS} backends (store filled through the API in {filled:.1f} s) · "
           f"{args.runs} loads each · own script and styles {asset_size() / 1000:.1f} kB "
-          "compressed\n")
+          f"compressed · load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     print("| signed in as | node chips | first paint of the topology, median (max) | "
           "first contentful paint, median | its GET /v1/topology, median |")
     print("|---|---|---|---|---|")

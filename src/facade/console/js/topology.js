@@ -56,9 +56,10 @@ function applianceOf(node, net) {
 /** One node's chip: a link to its appliance's page for appliance nodes.
  * @param {NodeBox} box
  * @param {TopoNetwork} net
+ * @param {string} subnet its path, NETWORK/SUBNET
  * @returns {string}
  */
-function chip(box, net) {
+function chip(box, net, subnet) {
   const { node } = box;
   const app = node.appliance ? applianceOf(node, net) : undefined;
   const thirdParty = node.role === "frontend" && app !== undefined && node.account !== app.provider;
@@ -66,7 +67,10 @@ function chip(box, net) {
   const marks = [thirdParty ? "third-party front-end" : "", guest ? "granted interface" : ""]
     .filter(Boolean);
   const h = health(node);
-  const second = node.role === "frontend" && app ? `${app.endpoint} · ${app.name}` : node.ip;
+  // a front-end's leg in the customer's subnet is the endpoint; its other legs are addresses
+  const customerSide = app !== undefined && app.account === net.account && app.subnet === subnet;
+  const second = node.role === "frontend" && customerSide && app.endpoint
+    ? `${app.endpoint} · ${app.name}` : node.ip;
   const title = `${node.name} (${node.role}, ${node.account}) ${node.ip} ${h}` +
     (marks.length ? ` — ${marks.join(", ")}` : "");
   const body = `<title>${esc(title)}</title>` +
@@ -149,7 +153,7 @@ function svg(lay) {
         marks.map((m, i) => `<text class="mark" x="${sub.x + 16}" y="${sub.y + 52 + i * 14}">` +
           `${esc(m.length > 32 ? `${m.slice(0, 31)}…` : m)}<title>${esc(m)}</title></text>`)
           .join("") +
-        sub.nodes.map((n) => chip(n, net)).join("") + "</g>");
+        sub.nodes.map((n) => chip(n, net, `${net.name}/${s.name}`)).join("") + "</g>");
     }
     parts.push("</g>");
   }

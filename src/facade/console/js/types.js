@@ -9,7 +9,7 @@
  * @typedef {{name: string, account: string, cidr: string, kind?: string,
  *   subnets: TopoSubnet[]}} TopoNetwork
  * @typedef {{name: string, account: string, service: string, provider: string,
- *   subnet: string, status: string, endpoint: string, backends: string[],
+ *   subnet: string, status: string, endpoint: string | null, backends: string[],
  *   uses: string[], used_by: string[]}} TopoAppliance
  * @typedef {{networks: TopoNetwork[], appliances: TopoAppliance[]}} Topology
  * @typedef {{name: string, subnet: string, ip: string}} Iface
