@@ -2,7 +2,7 @@
 // health (as its management agent last said, for those allowed to see backends), scale and
 // delete, and hourly usage charts from the metering records (GET /v1/usage per hour).
 
-import { all, ApiError, call, describe } from "./api.js";
+import { all, call, describe } from "./api.js";
 import { badge, byId, bytes, esc, num, table } from "./dom.js";
 import { barChart } from "./charts.js";
 import { poll } from "./poll.js";
@@ -165,6 +165,10 @@ export function showOne(root, name, query) {
   const say = (text, bad = false) => { msg.textContent = text; msg.className = bad ? "error" : ""; };
   let seeded = false;
   let charted = false;
+  // once deleted, the appliance is looked for in its customer's list (a GET of it would end
+  // in a 404, which the browser logs as an error) until it is gone
+  let deleting = false;
+  let owner = account ?? "";  // the customer, as the last answer named it
   byId("scale").addEventListener("submit", async (e) => {
     e.preventDefault();
     const count = Number(/** @type {HTMLInputElement} */ (byId("scale-count")).value);
@@ -179,20 +183,30 @@ export function showOne(root, name, query) {
     byId("confirm").hidden = true;
     try {
       await call("DELETE", path);
+      deleting = true;
       say("deleting…");
     } catch (err) { say(describe(err), true); }
   });
-  return poll(async () => {
-    /** @type {Appliance} */
+  /** @type {() => void} */
+  let stop = () => {};
+  stop = poll(async () => {
+    /** @type {Appliance | undefined} */
     let app;
     try {
-      app = await call("GET", path);
+      app = deleting ? (await all(`/v1/appliances?account=${encodeURIComponent(owner)}`))
+        .find((a) => a.name === name) : await call("GET", path);
     } catch (err) {
-      const gone = err instanceof ApiError && err.status === 404 && msg.textContent === "deleting…";
-      byId("app-facts").innerHTML = `<p class="${gone ? "" : "error"}">` +
-        `${esc(gone ? `${name} is deleted.` : describe(err))}</p>`;
+      byId("app-facts").innerHTML = `<p class="error">${esc(describe(err))}</p>`;
       return;
     }
+    if (app === undefined) {
+      stop();
+      say(`${name} is deleted: its nodes are gone.`);
+      byId("app-facts").innerHTML = "";
+      byId("app-nodes").innerHTML = "";
+      return;
+    }
+    owner = app.account;
     byId("app-facts").innerHTML = details(app);
     byId("app-nodes").innerHTML = nodesTable(app);
     if (!seeded) {
@@ -206,4 +220,5 @@ export function showOne(root, name, query) {
       }
     }
   }, 1500);
+  return () => stop();
 }
