@@ -3,7 +3,7 @@ at most 1 s on this machine).
 
 No root needed: a control plane on the fake data plane with its controller running, served by
 uvicorn on a loopback port (tests/console_plane.py); the store is filled through the API (acme's
-appliances of searchco's service, BACKENDS backends each) and the controller makes them ready.
+appliances of searchco's service, 2 backends each by default) and the controller makes them ready.
 Debian's headless Chromium (Playwright, tests/browser.py) signs in as the customer, the provider
 and the operator; for each, RUNS loads of `/#/topology` in a fresh page, each timed from the
 navigation's start to the moment the SVG with every node chip is in the document (a
@@ -12,7 +12,7 @@ Contentful Paint and how long its GET /v1/topology took (the picture is drawn as
 is in; the nodes' health from GET /v1/appliances follows). Prints a Markdown table; docs/benchmarks.md
 records its output.
 
-    .venv/bin/python bench/console.py [--appliances 100] [--runs 10] [--screenshot FILE]
+    .venv/bin/python bench/console.py [--appliances 100] [--runs 10] [--backends 2] [--screenshot FILE]
 """
 
 from __future__ import annotations
@@ -85,6 +85,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--appliances", type=int, default=100)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--backends", type=int, default=BACKENDS,
+                        help="per appliance (a subnet's bridge holds 1,022 interfaces: 500 "
+                             "appliances need 1)")
     parser.add_argument("--screenshot", help="save the provider's picture, searched, here")
     args = parser.parse_args()
     why = available()
@@ -92,7 +95,7 @@ def main() -> None:
         raise SystemExit(f"cannot run: {why}")
     with tempfile.TemporaryDirectory() as tmp, served_plane(Path(tmp)) as plane:
         t0 = time.perf_counter()
-        tokens = world(plane, args.appliances, BACKENDS)
+        tokens = world(plane, args.appliances, args.backends, timeout=900)
         filled = time.perf_counter() - t0
         rows = []
         with chromium() as browser:
@@ -103,7 +106,7 @@ def main() -> None:
                                    args.screenshot if who.startswith("provider") else None)
                 rows.append((who, int(got["chips"][0]), got))
     print(f"{dt.date.today()} · {platform.python_version()} · {args.appliances} appliances of "
-          f"{BACKENDS} backends (store filled through the API in {filled:.1f} s) · "
+          f"{args.backends} backends (store filled through the API in {filled:.1f} s) · "
           f"{args.runs} loads each · own script and styles {asset_size() / 1000:.1f} kB "
           f"compressed · load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     print("| signed in as | node chips | first paint of the topology, median (max) | "

@@ -79,9 +79,10 @@ def wait_ready(plane: Served, names: list[str], timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
-def world(plane: Served, appliances: int, backends: int = 1) -> dict[str, str]:
+def world(plane: Served, appliances: int, backends: int = 1,
+          timeout: float = 60) -> dict[str, str]:
     """acme (a customer, acme-vpc/app) and searchco (a provider of `search`), `appliances`
-    appliances of acme; the accounts' tokens."""
+    appliances of acme, ready within `timeout` seconds; the accounts' tokens."""
     for name in ("acme", "searchco"):
         plane.req("POST", "/v1/accounts", json={"name": name})
     plane.req("PUT", "/v1/accounts/acme/quotas", json={"appliances": 1000, "backends": 2000})
@@ -102,6 +103,6 @@ def world(plane: Served, appliances: int, backends: int = 1) -> dict[str, str]:
         plane.req("POST", "/v1/appliances", json={
             "name": name, "account": "acme", "service": "search", "subnet": "acme-vpc/app",
             "backends": backends})
-    wait_ready(plane, names)
+    wait_ready(plane, names, timeout)
     return {name: plane.req("POST", f"/v1/accounts/{name}/tokens")["token"]
             for name in ("acme", "searchco")}
