@@ -2,8 +2,8 @@
 tests/browser.py) against a control plane on the fake data plane (tests/console_plane.py),
 as the operator: chains drawn as arrows, a third-party front-end and an interface in a
 granted subnet marked, a granted subnet labelled; search, collapse and zoom; every appliance
-node reachable with the keyboard; a refusal shown in the API's words; delete; the events
-page. No error is logged but the refusal's own answer. The kernel test
+node reachable with the keyboard; a refusal shown in the API's words; delete; the appliances
+list and the events page. No error is logged but the refusal's own answer. The kernel test
 (tests/integration/test_console_e2e.py) covers what each account sees on a real plane."""
 
 from __future__ import annotations
@@ -144,6 +144,14 @@ def test_a_refusal_in_the_api_words_then_delete_and_the_events(plane: Served,
     page.click("#delete-yes")
     page.wait_for_selector("text=docs is deleted: its nodes are gone.", timeout=20_000)
     assert "docs" not in {a["name"] for a in plane.req("GET", "/v1/appliances")["items"]}
+
+    page.goto(plane.base + "/#/appliances")
+    page.wait_for_selector("#apps table")
+    listed = page.eval_on_selector_all("#apps tbody tr td:first-child",
+                                       "els => els.map(e => e.innerText)")
+    assert sorted(listed) == sorted(a["name"] for a in
+                                    plane.req("GET", "/v1/appliances")["items"])
+    assert "site-index" in listed
 
     page.goto(plane.base + "/#/events")
     page.wait_for_selector("#events table")
