@@ -59,13 +59,28 @@ function agentSays(node) {
     `${esc(m.workload.detail)}</span>` : `<span class="bad">failing: ${esc(m.workload.detail)}</span>`;
 }
 
-/** What the rotation holds, as far as the API tells: all live backends once ready (the
- * controller calls an appliance ready only with every backend in its rotation), else the
- * count its status detail gives.
+/** The backend addresses in the front-end's rotation, when the API shows them (its
+ * `management.rotation`, to the provider and the operator), else null.
+ * @param {Appliance} app
+ * @returns {string[] | null}
+ */
+function inRotation(app) {
+  return app.frontend?.management?.rotation ?? null;
+}
+
+/** What the rotation holds: the backends by name when the front-end's map is shown, else as
+ * far as the status tells (ready means every live backend is in it; degraded says how many).
  * @param {Appliance} app
  * @returns {string}
  */
 function rotation(app) {
+  const ips = inRotation(app);
+  if (ips !== null) {
+    const names = app.backends.filter((b) => ips.includes(b.interfaces[0]?.ip ?? ""))
+      .map((b) => b.name);
+    return `${names.length} of ${app.backends.length} backends` +
+      (names.length ? `: ${names.join(", ")}` : "");
+  }
   const m = /(\d+)\/(\d+) backends in rotation/.exec(app.status_detail);
   if (m) return `${m[1]} of ${m[2]} backends`;
   if (app.status === "ready") return `all ${app.backend_count} backends`;
@@ -75,6 +90,7 @@ function rotation(app) {
 /** @param {Appliance} app */
 function nodesTable(app) {
   const nodes = [app.frontend, ...app.backends].filter((n) => n !== null);
+  const ips = inRotation(app);
   return table([
     ["node", (n) => esc(n.name)],
     ["role", (n) => esc(n.role)],
@@ -83,6 +99,9 @@ function nodesTable(app) {
       `<span class="muted">${esc(i.subnet)}</span>`).join("<br>")],
     ["status", (n) => badge(n.status)],
     ["health", agentSays],
+    ...(ips === null ? [] : /** @type {Array<[string, (n: ApiNode) => string]>} */ ([[
+      "rotation", (n) => n.role !== "backend" ? "" : ips.includes(n.interfaces[0]?.ip ?? "")
+        ? `<span class="good">in</span>` : `<span class="bad">out</span>`]])),
   ], /** @type {ApiNode[]} */ (nodes), "No nodes.");
 }
 

@@ -14,7 +14,7 @@
  * @typedef {{networks: TopoNetwork[], appliances: TopoAppliance[]}} Topology
  * @typedef {{name: string, subnet: string, ip: string}} Iface
  * @typedef {{reachable?: boolean, checked?: string,
- *   workload?: {ok: boolean, detail: string} | null}} Management
+ *   workload?: {ok: boolean, detail: string} | null, rotation?: string[]}} Management
  * @typedef {{name: string, account: string, role: string, netns: string, status: string,
  *   interfaces: Iface[], management: Management | null}} ApiNode
  * @typedef {{name: string, account: string, service: string, provider: string,
