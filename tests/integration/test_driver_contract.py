@@ -12,6 +12,7 @@ A difference between the drivers is a bug of the fake unless the linux driver is
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -20,6 +21,7 @@ from facade.dataplane.errors import DataPlaneError, Kind
 from facade.dataplane.fake import FakeDataPlane
 from facade.dataplane.linux import LinuxDataPlane
 from facade.dataplane.protocol import DataPlane
+from facade.domain import workload
 from facade.domain.names import FABRIC_NETNS
 from facade.domain.specs import (
     FrontendSpec,
@@ -379,6 +381,37 @@ def test_a_process_is_started_observed_restarted_and_stopped(dp: DataPlane,
     assert dp.observe_process(key) is None
     assert mine(dp.inventory()).processes == set()
     assert driver_wait(lambda: not look.running(pid), timeout=3)
+
+
+def test_a_node_starts_its_early_processes_while_it_is_made(dp: DataPlane,
+                                                            look: Look) -> None:
+    """ensure_node's `start`: an early process (a built-in workload, bound with IP_FREEBIND
+    before its node's address exists) runs when the node is made and answers on that
+    address; one not early, or of another node, is left to start_process."""
+    _subnets(dp, (B2, "10.97.11.0/24"), (B3, "10.97.13.0/24"))
+    tenant = _kinds()["tenant"]
+    ip = "10.97.11.14"
+    argv = workload.builtin_argv(sys.executable, "http-echo", ip=ip, port=PORT, name="early",
+                                 data_dir="/tmp", peers_file="")
+    echo = ProcessSpec("c97-early", tenant.netns, tuple(argv), sandboxed=True, early=True)
+    late = ProcessSpec("c97-late", tenant.netns, ("sleep", "60"), sandboxed=True)
+    other = ProcessSpec("c97-other", "fcd-i9799-none", ("sleep", "60"), early=True)
+    assert dp.ensure_node(tenant, (echo, late, other)) == {"c97-early"}
+    first = dp.observe_process(echo.key)
+    assert first is not None and first.fingerprint == echo.fingerprint()
+    assert look.running(first.pid)
+    assert dp.observe_process(late.key) is None and dp.observe_process(other.key) is None
+    _answers(dp, tenant.netns, ip)  # the health engine's view, from inside the node
+    # made again with it: started again as start_process would, never twice
+    assert dp.ensure_node(tenant, (echo,)) == {"c97-early"}
+    second = dp.observe_process(echo.key)
+    assert second is not None and second.pid != first.pid
+    assert mine(dp.inventory()).processes == {echo.key}
+    assert driver_wait(lambda: not look.running(first.pid), timeout=3)
+    _answers(dp, tenant.netns, ip)
+    dp.delete_node(tenant.netns)
+    assert dp.observe_process(echo.key) is None
+    assert driver_wait(lambda: not look.running(second.pid), timeout=3)
 
 
 def test_a_process_needs_its_node_and_a_sandbox_it_asks_for(dp: DataPlane,

@@ -34,6 +34,8 @@ def pair() -> Iterator[None]:
             _ip("-n", A, "addr", "add", "10.9.0.1/24", "dev", "va")
             _ip("-n", A, "addr", "add", "10.9.1.1/28", "dev", "d0")
             _ip("-n", A, "link", "set", "va", "up")
+            _ip("-n", A, "link", "add", "br0", "type", "bridge")
+            _ip("-n", A, "link", "set", "d1", "master", "br0")
             _ip("-n", A, "link", "set", "lo", "alias", "facade:abc fe:123")
             _ip("-n", B, "link", "set", "vb", "alias", f"facade-nb {A} va 10.9.0.2")
             _ip("-n", A, "neigh", "replace", "10.9.0.7", "lladdr", "02:00:00:00:00:07",
@@ -49,7 +51,7 @@ def test_links_and_addresses_as_ip_lists_them(pair: None) -> None:
         links = {link.name: link for link in nl.links()}
         addrs = set(nl.addresses())
     listed = {lk["ifname"]: lk for lk in driver_json("ip", "-n", A, "-j", "-d", "link")}
-    assert set(links) == set(listed) == {"lo", "va", "d0", "d1"}
+    assert set(links) == set(listed) == {"lo", "va", "d0", "d1", "br0"}
     for name, link in links.items():
         assert link.index == listed[name]["ifindex"]
         assert link.kind == listed[name].get("linkinfo", {}).get("info_kind")
@@ -58,6 +60,12 @@ def test_links_and_addresses_as_ip_lists_them(pair: None) -> None:
     peer_index = driver_json("ip", "-n", B, "-j", "link", "show", "vb")[0]["ifindex"]
     assert links["va"].peer == peer_index
     assert links["lo"].alias == "facade:abc fe:123"
+    for name, link in links.items():  # what ensure_ports reads: up, MAC, bridge
+        assert link.up == ("UP" in listed[name]["flags"])
+        assert link.mac == listed[name]["address"]
+        assert link.master == (links[listed[name]["master"]].index
+                               if "master" in listed[name] else None)
+    assert links["va"].up and not links["d0"].up and links["d1"].master == links["br0"].index
     by_index = {link.index: name for name, link in links.items()}
     shown = {(lk["ifname"], f"{a['local']}/{a['prefixlen']}")
              for lk in driver_json("ip", "-n", A, "-j", "addr")
@@ -90,6 +98,23 @@ def test_neighbour_deleted_once_and_again_without_error(pair: None) -> None:
     assert "10.9.0.7" not in entries()
 
 
+def test_neighbour_replaced_permanent_and_false_when_the_link_is_gone(pair: None) -> None:
+    def entries() -> dict[str, tuple[str, list[str]]]:
+        return {n["dst"]: (n.get("lladdr"), n.get("state", []))
+                for n in driver_json("ip", "-n", A, "-j", "neigh", "show", "dev", "va")}
+
+    with rawlink.Netlink(A) as nl:
+        va = nl.link(name="va")
+        assert va is not None
+        assert nl.replace_neighbour(va.index, "10.9.0.8", "02:00:0a:09:00:08")
+        assert nl.replace_neighbour(va.index, "10.9.0.7", "02:00:0a:09:00:77")  # replaced
+        assert not nl.replace_neighbour(99999, "10.9.0.9", "02:00:0a:09:00:09")
+    seen = entries()
+    assert seen["10.9.0.8"] == ("02:00:0a:09:00:08", ["PERMANENT"])
+    assert seen["10.9.0.7"] == ("02:00:0a:09:00:77", ["PERMANENT"])
+    assert "10.9.0.9" not in seen
+
+
 def test_outliving_waits_for_a_link_to_go_with_its_peers_namespace(pair: None) -> None:
     with rawlink.Netlink(A) as nl:
         va = nl.link(name="va")
@@ -99,4 +124,4 @@ def test_outliving_waits_for_a_link_to_go_with_its_peers_namespace(pair: None) -
     _ip("netns", "del", B)  # nothing else holds it: the kernel destroys it, vb and va with it
     assert linkcount.outliving(A, [va.index], 5.0) == []
     listed = {lk["ifname"] for lk in driver_json("ip", "-n", A, "-j", "link")}
-    assert listed == {"lo", "d0", "d1"}
+    assert listed == {"lo", "d0", "d1", "br0"}

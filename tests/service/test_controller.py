@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from facade.controller import Controller
@@ -65,13 +66,14 @@ class Flaky(FakeDataPlane):
     fails = 0
     fatal_name = ""
 
-    def ensure_node(self, spec: NodeSpec) -> None:
+    def ensure_node(self, spec: NodeSpec,
+                        start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
         if spec.netns.endswith(self.fatal_name) and self.fatal_name:
             raise fatal(f"{spec.netns}: cannot be made")
         if self.fails > 0 and spec.role == "instance":
             self.fails -= 1
             raise DataPlaneError(f"{spec.netns}: not now")
-        super().ensure_node(spec)
+        return super().ensure_node(spec, start)
 
 
 def _plane(tmp_path: Any, dp: FakeDataPlane) -> tuple[Context, Controller]:

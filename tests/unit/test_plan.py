@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
+from facade.dataplane.errors import DataPlaneError
 from facade.dataplane.fake import FakeDataPlane
 from facade.domain.specs import (
     DesiredState,
@@ -300,14 +302,15 @@ def test_apply_runs_a_run_of_node_actions_side_by_side_and_reports_in_order() ->
         most = 0
         lock = threading.Lock()
 
-        def ensure_node(self, spec: NodeSpec) -> None:
+        def ensure_node(self, spec: NodeSpec,
+                        start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
             with self.lock:
                 self.at_once += 1
                 self.most = max(self.most, self.at_once)
             time.sleep(0.05)
             with self.lock:
                 self.at_once -= 1
-                super().ensure_node(spec)
+            return super().ensure_node(spec, start)
 
     dp = Slow(concurrency=4)
     seen: list[str] = []
@@ -320,15 +323,74 @@ def test_a_node_that_failed_keeps_its_processes_from_starting_side_by_side_too()
     state = desired(2)
 
     class Broken(FakeDataPlane):
-        def ensure_node(self, spec: NodeSpec) -> None:
+        def ensure_node(self, spec: NodeSpec,
+                        start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
             if spec.netns == B[1]:
                 raise RuntimeError("no room")
-            super().ensure_node(spec)
+            return super().ensure_node(spec, start)
 
     dp = Broken(concurrency=4)
     result = apply(plan(state, dp.observe()), dp)
     assert [a.target for a, _ in result.failed] == [B[1]]
     assert "start_process wl1" not in dp.calls and "start_process wl0" in dp.calls
+
+
+def test_an_early_process_starts_with_its_node_and_others_after_it() -> None:
+    """A built-in workload (ProcessSpec.early) is handed to ensure_node, which starts it while
+    the node's ports are made; it is reported done and not started again. A process the
+    driver could not start early is started the ordinary way after its node, with its error
+    reported; a process that is not early always is."""
+    state = desired(3)
+    procs = (replace(state.processes[0], early=True),  # started by ensure_node
+             replace(state.processes[1], early=True),  # fails early, then the ordinary way
+             state.processes[2])  # not early: after its node
+    state = replace(state, processes=procs)
+
+    class Picky(FakeDataPlane):
+        refused = 0
+        asked: list[tuple[str, tuple[str, ...]]] = []
+
+        def ensure_node(self, spec: NodeSpec,
+                        start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
+            self.asked.append((spec.netns, tuple(p.key for p in start)))
+            return super().ensure_node(spec, start)
+
+        def start_process(self, spec: ProcessSpec) -> int:
+            if spec.key == "wl1":
+                self.refused += 1
+                raise DataPlaneError("wl1: no room")
+            return super().start_process(spec)
+
+    dp = Picky(concurrency=4)
+    reported: dict[str, str | None] = {}
+    result = apply(plan(state, dp.observe()), dp, lambda a, e: reported.update({a.target: e}))
+    assert sorted(dp.asked) == sorted([(FE, ()), (B[0], ("wl0",)), (B[1], ("wl1",)),
+                                       (B[2], ())])
+    assert set(dp.processes) == {"wl0", "wl2"}
+    assert dp.calls.count("start_process wl0") == 1  # not started again after its node
+    assert "stop_process wl0" not in dp.calls
+    assert dp.calls.index("start_process wl2") > dp.calls.index(f"ensure_node {B[2]}")
+    assert reported["wl0"] is None and reported["wl2"] is None
+    assert reported["wl1"] is not None and "no room" in reported["wl1"]
+    assert [a.target for a, _ in result.failed] == ["wl1"]
+    assert dp.refused == 2  # early, then the ordinary way
+
+
+def test_an_early_process_of_a_node_that_failed_is_not_started() -> None:
+    state = desired(1)
+    state = replace(state, processes=(replace(state.processes[0], early=True),))
+
+    class Broken(FakeDataPlane):
+        def ensure_node(self, spec: NodeSpec,
+                        start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
+            if spec.netns == B[0]:
+                raise RuntimeError("no room")
+            return super().ensure_node(spec, start)
+
+    dp = Broken(concurrency=4)
+    result = apply(plan(state, dp.observe()), dp)
+    assert [a.target for a, _ in result.failed] == [B[0]]
+    assert not dp.processes and "start_process wl0" not in dp.calls
 
 
 def test_a_node_that_is_not_desired_stops_its_processes_then_goes() -> None:

@@ -156,13 +156,13 @@ def _managed(rt: Runtime, target: desired.ApplianceTarget) -> tuple[bool, str]:
     nodes = [(target.frontend_name, target.frontend_id, target.frontend_mgmt)]
     if target.health.type != "agent":
         nodes += [(b.name, b.instance_id, b.mgmt) for b in target.backends]
-    for name, node_id, mgmt in nodes:
-        if mgmt is None or node_id is None:
-            continue
-        # the agent knows a node by its namespace's name (management.AgentNode)
-        res = management.ask(rt.dp, rt.home, mgmt[0], names.node_netns(node_id, name), mgmt[1])
+    # the agent knows a node by its namespace's name (management.AgentNode)
+    asked = {name: (mgmt[0], names.node_netns(node_id, name), mgmt[1])
+             for name, node_id, mgmt in nodes if mgmt is not None and node_id is not None}
+    answers = management.ask_many(rt.dp, rt.home, list(asked.values()))  # side by side
+    for (name, (network_id, _, _)), res in zip(asked.items(), answers, strict=True):
         if not res.ok:
-            rt.touch_throttled([keys.agent(mgmt[0])], SETTLE)
+            rt.touch_throttled([keys.agent(network_id)], SETTLE)
             return False, f"management path: {name}'s agent: {res.detail}"
     return True, ""
 

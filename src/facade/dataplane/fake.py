@@ -156,7 +156,20 @@ class FakeDataPlane:
             self.port_rules.clear()
             self.port_rules_recorded = None
 
-    def ensure_node(self, spec: NodeSpec) -> None:
+    def ensure_node(self, spec: NodeSpec,
+                    start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
+        self._make_node(spec)
+        started = set()
+        for proc in start:
+            if proc.early and proc.netns == spec.netns:
+                try:
+                    self.start_process(proc)
+                except DataPlaneError:
+                    continue  # the caller starts it the ordinary way, which reports why
+                started.add(proc.key)
+        return frozenset(started)
+
+    def _make_node(self, spec: NodeSpec) -> None:
         self.calls.append(f"ensure_node {spec.netns}")
         _check_node(spec)  # a request that can never be carried out, before anything else
         if not self.subnets:

@@ -71,10 +71,17 @@ class DataPlane(Protocol):
 
     def delete_subnet(self, bridge: str) -> None: ...
 
-    def ensure_node(self, spec: NodeSpec) -> None:
+    def ensure_node(self, spec: NodeSpec,
+                    start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
         """Make the node exist exactly as `spec` says: namespace, ports, addresses, routes,
         rules, sysctls, and for a front-end the load-balancing rules (its backend set is kept
-        if the node exists, empty if new). Ports not in the spec are removed."""
+        if the node exists, empty if new). Ports not in the spec are removed.
+
+        `start`: processes of this node to (re)start as start_process would, those marked
+        `early` as soon as the node's namespace exists, while its ports are made (a workload
+        then boots side by side with its node). Returns the keys of those started; any other
+        (not early, or it failed to start) is for the caller to start_process, which reports
+        its error."""
 
     def delete_node(self, netns: str) -> None:
         """Kill every process in the node, remove its ports and its namespace. What the

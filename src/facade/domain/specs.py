@@ -212,13 +212,19 @@ class ProcessSpec:
 
     `sandboxed`: a tenant's program (a backend's workload), run in its node's sandbox (the
     node's SandboxSpec); otherwise one of Facade's own (a management agent), run as the host's
-    root with only its network namespace changed."""
+    root with only its network namespace changed.
+
+    `early`: the program needs none of its node's network to start (it binds its address
+    with IP_FREEBIND, as the built-in workloads do), so it may be started as soon as the
+    node's namespace exists, while its ports are made (DataPlane.ensure_node's `start`). Not
+    part of the fingerprint: when it starts does not change what runs."""
 
     key: str
     netns: str
     argv: tuple[str, ...]
     env: tuple[tuple[str, str], ...] = ()
     sandboxed: bool = False
+    early: bool = False
 
     def fingerprint(self) -> str:
         return _once(self, self._fingerprint)

@@ -44,7 +44,9 @@ class ApplyResult:
         return not self.failed
 
 
-def _run(action: Action, dp: DataPlane) -> None:
+def _run(action: Action, dp: DataPlane, start: tuple[StartProcess, ...] = ()) -> frozenset[str]:
+    """Carry out one action; for a node made with `start` (its chain's processes), the keys
+    of those the driver started with it."""
     match action:
         case SetBackends(netns=netns, backends=backends):
             dp.set_backends(netns, backends)
@@ -57,12 +59,14 @@ def _run(action: Action, dp: DataPlane) -> None:
         case EnsureSubnet(subnet=subnet):
             dp.ensure_subnet(subnet)
         case EnsureNode(node=node):
-            dp.ensure_node(node)
+            return dp.ensure_node(node, tuple(a.process for a in start)) if start \
+                else dp.ensure_node(node)
         case StartProcess(process=process):
             dp.stop_process(process.key)  # a stale copy must not hold the port
             dp.start_process(process)
         case SetPortRules(port_rules=rules):
             dp.set_port_rules(rules)
+    return frozenset()
 
 
 SIDE_BY_SIDE = frozenset({"ensure_node", "delete_node", "start_process"})
@@ -115,27 +119,36 @@ def _chains(batches: list[list[Action]]) -> list[list[list[Action]]]:
 Outcome = tuple[Action, str | None, bool]  # the action, its error, whether that is Fatal
 
 
-def _attempt(action: Action, dp: DataPlane) -> tuple[str | None, bool]:
-    start = time.perf_counter()
+def _attempt(action: Action, dp: DataPlane, start: tuple[StartProcess, ...] = ()
+             ) -> tuple[str | None, bool, frozenset[str]]:
+    began = time.perf_counter()
     try:
-        _run(action, dp)
+        started = _run(action, dp, start)
     except DataPlaneError as exc:
-        return f"{type(exc).__name__}: {exc}", exc.fatal
+        return f"{type(exc).__name__}: {exc}", exc.fatal, frozenset()
     except Exception as exc:  # every driver failure becomes an event
-        return f"{type(exc).__name__}: {exc}", False
+        return f"{type(exc).__name__}: {exc}", False, frozenset()
     finally:
         if trace.isEnabledFor(logging.DEBUG):
             trace.debug("%s %s took %.3f s", action.verb, action.target,
-                        time.perf_counter() - start)
-    return None, False
+                        time.perf_counter() - began)
+    return None, False, started
 
 
 def _run_chain(chain: list[Action], dp: DataPlane) -> list[Outcome]:
     """A node's actions in order; after a failure to make the node, its processes are not
-    tried (they are left out of the answer: not done, not failed)."""
+    tried (they are left out of the answer: not done, not failed). A node made here is asked
+    to start its early processes itself (ProcessSpec.early: while its ports are made); the
+    others, and any it could not start, are started after it."""
     done: list[Outcome] = []
+    early = tuple(a for a in chain[1:] if isinstance(a, StartProcess) and a.process.early)
+    started: frozenset[str] = frozenset()
     for action in chain:
-        error, fatal = _attempt(action, dp)
+        if isinstance(action, StartProcess) and action.process.key in started:
+            done.append((action, None, False))  # started with its node
+            continue
+        error, fatal, now = _attempt(action, dp, early if isinstance(action, EnsureNode) else ())
+        started |= now
         done.append((action, error, fatal))
         if error is not None and isinstance(action, EnsureNode):
             break

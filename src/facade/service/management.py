@@ -180,17 +180,26 @@ def workload_health(dp: DataPlane, home: Path, network_id: int, node: str, mgmt_
     return workload["ok"], f"agent: {workload.get('detail', '')}"[:200], True
 
 
+def ask_many(dp: DataPlane, home: Path, asks: Sequence[tuple[int, str, str]],
+             timeout: float = 0.5) -> list[ProbeResult]:
+    """`ask` of several nodes, each (network id, node, management address), side by side (the
+    data plane's probe_many: one thread, each question within its own timeout)."""
+    keys = {network_id: secret(home, network_id) for network_id, _, _ in asks}
+    path = "/v1/health"
+    probes = [Probe(netns=names.router_netns(network_id), ip=mgmt_ip, port=AGENT_PORT,
+                    timeout=timeout, path=path, headers=(("Authorization", agent_auth.sign(
+                        keys[network_id], "GET", path, node)),))
+              for network_id, node, mgmt_ip in asks]
+    return dp.probe_many(probes)
+
+
 def poll_many(dp: DataPlane, home: Path, jobs: Sequence[tuple[Agent, AgentNode]],
               timeout: float = 0.5) -> list[dict[str, Any]]:
-    """Ask each node's agent for its health (/v1/health), side by side (the data plane's
-    probe_many: one thread, each question within its own timeout), each over the node's own
-    path on the management subnet, from the provider's side of it (the router's namespace)."""
-    keys = {a.network_id: secret(home, a.network_id) for a, _ in jobs}
-    path = "/v1/health"
-    probes = [Probe(netns=names.router_netns(a.network_id), ip=n.mgmt_ip, port=AGENT_PORT,
-                    timeout=timeout, path=path, headers=(("Authorization", agent_auth.sign(
-                        keys[a.network_id], "GET", path, n.name)),)) for a, n in jobs]
-    return [_polled(res) for res in dp.probe_many(probes)]
+    """Ask each node's agent for its health (/v1/health), side by side, each over the node's
+    own path on the management subnet, from the provider's side of it (the router's
+    namespace)."""
+    asks = [(a.network_id, n.name, n.mgmt_ip) for a, n in jobs]
+    return [_polled(res) for res in ask_many(dp, home, asks, timeout)]
 
 
 def _polled(res: ProbeResult) -> dict[str, Any]:

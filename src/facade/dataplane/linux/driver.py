@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -102,6 +103,8 @@ def _boundary(what: str) -> Callable[[Method[P, T]], Method[P, T]]:
         return wrapper
 
     return deco
+
+log = logging.getLogger("facade.dataplane")
 
 
 def _describe(exc: BaseException) -> str:
@@ -200,11 +203,27 @@ class LinuxDataPlane:
 
     # ------------------------------------------------------------------ nodes
     @_boundary("ensure_node")
-    def ensure_node(self, spec: NodeSpec) -> None:
+    def ensure_node(self, spec: NodeSpec,
+                    start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
         nodes.check_node(spec)
+        early = [p for p in start if p.early and p.netns == spec.netns]
+        started: set[str] = set()
+
+        def start_early() -> None:  # the namespace (and sandbox) exists, the ports not yet
+            for proc in early:
+                try:
+                    self._start(proc)
+                except (DataPlaneError, OSError, NetlinkError) as exc:
+                    # left to the caller's start_process, which reports it
+                    log.info("start %s early: %s", proc.key, _describe(exc))
+                else:
+                    started.add(proc.key)
+
         with self._fabric.shared(), self._nodes.hold(spec.netns):
             nodes.ensure_node(spec, sandboxes=self._sandboxes, guard=self._guard,
-                              procs=self._procs, prober=self._prober)
+                              procs=self._procs, prober=self._prober,
+                              when_namespaced=start_early if early else None)
+        return frozenset(started)
 
     @_boundary("delete_node")
     def delete_node(self, netns: str) -> None:
@@ -232,15 +251,19 @@ class LinuxDataPlane:
     @_boundary("start_process")
     def start_process(self, spec: ProcessSpec) -> int:
         with self._fabric.shared(), self._nodes.hold(spec.netns):
-            if not ns.exists(spec.netns):
-                raise DataPlaneError(f"start_process {spec.key}: no node {spec.netns}")
-            old = self._procs.read(spec.key)
-            if old is not None and self._procs.alive(old):
-                self._procs.stop(spec.key)
-            try:
-                return self._procs.start(spec)
-            except NoSandbox as exc:  # the node was made without one: only a change helps
-                raise fatal(f"start_process {spec.key}: {exc}") from exc
+            return self._start(spec)
+
+    def _start(self, spec: ProcessSpec) -> int:
+        """start_process under its locks (held by the caller)."""
+        if not ns.exists(spec.netns):
+            raise DataPlaneError(f"start_process {spec.key}: no node {spec.netns}")
+        old = self._procs.read(spec.key)
+        if old is not None and self._procs.alive(old):
+            self._procs.stop(spec.key)
+        try:
+            return self._procs.start(spec)
+        except NoSandbox as exc:  # the node was made without one: only a change helps
+            raise fatal(f"start_process {spec.key}: {exc}") from exc
 
     @_boundary("stop_process")
     def stop_process(self, key: str) -> None:

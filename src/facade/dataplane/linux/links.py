@@ -20,12 +20,12 @@ from typing import Any
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
-from facade.dataplane.linux import linkcount, neighbours
+from facade.dataplane.linux import linkcount, neighbours, rawlink
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError
 from facade.dataplane.linux.sysctls import fabric_sysctls
 from facade.domain import names
-from facade.domain.specs import NodeSpec, SubnetSpec
+from facade.domain.specs import NodeSpec, PortSpec, SubnetSpec
 
 FABRIC = names.FABRIC_NETNS
 # the node's spec fingerprint is kept as the ifalias of its `lo` ("facade:<fp>", plus
@@ -122,69 +122,90 @@ def fabric_port(link: Any) -> bool:
 
 
 # ---------------------------------------------------------------------- a node's ports
-def ensure_ports(spec: NodeSpec, fab: IPRoute, node: IPRoute
-                 ) -> tuple[dict[str, Any], set[str]]:
+def ensure_ports(spec: NodeSpec, fab: IPRoute, node: IPRoute, rfab: rawlink.Netlink
+                 ) -> tuple[dict[str, rawlink.Link], set[str]]:
     """Veth pairs for every port, nothing else in the node; returns the node's links and
-    the ports made now."""
-    node_links = links_by_name(node)
+    the ports made now. Links are read with rawlink.py (`rfab` in the fabric: the attributes
+    needed, not pyroute2's every one, which was most of a node's making) and changed with
+    pyroute2 (`fab`, `node`)."""
+    with rawlink.Netlink(spec.netns) as rnode:
+        node_links = rnode.links_by_name()
+        bridges: dict[str, rawlink.Link] = {}
+        for port in spec.ports:
+            bridge = bridges.get(port.bridge) or rfab.link(name=port.bridge)
+            if bridge is None or bridge.kind != "bridge":
+                raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {port.bridge} for "
+                                     f"port {port.host}")
+            bridges[port.bridge] = bridge
+        changed = _drop_unwanted(spec, node, node_links)
+        hosts: dict[str, rawlink.Link] = {}
+        made: set[str] = set()
+        for port in spec.ports:
+            host = rfab.link(name=port.host)
+            inner = node_links.get(port.ifname)
+            if not (host is not None and inner is not None and host.kind == "veth"
+                    and host.peer == inner.index and inner.peer == host.index):
+                host = _pair(spec, port, fab, node, rfab, inner)
+                made.add(port.ifname)
+                changed = True
+            hosts[port.host] = host
+        if changed:
+            node_links = rnode.links_by_name()
+    for port in spec.ports:
+        _configure(port, fab, node, hosts[port.host], bridges[port.bridge].index,
+                   node_links[port.ifname])
+    return node_links, made
+
+
+def _drop_unwanted(spec: NodeSpec, node: IPRoute, node_links: dict[str, rawlink.Link]) -> bool:
+    """Remove the node's links no port or tunnel wants; whether any went. A tenant's own
+    network keeps the links it made (not facing the fabric)."""
     # a router's tunnels are kept (tunnels.py makes them); a deleted channel's goes here
     wanted = {p.ifname for p in spec.ports} | {t.ifname for t in spec.tunnels}
-    bridges: dict[str, Any] = {}
-    for port in spec.ports:
-        bridge = bridges.get(port.bridge) or get_link(fab, port.bridge)
-        if bridge is None or link_kind(bridge) != "bridge":
-            raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {port.bridge} for "
-                                 f"port {port.host}")
-        bridges[port.bridge] = bridge
-    changed = False
     tenant = tenant_network(spec)
+    changed = False
     for name, link in node_links.items():
-        if name != "lo" and name not in wanted and (not tenant or fabric_port(link)):
-            # a tenant's own network keeps the links it made (not facing the fabric)
-            node.link("del", index=link["index"])  # its fabric peer goes with it
+        if name != "lo" and name not in wanted and (not tenant or link.fabric_port):
+            node.link("del", index=link.index)  # its fabric peer goes with it
             changed = True
-    hosts: dict[str, Any] = {}
-    made: set[str] = set()
-    for port in spec.ports:
-        host = get_link(fab, port.host)
-        inner = node_links.get(port.ifname)
-        paired = (host is not None and inner is not None and link_kind(host) == "veth"
-                  and host.get("link") == inner["index"]
-                  and inner.get("link") == host["index"])
-        if not paired:
-            if inner is not None:
-                node.link("del", index=inner["index"])  # takes its peer with it
-            stale = get_link(fab, port.host)
-            if stale is not None:
-                fab.link("del", index=stale["index"])
-            fd = os.open(ns.path(spec.netns), os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                fab.link("add", ifname=port.host, kind="veth",
-                         peer={"ifname": port.ifname, "net_ns_fd": fd})
-            finally:
-                os.close(fd)
-            host = get_link(fab, port.host)
-            made.add(port.ifname)
-            changed = True
-        assert host is not None
-        hosts[port.host] = host
-    if changed:
-        node_links = links_by_name(node)
-    for port in spec.ports:
-        host = hosts[port.host]
-        br_index = bridges[port.bridge]["index"]
-        if host.get("master") != br_index or host.get("state") != "up":
-            fab.link("set", index=host["index"], master=br_index, state="up")
-        announced = neighbours.alias(port.announce, ip_of(port.address)) \
-            if port.announce is not None else None
-        if host.get("ifalias") != announced and (announced or host.get("ifalias")):
-            fab.link("set", index=host["index"], ifalias=announced or "")
-        inner = node_links[port.ifname]
-        if port.mac and inner.get("address") != port.mac:
-            node.link("set", index=inner["index"], address=port.mac)
-        if inner.get("state") != "up":
-            node.link("set", index=inner["index"], state="up")
-    return node_links, made
+    return changed
+
+
+def _pair(spec: NodeSpec, port: PortSpec, fab: IPRoute, node: IPRoute,
+          rfab: rawlink.Netlink, inner: rawlink.Link | None) -> rawlink.Link:
+    """The port's veth pair made again from the fabric, its peer placed in the node; returns
+    the fabric end."""
+    if inner is not None:
+        node.link("del", index=inner.index)  # takes its peer with it
+    stale = rfab.link(name=port.host)
+    if stale is not None:
+        fab.link("del", index=stale.index)
+    fd = os.open(ns.path(spec.netns), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fab.link("add", ifname=port.host, kind="veth",
+                 peer={"ifname": port.ifname, "net_ns_fd": fd})
+    finally:
+        os.close(fd)
+    host = rfab.link(name=port.host)
+    if host is None:
+        raise DataPlaneError(f"ensure_node {spec.netns}: port {port.host} went as it was made")
+    return host
+
+
+def _configure(port: PortSpec, fab: IPRoute, node: IPRoute, host: rawlink.Link,
+               bridge: int, inner: rawlink.Link) -> None:
+    """The fabric end in its bridge, up, announcing the port's address; the node's end with
+    its MAC, up."""
+    if host.master != bridge or not host.up:
+        fab.link("set", index=host.index, master=bridge, state="up")
+    announced = neighbours.alias(port.announce, ip_of(port.address)) \
+        if port.announce is not None else None
+    if host.alias != announced and (announced or host.alias):
+        fab.link("set", index=host.index, ifalias=announced or "")
+    if port.mac and inner.mac != port.mac:
+        node.link("set", index=inner.index, address=port.mac)
+    if not inner.up:
+        node.link("set", index=inner.index, state="up")
 
 
 # ---------------------------------------------------------------------- the fabric's bridges

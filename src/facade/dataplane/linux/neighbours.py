@@ -32,6 +32,7 @@ from typing import Any
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
+from facade.dataplane.linux import rawlink
 from facade.domain import names
 from facade.domain.specs import Leg
 
@@ -84,36 +85,19 @@ def parse_alias(text: str | None) -> tuple[Leg, str] | None:
     return Leg(netns=parts[1], ifname=parts[2]), parts[3]
 
 
-def _leg_index(ipr: IPRoute, leg: Leg) -> int | None:
-    try:
-        return int(ipr.link("get", ifname=leg.ifname)[0]["index"])
-    except NetlinkError as exc:
-        if exc.code in _GONE:
-            return None
-        raise
-
-
-def announce(ipr: IPRoute, leg: Leg, ip: str, mac: str) -> bool:
-    """In the leg's namespace (`ipr`): `ip` is at `mac`, permanently. False if the leg does
-    not exist (its router is made later, or being remade: ARP does the work meanwhile)."""
-    index = _leg_index(ipr, leg)
-    if index is None:
+def announce(nl: rawlink.Netlink, leg: Leg, ip: str, mac: str) -> bool:
+    """In the leg's namespace (`nl`, raw netlink: one of these per port a node announces):
+    `ip` is at `mac`, permanently. False if the leg does not exist (its router is made later,
+    or being remade: ARP does the work meanwhile)."""
+    link = nl.link(name=leg.ifname)
+    if link is None:
         return False
     try:
-        ipr.neigh("replace", dst=ip, lladdr=mac, ifindex=index, state=NUD_PERMANENT)
-    except NetlinkError as exc:
-        if exc.code in _GONE:
+        return nl.replace_neighbour(link.index, ip, mac)
+    except OSError as exc:
+        if exc.errno in _GONE:
             return False
         raise
-    return True
-
-
-def withdraw(ipr: IPRoute, leg: Leg, ip: str) -> None:
-    """Remove the leg's entry for `ip` (nothing if it or the leg is gone)."""
-    index = _leg_index(ipr, leg)
-    if index is not None:
-        with contextlib.suppress(NetlinkError):
-            ipr.neigh("del", dst=ip, ifindex=index)
 
 
 def announced(fabric_links: list[Any]) -> list[tuple[Leg, str]]:

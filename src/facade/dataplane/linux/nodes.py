@@ -11,7 +11,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
 
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
@@ -38,7 +38,6 @@ from facade.dataplane.linux.links import (
     get_link,
     ip_of,
     ipr_in,
-    link_kind,
 )
 from facade.dataplane.linux.nft import Nft
 from facade.dataplane.linux.node_tables import ensure_router_filter, list_fe_table
@@ -85,20 +84,22 @@ def check_node(spec: NodeSpec) -> None:
 
 
 def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
-                prober: Prober) -> None:
+                prober: Prober, when_namespaced: Callable[[], None] | None = None) -> None:
     """Make the node exactly as `spec` says (the driver calls check_node first), under the
-    fabric's lock shared and the node's own."""
+    fabric's lock shared and the node's own. `when_namespaced` is called once the node's
+    namespace, sandbox and guard exist, before its ports (it starts the early processes)."""
     step = _Steps(spec.netns)
     with contextlib.ExitStack() as stack:
         if not ns.exists(FABRIC):
             raise DataPlaneError(f"ensure_node {spec.netns}: no fabric; ensure the subnets "
                                  "first")
-        fab = stack.enter_context(ipr_in(FABRIC))
+        rfab = stack.enter_context(rawlink.Netlink(FABRIC))  # reads; `fab` changes
         for port in spec.ports:  # before anything is made: a missing bridge leaves nothing
-            bridge = get_link(fab, port.bridge)
-            if bridge is None or link_kind(bridge) != "bridge":
+            bridge = rfab.link(name=port.bridge)
+            if bridge is None or bridge.kind != "bridge":
                 raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {port.bridge} "
                                      f"for port {port.host}")
+        fab = stack.enter_context(ipr_in(FABRIC))
         box = spec.sandbox
         if box is not None and box.own_network and ns.exists(spec.netns) \
                 and not ns.owned_by_child_userns(spec.netns):
@@ -116,8 +117,11 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             # before its ports join their bridges: a tenant's port is never unguarded
             guard.ensure(spec.netns, entries_of(spec))
         step("namespace and guard")
+        if when_namespaced is not None:
+            when_namespaced()
+            step("early processes")
         with ipr_in(spec.netns) as node:
-            links, made = ensure_ports(spec, fab, node)
+            links, made = ensure_ports(spec, fab, node, rfab)
             step("ports")
             if spec.role == NodeRole.ROUTER:
                 _relearn(spec, fab, node, links, made)
@@ -128,7 +132,7 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             ensure_rules(spec, node)
             for port in spec.ports:
                 if port.neighbours and port.mac:
-                    neighbours.resolve(node, links[port.ifname]["index"], port.mac,
+                    neighbours.resolve(node, links[port.ifname].index, port.mac,
                                        port.neighbours)
             step("addresses, routes, rules")
             digest = ns.run_in_netns(spec.netns, lambda: _inside_node(spec, created))
@@ -139,8 +143,8 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             alias = ALIAS_PREFIX + spec.fingerprint() + (f"{tag}:{digest}" if digest
                                                          else "")
             lo = links["lo"]
-            if lo.get("ifalias") != alias or lo.get("state") != "up":
-                node.link("set", index=lo["index"], ifalias=alias, state="up")
+            if lo.alias != alias or not lo.up:
+                node.link("set", index=lo.index, ifalias=alias, state="up")
         _announce(spec)
         step("announce")
     step.log()
@@ -251,7 +255,7 @@ def _inside_node(spec: NodeSpec, created: bool) -> str | None:
     return None
 
 
-def _relearn(spec: NodeSpec, fab: IPRoute, router: IPRoute, links: dict[str, Any],
+def _relearn(spec: NodeSpec, fab: IPRoute, router: IPRoute, links: dict[str, rawlink.Link],
              made: set[str]) -> None:
     """A router leg made now (a new subnet, or the router made again after drift) learns what
     the ports already on its segment announce (neighbours.py): their fabric ends' aliases say.
@@ -268,7 +272,7 @@ def _relearn(spec: NodeSpec, fab: IPRoute, router: IPRoute, links: dict[str, Any
                 ends.extend(fab.link("get", index=index))
         ips = [ip for leg, ip in neighbours.announced(ends) if leg.ifname == port.ifname
                and leg.netns == spec.netns]
-        neighbours.resolve(router, links[port.ifname]["index"], port.mac, ips)
+        neighbours.resolve(router, links[port.ifname].index, port.mac, ips)
 
 
 def _announce(spec: NodeSpec) -> None:
@@ -279,10 +283,10 @@ def _announce(spec: NodeSpec) -> None:
         if port.announce is not None and port.mac:
             by_router.setdefault(port.announce.netns, []).append(port)
     for netns, ports in by_router.items():
-        with contextlib.suppress(ns.NamespaceMissing), ipr_in(netns) as ipr:
+        with contextlib.suppress(ns.NamespaceMissing), rawlink.Netlink(netns) as nl:
             for port in ports:
                 assert port.announce is not None and port.mac
-                neighbours.announce(ipr, port.announce, ip_of(port.address), port.mac)
+                neighbours.announce(nl, port.announce, ip_of(port.address), port.mac)
 
 
 def _withdraw(netns: str) -> list[int]:

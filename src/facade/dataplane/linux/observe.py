@@ -18,9 +18,7 @@ from facade.dataplane.linux.links import (
     FE_TAG,
     RT_TAG,
     fabric_links,
-    get_link,
     ipr_in,
-    link_kind,
 )
 from facade.dataplane.linux.node_tables import read_frontend, router_digest
 from facade.dataplane.linux.processes import Processes
@@ -54,28 +52,30 @@ def has_node(netns: str) -> bool:
     return netns != FABRIC and ns.exists(netns)
 
 
-def observe_subnet(bridge: str) -> int | None:
+def _bridge(bridge: str) -> rawlink.Link | None:
+    """The fabric's bridge of that name (rawlink: this is asked once per node reconcile)."""
     if not ns.exists(FABRIC):
         return None
     try:
-        with ipr_in(FABRIC) as fab:
-            link = get_link(fab, bridge)
-        if link is None or link_kind(link) != "bridge":
-            return None
-        return linkcount.count(FABRIC, master=link["index"])  # without parsing them
+        with rawlink.Netlink(FABRIC) as fab:
+            link = fab.link(name=bridge)
+    except (ns.NamespaceMissing, FileNotFoundError):
+        return None
+    return link if link is not None and link.kind == "bridge" else None
+
+
+def observe_subnet(bridge: str) -> int | None:
+    link = _bridge(bridge)
+    if link is None:
+        return None
+    try:
+        return linkcount.count(FABRIC, master=link.index)  # without parsing them
     except (ns.NamespaceMissing, FileNotFoundError):
         return None
 
 
 def has_subnet(bridge: str) -> bool:
-    if not ns.exists(FABRIC):
-        return False
-    try:
-        with ipr_in(FABRIC) as fab:
-            link = get_link(fab, bridge)
-    except (ns.NamespaceMissing, FileNotFoundError):
-        return False
-    return link is not None and link_kind(link) == "bridge"
+    return _bridge(bridge) is not None
 
 
 def observe_rules() -> RulesObservation:

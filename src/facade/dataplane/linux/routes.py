@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
 from facade.dataplane.linux import nft_rules
 from facade.dataplane.linux.links import ip_of, tenant_network
+from facade.dataplane.linux.rawlink import Link
 from facade.domain.specs import NodeSpec, PortSpec
 from facade.domain.states import NodeRole
 
@@ -39,7 +41,7 @@ MANAGED_RULES = range(1, 32000)  # 0, 32766, 32767 are the kernel's
 TENANT_RESERVED = range(RULE_FROM_BASE, RULE_FROM_BASE + 100)
 
 
-def ensure_addresses(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> None:
+def ensure_addresses(spec: NodeSpec, node: IPRoute, links: Mapping[str, Link]) -> None:
     existing: dict[int, list[Any]] = {}
     for a in node.get_addr(family=socket.AF_INET):
         existing.setdefault(a["index"], []).append(a)
@@ -47,7 +49,7 @@ def ensure_addresses(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> No
         iface = ipaddress.ip_interface(port.address)
         # a secondary port's subnet route lives in its own table only, unless `connected`
         noprefix = k > 0 and spec.role != NodeRole.ROUTER and not port.connected
-        index = links[port.ifname]["index"]
+        index = links[port.ifname].index
         present = False
         for a in existing.get(index, []):
             flags = a.get("IFA_FLAGS") or a["flags"]
@@ -85,10 +87,10 @@ def _router_routes(spec: NodeSpec, port: PortSpec, oif: int
     return out
 
 
-def ensure_routes(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> None:
+def ensure_routes(spec: NodeSpec, node: IPRoute, links: Mapping[str, Link]) -> None:
     desired: list[tuple[int, str | None, int, int, str | None, str | None, int]] = []
     for k, port in enumerate(spec.ports):
-        oif = links[port.ifname]["index"]
+        oif = links[port.ifname].index
         iface = ipaddress.ip_interface(port.address)
         if spec.role == NodeRole.ROUTER:
             desired += _router_routes(spec, port, oif)
@@ -108,7 +110,7 @@ def ensure_routes(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> None:
             for prefix in t.allowed:
                 net = ipaddress.ip_network(prefix)
                 desired.append((RT_TABLE_MAIN, str(net.network_address), net.prefixlen,
-                                links[t.ifname]["index"], None, None, RT_SCOPE_LINK))
+                                links[t.ifname].index, None, None, RT_SCOPE_LINK))
     existing = []
     tenant = tenant_network(spec)
     proto = RTPROT_FACADE if tenant else RTPROT_STATIC

@@ -20,14 +20,14 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from facade.dataplane.linux import netns as ns
+from facade.dataplane.linux import rawlink
 from facade.dataplane.linux.errors import DataPlaneError
-from facade.dataplane.linux.links import ipr_in, links_by_name
+from facade.dataplane.linux.links import ipr_in
 from facade.domain import names
 from facade.domain.specs import NodeSpec, TunnelSpec
 
@@ -36,7 +36,6 @@ USERSPACE = "wireguard-go"
 # started here when making the kernel's interface failed
 USERSPACE_ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
 START_TIMEOUT = 5.0
-IFF_UP = 0x1
 
 
 def config(t: TunnelSpec) -> str:
@@ -83,7 +82,8 @@ def _make(netns: str, ifname: str, node: IPRoute) -> str:
     return USERSPACE
 
 
-def make(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> dict[str, Any]:
+def make(spec: NodeSpec, node: IPRoute, links: dict[str, rawlink.Link]
+         ) -> dict[str, rawlink.Link]:
     """Every tunnel of `spec` made and up (routes need the interface); returns the node's
     links (read again when one was made). No key yet: nothing passes."""
     made = False
@@ -92,10 +92,11 @@ def make(spec: NodeSpec, node: IPRoute, links: dict[str, Any]) -> dict[str, Any]
             _make(spec.netns, t.ifname, node)
             made = True
     if made:
-        links = links_by_name(node)
+        with rawlink.Netlink(spec.netns) as nl:
+            links = nl.links_by_name()
     for t in spec.tunnels:
-        if not int(links[t.ifname].get("flags") or 0) & IFF_UP:
-            node.link("set", index=links[t.ifname]["index"], state="up")
+        if not links[t.ifname].up:
+            node.link("set", index=links[t.ifname].index, state="up")
     return links
 
 

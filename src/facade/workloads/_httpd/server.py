@@ -40,6 +40,9 @@ from facade.workloads._httpd.pool import WorkerPool
 from facade.workloads._httpd.process import log
 from facade.workloads._httpd.request import Conn, Request
 
+_FREEBIND = {socket.AF_INET: (socket.IPPROTO_IP, 15),  # IP_FREEBIND (linux/in.h)
+             socket.AF_INET6: (socket.IPPROTO_IPV6, 78)}  # IPV6_FREEBIND (linux/in6.h)
+
 
 class Server:
     """An HTTP/1.1 server bound exactly to (ip, port) for one backend node. See the package."""
@@ -62,6 +65,9 @@ class Server:
                                    socket.SOCK_STREAM)
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # bound before the node's address exists: a built-in workload is started while
+            # its node's ports are made (ProcessSpec.early) and answers once they are
+            self._sock.setsockopt(*_FREEBIND[self._sock.family], 1)
             self._sock.bind((ip, port))
             self._sock.listen(128)
             self._sock.setblocking(False)
