@@ -1,7 +1,8 @@
 """The console's topology and appliance pages in a real browser (Debian's headless Chromium,
 tests/browser.py) against a control plane on the fake data plane (tests/console_plane.py),
 as the operator: chains drawn as arrows, a third-party front-end and an interface in a
-granted subnet marked, a granted subnet labelled; search, collapse and zoom; every appliance
+granted subnet marked, a granted subnet labelled; the edge (a public address, a customer
+site, a channel); search, collapse and zoom; every appliance
 node reachable with the keyboard; a refusal shown in the API's words; delete; the appliances
 list and the events page. No error is logged but the refusal's own answer. The kernel test
 (tests/integration/test_console_e2e.py) covers what each account sees on a real plane."""
@@ -31,6 +32,8 @@ appliances:
   - {name: docs, account: acme, service: search-lb, subnet: acme-vpc/app, backends: 1}
 """
 
+EDGE: dict[str, str] = {}  # what the fixture made that the tests look for
+
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
 
@@ -40,6 +43,19 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         for text in ((ROOT / "examples" / "chain.yaml").read_text(),
                      (ROOT / "examples" / "grants.yaml").read_text(), THIRD_PARTY):
             made.req("POST", "/v1/apply", json={"yaml": text, "filename": "x.yaml"})
+        # the edge (docs/edge.md): a public gateway and address, a customer site and a channel
+        made.req("POST", "/v1/networks", json={
+            "name": "edge-vpc", "account": "acme", "cidr": "10.5.0.0/16", "public_gateway": True,
+            "subnets": [{"name": "web", "cidr": "10.5.1.0/24"}]})
+        made.req("POST", "/v1/instances", json={
+            "name": "www", "account": "acme", "interfaces": [{"subnet": "edge-vpc/web"}]})
+        address = made.req("POST", "/v1/public-ips", json={"account": "acme"})["address"]
+        made.req("POST", f"/v1/public-ips/{address}/associate", json={"instance": "www"})
+        EDGE["address"] = address
+        made.req("POST", "/v1/sites", json={"name": "office", "account": "acme",
+                                            "cidr": "192.168.50.0/24"})
+        made.req("POST", "/v1/vpns", json={"name": "tunnel", "network": "acme/edge-vpc",
+                                           "site": "acme/office"})
         wait_ready(made, ["site", "site-index", "docs"])
         yield made
 
@@ -72,6 +88,20 @@ def test_chains_third_party_front_ends_and_grants_are_marked(operator: Watched) 
     assert attr(page, f"{shared} .node:has(rect.marked)", "data-node") == ["xleg"]
     internal = page.text_content('#topo-svg .subnet[data-subnet="web-vpc/backend"] .mark title')
     assert internal == "internal: backend of service web"
+    assert operator.errors == []
+
+
+def test_the_edge_public_addresses_sites_and_channels(operator: Watched) -> None:
+    page = operator.page
+    page.wait_for_selector('#topo-svg .node[data-node="www"]')
+    address = EDGE["address"]
+    assert attr(page, '#topo-svg .node[data-node="www"]', "data-public-ip") == [address]
+    assert f"⇄ {address}" in (page.text_content('#topo-svg .node[data-node="www"]') or "")
+    edge = page.text_content('#topo-svg .network[data-network="acme/edge-vpc"] .net-title') or ""
+    assert "public gateway 198.19." in edge and "channel tunnel ⇄ office" in edge
+    office = page.text_content('#topo-svg .network[data-network="acme/office"] .net-title') or ""
+    assert "customer site" in office and "channel tunnel ⇄ edge-vpc" in office
+    assert attr(page, "#topo-svg path.channel", "data-channel") == ["tunnel"]
     assert operator.errors == []
 
 

@@ -70,7 +70,8 @@ function chip(box, net, subnet) {
   // a front-end's leg in the customer's subnet is the endpoint; its other legs are addresses
   const customerSide = app !== undefined && app.account === net.account && app.subnet === subnet;
   const second = node.role === "frontend" && customerSide && app.endpoint
-    ? `${app.endpoint} · ${app.name}` : node.ip;
+    ? `${app.endpoint} · ${app.name}`
+    : node.public_ip ? `${node.ip} ⇄ ${node.public_ip}` : node.ip;
   const title = `${node.name} (${node.role}, ${node.account}) ${node.ip} ${h}` +
     (marks.length ? ` — ${marks.join(", ")}` : "");
   const body = `<title>${esc(title)}</title>` +
@@ -81,7 +82,7 @@ function chip(box, net, subnet) {
     `${marks.length ? " ◆" : ""}</text>` +
     `<text x="${box.x + 10}" y="${box.y + 33}" class="ip">${esc(second)}</text>`;
   const attrs = `class="node" data-node="${esc(node.name)}" data-role="${esc(node.role)}" ` +
-    `data-health="${esc(h)}"`;
+    `data-health="${esc(h)}"${node.public_ip ? ` data-public-ip="${esc(node.public_ip)}"` : ""}`;
   if (!app) return `<g ${attrs} tabindex="0">${body}</g>`;
   const href = `#/appliance/${encodeURIComponent(app.name)}?account=${encodeURIComponent(app.account)}`;
   return `<a ${attrs} href="${esc(href)}">${body}</a>`;
@@ -125,6 +126,42 @@ function arrows(lay) {
   }).join("");
 }
 
+/** What a network's header says of its edge: a customer site, its public gateway, its
+ * private channels (docs/edge.md).
+ * @param {TopoNetwork} net
+ * @returns {string}
+ */
+function edge(net) {
+  const parts = [net.kind === "site" ? "customer site" : "",
+    net.public_gateway ? `public gateway ${net.gateway_ip ?? ""}` : "",
+    ...(net.vpns ?? []).map((v) => `channel ${v.name} ⇄ ${v.peer}`)].filter(Boolean);
+  return parts.length ? `  ${parts.join(" · ")}` : "";
+}
+
+/** Private channels as dashed links between the two networks' headers, on the right.
+ * @param {Layout} lay
+ * @returns {string}
+ */
+function channels(lay) {
+  /** @type {Set<string>} */
+  const drawn = new Set();
+  const out = [];
+  for (const box of lay.networks) {
+    for (const v of box.network.vpns ?? []) {
+      const peer = lay.networks.find((b) => b.network.name === v.peer &&
+        b.network.account === box.network.account);
+      if (!peer || drawn.has(v.name)) continue;
+      drawn.add(v.name);
+      const x = box.x + box.w - 40;
+      const [y1, y2] = [box.y + 17, peer.y + 17];
+      out.push(`<path class="channel" data-channel="${esc(v.name)}" d="M${x},${y1} ` +
+        `C${x + 30},${y1} ${x + 30},${y2} ${x},${y2}"><title>channel ${esc(v.name)}: ` +
+        `${esc(box.network.name)} ⇄ ${esc(v.peer)}</title></path>`);
+    }
+  }
+  return out.join("");
+}
+
 /** The SVG markup of a layout.
  * @param {Layout} lay
  * @returns {string}
@@ -140,7 +177,7 @@ function svg(lay) {
       `<text class="net-title" x="${box.x + 12}" y="${box.y + 22}">${sign} ${esc(net.name)}` +
       `<tspan class="muted"> ${esc(net.account)} · ${esc(net.cidr)}` +
       `${box.collapsed ? ` · ${net.subnets.length} subnets, ${box.count} nodes` : ""}` +
-      `</tspan></text>`);
+      `</tspan><tspan class="mark">${esc(edge(net))}</tspan></text>`);
     for (const sub of box.subnets) {
       const s = sub.subnet;
       const marks = [...s.internal.map((why) => `internal: ${why}`),
@@ -162,7 +199,7 @@ function svg(lay) {
     `height="${Math.round(lay.height * scale)}" viewBox="0 0 ${lay.width} ${lay.height}">` +
     `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" ` +
     `markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>` +
-    `</defs>${parts.join("")}${arrows(lay)}</svg>`;
+    `</defs>${parts.join("")}${arrows(lay)}${channels(lay)}</svg>`;
 }
 
 /** The side list of networks, each a button that collapses or expands it.
@@ -256,7 +293,8 @@ export function show(root) {
     <p class="legend"><span class="dot h-up"></span> healthy (its agent says so)
       <span class="dot h-active"></span> active <span class="dot h-pending"></span> pending
       <span class="dot h-down"></span> failing · ◆ third-party front-end or granted interface ·
-      arrows: chains (an appliance's backends call another)</p>`;
+      arrows: chains (an appliance's backends call another) · dashed: private channels ·
+      ⇄ a public address</p>`;
   byId("topo-search").addEventListener("input", (e) => {
     view.query = /** @type {HTMLInputElement} */ (e.target).value;
     draw();

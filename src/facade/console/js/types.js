@@ -6,7 +6,9 @@
  *   public_ip?: string | null}} TopoNode
  * @typedef {{name: string, cidr: string, gateway: string, internal: string[],
  *   granted_to: string[], nodes: TopoNode[]}} TopoSubnet
+ * @typedef {{name: string, peer: string, peer_kind: string}} TopoChannel
  * @typedef {{name: string, account: string, cidr: string, kind?: string,
+ *   public_gateway?: boolean, gateway_ip?: string | null, vpns?: TopoChannel[],
  *   subnets: TopoSubnet[]}} TopoNetwork
  * @typedef {{name: string, account: string, service: string, provider: string,
  *   subnet: string, status: string, endpoint: string | null, backends: string[],
