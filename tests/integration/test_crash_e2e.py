@@ -58,15 +58,22 @@ def _converged(cp: ControlPlane) -> bool:
                for a in apps)
 
 
+def _namespaces(cp: ControlPlane) -> tuple[set[str], set[str]]:
+    """(the kernel's Facade namespaces that the store does not explain, those it lacks)."""
+    nodes = [n for a in cp.items("/v1/appliances") for n in [a["frontend"], *a["backends"]]]
+    nodes += cp.items("/v1/instances")
+    explained = {n["netns"] for n in nodes} | {net["router"] for net in cp.items("/v1/networks")}
+    explained.add("fcd-fabric")
+    kernel = nsclient.facade_netns()
+    return kernel - explained, explained - kernel
+
+
 def _check_invariants(cp: ControlPlane) -> None:
     apps = cp.items("/v1/appliances")
     nodes = [n for a in apps for n in [a["frontend"], *a["backends"]]]
     nodes += cp.items("/v1/instances")
-    wanted = {n["netns"] for n in nodes}
-    routers = {net["router"] for net in cp.items("/v1/networks")}
-    kernel = nsclient.facade_netns()
-    assert kernel == wanted | routers | {"fcd-fabric"}, (
-        f"unexplained: {kernel - wanted - routers - {'fcd-fabric'}}, missing: {wanted - kernel}")
+    unexplained, missing = _namespaces(cp)
+    assert not unexplained and not missing, f"unexplained: {unexplained}, missing: {missing}"
     # every address the store hands out is on exactly one interface of its segment, and the
     # kernel holds exactly the store's addresses
     by_segment: dict[str, list[str]] = {}
@@ -140,8 +147,11 @@ def test_sigkill_at_random_points_converges(cp: ControlPlane,
         for app in cp.items("/v1/appliances"):  # a delete the kill cut short: ask again
             if app["name"] not in alive and app["status"] != "deleting":
                 assert cp.api("DELETE", f"/v1/appliances/{app['name']}").status_code == 202
+        # converged: every appliance ready at its size, and the kernel holds exactly the
+        # store's namespaces (a node scaled away or deleted leaves the lists as its deletion
+        # starts; its namespace goes a moment later)
         cp.wait_for(lambda: _converged(cp) and {a["name"] for a in cp.items("/v1/appliances")}
-                    == set(alive), timeout=30,
+                    == set(alive) and _namespaces(cp) == (set(), set()), timeout=30,
                     what=f"convergence after kill {k + 1} ({op}; seed {SEED})")
         waits.append(time.monotonic() - killed)
         _check_invariants(cp)

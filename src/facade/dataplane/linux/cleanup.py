@@ -1,8 +1,10 @@
 """`python -m facade.dataplane.linux.cleanup [--state-dir DIR]`: remove every kernel object and
-process Facade made (fcd-* namespaces, the fabric last, their processes and pidfiles), print what
-was removed. Works with the control plane down; safe to run when nothing exists. State dir
+process Facade made (fcd-* namespaces, the fabric last, their processes and pidfiles; first the
+simulated hosts' FRR daemons, nodes, hosts and substrate, and their folder), print what was
+removed. Works with the control plane down; safe to run when nothing exists. State dir
 default: $FACADE_HOME or ./.facade. `--this-plane`: of the host-wide objects (control groups,
-sandbox processes, bridges), this state folder's control plane's only."""
+sandbox processes, bridges), this state folder's control plane's only, and of the simulated
+hosts' FRR daemons those of this PID namespace only."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from facade.dataplane.linux import simhosts
 from facade.dataplane.linux.driver import LinuxDataPlane
 
 
@@ -27,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="control groups, sandbox processes and bridges of this state "
                              "folder's control plane only, not every plane's on the host")
     args = parser.parse_args(argv)
-    removed = LinuxDataPlane(args.state_dir or default_state_dir(),
-                             this_plane_only=args.this_plane).cleanup()
+    state_dir = args.state_dir or default_state_dir()
+    # before the driver removes their namespaces
+    removed = simhosts.cleanup(state_dir, every_plane=not args.this_plane)
+    removed += LinuxDataPlane(state_dir, this_plane_only=args.this_plane).cleanup()
     for item in removed:
         print(f"removed {item}")
     if not removed:
