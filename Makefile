@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEBS := iproute2 nftables libnftables1 iperf3 curl procps util-linux bubblewrap catatonit libseccomp2 wireguard-go wireguard-tools openssl \
-  postgresql frr
+  postgresql frr chromium node-typescript
 STAMP_DEBS := $(VENV)/.debs-ok
 STAMP_PY := $(VENV)/.deps-ok
 

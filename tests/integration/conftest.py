@@ -31,6 +31,7 @@ SLOWEST_FIRST = (
     "test_rules_drift_e2e.py",  # 30 s
     "test_chain_e2e.py",  # 30 s
     "test_healing_e2e.py",  # 30 s
+    "test_console_e2e.py",  # 35 s (a browser beside the control plane)
     "test_resilience_e2e.py",  # 30 s
 )
 

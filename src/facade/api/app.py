@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facade import __version__
+from facade.api import console
 from facade.api.answers import error, error_answer
 from facade.api.idempotency import idempotent
 from facade.api.observe import Observe
@@ -70,6 +71,7 @@ def create_app(ctx: Context) -> FastAPI:
     for module in (accounts, quotas, networks, instances, services, load_balancers, appliances,
                    rules, billing, system, usage, autoscale, edge, sites):
         app.include_router(module.router, responses=ERRORS)
+    console.mount(app)  # the web console at / (docs/console.md)
 
     @app.exception_handler(FacadeError)
     async def facadeerror(_: Request, exc: FacadeError) -> JSONResponse:

@@ -189,13 +189,26 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
                         *conditions)
                  .options(*VIEWED))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
-        return paging.answer(view_all(session, caller, rows, ctx.management), cursor)
+        return paging.answer(view_all(session, caller, rows, observed(ctx)), cursor)
 
 
 def get(ctx: Context, caller: Caller, name: str) -> ApplianceRead:
     with ctx.read() as session:
         # one appliance: its few rows are read as they are needed (cheaper than VIEWED here)
-        return view(session, caller, lookup.appliance(session, caller, name), ctx.management)
+        return view(session, caller, lookup.appliance(session, caller, name), observed(ctx))
+
+
+def observed(ctx: Context) -> dict[str, dict[str, Any]]:
+    """What each node's agent last said (`management`), a front-end's with its rotation: the
+    backend addresses its map held when metering last read it. Only the appliance views show
+    it, to those who see the front-end's management (its provider, running it, and the
+    operator; never the customer: docs/api.md)."""
+    if not ctx.rotations:
+        return ctx.management
+    out = dict(ctx.management)
+    for netns, ips in ctx.rotations.items():
+        out[netns] = {**out.get(netns, {}), "rotation": ips}
+    return out
 
 
 def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> None:

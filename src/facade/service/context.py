@@ -82,6 +82,9 @@ class Context:
     kicker: Kicker | None = None
     # node name -> what its management agent last said (kept by the controller, not stored)
     management: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # front-end netns -> the backend addresses its rotation (the nftables map) held when
+    # metering last read its agent (service/metering.py; shown as its `management.rotation`)
+    rotations: dict[str, list[str]] = field(default_factory=dict)
     # how many committed writes changed something: readers that keep a view of the store
     # (the controller's engines) read it again only when this moved
     generation: int = 0

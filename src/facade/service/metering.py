@@ -77,6 +77,8 @@ class Snapshot:
     present: set[int] = field(default_factory=set)  # instance ids whose namespace exists
     # (key, reading, node it is billed to, metric)
     counters: list[tuple[str, Reading, MeteredNode, Metric]] = field(default_factory=list)
+    # front-end netns -> the backend addresses in its rotation, as its agent read its map
+    rotations: dict[str, list[str]] = field(default_factory=dict)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -203,6 +205,9 @@ def read(ctx: Context, nodes: Iterable[MeteredNode], present: set[int],
             continue
         if n.role == NodeRole.FRONTEND:
             snap.counters += frontend_readings(n, answer, by_app.get(n.appliance_id, {}))
+            rotation = answer.get("backends")
+            if isinstance(rotation, list) and all(isinstance(ip, str) for ip in rotation):
+                snap.rotations[n.netns] = sorted(rotation)
         else:
             wl = answer.get("workload")
             if (isinstance(wl, dict) and isinstance(wl.get("boot"), str)
@@ -382,8 +387,22 @@ def tick(ctx: Context, nodes: list[MeteredNode], present: set[int], pmap: PMap =
     """Read and record `nodes`. `prune`: `nodes` is every metered node, and the readings of
     any other are dropped (False for a last reading of one node before it goes)."""
     snap = read(ctx, nodes, present, pmap, skip)
+    _keep_rotations(ctx, nodes, snap, prune=prune)
     with ctx.write() as session:
         return record(session, nodes, snap, prune=prune)
+
+
+def _keep_rotations(ctx: Context, nodes: list[MeteredNode], snap: Snapshot, *,
+                    prune: bool) -> None:
+    """What each front-end's rotation held, as read now; a front-end whose agent did not
+    answer this time keeps what it said last, one no longer metered (`prune`: `nodes` is
+    all of them) is forgotten. A new dict, swapped in whole: readers never see it half made."""
+    rotations = dict(ctx.rotations)
+    if prune:
+        metered = {n.netns for n in nodes if n.role == NodeRole.FRONTEND}
+        rotations = {netns: ips for netns, ips in rotations.items() if netns in metered}
+    rotations.update(snap.rotations)
+    ctx.rotations = rotations
 
 
 # --- queries ---------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+// Where each network, subnet and node of the topology goes: a layered layout of the
+// containment tree (network > subnet > node), pure (no DOM), so it is cheap to run again on
+// every update and to check by itself. Networks are stacked cards; each subnet a band with its
+// label on the left and its nodes in a grid that wraps at the width; a collapsed network is
+// its header alone. Chains (appliance -> appliance it calls) are drawn over this tree as arrows
+// between front-ends, so they need no place of their own.
+
+/** @typedef {import("./types.js").Topology} Topology */
+/** @typedef {import("./types.js").TopoNetwork} TopoNetwork */
+/** @typedef {import("./types.js").TopoSubnet} TopoSubnet */
+/** @typedef {import("./types.js").TopoNode} TopoNode */
+/** @typedef {{x: number, y: number, w: number, h: number}} Box */
+/** @typedef {Box & {node: TopoNode}} NodeBox */
+/** @typedef {Box & {subnet: TopoSubnet, nodes: NodeBox[]}} SubnetBox */
+/** @typedef {Box & {network: TopoNetwork, key: string, collapsed: boolean,
+ *   count: number, subnets: SubnetBox[]}} NetworkBox */
+/** @typedef {{width: number, height: number, networks: NetworkBox[]}} Layout */
+
+export const SIZE = {
+  pad: 16, header: 34, label: 230, chipW: 176, chipH: 40, gap: 10, bandPad: 10, minBand: 60,
+};
+
+/** A network's key, unique across accounts.
+ * @param {TopoNetwork} net
+ * @returns {string}
+ */
+export function netKey(net) { return `${net.account}/${net.name}`; }
+
+/** Does the query match any of these texts (case-insensitive)?
+ * @param {string} q lower-case
+ * @param {Array<string | null | undefined>} texts
+ * @returns {boolean}
+ */
+function hit(q, texts) {
+  return texts.some((t) => (t ?? "").toLowerCase().includes(q));
+}
+
+/** The networks, subnets and nodes a search shows: all of a network (or subnet) whose name
+ * matches, else its nodes that match by name, address or appliance; networks left empty go.
+ * @param {TopoNetwork[]} networks
+ * @param {string} query
+ * @returns {TopoNetwork[]}
+ */
+export function search(networks, query) {
+  const q = query.trim().toLowerCase();
+  if (!q) return networks;
+  /** @type {TopoNetwork[]} */
+  const out = [];
+  for (const net of networks) {
+    if (hit(q, [net.name, net.account, net.cidr])) { out.push(net); continue; }
+    const subnets = net.subnets.map((sub) => hit(q, [sub.name, sub.cidr]) ? sub : {
+      ...sub, nodes: sub.nodes.filter((n) => hit(q, [n.name, n.ip, n.appliance])),
+    }).filter((sub) => sub.nodes.length > 0 || hit(q, [sub.name, sub.cidr]));
+    if (subnets.length > 0) out.push({ ...net, subnets });
+  }
+  return out;
+}
+
+/** Lay the topology out at this width.
+ * @param {TopoNetwork[]} networks
+ * @param {Set<string>} collapsed network keys
+ * @param {number} width
+ * @returns {Layout}
+ */
+export function layout(networks, collapsed, width) {
+  const s = SIZE;
+  const w = Math.max(width, s.label + s.chipW + 3 * s.pad);
+  const cols = Math.max(1, Math.floor((w - 2 * s.pad - s.label - s.gap) / (s.chipW + s.gap)));
+  let y = s.pad;
+  /** @type {NetworkBox[]} */
+  const out = [];
+  for (const network of networks) {
+    const key = netKey(network);
+    const count = network.subnets.reduce((n, sub) => n + sub.nodes.length, 0);
+    /** @type {NetworkBox} */
+    const box = { x: s.pad, y, w: w - 2 * s.pad, h: s.header, network, key, count,
+      collapsed: collapsed.has(key), subnets: [] };
+    let sy = y + s.header;
+    if (!box.collapsed) {
+      for (const subnet of network.subnets) {
+        const rows = Math.ceil(subnet.nodes.length / cols);
+        const h = Math.max(s.minBand, rows * (s.chipH + s.gap) - s.gap + 2 * s.bandPad);
+        const nodes = subnet.nodes.map((node, i) => ({
+          x: box.x + s.label + s.gap + (i % cols) * (s.chipW + s.gap),
+          y: sy + s.bandPad + Math.floor(i / cols) * (s.chipH + s.gap),
+          w: s.chipW, h: s.chipH, node,
+        }));
+        box.subnets.push({ x: box.x, y: sy, w: box.w, h, subnet, nodes });
+        sy += h;
+      }
+      sy += s.gap;
+    }
+    box.h = sy - y;
+    out.push(box);
+    y = sy + s.gap;
+  }
+  return { width: w, height: y + s.pad, networks: out };
+}
