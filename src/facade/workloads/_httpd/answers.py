@@ -6,7 +6,6 @@ connection ends after it. A small answer goes out in one write with its head.
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 
@@ -32,6 +31,8 @@ def text(status: int, body: str) -> Response:
 
 
 def json_response(status: int, obj: object, close: bool = False) -> Response:
+    import json  # here: an echo, which answers JSON only to /whoami, boots without json and re
+
     return Response(status, (json.dumps(obj, ensure_ascii=False) + "\n").encode(), JSON, close)
 
 
