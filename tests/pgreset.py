@@ -1,6 +1,6 @@
 """A test's PostgreSQL database made as the migrated template is again, so that the next test
-can have it (tests/stores.py): copying the template costs 50-90 ms and dropping the copy 20 ms
-per store; emptying one costs 5-10 ms.
+can have it (tests/stores.py), instead of a copy of the template per store and its drop
+(docs/postgresql.md, "Tests", has the figures).
 
 `Pristine` is what the template holds besides its schema: the rows of the few tables that
 have some (`alembic_version`), the state of every sequence (ids start where a fresh copy's

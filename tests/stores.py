@@ -8,10 +8,11 @@ kernel tests start migrates its own.
 
 With FACADE_TEST_STORE=postgresql the same tests run on PostgreSQL: a server of this process
 (tests/pg.py), one database migrated once and used as the template of the databases the stores
-get (`CREATE DATABASE ... TEMPLATE`, 50-90 ms, and 20 ms to drop). A database a test is done
-with (nothing connected to it any more, tests/conftest.py) is emptied back to the template's
-rows and sequences (`recycle`, 5-10 ms) and handed to the next test; one whose schema is no
-longer the template's (a test's own DDL, a restore into it) is dropped instead.
+get (`CREATE DATABASE ... TEMPLATE`, 45-90 ms on a quiet machine, and 20 ms to drop). A
+database a test is done with (nothing connected to it any more, tests/conftest.py) is emptied
+back to the template's rows and sequences (tests/pgreset.py) and handed to the next test; one
+whose schema is no longer the template's (a test's own DDL, a restore into it) is dropped
+instead. docs/postgresql.md, "Tests", has the figures.
 """
 
 from __future__ import annotations
