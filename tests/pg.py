@@ -50,6 +50,9 @@ def _as_server_user() -> list[str]:
 class Server:
     folder: Path
     proc: subprocess.Popen[bytes]
+    # the superuser's connection, kept: a new one is a new server process, 10-20 ms, and the
+    # tests ask after every test which databases are free (tests/stores.py)
+    _admin: psycopg.Connection[tuple[Any, ...]] | None = None
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@/{database}?host={self.folder}"
@@ -57,12 +60,15 @@ class Server:
     def admin(self, sql: str) -> list[tuple[Any, ...]]:
         """Run one statement outside a transaction (CREATE / DROP DATABASE) as the superuser;
         the rows it returned."""
-        with psycopg.connect(host=str(self.folder), user="postgres", dbname="postgres",
-                             autocommit=True) as conn:
-            cur = conn.execute(sql.encode())
-            return cur.fetchall() if cur.description else []
+        if self._admin is None or self._admin.closed:
+            self._admin = psycopg.connect(host=str(self.folder), user="postgres",
+                                          dbname="postgres", autocommit=True)
+        cur = self._admin.execute(sql.encode())
+        return cur.fetchall() if cur.description else []
 
     def stop(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
         if self.proc.poll() is None:
             self.proc.send_signal(3)  # SIGQUIT: immediate shutdown, nothing to keep
             try:

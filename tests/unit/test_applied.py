@@ -43,3 +43,21 @@ def test_a_file_that_is_not_a_mapping_plans_nothing() -> None:
     assert applied.load("a: [unclosed") is None
     assert applied.load("") == {}
     assert applied.plan({}, {}).removed == {}
+
+
+def test_two_accounts_rules_and_grants_at_the_same_path_are_told_apart() -> None:
+    """A rule's `account` and a grant's `subnet_account` are part of what they are: evil's
+    rule and grant left the file, acme's stayed; only evil's are pruned."""
+    rule = "direction: ingress, action: allow, priority: 10"
+    before = applied.load(f"""
+rules: [{{account: acme, subnet: prod/app, {rule}}}, {{account: evil, subnet: prod/app, {rule}}}]
+grants: [{{subnet: prod/app, subnet_account: acme, account: lbco}},
+         {{subnet: prod/app, subnet_account: evil, account: lbco}}]
+""")
+    after = applied.load(f"""
+rules: [{{account: acme, subnet: prod/app, {rule}}}]
+grants: [{{subnet: prod/app, subnet_account: acme, account: lbco}}]
+""")
+    assert before is not None and after is not None
+    plan = applied.plan(before, after)
+    assert plan.labels() == ["grant evil/prod/app/lbco", "rule evil/prod/app/ingress/10"]

@@ -11,7 +11,7 @@ file a set.
 
 Declarations are compared by identity, per top-level key of the scenario file
 (docs/scenario.md): an account and a name for named objects (a name alone for accounts and
-vpns); (subnet, account) for a grant; (subnet or
+vpns); (subnet account, subnet, account) for a grant; (account, subnet or
 interface, direction, priority) for a rule; the whole target for a public address. `prices`
 are settings, never pruned. A subnet or a site's host that leaves a network or site still in
 the file is not pruned (delete it by hand): it is reported in `kept`.
@@ -33,8 +33,9 @@ IDENTITY: dict[str, tuple[str, ...]] = {
     # names are unique per account (docs/api.md, "Names"): a file may declare one name for two
     **{key: ("account", "name") for key in NAMED},
     "accounts": ("name",), "vpns": ("name",),  # a vpn is its network's account's
-    "grants": ("subnet", "account"),
-    "rules": ("subnet", "interface", "direction", "priority"),
+    # whose subnet or instance, when the file says so (two accounts' prod/app)
+    "grants": ("subnet_account", "subnet", "account"),
+    "rules": ("account", "subnet", "interface", "direction", "priority"),
     "public_ips": ("account", "instance", "iface", "appliance", "site", "address"),
 }
 # the nested lists whose items are not pruned one by one

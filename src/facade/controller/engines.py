@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from facade.controller.autoscaling import Scaler
 from facade.controller.costs import Costs
-from facade.service import desired, edge_metering, management, metering
+from facade.service import desired, edge_metering, kernel_owners, management, metering
 from facade.service.context import Context
 
 log = logging.getLogger("facade.engines")
@@ -133,7 +133,7 @@ class ManagementEngine:
         if notes:
             with ctx.write(track=False) as session:
                 for kind, obj, message in notes:
-                    ctx.event(session, kind, obj, message)
+                    ctx.event(session, kind, obj, message, kernel_owners.owner(session, obj))
 
     def start(self) -> None:
         self.periodic.start()

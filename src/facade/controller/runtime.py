@@ -28,6 +28,7 @@ from facade.dataplane.protocol import DataPlane
 from facade.domain.keys import Key
 from facade.reconcile.apply import apply
 from facade.reconcile.plan import Action, EnsureNode, Plan, SetBackends
+from facade.service import kernel_owners
 from facade.service.context import Context
 from facade.service.desired import ApplianceTarget
 
@@ -133,7 +134,7 @@ class Runtime:
             return
         with self.ctx.write(track=False) as session:
             for kind, obj, message in notes:
-                self.ctx.event(session, kind, obj, message)
+                self.ctx.event(session, kind, obj, message, kernel_owners.owner(session, obj))
 
     def act(self, actions: list[Action]) -> list[Action]:
         """Carry out one key's actions in order, one event each; returns those done. Raises

@@ -241,17 +241,24 @@ class SiteDecl(Declaration):
 
 @dataclass(frozen=True)
 class SiteHostDecl(Declaration):
-    """One of a site's `hosts`: an instance of the site's range."""
+    """One of a site's `hosts`: an instance of the site's range; `account` is the site's
+    (sites are unique per account: two accounts' files may both have a site `branch`)."""
 
     name: str
     site: str
     ip: str | None = None
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
+    account: str = ""
 
     @property
     def kind(self) -> str:
         return "site host"
+
+    @property
+    def site_ref(self) -> str:
+        """The site as the API is asked for it: ACCOUNT/NAME, whoever applies the file."""
+        return f"{self.account}/{self.site}" if self.account else self.site
 
 
 @dataclass(frozen=True)
@@ -313,13 +320,16 @@ class ApplianceDecl(Declaration):
 @dataclass(frozen=True)
 class RuleDecl(Declaration):
     """A security rule of a subnet (`subnet: net/sub`) or of one interface (`interface:
-    instance/eth0`); `rule` holds the validated fields (domain.security)."""
+    instance/eth0`); `rule` holds the validated fields (domain.security). `account`: whose
+    subnet or instance it is, when the file says so (the API's `?account=`); else the
+    reference is resolved as the applying token's."""
 
     subnet: str | None
     interface: str | None
     rule: PortRuleSpec
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
+    account: str = ""
 
     @property
     def kind(self) -> str:
@@ -327,8 +337,22 @@ class RuleDecl(Declaration):
 
     @property
     def label(self) -> str:
-        scope = f"subnet {self.subnet}" if self.subnet else f"interface {self.interface}"
+        scope = f"subnet {self.subnet_ref}" if self.subnet else f"interface {self.interface_ref}"
         return f"{scope} {self.rule.direction} {self.rule.priority}"
+
+    @property
+    def subnet_ref(self) -> str | None:
+        """NETWORK/SUBNET, or ACCOUNT/NETWORK/SUBNET with the rule's account."""
+        if self.subnet is None or not self.account or self.subnet.count("/") == 2:
+            return self.subnet
+        return f"{self.account}/{self.subnet}"
+
+    @property
+    def interface_ref(self) -> str | None:
+        """INSTANCE/IFNAME, or ACCOUNT/INSTANCE/IFNAME with the rule's account."""
+        if self.interface is None or not self.account:
+            return self.interface
+        return f"{self.account}/{self.interface}"
 
 
 @dataclass(frozen=True)

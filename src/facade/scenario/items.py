@@ -91,6 +91,16 @@ class Item:
                                 what=f"{self.kind} {key}")
 
 
+def owned_by(item: Item, key: str, subnet: str, account: str) -> None:
+    """A subnet written ACCOUNT/NETWORK/SUBNET beside an `account` (a rule's, a grant's
+    `subnet_account`) must name the same account: the file says whose subnet once, or twice
+    alike."""
+    written = subnet.split("/")[0] if subnet.count("/") == 2 else None
+    if account and written is not None and written != account:
+        item.fail(key, f"{item.kind} {key} {subnet} is account {written}'s, but the "
+                       f"{item.kind} says account {account}; write one of them, or both alike")
+
+
 def items(top: Map, key: str, file: str) -> Iterator[tuple[object, int]]:
     """The items of a top-level (or nested) list with their lines; null counts as empty."""
     value = top.get(key)

@@ -21,7 +21,7 @@ from facade.domain.scenario import (
     ServiceDecl,
     SubnetDecl,
 )
-from facade.scenario.items import Item, Unique, fields_at, in_file, items, mapping
+from facade.scenario.items import Item, Unique, fields_at, in_file, items, mapping, owned_by
 from facade.scenario.yaml_lines import Map
 
 
@@ -110,13 +110,21 @@ def _owner(ref: str, account: str, networks: tuple[NetworkDecl, ...]) -> str | N
 
 
 def read_grants(top: Map, file: str, networks: tuple[NetworkDecl, ...]) -> tuple[GrantDecl, ...]:
+    """grants: [{subnet, account, subnet_account?}]: `account` is the grantee; `subnet_account`
+    says whose the subnet is (the API's `?subnet_account=`), for a file of several accounts
+    that have that path: the subnet is then ACCOUNT/NETWORK/SUBNET."""
     seen: dict[tuple[str, str], int] = {}
     out = []
     for value, line in items(top, "grants", file):
-        item = mapping(value, line, kind="grant", file=file, allowed=("subnet", "account"),
+        item = mapping(value, line, kind="grant", file=file,
+                       allowed=("subnet", "account", "subnet_account"),
                        required=("subnet", "account"))
         subnet = item.subnet_ref("subnet")
         account = item.name("account", kind="account")
+        if item.has("subnet_account"):
+            owner = item.name("subnet_account", kind="account")
+            owned_by(item, "subnet", subnet, owner)
+            subnet = subnet if subnet.count("/") == 2 else f"{owner}/{subnet}"
         if _owner(subnet, account, networks) == account:
             item.fail("account", f"account {account} owns subnet {subnet} (its network is "
                                  "declared in this file); it needs no grant")

@@ -10,13 +10,15 @@ from facade.domain import security
 from facade.domain.errors import Invalid
 from facade.domain.names import check_interface_ref
 from facade.domain.scenario import RuleDecl
-from facade.scenario.items import items, mapping
+from facade.scenario.items import items, mapping, owned_by
 from facade.scenario.yaml_lines import Map
 
-RULE_KEYS = ("subnet", "interface", *security.FIELDS)
+RULE_KEYS = ("subnet", "interface", "account", *security.FIELDS)
 
 
 def read_rules(top: Map, file: str) -> tuple[RuleDecl, ...]:
+    """rules: [{subnet | interface, account?, direction, action, ...}]; `account` says whose
+    subnet or instance (the API's `?account=`), for a file of several accounts."""
     seen: dict[tuple[str, str, int], int] = {}
     out = []
     for value, line in items(top, "rules", file):
@@ -27,8 +29,10 @@ def read_rules(top: Map, file: str) -> tuple[RuleDecl, ...]:
             item.fail("subnet" if item.has("subnet") else "direction",
                       "a rule needs exactly one of subnet: network/subnet and "
                       "interface: instance/eth0")
+        account = item.name("account", kind="account") if item.has("account") else ""
         if item.has("subnet"):
             subnet = item.subnet_ref("subnet")
+            owned_by(item, "subnet", subnet, account)
         else:
             interface = check_interface_ref(item.data.get("interface"),
                                             where=item.at("interface"), what="rule interface")
@@ -37,11 +41,12 @@ def read_rules(top: Map, file: str) -> tuple[RuleDecl, ...]:
             rule = security.check_rule(fields)
         except Invalid as exc:
             raise Invalid(f"rule {exc.where}: {exc.message}", where=item.at(exc.where)) from None
-        key = (subnet or f"if:{interface}", rule.direction, rule.priority)
+        decl = RuleDecl(subnet=subnet, interface=interface, rule=rule, line=item.line,
+                        file=file, account=account)
+        key = (decl.subnet_ref or f"if:{decl.interface_ref}", rule.direction, rule.priority)
         if key in seen:
             item.fail("priority", f"{key[0].removeprefix('if:')} has two {rule.direction} rules "
                                   f"at priority {rule.priority} (first at line {seen[key]})")
         seen[key] = item.line
-        out.append(RuleDecl(subnet=subnet, interface=interface, rule=rule, line=item.line,
-                            file=file))
+        out.append(decl)
     return tuple(out)

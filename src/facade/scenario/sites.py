@@ -14,18 +14,19 @@ from facade.scenario.yaml_lines import Map
 
 def read_sites(top: Map, file: str, instances: tuple[InstanceDecl, ...]
                ) -> tuple[tuple[SiteDecl, ...], tuple[SiteHostDecl, ...]]:
-    """sites: [{name, account, cidr, hosts: [{name, ip}]}]; hosts share the instances' names."""
+    """sites: [{name, account, cidr, hosts: [{name, ip}]}]; hosts share the instances' names.
+    Both are unique per account, as networks and instances are (docs/api.md, "Names")."""
     unique = Unique("site")
     hosts_seen = Unique("site host")
-    taken = {i.name: i.line for i in instances}
+    taken = {(i.account, i.name): i.line for i in instances}
     sites, hosts = [], []
     for value, line in items(top, "sites", file):
         item = mapping(value, line, kind="site", file=file,
                        allowed=("name", "account", "cidr", "hosts"),
                        required=("name", "account", "cidr"))
         name = item.name()
-        unique.add(name, item.line, item.at("name"))
         account = item.name("account", kind="account")
+        unique.add(name, item.line, item.at("name"), account)
         with fields_at(item):
             cmd = commands.new_network(name=name, cidr=item.data.get("cidr"))
         sites.append(SiteDecl(name=name, account=account, cidr=cmd.cidr, line=item.line,
@@ -34,15 +35,15 @@ def read_sites(top: Map, file: str, instances: tuple[InstanceDecl, ...]
             host = mapping(hvalue, hline, kind="site host", file=file,
                            allowed=("name", "ip"), required=("name",))
             hname = host.name()
-            hosts_seen.add(hname, host.line, host.at("name"))
-            if hname in taken:
-                host.fail("name", f"{hname!r} is also an instance of this file (line "
-                                  f"{taken[hname]}); site hosts and instances share their "
-                                  "names")
+            hosts_seen.add(hname, host.line, host.at("name"), account)
+            if (account, hname) in taken:
+                host.fail("name", f"{hname!r} is also an instance of account {account} in this "
+                                  f"file (line {taken[account, hname]}); site hosts and "
+                                  "instances share their names")
             ip = str(parse_ip(host.string("ip", "an IPv4 address like 192.168.1.10"),
                               where=host.at("ip"))) if host.has("ip") else None
             hosts.append(SiteHostDecl(name=hname, site=name, ip=ip, line=host.line,
-                                      file=file))
+                                      file=file, account=account))
     return tuple(sites), tuple(hosts)
 
 

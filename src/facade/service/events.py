@@ -110,7 +110,7 @@ def _shown_to(session: Session, viewer: Caller) -> ColumnElement[bool]:
     """Which events `viewer` (an account, not the operator) is shown, as SQL: those of its own
     objects (an event's `account`), but for the ones naming an appliance's nodes, which only
     the provider sees; those of the appliances it provides; and, of events with no account
-    (older than 0022, the controller's about kernel objects), those its objects' names match,
+    (older than 0022, or about a kernel object whose row was gone), those its names match,
     as before."""
     me = viewer.account_id
     provided = select(Appliance.id).join(Service, Appliance.service_id == Service.id).where(

@@ -64,9 +64,13 @@ def differs(decl: Declaration, what: str, have: object, want: object) -> Conflic
 
 
 def rule_scope(session: Session, caller: Caller, decl: RuleDecl) -> rules.Scope:
-    if decl.subnet is not None:
-        return rules.subnet_scope(session, caller, decl.subnet)
+    """The subnet or interface the rule is of: the rule's `account`'s, when the file says whose
+    (as the API's `?account=`), else the one the applying token's reference means."""
+    if decl.subnet_ref is not None:
+        return rules.subnet_scope(session, caller, decl.subnet_ref)
     instance, ifname = rules.split_interface(decl.interface or "")
+    if decl.account:
+        instance = f"{decl.account}/{instance}"
     return rules.interface_scope(session, caller, instance, ifname)
 
 

@@ -311,11 +311,11 @@ def _site(ctx: Context, session: Session, caller: Caller, decl: SiteDecl) -> str
 
 def _site_host(ctx: Context, session: Session, caller: Caller, decl: SiteHostDecl) -> str:
     session.flush()  # the sites the file just declared
-    place = sites.find(session, caller, decl.site)
+    place = sites.find(session, caller, decl.site_ref)
     row = session.scalar(select(Instance).where(Instance.name == decl.name,
                                                 Instance.name_scope_id == place.account_id))
     if row is None:
-        sites.new_host(ctx, session, caller, decl.site, decl.name, decl.ip)
+        sites.new_host(ctx, session, caller, decl.site_ref, decl.name, decl.ip)
         return "created"
     site = row.interfaces[0].subnet.network.name if row.interfaces else None
     if row.role != NodeRole.SITE_HOST or site != decl.site:

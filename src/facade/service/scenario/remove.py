@@ -89,7 +89,7 @@ def _own_instance(session: Session, caller: Caller,
                   decl: InstanceDecl | ExternalDecl | SiteHostDecl) -> Instance | None:
     if isinstance(decl, SiteHostDecl):
         try:
-            account = sites.find(session, caller, decl.site).account.name
+            account = sites.find(session, caller, decl.site_ref).account.name
         except FacadeError:
             return None  # its site is gone (or not the caller's): so is the host
     else:
