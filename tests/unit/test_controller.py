@@ -146,6 +146,33 @@ def test_changes_go_before_the_resync_and_say_how_long_they_waited() -> None:
     assert q.get(0) == A and q.get(0) is None
 
 
+def test_the_quick_worker_takes_only_appliances_and_the_others_keep_the_order() -> None:
+    """An appliance's key (its rotation, its readiness) never waits for node makes: the quick
+    worker takes it ahead of every node queued before it; the other workers take the front
+    lane's keys in the order they came, appliances included, and the resync's after them."""
+    clock = Clock()
+    q = WorkQueue(clock)
+    n1, n2, app, later = keys.node(11), keys.node(12), keys.appliance(5), keys.appliance(6)
+    q.add([keys.node(10)], background=True)
+    clock.t += 1
+    q.add([n1, n2])
+    clock.t += 1
+    q.add([app])
+    assert q.get(0, quick=True) == app  # ahead of the two nodes queued before it
+    assert q.get(0, quick=True) is None  # nothing else is quick: never a node
+    q.done(app)
+    q.add([app])  # came again: the others take it in its turn
+    clock.t += 1
+    q.add([later])
+    assert [q.get(0), q.get(0), q.get(0), q.get(0)] == [n1, n2, app, later]
+    assert q.get(0, quick=True) is None  # the resync's node is not for the quick worker
+    assert q.get(0) == keys.node(10)
+    moved = keys.appliance(7)
+    q.add([moved], background=True)
+    q.add([moved])  # a resync's appliance touched by a change: quick now
+    assert q.get(0, quick=True) == moved and q.get(0) is None
+
+
 # -- what it spends its CPU on -------------------------------------------------------------------
 
 

@@ -151,6 +151,11 @@ class Controller:
             t = threading.Thread(target=self._work, name=f"facade-controller-{i}", daemon=True)
             t.start()
             self._threads.append(t)
+        # and one for the quick kinds alone (queue.QUICK: appliances' rotations and readiness)
+        t = threading.Thread(target=self._work, kwargs={"quick": True},
+                             name="facade-controller-quick", daemon=True)
+        t.start()
+        self._threads.append(t)
         for name, fn in (("resync", self._resync), ("report", self._report)):
             t = threading.Thread(target=fn, name=f"facade-{name}", daemon=True)
             t.start()
@@ -179,10 +184,10 @@ class Controller:
         finally:
             self._gate.set()
 
-    def _work(self) -> None:
+    def _work(self, quick: bool = False) -> None:
         while not self._stop.is_set():
             self._gate.wait()
-            key = self.queue.get(timeout=0.5)
+            key = self.queue.get(timeout=0.5, quick=quick)
             if key is None:
                 continue
             waited, background = self.queue.waited(key)

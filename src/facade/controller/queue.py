@@ -9,6 +9,11 @@ Two lanes: keys added by a write, an event or a retry are handed out before the 
 (`add(..., background=True)`): the slow look at every object never makes a user's change wait
 behind it. A background key added again in the front lane moves to the front.
 
+Quick kinds: a front-lane key of a kind in QUICK (an appliance's: its rotation and readiness, a
+few ms) also waits where `get(quick=True)` (the controller's quick worker) takes it: a rotation
+change or an appliance's `ready` never waits for the node makes that hold every other worker.
+The other workers take the front lane's keys in their order, these included.
+
 Tickets: every `add` of keys gets the next number; `wait(ticket)` returns once every key added
 with a number up to it has been handed out and finished since (a failed attempt counts: the
 answer is the event it records, not its retries).
@@ -43,6 +48,7 @@ from facade.service import request_ids
 
 RETRY_FIRST = 0.05
 RETRY_MAX = 30.0
+QUICK = frozenset({"appliance"})  # kinds with a lane (and a worker) of their own
 
 
 class WorkQueue:
@@ -50,6 +56,7 @@ class WorkQueue:
         self.clock = clock
         self._cond = threading.Condition()
         self._front: deque[Key] = deque()  # FIFO of keys to hand out first
+        self._quick: deque[Key] = deque()  # FIFO of the front lane's keys of QUICK kinds
         self._back: deque[Key] = deque()  # FIFO of the resync's keys (stale entries skipped)
         self._queued: dict[Key, bool] = {}  # waiting -> in the background lane
         self._since: dict[Key, float] = {}  # waiting -> queued at
@@ -164,12 +171,22 @@ class WorkQueue:
             self._queued[key] = background
             self._waiting_kinds[key.kind] += 1
             self._since[key] = self.clock()
-            (self._back if background else self._front).append(key)
+            (self._back if background else self._lane(key)).append(key)
         elif lane and not background:  # to the front; its entry behind is skipped
             self._queued[key] = False
-            self._front.append(key)
+            self._lane(key).append(key)
 
-    def _next(self) -> Key | None:
+    def _lane(self, key: Key) -> deque[Key]:
+        return self._quick if key.kind in QUICK else self._front
+
+    def _next(self, quick: bool = False) -> Key | None:
+        """The front lane's oldest key (of either of its deques), else the resync's next;
+        `quick`: the oldest of QUICK kinds or none."""
+        if quick:
+            return self._quick.popleft() if self._quick else None
+        if self._quick and (not self._front
+                            or self._since[self._quick[0]] <= self._since[self._front[0]]):
+            return self._quick.popleft()
         if self._front:
             return self._front.popleft()
         while self._back:
@@ -187,15 +204,16 @@ class WorkQueue:
             self._push(key)
 
     # -- taking ------------------------------------------------------------------------------
-    def get(self, timeout: float = 1.0) -> Key | None:
-        """The next key to reconcile (held until `done`), or None on timeout or close."""
+    def get(self, timeout: float = 1.0, *, quick: bool = False) -> Key | None:
+        """The next key to reconcile (held until `done`), or None on timeout or close.
+        `quick`: only a front-lane key of a QUICK kind (the quick worker's)."""
         deadline = self.clock() + timeout
         with self._cond:
             while True:
                 self._promote()
                 if self._closed:
                     return None
-                key = self._next()
+                key = self._next(quick)
                 if key is not None:
                     self._waited[key] = (self.clock() - self._since.pop(key),
                                          self._queued.pop(key))

@@ -119,7 +119,7 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
         step("namespace and guard")
         if when_namespaced is not None:
             when_namespaced()
-            step("early processes")
+            step("early processes (launched)")
         with ipr_in(spec.netns) as node:
             links, made = ensure_ports(spec, fab, node, rfab)
             step("ports")
