@@ -18,6 +18,9 @@ BUILTINS: dict[str, str] = {
     "web": "facade.workloads.web",
 }
 WORKLOADS = tuple(sorted(BUILTINS))
+# built-ins that need none of their node's network to start (ProcessSpec.early): search copies
+# its peers' documents as it boots, so it starts once its node's ports and addresses are there
+EARLY = frozenset({"http-echo", "web"})
 PLACEHOLDERS = ("ip", "port", "name")
 MAX_WORKLOAD = 40  # characters of a workload's name as a body gives it (the store's column)
 MAX_COMMAND = 4096  # characters of a command template

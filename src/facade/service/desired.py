@@ -203,7 +203,7 @@ def _workload(app: Appliance, node: Instance) -> ProcessSpec:
     else:
         argv = workload.render_command(svc.command or "", ip=ip, port=svc.port, name=node.name)
     return ProcessSpec(key=f"wl{node.id}", netns=names.node_netns(node.id, node.name),
-                       argv=tuple(argv), sandboxed=True, early=bool(svc.workload))
+                       argv=tuple(argv), sandboxed=True, early=svc.workload in workload.EARLY)
 
 
 def _workload_check(node: Instance) -> dict[str, Any]:
