@@ -16,6 +16,7 @@ import random
 import signal
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -52,16 +53,23 @@ def _restart(cp: ControlPlane) -> None:
     cp.__dict__.update(fresh.__dict__)
 
 
-def _converged(cp: ControlPlane) -> bool:
+def _converged(cp: ControlPlane, alive: dict[str, int]) -> bool:
+    """Exactly the appliances alive, each ready at its size, and the kernel holding exactly the
+    store's namespaces (what a kill left half made or half deleted goes a moment later)."""
     apps = cp.items("/v1/appliances")
-    return all(a["status"] == "ready" and len(a["backends"]) == a["desired_backends"]
-               for a in apps)
+    return ({a["name"] for a in apps} == set(alive)
+            and all(a["status"] == "ready" and len(a["backends"]) == a["desired_backends"]
+                    for a in apps)
+            and _namespaces(cp, _nodes(cp, apps)) == (set(), set()))
 
 
-def _namespaces(cp: ControlPlane) -> tuple[set[str], set[str]]:
+def _nodes(cp: ControlPlane, apps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every node the store lists: the appliances' (`apps`, as listed) and the instances."""
+    return [n for a in apps for n in [a["frontend"], *a["backends"]]] + cp.items("/v1/instances")
+
+
+def _namespaces(cp: ControlPlane, nodes: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
     """(the kernel's Facade namespaces that the store does not explain, those it lacks)."""
-    nodes = [n for a in cp.items("/v1/appliances") for n in [a["frontend"], *a["backends"]]]
-    nodes += cp.items("/v1/instances")
     explained = {n["netns"] for n in nodes} | {net["router"] for net in cp.items("/v1/networks")}
     explained.add("fcd-fabric")
     kernel = nsclient.facade_netns()
@@ -70,9 +78,8 @@ def _namespaces(cp: ControlPlane) -> tuple[set[str], set[str]]:
 
 def _check_invariants(cp: ControlPlane) -> None:
     apps = cp.items("/v1/appliances")
-    nodes = [n for a in apps for n in [a["frontend"], *a["backends"]]]
-    nodes += cp.items("/v1/instances")
-    unexplained, missing = _namespaces(cp)
+    nodes = _nodes(cp, apps)
+    unexplained, missing = _namespaces(cp, nodes)
     assert not unexplained and not missing, f"unexplained: {unexplained}, missing: {missing}"
     # every address the store hands out is on exactly one interface of its segment, and the
     # kernel holds exactly the store's addresses
@@ -147,11 +154,7 @@ def test_sigkill_at_random_points_converges(cp: ControlPlane,
         for app in cp.items("/v1/appliances"):  # a delete the kill cut short: ask again
             if app["name"] not in alive and app["status"] != "deleting":
                 assert cp.api("DELETE", f"/v1/appliances/{app['name']}").status_code == 202
-        # converged: every appliance ready at its size, and the kernel holds exactly the
-        # store's namespaces (a node scaled away or deleted leaves the lists as its deletion
-        # starts; its namespace goes a moment later)
-        cp.wait_for(lambda: _converged(cp) and {a["name"] for a in cp.items("/v1/appliances")}
-                    == set(alive) and _namespaces(cp) == (set(), set()), timeout=30,
+        cp.wait_for(lambda: _converged(cp, alive), timeout=30,
                     what=f"convergence after kill {k + 1} ({op}; seed {SEED})")
         waits.append(time.monotonic() - killed)
         _check_invariants(cp)

@@ -58,10 +58,6 @@ def link_kind(link: Any) -> str | None:
     return str(kind) if kind is not None else None
 
 
-def links_by_name(ipr: IPRoute) -> dict[str, Any]:
-    return {link.get("ifname"): link for link in ipr.get_links()}
-
-
 def delete_links(ipr: IPRoute, indexes: list[int]) -> None:
     """Delete links in one batch: tag them with a link group, then delete the group (one
     RTM_DELLINK, one RCU grace period for all; about 16 ms per link one at a time). Deleting a
@@ -122,21 +118,14 @@ def fabric_port(link: Any) -> bool:
 
 
 # ---------------------------------------------------------------------- a node's ports
-def ensure_ports(spec: NodeSpec, fab: IPRoute, node: IPRoute, rfab: rawlink.Netlink
-                 ) -> tuple[dict[str, rawlink.Link], set[str]]:
-    """Veth pairs for every port, nothing else in the node; returns the node's links and
-    the ports made now. Links are read with rawlink.py (`rfab` in the fabric: the attributes
-    needed, not pyroute2's every one, which was most of a node's making) and changed with
-    pyroute2 (`fab`, `node`)."""
+def ensure_ports(spec: NodeSpec, fab: IPRoute, node: IPRoute, rfab: rawlink.Netlink,
+                 bridges: dict[str, rawlink.Link]) -> tuple[dict[str, rawlink.Link], set[str]]:
+    """Veth pairs for every port, nothing else in the node, each in its bridge (`bridges`, by
+    name, as the caller found them); returns the node's links and the ports made now. Links
+    are read with rawlink.py (`rfab` in the fabric: the attributes needed, not pyroute2's every
+    one, which was most of a node's making) and changed with pyroute2 (`fab`, `node`)."""
     with rawlink.Netlink(spec.netns) as rnode:
         node_links = rnode.links_by_name()
-        bridges: dict[str, rawlink.Link] = {}
-        for port in spec.ports:
-            bridge = bridges.get(port.bridge) or rfab.link(name=port.bridge)
-            if bridge is None or bridge.kind != "bridge":
-                raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {port.bridge} for "
-                                     f"port {port.host}")
-            bridges[port.bridge] = bridge
         changed = _drop_unwanted(spec, node, node_links)
         hosts: dict[str, rawlink.Link] = {}
         made: set[str] = set()
@@ -145,7 +134,7 @@ def ensure_ports(spec: NodeSpec, fab: IPRoute, node: IPRoute, rfab: rawlink.Netl
             inner = node_links.get(port.ifname)
             if not (host is not None and inner is not None and host.kind == "veth"
                     and host.peer == inner.index and inner.peer == host.index):
-                host = _pair(spec, port, fab, node, rfab, inner)
+                host = _pair(spec, port, fab, node, rfab, inner, host)
                 made.add(port.ifname)
                 changed = True
             hosts[port.host] = host
@@ -171,14 +160,13 @@ def _drop_unwanted(spec: NodeSpec, node: IPRoute, node_links: dict[str, rawlink.
     return changed
 
 
-def _pair(spec: NodeSpec, port: PortSpec, fab: IPRoute, node: IPRoute,
-          rfab: rawlink.Netlink, inner: rawlink.Link | None) -> rawlink.Link:
-    """The port's veth pair made again from the fabric, its peer placed in the node; returns
-    the fabric end."""
+def _pair(spec: NodeSpec, port: PortSpec, fab: IPRoute, node: IPRoute, rfab: rawlink.Netlink,
+          inner: rawlink.Link | None, stale: rawlink.Link | None) -> rawlink.Link:
+    """The port's veth pair made again from the fabric, its peer placed in the node (`inner`
+    and `stale`, the ends found, removed first); returns the fabric end."""
     if inner is not None:
         node.link("del", index=inner.index)  # takes its peer with it
-    stale = rfab.link(name=port.host)
-    if stale is not None:
+    if stale is not None and (inner is None or stale.peer != inner.index):  # not gone with it
         fab.link("del", index=stale.index)
     fd = os.open(ns.path(spec.netns), os.O_RDONLY | os.O_CLOEXEC)
     try:

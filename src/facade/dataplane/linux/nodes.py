@@ -35,7 +35,6 @@ from facade.dataplane.linux.links import (
     RT_TAG,
     delete_links,
     ensure_ports,
-    get_link,
     ip_of,
     ipr_in,
 )
@@ -94,11 +93,13 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             raise DataPlaneError(f"ensure_node {spec.netns}: no fabric; ensure the subnets "
                                  "first")
         rfab = stack.enter_context(rawlink.Netlink(FABRIC))  # reads; `fab` changes
+        bridges: dict[str, rawlink.Link] = {}
         for port in spec.ports:  # before anything is made: a missing bridge leaves nothing
-            bridge = rfab.link(name=port.bridge)
+            bridge = bridges.get(port.bridge) or rfab.link(name=port.bridge)
             if bridge is None or bridge.kind != "bridge":
                 raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {port.bridge} "
                                      f"for port {port.host}")
+            bridges[port.bridge] = bridge
         fab = stack.enter_context(ipr_in(FABRIC))
         box = spec.sandbox
         if box is not None and box.own_network and ns.exists(spec.netns) \
@@ -121,10 +122,10 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             when_namespaced()
             step("early processes (launched)")
         with ipr_in(spec.netns) as node:
-            links, made = ensure_ports(spec, fab, node, rfab)
+            links, made = ensure_ports(spec, fab, node, rfab, bridges)
             step("ports")
             if spec.role == NodeRole.ROUTER:
-                _relearn(spec, fab, node, links, made)
+                _relearn(spec, fab, node, links, made, bridges)
                 if spec.tunnels:
                     links = tunnels.make(spec, node, links)
             ensure_addresses(spec, node, links)
@@ -256,18 +257,15 @@ def _inside_node(spec: NodeSpec, created: bool) -> str | None:
 
 
 def _relearn(spec: NodeSpec, fab: IPRoute, router: IPRoute, links: dict[str, rawlink.Link],
-             made: set[str]) -> None:
+             made: set[str], bridges: dict[str, rawlink.Link]) -> None:
     """A router leg made now (a new subnet, or the router made again after drift) learns what
     the ports already on its segment announce (neighbours.py): their fabric ends' aliases say.
     Only that segment's ports are read (the kernel filters the dump by master)."""
     for port in spec.ports:
         if port.ifname not in made or not port.mac:
             continue
-        bridge = get_link(fab, port.bridge)
-        if bridge is None:
-            continue
         ends = []
-        for index in linkcount.indexes(FABRIC, master=bridge["index"]):  # its ports alone
+        for index in linkcount.indexes(FABRIC, master=bridges[port.bridge].index):  # its ports
             with contextlib.suppress(NetlinkError):
                 ends.extend(fab.link("get", index=index))
         ips = [ip for leg, ip in neighbours.announced(ends) if leg.ifname == port.ifname
