@@ -169,8 +169,18 @@ def test_a_backend_that_fails_its_check_leaves_the_rotation_and_comes_back(
     victim = app["backends"][0]
     assert len(api.dp.backends[fe]) == 2
     key = f"wl{victim['netns'].split('-')[1][1:]}"
-    spec, _pid = api.dp.processes.pop(key)  # the workload dies: the fake stops answering
     gone = threading.Event()
+    start = api.dp.start_process
+
+    def after_it_left(spec: ProcessSpec) -> int:
+        # a reconcile of the node that happens to run now (a resync) would restart the
+        # workload before a check could see it fail: this test is about the checks
+        if spec.key == key:
+            gone.wait(10)
+        return start(spec)
+
+    api.dp.start_process = after_it_left
+    spec, _pid = api.dp.processes.pop(key)  # the workload dies: the fake stops answering
 
     def watch() -> None:
         while time.monotonic() < deadline + 5:
