@@ -557,7 +557,9 @@ def test_a_program_a_crash_left_unrecorded_is_collected(driver_dp: LinuxDataPlan
         assert f"process {lost.pid}" in removed and f"process {lost_own.pid}" in removed
         assert driver_wait(lambda: not _alive(lost.pid), timeout=3)
         assert lost_own.wait(timeout=5) != 0
-        assert _alive(kept) and _alive(own) and init is not None and _alive(init)
+        init_log = dp._sandboxes._dir("fcd-i9701-crashy") / "init.log"
+        assert init is not None and _alive(init), (removed, init_log.read_text())
+        assert _alive(kept) and _alive(own), removed
         assert not list(dp._procs.run_dir.glob("*.starting"))
         assert dp.adopt() == []  # nothing else was unknown
     finally:

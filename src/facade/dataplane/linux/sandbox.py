@@ -78,12 +78,19 @@ class Launched:
 
 
 def last_line(path: Path) -> str:
-    """The last line a process wrote to its log (what bwrap says when it cannot start)."""
+    """What bwrap said last in a process's log when it could not start: its trailing lines
+    (three at most: one of its processes may die saying why before another gives up, as
+    "Unexpected short read from pid socket"), or the log's last line."""
     try:
         lines = path.read_text(errors="replace").strip().splitlines()
     except OSError:
         return "no output"
-    return lines[-1] if lines else "no output"
+    said = []
+    for line in reversed(lines[-3:]):
+        if not line.startswith("bwrap:"):
+            break
+        said.insert(0, line)
+    return "; ".join(said) or (lines[-1] if lines else "no output")
 
 
 def plane_of(state_dir: Path) -> str:
