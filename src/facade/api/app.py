@@ -29,6 +29,7 @@ from facade.api.routes import (
     autoscale,
     billing,
     edge,
+    hosts,
     instances,
     load_balancers,
     networks,
@@ -69,7 +70,7 @@ def create_app(ctx: Context) -> FastAPI:
                   description="Composed appliance services in virtual private networks.")
     app.state.ctx = ctx
     for module in (accounts, quotas, networks, instances, services, load_balancers, appliances,
-                   rules, billing, system, usage, autoscale, edge, sites):
+                   rules, billing, system, usage, autoscale, edge, sites, hosts):
         app.include_router(module.router, responses=ERRORS)
     console.mount(app)  # the web console at / (docs/console.md)
 

@@ -23,7 +23,7 @@ from facade.api import logs
 from facade.api.app import create_app
 from facade.controller import Controller
 from facade.dataplane.linux import LinuxDataPlane
-from facade.service import accounts
+from facade.service import accounts, hosts
 from facade.service.context import Context
 from facade.store import db
 
@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("facade").info("removed %s left by a crash", what)
     ctx = Context.open(home, dataplane, args.database)
     token = accounts.bootstrap_operator(ctx)
+    hosts.ensure_local(ctx)
     if token:
         print(f"operator token (shown once, also in {home / 'operator.token'}):\n{token}",
               flush=True)

@@ -18,6 +18,7 @@ from facade.cli.commands import (
     billing,
     edge,
     execute,
+    hosts,
     instances,
     load_balancers,
     local,
@@ -104,5 +105,6 @@ for name, sub in [
     ("external", edge.externals),
     ("site", sites.sites),
     ("vpn", sites.vpns),
+    ("host", hosts.app),
 ]:
     app.add_typer(sub, name=name, rich_help_panel="Resources")

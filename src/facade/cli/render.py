@@ -30,6 +30,7 @@ from facade.client.models import (
     Event,
     Grant,
     HealthCheck,
+    Host,
     Interface,
     Limits,
     LoadBalancer,
@@ -42,7 +43,7 @@ from facade.client.models import (
     Subnet,
     Usage,
 )
-from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
+from facade.domain.states import ApplianceStatus, HostState, NodeRole, NodeStatus
 
 # an appliance's status, a node's and a channel's (ChannelStatus.ACTIVE is NodeStatus.ACTIVE's
 # string); an enum key finds the API's plain string
@@ -54,6 +55,9 @@ STATUS_STYLES: dict[str, str] = {
     ApplianceStatus.DEGRADED: "magenta",
     ApplianceStatus.DELETING: "dim",
     ApplianceStatus.FAILED: "bold red",
+    HostState.DRAINING: "yellow",
+    HostState.LOST: "bold red",
+    HostState.REMOVED: "dim",
 }
 
 
@@ -231,6 +235,28 @@ def appliances(rows: list[Appliance]) -> None:
     _print_list(table, rows, "no appliances")
 
 
+def hosts(rows: list[Host]) -> None:
+    table = _table("NAME", "STATE", "ADDRESS", "NODES", "CAPACITY", "HEARTBEAT", "SIMULATED")
+    for row in rows:
+        table.add_row(row.name, status_text(row.state),
+                      "local" if row.local else dash(row.address), str(row.nodes),
+                      str(row.capacity), dash(row.heartbeat), dash(row.simulated))
+    _print_list(table, rows, "no hosts")
+
+
+def host(obj: Host) -> None:
+    _show(_fields([
+        ("host", obj.name),
+        ("state", status_text(obj.state)),
+        ("address", "none: the control plane's own machine" if obj.local
+         else dash(obj.address)),
+        ("nodes", f"{obj.nodes} of {obj.capacity}"),
+        ("heartbeat", "none: the control plane runs on it" if obj.local and obj.heartbeat is None
+         else dash(obj.heartbeat)),
+        ("simulated", dash(obj.simulated)),
+    ]))
+
+
 def events(rows: list[Event]) -> None:
     table = _table("TIME", "KIND", "OBJECT", "MESSAGE")
     for row in rows:
@@ -354,6 +380,7 @@ def node(obj: Node) -> None:
         ("account", dash(obj.account)),
         ("status", status_text(obj.status)),
         ("netns", dash(obj.netns)),
+        ("host", dash(obj.host)),
     ]
     if obj.appliance:
         pairs.append(("appliance", obj.appliance))
@@ -399,7 +426,7 @@ def _node_branch(tree: Tree, label: str, obj: Node | None) -> None:
         tree.add(Text(f"{label}: -"))
         return
     head = Text.assemble((f"{label} ", "bold"), f"{obj.name}  ", status_text(obj.status),
-                         f"  {dash(obj.netns)}")
+                         f"  {dash(obj.netns)}  on {dash(obj.host)}")
     branch = tree.add(head)
     for iface in obj.interfaces:
         branch.add(f"{dash(iface.name):<6} {dash(iface.subnet):<24} {dash(iface.ip)}")

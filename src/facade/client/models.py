@@ -14,6 +14,7 @@ from facade.readmodels import (
     billing,
     edge,
     errors,
+    hosts,
     networks,
     nodes,
     rules,
@@ -62,6 +63,9 @@ Vpn = edge.VpnRead
 # errors
 ErrorDetail = errors.ErrorDetail
 Error = errors.ErrorRead
+
+# hosts
+Host = hosts.HostRead
 
 # networks
 Grant = networks.GrantRead
@@ -116,6 +120,7 @@ __all__ = [
     "Grant",
     "GrantRevoked",
     "HealthCheck",
+    "Host",
     "InstancePrices",
     "Interface",
     "Invoice",

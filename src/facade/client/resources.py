@@ -34,6 +34,7 @@ from facade.client.models import (
     Grant,
     GrantRevoked,
     HealthCheck,
+    Host,
     InstancePrices,
     Invoice,
     Ledger,
@@ -163,6 +164,14 @@ class Accounts(Collection[Account]):
     def invoice(self, name: str, period: str) -> Invoice:
         return parse(Invoice, self.http.get(self.item(name) + "/invoice",
                                            params={"period": period}))
+
+
+class Hosts(Collection[Host]):
+    """The machines that hold nodes (operator only): `list(state=...)`, `get`, `drain`,
+    `delete` (refused while a host holds nodes, and for the local host)."""
+
+    def drain(self, name: str) -> Host:
+        return parse(Host, self.http.post(self.item(name) + "/drain"))
 
 
 class Networks(Owned[Network]):

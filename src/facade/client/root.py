@@ -20,6 +20,7 @@ from facade.client.models import (
     Account,
     Appliance,
     External,
+    Host,
     LoadBalancer,
     Network,
     Node,
@@ -35,6 +36,7 @@ from facade.client.resources import (
     Appliances,
     Billing,
     Collection,
+    Hosts,
     Instances,
     Networks,
     Owned,
@@ -70,6 +72,7 @@ class Client:
         self.billing = Billing(http)
         self.usage = UsageReports(http)
         self.system = System(http)
+        self.hosts = Hosts(http, "/v1/hosts", Host)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *,

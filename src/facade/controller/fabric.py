@@ -96,11 +96,19 @@ def reconcile_rules(rt: Runtime, key: Key) -> None:
     rt.act(plan_rules(rules, live, rt.dp.observe_rules()))
 
 
+def kept_overlay(netns: str) -> bool:
+    """A namespace of the overlay of many hosts (docs/multi-host.md): the substrate, the route
+    reflector, a simulated host (`fcd-h-NAME`, where its FRR and segments live) or a node of
+    the substrate's own tests (`fcd-n-NAME`). No database id names them, and they are not the
+    resync's to remove: `facade cleanup` (simhosts.cleanup) does, and the host agent will."""
+    return names.is_overlay_netns(netns) or names.is_overlay_node_netns(netns)
+
+
 def reconcile_orphan(rt: Runtime, key: Key) -> None:
     """Remove a namespace, segment or process the store no longer explains (the resync found
     it by its name; it is checked again here)."""
     name = str(key.ident)
-    if key.kind == "orphan-netns":
+    if key.kind == "orphan-netns" and not kept_overlay(name):
         if rt.dp.observe_node(name) is not None:
             rt.act([DeleteNode(name, "not desired")])
         await_teardown(rt, name)

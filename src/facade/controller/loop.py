@@ -16,7 +16,9 @@ behind the resync's looks. A key's look costs about 10 ms of CPU, so with about 
 or more the pass takes longer than the period (at 500 appliances, about 300 s) instead of
 taking a growing share of a core (docs/guarantees.md states the repair times). At start,
 everything is queued at once (in the background lane): a restarted control plane adopts what
-exists and repairs what drifted while it was down.
+exists and repairs what drifted while it was down. The overlay's namespaces (simulated hosts,
+the substrate, the route reflector: docs/multi-host.md) are explained by their names, never
+orphans.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from facade.controller.appliances import reconcile_appliance
 from facade.controller.costs import Costs, describe, describe_waits
 from facade.controller.engines import ManagementEngine, MeteringEngine
 from facade.controller.fabric import (
+    kept_overlay,
     reconcile_orphan,
     reconcile_router,
     reconcile_rules,
@@ -254,6 +257,8 @@ class Controller:
             sub = names.bridge_id(bridge)
             out.append(keys.subnet(sub) if sub is not None else Key("orphan-bridge", bridge))
         for netns in sorted(inventory.namespaces):
+            if kept_overlay(netns):
+                continue
             router = names.router_id(netns)
             node = names.node_id(netns)
             if router is not None:

@@ -147,6 +147,83 @@ def mac_on_segment(port_mac: str, ip: str) -> str:
     return mac(int(port_mac.split(":")[1], 16), ip)
 
 
+# -- the overlay of many hosts (docs/multi-host.md) ----------------------------------------
+# Their namespaces are Facade's (`fcd-`) but no database id names them: a host by its name, the
+# substrate and the route reflector once per machine. The resync must know them (never orphans).
+
+SUBSTRATE_NETNS = f"{NETNS_PREFIX}substrate"  # the "physical" network between simulated hosts
+REFLECTOR_NETNS = f"{NETNS_PREFIX}rr"  # the route reflector's
+HOST_NETNS_PREFIX = f"{NETNS_PREFIX}h-"  # a simulated host's: fcd-h-NAME
+OVERLAY_NODE_PREFIX = f"{NETNS_PREFIX}n-"  # a node of the substrate's own tests: fcd-n-NAME
+HOST_PORT_PREFIX = f"{LINK_PREFIX}u"  # a simulated host's port on the substrate's bridge
+REFLECTOR_PORT = f"{LINK_PREFIX}rr"
+LOCAL_HOST = "local"  # the host of a control plane's own machine: every plane has it
+MAX_HOST_NAME = IFNAMSIZ - len(HOST_PORT_PREFIX)  # a simulated host's port name must fit
+MAX_OVERLAY_NODE_NAME = IFNAMSIZ - 2  # the host's end of its veth is "n-NAME"
+MAX_VNI = 2**24 - 1
+_HOST_NAME = re.compile(rf"[a-z](?:[a-z0-9-]{{0,{MAX_HOST_NAME - 2}}}[a-z0-9])?")
+_OVERLAY_NODE_NAME = re.compile(
+    rf"[a-z](?:[a-z0-9-]{{0,{MAX_OVERLAY_NODE_NAME - 2}}}[a-z0-9])?")
+
+
+def check_host_name(name: str) -> str:
+    """A simulated host's name (it is in its substrate port's name, so at most MAX_HOST_NAME
+    characters); ValueError otherwise (domain/hosts.py turns it into a 400 for a request)."""
+    if not _HOST_NAME.fullmatch(name):
+        raise ValueError(f"host name {name!r} must be 1-{MAX_HOST_NAME} characters of a-z, "
+                         "0-9 and '-', starting with a letter and not ending with '-'")
+    return name
+
+
+def host_netns(name: str) -> str:
+    """A simulated host's namespace (it plays the fabric's part for the nodes it holds)."""
+    return HOST_NETNS_PREFIX + check_host_name(name)
+
+
+def host_port(name: str) -> str:
+    """A simulated host's port on the substrate's bridge."""
+    return HOST_PORT_PREFIX + check_host_name(name)
+
+
+def check_vni(vni: int) -> int:
+    if not 1 <= vni <= MAX_VNI:
+        raise ValueError(f"a VNI is 1-{MAX_VNI}, not {vni}")
+    return vni
+
+
+def segment_bridge(vni: int) -> str:
+    """A segment's bridge inside a host's namespace."""
+    return f"br{check_vni(vni)}"
+
+
+def vxlan(vni: int) -> str:
+    """A segment's VXLAN device inside a host's namespace (VNI = the subnet's id, slice 2b)."""
+    return f"vx{check_vni(vni)}"
+
+
+def overlay_node_netns(name: str) -> str:
+    """A node of the substrate's own tests and benchmark (simhosts.py), by name."""
+    if not _OVERLAY_NODE_NAME.fullmatch(name):
+        raise ValueError(f"node name {name!r} must be 1-{MAX_OVERLAY_NODE_NAME} characters of "
+                         "a-z, 0-9 and '-', starting with a letter and not ending with '-'")
+    return OVERLAY_NODE_PREFIX + name
+
+
+def is_overlay_node_netns(netns: str) -> bool:
+    return netns.startswith(OVERLAY_NODE_PREFIX)
+
+
+def is_overlay_netns(netns: str) -> bool:
+    """A namespace of the substrate, of a simulated host or of the route reflector."""
+    return netns in (SUBSTRATE_NETNS, REFLECTOR_NETNS) or netns.startswith(HOST_NETNS_PREFIX)
+
+
+def host_of_netns(netns: str) -> str | None:
+    """The host name of a simulated host's namespace (`fcd-h-h1` -> h1), None if not one."""
+    return netns.removeprefix(HOST_NETNS_PREFIX) if netns.startswith(HOST_NETNS_PREFIX) \
+        else None
+
+
 def router_netns(network_id: int) -> str:
     return f"{NETNS_PREFIX}r{network_id}"
 

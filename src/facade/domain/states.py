@@ -45,6 +45,17 @@ class NodeRole(StrEnum):
     ROUTER = "router"
 
 
+class HostState(StrEnum):
+    """A host's (docs/multi-host.md): `ready` to hold nodes, `draining` while its nodes are
+    moved away (nothing new is placed on it), `lost` when its agent stopped answering,
+    `removed` once the operator took it out (its row kept, like an ended channel's)."""
+
+    READY = "ready"
+    DRAINING = "draining"
+    LOST = "lost"
+    REMOVED = "removed"
+
+
 class ChannelStatus(StrEnum):
     """A private channel's (VPN's), as the API shows it: `active` until deleted, then
     `deleted` (its row stays, for its hours)."""
@@ -72,6 +83,11 @@ def _checked(kind: type[StrEnum], value: str, where: str) -> StrEnum:
 def appliance_status(value: str, *, where: str = "status") -> StrEnum:
     """An appliance status a caller wrote (a list filter), checked."""
     return _checked(ApplianceStatus, value, where)
+
+
+def host_state(value: str, *, where: str = "state") -> StrEnum:
+    """A host state a caller wrote (a list filter), checked."""
+    return _checked(HostState, value, where)
 
 
 def node_status(value: str, *, where: str = "status") -> StrEnum:

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from facade.domain.names import LOCAL_HOST
+
 
 class InterfaceRead(BaseModel):
     name: str
@@ -33,6 +35,9 @@ class NodeRead(BaseModel):
     management: dict[str, Any] | None = None
     # the public addresses translated to its interfaces (an instance's)
     public_ips: list[str] = Field(default_factory=list)
+    # the host it is on (docs/multi-host.md); every node is on the local host in this version,
+    # which is also what an older control plane that does not say means
+    host: str = LOCAL_HOST
 
 
 class ExternalRead(NodeRead):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
 from facade.domain.states import NodeRole, NodeStatus
-from facade.service import chains, gateways
+from facade.service import chains, gateways, views
 from facade.service.context import Caller, Context
 from facade.store.models import (
     Appliance,
@@ -34,6 +34,7 @@ from facade.store.models import (
 # of nodes (the console draws this document; 100 appliances took 850 queries lazily)
 _IFACE = (joinedload(Interface.instance).joinedload(Instance.account),
           joinedload(Interface.instance).joinedload(Instance.appliance),
+          joinedload(Interface.instance).joinedload(Instance.host),
           joinedload(Interface.subnet).joinedload(Subnet.network))
 _APP = (joinedload(Appliance.account), joinedload(Appliance.subnet).joinedload(Subnet.network),
         joinedload(Appliance.service).joinedload(Service.account),
@@ -57,7 +58,7 @@ def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
                 "appliance": inst.appliance.name if inst.appliance else None,
                 "netns": names.node_netns(inst.id, inst.name), "status": inst.status,
                 "interface": names.inner_ifname(iface.index), "ip": iface.ip,
-                "public_ip": public.get((inst.id, iface.index))})
+                "public_ip": public.get((inst.id, iface.index)), "host": views.host_of(inst)})
         grants: dict[int, list[str]] = {}  # shown with the network: to its owner and operator
         for grant in session.scalars(select(SubnetGrant).order_by(SubnetGrant.id)
                                      .options(joinedload(SubnetGrant.account))):

@@ -77,7 +77,13 @@ def node_fields(row: Instance, appliance_name: str | None = None,
             "interfaces": [interface(i) for i in row.interfaces] if interfaces is None
             else list(interfaces),
             "limits": limits(sandboxes.limits_of(row)),
-            "management": (management or {}).get(names.node_netns(row.id, row.name))}
+            "management": (management or {}).get(names.node_netns(row.id, row.name)),
+            "host": host_of(row)}
+
+
+def host_of(row: Instance) -> str:
+    """The name of the host a node is on: None in its row is the local host."""
+    return row.host.name if row.host is not None else names.LOCAL_HOST
 
 
 def node(row: Instance, appliance_name: str | None = None,

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
+from facade.domain.states import ApplianceStatus, HostState, NodeRole, NodeStatus
 
 
 def utcnow() -> dt.datetime:
@@ -98,6 +98,26 @@ class Subnet(Base):
         return f"{self.network.name}/{self.name}"
 
 
+class Host(Base):
+    """A machine that holds nodes (docs/multi-host.md): the local host (`local`, no underlay
+    address: the control plane's own machine, made by migration 0023 or at start) or another,
+    reached at its underlay address. A removed host keeps its row in state `removed`."""
+
+    __tablename__ = "hosts"
+    __table_args__ = NEVER_REUSE
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    address: Mapped[str | None] = mapped_column(String(15), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default=HostState.READY)
+    capacity: Mapped[int] = mapped_column(Integer)  # nodes
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # its agent's last heartbeat; None: never (the local host has no agent: the control plane
+    # is on it)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                             nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Instance(Base):
     """A customer instance, or a node (front-end, backend) of an appliance."""
 
@@ -119,8 +139,13 @@ class Instance(Base):
     limit_memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
     limit_pids: Mapped[int | None] = mapped_column(Integer, nullable=True)
     limit_cpu_weight: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # the host it is placed on; None: the local host (every node, until placement on other
+    # hosts comes: docs/multi-host.md)
+    host_id: Mapped[int | None] = mapped_column(ForeignKey("hosts.id"), nullable=True,
+                                                index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     account: Mapped[Account] = relationship(foreign_keys=[account_id])
+    host: Mapped[Host | None] = relationship()
     name_scope: Mapped[Account] = relationship(foreign_keys=[name_scope_id])
     appliance: Mapped[Appliance | None] = relationship(back_populates="nodes")
     interfaces: Mapped[list[Interface]] = relationship(

@@ -76,6 +76,7 @@ from facade.api.schemas.edge import (
     VpnEnds,
     VpnRead,
 )
+from facade.api.schemas.hosts import HostRead
 from facade.api.schemas.instances import (
     ExecCreate,
     ExecRead,
@@ -153,6 +154,7 @@ __all__ = [
     "GrantCreate",
     "GrantRead",
     "GrantRevoked",
+    "HostRead",
     "HealthCheckBody",
     "HealthCheckRead",
     "InstanceCreate",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import socket
 import struct
 
@@ -23,33 +22,18 @@ from facade.dataplane.linux.links import get_link, ipr_in
 from facade.dataplane.linux.substrate import index_of, node_sysctls
 from facade.domain import names
 
-NODE_PREFIX = f"{names.NETNS_PREFIX}n-"
+# the names are domain/names.py's (the resync reads them back too); kept here under the names
+# slice 1's callers use
+NODE_PREFIX = names.OVERLAY_NODE_PREFIX
 VXLAN_PORT = 4789  # IANA's
 NODE_IF = "eth0"
-MAX_NODE_NAME = names.IFNAMSIZ - 2  # the host's end of its veth is "n-NAME"
-MAX_VNI = 2**24 - 1
-_NODE_NAME = re.compile(rf"[a-z](?:[a-z0-9-]{{0,{MAX_NODE_NAME - 2}}}[a-z0-9])?")
-
-
-def check_vni(vni: int) -> int:
-    if not 1 <= vni <= MAX_VNI:
-        raise ValueError(f"a VNI is 1-{MAX_VNI}, not {vni}")
-    return vni
-
-
-def segment_bridge(vni: int) -> str:
-    return f"br{check_vni(vni)}"
-
-
-def segment_vxlan(vni: int) -> str:
-    return f"vx{check_vni(vni)}"
-
-
-def node_netns(name: str) -> str:
-    if not _NODE_NAME.fullmatch(name):
-        raise ValueError(f"node name {name!r} must be 1-{MAX_NODE_NAME} characters of a-z, "
-                         "0-9 and '-', starting with a letter and not ending with '-'")
-    return NODE_PREFIX + name
+MAX_NODE_NAME = names.MAX_OVERLAY_NODE_NAME  # the host's end of its veth is "n-NAME"
+MAX_VNI = names.MAX_VNI
+check_vni = names.check_vni
+segment_bridge = names.segment_bridge
+segment_vxlan = names.vxlan
+node_netns = names.overlay_node_netns
+is_node_netns = names.is_overlay_node_netns
 
 
 def check_mac(mac: str) -> str:
@@ -60,10 +44,6 @@ def check_mac(mac: str) -> str:
         raise ValueError(f"MAC {mac!r} must be six hex octets like 02:00:00:00:00:01, unicast "
                          "(the first octet even)")
     return mac.lower()
-
-
-def is_node_netns(netns: str) -> bool:
-    return netns.startswith(NODE_PREFIX)
 
 
 def ensure_segment(host_netns: str, vni: int, local_ip: str) -> None:

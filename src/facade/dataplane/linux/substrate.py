@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
@@ -21,16 +20,20 @@ from facade.dataplane.linux.links import get_link, ipr_in
 from facade.dataplane.linux.sysctls import base_sysctls, fabric_sysctls
 from facade.domain import names
 
-SUBSTRATE = f"{names.NETNS_PREFIX}substrate"
-HOST_PREFIX = f"{names.NETNS_PREFIX}h-"
-REFLECTOR = f"{names.NETNS_PREFIX}rr"  # the route reflector's namespace
-REFLECTOR_PORT = f"{names.LINK_PREFIX}rr"
+# the names are domain/names.py's (the resync reads them back too); kept here under the names
+# slice 1's callers use
+SUBSTRATE = names.SUBSTRATE_NETNS
+HOST_PREFIX = names.HOST_NETNS_PREFIX
+REFLECTOR = names.REFLECTOR_NETNS  # the route reflector's namespace
+REFLECTOR_PORT = names.REFLECTOR_PORT
 BRIDGE = "underlay"  # inside the substrate namespace
 UNDERLAY_IF = "underlay"  # a host's underlay link, inside the host's namespace
-PORT_PREFIX = f"{names.LINK_PREFIX}u"  # a host's port on the substrate bridge
+PORT_PREFIX = names.HOST_PORT_PREFIX  # a host's port on the substrate bridge
 UNDERLAY_MTU = 9000
-MAX_HOST_NAME = names.IFNAMSIZ - len(PORT_PREFIX)  # the port's name must fit
-_HOST_NAME = re.compile(rf"[a-z](?:[a-z0-9-]{{0,{MAX_HOST_NAME - 2}}}[a-z0-9])?")
+MAX_HOST_NAME = names.MAX_HOST_NAME  # the port's name must fit
+check_host_name = names.check_host_name
+host_netns = names.host_netns
+is_overlay_netns = names.is_overlay_netns
 
 
 def index_of(ipr: IPRoute, ifname: str) -> int:
@@ -39,22 +42,6 @@ def index_of(ipr: IPRoute, ifname: str) -> int:
     if link is None:
         raise DataPlaneError(f"no link {ifname} where it was just made")
     return int(link["index"])
-
-
-def check_host_name(name: str) -> str:
-    if not _HOST_NAME.fullmatch(name):
-        raise ValueError(f"host name {name!r} must be 1-{MAX_HOST_NAME} characters of a-z, "
-                         "0-9 and '-', starting with a letter and not ending with '-'")
-    return name
-
-
-def host_netns(name: str) -> str:
-    return HOST_PREFIX + check_host_name(name)
-
-
-def is_overlay_netns(netns: str) -> bool:
-    """A namespace of the substrate, of a simulated host or of the route reflector."""
-    return netns in (SUBSTRATE, REFLECTOR) or netns.startswith(HOST_PREFIX)
 
 
 def ensure_substrate() -> None:
@@ -74,7 +61,7 @@ def add_host(name: str, address: ipaddress.IPv4Interface) -> str:
     """Host NAME's namespace with `address` on its underlay link, plugged into the substrate;
     returns the namespace's name. The host must not exist."""
     netns = host_netns(name)
-    _plug(netns, PORT_PREFIX + name, address)
+    _plug(netns, names.host_port(name), address)
     return netns
 
 

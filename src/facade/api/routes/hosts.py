@@ -1,0 +1,40 @@
+"""/v1/hosts: the machines that hold nodes (docs/multi-host.md), for the operator only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from facade.api.deps import Auth, Ctx, Paging
+from facade.api.schemas import HostRead, Page
+from facade.service import hosts
+
+router = APIRouter(prefix="/v1/hosts", tags=["hosts"])
+
+StateFilter = Annotated[str | None, Query(max_length=20, description=(
+    "only those in this state (ready, draining, lost, removed); removed hosts are listed "
+    "only when asked for"))]
+
+
+@router.get("", response_model=Page[HostRead], operation_id="list_hosts")
+def list_hosts(ctx: Ctx, caller: Auth, page: Paging, state: StateFilter = None) -> Any:
+    return hosts.list_(ctx, caller, page, state)
+
+
+@router.get("/{name}", response_model=HostRead, operation_id="get_host")
+def get_host(name: str, ctx: Ctx, caller: Auth) -> Any:
+    return hosts.get(ctx, caller, name)
+
+
+@router.post("/{name}/drain", response_model=HostRead, operation_id="drain_host")
+def drain_host(name: str, ctx: Ctx, caller: Auth) -> Any:
+    """Nothing new is placed on the host; the local host cannot be drained (409)."""
+    return hosts.drain(ctx, caller, name)
+
+
+@router.delete("/{name}", status_code=204, operation_id="delete_host")
+def delete_host(name: str, ctx: Ctx, caller: Auth) -> Response:
+    """409 while it holds nodes (naming how many), and for the local host."""
+    hosts.remove(ctx, caller, name)
+    return Response(status_code=204)

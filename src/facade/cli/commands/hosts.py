@@ -1,0 +1,53 @@
+"""`facade host ...`: the machines that hold nodes (docs/multi-host.md); operator only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from facade.cli import render
+from facade.cli.client import connect
+from facade.cli.commands.options import Json, Output, names_of
+
+app = typer.Typer(help="Hosts: the machines that hold nodes (operator only).",
+                  no_args_is_help=True)
+
+Name = Annotated[str, typer.Argument(help="Host name (the control plane's own: local).",
+                                      autocompletion=names_of("/v1/hosts"))]
+State = Annotated[str | None, typer.Option(
+    "--state", help="Only hosts in this state (ready, draining, lost, removed); removed "
+                    "hosts are listed only when asked for.")]
+
+
+@app.command("list")
+def list_(state: State = None, as_json: Json = False, form: Output = None) -> None:
+    """List hosts: state, address, nodes held and capacity, last heartbeat."""
+    with connect() as cli:
+        rows = cli.hosts.list(state=state)
+    render.output(rows, as_json, render.hosts, form)
+
+
+@app.command("show")
+def show(name: Name, as_json: Json = False, form: Output = None) -> None:
+    """Show one host."""
+    with connect() as cli:
+        obj = cli.hosts.get(name)
+    render.output(obj, as_json, render.host, form)
+
+
+@app.command("drain")
+def drain(name: Name, as_json: Json = False, form: Output = None) -> None:
+    """Place nothing new on a host (state draining). Moving its nodes away comes with
+    placement on many hosts; the local host cannot be drained."""
+    with connect() as cli:
+        obj = cli.hosts.drain(name)
+    render.output(obj, as_json, render.host, form)
+
+
+@app.command("remove")
+def remove(name: Name) -> None:
+    """Remove a host that holds no nodes (the local host never)."""
+    with connect() as cli:
+        cli.hosts.delete(name)
+    typer.echo(f"removed host {name}")

@@ -1,0 +1,88 @@
+"""Hosts: the machines (or, on one machine, simulated hosts) that hold nodes
+(docs/multi-host.md). A host has a name, an underlay address (None for the local host, the
+control plane's own machine, which every plane has), a state, a capacity in nodes, the time
+of its agent's last heartbeat, and whether it is simulated.
+
+The rules here are pure: what a name may be, which state changes are allowed, when a host may
+be removed. The service layer (service/hosts.py) loads the rows and applies them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass
+
+from facade.domain import names
+from facade.domain.errors import Conflict, InUse, Invalid, describe
+from facade.domain.states import HostState
+
+LOCAL = names.LOCAL_HOST
+# how many nodes the local host holds, as far as placement will count (slice 4): no limit is
+# enforced on one machine yet, so this is what an operator reads, not a refusal
+LOCAL_CAPACITY = 1000
+
+
+def check_name(name: object, *, simulated: bool = False, where: str = "name") -> str:
+    """A host's name: a name as every other (names.check_name); a simulated host's must also
+    fit its substrate port's name (names.MAX_HOST_NAME characters)."""
+    checked = names.check_name(name, kind="host", where=where)
+    if simulated:
+        try:
+            names.check_host_name(checked)
+        except ValueError:
+            raise Invalid(f"a simulated host's name is at most {names.MAX_HOST_NAME} "
+                          f"characters (its port on the substrate is {names.HOST_PORT_PREFIX}"
+                          f"NAME, {names.IFNAMSIZ} bytes at most), not {describe(name)}",
+                          where=where) from None
+    return checked
+
+
+def check_address(value: object, *, where: str = "address") -> str:
+    """A host's underlay address: one IPv4 address (what VXLAN and BGP reach it at)."""
+    if isinstance(value, str):
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError:
+            pass
+    raise Invalid(f"a host's underlay address is one IPv4 address (like 172.31.0.11), not "
+                  f"{describe(value)}", where=where)
+
+
+@dataclass(frozen=True)
+class Host:
+    """A host as the rules see it; `nodes`: how many nodes it holds now."""
+
+    name: str
+    address: str | None
+    state: HostState
+    capacity: int
+    heartbeat: dt.datetime | None
+    simulated: bool
+    nodes: int = 0
+
+    @property
+    def local(self) -> bool:
+        return self.name == LOCAL and self.address is None
+
+    def drained(self) -> HostState:
+        """The state `drain` moves it to; why not, as a Conflict (409)."""
+        if self.state == HostState.REMOVED:
+            raise Conflict(f"host {self.name} was removed; there is nothing to drain",
+                           where="host")
+        if self.local:
+            # nothing can take the local host's nodes until nodes live on other hosts
+            # (docs/multi-host.md, slice 2b): draining it would promise what nobody does
+            raise Conflict("the local host holds every node of this control plane and no "
+                           "other host can take them yet; it cannot be drained", where="host")
+        return HostState.DRAINING
+
+    def removable(self) -> None:
+        """Nothing, when the host may be removed; why not, as a 409 naming what holds it."""
+        if self.local:
+            raise Conflict("the local host is the control plane's own machine: it cannot be "
+                           "removed", where="host")
+        if self.nodes:
+            raise InUse(f"host {self.name} still holds {self.nodes} node"
+                        f"{'' if self.nodes == 1 else 's'}; drain it and wait until it holds "
+                        "none", where="host")

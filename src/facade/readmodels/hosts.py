@@ -1,0 +1,20 @@
+"""Hosts: the machines that hold nodes (docs/multi-host.md), as the operator reads them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel
+
+
+class HostRead(BaseModel):
+    name: str
+    # its underlay address; None for the local host (the control plane's own machine)
+    address: str | None
+    state: str  # ready | draining | lost | removed (domain.states.HostState)
+    capacity: int  # nodes it may hold
+    nodes: int  # nodes it holds now
+    # its agent's last heartbeat; None when it never sent one (the local host has no agent)
+    heartbeat: dt.datetime | None
+    simulated: bool
+    local: bool  # the control plane's own machine: never drained nor removed

@@ -1,0 +1,138 @@
+"""Hosts as the operator manages them (docs/multi-host.md): listed, read, drained, removed;
+the local host made at start. Called by the API's /v1/hosts routes and the server's start.
+
+Every node is on the local host in this version: its row's `host_id` is None (or the local
+host's id), and nothing places a node elsewhere yet, so a host's `nodes` is what the store
+says it holds. Only the operator reads or changes hosts: they are the provider's machines,
+none of a tenant's business (403 for an account's token, as for the other operator routes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from facade.domain import hosts, states
+from facade.domain.errors import Forbidden, NotFound
+from facade.domain.paging import FIRST, PageRequest
+from facade.domain.states import HostState
+from facade.readmodels.hosts import HostRead
+from facade.service import paging
+from facade.service.context import Caller, Context
+from facade.store.models import Host, Instance
+
+ORDER = paging.by_id("hosts", Host.id)
+
+
+def ensure_local(ctx: Context) -> None:
+    """The local host, made if the store has none (migration 0023 makes it for every store;
+    this is for one whose row was lost, say a restore of a hand-made dump)."""
+    with ctx.write() as session:
+        if session.scalar(select(Host.id).where(Host.name == hosts.LOCAL)) is None:
+            session.add(Host(name=hosts.LOCAL, address=None, state=HostState.READY,
+                             capacity=hosts.LOCAL_CAPACITY, simulated=False))
+            ctx.event(session, "host.created", hosts.LOCAL,
+                      "the local host was made: it holds every node")
+
+
+def _require_operator(caller: Caller, what: str) -> None:
+    if not caller.operator:
+        raise Forbidden(f"only the operator may {what}: hosts are the provider's machines",
+                        where="host")
+
+
+def _holding(row: Host) -> Any:
+    """The nodes `row` holds, as SQL: the local host's are also those with no host."""
+    if row.name == hosts.LOCAL and row.address is None:
+        return or_(Instance.host_id.is_(None), Instance.host_id == row.id)
+    return Instance.host_id == row.id
+
+
+def _count(session: Session, row: Host) -> int:
+    return session.scalar(select(func.count(Instance.id)).where(_holding(row))) or 0
+
+
+def _counts(session: Session, rows: list[Host]) -> dict[int, int]:
+    """The nodes each host of a page holds, in one query (plus one for the unplaced)."""
+    found = dict(session.execute(
+        select(Instance.host_id, func.count(Instance.id))
+        .where(Instance.host_id.in_([r.id for r in rows])).group_by(Instance.host_id)).all())
+    counts = {r.id: int(found.get(r.id, 0)) for r in rows}
+    for r in rows:
+        if r.name == hosts.LOCAL and r.address is None:
+            counts[r.id] += session.scalar(
+                select(func.count(Instance.id)).where(Instance.host_id.is_(None))) or 0
+    return counts
+
+
+def rule_view(row: Host, nodes: int) -> hosts.Host:
+    """The row as domain.hosts sees it."""
+    return hosts.Host(name=row.name, address=row.address, state=HostState(row.state),
+                      capacity=row.capacity, heartbeat=row.heartbeat_at,
+                      simulated=row.simulated, nodes=nodes)
+
+
+def view(row: Host, nodes: int) -> HostRead:
+    host = rule_view(row, nodes)
+    return HostRead(name=host.name, address=host.address, state=host.state,
+                    capacity=host.capacity, nodes=nodes, heartbeat=host.heartbeat,
+                    simulated=host.simulated, local=host.local)
+
+
+def _find(session: Session, name: str) -> Host:
+    hosts.check_name(name, where="name")
+    row = session.scalar(select(Host).where(Host.name == name))
+    if row is None:
+        raise NotFound(f"host {name!r} does not exist", where="name")
+    return row
+
+
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST,
+          state: str | None = None) -> dict[str, Any]:
+    """A page of the hosts, by creation; removed ones only when `state` asks for them."""
+    _require_operator(caller, "list hosts")
+    where = [Host.state == states.host_state(state)] if state is not None \
+        else [Host.state != HostState.REMOVED]
+    with ctx.read() as session:
+        rows, cursor = paging.objects(session, select(Host).where(*where), ORDER, page,
+                                      lambda r: (r.id,))
+        counts = _counts(session, rows)
+        return paging.answer([view(r, counts[r.id]) for r in rows], cursor)
+
+
+def get(ctx: Context, caller: Caller, name: str) -> HostRead:
+    _require_operator(caller, "read hosts")
+    with ctx.read() as session:
+        row = _find(session, name)
+        return view(row, _count(session, row))
+
+
+def drain(ctx: Context, caller: Caller, name: str) -> HostRead:
+    """Nothing new is placed on the host (state `draining`); moving its nodes away comes with
+    placement on many hosts (docs/multi-host.md, slice 4)."""
+    _require_operator(caller, "drain hosts")
+    with ctx.write() as session:
+        row = _find(session, name)
+        nodes = _count(session, row)
+        new = rule_view(row, nodes).drained()
+        if row.state != new:
+            row.state = new
+            ctx.event(session, "host.draining", name,
+                      f"host {name} is draining: nothing new is placed on it ({nodes} "
+                      f"node{'' if nodes == 1 else 's'} on it)")
+        return view(row, nodes)
+
+
+def remove(ctx: Context, caller: Caller, name: str) -> None:
+    """The host taken out (state `removed`, its row kept); refused while it holds nodes, and
+    always for the local host. Removing a removed host again changes nothing."""
+    _require_operator(caller, "remove hosts")
+    with ctx.write() as session:
+        row = _find(session, name)
+        if row.state == HostState.REMOVED:
+            return
+        rule_view(row, _count(session, row)).removable()
+        row.state = HostState.REMOVED
+        ctx.event(session, "host.removed", name, f"host {name} was removed")
