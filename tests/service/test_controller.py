@@ -151,6 +151,43 @@ def test_the_resync_removes_what_the_store_does_not_explain(tmp_path: Any) -> No
         ctx.engine.dispose()
 
 
+OVERLAY = ("fcd-h-h1", "fcd-h-edge-2", "fcd-rr", "fcd-substrate", "fcd-n-a1")
+
+
+def test_the_resync_keeps_the_namespaces_of_the_overlay(tmp_path: Any) -> None:
+    """Simulated hosts, the route reflector, the substrate and the substrate's own nodes are
+    Facade's namespaces no row explains (docs/multi-host.md): never orphans, while a stray
+    node beside them still goes."""
+    dp = FakeDataPlane()
+    ctx, controller = _plane(tmp_path, dp)
+    try:
+        _instance(ctx, "first")
+        dp.ensure_subnet(SubnetSpec("fcdb99", "10.9.9.0/24"))
+        for netns in OVERLAY:
+            dp.ensure_node(NodeSpec(netns, "router", ()))
+        stray = NodeSpec("fcd-i77-stray", "instance",
+                         (PortSpec("fcdv77", "fcdb99", "eth0", "10.9.9.2/24"),))
+        dp.ensure_node(stray)
+        queued = controller.all_keys()
+        assert Key("orphan-netns", stray.netns) in queued
+        assert [k for k in queued if k.kind == "orphan-netns" and k.ident in OVERLAY] == []
+        controller.touch(queued)
+        # an orphan key of an overlay namespace (queued by anyone) removes nothing either
+        ticket = controller.touch([Key("orphan-netns", "fcd-h-h1"),
+                                   Key("orphan-netns", "fcd-rr")])
+        assert controller.wait(ticket, 5)
+        deadline = time.monotonic() + 5
+        while stray.netns in dp.nodes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stray.netns not in dp.nodes  # the resync ran ...
+        assert all(netns in dp.nodes for netns in OVERLAY)  # ... and kept every one
+        assert not [c for c in dp.calls if c.startswith("delete_node fcd-") and
+                    c.split()[1] in OVERLAY]
+    finally:
+        controller.stop()
+        ctx.engine.dispose()
+
+
 def test_a_backend_that_fails_its_check_leaves_the_rotation_and_comes_back(
         world: Any) -> None:
     api = world

@@ -251,3 +251,76 @@ def test_on_postgresql_0020_keeps_rows_and_lets_two_accounts_share_a_name(
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT subject FROM price_lists")).all() == [("search",)]
     engine.dispose()
+
+
+def test_0023_makes_the_local_host_keeps_every_instance_on_it_and_goes_back(
+        tmp_path: Path) -> None:
+    """A store from before hosts: migrated, it has one host, `local`, ready, and its instances
+    (host_id NULL) are on it; downgraded, the table and the column go and the rows stay."""
+    import sqlalchemy as sa
+
+    engine = db.make_engine(db.sqlite_url(tmp_path))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    at = "'2026-01-01 00:00:00.000000'"
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0022")
+        for sql in (
+                f"INSERT INTO accounts (id, name, operator, created_at) VALUES (1, 'acme', 0, {at})",
+                "INSERT INTO instances (id, name, account_id, name_scope_id, role, ordinal, "
+                f"status, created_at) VALUES (7, 'web', 1, 1, 'instance', 0, 'active', {at})"):
+            conn.execute(sa.text(sql))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0023")
+        hosts = conn.execute(sa.text(
+            "SELECT name, address, state, capacity, simulated, heartbeat_at FROM hosts")).all()
+        placed = conn.execute(sa.text("SELECT id, name, host_id FROM instances")).all()
+        # a host may be named once
+        with pytest.raises(sa.exc.IntegrityError), conn.begin_nested():
+            conn.execute(sa.text("INSERT INTO hosts (name, state, capacity, simulated, "
+                                 f"created_at) VALUES ('local', 'ready', 1, 0, {at})"))
+    assert [tuple(h) for h in hosts] == [("local", None, "ready", 1000, 0, None)]
+    assert [tuple(p) for p in placed] == [(7, "web", None)]
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0022")
+        inspector = sa.inspect(conn)
+        assert "hosts" not in inspector.get_table_names()
+        assert "host_id" not in {c["name"] for c in inspector.get_columns("instances")}
+        assert [tuple(r) for r in conn.execute(sa.text(
+            "SELECT id, name FROM instances")).all()] == [(7, "web")]
+    with engine.begin() as conn:  # and up again, as a store that went back and forth
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        assert conn.execute(sa.text("SELECT count(*) FROM hosts")).scalar() == 1
+    engine.dispose()
+
+
+def test_on_postgresql_0023_makes_the_local_host_and_goes_back(
+        empty_postgresql_url: str) -> None:
+    import sqlalchemy as sa
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(db.MIGRATIONS))
+    engine = db.make_engine(empty_postgresql_url)
+    _revision(engine, cfg, command.upgrade, "0022")
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO accounts (name, operator, created_at) VALUES "
+                             "('acme', false, now())"))
+        conn.execute(sa.text("INSERT INTO instances (name, account_id, name_scope_id, role, "
+                             "ordinal, status, created_at) VALUES ('web', 1, 1, 'instance', 0, "
+                             "'active', now())"))
+    db.migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT name, address, state, capacity, simulated FROM hosts")).all() == [
+            ("local", None, "ready", 1000, False)]
+        assert conn.execute(sa.text("SELECT name, host_id FROM instances")).all() == [
+            ("web", None)]
+    _revision(engine, cfg, command.downgrade, "0022")
+    with engine.connect() as conn:
+        assert "hosts" not in sa.inspect(conn).get_table_names()
+        assert conn.execute(sa.text("SELECT name FROM instances")).all() == [("web",)]
+    engine.dispose()

@@ -218,11 +218,6 @@ def is_overlay_netns(netns: str) -> bool:
     return netns in (SUBSTRATE_NETNS, REFLECTOR_NETNS) or netns.startswith(HOST_NETNS_PREFIX)
 
 
-def host_of_netns(netns: str) -> str | None:
-    """The host name of a simulated host's namespace (`fcd-h-h1` -> h1), None if not one."""
-    return netns.removeprefix(HOST_NETNS_PREFIX) if netns.startswith(HOST_NETNS_PREFIX) \
-        else None
-
 
 def router_netns(network_id: int) -> str:
     return f"{NETNS_PREFIX}r{network_id}"

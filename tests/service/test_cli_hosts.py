@@ -1,0 +1,113 @@
+"""`facade host list|show|drain|remove` against the real API on the fake data plane: what it
+prints for a person and as json/yaml/name, and its errors (one line, the exit code of their
+kind); `instance show` names the node's host."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from facade.cli import client
+from facade.cli.main import app
+from facade.store.models import Host
+
+
+@pytest.fixture
+def cli(api: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The CLI's HTTP seam forwarded to the test control plane, as the operator; an
+    instance `web` on the local host and a simulated host `h1` in the store."""
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        keep = {k: v for k, v in request.headers.items()
+                if k.lower() in ("authorization", "content-type")}
+        resp = api.client.request(request.method, str(request.url.copy_with(
+            scheme="http", netloc=b"testserver")), content=request.content, headers=keep)
+        return httpx.Response(resp.status_code, content=resp.content,
+                              headers={"content-type": resp.headers.get("content-type", "")})
+
+    monkeypatch.setattr(client, "transport_factory", lambda: httpx.MockTransport(forward))
+    monkeypatch.setenv("FACADE_TOKEN", api.token)
+    monkeypatch.delenv("FACADE_URL", raising=False)
+    assert api.req("POST", "/v1/accounts", json={"name": "acme"}).status_code == 201
+    assert api.req("POST", "/v1/networks", json={
+        "name": "acme-vpc", "account": "acme", "cidr": "10.0.0.0/16",
+        "subnets": [{"name": "app", "cidr": "10.0.1.0/24"}]}).status_code == 201
+    assert api.req("POST", "/v1/instances", json={
+        "name": "web", "account": "acme",
+        "interfaces": [{"subnet": "acme-vpc/app"}]}).status_code == 201
+    with api.ctx.write() as session:
+        session.add(Host(name="h1", address="172.31.0.11", state="ready", capacity=50,
+                         simulated=True))
+    return api
+
+
+def run(*args: str) -> Any:
+    return CliRunner().invoke(app, list(args))
+
+
+def rows(output: str) -> dict[str, list[str]]:
+    """The table's rows by host name."""
+    return {words[0]: words[1:] for line in output.splitlines()
+            if (words := line.split()) and words[0] in ("local", "h1")}
+
+
+def test_list_and_show_for_a_person_and_as_data(cli: Any) -> None:
+    out = run("host", "list")
+    assert out.exit_code == 0, out.output
+    table = rows(out.output)
+    assert table["local"][:4] == ["ready", "local", "1", "1000"]
+    assert table["h1"][:4] == ["ready", "172.31.0.11", "0", "50"]
+    out = run("host", "list", "-o", "json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == cli.items("/v1/hosts")
+    out = run("host", "list", "-o", "name")
+    assert out.exit_code == 0 and out.output.split() == ["local", "h1"]
+    out = run("host", "show", "local")
+    assert out.exit_code == 0, out.output
+    assert "1 of 1000" in out.output and "control plane's own machine" in out.output
+    out = run("host", "show", "h1", "-o", "yaml")
+    assert out.exit_code == 0, out.output
+    assert yaml.safe_load(out.output) == cli.req("GET", "/v1/hosts/h1").json()
+    out = run("instance", "show", "web")
+    assert out.exit_code == 0, out.output
+    assert ["host", "local"] in [line.split() for line in out.output.splitlines()]
+
+
+def test_drain_and_remove(cli: Any) -> None:
+    out = run("host", "drain", "h1")
+    assert out.exit_code == 0, out.output
+    assert "draining" in out.output
+    assert cli.req("GET", "/v1/hosts/h1").json()["state"] == "draining"
+    out = run("host", "remove", "h1")
+    assert out.exit_code == 0 and "removed host h1" in out.output
+    assert rows(run("host", "list").output).keys() == {"local"}
+    out = run("host", "list", "--state", "removed", "-o", "name")
+    assert out.output.split() == ["h1"]
+
+
+def test_errors_are_one_line_and_nothing_changes(cli: Any, monkeypatch: Any) -> None:
+    before = cli.items("/v1/hosts")
+    out = run("host", "remove", "local")
+    assert out.exit_code == 4  # a 409
+    assert "conflict: the local host is the control plane's own machine: it cannot be " \
+           "removed" in out.output
+    out = run("host", "drain", "local")
+    assert out.exit_code == 4 and "cannot be drained" in out.output
+    out = run("host", "show", "nowhere")
+    assert out.exit_code == 3 and "not_found: host 'nowhere' does not exist" in out.output
+    out = run("host", "show", "No_Such")
+    assert out.exit_code == 2 and "host name 'No_Such'" in out.output
+    out = run("host", "list", "--state", "asleep")
+    assert out.exit_code == 2 and "asleep" in out.output
+    token = cli.req("POST", "/v1/accounts/acme/tokens").json()["token"]
+    monkeypatch.setenv("FACADE_TOKEN", token)
+    for args in (("host", "list"), ("host", "show", "h1"), ("host", "remove", "h1")):
+        out = run(*args)
+        assert out.exit_code == 5 and "forbidden: only the operator may" in out.output, args
+    monkeypatch.setenv("FACADE_TOKEN", cli.token)
+    assert cli.items("/v1/hosts") == before

@@ -1,0 +1,143 @@
+"""Hosts through the API on the fake driver (docs/multi-host.md, docs/api.md "Hosts"): the
+local host every plane has holds every node; the operator lists, reads, drains and removes
+hosts, an account's token is refused; a host holding nodes, and the local host, cannot be
+removed; each node says which host it is on (instance, appliance, topology).
+
+Hosts other than the local one are written into the store directly: nothing places nodes on
+them or adds them through the API in this version, and these tests are about the routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from facade.store.models import Host, Instance
+from tests.service.helpers import err, ok, wait_ready
+
+
+def _add_host(api: Any, name: str, *, address: str = "172.31.0.11",
+              simulated: bool = True) -> int:
+    with api.ctx.write() as session:
+        row = Host(name=name, address=address, state="ready", capacity=50,
+                   simulated=simulated)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def _place(api: Any, node: str, host_id: int | None) -> None:
+    with api.ctx.write() as session:
+        session.execute(update(Instance).where(Instance.name == node).values(host_id=host_id))
+
+
+def _all_nodes(api: Any) -> list[dict[str, Any]]:
+    """Every node as the operator reads them: instances, and each appliance's nodes."""
+    nodes = list(api.items("/v1/instances"))
+    for app in api.items("/v1/appliances"):
+        nodes += [app["frontend"], *app["backends"]]
+    return nodes
+
+
+def test_every_plane_has_its_local_host_holding_every_node(world: Any) -> None:
+    world.changed = True
+    ok(world.req("POST", "/v1/appliances", json={
+        "name": "docs", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
+        "backends": 2}), 202)
+    app = wait_ready(world, "docs")
+    hosts = world.items("/v1/hosts")
+    assert [h["name"] for h in hosts] == ["local"]
+    nodes = _all_nodes(world)
+    assert len(nodes) == 4  # the instance `client`, a front-end, two backends
+    local = ok(world.req("GET", "/v1/hosts/local"))
+    assert local == hosts[0]
+    assert local == {"name": "local", "address": None, "state": "ready", "capacity": 1000,
+                     "nodes": len(nodes), "heartbeat": None, "simulated": False,
+                     "local": True}
+    # each node says where it is
+    assert {n["host"] for n in nodes} == {"local"}
+    assert ok(world.req("GET", "/v1/instances/client"))["host"] == "local"
+    assert app["frontend"]["host"] == "local"
+    topo = ok(world.req("GET", "/v1/topology"))
+    placed = [n for net in topo["networks"] for sub in net["subnets"] for n in sub["nodes"]]
+    assert placed and {n["host"] for n in placed} == {"local"}
+
+
+def test_a_node_on_another_host_is_counted_there_and_shown_there(world: Any) -> None:
+    world.changed = True
+    h1 = _add_host(world, "h1")
+    before = ok(world.req("GET", "/v1/hosts/local"))["nodes"]
+    _place(world, "client", h1)
+    assert ok(world.req("GET", "/v1/hosts/h1"))["nodes"] == 1
+    assert ok(world.req("GET", "/v1/hosts/local"))["nodes"] == before - 1
+    listed = {h["name"]: h["nodes"] for h in world.items("/v1/hosts")}
+    assert listed == {"local": before - 1, "h1": 1}
+    assert ok(world.req("GET", "/v1/instances/client"))["host"] == "h1"
+    topo = ok(world.req("GET", "/v1/topology"))
+    client = [n for net in topo["networks"] for sub in net["subnets"] for n in sub["nodes"]
+              if n["name"] == "client"]
+    assert [n["host"] for n in client] == ["h1"]
+    # removing it is refused while it holds the node, naming how many; nothing changes
+    err(world.req("DELETE", "/v1/hosts/h1"), 409, "host h1 still holds 1 node", code="in_use")
+    assert ok(world.req("GET", "/v1/hosts/h1"))["state"] == "ready"
+
+
+def test_drain_then_remove_an_empty_host(world: Any) -> None:
+    world.changed = True
+    _add_host(world, "h2", address="172.31.0.12")
+    drained = ok(world.req("POST", "/v1/hosts/h2/drain"))
+    assert drained["state"] == "draining" and drained["nodes"] == 0
+    assert ok(world.req("GET", "/v1/hosts/h2"))["state"] == "draining"
+    assert {h["name"]: h["state"] for h in world.items("/v1/hosts")}["h2"] == "draining"
+    assert ok(world.req("POST", "/v1/hosts/h2/drain"))["state"] == "draining"  # again: as is
+    kinds = [e["kind"] for e in world.items("/v1/events") if e["object"] == "h2"]
+    assert kinds == ["host.draining"]
+    assert world.req("DELETE", "/v1/hosts/h2").status_code == 204
+    with world.ctx.read() as session:  # the row stays, removed
+        assert session.scalar(select(Host.state).where(Host.name == "h2")) == "removed"
+    assert [h["name"] for h in world.items("/v1/hosts")] == ["local"]
+    assert [h["name"] for h in world.items("/v1/hosts", params={"state": "removed"})] == ["h2"]
+    assert ok(world.req("GET", "/v1/hosts/h2"))["state"] == "removed"
+    assert world.req("DELETE", "/v1/hosts/h2").status_code == 204  # again: nothing changes
+    err(world.req("POST", "/v1/hosts/h2/drain"), 409, "h2 was removed")
+
+
+def test_the_local_host_is_neither_removed_nor_drained(world: Any) -> None:
+    e = err(world.req("DELETE", "/v1/hosts/local"), 409, "local host", "cannot be removed")
+    assert e["where"] == "host"
+    err(world.req("POST", "/v1/hosts/local/drain"), 409, "cannot be drained")
+    assert ok(world.req("GET", "/v1/hosts/local"))["state"] == "ready"
+
+
+def test_unknown_and_malformed_hosts(world: Any) -> None:
+    err(world.req("GET", "/v1/hosts/nowhere"), 404, "host 'nowhere' does not exist")
+    err(world.req("POST", "/v1/hosts/nowhere/drain"), 404, "nowhere")
+    err(world.req("DELETE", "/v1/hosts/nowhere"), 404, "nowhere")
+    err(world.req("GET", "/v1/hosts/Bad_Host"), 400, "host name", where="name")
+    err(world.req("DELETE", "/v1/hosts/" + "h" * 41), 400, "host name", where="name")
+    err(world.req("GET", "/v1/hosts", params={"state": "asleep"}), 400, "asleep",
+        where="state")
+    err(world.req("GET", "/v1/hosts", params={"limit": 0}), 422, where="limit")
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/v1/hosts"), ("GET", "/v1/hosts/local"), ("POST", "/v1/hosts/h3/drain"),
+    ("DELETE", "/v1/hosts/h3"), ("DELETE", "/v1/hosts/local")])
+def test_an_account_token_is_refused(world: Any, method: str, path: str) -> None:
+    _add_host(world, "h3")
+    world.changed = True  # the host above
+    err(world.req(method, path, token=world.acme), 403, "only the operator", code="forbidden")
+    assert ok(world.req("GET", "/v1/hosts/h3"))["state"] == "ready"
+    assert world.req("GET", "/v1/hosts", token=None).status_code == 401
+
+
+def test_hosts_are_paged_by_creation(world: Any) -> None:
+    world.changed = True
+    for i in range(5):
+        _add_host(world, f"h{i}", address=f"172.31.0.{20 + i}")
+    first = ok(world.req("GET", "/v1/hosts", params={"limit": 2}))
+    assert [h["name"] for h in first["items"]] == ["local", "h0"]
+    assert first["next_cursor"]
+    assert [h["name"] for h in world.items("/v1/hosts", params={"limit": 2})] == [
+        "local", "h0", "h1", "h2", "h3", "h4"]

@@ -1,0 +1,72 @@
+"""domain/hosts.py: host names (a simulated host's fits its substrate port), underlay
+addresses, and when a host may be drained or removed; the overlay's kernel names
+(domain/names.py), which the resync reads back."""
+
+from __future__ import annotations
+
+import pytest
+
+from facade.domain import hosts, names
+from facade.domain.errors import Conflict, InUse, Invalid
+from facade.domain.states import HostState
+
+
+def _host(name: str = "h1", *, address: str | None = "172.31.0.11", nodes: int = 0,
+          state: HostState = HostState.READY) -> hosts.Host:
+    return hosts.Host(name=name, address=address, state=state, capacity=10, heartbeat=None,
+                      simulated=True, nodes=nodes)
+
+
+def test_names() -> None:
+    assert hosts.check_name("rack-1-host-17") == "rack-1-host-17"
+    assert hosts.check_name("h" * names.MAX_HOST_NAME, simulated=True)
+    with pytest.raises(Invalid) as e:
+        hosts.check_name("h" * (names.MAX_HOST_NAME + 1), simulated=True)
+    assert e.value.where == "name" and "at most 11 characters" in e.value.message
+    for bad in ("", "H1", "1h", "h-", "h_1", "h" * 41, None, 7):
+        with pytest.raises(Invalid) as e:
+            hosts.check_name(bad, where="hosts[0].name")
+        assert e.value.where == "hosts[0].name"
+
+
+def test_addresses() -> None:
+    assert hosts.check_address("172.31.0.11") == "172.31.0.11"
+    for bad in ("172.31.0.256", "172.31.0.0/24", "::1", "", None, 3):
+        with pytest.raises(Invalid) as e:
+            hosts.check_address(bad)
+        assert e.value.where == "address"
+
+
+def test_drain_and_remove_rules() -> None:
+    assert _host().drained() == HostState.DRAINING
+    assert _host(state=HostState.LOST).drained() == HostState.DRAINING
+    with pytest.raises(Conflict, match="was removed"):
+        _host(state=HostState.REMOVED).drained()
+    local = _host(hosts.LOCAL, address=None)
+    assert local.local and not _host().local
+    with pytest.raises(Conflict, match="cannot be drained"):
+        local.drained()
+    with pytest.raises(Conflict, match="cannot be removed"):
+        local.removable()
+    _host().removable()
+    with pytest.raises(InUse, match="still holds 1 node;"):
+        _host(nodes=1).removable()
+    with pytest.raises(InUse, match="still holds 3 nodes"):
+        _host(nodes=3).removable()
+
+
+def test_the_overlay_names_are_made_and_read_back_here() -> None:
+    assert names.host_netns("h1") == "fcd-h-h1" and names.host_port("h1") == "fcduh1"
+    assert len(names.host_port("h" * names.MAX_HOST_NAME)) == names.IFNAMSIZ
+    assert (names.segment_bridge(7), names.vxlan(7)) == ("br7", "vx7")
+    assert len(names.vxlan(names.MAX_VNI)) <= names.IFNAMSIZ
+    assert names.overlay_node_netns("a1") == "fcd-n-a1"
+    for netns in ("fcd-h-h1", "fcd-rr", "fcd-substrate"):
+        assert names.is_overlay_netns(netns) and names.is_facade_netns(netns)
+    assert names.is_overlay_node_netns("fcd-n-a1")
+    for netns in ("fcd-i3-web", "fcd-r2", "fcd-fabric", "fcd-n-a1", "fcd-rr2"):
+        assert not names.is_overlay_netns(netns)
+    with pytest.raises(ValueError):
+        names.vxlan(0)
+    with pytest.raises(ValueError):
+        names.host_netns("h" * (names.MAX_HOST_NAME + 1))
