@@ -3,7 +3,7 @@ can have it (tests/stores.py), instead of a copy of the template per store and i
 (docs/postgresql.md, "Tests", has the figures).
 
 `Pristine` is what the template holds besides its schema: the rows of the few tables that
-have some (`alembic_version`), the state of every sequence (ids start where a fresh copy's
+have some (`alembic_version`, the local host of `hosts`), the state of every sequence (ids start where a fresh copy's
 would), and a fingerprint of the schema (tables, columns with their types and defaults,
 constraints, indexes, enum types, functions, triggers, schemas). `restore` refuses a database
 whose fingerprint is no longer the template's (a test's own DDL, a restore of a dump into it):

@@ -324,8 +324,8 @@ def test_every_list_route_documents_limit_cursor_and_the_envelope(world: Any) ->
         assert set(body["properties"]) == {"items", "next_cursor"}, path
         assert body["properties"]["items"]["type"] == "array"
         assert "400" in get["responses"] and "422" in get["responses"]
-    # 12; the edge's public IPs, pools, externals, sites and channels, and their usage
-    assert len(listed) == 19, listed
+    # 12; the edge's public IPs, pools, externals, sites and channels, and their usage; hosts
+    assert len(listed) == 20, listed
 
 
 # --- the CLI follows the pages of the real API --------------------------------------------------
