@@ -72,11 +72,11 @@ class InvoiceStatus(StrEnum):
     DRAFT = "draft"
 
 
-def _checked(kind: type[StrEnum], value: str, where: str) -> StrEnum:
+def _checked(kind: type[StrEnum], value: str, where: str, what: str = "status") -> StrEnum:
     try:
         return kind(value)
     except ValueError:
-        raise Invalid(f"status {value!r} must be one of "
+        raise Invalid(f"{what} {value!r} must be one of "
                       f"{', '.join(s.value for s in kind)}", where=where) from None
 
 
@@ -87,7 +87,7 @@ def appliance_status(value: str, *, where: str = "status") -> StrEnum:
 
 def host_state(value: str, *, where: str = "state") -> StrEnum:
     """A host state a caller wrote (a list filter), checked."""
-    return _checked(HostState, value, where)
+    return _checked(HostState, value, where, "state")
 
 
 def node_status(value: str, *, where: str = "status") -> StrEnum:
