@@ -41,6 +41,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
      "/v1/sites/hq?account=acme"),
     ("/v1/vpns", {"name": "link", "network": "acme-vpc", "site": "hq"},
      "/v1/vpns/link?account=acme"),
+    ("/v1/hosts", {"name": "h9", "simulated": True}, "/v1/hosts/h9"),  # the operator's
 ])
 def test_a_201_says_where_the_new_object_is(world: Any, path: str, body: dict[str, Any],
                                             where: str) -> None:

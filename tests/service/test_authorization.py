@@ -152,6 +152,7 @@ MATRIX += [  # the edge (docs/edge.md): a stranger's addresses and hosts meet th
     ("DELETE", "/v1/vpns/{name}", "/v1/vpns/acme-link", None, {404}),
     # hosts are the operator's (docs/api.md, "Hosts")
     ("GET", "/v1/hosts", "/v1/hosts", None, {403}),
+    ("POST", "/v1/hosts", "/v1/hosts", {"name": "h9", "simulated": True}, {403}),
     ("GET", "/v1/hosts/{name}", "/v1/hosts/local", None, {403}),
     ("POST", "/v1/hosts/{name}/drain", "/v1/hosts/local/drain", None, {403}),
     ("DELETE", "/v1/hosts/{name}", "/v1/hosts/local", None, {403}),

@@ -1,4 +1,4 @@
-"""`facade host list|show|drain|remove` against the real API on the fake data plane: what it
+"""`facade host list|show|add|drain|remove` against the real API on the fake data plane: what it
 prints for a person and as json/yaml/name, and its errors (one line, the exit code of their
 kind); `instance show` names the node's host."""
 
@@ -88,6 +88,22 @@ def test_drain_and_remove(cli: Any) -> None:
     assert rows(run("host", "list").output).keys() == {"local"}
     out = run("host", "list", "--state", "removed", "-o", "name")
     assert out.output.split() == ["h1"]
+
+
+def test_add_a_simulated_host(cli: Any) -> None:
+    out = run("host", "add", "h2", "--simulated", "--capacity", "7")
+    assert out.exit_code == 0, out.output
+    assert "172.31.0.12" in out.output and "recorded only" in out.output
+    assert run("host", "list", "-o", "name").output.split() == ["local", "h1", "h2"]
+    shown = cli.req("GET", "/v1/hosts/h2").json()
+    assert (shown["address"], shown["capacity"], shown["simulated"]) == ("172.31.0.12", 7, True)
+    out = run("host", "add", "h3", "--simulated", "--address", "172.31.0.30", "-o", "json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == cli.req("GET", "/v1/hosts/h3").json()
+    out = run("host", "add", "h4")
+    assert out.exit_code == 2 and "only simulated hosts can be added" in out.output
+    out = run("host", "add", "h2", "--simulated")
+    assert out.exit_code == 4 and "host h2 exists already" in out.output
 
 
 def test_errors_are_one_line_and_nothing_changes(cli: Any, monkeypatch: Any) -> None:

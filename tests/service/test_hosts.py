@@ -3,8 +3,8 @@ local host every plane has holds every node; the operator lists, reads, drains a
 hosts, an account's token is refused; a host holding nodes, and the local host, cannot be
 removed; each node says which host it is on (instance, appliance, topology).
 
-Hosts other than the local one are written into the store directly: nothing places nodes on
-them or adds them through the API in this version, and these tests are about the routes."""
+Simulated hosts are added through the API (recorded only); a node is put on one by writing
+its row's host directly: nothing places nodes on other hosts in this version."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def test_every_plane_has_its_local_host_holding_every_node(world: Any) -> None:
     assert local == hosts[0]
     assert local == {"name": "local", "address": None, "state": "ready", "capacity": 1000,
                      "nodes": len(nodes), "heartbeat": None, "simulated": False,
-                     "local": True}
+                     "local": True, "detail": "the control plane's own machine: every node "
+                                              "is on it"}
     # each node says where it is
     assert {n["host"] for n in nodes} == {"local"}
     assert ok(world.req("GET", "/v1/instances/client"))["host"] == "local"
@@ -141,3 +142,69 @@ def test_hosts_are_paged_by_creation(world: Any) -> None:
     assert first["next_cursor"]
     assert [h["name"] for h in world.items("/v1/hosts", params={"limit": 2})] == [
         "local", "h0", "h1", "h2", "h3", "h4"]
+
+
+def test_add_simulated_hosts_recorded_only(world: Any) -> None:
+    world.changed = True
+    resp = world.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True})
+    h1 = ok(resp, 201)
+    assert resp.headers["location"] == "/v1/hosts/h1"
+    assert h1 == {"name": "h1", "address": "172.31.0.11", "state": "ready", "capacity": 100,
+                  "nodes": 0, "heartbeat": None, "simulated": True, "local": False,
+                  "detail": h1["detail"]}
+    assert h1["detail"].startswith("recorded only: nothing made its namespace")
+    assert ok(world.req("GET", "/v1/hosts/h1")) == h1
+    h2 = ok(world.req("POST", "/v1/hosts", json={
+        "name": "h2", "simulated": True, "capacity": 8}), 201)
+    assert (h2["address"], h2["capacity"]) == ("172.31.0.12", 8)
+    h3 = ok(world.req("POST", "/v1/hosts", json={
+        "name": "h3", "simulated": True, "address": "172.31.0.40"}), 201)
+    assert h3["address"] == "172.31.0.40"
+    with world.ctx.read() as session:  # what the store holds, read apart from the API
+        rows = session.execute(select(Host.name, Host.address, Host.simulated)
+                               .order_by(Host.id)).all()
+    assert [tuple(r) for r in rows] == [("local", None, False), ("h1", "172.31.0.11", True),
+                                        ("h2", "172.31.0.12", True),
+                                        ("h3", "172.31.0.40", True)]
+    kinds = [e["kind"] for e in world.items("/v1/events") if e["object"] == "h1"]
+    assert kinds == ["host.created"]
+    # nothing runs it: the fake data plane was asked for nothing
+    assert not [c for c in world.dp.calls if "h1" in c]
+    # removed, its name may be taken again (its row, ready again, with its new address)
+    assert world.req("DELETE", "/v1/hosts/h1").status_code == 204
+    again = ok(world.req("POST", "/v1/hosts", json={
+        "name": "h1", "simulated": True, "address": "172.31.0.50"}), 201)
+    assert (again["state"], again["address"]) == ("ready", "172.31.0.50")
+    assert [h["name"] for h in world.items("/v1/hosts")] == ["local", "h1", "h2", "h3"]
+
+
+def test_adding_a_host_refuses_what_is_wrong_naming_it(world: Any) -> None:
+    ok(world.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True}), 201)
+    world.changed = True
+    before = world.items("/v1/hosts")
+    err(world.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True}), 409,
+        "host h1 exists already", where="name")
+    err(world.req("POST", "/v1/hosts", json={"name": "local", "simulated": True}), 409,
+        "exists already", where="name")
+    err(world.req("POST", "/v1/hosts", json={
+        "name": "h2", "simulated": True, "address": "172.31.0.11"}), 409,
+        "172.31.0.11 is host h1's", where="address")
+    err(world.req("POST", "/v1/hosts", json={"name": "h2", "simulated": False}), 400,
+        "only simulated hosts", where="simulated")
+    err(world.req("POST", "/v1/hosts", json={"name": "h2"}), 422, where="simulated")
+    err(world.req("POST", "/v1/hosts", json={"name": "h2", "simulated": "yes"}), 422,
+        where="simulated")
+    err(world.req("POST", "/v1/hosts", json={"name": "rack-1-host2", "simulated": True}), 400,
+        "at most 11 characters", where="name")
+    err(world.req("POST", "/v1/hosts", json={"name": "H2", "simulated": True}), 400,
+        "host name", where="name")
+    for address in ("172.31.0.5", "172.31.0.255", "10.0.0.11", "172.31.0.0/24", "nowhere"):
+        err(world.req("POST", "/v1/hosts", json={
+            "name": "h2", "simulated": True, "address": address}), 400, where="address")
+    err(world.req("POST", "/v1/hosts", json={"name": "h2", "simulated": True,
+                                             "capacity": 0}), 422, where="capacity")
+    err(world.req("POST", "/v1/hosts", json={"name": "h2", "simulated": True,
+                                             "disk": 5}), 422, where="disk")
+    err(world.req("POST", "/v1/hosts", token=world.acme, json={
+        "name": "h2", "simulated": True}), 403, "only the operator may add hosts")
+    assert world.items("/v1/hosts") == before

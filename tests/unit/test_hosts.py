@@ -4,10 +4,12 @@ addresses, and when a host may be drained or removed; the overlay's kernel names
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from facade.domain import hosts, names
-from facade.domain.errors import Conflict, InUse, Invalid
+from facade.domain.errors import Conflict, Exhausted, InUse, Invalid
 from facade.domain.states import HostState
 
 
@@ -70,3 +72,30 @@ def test_the_overlay_names_are_made_and_read_back_here() -> None:
         names.vxlan(0)
     with pytest.raises(ValueError):
         names.host_netns("h" * (names.MAX_HOST_NAME + 1))
+
+
+def test_simulated_addresses_and_capacity() -> None:
+    assert hosts.next_address([]) == "172.31.0.11"
+    assert hosts.next_address(["172.31.0.11", "172.31.0.13"]) == "172.31.0.12"
+    full = [str(hosts.UNDERLAY[n]) for n in range(hosts.FIRST_HOST, 255)]
+    with pytest.raises(Exhausted, match="no free address left") as e:
+        hosts.next_address(full)
+    assert e.value.where == "address"
+    assert hosts.check_simulated_address("172.31.0.254") == "172.31.0.254"
+    for bad in ("172.31.0.1", "172.31.0.10", "172.31.0.255", "172.31.1.11"):
+        with pytest.raises(Invalid, match="from 172.31.0.11 to 172.31.0.254"):
+            hosts.check_simulated_address(bad)
+    assert hosts.check_capacity(1) == 1
+    for bad in (0, hosts.MAX_CAPACITY + 1, True, "5", 2.0):
+        with pytest.raises(Invalid):
+            hosts.check_capacity(bad)
+
+
+def test_what_a_state_means_is_said() -> None:
+    assert "own machine" in _host(hosts.LOCAL, address=None).detail
+    assert _host().detail.startswith("recorded only")
+    assert _host(state=HostState.REMOVED).detail.startswith("removed")
+    beating = hosts.Host(name="h1", address="172.31.0.11", state=HostState.DRAINING,
+                         capacity=1, heartbeat=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                         simulated=True)
+    assert beating.detail.startswith("draining")

@@ -254,6 +254,7 @@ def host(obj: Host) -> None:
         ("heartbeat", "none: the control plane runs on it" if obj.local and obj.heartbeat is None
          else dash(obj.heartbeat)),
         ("simulated", dash(obj.simulated)),
+        *([("detail", obj.detail)] if obj.detail and not obj.local else []),
     ]))
 
 

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from facade.domain import names
-from facade.domain.errors import Conflict, InUse, Invalid, describe
+from facade.domain.errors import Conflict, Exhausted, InUse, Invalid, describe
 from facade.domain.states import HostState
 
 LOCAL = names.LOCAL_HOST
-# how many nodes the local host holds, as far as placement will count (slice 4): no limit is
-# enforced on one machine yet, so this is what an operator reads, not a refusal
+# how many nodes a host holds, as far as placement will count (slice 4): no limit is enforced
+# yet, so this is what an operator reads, not a refusal
 LOCAL_CAPACITY = 1000
+DEFAULT_CAPACITY = 100  # a simulated host's, unless it is given
+MAX_CAPACITY = 100_000
+# the underlay of simulated hosts, inside the substrate namespace (routed nowhere): the route
+# reflector at .1, hosts from .11 up (dataplane/linux/simhosts.py makes them there)
+UNDERLAY = ipaddress.IPv4Network("172.31.0.0/24")
+REFLECTOR_HOST = 1
+FIRST_HOST = 11
 
 
 def check_name(name: object, *, simulated: bool = False, where: str = "name") -> str:
@@ -49,6 +57,41 @@ def check_address(value: object, *, where: str = "address") -> str:
                   f"{describe(value)}", where=where)
 
 
+def check_simulated_address(value: object, *, where: str = "address") -> str:
+    """A simulated host's underlay address: in UNDERLAY, from .FIRST_HOST up."""
+    address = check_address(value, where=where)
+    ip = ipaddress.IPv4Address(address)
+    if ip not in UNDERLAY or not FIRST_HOST <= int(ip) - int(UNDERLAY.network_address) \
+            < UNDERLAY.num_addresses - 1:
+        raise Invalid(f"a simulated host's underlay address is in {UNDERLAY}, from "
+                      f"{UNDERLAY[FIRST_HOST]} to {UNDERLAY[-2]}, not {address}", where=where)
+    return address
+
+
+def free_addresses(taken: Iterable[str]) -> Iterator[str]:
+    """The underlay addresses a new simulated host may take, in order (a lazy walk)."""
+    used = set(taken)
+    for n in range(FIRST_HOST, UNDERLAY.num_addresses - 1):
+        if str(UNDERLAY[n]) not in used:
+            yield str(UNDERLAY[n])
+
+
+def next_address(taken: Iterable[str]) -> str:
+    """The first free underlay address; Exhausted (409) when the underlay is full."""
+    for address in free_addresses(taken):
+        return address
+    raise Exhausted(f"the simulated hosts' underlay {UNDERLAY} has no free address left "
+                    f"({UNDERLAY.num_addresses - 1 - FIRST_HOST} hosts)", where="address")
+
+
+def check_capacity(value: object, *, where: str = "capacity") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            not 1 <= value <= MAX_CAPACITY:
+        raise Invalid(f"a host's capacity is a number of nodes, 1-{MAX_CAPACITY}, not "
+                      f"{describe(value)}", where=where)
+    return value
+
+
 @dataclass(frozen=True)
 class Host:
     """A host as the rules see it; `nodes`: how many nodes it holds now."""
@@ -64,6 +107,21 @@ class Host:
     @property
     def local(self) -> bool:
         return self.name == LOCAL and self.address is None
+
+    @property
+    def detail(self) -> str:
+        """What its state means now, for a person."""
+        if self.local:
+            return "the control plane's own machine: every node is on it"
+        if self.state == HostState.REMOVED:
+            return "removed: nothing is placed on it"
+        if self.heartbeat is None:
+            # docs/multi-host.md: placement over hosts and the host agent are later slices
+            return ("recorded only: nothing made its namespace, FRR or agent yet, and nothing "
+                    "places nodes on it")
+        if self.state == HostState.DRAINING:
+            return "draining: nothing new is placed on it"
+        return ""
 
     def drained(self) -> HostState:
         """The state `drain` moves it to; why not, as a Conflict (409)."""

@@ -18,3 +18,6 @@ class HostRead(BaseModel):
     heartbeat: dt.datetime | None
     simulated: bool
     local: bool  # the control plane's own machine: never drained nor removed
+    # what its state means now, for a person ("recorded only: ..." for a host added through
+    # the API, which nothing makes or places nodes on yet)
+    detail: str = ""

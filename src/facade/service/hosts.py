@@ -1,5 +1,6 @@
-"""Hosts as the operator manages them (docs/multi-host.md): listed, read, drained, removed;
-the local host made at start. Called by the API's /v1/hosts routes and the server's start.
+"""Hosts as the operator manages them (docs/multi-host.md): listed, read, simulated ones
+added (recorded only), drained, removed; the local host made at start. Called by the API's
+/v1/hosts routes and the server's start.
 
 Every node is on the local host in this version: its row's `host_id` is None (or the local
 host's id), and nothing places a node elsewhere yet, so a host's `nodes` is what the store
@@ -15,7 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from facade.domain import hosts, states
-from facade.domain.errors import Forbidden, NotFound
+from facade.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import HostState
 from facade.readmodels.hosts import HostRead
@@ -78,7 +79,7 @@ def view(row: Host, nodes: int) -> HostRead:
     host = rule_view(row, nodes)
     return HostRead(name=host.name, address=host.address, state=host.state,
                     capacity=host.capacity, nodes=nodes, heartbeat=host.heartbeat,
-                    simulated=host.simulated, local=host.local)
+                    simulated=host.simulated, local=host.local, detail=host.detail)
 
 
 def _find(session: Session, name: str) -> Host:
@@ -100,6 +101,40 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST,
                                       lambda r: (r.id,))
         counts = _counts(session, rows)
         return paging.answer([view(r, counts[r.id]) for r in rows], cursor)
+
+
+def add(ctx: Context, caller: Caller, body: dict[str, Any]) -> HostRead:
+    """Record a simulated host (`ready`, at the next free underlay address unless one is
+    given). Recorded only: nothing makes its namespace or FRR, nor places nodes on it, in this
+    version (its `detail` says so). A removed host's name is taken again by its row."""
+    _require_operator(caller, "add hosts")
+    if body.get("simulated") is not True:
+        raise Invalid("only simulated hosts can be added (\"simulated\": true): a real machine "
+                      "will join with its host agent, which is not built yet", where="simulated")
+    name = hosts.check_name(body.get("name"), simulated=True)
+    capacity = hosts.DEFAULT_CAPACITY if body.get("capacity") is None \
+        else hosts.check_capacity(body["capacity"])
+    given = body.get("address")
+    address = None if given is None else hosts.check_simulated_address(given)
+    with ctx.write() as session:
+        live = session.scalars(select(Host).where(Host.state != HostState.REMOVED)).all()
+        if any(h.name == name for h in live):
+            raise Conflict(f"host {name} exists already", where="name")
+        taken = [h.address for h in live if h.address is not None]
+        if address in taken:
+            holder = next(h.name for h in live if h.address == address)
+            raise Conflict(f"underlay address {address} is host {holder}'s", where="address")
+        address = address or hosts.next_address(taken)
+        row = session.scalar(select(Host).where(Host.name == name))
+        if row is None:
+            row = Host(name=name)
+            session.add(row)
+        row.address, row.state, row.capacity = address, HostState.READY, capacity
+        row.simulated, row.heartbeat_at = True, None
+        session.flush()
+        ctx.event(session, "host.created", name,
+                  f"simulated host {name} recorded at {address} (nothing runs it yet)")
+        return view(row, _count(session, row))
 
 
 def get(ctx: Context, caller: Caller, name: str) -> HostRead:

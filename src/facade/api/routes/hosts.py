@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from facade.api.deps import Auth, Ctx, Paging
-from facade.api.schemas import HostRead, Page
+from facade.api.deps import Auth, Ctx, Paging, located
+from facade.api.schemas import HostCreate, HostRead, Page
 from facade.service import hosts
 
 router = APIRouter(prefix="/v1/hosts", tags=["hosts"])
@@ -20,6 +20,14 @@ StateFilter = Annotated[str | None, Query(max_length=20, description=(
 @router.get("", response_model=Page[HostRead], operation_id="list_hosts")
 def list_hosts(ctx: Ctx, caller: Auth, page: Paging, state: StateFilter = None) -> Any:
     return hosts.list_(ctx, caller, page, state)
+
+
+@router.post("", status_code=201, response_model=HostRead, operation_id="create_host")
+def create_host(body: HostCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
+    """Record a simulated host: nothing makes its namespace or places nodes on it yet (its
+    `detail` says so; docs/multi-host.md)."""
+    view = hosts.add(ctx, caller, body.model_dump())
+    return located(response, "/v1/hosts/{name}", view)
 
 
 @router.get("/{name}", response_model=HostRead, operation_id="get_host")

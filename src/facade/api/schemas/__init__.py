@@ -76,7 +76,7 @@ from facade.api.schemas.edge import (
     VpnEnds,
     VpnRead,
 )
-from facade.api.schemas.hosts import HostRead
+from facade.api.schemas.hosts import HostCreate, HostRead
 from facade.api.schemas.instances import (
     ExecCreate,
     ExecRead,
@@ -154,6 +154,7 @@ __all__ = [
     "GrantCreate",
     "GrantRead",
     "GrantRevoked",
+    "HostCreate",
     "HostRead",
     "HealthCheckBody",
     "HealthCheckRead",

@@ -28,6 +28,24 @@ def list_(state: State = None, as_json: Json = False, form: Output = None) -> No
     render.output(rows, as_json, render.hosts, form)
 
 
+@app.command("add")
+def add(name: Annotated[str, typer.Argument(help="Host name (1-11 characters).")],
+        simulated: Annotated[bool, typer.Option(
+            "--simulated", help="A simulated host (the only kind that may be added yet).")
+        ] = False,
+        address: Annotated[str | None, typer.Option(
+            "--address", help="Its underlay address (default: the next free one).")] = None,
+        capacity: Annotated[int | None, typer.Option(
+            "--capacity", help="Nodes it may hold (default 100).")] = None,
+        as_json: Json = False, form: Output = None) -> None:
+    """Record a simulated host. Recorded only: nothing makes its namespace or FRR, nor places
+    nodes on it, yet."""
+    body = {"name": name, "simulated": simulated, "address": address, "capacity": capacity}
+    with connect() as cli:
+        obj = cli.hosts.create({k: v for k, v in body.items() if v is not None})
+    render.output(obj, as_json, render.host, form)
+
+
 @app.command("show")
 def show(name: Name, as_json: Json = False, form: Output = None) -> None:
     """Show one host."""

@@ -22,11 +22,11 @@ from facade.dataplane.linux import frr, overlay, substrate
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError
 from facade.dataplane.linux.procfs import pidns_inode_of
-from facade.domain import names
+from facade.domain import hosts, names
 
-UNDERLAY = ipaddress.IPv4Network("172.31.0.0/24")
-REFLECTOR_HOST = 1  # the reflector's address in the underlay: .1
-FIRST_HOST = 11  # hosts from .11 up
+UNDERLAY = hosts.UNDERLAY  # domain/hosts.py's, where the control plane reads them too
+REFLECTOR_HOST = hosts.REFLECTOR_HOST  # the reflector's address in the underlay: .1
+FIRST_HOST = hosts.FIRST_HOST  # hosts from .11 up
 
 
 def overlay_dir(state_dir: Path) -> Path:
