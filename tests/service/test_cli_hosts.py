@@ -1,6 +1,6 @@
 """`facade host list|show|add|drain|remove` against the real API on the fake data plane: what it
 prints for a person and as json/yaml/name, and its errors (one line, the exit code of their
-kind); `instance show` names the node's host."""
+kind); `instance show` names the node's host, `topology --by-host` groups nodes by host."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from facade.cli import client
 from facade.cli.main import app
-from facade.store.models import Host
+from facade.store.models import Host, Instance
 
 
 @pytest.fixture
@@ -127,3 +128,25 @@ def test_errors_are_one_line_and_nothing_changes(cli: Any, monkeypatch: Any) -> 
         assert out.exit_code == 5 and "forbidden: only the operator may" in out.output, args
     monkeypatch.setenv("FACADE_TOKEN", cli.token)
     assert cli.items("/v1/hosts") == before
+
+
+def test_topology_by_host(cli: Any) -> None:
+    """The same nodes as `facade topology`, under the host each is on."""
+    assert cli.req("POST", "/v1/instances", json={
+        "name": "db", "account": "acme",
+        "interfaces": [{"subnet": "acme-vpc/app"}]}).status_code == 201
+    with cli.ctx.write() as session:  # nothing places a node on h1 yet: its row says so
+        h1 = session.scalar(select(Host.id).where(Host.name == "h1"))
+        session.execute(update(Instance).where(Instance.name == "db").values(host_id=h1))
+    out = run("topology", "--by-host")
+    assert out.exit_code == 0, out.output
+    lines = [line.strip(" │├└─") for line in out.output.splitlines()]
+    assert lines[0] == "facade hosts"
+    local, on_h1 = lines.index("host local  1 node"), lines.index("host h1  1 node")
+    assert local < on_h1
+    web, db = cli.req("GET", "/v1/instances/web").json(), cli.req("GET", "/v1/instances/db").json()
+    assert lines[local + 1].split() == ["web", "instance", "owner", "acme", web["netns"]]
+    assert lines[local + 2].split() == ["eth0", "acme-vpc/app", web["interfaces"][0]["ip"]]
+    assert lines[on_h1 + 1].split() == ["db", "instance", "owner", "acme", db["netns"]]
+    out = run("topology", "--by-host", "-o", "json")
+    assert json.loads(out.output) == cli.req("GET", "/v1/topology").json()

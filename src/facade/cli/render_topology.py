@@ -98,6 +98,40 @@ def topology(data: dict[str, Any]) -> None:
         emit(chains_tree)
 
 
+def by_host(data: dict[str, Any]) -> None:
+    """host -> node (its role, owner and namespace) -> one line per leg (interface,
+    NETWORK/SUBNET, address): the same nodes as `topology`, grouped by the host each is on
+    (a node's `host`; none given is the local host, as an older control plane means). Only
+    hosts holding a node the caller sees appear (the hosts themselves: `facade host list`)."""
+    legs: dict[str, dict[str, list[tuple[dict[str, Any], str]]]] = {}
+    for net in data.get("networks") or []:
+        for sub in net.get("subnets") or []:
+            for r in sub.get("nodes") or []:
+                node = legs.setdefault(str(r.get("host") or "local"), {}).setdefault(
+                    str(r.get("netns") or r.get("name")), [])
+                node.append((r, f"{net.get('name', '?')}/{sub.get('name', '?')}"))
+    for r in data.get("externals") or []:
+        legs.setdefault(str(r.get("host") or "local"), {}).setdefault(
+            str(r.get("netns") or r.get("name")), []).append((r, "the intermediate network"))
+    if not legs:
+        emit("no nodes")
+        return
+    root = Tree(Text("facade hosts", style="bold"), guide_style="dim")
+    for host in sorted(legs, key=lambda h: (h != "local", h)):
+        nodes = legs[host]
+        host_branch = root.add(Text.assemble((f"host {host}", "bold cyan"),
+                                             f"  {len(nodes)} node{'' if len(nodes) == 1 else 's'}"))
+        for netns, node_legs in nodes.items():
+            first = node_legs[0][0]
+            node_branch = host_branch.add(Text.assemble(
+                (dash(first.get("name")), "bold"), f"  {_role_text(first)}",
+                f"  owner {first['account']}" if first.get("account") else "", f"  {netns}"))
+            for r, subnet in node_legs:
+                node_branch.add(f"{dash(r.get('interface')):<6} {subnet:<28} {dash(r.get('ip'))}"
+                                + (f"  public {r['public_ip']}" if r.get("public_ip") else ""))
+    emit(root)
+
+
 def _chain_label(app: dict[str, Any]) -> Text:
     return Text.assemble(
         (app.get("name", "?"), "bold"),

@@ -11,11 +11,17 @@ from facade.cli.client import connect
 from facade.cli.commands.options import Json, Output
 
 
-def topology(as_json: Json = False, form: Output = None) -> None:
+def topology(
+    by_host: Annotated[bool, typer.Option(
+        "--by-host", help="Group the nodes by the host each is on (host -> node -> legs).")
+    ] = False,
+    as_json: Json = False, form: Output = None,
+) -> None:
     """Draw networks -> subnets -> nodes, with addresses and kernel names."""
     with connect() as cli:
         data = cli.system.topology()
-    render.output(data, as_json, render_topology.topology, form)
+    render.output(data, as_json, render_topology.by_host if by_host else render_topology.topology,
+                  form)
 
 
 def events(
