@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from facade.store.models import Host, Instance
 from tests.service.helpers import err, ok, wait_ready
@@ -208,3 +208,17 @@ def test_adding_a_host_refuses_what_is_wrong_naming_it(world: Any) -> None:
     err(world.req("POST", "/v1/hosts", token=world.acme, json={
         "name": "h2", "simulated": True}), 403, "only the operator may add hosts")
     assert world.items("/v1/hosts") == before
+
+
+def test_a_store_without_its_local_host_gets_it_again_at_start(api: Any) -> None:
+    """`facade up` runs ensure_local: a store whose local host is gone (a hand-made dump) has
+    it again, once, whatever holds nodes meanwhile (host_id None: the local host)."""
+    from facade.service import hosts
+
+    with api.ctx.write() as session:
+        session.execute(delete(Host).where(Host.name == "local"))
+    err(api.req("GET", "/v1/hosts/local"), 404)
+    hosts.ensure_local(api.ctx)
+    hosts.ensure_local(api.ctx)
+    assert [(h["name"], h["state"], h["local"]) for h in api.items("/v1/hosts")] == [
+        ("local", "ready", True)]
