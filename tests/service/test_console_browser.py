@@ -132,6 +132,34 @@ def test_search_collapse_and_zoom(operator: Watched) -> None:
     assert operator.errors == []
 
 
+def test_the_nodes_grouped_by_the_host_they_run_on(operator: Watched) -> None:
+    """The same nodes by host: a card per host, in it a band per NETWORK/SUBNET holding that
+    host's nodes, each node read as it is by network (marks, links). A plane of the fake
+    driver runs every node on its own machine, the local host."""
+    page = operator.page
+    by_network = sorted(attr(page, "#topo-svg .node", "data-node"))
+    page.select_option("#topo-group", "host")
+    try:
+        assert attr(page, "#topo-svg .network", "data-network") == ["host/local"]
+        assert sorted(attr(page, "#topo-svg .node", "data-node")) == by_network
+        bands = attr(page, '#topo-svg .network[data-network="host/local"] .subnet',
+                     "data-subnet")
+        assert {"acme-vpc/app", "y-vpc/shared", "web-vpc/backend"} <= set(bands)
+        marked = attr(page, '#topo-svg .subnet[data-subnet="acme-vpc/app"] '
+                            '.node:has(rect.marked)', "data-node")
+        assert marked == ["docs-fe"]  # lbco's front-end in acme's subnet, as by network
+        title = page.text_content('#topo-svg .network[data-network="host/local"] .net-title')
+        assert title is not None and "local" in title and " nodes" in title
+        page.fill("#topo-search", "xleg")  # search, then group: the host keeps what matched
+        assert attr(page, "#topo-svg .node", "data-node") == ["xleg", "xleg"]
+        page.fill("#topo-search", "")
+    finally:
+        page.select_option("#topo-group", "network")
+    assert attr(page, "#topo-svg .network", "data-network")[0] != "host/local"
+    assert sorted(attr(page, "#topo-svg .node", "data-node")) == by_network
+    assert operator.errors == []
+
+
 def test_an_appliance_node_is_reached_and_opened_with_the_keyboard(operator: Watched) -> None:
     page = operator.page
     page.focus("#topo-search")

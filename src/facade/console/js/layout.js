@@ -56,6 +56,45 @@ export function search(networks, query) {
   return out;
 }
 
+/** The host a node runs on: a control plane with no hosts of its own runs every node on its
+ * own machine, the local host (docs/multi-host.md).
+ * @param {TopoNode} node
+ * @returns {string}
+ */
+export function hostOf(node) { return node.host ?? "local"; }
+
+/** The same topology grouped by host: a card per host (sorted by name), in it a band per
+ * subnet that holds nodes of that host, named NETWORK/SUBNET and keeping its network
+ * (`origin`) so that a node reads the same as in the picture by network.
+ * @param {TopoNetwork[]} networks
+ * @returns {TopoNetwork[]}
+ */
+export function byHost(networks) {
+  /** @type {Map<string, TopoSubnet[]>} */
+  const hosts = new Map();
+  for (const net of networks) {
+    for (const sub of net.subnets) {
+      /** @type {Map<string, TopoNode[]>} */
+      const here = new Map();
+      for (const node of sub.nodes) {
+        const nodes = here.get(hostOf(node)) ?? [];
+        nodes.push(node);
+        here.set(hostOf(node), nodes);
+      }
+      for (const [host, nodes] of here) {
+        const bands = hosts.get(host) ?? [];
+        bands.push({ ...sub, name: `${net.name}/${sub.name}`, nodes, origin: net });
+        hosts.set(host, bands);
+      }
+    }
+  }
+  return [...hosts.keys()].sort().map((host) => {
+    const subnets = hosts.get(host) ?? [];
+    const nodes = new Set(subnets.flatMap((s) => s.nodes.map((x) => `${x.account}/${x.name}`)));
+    return { name: host, account: "host", kind: "host", cidr: `${nodes.size} nodes`, subnets };
+  });
+}
+
 /** Lay the topology out at this width.
  * @param {TopoNetwork[]} networks
  * @param {Set<string>} collapsed network keys

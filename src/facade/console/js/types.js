@@ -3,9 +3,9 @@
 /**
  * @typedef {{name: string, account: string, role: string, appliance: string | null,
  *   netns: string, status: string, interface: string, ip: string,
- *   public_ip?: string | null}} TopoNode
+ *   public_ip?: string | null, host?: string}} TopoNode
  * @typedef {{name: string, cidr: string, gateway: string, internal: string[],
- *   granted_to: string[], nodes: TopoNode[]}} TopoSubnet
+ *   granted_to: string[], nodes: TopoNode[], origin?: TopoNetwork}} TopoSubnet
  * @typedef {{name: string, peer: string, peer_kind: string}} TopoChannel
  * @typedef {{name: string, account: string, cidr: string, kind?: string,
  *   public_gateway?: boolean, gateway_ip?: string | null, vpns?: TopoChannel[],
