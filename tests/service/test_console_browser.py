@@ -56,17 +56,23 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                                             "cidr": "192.168.50.0/24"})
         made.req("POST", "/v1/vpns", json={"name": "tunnel", "network": "acme/edge-vpc",
                                            "site": "acme/office"})
+        made.req("POST", "/v1/externals", json={"name": "laptop", "account": "acme"})
         wait_ready(made, ["site", "site-index", "docs"])
         yield made
 
 
 @pytest.fixture(scope="module")
-def operator(plane: Served) -> Iterator[Watched]:
-    with chromium() as browser:
-        seen = watched_page(browser)
-        sign_in(seen, plane.base, plane.token)
-        seen.page.wait_for_selector('#topo-svg .node[data-node="docs-fe"]')
-        yield seen
+def browser() -> Iterator[Any]:
+    with chromium() as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def operator(plane: Served, browser: Any) -> Iterator[Watched]:
+    seen = watched_page(browser)
+    sign_in(seen, plane.base, plane.token)
+    seen.page.wait_for_selector('#topo-svg .node[data-node="docs-fe"]')
+    yield seen
 
 
 def attr(page: Any, selector: str, name: str) -> list[str]:
@@ -130,6 +136,28 @@ def test_search_collapse_and_zoom(operator: Watched) -> None:
     page.click("#topo-out")
     assert float(page.get_attribute("#topo-svg", "width") or 0) == width
     assert operator.errors == []
+
+
+def test_a_customer_sees_its_external_hosts_in_a_card_of_their_own(plane: Served,
+                                                                  browser: Any) -> None:
+    """An account cannot see the Internet (the operator's intermediate network): its own
+    external hosts are drawn in a card of their own, with their addresses; the operator sees
+    them in the Internet's network instead."""
+    token = plane.req("POST", "/v1/accounts/acme/tokens")["token"]
+    seen = watched_page(browser)
+    sign_in(seen, plane.base, token)
+    page = seen.page
+    try:
+        card = '#topo-svg .network[data-network="acme/external hosts"]'
+        page.wait_for_selector(f'{card} .node[data-node="laptop"]')
+        assert "on the Internet" in (page.text_content(f"{card} .net-title") or "")
+        assert "198.18." in (page.text_content(f'{card} .node[data-node="laptop"]') or "")
+        assert "operator/internet" not in attr(page, "#topo-svg .network", "data-network")
+        page.fill("#topo-search", "laptop")
+        assert attr(page, "#topo-svg .node", "data-node") == ["laptop"]
+        assert seen.errors == []
+    finally:
+        page.context.close()
 
 
 def test_the_nodes_grouped_by_the_host_they_run_on(operator: Watched) -> None:

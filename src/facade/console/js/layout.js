@@ -56,6 +56,20 @@ export function search(networks, query) {
   return out;
 }
 
+/** The networks to draw: the topology's, then the caller's external hosts (on the Internet,
+ * the intermediate network it cannot see itself, docs/edge.md) as a card of their own.
+ * @param {Topology} topo
+ * @returns {TopoNetwork[]}
+ */
+export function cards(topo) {
+  const externals = topo.externals ?? [];
+  if (externals.length === 0) return topo.networks;
+  const account = externals[0].account;
+  return [...topo.networks, { name: "external hosts", account, kind: "external",
+    cidr: "on the Internet", subnets: [{ name: "internet", cidr: "", gateway: "",
+      internal: [], granted_to: [], nodes: externals }] }];
+}
+
 /** The host a node runs on: a control plane with no hosts of its own runs every node on its
  * own machine, the local host (docs/multi-host.md).
  * @param {TopoNode} node

@@ -1,13 +1,14 @@
 // The topology page: an SVG of networks > subnets > nodes from GET /v1/topology, with each
 // appliance node's health from GET /v1/appliances (what its management agent last said), chains
-// as arrows between front-ends, third-party front-ends and granted subnets marked; or the same
+// as arrows between front-ends, third-party front-ends and granted subnets marked, the caller's
+// external hosts in a card of their own; or the same
 // nodes grouped by the host they run on (hosts > NETWORK/SUBNET > nodes). It polls
 // every 2 s and draws again only when something changed. Search, collapse per network and zoom
 // keep hundreds of appliances readable.
 
 import { all, call, describe } from "./api.js";
 import { byId, esc } from "./dom.js";
-import { byHost, layout, netKey, search } from "./layout.js";
+import { byHost, cards, layout, netKey, search } from "./layout.js";
 import { poll } from "./poll.js";
 
 /** @typedef {import("./types.js").Topology} Topology */
@@ -135,6 +136,7 @@ function arrows(lay) {
  */
 function edge(net) {
   const parts = [net.kind === "site" ? "customer site" : "",
+    net.kind === "external" ? "your hosts on the Internet (facade external)" : "",
     net.public_gateway ? `public gateway ${net.gateway_ip ?? ""}` : "",
     ...(net.vpns ?? []).map((v) => `channel ${v.name} ⇄ ${v.peer}`)].filter(Boolean);
   return parts.length ? `  ${parts.join(" · ")}` : "";
@@ -221,7 +223,7 @@ function netList(networks) {
 
 function draw() {
   if (!view.topo) return;
-  const found = search(view.topo.networks, view.query);
+  const found = search(cards(view.topo), view.query);
   const shown = view.byHost ? byHost(found) : found;
   const canvas = byId("topo-canvas");
   const width = Math.max(900, canvas.clientWidth / ZOOMS[view.zoom] - 4);
@@ -311,8 +313,8 @@ export function show(root) {
     draw();
   });
   byId("topo-collapse").addEventListener("click", () => {
-    const cards = view.byHost ? byHost(view.topo?.networks ?? []) : view.topo?.networks ?? [];
-    for (const net of cards) view.collapsed.add(netKey(net));
+    const all = view.topo ? cards(view.topo) : [];
+    for (const net of view.byHost ? byHost(all) : all) view.collapsed.add(netKey(net));
     draw();
   });
   byId("topo-expand").addEventListener("click", () => { view.collapsed.clear(); draw(); });

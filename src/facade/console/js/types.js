@@ -13,7 +13,8 @@
  * @typedef {{name: string, account: string, service: string, provider: string,
  *   subnet: string, status: string, endpoint: string | null, backends: string[],
  *   uses: string[], used_by: string[]}} TopoAppliance
- * @typedef {{networks: TopoNetwork[], appliances: TopoAppliance[]}} Topology
+ * @typedef {{networks: TopoNetwork[], appliances: TopoAppliance[],
+ *   externals?: TopoNode[]}} Topology
  * @typedef {{name: string, subnet: string, ip: string}} Iface
  * @typedef {{reachable?: boolean, checked?: string,
  *   workload?: {ok: boolean, detail: string} | null, rotation?: string[]}} Management
