@@ -85,7 +85,7 @@ def last_line(path: Path) -> str:
         lines = path.read_text(errors="replace").strip().splitlines()
     except OSError:
         return "no output"
-    said = []
+    said: list[str] = []
     for line in reversed(lines[-3:]):
         if not line.startswith("bwrap:"):
             break
