@@ -70,3 +70,26 @@ def test_the_clients_model_is_the_read_model(name: str) -> None:
 def test_a_page_is_answered_as_its_items_read_model() -> None:
     item = get_args(Page[schemas.NetworkRead].model_fields["items"].annotation)[0]
     assert item is _answered(Page[schemas.NetworkRead]) is models.Network
+
+
+def test_every_list_route_answers_a_page_named_for_its_items() -> None:
+    lists = {r.path: r.response_model for r in _routes()
+             if r.operation_id and r.operation_id.startswith("list_")}
+    assert len(lists) == 19, sorted(lists)
+    for path, page in lists.items():
+        assert inspect.isclass(page) and issubclass(page, Page), path
+        assert page.__module__.startswith(READ_MODELS), path
+        item = _answered(page)
+        # AppliancePage holds ApplianceRead: the name the OpenAPI document gives its schema
+        assert page.__name__ == item.__name__.removesuffix("Read") + "Page", path
+        assert page.model_json_schema()["title"] == page.__name__
+
+
+def test_a_page_holds_its_items_as_they_are_and_refuses_others() -> None:
+    from facade.readmodels.networks import NetworkPage
+
+    net = models.Network(name="n", account="a", cidr="10.0.0.0/16", router="r", subnets=[])
+    page = NetworkPage.of([net], "c1")
+    assert page.items[0] is net and page.next_cursor == "c1"
+    with pytest.raises(ValueError, match="items.0"):
+        NetworkPage.of([{"name": "n"}], None)  # type: ignore[list-item]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from facade.readmodels.nodes import NodeRead
+from facade.readmodels.paging import Page
 
 
 class Endpoint(BaseModel):
@@ -32,3 +33,7 @@ class ApplianceRead(BaseModel):
     used_by: list[str] = []
     # the answer to DELETE ?force=true only: the users it takes with it (a cascade)
     deleted_with: list[str] = []
+
+
+class AppliancePage(Page[ApplianceRead]):
+    """A page of appliances: GET /v1/appliances."""

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from facade.readmodels.paging import Page
+
 
 class InterfaceRead(BaseModel):
     name: str
@@ -50,3 +52,11 @@ class ExecRead(BaseModel):
     stdout: str
     stderr: str
     timed_out: bool
+
+
+class NodePage(Page[NodeRead]):
+    """A page of instances: GET /v1/instances."""
+
+
+class ExternalPage(Page[ExternalRead]):
+    """A page of external hosts: GET /v1/externals."""

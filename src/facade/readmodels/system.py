@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from facade.readmodels.paging import Page
+
 
 class Change(BaseModel):
     action: str
@@ -27,3 +29,7 @@ class EventRead(BaseModel):
         "did on its own"))
     account: str | None = Field(None, description=(
         "the account whose object it is about; null for the provider network's own events"))
+
+
+class EventPage(Page[EventRead]):
+    """A page of events: GET /v1/events."""

@@ -17,14 +17,14 @@ from facade.api.deps import (
     named,
 )
 from facade.api.etags import IfMatch, guarded, tagged
-from facade.api.schemas import ApplianceCreate, ApplianceRead, ApplianceUpdate, Page
+from facade.api.schemas import ApplianceCreate, AppliancePage, ApplianceRead, ApplianceUpdate
 from facade.domain.names import MAX_REF
 from facade.service import appliances
 
 router = APIRouter(prefix="/v1/appliances", tags=["appliances"])
 
 
-@router.get("", response_model=Page[ApplianceRead], operation_id="list_appliances")
+@router.get("", response_model=AppliancePage, operation_id="list_appliances")
 def list_appliances(
     ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None,
     status: StatusFilter = None,

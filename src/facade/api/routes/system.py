@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from facade.api.deps import AccountFilter, Auth, Ctx, Paging
-from facade.api.schemas import EventRead, Page, ScenarioCreate, ScenarioRead
+from facade.api.schemas import EventPage, ScenarioCreate, ScenarioRead
 from facade.service import events, request_ids, scenario, topology
 
 router = APIRouter(prefix="/v1", tags=["system"])
@@ -23,7 +23,7 @@ def get_topology(ctx: Ctx, caller: Auth) -> dict[str, Any]:
     return topology.topology(ctx, caller)
 
 
-@router.get("/events", response_model=Page[EventRead], operation_id="list_events")
+@router.get("/events", response_model=EventPage, operation_id="list_events")
 def list_events(ctx: Ctx, caller: Auth, page: Paging,
                 request_id: str | None = Query(None, max_length=request_ids.MAX_LENGTH,
                                                description="only the events this request "

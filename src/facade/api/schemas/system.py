@@ -7,9 +7,9 @@ from pydantic import Field
 
 from facade.api.schemas.common import Body
 from facade.domain.scenario import MAX_BYTES as MAX_SCENARIO_BYTES
-from facade.readmodels.system import Change, EventRead, ScenarioRead
+from facade.readmodels.system import Change, EventPage, EventRead, ScenarioRead
 
-__all__ = ["Change", "EventRead", "ScenarioCreate", "ScenarioRead"]
+__all__ = ["Change", "EventPage", "EventRead", "ScenarioCreate", "ScenarioRead"]
 
 
 class ScenarioCreate(Body):
