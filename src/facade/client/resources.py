@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel
@@ -49,6 +49,7 @@ from facade.client.models import (
     SiteHost,
     Subnet,
     Token,
+    Topology,
     Usage,
 )
 from facade.client.parsing import parse
@@ -349,6 +350,6 @@ class System:
         params = {k: v for k, v in (("request_id", request_id), ("account", account)) if v}
         return self.http.list_all("/v1/events", Event, params or None, most=most)
 
-    def topology(self) -> dict[str, Any]:
-        return cast(dict[str, Any], self.http.get("/v1/topology"))
+    def topology(self) -> Topology:
+        return parse(Topology, self.http.get("/v1/topology"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from facade.domain.states import ApplianceStatus
 from facade.readmodels.nodes import NodeRead
 from facade.readmodels.paging import Page
 
@@ -19,7 +20,7 @@ class ApplianceRead(BaseModel):
     service: str
     provider: str
     subnet: str
-    status: str
+    status: ApplianceStatus
     status_detail: str
     desired_backends: int
     backend_count: int  # backends that exist and are not leaving (visible to the customer too)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from facade.domain.states import NodeStatus
 from facade.readmodels.paging import Page
 
 
@@ -27,7 +28,7 @@ class NodeRead(BaseModel):
     account: str
     role: str
     netns: str
-    status: str
+    status: NodeStatus
     appliance: str | None
     interfaces: list[InterfaceRead]
     limits: LimitsRead

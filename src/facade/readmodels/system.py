@@ -1,4 +1,4 @@
-"""Scenario files applied (their changes) and the event log."""
+"""Scenario files applied (their changes), the event log and the liveness answer."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ class EventRead(BaseModel):
     account: str | None = Field(None, description=(
         "the account whose object it is about; null for the provider network's own events"))
 
+
+
+class HealthRead(BaseModel):
+    """GET /v1/health: the API answers (liveness; no token needed)."""
+
+    status: str = "ok"
 
 class EventPage(Page[EventRead]):
     """A page of events: GET /v1/events."""

@@ -230,7 +230,8 @@ def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> No
         ctx.event(session, "appliance.scaling", app.name,
                   f"scaling from {len(live)} to {backends} backends",
                   account=app.account_id)
-        app.status, app.status_detail = "scaling", f"{len(live)} -> {backends} backends"
+        app.status = ApplianceStatus.SCALING
+        app.status_detail = f"{len(live)} -> {backends} backends"
     app.desired_backends = backends
     session.flush()
 
@@ -297,7 +298,7 @@ def delete(ctx: Context, caller: Caller, name: str, *, force: bool = False,
             chains.check_deletable(session, app)
         result = view(session, caller, app)
         mark_deleting(ctx, session, app)
-        result.status, result.status_detail = app.status, app.status_detail
+        result.status, result.status_detail = ApplianceStatus(app.status), app.status_detail
         for user in doomed:
             mark_deleting(ctx, session, user)
             ctx.event(session, "appliance.cascade", user.name,

@@ -32,7 +32,7 @@ def list_appliances(
         "only those of this service"))] = None,
 ) -> Any:
     """Each filter given narrows the list (the same filters on every page of it); `status`
-    one of provisioning, ready, degraded, failed, deleting."""
+    one of provisioning, ready, scaling, degraded, failed, deleting."""
     return appliances.list_(ctx, caller, page, account=account, status=status,
                             service=service)
 

@@ -121,7 +121,20 @@ from facade.api.schemas.services import (
     ServicePage,
     ServiceRead,
 )
-from facade.api.schemas.system import Change, EventPage, EventRead, ScenarioCreate, ScenarioRead
+from facade.api.schemas.system import (
+    Change,
+    EventPage,
+    EventRead,
+    HealthRead,
+    ScenarioCreate,
+    ScenarioRead,
+    TopologyApplianceRead,
+    TopologyChannelRead,
+    TopologyNetworkRead,
+    TopologyNodeRead,
+    TopologyRead,
+    TopologySubnetRead,
+)
 from facade.api.schemas.usage import (
     ChannelUsagePage,
     ChannelUsageRead,
@@ -169,6 +182,7 @@ __all__ = [
     "GrantRevoked",
     "HealthCheckBody",
     "HealthCheckRead",
+    "HealthRead",
     "InstanceCreate",
     "InstancePricesBody",
     "InstancePricesRead",
@@ -229,6 +243,12 @@ __all__ = [
     "SubnetRead",
     "SubnetUpdate",
     "TokenRead",
+    "TopologyApplianceRead",
+    "TopologyChannelRead",
+    "TopologyNetworkRead",
+    "TopologyNodeRead",
+    "TopologyRead",
+    "TopologySubnetRead",
     "UnbilledChannelRead",
     "UnbilledEdgeRead",
     "UnbilledRead",
