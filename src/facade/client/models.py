@@ -19,6 +19,7 @@ from facade.readmodels import (
     rules,
     services,
     system,
+    topology,
     usage,
 )
 
@@ -89,7 +90,16 @@ Service = services.ServiceRead
 # system
 Change = system.Change
 Event = system.EventRead
+Health = system.HealthRead
 Scenario = system.ScenarioRead
+
+# topology
+TopologyAppliance = topology.TopologyApplianceRead
+TopologyChannel = topology.TopologyChannelRead
+TopologyNetwork = topology.TopologyNetworkRead
+TopologyNode = topology.TopologyNodeRead
+Topology = topology.TopologyRead
+TopologySubnet = topology.TopologySubnetRead
 
 # usage
 ChannelUsage = usage.ChannelUsageRead
@@ -115,6 +125,7 @@ __all__ = [
     "FrontEndPrices",
     "Grant",
     "GrantRevoked",
+    "Health",
     "HealthCheck",
     "InstancePrices",
     "Interface",
@@ -143,6 +154,12 @@ __all__ = [
     "SiteHostRef",
     "Subnet",
     "Token",
+    "Topology",
+    "TopologyAppliance",
+    "TopologyChannel",
+    "TopologyNetwork",
+    "TopologyNode",
+    "TopologySubnet",
     "Unbilled",
     "UnbilledChannel",
     "UnbilledEdge",

@@ -16,7 +16,7 @@ from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.ipam import SubnetRange
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
-from facade.readmodels.nodes import ExecRead, NodeRead
+from facade.readmodels.nodes import ExecRead, NodePage, NodeRead
 from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
@@ -107,7 +107,7 @@ ORDER = paging.by_id("instances", Instance.id)
 
 
 def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
-          account: str | None = None, status: str | None = None) -> dict[str, Any]:
+          account: str | None = None, status: str | None = None) -> NodePage:
     """A page of the customer instances the caller sees (appliance nodes are not listed); of
     `account`, in `status`, when given."""
     conditions = paging.owned_by(Instance.account_id, account)
@@ -121,7 +121,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
                           selectinload(Instance.interfaces).joinedload(Interface.subnet)
                           .joinedload(Subnet.network)))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
-        return paging.answer([views.node(r) for r in rows], cursor)
+        return NodePage.of([views.node(r) for r in rows], cursor)
 
 
 def get(ctx: Context, caller: Caller, name: str) -> NodeRead:

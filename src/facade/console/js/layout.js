@@ -11,6 +11,10 @@
 /** @typedef {import("./types.js").TopoNode} TopoNode */
 /** @typedef {{x: number, y: number, w: number, h: number}} Box */
 /** @typedef {Box & {node: TopoNode}} NodeBox */
+/** A subnet's band; grouped by host, named NETWORK/SUBNET and keeping its network.
+ * @typedef {TopoSubnet & {origin?: TopoNetwork}} Band */
+/** A node as /v1/topology gives it, with the host it runs on once the API says so.
+ * @typedef {TopoNode & {host?: string}} PlacedNode */
 /** @typedef {Box & {subnet: TopoSubnet, nodes: NodeBox[]}} SubnetBox */
 /** @typedef {Box & {network: TopoNetwork, key: string, collapsed: boolean,
  *   count: number, subnets: SubnetBox[]}} NetworkBox */
@@ -62,12 +66,13 @@ export function search(networks, query) {
  * @returns {TopoNetwork[]}
  */
 export function cards(topo) {
-  const externals = topo.externals ?? [];
+  const externals = topo.externals;
   if (externals.length === 0) return topo.networks;
   const account = externals[0].account;
   return [...topo.networks, { name: "external hosts", account, kind: "external",
-    cidr: "on the Internet", subnets: [{ name: "internet", cidr: "", gateway: "",
-      internal: [], granted_to: [], nodes: externals }] }];
+    cidr: "on the Internet", router: "", gateway_ip: null, outbound_nat: false,
+    public_gateway: false, vpns: [], subnets: [{ name: "internet", cidr: "", gateway: "",
+      bridge: "", internal: [], granted_to: [], nodes: externals }] }];
 }
 
 /** The host a node runs on: a control plane with no hosts of its own runs every node on its
@@ -75,7 +80,7 @@ export function cards(topo) {
  * @param {TopoNode} node
  * @returns {string}
  */
-export function hostOf(node) { return node.host ?? "local"; }
+export function hostOf(node) { return /** @type {PlacedNode} */ (node).host ?? "local"; }
 
 /** The same topology grouped by host: a card per host (sorted by name), in it a band per
  * subnet that holds nodes of that host, named NETWORK/SUBNET and keeping its network
@@ -84,7 +89,7 @@ export function hostOf(node) { return node.host ?? "local"; }
  * @returns {TopoNetwork[]}
  */
 export function byHost(networks) {
-  /** @type {Map<string, TopoSubnet[]>} */
+  /** @type {Map<string, Band[]>} */
   const hosts = new Map();
   for (const net of networks) {
     for (const sub of net.subnets) {
@@ -105,7 +110,8 @@ export function byHost(networks) {
   return [...hosts.keys()].sort().map((host) => {
     const subnets = hosts.get(host) ?? [];
     const nodes = new Set(subnets.flatMap((s) => s.nodes.map((x) => `${x.account}/${x.name}`)));
-    return { name: host, account: "host", kind: "host", cidr: `${nodes.size} nodes`, subnets };
+    return { name: host, account: "host", kind: "host", cidr: `${nodes.size} nodes`, router: "",
+      gateway_ip: null, outbound_nat: false, public_gateway: false, vpns: [], subnets };
   });
 }
 

@@ -183,7 +183,7 @@ function svg(lay) {
       `${box.collapsed ? ` · ${net.subnets.length} subnets, ${box.count} nodes` : ""}` +
       `</tspan><tspan class="mark">${esc(edge(net))}</tspan></text>`);
     for (const sub of box.subnets) {
-      const s = sub.subnet;
+      const s = /** @type {import("./layout.js").Band} */ (sub.subnet);
       const path = s.origin ? s.name : `${net.name}/${s.name}`;  // grouped by host: NET/SUBNET
       const marks = [...s.internal.map((why) => `internal: ${why}`),
         ...(s.granted_to.length ? [`granted to ${s.granted_to.join(", ")}`] : [])];
