@@ -21,15 +21,31 @@ from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes,
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
 
+# session.info's entry: subnet id -> the addresses taken in it, kept for one transaction
+TAKEN = "facade.instances.taken"
+
 
 def taken(session: Session, subnet: Subnet) -> set[str]:
     return set(session.scalars(select(Interface.ip).where(Interface.subnet_id == subnet.id)))
 
 
 def allocate(session: Session, subnet: Subnet, requested: str | None, *, where: str) -> str:
+    """An address in `subnet` (the requested one, else the lowest free). A subnet's taken
+    addresses are read once per transaction and kept up to date with what this transaction
+    allocates: an appliance's nodes take four addresses of its provider's backend subnet and
+    four of its management subnet, and each read is as long as the subnet is full. The write
+    lock (`Context.write`) keeps other writers out meanwhile, and every interface gets its
+    address here; one deleted in the same transaction is at worst not reused in it."""
+    if subnet.id is None:  # made in this transaction: its id, to know it by
+        session.flush()
+    known: dict[int, set[str]] = session.info.setdefault(TAKEN, {})
+    used = known.get(subnet.id)
+    if used is None:
+        used = known[subnet.id] = taken(session, subnet)
     rng = SubnetRange.of(subnet.cidr)
-    ip = rng.allocate(taken(session, subnet), requested, name=subnet.path, where=where)
-    return str(ip)
+    ip = str(rng.allocate(used, requested, name=subnet.path, where=where))
+    used.add(ip)
+    return ip
 
 
 def resolve_subnet(session: Session, caller: Caller, owner: Account, path: str, *,
