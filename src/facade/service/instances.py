@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from facade.domain import commands, names, states
 from facade.domain.errors import Conflict, Forbidden, Invalid
-from facade.domain.ipam import SubnetRange
+from facade.domain.ipam import SubnetRange, Taken
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
 from facade.readmodels.nodes import ExecRead, NodePage, NodeRead
@@ -38,10 +38,10 @@ def allocate(session: Session, subnet: Subnet, requested: str | None, *, where: 
     address here; one deleted in the same transaction is at worst not reused in it."""
     if subnet.id is None:  # made in this transaction: its id, to know it by
         session.flush()
-    known: dict[int, set[str]] = session.info.setdefault(TAKEN, {})
+    known: dict[int, Taken] = session.info.setdefault(TAKEN, {})
     used = known.get(subnet.id)
     if used is None:
-        used = known[subnet.id] = taken(session, subnet)
+        used = known[subnet.id] = Taken(taken(session, subnet))
     rng = SubnetRange.of(subnet.cidr)
     ip = str(rng.allocate(used, requested, name=subnet.path, where=where))
     used.add(ip)
