@@ -64,7 +64,7 @@ def test_a_backup_restores_the_store_token_and_secrets(tmp_path: Path,
     assert (home / "agents" / "n7.secret").read_text().strip() == secret
     assert (home / "facade.db.before-restore").exists()
     ctx = Context.open(home, FakeDataPlane())  # (migrated, as a control plane's start does)
-    names = {n.name for n in networks.list_networks(ctx, OPERATOR)["items"]}
+    names = {n.name for n in networks.list_networks(ctx, OPERATOR).items}
     ctx.engine.dispose()
     assert names == {"acme-vpc"}  # as it was when backed up
 

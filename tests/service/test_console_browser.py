@@ -56,17 +56,23 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                                             "cidr": "192.168.50.0/24"})
         made.req("POST", "/v1/vpns", json={"name": "tunnel", "network": "acme/edge-vpc",
                                            "site": "acme/office"})
+        made.req("POST", "/v1/externals", json={"name": "laptop", "account": "acme"})
         wait_ready(made, ["site", "site-index", "docs"])
         yield made
 
 
 @pytest.fixture(scope="module")
-def operator(plane: Served) -> Iterator[Watched]:
-    with chromium() as browser:
-        seen = watched_page(browser)
-        sign_in(seen, plane.base, plane.token)
-        seen.page.wait_for_selector('#topo-svg .node[data-node="docs-fe"]')
-        yield seen
+def browser() -> Iterator[Any]:
+    with chromium() as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def operator(plane: Served, browser: Any) -> Iterator[Watched]:
+    seen = watched_page(browser)
+    sign_in(seen, plane.base, plane.token)
+    seen.page.wait_for_selector('#topo-svg .node[data-node="docs-fe"]')
+    yield seen
 
 
 def attr(page: Any, selector: str, name: str) -> list[str]:
@@ -129,6 +135,56 @@ def test_search_collapse_and_zoom(operator: Watched) -> None:
     assert float(page.get_attribute("#topo-svg", "width") or 0) > width
     page.click("#topo-out")
     assert float(page.get_attribute("#topo-svg", "width") or 0) == width
+    assert operator.errors == []
+
+
+def test_a_customer_sees_its_external_hosts_in_a_card_of_their_own(plane: Served,
+                                                                  browser: Any) -> None:
+    """An account cannot see the Internet (the operator's intermediate network): its own
+    external hosts are drawn in a card of their own, with their addresses; the operator sees
+    them in the Internet's network instead."""
+    token = plane.req("POST", "/v1/accounts/acme/tokens")["token"]
+    seen = watched_page(browser)
+    sign_in(seen, plane.base, token)
+    page = seen.page
+    try:
+        card = '#topo-svg .network[data-network="acme/external hosts"]'
+        page.wait_for_selector(f'{card} .node[data-node="laptop"]')
+        assert "on the Internet" in (page.text_content(f"{card} .net-title") or "")
+        assert "198.18." in (page.text_content(f'{card} .node[data-node="laptop"]') or "")
+        assert "operator/internet" not in attr(page, "#topo-svg .network", "data-network")
+        page.fill("#topo-search", "laptop")
+        assert attr(page, "#topo-svg .node", "data-node") == ["laptop"]
+        assert seen.errors == []
+    finally:
+        page.context.close()
+
+
+def test_the_nodes_grouped_by_the_host_they_run_on(operator: Watched) -> None:
+    """The same nodes by host: a card per host, in it a band per NETWORK/SUBNET holding that
+    host's nodes, each node read as it is by network (marks, links). A plane of the fake
+    driver runs every node on its own machine, the local host."""
+    page = operator.page
+    by_network = sorted(attr(page, "#topo-svg .node", "data-node"))
+    page.select_option("#topo-group", "host")
+    try:
+        assert attr(page, "#topo-svg .network", "data-network") == ["host/local"]
+        assert sorted(attr(page, "#topo-svg .node", "data-node")) == by_network
+        bands = attr(page, '#topo-svg .network[data-network="host/local"] .subnet',
+                     "data-subnet")
+        assert {"acme-vpc/app", "y-vpc/shared", "web-vpc/backend"} <= set(bands)
+        marked = attr(page, '#topo-svg .subnet[data-subnet="acme-vpc/app"] '
+                            '.node:has(rect.marked)', "data-node")
+        assert marked == ["docs-fe"]  # lbco's front-end in acme's subnet, as by network
+        title = page.text_content('#topo-svg .network[data-network="host/local"] .net-title')
+        assert title is not None and "local" in title and " nodes" in title
+        page.fill("#topo-search", "xleg")  # search, then group: the host keeps what matched
+        assert attr(page, "#topo-svg .node", "data-node") == ["xleg", "xleg"]
+        page.fill("#topo-search", "")
+    finally:
+        page.select_option("#topo-group", "network")
+    assert attr(page, "#topo-svg .network", "data-network")[0] != "host/local"
+    assert sorted(attr(page, "#topo-svg .node", "data-node")) == by_network
     assert operator.errors == []
 
 

@@ -320,7 +320,10 @@ def test_every_list_route_documents_limit_cursor_and_the_envelope(world: Any) ->
         assert (schema["minimum"], schema["maximum"], schema["default"]) == (1, 1000, 100)
         assert params["cursor"]["in"] == "query", path
         ref = get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
-        body = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        name = ref.rsplit("/", 1)[1]
+        body = doc["components"]["schemas"][name]
+        # a page's schema is named for its items: AppliancePage, NodePage (readmodels.paging)
+        assert name.endswith("Page") and name.isalnum() and body["title"] == name, path
         assert set(body["properties"]) == {"items", "next_cursor"}, path
         assert body["properties"]["items"]["type"] == "array"
         assert "400" in get["responses"] and "422" in get["responses"]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from facade.cli import render_topology
+from facade.client.models import Topology
 from tests.service.helpers import ok
 
 GRANTS = "/v1/subnets/search-vpc/backend/grants"
@@ -36,7 +37,7 @@ def _subnets(topo: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _drawn(topo: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> list[str]:
     capsys.readouterr()
-    render_topology.topology(topo)
+    render_topology.topology(Topology.model_validate(topo))
     return capsys.readouterr().out.splitlines()
 
 

@@ -803,9 +803,11 @@ def test_topology_renders_names_and_ips(api: FakeApi) -> None:
     def row(name: str, role: str, ip: str, appliance: str | None = None) -> dict[str, Any]:
         return {
             "name": name,
+            "account": "acme",
             "role": role,
             "appliance": appliance,
             "netns": f"fcd-i7-{name}",
+            "status": "active",
             "interface": "eth0",
             "ip": ip,
         }

@@ -28,6 +28,7 @@ from facade.client import (
 from facade.client.http import MOST_WAIT
 from facade.client.models import Account
 from facade.readmodels.networks import SubnetRead
+from facade.readmodels.paging import Page
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -167,6 +168,18 @@ def test_a_list_follows_next_cursor_to_the_end_and_not_in_circles() -> None:
     circle = Fake(httpx.Response(200, json={"items": [ACCOUNT], "next_cursor": "c1"}))
     with pytest.raises(ProtocolError, match="same page twice"):
         circle.client().accounts.list()
+
+
+def test_each_page_is_parsed_into_a_page_of_the_routes_read_model() -> None:
+    fake = Fake(httpx.Response(200, json={"items": [ACCOUNT], "next_cursor": "c1"}),
+                httpx.Response(200, json={"items": [], "next_cursor": None}))
+    pages = list(fake.client().http.pages("/v1/accounts", Account))
+    assert all(isinstance(p, Page) for p in pages)
+    assert [p.next_cursor for p in pages] == ["c1", None]
+    assert isinstance(pages[0].items[0], Account) and pages[0].items[0].name == "acme"
+    bad = Fake(httpx.Response(200, json={"items": [{"name": 3}], "next_cursor": None}))
+    with pytest.raises(ProtocolError, match="does not fit AccountRead: name"):
+        bad.client().accounts.list()
 
 
 # ---- typed methods -----------------------------------------------------------------------------

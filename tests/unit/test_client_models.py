@@ -54,9 +54,11 @@ def test_every_route_answers_a_read_model() -> None:
     answered = {(r.path, tuple(r.methods)): _answered(r.response_model) for r in routes
                 if r.response_model is not None}
     assert len(answered) > 50
-    # free-form JSON (a plain dict), by design: the liveness answer and the topology tree
+    # no free-form JSON (a plain dict): the liveness answer and the topology have theirs too
     free = sorted(path for (path, _), m in answered.items() if not inspect.isclass(m))
-    assert free == ["/v1/health", "/v1/topology"]
+    assert free == []
+    assert answered[("/v1/topology", ("GET",))] is models.Topology
+    assert answered[("/v1/health", ("GET",))] is models.Health
     not_read = sorted(k for k, m in answered.items()
                       if inspect.isclass(m) and not m.__module__.startswith(READ_MODELS))
     assert not_read == []
@@ -70,3 +72,26 @@ def test_the_clients_model_is_the_read_model(name: str) -> None:
 def test_a_page_is_answered_as_its_items_read_model() -> None:
     item = get_args(Page[schemas.NetworkRead].model_fields["items"].annotation)[0]
     assert item is _answered(Page[schemas.NetworkRead]) is models.Network
+
+
+def test_every_list_route_answers_a_page_named_for_its_items() -> None:
+    lists = {r.path: r.response_model for r in _routes()
+             if r.operation_id and r.operation_id.startswith("list_")}
+    assert len(lists) == 20, sorted(lists)  # with /v1/hosts
+    for path, page in lists.items():
+        assert inspect.isclass(page) and issubclass(page, Page), path
+        assert page.__module__.startswith(READ_MODELS), path
+        item = _answered(page)
+        # AppliancePage holds ApplianceRead: the name the OpenAPI document gives its schema
+        assert page.__name__ == item.__name__.removesuffix("Read") + "Page", path
+        assert page.model_json_schema()["title"] == page.__name__
+
+
+def test_a_page_holds_its_items_as_they_are_and_refuses_others() -> None:
+    from facade.readmodels.networks import NetworkPage
+
+    net = models.Network(name="n", account="a", cidr="10.0.0.0/16", router="r", subnets=[])
+    page = NetworkPage.of([net], "c1")
+    assert page.items[0] is net and page.next_cursor == "c1"
+    with pytest.raises(ValueError, match="items.0"):
+        NetworkPage.of([{"name": "n"}], None)  # type: ignore[list-item]

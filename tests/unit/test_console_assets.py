@@ -13,12 +13,15 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from facade.api import console
+from facade.domain.states import ApplianceStatus, NodeStatus
+from facade.readmodels import topology
 
 ASSETS = console.assets()
 TYPES = {".js": ("text/javascript", "application/javascript"), ".css": ("text/css",),
@@ -83,6 +86,46 @@ def test_the_modules_pass_the_type_checker() -> None:
     run = subprocess.run(["tsc", "-p", str(ASSETS / "tsconfig.json")], capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+TYPEDEF = re.compile(r"@typedef \{\{(.*?)\}\} (\w+)", re.S)
+# the console's name of each topology model (js/types.js)
+TOPOLOGY = {"Topology": topology.TopologyRead, "TopoNetwork": topology.TopologyNetworkRead,
+            "TopoSubnet": topology.TopologySubnetRead, "TopoNode": topology.TopologyNodeRead,
+            "TopoChannel": topology.TopologyChannelRead,
+            "TopoAppliance": topology.TopologyApplianceRead}
+
+
+def _typedefs() -> dict[str, list[tuple[str, str]]]:
+    """js/types.js's object typedefs: name -> its (field, type) in order."""
+    text = re.sub(r"\n\s*\*\s*", " ", (ASSETS / "js" / "types.js").read_text())
+    out = {}
+    for body, name in TYPEDEF.findall(text):
+        if "{" not in body:  # a flat object (the topology's are): fields split at commas
+            out[name] = [(f.split(":")[0].strip(), f.split(":", 1)[1].strip())
+                         for f in body.split(",")]
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(TOPOLOGY))
+def test_the_topology_typedefs_are_the_read_models(name: str) -> None:
+    """Field for field, in order, nullable where the model is, enums as their members."""
+    fields = _typedefs()[name]
+    model = TOPOLOGY[name]
+    assert [f for f, _ in fields] == list(model.model_fields), name
+    for field, typed in fields:
+        annotation = model.model_fields[field].annotation
+        assert ("| null" in typed) == (type(None) in get_args(annotation)), (name, field)
+        if annotation in (NodeStatus, ApplianceStatus):
+            members = _typedefs_union(annotation.__name__)
+            assert typed == annotation.__name__ and members == [m.value for m in annotation]
+
+
+def _typedefs_union(name: str) -> list[str]:
+    text = re.sub(r"\n\s*\*\s*", " ", (ASSETS / "js" / "types.js").read_text())
+    found = re.search(r"@typedef \{([^{}]*)\} " + name + r"\b", text)
+    assert found, name
+    return [m.strip().strip('"') for m in found.group(1).split("|")]
 
 
 LAYOUT_CHECK = """

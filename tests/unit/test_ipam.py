@@ -192,3 +192,23 @@ def test_a_new_network_names_the_first_subnet_given_that_a_subnet_overlaps() -> 
     with pytest.raises(Conflict, match=r"overlaps subnet a \(10.0.2.0/24\)") as exc:
         commands.new_network(name="n", cidr="10.0.0.0/16", subnets=subnets)
     assert exc.value.where == "subnets[2]"
+
+
+def test_several_addresses_from_one_reading_of_the_taken_ones() -> None:
+    """A Taken (read once, as numbers) serves several allocations as each is added; it answers
+    as the list of strings would."""
+    from facade.domain.ipam import Taken
+
+    rng = SubnetRange.of("10.0.0.0/29")  # 10.0.0.2 - 10.0.0.6 usable
+    taken = Taken(["10.0.0.2", "10.0.0.4"])
+    first = str(rng.allocate(taken, None, name="s", where="x"))
+    taken.add(first)
+    second = str(rng.allocate(taken, None, name="s", where="x"))
+    assert (first, second) == ("10.0.0.3", "10.0.0.5")
+    assert "10.0.0.3" in taken and "10.0.0.5" not in taken and 3 not in taken and len(taken) == 3
+    with pytest.raises(Conflict):
+        rng.allocate(taken, "10.0.0.4", name="s", where="x")
+    taken.add(second)
+    taken.add(str(rng.allocate(taken, None, name="s", where="x")))
+    with pytest.raises(Exhausted):
+        rng.allocate(taken, None, name="s", where="x")

@@ -5,7 +5,9 @@ the plan, and limits in a scenario file (through the API: tests/service/test_san
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -381,3 +383,59 @@ def test_a_specs_fingerprint_is_kept_and_never_seen_as_a_field() -> None:
     proc = ProcessSpec("wl1", "fcd-i1-web", ("sleep", "1"))
     assert proc.fingerprint() == ProcessSpec("wl1", "fcd-i1-web", ("sleep", "1")).fingerprint()
     assert replace(proc, sandboxed=True).fingerprint() != proc.fingerprint()
+
+
+# -- a launch bwrap gave up on ---------------------------------------------------------------
+
+
+def _launches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pids: list[int | None]
+              ) -> tuple[Any, list[subprocess.Popen[bytes]]]:
+    """Sandboxes whose bwrap answers the pids `pids` in turn (None: it gave up before the
+    program ran), each launch a real child that has exited; the monitors it made."""
+    from facade.dataplane.linux.sandbox import Launched, Sandboxes
+
+    boxes = Sandboxes(tmp_path / "state")
+    monitors: list[subprocess.Popen[bytes]] = []
+    answers = iter(pids)
+
+    def once(*_args: Any, **_kw: Any) -> Launched:
+        monitors.append(subprocess.Popen(["true"]))
+        return Launched(monitor=monitors[-1], pid=next(answers))
+
+    monkeypatch.setattr(boxes, "record", lambda netns: object())
+    monkeypatch.setattr(boxes, "_launch_once", once)
+    return boxes, monitors
+
+
+def test_a_launch_bwrap_gave_up_on_is_tried_once_more(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """bwrap now and then exits before the program runs ("Unexpected short read from pid
+    socket"): nothing ran, so the launch is made again, and the first monitor is reaped."""
+    boxes, monitors = _launches(tmp_path, monkeypatch, [None, 4242])
+    launched = boxes.launch("fcd-i1-x", ["sleep", "1"], stdin=None, stdout=None, stderr=None,
+                            die_with_parent=False)
+    assert launched.pid == 4242 and launched.monitor is monitors[1] and len(monitors) == 2
+    assert monitors[0].returncode == 0  # collected, not left a zombie
+    monitors[1].wait()
+
+
+def test_a_launch_that_fails_twice_is_reported_not_tried_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    boxes, monitors = _launches(tmp_path, monkeypatch, [None, None, 1])
+    launched = boxes.launch("fcd-i1-x", ["sleep", "1"], stdin=None, stdout=None, stderr=None,
+                            die_with_parent=False)
+    assert launched.pid is None and len(monitors) == 2  # the caller says why (its log)
+    monitors[1].wait()
+
+
+def test_what_bwrap_said_is_its_trailing_lines(tmp_path: Path) -> None:
+    from facade.dataplane.linux.sandbox import last_line
+
+    log = tmp_path / "x.log"
+    log.write_text("started\nbwrap: Can't fork for --pidns: Cannot allocate memory\n"
+                   "bwrap: Unexpected short read from pid socket\n")
+    assert last_line(log) == ("bwrap: Can't fork for --pidns: Cannot allocate memory; "
+                              "bwrap: Unexpected short read from pid socket")
+    log.write_text("a program's own last words\n")
+    assert last_line(log) == "a program's own last words"
+    assert last_line(tmp_path / "none.log") == "no output"

@@ -51,6 +51,7 @@ STATUS_STYLES: dict[str, str] = {
     ApplianceStatus.READY: "green",
     NodeStatus.ACTIVE: "green",
     ApplianceStatus.PROVISIONING: "yellow",
+    ApplianceStatus.SCALING: "yellow",
     NodeStatus.PENDING: "yellow",
     ApplianceStatus.DEGRADED: "magenta",
     ApplianceStatus.DELETING: "dim",

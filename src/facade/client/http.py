@@ -5,7 +5,8 @@ nothing, docs/api.md), a lost connection only for a request that may be sent twi
 PUT, DELETE, and a POST with an `Idempotency-Key`), at most `Settings.retries` times with a
 growing pause; then the last failure is raised. A read timeout is never retried: the request
 may still be running. Errors become the exceptions of errors.py. List routes answer pages;
-`pages` and `list_all` follow `next_cursor` to the end (docs/api.md, "Paging").
+`pages` and `list_all` follow `next_cursor` to the end (docs/api.md, "Paging"), each page
+parsed into a Page of the route's read model (parsing.py).
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ import email.utils
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from facade.client.errors import ConnectionFailed, ProtocolError, api_error
+from facade.client.parsing import page
 from facade.client.settings import CONNECT_TIMEOUT, Settings
+from facade.readmodels.paging import Page
+
+M = TypeVar("M", bound=BaseModel)
 
 # Items per page when reading a whole list: the API's largest page, the fewest round trips.
 PAGE_LIMIT = 1000
@@ -117,34 +123,31 @@ class Http:
     def delete(self, path: str, **kw: Any) -> Any:
         return self.request("DELETE", path, **kw)
 
-    def pages(self, path: str, params: dict[str, Any] | None = None, *,
-              limit: int = PAGE_LIMIT) -> Iterator[list[Any]]:
-        """The items of a list route, page after page, following `next_cursor` to the end."""
+    def pages(self, path: str, model: type[M], params: dict[str, Any] | None = None, *,
+              limit: int = PAGE_LIMIT) -> Iterator[Page[M]]:
+        """The pages of a list route, each parsed (its items into `model`), following
+        `next_cursor` to the end."""
         query = {**(params or {}), "limit": limit}
         seen: set[str] = set()
         while True:
-            body = self.get(path, params=query)
-            items = body.get("items") if isinstance(body, dict) else None
-            cursor = body.get("next_cursor") if isinstance(body, dict) else None
-            if not isinstance(items, list) or not (cursor is None or isinstance(cursor, str)):
-                raise ProtocolError(f"GET {path}: the control plane answered something that "
-                                    "is not a page of a list (is it an older version?)")
-            yield items
-            if cursor is None:
+            found = page(model, path, self.get(path, params=query))
+            yield found
+            if found.next_cursor is None:
                 return
-            if cursor in seen:  # a server that pages in a circle must not keep us forever
+            if found.next_cursor in seen:  # a server that pages in a circle must not keep us
                 raise ProtocolError(f"GET {path}: the control plane answered the same page "
                                     "twice")
-            seen.add(cursor)
-            query["cursor"] = cursor
+            seen.add(found.next_cursor)
+            query["cursor"] = found.next_cursor
 
-    def list_all(self, path: str, params: dict[str, Any] | None = None, *,
-                 most: int | None = None) -> list[Any]:
-        """Every item of a list route, in the API's order (at most `most` of them)."""
+    def list_all(self, path: str, model: type[M], params: dict[str, Any] | None = None, *,
+                 most: int | None = None) -> list[M]:
+        """Every item of a list route, in the API's order (at most `most` of them), each
+        parsed into `model`."""
         limit = PAGE_LIMIT if most is None else max(1, min(most, PAGE_LIMIT))
-        items: list[Any] = []
-        for page in self.pages(path, params, limit=limit):
-            items.extend(page)
+        items: list[M] = []
+        for found in self.pages(path, model, params, limit=limit):
+            items.extend(found.items)
             if most is not None and len(items) >= most:
                 return items[:most]
         return items

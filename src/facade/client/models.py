@@ -20,6 +20,7 @@ from facade.readmodels import (
     rules,
     services,
     system,
+    topology,
     usage,
 )
 
@@ -93,7 +94,16 @@ Service = services.ServiceRead
 # system
 Change = system.Change
 Event = system.EventRead
+Health = system.HealthRead
 Scenario = system.ScenarioRead
+
+# topology
+TopologyAppliance = topology.TopologyApplianceRead
+TopologyChannel = topology.TopologyChannelRead
+TopologyNetwork = topology.TopologyNetworkRead
+TopologyNode = topology.TopologyNodeRead
+Topology = topology.TopologyRead
+TopologySubnet = topology.TopologySubnetRead
 
 # usage
 ChannelUsage = usage.ChannelUsageRead
@@ -119,6 +129,7 @@ __all__ = [
     "FrontEndPrices",
     "Grant",
     "GrantRevoked",
+    "Health",
     "HealthCheck",
     "Host",
     "InstancePrices",
@@ -148,6 +159,12 @@ __all__ = [
     "SiteHostRef",
     "Subnet",
     "Token",
+    "Topology",
+    "TopologyAppliance",
+    "TopologyChannel",
+    "TopologyNetwork",
+    "TopologyNode",
+    "TopologySubnet",
     "Unbilled",
     "UnbilledChannel",
     "UnbilledEdge",

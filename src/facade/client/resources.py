@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from facade.client.errors import ProtocolError
 from facade.client.http import Http
 from facade.client.models import (
     Account,
@@ -51,8 +50,10 @@ from facade.client.models import (
     SiteHost,
     Subnet,
     Token,
+    Topology,
     Usage,
 )
+from facade.client.parsing import parse
 
 T = TypeVar("T", bound=BaseModel)
 M = TypeVar("M", bound=BaseModel)
@@ -75,22 +76,6 @@ def _query(filters: Mapping[str, Any]) -> dict[str, Any] | None:
     return {k: v for k, v in filters.items() if v is not None} or None
 
 
-def parse(model: type[M], data: Any) -> M:
-    """An answer as its read model; one that does not fit it (a control plane that is not
-    Facade's, or a broken one) is a ProtocolError naming the field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the answer"
-        raise ProtocolError(f"the control plane's answer does not fit {model.__name__}: "
-                            f"{where}: {first['msg']}") from None
-
-
-def parse_all(model: type[M], data: list[Any]) -> list[M]:
-    return [parse(model, item) for item in data]
-
-
 class Collection(Generic[T]):
     """A list route and its items by name: `/v1/networks`, `/v1/networks/NAME`."""
 
@@ -106,7 +91,7 @@ class Collection(Generic[T]):
         return parse(self.model, data)
 
     def list(self, **filters: Any) -> list[T]:
-        return parse_all(self.model, self.http.list_all(self.path, _query(filters)))
+        return self.http.list_all(self.path, self.model, _query(filters))
 
     def get(self, name: str) -> T:
         return self.one(self.http.get(self.item(name)))
@@ -198,8 +183,7 @@ class Subnets(Owned[Subnet]):
                                             params=_owner(account)))
 
     def grants(self, name: str, *, account: str | None = None) -> list[Grant]:
-        return parse_all(Grant, self.http.list_all(self.item(name) + "/grants",
-                                                    _owner(account)))
+        return self.http.list_all(self.item(name) + "/grants", Grant, _owner(account))
 
     def grant(self, name: str, account: str, *, subnet_account: str | None = None) -> Grant:
         # the grant's body names the grantee; the query the subnet's account
@@ -294,7 +278,7 @@ class RuleSet:
         self.account = account
 
     def list(self) -> list[Rule]:
-        return parse_all(Rule, self.http.list_all(self.path, _owner(self.account)))
+        return self.http.list_all(self.path, Rule, _owner(self.account))
 
     def add(self, body: Body) -> Rule:
         return parse(Rule, self.http.post(self.path, dict(body), params=_owner(self.account)))
@@ -345,15 +329,13 @@ class UsageReports:
         self.http = http
 
     def list(self, **filters: Any) -> list[Usage]:
-        return parse_all(Usage, self.http.list_all("/v1/usage", _query(filters)))
+        return self.http.list_all("/v1/usage", Usage, _query(filters))
 
     def public_ips(self, **filters: Any) -> builtins.list[PublicIpUsage]:
-        return parse_all(PublicIpUsage, self.http.list_all("/v1/usage/public-ips",
-                                                            _query(filters)))
+        return self.http.list_all("/v1/usage/public-ips", PublicIpUsage, _query(filters))
 
     def channels(self, **filters: Any) -> builtins.list[ChannelUsage]:
-        return parse_all(ChannelUsage, self.http.list_all("/v1/usage/channels",
-                                                           _query(filters)))
+        return self.http.list_all("/v1/usage/channels", ChannelUsage, _query(filters))
 
 
 class System:
@@ -375,8 +357,8 @@ class System:
         """The newest events first (at most `most`); those one request caused, given its id;
         those an account is shown, given its name."""
         params = {k: v for k, v in (("request_id", request_id), ("account", account)) if v}
-        return parse_all(Event, self.http.list_all("/v1/events", params or None, most=most))
+        return self.http.list_all("/v1/events", Event, params or None, most=most)
 
-    def topology(self) -> dict[str, Any]:
-        return cast(dict[str, Any], self.http.get("/v1/topology"))
+    def topology(self) -> Topology:
+        return parse(Topology, self.http.get("/v1/topology"))
 

@@ -88,9 +88,9 @@ class SubnetRange:
             what = "the gateway" if ip == self.gateway else "reserved"
             raise Invalid(f"address {ip} is {what} in subnet {self.cidr}", where=where)
 
-    def next_free(self, taken: Iterable[str], *, name: str) -> ipaddress.IPv4Address:
+    def next_free(self, taken: Iterable[str] | Taken, *, name: str) -> ipaddress.IPv4Address:
         """The lowest usable address not in `taken`, or Exhausted naming the subnet and its size."""
-        used = {_value(t) for t in taken}  # as numbers: ipaddress parses 30 times slower
+        used = taken.values if isinstance(taken, Taken) else Taken(taken).values
         first = int(self.cidr.network_address) + 2
         for value in range(first, int(self.cidr.broadcast_address)):
             if value not in used:
@@ -98,10 +98,10 @@ class SubnetRange:
         raise Exhausted(f"subnet {name} ({self.cidr}) is full: all {self.capacity} usable addresses "
                         "are taken", where=name)
 
-    def allocate(self, taken: Iterable[str], requested: str | None, *, name: str,
+    def allocate(self, taken: Iterable[str] | Taken, requested: str | None, *, name: str,
                  where: str) -> ipaddress.IPv4Address:
         """The requested address if it is usable and free, else the next free one."""
-        taken = set(taken)
+        taken = taken if isinstance(taken, Taken) else Taken(taken)
         if len(taken) >= SEGMENT_PORTS - 1:
             raise Exhausted(f"subnet {name} ({self.cidr}) is full: its segment (a Linux bridge) "
                             f"holds {SEGMENT_PORTS} ports at most, its router's and "
@@ -113,6 +113,23 @@ class SubnetRange:
         if str(ip) in taken:
             raise Conflict(f"address {ip} is already taken in subnet {name}", where=where)
         return ip
+
+
+class Taken:
+    """The addresses taken in a subnet, held as numbers (ipaddress parses 30 times slower), to
+    allocate several from one reading: `add` what was allocated."""
+
+    def __init__(self, addresses: Iterable[str] = ()) -> None:
+        self.values = {_value(a) for a in addresses}
+
+    def add(self, address: str) -> None:
+        self.values.add(_value(address))
+
+    def __contains__(self, address: object) -> bool:
+        return isinstance(address, str) and _value(address) in self.values
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 def check_subnet_in_network(subnet: ipaddress.IPv4Network, network: ipaddress.IPv4Network, *,

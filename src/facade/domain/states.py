@@ -11,11 +11,14 @@ from facade.domain.errors import Invalid
 
 class ApplianceStatus(StrEnum):
     """An appliance's: `provisioning` until it first becomes `ready` (every backend in rotation,
-    a request through its endpoint answered, its nodes' agents reached), `degraded` when a
-    ready one stops being so, `failed` when it cannot be made, `deleting` on its way out."""
+    a request through its endpoint answered, its nodes' agents reached), `scaling` from a
+    change of its number of backends until it is `ready` again (the new ones in rotation, the
+    leaving ones out), `degraded` when a ready one stops being so, `failed` when it cannot be
+    made, `deleting` on its way out."""
 
     PROVISIONING = "provisioning"
     READY = "ready"
+    SCALING = "scaling"
     DEGRADED = "degraded"
     FAILED = "failed"
     DELETING = "deleting"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from facade.readmodels.paging import Page
+
 
 class AccountRead(BaseModel):
     name: str
@@ -25,3 +27,7 @@ class QuotaRead(BaseModel):
     account: str
     operator: bool
     quotas: dict[str, QuotaLine]
+
+
+class AccountPage(Page[AccountRead]):
+    """A page of accounts: GET /v1/accounts."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from facade.domain.states import ApplianceStatus
 from facade.readmodels.nodes import NodeRead
+from facade.readmodels.paging import Page
 
 
 class Endpoint(BaseModel):
@@ -18,7 +20,7 @@ class ApplianceRead(BaseModel):
     service: str
     provider: str
     subnet: str
-    status: str
+    status: ApplianceStatus
     status_detail: str
     desired_backends: int
     backend_count: int  # backends that exist and are not leaving (visible to the customer too)
@@ -32,3 +34,7 @@ class ApplianceRead(BaseModel):
     used_by: list[str] = []
     # the answer to DELETE ?force=true only: the users it takes with it (a cascade)
     deleted_with: list[str] = []
+
+
+class AppliancePage(Page[ApplianceRead]):
+    """A page of appliances: GET /v1/appliances."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from facade.readmodels.paging import Page
+
 
 class PoolRead(BaseModel):
     cidr: str
@@ -66,3 +68,19 @@ class VpnRead(BaseModel):
     interfaces: VpnEnds
     created_at: str
     deleted_at: str | None
+
+
+class PoolPage(Page[PoolRead]):
+    """A page of address pools: GET /v1/ip-pools."""
+
+
+class PublicIpPage(Page[PublicIpRead]):
+    """A page of public addresses: GET /v1/public-ips."""
+
+
+class SitePage(Page[SiteRead]):
+    """A page of sites: GET /v1/sites."""
+
+
+class VpnPage(Page[VpnRead]):
+    """A page of private channels: GET /v1/vpns."""

@@ -6,6 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel
 
+from facade.readmodels.paging import Page
+
 
 class HostRead(BaseModel):
     name: str
@@ -21,3 +23,7 @@ class HostRead(BaseModel):
     # what its state means now, for a person ("recorded only: ..." for a host added through
     # the API, which nothing makes or places nodes on yet)
     detail: str = ""
+
+
+class HostPage(Page[HostRead]):
+    """A page of hosts: GET /v1/hosts."""

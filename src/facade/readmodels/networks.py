@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from facade.readmodels.paging import Page
+
 
 class SubnetRead(BaseModel):
     name: str
@@ -42,3 +44,15 @@ class GrantRevoked(BaseModel):
     account: str
     still_used_by: list[str]  # they keep their interfaces until deleted
     message: str
+
+
+class NetworkPage(Page[NetworkRead]):
+    """A page of networks: GET /v1/networks."""
+
+
+class SubnetPage(Page[SubnetRead]):
+    """A page of subnets: GET /v1/subnets."""
+
+
+class GrantPage(Page[GrantRead]):
+    """A page of a subnet's grants: GET /v1/subnets/{network}/{subnet}/grants."""

@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from facade.domain.names import LOCAL_HOST
+from facade.domain.states import NodeStatus
+from facade.readmodels.paging import Page
 
 
 class InterfaceRead(BaseModel):
@@ -27,7 +29,7 @@ class NodeRead(BaseModel):
     account: str
     role: str
     netns: str
-    status: str
+    status: NodeStatus
     appliance: str | None
     interfaces: list[InterfaceRead]
     limits: LimitsRead
@@ -55,3 +57,11 @@ class ExecRead(BaseModel):
     stdout: str
     stderr: str
     timed_out: bool
+
+
+class NodePage(Page[NodeRead]):
+    """A page of instances: GET /v1/instances."""
+
+
+class ExternalPage(Page[ExternalRead]):
+    """A page of external hosts: GET /v1/externals."""

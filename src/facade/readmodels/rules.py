@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from facade.readmodels.paging import Page
+
 
 class RuleRead(BaseModel):
     direction: str
@@ -12,3 +14,7 @@ class RuleRead(BaseModel):
     ports: str | None
     cidr: str
     priority: int
+
+
+class RulePage(Page[RuleRead]):
+    """A page of security rules: a subnet's or an interface's GET .../rules."""

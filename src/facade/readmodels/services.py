@@ -7,6 +7,7 @@ from pydantic import BaseModel
 
 from facade.readmodels.billing import ServicePricesRead
 from facade.readmodels.nodes import LimitsRead, NodeRead
+from facade.readmodels.paging import Page
 
 
 class HealthCheckRead(BaseModel):
@@ -53,3 +54,11 @@ class AutoscaleRead(BaseModel):
     metric: str | None = None
     target: str | None = None
     cooldown: int | None = None
+
+
+class ServicePage(Page[ServiceRead]):
+    """A page of services: GET /v1/services."""
+
+
+class LoadBalancerPage(Page[LoadBalancerRead]):
+    """A page of load-balancer offers: GET /v1/load-balancers."""

@@ -1,8 +1,10 @@
-"""Scenario files applied (their changes) and the event log."""
+"""Scenario files applied (their changes), the event log and the liveness answer."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
+
+from facade.readmodels.paging import Page
 
 
 class Change(BaseModel):
@@ -27,3 +29,13 @@ class EventRead(BaseModel):
         "did on its own"))
     account: str | None = Field(None, description=(
         "the account whose object it is about; null for the provider network's own events"))
+
+
+
+class HealthRead(BaseModel):
+    """GET /v1/health: the API answers (liveness; no token needed)."""
+
+    status: str = "ok"
+
+class EventPage(Page[EventRead]):
+    """A page of events: GET /v1/events."""

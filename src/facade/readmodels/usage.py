@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from facade.readmodels.paging import Page
+
 
 class UsageRead(BaseModel):
     """Metered usage of one appliance (or, with by=node, one of its nodes) over a period."""
@@ -48,3 +50,15 @@ class ChannelUsageRead(BaseModel):
     held_until: str | None = Field(description="when it was deleted; null: still there")
     channel_hours: str = Field(description="decimal hours held (created to deleted), "
                                            "6 decimals")
+
+
+class UsagePage(Page[UsageRead]):
+    """A page of usage rows: GET /v1/usage."""
+
+
+class PublicIpUsagePage(Page[PublicIpUsageRead]):
+    """A page of public addresses' usage: GET /v1/usage/public-ips."""
+
+
+class ChannelUsagePage(Page[ChannelUsageRead]):
+    """A page of private channels' usage: GET /v1/usage/channels."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 from facade.domain import names
 from facade.domain.errors import Conflict, Forbidden, InUse, Unauthorized
 from facade.domain.paging import FIRST, PageRequest
-from facade.readmodels.accounts import AccountRead, TokenRead
+from facade.readmodels.accounts import AccountPage, AccountRead, TokenRead
 from facade.service import files, lookup, paging, views
 from facade.service.context import Caller, Context
 from facade.store.models import (
@@ -100,12 +99,12 @@ def create(ctx: Context, caller: Caller, name: str) -> AccountRead:
 ORDER = paging.by_id("accounts", Account.id)
 
 
-def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> AccountPage:
     """A page of the accounts the caller sees (all for the operator, else its own)."""
     with ctx.read() as session:
         query = select(Account).where(*paging.seen_by(caller, Account.id))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
-        return paging.answer([views.account(r) for r in rows], cursor)
+        return AccountPage.of([views.account(r) for r in rows], cursor)
 
 
 def get(ctx: Context, caller: Caller, name: str) -> AccountRead:

@@ -18,7 +18,7 @@ from facade.domain import commands, counts, names, states
 from facade.domain.errors import Conflict, Forbidden, Invalid
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
-from facade.readmodels.appliances import ApplianceRead
+from facade.readmodels.appliances import AppliancePage, ApplianceRead
 from facade.service import (
     chains,
     instances,
@@ -171,7 +171,7 @@ ORDER = paging.by_id("appliances", Appliance.id)
 
 def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
           account: str | None = None, status: str | None = None,
-          service: str | None = None) -> dict[str, Any]:
+          service: str | None = None) -> AppliancePage:
     """A page of the appliances the caller sees: as their customer or their provider (all
     for the operator); of those, only the customer `account`'s, in `status`, of `service` when
     given (a name nothing the caller sees has matches nothing: an empty page, never a hint)."""
@@ -189,7 +189,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
                         *conditions)
                  .options(*VIEWED))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
-        return paging.answer(view_all(session, caller, rows, observed(ctx)), cursor)
+        return AppliancePage.of(view_all(session, caller, rows, observed(ctx)), cursor)
 
 
 def get(ctx: Context, caller: Caller, name: str) -> ApplianceRead:
@@ -230,7 +230,8 @@ def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> No
         ctx.event(session, "appliance.scaling", app.name,
                   f"scaling from {len(live)} to {backends} backends",
                   account=app.account_id)
-        app.status, app.status_detail = "scaling", f"{len(live)} -> {backends} backends"
+        app.status = ApplianceStatus.SCALING
+        app.status_detail = f"{len(live)} -> {backends} backends"
     app.desired_backends = backends
     session.flush()
 
@@ -297,7 +298,7 @@ def delete(ctx: Context, caller: Caller, name: str, *, force: bool = False,
             chains.check_deletable(session, app)
         result = view(session, caller, app)
         mark_deleting(ctx, session, app)
-        result.status, result.status_detail = app.status, app.status_detail
+        result.status, result.status_detail = ApplianceStatus(app.status), app.status_detail
         for user in doomed:
             mark_deleting(ctx, session, user)
             ctx.event(session, "appliance.cascade", user.name,

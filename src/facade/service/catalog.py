@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from facade.domain import commands
 from facade.domain.errors import Conflict, Forbidden, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
-from facade.readmodels.services import ServiceRead
+from facade.readmodels.services import ServicePage, ServiceRead
 from facade.service import (
     chains,
     health_checks,
@@ -131,14 +131,14 @@ ORDER = paging.by_id("services", Service.id)
 
 
 def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
-          account: str | None = None) -> dict[str, Any]:
+          account: str | None = None) -> ServicePage:
     """A page of the services (offers are public); the provider `account`'s, when given."""
     owned = paging.owned_by(Service.account_id, account)
     with ctx.read() as session:
         query = select(Service).where(*owned).options(
             selectinload(Service.extra_subnets).joinedload(ServiceSubnet.subnet))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
-        return paging.answer([views.service(r, owner_view=caller.may_see(r.account_id))
+        return ServicePage.of([views.service(r, owner_view=caller.may_see(r.account_id))
                               for r in rows], cursor)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import names
 from facade.domain.paging import FIRST, PageRequest
-from facade.readmodels.system import EventRead
+from facade.readmodels.system import EventPage, EventRead
 from facade.service import paging, request_ids
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Appliance, Event, Instance, Network, Service, Subnet
@@ -142,7 +142,7 @@ def _of_account(session: Session, caller: Caller, account: str | None
 
 
 def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
-          request_id: str | None = None, account: str | None = None) -> dict[str, Any]:
+          request_id: str | None = None, account: str | None = None) -> EventPage:
     """A page of events, newest first (only those `request_id` caused, if given; only those
     `account` is shown, if given). The operator sees all; an account the events of its own
     objects (an event's account: its networks, subnets, instances and nodes, services,
@@ -161,7 +161,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
         ids = sorted({r.account_id for r in rows if r.account_id is not None})
         owners = {i: n for i, n in session.execute(
             select(Account.id, Account.name).where(Account.id.in_(ids)))}
-        return paging.answer([EventRead(time=_utc(r.time).isoformat(timespec="milliseconds"),
+        return EventPage.of([EventRead(time=_utc(r.time).isoformat(timespec="milliseconds"),
                                         kind=r.kind, object=r.object, message=r.message,
                                         request_id=r.request_id,
                                         account=owners.get(r.account_id or 0))

@@ -6,14 +6,12 @@ answer and the event name the instances that still use the subnet."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from facade.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
-from facade.readmodels.networks import GrantRead, GrantRevoked
+from facade.readmodels.networks import GrantPage, GrantRead, GrantRevoked
 from facade.service import lookup, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, Subnet, SubnetGrant
@@ -96,7 +94,7 @@ ORDER = paging.by_id("grants", SubnetGrant.id)
 
 
 def list_(ctx: Context, caller: Caller, path: str,
-          page: PageRequest = FIRST) -> dict[str, Any]:
+          page: PageRequest = FIRST) -> GrantPage:
     """A page of the subnet's grants: all for its owner and the operator, a grantee's own."""
     with ctx.read() as session:
         sub = lookup.visible_subnet(session, caller, path, grants=True)
@@ -111,5 +109,5 @@ def list_(ctx: Context, caller: Caller, path: str,
                     select(Instance.name, Instance.account_id).join(Interface).where(
                         Interface.subnet_id == sub.id, Instance.account_id.in_(list(using)))):
                 using[account_id].add(name)
-        return paging.answer([_view(session, r, sorted(using[r.account_id])) for r in rows],
+        return GrantPage.of([_view(session, r, sorted(using[r.account_id])) for r in rows],
                              cursor)

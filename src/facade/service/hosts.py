@@ -19,7 +19,7 @@ from facade.domain import hosts, states
 from facade.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import HostState
-from facade.readmodels.hosts import HostRead
+from facade.readmodels.hosts import HostPage, HostRead
 from facade.service import paging
 from facade.service.context import Caller, Context
 from facade.store.models import Host, Instance
@@ -91,7 +91,7 @@ def _find(session: Session, name: str) -> Host:
 
 
 def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST,
-          state: str | None = None) -> dict[str, Any]:
+          state: str | None = None) -> HostPage:
     """A page of the hosts, by creation; removed ones only when `state` asks for them."""
     _require_operator(caller, "list hosts")
     where = [Host.state == states.host_state(state)] if state is not None \
@@ -100,7 +100,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST,
         rows, cursor = paging.objects(session, select(Host).where(*where), ORDER, page,
                                       lambda r: (r.id,))
         counts = _counts(session, rows)
-        return paging.answer([view(r, counts[r.id]) for r in rows], cursor)
+        return HostPage.of([view(r, counts[r.id]) for r in rows], cursor)
 
 
 def add(ctx: Context, caller: Caller, body: dict[str, Any]) -> HostRead:

@@ -13,13 +13,16 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from facade.domain import commands, names, states
 from facade.domain.errors import Conflict, Forbidden, Invalid
-from facade.domain.ipam import SubnetRange
+from facade.domain.ipam import SubnetRange, Taken
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
-from facade.readmodels.nodes import ExecRead, NodeRead
+from facade.readmodels.nodes import ExecRead, NodePage, NodeRead
 from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
+
+# session.info's entry: subnet id -> the addresses taken in it, kept for one transaction
+TAKEN = "facade.instances.taken"
 
 
 def taken(session: Session, subnet: Subnet) -> set[str]:
@@ -27,9 +30,22 @@ def taken(session: Session, subnet: Subnet) -> set[str]:
 
 
 def allocate(session: Session, subnet: Subnet, requested: str | None, *, where: str) -> str:
+    """An address in `subnet` (the requested one, else the lowest free). A subnet's taken
+    addresses are read once per transaction and kept up to date with what this transaction
+    allocates: an appliance's nodes take four addresses of its provider's backend subnet and
+    four of its management subnet, and each read is as long as the subnet is full. The write
+    lock (`Context.write`) keeps other writers out meanwhile, and every interface gets its
+    address here; one deleted in the same transaction is at worst not reused in it."""
+    if subnet.id is None:  # made in this transaction: its id, to know it by
+        session.flush()
+    known: dict[int, Taken] = session.info.setdefault(TAKEN, {})
+    used = known.get(subnet.id)
+    if used is None:
+        used = known[subnet.id] = Taken(taken(session, subnet))
     rng = SubnetRange.of(subnet.cidr)
-    ip = rng.allocate(taken(session, subnet), requested, name=subnet.path, where=where)
-    return str(ip)
+    ip = str(rng.allocate(used, requested, name=subnet.path, where=where))
+    used.add(ip)
+    return ip
 
 
 def resolve_subnet(session: Session, caller: Caller, owner: Account, path: str, *,
@@ -107,7 +123,7 @@ ORDER = paging.by_id("instances", Instance.id)
 
 
 def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
-          account: str | None = None, status: str | None = None) -> dict[str, Any]:
+          account: str | None = None, status: str | None = None) -> NodePage:
     """A page of the customer instances the caller sees (appliance nodes are not listed); of
     `account`, in `status`, when given."""
     conditions = paging.owned_by(Instance.account_id, account)
@@ -121,7 +137,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
                           selectinload(Instance.interfaces).joinedload(Interface.subnet)
                           .joinedload(Subnet.network)))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
-        return paging.answer([views.node(r) for r in rows], cursor)
+        return NodePage.of([views.node(r) for r in rows], cursor)
 
 
 def get(ctx: Context, caller: Caller, name: str) -> NodeRead:

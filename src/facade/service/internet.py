@@ -11,8 +11,6 @@ interface in it, owned by the account that made them: a laptop on the Internet, 
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -21,7 +19,7 @@ from facade.domain.errors import Conflict, Invalid
 from facade.domain.ipam import parse_ip
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
-from facade.readmodels.nodes import ExternalRead
+from facade.readmodels.nodes import ExternalPage, ExternalRead
 from facade.service import gateways, instances, lookup, paging, quotas, sandboxes, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, Network, Subnet
@@ -130,7 +128,7 @@ def get(ctx: Context, caller: Caller, name: str) -> ExternalRead:
 ORDER = paging.by_id("externals", Instance.id)
 
 
-def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> ExternalPage:
     with ctx.read() as session:
         query = (select(Instance).where(Instance.role == NodeRole.EXTERNAL,
                                         *paging.seen_by(caller, Instance.account_id))
@@ -138,7 +136,7 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, 
                           selectinload(Instance.interfaces).joinedload(Interface.subnet)
                           .joinedload(Subnet.network)))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
-        return paging.answer([view(r) for r in rows], cursor)
+        return ExternalPage.of([view(r) for r in rows], cursor)
 
 
 def delete(ctx: Context, caller: Caller, name: str) -> None:

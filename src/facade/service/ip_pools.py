@@ -5,7 +5,6 @@ there from the first use."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from facade.domain import edge
 from facade.domain.errors import Forbidden
 from facade.domain.paging import FIRST, PageRequest
-from facade.readmodels.edge import PoolRead
+from facade.readmodels.edge import PoolPage, PoolRead
 from facade.service import paging
 from facade.service.context import Caller, Context
 from facade.store.models import IpPool, PublicIp
@@ -57,7 +56,7 @@ def add_pool(ctx: Context, caller: Caller, cidr: str) -> PoolRead:
 POOLS = paging.by_id("ip-pools", IpPool.id)
 
 
-def list_pools(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+def list_pools(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> PoolPage:
     if not caller.operator:
         raise Forbidden("only the operator sees the public address pools", where="pools")
     with ctx.write() as session:
@@ -65,7 +64,7 @@ def list_pools(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[
     with ctx.read() as session:
         rows, cursor = paging.objects(session, select(IpPool), POOLS, page, lambda r: (r.id,))
         used = _used(session)
-        return paging.answer([pool_view(p, used.get(p.id, 0)) for p in rows], cursor)
+        return PoolPage.of([pool_view(p, used.get(p.id, 0)) for p in rows], cursor)
 
 
 def take(session: Session) -> tuple[str, IpPool]:

@@ -23,7 +23,7 @@ from facade.domain.errors import Conflict, Forbidden, InUse, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole
 from facade.readmodels.nodes import NodeRead
-from facade.readmodels.services import LoadBalancerRead
+from facade.readmodels.services import LoadBalancerPage, LoadBalancerRead
 from facade.service import lookup, paging, views
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Interface, LoadBalancer, Service, Subnet
@@ -119,12 +119,12 @@ def new_offer(ctx: Context, session: Session, caller: Caller, *, name: str,
 ORDER = paging.by_id("load-balancers", LoadBalancer.id)
 
 
-def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> LoadBalancerPage:
     """A page of the load-balancer offers (public; the owner's details to the owner)."""
     with ctx.read() as session:
         rows, cursor = paging.objects(session, select(LoadBalancer), ORDER, page,
                                       lambda r: (r.id,))
-        return paging.answer(view_all(session, caller, rows, ctx.management), cursor)
+        return LoadBalancerPage.of(view_all(session, caller, rows, ctx.management), cursor)
 
 
 def get(ctx: Context, caller: Caller, name: str) -> LoadBalancerRead:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from facade.domain import commands, ipam, names
 from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
-from facade.readmodels.networks import NetworkRead, SubnetRead
+from facade.readmodels.networks import NetworkPage, NetworkRead, SubnetPage, SubnetRead
 from facade.service import gateways, lookup, paging, public_ips, quotas, rules, views
 from facade.service.context import Caller, Context
 from facade.store.models import (
@@ -122,7 +122,7 @@ SUBNETS = paging.by_id("subnets", Subnet.id)
 
 
 def list_networks(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
-                  account: str | None = None) -> dict[str, Any]:
+                  account: str | None = None) -> NetworkPage:
     """A page of the networks the caller sees (`account`'s only, when given), each with its
     subnets and their usage."""
     owned = paging.owned_by(Network.account_id, account)
@@ -132,7 +132,7 @@ def list_networks(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
                  .options(joinedload(Network.account), selectinload(Network.subnets)))
         rows, cursor = paging.objects(session, query, NETWORKS, page, lambda r: (r.id,))
         used = used_counts(session, [s.id for r in rows for s in r.subnets])
-        return paging.answer([views.network(r, used) for r in rows], cursor)
+        return NetworkPage.of([views.network(r, used) for r in rows], cursor)
 
 
 def get_network(ctx: Context, caller: Caller, name: str) -> NetworkRead:
@@ -141,7 +141,7 @@ def get_network(ctx: Context, caller: Caller, name: str) -> NetworkRead:
 
 
 def list_subnets(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
-                 account: str | None = None) -> dict[str, Any]:
+                 account: str | None = None) -> SubnetPage:
     """A page of the subnets of the networks the caller sees (`account`'s, when given)."""
     owned = paging.owned_by(Network.account_id, account)
     with ctx.read() as session:
@@ -151,7 +151,7 @@ def list_subnets(ctx: Context, caller: Caller, page: PageRequest = FIRST, *,
                  .options(joinedload(Subnet.network).joinedload(Network.account)))
         rows, cursor = paging.objects(session, query, SUBNETS, page, lambda r: (r.id,))
         used = used_counts(session, [r.id for r in rows])
-        return paging.answer([views.subnet(r, used.get(r.id, 0)) for r in rows], cursor)
+        return SubnetPage.of([views.subnet(r, used.get(r.id, 0)) for r in rows], cursor)
 
 
 def get_subnet(ctx: Context, caller: Caller, path: str) -> SubnetRead:

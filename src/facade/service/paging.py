@@ -111,8 +111,3 @@ def owned_by(column: Any, account: str | None) -> list[ColumnElement[bool]]:
     names.check_name(account, kind="account", where="account")
     return [column.in_(select(Account.id).where(Account.name == account))]
 
-
-def answer(items: Sequence[T], next_cursor: str | None) -> dict[str, Any]:
-    """The envelope every list route answers (api.schemas.Page): read models, or the
-    JSON-ready dictionaries of what has none yet."""
-    return {"items": list(items), "next_cursor": next_cursor}

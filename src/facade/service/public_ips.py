@@ -11,7 +11,6 @@ queues them: the gateways of the networks the address leaves and joins, and the 
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,7 +20,7 @@ from facade.domain.edge_billing import PUBLIC_IP
 from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
-from facade.readmodels.edge import Association, PublicIpRead
+from facade.readmodels.edge import Association, PublicIpPage, PublicIpRead
 from facade.service import edge_metering, gateways, internet, ip_pools, lookup, paging, quotas
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Network, PublicIp, Vpn
@@ -334,8 +333,8 @@ def get(ctx: Context, caller: Caller, address: str) -> PublicIpRead:
 ORDER = paging.by_id("public-ips", PublicIp.id)
 
 
-def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> PublicIpPage:
     with ctx.read() as session:
         query = select(PublicIp).where(*paging.seen_by(caller, PublicIp.account_id))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
-        return paging.answer([view(r) for r in rows], cursor)
+        return PublicIpPage.of([view(r) for r in rows], cursor)

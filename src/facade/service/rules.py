@@ -18,7 +18,7 @@ from facade.domain.errors import Conflict, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.specs import PortRuleSpec
 from facade.domain.states import NodeRole, NodeStatus
-from facade.readmodels.rules import RuleRead
+from facade.readmodels.rules import RulePage, RuleRead
 from facade.service import lookup, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Instance, SecurityRule, Subnet
@@ -160,14 +160,14 @@ ORDER = paging.Order(kind="rules", columns=(SecurityRule.direction, SecurityRule
 
 def list_(ctx: Context, caller: Caller, *, subnet: str | None = None,
           interface: tuple[str, str] | None = None,
-          page: PageRequest = FIRST) -> dict[str, Any]:
+          page: PageRequest = FIRST) -> RulePage:
     """A page of the rules of a subnet or an interface, by direction then priority."""
     with ctx.read() as session:
         scope = _scope(session, caller, subnet, interface)
         found, cursor = paging.objects(
             session, select(SecurityRule).where(SecurityRule.scope == scope.key), ORDER, page,
             lambda r: (r.direction, r.priority))
-        return paging.answer([read(r) for r in found], cursor)
+        return RulePage.of([read(r) for r in found], cursor)
 
 
 def delete_(ctx: Context, caller: Caller, direction: str, priority: int, *,

@@ -10,8 +10,6 @@ a shell (`facade exec`). A site reaches a provider network only over a channel
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -20,7 +18,7 @@ from facade.domain.errors import Conflict, InUse, NotFound
 from facade.domain.ipam import parse_ip
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
-from facade.readmodels.edge import SiteHostRef, SiteRead
+from facade.readmodels.edge import SiteHostRef, SitePage, SiteRead
 from facade.readmodels.nodes import SiteHostRead
 from facade.service import gateways, instances, internet, lookup, paging, quotas, sandboxes, views
 from facade.service.context import Caller, Context
@@ -88,13 +86,13 @@ def get(ctx: Context, caller: Caller, name: str) -> SiteRead:
 ORDER = paging.by_id("sites", Network.id)
 
 
-def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> SitePage:
     with ctx.read() as session:
         query = (select(Network).where(Network.kind == KIND,
                                        *paging.seen_by(caller, Network.account_id))
                  .options(joinedload(Network.account), selectinload(Network.subnets)))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
-        return paging.answer([view(session, r) for r in rows], cursor)
+        return SitePage.of([view(session, r) for r in rows], cursor)
 
 
 def remove(ctx: Context, session: Session, site: Network) -> None:

@@ -8,14 +8,20 @@ and what uses it (chains, docs/composition.md), as far as the caller may see the
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from facade.domain import names
 from facade.domain.ipam import SubnetRange
-from facade.domain.states import NodeRole, NodeStatus
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
+from facade.readmodels.topology import (
+    TopologyApplianceRead,
+    TopologyChannelRead,
+    TopologyNetworkRead,
+    TopologyNodeRead,
+    TopologyRead,
+    TopologySubnetRead,
+)
 from facade.service import chains, gateways, views
 from facade.service.context import Caller, Context
 from facade.store.models import (
@@ -43,22 +49,22 @@ _APP = (joinedload(Appliance.account), joinedload(Appliance.subnet).joinedload(S
         selectinload(Appliance.nodes).selectinload(Instance.interfaces))
 
 
-def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
+def topology(ctx: Context, caller: Caller) -> TopologyRead:
     with ctx.read() as session:
         public = {(row.instance_id, row.iface_index): row.address
                   for row in session.scalars(select(PublicIp))}
-        by_subnet: dict[int, list[dict[str, Any]]] = {}
+        by_subnet: dict[int, list[TopologyNodeRead]] = {}
         for iface in session.scalars(select(Interface).join(Instance).order_by(Interface.id)
                                      .options(*_IFACE)):
             inst = iface.instance
             if not caller.may_see(inst.account_id, iface.subnet.network.account_id):
                 continue
-            by_subnet.setdefault(iface.subnet_id, []).append({
-                "name": inst.name, "account": inst.account.name, "role": inst.role,
-                "appliance": inst.appliance.name if inst.appliance else None,
-                "netns": names.node_netns(inst.id, inst.name), "status": inst.status,
-                "interface": names.inner_ifname(iface.index), "ip": iface.ip,
-                "public_ip": public.get((inst.id, iface.index)), "host": views.host_of(inst)})
+            by_subnet.setdefault(iface.subnet_id, []).append(TopologyNodeRead(
+                name=inst.name, account=inst.account.name, role=inst.role,
+                appliance=inst.appliance.name if inst.appliance else None,
+                netns=names.node_netns(inst.id, inst.name), status=NodeStatus(inst.status),
+                interface=names.inner_ifname(iface.index), ip=iface.ip,
+                public_ip=public.get((inst.id, iface.index)), host=views.host_of(inst)))
         grants: dict[int, list[str]] = {}  # shown with the network: to its owner and operator
         for grant in session.scalars(select(SubnetGrant).order_by(SubnetGrant.id)
                                      .options(joinedload(SubnetGrant.account))):
@@ -72,33 +78,32 @@ def topology(ctx: Context, caller: Caller) -> dict[str, Any]:
             subnets = []
             for sub in net.subnets:
                 rng = SubnetRange.of(sub.cidr)
-                subnets.append({"name": sub.name, "cidr": sub.cidr, "gateway": str(rng.gateway),
-                                "bridge": names.bridge(sub.id),
-                                "internal": internal.get(sub.id, []),
-                                "granted_to": grants.get(sub.id, []),
-                                "nodes": by_subnet.get(sub.id, [])})
-            networks.append({"name": net.name, "account": net.account.name, "cidr": net.cidr,
-                             "router": names.router_netns(net.id), "kind": net.kind,
-                             "gateway_ip": net.gateway_ip, "outbound_nat": net.outbound_nat,
-                             "public_gateway": net.public_gateway,
-                             "vpns": _channels(session, net), "subnets": subnets})
+                subnets.append(TopologySubnetRead(
+                    name=sub.name, cidr=sub.cidr, gateway=str(rng.gateway),
+                    bridge=names.bridge(sub.id), internal=internal.get(sub.id, []),
+                    granted_to=grants.get(sub.id, []), nodes=by_subnet.get(sub.id, [])))
+            networks.append(TopologyNetworkRead(
+                name=net.name, account=net.account.name, cidr=net.cidr,
+                router=names.router_netns(net.id), kind=net.kind, gateway_ip=net.gateway_ip,
+                outbound_nat=net.outbound_nat, public_gateway=net.public_gateway,
+                vpns=_channels(session, net), subnets=subnets))
         # the caller's external hosts, wherever it cannot see the intermediate network itself
         externals = [n for net in session.scalars(select(Network)
                                                   .where(Network.kind == "intermediate"))
                      if not caller.may_see(net.account_id)
                      for sub in net.subnets for n in by_subnet.get(sub.id, [])]
-        return {"networks": networks, "externals": externals,
-                "appliances": _appliances(session, caller)}
+        return TopologyRead(networks=networks, externals=externals,
+                            appliances=_appliances(session, caller))
 
 
-def _channels(session: Session, net: Network) -> list[dict[str, Any]]:
+def _channels(session: Session, net: Network) -> list[TopologyChannelRead]:
     """A network's (or a site's) private channels, each with the other end."""
     out = []
     for v in gateways.channels(session, net.id):
         peer = v.site if v.network_id == net.id else v.network
         if peer is not None:
-            out.append({"name": v.name, "peer": peer.name, "peer_kind": peer.kind,
-                        "peer_cidr": peer.cidr, "engine": "wireguard"})
+            out.append(TopologyChannelRead(name=v.name, peer=peer.name, peer_kind=peer.kind,
+                                           peer_cidr=peer.cidr, engine="wireguard"))
     return out
 
 
@@ -117,7 +122,7 @@ def _internal(session: Session) -> dict[int, list[str]]:
     return out
 
 
-def _appliances(session: Session, caller: Caller) -> list[dict[str, Any]]:
+def _appliances(session: Session, caller: Caller) -> list[TopologyApplianceRead]:
     """Every appliance the caller may see, with the same visibility as GET /v1/appliances:
     backends, upstream and `uses` for its provider; `used_by` for the users' provider."""
     out = []
@@ -130,16 +135,16 @@ def _appliances(session: Session, caller: Caller) -> list[dict[str, Any]]:
     for app in apps:
         provider = caller.may_see(app.service.account_id)
         up = ups[app.service.id] if provider else None
-        out.append({
-            "name": app.name, "account": app.account.name, "service": app.service.name,
-            "provider": app.service.account.name, "subnet": app.subnet.path,
-            "status": app.status, "endpoint": chains.endpoint(app),
-            "backends": [n.name for n in app.nodes if n.role == NodeRole.BACKEND
-                         and n.status != NodeStatus.DELETING] if provider else [],
-            "backend_subnet": app.service.backend_subnet.path if provider else None,
-            "extra_subnets": [e.subnet.path for e in app.service.extra_subnets]
+        out.append(TopologyApplianceRead(
+            name=app.name, account=app.account.name, service=app.service.name,
+            provider=app.service.account.name, subnet=app.subnet.path,
+            status=ApplianceStatus(app.status), endpoint=chains.endpoint(app),
+            backends=[n.name for n in app.nodes if n.role == NodeRole.BACKEND
+                      and n.status != NodeStatus.DELETING] if provider else [],
+            backend_subnet=app.service.backend_subnet.path if provider else None,
+            extra_subnets=[e.subnet.path for e in app.service.extra_subnets]
             if provider else [],
-            "upstream": app.service.upstream if provider else None,
-            "uses": [up.name] if up is not None else [],
-            "used_by": chains.visible(caller, users[app.id])})
+            upstream=app.service.upstream if provider else None,
+            uses=[up.name] if up is not None else [],
+            used_by=chains.visible(caller, users[app.id])))
     return out

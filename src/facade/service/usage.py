@@ -26,7 +26,14 @@ from facade.domain.metering import to_ms as metering_ms
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.period import Period, parse_period
 from facade.domain.states import ApplianceStatus, NodeRole
-from facade.readmodels.usage import ChannelUsageRead, PublicIpUsageRead, UsageRead
+from facade.readmodels.usage import (
+    ChannelUsagePage,
+    ChannelUsageRead,
+    PublicIpUsagePage,
+    PublicIpUsageRead,
+    UsagePage,
+    UsageRead,
+)
 from facade.service import edge_metering, lookup, metering, metrics, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, UsageRecord
@@ -74,7 +81,7 @@ ORDERS = {
 
 def report(ctx: Context, caller: Caller, *, period: str | None = None,
            account: str | None = None, appliance: str | None = None,
-           by: str = "appliance", page: PageRequest = FIRST) -> dict[str, Any]:
+           by: str = "appliance", page: PageRequest = FIRST) -> UsagePage:
     """A page of usage rows over a period (all time without one), per appliance or per node.
 
     Two queries: the page's keys (appliances, or nodes) in order, then the sums of the
@@ -104,7 +111,7 @@ def report(ctx: Context, caller: Caller, *, period: str | None = None,
             session, select(*order.columns).where(*where, *span).group_by(*order.columns),
             order, page)
         if not keys:
-            return paging.answer([], None)
+            return UsagePage.of([], None)
         start = page.after(order.kind, order.shape)
         if start is not None:
             where.append(paging.after(order, start))
@@ -112,7 +119,7 @@ def report(ctx: Context, caller: Caller, *, period: str | None = None,
         where.append(~paging.after(order, tuple(keys[-1])))
         rows = metering.by_node(session, when, where=where) if node else \
             metering.totals(session, when, where=where)
-    return paging.answer([_row(t, node) for t in rows], cursor)
+    return UsagePage.of([_row(t, node) for t in rows], cursor)
 
 
 # --- the edge: public addresses ----------------------------------------------------------------
@@ -153,7 +160,7 @@ def _held(ctx: Context, caller: Caller, period: str | None, account: str | None
 
 def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
                account: str | None = None, address: str | None = None,
-               page: PageRequest = FIRST) -> dict[str, Any]:
+               page: PageRequest = FIRST) -> PublicIpUsagePage:
     """A page of each public address's usage over a period (all time without one): hours held
     (allocated to released, associated or not; up to now while still held) and bytes through
     its public gateway, in and out; one row per allocation (an address released and allocated
@@ -162,7 +169,7 @@ def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
     if address is not None:
         address = edge.check_public(address, where="address")
     label, shown, after = _held_page(ctx, caller, period, account, PUBLIC_IP, address, page)
-    return paging.answer([PublicIpUsageRead(
+    return PublicIpUsagePage.of([PublicIpUsageRead(
         address=u.subject, account=u.account, kind=u.detail or "customer", period=label,
         held_from=_instant(u.start_ms), held_until=_instant(u.end_ms),
         ip_hours=_hours(u.held_ms), bytes_in=u.bytes_in, bytes_out=u.bytes_out)
@@ -171,7 +178,7 @@ def public_ips(ctx: Context, caller: Caller, *, period: str | None = None,
 
 def channels(ctx: Context, caller: Caller, *, period: str | None = None,
              account: str | None = None, channel: str | None = None,
-             page: PageRequest = FIRST) -> dict[str, Any]:
+             page: PageRequest = FIRST) -> ChannelUsagePage:
     """A page of each private channel's (VPN's) hours over a period (all time without one):
     created to deleted, up to now while it lives; one row per channel (a name used again is
     another channel, told apart by `held_from`), oldest first. An account sees its own
@@ -180,7 +187,7 @@ def channels(ctx: Context, caller: Caller, *, period: str | None = None,
     if channel is not None:
         names.check_name(channel, kind="vpn", where="channel")
     label, shown, after = _held_page(ctx, caller, period, account, VPN, channel, page)
-    return paging.answer([ChannelUsageRead(
+    return ChannelUsagePage.of([ChannelUsageRead(
         channel=u.subject, account=u.account, period=label, held_from=_instant(u.start_ms),
         held_until=_instant(u.end_ms), channel_hours=_hours(u.held_ms)) for u in shown], after)
 

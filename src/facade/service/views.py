@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import health, names, sandbox
 from facade.domain.ipam import SubnetRange
-from facade.domain.states import NodeRole, NodeStatus
+from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.readmodels.accounts import AccountRead
 from facade.readmodels.appliances import ApplianceRead, Endpoint
 from facade.readmodels.networks import NetworkRead, SubnetRead
@@ -150,7 +150,7 @@ def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = Non
     return ApplianceRead(
         name=row.name, account=row.account.name, service=row.service.name,
         provider=row.service.account.name, subnet=row.subnet.path,
-        status=row.status, status_detail=row.status_detail,
+        status=ApplianceStatus(row.status), status_detail=row.status_detail,
         desired_backends=row.desired_backends,
         endpoint=Endpoint(ip=endpoint_ip, port=row.service.port),
         backend_count=sum(1 for b in backends if b.status != NodeStatus.DELETING),

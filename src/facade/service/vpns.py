@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +26,7 @@ from facade.domain.errors import Conflict, InUse, NotFound
 from facade.domain.metering import to_ms
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import ChannelStatus
-from facade.readmodels.edge import VpnEnds, VpnRead
+from facade.readmodels.edge import VpnEnds, VpnPage, VpnRead
 from facade.service import edge_metering, gateways, internet, lookup, paging, sites
 from facade.service.context import Caller, Context
 from facade.store.models import PublicIp, Vpn
@@ -127,12 +126,12 @@ def get(ctx: Context, caller: Caller, name: str) -> VpnRead:
 ORDER = paging.by_id("vpns", Vpn.id)
 
 
-def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> dict[str, Any]:
+def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST) -> VpnPage:
     with ctx.read() as session:
         query = select(Vpn).where(Vpn.deleted_at.is_(None),
                                   *paging.seen_by(caller, Vpn.account_id))
         rows, cursor = paging.objects(session, query, ORDER, page, lambda r: (r.id,))
-        return paging.answer([view(r) for r in rows], cursor)
+        return VpnPage.of([view(r) for r in rows], cursor)
 
 
 def remove(ctx: Context, session: Session, row: Vpn) -> None:

@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from facade.api.deps import Auth, Ctx, Paging, located
-from facade.api.schemas import AccountCreate, AccountRead, Page, TokenRead
+from facade.api.schemas import AccountCreate, AccountPage, AccountRead, TokenRead
 from facade.service import accounts
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
-@router.get("", response_model=Page[AccountRead], operation_id="list_accounts")
+@router.get("", response_model=AccountPage, operation_id="list_accounts")
 def list_accounts(ctx: Ctx, caller: Auth, page: Paging) -> Any:
     return accounts.list_(ctx, caller, page)
 

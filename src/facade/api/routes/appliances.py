@@ -17,14 +17,14 @@ from facade.api.deps import (
     named,
 )
 from facade.api.etags import IfMatch, guarded, tagged
-from facade.api.schemas import ApplianceCreate, ApplianceRead, ApplianceUpdate, Page
+from facade.api.schemas import ApplianceCreate, AppliancePage, ApplianceRead, ApplianceUpdate
 from facade.domain.names import MAX_REF
 from facade.service import appliances
 
 router = APIRouter(prefix="/v1/appliances", tags=["appliances"])
 
 
-@router.get("", response_model=Page[ApplianceRead], operation_id="list_appliances")
+@router.get("", response_model=AppliancePage, operation_id="list_appliances")
 def list_appliances(
     ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None,
     status: StatusFilter = None,
@@ -32,7 +32,7 @@ def list_appliances(
         "only those of this service"))] = None,
 ) -> Any:
     """Each filter given narrows the list (the same filters on every page of it); `status`
-    one of provisioning, ready, degraded, failed, deleting."""
+    one of provisioning, ready, scaling, degraded, failed, deleting."""
     return appliances.list_(ctx, caller, page, account=account, status=status,
                             service=service)
 

@@ -11,12 +11,14 @@ from fastapi import APIRouter, Response
 from facade.api.deps import Auth, Ctx, Owner, Paging, located, named
 from facade.api.schemas import (
     ExternalCreate,
+    ExternalPage,
     ExternalRead,
-    Page,
     PoolCreate,
+    PoolPage,
     PoolRead,
     PublicIpAssociate,
     PublicIpCreate,
+    PublicIpPage,
     PublicIpRead,
 )
 from facade.service import internet, ip_pools, public_ips
@@ -24,7 +26,7 @@ from facade.service import internet, ip_pools, public_ips
 router = APIRouter(tags=["edge"])
 
 
-@router.get("/v1/public-ips", response_model=Page[PublicIpRead], operation_id="list_public_ips")
+@router.get("/v1/public-ips", response_model=PublicIpPage, operation_id="list_public_ips")
 def list_public_ips(ctx: Ctx, caller: Auth, page: Paging) -> Any:
     return public_ips.list_(ctx, caller, page)
 
@@ -61,7 +63,7 @@ def release_public_ip(address: str, ctx: Ctx, caller: Auth) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/v1/ip-pools", response_model=Page[PoolRead], operation_id="list_ip_pools")
+@router.get("/v1/ip-pools", response_model=PoolPage, operation_id="list_ip_pools")
 def list_ip_pools(ctx: Ctx, caller: Auth, page: Paging) -> Any:
     return ip_pools.list_pools(ctx, caller, page)
 
@@ -72,7 +74,7 @@ def add_ip_pool(body: PoolCreate, ctx: Ctx, caller: Auth) -> Any:
     return ip_pools.add_pool(ctx, caller, body.cidr)
 
 
-@router.get("/v1/externals", response_model=Page[ExternalRead], operation_id="list_externals")
+@router.get("/v1/externals", response_model=ExternalPage, operation_id="list_externals")
 def list_externals(ctx: Ctx, caller: Auth, page: Paging) -> Any:
     return internet.list_(ctx, caller, page)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from facade.api.deps import Auth, Ctx, Paging, located
-from facade.api.schemas import HostCreate, HostRead, Page
+from facade.api.schemas import HostCreate, HostPage, HostRead
 from facade.service import hosts
 
 router = APIRouter(prefix="/v1/hosts", tags=["hosts"])
@@ -17,7 +17,7 @@ StateFilter = Annotated[str | None, Query(max_length=20, description=(
     "only when asked for"))]
 
 
-@router.get("", response_model=Page[HostRead], operation_id="list_hosts")
+@router.get("", response_model=HostPage, operation_id="list_hosts")
 def list_hosts(ctx: Ctx, caller: Auth, page: Paging, state: StateFilter = None) -> Any:
     return hosts.list_(ctx, caller, page, state)
 

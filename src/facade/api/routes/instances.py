@@ -22,15 +22,15 @@ from facade.api.schemas import (
     InstanceCreate,
     LimitsBody,
     LimitsRead,
+    NodePage,
     NodeRead,
-    Page,
 )
 from facade.service import instances, sandboxes
 
 router = APIRouter(prefix="/v1/instances", tags=["instances"])
 
 
-@router.get("", response_model=Page[NodeRead], operation_id="list_instances")
+@router.get("", response_model=NodePage, operation_id="list_instances")
 def list_instances(ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None,
                    status: StatusFilter = None) -> Any:
     """`status` one of pending, active, failed, deleting."""

@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from facade.api.deps import Auth, Ctx, Owner, Paging, located, named
-from facade.api.schemas import LoadBalancerCreate, LoadBalancerRead, Page
+from facade.api.schemas import LoadBalancerCreate, LoadBalancerPage, LoadBalancerRead
 from facade.service import load_balancers
 
 router = APIRouter(prefix="/v1/load-balancers", tags=["load-balancers"])
 
 
-@router.get("", response_model=Page[LoadBalancerRead], operation_id="list_load_balancers")
+@router.get("", response_model=LoadBalancerPage, operation_id="list_load_balancers")
 def list_load_balancers(ctx: Ctx, caller: Auth, page: Paging) -> Any:
     return load_balancers.list_(ctx, caller, page)
 

@@ -11,13 +11,15 @@ from facade.api.deps import AccountFilter, Auth, Ctx, Owner, Paging, SubnetOwner
 from facade.api.etags import IfMatch, guarded, tagged
 from facade.api.schemas import (
     GrantCreate,
+    GrantPage,
     GrantRead,
     GrantRevoked,
     NetworkCreate,
+    NetworkPage,
     NetworkRead,
     NetworkUpdate,
-    Page,
     SubnetCreate,
+    SubnetPage,
     SubnetRead,
     SubnetUpdate,
 )
@@ -26,7 +28,7 @@ from facade.service import grants, networks
 router = APIRouter(tags=["networks"])
 
 
-@router.get("/v1/networks", response_model=Page[NetworkRead], operation_id="list_networks")
+@router.get("/v1/networks", response_model=NetworkPage, operation_id="list_networks")
 def list_networks(ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None) -> Any:
     return networks.list_networks(ctx, caller, page, account=account)
 
@@ -72,7 +74,7 @@ def create_subnet(network: str, body: SubnetCreate, ctx: Ctx, caller: Auth,
     return located(response, "/v1/subnets/{name}", view, caller)
 
 
-@router.get("/v1/subnets", response_model=Page[SubnetRead], operation_id="list_subnets")
+@router.get("/v1/subnets", response_model=SubnetPage, operation_id="list_subnets")
 def list_subnets(ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None) -> Any:
     return networks.list_subnets(ctx, caller, page, account=account)
 
@@ -110,7 +112,7 @@ def create_grant(network: str, subnet: str, body: GrantCreate, ctx: Ctx, caller:
     return grants.grant(ctx, caller, named(f"{network}/{subnet}", owner), body.account)
 
 
-@router.get("/v1/subnets/{network}/{subnet}/grants", response_model=Page[GrantRead],
+@router.get("/v1/subnets/{network}/{subnet}/grants", response_model=GrantPage,
             operation_id="list_grants")
 def list_grants(network: str, subnet: str, ctx: Ctx, caller: Auth, page: Paging,
                 owner: Owner = None) -> Any:

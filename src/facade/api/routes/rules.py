@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from facade.api.deps import Auth, Ctx, Owner, Paging, named
-from facade.api.schemas import Page, RuleCreate, RuleRead
+from facade.api.schemas import RuleCreate, RulePage, RuleRead
 from facade.service import rules
 
 router = APIRouter(tags=["rules"])
@@ -17,7 +17,7 @@ SUBNET = "/v1/subnets/{network}/{subnet}/rules"
 INTERFACE = "/v1/instances/{name}/interfaces/{ifname}/rules"
 
 
-@router.get(SUBNET, response_model=Page[RuleRead], operation_id="list_subnet_rules")
+@router.get(SUBNET, response_model=RulePage, operation_id="list_subnet_rules")
 def list_subnet_rules(network: str, subnet: str, ctx: Ctx, caller: Auth, page: Paging,
                       owner: Owner = None) -> Any:
     return rules.list_(ctx, caller, subnet=named(f"{network}/{subnet}", owner), page=page)
@@ -37,7 +37,7 @@ def delete_subnet_rule(network: str, subnet: str, priority: int, direction: str,
     return Response(status_code=204)
 
 
-@router.get(INTERFACE, response_model=Page[RuleRead], operation_id="list_interface_rules")
+@router.get(INTERFACE, response_model=RulePage, operation_id="list_interface_rules")
 def list_interface_rules(name: str, ifname: str, ctx: Ctx, caller: Auth, page: Paging,
                          owner: Owner = None) -> Any:
     return rules.list_(ctx, caller, interface=(named(name, owner), ifname), page=page)

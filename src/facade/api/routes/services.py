@@ -12,8 +12,8 @@ from facade.api.schemas import (
     HealthCheckRead,
     LimitsBody,
     LimitsRead,
-    Page,
     ServiceCreate,
+    ServicePage,
     ServiceRead,
 )
 from facade.service import catalog, health_checks, sandboxes
@@ -21,7 +21,7 @@ from facade.service import catalog, health_checks, sandboxes
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
 
-@router.get("", response_model=Page[ServiceRead], operation_id="list_services")
+@router.get("", response_model=ServicePage, operation_id="list_services")
 def list_services(ctx: Ctx, caller: Auth, page: Paging, account: AccountFilter = None) -> Any:
     return catalog.list_(ctx, caller, page, account=account)
 

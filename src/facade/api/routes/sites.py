@@ -9,12 +9,13 @@ from fastapi import APIRouter, Response
 
 from facade.api.deps import Auth, Ctx, Owner, Paging, located, named
 from facade.api.schemas import (
-    Page,
     SiteCreate,
     SiteHostCreate,
     SiteHostRead,
+    SitePage,
     SiteRead,
     VpnCreate,
+    VpnPage,
     VpnRead,
 )
 from facade.service import sites, vpns
@@ -22,7 +23,7 @@ from facade.service import sites, vpns
 router = APIRouter(tags=["edge"])
 
 
-@router.get("/v1/sites", response_model=Page[SiteRead], operation_id="list_sites")
+@router.get("/v1/sites", response_model=SitePage, operation_id="list_sites")
 def list_sites(ctx: Ctx, caller: Auth, page: Paging) -> Any:
     return sites.list_(ctx, caller, page)
 
@@ -58,7 +59,7 @@ def delete_site_host(name: str, host: str, ctx: Ctx, caller: Auth, owner: Owner 
     return Response(status_code=204)
 
 
-@router.get("/v1/vpns", response_model=Page[VpnRead], operation_id="list_vpns")
+@router.get("/v1/vpns", response_model=VpnPage, operation_id="list_vpns")
 def list_vpns(ctx: Ctx, caller: Auth, page: Paging) -> Any:
     return vpns.list_(ctx, caller, page)
 

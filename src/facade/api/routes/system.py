@@ -7,23 +7,29 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from facade.api.deps import AccountFilter, Auth, Ctx, Paging
-from facade.api.schemas import EventRead, Page, ScenarioCreate, ScenarioRead
+from facade.api.schemas import (
+    EventPage,
+    HealthRead,
+    ScenarioCreate,
+    ScenarioRead,
+    TopologyRead,
+)
 from facade.service import events, request_ids, scenario, topology
 
 router = APIRouter(prefix="/v1", tags=["system"])
 
 
-@router.get("/health", operation_id="health")
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/health", response_model=HealthRead, operation_id="health")
+def health() -> HealthRead:
+    return HealthRead(status="ok")
 
 
-@router.get("/topology", operation_id="topology")
-def get_topology(ctx: Ctx, caller: Auth) -> dict[str, Any]:
+@router.get("/topology", response_model=TopologyRead, operation_id="topology")
+def get_topology(ctx: Ctx, caller: Auth) -> TopologyRead:
     return topology.topology(ctx, caller)
 
 
-@router.get("/events", response_model=Page[EventRead], operation_id="list_events")
+@router.get("/events", response_model=EventPage, operation_id="list_events")
 def list_events(ctx: Ctx, caller: Auth, page: Paging,
                 request_id: str | None = Query(None, max_length=request_ids.MAX_LENGTH,
                                                description="only the events this request "

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Response
 
 from facade.api.deps import Auth, Ctx, Paging
-from facade.api.schemas import ChannelUsageRead, Page, PublicIpUsageRead, UsageRead
+from facade.api.schemas import ChannelUsagePage, PublicIpUsagePage, UsagePage
 from facade.service import usage
 
 router = APIRouter(tags=["usage"])
@@ -19,7 +19,7 @@ PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 # exclude_unset: per-appliance rows have no node, role and owner (not even null)
-@router.get("/v1/usage", response_model=Page[UsageRead], response_model_exclude_unset=True,
+@router.get("/v1/usage", response_model=UsagePage, response_model_exclude_unset=True,
             operation_id="list_usage")
 def list_usage(ctx: Ctx, caller: Auth, page: Paging,
                period: str | None = Query(None, max_length=80,
@@ -31,7 +31,7 @@ def list_usage(ctx: Ctx, caller: Auth, page: Paging,
                         page=page)
 
 
-@router.get("/v1/usage/public-ips", response_model=Page[PublicIpUsageRead],
+@router.get("/v1/usage/public-ips", response_model=PublicIpUsagePage,
             operation_id="list_public_ip_usage")
 def list_public_ip_usage(ctx: Ctx, caller: Auth, page: Paging,
                          period: str | None = Query(None, max_length=80,
@@ -45,7 +45,7 @@ def list_public_ip_usage(ctx: Ctx, caller: Auth, page: Paging,
                             page=page)
 
 
-@router.get("/v1/usage/channels", response_model=Page[ChannelUsageRead],
+@router.get("/v1/usage/channels", response_model=ChannelUsagePage,
             operation_id="list_channel_usage")
 def list_channel_usage(ctx: Ctx, caller: Auth, page: Paging,
                        period: str | None = Query(None, max_length=80,

@@ -10,10 +10,10 @@ from pydantic import Field, StrictInt
 from facade.api.schemas.common import Body
 from facade.domain.names import MAX_NAME
 from facade.domain.quotas import MAX_LIMIT as MAX_QUOTA
-from facade.readmodels.accounts import AccountRead, QuotaLine, QuotaRead, TokenRead
+from facade.readmodels.accounts import AccountPage, AccountRead, QuotaLine, QuotaRead, TokenRead
 
-__all__ = ["AccountCreate", "AccountRead", "QuotaLimit", "QuotaLine", "QuotaRead",
-           "QuotaUpdate", "TokenRead"]
+__all__ = ["AccountCreate", "AccountPage", "AccountRead", "QuotaLimit", "QuotaLine",
+           "QuotaRead", "QuotaUpdate", "TokenRead"]
 
 
 class AccountCreate(Body):

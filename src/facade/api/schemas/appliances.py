@@ -7,9 +7,9 @@ from pydantic import Field, StrictInt
 
 from facade.api.schemas.common import Body
 from facade.domain.names import MAX_NAME, MAX_REF, MAX_SUBNET_REF
-from facade.readmodels.appliances import ApplianceRead, Endpoint
+from facade.readmodels.appliances import AppliancePage, ApplianceRead, Endpoint
 
-__all__ = ["ApplianceCreate", "ApplianceRead", "ApplianceUpdate", "Endpoint"]
+__all__ = ["ApplianceCreate", "AppliancePage", "ApplianceRead", "ApplianceUpdate", "Endpoint"]
 
 
 class ApplianceCreate(Body):

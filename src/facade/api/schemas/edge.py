@@ -11,18 +11,23 @@ from facade.domain.ipam import MAX_CIDR_TEXT, MAX_IP_TEXT
 from facade.domain.names import MAX_NAME
 from facade.readmodels.edge import (
     Association,
+    PoolPage,
     PoolRead,
+    PublicIpPage,
     PublicIpRead,
     SiteHostRef,
+    SitePage,
     SiteRead,
     VpnEnds,
+    VpnPage,
     VpnRead,
 )
-from facade.readmodels.nodes import ExternalRead, SiteHostRead
+from facade.readmodels.nodes import ExternalPage, ExternalRead, SiteHostRead
 
-__all__ = ["Association", "ExternalCreate", "ExternalRead", "PoolCreate", "PoolRead",
-           "PublicIpAssociate", "PublicIpCreate", "PublicIpRead", "SiteCreate", "SiteHostCreate",
-           "SiteHostRead", "SiteHostRef", "SiteRead", "VpnCreate", "VpnEnds", "VpnRead"]
+__all__ = ["Association", "ExternalCreate", "ExternalPage", "ExternalRead", "PoolCreate",
+           "PoolPage", "PoolRead", "PublicIpAssociate", "PublicIpCreate", "PublicIpPage",
+           "PublicIpRead", "SiteCreate", "SiteHostCreate", "SiteHostRead", "SiteHostRef",
+           "SitePage", "SiteRead", "VpnCreate", "VpnEnds", "VpnPage", "VpnRead"]
 
 
 class ExternalCreate(Body):

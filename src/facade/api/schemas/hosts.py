@@ -10,9 +10,9 @@ from pydantic import Field, StrictBool, StrictInt
 from facade.api.schemas.common import Body
 from facade.domain.hosts import MAX_CAPACITY
 from facade.domain.names import MAX_NAME
-from facade.readmodels.hosts import HostRead
+from facade.readmodels.hosts import HostPage, HostRead
 
-__all__ = ["HostCreate", "HostRead"]
+__all__ = ["HostCreate", "HostPage", "HostRead"]
 
 
 class HostCreate(Body):

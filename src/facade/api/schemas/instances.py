@@ -9,10 +9,10 @@ from facade.api.schemas.common import Body
 from facade.domain.counts import MAX_INTERFACES
 from facade.domain.ipam import MAX_IP_TEXT
 from facade.domain.names import MAX_NAME, MAX_SUBNET_REF
-from facade.readmodels.nodes import ExecRead, InterfaceRead, LimitsRead, NodeRead
+from facade.readmodels.nodes import ExecRead, InterfaceRead, LimitsRead, NodePage, NodeRead
 
 __all__ = ["ExecCreate", "ExecRead", "InstanceCreate", "InterfaceCreate", "InterfaceRead",
-           "LimitsBody", "LimitsRead", "NodeRead"]
+           "LimitsBody", "LimitsRead", "NodePage", "NodeRead"]
 
 
 class InterfaceCreate(Body):

@@ -9,10 +9,19 @@ from facade.api.schemas.common import Body
 from facade.domain.counts import MAX_SUBNETS
 from facade.domain.ipam import MAX_CIDR_TEXT
 from facade.domain.names import MAX_NAME
-from facade.readmodels.networks import GrantRead, GrantRevoked, NetworkRead, SubnetRead
+from facade.readmodels.networks import (
+    GrantPage,
+    GrantRead,
+    GrantRevoked,
+    NetworkPage,
+    NetworkRead,
+    SubnetPage,
+    SubnetRead,
+)
 
-__all__ = ["GrantCreate", "GrantRead", "GrantRevoked", "NetworkCreate", "NetworkRead",
-           "NetworkUpdate", "SubnetCreate", "SubnetRead", "SubnetUpdate"]
+__all__ = ["GrantCreate", "GrantPage", "GrantRead", "GrantRevoked", "NetworkCreate",
+           "NetworkPage", "NetworkRead", "NetworkUpdate", "SubnetCreate", "SubnetPage",
+           "SubnetRead", "SubnetUpdate"]
 
 
 class SubnetCreate(Body):

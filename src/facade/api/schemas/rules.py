@@ -8,9 +8,9 @@ from typing import Annotated
 from pydantic import Field, StrictInt
 
 from facade.api.schemas.common import Body
-from facade.readmodels.rules import RuleRead
+from facade.readmodels.rules import RulePage, RuleRead
 
-__all__ = ["RuleCreate", "RuleRead"]
+__all__ = ["RuleCreate", "RulePage", "RuleRead"]
 
 
 class RuleCreate(Body):

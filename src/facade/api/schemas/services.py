@@ -27,12 +27,15 @@ from facade.domain.workload import MAX_PATH as MAX_HEALTH_PATH
 from facade.readmodels.services import (
     AutoscaleRead,
     HealthCheckRead,
+    LoadBalancerPage,
     LoadBalancerRead,
+    ServicePage,
     ServiceRead,
 )
 
 __all__ = ["AutoscaleRead", "AutoscaleWrite", "HealthCheckBody", "HealthCheckRead",
-           "LoadBalancerCreate", "LoadBalancerRead", "ServiceCreate", "ServiceRead"]
+           "LoadBalancerCreate", "LoadBalancerPage", "LoadBalancerRead", "ServiceCreate",
+           "ServicePage", "ServiceRead"]
 
 
 class HealthCheckBody(Body):

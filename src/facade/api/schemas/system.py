@@ -1,5 +1,5 @@
-"""Scenario files applied through the API, and the event log. The answers are the read
-models of facade.readmodels.system."""
+"""Scenario files applied through the API, the event log, the topology and the liveness
+answer. The answers are the read models of facade.readmodels.system and .topology."""
 
 from __future__ import annotations
 
@@ -7,9 +7,19 @@ from pydantic import Field
 
 from facade.api.schemas.common import Body
 from facade.domain.scenario import MAX_BYTES as MAX_SCENARIO_BYTES
-from facade.readmodels.system import Change, EventRead, ScenarioRead
+from facade.readmodels.system import Change, EventPage, EventRead, HealthRead, ScenarioRead
+from facade.readmodels.topology import (
+    TopologyApplianceRead,
+    TopologyChannelRead,
+    TopologyNetworkRead,
+    TopologyNodeRead,
+    TopologyRead,
+    TopologySubnetRead,
+)
 
-__all__ = ["Change", "EventRead", "ScenarioCreate", "ScenarioRead"]
+__all__ = ["Change", "EventPage", "EventRead", "HealthRead", "ScenarioCreate", "ScenarioRead",
+           "TopologyApplianceRead", "TopologyChannelRead", "TopologyNetworkRead",
+           "TopologyNodeRead", "TopologyRead", "TopologySubnetRead"]
 
 
 class ScenarioCreate(Body):

@@ -3,6 +3,14 @@ answers are the read models of facade.readmodels.usage, re-exported for the rout
 
 from __future__ import annotations
 
-from facade.readmodels.usage import ChannelUsageRead, PublicIpUsageRead, UsageRead
+from facade.readmodels.usage import (
+    ChannelUsagePage,
+    ChannelUsageRead,
+    PublicIpUsagePage,
+    PublicIpUsageRead,
+    UsagePage,
+    UsageRead,
+)
 
-__all__ = ["ChannelUsageRead", "PublicIpUsageRead", "UsageRead"]
+__all__ = ["ChannelUsagePage", "ChannelUsageRead", "PublicIpUsagePage", "PublicIpUsageRead",
+           "UsagePage", "UsageRead"]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel
 
 from facade.cli.client import Client, connect
 from facade.cli.formats import Format
@@ -23,6 +24,12 @@ NoWait = Annotated[bool, typer.Option("--no-wait", help="Return once the API acc
 Account = Annotated[str, typer.Option("--account", "-a", help="The owning account.")]
 
 
+class Named(BaseModel):
+    """What completion reads of any list's items: their names (the rest is left out)."""
+
+    name: str
+
+
 def names_of(path: str) -> Callable[[str], list[str]]:
     """Shell completion of an argument: the names of `path`'s list that start with what was
     typed (`facade appliance show d<TAB>`), as the caller's token sees them; nothing (and no
@@ -31,11 +38,10 @@ def names_of(path: str) -> Callable[[str], list[str]]:
     def complete(incomplete: str) -> list[str]:
         try:
             with contextlib.redirect_stderr(io.StringIO()), connect() as cli:
-                rows = cli.http.list_all(path)
+                rows = cli.http.list_all(path, Named)
         except (FacadeError, OSError):
             return []
-        return sorted(str(r["name"]) for r in rows
-                      if isinstance(r, dict) and str(r.get("name", "")).startswith(incomplete))
+        return sorted(r.name for r in rows if r.name.startswith(incomplete))
 
     return complete
 

@@ -11,6 +11,10 @@
 /** @typedef {import("./types.js").TopoNode} TopoNode */
 /** @typedef {{x: number, y: number, w: number, h: number}} Box */
 /** @typedef {Box & {node: TopoNode}} NodeBox */
+/** A subnet's band; grouped by host, named NETWORK/SUBNET and keeping its network.
+ * @typedef {TopoSubnet & {origin?: TopoNetwork}} Band */
+/** A node as /v1/topology gives it, with the host it runs on once the API says so.
+ * @typedef {TopoNode & {host?: string}} PlacedNode */
 /** @typedef {Box & {subnet: TopoSubnet, nodes: NodeBox[]}} SubnetBox */
 /** @typedef {Box & {network: TopoNetwork, key: string, collapsed: boolean,
  *   count: number, subnets: SubnetBox[]}} NetworkBox */
@@ -54,6 +58,61 @@ export function search(networks, query) {
     if (subnets.length > 0) out.push({ ...net, subnets });
   }
   return out;
+}
+
+/** The networks to draw: the topology's, then the caller's external hosts (on the Internet,
+ * the intermediate network it cannot see itself, docs/edge.md) as a card of their own.
+ * @param {Topology} topo
+ * @returns {TopoNetwork[]}
+ */
+export function cards(topo) {
+  const externals = topo.externals;
+  if (externals.length === 0) return topo.networks;
+  const account = externals[0].account;
+  return [...topo.networks, { name: "external hosts", account, kind: "external",
+    cidr: "on the Internet", router: "", gateway_ip: null, outbound_nat: false,
+    public_gateway: false, vpns: [], subnets: [{ name: "internet", cidr: "", gateway: "",
+      bridge: "", internal: [], granted_to: [], nodes: externals }] }];
+}
+
+/** The host a node runs on: a control plane with no hosts of its own runs every node on its
+ * own machine, the local host (docs/multi-host.md).
+ * @param {TopoNode} node
+ * @returns {string}
+ */
+export function hostOf(node) { return /** @type {PlacedNode} */ (node).host ?? "local"; }
+
+/** The same topology grouped by host: a card per host (sorted by name), in it a band per
+ * subnet that holds nodes of that host, named NETWORK/SUBNET and keeping its network
+ * (`origin`) so that a node reads the same as in the picture by network.
+ * @param {TopoNetwork[]} networks
+ * @returns {TopoNetwork[]}
+ */
+export function byHost(networks) {
+  /** @type {Map<string, Band[]>} */
+  const hosts = new Map();
+  for (const net of networks) {
+    for (const sub of net.subnets) {
+      /** @type {Map<string, TopoNode[]>} */
+      const here = new Map();
+      for (const node of sub.nodes) {
+        const nodes = here.get(hostOf(node)) ?? [];
+        nodes.push(node);
+        here.set(hostOf(node), nodes);
+      }
+      for (const [host, nodes] of here) {
+        const bands = hosts.get(host) ?? [];
+        bands.push({ ...sub, name: `${net.name}/${sub.name}`, nodes, origin: net });
+        hosts.set(host, bands);
+      }
+    }
+  }
+  return [...hosts.keys()].sort().map((host) => {
+    const subnets = hosts.get(host) ?? [];
+    const nodes = new Set(subnets.flatMap((s) => s.nodes.map((x) => `${x.account}/${x.name}`)));
+    return { name: host, account: "host", kind: "host", cidr: `${nodes.size} nodes`, router: "",
+      gateway_ip: null, outbound_nat: false, public_gateway: false, vpns: [], subnets };
+  });
 }
 
 /** Lay the topology out at this width.

@@ -1,12 +1,14 @@
 // The topology page: an SVG of networks > subnets > nodes from GET /v1/topology, with each
 // appliance node's health from GET /v1/appliances (what its management agent last said), chains
-// as arrows between front-ends, third-party front-ends and granted subnets marked. It polls
+// as arrows between front-ends, third-party front-ends and granted subnets marked, the caller's
+// external hosts in a card of their own; or the same
+// nodes grouped by the host they run on (hosts > NETWORK/SUBNET > nodes). It polls
 // every 2 s and draws again only when something changed. Search, collapse per network and zoom
 // keep hundreds of appliances readable.
 
 import { all, call, describe } from "./api.js";
 import { byId, esc } from "./dom.js";
-import { layout, netKey, search } from "./layout.js";
+import { byHost, cards, layout, netKey, search } from "./layout.js";
 import { poll } from "./poll.js";
 
 /** @typedef {import("./types.js").Topology} Topology */
@@ -26,6 +28,7 @@ const view = {
   /** @type {Set<string>} */ collapsed: new Set(),
   query: "",
   zoom: 3,
+  byHost: false,
   /** @type {Topology | null} */ topo: null,
   /** @type {Map<string, Management | null>} */ health: new Map(),
   seen: "",
@@ -133,6 +136,7 @@ function arrows(lay) {
  */
 function edge(net) {
   const parts = [net.kind === "site" ? "customer site" : "",
+    net.kind === "external" ? "your hosts on the Internet (facade external)" : "",
     net.public_gateway ? `public gateway ${net.gateway_ip ?? ""}` : "",
     ...(net.vpns ?? []).map((v) => `channel ${v.name} ⇄ ${v.peer}`)].filter(Boolean);
   return parts.length ? `  ${parts.join(" · ")}` : "";
@@ -179,10 +183,11 @@ function svg(lay) {
       `${box.collapsed ? ` · ${net.subnets.length} subnets, ${box.count} nodes` : ""}` +
       `</tspan><tspan class="mark">${esc(edge(net))}</tspan></text>`);
     for (const sub of box.subnets) {
-      const s = sub.subnet;
+      const s = /** @type {import("./layout.js").Band} */ (sub.subnet);
+      const path = s.origin ? s.name : `${net.name}/${s.name}`;  // grouped by host: NET/SUBNET
       const marks = [...s.internal.map((why) => `internal: ${why}`),
         ...(s.granted_to.length ? [`granted to ${s.granted_to.join(", ")}`] : [])];
-      parts.push(`<g class="subnet" data-subnet="${esc(`${net.name}/${s.name}`)}">` +
+      parts.push(`<g class="subnet" data-subnet="${esc(path)}">` +
         `<rect class="sub" x="${sub.x + 6}" y="${sub.y}" width="${sub.w - 12}" ` +
         `height="${sub.h - 4}" rx="6"/>` +
         `<text class="sub-title" x="${sub.x + 16}" y="${sub.y + 20}">${esc(s.name)}</text>` +
@@ -190,7 +195,7 @@ function svg(lay) {
         marks.map((m, i) => `<text class="mark" x="${sub.x + 16}" y="${sub.y + 52 + i * 14}">` +
           `${esc(m.length > 32 ? `${m.slice(0, 31)}…` : m)}<title>${esc(m)}</title></text>`)
           .join("") +
-        sub.nodes.map((n) => chip(n, net, `${net.name}/${s.name}`)).join("") + "</g>");
+        sub.nodes.map((n) => chip(n, s.origin ?? net, path)).join("") + "</g>");
     }
     parts.push("</g>");
   }
@@ -218,7 +223,8 @@ function netList(networks) {
 
 function draw() {
   if (!view.topo) return;
-  const shown = search(view.topo.networks, view.query);
+  const found = search(cards(view.topo), view.query);
+  const shown = view.byHost ? byHost(found) : found;
   const canvas = byId("topo-canvas");
   const width = Math.max(900, canvas.clientWidth / ZOOMS[view.zoom] - 4);
   canvas.innerHTML = shown.length ? svg(layout(shown, view.collapsed, width))
@@ -279,6 +285,9 @@ export function show(root) {
     <div class="toolbar">
       <label>Search <input id="topo-search" type="search" placeholder="network, node, address"
         value="${esc(view.query)}"></label>
+      <label>Group by <select id="topo-group">
+        <option value="network"${view.byHost ? "" : " selected"}>network</option>
+        <option value="host"${view.byHost ? " selected" : ""}>host</option></select></label>
       <button type="button" id="topo-collapse">Collapse all</button>
       <button type="button" id="topo-expand">Expand all</button>
       <button type="button" id="topo-out" aria-label="zoom out">−</button>
@@ -299,8 +308,13 @@ export function show(root) {
     view.query = /** @type {HTMLInputElement} */ (e.target).value;
     draw();
   });
+  byId("topo-group").addEventListener("change", (e) => {
+    view.byHost = /** @type {HTMLSelectElement} */ (e.target).value === "host";
+    draw();
+  });
   byId("topo-collapse").addEventListener("click", () => {
-    for (const net of view.topo?.networks ?? []) view.collapsed.add(netKey(net));
+    const all = view.topo ? cards(view.topo) : [];
+    for (const net of view.byHost ? byHost(all) : all) view.collapsed.add(netKey(net));
     draw();
   });
   byId("topo-expand").addEventListener("click", () => { view.collapsed.clear(); draw(); });

@@ -63,6 +63,7 @@ from facade.domain.sandbox import UID_RANGE
 from facade.domain.specs import SandboxSpec
 
 INIT_ARGV = ("catatonit", "-P")
+LAUNCH_ATTEMPTS = 2  # a launch bwrap gave up on before its program ran: once more
 FS_DIRS = {"tmp": 0o1777, "root": 0o700, "home": 0o755, "var": 0o755, "run": 0o755,
            "var/tmp": 0o1777, "var/lib": 0o755, "var/log": 0o755, "var/cache": 0o755}
 
@@ -278,10 +279,27 @@ class Sandboxes:
                env: tuple[tuple[str, str], ...] = (), stdin: int | IO[bytes] | None,
                stdout: int | IO[bytes] | None, stderr: int | IO[bytes] | None,
                die_with_parent: bool) -> Launched:
-        """Start `argv` in the node's sandbox (its init first, if it is not running)."""
+        """Start `argv` in the node's sandbox (its init first, if it is not running). bwrap
+        now and then gives up before the program runs ("Unexpected short read from pid
+        socket": its process that joins the node's PID namespace is gone before it says its
+        pid), most often on a loaded machine: nothing ran, so it is tried once more, the
+        node's init first started again if it is gone."""
         spec = self.record(netns)
         if spec is None:
             raise NoSandbox(f"node {netns} has no sandbox")
+        for attempt in range(LAUNCH_ATTEMPTS):
+            launched = self._launch_once(netns, spec, argv, env=env, stdin=stdin,
+                                         stdout=stdout, stderr=stderr,
+                                         die_with_parent=die_with_parent)
+            if launched.pid is not None or attempt == LAUNCH_ATTEMPTS - 1:
+                return launched
+            launched.monitor.communicate()  # bwrap has exited: reap it (and its pipes)
+        raise AssertionError("unreachable")  # the loop returns on its last attempt
+
+    def _launch_once(self, netns: str, spec: SandboxSpec, argv: list[str] | tuple[str, ...],
+                     *, env: tuple[tuple[str, str], ...], stdin: int | IO[bytes] | None,
+                     stdout: int | IO[bytes] | None, stderr: int | IO[bytes] | None,
+                     die_with_parent: bool) -> Launched:
         init = self._ensure_init(netns, spec)
         view = self._view(netns, spec)  # first: it may bind a bridge the launch namespace needs
         info_r, info_w = os.pipe()
