@@ -13,8 +13,6 @@
 /** @typedef {Box & {node: TopoNode}} NodeBox */
 /** A subnet's band; grouped by host, named NETWORK/SUBNET and keeping its network.
  * @typedef {TopoSubnet & {origin?: TopoNetwork}} Band */
-/** A node as /v1/topology gives it, with the host it runs on once the API says so.
- * @typedef {TopoNode & {host?: string}} PlacedNode */
 /** @typedef {Box & {subnet: TopoSubnet, nodes: NodeBox[]}} SubnetBox */
 /** @typedef {Box & {network: TopoNetwork, key: string, collapsed: boolean,
  *   count: number, subnets: SubnetBox[]}} NetworkBox */
@@ -75,12 +73,12 @@ export function cards(topo) {
       bridge: "", internal: [], granted_to: [], nodes: externals }] }];
 }
 
-/** The host a node runs on: a control plane with no hosts of its own runs every node on its
- * own machine, the local host (docs/multi-host.md).
+/** The host a node runs on (a control plane with no other hosts runs every node on its own
+ * machine, the local host: docs/multi-host.md).
  * @param {TopoNode} node
  * @returns {string}
  */
-export function hostOf(node) { return /** @type {PlacedNode} */ (node).host ?? "local"; }
+export function hostOf(node) { return node.host; }
 
 /** The same topology grouped by host: a card per host (sorted by name), in it a band per
  * subnet that holds nodes of that host, named NETWORK/SUBNET and keeping its network
