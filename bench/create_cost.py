@@ -20,29 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.reads import counting
+from bench.reads import counting, world
 
 from facade.dataplane.fake import FakeDataPlane
-from facade.service import accounts, appliances, catalog, networks, quotas
+from facade.service import accounts, appliances
 from facade.service.context import Caller, Context
 
 BATCH = 50  # appliances per write transaction while filling the store
-
-
-def world(ctx: Context, operator: Caller) -> None:
-    """acme's subnet, searchco's service (a segment holds 1,022 interfaces: about 240 appliances of 3 backends and a front-end)."""
-    for name in ("acme", "searchco"):
-        accounts.create(ctx, operator, name)
-    room = 100_000  # domain.quotas.MAX_LIMIT
-    quotas.set_(ctx, operator, "acme", {"appliances": room, "backends": room})
-    networks.create_network(ctx, operator, "acme-vpc", "acme", "10.0.0.0/16",
-                            [{"name": "app", "cidr": "10.0.0.0/20"}])
-    networks.create_network(ctx, operator, "search-vpc", "searchco", "10.1.0.0/16",
-                            [{"name": "backend", "cidr": "10.1.0.0/20"},
-                             {"name": "mgmt", "cidr": "10.1.16.0/20"}])
-    catalog.create(ctx, operator, name="search", account="searchco", workload_name="http-echo",
-                   command=None, port=80, backend_subnet="search-vpc/backend",
-                   management_subnet="search-vpc/mgmt")
 
 
 def grow(ctx: Context, operator: Caller, have: int, want: int, backends: int) -> int:

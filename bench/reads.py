@@ -53,6 +53,20 @@ def fill(ctx: Context, operator: Caller, n: int) -> tuple[str, float]:
     """acme's subnet, searchco's service, n appliances of acme; returns acme's token and the
     seconds it took."""
     t0 = time.perf_counter()
+    world(ctx, operator)
+    for start in range(0, n, BATCH):
+        with ctx.write() as session:
+            for i in range(start, min(start + BATCH, n)):
+                appliances.new_appliance(ctx, session, operator, name=f"app{i:04d}",
+                                         account="acme", service="search",
+                                         subnet="acme-vpc/app", backends=1)
+    token = accounts.create_token(ctx, operator, "acme").token
+    return str(token), time.perf_counter() - t0
+
+
+def world(ctx: Context, operator: Caller) -> None:
+    """acme's subnet (a /20) and searchco's service "search" (backend and management subnets,
+    /20 each), acme's quotas out of the way."""
     for name in ("acme", "searchco"):
         accounts.create(ctx, operator, name)
     room = 100_000  # domain.quotas.MAX_LIMIT
@@ -65,14 +79,6 @@ def fill(ctx: Context, operator: Caller, n: int) -> tuple[str, float]:
     catalog.create(ctx, operator, name="search", account="searchco", workload_name="http-echo",
                    command=None, port=80, backend_subnet="search-vpc/backend",
                    management_subnet="search-vpc/mgmt")
-    for start in range(0, n, BATCH):
-        with ctx.write() as session:
-            for i in range(start, min(start + BATCH, n)):
-                appliances.new_appliance(ctx, session, operator, name=f"app{i:04d}",
-                                         account="acme", service="search",
-                                         subnet="acme-vpc/app", backends=1)
-    token = accounts.create_token(ctx, operator, "acme").token
-    return str(token), time.perf_counter() - t0
 
 
 def converge(ctx: Context) -> float:
