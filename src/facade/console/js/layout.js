@@ -73,13 +73,6 @@ export function cards(topo) {
       bridge: "", internal: [], granted_to: [], nodes: externals }] }];
 }
 
-/** The host a node runs on (a control plane with no other hosts runs every node on its own
- * machine, the local host: docs/multi-host.md).
- * @param {TopoNode} node
- * @returns {string}
- */
-export function hostOf(node) { return node.host; }
-
 /** The same topology grouped by host: a card per host (sorted by name), in it a band per
  * subnet that holds nodes of that host, named NETWORK/SUBNET and keeping its network
  * (`origin`) so that a node reads the same as in the picture by network.
@@ -94,9 +87,9 @@ export function byHost(networks) {
       /** @type {Map<string, TopoNode[]>} */
       const here = new Map();
       for (const node of sub.nodes) {
-        const nodes = here.get(hostOf(node)) ?? [];
+        const nodes = here.get(node.host) ?? [];
         nodes.push(node);
-        here.set(hostOf(node), nodes);
+        here.set(node.host, nodes);
       }
       for (const [host, nodes] of here) {
         const bands = hosts.get(host) ?? [];

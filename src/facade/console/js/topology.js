@@ -221,10 +221,15 @@ function netList(networks) {
   }).join("");
 }
 
+/** The cards as the page groups them: by network, or by host.
+ * @param {TopoNetwork[]} networks
+ * @returns {TopoNetwork[]}
+ */
+function grouped(networks) { return view.byHost ? byHost(networks) : networks; }
+
 function draw() {
   if (!view.topo) return;
-  const found = search(cards(view.topo), view.query);
-  const shown = view.byHost ? byHost(found) : found;
+  const shown = grouped(search(cards(view.topo), view.query));
   const canvas = byId("topo-canvas");
   const width = Math.max(900, canvas.clientWidth / ZOOMS[view.zoom] - 4);
   canvas.innerHTML = shown.length ? svg(layout(shown, view.collapsed, width))
@@ -313,8 +318,7 @@ export function show(root) {
     draw();
   });
   byId("topo-collapse").addEventListener("click", () => {
-    const all = view.topo ? cards(view.topo) : [];
-    for (const net of view.byHost ? byHost(all) : all) view.collapsed.add(netKey(net));
+    for (const net of grouped(view.topo ? cards(view.topo) : [])) view.collapsed.add(netKey(net));
     draw();
   });
   byId("topo-expand").addEventListener("click", () => { view.collapsed.clear(); draw(); });
