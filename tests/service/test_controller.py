@@ -293,3 +293,63 @@ def test_the_controller_reports_the_cpu_of_each_kind_of_key_it_reconciled(
     finally:
         controller.stop()
         ctx.engine.dispose()
+
+
+# -- the agent's entries -----------------------------------------------------------------------
+
+
+def test_an_agents_leftover_entries_are_pruned_once_a_minute_not_at_every_creation(
+        tmp_path: Any) -> None:
+    """An entry of a node that no longer exists (left by a crash between the node's deletion
+    and its entry's) goes at the agent's next prune: at its first pass, then once a minute
+    (controller/agents.py), not at every creation, which would read the whole roll each time."""
+    import os
+
+    from facade.domain import agent_layout as layout
+    from facade.service import accounts, appliances, catalog, management, networks
+    from facade.service.context import Caller
+
+    ctx, controller = _plane(tmp_path, FakeDataPlane())
+    try:
+        op = Caller(account_id=1, account="operator", operator=True)
+        for name in ("acme", "searchco"):
+            accounts.create(ctx, op, name)
+        networks.create_network(ctx, op, "acme-vpc", "acme", "10.0.0.0/16",
+                                [{"name": "app", "cidr": "10.0.1.0/24"}])
+        networks.create_network(ctx, op, "s-vpc", "searchco", "10.1.0.0/16",
+                                [{"name": "backend", "cidr": "10.1.1.0/24"},
+                                 {"name": "mgmt", "cidr": "10.1.200.0/24"}])
+        catalog.create(ctx, op, name="search", account="searchco", workload_name="http-echo",
+                       command=None, port=80, backend_subnet="s-vpc/backend",
+                       management_subnet="s-vpc/mgmt")
+        appliances.create(ctx, op, name="a0", account="acme", service="search",
+                          subnet="acme-vpc/app", backends=1)
+        folder = management.config_dir(ctx.home, 2) / layout.NODES
+        deadline = time.monotonic() + 5
+        while len(os.listdir(folder) if folder.exists() else []) < 2:
+            assert time.monotonic() < deadline, "the nodes' entries were not written"
+            time.sleep(0.01)
+        live = set(os.listdir(folder))
+        stray = folder / layout.node_file("fcd-i999-gone")
+        stray.write_text("{}")
+        old = time.time() - 10
+        os.utime(stray, (old, old))
+        appliances.create(ctx, op, name="a1", account="acme", service="search",
+                          subnet="acme-vpc/app", backends=1)
+        deadline = time.monotonic() + 5
+        while len(os.listdir(folder)) < 5:  # a1's two entries beside a0's and the stray one
+            assert time.monotonic() < deadline, sorted(os.listdir(folder))
+            time.sleep(0.01)
+        time.sleep(0.2)  # a1's agent key handled by now: no prune, not due
+        assert stray.exists()
+        with controller.rt.lock:
+            controller.rt.pruned.clear()  # a minute later, as far as the agent is concerned
+        controller.touch([keys.agent(2)])
+        deadline = time.monotonic() + 5
+        while stray.exists():
+            assert time.monotonic() < deadline, "the leftover entry was not pruned"
+            time.sleep(0.01)
+        assert live < set(os.listdir(folder))  # the live nodes' entries stay
+    finally:
+        controller.stop()
+        ctx.engine.dispose()

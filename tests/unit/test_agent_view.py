@@ -63,3 +63,22 @@ def test_an_agents_roll_and_its_nodes_entries_are_the_agent_read_as_objects(
         assert agent.live and len(agent.nodes) >= 2
     checks = {n.workload["check"] for a in by_objects.values() for n in a.nodes if n.workload}
     assert checks == {"http", "listen"}
+    for net, roll in rolls.items():  # what the agent's key reads at every creation
+        with ctx.read() as session:
+            state = desired.agent_liveness(session, net)
+        assert state.live == roll.live
+        assert state.leaving == ()
+    with ctx.write() as session:  # every node of one agent on its way out: not live
+        cache_net = next(n for n, a in by_objects.items()
+                         if any(x.workload and x.workload["check"] == "listen"
+                                for x in a.nodes))
+        for inst in session.scalars(select(Instance)):
+            served = desired.agent_node(inst)
+            if served is not None and served[0] == cache_net:
+                inst.status = "deleting"
+    with ctx.read() as session:
+        state = desired.agent_liveness(session, cache_net)
+        roll = desired.agent_roll(session, cache_net)
+    assert not state.live and not roll.live
+    assert sorted(state.leaving) == sorted(netns for netns, _ in roll.nodes.values())
+    assert len(state.leaving) == 2

@@ -3,7 +3,8 @@
 Each node writes its own entry in the agent's configuration folder (controller/nodes.py, when
 it is made and at every look; removed once the node is gone), and the agent reads only the
 entries that changed. This reconciler keeps the rest: the agent's settings, no entry of a node
-that no longer exists (one left by a crash between a node's deletion and its entry's), and its
+that no longer exists (one left by a crash between a node's deletion and its entry's: looked
+for once a minute), and its
 process, which runs in the network's router namespace while it serves a node that is not being
 deleted, and stops after the last one went (metering reads a node being deleted through it one
 last time first).
@@ -19,19 +20,27 @@ from facade.domain.keys import Key
 from facade.reconcile.plan import Action, StartProcess, StopProcess
 from facade.service import desired, management
 
+# Entries of nodes that no longer exist are left only by a crash between a node's deletion and
+# its entry's (a node removes its own): they are looked for at the first pass and then once a
+# minute, not at every creation (the whole roll of a network's nodes: O(nodes)).
+PRUNE_EVERY = 60.0  # seconds
+
 
 def reconcile_agent(rt: Runtime, key: Key) -> None:
     assert isinstance(key.ident, int)
     network_id = key.ident
     before = time.time()
+    prune = rt.prune_due(network_id, PRUNE_EVERY)
     with rt.ctx.read() as session:
-        roll = desired.agent_roll(session, network_id)
-    if roll.nodes:
+        state = desired.agent_liveness(session, network_id)
+        roll = desired.agent_roll(session, network_id) if prune else None
+    if state.live or state.leaving:
         management.write_settings(rt.home, network_id)
-    management.prune_nodes(rt.home, network_id, roll.nodes, before)
+    if roll is not None:
+        management.prune_nodes(rt.home, network_id, roll.nodes, before)
     # nodes being deleted are still served while they exist: metering reads them one last
     # time right before they go (their reconciler queues this key once they are gone)
-    live = roll.live or any(rt.dp.has_node(netns) for netns, _ in roll.nodes.values())
+    live = state.live or any(rt.dp.has_node(netns) for netns in state.leaving)
     agent = management.Agent(network_id)
     want = management.process(rt.home, network_id) if live else None
     seen = rt.dp.observe_process(agent.key)

@@ -84,6 +84,8 @@ class Runtime:
     # what is left of its deletion (the kernel's teardown, its row) needs nothing the store
     # could change, and its key comes back every TEARDOWN_RECHECK until then
     removed: dict[int, NodeView] = field(default_factory=dict)
+    # management network id -> when its agent's entries were last pruned (controller/agents.py)
+    pruned: dict[int, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -110,6 +112,15 @@ class Runtime:
         ago (WorkQueue.throttle)."""
         for key in keys:
             self.queue.throttle(key, period)
+
+    def prune_due(self, network_id: int, every: float) -> bool:
+        """True (and noted) when the network's agent entries were not pruned in `every` s."""
+        now = self.clock()
+        with self.lock:
+            if now - self.pruned.get(network_id, float("-inf")) < every:
+                return False
+            self.pruned[network_id] = now
+            return True
 
     def note_made(self, netns: str) -> None:
         with self.lock:

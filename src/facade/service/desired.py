@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from facade.domain import names, sandbox, workload
@@ -324,20 +324,47 @@ class AgentRoll:
         return any(not deleting for _, deleting in self.nodes.values())
 
 
+def _served(network_id: int, *columns: Any) -> Select[Any]:
+    """The rows of the nodes one network's agent serves: appliance nodes whose management leg
+    (management.LEG, by role) is in that network."""
+    leg = or_(*(and_(Instance.role == role, Interface.index == index)
+                for role, index in management.LEG.items()))
+    return (select(*columns)
+            .join(Interface, Interface.instance_id == Instance.id)
+            .join(Subnet, Subnet.id == Interface.subnet_id)
+            .where(Subnet.network_id == network_id, Instance.appliance_id.is_not(None), leg))
+
+
 def agent_roll(session: Session, network_id: int) -> AgentRoll:
-    """The nodes one network's agent serves, read as plain rows (a node's name, role, status
-    and its legs in this network): the agent's key comes back whenever one of its nodes comes
-    or goes, and what it needs is the roll, not each node (each node writes its own entry)."""
-    rows = session.execute(
-        select(Instance.id, Instance.name, Instance.role, Instance.status, Interface.index)
-        .join(Interface, Interface.instance_id == Instance.id)
-        .join(Subnet, Subnet.id == Interface.subnet_id)
-        .where(Subnet.network_id == network_id, Instance.appliance_id.is_not(None)))
+    """The nodes one network's agent serves, read as plain rows (a node's name and status):
+    what pruning its entries needs (each node writes its own entry)."""
+    rows = session.execute(_served(network_id, Instance.id, Instance.name, Instance.status))
     # keyed by the node's agent name, its namespace's (two nodes may share an instance name)
     return AgentRoll({names.node_netns(iid, name): (names.node_netns(iid, name),
                                                     status == NodeStatus.DELETING)
-                      for iid, name, role, status, index in rows
-                      if management.LEG.get(role) == index})
+                      for iid, name, status in rows})
+
+
+@dataclass(frozen=True)
+class AgentLiveness:
+    """Whether a network's agent serves a node that is not being deleted; if it does not, the
+    namespaces of the nodes it still serves on their way out (it runs while one exists)."""
+
+    live: bool
+    leaving: tuple[str, ...] = ()
+
+
+def agent_liveness(session: Session, network_id: int) -> AgentLiveness:
+    """AgentRoll.live, read as one row when the agent serves a live node: what its key, which
+    comes back whenever one of its nodes comes or goes, asks at every creation, whatever the
+    number of nodes (the whole roll took 47 ms at 1,000 nodes, beside the new node's making)."""
+    live = session.execute(_served(network_id, Instance.id)
+                           .where(Instance.status != NodeStatus.DELETING).limit(1)).first()
+    if live is not None:
+        return AgentLiveness(True)
+    rows = session.execute(_served(network_id, Instance.id, Instance.name)
+                           .where(Instance.status == NodeStatus.DELETING))
+    return AgentLiveness(False, tuple(names.node_netns(iid, name) for iid, name in rows))
 
 
 def _appliance_nodes(session: Session) -> list[tuple[Instance, int, str]]:

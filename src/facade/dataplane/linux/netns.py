@@ -227,18 +227,30 @@ def socket_in(name: str, family: int, type_: int, proto: int = 0) -> socket.sock
 
 
 def write_sysctls(values: dict[str, str]) -> None:
-    """Write /proc/sys keys ("net/ipv4/ip_forward": "1"). Call from inside a namespace thread:
-    /proc/sys/net reflects the namespace of the thread that opens it."""
-    for key, value in values.items():
-        p = "/proc/sys/" + key
-        try:
-            with open(p) as fh:
-                if fh.read().strip() == value:
-                    continue
-        except FileNotFoundError:
-            continue  # e.g. an interface that is gone, or IPv6 disabled at boot
-        with open(p, "w") as fh:
-            fh.write(value)
+    """Write /proc/sys keys ("net/ipv4/ip_forward": "1"), each only if it differs. Call from
+    inside a namespace thread: /proc/sys/net reflects the namespace of the thread that opens
+    it. Every namespace has its own dentry of /proc/sys/net, all in one hash chain of the
+    dentry cache, so each path walked from /proc/sys costs O(namespaces on the host) (about
+    0.2 ms at 1,000): the folder is opened once and each key opened from it, once."""
+    folders: dict[str, int] = {}
+    try:
+        for key, value in values.items():
+            top, _, rest = key.partition("/")
+            try:
+                if top not in folders:
+                    folders[top] = os.open(f"/proc/sys/{top}",
+                                           os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                fd = os.open(rest, os.O_RDWR | os.O_CLOEXEC, dir_fd=folders[top])
+            except FileNotFoundError:
+                continue  # e.g. an interface that is gone, or IPv6 disabled at boot
+            try:
+                if os.pread(fd, 4096, 0).decode().strip() != value:
+                    os.pwrite(fd, value.encode(), 0)  # at 0: strict sysctl writes
+            finally:
+                os.close(fd)
+    finally:
+        for fd in folders.values():
+            os.close(fd)
 
 
 def pids_in(name: str) -> list[int]:
