@@ -156,6 +156,13 @@ MATRIX += [  # the edge (docs/edge.md): a stranger's addresses and hosts meet th
     ("GET", "/v1/hosts/{name}", "/v1/hosts/local", None, {403}),
     ("POST", "/v1/hosts/{name}/drain", "/v1/hosts/local/drain", None, {403}),
     ("DELETE", "/v1/hosts/{name}", "/v1/hosts/local", None, {403}),
+    ("POST", "/v1/hosts/{name}/tokens", "/v1/hosts/h9/tokens", None, {403}),
+    ("DELETE", "/v1/hosts/{name}/tokens", "/v1/hosts/h9/tokens", None, {403}),
+    # a host agent's routes take its host's token only: an account's is unknown there
+    ("POST", "/v1/host-agent/register", "/v1/host-agent/register",
+     {"agent": "agent-0001", "underlay": "10.9.0.1"}, {401}),
+    ("POST", "/v1/host-agent/heartbeat", "/v1/host-agent/heartbeat", {"agent": "agent-0001"},
+     {401}),
 ]
 OPEN = {("GET", "/v1/health")}
 

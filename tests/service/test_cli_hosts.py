@@ -150,3 +150,27 @@ def test_topology_by_host(cli: Any) -> None:
     assert lines[on_h1 + 1].split() == ["db", "instance", "owner", "acme", db["netns"]]
     out = run("topology", "--by-host", "-o", "json")
     assert json.loads(out.output) == cli.req("GET", "/v1/topology").json()
+
+
+def test_host_tokens_made_and_revoked_and_the_agent_command_needs_one(
+        cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from facade.store.models import HostToken
+
+    made = run("host", "token", "create", "h4")
+    assert made.exit_code == 0, made.output
+    token = made.output.strip()
+    assert token.startswith("fch_") and "\n" not in token  # the token alone: a script's
+    data = json.loads(run("host", "token", "create", "h4", "-o", "json").output)
+    assert data["host"] == "h4" and data["token"].startswith("fch_") and data["token"] != token
+    ok = cli.req("POST", "/v1/host-agent/register", token=token,
+                 json={"agent": "agent-0001", "underlay": "10.9.0.4"})
+    assert ok.status_code == 200, ok.text
+    revoked = run("host", "token", "revoke", "h4")
+    assert revoked.exit_code == 0 and "revoked the tokens of host h4" in revoked.output
+    with cli.ctx.read() as session:
+        assert all(t.revoked_at is not None for t in session.scalars(select(HostToken)))
+    refused = run("host", "token", "create", "local")
+    assert refused.exit_code == 4 and "local host" in refused.output
+    monkeypatch.delenv("FACADE_HOST_TOKEN", raising=False)
+    bare = run("host-agent", "--control-plane", "http://127.0.0.1:1", "--underlay", "10.9.0.4")
+    assert bare.exit_code == 2 and "host token is needed" in bare.output

@@ -29,6 +29,7 @@ from facade.api.routes import (
     autoscale,
     billing,
     edge,
+    host_agents,
     hosts,
     instances,
     load_balancers,
@@ -70,7 +71,7 @@ def create_app(ctx: Context) -> FastAPI:
                   description="Composed appliance services in virtual private networks.")
     app.state.ctx = ctx
     for module in (accounts, quotas, networks, instances, services, load_balancers, appliances,
-                   rules, billing, system, usage, autoscale, edge, sites, hosts):
+                   rules, billing, system, usage, autoscale, edge, sites, hosts, host_agents):
         app.include_router(module.router, responses=ERRORS)
     console.mount(app)  # the web console at / (docs/console.md)
 

@@ -13,7 +13,7 @@ from facade.api.etags import V, fields
 from facade.domain import names
 from facade.domain.names import MAX_NAME
 from facade.domain.paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
-from facade.service import accounts
+from facade.service import accounts, host_agents
 from facade.service.context import Caller, Context
 
 
@@ -35,6 +35,14 @@ def get_caller(ctx: Annotated[Context, Depends(get_ctx)],
                ) -> Caller:
     token = credentials.credentials.strip() if credentials is not None else None
     return accounts.authenticate(ctx, token)
+
+
+def get_agent(ctx: Annotated[Context, Depends(get_ctx)],
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+              ) -> host_agents.AgentCaller:
+    """A host agent's routes take its host's token, and only that (service/host_agents.py)."""
+    token = credentials.credentials.strip() if credentials is not None else None
+    return host_agents.authenticate(ctx, token)
 
 
 def get_page(
@@ -90,4 +98,5 @@ StatusFilter = Annotated[str | None, Query(max_length=20, description="only thos
 
 Ctx = Annotated[Context, Depends(get_ctx)]
 Auth = Annotated[Caller, Depends(get_caller)]
+AgentAuth = Annotated[host_agents.AgentCaller, Depends(get_agent)]
 Paging = Annotated[PageRequest, Depends(get_page)]

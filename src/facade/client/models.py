@@ -67,6 +67,8 @@ Error = errors.ErrorRead
 
 # hosts
 Host = hosts.HostRead
+HostToken = hosts.HostTokenRead
+Heartbeat = hosts.HeartbeatRead
 
 # networks
 Grant = networks.GrantRead
@@ -131,7 +133,9 @@ __all__ = [
     "GrantRevoked",
     "Health",
     "HealthCheck",
+    "Heartbeat",
     "Host",
+    "HostToken",
     "InstancePrices",
     "Interface",
     "Invoice",

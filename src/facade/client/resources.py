@@ -34,6 +34,7 @@ from facade.client.models import (
     GrantRevoked,
     HealthCheck,
     Host,
+    HostToken,
     InstancePrices,
     Invoice,
     Ledger,
@@ -157,6 +158,13 @@ class Hosts(Collection[Host]):
 
     def drain(self, name: str) -> Host:
         return parse(Host, self.http.post(self.item(name) + "/drain"))
+
+    def create_token(self, name: str) -> HostToken:
+        """A token for the host's agent (shown once)."""
+        return parse(HostToken, self.http.post(self.item(name) + "/tokens"))
+
+    def revoke_tokens(self, name: str) -> None:
+        self.http.delete(self.item(name) + "/tokens")
 
 
 class Networks(Owned[Network]):

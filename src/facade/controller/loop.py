@@ -50,9 +50,9 @@ from facade.controller.queue import WorkQueue
 from facade.controller.quiet_views import QuietViews
 from facade.controller.runtime import SETTLE, Failed, Later, Runtime
 from facade.dataplane.errors import DataPlaneError
-from facade.domain import keys, names
+from facade.domain import hosts, keys, names
 from facade.domain.keys import Key
-from facade.service import desired, request_ids
+from facade.service import desired, host_agents, request_ids
 from facade.service.context import Context
 from facade.store.models import Appliance, Instance, Network, Subnet
 
@@ -159,7 +159,8 @@ class Controller:
                              name="facade-controller-quick", daemon=True)
         t.start()
         self._threads.append(t)
-        for name, fn in (("resync", self._resync), ("report", self._report)):
+        for name, fn in (("resync", self._resync), ("report", self._report),
+                         ("hosts", self._watch_hosts)):
             t = threading.Thread(target=fn, name=f"facade-{name}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -286,6 +287,17 @@ class Controller:
                 log.info("in the last %.0f s: %s", seconds, describe(costs))
             if waits:
                 log.info("queue waits in the last %.0f s: %s", seconds, describe_waits(waits))
+
+    def _watch_hosts(self) -> None:
+        """Every HEARTBEAT_EVERY seconds, the hosts whose agent went silent for LOST_AFTER
+        seconds marked lost (service/host_agents.py: one read of the hosts with an agent, a
+        write only when one went silent)."""
+        while not self._stop.wait(hosts.HEARTBEAT_EVERY):
+            try:
+                with self.costs.measure("host watch"):
+                    host_agents.mark_lost(self.ctx)
+            except Exception:  # the store went away for a moment, say: next second again
+                log.exception("host watch")
 
     def _resync(self) -> None:
         """Every period, every key once, one at a time and evenly spread over the period (or

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -29,6 +30,11 @@ MAX_CAPACITY = 100_000
 UNDERLAY = ipaddress.IPv4Network("172.31.0.0/24")
 REFLECTOR_HOST = 1
 FIRST_HOST = 11
+# a host agent heartbeats every HEARTBEAT_EVERY seconds; a host whose agent sent none for
+# LOST_AFTER seconds is lost (and a second agent may then take its name)
+HEARTBEAT_EVERY = 1.0
+LOST_AFTER = 5.0
+AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{7,63}")
 
 
 def check_name(name: object, *, simulated: bool = False, where: str = "name") -> str:
@@ -84,6 +90,19 @@ def next_address(taken: Iterable[str]) -> str:
                     f"({UNDERLAY.num_addresses - 1 - FIRST_HOST} hosts)", where="address")
 
 
+def check_agent_id(value: object, *, where: str = "agent") -> str:
+    """The id a host agent chose at its start (it tells two agents of one host apart)."""
+    if isinstance(value, str) and AGENT_ID.fullmatch(value):
+        return value
+    raise Invalid("an agent's id is 8-64 letters, digits, '.', '_' or '-' (the agent picks one "
+                  f"at its start), not {describe(value)}", where=where)
+
+
+def fresh(heartbeat: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a heartbeat at `heartbeat` says the agent is alive at `now`."""
+    return heartbeat is not None and (now - heartbeat).total_seconds() < LOST_AFTER
+
+
 def check_capacity(value: object, *, where: str = "capacity") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or \
             not 1 <= value <= MAX_CAPACITY:
@@ -103,6 +122,7 @@ class Host:
     heartbeat: dt.datetime | None
     simulated: bool
     nodes: int = 0
+    agent: str | None = None  # the id of the agent that registered last
 
     @property
     def local(self) -> bool:
@@ -115,6 +135,9 @@ class Host:
             return "the control plane's own machine: every node is on it"
         if self.state == HostState.REMOVED:
             return "removed: nothing is placed on it"
+        if self.state == HostState.LOST:
+            return (f"lost: its agent sent no heartbeat for {LOST_AFTER:g} s; it is ready "
+                    "again when its agent does")
         if self.heartbeat is None:
             # docs/multi-host.md: placement over hosts and the host agent are later slices
             return ("recorded only: nothing made its namespace, FRR or agent yet, and nothing "
@@ -134,6 +157,22 @@ class Host:
             raise Conflict("the local host holds every node of this control plane and no "
                            "other host can take them yet; it cannot be drained", where="host")
         return HostState.DRAINING
+
+    def registered(self, agent: str, now: dt.datetime) -> HostState:
+        """The state an agent's registration moves the host to (a draining host stays
+        draining; a lost or removed one is ready again); why not, as a Conflict (409): the
+        local host has no agent, and another agent whose heartbeat is fresh holds the name."""
+        if self.local:
+            raise Conflict("the local host is the control plane's own machine: no agent "
+                           "registers for it", where="host")
+        if self.agent is not None and self.agent != agent and self.state != HostState.REMOVED \
+                and fresh(self.heartbeat, now):
+            assert self.heartbeat is not None
+            age = (now - self.heartbeat).total_seconds()
+            raise Conflict(f"host {self.name} has a live agent already (its last heartbeat "
+                           f"{age:.1f} s ago): stop it, or wait {LOST_AFTER:g} s after it "
+                           "stopped", where="host")
+        return HostState.DRAINING if self.state == HostState.DRAINING else HostState.READY
 
     def removable(self) -> None:
         """Nothing, when the host may be removed; why not, as a 409 naming what holds it."""

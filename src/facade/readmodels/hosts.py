@@ -6,6 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel
 
+from facade.domain.states import HostState
 from facade.readmodels.paging import Page
 
 
@@ -27,3 +28,19 @@ class HostRead(BaseModel):
 
 class HostPage(Page[HostRead]):
     """A page of hosts: GET /v1/hosts."""
+
+
+class HostTokenRead(BaseModel):
+    """A new host agent's token: POST /v1/hosts/{name}/tokens (shown once; its digest is
+    kept)."""
+
+    host: str
+    token: str
+
+
+class HeartbeatRead(BaseModel):
+    """The answer to a host agent's heartbeat: its host's state and how often to beat."""
+
+    host: str
+    state: HostState
+    every: float  # seconds until the next heartbeat

@@ -110,7 +110,8 @@ def add(ctx: Context, caller: Caller, body: dict[str, Any]) -> HostRead:
     _require_operator(caller, "add hosts")
     if body.get("simulated") is not True:
         raise Invalid("only simulated hosts can be added (\"simulated\": true): a real machine "
-                      "will join with its host agent, which is not built yet", where="simulated")
+                      "joins with its host agent (facade host token create NAME, then facade "
+                      "host-agent on it)", where="simulated")
     name = hosts.check_name(body.get("name"), simulated=True)
     capacity = hosts.DEFAULT_CAPACITY if body.get("capacity") is None \
         else hosts.check_capacity(body["capacity"])
@@ -171,3 +172,8 @@ def remove(ctx: Context, caller: Caller, name: str) -> None:
         rule_view(row, _count(session, row)).removable()
         row.state = HostState.REMOVED
         ctx.event(session, "host.removed", name, f"host {name} was removed")
+
+
+def held(session: Session, row: Host) -> int:
+    """How many nodes the host holds (service/host_agents.py answers a registration so)."""
+    return _count(session, row)

@@ -115,7 +115,25 @@ class Host(Base):
     # is on it)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
                                                              nullable=True)
+    # the agent that registered last (the id it chose at its start): another one is refused
+    # while this one's heartbeat is fresh (migration 0024)
+    agent_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HostToken(Base):
+    """A host agent's token (docs/multi-host.md): for one host name, whether its row exists
+    yet or not (a machine's agent makes it when it registers). Its digest only; a revoked
+    token keeps its row, `revoked_at` set."""
+
+    __tablename__ = "host_tokens"
+    __table_args__ = NEVER_REUSE
+    id: Mapped[int] = mapped_column(primary_key=True)
+    host: Mapped[str] = mapped_column(String(40), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                           nullable=True)
 
 
 class Instance(Base):

@@ -83,7 +83,15 @@ from facade.api.schemas.edge import (
     VpnPage,
     VpnRead,
 )
-from facade.api.schemas.hosts import HostCreate, HostPage, HostRead
+from facade.api.schemas.hosts import (
+    AgentHeartbeat,
+    AgentRegister,
+    HeartbeatRead,
+    HostCreate,
+    HostPage,
+    HostRead,
+    HostTokenRead,
+)
 from facade.api.schemas.instances import (
     ExecCreate,
     ExecRead,
@@ -181,9 +189,13 @@ __all__ = [
     "GrantPage",
     "GrantRead",
     "GrantRevoked",
+    "AgentHeartbeat",
+    "AgentRegister",
+    "HeartbeatRead",
     "HostCreate",
     "HostPage",
     "HostRead",
+    "HostTokenRead",
     "HealthCheckBody",
     "HealthCheckRead",
     "HealthRead",

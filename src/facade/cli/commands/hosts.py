@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -69,3 +71,50 @@ def remove(name: Name) -> None:
     with connect() as cli:
         cli.hosts.delete(name)
     typer.echo(f"removed host {name}")
+
+
+token = typer.Typer(help="Host agents' tokens (operator only).", no_args_is_help=True)
+app.add_typer(token, name="token")
+
+
+@token.command("create")
+def token_create(name: Annotated[str, typer.Argument(
+        help="The host whose agent presents it (it need not exist yet: a machine's agent "
+             "makes it when it registers).")],
+        as_json: Json = False, form: Output = None) -> None:
+    """Make a token for a host's agent (`facade host-agent --token`); shown once."""
+    with connect() as cli:
+        obj = cli.hosts.create_token(name)
+    render.output(obj, as_json, lambda t: typer.echo(t.token), form)
+
+
+@token.command("revoke")
+def token_revoke(name: Name) -> None:
+    """Revoke every token of a host's agent: its next request is refused, and the host goes
+    lost once its heartbeats stop."""
+    with connect() as cli:
+        cli.hosts.revoke_tokens(name)
+    typer.echo(f"revoked the tokens of host {name}")
+
+
+def host_agent(
+        control_plane: Annotated[str, typer.Option(
+            "--control-plane", help="The control plane's URL.")],
+        underlay: Annotated[str, typer.Option(
+            "--underlay", help="This host's underlay address (what other hosts reach it at).")],
+        token_: Annotated[str | None, typer.Option(
+            "--token", envvar="FACADE_HOST_TOKEN",
+            help="Its host's token (facade host token create NAME).")] = None,
+        cacert: Annotated[str | None, typer.Option(
+            "--cacert", help="The CA file to trust for an https control plane.")] = None,
+) -> None:
+    """Run this host's agent: register the host with the control plane, then heartbeat
+    (docs/multi-host.md). Exit 2: the token is wrong or revoked; 3: refused otherwise (another
+    agent holds the host)."""
+    if not token_:
+        raise typer.BadParameter("a host token is needed: --token or $FACADE_HOST_TOKEN",
+                                 param_hint="--token")
+    argv = [sys.executable, "-m", "facade.workloads.host_agent", "--control-plane",
+            control_plane, "--underlay", underlay, *(["--cacert", cacert] if cacert else [])]
+    os.environ["FACADE_HOST_TOKEN"] = token_  # not on the command line, where ps shows it
+    os.execv(sys.executable, argv)

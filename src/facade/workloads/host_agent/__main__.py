@@ -1,0 +1,38 @@
+"""`python -m facade.workloads.host_agent` (what `facade host-agent` runs): the host agent,
+until SIGTERM or SIGINT (exit 0), or a refusal of the control plane (exit 2: a wrong or revoked
+token; 3: another agent holds this host, or the request is refused otherwise)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from types import FrameType
+
+from facade.workloads.host_agent.loop import HostAgent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="facade host-agent", description=__doc__)
+    parser.add_argument("--control-plane", required=True, help="the control plane's URL")
+    parser.add_argument("--token", default=os.environ.get("FACADE_HOST_TOKEN"),
+                        help="its host's token (default $FACADE_HOST_TOKEN)")
+    parser.add_argument("--underlay", required=True, help="this host's underlay address")
+    parser.add_argument("--cacert", help="the CA file to trust for an https control plane")
+    args = parser.parse_args(argv)
+    if not args.token:
+        parser.error("a host token is needed: --token or $FACADE_HOST_TOKEN")
+    agent = HostAgent(url=args.control_plane, token=args.token, underlay=args.underlay,
+                      cacert=args.cacert, say=lambda line: print(line, flush=True))
+
+    def stop(_sig: int, _frame: FrameType | None) -> None:
+        agent.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return agent.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
