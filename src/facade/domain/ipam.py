@@ -122,6 +122,14 @@ class Taken:
     def __init__(self, addresses: Iterable[str] = ()) -> None:
         self.values = {_value(a) for a in addresses}
 
+    @classmethod
+    def of_values(cls, values: set[int]) -> Taken:
+        """From addresses already numbers (service/taken.py keeps them so); `values` is
+        taken over, not copied."""
+        taken = cls()
+        taken.values = values
+        return taken
+
     def add(self, address: str) -> None:
         self.values.add(_value(address))
 

@@ -17,7 +17,7 @@ from facade.domain.ipam import SubnetRange, Taken
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
 from facade.readmodels.nodes import ExecRead, NodePage, NodeRead
-from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes, views
+from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes, taken, views
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
 
@@ -25,23 +25,20 @@ from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
 TAKEN = "facade.instances.taken"
 
 
-def taken(session: Session, subnet: Subnet) -> set[str]:
-    return set(session.scalars(select(Interface.ip).where(Interface.subnet_id == subnet.id)))
-
-
 def allocate(session: Session, subnet: Subnet, requested: str | None, *, where: str) -> str:
     """An address in `subnet` (the requested one, else the lowest free). A subnet's taken
     addresses are read once per transaction and kept up to date with what this transaction
     allocates: an appliance's nodes take four addresses of its provider's backend subnet and
-    four of its management subnet, and each read is as long as the subnet is full. The write
-    lock (`Context.write`) keeps other writers out meanwhile, and every interface gets its
-    address here; one deleted in the same transaction is at worst not reused in it."""
+    four of its management subnet. Between transactions they are kept too, checked against
+    the store at each first read (service/taken.py). The write lock (`Context.write`) keeps
+    other writers out meanwhile, and every interface gets its address here; one deleted in
+    the same transaction is at worst not reused in it."""
     if subnet.id is None:  # made in this transaction: its id, to know it by
         session.flush()
     known: dict[int, Taken] = session.info.setdefault(TAKEN, {})
     used = known.get(subnet.id)
     if used is None:
-        used = known[subnet.id] = Taken(taken(session, subnet))
+        used = known[subnet.id] = taken.read(session, subnet.id)
     rng = SubnetRange.of(subnet.cidr)
     ip = str(rng.allocate(used, requested, name=subnet.path, where=where))
     used.add(ip)
