@@ -135,7 +135,8 @@ def main() -> None:
     trace = logging.getLogger("facade.trace")
     trace.setLevel(logging.DEBUG)
     trace.addHandler(steps)
-    dp = LinuxDataPlane(Path(tempfile.mkdtemp(prefix="facade-node-cost-")))
+    # this plane's cgroups only: other planes on the machine keep theirs
+    dp = LinuxDataPlane(Path(tempfile.mkdtemp(prefix="facade-node-cost-")), this_plane_only=True)
     results: list[Sample] = []
     built = 0
     try:
