@@ -28,6 +28,7 @@ MAX_CAPACITY = 100_000
 # reflector at .1, hosts from .11 up (dataplane/linux/simhosts.py makes them there)
 UNDERLAY = ipaddress.IPv4Network("172.31.0.0/24")
 REFLECTOR_HOST = 1
+LOCAL_UNDERLAY_HOST = 10  # the local host's (its fabric namespace's) leg, once a simulated host exists
 FIRST_HOST = 11
 
 
