@@ -94,7 +94,8 @@ def test_drain_and_remove(cli: Any) -> None:
 def test_add_a_simulated_host(cli: Any) -> None:
     out = run("host", "add", "h2", "--simulated", "--capacity", "7")
     assert out.exit_code == 0, out.output
-    assert "172.31.0.12" in out.output and "recorded only" in out.output
+    assert "172.31.0.12" in out.output and "simulated on this machine" in out.output
+    assert cli.dp.hosts["h2"] == "172.31.0.12"  # the data plane runs it
     assert run("host", "list", "-o", "name").output.split() == ["local", "h1", "h2"]
     shown = cli.req("GET", "/v1/hosts/h2").json()
     assert (shown["address"], shown["capacity"], shown["simulated"]) == ("172.31.0.12", 7, True)
@@ -150,3 +151,19 @@ def test_topology_by_host(cli: Any) -> None:
     assert lines[on_h1 + 1].split() == ["db", "instance", "owner", "acme", db["netns"]]
     out = run("topology", "--by-host", "-o", "json")
     assert json.loads(out.output) == cli.req("GET", "/v1/topology").json()
+
+
+def test_instance_create_on_a_host(cli: Any) -> None:
+    ok_ = run("host", "add", "h2", "--simulated")
+    assert ok_.exit_code == 0, ok_.output
+    out = run("instance", "create", "far", "--account", "acme", "-i", "acme-vpc/app",
+              "--host", "h2")
+    assert out.exit_code == 0, out.output
+    assert cli.req("GET", "/v1/instances/far").json()["host"] == "h2"
+    shown = run("instance", "show", "far")
+    assert shown.exit_code == 0 and "h2" in shown.output
+    out = run("instance", "create", "lost", "--account", "acme", "-i", "acme-vpc/app",
+              "--host", "h7")
+    assert out.exit_code != 0
+    assert "host 'h7' does not exist" in out.output and "Traceback" not in out.output
+    assert cli.req("GET", "/v1/instances/lost").status_code == 404

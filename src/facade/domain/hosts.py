@@ -116,12 +116,13 @@ class Host:
             return "the control plane's own machine: every node is on it"
         if self.state == HostState.REMOVED:
             return "removed: nothing is placed on it"
-        if self.heartbeat is None:
-            # docs/multi-host.md: placement over hosts and the host agent are later slices
-            return ("recorded only: nothing made its namespace, FRR or agent yet, and nothing "
-                    "places nodes on it")
         if self.state == HostState.DRAINING:
             return "draining: nothing new is placed on it"
+        if self.simulated and self.heartbeat is None:
+            # docs/multi-host.md: the host agent is slice 3's; until then the control plane
+            # drives a simulated host's namespace itself (it is on this machine)
+            return ("simulated on this machine: its namespace and FRR run, driven by the "
+                    "control plane (no host agent yet); nodes are placed on it by name")
         return ""
 
     def drained(self) -> HostState:
