@@ -10,6 +10,7 @@ Checked with real connections (nsclient), `ip -j`, `nft -j` and /proc."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from facade.dataplane.linux import frr
+from facade.dataplane.linux.procfs import pidns_inode_of
 from tests.integration import nsclient
 from tests.integration.controlplane import ControlPlane
 from tests.integration.nsclient import Greeter, greeting
@@ -49,9 +51,12 @@ def _links(netns: str) -> dict[str, dict[str, Any]]:
 
 
 def _frr_names() -> set[str]:
-    """The `-N` names of the FRR daemons running (this sandbox's)."""
+    """The `-N` names of the FRR daemons running (this sandbox's: /proc shows another's too)."""
     found = set()
+    own = pidns_inode_of(os.getpid())
     for pid in frr.running("fcd-"):
+        if pidns_inode_of(pid) != own:
+            continue
         args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         found.add(args[args.index(b"-N") + 1].decode())
     return found

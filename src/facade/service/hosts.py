@@ -223,6 +223,10 @@ def remove(ctx: Context, caller: Caller, name: str) -> None:
             return
         rule_view(row, _count(session, row)).removable()
         if row.simulated:  # its FRR stopped (its routes withdrawn), its namespace removed
-            ctx.dataplane.remove_host(name)
+            try:
+                ctx.dataplane.remove_host(name)
+            except DataPlaneError as exc:
+                raise Conflict(f"simulated host {name} could not be stopped: {exc}; try "
+                               "again, or `facade cleanup`", where="host") from exc
         row.state = HostState.REMOVED
         ctx.event(session, "host.removed", name, f"host {name} was removed")

@@ -321,8 +321,9 @@ class LinuxDataPlane:
     def cleanup(self) -> list[str]:
         self._prober.close()
         with self._fabric.exclusive():
-            # the overlay first (FRR may run in the fabric: a plane with simulated hosts)
-            removed = simhosts.cleanup(self.state_dir, every_plane=not self.this_plane_only)
+            # the overlay first (FRR may run in the fabric: a plane with simulated hosts); only
+            # this PID namespace's daemons: `facade cleanup` (cleanup.py) asks for every one
+            removed = simhosts.cleanup(self.state_dir, every_plane=False)
             for name in ns.list_facade():
                 if name != FABRIC:
                     try:

@@ -256,6 +256,13 @@ def delete_bridge(bridge: str) -> None:
         if link is None:
             return
         ports = linkcount.count(FABRIC, master=link["index"])
+        subnet = names.bridge_id(bridge)
+        vxlan = get_link(fab, names.segment_vxlan(subnet)) \
+            if subnet and subnet <= names.MAX_VNI else None
+        if ports == 1 and vxlan is not None and vxlan.get_attr("IFLA_MASTER") == link["index"]:
+            # its stretch over the overlay is the last port (its hosts' nodes are gone)
+            fab.link("del", index=vxlan["index"])
+            ports = 0
         if ports:
             raise DataPlaneError(f"delete_subnet {bridge}: bridge still has ports "
                                  f"({ports})")

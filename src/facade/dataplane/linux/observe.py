@@ -70,11 +70,13 @@ def _bridge(bridge: str) -> rawlink.Link | None:
 
 
 def observe_subnet(bridge: str) -> int | None:
+    """The nodes' (and routers') ports on the subnet's bridge in the fabric: its veths; the
+    VXLAN port of a subnet stretched over simulated hosts is the segment's, not counted."""
     link = _bridge(bridge)
     if link is None:
         return None
-    try:
-        return linkcount.count(FABRIC, master=link.index)  # without parsing them
+    try:  # without parsing them: the kernel filters by master and kind
+        return len(linkcount.indexes(FABRIC, master=link.index, kind="veth"))
     except (ns.NamespaceMissing, FileNotFoundError):
         return None
 
