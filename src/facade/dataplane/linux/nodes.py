@@ -316,10 +316,13 @@ def _withdraw(netns: str, where: str = FABRIC) -> tuple[list[int], set[str]]:
     bridges: set[str] = set()
     with contextlib.suppress(ns.NamespaceMissing):
         with rawlink.Netlink(netns) as node:
-            peers = [link.peer for link in node.links()
-                     if link.fabric_port and link.peer]
+            peers = {link.peer: link.index for link in node.links()
+                     if link.fabric_port and link.peer}
         with rawlink.Netlink(where) as fab:
-            ends = [end for end in map(fab.link, peers) if end is not None]
+            # an index is a namespace's own: the end found must be the node's peer (a port
+            # on a host, looked for in the fabric, would name another link there)
+            ends = [end for end in map(fab.link, peers) if end is not None
+                    and end.peer == peers[end.index]]
             if where != FABRIC:
                 masters = {end.master for end in ends if end.master}
                 bridges = {link.name for link in map(fab.link, masters)
