@@ -3,7 +3,8 @@ built"): `facade host add` starts two hosts (namespaces on the substrate, FRR ea
 fabric joins the overlay), instances of one subnet on local, h1 and h2 talk TCP to each other
 over VXLAN with EVPN as the mapping service; a second tenant's subnet with the same CIDR and
 addresses on the same hosts reaches only its own nodes; a security rule blocks on a remote
-host as on the local one; a veth deleted on a host is repaired by the resync; deleting the
+host as on the local one; a veth deleted on a host is repaired by the resync, an orphan node
+on a host removed with its port; deleting the
 instances and the hosts leaves no host namespace, segment, VXLAN link or FRR process behind.
 Checked with real connections (nsclient), `ip -j`, `nft -j` and /proc."""
 
@@ -18,8 +19,11 @@ from typing import Any
 
 import pytest
 
-from facade.dataplane.linux import frr
+from facade.dataplane.linux import LinuxDataPlane, frr
 from facade.dataplane.linux.procfs import pidns_inode_of
+from facade.domain import names
+from facade.domain.specs import NodeSpec, PortSpec
+from facade.domain.states import NodeRole
 from tests.integration import nsclient
 from tests.integration.controlplane import ControlPlane
 from tests.integration.nsclient import Greeter, greeting
@@ -176,6 +180,30 @@ def test_a_port_deleted_on_a_host_is_repaired(cp: ControlPlane, world: World) ->
                 == ("r-h1", RED["r-loc"]), timeout=20, what="r-h1 repaired")
     cp.wait_for(lambda: world.hello("b-h2", BLUE["b-h1"], timeout=0.5)
                 == ("b-h1", BLUE["b-h2"]), timeout=20, what="b-h1 repaired")
+
+
+def test_an_orphan_node_on_a_host_is_removed_with_its_port(cp: ControlPlane, world: World,
+                                                          tmp_path: Path) -> None:
+    """A node namespace the store does not explain, its port on h1's segment of red's subnet
+    (made by a driver of the test's own): the resync removes it, and its port on h1."""
+    bridge = _links("fcd-h-h1")[_ports("fcd-h-h1")[0]]["master"]
+    stray = NodeSpec(netns="fcd-i999-stray", role=NodeRole.INSTANCE, host="h1", ports=(
+        PortSpec(host=names.port(99999), bridge=str(bridge), ifname="eth0",
+                 address="10.0.1.99/24", mac=names.mac(int(str(bridge)[4:]), "10.0.1.99")),))
+    LinuxDataPlane(tmp_path / "state", this_plane_only=True).ensure_node(stray)
+    assert names.port(99999) in _links("fcd-h-h1")
+    cp.wait_for(lambda: stray.netns not in nsclient.netns_list(), timeout=20,
+                what="the orphan removed")
+    cp.wait_for(lambda: names.port(99999) not in _links("fcd-h-h1"), timeout=5,
+                what="its port on h1 gone")
+    assert bridge in _links("fcd-h-h1")  # r-h1's and b-h1's segments stay
+    assert world.hello("r-loc", RED["r-h1"]) == ("r-h1", RED["r-loc"])
+
+
+def _ports(netns: str) -> list[str]:
+    """The node ports (veths to another namespace) of a host's namespace."""
+    return sorted(n for n, lk in _links(netns).items() if n.startswith("fcdv")
+                  and lk.get("link_netnsid") is not None)
 
 
 def test_deleting_instances_and_hosts_leaves_nothing(cp: ControlPlane, world: World) -> None:
