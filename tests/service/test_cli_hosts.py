@@ -94,7 +94,8 @@ def test_drain_and_remove(cli: Any) -> None:
 def test_add_a_simulated_host(cli: Any) -> None:
     out = run("host", "add", "h2", "--simulated", "--capacity", "7")
     assert out.exit_code == 0, out.output
-    assert "172.31.0.12" in out.output and "recorded only" in out.output
+    assert "172.31.0.12" in out.output and "simulated on this machine" in out.output
+    assert cli.dp.hosts["h2"] == "172.31.0.12"  # the data plane runs it
     assert run("host", "list", "-o", "name").output.split() == ["local", "h1", "h2"]
     shown = cli.req("GET", "/v1/hosts/h2").json()
     assert (shown["address"], shown["capacity"], shown["simulated"]) == ("172.31.0.12", 7, True)
@@ -174,3 +175,19 @@ def test_host_tokens_made_and_revoked_and_the_agent_command_needs_one(
     monkeypatch.delenv("FACADE_HOST_TOKEN", raising=False)
     bare = run("host-agent", "--control-plane", "http://127.0.0.1:1", "--underlay", "10.9.0.4")
     assert bare.exit_code == 2 and "host token is needed" in bare.output
+
+
+def test_instance_create_on_a_host(cli: Any) -> None:
+    ok_ = run("host", "add", "h2", "--simulated")
+    assert ok_.exit_code == 0, ok_.output
+    out = run("instance", "create", "far", "--account", "acme", "-i", "acme-vpc/app",
+              "--host", "h2")
+    assert out.exit_code == 0, out.output
+    assert cli.req("GET", "/v1/instances/far").json()["host"] == "h2"
+    shown = run("instance", "show", "far")
+    assert shown.exit_code == 0 and "h2" in shown.output
+    out = run("instance", "create", "lost", "--account", "acme", "-i", "acme-vpc/app",
+              "--host", "h7")
+    assert out.exit_code != 0
+    assert "host 'h7' does not exist" in out.output and "Traceback" not in out.output
+    assert cli.req("GET", "/v1/instances/lost").status_code == 404

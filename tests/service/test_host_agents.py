@@ -212,3 +212,16 @@ def test_the_host_agent_program_registers_beats_is_refused_and_its_loss_is_seen(
                 if proc.poll() is None:
                     proc.kill()
                 proc.communicate(timeout=10)
+
+
+def test_a_machine_that_registered_takes_no_node_yet(world: Any) -> None:
+    """Its agent does not make nodes in this version: placing one there is a 409, nothing
+    made (docs/multi-host.md)."""
+    world.changed = True
+    ok(_register(world, _token(world, "m1"), underlay="10.9.2.1"))
+    before = len(world.items("/v1/instances"))
+    e = err(world.req("POST", "/v1/instances", json={
+        "name": "far", "account": "acme", "host": "m1",
+        "interfaces": [{"subnet": "acme-vpc/app"}]}), 409, "simulated hosts", where="host")
+    assert "m1" in e["message"]
+    assert len(world.items("/v1/instances")) == before

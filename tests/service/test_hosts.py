@@ -3,8 +3,9 @@ local host every plane has holds every node; the operator lists, reads, drains a
 hosts, an account's token is refused; a host holding nodes, and the local host, cannot be
 removed; each node says which host it is on (instance, appliance, topology).
 
-Simulated hosts are added through the API (recorded only); a node is put on one by writing
-its row's host directly: nothing places nodes on other hosts in this version."""
+Simulated hosts are added through the API (the data plane runs them: the fake records it) and
+removed likewise; a node is placed on one by name at its creation (operator only), or here and
+there by writing its row's host directly."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, update
 
+from facade.domain import names
 from facade.store.models import Host, Instance
-from tests.service.helpers import err, ok, wait_ready
+from tests.service.helpers import err, ok, wait_gone, wait_ready
 
 
 def _add_host(api: Any, name: str, *, address: str = "172.31.0.11",
@@ -144,7 +146,7 @@ def test_hosts_are_paged_by_creation(world: Any) -> None:
         "local", "h0", "h1", "h2", "h3", "h4"]
 
 
-def test_add_simulated_hosts_recorded_only(world: Any) -> None:
+def test_add_simulated_hosts_runs_them(world: Any) -> None:
     world.changed = True
     resp = world.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True})
     h1 = ok(resp, 201)
@@ -152,7 +154,7 @@ def test_add_simulated_hosts_recorded_only(world: Any) -> None:
     assert h1 == {"name": "h1", "address": "172.31.0.11", "state": "ready", "capacity": 100,
                   "nodes": 0, "heartbeat": None, "simulated": True, "local": False,
                   "detail": h1["detail"]}
-    assert h1["detail"].startswith("recorded only: nothing made its namespace")
+    assert h1["detail"].startswith("simulated on this machine: its namespace and FRR run")
     assert ok(world.req("GET", "/v1/hosts/h1")) == h1
     h2 = ok(world.req("POST", "/v1/hosts", json={
         "name": "h2", "simulated": True, "capacity": 8}), 201)
@@ -168,10 +170,12 @@ def test_add_simulated_hosts_recorded_only(world: Any) -> None:
                                         ("h3", "172.31.0.40", True)]
     kinds = [e["kind"] for e in world.items("/v1/events") if e["object"] == "h1"]
     assert kinds == ["host.created"]
-    # nothing runs it: the fake data plane was asked for nothing
-    assert not [c for c in world.dp.calls if "h1" in c]
-    # removed, its name may be taken again (its row, ready again, with its new address)
+    # the data plane runs it, at its address
+    assert [c for c in world.dp.calls if "h1" in c] == ["ensure_host h1"]
+    assert world.dp.hosts == {"h1": "172.31.0.11", "h2": "172.31.0.12", "h3": "172.31.0.40"}
+    # removed, it stops; its name may be taken again (its row, ready again, new address)
     assert world.req("DELETE", "/v1/hosts/h1").status_code == 204
+    assert world.dp.calls[-1] == "remove_host h1" and "h1" not in world.dp.hosts
     again = ok(world.req("POST", "/v1/hosts", json={
         "name": "h1", "simulated": True, "address": "172.31.0.50"}), 201)
     assert (again["state"], again["address"]) == ("ready", "172.31.0.50")
@@ -222,3 +226,116 @@ def test_a_store_without_its_local_host_gets_it_again_at_start(api: Any) -> None
     hosts.ensure_local(api.ctx)
     assert [(h["name"], h["state"], h["local"]) for h in api.items("/v1/hosts")] == [
         ("local", "ready", True)]
+
+
+def _instance(api: Any, name: str, host: object = None, token: str | None = "op",
+              **more: Any) -> Any:
+    body: dict[str, Any] = {"name": name, "account": "acme",
+                            "interfaces": [{"subnet": "acme-vpc/app"}], **more}
+    if host is not None:
+        body["host"] = host
+    return api.req("POST", "/v1/instances", token=token, json=body)
+
+
+def test_an_instance_is_placed_on_the_host_the_operator_names(world: Any) -> None:
+    world.changed = True
+    ok(world.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True}), 201)
+    made = ok(_instance(world, "far", "h1"), 201)
+    assert made["host"] == "h1"
+    near = ok(_instance(world, "near", "local"), 201)
+    assert near["host"] == "local"
+    # the data plane was asked for each node on its host (the fake keeps the specs)
+    specs = {ident[1]: spec for spec in world.dp.nodes.values()
+             if (ident := names.node_id(spec.netns)) is not None}
+    assert (specs["far"].host, specs["near"].host) == ("h1", None)
+    assert world.dp.observe_node(specs["far"].netns).host == "h1"
+    with world.ctx.read() as session:  # the store, read apart from the API
+        placed = dict(session.execute(select(Instance.name, Instance.host_id)).all())
+        h1 = session.scalar(select(Host.id).where(Host.name == "h1"))
+    assert (placed["far"], placed["near"]) == (h1, None)
+    assert ok(world.req("GET", "/v1/instances/far"))["host"] == "h1"
+    assert ok(world.req("GET", "/v1/hosts/h1"))["nodes"] == 1
+    # a host holding a node is not removed; once its node is gone it is, and stops
+    err(world.req("DELETE", "/v1/hosts/h1"), 409, "still holds 1 node", where="host")
+    assert "h1" in world.dp.hosts
+    assert world.req("DELETE", "/v1/instances/far").status_code in (202, 204)
+    wait_gone(world, "/v1/instances/far")
+    assert world.req("DELETE", "/v1/hosts/h1").status_code == 204
+    assert "h1" not in world.dp.hosts
+
+
+def test_placement_on_a_host_refuses_what_is_wrong_naming_it(world: Any) -> None:
+    ok(world.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True}), 201)
+    ok(world.req("POST", "/v1/hosts", json={"name": "h2", "simulated": True}), 201)
+    ok(world.req("POST", "/v1/hosts/h2/drain"))
+    world.changed = True
+    before = world.items("/v1/instances")
+    calls = len(world.dp.calls)
+    err(_instance(world, "x", "h9"), 400, "host 'h9' does not exist", where="host")
+    err(_instance(world, "x", "h2"), 409, "host h2 is draining", where="host")
+    err(_instance(world, "x", "H1"), 400, "host name", where="host")
+    err(_instance(world, "x", 7), 422, where="host")
+    err(_instance(world, "x", "h1", token=world.acme), 403,
+        "only the operator places a node on a host", where="host")
+    assert world.req("DELETE", "/v1/hosts/h1").status_code == 204
+    err(_instance(world, "x", "h1"), 400, "host 'h1' does not exist", where="host")
+    # nothing was made: no instance, no address taken, nothing asked of the data plane
+    assert world.items("/v1/instances") == before
+    assert [c for c in world.dp.calls[calls:] if not c.endswith("h1")] == []
+
+
+def test_a_host_the_data_plane_cannot_start_is_not_recorded(world: Any,
+                                                           monkeypatch: Any) -> None:
+    from facade.dataplane.errors import DataPlaneError
+
+    def fails(name: str, address: str) -> None:
+        raise DataPlaneError("FRR is not installed")
+
+    monkeypatch.setattr(world.dp, "ensure_host", fails)
+    err(world.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True}), 409,
+        "simulated host h1 could not be started: FRR is not installed", where="name")
+    assert [h["name"] for h in world.items("/v1/hosts")] == ["local"]
+    assert world.items("/v1/hosts", params={"state": "removed"}) == []
+
+
+def test_restore_runs_the_stores_simulated_hosts_again(world: Any) -> None:
+    """`facade up` runs them again (a restart of the control plane, or a machine's)."""
+    from facade.service import hosts
+
+    world.changed = True
+    ok(world.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True}), 201)
+    ok(world.req("POST", "/v1/hosts", json={"name": "h2", "simulated": True}), 201)
+    assert world.req("DELETE", "/v1/hosts/h2").status_code == 204
+    world.dp.hosts.clear()  # the machine restarted
+    assert hosts.restore(world.ctx) == []
+    assert world.dp.hosts == {"h1": "172.31.0.11"}
+
+
+PLACED = """\
+accounts: [{name: acme}]
+networks:
+  - {name: vpc, account: acme, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.1.0/24}]}
+instances:
+  - {name: far, account: acme, interfaces: [vpc/app], host: h1}
+  - {name: near, account: acme, interfaces: [vpc/app], host: local}
+"""
+
+
+def test_a_file_places_instances_on_hosts(api: Any) -> None:
+    ok(api.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True}), 201)
+    made = ok(api.req("POST", "/v1/apply", json={"yaml": PLACED, "filename": "p.yaml"}))
+    assert {c["action"] for c in made["changes"]} == {"created"}
+    assert ok(api.req("GET", "/v1/instances/far?account=acme"))["host"] == "h1"
+    assert ok(api.req("GET", "/v1/instances/near?account=acme"))["host"] == "local"
+    again = ok(api.req("POST", "/v1/apply", json={"yaml": PLACED, "filename": "p.yaml"}))
+    assert {c["action"] for c in again["changes"]} == {"unchanged"}
+    moved = PLACED.replace("host: h1", "host: local")
+    err(api.req("POST", "/v1/apply", json={"yaml": moved, "filename": "p.yaml"}), 409,
+        "exists with host h1, the file says local")
+    bad = PLACED.replace("host: h1", "host: h9")
+    err(api.req("POST", "/v1/apply", json={"yaml": bad.replace("far", "other"),
+                                            "filename": "p.yaml"}), 400,
+        "host 'h9' does not exist")
+    wrong = PLACED.replace("host: h1", "host: H1")
+    err(api.req("POST", "/v1/apply", json={"yaml": wrong, "filename": "p.yaml"}), 400,
+        "host name", where="p.yaml:5")

@@ -93,7 +93,8 @@ def test_simulated_addresses_and_capacity() -> None:
 
 def test_what_a_state_means_is_said() -> None:
     assert "own machine" in _host(hosts.LOCAL, address=None).detail
-    assert _host().detail.startswith("recorded only")
+    assert _host().detail.startswith("simulated on this machine: its namespace and FRR run")
+    assert _host(state=HostState.DRAINING).detail.startswith("draining")
     assert _host(state=HostState.REMOVED).detail.startswith("removed")
     beating = hosts.Host(name="h1", address="172.31.0.11", state=HostState.DRAINING,
                          capacity=1, heartbeat=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),

@@ -4,6 +4,7 @@ an appliance may take, through the API: tests/service/test_placement.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import asdict
@@ -120,6 +121,7 @@ def test_fingerprint_covers_isolation_and_is_unchanged_without_it() -> None:
     del fields["sandbox"]  # routers have none: their fingerprints stay as they were
     del fields["gateway"], fields["routes"]  # likewise routers at no edge (docs/edge.md)
     del fields["tunnels"]  # and routers with no private channel
+    del fields["host"]  # and nodes on the local host (docs/multi-host.md)
     for port in fields["ports"]:
         # likewise without connected secondary ports (extra legs) and without neighbour
         # entries (router legs have none)
@@ -127,6 +129,9 @@ def test_fingerprint_covers_isolation_and_is_unchanged_without_it() -> None:
             del port[key]
     assert plain.fingerprint() == hashlib.sha256(
         json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    # a node on a simulated host is another node
+    assert dataclasses.replace(plain, host="h1").fingerprint() not in (
+        plain.fingerprint(), dataclasses.replace(plain, host="h2").fingerprint())
 
 
 def test_the_fake_refuses_what_the_driver_refuses() -> None:

@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
     ctx = Context.open(home, dataplane, args.database)
     token = accounts.bootstrap_operator(ctx)
     hosts.ensure_local(ctx)
+    for name in hosts.restore(ctx):  # the simulated hosts run again (their nodes need them)
+        logging.getLogger("facade").warning("simulated host %s could not be started", name)
     if token:
         print(f"operator token (shown once, also in {home / 'operator.token'}):\n{token}",
               flush=True)

@@ -56,6 +56,7 @@ class FakeDataPlane:
     # what the management agents' /v1/counters report (a test counts traffic and requests)
     meters: FakeMeters = field(default_factory=FakeMeters)
     concurrency: int = 1  # one at a time: `calls` keeps the plan's order
+    hosts: dict[str, str] = field(default_factory=dict)  # simulated host -> underlay address
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def has_node(self, netns: str) -> bool:
@@ -77,7 +78,8 @@ class FakeDataPlane:
             guarded=spec.sandbox is not None and spec.sandbox.own_network
             and any(p.mac for p in spec.ports),
             # like the linux driver: the node's tunnel interfaces (a router's), as made
-            tunnels=frozenset(t.ifname for t in spec.tunnels))
+            tunnels=frozenset(t.ifname for t in spec.tunnels),
+            host=spec.host)
 
     def gateway_counters(self, netns: str) -> dict[str, tuple[str, int]] | None:
         if netns not in self.nodes:
@@ -178,6 +180,8 @@ class FakeDataPlane:
             if p.bridge not in self.subnets:
                 raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {p.bridge} for port "
                                      f"{p.host}")
+        if spec.host is not None and spec.host not in self.hosts:
+            raise DataPlaneError(f"ensure_node {spec.netns}: no host {spec.host}")
         self.nodes[spec.netns] = spec
         self._sync_counters(spec)
         self.meters.made_node(spec.netns)
@@ -301,11 +305,25 @@ class FakeDataPlane:
                 if p.path is not None else
                 self.tcp_probe(p.netns, p.ip, p.port, timeout=p.timeout) for p in probes]
 
+    def ensure_host(self, name: str, address: str) -> None:
+        self.calls.append(f"ensure_host {name}")
+        names.check_host_name(name)
+        if self.hosts.get(name, address) != address:
+            raise DataPlaneError(f"ensure_host {name}: it runs at {self.hosts[name]}, not "
+                                 f"{address}")
+        self.hosts[name] = address
+
+    def remove_host(self, name: str) -> None:
+        self.calls.append(f"remove_host {name}")
+        self.hosts.pop(name, None)
+
     def cleanup(self) -> list[str]:
         # reported as the linux driver reports it
         removed = [*(f"process {pid}" for _, pid in self.processes.values()),
                    *(f"netns {n}" for n in self.nodes),
                    *([f"netns {names.FABRIC_NETNS}"] if self.subnets else [])]
+        removed += [f"netns {names.host_netns(h)}" for h in self.hosts]
+        self.hosts.clear()
         self.processes.clear()
         self.nodes.clear()
         self.subnets.clear()

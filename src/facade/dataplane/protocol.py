@@ -128,5 +128,14 @@ class DataPlane(Protocol):
         check of its target left open; a kept connection the server has closed is replaced in
         the same check. A check whose namespace is missing says `no namespace NETNS`."""
 
+    def ensure_host(self, name: str, address: str) -> None:
+        """Make simulated host NAME run at underlay `address` (docs/multi-host.md): its
+        namespace on the substrate and its FRR (the substrate, the route reflector and the
+        local host's leg made with the first). Nodes whose spec names it are made there."""
+
+    def remove_host(self, name: str) -> None:
+        """Simulated host NAME gone: its FRR stopped, its namespace removed (with the last
+        host, the overlay goes and the plane runs as one with none)."""
+
     def cleanup(self) -> list[str]:
         """Remove every kernel object and process Facade made; returns what was removed."""

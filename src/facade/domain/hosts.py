@@ -29,6 +29,7 @@ MAX_CAPACITY = 100_000
 # reflector at .1, hosts from .11 up (dataplane/linux/simhosts.py makes them there)
 UNDERLAY = ipaddress.IPv4Network("172.31.0.0/24")
 REFLECTOR_HOST = 1
+LOCAL_UNDERLAY_HOST = 10  # the local host's (its fabric namespace's) leg, once a simulated host exists
 FIRST_HOST = 11
 # a host agent heartbeats every HEARTBEAT_EVERY seconds; a host whose agent sent none for
 # LOST_AFTER seconds is lost (and a second agent may then take its name)
@@ -138,12 +139,13 @@ class Host:
         if self.state == HostState.LOST:
             return (f"lost: its agent sent no heartbeat for {LOST_AFTER:g} s; it is ready "
                     "again when its agent does")
-        if self.heartbeat is None:
-            # docs/multi-host.md: placement over hosts and the host agent are later slices
-            return ("recorded only: nothing made its namespace, FRR or agent yet, and nothing "
-                    "places nodes on it")
         if self.state == HostState.DRAINING:
             return "draining: nothing new is placed on it"
+        if self.simulated and self.heartbeat is None:
+            # docs/multi-host.md: the host agent is slice 3's; until then the control plane
+            # drives a simulated host's namespace itself (it is on this machine)
+            return ("simulated on this machine: its namespace and FRR run, driven by the "
+                    "control plane (no host agent yet); nodes are placed on it by name")
         return ""
 
     def drained(self) -> HostState:

@@ -185,6 +185,23 @@ def host_port(name: str) -> str:
     return HOST_PORT_PREFIX + check_host_name(name)
 
 
+def segment_vxlan(subnet_id: int) -> str:
+    """The VXLAN port of a subnet's bridge (`fcdb<id>`) where the subnet is stretched over
+    hosts: in the fabric and in each simulated host holding a node of it (VNI = the subnet's
+    id: unique, deterministic, 24 bits)."""
+    return _link("x", check_vni(subnet_id))
+
+
+def is_host_netns(netns: str) -> bool:
+    """A simulated host's namespace (`fcd-h-NAME`)."""
+    return netns.startswith(HOST_NETNS_PREFIX)
+
+
+def host_of_netns(netns: str) -> str | None:
+    """The simulated host's name of its namespace; None if it is not one."""
+    return netns[len(HOST_NETNS_PREFIX):] if is_host_netns(netns) else None
+
+
 def check_vni(vni: int) -> int:
     if not 1 <= vni <= MAX_VNI:
         raise ValueError(f"a VNI is 1-{MAX_VNI}, not {vni}")

@@ -202,6 +202,7 @@ class InstanceDecl(Declaration):
     # its sandbox limits as given (("memory_mb", 256), ...), checked
     limits: tuple[tuple[str, int], ...] = ()
     public_ip: bool = False  # a standard public address for eth0 (docs/edge.md)
+    host: str | None = None  # the host it is placed on (docs/multi-host.md); None: local
 
     @property
     def kind(self) -> str:

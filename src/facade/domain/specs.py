@@ -178,6 +178,9 @@ class NodeSpec:
     routes: tuple[tuple[str, str], ...] = ()
     # a router's ends of private channels (docs/edge.md)
     tunnels: tuple[TunnelSpec, ...] = ()
+    # the simulated host whose namespace holds the node's ports (docs/multi-host.md); None:
+    # the local host, whose fabric namespace holds them
+    host: str | None = None
 
     def fingerprint(self) -> str:
         """A short hash of everything but the backend set, kept in the kernel by the driver
@@ -198,6 +201,8 @@ class NodeSpec:
             del fields["tunnels"]
         if not self.routes:
             del fields["routes"]
+        if self.host is None:
+            del fields["host"]  # nodes on the local host keep their fingerprints
         for port in fields["ports"]:
             for key, empty in (("connected", False), ("neighbours", ()), ("announce", None)):
                 if port[key] == empty:
@@ -297,6 +302,8 @@ class ObservedNode:
     # the private channels' interfaces present (names.TUNNEL; only a router has any); None:
     # not read
     tunnels: frozenset[str] | None = None
+    # the simulated host the driver made its ports on (NodeSpec.host); None: the local host
+    host: str | None = None
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ def read_instances(top: Map, file: str,
     out = []
     for value, line in items(top, "instances", file):
         item = mapping(value, line, kind="instance", file=file,
-                       allowed=("name", "account", "interfaces", "limits", "public_ip"),
+                       allowed=("name", "account", "interfaces", "limits", "public_ip",
+                                "host"),
                        required=("name", "account", "interfaces"))
         name = item.name()
         account = item.name("account", kind="account")
@@ -87,7 +88,9 @@ def read_instances(top: Map, file: str,
         out.append(InstanceDecl(name=name, account=account, interfaces=interfaces,
                                 line=item.line, file=file,
                                 limits=tuple(sorted(cmd.limits.items())),
-                                public_ip=item.flag("public_ip")))
+                                public_ip=item.flag("public_ip"),
+                                host=item.name("host", kind="host")
+                                if item.data.get("host") is not None else None))
     return tuple(out)
 
 

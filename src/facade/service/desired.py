@@ -166,6 +166,12 @@ def _router(net: Network, internal: set[int] | frozenset[int] = frozenset()) -> 
                     isolated=tuple(isolated))
 
 
+def _host(inst: Instance) -> str | None:
+    """The simulated host holding the node (docs/multi-host.md); None: the local host."""
+    return inst.host.name if inst.host_id is not None and inst.host is not None \
+        and inst.host.address is not None else None
+
+
 def _node(home: Path, inst: Instance) -> NodeSpec:
     netns = names.node_netns(inst.id, inst.name)
     box = _sandbox(home, inst)
@@ -187,7 +193,8 @@ def _node(home: Path, inst: Instance) -> NodeSpec:
             _port(i, connected=i.index >= 2, peers=fe_ip if i.index == 0 else ())
             for i in inst.interfaces), sandbox=box)
     return NodeSpec(netns=netns, role=NodeRole.INSTANCE,
-                    ports=tuple(_port(i) for i in inst.interfaces), sandbox=box)
+                    ports=tuple(_port(i) for i in inst.interfaces), sandbox=box,
+                    host=_host(inst))
 
 
 def _workload(app: Appliance, node: Instance) -> ProcessSpec:

@@ -1,20 +1,24 @@
 """Hosts as the operator manages them (docs/multi-host.md): listed, read, simulated ones
-added (recorded only), drained, removed; the local host made at start. Called by the API's
-/v1/hosts routes and the server's start.
+added (their namespace and FRR made by the data plane, in the same transaction: a host that
+cannot run is not recorded) and removed (stopped likewise), drained; the local host made at
+start, and the simulated hosts run again there (`restore`). Called by the API's /v1/hosts
+routes and the server's start; instances.py asks `placement` for an instance's `host`.
 
-Every node is on the local host in this version: its row's `host_id` is None (or the local
-host's id), and nothing places a node elsewhere yet, so a host's `nodes` is what the store
-says it holds. Only the operator reads or changes hosts: they are the provider's machines,
-none of a tenant's business (403 for an account's token, as for the other operator routes).
+A node's row has `host_id` None on the local host (as every node had before hosts), else its
+simulated host's id, so a host's `nodes` is what the store says it holds. Only the operator
+reads or changes hosts, and only the operator places a node on one: they are the provider's
+machines, none of a tenant's business (403 for an account's token).
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from facade.dataplane.errors import DataPlaneError
 from facade.domain import hosts, states
 from facade.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
@@ -103,10 +107,53 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST,
         return HostPage.of([view(r, counts[r.id]) for r in rows], cursor)
 
 
+def restore(ctx: Context) -> list[str]:
+    """At start: every simulated host the store has (not removed) running again (the data
+    plane keeps what runs: a restart of the control plane changes nothing of it). Returns
+    the names of those that could not run (logged by the caller; their nodes wait)."""
+    with ctx.read() as session:
+        rows = [(h.name, h.address) for h in session.scalars(
+            select(Host).where(Host.simulated.is_(True), Host.state != HostState.REMOVED))
+            if h.address is not None]
+    failed = []
+    for name, address in rows:
+        try:
+            ctx.dataplane.ensure_host(name, address)
+        except DataPlaneError:
+            failed.append(name)
+    return failed
+
+
+def placement(session: Session, caller: Caller, value: object,
+              where: str = "host") -> Host | None:
+    """The host a new node goes on, named by `value` (None or `local`: the local host, whose
+    nodes have no `host_id`): only the operator chooses; an unknown host is a 400, one that
+    takes nothing new (draining, lost, removed, or a machine whose agent does not make
+    nodes yet) a 409, each naming it."""
+    if value is None or value == hosts.LOCAL:
+        return None
+    name = hosts.check_name(value, where=where)
+    if not caller.operator:
+        raise Forbidden("only the operator places a node on a host (hosts are the provider's "
+                        "machines); leave `host` out", where=where)
+    row = session.scalar(select(Host).where(Host.name == name))
+    if row is None or row.state == HostState.REMOVED:
+        raise Invalid(f"host {name!r} does not exist (facade host list)", where=where)
+    if row.state != HostState.READY:
+        raise Conflict(f"host {name} is {row.state}: nothing new is placed on it", where=where)
+    if not row.simulated:
+        # a machine's agent registers and heartbeats, but does not yet make nodes (the
+        # desired state it will pull: docs/multi-host.md, "Slice 3")
+        raise Conflict(f"host {name} is a machine whose agent does not make nodes yet: only "
+                       "simulated hosts take nodes in this version", where=where)
+    return row
+
+
 def add(ctx: Context, caller: Caller, body: dict[str, Any]) -> HostRead:
-    """Record a simulated host (`ready`, at the next free underlay address unless one is
-    given). Recorded only: nothing makes its namespace or FRR, nor places nodes on it, in this
-    version (its `detail` says so). A removed host's name is taken again by its row."""
+    """Add a simulated host (`ready`, at the next free underlay address unless one is
+    given): the data plane makes its namespace on the substrate and starts its FRR before the
+    row is committed (the substrate, the route reflector and the local host's leg come with
+    the first host). A removed host's name is taken again by its row."""
     _require_operator(caller, "add hosts")
     if body.get("simulated") is not True:
         raise Invalid("only simulated hosts can be added (\"simulated\": true): a real machine "
@@ -133,9 +180,21 @@ def add(ctx: Context, caller: Caller, body: dict[str, Any]) -> HostRead:
         row.address, row.state, row.capacity = address, HostState.READY, capacity
         row.simulated, row.heartbeat_at = True, None
         session.flush()
+        _run(ctx, name, address)
         ctx.event(session, "host.created", name,
-                  f"simulated host {name} recorded at {address} (nothing runs it yet)")
+                  f"simulated host {name} runs at {address} (its namespace and FRR)")
         return view(row, _count(session, row))
+
+
+def _run(ctx: Context, name: str, address: str) -> None:
+    """The host's kernel side, made now; a failure is the request's (nothing recorded)."""
+    try:
+        ctx.dataplane.ensure_host(name, address)
+    except DataPlaneError as exc:
+        with contextlib.suppress(DataPlaneError):
+            ctx.dataplane.remove_host(name)  # what was made of it
+        raise Conflict(f"simulated host {name} could not be started: {exc}",
+                       where="name") from exc
 
 
 def get(ctx: Context, caller: Caller, name: str) -> HostRead:
@@ -170,6 +229,12 @@ def remove(ctx: Context, caller: Caller, name: str) -> None:
         if row.state == HostState.REMOVED:
             return
         rule_view(row, _count(session, row)).removable()
+        if row.simulated:  # its FRR stopped (its routes withdrawn), its namespace removed
+            try:
+                ctx.dataplane.remove_host(name)
+            except DataPlaneError as exc:
+                raise Conflict(f"simulated host {name} could not be stopped: {exc}; try "
+                               "again, or `facade cleanup`", where="host") from exc
         row.state = HostState.REMOVED
         ctx.event(session, "host.removed", name, f"host {name} was removed")
 

@@ -17,7 +17,17 @@ from facade.domain.ipam import SubnetRange, Taken
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import NodeRole, NodeStatus
 from facade.readmodels.nodes import ExecRead, NodePage, NodeRead
-from facade.service import lookup, paging, public_ips, quotas, rules, sandboxes, taken, views
+from facade.service import (
+    hosts,
+    lookup,
+    paging,
+    public_ips,
+    quotas,
+    rules,
+    sandboxes,
+    taken,
+    views,
+)
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Instance, Interface, PublicIp, Subnet
 
@@ -74,8 +84,10 @@ def check_free_name(session: Session, scope_id: int, name: str, *, where: str = 
 
 def new_instance(ctx: Context, session: Session, caller: Caller, name: str, account: str | None,
                  interfaces: list[dict[str, Any]],
-                 limits: dict[str, Any] | None = None, *, public_ip: bool = False) -> Instance:
+                 limits: dict[str, Any] | None = None, *, public_ip: bool = False,
+                 host: str | None = None) -> Instance:
     commands.new_instance(name=name, interfaces=interfaces, limits=limits)
+    placed = hosts.placement(session, caller, host)  # before anything is made of it
     owner = lookup.acting_account(session, caller, account)
     caller = caller.acting_for(owner.id)  # its bare names first (docs/api.md, Names)
     check_free_name(session, owner.id, name)
@@ -86,12 +98,13 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
         placements.append((sub, spec.get("ip"), where))
     quotas.check(session, owner, "instances", where="name")
     inst = Instance(name=name, account=owner, name_scope=owner, role=NodeRole.INSTANCE,
-                    status=NodeStatus.PENDING)
+                    status=NodeStatus.PENDING, host=placed)
     sandboxes.store(inst, limits or {})
     session.add(inst)
     add_interfaces(session, inst, placements)
     ctx.event(session, "instance.created", name,
-              "instance created with " + ", ".join(f"{i.ip}" for i in inst.interfaces),
+              "instance created with " + ", ".join(f"{i.ip}" for i in inst.interfaces)
+              + (f" on host {placed.name}" if placed is not None else ""),
               account=owner.id)
     if public_ip:
         public_ips.add_standard(ctx, session, inst)
@@ -100,10 +113,11 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
 
 def create(ctx: Context, caller: Caller, name: str, account: str | None,
            interfaces: list[dict[str, Any]],
-           limits: dict[str, Any] | None = None, *, public_ip: bool = False) -> NodeRead:
+           limits: dict[str, Any] | None = None, *, public_ip: bool = False,
+           host: str | None = None) -> NodeRead:
     with ctx.write() as session:
         inst_id = new_instance(ctx, session, caller, name, account, interfaces, limits,
-                               public_ip=public_ip).id
+                               public_ip=public_ip, host=host).id
     ctx.converge()
     with ctx.read() as session:
         return _with_public(session, views.node(session.get_one(Instance, inst_id)), inst_id)

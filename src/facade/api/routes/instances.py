@@ -42,7 +42,7 @@ def create_instance(body: InstanceCreate, ctx: Ctx, caller: Auth, response: Resp
     view = instances.create(ctx, caller, body.name, body.account,
                             [i.model_dump() for i in body.interfaces],
                             body.limits.model_dump(exclude_unset=True) if body.limits else None,
-                            public_ip=body.public_ip)
+                            public_ip=body.public_ip, host=body.host)
     return located(response, "/v1/instances/{name}", view, caller)
 
 

@@ -37,6 +37,8 @@ class InstanceCreate(Body):
     public_ip: StrictBool = Field(default=False, description=(
         "a standard public address for eth0, released with the instance; its network needs "
         "a public gateway"))
+    host: str | None = Field(default=None, max_length=MAX_NAME, description=(
+        "the host it is placed on (a ready host's name; default: local); the operator only"))
 
 
 class ExecCreate(Body):

@@ -56,12 +56,17 @@ def create(
     public_ip: Annotated[bool, typer.Option(
         "--public-ip", help="A standard public address for eth0 (its network needs a public "
         "gateway), released with the instance.")] = False,
+    host: Annotated[str | None, typer.Option(
+        "--host", metavar="HOST", help="The host it is placed on (a ready host's name, see "
+        "`facade host list`; default: local). The operator only.")] = None,
 ) -> None:
     """Create an instance; answers once its namespace and interfaces exist."""
     interfaces = [parse_iface(spec) for spec in iface]
     body: dict[str, Any] = {"name": name, "account": account, "interfaces": interfaces}
     if public_ip:
         body["public_ip"] = True
+    if host is not None:
+        body["host"] = host
     limits = limits_body(memory, pids, cpu_weight)
     if limits:
         body["limits"] = limits

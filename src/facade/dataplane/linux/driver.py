@@ -45,11 +45,13 @@ from facade.dataplane import checks
 from facade.dataplane.linux import (
     commands,
     fabric_rules,
+    hostplane,
     links,
     node_tables,
     nodes,
     observe,
     probes,
+    simhosts,
 )
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.errors import DataPlaneError, fatal
@@ -302,11 +304,26 @@ class LinuxDataPlane:
     def probe_many(self, probes: Sequence[Probe]) -> list[ProbeResult]:
         return self._prober.run(probes)
 
+    # ------------------------------------------------------------------ simulated hosts
+    @_boundary("ensure_host")
+    def ensure_host(self, name: str, address: str) -> None:
+        """hostplane.py: under the fabric's lock, held alone (the fabric joins the overlay)."""
+        with self._fabric.exclusive():
+            hostplane.ensure_host(self.state_dir, name, address)
+
+    @_boundary("remove_host")
+    def remove_host(self, name: str) -> None:
+        with self._fabric.exclusive():
+            for item in hostplane.remove_host(self.state_dir, name):
+                log.info("remove_host %s: removed %s", name, item)
+
     # ------------------------------------------------------------------ cleanup
     def cleanup(self) -> list[str]:
         self._prober.close()
         with self._fabric.exclusive():
-            removed: list[str] = []
+            # the overlay first (FRR may run in the fabric: a plane with simulated hosts); only
+            # this PID namespace's daemons: `facade cleanup` (cleanup.py) asks for every one
+            removed = simhosts.cleanup(self.state_dir, every_plane=False)
             for name in ns.list_facade():
                 if name != FABRIC:
                     try:

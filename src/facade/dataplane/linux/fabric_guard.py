@@ -42,9 +42,10 @@ class FabricGuard:
         except (FileNotFoundError, ValueError, TypeError):
             return None
 
-    def ensure(self, netns: str, entries: list[port_guard.Entry]) -> None:
-        """Make the fabric guard exactly `entries` for this node's ports (port_guard.py),
-        then record them with the node."""
+    def ensure(self, netns: str, entries: list[port_guard.Entry], where: str = FABRIC) -> None:
+        """Make the guard exactly `entries` for this node's ports (port_guard.py), in the
+        namespace that holds them (`where`: the fabric, or the node's simulated host), then
+        record them with the node."""
         stale = [e for e in self.record(netns) or [] if e not in entries]
         text = port_guard.remove_commands(stale) + port_guard.add_commands(entries)
 
@@ -59,7 +60,7 @@ class FabricGuard:
                     nft.run(text)
 
         try:
-            ns.run_in_netns(FABRIC, apply)
+            ns.run_in_netns(where, apply)
         finally:
             self.listing.changed()
         record = self._sandboxes.node_dir(netns) / "guard.json"
@@ -68,9 +69,9 @@ class FabricGuard:
         else:
             record.unlink(missing_ok=True)
 
-    def current(self) -> set[port_guard.Entry]:
-        """The guard's `addrs` elements, as the fabric has them now (none without a fabric or
-        a table). A listing that fails otherwise (one that met a change of the set made beside
+    def current(self, where: str = FABRIC) -> set[port_guard.Entry]:
+        """The guard's `addrs` elements, as the fabric (or a simulated host: `where`) has them
+        now (none without that namespace or a table). A listing that fails otherwise (one that met a change of the set made beside
         it, under load) is asked again; one that keeps failing is an error, never "missing":
         a node made again for nothing, and a false "port security missing"."""
         def read() -> set[port_guard.Entry]:
@@ -87,9 +88,9 @@ class FabricGuard:
                                                  f"{exc}") from exc
             return set()  # pragma: no cover - the loop returns or raises
 
-        if not ns.exists(FABRIC):
+        if not ns.exists(where):
             return set()
         try:
-            return ns.run_in_netns(FABRIC, read)
+            return ns.run_in_netns(where, read)
         except ns.NamespaceMissing:
             return set()

@@ -11,17 +11,18 @@ from typing import Any
 from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux import port_guard, port_rules
 from facade.dataplane.linux.errors import DataPlaneError
-from facade.dataplane.linux.links import FABRIC, fabric_links, ipr_in, link_kind
+from facade.dataplane.linux.links import FABRIC, fabric_links, fabrics, ipr_in, link_kind
 from facade.dataplane.linux.nft import Nft, NftError
 from facade.dataplane.linux.node_tables import nft_tables
 from facade.domain import names
 from facade.domain.specs import PortRuleSpec
 
 
-def observe_fabric() -> tuple[frozenset[str], tuple[str | None, dict[str, tuple[
+def observe_fabric(where: str = FABRIC) -> tuple[frozenset[str], tuple[str | None, dict[str, tuple[
         PortRuleSpec, ...]] | None, tuple[str, ...]], set[port_guard.Entry]]:
-    """The fabric in one look (its links once, one nftables context): its bridges, the
-    security rules read back (`port_rules_of`) and the port guard's entries."""
+    """The fabric (or a simulated host's namespace: `where`) in one look (its links once, one
+    nftables context): its bridges, the security rules read back (`port_rules_of`) and the
+    port guard's entries."""
     def read() -> tuple[list[dict[str, Any]], set[port_guard.Entry]]:
         with Nft() as nft:
             listing: list[dict[str, Any]] = []
@@ -32,15 +33,15 @@ def observe_fabric() -> tuple[frozenset[str], tuple[str | None, dict[str, tuple[
             return listing, _read_guard(nft)
 
     try:
-        listing, guarded = ns.run_in_netns(FABRIC, read)
+        listing, guarded = ns.run_in_netns(where, read)
     except (ns.NamespaceMissing, FileNotFoundError):
         raise
     except (NftError, OSError):
         listing, guarded = None, set()
     reading = port_rules.read_back(
         [o for o in listing or [] if _family_of(o) == port_rules.FAMILY])
-    with ipr_in(FABRIC) as fab:  # the bridges, and the ports that have rules
-        links = fabric_links(fab, set(reading.rules))
+    with ipr_in(where) as fab:  # the bridges, and the ports that have rules
+        links = fabric_links(fab, set(reading.rules), where)
     bridges = frozenset(n for n, lk in links.items()
                         if link_kind(lk) == "bridge" and names.is_facade_link(n))
     if listing is None:
@@ -71,14 +72,23 @@ def set_port_rules(rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
     """Replace every port's security rules in one nftables transaction; turn br_netfilter
     on for the bridges that carry a port with rules (conntrack for them), off elsewhere.
     Flags are raised before the new rules and lowered after them, so a rule never runs
-    without the connection state it relies on. Under the fabric's lock, held alone."""
+    without the connection state it relies on. Under the fabric's lock, held alone.
+
+    Every simulated host's namespace gets the same tables (a port's chains match its name,
+    and each port is in one namespace: the rules follow the port wherever it is made)."""
     rules = {port: rs for port, rs in rules.items() if rs}
     if not ns.exists(FABRIC):
         if rules:
             raise DataPlaneError("set_port_rules: no fabric")
         return
-    with ipr_in(FABRIC) as fab:
-        links = fabric_links(fab, set(rules))
+    for where in fabrics():
+        _set_in(where, rules)
+
+
+def _set_in(where: str, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
+    """set_port_rules in one namespace that holds ports."""
+    with ipr_in(where) as fab:
+        links = fabric_links(fab, set(rules), where)
         wanted = _bridges_of(links, set(rules))
         bridges = {n: lk for n, lk in links.items()
                    if link_kind(lk) == "bridge" and names.is_facade_link(n)}
@@ -91,7 +101,7 @@ def set_port_rules(rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
             with Nft() as nft:
                 nft.apply(port_rules.table_commands(rules, wanted))
 
-        ns.run_in_netns(FABRIC, apply)
+        ns.run_in_netns(where, apply)
         for name, link in sorted(bridges.items()):
             if name not in wanted and _nf_call(link):
                 fab.link("set", index=link["index"], kind="bridge",

@@ -29,11 +29,13 @@ from facade.domain.specs import NodeSpec, PortSpec, SubnetSpec
 
 FABRIC = names.FABRIC_NETNS
 # the node's spec fingerprint is kept as the ifalias of its `lo` ("facade:<fp>", plus
-# " fe:<digest>" for front-ends and " rt:<digest>" for filtering routers): nodes.py writes it,
+# " fe:<digest>" for front-ends and " rt:<digest>" for filtering routers, then " on:<host>" for
+# a node on a simulated host): nodes.py writes it,
 # observe.py reads it back
 ALIAS_PREFIX = "facade:"
 FE_TAG = " fe"
 RT_TAG = " rt"
+HOST_TAG = " on"  # " on:<host>": the node's ports are on that simulated host (NodeSpec.host)
 DELETE_GROUP = 0xFCD  # link group used only to delete links in one batch
 
 
@@ -51,6 +53,30 @@ def ipr_in(netns: str) -> Iterator[IPRoute]:
         yield ipr
     finally:
         ipr.close()
+
+
+def fabric_of(spec: NodeSpec) -> str:
+    """The namespace that holds the node's ports: its simulated host's, or the fabric."""
+    return names.host_netns(spec.host) if spec.host is not None else FABRIC
+
+
+def fabrics() -> list[str]:
+    """The namespaces that hold ports: the fabric, and each simulated host's that exists
+    (docs/multi-host.md); the security rules and the port guard are in each."""
+    return [FABRIC, *sorted(n for n in ns.list_facade() if names.is_host_netns(n))]
+
+
+def alias_tags(alias: str | None) -> tuple[str | None, dict[str, str]]:
+    """A node's `lo` alias read back: (its fingerprint, {tag: value}), tags `fe`, `rt` and
+    `on`; (None, {}) for an alias Facade did not write."""
+    if not alias or not alias.startswith(ALIAS_PREFIX):
+        return None, {}
+    fingerprint, *tags = alias[len(ALIAS_PREFIX):].split(" ")
+    return fingerprint or None, dict(t.partition(":")[::2] for t in tags if t)
+
+
+def host_in_alias(alias: str | None) -> str | None:
+    return alias_tags(alias)[1].get(HOST_TAG.strip()) or None
 
 
 def link_kind(link: Any) -> str | None:
@@ -83,13 +109,13 @@ def get_link(ipr: IPRoute, ifname: str) -> Any | None:
         raise
 
 
-def fabric_links(fab: IPRoute, ports: set[str] | frozenset[str] = frozenset()
-                 ) -> dict[str, Any]:
-    """The fabric's bridges and the named ports (those that exist), by name: the kernel lists
-    the bridges alone (linkcount), so this costs the segments and the ports asked for, not
-    the whole fabric."""
+def fabric_links(fab: IPRoute, ports: set[str] | frozenset[str] = frozenset(),
+                 where: str = FABRIC) -> dict[str, Any]:
+    """The fabric's (or a host's: `where`) bridges and the named ports (those that exist), by
+    name: the kernel lists the bridges alone (linkcount), so this costs the segments and the
+    ports asked for, not the whole fabric."""
     out: dict[str, Any] = {}
-    for index in linkcount.indexes(FABRIC, kind="bridge"):
+    for index in linkcount.indexes(where, kind="bridge"):
         with contextlib.suppress(NetlinkError):
             for link in fab.link("get", index=index):
                 if link_kind(link) == "bridge":
@@ -230,6 +256,13 @@ def delete_bridge(bridge: str) -> None:
         if link is None:
             return
         ports = linkcount.count(FABRIC, master=link["index"])
+        subnet = names.bridge_id(bridge)
+        vxlan = get_link(fab, names.segment_vxlan(subnet)) \
+            if subnet and subnet <= names.MAX_VNI else None
+        if ports == 1 and vxlan is not None and vxlan.get_attr("IFLA_MASTER") == link["index"]:
+            # its stretch over the overlay is the last port (its hosts' nodes are gone)
+            fab.link("del", index=vxlan["index"])
+            ports = 0
         if ports:
             raise DataPlaneError(f"delete_subnet {bridge}: bridge still has ports "
                                  f"({ports})")

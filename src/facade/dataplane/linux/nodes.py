@@ -18,9 +18,11 @@ from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-unty
 
 from facade.dataplane import checks
 from facade.dataplane.linux import (
+    hostplane,
     linkcount,
     neighbours,
     nft_rules,
+    overlay,
     rawlink,
     router_rules,
     tunnels,
@@ -32,9 +34,12 @@ from facade.dataplane.linux.links import (
     ALIAS_PREFIX,
     FABRIC,
     FE_TAG,
+    HOST_TAG,
     RT_TAG,
     delete_links,
     ensure_ports,
+    fabric_of,
+    host_in_alias,
     ip_of,
     ipr_in,
 )
@@ -45,6 +50,7 @@ from facade.dataplane.linux.processes import Processes
 from facade.dataplane.linux.routes import ensure_addresses, ensure_routes, ensure_rules
 from facade.dataplane.linux.sandbox import Sandboxes
 from facade.dataplane.linux.sysctls import base_sysctls, node_sysctls
+from facade.domain import names
 from facade.domain.specs import Leg, NodeSpec, PortSpec
 from facade.domain.states import NodeRole
 
@@ -88,11 +94,15 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
     fabric's lock shared and the node's own. `when_namespaced` is called once the node's
     namespace, sandbox and guard exist, before its ports (it starts the early processes)."""
     step = _Steps(spec.netns)
+    where = fabric_of(spec)
     with contextlib.ExitStack() as stack:
         if not ns.exists(FABRIC):
             raise DataPlaneError(f"ensure_node {spec.netns}: no fabric; ensure the subnets "
                                  "first")
-        rfab = stack.enter_context(rawlink.Netlink(FABRIC))  # reads; `fab` changes
+        if spec.host is not None:  # its segments on its host, stretched over the overlay
+            for segment in sorted({p.bridge for p in spec.ports}):
+                hostplane.ensure_segment(spec.host, segment)
+        rfab = stack.enter_context(rawlink.Netlink(where))  # reads; `fab` changes
         bridges: dict[str, rawlink.Link] = {}
         for port in spec.ports:  # before anything is made: a missing bridge leaves nothing
             bridge = bridges.get(port.bridge) or rfab.link(name=port.bridge)
@@ -100,7 +110,7 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
                 raise DataPlaneError(f"ensure_node {spec.netns}: no bridge {port.bridge} "
                                      f"for port {port.host}")
             bridges[port.bridge] = bridge
-        fab = stack.enter_context(ipr_in(FABRIC))
+        fab = stack.enter_context(ipr_in(where))
         box = spec.sandbox
         if box is not None and box.own_network and ns.exists(spec.netns) \
                 and not ns.owned_by_child_userns(spec.netns):
@@ -116,7 +126,7 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             created = True
         if box is not None and box.own_network:
             # before its ports join their bridges: a tenant's port is never unguarded
-            guard.ensure(spec.netns, entries_of(spec))
+            guard.ensure(spec.netns, entries_of(spec), where=where)
         step("namespace and guard")
         if when_namespaced is not None:
             when_namespaced()
@@ -142,11 +152,14 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
                 tunnels.configure(spec)
             tag = FE_TAG if spec.frontend is not None else RT_TAG
             alias = ALIAS_PREFIX + spec.fingerprint() + (f"{tag}:{digest}" if digest
-                                                         else "")
+                                                         else "") \
+                + (f"{HOST_TAG}:{spec.host}" if spec.host is not None else "")
             lo = links["lo"]
             if lo.alias != alias or not lo.up:
                 node.link("set", index=lo.index, ifalias=alias, state="up")
         _announce(spec)
+        if spec.host is not None and made:
+            _arrive(spec)  # its host's bridge learns its MACs now: EVPN carries them
         step("announce")
     step.log()
 
@@ -157,14 +170,21 @@ def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: 
     namespace, pidfiles and sandbox); returns what was removed, and the indexes of its ports'
     fabric ends, which go with its namespace a moment later (Teardowns)."""
     removed: list[str] = []
+    host = _host_of(netns)
+    where = names.host_netns(host) if host is not None else FABRIC
     entries = guard.record(netns)
-    if entries and ns.exists(FABRIC):
-        guard.ensure(netns, [])
+    if entries and ns.exists(where):
+        guard.ensure(netns, [], where=where)
         removed.append(f"port guard of {netns}")
     ends: list[int] = []
     if ns.exists(netns):
-        if ns.exists(FABRIC):
-            ends = _withdraw(netns)
+        if ns.exists(where):
+            ends, bridges = _withdraw(netns, where)
+            if host is not None:  # its ports deleted now, so its host's segments may go
+                with ipr_in(where) as ipr:
+                    delete_links(ipr, ends)
+                ends = []
+                removed += hostplane.release_segments(host, bridges)
         for pid in procs.kill_netns(netns):
             removed.append(f"process {pid}")
         removed += tunnels.forget(netns)  # a channel's engine killed with its router
@@ -287,17 +307,26 @@ def _announce(spec: NodeSpec) -> None:
                 neighbours.announce(nl, port.announce, ip_of(port.address), port.mac)
 
 
-def _withdraw(netns: str) -> list[int]:
+def _withdraw(netns: str, where: str = FABRIC) -> tuple[list[int], set[str]]:
     """Take back what the node's ports announced (their fabric ends' aliases say what);
-    returns the fabric ends' indexes. Raw netlink (rawlink.py): this is most of a deletion's
-    CPU through pyroute2."""
+    returns the fabric ends' indexes (in `where`: the fabric, or the node's host) and the
+    bridges they are on. Raw netlink (rawlink.py): this is most of a deletion's CPU through
+    pyroute2."""
     ends: list[rawlink.Link] = []
+    bridges: set[str] = set()
     with contextlib.suppress(ns.NamespaceMissing):
         with rawlink.Netlink(netns) as node:
-            peers = [link.peer for link in node.links()
-                     if link.fabric_port and link.peer]
-        with rawlink.Netlink(FABRIC) as fab:
-            ends = [end for end in map(fab.link, peers) if end is not None]
+            peers = {link.peer: link.index for link in node.links()
+                     if link.fabric_port and link.peer}
+        with rawlink.Netlink(where) as fab:
+            # an index is a namespace's own: the end found must be the node's peer (a port
+            # on a host, looked for in the fabric, would name another link there)
+            ends = [end for end in map(fab.link, peers) if end is not None
+                    and end.peer == peers[end.index]]
+            if where != FABRIC:
+                masters = {end.master for end in ends if end.master}
+                bridges = {link.name for link in map(fab.link, masters)
+                           if link is not None and link.name}
     by_router: dict[str, list[tuple[Leg, str]]] = {}
     for end in ends:
         parsed = neighbours.parse_alias(end.alias)
@@ -309,4 +338,24 @@ def _withdraw(netns: str) -> list[int]:
                 link = nl.link(name=leg.ifname)
                 if link is not None:
                     nl.delete_neighbour(link.index, ip)
-    return [end.index for end in ends]
+    return [end.index for end in ends], bridges
+
+
+def _host_of(netns: str) -> str | None:
+    """The simulated host a node's ports are on, as its `lo` alias records (None: the local
+    host, or no such node)."""
+    with contextlib.suppress(ns.NamespaceMissing, FileNotFoundError, OSError), \
+            rawlink.Netlink(netns) as node:
+        lo = node.link(name="lo")
+        return host_in_alias(lo.alias if lo is not None else None)
+    return None
+
+
+def _arrive(spec: NodeSpec) -> None:
+    """A node made on a simulated host announces each of its addresses (a gratuitous ARP), as
+    a virtual machine arriving on a host does: its host's bridge learns the MAC at once and
+    EVPN carries it to the other hosts, before the node's first connection."""
+    for port in spec.ports:
+        if port.mac:
+            with contextlib.suppress(OSError, ns.NamespaceMissing):
+                overlay.announce(spec.netns, port.mac, ip_of(port.address), port.ifname)

@@ -13,11 +13,13 @@ from facade.dataplane.linux import netns as ns
 from facade.dataplane.linux.fabric_guard import FabricGuard
 from facade.dataplane.linux.fabric_rules import observe_fabric
 from facade.dataplane.linux.links import (
-    ALIAS_PREFIX,
     FABRIC,
     FE_TAG,
+    HOST_TAG,
     RT_TAG,
+    alias_tags,
     fabric_links,
+    fabrics,
     ipr_in,
 )
 from facade.dataplane.linux.node_tables import read_frontend, router_digest
@@ -43,8 +45,11 @@ def observe_node(netns: str, guard: FabricGuard) -> ObservedNode | None:
         return None  # deleted while we looked
     if node.own_network:
         want = guard.record(netns)
-        node = dataclasses.replace(node, guarded=want is not None and (
-            not want or ns.exists(FABRIC) and guard.listing.has(want)))
+        if node.host is None:
+            held = not want or ns.exists(FABRIC) and guard.listing.has(want)
+        else:  # on a simulated host: that host's guard, read now
+            held = not want or set(want) <= guard.current(names.host_netns(node.host))
+        node = dataclasses.replace(node, guarded=want is not None and held)
     return node
 
 
@@ -65,11 +70,13 @@ def _bridge(bridge: str) -> rawlink.Link | None:
 
 
 def observe_subnet(bridge: str) -> int | None:
+    """The nodes' (and routers') ports on the subnet's bridge in the fabric: its veths; the
+    VXLAN port of a subnet stretched over simulated hosts is the segment's, not counted."""
     link = _bridge(bridge)
     if link is None:
         return None
-    try:
-        return linkcount.count(FABRIC, master=link.index)  # without parsing them
+    try:  # without parsing them: the kernel filters by master and kind
+        return len(linkcount.indexes(FABRIC, master=link.index, kind="veth"))
     except (ns.NamespaceMissing, FileNotFoundError):
         return None
 
@@ -85,6 +92,15 @@ def observe_rules() -> RulesObservation:
         _bridges, (fingerprint, seen, drift), _guard = observe_fabric()
     except (ns.NamespaceMissing, FileNotFoundError):
         return RulesObservation()
+    for where in fabrics()[1:]:  # each simulated host holds the same tables
+        try:
+            _b, (theirs, _seen, their_drift), _g = observe_fabric(where)
+        except (ns.NamespaceMissing, FileNotFoundError):
+            continue  # removed while we looked
+        drift += tuple(f"on {where}: {d}" for d in their_drift)
+        if theirs != fingerprint:
+            drift += (f"on {where}: rules {theirs or 'missing'}, not the fabric's "
+                      f"{fingerprint}",)
     return RulesObservation(fingerprint=fingerprint, seen=seen, drift=drift)
 
 
@@ -113,15 +129,20 @@ def observe(procs: Processes, guard: FabricGuard) -> ObservedState:
         try:
             if name == FABRIC:
                 subnets, rules, guarded = observe_fabric()
+            elif names.is_host_netns(name):
+                continue  # a simulated host's: its segments and ports, not a node
             else:
                 nodes[name] = read_node(name)
         except (ns.NamespaceMissing, FileNotFoundError):
             continue  # deleted while we looked
+    held: dict[str | None, set[port_guard.Entry]] = {None: guarded}
     for name, node in nodes.items():
         if node.own_network:
             want = guard.record(name)
+            if node.host not in held:  # a simulated host's guard, read once
+                held[node.host] = guard.current(names.host_netns(node.host or ""))
             nodes[name] = dataclasses.replace(
-                node, guarded=want is not None and set(want) <= guarded)
+                node, guarded=want is not None and set(want) <= held[node.host])
     return ObservedState(subnets=subnets, nodes=nodes, processes=procs.observe(),
                          port_rules=rules[0], port_rules_seen=rules[1],
                          port_rules_drift=rules[2])
@@ -129,7 +150,7 @@ def observe(procs: Processes, guard: FabricGuard) -> ObservedState:
 
 def read_node(name: str) -> ObservedNode:
     """One node's links, addresses, lo alias and tables (the port guard aside)."""
-    fingerprint = recorded = None
+    fingerprint = recorded = host = None
     frontend = router = False
     with rawlink.Netlink(name) as nl:
         links = {link.index: link for link in nl.links()}
@@ -137,13 +158,13 @@ def read_node(name: str) -> ObservedNode:
     ports = frozenset(link.name for link in links.values() if link.fabric_port)
     for link in links.values():
         if link.name == "lo":
-            alias = link.alias or ""
-            if alias.startswith(ALIAS_PREFIX):
-                # "facade:<fingerprint>", plus " fe:<digest of its nftables chains>"
-                fingerprint, _, tag = alias[len(ALIAS_PREFIX):].partition(" ")
-                frontend = tag.startswith(FE_TAG.strip())
-                router = tag.startswith(RT_TAG.strip())
-                recorded = tag.partition(":")[2] or None
+            # "facade:<fingerprint>", plus " fe:<digest of its nftables chains>" (or " rt:"),
+            # plus " on:<host>" (links.py)
+            fingerprint, tags = alias_tags(link.alias)
+            frontend = FE_TAG.strip() in tags
+            router = RT_TAG.strip() in tags
+            recorded = tags.get(FE_TAG.strip()) or tags.get(RT_TAG.strip()) or None
+            host = tags.get(HOST_TAG.strip()) or None
     addresses = frozenset((links[index].name, address) for index, address in addrs
                           if index in links and links[index].name != "lo")
     backends = rotation_drift = rules_drift = None
@@ -162,6 +183,6 @@ def read_node(name: str) -> ObservedNode:
                         backends=backends, rotation_drift=rotation_drift,
                         rules_drift=rules_drift,
                         own_network=not router and ns.owned_by_child_userns(name),
-                        ports=ports,
+                        ports=ports, host=host,
                         tunnels=frozenset(link.name for link in links.values()
                                           if names.TUNNEL.fullmatch(link.name or "")))

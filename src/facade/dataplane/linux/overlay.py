@@ -130,10 +130,11 @@ def garp(mac: str, ip: str) -> bytes:
     return eth + arp
 
 
-def announce(netns: str, mac: str, ip: str) -> None:
+def announce(netns: str, mac: str, ip: str, ifname: str = NODE_IF) -> None:
+    """A gratuitous ARP for `ip` (MAC `mac`) sent out of the node's `ifname`."""
     sock = ns.socket_in(netns, socket.AF_PACKET, socket.SOCK_RAW, 0)
     try:
-        sock.bind((NODE_IF, 0))
+        sock.bind((ifname, 0))
         sock.send(garp(mac, ip))
     finally:
         sock.close()

@@ -77,6 +77,13 @@ def _plug(netns: str, port: str, address: ipaddress.IPv4Interface) -> None:
         raise ValueError(f"{netns} exists already; `facade cleanup` removes a crashed run's")
     ensure_substrate()
     ns.create(netns, then=lambda: ns.write_sysctls(fabric_sysctls()))
+    plug(netns, port, address)
+
+
+def plug(netns: str, port: str, address: ipaddress.IPv4Interface) -> None:
+    """An existing namespace's underlay link: a veth pair from the substrate's bridge (made
+    first if need be), `address` on it (a stale port of that name replaced)."""
+    ensure_substrate()
     fd = os.open(ns.path(netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
         with ipr_in(SUBSTRATE) as sub:
@@ -94,6 +101,25 @@ def _plug(netns: str, port: str, address: ipaddress.IPv4Interface) -> None:
             host.link("set", index=index_of(host, ifname), state="up")
         host.addr("add", index=index_of(host, UNDERLAY_IF),
                   address=str(address.ip), prefixlen=address.network.prefixlen)
+
+
+def underlay_address(netns: str) -> str | None:
+    """The underlay address of a host's (or the fabric's) namespace; None without a leg."""
+    with ipr_in(netns) as ipr:
+        link = get_link(ipr, UNDERLAY_IF)
+        if link is None:
+            return None
+        for addr in ipr.get_addr(index=link["index"], family=2):
+            return str(addr.get_attr("IFA_ADDRESS"))
+    return None
+
+
+def unplug(netns: str) -> None:
+    """A namespace's underlay leg removed (its substrate end goes with it)."""
+    with ipr_in(netns) as ipr:
+        link = get_link(ipr, UNDERLAY_IF)
+        if link is not None:
+            ipr.link("del", index=link["index"])
 
 
 def remove_host(name: str) -> bool:

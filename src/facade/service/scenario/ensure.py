@@ -264,7 +264,7 @@ def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl
     if row is None:
         instances.new_instance(ctx, session, caller, inst.name, inst.account,
                                [{"subnet": i.subnet, "ip": i.ip} for i in inst.interfaces],
-                               dict(inst.limits), public_ip=inst.public_ip)
+                               dict(inst.limits), public_ip=inst.public_ip, host=inst.host)
         return "created"
     have = [(_path_as(i.subnet, w.subnet), i.ip)
             for i, w in zip(row.interfaces, inst.interfaces, strict=False)]
@@ -279,6 +279,9 @@ def _instance(ctx: Context, session: Session, caller: Caller, inst: InstanceDecl
         PublicIp.instance_id == row.id, PublicIp.standard.is_(True))) is not None
     if standard != inst.public_ip:  # made with the instance, or not: not a setting
         raise differs(inst, "public_ip", standard, inst.public_ip)
+    placed = row.host.name if row.host is not None else None
+    if inst.host is not None and (placed or "local") != inst.host:  # placement is made once
+        raise differs(inst, "host", placed or "local", inst.host)
     return "updated" if _set_limits(ctx, session, row, inst.limits) else "unchanged"
 
 

@@ -1,0 +1,219 @@
+"""A control plane's simulated hosts (docs/multi-host.md, slice 2b): each a namespace
+`fcd-h-NAME` on the substrate with its own zebra + bgpd, peering with the route reflector;
+the local host's fabric (`fcd-fabric`) joins the same overlay (an underlay leg, its own FRR)
+once the first simulated host exists, and leaves it with the last. A subnet's segment on a
+host is its bridge `fcdb<id>` there with the VXLAN port `fcdx<id>` (VNI = the subnet's id);
+the fabric's bridge of a subnet gets its VXLAN port while some host holds the segment.
+
+The control plane drives these namespaces directly: they are on this machine. The host agent
+(slice 3) will do it for a real host. The driver (driver.py) calls `ensure_host` and
+`remove_host`; nodes.py calls `ensure_segment` before a node's ports and `release_segments`
+when a node on a host is deleted. FRR's folders: STATE/overlay/frr/<host> (the fabric's:
+`_local`, the reflector's: `_reflector`), as simhosts.py's, so `facade cleanup` finds them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import shutil
+from pathlib import Path
+
+from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
+
+from facade.dataplane.linux import frr, linkcount, substrate
+from facade.dataplane.linux import netns as ns
+from facade.dataplane.linux.errors import DataPlaneError
+from facade.dataplane.linux.links import FABRIC, ensure_fabric, get_link, ipr_in, link_kind
+from facade.domain import hosts, names
+
+VXLAN_PORT = 4789  # IANA's
+
+
+def frr_root(state_dir: Path) -> Path:
+    return state_dir / "overlay" / "frr"
+
+
+def _address(n: int) -> ipaddress.IPv4Interface:
+    net = hosts.UNDERLAY
+    return ipaddress.IPv4Interface(f"{net[n]}/{net.prefixlen}")
+
+
+def _reflector(state_dir: Path) -> frr.Instance:
+    return frr.Instance(substrate.REFLECTOR, substrate.REFLECTOR, frr_root(state_dir) / "_reflector")
+
+
+def _fabric(state_dir: Path) -> frr.Instance:
+    return frr.Instance(FABRIC, FABRIC, frr_root(state_dir) / "_local")
+
+
+def _host(state_dir: Path, name: str) -> frr.Instance:
+    netns = names.host_netns(name)
+    return frr.Instance(netns, netns, frr_root(state_dir) / name)
+
+
+def _running(inst: frr.Instance, configs: dict[str, str]) -> None:
+    """The instance's zebra and bgpd running with `configs` (started again if either is
+    missing: a half-started instance is stopped first)."""
+    if all(frr.pid_of(inst, d) is not None for d in frr.DAEMONS):
+        return
+    frr.stop(inst)
+    frr.write_config(inst, configs)
+    frr.start(inst)
+
+
+def host_names() -> list[str]:
+    """The simulated hosts whose namespaces exist, by name."""
+    return sorted(h for h in map(names.host_of_netns, ns.list_facade()) if h is not None)
+
+
+def ensure_host(state_dir: Path, name: str, address: str) -> None:
+    """Host NAME running: the reflector, the fabric's leg and FRR (the local host joins the
+    overlay with its first simulated host), the host's namespace at `address` and its FRR.
+    Idempotent: what exists is kept, a stopped daemon started again."""
+    reflector = _address(hosts.REFLECTOR_HOST)
+    if not ns.exists(substrate.REFLECTOR):
+        substrate.add_reflector(reflector)
+    _running(_reflector(state_dir), {
+        "zebra": frr.zebra_conf("reflector"),
+        "bgpd": frr.reflector_bgpd_conf("reflector", str(reflector.ip), str(hosts.UNDERLAY))})
+    local = _address(hosts.LOCAL_UNDERLAY_HOST)
+    ensure_fabric()
+    if substrate.underlay_address(FABRIC) is None:
+        substrate.plug(FABRIC, names.host_port(names.LOCAL_HOST), local)
+    _running(_fabric(state_dir), {
+        "zebra": frr.zebra_conf(names.LOCAL_HOST),
+        "bgpd": frr.host_bgpd_conf(names.LOCAL_HOST, str(local.ip), str(reflector.ip))})
+    netns = names.host_netns(name)
+    ip = ipaddress.IPv4Interface(f"{address}/{hosts.UNDERLAY.prefixlen}")
+    if not ns.exists(netns):
+        substrate.add_host(name, ip)
+    elif substrate.underlay_address(netns) != address:
+        raise DataPlaneError(f"ensure_host {name}: {netns} exists with another underlay "
+                             f"address than {address}; `facade cleanup` removes a stale one")
+    _running(_host(state_dir, name), {
+        "zebra": frr.zebra_conf(name),
+        "bgpd": frr.host_bgpd_conf(name, address, str(reflector.ip))})
+
+
+def remove_host(state_dir: Path, name: str) -> list[str]:
+    """Host NAME gone: its FRR stopped (its routes withdrawn at once), what runs in it killed,
+    its namespace and folder removed; with the last host, the local host leaves the overlay
+    and the reflector and substrate go. Returns what was removed."""
+    inst = _host(state_dir, name)
+    removed = [f"process {pid} (frr)" for pid in frr.stop(inst)]
+    if substrate.remove_host(name):
+        removed.append(f"netns {inst.netns}")
+    shutil.rmtree(inst.root, ignore_errors=True)
+    if not host_names():
+        removed += _leave(state_dir)
+    return removed
+
+
+def _leave(state_dir: Path) -> list[str]:
+    """No simulated host left: the fabric's FRR, leg and VXLAN ports, the reflector and the
+    substrate removed, as a plane that never had a host."""
+    removed = [f"process {pid} (frr)" for pid in frr.stop(_fabric(state_dir))]
+    removed += [f"process {pid} (frr)" for pid in frr.stop(_reflector(state_dir))]
+    if ns.exists(FABRIC):
+        substrate.unplug(FABRIC)
+        with ipr_in(FABRIC) as fab:
+            for link in fab.get_links():
+                if link_kind(link) == "vxlan" and names.is_facade_link(link.get("ifname")):
+                    fab.link("del", index=link["index"])
+                    removed.append(f"link {link.get('ifname')}")
+    for gone, what in ((substrate.remove_reflector(), substrate.REFLECTOR),
+                       (substrate.remove_substrate(), substrate.SUBSTRATE)):
+        if gone:
+            removed.append(f"netns {what}")
+    shutil.rmtree(frr_root(state_dir), ignore_errors=True)
+    return removed
+
+
+# ---------------------------------------------------------------------- segments
+def _ensure_link(ipr: object, ifname: str, **kwargs: object) -> None:
+    """Add a link unless one of that name exists (made beside us meanwhile: fine)."""
+    if get_link(ipr, ifname) is None:
+        try:
+            ipr.link("add", ifname=ifname, **kwargs)  # type: ignore[attr-defined]
+        except NetlinkError as exc:
+            if exc.code != errno.EEXIST:
+                raise
+
+
+def _stretch(netns: str, bridge: str, vni: int, local_ip: str) -> None:
+    """Bridge `bridge` in `netns` (made if missing) with the VXLAN port of `vni` on it: learning
+    off (remote MACs come from EVPN only), ARP suppression on, both up."""
+    vxlan = names.segment_vxlan(vni)
+    with ipr_in(netns) as ipr:
+        _ensure_link(ipr, bridge, kind="bridge", br_stp_state=0, br_forward_delay=0)
+        _ensure_link(ipr, vxlan, kind="vxlan", vxlan_id=vni, vxlan_local=local_ip,
+                     vxlan_port=VXLAN_PORT, vxlan_learning=0)
+        br, vx = get_link(ipr, bridge), get_link(ipr, vxlan)
+        if br is None or vx is None:
+            raise DataPlaneError(f"segment {vni} in {netns}: its links went as they were made")
+        if vx.get_attr("IFLA_MASTER") != br["index"]:
+            ipr.link("set", index=vx["index"], master=br["index"])
+            ipr.brport("set", index=vx["index"], neigh_suppress=1, learning=0)
+        for link in (vx, br):
+            if link.get("state") != "up":
+                ipr.link("set", index=link["index"], state="up")
+
+
+def ensure_segment(host: str, bridge: str) -> None:
+    """Subnet `bridge`'s segment on host HOST (its bridge and VXLAN port), and the fabric's
+    bridge of it stretched (its VXLAN port): a node of HOST may then join it."""
+    vni = names.bridge_id(bridge)
+    if vni is None:
+        raise DataPlaneError(f"ensure_node: {bridge} is not a subnet's bridge")
+    netns = names.host_netns(host)
+    if not ns.exists(netns):
+        raise DataPlaneError(f"ensure_node: no host {host} ({netns}); the host is made when "
+                             "it is added")
+    local_ip = substrate.underlay_address(netns)
+    fabric_ip = substrate.underlay_address(FABRIC) if ns.exists(FABRIC) else None
+    if local_ip is None or fabric_ip is None:
+        raise DataPlaneError(f"ensure_node: host {host} or the fabric has no underlay leg yet")
+    with ipr_in(FABRIC) as fab:
+        if get_link(fab, bridge) is None:
+            raise DataPlaneError(f"ensure_node: no bridge {bridge} in the fabric; ensure the "
+                                 "subnet first")
+    _stretch(netns, bridge, vni, local_ip)
+    _stretch(FABRIC, bridge, vni, fabric_ip)
+
+
+def release_segments(host: str, bridges: set[str]) -> list[str]:
+    """The segments of `bridges` on HOST removed where no node's port is left on them (their
+    VXLAN port alone), and the fabric's VXLAN port of each that no host holds any more.
+    Returns what was removed."""
+    netns, removed = names.host_netns(host), []
+    for bridge in sorted(bridges):
+        vni = names.bridge_id(bridge)
+        if vni is None or not ns.exists(netns):
+            continue
+        with ipr_in(netns) as ipr:
+            br = get_link(ipr, bridge)
+            if br is None or linkcount.count(netns, master=br["index"]) > 1:
+                continue  # another node's port is still on it
+            for ifname in (names.segment_vxlan(vni), bridge):
+                link = get_link(ipr, ifname)
+                if link is not None:
+                    with contextlib.suppress(NetlinkError):
+                        ipr.link("del", index=link["index"])
+            removed.append(f"segment {vni} of host {host}")
+        if not any(_holds(h, bridge) for h in host_names()) and ns.exists(FABRIC):
+            with ipr_in(FABRIC) as fab:
+                link = get_link(fab, names.segment_vxlan(vni))
+                if link is not None:
+                    with contextlib.suppress(NetlinkError):
+                        fab.link("del", index=link["index"])
+                    removed.append(f"link {names.segment_vxlan(vni)}")
+    return removed
+
+
+def _holds(host: str, bridge: str) -> bool:
+    with contextlib.suppress(ns.NamespaceMissing, FileNotFoundError), \
+            ipr_in(names.host_netns(host)) as ipr:
+        return get_link(ipr, bridge) is not None
+    return False
