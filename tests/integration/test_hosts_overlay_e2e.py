@@ -66,6 +66,11 @@ def _frr_names() -> set[str]:
     return found
 
 
+def _host_ports(host: str) -> set[str]:
+    """The nodes' ports on a simulated host (their fabric-side veth ends)."""
+    return {n for n in _links(f"fcd-h-{host}") if n.startswith("fcdv")}
+
+
 class World:
     """The module's hosts, instances and a Greeter in each instance."""
 
@@ -204,6 +209,46 @@ def _ports(netns: str) -> list[str]:
     """The node ports (veths to another namespace) of a host's namespace."""
     return sorted(n for n, lk in _links(netns).items() if n.startswith("fcdv")
                   and lk.get("link_netnsid") is not None)
+
+
+def test_an_appliances_backends_spread_over_the_hosts_and_serve(cp: ControlPlane,
+                                                                world: World) -> None:
+    """Three backends of one appliance: one on each of local, h1 and h2 (anti-affinity,
+    service/hosts_placement.py); the two on simulated hosts have their ports in their host's
+    namespace; requests through the endpoint, from an instance of the customer's subnet, are
+    answered by all three; deleting the appliance leaves no port of it on the hosts."""
+    ports = {h: _host_ports(h) for h in HOSTS}
+    assert cp.api("POST", "/v1/accounts", json={"name": "searchco"}).status_code == 201
+    assert cp.api("POST", "/v1/networks", json={
+        "name": "svc", "account": "searchco", "cidr": "10.50.0.0/16",
+        "subnets": [{"name": "backend", "cidr": "10.50.1.0/24"},
+                    {"name": "mgmt", "cidr": "10.50.2.0/24"}]}).status_code == 201
+    assert cp.api("POST", "/v1/services", json={
+        "name": "echo", "account": "searchco", "workload": "http-echo", "port": 80,
+        "backend_subnet": "svc/backend", "management_subnet": "svc/mgmt"}).status_code == 201
+    started = time.monotonic()
+    assert cp.api("POST", "/v1/appliances", json={
+        "name": "spread", "account": "red", "service": "echo", "subnet": "vpc/app",
+        "backends": 3}).status_code == 202
+    app = cp.wait_for(lambda: (a := cp.get("/v1/appliances/spread?account=red"))["status"]
+                      == "ready" and a, timeout=30, what="the spread appliance ready")
+    ready_s = time.monotonic() - started
+    hosts = {b["name"]: b["host"] for b in app["backends"]}
+    assert sorted(hosts.values()) == ["h1", "h2", "local"], hosts
+    for h in HOSTS:  # a backend's two ports (backend and management subnets) on its host
+        assert len(_host_ports(h) - ports[h]) == 2, (h, _host_ports(h) - ports[h])
+    seen = set()
+    for _ in range(30):
+        status, headers, _body = nsclient.http(world.netns["r-loc"], app["endpoint"]["ip"], 80)
+        assert status == 200
+        seen.add(headers["x-backend"])
+        if len(seen) == 3:
+            break
+    assert seen == set(hosts), seen
+    assert cp.api("DELETE", "/v1/appliances/spread?account=red").status_code in (202, 204)
+    cp.wait_for(lambda: all(_host_ports(h) == ports[h] for h in HOSTS), timeout=20,
+                what="the backends' ports gone from the hosts")
+    print(f"\nan appliance of 3 backends over local, h1 and h2 ready in {ready_s:.2f} s")
 
 
 def test_deleting_instances_and_hosts_leaves_nothing(cp: ControlPlane, world: World) -> None:

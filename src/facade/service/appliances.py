@@ -21,6 +21,7 @@ from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.readmodels.appliances import AppliancePage, ApplianceRead
 from facade.service import (
     chains,
+    hosts_placement,
     instances,
     load_balancers,
     lookup,
@@ -61,8 +62,9 @@ def _add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
     svc = app.service
     name = f"{app.name}-b{ordinal}"
     instances.check_free_name(session, app.account.id, name, where="backends")
+    host = hosts_placement.backend_host(session, app)  # before it counts among app.nodes
     node = Instance(name=name, account=svc.account, name_scope=app.account, role=NodeRole.BACKEND,
-                    appliance=app, ordinal=ordinal, status=NodeStatus.PENDING)
+                    appliance=app, ordinal=ordinal, status=NodeStatus.PENDING, host=host)
     session.add(node)
     extras = []
     for k, extra in enumerate(svc.extra_subnets):

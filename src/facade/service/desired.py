@@ -191,7 +191,7 @@ def _node(home: Path, inst: Instance) -> NodeSpec:
             else ()
         return NodeSpec(netns=netns, role=NodeRole.BACKEND, ports=tuple(
             _port(i, connected=i.index >= 2, peers=fe_ip if i.index == 0 else ())
-            for i in inst.interfaces), sandbox=box)
+            for i in inst.interfaces), sandbox=box, host=_host(inst))
     return NodeSpec(netns=netns, role=NodeRole.INSTANCE,
                     ports=tuple(_port(i) for i in inst.interfaces), sandbox=box,
                     host=_host(inst))

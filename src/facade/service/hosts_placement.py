@@ -1,0 +1,48 @@
+"""Where a new backend goes once simulated hosts run (docs/multi-host.md, "Scheduling"):
+spread over the hosts, the local one included, as a load balancer's backends should be (a
+host lost takes as few of an appliance's backends as it can). With no simulated host it is
+the local host, as it always was, and nothing is read.
+
+A backend goes on the host holding the fewest of its appliance's backends (anti-affinity),
+then the fewest nodes in all, then the first by name; hosts that take nothing new (draining,
+lost, removed), machines whose agent does not make nodes yet, and full ones (their capacity
+reached) are left out. Front-ends, routers and management agents stay on the local host.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from facade.domain import hosts
+from facade.domain.errors import Exhausted
+from facade.domain.states import HostState, NodeRole, NodeStatus
+from facade.store.models import Appliance, Host, Instance
+
+
+def backend_host(session: Session, app: Appliance) -> Host | None:
+    """The host of `app`'s next backend; None: the local host."""
+    ready = session.scalars(select(Host).where(Host.simulated.is_(True),
+                                               Host.state == HostState.READY)).all()
+    if not ready:
+        return None
+    held = dict(session.execute(select(Instance.host_id, func.count(Instance.id))
+                                .group_by(Instance.host_id)).all())
+    mine: dict[int | None, int] = {}
+    for node in app.nodes:
+        if node.role == NodeRole.BACKEND and node.status != NodeStatus.DELETING:
+            mine[node.host_id] = mine.get(node.host_id, 0) + 1
+    # the local host: its nodes have no host (None)
+    local = session.scalar(select(Host).where(Host.name == hosts.LOCAL))
+    candidates: list[tuple[int, int, str, Host | None]] = []
+    local_nodes = held.get(None, 0) + (held.get(local.id, 0) if local is not None else 0)
+    if local_nodes < (local.capacity if local is not None else hosts.LOCAL_CAPACITY):
+        candidates.append((mine.get(None, 0) + (mine.get(local.id, 0) if local else 0),
+                           local_nodes, hosts.LOCAL, None))
+    for row in ready:
+        if held.get(row.id, 0) < row.capacity:
+            candidates.append((mine.get(row.id, 0), held.get(row.id, 0), row.name, row))
+    if not candidates:
+        raise Exhausted("every host is full (its capacity in nodes reached): add a host or "
+                        "raise a capacity", where="backends")
+    return min(candidates, key=lambda c: c[:3])[3]
