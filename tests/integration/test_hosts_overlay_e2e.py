@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -245,10 +246,47 @@ def test_an_appliances_backends_spread_over_the_hosts_and_serve(cp: ControlPlane
         if len(seen) == 3:
             break
     assert seen == set(hosts), seen
+    # h1 drained while a client loops requests through the endpoint: its backend's
+    # replacement is made elsewhere first, then it leaves; no request fails, and the
+    # appliance stays ready
+    failures: list[str] = []
+    done = threading.Event()
+
+    def loop() -> None:
+        for _ in range(1500):  # bounded: at most 1,500 requests, 30 s
+            if done.is_set():
+                return
+            try:
+                status, _, _ = nsclient.http(world.netns["r-loc"], app["endpoint"]["ip"], 80,
+                                             timeout=2.0)
+                if status != 200:
+                    failures.append(f"HTTP {status}")
+            except OSError as exc:
+                failures.append(str(exc))
+            time.sleep(0.02)
+
+    client = threading.Thread(target=loop, daemon=True)
+    client.start()
+    started = time.monotonic()
+    try:
+        cp.cli("host", "drain", "h1")
+        cp.wait_for(lambda: _host_ports("h1") == ports["h1"], timeout=30,
+                    what="h1's backend moved away")
+        moved_s = time.monotonic() - started
+        time.sleep(0.5)  # requests after the move too
+    finally:
+        done.set()
+        client.join(10)
+    assert failures == []
+    app = cp.get("/v1/appliances/spread?account=red")
+    assert app["status"] == "ready" and len(app["backends"]) == 3
+    assert "h1" not in {b["host"] for b in app["backends"]}
+    assert cp.get("/v1/hosts/h1")["state"] == "draining"
     assert cp.api("DELETE", "/v1/appliances/spread?account=red").status_code in (202, 204)
     cp.wait_for(lambda: all(_host_ports(h) == ports[h] for h in HOSTS), timeout=20,
                 what="the backends' ports gone from the hosts")
-    print(f"\nan appliance of 3 backends over local, h1 and h2 ready in {ready_s:.2f} s")
+    print(f"\nan appliance of 3 backends over local, h1 and h2 ready in {ready_s:.2f} s; "
+          f"h1 drained of its backend in {moved_s:.2f} s, no request failed")
 
 
 def test_deleting_instances_and_hosts_leaves_nothing(cp: ControlPlane, world: World) -> None:

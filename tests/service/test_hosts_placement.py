@@ -69,3 +69,37 @@ def test_draining_full_and_unmade_hosts_take_no_backend(world: Any) -> None:
     err(world.req("POST", "/v1/appliances", json={
         "name": "b", "account": "acme", "service": "search", "subnet": "acme-vpc/app",
         "backends": 1}), 409, "full", where="backends")
+
+
+def test_drain_moves_a_hosts_backends_away_with_the_appliance_ready_throughout(
+        world: Any) -> None:
+    """service/hosts_drain.py: a replacement first, on a host that does not drain; the old
+    backend leaves once the replacement passes its check; then the host holds nothing and can
+    be removed."""
+    import time
+
+    world.changed = True
+    for host in ("h1", "h2"):
+        ok(world.req("POST", "/v1/hosts", json={"name": host, "simulated": True}), 201)
+    _appliance(world, "one", 1)
+    _appliance(world, "three", 3)
+    (where,) = _backend_hosts(world, "one")
+    assert where in ("h1", "h2")
+    before = {b["name"] for b in ok(world.req("GET", "/v1/appliances/one"))["backends"]}
+    ok(world.req("POST", f"/v1/hosts/{where}/drain"))
+    statuses = set()
+    deadline = time.monotonic() + 20
+    while ok(world.req("GET", f"/v1/hosts/{where}"))["nodes"]:
+        assert time.monotonic() < deadline, world.items("/v1/events")[-5:]
+        statuses |= {a["status"] for a in world.items("/v1/appliances")}
+        time.sleep(0.05)
+    assert statuses == {"ready"}  # never scaling, degraded or anything else meanwhile
+    after = ok(world.req("GET", "/v1/appliances/one"))
+    assert after["status"] == "ready" and len(after["backends"]) == 1
+    assert after["backends"][0]["host"] != where and after["backends"][0]["name"] not in before
+    assert where not in _backend_hosts(world, "three")
+    assert sum(_backend_hosts(world, "three").values()) == 3
+    notes = [e["message"] for e in world.items("/v1/events") if e["object"] == where]
+    assert any("to take over from" in n for n in notes)
+    assert any("its replacement serves" in n for n in notes)
+    ok(world.req("DELETE", f"/v1/hosts/{where}"), 204)

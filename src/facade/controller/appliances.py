@@ -91,7 +91,7 @@ def _reconcile(rt: Runtime, key: Key, target: desired.ApplianceTarget) -> None:
     recheck = None  # seconds before looking again, when it can only be waited for
     if fe is None or seen_fe is None or seen_fe.backends is None:
         ok, detail = False, "front-end not created yet"
-    elif rotation != wanted or leaving:
+    elif (rotation != wanted or leaving) and not _serving(target, rotation & wanted):
         ok = False
         detail = f"{len(rotation & wanted)}/{len(wanted)} backends in rotation" + (
             f", {len(leaving)} leaving" if leaving else "")
@@ -106,6 +106,14 @@ def _reconcile(rt: Runtime, key: Key, target: desired.ApplianceTarget) -> None:
         _record(rt, key.ident, ok, detail)
     if not ok and recheck is not None:
         raise Later(recheck, f"{target.name}: {detail}")
+
+
+def _serving(target: desired.ApplianceTarget, serving: set[str]) -> bool:
+    """A ready appliance stays ready while as many backends as it asks for are in the
+    rotation, whatever else starts or leaves beside them (a draining host's backends moved:
+    service/hosts_drain.py makes the replacement first). On its way to ready, or once degraded,
+    every backend counts."""
+    return target.status == ApplianceStatus.READY and 0 < target.desired <= len(serving)
 
 
 def _verdict(rt: Runtime, netns: str, in_rotation: bool) -> bool:

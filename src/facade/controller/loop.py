@@ -52,7 +52,7 @@ from facade.controller.runtime import SETTLE, Failed, Later, Runtime
 from facade.dataplane.errors import DataPlaneError
 from facade.domain import hosts, keys, names
 from facade.domain.keys import Key
-from facade.service import desired, host_agents, request_ids
+from facade.service import desired, host_agents, hosts_drain, request_ids
 from facade.service.context import Context
 from facade.store.models import Appliance, Instance, Network, Subnet
 
@@ -291,11 +291,14 @@ class Controller:
     def _watch_hosts(self) -> None:
         """Every HEARTBEAT_EVERY seconds, the hosts whose agent went silent for LOST_AFTER
         seconds marked lost (service/host_agents.py: one read of the hosts with an agent, a
-        write only when one went silent)."""
+        write only when one went silent), and a step of every draining host's move
+        (service/hosts_drain.py: one read when no host drains)."""
         while not self._stop.wait(hosts.HEARTBEAT_EVERY):
             try:
                 with self.costs.measure("host watch"):
                     host_agents.mark_lost(self.ctx)
+                    for note in hosts_drain.step(self.ctx, self.health.healthy):
+                        log.info("drain: %s", note)
             except Exception:  # the store went away for a moment, say: next second again
                 log.exception("host watch")
 

@@ -87,6 +87,9 @@ class ApplianceTarget:
     frontend_id: int | None = None  # the front-end's instance id (its node key)
     frontend_name: str = ""
     frontend_mgmt: tuple[int, str] | None = None  # (management network, address)
+    # the backends it asks for: a ready appliance stays ready while that many serve, its
+    # surplus starting or leaving (a draining host's backends moved: service/hosts_drain.py)
+    desired: int = 0
 
 
 @dataclass
@@ -431,7 +434,7 @@ def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceT
         upstream_file=appliance_dir(home, app.id) / "upstream.json",
         upstream=_upstream(session, app),
         frontend_id=fe.id if fe else None, frontend_name=fe.name if fe else "",
-        frontend_mgmt=_mgmt(fe) if fe else None)
+        frontend_mgmt=_mgmt(fe) if fe else None, desired=app.desired_backends)
 
 
 def appliance_targets(session: Session, home: Path, first: int = 0,

@@ -205,8 +205,9 @@ def get(ctx: Context, caller: Caller, name: str) -> HostRead:
 
 
 def drain(ctx: Context, caller: Caller, name: str) -> HostRead:
-    """Nothing new is placed on the host (state `draining`); moving its nodes away comes with
-    placement on many hosts (docs/multi-host.md, slice 4)."""
+    """Nothing new is placed on the host (state `draining`), and its appliances' backends move
+    away, each appliance serving throughout (the controller's host watch: service/
+    hosts_drain.py); instances named onto it stay (docs/multi-host.md, "Drain")."""
     _require_operator(caller, "drain hosts")
     with ctx.write() as session:
         row = _find(session, name)

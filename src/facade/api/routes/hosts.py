@@ -37,7 +37,8 @@ def get_host(name: str, ctx: Ctx, caller: Auth) -> Any:
 
 @router.post("/{name}/drain", response_model=HostRead, operation_id="drain_host")
 def drain_host(name: str, ctx: Ctx, caller: Auth) -> Any:
-    """Nothing new is placed on the host; the local host cannot be drained (409)."""
+    """Nothing new is placed on the host and its appliances' backends move away, each
+    appliance serving throughout; the local host cannot be drained (409)."""
     return hosts.drain(ctx, caller, name)
 
 

@@ -58,8 +58,8 @@ def show(name: Name, as_json: Json = False, form: Output = None) -> None:
 
 @app.command("drain")
 def drain(name: Name, as_json: Json = False, form: Output = None) -> None:
-    """Place nothing new on a host (state draining). Moving its nodes away comes with
-    placement on many hosts; the local host cannot be drained."""
+    """Place nothing new on a host (state draining) and move its appliances' backends away,
+    each appliance serving throughout; instances stay. The local host cannot be drained."""
     with connect() as cli:
         obj = cli.hosts.drain(name)
     render.output(obj, as_json, render.host, form)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import json
 import shutil
+import time
 from pathlib import Path
 
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
@@ -29,6 +31,7 @@ from facade.dataplane.linux.links import FABRIC, ensure_fabric, get_link, ipr_in
 from facade.domain import hosts, names
 
 VXLAN_PORT = 4789  # IANA's
+SESSION_TIMEOUT = 15.0  # seconds a new host's EVPN session has to come up
 
 
 def frr_root(state_dir: Path) -> Path:
@@ -95,6 +98,30 @@ def ensure_host(state_dir: Path, name: str, address: str) -> None:
     _running(_host(state_dir, name), {
         "zebra": frr.zebra_conf(name),
         "bgpd": frr.host_bgpd_conf(name, address, str(reflector.ip))})
+    _wait_established([_host(state_dir, name), _fabric(state_dir)])
+
+
+def _established(inst: frr.Instance) -> bool:
+    """Whether the instance's EVPN session with the reflector is up (bgpd's own word)."""
+    try:
+        out = json.loads(frr.vtysh(inst, "show bgp l2vpn evpn summary json") or "{}")
+    except (DataPlaneError, ValueError):
+        return False  # bgpd still starting
+    return any(p.get("state") == "Established" for p in out.get("peers", {}).values())
+
+
+def _wait_established(instances: list[frr.Instance]) -> None:
+    """Until each instance's EVPN session is up: a host is ready when the nodes placed on it
+    can be reached, not when its daemons merely run (1-2 s: the connect retry is 1 s)."""
+    deadline = time.monotonic() + SESSION_TIMEOUT
+    pending = list(instances)
+    while pending:
+        pending = [i for i in pending if not _established(i)]
+        if pending and time.monotonic() > deadline:
+            raise DataPlaneError(f"no EVPN session with the route reflector after "
+                                 f"{SESSION_TIMEOUT:g} s: {', '.join(i.name for i in pending)}")
+        if pending:
+            time.sleep(0.05)
 
 
 def remove_host(state_dir: Path, name: str) -> list[str]:

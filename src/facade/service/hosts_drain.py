@@ -1,0 +1,81 @@
+"""A draining host's backends moved away, one per appliance at a time, the appliance serving
+throughout (docs/multi-host.md, "Drain"): a replacement is made first (the scheduler, service/
+hosts_placement.py, never picks a draining host), and only once every backend of the
+appliance off the draining hosts passes its health check is one on them marked for deletion
+(out of the rotation first, then removed, as a scale-down's). The controller's host watch
+calls `step` every second with the health engine's verdicts.
+
+Instances named onto a host stay where they are: a tenant's instance moved would lose what
+runs in it, so the operator moves or deletes them; a host holding only those stays draining.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain import names
+from facade.domain.errors import FacadeError
+from facade.domain.states import ApplianceStatus, HostState, NodeRole, NodeStatus
+from facade.service import appliances
+from facade.service.context import Context
+from facade.store.models import Appliance, Host, Instance
+
+
+def _draining(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Host.id, Host.name)
+                                .where(Host.state == HostState.DRAINING)).all())
+
+
+def step(ctx: Context, healthy: Callable[[str], bool | None]) -> list[str]:
+    """One step of every draining host's move; what it did, for a person (empty: nothing to
+    do, and then nothing was written)."""
+    with ctx.read() as session:
+        draining = _draining(session)
+        if not draining:
+            return []
+        moving = sorted({a for a in session.scalars(select(Instance.appliance_id).where(
+            Instance.host_id.in_(draining), Instance.role == NodeRole.BACKEND,
+            Instance.status != NodeStatus.DELETING)) if a is not None})
+    done = []
+    for app_id in moving:
+        with ctx.write() as session:
+            note = _one(ctx, session, app_id, _draining(session), healthy)
+        if note:
+            done.append(note)
+    return done
+
+
+def _one(ctx: Context, session: Session, app_id: int, draining: dict[int, str],
+         healthy: Callable[[str], bool | None]) -> str:
+    app = session.get(Appliance, app_id)
+    if app is None or app.status == ApplianceStatus.DELETING:
+        return ""
+    live = [n for n in app.nodes if n.role == NodeRole.BACKEND and n.status != NodeStatus.DELETING]
+    leaving = [n for n in live if n.host_id in draining]
+    if not leaving:
+        return ""
+    old = min(leaving, key=lambda n: n.ordinal)
+    host = draining[old.host_id] if old.host_id is not None else "?"
+    if len(live) <= app.desired_backends:  # its replacement first
+        ordinal = max((n.ordinal for n in app.nodes if n.role == NodeRole.BACKEND), default=0)
+        try:
+            with session.begin_nested():
+                new = appliances.add_backend(session, app, ordinal + 1)
+        except FacadeError as exc:  # every other host full, say: it stays, and says why
+            note = f"cannot move {old.name} off host {host}: {exc.message}"
+            ctx.event(session, "host.drain_blocked", host, note)
+            return note
+        note = (f"backend {new.name} made on host {new.host.name if new.host else 'local'} "
+                f"to take over from {old.name} on draining host {host}")
+        ctx.event(session, "host.draining", host, note)
+        return note
+    staying = [n for n in live if n.host_id not in draining]
+    if not all(healthy(names.node_netns(n.id, n.name)) for n in staying):
+        return ""  # its replacement does not serve yet
+    old.status = NodeStatus.DELETING
+    note = f"backend {old.name} leaves draining host {host}: its replacement serves"
+    ctx.event(session, "host.draining", host, note)
+    return note
