@@ -543,6 +543,13 @@ def test_port_rules_are_read_back_as_set(dp: DataPlane, look: Look) -> None:
 
 
 # --------------------------------------------------------------------------- cleanup
+def test_a_host_that_was_never_made_does_not_run(dp: DataPlane) -> None:
+    """host_alive (the controller's host watch asks it every second): a simulated host the
+    driver never made is not alive, on either driver (tests/integration/test_hostplane.py
+    and the overlay's kernel test see one run, stop and run again)."""
+    assert dp.host_alive("nohost") is False
+
+
 def test_cleanup_removes_everything(dp: DataPlane, look: Look) -> None:
     if look.others:
         pytest.skip(f"other Facade objects exist on this host, cleanup() would remove them: "

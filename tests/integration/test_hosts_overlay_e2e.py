@@ -289,6 +289,75 @@ def test_an_appliances_backends_spread_over_the_hosts_and_serve(cp: ControlPlane
           f"h1 drained of its backend in {moved_s:.2f} s, no request failed")
 
 
+def test_a_host_cut_off_is_lost_and_its_backends_come_back_elsewhere(cp: ControlPlane,
+                                                                      world: World) -> None:
+    """h2's link to the substrate cut (no Cease, no FIN: a machine switched off) under a
+    client loop: within LOST_AFTER (5 s) h2 is lost and its backends are made again on the
+    local host, the appliance full and ready again; requests fail only while the dead
+    backend is still in the rotation (the health checks take it out first); when its link is
+    back, h2 is ready again and holds none of its old backends."""
+    lossy = {"name": "lossy", "account": "red", "service": "echo", "subnet": "vpc/app",
+             "backends": 2}
+    assert cp.api("POST", "/v1/appliances", json=lossy).status_code == 202
+    port = names.host_port("h2")
+    failures: list[tuple[float, str]] = []
+    done = threading.Event()
+    try:
+        app = cp.wait_for(lambda: (a := cp.get("/v1/appliances/lossy?account=red"))["status"]
+                          == "ready" and a, timeout=30, what="lossy ready")
+        old = {b["name"]: b["host"] for b in app["backends"]}
+        assert sorted(old.values()) == ["h2", "local"], old  # h1 drains: left out
+        endpoint = app["endpoint"]["ip"]
+
+        def loop() -> None:
+            for _ in range(1500):  # bounded: at most 1,500 requests
+                if done.is_set():
+                    return
+                try:
+                    sent = time.monotonic()
+                    status, _, _ = nsclient.http(world.netns["r-loc"], endpoint, 80,
+                                                 timeout=3.0)
+                    if status != 200:
+                        failures.append((sent, f"HTTP {status}"))
+                except OSError as exc:
+                    failures.append((sent, repr(exc)))
+                time.sleep(0.02)
+
+        client = threading.Thread(target=loop, daemon=True)
+        client.start()
+        cut = time.monotonic()
+        nsclient.run("ip", "-n", "fcd-substrate", "link", "set", port, "down")
+        cp.wait_for(lambda: cp.get("/v1/hosts/h2")["state"] == "lost", timeout=15,
+                    what="h2 lost")
+        lost_s = time.monotonic() - cut
+        app = cp.wait_for(lambda: (a := cp.get("/v1/appliances/lossy?account=red"))
+                          ["status"] == "ready" and len(a["backends"]) == 2
+                          and "h2" not in {b["host"] for b in a["backends"]} and a,
+                          timeout=20, what="lossy full again off h2")
+        full_s = time.monotonic() - cut
+        time.sleep(2.0)  # requests once it is full again
+        done.set()
+        client.join(10)
+        nsclient.run("ip", "-n", "fcd-substrate", "link", "set", port, "up")
+        late = [(round(t - cut, 2), why) for t, why in failures if t - cut > full_s]
+        assert late == [], late
+        assert full_s <= 15
+        now = {b["name"] for b in app["backends"]}
+        assert {n for n, h in old.items() if h == "h2"}.isdisjoint(now)  # made again
+        assert {n for n, h in old.items() if h == "local"} <= now  # kept
+        cp.wait_for(lambda: cp.get("/v1/hosts/h2")["state"] == "ready", timeout=20,
+                    what="h2 ready again")
+        print(f"\nh2 cut: lost after {lost_s:.2f} s, the appliance full again after "
+              f"{full_s:.2f} s; {len(failures)} requests failed, all sent before that: "
+              f"{[(round(t - cut, 2), why) for t, why in failures]}")
+    finally:
+        done.set()
+        nsclient.run("ip", "-n", "fcd-substrate", "link", "set", port, "up")
+        cp.api("DELETE", "/v1/appliances/lossy?account=red")
+        cp.wait_for(lambda: cp.api("GET", "/v1/appliances/lossy?account=red").status_code
+                    == 404, timeout=30, what="lossy deleted")
+
+
 def test_deleting_instances_and_hosts_leaves_nothing(cp: ControlPlane, world: World) -> None:
     world.close()
     cp.cli("destroy", "-f", str(world.file))

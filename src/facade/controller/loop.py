@@ -52,7 +52,7 @@ from facade.controller.runtime import SETTLE, Failed, Later, Runtime
 from facade.dataplane.errors import DataPlaneError
 from facade.domain import hosts, keys, names
 from facade.domain.keys import Key
-from facade.service import desired, host_agents, hosts_drain, request_ids
+from facade.service import desired, host_agents, hosts_drain, hosts_loss, request_ids
 from facade.service.context import Context
 from facade.store.models import Appliance, Instance, Network, Subnet
 
@@ -111,6 +111,7 @@ class Controller:
                 ctx, lambda s, first, n: desired.appliance_targets(s, ctx.home, first, n),
                 clock))
         self.management = ManagementEngine(ctx, clock, costs=self.costs)
+        self.host_loss = hosts_loss.Watch(ctx.dataplane.host_alive, clock)
         self.metering = MeteringEngine(ctx, self._unhealthy, clock, costs=self.costs)
         self.workers = workers or max(1, getattr(ctx.dataplane, "concurrency", 1))
         self.resync = resync if resync is not None else resync_period()
@@ -291,12 +292,15 @@ class Controller:
     def _watch_hosts(self) -> None:
         """Every HEARTBEAT_EVERY seconds, the hosts whose agent went silent for LOST_AFTER
         seconds marked lost (service/host_agents.py: one read of the hosts with an agent, a
-        write only when one went silent), and a step of every draining host's move
-        (service/hosts_drain.py: one read when no host drains)."""
+        write only when one went silent), the simulated hosts that stopped (service/
+        hosts_loss.py: their backends replaced once lost), and a step of every draining
+        host's move (service/hosts_drain.py: one read when no host drains)."""
         while not self._stop.wait(hosts.HEARTBEAT_EVERY):
             try:
                 with self.costs.measure("host watch"):
                     host_agents.mark_lost(self.ctx)
+                    for note in self.host_loss.look(self.ctx):
+                        log.info("hosts: %s", note)
                     for note in hosts_drain.step(self.ctx, self.health.healthy):
                         log.info("drain: %s", note)
             except Exception:  # the store went away for a moment, say: next second again

@@ -57,6 +57,7 @@ class FakeDataPlane:
     meters: FakeMeters = field(default_factory=FakeMeters)
     concurrency: int = 1  # one at a time: `calls` keeps the plan's order
     hosts: dict[str, str] = field(default_factory=dict)  # simulated host -> underlay address
+    cut: set[str] = field(default_factory=set)  # simulated hosts cut off (tests: host_alive)
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def has_node(self, netns: str) -> bool:
@@ -316,6 +317,10 @@ class FakeDataPlane:
     def remove_host(self, name: str) -> None:
         self.calls.append(f"remove_host {name}")
         self.hosts.pop(name, None)
+        self.cut.discard(name)
+
+    def host_alive(self, name: str) -> bool:
+        return name in self.hosts and name not in self.cut
 
     def cleanup(self) -> list[str]:
         # reported as the linux driver reports it

@@ -137,5 +137,9 @@ class DataPlane(Protocol):
         """Simulated host NAME gone: its FRR stopped, its namespace removed (with the last
         host, the overlay goes and the plane runs as one with none)."""
 
+    def host_alive(self, name: str) -> bool:
+        """Whether simulated host NAME runs: its namespace, its port on the substrate up (its
+        link to the other hosts) and its bgpd (a machine's agent heartbeats instead)."""
+
     def cleanup(self) -> list[str]:
         """Remove every kernel object and process Facade made; returns what was removed."""

@@ -58,12 +58,13 @@ def _check_placement(session: Session, sub: Subnet) -> None:
                       "subnet", where="subnet")
 
 
-def add_backend(session: Session, app: Appliance, ordinal: int) -> Instance:
+def add_backend(ctx: Context, session: Session, app: Appliance, ordinal: int) -> Instance:
     """A new backend of `app`, on the host the scheduler picks, its addresses allocated."""
     svc = app.service
     name = f"{app.name}-b{ordinal}"
     instances.check_free_name(session, app.account.id, name, where="backends")
-    host = hosts_placement.backend_host(session, app)  # before it counts among app.nodes
+    # before it counts among app.nodes; a simulated host that does not run now is left out
+    host = hosts_placement.backend_host(session, app, ctx.dataplane.host_alive)
     node = Instance(name=name, account=svc.account, name_scope=app.account, role=NodeRole.BACKEND,
                     appliance=app, ordinal=ordinal, status=NodeStatus.PENDING, host=host)
     session.add(node)
@@ -160,7 +161,7 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
          else "service.management_subnet"),
     ])
     for ordinal in range(1, backends + 1):
-        add_backend(session, app, ordinal)
+        add_backend(ctx, session, app, ordinal)
     ctx.event(session, "appliance.created", name,
               f"appliance of {service} requested in {subnet} with {backends} backends; "
               f"endpoint {fe.interfaces[0].ip}:{svc.port}",
@@ -225,7 +226,7 @@ def rescale(ctx: Context, session: Session, app: Appliance, backends: int) -> No
         quotas.check(session, app.account, "backends", backends - len(live), where="backends")
         next_ordinal = max((n.ordinal for n in app.nodes if n.role == NodeRole.BACKEND), default=0)
         for k in range(backends - len(live)):
-            add_backend(session, app, next_ordinal + 1 + k)
+            add_backend(ctx, session, app, next_ordinal + 1 + k)
     else:
         for node in sorted(live, key=lambda n: n.ordinal)[backends:]:
             node.status = NodeStatus.DELETING
@@ -244,7 +245,7 @@ def replace_backend(ctx: Context, session: Session, app: Appliance, node: Instan
     """A new backend in place of `node` (marked for deletion): same size, new name and address.
     The quota is not consulted: the count of live backends does not change."""
     next_ordinal = max((n.ordinal for n in app.nodes if n.role == NodeRole.BACKEND), default=0)
-    new = add_backend(session, app, next_ordinal + 1)
+    new = add_backend(ctx, session, app, next_ordinal + 1)
     node.status = NodeStatus.DELETING
     ctx.event(session, "appliance.node_replaced", app.name,
               f"backend {node.name} replaced by {new.name} ({new.interfaces[0].ip}): {reason}",

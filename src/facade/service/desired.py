@@ -63,6 +63,9 @@ class BackendTarget:
     ip: str
     # its management leg, for checks through its agent: (management network, address)
     mgmt: tuple[int, str] | None = None
+    # the simulated host it is on (None: the local host): its checks run inside it, so a host
+    # cut off from the others would pass them; the health engine asks whether the host runs
+    host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -418,7 +421,8 @@ def appliance_target(session: Session, home: Path, app: Appliance) -> ApplianceT
     fe = next((n for n in app.nodes if n.role == NodeRole.FRONTEND), None)
     live = [n for n in app.nodes if n.role == NodeRole.BACKEND and n.status != NodeStatus.DELETING]
     targets = tuple(BackendTarget(n.id, n.name, names.node_netns(n.id, n.name),
-                                  n.interfaces[0].ip, _mgmt(n)) for n in live if n.interfaces)
+                                  n.interfaces[0].ip, _mgmt(n), _host(n))
+                    for n in live if n.interfaces)
     fe_netns = names.node_netns(fe.id, fe.name) if fe and fe.status != NodeStatus.DELETING else None
     svc = app.service
     return ApplianceTarget(

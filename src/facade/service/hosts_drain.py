@@ -63,7 +63,7 @@ def _one(ctx: Context, session: Session, app_id: int, draining: dict[int, str],
         ordinal = max((n.ordinal for n in app.nodes if n.role == NodeRole.BACKEND), default=0)
         try:
             with session.begin_nested():
-                new = appliances.add_backend(session, app, ordinal + 1)
+                new = appliances.add_backend(ctx, session, app, ordinal + 1)
         except FacadeError as exc:  # every other host full, say: it stays, and says why
             note = f"cannot move {old.name} off host {host}: {exc.message}"
             ctx.event(session, "host.drain_blocked", host, note)

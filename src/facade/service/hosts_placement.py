@@ -5,11 +5,13 @@ the local host, as it always was, and nothing is read.
 
 A backend goes on the host holding the fewest of its appliance's backends (anti-affinity),
 then the fewest nodes in all, then the first by name; hosts that take nothing new (draining,
-lost, removed), machines whose agent does not make nodes yet, and full ones (their capacity
-reached) are left out. Front-ends, routers and management agents stay on the local host.
+lost, removed), machines whose agent does not make nodes yet, full ones (their capacity
+reached) and simulated hosts that do not run at this moment are left out. Front-ends, routers and management agents stay on the local host.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,8 +22,11 @@ from facade.domain.states import HostState, NodeRole, NodeStatus
 from facade.store.models import Appliance, Host, Instance
 
 
-def backend_host(session: Session, app: Appliance) -> Host | None:
-    """The host of `app`'s next backend; None: the local host."""
+def backend_host(session: Session, app: Appliance,
+                 alive: Callable[[str], bool] = lambda _: True) -> Host | None:
+    """The host of `app`'s next backend; None: the local host. `alive` says whether a
+    simulated host runs now (the data plane's host_alive): one that stopped is left out before
+    its loss is declared (healing's replacement of its dead backend must not go back to it)."""
     ready = session.scalars(select(Host).where(Host.simulated.is_(True),
                                                Host.state == HostState.READY)).all()
     if not ready:
@@ -40,7 +45,7 @@ def backend_host(session: Session, app: Appliance) -> Host | None:
         candidates.append((mine.get(None, 0) + (mine.get(local.id, 0) if local else 0),
                            local_nodes, hosts.LOCAL, None))
     for row in ready:
-        if held.get(row.id, 0) < row.capacity:
+        if held.get(row.id, 0) < row.capacity and alive(row.name):
             candidates.append((mine.get(row.id, 0), held.get(row.id, 0), row.name, row))
     if not candidates:
         raise Exhausted("every host is full (its capacity in nodes reached): add a host or "

@@ -317,6 +317,10 @@ class LinuxDataPlane:
             for item in hostplane.remove_host(self.state_dir, name):
                 log.info("remove_host %s: removed %s", name, item)
 
+    @_boundary("host_alive")
+    def host_alive(self, name: str) -> bool:
+        return hostplane.alive(self.state_dir, name)
+
     # ------------------------------------------------------------------ cleanup
     def cleanup(self) -> list[str]:
         self._prober.close()

@@ -124,6 +124,17 @@ def _wait_established(instances: list[frr.Instance]) -> None:
             time.sleep(0.05)
 
 
+def alive(state_dir: Path, name: str) -> bool:
+    """Whether host NAME runs: its namespace, its port on the substrate up (its link to the
+    other hosts: what a test cuts to make a host's loss) and its bgpd. Cheap, so the
+    controller asks it every second: one link read, one pidfile."""
+    if not ns.exists(names.host_netns(name)) or not ns.exists(substrate.SUBSTRATE):
+        return False
+    if not substrate.port_up(names.host_port(name)):
+        return False
+    return frr.pid_of(_host(state_dir, name), "bgpd") is not None
+
+
 def remove_host(state_dir: Path, name: str) -> list[str]:
     """Host NAME gone: its FRR stopped (its routes withdrawn at once), what runs in it killed,
     its namespace and folder removed; with the last host, the local host leaves the overlay

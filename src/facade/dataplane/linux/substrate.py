@@ -15,6 +15,7 @@ import os
 from pyroute2 import IPRoute  # type: ignore[import-untyped]
 
 from facade.dataplane.linux import netns as ns
+from facade.dataplane.linux import rawlink
 from facade.dataplane.linux.errors import DataPlaneError
 from facade.dataplane.linux.links import get_link, ipr_in
 from facade.dataplane.linux.sysctls import base_sysctls, fabric_sysctls
@@ -112,6 +113,16 @@ def underlay_address(netns: str) -> str | None:
         for addr in ipr.get_addr(index=link["index"], family=2):
             return str(addr.get_attr("IFA_ADDRESS"))
     return None
+
+
+def port_up(port: str) -> bool:
+    """Whether a host's port on the substrate bridge is there and up."""
+    try:
+        with rawlink.Netlink(SUBSTRATE) as sub:
+            link = sub.link(name=port)
+    except (ns.NamespaceMissing, FileNotFoundError):
+        return False
+    return link is not None and link.up
 
 
 def unplug(netns: str) -> None:

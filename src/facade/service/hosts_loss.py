@@ -1,0 +1,97 @@
+"""Hosts lost and found again (docs/multi-host.md, "Host failure"): a simulated host that stops
+(its namespace, its link to the substrate or its bgpd gone: the control plane drives it, so it
+looks) for hosts.LOST_AFTER seconds is `lost`, as a machine whose agent went silent is
+(service/host_agents.py); a lost host's backends are replaced at once on the hosts that take
+nodes (the scheduler leaves lost hosts out), every one of them, not one per appliance every
+REPLACE_COOLDOWN as healing does for a backend that fails alone; and a host that runs again is
+`ready`. The controller's host watch calls `watch` every second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facade.domain import hosts
+from facade.domain.errors import FacadeError
+from facade.domain.states import ApplianceStatus, HostState, NodeRole, NodeStatus
+from facade.service import appliances
+from facade.service.context import Context
+from facade.store.models import Host, Instance
+
+WATCHED = (HostState.READY, HostState.DRAINING, HostState.LOST)
+
+
+@dataclass
+class Watch:
+    """What the host watch remembers between its looks: since when each host is dead."""
+
+    alive: Callable[[str], bool]
+    clock: Callable[[], float] = time.monotonic
+    dead_since: dict[str, float] = field(default_factory=dict)
+
+    def look(self, ctx: Context) -> list[str]:
+        """One look at every simulated host; what changed, for a person."""
+        with ctx.read() as session:
+            rows = [(r.name, HostState(r.state)) for r in session.scalars(select(Host).where(
+                Host.simulated.is_(True), Host.state.in_(WATCHED)))]
+        now, notes = self.clock(), []
+        for name, state in rows:
+            if self.alive(name):
+                self.dead_since.pop(name, None)
+                if state == HostState.LOST:
+                    notes.append(_found(ctx, name))
+                continue
+            since = self.dead_since.setdefault(name, now)
+            if state != HostState.LOST and now - since >= hosts.LOST_AFTER:
+                notes += _lost(ctx, name)
+        return [n for n in notes if n]
+
+
+def _found(ctx: Context, name: str) -> str:
+    with ctx.write() as session:
+        row = session.scalar(select(Host).where(Host.name == name))
+        if row is None or row.state != HostState.LOST:
+            return ""
+        row.state = HostState.READY
+        note = f"host {name} runs again: ready (what it held was replaced meanwhile)"
+        ctx.event(session, "host.ready", name, note)
+        return note
+
+
+def _lost(ctx: Context, name: str) -> list[str]:
+    with ctx.write() as session:
+        row = session.scalar(select(Host).where(Host.name == name))
+        if row is None or row.state == HostState.LOST:
+            return []
+        row.state = HostState.LOST
+        ctx.event(session, "host.lost", name,
+                  f"host {name} is lost: it has not run for {hosts.LOST_AFTER:g} s")
+        return [f"host {name} is lost", *replace_backends(ctx, session, row)]
+
+
+def replace_backends(ctx: Context, session: Session, row: Host) -> list[str]:
+    """Every backend on lost host `row` replaced on a host that takes nodes (its old node
+    marked for deletion); one that cannot be (every other host full) is said so."""
+    notes = []
+    for node in session.scalars(select(Instance).where(
+            Instance.host_id == row.id, Instance.role == NodeRole.BACKEND,
+            Instance.status != NodeStatus.DELETING).order_by(Instance.id)):
+        app = node.appliance
+        if app is None or app.status == ApplianceStatus.DELETING:
+            continue
+        try:
+            with session.begin_nested():
+                new = appliances.replace_backend(ctx, session, app, node,
+                                                 f"its host {row.name} is lost")
+        except FacadeError as exc:
+            ctx.event(session, "appliance.replace_failed", app.name,
+                      f"cannot replace {node.name} of lost host {row.name}: {exc.message}",
+                      account=app.account_id)
+            continue
+        notes.append(f"backend {node.name} of lost host {row.name} replaced by {new.name}")
+    return notes
