@@ -297,6 +297,9 @@ class Controller:
         host's move (service/hosts_drain.py: one read when no host drains)."""
         while not self._stop.wait(hosts.HEARTBEAT_EVERY):
             try:
+                with self.ctx.read() as session:  # one indexed row: the single-host default
+                    if not host_agents.any_other(session):  # has nothing more to look at
+                        continue
                 with self.costs.measure("host watch"):
                     host_agents.mark_lost(self.ctx)
                     for note in self.host_loss.look(self.ctx):

@@ -196,3 +196,10 @@ def mark_lost(ctx: Context) -> list[str]:
                           f"{hosts.LOST_AFTER:g} s")
     return lost
 
+
+def any_other(session: Session) -> bool:
+    """Whether the store has a host besides the local one, not removed (the controller's host
+    watch has nothing to look at otherwise)."""
+    return session.scalar(select(Host.id).where(Host.name != hosts.LOCAL,
+                                                Host.state != HostState.REMOVED).limit(1)) \
+        is not None
