@@ -155,6 +155,7 @@ MATRIX += [  # the edge (docs/edge.md): a stranger's addresses and hosts meet th
     ("POST", "/v1/hosts", "/v1/hosts", {"name": "h9", "simulated": True}, {403}),
     ("GET", "/v1/hosts/{name}", "/v1/hosts/local", None, {403}),
     ("POST", "/v1/hosts/{name}/drain", "/v1/hosts/local/drain", None, {403}),
+    ("POST", "/v1/hosts/{name}/resume", "/v1/hosts/local/resume", None, {403}),
     ("DELETE", "/v1/hosts/{name}", "/v1/hosts/local", None, {403}),
     ("POST", "/v1/hosts/{name}/tokens", "/v1/hosts/h9/tokens", None, {403}),
     ("DELETE", "/v1/hosts/{name}/tokens", "/v1/hosts/h9/tokens", None, {403}),

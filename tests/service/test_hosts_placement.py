@@ -103,3 +103,21 @@ def test_drain_moves_a_hosts_backends_away_with_the_appliance_ready_throughout(
     assert any("to take over from" in n for n in notes)
     assert any("its replacement serves" in n for n in notes)
     ok(world.req("DELETE", f"/v1/hosts/{where}"), 204)
+
+
+def test_a_drained_host_resumes_taking_backends(world: Any) -> None:
+    world.changed = True
+    for host in ("h1", "h2"):
+        ok(world.req("POST", "/v1/hosts", json={"name": host, "simulated": True}), 201)
+    ok(world.req("POST", "/v1/hosts/h1/drain"))
+    _appliance(world, "before", 3)
+    assert "h1" not in _backend_hosts(world, "before")
+    assert ok(world.req("POST", "/v1/hosts/h1/resume"))["state"] == "ready"
+    assert ok(world.req("POST", "/v1/hosts/h1/resume"))["state"] == "ready"  # again: nothing
+    _appliance(world, "after", 3)
+    assert _backend_hosts(world, "after")["h1"] == 1
+    err(world.req("POST", "/v1/hosts/nope/resume"), 404, where="name")
+    with world.ctx.write() as session:
+        session.execute(update(Host).where(Host.name == "h2").values(state="lost"))
+    err(world.req("POST", "/v1/hosts/h2/resume"), 409, "lost", where="host")
+    err(world.req("POST", "/v1/hosts/h1/resume", token=world.acme), 403, "operator")

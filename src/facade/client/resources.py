@@ -159,6 +159,9 @@ class Hosts(Collection[Host]):
     def drain(self, name: str) -> Host:
         return parse(Host, self.http.post(self.item(name) + "/drain"))
 
+    def resume(self, name: str) -> Host:
+        return parse(Host, self.http.post(self.item(name) + "/resume"))
+
     def create_token(self, name: str) -> HostToken:
         """A token for the host's agent (shown once)."""
         return parse(HostToken, self.http.post(self.item(name) + "/tokens"))

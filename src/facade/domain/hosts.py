@@ -160,6 +160,16 @@ class Host:
                            "other host can take them yet; it cannot be drained", where="host")
         return HostState.DRAINING
 
+    def resumed(self) -> HostState:
+        """The state `resume` moves a draining host back to (`ready`: new nodes may go on it
+        again; what moved away stays where it went); why not, as a Conflict (409)."""
+        if self.state == HostState.READY:
+            return HostState.READY
+        if self.state != HostState.DRAINING:
+            raise Conflict(f"host {self.name} is {self.state}, not draining: there is nothing "
+                           "to resume", where="host")
+        return HostState.READY
+
     def registered(self, agent: str, now: dt.datetime) -> HostState:
         """The state an agent's registration moves the host to (a draining host stays
         draining; a lost or removed one is ready again); why not, as a Conflict (409): the

@@ -221,6 +221,21 @@ def drain(ctx: Context, caller: Caller, name: str) -> HostRead:
         return view(row, nodes)
 
 
+def resume(ctx: Context, caller: Caller, name: str) -> HostRead:
+    """A draining host takes new nodes again (`ready`); resuming a ready host changes
+    nothing; a lost or removed one is a 409."""
+    _require_operator(caller, "resume hosts")
+    with ctx.write() as session:
+        row = _find(session, name)
+        nodes = _count(session, row)
+        new = rule_view(row, nodes).resumed()
+        if row.state != new:
+            row.state = new
+            ctx.event(session, "host.ready", name,
+                      f"host {name} takes new nodes again (it was draining)")
+        return view(row, nodes)
+
+
 def remove(ctx: Context, caller: Caller, name: str) -> None:
     """The host taken out (state `removed`, its row kept); refused while it holds nodes, and
     always for the local host. Removing a removed host again changes nothing."""

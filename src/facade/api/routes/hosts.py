@@ -42,6 +42,12 @@ def drain_host(name: str, ctx: Ctx, caller: Auth) -> Any:
     return hosts.drain(ctx, caller, name)
 
 
+@router.post("/{name}/resume", response_model=HostRead, operation_id="resume_host")
+def resume_host(name: str, ctx: Ctx, caller: Auth) -> Any:
+    """A draining host takes new nodes again; a lost or removed one is a 409."""
+    return hosts.resume(ctx, caller, name)
+
+
 @router.delete("/{name}", status_code=204, operation_id="delete_host")
 def delete_host(name: str, ctx: Ctx, caller: Auth) -> Response:
     """409 while it holds nodes (naming how many), and for the local host."""

@@ -65,6 +65,14 @@ def drain(name: Name, as_json: Json = False, form: Output = None) -> None:
     render.output(obj, as_json, render.host, form)
 
 
+@app.command("resume")
+def resume(name: Name, as_json: Json = False, form: Output = None) -> None:
+    """Let a draining host take new nodes again (what moved away stays where it went)."""
+    with connect() as cli:
+        obj = cli.hosts.resume(name)
+    render.output(obj, as_json, render.host, form)
+
+
 @app.command("remove")
 def remove(name: Name) -> None:
     """Remove a host that holds no nodes (the local host never)."""
