@@ -1,5 +1,13 @@
 """Fixtures of every test: the PostgreSQL databases made (tests/stores.py) are dropped after
-the test that closed them, so a run's hundreds of stores never pile up on the server's disk."""
+the test that closed them, so a run's hundreds of stores never pile up on the server's disk.
+
+And the `no_store` marker: a test module that never opens a store (pure functions, the CLI's
+parsing, workloads) runs the same whatever FACADE_TEST_STORE says, so the run on PostgreSQL
+leaves it out (deselected, counted in pytest's summary). The mark is checked wherever the
+module runs (on SQLite in `make test`): a marked module, or marked test, that uses a store
+(a connection out of any engine's pool, a PostgreSQL database asked for: tests/stores.py's
+`uses`) fails, naming the mark to take off.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,49 @@ from collections.abc import Iterator
 import pytest
 
 from tests import stores
+
+NO_STORE = "no_store"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{NO_STORE}: never opens a store (the run on PostgreSQL "
+                            "leaves it out; tests/conftest.py checks the claim)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if stores.STORE != "postgresql":
+        return
+    left_out = [item for item in items if item.get_closest_marker(NO_STORE)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker(NO_STORE)]
+
+
+def _unused_since(before: int, where: str) -> None:
+    used = stores.uses() - before
+    if used:
+        pytest.fail(f"{where} is marked {NO_STORE} but used a store ({used} connections or "
+                    f"databases): take the mark off", pytrace=False)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_store_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module marked `no_store` used no store from its first fixture to its last test."""
+    marked = request.node.get_closest_marker(NO_STORE) is not None
+    before = stores.uses()
+    yield
+    if marked:
+        _unused_since(before, request.node.nodeid)
+
+
+@pytest.fixture(autouse=True)
+def _no_store_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked `no_store` on its own used no store."""
+    marked = request.node.get_closest_marker(NO_STORE) is not None
+    before = stores.uses()
+    yield
+    if marked:
+        _unused_since(before, request.node.nodeid)
 
 
 @pytest.fixture(autouse=True)

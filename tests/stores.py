@@ -13,6 +13,9 @@ database a test is done with (nothing connected to it any more, tests/conftest.p
 back to the template's rows and sequences (tests/pgreset.py) and handed to the next test; one
 whose schema is no longer the template's (a test's own DDL, a restore into it) is dropped
 instead. docs/postgresql.md, "Tests", has the figures.
+
+`uses()` counts what a test did with any store (a connection taken from any engine's pool, a
+PostgreSQL database asked for): tests/conftest.py holds a module marked `no_store` to none.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
 
 from facade.dataplane.fake import FakeDataPlane
 from facade.dataplane.protocol import DataPlane
@@ -42,6 +48,19 @@ _made: list[str] = []  # PostgreSQL databases handed out and not recycled or dro
 _migrated_made: set[str] = set()  # of those, the copies of the template (recyclable)
 _free: list[str] = []  # recycled databases, as the template is, for the next stores
 _pristine: pgreset.Pristine | None = None  # what a recycled database must be again
+_uses = [0]  # connections checked out of any engine's pool, and PostgreSQL databases asked for
+
+
+def _used(*_: object) -> None:
+    _uses[0] += 1
+
+
+event.listen(Pool, "checkout", _used)  # every pool of every engine, SQLite's and PostgreSQL's
+
+
+def uses() -> int:
+    """How many times this process used a store so far (any kind, any engine)."""
+    return _uses[0]
 
 
 def _migrated() -> Path:
@@ -73,6 +92,7 @@ def server() -> pg.Server:
 def postgresql_url(*, migrated: bool = True, dropped: bool = True) -> str:
     """A PostgreSQL database of its own, empty, at the newest revision or (not `migrated`) at
     none; drop_made recycles or drops it (`dropped`), else it lasts as long as the server."""
+    _used()
     if migrated and dropped and _free:
         name = _free.pop()
     else:

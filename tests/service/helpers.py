@@ -18,11 +18,11 @@ from urllib.parse import parse_qsl
 
 from fastapi.testclient import TestClient
 
-from facade.api.app import create_app
 from facade.controller import Controller
 from facade.dataplane.fake import FakeDataPlane
 from facade.service import accounts
 from facade.service.context import Context
+from tests.apps import app_for
 from tests.pages import follow
 from tests.stores import open_context
 
@@ -74,7 +74,7 @@ def running_api(tmp_path: Path) -> Iterator[Api]:
     worker = Controller(ctx)
     worker.start()
     try:
-        with TestClient(create_app(ctx)) as client:
+        with app_for(ctx) as app, TestClient(app) as client:
             yield Api(client=client, ctx=ctx, dp=dp, token=token)
     finally:
         worker.stop()

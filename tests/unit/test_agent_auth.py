@@ -10,6 +10,8 @@ import pytest
 
 from facade.domain.agent_auth import SCHEME, WINDOW_S, sign, verify
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 SECRET = "ab" * 32
 OTHER = "cd" * 32
 NOW = 1_700_000_000.0

@@ -21,6 +21,8 @@ from facade.workloads.agent import hub
 from facade.workloads.agent.config import Node, parse_config
 from facade.workloads.agent.listeners import Listener
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 SECRET = secrets.token_hex(32)
 NAMES = ("b1", "b2", "fe")
 

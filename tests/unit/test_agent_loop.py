@@ -15,6 +15,8 @@ import pytest
 
 from facade.workloads.agent import loop
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 def _free_port() -> int:
     """A port free on 127.0.0.1 now (the agent's hub listens there)."""

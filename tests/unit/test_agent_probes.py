@@ -15,6 +15,8 @@ from facade.workloads.agent import probes
 from facade.workloads.agent.config import Workload
 from tests.unit.canned_http import IP, canned, endless, trickle
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 T = TypeVar("T")
 
 

@@ -14,6 +14,8 @@ from facade.domain import agent_layout as layout
 from facade.service import files
 from facade.workloads.agent import sources
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 SECRET = "ab" * 32
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from facade.workloads.agent.wire import MAX_REQUEST, HttpError, Request, read_request, respond
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 @contextmanager
 def client_sends(data: bytes, *, close: bool = True) -> Iterator[tuple[socket.socket, list[int]]]:

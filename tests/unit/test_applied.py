@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from facade.cli import applied
+
+pytestmark = pytest.mark.no_store  # tests/conftest.py
 
 
 def test_identity_per_kind_and_what_is_never_pruned() -> None:

@@ -14,6 +14,8 @@ from facade.domain import autoscale as A
 from facade.domain.errors import Invalid
 from facade.scenario import parse_scenario
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 P = A.Policy(min=1, max=4, metric="requests", target=Decimal(10), cooldown=30)
 
 

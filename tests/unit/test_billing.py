@@ -27,6 +27,8 @@ from facade.domain.prices import (
     parse_role,
 )
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 PROPS = settings(max_examples=200, deadline=None, derandomize=True)
 JUNE = Period.days(datetime(2025, 6, 1, tzinfo=UTC), 30)
 HOUR = 3600

@@ -17,6 +17,8 @@ from facade.domain.ledger import Ledger, Transaction
 from facade.domain.money import Money
 from tests.unit.test_billing import HOUR, JUNE, PRICES, flows, ln, positions, total, usage
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 # the worked example's usage (720 front-end and 2,160 backend node-hours, 2,000 GB, 10^6
 # connections) at its prices: service 980.69; backend instances 2160 x 0.20 = 432.00, front-end
 # instances 720 x 0.05 = 36.00, front-end fee 720 x 0.08 = 57.60

@@ -13,6 +13,8 @@ from facade import bounded_http
 from facade.bounded_http import MAX_BODY, MAX_FRAMING, MAX_HEAD, TooLarge, exchange, read_body
 from tests.unit.canned_http import IP, canned, connected, endless, trickle
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 def _get(port: int, **kw: object) -> tuple[bounded_http.Response, socket.socket]:
     sock = connected(port)

@@ -10,6 +10,8 @@ import pytest
 from facade.domain.errors import Invalid
 from facade.scenario import parse_scenario
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "chain.yaml"
 
 

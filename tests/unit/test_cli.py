@@ -16,6 +16,8 @@ from facade.cli import client, wait
 from facade.cli.main import app
 from facade.client.http import PAGE_LIMIT
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 Handler = Callable[[httpx.Request], httpx.Response]
 
 

@@ -30,6 +30,8 @@ from facade.client.models import Account
 from facade.readmodels.networks import SubnetRead
 from facade.readmodels.paging import Page
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 Handler = Callable[[httpx.Request], httpx.Response]
 
 

@@ -19,6 +19,8 @@ from facade.api import schemas
 from facade.api.schemas import Body, Page
 from facade.client import models
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 READ_MODELS = "facade.readmodels."
 # what the API's answer schemas are: every model of facade.api.schemas but the bodies
 ANSWERS = {name: model for name, model in vars(schemas).items()

@@ -23,6 +23,8 @@ from facade.api import console
 from facade.domain.states import ApplianceStatus, NodeStatus
 from facade.readmodels import topology
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 ASSETS = console.assets()
 TYPES = {".js": ("text/javascript", "application/javascript"), ".css": ("text/css",),
          ".svg": ("image/svg+xml",), ".html": ("text/html",)}

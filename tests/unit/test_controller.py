@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from facade.controller.queue import RETRY_FIRST, WorkQueue
 from facade.domain import keys
 from tests.unit.clock import Clock
+
+pytestmark = pytest.mark.no_store  # tests/conftest.py
 
 A, B = keys.node(1), keys.node(2)
 

@@ -9,6 +9,8 @@ import pytest
 from tests import docblocks
 from tests.docblocks import MarkerError, blocks, matches
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 PAGE = """\
 # A page
 

@@ -25,6 +25,8 @@ import typer
 
 from facade.cli.main import app
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 ROOT = Path(__file__).resolve().parents[2]
 SHELL_BLOCKS = {"", "console", "sh", "shell", "bash"}  # a fence's info string
 FENCE = re.compile(r"^\s*```(\S*)")

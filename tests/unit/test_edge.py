@@ -18,6 +18,8 @@ from facade.domain.errors import Conflict, Invalid
 from facade.domain.specs import GatewaySpec, NodeSpec, PortSpec, SubnetSpec
 from tests.unit.test_placement import _listing
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 # --------------------------------------------------------------------------- domain.edge
 
 

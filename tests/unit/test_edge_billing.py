@@ -19,6 +19,8 @@ from facade.domain.ledger import Ledger
 from facade.domain.money import Money
 from facade.domain.prices import EdgePrices, edge_prices, plain
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 H = 3_600_000
 P0, P1 = 100 * H, 200 * H  # a period of 100 hours
 AT = datetime(2026, 11, 1, tzinfo=UTC)

@@ -20,6 +20,8 @@ from facade.reconcile.plan import plan_node
 from tests.unit.test_edge import _m
 from tests.unit.test_placement import _listing
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 def test_keys_are_x25519_as_rfc_7748_and_wg_write_them() -> None:
     alice = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")

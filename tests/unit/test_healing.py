@@ -6,10 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from facade.controller.healing import REPLACE_AFTER, REPLACE_COOLDOWN, STARTUP_GRACE, Healer
 from facade.domain.health import HealthCheck
 from facade.service import desired as desired_mod
 from tests.unit.clock import Clock
+
+pytestmark = pytest.mark.no_store  # tests/conftest.py
 
 
 def _want(status: str = "ready") -> desired_mod.Desired:

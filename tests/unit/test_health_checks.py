@@ -24,6 +24,8 @@ from facade.workloads.agent import config as agent_config
 from facade.workloads.agent import probes as agent_probes
 from tests.unit.clock import Clock
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 # -- the rules ---------------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ from facade.domain import hosts, names
 from facade.domain.errors import Conflict, Exhausted, InUse, Invalid
 from facade.domain.states import HostState
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 def _host(name: str = "h1", *, address: str | None = "172.31.0.11", nodes: int = 0,
           state: HostState = HostState.READY) -> hosts.Host:

@@ -19,6 +19,8 @@ from facade.domain.ipam import (
     parse_ip,
 )
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 IP = ipaddress.IPv4Address
 
 

@@ -26,6 +26,8 @@ from facade.domain.ledger import (
 from facade.domain.money import Money
 from facade.domain.period import Period
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 JUNE = Period.month(2025, 6)
 JULY = Period.month(2025, 7)
 T = datetime(2025, 6, 10, tzinfo=UTC)

@@ -14,6 +14,8 @@ from facade.dataplane.linux.probes import http_exchange
 from facade.domain.specs import ProbeResult
 from tests.unit.canned_http import IP, canned, connected, endless
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 def _ask(answer: bytes | object, *, body: bytes | None = None,
          headers: dict[str, str] | None = None, timeout: float = 5.0,

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from facade.domain.errors import Invalid
 from facade.domain.money import Money, charge, round_cents, to_decimal
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 PROPS = settings(max_examples=200, deadline=None, derandomize=True)
 
 

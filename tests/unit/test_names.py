@@ -7,6 +7,8 @@ import pytest
 from facade.domain import names
 from facade.domain.errors import Invalid
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 @pytest.mark.parametrize("name", ["a", "ab", "acme", "acme-vpc", "x1", "a" * 40, "a-1-b"])
 def test_check_name_accepts(name: str) -> None:

@@ -10,6 +10,8 @@ import pytest
 from facade.dataplane.linux import nft_rules as R
 from facade.domain.specs import FrontendSpec
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 FE = FrontendSpec(customer_if="eth0", backend_if="eth1", endpoint="10.0.1.5", port=8080)
 SRC = "10.0.1.200"
 

@@ -21,6 +21,8 @@ from facade.service import request_ids
 from facade.service.metrics import health_outcome
 from tests.unit.clock import Clock
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 @pytest.fixture
 def rid() -> Iterator[Any]:

@@ -15,6 +15,8 @@ import pytest
 from facade.dataplane.linux import frr, overlay, simhosts, substrate
 from facade.domain import names
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 def lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines()]

@@ -8,6 +8,8 @@ import pytest
 from facade.domain import paging
 from facade.domain.errors import Invalid
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 # --- the cursor itself (domain.paging) --------------------------------------------------------
 
 

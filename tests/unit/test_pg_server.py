@@ -14,6 +14,8 @@ import pytest
 
 from tests.integration.controlplane import ROOT
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 STARTS = """
 import os, sys
 from tests import pg

@@ -8,8 +8,12 @@ import json
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
 from facade.dataplane.linux.processes import Processes
 from facade.dataplane.linux.sandbox import Sandboxes
+
+pytestmark = pytest.mark.no_store  # tests/conftest.py
 
 
 def _pidfile(procs: Processes, key: str, netns: str) -> None:

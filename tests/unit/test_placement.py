@@ -24,6 +24,8 @@ from facade.domain.specs import (
 )
 from facade.reconcile.plan import plan
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 def _router(*isolated: str, role: Any = "router") -> NodeSpec:
     ports = tuple(PortSpec(host=f"fcdg{k}", bridge=f"fcdb{k}", ifname=f"s{k}",

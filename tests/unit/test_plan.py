@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import pytest
+
 from facade.dataplane.errors import DataPlaneError
 from facade.dataplane.fake import FakeDataPlane
 from facade.domain.specs import (
@@ -20,6 +22,8 @@ from facade.domain.specs import (
 )
 from facade.reconcile.apply import apply
 from facade.reconcile.plan import Plan, plan
+
+pytestmark = pytest.mark.no_store  # tests/conftest.py
 
 CUST, BACK, MGMT = "fcdb1", "fcdb2", "fcdb3"
 FE = "fcd-i1-docs-fe"

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from facade.dataplane.linux.port_guard import Entry, Listing
 from tests.unit.clock import Clock
+
+pytestmark = pytest.mark.no_store  # tests/conftest.py
 
 A = Entry(port="fcdv3", mac="02:01:0a:00:01:02", ip="10.0.1.2")
 B = Entry(port="fcdv4", mac="02:02:0a:00:02:02", ip="10.0.2.2")

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from facade.dataplane.linux import netns
 from tests.unit.clock import Clock
+
+pytestmark = pytest.mark.no_store  # tests/conftest.py
 
 
 def test_a_scan_is_shared_for_its_ttl_and_made_again_after_a_start(monkeypatch: Any) -> None:

@@ -8,6 +8,8 @@ import pytest
 from facade.domain import quotas as rules
 from facade.domain.errors import Invalid, QuotaExceeded
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 # -- the rule ------------------------------------------------------------------------------
 
 def test_the_rule_and_its_message() -> None:

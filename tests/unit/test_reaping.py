@@ -18,6 +18,8 @@ from facade.dataplane.linux import children
 from facade.dataplane.linux.processes import Processes
 from facade.dataplane.linux.sandbox import Sandboxes
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 class _Inits:
     """The one part of Sandboxes that reaping uses: the monitors of node inits."""

@@ -27,6 +27,8 @@ from facade.reconcile.apply import apply
 from facade.reconcile.plan import plan, rules_drift
 from tests.unit.test_plan import FE, desired
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 DENY_8080 = PortRuleSpec("ingress", "deny", "tcp", "8080", "0.0.0.0/0", 10)
 ALLOW_DNS = PortRuleSpec("egress", "allow", "udp", "53-60", "10.1.2.3/32", 5)
 DENY_ALL_IN = PortRuleSpec("ingress", "deny", "any", None, "0.0.0.0/0", 100)

@@ -31,6 +31,8 @@ from facade.domain import autoscale, commands, prices, security
 from facade.domain.errors import FacadeError, Invalid
 from facade.scenario import parse_scenario
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 SAME = settings(max_examples=1000, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 ACCOUNT = "acme"

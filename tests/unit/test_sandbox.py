@@ -23,6 +23,8 @@ from facade.domain import sandbox
 from facade.domain.errors import Invalid
 from facade.scenario import parse_scenario
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 # -- rules -----------------------------------------------------------------------------------
 
 

@@ -22,6 +22,8 @@ from facade.domain.scenario import (
 )
 from facade.scenario import parse_scenario
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 EXAMPLE = """\
 accounts: [{name: acme}, {name: searchco}]
 networks:

@@ -10,6 +10,8 @@ import pytest
 from facade.domain.errors import Invalid
 from facade.scenario import parse_scenario
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 TWO = """\
 networks:
   - {name: prod, account: acme, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.1.0/24}]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 from facade.domain.errors import Invalid
 from facade.domain.scenario import Scenario
 from facade.scenario import parse_scenario
+
+pytestmark = pytest.mark.no_store  # tests/conftest.py
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "search.yaml").read_text()
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True,

@@ -13,6 +13,8 @@ from facade.domain.scenario import LoadBalancerDecl
 from facade.scenario import parse_scenario
 from tests.lines import line_of
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE = (EXAMPLES / "third-party-frontend.yaml").read_text()
 FILE = "lb.yaml"

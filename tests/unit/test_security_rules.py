@@ -23,6 +23,8 @@ from facade.reconcile.apply import apply
 from facade.reconcile.plan import plan
 from facade.scenario import parse_scenario
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 DENY_ALL_IN = PortRuleSpec("ingress", "deny", "any", None, "0.0.0.0/0", 100)
 DENY_8080 = PortRuleSpec("ingress", "deny", "tcp", "8080", "0.0.0.0/0", 10)
 

@@ -20,6 +20,8 @@ from facade.domain.states import (
     NodeStatus,
 )
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "facade"
 # the built-in workloads' own answers are theirs (stdlib only: no domain import there); the cli
 # and the client compare the API's strings with these names too

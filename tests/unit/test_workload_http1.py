@@ -20,6 +20,8 @@ from facade.workloads._http1 import (
 )
 from facade.workloads._http1 import unquote as our_unquote
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 URL_CHARS = st.text(alphabet=st.sampled_from("abcXYZ019%+=&;/?#~-_.é東 "), max_size=40)
 
 

@@ -18,6 +18,8 @@ from tests.unit.workload_procs import (
     request,
 )
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 @pytest.fixture(scope="module")
 def echo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:

@@ -10,6 +10,8 @@ import pytest
 from facade.workloads._httpc import BadResponse, request
 from tests.unit.canned_http import IP, TIMEOUT, canned
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 def test_content_length_answer_and_the_request_sent() -> None:
     with canned(b"HTTP/1.1 201 Created\r\nX-Backend: b1\r\nContent-Length: 5\r\n\r\nhello"

@@ -25,6 +25,8 @@ from facade.workloads._httpd import (
     text,
 )
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 IP = "127.0.0.1"
 TIMEOUT = 5.0  # a client's bound on any one wait; every test below ends well within it
 MAX_BODY = 1000

@@ -22,6 +22,8 @@ from tests.unit.workload_procs import (
     Workloads,
 )
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 def free_ports(n: int) -> list[int]:
     socks = [socket.socket() for _ in range(n)]

@@ -7,6 +7,8 @@ import pytest
 from facade.domain import workload
 from facade.domain.errors import Invalid
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 @pytest.mark.parametrize("name", ["http-echo", "search"])
 def test_builtins_accepted(name: str) -> None:

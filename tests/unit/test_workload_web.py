@@ -12,6 +12,8 @@ import pytest
 
 from tests.unit.workload_procs import HTTP_TIMEOUT, IP, Workloads, free_port, request
 
+pytestmark = pytest.mark.no_store  # tests/conftest.py
+
 
 def _point(path: Path, appliance: str | None, port: int | None) -> None:
     path.write_text(json.dumps({"appliance": appliance,
