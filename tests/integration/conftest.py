@@ -27,6 +27,7 @@ SLOWEST_FIRST = (
     "test_isolation_property.py",  # 60 s
     "test_lifecycle_e2e.py",  # 50 s
     "test_metering_e2e.py",  # 37 s
+    "test_hosts_overlay_e2e.py",  # 40-50 s (two hosts, FRR, a drain and a host's loss)
     "test_security_rules_e2e.py",  # 35 s
     "test_rules_drift_e2e.py",  # 30 s
     "test_chain_e2e.py",  # 30 s

@@ -335,7 +335,7 @@ def test_a_host_cut_off_is_lost_and_its_backends_come_back_elsewhere(cp: Control
                           and "h2" not in {b["host"] for b in a["backends"]} and a,
                           timeout=20, what="lossy full again off h2")
         full_s = time.monotonic() - cut
-        time.sleep(2.0)  # requests once it is full again
+        time.sleep(1.0)  # requests once it is full again
         done.set()
         client.join(10)
         nsclient.run("ip", "-n", "fcd-substrate", "link", "set", port, "up")
