@@ -193,7 +193,11 @@ def _pair(spec: NodeSpec, port: PortSpec, fab: IPRoute, node: IPRoute, rfab: raw
     if inner is not None:
         node.link("del", index=inner.index)  # takes its peer with it
     if stale is not None and (inner is None or stale.peer != inner.index):  # not gone with it
-        fab.link("del", index=stale.index)
+        try:
+            fab.link("del", index=stale.index)
+        except NetlinkError as exc:  # gone meanwhile: its old namespace's teardown took it
+            if exc.code != errno.ENODEV:
+                raise
     fd = os.open(ns.path(spec.netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
         fab.link("add", ifname=port.host, kind="veth",
