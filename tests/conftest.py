@@ -41,24 +41,25 @@ def _unused_since(before: int, where: str) -> None:
                     f"databases): take the mark off", pytrace=False)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _no_store_module(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A module marked `no_store` used no store from its first fixture to its last test."""
+def _no_store_kept(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What `request`'s node (a module or a test) did, checked if it is marked `no_store`."""
     marked = request.node.get_closest_marker(NO_STORE) is not None
     before = stores.uses()
     yield
     if marked:
         _unused_since(before, request.node.nodeid)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_store_module(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A module marked `no_store` used no store from its first fixture to its last test."""
+    yield from _no_store_kept(request)
 
 
 @pytest.fixture(autouse=True)
 def _no_store_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """A test marked `no_store` on its own used no store."""
-    marked = request.node.get_closest_marker(NO_STORE) is not None
-    before = stores.uses()
-    yield
-    if marked:
-        _unused_since(before, request.node.nodeid)
+    yield from _no_store_kept(request)
 
 
 @pytest.fixture(autouse=True)

@@ -30,13 +30,14 @@ from facade.store.models import (
 OPERATOR = "operator"
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What the store keeps of a token (an account's or a host agent's)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _new_token(session: Session, account: Account) -> str:
     token = "fcd_" + secrets.token_urlsafe(32)
-    session.add(Token(account_id=account.id, digest=_digest(token)))
+    session.add(Token(account_id=account.id, digest=digest(token)))
     return token
 
 
@@ -62,14 +63,14 @@ def authenticate(ctx: Context, token: str | None) -> Caller:
     if not token:
         raise Unauthorized("missing bearer token (Authorization: Bearer TOKEN)")
     with ctx.read() as session:
-        digest = _digest(token)
-        row = session.scalar(select(Token).where(Token.digest == digest))
+        key = digest(token)
+        row = session.scalar(select(Token).where(Token.digest == key))
         if row is None:
             raise Unauthorized("unknown token")
         caller = Caller(account_id=row.account.id, account=row.account.name,
                         operator=row.account.operator)
     if not caller.operator:  # before the request does anything
-        ctx.rate_limits.take(digest)
+        ctx.rate_limits.take(key)
     return caller
 
 

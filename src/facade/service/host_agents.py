@@ -13,7 +13,6 @@ refused (409), so it stops.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -25,15 +24,12 @@ from facade.domain import hosts
 from facade.domain.errors import Conflict, Forbidden, Unauthorized
 from facade.domain.states import HostState
 from facade.readmodels.hosts import HeartbeatRead, HostRead, HostTokenRead
+from facade.service import accounts
 from facade.service import hosts as host_rows
 from facade.service.context import Caller, Context
 from facade.store.models import Host, HostToken
 
 TOKEN_PREFIX = "fch_"  # a host agent's token, told apart from an account's (fcd_) at a glance
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _now() -> dt.datetime:
@@ -66,7 +62,7 @@ def create_token(ctx: Context, caller: Caller, name: str) -> HostTokenRead:
     host = _token_host(name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with ctx.write() as session:
-        session.add(HostToken(host=host, digest=_digest(token)))
+        session.add(HostToken(host=host, digest=accounts.digest(token)))
         ctx.event(session, "host.token", host, f"a token was made for host {host}'s agent")
     return HostTokenRead(host=host, token=token)
 
@@ -101,7 +97,7 @@ def authenticate(ctx: Context, token: str | None) -> AgentCaller:
         raise Unauthorized("missing bearer token (Authorization: Bearer TOKEN): a host "
                            "agent presents its host's token")
     with ctx.read() as session:
-        row = session.scalar(select(HostToken).where(HostToken.digest == _digest(token)))
+        row = session.scalar(select(HostToken).where(HostToken.digest == accounts.digest(token)))
         if row is None or row.revoked_at is not None:
             raise Unauthorized("unknown or revoked host token (`facade host token create "
                                "NAME` makes one)")

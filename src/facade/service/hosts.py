@@ -13,6 +13,7 @@ machines, none of a tenant's business (403 for an account's token).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -208,31 +209,31 @@ def drain(ctx: Context, caller: Caller, name: str) -> HostRead:
     """Nothing new is placed on the host (state `draining`), and its appliances' backends move
     away, each appliance serving throughout (the controller's host watch: service/
     hosts_drain.py); instances named onto it stay (docs/multi-host.md, "Drain")."""
-    _require_operator(caller, "drain hosts")
-    with ctx.write() as session:
-        row = _find(session, name)
-        nodes = _count(session, row)
-        new = rule_view(row, nodes).drained()
-        if row.state != new:
-            row.state = new
-            ctx.event(session, "host.draining", name,
-                      f"host {name} is draining: nothing new is placed on it ({nodes} "
-                      f"node{'' if nodes == 1 else 's'} on it)")
-        return view(row, nodes)
+    return _move(ctx, caller, name, "drain", lambda h: h.drained(), "host.draining",
+                 lambda nodes: f"host {name} is draining: nothing new is placed on it "
+                               f"({nodes} node{'' if nodes == 1 else 's'} on it)")
 
 
 def resume(ctx: Context, caller: Caller, name: str) -> HostRead:
     """A draining host takes new nodes again (`ready`); resuming a ready host changes
     nothing; a lost or removed one is a 409."""
-    _require_operator(caller, "resume hosts")
+    return _move(ctx, caller, name, "resume", lambda h: h.resumed(), "host.ready",
+                 lambda _: f"host {name} takes new nodes again (it was draining)")
+
+
+def _move(ctx: Context, caller: Caller, name: str, verb: str,
+          rule: Callable[[hosts.Host], HostState], kind: str,
+          message: Callable[[int], str]) -> HostRead:
+    """The host moved to the state `rule` says (a Conflict when it may not), with an event
+    when it changed."""
+    _require_operator(caller, f"{verb} hosts")
     with ctx.write() as session:
         row = _find(session, name)
         nodes = _count(session, row)
-        new = rule_view(row, nodes).resumed()
+        new = rule(rule_view(row, nodes))
         if row.state != new:
             row.state = new
-            ctx.event(session, "host.ready", name,
-                      f"host {name} takes new nodes again (it was draining)")
+            ctx.event(session, kind, name, message(nodes))
         return view(row, nodes)
 
 

@@ -16,6 +16,7 @@ which the Debian package makes), their TCP vty off (`-P 0`).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -207,3 +208,13 @@ def vtysh(inst: Instance, command: str, timeout: float = 10.0) -> str:
         raise DataPlaneError(f"vtysh {inst.name} {command!r}: exit {res.returncode}: "
                              f"{(res.stderr or res.stdout).strip()[-300:]}")
     return res.stdout
+
+
+def evpn_established(inst: Instance) -> bool:
+    """Whether the instance's EVPN session with the reflector is up (bgpd's own word); False
+    while bgpd is still starting."""
+    try:
+        out = json.loads(vtysh(inst, "show bgp l2vpn evpn summary json") or "{}")
+    except (DataPlaneError, ValueError):
+        return False
+    return any(p.get("state") == "Established" for p in out.get("peers", {}).values())

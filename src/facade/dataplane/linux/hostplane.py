@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
-import json
 import shutil
 import time
 from pathlib import Path
@@ -101,22 +100,13 @@ def ensure_host(state_dir: Path, name: str, address: str) -> None:
     _wait_established([_host(state_dir, name), _fabric(state_dir)])
 
 
-def _established(inst: frr.Instance) -> bool:
-    """Whether the instance's EVPN session with the reflector is up (bgpd's own word)."""
-    try:
-        out = json.loads(frr.vtysh(inst, "show bgp l2vpn evpn summary json") or "{}")
-    except (DataPlaneError, ValueError):
-        return False  # bgpd still starting
-    return any(p.get("state") == "Established" for p in out.get("peers", {}).values())
-
-
 def _wait_established(instances: list[frr.Instance]) -> None:
     """Until each instance's EVPN session is up: a host is ready when the nodes placed on it
     can be reached, not when its daemons merely run (1-2 s: the connect retry is 1 s)."""
     deadline = time.monotonic() + SESSION_TIMEOUT
     pending = list(instances)
     while pending:
-        pending = [i for i in pending if not _established(i)]
+        pending = [i for i in pending if not frr.evpn_established(i)]
         if pending and time.monotonic() > deadline:
             raise DataPlaneError(f"no EVPN session with the route reflector after "
                                  f"{SESSION_TIMEOUT:g} s: {', '.join(i.name for i in pending)}")

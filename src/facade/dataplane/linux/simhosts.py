@@ -11,7 +11,6 @@ slices"). State: FRR's folders under STATE_DIR/overlay/frr/INSTANCE.
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import shutil
 import time
@@ -144,9 +143,7 @@ class SimulatedHosts:
 
     def established(self, host: str) -> bool:
         """Whether the host's EVPN session with the reflector is up (bgpd's own word)."""
-        out = json.loads(self.show("show bgp l2vpn evpn summary json", host))
-        peers = out.get("peers", {})
-        return any(p.get("state") == "Established" for p in peers.values())
+        return frr.evpn_established(self._host(host).frr)
 
     def wait_established(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
