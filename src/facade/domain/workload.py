@@ -19,7 +19,8 @@ BUILTINS: dict[str, str] = {
     "search": "facade.workloads.search",
     "web": "facade.workloads.web",
 }
-WORKLOADS = tuple(sorted(BUILTINS))
+# what every provider may run (the messages list these); PRIVATE_API is the operator's only
+WORKLOADS = tuple(sorted(set(BUILTINS) - {PRIVATE_API}))
 # built-ins that need none of their node's network to start (ProcessSpec.early): search copies
 # its peers' documents as it boots, so it starts once its node's ports and addresses are there
 EARLY = frozenset({PRIVATE_API, "http-echo", "web"})
