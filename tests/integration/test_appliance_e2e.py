@@ -263,6 +263,8 @@ def test_private_api_endpoint(cp: ControlPlane, docs: dict[str, Any]) -> None:
     assert len(relays) == 1, relays
     assert os.stat(f"/proc/{relays[0]}/ns/net").st_ino == os.stat(f"/run/netns/{backend}").st_ino
     assert not nsclient.can_connect(backend, "127.0.0.1", api_port, timeout=0.3)
+    sock = (cp.home / "api.sock").stat()  # the API's socket: root's only
+    assert sock.st_uid == 0 and sock.st_mode & 0o077 == 0
     outsider = cp.get("/v1/instances/outsider")
     assert outsider["interfaces"][0]["ip"] != ep
     assert not nsclient.can_connect(outsider["netns"], ep, 8470, timeout=0.5)

@@ -59,10 +59,10 @@ def _loopback(host: str) -> bool:
 
 
 def api_socket(path: Path) -> socket.socket:
-    """The API's unix socket, root's only (mode 0600), which the private API endpoints' relays
-    reach from their nodes (docs/multi-host.md, "The private API endpoint"). Bound through a
-    descriptor of its folder: a state folder's path may be longer than a socket address may
-    be (108 bytes). One left by an earlier run is replaced."""
+    """The API's unix socket, root's only (made under umask 077), which the private API
+    endpoints' relays reach from their nodes (docs/multi-host.md, "The private API
+    endpoint"). Bound through a descriptor of its folder: a state folder's path may be longer
+    than a socket address may be (108 bytes). One left by an earlier run is replaced."""
     folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
     try:
         name = f"/proc/self/fd/{folder}/{path.name}"
