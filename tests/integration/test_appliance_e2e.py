@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from typing import Any
 
@@ -187,3 +188,83 @@ def test_management_agents_answer_only_the_provider(cp: ControlPlane,
     client = _client_netns(cp)
     for node in [app["frontend"], *app["backends"]]:
         assert not nsclient.can_connect(client, node["interfaces"][-1]["ip"], 9700)
+
+
+def _bearer(ns: str, ip: str, port: int, path: str, token: str | None) -> tuple[int, Any]:
+    conn = nsclient.NsHTTPConnection(ns, ip, port, timeout=5)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def _relays() -> list[int]:
+    """The pids of the private API's relays, read from /proc (their state folder's path names
+    pytest, which nsclient.processes_mentioning leaves out)."""
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except OSError:
+            continue
+        if b"facade.workloads.api_relay" in argv and b"ip" not in argv[:1]:
+            out.append(int(pid))
+    return out
+
+
+def test_private_api_endpoint(cp: ControlPlane, docs: dict[str, Any]) -> None:
+    """The control plane's API in acme's subnet (docs/multi-host.md, "The private API
+    endpoint"): acme's instance calls it with acme's token and sees acme's objects only;
+    without a token 401; another tenant's instance (same addresses) cannot connect; nothing
+    but the API is reached through it, and the relay's namespace holds none of the host's."""
+    for path, body in [  # the operator's offer and a second tenant, through the API (fast)
+            ("/v1/accounts", {"name": "platform"}),
+            ("/v1/networks", {"name": "platform-vpc", "account": "platform",
+                              "cidr": "10.9.0.0/16",
+                              "subnets": [{"name": "backend", "cidr": "10.9.1.0/24"},
+                                          {"name": "mgmt", "cidr": "10.9.200.0/24"}]}),
+            ("/v1/services", {"name": "control-plane-api", "account": "platform",
+                              "workload": "control-plane-api", "port": 8470,
+                              "backend_subnet": "platform-vpc/backend",
+                              "management_subnet": "platform-vpc/mgmt"}),
+            ("/v1/appliances", {"name": "api", "account": "acme", "service": "control-plane-api",
+                                "subnet": "acme-vpc/app", "backends": 1}),
+            ("/v1/accounts", {"name": "globex"}),
+            ("/v1/networks", {"name": "globex-vpc", "account": "globex", "cidr": "10.0.0.0/16",
+                              "subnets": [{"name": "app", "cidr": "10.0.1.0/24"}]}),
+            ("/v1/instances", {"name": "outsider", "account": "globex",
+                               "interfaces": [{"subnet": "globex-vpc/app"}]})]:
+        assert cp.api("POST", path, json=body).status_code in (201, 202), (path, body)
+    app = cp.wait_for(lambda: (a := cp.get("/v1/appliances/api"))["status"] == "ready" and a,
+                      timeout=20, what="appliance api ready")
+    token = cp.api("POST", "/v1/accounts/acme/tokens").json()["token"]
+    ep, client = app["endpoint"]["ip"], cp.get("/v1/instances/client")["netns"]
+    status, body = _bearer(client, ep, 8470, "/v1/networks", token)
+    assert status == 200, body
+    assert [n["name"] for n in body["items"]] == ["acme-vpc"]  # not search-vpc, platform-vpc
+    assert _bearer(client, ep, 8470, "/v1/appliances", token)[1]["items"][0]["name"] == "docs"
+    assert _bearer(client, ep, 8470, "/v1/networks", None)[0] == 401
+    assert _bearer(client, ep, 8470, "/v1/networks", "fcd_wrong")[0] == 401
+    # the user's way: a program in the instance (its sandbox), acme's token in its header
+    out = cp.cli("exec", "client", "--", "curl", "-s", "-H", f"Authorization: Bearer {token}",
+                 f"http://{ep}:8470/v1/accounts").stdout
+    assert [a["name"] for a in json.loads(out)["items"]] == ["acme"]
+    # the endpoint forwards its port to the API and nothing else: not the host's API port,
+    # not another port of the endpoint
+    api_port = int(cp.url.rsplit(":", 1)[1])
+    for port in (api_port, 22, 80, 9700):
+        assert not nsclient.can_connect(client, ep, port, timeout=0.3), port
+    backend = app["backends"][0]["netns"]
+    # the relay lives in its backend's namespace, where the host's loopback is not
+    relays = _relays()
+    assert len(relays) == 1, relays
+    assert os.stat(f"/proc/{relays[0]}/ns/net").st_ino == os.stat(f"/run/netns/{backend}").st_ino
+    assert not nsclient.can_connect(backend, "127.0.0.1", api_port, timeout=0.3)
+    sock = (cp.home / "api.sock").stat()  # the API's socket: root's only
+    assert sock.st_uid == 0 and sock.st_mode & 0o077 == 0
+    outsider = cp.get("/v1/instances/outsider")
+    assert outsider["interfaces"][0]["ip"] != ep
+    assert not nsclient.can_connect(outsider["netns"], ep, 8470, timeout=0.5)

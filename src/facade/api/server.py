@@ -8,10 +8,12 @@ the controller with the linux data plane, and serves the API with uvicorn.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import ipaddress
 import logging
 import os
+import socket
 import ssl
 import sys
 from pathlib import Path
@@ -23,6 +25,7 @@ from facade.api import logs
 from facade.api.app import create_app
 from facade.controller import Controller
 from facade.dataplane.linux import LinuxDataPlane
+from facade.domain import workload
 from facade.service import accounts, hosts
 from facade.service.context import Context
 from facade.store import db
@@ -53,6 +56,28 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+def api_socket(path: Path) -> socket.socket:
+    """The API's unix socket, root's only (made under umask 077), which the private API
+    endpoints' relays reach from their nodes (docs/multi-host.md, "The private API
+    endpoint"). Bound through a descriptor of its folder: a state folder's path may be longer
+    than a socket address may be (108 bytes). One left by an earlier run is replaced."""
+    folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        name = f"/proc/self/fd/{folder}/{path.name}"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o077)
+        try:
+            sock.bind(name)
+        finally:
+            os.umask(old)
+        sock.listen(2048)
+        return sock
+    finally:
+        os.close(folder)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -110,11 +135,16 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # in JSON, uvicorn's own lines go through the root logger's handler too (its
         # configuration, the default, would give them a text handler of their own)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning",
-                    ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None,
-                    log_config=None if log_format == "json" else LOGGING_CONFIG)
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                                ssl_certfile=tls[0] if tls else None,
+                                ssl_keyfile=tls[1] if tls else None,
+                                log_config=None if log_format == "json" else LOGGING_CONFIG)
+        sockets = [config.bind_socket(), api_socket(home / workload.API_SOCKET)]
+        uvicorn.Server(config).run(sockets=sockets)
     finally:
         controller.stop()
+        with contextlib.suppress(OSError):
+            os.unlink(home / workload.API_SOCKET)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def view_of(home: Path, inst: Instance) -> NodeView:
     return NodeView(
         netns=names.node_netns(inst.id, inst.name), role=role, status=inst.status,
         appliance_id=inst.appliance_id,
-        spec=desired.node_spec(home, inst), procs=desired.node_processes(inst),
+        spec=desired.node_spec(home, inst), procs=desired.node_processes(home, inst),
         backend_ip=inst.interfaces[0].ip if role == NodeRole.BACKEND and inst.interfaces else None,
         # a backend leaves a rotation that stays; one going with its front-end need not
         fe_netns=names.node_netns(fe.id, fe.name)

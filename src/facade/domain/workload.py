@@ -12,15 +12,22 @@ import string
 from facade.domain import health
 from facade.domain.errors import Invalid, describe
 
+PRIVATE_API = "control-plane-api"  # the control plane's API in a customer's subnet (operator's)
 BUILTINS: dict[str, str] = {
+    PRIVATE_API: "facade.workloads.api_relay",
     "http-echo": "facade.workloads.http_echo",
     "search": "facade.workloads.search",
     "web": "facade.workloads.web",
 }
-WORKLOADS = tuple(sorted(BUILTINS))
+# what every provider may run (the messages list these); PRIVATE_API is the operator's only
+WORKLOADS = tuple(sorted(set(BUILTINS) - {PRIVATE_API}))
 # built-ins that need none of their node's network to start (ProcessSpec.early): search copies
 # its peers' documents as it boots, so it starts once its node's ports and addresses are there
-EARLY = frozenset({"http-echo", "web"})
+EARLY = frozenset({PRIVATE_API, "http-echo", "web"})
+# built-ins that serve the management agent's /_facade/stats (the API's relay answers none)
+STATS = frozenset({"http-echo", "search", "web"})
+# the name of the API's unix socket in the state folder, which the private API's relay reaches
+API_SOCKET = "api.sock"
 PLACEHOLDERS = ("ip", "port", "name")
 MAX_WORKLOAD = 40  # characters of a workload's name as a body gives it (the store's column)
 MAX_COMMAND = 4096  # characters of a command template
@@ -117,8 +124,11 @@ def render_command(template: str, *, ip: str, port: int, name: str) -> list[str]
 
 
 def builtin_argv(python: str, workload: str, *, ip: str, port: int, name: str,
-                 data_dir: str, peers_file: str, upstream_file: str = "") -> list[str]:
+                 data_dir: str, peers_file: str, upstream_file: str = "",
+                 api_socket: str = "") -> list[str]:
     argv = [python, "-m", BUILTINS[workload], "--name", name, "--ip", ip, "--port", str(port)]
+    if workload == PRIVATE_API:
+        argv += ["--api-socket", api_socket]
     if workload == "search":
         argv += ["--data-dir", data_dir, "--peers-file", peers_file]
     if workload == "web" and upstream_file:
@@ -128,4 +138,14 @@ def builtin_argv(python: str, workload: str, *, ip: str, port: int, name: str,
 
 def default_health_path(workload: str | None) -> str | None:
     """HTTP path whose 2xx answer means healthy; None means a TCP connect is the check."""
+    if workload == PRIVATE_API:
+        return "/v1/health"  # the API's own, answered without a token
     return "/health" if workload in BUILTINS else None
+
+
+def sandboxed(workload: str | None) -> bool:
+    """Whether a service's backends run their program in the node's sandbox: a tenant's
+    program does; the private API's relay is the operator's own, which must reach the API's
+    socket in the state folder (the sandbox shows nothing of it), so it runs as the
+    management agent does, with only its network namespace changed."""
+    return workload != PRIVATE_API

@@ -20,6 +20,7 @@ from facade.service import (
     load_balancers,
     lookup,
     paging,
+    private_api,
     sandboxes,
     views,
 )
@@ -48,6 +49,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                                health_check=health_check, limits=limits,
                                extra_subnets=extra_subnets or (), billing_model=billing_model,
                                upstream=upstream, frontend=frontend)
+    private_api.check_offer(caller, cmd.workload)
     owner = lookup.acting_account(session, caller, account)
     caller = caller.acting_for(owner.id)  # its bare names first (docs/api.md, Names)
     if lookup.taken(session, Service.name, Service.account_id, owner.id, name):

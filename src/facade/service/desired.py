@@ -203,20 +203,23 @@ def _node(home: Path, inst: Instance) -> NodeSpec:
                     host=_host(inst))
 
 
-def _workload(app: Appliance, node: Instance) -> ProcessSpec:
+def _workload(home: Path, app: Appliance, node: Instance) -> ProcessSpec:
     """A backend's workload, run in the backend's sandbox: it sees its appliance's folder at
-    APPLIANCE_INSIDE (read-only) and keeps its data in the node's own /var."""
+    APPLIANCE_INSIDE (read-only) and keeps its data in the node's own /var. The private API's
+    relay is the exception (workload.sandboxed): it reaches the API's socket in `home`."""
     svc = app.service
     ip = node.interfaces[0].ip
     if svc.workload:
         argv = workload.builtin_argv(sys.executable, svc.workload, ip=ip, port=svc.port,
                                      name=node.name, data_dir=DATA_INSIDE,
                                      peers_file=f"{APPLIANCE_INSIDE}/peers.json",
-                                     upstream_file=f"{APPLIANCE_INSIDE}/upstream.json")
+                                     upstream_file=f"{APPLIANCE_INSIDE}/upstream.json",
+                                     api_socket=str(home / workload.API_SOCKET))
     else:
         argv = workload.render_command(svc.command or "", ip=ip, port=svc.port, name=node.name)
     return ProcessSpec(key=f"wl{node.id}", netns=names.node_netns(node.id, node.name),
-                       argv=tuple(argv), sandboxed=True, early=svc.workload in workload.EARLY)
+                       argv=tuple(argv), sandboxed=workload.sandboxed(svc.workload),
+                       early=svc.workload in workload.EARLY)
 
 
 def _workload_check(node: Instance) -> dict[str, Any]:
@@ -230,7 +233,7 @@ def _check_of(svc: Service, ip: str) -> dict[str, Any]:
     hc = health_checks.of_row(svc)
     return {"ip": ip, "port": svc.port, "health_path": hc.path,
             "check": "listen" if hc.type == "agent" else hc.type, "codes": hc.codes,
-            "stats": svc.workload is not None}
+            "stats": svc.workload in workload.STATS}
 
 
 def _upstream(session: Session, app: Appliance) -> dict[str, str | None]:
@@ -273,12 +276,12 @@ def node_spec(home: Path, inst: Instance) -> NodeSpec | None:
     return _node(home, inst)
 
 
-def node_processes(inst: Instance) -> tuple[ProcessSpec, ...]:
+def node_processes(home: Path, inst: Instance) -> tuple[ProcessSpec, ...]:
     """The programs that live in a node: a backend's workload."""
     if inst.status == NodeStatus.DELETING or inst.role != NodeRole.BACKEND \
             or inst.appliance is None or not inst.interfaces:
         return ()
-    return (_workload(inst.appliance, inst),)
+    return (_workload(home, inst.appliance, inst),)
 
 
 def workload_key(instance_id: int) -> str:
@@ -498,7 +501,7 @@ def build(session: Session, home: Path) -> Desired:
             nodes.append(spec)
             desired.instances[spec.netns] = inst.id
             if inst.role == NodeRole.BACKEND and inst.appliance is not None:
-                procs.append(_workload(inst.appliance, inst))
+                procs.append(_workload(home, inst.appliance, inst))
         if inst.appliance is not None and inst.role in (NodeRole.FRONTEND, NodeRole.BACKEND):
             # a node being deleted keeps its agent until it is gone: metering reads its
             # counters one last time right before the controller deletes it

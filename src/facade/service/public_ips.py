@@ -21,7 +21,16 @@ from facade.domain.errors import Conflict, InUse, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.readmodels.edge import Association, PublicIpPage, PublicIpRead
-from facade.service import edge_metering, gateways, internet, ip_pools, lookup, paging, quotas
+from facade.service import (
+    edge_metering,
+    gateways,
+    internet,
+    ip_pools,
+    lookup,
+    paging,
+    private_api,
+    quotas,
+)
 from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance, Network, PublicIp, Vpn
 
@@ -182,6 +191,7 @@ def target_of(session: Session, caller: Caller, account_id: int, instance: str |
         if app.status == ApplianceStatus.DELETING or fe is None:
             raise Conflict(f"appliance {appliance} is {app.status}; it has no endpoint to "
                            "associate", where="appliance")
+        private_api.check_no_public_path(app, where="appliance")
         index, net = _target(session, fe, "eth0", where="appliance")
         return fe, index, net, f"appliance {appliance}"
     found = session.scalar(select(Instance).where(Instance.name == instance,

@@ -78,7 +78,8 @@ def create(
     ],
     workload: Annotated[
         str | None,
-        typer.Option("--workload", help="A built-in workload: http-echo, search or web."),
+        typer.Option("--workload", help="A built-in workload: http-echo, search or web; "
+                     "the operator's control-plane-api (the API in customers' subnets)."),
     ] = None,
     command: Annotated[
         str | None,
