@@ -246,3 +246,47 @@ def test_a_lost_hosts_dedicated_backend_is_made_again_where_its_account_may_be(
     wait_ready(world, "d")
     assert _tenants_by_host(world)[rest[0]] == {"bolt"}
     assert _claimed(world)[rest[1]] == "acme"
+
+
+SCENARIO = """\
+accounts: [{name: acme}, {name: searchco}]
+networks:
+  - {name: acme-vpc, account: acme, cidr: 10.0.0.0/16,
+     subnets: [{name: app, cidr: 10.0.1.0/24}]}
+  - {name: search-vpc, account: searchco, cidr: 10.0.0.0/16,
+     subnets: [{name: backend, cidr: 10.0.1.0/24}, {name: mgmt, cidr: 10.0.200.0/24}]}
+services:
+  - {name: vault, account: searchco, workload: http-echo, port: 80, tenancy: dedicated,
+     backend_subnet: search-vpc/backend, management_subnet: search-vpc/mgmt}
+  - {name: search, account: searchco, workload: http-echo, port: 80,
+     backend_subnet: search-vpc/backend, management_subnet: search-vpc/mgmt}
+appliances:
+  - {name: va, account: acme, service: searchco/vault, subnet: acme-vpc/app, backends: 1}
+  - {name: sa, account: acme, service: searchco/search, subnet: acme-vpc/app, backends: 1,
+     tenancy: dedicated}
+"""
+
+
+def _apply(api: Any, text: str) -> Any:
+    return api.req("POST", "/v1/apply", json={"yaml": text, "filename": "t.yaml"})
+
+
+def test_tenancy_in_a_scenario_file(api: Any) -> None:
+    _hosts(api, "h1")
+    err(_apply(api, SCENARIO.replace("tenancy: dedicated}", "tenancy: own}")), 400,
+        "shared or dedicated", where="t.yaml:15")
+    err(_apply(api, SCENARIO.replace("tenancy: dedicated,", "tenancy: 3,")), 400,
+        where="t.yaml:8")
+    assert api.items("/v1/appliances") == []
+    ok(_apply(api, SCENARIO))
+    for name in ("va", "sa"):
+        assert wait_ready(api, name)["tenancy"] == "dedicated"
+        assert _backend_hosts(api, name) == ["h1"]  # acme's: both on its one free host
+    assert ok(api.req("GET", "/v1/services/vault?account=searchco"))["tenancy"] == "dedicated"
+    changes = ok(_apply(api, SCENARIO))
+    assert {c["action"] for c in changes["changes"]} == {"unchanged"}
+    # tenancy is chosen at creation: a file that changes it is a conflict at its line
+    err(_apply(api, SCENARIO.replace("backends: 1,\n     tenancy: dedicated}",
+                                     "backends: 1}")), 409, "tenancy", where="t.yaml:14")
+    err(_apply(api, SCENARIO.replace("port: 80, tenancy: dedicated,", "port: 80,")), 409,
+        "tenancy", where="t.yaml:8")
