@@ -222,3 +222,6 @@ def test_tenancy_through_the_cli(cli: Any) -> None:
     shown = run("host", "show", "h2").output
     assert "claimed by" in shown and "acme" in shown
     assert json.loads(run("host", "show", "h2", "-o", "json").output)["claimed_by"] == "acme"
+    by_host = run("topology", "--by-host").output
+    assert by_host.index("host h2") < by_host.index("va-b1")  # its backend under its host
+    assert by_host.index("host local") < by_host.index("va-fe") < by_host.index("host h2")
