@@ -150,10 +150,10 @@ def test_the_cli_lists_with_the_same_filters(world: Any, monkeypatch: pytest.Mon
     import json
 
     import httpx
-    from typer.testing import CliRunner
 
     from facade.cli import client
     from facade.cli.main import app
+    from tests.clirunner import CliRunner
 
     sent: list[str] = []
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from facade.cli import client
 from facade.cli.commands import manifests
 from facade.cli.main import app
+from tests.clirunner import CliRunner
 
 V1 = """
 accounts: [{name: acme}]

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
 from facade.cli import client
 from facade.cli.main import app
@@ -18,6 +17,7 @@ from facade.dataplane.fake import FakeDataPlane
 from facade.service import management, networks
 from facade.service.context import Caller, Context
 from facade.store import backup
+from tests.clirunner import CliRunner
 from tests.service.helpers import ok, running_api
 from tests.stores import STORE
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from typer.testing import CliRunner
 
 from facade.cli import client
 from facade.cli.main import app
@@ -24,6 +23,7 @@ from facade.service import accounts, management, networks
 from facade.service.context import Caller, Context
 from facade.store import backup, pgdump
 from tests import stores
+from tests.clirunner import CliRunner
 
 OPERATOR = Caller(account_id=1, account="operator", operator=True)
 

@@ -386,10 +386,9 @@ rows = st.lists(st.tuples(
 @pytest.fixture
 def cli(market: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """`facade ...` with the operator's token, its requests served by the test's control plane."""
-    from typer.testing import CliRunner
-
     from facade.cli import client
     from facade.cli.main import app
+    from tests.clirunner import CliRunner
 
     monkeypatch.setattr(client, "transport_factory", lambda: market.client._transport)
     monkeypatch.setenv("FACADE_URL", "http://testserver")

@@ -11,11 +11,11 @@ import httpx
 import pytest
 import yaml
 from sqlalchemy import select, update
-from typer.testing import CliRunner
 
 from facade.cli import client
 from facade.cli.main import app
 from facade.store.models import Host, Instance
+from tests.clirunner import CliRunner
 
 
 @pytest.fixture

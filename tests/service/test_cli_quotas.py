@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from facade.cli import client
 from facade.cli.main import app
+from tests.clirunner import CliRunner
 
 
 @pytest.fixture

@@ -298,6 +298,12 @@ def test_the_controller_reports_the_cpu_of_each_kind_of_key_it_reconciled(
 # -- the agent's entries -----------------------------------------------------------------------
 
 
+def _entries(folder: Any) -> set[str]:
+    """The node entries an agent's folder holds (not a `.tmp` file an atomic write is making)."""
+    import os
+    return {n for n in (os.listdir(folder) if folder.exists() else []) if n.endswith(".json")}
+
+
 def test_an_agents_leftover_entries_are_pruned_once_a_minute_not_at_every_creation(
         tmp_path: Any) -> None:
     """An entry of a node that no longer exists (left by a crash between the node's deletion
@@ -326,10 +332,10 @@ def test_an_agents_leftover_entries_are_pruned_once_a_minute_not_at_every_creati
                           subnet="acme-vpc/app", backends=1)
         folder = management.config_dir(ctx.home, 2) / layout.NODES
         deadline = time.monotonic() + 5
-        while len(os.listdir(folder) if folder.exists() else []) < 2:
+        while len(_entries(folder)) < 2:
             assert time.monotonic() < deadline, "the nodes' entries were not written"
             time.sleep(0.01)
-        live = set(os.listdir(folder))
+        live = _entries(folder)
         stray = folder / layout.node_file("fcd-i999-gone")
         stray.write_text("{}")
         old = time.time() - 10
@@ -337,8 +343,8 @@ def test_an_agents_leftover_entries_are_pruned_once_a_minute_not_at_every_creati
         appliances.create(ctx, op, name="a1", account="acme", service="search",
                           subnet="acme-vpc/app", backends=1)
         deadline = time.monotonic() + 5
-        while len(os.listdir(folder)) < 5:  # a1's two entries beside a0's and the stray one
-            assert time.monotonic() < deadline, sorted(os.listdir(folder))
+        while len(_entries(folder)) < 5:  # a1's two entries beside a0's and the stray one
+            assert time.monotonic() < deadline, sorted(_entries(folder))
             time.sleep(0.01)
         time.sleep(0.2)  # a1's agent key handled by now: no prune, not due
         assert stray.exists()
@@ -349,7 +355,7 @@ def test_an_agents_leftover_entries_are_pruned_once_a_minute_not_at_every_creati
         while stray.exists():
             assert time.monotonic() < deadline, "the leftover entry was not pruned"
             time.sleep(0.01)
-        assert live < set(os.listdir(folder))  # the live nodes' entries stay
+        assert live < _entries(folder)  # the live nodes' entries stay
     finally:
         controller.stop()
         ctx.engine.dispose()

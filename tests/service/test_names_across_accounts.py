@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from facade.cli import client
 from facade.cli.main import app
 from facade.store.models import Appliance
+from tests.clirunner import CliRunner
 from tests.service.helpers import err, ok, settle
 from tests.service.test_names_per_account import TENANTS, twins  # noqa: F401 (a fixture)
 

@@ -234,10 +234,10 @@ def test_the_cli_names_another_accounts_object_as_account_slash_name(
     """`facade network show acme/prod` asks for acme's prod (`?account=acme`), with the
     operator's token; a bare name two accounts have is the API's 400, one line."""
     import httpx
-    from typer.testing import CliRunner
 
     from facade.cli import client
     from facade.cli.main import app
+    from tests.clirunner import CliRunner
 
     def forward(request: httpx.Request) -> httpx.Response:
         keep = {k: v for k, v in request.headers.items()

@@ -19,13 +19,13 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 from sqlalchemy import event
-from typer.testing import CliRunner
 
 from facade.cli import client
 from facade.cli.main import app as cli_app
 from facade.client import http
 from facade.domain import paging
 from facade.store.models import UsageRecord
+from tests.clirunner import CliRunner
 from tests.service.helpers import err, ok, settle
 
 # usage seeded by the tests, in an hour far from what the controller meters meanwhile

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from facade.cli import client, wait
 from facade.cli.main import app
 from facade.client.http import PAGE_LIMIT
+from tests.clirunner import CliRunner
 
 pytestmark = pytest.mark.no_store  # tests/conftest.py
 
