@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from facade.domain import hosts
 from facade.store.models import Host, Instance
-from tests.service.helpers import err, eventually, ok, wait_gone, wait_ready
+from tests.service.helpers import err, eventually, ok, parallel, wait_gone, wait_ready
 
 
 def _hosts(api: Any, *names: str) -> None:
@@ -290,3 +290,18 @@ def test_tenancy_in_a_scenario_file(api: Any) -> None:
                                      "backends: 1}")), 409, "tenancy", where="t.yaml:14")
     err(_apply(api, SCENARIO.replace("port: 80, tenancy: dedicated,", "port: 80,")), 409,
         "tenancy", where="t.yaml:8")
+
+
+def test_two_accounts_asking_for_the_one_free_host_at_once_one_gets_it(world: Any) -> None:
+    """Placement reads the claims under the write lock: two dedicated appliances of two
+    accounts created at the same moment with one free host cannot both claim it."""
+    world.changed = True
+    _hosts(world, "h1")
+    _customer(world, "bolt")
+    answers = parallel(2, lambda i: _appliance(world, f"d{i}", 1,
+                                               account=("acme", "bolt")[i],
+                                               tenancy="dedicated"))
+    assert sorted(a.status_code for a in answers) == [202, 409]
+    (won,) = [("acme", "bolt")[i] for i, a in enumerate(answers) if a.status_code == 202]
+    assert "tenancy" in next(a for a in answers if a.status_code == 409).text
+    assert _tenants_by_host(world)["h1"] == {won} and _claimed(world)["h1"] == won
