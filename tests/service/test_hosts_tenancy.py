@@ -305,3 +305,21 @@ def test_two_accounts_asking_for_the_one_free_host_at_once_one_gets_it(world: An
     (won,) = [("acme", "bolt")[i] for i, a in enumerate(answers) if a.status_code == 202]
     assert "tenancy" in next(a for a in answers if a.status_code == 409).text
     assert _tenants_by_host(world)["h1"] == {won} and _claimed(world)["h1"] == won
+
+
+def test_a_scale_down_frees_the_host_it_empties(world: Any) -> None:
+    world.changed = True
+    _hosts(world, "h1", "h2")
+    _customer(world, "bolt")
+    wait_ready(world, ok(_appliance(world, "d", 2, tenancy="dedicated"), 202)["name"])
+    assert sorted(_backend_hosts(world, "d")) == ["h1", "h2"]
+    assert _claimed(world) == {"local": None, "h1": "acme", "h2": "acme"}
+    ok(world.req("PATCH", "/v1/appliances/d", json={"backends": 1}), 202)
+    # the leaving backend's row goes once its node is gone: then its host is free
+    eventually(lambda: list(_claimed(world).values()).count(None) == 2)  # local and one
+    (kept,) = _backend_hosts(world, "d")
+    (freed,) = {"h1", "h2"} - {kept}
+    assert _claimed(world)[freed] is None and freed not in _tenants_by_host(world)
+    wait_ready(world, ok(_appliance(world, "bd", 1, account="bolt", tenancy="dedicated"),
+                         202)["name"])
+    assert _backend_hosts(world, "bd") == [freed]
