@@ -358,6 +358,39 @@ def test_a_host_cut_off_is_lost_and_its_backends_come_back_elsewhere(cp: Control
                     == 404, timeout=30, what="lossy deleted")
 
 
+def test_a_dedicated_appliances_backends_alone_on_a_host_of_their_own(
+        cp: ControlPlane, world: World) -> None:
+    """tenancy: dedicated (docs/multi-host.md, "Dedicated tenancy"): h1 and h2 hold blue's
+    instances, so red's dedicated backends go on a third host, h3, both of them; every node
+    port in h3's namespace is a leg of those backends (the kernel's veth peers, read from both
+    ends), they serve through the endpoint, and blue's instance is refused there."""
+    cp.cli("host", "add", "h3", "--simulated")
+    assert cp.api("POST", "/v1/appliances", json={
+        "name": "sole", "account": "red", "service": "searchco/echo", "subnet": "vpc/app",
+        "backends": 2, "tenancy": "dedicated"}).status_code == 202
+    app = cp.wait_for(lambda: (a := cp.get("/v1/appliances/sole?account=red"))["status"]
+                      == "ready" and a, timeout=30, what="the dedicated appliance ready")
+    assert app["tenancy"] == "dedicated"
+    assert [b["host"] for b in app["backends"]] == ["h3", "h3"]
+    ports = {lk["ifindex"] for n, lk in _links("fcd-h-h3").items()
+             if n.startswith("fcdv") and lk.get("link_netnsid") is not None}
+    legs = [lk["link_index"] for b in app["backends"]
+            for n, lk in _links(b["netns"]).items() if n.startswith("eth")]
+    assert len(legs) == 4 and set(legs) == ports, (legs, ports)
+    seen = {nsclient.http(world.netns["r-loc"], app["endpoint"]["ip"], 80)[1]["x-backend"]
+            for _ in range(12)}
+    assert seen == {b["name"] for b in app["backends"]}
+    refused = cp.api("POST", "/v1/instances", json={
+        "name": "b-h3", "account": "blue", "host": "h3",
+        "interfaces": [{"subnet": "vpc/app"}]})
+    assert refused.status_code == 409 and "claimed by account red" in refused.text
+    assert cp.get("/v1/hosts/h3")["claimed_by"] == "red"
+    assert cp.api("DELETE", "/v1/appliances/sole?account=red").status_code in (202, 204)
+    cp.wait_for(lambda: not _host_ports("h3"), timeout=20, what="sole's ports gone from h3")
+    assert cp.get("/v1/hosts/h3")["claimed_by"] is None
+    cp.cli("host", "remove", "h3")
+
+
 def test_deleting_instances_and_hosts_leaves_nothing(cp: ControlPlane, world: World) -> None:
     world.close()
     cp.cli("destroy", "-f", str(world.file))

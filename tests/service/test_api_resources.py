@@ -158,7 +158,8 @@ def test_services_crud(bare_world: Any) -> None:
                                     "interval": 1.0, "timeout": 0.5, "rise": 1, "fall": 2},
                    "billing_model": "provider-bills",  # no prices: all free
                    "prices": {"currency": "USD", "node_hour": {"frontend": "0", "backend": "0"},
-                              "per_gb": "0", "per_connection": "0", "per_1000_requests": "0"}}
+                              "per_gb": "0", "per_connection": "0", "per_1000_requests": "0"},
+                   "tenancy": "shared"}
     ok(api.req("POST", "/v1/services", json={
         "name": "echo", "account": "searchco", "command": "prog --ip {ip} --port {port}",
         "port": 9000, "backend_subnet": "search-vpc/backend",

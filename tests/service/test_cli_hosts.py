@@ -191,3 +191,37 @@ def test_instance_create_on_a_host(cli: Any) -> None:
     assert out.exit_code != 0
     assert "host 'h7' does not exist" in out.output and "Traceback" not in out.output
     assert cli.req("GET", "/v1/instances/lost").status_code == 404
+
+
+def test_tenancy_through_the_cli(cli: Any) -> None:
+    """`--tenancy` on service and appliance create; `service show`, `appliance show` and `host
+    show` say it; a bad value is one line naming tenancy, nothing made."""
+    assert run("host", "add", "h2", "--simulated").exit_code == 0
+    assert cli.req("POST", "/v1/accounts", json={"name": "prov"}).status_code == 201
+    assert cli.req("POST", "/v1/networks", json={
+        "name": "pv", "account": "prov", "cidr": "10.0.0.0/16",
+        "subnets": [{"name": "b", "cidr": "10.0.1.0/24"},
+                    {"name": "m", "cidr": "10.0.200.0/24"}]}).status_code == 201
+    base = ("service", "create", "vault", "--account", "prov", "--workload", "http-echo",
+            "--port", "80", "--backend-subnet", "pv/b", "--management-subnet", "pv/m")
+    out = run(*base, "--tenancy", "private")
+    assert out.exit_code == 2 and "tenancy" in out.output and "shared or dedicated" in out.output
+    assert cli.items("/v1/services") == []
+    out = run(*base, "--tenancy", "dedicated")
+    assert out.exit_code == 0, out.output
+    assert "tenancy" in run("service", "show", "prov/vault").output
+    assert "dedicated" in run("service", "show", "prov/vault").output
+    app = ("appliance", "create", "va", "--account", "acme", "--service", "prov/vault",
+           "--subnet", "acme-vpc/app", "--backends", "1", "--no-wait")
+    out = run(*app, "--tenancy", "sole")
+    assert out.exit_code == 2 and "tenancy" in out.output, out.output
+    out = run(*app, "--tenancy", "shared")  # a dedicated service's: dedicated anyway
+    assert out.exit_code == 0, out.output
+    shown = run("appliance", "show", "acme/va").output
+    assert "tenancy" in shown and "dedicated" in shown and "on h2" in shown
+    shown = run("host", "show", "h2").output
+    assert "claimed by" in shown and "acme" in shown
+    assert json.loads(run("host", "show", "h2", "-o", "json").output)["claimed_by"] == "acme"
+    by_host = run("topology", "--by-host").output
+    assert by_host.index("host h2") < by_host.index("va-b1")  # its backend under its host
+    assert by_host.index("host local") < by_host.index("va-fe") < by_host.index("host h2")

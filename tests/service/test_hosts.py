@@ -57,7 +57,7 @@ def test_every_plane_has_its_local_host_holding_every_node(world: Any) -> None:
     assert local == {"name": "local", "address": None, "state": "ready", "capacity": 1000,
                      "nodes": len(nodes), "heartbeat": None, "simulated": False,
                      "local": True, "detail": "the control plane's own machine: every node "
-                                              "is on it"}
+                                              "is on it", "claimed_by": None}
     # each node says where it is
     assert {n["host"] for n in nodes} == {"local"}
     assert ok(world.req("GET", "/v1/instances/client"))["host"] == "local"
@@ -153,7 +153,7 @@ def test_add_simulated_hosts_runs_them(world: Any) -> None:
     assert resp.headers["location"] == "/v1/hosts/h1"
     assert h1 == {"name": "h1", "address": "172.31.0.11", "state": "ready", "capacity": 100,
                   "nodes": 0, "heartbeat": None, "simulated": True, "local": False,
-                  "detail": h1["detail"]}
+                  "detail": h1["detail"], "claimed_by": None}
     assert h1["detail"].startswith("simulated on this machine: its namespace and FRR run")
     assert ok(world.req("GET", "/v1/hosts/h1")) == h1
     h2 = ok(world.req("POST", "/v1/hosts", json={

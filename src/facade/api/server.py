@@ -21,12 +21,14 @@ from pathlib import Path
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
-from facade.api import logs
+from facade.api import logs, settings
 from facade.api.app import create_app
 from facade.controller import Controller
 from facade.dataplane.linux import LinuxDataPlane
+from facade.domain import hosts as hosts_domain
 from facade.domain import workload
-from facade.service import accounts, hosts
+from facade.domain.errors import Invalid
+from facade.service import accounts, hosts, hosts_start
 from facade.service.context import Context
 from facade.store import db
 
@@ -80,6 +82,18 @@ def api_socket(path: Path) -> socket.socket:
         os.close(folder)
 
 
+def _start_hosts(parser: argparse.ArgumentParser, path: Path | None,
+                 count: int | None) -> int | None:
+    """How many simulated hosts to run at start (--hosts, else the settings file's
+    `hosts:`; None: neither says), checked before anything starts."""
+    try:
+        from_file = settings.read(path).hosts if path is not None else None
+        return hosts_domain.check_count(count, where="--hosts") if count is not None \
+            else from_file
+    except Invalid as exc:
+        parser.error(f"{exc.where}: {exc.message}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="facade up", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -91,8 +105,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-format", default=None, choices=logs.FORMATS,
                         help=f"each log line as text or one JSON object (default: "
                              f"${logs.ENV}, else text)")
+    parser.add_argument("--settings", type=Path, default=None,
+                        help="the control plane's settings file (YAML: hosts: N)")
+    parser.add_argument("--hosts", type=int, default=None,
+                        help="simulated hosts h1..hN made at start if missing (over the "
+                             "settings file's hosts:)")
     args = parser.parse_args(argv)
     tls = _tls(parser, args.tls_cert, args.tls_key)
+    start_hosts = _start_hosts(parser, args.settings, args.hosts)
     log_format = args.log_format or logs.default_format()
     if log_format not in logs.FORMATS:
         parser.error(f"{logs.ENV}={log_format!r}: use one of {', '.join(logs.FORMATS)}")
@@ -118,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     hosts.ensure_local(ctx)
     for name in hosts.restore(ctx):  # the simulated hosts run again (their nodes need them)
         logging.getLogger("facade").warning("simulated host %s could not be started", name)
+    if start_hosts is not None:
+        for note in hosts_start.ensure(ctx, start_hosts):
+            print(note, flush=True)
     if token:
         print(f"operator token (shown once, also in {home / 'operator.token'}):\n{token}",
               flush=True)

@@ -255,6 +255,8 @@ def host(obj: Host) -> None:
         ("heartbeat", "none: the control plane runs on it" if obj.local and obj.heartbeat is None
          else dash(obj.heartbeat)),
         ("simulated", dash(obj.simulated)),
+        *([("claimed by", f"{obj.claimed_by} (its dedicated nodes: no other account's "
+                          "node goes on it)")] if obj.claimed_by else []),
         *([("detail", obj.detail)] if obj.detail and not obj.local else []),
     ]))
 
@@ -450,6 +452,7 @@ def appliance(obj: Appliance) -> None:
         ("status", status),
         ("endpoint", f"{endpoint_str(obj)} in {dash(obj.subnet)}"),
         ("backends", f"{backend_count(obj)} running, {dash(obj.desired_backends)} desired"),
+        ("tenancy", dash(obj.tenancy)),
         *_chain_fields(obj),
     ])
     tree = Tree(Text("nodes", style="bold"))

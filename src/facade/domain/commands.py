@@ -18,6 +18,8 @@ from typing import Any
 from facade.domain import counts, health, ipam, names, sandbox, workload
 from facade.domain.billing import parse_model
 from facade.domain.errors import Conflict, Invalid, describe
+from facade.domain.tenancy import DEFAULT as DEFAULT_TENANCY
+from facade.domain.tenancy import check as check_tenancy
 
 DEFAULT_BILLING_MODEL = "provider-bills"
 
@@ -37,6 +39,7 @@ class NewService:
     billing_model: str
     upstream: str | None
     frontend: str | None
+    tenancy: str = DEFAULT_TENANCY
 
 
 def new_service(*, name: object, workload_name: object, command: object, port: object,
@@ -44,7 +47,7 @@ def new_service(*, name: object, workload_name: object, command: object, port: o
                 health_path: object = None, health_check: object = None,
                 limits: object = None, extra_subnets: Sequence[object] = (),
                 billing_model: object = None, upstream: object = None,
-                frontend: object = None) -> NewService:
+                frontend: object = None, tenancy: object = None) -> NewService:
     """A new service's own fields, checked in the order a reader meets them."""
     checked_name = names.check_name(name, kind="service", where="name")
     checked_limits = sandbox.check_limits(limits)
@@ -74,6 +77,7 @@ def new_service(*, name: object, workload_name: object, command: object, port: o
     for k, ref in enumerate(extra_subnets):
         names.check_subnet_ref(ref, where=f"extra_subnets[{k}]", what="extra_subnets entry")
     model = parse_model(DEFAULT_BILLING_MODEL if billing_model is None else billing_model)
+    checked_tenancy = check_tenancy(tenancy)
     return NewService(name=checked_name, workload=builtin,
                       command=command if isinstance(command, str) else None,
                       port=checked_port,
@@ -81,21 +85,25 @@ def new_service(*, name: object, workload_name: object, command: object, port: o
                       health_check=check, limits=checked_limits,
                       extra_subnets=len(extra_subnets), billing_model=model.value,
                       upstream=upstream if isinstance(upstream, str) else None,
-                      frontend=frontend if isinstance(frontend, str) else None)
+                      frontend=frontend if isinstance(frontend, str) else None,
+                      tenancy=checked_tenancy.value)
 
 
 @dataclass(frozen=True)
 class NewAppliance:
     name: str
     backends: int
+    tenancy: str = DEFAULT_TENANCY  # what its customer asks for (tenancy.effective)
 
 
-def new_appliance(*, name: object, backends: object = None) -> NewAppliance:
-    """`backends` None: one."""
+def new_appliance(*, name: object, backends: object = None,
+                  tenancy: object = None) -> NewAppliance:
+    """`backends` None: one; `tenancy` None: shared."""
     return NewAppliance(name=names.check_name(name, kind="appliance", where="name"),
                         backends=counts.check_backends(
                             counts.MIN_BACKENDS if backends is None else backends,
-                            where="backends"))
+                            where="backends"),
+                        tenancy=check_tenancy(tenancy).value)
 
 
 @dataclass(frozen=True)

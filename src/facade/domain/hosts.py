@@ -195,3 +195,23 @@ class Host:
             raise InUse(f"host {self.name} still holds {self.nodes} node"
                         f"{'' if self.nodes == 1 else 's'}; drain it and wait until it holds "
                         "none", where="host")
+
+
+# `hosts: N` at start (`facade up --hosts N`, a settings file's `hosts:`): simulated hosts
+# h1..hN, as many as the underlay has addresses for
+MAX_START_HOSTS = UNDERLAY.num_addresses - 1 - FIRST_HOST
+START_PREFIX = "h"
+
+
+def check_count(value: object, *, where: str = "hosts") -> int:
+    """How many simulated hosts to run at start: 0-MAX_START_HOSTS."""
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            not 0 <= value <= MAX_START_HOSTS:
+        raise Invalid(f"hosts is a number of simulated hosts, 0-{MAX_START_HOSTS} (the "
+                      f"underlay's free addresses), not {describe(value)}", where=where)
+    return value
+
+
+def start_names(count: int) -> list[str]:
+    """The names of the simulated hosts `hosts: count` asks for: h1..hN."""
+    return [f"{START_PREFIX}{n}" for n in range(1, count + 1)]

@@ -161,6 +161,7 @@ class ServiceDecl(Declaration):
     limits: tuple[tuple[str, int], ...] = ()
     # its health check as given (("interval", 2.0), ...), health_path as its path; checked
     health_check: tuple[tuple[str, Any], ...] = ()
+    tenancy: str = "shared"  # or dedicated (domain/tenancy.py)
 
     @property
     def kind(self) -> str:
@@ -310,6 +311,7 @@ class ApplianceDecl(Declaration):
     service: str
     subnet: str  # "network/subnet"
     backends: int = 1
+    tenancy: str = "shared"  # what its customer asks for (domain/tenancy.py)
     line: int = 0
     file: str = field(default="<scenario>", compare=False, repr=False)
 

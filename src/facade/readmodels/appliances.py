@@ -23,6 +23,9 @@ class ApplianceRead(BaseModel):
     status: ApplianceStatus
     status_detail: str
     desired_backends: int
+    # shared or dedicated: its nodes on hosts holding no other account's (its service's or
+    # its customer's choice, docs/multi-host.md)
+    tenancy: str = "shared"
     backend_count: int  # backends that exist and are not leaving (visible to the customer too)
     endpoint: Endpoint
     frontend: NodeRead | None

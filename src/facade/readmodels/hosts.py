@@ -24,6 +24,9 @@ class HostRead(BaseModel):
     # what its state means now, for a person ("recorded only: ..." for a host added through
     # the API, which nothing makes or places nodes on yet)
     detail: str = ""
+    # the account whose dedicated nodes it holds: no other account's node goes on it until
+    # it holds none (docs/multi-host.md, "Dedicated tenancy"); None: nobody claims it
+    claimed_by: str | None = None
 
 
 class HostPage(Page[HostRead]):

@@ -36,6 +36,7 @@ class ServiceRead(BaseModel):
     health_check: HealthCheckRead
     billing_model: str
     prices: ServicePricesRead
+    tenancy: str = "shared"  # or dedicated: the provider's choice for all its appliances
 
 
 class LoadBalancerRead(BaseModel):

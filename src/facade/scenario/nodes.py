@@ -158,7 +158,8 @@ def read_appliances(top: Map, file: str) -> tuple[ApplianceDecl, ...]:
     out = []
     for value, line in items(top, "appliances", file):
         item = mapping(value, line, kind="appliance", file=file,
-                       allowed=("name", "account", "service", "subnet", "backends"),
+                       allowed=("name", "account", "service", "subnet", "backends",
+                                "tenancy"),
                        required=("name", "account", "service", "subnet"))
         name = item.name()
         account = item.name("account", kind="account")
@@ -166,7 +167,9 @@ def read_appliances(top: Map, file: str) -> tuple[ApplianceDecl, ...]:
         service = item.ref("service", kind="service")
         subnet = item.subnet_ref("subnet")
         with fields_at(item):
-            cmd = commands.new_appliance(name=name, backends=item.data.get("backends"))
+            cmd = commands.new_appliance(name=name, backends=item.data.get("backends"),
+                                         tenancy=item.data.get("tenancy"))
         out.append(ApplianceDecl(name=name, account=account, service=service, subnet=subnet,
-                                 backends=cmd.backends, line=item.line, file=file))
+                                 backends=cmd.backends, tenancy=cmd.tenancy, line=item.line,
+                                 file=file))
     return tuple(out)

@@ -26,7 +26,7 @@ def read_services(top: Map, file: str) -> tuple[ServiceDecl, ...]:
     out = []
     allowed = ("name", "account", "workload", "command", "port", "backend_subnet",
                "management_subnet", "health_path", "upstream", "prices", "billing_model",
-               "autoscale", "frontend", "extra_subnets", "limits", "health_check")
+               "autoscale", "frontend", "extra_subnets", "limits", "health_check", "tenancy")
     for value, line in items(top, "services", file):
         item = mapping(value, line, kind="service", file=file, allowed=allowed,
                        required=("name", "account", "port", "backend_subnet",
@@ -47,7 +47,8 @@ def read_services(top: Map, file: str) -> tuple[ServiceDecl, ...]:
                 management_subnet=management, health_path=item.data.get("health_path"),
                 health_check=item.data.get("health_check"), limits=item.data.get("limits"),
                 extra_subnets=extras, billing_model=item.data.get("billing_model"),
-                upstream=item.data.get("upstream"), frontend=item.data.get("frontend"))
+                upstream=item.data.get("upstream"), frontend=item.data.get("frontend"),
+                tenancy=item.data.get("tenancy"))
         given = item.data.get("prices")
         with prices_at(item, "prices"):
             pricing.service_prices(given, where="prices")
@@ -61,7 +62,8 @@ def read_services(top: Map, file: str) -> tuple[ServiceDecl, ...]:
                                billing_model=cmd.billing_model,
                                autoscale=_autoscale(item, file),
                                limits=tuple(sorted(cmd.limits.items())),
-                               health_check=tuple(sorted(cmd.health_check.items()))))
+                               health_check=tuple(sorted(cmd.health_check.items())),
+                               tenancy=cmd.tenancy))
     return tuple(out)
 
 

@@ -127,8 +127,9 @@ def create(ctx: Context, caller: Caller, **fields: Any) -> ApplianceRead:
 
 def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
                   account: str | None, service: str, subnet: str,
-                  backends: int | None = None) -> Appliance:
-    backends = commands.new_appliance(name=name, backends=backends).backends
+                  backends: int | None = None, tenancy: str | None = None) -> Appliance:
+    cmd = commands.new_appliance(name=name, backends=backends, tenancy=tenancy)
+    backends = cmd.backends
     owner = lookup.acting_account(session, caller, account)
     caller = caller.acting_for(owner.id)  # its bare names first (docs/api.md, Names)
     if lookup.taken(session, Appliance.name, Appliance.account_id, owner.id, name):
@@ -145,7 +146,7 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
     quotas.check(session, owner, "backends", backends, where="backends")
     app = Appliance(name=name, account=owner, service=svc, subnet=sub,
                     desired_backends=backends, status=ApplianceStatus.PROVISIONING,
-                    status_detail="creating nodes")
+                    status_detail="creating nodes", tenancy=cmd.tenancy)
     session.add(app)
     instances.check_free_name(session, owner.id, f"{name}-fe")
     # the front-end is the provider's own, or a load-balancer provider's (service.frontend)
@@ -162,9 +163,10 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
     ])
     for ordinal in range(1, backends + 1):
         add_backend(ctx, session, app, ordinal)
+    dedicated = " (dedicated tenancy)" if hosts_placement.is_dedicated(app) else ""
     ctx.event(session, "appliance.created", name,
-              f"appliance of {service} requested in {subnet} with {backends} backends; "
-              f"endpoint {fe.interfaces[0].ip}:{svc.port}",
+              f"appliance of {service} requested in {subnet} with {backends} backends"
+              f"{dedicated}; endpoint {fe.interfaces[0].ip}:{svc.port}",
               account=owner.id)
     session.flush()
     return app

@@ -42,13 +42,14 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
                 billing_model: str | None = None, frontend: str | None = None,
                 extra_subnets: list[str] | None = None,
                 limits: dict[str, Any] | None = None,
-                health_check: dict[str, Any] | None = None) -> Service:
+                health_check: dict[str, Any] | None = None,
+                tenancy: str | None = None) -> Service:
     cmd = commands.new_service(name=name, workload_name=workload_name, command=command,
                                port=port, backend_subnet=backend_subnet,
                                management_subnet=management_subnet, health_path=health_path,
                                health_check=health_check, limits=limits,
                                extra_subnets=extra_subnets or (), billing_model=billing_model,
-                               upstream=upstream, frontend=frontend)
+                               upstream=upstream, frontend=frontend, tenancy=tenancy)
     private_api.check_offer(caller, cmd.workload)
     owner = lookup.acting_account(session, caller, account)
     caller = caller.acting_for(owner.id)  # its bare names first (docs/api.md, Names)
@@ -85,6 +86,7 @@ def new_service(ctx: Context, session: Session, caller: Caller, *, name: str,
     sheet, model = price_lists.service_terms(session, prices, billing_model)
     row = Service(name=name, account=owner, workload=workload_name, command=command,
                   port=port, health_path=health_path, upstream=upstream, frontend=offer,
+                  tenancy=cmd.tenancy,
                   backend_subnet=subs["backend_subnet"],
                   management_subnet=subs["management_subnet"],
                   extra_subnets=[ServiceSubnet(subnet=s, position=k)

@@ -25,9 +25,9 @@ from facade.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import HostState
 from facade.readmodels.hosts import HostPage, HostRead
-from facade.service import paging
+from facade.service import hosts_placement, paging
 from facade.service.context import Caller, Context
-from facade.store.models import Host, Instance
+from facade.store.models import Account, Host, Instance
 
 ORDER = paging.by_id("hosts", Host.id)
 
@@ -80,11 +80,22 @@ def rule_view(row: Host, nodes: int) -> hosts.Host:
                       simulated=row.simulated, nodes=nodes)
 
 
-def view(row: Host, nodes: int) -> HostRead:
+def view(row: Host, nodes: int, claimed_by: str | None = None) -> HostRead:
     host = rule_view(row, nodes)
     return HostRead(name=host.name, address=host.address, state=host.state,
                     capacity=host.capacity, nodes=nodes, heartbeat=host.heartbeat,
-                    simulated=host.simulated, local=host.local, detail=host.detail)
+                    simulated=host.simulated, local=host.local, detail=host.detail,
+                    claimed_by=claimed_by)
+
+
+def claimants(session: Session) -> dict[int, str]:
+    """The name of the account that claims each claimed host (dedicated tenancy), by
+    host id."""
+    held = hosts_placement.claims(session)
+    ids = {h: held.claimed_by(h) for h in held.claimants}
+    names = dict(session.execute(select(Account.id, Account.name).where(
+        Account.id.in_([a for a in ids.values() if a is not None]))).all())
+    return {h: names[a] for h, a in ids.items() if a in names}
 
 
 def _find(session: Session, name: str) -> Host:
@@ -105,7 +116,8 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST,
         rows, cursor = paging.objects(session, select(Host).where(*where), ORDER, page,
                                       lambda r: (r.id,))
         counts = _counts(session, rows)
-        return HostPage.of([view(r, counts[r.id]) for r in rows], cursor)
+        claimed = claimants(session)
+        return HostPage.of([view(r, counts[r.id], claimed.get(r.id)) for r in rows], cursor)
 
 
 def restore(ctx: Context) -> list[str]:
@@ -202,7 +214,7 @@ def get(ctx: Context, caller: Caller, name: str) -> HostRead:
     _require_operator(caller, "read hosts")
     with ctx.read() as session:
         row = _find(session, name)
-        return view(row, _count(session, row))
+        return view(row, _count(session, row), claimants(session).get(row.id))
 
 
 def drain(ctx: Context, caller: Caller, name: str) -> HostRead:

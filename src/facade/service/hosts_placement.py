@@ -7,29 +7,114 @@ A backend goes on the host holding the fewest of its appliance's backends (anti-
 then the fewest nodes in all, then the first by name; hosts that take nothing new (draining,
 lost, removed), machines whose agent does not make nodes yet, full ones (their capacity
 reached) and simulated hosts that do not run at this moment are left out. Front-ends, routers and management agents stay on the local host.
+
+Tenancy (domain/tenancy.py, docs/multi-host.md "Dedicated tenancy") is a filter any node
+kind's placement calls (`claims`, then `Claims.allows`): a dedicated appliance's nodes go only
+on hosts holding no other account's nodes, and a host holding a dedicated node is claimed by
+its account: no other account's node goes there until it holds none. The local host is never
+a dedicated node's: it holds every network's router, every front-end and the control plane,
+so it is nobody's alone (and it is never claimed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from facade.domain import hosts
-from facade.domain.errors import Exhausted
+from facade.domain import hosts, tenancy
+from facade.domain.errors import Conflict, Exhausted
 from facade.domain.states import HostState, NodeRole, NodeStatus
-from facade.store.models import Appliance, Host, Instance
+from facade.store.models import Account, Appliance, Host, Instance, Service
+
+
+@dataclass(frozen=True)
+class Claims:
+    """Whose nodes each host other than the local one holds (by host id): `tenants`, the
+    accounts its nodes are for; `claimants`, those of them with a dedicated node there."""
+
+    tenants: dict[int, set[int]] = field(default_factory=dict)
+    claimants: dict[int, set[int]] = field(default_factory=dict)
+
+    def allows(self, host_id: int | None, tenant: int, dedicated: bool) -> bool:
+        """Whether a node of `tenant` (dedicated or not) may go on host `host_id` (None:
+        the local host, which takes every shared node and no dedicated one)."""
+        if host_id is None:
+            return not dedicated
+        return tenancy.allows(tenant, dedicated, self.tenants.get(host_id, set()),
+                              self.claimants.get(host_id, set()))
+
+    def claimed_by(self, host_id: int) -> int | None:
+        """The account that claims the host, if one does (only one can)."""
+        return min(self.claimants.get(host_id, set()), default=None)
+
+
+def dedicated_sql() -> ColumnElement[bool]:
+    """Whether a node belongs to a dedicated appliance, as SQL over Instance, Appliance and
+    Service (outer-joined: an instance has neither)."""
+    return or_(Appliance.tenancy == tenancy.Tenancy.DEDICATED,
+               Service.tenancy == tenancy.Tenancy.DEDICATED)
+
+
+def claims(session: Session) -> Claims:
+    """Every host's tenants and claimants, in one query; the local host's nodes are left out
+    (it is never claimed). A node being deleted still counts: it is there until it is gone."""
+    local = session.scalar(select(Host.id).where(Host.name == hosts.LOCAL))
+    rows = session.execute(
+        select(Instance.host_id, Instance.name_scope_id, dedicated_sql())
+        .outerjoin(Appliance, Instance.appliance_id == Appliance.id)
+        .outerjoin(Service, Appliance.service_id == Service.id)
+        .where(Instance.host_id.is_not(None), Instance.host_id != local).distinct()).all()
+    out = Claims()
+    for host_id, tenant, dedicated in rows:
+        assert host_id is not None  # (the query's)
+        out.tenants.setdefault(host_id, set()).add(tenant)
+        if dedicated:
+            out.claimants.setdefault(host_id, set()).add(tenant)
+    return out
+
+
+def is_dedicated(app: Appliance) -> bool:
+    return tenancy.effective(app.service.tenancy, app.tenancy) == tenancy.Tenancy.DEDICATED
+
+
+def check_shared(session: Session, host: Host | None, tenant: int, where: str = "host") -> None:
+    """A shared node of `tenant` named onto `host` (an instance): a 409 naming `where` when
+    another account's dedicated nodes claim it."""
+    if host is None:
+        return
+    held = claims(session)
+    if not held.allows(host.id, tenant, dedicated=False):
+        owner = session.get(Account, held.claimed_by(host.id))
+        raise Conflict(f"host {host.name} is claimed by account "
+                       f"{owner.name if owner else '?'}: it holds that account's dedicated "
+                       "nodes, and no other account's node goes on it until it holds none",
+                       where=where)
+
+
+def _no_dedicated_host(app: Appliance) -> Exhausted:
+    return Exhausted(
+        f"appliance {app.name} is dedicated: its backends go only on hosts that hold no other "
+        "account's nodes, and no host that takes nodes is free of them with room left (the "
+        "local host never is: it holds every router and front-end); add a host (facade host "
+        "add NAME --simulated)", where="tenancy")
 
 
 def backend_host(session: Session, app: Appliance,
                  alive: Callable[[str], bool] = lambda _: True) -> Host | None:
     """The host of `app`'s next backend; None: the local host. `alive` says whether a
     simulated host runs now (the data plane's host_alive): one that stopped is left out before
-    its loss is declared (healing's replacement of its dead backend must not go back to it)."""
+    its loss is declared (healing's replacement of its dead backend must not go back to it).
+    A dedicated appliance's backend goes only where its tenancy allows (Claims.allows), first
+    on a host its account holds already (fewer hosts claimed), after the anti-affinity."""
+    dedicated = is_dedicated(app)
     ready = session.scalars(select(Host).where(Host.simulated.is_(True),
                                                Host.state == HostState.READY)).all()
     if not ready:
+        if dedicated:
+            raise _no_dedicated_host(app)
         return None
     held = dict(session.execute(select(Instance.host_id, func.count(Instance.id))
                                 .group_by(Instance.host_id)).all())
@@ -37,17 +122,24 @@ def backend_host(session: Session, app: Appliance,
     for node in app.nodes:
         if node.role == NodeRole.BACKEND and node.status != NodeStatus.DELETING:
             mine[node.host_id] = mine.get(node.host_id, 0) + 1
+    tenants = claims(session)
     # the local host: its nodes have no host (None)
     local = session.scalar(select(Host).where(Host.name == hosts.LOCAL))
-    candidates: list[tuple[int, int, str, Host | None]] = []
+    candidates: list[tuple[int, int, int, str, Host | None]] = []
     local_nodes = held.get(None, 0) + (held.get(local.id, 0) if local is not None else 0)
-    if local_nodes < (local.capacity if local is not None else hosts.LOCAL_CAPACITY):
-        candidates.append((mine.get(None, 0) + (mine.get(local.id, 0) if local else 0),
+    if local_nodes < (local.capacity if local is not None else hosts.LOCAL_CAPACITY) \
+            and tenants.allows(None, app.account_id, dedicated):
+        candidates.append((mine.get(None, 0) + (mine.get(local.id, 0) if local else 0), 0,
                            local_nodes, hosts.LOCAL, None))
     for row in ready:
-        if held.get(row.id, 0) < row.capacity and alive(row.name):
-            candidates.append((mine.get(row.id, 0), held.get(row.id, 0), row.name, row))
+        if held.get(row.id, 0) < row.capacity and alive(row.name) \
+                and tenants.allows(row.id, app.account_id, dedicated):
+            new_claim = int(dedicated and app.account_id not in tenants.tenants.get(row.id, ()))
+            candidates.append((mine.get(row.id, 0), new_claim, held.get(row.id, 0), row.name,
+                               row))
     if not candidates:
+        if dedicated:
+            raise _no_dedicated_host(app)
         raise Exhausted("every host is full (its capacity in nodes reached): add a host or "
                         "raise a capacity", where="backends")
-    return min(candidates, key=lambda c: c[:3])[3]
+    return min(candidates, key=lambda c: c[:4])[4]

@@ -19,6 +19,7 @@ from facade.domain.states import NodeRole, NodeStatus
 from facade.readmodels.nodes import ExecRead, NodePage, NodeRead
 from facade.service import (
     hosts,
+    hosts_placement,
     lookup,
     paging,
     public_ips,
@@ -90,6 +91,8 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
     placed = hosts.placement(session, caller, host)  # before anything is made of it
     owner = lookup.acting_account(session, caller, account)
     caller = caller.acting_for(owner.id)  # its bare names first (docs/api.md, Names)
+    # another account's dedicated nodes claim a host: none of this one's go there
+    hosts_placement.check_shared(session, placed, owner.id)
     check_free_name(session, owner.id, name)
     placements = []
     for i, spec in enumerate(interfaces):

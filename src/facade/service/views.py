@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facade.domain import health, names, sandbox
+from facade.domain import health, names, sandbox, tenancy
 from facade.domain.ipam import SubnetRange
 from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.readmodels.accounts import AccountRead
@@ -107,7 +107,7 @@ def service(row: Service, *, owner_view: bool = False) -> ServiceRead:
         extra_subnets=[e.subnet.path for e in row.extra_subnets] if owner_view else None,
         limits=limits(sandboxes.of_row(row)),
         health_check=health_check(health_checks.of_row(row)),
-        billing_model=billing_model, prices=prices)
+        billing_model=billing_model, prices=prices, tenancy=row.tenancy)
 
 
 def limits(of: sandbox.Limits) -> LimitsRead:
@@ -152,6 +152,7 @@ def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = Non
         provider=row.service.account.name, subnet=row.subnet.path,
         status=ApplianceStatus(row.status), status_detail=row.status_detail,
         desired_backends=row.desired_backends,
+        tenancy=tenancy.effective(row.service.tenancy, row.tenancy).value,
         endpoint=Endpoint(ip=endpoint_ip, port=row.service.port),
         backend_count=sum(1 for b in backends if b.status != NodeStatus.DELETING),
         frontend=frontend,

@@ -302,6 +302,10 @@ class Service(Base):
     limit_memory_mb: Mapped[int | None] = mapped_column(Integer, nullable=True)
     limit_pids: Mapped[int | None] = mapped_column(Integer, nullable=True)
     limit_cpu_weight: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # shared or dedicated (domain/tenancy.py): the provider's choice for all its appliances
+    # (migration 0025)
+    tenancy: Mapped[str] = mapped_column(String(16), default="shared",
+                                         server_default="shared")
     account: Mapped[Account] = relationship()
     backend_subnet: Mapped[Subnet] = relationship(foreign_keys=[backend_subnet_id])
     management_subnet: Mapped[Subnet] = relationship(foreign_keys=[management_subnet_id])
@@ -339,6 +343,10 @@ class Appliance(Base):
     status_detail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     ready_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # the tenancy its customer asked for (domain/tenancy.py); its service's may make it
+    # dedicated anyway (tenancy.effective) (migration 0025)
+    tenancy: Mapped[str] = mapped_column(String(16), default="shared",
+                                         server_default="shared")
     account: Mapped[Account] = relationship()
     service: Mapped[Service] = relationship()
     subnet: Mapped[Subnet] = relationship()

@@ -40,7 +40,8 @@ def list_appliances(
 @router.post("", status_code=202, response_model=ApplianceRead, operation_id="create_appliance")
 def create_appliance(body: ApplianceCreate, ctx: Ctx, caller: Auth, response: Response) -> Any:
     view = appliances.create(ctx, caller, name=body.name, account=body.account,
-                             service=body.service, subnet=body.subnet, backends=body.backends)
+                             service=body.service, subnet=body.subnet, backends=body.backends,
+                             tenancy=body.tenancy)
     return located(response, "/v1/appliances/{name}", view, caller)
 
 

@@ -40,7 +40,7 @@ def create_service(body: ServiceCreate, ctx: Ctx, caller: Auth, response: Respon
                           limits=body.limits.model_dump(exclude_unset=True)
                           if body.limits else None,
                           health_check=body.health_check.model_dump(exclude_unset=True)
-                          if body.health_check else None)
+                          if body.health_check else None, tenancy=body.tenancy)
     return located(response, "/v1/services/{name}", view, caller)
 
 

@@ -22,6 +22,7 @@ from facade.domain.counts import MAX_BACKENDS, MAX_EXTRA_SUBNETS, MIN_BACKENDS
 from facade.domain.health import MAX_CODES
 from facade.domain.health import MAX_PATH as MAX_CHECK_PATH
 from facade.domain.names import MAX_NAME, MAX_REF, MAX_SUBNET_REF
+from facade.domain.tenancy import MAX_LENGTH as MAX_TENANCY
 from facade.domain.workload import MAX_COMMAND, MAX_WORKLOAD
 from facade.domain.workload import MAX_PATH as MAX_HEALTH_PATH
 from facade.readmodels.services import (
@@ -74,6 +75,9 @@ class ServiceCreate(Body):
     limits: LimitsBody | None = None
     # how its backends are checked (docs/health.md); health_path above is its path
     health_check: HealthCheckBody | None = None
+    # shared (default) or dedicated: every appliance's nodes on hosts of its customer's alone
+    # (docs/multi-host.md, "Dedicated tenancy"); checked by domain.tenancy (400 naming it)
+    tenancy: str | None = Field(default=None, max_length=MAX_TENANCY)
 
 
 class LoadBalancerCreate(Body):

@@ -38,16 +38,23 @@ def create(
     backends: Annotated[int, typer.Option("--backends", help="Backend nodes.", min=0)] = 3,
     no_wait: NoWait = False,
     timeout: Timeout = 60.0,
+    tenancy: Annotated[str | None, typer.Option(
+        "--tenancy", metavar="TENANCY",
+        help="shared (default) or dedicated: its nodes on hosts that hold no other account's "
+             "nodes (a dedicated service's appliances are dedicated anyway). See "
+             "docs/multi-host.md.")] = None,
 ) -> None:
     """Create an appliance and wait until it is ready."""
     split_subnet(subnet)
-    body = {
+    body: dict[str, object] = {
         "name": name,
         "account": account,
         "service": service,
         "subnet": subnet,
         "backends": backends,
     }
+    if tenancy is not None:
+        body["tenancy"] = tenancy
     with connect() as cli:
         obj = cli.appliances.create(body)
         if no_wait:

@@ -43,9 +43,17 @@ def up(
     database: Annotated[str | None, typer.Option(
         "--database", help="The store: a PostgreSQL URL (postgresql://USER@HOST/DB); default "
         "$FACADE_DATABASE, else SQLite in the state folder.")] = None,
+    settings: Annotated[str | None, typer.Option(
+        "--settings", metavar="FILE", help="The control plane's settings file (YAML; `hosts: "
+        "N`). See docs/multi-host.md.")] = None,
+    hosts: Annotated[int | None, typer.Option(
+        "--hosts", metavar="N", help="Simulated hosts h1..hN made at start if missing (wins "
+        "over the settings file's). See docs/multi-host.md.")] = None,
 ) -> None:
     """Run the control plane in the foreground (API, reconciler, agents)."""
     argv = [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port)]
+    argv += ["--settings", settings] if settings is not None else []
+    argv += ["--hosts", str(hosts)] if hosts is not None else []
     argv += ["--database", database] if database is not None else []
     argv += ["--tls-cert", tls_cert] if tls_cert is not None else []
     argv += ["--tls-key", tls_key] if tls_key is not None else []

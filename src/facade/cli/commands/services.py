@@ -131,6 +131,10 @@ def create(
     health_timeout: HealthTimeout = None,
     health_rise: HealthRise = None,
     health_fall: HealthFall = None,
+    tenancy: Annotated[str | None, typer.Option(
+        "--tenancy", metavar="TENANCY",
+        help="shared (default) or dedicated: every appliance's nodes on hosts that hold no "
+             "other account's nodes. See docs/multi-host.md.")] = None,
 ) -> None:
     """Create a service: one of --workload or --command."""
     if (workload is None) == (command is None):
@@ -168,6 +172,8 @@ def create(
         body["prices"] = prices
     if billing_model is not None:
         body["billing_model"] = billing_model
+    if tenancy is not None:
+        body["tenancy"] = tenancy
     if limits_body(memory, pids, cpu_weight):
         body["limits"] = limits_body(memory, pids, cpu_weight)
     check = _health_body(health_type, health_codes, health_interval, health_timeout,

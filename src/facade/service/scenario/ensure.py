@@ -171,7 +171,8 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
                             health_path=svc.health_path, upstream=svc.upstream,
                             prices=svc.prices_plain or None, billing_model=svc.billing_model,
                             frontend=svc.frontend, extra_subnets=list(svc.extra_subnets),
-                            limits=dict(svc.limits), health_check=dict(svc.health_check))
+                            limits=dict(svc.limits), health_check=dict(svc.health_check),
+                            tenancy=svc.tenancy)
         if svc.autoscale is not None:
             _set_autoscale(ctx, session, svc)
         return "created"
@@ -190,7 +191,8 @@ def _service(ctx: Context, session: Session, caller: Caller, svc: ServiceDecl) -
             ("extra_subnets", [_path_as(e.subnet, want) for e, want in zip(
                 row.extra_subnets, [*svc.extra_subnets, *[""] * len(row.extra_subnets)],
                 strict=False)], list(svc.extra_subnets)),
-            ("billing_model", have_model.value, want_model.value)):
+            ("billing_model", have_model.value, want_model.value),
+            ("tenancy", row.tenancy, svc.tenancy)):
         if have != want:
             raise differs(svc, what, have, want)
     if have_prices != want_prices:
@@ -378,11 +380,13 @@ def _appliance(ctx: Context, session: Session, caller: Caller, app: ApplianceDec
     row = owned(session, Appliance, app.account, app.name)
     if row is None:
         appliances.new_appliance(ctx, session, caller, name=app.name, account=app.account,
-                                 service=app.service, subnet=app.subnet, backends=app.backends)
+                                 service=app.service, subnet=app.subnet, backends=app.backends,
+                                 tenancy=app.tenancy)
         return "created"
     for what, have, want in (("account", row.account.name, app.account),
                              ("service", _named_as(row.service, app.service), app.service),
-                             ("subnet", _path_as(row.subnet, app.subnet), app.subnet)):
+                             ("subnet", _path_as(row.subnet, app.subnet), app.subnet),
+                             ("tenancy", row.tenancy, app.tenancy)):
         if have != want:
             raise differs(app, what, have, want)
     if row.status == ApplianceStatus.DELETING:
