@@ -29,51 +29,11 @@ $(STAMP_PY): pyproject.toml requirements/runtime.lock requirements/dev.lock
 up: deps
 	$(VENV)/bin/facade up
 
-# The unit tests (pure and fast, no controller thread) and the service tests (the API with its
-# controller running on the fake driver) run on both cores (file by file). The API fuzzing
-# then runs in two processes side by side, each with about half the cases (schemathesis's
-# cases share node ids, so pytest-xdist cannot hand them out: it would run one case per id). The kernel tests run in two pytest-xdist workers, each in a
-# sandbox of its own (tests/integration/sandbox: network, mount and PID namespaces, a private
-# /run), a module at a time, the slowest first (tests/integration/conftest.py); a test run's
-# cleanup touches only its own control plane's control groups (`facade cleanup --this-plane`).
-# The data-plane contract suite runs there too (its fake half also in `make check`).
-# Measured on 2026-12-06 (docs/guarantees.md, "Time"): 9 min 2 s in a quiet hour (unit and
-# service 162 s, fuzzing 118 s, kernel tests 261 s, where one fuzzing process took 270 s and the
-# kernel tests one module at a time 444 s in the same hour), 11-12 min with other engineers'
-# kernel tests and benchmarks beside it. The kernel tests use about 340 s of CPU: two workers
-# fill the two cores, a third would mostly wait.
+# The suite's steps, their order and what runs beside what: tests/suite.sh (times in
+# docs/guarantees.md, "Time").
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
-FUZZ := tests/service/test_api_fuzz.py
-# about half the cases (3,190 of 6,518 on 2026-12-06; the other half: the operator's invalid
-# requests and an account's, 3,328, and any test added to the file); each half counts its own
-FUZZ_HALF := test_operator_requests or test_anonymous_requests
-KERNEL_WORKERS := --tx '2*popen//python=tests/integration/sandbox $(PY)' --dist loadfile \
-  --no-loadscope-reorder
-# The suite above runs on SQLite, with the tests that need PostgreSQL whatever the store (two
-# control planes on one database, the migrations up and down). Then on PostgreSQL
-# (docs/postgresql.md; a throwaway server per worker, tests/pg.py): service tests that lean on
-# the store most (allocation under contention, names per account, read snapshots) and two
-# kernel modules (an appliance end to end; restarts adopting the kernel, drift repaired), in
-# the kernel tests' sandboxed workers. The whole unit and service suite passes on PostgreSQL
-# too, but does not fit the budget: tried again on 2026-12-07 after its CPU was cut (one API app
-# per test process, the `no_store` modules left out: about 375 s of CPU), beside the kernel tests
-# it took 474 s where they took 513 s (316 s without it) and failed one of them, and `make test`
-# came to 15 min 6 s plus about 45 s for the kernel modules on PostgreSQL at load average 3-6
-# (docs/guarantees.md, "Time").
-PG_TESTS := tests/integration/test_appliance_e2e.py tests/integration/test_resilience_e2e.py \
-  tests/service/test_concurrency.py tests/service/test_names_per_account.py \
-  tests/service/test_read_consistency.py
 test: deps
-	$(PYTEST) -n 2 --dist loadfile tests/unit tests/service --ignore=$(FUZZ)
-	@fuzzlog=$$(mktemp); \
-	echo "$(PYTEST) $(FUZZ) -k '$(FUZZ_HALF) or test_zz' (beside the next, output after)"; \
-	$(PYTEST) $(FUZZ) -k '$(FUZZ_HALF) or test_zz' >$$fuzzlog 2>&1 & other=$$!; \
-	echo "$(PYTEST) $(FUZZ) -k 'not ($(FUZZ_HALF))'"; \
-	$(PYTEST) $(FUZZ) -k 'not ($(FUZZ_HALF))'; one=$$?; \
-	wait $$other; two=$$?; cat $$fuzzlog; rm -f $$fuzzlog; \
-	test $$one -eq 0 && test $$two -eq 0
-	$(PYTEST) $(KERNEL_WORKERS) tests/integration
-	FACADE_TEST_STORE=postgresql $(PYTEST) $(KERNEL_WORKERS) $(PG_TESTS)
+	tests/suite.sh $(PY)
 
 # issue 16: the isolation property test and the SIGKILL convergence test at scale (10,000
 # pairs over topologies of 3-4 tenants, 100 kills, from a fresh seed), as root, beyond CI's
