@@ -125,6 +125,41 @@ def alive(state_dir: Path, name: str) -> bool:
     return frr.pid_of(_host(state_dir, name), "bgpd") is not None
 
 
+def fence(state_dir: Path, name: str) -> list[str]:
+    """Lost host NAME fenced off the overlay: its FRR stopped, so that when its link comes
+    back it announces nothing (a node moved away meanwhile keeps one owner of its MAC) until
+    `rejoin` has swept it. Returns what was stopped."""
+    return [f"process {pid} (frr)" for pid in frr.stop(_host(state_dir, name))]
+
+
+def rejoin(state_dir: Path, name: str, address: str, keep: set[str]) -> list[str] | None:
+    """Fenced host NAME back on the overlay once its namespace and link run again: first
+    every node port there not in `keep` removed (the copies of nodes made again elsewhere
+    while it was lost) and the segments left empty, then its FRR started. None while it does
+    not run (nothing done); else what was removed."""
+    if not ns.exists(names.host_netns(name)) or not substrate.port_up(names.host_port(name)):
+        return None
+    removed = sweep(name, keep)
+    ensure_host(state_dir, name, address)
+    return removed
+
+
+def sweep(name: str, keep: set[str]) -> list[str]:
+    """Every node port on host NAME that is not in `keep` removed (a veth: its peer, in the
+    node, goes with it), then the segments left without a port. Returns what was removed."""
+    netns, removed, bridges = names.host_netns(name), [], set()
+    with ipr_in(netns) as ipr:
+        for link in ipr.get_links():
+            ifname = link.get_attr("IFLA_IFNAME")
+            if link_kind(link) == "bridge" and names.bridge_id(ifname) is not None:
+                bridges.add(ifname)
+            elif names.port_id(ifname or "") is not None and ifname not in keep:
+                with contextlib.suppress(NetlinkError):  # gone meanwhile: fine
+                    ipr.link("del", index=link["index"])
+                    removed.append(f"port {ifname} of host {name}")
+    return removed + release_segments(name, bridges)
+
+
 def remove_host(state_dir: Path, name: str) -> list[str]:
     """Host NAME gone: its FRR stopped (its routes withdrawn at once), what runs in it killed,
     its namespace and folder removed; with the last host, the local host leaves the overlay
