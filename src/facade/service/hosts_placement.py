@@ -13,7 +13,7 @@ A front-end (`frontend_host`) goes on the host holding the fewest of its applian
 simulated host before the local one (the control plane's machine already runs every router,
 management agent and the control plane itself, none of them counted as nodes), then the
 fewest nodes, then the first by name; the same hosts are left out. Routers and management
-agents stay on the local host (docs/multi-host.md, "Routers and management agents").
+agents stay on the local host (docs/multi-host.md, "Front-ends on other hosts").
 """
 
 from __future__ import annotations

@@ -328,7 +328,10 @@ class LinuxDataPlane:
     @_boundary("rejoin_host")
     def rejoin_host(self, name: str, address: str, keep: set[str]) -> list[str] | None:
         """hostplane.py: under the fabric's lock, held alone (the segments it removes may be
-        the fabric's VXLAN ports' last users)."""
+        the fabric's VXLAN ports' last users), once the host is reachable: the host watch asks
+        every second while its link is down, and node making must not wait for that."""
+        if not hostplane.reachable(name):
+            return None
         with self._fabric.exclusive():
             return hostplane.rejoin(self.state_dir, name, address, keep)
 

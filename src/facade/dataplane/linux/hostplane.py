@@ -137,11 +137,17 @@ def rejoin(state_dir: Path, name: str, address: str, keep: set[str]) -> list[str
     every node port there not in `keep` removed (the copies of nodes made again elsewhere
     while it was lost) and the segments left empty, then its FRR started. None while it does
     not run (nothing done); else what was removed."""
-    if not ns.exists(names.host_netns(name)) or not substrate.port_up(names.host_port(name)):
+    if not reachable(name):
         return None
     removed = sweep(name, keep)
     ensure_host(state_dir, name, address)
     return removed
+
+
+def reachable(name: str) -> bool:
+    """Whether host NAME's namespace and its link to the other hosts are there (its FRR
+    aside: a fenced host runs none). One link read."""
+    return ns.exists(names.host_netns(name)) and substrate.port_up(names.host_port(name))
 
 
 def sweep(name: str, keep: set[str]) -> list[str]:
