@@ -218,6 +218,23 @@ def _fdb(netns: str, mac: str) -> list[dict[str, Any]]:
                                   or "[]") if e.get("mac") == mac]
 
 
+def _evpn(cp: ControlPlane, mac: str) -> dict[str, str]:
+    """Each FRR instance's view of `mac` (its MAC table and BGP routes), for a failure's
+    message."""
+    out = {}
+    for root in cp.home.rglob("overlay/frr/*"):
+        name = {"_local": "fcd-fabric", "_reflector": "fcd-rr"}.get(root.name,
+                                                                    f"fcd-h-{root.name}")
+        inst = frr.Instance(name, name, root)
+        try:
+            out[root.name] = frr.vtysh(inst, "show evpn mac vni all") + \
+                frr.vtysh(inst, "show bgp l2vpn evpn route")
+        except Exception as exc:  # a message's detail: never the failure itself
+            out[root.name] = repr(exc)
+    return {k: "\n".join(line for line in v.splitlines() if mac in line or "Route" in line
+                          or "VNI" in line) for k, v in out.items()}
+
+
 def _ports(netns: str) -> list[str]:
     """The node ports (veths to another namespace) of a host's namespace."""
     return sorted(n for n, lk in _links(netns).items() if n.startswith("fcdv")
@@ -421,9 +438,10 @@ def test_a_host_cut_off_is_lost_its_nodes_come_back_elsewhere_and_it_is_swept(
         assert [e["dst"] for e in remote] == ["172.31.0.10"], remote  # the local host only
         on_h2 = _fdb("fcd-h-h2", mac)  # learnt from EVPN (on its VXLAN port), never local
         assert all(e["ifname"] == f"fcdx{bridge[4:]}" for e in on_h2), on_h2
-        assert {e["dst"] for e in on_h2 if e.get("dst")} <= {"172.31.0.10"}, on_h2
-        for _ in range(5):
-            assert nsclient.http(world.netns["r-loc"], endpoint, 80, timeout=2.0)[0] == 200
+        assert {e["dst"] for e in on_h2 if e.get("dst")} <= {"172.31.0.10"}, \
+            (on_h2, _fdb("fcd-h-h1", mac), _fdb("fcd-fabric", mac), _evpn(cp, mac))
+        for src in ("r-loc", "r-h2", "r-loc", "r-h2"):  # from h2 too: its entries are EVPN's now
+            assert nsclient.http(world.netns[src], endpoint, 80, timeout=2.0)[0] == 200, src
         cp.wait_for(lambda: _host_ports("h2") == before, timeout=10,
                     what="h2 holds nothing of the appliance")
         print(f"\nh2 cut: lost after {lost_s:.2f} s, the endpoint answered again after "

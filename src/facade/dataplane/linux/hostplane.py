@@ -152,7 +152,10 @@ def reachable(name: str) -> bool:
 
 def sweep(name: str, keep: set[str]) -> list[str]:
     """Every node port on host NAME that is not in `keep` removed (a veth: its peer, in the
-    node, goes with it), then the segments left without a port. Returns what was removed."""
+    node, goes with it), then the segments left without a port; the segments kept get a new
+    VXLAN port, so nothing of what the host's FRR installed before it was fenced (remote
+    MACs at the hosts they were on then) outlives it: its next FRR installs what EVPN says
+    now. Returns what was removed."""
     netns, removed, bridges = names.host_netns(name), [], set()
     with ipr_in(netns) as ipr:
         for link in ipr.get_links():
@@ -163,7 +166,21 @@ def sweep(name: str, keep: set[str]) -> list[str]:
                 with contextlib.suppress(NetlinkError):  # gone meanwhile: fine
                     ipr.link("del", index=link["index"])
                     removed.append(f"port {ifname} of host {name}")
-    return removed + release_segments(name, bridges)
+    removed += release_segments(name, bridges)
+    local_ip = substrate.underlay_address(netns)
+    for bridge in sorted(bridges):
+        vni = names.bridge_id(bridge)
+        assert vni is not None
+        with ipr_in(netns) as ipr:
+            if get_link(ipr, bridge) is None:
+                continue  # released just now
+            vx = get_link(ipr, names.segment_vxlan(vni))
+            if vx is not None:
+                ipr.link("del", index=vx["index"])
+        if local_ip is not None:
+            _stretch(netns, bridge, vni, local_ip)
+            removed.append(f"forwarding entries of segment {vni} on host {name}")
+    return removed
 
 
 def remove_host(state_dir: Path, name: str) -> list[str]:
