@@ -144,6 +144,13 @@ def test_a_node_moved_between_hosts_and_a_lost_host_fenced_and_swept(
     assert "02:00:00:00:93:99" not in driver_run("bridge", "-n", "fcd-h-t1", "fdb", "show")
     assert dp.host_alive("t1")
     dp.delete_node(kept.netns)
+    dp.fence_host("t2")  # a host whose namespace is gone (a machine started afresh): made anew
+    driver_run("ip", "netns", "del", "fcd-h-t2")
+    assert not dp.host_alive("t2")
+    assert dp.rejoin_host("t2", "172.31.0.12", set()) == [] and dp.host_alive("t2")
+    driver_run("ip", "-n", "fcd-substrate", "link", "set", names.host_port("t1"), "down")
+    assert dp.rejoin_host("t1", "172.31.0.11", set()) is None  # cut off: nothing done
+    driver_run("ip", "-n", "fcd-substrate", "link", "set", names.host_port("t1"), "up")
     dp.delete_node(spec.netns)
     for host in ("t1", "t2"):
         dp.remove_host(host)

@@ -148,8 +148,9 @@ class DataPlane(Protocol):
     def rejoin_host(self, name: str, address: str, keep: set[str]) -> list[str] | None:
         """Fenced host NAME back once its namespace and link run again: every node port there
         not in `keep` (the ports, `fcdv<interface>`, of the nodes the store places there)
-        removed with the segments left empty, then its FRR started. None while it does not
-        run (nothing done); else what was removed."""
+        removed with the segments left empty, then its FRR started (a host whose namespace
+        is gone is made anew). None while its link is down (nothing done); else what was
+        removed."""
 
     def cleanup(self) -> list[str]:
         """Remove every kernel object and process Facade made; returns what was removed."""

@@ -328,9 +328,9 @@ class LinuxDataPlane:
     @_boundary("rejoin_host")
     def rejoin_host(self, name: str, address: str, keep: set[str]) -> list[str] | None:
         """hostplane.py: under the fabric's lock, held alone (the segments it removes may be
-        the fabric's VXLAN ports' last users), once the host is reachable: the host watch asks
-        every second while its link is down, and node making must not wait for that."""
-        if not hostplane.reachable(name):
+        the fabric's VXLAN ports' last users), unless it is cut off: the host watch asks every
+        second while its link is down, and node making must not wait for that."""
+        if hostplane.cut_off(name):
             return None
         with self._fabric.exclusive():
             return hostplane.rejoin(self.state_dir, name, address, keep)

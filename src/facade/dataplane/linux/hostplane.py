@@ -135,19 +135,23 @@ def fence(state_dir: Path, name: str) -> list[str]:
 def rejoin(state_dir: Path, name: str, address: str, keep: set[str]) -> list[str] | None:
     """Fenced host NAME back on the overlay once its namespace and link run again: first
     every node port there not in `keep` removed (the copies of nodes made again elsewhere
-    while it was lost) and the segments left empty, then its FRR started. None while it does
-    not run (nothing done); else what was removed."""
-    if not reachable(name):
+    while it was lost) and the segments left empty, then its FRR started. A host whose
+    namespace is gone (the machine started afresh) is made anew: nothing of it can be stale.
+    None while its link is down (nothing done); else what was removed."""
+    if not ns.exists(names.host_netns(name)):
+        ensure_host(state_dir, name, address)
+        return []
+    if cut_off(name):
         return None
     removed = sweep(name, keep)
     ensure_host(state_dir, name, address)
     return removed
 
 
-def reachable(name: str) -> bool:
-    """Whether host NAME's namespace and its link to the other hosts are there (its FRR
-    aside: a fenced host runs none). One link read."""
-    return ns.exists(names.host_netns(name)) and substrate.port_up(names.host_port(name))
+def cut_off(name: str) -> bool:
+    """Whether host NAME's namespace is there without its link to the other hosts (up, on a
+    substrate that runs): a lost host that cannot rejoin yet. One link read."""
+    return ns.exists(names.host_netns(name)) and not substrate.port_up(names.host_port(name))
 
 
 def sweep(name: str, keep: set[str]) -> list[str]:
