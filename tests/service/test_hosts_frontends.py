@@ -11,8 +11,10 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from facade.domain import hosts
+from facade.store.models import Host
 from tests.service.helpers import ok, wait_ready
 
 
@@ -138,3 +140,26 @@ def test_a_lost_hosts_front_end_moves_and_the_host_is_swept_before_it_is_ready(
                 if e["kind"] == "host.ready" and e["object"] == where]
     assert all(f"port {p} of host {where}" in ready for p in ports), ready
     assert _fe(world, "lossy")["host"] == fe["host"]  # it stays where it went
+
+
+def test_a_front_end_no_host_can_take_when_its_host_is_lost_moves_once_one_can(
+        world: Any, quick_loss: None) -> None:
+    world.changed = True
+    _hosts(world, "h1", "h2")
+    app = _appliance(world, "stuck", 1)
+    where = app["frontend"]["host"]
+    (other,) = {b["host"] for b in app["backends"]}
+    assert where != other
+    with world.ctx.write() as session:  # every other host full, the local one too
+        session.execute(update(Host).where(Host.name != where).values(capacity=0))
+    world.dp.cut.add(where)
+    _until(lambda: ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "lost", 10,
+           "not lost")
+    time.sleep(1.5)  # a few looks of the host watch
+    assert _fe(world, "stuck")["host"] == where
+    stuck = [e for e in world.items("/v1/events") if e["kind"] == "host.frontend_stuck"]
+    assert len(stuck) == 1 and "full" in stuck[0]["message"], stuck  # said once
+    with world.ctx.write() as session:
+        session.execute(update(Host).where(Host.name == other).values(capacity=100))
+    _until(lambda: _fe(world, "stuck")["host"] == other, 10, "not moved once it could")
+    assert wait_ready(world, "stuck")["endpoint"] == app["endpoint"]

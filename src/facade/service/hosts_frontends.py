@@ -21,10 +21,11 @@ from facade.service.context import Context
 from facade.store.models import Host, Instance
 
 
-def move_off(ctx: Context, session: Session, row: Host, why: str) -> list[str]:
+def move_off(ctx: Context, session: Session, row: Host, why: str, *,
+             quiet: bool = False) -> list[str]:
     """Every front-end on host `row` placed on another host that runs (its old place left
-    out); one that cannot move (every other host full) stays, with an event saying so.
-    Returns what moved, for a person."""
+    out); one that cannot move (every other host full) stays, with an event saying so
+    (unless `quiet`: tried again, said already). Returns what moved, for a person."""
     notes = []
     for fe in session.scalars(select(Instance).where(
             Instance.host_id == row.id, Instance.role == NodeRole.FRONTEND,
@@ -36,6 +37,8 @@ def move_off(ctx: Context, session: Session, row: Host, why: str) -> list[str]:
             host = hosts_placement.frontend_host(session, app, fe, ctx.dataplane.host_alive,
                                                  avoid=frozenset({row.id}))
         except FacadeError as exc:
+            if quiet:
+                continue
             ctx.event(session, "host.frontend_stuck", row.name,
                       f"front-end {fe.name} of {app.name} cannot leave host {row.name} "
                       f"({why}): {exc.message}")

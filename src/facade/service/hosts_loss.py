@@ -49,6 +49,8 @@ class Watch:
                 if note:
                     self.dead_since.pop(name, None)
                     notes.append(note)
+                else:
+                    notes += _stranded(ctx, name)
                 continue
             if self.alive(name):
                 self.dead_since.pop(name, None)
@@ -83,6 +85,22 @@ def _found(ctx: Context, name: str) -> str:
                 f"meanwhile ({', '.join(swept) if swept else 'nothing left there'})")
         ctx.event(session, "host.ready", name, note)
         return note
+
+
+def _stranded(ctx: Context, name: str) -> list[str]:
+    """A front-end left on lost host NAME (no other host could take it when it was lost)
+    moved once one can; tried at every look, said once (when the host was lost)."""
+    with ctx.read() as session:
+        left = session.scalar(select(Instance.id).join(Host, Instance.host_id == Host.id).where(
+            Host.name == name, Instance.role == NodeRole.FRONTEND,
+            Instance.status != NodeStatus.DELETING).limit(1))
+    if left is None:
+        return []
+    with ctx.write() as session:
+        row = session.scalar(select(Host).where(Host.name == name))
+        if row is None or row.state != HostState.LOST:
+            return []
+        return hosts_frontends.move_off(ctx, session, row, f"host {name} is lost", quiet=True)
 
 
 def _lost(ctx: Context, name: str) -> list[str]:
