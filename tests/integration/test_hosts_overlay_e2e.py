@@ -4,9 +4,12 @@ fabric joins the overlay), instances of one subnet on local, h1 and h2 talk TCP 
 over VXLAN with EVPN as the mapping service; a second tenant's subnet with the same CIDR and
 addresses on the same hosts reaches only its own nodes; a security rule blocks on a remote
 host as on the local one; a veth deleted on a host is repaired by the resync, an orphan node
-on a host removed with its port; deleting the
-instances and the hosts leaves no host namespace, segment, VXLAN link or FRR process behind.
-Checked with real connections (nsclient), `ip -j`, `nft -j` and /proc."""
+on a host removed with its port; an appliance's backends spread over the hosts and its
+front-end on a simulated host, moved with its address and MAC when its host drains or is cut
+off (the endpoint answering again, no request lost after), the cut host fenced and swept of a
+stale copy before it is ready again; deleting the instances and the hosts leaves no host
+namespace, segment, VXLAN link or FRR process behind. Checked with real connections
+(nsclient), `ip -j`, `bridge -j fdb`, `nft -j` and /proc."""
 
 from __future__ import annotations
 
