@@ -102,3 +102,56 @@ def test_a_bridge_left_with_its_vxlan_port_alone_is_deleted(dp: LinuxDataPlane) 
     dp.delete_subnet(BRIDGE)
     fabric = _links("fcd-fabric") if "fcd-fabric" in driver_facade_netns() else {}
     assert BRIDGE not in fabric and vxlan not in fabric
+
+
+def test_a_node_moved_between_hosts_and_a_lost_host_fenced_and_swept(
+        dp: LinuxDataPlane) -> None:
+    """A node's spec naming another host (a front-end moved, service/hosts_frontends.py): its
+    port is made again there with its MAC, and the old host keeps nothing of it (its port and
+    the segment it was the last on). A host fenced (its FRR stopped) does not run; rejoining
+    sweeps the node ports it is not told to keep and the remote MACs its FRR had installed
+    (its segments' VXLAN ports made again), then starts its FRR again."""
+    dp.ensure_subnet(SubnetSpec(bridge=BRIDGE, cidr="10.93.0.0/24"))
+    dp.ensure_host("t1", "172.31.0.11")
+    dp.ensure_host("t2", "172.31.0.12")
+    spec = _node(3, "t1")
+    dp.ensure_node(spec)
+    assert names.port(9303) in _links("fcd-h-t1")
+    moved = NodeSpec(netns=spec.netns, role=spec.role, ports=spec.ports, host="t2")
+    dp.ensure_node(moved)
+    seen = dp.observe_node(spec.netns)
+    assert seen is not None and seen.host == "t2"
+    t1, t2 = _links("fcd-h-t1"), _links("fcd-h-t2")
+    assert names.port(9303) not in t1 and BRIDGE not in t1  # nothing of it left on t1
+    assert t2[names.port(9303)]["master"] == BRIDGE
+    inner = json.loads(driver_run("ip", "-n", spec.netns, "-j", "link", "show", "eth0"))
+    assert inner[0]["address"] == spec.ports[0].mac  # the same MAC
+    assert names.segment_vxlan(SUBNET) in _links("fcd-fabric")  # t2 holds the segment
+    kept = _node(4, "t1")  # a node the store still places on t1
+    dp.ensure_node(kept)
+    assert dp.fence_host("t1") and not dp.host_alive("t1")
+    driver_run("ip", "-n", "fcd-h-t1", "link", "add", names.port(9399), "type", "veth",
+               "peer", "name", "stale")  # a stale port, left by a node moved elsewhere
+    vxlan = names.segment_vxlan(SUBNET)  # and a remote MAC installed before the fence
+    driver_run("bridge", "-n", "fcd-h-t1", "fdb", "add", "02:00:00:00:93:99", "dev", vxlan,
+               "dst", "172.31.0.99", "self", "extern_learn")
+    swept = dp.rejoin_host("t1", "172.31.0.11", {names.port(9304)})
+    assert swept == [f"port {names.port(9399)} of host t1",
+                     f"forwarding entries of segment {SUBNET} on host t1"], swept
+    t1 = _links("fcd-h-t1")
+    assert names.port(9399) not in t1 and t1[names.port(9304)]["master"] == BRIDGE
+    assert t1[vxlan]["master"] == BRIDGE  # made again
+    assert "02:00:00:00:93:99" not in driver_run("bridge", "-n", "fcd-h-t1", "fdb", "show")
+    assert dp.host_alive("t1")
+    dp.delete_node(kept.netns)
+    dp.fence_host("t2")  # a host whose namespace is gone (a machine started afresh): made anew
+    driver_run("ip", "netns", "del", "fcd-h-t2")
+    assert not dp.host_alive("t2")
+    assert dp.rejoin_host("t2", "172.31.0.12", set()) == [] and dp.host_alive("t2")
+    driver_run("ip", "-n", "fcd-substrate", "link", "set", names.host_port("t1"), "down")
+    assert dp.rejoin_host("t1", "172.31.0.11", set()) is None  # cut off: nothing done
+    driver_run("ip", "-n", "fcd-substrate", "link", "set", names.host_port("t1"), "up")
+    dp.delete_node(spec.netns)
+    for host in ("t1", "t2"):
+        dp.remove_host(host)
+    dp.delete_subnet(BRIDGE)

@@ -4,9 +4,12 @@ fabric joins the overlay), instances of one subnet on local, h1 and h2 talk TCP 
 over VXLAN with EVPN as the mapping service; a second tenant's subnet with the same CIDR and
 addresses on the same hosts reaches only its own nodes; a security rule blocks on a remote
 host as on the local one; a veth deleted on a host is repaired by the resync, an orphan node
-on a host removed with its port; deleting the
-instances and the hosts leaves no host namespace, segment, VXLAN link or FRR process behind.
-Checked with real connections (nsclient), `ip -j`, `nft -j` and /proc."""
+on a host removed with its port; an appliance's backends spread over the hosts and its
+front-end on a simulated host, moved with its address and MAC when its host drains or is cut
+off (the endpoint answering again, no request lost after), the cut host fenced and swept of a
+stale copy before it is ready again; deleting the instances and the hosts leaves no host
+namespace, segment, VXLAN link or FRR process behind. Checked with real connections
+(nsclient), `ip -j`, `bridge -j fdb`, `nft -j` and /proc."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from facade.dataplane.linux import LinuxDataPlane, frr
+from facade.dataplane.linux import LinuxDataPlane, frr, overlay
 from facade.dataplane.linux.procfs import pidns_inode_of
 from facade.domain import names
 from facade.domain.specs import NodeSpec, PortSpec
@@ -206,6 +209,35 @@ def test_an_orphan_node_on_a_host_is_removed_with_its_port(cp: ControlPlane, wor
     assert world.hello("r-loc", RED["r-h1"]) == ("r-h1", RED["r-loc"])
 
 
+def _mac(netns: str, ifname: str = "eth0") -> str:
+    """The MAC of a node's interface, as its namespace has it."""
+    (link,) = json.loads(nsclient.run("ip", "-n", netns, "-j", "link", "show", ifname))
+    return str(link["address"])
+
+
+def _fdb(netns: str, mac: str) -> list[dict[str, Any]]:
+    """A host's forwarding entries of `mac` (its bridges' and VXLAN ports')."""
+    return [e for e in json.loads(nsclient.run("bridge", "-n", netns, "-j", "fdb", "show")
+                                  or "[]") if e.get("mac") == mac]
+
+
+def _evpn(cp: ControlPlane, mac: str) -> dict[str, str]:
+    """Each FRR instance's view of `mac` (its MAC table and BGP routes), for a failure's
+    message."""
+    out = {}
+    for root in cp.home.rglob("overlay/frr/*"):
+        name = {"_local": "fcd-fabric", "_reflector": "fcd-rr"}.get(root.name,
+                                                                    f"fcd-h-{root.name}")
+        inst = frr.Instance(name, name, root)
+        try:
+            out[root.name] = frr.vtysh(inst, "show evpn mac vni all") + \
+                frr.vtysh(inst, "show bgp l2vpn evpn route")
+        except Exception as exc:  # a message's detail: never the failure itself
+            out[root.name] = repr(exc)
+    return {k: "\n".join(line for line in v.splitlines() if mac in line or "Route" in line
+                          or "VNI" in line) for k, v in out.items()}
+
+
 def _ports(netns: str) -> list[str]:
     """The node ports (veths to another namespace) of a host's namespace."""
     return sorted(n for n, lk in _links(netns).items() if n.startswith("fcdv")
@@ -236,8 +268,13 @@ def test_an_appliances_backends_spread_over_the_hosts_and_serve(cp: ControlPlane
     ready_s = time.monotonic() - started
     hosts = {b["name"]: b["host"] for b in app["backends"]}
     assert sorted(hosts.values()) == ["h1", "h2", "local"], hosts
-    for h in HOSTS:  # a backend's two ports (backend and management subnets) on its host
-        assert len(_host_ports(h) - ports[h]) == 2, (h, _host_ports(h) - ports[h])
+    fe = app["frontend"]  # a backend on every host: a simulated one, the first by name
+    assert fe["host"] == "h1", fe
+    mac = _mac(fe["netns"])
+    for h in HOSTS:  # a backend's two ports (backend and management subnets) on its host,
+        # and the front-end's three (customer, backend and management subnets) on h1
+        assert len(_host_ports(h) - ports[h]) == (5 if h == "h1" else 2), \
+            (h, _host_ports(h) - ports[h])
     seen = set()
     for _ in range(30):
         status, headers, _body = nsclient.http(world.netns["r-loc"], app["endpoint"]["ip"], 80)
@@ -246,10 +283,12 @@ def test_an_appliances_backends_spread_over_the_hosts_and_serve(cp: ControlPlane
         if len(seen) == 3:
             break
     assert seen == set(hosts), seen
-    # h1 drained while a client loops requests through the endpoint: its backend's
-    # replacement is made elsewhere first, then it leaves; no request fails, and the
-    # appliance stays ready
+    # h1 drained while a client loops requests through the endpoint: its front-end is made
+    # again on another host with its address and MAC, its backend's replacement is made
+    # elsewhere first, then it leaves; at most the request in flight when the front-end's
+    # ports move fails, and the appliance stays ready
     failures: list[str] = []
+    sent = [0]
     done = threading.Event()
 
     def loop() -> None:
@@ -257,6 +296,7 @@ def test_an_appliances_backends_spread_over_the_hosts_and_serve(cp: ControlPlane
             if done.is_set():
                 return
             try:
+                sent[0] += 1
                 status, _, _ = nsclient.http(world.netns["r-loc"], app["endpoint"]["ip"], 80,
                                              timeout=2.0)
                 if status != 200:
@@ -277,54 +317,72 @@ def test_an_appliances_backends_spread_over_the_hosts_and_serve(cp: ControlPlane
     finally:
         done.set()
         client.join(10)
-    assert failures == []
+    assert len(failures) <= 1, failures  # the client has one request in flight at a time
     app = cp.get("/v1/appliances/spread?account=red")
     assert app["status"] == "ready" and len(app["backends"]) == 3
     assert "h1" not in {b["host"] for b in app["backends"]}
+    moved = app["frontend"]
+    assert moved["host"] in ("h2", "local") and moved["netns"] == fe["netns"]
+    assert moved["interfaces"] == fe["interfaces"] and _mac(fe["netns"]) == mac
     assert cp.get("/v1/hosts/h1")["state"] == "draining"
     assert cp.api("DELETE", "/v1/appliances/spread?account=red").status_code in (202, 204)
     cp.wait_for(lambda: all(_host_ports(h) == ports[h] for h in HOSTS), timeout=20,
                 what="the backends' ports gone from the hosts")
     print(f"\nan appliance of 3 backends over local, h1 and h2 ready in {ready_s:.2f} s; "
-          f"h1 drained of its backend in {moved_s:.2f} s, no request failed")
+          f"h1 drained of its front-end and backend in {moved_s:.2f} s; {len(failures)} of "
+          f"{sent[0]} requests failed: {failures}")
 
 
-def test_a_host_cut_off_is_lost_and_its_backends_come_back_elsewhere(cp: ControlPlane,
-                                                                      world: World) -> None:
+def test_a_host_cut_off_is_lost_its_nodes_come_back_elsewhere_and_it_is_swept(
+        cp: ControlPlane, world: World) -> None:
     """h2's link to the substrate cut (no Cease, no FIN: a machine switched off) under a
-    client loop: within LOST_AFTER (5 s) h2 is lost and its backends are made again on the
-    local host, the appliance full and ready again; requests fail only while the dead
-    backend is still in the rotation (the health checks take it out first); when its link is
-    back, h2 is ready again and holds none of its old backends."""
+    client loop through the endpoint of an appliance whose front-end and a backend are on h2:
+    within LOST_AFTER (5 s) h2 is lost (and fenced: its FRR stopped), its backend made again
+    on the local host and its front-end moved there with its address and MAC; the endpoint
+    answers again within 10 s of the cut, and no request fails after that. The routers and
+    management agents stay on the local host: the local backend's management path never
+    fails, the front-end's works again once it moved. While h2 is cut a stale copy of the
+    front-end (a port with its MAC on h2's segment, as a machine switched off keeps it) is
+    left there; when h2's link is back, h2 is swept before its FRR starts: the copy is gone,
+    the MAC is known on h1 at the local host only, and h2 holds nothing of the appliance."""
     lossy = {"name": "lossy", "account": "red", "service": "echo", "subnet": "vpc/app",
              "backends": 2}
+    before = _host_ports("h2")
     assert cp.api("POST", "/v1/appliances", json=lossy).status_code == 202
     port = names.host_port("h2")
     failures: list[tuple[float, str]] = []
+    answered: list[float] = []
     done = threading.Event()
     try:
         app = cp.wait_for(lambda: (a := cp.get("/v1/appliances/lossy?account=red"))["status"]
                           == "ready" and a, timeout=30, what="lossy ready")
         old = {b["name"]: b["host"] for b in app["backends"]}
         assert sorted(old.values()) == ["h2", "local"], old  # h1 drains: left out
-        endpoint = app["endpoint"]["ip"]
+        fe = app["frontend"]
+        assert fe["host"] == "h2", fe  # a simulated host before the local one
+        endpoint, mac = app["endpoint"]["ip"], _mac(fe["netns"])
+        (on_h2,) = [e for e in _fdb("fcd-h-h2", mac) if e.get("master")]  # its port there
+        bridge = on_h2["master"]
 
         def loop() -> None:
             for _ in range(1500):  # bounded: at most 1,500 requests
                 if done.is_set():
                     return
+                sent = time.monotonic()
                 try:
-                    sent = time.monotonic()
                     status, _, _ = nsclient.http(world.netns["r-loc"], endpoint, 80,
-                                                 timeout=3.0)
+                                                 timeout=1.0)
                     if status != 200:
                         failures.append((sent, f"HTTP {status}"))
+                    else:
+                        answered.append(sent)
                 except OSError as exc:
                     failures.append((sent, repr(exc)))
                 time.sleep(0.02)
 
         client = threading.Thread(target=loop, daemon=True)
         client.start()
+        logged = len(cp.events())
         cut = time.monotonic()
         nsclient.run("ip", "-n", "fcd-substrate", "link", "set", port, "down")
         cp.wait_for(lambda: cp.get("/v1/hosts/h2")["state"] == "lost", timeout=15,
@@ -332,27 +390,72 @@ def test_a_host_cut_off_is_lost_and_its_backends_come_back_elsewhere(cp: Control
         lost_s = time.monotonic() - cut
         app = cp.wait_for(lambda: (a := cp.get("/v1/appliances/lossy?account=red"))
                           ["status"] == "ready" and len(a["backends"]) == 2
-                          and "h2" not in {b["host"] for b in a["backends"]} and a,
+                          and "h2" not in {b["host"] for b in a["backends"]}
+                          and a["frontend"]["host"] != "h2" and a,
                           timeout=20, what="lossy full again off h2")
         full_s = time.monotonic() - cut
         time.sleep(1.0)  # requests once it is full again
         done.set()
         client.join(10)
-        nsclient.run("ip", "-n", "fcd-substrate", "link", "set", port, "up")
-        late = [(round(t - cut, 2), why) for t, why in failures if t - cut > full_s]
+        assert failures, "the endpoint never failed: was its front-end on h2?"
+        back = min((t for t in answered if t > failures[0][0]), default=None)
+        assert back is not None, "the endpoint never answered again"
+        back_s = back - cut
+        late = [(round(t - cut, 2), why) for t, why in failures if t > back]
         assert late == [], late
-        assert full_s <= 15
+        assert back_s <= 10 and full_s <= 15, (back_s, full_s)
+        # the same front-end on the local host: its namespace, addresses and MAC
+        moved = app["frontend"]
+        assert moved["host"] == "local" and moved["netns"] == fe["netns"]
+        assert moved["interfaces"] == fe["interfaces"] and _mac(fe["netns"]) == mac
         now = {b["name"] for b in app["backends"]}
         assert {n for n, h in old.items() if h == "h2"}.isdisjoint(now)  # made again
         assert {n for n, h in old.items() if h == "local"} <= now  # kept
+        # the management path: the front-end's agent answers again, the local backend's never
+        # stopped (routers and agents are on the local host)
+        kept = next(b for b in app["backends"] if b["host"] == "local" and b["name"] in old)
+        cp.wait_for(lambda: ((cp.get("/v1/appliances/lossy?account=red")["frontend"]
+                              .get("management") or {}).get("reachable")),
+                    timeout=10, what="the front-end's agent reachable after the move")
+        events = [(e["kind"], e["object"]) for e in cp.events()[logged:]]  # since the cut
+        assert ("management.unreachable", kept["netns"]) not in events
+        assert ("management.unreachable", fe["netns"]) in events  # it was cut, then came back
+        # a stale copy of the front-end on h2 while it is cut: a port on the segment with its
+        # MAC, which h2's bridge learns; h2's FRR is stopped (fenced), so nobody hears of it
+        assert "fcd-h-h2" not in _frr_names()
+        nsclient.run("ip", "netns", "add", "stale")
+        stale_port = names.port(99998)
+        nsclient.run("ip", "-n", "fcd-h-h2", "link", "add", stale_port, "type", "veth",
+                     "peer", "name", "eth0", "netns", "stale")
+        nsclient.run("ip", "-n", "fcd-h-h2", "link", "set", stale_port, "master", bridge, "up")
+        nsclient.run("ip", "-n", "stale", "link", "set", "eth0", "address", mac, "up")
+        overlay.announce("stale", mac, endpoint, "eth0")
+        assert any(e.get("ifname") == stale_port for e in _fdb("fcd-h-h2", mac))
+        nsclient.run("ip", "-n", "fcd-substrate", "link", "set", port, "up")
         cp.wait_for(lambda: cp.get("/v1/hosts/h2")["state"] == "ready", timeout=20,
                     what="h2 ready again")
-        print(f"\nh2 cut: lost after {lost_s:.2f} s, the appliance full again after "
-              f"{full_s:.2f} s; {len(failures)} requests failed, all sent before that: "
-              f"{[(round(t - cut, 2), why) for t, why in failures]}")
+        assert stale_port not in _links("fcd-h-h2")  # swept before its FRR started
+        assert "fcd-h-h2" in _frr_names()
+        time.sleep(1.0)  # what h2 would announce, had it kept the copy, reaches h1 by now
+        remote = [e for e in _fdb("fcd-h-h1", mac) if e.get("dst")]
+        assert [e["dst"] for e in remote] == ["172.31.0.10"], remote  # the local host only
+        on_h2 = _fdb("fcd-h-h2", mac)  # learnt from EVPN (on its VXLAN port), never local
+        assert all(e["ifname"] == f"fcdx{bridge[4:]}" for e in on_h2), on_h2
+        assert {e["dst"] for e in on_h2 if e.get("dst")} <= {"172.31.0.10"}, \
+            (on_h2, _fdb("fcd-h-h1", mac), _fdb("fcd-fabric", mac), _evpn(cp, mac))
+        for src in ("r-loc", "r-h2", "r-loc", "r-h2"):  # from h2 too: its entries are EVPN's now
+            assert nsclient.http(world.netns[src], endpoint, 80, timeout=2.0)[0] == 200, src
+        cp.wait_for(lambda: _host_ports("h2") == before, timeout=10,
+                    what="h2 holds nothing of the appliance")
+        print(f"\nh2 cut: lost after {lost_s:.2f} s, the endpoint answered again after "
+              f"{back_s:.2f} s (its front-end moved to the local host), the appliance full "
+              f"again after {full_s:.2f} s; {len(failures)} requests failed, none after "
+              f"{back_s:.2f} s: {[(round(t - cut, 2), why) for t, why in failures][:8]}")
     finally:
         done.set()
         nsclient.run("ip", "-n", "fcd-substrate", "link", "set", port, "up")
+        if "stale" in nsclient.netns_list():
+            nsclient.run("ip", "netns", "del", "stale")
         cp.api("DELETE", "/v1/appliances/lossy?account=red")
         cp.wait_for(lambda: cp.api("GET", "/v1/appliances/lossy?account=red").status_code
                     == 404, timeout=30, what="lossy deleted")
@@ -361,9 +464,11 @@ def test_a_host_cut_off_is_lost_and_its_backends_come_back_elsewhere(cp: Control
 def test_a_dedicated_appliances_backends_alone_on_a_host_of_their_own(
         cp: ControlPlane, world: World) -> None:
     """tenancy: dedicated (docs/multi-host.md, "Dedicated tenancy"): h1 and h2 hold blue's
-    instances, so red's dedicated backends go on a third host, h3, both of them; every node
-    port in h3's namespace is a leg of those backends (the kernel's veth peers, read from both
-    ends), they serve through the endpoint, and blue's instance is refused there."""
+    instances, so red's dedicated backends go on a third host, h3, both of them, and its
+    front-end with them (a dedicated appliance's front-end claims no host of its own and never
+    goes on the local host); every node port in h3's namespace is a leg of those nodes (the
+    kernel's veth peers, read from both ends), they serve through the endpoint, and blue's
+    instance is refused there."""
     cp.cli("host", "add", "h3", "--simulated")
     assert cp.api("POST", "/v1/appliances", json={
         "name": "sole", "account": "red", "service": "searchco/echo", "subnet": "vpc/app",
@@ -372,11 +477,12 @@ def test_a_dedicated_appliances_backends_alone_on_a_host_of_their_own(
                       == "ready" and a, timeout=30, what="the dedicated appliance ready")
     assert app["tenancy"] == "dedicated"
     assert [b["host"] for b in app["backends"]] == ["h3", "h3"]
+    assert app["frontend"]["host"] == "h3"
     ports = {lk["ifindex"] for n, lk in _links("fcd-h-h3").items()
              if n.startswith("fcdv") and lk.get("link_netnsid") is not None}
-    legs = [lk["link_index"] for b in app["backends"]
-            for n, lk in _links(b["netns"]).items() if n.startswith("eth")]
-    assert len(legs) == 4 and set(legs) == ports, (legs, ports)
+    legs = [lk["link_index"] for node in [*app["backends"], app["frontend"]]
+            for n, lk in _links(node["netns"]).items() if n.startswith("eth")]
+    assert len(legs) == 7 and set(legs) == ports, (legs, ports)
     seen = {nsclient.http(world.netns["r-loc"], app["endpoint"]["ip"], 80)[1]["x-backend"]
             for _ in range(12)}
     assert seen == {b["name"] for b in app["backends"]}

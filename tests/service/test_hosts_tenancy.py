@@ -99,6 +99,8 @@ def test_dedicated_backends_claim_hosts_that_other_accounts_keep_off(world: Any)
     wait_ready(world, "d")
     mine = _backend_hosts(world, "d")
     assert len(set(mine)) == 2 and "local" not in mine  # spread, never on the local host
+    # its front-end on one of them: no host of its own claimed, the local host never
+    assert ok(world.req("GET", "/v1/appliances/d"))["frontend"]["host"] in mine
     claimed = _claimed(world)
     assert {h for h, a in claimed.items() if a == "acme"} == set(mine)
     assert claimed["local"] is None
@@ -121,11 +123,12 @@ def test_dedicated_backends_claim_hosts_that_other_accounts_keep_off(world: Any)
         "name": "x", "account": "cara", "interfaces": [{"subnet": "cara-vpc/app"}],
         "host": mine[0]}), 409, "claimed by account acme", where="host")
     # the claimant's own instance may go there (nobody else is on it)
+    before = ok(world.req("GET", f"/v1/hosts/{mine[0]}"))["nodes"]
     ok(world.req("POST", "/v1/instances", json={
         "name": "x", "account": "acme", "interfaces": [{"subnet": "acme-vpc/app"}],
         "host": mine[0]}), 201)
     shown = ok(world.req("GET", f"/v1/hosts/{mine[0]}"))
-    assert shown["claimed_by"] == "acme" and shown["nodes"] == 2
+    assert shown["claimed_by"] == "acme" and shown["nodes"] == before + 1
 
 
 def test_a_claimed_host_is_free_again_once_its_dedicated_nodes_are_gone(world: Any) -> None:

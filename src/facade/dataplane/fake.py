@@ -58,6 +58,9 @@ class FakeDataPlane:
     concurrency: int = 1  # one at a time: `calls` keeps the plan's order
     hosts: dict[str, str] = field(default_factory=dict)  # simulated host -> underlay address
     cut: set[str] = field(default_factory=set)  # simulated hosts cut off (tests: host_alive)
+    fenced: set[str] = field(default_factory=set)  # lost hosts whose FRR was stopped
+    # ports left on a host by hand (tests: what rejoin_host sweeps), host -> port names
+    stale: dict[str, set[str]] = field(default_factory=dict)
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def has_node(self, netns: str) -> bool:
@@ -318,9 +321,25 @@ class FakeDataPlane:
         self.calls.append(f"remove_host {name}")
         self.hosts.pop(name, None)
         self.cut.discard(name)
+        self.fenced.discard(name)
 
     def host_alive(self, name: str) -> bool:
-        return name in self.hosts and name not in self.cut
+        return name in self.hosts and name not in self.cut and name not in self.fenced
+
+    def fence_host(self, name: str) -> list[str]:
+        self.calls.append(f"fence_host {name}")
+        self.fenced.add(name)
+        return [f"frr of {name}"]
+
+    def rejoin_host(self, name: str, address: str, keep: set[str]) -> list[str] | None:
+        if name not in self.hosts or name in self.cut:
+            return None
+        self.calls.append(f"rejoin_host {name} keep={','.join(sorted(keep))}")
+        swept = sorted(self.stale.get(name, set()) - keep)
+        self.stale[name] = self.stale.get(name, set()) & keep
+        self.fenced.discard(name)
+        self.ensure_host(name, address)
+        return [f"port {p} of host {name}" for p in swept]
 
     def cleanup(self) -> list[str]:
         # reported as the linux driver reports it

@@ -141,5 +141,16 @@ class DataPlane(Protocol):
         """Whether simulated host NAME runs: its namespace, its port on the substrate up (its
         link to the other hosts) and its bgpd (a machine's agent heartbeats instead)."""
 
+    def fence_host(self, name: str) -> list[str]:
+        """Lost simulated host NAME fenced off the overlay: its FRR stopped, so it announces
+        nothing when its link comes back until `rejoin_host`; returns what was stopped."""
+
+    def rejoin_host(self, name: str, address: str, keep: set[str]) -> list[str] | None:
+        """Fenced host NAME back once its namespace and link run again: every node port there
+        not in `keep` (the ports, `fcdv<interface>`, of the nodes the store places there)
+        removed with the segments left empty, then its FRR started (a host whose namespace
+        is gone is made anew). None while its link is down (nothing done); else what was
+        removed."""
+
     def cleanup(self) -> list[str]:
         """Remove every kernel object and process Facade made; returns what was removed."""

@@ -265,6 +265,7 @@ def is_facade_link(name: str) -> bool:
 # -- reading names back (the resync maps what the kernel has to the store's ids) -------------
 
 _BRIDGE = re.compile(r"fcdb(\d+)")
+_PORT = re.compile(r"fcdv(\d+)")
 _ROUTER = re.compile(r"fcd-r(\d+)")
 _NODE = re.compile(r"fcd-i(\d+)-(.+)")
 TUNNEL = re.compile(r"fcdw(\d+)([ns])")
@@ -280,6 +281,11 @@ def _id(pattern: re.Pattern[str], name: str) -> int | None:
 def bridge_id(name: str) -> int | None:
     """The subnet id of a bridge name (`fcdb7` -> 7), None if it is not one."""
     return _id(_BRIDGE, name)
+
+
+def port_id(name: str) -> int | None:
+    """The interface id of a node's port name (`fcdv7` -> 7), None if it is not one."""
+    return _id(_PORT, name)
 
 
 def router_id(netns: str) -> int | None:

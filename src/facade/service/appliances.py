@@ -163,6 +163,8 @@ def new_appliance(ctx: Context, session: Session, caller: Caller, *, name: str,
     ])
     for ordinal in range(1, backends + 1):
         add_backend(ctx, session, app, ordinal)
+    # once its backends are placed: away from them where the hosts allow
+    fe.host = hosts_placement.frontend_host(session, app, fe, ctx.dataplane.host_alive)
     dedicated = " (dedicated tenancy)" if hosts_placement.is_dedicated(app) else ""
     ctx.event(session, "appliance.created", name,
               f"appliance of {service} requested in {subnet} with {backends} backends"

@@ -187,7 +187,8 @@ def _node(home: Path, inst: Instance) -> NodeSpec:
         fe = FrontendSpec(customer_if=ports[0].ifname, backend_if=ports[1].ifname,
                           endpoint=customer.ip, port=inst.appliance.service.port,
                           unmetered_source=ports[0].gateway)
-        return NodeSpec(netns=netns, role=NodeRole.FRONTEND, ports=ports, frontend=fe, sandbox=box)
+        return NodeSpec(netns=netns, role=NodeRole.FRONTEND, ports=ports, frontend=fe, sandbox=box,
+                        host=_host(inst))
     if inst.role == NodeRole.BACKEND:
         # eth0 backend subnet, eth1 management, eth2.. the service's extra subnets: reached
         # from any source (connected), replies by the leg they came in on (docs/dataplane.md)

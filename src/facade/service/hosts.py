@@ -123,10 +123,12 @@ def list_(ctx: Context, caller: Caller, page: PageRequest = FIRST,
 def restore(ctx: Context) -> list[str]:
     """At start: every simulated host the store has (not removed) running again (the data
     plane keeps what runs: a restart of the control plane changes nothing of it). Returns
-    the names of those that could not run (logged by the caller; their nodes wait)."""
+    the names of those that could not run (logged by the caller; their nodes wait). A lost
+    host is left fenced: the host watch sweeps it before it rejoins (service/hosts_loss.py)."""
     with ctx.read() as session:
         rows = [(h.name, h.address) for h in session.scalars(
-            select(Host).where(Host.simulated.is_(True), Host.state != HostState.REMOVED))
+            select(Host).where(Host.simulated.is_(True),
+                               Host.state.not_in((HostState.REMOVED, HostState.LOST))))
             if h.address is not None]
     failed = []
     for name, address in rows:

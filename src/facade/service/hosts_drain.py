@@ -5,7 +5,8 @@ appliance off the draining hosts passes its health check is one on them marked f
 (out of the rotation first, then removed, as a scale-down's). The controller's host watch
 calls `step` every second with the health engine's verdicts.
 
-Instances named onto a host stay where they are: a tenant's instance moved would lose what
+Front-ends on a draining host move at once, keeping their address and MAC (service/
+hosts_frontends.py). Instances named onto a host stay where they are: a tenant's instance moved would lose what
 runs in it, so the operator moves or deletes them; a host holding only those stays draining.
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from facade.domain import names
 from facade.domain.errors import FacadeError
 from facade.domain.states import ApplianceStatus, HostState, NodeRole, NodeStatus
-from facade.service import appliances
+from facade.service import appliances, hosts_frontends
 from facade.service.context import Context
 from facade.store.models import Appliance, Host, Instance
 
@@ -39,7 +40,15 @@ def step(ctx: Context, healthy: Callable[[str], bool | None]) -> list[str]:
         moving = sorted({a for a in session.scalars(select(Instance.appliance_id).where(
             Instance.host_id.in_(draining), Instance.role == NodeRole.BACKEND,
             Instance.status != NodeStatus.DELETING)) if a is not None})
+        fronts = sorted({h for h in session.scalars(select(Instance.host_id).where(
+            Instance.host_id.in_(draining), Instance.role == NodeRole.FRONTEND,
+            Instance.status != NodeStatus.DELETING)) if h is not None})
     done = []
+    for host_id in fronts:  # at once: there is one front-end, made again elsewhere
+        with ctx.write() as session:
+            row = session.get(Host, host_id)
+            if row is not None and row.state == HostState.DRAINING:
+                done += hosts_frontends.move_off(ctx, session, row, f"host {row.name} drains")
     for app_id in moving:
         with ctx.write() as session:
             note = _one(ctx, session, app_id, _draining(session), healthy)

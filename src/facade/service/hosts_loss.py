@@ -3,8 +3,11 @@
 looks) for hosts.LOST_AFTER seconds is `lost`, as a machine whose agent went silent is
 (service/host_agents.py); a lost host's backends are replaced at once on the hosts that take
 nodes (the scheduler leaves lost hosts out), every one of them, not one per appliance every
-REPLACE_COOLDOWN as healing does for a backend that fails alone; and a host that runs again is
-`ready`. The controller's host watch calls `watch` every second.
+REPLACE_COOLDOWN as healing does for a backend that fails alone; its front-ends are moved to
+another host with their addresses and MACs (service/hosts_frontends.py); it is fenced (its
+FRR stopped: it announces nothing if its link comes back); and a lost host that runs again is
+swept of what was made again elsewhere (the ports of nodes no longer placed there) before
+its FRR starts again and it is `ready`. The controller's host watch calls `watch` every second.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from facade.domain import hosts
+from facade.domain import hosts, names
 from facade.domain.errors import FacadeError
 from facade.domain.states import ApplianceStatus, HostState, NodeRole, NodeStatus
-from facade.service import appliances
+from facade.service import appliances, hosts_frontends
 from facade.service.context import Context
 from facade.store.models import Host, Instance
 
@@ -41,26 +44,63 @@ class Watch:
                 Host.simulated.is_(True), Host.state.in_(WATCHED)))]
         now, notes = self.clock(), []
         for name, state in rows:
+            if state == HostState.LOST:  # fenced when lost: back once its link is
+                note = _found(ctx, name)
+                if note:
+                    self.dead_since.pop(name, None)
+                    notes.append(note)
+                else:
+                    notes += _stranded(ctx, name)
+                continue
             if self.alive(name):
                 self.dead_since.pop(name, None)
-                if state == HostState.LOST:
-                    notes.append(_found(ctx, name))
                 continue
             since = self.dead_since.setdefault(name, now)
-            if state != HostState.LOST and now - since >= hosts.LOST_AFTER:
+            if now - since >= hosts.LOST_AFTER:
                 notes += _lost(ctx, name)
         return [n for n in notes if n]
 
 
 def _found(ctx: Context, name: str) -> str:
+    """Lost host NAME, if it runs again: swept of what was made again elsewhere meanwhile
+    (every node port the store does not place there), its FRR started again, then `ready`;
+    nothing is placed on it before (the scheduler takes ready hosts only)."""
+    with ctx.read() as session:
+        row = session.scalar(select(Host).where(Host.name == name))
+        if row is None or row.state != HostState.LOST or row.address is None:
+            return ""
+        address = row.address
+        keep = {names.port(i.id) for n in session.scalars(select(Instance).where(
+            Instance.host_id == row.id, Instance.status != NodeStatus.DELETING))
+            for i in n.interfaces}
+    swept = ctx.dataplane.rejoin_host(name, address, keep)
+    if swept is None:
+        return ""  # its namespace or link still down
     with ctx.write() as session:
         row = session.scalar(select(Host).where(Host.name == name))
         if row is None or row.state != HostState.LOST:
             return ""
         row.state = HostState.READY
-        note = f"host {name} runs again: ready (what it held was replaced meanwhile)"
+        note = (f"host {name} runs again: ready, swept of what was made again elsewhere "
+                f"meanwhile ({', '.join(swept) if swept else 'nothing left there'})")
         ctx.event(session, "host.ready", name, note)
         return note
+
+
+def _stranded(ctx: Context, name: str) -> list[str]:
+    """A front-end left on lost host NAME (no other host could take it when it was lost)
+    moved once one can; tried at every look, said once (when the host was lost)."""
+    with ctx.read() as session:
+        left = session.scalar(select(Instance.id).join(Host, Instance.host_id == Host.id).where(
+            Host.name == name, Instance.role == NodeRole.FRONTEND,
+            Instance.status != NodeStatus.DELETING).limit(1))
+    if left is None:
+        return []
+    with ctx.write() as session:
+        row = session.scalar(select(Host).where(Host.name == name))
+        if row is None or row.state != HostState.LOST:
+            return []
+        return hosts_frontends.move_off(ctx, session, row, f"host {name} is lost", quiet=True)
 
 
 def _lost(ctx: Context, name: str) -> list[str]:
@@ -71,7 +111,11 @@ def _lost(ctx: Context, name: str) -> list[str]:
         row.state = HostState.LOST
         ctx.event(session, "host.lost", name,
                   f"host {name} is lost: it has not run for {hosts.LOST_AFTER:g} s")
-        return [f"host {name} is lost", *replace_backends(ctx, session, row)]
+        # fenced first: when its link comes back it announces nothing until it is swept
+        fenced = ctx.dataplane.fence_host(name)
+        return [f"host {name} is lost (fenced: {', '.join(fenced) or 'its FRR had stopped'})",
+                *replace_backends(ctx, session, row),
+                *hosts_frontends.move_off(ctx, session, row, f"host {name} is lost")]
 
 
 def replace_backends(ctx: Context, session: Session, row: Host) -> list[str]:

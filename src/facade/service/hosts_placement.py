@@ -6,13 +6,20 @@ the local host, as it always was, and nothing is read.
 A backend goes on the host holding the fewest of its appliance's backends (anti-affinity),
 then the fewest nodes in all, then the first by name; hosts that take nothing new (draining,
 lost, removed), machines whose agent does not make nodes yet, full ones (their capacity
-reached) and simulated hosts that do not run at this moment are left out. Front-ends, routers and management agents stay on the local host.
+reached) and simulated hosts that do not run at this moment are left out.
+
+A front-end (`frontend_host`) goes on the host holding the fewest of its appliance's backends
+(a host lost then takes the endpoint or backends, not both, where the hosts allow), then a
+simulated host before the local one (the control plane's machine already runs every router,
+management agent and the control plane itself, none of them counted as nodes), then the
+fewest nodes, then the first by name; the same hosts are left out. Routers and management
+agents stay on the local host (docs/multi-host.md, "Front-ends on other hosts").
 
 Tenancy (domain/tenancy.py, docs/multi-host.md "Dedicated tenancy") is a filter any node
 kind's placement calls (`claims`, then `Claims.allows`): a dedicated appliance's nodes go only
 on hosts holding no other account's nodes, and a host holding a dedicated node is claimed by
 its account: no other account's node goes there until it holds none. The local host is never
-a dedicated node's: it holds every network's router, every front-end and the control plane,
+a dedicated node's: it holds every network's router, shared front-ends and the control plane,
 so it is nobody's alone (and it is never claimed).
 """
 
@@ -96,10 +103,68 @@ def check_shared(session: Session, host: Host | None, tenant: int, where: str = 
 
 def _no_dedicated_host(app: Appliance) -> Exhausted:
     return Exhausted(
-        f"appliance {app.name} is dedicated: its backends go only on hosts that hold no other "
+        f"appliance {app.name} is dedicated: its nodes go only on hosts that hold no other "
         "account's nodes, and no host that takes nodes is free of them with room left (the "
-        "local host never is: it holds every router and front-end); add a host (facade host "
-        "add NAME --simulated)", where="tenancy")
+        "local host never is: it holds every router and shared front-ends); add a host "
+        "(facade host add NAME --simulated)", where="tenancy")
+
+
+def _backends_by_host(app: Appliance) -> dict[int | None, int]:
+    mine: dict[int | None, int] = {}
+    for node in app.nodes:
+        if node.role == NodeRole.BACKEND and node.status != NodeStatus.DELETING:
+            mine[node.host_id] = mine.get(node.host_id, 0) + 1
+    return mine
+
+
+def _place(session: Session, app: Appliance, alive: Callable[[str], bool], *,
+           frontend: Instance | None = None, avoid: frozenset[int] = frozenset(),
+           where: str) -> Host | None:
+    """The host of one more node of `app` (a backend, or its front-end `frontend`, whose own
+    row is not counted where it is); None: the local host. A backend's candidates are ordered
+    by: the fewest of the appliance's backends (anti-affinity), for a dedicated appliance a
+    host its account holds already before one it would claim, the fewest nodes, the name. A
+    front-end's: a host its account holds already first (a dedicated appliance's front-end
+    claims no host of its own: it goes where its backends are, away from the most of them),
+    then the fewest of the appliance's backends, a simulated host before the local one, the
+    fewest nodes, the name."""
+    dedicated = is_dedicated(app)
+    ready = [r for r in session.scalars(select(Host).where(Host.simulated.is_(True),
+                                                           Host.state == HostState.READY))
+             if r.id not in avoid and alive(r.name)]
+    if not ready and not dedicated:
+        return None  # no simulated host runs: the local host, as it always was
+    session.flush()
+    counted = select(Instance.host_id, func.count(Instance.id)).group_by(Instance.host_id)
+    if frontend is not None:
+        counted = counted.where(Instance.id != frontend.id)
+    held = dict(session.execute(counted).all())
+    mine = _backends_by_host(app)
+    tenants = claims(session)
+    tenant = app.account_id
+    local = session.scalar(select(Host).where(Host.name == hosts.LOCAL))
+    local_id = local.id if local is not None else None
+    candidates: list[tuple[int, int, int, int, str, Host | None]] = []
+    for row in ready:
+        if held.get(row.id, 0) < row.capacity and tenants.allows(row.id, tenant, dedicated):
+            claim = int(dedicated and tenant not in tenants.tenants.get(row.id, ()))
+            spread = mine.get(row.id, 0)
+            first, second = (claim, spread) if frontend is not None else (spread, claim)
+            candidates.append((first, second, 0, held.get(row.id, 0), row.name, row))
+    # the local host: its nodes have no host (None)
+    local_nodes = held.get(None, 0) + held.get(local_id, 0)
+    if local_id not in avoid and tenants.allows(None, tenant, dedicated) \
+            and local_nodes < (local.capacity if local is not None else hosts.LOCAL_CAPACITY):
+        spread = mine.get(None, 0) + mine.get(local_id, 0)
+        first, second = (0, spread) if frontend is not None else (spread, 0)
+        candidates.append((first, second, int(frontend is not None), local_nodes,
+                           hosts.LOCAL, None))
+    if not candidates:
+        if dedicated:
+            raise _no_dedicated_host(app)
+        raise Exhausted("every host that runs is full (its capacity in nodes reached): add a "
+                        "host or raise a capacity", where=where)
+    return min(candidates, key=lambda c: c[:5])[5]
 
 
 def backend_host(session: Session, app: Appliance,
@@ -109,37 +174,14 @@ def backend_host(session: Session, app: Appliance,
     its loss is declared (healing's replacement of its dead backend must not go back to it).
     A dedicated appliance's backend goes only where its tenancy allows (Claims.allows), first
     on a host its account holds already (fewer hosts claimed), after the anti-affinity."""
-    dedicated = is_dedicated(app)
-    ready = session.scalars(select(Host).where(Host.simulated.is_(True),
-                                               Host.state == HostState.READY)).all()
-    if not ready:
-        if dedicated:
-            raise _no_dedicated_host(app)
-        return None
-    held = dict(session.execute(select(Instance.host_id, func.count(Instance.id))
-                                .group_by(Instance.host_id)).all())
-    mine: dict[int | None, int] = {}
-    for node in app.nodes:
-        if node.role == NodeRole.BACKEND and node.status != NodeStatus.DELETING:
-            mine[node.host_id] = mine.get(node.host_id, 0) + 1
-    tenants = claims(session)
-    # the local host: its nodes have no host (None)
-    local = session.scalar(select(Host).where(Host.name == hosts.LOCAL))
-    candidates: list[tuple[int, int, int, str, Host | None]] = []
-    local_nodes = held.get(None, 0) + (held.get(local.id, 0) if local is not None else 0)
-    if local_nodes < (local.capacity if local is not None else hosts.LOCAL_CAPACITY) \
-            and tenants.allows(None, app.account_id, dedicated):
-        candidates.append((mine.get(None, 0) + (mine.get(local.id, 0) if local else 0), 0,
-                           local_nodes, hosts.LOCAL, None))
-    for row in ready:
-        if held.get(row.id, 0) < row.capacity and alive(row.name) \
-                and tenants.allows(row.id, app.account_id, dedicated):
-            new_claim = int(dedicated and app.account_id not in tenants.tenants.get(row.id, ()))
-            candidates.append((mine.get(row.id, 0), new_claim, held.get(row.id, 0), row.name,
-                               row))
-    if not candidates:
-        if dedicated:
-            raise _no_dedicated_host(app)
-        raise Exhausted("every host is full (its capacity in nodes reached): add a host or "
-                        "raise a capacity", where="backends")
-    return min(candidates, key=lambda c: c[:4])[4]
+    return _place(session, app, alive, where="backends")
+
+
+def frontend_host(session: Session, app: Appliance, fe: Instance,
+                  alive: Callable[[str], bool] = lambda _: True,
+                  avoid: frozenset[int] = frozenset()) -> Host | None:
+    """The host of `app`'s front-end `fe` (made now, or moved off a draining or lost host:
+    `avoid` are host ids it must leave); None: the local host. With no simulated host that
+    runs it is the local host, as it always was (a dedicated appliance's: only where its
+    tenancy allows, as its backends)."""
+    return _place(session, app, alive, frontend=fe, avoid=avoid, where="frontend")

@@ -321,6 +321,20 @@ class LinuxDataPlane:
     def host_alive(self, name: str) -> bool:
         return hostplane.alive(self.state_dir, name)
 
+    @_boundary("fence_host")
+    def fence_host(self, name: str) -> list[str]:
+        return hostplane.fence(self.state_dir, name)
+
+    @_boundary("rejoin_host")
+    def rejoin_host(self, name: str, address: str, keep: set[str]) -> list[str] | None:
+        """hostplane.py: under the fabric's lock, held alone (the segments it removes may be
+        the fabric's VXLAN ports' last users), unless it is cut off: the host watch asks every
+        second while its link is down, and node making must not wait for that."""
+        if hostplane.cut_off(name):
+            return None
+        with self._fabric.exclusive():
+            return hostplane.rejoin(self.state_dir, name, address, keep)
+
     # ------------------------------------------------------------------ cleanup
     def cleanup(self) -> list[str]:
         self._prober.close()

@@ -125,6 +125,68 @@ def alive(state_dir: Path, name: str) -> bool:
     return frr.pid_of(_host(state_dir, name), "bgpd") is not None
 
 
+def fence(state_dir: Path, name: str) -> list[str]:
+    """Lost host NAME fenced off the overlay: its FRR stopped, so that when its link comes
+    back it announces nothing (a node moved away meanwhile keeps one owner of its MAC) until
+    `rejoin` has swept it. Returns what was stopped."""
+    return [f"process {pid} (frr)" for pid in frr.stop(_host(state_dir, name))]
+
+
+def rejoin(state_dir: Path, name: str, address: str, keep: set[str]) -> list[str] | None:
+    """Fenced host NAME back on the overlay once its namespace and link run again: first
+    every node port there not in `keep` removed (the copies of nodes made again elsewhere
+    while it was lost) and the segments left empty, then its FRR started. A host whose
+    namespace is gone (the machine started afresh) is made anew: nothing of it can be stale.
+    None while its link is down (nothing done); else what was removed."""
+    if not ns.exists(names.host_netns(name)):
+        ensure_host(state_dir, name, address)
+        return []
+    if cut_off(name):
+        return None
+    removed = sweep(name, keep)
+    ensure_host(state_dir, name, address)
+    return removed
+
+
+def cut_off(name: str) -> bool:
+    """Whether host NAME's namespace is there without its link to the other hosts (up, on a
+    substrate that runs): a lost host that cannot rejoin yet. One link read."""
+    return ns.exists(names.host_netns(name)) and not substrate.port_up(names.host_port(name))
+
+
+def sweep(name: str, keep: set[str]) -> list[str]:
+    """Every node port on host NAME that is not in `keep` removed (a veth: its peer, in the
+    node, goes with it), then the segments left without a port; the segments kept get a new
+    VXLAN port, so nothing of what the host's FRR installed before it was fenced (remote
+    MACs at the hosts they were on then) outlives it: its next FRR installs what EVPN says
+    now. Returns what was removed."""
+    netns, removed, bridges = names.host_netns(name), [], set()
+    with ipr_in(netns) as ipr:
+        for link in ipr.get_links():
+            ifname = link.get_attr("IFLA_IFNAME")
+            if link_kind(link) == "bridge" and names.bridge_id(ifname) is not None:
+                bridges.add(ifname)
+            elif names.port_id(ifname or "") is not None and ifname not in keep:
+                with contextlib.suppress(NetlinkError):  # gone meanwhile: fine
+                    ipr.link("del", index=link["index"])
+                    removed.append(f"port {ifname} of host {name}")
+    removed += release_segments(name, bridges)
+    local_ip = substrate.underlay_address(netns)
+    for bridge in sorted(bridges):
+        vni = names.bridge_id(bridge)
+        assert vni is not None
+        with ipr_in(netns) as ipr:
+            if get_link(ipr, bridge) is None:
+                continue  # released just now
+            vx = get_link(ipr, names.segment_vxlan(vni))
+            if vx is not None:
+                ipr.link("del", index=vx["index"])
+        if local_ip is not None:
+            _stretch(netns, bridge, vni, local_ip)
+            removed.append(f"forwarding entries of segment {vni} on host {name}")
+    return removed
+
+
 def remove_host(state_dir: Path, name: str) -> list[str]:
     """Host NAME gone: its FRR stopped (its routes withdrawn at once), what runs in it killed,
     its namespace and folder removed; with the last host, the local host leaves the overlay

@@ -133,6 +133,8 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
             step("early processes (launched)")
         with ipr_in(spec.netns) as node:
             links, made = ensure_ports(spec, fab, node, rfab, bridges)
+            # the host its ports were on until now, as its alias (not rewritten yet) says
+            left = host_in_alias(links["lo"].alias) if "lo" in links else None
             step("ports")
             if spec.role == NodeRole.ROUTER:
                 _relearn(spec, fab, node, links, made, bridges)
@@ -160,6 +162,10 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
         _announce(spec)
         if spec.host is not None and made:
             _arrive(spec)  # its host's bridge learns its MACs now: EVPN carries them
+        if left is not None and left != spec.host:
+            # moved (a front-end off a draining or lost host): its old ports went with their
+            # peers, remade on the new host; the old host's segments go if nothing else uses them
+            hostplane.release_segments(left, {p.bridge for p in spec.ports})
         step("announce")
     step.log()
 
