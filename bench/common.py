@@ -21,7 +21,22 @@ from tests.integration.controlplane import (
 )
 from tests.integration.kernel_lock import kernel_lock
 
-__all__ = ["ControlPlane", "control_plane_with"]
+__all__ = ["ECHO_LAYOUT", "ControlPlane", "control_plane_with"]
+
+# A customer with one client instance, a provider with an http-echo service whose subnets (/20)
+# hold hundreds of nodes: the layout of the benchmarks that make many appliances of one service
+ECHO_LAYOUT = """
+accounts: [{name: acme}, {name: benchco}]
+networks:
+  - {name: acme-vpc, account: acme, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.0.0/20}]}
+  - {name: bench-vpc, account: benchco, cidr: 10.0.0.0/16,
+     subnets: [{name: backend, cidr: 10.0.16.0/20}, {name: mgmt, cidr: 10.0.32.0/20}]}
+services:
+  - {name: echo, account: benchco, workload: http-echo, port: 80,
+     backend_subnet: bench-vpc/backend, management_subnet: bench-vpc/mgmt}
+instances:
+  - {name: client, account: acme, interfaces: [acme-vpc/app]}
+"""
 
 
 @contextmanager

@@ -26,23 +26,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from common import ECHO_LAYOUT as LAYOUT
 from common import ControlPlane, control_plane_with
 from tests.integration import nsclient
 
 from facade.domain import names
 
-LAYOUT = """
-accounts: [{name: acme}, {name: benchco}]
-networks:
-  - {name: acme-vpc, account: acme, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.0.0/20}]}
-  - {name: bench-vpc, account: benchco, cidr: 10.0.0.0/16,
-     subnets: [{name: backend, cidr: 10.0.16.0/20}, {name: mgmt, cidr: 10.0.32.0/20}]}
-services:
-  - {name: echo, account: benchco, workload: http-echo, port: 80,
-     backend_subnet: bench-vpc/backend, management_subnet: bench-vpc/mgmt}
-instances:
-  - {name: client, account: acme, interfaces: [acme-vpc/app]}
-"""
 HOSTS = ("h1", "h2")
 
 

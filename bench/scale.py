@@ -49,21 +49,10 @@ os.environ.setdefault("FACADE_RESYNC_RATE", "5")
 os.environ.setdefault("FACADE_REPORT", "5")  # the controller's CPU by activity, every 5 s
 os.environ.setdefault("FACADE_TRACE", "1")  # every key and action, timed (the median's trace)
 
+from common import ECHO_LAYOUT as LAYOUT
 from common import ControlPlane, control_plane_with
 from failover import rotation, until, workload_pid
 
-LAYOUT = """
-accounts: [{name: acme}, {name: benchco}]
-networks:
-  - {name: acme-vpc, account: acme, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.0.0/20}]}
-  - {name: bench-vpc, account: benchco, cidr: 10.0.0.0/16,
-     subnets: [{name: backend, cidr: 10.0.16.0/20}, {name: mgmt, cidr: 10.0.32.0/20}]}
-services:
-  - {name: echo, account: benchco, workload: http-echo, port: 80,
-     backend_subnet: bench-vpc/backend, management_subnet: bench-vpc/mgmt}
-instances:
-  - {name: client, account: acme, interfaces: [acme-vpc/app]}
-"""
 CLK = os.sysconf("SC_CLK_TCK")
 DELETERS = 16  # clients deleting side by side at the end
 

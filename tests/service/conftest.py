@@ -21,6 +21,13 @@ from tests.service.helpers import (
 
 
 @pytest.fixture
+def quick_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host silent for half a second is lost (hosts.LOST_AFTER: 5 s)."""
+    from facade.domain import hosts
+    monkeypatch.setattr(hosts, "LOST_AFTER", 0.5)
+
+
+@pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     with running_api(tmp_path) as made:
         yield made

@@ -110,15 +110,16 @@ def err(resp: Any, status: int, *words: str, code: str | None = None,
 
 # -- waiting for the controller ----------------------------------------------------------------
 
-def eventually(check: Callable[[], Any], timeout: float = WAIT) -> Any:
-    """Poll `check` until it returns something truthy (bounded)."""
+def eventually(check: Callable[[], Any], timeout: float = WAIT,
+               what: str = "condition") -> Any:
+    """Poll `check` until it returns something truthy (bounded); its value."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"{what} not met within {timeout}s")
         time.sleep(STEP)
 
 

@@ -10,25 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
 from sqlalchemy import update
 
-from facade.domain import hosts
 from facade.store.models import Host
-from tests.service.helpers import ok, wait_ready
-
-
-@pytest.fixture
-def quick_loss(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hosts, "LOST_AFTER", 0.5)
-
-
-def _until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-    return value
+from tests.service.helpers import eventually, ok, wait_ready
 
 
 def _appliance(api: Any, name: str, backends: int) -> dict[str, Any]:
@@ -102,7 +87,7 @@ def test_drain_moves_a_front_end_with_its_address_the_appliance_ready(world: Any
              if e["kind"] == "host.frontend_moved"]
     assert any(f"from host {old['host']} to {new['host']}" in n for n in notes), notes
     # the drained host holds nothing of it any more
-    _until(lambda: ok(world.req("GET", f"/v1/hosts/{old['host']}"))["nodes"] == 0, 10,
+    eventually(lambda: ok(world.req("GET", f"/v1/hosts/{old['host']}"))["nodes"] == 0, 10,
            "the drained host not empty")
 
 
@@ -115,13 +100,13 @@ def test_a_lost_hosts_front_end_moves_and_the_host_is_swept_before_it_is_ready(
     where = old["host"]
     ports = {p.host for p in world.dp.nodes[old["netns"]].ports}
     world.dp.cut.add(where)
-    _until(lambda: ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "lost", 10,
+    eventually(lambda: ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "lost", 10,
            "not lost")
     assert f"fence_host {where}" in world.dp.calls
     # the old host keeps, in this test, a copy of the front-end's ports (a machine switched
     # off keeps its namespaces): it must not answer when the host comes back
     world.dp.stale[where] = set(ports)
-    moved = _until(lambda: (a := ok(world.req("GET", "/v1/appliances/lossy")))["status"]
+    moved = eventually(lambda: (a := ok(world.req("GET", "/v1/appliances/lossy")))["status"]
                    == "ready" and a["frontend"]["host"] != where and a, 10, "not moved")
     fe = moved["frontend"]
     assert fe["interfaces"] == old["interfaces"] and fe["netns"] == old["netns"]
@@ -131,7 +116,7 @@ def test_a_lost_hosts_front_end_moves_and_the_host_is_swept_before_it_is_ready(
     time.sleep(1.2)
     assert ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "lost"
     world.dp.cut.discard(where)
-    _until(lambda: ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "ready", 10,
+    eventually(lambda: ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "ready", 10,
            "not ready again")
     rejoined = [c for c in world.dp.calls if c.startswith(f"rejoin_host {where}")]
     assert rejoined and not set(rejoined[0].split("keep=")[1].split(",")) & ports
@@ -153,7 +138,7 @@ def test_a_front_end_no_host_can_take_when_its_host_is_lost_moves_once_one_can(
     with world.ctx.write() as session:  # every other host full, the local one too
         session.execute(update(Host).where(Host.name != where).values(capacity=0))
     world.dp.cut.add(where)
-    _until(lambda: ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "lost", 10,
+    eventually(lambda: ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "lost", 10,
            "not lost")
     time.sleep(1.5)  # a few looks of the host watch
     assert _fe(world, "stuck")["host"] == where
@@ -161,5 +146,5 @@ def test_a_front_end_no_host_can_take_when_its_host_is_lost_moves_once_one_can(
     assert len(stuck) == 1 and "full" in stuck[0]["message"], stuck  # said once
     with world.ctx.write() as session:
         session.execute(update(Host).where(Host.name == other).values(capacity=100))
-    _until(lambda: _fe(world, "stuck")["host"] == other, 10, "not moved once it could")
+    eventually(lambda: _fe(world, "stuck")["host"] == other, 10, "not moved once it could")
     assert wait_ready(world, "stuck")["endpoint"] == app["endpoint"]

@@ -9,23 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
-import pytest
-
-from facade.domain import hosts
-from tests.service.helpers import ok, wait_ready
-
-
-@pytest.fixture
-def quick_loss(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hosts, "LOST_AFTER", 0.5)
-
-
-def _until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-    return value
+from tests.service.helpers import eventually, ok, wait_ready
 
 
 def test_a_stopped_host_is_lost_its_backends_replaced_and_ready_when_it_runs_again(
@@ -44,9 +28,9 @@ def test_a_stopped_host_is_lost_its_backends_replaced_and_ready_when_it_runs_aga
     assert len(on_h1) == 3  # a: one, b: two
     started = time.monotonic()
     world.dp.cut.add("h1")
-    _until(lambda: ok(world.req("GET", "/v1/hosts/h1"))["state"] == "lost", 10, "h1 not lost")
+    eventually(lambda: ok(world.req("GET", "/v1/hosts/h1"))["state"] == "lost", 10, "h1 not lost")
     for name, n in (("a", 3), ("b", 5)):
-        app = _until(lambda name=name, n=n: (a := ok(world.req("GET", f"/v1/appliances/{name}")))
+        app = eventually(lambda name=name, n=n: (a := ok(world.req("GET", f"/v1/appliances/{name}")))
                      ["status"] == "ready" and len(a["backends"]) == n
                      and "h1" not in {b["host"] for b in a["backends"]} and a,
                      10, f"{name} not full and ready off h1")
@@ -65,7 +49,7 @@ def test_a_stopped_host_is_lost_its_backends_replaced_and_ready_when_it_runs_aga
     wait_ready(world, "c")
     assert "h1" not in {b["host"] for b in ok(world.req("GET", "/v1/appliances/c"))["backends"]}
     world.dp.cut.discard("h1")
-    _until(lambda: ok(world.req("GET", "/v1/hosts/h1"))["state"] == "ready", 10,
+    eventually(lambda: ok(world.req("GET", "/v1/hosts/h1"))["state"] == "ready", 10,
            "h1 not ready again")
-    _until(lambda: ok(world.req("GET", "/v1/hosts/h1"))["nodes"] == 0, 10,
+    eventually(lambda: ok(world.req("GET", "/v1/hosts/h1"))["nodes"] == 0, 10,
            "h1's old nodes not gone")

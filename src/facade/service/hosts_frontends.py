@@ -11,6 +11,8 @@ ports move may fail; its connections' state lives in its namespace, which stays.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +20,7 @@ from facade.domain.errors import FacadeError
 from facade.domain.states import ApplianceStatus, NodeRole, NodeStatus
 from facade.service import hosts_placement
 from facade.service.context import Context
-from facade.store.models import Host, Instance
+from facade.store.models import Appliance, Host, Instance
 
 
 def move_off(ctx: Context, session: Session, row: Host, why: str, *,
@@ -27,12 +29,7 @@ def move_off(ctx: Context, session: Session, row: Host, why: str, *,
     out); one that cannot move (every other host full) stays, with an event saying so
     (unless `quiet`: tried again, said already). Returns what moved, for a person."""
     notes = []
-    for fe in session.scalars(select(Instance).where(
-            Instance.host_id == row.id, Instance.role == NodeRole.FRONTEND,
-            Instance.status != NodeStatus.DELETING).order_by(Instance.id)):
-        app = fe.appliance
-        if app is None or app.status == ApplianceStatus.DELETING:
-            continue
+    for fe, app in appliance_nodes(session, row, NodeRole.FRONTEND):
         try:
             host = hosts_placement.frontend_host(session, app, fe, ctx.dataplane.host_alive,
                                                  avoid=frozenset({row.id}))
@@ -51,3 +48,15 @@ def move_off(ctx: Context, session: Session, row: Host, why: str, *,
         notes.append(note)
     session.flush()
     return notes
+
+
+def appliance_nodes(session: Session, row: Host,
+                    role: NodeRole) -> Iterator[tuple[Instance, Appliance]]:
+    """The nodes of `role` on host `row` that stay (not being deleted) with their appliance
+    (one not being deleted), oldest first: what a host's drain or loss moves."""
+    for node in session.scalars(select(Instance).where(
+            Instance.host_id == row.id, Instance.role == role,
+            Instance.status != NodeStatus.DELETING).order_by(Instance.id)):
+        app = node.appliance
+        if app is not None and app.status != ApplianceStatus.DELETING:
+            yield node, app

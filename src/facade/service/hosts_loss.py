@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from facade.domain import hosts, names
 from facade.domain.errors import FacadeError
-from facade.domain.states import ApplianceStatus, HostState, NodeRole, NodeStatus
+from facade.domain.states import HostState, NodeRole, NodeStatus
 from facade.service import appliances, hosts_frontends
 from facade.service.context import Context
 from facade.store.models import Host, Instance
@@ -122,12 +122,7 @@ def replace_backends(ctx: Context, session: Session, row: Host) -> list[str]:
     """Every backend on lost host `row` replaced on a host that takes nodes (its old node
     marked for deletion); one that cannot be (every other host full) is said so."""
     notes = []
-    for node in session.scalars(select(Instance).where(
-            Instance.host_id == row.id, Instance.role == NodeRole.BACKEND,
-            Instance.status != NodeStatus.DELETING).order_by(Instance.id)):
-        app = node.appliance
-        if app is None or app.status == ApplianceStatus.DELETING:
-            continue
+    for node, app in hosts_frontends.appliance_nodes(session, row, NodeRole.BACKEND):
         try:
             with session.begin_nested():
                 new = appliances.replace_backend(ctx, session, app, node,
