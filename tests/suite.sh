@@ -12,12 +12,15 @@
 #    a time, the slowest first (tests/integration/conftest.py); a run's cleanup touches only its
 #    own control plane's control groups (`facade cleanup --this-plane`). They use about one of
 #    the two cores: the rest of their time is waiting on the kernel, on processes and on timers.
-# 4. PostgreSQL (docs/postgresql.md, a throwaway server per worker, tests/pg.py): every unit
-#    and service test that opens a store (the `no_store` modules left out: they never do), run
-#    from the start at the scheduler's idle priority (SCHED_IDLE), so it takes only what the
-#    steps above leave of the two cores (mostly the kernel step's waits) and never delays them;
-#    then two kernel modules on PostgreSQL (an appliance end to end; restarts adopting the
-#    kernel, drift repaired).
+# 4. PostgreSQL (docs/postgresql.md, a throwaway server per worker, tests/pg.py): the service
+#    tests that lean on the store most (allocation under contention, names per account, read
+#    snapshots) and two kernel modules (an appliance end to end; restarts adopting the kernel,
+#    drift repaired), in the kernel tests' sandboxed workers. (Steps 1-3 also run the tests
+#    that need PostgreSQL whatever the store: two control planes on one database, the
+#    migrations up and down.) The whole unit and service suite passes on PostgreSQL too, but
+#    does not fit the budget beside the rest (docs/guarantees.md, "Time": tried again on
+#    2026-12-07 at the scheduler's idle priority from the start, it ended 120 s after the kernel
+#    tests, and tests with a deadline failed when it was starved).
 set -u
 PY=${1:-.venv/bin/python}
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider)
@@ -27,19 +30,15 @@ FUZZ=tests/service/test_api_fuzz.py
 FUZZ_HALF="test_operator_requests or test_anonymous_requests"
 KERNEL_WORKERS=(--tx "2*popen//python=tests/integration/sandbox $PY" --dist loadfile
                 --no-loadscope-reorder)
-PG_KERNEL=(tests/integration/test_appliance_e2e.py tests/integration/test_resilience_e2e.py)
+PG_TESTS=(tests/integration/test_appliance_e2e.py tests/integration/test_resilience_e2e.py
+          tests/service/test_concurrency.py tests/service/test_names_per_account.py
+          tests/service/test_read_consistency.py)
 
-pglog=$(mktemp)
 fuzzlog=$(mktemp)
-trap 'rm -f "$pglog" "$fuzzlog"' EXIT
+trap 'rm -f "$fuzzlog"' EXIT
 started=$(date +%s)
 
 say() { echo "[suite $(( $(date +%s) - started )) s] $*"; }
-
-say "PostgreSQL: unit and service tests that open a store, at idle priority (output at the end)"
-FACADE_TEST_STORE=postgresql chrt --idle 0 "${PYTEST[@]}" -n 2 --dist loadfile \
-  -m "not no_store" tests/unit tests/service --ignore="$FUZZ" >"$pglog" 2>&1 &
-pg=$!
 
 fuzz() {
   say "fuzzing, two halves side by side"
@@ -58,20 +57,9 @@ say "SQLite: unit and service tests" &&
   "${PYTEST[@]}" -n 2 --dist loadfile tests/unit tests/service --ignore="$FUZZ" &&
   fuzz &&
   say "kernel tests" &&
-  "${PYTEST[@]}" "${KERNEL_WORKERS[@]}" tests/integration || status=1
-
-if [ "$status" -ne 0 ]; then
-  kill -INT "$pg" 2>/dev/null  # the suite failed already: the PostgreSQL run stops short
-fi
-wait "$pg"
-pgstatus=$?
-say "PostgreSQL: unit and service tests ended (exit $pgstatus)"
-cat "$pglog"
-[ "$pgstatus" -eq 0 ] || status=1
-if [ "$status" -eq 0 ]; then
-  say "PostgreSQL: kernel modules"
-  FACADE_TEST_STORE=postgresql "${PYTEST[@]}" "${KERNEL_WORKERS[@]}" "${PG_KERNEL[@]}" ||
-    status=1
-fi
+  "${PYTEST[@]}" "${KERNEL_WORKERS[@]}" tests/integration &&
+  say "PostgreSQL" &&
+  FACADE_TEST_STORE=postgresql "${PYTEST[@]}" "${KERNEL_WORKERS[@]}" "${PG_TESTS[@]}" ||
+  status=1
 say "done (exit $status)"
 exit "$status"

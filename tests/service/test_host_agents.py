@@ -75,7 +75,8 @@ def test_an_agent_registers_its_host_heartbeats_and_its_host_is_lost_when_it_sto
     assert ok(_beat(world, token))["state"] == "ready"  # heard again
     assert _host(world, "h4")["state"] == "ready"
     with world.ctx.read() as session:
-        kinds = [e.kind for e in session.scalars(select(Event).where(Event.object == "h4"))]
+        kinds = [e.kind for e in session.scalars(select(Event).where(Event.object == "h4")
+                                                 .order_by(Event.id))]
     assert kinds == ["host.token", "host.registered", "host.lost", "host.ready"]
 
 
