@@ -18,8 +18,8 @@ import argparse
 import statistics
 import time
 
-from bench.common import ControlPlane, control_plane_with
-from bench.scale import LAYOUT
+from common import ECHO_LAYOUT as LAYOUT
+from common import ControlPlane, control_plane_with
 
 
 def _one(cp: ControlPlane, name: str) -> tuple[float, list[str]]:
