@@ -60,6 +60,17 @@ def _loopback(host: str) -> bool:
         return host == "localhost"
 
 
+def tcp_socket(config: uvicorn.Config) -> socket.socket:
+    """The API's TCP socket, bound as uvicorn binds it, whose connections asyncio sets
+    TCP_NODELAY on. asyncio does so only for a socket whose `proto` says TCP, and uvicorn's
+    `bind_socket` makes it with proto 0, as do the connections accepted on it: without
+    NODELAY, an answer written in two parts (head, then body) waits for the client's delayed
+    ACK, 40 ms per request on a kept-alive connection (bench/scale.py's reads went from
+    8-17 ms to 52 ms). Made again from its descriptor, the socket learns its protocol from
+    the kernel."""
+    return socket.socket(fileno=config.bind_socket().detach())
+
+
 def api_socket(path: Path) -> socket.socket:
     """The API's unix socket, root's only (made under umask 077), which the private API
     endpoints' relays reach from their nodes (docs/multi-host.md, "The private API
@@ -162,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
                                 ssl_certfile=tls[0] if tls else None,
                                 ssl_keyfile=tls[1] if tls else None,
                                 log_config=None if log_format == "json" else LOGGING_CONFIG)
-        sockets = [config.bind_socket(), api_socket(home / workload.API_SOCKET)]
+        sockets = [tcp_socket(config), api_socket(home / workload.API_SOCKET)]
         uvicorn.Server(config).run(sockets=sockets)
     finally:
         controller.stop()
