@@ -1,7 +1,8 @@
-"""Where a new backend goes once simulated hosts run (docs/multi-host.md, "Scheduling"):
-spread over the hosts, the local one included, as a load balancer's backends should be (a
-host lost takes as few of an appliance's backends as it can). With no simulated host it is
-the local host, as it always was, and nothing is read.
+"""Where a new backend or front-end goes once simulated hosts run (docs/multi-host.md,
+"Scheduling", "Front-ends on other hosts"): backends spread over the hosts, the local one
+included, as a load balancer's backends should be (a host lost takes as few of an appliance's
+backends as it can). With no simulated host it is the local host, as it always was, and
+nothing but the hosts is read.
 
 A backend goes on the host holding the fewest of its appliance's backends (anti-affinity),
 then the fewest nodes in all, then the first by name; hosts that take nothing new (draining,
