@@ -19,20 +19,12 @@ records its output.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 
 from common import ControlPlane, control_plane_with
-from throughput import LAYOUT
+from throughput import LAYOUT, iperf
 
 HOSTS = ("h1", "h2")
-
-
-def iperf(cp: ControlPlane, instance: str, target: str, seconds: int) -> float:
-    """Gbit/s of one stream, client on CPU 0 and server on CPU 1 (as bench/throughput.py)."""
-    res = cp.cli("exec", instance, "--timeout", str(seconds + 20), "--", "iperf3", "-c",
-                 target, "-p", "5201", "-t", str(seconds), "-A", "0,1", "-J")
-    return float(json.loads(res.stdout)["end"]["sum_received"]["bits_per_second"]) / 1e9
 
 
 def _ready(cp: ControlPlane, name: str) -> dict[str, object]:
@@ -74,8 +66,8 @@ def main() -> None:
         near, cross = _cross(cp)
         one, two = [], []
         for _ in range(args.rounds):
-            one.append(iperf(cp, "client", same, args.seconds))
-            two.append(iperf(cp, near, cross, args.seconds))
+            one.append(iperf(cp, same, args.seconds))
+            two.append(iperf(cp, cross, args.seconds, instance=near))
     o, t = statistics.median(one), statistics.median(two)
     print(f"TCP throughput through an appliance, one iperf3 stream (client on CPU 0, server on "
           f"CPU 1), {args.rounds} x {args.seconds} s each, alternating (Gbit/s)\n")

@@ -37,10 +37,11 @@ appliances:
 """
 
 
-def iperf(cp: ControlPlane, target: str, seconds: int) -> float:
+def iperf(cp: ControlPlane, target: str, seconds: int, instance: str = "client") -> float:
+    """Gbit/s of one iperf3 stream from `instance` to `target`."""
     # -A 0,1: client on CPU 0, server on CPU 1, on both paths alike; without pinning, where the
     # scheduler happens to put the two makes the direct path swing by 30 % from run to run
-    res = cp.cli("exec", "client", "--timeout", str(seconds + 20), "--", "iperf3", "-c", target,
+    res = cp.cli("exec", instance, "--timeout", str(seconds + 20), "--", "iperf3", "-c", target,
                  "-p", "5201", "-t", str(seconds), "-A", "0,1", "-J")
     return float(json.loads(res.stdout)["end"]["sum_received"]["bits_per_second"]) / 1e9
 

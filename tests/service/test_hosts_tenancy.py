@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from facade.domain import hosts
 from facade.store.models import Host, Instance
 from tests.service.helpers import err, eventually, ok, parallel, wait_gone, wait_ready
 
@@ -52,6 +51,21 @@ def _tenants_by_host(api: Any) -> dict[str, set[str]]:
 def _backend_hosts(api: Any, app: str) -> list[str]:
     return [b["host"] for b in ok(api.req("GET", f"/v1/appliances/{app}"))["backends"]
             if b["status"] != "deleting"]
+
+
+def _dedicated_beside_bolt(api: Any) -> tuple[str, list[str]]:
+    """Three hosts; acme's dedicated appliance `d` (1 backend) on one of them (`first`), an
+    instance of bolt on the first of the other two (`rest`, by name)."""
+    api.changed = True
+    _hosts(api, "h1", "h2", "h3")
+    _customer(api, "bolt")
+    wait_ready(api, ok(_appliance(api, "d", 1, tenancy="dedicated"), 202)["name"])
+    (first,) = _backend_hosts(api, "d")
+    rest = sorted({"h1", "h2", "h3"} - {first})
+    ok(api.req("POST", "/v1/instances", json={
+        "name": "b1", "account": "bolt", "interfaces": [{"subnet": "bolt-vpc/app"}],
+        "host": rest[0]}), 201)
+    return first, rest
 
 
 def _claimed(api: Any) -> dict[str, str | None]:
@@ -207,15 +221,7 @@ def test_drain_moves_dedicated_backends_only_to_hosts_their_account_may_use(
         world: Any) -> None:
     """hosts_drain.py places the replacement through the same filter: never the local host,
     never a host of another account; with no such host it stays and says why."""
-    world.changed = True
-    _hosts(world, "h1", "h2", "h3")
-    _customer(world, "bolt")
-    wait_ready(world, ok(_appliance(world, "d", 1, tenancy="dedicated"), 202)["name"])
-    (first,) = _backend_hosts(world, "d")
-    rest = sorted({"h1", "h2", "h3"} - {first})
-    ok(world.req("POST", "/v1/instances", json={  # bolt on one of the others
-        "name": "b1", "account": "bolt", "interfaces": [{"subnet": "bolt-vpc/app"}],
-        "host": rest[0]}), 201)
+    first, rest = _dedicated_beside_bolt(world)
     ok(world.req("POST", f"/v1/hosts/{first}/drain"))
     eventually(lambda: _backend_hosts(world, "d") == [rest[1]] and
                not ok(world.req("GET", f"/v1/hosts/{first}"))["nodes"])
@@ -231,19 +237,10 @@ def test_drain_moves_dedicated_backends_only_to_hosts_their_account_may_use(
 
 
 def test_a_lost_hosts_dedicated_backend_is_made_again_where_its_account_may_be(
-        world: Any, monkeypatch: Any) -> None:
+        world: Any, quick_loss: None) -> None:
     """hosts_loss.py replaces through the same filter: not on the local host, not on a host
     holding another account's node, but on the free one."""
-    monkeypatch.setattr(hosts, "LOST_AFTER", 0.5)
-    world.changed = True
-    _hosts(world, "h1", "h2", "h3")
-    _customer(world, "bolt")
-    wait_ready(world, ok(_appliance(world, "d", 1, tenancy="dedicated"), 202)["name"])
-    (first,) = _backend_hosts(world, "d")
-    rest = sorted({"h1", "h2", "h3"} - {first})
-    ok(world.req("POST", "/v1/instances", json={
-        "name": "b1", "account": "bolt", "interfaces": [{"subnet": "bolt-vpc/app"}],
-        "host": rest[0]}), 201)
+    first, rest = _dedicated_beside_bolt(world)
     world.dp.cut.add(first)
     eventually(lambda: _backend_hosts(world, "d") == [rest[1]])
     wait_ready(world, "d")
