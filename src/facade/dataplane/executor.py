@@ -94,28 +94,25 @@ class HostKernel(Protocol):
 
 class _Args:
     """An intent's arguments, each read with its form (a missing or bad one: WireError
-    naming `args.NAME`); any argument left unread is unknown, and refused too."""
+    naming `args.NAME`); an argument the operation does not take is refused before anything
+    is read (and the operation runs only once all of its arguments are read)."""
 
-    def __init__(self, args: dict[str, Any]) -> None:
+    def __init__(self, op: str, args: dict[str, Any]) -> None:
+        unknown = sorted(set(args) - set(intents.ARGS.get(op, ())))
+        if op in intents.ARGS and unknown:
+            raise WireError(f"args.{unknown[0]}", f"unknown argument of {op}")
         self.args = args
-        self.read: set[str] = set()
 
     def __call__(self, name: str, form: Form[T]) -> T:
-        self.read.add(name)
         if name not in self.args:
             raise WireError(f"args.{name}", "missing")
         return form.decode(self.args[name], f"args.{name}")
-
-    def done(self) -> None:
-        unknown = sorted(set(self.args) - self.read)
-        if unknown:
-            raise WireError(f"args.{unknown[0]}", "unknown argument")
 
 
 def run(kernel: HostKernel, intent: Intent) -> object:
     """Run one intent on `kernel`; its result (raises the driver's DataPlaneError, or
     WireError for arguments that are not the operation's)."""
-    a = _Args(intent.args)
+    a = _Args(intent.op, intent.args)
     result: object
     match intent.op:
         case "ensure_node":
@@ -180,7 +177,6 @@ def run(kernel: HostKernel, intent: Intent) -> object:
                                         set(a("keep", intents.TEXT_SET)))
         case _:
             raise WireError("op", f"{intent.op!r} is not an operation a host agent runs")
-    a.done()
     return result
 
 

@@ -4,7 +4,8 @@ name, as the protocol's method, and its arguments in wire.py's JSON); the agent 
 with a value of the operation's result type, or a failure (the seam's error: its message and
 whether a retry can help).
 
-`OPS` lists the operations that may travel and the form of each one's result: remote.py
+`OPS` lists the operations that may travel and the form of each one's result (`ARGS` the
+names of their arguments): remote.py
 decodes an answer with it (a bad one is refused at the API, naming the field) and executor.py
 runs each on the agent's host. Nothing here does I/O.
 """
@@ -89,4 +90,18 @@ OPS: dict[str, Form[Any]] = {
     "observe": OBSERVED,
     "ensure_host": NOTHING, "remove_host": NOTHING, "host_alive": FLAG,
     "fence_host": REMOVED, "rejoin_host": REMOVED_OR_NONE,
+}
+
+# each operation's arguments, by name (the protocol's parameters; `exec`'s `host` is its flag)
+ARGS: dict[str, tuple[str, ...]] = {
+    "ensure_node": ("spec", "start"), "delete_node": ("netns",), "node_gone": ("netns",),
+    "observe_node": ("netns",), "has_node": ("netns",), "set_backends": ("netns", "backends"),
+    "start_process": ("spec",), "stop_process": ("key",), "observe_process": ("key",),
+    "exec": ("netns", "argv", "timeout", "stdin", "host"),
+    "tcp_probe": ("netns", "ip", "port", "timeout"),
+    "http_request": ("netns", "ip", "port", "path", "method", "body", "headers", "timeout"),
+    "probe_many": ("probes",), "set_port_rules": ("rules",), "observe_rules": (),
+    "inventory": ("segments",), "observe": (),
+    "ensure_host": ("name", "address"), "remove_host": ("name",), "host_alive": ("name",),
+    "fence_host": ("name",), "rejoin_host": ("name", "address", "keep"),
 }

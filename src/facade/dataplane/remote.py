@@ -89,8 +89,9 @@ class HostWork:
     the API's requests) submit and wait, each host's agent takes and answers through the
     API."""
 
-    def __init__(self, *, away_after: float = AWAY_AFTER,
+    def __init__(self, *, wait: float = WAIT, away_after: float = AWAY_AFTER,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self.wait = wait  # an operation's wait, unless it says its own
         self.away_after = away_after
         self.clock = clock
         self._cond = threading.Condition()
@@ -111,19 +112,21 @@ class HostWork:
                                           self.clock() - state.seen < self.away_after)
 
     # ---------------------------------------------------------------- the callers' side
-    def call(self, host: str, op: str, form: Form[T], wait: float = WAIT, /,
+    def call(self, host: str, op: str, form: Form[T], wait: float | None = None, /,
              **args: object) -> T:
         """Run `op` on `host` and return its result (see the module's docstring)."""
         return self.result(self.submit(host, op, form, wait, **args))
 
-    def submit(self, host: str, op: str, form: Form[T], wait: float = WAIT, /,
+    def submit(self, host: str, op: str, form: Form[T], wait: float | None = None, /,
                **args: object) -> _Pending[T]:
-        """Queue `op` for `host` (its agent must be present: else Retry at once)."""
-        if op not in intents.OPS:
-            raise ValueError(f"{op} is not an operation a host agent runs")
+        """Queue `op` for `host` (its agent must be present: else Retry at once); its caller
+        waits `wait` seconds for the answer (default: self.wait)."""
+        if op not in intents.OPS or set(args) != set(intents.ARGS[op]):
+            raise ValueError(f"{op}({', '.join(args)}) is not an operation a host agent runs")
         intent = Intent(id=secrets.token_hex(8), op=op,
                         args={k: encode(v) for k, v in args.items()})
-        pending = _Pending(host=host, intent=intent, form=form, wait=wait)
+        pending = _Pending(host=host, intent=intent, form=form,
+                           wait=self.wait if wait is None else wait)
         with self._cond:
             state = self._host(host)
             if not (state.polls > 0 or self.clock() - state.seen < self.away_after):
