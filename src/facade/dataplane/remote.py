@@ -294,9 +294,17 @@ class RemoteDataPlane:
         return self.work.call(host, "host_alive", intents.FLAG, name=host)
 
     def fence_host(self, host: str) -> list[str]:
+        """A lost host fenced by its agent; with its agent away nothing can be asked of it:
+        an agent that comes back to a lost host is told so when it registers, and its host
+        stays fenced until `rejoin_host` (docs/multi-host.md)."""
+        if not self.work.present(host):
+            return [f"nothing now: host {host}'s agent is away"]
         return self.work.call(host, "fence_host", intents.REMOVED, name=host)
 
     def rejoin_host(self, host: str, address: str, keep: set[str]) -> list[str] | None:
+        """None while its agent is away (as while a simulated host's link is down)."""
+        if not self.work.present(host):
+            return None
         return self.work.call(host, "rejoin_host", intents.REMOVED_OR_NONE, HOST_WAIT,
                               name=host, address=address, keep=frozenset(keep))
 
