@@ -20,18 +20,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from facade.controller import Controller
 from facade.dataplane import intents
 from facade.dataplane.fake import FakeDataPlane
 from facade.dataplane.routed import RoutedDataPlane
 from facade.domain.specs import NodeSpec, SubnetSpec
-from facade.service import accounts, host_work
 from facade.store.models import Event
 from facade.workloads.host_agent.errors import Away, Refused
 from facade.workloads.host_agent.work import WorkLoop
-from tests.apps import app_for
-from tests.service.helpers import Api, build_world, err, eventually, ok
-from tests.stores import open_context
+from tests.service.helpers import Api, build_world, err, eventually, ok, running_api
 
 AGENT = "agent-in-test-0001"
 WAIT = 15.0  # seconds for the controller's retries (backoff) to converge
@@ -102,28 +98,17 @@ def _agent(api: Api, token: str, kernel: HostFake) -> Iterator[WorkLoop]:
 def plane(tmp_path: Path) -> Iterator[Api]:
     """A control plane on the fake driver, routed; the world of helpers.build_world; h1 a
     simulated host whose agent registered (token `plane.h1`)."""
-    dp = FakeDataPlane()
-    ctx = open_context(tmp_path / "home", dp)
-    routed = host_work.route(ctx)
-    assert isinstance(ctx.dataplane, RoutedDataPlane) and routed.local is dp
-    ctx.host_work.away_after = 1.0
-    token = accounts.bootstrap_operator(ctx)
-    assert token
-    worker = Controller(ctx)
-    worker.start()
-    try:
-        with app_for(ctx) as app, TestClient(app) as client:
-            api = Api(client=client, ctx=ctx, dp=dp, token=token)
-            build_world(api)
-            ok(api.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True}), 201)
-            assert dp.hosts == {"h1": "172.31.0.11"}  # no agent yet: the plane made it
-            api.h1 = ok(api.req("POST", "/v1/hosts/h1/tokens"), 201)["token"]
-            ok(api.req("POST", "/v1/host-agent/register", token=api.h1,
-                       json={"agent": AGENT, "underlay": "172.31.0.11"}))
-            yield api
-    finally:
-        worker.stop()
-        ctx.engine.dispose()
+    with running_api(tmp_path, routed=True) as api:
+        routed = api.ctx.dataplane
+        assert isinstance(routed, RoutedDataPlane) and routed.local is api.dp
+        api.ctx.host_work.away_after = 1.0
+        build_world(api)
+        ok(api.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True}), 201)
+        assert api.dp.hosts == {"h1": "172.31.0.11"}  # no agent yet: the plane made it
+        api.h1 = ok(api.req("POST", "/v1/hosts/h1/tokens"), 201)["token"]
+        ok(api.req("POST", "/v1/host-agent/register", token=api.h1,
+                   json={"agent": AGENT, "underlay": "172.31.0.11"}))
+        yield api
 
 
 def _instance(api: Api, name: str) -> None:
