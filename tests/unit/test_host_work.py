@@ -166,17 +166,18 @@ def test_the_executor_refuses_what_it_cannot_read_as_fatal(intent: Intent, words
 
 
 class Hosts:
-    """RemoteHosts for the tests: h1 is remote; nodes placed as `placed` says."""
+    """RemoteHosts for the tests: `agents` are remote (h1); nodes placed as `placed` says."""
 
     def __init__(self) -> None:
         self.placed: dict[int, str] = {}
         self.asked: list[int] = []
+        self.agents = {"h1"}
 
     def remote(self, host: str) -> bool:
-        return host == "h1"
+        return host in self.agents
 
     def remote_hosts(self) -> list[str]:
-        return ["h1"]
+        return sorted(self.agents)
 
     def node_host(self, instance_id: int) -> str | None:
         self.asked.append(instance_id)
@@ -251,3 +252,27 @@ def test_the_operations_are_the_protocols() -> None:
                   if p != "self"]
         assert tuple(params) == args, op
         assert hasattr(HostKernel, op)
+
+
+def test_an_answer_given_twice_counts_once() -> None:
+    work = HostWork()
+    pending, intent = _taken(work, "h1", "has_node", intents.FLAG, netns="a")
+    assert work.answer("h1", [Answer(id=intent.id, value=True),
+                              Answer(id=intent.id, value=False)]) == (1, 1)
+    assert work.result(pending) is True
+    assert work.answer("h1", [Answer(id=intent.id, value=False)]) == (0, 1)  # answered
+
+
+def test_a_host_whose_agent_registers_gets_its_nodes_work_from_then_on() -> None:
+    local, remote, hosts, work = FakeDataPlane(), HostFake(hosts={"h2": "x"}), Hosts(), \
+        HostWork()
+    local.ensure_subnet(SubnetSpec("fcdb3", "10.0.0.0/24"))
+    local.hosts["h2"] = "172.31.0.12"
+    dp = RoutedDataPlane(local, work, hosts)
+    dp.ensure_node(_node(host="h2"))  # h2 has no agent: the plane makes it
+    assert "fcd-i7-web" in local.nodes and dp.has_node("fcd-i7-web")
+    hosts.agents.add("h2")  # its agent registered
+    remote.ensure_node(_node(host="h2"))
+    with agent(work, "h2", remote) as taken:
+        assert dp.has_node("fcd-i7-web") and dp.host_alive("h2")
+    assert taken == ["has_node", "host_alive"]

@@ -187,24 +187,31 @@ class HostWork:
         more (their caller gave up, or another host's) are dropped. Returns (given, late)."""
         with self._cond:
             state = self._host(host)
-            ready: list[tuple[_Pending[Any], Any, Failure | None]] = []
-            late = 0
-            for i, answer in enumerate(answers):
-                pending = state.running.get(answer.id)
-                if pending is None:
-                    late += 1
-                    continue
-                if answer.failure is not None:
-                    ready.append((pending, None, answer.failure))
-                    continue
-                value = pending.form.decode(answer.value, f"results[{i}].value")
-                ready.append((pending, value, None))
+            mine = [(i, a, state.running.get(a.id)) for i, a in enumerate(answers)]
+        ready: list[tuple[_Pending[Any], Any, Failure | None]] = []
+        seen: set[str] = set()
+        late = 0
+        for i, answer, pending in mine:  # decoded outside the lock: an observe() may be big
+            if pending is None or answer.id in seen:
+                late += 1
+                continue
+            seen.add(answer.id)
+            if answer.failure is not None:
+                ready.append((pending, None, answer.failure))
+            else:
+                ready.append((pending, pending.form.decode(answer.value, f"results[{i}].value"),
+                              None))
+        given = 0
+        with self._cond:
             for pending, value, failure in ready:
-                state.running.pop(pending.intent.id, None)
+                if state.running.pop(pending.intent.id, None) is None:
+                    late += 1  # its caller gave up meanwhile
+                    continue
                 pending.value, pending.failure = value, failure
                 pending.done.set()
+                given += 1
             self.late += late
-            return len(ready), late
+        return given, late
 
 
 class RemoteDataPlane:

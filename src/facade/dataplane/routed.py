@@ -8,6 +8,8 @@ What an operation concerns:
 - a node: the host its spec names (`NodeSpec.host`), else, by its namespace's name, the host
   the store places it on (`RemoteHosts.node_host`, asked once per node and kept; a node's
   deletion forgets it once `node_gone`); its processes, probes and `exec` go with it;
+  whether that host's agent changes its kernel is asked of the store at each operation
+  (`RemoteHosts.remote`; none for a node of the local host);
 - a process by key: its node's host (the key names the node: `names.workload_id`);
 - a host's own operations (`ensure_host`, `host_alive`, `fence_host`...): that host;
 - the security rules: every host that holds ports; the local driver's rules, and those of each
@@ -60,7 +62,7 @@ class RemoteHosts(Protocol):
         """Every such host (not removed), by name."""
 
     def node_host(self, instance_id: int) -> str | None:
-        """The remote host node `instance_id` is placed on; None for any other."""
+        """The host node `instance_id` is placed on (None: the local host)."""
 
 
 class NoRemoteHosts:
@@ -77,7 +79,10 @@ class NoRemoteHosts:
 
 
 class RoutedDataPlane:
-    """The DataPlane protocol over the local driver and the remote hosts' agents."""
+    """The DataPlane protocol over the local driver and the remote hosts' agents. Where a
+    node is (its host's name) is kept once known; whether its host is remote is asked at
+    each operation (one indexed read: a simulated host whose agent registers is remote from
+    its next operation on)."""
 
     def __init__(self, local: DataPlane, work: HostWork,
                  hosts: RemoteHosts | None = None) -> None:
@@ -87,35 +92,33 @@ class RoutedDataPlane:
         self.hosts: RemoteHosts = hosts or NoRemoteHosts()
         self.concurrency = local.concurrency
         self._lock = threading.Lock()
-        self._nodes: dict[str, str | None] = {}  # netns -> its remote host (None: local)
+        self._nodes: dict[str, str | None] = {}  # netns -> its host (None: the local host)
         self._instances: dict[int, str | None] = {}  # the same by the node's instance id
 
     # ------------------------------------------------------------------ where things are
-    def _remote_host(self, host: str | None) -> str | None:
+    def _route(self, host: str | None) -> str | None:
+        """`host` if its operations go to its agent, else None (the local driver's)."""
         return host if host is not None and self.hosts.remote(host) else None
 
     def _node(self, netns: str) -> str | None:
         """The remote host of node `netns` (None: the local driver's)."""
         with self._lock:
-            if netns in self._nodes:
-                return self._nodes[netns]
-        found = names.node_id(netns)
-        host = self.hosts.node_host(found[0]) if found is not None else None
-        with self._lock:
-            if netns not in self._nodes:
-                self._nodes[netns] = host
-                if found is not None:
-                    self._instances[found[0]] = host
-            return self._nodes[netns]
+            known, host = netns in self._nodes, self._nodes.get(netns)
+        if not known:
+            found = names.node_id(netns)
+            host = self.hosts.node_host(found[0]) if found is not None else None
+            self._learn(host, netns)
+        return self._route(host)
 
     def _process(self, key: str) -> str | None:
         instance = names.workload_id(key)
         if instance is None:
             return None  # a management agent's: in a router, on the local host
         with self._lock:
-            if instance in self._instances:
-                return self._instances[instance]
-        return self.hosts.node_host(instance)
+            known, host = instance in self._instances, self._instances.get(instance)
+        if not known:
+            host = self.hosts.node_host(instance)
+        return self._route(host)
 
     def _learn(self, host: str | None, netns: str) -> None:
         found = names.node_id(netns)
@@ -130,8 +133,8 @@ class RoutedDataPlane:
     # ------------------------------------------------------------------ nodes
     def ensure_node(self, spec: NodeSpec,
                     start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
-        host = self._remote_host(spec.host)
-        self._learn(host, spec.netns)
+        self._learn(spec.host, spec.netns)
+        host = self._route(spec.host)
         if host is None:
             return self.local.ensure_node(spec, start)
         return self.remote.ensure_node(host, spec, start)
@@ -322,29 +325,29 @@ class RoutedDataPlane:
 
     # ------------------------------------------------------------------ hosts
     def ensure_host(self, name: str, address: str) -> None:
-        if self.hosts.remote(name):
+        if self._route(name) is not None:
             self.remote.ensure_host(name, address)
         else:
             self.local.ensure_host(name, address)
 
     def remove_host(self, name: str) -> None:
-        if self.hosts.remote(name):
+        if self._route(name) is not None:
             self.remote.remove_host(name)
         else:
             self.local.remove_host(name)
 
     def host_alive(self, name: str) -> bool:
-        if self.hosts.remote(name):
+        if self._route(name) is not None:
             return self.remote.host_alive(name)
         return self.local.host_alive(name)
 
     def fence_host(self, name: str) -> list[str]:
-        if self.hosts.remote(name):
+        if self._route(name) is not None:
             return self.remote.fence_host(name)
         return self.local.fence_host(name)
 
     def rejoin_host(self, name: str, address: str, keep: set[str]) -> list[str] | None:
-        if self.hosts.remote(name):
+        if self._route(name) is not None:
             return self.remote.rejoin_host(name, address, keep)
         return self.local.rejoin_host(name, address, keep)
 

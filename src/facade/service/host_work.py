@@ -97,9 +97,9 @@ class StoreHosts:
 
     def node_host(self, instance_id: int) -> str | None:
         with self.ctx.read() as session:
-            row = session.scalar(select(Host).join(Instance, Instance.host_id == Host.id)
-                                 .where(Instance.id == instance_id))
-            return row.name if row is not None and self._remote(row) else None
+            name = session.scalar(select(Host.name).join(Instance, Instance.host_id == Host.id)
+                                  .where(Instance.id == instance_id))
+            return None if name is None or name == hosts.LOCAL else name
 
 
 def route(ctx: Context) -> RoutedDataPlane:
