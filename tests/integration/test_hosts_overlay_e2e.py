@@ -43,7 +43,7 @@ networks:
   - {name: vpc, account: red, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.1.0/24}]}
   - {name: vpc, account: blue, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.1.0/24}]}
 instances:
-  - {name: r-loc, account: red, interfaces: [{subnet: vpc/app, ip: 10.0.1.11}]}
+  - {name: r-loc, account: red, host: local, interfaces: [{subnet: vpc/app, ip: 10.0.1.11}]}
   - {name: r-h1, account: red, host: h1, interfaces: [{subnet: vpc/app, ip: 10.0.1.12}]}
   - {name: r-h2, account: red, host: h2, interfaces: [{subnet: vpc/app, ip: 10.0.1.13}]}
   - {name: b-h1, account: blue, host: h1, interfaces: [{subnet: vpc/app, ip: 10.0.1.12}]}
