@@ -13,11 +13,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
 from facade.domain import keys
 from facade.store.models import Host, Instance
 from tests.service.helpers import err, eventually, ok, wait_gone, wait_ready
+from tests.service.test_cli_hosts import cli, run
+
+__all__ = ["cli"]  # the fixture, shared with the CLI's host tests
 
 
 def _hosts(api: Any, *names: str, **more: Any) -> None:
@@ -234,3 +238,19 @@ def test_a_file_without_host_lets_the_scheduler_place_and_keeps_it(api: Any) -> 
     assert {c["action"] for c in ok(api.req("POST", "/v1/apply", json={
         "yaml": named, "filename": "p.yaml"}))["changes"]} == {"unchanged"}
     assert {n: _placed(api, n) for n in hosts} == hosts
+
+
+@pytest.mark.usefixtures("cli")
+def test_the_cli_creates_an_instance_the_scheduler_places(api: Any) -> None:
+    """`facade instance create` without `--host`: placed by the scheduler, and `instance
+    show` names its host (the `cli` fixture: `web` on the local host, `h1` in the store)."""
+    api.dp.hosts["h1"] = "172.31.0.11"  # h1 runs (the fixture only recorded it)
+    out = run("instance", "create", "auto", "--account", "acme", "-i", "acme-vpc/app")
+    assert out.exit_code == 0, out.output
+    shown = run("instance", "show", "auto")
+    assert shown.exit_code == 0, shown.output
+    assert ["host", "h1"] in [line.split() for line in shown.output.splitlines()]
+    api.dp.hosts.pop("h1")  # stopped: the next one is local
+    assert run("instance", "create", "near", "--account", "acme", "-i",
+               "acme-vpc/app").exit_code == 0
+    assert _placed(api, "near") == "local"
