@@ -1,9 +1,8 @@
 """Where a new backend, front-end or instance goes once simulated hosts run (docs/multi-host.md,
 "Scheduling", "Front-ends on other hosts", "Instances placed by the scheduler"): backends
-spread over the hosts, the local one
-included, as a load balancer's backends should be (a host lost takes as few of an appliance's
-backends as it can). With no simulated host it is the local host, as it always was, and
-nothing but the hosts is read.
+spread over the hosts, the local one included, as a load balancer's backends should be (a host
+lost takes as few of an appliance's backends as it can). With no simulated host it is the
+local host, as it always was, and nothing but the hosts is read.
 
 A backend goes on the host holding the fewest of its appliance's backends (anti-affinity),
 then the fewest nodes in all, then the first by name; hosts that take nothing new (draining,
