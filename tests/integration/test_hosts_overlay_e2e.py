@@ -4,7 +4,8 @@ fabric joins the overlay), instances of one subnet on local, h1 and h2 talk TCP 
 over VXLAN with EVPN as the mapping service; a second tenant's subnet with the same CIDR and
 addresses on the same hosts reaches only its own nodes; a security rule blocks on a remote
 host as on the local one; a veth deleted on a host is repaired by the resync, an orphan node
-on a host removed with its port; an appliance's backends spread over the hosts and its
+on a host removed with its port; an instance naming no host placed by the scheduler and
+reached across the overlay; an appliance's backends spread over the hosts and its
 front-end on a simulated host, moved with its address and MAC when its host drains or is cut
 off (the endpoint answering again, no request lost after), the cut host fenced and swept of a
 stale copy before it is ready again; deleting the instances and the hosts leaves no host
@@ -43,7 +44,7 @@ networks:
   - {name: vpc, account: red, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.1.0/24}]}
   - {name: vpc, account: blue, cidr: 10.0.0.0/16, subnets: [{name: app, cidr: 10.0.1.0/24}]}
 instances:
-  - {name: r-loc, account: red, interfaces: [{subnet: vpc/app, ip: 10.0.1.11}]}
+  - {name: r-loc, account: red, host: local, interfaces: [{subnet: vpc/app, ip: 10.0.1.11}]}
   - {name: r-h1, account: red, host: h1, interfaces: [{subnet: vpc/app, ip: 10.0.1.12}]}
   - {name: r-h2, account: red, host: h2, interfaces: [{subnet: vpc/app, ip: 10.0.1.13}]}
   - {name: b-h1, account: blue, host: h1, interfaces: [{subnet: vpc/app, ip: 10.0.1.12}]}
@@ -159,6 +160,57 @@ def test_a_tenant_with_the_same_cidr_reaches_only_its_own(world: World) -> None:
     # red's local node has .11; blue has nothing there, and reaches nothing
     assert world.hello("b-h1", "10.0.1.11", timeout=1.5) == "none"
     assert world.hello("r-loc", "10.0.1.12") == ("r-h1", "10.0.1.11")
+
+
+def _scheduled(cp: ControlPlane) -> str:
+    """Where the scheduler should put red's next instance that names no host (docs/multi-host.md,
+    "Instances placed by the scheduler"), read from the hosts as the API shows them: the
+    fewest nodes, the local host first on a tie, then the name."""
+    hosts = [h for h in cp.items("/v1/hosts") if h["state"] == "ready"
+             and h["nodes"] < h["capacity"] and h["claimed_by"] in (None, "red")]
+    return str(min(hosts, key=lambda h: (h["nodes"], not h["local"], h["name"]))["name"])
+
+
+def test_an_instance_naming_no_host_is_placed_by_the_scheduler(cp: ControlPlane,
+                                                               world: World) -> None:
+    """Instances of red naming no host, made one by one until one lands on a simulated host:
+    each where the rule says; the one on a simulated host has its port in that host's
+    namespace and answers TCP from red's local instance across the overlay; all deleted
+    after, nothing of them left on the hosts."""
+    before = {h: _host_ports(h) for h in HOSTS}
+    made: list[str] = []
+    try:
+        for k in range(1, 5):
+            expected = _scheduled(cp)
+            name = f"r-auto{k}"
+            r = cp.api("POST", "/v1/instances", json={
+                "name": name, "account": "red", "interfaces": [{"subnet": "vpc/app"}]})
+            assert r.status_code == 201, r.text
+            made.append(name)
+            assert r.json()["host"] == expected, (name, r.json()["host"], expected)
+            if expected != "local":
+                break
+        far = cp.wait_for(lambda: (i := cp.get(f"/v1/instances/{made[-1]}?account=red"))
+                          ["status"] == "active" and i, timeout=20, what="placed and active")
+        host = far["host"]
+        assert host in HOSTS, far
+        assert len(_host_ports(host) - before[host]) == 1  # its port, on its host
+        greeter = Greeter(far["netns"], made[-1], PORT)
+        try:
+            ip = far["interfaces"][0]["ip"]
+            assert world.hello("r-loc", ip) == (made[-1], RED["r-loc"])
+        finally:
+            greeter.close()
+        print(f"\nred's instances naming no host went to "
+              f"{[cp.get(f'/v1/instances/{n}?account=red')['host'] for n in made]}")
+    finally:
+        for name in made:
+            cp.api("DELETE", f"/v1/instances/{name}?account=red")
+        for name in made:
+            cp.wait_for(lambda name=name: cp.api("GET", f"/v1/instances/{name}?account=red")
+                        .status_code == 404, timeout=30, what=f"{name} deleted")
+    cp.wait_for(lambda: {h: _host_ports(h) for h in HOSTS} == before, timeout=10,
+                what="nothing of them left on the hosts")
 
 
 def test_a_security_rule_blocks_on_a_remote_host(cp: ControlPlane, world: World) -> None:
@@ -388,6 +440,10 @@ def test_a_host_cut_off_is_lost_its_nodes_come_back_elsewhere_and_it_is_swept(
         cp.wait_for(lambda: cp.get("/v1/hosts/h2")["state"] == "lost", timeout=15,
                     what="h2 lost")
         lost_s = time.monotonic() - cut
+        # its instances failed with it (not moved: what runs in them would not come along)
+        for name, account in (("r-h2", "red"), ("b-h2", "blue")):
+            inst = cp.get(f"/v1/instances/{name}?account={account}")
+            assert (inst["status"], inst["host"]) == ("failed", "h2"), inst
         app = cp.wait_for(lambda: (a := cp.get("/v1/appliances/lossy?account=red"))
                           ["status"] == "ready" and len(a["backends"]) == 2
                           and "h2" not in {b["host"] for b in a["backends"]}
@@ -435,6 +491,10 @@ def test_a_host_cut_off_is_lost_its_nodes_come_back_elsewhere_and_it_is_swept(
         cp.wait_for(lambda: cp.get("/v1/hosts/h2")["state"] == "ready", timeout=20,
                     what="h2 ready again")
         assert stale_port not in _links("fcd-h-h2")  # swept before its FRR started
+        for name, account in (("r-h2", "red"), ("b-h2", "blue")):  # back with their host
+            cp.wait_for(lambda name=name, account=account: cp.get(
+                f"/v1/instances/{name}?account={account}")["status"] == "active",
+                timeout=20, what=f"{name} active again")
         assert "fcd-h-h2" in _frr_names()
         time.sleep(1.0)  # what h2 would announce, had it kept the copy, reaches h1 by now
         remote = [e for e in _fdb("fcd-h-h1", mac) if e.get("dst")]

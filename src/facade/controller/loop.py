@@ -112,6 +112,7 @@ class Controller:
                 clock))
         self.management = ManagementEngine(ctx, clock, costs=self.costs)
         self.host_loss = hosts_loss.Watch(ctx.dataplane.host_alive, clock)
+        self.drain_said: dict[int, str] = {}  # what a drain step said keeps a host (once)
         self.metering = MeteringEngine(ctx, self._unhealthy, clock, costs=self.costs)
         self.workers = workers or max(1, getattr(ctx.dataplane, "concurrency", 1))
         self.resync = resync if resync is not None else resync_period()
@@ -304,7 +305,8 @@ class Controller:
                     host_agents.mark_lost(self.ctx)
                     for note in self.host_loss.look(self.ctx):
                         log.info("hosts: %s", note)
-                    for note in hosts_drain.step(self.ctx, self.health.healthy):
+                    for note in hosts_drain.step(self.ctx, self.health.healthy,
+                                                 self.drain_said):
                         log.info("drain: %s", note)
             except Exception:  # the store went away for a moment, say: next second again
                 log.exception("host watch")

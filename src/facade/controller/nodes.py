@@ -25,7 +25,7 @@ from facade.controller.runtime import SETTLE, Failed, Later, Runtime
 from facade.domain import keys
 from facade.domain.keys import Key
 from facade.domain.specs import ObservedProcess
-from facade.domain.states import NodeRole, NodeStatus
+from facade.domain.states import HostState, NodeRole, NodeStatus
 from facade.reconcile.plan import EnsureNode, StartProcess, plan_node, plan_node_removal
 from facade.service import desired, management, metering
 from facade.store.models import Instance
@@ -98,6 +98,9 @@ def _set_status(rt: Runtime, instance_id: int, status: str) -> bool:
         row = session.get(Instance, instance_id)
         if row is None or row.status in (status, NodeStatus.DELETING):
             return False
+        if status == NodeStatus.ACTIVE and row.status == NodeStatus.FAILED \
+                and row.host is not None and row.host.state == HostState.LOST:
+            return False  # failed with its lost host: until it is back (service/hosts_loss.py)
         row.status = status
         return True
 

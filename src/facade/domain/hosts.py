@@ -145,7 +145,7 @@ class Host:
             # docs/multi-host.md: the host agent is slice 3's; until then the control plane
             # drives a simulated host's namespace itself (it is on this machine)
             return ("simulated on this machine: its namespace and FRR run, driven by the "
-                    "control plane (no host agent yet); nodes are placed on it by name")
+                    "control plane (no host agent yet); the scheduler places nodes on it")
         return ""
 
     def drained(self) -> HostState:
@@ -194,7 +194,8 @@ class Host:
         if self.nodes:
             raise InUse(f"host {self.name} still holds {self.nodes} node"
                         f"{'' if self.nodes == 1 else 's'}; drain it and wait until it holds "
-                        "none", where="host")
+                        "none (a drain moves appliances' nodes; customer instances stay: "
+                        "move or delete them)", where="host")
 
 
 # `hosts: N` at start (`facade up --hosts N`, a settings file's `hosts:`): simulated hosts

@@ -6,8 +6,10 @@ appliance off the draining hosts passes its health check is one on them marked f
 calls `step` every second with the health engine's verdicts.
 
 Front-ends on a draining host move at once, keeping their address and MAC (service/
-hosts_frontends.py). Instances named onto a host stay where they are: a tenant's instance moved would lose what
-runs in it, so the operator moves or deletes them; a host holding only those stays draining.
+hosts_frontends.py). Customer instances (named onto the host or placed there by the scheduler)
+stay where they are: a tenant's instance moved would lose what runs in it, so the operator
+moves or deletes them; a host holding only those stays draining, and the step says so once
+(event `host.drain_blocked` naming them; again only when they change).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from facade.domain.errors import FacadeError
 from facade.domain.states import ApplianceStatus, HostState, NodeRole, NodeStatus
 from facade.service import appliances, hosts_frontends
 from facade.service.context import Context
-from facade.store.models import Appliance, Host, Instance
+from facade.store.models import Account, Appliance, Host, Instance
 
 
 def _draining(session: Session) -> dict[int, str]:
@@ -30,9 +32,51 @@ def _draining(session: Session) -> dict[int, str]:
                                 .where(Host.state == HostState.DRAINING)).all())
 
 
-def step(ctx: Context, healthy: Callable[[str], bool | None]) -> list[str]:
+def _instances_left(ctx: Context, draining: dict[int, str],
+                    said: dict[int, str] | None) -> list[str]:
+    """For each draining host that holds customer instances and no appliance node any more
+    (what a drain moves is gone), an event naming the instances that keep it; `said` (host id
+    -> what was said, the caller's memory) makes it once, and again when they change."""
+    with ctx.read() as session:
+        rows = session.execute(select(Instance.host_id, Instance.role, Instance.status,
+                                      Instance.name, Account.name)
+                               .join(Account, Instance.name_scope_id == Account.id)
+                               .where(Instance.host_id.in_(draining))
+                               .order_by(Account.name, Instance.name)).all()
+    staying: dict[int, list[str]] = {}
+    busy: set[int] = set()
+    for host_id, role, status, name, account in rows:
+        assert host_id is not None  # (the query's: on a draining host)
+        if role == NodeRole.INSTANCE and status != NodeStatus.DELETING:
+            staying.setdefault(host_id, []).append(f"{account}/{name}")
+        else:  # an appliance's node to move, or a node on its way out: not done yet
+            busy.add(host_id)
+    notes = []
+    memory: dict[int, str] = said if said is not None else {}
+    for host_id in set(memory) - (set(staying) - busy):
+        del memory[host_id]  # it holds something else now, or nothing: said again if need be
+    for host_id, held in sorted(staying.items()):
+        if host_id in busy:
+            continue
+        host = draining[host_id]
+        count = len(held)
+        note = (f"host {host} is drained but for {count} instance{'' if count == 1 else 's'} "
+                f"({', '.join(held)}): a drain does not move an instance (what runs in it "
+                "would be lost); move or delete them, then remove the host")
+        if memory.get(host_id) == note:
+            continue
+        with ctx.write() as session:
+            ctx.event(session, "host.drain_blocked", host, note)
+        memory[host_id] = note
+        notes.append(note)
+    return notes
+
+
+def step(ctx: Context, healthy: Callable[[str], bool | None],
+         said: dict[int, str] | None = None) -> list[str]:
     """One step of every draining host's move; what it did, for a person (empty: nothing to
-    do, and then nothing was written)."""
+    do, and then nothing was written). `said`: the caller's memory of the instances it said
+    keep a drained host (the controller's host watch keeps one; None: said at every step)."""
     with ctx.read() as session:
         draining = _draining(session)
         if not draining:
@@ -43,7 +87,7 @@ def step(ctx: Context, healthy: Callable[[str], bool | None]) -> list[str]:
         fronts = sorted({h for h in session.scalars(select(Instance.host_id).where(
             Instance.host_id.in_(draining), Instance.role == NodeRole.FRONTEND,
             Instance.status != NodeStatus.DELETING)) if h is not None})
-    done = []
+    done = _instances_left(ctx, draining, said)
     for host_id in fronts:  # at once: there is one front-end, made again elsewhere
         with ctx.write() as session:
             row = session.get(Host, host_id)

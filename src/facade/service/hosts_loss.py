@@ -8,6 +8,10 @@ another host with their addresses and MACs (service/hosts_frontends.py); it is f
 FRR stopped: it announces nothing if its link comes back); and a lost host that runs again is
 swept of what was made again elsewhere (the ports of nodes no longer placed there) before
 its FRR starts again and it is `ready`. The controller's host watch calls `watch` every second.
+
+A lost host's customer instances are marked `failed` (event `instance.failed`, seen by their
+accounts), not moved: what runs in them would not come along; when the host is back they are
+`pending` again and the node reconciler makes them `active` where they were.
 """
 
 from __future__ import annotations
@@ -81,8 +85,10 @@ def _found(ctx: Context, name: str) -> str:
         if row is None or row.state != HostState.LOST:
             return ""
         row.state = HostState.READY
+        revived = _revive_instances(ctx, session, row)
         note = (f"host {name} runs again: ready, swept of what was made again elsewhere "
-                f"meanwhile ({', '.join(swept) if swept else 'nothing left there'})")
+                f"meanwhile ({', '.join(swept) if swept else 'nothing left there'})"
+                + (f"; its instances back: {', '.join(revived)}" if revived else ""))
         ctx.event(session, "host.ready", name, note)
         return note
 
@@ -115,7 +121,47 @@ def _lost(ctx: Context, name: str) -> list[str]:
         fenced = ctx.dataplane.fence_host(name)
         return [f"host {name} is lost (fenced: {', '.join(fenced) or 'its FRR had stopped'})",
                 *replace_backends(ctx, session, row),
-                *hosts_frontends.move_off(ctx, session, row, f"host {name} is lost")]
+                *hosts_frontends.move_off(ctx, session, row, f"host {name} is lost"),
+                *fail_instances(ctx, session, row)]
+
+
+def _instances(session: Session, row: Host, status: NodeStatus | None = None) -> list[Instance]:
+    """The customer instances on host `row` (not being deleted), of `status` when given."""
+    return list(session.scalars(select(Instance).where(
+        Instance.host_id == row.id, Instance.role == NodeRole.INSTANCE,
+        Instance.status != NodeStatus.DELETING,
+        *([Instance.status == status] if status is not None else [])).order_by(Instance.id)))
+
+
+def fail_instances(ctx: Context, session: Session, row: Host) -> list[str]:
+    """Every customer instance on lost host `row` marked `failed`, with an event its account
+    sees. Not moved: an instance is a tenant's machine, and what runs in it (its processes,
+    its files) would not come along; its owner deletes it and creates it again elsewhere, or
+    waits for the host. The node reconciler leaves it `failed` while its host is lost
+    (controller/nodes.py); `_found` gives it back to the reconciler."""
+    notes = []
+    for inst in _instances(session, row):
+        inst.status = NodeStatus.FAILED
+        note = (f"instance {inst.name} failed: its host {row.name} is lost; it is not moved "
+                "(what runs in it would not come along): delete it and create it again to "
+                "have it elsewhere, or wait for the host to come back")
+        ctx.event(session, "instance.failed", inst.name, note, account=inst.name_scope_id)
+        notes.append(note)
+    return notes
+
+
+def _revive_instances(ctx: Context, session: Session, row: Host) -> list[str]:
+    """The instances failed with lost host `row`, back to `pending` now that it runs again:
+    the node reconciler repairs each (its namespace, its ports, kept by the sweep) and makes
+    it `active`; said to each one's account."""
+    names_ = []
+    for inst in _instances(session, row, NodeStatus.FAILED):
+        inst.status = NodeStatus.PENDING
+        ctx.event(session, "instance.recovering", inst.name,
+                  f"instance {inst.name}: its host {row.name} runs again; it is made active "
+                  "there again", account=inst.name_scope_id)
+        names_.append(inst.name)
+    return names_
 
 
 def replace_backends(ctx: Context, session: Session, row: Host) -> list[str]:

@@ -1,8 +1,8 @@
-"""Where a new backend or front-end goes once simulated hosts run (docs/multi-host.md,
-"Scheduling", "Front-ends on other hosts"): backends spread over the hosts, the local one
-included, as a load balancer's backends should be (a host lost takes as few of an appliance's
-backends as it can). With no simulated host it is the local host, as it always was, and
-nothing but the hosts is read.
+"""Where a new backend, front-end or instance goes once simulated hosts run (docs/multi-host.md,
+"Scheduling", "Front-ends on other hosts", "Instances placed by the scheduler"): backends
+spread over the hosts, the local one included, as a load balancer's backends should be (a host
+lost takes as few of an appliance's backends as it can). With no simulated host it is the
+local host, as it always was, and nothing but the hosts is read.
 
 A backend goes on the host holding the fewest of its appliance's backends (anti-affinity),
 then the fewest nodes in all, then the first by name; hosts that take nothing new (draining,
@@ -15,6 +15,11 @@ simulated host before the local one (the control plane's machine already runs ev
 management agent and the control plane itself, none of them counted as nodes), then the
 fewest nodes, then the first by name; the same hosts are left out. Routers and management
 agents stay on the local host (docs/multi-host.md, "Front-ends on other hosts").
+
+An instance that names no host (`instance_host`) goes on the host holding the fewest nodes,
+the local host first on a tie, then the first by name, among the same hosts; one that names
+its host is checked against the claims (`check_shared`). Instances are never moved: a drain
+leaves them, a host's loss marks them failed (service/hosts_loss.py).
 
 Tenancy (domain/tenancy.py, docs/multi-host.md "Dedicated tenancy") is a filter any node
 kind's placement calls (`claims`, then `Claims.allows`): a dedicated appliance's nodes go only
@@ -118,6 +123,52 @@ def _backends_by_host(app: Appliance) -> dict[int | None, int]:
     return mine
 
 
+@dataclass(frozen=True)
+class _Hosts:
+    """What one placement reads of the hosts: the simulated ones that take nodes now
+    (`ready`), the nodes every host holds (`held`, by host id; None: the local host's rows
+    with no host), their tenants and claimants, and the local host's row."""
+
+    ready: list[Host]
+    held: dict[int | None, int]
+    claims: Claims
+    local: Host | None
+
+    @property
+    def local_id(self) -> int | None:
+        return self.local.id if self.local is not None else None
+
+    @property
+    def local_nodes(self) -> int:
+        """The local host's nodes: those with no host and those naming it."""
+        return self.held.get(None, 0) + self.held.get(self.local_id, 0)
+
+    def local_has_room(self) -> bool:
+        capacity = self.local.capacity if self.local is not None else hosts.LOCAL_CAPACITY
+        return self.local_nodes < capacity
+
+    def has_room(self, row: Host) -> bool:
+        return self.held.get(row.id, 0) < row.capacity
+
+
+def _running(session: Session, alive: Callable[[str], bool],
+             avoid: frozenset[int] = frozenset()) -> list[Host]:
+    """The simulated hosts that take new nodes now: ready, running, not in `avoid`."""
+    return [r for r in session.scalars(select(Host).where(Host.simulated.is_(True),
+                                                          Host.state == HostState.READY))
+            if r.id not in avoid and alive(r.name)]
+
+
+def _hosts(session: Session, ready: list[Host], leave_out: Instance | None = None) -> _Hosts:
+    """Everything a placement weighs, `leave_out` (a front-end being moved) not counted."""
+    session.flush()
+    counted = select(Instance.host_id, func.count(Instance.id)).group_by(Instance.host_id)
+    if leave_out is not None:
+        counted = counted.where(Instance.id != leave_out.id)
+    return _Hosts(ready=ready, held=dict(session.execute(counted).all()), claims=claims(session),
+                  local=session.scalar(select(Host).where(Host.name == hosts.LOCAL)))
+
+
 def _place(session: Session, app: Appliance, alive: Callable[[str], bool], *,
            frontend: Instance | None = None, avoid: frozenset[int] = frozenset(),
            where: str) -> Host | None:
@@ -130,35 +181,27 @@ def _place(session: Session, app: Appliance, alive: Callable[[str], bool], *,
     then the fewest of the appliance's backends, a simulated host before the local one, the
     fewest nodes, the name."""
     dedicated = is_dedicated(app)
-    ready = [r for r in session.scalars(select(Host).where(Host.simulated.is_(True),
-                                                           Host.state == HostState.READY))
-             if r.id not in avoid and alive(r.name)]
+    ready = _running(session, alive, avoid)
     if not ready and not dedicated:
         return None  # no simulated host runs: the local host, as it always was
-    session.flush()
-    counted = select(Instance.host_id, func.count(Instance.id)).group_by(Instance.host_id)
-    if frontend is not None:
-        counted = counted.where(Instance.id != frontend.id)
-    held = dict(session.execute(counted).all())
+    seen = _hosts(session, ready, frontend)
     mine = _backends_by_host(app)
-    tenants = claims(session)
+    tenants = seen.claims
     tenant = app.account_id
-    local = session.scalar(select(Host).where(Host.name == hosts.LOCAL))
-    local_id = local.id if local is not None else None
+    local_id = seen.local_id
     candidates: list[tuple[int, int, int, int, str, Host | None]] = []
     for row in ready:
-        if held.get(row.id, 0) < row.capacity and tenants.allows(row.id, tenant, dedicated):
+        if seen.has_room(row) and tenants.allows(row.id, tenant, dedicated):
             claim = int(dedicated and tenant not in tenants.tenants.get(row.id, ()))
             spread = mine.get(row.id, 0)
             first, second = (claim, spread) if frontend is not None else (spread, claim)
-            candidates.append((first, second, 0, held.get(row.id, 0), row.name, row))
+            candidates.append((first, second, 0, seen.held.get(row.id, 0), row.name, row))
     # the local host: its nodes have no host (None)
-    local_nodes = held.get(None, 0) + held.get(local_id, 0)
     if local_id not in avoid and tenants.allows(None, tenant, dedicated) \
-            and local_nodes < (local.capacity if local is not None else hosts.LOCAL_CAPACITY):
+            and seen.local_has_room():
         spread = mine.get(None, 0) + mine.get(local_id, 0)
         first, second = (0, spread) if frontend is not None else (spread, 0)
-        candidates.append((first, second, int(frontend is not None), local_nodes,
+        candidates.append((first, second, int(frontend is not None), seen.local_nodes,
                            hosts.LOCAL, None))
     if not candidates:
         if dedicated:
@@ -166,6 +209,32 @@ def _place(session: Session, app: Appliance, alive: Callable[[str], bool], *,
         raise Exhausted("every host that runs is full (its capacity in nodes reached): add a "
                         "host or raise a capacity", where=where)
     return min(candidates, key=lambda c: c[:5])[5]
+
+
+def instance_host(session: Session, tenant: int,
+                  alive: Callable[[str], bool] = lambda _: True) -> Host | None:
+    """The host of a new instance of account `tenant` that names none; None: the local host.
+    With no simulated host that runs it is the local host, as it always was, and nothing but
+    the hosts is read. Otherwise the candidates are the hosts that take nodes (the local one,
+    and the simulated ones ready and running, as for backends) with room left and whose
+    claims allow a shared node of `tenant` (another account's dedicated nodes keep it out; its
+    own account's do not); among them the one holding the fewest nodes, the local host first
+    on a tie (the control plane's machine is never lost, and a first instance goes where it
+    always went), then the first by name. None left: a 409 naming `host`."""
+    ready = _running(session, alive)
+    if not ready:
+        return None
+    seen = _hosts(session, ready)
+    candidates: list[tuple[int, int, str, Host | None]] = [
+        (seen.held.get(row.id, 0), 1, row.name, row) for row in ready
+        if seen.has_room(row) and seen.claims.allows(row.id, tenant, dedicated=False)]
+    if seen.local_has_room():  # the local host takes every shared node
+        candidates.append((seen.local_nodes, 0, hosts.LOCAL, None))
+    if not candidates:
+        raise Exhausted("no host that runs can take the instance: each is full (its capacity "
+                        "in nodes reached) or claimed by another account's dedicated nodes; "
+                        "add a host or raise a capacity", where="host")
+    return min(candidates, key=lambda c: c[:3])[3]
 
 
 def backend_host(session: Session, app: Appliance,

@@ -1,5 +1,8 @@
 """Customer instances: allocation of their interfaces' addresses, creation, deletion, exec.
 
+An instance's host is the one the operator names (`host`), else the scheduler's
+(service/hosts_placement.py, `instance_host`): the local host while no simulated host runs.
+
 Allocation is the NetBox way: the walk for a free address is domain.ipam's, the critical
 section is Context.write()'s lock, and the (subnet, ip) unique constraint is the backstop.
 """
@@ -88,7 +91,9 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
                  limits: dict[str, Any] | None = None, *, public_ip: bool = False,
                  host: str | None = None) -> Instance:
     commands.new_instance(name=name, interfaces=interfaces, limits=limits)
-    placed = hosts.placement(session, caller, host)  # before anything is made of it
+    # a named host is the operator's (checked before anything is made of it); none: the
+    # scheduler's, once the rest is known good
+    placed = hosts.placement(session, caller, host) if host is not None else None
     owner = lookup.acting_account(session, caller, account)
     caller = caller.acting_for(owner.id)  # its bare names first (docs/api.md, Names)
     # another account's dedicated nodes claim a host: none of this one's go there
@@ -100,6 +105,8 @@ def new_instance(ctx: Context, session: Session, caller: Caller, name: str, acco
         sub = resolve_subnet(session, caller, owner, spec.get("subnet", ""), where=where)
         placements.append((sub, spec.get("ip"), where))
     quotas.check(session, owner, "instances", where="name")
+    if host is None:  # placed by the scheduler (docs/multi-host.md, "Instances placed ...")
+        placed = hosts_placement.instance_host(session, owner.id, ctx.dataplane.host_alive)
     inst = Instance(name=name, account=owner, name_scope=owner, role=NodeRole.INSTANCE,
                     status=NodeStatus.PENDING, host=placed)
     sandboxes.store(inst, limits or {})

@@ -38,7 +38,8 @@ class InstanceCreate(Body):
         "a standard public address for eth0, released with the instance; its network needs "
         "a public gateway"))
     host: str | None = Field(default=None, max_length=MAX_NAME, description=(
-        "the host it is placed on (a ready host's name; default: local); the operator only"))
+        "the host it is placed on (a ready host's name), the operator only; without it the "
+        "scheduler places it (the local host while no simulated host runs)"))
 
 
 class ExecCreate(Body):

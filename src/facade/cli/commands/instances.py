@@ -58,7 +58,8 @@ def create(
         "gateway), released with the instance.")] = False,
     host: Annotated[str | None, typer.Option(
         "--host", metavar="HOST", help="The host it is placed on (a ready host's name, see "
-        "`facade host list`; default: local). The operator only.")] = None,
+        "`facade host list`; default: the scheduler's choice, local while no simulated host "
+        "runs). The operator only.")] = None,
 ) -> None:
     """Create an instance; answers once its namespace and interfaces exist."""
     interfaces = [parse_iface(spec) for spec in iface]
