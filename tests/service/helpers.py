@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from facade.controller import Controller
 from facade.dataplane.fake import FakeDataPlane
-from facade.service import accounts
+from facade.service import accounts, host_work
 from facade.service.context import Context
 from tests.apps import app_for
 from tests.pages import follow
@@ -64,11 +64,15 @@ class Api:
 
 
 @contextmanager
-def running_api(tmp_path: Path) -> Iterator[Api]:
+def running_api(tmp_path: Path, *, routed: bool = False) -> Iterator[Api]:
     """A control plane on the fake driver in `tmp_path`, stopped afterwards (for fixtures of
-    any scope)."""
+    any scope). With `routed`, the data plane is the routed one over the fake driver
+    (`service/host_work.route`: a host whose agent registered gets its work through it), and
+    `Api.dp` still the fake driver."""
     dp = FakeDataPlane()
     ctx = open_context(tmp_path / "home", dp)
+    if routed:
+        host_work.route(ctx)
     token = accounts.bootstrap_operator(ctx)
     assert token
     worker = Controller(ctx)

@@ -28,7 +28,7 @@ from facade.dataplane.linux import LinuxDataPlane
 from facade.domain import hosts as hosts_domain
 from facade.domain import workload
 from facade.domain.errors import Invalid
-from facade.service import accounts, hosts, hosts_start
+from facade.service import accounts, host_work, hosts, hosts_start
 from facade.service.context import Context
 from facade.store import db
 
@@ -145,6 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     for what in dataplane.adopt():  # what a crash of the previous run left unfindable
         logging.getLogger("facade").info("removed %s left by a crash", what)
     ctx = Context.open(home, dataplane, args.database)
+    host_work.route(ctx)  # a host whose agent registered: its kernel work goes to its agent
     token = accounts.bootstrap_operator(ctx)
     hosts.ensure_local(ctx)
     for name in hosts.restore(ctx):  # the simulated hosts run again (their nodes need them)

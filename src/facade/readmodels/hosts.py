@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -47,3 +48,28 @@ class HeartbeatRead(BaseModel):
     host: str
     state: HostState
     every: float  # seconds until the next heartbeat
+
+
+class IntentRead(BaseModel):
+    """One operation for the agent's host (dataplane/intents.py): `op` a DataPlane
+    operation's name, `args` its arguments in the data plane's wire form."""
+
+    id: str
+    op: str
+    args: dict[str, Any]
+
+
+class HostWorkRead(BaseModel):
+    """What `GET /v1/host-agent/work` answers: the intents for the agent's host (none when
+    its long poll ended without work)."""
+
+    host: str
+    intents: list[IntentRead]
+
+
+class HostResultsRead(BaseModel):
+    """What `POST /v1/host-agent/results` answers: how many answers went to their callers,
+    and how many came after their caller gave up (dropped)."""
+
+    accepted: int
+    late: int

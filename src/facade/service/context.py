@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from facade.dataplane.protocol import DataPlane
+from facade.dataplane.remote import HostWork
 from facade.domain.keys import Key
 from facade.service import changes, rate_limits, request_ids
 from facade.service.metrics import Metrics
@@ -92,6 +93,9 @@ class Context:
     rate_limits: RateLimits = field(default_factory=rate_limits.from_env)
     # this control plane's own metrics (service/metrics.py): a registry per context
     metrics: Metrics = field(default_factory=Metrics)
+    # the intents for the hosts whose agents change their kernels (dataplane/remote.py): the
+    # routed data plane queues them, the agents' routes hand them out (service/host_work.py)
+    host_work: HostWork = field(default_factory=HostWork)
     _last: threading.local = field(default_factory=threading.local)
 
     def __post_init__(self) -> None:

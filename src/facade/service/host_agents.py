@@ -145,22 +145,29 @@ def register(ctx: Context, caller: AgentCaller, body: dict[str, Any]) -> HostRea
         return host_rows.view(row, host_rows.held(session, row))
 
 
+def registered(session: Session, caller: AgentCaller, agent: str) -> Host:
+    """The host row of `caller`, whose registered agent must be `agent` (a 409 otherwise:
+    never registered, superseded by another agent's registration, or the host removed)."""
+    row = _row(session, caller.host)
+    if row is None or row.agent_id is None:
+        raise Conflict(f"host {caller.host} has no registered agent: register first",
+                       where="host")
+    if row.agent_id != agent:
+        raise Conflict(f"another agent registered for host {caller.host} since this one "
+                       "did: this one must stop", where="agent")
+    if row.state == HostState.REMOVED:
+        raise Conflict(f"host {caller.host} was removed: register to join again",
+                       where="host")
+    return row
+
+
 def heartbeat(ctx: Context, caller: AgentCaller, body: dict[str, Any]) -> HeartbeatRead:
     """The agent is alive: its heartbeat noted (a lost host is ready again). A heartbeat of an
     agent the host does not know (never registered, or superseded by another agent's
     registration) is a 409: it must register (again) or stop."""
     agent = hosts.check_agent_id(body.get("agent"))
     with ctx.write() as session:
-        row = _row(session, caller.host)
-        if row is None or row.agent_id is None:
-            raise Conflict(f"host {caller.host} has no registered agent: register first",
-                           where="host")
-        if row.agent_id != agent:
-            raise Conflict(f"another agent registered for host {caller.host} since this one "
-                           "did: this one must stop", where="agent")
-        if row.state == HostState.REMOVED:
-            raise Conflict(f"host {caller.host} was removed: register to join again",
-                           where="host")
+        row = registered(session, caller, agent)
         row.heartbeat_at = _now()
         if row.state == HostState.LOST:
             row.state = HostState.READY

@@ -6,11 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from facade.api.deps import AgentAuth, Auth, Ctx
-from facade.api.schemas import AgentHeartbeat, AgentRegister, HeartbeatRead, HostRead, HostTokenRead
-from facade.service import host_agents
+from facade.api.schemas import (
+    AgentHeartbeat,
+    AgentRegister,
+    AgentResults,
+    HeartbeatRead,
+    HostRead,
+    HostResultsRead,
+    HostTokenRead,
+    HostWorkRead,
+)
+from facade.service import host_agents, host_work
 
 router = APIRouter(tags=["host agents"])
 
@@ -44,3 +53,24 @@ def heartbeat(body: AgentHeartbeat, ctx: Ctx, agent: AgentAuth) -> Any:
     """The agent is alive (a lost host is ready again); 409 when another agent registered
     for its host since (this one must stop)."""
     return host_agents.heartbeat(ctx, agent, body.model_dump())
+
+
+@router.get("/v1/host-agent/work", response_model=HostWorkRead,
+            operation_id="host_agent_work")
+def work(ctx: Ctx, agent_auth: AgentAuth,
+         agent: str = Query(max_length=64, description="the agent's id, as registered"),
+         wait: float = Query(default=20.0, description="seconds to wait for work, 0-30"),
+         limit: int = Query(default=32, description="intents to take at most, 1-100")) -> Any:
+    """A long poll: the intents for the token's host (DataPlane operations, in the data
+    plane's wire form), as soon as there is one, or none after `wait` seconds. 409 when
+    `agent` is not the host's registered agent."""
+    return host_work.take(ctx, agent_auth, agent, wait, limit)
+
+
+@router.post("/v1/host-agent/results", response_model=HostResultsRead,
+             operation_id="host_agent_results")
+def results(body: AgentResults, ctx: Ctx, agent: AgentAuth) -> Any:
+    """The agent's answers to the intents it took: each a value of its operation's result
+    type (a 400 naming the field otherwise, and no answer of the post is taken) or an
+    error. Answers nobody waits for any more are counted as late and dropped."""
+    return host_work.answer(ctx, agent, body.model_dump())

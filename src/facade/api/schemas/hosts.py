@@ -4,17 +4,28 @@ model of facade.readmodels.hosts."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt
 
 from facade.api.schemas.common import Body
+from facade.dataplane.intents import MAX_ID
 from facade.domain.hosts import MAX_CAPACITY
 from facade.domain.names import MAX_NAME
-from facade.readmodels.hosts import HeartbeatRead, HostPage, HostRead, HostTokenRead
+from facade.readmodels.hosts import (
+    HeartbeatRead,
+    HostPage,
+    HostRead,
+    HostResultsRead,
+    HostTokenRead,
+    HostWorkRead,
+)
 
-__all__ = ["AgentHeartbeat", "AgentRegister", "HeartbeatRead", "HostCreate", "HostPage",
-           "HostRead", "HostTokenRead"]
+__all__ = ["AgentFailure", "AgentHeartbeat", "AgentRegister", "AgentResult", "AgentResults",
+           "HeartbeatRead", "HostCreate", "HostPage", "HostRead", "HostResultsRead",
+           "HostTokenRead", "HostWorkRead"]
+
+MAX_RESULTS = 256  # answers in one post (an agent takes at most 100 intents a poll)
 
 
 class HostCreate(Body):
@@ -33,3 +44,23 @@ class AgentHeartbeat(Body):
 
 class AgentRegister(AgentHeartbeat):
     underlay: str = Field(max_length=15)  # the host's underlay address (IPv4)
+
+
+class AgentFailure(Body):
+    """An operation that failed on the host: its driver's error, and whether a retry may
+    help (dataplane/errors.py)."""
+
+    message: str = Field(max_length=4000)
+    kind: Literal["retry", "fatal"] = "retry"
+
+
+class AgentResult(Body):
+    # the intent's id, as the agent took it; `value` its result in the data plane's wire
+    # form (checked against the operation's result type: a 400 naming the field), or `error`
+    id: str = Field(min_length=1, max_length=MAX_ID)
+    value: Any = None
+    error: AgentFailure | None = None
+
+
+class AgentResults(AgentHeartbeat):
+    results: list[AgentResult] = Field(max_length=MAX_RESULTS)

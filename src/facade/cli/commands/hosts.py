@@ -115,14 +115,22 @@ def host_agent(
             help="Its host's token (facade host token create NAME).")] = None,
         cacert: Annotated[str | None, typer.Option(
             "--cacert", help="The CA file to trust for an https control plane.")] = None,
+        apply: Annotated[bool, typer.Option(
+            "--apply", help="Apply the host's kernel work the control plane sends (a "
+            "simulated host's layout: docs/multi-host.md).")] = False,
+        state: Annotated[str | None, typer.Option(
+            "--state", help="The agent's state folder (pidfiles, logs, FRR's files), with "
+            "--apply.")] = None,
 ) -> None:
-    """Run this host's agent: register the host with the control plane, then heartbeat
-    (docs/multi-host.md). Exit 2: the token is wrong or revoked; 3: refused otherwise (another
-    agent holds the host)."""
+    """Run this host's agent: register the host with the control plane, then heartbeat, and
+    with --apply run the kernel work the control plane sends for the host
+    (docs/multi-host.md). Exit 2: the token is wrong or revoked; 3: refused otherwise
+    (another agent holds the host)."""
     if not token_:
         raise typer.BadParameter("a host token is needed: --token or $FACADE_HOST_TOKEN",
                                  param_hint="--token")
     argv = [sys.executable, "-m", "facade.workloads.host_agent", "--control-plane",
-            control_plane, "--underlay", underlay, *(["--cacert", cacert] if cacert else [])]
+            control_plane, "--underlay", underlay, *(["--cacert", cacert] if cacert else []),
+            *(["--apply"] if apply else []), *(["--state", state] if state else [])]
     os.environ["FACADE_HOST_TOKEN"] = token_  # not on the command line, where ps shows it
     os.execv(sys.executable, argv)

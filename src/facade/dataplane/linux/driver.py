@@ -62,6 +62,7 @@ from facade.dataplane.linux.nft import NftError
 from facade.dataplane.linux.prober import Prober
 from facade.dataplane.linux.processes import Processes, starttime
 from facade.dataplane.linux.sandbox import NoSandbox, Sandboxes
+from facade.domain import names
 from facade.domain.specs import (
     ExecResult,
     Inventory,
@@ -191,6 +192,19 @@ class LinuxDataPlane:
         """Replace every port's security rules in one nftables transaction (fabric_rules.py)."""
         with self._fabric.exclusive():
             fabric_rules.set_port_rules(rules)
+
+    @_boundary("set_port_rules")
+    def set_host_port_rules(self, host: str,
+                            rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
+        """The rules in host HOST's namespace only (a host agent's: agent_host.py)."""
+        with self._fabric.exclusive():
+            fabric_rules.set_port_rules_in(names.host_netns(host), rules)
+
+    @_boundary("observe_rules")
+    def observe_host_rules(self, host: str) -> RulesObservation:
+        """The rules of host HOST's namespace, read back (a host agent's: agent_host.py)."""
+        _, (fingerprint, seen, drift), _ = fabric_rules.observe_fabric(names.host_netns(host))
+        return RulesObservation(fingerprint=fingerprint, seen=seen, drift=drift)
 
     # ------------------------------------------------------------------ subnets
     @_boundary("ensure_subnet")

@@ -85,6 +85,14 @@ def set_port_rules(rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
         _set_in(where, rules)
 
 
+def set_port_rules_in(where: str, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
+    """set_port_rules in one namespace only: a host agent's, for its own host's ports (its
+    namespace must exist)."""
+    if not ns.exists(where):
+        raise DataPlaneError(f"set_port_rules: no namespace {where}")
+    _set_in(where, {port: rs for port, rs in rules.items() if rs})
+
+
 def _set_in(where: str, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
     """set_port_rules in one namespace that holds ports."""
     with ipr_in(where) as fab:

@@ -11,26 +11,20 @@ import socket
 import ssl
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from facade.workloads.host_agent.errors import Away, Refused
+
+if TYPE_CHECKING:
+    from facade.dataplane.executor import HostKernel
 
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between tries while the control plane is away
 TIMEOUT = 5.0  # seconds for one request
-
-
-class Refused(Exception):
-    """The control plane said no (a wrong or revoked token, another agent of this host): the
-    agent stops. `code` is its exit status."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Away(Exception):
-    """The control plane did not answer (or answered 5xx): try again later."""
+MAX_ANSWER = 16 << 20  # bytes of one answer read (a batch of intents with their specs)
 
 
 def agent_id() -> str:
@@ -50,11 +44,18 @@ class HostAgent:
     stop: threading.Event = field(default_factory=threading.Event)
     every: float = 1.0  # seconds between heartbeats (the control plane says)
     host: str = ""  # the host's name, as the control plane answered
+    # with it, the agent applies its host's kernel work (work.py) on the kernel this makes for
+    # the host's name; without, it registers and heartbeats only
+    kernel: Callable[[str], HostKernel] | None = None
 
     def run(self) -> int:
-        """Register, then heartbeat until stopped (0) or refused (its code)."""
+        """Register, then heartbeat until stopped (0) or refused (its code); with `kernel`,
+        the host's work taken and applied beside (work.py)."""
+        worker: threading.Thread | None = None
         try:
             self._until_registered()
+            if self.kernel is not None and self.host:
+                worker = self._work(self.kernel(self.host))
             while not self.stop.wait(self.every):
                 try:
                     self._beat()
@@ -64,7 +65,20 @@ class HostAgent:
         except Refused as exc:
             self.say(f"refused: {exc}")
             return exc.code
+        finally:
+            self.stop.set()
+            if worker is not None:
+                worker.join()
         return 0
+
+    def _work(self, kernel: HostKernel) -> threading.Thread:
+        from facade.workloads.host_agent.work import WorkLoop
+
+        loop = WorkLoop(transport=self, kernel=kernel, agent=self.agent, stop=self.stop,
+                        say=self.say)
+        thread = threading.Thread(target=loop.run, name="facade-host-work", daemon=True)
+        thread.start()
+        return thread
 
     def _until_registered(self) -> None:
         tries = 0
@@ -87,15 +101,29 @@ class HostAgent:
         answer = self._post("/v1/host-agent/heartbeat", {"agent": self.agent})
         self.every = float(answer.get("every", self.every))
 
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One POST to the control plane (work.py's transport)."""
+        return self._post(path, body)
+
+    def get(self, path: str, query: dict[str, str], timeout: float) -> dict[str, Any]:
+        """One GET to the control plane, waiting `timeout` seconds (a long poll's)."""
+        return self._request("GET", f"{path}?{urllib.parse.urlencode(query)}", None, timeout)
+
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("POST", path, body, TIMEOUT)
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None,
+                 timeout: float) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
         request = urllib.request.Request(
-            self.url.rstrip("/") + path, data=json.dumps(body).encode(), method="POST",
-            headers={"Authorization": f"Bearer {self.token}",
-                     "Content-Type": "application/json"})
+            self.url.rstrip("/") + path, method=method, headers=headers,
+            data=json.dumps(body).encode() if body is not None else None)
         context = ssl.create_default_context(cafile=self.cacert) if self.cacert else None
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT, context=context) as answer:
-                value: dict[str, Any] = json.loads(answer.read(1 << 20))
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:
+                value: dict[str, Any] = json.loads(answer.read(MAX_ANSWER))
                 return value
         except urllib.error.HTTPError as exc:
             message = _message(exc)

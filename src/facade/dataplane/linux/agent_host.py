@@ -1,0 +1,28 @@
+"""The linux driver as a host agent runs it on its host (docs/multi-host.md, "The host agent
+applies its host's kernel work"): the same driver and functions the control plane runs for a
+node whose spec names a host (nodes.py, hostplane.py), with the security rules meaning this
+host's own: set in, and read back from, its namespace only. The agent's executor
+(dataplane/executor.py) runs every intent on it; `python -m facade.workloads.host_agent
+--apply` makes one once its host's name is known (at its registration).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from facade.dataplane.linux.driver import LinuxDataPlane
+from facade.domain.specs import PortRuleSpec, RulesObservation
+
+
+class HostDataPlane(LinuxDataPlane):
+    """LinuxDataPlane for host HOST's agent."""
+
+    def __init__(self, state_dir: Path, host: str, *, this_plane_only: bool = False) -> None:
+        super().__init__(state_dir, this_plane_only=this_plane_only)
+        self.host = host
+
+    def set_port_rules(self, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
+        self.set_host_port_rules(self.host, rules)
+
+    def observe_rules(self) -> RulesObservation:
+        return self.observe_host_rules(self.host)

@@ -1,0 +1,240 @@
+"""A host agent applying its host's kernel work, on the fake driver (docs/multi-host.md, "The
+host agent applies its host's kernel work"): a control plane whose data plane is the routed
+one (service/host_work.route), and an agent in this process (its work loop, workloads/
+host_agent/work.py, over the API through the test client) whose host's kernel is another fake
+driver. Once the agent of simulated host h1 registered, every kernel change of a node on h1
+goes through it: the reconcilers do not know. An agent away (or slow past its caller's wait)
+is a Retry, and the node converges once it is back. The routes refuse a wrong token, an agent
+that is not the host's, and bad input (naming the field), changing nothing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from facade.dataplane import intents
+from facade.dataplane.fake import FakeDataPlane
+from facade.dataplane.routed import RoutedDataPlane
+from facade.domain.specs import NodeSpec, SubnetSpec
+from facade.store.models import Event
+from facade.workloads.host_agent.errors import Away, Refused
+from facade.workloads.host_agent.work import WorkLoop
+from tests.service.helpers import Api, build_world, err, eventually, ok, running_api
+
+AGENT = "agent-in-test-0001"
+WAIT = 15.0  # seconds for the controller's retries (backoff) to converge
+
+
+class HostFake(FakeDataPlane):
+    """The fake driver as h1's agent runs it: a node's segments are made with it (as
+    hostplane.ensure_segment makes them on a host); `delay` slows every node's making."""
+
+    delay: float = 0.0
+
+    def ensure_node(self, spec: NodeSpec, start: Any = ()) -> frozenset[str]:
+        time.sleep(self.delay)
+        for port in spec.ports:
+            self.subnets.setdefault(port.bridge, SubnetSpec(port.bridge, "10.0.0.0/8"))
+        return super().ensure_node(spec, start)
+
+
+class ClientTransport:
+    """The agent's requests through the test client (what loop.HostAgent does over HTTP)."""
+
+    def __init__(self, client: TestClient, token: str) -> None:
+        self.client, self.token = client, token
+
+    def _answer(self, resp: Any) -> dict[str, Any]:
+        if resp.status_code in (401, 403):
+            raise Refused(2, resp.text)
+        if 400 <= resp.status_code < 500:
+            raise Refused(3, resp.text)
+        if resp.status_code >= 500:
+            raise Away(resp.text)
+        value: dict[str, Any] = resp.json()
+        return value
+
+    def get(self, path: str, query: dict[str, str], timeout: float) -> dict[str, Any]:
+        return self._answer(self.client.get(path, params=query, headers=self._auth()))
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self._answer(self.client.post(path, json=body, headers=self._auth()))
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@contextmanager
+def _agent(api: Api, token: str, kernel: HostFake) -> Iterator[WorkLoop]:
+    """h1's agent: its work loop (polls of 0.5 s) and heartbeats, until the block ends."""
+    transport = ClientTransport(api.client, token)
+    loop = WorkLoop(transport=transport, kernel=kernel, agent=AGENT, stop=threading.Event(),
+                    say=lambda _: None, wait=0.5)
+
+    def beat() -> None:
+        while not loop.stop.wait(0.5):
+            transport.post("/v1/host-agent/heartbeat", {"agent": AGENT})
+
+    threads = [threading.Thread(target=t, daemon=True) for t in (loop.run, beat)]
+    for t in threads:
+        t.start()
+    try:
+        yield loop
+    finally:
+        loop.stop.set()
+        for t in threads:
+            t.join(10)
+
+
+@pytest.fixture
+def plane(tmp_path: Path) -> Iterator[Api]:
+    """A control plane on the fake driver, routed; the world of helpers.build_world; h1 a
+    simulated host whose agent registered (token `plane.h1`)."""
+    with running_api(tmp_path, routed=True) as api:
+        routed = api.ctx.dataplane
+        assert isinstance(routed, RoutedDataPlane) and routed.local is api.dp
+        api.ctx.host_work.away_after = 1.0
+        build_world(api)
+        ok(api.req("POST", "/v1/hosts", json={"name": "h1", "simulated": True}), 201)
+        assert api.dp.hosts == {"h1": "172.31.0.11"}  # no agent yet: the plane made it
+        api.h1 = ok(api.req("POST", "/v1/hosts/h1/tokens"), 201)["token"]
+        ok(api.req("POST", "/v1/host-agent/register", token=api.h1,
+                   json={"agent": AGENT, "underlay": "172.31.0.11"}))
+        yield api
+
+
+def _instance(api: Api, name: str) -> None:
+    ok(api.req("POST", "/v1/instances", json={
+        "name": name, "account": "acme", "host": "h1",
+        "interfaces": [{"subnet": "acme-vpc/app"}]}), 201)
+
+
+def _status(api: Api, name: str) -> str:
+    return str(ok(api.req("GET", f"/v1/instances/{name}"))["status"])
+
+
+def _netns(api: Api, name: str) -> str:
+    return next(n for n in (api.dp.nodes | api.kernel.nodes) if n.endswith(f"-{name}"))
+
+
+def _failures(api: Api, name: str) -> list[str]:
+    with api.ctx.read() as session:
+        return [e.message for e in session.scalars(select(Event).where(
+            Event.kind == "reconcile.failed", Event.object.like(f"%{name}%")))]
+
+
+def test_a_node_on_an_agents_host_is_made_by_the_agent_only(plane: Api) -> None:
+    plane.changed = True
+    plane.kernel = HostFake(hosts={"h1": "172.31.0.11"})
+    with _agent(plane, plane.h1, plane.kernel):
+        _instance(plane, "far")
+        eventually(lambda: _status(plane, "far") == "active", WAIT, "far active")
+        netns = _netns(plane, "far")
+        assert netns in plane.kernel.nodes and netns not in plane.dp.nodes
+        assert plane.kernel.nodes[netns].host == "h1"
+        assert [c for c in plane.dp.calls if "far" in c] == []  # the plane's driver: nothing
+        # an instance on the local host is the plane's own, as ever
+        ok(plane.req("POST", "/v1/instances", json={
+            "name": "near", "account": "acme", "interfaces": [{"subnet": "acme-vpc/app"}]}),
+            201)
+        eventually(lambda: _status(plane, "near") == "active", WAIT, "near active")
+        assert any(n.endswith("-near") for n in plane.dp.nodes)
+        assert not any(n.endswith("-near") for n in plane.kernel.nodes)
+        # exec in it goes to its host
+        ran = ok(plane.req("POST", "/v1/instances/far/exec", json={"argv": ["true"]}))
+        assert ran["returncode"] == 0
+        assert "host_alive" not in plane.dp.calls
+        ok(plane.req("DELETE", "/v1/instances/far"), 204)
+        eventually(lambda: plane.req("GET", "/v1/instances/far").status_code == 404, WAIT,
+                   "far gone")
+        assert netns not in plane.kernel.nodes
+    assert ok(plane.req("GET", "/v1/hosts/h1"))["state"] == "ready"
+
+
+def test_an_agent_away_is_retried_and_its_node_converges_when_it_is_back(
+        plane: Api, caplog: pytest.LogCaptureFixture) -> None:
+    plane.changed = True
+    plane.kernel = HostFake(hosts={"h1": "172.31.0.11"})
+    time.sleep(plane.ctx.host_work.away_after)  # registered, never asked for work: away
+    _instance(plane, "late")
+    eventually(lambda: "on host h1: its agent is away" in caplog.text, WAIT,
+               "a retry saying its agent is away")
+    time.sleep(0.5)
+    assert _status(plane, "late") != "active" and plane.kernel.nodes == {}
+    with _agent(plane, plane.h1, plane.kernel):
+        eventually(lambda: _status(plane, "late") == "active", WAIT, "late active")
+    assert _netns(plane, "late") in plane.kernel.nodes
+
+
+def test_an_agent_slower_than_its_callers_wait_is_a_retry_then_converges(plane: Api) -> None:
+    plane.changed = True
+    plane.ctx.host_work.wait = 0.3
+    plane.kernel = HostFake(hosts={"h1": "172.31.0.11"})
+    plane.kernel.delay = 0.8
+    with _agent(plane, plane.h1, plane.kernel):
+        _instance(plane, "slow")
+        eventually(lambda: any("did not answer it within 0.3 s" in m
+                               for m in _failures(plane, "slow")), WAIT, "a timeout")
+        eventually(lambda: plane.ctx.host_work.late > 0, WAIT, "its late answer")
+        plane.kernel.delay = 0.0
+        eventually(lambda: _status(plane, "slow") == "active", WAIT, "slow active")
+
+
+def test_the_routes_refuse_what_is_wrong_and_change_nothing(plane: Api) -> None:
+    work = plane.ctx.host_work
+    work.take("h1", 0, 1)  # h1's agent present, so an intent can be queued
+    pending = work.submit("h1", "has_node", intents.FLAG, 10.0, netns="fcd-i1-x")
+    query = {"agent": AGENT, "wait": "0"}
+    for bad in ("fch_nothing", plane.acme, plane.token):
+        err(plane.client.get("/v1/host-agent/work", params=query,
+                             headers={"Authorization": f"Bearer {bad}"}), 401, "token")
+    err(plane.client.get("/v1/host-agent/work", params=query), 401, "token")
+    err(plane.req("GET", "/v1/host-agent/work", token=plane.h1,
+                  params={**query, "agent": "someone-else-1"}), 409, where="agent")
+    err(plane.req("GET", "/v1/host-agent/work", token=plane.h1,
+                  params={**query, "wait": "99"}), 400, where="wait")
+    err(plane.req("GET", "/v1/host-agent/work", token=plane.h1,
+                  params={**query, "limit": "0"}), 400, where="limit")
+    err(plane.req("GET", "/v1/host-agent/work", token=plane.h1,
+                  params={**query, "agent": "x"}), 400, where="agent")
+    h2 = ok(plane.req("POST", "/v1/hosts/h2/tokens"), 201)["token"]
+    ok(plane.req("POST", "/v1/host-agent/register", token=h2,
+                 json={"agent": "agent-of-h2-01", "underlay": "10.9.0.2"}))
+    taken = ok(plane.req("GET", "/v1/host-agent/work", token=h2,
+                         params={"agent": "agent-of-h2-01", "wait": "0"}))
+    assert taken == {"host": "h2", "intents": []}  # h1's intent is not h2's
+    assert not pending.done.is_set() and not pending.taken  # still queued, for h1
+    work_ = ok(plane.req("GET", "/v1/host-agent/work", token=plane.h1, params=query))
+    (intent,) = work_["intents"]
+    assert (intent["op"], intent["args"]) == ("has_node", {"netns": "fcd-i1-x"})
+    post = {"agent": AGENT, "results": [{"id": intent["id"], "value": "yes"}]}
+    err(plane.req("POST", "/v1/host-agent/results", token=plane.h1, json=post), 400,
+        "true or false", where="results[0].value")
+    err(plane.req("POST", "/v1/host-agent/results", token=plane.h1, json={
+        "agent": AGENT, "results": [{"id": intent["id"], "value": True,
+                                     "error": {"message": "no", "kind": "fatal"}}]}), 400,
+        where="results[0].value")
+    err(plane.req("POST", "/v1/host-agent/results", token=plane.h1, json={
+        "agent": AGENT, "results": [{"value": True}]}), 422, where="results.0.id")
+    err(plane.req("POST", "/v1/host-agent/results", token=plane.h1, json={
+        "agent": AGENT, "results": [{"id": "1", "error": {"message": "x", "kind": "maybe"}}]}),
+        422, where="kind")
+    late = ok(plane.req("POST", "/v1/host-agent/results", token=h2, json={
+        "agent": "agent-of-h2-01", "results": [{"id": intent["id"], "value": True}]}))
+    assert late == {"accepted": 0, "late": 1}  # h2 cannot answer h1's intent
+    for bad in ("fch_nothing", plane.acme):
+        err(plane.req("POST", "/v1/host-agent/results", token=bad,
+                      json={"agent": AGENT, "results": [{"id": intent["id"], "value": True}]}),
+            401)
+    assert not pending.done.is_set()  # nothing refused answered it
+    done = ok(plane.req("POST", "/v1/host-agent/results", token=plane.h1,
+                        json={"agent": AGENT, "results": [{"id": intent["id"], "value": True}]}))
+    assert done == {"accepted": 1, "late": 0} and work.result(pending) is True
