@@ -164,6 +164,9 @@ MATRIX += [  # the edge (docs/edge.md): a stranger's addresses and hosts meet th
      {"agent": "agent-0001", "underlay": "10.9.0.1"}, {401}),
     ("POST", "/v1/host-agent/heartbeat", "/v1/host-agent/heartbeat", {"agent": "agent-0001"},
      {401}),
+    ("GET", "/v1/host-agent/work", "/v1/host-agent/work?agent=agent-0001&wait=0", None, {401}),
+    ("POST", "/v1/host-agent/results", "/v1/host-agent/results",
+     {"agent": "agent-0001", "results": []}, {401}),
 ]
 OPEN = {("GET", "/v1/health")}
 
