@@ -69,6 +69,9 @@ Error = errors.ErrorRead
 Host = hosts.HostRead
 HostToken = hosts.HostTokenRead
 Heartbeat = hosts.HeartbeatRead
+Intent = hosts.IntentRead
+HostWork = hosts.HostWorkRead
+HostResults = hosts.HostResultsRead
 
 # networks
 Grant = networks.GrantRead
@@ -135,8 +138,11 @@ __all__ = [
     "HealthCheck",
     "Heartbeat",
     "Host",
+    "HostResults",
     "HostToken",
+    "HostWork",
     "InstancePrices",
+    "Intent",
     "Interface",
     "Invoice",
     "InvoiceDoc",
