@@ -75,7 +75,8 @@ def pair(i: int) -> tuple[NodeSpec, NodeSpec]:
 class Steps(logging.Handler):
     """Collects nodes.py's trace: each step's time, by the node's role."""
 
-    LINE = re.compile(r"ensure_node fcd-i\d+-(fe|be) steps \(ms\): (.*)")
+    LINE = re.compile(r"ensure_node fcd-i\d+-(fe|be) steps \(ms\): (.*); "
+                      r"wall (\d+), this thread's CPU (\d+)")
     STEP = re.compile(r"(.+?) (\d+)(?:, |$)")
 
     def __init__(self) -> None:
@@ -89,6 +90,8 @@ class Steps(logging.Handler):
             return
         for step, ms in self.STEP.findall(found.group(2)):
             self.spent[f"{found.group(1)} {step}"].append(float(ms))
+        self.spent[f"{found.group(1)} (all)"].append(float(found.group(3)))
+        self.spent[f"{found.group(1)} (all: the thread's CPU)"].append(float(found.group(4)))
 
 
 @dataclass

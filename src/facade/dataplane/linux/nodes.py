@@ -65,7 +65,8 @@ class _Steps:
     def __init__(self, netns: str) -> None:
         self.netns = netns
         self.on = trace.isEnabledFor(logging.DEBUG)
-        self.last = time.perf_counter()
+        self.last = self.started = time.perf_counter()
+        self.cpu = time.thread_time()
         self.spent: list[str] = []
 
     def __call__(self, step: str) -> None:
@@ -76,7 +77,10 @@ class _Steps:
 
     def log(self) -> None:
         if self.on:
-            trace.debug("ensure_node %s steps (ms): %s", self.netns, ", ".join(self.spent))
+            wall = (time.perf_counter() - self.started) * 1e3
+            cpu = (time.thread_time() - self.cpu) * 1e3
+            trace.debug("ensure_node %s steps (ms): %s; wall %.0f, this thread's CPU %.0f",
+                        self.netns, ", ".join(self.spent), wall, cpu)
 TEARDOWN_S = 2.0  # seconds a deleted node's namespace has to go, with its ports
 
 
