@@ -276,3 +276,62 @@ def test_a_host_whose_agent_registers_gets_its_nodes_work_from_then_on() -> None
     with agent(work, "h2", remote) as taken:
         assert dp.has_node("fcd-i7-web") and dp.host_alive("h2")
     assert taken == ["has_node", "host_alive"]
+
+
+class HubFake(FakeDataPlane):
+    """The fake driver as a local driver that keeps the overlay's shared part (routed.py's
+    OverlayHub): what is asked of it, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hub: list[str] = []
+        self.delegated: Any = None
+
+    def delegate(self, hosts: Any) -> None:
+        self.delegated = hosts
+
+    def ensure_overlay(self) -> None:
+        self.hub.append("ensure_overlay")
+
+    def leave_overlay(self) -> None:
+        self.hub.append("leave_overlay")
+
+    def stretch_segments(self, bridges: Any) -> None:
+        self.hub.append("stretch " + ",".join(sorted(bridges)))
+
+    def release_segments(self) -> list[str]:
+        self.hub.append("release")
+        return []
+
+
+def test_the_overlays_shared_part_stays_with_the_local_driver() -> None:
+    """A remote host's making, nodes and removal: the local driver makes the overlay's shared
+    part first (the reflector, the fabric's side of a segment) and removes it after; it is
+    told which hosts are remote; a host it drives itself asks nothing of the hub."""
+    local, remote, hosts, work = HubFake(), HostFake(), Hosts(), HostWork(away_after=0.3)
+    local.ensure_subnet(SubnetSpec("fcdb3", "10.0.0.0/24"))
+    dp = RoutedDataPlane(local, work, hosts)
+    assert local.delegated is not None and list(local.delegated()) == ["h1"]
+    with agent(work, "h1", remote) as taken:
+        dp.ensure_host("h1", "172.31.0.11")
+        dp.ensure_node(_node(host="h1"))
+        dp.delete_node("fcd-i7-web")
+        assert dp.node_gone("fcd-i7-web")
+        dp.remove_host("h1")
+    assert local.hub == ["ensure_overlay", "stretch fcdb3", "release", "leave_overlay"]
+    assert taken[0] == "ensure_host" and "remove_host" in taken
+    assert "h1" not in local.hosts  # the host itself made and removed by its agent only
+    local.hub.clear()
+    dp.ensure_host("h2", "172.31.0.12")  # driven by the plane: the local driver does it all
+    dp.ensure_node(_node("fcd-i8-db", host="h2"))
+    assert local.hub == [] and "h2" in local.hosts
+
+
+def test_the_last_remote_host_leaves_the_overlay_only_when_no_other_is_left() -> None:
+    local, remote, hosts, work = HubFake(), HostFake(hosts={"h1": "x", "h3": "y"}), Hosts(), \
+        HostWork(away_after=0.3)
+    hosts.agents = {"h1", "h3"}
+    dp = RoutedDataPlane(local, work, hosts)
+    with agent(work, "h1", remote):
+        dp.remove_host("h1")
+    assert local.hub == []  # h3 is still on the overlay
