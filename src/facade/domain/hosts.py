@@ -172,7 +172,9 @@ class Host:
 
     def registered(self, agent: str, now: dt.datetime) -> HostState:
         """The state an agent's registration moves the host to (a draining host stays
-        draining; a lost or removed one is ready again); why not, as a Conflict (409): the
+        draining; a lost simulated host stays lost until the host watch rejoins it; a lost
+        machine or a removed host is ready again: nothing places nodes on machines yet, so
+        nothing of one is to sweep); why not, as a Conflict (409): the
         local host has no agent, and another agent whose heartbeat is fresh holds the name."""
         if self.local:
             raise Conflict("the local host is the control plane's own machine: no agent "
@@ -184,6 +186,10 @@ class Host:
             raise Conflict(f"host {self.name} has a live agent already (its last heartbeat "
                            f"{age:.1f} s ago): stop it, or wait {LOST_AFTER:g} s after it "
                            "stopped", where="host")
+        if self.state == HostState.LOST and self.simulated:
+            # its agent fences itself (the answer says lost) and the host watch rejoins it:
+            # swept of what was made again elsewhere before its FRR starts again
+            return HostState.LOST
         return HostState.DRAINING if self.state == HostState.DRAINING else HostState.READY
 
     def removable(self) -> None:

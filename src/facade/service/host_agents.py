@@ -118,7 +118,8 @@ def _rules(row: Host) -> hosts.Host:
 def register(ctx: Context, caller: AgentCaller, body: dict[str, Any]) -> HostRead:
     """The agent of `caller.host` registers at its underlay address: the host is made (a
     machine joining: `ready`, the default capacity) or comes back (`ready`, or `draining` if
-    it was), its agent and heartbeat noted. Refused (409) while another agent's heartbeat is
+    it was; a lost simulated host stays lost, and its agent, told so, fences itself until the
+    host watch rejoins it), its agent and heartbeat noted. Refused (409) while another agent's heartbeat is
     fresh, or when another host has that underlay address."""
     agent = hosts.check_agent_id(body.get("agent"))
     address = hosts.check_address(body.get("underlay"), where="underlay")
@@ -162,14 +163,16 @@ def registered(session: Session, caller: AgentCaller, agent: str) -> Host:
 
 
 def heartbeat(ctx: Context, caller: AgentCaller, body: dict[str, Any]) -> HeartbeatRead:
-    """The agent is alive: its heartbeat noted (a lost host is ready again). A heartbeat of an
+    """The agent is alive: its heartbeat noted (a lost machine is ready again). A heartbeat of an
     agent the host does not know (never registered, or superseded by another agent's
     registration) is a 409: it must register (again) or stop."""
     agent = hosts.check_agent_id(body.get("agent"))
     with ctx.write() as session:
         row = registered(session, caller, agent)
         row.heartbeat_at = _now()
-        if row.state == HostState.LOST:
+        # a lost machine is ready again; a lost simulated host once the host watch rejoined
+        # it (service/hosts_loss.py: swept, then its FRR started by its agent)
+        if row.state == HostState.LOST and not row.simulated:
             row.state = HostState.READY
             ctx.event(session, "host.ready", caller.host,
                       f"host {caller.host}'s agent is heard again: ready")

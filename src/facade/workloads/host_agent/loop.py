@@ -44,6 +44,7 @@ class HostAgent:
     stop: threading.Event = field(default_factory=threading.Event)
     every: float = 1.0  # seconds between heartbeats (the control plane says)
     host: str = ""  # the host's name, as the control plane answered
+    state: str = ""  # the host's state, as the control plane answered the registration
     # with it, the agent applies its host's kernel work (work.py) on the kernel this makes for
     # the host's name; without, it registers and heartbeats only
     kernel: Callable[[str], HostKernel] | None = None
@@ -54,14 +55,18 @@ class HostAgent:
         worker: threading.Thread | None = None
         try:
             self._until_registered()
-            if self.kernel is not None and self.host:
-                worker = self._work(self.kernel(self.host))
+            kernel = self.kernel(self.host) if self.kernel is not None and self.host else None
+            if kernel is not None:
+                self._fence_if_lost(kernel)  # before any work is taken
+                worker = self._work(kernel)
             while not self.stop.wait(self.every):
                 try:
                     self._beat()
                 except Away as exc:
                     self.say(f"control plane unreachable ({exc}): keeping this host as it is")
                     self._until_registered()
+                    if kernel is not None:
+                        self._fence_if_lost(kernel)
         except Refused as exc:
             self.say(f"refused: {exc}")
             return exc.code
@@ -70,6 +75,21 @@ class HostAgent:
             if worker is not None:
                 worker.join()
         return 0
+
+    def _fence_if_lost(self, kernel: HostKernel) -> None:
+        """The control plane has this host as lost (its registration's answer): its FRR
+        stopped before anything else, so that it announces nothing (a node made again
+        elsewhere meanwhile keeps one owner of its MAC) until the control plane's
+        `rejoin_host` has swept it and starts its FRR again."""
+        if self.state != "lost":
+            return
+        try:
+            stopped = kernel.fence_host(self.host)
+        except Exception as exc:  # said; the control plane's rejoin sweeps it anyway
+            self.say(f"host {self.host} is lost: fencing it failed ({exc})")
+            return
+        self.say(f"host {self.host} is lost: fenced ({', '.join(stopped) or 'nothing ran'}) "
+                 "until the control plane rejoins it")
 
     def _work(self, kernel: HostKernel) -> threading.Thread:
         from facade.workloads.host_agent.work import WorkLoop
@@ -92,7 +112,7 @@ class HostAgent:
                 tries += 1
                 self.stop.wait(wait)
                 continue
-            self.host = str(host["name"])
+            self.host, self.state = str(host["name"]), str(host["state"])
             self.say(f"registered host {self.host} at {self.underlay} as agent {self.agent} "
                      f"({host['state']})")
             return
