@@ -335,3 +335,23 @@ def test_the_last_remote_host_leaves_the_overlay_only_when_no_other_is_left() ->
     with agent(work, "h1", remote):
         dp.remove_host("h1")
     assert local.hub == []  # h3 is still on the overlay
+
+
+def test_a_node_moving_off_a_remote_host_is_deleted_there_first() -> None:
+    """h1's agent deletes its copy before h2 (the plane's) makes the node; a move between two
+    hosts the plane drives deletes nothing (the driver moves its ports); an old host whose
+    agent is away is left to its sweep, and the move goes on."""
+    dp, local, remote, hosts, work = _routed()
+    local.hosts["h3"] = "172.31.0.13"
+    with agent(work, "h1", remote):
+        dp.ensure_node(_node(host="h1"))
+        dp.ensure_node(_node(host="h2"))
+        assert "fcd-i7-web" not in remote.nodes and "fcd-i7-web" in local.nodes
+        assert "delete_node fcd-i7-web" in remote.calls
+        dp.ensure_node(_node(host="h3"))  # h2 -> h3: both the plane's
+        assert "delete_node fcd-i7-web" not in local.calls
+        dp.ensure_node(_node(host="h1"))  # back onto h1: the plane's copy deleted first
+        assert "delete_node fcd-i7-web" in local.calls and "fcd-i7-web" in remote.nodes
+    time.sleep(work.away_after + 0.05)  # h1's agent away (its host lost)
+    dp.ensure_node(_node(host="h2"))
+    assert "fcd-i7-web" in local.nodes and "fcd-i7-web" in remote.nodes  # left to its sweep

@@ -162,6 +162,10 @@ class RoutedDataPlane:
     # ------------------------------------------------------------------ nodes
     def ensure_node(self, spec: NodeSpec,
                     start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
+        with self._lock:
+            known, before = spec.netns in self._nodes, self._nodes.get(spec.netns)
+        if known and before != spec.host:
+            self._leave(spec.netns, before, spec.host)
         self._learn(spec.host, spec.netns)
         host = self._route(spec.host)
         if host is None:
@@ -169,6 +173,24 @@ class RoutedDataPlane:
         if self.hub is not None:  # the fabric's side of its segments first
             self.hub.stretch_segments({p.bridge for p in spec.ports})
         return self.remote.ensure_node(host, spec, start)
+
+    def _leave(self, netns: str, old: str | None, new: str | None) -> None:
+        """Node `netns` moving from host `old` to host `new` when an agent changes either:
+        the old host's copy deleted first (a host drives only its own kernel: the new one
+        cannot take the old one's ports away). An old host whose agent is away or silent
+        (a lost host's) is left to its sweep when it rejoins (`rejoin_host` keeps only the
+        ports the store places there); the move goes on."""
+        if self._route(old) is None and self._route(new) is None:
+            return  # both driven by the local driver: it moves the node's ports itself
+        try:
+            if self._route(old) is None:
+                self.local.delete_node(netns)
+            else:
+                assert old is not None
+                self.remote.delete_node(old, netns)
+        except DataPlaneError as exc:
+            log.info("node %s moving off host %s: its copy there is left to its sweep (%s)",
+                     netns, old or "local", exc)
 
     def delete_node(self, netns: str) -> None:
         host = self._node(netns)
