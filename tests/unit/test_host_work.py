@@ -355,3 +355,45 @@ def test_a_node_moving_off_a_remote_host_is_deleted_there_first() -> None:
     time.sleep(work.away_after + 0.05)  # h1's agent away (its host lost)
     dp.ensure_node(_node(host="h2"))
     assert "fcd-i7-web" in local.nodes and "fcd-i7-web" in remote.nodes  # left to its sweep
+
+
+def test_an_agent_known_gone_is_away_at_once_and_its_taken_work_fails() -> None:
+    """Its supervisor saw its process end: its open long poll answers nothing and counts no
+    more (away now, not when the poll would have ended), the intent it had taken fails as a
+    Retry at once, and a new run's poll makes it present again."""
+    work = HostWork(away_after=5.0)
+    polled: list[list[Intent]] = []
+    poll = threading.Thread(target=lambda: polled.append(work.take("h1", 20.0, 10)))
+    poll.start()
+    time.sleep(0.1)
+    assert work.present("h1")
+    pending = None
+
+    def call() -> None:
+        nonlocal pending
+        try:
+            work.call("h1", "has_node", intents.FLAG, 10.0, netns="a")
+        except DataPlaneError as exc:
+            pending = exc
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    poll.join(2)
+    assert polled and polled[0][0].op == "has_node"  # taken by the poll, then the agent dies
+    started = time.monotonic()
+    work.gone("h1", "its agent ended (exit -9)")
+    caller.join(2)
+    assert time.monotonic() - started < 1.0 and isinstance(pending, DataPlaneError)
+    assert pending.kind is Kind.RETRY and "its agent ended" in str(pending)
+    assert not work.present("h1")
+    hung = threading.Thread(target=lambda: polled.append(work.take("h1", 20.0, 10)))
+    hung.start()  # a poll the dead run had open (the route does not see its client go)
+    time.sleep(0.05)
+    work.gone("h1", "its agent ended")
+    hung.join(2)
+    assert not hung.is_alive() and polled[-1] == [] and not work.present("h1")
+    again = threading.Thread(target=lambda: polled.append(work.take("h1", 0.2, 10)))
+    again.start()
+    time.sleep(0.05)
+    assert work.present("h1")  # a new run polls
+    again.join(2)

@@ -34,6 +34,7 @@ FIRST_HOST = 11
 # a host agent heartbeats every HEARTBEAT_EVERY seconds; a host whose agent sent none for
 # LOST_AFTER seconds is lost (and a second agent may then take its name)
 HEARTBEAT_EVERY = 1.0
+AGENT_TOKEN_PREFIX = "fch_"  # a host agent's token, told apart from an account's (fcd_)
 LOST_AFTER = 5.0
 AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{7,63}")
 
@@ -142,10 +143,13 @@ class Host:
         if self.state == HostState.DRAINING:
             return "draining: nothing new is placed on it"
         if self.simulated and self.heartbeat is None:
-            # docs/multi-host.md: the host agent is slice 3's; until then the control plane
-            # drives a simulated host's namespace itself (it is on this machine)
+            # a control plane without simulated agents drives a simulated host's namespace
+            # itself (it is on this machine)
             return ("simulated on this machine: its namespace and FRR run, driven by the "
                     "control plane (no host agent yet); the scheduler places nodes on it")
+        if self.simulated:
+            return ("simulated on this machine: its namespace and FRR run, driven by its own "
+                    "host agent (the control plane's child); the scheduler places nodes on it")
         return ""
 
     def drained(self) -> HostState:

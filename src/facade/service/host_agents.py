@@ -29,7 +29,7 @@ from facade.service import hosts as host_rows
 from facade.service.context import Caller, Context
 from facade.store.models import Host, HostToken
 
-TOKEN_PREFIX = "fch_"  # a host agent's token, told apart from an account's (fcd_) at a glance
+TOKEN_PREFIX = hosts.AGENT_TOKEN_PREFIX  # told apart from an account's token (fcd_) at a glance
 
 
 def _now() -> dt.datetime:
@@ -181,13 +181,16 @@ def heartbeat(ctx: Context, caller: AgentCaller, body: dict[str, Any]) -> Heartb
 
 
 def mark_lost(ctx: Context) -> list[str]:
-    """Hosts whose agent sent no heartbeat for hosts.LOST_AFTER seconds, marked lost (a read
-    first: a write only when one is); their names."""
+    """Machines whose agent sent no heartbeat for hosts.LOST_AFTER seconds, marked lost (a
+    read first: a write only when one is); their names."""
     now = _now()
     watched = (HostState.READY, HostState.DRAINING)
     with ctx.read() as session:
+        # a simulated host is the host watch's (service/hosts_loss.py), agent or not: its
+        # loss also moves its nodes away and fences it
         stale = [r.id for r in session.scalars(select(Host).where(
-            Host.state.in_(watched), Host.heartbeat_at.is_not(None)))
+            Host.state.in_(watched), Host.heartbeat_at.is_not(None),
+            Host.simulated.is_(False)))
             if not hosts.fresh(_aware(r.heartbeat_at), now)]
     if not stale:
         return []
