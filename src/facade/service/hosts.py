@@ -1,7 +1,8 @@
 """Hosts as the operator manages them (docs/multi-host.md): listed, read, simulated ones
 added (their namespace and FRR made by the data plane, in the same transaction: a host that
-cannot run is not recorded) and removed (stopped likewise), drained; the local host made at
-start, and the simulated hosts run again there (`restore`). Called by the API's /v1/hosts
+cannot run is not recorded; with simulated agents, hosts_agents.py, by its agent once it
+registered: one that cannot run is recorded `removed`) and removed (stopped likewise),
+drained; the local host made at start, and the simulated hosts run again there (`restore`). Called by the API's /v1/hosts
 routes and the server's start; instances.py asks `placement` for an instance's `host`.
 
 A node's row has `host_id` None on the local host (as every node had before hosts), else its
