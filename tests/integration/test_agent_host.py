@@ -103,3 +103,82 @@ def test_the_agents_executor_makes_its_hosts_node_and_rules(
     assert _run(agent, "observe_node", netns=spec.netns) is None
     assert names.port(9405) not in _links(names.host_netns(HOST))
     assert plane.observe_node(spec.netns) is None
+
+
+def _namespaces() -> set[str]:
+    return {line.split()[0] for line in driver_run("ip", "netns", "list").splitlines()
+            if line.strip()}
+
+
+@pytest.fixture
+def split(tmp_path: Path, driver_host_guard: set[str]) -> Iterator[tuple[LinuxDataPlane,
+                                                                         HostDataPlane]]:
+    """The control plane's driver keeping the overlay's shared part, told that t4 is its
+    agent's; t4's agent kernel on a state folder of its own."""
+    plane = LinuxDataPlane(tmp_path / "state", this_plane_only=True)
+    plane.delegate(lambda: [HOST])
+    agent = HostDataPlane(tmp_path / "agent", HOST, this_plane_only=True)
+    try:
+        plane.ensure_subnet(SubnetSpec(bridge=BRIDGE, cidr="10.94.0.0/24"))
+        yield plane, agent
+    finally:
+        plane.cleanup()
+
+
+def test_the_host_is_its_agents_and_the_overlays_shared_part_the_planes(
+        split: tuple[LinuxDataPlane, HostDataPlane], tmp_path: Path) -> None:
+    """The plane makes the reflector and the fabric's leg, the agent its host's namespace and
+    FRR (one reflector: the agent starts none); the plane stretches the fabric's side of a
+    segment, the agent its host's; the plane's rules and observation leave t4 alone, the
+    agent's inventory lists t4's nodes only (t5's, made by the plane, is not); the node's
+    deletion and the host's removal leave the shared part to the plane, which removes it."""
+    plane, agent = split
+    plane.ensure_overlay()
+    assert {"fcd-rr", "fcd-substrate"} <= _namespaces()
+    assert not (tmp_path / "state" / "overlay" / "frr" / HOST).exists()
+    _run(agent, "ensure_host", name=HOST, address="172.31.0.14")
+    assert (tmp_path / "agent" / "overlay" / "frr" / HOST).is_dir()  # its FRR: the agent's
+    assert not (tmp_path / "agent" / "overlay" / "frr" / "_reflector").exists()
+    assert not (tmp_path / "agent" / "overlay" / "frr" / "_local").exists()
+    plane.ensure_host("t5", "172.31.0.15")  # a host the plane drives itself, beside
+
+    ip = "10.94.0.5"
+    mine = NodeSpec(netns="fcd-i9405-a5", role=NodeRole.INSTANCE, host=HOST, ports=(
+        PortSpec(host=names.port(9405), bridge=BRIDGE, ifname="eth0", address=f"{ip}/24",
+                 mac=names.mac(SUBNET, ip)),))
+    other = NodeSpec(netns="fcd-i9406-a6", role=NodeRole.INSTANCE, host="t5", ports=(
+        PortSpec(host=names.port(9406), bridge=BRIDGE, ifname="eth0",
+                 address="10.94.0.6/24", mac=names.mac(SUBNET, "10.94.0.6")),))
+    assert names.segment_vxlan(SUBNET) not in _links("fcd-fabric")
+    plane.stretch_segments({BRIDGE})
+    assert names.segment_vxlan(SUBNET) in _links("fcd-fabric")
+    _run(agent, "ensure_node", spec=mine, start=())
+    plane.ensure_node(other)
+    assert _links(names.host_netns(HOST))[names.port(9405)]["master"] == BRIDGE
+
+    inventory = intents.INVENTORY.decode(_run(agent, "inventory", segments=False))
+    assert inventory.namespaces == {mine.netns}  # t5's node is not t4's agent's
+    assert set(intents.OBSERVED.decode(_run(agent, "observe")).nodes) == {mine.netns}
+    seen = {n for n in plane.observe().nodes if names.node_id(n) is not None}
+    assert seen == {other.netns}  # t4's nodes are its agent's to see
+
+    rules = {names.port(9405): (PortRuleSpec("ingress", "deny", "tcp", "22", "0.0.0.0/0", 1),),
+             names.port(9406): (PortRuleSpec("ingress", "deny", "tcp", "23", "0.0.0.0/0", 1),)}
+    plane.set_port_rules(rules)
+    assert TABLE in _tables("fcd-fabric") and TABLE in _tables(names.host_netns("t5"))
+    assert TABLE not in _tables(names.host_netns(HOST))  # t4's rules are its agent's
+    assert plane.observe_rules().drift == ()  # t4 not compared: its agent reads its own
+
+    _run(agent, "delete_node", netns=mine.netns)
+    plane.delete_node(other.netns)
+    assert names.segment_vxlan(SUBNET) not in _links(names.host_netns(HOST))
+    assert names.segment_vxlan(SUBNET) not in _links("fcd-fabric")  # t5 released it: hub
+    plane.stretch_segments({BRIDGE})  # stretched again, then released by the plane's sweep
+    assert plane.release_segments() == [f"link {names.segment_vxlan(SUBNET)}"]
+    _run(agent, "remove_host", name=HOST)
+    assert names.host_netns(HOST) not in _namespaces()
+    assert "fcd-rr" in _namespaces()  # the agent leaves the shared part alone
+    plane.leave_overlay()
+    assert "fcd-rr" in _namespaces()  # t5 is still on it
+    plane.remove_host("t5")
+    assert not {"fcd-rr", "fcd-substrate"} & _namespaces()

@@ -24,8 +24,10 @@ from facade.dataplane import intents
 from facade.dataplane.fake import FakeDataPlane
 from facade.dataplane.routed import RoutedDataPlane
 from facade.domain.specs import NodeSpec, SubnetSpec
-from facade.store.models import Event
+from facade.domain.states import HostState
+from facade.store.models import Event, Host
 from facade.workloads.host_agent.errors import Away, Refused
+from facade.workloads.host_agent.loop import HostAgent
 from facade.workloads.host_agent.work import WorkLoop
 from tests.service.helpers import Api, build_world, err, eventually, ok, running_api
 
@@ -238,3 +240,54 @@ def test_the_routes_refuse_what_is_wrong_and_change_nothing(plane: Api) -> None:
     done = ok(plane.req("POST", "/v1/host-agent/results", token=plane.h1,
                         json={"agent": AGENT, "results": [{"id": intent["id"], "value": True}]}))
     assert done == {"accepted": 1, "late": 0} and work.result(pending) is True
+
+
+class ClientAgent(HostAgent):
+    """loop.HostAgent with its requests through the test client (ClientTransport)."""
+
+    transport: ClientTransport | None = None
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None,
+                 timeout: float) -> dict[str, Any]:
+        assert self.transport is not None
+        if method == "GET":
+            bare, _, query = path.partition("?")
+            return self.transport.get(bare, dict(p.split("=", 1) for p in query.split("&")),
+                                      timeout)
+        assert body is not None
+        return self.transport.post(path, body)
+
+
+def test_an_agent_registering_for_a_lost_host_fences_it_until_the_watch_rejoins_it(
+        plane: Api) -> None:
+    """h1 lost (its agent killed): a new run of its agent is told so at its registration and
+    stops its FRR before it takes any work; its heartbeats do not make h1 ready; the host
+    watch's rejoin (through the agent: swept, its FRR started) does. A lost machine's agent
+    is told `ready` and fences nothing (nothing places nodes on machines to sweep)."""
+    with plane.ctx.write() as session:
+        row = session.scalar(select(Host).where(Host.name == "h1"))
+        assert row is not None
+        row.state = HostState.LOST
+    kernel = HostFake(hosts={"h1": "172.31.0.11"})
+    kernel.cut.add("h1")  # its link still down: the host watch cannot rejoin it yet
+    said: list[str] = []
+    agent = ClientAgent(url="http://test", token=plane.h1, underlay="172.31.0.11",
+                        say=said.append, kernel=lambda name: kernel, every=0.2,
+                        agent=AGENT)  # its run before was killed: a new one is the same
+    agent.transport = ClientTransport(plane.client, plane.h1)
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    try:
+        eventually(lambda: "fence_host h1" in kernel.calls, what=f"h1 fenced ({said})")
+        assert kernel.calls[0] == "fence_host h1"  # before anything else
+        assert any("is lost: fenced" in s for s in said), said
+        time.sleep(0.6)  # heartbeats, and the host watch's looks, meanwhile
+        assert ok(plane.req("GET", "/v1/hosts/h1"))["state"] == "lost", kernel.calls
+        kernel.cut.discard("h1")  # its link back: the watch's rejoin, through its agent
+        eventually(lambda: ok(plane.req("GET", "/v1/hosts/h1"))["state"] == "ready",
+                   what="h1 rejoined")
+        assert kernel.calls == ["fence_host h1", "rejoin_host h1 keep=", "ensure_host h1"]
+        assert "h1" not in kernel.fenced
+    finally:
+        agent.stop.set()
+        thread.join(10)

@@ -935,6 +935,9 @@ def test_up_execs_the_server(monkeypatch: Any) -> None:
     ((path, argv),) = calls
     assert argv[1:] == ["-m", "facade.api.server", "--host", "127.0.0.1", "--port", "9999"]
     assert path == argv[0]
+    calls.clear()
+    assert run("up", "--simulated-agents").exit_code == 0
+    assert calls[0][1][-1] == "--simulated-agents"  # passed on; left out, the server's default
 
 
 def test_cleanup_warns_when_the_control_plane_runs(api: FakeApi, monkeypatch: Any) -> None:

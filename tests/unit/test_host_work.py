@@ -276,3 +276,124 @@ def test_a_host_whose_agent_registers_gets_its_nodes_work_from_then_on() -> None
     with agent(work, "h2", remote) as taken:
         assert dp.has_node("fcd-i7-web") and dp.host_alive("h2")
     assert taken == ["has_node", "host_alive"]
+
+
+class HubFake(FakeDataPlane):
+    """The fake driver as a local driver that keeps the overlay's shared part (routed.py's
+    OverlayHub): what is asked of it, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hub: list[str] = []
+        self.delegated: Any = None
+
+    def delegate(self, hosts: Any) -> None:
+        self.delegated = hosts
+
+    def ensure_overlay(self) -> None:
+        self.hub.append("ensure_overlay")
+
+    def leave_overlay(self) -> None:
+        self.hub.append("leave_overlay")
+
+    def stretch_segments(self, bridges: Any) -> None:
+        self.hub.append("stretch " + ",".join(sorted(bridges)))
+
+    def release_segments(self) -> list[str]:
+        self.hub.append("release")
+        return []
+
+
+def test_the_overlays_shared_part_stays_with_the_local_driver() -> None:
+    """A remote host's making, nodes and removal: the local driver makes the overlay's shared
+    part first (the reflector, the fabric's side of a segment) and removes it after; it is
+    told which hosts are remote; a host it drives itself asks nothing of the hub."""
+    local, remote, hosts, work = HubFake(), HostFake(), Hosts(), HostWork(away_after=0.3)
+    local.ensure_subnet(SubnetSpec("fcdb3", "10.0.0.0/24"))
+    dp = RoutedDataPlane(local, work, hosts)
+    assert local.delegated is not None and list(local.delegated()) == ["h1"]
+    with agent(work, "h1", remote) as taken:
+        dp.ensure_host("h1", "172.31.0.11")
+        dp.ensure_node(_node(host="h1"))
+        dp.delete_node("fcd-i7-web")
+        assert dp.node_gone("fcd-i7-web")
+        dp.remove_host("h1")
+    assert local.hub == ["ensure_overlay", "stretch fcdb3", "release", "leave_overlay"]
+    assert taken[0] == "ensure_host" and "remove_host" in taken
+    assert "h1" not in local.hosts  # the host itself made and removed by its agent only
+    local.hub.clear()
+    dp.ensure_host("h2", "172.31.0.12")  # driven by the plane: the local driver does it all
+    dp.ensure_node(_node("fcd-i8-db", host="h2"))
+    assert local.hub == [] and "h2" in local.hosts
+
+
+def test_the_last_remote_host_leaves_the_overlay_only_when_no_other_is_left() -> None:
+    local, remote, hosts, work = HubFake(), HostFake(hosts={"h1": "x", "h3": "y"}), Hosts(), \
+        HostWork(away_after=0.3)
+    hosts.agents = {"h1", "h3"}
+    dp = RoutedDataPlane(local, work, hosts)
+    with agent(work, "h1", remote):
+        dp.remove_host("h1")
+    assert local.hub == []  # h3 is still on the overlay
+
+
+def test_a_node_moving_off_a_remote_host_is_deleted_there_first() -> None:
+    """h1's agent deletes its copy before h2 (the plane's) makes the node; a move between two
+    hosts the plane drives deletes nothing (the driver moves its ports); an old host whose
+    agent is away is left to its sweep, and the move goes on."""
+    dp, local, remote, hosts, work = _routed()
+    local.hosts["h3"] = "172.31.0.13"
+    with agent(work, "h1", remote):
+        dp.ensure_node(_node(host="h1"))
+        dp.ensure_node(_node(host="h2"))
+        assert "fcd-i7-web" not in remote.nodes and "fcd-i7-web" in local.nodes
+        assert "delete_node fcd-i7-web" in remote.calls
+        dp.ensure_node(_node(host="h3"))  # h2 -> h3: both the plane's
+        assert "delete_node fcd-i7-web" not in local.calls
+        dp.ensure_node(_node(host="h1"))  # back onto h1: the plane's copy deleted first
+        assert "delete_node fcd-i7-web" in local.calls and "fcd-i7-web" in remote.nodes
+    time.sleep(work.away_after + 0.05)  # h1's agent away (its host lost)
+    dp.ensure_node(_node(host="h2"))
+    assert "fcd-i7-web" in local.nodes and "fcd-i7-web" in remote.nodes  # left to its sweep
+
+
+def test_an_agent_known_gone_is_away_at_once_and_its_taken_work_fails() -> None:
+    """Its supervisor saw its process end: its open long poll answers nothing and counts no
+    more (away now, not when the poll would have ended), the intent it had taken fails as a
+    Retry at once, and a new run's poll makes it present again."""
+    work = HostWork(away_after=5.0)
+    polled: list[list[Intent]] = []
+    poll = threading.Thread(target=lambda: polled.append(work.take("h1", 20.0, 10)))
+    poll.start()
+    time.sleep(0.1)
+    assert work.present("h1")
+    pending = None
+
+    def call() -> None:
+        nonlocal pending
+        try:
+            work.call("h1", "has_node", intents.FLAG, 10.0, netns="a")
+        except DataPlaneError as exc:
+            pending = exc
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    poll.join(2)
+    assert polled and polled[0][0].op == "has_node"  # taken by the poll, then the agent dies
+    started = time.monotonic()
+    work.gone("h1", "its agent ended (exit -9)")
+    caller.join(2)
+    assert time.monotonic() - started < 1.0 and isinstance(pending, DataPlaneError)
+    assert pending.kind is Kind.RETRY and "its agent ended" in str(pending)
+    assert not work.present("h1")
+    hung = threading.Thread(target=lambda: polled.append(work.take("h1", 20.0, 10)))
+    hung.start()  # a poll the dead run had open (the route does not see its client go)
+    time.sleep(0.05)
+    work.gone("h1", "its agent ended")
+    hung.join(2)
+    assert not hung.is_alive() and polled[-1] == [] and not work.present("h1")
+    again = threading.Thread(target=lambda: polled.append(work.take("h1", 0.2, 10)))
+    again.start()
+    time.sleep(0.05)
+    assert work.present("h1")  # a new run polls
+    again.join(2)

@@ -4,6 +4,7 @@ addresses, and when a host may be drained or removed; the overlay's kernel names
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -102,3 +103,15 @@ def test_what_a_state_means_is_said() -> None:
                          capacity=1, heartbeat=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
                          simulated=True)
     assert beating.detail.startswith("draining")
+
+
+def test_a_registration_keeps_a_lost_simulated_host_lost() -> None:
+    """Its agent fences it and the host watch rejoins it (swept first); a lost machine is
+    ready again (nothing places nodes on machines: nothing to sweep); a draining host stays
+    draining."""
+    now = dt.datetime.now(dt.UTC)
+    assert _host(state=HostState.LOST).registered("a-1", now) == HostState.LOST
+    machine = dataclasses.replace(_host(state=HostState.LOST), simulated=False)
+    assert machine.registered("a-1", now) == HostState.READY
+    assert _host(state=HostState.DRAINING).registered("a-1", now) == HostState.DRAINING
+    assert _host().registered("a-1", now) == HostState.READY

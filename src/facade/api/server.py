@@ -16,6 +16,8 @@ import os
 import socket
 import ssl
 import sys
+import threading
+import time
 from pathlib import Path
 
 import uvicorn
@@ -24,6 +26,7 @@ from uvicorn.config import LOGGING_CONFIG
 from facade.api import logs, settings
 from facade.api.app import create_app
 from facade.controller import Controller
+from facade.controller.simulated_agents import SimulatedAgents
 from facade.dataplane.linux import LinuxDataPlane
 from facade.domain import hosts as hosts_domain
 from facade.domain import workload
@@ -31,6 +34,8 @@ from facade.domain.errors import Invalid
 from facade.service import accounts, host_work, hosts, hosts_start
 from facade.service.context import Context
 from facade.store import db
+
+AGENTS_ENV = "FACADE_SIMULATED_AGENTS"  # 1: simulated hosts on their own agents
 
 
 def home_dir() -> Path:
@@ -121,6 +126,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hosts", type=int, default=None,
                         help="simulated hosts h1..hN made at start if missing (over the "
                              "settings file's hosts:)")
+    parser.add_argument("--simulated-agents", action=argparse.BooleanOptionalAction,
+                        default=os.environ.get(AGENTS_ENV, "") == "1",
+                        help="each simulated host's kernel changed by its own host agent, "
+                             f"run as this process's child (default ${AGENTS_ENV}=1, else no: "
+                             "this process changes them itself)")
     args = parser.parse_args(argv)
     tls = _tls(parser, args.tls_cert, args.tls_key)
     start_hosts = _start_hosts(parser, args.settings, args.hosts)
@@ -146,13 +156,18 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("facade").info("removed %s left by a crash", what)
     ctx = Context.open(home, dataplane, args.database)
     host_work.route(ctx)  # a host whose agent registered: its kernel work goes to its agent
+    if args.simulated_agents:  # each simulated host on its own agent, our child
+        ctx.agents = SimulatedAgents(home, ended=ctx.host_work.gone)
     token = accounts.bootstrap_operator(ctx)
     hosts.ensure_local(ctx)
     for name in hosts.restore(ctx):  # the simulated hosts run again (their nodes need them)
         logging.getLogger("facade").warning("simulated host %s could not be started", name)
-    if start_hosts is not None:
+    if start_hosts is not None and ctx.agents is None:
         for note in hosts_start.ensure(ctx, start_hosts):
             print(note, flush=True)
+    elif start_hosts is not None:  # their agents register through the API: once it serves
+        threading.Thread(target=_ensure_hosts_when_served, args=(ctx, start_hosts, home),
+                         name="facade-start-hosts", daemon=True).start()
     if token:
         print(f"operator token (shown once, also in {home / 'operator.token'}):\n{token}",
               flush=True)
@@ -178,8 +193,28 @@ def main(argv: list[str] | None = None) -> None:
         uvicorn.Server(config).run(sockets=sockets)
     finally:
         controller.stop()
+        if isinstance(ctx.agents, SimulatedAgents):
+            ctx.agents.close()  # their hosts stay as they are: the next start runs them again
         with contextlib.suppress(OSError):
             os.unlink(home / workload.API_SOCKET)
+
+
+def _ensure_hosts_when_served(ctx: Context, count: int, home: Path) -> None:
+    """`hosts: N` with simulated agents: once the API answers on its unix socket (the agents
+    register there), the missing hosts made."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), \
+                socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            folder = os.open(home, os.O_PATH | os.O_DIRECTORY)
+            try:
+                probe.connect(f"/proc/self/fd/{folder}/{workload.API_SOCKET}")
+            finally:
+                os.close(folder)
+            break
+        time.sleep(0.1)
+    for note in hosts_start.ensure(ctx, count):
+        print(note, flush=True)
 
 
 if __name__ == "__main__":

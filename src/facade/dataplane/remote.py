@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from facade.dataplane import intents
-from facade.dataplane.errors import DataPlaneError
+from facade.dataplane.errors import DataPlaneError, Kind
 from facade.dataplane.intents import Failure, Intent
 from facade.dataplane.wire import Form, encode
 from facade.domain.specs import (
@@ -82,6 +82,7 @@ class _Host:
     running: dict[str, _Pending[Any]] = field(default_factory=dict)  # taken, not answered
     polls: int = 0  # long polls open now
     seen: float = float("-inf")  # when a poll last began or ended
+    epoch: int = 0  # moved by `gone`: polls opened before answer nothing and count no more
 
 
 class HostWork:
@@ -163,12 +164,15 @@ class HostWork:
             state = self._host(host)
             state.polls += 1
             state.seen = self.clock()
+            epoch = state.epoch
             try:
                 while not state.queue:
                     left = deadline - self.clock()
-                    if left <= 0:
+                    if left <= 0 or state.epoch != epoch:
                         return []
                     self._cond.wait(min(left, 1.0))
+                if state.epoch != epoch:
+                    return []
                 taken: list[Intent] = []
                 while state.queue and len(taken) < limit:
                     pending = state.queue.popleft()
@@ -177,8 +181,24 @@ class HostWork:
                     taken.append(pending.intent)
                 return taken
             finally:
-                state.polls -= 1
-                state.seen = self.clock()
+                if state.epoch == epoch:
+                    state.polls -= 1
+                    state.seen = self.clock()
+
+    def gone(self, host: str, why: str) -> None:
+        """Host's agent is known to be gone (its supervisor saw its process end): away from
+        now, not when its open long poll would have ended (up to 30 s, since the route does
+        not see its client go); the polls it had open answer nothing, and the intents it
+        had taken fail now (Retry, `why`) rather than when their callers' waits end."""
+        with self._cond:
+            state = self._host(host)
+            state.epoch += 1
+            state.polls, state.seen = 0, float("-inf")
+            running, state.running = list(state.running.values()), {}
+            for pending in running:
+                pending.failure = Failure(message=why, kind=Kind.RETRY)
+                pending.done.set()
+            self._cond.notify_all()
 
     def answer(self, host: str, answers: Sequence[Answer]) -> tuple[int, int]:
         """The agent's answers: each value decoded with its operation's form first, all of

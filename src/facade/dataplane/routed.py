@@ -15,7 +15,12 @@ What an operation concerns:
 - the security rules: every host that holds ports; the local driver's rules, and those of each
   remote host whose agent is present (an away host's are compared and set again, by the
   resync, once it asks for work again); likewise `inventory` and `observe`;
-- subnets (the fabric's bridges), routers' counters and `cleanup`: the local host.
+- subnets (the fabric's bridges), routers' counters and `cleanup`: the local host;
+- the overlay's shared part (`OverlayHub`: the reflector, the fabric's leg, FRR and VXLAN
+  ports) is the local driver's too: it is made before a remote host's `ensure_host` or
+  `rejoin_host`, a segment's fabric side before a remote node's `ensure_node`, released once
+  a remote node is gone, and the overlay left after the last host's `remove_host`; the local
+  driver is told which hosts are remote (`delegate`), so it leaves their namespaces alone.
 
 Made by the server at start (api/server.py) around its linux driver, and by tests around the
 fake one.
@@ -26,8 +31,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Collection, Sequence
+from typing import Protocol, runtime_checkable
 
 from facade.dataplane.errors import DataPlaneError
 from facade.dataplane.protocol import DataPlane
@@ -65,6 +70,27 @@ class RemoteHosts(Protocol):
         """The host node `instance_id` is placed on (None: the local host)."""
 
 
+@runtime_checkable
+class OverlayHub(Protocol):
+    """A local driver that keeps the overlay's shared part (linux/driver.py); one that does
+    not (the fake) has none of this, and nothing is asked of it."""
+
+    def delegate(self, hosts: Callable[[], Collection[str]]) -> None:
+        """The hosts whose agents change their kernels, asked when needed."""
+
+    def ensure_overlay(self) -> None:
+        """The reflector, the fabric's leg and FRR, their session up."""
+
+    def leave_overlay(self) -> None:
+        """The shared part removed if no host is left on it."""
+
+    def stretch_segments(self, bridges: Collection[str]) -> None:
+        """The fabric's side of these subnets' segments."""
+
+    def release_segments(self) -> list[str]:
+        """The fabric's side of every segment no host holds any more removed."""
+
+
 class NoRemoteHosts:
     """A plane whose every host's kernel it changes itself (the default)."""
 
@@ -94,6 +120,9 @@ class RoutedDataPlane:
         self._lock = threading.Lock()
         self._nodes: dict[str, str | None] = {}  # netns -> its host (None: the local host)
         self._instances: dict[int, str | None] = {}  # the same by the node's instance id
+        self.hub = local if isinstance(local, OverlayHub) else None
+        if self.hub is not None:
+            self.hub.delegate(self.hosts.remote_hosts)
 
     # ------------------------------------------------------------------ where things are
     def _route(self, host: str | None) -> str | None:
@@ -133,11 +162,35 @@ class RoutedDataPlane:
     # ------------------------------------------------------------------ nodes
     def ensure_node(self, spec: NodeSpec,
                     start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
+        with self._lock:
+            known, before = spec.netns in self._nodes, self._nodes.get(spec.netns)
+        if known and before != spec.host:
+            self._leave(spec.netns, before, spec.host)
         self._learn(spec.host, spec.netns)
         host = self._route(spec.host)
         if host is None:
             return self.local.ensure_node(spec, start)
+        if self.hub is not None:  # the fabric's side of its segments first
+            self.hub.stretch_segments({p.bridge for p in spec.ports})
         return self.remote.ensure_node(host, spec, start)
+
+    def _leave(self, netns: str, old: str | None, new: str | None) -> None:
+        """Node `netns` moving from host `old` to host `new` when an agent changes either:
+        the old host's copy deleted first (a host drives only its own kernel: the new one
+        cannot take the old one's ports away). An old host whose agent is away or silent
+        (a lost host's) is left to its sweep when it rejoins (`rejoin_host` keeps only the
+        ports the store places there); the move goes on."""
+        if self._route(old) is None and self._route(new) is None:
+            return  # both driven by the local driver: it moves the node's ports itself
+        try:
+            if self._route(old) is None:
+                self.local.delete_node(netns)
+            else:
+                assert old is not None
+                self.remote.delete_node(old, netns)
+        except DataPlaneError as exc:
+            log.info("node %s moving off host %s: its copy there is left to its sweep (%s)",
+                     netns, old or "local", exc)
 
     def delete_node(self, netns: str) -> None:
         host = self._node(netns)
@@ -150,6 +203,9 @@ class RoutedDataPlane:
         host = self._node(netns)
         gone = self.local.node_gone(netns) if host is None \
             else self.remote.node_gone(host, netns)
+        if gone and host is not None and self.hub is not None:
+            for item in self.hub.release_segments():  # the fabric's side its host left
+                log.info("node %s gone from host %s: removed %s", netns, host, item)
         if gone:
             found = names.node_id(netns)
             with self._lock:
@@ -326,6 +382,8 @@ class RoutedDataPlane:
     # ------------------------------------------------------------------ hosts
     def ensure_host(self, name: str, address: str) -> None:
         if self._route(name) is not None:
+            if self.hub is not None:  # the overlay's shared part first: the host peers with it
+                self.hub.ensure_overlay()
             self.remote.ensure_host(name, address)
         else:
             self.local.ensure_host(name, address)
@@ -333,6 +391,8 @@ class RoutedDataPlane:
     def remove_host(self, name: str) -> None:
         if self._route(name) is not None:
             self.remote.remove_host(name)
+            if self.hub is not None and not [h for h in self.hosts.remote_hosts() if h != name]:
+                self.hub.leave_overlay()  # (if no simulated host of its own is left either)
         else:
             self.local.remove_host(name)
 
@@ -348,6 +408,8 @@ class RoutedDataPlane:
 
     def rejoin_host(self, name: str, address: str, keep: set[str]) -> list[str] | None:
         if self._route(name) is not None:
+            if self.hub is not None:
+                self.hub.ensure_overlay()
             return self.remote.rejoin_host(name, address, keep)
         return self.local.rejoin_host(name, address, keep)
 

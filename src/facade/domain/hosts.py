@@ -34,6 +34,7 @@ FIRST_HOST = 11
 # a host agent heartbeats every HEARTBEAT_EVERY seconds; a host whose agent sent none for
 # LOST_AFTER seconds is lost (and a second agent may then take its name)
 HEARTBEAT_EVERY = 1.0
+AGENT_TOKEN_PREFIX = "fch_"  # a host agent's token, told apart from an account's (fcd_)
 LOST_AFTER = 5.0
 AGENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{7,63}")
 
@@ -142,10 +143,13 @@ class Host:
         if self.state == HostState.DRAINING:
             return "draining: nothing new is placed on it"
         if self.simulated and self.heartbeat is None:
-            # docs/multi-host.md: the host agent is slice 3's; until then the control plane
-            # drives a simulated host's namespace itself (it is on this machine)
+            # a control plane without simulated agents drives a simulated host's namespace
+            # itself (it is on this machine)
             return ("simulated on this machine: its namespace and FRR run, driven by the "
                     "control plane (no host agent yet); the scheduler places nodes on it")
+        if self.simulated:
+            return ("simulated on this machine: its namespace and FRR run, driven by its own "
+                    "host agent (the control plane's child); the scheduler places nodes on it")
         return ""
 
     def drained(self) -> HostState:
@@ -172,7 +176,9 @@ class Host:
 
     def registered(self, agent: str, now: dt.datetime) -> HostState:
         """The state an agent's registration moves the host to (a draining host stays
-        draining; a lost or removed one is ready again); why not, as a Conflict (409): the
+        draining; a lost simulated host stays lost until the host watch rejoins it; a lost
+        machine or a removed host is ready again: nothing places nodes on machines yet, so
+        nothing of one is to sweep); why not, as a Conflict (409): the
         local host has no agent, and another agent whose heartbeat is fresh holds the name."""
         if self.local:
             raise Conflict("the local host is the control plane's own machine: no agent "
@@ -184,6 +190,10 @@ class Host:
             raise Conflict(f"host {self.name} has a live agent already (its last heartbeat "
                            f"{age:.1f} s ago): stop it, or wait {LOST_AFTER:g} s after it "
                            "stopped", where="host")
+        if self.state == HostState.LOST and self.simulated:
+            # its agent fences itself (the answer says lost) and the host watch rejoins it:
+            # swept of what was made again elsewhere before its FRR starts again
+            return HostState.LOST
         return HostState.DRAINING if self.state == HostState.DRAINING else HostState.READY
 
     def removable(self) -> None:

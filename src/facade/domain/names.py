@@ -266,6 +266,7 @@ def is_facade_link(name: str) -> bool:
 
 _BRIDGE = re.compile(r"fcdb(\d+)")
 _PORT = re.compile(r"fcdv(\d+)")
+_SEGMENT_VXLAN = re.compile(r"fcdx(\d+)")
 _ROUTER = re.compile(r"fcd-r(\d+)")
 _NODE = re.compile(r"fcd-i(\d+)-(.+)")
 TUNNEL = re.compile(r"fcdw(\d+)([ns])")
@@ -281,6 +282,11 @@ def _id(pattern: re.Pattern[str], name: str) -> int | None:
 def bridge_id(name: str) -> int | None:
     """The subnet id of a bridge name (`fcdb7` -> 7), None if it is not one."""
     return _id(_BRIDGE, name)
+
+
+def segment_vxlan_id(name: str) -> int | None:
+    """The subnet id of a segment's VXLAN port name (`fcdx7` -> 7), None if it is not one."""
+    return _id(_SEGMENT_VXLAN, name)
 
 
 def port_id(name: str) -> int | None:

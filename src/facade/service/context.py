@@ -69,6 +69,19 @@ class Caller:
         return replace(self, acting_id=account_id)
 
 
+class HostAgentRuns(Protocol):
+    """The simulated hosts' agents, run as the control plane's children
+    (controller/simulated_agents.py; docs/multi-host.md, "Simulated hosts on their agents").
+    A context without one drives its simulated hosts' kernels itself."""
+
+    def start(self, host: str, token: str, address: str) -> None:
+        """Host HOST's agent running with that token (a previous run stopped first); it is
+        run again whenever it dies, until `stop`."""
+
+    def stop(self, host: str) -> None:
+        """Host HOST's agent stopped on purpose (not run again)."""
+
+
 @dataclass
 class Context:
     home: Path
@@ -96,6 +109,8 @@ class Context:
     # the intents for the hosts whose agents change their kernels (dataplane/remote.py): the
     # routed data plane queues them, the agents' routes hand them out (service/host_work.py)
     host_work: HostWork = field(default_factory=HostWork)
+    # with it, each simulated host's kernel is changed by its own agent (api/server.py)
+    agents: HostAgentRuns | None = None
     _last: threading.local = field(default_factory=threading.local)
 
     def __post_init__(self) -> None:

@@ -29,7 +29,7 @@ from facade.service import hosts as host_rows
 from facade.service.context import Caller, Context
 from facade.store.models import Host, HostToken
 
-TOKEN_PREFIX = "fch_"  # a host agent's token, told apart from an account's (fcd_) at a glance
+TOKEN_PREFIX = hosts.AGENT_TOKEN_PREFIX  # told apart from an account's token (fcd_) at a glance
 
 
 def _now() -> dt.datetime:
@@ -118,7 +118,8 @@ def _rules(row: Host) -> hosts.Host:
 def register(ctx: Context, caller: AgentCaller, body: dict[str, Any]) -> HostRead:
     """The agent of `caller.host` registers at its underlay address: the host is made (a
     machine joining: `ready`, the default capacity) or comes back (`ready`, or `draining` if
-    it was), its agent and heartbeat noted. Refused (409) while another agent's heartbeat is
+    it was; a lost simulated host stays lost, and its agent, told so, fences itself until the
+    host watch rejoins it), its agent and heartbeat noted. Refused (409) while another agent's heartbeat is
     fresh, or when another host has that underlay address."""
     agent = hosts.check_agent_id(body.get("agent"))
     address = hosts.check_address(body.get("underlay"), where="underlay")
@@ -162,14 +163,16 @@ def registered(session: Session, caller: AgentCaller, agent: str) -> Host:
 
 
 def heartbeat(ctx: Context, caller: AgentCaller, body: dict[str, Any]) -> HeartbeatRead:
-    """The agent is alive: its heartbeat noted (a lost host is ready again). A heartbeat of an
+    """The agent is alive: its heartbeat noted (a lost machine is ready again). A heartbeat of an
     agent the host does not know (never registered, or superseded by another agent's
     registration) is a 409: it must register (again) or stop."""
     agent = hosts.check_agent_id(body.get("agent"))
     with ctx.write() as session:
         row = registered(session, caller, agent)
         row.heartbeat_at = _now()
-        if row.state == HostState.LOST:
+        # a lost machine is ready again; a lost simulated host once the host watch rejoined
+        # it (service/hosts_loss.py: swept, then its FRR started by its agent)
+        if row.state == HostState.LOST and not row.simulated:
             row.state = HostState.READY
             ctx.event(session, "host.ready", caller.host,
                       f"host {caller.host}'s agent is heard again: ready")
@@ -178,13 +181,16 @@ def heartbeat(ctx: Context, caller: AgentCaller, body: dict[str, Any]) -> Heartb
 
 
 def mark_lost(ctx: Context) -> list[str]:
-    """Hosts whose agent sent no heartbeat for hosts.LOST_AFTER seconds, marked lost (a read
-    first: a write only when one is); their names."""
+    """Machines whose agent sent no heartbeat for hosts.LOST_AFTER seconds, marked lost (a
+    read first: a write only when one is); their names."""
     now = _now()
     watched = (HostState.READY, HostState.DRAINING)
     with ctx.read() as session:
+        # a simulated host is the host watch's (service/hosts_loss.py), agent or not: its
+        # loss also moves its nodes away and fences it
         stale = [r.id for r in session.scalars(select(Host).where(
-            Host.state.in_(watched), Host.heartbeat_at.is_not(None)))
+            Host.state.in_(watched), Host.heartbeat_at.is_not(None),
+            Host.simulated.is_(False)))
             if not hosts.fresh(_aware(r.heartbeat_at), now)]
     if not stale:
         return []

@@ -1,7 +1,8 @@
 """Hosts as the operator manages them (docs/multi-host.md): listed, read, simulated ones
 added (their namespace and FRR made by the data plane, in the same transaction: a host that
-cannot run is not recorded) and removed (stopped likewise), drained; the local host made at
-start, and the simulated hosts run again there (`restore`). Called by the API's /v1/hosts
+cannot run is not recorded; with simulated agents, hosts_agents.py, by its agent once it
+registered: one that cannot run is recorded `removed`) and removed (stopped likewise),
+drained; the local host made at start, and the simulated hosts run again there (`restore`). Called by the API's /v1/hosts
 routes and the server's start; instances.py asks `placement` for an instance's `host`.
 
 A node's row has `host_id` None on the local host (as every node had before hosts), else its
@@ -25,7 +26,7 @@ from facade.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from facade.domain.paging import FIRST, PageRequest
 from facade.domain.states import HostState
 from facade.readmodels.hosts import HostPage, HostRead
-from facade.service import hosts_placement, paging
+from facade.service import hosts_agents, hosts_placement, paging
 from facade.service.context import Caller, Context
 from facade.store.models import Account, Host, Instance
 
@@ -125,6 +126,16 @@ def restore(ctx: Context) -> list[str]:
     plane keeps what runs: a restart of the control plane changes nothing of it). Returns
     the names of those that could not run (logged by the caller; their nodes wait). A lost
     host is left fenced: the host watch sweeps it before it rejoins (service/hosts_loss.py)."""
+    if hosts_agents.running(ctx):
+        # their agents, started again (the API is not served yet: they register once it is,
+        # keeping their hosts as they are; a lost one fences itself until it is rejoined)
+        with ctx.read() as session:
+            every = [(h.name, h.address) for h in session.scalars(select(Host).where(
+                Host.simulated.is_(True), Host.state != HostState.REMOVED))
+                if h.address is not None]
+        for name, address in every:
+            hosts_agents.start(ctx, name, address)
+        return []
     with ctx.read() as session:
         rows = [(h.name, h.address) for h in session.scalars(
             select(Host).where(Host.simulated.is_(True),
@@ -194,10 +205,43 @@ def add(ctx: Context, caller: Caller, body: dict[str, Any]) -> HostRead:
             session.add(row)
         row.address, row.state, row.capacity = address, HostState.READY, capacity
         row.simulated, row.heartbeat_at = True, None
+        if hosts_agents.running(ctx):
+            row.agent_id = None  # its agent registers (a removed host's was another run's)
         session.flush()
-        _run(ctx, name, address)
+        if not hosts_agents.running(ctx):
+            _run(ctx, name, address)
+            ctx.event(session, "host.created", name,
+                      f"simulated host {name} runs at {address} (its namespace and FRR)")
+            return view(row, _count(session, row))
+    return _add_on_agent(ctx, name, address)
+
+
+def _add_on_agent(ctx: Context, name: str, address: str) -> HostRead:
+    """The host's row recorded, then its agent started; once it registered and asks for work
+    the host is made through it (the routed plane makes the overlay's shared part first). A
+    host that cannot start: its agent stopped, the row removed, 409 (as without agents)."""
+    try:
+        hosts_agents.start(ctx, name, address)
+        if not hosts_agents.wait(ctx, name):
+            raise DataPlaneError(f"its agent did not register within "
+                                 f"{hosts_agents.START_WAIT:g} s (its log: agents/{name}/"
+                                 "agent.log in the state folder)")
+        ctx.dataplane.ensure_host(name, address)
+    except DataPlaneError as exc:
+        with contextlib.suppress(DataPlaneError):
+            ctx.dataplane.remove_host(name)  # what was made of it
+        hosts_agents.stop(ctx, name)
+        with ctx.write() as session:
+            row = session.scalar(select(Host).where(Host.name == name))
+            if row is not None:
+                row.state, row.agent_id = HostState.REMOVED, None
+        raise Conflict(f"simulated host {name} could not be started: {exc}",
+                       where="name") from exc
+    with ctx.write() as session:
+        row = _find(session, name)
         ctx.event(session, "host.created", name,
-                  f"simulated host {name} runs at {address} (its namespace and FRR)")
+                  f"simulated host {name} runs at {address} (its namespace and FRR, made by "
+                  "its agent)")
         return view(row, _count(session, row))
 
 
@@ -268,6 +312,8 @@ def remove(ctx: Context, caller: Caller, name: str) -> None:
                                "again, or `facade cleanup`", where="host") from exc
         row.state = HostState.REMOVED
         ctx.event(session, "host.removed", name, f"host {name} was removed")
+    if row.simulated and hosts_agents.running(ctx):
+        hosts_agents.stop(ctx, name)  # after its host went (it removed it)
 
 
 def held(session: Session, row: Host) -> int:

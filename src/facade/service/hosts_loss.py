@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from facade.dataplane.errors import DataPlaneError
 from facade.domain import hosts, names
 from facade.domain.errors import FacadeError
 from facade.domain.states import HostState, NodeRole, NodeStatus
@@ -77,7 +78,10 @@ def _found(ctx: Context, name: str) -> str:
         keep = {names.port(i.id) for n in session.scalars(select(Instance).where(
             Instance.host_id == row.id, Instance.status != NodeStatus.DELETING))
             for i in n.interfaces}
-    swept = ctx.dataplane.rejoin_host(name, address, keep)
+    try:
+        swept = ctx.dataplane.rejoin_host(name, address, keep)
+    except DataPlaneError:  # its agent away (not run again yet), or its kernel not ready
+        return ""
     if swept is None:
         return ""  # its namespace or link still down
     with ctx.write() as session:

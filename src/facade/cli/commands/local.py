@@ -49,6 +49,10 @@ def up(
     hosts: Annotated[int | None, typer.Option(
         "--hosts", metavar="N", help="Simulated hosts h1..hN made at start if missing (wins "
         "over the settings file's). See docs/multi-host.md.")] = None,
+    simulated_agents: Annotated[bool | None, typer.Option(
+        "--simulated-agents/--no-simulated-agents", help="Each simulated host's kernel "
+        "changed by its own host agent, the control plane's child; default "
+        "$FACADE_SIMULATED_AGENTS=1, else no. See docs/multi-host.md.")] = None,
 ) -> None:
     """Run the control plane in the foreground (API, reconciler, agents)."""
     argv = [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port)]
@@ -58,6 +62,8 @@ def up(
     argv += ["--tls-cert", tls_cert] if tls_cert is not None else []
     argv += ["--tls-key", tls_key] if tls_key is not None else []
     argv += ["--log-format", log_format.value] if log_format is not None else []
+    if simulated_agents is not None:
+        argv.append("--simulated-agents" if simulated_agents else "--no-simulated-agents")
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, argv)

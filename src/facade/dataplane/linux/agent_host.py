@@ -1,7 +1,13 @@
 """The linux driver as a host agent runs it on its host (docs/multi-host.md, "The host agent
 applies its host's kernel work"): the same driver and functions the control plane runs for a
-node whose spec names a host (nodes.py, hostplane.py), with the security rules meaning this
-host's own: set in, and read back from, its namespace only. The agent's executor
+node whose spec names a host (nodes.py, hostplane.py), but
+- the host's own part of the overlay only (its namespace, FRR and segments): the shared part
+  (the reflector, the fabric's leg, FRR and VXLAN ports) is the control plane's
+  (`overlay_hub` False);
+- the security rules meaning this host's own: set in, and read back from, its namespace only;
+- its inventory and observation listing its host's nodes only (every namespace of the
+  machine is in the one /run/netns: the nodes whose ports are on its host,
+  `hostplane.nodes_on`), with the processes of its own state folder. The agent's executor
 (dataplane/executor.py) runs every intent on it; `python -m facade.workloads.host_agent
 --apply` makes one once its host's name is known (at its registration).
 """
@@ -10,12 +16,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from facade.dataplane.linux import hostplane
 from facade.dataplane.linux.driver import LinuxDataPlane
 from facade.domain.specs import PortRuleSpec, RulesObservation
 
 
 class HostDataPlane(LinuxDataPlane):
     """LinuxDataPlane for host HOST's agent."""
+
+    overlay_hub = False
 
     def __init__(self, state_dir: Path, host: str, *, this_plane_only: bool = False) -> None:
         super().__init__(state_dir, this_plane_only=this_plane_only)
@@ -26,3 +35,6 @@ class HostDataPlane(LinuxDataPlane):
 
     def observe_rules(self) -> RulesObservation:
         return self.observe_host_rules(self.host)
+
+    def _own_nodes(self) -> frozenset[str]:
+        return hostplane.nodes_on(self.host)

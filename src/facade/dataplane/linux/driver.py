@@ -35,7 +35,7 @@ import ipaddress
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -128,6 +128,9 @@ class LinuxDataPlane:
     # node operations at once: making a node mostly waits for the kernel (namespaces, bwrap,
     # cgroup migrations), and a few side by side fill two cores
     concurrency = 4
+    # this driver keeps the overlay's shared part (the reflector, the fabric's leg, FRR and
+    # VXLAN ports): the control plane's; a host's agent's does not (agent_host.py)
+    overlay_hub = True
 
     def __init__(self, state_dir: Path, *, this_plane_only: bool = False) -> None:
         self.state_dir = Path(state_dir)
@@ -139,6 +142,15 @@ class LinuxDataPlane:
         self._procs = Processes(self.state_dir, self._sandboxes)
         self._prober = Prober()  # health checks in batches, HTTP connections kept (prober.py)
         self._teardowns = nodes.Teardowns()  # deleted nodes whose ports are still going
+        # the simulated hosts whose kernel their agents change (the routed plane says:
+        # `delegate`): their namespaces are left to them (rules, observe)
+        self._delegated: Callable[[], Collection[str]] = tuple
+
+    def delegate(self, hosts: Callable[[], Collection[str]]) -> None:
+        """`hosts()` names, when asked, the hosts whose agents change their kernels: this
+        driver then writes no rules in their namespaces and observes none of their nodes
+        (dataplane/routed.py calls it once)."""
+        self._delegated = hosts
 
     def adopt(self) -> list[str]:
         """At the start of a control plane: kill what a crash of the previous one left that
@@ -174,24 +186,38 @@ class LinuxDataPlane:
 
     @_boundary("observe_rules")
     def observe_rules(self) -> RulesObservation:
-        return observe.observe_rules()
+        return observe.observe_rules(skip=self._skipped())
+
+    def _skipped(self) -> frozenset[str]:
+        """The namespaces of the hosts delegated to their agents."""
+        return frozenset(map(names.host_netns, self._delegated()))
 
     @_boundary("inventory")
     def inventory(self, *, segments: bool = True) -> Inventory:
-        """Names only: the namespaces' list, the fabric's links (one dump), the pidfiles."""
+        """Names only: the namespaces' list, the fabric's links (one dump), the pidfiles (a
+        host's agent: its host's nodes and its own pidfiles, no subnets)."""
+        own = self._own_nodes()
+        if own is not None:
+            return Inventory(namespaces=own, processes=self._procs.keys())
         return observe.inventory(self._procs, segments=segments)
+
+    def _own_nodes(self) -> frozenset[str] | None:
+        """The nodes this driver lists (None: every one this machine has; a host's agent:
+        those on its host, agent_host.py)."""
+        return None
 
     # ------------------------------------------------------------------ observe the world
     @_boundary("observe")
     def observe(self) -> ObservedState:
-        return observe.observe(self._procs, self._guard)
+        return observe.observe(self._procs, self._guard, skip_hosts=frozenset(self._delegated()),
+                               only=self._own_nodes())
 
     # ------------------------------------------------------------------ port security
     @_boundary("set_port_rules")
     def set_port_rules(self, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
         """Replace every port's security rules in one nftables transaction (fabric_rules.py)."""
         with self._fabric.exclusive():
-            fabric_rules.set_port_rules(rules)
+            fabric_rules.set_port_rules(rules, skip=self._skipped())
 
     @_boundary("set_port_rules")
     def set_host_port_rules(self, host: str,
@@ -248,7 +274,8 @@ class LinuxDataPlane:
             try:
                 nodes.ensure_node(spec, sandboxes=self._sandboxes, guard=self._guard,
                                   procs=self._procs, prober=self._prober,
-                                  when_namespaced=start_early if early else None)
+                                  when_namespaced=start_early if early else None,
+                                  hub=self.overlay_hub)
             finally:
                 for thread in launching:
                     thread.join()
@@ -267,7 +294,7 @@ class LinuxDataPlane:
 
     def _delete_node(self, netns: str) -> tuple[list[str], list[int]]:
         return nodes.delete_node(netns, sandboxes=self._sandboxes, guard=self._guard,
-                                 procs=self._procs, prober=self._prober)
+                                 procs=self._procs, prober=self._prober, hub=self.overlay_hub)
 
     @_boundary("set_backends")
     def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
@@ -323,12 +350,12 @@ class LinuxDataPlane:
     def ensure_host(self, name: str, address: str) -> None:
         """hostplane.py: under the fabric's lock, held alone (the fabric joins the overlay)."""
         with self._fabric.exclusive():
-            hostplane.ensure_host(self.state_dir, name, address)
+            hostplane.ensure_host(self.state_dir, name, address, hub=self.overlay_hub)
 
     @_boundary("remove_host")
     def remove_host(self, name: str) -> None:
         with self._fabric.exclusive():
-            for item in hostplane.remove_host(self.state_dir, name):
+            for item in hostplane.remove_host(self.state_dir, name, hub=self.overlay_hub):
                 log.info("remove_host %s: removed %s", name, item)
 
     @_boundary("host_alive")
@@ -347,7 +374,37 @@ class LinuxDataPlane:
         if hostplane.cut_off(name):
             return None
         with self._fabric.exclusive():
-            return hostplane.rejoin(self.state_dir, name, address, keep)
+            return hostplane.rejoin(self.state_dir, name, address, keep, hub=self.overlay_hub)
+
+    # ------------------------------------------------------------------ the overlay's hub
+    # the shared part of the overlay, which the routed plane runs here for a host whose agent
+    # makes the host's own part (dataplane/routed.py's OverlayHub)
+    @_boundary("ensure_host")
+    def ensure_overlay(self) -> None:
+        """The reflector, the fabric's leg and FRR, their session up (hostplane.py)."""
+        with self._fabric.exclusive():
+            hostplane.ensure_overlay_ready(self.state_dir)
+
+    @_boundary("remove_host")
+    def leave_overlay(self) -> None:
+        """The overlay's shared part removed if no simulated host's namespace is left."""
+        with self._fabric.exclusive():
+            for item in hostplane.leave_overlay(self.state_dir):
+                log.info("leave the overlay: removed %s", item)
+
+    @_boundary("ensure_node")
+    def stretch_segments(self, bridges: Collection[str]) -> None:
+        """The fabric's bridges of `bridges` stretched over the overlay (their VXLAN ports),
+        before a host's agent puts a node on them."""
+        with self._fabric.shared():
+            for bridge in sorted(bridges):
+                hostplane.stretch_fabric(bridge)
+
+    @_boundary("delete_node")
+    def release_segments(self) -> list[str]:
+        """The fabric's VXLAN ports that no simulated host holds any more removed."""
+        with self._fabric.shared():
+            return hostplane.release_fabric()
 
     # ------------------------------------------------------------------ cleanup
     def cleanup(self) -> list[str]:

@@ -68,21 +68,24 @@ def port_rules_of(listing: list[dict[str, Any]], reading: port_rules.Reading,
     return reading.fingerprint, reading.rules, tuple(drift)
 
 
-def set_port_rules(rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:
+def set_port_rules(rules: dict[str, tuple[PortRuleSpec, ...]], *,
+                   skip: frozenset[str] = frozenset()) -> None:
     """Replace every port's security rules in one nftables transaction; turn br_netfilter
     on for the bridges that carry a port with rules (conntrack for them), off elsewhere.
     Flags are raised before the new rules and lowered after them, so a rule never runs
     without the connection state it relies on. Under the fabric's lock, held alone.
 
     Every simulated host's namespace gets the same tables (a port's chains match its name,
-    and each port is in one namespace: the rules follow the port wherever it is made)."""
+    and each port is in one namespace: the rules follow the port wherever it is made), except
+    the namespaces in `skip`: those of hosts whose agents set their own (agent_host.py)."""
     rules = {port: rs for port, rs in rules.items() if rs}
     if not ns.exists(FABRIC):
         if rules:
             raise DataPlaneError("set_port_rules: no fabric")
         return
     for where in fabrics():
-        _set_in(where, rules)
+        if where not in skip:
+            _set_in(where, rules)
 
 
 def set_port_rules_in(where: str, rules: dict[str, tuple[PortRuleSpec, ...]]) -> None:

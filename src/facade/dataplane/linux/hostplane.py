@@ -5,10 +5,15 @@ once the first simulated host exists, and leaves it with the last. A subnet's se
 host is its bridge `fcdb<id>` there with the VXLAN port `fcdx<id>` (VNI = the subnet's id);
 the fabric's bridge of a subnet gets its VXLAN port while some host holds the segment.
 
-The control plane drives these namespaces directly: they are on this machine. The host agent
-(slice 3) will do it for a real host. The driver (driver.py) calls `ensure_host` and
-`remove_host`; nodes.py calls `ensure_segment` before a node's ports and `release_segments`
-when a node on a host is deleted. FRR's folders: STATE/overlay/frr/<host> (the fabric's:
+Two roles (`hub`): the overlay's shared part (the substrate, the reflector, the fabric's leg
+and FRR, the fabric's VXLAN port of each stretched segment) is the control plane's; a host's
+own namespace, FRR and segments are whoever changes that host's kernel: the control plane for
+a host without an agent (`hub=True`: both parts, as before agents), the host's agent for its
+own (`hub=False`, agent_host.py: the shared part is then made by the control plane's driver
+through `ensure_overlay`, `stretch_fabric`, `release_fabric` and `leave_overlay`, which the
+routed data plane calls before or after it forwards the host's work). The driver (driver.py)
+calls `ensure_host` and `remove_host`; nodes.py calls `ensure_segment` before a node's ports
+and `release_segments` when a node on a host is deleted. FRR's folders: STATE/overlay/frr/<host> (the fabric's:
 `_local`, the reflector's: `_reflector`), as simhosts.py's, so `facade cleanup` finds them.
 """
 
@@ -17,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import ipaddress
+import os
 import shutil
 import time
 from pathlib import Path
@@ -70,10 +76,10 @@ def host_names() -> list[str]:
     return sorted(h for h in map(names.host_of_netns, ns.list_facade()) if h is not None)
 
 
-def ensure_host(state_dir: Path, name: str, address: str) -> None:
-    """Host NAME running: the reflector, the fabric's leg and FRR (the local host joins the
-    overlay with its first simulated host), the host's namespace at `address` and its FRR.
-    Idempotent: what exists is kept, a stopped daemon started again."""
+def ensure_overlay(state_dir: Path) -> None:
+    """The overlay's shared part running (the control plane's): the reflector, the fabric's
+    leg and FRR (the local host joins the overlay with its first simulated host). Idempotent:
+    what exists is kept, a stopped daemon started again. Does not wait for the sessions."""
     reflector = _address(hosts.REFLECTOR_HOST)
     if not ns.exists(substrate.REFLECTOR):
         substrate.add_reflector(reflector)
@@ -87,6 +93,26 @@ def ensure_host(state_dir: Path, name: str, address: str) -> None:
     _running(_fabric(state_dir), {
         "zebra": frr.zebra_conf(names.LOCAL_HOST),
         "bgpd": frr.host_bgpd_conf(names.LOCAL_HOST, str(local.ip), str(reflector.ip))})
+
+
+def ensure_overlay_ready(state_dir: Path) -> None:
+    """ensure_overlay, then until the fabric's EVPN session is up (the routed data plane's,
+    before it asks a host's agent to make its host)."""
+    ensure_overlay(state_dir)
+    _wait_established([_fabric(state_dir)])
+
+
+def ensure_host(state_dir: Path, name: str, address: str, *, hub: bool = True) -> None:
+    """Host NAME running: with `hub`, the overlay's shared part (ensure_overlay); the host's
+    namespace at `address` and its FRR, until their EVPN sessions are up. Without `hub` (a
+    host's agent) the substrate and reflector must exist: the control plane makes them first.
+    Idempotent: what exists is kept, a stopped daemon started again."""
+    if hub:
+        ensure_overlay(state_dir)
+    elif not ns.exists(substrate.SUBSTRATE):
+        raise DataPlaneError(f"ensure_host {name}: no substrate yet (the control plane makes "
+                             "it before it asks the host's agent)")
+    reflector = _address(hosts.REFLECTOR_HOST)
     netns = names.host_netns(name)
     ip = ipaddress.IPv4Interface(f"{address}/{hosts.UNDERLAY.prefixlen}")
     if not ns.exists(netns):
@@ -97,7 +123,7 @@ def ensure_host(state_dir: Path, name: str, address: str) -> None:
     _running(_host(state_dir, name), {
         "zebra": frr.zebra_conf(name),
         "bgpd": frr.host_bgpd_conf(name, address, str(reflector.ip))})
-    _wait_established([_host(state_dir, name), _fabric(state_dir)])
+    _wait_established([_host(state_dir, name)] + ([_fabric(state_dir)] if hub else []))
 
 
 def _wait_established(instances: list[frr.Instance]) -> None:
@@ -112,6 +138,40 @@ def _wait_established(instances: list[frr.Instance]) -> None:
                                  f"{SESSION_TIMEOUT:g} s: {', '.join(i.name for i in pending)}")
         if pending:
             time.sleep(0.05)
+
+
+def nodes_on(name: str) -> frozenset[str]:
+    """The nodes whose ports are on host NAME: the namespaces at the other end of its
+    `fcdv` ports (a veth's peer namespace, by its id as the host's namespace numbers it).
+    On one machine every namespace is in /run/netns, so a host's agent knows its own nodes
+    this way, not from the list (one dump of the host's links, then one id asked per node's
+    namespace: a file opened, no thread)."""
+    netns = names.host_netns(name)
+    if not ns.exists(netns):
+        return frozenset()
+    found: set[str] = set()
+    with ipr_in(netns) as ipr:
+        peers = {link.get_attr("IFLA_LINK_NETNSID") for link in ipr.get_links()
+                 if names.port_id(link.get_attr("IFLA_IFNAME") or "") is not None}
+        peers.discard(None)
+        if not peers:
+            return frozenset()
+        for node in ns.list_facade():
+            if names.node_id(node) is None:
+                continue  # nodes only (routers and the overlay's namespaces are not a host's)
+            try:
+                fd = os.open(ns.path(node), os.O_RDONLY)
+            except OSError:
+                continue  # gone meanwhile
+            try:
+                answer = ipr.get_netnsid(fd=fd)
+            except NetlinkError:
+                continue
+            finally:
+                os.close(fd)
+            if answer is not None and answer.get("nsid") in peers:
+                found.add(node)
+    return frozenset(found)
 
 
 def alive(state_dir: Path, name: str) -> bool:
@@ -132,19 +192,20 @@ def fence(state_dir: Path, name: str) -> list[str]:
     return [f"process {pid} (frr)" for pid in frr.stop(_host(state_dir, name))]
 
 
-def rejoin(state_dir: Path, name: str, address: str, keep: set[str]) -> list[str] | None:
+def rejoin(state_dir: Path, name: str, address: str, keep: set[str], *,
+           hub: bool = True) -> list[str] | None:
     """Fenced host NAME back on the overlay once its namespace and link run again: first
     every node port there not in `keep` removed (the copies of nodes made again elsewhere
     while it was lost) and the segments left empty, then its FRR started. A host whose
     namespace is gone (the machine started afresh) is made anew: nothing of it can be stale.
     None while its link is down (nothing done); else what was removed."""
     if not ns.exists(names.host_netns(name)):
-        ensure_host(state_dir, name, address)
+        ensure_host(state_dir, name, address, hub=hub)
         return []
     if cut_off(name):
         return None
-    removed = sweep(name, keep)
-    ensure_host(state_dir, name, address)
+    removed = sweep(name, keep, hub=hub)
+    ensure_host(state_dir, name, address, hub=hub)
     return removed
 
 
@@ -154,7 +215,7 @@ def cut_off(name: str) -> bool:
     return ns.exists(names.host_netns(name)) and not substrate.port_up(names.host_port(name))
 
 
-def sweep(name: str, keep: set[str]) -> list[str]:
+def sweep(name: str, keep: set[str], *, hub: bool = True) -> list[str]:
     """Every node port on host NAME that is not in `keep` removed (a veth: its peer, in the
     node, goes with it), then the segments left without a port; the segments kept get a new
     VXLAN port, so nothing of what the host's FRR installed before it was fenced (remote
@@ -170,7 +231,7 @@ def sweep(name: str, keep: set[str]) -> list[str]:
                 with contextlib.suppress(NetlinkError):  # gone meanwhile: fine
                     ipr.link("del", index=link["index"])
                     removed.append(f"port {ifname} of host {name}")
-    removed += release_segments(name, bridges)
+    removed += release_segments(name, bridges, hub=hub)
     local_ip = substrate.underlay_address(netns)
     for bridge in sorted(bridges):
         vni = names.bridge_id(bridge)
@@ -187,18 +248,24 @@ def sweep(name: str, keep: set[str]) -> list[str]:
     return removed
 
 
-def remove_host(state_dir: Path, name: str) -> list[str]:
+def remove_host(state_dir: Path, name: str, *, hub: bool = True) -> list[str]:
     """Host NAME gone: its FRR stopped (its routes withdrawn at once), what runs in it killed,
-    its namespace and folder removed; with the last host, the local host leaves the overlay
-    and the reflector and substrate go. Returns what was removed."""
+    its namespace and folder removed; with `hub` and the last host, the local host leaves the
+    overlay and the reflector and substrate go (leave_overlay). Returns what was removed."""
     inst = _host(state_dir, name)
     removed = [f"process {pid} (frr)" for pid in frr.stop(inst)]
     if substrate.remove_host(name):
         removed.append(f"netns {inst.netns}")
     shutil.rmtree(inst.root, ignore_errors=True)
-    if not host_names():
-        removed += _leave(state_dir)
+    if hub:
+        removed += leave_overlay(state_dir)
     return removed
+
+
+def leave_overlay(state_dir: Path) -> list[str]:
+    """The overlay's shared part removed if no simulated host is left (the control plane's,
+    after the last host's agent removed its host); nothing otherwise."""
+    return _leave(state_dir) if not host_names() else []
 
 
 def _leave(state_dir: Path) -> list[str]:
@@ -251,32 +318,47 @@ def _stretch(netns: str, bridge: str, vni: int, local_ip: str) -> None:
                 ipr.link("set", index=link["index"], state="up")
 
 
-def ensure_segment(host: str, bridge: str) -> None:
-    """Subnet `bridge`'s segment on host HOST (its bridge and VXLAN port), and the fabric's
-    bridge of it stretched (its VXLAN port): a node of HOST may then join it."""
-    vni = names.bridge_id(bridge)
-    if vni is None:
-        raise DataPlaneError(f"ensure_node: {bridge} is not a subnet's bridge")
+def ensure_segment(host: str, bridge: str, *, hub: bool = True) -> None:
+    """Subnet `bridge`'s segment on host HOST (its bridge and VXLAN port), and with `hub` the
+    fabric's bridge of it stretched (stretch_fabric): a node of HOST may then join it."""
+    vni = _vni(bridge)
     netns = names.host_netns(host)
     if not ns.exists(netns):
         raise DataPlaneError(f"ensure_node: no host {host} ({netns}); the host is made when "
                              "it is added")
     local_ip = substrate.underlay_address(netns)
+    if local_ip is None:
+        raise DataPlaneError(f"ensure_node: host {host} has no underlay leg yet")
+    if hub:
+        stretch_fabric(bridge)
+    _stretch(netns, bridge, vni, local_ip)
+
+
+def _vni(bridge: str) -> int:
+    vni = names.bridge_id(bridge)
+    if vni is None:
+        raise DataPlaneError(f"ensure_node: {bridge} is not a subnet's bridge")
+    return vni
+
+
+def stretch_fabric(bridge: str) -> None:
+    """The fabric's bridge of subnet `bridge` stretched over the overlay (its VXLAN port):
+    the control plane's part of a segment, before a host's node joins it."""
+    vni = _vni(bridge)
     fabric_ip = substrate.underlay_address(FABRIC) if ns.exists(FABRIC) else None
-    if local_ip is None or fabric_ip is None:
-        raise DataPlaneError(f"ensure_node: host {host} or the fabric has no underlay leg yet")
+    if fabric_ip is None:
+        raise DataPlaneError("ensure_node: the fabric has no underlay leg yet")
     with ipr_in(FABRIC) as fab:
         if get_link(fab, bridge) is None:
             raise DataPlaneError(f"ensure_node: no bridge {bridge} in the fabric; ensure the "
                                  "subnet first")
-    _stretch(netns, bridge, vni, local_ip)
     _stretch(FABRIC, bridge, vni, fabric_ip)
 
 
-def release_segments(host: str, bridges: set[str]) -> list[str]:
+def release_segments(host: str, bridges: set[str], *, hub: bool = True) -> list[str]:
     """The segments of `bridges` on HOST removed where no node's port is left on them (their
-    VXLAN port alone), and the fabric's VXLAN port of each that no host holds any more.
-    Returns what was removed."""
+    VXLAN port alone), and with `hub` the fabric's VXLAN port of each that no host holds any
+    more (release_fabric). Returns what was removed."""
     netns, removed = names.host_netns(host), []
     for bridge in sorted(bridges):
         vni = names.bridge_id(bridge)
@@ -292,14 +374,39 @@ def release_segments(host: str, bridges: set[str]) -> list[str]:
                     with contextlib.suppress(NetlinkError):
                         ipr.link("del", index=link["index"])
             removed.append(f"segment {vni} of host {host}")
-        if not any(_holds(h, bridge) for h in host_names()) and ns.exists(FABRIC):
-            with ipr_in(FABRIC) as fab:
-                link = get_link(fab, names.segment_vxlan(vni))
-                if link is not None:
-                    with contextlib.suppress(NetlinkError):
-                        fab.link("del", index=link["index"])
-                    removed.append(f"link {names.segment_vxlan(vni)}")
+        if hub:
+            removed += release_fabric({bridge})
     return removed
+
+
+def release_fabric(bridges: set[str] | None = None) -> list[str]:
+    """The fabric's VXLAN port of each of `bridges` (None: every one it has) that no
+    simulated host holds any more (read in the hosts' namespaces: this machine's). Returns
+    what was removed."""
+    if not ns.exists(FABRIC):
+        return []
+    removed = []
+    with ipr_in(FABRIC) as fab:
+        if bridges is None:
+            bridges = {names.bridge(vni) for vni in map(names.segment_vxlan_id, _fabric_vxlans(fab))
+                       if vni is not None}
+        held = host_names()
+        for bridge in sorted(bridges):
+            vni = names.bridge_id(bridge)
+            if vni is None or any(_holds(h, bridge) for h in held):
+                continue
+            link = get_link(fab, names.segment_vxlan(vni))
+            if link is not None:
+                with contextlib.suppress(NetlinkError):
+                    fab.link("del", index=link["index"])
+                removed.append(f"link {names.segment_vxlan(vni)}")
+    return removed
+
+
+def _fabric_vxlans(fab: object) -> list[str]:
+    """The names of the fabric's links that are segments' VXLAN ports."""
+    found = (link.get_attr("IFLA_IFNAME") for link in fab.get_links())  # type: ignore[attr-defined]
+    return [name for name in found if names.segment_vxlan_id(name or "") is not None]
 
 
 def _holds(host: str, bridge: str) -> bool:

@@ -93,10 +93,13 @@ def check_node(spec: NodeSpec) -> None:
 
 
 def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
-                prober: Prober, when_namespaced: Callable[[], None] | None = None) -> None:
+                prober: Prober, when_namespaced: Callable[[], None] | None = None,
+                hub: bool = True) -> None:
     """Make the node exactly as `spec` says (the driver calls check_node first), under the
     fabric's lock shared and the node's own. `when_namespaced` is called once the node's
-    namespace, sandbox and guard exist, before its ports (it starts the early processes)."""
+    namespace, sandbox and guard exist, before its ports (it starts the early processes).
+    `hub`: this driver keeps the fabric's side of a host's segments too (hostplane.py; a
+    host's agent does not)."""
     step = _Steps(spec.netns)
     where = fabric_of(spec)
     with contextlib.ExitStack() as stack:
@@ -105,7 +108,7 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
                                  "first")
         if spec.host is not None:  # its segments on its host, stretched over the overlay
             for segment in sorted({p.bridge for p in spec.ports}):
-                hostplane.ensure_segment(spec.host, segment)
+                hostplane.ensure_segment(spec.host, segment, hub=hub)
         rfab = stack.enter_context(rawlink.Netlink(where))  # reads; `fab` changes
         bridges: dict[str, rawlink.Link] = {}
         for port in spec.ports:  # before anything is made: a missing bridge leaves nothing
@@ -119,7 +122,7 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
         if box is not None and box.own_network and ns.exists(spec.netns) \
                 and not ns.owned_by_child_userns(spec.netns):
             delete_node(spec.netns, sandboxes=sandboxes, guard=guard, procs=procs,
-                        prober=prober)  # made before it had a sandbox: made again
+                        prober=prober, hub=hub)  # made before it had a sandbox: made again
         step("fabric")
         created = box is not None and sandboxes.prepare(spec.netns, box)
         step("sandbox")
@@ -169,13 +172,13 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
         if left is not None and left != spec.host:
             # moved (a front-end off a draining or lost host): its old ports went with their
             # peers, remade on the new host; the old host's segments go if nothing else uses them
-            hostplane.release_segments(left, {p.bridge for p in spec.ports})
+            hostplane.release_segments(left, {p.bridge for p in spec.ports}, hub=hub)
         step("announce")
     step.log()
 
 
 def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
-                prober: Prober) -> tuple[list[str], list[int]]:
+                prober: Prober, hub: bool = True) -> tuple[list[str], list[int]]:
     """Delete the node and everything of it (its guard entries, announcements, processes,
     namespace, pidfiles and sandbox); returns what was removed, and the indexes of its ports'
     fabric ends, which go with its namespace a moment later (Teardowns)."""
@@ -194,7 +197,7 @@ def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: 
                 with ipr_in(where) as ipr:
                     delete_links(ipr, ends)
                 ends = []
-                removed += hostplane.release_segments(host, bridges)
+                removed += hostplane.release_segments(host, bridges, hub=hub)
         for pid in procs.kill_netns(netns):
             removed.append(f"process {pid}")
         removed += tunnels.forget(netns)  # a channel's engine killed with its router

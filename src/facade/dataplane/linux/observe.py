@@ -85,7 +85,9 @@ def has_subnet(bridge: str) -> bool:
     return _bridge(bridge) is not None
 
 
-def observe_rules() -> RulesObservation:
+def observe_rules(*, skip: frozenset[str] = frozenset()) -> RulesObservation:
+    """The fabric's rules read back, and each simulated host's compared with them (but those
+    in `skip`: hosts whose agents read their own)."""
     if not ns.exists(FABRIC):
         return RulesObservation()
     try:
@@ -93,6 +95,8 @@ def observe_rules() -> RulesObservation:
     except (ns.NamespaceMissing, FileNotFoundError):
         return RulesObservation()
     for where in fabrics()[1:]:  # each simulated host holds the same tables
+        if where in skip:
+            continue
         try:
             _b, (theirs, _seen, their_drift), _g = observe_fabric(where)
         except (ns.NamespaceMissing, FileNotFoundError):
@@ -118,14 +122,18 @@ def inventory(procs: Processes, *, segments: bool = True) -> Inventory:
     return Inventory(namespaces=namespaces, subnets=subnets, processes=procs.keys())
 
 
-def observe(procs: Processes, guard: FabricGuard) -> ObservedState:
-    """The whole world: every namespace of Facade's, the fabric in one look, the processes."""
+def observe(procs: Processes, guard: FabricGuard, *,
+            skip_hosts: frozenset[str] = frozenset(),
+            only: frozenset[str] | None = None) -> ObservedState:
+    """The whole world: every namespace of Facade's, the fabric in one look, the processes;
+    but the nodes on `skip_hosts` (their agents observe them). With `only`, the nodes it
+    names and not the fabric (a host's agent: the nodes on its host)."""
     subnets: frozenset[str] = frozenset()
     rules: tuple[str | None, dict[str, tuple[PortRuleSpec, ...]] | None, tuple[str, ...]] = \
         (None, None, ())
     nodes: dict[str, ObservedNode] = {}
     guarded: set[port_guard.Entry] = set()
-    for name in ns.list_facade():
+    for name in ns.list_facade() if only is None else sorted(only):
         try:
             if name == FABRIC:
                 subnets, rules, guarded = observe_fabric()
@@ -135,6 +143,7 @@ def observe(procs: Processes, guard: FabricGuard) -> ObservedState:
                 nodes[name] = read_node(name)
         except (ns.NamespaceMissing, FileNotFoundError):
             continue  # deleted while we looked
+    nodes = {n: node for n, node in nodes.items() if node.host not in skip_hosts}
     held: dict[str | None, set[port_guard.Entry]] = {None: guarded}
     for name, node in nodes.items():
         if node.own_network:

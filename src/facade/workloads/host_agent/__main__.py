@@ -37,13 +37,17 @@ def _linux(state: Path) -> Callable[[str], HostKernel]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facade host-agent", description=__doc__)
-    parser.add_argument("--control-plane", required=True, help="the control plane's URL")
+    parser.add_argument("--control-plane", required=True,
+                        help="the control plane's URL, or unix:PATH (its unix socket)")
     parser.add_argument("--token", default=os.environ.get("FACADE_HOST_TOKEN"),
                         help="its host's token (default $FACADE_HOST_TOKEN)")
     parser.add_argument("--underlay", required=True, help="this host's underlay address")
     parser.add_argument("--cacert", help="the CA file to trust for an https control plane")
     parser.add_argument("--apply", action="store_true",
                         help="apply the kernel work the control plane sends for this host")
+    parser.add_argument("--agent", default=None,
+                        help="this agent's id (default: the machine's name and a random part); "
+                             "a run that replaces a dead one of the same id registers at once")
     parser.add_argument("--state", default=str(STATE),
                         help=f"the agent's state folder, with --apply (default {STATE})")
     args = parser.parse_args(argv)
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     agent = HostAgent(url=args.control_plane, token=args.token, underlay=args.underlay,
                       cacert=args.cacert, say=lambda line: print(line, flush=True),
                       kernel=_linux(Path(args.state)) if args.apply else None)
+    if args.agent is not None:
+        agent.agent = args.agent
 
     def stop(_sig: int, _frame: FrameType | None) -> None:
         agent.stop.set()

@@ -4,7 +4,10 @@ again with backoff, and the agent registers again when it is back)."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import os
 import re
 import secrets
 import socket
@@ -44,6 +47,7 @@ class HostAgent:
     stop: threading.Event = field(default_factory=threading.Event)
     every: float = 1.0  # seconds between heartbeats (the control plane says)
     host: str = ""  # the host's name, as the control plane answered
+    state: str = ""  # the host's state, as the control plane answered the registration
     # with it, the agent applies its host's kernel work (work.py) on the kernel this makes for
     # the host's name; without, it registers and heartbeats only
     kernel: Callable[[str], HostKernel] | None = None
@@ -54,14 +58,18 @@ class HostAgent:
         worker: threading.Thread | None = None
         try:
             self._until_registered()
-            if self.kernel is not None and self.host:
-                worker = self._work(self.kernel(self.host))
+            kernel = self.kernel(self.host) if self.kernel is not None and self.host else None
+            if kernel is not None:
+                self._fence_if_lost(kernel)  # before any work is taken
+                worker = self._work(kernel)
             while not self.stop.wait(self.every):
                 try:
                     self._beat()
                 except Away as exc:
                     self.say(f"control plane unreachable ({exc}): keeping this host as it is")
                     self._until_registered()
+                    if kernel is not None:
+                        self._fence_if_lost(kernel)
         except Refused as exc:
             self.say(f"refused: {exc}")
             return exc.code
@@ -70,6 +78,21 @@ class HostAgent:
             if worker is not None:
                 worker.join()
         return 0
+
+    def _fence_if_lost(self, kernel: HostKernel) -> None:
+        """The control plane has this host as lost (its registration's answer): its FRR
+        stopped before anything else, so that it announces nothing (a node made again
+        elsewhere meanwhile keeps one owner of its MAC) until the control plane's
+        `rejoin_host` has swept it and starts its FRR again."""
+        if self.state != "lost":
+            return
+        try:
+            stopped = kernel.fence_host(self.host)
+        except Exception as exc:  # said; the control plane's rejoin sweeps it anyway
+            self.say(f"host {self.host} is lost: fencing it failed ({exc})")
+            return
+        self.say(f"host {self.host} is lost: fenced ({', '.join(stopped) or 'nothing ran'}) "
+                 "until the control plane rejoins it")
 
     def _work(self, kernel: HostKernel) -> threading.Thread:
         from facade.workloads.host_agent.work import WorkLoop
@@ -92,7 +115,7 @@ class HostAgent:
                 tries += 1
                 self.stop.wait(wait)
                 continue
-            self.host = str(host["name"])
+            self.host, self.state = str(host["name"]), str(host["state"])
             self.say(f"registered host {self.host} at {self.underlay} as agent {self.agent} "
                      f"({host['state']})")
             return
@@ -117,6 +140,8 @@ class HostAgent:
         headers = {"Authorization": f"Bearer {self.token}"}
         if body is not None:
             headers["Content-Type"] = "application/json"
+        if self.url.startswith(UNIX):
+            return self._unix(method, path, body, headers, timeout)
         request = urllib.request.Request(
             self.url.rstrip("/") + path, method=method, headers=headers,
             data=json.dumps(body).encode() if body is not None else None)
@@ -134,6 +159,67 @@ class HostAgent:
             raise Away(f"HTTP {exc.code}: {message}") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise Away(str(getattr(exc, "reason", exc))) from None
+
+
+    def _unix(self, method: str, path: str, body: dict[str, Any] | None,
+              headers: dict[str, str], timeout: float) -> dict[str, Any]:
+        """One request over the control plane's unix socket (`unix:PATH`: a simulated host's
+        agent, the control plane's child, reaches its API so; no TLS: the socket is root's)."""
+        conn = UnixConnection(self.url[len(UNIX):], timeout)
+        try:
+            conn.request(method, path, body=json.dumps(body).encode() if body is not None
+                         else None, headers=headers)
+            answer = conn.getresponse()
+            data = answer.read(MAX_ANSWER)
+        except OSError as exc:
+            raise Away(str(exc) or type(exc).__name__) from None
+        finally:
+            conn.close()
+        if answer.status >= 400:
+            message = _text(data, answer.status)
+            if answer.status in (401, 403):
+                raise Refused(2, message)
+            if answer.status in (400, 404, 409, 422):
+                raise Refused(3, message)
+            raise Away(f"HTTP {answer.status}: {message}")
+        try:
+            value: dict[str, Any] = json.loads(data)
+        except ValueError as exc:
+            raise Away(str(exc)) from None
+        return value
+
+
+UNIX = "unix:"  # a control plane's URL that is its unix socket's path
+
+
+class UnixConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket. A path longer than a socket address may be (108 bytes) is
+    reached through a descriptor of its folder, as the server binds it (api/server.py)."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        folder = os.open(os.path.dirname(self.path) or ".", os.O_PATH | os.O_DIRECTORY)
+        try:
+            sock.connect(f"/proc/self/fd/{folder}/{os.path.basename(self.path)}")
+        except OSError:
+            sock.close()
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(folder)
+        self.sock = sock
+
+
+def _text(data: bytes, status: int) -> str:
+    try:
+        return str(json.loads(data)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return f"HTTP {status}"
 
 
 def _message(exc: urllib.error.HTTPError) -> str:
