@@ -76,7 +76,7 @@ def _done_with(url: str) -> None:
 def _take(name: str) -> str:
     """The recycled database `name`, out of the pool for good (this test reads its sequences,
     which moves them): dropped at the test's end."""
-    stores._free.remove(name)
+    stores._free[stores.TEMPLATE].remove(name)
     stores._made.append(name)  # dropped by drop_made, as not recyclable
     return stores.server().url(name)
 
@@ -84,7 +84,7 @@ def _take(name: str) -> str:
 def test_a_used_database_is_handed_on_as_a_fresh_copy_is(used: str) -> None:
     fresh = stores.postgresql_url(dropped=False)  # made from the template, never recycled
     _done_with(used)
-    assert _name(used) in stores._free
+    assert _name(used) in stores._free[stores.TEMPLATE]
     have, want = _contents(_take(_name(used))), _contents(fresh)
     assert have == want
     counts, revision, ids = have
@@ -101,15 +101,15 @@ def test_a_database_whose_schema_a_test_changed_is_dropped(used: str) -> None:
         conn.execute(sa.text("CREATE TABLE extra (id integer)"))
     engine.dispose()
     _done_with(used)
-    assert _name(used) not in _databases() and _name(used) not in stores._free
+    assert _name(used) not in _databases() and _name(used) not in stores._free[stores.TEMPLATE]
 
 
 def test_a_database_still_connected_is_neither_handed_on_nor_dropped(used: str) -> None:
     engine = db.make_engine(used)
     with engine.connect() as conn:
         stores.drop_made()
-        assert _name(used) in _databases() and _name(used) not in stores._free
+        assert _name(used) in _databases() and _name(used) not in stores._free[stores.TEMPLATE]
         conn.rollback()
     engine.dispose()
     _done_with(used)  # closed now: handed on
-    assert _name(used) in stores._free
+    assert _name(used) in stores._free[stores.TEMPLATE]
