@@ -158,7 +158,7 @@ def save(ctx: Context) -> Saved:
     ctx.engine.dispose()
     name = ctx.engine.url.database
     assert name is not None
-    if STORE == "postgresql":
+    if ctx.engine.url.get_backend_name() == "postgresql":
         # a template now: never recycled nor dropped (it lasts as long as the server)
         _made.remove(name)
         _made_from.pop(name, None)
