@@ -222,7 +222,11 @@ class Seeded:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
-    folder = tmp_path_factory.mktemp("fuzz")
+    return seed_once(tmp_path_factory.mktemp("fuzz"))
+
+
+def seed_once(folder: Path) -> Seeded:
+    """The world seeded in `folder`/home, then saved."""
     with seeded_afresh(folder / "home") as (w, _):
         ctx, tokens = w.ctx, w.tokens
     # the controller stopped: nothing writes any more
