@@ -11,17 +11,16 @@ an instance, an appliance), so cases can hit real objects. The run is bounded an
 (the same cases on every run); the number of cases is counted and shown by the last test.
 
 The world is seeded through the API once per process (`seeded`: about half the fuzzing's CPU
-went to seeding a world per test), left to settle, and saved: its store (tests/stores.py's
-`save`), the files of its state folder and the fake driver's state. Each test gets a copy of
-all three at the same path (the driver's specs name files in the state folder) and starts its
-own controller on it, which finds nothing to do: `test_a_copied_world_is_a_freshly_seeded_one`
+went to seeding a world per test), left to settle, and saved (tests/worlds.py): its store, the
+files of its state folder and the fake driver's state. Each test gets a copy of all three at
+the same path (the driver's specs name files in the state folder) and starts its own
+controller on it, which finds nothing to do: `test_a_copied_world_is_a_freshly_seeded_one`
 holds the copy to a world seeded afresh.
 """
 
 from __future__ import annotations
 
 import collections
-import copy
 import shutil
 import time
 from collections.abc import Iterator
@@ -53,7 +52,6 @@ from facade.service.context import Context
 from facade.store.models import (
     Account,
     Appliance,
-    Base,
     BillingRun,
     Event,
     Instance,
@@ -65,7 +63,7 @@ from facade.store.models import (
     Subnet,
     Token,
 )
-from tests import stores
+from tests import worlds
 from tests.stores import open_context
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -211,12 +209,9 @@ def seeded_afresh(home: Path) -> Iterator[tuple[World, Controller]]:
 
 @dataclass(frozen=True)
 class Seeded:
-    """The world of this process, seeded once; each test runs on a copy (`copied`)."""
+    """The world of this process, seeded once; each test runs on a copy (`worlds.copied`)."""
 
-    home: Path  # where every world of this process lives: the fake's specs name files in it
-    files: Path  # the seeded state folder's files, the store's aside
-    store: stores.Saved
-    dataplane: FakeDataPlane  # the fake's state as the seeding left it
+    world: worlds.Saved
     tokens: dict[str, str]
 
 
@@ -226,49 +221,17 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
 
 
 def seed_once(folder: Path) -> Seeded:
-    """The world seeded in `folder`/home, then saved."""
+    """The world seeded in `folder`/home, then saved (tests/worlds.py)."""
     with seeded_afresh(folder / "home") as (w, _):
         ctx, tokens = w.ctx, w.tokens
     # the controller stopped: nothing writes any more
-    store = stores.save(ctx)
-    shutil.copytree(ctx.home, folder / "seeded", ignore=shutil.ignore_patterns("facade.db*"))
-    return Seeded(ctx.home, folder / "seeded", store, cast(FakeDataPlane, ctx.dataplane),
-                  tokens)
-
-
-def copied(seeded: Seeded) -> Context:
-    """A copy of the seeded world in its state folder (what the last test left there goes):
-    its files, its store and the fake's state."""
-    shutil.rmtree(seeded.home, ignore_errors=True)
-    shutil.copytree(seeded.files, seeded.home)
-    return open_context(seeded.home, copy.deepcopy(seeded.dataplane), seeded.store)
+    return Seeded(worlds.save(ctx, folder), tokens)
 
 
 @pytest.fixture
 def world(seeded: Seeded) -> Iterator[World]:
-    with running(copied(seeded), seeded.tokens) as (w, _):
+    with running(worlds.copied(seeded.world), seeded.tokens) as (w, _):
         yield w
-
-
-def _kernel(dataplane: FakeDataPlane) -> dict[str, Any]:
-    """What the fake driver holds as the kernel would (what `calls` does not say), copied."""
-    return copy.deepcopy({"observed": dataplane.observe(), "backends": dataplane.backends,
-                          "hosts": dataplane.hosts, "counters": dataplane.counters,
-                          "port_rules": dataplane.port_rules})
-
-
-# what the controller's timers write, every 2 s from its start in any world (usage, meter
-# readings, the agents' polls' events): not a reconcile's doing
-TIMERS_TABLES = {"usage_records", "meter_readings", "edge_holdings", "edge_usage"}
-
-
-def _rows(ctx: Context) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, but the timers'."""
-    with ctx.read() as s:
-        return {table.name: sorted((tuple(row) for row in s.execute(select(table))
-                                    if not (table.name == "events"
-                                            and row.kind.startswith("management."))), key=repr)
-                for table in Base.metadata.sorted_tables if table.name not in TIMERS_TABLES}
 
 
 def _without_event_ids(desired: dict[str, Any]) -> dict[str, Any]:
@@ -282,7 +245,7 @@ def _world_as_seen(w: World) -> dict[str, Any]:
         events = sorted((e.kind, e.object) for e in s.scalars(select(Event))
                         if not e.kind.startswith("management."))
     return {"desired": _without_event_ids(desired_state(w.ctx)), "statuses": statuses(w.ctx),
-            "events": events, "kernel": _kernel(cast(FakeDataPlane, w.ctx.dataplane))}
+            "events": events, "kernel": worlds.kernel(cast(FakeDataPlane, w.ctx.dataplane))}
 
 
 def _after_a_write(w: World) -> dict[str, Any]:
@@ -292,7 +255,7 @@ def _after_a_write(w: World) -> dict[str, Any]:
         "name": "more", "cidr": "10.9.0.0/16", "subnets": [{"name": "s", "cidr": "10.9.1.0/24"}]})
     assert w.ctx.converge()
     return {"made": made, "desired": _without_event_ids(desired_state(w.ctx)),
-            "kernel": _kernel(cast(FakeDataPlane, w.ctx.dataplane))}
+            "kernel": worlds.kernel(cast(FakeDataPlane, w.ctx.dataplane))}
 
 
 def test_a_copied_world_is_a_freshly_seeded_one(seeded: Seeded) -> None:
@@ -300,19 +263,21 @@ def test_a_copied_world_is_a_freshly_seeded_one(seeded: Seeded) -> None:
     the same desired state, statuses, events and kernel; its controller, started on it, finds
     nothing to do (no write, no driver call); every token of the seeding works in it; and the
     store hands out the same ids next."""
-    ctx = copied(seeded)
+    assert seeded.world.names_home  # the agent's configuration: copies live where it was
+    ctx = worlds.copied(seeded.world)
     dataplane = cast(FakeDataPlane, ctx.dataplane)
-    rows = _rows(ctx)
+    rows = worlds.rows(ctx)
     with running(ctx, seeded.tokens) as (w, worker):
         settle(ctx, worker)  # its first pass, over every key, done
         assert worker.reconciled >= len(worker.all_keys())
-        assert _rows(ctx) == rows, "the controller wrote to a copied world"
-        assert dataplane.calls == seeded.dataplane.calls, "the controller changed the kernel"
+        assert worlds.rows(ctx) == rows, "the controller wrote to a copied world"
+        assert dataplane.calls == seeded.world.dataplane.calls, \
+            "the controller changed the kernel"
         copy_seen = _world_as_seen(w)
         for name in ("operator", "acme", "searchco"):
             assert w.req("GET", "/v1/accounts", token=name)
         copy_next = _after_a_write(w)
-    with seeded_afresh(seeded.home) as (w, worker):
+    with seeded_afresh(seeded.world.home) as (w, worker):
         assert _world_as_seen(w) == copy_seen
         assert _after_a_write(w) == copy_next
 
