@@ -242,8 +242,10 @@ def _without_event_ids(desired: dict[str, Any]) -> dict[str, Any]:
 
 def _world_as_seen(w: World) -> dict[str, Any]:
     with w.ctx.read() as s:
+        # but the controller's own of its timing (a router made before the service that
+        # changes it, or after; the agents' polls)
         events = sorted((e.kind, e.object) for e in s.scalars(select(Event))
-                        if not e.kind.startswith("management."))
+                        if not e.kind.startswith(("reconcile.", "management.")))
     return {"desired": _without_event_ids(desired_state(w.ctx)), "statuses": statuses(w.ctx),
             "events": events, "kernel": worlds.kernel(cast(FakeDataPlane, w.ctx.dataplane))}
 
