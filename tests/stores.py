@@ -14,6 +14,12 @@ back to the template's rows and sequences (tests/pgreset.py) and handed to the n
 whose schema is no longer the template's (a test's own DDL, a restore into it) is dropped
 instead. docs/postgresql.md, "Tests", has the figures.
 
+A store a test's world was seeded into can be saved (`save`) and opened again as many times
+as wanted (`open_context(..., saved=...)`): on SQLite a copy of its file, on PostgreSQL a
+database made from it as from the migrated template (`CREATE DATABASE ... TEMPLATE`, or one
+handed on, emptied back to the saved rows and sequences). tests/service/test_api_fuzz.py seeds
+its world once per process this way.
+
 `uses()` counts what a test did with any store (a connection taken from any engine's pool, a
 PostgreSQL database asked for): tests/conftest.py holds a module marked `no_store` to none.
 """
@@ -25,6 +31,9 @@ import itertools
 import os
 import shutil
 import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import event
@@ -45,9 +54,11 @@ _template: Path | None = None
 _server: pg.Server | None = None
 _numbers = itertools.count(1)
 _made: list[str] = []  # PostgreSQL databases handed out and not recycled or dropped yet
-_migrated_made: set[str] = set()  # of those, the copies of the template (recyclable)
-_free: list[str] = []  # recycled databases, as the template is, for the next stores
-_pristine: pgreset.Pristine | None = None  # what a recycled database must be again
+# of those, the copies of a template (recyclable): name -> its template (TEMPLATE or a saved one)
+_made_from: dict[str, str] = {}
+# template -> recycled databases, as the template is, for the next stores
+_free: defaultdict[str, list[str]] = defaultdict(list)
+_pristine: dict[str, pgreset.Pristine] = {}  # template -> what a recycled copy must be again
 _uses = [0]  # connections checked out of any engine's pool, and PostgreSQL databases asked for
 
 
@@ -77,31 +88,33 @@ def _migrated() -> Path:
 def server() -> pg.Server:
     """This process's PostgreSQL server, with the migrated template database, started at its
     first use."""
-    global _server, _pristine
+    global _server
     if _server is None:
         started = pg.start()
         started.admin(f"CREATE DATABASE {TEMPLATE}")
         engine = db.make_engine(started.url(TEMPLATE))
         db.migrate(engine)
         engine.dispose()  # a template must have no connections when it is copied
-        _pristine = pgreset.Pristine.of(started, TEMPLATE)
+        _pristine[TEMPLATE] = pgreset.Pristine.of(started, TEMPLATE)
         _server = started
     return _server
 
 
-def postgresql_url(*, migrated: bool = True, dropped: bool = True) -> str:
+def postgresql_url(*, migrated: bool = True, dropped: bool = True,
+                   template: str = TEMPLATE) -> str:
     """A PostgreSQL database of its own, empty, at the newest revision or (not `migrated`) at
-    none; drop_made recycles or drops it (`dropped`), else it lasts as long as the server."""
+    none; drop_made recycles or drops it (`dropped`), else it lasts as long as the server.
+    `template`: a saved store's database (`save`) to copy instead of the empty one."""
     _used()
-    if migrated and dropped and _free:
-        name = _free.pop()
+    if migrated and dropped and _free[template]:
+        name = _free[template].pop()
     else:
         name = f"t{os.getpid()}_{next(_numbers)}"
-        server().admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {TEMPLATE}" if migrated else ""))
+        server().admin(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if migrated else ""))
     if dropped:
         _made.append(name)
         if migrated:
-            _migrated_made.add(name)
+            _made_from[name] = template
     return server().url(name)
 
 
@@ -111,26 +124,75 @@ def drop_made() -> None:
     on until it is."""
     if not _made:
         return
-    assert _server is not None and _pristine is not None
-    names = ", ".join(f"'{name}'" for name in _made)
-    idle = {row[0] for row in _server.admin(
-        f"SELECT datname FROM pg_database d WHERE datname IN ({names}) AND NOT EXISTS "
-        "(SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)")}
-    for name in idle:
+    assert _server is not None
+    for name in _idle(_made):
         _made.remove(name)
-        if name in _migrated_made and _pristine.restore(_server, name):
-            _free.append(name)
+        template = _made_from.pop(name, None)
+        if template is not None and _pristine[template].restore(_server, name):
+            _free[template].append(name)
         else:
             _server.admin(f"DROP DATABASE IF EXISTS {name}")
-        _migrated_made.discard(name)
 
 
-def open_context(home: Path, dataplane: DataPlane) -> Context:
-    """Context.open on a store copied from the migrated template (FACADE_TEST_STORE's kind)."""
+def _idle(names: list[str]) -> set[str]:
+    """Those of the databases `names` that nothing is connected to."""
+    listed = ", ".join(f"'{name}'" for name in names)
+    return {row[0] for row in server().admin(
+        f"SELECT datname FROM pg_database d WHERE datname IN ({listed}) AND NOT EXISTS "
+        "(SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)")}
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A store as a test's world left it (`save`): on SQLite a copy of its file, on PostgreSQL
+    a template database."""
+
+    file: Path | None = None
+    database: str | None = None
+
+
+def save(ctx: Context) -> Saved:
+    """`ctx`'s store as it is now, for `open_context(..., saved=...)` to open copies of; the
+    context is done with (its engine disposed). Stop its controller first: nothing may write
+    meanwhile."""
+    ctx.engine.dispose()
+    name = ctx.engine.url.database
+    assert name is not None
+    if ctx.engine.url.get_backend_name() == "postgresql":
+        # a template now: never recycled nor dropped (it lasts as long as the server)
+        _made.remove(name)
+        _made_from.pop(name, None)
+        # a closed connection's server process ends a moment after the close, and a
+        # database something is connected to cannot be copied
+        deadline = time.monotonic() + 10
+        while name not in _idle([name]):
+            assert time.monotonic() < deadline, f"{name} still has connections"
+            time.sleep(0.01)
+        _pristine[name] = pgreset.Pristine.of(server(), name)
+        return Saved(database=name)
+    store = Path(name)
+    # the last connection closed checkpoints the WAL into the file and removes it
+    assert not Path(f"{store}-wal").exists(), f"{store}: a write-ahead log is left"
+    folder = Path(tempfile.mkdtemp(prefix="facade-test-saved-"))
+    atexit.register(shutil.rmtree, folder, True)
+    shutil.copyfile(store, folder / store.name)
+    return Saved(file=folder / store.name)
+
+
+def open_context(home: Path, dataplane: DataPlane, saved: Saved | None = None) -> Context:
+    """Context.open on a store copied from the migrated template (FACADE_TEST_STORE's kind),
+    or from a `saved` store (a SQLite store already in `home` is replaced by its copy)."""
     home.mkdir(parents=True, exist_ok=True)
     if STORE == "postgresql":
-        return Context.open(home, dataplane, postgresql_url())
+        template = TEMPLATE if saved is None else saved.database
+        assert template is not None, "a store saved on SQLite, opened on PostgreSQL"
+        return Context.open(home, dataplane, postgresql_url(template=template))
     target = Path(db.sqlite_url(home).removeprefix("sqlite:///"))
-    if not target.exists():
+    if saved is not None:
+        assert saved.file is not None, "a store saved on PostgreSQL, opened on SQLite"
+        for left in (Path(f"{target}-wal"), Path(f"{target}-shm")):
+            left.unlink(missing_ok=True)
+        shutil.copyfile(saved.file, target)
+    elif not target.exists():
         shutil.copyfile(_migrated(), target)
     return Context.open(home, dataplane)

@@ -12,12 +12,13 @@ import pytest
 from tests.service.helpers import (
     LB_MGMT,
     Api,
-    build_world,
+    SavedApi,
     ok,
     provider_and_customer,
     running_api,
     snapshot,
 )
+from tests.service.helpers import saved_world as saved_world_of
 
 
 @pytest.fixture
@@ -27,9 +28,21 @@ def quick_loss(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hosts, "LOST_AFTER", 0.5)
 
 
+@pytest.fixture(scope="session")
+def saved_world(tmp_path_factory: pytest.TempPathFactory) -> SavedApi:
+    """The `world`, built once per test process and saved (helpers.saved_world)."""
+    return saved_world_of(tmp_path_factory.mktemp("world"))
+
+
 @pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    with running_api(tmp_path) as made:
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """A control plane on the fake driver: an empty one; or, for a test that has this file's
+    `world` (itself or through `lb`, a module's `many`...), a copy of the world built once per
+    process (`saved_world`): its controller, started on it, finds nothing to do
+    (tests/service/test_saved_worlds.py). A module with a `world` of its own is left alone."""
+    wants_world = "world" in request.fixturenames and not hasattr(request.module, "world")
+    saved = request.getfixturevalue("saved_world") if wants_world else None
+    with running_api(tmp_path, saved) as made:
         yield made
 
 
@@ -37,8 +50,8 @@ def api(tmp_path: Path) -> Iterator[Api]:
 def world(api: Api) -> Iterator[Api]:
     """Two tenants (helpers.build_world: acme with an instance, searchco with its service
     `search`, a token each as `api.acme` and `api.searchco`), and a guard: a test that does not
-    set `api.changed` must leave everything as it found it (helpers.snapshot)."""
-    build_world(api)
+    set `api.changed` must leave everything as it found it (helpers.snapshot). `api` made it:
+    a copy of the world built once per process."""
     before = snapshot(api)
     yield api
     if not api.changed:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from fastapi.testclient import TestClient
@@ -22,6 +22,7 @@ from facade.controller import Controller
 from facade.dataplane.fake import FakeDataPlane
 from facade.service import accounts, host_work
 from facade.service.context import Context
+from tests import worlds
 from tests.apps import app_for
 from tests.pages import follow
 from tests.stores import open_context
@@ -63,23 +64,44 @@ class Api:
                       {**dict(parse_qsl(path.partition("?")[2])), **(params or {})})
 
 
+@dataclass(frozen=True)
+class SavedApi:
+    """A world built through the API once per process, saved (tests/worlds.py), and the
+    tokens of its accounts (`Api`'s attributes: `token`, the operator's, and the others)."""
+
+    world: worlds.Saved
+    token: str
+    tokens: dict[str, str]
+
+
 @contextmanager
-def running_api(tmp_path: Path, *, routed: bool = False) -> Iterator[Api]:
+def running_api(tmp_path: Path, saved: SavedApi | None = None, *,
+                routed: bool = False) -> Iterator[Api]:
     """A control plane on the fake driver in `tmp_path`, stopped afterwards (for fixtures of
-    any scope). With `routed`, the data plane is the routed one over the fake driver
-    (`service/host_work.route`: a host whose agent registered gets its work through it), and
-    `Api.dp` still the fake driver."""
-    dp = FakeDataPlane()
-    ctx = open_context(tmp_path / "home", dp)
-    if routed:
-        host_work.route(ctx)
-    token = accounts.bootstrap_operator(ctx)
-    assert token
+    any scope): on an empty store, or on a copy of a `saved` world. With `routed`, the data
+    plane is the routed one over the fake driver (`service/host_work.route`: a host whose
+    agent registered gets its work through it), and `Api.dp` still the fake driver."""
+    if saved is not None:
+        ctx = worlds.copied(saved.world, tmp_path / "home")
+        dp, token = cast(FakeDataPlane, ctx.dataplane), saved.token
+        if routed:
+            host_work.route(ctx)
+    else:
+        dp = FakeDataPlane()
+        ctx = open_context(tmp_path / "home", dp)
+        if routed:
+            host_work.route(ctx)
+        made = accounts.bootstrap_operator(ctx)
+        assert made
+        token = made
     worker = Controller(ctx)
     worker.start()
     try:
         with app_for(ctx) as app, TestClient(app) as client:
-            yield Api(client=client, ctx=ctx, dp=dp, token=token)
+            api = Api(client=client, ctx=ctx, dp=dp, token=token)
+            for name, value in (saved.tokens if saved else {}).items():
+                setattr(api, name, value)
+            yield api
     finally:
         worker.stop()
         ctx.engine.dispose()
@@ -210,6 +232,16 @@ def provider_and_customer(api: Any, *, backend_cidr: str = "10.0.1.0/24") -> Non
     ok(api.req("POST", "/v1/services", json={
         "name": "search", "account": "searchco", "workload": "http-echo", "port": 80,
         "backend_subnet": "search-vpc/backend", "management_subnet": "search-vpc/mgmt"}), 201)
+
+
+def saved_world(folder: Path) -> SavedApi:
+    """`build_world` in a control plane of its own in `folder`, settled and saved: the
+    `world` fixture's tests each get a copy (tests/service/conftest.py)."""
+    with running_api(folder) as api:
+        build_world(api)
+        settle(api)
+        tokens = {"acme": api.acme, "searchco": api.searchco}
+    return SavedApi(worlds.save(api.ctx, folder), api.token, tokens)
 
 
 def build_world(api: Any) -> None:

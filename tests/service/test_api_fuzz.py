@@ -9,13 +9,23 @@ Every generated request, valid or not, with the operator's token, an account's t
 Each operation runs against a fresh small world (2 accounts, networks with subnets, a service,
 an instance, an appliance), so cases can hit real objects. The run is bounded and derandomized
 (the same cases on every run); the number of cases is counted and shown by the last test.
+
+The world is seeded through the API once per process (`seeded`: about half the fuzzing's CPU
+went to seeding a world per test), left to settle, and saved (tests/worlds.py): its store, the
+files of its state folder and the fake driver's state. Each test gets a copy of all three at
+the same path (the driver's specs name files in the state folder) and starts its own
+controller on it, which finds nothing to do: `test_a_copied_world_is_a_freshly_seeded_one`
+holds the copy to a world seeded afresh.
 """
 
 from __future__ import annotations
 
 import collections
+import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -53,6 +63,7 @@ from facade.store.models import (
     Subnet,
     Token,
 )
+from tests import worlds
 from tests.stores import open_context
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -77,8 +88,8 @@ API_EVENT_KINDS = ("account.", "token.", "network.", "subnet.", "instance.", "se
 
 
 class World:
-    def __init__(self, ctx: Context, client: TestClient, operator: str) -> None:
-        self.ctx, self.client, self.tokens = ctx, client, {"operator": operator}
+    def __init__(self, ctx: Context, client: TestClient, tokens: dict[str, str]) -> None:
+        self.ctx, self.client, self.tokens = ctx, client, dict(tokens)
 
     def req(self, method: str, path: str, token: str = "operator", **kw: Any) -> Any:
         resp = self.client.request(method, path, headers={
@@ -149,22 +160,128 @@ def desired_state(ctx: Context) -> dict[str, Any]:
         }
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    ctx = open_context(tmp_path / "home", FakeDataPlane())
-    token = accounts.bootstrap_operator(ctx)
-    assert token
+def statuses(ctx: Context) -> dict[str, str]:
+    """What the worker made of the world: every appliance's and instance's status."""
+    with ctx.read() as s:
+        return {**{f"appliance {a.name}": a.status for a in s.scalars(select(Appliance))},
+                **{f"instance {i.name}": i.status for i in s.scalars(select(Instance))}}
+
+
+def settle(ctx: Context, worker: Controller, timeout: float = 30.0) -> None:
+    """Wait (bounded) until the worker has nothing left to do: nothing queued, held or delayed,
+    every appliance ready, every instance active."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if worker.queue.depth() == 0 and all(
+                v == ("ready" if k.startswith("appliance") else "active")
+                for k, v in statuses(ctx).items()):
+            return
+        assert time.monotonic() < deadline, f"the world did not settle: {statuses(ctx)}"
+        time.sleep(0.02)
+
+
+@contextmanager
+def running(ctx: Context, tokens: dict[str, str]) -> Iterator[tuple[World, Controller]]:
+    """`ctx` with its controller running and the API on it; stopped and closed after."""
     worker = Controller(ctx)
     worker.start()
     try:
         APP.state.ctx = ctx
         with TestClient(APP) as client:
-            w = World(ctx, client, token)
-            seed(w)
-            yield w
+            yield World(ctx, client, tokens), worker
     finally:
         worker.stop()
         ctx.engine.dispose()
+
+
+@contextmanager
+def seeded_afresh(home: Path) -> Iterator[tuple[World, Controller]]:
+    """A world seeded through the API into `home` (emptied first), settled."""
+    shutil.rmtree(home, ignore_errors=True)
+    ctx = open_context(home, FakeDataPlane())
+    token = accounts.bootstrap_operator(ctx)
+    assert token
+    with running(ctx, {"operator": token}) as (w, worker):
+        seed(w)
+        settle(ctx, worker)
+        yield w, worker
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The world of this process, seeded once; each test runs on a copy (`worlds.copied`)."""
+
+    world: worlds.Saved
+    tokens: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    return seed_once(tmp_path_factory.mktemp("fuzz"))
+
+
+def seed_once(folder: Path) -> Seeded:
+    """The world seeded in `folder`/home, then saved (tests/worlds.py)."""
+    with seeded_afresh(folder / "home") as (w, _):
+        ctx, tokens = w.ctx, w.tokens
+    # the controller stopped: nothing writes any more
+    return Seeded(worlds.save(ctx, folder), tokens)
+
+
+@pytest.fixture
+def world(seeded: Seeded) -> Iterator[World]:
+    with running(worlds.copied(seeded.world), seeded.tokens) as (w, _):
+        yield w
+
+
+def _without_event_ids(desired: dict[str, Any]) -> dict[str, Any]:
+    """The desired state, its events by kind and object: two worlds seeded alike number the
+    same events differently (the workers' own events land between the API's as they come)."""
+    return {**desired, "events": sorted((kind, obj) for _, kind, obj in desired["events"])}
+
+
+def _world_as_seen(w: World) -> dict[str, Any]:
+    with w.ctx.read() as s:
+        # but the controller's own of its timing (a router made before the service that
+        # changes it, or after; the agents' polls)
+        events = sorted((e.kind, e.object) for e in s.scalars(select(Event))
+                        if not e.kind.startswith(("reconcile.", "management.")))
+    return {"desired": _without_event_ids(desired_state(w.ctx)), "statuses": statuses(w.ctx),
+            "events": events, "kernel": worlds.kernel(cast(FakeDataPlane, w.ctx.dataplane))}
+
+
+def _after_a_write(w: World) -> dict[str, Any]:
+    """A network made in the world: the ids the store hands out next, and what the worker
+    does with it."""
+    made = w.req("POST", "/v1/networks", token="acme", json={
+        "name": "more", "cidr": "10.9.0.0/16", "subnets": [{"name": "s", "cidr": "10.9.1.0/24"}]})
+    assert w.ctx.converge()
+    return {"made": made, "desired": _without_event_ids(desired_state(w.ctx)),
+            "kernel": worlds.kernel(cast(FakeDataPlane, w.ctx.dataplane))}
+
+
+def test_a_copied_world_is_a_freshly_seeded_one(seeded: Seeded) -> None:
+    """The copy every fuzzing test starts from is what seeding the world through the API gives:
+    the same desired state, statuses, events and kernel; its controller, started on it, finds
+    nothing to do (no write, no driver call); every token of the seeding works in it; and the
+    store hands out the same ids next."""
+    assert seeded.world.names_home  # the agent's configuration: copies live where it was
+    ctx = worlds.copied(seeded.world)
+    dataplane = cast(FakeDataPlane, ctx.dataplane)
+    rows = worlds.rows(ctx)
+    with running(ctx, seeded.tokens) as (w, worker):
+        settle(ctx, worker)  # its first pass, over every key, done
+        assert worker.reconciled >= len(worker.all_keys())
+        assert worlds.rows(ctx) == rows, "the controller wrote to a copied world"
+        assert dataplane.calls == seeded.world.dataplane.calls, \
+            "the controller changed the kernel"
+        copy_seen = _world_as_seen(w)
+        for name in ("operator", "acme", "searchco"):
+            assert w.req("GET", "/v1/accounts", token=name)
+        copy_next = _after_a_write(w)
+    with seeded_afresh(seeded.world.home) as (w, worker):
+        assert _world_as_seen(w) == copy_seen
+        assert _after_a_write(w) == copy_next
 
 
 def _drop_auth(case: Any) -> None:

@@ -73,10 +73,10 @@ def _done_with(url: str) -> None:
     assert _name(url) not in stores._made
 
 
-def _take(name: str) -> str:
+def _take(name: str, template: str = stores.TEMPLATE) -> str:
     """The recycled database `name`, out of the pool for good (this test reads its sequences,
     which moves them): dropped at the test's end."""
-    stores._free.remove(name)
+    stores._free[template].remove(name)
     stores._made.append(name)  # dropped by drop_made, as not recyclable
     return stores.server().url(name)
 
@@ -84,7 +84,7 @@ def _take(name: str) -> str:
 def test_a_used_database_is_handed_on_as_a_fresh_copy_is(used: str) -> None:
     fresh = stores.postgresql_url(dropped=False)  # made from the template, never recycled
     _done_with(used)
-    assert _name(used) in stores._free
+    assert _name(used) in stores._free[stores.TEMPLATE]
     have, want = _contents(_take(_name(used))), _contents(fresh)
     assert have == want
     counts, revision, ids = have
@@ -101,15 +101,42 @@ def test_a_database_whose_schema_a_test_changed_is_dropped(used: str) -> None:
         conn.execute(sa.text("CREATE TABLE extra (id integer)"))
     engine.dispose()
     _done_with(used)
-    assert _name(used) not in _databases() and _name(used) not in stores._free
+    assert _name(used) not in _databases()
+    assert _name(used) not in stores._free[stores.TEMPLATE]
 
 
 def test_a_database_still_connected_is_neither_handed_on_nor_dropped(used: str) -> None:
     engine = db.make_engine(used)
     with engine.connect() as conn:
         stores.drop_made()
-        assert _name(used) in _databases() and _name(used) not in stores._free
+        assert _name(used) in _databases()
+        assert _name(used) not in stores._free[stores.TEMPLATE]
         conn.rollback()
     engine.dispose()
     _done_with(used)  # closed now: handed on
-    assert _name(used) in stores._free
+    assert _name(used) in stores._free[stores.TEMPLATE]
+
+
+def test_a_saved_store_is_copied_and_handed_on_as_it_was(tmp_path: Path, used: str) -> None:
+    """A store saved as a test's world left it (stores.save: the API fuzzing's seeded world) is
+    a template: its copies, made or handed on, hold its rows and hand out its next ids."""
+    ctx = Context.open(tmp_path / "seeded", FakeDataPlane(), used)
+    with ctx.write() as s:
+        accounts.new_account(ctx, s, Caller(1, "operator", operator=True), "searchco")
+    saved = stores.save(ctx)
+    assert saved.database == _name(used) and saved.file is None
+    assert _name(used) not in stores._made  # a template now: neither recycled nor dropped
+    fresh = stores.postgresql_url(template=_name(used), dropped=False)
+    copy = stores.postgresql_url(template=_name(used))
+    other = Context.open(tmp_path / "copy", FakeDataPlane(), copy)
+    with other.write() as s:
+        accounts.new_account(other, s, Caller(1, "operator", operator=True), "more")
+    other.engine.dispose()
+    _done_with(copy)
+    assert _name(copy) in stores._free[_name(used)]
+    have, want = _contents(_take(_name(copy), _name(used))), _contents(fresh)
+    assert have == want
+    counts, _, ids = have
+    assert counts["accounts"] == 3 and counts["networks"] == 1  # operator, acme, searchco
+    assert ids == [4, 2]
+    stores.server().admin(f"DROP DATABASE {_name(fresh)}")
