@@ -100,7 +100,10 @@ def test_an_agent_stopped_on_purpose_loses_its_host_and_comes_back(
     pid = _pid(cp)
     os.kill(pid, signal.SIGKILL)
     started = time.monotonic()
-    cp.wait_for(lambda: cp.get("/v1/hosts/h1")["state"] == "lost", timeout=20,
+    # 5.6 s when the supervisor sees the kill at once (docs/multi-host.md); if it misses it,
+    # the agent's open long poll (20 s) keeps the host present, then LOST_AFTER (5 s): under
+    # a loaded machine that took more than 20 s (two runs of three beside other suites)
+    cp.wait_for(lambda: cp.get("/v1/hosts/h1")["state"] == "lost", timeout=45,
                 what="h1 lost")
     print(f"h1 lost {time.monotonic() - started:.1f} s after its agent was killed")
     assert _pid(cp) == pid and not _alive(pid)  # not run again meanwhile
@@ -121,7 +124,7 @@ def test_removing_the_host_stops_its_agent(cp: ControlPlane, h1: str) -> None:
     request = urllib.request.Request(cp.url + "/v1/instances/web?account=acme", method="DELETE",
                                      headers={"Authorization": f"Bearer {cp.token}"})
     urllib.request.urlopen(request, timeout=30).close()
-    cp.wait_for(lambda: not cp.items("/v1/instances?account=acme"), timeout=30,
+    cp.wait_for(lambda: not cp.items("/v1/instances?account=acme"), timeout=60,
                 what="web deleted")
     pid = _pid(cp)
     cp.cli("host", "remove", "h1")
