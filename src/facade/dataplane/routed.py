@@ -145,8 +145,10 @@ class RoutedDataPlane:
             return None  # a management agent's: in a router, on the local host
         with self._lock:
             known, host = instance in self._instances, self._instances.get(instance)
-        if not known:
+        if not known:  # asked of the store once, kept as `_node` keeps a namespace's
             host = self.hosts.node_host(instance)
+            with self._lock:
+                self._instances[instance] = host
         return self._route(host)
 
     def _learn(self, host: str | None, netns: str) -> None:
