@@ -167,7 +167,7 @@ def statuses(ctx: Context) -> dict[str, str]:
                 **{f"instance {i.name}": i.status for i in s.scalars(select(Instance))}}
 
 
-def settle(ctx: Context, worker: Controller, timeout: float = 30.0) -> None:
+def settle(ctx: Context, worker: Controller, timeout: float = 120.0) -> None:
     """Wait (bounded) until the worker has nothing left to do: nothing queued, held or delayed,
     every appliance ready, every instance active."""
     deadline = time.monotonic() + timeout
