@@ -14,18 +14,15 @@
 #    out) at the scheduler's idle priority (SCHED_IDLE, `chrt --idle 0`), so a kernel test's
 #    timers never wait for it; the fuzzing has no deadline of its own to miss (its one wait, the
 #    seeding's settling, is bounded generously). Once the kernel tests end, it has both cores.
-# 3. PostgreSQL (docs/postgresql.md, a throwaway server per worker, tests/pg.py): the
+# 3. PostgreSQL (docs/postgresql.md, a throwaway server per worker, tests/pg.py): the whole
+#    unit suite (its modules that open a store; those marked no_store are left out), the
 #    service tests that lean on the store most (allocation under contention, names per
 #    account, read snapshots) and two kernel modules (an appliance end to end; restarts
-#    adopting the kernel, drift repaired), in the kernel tests' sandboxed workers. (Steps 1-2 also run the tests
-#    that need PostgreSQL whatever the store: two control planes on one database, the
-#    migrations up and down.) The whole unit suite passes on PostgreSQL too (its 101 tests
-#    that open a store: 30 s on two workers; taken out again on 2026-12-08, when `make test`
-#    took 873 s in one run), and so does the rest of the service suite (786 tests with the
-#    unit suite's, about 540 s of CPU on 2026-12-08), but neither fits the budget
-#    beside the rest (docs/guarantees.md, "Time": tried on 2026-12-07 at the scheduler's idle
-#    priority from the start, it ended 120 s after the kernel tests, and tests with a deadline
-#    failed when it was starved).
+#    adopting the kernel, drift repaired), in the kernel tests' sandboxed workers. (Steps 1-2
+#    also run the tests that need PostgreSQL whatever the store: two control planes on one
+#    database, the migrations up and down.) The rest of the service suite passes on
+#    PostgreSQL too (786 tests with the unit suite's, about 540 s of CPU on 2026-12-08), but
+#    does not fit the budget beside the rest (docs/guarantees.md, "Time").
 set -u
 PY=${1:-.venv/bin/python}
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider)
@@ -36,7 +33,7 @@ FUZZ_HALF="test_operator_requests or test_anonymous_requests"
 KERNEL_WORKERS=(--tx "2*popen//python=tests/integration/sandbox $PY" --dist loadfile
                 --no-loadscope-reorder)
 PG_TESTS=(tests/integration/test_appliance_e2e.py tests/integration/test_resilience_e2e.py
-          tests/service/test_concurrency.py tests/service/test_names_per_account.py
+          tests/unit tests/service/test_concurrency.py tests/service/test_names_per_account.py
           tests/service/test_read_consistency.py)
 
 fuzzlogs=$(mktemp -d)
