@@ -406,8 +406,13 @@ def test_a_host_cut_off_is_lost_its_nodes_come_back_elsewhere_and_it_is_swept(
     answered: list[float] = []
     done = threading.Event()
     try:
+        # ready, and every node's agent heard once: the management round that finds a node
+        # made just now (its agent not listening yet) logs it unreachable, which must come
+        # before the cut, not after (the events are counted from the cut)
         app = cp.wait_for(lambda: (a := cp.get("/v1/appliances/lossy?account=red"))["status"]
-                          == "ready" and a, timeout=30, what="lossy ready")
+                          == "ready" and all((n.get("management") or {}).get("reachable")
+                                             for n in (a["frontend"], *a["backends"])) and a,
+                          timeout=30, what="lossy ready, its nodes' agents reachable")
         old = {b["name"]: b["host"] for b in app["backends"]}
         assert sorted(old.values()) == ["h2", "local"], old  # h1 drains: left out
         fe = app["frontend"]
