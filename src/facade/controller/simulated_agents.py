@@ -3,7 +3,7 @@ hosts on their agents"): `python -m facade.workloads.host_agent --apply` for eac
 host, reaching the API over its unix socket ($FACADE_HOME/api.sock: root's, no TLS, no
 port), its token in its environment, its agent id fixed per host (`sim-NAME`: a run that
 replaces a dead one registers at once, where a new id would wait until the dead one's
-heartbeat is stale), its state folder $FACADE_HOME/agents/NAME (its pidfiles, sandboxes, FRR
+heartbeat is stale), its state folder $FACADE_HOME/host-agents/NAME (its pidfiles, sandboxes, FRR
 folder, `agent.pid` and `agent.log`).
 
 A supervisor thread forks every run of every agent (also the first, which `start` hands it)
@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from facade.domain import workload
+from facade.domain import names, workload
 
 log = logging.getLogger("facade.hosts")
 
@@ -47,7 +47,7 @@ STOPPED = "stopped"  # the marker file of an agent stopped on purpose
 
 def folder(home: Path, host: str) -> Path:
     """Host HOST's agent's state folder."""
-    return home / "agents" / host
+    return home / names.HOST_AGENTS_DIR / host
 
 
 def agent_id(host: str) -> str:
