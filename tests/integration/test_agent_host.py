@@ -28,6 +28,7 @@ from facade.domain.specs import (
     NodeSpec,
     PortRuleSpec,
     PortSpec,
+    ProcessSpec,
     SandboxSpec,
     SubnetSpec,
     port_rules_fingerprint,
@@ -211,6 +212,13 @@ def two_agents(tmp_path: Path, driver_host_guard: set[str]) -> Iterator[tuple[
         plane.cleanup()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _inode(netns: str) -> int:
     return Path(f"/run/netns/{netns}").stat().st_ino
 
@@ -221,8 +229,8 @@ def test_a_node_moved_between_two_agents_keeps_its_namespace(
     """Make before break (a front-end's move): t6's agent makes the node of t4's agent by
     moving its port (the namespace and its MAC kept), then t4's agent, asked to delete its
     copy, finds the node on t6 (its `lo` alias) and lets it go: its records (the sandbox's
-    folder, its init started by an `exec`) and its emptied segment go, the node stays; t6's
-    agent deletes it for good. A node still on t4 is deleted by t4's agent as before."""
+    folder, its init started by an `exec`, the process and pidfile it started) and its emptied
+    segment go, the node stays; t6 starts its own process there and deletes it for good. A node still on t4 is deleted by t4's agent as before."""
     _, old, new = two_agents
     ip = "10.94.0.5"
     box = SandboxSpec(uid=0x10000000 + 94 * 65536, hostname="fe", memory=1 << 27, pids=64,
@@ -234,6 +242,9 @@ def test_a_node_moved_between_two_agents_keeps_its_namespace(
     assert old.exec(spec.netns, ["true"]).returncode == 0  # starts t4's init in the node
     init = json.loads((tmp_path / "agent4" / "nodes" / spec.netns / "init.json").read_text())
     inode = _inode(spec.netns)
+    work = ProcessSpec(key="wl9405", netns=spec.netns, argv=("sleep", "300"), sandboxed=True)
+    pid = old.start_process(work)  # t4's pidfile
+    assert old.observe_process(work.key) is not None and new.observe_process(work.key) is None
 
     moved = dataclasses.replace(spec, host="t6")
     _run(new, "ensure_node", spec=moved, start=())
@@ -247,11 +258,15 @@ def test_a_node_moved_between_two_agents_keeps_its_namespace(
     assert _inode(spec.netns) == inode and "eth0" in _links(spec.netns)
     assert not (tmp_path / "agent4" / "nodes" / spec.netns).exists()
     assert not Path(f"/proc/{init['pid']}").exists()  # t4's init in it killed
+    assert old.observe_process(work.key) is None and not _alive(pid)  # and t4's process
+    assert not list((tmp_path / "agent4" / "run").glob("*.json"))  # its pidfile gone
     assert BRIDGE not in _links(names.host_netns(HOST))  # its emptied segment released
     seen = new.observe_node(spec.netns)
     assert seen is not None and seen.host == "t6" and seen.fingerprint == moved.fingerprint()
     assert new.exec(spec.netns, ["true"]).returncode == 0  # t6's own init now
     assert (tmp_path / "agent6" / "nodes" / spec.netns / "init.json").exists()
+    new.start_process(work)  # the process reconciler's, once t6 does not see it
+    assert new.observe_process(work.key) is not None
 
     _run(new, "delete_node", netns=spec.netns)  # its own: deleted
     assert spec.netns not in _namespaces()
