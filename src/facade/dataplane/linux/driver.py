@@ -298,7 +298,7 @@ class LinuxDataPlane:
                      ", ".join(removed) or "nothing of it here")
             return
         with self._fabric.shared(), self._nodes.hold(netns):
-            _, ends = self._delete_node(netns)
+            _, ends = self._delete_node(netns, host=host)
             self._teardowns.add(netns, ends)
 
     def _drives(self, host: str | None) -> bool:
@@ -322,9 +322,11 @@ class LinuxDataPlane:
         with self._fabric.shared():
             return self._teardowns.gone(netns)
 
-    def _delete_node(self, netns: str) -> tuple[list[str], list[int]]:
+    def _delete_node(self, netns: str, *, host: str | None | nodes.Unread = nodes.UNREAD
+                     ) -> tuple[list[str], list[int]]:
         return nodes.delete_node(netns, sandboxes=self._sandboxes, guard=self._guard,
-                                 procs=self._procs, prober=self._prober, hub=self.overlay_hub)
+                                 procs=self._procs, prober=self._prober, hub=self.overlay_hub,
+                                 host=host)
 
     @_boundary("set_backends")
     def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:

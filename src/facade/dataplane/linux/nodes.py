@@ -8,6 +8,7 @@ node_tables.py), the neighbour entries it announces to routers and learns from i
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import threading
 import time
@@ -181,15 +182,27 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
     step.log()
 
 
+class Unread(enum.Enum):
+    """A node's host not read yet (`delete_node` reads it then)."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
+
+
 def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
-                prober: Prober, hub: bool = True) -> tuple[list[str], list[int]]:
+                prober: Prober, hub: bool = True,
+                host: str | None | Unread = UNREAD) -> tuple[list[str], list[int]]:
     """Delete the node and everything of it (its guard entries, announcements, processes,
     namespace, pidfiles and sandbox); returns what was removed, and the indexes of its ports'
     fabric ends, which go with its namespace a moment later (Teardowns). The driver calls it
     for a node it drives (`placed_on`); one moved to a host it does not drive it lets go
-    (`let_go`)."""
+    (`let_go`). `host`: the simulated host its ports are on, if the caller read it
+    (`placed_on`)."""
     removed: list[str] = []
-    host = _host_of(netns)
+    if isinstance(host, Unread):
+        host = _host_of(netns)
     where = names.host_netns(host) if host is not None else FABRIC
     entries = guard.record(netns)
     if entries and ns.exists(where):
