@@ -199,6 +199,9 @@ class Controller:
             key = self.queue.get(timeout=0.5, quick=quick)
             if key is None:
                 continue
+            # a worker already waiting for a key when `held` began may get one meanwhile:
+            # it waits too, and reconciles it with what the held writes made
+            self._gate.wait()
             waited, background = self.queue.waited(key)
             if not background:
                 self.costs.waited(key.kind, waited)
