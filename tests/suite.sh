@@ -12,8 +12,10 @@
 #    Beside them, the API fuzzing takes what they leave of the two cores: two processes (each
 #    about half the cases: schemathesis's cases share node ids, so pytest-xdist cannot hand them
 #    out) at the scheduler's idle priority (SCHED_IDLE, `chrt --idle 0`), so a kernel test's
-#    timers never wait for it; the fuzzing has no deadline of its own to miss (its one wait, the
-#    seeding's settling, is bounded generously). Once the kernel tests end, it has both cores.
+#    timers never wait for it; the fuzzing has no deadline of its own to miss (schemathesis's
+#    10 s read deadline is lifted in the test module: one run beside other engineers' work
+#    starved the schema's loading past it; the seeding's settling is bounded generously). Once
+#    the kernel tests end, it has both cores.
 # 3. PostgreSQL (docs/postgresql.md, a throwaway server per worker, tests/pg.py): the whole
 #    unit suite (its modules that open a store; those marked no_store are left out), the
 #    service tests that lean on the store most (allocation under contention, names per
