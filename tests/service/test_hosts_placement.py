@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from facade.store.models import Host
@@ -34,6 +35,7 @@ def test_with_no_simulated_host_every_backend_is_local(world: Any) -> None:
     assert _backend_hosts(world, "solo") == Counter({"local": 3})
 
 
+@pytest.mark.agents
 def test_backends_spread_one_per_host_before_any_takes_a_second(world: Any) -> None:
     world.changed = True
     for host in ("h1", "h2"):
@@ -71,6 +73,7 @@ def test_draining_full_and_unmade_hosts_take_no_backend(world: Any) -> None:
         "backends": 1}), 409, "full", where="backends")
 
 
+@pytest.mark.agents
 def test_drain_moves_a_hosts_backends_away_with_the_appliance_ready_throughout(
         world: Any) -> None:
     """service/hosts_drain.py: a replacement first, on a host that does not drain; the old
