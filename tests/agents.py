@@ -1,7 +1,7 @@
 """Simulated hosts on their own host agents, in a service test's process (docs/multi-host.md,
-"Simulated hosts on their agents"; docs/testing.md): what `facade up --simulated-agents` does
-with child processes (controller/simulated_agents.py), done with threads over the test's
-client, on the fake driver.
+"The service tests of hosts on agents"): what `facade up --simulated-agents` does with child
+processes (controller/simulated_agents.py), done with threads over the test's client, on the
+fake driver.
 
 - `HostAgentRuns` is the context's `HostAgentRuns` (service/context.py): `hosts.add` starts
   a host's agent through it, `hosts.remove` stops it. Each run is the real `HostAgent`
