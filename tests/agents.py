@@ -368,6 +368,7 @@ class _Run:
     thread: threading.Thread | None = None
     runs: int = 0
     said: list[str] = field(default_factory=list)
+    stopping: bool = False  # stopped or killed by the test (not ended by itself)
 
 
 class HostAgentRuns:
@@ -380,6 +381,7 @@ class HostAgentRuns:
         self.views: dict[str, HostView] = {}  # outlive their agents, as a host's kernel does
         self._runs: dict[str, _Run] = {}
         self._lock = threading.Lock()
+        self.died: list[str] = []  # agents that ended by themselves (refused), and why
 
     def view(self, host: str) -> HostView:
         with self._lock:
@@ -415,11 +417,6 @@ class HostAgentRuns:
         assert run.thread is None or not run.thread.is_alive(), f"{host}'s agent runs"
         self._spawn(host, run)
 
-    def running(self, host: str) -> bool:
-        with self._lock:
-            run = self._runs.get(host)
-        return run is not None and run.thread is not None and run.thread.is_alive()
-
     def calls(self) -> list[str]:
         """Every call the plane's driver and the agents' kernels had (the world's first)."""
         return [*self.world.calls, *(c for v in list(self.views.values()) for c in v.calls)]
@@ -435,6 +432,7 @@ class HostAgentRuns:
         assert self.plane.misrouted == [], self.plane.misrouted
         for host, view in self.views.items():
             assert view.foreign == [], (host, view.foreign)
+        assert self.died == [], self.died
 
     def _spawn(self, host: str, run: _Run) -> None:
         self.view(host).dead = False
@@ -442,8 +440,14 @@ class HostAgentRuns:
                             say=run.said.append, kernel=self.view,
                             agent=f"sim-{host}-agent")
         agent.transport = ClientTransport(self.client, run.token)
-        run.agent = agent
-        run.thread = threading.Thread(target=agent.run, name=f"agent-{host}", daemon=True)
+        run.agent, run.stopping = agent, False
+
+        def life() -> None:
+            code = agent.run()
+            if not run.stopping:
+                self.died.append(f"{host}'s agent ended ({code}): {run.said[-3:]}")
+
+        run.thread = threading.Thread(target=life, name=f"agent-{host}", daemon=True)
         run.runs += 1
         run.thread.start()
 
@@ -451,6 +455,7 @@ class HostAgentRuns:
         if run.agent is None or run.thread is None:
             return
         self.view(host).dead = True  # as a process killed: what it was running ends too
+        run.stopping = True
         run.agent.stop.set()
         while run.thread.is_alive():  # its open long poll ends at once
             self.work.gone(host, why)
