@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from facade.store.models import Host
-from tests.agents import calls, lose, made_on
+from tests.agents import calls, lose, made_on, ready_throughout
 from tests.service.helpers import eventually, ok, wait_ready
 
 
@@ -84,7 +84,7 @@ def test_drain_moves_a_front_end_with_its_address_the_appliance_ready(world: Any
     assert (new["name"], new["netns"], new["interfaces"]) == \
         (old["name"], old["netns"], old["interfaces"])
     assert _driver_host(world, new["netns"]) == new["host"]
-    assert statuses <= {"ready"}
+    ready_throughout(world, statuses)
     assert wait_ready(world, "mover")["endpoint"] == app["endpoint"]
     notes = [e["message"] for e in world.items("/v1/events")
              if e["kind"] == "host.frontend_moved"]

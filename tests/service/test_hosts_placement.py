@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from facade.store.models import Host
+from tests.agents import ready_throughout
 from tests.service.helpers import err, ok, wait_ready
 
 
@@ -96,7 +97,10 @@ def test_drain_moves_a_hosts_backends_away_with_the_appliance_ready_throughout(
         assert time.monotonic() < deadline, world.items("/v1/events")[-5:]
         statuses |= {a["status"] for a in world.items("/v1/appliances")}
         time.sleep(0.05)
-    assert statuses == {"ready"}  # never scaling, degraded or anything else meanwhile
+    # never scaling, degraded or anything else meanwhile (on agents: but for the moment
+    # `three`'s front-end, moving off h1 too, is on no host: tests/agents.ready_throughout)
+    assert "ready" in statuses
+    ready_throughout(world, statuses)
     after = ok(world.req("GET", "/v1/appliances/one"))
     assert after["status"] == "ready" and len(after["backends"]) == 1
     assert after["backends"][0]["host"] != where and after["backends"][0]["name"] not in before
