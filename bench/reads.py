@@ -47,38 +47,44 @@ from facade.service.context import Caller, Context
 from facade.store.models import Appliance, Instance
 
 BATCH = 100  # appliances per write transaction while filling the store
+# appliances per service: a subnet is a Linux bridge of at most 1,022 interfaces
+# (domain/ipam.py), and a service's management subnet holds two per appliance
+PER_SERVICE = 400
 
 
 def fill(ctx: Context, operator: Caller, n: int) -> tuple[str, float]:
-    """acme's subnet, searchco's service, n appliances of acme; returns acme's token and the
+    """acme's subnet, searchco's services, n appliances of acme; returns acme's token and the
     seconds it took."""
     t0 = time.perf_counter()
-    world(ctx, operator)
+    world(ctx, operator, -(-n // PER_SERVICE))
     for start in range(0, n, BATCH):
         with ctx.write() as session:
             for i in range(start, min(start + BATCH, n)):
                 appliances.new_appliance(ctx, session, operator, name=f"app{i:04d}",
-                                         account="acme", service="search",
+                                         account="acme", service=f"search{i // PER_SERVICE}",
                                          subnet="acme-vpc/app", backends=1)
     token = accounts.create_token(ctx, operator, "acme").token
     return str(token), time.perf_counter() - t0
 
 
-def world(ctx: Context, operator: Caller) -> None:
-    """acme's subnet (a /20) and searchco's service "search" (backend and management subnets,
-    /20 each), acme's quotas out of the way."""
+def world(ctx: Context, operator: Caller, services: int) -> None:
+    """acme's subnet (a /20) and searchco's services `search0`.. (each its own backend and
+    management subnets, /22 each, in one network), acme's quotas out of the way."""
     for name in ("acme", "searchco"):
         accounts.create(ctx, operator, name)
     room = 100_000  # domain.quotas.MAX_LIMIT
     quotas.set_(ctx, operator, "acme", {"appliances": room, "backends": room})
     networks.create_network(ctx, operator, "acme-vpc", "acme", "10.0.0.0/16",
                             [{"name": "app", "cidr": "10.0.0.0/20"}])
-    networks.create_network(ctx, operator, "search-vpc", "searchco", "10.1.0.0/16",
-                            [{"name": "backend", "cidr": "10.1.0.0/20"},
-                             {"name": "mgmt", "cidr": "10.1.16.0/20"}])
-    catalog.create(ctx, operator, name="search", account="searchco", workload_name="http-echo",
-                   command=None, port=80, backend_subnet="search-vpc/backend",
-                   management_subnet="search-vpc/mgmt")
+    networks.create_network(ctx, operator, "search-vpc", "searchco", "10.1.0.0/16", [
+        subnet for k in range(services)
+        for subnet in ({"name": f"backend{k}", "cidr": f"10.1.{8 * k}.0/22"},
+                       {"name": f"mgmt{k}", "cidr": f"10.1.{8 * k + 4}.0/22"})])
+    for k in range(services):
+        catalog.create(ctx, operator, name=f"search{k}", account="searchco",
+                       workload_name="http-echo", command=None, port=80,
+                       backend_subnet=f"search-vpc/backend{k}",
+                       management_subnet=f"search-vpc/mgmt{k}")
 
 
 def converge(ctx: Context) -> float:

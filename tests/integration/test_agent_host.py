@@ -3,10 +3,13 @@ linux/agent_host.HostDataPlane), without a control plane: intents made as the co
 sends them (the wire's JSON) for simulated host t4, run by t4's agent kernel. Its node is made
 on t4 (its port on t4's segment, read with `ip -j`), read back with its fingerprint, its
 security rules set in t4's namespace only (the fabric's tables are not t4's: `nft -j`), read
-back without drift, the host seen alive, and the node deleted, all through the executor."""
+back without drift, the host seen alive, and the node deleted, all through the executor. Then
+the overlay split between the plane and an agent, and a node moved between two agents (make
+before break: the new host's agent takes its namespace over, the old one lets it go)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +28,8 @@ from facade.domain.specs import (
     NodeSpec,
     PortRuleSpec,
     PortSpec,
+    ProcessSpec,
+    SandboxSpec,
     SubnetSpec,
     port_rules_fingerprint,
 )
@@ -182,3 +187,88 @@ def test_the_host_is_its_agents_and_the_overlays_shared_part_the_planes(
     assert "fcd-rr" in _namespaces()  # t5 is still on it
     plane.remove_host("t5")
     assert not {"fcd-rr", "fcd-substrate"} & _namespaces()
+
+
+@pytest.fixture
+def two_agents(tmp_path: Path, driver_host_guard: set[str]) -> Iterator[tuple[
+        LinuxDataPlane, HostDataPlane, HostDataPlane]]:
+    """The control plane's driver (the overlay's shared part), and the agents of t4 and t6,
+    each on a state folder of its own, their hosts made."""
+    plane = LinuxDataPlane(tmp_path / "state", this_plane_only=True)
+    plane.delegate(lambda: [HOST, "t6"])
+    old = HostDataPlane(tmp_path / "agent4", HOST, this_plane_only=True)
+    new = HostDataPlane(tmp_path / "agent6", "t6", this_plane_only=True)
+    try:
+        plane.ensure_subnet(SubnetSpec(bridge=BRIDGE, cidr="10.94.0.0/24"))
+        plane.ensure_overlay()
+        old.ensure_host(HOST, "172.31.0.14")
+        new.ensure_host("t6", "172.31.0.16")
+        plane.stretch_segments({BRIDGE})
+        yield plane, old, new
+    finally:
+        for agent, host in ((old, HOST), (new, "t6")):
+            agent.remove_host(host)
+            agent.cleanup()
+        plane.cleanup()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _inode(netns: str) -> int:
+    return Path(f"/run/netns/{netns}").stat().st_ino
+
+
+def test_a_node_moved_between_two_agents_keeps_its_namespace(
+        two_agents: tuple[LinuxDataPlane, HostDataPlane, HostDataPlane],
+        tmp_path: Path) -> None:
+    """Make before break (a front-end's move): t6's agent makes the node of t4's agent by
+    moving its port (the namespace and its MAC kept), then t4's agent, asked to delete its
+    copy, finds the node on t6 (its `lo` alias) and lets it go: its records (the sandbox's
+    folder, its init started by an `exec`, the process and pidfile it started) and its emptied
+    segment go, the node stays; t6 starts its own process there and deletes it for good. A node still on t4 is deleted by t4's agent as before."""
+    _, old, new = two_agents
+    ip = "10.94.0.5"
+    box = SandboxSpec(uid=0x10000000 + 94 * 65536, hostname="fe", memory=1 << 27, pids=64,
+                      cpu_weight=100, own_network=False)  # a front-end's sandbox
+    spec = NodeSpec(netns="fcd-i9405-fe", role=NodeRole.INSTANCE, host=HOST, sandbox=box,
+                    ports=(PortSpec(host=names.port(9405), bridge=BRIDGE, ifname="eth0",
+                                    address=f"{ip}/24", mac=names.mac(SUBNET, ip)),))
+    old.ensure_node(spec)
+    assert old.exec(spec.netns, ["true"]).returncode == 0  # starts t4's init in the node
+    init = json.loads((tmp_path / "agent4" / "nodes" / spec.netns / "init.json").read_text())
+    inode = _inode(spec.netns)
+    work = ProcessSpec(key="wl9405", netns=spec.netns, argv=("sleep", "300"), sandboxed=True)
+    pid = old.start_process(work)  # t4's pidfile
+    assert old.observe_process(work.key) is not None and new.observe_process(work.key) is None
+
+    moved = dataclasses.replace(spec, host="t6")
+    _run(new, "ensure_node", spec=moved, start=())
+    assert _inode(spec.netns) == inode  # the same namespace
+    assert _links(names.host_netns("t6"))[names.port(9405)]["master"] == BRIDGE
+    assert names.port(9405) not in _links(names.host_netns(HOST))
+    assert _links(spec.netns)["eth0"]["address"] == names.mac(SUBNET, ip)
+    assert BRIDGE in _links(names.host_netns(HOST))  # t4's segment: t4's agent's to release
+
+    assert _run(old, "delete_node", netns=spec.netns) is None  # t4 lets it go
+    assert _inode(spec.netns) == inode and "eth0" in _links(spec.netns)
+    assert not (tmp_path / "agent4" / "nodes" / spec.netns).exists()
+    assert not Path(f"/proc/{init['pid']}").exists()  # t4's init in it killed
+    assert old.observe_process(work.key) is None and not _alive(pid)  # and t4's process
+    assert not list((tmp_path / "agent4" / "run").glob("*.json"))  # its pidfile gone
+    assert BRIDGE not in _links(names.host_netns(HOST))  # its emptied segment released
+    seen = new.observe_node(spec.netns)
+    assert seen is not None and seen.host == "t6" and seen.fingerprint == moved.fingerprint()
+    assert new.exec(spec.netns, ["true"]).returncode == 0  # t6's own init now
+    assert (tmp_path / "agent6" / "nodes" / spec.netns / "init.json").exists()
+    new.start_process(work)  # the process reconciler's, once t6 does not see it
+    assert new.observe_process(work.key) is not None
+
+    _run(new, "delete_node", netns=spec.netns)  # its own: deleted
+    assert spec.netns not in _namespaces()
+    assert not (tmp_path / "agent6" / "nodes" / spec.netns).exists()
+    assert BRIDGE not in _links(names.host_netns("t6"))

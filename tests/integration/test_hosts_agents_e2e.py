@@ -35,7 +35,7 @@ instances:
 
 
 def _agent(cp: ControlPlane) -> Path:
-    return cp.home / "agents" / "h1"
+    return cp.home / "host-agents" / "h1"
 
 
 def _pid(cp: ControlPlane) -> int:

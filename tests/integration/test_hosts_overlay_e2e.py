@@ -406,8 +406,13 @@ def test_a_host_cut_off_is_lost_its_nodes_come_back_elsewhere_and_it_is_swept(
     answered: list[float] = []
     done = threading.Event()
     try:
+        # ready, and every node's agent heard once: the management round that finds a node
+        # made just now (its agent not listening yet) logs it unreachable, which must come
+        # before the cut, not after (the events are counted from the cut)
         app = cp.wait_for(lambda: (a := cp.get("/v1/appliances/lossy?account=red"))["status"]
-                          == "ready" and a, timeout=30, what="lossy ready")
+                          == "ready" and all((n.get("management") or {}).get("reachable")
+                                             for n in (a["frontend"], *a["backends"])) and a,
+                          timeout=30, what="lossy ready, its nodes' agents reachable")
         old = {b["name"]: b["host"] for b in app["backends"]}
         assert sorted(old.values()) == ["h2", "local"], old  # h1 drains: left out
         fe = app["frontend"]
@@ -485,8 +490,12 @@ def test_a_host_cut_off_is_lost_its_nodes_come_back_elsewhere_and_it_is_swept(
                      "peer", "name", "eth0", "netns", "stale")
         nsclient.run("ip", "-n", "fcd-h-h2", "link", "set", stale_port, "master", bridge, "up")
         nsclient.run("ip", "-n", "stale", "link", "set", "eth0", "address", mac, "up")
-        overlay.announce("stale", mac, endpoint, "eth0")
-        assert any(e.get("ifname") == stale_port for e in _fdb("fcd-h-h2", mac))
+        # its gratuitous ARP until h2's bridge learnt it: a port forwards only once the
+        # kernel's linkwatch has seen its carrier, a moment after `up` (an ARP sent before is
+        # dropped; once, the entry was missing so); a failure says what h2 held
+        cp.wait_for(lambda: overlay.announce("stale", mac, endpoint, "eth0") or any(
+            e.get("ifname") == stale_port for e in _fdb("fcd-h-h2", mac)), timeout=3,
+            what=f"h2's bridge learning the stale copy: {_fdb('fcd-h-h2', mac)}")
         nsclient.run("ip", "-n", "fcd-substrate", "link", "set", port, "up")
         cp.wait_for(lambda: cp.get("/v1/hosts/h2")["state"] == "ready", timeout=20,
                     what="h2 ready again")

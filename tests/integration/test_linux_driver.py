@@ -507,8 +507,11 @@ def test_a_sandbox_a_crash_left_without_a_name_is_collected(driver_dp: LinuxData
     dp.ensure_node(NodeSpec("fcd-i9601-kept", "instance", (
         PortSpec("fcdv96011", "fcdb9601", "eth0", "10.9.60.11/24", mac="02:96:0a:09:3c:0b"),),
         sandbox=box))
-    kept = dp._sandboxes._init_pid("fcd-i9601-kept")
-    assert kept is not None
+    # the node's init as a launch finds it: started again if bwrap gave up right after it
+    # said its pid (seen under load: "loopback: Failed RTM_NEWADDR"; the node is whole, and
+    # its init is started again by the next launch into it)
+    kept = dp._sandboxes._ensure_init("fcd-i9601-kept", box)
+    assert _alive(kept)
     bridge = dp._sandboxes.bridge.path(dp._sandboxes.nodes_dir / "fcd-i9601-kept" / "fs",
                                        readonly=False)
     orphan = subprocess.Popen(["bwrap", "--unshare-net", "--unshare-pid", "--ro-bind", "/", "/",
@@ -537,9 +540,11 @@ def test_a_program_a_crash_left_unrecorded_is_collected(driver_dp: LinuxDataPlan
 
     dp = driver_dp
     _sandboxed_instance(dp, 97, "crashy")
-    init = dp._sandboxes._init_pid("fcd-i9701-crashy")
     kept = dp.start_process(ProcessSpec("crashy-kept", "fcd-i9701-crashy", ("sleep", "61"),
                                         sandboxed=True))
+    # the init this launch joined (it starts the init again if bwrap gave up on the first
+    # right after saying its pid: seen under load, "loopback: Failed RTM_NEWADDR")
+    init = dp._sandboxes._init_pid("fcd-i9701-crashy")
     own = dp.start_process(ProcessSpec("crashy-own", "fcd-i9701-crashy", ("sleep", "62")))
     assert not list(dp._procs.run_dir.glob("*.starting"))  # removed once recorded
     # the starts a crash cut short: launched, never recorded

@@ -20,10 +20,12 @@ import pytest
 from sqlalchemy import select
 
 from facade.dataplane import intents
+from facade.dataplane.errors import DataPlaneError
 from facade.dataplane.fake import FakeDataPlane
 from facade.dataplane.routed import RoutedDataPlane
 from facade.domain.specs import NodeSpec, SubnetSpec
 from facade.domain.states import HostState
+from facade.service import hosts_agents
 from facade.store.models import Event, Host
 from facade.workloads.host_agent.work import WorkLoop
 from tests.agents import ClientAgent, ClientTransport
@@ -247,3 +249,46 @@ def test_an_agent_registering_for_a_lost_host_fences_it_until_the_watch_rejoins_
     finally:
         agent.stop.set()
         thread.join(10)
+
+
+class _Runs:
+    """HostAgentRuns that only records what it was asked (no process)."""
+
+    def __init__(self) -> None:
+        self.stopped: list[str] = []
+
+    def start(self, host: str, token: str, address: str) -> None:
+        raise AssertionError("not started here")
+
+    def stop(self, host: str) -> None:
+        self.stopped.append(host)
+
+
+def test_an_agent_stopped_on_purpose_fails_what_it_had_taken_at_once(plane: Api) -> None:
+    """Once its host is removed, the agent's answers are refused: an operation it had taken
+    (the host watch's `host_alive`) fails when its agent is stopped, not 15 s later."""
+    runs = _Runs()
+    plane.ctx.agents = runs
+    work = plane.ctx.host_work
+    taken: list[Any] = []
+    poll = threading.Thread(target=lambda: taken.extend(work.take("h1", 5.0, 10)))
+    poll.start()
+    eventually(lambda: work.present("h1"))
+    failed: list[str] = []
+
+    def call() -> None:
+        try:
+            work.call("h1", "host_alive", intents.FLAG, 15.0, name="h1")
+        except DataPlaneError as exc:
+            failed.append(str(exc))
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    poll.join(5)
+    assert [i.op for i in taken] == ["host_alive"]
+    started = time.monotonic()
+    hosts_agents.stop(plane.ctx, "h1")
+    caller.join(5)
+    assert runs.stopped == ["h1"] and time.monotonic() - started < 2.0
+    assert failed and "h1's agent was stopped" in failed[0]
+    assert not work.present("h1")

@@ -10,7 +10,7 @@ import pytest
 
 from facade.dataplane.errors import DataPlaneError, Kind
 from facade.dataplane.fake import FakeDataPlane
-from facade.domain.specs import NodeSpec, PortSpec, SubnetSpec
+from facade.domain.specs import NodeSpec, PortSpec, ProcessSpec, SubnetSpec
 from facade.domain.states import NodeRole
 from tests.agents import HostView, PlaneSide
 
@@ -38,8 +38,11 @@ def test_a_hosts_view_makes_and_sees_its_own_nodes_only() -> None:
     assert h1.foreign == ["ensure_node fcd-i2-a2 (for h2)"]
     assert not h2.has_node("fcd-i1-a1") and h2.observe_node("fcd-i1-a1") is None  # a read
     assert h2.inventory().namespaces == frozenset() and h2.observe().nodes == {}
-    h2.delete_node("fcd-i1-a1")  # not there: nothing done, and recorded
-    assert "fcd-i1-a1" in world.nodes and h2.foreign == ["delete_node fcd-i1-a1 (a node of h1)"]
+    h2.delete_node("fcd-i1-a1")  # not its own: let go (a move's old side), not deleted
+    assert "fcd-i1-a1" in world.nodes and h2.foreign == []
+    with pytest.raises(DataPlaneError):
+        h2.set_backends("fcd-i1-a1", ())
+    assert h2.foreign == ["set_backends fcd-i1-a1 (a node of h1)"]
     with pytest.raises(DataPlaneError):
         h2.ensure_host("h1", "172.31.0.11")
     h1.dead = True  # its agent killed: nothing runs
@@ -57,7 +60,9 @@ def test_the_planes_side_records_requests_about_a_remote_hosts_nodes() -> None:
     assert plane.misrouted == []
     assert set(plane.observe().nodes) == {"fcd-i3-a3"}
     assert plane.inventory().namespaces == frozenset({"fcd-i3-a3"})
-    plane.delete_node("fcd-i1-a1")
+    plane.delete_node("fcd-i1-a1")  # let go (a move onto h1's side), not deleted
+    assert "fcd-i1-a1" in world.nodes and plane.misrouted == []
     plane.ensure_host("h1", "172.31.0.11")
-    assert plane.misrouted == ["delete_node fcd-i1-a1 (host h1 is its agent's)",
-                               "ensure_host (host h1 is its agent's)"]
+    plane.start_process(ProcessSpec(key="wl1", netns="fcd-i1-a1", argv=("true",)))
+    assert plane.misrouted == ["ensure_host (host h1 is its agent's)",
+                               "start_process fcd-i1-a1 (host h1 is its agent's)"]

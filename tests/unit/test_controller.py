@@ -200,6 +200,33 @@ def test_costs_add_thread_cpu_per_activity_and_start_again_after_a_take() -> Non
     assert describe([("node", 12, 0.08)]) == "node 12 in 0.08 s CPU"
 
 
+def test_garbage_collections_are_timed_by_generation_while_installed() -> None:
+    import gc
+
+    from facade.controller.costs import GC, Collections, Costs
+
+    costs = Costs()
+    collections = Collections(costs)
+    collections.install()
+    collections.install()  # once only
+    try:
+        assert gc.callbacks.count(collections) == 1
+        garbage = [[] for _ in range(20_000)]
+        for a, b in zip(garbage, garbage[1:], strict=False):
+            a.append(b)
+            b.append(a)  # cycles: only a collection frees them
+        del garbage, a, b
+        gc.collect(2)
+    finally:
+        collections.remove()
+    taken = {a: (n, cpu) for a, n, cpu in costs.take()}
+    assert taken[f"{GC} (generation 2)"][0] >= 1 and taken[f"{GC} (generation 2)"][1] > 0
+    assert collections not in gc.callbacks
+    gc.collect(2)
+    assert costs.take() == []  # removed: not timed any more
+    collections.remove()  # twice is harmless
+
+
 def test_costs_keep_the_waits_of_each_kind_until_taken() -> None:
     from facade.controller.costs import Costs, describe_waits
 

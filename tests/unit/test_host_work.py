@@ -341,23 +341,59 @@ def test_the_last_remote_host_leaves_the_overlay_only_when_no_other_is_left() ->
     assert local.hub == []  # h3 is still on the overlay
 
 
-def test_a_node_moving_off_a_remote_host_is_deleted_there_first() -> None:
-    """h1's agent deletes its copy before h2 (the plane's) makes the node; a move between two
-    hosts the plane drives deletes nothing (the driver moves its ports); an old host whose
-    agent is away is left to its sweep, and the move goes on."""
-    dp, local, remote, hosts, work = _routed()
-    local.hosts["h3"] = "172.31.0.13"
+class Logged(HostFake):
+    """A host's fake kernel writing its node operations in a log shared with others (their
+    order across hosts), failing `ensure_node` while `broken`."""
+
+    def __init__(self, name: str, log: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.name, self.log, self.broken = name, log, False
+
+    def ensure_node(self, spec: NodeSpec, start: Any = ()) -> frozenset[str]:
+        if self.broken:
+            raise DataPlaneError(f"ensure_node {spec.netns}: not now", Kind.RETRY)
+        self.log.append(f"{self.name} ensure_node {spec.netns}")
+        return super().ensure_node(spec, start)
+
+    def delete_node(self, netns: str) -> None:
+        self.log.append(f"{self.name} delete_node {netns}")
+        super().delete_node(netns)
+
+
+def test_a_node_moving_off_a_remote_host_is_made_on_its_new_host_first() -> None:
+    """Make before break: h2 (the plane's) makes the node, then h1's agent deletes its copy;
+    back onto h1, h1's agent first, then the plane's copy; a move between two hosts the plane
+    drives deletes nothing (the driver moves its ports); a new host that fails leaves the old
+    copy alone, and the retry that succeeds deletes it; an old host whose agent is away is
+    left to its sweep, and the move goes on."""
+    log: list[str] = []
+    local, remote = Logged("plane", log), Logged("h1", log, hosts={"h1": "x"})
+    hosts, work = Hosts(), HostWork(away_after=0.3)
+    local.ensure_subnet(SubnetSpec("fcdb3", "10.0.0.0/24"))
+    local.hosts.update({"h2": "172.31.0.12", "h3": "172.31.0.13"})
+    dp = RoutedDataPlane(local, work, hosts)
     with agent(work, "h1", remote):
         dp.ensure_node(_node(host="h1"))
+        log.clear()
         dp.ensure_node(_node(host="h2"))
+        assert log == ["plane ensure_node fcd-i7-web", "h1 delete_node fcd-i7-web"]
         assert "fcd-i7-web" not in remote.nodes and "fcd-i7-web" in local.nodes
-        assert "delete_node fcd-i7-web" in remote.calls
+        log.clear()
         dp.ensure_node(_node(host="h3"))  # h2 -> h3: both the plane's
-        assert "delete_node fcd-i7-web" not in local.calls
-        dp.ensure_node(_node(host="h1"))  # back onto h1: the plane's copy deleted first
-        assert "delete_node fcd-i7-web" in local.calls and "fcd-i7-web" in remote.nodes
+        assert log == ["plane ensure_node fcd-i7-web"]
+        log.clear()
+        remote.broken = True  # h1 cannot make it now: the plane's copy stays
+        with pytest.raises(DataPlaneError):
+            dp.ensure_node(_node(host="h1"))
+        assert log == [] and "fcd-i7-web" in local.nodes
+        remote.broken = False
+        dp.ensure_node(_node(host="h1"))  # the retry: made on h1, then the plane's deleted
+        assert log == ["h1 ensure_node fcd-i7-web", "plane delete_node fcd-i7-web"]
+        assert "fcd-i7-web" in remote.nodes and "fcd-i7-web" not in local.nodes
     time.sleep(work.away_after + 0.05)  # h1's agent away (its host lost)
+    log.clear()
     dp.ensure_node(_node(host="h2"))
+    assert log == ["plane ensure_node fcd-i7-web"]
     assert "fcd-i7-web" in local.nodes and "fcd-i7-web" in remote.nodes  # left to its sweep
 
 

@@ -3,6 +3,7 @@ run without root right after them: here that is where it stops)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,29 @@ def test_the_store_url_comes_from_facade_database_too(monkeypatch: Any, tmp_path
     monkeypatch.setenv("FACADE_HOME", str(tmp_path / "home"))
     with pytest.raises(SystemExit, match="cannot connect to the store"):
         server.main(["--port", "1"])
+
+
+@pytest.mark.parametrize(("value", "on"), [(None, True), ("1", True), ("0", False),
+                                           (" 0 ", False), ("", True)])
+def test_simulated_hosts_run_on_their_agents_unless_told_not_to(
+        value: str | None, on: bool, monkeypatch: Any) -> None:
+    if value is None:
+        monkeypatch.delenv(server.AGENTS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(server.AGENTS_ENV, value)
+    assert server._agents_default(argparse.ArgumentParser()) is on
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "2", "off"])
+def test_a_simulated_agents_value_it_cannot_read_stops_it_at_start_naming_it(
+        value: str, monkeypatch: Any, capsys: Any, tmp_path: Path) -> None:
+    monkeypatch.setattr(server.os, "geteuid", lambda: 1000)
+    monkeypatch.setenv(server.AGENTS_ENV, value)
+    monkeypatch.setenv("FACADE_HOME", str(tmp_path / "home"))
+    with pytest.raises(SystemExit) as stopped:
+        server.main(["--port", "1"])
+    assert stopped.value.code == 2  # argparse's: before anything is made
+    assert f"FACADE_SIMULATED_AGENTS='{value}': use 1" in capsys.readouterr().err
+    assert not (tmp_path / "home").exists()
+    with pytest.raises(SystemExit, match="needs root"):  # the option wins over the variable
+        server.main(["--port", "1", "--no-simulated-agents"])

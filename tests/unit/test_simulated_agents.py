@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -88,3 +89,20 @@ def test_close_ends_every_agent(agents: tuple[SimulatedAgents, list[str]]) -> No
     pids.append(runs.pid("h2"))
     runs.close()
     assert not any(_running(p) for p in pids)
+
+
+def test_an_agent_outlives_the_thread_that_started_it(
+        agents: tuple[SimulatedAgents, list[str]]) -> None:
+    """`host add` starts an agent from an API request's worker thread, which the server's
+    thread pool ends once it is idle: the agent's parent-death signal is tied to the thread
+    that forked it (prctl(2)), so it must be forked by the supervisor's own thread, which
+    lives as long as the control plane (before, every agent added over the API was killed
+    some seconds later, and its host away while it ran again)."""
+    runs, ended = agents
+    starter = threading.Thread(target=runs.start, args=("h1", "fch_a", "172.31.0.11"))
+    starter.start()
+    starter.join()
+    first = runs.pid("h1")
+    assert _running(first)
+    time.sleep(1.5)  # three looks of the supervisor
+    assert runs.pid("h1") == first and _running(first) and ended == []

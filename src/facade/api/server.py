@@ -35,7 +35,7 @@ from facade.service import accounts, host_work, hosts, hosts_start
 from facade.service.context import Context
 from facade.store import db
 
-AGENTS_ENV = "FACADE_SIMULATED_AGENTS"  # 1: simulated hosts on their own agents
+AGENTS_ENV = "FACADE_SIMULATED_AGENTS"  # 0: the plane drives its simulated hosts itself
 
 
 def home_dir() -> Path:
@@ -110,6 +110,16 @@ def _start_hosts(parser: argparse.ArgumentParser, path: Path | None,
         parser.error(f"{exc.where}: {exc.message}")
 
 
+def _agents_default(parser: argparse.ArgumentParser) -> bool:
+    """Simulated hosts on their agents unless $FACADE_SIMULATED_AGENTS is 0 (docs/multi-host.md,
+    "Simulated hosts on their agents"); another value stops the start, naming it."""
+    value = os.environ.get(AGENTS_ENV, "").strip()
+    if value not in ("", "0", "1"):
+        parser.error(f"{AGENTS_ENV}={value!r}: use 1 (simulated hosts on their agents, the "
+                     "default) or 0 (the control plane drives them itself)")
+    return value != "0"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="facade up", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -127,11 +137,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="simulated hosts h1..hN made at start if missing (over the "
                              "settings file's hosts:)")
     parser.add_argument("--simulated-agents", action=argparse.BooleanOptionalAction,
-                        default=os.environ.get(AGENTS_ENV, "") == "1",
+                        default=None,
                         help="each simulated host's kernel changed by its own host agent, "
-                             f"run as this process's child (default ${AGENTS_ENV}=1, else no: "
+                             f"run as this process's child (default yes, unless ${AGENTS_ENV}"
+                             "=0; --no-simulated-agents: "
                              "this process changes them itself)")
     args = parser.parse_args(argv)
+    if args.simulated_agents is None:
+        args.simulated_agents = _agents_default(parser)
     tls = _tls(parser, args.tls_cert, args.tls_key)
     start_hosts = _start_hosts(parser, args.settings, args.hosts)
     log_format = args.log_format or logs.default_format()

@@ -12,6 +12,10 @@ It also keeps how long the keys of the queue's front lane (changes, not the resy
 waited for a worker, per kind: the report's second line ("queue waits in the last 60 s:
 node 12, 3 ms on average, 40 ms at most; ...").
 
+The interpreter's garbage collections are timed too (`Collections`, a `gc.callbacks` entry the
+controller installs while it runs), by generation: a collection runs inside whatever allocated
+last, so its CPU is also in that activity's, and the report's reader must not add it twice.
+
 With FACADE_TRACE set, the controller logs every key it reconciles (how long it waited, how
 long it took) and every action it carries out (how long it took) on the `facade.trace` logger:
 where a slow change spent its time, key by key.
@@ -19,6 +23,8 @@ where a slow change spent its time, key by key.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import threading
 import time
 from collections import Counter
@@ -28,6 +34,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+GC = "garbage collection"  # the activities' prefix: "garbage collection (generation 2)"
 
 
 class Costs:
@@ -79,6 +87,31 @@ class Costs:
             cpu, count = self._cpu, self._count
             self._cpu, self._count = {}, Counter()
         return sorted(((a, count[a], cpu[a]) for a in count), key=lambda t: -t[2])
+
+
+class Collections:
+    """The interpreter's garbage collections, each timed on the thread that ran it
+    (`time.thread_time`) and added to `costs` as "garbage collection (generation N)"."""
+
+    def __init__(self, costs: Costs) -> None:
+        self.costs = costs
+        self._started: dict[int, float] = {}
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        ident = threading.get_ident()
+        if phase == "start":
+            self._started[ident] = time.thread_time()
+        elif (started := self._started.pop(ident, None)) is not None:
+            self.costs.add(f"{GC} (generation {info['generation']})",
+                           time.thread_time() - started)
+
+    def install(self) -> None:
+        if self not in gc.callbacks:
+            gc.callbacks.append(self)
+
+    def remove(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self)
 
 
 def describe(costs: list[tuple[str, int, float]]) -> str:

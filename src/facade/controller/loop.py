@@ -35,7 +35,7 @@ from sqlalchemy import select
 from facade.controller import node_views
 from facade.controller.agents import reconcile_agent
 from facade.controller.appliances import reconcile_appliance
-from facade.controller.costs import Costs, describe, describe_waits
+from facade.controller.costs import Collections, Costs, describe, describe_waits
 from facade.controller.engines import ManagementEngine, MeteringEngine
 from facade.controller.fabric import (
     kept_overlay,
@@ -101,6 +101,7 @@ class Controller:
         self.clock = clock
         self.queue = WorkQueue(clock)
         self.costs = Costs()
+        self.collections = Collections(self.costs)
         self.health = HealthEngine(ctx, self.touch, clock, costs=self.costs,
                                    metrics=ctx.metrics)
         self.rt = Runtime(
@@ -169,8 +170,10 @@ class Controller:
         self.health.start()
         self.management.start()
         self.metering.start()
+        self.collections.install()
 
     def stop(self) -> None:
+        self.collections.remove()
         self._stop.set()
         self._gate.set()
         self.queue.close()
@@ -196,6 +199,9 @@ class Controller:
             key = self.queue.get(timeout=0.5, quick=quick)
             if key is None:
                 continue
+            # a worker already waiting for a key when `held` began may get one meanwhile:
+            # it waits too, and reconciles it with what the held writes made
+            self._gate.wait()
             waited, background = self.queue.waited(key)
             if not background:
                 self.costs.waited(key.kind, waited)

@@ -181,24 +181,30 @@ class RoutedDataPlane:
                     start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
         with self._lock:
             known, before = spec.netns in self._nodes, self._nodes.get(spec.netns)
-        if known and before != spec.host:
-            self._leave(spec.netns, before, spec.host)
-        self._learn(spec.host, spec.netns)
         host = self._route(spec.host)
         if host is None:
-            return self.local.ensure_node(spec, start)
-        if self.hub is not None:  # the fabric's side of its segments first
-            self.hub.stretch_segments({p.bridge for p in spec.ports})
-        return self.remote.ensure_node(host, spec, start)
+            made = self.local.ensure_node(spec, start)
+        else:
+            if self.hub is not None:  # the fabric's side of its segments first
+                self.hub.stretch_segments({p.bridge for p in spec.ports})
+            made = self.remote.ensure_node(host, spec, start)
+        self._learn(spec.host, spec.netns)
+        if known and before != spec.host:
+            self._leave(spec.netns, before, spec.host)
+        return made
 
     def _leave(self, netns: str, old: str | None, new: str | None) -> None:
-        """Node `netns` moving from host `old` to host `new` when an agent changes either:
-        the old host's copy deleted first (a host drives only its own kernel: the new one
-        cannot take the old one's ports away). An old host whose agent is away or silent
-        (a lost host's) is left to its sweep when it rejoins (`rejoin_host` keeps only the
-        ports the store places there); the move goes on."""
+        """Node `netns` moved from host `old` to host `new` when an agent changes either:
+        make before break. The new copy is made first (on one machine every namespace is
+        in the one /run/netns, so the new host's driver takes the node's namespace over and
+        moves its ports, as the plane's own driver does between two hosts it drives: the
+        endpoint is away only while its ports move), then the old host's is asked to delete
+        its copy, which it deletes only if it is still its own (its `lo` alias still names
+        it), else lets go of its records of it (linux/driver.py `delete_node`). An old host
+        whose agent is away or silent (a lost host's) is left to its sweep when it rejoins
+        (`rejoin_host` keeps only the ports the store places there); the move goes on."""
         if self._route(old) is None and self._route(new) is None:
-            return  # both driven by the local driver: it moves the node's ports itself
+            return  # both driven by the local driver: it moved the node's ports itself
         try:
             if self._route(old) is None:
                 self.local.delete_node(netns)

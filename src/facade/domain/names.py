@@ -158,6 +158,9 @@ OVERLAY_NODE_PREFIX = f"{NETNS_PREFIX}n-"  # a node of the substrate's own tests
 HOST_PORT_PREFIX = f"{LINK_PREFIX}u"  # a simulated host's port on the substrate's bridge
 REFLECTOR_PORT = f"{LINK_PREFIX}rr"
 LOCAL_HOST = "local"  # the host of a control plane's own machine: every plane has it
+# the state folders of the simulated hosts' agents: $FACADE_HOME/host-agents/NAME
+# (controller/simulated_agents.py; read by `facade cleanup`, dataplane/linux/cleanup.py)
+HOST_AGENTS_DIR = "host-agents"
 MAX_HOST_NAME = IFNAMSIZ - len(HOST_PORT_PREFIX)  # a simulated host's port name must fit
 MAX_OVERLAY_NODE_NAME = IFNAMSIZ - 2  # the host's end of its veth is "n-NAME"
 MAX_VNI = 2**24 - 1

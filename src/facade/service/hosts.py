@@ -224,7 +224,7 @@ def _add_on_agent(ctx: Context, name: str, address: str) -> HostRead:
         hosts_agents.start(ctx, name, address)
         if not hosts_agents.wait(ctx, name):
             raise DataPlaneError(f"its agent did not register within "
-                                 f"{hosts_agents.START_WAIT:g} s (its log: agents/{name}/"
+                                 f"{hosts_agents.START_WAIT:g} s (its log: host-agents/{name}/"
                                  "agent.log in the state folder)")
         ctx.dataplane.ensure_host(name, address)
     except DataPlaneError as exc:

@@ -52,9 +52,12 @@ def wait(ctx: Context, name: str, timeout: float = START_WAIT) -> bool:
 
 
 def stop(ctx: Context, name: str) -> None:
-    """Host NAME's agent stopped on purpose and its tokens revoked."""
+    """Host NAME's agent stopped on purpose and its tokens revoked; what it had taken fails
+    now (Retry), not when its callers' waits end: once its host is removed its answers are
+    refused, and the host watch's `host_alive` taken just before waited 15 s so."""
     if ctx.agents is not None:
         ctx.agents.stop(name)
+        ctx.host_work.gone(name, f"host {name}'s agent was stopped")
     with ctx.write() as session:
         _revoke(session, name)
 

@@ -13,6 +13,7 @@ catalog (a service's `frontend`), appliances (whose front-end node) and scenario
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -46,14 +47,14 @@ def frontend_owner_and_management(svc: Service) -> tuple[int, Subnet]:
 
 
 def view(session: Session, caller: Caller, row: LoadBalancer,
-         management: dict[str, dict[str, Any]] | None = None) -> LoadBalancerRead:
+         management: Mapping[str, dict[str, Any]] | None = None) -> LoadBalancerRead:
     """Everyone sees the offer; its owner (and the operator) its management subnet, the
     services that name it and its front-end nodes (every leg, management state)."""
     return view_all(session, caller, [row], management)[0]
 
 
 def view_all(session: Session, caller: Caller, rows: list[LoadBalancer],
-             management: dict[str, dict[str, Any]] | None = None) -> list[LoadBalancerRead]:
+             management: Mapping[str, dict[str, Any]] | None = None) -> list[LoadBalancerRead]:
     """`view` of many offers: the services naming them and their front-ends in two queries."""
     owned = {r.id: r for r in rows if caller.may_see(r.account_id)}
     services: dict[int, list[str]] = {i: [] for i in owned}

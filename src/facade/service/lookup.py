@@ -3,11 +3,12 @@ see does not exist for it (404, never 403, so names of other tenants do not leak
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.interfaces import ORMOption
 
 from facade.domain import names
 from facade.domain.errors import Forbidden, Invalid, NotFound
@@ -233,11 +234,11 @@ def _offer(session: Session, caller: Caller | None, model: type[Offer], name: st
 
 
 def appliance(session: Session, caller: Caller, name: str, *,
-              where: str = "appliance") -> Appliance:
+              where: str = "appliance", options: Sequence[ORMOption] = ()) -> Appliance:
     """An appliance its customer or its provider (or the operator) sees; named among its
-    customer's names."""
+    customer's names. `options`: loader options for what the caller reads of it next."""
     check_ref(name, "appliance", where)
-    return resolve(session, caller, select(Appliance).where(
+    return resolve(session, caller, select(Appliance).options(*options).where(
         Appliance.name == names.split_ref(name)[1]).order_by(Appliance.id), name,
         owner=lambda r: r.account_id,
         visible=lambda r: caller.may_see(r.account_id, r.service.account_id),

@@ -5,6 +5,7 @@ what has one, else the JSON-ready dictionaries the API answers with (shapes in d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -66,7 +67,7 @@ def interfaces_of(session: Session, node_ids: list[int]) -> dict[int, list[Inter
 
 
 def node_fields(row: Instance, appliance_name: str | None = None,
-                management: dict[str, dict[str, Any]] | None = None,
+                management: Mapping[str, dict[str, Any]] | None = None,
                 interfaces: list[InterfaceRead] | None = None) -> dict[str, Any]:
     """A node's fields (NodeRead's), for a kind of node with fields of its own to add to (an
     external host, a site's host); `interfaces` as `interfaces_of` read them, else from the
@@ -87,7 +88,7 @@ def host_of(row: Instance) -> str:
 
 
 def node(row: Instance, appliance_name: str | None = None,
-         management: dict[str, dict[str, Any]] | None = None,
+         management: Mapping[str, dict[str, Any]] | None = None,
          interfaces: list[InterfaceRead] | None = None) -> NodeRead:
     """A node; `interfaces` as `interfaces_of` read them, else from the row."""
     return NodeRead(**node_fields(row, appliance_name, management, interfaces))
@@ -118,7 +119,7 @@ def health_check(of: health.HealthCheck) -> HealthCheckRead:
     return HealthCheckRead(**of.as_dict())
 
 
-def appliance(row: Appliance, management: dict[str, dict[str, Any]] | None = None, *,
+def appliance(row: Appliance, management: Mapping[str, dict[str, Any]] | None = None, *,
               provider_view: bool = True, uses: list[str] | None = None,
               used_by: list[str] | None = None, frontend_view: bool = True,
               interfaces: dict[int, list[InterfaceRead]] | None = None) -> ApplianceRead:

@@ -51,8 +51,8 @@ def up(
         "over the settings file's). See docs/multi-host.md.")] = None,
     simulated_agents: Annotated[bool | None, typer.Option(
         "--simulated-agents/--no-simulated-agents", help="Each simulated host's kernel "
-        "changed by its own host agent, the control plane's child; default "
-        "$FACADE_SIMULATED_AGENTS=1, else no. See docs/multi-host.md.")] = None,
+        "changed by its own host agent, the control plane's child (default), or by the "
+        "control plane itself ($FACADE_SIMULATED_AGENTS=0 too). See docs/multi-host.md.")] = None,
 ) -> None:
     """Run the control plane in the foreground (API, reconciler, agents)."""
     argv = [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(port)]

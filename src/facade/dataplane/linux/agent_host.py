@@ -7,9 +7,14 @@ node whose spec names a host (nodes.py, hostplane.py), but
 - the security rules meaning this host's own: set in, and read back from, its namespace only;
 - its inventory and observation listing its host's nodes only (every namespace of the
   machine is in the one /run/netns: the nodes whose ports are on its host,
-  `hostplane.nodes_on`), with the processes of its own state folder. The agent's executor
-(dataplane/executor.py) runs every intent on it; `python -m facade.workloads.host_agent
---apply` makes one once its host's name is known (at its registration).
+  `hostplane.nodes_on`), with the processes of its own state folder;
+- a node it is asked to delete whose ports another host took over (a front-end moved: the
+  new host's agent moves its ports and keeps its namespace, then this one is asked) let go,
+  not deleted: its records here, and its segments left empty (driver.py `delete_node`).
+
+The agent's executor (dataplane/executor.py) runs every intent on it; `python -m
+facade.workloads.host_agent --apply` makes one once its host's name is known (at its
+registration).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from pathlib import Path
 
 from facade.dataplane.linux import hostplane
 from facade.dataplane.linux.driver import LinuxDataPlane
+from facade.domain import names
 from facade.domain.specs import PortRuleSpec, RulesObservation
 
 
@@ -38,3 +44,12 @@ class HostDataPlane(LinuxDataPlane):
 
     def _own_nodes(self) -> frozenset[str]:
         return hostplane.nodes_on(self.host)
+
+    def _drives(self, host: str | None) -> bool:
+        return host == self.host
+
+    def _home(self) -> str | None:
+        return names.host_netns(self.host)
+
+    def _release_emptied(self) -> list[str]:
+        return hostplane.release_segments(self.host, hostplane.segments(self.host), hub=False)

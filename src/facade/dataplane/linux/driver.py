@@ -275,7 +275,7 @@ class LinuxDataPlane:
                 nodes.ensure_node(spec, sandboxes=self._sandboxes, guard=self._guard,
                                   procs=self._procs, prober=self._prober,
                                   when_namespaced=start_early if early else None,
-                                  hub=self.overlay_hub)
+                                  hub=self.overlay_hub, drives=self._drives)
             finally:
                 for thread in launching:
                     thread.join()
@@ -283,18 +283,50 @@ class LinuxDataPlane:
 
     @_boundary("delete_node")
     def delete_node(self, netns: str) -> None:
+        """The node deleted if it is this driver's: one whose ports another host's driver
+        took over (a front-end moved off a host: the new copy is made first, by moving its
+        ports, and only then is the old host asked to delete its copy) is let go instead,
+        with this driver's records of it and its host's segments left empty."""
+        made, host = nodes.placed_on(netns)
+        if made and not self._drives(host):
+            with self._fabric.exclusive(), self._nodes.hold(netns):  # segments: no node beside
+                removed = nodes.let_go(netns, sandboxes=self._sandboxes, guard=self._guard,
+                                       procs=self._procs, prober=self._prober,
+                                       where=self._home())
+                removed += self._release_emptied()
+            log.info("node %s is on host %s now: let go (%s)", netns, host or "local",
+                     ", ".join(removed) or "nothing of it here")
+            return
         with self._fabric.shared(), self._nodes.hold(netns):
-            _, ends = self._delete_node(netns)
+            _, ends = self._delete_node(netns, host=host)
             self._teardowns.add(netns, ends)
+
+    def _drives(self, host: str | None) -> bool:
+        """Whether this driver changes host HOST's kernel (None: the local host): the plane's
+        drives every host but those delegated to their agents; an agent's, its own only
+        (agent_host.py)."""
+        return host is None or host not in set(self._delegated())
+
+    def _home(self) -> str | None:
+        """The namespace that held the ports of a node this driver lets go (None: not known;
+        the plane's could be the fabric or a simulated host's)."""
+        return None
+
+    def _release_emptied(self) -> list[str]:
+        """The segments a node let go leaves empty, removed (the plane's: none; only a
+        front-end moves, and off a host delegated to its agent, the agent's)."""
+        return []
 
     @_boundary("node_gone")
     def node_gone(self, netns: str) -> bool:
         with self._fabric.shared():
             return self._teardowns.gone(netns)
 
-    def _delete_node(self, netns: str) -> tuple[list[str], list[int]]:
+    def _delete_node(self, netns: str, *, host: str | None | nodes.Unread = nodes.UNREAD
+                     ) -> tuple[list[str], list[int]]:
         return nodes.delete_node(netns, sandboxes=self._sandboxes, guard=self._guard,
-                                 procs=self._procs, prober=self._prober, hub=self.overlay_hub)
+                                 procs=self._procs, prober=self._prober, hub=self.overlay_hub,
+                                 host=host)
 
     @_boundary("set_backends")
     def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:

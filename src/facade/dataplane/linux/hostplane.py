@@ -355,6 +355,17 @@ def stretch_fabric(bridge: str) -> None:
     _stretch(FABRIC, bridge, vni, fabric_ip)
 
 
+def segments(host: str) -> set[str]:
+    """The bridges of host HOST's segments (none if it has no namespace)."""
+    netns = names.host_netns(host)
+    if not ns.exists(netns):
+        return set()
+    with ipr_in(netns) as ipr:
+        found = (link.get_attr("IFLA_IFNAME") for link in ipr.get_links()
+                 if link_kind(link) == "bridge")
+        return {name for name in found if name and names.bridge_id(name) is not None}
+
+
 def release_segments(host: str, bridges: set[str], *, hub: bool = True) -> list[str]:
     """The segments of `bridges` on HOST removed where no node's port is left on them (their
     VXLAN port alone), and with `hub` the fabric's VXLAN port of each that no host holds any

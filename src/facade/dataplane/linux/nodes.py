@@ -8,6 +8,7 @@ node_tables.py), the neighbour entries it announces to routers and learns from i
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import threading
 import time
@@ -36,6 +37,7 @@ from facade.dataplane.linux.links import (
     FE_TAG,
     HOST_TAG,
     RT_TAG,
+    alias_tags,
     delete_links,
     ensure_ports,
     fabric_of,
@@ -94,12 +96,15 @@ def check_node(spec: NodeSpec) -> None:
 
 def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
                 prober: Prober, when_namespaced: Callable[[], None] | None = None,
-                hub: bool = True) -> None:
+                hub: bool = True, drives: Callable[[str | None], bool] | None = None) -> None:
     """Make the node exactly as `spec` says (the driver calls check_node first), under the
     fabric's lock shared and the node's own. `when_namespaced` is called once the node's
     namespace, sandbox and guard exist, before its ports (it starts the early processes).
     `hub`: this driver keeps the fabric's side of a host's segments too (hostplane.py; a
-    host's agent does not)."""
+    host's agent does not). A node taken over from another host (its ports moved here, its
+    namespace kept: on one machine every namespace is in /run/netns) releases that host's
+    emptied segments only if this driver `drives` that host (None: every host); else that
+    host's own driver does, when it lets the node go (`delete_node`)."""
     step = _Steps(spec.netns)
     where = fabric_of(spec)
     with contextlib.ExitStack() as stack:
@@ -169,7 +174,7 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
         _announce(spec)
         if spec.host is not None and made:
             _arrive(spec)  # its host's bridge learns its MACs now: EVPN carries them
-        if left is not None and left != spec.host:
+        if left is not None and left != spec.host and (drives is None or drives(left)):
             # moved (a front-end off a draining or lost host): its old ports went with their
             # peers, remade on the new host; the old host's segments go if nothing else uses them
             hostplane.release_segments(left, {p.bridge for p in spec.ports}, hub=hub)
@@ -177,13 +182,27 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
     step.log()
 
 
+class Unread(enum.Enum):
+    """A node's host not read yet (`delete_node` reads it then)."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
+
+
 def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
-                prober: Prober, hub: bool = True) -> tuple[list[str], list[int]]:
+                prober: Prober, hub: bool = True,
+                host: str | None | Unread = UNREAD) -> tuple[list[str], list[int]]:
     """Delete the node and everything of it (its guard entries, announcements, processes,
     namespace, pidfiles and sandbox); returns what was removed, and the indexes of its ports'
-    fabric ends, which go with its namespace a moment later (Teardowns)."""
+    fabric ends, which go with its namespace a moment later (Teardowns). The driver calls it
+    for a node it drives (`placed_on`); one moved to a host it does not drive it lets go
+    (`let_go`). `host`: the simulated host its ports are on, if the caller read it
+    (`placed_on`)."""
     removed: list[str] = []
-    host = _host_of(netns)
+    if isinstance(host, Unread):
+        host = _host_of(netns)
     where = names.host_netns(host) if host is not None else FABRIC
     entries = guard.record(netns)
     if entries and ns.exists(where):
@@ -210,6 +229,40 @@ def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: 
     procs.reap()
     removed += sandboxes.remove(netns)
     return removed, ends
+
+
+def let_go(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
+           prober: Prober, where: str | None) -> list[str]:
+    """Node `netns` taken over by another host (its ports moved there, its namespace and what
+    runs in it kept): this driver's records of it go, nothing of the node itself. The
+    processes it started there (its pidfiles) are stopped, since the new host's driver knows
+    nothing of them and starts its own; its sandbox's control groups (this driver's, by its
+    state folder: the new host's are others) with what runs in them (an init an `exec`
+    started) and its files are removed; its port guard's entries in `where` (the namespace
+    that held its ports here; None: not known) are taken out. Returns what was removed."""
+    removed: list[str] = []
+    entries = guard.record(netns)
+    if entries and where is not None and ns.exists(where):
+        guard.ensure(netns, [], where=where)
+        removed.append(f"port guard of {netns}")
+    for pf in procs.in_netns(netns):
+        procs.stop(pf.key, grace=0.0)
+        removed.append(f"process {pf.pid}")
+    prober.forget(netns)
+    procs.reap()
+    removed += sandboxes.remove(netns)
+    return removed
+
+
+def placed_on(netns: str) -> tuple[bool, str | None]:
+    """Whether Facade made node `netns` (its `lo` alias is Facade's: False for a node half
+    made or gone), and the simulated host its ports are on (None: the local host)."""
+    with contextlib.suppress(ns.NamespaceMissing, FileNotFoundError, OSError), \
+            rawlink.Netlink(netns) as node:
+        lo = node.link(name="lo")
+        alias = lo.alias if lo is not None else None
+        return alias_tags(alias)[0] is not None, host_in_alias(alias)
+    return False, None
 
 
 class Teardowns:
