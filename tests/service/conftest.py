@@ -3,6 +3,7 @@ controller running, driven through the API; and the worlds the tests start from.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,16 +35,43 @@ def saved_world(tmp_path_factory: pytest.TempPathFactory) -> SavedApi:
     return saved_world_of(tmp_path_factory.mktemp("world"))
 
 
+AGENTS = "FACADE_TEST_AGENTS"  # `all`: every test of the hosts modules on agents too
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `agents` runs twice, its simulated hosts driven by the control plane
+    (`plane`) and by their own host agents (`agents`: tests/agents.py); with
+    FACADE_TEST_AGENTS=all, so does every test of the hosts modules (test_hosts_*.py)."""
+    if "on_agents" not in metafunc.fixturenames:
+        return
+    every = os.environ.get(AGENTS) == "all" and \
+        metafunc.definition.module.__name__.rpartition(".")[2].startswith("test_hosts_")
+    if every or metafunc.definition.get_closest_marker("agents") is not None:
+        metafunc.parametrize("on_agents", [False, True], indirect=True,
+                             ids=["plane", "agents"])
+
+
 @pytest.fixture
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+def on_agents(request: pytest.FixtureRequest) -> bool:
+    """Whether this run's simulated hosts are on their own agents (pytest_generate_tests)."""
+    return bool(getattr(request, "param", False))
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest, tmp_path: Path, on_agents: bool) -> Iterator[Api]:
     """A control plane on the fake driver: an empty one; or, for a test that has this file's
     `world` (itself or through `lb`, a module's `many`...), a copy of the world built once per
     process (`saved_world`): its controller, started on it, finds nothing to do
-    (tests/service/test_saved_worlds.py). A module with a `world` of its own is left alone."""
+    (tests/service/test_saved_worlds.py). A module with a `world` of its own is left alone.
+    On agents (`on_agents`), each simulated host runs its own agent, and nothing may have gone
+    to the wrong side's driver (tests/agents.py, `HostAgentRuns.check`)."""
     wants_world = "world" in request.fixturenames and not hasattr(request.module, "world")
     saved = request.getfixturevalue("saved_world") if wants_world else None
-    with running_api(tmp_path, saved) as made:
+    with running_api(tmp_path, saved, agents=on_agents) as made:
         yield made
+        if made.runs is not None:
+            made.runs.close()
+            made.runs.check()
 
 
 @pytest.fixture

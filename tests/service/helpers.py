@@ -20,9 +20,11 @@ from fastapi.testclient import TestClient
 
 from facade.controller import Controller
 from facade.dataplane.fake import FakeDataPlane
+from facade.dataplane.protocol import DataPlane
 from facade.service import accounts, host_work
 from facade.service.context import Context
 from tests import worlds
+from tests.agents import HostAgentRuns, PlaneSide
 from tests.apps import app_for
 from tests.pages import follow
 from tests.stores import open_context
@@ -47,6 +49,8 @@ class Api:
     token: str
     # set by a test that changes the `world` on purpose: its guard then compares nothing
     changed: bool = False
+    # with `running_api(agents=True)`: each simulated host's agent, a thread (tests/agents.py)
+    runs: HostAgentRuns | None = None
 
     def as_(self, token: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}
@@ -76,32 +80,43 @@ class SavedApi:
 
 @contextmanager
 def running_api(tmp_path: Path, saved: SavedApi | None = None, *,
-                routed: bool = False) -> Iterator[Api]:
+                routed: bool = False, agents: bool = False) -> Iterator[Api]:
     """A control plane on the fake driver in `tmp_path`, stopped afterwards (for fixtures of
     any scope): on an empty store, or on a copy of a `saved` world. With `routed`, the data
     plane is the routed one over the fake driver (`service/host_work.route`: a host whose
-    agent registered gets its work through it), and `Api.dp` still the fake driver."""
+    agent registered gets its work through it), and `Api.dp` still the fake driver. With
+    `agents`, routed too, and each simulated host added runs its own host agent in a thread
+    (`Api.runs`, tests/agents.py), whose kernel is its host's view of `Api.dp`."""
     if saved is not None:
         ctx = worlds.copied(saved.world, tmp_path / "home")
         dp, token = cast(FakeDataPlane, ctx.dataplane), saved.token
-        if routed:
-            host_work.route(ctx)
     else:
         dp = FakeDataPlane()
         ctx = open_context(tmp_path / "home", dp)
-        if routed:
-            host_work.route(ctx)
         made = accounts.bootstrap_operator(ctx)
         assert made
         token = made
+    plane = PlaneSide(dp) if agents else None
+    if plane is not None:
+        ctx.dataplane = cast(DataPlane, plane)
+    if routed or agents:
+        host_work.route(ctx)
     worker = Controller(ctx)
     worker.start()
+    runs = None
     try:
         with app_for(ctx) as app, TestClient(app) as client:
-            api = Api(client=client, ctx=ctx, dp=dp, token=token)
+            if plane is not None:
+                runs = HostAgentRuns(client, dp, ctx.host_work, plane)
+                ctx.agents = runs
+            api = Api(client=client, ctx=ctx, dp=dp, token=token, runs=runs)
             for name, value in (saved.tokens if saved else {}).items():
                 setattr(api, name, value)
-            yield api
+            try:
+                yield api
+            finally:
+                if runs is not None:  # before the client goes: their polls use it
+                    runs.close()
     finally:
         worker.stop()
         ctx.engine.dispose()

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from facade.dataplane import intents
@@ -28,9 +27,8 @@ from facade.domain.specs import NodeSpec, SubnetSpec
 from facade.domain.states import HostState
 from facade.service import hosts_agents
 from facade.store.models import Event, Host
-from facade.workloads.host_agent.errors import Away, Refused
-from facade.workloads.host_agent.loop import HostAgent
 from facade.workloads.host_agent.work import WorkLoop
+from tests.agents import ClientAgent, ClientTransport
 from tests.service.helpers import Api, build_world, err, eventually, ok, running_api
 
 AGENT = "agent-in-test-0001"
@@ -48,32 +46,6 @@ class HostFake(FakeDataPlane):
         for port in spec.ports:
             self.subnets.setdefault(port.bridge, SubnetSpec(port.bridge, "10.0.0.0/8"))
         return super().ensure_node(spec, start)
-
-
-class ClientTransport:
-    """The agent's requests through the test client (what loop.HostAgent does over HTTP)."""
-
-    def __init__(self, client: TestClient, token: str) -> None:
-        self.client, self.token = client, token
-
-    def _answer(self, resp: Any) -> dict[str, Any]:
-        if resp.status_code in (401, 403):
-            raise Refused(2, resp.text)
-        if 400 <= resp.status_code < 500:
-            raise Refused(3, resp.text)
-        if resp.status_code >= 500:
-            raise Away(resp.text)
-        value: dict[str, Any] = resp.json()
-        return value
-
-    def get(self, path: str, query: dict[str, str], timeout: float) -> dict[str, Any]:
-        return self._answer(self.client.get(path, params=query, headers=self._auth()))
-
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self._answer(self.client.post(path, json=body, headers=self._auth()))
-
-    def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
 
 
 @contextmanager
@@ -242,22 +214,6 @@ def test_the_routes_refuse_what_is_wrong_and_change_nothing(plane: Api) -> None:
     done = ok(plane.req("POST", "/v1/host-agent/results", token=plane.h1,
                         json={"agent": AGENT, "results": [{"id": intent["id"], "value": True}]}))
     assert done == {"accepted": 1, "late": 0} and work.result(pending) is True
-
-
-class ClientAgent(HostAgent):
-    """loop.HostAgent with its requests through the test client (ClientTransport)."""
-
-    transport: ClientTransport | None = None
-
-    def _request(self, method: str, path: str, body: dict[str, Any] | None,
-                 timeout: float) -> dict[str, Any]:
-        assert self.transport is not None
-        if method == "GET":
-            bare, _, query = path.partition("?")
-            return self.transport.get(bare, dict(p.split("=", 1) for p in query.split("&")),
-                                      timeout)
-        assert body is not None
-        return self.transport.post(path, body)
 
 
 def test_an_agent_registering_for_a_lost_host_fences_it_until_the_watch_rejoins_it(

@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from facade.store.models import Host
+from tests.agents import calls, lose, made_on, ready_throughout
 from tests.service.helpers import eventually, ok, wait_ready
 
 
@@ -29,9 +31,9 @@ def _fe(api: Any, name: str) -> dict[str, Any]:
 
 
 def _driver_host(api: Any, netns: str) -> str:
-    """Where the driver made the node (an independent look: its NodeSpec's host)."""
-    host: str | None = api.dp.nodes[netns].host
-    return host if host is not None else "local"
+    """Where the driver made the node (an independent look: its NodeSpec's host; on agents,
+    made by that host's agent: tests/agents.made_on)."""
+    return made_on(api, netns)
 
 
 def _hosts(api: Any, *names: str) -> None:
@@ -61,6 +63,7 @@ def test_a_front_end_goes_away_from_its_backends_on_a_simulated_host(world: Any)
     assert late["frontend"]["host"] == "local"
 
 
+@pytest.mark.agents
 def test_drain_moves_a_front_end_with_its_address_the_appliance_ready(world: Any) -> None:
     world.changed = True
     _hosts(world, "h1", "h2")
@@ -81,7 +84,7 @@ def test_drain_moves_a_front_end_with_its_address_the_appliance_ready(world: Any
     assert (new["name"], new["netns"], new["interfaces"]) == \
         (old["name"], old["netns"], old["interfaces"])
     assert _driver_host(world, new["netns"]) == new["host"]
-    assert statuses <= {"ready"}
+    ready_throughout(world, statuses)
     assert wait_ready(world, "mover")["endpoint"] == app["endpoint"]
     notes = [e["message"] for e in world.items("/v1/events")
              if e["kind"] == "host.frontend_moved"]
@@ -91,6 +94,7 @@ def test_drain_moves_a_front_end_with_its_address_the_appliance_ready(world: Any
            "the drained host not empty")
 
 
+@pytest.mark.agents
 def test_a_lost_hosts_front_end_moves_and_the_host_is_swept_before_it_is_ready(
         world: Any, quick_loss: None) -> None:
     world.changed = True
@@ -102,7 +106,7 @@ def test_a_lost_hosts_front_end_moves_and_the_host_is_swept_before_it_is_ready(
     world.dp.cut.add(where)
     eventually(lambda: ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "lost", 10,
            "not lost")
-    assert f"fence_host {where}" in world.dp.calls
+    assert f"fence_host {where}" in calls(world)  # on agents: by its agent (its link is cut)
     # the old host keeps, in this test, a copy of the front-end's ports (a machine switched
     # off keeps its namespaces): it must not answer when the host comes back
     world.dp.stale[where] = set(ports)
@@ -111,14 +115,16 @@ def test_a_lost_hosts_front_end_moves_and_the_host_is_swept_before_it_is_ready(
     fe = moved["frontend"]
     assert fe["interfaces"] == old["interfaces"] and fe["netns"] == old["netns"]
     assert moved["endpoint"] == app["endpoint"]
-    assert _driver_host(world, fe["netns"]) == fe["host"]
+    # the store moves it first, its reconciler then (on agents: the old host's copy deleted
+    # by its agent, then the new one made)
+    eventually(lambda: _driver_host(world, fe["netns"]) == fe["host"], 10, "not made there")
     assert not world.dp.host_alive(where)  # fenced: not back while its link is cut
     time.sleep(1.2)
     assert ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "lost"
     world.dp.cut.discard(where)
     eventually(lambda: ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "ready", 10,
            "not ready again")
-    rejoined = [c for c in world.dp.calls if c.startswith(f"rejoin_host {where}")]
+    rejoined = [c for c in calls(world) if c.startswith(f"rejoin_host {where}")]
     assert rejoined and not set(rejoined[0].split("keep=")[1].split(",")) & ports
     assert world.dp.stale[where] == set()  # swept
     (ready,) = [e["message"] for e in world.items("/v1/events")
@@ -137,7 +143,7 @@ def test_a_front_end_no_host_can_take_when_its_host_is_lost_moves_once_one_can(
     assert where != other
     with world.ctx.write() as session:  # every other host full, the local one too
         session.execute(update(Host).where(Host.name != where).values(capacity=0))
-    world.dp.cut.add(where)
+    lose(world, where)  # on agents: its agent killed too
     eventually(lambda: ok(world.req("GET", f"/v1/hosts/{where}"))["state"] == "lost", 10,
            "not lost")
     time.sleep(1.5)  # a few looks of the host watch

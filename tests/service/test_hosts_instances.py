@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from facade.domain import keys
 from facade.store.models import Host, Instance
+from tests.agents import back, lose
 from tests.service.helpers import err, eventually, ok, wait_gone, wait_ready
 from tests.service.test_cli_hosts import cli, run
 
@@ -168,13 +169,14 @@ def test_a_drain_leaves_instances_and_says_so_once(world: Any) -> None:
     assert world.req("DELETE", "/v1/hosts/h1").status_code == 204
 
 
+@pytest.mark.agents
 def test_a_lost_hosts_instances_fail_and_come_back_with_it(world: Any,
                                                            quick_loss: None) -> None:
     world.changed = True
     _hosts(world, "h1", "h2")
     assert [ok(_instance(world, n), 201)["host"] for n in ("i1", "i2")] == ["h1", "h2"]
     eventually(lambda: _status(world, "i1") == "active", 10, "i1 not active")
-    world.dp.cut.add("h1")
+    lose(world, "h1")  # on agents: its agent killed too
     eventually(lambda: ok(world.req("GET", "/v1/hosts/h1"))["state"] == "lost", 10,
                "h1 not lost")
     assert _status(world, "i1") == "failed" and _placed(world, "i1") == "h1"  # not moved
@@ -191,7 +193,7 @@ def test_a_lost_hosts_instances_fail_and_come_back_with_it(world: Any,
     world.ctx.kicker.wait(world.ctx.kicker.touch([keys.node(ident)]), 10)
     assert _status(world, "i1") == "failed"
     assert ok(_instance(world, "i3"), 201)["host"] != "h1"  # a lost host takes nothing
-    world.dp.cut.discard("h1")
+    back(world, "h1")
     eventually(lambda: ok(world.req("GET", "/v1/hosts/h1"))["state"] == "ready", 10,
                "h1 not ready again")
     eventually(lambda: _status(world, "i1") == "active", 10, "i1 not active again")

@@ -9,9 +9,13 @@ import time
 from collections import Counter
 from typing import Any
 
+import pytest
+
+from tests.agents import back, lose
 from tests.service.helpers import eventually, ok, wait_ready
 
 
+@pytest.mark.agents
 def test_a_stopped_host_is_lost_its_backends_replaced_and_ready_when_it_runs_again(
         world: Any, quick_loss: None) -> None:
     world.changed = True
@@ -27,7 +31,7 @@ def test_a_stopped_host_is_lost_its_backends_replaced_and_ready_when_it_runs_aga
              if b["host"] == "h1"}
     assert len(on_h1) == 3  # a: one, b: two
     started = time.monotonic()
-    world.dp.cut.add("h1")
+    lose(world, "h1")  # on agents: its agent killed too
     eventually(lambda: ok(world.req("GET", "/v1/hosts/h1"))["state"] == "lost", 10, "h1 not lost")
     for name, n in (("a", 3), ("b", 5)):
         app = eventually(lambda name=name, n=n: (a := ok(world.req("GET", f"/v1/appliances/{name}")))
@@ -48,7 +52,7 @@ def test_a_stopped_host_is_lost_its_backends_replaced_and_ready_when_it_runs_aga
         "backends": 3}), 202)
     wait_ready(world, "c")
     assert "h1" not in {b["host"] for b in ok(world.req("GET", "/v1/appliances/c"))["backends"]}
-    world.dp.cut.discard("h1")
+    back(world, "h1")
     eventually(lambda: ok(world.req("GET", "/v1/hosts/h1"))["state"] == "ready", 10,
            "h1 not ready again")
     eventually(lambda: ok(world.req("GET", "/v1/hosts/h1"))["nodes"] == 0, 10,

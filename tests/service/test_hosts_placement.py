@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from facade.store.models import Host
+from tests.agents import ready_throughout
 from tests.service.helpers import err, ok, wait_ready
 
 
@@ -34,6 +36,7 @@ def test_with_no_simulated_host_every_backend_is_local(world: Any) -> None:
     assert _backend_hosts(world, "solo") == Counter({"local": 3})
 
 
+@pytest.mark.agents
 def test_backends_spread_one_per_host_before_any_takes_a_second(world: Any) -> None:
     world.changed = True
     for host in ("h1", "h2"):
@@ -71,6 +74,7 @@ def test_draining_full_and_unmade_hosts_take_no_backend(world: Any) -> None:
         "backends": 1}), 409, "full", where="backends")
 
 
+@pytest.mark.agents
 def test_drain_moves_a_hosts_backends_away_with_the_appliance_ready_throughout(
         world: Any) -> None:
     """service/hosts_drain.py: a replacement first, on a host that does not drain; the old
@@ -93,7 +97,10 @@ def test_drain_moves_a_hosts_backends_away_with_the_appliance_ready_throughout(
         assert time.monotonic() < deadline, world.items("/v1/events")[-5:]
         statuses |= {a["status"] for a in world.items("/v1/appliances")}
         time.sleep(0.05)
-    assert statuses == {"ready"}  # never scaling, degraded or anything else meanwhile
+    # never scaling, degraded or anything else meanwhile (on agents: but for the moment
+    # `three`'s front-end, moving off h1 too, is on no host: tests/agents.ready_throughout)
+    assert "ready" in statuses
+    ready_throughout(world, statuses)
     after = ok(world.req("GET", "/v1/appliances/one"))
     assert after["status"] == "ready" and len(after["backends"]) == 1
     assert after["backends"][0]["host"] != where and after["backends"][0]["name"] not in before

@@ -13,9 +13,11 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from facade.store.models import Host, Instance
+from tests.agents import lose
 from tests.service.helpers import err, eventually, ok, parallel, wait_gone, wait_ready
 
 
@@ -236,12 +238,13 @@ def test_drain_moves_dedicated_backends_only_to_hosts_their_account_may_use(
     assert _backend_hosts(world, "d") == [rest[1]]
 
 
+@pytest.mark.agents
 def test_a_lost_hosts_dedicated_backend_is_made_again_where_its_account_may_be(
         world: Any, quick_loss: None) -> None:
     """hosts_loss.py replaces through the same filter: not on the local host, not on a host
     holding another account's node, but on the free one."""
     first, rest = _dedicated_beside_bolt(world)
-    world.dp.cut.add(first)
+    lose(world, first)  # on agents: its agent killed too
     eventually(lambda: _backend_hosts(world, "d") == [rest[1]])
     wait_ready(world, "d")
     assert _tenants_by_host(world)[rest[0]] == {"bolt"}

@@ -172,6 +172,7 @@ class Hosts:
         self.placed: dict[int, str] = {}
         self.asked: list[int] = []
         self.agents = {"h1"}
+        self.lost_hosts: set[str] = set()
 
     def remote(self, host: str) -> bool:
         return host in self.agents
@@ -182,6 +183,9 @@ class Hosts:
     def node_host(self, instance_id: int) -> str | None:
         self.asked.append(instance_id)
         return self.placed.get(instance_id)
+
+    def lost(self, host: str) -> bool:
+        return host in self.lost_hosts
 
 
 def _routed() -> tuple[RoutedDataPlane, FakeDataPlane, HostFake, Hosts, HostWork]:
@@ -433,3 +437,31 @@ def test_an_agent_known_gone_is_away_at_once_and_its_taken_work_fails() -> None:
     time.sleep(0.05)
     assert work.present("h1")  # a new run polls
     again.join(2)
+
+
+def test_a_lost_hosts_nodes_are_gone_to_the_plane_while_its_agent_is_away() -> None:
+    """h1 lost and its agent away (killed): its node's deletion and observation answer at
+    once as gone (it is fenced, and swept when it rejoins), nothing queued for h1; the same
+    node while h1's agent is present is asked of it; a host away but not lost is a Retry."""
+    dp, _, remote, hosts, work = _routed()
+    hosts.placed[7] = "h1"  # the store's row, until the node is deleted
+    proc = ProcessSpec(key="wl7", netns="fcd-i7-web", argv=("sleep",), sandboxed=True)
+    with agent(work, "h1", remote):
+        dp.ensure_node(_node(host="h1"))
+        dp.start_process(proc)
+    time.sleep(work.away_after + 0.05)  # h1's agent away
+    with pytest.raises(DataPlaneError, match="its agent is away"):
+        dp.has_node("fcd-i7-web")  # away, not lost: a Retry, as before
+    hosts.lost_hosts.add("h1")
+    calls = list(remote.calls)
+    assert dp.has_node("fcd-i7-web") is False and dp.observe_node("fcd-i7-web") is None
+    assert dp.observe_process("wl7") is None
+    dp.stop_process("wl7")
+    dp.delete_node("fcd-i7-web")
+    assert dp.node_gone("fcd-i7-web") is True
+    assert remote.calls == calls and "fcd-i7-web" in remote.nodes  # left to its sweep
+    assert work.present("h1") is False
+    with agent(work, "h1", remote):  # its agent back (the host still lost): asked again
+        assert dp.has_node("fcd-i7-web") is True
+        dp.delete_node("fcd-i7-web")
+        assert "fcd-i7-web" not in remote.nodes

@@ -69,6 +69,10 @@ class RemoteHosts(Protocol):
     def node_host(self, instance_id: int) -> str | None:
         """The host node `instance_id` is placed on (None: the local host)."""
 
+    def lost(self, host: str) -> bool:
+        """Whether the store has host lost (its nodes replaced or failed, the host fenced
+        until it rejoins)."""
+
 
 @runtime_checkable
 class OverlayHub(Protocol):
@@ -102,6 +106,9 @@ class NoRemoteHosts:
 
     def node_host(self, instance_id: int) -> str | None:
         return None
+
+    def lost(self, host: str) -> bool:
+        return False
 
 
 class RoutedDataPlane:
@@ -161,6 +168,14 @@ class RoutedDataPlane:
     def _present(self) -> list[str]:
         return [h for h in self.hosts.remote_hosts() if self.work.present(h)]
 
+    def _cut_off(self, host: str | None) -> bool:
+        """Remote `host` is lost and its agent away: nothing of it can be asked, and nothing
+        of it serves (it fences itself when its agent is back, and the host watch's rejoin
+        sweeps what the store no longer places there). Its nodes are then gone as far as a
+        deletion or an observation goes, so that a lost host's backends, replaced elsewhere,
+        leave their appliance (each operation otherwise a Retry until the host is back)."""
+        return host is not None and not self.work.present(host) and self.hosts.lost(host)
+
     # ------------------------------------------------------------------ nodes
     def ensure_node(self, spec: NodeSpec,
                     start: Sequence[ProcessSpec] = ()) -> frozenset[str]:
@@ -204,13 +219,16 @@ class RoutedDataPlane:
         host = self._node(netns)
         if host is None:
             self.local.delete_node(netns)
+        elif self._cut_off(host):
+            log.info("node %s on lost host %s, whose agent is away: left to its sweep",
+                     netns, host)
         else:
             self.remote.delete_node(host, netns)
 
     def node_gone(self, netns: str) -> bool:
         host = self._node(netns)
         gone = self.local.node_gone(netns) if host is None \
-            else self.remote.node_gone(host, netns)
+            else self._cut_off(host) or self.remote.node_gone(host, netns)
         if gone and host is not None and self.hub is not None:
             for item in self.hub.release_segments():  # the fabric's side its host left
                 log.info("node %s gone from host %s: removed %s", netns, host, item)
@@ -224,13 +242,15 @@ class RoutedDataPlane:
 
     def observe_node(self, netns: str) -> ObservedNode | None:
         host = self._node(netns)
-        return self.local.observe_node(netns) if host is None \
-            else self.remote.observe_node(host, netns)
+        if host is None:
+            return self.local.observe_node(netns)
+        return None if self._cut_off(host) else self.remote.observe_node(host, netns)
 
     def has_node(self, netns: str) -> bool:
         host = self._node(netns)
-        return self.local.has_node(netns) if host is None \
-            else self.remote.has_node(host, netns)
+        if host is None:
+            return self.local.has_node(netns)
+        return not self._cut_off(host) and self.remote.has_node(host, netns)
 
     def set_backends(self, netns: str, backends: tuple[str, ...]) -> None:
         host = self._node(netns)
@@ -252,13 +272,14 @@ class RoutedDataPlane:
         host = self._process(key)
         if host is None:
             self.local.stop_process(key)
-        else:
+        elif not self._cut_off(host):
             self.remote.stop_process(host, key)
 
     def observe_process(self, key: str) -> ObservedProcess | None:
         host = self._process(key)
-        return self.local.observe_process(key) if host is None \
-            else self.remote.observe_process(host, key)
+        if host is None:
+            return self.local.observe_process(key)
+        return None if self._cut_off(host) else self.remote.observe_process(host, key)
 
     # ------------------------------------------------------------------ exec and probes
     def exec(self, netns: str, argv: list[str], *, timeout: float = 30.0,

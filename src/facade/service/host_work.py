@@ -101,6 +101,11 @@ class StoreHosts:
                                   .where(Instance.id == instance_id))
             return None if name is None or name == hosts.LOCAL else name
 
+    def lost(self, host: str) -> bool:
+        with self.ctx.read() as session:
+            return session.scalar(select(Host.state).where(Host.name == host)) \
+                == HostState.LOST
+
 
 def route(ctx: Context) -> RoutedDataPlane:
     """`ctx`'s data plane made the routed one over it: the hosts whose agents registered get
