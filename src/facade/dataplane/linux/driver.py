@@ -322,8 +322,7 @@ class LinuxDataPlane:
         with self._fabric.shared():
             return self._teardowns.gone(netns)
 
-    def _delete_node(self, netns: str, *, host: str | None | nodes.Unread = nodes.UNREAD
-                     ) -> tuple[list[str], list[int]]:
+    def _delete_node(self, netns: str, *, host: str | None) -> tuple[list[str], list[int]]:
         return nodes.delete_node(netns, sandboxes=self._sandboxes, guard=self._guard,
                                  procs=self._procs, prober=self._prober, hub=self.overlay_hub,
                                  host=host)
@@ -448,7 +447,7 @@ class LinuxDataPlane:
             for name in ns.list_facade():
                 if name != FABRIC:
                     try:
-                        gone, ends = self._delete_node(name)
+                        gone, ends = self._delete_node(name, host=nodes.placed_on(name)[1])
                         self._teardowns.wait(name, ends)
                         removed.extend(gone)
                     except (NetlinkError, OSError) as exc:

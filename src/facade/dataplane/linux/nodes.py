@@ -8,7 +8,6 @@ node_tables.py), the neighbour entries it announces to routers and learns from i
 from __future__ import annotations
 
 import contextlib
-import enum
 import logging
 import threading
 import time
@@ -126,8 +125,9 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
         box = spec.sandbox
         if box is not None and box.own_network and ns.exists(spec.netns) \
                 and not ns.owned_by_child_userns(spec.netns):
+            # made before it had a sandbox: made again
             delete_node(spec.netns, sandboxes=sandboxes, guard=guard, procs=procs,
-                        prober=prober, hub=hub)  # made before it had a sandbox: made again
+                        prober=prober, host=placed_on(spec.netns)[1], hub=hub)
         step("fabric")
         created = box is not None and sandboxes.prepare(spec.netns, box)
         step("sandbox")
@@ -182,27 +182,15 @@ def ensure_node(spec: NodeSpec, *, sandboxes: Sandboxes, guard: FabricGuard, pro
     step.log()
 
 
-class Unread(enum.Enum):
-    """A node's host not read yet (`delete_node` reads it then)."""
-
-    UNREAD = "unread"
-
-
-UNREAD = Unread.UNREAD
-
-
 def delete_node(netns: str, *, sandboxes: Sandboxes, guard: FabricGuard, procs: Processes,
-                prober: Prober, hub: bool = True,
-                host: str | None | Unread = UNREAD) -> tuple[list[str], list[int]]:
+                prober: Prober, host: str | None, hub: bool = True
+                ) -> tuple[list[str], list[int]]:
     """Delete the node and everything of it (its guard entries, announcements, processes,
     namespace, pidfiles and sandbox); returns what was removed, and the indexes of its ports'
     fabric ends, which go with its namespace a moment later (Teardowns). The driver calls it
     for a node it drives (`placed_on`); one moved to a host it does not drive it lets go
-    (`let_go`). `host`: the simulated host its ports are on, if the caller read it
-    (`placed_on`)."""
+    (`let_go`). `host`: the simulated host its ports are on (`placed_on`)."""
     removed: list[str] = []
-    if isinstance(host, Unread):
-        host = _host_of(netns)
     where = names.host_netns(host) if host is not None else FABRIC
     entries = guard.record(netns)
     if entries and ns.exists(where):
@@ -405,16 +393,6 @@ def _withdraw(netns: str, where: str = FABRIC) -> tuple[list[int], set[str]]:
                 if link is not None:
                     nl.delete_neighbour(link.index, ip)
     return [end.index for end in ends], bridges
-
-
-def _host_of(netns: str) -> str | None:
-    """The simulated host a node's ports are on, as its `lo` alias records (None: the local
-    host, or no such node)."""
-    with contextlib.suppress(ns.NamespaceMissing, FileNotFoundError, OSError), \
-            rawlink.Netlink(netns) as node:
-        lo = node.link(name="lo")
-        return host_in_alias(lo.alias if lo is not None else None)
-    return None
 
 
 def _arrive(spec: NodeSpec) -> None:
