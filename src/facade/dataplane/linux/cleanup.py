@@ -5,9 +5,10 @@ removed. Works with the control plane down; safe to run when nothing exists. Sta
 default: $FACADE_HOME or ./.facade. `--this-plane`: of the host-wide objects (control groups,
 sandbox processes, bridges), this state folder's control plane's only, and of the simulated
 hosts' FRR daemons those of this PID namespace only. The simulated hosts' agents' state folders
-(DIR/host-agents/HOST, each its own driver's: controller/simulated_agents.py) are cleaned first, each
-as the plane it is: their nodes' processes, pidfiles, node folders, control groups and
-bridges (with `--this-plane` too: an agent's plane is part of this control plane's)."""
+(DIR/host-agents/HOST, each its own driver's: controller/simulated_agents.py) are cleaned
+last, each as the plane it is, once every namespace is gone: their pidfiles, node folders,
+control groups and bridges (with `--this-plane` too: an agent's plane is part of this
+control plane's)."""
 
 from __future__ import annotations
 
@@ -43,12 +44,11 @@ def main(argv: list[str] | None = None) -> int:
                              "folder's control plane only, not every plane's on the host")
     args = parser.parse_args(argv)
     state_dir = args.state_dir or default_state_dir()
-    removed = []
-    for folder in agent_folders(state_dir):  # their planes' records, before their nodes go
-        removed += LinuxDataPlane(folder, this_plane_only=True).cleanup()
     # before the driver removes their namespaces
-    removed += simhosts.cleanup(state_dir, every_plane=not args.this_plane)
+    removed = simhosts.cleanup(state_dir, every_plane=not args.this_plane)
     removed += LinuxDataPlane(state_dir, this_plane_only=args.this_plane).cleanup()
+    for folder in agent_folders(state_dir):  # what is left of their planes: their records
+        removed += LinuxDataPlane(folder, this_plane_only=True).cleanup()
     for item in removed:
         print(f"removed {item}")
     if not removed:
